@@ -1,0 +1,44 @@
+/* One inference request inside the node, from the front end's decode to its response.
+ * The front end fills the "input" part (tensors already decoded into the shared arena), hands
+ * it to the scheduler, and gets it back exactly once through done(), with the "result" part
+ * filled; then it encodes the response from the arena and calls sched_release(). */
+#ifndef NODE_INFER_REQUEST_H
+#define NODE_INFER_REQUEST_H
+
+#include <stdint.h>
+
+#include "inferd/model_config.h"
+#include "inferd/shm.h"
+
+typedef struct infer_request infer_request;
+/* Called once per submitted request, from a scheduler thread (not the front end's loop). */
+typedef void (*infer_done_cb)(infer_request *req);
+
+struct infer_request {
+    /* ---- input: set by the front end before sched_submit ---- */
+    int model;                       /* index into the scheduler's model table */
+    uint32_t n_inputs;               /* == the model's n_inputs; in the model's input order */
+    shm_tensor inputs[MODEL_MAX_IO]; /* data in the arena, allocated with shm_arena_alloc */
+    uint32_t output_mask;            /* bit i set = model output i is wanted (0 = all) */
+    int64_t batch_rows;              /* dim 0 of the inputs when batched, else 1 */
+    int64_t deadline_ns;             /* CLOCK_MONOTONIC absolute; 0 = none */
+    int priority;                    /* 0 = default; higher runs first */
+    int64_t delay_us;                /* `delay` backend; -1 = model default */
+    infer_done_cb done;
+    void *user;                      /* the front end's own pointer */
+
+    /* ---- result: set by the scheduler before done() ---- */
+    int status;                      /* 0 = ok, else an HTTP status: 400/429/500/503/504 */
+    int retry_after_s;               /* with 429/503: seconds for Retry-After */
+    char error[256];                 /* with status != 0 */
+    uint32_t n_outputs;              /* == the model's n_outputs; in model output order */
+    shm_tensor outputs[MODEL_MAX_IO];/* checked; data in the arena; freed by sched_release */
+
+    /* ---- scheduler-private ---- */
+    uint64_t id;
+    int64_t enqueue_ns;
+    int attempts;
+    infer_request *next;
+};
+
+#endif

@@ -1,0 +1,61 @@
+/* The node's scheduler: one queue per model with admission control (queue bound, deadline vs
+ * predicted wait), priorities, a dynamic batcher that fills shared-memory batches for the
+ * model's workers, the completion thread that answers requests, and the supervisor that keeps
+ * every model's worker pool alive and sized to its load. */
+#ifndef NODE_SCHEDULER_H
+#define NODE_SCHEDULER_H
+
+#include <stdint.h>
+
+#include "infer_request.h"
+#include "inferd/model_config.h"
+#include "inferd/shm.h"
+
+typedef struct scheduler scheduler;
+
+typedef struct sched_options {
+    const char *worker_path;       /* the inferd-worker executable */
+    int64_t restart_backoff_min_ms;/* first restart delay after a crash (default 100) */
+    int64_t restart_backoff_max_ms;/* cap of the exponential backoff (default 10000) */
+    int64_t scale_interval_ms;     /* how often the pool size is reconsidered (default 500) */
+} sched_options;
+
+void sched_options_default(sched_options *opts);
+
+/* Creates the scheduler over models[0..n) (copied), the region and the arena (borrowed; they
+ * must outlive it), starts its threads and each model's minimum workers. Returns 0, or -1
+ * with err. Free with sched_destroy. */
+int sched_create(const sched_options *opts, const model_config *models, int n,
+                 shm_region *region, shm_arena *arena, scheduler **out, char *err,
+                 size_t err_len);
+
+/* Queues req. Returns 0: req->done(req) will be called exactly once, later, from a scheduler
+ * thread. Or rejects at once and returns -1 with req->status (429, 503, 504, 400),
+ * req->error and req->retry_after_s filled; done() is not called. */
+int sched_submit(scheduler *s, infer_request *req);
+
+/* Frees the arena buffers of req's inputs and outputs. Call after encoding the response. */
+void sched_release(scheduler *s, infer_request *req);
+
+/* 1 if model index m has at least one live (attached) worker. */
+int sched_model_ready(scheduler *s, int m);
+/* 1 if every model is ready. */
+int sched_all_ready(scheduler *s);
+
+/* Index of the model called name, or -1. */
+int sched_find_model(const scheduler *s, const char *name);
+const model_config *sched_model(const scheduler *s, int m);
+int sched_model_count(const scheduler *s);
+
+/* Stops accepting (submit answers 503), waits up to timeout_ms for every queued and running
+ * request to be answered, then stops the workers. Returns the number of requests still
+ * unanswered at the deadline (they are answered 503 then). */
+int sched_drain(scheduler *s, int64_t timeout_ms);
+
+/* Stops threads and workers at once (answers anything left with 503) and frees everything. */
+void sched_destroy(scheduler *s);
+
+/* The arena, for the front end's allocations of request inputs. */
+shm_arena *sched_arena(scheduler *s);
+
+#endif

@@ -1,0 +1,117 @@
+/* The operator interface: everything an operator implementation (src/onnx/ops/*.c) sees.
+ *
+ * An operator is one `run` function over plain tensors (ggml style). The executor calls it
+ * with the node's inputs resolved to tensors; `run` checks them, asks the executor for each
+ * output with onnx_ctx_output() (which allocates it from the run's memory plan), fills it, and
+ * returns 0, or returns onnx_ctx_fail(...) on bad input. Operators never malloc tensor data
+ * themselves; scratch space comes from onnx_ctx_scratch().
+ *
+ * Registration: each family file defines a table of onnx_op and a function returning it, e.g.
+ *   const onnx_op *onnx_ops_elementwise(size_t *count);
+ * src/onnx/registry.c lists the families (see ONNX_OP_FAMILIES in registry.h). */
+#ifndef ONNX_OP_H
+#define ONNX_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+typedef enum onnx_attr_type {
+    ONNX_ATTR_UNDEFINED = 0,
+    ONNX_ATTR_FLOAT = 1,
+    ONNX_ATTR_INT = 2,
+    ONNX_ATTR_STRING = 3,
+    ONNX_ATTR_TENSOR = 4,
+    ONNX_ATTR_GRAPH = 5,
+    ONNX_ATTR_FLOATS = 6,
+    ONNX_ATTR_INTS = 7,
+    ONNX_ATTR_STRINGS = 8,
+} onnx_attr_type; /* values match AttributeProto.AttributeType */
+
+typedef struct onnx_attr {
+    const char *name;
+    onnx_attr_type type;
+    float f;
+    int64_t i;
+    const char *s;            /* NUL-terminated copy of the bytes */
+    size_t s_len;
+    const float *floats;      /* type FLOATS: n values */
+    const int64_t *ints;      /* type INTS: n values */
+    const char *const *strings; /* type STRINGS: n values */
+    size_t n;
+    const onnx_tensor *t;     /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
+} onnx_attr;
+
+struct onnx_op;
+
+typedef struct onnx_node {
+    const char *op_type;
+    const char *name;          /* may be "" */
+    int opset;                 /* opset version of the default domain the model imports */
+    int n_inputs, n_outputs;
+    int *inputs, *outputs;     /* value indices into the graph; -1 = omitted optional input */
+    onnx_attr *attrs;
+    int n_attrs;
+    const struct onnx_op *op;
+    void *state;               /* op-private, set by op->prepare, freed by op->release */
+} onnx_node;
+
+typedef struct onnx_ctx onnx_ctx; /* one node's execution; defined by the executor */
+
+/* Inputs: n is node->n_inputs; onnx_ctx_input(ctx, i) is NULL for an omitted optional input
+ * or for i >= n. */
+int onnx_ctx_num_inputs(const onnx_ctx *ctx);
+const onnx_tensor *onnx_ctx_input(const onnx_ctx *ctx, int i);
+int onnx_ctx_num_outputs(const onnx_ctx *ctx);
+const onnx_node *onnx_ctx_node(const onnx_ctx *ctx);
+
+/* Allocates output i with the given type and shape and returns it (data uninitialised, or
+ * NULL data when the shape has 0 elements). Returns NULL (with the error already set) if the
+ * shape is invalid or too large. Outputs the graph does not use still must be produced if
+ * the node declares them (allocate them; the executor frees unused ones). Returns NULL with
+ * no error if output i is not requested by the node (omitted optional output): check
+ * onnx_ctx_output_wanted() first for optional outputs. */
+onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                             const int64_t *dims);
+int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i);
+
+/* Temporary memory valid until run returns; NULL (with the error set) on failure. */
+void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes);
+
+/* Threads the caller allowed for this run (>= 1). */
+int onnx_ctx_threads(const onnx_ctx *ctx);
+
+/* Records an error ("<op_type> node '<name>': <message>") and returns -1; use as
+ *   return onnx_ctx_fail(ctx, "input rank %d, expected 4", r); */
+int onnx_ctx_fail(onnx_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like onnx_ctx_fail, but marks the failure as a capability gap (an input type or attribute
+ * value this implementation does not handle) rather than bad input; the run then fails with
+ * ONNX_E_UNSUPPORTED and the conformance runner counts the case as unsupported. */
+int onnx_ctx_unsupported(onnx_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Attribute lookup; the default is returned when the node lacks the attribute. */
+const onnx_attr *onnx_node_attr(const onnx_node *node, const char *name);
+int64_t onnx_attr_int(const onnx_node *node, const char *name, int64_t def);
+float onnx_attr_float(const onnx_node *node, const char *name, float def);
+const char *onnx_attr_string(const onnx_node *node, const char *name, const char *def);
+/* Returns the number of ints and sets *out, or -1 (and *out = NULL) if absent. */
+int onnx_attr_ints(const onnx_node *node, const char *name, const int64_t **out);
+int onnx_attr_floats(const onnx_node *node, const char *name, const float **out);
+
+typedef struct onnx_op {
+    const char *type;          /* "Conv" */
+    int since_version;         /* oldest opset whose semantics this entry implements */
+    /* Optional, called once at load. consts[i] is input i's value when it is an initializer
+     * or folded constant, else NULL (so weights can be pre-packed into node->state). Return
+     * 0, or -1 with a message in err (the model is refused). */
+    int (*prepare)(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
+    int (*run)(onnx_ctx *ctx);
+    void (*release)(onnx_node *node); /* optional: frees node->state */
+} onnx_op;
+
+/* When a type has several entries (semantics changed across opsets), the registry picks the
+ * one with the greatest since_version <= the model's opset. */
+
+#endif

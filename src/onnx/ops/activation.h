@@ -1,0 +1,43 @@
+/* Activations applied in place to float32 data: shared by the unary operators and by the
+ * fused activation that Conv, Gemm and MatMul nodes carry after the load-time fusion pass.
+ *
+ * Fusion contract (set by the graph pass in src/onnx, read by the nn operators):
+ *   attribute "inferd_activation" (string): the ONNX op type of the fused activation
+ *     ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu")
+ *   attribute "inferd_alpha", "inferd_beta" (float): its parameters (LeakyRelu/Elu alpha;
+ *     HardSigmoid alpha, beta; Clip min = alpha, max = beta). */
+#ifndef ONNX_OPS_ACTIVATION_H
+#define ONNX_OPS_ACTIVATION_H
+
+#include <stddef.h>
+
+#include "../op.h"
+
+typedef enum onnx_activation_kind {
+    ONNX_ACT_NONE = 0,
+    ONNX_ACT_RELU,
+    ONNX_ACT_LEAKY_RELU,
+    ONNX_ACT_SIGMOID,
+    ONNX_ACT_TANH,
+    ONNX_ACT_CLIP,
+    ONNX_ACT_HARD_SIGMOID,
+    ONNX_ACT_HARD_SWISH,
+    ONNX_ACT_ELU,
+} onnx_activation_kind;
+
+typedef struct onnx_activation {
+    onnx_activation_kind kind;
+    float alpha, beta;
+} onnx_activation;
+
+/* Maps an op type ("Relu") to its kind; ONNX_ACT_NONE if it cannot be fused. */
+onnx_activation_kind onnx_activation_kind_from_op(const char *op_type);
+
+/* Reads the fused activation of a node from the attributes above. A node without
+ * "inferd_activation" gets ONNX_ACT_NONE. Returns 0, or -1 for an unknown name. */
+int onnx_activation_from_node(const onnx_node *node, onnx_activation *act);
+
+/* Applies act to data[0..n) in place. ONNX_ACT_NONE does nothing. */
+void onnx_activation_apply(const onnx_activation *act, float *data, size_t n);
+
+#endif
