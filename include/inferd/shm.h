@@ -209,6 +209,16 @@ typedef struct shm_region {
     shm_worker *workers;
     shm_batch *batches;
     uint8_t *arena;
+    /* Private copies of the header's geometry, taken when the region was created or attached
+     * (after validation). Every shm_* call uses these, never the shared header again, so a
+     * process that scribbles on the header cannot make another one index out of bounds. */
+    uint32_t max_models, max_workers, batch_slots;
+    uint32_t ring_capacity, completion_capacity;
+    uint64_t arena_size;
+    uint8_t *rings;                /* base + rings_off */
+    uint8_t *completions;          /* base + completions_off */
+    size_t ring_stride;            /* bytes per model ring (header + cells, 64-aligned) */
+    size_t completion_stride;      /* bytes per completion ring (header + items, 64-aligned) */
 } shm_region;
 
 /* Fills cfg with the defaults above. */
@@ -249,6 +259,12 @@ int shm_ring_pop(shm_ring *ring, uint64_t *value, _Atomic uint64_t *claim_pos);
  * (which the node must re-submit or fail); returns 0 if there was nothing to repair. */
 int shm_ring_repair(shm_ring *ring, uint64_t claim_pos, uint64_t *value);
 uint64_t shm_ring_size(const shm_ring *ring);   /* approximate */
+/* Node-side forms of pop and repair on model `model`'s ring that take the ring geometry from
+ * the region's private copy rather than from the (worker-writable) ring header. Prefer these
+ * in the node. Same results as above; -EINVAL for a bad model index. */
+int shm_model_ring_pop(shm_region *region, uint32_t model, uint64_t *value);
+int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos,
+                          uint64_t *value);
 
 int shm_spsc_push(shm_spsc *ring, uint64_t value);            /* 0 or -EAGAIN */
 int shm_spsc_pop(shm_spsc *ring, uint64_t *value);            /* 0 or -EAGAIN */
@@ -267,14 +283,20 @@ int shm_submit(shm_region *region, uint32_t slot);
 /* Pops one completed batch slot from worker w's completion ring. 0 or -EAGAIN. */
 int shm_poll_completion(shm_region *region, uint32_t worker, uint32_t *slot);
 
-/* Copies the worker-written outputs of a DONE batch out of the region and checks them: batch
- * status, per-request status, output dtype/ndim/dims against nbytes, and every output range
+/* Copies the worker-written outputs of a DONE batch out of the region and checks them (call it
+ * only when shm_batch_read_result gave SHM_STATUS_OK): per-request status, output dtype/ndim/dims against nbytes, and every output range
  * inside [out_off, out_off + out_cap). `snapshot` (the batch as the node wrote it, kept in node
  * memory) gives the trusted n_requests/n_outputs/table/out range; `outputs` receives
  * n_requests * n_outputs descriptors, `statuses` n_requests statuses. Returns 0, or
  * -EPROTO with err filled if anything is out of bounds (treat as a worker failure). */
 int shm_batch_check_outputs(const shm_region *region, const shm_batch *snapshot,
                             shm_tensor *outputs, int32_t *statuses, char *err, size_t err_len);
+/* Reads the worker-written batch-level result of slot: status (enum shm_status, -EPROTO if
+ * not a known value), out_needed, and the error text copied NUL-terminated into error
+ * (error_len may be 0). Returns 0, or -EINVAL if slot is out of range. Call it first; call
+ * shm_batch_check_outputs only when the batch status is SHM_STATUS_OK. */
+int shm_batch_read_result(const shm_region *region, uint32_t slot, int32_t *status,
+                          uint64_t *out_needed, char *error, size_t error_len);
 
 /* ---- worker side ----------------------------------------------------------------------------- */
 /* Pops the next batch of `model` for worker w (recording claim_pos), marks it CLAIMED by w and

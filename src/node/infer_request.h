@@ -38,6 +38,7 @@ struct infer_request {
     uint64_t id;
     int64_t enqueue_ns;
     int attempts;
+    void *sched_out;                 /* refcounted output area these outputs live in */
     infer_request *next;
 };
 

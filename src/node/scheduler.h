@@ -34,7 +34,9 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);
 
-/* Frees the arena buffers of req's inputs and outputs. Call after encoding the response. */
+/* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
+ * shm_arena_alloc allocation) and outputs. Call after encoding the response, also after a
+ * rejected submit. */
 void sched_release(scheduler *s, infer_request *req);
 
 /* 1 if model index m has at least one live (attached) worker. */
@@ -54,6 +56,22 @@ int sched_drain(scheduler *s, int64_t timeout_ms);
 
 /* Stops threads and workers at once (answers anything left with 503) and frees everything. */
 void sched_destroy(scheduler *s);
+
+/* A model's live numbers, for GET /v2/models/{m}/stats and logs (added by scheduler;
+ * compatible extension). */
+typedef struct sched_stats {
+    int workers_live, workers_starting, workers_stopping;
+    int queue_len;                 /* requests waiting in the node */
+    int64_t queue_rows;
+    int batches_in_flight;         /* in the shm ring or held by workers */
+    int64_t rows_in_flight;
+    uint64_t worker_spawns;        /* since start */
+    double rows_per_s;             /* EWMA throughput; 0 = not measured yet */
+    int64_t restart_backoff_ms;    /* current crash backoff; 0 = none */
+} sched_stats;
+
+/* Fills out for model m. Returns 0, or -1 if m is out of range. */
+int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
 /* The arena, for the front end's allocations of request inputs. */
 shm_arena *sched_arena(scheduler *s);

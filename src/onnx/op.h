@@ -1,4 +1,4 @@
-/* The operator interface: everything an operator implementation (src/onnx/ops/*.c) sees.
+/* The operator interface: everything an operator implementation (src/onnx/ops/<family>.c) sees.
  *
  * An operator is one `run` function over plain tensors (ggml style). The executor calls it
  * with the node's inputs resolved to tensors; `run` checks them, asks the executor for each

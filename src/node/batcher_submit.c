@@ -1,0 +1,163 @@
+/* Building, submitting, resubmitting and freeing shared-memory batches (node side). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batcher.h"
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+static uint32_t batch_slot(const scheduler *s, const sched_batch *b)
+{
+    return (uint32_t)(b - s->batches);
+}
+
+/* Writes the request part of the table (statuses reset) and the batch descriptor, then
+ * pushes it on the model's ring. Caller holds mu. */
+static int write_and_submit(scheduler *s, sched_batch *b)
+{
+    uint32_t slot = batch_slot(s, b);
+    shm_request *table = shm_arena_ptr(s->region, b->snapshot.table_off);
+    for (int r = 0; r < b->n; r++)
+        table[r].status = SHM_STATUS_OK;
+    b->snapshot.tag = s->next_tag++;
+    b->snapshot.worker = UINT32_MAX;
+    b->snapshot.out_needed = 0;
+    b->snapshot.claimed_ns = 0;
+    b->snapshot.status = SHM_STATUS_OK;
+    b->snapshot.error[0] = '\0';
+    atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
+    memcpy(&s->region->batches[slot], &b->snapshot, sizeof(shm_batch));
+    int rc = shm_submit(s->region, slot);
+    if (rc != 0)
+        return -1;
+    b->attempts++;
+    return 0;
+}
+
+int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
+{
+    sched_model_state *ms = &s->models[m];
+    const model_config *cfg = &ms->cfg;
+    sched_batch *b = s->free_batches;
+    if (!b || n <= 0 || n > SHM_MAX_BATCH)
+        return -1;
+    uint32_t n_in = (uint32_t)cfg->n_inputs, n_out = (uint32_t)cfg->n_outputs;
+    uint64_t table_size = shm_batch_table_size((uint32_t)n, n_in, n_out);
+    uint64_t out_cap = 0;
+    int64_t rows = 0;
+    for (int r = 0; r < n; r++) {
+        rows += sched_queue_req_rows(reqs[r]);
+        for (uint32_t o = 0; o < n_out; o++) {
+            uint64_t est;
+            if (batcher_output_estimate(cfg, reqs[r], (int)o, &est) != 0 ||
+                out_cap + est + SHM_ALIGN < out_cap)
+                return -1;
+            out_cap += est + SHM_ALIGN; /* workers may align each tensor */
+        }
+    }
+    if (out_cap == 0)
+        out_cap = SHM_ALIGN;
+    uint64_t table_off, out_off;
+    if (shm_arena_alloc(s->arena, table_size, &table_off) != 0)
+        return -1;
+    if (shm_arena_alloc(s->arena, out_cap, &out_off) != 0) {
+        shm_arena_free(s->arena, table_off);
+        return -1;
+    }
+    infer_request **copy = malloc((size_t)n * sizeof(*copy));
+    if (!copy) {
+        shm_arena_free(s->arena, table_off);
+        shm_arena_free(s->arena, out_off);
+        return -1;
+    }
+    memcpy(copy, reqs, (size_t)n * sizeof(*copy));
+
+    uint8_t *base = shm_arena_ptr(s->region, table_off);
+    shm_request *sreq = (shm_request *)base;
+    shm_tensor *in = (shm_tensor *)(base + (uint64_t)n * sizeof(shm_request));
+    shm_tensor *outs = in + (uint64_t)n * n_in;
+    for (int r = 0; r < n; r++) {
+        sreq[r].id = reqs[r]->id;
+        sreq[r].deadline_ns = reqs[r]->deadline_ns;
+        sreq[r].delay_us = reqs[r]->delay_us;
+        sreq[r].status = SHM_STATUS_OK;
+        sreq[r].reserved = 0;
+        for (uint32_t i = 0; i < n_in; i++)
+            in[(uint64_t)r * n_in + i] = reqs[r]->inputs[i];
+    }
+    memset(outs, 0, (uint64_t)n * n_out * sizeof(shm_tensor));
+
+    s->free_batches = b->next_free;
+    b->next_free = NULL;
+    memset(&b->snapshot, 0, sizeof(b->snapshot));
+    b->snapshot.model = (uint32_t)ms->slot;
+    b->snapshot.n_requests = (uint32_t)n;
+    b->snapshot.n_inputs = n_in;
+    b->snapshot.n_outputs = n_out;
+    b->snapshot.table_off = table_off;
+    b->snapshot.out_off = out_off;
+    b->snapshot.out_cap = out_cap;
+    b->model = m;
+    b->attempts = 0;
+    b->resized = 0;
+    b->orphaned = 0;
+    b->out_handed = 0;
+    b->collected = 0;
+    b->n = n;
+    b->rows = rows;
+    b->reqs = copy;
+    if (write_and_submit(s, b) != 0) {
+        shm_arena_free(s->arena, table_off);
+        shm_arena_free(s->arena, out_off);
+        free(copy);
+        b->reqs = NULL;
+        b->next_free = s->free_batches;
+        s->free_batches = b;
+        return -1;
+    }
+    b->state = SCHED_BATCH_SUBMITTED;
+    ms->batches_in_flight++;
+    ms->rows_in_flight += rows;
+    for (int r = 0; r < n; r++)
+        reqs[r]->attempts++;
+    log_debug("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
+              cfg->name, batch_slot(s, b), n, (long long)rows,
+              (unsigned long long)out_cap);
+    return 0;
+}
+
+int sched_batch_resubmit(scheduler *s, sched_batch *b)
+{
+    return write_and_submit(s, b);
+}
+
+void sched_batch_free(scheduler *s, sched_batch *b)
+{
+    if (b->state == SCHED_BATCH_FREE)
+        return;
+    sched_model_state *ms = &s->models[b->model];
+    shm_arena_free(s->arena, b->snapshot.table_off);
+    if (!b->out_handed)
+        shm_arena_free(s->arena, b->snapshot.out_off);
+    ms->batches_in_flight--;
+    ms->rows_in_flight -= b->rows;
+    free(b->reqs);
+    b->reqs = NULL;
+    b->n = 0;
+    b->state = SCHED_BATCH_FREE;
+    atomic_store(&s->region->batches[batch_slot(s, b)].state, SHM_BATCH_FREE);
+    b->next_free = s->free_batches;
+    s->free_batches = b;
+    pthread_cond_signal(&s->batcher_cv);
+}
+
+void sched_batch_fail(scheduler *s, sched_batch *b, int status, const char *error,
+                      infer_request **done_list)
+{
+    if (!b->orphaned)
+        for (int r = 0; r < b->n; r++)
+            sched_answer(s, b->reqs[r], status, error, done_list);
+    sched_batch_free(s, b);
+}

@@ -1,0 +1,722 @@
+/* One HTTP/1.1 connection on a loop thread: feeds bytes to http_parser, turns each request
+ * into an exchange queued in arrival order, writes responses in that order (several per
+ * write when ready together), pauses reading when too much is in flight or unsent, and
+ * enforces the header/body/idle timeouts and size limits. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_buf.h"
+#include "http_internal.h"
+#include "inferd/log.h"
+
+#define LINGER_MS 2000
+#define FLUSH_BATCH 32
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    int handles_open;
+    http_loop *lp;
+    http_server *srv;
+    http_conn *prev, *next;
+    http_parser parser;
+    char *in;                    /* unparsed input kept while parsing is paused */
+    size_t in_len, in_cap;
+    http_exchange *cur;          /* request being parsed */
+    int in_headers, header_last; /* header_last: 0 none, 1 field, 2 value */
+    size_t header_bytes;
+    int err_status;              /* set by a callback that rejects the request */
+    char err_msg[160];
+    http_exchange *q_head, *q_tail;   /* complete requests, answered or not, in order */
+    int n_pending;
+    int writes_in_flight;
+    int paused, reading, in_execute;
+    int no_more;                 /* parse no further requests */
+    int close_when_flushed;
+    int finishing, discarding, peer_eof, closing;
+    uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
+};
+
+typedef struct write_req {
+    uv_write_t req;
+    http_conn *conn;
+    int n;
+    http_exchange *exs[FLUSH_BATCH];
+} write_req;
+
+static void conn_close(http_conn *c);
+static void conn_flush(http_conn *c);
+static void conn_update(http_conn *c);
+static void conn_arm_timer(http_conn *c);
+
+/* ---- exchanges ------------------------------------------------------------------------ */
+static http_exchange *exchange_new(http_conn *c)
+{
+    http_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) return NULL;
+    ex->lp = c->lp;
+    ex->conn = c;
+    ex->method = -1;
+    return ex;
+}
+
+void http_exchange_free(http_exchange *ex)
+{
+    if (!ex) return;
+    free(ex->url);
+    free(ex->headers);
+    free(ex->body);
+    free(ex->resp_head);
+    free(ex->resp_body);
+    free(ex);
+}
+
+static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+                       size_t limit)
+{
+    if (n > limit || *len > limit - n) return -1;
+    size_t need = *len + n + 1;
+    if (need > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < need) nc *= 2;
+        if (nc > limit + 1) nc = limit + 1;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return -2;
+        *buf = nb;
+        *cap = nc;
+    }
+    if (n) memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+static void queue_push(http_conn *c, http_exchange *ex)
+{
+    ex->next = NULL;
+    if (c->q_tail) c->q_tail->next = ex;
+    else c->q_head = ex;
+    c->q_tail = ex;
+    c->n_pending++;
+}
+
+/* ---- parser callbacks ----------------------------------------------------------------- */
+static int reject(http_conn *c, int status, const char *msg)
+{
+    c->err_status = status;
+    snprintf(c->err_msg, sizeof c->err_msg, "%s", msg);
+    return -1;
+}
+
+static int count_header_bytes(http_conn *c, size_t n)
+{
+    c->header_bytes += n;
+    if (c->header_bytes > c->srv->opts.max_header_bytes)
+        return reject(c, 431, "request line and headers exceed the header size limit");
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    http_conn *c = p->data;
+    http_exchange_free(c->cur);
+    c->cur = exchange_new(c);
+    if (!c->cur) return reject(c, 500, "out of memory");
+    c->in_headers = 1;
+    c->header_last = 0;
+    c->header_bytes = 0;
+    c->msg_begin_ms = uv_now(&c->lp->loop);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (count_header_bytes(c, n)) return -1;
+    size_t cap = c->cur->url ? c->cur->url_len + 1 : 0;
+    if (grow_append(&c->cur->url, &c->cur->url_len, &cap, at, n, (size_t)-2))
+        return reject(c, 500, "out of memory");
+    return 0;
+}
+
+static int header_put(http_conn *c, const char *p, size_t n)
+{
+    http_exchange *ex = c->cur;
+    if (grow_append(&ex->headers, &ex->headers_len, &ex->headers_cap, p, n, (size_t)-2))
+        return reject(c, 500, "out of memory");
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (count_header_bytes(c, n + 4)) return -1;
+    if (c->header_last == 2 && header_put(c, "", 1)) return -1;   /* ends the value */
+    c->header_last = 1;
+    size_t start = c->cur->headers_len;
+    if (header_put(c, at, n)) return -1;
+    for (size_t i = start; i < c->cur->headers_len; i++)
+        if (c->cur->headers[i] >= 'A' && c->cur->headers[i] <= 'Z') c->cur->headers[i] += 32;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (count_header_bytes(c, n)) return -1;
+    if (c->header_last == 1 && header_put(c, "", 1)) return -1;   /* ends the name */
+    c->header_last = 2;
+    return header_put(c, at, n);
+}
+
+static void on_continue_written(uv_write_t *w, int status)
+{
+    (void)status;
+    free(w);
+}
+
+static void write_continue(http_conn *c)
+{
+    static char text[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_write_t *w = malloc(sizeof *w);
+    if (!w) return;
+    w->data = c;
+    uv_buf_t b = uv_buf_init(text, sizeof text - 1);
+    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_continue_written) != 0) free(w);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    http_conn *c = p->data;
+    if (c->header_last == 1 && header_put(c, "", 1)) return -1;
+    if (c->header_last && header_put(c, "", 1)) return -1;
+    c->header_last = 0;
+    c->in_headers = 0;
+    c->last_read_ms = uv_now(&c->lp->loop);
+    if (!c->cur->url) return reject(c, 400, "empty request target");
+    if (p->http_major != 1) return reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
+        p->content_length > c->srv->opts.max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body of %llu bytes exceeds the limit of %zu bytes",
+                 (unsigned long long)p->content_length, c->srv->opts.max_body_bytes);
+        return reject(c, 413, msg);
+    }
+    const char *expect = http_ex_header(c->cur, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && !c->q_head) write_continue(c);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    http_exchange *ex = c->cur;
+    c->last_read_ms = uv_now(&c->lp->loop);
+    int rc = grow_append(&ex->body, &ex->body_len, &ex->body_cap, at, n,
+                         c->srv->opts.max_body_bytes);
+    if (rc == -1) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
+                 c->srv->opts.max_body_bytes);
+        return reject(c, 413, msg);
+    }
+    if (rc) return reject(c, 500, "out of memory");
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    http_conn *c = p->data;
+    http_exchange *ex = c->cur;
+    c->cur = NULL;
+    if (!ex) return reject(c, 400, "malformed request");
+    ex->method = p->method;
+    ex->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+    if (!ex->body && grow_append(&ex->body, &ex->body_len, &ex->body_cap, "", 0, 1)) {
+        http_exchange_free(ex);
+        return reject(c, 500, "out of memory");
+    }
+    c->last_activity_ms = uv_now(&c->lp->loop);
+    queue_push(c, ex);
+    if (!ex->keep_alive) c->no_more = 1;
+    c->srv->handler(ex, c->srv->ctx);   /* may answer at once */
+    if (c->no_more || c->n_pending >= c->srv->opts.max_pipeline ||
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
+        http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- input ---------------------------------------------------------------------------- */
+static void protocol_error(http_conn *c, enum http_errno e)
+{
+    int status = c->err_status ? c->err_status : 400;
+    char msg[256];
+    if (c->err_status) snprintf(msg, sizeof msg, "%s", c->err_msg);
+    else snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+    http_exchange_free(c->cur);
+    c->cur = NULL;
+    c->no_more = 1;
+    c->in_len = 0;
+    http_exchange *ex = exchange_new(c);
+    if (!ex) {
+        conn_close(c);
+        return;
+    }
+    ex->method = HTTP_GET;
+    ex->keep_alive = 0;
+    queue_push(c, ex);
+    log_debug("http: closing connection after error %d: %s", status, msg);
+    http_ex_error(ex, status, "", "%s", msg);
+}
+
+/* Parses data[0..len) until done, paused or failed; returns bytes consumed. */
+static size_t conn_execute(http_conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len && !c->paused && !c->no_more && !c->closing) {
+        c->in_execute = 1;
+        size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
+        c->in_execute = 0;
+        off += n;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            c->paused = 1;
+            break;
+        }
+        if (e != HPE_OK) {
+            protocol_error(c, e);
+            return len;
+        }
+        if (c->parser.upgrade) {  /* not supported: answer what we have, then close */
+            c->no_more = 1;
+            return len;
+        }
+        if (n == 0) break;
+    }
+    return off;
+}
+
+static void conn_feed(http_conn *c, const char *data, size_t len)
+{
+    size_t used = conn_execute(c, data, len);
+    if (c->closing || c->no_more || used >= len) return;
+    size_t cap = c->in_cap;
+    if (grow_append(&c->in, &c->in_len, &cap, data + used, len - used, (size_t)-2)) {
+        conn_close(c);
+        return;
+    }
+    c->in_cap = cap;
+}
+
+static void resume_parsing(http_conn *c)
+{
+    if (c->closing || c->in_execute || !c->paused || c->no_more) return;
+    if (c->n_pending >= c->srv->opts.max_pipeline ||
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
+        return;
+    http_parser_pause(&c->parser, 0);
+    c->paused = 0;
+    if (c->in_len) {
+        size_t used = conn_execute(c, c->in, c->in_len);
+        if (c->closing) return;
+        if (used >= c->in_len || c->no_more) c->in_len = 0;
+        else {
+            memmove(c->in, c->in + used, c->in_len - used);
+            c->in_len -= used;
+        }
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    http_conn *c = h->data;
+    *buf = uv_buf_init(c->lp->read_scratch, sizeof c->lp->read_scratch);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    http_conn *c = s->data;
+    if (c->closing) return;
+    uint64_t now = uv_now(&c->lp->loop);
+    if (nread < 0) {
+        if (nread != UV_EOF || c->discarding) {
+            conn_close(c);
+            return;
+        }
+        c->peer_eof = 1;
+        c->no_more = 1;
+        http_exchange_free(c->cur);
+        c->cur = NULL;
+        c->in_len = 0;
+        if (!c->q_head && !c->writes_in_flight) conn_close(c);
+        else {
+            c->close_when_flushed = 1;
+            conn_update(c);
+        }
+        return;
+    }
+    if (nread == 0) return;
+    c->last_read_ms = c->last_activity_ms = now;
+    if (c->discarding || c->no_more) return;
+    if (c->in_len) {
+        size_t cap = c->in_cap;
+        if (grow_append(&c->in, &c->in_len, &cap, buf->base, (size_t)nread, (size_t)-2)) {
+            conn_close(c);
+            return;
+        }
+        c->in_cap = cap;
+        c->paused = 1;  /* re-run the buffered input through resume_parsing */
+        http_parser_pause(&c->parser, 1);
+        resume_parsing(c);
+    } else {
+        conn_feed(c, buf->base, (size_t)nread);
+    }
+    if (!c->closing) conn_update(c);
+}
+
+/* Starts or stops reading and re-arms the timer to match the connection's state. */
+static void conn_update(http_conn *c)
+{
+    if (c->closing) return;
+    resume_parsing(c);
+    if (c->closing) return;
+    int want = c->discarding ||
+               (!c->no_more && !c->paused && !c->finishing);
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    conn_arm_timer(c);
+}
+
+/* ---- timeouts ------------------------------------------------------------------------- */
+static int conn_deadline(http_conn *c, uint64_t *deadline)
+{
+    const http_options *o = &c->srv->opts;
+    if (c->discarding) *deadline = c->linger_deadline_ms;
+    else if (c->cur && c->in_headers) *deadline = c->msg_begin_ms + (uint64_t)o->header_timeout_ms;
+    else if (c->cur) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
+    else if (c->writes_in_flight) *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms;
+    else if (c->q_head) return 0;   /* waiting for answers; the scheduler bounds those */
+    else *deadline = c->last_activity_ms + (uint64_t)o->idle_timeout_ms;
+    return 1;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    http_conn *c = t->data;
+    uint64_t deadline;
+    if (c->closing) return;
+    if (conn_deadline(c, &deadline) && uv_now(&c->lp->loop) >= deadline) {
+        log_debug("http: closing connection: %s", c->discarding ? "linger over"
+                  : c->cur ? "request not received in time" : "idle");
+        conn_close(c);
+        return;
+    }
+    conn_arm_timer(c);
+}
+
+static void conn_arm_timer(http_conn *c)
+{
+    uint64_t deadline, now = uv_now(&c->lp->loop);
+    if (c->closing) return;
+    if (!conn_deadline(c, &deadline)) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+/* ---- output --------------------------------------------------------------------------- */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn *c = req->data;
+    if (c->closing) return;
+    if (status < 0 || c->peer_eof) {
+        conn_close(c);
+        return;
+    }
+    /* Read and drop what the client still sends, so closing does not reset the connection
+     * before it has read our last response. */
+    c->discarding = 1;
+    c->linger_deadline_ms = uv_now(&c->lp->loop) + LINGER_MS;
+    conn_update(c);
+}
+
+static void conn_finish(http_conn *c)
+{
+    if (c->finishing || c->closing) return;
+    c->finishing = 1;
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    http_conn *c = w->conn;
+    for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+    free(w);
+    c->writes_in_flight--;
+    if (c->closing) return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
+    conn_flush(c);
+}
+
+static void build_head(http_conn *c, http_exchange *ex, const char *ctype, const char *extra,
+                       int last)
+{
+    char head[1024];
+    int close = last || !ex->keep_alive || ex->close_after;
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     ex->status, http_status_text(ex->status), ctype, ex->resp_body_len,
+                     close ? "Connection: close\r\n" : "", extra ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
+                     ex->status, http_status_text(ex->status), ex->resp_body_len,
+                     close ? "Connection: close\r\n" : "");
+    if (close) ex->close_after = 1;
+    (void)c;
+    ex->resp_head = malloc((size_t)n + 1);
+    if (ex->resp_head) {
+        memcpy(ex->resp_head, head, (size_t)n + 1);
+        ex->resp_head_len = (size_t)n;
+    }
+}
+
+static void conn_flush(http_conn *c)
+{
+    while (!c->closing && c->q_head && c->q_head->ready) {
+        write_req *w = calloc(1, sizeof *w);
+        if (!w) {
+            conn_close(c);
+            return;
+        }
+        w->conn = c;
+        uv_buf_t bufs[FLUSH_BATCH * 2];
+        int nb = 0;
+        while (c->q_head && c->q_head->ready && w->n < FLUSH_BATCH) {
+            http_exchange *ex = c->q_head;
+            c->q_head = ex->next;
+            if (!c->q_head) c->q_tail = NULL;
+            c->n_pending--;
+            w->exs[w->n++] = ex;
+            if (!ex->resp_head) {   /* out of memory building it */
+                c->no_more = 1;
+                break;
+            }
+            bufs[nb++] = uv_buf_init(ex->resp_head, (unsigned)ex->resp_head_len);
+            if (ex->resp_body_len && ex->method != HTTP_HEAD)
+                bufs[nb++] = uv_buf_init(ex->resp_body, (unsigned)ex->resp_body_len);
+            if (ex->close_after) {
+                c->no_more = 1;
+                c->close_when_flushed = 1;
+                break;
+            }
+        }
+        c->writes_in_flight++;
+        int rc = nb ? uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write)
+                    : -1;
+        if (rc != 0) {
+            c->writes_in_flight--;
+            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            free(w);
+            conn_close(c);
+            return;
+        }
+        if (c->close_when_flushed && c->no_more) break;
+    }
+    if (c->closing) return;
+    if (c->no_more && c->close_when_flushed && !c->writes_in_flight && !c->q_head) {
+        /* drop answers still queued after a close-after response (none are expected) */
+        conn_finish(c);
+        return;
+    }
+    conn_update(c);
+}
+
+/* ---- public exchange API -------------------------------------------------------------- */
+void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
+                     size_t len, const char *extra_headers)
+{
+    if (!ex) {
+        free(body);
+        return;
+    }
+    http_conn *c = ex->conn;
+    ex->status = status;
+    ex->resp_body = body;
+    ex->resp_body_len = body ? len : 0;
+    if (!c) {       /* orphaned: the client is gone */
+        http_exchange_free(ex);
+        return;
+    }
+    /* last = the connection ends after this response (draining, or no more requests) */
+    int last = c->no_more && ex == c->q_tail && !c->cur;
+    build_head(c, ex, content_type ? content_type : "application/json", extra_headers, last);
+    ex->ready = 1;
+    /* inside the parser: flush from there is fine; it does not re-enter the parser */
+    conn_flush(c);
+}
+
+void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
+                   ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"error\": ");
+    http_buf_json_string(&b, msg, strlen(msg));
+    http_buf_puts(&b, "}");
+    size_t len;
+    char *body = http_buf_take(&b, &len);
+    http_ex_respond(ex, status, "application/json", body, len, extra_headers);
+}
+
+int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
+void **http_ex_user(http_exchange *ex) { return &ex->user; }
+
+const char *http_ex_body(const http_exchange *ex, size_t *len)
+{
+    if (len) *len = ex->body_len;
+    return ex->body ? ex->body : "";
+}
+
+const char *http_ex_path(const http_exchange *ex) { return ex->url ? ex->url : ""; }
+
+int http_ex_method(const http_exchange *ex)
+{
+    switch (ex->method) {
+    case HTTP_GET: return HTTP_KIND_GET;
+    case HTTP_HEAD: return HTTP_KIND_HEAD;
+    case HTTP_POST: return HTTP_KIND_POST;
+    default: return HTTP_KIND_OTHER;
+    }
+}
+
+const char *http_ex_method_name(const http_exchange *ex)
+{
+    return ex->method >= 0 ? http_method_str((enum http_method)ex->method) : "?";
+}
+
+const char *http_ex_header(const http_exchange *ex, const char *name)
+{
+    const char *p = ex->headers, *end = ex->headers + ex->headers_len;
+    while (p && p < end) {
+        const char *value = p + strlen(p) + 1;
+        if (value >= end) break;
+        if (strcasecmp(p, name) == 0) return value;
+        p = value + strlen(value) + 1;
+    }
+    return NULL;
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+static void on_handle_closed(uv_handle_t *h)
+{
+    http_conn *c = h->data;
+    if (--c->handles_open > 0) return;
+    http_loop *lp = c->lp;
+    free(c->in);
+    free(c);
+    http_loop_maybe_finish(lp);
+}
+
+static void conn_close(http_conn *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    /* answered exchanges go; unanswered ones are orphaned and freed when answered */
+    http_exchange *ex = c->q_head;
+    while (ex) {
+        http_exchange *next = ex->next;
+        if (ex->ready) http_exchange_free(ex);
+        else ex->conn = NULL;
+        ex = next;
+    }
+    c->q_head = c->q_tail = NULL;
+    http_exchange_free(c->cur);
+    c->cur = NULL;
+    if (c->prev) c->prev->next = c->next;
+    else c->lp->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    atomic_fetch_sub(&c->srv->n_conns, 1);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+void http_conn_accept(http_loop *lp)
+{
+    http_conn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->lp = lp;
+    c->srv = lp->srv;
+    uv_tcp_init(&lp->loop, &c->tcp);
+    uv_timer_init(&lp->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    c->next = lp->conns;
+    if (lp->conns) lp->conns->prev = c;
+    lp->conns = c;
+    int n = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
+    if (uv_accept((uv_stream_t *)&lp->listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (n > c->srv->opts.max_connections || atomic_load(&c->srv->phase) >= 2) {
+        log_debug("http: connection limit %d reached, closing a new connection",
+                  c->srv->opts.max_connections);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_activity_ms = c->last_read_ms = uv_now(&lp->loop);
+    conn_update(c);
+}
+
+void http_conn_drain(http_conn *c)
+{
+    if (c->closing) return;
+    c->no_more = 1;
+    http_exchange_free(c->cur);
+    c->cur = NULL;
+    if (!c->q_head && !c->writes_in_flight) {
+        conn_close(c);
+        return;
+    }
+    c->close_when_flushed = 1;
+    conn_update(c);
+}
+
+void http_conn_force_close(http_conn *c) { conn_close(c); }
+
+http_conn *http_conn_next(http_conn *c) { return c->next; }

@@ -1,0 +1,333 @@
+/* The HTTP server's threads: one libuv loop per thread, each with its own SO_REUSEPORT
+ * listening socket on the shared port; cross-thread posts into a loop; staged shutdown. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_internal.h"
+#include "inferd/log.h"
+
+void http_options_default(http_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->host = "0.0.0.0";
+    o->port = 8000;
+    o->threads = 2;
+    o->max_body_bytes = 64u << 20;
+    o->max_header_bytes = 16u << 10;
+    o->header_timeout_ms = 10000;
+    o->idle_timeout_ms = 60000;
+    o->max_connections = 10000;
+    o->max_pipeline = 64;
+    o->max_write_queue = 4u << 20;
+}
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    case 504: return "Gateway Timeout";
+    default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
+    }
+}
+
+/* ---- cross-thread posts --------------------------------------------------------------- */
+static void run_posts(http_loop *lp)
+{
+    pthread_mutex_lock(&lp->post_lock);
+    http_exchange *ex = lp->post_head;
+    lp->post_head = lp->post_tail = NULL;
+    pthread_mutex_unlock(&lp->post_lock);
+    while (ex) {
+        http_exchange *next = ex->post_next;
+        ex->post_next = NULL;
+        void (*fn)(http_exchange *, void *) = ex->post_fn;
+        ex->post_fn = NULL;
+        fn(ex, ex->post_arg);
+        ex = next;
+    }
+}
+
+static void on_post(uv_async_t *a) { run_posts(a->data); }
+
+void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
+{
+    http_loop *lp = ex->lp;
+    ex->post_fn = fn;
+    ex->post_arg = arg;
+    ex->post_next = NULL;
+    pthread_mutex_lock(&lp->post_lock);
+    if (lp->post_closed) {
+        pthread_mutex_unlock(&lp->post_lock);
+        return;
+    }
+    if (lp->post_tail) lp->post_tail->post_next = ex;
+    else lp->post_head = ex;
+    lp->post_tail = ex;
+    /* under the lock: the handle cannot be closed between the check and the send */
+    uv_async_send(&lp->post_async);
+    pthread_mutex_unlock(&lp->post_lock);
+}
+
+/* ---- listening ------------------------------------------------------------------------ */
+static void on_connection(uv_stream_t *listener, int status)
+{
+    http_loop *lp = listener->data;
+    if (status < 0) {
+        log_warn("http: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    http_conn_accept(lp);
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strchr(host, ':')) return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
+}
+
+static int bind_listener(http_loop *lp, const char *host, int *port, char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    int rc = parse_addr(host, *port, &ss);
+    if (rc) {
+        snprintf(err, err_len, "bad listen address '%s': %s", host, uv_strerror(rc));
+        return -1;
+    }
+    rc = uv_tcp_init_ex(&lp->loop, &lp->listener, ss.ss_family);
+    if (rc) {
+        snprintf(err, err_len, "socket: %s", uv_strerror(rc));
+        return -1;
+    }
+    lp->listener.data = lp;
+    lp->listener_open = 1;
+    uv_os_fd_t fd;
+    int one = 1;
+    if (uv_fileno((uv_handle_t *)&lp->listener, &fd) == 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    rc = uv_tcp_bind(&lp->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&lp->listener, 1024, on_connection);
+    if (rc) {
+        snprintf(err, err_len, "cannot listen on %s:%d: %s", host, *port, uv_strerror(rc));
+        return -1;
+    }
+    if (*port == 0) {
+        struct sockaddr_storage got;
+        int len = sizeof got;
+        uv_tcp_getsockname(&lp->listener, (struct sockaddr *)&got, &len);
+        *port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&got)->sin_port);
+    }
+    return 0;
+}
+
+/* ---- shutdown phases ------------------------------------------------------------------ */
+static void close_listener(http_loop *lp)
+{
+    if (lp->listener_open) {
+        lp->listener_open = 0;
+        uv_close((uv_handle_t *)&lp->listener, NULL);
+    }
+}
+
+void http_loop_maybe_finish(http_loop *lp)
+{
+    if (atomic_load(&lp->srv->phase) < 2 || lp->conns || !lp->asyncs_open) return;
+    close_listener(lp);
+    pthread_mutex_lock(&lp->post_lock);
+    lp->post_closed = 1;
+    pthread_mutex_unlock(&lp->post_lock);
+    run_posts(lp);   /* answers to orphaned exchanges: let them free themselves */
+    lp->asyncs_open = 0;
+    uv_close((uv_handle_t *)&lp->post_async, NULL);
+    uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+}
+
+static void on_ctl(uv_async_t *a)
+{
+    http_loop *lp = a->data;
+    int phase = atomic_load(&lp->srv->phase);
+    if (phase >= 1) close_listener(lp);
+    if (phase >= 2 && lp->phase_seen < phase) {
+        http_conn *c = lp->conns;
+        while (c) {
+            http_conn *next = http_conn_next(c);
+            if (phase >= 3) http_conn_force_close(c);
+            else http_conn_drain(c);
+            c = next;
+        }
+    }
+    lp->phase_seen = phase;
+    run_posts(lp);
+    http_loop_maybe_finish(lp);
+}
+
+static void set_phase(http_server *srv, int phase)
+{
+    atomic_store(&srv->phase, phase);
+    for (int i = 0; i < srv->n_loops; i++) {
+        http_loop *lp = &srv->loops[i];
+        pthread_mutex_lock(&lp->post_lock);
+        if (!lp->post_closed) uv_async_send(&lp->ctl_async);
+        pthread_mutex_unlock(&lp->post_lock);
+    }
+}
+
+void http_server_stop_accepting(http_server *srv) { set_phase(srv, 1); }
+
+static void *loop_thread(void *arg)
+{
+    http_loop *lp = arg;
+    uv_run(&lp->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int join_until(pthread_t t, int64_t deadline_ms_abs)
+{
+    struct timespec ts;
+    ts.tv_sec = deadline_ms_abs / 1000;
+    ts.tv_nsec = (deadline_ms_abs % 1000) * 1000000;
+    return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void http_server_shutdown(http_server *srv, int64_t timeout_ms)
+{
+    if (!srv) return;
+    set_phase(srv, 2);
+    int64_t deadline = realtime_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int all_joined = 1;
+    for (int i = 0; i < srv->n_loops; i++) {
+        http_loop *lp = &srv->loops[i];
+        if (!lp->thread_started) continue;
+        if (join_until(lp->thread, deadline) == 0) lp->thread_started = 0;
+        else all_joined = 0;
+    }
+    if (!all_joined) {
+        log_warn("http: connections still open after %lld ms; closing them",
+                 (long long)timeout_ms);
+        set_phase(srv, 3);
+        for (int i = 0; i < srv->n_loops; i++) {
+            http_loop *lp = &srv->loops[i];
+            if (!lp->thread_started) continue;
+            if (join_until(lp->thread, realtime_ms() + 2000) == 0) lp->thread_started = 0;
+        }
+    }
+    int leak = 0;
+    for (int i = 0; i < srv->n_loops; i++) {
+        http_loop *lp = &srv->loops[i];
+        if (lp->thread_started) {
+            leak = 1;   /* a wedged loop: leave its memory alone, the process is ending */
+            continue;
+        }
+        uv_loop_close(&lp->loop);
+        pthread_mutex_destroy(&lp->post_lock);
+    }
+    if (leak) {
+        log_error("http: a front-end thread did not stop");
+        return;
+    }
+    free(srv->loops);
+    free(srv);
+}
+
+int http_server_port(const http_server *srv) { return srv->port; }
+
+int http_server_start(const http_options *opts, http_handler handler, void *ctx,
+                      http_server **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    srv->opts = *opts;
+    if (srv->opts.threads < 1) srv->opts.threads = 1;
+    if (srv->opts.max_pipeline < 1) srv->opts.max_pipeline = 1;
+    srv->handler = handler;
+    srv->ctx = ctx;
+    srv->n_loops = srv->opts.threads;
+    srv->loops = calloc((size_t)srv->n_loops, sizeof *srv->loops);
+    if (!srv->loops) {
+        free(srv);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    int port = opts->port;
+    int n_init = 0, rc = 0;
+    for (int i = 0; i < srv->n_loops && rc == 0; i++) {
+        http_loop *lp = &srv->loops[i];
+        lp->srv = srv;
+        if (uv_loop_init(&lp->loop) != 0) {
+            snprintf(err, err_len, "uv_loop_init failed");
+            rc = -1;
+            break;
+        }
+        pthread_mutex_init(&lp->post_lock, NULL);
+        uv_async_init(&lp->loop, &lp->post_async, on_post);
+        uv_async_init(&lp->loop, &lp->ctl_async, on_ctl);
+        lp->post_async.data = lp->ctl_async.data = lp;
+        lp->asyncs_open = 1;
+        n_init++;
+        rc = bind_listener(lp, opts->host, &port, err, err_len);
+    }
+    srv->port = port;
+    for (int i = 0; i < n_init && rc == 0; i++) {
+        http_loop *lp = &srv->loops[i];
+        if (pthread_create(&lp->thread, NULL, loop_thread, lp) != 0) {
+            snprintf(err, err_len, "pthread_create: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        lp->thread_started = 1;
+    }
+    if (rc != 0) {
+        /* tear down: running threads exit once their handles are closed */
+        srv->n_loops = n_init;
+        int any_started = 0;
+        for (int i = 0; i < n_init; i++) any_started |= srv->loops[i].thread_started;
+        if (any_started) {
+            http_server_shutdown(srv, 1000);
+            return -1;
+        }
+        for (int i = 0; i < n_init; i++) {
+            http_loop *lp = &srv->loops[i];
+            close_listener(lp);
+            uv_close((uv_handle_t *)&lp->post_async, NULL);
+            uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+            uv_run(&lp->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&lp->loop);
+            pthread_mutex_destroy(&lp->post_lock);
+        }
+        free(srv->loops);
+        free(srv);
+        return -1;
+    }
+    *out = srv;
+    return 0;
+}

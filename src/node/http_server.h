@@ -1,0 +1,76 @@
+/* The node's HTTP/1.1 server: N event-loop threads (libuv), each with its own listening
+ * socket on the same port (SO_REUSEPORT), keep-alive and pipelining with responses in
+ * request order, limits on header and body size, header/idle timeouts, a connection cap and
+ * backpressure. Each complete request becomes an http_exchange handed to the handler on the
+ * connection's loop thread; the handler answers it (now or later) with http_ex_respond.
+ *
+ * Threads: everything about an exchange happens on its loop thread, except http_ex_post,
+ * which any thread may call to run a function on that loop thread (how answers computed
+ * elsewhere, e.g. by the scheduler, get back to the connection). */
+#ifndef NODE_HTTP_SERVER_H
+#define NODE_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_options {
+    const char *host;            /* default "0.0.0.0" */
+    int port;                    /* 0 = any free port (see http_server_port) */
+    int threads;                 /* event-loop threads, default 2 */
+    size_t max_body_bytes;       /* default 64 MiB; larger => 413 */
+    size_t max_header_bytes;     /* request line + headers, default 16 KiB; larger => 431 */
+    int64_t header_timeout_ms;   /* from a request's first byte to its last header, default 10 s */
+    int64_t idle_timeout_ms;     /* no request and nothing in flight, default 60 s */
+    int max_connections;         /* default 10000; beyond: accepted and closed at once */
+    int max_pipeline;            /* requests read but not yet answered per connection, default 64 */
+    size_t max_write_queue;      /* bytes queued to a client before we stop reading it, 4 MiB */
+} http_options;
+
+void http_options_default(http_options *opts);
+
+typedef struct http_server http_server;
+typedef struct http_exchange http_exchange;
+
+/* Called on a loop thread for each complete request. It must eventually call
+ * http_ex_respond exactly once for ex (directly, or later through http_ex_post). */
+typedef void (*http_handler)(http_exchange *ex, void *ctx);
+
+/* Binds every thread's socket and starts the threads. 0, or -1 with err. */
+int http_server_start(const http_options *opts, http_handler handler, void *ctx,
+                      http_server **out, char *err, size_t err_len);
+int http_server_port(const http_server *srv);   /* the bound port */
+/* Closes the listening sockets (new connections are refused); in-flight work continues. */
+void http_server_stop_accepting(http_server *srv);
+/* Closes every connection once its in-flight responses are written (idle ones at once),
+ * waits up to timeout_ms, then closes whatever is left and joins the threads. After this no
+ * handler or posted function runs any more. Frees srv. */
+void http_server_shutdown(http_server *srv, int64_t timeout_ms);
+
+/* ---- the exchange: one request and its response (valid until http_ex_respond) ---- */
+enum http_method_kind { HTTP_KIND_OTHER = 0, HTTP_KIND_GET, HTTP_KIND_HEAD, HTTP_KIND_POST };
+int http_ex_method(const http_exchange *ex);          /* enum http_method_kind */
+const char *http_ex_method_name(const http_exchange *ex);
+const char *http_ex_path(const http_exchange *ex);    /* without the query string */
+const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
+/* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
+const char *http_ex_header(const http_exchange *ex, const char *name);
+/* A slot for the handler's own state (not freed by the server). */
+void **http_ex_user(http_exchange *ex);
+/* 1 if the client went away: the response will be dropped (still call http_ex_respond). */
+int http_ex_orphaned(const http_exchange *ex);
+
+/* Answers ex. Takes body (malloc'd; may be NULL with len 0). extra_headers: "" or complete
+ * "Name: value\r\n" lines (copied). ex must not be used afterwards. */
+void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
+                     size_t len, const char *extra_headers);
+/* Answers {"error": "<message>"} with the given status. */
+void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+
+/* From any thread: runs fn(ex, arg) on ex's loop thread soon. One post per exchange at a
+ * time. If the server is already shut down, nothing runs (the exchange is dropped). */
+void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
+
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,161 @@
+/* KServe v2 JSON infer response from a finished request's output tensors in the arena.
+ * Numbers are printed exactly: FP32 with %.9g, FP64 with %.17g (round-trip precision);
+ * non-finite values, which JSON cannot express, as the strings "NaN", "Inf", "-Inf". */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kserve.h"
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else {  /* subnormal: normalise */
+            int e = -1;
+            do { e++; mant <<= 1; } while (!(mant & 0x400));
+            bits = sign | (uint32_t)(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else {
+        bits = sign | (exp + 127 - 15) << 23 | mant << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void put_double(http_buf *b, double v, int digits)
+{
+    if (isnan(v)) http_buf_puts(b, "\"NaN\"");
+    else if (isinf(v)) http_buf_puts(b, v > 0 ? "\"Inf\"" : "\"-Inf\"");
+    else http_buf_printf(b, "%.*g", digits, v);
+}
+
+
+int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *b, char *err,
+                       size_t err_len)
+{
+    if (!inferd_dtype_is_valid((int)t->dtype)) {
+        snprintf(err, err_len, "output has an invalid datatype %u", t->dtype);
+        return -1;
+    }
+    inferd_dtype dt = (inferd_dtype)t->dtype;
+    int64_t n = kserve_tensor_elements(t);
+    if (n < 0) {
+        snprintf(err, err_len, "output has an invalid shape");
+        return -1;
+    }
+    if (!shm_arena_range_ok(region, t->offset, t->nbytes)) {
+        snprintf(err, err_len, "output data lies outside the arena");
+        return -1;
+    }
+    size_t es = inferd_dtype_size(dt);
+    if (dt != INFERD_DTYPE_BYTES && (uint64_t)n * es != t->nbytes) {
+        snprintf(err, err_len, "output holds %llu bytes, its shape needs %llu",
+                 (unsigned long long)t->nbytes, (unsigned long long)((uint64_t)n * es));
+        return -1;
+    }
+    const uint8_t *p = shm_arena_ptr(region, t->offset);
+    /* rough reservation: avoids most regrowth for numeric tensors */
+    if ((uint64_t)n < ((uint64_t)1 << 32)) http_buf_reserve(b, (size_t)n * 4 + 2);
+    http_buf_append(b, "[", 1);
+    uint64_t pos = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i) http_buf_append(b, ",", 1);
+        switch (dt) {
+        case INFERD_DTYPE_BOOL: http_buf_puts(b, p[i] ? "true" : "false"); break;
+        case INFERD_DTYPE_INT8: http_buf_printf(b, "%d", (int)(int8_t)p[i]); break;
+        case INFERD_DTYPE_UINT8: http_buf_printf(b, "%u", (unsigned)p[i]); break;
+        case INFERD_DTYPE_INT16: { int16_t v; memcpy(&v, p + i * 2, 2); http_buf_printf(b, "%d", v); break; }
+        case INFERD_DTYPE_UINT16: { uint16_t v; memcpy(&v, p + i * 2, 2); http_buf_printf(b, "%u", v); break; }
+        case INFERD_DTYPE_INT32: { int32_t v; memcpy(&v, p + i * 4, 4); http_buf_printf(b, "%" PRId32, v); break; }
+        case INFERD_DTYPE_UINT32: { uint32_t v; memcpy(&v, p + i * 4, 4); http_buf_printf(b, "%" PRIu32, v); break; }
+        case INFERD_DTYPE_INT64: { int64_t v; memcpy(&v, p + i * 8, 8); http_buf_printf(b, "%" PRId64, v); break; }
+        case INFERD_DTYPE_UINT64: { uint64_t v; memcpy(&v, p + i * 8, 8); http_buf_printf(b, "%" PRIu64, v); break; }
+        case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + i * 4, 4); put_double(b, v, 9); break; }
+        case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + i * 8, 8); put_double(b, v, 17); break; }
+        case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, half_to_float(v), 5); break; }
+        case INFERD_DTYPE_BF16: {
+            uint16_t v;
+            memcpy(&v, p + i * 2, 2);
+            uint32_t bits = (uint32_t)v << 16;
+            float f;
+            memcpy(&f, &bits, 4);
+            put_double(b, f, 4);
+            break;
+        }
+        case INFERD_DTYPE_BYTES: {
+            uint32_t l;
+            if (t->nbytes - pos < 4) goto short_bytes;
+            memcpy(&l, p + pos, 4);
+            pos += 4;
+            if (t->nbytes - pos < l) goto short_bytes;
+            http_buf_json_string(b, (const char *)p + pos, l);
+            pos += l;
+            break;
+        }
+        default:
+            snprintf(err, err_len, "output datatype %s cannot be encoded", inferd_dtype_name(dt));
+            return -1;
+        }
+    }
+    http_buf_append(b, "]", 1);
+    if (b->oom) {
+        snprintf(err, err_len, "out of memory encoding the response");
+        return -1;
+    }
+    return 0;
+short_bytes:
+    snprintf(err, err_len, "BYTES output is shorter than its shape says");
+    return -1;
+}
+
+int kserve_encode_infer(const infer_request *req, const model_config *m,
+                        const shm_region *region, const char *id, size_t id_len, http_buf *b,
+                        char *err, size_t err_len)
+{
+    if (req->n_outputs > MODEL_MAX_IO || (int)req->n_outputs != m->n_outputs) {
+        snprintf(err, err_len, "the worker returned %u outputs, model '%s' has %d",
+                 req->n_outputs, m->name, m->n_outputs);
+        return -1;
+    }
+    char version[16];
+    kserve_model_version(m, version, sizeof version);
+    http_buf_puts(b, "{\"model_name\": ");
+    http_buf_json_string(b, m->name, strlen(m->name));
+    http_buf_puts(b, ", \"model_version\": ");
+    http_buf_json_string(b, version, strlen(version));
+    if (id) {
+        http_buf_puts(b, ", \"id\": ");
+        http_buf_json_string(b, id, id_len);
+    }
+    http_buf_puts(b, ", \"outputs\": [");
+    int first = 1;
+    for (uint32_t i = 0; i < req->n_outputs; i++) {
+        if (req->output_mask && !(req->output_mask & (1u << i))) continue;
+        const shm_tensor *t = &req->outputs[i];
+        if (!first) http_buf_puts(b, ", ");
+        first = 0;
+        http_buf_puts(b, "{\"name\": ");
+        http_buf_json_string(b, m->outputs[i].name, strlen(m->outputs[i].name));
+        http_buf_puts(b, ", \"datatype\": \"");
+        http_buf_puts(b, inferd_dtype_name((inferd_dtype)t->dtype));
+        http_buf_puts(b, "\", \"shape\": [");
+        for (uint32_t d = 0; d < t->ndim && d < SHM_MAX_DIMS; d++)
+            http_buf_printf(b, d ? ", %lld" : "%lld", (long long)t->dims[d]);
+        http_buf_puts(b, "], \"data\": ");
+        if (kserve_encode_data(region, t, b, err, err_len)) return -1;
+        http_buf_puts(b, "}");
+    }
+    http_buf_puts(b, "]}");
+    if (b->oom) {
+        snprintf(err, err_len, "out of memory encoding the response");
+        return -1;
+    }
+    return 0;
+}

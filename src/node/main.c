@@ -1,0 +1,345 @@
+/* inferd: the node. Loads the model repository, creates the shared-memory region and the
+ * scheduler (which starts the workers), serves HTTP, and drains cleanly on SIGINT/SIGTERM
+ * (a second signal exits at once). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "inferd/log.h"
+#include "inferd/model_config.h"
+#include "inferd/shm.h"
+#include "routes.h"
+#include "scheduler.h"
+
+#ifndef INFERD_VERSION
+#define INFERD_VERSION "0.1.0"
+#endif
+
+typedef struct node_options {
+    http_options http;
+    const char *repo;
+    const char *worker_path;
+    log_level level;
+    log_format format;
+    int64_t drain_timeout_ms;
+    uint64_t arena_mb;
+} node_options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: inferd [options]\n"
+"Serves the models of a repository over HTTP (KServe v2 REST and POST /process).\n\n"
+"  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
+"  --host ADDR             address to bind (default 0.0.0.0)\n"
+"  --model-repository DIR  model repository (default: models)\n"
+"  --threads N             HTTP event-loop threads (default 2)\n"
+"  --log-level L           debug|info|warn|error|off (default info)\n"
+"  --log-format F          text|json (default text)\n"
+"  --max-body-bytes N      largest request body (default 67108864; larger => 413)\n"
+"  --max-header-bytes N    largest request line + headers (default 16384; => 431)\n"
+"  --header-timeout-ms N   time to receive a request's headers (default 10000)\n"
+"  --idle-timeout-ms N     idle keep-alive connection timeout (default 60000)\n"
+"  --max-connections N     open connections (default 10000)\n"
+"  --max-pipeline N        requests in flight per connection (default 64)\n"
+"  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
+"  --arena-mb N            shared tensor arena size in MiB (default 256)\n"
+"  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
+"  --help, --version\n");
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, node_options *o)
+{
+    enum { O_PORT = 1000, O_HOST, O_REPO, O_THREADS, O_LEVEL, O_FORMAT, O_BODY, O_HEADER,
+           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_WORKER, O_HELP,
+           O_VERSION };
+    static const struct option longopts[] = {
+        {"http-port", required_argument, 0, O_PORT},
+        {"host", required_argument, 0, O_HOST},
+        {"model-repository", required_argument, 0, O_REPO},
+        {"threads", required_argument, 0, O_THREADS},
+        {"log-level", required_argument, 0, O_LEVEL},
+        {"log-format", required_argument, 0, O_FORMAT},
+        {"max-body-bytes", required_argument, 0, O_BODY},
+        {"max-header-bytes", required_argument, 0, O_HEADER},
+        {"header-timeout-ms", required_argument, 0, O_HTIMEOUT},
+        {"idle-timeout-ms", required_argument, 0, O_ITIMEOUT},
+        {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-pipeline", required_argument, 0, O_PIPE},
+        {"drain-timeout-ms", required_argument, 0, O_DRAIN},
+        {"arena-mb", required_argument, 0, O_ARENA},
+        {"worker-path", required_argument, 0, O_WORKER},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    int c;
+    int64_t v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case O_PORT:
+            if (parse_i64(optarg, 0, 65535, &v)) bad = "--http-port";
+            else o->http.port = (int)v;
+            break;
+        case O_HOST: o->http.host = optarg; break;
+        case O_REPO: o->repo = optarg; break;
+        case O_THREADS:
+            if (parse_i64(optarg, 1, 64, &v)) bad = "--threads";
+            else o->http.threads = (int)v;
+            break;
+        case O_LEVEL:
+            if (log_level_parse(optarg, &o->level)) bad = "--log-level";
+            break;
+        case O_FORMAT:
+            if (log_format_parse(optarg, &o->format)) bad = "--log-format";
+            break;
+        case O_BODY:
+            if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-body-bytes";
+            else o->http.max_body_bytes = (size_t)v;
+            break;
+        case O_HEADER:
+            if (parse_i64(optarg, 256, 1 << 20, &v)) bad = "--max-header-bytes";
+            else o->http.max_header_bytes = (size_t)v;
+            break;
+        case O_HTIMEOUT:
+            if (parse_i64(optarg, 1, 86400000, &v)) bad = "--header-timeout-ms";
+            else o->http.header_timeout_ms = v;
+            break;
+        case O_ITIMEOUT:
+            if (parse_i64(optarg, 1, 86400000, &v)) bad = "--idle-timeout-ms";
+            else o->http.idle_timeout_ms = v;
+            break;
+        case O_MAXCONN:
+            if (parse_i64(optarg, 1, 1000000, &v)) bad = "--max-connections";
+            else o->http.max_connections = (int)v;
+            break;
+        case O_PIPE:
+            if (parse_i64(optarg, 1, 4096, &v)) bad = "--max-pipeline";
+            else o->http.max_pipeline = (int)v;
+            break;
+        case O_DRAIN:
+            if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
+            else o->drain_timeout_ms = v;
+            break;
+        case O_ARENA:
+            if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--arena-mb";
+            else o->arena_mb = (uint64_t)v;
+            break;
+        case O_WORKER: o->worker_path = optarg; break;
+        case 'h':
+        case O_HELP: usage(stdout); exit(0);
+        case O_VERSION: printf("inferd %s\n", INFERD_VERSION); exit(0);
+        default:
+            fprintf(stderr, "inferd: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "inferd: bad value '%s' for %s\n", optarg, bad);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "inferd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Backends the worker of this build can run. */
+static int backend_available(const char *backend)
+{
+    static const char *builtin[] = {"reverse", "identity", "delay",
+#ifdef INFERD_HAVE_ONNX_BACKEND
+                                    "onnx",
+#endif
+                                    NULL};
+    for (int i = 0; builtin[i]; i++)
+        if (strcmp(builtin[i], backend) == 0) return 1;
+    return 0;
+}
+
+/* ---- signals: a self-pipe, so no signal mask is changed (workers inherit masks) ------- */
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t signal_count;
+
+static void on_signal(int sig)
+{
+    if (++signal_count > 1) _exit(128 + sig);
+    int saved = errno;
+    char b = (char)sig;
+    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */ }
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    if (pipe(signal_pipe) != 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void default_worker_path(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(buf, len, "inferd-worker");
+        return;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    size_t dir_len = slash ? (size_t)(slash - exe) : 0;
+    static const char name[] = "/inferd-worker";
+    if (dir_len + sizeof name > len) {
+        snprintf(buf, len, "inferd-worker");
+        return;
+    }
+    memcpy(buf, exe, dir_len);
+    memcpy(buf + dir_len, name, sizeof name);
+}
+
+int main(int argc, char **argv)
+{
+    node_options o;
+    memset(&o, 0, sizeof o);
+    http_options_default(&o.http);
+    o.repo = "models";
+    o.level = LOG_INFO;
+    o.format = LOG_FORMAT_TEXT;
+    o.drain_timeout_ms = 10000;
+    o.arena_mb = 256;
+    log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd");
+    if (parse_args(argc, argv, &o) != 0) return 2;
+    log_init(o.level, o.format, "inferd");
+    if (install_signals() != 0) {
+        log_error("cannot set up signal handling: %s", strerror(errno));
+        return 1;
+    }
+
+    char err[512];
+    model_config *all = NULL;
+    int n_all = 0;
+    if (model_repository_load(o.repo, &all, &n_all, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    int n = 0;
+    for (int i = 0; i < n_all; i++) {
+        if (!backend_available(all[i].backend)) {
+            log_warn("model %s: skipped: backend '%s' is not available in this build",
+                     all[i].name, all[i].backend);
+            continue;
+        }
+        all[n++] = all[i];
+    }
+    if (n == 0) {
+        log_error("no model could be loaded from %s", o.repo);
+        free(all);
+        return 1;
+    }
+
+    shm_config cfg;
+    shm_config_default(&cfg);
+    uint32_t workers = 0;
+    for (int i = 0; i < n; i++) workers += (uint32_t)all[i].workers_max;
+    cfg.max_models = (uint32_t)n > cfg.max_models ? (uint32_t)n : cfg.max_models;
+    /* room for replacements that start while a dead worker's slot is still being reaped */
+    if (workers * 2 > cfg.max_workers) cfg.max_workers = workers * 2;
+    cfg.arena_size = o.arena_mb << 20;
+    shm_region region;
+    memset(&region, 0, sizeof region);
+    int rc = shm_region_create(&cfg, &region, err, sizeof err);
+    if (rc != 0) {
+        log_error("cannot create the shared-memory region: %s", err);
+        free(all);
+        return 1;
+    }
+    shm_arena *arena = shm_arena_create(&region);
+    if (!arena) {
+        log_error("cannot create the arena allocator");
+        shm_region_close(&region);
+        free(all);
+        return 1;
+    }
+    char worker_path[PATH_MAX];
+    if (o.worker_path) snprintf(worker_path, sizeof worker_path, "%s", o.worker_path);
+    else default_worker_path(worker_path, sizeof worker_path);
+    if (access(worker_path, X_OK) != 0)
+        log_warn("worker executable %s: %s", worker_path, strerror(errno));
+
+    sched_options sopts;
+    sched_options_default(&sopts);
+    sopts.worker_path = worker_path;
+    scheduler *sched = NULL;
+    if (sched_create(&sopts, all, n, &region, arena, &sched, err, sizeof err) != 0) {
+        log_error("cannot start the scheduler: %s", err);
+        shm_arena_destroy(arena);
+        shm_region_close(&region);
+        free(all);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        log_info("model %s loaded: backend=%s max_batch_size=%d workers=%d..%d", all[i].name,
+                 all[i].backend, all[i].max_batch_size, all[i].workers_min,
+                 all[i].workers_max);
+    free(all);   /* the scheduler copied the configs */
+
+    routes_ctx rctx = {.sched = sched, .region = &region, .server_name = "inferd",
+                       .version = INFERD_VERSION};
+    http_server *srv = NULL;
+    if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
+        log_error("%s", err);
+        sched_destroy(sched);
+        shm_arena_destroy(arena);
+        shm_region_close(&region);
+        return 1;
+    }
+    log_info("listening on http://%s:%d threads=%d models=%d", o.http.host,
+             http_server_port(srv), o.http.threads, n);
+
+    /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
+     * when the thread returns from a call, never during an endless blocking read. */
+    char sig = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, 250) > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
+    }
+    log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
+             (long long)o.drain_timeout_ms);
+    http_server_stop_accepting(srv);
+    int left = sched_drain(sched, o.drain_timeout_ms);
+    if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
+    http_server_shutdown(srv, 5000);
+    sched_destroy(sched);
+    shm_arena_destroy(arena);
+    shm_region_close(&region);
+    log_info("shutdown complete");
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* The node's HTTP routes: KServe v2 health, metadata and infer, plus POST /process.
+ * routes_handle is the http_server handler; it runs on a front-end loop thread. */
+#ifndef NODE_ROUTES_H
+#define NODE_ROUTES_H
+
+#include "http_server.h"
+#include "inferd/shm.h"
+#include "scheduler.h"
+
+typedef struct routes_ctx {
+    scheduler *sched;        /* borrowed */
+    shm_region *region;      /* borrowed: for reading and writing arena tensors */
+    const char *server_name; /* "inferd" */
+    const char *version;     /* e.g. "0.1.0" */
+} routes_ctx;
+
+void routes_handle(http_exchange *ex, void *ctx);
+
+/* routes_meta.c */
+void routes_health_live(http_exchange *ex, routes_ctx *ctx);
+void routes_health_ready(http_exchange *ex, routes_ctx *ctx);
+void routes_server_metadata(http_exchange *ex, routes_ctx *ctx);
+void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model);
+void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model);
+
+/* routes_infer.c */
+void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
+void routes_process(http_exchange *ex, routes_ctx *ctx);
+
+/* Responds with a JSON body (takes the http_buf's data), status 200 or as given. */
+struct http_buf;
+void routes_send_buf(http_exchange *ex, int status, struct http_buf *b);
+
+#endif

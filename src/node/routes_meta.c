@@ -1,0 +1,100 @@
+/* Health, server metadata and model metadata/readiness routes (KServe v2). */
+#include <stdio.h>
+#include <string.h>
+
+#include "http_buf.h"
+#include "kserve.h"
+#include "routes.h"
+
+void routes_health_live(http_exchange *ex, routes_ctx *ctx)
+{
+    (void)ctx;
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"live\": true}");
+    routes_send_buf(ex, 200, &b);
+}
+
+void routes_health_ready(http_exchange *ex, routes_ctx *ctx)
+{
+    if (sched_all_ready(ctx->sched)) {
+        http_buf b;
+        http_buf_init(&b);
+        http_buf_puts(&b, "{\"ready\": true}");
+        routes_send_buf(ex, 200, &b);
+        return;
+    }
+    for (int m = 0; m < sched_model_count(ctx->sched); m++)
+        if (!sched_model_ready(ctx->sched, m)) {
+            http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: model '%s' has no live "
+                          "worker", sched_model(ctx->sched, m)->name);
+            return;
+        }
+    http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready");
+}
+
+void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
+{
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"name\": ");
+    http_buf_json_string(&b, ctx->server_name, strlen(ctx->server_name));
+    http_buf_puts(&b, ", \"version\": ");
+    http_buf_json_string(&b, ctx->version, strlen(ctx->version));
+    http_buf_puts(&b, ", \"extensions\": [\"parameters\"]}");
+    routes_send_buf(ex, 200, &b);
+}
+
+static void put_ios(http_buf *b, const model_io *ios, int n, int batched)
+{
+    http_buf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        const model_io *io = &ios[i];
+        if (i) http_buf_puts(b, ", ");
+        http_buf_puts(b, "{\"name\": ");
+        http_buf_json_string(b, io->name, strlen(io->name));
+        http_buf_printf(b, ", \"datatype\": \"%s\", \"shape\": [", inferd_dtype_name(io->dtype));
+        if (batched) http_buf_puts(b, io->ndim ? "-1, " : "-1");
+        for (int d = 0; d < io->ndim; d++)
+            http_buf_printf(b, d ? ", %lld" : "%lld", (long long)io->dims[d]);
+        http_buf_puts(b, "]}");
+    }
+    http_buf_puts(b, "]");
+}
+
+void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model)
+{
+    const model_config *m = sched_model(ctx->sched, model);
+    char version[16];
+    kserve_model_version(m, version, sizeof version);
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"name\": ");
+    http_buf_json_string(&b, m->name, strlen(m->name));
+    http_buf_printf(&b, ", \"versions\": [\"%s\"], \"platform\": ", version);
+    http_buf_json_string(&b, m->backend, strlen(m->backend));
+    http_buf_puts(&b, ", \"backend\": ");
+    http_buf_json_string(&b, m->backend, strlen(m->backend));
+    http_buf_printf(&b, ", \"max_batch_size\": %d, \"inputs\": ", m->max_batch_size);
+    put_ios(&b, m->inputs, m->n_inputs, m->max_batch_size > 0);
+    http_buf_puts(&b, ", \"outputs\": ");
+    put_ios(&b, m->outputs, m->n_outputs, m->max_batch_size > 0);
+    http_buf_puts(&b, "}");
+    routes_send_buf(ex, 200, &b);
+}
+
+void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model)
+{
+    const model_config *m = sched_model(ctx->sched, model);
+    if (!sched_model_ready(ctx->sched, model)) {
+        http_ex_error(ex, 503, "Retry-After: 1\r\n", "model '%s' is not ready: no live worker",
+                      m->name);
+        return;
+    }
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"name\": ");
+    http_buf_json_string(&b, m->name, strlen(m->name));
+    http_buf_puts(&b, ", \"ready\": true}");
+    routes_send_buf(ex, 200, &b);
+}

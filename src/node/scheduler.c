@@ -1,0 +1,340 @@
+/* The scheduler's public API (scheduler.h): creation, submit with admission control,
+ * release, readiness, drain and destroy. The threads live in batcher.c,
+ * scheduler_completion.c and supervisor.c; the shared state in scheduler_internal.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+int64_t sched_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void sched_options_default(sched_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->worker_path = "inferd-worker";
+    opts->restart_backoff_min_ms = 100;
+    opts->restart_backoff_max_ms = 10000;
+    opts->scale_interval_ms = 500;
+}
+
+void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
+                  infer_request **done_list)
+{
+    req->status = status;
+    if (status != 0) {
+        req->n_outputs = 0;
+        req->sched_out = NULL;
+        snprintf(req->error, sizeof(req->error), "%s", error ? error : "error");
+        if ((status == 503 || status == 429) && req->retry_after_s <= 0)
+            req->retry_after_s = 1;
+    } else {
+        req->error[0] = '\0';
+    }
+    s->pending--;
+    req->next = *done_list;
+    *done_list = req;
+    pthread_cond_broadcast(&s->idle_cv);
+}
+
+void sched_finish_list(infer_request *list)
+{
+    while (list) {
+        infer_request *next = list->next;
+        list->next = NULL;
+        list->done(list);
+        list = next;
+    }
+}
+
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void sched_free_state(scheduler *s)
+{
+    if (!s)
+        return;
+    if (s->batches)
+        for (uint32_t i = 0; i < s->n_batches; i++)
+            free(s->batches[i].reqs);
+    free(s->batches);
+    free(s->workers);
+    free(s->models);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->batcher_cv);
+    pthread_cond_destroy(&s->idle_cv);
+    free(s);
+}
+
+int sched_create(const sched_options *opts, const model_config *models, int n,
+                 shm_region *region, shm_arena *arena, scheduler **out, char *err,
+                 size_t err_len)
+{
+    *out = NULL;
+    if (!region || !region->header || !arena || n < 0 || (n > 0 && !models)) {
+        snprintf(err, err_len, "scheduler: bad arguments");
+        return -1;
+    }
+    shm_header *h = region->header;
+    if ((uint32_t)n > h->max_models) {
+        snprintf(err, err_len, "scheduler: %d models but the region holds %u", n,
+                 h->max_models);
+        return -1;
+    }
+    scheduler *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, err_len, "scheduler: out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    cond_init_monotonic(&s->batcher_cv);
+    cond_init_monotonic(&s->idle_cv);
+    if (opts)
+        s->opts = *opts;
+    else
+        sched_options_default(&s->opts);
+    if (s->opts.restart_backoff_min_ms <= 0)
+        s->opts.restart_backoff_min_ms = 100;
+    if (s->opts.restart_backoff_max_ms < s->opts.restart_backoff_min_ms)
+        s->opts.restart_backoff_max_ms = s->opts.restart_backoff_min_ms;
+    if (s->opts.scale_interval_ms <= 0)
+        s->opts.scale_interval_ms = 500;
+    snprintf(s->worker_path, sizeof(s->worker_path), "%s",
+             s->opts.worker_path ? s->opts.worker_path : "inferd-worker");
+    s->opts.worker_path = s->worker_path;
+    s->region = region;
+    s->arena = arena;
+    s->n_models = n;
+    s->n_batches = h->batch_slots;
+    s->n_workers = h->max_workers;
+    s->models = calloc(n > 0 ? (size_t)n : 1, sizeof(*s->models));
+    s->batches = calloc(s->n_batches ? s->n_batches : 1, sizeof(*s->batches));
+    s->workers = calloc(s->n_workers ? s->n_workers : 1, sizeof(*s->workers));
+    if (!s->models || !s->batches || !s->workers) {
+        snprintf(err, err_len, "scheduler: out of memory");
+        sched_free_state(s);
+        return -1;
+    }
+    for (int m = 0; m < n; m++) {
+        sched_model_state *ms = &s->models[m];
+        ms->cfg = models[m];
+        ms->slot = m;
+        sched_queue_init(&ms->queue);
+        snprintf(region->models[m].name, SHM_NAME_LEN, "%s", models[m].name);
+    }
+    for (uint32_t i = s->n_batches; i-- > 0;) {
+        s->batches[i].next_free = s->free_batches;
+        s->free_batches = &s->batches[i];
+    }
+    s->next_id = 1;
+    s->next_tag = 1;
+
+    int rc = pthread_create(&s->supervisor_thread, NULL, sched_supervisor_main, s);
+    if (rc == 0) {
+        s->supervisor_started = 1;
+        rc = pthread_create(&s->completion_thread, NULL, sched_completion_main, s);
+    }
+    if (rc == 0) {
+        s->completion_started = 1;
+        rc = pthread_create(&s->batcher_thread, NULL, sched_batcher_main, s);
+    }
+    if (rc == 0)
+        s->batcher_started = 1;
+    if (rc != 0) {
+        snprintf(err, err_len, "scheduler: cannot start threads: %s", strerror(rc));
+        sched_destroy(s);
+        return -1;
+    }
+    log_info("scheduler started models=%d batch_slots=%u worker_slots=%u worker=%s", n,
+             s->n_batches, s->n_workers, s->worker_path);
+    *out = s;
+    return 0;
+}
+
+static int reject(infer_request *req, int status, int retry, const char *msg)
+{
+    req->status = status;
+    req->retry_after_s = retry;
+    req->n_outputs = 0;
+    req->sched_out = NULL;
+    snprintf(req->error, sizeof(req->error), "%s", msg);
+    return -1;
+}
+
+int sched_submit(scheduler *s, infer_request *req)
+{
+    req->retry_after_s = 0;
+    req->sched_out = NULL;
+    req->n_outputs = 0;
+    if (req->model < 0 || req->model >= s->n_models)
+        return reject(req, 400, 0, "unknown model");
+    sched_model_state *ms = &s->models[req->model];
+    if ((int)req->n_inputs != ms->cfg.n_inputs || !req->done)
+        return reject(req, 400, 0, "wrong number of inputs");
+    if (ms->cfg.max_batch_size > 0 && req->batch_rows > ms->cfg.max_batch_size)
+        return reject(req, 400, 0, "batch larger than the model's max_batch_size");
+
+    pthread_mutex_lock(&s->mu);
+    int live, starting, idle;
+    sched_model_workers(s, req->model, &live, &starting, &idle);
+    int64_t now = sched_now_ns();
+    /* A restart due soon counts as starting: a crash must not turn into a burst of 503s. */
+    if (live + starting == 0 && !s->workers_stop &&
+        (ms->cfg.workers_min > 0 || ms->cfg.workers_max > 0) &&
+        ms->next_spawn_ns - now <= 1000000000LL)
+        starting = 1;
+    admission_input in = {
+        .now_ns = now,
+        .deadline_ns = req->deadline_ns,
+        .req_rows = sched_queue_req_rows(req),
+        .queue_len = ms->queue.len,
+        .max_queue_size = ms->cfg.max_queue_size,
+        .queue_rows = ms->queue.rows,
+        .rate_rows_per_s = ms->rate.rows_per_s,
+        .live_workers = live,
+        .starting_workers = starting,
+        .draining = s->draining || s->stopping,
+    };
+    char msg[200];
+    int retry = 0;
+    int status = admission_decide(&in, &retry, msg, sizeof(msg));
+    if (status != 0) {
+        pthread_mutex_unlock(&s->mu);
+        log_debug("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
+        return reject(req, status, retry, msg);
+    }
+    req->id = s->next_id++;
+    req->enqueue_ns = now;
+    req->attempts = 0;
+    req->status = 0;
+    req->error[0] = '\0';
+    sched_queue_push(&ms->queue, req);
+    s->pending++;
+    pthread_cond_signal(&s->batcher_cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void sched_release(scheduler *s, infer_request *req)
+{
+    for (uint32_t i = 0; i < req->n_inputs && i < MODEL_MAX_IO; i++) {
+        shm_arena_free(s->arena, req->inputs[i].offset);
+        req->inputs[i].offset = 0;
+        req->inputs[i].nbytes = 0;
+    }
+    req->n_inputs = 0;
+    sched_out_area *area = req->sched_out;
+    req->sched_out = NULL;
+    req->n_outputs = 0;
+    if (!area)
+        return;
+    pthread_mutex_lock(&s->mu);
+    int last = --area->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last) {
+        shm_arena_free(s->arena, area->offset);
+        free(area);
+    }
+}
+
+void sched_model_workers(scheduler *s, int m, int *live, int *starting, int *idle)
+{
+    *live = *starting = *idle = 0;
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        sched_worker *wk = &s->workers[w];
+        if (wk->state == SCHED_WORKER_EMPTY || wk->model != m)
+            continue;
+        if (wk->state == SCHED_WORKER_STARTING) {
+            (*starting)++;
+        } else if (wk->state == SCHED_WORKER_LIVE) {
+            (*live)++;
+            shm_worker *sw = &s->region->workers[w];
+            if (atomic_load_explicit(&sw->in_hand, memory_order_relaxed) == 0)
+                (*idle)++;
+        }
+    }
+}
+
+int sched_model_ready(scheduler *s, int m)
+{
+    if (m < 0 || m >= s->n_models)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    int live, starting, idle;
+    sched_model_workers(s, m, &live, &starting, &idle);
+    const model_config *cfg = &s->models[m].cfg;
+    /* A pool that scales from zero is ready while it is not crash-looping. */
+    int ready = live > 0 || (cfg->workers_min <= 0 && cfg->workers_max > 0 &&
+                             s->models[m].backoff_ms == 0);
+    pthread_mutex_unlock(&s->mu);
+    return ready;
+}
+
+int sched_all_ready(scheduler *s)
+{
+    for (int m = 0; m < s->n_models; m++)
+        if (!sched_model_ready(s, m))
+            return 0;
+    return 1;
+}
+
+int sched_find_model(const scheduler *s, const char *name)
+{
+    for (int m = 0; m < s->n_models; m++)
+        if (strcmp(s->models[m].cfg.name, name) == 0)
+            return m;
+    return -1;
+}
+
+const model_config *sched_model(const scheduler *s, int m)
+{
+    return m >= 0 && m < s->n_models ? &s->models[m].cfg : NULL;
+}
+
+int sched_model_count(const scheduler *s)
+{
+    return s->n_models;
+}
+
+shm_arena *sched_arena(scheduler *s)
+{
+    return s->arena;
+}
+
+int sched_model_stats(scheduler *s, int m, sched_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (m < 0 || m >= s->n_models)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    sched_model_state *ms = &s->models[m];
+    int idle;
+    sched_model_workers(s, m, &out->workers_live, &out->workers_starting, &idle);
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state == SCHED_WORKER_STOPPING && s->workers[w].model == m)
+            out->workers_stopping++;
+    out->queue_len = ms->queue.len;
+    out->queue_rows = ms->queue.rows;
+    out->batches_in_flight = ms->batches_in_flight;
+    out->rows_in_flight = ms->rows_in_flight;
+    out->worker_spawns = ms->spawns;
+    out->rows_per_s = ms->rate.rows_per_s;
+    out->restart_backoff_ms = ms->backoff_ms;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}

@@ -1,0 +1,191 @@
+/* The completion thread: sleeps on the region's completion waiter, drains every worker's
+ * completion ring, checks each batch's outputs, answers its requests (or resubmits it with a
+ * bigger output area, or fails it and kills a worker that broke the protocol). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+#define COMPLETION_SPIN_NS 5000
+
+static int status_http(int32_t st)
+{
+    switch (st) {
+    case SHM_STATUS_OK: return 0;
+    case SHM_STATUS_BAD_INPUT: return 400;
+    case SHM_STATUS_DEADLINE: return 504;
+    default: return 500;
+    }
+}
+
+static const char *status_text(int32_t st)
+{
+    switch (st) {
+    case SHM_STATUS_BAD_INPUT: return "the model rejected the inputs";
+    case SHM_STATUS_DEADLINE: return "deadline exceeded before the model ran";
+    default: return "the model failed";
+    }
+}
+
+/* Handles one DONE batch returned by worker w. Caller holds mu. */
+static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
+{
+    sched_model_state *ms = &s->models[b->model];
+    shm_batch *rb = &s->region->batches[b - s->batches];
+    if (b->orphaned) {
+        sched_batch_free(s, b);
+        return;
+    }
+    int32_t status = *(volatile int32_t *)&rb->status;
+    char werr[SHM_ERROR_LEN];
+    memcpy(werr, rb->error, sizeof(werr));
+    werr[sizeof(werr) - 1] = '\0';
+
+    if (status == SHM_STATUS_OUTPUT_TOO_SMALL) {
+        uint64_t needed = *(volatile uint64_t *)&rb->out_needed;
+        uint64_t off;
+        if (b->resized || needed <= b->snapshot.out_cap ||
+            needed > s->region->header->arena_size ||
+            shm_arena_alloc(s->arena, needed, &off) != 0) {
+            log_warn("batch failed model=%s: output area too small (needed %llu, had %llu)",
+                     ms->cfg.name, (unsigned long long)needed,
+                     (unsigned long long)b->snapshot.out_cap);
+            sched_batch_fail(s, b, 500, "model output larger than the node could hold",
+                             done_list);
+            return;
+        }
+        shm_arena_free(s->arena, b->snapshot.out_off);
+        b->snapshot.out_off = off;
+        b->snapshot.out_cap = needed;
+        b->resized = 1;
+        b->attempts--; /* not a failure: the retry does not count */
+        if (sched_batch_resubmit(s, b) != 0)
+            sched_batch_fail(s, b, 500, "cannot resubmit batch (ring full)", done_list);
+        else
+            log_debug("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
+                      (unsigned long long)needed);
+        return;
+    }
+    if (status != SHM_STATUS_OK) {
+        int http = status == SHM_STATUS_DEADLINE ? 504 : 500;
+        if (status == SHM_STATUS_BAD_INPUT)
+            http = 400;
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s%s%s", status_text(status), werr[0] ? ": " : "", werr);
+        log_debug("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
+        sched_batch_fail(s, b, http, msg, done_list);
+        return;
+    }
+
+    uint32_t n_out = b->snapshot.n_outputs;
+    size_t n_desc = (size_t)b->n * (n_out ? n_out : 1);
+    shm_tensor *outs = malloc(n_desc * sizeof(*outs));
+    int32_t *statuses = malloc((size_t)b->n * sizeof(*statuses));
+    sched_out_area *area = malloc(sizeof(*area));
+    char err[256];
+    if (!outs || !statuses || !area) {
+        free(outs);
+        free(statuses);
+        free(area);
+        sched_batch_fail(s, b, 500, "out of memory", done_list);
+        return;
+    }
+    if (shm_batch_check_outputs(s->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
+        log_error("worker %u broke the protocol (model=%s): %s", w, ms->cfg.name, err);
+        free(outs);
+        free(statuses);
+        free(area);
+        sched_batch_fail(s, b, 500, "the worker returned invalid outputs", done_list);
+        sched_worker_kill(s, w, "invalid batch outputs");
+        return;
+    }
+    admission_rate_add(&ms->rate, b->rows);
+    area->offset = b->snapshot.out_off;
+    area->refs = 0;
+    for (int r = 0; r < b->n; r++) {
+        infer_request *req = b->reqs[r];
+        int http = status_http(statuses[r]);
+        if (http != 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s%s%s", status_text(statuses[r]),
+                     werr[0] ? ": " : "", werr);
+            sched_answer(s, req, http, msg, done_list);
+            continue;
+        }
+        req->n_outputs = n_out;
+        for (uint32_t o = 0; o < n_out; o++)
+            req->outputs[o] = outs[(size_t)r * n_out + o];
+        req->sched_out = area;
+        area->refs++;
+        sched_answer(s, req, 0, NULL, done_list);
+    }
+    if (area->refs > 0)
+        b->out_handed = 1;
+    else
+        free(area);
+    free(outs);
+    free(statuses);
+    sched_batch_free(s, b);
+}
+
+void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list)
+{
+    uint32_t slot;
+    while (shm_poll_completion(s->region, w, &slot) == 0) {
+        if (slot >= s->n_batches || s->batches[slot].state != SCHED_BATCH_SUBMITTED ||
+            atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
+            log_error("worker %u returned batch slot %u that it does not hold", w, slot);
+            sched_worker_kill(s, w, "returned a batch it does not hold");
+            continue;
+        }
+        batch_done(s, &s->batches[slot], w, done_list);
+    }
+}
+
+/* Drains every worker's completions once; returns 1 if anything was answered. */
+static int drain_all(scheduler *s)
+{
+    infer_request *done_list = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY)
+            sched_drain_completions(s, w, &done_list);
+    pthread_mutex_unlock(&s->mu);
+    int any = done_list != NULL;
+    sched_finish_list(done_list);
+    return any;
+}
+
+void *sched_completion_main(void *arg)
+{
+    scheduler *s = arg;
+    shm_waiter *wake = &s->region->header->completion;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        int stop = s->threads_stop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            break;
+        if (drain_all(s))
+            continue;
+        /* Spin a few microseconds before sleeping: under load the next completion is
+         * usually that close, and a futex sleep + wake costs more. */
+        int found = 0;
+        int64_t spin_until = sched_now_ns() + COMPLETION_SPIN_NS;
+        while (!found && sched_now_ns() < spin_until)
+            found = drain_all(s);
+        if (found)
+            continue;
+        uint32_t seq = shm_waiter_prepare(wake);
+        if (drain_all(s)) {
+            shm_waiter_cancel(wake);
+            continue;
+        }
+        shm_waiter_wait(wake, seq, 50000000LL);
+    }
+    return NULL;
+}

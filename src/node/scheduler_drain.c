@@ -1,0 +1,131 @@
+/* Graceful drain and destruction of the scheduler: stop accepting, let queued and running
+ * requests finish (bounded), answer the rest 503, stop the workers (bounded), free. */
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+static void timed_wait(scheduler *s, pthread_cond_t *cv, int64_t until_ns)
+{
+    struct timespec ts = {.tv_sec = until_ns / 1000000000LL, .tv_nsec = until_ns % 1000000000LL};
+    pthread_cond_timedwait(cv, &s->mu, &ts);
+}
+
+static int live_worker_count(scheduler *s)
+{
+    int n = 0;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY)
+            n++;
+    return n;
+}
+
+/* Answers everything still queued or in flight with 503. Caller holds mu. */
+static void answer_all(scheduler *s, infer_request **done_list)
+{
+    for (int m = 0; m < s->n_models; m++) {
+        infer_request *req;
+        while ((req = sched_queue_pop(&s->models[m].queue)))
+            sched_answer(s, req, 503, "the node is shutting down", done_list);
+    }
+    for (uint32_t i = 0; i < s->n_batches; i++) {
+        sched_batch *b = &s->batches[i];
+        if (b->state != SCHED_BATCH_SUBMITTED || b->orphaned)
+            continue;
+        /* A worker may still hold it: answer its requests, keep the slot and its arena
+         * ranges until the batch comes back or its worker is gone. */
+        for (int r = 0; r < b->n; r++)
+            sched_answer(s, b->reqs[r], 503, "the node is shutting down", done_list);
+        b->orphaned = 1;
+    }
+}
+
+static void stop_workers(scheduler *s)
+{
+    s->workers_stop = 1;
+    atomic_store(&s->region->header->shutdown, 1);
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY)
+            atomic_store(&s->region->workers[w].stop, 1);
+    for (int m = 0; m < s->n_models; m++)
+        shm_waiter_wake(&s->region->models[m].work, INT_MAX);
+}
+
+int sched_drain(scheduler *s, int64_t timeout_ms)
+{
+    infer_request *done_list = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (!s->draining)
+        log_info("scheduler draining pending=%lld timeout_ms=%lld", (long long)s->pending,
+                 (long long)timeout_ms);
+    s->draining = 1;
+    pthread_cond_broadcast(&s->batcher_cv);
+    int64_t deadline = sched_now_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
+    while (s->pending > 0 && sched_now_ns() < deadline) {
+        int64_t until = sched_now_ns() + 50000000LL;
+        timed_wait(s, &s->idle_cv, until < deadline ? until : deadline);
+    }
+    int left = (int)s->pending;
+    if (left > 0)
+        log_warn("scheduler drain timed out: answering %d requests with 503", left);
+    answer_all(s, &done_list);
+    stop_workers(s);
+    pthread_mutex_unlock(&s->mu);
+    sched_finish_list(done_list);
+
+    /* Workers finish what they hold and exit; the supervisor reaps them. */
+    pthread_mutex_lock(&s->mu);
+    int64_t stop_deadline = sched_now_ns() + 5000000000LL;
+    while (live_worker_count(s) > 0 && sched_now_ns() < stop_deadline && s->supervisor_started)
+        timed_wait(s, &s->idle_cv, sched_now_ns() + 20000000LL);
+    if (live_worker_count(s) > 0) {
+        for (uint32_t w = 0; w < s->n_workers; w++)
+            if (s->workers[w].state != SCHED_WORKER_EMPTY)
+                sched_worker_kill(s, w, "did not exit at shutdown");
+        int64_t kill_deadline = sched_now_ns() + 2000000000LL;
+        while (live_worker_count(s) > 0 && sched_now_ns() < kill_deadline &&
+               s->supervisor_started)
+            timed_wait(s, &s->idle_cv, sched_now_ns() + 20000000LL);
+    }
+    pthread_mutex_unlock(&s->mu);
+    log_info("scheduler drained unanswered=%d", left);
+    return left;
+}
+
+void sched_destroy(scheduler *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    int drained = s->workers_stop;
+    pthread_mutex_unlock(&s->mu);
+    if (!drained && s->supervisor_started)
+        sched_drain(s, 0);
+
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    s->threads_stop = 1;
+    pthread_cond_broadcast(&s->batcher_cv);
+    pthread_mutex_unlock(&s->mu);
+    shm_waiter_wake(&s->region->header->completion, INT_MAX);
+    if (s->batcher_started)
+        pthread_join(s->batcher_thread, NULL);
+    if (s->completion_started)
+        pthread_join(s->completion_thread, NULL);
+    if (s->supervisor_started)
+        pthread_join(s->supervisor_thread, NULL); /* kills and reaps any worker left */
+
+    /* Nothing runs any more: answer what is left (only without a drain) and free. */
+    infer_request *done_list = NULL;
+    pthread_mutex_lock(&s->mu);
+    answer_all(s, &done_list);
+    for (uint32_t i = 0; i < s->n_batches; i++)
+        if (s->batches[i].state == SCHED_BATCH_SUBMITTED)
+            sched_batch_free(s, &s->batches[i]);
+    pthread_mutex_unlock(&s->mu);
+    sched_finish_list(done_list);
+    sched_free_state(s);
+}

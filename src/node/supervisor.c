@@ -1,0 +1,308 @@
+/* The supervisor thread: every ~20 ms it reaps dead workers (recovering the batches they
+ * held), notices attachment, kills hung workers, restarts crashed ones with exponential
+ * backoff, and scales each model's pool between its min and max by load and idleness. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+#define SUP_TICK_NS 20000000LL
+#define SUP_LIVED_LONG_NS 10000000000LL   /* a worker this old resets the backoff */
+#define SUP_ATTACH_TIMEOUT_NS 30000000000LL
+#define SUP_RATE_WINDOW_NS 250000000LL
+#define SUP_SCALE_TICKS 3
+#define SUP_STOP_TIMEOUT_NS 10000000000LL  /* a stopping worker gets at least this long */
+
+/* Recovers what dead worker w held and frees its slot. Caller holds mu. */
+static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **done_list)
+{
+    sched_worker *wk = &s->workers[w];
+    sched_model_state *ms = &s->models[wk->model];
+    shm_worker *sw = &s->region->workers[w];
+    int64_t now = sched_now_ns();
+    int expected = s->workers_stop || wk->state == SCHED_WORKER_STOPPING;
+    int was_starting = wk->state == SCHED_WORKER_STARTING &&
+                       atomic_load(&sw->state) == SHM_WORKER_STARTING;
+    if (WIFSIGNALED(wstatus))
+        log_warn("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
+                 ms->cfg.name, w, (int)wk->pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+                 (long long)((now - wk->spawn_ns) / 1000000));
+    else
+        log_write(expected && WEXITSTATUS(wstatus) == 0 ? LOG_INFO : LOG_WARN,
+                  "worker exited model=%s worker=%u pid=%d status=%d lived_ms=%lld",
+                  ms->cfg.name, w, (int)wk->pid, WEXITSTATUS(wstatus),
+                  (long long)((now - wk->spawn_ns) / 1000000));
+    if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
+        expected = s->workers_stop || (wk->state == SCHED_WORKER_STOPPING && !wk->killed);
+
+    /* Completed batches in its ring are valid results. */
+    sched_drain_completions(s, w, done_list);
+
+    /* What it held: a half-popped ring cell, and every batch it CLAIMED. */
+    for (uint32_t i = 0; i < s->n_batches; i++)
+        s->batches[i].collected = 0;
+    uint64_t cp = atomic_load(&sw->claim_pos);
+    uint64_t value;
+    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
+    if (cp != 0 && shm_ring_repair(ring, cp, &value) == 1) {
+        if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
+            s->batches[value].collected = 1;
+        else
+            log_error("ring repair of worker %u gave unknown slot %llu", w,
+                      (unsigned long long)value);
+    }
+    for (uint32_t i = 0; i < s->n_batches; i++) {
+        sched_batch *b = &s->batches[i];
+        shm_batch *rb = &s->region->batches[i];
+        if (b->state == SCHED_BATCH_SUBMITTED && b->model == wk->model &&
+            atomic_load(&rb->state) == SHM_BATCH_CLAIMED && rb->worker == w)
+            b->collected = 1;
+    }
+    int resubmitted = 0, failed = 0;
+    for (uint32_t i = 0; i < s->n_batches; i++) {
+        sched_batch *b = &s->batches[i];
+        if (!b->collected)
+            continue;
+        b->collected = 0;
+        if (b->orphaned) {
+            sched_batch_free(s, b);
+        } else if (b->attempts < 2 && !s->workers_stop && sched_batch_resubmit(s, b) == 0) {
+            resubmitted++;
+        } else {
+            sched_batch_fail(s, b, 500, "the worker running this request died", done_list);
+            failed++;
+        }
+    }
+    if (resubmitted || failed)
+        log_warn("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
+                 resubmitted, failed);
+
+    atomic_store(&sw->stop, 0);
+    atomic_store(&sw->claim_pos, 0);
+    atomic_store(&sw->in_hand, 0);
+    atomic_store(&sw->pid, 0);
+    atomic_store(&sw->state, SHM_WORKER_EMPTY);
+    wk->state = SCHED_WORKER_EMPTY;
+    wk->pid = 0;
+
+    if (!expected && !s->workers_stop) {
+        int64_t b = ms->backoff_ms > 0 ? ms->backoff_ms * 2 : s->opts.restart_backoff_min_ms;
+        if (b > s->opts.restart_backoff_max_ms)
+            b = s->opts.restart_backoff_max_ms;
+        ms->backoff_ms = b;
+        ms->next_spawn_ns = now + b * 1000000LL;
+        log_warn("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
+                 was_starting ? " (it died before attaching)" : "");
+    }
+    pthread_cond_broadcast(&s->idle_cv);
+    pthread_cond_signal(&s->batcher_cv);
+}
+
+/* Reaps, notices attachment, checks heartbeats. Caller holds mu. */
+static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
+{
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        sched_worker *wk = &s->workers[w];
+        if (wk->state == SCHED_WORKER_EMPTY)
+            continue;
+        int wstatus = 0;
+        pid_t r = waitpid(wk->pid, &wstatus, WNOHANG);
+        if (r == wk->pid || (r < 0 && errno == ECHILD)) {
+            worker_died(s, w, r == wk->pid ? wstatus : 0, done_list);
+            continue;
+        }
+        shm_worker *sw = &s->region->workers[w];
+        uint32_t st = atomic_load(&sw->state);
+        sched_model_state *ms = &s->models[wk->model];
+        if (wk->state == SCHED_WORKER_STARTING) {
+            if (st == SHM_WORKER_IDLE || st == SHM_WORKER_BUSY) {
+                wk->state = SCHED_WORKER_LIVE;
+                wk->last_active_ns = now;
+                log_info("worker ready model=%s worker=%u pid=%d startup_ms=%lld",
+                         ms->cfg.name, w, (int)wk->pid,
+                         (long long)((now - wk->spawn_ns) / 1000000));
+                pthread_cond_signal(&s->batcher_cv);
+            } else if (now - wk->spawn_ns > SUP_ATTACH_TIMEOUT_NS) {
+                sched_worker_kill(s, w, "did not attach in time");
+            }
+            continue;
+        }
+        if (wk->state == SCHED_WORKER_STOPPING && wk->stop_ns > 0 &&
+            now - wk->stop_ns > SUP_STOP_TIMEOUT_NS &&
+            now - wk->stop_ns > ms->cfg.hang_timeout_ms * 1000000LL && !wk->killed) {
+            sched_worker_kill(s, w, "asked to stop, still running");
+            continue;
+        }
+        uint32_t in_hand = atomic_load(&sw->in_hand);
+        uint64_t done = atomic_load(&sw->batches_done);
+        if (in_hand > 0 || done != wk->last_batches_done) {
+            wk->last_active_ns = now;
+            wk->last_batches_done = done;
+        }
+        /* Hung: no heartbeat for hang_timeout while it holds work, or while work waits in
+         * its model's ring (a stopped worker that never claimed is just as stuck). */
+        int64_t hang_ns = ms->cfg.hang_timeout_ms * 1000000LL;
+        int64_t hb = (int64_t)atomic_load(&sw->heartbeat_ns);
+        uint64_t waiting = shm_ring_size(shm_model_ring(s->region, (uint32_t)ms->slot));
+        int holds = in_hand > 0 || (waiting > 0 && wk->state == SCHED_WORKER_LIVE);
+        if (holds && hang_ns > 0 && hb > 0 && now - hb > hang_ns && !wk->killed) {
+            char why[112];
+            snprintf(why, sizeof(why),
+                     "hang: holds %u batches (%llu waiting), no heartbeat for %lld ms",
+                     in_hand, (unsigned long long)waiting, (long long)((now - hb) / 1000000));
+            sched_worker_kill(s, w, why);
+        }
+    }
+}
+
+/* Answers what waits for a model that has no worker and none coming soon. Caller holds mu. */
+static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
+{
+    sched_model_state *ms = &s->models[m];
+    infer_request *req;
+    int n = 0;
+    while ((req = sched_queue_pop(&ms->queue))) {
+        req->retry_after_s = (int)((ms->next_spawn_ns - sched_now_ns()) / 1000000000LL) + 1;
+        sched_answer(s, req, 503, "model has no live worker", done_list);
+        n++;
+    }
+    /* The node may pop its own ring: nobody else will take these batches soon. */
+    uint64_t value;
+    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
+    while (shm_ring_pop(ring, &value, NULL) == 0) {
+        if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED) {
+            n += s->batches[value].n;
+            sched_batch_fail(s, &s->batches[value], 503, "model has no live worker", done_list);
+        }
+    }
+    if (n)
+        log_warn("model=%s has no live worker: answered %d waiting requests with 503",
+                 ms->cfg.name, n);
+}
+
+/* Pool sizing of model m. Caller holds mu. */
+static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_list)
+{
+    sched_model_state *ms = &s->models[m];
+    int busy = ms->queue.len > 0 || ms->batches_in_flight > 0;
+    admission_rate_tick(&ms->rate, now, busy, SUP_RATE_WINDOW_NS);
+    if (s->workers_stop)
+        return;
+    /* Draining: only keep workers coming for work that is still waiting. */
+    if (s->draining && ms->queue.len == 0 && ms->batches_in_flight == 0)
+        return;
+    int live, starting, idle;
+    sched_model_workers(s, m, &live, &starting, &idle);
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        sched_worker *wk = &s->workers[w];
+        if (wk->model != m)
+            continue;
+        if (wk->state == SCHED_WORKER_LIVE && now - wk->spawn_ns > SUP_LIVED_LONG_NS &&
+            ms->backoff_ms > 0) {
+            log_info("model=%s worker lived 10 s: restart backoff reset", ms->cfg.name);
+            ms->backoff_ms = 0;
+        }
+    }
+    int min = ms->cfg.workers_min > 0 ? ms->cfg.workers_min : 0;
+    int max = ms->cfg.workers_max > min ? ms->cfg.workers_max : min;
+    if (live + starting < min) {
+        /* Fill the minimum at once, but only one at a time while crashes back off. */
+        int need = ms->backoff_ms > 0 ? 1 : min - live - starting;
+        for (int i = 0; i < need && now >= ms->next_spawn_ns; i++) {
+            if (sched_spawn_worker(s, m, ms->backoff_ms > 0 ? "restart" : "min") != 0)
+                break;
+        }
+        if (now < ms->next_spawn_ns && live + starting == 0 &&
+            ms->next_spawn_ns - now > 1000000000LL &&
+            (ms->queue.len > 0 || ms->batches_in_flight > 0))
+            fail_orphan_model(s, m, done_list);
+        return;
+    }
+    /* min 0: the pool grows from zero on demand. */
+    if (live + starting == 0 && max > 0 && ms->queue.len > 0) {
+        if (now >= ms->next_spawn_ns)
+            sched_spawn_worker(s, m, "demand");
+        else if (ms->next_spawn_ns - now > 1000000000LL)
+            fail_orphan_model(s, m, done_list);
+        return;
+    }
+    if (now - ms->last_scale_ns < s->opts.scale_interval_ms * 1000000LL)
+        return;
+    ms->last_scale_ns = now;
+    int64_t per = ms->cfg.max_batch_size > 0 ? 2LL * ms->cfg.max_batch_size : 2;
+    int64_t load = ms->queue.rows + ms->rows_in_flight;
+    if (live > 0 && starting == 0 && load > per * live)
+        ms->overload_ticks++;
+    else
+        ms->overload_ticks = 0;
+    if (ms->overload_ticks >= SUP_SCALE_TICKS && live + starting < max &&
+        now >= ms->next_spawn_ns) {
+        log_info("scale up model=%s live=%d load_rows=%lld threshold=%lld", ms->cfg.name, live,
+                 (long long)load, (long long)(per * live));
+        ms->overload_ticks = 0;
+        sched_spawn_worker(s, m, "scale-up");
+        return;
+    }
+    int64_t idle_ns = ms->cfg.idle_timeout_ms * 1000000LL;
+    if (idle_ns <= 0 || live <= min)
+        return;
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        sched_worker *wk = &s->workers[w];
+        if (wk->state != SCHED_WORKER_LIVE || wk->model != m)
+            continue;
+        shm_worker *sw = &s->region->workers[w];
+        if (atomic_load(&sw->in_hand) == 0 && now - wk->last_active_ns > idle_ns) {
+            log_info("scale down model=%s worker=%u pid=%d idle_ms=%lld live=%d",
+                     ms->cfg.name, w, (int)wk->pid,
+                     (long long)((now - wk->last_active_ns) / 1000000), live - 1);
+            wk->state = SCHED_WORKER_STOPPING;
+            wk->stop_ns = now;
+            atomic_store(&sw->stop, 1);
+            shm_waiter_wake(&s->region->models[ms->slot].work, INT_MAX);
+            break; /* one per interval */
+        }
+    }
+}
+
+void *sched_supervisor_main(void *arg)
+{
+    scheduler *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->threads_stop) {
+        infer_request *done_list = NULL;
+        int64_t now = sched_now_ns();
+        check_workers(s, now, &done_list);
+        for (int m = 0; m < s->n_models; m++)
+            manage_model(s, m, now, &done_list);
+        pthread_mutex_unlock(&s->mu);
+        sched_finish_list(done_list);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = SUP_TICK_NS};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&s->mu);
+    }
+    /* Stopping: no worker may outlive the scheduler. */
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        sched_worker *wk = &s->workers[w];
+        if (wk->state == SCHED_WORKER_EMPTY)
+            continue;
+        int wstatus = 0;
+        if (waitpid(wk->pid, &wstatus, WNOHANG) == 0) {
+            sched_worker_kill(s, w, "scheduler stopped");
+            waitpid(wk->pid, &wstatus, 0);
+        }
+        infer_request *done_list = NULL;
+        worker_died(s, w, wstatus, &done_list);
+        pthread_mutex_unlock(&s->mu);
+        sched_finish_list(done_list);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}

@@ -1,0 +1,115 @@
+/* Starting and killing worker processes: reserve a shm_worker slot, fork, and in the child
+ * tie its life to the node's, put the region fd on 3 and exec inferd-worker. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "inferd/log.h"
+#include "scheduler_internal.h"
+
+static const char *level_name(log_level l)
+{
+    switch (l) {
+    case LOG_DEBUG: return "debug";
+    case LOG_INFO: return "info";
+    case LOG_WARN: return "warn";
+    case LOG_ERROR: return "error";
+    default: return "off";
+    }
+}
+
+/* Child side of the fork: only async-signal-safe calls until exec. */
+static void child_exec(int region_fd, pid_t parent, const char *path, char *const argv[])
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGPIPE, &dfl, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+        _exit(126);
+    if (region_fd == 3) {
+        int flags = fcntl(3, F_GETFD);
+        if (flags < 0 || fcntl(3, F_SETFD, flags & ~FD_CLOEXEC) != 0)
+            _exit(126);
+    } else if (dup2(region_fd, 3) != 3) { /* dup2 clears close-on-exec on the copy */
+        _exit(126);
+    }
+    execv(path, argv);
+    _exit(127);
+}
+
+int sched_spawn_worker(scheduler *s, int m, const char *why)
+{
+    sched_model_state *ms = &s->models[m];
+    uint32_t w;
+    for (w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state == SCHED_WORKER_EMPTY &&
+            atomic_load(&s->region->workers[w].state) == SHM_WORKER_EMPTY)
+            break;
+    if (w == s->n_workers) {
+        log_warn("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
+                 s->n_workers);
+        return -1;
+    }
+    shm_worker *sw = &s->region->workers[w];
+    sw->model = (uint32_t)ms->slot;
+    atomic_store(&sw->pid, 0);
+    atomic_store(&sw->stop, 0);
+    atomic_store(&sw->heartbeat_ns, 0);
+    atomic_store(&sw->claim_pos, 0);
+    atomic_store(&sw->in_hand, 0);
+    atomic_store(&sw->batches_done, 0);
+    atomic_store(&sw->requests_done, 0);
+    atomic_store(&sw->state, SHM_WORKER_STARTING);
+
+    char worker_arg[16], slot_arg[16];
+    snprintf(worker_arg, sizeof(worker_arg), "%u", w);
+    snprintf(slot_arg, sizeof(slot_arg), "%d", ms->slot);
+    char *argv[] = {
+        s->worker_path, "--shm-fd", "3", "--worker", worker_arg, "--model-slot", slot_arg,
+        "--model-dir", ms->cfg.dir, "--log-level", (char *)level_name(log_get_level()),
+        "--log-format", log_get_format() == LOG_FORMAT_JSON ? "json" : "text", NULL,
+    };
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(s->region->fd, parent, s->worker_path, argv);
+    if (pid < 0) {
+        log_error("fork failed for model=%s: %s", ms->cfg.name, strerror(errno));
+        atomic_store(&sw->state, SHM_WORKER_EMPTY);
+        return -1;
+    }
+    int64_t now = sched_now_ns();
+    sched_worker *wk = &s->workers[w];
+    memset(wk, 0, sizeof(*wk));
+    wk->state = SCHED_WORKER_STARTING;
+    wk->model = m;
+    wk->pid = pid;
+    wk->spawn_ns = now;
+    wk->last_active_ns = now;
+    ms->spawns++;
+    log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu", ms->cfg.name, w,
+             (int)pid, why, (unsigned long long)ms->spawns);
+    return 0;
+}
+
+void sched_worker_kill(scheduler *s, uint32_t w, const char *reason)
+{
+    sched_worker *wk = &s->workers[w];
+    if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed)
+        return;
+    wk->killed = 1;
+    log_warn("worker killed model=%s worker=%u pid=%d reason=%s",
+             s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
+    kill(wk->pid, SIGKILL);
+}

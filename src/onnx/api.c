@@ -1,0 +1,41 @@
+/* Model metadata accessors of the public API. */
+#include "model.h"
+
+int onnx_model_num_inputs(const onnx_model *m) { return m->n_inputs; }
+int onnx_model_num_outputs(const onnx_model *m) { return m->n_outputs; }
+
+const onnx_value_info *onnx_model_input(const onnx_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? &m->input_info[i] : NULL;
+}
+
+const onnx_value_info *onnx_model_output(const onnx_model *m, int i)
+{
+    return i >= 0 && i < m->n_outputs ? &m->output_info[i] : NULL;
+}
+
+int onnx_model_opset(const onnx_model *m) { return m->opset; }
+int64_t onnx_model_ir_version(const onnx_model *m) { return m->ir_version; }
+const char *onnx_model_producer(const onnx_model *m) { return m->producer ? m->producer : ""; }
+int onnx_model_num_op_types(const onnx_model *m) { return m->n_op_types; }
+
+const char *onnx_model_op_type(const onnx_model *m, int i, int *count)
+{
+    if (i < 0 || i >= m->n_op_types) {
+        if (count) *count = 0;
+        return NULL;
+    }
+    if (count) *count = m->op_counts[i];
+    return m->op_types[i];
+}
+
+int onnx_model_num_exec_nodes(const onnx_model *m) { return m->n_nodes; }
+
+size_t onnx_model_weight_bytes(const onnx_model *m)
+{
+    size_t total = 0;
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].kind == ONNX_VALUE_CONST && m->values[v].t.data)
+            total += onnx_tensor_nbytes(&m->values[v].t);
+    return total;
+}

@@ -1,0 +1,311 @@
+/* The buffer pool and onnx_ctx: how an operator receives inputs, allocates outputs and scratch,
+ * and reports errors. */
+#include "exec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- pool -------------------------------------------------------------------------------- */
+
+void *onnx_pool_get(onnx_pool *p, size_t n, size_t *cap)
+{
+    if (n == 0) n = 1;
+    int best = -1;
+    for (int i = 0; i < p->n_free; i++) {
+        size_t c = p->free[i].cap;
+        /* reuse a block that fits without wasting more than half of it */
+        if (c >= n && c / 2 <= n && (best < 0 || c < p->free[best].cap)) best = i;
+    }
+    void *ptr;
+    if (best >= 0) {
+        ptr = p->free[best].ptr;
+        *cap = p->free[best].cap;
+        p->free[best] = p->free[--p->n_free];
+    } else {
+        /* blocks that are too small for this size will rarely fit again: give back the
+         * largest of them so the pool does not grow without bound */
+        int small = -1;
+        for (int i = 0; i < p->n_free; i++)
+            if (p->free[i].cap < n && (small < 0 || p->free[i].cap > p->free[small].cap)) small = i;
+        if (small >= 0) {
+            free(p->free[small].ptr);
+            p->free[small] = p->free[--p->n_free];
+        }
+        size_t c = (n + 63) & ~(size_t)63;
+        if (c < n) return NULL;
+        ptr = aligned_alloc(64, c);
+        if (!ptr) return NULL;
+        *cap = c;
+    }
+    p->live_bytes += *cap;
+    if (p->live_bytes > p->peak_bytes) p->peak_bytes = p->live_bytes;
+    return ptr;
+}
+
+void onnx_pool_put(onnx_pool *p, void *ptr, size_t cap)
+{
+    if (!ptr) return;
+    p->live_bytes -= cap;
+    if (p->n_free == p->cap_free) {
+        int nc = p->cap_free ? p->cap_free * 2 : 32;
+        onnx_pool_block *b = realloc(p->free, (size_t)nc * sizeof *b);
+        if (!b) {
+            free(ptr);
+            return;
+        }
+        p->free = b;
+        p->cap_free = nc;
+    }
+    p->free[p->n_free].ptr = ptr;
+    p->free[p->n_free].cap = cap;
+    p->n_free++;
+}
+
+void onnx_pool_detach(onnx_pool *p, size_t cap)
+{
+    p->live_bytes -= cap;
+}
+
+void onnx_pool_clear(onnx_pool *p)
+{
+    for (int i = 0; i < p->n_free; i++) free(p->free[i].ptr);
+    free(p->free);
+    p->free = NULL;
+    p->n_free = p->cap_free = 0;
+}
+
+/* ---- exec state -------------------------------------------------------------------------- */
+
+int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
+{
+    memset(x, 0, sizeof *x);
+    x->m = m;
+    x->threads = threads > 0 ? threads : 1;
+    x->n_values = m->n_values;
+    size_t n = (size_t)m->n_values + 1;
+    x->vals = calloc(n, sizeof *x->vals);
+    x->bufs = calloc(n, sizeof *x->bufs);
+    x->caps = calloc(n, sizeof *x->caps);
+    if (!x->vals || !x->bufs || !x->caps) {
+        onnx_exec_destroy(x);
+        return -1;
+    }
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].kind == ONNX_VALUE_CONST) x->vals[v] = m->values[v].t;
+    return 0;
+}
+
+void onnx_exec_release(onnx_exec *x, int v)
+{
+    if (x->bufs[v]) onnx_pool_put(&x->pool, x->bufs[v], x->caps[v]);
+    x->bufs[v] = NULL;
+    x->caps[v] = 0;
+    x->vals[v].data = NULL;
+}
+
+void onnx_exec_destroy(onnx_exec *x)
+{
+    if (x->bufs)
+        for (int v = 0; v < x->n_values; v++) free(x->bufs[v]);
+    free(x->vals);
+    free(x->bufs);
+    free(x->caps);
+    onnx_pool_clear(&x->pool);
+    memset(x, 0, sizeof *x);
+}
+
+/* ---- onnx_ctx ---------------------------------------------------------------------------- */
+
+#define CTX_MAX_SCRATCH 32
+
+struct onnx_ctx {
+    onnx_exec *x;
+    const onnx_node *node;
+    char *err;
+    size_t err_len;
+    int err_code;
+    int n_scratch;
+    onnx_pool_block scratch[CTX_MAX_SCRATCH];
+};
+
+int onnx_ctx_num_inputs(const onnx_ctx *ctx)
+{
+    return ctx->node->n_inputs;
+}
+
+const onnx_tensor *onnx_ctx_input(const onnx_ctx *ctx, int i)
+{
+    if (i < 0 || i >= ctx->node->n_inputs) return NULL;
+    int v = ctx->node->inputs[i];
+    return v >= 0 ? &ctx->x->vals[v] : NULL;
+}
+
+int onnx_ctx_num_outputs(const onnx_ctx *ctx)
+{
+    return ctx->node->n_outputs;
+}
+
+const onnx_node *onnx_ctx_node(const onnx_ctx *ctx)
+{
+    return ctx->node;
+}
+
+int onnx_ctx_threads(const onnx_ctx *ctx)
+{
+    return ctx->x->threads;
+}
+
+static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)
+{
+    if (ctx->err_code) return -1; /* keep the first message */
+    ctx->err_code = code;
+    if (ctx->err && ctx->err_len) {
+        int n = snprintf(ctx->err, ctx->err_len, "%s node '%s': ", ctx->node->op_type, ctx->node->name);
+        if (n >= 0 && (size_t)n < ctx->err_len) vsnprintf(ctx->err + n, ctx->err_len - (size_t)n, fmt, ap);
+    }
+    return -1;
+}
+
+int onnx_ctx_fail(onnx_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vfail(ctx, ONNX_E_INVALID, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int onnx_ctx_unsupported(onnx_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vfail(ctx, ONNX_E_UNSUPPORTED, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vfail(ctx, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->node->n_outputs && ctx->node->outputs[i] >= 0;
+}
+
+onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim, const int64_t *dims)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    int v = ctx->node->outputs[i];
+    size_t esize = inferd_dtype_size(dtype);
+    if (esize == 0) {
+        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i, inferd_dtype_name(dtype));
+        return NULL;
+    }
+    if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
+        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
+        return NULL;
+    }
+    size_t numel = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] < 0) {
+            onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
+            return NULL;
+        }
+        if (dims[k] && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k]) {
+            ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: shape too large", i);
+            return NULL;
+        }
+        numel *= (size_t)dims[k];
+    }
+    if (numel > ONNX_MAX_TENSOR_BYTES / esize) {
+        ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: shape too large", i);
+        return NULL;
+    }
+    onnx_exec *x = ctx->x;
+    onnx_exec_release(x, v);
+    size_t nbytes = numel * esize;
+    void *data = NULL;
+    if (nbytes) {
+        data = onnx_pool_get(&x->pool, nbytes, &x->caps[v]);
+        if (!data) {
+            ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i, nbytes);
+            return NULL;
+        }
+        x->bufs[v] = data;
+    }
+    onnx_tensor *t = &x->vals[v];
+    memset(t, 0, sizeof *t);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int k = 0; k < ndim; k++) t->dims[k] = dims[k];
+    t->data = data;
+    return t;
+}
+
+void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes)
+{
+    if (ctx->n_scratch == CTX_MAX_SCRATCH) {
+        ctx_fail_code(ctx, ONNX_E_NOMEM, "too many scratch buffers");
+        return NULL;
+    }
+    if (nbytes > ONNX_MAX_TENSOR_BYTES) {
+        ctx_fail_code(ctx, ONNX_E_NOMEM, "scratch of %zu bytes is too large", nbytes);
+        return NULL;
+    }
+    size_t cap;
+    void *p = onnx_pool_get(&ctx->x->pool, nbytes, &cap);
+    if (!p) {
+        ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory (%zu bytes of scratch)", nbytes);
+        return NULL;
+    }
+    ctx->scratch[ctx->n_scratch].ptr = p;
+    ctx->scratch[ctx->n_scratch].cap = cap;
+    ctx->n_scratch++;
+    return p;
+}
+
+int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len)
+{
+    onnx_ctx ctx = {.x = x, .node = node, .err = err, .err_len = err_len};
+    for (int k = 0; k < node->n_outputs; k++) {
+        int v = node->outputs[k];
+        if (v < 0) continue;
+        onnx_exec_release(x, v);
+        x->vals[v].ndim = -1; /* "not produced yet" */
+    }
+    /* an input a previous node failed to produce would be garbage: refuse it */
+    for (int k = 0; k < node->n_inputs; k++) {
+        int v = node->inputs[k];
+        if (v >= 0 && x->vals[v].ndim < 0) {
+            ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k, x->m->values[v].name);
+            return ctx.err_code;
+        }
+    }
+    int rc = node->op->run(&ctx);
+    for (int s = 0; s < ctx.n_scratch; s++) onnx_pool_put(&x->pool, ctx.scratch[s].ptr, ctx.scratch[s].cap);
+    if (rc == 0 && !ctx.err_code) {
+        for (int k = 0; k < node->n_outputs; k++) {
+            int v = node->outputs[k];
+            if (v >= 0 && x->vals[v].ndim < 0) {
+                ctx_fail_code(&ctx, ONNX_E_INVALID, "output %d was not produced", k);
+                break;
+            }
+        }
+    }
+    if (rc != 0 && !ctx.err_code) ctx_fail_code(&ctx, ONNX_E_INVALID, "failed");
+    if (ctx.err_code) {
+        for (int k = 0; k < node->n_outputs; k++)
+            if (node->outputs[k] >= 0) onnx_exec_release(x, node->outputs[k]);
+        return ctx.err_code;
+    }
+    return 0;
+}

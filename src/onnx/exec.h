@@ -1,0 +1,54 @@
+/* Node execution shared by runs (session.c) and load-time constant folding (fold.c): the
+ * per-value tensors of one execution, the buffer pool behind them, and onnx_ctx. */
+#ifndef ONNX_EXEC_H
+#define ONNX_EXEC_H
+
+#include <stddef.h>
+
+#include "model.h"
+
+/* Free buffers kept for reuse, best fit by capacity. Buffers are plain heap blocks, so
+ * whoever holds one may also free() it. */
+typedef struct onnx_pool_block {
+    void *ptr;
+    size_t cap;
+} onnx_pool_block;
+
+typedef struct onnx_pool {
+    onnx_pool_block *free;
+    int n_free, cap_free;
+    size_t live_bytes;         /* handed out and not yet returned */
+    size_t peak_bytes;
+} onnx_pool;
+
+/* A block of at least n bytes (64-byte aligned); *cap receives its capacity. NULL on ENOMEM. */
+void *onnx_pool_get(onnx_pool *p, size_t n, size_t *cap);
+void onnx_pool_put(onnx_pool *p, void *ptr, size_t cap);
+/* Forget a block handed out (its new owner frees it). */
+void onnx_pool_detach(onnx_pool *p, size_t cap);
+void onnx_pool_clear(onnx_pool *p);
+
+typedef struct onnx_exec {
+    const onnx_model *m;
+    int n_values;
+    onnx_tensor *vals;         /* current tensor of each value */
+    void **bufs;               /* pool buffer owned for the value, or NULL */
+    size_t *caps;
+    onnx_pool pool;
+    int threads;
+} onnx_exec;
+
+/* Sets up vals for every value of m (constants point at the model's data). */
+int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads);
+void onnx_exec_destroy(onnx_exec *x);
+/* Returns value v's buffer to the pool. */
+void onnx_exec_release(onnx_exec *x, int v);
+
+/* Runs one node. Returns 0 or ONNX_E_INVALID / ONNX_E_UNSUPPORTED / ONNX_E_NOMEM, with the
+ * message in err. */
+int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len);
+
+/* Largest accepted tensor (bytes). */
+#define ONNX_MAX_TENSOR_BYTES ((size_t)1 << 36)
+
+#endif

@@ -1,0 +1,229 @@
+/* Load-time fusions, each replacing two nodes by one:
+ *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
+ *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
+ *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
+ * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
+ * output, so nothing else can observe it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ops/activation.h"
+#include "registry.h"
+
+/* The single live node reading value v, or -1. Use counts are computed once before the passes
+ * and stay valid for activations: a fusion moves a value's producer, never its consumers. */
+static int sole_consumer(const onnx_model *m, int v)
+{
+    if (v < 0 || m->values[v].graph_output || m->values[v].n_consumers != 1) return -1;
+    int c = m->values[v].last_use;
+    return c >= 0 && m->nodes[c].op ? c : -1;
+}
+
+static const onnx_tensor *const_input(const onnx_model *m, const onnx_node *n, int k)
+{
+    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
+    const onnx_value *v = &m->values[n->inputs[k]];
+    return v->kind == ONNX_VALUE_CONST ? &v->t : NULL;
+}
+
+static int only_first_output(const onnx_node *n)
+{
+    for (int k = 1; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0) return 0;
+    return n->n_outputs >= 1 && n->outputs[0] >= 0;
+}
+
+static int add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a)
+{
+    onnx_attr *attrs = onnx_arena_calloc(&m->arena, (size_t)n->n_attrs + 1, sizeof *attrs);
+    if (!attrs) return -1;
+    if (n->n_attrs) memcpy(attrs, n->attrs, (size_t)n->n_attrs * sizeof *attrs);
+    attrs[n->n_attrs] = *a;
+    n->attrs = attrs;
+    n->n_attrs++;
+    return 0;
+}
+
+static int set_input(onnx_model *m, onnx_node *n, int k, int v)
+{
+    if (k >= n->n_inputs) {
+        int *inputs = onnx_arena_calloc(&m->arena, (size_t)k + 1, sizeof *inputs);
+        if (!inputs) return -1;
+        for (int i = 0; i <= k; i++) inputs[i] = i < n->n_inputs ? n->inputs[i] : -1;
+        n->inputs = inputs;
+        n->n_inputs = k + 1;
+    }
+    n->inputs[k] = v;
+    return 0;
+}
+
+/* A new constant value owning data (malloc'd; freed on failure). */
+static int add_const(onnx_model *m, const char *name, float *data, int64_t len)
+{
+    int v = onnx_model_add_value(m, name, ONNX_VALUE_CONST);
+    if (v < 0) {
+        free(data);
+        return -1;
+    }
+    onnx_tensor *t = &m->values[v].t;
+    t->dtype = INFERD_DTYPE_FP32;
+    t->ndim = 1;
+    t->dims[0] = len;
+    t->data = data;
+    return v;
+}
+
+/* ---- Conv + BatchNormalization ---------------------------------------------------------- */
+
+static int fuse_conv_bn(onnx_model *m, int ci)
+{
+    onnx_node *conv = &m->nodes[ci];
+    if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1) return 0;
+    int bi = sole_consumer(m, conv->outputs[0]);
+    if (bi < 0) return 0;
+    onnx_node *bn = &m->nodes[bi];
+    if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->inputs[0] != conv->outputs[0] || !only_first_output(bn))
+        return 0;
+    if (onnx_attr_int(bn, "training_mode", 0) != 0) return 0;
+    const onnx_tensor *w = const_input(m, conv, 1), *b = const_input(m, conv, 2);
+    const onnx_tensor *sc = const_input(m, bn, 1), *bb = const_input(m, bn, 2);
+    const onnx_tensor *mean = const_input(m, bn, 3), *var = const_input(m, bn, 4);
+    if (!w || !sc || !bb || !mean || !var || w->dtype != INFERD_DTYPE_FP32 || w->ndim < 3) return 0;
+    if (conv->n_inputs > 2 && conv->inputs[2] >= 0 && !b) return 0;
+    int64_t c_out = w->dims[0];
+    const onnx_tensor *vecs[4] = {sc, bb, mean, var};
+    for (int i = 0; i < 4; i++)
+        if (vecs[i]->dtype != INFERD_DTYPE_FP32 || vecs[i]->ndim != 1 || vecs[i]->dims[0] != c_out) return 0;
+    if (b && (b->dtype != INFERD_DTYPE_FP32 || b->ndim != 1 || b->dims[0] != c_out)) return 0;
+    float eps = onnx_attr_float(bn, "epsilon", 1e-5f);
+    int64_t per = onnx_tensor_numel(w) / (c_out ? c_out : 1);
+    float *nw = malloc(onnx_tensor_nbytes(w) + 1);
+    float *nb = malloc((size_t)c_out * sizeof(float) + 1);
+    if (!nw || !nb) {
+        free(nw), free(nb);
+        return -1;
+    }
+    const float *wd = w->data, *s = sc->data, *beta = bb->data, *mu = mean->data, *va = var->data;
+    for (int64_t o = 0; o < c_out; o++) {
+        float f = s[o] / sqrtf(va[o] + eps);
+        for (int64_t k = 0; k < per; k++) nw[o * per + k] = wd[o * per + k] * f;
+        float bias = b ? ((const float *)b->data)[o] : 0.0f;
+        nb[o] = (bias - mu[o]) * f + beta[o];
+    }
+    onnx_tensor wshape = *w; /* w points into m->values, which add_const may move */
+    int vw = add_const(m, "inferd_fused_conv_w", nw, 0);
+    if (vw < 0) {
+        free(nb);
+        return -1;
+    }
+    m->values[vw].t = wshape; /* the weight keeps Conv's shape */
+    m->values[vw].t.data = nw;
+    int vb = add_const(m, "inferd_fused_conv_b", nb, c_out);
+    if (vb < 0) return -1;
+    if (set_input(m, conv, 1, vw) < 0 || set_input(m, conv, 2, vb) < 0) return -1;
+    conv->outputs[0] = bn->outputs[0];
+    m->values[conv->outputs[0]].producer = ci;
+    bn->op = NULL;
+    return 1;
+}
+
+/* ---- MatMul + Add(bias) ------------------------------------------------------------------- */
+
+static int fuse_matmul_bias(onnx_model *m, int mi)
+{
+    onnx_node *mm = &m->nodes[mi];
+    if (strcmp(mm->op_type, "MatMul") != 0 || mm->n_inputs != 2 || mm->n_outputs != 1) return 0;
+    const onnx_tensor *bmat = const_input(m, mm, 1);
+    if (!bmat || bmat->dtype != INFERD_DTYPE_FP32 || bmat->ndim != 2) return 0;
+    int ai = sole_consumer(m, mm->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *add = &m->nodes[ai];
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !only_first_output(add)) return 0;
+    int other = add->inputs[0] == mm->outputs[0] ? 1 : 0;
+    if (add->inputs[1 - other] != mm->outputs[0]) return 0;
+    const onnx_tensor *bias = const_input(m, add, other);
+    if (!bias || bias->dtype != INFERD_DTYPE_FP32 || bias->ndim != 1 || bias->dims[0] != bmat->dims[1]) return 0;
+    int bv = add->inputs[other];
+    if (set_input(m, mm, 2, bv) < 0) return -1;
+    onnx_attr a = {.name = "inferd_bias", .type = ONNX_ATTR_INT, .i = 1};
+    if (add_attr(m, mm, &a) < 0) return -1;
+    mm->outputs[0] = add->outputs[0];
+    m->values[mm->outputs[0]].producer = mi;
+    add->op = NULL;
+    return 1;
+}
+
+/* ---- activation ------------------------------------------------------------------------------ */
+
+static int fuse_activation(onnx_model *m, int pi)
+{
+    onnx_node *p = &m->nodes[pi];
+    if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 && strcmp(p->op_type, "MatMul") != 0)
+        return 0;
+    if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
+    /* the fused activation runs on float32 data: require float32 weights */
+    const onnx_tensor *w = const_input(m, p, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    int ai = sole_consumer(m, p->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *act = &m->nodes[ai];
+    if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
+        !only_first_output(act))
+        return 0;
+    float alpha = 0, beta = 0;
+    const char *t = act->op_type;
+    if (strcmp(t, "LeakyRelu") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 0.01f);
+    } else if (strcmp(t, "Elu") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 1.0f);
+    } else if (strcmp(t, "HardSigmoid") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 0.2f);
+        beta = onnx_attr_float(act, "beta", 0.5f);
+    } else if (strcmp(t, "Clip") == 0) {
+        alpha = -INFINITY;
+        beta = INFINITY;
+        if (act->opset < 11) {
+            alpha = onnx_attr_float(act, "min", -INFINITY);
+            beta = onnx_attr_float(act, "max", INFINITY);
+        } else {
+            for (int k = 1; k < act->n_inputs && k < 3; k++) {
+                if (act->inputs[k] < 0) continue;
+                const onnx_tensor *c = const_input(m, act, k);
+                if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return 0;
+                float v = ((const float *)c->data)[0];
+                if (k == 1) alpha = v;
+                else beta = v;
+            }
+        }
+    } else if (act->n_inputs != 1) {
+        return 0;
+    }
+    onnx_attr attrs[3] = {
+        {.name = "inferd_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
+        {.name = "inferd_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
+        {.name = "inferd_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
+    };
+    for (int i = 0; i < 3; i++)
+        if (add_attr(m, p, &attrs[i]) < 0) return -1;
+    p->outputs[0] = act->outputs[0];
+    m->values[p->outputs[0]].producer = pi;
+    act->op = NULL;
+    return 1;
+}
+
+int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
+{
+    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn, fuse_matmul_bias, fuse_activation};
+    onnx_graph_count_uses(m);
+    for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
+        for (int i = 0; i < m->n_nodes; i++) {
+            if (!m->nodes[i].op) continue;
+            if (passes[p](m, i) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory during fusion");
+        }
+    }
+    onnx_graph_compact(m);
+    onnx_graph_drop_unused_consts(m);
+    return 0;
+}

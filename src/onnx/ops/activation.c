@@ -1,0 +1,94 @@
+/* Float32 activations applied in place: the kernels behind the unary Relu/Sigmoid/... operators
+ * and the activation fused into Conv/Gemm/MatMul (see activation.h for the contract). */
+#include "activation.h"
+
+#include <math.h>
+#include <string.h>
+
+static const struct {
+    const char *op;
+    onnx_activation_kind kind;
+} activation_names[] = {
+    {"Relu", ONNX_ACT_RELU},       {"LeakyRelu", ONNX_ACT_LEAKY_RELU},
+    {"Sigmoid", ONNX_ACT_SIGMOID}, {"Tanh", ONNX_ACT_TANH},
+    {"Clip", ONNX_ACT_CLIP},       {"HardSigmoid", ONNX_ACT_HARD_SIGMOID},
+    {"HardSwish", ONNX_ACT_HARD_SWISH}, {"Elu", ONNX_ACT_ELU},
+};
+
+onnx_activation_kind onnx_activation_kind_from_op(const char *op_type)
+{
+    if (!op_type) return ONNX_ACT_NONE;
+    for (size_t i = 0; i < sizeof activation_names / sizeof activation_names[0]; i++)
+        if (strcmp(op_type, activation_names[i].op) == 0) return activation_names[i].kind;
+    return ONNX_ACT_NONE;
+}
+
+int onnx_activation_from_node(const onnx_node *node, onnx_activation *act)
+{
+    act->kind = ONNX_ACT_NONE;
+    act->alpha = 0;
+    act->beta = 0;
+    const char *name = onnx_attr_string(node, "inferd_activation", NULL);
+    if (!name) return 0;
+    onnx_activation_kind kind = onnx_activation_kind_from_op(name);
+    if (kind == ONNX_ACT_NONE) return -1;
+    act->kind = kind;
+    act->alpha = onnx_attr_float(node, "inferd_alpha", 0);
+    act->beta = onnx_attr_float(node, "inferd_beta", 0);
+    return 0;
+}
+
+/* Stable for large |x|: never computes exp of a large positive number. */
+static inline float activation_sigmoid(float x)
+{
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
+{
+    const float alpha = act->alpha, beta = act->beta;
+    switch (act->kind) {
+    case ONNX_ACT_NONE:
+        break;
+    case ONNX_ACT_RELU:
+        for (size_t i = 0; i < n; i++) data[i] = data[i] > 0 ? data[i] : 0.0f;
+        break;
+    case ONNX_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) data[i] = data[i] >= 0 ? data[i] : data[i] * alpha;
+        break;
+    case ONNX_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) data[i] = activation_sigmoid(data[i]);
+        break;
+    case ONNX_ACT_TANH:
+        for (size_t i = 0; i < n; i++) data[i] = tanhf(data[i]);
+        break;
+    case ONNX_ACT_CLIP: /* NaN passes through, as in ONNX Clip */
+        for (size_t i = 0; i < n; i++) {
+            float x = data[i];
+            x = x < alpha ? alpha : x;
+            data[i] = x > beta ? beta : x;
+        }
+        break;
+    case ONNX_ACT_HARD_SIGMOID:
+        for (size_t i = 0; i < n; i++) {
+            float y = alpha * data[i] + beta;
+            y = y < 0 ? 0.0f : y;
+            data[i] = y > 1 ? 1.0f : y;
+        }
+        break;
+    case ONNX_ACT_HARD_SWISH:
+        for (size_t i = 0; i < n; i++) {
+            float x = data[i], y = x * (1.0f / 6.0f) + 0.5f;
+            y = y < 0 ? 0.0f : y;
+            y = y > 1 ? 1.0f : y;
+            data[i] = x * y;
+        }
+        break;
+    case ONNX_ACT_ELU:
+        for (size_t i = 0; i < n; i++)
+            data[i] = data[i] >= 0 ? data[i] : alpha * expm1f(data[i]);
+        break;
+    }
+}

@@ -1,0 +1,192 @@
+/* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: im2col + sgemm in general,
+ * a plain GEMM for 1x1 stride-1 kernels, direct loops for depthwise; bias and the fused
+ * activation are applied per output channel while it is in cache.
+ * The ONNX weight layout M x (C/group * kernel) is already the GEMM's A matrix per group, so
+ * constant weights need no packing at load. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "nn_common.h"
+#include "nn_kernels.h"
+#include "nn_ops.h"
+
+/* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw), columns
+ * the output positions; padding reads as zero. */
+static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *col)
+{
+    const int64_t o0 = g->out[0], o1 = g->out[1], o2 = g->out[2];
+    const int64_t plane = o1 * o2, in_size = nn_geom_in_size(g);
+    for (int64_t c = 0; c < c_n; c++) {
+        const float *xc = x + c * in_size;
+        for (int64_t kd = 0; kd < g->k[0]; kd++)
+        for (int64_t kh = 0; kh < g->k[1]; kh++)
+        for (int64_t kw = 0; kw < g->k[2]; kw++) {
+            int64_t off_w = kw * g->d[2] - g->pb[2], lo, hi;
+            nn_valid_range(off_w, g->s[2], g->in[2], o2, &lo, &hi);
+            for (int64_t od = 0; od < o0; od++) {
+                int64_t id = od * g->s[0] - g->pb[0] + kd * g->d[0];
+                float *crow = col + od * plane;
+                if (id < 0 || id >= g->in[0]) {
+                    memset(crow, 0, (size_t)plane * sizeof(float));
+                    continue;
+                }
+                for (int64_t oh = 0; oh < o1; oh++, crow += o2) {
+                    int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
+                    if (ih < 0 || ih >= g->in[1]) {
+                        memset(crow, 0, (size_t)o2 * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = xc + (id * g->in[1] + ih) * g->in[2];
+                    if (lo > 0) memset(crow, 0, (size_t)lo * sizeof(float));
+                    if (g->s[2] == 1) {
+                        if (hi > lo)
+                            memcpy(crow + lo, xr + lo + off_w, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        const int64_t s = g->s[2];
+                        for (int64_t ow = lo; ow < hi; ow++) crow[ow] = xr[ow * s + off_w];
+                    }
+                    if (hi < o2) memset(crow + hi, 0, (size_t)(o2 - hi) * sizeof(float));
+                }
+            }
+            col += o0 * plane;
+        }
+    }
+}
+
+/* Depthwise (group == C, M = C * multiplier) with at most 2 spatial dims: each input plane is
+ * copied once into a zero-padded buffer (pad, scratch of pad_n floats) unless no padding is
+ * needed, then nn_k_dw_plane computes each output plane without bounds checks. */
+static void conv_depthwise(const float *x, const float *w, const float *bias, float *y,
+                           int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                           const onnx_activation *act, float *pad, int64_t ph, int64_t pw)
+{
+    const int64_t mult = m / c, in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
+    const int64_t ih_n = g->in[1], iw_n = g->in[2], pb_h = g->pb[1], pb_w = g->pb[2];
+    nn_k_dw_geom kg = {g->out[1], g->out[2], g->k[1], g->k[2],
+                       g->s[1], g->s[2], g->d[1], g->d[2], 0};
+    kg.split = pad && kg.kh == 3 && kg.kw == 3 && kg.sw == 2 && kg.dh == 1 && kg.dw == 1;
+    float *tmp = pad ? pad + ph * pw : NULL; /* one padded row before it is split */
+    for (int64_t b = 0; b < n; b++) {
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *xp = x + (b * c + ci) * in_size, *src = xp;
+            int64_t xw = iw_n;
+            if (pad) { /* rows -pb_h .. ph-pb_h-1, columns -pb_w .. pw-pb_w-1 of the input */
+                int64_t lo, hi; /* columns of pad that hold input */
+                lo = pb_w < pw ? pb_w : pw;
+                hi = pb_w + iw_n < pw ? pb_w + iw_n : pw;
+                for (int64_t r = 0; r < ph; r++) {
+                    float *pr = kg.split ? tmp : pad + r * pw;
+                    int64_t ih = r - pb_h;
+                    if (ih < 0 || ih >= ih_n || hi <= lo) {
+                        memset(pr, 0, (size_t)pw * sizeof(float));
+                    } else {
+                        memset(pr, 0, (size_t)lo * sizeof(float));
+                        memcpy(pr + lo, xp + ih * iw_n + (lo - pb_w),
+                               (size_t)(hi - lo) * sizeof(float));
+                        memset(pr + hi, 0, (size_t)(pw - hi) * sizeof(float));
+                    }
+                    if (kg.split)
+                        nn_k_deinterleave(pad + r * pw, pad + r * pw + (pw + 1) / 2, tmp, pw);
+                }
+                src = pad;
+                xw = pw;
+            }
+            for (int64_t k = 0; k < mult; k++) {
+                const int64_t mo = ci * mult + k;
+                float *yp = y + (b * m + mo) * out_size;
+                nn_k_dw_plane(yp, src, xw, w + mo * g->k[1] * g->k[2], &kg,
+                              bias ? bias[mo] : 0.0f);
+                nn_activation_run(act, yp, out_size);
+            }
+        }
+    }
+}
+
+int nn_conv_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0), *w = onnx_ctx_input(ctx, 1);
+    const onnx_tensor *b = onnx_ctx_input(ctx, 2);
+    if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
+    if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 ||
+        (b && b->dtype != INFERD_DTYPE_FP32))
+        return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->ndim < 3 || w->ndim != x->ndim)
+        return onnx_ctx_fail(ctx, "X rank %d and W rank %d; expected equal ranks >= 3", x->ndim,
+                             w->ndim);
+    const int64_t group = onnx_attr_int(node, "group", 1);
+    const int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
+    if (group < 1 || c % group != 0 || m % group != 0 || w->dims[1] * group != c)
+        return onnx_ctx_fail(ctx, "group %lld does not fit X channels %lld and W %lld x %lld",
+                             (long long)group, (long long)c, (long long)m,
+                             (long long)w->dims[1]);
+    if (b && (b->ndim != 1 || b->dims[0] != m))
+        return onnx_ctx_fail(ctx, "bias must be 1-D with %lld values", (long long)m);
+    nn_geom g;
+    if (nn_geom_window(ctx, node, x, w->dims + 2, 0, &g) != 0) return -1;
+    onnx_activation act;
+    if (nn_activation_read(ctx, node, &act) != 0) return -1;
+
+    int64_t dims[ONNX_MAX_DIMS];
+    int rank = nn_geom_out_dims(&g, n, m, dims);
+    onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims);
+    if (!yt) return -1;
+    if (onnx_tensor_numel(yt) == 0) return 0;
+
+    const float *xd = x->data, *wd = w->data, *bias = b ? b->data : NULL;
+    float *y = yt->data;
+    const int64_t cg = c / group, mg = m / group, ks = nn_geom_k_size(&g);
+    const int64_t in_size = nn_geom_in_size(&g), out_size = nn_geom_out_size(&g);
+    const int64_t kdim = cg * ks;
+
+    if (kdim == 0 || in_size == 0) { /* no input contributes: bias only */
+        memset(y, 0, onnx_tensor_nbytes(yt));
+        for (int64_t i = 0; i < n; i++)
+            nn_bias_activation_rows(y + i * m * out_size, m, out_size, bias, &act);
+        return 0;
+    }
+    if (group > 1 && group == c && g.nsp <= 2) {
+        /* extent of the input window the outputs read, from -pb */
+        const int64_t ph = (g.out[1] - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1;
+        const int64_t pw = (g.out[2] - 1) * g.s[2] + (g.k[2] - 1) * g.d[2] + 1;
+        float *pad = NULL;
+        if (g.pb[1] != 0 || g.pb[2] != 0 || ph > g.in[1] || pw > g.in[2]) {
+            size_t pad_n;
+            if (nn_mul_size((size_t)ph + 1, (size_t)pw, &pad_n) != 0)
+                return onnx_ctx_fail(ctx, "padded plane size overflows");
+            if (!(pad = nn_scratch_floats(ctx, pad_n))) return -1;
+        }
+        conv_depthwise(xd, wd, bias, y, n, c, m, &g, &act, pad, ph, pw);
+        return 0;
+    }
+    if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
+        return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+
+    int pointwise = 1;
+    for (int i = 0; i < NN_MAX_SPATIAL; i++)
+        if (g.k[i] != 1 || g.s[i] != 1 || g.pb[i] != 0 || g.pe[i] != 0) pointwise = 0;
+    float *col = NULL;
+    if (!pointwise) {
+        size_t col_n;
+        if (nn_mul_size((size_t)kdim, (size_t)out_size, &col_n) != 0)
+            return onnx_ctx_fail(ctx, "im2col buffer size overflows");
+        col = nn_scratch_floats(ctx, col_n);
+        if (!col) return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t gi = 0; gi < group; gi++) {
+            const float *xg = xd + (i * c + gi * cg) * in_size;
+            const float *bmat = xg;
+            if (!pointwise) {
+                conv_im2col(xg, cg, &g, col);
+                bmat = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)out_size,
+                        (int)kdim, 1.0f, wd + gi * mg * kdim, (int)kdim, bmat, (int)out_size,
+                        0.0f, y + (i * m + gi * mg) * out_size, (int)out_size);
+        }
+        nn_bias_activation_rows(y + i * m * out_size, m, out_size, bias, &act);
+    }
+    return 0;
+}

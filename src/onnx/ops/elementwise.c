@@ -1,0 +1,34 @@
+/* The elementwise operator family: broadcasting binary, variadic and ternary operators.
+ * Implementations live in ew_arith.c, ew_variadic.c and ew_logic.c over ew_engine.c. */
+#include "../registry.h"
+#include "ew_ops.h"
+
+static const onnx_op ew_ops[] = {
+    {"Add", 6, NULL, ew_run_add, NULL},
+    {"Sub", 6, NULL, ew_run_sub, NULL},
+    {"Mul", 6, NULL, ew_run_mul, NULL},
+    {"Div", 6, NULL, ew_run_div, NULL},
+    {"Pow", 7, NULL, ew_run_pow, NULL},
+    {"Mod", 10, NULL, ew_run_mod, NULL},
+    {"PRelu", 7, NULL, ew_run_prelu, NULL},
+    {"Min", 8, NULL, ew_run_min, NULL},
+    {"Max", 8, NULL, ew_run_max, NULL},
+    {"Sum", 8, NULL, ew_run_sum, NULL},
+    {"Mean", 8, NULL, ew_run_mean, NULL},
+    {"Equal", 7, NULL, ew_run_equal, NULL},
+    {"Less", 7, NULL, ew_run_less, NULL},
+    {"Greater", 7, NULL, ew_run_greater, NULL},
+    {"LessOrEqual", 12, NULL, ew_run_less_equal, NULL},
+    {"GreaterOrEqual", 12, NULL, ew_run_greater_equal, NULL},
+    {"And", 7, NULL, ew_run_and, NULL},
+    {"Or", 7, NULL, ew_run_or, NULL},
+    {"Xor", 7, NULL, ew_run_xor, NULL},
+    {"BitShift", 11, NULL, ew_run_bitshift, NULL},
+    {"Where", 9, NULL, ew_run_where, NULL},
+};
+
+const onnx_op *onnx_ops_elementwise(size_t *count)
+{
+    *count = sizeof ew_ops / sizeof ew_ops[0];
+    return ew_ops;
+}

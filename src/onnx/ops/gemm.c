@@ -1,0 +1,96 @@
+/* Gemm: Y = alpha * op(A) * op(B) + beta * C (C broadcast to M x N), float32 and float64
+ * through BLAS; C is copied into Y first and BLAS accumulates onto it (beta), then the fused
+ * activation (fusion contract, activation.h) is applied. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "nn_common.h"
+#include "nn_ops.h"
+
+/* Writes C broadcast to m x n into y (row strides from C's shape: cm, cn each 1 or full). */
+#define NN_GEMM_FILL_DEFINE(NAME, T)                                                          \
+    static void NAME(const T *c, int64_t cm, int64_t cn, T *y, int64_t m, int64_t n)          \
+    {                                                                                         \
+        for (int64_t i = 0; i < m; i++) {                                                     \
+            const T *cr = c + (cm == 1 ? 0 : i * cn);                                         \
+            T *yr = y + i * n;                                                                \
+            if (cn == 1) {                                                                    \
+                for (int64_t j = 0; j < n; j++) yr[j] = cr[0];                                \
+            } else {                                                                          \
+                memcpy(yr, cr, (size_t)n * sizeof(T));                                        \
+            }                                                                                 \
+        }                                                                                     \
+    }
+NN_GEMM_FILL_DEFINE(gemm_fill_f32, float)
+NN_GEMM_FILL_DEFINE(gemm_fill_f64, double)
+
+int nn_gemm_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *a = onnx_ctx_input(ctx, 0), *b = onnx_ctx_input(ctx, 1);
+    const onnx_tensor *c = onnx_ctx_input(ctx, 2);
+    if (!a || !b) return onnx_ctx_fail(ctx, "needs inputs A and B");
+    const inferd_dtype t = a->dtype;
+    if (t != INFERD_DTYPE_FP32 && t != INFERD_DTYPE_FP64)
+        return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(t));
+    if (b->dtype != t || (c && c->dtype != t))
+        return onnx_ctx_fail(ctx, "A, B and C element types differ");
+    if (a->ndim != 2 || b->ndim != 2)
+        return onnx_ctx_fail(ctx, "A and B must be 2-D (ranks %d, %d)", a->ndim, b->ndim);
+    const int ta = onnx_attr_int(node, "transA", 0) != 0;
+    const int tb = onnx_attr_int(node, "transB", 0) != 0;
+    const float alpha = onnx_attr_float(node, "alpha", 1.0f);
+    const float beta = onnx_attr_float(node, "beta", 1.0f);
+    const int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];
+    const int64_t kb = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
+    if (k != kb)
+        return onnx_ctx_fail(ctx, "inner dims differ: %lld vs %lld", (long long)k,
+                             (long long)kb);
+    int64_t cm = 1, cn = 1;
+    if (c) {
+        if (c->ndim > 2) return onnx_ctx_fail(ctx, "C has rank %d, expected <= 2", c->ndim);
+        if (c->ndim >= 1) cn = c->dims[c->ndim - 1];
+        if (c->ndim == 2) cm = c->dims[0];
+        if ((cm != 1 && cm != m) || (cn != 1 && cn != n))
+            return onnx_ctx_fail(ctx, "C does not broadcast to %lld x %lld", (long long)m,
+                                 (long long)n);
+        if (onnx_tensor_numel(c) == 0) c = NULL; /* only possible when M or N is 0 */
+    }
+    onnx_activation act;
+    if (nn_activation_read(ctx, node, &act) != 0) return -1;
+    if (act.kind != ONNX_ACT_NONE && t != INFERD_DTYPE_FP32)
+        return onnx_ctx_fail(ctx, "fused activation needs float32");
+    int64_t dims[2] = {m, n};
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, t, 2, dims);
+    if (!y) return -1;
+    if (m == 0 || n == 0) return 0;
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+        return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
+
+    const int use_c = c && beta != 0.0f;
+    if (use_c) {
+        if (t == INFERD_DTYPE_FP32) gemm_fill_f32(c->data, cm, cn, y->data, m, n);
+        else gemm_fill_f64(c->data, cm, cn, y->data, m, n);
+    }
+    const int64_t total = m * n;
+    if (k == 0) { /* no product term: beta * C or zeros */
+        if (!use_c) {
+            memset(y->data, 0, onnx_tensor_nbytes(y));
+        } else if (t == INFERD_DTYPE_FP32) {
+            for (int64_t i = 0; i < total; i++) ((float *)y->data)[i] *= beta;
+        } else {
+            for (int64_t i = 0; i < total; i++) ((double *)y->data)[i] *= beta;
+        }
+    } else if (t == INFERD_DTYPE_FP32) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,
+                    (int)b->dims[1], use_c ? beta : 0.0f, y->data, (int)n);
+    } else {
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,
+                    (int)b->dims[1], use_c ? beta : 0.0, y->data, (int)n);
+    }
+    if (t == INFERD_DTYPE_FP32) nn_activation_run(&act, y->data, total);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* The nn operator family table: convolutions, pooling, matrix products, normalizations,
+ * softmax and dropout. Implementations live in the files named in nn_ops.h. */
+#include "../registry.h"
+#include "nn_ops.h"
+
+static const onnx_op nn_ops[] = {
+    {"MatMul", 1, NULL, nn_matmul_run, NULL},
+    {"Gemm", 1, NULL, nn_gemm_run, NULL},
+    {"Conv", 1, NULL, nn_conv_run, NULL},
+    {"ConvTranspose", 1, NULL, nn_conv_transpose_run, NULL},
+    {"MaxPool", 1, NULL, nn_maxpool_run, NULL},
+    {"AveragePool", 1, NULL, nn_avgpool_run, NULL},
+    {"LpPool", 1, NULL, nn_lppool_run, NULL},
+    {"GlobalAveragePool", 1, NULL, nn_global_avgpool_run, NULL},
+    {"GlobalMaxPool", 1, NULL, nn_global_maxpool_run, NULL},
+    {"GlobalLpPool", 1, NULL, nn_global_lppool_run, NULL},
+    {"BatchNormalization", 1, NULL, nn_batchnorm_run, NULL},
+    {"InstanceNormalization", 1, NULL, nn_instancenorm_run, NULL},
+    {"LayerNormalization", 17, NULL, nn_layernorm_run, NULL},
+    {"MeanVarianceNormalization", 9, NULL, nn_mvn_run, NULL},
+    {"LRN", 1, NULL, nn_lrn_run, NULL},
+    /* Softmax family: the run function switches semantics at opset 13 (node->opset) */
+    {"Softmax", 1, NULL, nn_softmax_run, NULL},
+    {"LogSoftmax", 1, NULL, nn_logsoftmax_run, NULL},
+    {"Hardmax", 1, NULL, nn_hardmax_run, NULL},
+    {"Dropout", 1, NULL, nn_dropout_run, NULL},
+};
+
+const onnx_op *onnx_ops_nn(size_t *count)
+{
+    *count = sizeof nn_ops / sizeof nn_ops[0];
+    return nn_ops;
+}

@@ -1,0 +1,202 @@
+/* Shared helpers of the nn family: window geometry (kernel/stride/pads/auto_pad/ceil_mode),
+ * checked sizes, bias + fused activation. */
+#include "nn_common.h"
+#include "nn_kernels.h"
+
+#include <string.h>
+
+int nn_mul_size(size_t a, size_t b, size_t *out)
+{
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+
+int nn_mul3_size(size_t a, size_t b, size_t c, size_t *out)
+{
+    size_t t;
+    if (__builtin_mul_overflow(a, b, &t) || __builtin_mul_overflow(t, c, out)) return -1;
+    return 0;
+}
+
+float *nn_scratch_floats(onnx_ctx *ctx, size_t n)
+{
+    size_t bytes;
+    if (nn_mul_size(n, sizeof(float), &bytes) != 0) {
+        onnx_ctx_fail(ctx, "scratch size overflows");
+        return NULL;
+    }
+    return onnx_ctx_scratch(ctx, bytes ? bytes : sizeof(float));
+}
+
+int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *act)
+{
+    if (onnx_activation_from_node(node, act) != 0)
+        return onnx_ctx_fail(ctx, "unknown fused activation '%s'",
+                             onnx_attr_string(node, "inferd_activation", "?"));
+    return 0;
+}
+
+void nn_activation_run(const onnx_activation *act, float *y, int64_t n)
+{
+    switch (act->kind) {
+    case ONNX_ACT_NONE: break;
+    case ONNX_ACT_RELU: nn_k_bias_relu(y, 0.0f, n); break;
+    case ONNX_ACT_CLIP: nn_k_bias_clip(y, 0.0f, act->alpha, act->beta, n); break;
+    default: onnx_activation_apply(act, y, (size_t)n); break;
+    }
+}
+
+void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *bias,
+                             const onnx_activation *act)
+{
+    if (!bias && act->kind == ONNX_ACT_NONE) return;
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = y + r * cols;
+        float b = bias ? bias[r] : 0.0f;
+        if (act->kind == ONNX_ACT_RELU) {
+            nn_k_bias_relu(row, b, cols);
+        } else if (act->kind == ONNX_ACT_CLIP) {
+            nn_k_bias_clip(row, b, act->alpha, act->beta, cols);
+        } else {
+            if (bias) nn_k_add_scalar(row, b, cols);
+            nn_activation_run(act, row, cols);
+        }
+    }
+}
+
+void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+int nn_axis(int64_t axis, int rank)
+{
+    if (axis < -(int64_t)rank || axis >= rank) return -1;
+    return (int)(axis < 0 ? axis + rank : axis);
+}
+
+/* Reads an INTS attribute of exactly want values (or absent) into out; values in [lo, hi]. */
+static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int want,
+                     int64_t lo, int64_t hi, int64_t *out, int *present)
+{
+    const int64_t *v;
+    int n = onnx_attr_ints(node, name, &v);
+    *present = n >= 0;
+    if (n < 0) return 0;
+    if (n != want)
+        return onnx_ctx_fail(ctx, "attribute %s has %d values, expected %d", name, n, want);
+    for (int i = 0; i < n; i++) {
+        if (v[i] < lo || v[i] > hi)
+            return onnx_ctx_fail(ctx, "attribute %s[%d] = %lld out of range", name, i,
+                                 (long long)v[i]);
+        out[i] = v[i];
+    }
+    return 0;
+}
+
+int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spatial_attrs *a)
+{
+    int present;
+    int64_t pads[2 * NN_MAX_SPATIAL];
+    if (nsp < 1 || nsp > NN_MAX_SPATIAL)
+        return onnx_ctx_fail(ctx, "%d spatial dims; 1 to %d are supported", nsp, NN_MAX_SPATIAL);
+    for (int i = 0; i < NN_MAX_SPATIAL; i++) {
+        a->k[i] = 0;
+        a->s[i] = a->d[i] = 1;
+        a->pb[i] = a->pe[i] = 0;
+    }
+    if (read_ints(ctx, node, "kernel_shape", nsp, 1, NN_ATTR_MAX, a->k, &a->has_kernel) ||
+        read_ints(ctx, node, "strides", nsp, 1, NN_ATTR_MAX, a->s, &present) ||
+        read_ints(ctx, node, "dilations", nsp, 1, NN_ATTR_MAX, a->d, &present) ||
+        read_ints(ctx, node, "pads", 2 * nsp, 0, NN_ATTR_MAX, pads, &present))
+        return -1;
+    if (present) {
+        for (int i = 0; i < nsp; i++) {
+            a->pb[i] = pads[i];
+            a->pe[i] = pads[nsp + i];
+        }
+    }
+    const char *ap = onnx_attr_string(node, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0') a->auto_pad = NN_PAD_NOTSET;
+    else if (strcmp(ap, "SAME_UPPER") == 0) a->auto_pad = NN_PAD_SAME_UPPER;
+    else if (strcmp(ap, "SAME_LOWER") == 0) a->auto_pad = NN_PAD_SAME_LOWER;
+    else if (strcmp(ap, "VALID") == 0) a->auto_pad = NN_PAD_VALID;
+    else return onnx_ctx_fail(ctx, "unknown auto_pad '%s'", ap);
+    return 0;
+}
+
+int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
+                   const int64_t *w_sp, int pool, nn_geom *g)
+{
+    nn_spatial_attrs a;
+    int nsp = x->ndim - 2;
+    if (x->ndim < 3)
+        return onnx_ctx_fail(ctx, "input rank %d, expected N x C x spatial (>= 3)", x->ndim);
+    if (nn_spatial_attrs_read(ctx, node, nsp, &a) != 0) return -1;
+    if (w_sp) {
+        for (int i = 0; i < nsp; i++) {
+            if (w_sp[i] < 1)
+                return onnx_ctx_fail(ctx, "weight has an empty spatial dim");
+            if (a.has_kernel && a.k[i] != w_sp[i])
+                return onnx_ctx_fail(ctx, "kernel_shape[%d] = %lld but the weight has %lld", i,
+                                     (long long)a.k[i], (long long)w_sp[i]);
+            a.k[i] = w_sp[i];
+        }
+    } else if (!a.has_kernel) {
+        return onnx_ctx_fail(ctx, "kernel_shape is required");
+    }
+    int ceil_mode = pool ? (int)onnx_attr_int(node, "ceil_mode", 0) : 0;
+
+    int off = NN_MAX_SPATIAL - nsp;
+    g->nsp = nsp;
+    for (int i = 0; i < NN_MAX_SPATIAL; i++) {
+        g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->d[i] = 1;
+        g->pb[i] = g->pe[i] = 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        int j = off + i;
+        int64_t in = x->dims[2 + i], k = a.k[i], s = a.s[i], d = a.d[i];
+        int64_t keff = (k - 1) * d + 1, pb = a.pb[i], pe = a.pe[i], out;
+        if (in > (INT64_MAX / 4) / s)
+            return onnx_ctx_fail(ctx, "spatial dim %d too large", i);
+        if (a.auto_pad == NN_PAD_SAME_UPPER || a.auto_pad == NN_PAD_SAME_LOWER) {
+            out = (in + s - 1) / s;
+            int64_t total = (out - 1) * s + keff - in;
+            if (total < 0) total = 0;
+            pb = a.auto_pad == NN_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            pe = total - pb;
+        } else {
+            if (a.auto_pad == NN_PAD_VALID) pb = pe = 0;
+            int64_t span = in + pb + pe - keff;
+            if (span < 0)
+                return onnx_ctx_fail(ctx, "window (%lld) larger than padded input (%lld) on "
+                                     "spatial dim %d", (long long)keff,
+                                     (long long)(in + pb + pe), i);
+            out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+            /* like ONNX Runtime and PyTorch: no window may start inside the end padding */
+            if (ceil_mode && (out - 1) * s >= in + pb) out--;
+        }
+        if (pool && (pb >= keff || pe >= keff))
+            return onnx_ctx_fail(ctx, "pads must be smaller than the window on spatial dim %d", i);
+        g->in[j] = in;
+        g->out[j] = out;
+        g->k[j] = k;
+        g->s[j] = s;
+        g->d[j] = d;
+        g->pb[j] = pb;
+        g->pe[j] = pe;
+    }
+    return 0;
+}
+
+int nn_geom_out_dims(const nn_geom *g, int64_t n, int64_t channels, int64_t *dims)
+{
+    dims[0] = n;
+    dims[1] = channels;
+    for (int i = 0; i < g->nsp; i++) dims[2 + i] = g->out[NN_MAX_SPATIAL - g->nsp + i];
+    return 2 + g->nsp;
+}

@@ -1,0 +1,94 @@
+/* Private helpers of the nn operator family (Conv, ConvTranspose, pooling, MatMul ...):
+ * overflow-checked sizes, the fused activation, and the spatial geometry of sliding windows. */
+#ifndef ONNX_OPS_NN_COMMON_H
+#define ONNX_OPS_NN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../op.h"
+#include "activation.h"
+
+/* Sliding-window operators handle 1, 2 or 3 spatial dims; geometry is kept in canonical 3-D
+ * form with leading unit dims (kernel 1, stride 1, no pads), so kernels are plain triple loops. */
+#define NN_MAX_SPATIAL 3
+
+/* Largest value accepted for kernel, stride, dilation and pad attributes. */
+#define NN_ATTR_MAX ((int64_t)1 << 30)
+
+typedef enum nn_auto_pad {
+    NN_PAD_NOTSET = 0,
+    NN_PAD_SAME_UPPER,
+    NN_PAD_SAME_LOWER,
+    NN_PAD_VALID,
+} nn_auto_pad;
+
+/* Window geometry of one node for one input shape, in canonical 3-D form. */
+typedef struct nn_geom {
+    int nsp;                     /* spatial rank of the node: 1..3 */
+    int64_t in[3], out[3];       /* spatial input / output sizes */
+    int64_t k[3], s[3], d[3];    /* kernel, stride, dilation */
+    int64_t pb[3], pe[3];        /* pads at the beginning / end (may be negative only for
+                                    ConvTranspose with output_shape) */
+} nn_geom;
+
+/* Raw spatial attributes of a node (kernel_shape, strides, dilations, pads, auto_pad) for a
+ * node with nsp spatial dims; absent attributes get their defaults (kernel 0 = "not given").
+ * Returns 0, or onnx_ctx_fail(...) on a wrong count or an out-of-range value. */
+typedef struct nn_spatial_attrs {
+    int64_t k[NN_MAX_SPATIAL], s[NN_MAX_SPATIAL], d[NN_MAX_SPATIAL];
+    int64_t pb[NN_MAX_SPATIAL], pe[NN_MAX_SPATIAL];
+    nn_auto_pad auto_pad;
+    int has_kernel;
+} nn_spatial_attrs;
+int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spatial_attrs *a);
+
+/* Geometry of Conv (kernel from the weight's spatial dims w_sp, which must match kernel_shape
+ * if given) or of a pooling node (kernel_shape required; ceil_mode honoured when pool != 0).
+ * x is the N x C x D1.. input. Returns 0, or onnx_ctx_fail(...). */
+int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
+                   const int64_t *w_sp, int pool, nn_geom *g);
+
+/* Output dims [N, channels, out spatial...] of geometry g into dims; returns the rank. */
+int nn_geom_out_dims(const nn_geom *g, int64_t n, int64_t channels, int64_t *dims);
+
+static inline int64_t nn_geom_in_size(const nn_geom *g)
+{
+    return g->in[0] * g->in[1] * g->in[2];
+}
+static inline int64_t nn_geom_out_size(const nn_geom *g)
+{
+    return g->out[0] * g->out[1] * g->out[2];
+}
+static inline int64_t nn_geom_k_size(const nn_geom *g)
+{
+    return g->k[0] * g->k[1] * g->k[2];
+}
+
+/* a * b (* c) into *out; returns 0, or -1 on overflow or a negative operand. */
+int nn_mul_size(size_t a, size_t b, size_t *out);
+int nn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
+
+/* Scratch for n floats (overflow-checked); NULL with the error set on failure. */
+float *nn_scratch_floats(onnx_ctx *ctx, size_t n);
+
+/* Reads the node's fused activation; returns 0, or onnx_ctx_fail(...) if it is unknown. */
+int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *act);
+
+/* Applies act to y[0..n) in place: Relu and Clip through vectorized kernels, the others
+ * through onnx_activation_apply (same results). */
+void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
+
+/* Adds bias (if non-NULL, one value per row) to rows x cols row-major data and applies act,
+ * row by row while the row is in cache. */
+void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *bias,
+                             const onnx_activation *act);
+
+/* Start of the valid range of output positions o (o*s + off >= 0) and its end
+ * (o*s + off < in), clipped to [0, out). Used to hoist bounds checks out of inner loops. */
+void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi);
+
+/* Normalizes axis (may be negative) against rank; returns -1 if out of range. */
+int nn_axis(int64_t axis, int rank);
+
+#endif

@@ -1,0 +1,247 @@
+/* Vectorized float32 loops of the nn family (see nn_kernels.h): O3 under GCC (clang
+ * vectorizes at -O2) and target clones for AVX2 / AVX-512 on x86-64. */
+#include "nn_kernels.h"
+
+#include <string.h>
+
+
+
+static NN_HOT NN_CLONES void k_axpy(float *restrict y, const float *restrict x, float a, int64_t n,
+                                    int64_t stride)
+{
+    if (stride == 1) {
+        for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+    } else if (stride == 2) {
+        for (int64_t i = 0; i < n; i++) y[i] += a * x[2 * i];
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] += a * x[i * stride];
+    }
+}
+
+static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += b;
+}
+
+static NN_HOT NN_CLONES void k_add_vec(float *restrict y, const float *restrict b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += b[i];
+}
+
+static NN_HOT NN_CLONES void k_scale(float *y, float a, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] *= a;
+}
+
+static NN_HOT NN_CLONES float k_max(const float *x, int64_t n)
+{
+    float m[8];
+    int64_t i = 0;
+    for (int j = 0; j < 8; j++) m[j] = x[0];
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    float r = m[0];
+    for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+/* exp(v) by Cephes' expf: v = k ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, times 2^k built
+ * in the exponent bits. Relative error ~1e-7; k is rounded with the 1.5 * 2^23 trick so that
+ * the loop vectorizes. v is clamped to [-87.3, 88.3]: below gives ~1e-38 instead of denormals,
+ * above gives 2.2e38 instead of inf (softmax only passes v <= 0). */
+static inline NN_HOT float nn_expf(float v)
+{
+    float x = v > -87.3f ? v : -87.3f;
+    x = x < 88.3f ? x : 88.3f;
+    float kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    int32_t k = (int32_t)kf;
+    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (k + 127) << 23; /* k + 127 in [1, 254] */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static NN_HOT NN_CLONES float k_exp_sum(float *restrict y, const float *restrict x, float sub,
+                                        int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] - sub;
+        float e = nn_expf(v);
+        y[i] = v != v ? v : e;
+    }
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += y[i + j];
+    for (; i < n; i++) s[0] += y[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c,
+                                     int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
+}
+
+static NN_HOT NN_CLONES float k_sum(const float *x, int64_t n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += x[i + j];
+    for (; i < n; i++) s[0] += x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static NN_HOT NN_CLONES float k_sq_dev_sum(const float *x, float mu, int64_t n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            float d = x[i + j] - mu;
+            s[j] += d * d;
+        }
+    }
+    for (; i < n; i++) s[0] += (x[i] - mu) * (x[i] - mu);
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static NN_HOT NN_CLONES void k_norm_affine(float *restrict y, const float *restrict x, float mu,
+                                           float inv, const float *restrict scale,
+                                           const float *restrict bias, int64_t n)
+{
+    if (bias) {
+        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i] + bias[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i];
+    }
+}
+
+static NN_HOT NN_CLONES void k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
+                                        const float *restrict w, const nn_k_dw_geom *g, float bias)
+{
+    const int64_t oh = g->oh, ow = g->ow, sh = g->sh, sw = g->sw;
+    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1) { /* one pass per row */
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
+        const float w6 = w[6], w7 = w[7], w8 = w[8];
+        const int64_t half = (xw + 1) / 2; /* split rows: odd columns start here */
+        for (int64_t r = 0; r < oh; r++) {
+            float *yr = y + r * ow;
+            const float *x0 = xp + r * sh * xw, *x1 = x0 + xw, *x2 = x1 + xw;
+            if (g->split) {
+                const float *o0 = x0 + half, *o1 = x1 + half, *o2 = x2 + half;
+                for (int64_t c = 0; c < ow; c++)
+                    yr[c] = bias + w0 * x0[c] + w1 * o0[c] + w2 * x0[c + 1] +
+                            w3 * x1[c] + w4 * o1[c] + w5 * x1[c + 1] + w6 * x2[c] +
+                            w7 * o2[c] + w8 * x2[c + 1];
+            } else if (sw == 1) {
+                for (int64_t c = 0; c < ow; c++)
+                    yr[c] = bias + w0 * x0[c] + w1 * x0[c + 1] + w2 * x0[c + 2] +
+                            w3 * x1[c] + w4 * x1[c + 1] + w5 * x1[c + 2] + w6 * x2[c] +
+                            w7 * x2[c + 1] + w8 * x2[c + 2];
+            } else {
+                for (int64_t c = 0; c < ow; c++) {
+                    const int64_t i = c * sw;
+                    yr[c] = bias + w0 * x0[i] + w1 * x0[i + 1] + w2 * x0[i + 2] +
+                            w3 * x1[i] + w4 * x1[i + 1] + w5 * x1[i + 2] + w6 * x2[i] +
+                            w7 * x2[i + 1] + w8 * x2[i + 2];
+                }
+            }
+        }
+        return;
+    }
+    for (int64_t r = 0; r < oh; r++) {
+        float *yr = y + r * ow;
+        for (int64_t c = 0; c < ow; c++) yr[c] = bias;
+        for (int64_t i = 0; i < g->kh; i++) {
+            const float *xr = xp + (r * sh + i * g->dh) * xw;
+            for (int64_t j = 0; j < g->kw; j++) {
+                const float wv = w[i * g->kw + j];
+                const float *xo = xr + j * g->dw;
+                if (sw == 1) {
+                    for (int64_t c = 0; c < ow; c++) yr[c] += wv * xo[c];
+                } else {
+                    for (int64_t c = 0; c < ow; c++) yr[c] += wv * xo[c * sw];
+                }
+            }
+        }
+    }
+}
+
+static NN_HOT NN_CLONES void k_deinterleave(float *restrict e, float *restrict o,
+                                            const float *restrict x, int64_t n)
+{
+    for (int64_t k = 0; k < n / 2; k++) {
+        e[k] = x[2 * k];
+        o[k] = x[2 * k + 1];
+    }
+    if (n & 1) e[n / 2] = x[n - 1];
+}
+
+/* Relu and Clip with the NaN behaviour of activation.c: Relu(NaN) = 0, Clip passes NaN. */
+static NN_HOT NN_CLONES void k_bias_relu(float *y, float b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i] + b;
+        y[i] = v > 0 ? v : 0.0f;
+    }
+}
+
+static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i] + b;
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+/* ---- exported entry points (see the note on clones at the top) ---- */
+
+void nn_k_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t stride)
+{
+    k_axpy(y, x, a, n, stride);
+}
+void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
+void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
+void nn_k_scale(float *y, float a, int64_t n) { k_scale(y, a, n); }
+float nn_k_max(const float *x, int64_t n) { return k_max(x, n); }
+float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n)
+{
+    return k_exp_sum(y, x, sub, n);
+}
+void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
+{
+    k_shift(y, x, c, n);
+}
+float nn_k_sum(const float *x, int64_t n) { return k_sum(x, n); }
+float nn_k_sq_dev_sum(const float *x, float mu, int64_t n) { return k_sq_dev_sum(x, mu, n); }
+void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
+                      const float *restrict scale, const float *restrict bias, int64_t n)
+{
+    k_norm_affine(y, x, mu, inv, scale, bias, n);
+}
+void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
+                   const float *restrict w, const nn_k_dw_geom *g, float bias)
+{
+    k_dw_plane(y, xp, xw, w, g, bias);
+}
+void nn_k_deinterleave(float *restrict e, float *restrict o, const float *restrict x, int64_t n)
+{
+    k_deinterleave(e, o, x, n);
+}
+void nn_k_bias_relu(float *y, float b, int64_t n) { k_bias_relu(y, b, n); }
+void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n)
+{
+    k_bias_clip(y, b, lo, hi, n);
+}

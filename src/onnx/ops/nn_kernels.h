@@ -1,0 +1,72 @@
+/* Private: small float32 loops of the nn family that must vectorize. The build targets
+ * baseline x86-64 and GCC vectorizes only at -O3, so these are compiled with O3 and cloned
+ * for AVX2 / AVX-512 (picked at load time by the dynamic loader). */
+#ifndef ONNX_OPS_NN_KERNELS_H
+#define ONNX_OPS_NN_KERNELS_H
+
+#include <stdint.h>
+
+/* NN_HOT: O3 without FP-trap semantics under GCC (lets comparisons become blends / max);
+ * NN_CLONES: AVX-512 / AVX2 / baseline clones of a static function called from its own file. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_HOT __attribute__((optimize("O3", "no-trapping-math")))
+#else
+#define NN_HOT
+#endif
+/* Clones are static and reached through the exported wrappers at the end of the file: clang
+ * 14 cannot call a target_clones function from another file, and ThreadSanitizer crashes in
+ * ifunc resolvers, so TSan builds get the baseline code only. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NN_NO_CLONES 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define NN_NO_CLONES 1
+#endif
+#if defined(__x86_64__) && !defined(NN_NO_CLONES)
+#define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
+/* y[i] += a * x[i * stride] for i < n (stride 1 or 2 fast; any stride works). */
+void nn_k_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t stride);
+/* y[i] += b */
+void nn_k_add_scalar(float *y, float b, int64_t n);
+/* y[i] += b[i] */
+void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
+/* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
+void nn_k_bias_relu(float *y, float b, int64_t n);
+void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);
+/* y[i] *= a */
+void nn_k_scale(float *y, float a, int64_t n);
+/* y[i] = exp(x[i] - sub) for x[i] - sub <= 88.3 (relative error ~1e-7); returns the sum of
+ * the y[i] (NaN in, NaN out). y and x must not overlap. */
+float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n);
+/* max of x[0..n), n >= 1 */
+float nn_k_max(const float *x, int64_t n);
+/* y[i] = x[i] + c */
+void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
+/* sum of x[i]; sum of (x[i] - mu)^2 (8 partial sums, so the order differs from a plain loop) */
+float nn_k_sum(const float *x, int64_t n);
+float nn_k_sq_dev_sum(const float *x, float mu, int64_t n);
+/* y[i] = (x[i] - mu) * inv * scale[i] (+ bias[i] if bias is not NULL) */
+void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
+                      const float *restrict scale, const float *restrict bias, int64_t n);
+
+/* Depthwise convolution of one plane: output oh x ow from an input plane xp that is already
+ * zero-padded (row length xw, at least (oh-1)*sh + (kh-1)*dh + 1 rows and
+ * (ow-1)*sw + (kw-1)*dw + 1 columns):
+ *   y[r][c] = bias + sum over i < kh, j < kw of w[i*kw + j] * xp[(r*sh + i*dh)*xw + c*sw + j*dw] */
+typedef struct nn_k_dw_geom {
+    int64_t oh, ow, kh, kw, sh, sw, dh, dw;
+    int split; /* 3x3, sw 2, dw 1 only: each xp row holds its even columns, then its odd ones
+                  (nn_k_deinterleave), so that the stride-2 taps are contiguous loads */
+} nn_k_dw_geom;
+/* e[k] = x[2k] for k < (n+1)/2, o[k] = x[2k+1] for k < n/2 */
+void nn_k_deinterleave(float *restrict e, float *restrict o, const float *restrict x, int64_t n);
+void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
+                   const float *restrict w, const nn_k_dw_geom *g, float bias);
+
+#endif

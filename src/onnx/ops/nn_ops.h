@@ -1,0 +1,28 @@
+/* Private: the run/prepare/release functions of the nn family, listed in nn.c's table. Each
+ * follows onnx_op (op.h): run reads its inputs from ctx and fails with onnx_ctx_fail. */
+#ifndef ONNX_OPS_NN_OPS_H
+#define ONNX_OPS_NN_OPS_H
+
+#include "../op.h"
+
+int nn_matmul_run(onnx_ctx *ctx);                 /* matmul.c */
+int nn_gemm_run(onnx_ctx *ctx);                   /* gemm.c */
+int nn_conv_run(onnx_ctx *ctx);                   /* conv.c */
+int nn_conv_transpose_run(onnx_ctx *ctx);         /* conv_transpose.c */
+int nn_maxpool_run(onnx_ctx *ctx);                /* pool.c */
+int nn_avgpool_run(onnx_ctx *ctx);
+int nn_lppool_run(onnx_ctx *ctx);
+int nn_global_avgpool_run(onnx_ctx *ctx);         /* pool_global.c */
+int nn_global_maxpool_run(onnx_ctx *ctx);
+int nn_global_lppool_run(onnx_ctx *ctx);
+int nn_batchnorm_run(onnx_ctx *ctx);              /* norm_batch.c */
+int nn_instancenorm_run(onnx_ctx *ctx);
+int nn_layernorm_run(onnx_ctx *ctx);              /* norm_layer.c */
+int nn_mvn_run(onnx_ctx *ctx);
+int nn_lrn_run(onnx_ctx *ctx);                    /* norm_lrn.c */
+int nn_softmax_run(onnx_ctx *ctx);                /* softmax.c */
+int nn_logsoftmax_run(onnx_ctx *ctx);
+int nn_hardmax_run(onnx_ctx *ctx);
+int nn_dropout_run(onnx_ctx *ctx);                /* nn_dropout.c */
+
+#endif

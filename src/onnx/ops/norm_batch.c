@@ -1,0 +1,154 @@
+/* BatchNormalization (inference; training_mode from opset 14 with running-stat outputs;
+ * per-element parameters of the old spatial=0 form) and InstanceNormalization, float32. */
+#include <math.h>
+#include <string.h>
+
+#include "nn_common.h"
+#include "nn_ops.h"
+
+static int bn_param_ok(const onnx_tensor *p, int64_t c, int64_t cs)
+{
+    if (!p || p->dtype != INFERD_DTYPE_FP32) return 0;
+    int64_t n = onnx_tensor_numel(p);
+    return (p->ndim == 1 && n == c) || (p->ndim >= 1 && p->dims[0] == c && n == cs);
+}
+
+/* Fills optional output i (1-D, c values) with v if the node asks for it. */
+static int bn_extra_output(onnx_ctx *ctx, int i, int64_t c, const float *v)
+{
+    if (onnx_ctx_num_outputs(ctx) <= i || !onnx_ctx_output_wanted(ctx, i)) return 0;
+    onnx_tensor *t = onnx_ctx_output(ctx, i, INFERD_DTYPE_FP32, 1, &c);
+    if (!t) return -1;
+    if (c > 0) memcpy(t->data, v, (size_t)c * sizeof(float));
+    return 0;
+}
+
+int nn_batchnorm_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
+    const onnx_tensor *bias = onnx_ctx_input(ctx, 2), *mean = onnx_ctx_input(ctx, 3);
+    const onnx_tensor *var = onnx_ctx_input(ctx, 4);
+    if (!x || !scale || !bias || !mean || !var)
+        return onnx_ctx_fail(ctx, "needs inputs X, scale, B, mean, var");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
+    const int64_t n = x->dims[0], c = x->dims[1];
+    const int64_t s = c ? onnx_tensor_numel(x) / (n ? n : 1) / c : 0;
+    const int64_t cs = c * s;
+    if (!bn_param_ok(scale, c, cs) || !bn_param_ok(bias, c, cs) || !bn_param_ok(mean, c, cs) ||
+        !bn_param_ok(var, c, cs))
+        return onnx_ctx_fail(ctx, "scale, B, mean and var must be float32 with %lld values",
+                             (long long)c);
+    const int64_t pn = onnx_tensor_numel(scale); /* c, or c * s for per-element parameters */
+    if (onnx_tensor_numel(bias) != pn || onnx_tensor_numel(mean) != pn ||
+        onnx_tensor_numel(var) != pn)
+        return onnx_ctx_fail(ctx, "scale, B, mean and var sizes differ");
+    const float eps = onnx_attr_float(node, "epsilon", 1e-5f);
+    const int training = node->opset >= 14 && onnx_attr_int(node, "training_mode", 0) != 0;
+    if (training && pn != c)
+        return onnx_ctx_fail(ctx, "training mode needs per-channel parameters");
+
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
+    if (!y) return -1;
+    const float *sc = scale->data, *bv = bias->data, *mv = mean->data, *vv = var->data;
+    float *ab = nn_scratch_floats(ctx, (size_t)pn * 4 + 1);
+    if (!ab) return -1;
+    float *a = ab, *b = ab + pn, *bm = ab + 2 * pn, *bvar = ab + 3 * pn;
+    const float *use_m = mv, *use_v = vv;
+    const float *xd = x->data;
+    const int empty = onnx_tensor_numel(x) == 0;
+    if (training && empty) {
+        memset(bm, 0, (size_t)c * sizeof(float));
+        memset(bvar, 0, (size_t)c * sizeof(float));
+        use_m = bm;
+        use_v = bvar;
+    } else if (training) { /* batch statistics over N and spatial dims, per channel */
+        for (int64_t ci = 0; ci < c; ci++) {
+            double sum = 0.0, sq = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                const float *xp = xd + (i * c + ci) * s;
+                for (int64_t j = 0; j < s; j++) sum += xp[j];
+            }
+            double cnt = (double)(n * s), mu = cnt > 0 ? sum / cnt : 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                const float *xp = xd + (i * c + ci) * s;
+                for (int64_t j = 0; j < s; j++) sq += (xp[j] - mu) * (xp[j] - mu);
+            }
+            bm[ci] = (float)mu;
+            bvar[ci] = (float)(cnt > 0 ? sq / cnt : 0.0);
+        }
+        use_m = bm;
+        use_v = bvar;
+    }
+    for (int64_t i = 0; i < pn; i++) {
+        a[i] = sc[i] / sqrtf(use_v[i] + eps);
+        b[i] = bv[i] - use_m[i] * a[i];
+    }
+    float *yd = y->data;
+    for (int64_t i = 0; i < (empty ? 0 : n); i++) {
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *xp = xd + (i * c + ci) * s;
+            float *yp = yd + (i * c + ci) * s;
+            if (pn == c) {
+                const float av = a[ci], bb = b[ci];
+                for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * av + bb;
+            } else {
+                const float *ap = a + ci * s, *bp = b + ci * s;
+                for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * ap[j] + bp[j];
+            }
+        }
+    }
+    if (training) {
+        const float mom = onnx_attr_float(node, "momentum", 0.9f);
+        for (int64_t ci = 0; ci < c; ci++) {
+            bm[ci] = mv[ci] * mom + bm[ci] * (1.0f - mom);
+            bvar[ci] = vv[ci] * mom + bvar[ci] * (1.0f - mom);
+        }
+        if (bn_extra_output(ctx, 1, c, bm) || bn_extra_output(ctx, 2, c, bvar)) return -1;
+        return 0;
+    }
+    /* older opsets may declare mean/var/saved_mean/saved_var outputs: in inference they
+     * carry the given statistics */
+    if (pn == c) {
+        for (int i = 1; i < 5; i++)
+            if (bn_extra_output(ctx, i, c, (i % 2) ? mv : vv)) return -1;
+    } else if (onnx_ctx_num_outputs(ctx) > 1) {
+        return onnx_ctx_fail(ctx, "statistics outputs need per-channel parameters");
+    }
+    return 0;
+}
+
+int nn_instancenorm_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
+    const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
+    if (!x || !scale || !bias) return onnx_ctx_fail(ctx, "needs inputs X, scale, B");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->ndim < 3) return onnx_ctx_fail(ctx, "input rank %d, expected >= 3", x->ndim);
+    const int64_t n = x->dims[0], c = x->dims[1];
+    if (scale->dtype != INFERD_DTYPE_FP32 || bias->dtype != INFERD_DTYPE_FP32 ||
+        scale->ndim != 1 || bias->ndim != 1 || scale->dims[0] != c || bias->dims[0] != c)
+        return onnx_ctx_fail(ctx, "scale and B must be float32 1-D with %lld values",
+                             (long long)c);
+    const float eps = onnx_attr_float(node, "epsilon", 1e-5f);
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
+    if (!y) return -1;
+    if (onnx_tensor_numel(y) == 0) return 0;
+    const int64_t s = onnx_tensor_numel(x) / (n * c);
+    const float *xd = x->data, *sc = scale->data, *bv = bias->data;
+    float *yd = y->data;
+    for (int64_t p = 0; p < n * c; p++) {
+        const float *xp = xd + p * s;
+        float *yp = yd + p * s;
+        double sum = 0.0, sq = 0.0;
+        for (int64_t j = 0; j < s; j++) sum += xp[j];
+        const double mu = sum / (double)s;
+        for (int64_t j = 0; j < s; j++) sq += (xp[j] - mu) * (xp[j] - mu);
+        const float inv = (float)(1.0 / sqrt(sq / (double)s + eps));
+        const float a = sc[p % c] * inv, b = bv[p % c] - (float)mu * a;
+        for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * a + b;
+    }
+    return 0;
+}

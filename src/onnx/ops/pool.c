@@ -1,0 +1,252 @@
+/* MaxPool (float32/float64/int8/uint8, optional Indices), AveragePool and LpPool (float32)
+ * over 1-3 spatial dims with strides, pads, auto_pad, ceil_mode and dilations. Each output
+ * position visits only the in-bounds taps of its window (ranges computed per dim). */
+#include <math.h>
+#include <string.h>
+
+#include "nn_common.h"
+#include "nn_kernels.h"
+#include "nn_ops.h"
+
+typedef enum pool_mode { POOL_AVG, POOL_LP } pool_mode;
+
+/* Per canonical dim i and output position o: {window start, first and end in-bounds tap},
+ * tabulated once per run (tab[i] points at out[i] triples) so inner loops do no division. */
+typedef struct pool_tabs {
+    const int64_t *t[3];
+} pool_tabs;
+
+static int pool_tabs_make(onnx_ctx *ctx, const nn_geom *g, pool_tabs *pt)
+{
+    size_t n = (size_t)(g->out[0] + g->out[1] + g->out[2]) * 3, bytes;
+    if (nn_mul_size(n, sizeof(int64_t), &bytes) != 0)
+        return onnx_ctx_fail(ctx, "pool table size overflows");
+    int64_t *tab = onnx_ctx_scratch(ctx, bytes);
+    if (!tab) return -1;
+    for (int i = 0; i < 3; i++) {
+        pt->t[i] = tab;
+        for (int64_t o = 0; o < g->out[i]; o++, tab += 3) {
+            tab[0] = o * g->s[i] - g->pb[i];
+            nn_valid_range(tab[0], g->d[i], g->in[i], g->k[i], &tab[1], &tab[2]);
+        }
+    }
+    return 0;
+}
+
+#define POOL_TAPS(pt, i, o, start, lo, hi)                                                    \
+    const int64_t start = (pt)->t[i][3 * (o)], lo = (pt)->t[i][3 * (o) + 1],                  \
+                  hi = (pt)->t[i][3 * (o) + 2]
+
+/* One MaxPool kernel per element type. ind (may be NULL) receives the flat index of each
+ * maximum in the whole input, row-major or, with col_major, column-major over spatial dims. */
+#define NN_MAXPOOL_DEFINE(NAME, T, LOWEST)                                                    \
+    static void NAME(const T *x, T *y, int64_t *ind, int64_t planes, const nn_geom *g,       \
+                     const pool_tabs *pt, int col_major)                                      \
+    {                                                                                         \
+        const int64_t in_size = nn_geom_in_size(g);                                           \
+        for (int64_t p = 0; p < planes; p++) {                                                \
+            const T *xp = x + p * in_size;                                                    \
+            for (int64_t od = 0; od < g->out[0]; od++) {                                      \
+                POOL_TAPS(pt, 0, od, sd, lod, hid);                                           \
+                for (int64_t oh = 0; oh < g->out[1]; oh++) {                                  \
+                    POOL_TAPS(pt, 1, oh, sh, loh, hih);                                       \
+                    for (int64_t ow = 0; ow < g->out[2]; ow++) {                              \
+                        POOL_TAPS(pt, 2, ow, sw, low, hiw);                                   \
+                        T best = LOWEST;                                                      \
+                        int64_t bi = -1;                                                      \
+                        for (int64_t kd = lod; kd < hid; kd++) {                              \
+                            int64_t id = sd + kd * g->d[0];                                   \
+                            for (int64_t kh = loh; kh < hih; kh++) {                          \
+                                int64_t ih = sh + kh * g->d[1];                               \
+                                const int64_t row = (id * g->in[1] + ih) * g->in[2];          \
+                                for (int64_t kw = low; kw < hiw; kw++) {                      \
+                                    int64_t iw = sw + kw * g->d[2];                           \
+                                    T v = xp[row + iw];                                       \
+                                    if (bi < 0 || v > best) {                                 \
+                                        best = v;                                             \
+                                        bi = row + iw;                                        \
+                                    }                                                         \
+                                }                                                             \
+                            }                                                                 \
+                        }                                                                     \
+                        *y++ = best;                                                          \
+                        if (ind) {                                                            \
+                            if (bi < 0) bi = 0;                                               \
+                            if (col_major) {                                                  \
+                                int64_t iw = bi % g->in[2], r = bi / g->in[2];                \
+                                int64_t ih = r % g->in[1], id = r / g->in[1];                 \
+                                bi = (iw * g->in[1] + ih) * g->in[0] + id;                    \
+                            }                                                                 \
+                            *ind++ = p * in_size + bi;                                        \
+                        }                                                                     \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+NN_MAXPOOL_DEFINE(maxpool_f32, float, -INFINITY)
+NN_MAXPOOL_DEFINE(maxpool_f64, double, -INFINITY)
+NN_MAXPOOL_DEFINE(maxpool_u8, uint8_t, 0)
+NN_MAXPOOL_DEFINE(maxpool_i8, int8_t, -128)
+
+/* float32 without Indices: the max kept branch-free (maxss), no index bookkeeping. */
+static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes,
+                                      const nn_geom *g, const pool_tabs *pt)
+{
+    const int64_t in_size = nn_geom_in_size(g);
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * in_size;
+        for (int64_t od = 0; od < g->out[0]; od++) {
+            POOL_TAPS(pt, 0, od, sd, lod, hid);
+            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+                POOL_TAPS(pt, 1, oh, sh, loh, hih);
+                for (int64_t ow = 0; ow < g->out[2]; ow++) {
+                    POOL_TAPS(pt, 2, ow, sw, low, hiw);
+                    float best = -INFINITY;
+                    for (int64_t kd = lod; kd < hid; kd++) {
+                        const int64_t id = sd + kd * g->d[0];
+                        for (int64_t kh = loh; kh < hih; kh++) {
+                            const float *xr = xp + (id * g->in[1] + sh + kh * g->d[1]) * g->in[2];
+                            for (int64_t kw = low; kw < hiw; kw++) {
+                                const float v = xr[sw + kw * g->d[2]];
+                                best = v > best ? v : best;
+                            }
+                        }
+                    }
+                    *y++ = best;
+                }
+            }
+        }
+    }
+}
+
+int nn_maxpool_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "needs input X");
+    if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
+        x->dtype != INFERD_DTYPE_UINT8 && x->dtype != INFERD_DTYPE_INT8)
+        return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(x->dtype));
+    nn_geom g;
+    if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
+    int64_t order = onnx_attr_int(node, "storage_order", 0);
+    if (order != 0 && order != 1) return onnx_ctx_fail(ctx, "storage_order must be 0 or 1");
+    int64_t dims[ONNX_MAX_DIMS];
+    int rank = nn_geom_out_dims(&g, x->dims[0], x->dims[1], dims);
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, rank, dims);
+    if (!y) return -1;
+    onnx_tensor *ind = NULL;
+    if (onnx_ctx_num_outputs(ctx) > 1 && onnx_ctx_output_wanted(ctx, 1)) {
+        ind = onnx_ctx_output(ctx, 1, INFERD_DTYPE_INT64, rank, dims);
+        if (!ind) return -1;
+    }
+    if (onnx_tensor_numel(y) == 0) return 0;
+    if (onnx_tensor_numel(x) == 0) { /* windows lie entirely in padding */
+        memset(y->data, 0, onnx_tensor_nbytes(y));
+        if (ind) memset(ind->data, 0, onnx_tensor_nbytes(ind));
+        return 0;
+    }
+    int64_t planes = x->dims[0] * x->dims[1];
+    int64_t *id = ind ? ind->data : NULL;
+    pool_tabs pt;
+    if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
+    if (x->dtype == INFERD_DTYPE_FP32 && !id) {
+        maxpool_f32_values(x->data, y->data, planes, &g, &pt);
+        return 0;
+    }
+    switch (x->dtype) {
+    case INFERD_DTYPE_FP32: maxpool_f32(x->data, y->data, id, planes, &g, &pt, (int)order); break;
+    case INFERD_DTYPE_FP64: maxpool_f64(x->data, y->data, id, planes, &g, &pt, (int)order); break;
+    case INFERD_DTYPE_UINT8: maxpool_u8(x->data, y->data, id, planes, &g, &pt, (int)order); break;
+    default: maxpool_i8(x->data, y->data, id, planes, &g, &pt, (int)order); break;
+    }
+    return 0;
+}
+
+/* Number of taps of the window starting at `start` that lie inside the padded input. */
+static inline int64_t pool_padded_taps(const nn_geom *g, int i, int64_t start)
+{
+    int64_t room = g->in[i] + g->pe[i] - start; /* > 0: windows never start in end padding */
+    int64_t n = (room + g->d[i] - 1) / g->d[i];
+    return n < g->k[i] ? n : g->k[i];
+}
+
+static void pool_f32(const float *x, float *y, int64_t planes, const nn_geom *g,
+                     const pool_tabs *pt, pool_mode mode, int include_pad, float p)
+{
+    const int64_t in_size = nn_geom_in_size(g);
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_size;
+        for (int64_t od = 0; od < g->out[0]; od++) {
+            POOL_TAPS(pt, 0, od, sd, lod, hid);
+            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+                POOL_TAPS(pt, 1, oh, sh, loh, hih);
+                for (int64_t ow = 0; ow < g->out[2]; ow++) {
+                    POOL_TAPS(pt, 2, ow, sw, low, hiw);
+                    float acc = 0.0f;
+                    for (int64_t kd = lod; kd < hid; kd++) {
+                        int64_t id = sd + kd * g->d[0];
+                        for (int64_t kh = loh; kh < hih; kh++) {
+                            const float *xr = xp + (id * g->in[1] + sh + kh * g->d[1]) * g->in[2];
+                            if (mode == POOL_AVG) {
+                                for (int64_t kw = low; kw < hiw; kw++) acc += xr[sw + kw * g->d[2]];
+                            } else if (p == 2.0f) {
+                                for (int64_t kw = low; kw < hiw; kw++) {
+                                    float v = xr[sw + kw * g->d[2]];
+                                    acc += v * v;
+                                }
+                            } else {
+                                for (int64_t kw = low; kw < hiw; kw++)
+                                    acc += powf(fabsf(xr[sw + kw * g->d[2]]), p);
+                            }
+                        }
+                    }
+                    if (mode == POOL_AVG) {
+                        int64_t cnt = include_pad
+                            ? pool_padded_taps(g, 0, sd) * pool_padded_taps(g, 1, sh) *
+                                  pool_padded_taps(g, 2, sw)
+                            : (hid - lod) * (hih - loh) * (hiw - low);
+                        *y++ = cnt > 0 ? acc / (float)cnt : 0.0f;
+                    } else {
+                        *y++ = p == 2.0f ? sqrtf(acc) : powf(acc, 1.0f / p);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "needs input X");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    nn_geom g;
+    if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
+    float p = 2.0f;
+    if (mode == POOL_LP) {
+        const onnx_attr *pa = onnx_node_attr(node, "p");
+        if (pa) p = pa->type == ONNX_ATTR_FLOAT ? pa->f : (float)pa->i;
+        if (!(p >= 1.0f && p <= 1e6f)) return onnx_ctx_fail(ctx, "p must be >= 1");
+    }
+    int include_pad = (int)onnx_attr_int(node, "count_include_pad", 0) != 0;
+    int64_t dims[ONNX_MAX_DIMS];
+    int rank = nn_geom_out_dims(&g, x->dims[0], x->dims[1], dims);
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims);
+    if (!y) return -1;
+    if (onnx_tensor_numel(y) == 0) return 0;
+    if (onnx_tensor_numel(x) == 0) { /* windows lie entirely in padding */
+        memset(y->data, 0, onnx_tensor_nbytes(y));
+        return 0;
+    }
+    pool_tabs pt;
+    if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
+    pool_f32(x->data, y->data, x->dims[0] * x->dims[1], &g, &pt, mode, include_pad, p);
+    return 0;
+}
+
+int nn_avgpool_run(onnx_ctx *ctx) { return pool_float_run(ctx, POOL_AVG); }
+int nn_lppool_run(onnx_ctx *ctx) { return pool_float_run(ctx, POOL_LP); }

@@ -1,0 +1,142 @@
+/* Shape-only operators: the output is the input's bytes under a new shape (Reshape, Flatten,
+ * Squeeze, Unsqueeze, Identity) or describes the shape itself (Shape, Size). */
+#include "tensor_ops.h"
+#include "tensor_util.h"
+
+#include <string.h>
+
+int onnx_run_reshape(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0), *shape = onnx_ctx_input(ctx, 1);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    int64_t dims[ONNX_MAX_DIMS];
+    int n;
+    if (shape) {
+        if (onnx_tu_read_ints(ctx, shape, "shape", dims, ONNX_MAX_DIMS, &n) < 0) return -1;
+    } else {
+        const int64_t *a;
+        n = onnx_attr_ints(onnx_ctx_node(ctx), "shape", &a); /* opset < 5 */
+        if (n < 0) return onnx_ctx_fail(ctx, "missing shape");
+        if (n > ONNX_MAX_DIMS) return onnx_ctx_fail(ctx, "rank %d too large", n);
+        memcpy(dims, a, (size_t)n * sizeof *dims);
+    }
+    int allowzero = (int)onnx_attr_int(onnx_ctx_node(ctx), "allowzero", 0);
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < n; i++) {
+        if (dims[i] == -1) {
+            if (infer >= 0) return onnx_ctx_fail(ctx, "more than one -1 in shape");
+            infer = i;
+            continue;
+        }
+        if (dims[i] == 0 && !allowzero) {
+            if (i >= x->ndim) return onnx_ctx_fail(ctx, "shape[%d] = 0 copies a missing dim", i);
+            dims[i] = x->dims[i];
+        }
+        if (dims[i] < 0) return onnx_ctx_fail(ctx, "negative dim %lld", (long long)dims[i]);
+        if (onnx_tu_mul(known, dims[i], &known) < 0) return onnx_ctx_fail(ctx, "shape too large");
+    }
+    int64_t numel = onnx_tensor_numel(x);
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0)
+            return onnx_ctx_fail(ctx, "cannot infer -1: %lld elements into blocks of %lld",
+                                 (long long)numel, (long long)known);
+        dims[infer] = numel / known;
+    } else if (known != numel) {
+        return onnx_ctx_fail(ctx, "shape has %lld elements, input has %lld", (long long)known,
+                             (long long)numel);
+    }
+    return onnx_tu_output_copy(ctx, x, n, dims);
+}
+
+int onnx_run_flatten(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    int64_t axis = onnx_attr_int(onnx_ctx_node(ctx), "axis", 1);
+    if (axis < -(int64_t)x->ndim || axis > x->ndim)
+        return onnx_ctx_fail(ctx, "axis %lld out of range for rank %d", (long long)axis, x->ndim);
+    if (axis < 0) axis += x->ndim;
+    int64_t dims[2] = {onnx_tu_prod(x->dims, 0, (int)axis),
+                       onnx_tu_prod(x->dims, (int)axis, x->ndim)};
+    return onnx_tu_output_copy(ctx, x, 2, dims);
+}
+
+int onnx_run_squeeze(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    int64_t axes[ONNX_MAX_DIMS];
+    int n;
+    if (onnx_tu_axes_input_or_attr(ctx, 1, axes, ONNX_MAX_DIMS, &n) < 0) return -1;
+    if (n > 0 && onnx_tu_axes(ctx, axes, n, x->ndim) < 0) return -1;
+    int drop[ONNX_MAX_DIMS] = {0};
+    if (n <= 0) {
+        for (int i = 0; i < x->ndim; i++) drop[i] = x->dims[i] == 1;
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (x->dims[axes[i]] != 1)
+                return onnx_ctx_fail(ctx, "cannot squeeze axis %d of size %lld", (int)axes[i],
+                                     (long long)x->dims[axes[i]]);
+            drop[axes[i]] = 1;
+        }
+    }
+    int64_t dims[ONNX_MAX_DIMS];
+    int r = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (!drop[i]) dims[r++] = x->dims[i];
+    return onnx_tu_output_copy(ctx, x, r, dims);
+}
+
+int onnx_run_unsqueeze(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    int64_t axes[ONNX_MAX_DIMS];
+    int n;
+    if (onnx_tu_axes_input_or_attr(ctx, 1, axes, ONNX_MAX_DIMS, &n) < 0) return -1;
+    if (n < 0) return onnx_ctx_fail(ctx, "missing axes");
+    int r = x->ndim + n;
+    if (r > ONNX_MAX_DIMS) return onnx_ctx_fail(ctx, "output rank %d too large", r);
+    if (onnx_tu_axes(ctx, axes, n, r) < 0) return -1;
+    int ins[ONNX_MAX_DIMS] = {0};
+    for (int i = 0; i < n; i++) ins[axes[i]] = 1;
+    int64_t dims[ONNX_MAX_DIMS];
+    for (int i = 0, j = 0; i < r; i++) dims[i] = ins[i] ? 1 : x->dims[j++];
+    return onnx_tu_output_copy(ctx, x, r, dims);
+}
+
+int onnx_run_identity(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    return onnx_tu_output_copy(ctx, x, x->ndim, x->dims);
+}
+
+int onnx_run_shape(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    int64_t r = x->ndim;
+    int64_t start = onnx_attr_int(onnx_ctx_node(ctx), "start", 0);
+    int64_t end = onnx_attr_int(onnx_ctx_node(ctx), "end", r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = start < 0 ? 0 : start > r ? r : start;
+    end = end < 0 ? 0 : end > r ? r : end;
+    int64_t n = end > start ? end - start : 0;
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_INT64, 1, &n);
+    if (!y) return -1;
+    for (int64_t i = 0; i < n; i++) ((int64_t *)y->data)[i] = x->dims[start + i];
+    return 0;
+}
+
+int onnx_run_size(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0);
+    if (!x) return onnx_ctx_fail(ctx, "missing input");
+    onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_INT64, 0, NULL);
+    if (!y) return -1;
+    *(int64_t *)y->data = onnx_tensor_numel(x);
+    return 0;
+}

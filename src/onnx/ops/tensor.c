@@ -1,0 +1,49 @@
+/* The tensor operator family: shape manipulation, data movement, indexing, construction and
+ * resampling. Implementations live in tensor_*.c and shape_*.c; this file is the table.
+ * since_version is 1 throughout: each run function reads the node's opset itself. */
+#include "../registry.h"
+#include "tensor_ops.h"
+
+static const onnx_op tensor_ops[] = {
+    {"Reshape", 1, NULL, onnx_run_reshape, NULL},
+    {"Flatten", 1, NULL, onnx_run_flatten, NULL},
+    {"Squeeze", 1, NULL, onnx_run_squeeze, NULL},
+    {"Unsqueeze", 1, NULL, onnx_run_unsqueeze, NULL},
+    {"Identity", 1, NULL, onnx_run_identity, NULL},
+    {"Shape", 1, NULL, onnx_run_shape, NULL},
+    {"Size", 1, NULL, onnx_run_size, NULL},
+    {"Transpose", 1, NULL, onnx_run_transpose, NULL},
+    {"Concat", 1, NULL, onnx_run_concat, NULL},
+    {"Split", 1, NULL, onnx_run_split, NULL},
+    {"Slice", 1, NULL, onnx_run_slice, NULL},
+    {"Gather", 1, NULL, onnx_run_gather, NULL},
+    {"GatherElements", 1, NULL, onnx_run_gather_elements, NULL},
+    {"GatherND", 1, NULL, onnx_run_gather_nd, NULL},
+    {"Scatter", 1, NULL, onnx_run_scatter_elements, NULL},
+    {"ScatterElements", 1, NULL, onnx_run_scatter_elements, NULL},
+    {"ScatterND", 1, NULL, onnx_run_scatter_nd, NULL},
+    {"Expand", 1, NULL, onnx_run_expand, NULL},
+    {"Tile", 1, NULL, onnx_run_tile, NULL},
+    {"Pad", 1, NULL, onnx_run_pad, NULL},
+    {"Constant", 1, NULL, onnx_run_constant, NULL},
+    {"ConstantOfShape", 1, NULL, onnx_run_constant_of_shape, NULL},
+    {"Range", 1, NULL, onnx_run_range, NULL},
+    {"EyeLike", 1, NULL, onnx_run_eye_like, NULL},
+    {"OneHot", 1, NULL, onnx_run_one_hot, NULL},
+    {"Resize", 1, NULL, onnx_run_resize, NULL},
+    {"Upsample", 1, NULL, onnx_run_upsample, NULL},
+    {"DepthToSpace", 1, NULL, onnx_run_depth_to_space, NULL},
+    {"SpaceToDepth", 1, NULL, onnx_run_space_to_depth, NULL},
+    {"NonZero", 1, NULL, onnx_run_non_zero, NULL},
+    {"Compress", 1, NULL, onnx_run_compress, NULL},
+    {"Trilu", 1, NULL, onnx_run_trilu, NULL},
+    {"CumSum", 1, NULL, onnx_run_cumsum, NULL},
+    {"TopK", 1, NULL, onnx_run_topk, NULL},
+    {"Einsum", 1, NULL, onnx_run_einsum, NULL},
+};
+
+const onnx_op *onnx_ops_tensor(size_t *count)
+{
+    *count = sizeof tensor_ops / sizeof tensor_ops[0];
+    return tensor_ops;
+}

@@ -1,0 +1,180 @@
+/* Sessions: binding caller inputs, running the nodes in plan order, freeing buffers after
+ * their last use, and exposing outputs as views. */
+#include <cblas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+
+struct onnx_session {
+    onnx_exec x;
+    int have_outputs;
+};
+
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int onnx_session_create(const onnx_model *model, int threads, onnx_session **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    onnx_session *s = calloc(1, sizeof *s);
+    if (!s || onnx_exec_init(&s->x, model, threads) < 0) {
+        free(s);
+        return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+void onnx_session_free(onnx_session *s)
+{
+    if (!s) return;
+    onnx_exec_destroy(&s->x);
+    free(s);
+}
+
+/* Returns every run-time buffer (activations and last run's outputs) to the pool. */
+static void release_all(onnx_session *s)
+{
+    const onnx_model *m = s->x.m;
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].kind != ONNX_VALUE_CONST) onnx_exec_release(&s->x, v);
+}
+
+static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err, size_t err_len)
+{
+    const onnx_model *m = s->x.m;
+    const onnx_value_info *info = &m->input_info[idx];
+    int v = m->input_values[idx];
+    if (in->ndim < 0 || in->ndim > ONNX_MAX_DIMS || (in->ndim > 0 && !in->dims))
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d out of range", info->name, in->ndim);
+    if (!inferd_dtype_is_valid(in->dtype) || inferd_dtype_size(in->dtype) == 0)
+        return fail(err, err_len, ONNX_E_UNSUPPORTED, "input '%s': type %s is not supported", info->name,
+                    inferd_dtype_name(in->dtype));
+    if (info->dtype != INFERD_DTYPE_INVALID && info->dtype != in->dtype)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': type %s, model expects %s", info->name,
+                    inferd_dtype_name(in->dtype), inferd_dtype_name(info->dtype));
+    if (info->ndim >= 0 && info->ndim != in->ndim)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d, model expects %d", info->name, in->ndim,
+                    info->ndim);
+    size_t numel = 1;
+    for (int k = 0; k < in->ndim; k++) {
+        int64_t d = in->dims[k];
+        if (d < 0) return fail(err, err_len, ONNX_E_INVALID, "input '%s': negative dim", info->name);
+        if (info->ndim >= 0 && info->dims[k] >= 0 && info->dims[k] != d)
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s': dim %d is %lld, model expects %lld", info->name,
+                        k, (long long)d, (long long)info->dims[k]);
+        if (d && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)d)
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s': shape too large", info->name);
+        numel *= (size_t)d;
+    }
+    size_t nbytes = numel * inferd_dtype_size(in->dtype);
+    if (nbytes != in->nbytes)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': %zu bytes given, shape needs %zu", info->name,
+                    in->nbytes, nbytes);
+    if (nbytes && !in->data) return fail(err, err_len, ONNX_E_INVALID, "input '%s': no data", info->name);
+    onnx_tensor *t = &s->x.vals[v];
+    memset(t, 0, sizeof *t);
+    t->dtype = in->dtype;
+    t->ndim = in->ndim;
+    for (int k = 0; k < in->ndim; k++) t->dims[k] = in->dims[k];
+    t->data = (void *)in->data; /* operators only read inputs */
+    return 0;
+}
+
+int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err, size_t err_len)
+{
+    const onnx_model *m = s->x.m;
+    if (err && err_len) err[0] = 0;
+    s->have_outputs = 0;
+    release_all(s);
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
+        return fail(err, err_len, ONNX_E_INVALID, "bad input list");
+    if (n_inputs != m->n_inputs)
+        return fail(err, err_len, ONNX_E_INVALID, "%d inputs given, model has %d", n_inputs, m->n_inputs);
+    for (int i = 0; i < m->n_inputs; i++) s->x.vals[m->input_values[i]].ndim = -1;
+    for (int i = 0; i < n_inputs; i++) {
+        int idx = i;
+        if (inputs[i].name) {
+            idx = -1;
+            for (int k = 0; k < m->n_inputs; k++)
+                if (strcmp(m->input_info[k].name, inputs[i].name) == 0) idx = k;
+            if (idx < 0) return fail(err, err_len, ONNX_E_INVALID, "model has no input '%s'", inputs[i].name);
+        }
+        if (s->x.vals[m->input_values[idx]].ndim >= 0)
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s' given twice", m->input_info[idx].name);
+        int rc = bind_input(s, idx, &inputs[i], err, err_len);
+        if (rc < 0) return rc;
+    }
+
+    openblas_set_num_threads(s->x.threads);
+    for (int k = 0; k < m->n_nodes; k++) {
+        int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
+        if (rc < 0) {
+            release_all(s);
+            return rc;
+        }
+        for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++) onnx_exec_release(&s->x, m->free_after[f]);
+    }
+    /* An output that is a graph input points at the caller's buffer: copy it, since the
+     * caller's memory is not ours to hand back. */
+    for (int i = 0; i < m->n_outputs; i++) {
+        int v = m->output_values[i];
+        if (m->values[v].kind != ONNX_VALUE_INPUT || s->x.bufs[v]) continue;
+        onnx_tensor *t = &s->x.vals[v];
+        size_t nb = onnx_tensor_nbytes(t);
+        if (!nb) continue;
+        void *copy = onnx_pool_get(&s->x.pool, nb, &s->x.caps[v]);
+        if (!copy) {
+            release_all(s);
+            return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+        }
+        memcpy(copy, t->data, nb);
+        s->x.bufs[v] = copy;
+        t->data = copy;
+    }
+    /* inputs are not kept past the call */
+    for (int i = 0; i < m->n_inputs; i++) {
+        int v = m->input_values[i];
+        if (!s->x.bufs[v]) s->x.vals[v].data = NULL;
+    }
+    s->have_outputs = 1;
+    return 0;
+}
+
+int onnx_session_num_outputs(const onnx_session *s)
+{
+    return s->x.m->n_outputs;
+}
+
+int onnx_session_output(const onnx_session *s, int i, onnx_output *out)
+{
+    const onnx_model *m = s->x.m;
+    memset(out, 0, sizeof *out);
+    if (!s->have_outputs || i < 0 || i >= m->n_outputs) return ONNX_E_INVALID;
+    int v = m->output_values[i];
+    const onnx_tensor *t = &s->x.vals[v];
+    out->name = m->output_info[i].name;
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    out->dims = t->dims;
+    out->data = t->data;
+    out->nbytes = onnx_tensor_nbytes(t);
+    return 0;
+}
+
+size_t onnx_session_peak_bytes(const onnx_session *s)
+{
+    return s->x.pool.peak_bytes;
+}

@@ -1,0 +1,34 @@
+/* Element readers used by operators for shape and index inputs. */
+#include "tensor.h"
+
+#include "half.h"
+
+int64_t onnx_tensor_get_int(const onnx_tensor *t, int64_t i)
+{
+    const void *d = t->data;
+    switch (t->dtype) {
+    case INFERD_DTYPE_INT64: return ((const int64_t *)d)[i];
+    case INFERD_DTYPE_INT32: return ((const int32_t *)d)[i];
+    case INFERD_DTYPE_INT16: return ((const int16_t *)d)[i];
+    case INFERD_DTYPE_INT8: return ((const int8_t *)d)[i];
+    case INFERD_DTYPE_UINT8: return ((const uint8_t *)d)[i];
+    case INFERD_DTYPE_UINT16: return ((const uint16_t *)d)[i];
+    case INFERD_DTYPE_UINT32: return ((const uint32_t *)d)[i];
+    case INFERD_DTYPE_UINT64: return (int64_t)((const uint64_t *)d)[i];
+    case INFERD_DTYPE_BOOL: return ((const uint8_t *)d)[i] != 0;
+    default: return 0;
+    }
+}
+
+double onnx_tensor_get_double(const onnx_tensor *t, int64_t i)
+{
+    const void *d = t->data;
+    switch (t->dtype) {
+    case INFERD_DTYPE_FP32: return ((const float *)d)[i];
+    case INFERD_DTYPE_FP64: return ((const double *)d)[i];
+    case INFERD_DTYPE_FP16: return onnx_half_to_float(((const uint16_t *)d)[i]);
+    case INFERD_DTYPE_BF16: return onnx_bf16_to_float(((const uint16_t *)d)[i]);
+    case INFERD_DTYPE_UINT64: return (double)((const uint64_t *)d)[i];
+    default: return (double)onnx_tensor_get_int(t, i);
+    }
+}

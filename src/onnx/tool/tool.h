@@ -1,0 +1,18 @@
+/* Shared helpers of the inferd-onnx subcommands. */
+#ifndef ONNX_TOOL_H
+#define ONNX_TOOL_H
+
+#include "inferd/onnx.h"
+
+int tool_info(int argc, char **argv);
+int tool_run(int argc, char **argv);
+int tool_bench(int argc, char **argv);
+
+/* Loads a model, printing the error to stderr; NULL on failure. */
+onnx_model *tool_load(const char *path);
+/* Formats a value's type and shape, e.g. "FP32 [batch, 3, 224, 224]". */
+void tool_format_info(const onnx_value_info *vi, char *buf, size_t len);
+/* Parses a positive int option value; -1 if invalid. */
+long tool_parse_long(const char *s, long min, long max);
+
+#endif

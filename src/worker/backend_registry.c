@@ -1,0 +1,17 @@
+/* The backends this build can run. Add a backend here and as one more source file. */
+#include "backend.h"
+
+#include <string.h>
+
+extern const backend_ops backend_reverse;
+extern const backend_ops backend_identity;
+extern const backend_ops backend_delay;
+
+static const backend_ops *const backends[] = {&backend_reverse, &backend_identity, &backend_delay};
+
+const backend_ops *backend_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(backends[i]->name, name) == 0) return backends[i];
+    return NULL;
+}

@@ -1,0 +1,153 @@
+# Limits: header timeout against slow clients, idle timeout, body size (413), header size
+# (431), the connection cap; a misbehaving client never holds up the others.
+import json
+import socket
+import time
+
+from conftest import MOCK_IDENTITY, MOCK_REVERSE
+from rawhttp import Reader, request_bytes
+
+
+def repo(model_repo):
+    return model_repo({"reverse": MOCK_REVERSE, "identity": MOCK_IDENTITY})
+
+
+def test_slow_header_dribble_is_cut_off(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--header-timeout-ms", "700"])
+    slow = n.connect()
+    r = Reader(slow)
+    start = time.monotonic()
+    closed = False
+    # one byte every 100 ms: the headers would take far longer than 700 ms
+    for ch in b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
+        try:
+            slow.sendall(bytes([ch]))
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        # meanwhile another client is served normally
+        if ch == ord("H"):
+            assert n.request("GET", "/v2/health/live", timeout=5)[0] == 200
+        if r.closed_by_peer(timeout=0.1):
+            closed = True
+            break
+        if time.monotonic() - start > 10:
+            break
+    assert closed, "slow client was not disconnected"
+    assert time.monotonic() - start < 5
+    assert n.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_silent_connection_is_closed_after_idle_timeout(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--idle-timeout-ms", "500"])
+    s = n.connect()
+    r = Reader(s)
+    s.sendall(request_bytes("GET", "/v2/health/live"))
+    assert r.read_response().status == 200
+    assert r.closed_by_peer(timeout=5)
+
+
+def test_silent_connection_without_request_is_closed(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--idle-timeout-ms", "500"])
+    s = n.connect()
+    assert Reader(s).closed_by_peer(timeout=5)
+
+
+def test_oversized_body_413_before_reading_it(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--max-body-bytes", "1000"])
+    s = n.connect()
+    r = Reader(s)
+    # announce 100 MB but send only the headers: the answer must come without the body
+    s.sendall(b"POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    resp = r.read_response()
+    assert resp.status == 413
+    assert "limit" in json.loads(resp.body)["error"]
+    assert resp.headers.get("connection") == "close"
+    assert r.closed_by_peer()
+    # exactly at the limit is fine
+    body = json.dumps({"message": "x" * (1000 - len('{"message": ""}'))})
+    assert len(body) == 1000
+    status, _, _ = n.request("POST", "/process", body=body)
+    assert status == 200
+
+
+def test_oversized_chunked_body_413(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--max-body-bytes", "1000"])
+    s = n.connect()
+    r = Reader(s)
+    s.sendall(b"POST /process HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        for _ in range(10):
+            s.sendall(b"190\r\n" + b"a" * 400 + b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    resp = r.read_response()
+    assert resp.status == 413
+    assert r.closed_by_peer()
+
+
+def test_huge_header_431(node, model_repo):
+    n = node(repo=repo(model_repo))
+    s = n.connect()
+    r = Reader(s)
+    try:
+        s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    resp = r.read_response()
+    assert resp.status == 431
+    assert r.closed_by_peer()
+    # a long URL counts too
+    s = n.connect()
+    r = Reader(s)
+    try:
+        s.sendall(b"GET /" + b"u" * 20000 + b" HTTP/1.1\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert r.read_response().status == 431
+    assert n.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_connection_cap(node, model_repo):
+    n = node(repo=repo(model_repo), args=["--max-connections", "3"])
+    held = [n.connect() for _ in range(3)]
+    for s in held:  # make sure all three are accepted and served
+        s.sendall(request_bytes("GET", "/v2/health/live"))
+        assert Reader(s).read_response().status == 200
+    extra = n.connect()
+    assert Reader(extra).closed_by_peer(timeout=5)   # accepted, then closed
+    extra.close()
+    for s in held:
+        s.close()
+    # capacity comes back once they are gone (bounded wait)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if n.request("GET", "/v2/health/live", timeout=2)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        raise AssertionError("node did not accept connections again")
+
+
+def test_backpressure_client_not_reading(node, model_repo):
+    # A client that pipelines many requests and never reads: the node stops reading it,
+    # stays bounded and keeps serving others.
+    n = node(repo=repo(model_repo), args=["--max-pipeline", "8"])
+    hog = n.connect()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    req = request_bytes("POST", "/v2/models/identity/infer", json.dumps(
+        {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 2000],
+                     "data": [1.5] * 2000}]}))
+    hog.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and sent < 50_000_000:
+        try:
+            sent += hog.send(req)
+        except BlockingIOError:
+            break   # the node stopped reading us: that is the backpressure
+    assert sent < 50_000_000
+    assert n.request("GET", "/v2/health/live", timeout=5)[0] == 200
+    hog.close()

@@ -1,0 +1,65 @@
+# SIGTERM: stop accepting, finish what is in flight (answers delivered), exit 0; a second
+# signal exits at once.
+import json
+import signal
+import threading
+import time
+
+from conftest import MOCK_DELAY, MOCK_REVERSE
+from rawhttp import Reader, request_bytes
+
+DELAY_BODY = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 1],
+                                     "data": [5]}], "parameters": {"delay_ms": 800}})
+
+
+def submitted(n):
+    return n.log_text().count("batch submitted")
+
+
+def wait_submitted(n, count, timeout=10):
+    """Waits (bounded) until the scheduler logged `count` batches (needs --log-level debug)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if submitted(n) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError("request did not reach the scheduler")
+
+
+def test_sigterm_drains_in_flight_and_exits_0(node, model_repo):
+    n = node(repo=model_repo({"delay": MOCK_DELAY, "reverse": MOCK_REVERSE}),
+             args=["--log-level", "debug"])
+    socks = []
+    for i in range(4):
+        s = n.connect(timeout=15)
+        s.sendall(request_bytes("POST", "/v2/models/delay/infer", DELAY_BODY))
+        socks.append(s)
+        wait_submitted(n, i + 1)   # in flight before the signal
+    idle = n.connect()   # an idle keep-alive connection: closed by the drain
+    n.proc.send_signal(signal.SIGTERM)
+    for s in socks:
+        resp = Reader(s, timeout=15).read_response()
+        assert resp.status == 200
+        assert json.loads(resp.body)["outputs"][0]["data"] == [5]
+    assert Reader(idle).closed_by_peer(timeout=15)
+    assert n.proc.wait(timeout=20) == 0
+    log = n.log_text()
+    assert "shutdown" in log
+
+
+def test_second_signal_exits_at_once(node, model_repo):
+    n = node(repo=model_repo({"delay": MOCK_DELAY}),
+             args=["--drain-timeout-ms", "30000", "--log-level", "debug"])
+    s = n.connect(timeout=15)
+    s.sendall(request_bytes("POST", "/v2/models/delay/infer",
+                            json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32",
+                                                    "shape": [1, 1], "data": [1]}],
+                                        "parameters": {"delay_ms": 20000}})))
+    wait_submitted(n, 1)
+    n.proc.send_signal(signal.SIGTERM)
+    assert n.wait_log("shutdown", timeout=5)
+    start = time.monotonic()
+    n.proc.send_signal(signal.SIGINT)
+    n.proc.wait(timeout=5)
+    assert time.monotonic() - start < 5
+    assert n.proc.returncode != 0

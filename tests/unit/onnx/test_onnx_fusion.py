@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Load-time fusions give the same answers as the unfused graph: each model is run twice with
+inferd-onnx, once as is (fused) and once with the intermediate values also exposed as graph
+outputs (which blocks fusion), and `info` must show fewer nodes for the fused one.
+Usage: test_onnx_fusion.py PATH/TO/inferd-onnx"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(3)
+
+
+def const(name, shape, positive=False):
+    a = RNG.standard_normal(shape).astype(np.float32)
+    if positive:
+        a = np.abs(a) + 0.5
+    return numpy_helper.from_array(a, name)
+
+
+def conv_bn_act(act, attrs=None, extra_inits=(), act_inputs=None):
+    nodes = [
+        helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "s", "bb", "m", "v"], ["n"], epsilon=1e-3),
+        helper.make_node(act, act_inputs or ["n"], ["y"], **(attrs or {})),
+    ]
+    inits = [const("W", (4, 3, 3, 3)), const("B", (4,)), const("s", (4,)), const("bb", (4,)),
+             const("m", (4,)), const("v", (4,), positive=True)] + list(extra_inits)
+    return nodes, inits, ("x", [2, 3, 5, 5]), ["c", "n"]
+
+
+def matmul_add_act(act, attrs=None):
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["p"]),
+        helper.make_node("Add", ["p", "b"], ["q"]),
+        helper.make_node(act, ["q"], ["y"], **(attrs or {})),
+    ]
+    return nodes, [const("W", (6, 5)), const("b", (5,))], ("x", [3, 6]), ["p", "q"]
+
+
+def gemm_act(act, attrs=None):
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "C"], ["g"], transB=1),
+        helper.make_node(act, ["g"], ["y"], **(attrs or {})),
+    ]
+    return nodes, [const("W", (5, 6)), const("C", (5,))], ("x", [3, 6]), ["g"]
+
+
+CASES = {
+    "conv_bn_relu": conv_bn_act("Relu"),
+    "conv_bn_clip": conv_bn_act("Clip", extra_inits=[numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
+                                                   numpy_helper.from_array(np.array(0.7, np.float32), "hi")],
+                                act_inputs=["n", "lo", "hi"]),
+    "conv_bn_leaky": conv_bn_act("LeakyRelu", {"alpha": 0.2}),
+    "matmul_add_relu": matmul_add_act("Relu"),
+    "matmul_add_sigmoid": matmul_add_act("Sigmoid"),
+    "matmul_add_tanh": matmul_add_act("Tanh"),
+    "gemm_hardsigmoid": gemm_act("HardSigmoid", {"alpha": 0.3, "beta": 0.4}),
+    "gemm_elu": gemm_act("Elu", {"alpha": 0.7}),
+    "gemm_hardswish": gemm_act("HardSwish"),
+}
+
+
+def save(path, nodes, inits, inp, outputs):
+    graph = helper.make_graph(
+        nodes, "fusion", [helper.make_tensor_value_info(inp[0], TensorProto.FLOAT, inp[1])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.save(model, path)
+
+
+def run(tool, args):
+    r = subprocess.run([tool] + args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+
+
+def exec_nodes(tool, model):
+    m = re.search(r"(\d+) after folding and fusion", run(tool, ["info", model]))
+    return int(m.group(1))
+
+
+def main():
+    tool = sys.argv[1]
+    with tempfile.TemporaryDirectory() as d:
+        for name, (nodes, inits, inp, inner) in CASES.items():
+            fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
+            save(fused, nodes, inits, inp, ["y"])
+            save(plain, nodes, inits, inp, ["y"] + inner)
+            assert exec_nodes(tool, fused) < exec_nodes(tool, plain), name
+            x = RNG.standard_normal(inp[1]).astype(np.float32)
+            xin = os.path.join(d, "x.npy")
+            np.save(xin, x)
+            outs = []
+            for model, sub in ((fused, "f"), (plain, "p")):
+                out = os.path.join(d, name + sub)
+                run(tool, ["run", model, "--input", "x=" + xin, "--output-dir", out])
+                outs.append(np.load(os.path.join(out, "y.npy")))
+            np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5, err_msg=name)
+            print("ok", name)
+
+
+if __name__ == "__main__":
+    main()

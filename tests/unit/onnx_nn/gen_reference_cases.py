@@ -1,0 +1,122 @@
+"""Writes ONNX test cases (model.onnx + test_data_set_0) for the nn operators into DIR, with
+expected outputs from PyTorch / numpy, in the layout inferd-conformance reads:
+    /usr/bin/python3 gen_reference_cases.py DIR && inferd-conformance DIR
+Covers what Debian's ONNX test data does not: depthwise stride-2 and padded paths, grouped and
+1x1 convolutions, dilations with asymmetric pads, ceil_mode pooling, MatMul broadcasting,
+softmax over middle axes, LayerNorm scale broadcasting, Gemm C broadcasting."""
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, TensorProto, numpy_helper
+torch.manual_seed(0); rng = np.random.default_rng(1)
+root = sys.argv[1]
+shutil.rmtree(root, ignore_errors=True)
+n_cases = 0
+def save(name, nodes, inputs, outputs, inits=(), opset=13):
+    global n_cases
+    d = f'{root}/{name}'; os.makedirs(d + '/test_data_set_0')
+    g = helper.make_graph(nodes, name,
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT if v.dtype == np.float32 else TensorProto.INT64, list(v.shape)) for k, v in inputs],
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in outputs],
+        [numpy_helper.from_array(v, k) for k, v in inits])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)]), d + '/model.onnx')
+    for i, (k, v) in enumerate(inputs):
+        open(f'{d}/test_data_set_0/input_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
+    for i, (k, v) in enumerate(outputs):
+        open(f'{d}/test_data_set_0/output_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
+    n_cases += 1
+F = lambda *s: rng.standard_normal(s).astype(np.float32)
+# Conv 2-D incl. depthwise variants
+for (c, m, g, hw, k, s, p, d, bias) in [
+    (8, 8, 8, (13, 17), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (8, 8, 8, (14, 14), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (8, 16, 8, (9, 9), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (6, 6, 6, (7, 10), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), False),
+    (6, 6, 6, (7, 10), (3, 3), (1, 1), (0, 2, 1, 0), (1, 1), True),
+    (4, 4, 4, (11, 11), (5, 5), (2, 2), (2, 2, 2, 2), (1, 1), True),
+    (4, 4, 4, (11, 12), (3, 3), (3, 2), (1, 1, 1, 1), (2, 2), True),
+    (4, 4, 4, (1, 1), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (4, 4, 4, (2, 3), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (4, 4, 4, (8, 8), (1, 3), (1, 2), (0, 1, 0, 1), (1, 1), True),
+    (6, 12, 3, (9, 8), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (16, 32, 1, (10, 10), (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), True),
+    (16, 32, 2, (10, 10), (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), True),
+    (16, 32, 1, (10, 10), (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), True),
+    (3, 5, 1, (12, 9), (3, 3), (2, 1), (2, 0, 1, 3), (2, 1), True),
+    (3, 5, 1, (12, 9), (4, 2), (3, 3), (0, 0, 0, 0), (1, 2), False),
+    ]:
+    x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
+    xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
+    y = torch.nn.functional.conv2d(xt, torch.from_numpy(w), torch.from_numpy(b) if bias else None, s, 0, d, g).numpy()
+    name = f'conv2d_c{c}m{m}g{g}_{hw[0]}x{hw[1]}_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{"".join(map(str,p))}_d{d[0]}{d[1]}'
+    ins = ['x', 'w'] + (['b'] if bias else [])
+    node = helper.make_node('Conv', ins, ['y'], kernel_shape=list(k), strides=list(s), pads=list(p), dilations=list(d), group=g)
+    save(name, [node], [('x', x)], [('y', y)], [('w', w)] + ([('b', b)] if bias else []))
+    # same with a fused Relu after it (exercises fusion when the graph pass exists)
+    node2 = helper.make_node('Relu', ['y'], ['z'])
+    save(name + '_relu', [node, node2], [('x', x)], [('z', np.maximum(y, 0))], [('w', w)] + ([('b', b)] if bias else []))
+# 1-D and 3-D
+x = F(2, 4, 15); w = F(6, 2, 4); b = F(6)
+y = torch.nn.functional.conv1d(torch.nn.functional.pad(torch.from_numpy(x), (2, 1)), torch.from_numpy(w), torch.from_numpy(b), 2, 0, 2, 2).numpy()
+save('conv1d_g2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2], pads=[2, 1], dilations=[2], group=2)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
+x = F(1, 4, 5, 6, 7); w = F(4, 1, 3, 3, 3); b = F(4)
+y = torch.nn.functional.conv3d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), (1, 2, 1), 1, 1, 4).numpy()
+save('conv3d_dw', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[1, 2, 1], pads=[1] * 6, group=4)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
+# SAME_UPPER / SAME_LOWER with stride 2 on even input (asymmetric pads)
+for ap in ['SAME_UPPER', 'SAME_LOWER']:
+    x = F(1, 3, 8, 8); w = F(4, 3, 3, 3)
+    pad = (0, 1, 0, 1) if ap == 'SAME_UPPER' else (1, 0, 1, 0)
+    y = torch.nn.functional.conv2d(torch.nn.functional.pad(torch.from_numpy(x), pad), torch.from_numpy(w), None, 2).numpy()
+    save(f'conv_{ap}', [helper.make_node('Conv', ['x', 'w'], ['y'], strides=[2, 2], auto_pad=ap)], [('x', x)], [('y', y)], [('w', w)])
+# ConvTranspose groups / dilations / output_padding
+for (c, m, g, k, s, p, op, d) in [(4, 6, 2, (3, 3), (2, 2), (1, 1), (1, 1), (1, 1)), (3, 2, 1, (2, 3), (1, 2), (0, 1), (0, 1), (2, 1)), (2, 2, 2, (3, 3), (3, 3), (2, 2), (0, 2), (1, 1))]:
+    x = F(2, c, 5, 6); w = F(c, m // g, *k); b = F(m)
+    y = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), s, p, op, g, d).numpy()
+    save(f'convt_c{c}m{m}g{g}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_op{op[0]}{op[1]}_d{d[0]}{d[1]}', [helper.make_node('ConvTranspose', ['x', 'w', 'b'], ['y'], strides=list(s), pads=[p[0], p[1], p[0], p[1]], output_padding=list(op), dilations=list(d), group=g)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
+# pooling with ceil_mode / dilation vs torch
+for (k, s, p, d, ceil) in [((3, 3), (2, 2), (1, 1), (1, 1), True), ((2, 2), (2, 2), (0, 0), (1, 1), True), ((3, 2), (2, 3), (1, 0), (2, 1), True), ((3, 3), (2, 2), (1, 1), (1, 1), False)]:
+    x = F(2, 3, 10, 11)
+    y = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil).numpy()
+    save(f'maxpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}_c{int(ceil)}', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], dilations=list(d), ceil_mode=int(ceil))], [('x', x)], [('y', y)])
+    if d == (1, 1):
+        for cip in (0, 1):
+            y = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, ceil, bool(cip)).numpy()
+            save(f'avgpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_c{int(ceil)}_cip{cip}', [helper.make_node('AveragePool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil), count_include_pad=cip)], [('x', x)], [('y', y)])
+x = F(2, 3, 9, 9)
+y = torch.nn.functional.lp_pool2d(torch.from_numpy(x), 2, 3, 2).numpy()
+save('lppool_p2', [helper.make_node('LpPool', ['x'], ['y'], kernel_shape=[3, 3], strides=[2, 2], p=2)], [('x', x)], [('y', y)], opset=11)
+y = np.sqrt((x ** 2).sum(axis=(2, 3), keepdims=True))
+save('globallppool', [helper.make_node('GlobalLpPool', ['x'], ['y'])], [('x', x)], [('y', y)])
+# MatMul broadcasting
+for sa, sb in [((3,), (3,)), ((3,), (2, 3, 4)), ((2, 5, 3), (3,)), ((2, 1, 4, 3), (5, 3, 6)), ((1, 4, 3), (2, 3, 6)), ((4, 3), (2, 3, 6)), ((2, 2, 4, 3), (3, 6)), ((0, 3), (3, 4)), ((2, 0), (0, 3))]:
+    a = F(*sa); bm = F(*sb); y = np.matmul(a, bm).astype(np.float32)
+    save(f'matmul_{"x".join(map(str,sa))}_{"x".join(map(str,sb))}', [helper.make_node('MatMul', ['a', 'b'], ['y'])], [('a', a), ('b', bm)], [('y', y)])
+# Softmax over a middle axis, opset 11 flatten and opset 13
+x = F(2, 3, 4, 5)
+for ax in (0, 1, 2, 3, -1):
+    for op, fn in (('Softmax', torch.softmax), ('LogSoftmax', torch.log_softmax)):
+        y = fn(torch.from_numpy(x), ax).numpy()
+        save(f'{op.lower()}_13_ax{ax}', [helper.make_node(op, ['x'], ['y'], axis=ax)], [('x', x)], [('y', y)])
+        y = fn(torch.from_numpy(x).reshape(int(np.prod(x.shape[:ax % 4])), -1), 1).reshape(x.shape).numpy()
+        save(f'{op.lower()}_11_ax{ax}', [helper.make_node(op, ['x'], ['y'], axis=ax)], [('x', x)], [('y', y)], opset=11)
+# Softmax long rows (vectorized exp path), with -inf mask values
+x = F(3, 1000) * 10; x[0, :500] = -np.inf
+save('softmax_long', [helper.make_node('Softmax', ['x'], ['y'], axis=-1)], [('x', x)], [('y', torch.softmax(torch.from_numpy(x), -1).numpy())])
+# LayerNorm with broadcast scale
+x = F(2, 3, 4); sc = F(1, 4); bb = F(4)
+y = torch.nn.functional.layer_norm(torch.from_numpy(x), (3, 4), torch.from_numpy(np.broadcast_to(sc, (3, 4)).copy()), torch.from_numpy(np.broadcast_to(bb, (3, 4)).copy())).numpy()
+save('layernorm_bcast', [helper.make_node('LayerNormalization', ['x', 's', 'b'], ['y'], axis=1)], [('x', x)], [('y', y)], [('s', sc), ('b', bb)], opset=17)
+# MVN custom axes
+x = F(2, 3, 4, 5); mu = x.mean(axis=(1, 3), keepdims=True); sd = np.sqrt((x ** 2).mean(axis=(1, 3), keepdims=True) - mu ** 2)
+save('mvn_axes13', [helper.make_node('MeanVarianceNormalization', ['x'], ['y'], axes=[1, 3])], [('x', x)], [('y', ((x - mu) / (sd + 1e-9)).astype(np.float32))])
+# Gemm with C row vector and column vector
+a = F(4, 3); bm = F(5, 3)
+for cs in [(5,), (4, 1), (1, 5), ()]:
+    cc = F(*cs) if cs else np.array(0.7, dtype=np.float32)
+    y = (0.5 * a @ bm.T + 2.0 * cc).astype(np.float32)
+    save(f'gemm_c{"x".join(map(str, cs)) or "scalar"}', [helper.make_node('Gemm', ['a', 'b', 'c'], ['y'], alpha=0.5, beta=2.0, transB=1)], [('a', a), ('b', bm), ('c', cc)], [('y', y)])
+print(n_cases, 'cases')

@@ -1,0 +1,274 @@
+/* nn operators through the public runtime API: Conv and MatMul against naive references over
+ * the fast paths (depthwise incl. stride 2, 1x1, grouped im2col, batched broadcast), and bad
+ * shapes and attributes that must come back as errors, never crashes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nn_test_model.h"
+
+static uint32_t rng_state = 12345u;
+
+static float rnd(void)
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void fill(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = rnd();
+}
+
+typedef struct conv_case {
+    int64_t n, c, h, w, m, group, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+} conv_case;
+
+static void conv_ref(const conv_case *k, const float *x, const float *w, const float *b,
+                     float *y, int64_t oh, int64_t ow)
+{
+    int64_t cg = k->c / k->group, mg = k->m / k->group;
+    for (int64_t n = 0; n < k->n; n++)
+    for (int64_t m = 0; m < k->m; m++)
+    for (int64_t r = 0; r < oh; r++)
+    for (int64_t q = 0; q < ow; q++) {
+        double acc = b[m];
+        int64_t g = m / mg;
+        for (int64_t c = 0; c < cg; c++)
+        for (int64_t i = 0; i < k->kh; i++)
+        for (int64_t j = 0; j < k->kw; j++) {
+            int64_t ih = r * k->sh - k->pt + i * k->dh, iw = q * k->sw - k->pl + j * k->dw;
+            if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
+            acc += (double)x[((n * k->c + g * cg + c) * k->h + ih) * k->w + iw] *
+                   w[((m * cg + c) * k->kh + i) * k->kw + j];
+        }
+        y[((n * k->m + m) * oh + r) * ow + q] = (float)acc;
+    }
+}
+
+static void check_conv(const conv_case *k)
+{
+    int64_t oh = (k->h + k->pt + k->pb - ((k->kh - 1) * k->dh + 1)) / k->sh + 1;
+    int64_t ow = (k->w + k->pl + k->pr - ((k->kw - 1) * k->dw + 1)) / k->sw + 1;
+    size_t nx = (size_t)(k->n * k->c * k->h * k->w);
+    size_t nw = (size_t)(k->m * (k->c / k->group) * k->kh * k->kw);
+    size_t ny = (size_t)(k->n * k->m * oh * ow);
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
+    float *b = malloc((size_t)k->m * sizeof *b);
+    float *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
+    assert_non_null(x);
+    assert_non_null(w);
+    assert_non_null(b);
+    assert_non_null(want);
+    assert_non_null(got);
+    fill(x, nx);
+    fill(w, nw);
+    fill(b, (size_t)k->m);
+    conv_ref(k, x, w, b, want, oh, ow);
+    nn_test_tensor in[3] = {
+        {"x", 4, {k->n, k->c, k->h, k->w}, x, 0},
+        {"w", 4, {k->m, k->c / k->group, k->kh, k->kw}, w, 1},
+        {"b", 1, {k->m}, b, 1},
+    };
+    int64_t strides[2] = {k->sh, k->sw}, dil[2] = {k->dh, k->dw};
+    int64_t pads[4] = {k->pt, k->pl, k->pb, k->pr};
+    nn_test_attr at[4] = {
+        {"strides", NN_ATTR_INTS, 0, 0, strides, 2, NULL},
+        {"dilations", NN_ATTR_INTS, 0, 0, dil, 2, NULL},
+        {"pads", NN_ATTR_INTS, 0, 0, pads, 4, NULL},
+        {"group", NN_ATTR_INT, k->group, 0, NULL, 0, NULL},
+    };
+    nn_test_node node = {"Conv", 13, in, 3, at, 4, 1};
+    char err[256] = "";
+    size_t n = 0;
+    int64_t dims[8];
+    int ndim = 0;
+    int rc = nn_test_run(&node, got, ny, &n, dims, &ndim, err, sizeof err);
+    if (rc != 0) fail_msg("Conv failed: %s", err);
+    assert_int_equal(n, ny);
+    assert_int_equal(ndim, 4);
+    assert_int_equal(dims[2], oh);
+    assert_int_equal(dims[3], ow);
+    for (size_t i = 0; i < ny; i++)
+        if (fabsf(got[i] - want[i]) > 1e-4f + 1e-4f * fabsf(want[i]))
+            fail_msg("element %zu: got %g, want %g", i, got[i], want[i]);
+    free(x);
+    free(w);
+    free(b);
+    free(want);
+    free(got);
+}
+
+static void test_conv_paths_match_reference(void **state)
+{
+    (void)state;
+    static const conv_case cases[] = {
+        /* n  c  h   w   m  grp kh kw sh sw dh dw pt pl pb pr */
+        {2, 8, 13, 17, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* depthwise s2, split rows */
+        {1, 8, 14, 14, 16, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  /* depthwise, multiplier 2 */
+        {1, 6, 7, 10, 6, 6, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0},    /* depthwise, uneven pads */
+        {1, 4, 11, 12, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1, 1},   /* depthwise, generic kernel */
+        {1, 4, 2, 3, 4, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},     /* depthwise, tiny input */
+        {2, 16, 9, 9, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1x1 stride 1: plain GEMM */
+        {1, 16, 9, 9, 32, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* grouped 1x1 */
+        {1, 16, 9, 9, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},    /* 1x1 stride 2: im2col */
+        {2, 6, 9, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* grouped 3x3 */
+        {1, 3, 12, 9, 5, 1, 3, 2, 2, 1, 2, 1, 2, 0, 1, 3},    /* dilation, asymmetric pads */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+static void test_matmul_broadcast_matches_reference(void **state)
+{
+    (void)state;
+    /* A [2, 1, 4, 3] x B [5, 3, 6] -> [2, 5, 4, 6] */
+    float a[2 * 4 * 3], b[5 * 3 * 6], got[2 * 5 * 4 * 6];
+    fill(a, sizeof a / sizeof a[0]);
+    fill(b, sizeof b / sizeof b[0]);
+    nn_test_tensor in[2] = {{"a", 4, {2, 1, 4, 3}, a, 0}, {"b", 3, {5, 3, 6}, b, 0}};
+    nn_test_node node = {"MatMul", 13, in, 2, NULL, 0, 1};
+    char err[256] = "";
+    size_t n = 0;
+    int64_t dims[8];
+    int ndim = 0;
+    int rc = nn_test_run(&node, got, sizeof got / sizeof got[0], &n, dims, &ndim, err, sizeof err);
+    if (rc != 0) fail_msg("MatMul failed: %s", err);
+    assert_int_equal(ndim, 4);
+    assert_int_equal(n, sizeof got / sizeof got[0]);
+    for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 5; j++)
+    for (int r = 0; r < 4; r++)
+    for (int c = 0; c < 6; c++) {
+        double acc = 0;
+        for (int k = 0; k < 3; k++) acc += (double)a[(i * 4 + r) * 3 + k] * b[(j * 3 + k) * 6 + c];
+        assert_float_equal(got[((i * 5 + j) * 4 + r) * 6 + c], acc, 1e-4);
+    }
+}
+
+/* Each case must fail cleanly in the operator itself (negative code, message naming it). */
+static void expect_error(const char *what, const nn_test_node *node)
+{
+    float out[4096];
+    char err[256] = "";
+    size_t n = 0;
+    int64_t dims[8];
+    int ndim = 0;
+    int rc = nn_test_run(node, out, 4096, &n, dims, &ndim, err, sizeof err);
+    if (rc >= 0) fail_msg("%s: expected an error, got success", what);
+    if (err[0] == '\0') fail_msg("%s: error without a message", what);
+    if (!strstr(err, node->op_type)) fail_msg("%s: failed outside the operator: %s", what, err);
+}
+
+static float zeros[4096];
+
+static void test_bad_inputs_are_errors(void **state)
+{
+    (void)state;
+    static const int64_t two[2] = {1, 1}, three[3] = {1, 1, 1}, big[2] = {1LL << 40, 1};
+    static const int64_t k3[2] = {3, 3}, k9[2] = {9, 9}, p4[4] = {3, 3, 3, 3};
+    const nn_test_tensor x4 = {"x", 4, {1, 3, 5, 5}, zeros, 0};
+    {   /* W says 2 input channels, X has 3 */
+        nn_test_tensor in[2] = {x4, {"w", 4, {4, 2, 3, 3}, zeros, 1}};
+        nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
+        expect_error("conv channel mismatch", &nd);
+    }
+    {   /* group does not divide */
+        nn_test_tensor in[2] = {x4, {"w", 4, {4, 1, 3, 3}, zeros, 1}};
+        nn_test_attr at[1] = {{"group", NN_ATTR_INT, 2, 0, NULL, 0, NULL}};
+        nn_test_node nd = {"Conv", 13, in, 2, at, 1, 1};
+        expect_error("conv bad group", &nd);
+    }
+    {   /* pads with the wrong count, absurd strides, kernel_shape disagreeing with W */
+        nn_test_tensor in[2] = {x4, {"w", 4, {4, 3, 3, 3}, zeros, 1}};
+        nn_test_attr at1[1] = {{"pads", NN_ATTR_INTS, 0, 0, three, 3, NULL}};
+        nn_test_node nd1 = {"Conv", 13, in, 2, at1, 1, 1};
+        expect_error("conv pads count", &nd1);
+        nn_test_attr at2[1] = {{"strides", NN_ATTR_INTS, 0, 0, big, 2, NULL}};
+        nn_test_node nd2 = {"Conv", 13, in, 2, at2, 1, 1};
+        expect_error("conv huge stride", &nd2);
+        nn_test_attr at3[1] = {{"kernel_shape", NN_ATTR_INTS, 0, 0, two, 2, NULL}};
+        nn_test_node nd3 = {"Conv", 13, in, 2, at3, 1, 1};
+        expect_error("conv kernel_shape mismatch", &nd3);
+        nn_test_attr at4[1] = {{"auto_pad", NN_ATTR_STRING, 0, 0, NULL, 0, "SAME_MIDDLE"}};
+        nn_test_node nd4 = {"Conv", 13, in, 2, at4, 1, 1};
+        expect_error("conv bad auto_pad", &nd4);
+    }
+    {   /* kernel larger than the input */
+        nn_test_tensor in[2] = {x4, {"w", 4, {4, 3, 9, 9}, zeros, 1}};
+        nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
+        expect_error("conv kernel > input", &nd);
+    }
+    {   /* rank-2 input */
+        nn_test_tensor in[2] = {{"x", 2, {3, 5}, zeros, 0}, {"w", 2, {4, 3}, zeros, 1}};
+        nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
+        expect_error("conv rank 2", &nd);
+    }
+    {   /* pooling: missing kernel_shape, pads >= kernel, window > input */
+        nn_test_tensor in[1] = {x4};
+        nn_test_node nd1 = {"MaxPool", 13, in, 1, NULL, 0, 1};
+        expect_error("maxpool no kernel", &nd1);
+        nn_test_attr at2[2] = {{"kernel_shape", NN_ATTR_INTS, 0, 0, k3, 2, NULL},
+                               {"pads", NN_ATTR_INTS, 0, 0, p4, 4, NULL}};
+        nn_test_node nd2 = {"AveragePool", 13, in, 1, at2, 2, 1};
+        expect_error("avgpool pads >= kernel", &nd2);
+        nn_test_attr at3[1] = {{"kernel_shape", NN_ATTR_INTS, 0, 0, k9, 2, NULL}};
+        nn_test_node nd3 = {"MaxPool", 13, in, 1, at3, 1, 1};
+        expect_error("maxpool window > input", &nd3);
+    }
+    {   /* matrix products */
+        nn_test_tensor in1[2] = {{"a", 2, {2, 3}, zeros, 0}, {"b", 2, {4, 5}, zeros, 0}};
+        nn_test_node nd1 = {"MatMul", 13, in1, 2, NULL, 0, 1};
+        expect_error("matmul inner mismatch", &nd1);
+        nn_test_tensor in2[2] = {{"a", 3, {2, 2, 3}, zeros, 0}, {"b", 3, {3, 3, 5}, zeros, 0}};
+        nn_test_node nd2 = {"MatMul", 13, in2, 2, NULL, 0, 1};
+        expect_error("matmul batch mismatch", &nd2);
+        nn_test_tensor in3[3] = {{"a", 2, {2, 3}, zeros, 0}, {"b", 2, {3, 4}, zeros, 0},
+                                 {"c", 2, {3, 4}, zeros, 0}};
+        nn_test_node nd3 = {"Gemm", 13, in3, 3, NULL, 0, 1};
+        expect_error("gemm C shape", &nd3);
+        nn_test_tensor in4[2] = {{"a", 3, {1, 2, 3}, zeros, 0}, {"b", 2, {3, 4}, zeros, 0}};
+        nn_test_node nd4 = {"Gemm", 13, in4, 2, NULL, 0, 1};
+        expect_error("gemm rank 3", &nd4);
+    }
+    {   /* normalizations and softmax */
+        nn_test_tensor in1[1] = {{"x", 2, {2, 3}, zeros, 0}};
+        nn_test_attr at1[1] = {{"axis", NN_ATTR_INT, 5, 0, NULL, 0, NULL}};
+        nn_test_node nd1 = {"Softmax", 13, in1, 1, at1, 1, 1};
+        expect_error("softmax axis", &nd1);
+        nn_test_tensor in2[2] = {{"x", 2, {2, 3}, zeros, 0}, {"s", 1, {4}, zeros, 1}};
+        nn_test_node nd2 = {"LayerNormalization", 17, in2, 2, NULL, 0, 1};
+        expect_error("layernorm scale", &nd2);
+        nn_test_tensor in3[5] = {x4, {"s", 1, {3}, zeros, 1}, {"b", 1, {3}, zeros, 1},
+                                 {"m", 1, {2}, zeros, 1}, {"v", 1, {3}, zeros, 1}};
+        nn_test_node nd3 = {"BatchNormalization", 15, in3, 5, NULL, 0, 1};
+        expect_error("batchnorm mean length", &nd3);
+        nn_test_tensor in4[1] = {x4};
+        nn_test_attr at4[1] = {{"size", NN_ATTR_INT, 0, 0, NULL, 0, NULL}};
+        nn_test_node nd4 = {"LRN", 13, in4, 1, at4, 1, 1};
+        expect_error("lrn size 0", &nd4);
+    }
+    {   /* ConvTranspose: output_shape that cannot be produced */
+        static const int64_t os[2] = {-5, 4};
+        nn_test_tensor in[2] = {{"x", 4, {1, 1, 3, 3}, zeros, 0}, {"w", 4, {1, 2, 3, 3}, zeros, 1}};
+        nn_test_attr at[1] = {{"output_shape", NN_ATTR_INTS, 0, 0, os, 2, NULL}};
+        nn_test_node nd = {"ConvTranspose", 13, in, 2, at, 1, 1};
+        expect_error("convtranspose output_shape", &nd);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_paths_match_reference),
+        cmocka_unit_test(test_matmul_broadcast_matches_reference),
+        cmocka_unit_test(test_bad_inputs_are_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

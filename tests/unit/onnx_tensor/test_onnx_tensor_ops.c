@@ -1,0 +1,340 @@
+/* Tensor and reduce operators on hand-made cases: results against naive references, opset
+ * variants, and malformed inputs (bad indices, shapes and sizes) that must fail cleanly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "op_model.h"
+
+#define F32 INFERD_DTYPE_FP32
+#define I64 INFERD_DTYPE_INT64
+
+static char err[512];
+
+static opm_tensor tens(inferd_dtype dt, const void *data, int ndim, ...)
+{
+    opm_tensor t = {.dtype = dt, .ndim = ndim, .data = data};
+    va_list ap;
+    va_start(ap, ndim);
+    for (int k = 0; k < ndim; k++) t.dims[k] = va_arg(ap, int64_t);
+    va_end(ap);
+    return t;
+}
+
+static int run1(const char *op, int opset, const opm_attr *a, int na, const opm_tensor *in, int ni,
+                opm_result *out)
+{
+    memset(out, 0, sizeof *out);
+    return opm_run(op, opset, a, na, in, ni, 1, out, err, sizeof err);
+}
+
+static void expect_shape(const opm_result *r, int ndim, const int64_t *dims)
+{
+    assert_int_equal(r->ndim, ndim);
+    for (int k = 0; k < ndim; k++) assert_int_equal(r->dims[k], dims[k]);
+}
+
+static void test_reshape(void **state)
+{
+    (void)state;
+    float x[24];
+    for (int i = 0; i < 24; i++) x[i] = (float)i;
+    int64_t shape[3] = {0, -1, 2};
+    opm_tensor in[2] = {tens(F32, x, 3, (int64_t)2, (int64_t)3, (int64_t)4),
+                        tens(I64, shape, 1, (int64_t)3)};
+    opm_result r;
+    assert_int_equal(run1("Reshape", 14, NULL, 0, in, 2, &r), 0);
+    expect_shape(&r, 3, (int64_t[]){2, 6, 2});
+    assert_memory_equal(r.data, x, sizeof x);
+    opm_result_free(&r, 1);
+
+    int64_t bad[2] = {5, -1}; /* 24 is not a multiple of 5 */
+    in[1] = tens(I64, bad, 1, (int64_t)2);
+    assert_true(run1("Reshape", 14, NULL, 0, in, 2, &r) < 0);
+    int64_t two[3] = {-1, -1, 2};
+    in[1] = tens(I64, two, 1, (int64_t)3);
+    assert_true(run1("Reshape", 14, NULL, 0, in, 2, &r) < 0);
+    int64_t huge[3] = {INT64_MAX, INT64_MAX, 2};
+    in[1] = tens(I64, huge, 1, (int64_t)3);
+    assert_true(run1("Reshape", 14, NULL, 0, in, 2, &r) < 0);
+}
+
+/* Transpose fast paths (2-D tiles, batched, generic) against the naive definition. */
+static void check_transpose(int r, const int64_t *dims, const int64_t *perm)
+{
+    int64_t n = 1, xs[8], s = 1;
+    for (int k = 0; k < r; k++) n *= dims[k];
+    for (int k = r - 1; k >= 0; k--) {
+        xs[k] = s;
+        s *= dims[k];
+    }
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)i;
+    opm_tensor in = {.dtype = F32, .ndim = r, .data = x};
+    memcpy(in.dims, dims, (size_t)r * sizeof *dims);
+    opm_attr a = {"perm", OPM_INTS, .ints = perm, .n = r};
+    opm_result res;
+    assert_int_equal(run1("Transpose", 13, &a, 1, &in, 1, &res), 0);
+    const float *y = res.data;
+    int64_t c[8] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t src = 0;
+        for (int k = 0; k < r; k++) src += c[k] * xs[perm[k]];
+        assert_true(y[i] == x[src]);
+        for (int k = r - 1; k >= 0; k--) {
+            if (++c[k] < dims[perm[k]]) break;
+            c[k] = 0;
+        }
+    }
+    opm_result_free(&res, 1);
+    free(x);
+}
+
+static void test_transpose(void **state)
+{
+    (void)state;
+    check_transpose(2, (int64_t[]){37, 70}, (int64_t[]){1, 0});
+    check_transpose(4, (int64_t[]){2, 5, 6, 7}, (int64_t[]){0, 2, 3, 1});
+    check_transpose(4, (int64_t[]){2, 5, 6, 7}, (int64_t[]){0, 3, 1, 2});
+    check_transpose(3, (int64_t[]){3, 4, 5}, (int64_t[]){2, 0, 1});
+    check_transpose(3, (int64_t[]){1, 4, 1}, (int64_t[]){2, 1, 0});
+    float x[6] = {0};
+    opm_tensor in = tens(F32, x, 2, (int64_t)2, (int64_t)3);
+    opm_attr dup = {"perm", OPM_INTS, .ints = (int64_t[]){0, 0}, .n = 2};
+    opm_result r;
+    assert_true(run1("Transpose", 13, &dup, 1, &in, 1, &r) < 0);
+    opm_attr range = {"perm", OPM_INTS, .ints = (int64_t[]){0, 5}, .n = 2};
+    assert_true(run1("Transpose", 13, &range, 1, &in, 1, &r) < 0);
+}
+
+static void test_gather_bounds(void **state)
+{
+    (void)state;
+    float x[6] = {0, 1, 2, 3, 4, 5};
+    int64_t idx[2] = {-1, 0};
+    opm_tensor in[2] = {tens(F32, x, 2, (int64_t)3, (int64_t)2), tens(I64, idx, 1, (int64_t)2)};
+    opm_result r;
+    assert_int_equal(run1("Gather", 13, NULL, 0, in, 2, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){2, 2});
+    assert_memory_equal(r.data, ((float[]){4, 5, 0, 1}), 4 * sizeof(float));
+    opm_result_free(&r, 1);
+    int64_t bad[2] = {3, 0};
+    in[1] = tens(I64, bad, 1, (int64_t)2);
+    assert_true(run1("Gather", 13, NULL, 0, in, 2, &r) < 0);
+    int64_t neg[1] = {-4};
+    in[1] = tens(I64, neg, 1, (int64_t)1);
+    assert_true(run1("Gather", 13, NULL, 0, in, 2, &r) < 0);
+    assert_true(run1("GatherElements", 13, NULL, 0,
+                     (opm_tensor[]){tens(F32, x, 2, (int64_t)3, (int64_t)2),
+                                    tens(I64, bad, 2, (int64_t)1, (int64_t)2)}, 2, &r) < 0);
+    int64_t nd[2] = {2, 2};
+    assert_true(run1("GatherND", 13, NULL, 0,
+                     (opm_tensor[]){tens(F32, x, 2, (int64_t)3, (int64_t)2),
+                                    tens(I64, nd, 2, (int64_t)1, (int64_t)2)}, 2, &r) < 0);
+}
+
+static void test_scatter_bounds(void **state)
+{
+    (void)state;
+    float x[4] = {0}, u[2] = {1, 2};
+    int64_t idx[2] = {1, 4};
+    opm_tensor in[3] = {tens(F32, x, 1, (int64_t)4), tens(I64, idx, 1, (int64_t)2),
+                        tens(F32, u, 1, (int64_t)2)};
+    opm_result r;
+    assert_true(run1("ScatterElements", 16, NULL, 0, in, 3, &r) < 0);
+    idx[1] = -1;
+    opm_attr add = {"reduction", OPM_STRING, .s = "add"};
+    assert_int_equal(run1("ScatterElements", 16, &add, 1, in, 3, &r), 0);
+    assert_memory_equal(r.data, ((float[]){0, 1, 0, 2}), sizeof x);
+    opm_result_free(&r, 1);
+    int64_t nd[2] = {5, 0};
+    opm_tensor ind[3] = {tens(F32, x, 1, (int64_t)4), tens(I64, nd, 2, (int64_t)2, (int64_t)1),
+                         tens(F32, u, 1, (int64_t)2)};
+    assert_true(run1("ScatterND", 16, NULL, 0, ind, 3, &r) < 0);
+}
+
+static void test_slice_steps(void **state)
+{
+    (void)state;
+    float x[10];
+    for (int i = 0; i < 10; i++) x[i] = (float)i;
+    int64_t st[1] = {INT64_MAX}, en[1] = {INT64_MIN}, ax[1] = {0}, sp[1] = {-3};
+    opm_tensor in[5] = {tens(F32, x, 1, (int64_t)10), tens(I64, st, 1, (int64_t)1),
+                        tens(I64, en, 1, (int64_t)1), tens(I64, ax, 1, (int64_t)1),
+                        tens(I64, sp, 1, (int64_t)1)};
+    opm_result r;
+    assert_int_equal(run1("Slice", 13, NULL, 0, in, 5, &r), 0);
+    expect_shape(&r, 1, (int64_t[]){4});
+    assert_memory_equal(r.data, ((float[]){9, 6, 3, 0}), 4 * sizeof(float));
+    opm_result_free(&r, 1);
+    sp[0] = INT64_MIN; /* one element, no overflow */
+    assert_int_equal(run1("Slice", 13, NULL, 0, in, 5, &r), 0);
+    expect_shape(&r, 1, (int64_t[]){1});
+    opm_result_free(&r, 1);
+    sp[0] = 0;
+    assert_true(run1("Slice", 13, NULL, 0, in, 5, &r) < 0);
+    sp[0] = 1;
+    ax[0] = 3;
+    assert_true(run1("Slice", 13, NULL, 0, in, 5, &r) < 0);
+}
+
+static void test_size_overflow(void **state)
+{
+    (void)state;
+    float x[4] = {1, 2, 3, 4};
+    int64_t reps[2] = {INT64_MAX / 2, 3};
+    opm_tensor in[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)2), tens(I64, reps, 1, (int64_t)2)};
+    opm_result r;
+    assert_true(run1("Tile", 13, NULL, 0, in, 2, &r) < 0);
+    reps[0] = -1;
+    assert_true(run1("Tile", 13, NULL, 0, in, 2, &r) < 0);
+    int64_t shape[3] = {1 << 30, 1 << 30, 1 << 30};
+    opm_tensor cs = tens(I64, shape, 1, (int64_t)3);
+    assert_true(run1("ConstantOfShape", 13, NULL, 0, &cs, 1, &r) < 0);
+    shape[0] = -2;
+    assert_true(run1("ConstantOfShape", 13, NULL, 0, &cs, 1, &r) < 0);
+    float s = 0, l = 1e30f, d = 1e-30f;
+    opm_tensor rg[3] = {tens(F32, &s, 0), tens(F32, &l, 0), tens(F32, &d, 0)};
+    assert_true(run1("Range", 13, NULL, 0, rg, 3, &r) < 0);
+    int64_t pads[4] = {0, -5, 0, 0};
+    opm_tensor pin[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)2), tens(I64, pads, 1, (int64_t)4)};
+    assert_true(run1("Pad", 13, NULL, 0, pin, 2, &r) < 0);
+    int64_t sizes[2] = {INT64_MAX, 4};
+    opm_tensor rz[4] = {tens(F32, x, 2, (int64_t)2, (int64_t)2), {0}, {0},
+                        tens(I64, sizes, 1, (int64_t)2)};
+    assert_true(run1("Resize", 13, NULL, 0, rz, 4, &r) < 0);
+}
+
+static void test_pad_modes(void **state)
+{
+    (void)state;
+    float x[3] = {1, 2, 3};
+    int64_t pads[2] = {2, 3};
+    opm_tensor in[2] = {tens(F32, x, 1, (int64_t)3), tens(I64, pads, 1, (int64_t)2)};
+    opm_result r;
+    opm_attr reflect = {"mode", OPM_STRING, .s = "reflect"}, edge = {"mode", OPM_STRING, .s = "edge"};
+    assert_int_equal(run1("Pad", 13, &reflect, 1, in, 2, &r), 0);
+    assert_memory_equal(r.data, ((float[]){3, 2, 1, 2, 3, 2, 1, 2}), 8 * sizeof(float));
+    opm_result_free(&r, 1);
+    assert_int_equal(run1("Pad", 13, &edge, 1, in, 2, &r), 0);
+    assert_memory_equal(r.data, ((float[]){1, 1, 1, 2, 3, 3, 3, 3}), 8 * sizeof(float));
+    opm_result_free(&r, 1);
+    /* opset < 11 attributes, negative pad crops */
+    opm_attr a[2] = {{"pads", OPM_INTS, .ints = (int64_t[]){-1, 1}, .n = 2},
+                     {"value", OPM_FLOAT, .f = 7}};
+    assert_int_equal(run1("Pad", 7, a, 2, in, 1, &r), 0);
+    assert_memory_equal(r.data, ((float[]){2, 3, 7}), 3 * sizeof(float));
+    opm_result_free(&r, 1);
+}
+
+/* ReduceSum over non-adjacent axes against a naive loop; axes as input at 13. */
+static void test_reduce_axes(void **state)
+{
+    (void)state;
+    float x[2 * 3 * 4 * 5];
+    for (int i = 0; i < 120; i++) x[i] = (float)((i * 7) % 11) - 5;
+    int64_t axes[2] = {-1, 1};
+    opm_tensor in[2] = {tens(F32, x, 4, (int64_t)2, (int64_t)3, (int64_t)4, (int64_t)5),
+                        tens(I64, axes, 1, (int64_t)2)};
+    opm_attr keep = {"keepdims", OPM_INT, .i = 0};
+    opm_result r;
+    assert_int_equal(run1("ReduceSum", 13, &keep, 1, in, 2, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){2, 4});
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 4; c++) {
+            float s = 0;
+            for (int b = 0; b < 3; b++)
+                for (int d = 0; d < 5; d++) s += x[((a * 3 + b) * 4 + c) * 5 + d];
+            assert_true(((float *)r.data)[a * 4 + c] == s);
+        }
+    opm_result_free(&r, 1);
+    opm_attr max_axes = {"axes", OPM_INTS, .ints = (int64_t[]){0, 2}, .n = 2};
+    assert_int_equal(run1("ReduceMax", 13, &max_axes, 1, in, 1, &r), 0);
+    expect_shape(&r, 4, (int64_t[]){1, 3, 1, 5});
+    opm_result_free(&r, 1);
+    axes[1] = -1; /* repeated */
+    assert_true(run1("ReduceSum", 13, NULL, 0, in, 2, &r) < 0);
+}
+
+static void test_topk_ties(void **state)
+{
+    (void)state;
+    float x[6] = {1, 3, 3, 2, 3, 0};
+    int64_t k[1] = {3};
+    opm_tensor in[2] = {tens(F32, x, 1, (int64_t)6), tens(I64, k, 1, (int64_t)1)};
+    opm_result r[2] = {0};
+    assert_int_equal(opm_run("TopK", 11, NULL, 0, in, 2, 2, r, err, sizeof err), 0);
+    assert_memory_equal(r[0].data, ((float[]){3, 3, 3}), 3 * sizeof(float));
+    assert_memory_equal(r[1].data, ((int64_t[]){1, 2, 4}), 3 * sizeof(int64_t));
+    opm_result_free(r, 2);
+    k[0] = 7;
+    assert_true(opm_run("TopK", 11, NULL, 0, in, 2, 2, r, err, sizeof err) < 0);
+}
+
+static void test_split_and_concat(void **state)
+{
+    (void)state;
+    float x[7] = {0, 1, 2, 3, 4, 5, 6};
+    opm_tensor in = tens(F32, x, 1, (int64_t)7);
+    opm_result r[3] = {0};
+    int64_t parts[3] = {3, 3, 1};
+    opm_tensor si[2] = {in, tens(I64, parts, 1, (int64_t)3)};
+    assert_int_equal(opm_run("Split", 13, NULL, 0, si, 2, 3, r, err, sizeof err), 0);
+    assert_int_equal(r[0].dims[0], 3);
+    assert_int_equal(r[2].dims[0], 1);
+    assert_true(((float *)r[2].data)[0] == 6);
+    opm_result_free(r, 3);
+    parts[2] = 2; /* sums to 8 */
+    assert_true(opm_run("Split", 13, NULL, 0, si, 2, 3, r, err, sizeof err) < 0);
+    parts[2] = -1;
+    assert_true(opm_run("Split", 13, NULL, 0, si, 2, 3, r, err, sizeof err) < 0);
+    assert_true(opm_run("Split", 13, NULL, 0, &in, 1, 3, r, err, sizeof err) < 0); /* 7 % 3 */
+    float a[2] = {1, 2}, b[3] = {3, 4, 5};
+    opm_attr ax = {"axis", OPM_INT, .i = -1};
+    opm_tensor ci[2] = {tens(F32, a, 2, (int64_t)1, (int64_t)2), tens(F32, b, 2, (int64_t)1, (int64_t)3)};
+    assert_int_equal(run1("Concat", 13, &ax, 1, ci, 2, r), 0);
+    assert_memory_equal(r[0].data, ((float[]){1, 2, 3, 4, 5}), 5 * sizeof(float));
+    opm_result_free(r, 1);
+    ci[1] = tens(F32, b, 2, (int64_t)3, (int64_t)1);
+    assert_true(run1("Concat", 13, &ax, 1, ci, 2, r) < 0);
+}
+
+static void test_resize_nearest(void **state)
+{
+    (void)state;
+    float x[4] = {1, 2, 3, 4}, scales[4] = {1, 1, 2, 1.5f};
+    opm_tensor in[3] = {tens(F32, x, 4, (int64_t)1, (int64_t)1, (int64_t)2, (int64_t)2), {0},
+                        tens(F32, scales, 1, (int64_t)4)};
+    opm_attr a[2] = {{"coordinate_transformation_mode", OPM_STRING, .s = "asymmetric"},
+                     {"nearest_mode", OPM_STRING, .s = "floor"}};
+    opm_result r;
+    assert_int_equal(run1("Resize", 13, a, 2, in, 3, &r), 0);
+    expect_shape(&r, 4, (int64_t[]){1, 1, 4, 3});
+    assert_memory_equal(r.data, ((float[]){1, 1, 2, 1, 1, 2, 3, 3, 4, 3, 3, 4}), 12 * sizeof(float));
+    opm_result_free(&r, 1);
+    scales[3] = -1;
+    assert_true(run1("Resize", 13, a, 2, in, 3, &r) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reshape),
+        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_gather_bounds),
+        cmocka_unit_test(test_scatter_bounds),
+        cmocka_unit_test(test_slice_steps),
+        cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_pad_modes),
+        cmocka_unit_test(test_reduce_axes),
+        cmocka_unit_test(test_topk_ties),
+        cmocka_unit_test(test_split_and_concat),
+        cmocka_unit_test(test_resize_nearest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

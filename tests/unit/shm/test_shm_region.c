@@ -1,0 +1,411 @@
+/* Region create/attach validation, node/worker batch calls, output checks, arena allocator. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "inferd/shm.h"
+
+static void small_config(shm_config *c)
+{
+    shm_config_default(c);
+    c->max_models = 2;
+    c->max_workers = 2;
+    c->batch_slots = 8;
+    c->ring_capacity = 8;
+    c->completion_capacity = 8;
+    c->arena_size = 1 << 20;
+}
+
+static void test_create_attach(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region node, w;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &node, err, sizeof err), 0);
+    assert_int_equal(node.header->layout_version, SHM_LAYOUT_VERSION);
+    assert_int_equal((uintptr_t)node.arena % 64, 0);
+    assert_int_equal((uintptr_t)node.batches % 64, 0);
+    assert_int_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
+    assert_int_equal(w.max_workers, 2);
+    assert_int_equal(w.arena_size, 1 << 20);
+    /* Same memory seen through both mappings. */
+    node.arena[100] = 42;
+    assert_int_equal(w.arena[100], 42);
+    assert_non_null(shm_model_ring(&w, 1));
+    assert_null(shm_model_ring(&w, 2));
+    assert_null(shm_worker_completions(&w, 2));
+    assert_true(shm_arena_range_ok(&w, 0, 1 << 20));
+    assert_false(shm_arena_range_ok(&w, 1, 1 << 20));
+    assert_false(shm_arena_range_ok(&w, UINT64_MAX, 2));
+    w.fd = -1;   /* shares the node's fd here */
+    shm_region_close(&w);
+    shm_region_close(&node);
+}
+
+/* Each hostile header variant must be rejected by attach, never crash it. */
+static void expect_attach_fails(shm_region *node, size_t field_off, const void *val, size_t len)
+{
+    uint8_t saved[16];
+    memcpy(saved, (uint8_t *)node->base + field_off, len);
+    memcpy((uint8_t *)node->base + field_off, val, len);
+    shm_region w;
+    char err[256] = "";
+    assert_int_not_equal(shm_region_attach(node->fd, &w, err, sizeof err), 0);
+    assert_true(strlen(err) > 0);
+    memcpy((uint8_t *)node->base + field_off, saved, len);
+}
+
+static void test_attach_rejects(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region node;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &node, err, sizeof err), 0);
+    expect_attach_fails(&node, offsetof(shm_header, magic), "NOTINFRD", 8);
+    uint32_t v = SHM_LAYOUT_VERSION + 1;
+    expect_attach_fails(&node, offsetof(shm_header, layout_version), &v, 4);
+    uint64_t big = UINT64_MAX - 10;
+    expect_attach_fails(&node, offsetof(shm_header, arena_off), &big, 8);
+    expect_attach_fails(&node, offsetof(shm_header, arena_size), &big, 8);
+    expect_attach_fails(&node, offsetof(shm_header, batches_off), &big, 8);
+    uint64_t wrong = node.header->region_size + 4096;
+    expect_attach_fails(&node, offsetof(shm_header, region_size), &wrong, 8);
+    uint32_t huge = 0x7fffffff;
+    expect_attach_fails(&node, offsetof(shm_header, max_workers), &huge, 4);
+    uint32_t npow2 = 6;
+    expect_attach_fails(&node, offsetof(shm_header, ring_capacity), &npow2, 4);
+    uint32_t zero = 0;
+    expect_attach_fails(&node, offsetof(shm_header, batch_slots), &zero, 4);
+    /* A ring descriptor inside the region that disagrees with the header. */
+    uint64_t bad_off = 12345;
+    expect_attach_fails(&node, (size_t)((uint8_t *)&node.models[1].ring_off - (uint8_t *)node.base),
+                        &bad_off, 8);
+    /* Still attachable after all restorations. */
+    shm_region w;
+    assert_int_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
+    w.fd = -1;
+    shm_region_close(&w);
+    /* Truncated file. */
+    assert_int_equal(ftruncate(node.fd, (off_t)node.header->arena_off), 0);
+    assert_int_not_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
+    assert_int_equal(ftruncate(node.fd, 100), 0);
+    assert_int_not_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
+    shm_region_close(&node);
+    /* Not a region at all. */
+    assert_int_not_equal(shm_region_attach(-1, &w, err, sizeof err), 0);
+}
+
+static void test_create_rejects_bad_config(void **st)
+{
+    (void)st;
+    shm_config c;
+    shm_region r;
+    char err[256];
+    small_config(&c);
+    c.ring_capacity = 100;
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), -EINVAL);
+    small_config(&c);
+    c.max_models = 0;
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), -EINVAL);
+}
+
+/* Builds a 2-request batch with 1 input and 1 output each in slot 0. */
+static void build_batch(shm_region *r, shm_arena *a, shm_batch *snap)
+{
+    uint64_t table, out;
+    assert_int_equal(shm_arena_alloc(a, shm_batch_table_size(2, 1, 1), &table), 0);
+    assert_int_equal(shm_arena_alloc(a, 1024, &out), 0);
+    shm_batch *b = &r->batches[0];
+    b->model = 1;
+    b->n_requests = 2;
+    b->n_inputs = 1;
+    b->n_outputs = 1;
+    b->tag = 77;
+    b->table_off = table;
+    b->out_off = out;
+    b->out_cap = 1024;
+    memset(shm_arena_ptr(r, table), 0, shm_batch_table_size(2, 1, 1));
+    memcpy(snap, b, sizeof *snap);
+}
+
+static shm_tensor *table_outputs(shm_region *r, const shm_batch *snap)
+{
+    uint8_t *t = shm_arena_ptr(r, snap->table_off);
+    return (shm_tensor *)(t + snap->n_requests *
+                                  (sizeof(shm_request) + snap->n_inputs * sizeof(shm_tensor)));
+}
+
+static void good_outputs(shm_region *r, const shm_batch *snap)
+{
+    shm_tensor *o = table_outputs(r, snap);
+    for (int i = 0; i < 2; i++) {
+        memset(&o[i], 0, sizeof o[i]);
+        o[i].dtype = INFERD_DTYPE_FP32;
+        o[i].ndim = 2;
+        o[i].dims[0] = 1;
+        o[i].dims[1] = 4;
+        o[i].offset = snap->out_off + (uint64_t)i * 16;
+        o[i].nbytes = 16;
+    }
+}
+
+static void test_submit_claim_complete(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    shm_arena *a = shm_arena_create(&r);
+    shm_batch snap;
+    build_batch(&r, a, &snap);
+    uint32_t slot;
+    assert_int_equal(shm_worker_claim(&r, 1, 1, &slot), -EAGAIN);
+    assert_int_equal(shm_submit(&r, 0), 0);
+    assert_int_equal(atomic_load(&r.batches[0].state), SHM_BATCH_QUEUED);
+    assert_int_equal(shm_worker_claim(&r, 1, 0, &slot), -EAGAIN);   /* other model's ring */
+    assert_int_equal(shm_worker_claim(&r, 1, 1, &slot), 0);
+    assert_int_equal(slot, 0);
+    assert_int_equal(atomic_load(&r.batches[0].state), SHM_BATCH_CLAIMED);
+    assert_int_equal(r.batches[0].worker, 1);
+    assert_int_equal(atomic_load(&r.workers[1].in_hand), 1);
+    assert_int_equal(atomic_load(&r.workers[1].claim_pos), 0);
+    good_outputs(&r, &snap);
+    assert_int_equal(shm_worker_complete(&r, 1, 0), 0);
+    assert_int_equal(atomic_load(&r.workers[1].in_hand), 0);
+    assert_int_equal(atomic_load(&r.workers[1].requests_done), 2);
+    assert_int_equal(shm_poll_completion(&r, 0, &slot), -EAGAIN);
+    assert_int_equal(shm_poll_completion(&r, 1, &slot), 0);
+    assert_int_equal(slot, 0);
+    int32_t status;
+    uint64_t needed;
+    char text[64];
+    assert_int_equal(shm_batch_read_result(&r, 0, &status, &needed, text, sizeof text), 0);
+    assert_int_equal(status, SHM_STATUS_OK);
+    assert_int_equal(shm_batch_read_result(&r, 8, &status, &needed, text, sizeof text), -EINVAL);
+    shm_tensor outs[2];
+    int32_t st2[2];
+    assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, st2, err, sizeof err), 0);
+    assert_int_equal(outs[1].offset, snap.out_off + 16);
+    /* Region-aware pop/repair ignore a scribbled ring header. */
+    shm_ring *ring1 = shm_model_ring(&r, 1);
+    assert_int_equal(shm_submit(&r, 0), 0);
+    ring1->mask = UINT64_MAX;   /* a hostile worker's doing */
+    uint64_t val;
+    assert_int_equal(shm_model_ring_repair(&r, 1, 0, &val), 0);
+    assert_int_equal(shm_model_ring_pop(&r, 1, &val), 0);
+    assert_int_equal(val, 0);
+    assert_int_equal(shm_model_ring_pop(&r, 1, &val), -EAGAIN);
+    assert_int_equal(shm_model_ring_pop(&r, 2, &val), -EINVAL);
+    ring1->mask = 7;
+    /* Ring full: submit fails and leaves the batch FREE. */
+    for (uint32_t i = 0; i < 8; i++) {
+        r.batches[i].model = 0;
+        assert_int_equal(shm_submit(&r, i), 0);
+    }
+    assert_int_equal(shm_submit(&r, 0), -EAGAIN);
+    assert_int_equal(shm_submit(&r, 8), -EINVAL);
+    /* A completion ring holding garbage is a protocol error, not a crash. */
+    shm_spsc *cr = shm_worker_completions(&r, 0);
+    assert_int_equal(shm_spsc_push(cr, 1000000), 0);
+    assert_int_equal(shm_poll_completion(&r, 0, &slot), -EPROTO);
+    /* Error text from the region is copied bounded and NUL-terminated. */
+    memset(r.batches[3].error, 'x', SHM_ERROR_LEN);
+    r.batches[3].status = 99;
+    assert_int_equal(shm_batch_read_result(&r, 3, &status, &needed, text, sizeof text), 0);
+    assert_int_equal(status, -EPROTO);
+    assert_int_equal(strlen(text), sizeof text - 1);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
+typedef void (*corrupt_fn)(shm_tensor *o, const shm_batch *snap);
+static void c_offset_before(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off - 64; }
+static void c_offset_past(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off + s->out_cap; }
+static void c_overflow(shm_tensor *o, const shm_batch *s) { (void)s; o->offset = UINT64_MAX - 8; }
+static void c_len_overflow(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->nbytes = UINT64_MAX - 4;
+    o->ndim = 0;
+}
+static void c_tail_past(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off + s->out_cap - 8; }
+static void c_dtype(shm_tensor *o, const shm_batch *s) { (void)s; o->dtype = 77; }
+static void c_ndim(shm_tensor *o, const shm_batch *s) { (void)s; o->ndim = 9; }
+static void c_nbytes(shm_tensor *o, const shm_batch *s) { (void)s; o->nbytes = 12; }
+static void c_negdim(shm_tensor *o, const shm_batch *s) { (void)s; o->dims[1] = -4; }
+static void c_dim_overflow(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->dims[0] = INT64_MAX;
+    o->dims[1] = 4;
+}
+static void c_bytes_short(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->dtype = INFERD_DTYPE_BYTES;   /* 4 elements need at least 16 bytes */
+    o->nbytes = 15;
+}
+
+static void test_check_outputs_rejects(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    shm_arena *a = shm_arena_create(&r);
+    shm_batch snap;
+    build_batch(&r, a, &snap);
+    corrupt_fn bad[] = {c_offset_before, c_offset_past, c_overflow, c_len_overflow, c_tail_past,
+                        c_dtype, c_ndim, c_nbytes, c_negdim, c_dim_overflow, c_bytes_short};
+    shm_tensor outs[2];
+    int32_t statuses[2];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        good_outputs(&r, &snap);
+        assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err), 0);
+        bad[i](&table_outputs(&r, &snap)[1], &snap);
+        err[0] = 0;
+        assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err),
+                         -EPROTO);
+        assert_true(strlen(err) > 0);
+    }
+    /* A failed request's outputs are not checked (and come back zeroed). */
+    good_outputs(&r, &snap);
+    c_overflow(&table_outputs(&r, &snap)[1], &snap);
+    shm_request *reqs = shm_arena_ptr(&r, snap.table_off);
+    reqs[1].status = SHM_STATUS_BAD_INPUT;
+    assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err), 0);
+    assert_int_equal(statuses[1], SHM_STATUS_BAD_INPUT);
+    assert_int_equal(outs[1].nbytes, 0);
+    reqs[1].status = 42;   /* unknown request status */
+    assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err), -EPROTO);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
+static void test_arena(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    c.arena_size = 64 * 1024;   /* 256 units of 256 bytes */
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    shm_arena *a = shm_arena_create(&r);
+    assert_non_null(a);
+    uint64_t off[256];
+    /* Exhaust with small blocks; all distinct, aligned, in range. */
+    int n = 0;
+    while (n < 256 && shm_arena_alloc(a, 100, &off[n]) == 0) {
+        assert_int_equal(off[n] % 64, 0);
+        assert_true(shm_arena_range_ok(&r, off[n], 100));
+        n++;
+    }
+    assert_int_equal(n, 256);
+    assert_int_equal(shm_arena_used(a), 64 * 1024);
+    uint64_t x;
+    assert_int_equal(shm_arena_alloc(a, 1, &x), -ENOMEM);
+    /* Fragmentation: free every other block; a 512-byte block cannot be found. */
+    for (int i = 0; i < 256; i += 2) shm_arena_free(a, off[i]);
+    assert_int_equal(shm_arena_alloc(a, 512, &x), -ENOMEM);
+    assert_int_equal(shm_arena_alloc(a, 256, &x), 0);   /* reuses a freed one */
+    shm_arena_free(a, x);
+    /* Free the rest: everything coalesces back into one 64 KiB block. */
+    for (int i = 1; i < 256; i += 2) shm_arena_free(a, off[i]);
+    assert_int_equal(shm_arena_used(a), 0);
+    assert_int_equal(shm_arena_alloc(a, 64 * 1024, &x), 0);
+    assert_int_equal(x, 0);
+    assert_int_equal(shm_arena_alloc(a, 1, &off[0]), -ENOMEM);
+    shm_arena_free(a, x);
+    shm_arena_free(a, x);        /* double free is ignored */
+    shm_arena_free(a, 12345);    /* not a block: ignored */
+    assert_int_equal(shm_arena_used(a), 0);
+    assert_int_equal(shm_arena_alloc(a, 64 * 1024 + 1, &x), -ENOMEM);
+    /* Non-overlap of mixed sizes. */
+    uint64_t o1, o2, o3;
+    assert_int_equal(shm_arena_alloc(a, 3000, &o1), 0);
+    assert_int_equal(shm_arena_alloc(a, 256, &o2), 0);
+    assert_int_equal(shm_arena_alloc(a, 10000, &o3), 0);
+    assert_true(o2 >= o1 + 3000 || o2 + 256 <= o1);
+    assert_true(o3 >= o1 + 3000 || o3 + 10000 <= o1);
+    assert_true(o3 >= o2 + 256 || o3 + 10000 <= o2);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
+typedef struct arena_arg { shm_arena *a; shm_region *r; int bad; } arena_arg;
+
+static void *arena_thread(void *p)
+{
+    arena_arg *t = p;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t off[4];
+        int got = 0;
+        for (int k = 0; k < 4; k++)
+            if (shm_arena_alloc(t->a, 256 + (uint64_t)(i % 7) * 300, &off[got]) == 0) got++;
+        for (int k = 0; k < got; k++) {   /* write a pattern, check nobody else wrote it */
+            memset(shm_arena_ptr(t->r, off[k]), k + 1 + (int)(uintptr_t)p % 50, 256);
+        }
+        for (int k = 0; k < got; k++) {
+            uint8_t *d = shm_arena_ptr(t->r, off[k]);
+            if (d[0] != (uint8_t)(k + 1 + (int)(uintptr_t)p % 50) || d[255] != d[0]) t->bad++;
+            shm_arena_free(t->a, off[k]);
+        }
+    }
+    return NULL;
+}
+
+static void test_arena_threads(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    shm_arena *a = shm_arena_create(&r);
+    pthread_t th[3];
+    arena_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (arena_arg){a, &r, 0};
+        pthread_create(&th[i], NULL, arena_thread, &args[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+    }
+    assert_int_equal(shm_arena_used(a), 0);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_attach),
+        cmocka_unit_test(test_attach_rejects),
+        cmocka_unit_test(test_create_rejects_bad_config),
+        cmocka_unit_test(test_submit_claim_complete),
+        cmocka_unit_test(test_check_outputs_rejects),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
