@@ -2,13 +2,11 @@
  * into an exchange queued in arrival order, writes responses in that order (several per
  * write when ready together), pauses reading when too much is in flight or unsent, and
  * enforces the header/body/idle timeouts and size limits. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "http_buf.h"
 #include "http_internal.h"
 #include "inferd/log.h"
 
@@ -62,17 +60,6 @@ static http_exchange *exchange_new(http_conn *c)
     ex->conn = c;
     ex->method = -1;
     return ex;
-}
-
-void http_exchange_free(http_exchange *ex)
-{
-    if (!ex) return;
-    free(ex->url);
-    free(ex->headers);
-    free(ex->body);
-    free(ex->resp_head);
-    free(ex->resp_body);
-    free(ex);
 }
 
 static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
@@ -236,6 +223,7 @@ static int on_message_complete(http_parser *p)
     if (!ex) return reject(c, 400, "malformed request");
     ex->method = p->method;
     ex->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+    ex->http10 = p->http_major == 1 && p->http_minor == 0;
     if (!ex->body && grow_append(&ex->body, &ex->body_len, &ex->body_cap, "", 0, 1)) {
         http_exchange_free(ex);
         return reject(c, 500, "out of memory");
@@ -263,7 +251,7 @@ static const http_parser_settings parser_settings = {
 /* ---- input ---------------------------------------------------------------------------- */
 static void protocol_error(http_conn *c, enum http_errno e)
 {
-    int status = c->err_status ? c->err_status : 400;
+    int status = c->err_status ? c->err_status : e == HPE_HEADER_OVERFLOW ? 431 : 400;
     char msg[256];
     if (c->err_status) snprintf(msg, sizeof msg, "%s", c->err_msg);
     else snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
@@ -492,7 +480,9 @@ static void build_head(http_conn *c, http_exchange *ex, const char *ctype, const
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
                      ex->status, http_status_text(ex->status), ctype, ex->resp_body_len,
-                     close ? "Connection: close\r\n" : "", extra ? extra : "");
+                     close ? "Connection: close\r\n"
+                           : ex->http10 ? "Connection: keep-alive\r\n" : "",
+                     extra ? extra : "");
     if (n < 0 || (size_t)n >= sizeof head)
         n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
                      ex->status, http_status_text(ex->status), ex->resp_body_len,
@@ -536,6 +526,8 @@ static void conn_flush(http_conn *c)
                 break;
             }
         }
+        /* the stall clock for a client that does not read starts with its oldest write */
+        if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
         c->writes_in_flight++;
         int rc = nb ? uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write)
                     : -1;
@@ -579,62 +571,6 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     ex->ready = 1;
     /* inside the parser: flush from there is fine; it does not re-enter the parser */
     conn_flush(c);
-}
-
-void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
-                   ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    http_buf b;
-    http_buf_init(&b);
-    http_buf_puts(&b, "{\"error\": ");
-    http_buf_json_string(&b, msg, strlen(msg));
-    http_buf_puts(&b, "}");
-    size_t len;
-    char *body = http_buf_take(&b, &len);
-    http_ex_respond(ex, status, "application/json", body, len, extra_headers);
-}
-
-int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
-void **http_ex_user(http_exchange *ex) { return &ex->user; }
-
-const char *http_ex_body(const http_exchange *ex, size_t *len)
-{
-    if (len) *len = ex->body_len;
-    return ex->body ? ex->body : "";
-}
-
-const char *http_ex_path(const http_exchange *ex) { return ex->url ? ex->url : ""; }
-
-int http_ex_method(const http_exchange *ex)
-{
-    switch (ex->method) {
-    case HTTP_GET: return HTTP_KIND_GET;
-    case HTTP_HEAD: return HTTP_KIND_HEAD;
-    case HTTP_POST: return HTTP_KIND_POST;
-    default: return HTTP_KIND_OTHER;
-    }
-}
-
-const char *http_ex_method_name(const http_exchange *ex)
-{
-    return ex->method >= 0 ? http_method_str((enum http_method)ex->method) : "?";
-}
-
-const char *http_ex_header(const http_exchange *ex, const char *name)
-{
-    const char *p = ex->headers, *end = ex->headers + ex->headers_len;
-    while (p && p < end) {
-        const char *value = p + strlen(p) + 1;
-        if (value >= end) break;
-        if (strcasecmp(p, name) == 0) return value;
-        p = value + strlen(value) + 1;
-    }
-    return NULL;
 }
 
 /* ---- life cycle ----------------------------------------------------------------------- */

@@ -24,6 +24,7 @@ struct http_exchange {
     /* request */
     int method;                  /* enum http_method (http_parser) */
     int keep_alive;
+    int http10;                  /* HTTP/1.0: keep-alive must be said explicitly */
     char *url;                   /* malloc'd, NUL-ended; path is url up to '?' */
     size_t url_len;
     char *headers;               /* "name\0value\0" pairs, malloc'd */

@@ -1,5 +1,6 @@
-/* KServe v2 JSON infer request -> infer_request with its input tensors written straight into
- * arena buffers (no intermediate tensor copy), checked against the model config. */
+/* KServe v2 JSON infer request -> infer_request, checked against the model config. The
+ * request minus its tensor data is parsed with jansson; each tensor's data is decoded from
+ * the request text straight into its arena buffer (no JSON tree, no intermediate copy). */
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "kserve.h"
+#include "kserve_json.h"
 
 #define MAX_ELEMENTS ((int64_t)1 << 40)
 
@@ -37,7 +39,6 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req)
     req->n_inputs = 0;
 }
 
-/* ---- element writing ------------------------------------------------------------------ */
 typedef struct decoder {
     const char *tname;        /* input name, for messages */
     inferd_dtype dtype;
@@ -50,168 +51,179 @@ typedef struct decoder {
     size_t err_len;
 } decoder;
 
-static const char *json_kind(const json_t *v)
+/* ---- tensor data, read from the request text (no JSON tree) ----------------------------- */
+static const char *kj_kind_name(int kind)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    switch (kind) {
+    case KJ_STRING: return "a string";
+    case KJ_NUMBER: return "a number";
+    case KJ_TRUE:
+    case KJ_FALSE: return "a boolean";
+    case KJ_NULL: return "null";
+    case KJ_ARRAY: return "an array";
+    case KJ_OBJECT: return "an object";
+    default: return "invalid JSON";
     }
 }
 
-static int bad_element(decoder *d, const json_t *v, const char *want)
+static int sbad(decoder *d, const char *got, const char *want)
 {
     snprintf(d->err, d->err_len, "input '%s': data element %lld: expected %s for %s, got %s",
-             d->tname, (long long)d->index, want, inferd_dtype_name(d->dtype), json_kind(v));
+             d->tname, (long long)d->index, want, inferd_dtype_name(d->dtype), got);
     return -1;
 }
 
-static int int_range(decoder *d, const json_t *v, int64_t lo, int64_t hi, int64_t *out)
+static int smalformed(decoder *d)
 {
-    if (!json_is_integer(v)) return bad_element(d, v, "an integer");
-    json_int_t x = json_integer_value(v);
-    if (x < lo || x > hi) {
-        snprintf(d->err, d->err_len, "input '%s': data element %lld: %lld is out of range for %s",
-                 d->tname, (long long)d->index, (long long)x, inferd_dtype_name(d->dtype));
-        return -1;
-    }
-    *out = x;
-    return 0;
+    snprintf(d->err, d->err_len, "input '%s': malformed JSON in data near element %lld",
+             d->tname, (long long)d->index);
+    return -1;
 }
 
-static int put_element(decoder *d, const json_t *v)
+static int sput(decoder *d, kj_cursor *c)
 {
+    int kind = kj_peek(c);
     size_t es = inferd_dtype_size(d->dtype);
-    uint8_t *p = d->dst ? d->dst + (uint64_t)d->index * es : NULL;
+    uint8_t *p = d->dst && es ? d->dst + (uint64_t)d->index * es : NULL;
+    int is_int, over;
     int64_t x = 0;
-    switch (d->dtype) {
-    case INFERD_DTYPE_BOOL:
-        if (!json_is_boolean(v)) return bad_element(d, v, "true or false");
-        p[0] = json_is_true(v) ? 1 : 0;
-        break;
-    case INFERD_DTYPE_INT8:
-        if (int_range(d, v, INT8_MIN, INT8_MAX, &x)) return -1;
-        { int8_t y = (int8_t)x; memcpy(p, &y, 1); }
-        break;
-    case INFERD_DTYPE_INT16:
-        if (int_range(d, v, INT16_MIN, INT16_MAX, &x)) return -1;
-        { int16_t y = (int16_t)x; memcpy(p, &y, 2); }
-        break;
-    case INFERD_DTYPE_INT32:
-        if (int_range(d, v, INT32_MIN, INT32_MAX, &x)) return -1;
-        { int32_t y = (int32_t)x; memcpy(p, &y, 4); }
-        break;
-    case INFERD_DTYPE_INT64:
-        if (int_range(d, v, INT64_MIN, INT64_MAX, &x)) return -1;
-        memcpy(p, &x, 8);
-        break;
-    case INFERD_DTYPE_UINT8:
-        if (int_range(d, v, 0, UINT8_MAX, &x)) return -1;
-        { uint8_t y = (uint8_t)x; memcpy(p, &y, 1); }
-        break;
-    case INFERD_DTYPE_UINT16:
-        if (int_range(d, v, 0, UINT16_MAX, &x)) return -1;
-        { uint16_t y = (uint16_t)x; memcpy(p, &y, 2); }
-        break;
-    case INFERD_DTYPE_UINT32:
-        if (int_range(d, v, 0, UINT32_MAX, &x)) return -1;
-        { uint32_t y = (uint32_t)x; memcpy(p, &y, 4); }
-        break;
-    case INFERD_DTYPE_UINT64:   /* JSON integers beyond INT64_MAX are refused by the parser */
-        if (int_range(d, v, 0, INT64_MAX, &x)) return -1;
-        { uint64_t y = (uint64_t)x; memcpy(p, &y, 8); }
-        break;
-    case INFERD_DTYPE_FP32: {
-        if (!json_is_number(v)) return bad_element(d, v, "a number");
-        double y = json_number_value(v);
-        if (!isfinite(y) || fabs(y) > FLT_MAX) {
-            snprintf(d->err, d->err_len, "input '%s': data element %lld: %g is out of range "
-                     "for FP32", d->tname, (long long)d->index, y);
-            return -1;
-        }
-        float f = (float)y;
-        memcpy(p, &f, 4);
-        break;
-    }
-    case INFERD_DTYPE_FP64: {
-        if (!json_is_number(v)) return bad_element(d, v, "a number");
-        double y = json_number_value(v);
-        memcpy(p, &y, 8);
-        break;
-    }
-    case INFERD_DTYPE_BYTES: {
-        if (!json_is_string(v)) return bad_element(d, v, "a string");
-        size_t n = json_string_length(v);
-        if (n > UINT32_MAX) return bad_element(d, v, "a string under 4 GiB");
+    double y = 0;
+    if (d->dtype == INFERD_DTYPE_BOOL) {
+        if (kind != KJ_TRUE && kind != KJ_FALSE) return sbad(d, kj_kind_name(kind), "true or false");
+        if (kj_literal(c, kind)) return smalformed(d);
+        p[0] = kind == KJ_TRUE;
+    } else if (d->dtype == INFERD_DTYPE_BYTES) {
+        if (kind != KJ_STRING) return sbad(d, kj_kind_name(kind), "a string");
+        kj_cursor probe = *c;
+        size_t n;
+        if (kj_string(&probe, NULL, &n)) return smalformed(d);
+        if (n > UINT32_MAX) return sbad(d, "a longer string", "a string under 4 GiB");
         if (!d->dst) {
             d->bytes_total += 4 + (uint64_t)n;
+            *c = probe;
         } else {
             uint32_t l = (uint32_t)n;
             memcpy(d->dst + d->pos, &l, 4);
-            memcpy(d->dst + d->pos + 4, json_string_value(v), n);
+            if (kj_string(c, d->dst + d->pos + 4, &n)) return smalformed(d);
             d->pos += 4 + n;
         }
-        break;
-    }
-    default:
-        snprintf(d->err, d->err_len, "input '%s': datatype %s is not supported in JSON "
-                 "requests", d->tname, inferd_dtype_name(d->dtype));
-        return -1;
+    } else {
+        int is_float = d->dtype == INFERD_DTYPE_FP32 || d->dtype == INFERD_DTYPE_FP64;
+        if (kind != KJ_NUMBER)
+            return sbad(d, kj_kind_name(kind), is_float ? "a number" : "an integer");
+        if (kj_number(c, &is_int, &x, &over, &y)) return smalformed(d);
+        if (!is_float) {
+            if (!is_int) return sbad(d, "a real number", "an integer");
+            int64_t lo = 0, hi = 0;
+            switch (d->dtype) {
+            case INFERD_DTYPE_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
+            case INFERD_DTYPE_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
+            case INFERD_DTYPE_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
+            case INFERD_DTYPE_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
+            case INFERD_DTYPE_UINT8: hi = UINT8_MAX; break;
+            case INFERD_DTYPE_UINT16: hi = UINT16_MAX; break;
+            case INFERD_DTYPE_UINT32: hi = UINT32_MAX; break;
+            case INFERD_DTYPE_UINT64: hi = INT64_MAX; break;
+            default:
+                snprintf(d->err, d->err_len, "input '%s': datatype %s is not supported in JSON "
+                         "requests", d->tname, inferd_dtype_name(d->dtype));
+                return -1;
+            }
+            if (over || x < lo || x > hi) {
+                snprintf(d->err, d->err_len, "input '%s': data element %lld: %.17g is out of "
+                         "range for %s", d->tname, (long long)d->index, y,
+                         inferd_dtype_name(d->dtype));
+                return -1;
+            }
+            switch (es) {
+            case 1: { uint8_t v = (uint8_t)x; memcpy(p, &v, 1); break; }
+            case 2: { uint16_t v = (uint16_t)x; memcpy(p, &v, 2); break; }
+            case 4: { uint32_t v = (uint32_t)x; memcpy(p, &v, 4); break; }
+            default: memcpy(p, &x, 8); break;
+            }
+        } else {
+            int f32 = d->dtype == INFERD_DTYPE_FP32;
+            if (!isfinite(y) || (f32 && fabs(y) > FLT_MAX)) {
+                snprintf(d->err, d->err_len, "input '%s': data element %lld: %g is out of range "
+                         "for %s", d->tname, (long long)d->index, y, inferd_dtype_name(d->dtype));
+                return -1;
+            }
+            if (f32) {
+                float f = (float)y;
+                memcpy(p, &f, 4);
+            } else {
+                memcpy(p, &y, 8);
+            }
+        }
     }
     d->index++;
     return 0;
 }
 
-/* Nested data: at depth k an array of exactly dims[k] entries; scalars at depth ndim. */
-static int walk_nested(decoder *d, const json_t *v, uint32_t depth)
+static int snested(decoder *d, kj_cursor *c, uint32_t depth)
 {
+    int kind = kj_peek(c);
     if (depth == d->t->ndim) {
-        if (json_is_array(v) || json_is_object(v)) {
+        if (kind == KJ_ARRAY || kind == KJ_OBJECT) {
             snprintf(d->err, d->err_len, "input '%s': nested data is deeper than the shape "
                      "(%u dimensions)", d->tname, d->t->ndim);
             return -1;
         }
-        return put_element(d, v);
+        return sput(d, c);
     }
-    if (!json_is_array(v) || (int64_t)json_array_size(v) != d->t->dims[depth]) {
-        snprintf(d->err, d->err_len, "input '%s': nested data does not match the shape: "
-                 "dimension %u should be an array of %lld entries, got %s", d->tname, depth,
-                 (long long)d->t->dims[depth],
-                 json_is_array(v) ? "an array of another length" : json_kind(v));
-        return -1;
+    int64_t count = 0;
+    int first = 1, more;
+    if (kind != KJ_ARRAY) goto mismatch;
+    c->p++;
+    while ((more = kj_array_next(c, &first)) == 1) {
+        if (count == d->t->dims[depth]) goto mismatch;
+        if (snested(d, c, depth + 1)) return -1;
+        count++;
     }
-    for (size_t i = 0; i < json_array_size(v); i++)
-        if (walk_nested(d, json_array_get(v, i), depth + 1)) return -1;
-    return 0;
+    if (more < 0) return smalformed(d);
+    if (count == d->t->dims[depth]) return 0;
+mismatch:
+    snprintf(d->err, d->err_len, "input '%s': nested data does not match the shape: "
+             "dimension %u should be an array of %lld entries, got %s", d->tname, depth,
+             (long long)d->t->dims[depth],
+             kind == KJ_ARRAY ? "an array of another length" : kj_kind_name(kind));
+    return -1;
 }
 
-static int walk_data(decoder *d, const json_t *data, int64_t elements)
+static int stream_data(decoder *d, const char *text, size_t len, int64_t elements)
 {
+    kj_cursor c = {text, text + len};
     d->index = 0;
     d->pos = 0;
-    if (!json_is_array(data)) {
-        if (elements == 1 && !json_is_object(data) && !json_is_null(data))
-            return put_element(d, data);   /* a bare scalar for a one-element tensor */
+    int kind = kj_peek(&c);
+    if (kind != KJ_ARRAY) {
+        if (elements == 1 && kind != KJ_OBJECT && kind != KJ_NULL && kind != KJ_BAD)
+            return sput(d, &c);   /* a bare scalar for a one-element tensor */
         snprintf(d->err, d->err_len, "input '%s': data must be an array", d->tname);
         return -1;
     }
-    size_t n = json_array_size(data);
-    int nested = d->t->ndim >= 2 && n > 0 && json_is_array(json_array_get(data, 0));
-    if (nested) return walk_nested(d, data, 0);
-    if ((int64_t)n != elements) {
-        snprintf(d->err, d->err_len, "input '%s': shape holds %lld elements but data has %zu",
-                 d->tname, (long long)elements, n);
-        return -1;
+    kj_cursor probe = c;
+    probe.p++;
+    if (d->t->ndim >= 2 && kj_peek(&probe) == KJ_ARRAY) return snested(d, &c, 0);
+    c.p++;
+    int first = 1, more;
+    int64_t n = 0;
+    while ((more = kj_array_next(&c, &first)) == 1) {
+        kind = kj_peek(&c);
+        if (kind == KJ_ARRAY || kind == KJ_OBJECT) return sbad(d, kj_kind_name(kind), "a scalar");
+        if (n == elements) {
+            snprintf(d->err, d->err_len, "input '%s': shape holds %lld elements but data has "
+                     "more", d->tname, (long long)elements);
+            return -1;
+        }
+        if (sput(d, &c)) return -1;
+        n++;
     }
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(data, i);
-        if (json_is_array(v) || json_is_object(v)) return bad_element(d, v, "a scalar");
-        if (put_element(d, v)) return -1;
+    if (more < 0) return smalformed(d);
+    if (n != elements) {
+        snprintf(d->err, d->err_len, "input '%s': shape holds %lld elements but data has %lld",
+                 d->tname, (long long)elements, (long long)n);
+        return -1;
     }
     return 0;
 }
@@ -260,7 +272,8 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
     return 0;
 }
 
-static int decode_input(const json_t *in, size_t idx, size_t body_len, const model_config *m,
+static int decode_input(const json_t *in, size_t idx, const char *body, size_t body_len,
+                        const kj_span *span, const model_config *m,
                         const shm_region *region, shm_arena *arena, infer_request *req,
                         int *seen, char *err, size_t err_len, int *status)
 {
@@ -330,10 +343,17 @@ static int decode_input(const json_t *in, size_t idx, size_t body_len, const mod
         snprintf(err, err_len, "input '%s': missing field 'data'", io->name);
         return -1;
     }
+    /* kj_split cut every inputs[i].data out of the skeleton (null there); read the text */
+    if (!json_is_null(data) || !span || !span->len) {
+        snprintf(err, err_len, "input '%s': data could not be located", io->name);
+        return -1;
+    }
+    const char *text = body + span->off;
+    size_t text_len = span->len;
     decoder d = {.tname = io->name, .dtype = dtype, .t = &t, .err = err, .err_len = err_len};
     uint64_t nbytes;
     if (dtype == INFERD_DTYPE_BYTES) {
-        if (walk_data(&d, data, elements)) return -1;   /* measure */
+        if (stream_data(&d, text, text_len, elements)) return -1;   /* measure */
         nbytes = d.bytes_total;
     } else {
         /* a JSON element takes at least 2 bytes, so this bounds elements before sizing */
@@ -355,7 +375,7 @@ static int decode_input(const json_t *in, size_t idx, size_t body_len, const mod
     req->inputs[j] = t;
     seen[j] = 1;
     d.dst = shm_arena_ptr(region, off);
-    if (walk_data(&d, data, elements)) return -1;   /* the caller frees the buffer */
+    if (stream_data(&d, text, text_len, elements)) return -1;   /* the caller frees the buffer */
     if (m->max_batch_size > 0) {
         if (req->batch_rows && req->batch_rows != t.dims[0]) {
             snprintf(err, err_len, "input '%s': batch size %lld differs from another input's "
@@ -455,11 +475,16 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
         snprintf(err, err_len, "empty request body: expected a JSON object with 'inputs'");
         return 400;
     }
+    kj_span spans[KJ_MAX_SPANS];
+    char *skeleton;
+    size_t skeleton_len;
+    if (kj_split(body, len, spans, &skeleton, &skeleton_len, err, err_len)) return 400;
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json_t *root = json_loadb(skeleton, skeleton_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                              &jerr);
+    free(skeleton);
     if (!root) {
-        snprintf(err, err_len, "malformed JSON at line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        snprintf(err, err_len, "malformed JSON: %s", jerr.text);
         return 400;
     }
     int status = 400;
@@ -491,7 +516,8 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
     memset(req->inputs, 0, sizeof req->inputs);
     req->batch_rows = 0;
     for (size_t i = 0; i < json_array_size(inputs); i++)
-        if (decode_input(json_array_get(inputs, i), i, len, m, region, arena, req, seen, err,
+        if (decode_input(json_array_get(inputs, i), i, body, len,
+                         i < KJ_MAX_SPANS ? &spans[i] : NULL, m, region, arena, req, seen, err,
                          err_len, &status))
             goto fail;
     if (m->max_batch_size == 0) req->batch_rows = 1;

@@ -42,6 +42,9 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
         expected = s->workers_stop || (wk->state == SCHED_WORKER_STOPPING && !wk->killed);
 
+    /* Reaped: its pid may be reused from now on, so never signal it again. */
+    wk->killed = 1;
+
     /* Completed batches in its ring are valid results. */
     sched_drain_completions(s, w, done_list);
 
@@ -226,7 +229,8 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
         return;
     }
     /* min 0: the pool grows from zero on demand. */
-    if (live + starting == 0 && max > 0 && ms->queue.len > 0) {
+    if (live + starting == 0 && max > 0 &&
+        (ms->queue.len > 0 || ms->batches_in_flight > 0)) {
         if (now >= ms->next_spawn_ns)
             sched_spawn_worker(s, m, "demand");
         else if (ms->next_spawn_ns - now > 1000000000LL)

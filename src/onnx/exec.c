@@ -88,20 +88,39 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
     x->vals = calloc(n, sizeof *x->vals);
     x->bufs = calloc(n, sizeof *x->bufs);
     x->caps = calloc(n, sizeof *x->caps);
-    if (!x->vals || !x->bufs || !x->caps) {
+    x->alias_root = malloc(n * sizeof *x->alias_root);
+    x->alias_refs = calloc(n, sizeof *x->alias_refs);
+    x->pending = calloc(n, 1);
+    if (!x->vals || !x->bufs || !x->caps || !x->alias_root || !x->alias_refs || !x->pending) {
         onnx_exec_destroy(x);
         return -1;
     }
-    for (int v = 0; v < m->n_values; v++)
+    for (int v = 0; v < m->n_values; v++) {
+        x->alias_root[v] = -1;
         if (m->values[v].kind == ONNX_VALUE_CONST) x->vals[v] = m->values[v].t;
+    }
     return 0;
 }
 
-void onnx_exec_release(onnx_exec *x, int v)
+static void put_owned(onnx_exec *x, int v)
 {
     if (x->bufs[v]) onnx_pool_put(&x->pool, x->bufs[v], x->caps[v]);
     x->bufs[v] = NULL;
     x->caps[v] = 0;
+    x->pending[v] = 0;
+}
+
+void onnx_exec_release(onnx_exec *x, int v)
+{
+    int root = x->alias_root[v];
+    if (root >= 0) { /* a view: drop its reference, free the owner if it was waiting */
+        x->alias_root[v] = -1;
+        if (--x->alias_refs[root] == 0 && x->pending[root]) put_owned(x, root);
+    } else if (x->alias_refs[v] > 0) {
+        x->pending[v] = 1; /* views still read it */
+    } else {
+        put_owned(x, v);
+    }
     x->vals[v].data = NULL;
 }
 
@@ -112,6 +131,9 @@ void onnx_exec_destroy(onnx_exec *x)
     free(x->vals);
     free(x->bufs);
     free(x->caps);
+    free(x->alias_root);
+    free(x->alias_refs);
+    free(x->pending);
     onnx_pool_clear(&x->pool);
     memset(x, 0, sizeof *x);
 }
@@ -245,6 +267,49 @@ onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
     onnx_tensor *t = &x->vals[v];
     memset(t, 0, sizeof *t);
     t->dtype = dtype;
+    t->ndim = ndim;
+    for (int k = 0; k < ndim; k++) t->dims[k] = dims[k];
+    t->data = data;
+    return t;
+}
+
+onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    const onnx_tensor *src = onnx_ctx_input(ctx, in);
+    if (!src) {
+        onnx_ctx_fail(ctx, "alias of missing input %d", in);
+        return NULL;
+    }
+    if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
+        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
+        return NULL;
+    }
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] < 0 || (dims[k] && n > INT64_MAX / dims[k])) {
+            onnx_ctx_fail(ctx, "output %d: bad dim %lld", i, (long long)dims[k]);
+            return NULL;
+        }
+        n *= dims[k];
+    }
+    if (n != onnx_tensor_numel(src)) {
+        onnx_ctx_fail(ctx, "output %d: %lld elements cannot view input %d's %lld", i, (long long)n, in,
+                      (long long)onnx_tensor_numel(src));
+        return NULL;
+    }
+    onnx_exec *x = ctx->x;
+    int v = ctx->node->outputs[i], u = ctx->node->inputs[in];
+    onnx_exec_release(x, v);
+    int root = x->alias_root[u] >= 0 ? x->alias_root[u] : u;
+    if (x->bufs[root]) { /* an activation's buffer: reference it; inputs and constants outlive the run */
+        x->alias_root[v] = root;
+        x->alias_refs[root]++;
+    }
+    onnx_tensor *t = &x->vals[v];
+    void *data = src->data;
+    memset(t, 0, sizeof *t);
+    t->dtype = src->dtype;
     t->ndim = ndim;
     for (int k = 0; k < ndim; k++) t->dims[k] = dims[k];
     t->data = data;

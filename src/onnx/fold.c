@@ -55,8 +55,10 @@ int onnx_graph_fold(onnx_model *m, onnx_load_err *e)
             for (int k = 0; k < n->n_inputs; k++)
                 consts[k] = n->inputs[k] >= 0 ? &m->values[n->inputs[k]].t : NULL;
             char msg[256] = "";
-            if (n->op->prepare(n, consts, msg, sizeof msg) < 0) {
-                rc = onnx_load_fail(e, ONNX_E_INVALID, "%s node '%s': %s", n->op_type, n->name, msg);
+            int pr = n->op->prepare(n, consts, msg, sizeof msg);
+            if (pr < 0) {
+                rc = onnx_load_fail(e, pr == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
+                                    "%s node '%s': %s", n->op_type, n->name, msg);
                 break;
             }
         }
@@ -71,12 +73,26 @@ int onnx_graph_fold(onnx_model *m, onnx_load_err *e)
         for (int k = 0; k < n->n_outputs; k++) {
             int v = n->outputs[k];
             if (v < 0) continue;
-            /* the pool block becomes the model's: a plain heap block freed with free() */
-            onnx_pool_detach(&x.pool, x.caps[v]);
+            onnx_tensor t = x.vals[v];
+            if (x.bufs[v]) {
+                /* the pool block becomes the model's: a plain heap block freed with free() */
+                onnx_pool_detach(&x.pool, x.caps[v]);
+                x.bufs[v] = NULL;
+                x.caps[v] = 0;
+            } else if (onnx_tensor_nbytes(&t)) {
+                /* a view of another value's data: the constant gets its own copy */
+                void *copy = malloc(onnx_tensor_nbytes(&t));
+                if (!copy) {
+                    rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+                    break;
+                }
+                memcpy(copy, t.data, onnx_tensor_nbytes(&t));
+                t.data = copy;
+                onnx_exec_release(&x, v);
+            }
             m->values[v].kind = ONNX_VALUE_CONST;
-            m->values[v].t = x.vals[v];
-            x.bufs[v] = NULL;
-            x.caps[v] = 0;
+            m->values[v].t = t;
+            x.vals[v] = t;
         }
         n->op = NULL; /* removed by compaction */
     }

@@ -145,8 +145,10 @@ int onnx_graph_prepare(onnx_model *m, onnx_load_err *e)
             consts[k] = v >= 0 && m->values[v].kind == ONNX_VALUE_CONST ? &m->values[v].t : NULL;
         }
         char msg[256] = "";
-        if (n->op->prepare(n, consts, msg, sizeof msg) < 0)
-            return onnx_load_fail(e, ONNX_E_INVALID, "%s node '%s': %s", n->op_type, n->name, msg);
+        int rc = n->op->prepare(n, consts, msg, sizeof msg);
+        if (rc < 0)
+            return onnx_load_fail(e, rc == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
+                                  "%s node '%s': %s", n->op_type, n->name, msg);
     }
     return 0;
 }

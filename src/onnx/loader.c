@@ -171,7 +171,7 @@ static int count_op_types(onnx_model *m, const Onnx__GraphProto *g, onnx_load_er
 
 /* ---- attributes -------------------------------------------------------------------------- */
 
-static int convert_attr(onnx_model *m, const Onnx__AttributeProto *a, onnx_attr *out, const char *where,
+static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, const char *where,
                         onnx_load_err *e)
 {
     out->name = onnx_arena_strdup(&m->arena, a->name);
@@ -276,7 +276,7 @@ static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base
 
     /* Initializers first: they are constants even when also listed as graph inputs. */
     for (size_t i = 0; i < g->n_initializer && rc == 0; i++) {
-        const Onnx__TensorProto *tp = g->initializer[i];
+        Onnx__TensorProto *tp = g->initializer[i];
         const char *name = tp->name ? tp->name : "";
         if (!*name) { rc = onnx_load_fail(e, ONNX_E_INVALID, "initializer %zu has no name", i); break; }
         if (map_find(&nm, name) >= 0) { rc = onnx_load_fail(e, ONNX_E_INVALID, "initializer '%s' defined twice", name); break; }
@@ -444,40 +444,54 @@ void onnx_model_free(onnx_model *m)
     free(m);
 }
 
-int onnx_model_load_buffer(const void *data, size_t len, const char *base_dir, onnx_model **out,
-                           char *err, size_t err_len)
+/* Checks and decodes the protobuf; NULL (with the error set) if malformed. */
+static Onnx__ModelProto *decode(const void *data, size_t len, onnx_load_err *e)
 {
-    onnx_load_err e = {err, err_len, 0};
-    if (err && err_len) err[0] = 0;
-    *out = NULL;
-    if (onnx_wire_check(data, len, &onnx__model_proto__descriptor) < 0)
-        return onnx_load_fail(&e, ONNX_E_INVALID,
-                              "not a valid ONNX model (malformed protobuf or nesting deeper than %d)",
-                              ONNX_WIRE_MAX_DEPTH);
+    if (onnx_wire_check(data, len, &onnx__model_proto__descriptor) < 0) {
+        onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (malformed protobuf or nesting deeper than %d)",
+                       ONNX_WIRE_MAX_DEPTH);
+        return NULL;
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
-    if (!mp) return onnx_load_fail(&e, ONNX_E_INVALID, "not a valid ONNX model (protobuf decoding failed)");
+    if (!mp) onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (protobuf decoding failed)");
+    return mp;
+}
+
+/* Builds the model from a decoded message (freed here) and runs the load-time passes. */
+static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, onnx_load_err *e)
+{
     onnx_model *m = calloc(1, sizeof *m);
-    int rc = m ? 0 : onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
-    if (rc == 0 && !mp->graph) rc = onnx_load_fail(&e, ONNX_E_INVALID, "model has no graph");
-    if (rc == 0) rc = read_opset(m, mp, &e);
+    int rc = m ? 0 : onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    if (rc == 0 && !mp->graph) rc = onnx_load_fail(e, ONNX_E_INVALID, "model has no graph");
+    if (rc == 0) rc = read_opset(m, mp, e);
     if (rc == 0) {
         m->ir_version = mp->has_ir_version ? mp->ir_version : 0;
         m->producer = onnx_arena_strdup(&m->arena, mp->producer_name);
-        if (!m->producer) rc = onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
+        if (!m->producer) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     }
-    if (rc == 0) rc = load_graph(m, mp->graph, base_dir, &e);
+    if (rc == 0) rc = load_graph(m, mp->graph, base_dir, e);
     onnx__model_proto__free_unpacked(mp, NULL);
-    if (rc == 0) rc = onnx_graph_sort(m, &e);
-    if (rc == 0) rc = onnx_graph_fold(m, &e);
-    if (rc == 0) rc = onnx_graph_fuse(m, &e);
-    if (rc == 0) rc = onnx_graph_prepare(m, &e);
-    if (rc == 0) rc = onnx_graph_plan(m, &e);
+    if (rc == 0) rc = onnx_graph_sort(m, e);
+    if (rc == 0) rc = onnx_graph_fold(m, e);
+    if (rc == 0) rc = onnx_graph_fuse(m, e);
+    if (rc == 0) rc = onnx_graph_prepare(m, e);
+    if (rc == 0) rc = onnx_graph_plan(m, e);
     if (rc < 0) {
         onnx_model_free(m);
         return rc;
     }
     *out = m;
     return 0;
+}
+
+int onnx_model_load_buffer(const void *data, size_t len, const char *base_dir, onnx_model **out,
+                           char *err, size_t err_len)
+{
+    onnx_load_err e = {err, err_len, 0};
+    if (err && err_len) err[0] = 0;
+    *out = NULL;
+    Onnx__ModelProto *mp = decode(data, len, &e);
+    return mp ? build(mp, base_dir, out, &e) : e.code;
 }
 
 int onnx_model_load(const char *path, onnx_model **out, char *err, size_t err_len)
@@ -489,9 +503,12 @@ int onnx_model_load(const char *path, onnx_model **out, char *err, size_t err_le
     size_t len;
     int rc = onnx_read_file(path, MODEL_MAX_FILE, &buf, &len, &e);
     if (rc < 0) return rc;
+    Onnx__ModelProto *mp = decode(buf, len, &e);
+    free(buf); /* before building, so the weights are never held three times */
+    if (!mp) return e.code;
     char *dir = strdup(path);
     if (!dir) {
-        free(buf);
+        onnx__model_proto__free_unpacked(mp, NULL);
         return onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
     }
     char *slash = strrchr(dir, '/');
@@ -501,8 +518,7 @@ int onnx_model_load(const char *path, onnx_model **out, char *err, size_t err_le
     } else {
         strcpy(dir, ".");
     }
-    rc = onnx_model_load_buffer(buf, len, dir, out, err, err_len);
-    free(buf);
+    rc = build(mp, dir, out, &e);
     free(dir);
     return rc;
 }

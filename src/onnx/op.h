@@ -76,6 +76,12 @@ onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
                              const int64_t *dims);
 int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i);
 
+/* Makes output i a view of input `in` with another shape (same dtype and element count): no
+ * allocation, no copy. For Reshape, Flatten, Squeeze, Unsqueeze, Identity. The executor keeps
+ * the input's buffer alive while the view is. Returns the output, or NULL with the error set
+ * if the counts differ (or NULL without error if output i is not requested). */
+onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims);
+
 /* Temporary memory valid until run returns; NULL (with the error set) on failure. */
 void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes);
 
@@ -105,7 +111,8 @@ typedef struct onnx_op {
     int since_version;         /* oldest opset whose semantics this entry implements */
     /* Optional, called once at load. consts[i] is input i's value when it is an initializer
      * or folded constant, else NULL (so weights can be pre-packed into node->state). Return
-     * 0, or -1 with a message in err (the model is refused). */
+     * 0, or -1 with a message in err (the model is refused); return -3 (ONNX_E_UNSUPPORTED in
+     * inferd/onnx.h) instead when the node is valid but uses something not implemented. */
     int (*prepare)(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
     int (*run)(onnx_ctx *ctx);
     void (*release)(onnx_node *node); /* optional: frees node->state */

@@ -158,7 +158,7 @@ static void copy_int32_field(const int32_t *src, void *dst, size_t n, inferd_dty
     }
 }
 
-int onnx_pb_tensor_convert(const Onnx__TensorProto *p, const char *base_dir, onnx_tensor *t,
+int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tensor *t,
                            onnx_load_err *e)
 {
     memset(t, 0, sizeof *t);
@@ -211,7 +211,19 @@ int onnx_pb_tensor_convert(const Onnx__TensorProto *p, const char *base_dir, onn
         return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': %s holds %zu bytes, shape needs %zu",
                               name, field, have, nbytes);
     if (nbytes == 0) return 0;
-    void *data = malloc(nbytes);
+    void *data;
+    if (!external && p->has_raw_data && p->raw_data.len == nbytes && ((uintptr_t)p->raw_data.data & 15) == 0) {
+        /* protobuf-c's default allocator gave raw_data its own malloc block: keep it */
+        data = p->raw_data.data;
+        p->raw_data.data = NULL;
+        p->raw_data.len = 0;
+        p->has_raw_data = 0;
+        if (t->dtype == INFERD_DTYPE_BOOL)
+            for (size_t i = 0; i < numel; i++) ((uint8_t *)data)[i] = ((uint8_t *)data)[i] != 0;
+        t->data = data;
+        return 0;
+    }
+    data = malloc(nbytes);
     if (!data) return onnx_load_fail(e, ONNX_E_NOMEM, "tensor '%s': out of memory (%zu bytes)", name, nbytes);
     if (external) {
         int rc = read_external(p, base_dir, data, nbytes, e);

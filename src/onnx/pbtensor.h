@@ -11,9 +11,11 @@
 struct Onnx__TensorProto;
 
 /* Converts a parsed TensorProto. On success t->data is malloc'd (NULL for 0 elements) and
- * owned by the caller. base_dir: directory for external data (NULL refuses it). */
-int onnx_pb_tensor_convert(const struct Onnx__TensorProto *p, const char *base_dir,
-                           onnx_tensor *t, onnx_load_err *e);
+ * owned by the caller. base_dir: directory for external data (NULL refuses it). When p was
+ * unpacked with the default (malloc) allocator, its raw_data block is taken over instead of
+ * copied (p->raw_data.data becomes NULL), so weights are not held twice during load. */
+int onnx_pb_tensor_convert(struct Onnx__TensorProto *p, const char *base_dir, onnx_tensor *t,
+                           onnx_load_err *e);
 
 /* Reads a serialized TensorProto file (test data sets). On success t->data is malloc'd and
  * *name (may be NULL) receives a malloc'd copy of the tensor's name ("" if none); the caller

@@ -2,6 +2,7 @@
  * their last use, and exposing outputs as views. */
 #include <cblas.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,9 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
         if (rc < 0) return rc;
     }
 
-    openblas_set_num_threads(s->x.threads);
+    /* process-wide in OpenBLAS: only touch it when it changes */
+    static _Atomic int blas_threads;
+    if (atomic_exchange(&blas_threads, s->x.threads) != s->x.threads) openblas_set_num_threads(s->x.threads);
     for (int k = 0; k < m->n_nodes; k++) {
         int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
         if (rc < 0) {
@@ -127,11 +130,11 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
         }
         for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++) onnx_exec_release(&s->x, m->free_after[f]);
     }
-    /* An output that is a graph input points at the caller's buffer: copy it, since the
-     * caller's memory is not ours to hand back. */
+    /* An output that is a graph input, or a view of one or of a constant, points at memory
+     * that is not the session's: copy it, since the caller's buffer is not kept. */
     for (int i = 0; i < m->n_outputs; i++) {
         int v = m->output_values[i];
-        if (m->values[v].kind != ONNX_VALUE_INPUT || s->x.bufs[v]) continue;
+        if (m->values[v].kind == ONNX_VALUE_CONST || s->x.bufs[v] || s->x.alias_root[v] >= 0) continue;
         onnx_tensor *t = &s->x.vals[v];
         size_t nb = onnx_tensor_nbytes(t);
         if (!nb) continue;

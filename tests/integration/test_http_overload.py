@@ -1,5 +1,5 @@
-# Load-shedding answers seen through HTTP: 429 (queue full) and 503 (no live worker) with
-# Retry-After, 504 (deadline), each with a JSON error.
+# Failure answers seen through HTTP: 429 (queue full) and 503 (no live worker) with
+# Retry-After, 504 (deadline), 500 (worker failure), each with a JSON error.
 import json
 import threading
 
@@ -59,3 +59,17 @@ def test_expired_deadline_504(node, model_repo):
     status, _, _ = n.request("POST", "/v2/models/delay/infer",
                              body=dict(ONE, parameters={"delay_ms": 10}))
     assert status == 200
+
+
+def test_worker_failure_500(node, model_repo):
+    # The model declares an output the identity backend never writes: the node refuses
+    # the worker's answer (it checks every output) and says so with 500.
+    two = {"backend": "identity", "max_batch_size": 4, "workers": {"min": 1, "max": 1},
+           "inputs": [{"name": "INPUT0", "datatype": "FP32", "dims": [-1]}],
+           "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]},
+                       {"name": "EXTRA", "datatype": "FP32", "dims": [-1]}]}
+    n = node(repo=model_repo({"two": two}))
+    status, headers, raw = n.request("POST", "/v2/models/two/infer", body=ONE)
+    assert status == 500
+    assert json.loads(raw)["error"]
+    assert n.request("GET", "/v2/health/live")[0] == 200

@@ -101,6 +101,16 @@ def test_connection_close_and_http10(node, model_repo):
     assert resp.status == 200
     assert r.closed_by_peer()
     s.close()
+    # HTTP/1.0 with keep-alive asked for: said explicitly, and the connection stays open
+    s = n.connect()
+    r = Reader(s)
+    s.sendall(request_bytes("GET", "/v2/health/live", version="HTTP/1.0",
+                            headers={"Connection": "keep-alive"}) * 2)
+    for _ in range(2):
+        resp = r.read_response()
+        assert resp.status == 200 and resp.headers.get("connection") == "keep-alive"
+    assert not r.closed_by_peer(timeout=0.3)
+    s.close()
 
 
 def test_chunked_body(node, model_repo):

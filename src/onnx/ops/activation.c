@@ -5,6 +5,12 @@
 #include <math.h>
 #include <string.h>
 
+/* gcc's -O2 (very cheap) cost model skips loops whose trip count is not a known multiple of
+ * the vector width; the dynamic model vectorises the loops below. Clang does by default. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 static const struct {
     const char *op;
     onnx_activation_kind kind;

@@ -11,9 +11,12 @@
 #include "nn_kernels.h"
 #include "nn_ops.h"
 
-/* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw), columns
- * the output positions; padding reads as zero. */
-static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *col)
+/* GEMMs narrower than this many columns batch several images (see nn_conv_run). */
+#define CONV_MIN_GEMM_COLS 512
+
+/* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw) ld floats
+ * apart, columns the output positions; padding reads as zero. */
+static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *col, int64_t ld)
 {
     const int64_t o0 = g->out[0], o1 = g->out[1], o2 = g->out[2];
     const int64_t plane = o1 * o2, in_size = nn_geom_in_size(g);
@@ -42,21 +45,20 @@ static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *co
                     if (g->s[2] == 1) {
                         if (hi > lo)
                             memcpy(crow + lo, xr + lo + off_w, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        const int64_t s = g->s[2];
-                        for (int64_t ow = lo; ow < hi; ow++) crow[ow] = xr[ow * s + off_w];
+                    } else if (hi > lo) {
+                        nn_k_copy_strided(crow + lo, xr + lo * g->s[2] + off_w, hi - lo, g->s[2]);
                     }
                     if (hi < o2) memset(crow + hi, 0, (size_t)(o2 - hi) * sizeof(float));
                 }
             }
-            col += o0 * plane;
+            col += ld;
         }
     }
 }
 
 /* Depthwise (group == C, M = C * multiplier) with at most 2 spatial dims: each input plane is
- * copied once into a zero-padded buffer (pad, scratch of pad_n floats) unless no padding is
- * needed, then nn_k_dw_plane computes each output plane without bounds checks. */
+ * copied once into a zero-padded buffer (pad: ph x pw floats plus one spare row, NULL when no
+ * padding is needed), then nn_k_dw_plane computes each output plane without bounds checks. */
 static void conv_depthwise(const float *x, const float *w, const float *bias, float *y,
                            int64_t n, int64_t c, int64_t m, const nn_geom *g,
                            const onnx_activation *act, float *pad, int64_t ph, int64_t pw)
@@ -166,27 +168,49 @@ int nn_conv_run(onnx_ctx *ctx)
     int pointwise = 1;
     for (int i = 0; i < NN_MAX_SPATIAL; i++)
         if (g.k[i] != 1 || g.s[i] != 1 || g.pb[i] != 0 || g.pe[i] != 0) pointwise = 0;
-    float *col = NULL;
-    if (!pointwise) {
-        size_t col_n;
-        if (nn_mul_size((size_t)kdim, (size_t)out_size, &col_n) != 0)
-            return onnx_ctx_fail(ctx, "im2col buffer size overflows");
-        col = nn_scratch_floats(ctx, col_n);
-        if (!col) return -1;
+    /* Small output planes make thin GEMMs: then `chunk` images share one GEMM, their columns
+     * side by side (ld apart), and the product is copied out per image. */
+    int64_t chunk = 1;
+    if (n > 1 && out_size < CONV_MIN_GEMM_COLS) {
+        chunk = (CONV_MIN_GEMM_COLS + out_size - 1) / out_size;
+        if (chunk > n) chunk = n;
     }
-    for (int64_t i = 0; i < n; i++) {
+    const int64_t ld = chunk * out_size;
+    if (ld > INT_MAX) return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+    float *col = NULL, *ytmp = NULL;
+    if (!pointwise || chunk > 1) {
+        size_t col_n;
+        if (nn_mul_size((size_t)kdim, (size_t)ld, &col_n) != 0)
+            return onnx_ctx_fail(ctx, "im2col buffer size overflows");
+        if (!(col = nn_scratch_floats(ctx, col_n))) return -1;
+    }
+    if (chunk > 1 && !(ytmp = nn_scratch_floats(ctx, (size_t)(mg * ld)))) return -1;
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        const int64_t nb = n - i0 < chunk ? n - i0 : chunk;
         for (int64_t gi = 0; gi < group; gi++) {
-            const float *xg = xd + (i * c + gi * cg) * in_size;
-            const float *bmat = xg;
-            if (!pointwise) {
-                conv_im2col(xg, cg, &g, col);
-                bmat = col;
+            const float *bmat = xd + (i0 * c + gi * cg) * in_size;
+            for (int64_t b = 0; b < nb && col; b++) {
+                const float *xg = xd + ((i0 + b) * c + gi * cg) * in_size;
+                if (!pointwise) {
+                    conv_im2col(xg, cg, &g, col + b * out_size, ld);
+                } else {
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        memcpy(col + ci * ld + b * out_size, xg + ci * in_size,
+                               (size_t)out_size * sizeof(float));
+                }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)out_size,
-                        (int)kdim, 1.0f, wd + gi * mg * kdim, (int)kdim, bmat, (int)out_size,
-                        0.0f, y + (i * m + gi * mg) * out_size, (int)out_size);
+            if (col) bmat = col;
+            float *dst = chunk > 1 ? ytmp : y + (i0 * m + gi * mg) * out_size;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
+                        (int)kdim, 1.0f, wd + gi * mg * kdim, (int)kdim, bmat, (int)ld, 0.0f,
+                        dst, (int)ld);
+            for (int64_t b = 0; b < nb && chunk > 1; b++)
+                for (int64_t mo = 0; mo < mg; mo++)
+                    memcpy(y + ((i0 + b) * m + gi * mg + mo) * out_size,
+                           ytmp + mo * ld + b * out_size, (size_t)out_size * sizeof(float));
         }
-        nn_bias_activation_rows(y + i * m * out_size, m, out_size, bias, &act);
+        for (int64_t b = 0; b < nb; b++)
+            nn_bias_activation_rows(y + (i0 + b) * m * out_size, m, out_size, bias, &act);
     }
     return 0;
 }

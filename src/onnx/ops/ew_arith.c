@@ -85,7 +85,8 @@ static inline int64_t ew_double_to_i64(double v)
     if (!(v > -9.2233720368547758e18 && v < 9.2233720368547758e18)) return v > 0 ? INT64_MAX : INT64_MIN;
     return (int64_t)v;
 }
-#define EW_DEF_POW_F32(S, T, W, D) EW_BINARY_KERNEL(ew_pow_f32_##S, float, T, float, pow((double)x, (double)y))
+#define EW_DEF_POW_F32(S, T, W, D)                                                           \
+    EW_BINARY_KERNEL(ew_pow_f32_##S, float, T, float, pow((double)x, (double)y))
 #define EW_DEF_POW_F64(S, T, W, D) EW_BINARY_KERNEL(ew_pow_f64_##S, double, T, double, pow(x, (double)y))
 #define EW_DEF_POW_I32(S, T, W, D)                                                           \
     EW_BINARY_KERNEL(ew_pow_i32_##S, int32_t, T, int32_t, ew_double_to_i64(pow((double)x, (double)y)))
@@ -111,7 +112,8 @@ static int ew_run_binary(onnx_ctx *ctx, const ew_kernel *table)
 {
     if (ew_check_inputs_same_type(ctx, 2) < 0) return -1;
     const onnx_tensor *in[2] = {onnx_ctx_input(ctx, 0), onnx_ctx_input(ctx, 1)};
-    ew_row_fn fn = ew_kernel_find(table, in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype);
+    inferd_dtype kt = in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype;
+    ew_row_fn fn = ew_kernel_find(table, kt);
     if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(in[0]->dtype));
     return ew_broadcast_run(ctx, 2, in, in[0]->dtype, fn, NULL, NULL);
 }
@@ -130,12 +132,31 @@ int ew_run_add(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary
 int ew_run_sub(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_sub_table); }
 int ew_run_mul(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_mul_table); }
 int ew_run_div(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_div_table); }
-int ew_run_prelu(onnx_ctx *ctx) { return ew_run_binary(ctx, ew_prelu_table); }
+/* The slope broadcasts to X (unidirectionally): the output keeps X's shape. */
+int ew_run_prelu(onnx_ctx *ctx)
+{
+    const onnx_tensor *x = onnx_ctx_input(ctx, 0), *slope = onnx_ctx_input(ctx, 1);
+    if (x && slope) {
+        int grows = slope->ndim > x->ndim;
+        for (int k = 0; !grows && k < slope->ndim; k++) {
+            int64_t d = slope->dims[k], xd = x->dims[x->ndim - slope->ndim + k];
+            if (d != 1 && d != xd) grows = 1;
+        }
+        if (grows) {
+            char xs[96], ss[96];
+            ew_shape_str(x, xs, sizeof xs);
+            ew_shape_str(slope, ss, sizeof ss);
+            return onnx_ctx_fail(ctx, "slope shape %s does not broadcast to X shape %s", ss, xs);
+        }
+    }
+    return ew_run_binary(ctx, ew_prelu_table);
+}
 
 int ew_run_mod(onnx_ctx *ctx)
 {
     int64_t fmod_attr = onnx_attr_int(onnx_ctx_node(ctx), "fmod", 0);
-    if (fmod_attr != 0 && fmod_attr != 1) return onnx_ctx_fail(ctx, "fmod must be 0 or 1, got %lld", (long long)fmod_attr);
+    if (fmod_attr != 0 && fmod_attr != 1)
+        return onnx_ctx_fail(ctx, "fmod must be 0 or 1, got %lld", (long long)fmod_attr);
     return ew_run_binary(ctx, fmod_attr ? ew_fmod_table : ew_mod_table);
 }
 
@@ -146,6 +167,7 @@ int ew_run_pow(onnx_ctx *ctx)
     if (ew_check_legacy(ctx) < 0) return -1;
     const ew_kernel *table;
     switch (in[0]->dtype) {
+    case INFERD_DTYPE_FP16: /* widened to float32 by ew_broadcast_run */
     case INFERD_DTYPE_FP32: table = ew_pow_f32_table; break;
     case INFERD_DTYPE_FP64: table = ew_pow_f64_table; break;
     case INFERD_DTYPE_INT32: table = ew_pow_i32_table; break;
@@ -153,8 +175,10 @@ int ew_run_pow(onnx_ctx *ctx)
     default:
         return onnx_ctx_unsupported(ctx, "base type %s not supported", inferd_dtype_name(in[0]->dtype));
     }
-    ew_row_fn fn = ew_kernel_find(table, in[1]->dtype);
-    if (!fn) return onnx_ctx_unsupported(ctx, "exponent type %s not supported", inferd_dtype_name(in[1]->dtype));
+    int half_exp = in[1]->dtype == INFERD_DTYPE_FP16; /* widened to float32 as well */
+    ew_row_fn fn = ew_kernel_find(table, half_exp ? INFERD_DTYPE_FP32 : in[1]->dtype);
+    if (!fn)
+        return onnx_ctx_unsupported(ctx, "exponent type %s not supported", inferd_dtype_name(in[1]->dtype));
     if (in[0]->dtype == INFERD_DTYPE_FP32 && in[1]->dtype == INFERD_DTYPE_FP32) {
         fn = ew_pow_ff32;
         if (onnx_tensor_numel(in[1]) == 1 && ((const float *)in[1]->data)[0] == 2.0f) fn = ew_pow_sq_f32;

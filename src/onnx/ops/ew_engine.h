@@ -18,8 +18,9 @@ typedef void (*ew_row_fn)(void *out, const void *const *in, const int64_t *step,
 
 /* Checks that the n inputs broadcast, allocates output 0 of type out_dtype with the broadcast
  * shape and fills it with fn. FP16 inputs are given to fn as FP32, and an FP16 output is
- * produced from fn's FP32 results (so pass the FP32 kernel for FP16 operands). Returns 0, or -1 with the error set on ctx. *out_ret (optional)
- * receives the output tensor (owned by the executor). */
+ * produced from fn's FP32 results (so pass the FP32 kernel for FP16 operands). Returns 0,
+ * or -1 with the error set on ctx. *out_ret (optional) receives the output tensor (owned by
+ * the executor). The output must not alias an input (the executor never does that). */
 int ew_broadcast_run(onnx_ctx *ctx, int n, const onnx_tensor *const *in, inferd_dtype out_dtype,
                      ew_row_fn fn, const void *param, onnx_tensor **out_ret);
 

@@ -9,6 +9,12 @@
 
 #include "ew_engine.h"
 
+/* gcc's -O2 cost model skips loops that need a runtime alias check, which is every kernel
+ * here (out may alias an input); the dynamic model vectorises them. Clang does by default. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 typedef struct ew_kernel {
     inferd_dtype dtype; /* the input type the kernel reads */
     ew_row_fn fn;

@@ -50,7 +50,8 @@ static int ew_run_typed(onnx_ctx *ctx, const ew_kernel *table, inferd_dtype out)
 {
     if (ew_check_inputs_same_type(ctx, 2) < 0) return -1;
     const onnx_tensor *in[2] = {onnx_ctx_input(ctx, 0), onnx_ctx_input(ctx, 1)};
-    ew_row_fn fn = ew_kernel_find(table, in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype);
+    inferd_dtype kt = in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype;
+    ew_row_fn fn = ew_kernel_find(table, kt);
     if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(in[0]->dtype));
     return ew_broadcast_run(ctx, 2, in, out == INFERD_DTYPE_INVALID ? in[0]->dtype : out, fn, NULL, NULL);
 }

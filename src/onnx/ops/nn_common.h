@@ -69,7 +69,8 @@ static inline int64_t nn_geom_k_size(const nn_geom *g)
 int nn_mul_size(size_t a, size_t b, size_t *out);
 int nn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
-/* Scratch for n floats (overflow-checked); NULL with the error set on failure. */
+/* Scratch for n floats (overflow-checked), owned by ctx and valid until run returns; NULL
+ * with the error set on failure. */
 float *nn_scratch_floats(onnx_ctx *ctx, size_t n);
 
 /* Reads the node's fused activation; returns 0, or onnx_ctx_fail(...) if it is unknown. */

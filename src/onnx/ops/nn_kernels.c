@@ -4,20 +4,6 @@
 
 #include <string.h>
 
-
-
-static NN_HOT NN_CLONES void k_axpy(float *restrict y, const float *restrict x, float a, int64_t n,
-                                    int64_t stride)
-{
-    if (stride == 1) {
-        for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
-    } else if (stride == 2) {
-        for (int64_t i = 0; i < n; i++) y[i] += a * x[2 * i];
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] += a * x[i * stride];
-    }
-}
-
 static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] += b;
@@ -188,6 +174,16 @@ static NN_HOT NN_CLONES void k_deinterleave(float *restrict e, float *restrict o
     if (n & 1) e[n / 2] = x[n - 1];
 }
 
+static NN_HOT NN_CLONES void k_copy_strided(float *restrict y, const float *restrict x,
+                                           int64_t n, int64_t stride)
+{
+    if (stride == 2) {
+        for (int64_t i = 0; i < n; i++) y[i] = x[2 * i];
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] = x[i * stride];
+    }
+}
+
 /* Relu and Clip with the NaN behaviour of activation.c: Relu(NaN) = 0, Clip passes NaN. */
 static NN_HOT NN_CLONES void k_bias_relu(float *y, float b, int64_t n)
 {
@@ -208,10 +204,6 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
 
 /* ---- exported entry points (see the note on clones at the top) ---- */
 
-void nn_k_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t stride)
-{
-    k_axpy(y, x, a, n, stride);
-}
 void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
 void nn_k_scale(float *y, float a, int64_t n) { k_scale(y, a, n); }
@@ -244,4 +236,8 @@ void nn_k_bias_relu(float *y, float b, int64_t n) { k_bias_relu(y, b, n); }
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n)
 {
     k_bias_clip(y, b, lo, hi, n);
+}
+void nn_k_copy_strided(float *restrict y, const float *restrict x, int64_t n, int64_t stride)
+{
+    k_copy_strided(y, x, n, stride);
 }

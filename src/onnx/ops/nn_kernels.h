@@ -13,8 +13,8 @@
 #else
 #define NN_HOT
 #endif
-/* Clones are static and reached through the exported wrappers at the end of the file: clang
- * 14 cannot call a target_clones function from another file, and ThreadSanitizer crashes in
+/* Clones must be static and called from their own file (nn_kernels.c exports plain wrappers):
+ * clang 14 cannot call a target_clones function from another file. ThreadSanitizer crashes in
  * ifunc resolvers, so TSan builds get the baseline code only. */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -30,8 +30,8 @@
 #define NN_CLONES
 #endif
 
-/* y[i] += a * x[i * stride] for i < n (stride 1 or 2 fast; any stride works). */
-void nn_k_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t stride);
+/* y[i] = x[i * stride] (im2col rows of strided convolutions) */
+void nn_k_copy_strided(float *restrict y, const float *restrict x, int64_t n, int64_t stride);
 /* y[i] += b */
 void nn_k_add_scalar(float *y, float b, int64_t n);
 /* y[i] += b[i] */

@@ -52,7 +52,9 @@ int nn_batchnorm_run(onnx_ctx *ctx)
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!y) return -1;
     const float *sc = scale->data, *bv = bias->data, *mv = mean->data, *vv = var->data;
-    float *ab = nn_scratch_floats(ctx, (size_t)pn * 4 + 1);
+    size_t ab_n;
+    if (nn_mul_size((size_t)pn, 4, &ab_n) != 0) return onnx_ctx_fail(ctx, "size overflows");
+    float *ab = nn_scratch_floats(ctx, ab_n + 1);
     if (!ab) return -1;
     float *a = ab, *b = ab + pn, *bm = ab + 2 * pn, *bvar = ab + 3 * pn;
     const float *use_m = mv, *use_v = vv;

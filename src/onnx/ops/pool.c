@@ -18,8 +18,8 @@ typedef struct pool_tabs {
 
 static int pool_tabs_make(onnx_ctx *ctx, const nn_geom *g, pool_tabs *pt)
 {
-    size_t n = (size_t)(g->out[0] + g->out[1] + g->out[2]) * 3, bytes;
-    if (nn_mul_size(n, sizeof(int64_t), &bytes) != 0)
+    size_t bytes;
+    if (nn_mul3_size((size_t)(g->out[0] + g->out[1] + g->out[2]), 3, sizeof(int64_t), &bytes))
         return onnx_ctx_fail(ctx, "pool table size overflows");
     int64_t *tab = onnx_ctx_scratch(ctx, bytes);
     if (!tab) return -1;

@@ -92,7 +92,9 @@ static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!y) return -1;
     if (onnx_tensor_numel(y) == 0) return 0;
-    float *mx = nn_scratch_floats(ctx, (size_t)inner * 2);
+    size_t mx_n;
+    if (nn_mul_size((size_t)inner, 2, &mx_n) != 0) return onnx_ctx_fail(ctx, "size overflows");
+    float *mx = nn_scratch_floats(ctx, mx_n);
     if (!mx) return -1;
     const float *xd = x->data;
     float *yd = y->data;

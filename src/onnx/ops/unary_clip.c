@@ -8,7 +8,8 @@
 #include "ew_engine.h"
 #include "unary_kernels.h"
 
-#define UN_CLIP(LO, HI) (x < (LO) ? (LO) : x > (HI) ? (HI) : x)
+/* max first, then min, as numpy.clip: with min > max every value becomes max */
+#define UN_CLIP(LO, HI) ((x < (LO) ? (LO) : x) > (HI) ? (HI) : (x < (LO) ? (LO) : x))
 
 UN_KERNEL(un_clip_f64, double, double, UN_CLIP(p->alpha, p->beta))
 UN_KERNEL(un_clip_i8, int8_t, int8_t, UN_CLIP(p->ilo, p->ihi))

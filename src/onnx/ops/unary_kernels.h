@@ -7,6 +7,12 @@
 
 #include "../op.h"
 
+/* gcc's -O2 cost model skips loops that need a runtime alias check, which is every kernel
+ * here (out may alias an input); the dynamic model vectorises them. Clang does by default. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 typedef struct un_param {
     double alpha, beta, gamma; /* float attributes (meaning per operator) */
     int64_t ilo, ihi;          /* Clip bounds for integer types */

@@ -118,6 +118,9 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len)
     Onnx__NodeProto nodes[5], *np[5];
     char *in_add[2] = {"x", "W"}, *out_add[1] = {"a"};
     char *in_relu[1] = {"a"}, *out_relu[1] = {"b"};
+    if (o->broken == 1) in_relu[0] = "undefined";
+    if (o->broken == 2) out_relu[0] = "a";
+    if (o->broken == 3) in_relu[0] = "y0";
     char *out_const[1] = {"C"};
     char *in_add2[2] = {"b", "C"}, *out_add2[1] = {"y0"};
     char *in_id[1] = {"y0"}, *out_id[1] = {"y"};

@@ -18,6 +18,8 @@ typedef struct test_model_opts {
     long long ext_length;      /* < 0: omit the key */
     int w_dims;                /* 0 = 4; another value makes W's length inconsistent */
     long long w_big_dim;       /* if set, W's dim claims this many elements */
+    int broken;                /* 1: a node reads an undefined value; 2: a value is defined
+                                * twice; 3: the graph has a cycle */
 } test_model_opts;
 
 /* W's values and C's values. */

@@ -162,6 +162,16 @@ static void test_refusals(void **state)
     assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
     o = (test_model_opts){.w_big_dim = -3};
     assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
+    o = (test_model_opts){.broken = 1};
+    assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
+    assert_non_null(strstr(err, "'undefined'"));
+    o = (test_model_opts){.broken = 2};
+    assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
+    assert_non_null(strstr(err, "defined twice"));
+    o = (test_model_opts){.broken = 3};
+    assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
+    assert_non_null(strstr(err, "cycle"));
+    assert_int_equal(onnx_model_load_buffer("", 0, NULL, &(onnx_model *){NULL}, err, sizeof err), ONNX_E_INVALID);
     onnx_model *m = (onnx_model *)1;
     assert_int_equal(onnx_model_load("/nonexistent/model.onnx", &m, err, sizeof err), ONNX_E_IO);
     assert_null(m);

@@ -148,6 +148,12 @@ static void test_bad_inputs_fail_cleanly(void **state)
     assert_true(run1("Clip", 13, NULL, 0, in, 2, &res) < 0);
     in[1] = tens(I64, i64, 0, NULL);
     assert_true(run1("Clip", 13, NULL, 0, in, 2, &res) < 0);
+    /* PRelu: the slope must broadcast to X, not grow it */
+    in[0] = tens(F32, b, 1, (int64_t[]){4});
+    in[1] = tens(F32, a, 2, (int64_t[]){2, 3});
+    assert_true(run1("PRelu", 16, NULL, 0, in, 2, &res) < 0);
+    in[1] = tens(F32, a, 2, (int64_t[]){3, 1}); /* higher rank than X */
+    assert_true(run1("PRelu", 16, NULL, 0, in, 2, &res) < 0);
     /* unary float op on integers; Cast to STRING */
     in[0] = tens(I64, i64, 1, (int64_t[]){4});
     assert_true(run1("Sqrt", 13, NULL, 0, in, 1, &res) < 0);
@@ -257,6 +263,24 @@ static void test_cast_edges(void **state)
     assert_int_equal(run1("Cast", 13, &to, 1, in, 1, &res), 0);
     assert_memory_equal(res.data, h, sizeof h);
     opm_result_free(&res, 1);
+    /* bfloat16 keeps the upper 16 bits (truncation, as the ONNX test data) and widens back */
+    float bf[2] = {1.0f, 0.47892547f};
+    in[0] = tens(F32, bf, 1, (int64_t[]){2});
+    to.i = INFERD_DTYPE_BF16;
+    assert_int_equal(run1("Cast", 13, &to, 1, in, 1, &res), 0);
+    memcpy(bits, res.data, 2 * sizeof bits[0]);
+    uint32_t raw;
+    memcpy(&raw, &bf[1], sizeof raw);
+    assert_int_equal(bits[0], 0x3f80);
+    assert_int_equal(bits[1], raw >> 16);
+    opm_result_free(&res, 1);
+    in[0] = tens(INFERD_DTYPE_BF16, bits, 1, (int64_t[]){2});
+    to.i = F32;
+    assert_int_equal(run1("Cast", 13, &to, 1, in, 1, &res), 0);
+    raw &= 0xffff0000u;
+    assert_memory_equal((char *)res.data + 4, &raw, 4);
+    assert_true(((float *)res.data)[0] == 1.0f);
+    opm_result_free(&res, 1);
 }
 
 static void test_unary_edges(void **state)
@@ -281,6 +305,13 @@ static void test_unary_edges(void **state)
     assert_memory_equal(res.data, want_clip, sizeof want_clip);
     opm_result_free(&res, 1);
 
+    /* min > max: every value becomes max, as numpy.clip */
+    int8_t hi = -5;
+    in[2] = tens(I8, &hi, 0, NULL);
+    assert_int_equal(run1("Clip", 13, NULL, 0, in, 3, &res), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(((int8_t *)res.data)[i], -5);
+    opm_result_free(&res, 1);
+
     /* large magnitudes stay finite where the math is finite */
     float x[4] = {-1000.0f, 1000.0f, 0.0f, NAN};
     in[0] = tens(F32, x, 1, (int64_t[]){4});
@@ -302,6 +333,28 @@ static void test_unary_edges(void **state)
     float want_round[4] = {0.0f, 2.0f, 2.0f, -2.0f}; /* halves to even */
     assert_memory_equal(res.data, want_round, sizeof want_round);
     opm_result_free(&res, 1);
+}
+
+/* Empty tensors broadcast like any other (a 0 axis meets 0 or 1) and produce empty outputs. */
+static void test_empty_tensors(void **state)
+{
+    (void)state;
+    float a[1] = {0}, b[3] = {1, 2, 3};
+    opm_tensor in[2] = {tens(F32, a, 2, (int64_t[]){0, 3}), tens(F32, b, 2, (int64_t[]){1, 3})};
+    opm_result res;
+    assert_int_equal(run1("Add", 14, NULL, 0, in, 2, &res), 0);
+    assert_int_equal(res.ndim, 2);
+    assert_int_equal(res.dims[0], 0);
+    assert_int_equal(res.dims[1], 3);
+    opm_result_free(&res, 1);
+    assert_int_equal(run1("Sum", 13, NULL, 0, in, 2, &res), 0);
+    assert_int_equal(res.dims[0], 0);
+    opm_result_free(&res, 1);
+    assert_int_equal(run1("Exp", 13, NULL, 0, in, 1, &res), 0);
+    assert_int_equal(res.dims[0], 0);
+    opm_result_free(&res, 1);
+    in[1] = tens(F32, b, 1, (int64_t[]){2}); /* 3 vs 2 */
+    assert_true(run1("Add", 14, NULL, 0, in, 2, &res) < 0);
 }
 
 static void test_float16_arithmetic(void **state)
@@ -333,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_variadic_and_where),
         cmocka_unit_test(test_cast_edges),
         cmocka_unit_test(test_unary_edges),
+        cmocka_unit_test(test_empty_tensors),
         cmocka_unit_test(test_float16_arithmetic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,4 +119,18 @@ for cs in [(5,), (4, 1), (1, 5), ()]:
     cc = F(*cs) if cs else np.array(0.7, dtype=np.float32)
     y = (0.5 * a @ bm.T + 2.0 * cc).astype(np.float32)
     save(f'gemm_c{"x".join(map(str, cs)) or "scalar"}', [helper.make_node('Gemm', ['a', 'b', 'c'], ['y'], alpha=0.5, beta=2.0, transB=1)], [('a', a), ('b', bm), ('c', cc)], [('y', y)])
+# Patterns the load-time fusion pass rewrites (MatMul + Add bias, Gemm + Relu, Conv + Clip as
+# ReLU6): the fused nodes must give the unfused results.
+x = F(2, 5, 8); wm = F(8, 6); bv = F(6)
+save('fuse_matmul_add_relu', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['t', 'b'], ['u']),
+     helper.make_node('Relu', ['u'], ['y'])], [('x', x)], [('y', np.maximum(x @ wm + bv, 0).astype(np.float32))], [('w', wm), ('b', bv)])
+a = F(3, 8); wg = F(4, 8); bg = F(4)
+save('fuse_gemm_relu', [helper.make_node('Gemm', ['a', 'w', 'b'], ['t'], transB=1), helper.make_node('Relu', ['t'], ['y'])],
+     [('a', a)], [('y', np.maximum(a @ wg.T + bg, 0).astype(np.float32))], [('w', wg), ('b', bg)])
+for g_ in (1, 4):
+    x = F(2, 4, 9, 9); wc = F(8, 4 // g_, 3, 3); bc = F(8)
+    y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(wc), torch.from_numpy(bc), 2, 1, 1, g_).clamp(0, 6).numpy()
+    save(f'fuse_conv_clip_g{g_}', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], strides=[2, 2], pads=[1] * 4, group=g_),
+         helper.make_node('Clip', ['t', 'lo', 'hi'], ['y'])], [('x', x)], [('y', y)],
+         [('w', wc), ('b', bc), ('lo', np.array(0, np.float32)), ('hi', np.array(6, np.float32))])
 print(n_cases, 'cases')

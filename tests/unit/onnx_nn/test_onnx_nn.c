@@ -1,6 +1,6 @@
 /* nn operators through the public runtime API: Conv and MatMul against naive references over
- * the fast paths (depthwise incl. stride 2, 1x1, grouped im2col, batched broadcast), and bad
- * shapes and attributes that must come back as errors, never crashes. */
+ * the fast paths (depthwise incl. stride 2, 1x1, grouped im2col, images sharing a GEMM,
+ * batched broadcast), and bad shapes and attributes that must come back as errors. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,6 +121,8 @@ static void test_conv_paths_match_reference(void **state)
         {1, 16, 9, 9, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},    /* 1x1 stride 2: im2col */
         {2, 6, 9, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* grouped 3x3 */
         {1, 3, 12, 9, 5, 1, 3, 2, 2, 1, 2, 1, 2, 0, 1, 3},    /* dilation, asymmetric pads */
+        {5, 8, 14, 14, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* images share GEMMs (3 + 2) */
+        {5, 16, 7, 7, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* shared GEMMs, 1x1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
 }

@@ -321,6 +321,110 @@ static void test_resize_nearest(void **state)
     assert_true(run1("Resize", 13, a, 2, in, 3, &r) < 0);
 }
 
+static void test_depth_space_roundtrip(void **state)
+{
+    (void)state;
+    float x[2 * 8 * 2 * 3];
+    for (int i = 0; i < 96; i++) x[i] = (float)i;
+    opm_tensor in = tens(F32, x, 4, (int64_t)2, (int64_t)8, (int64_t)2, (int64_t)3);
+    opm_attr bs = {"blocksize", OPM_INT, .i = 2};
+    opm_attr d2s[2] = {bs, {"mode", OPM_STRING, .s = "CRD"}};
+    opm_result a, b;
+    assert_int_equal(run1("DepthToSpace", 13, d2s, 2, &in, 1, &a), 0);
+    expect_shape(&a, 4, (int64_t[]){2, 2, 4, 6});
+    /* CRD: out[n][c][h*2+i][w*2+j] = in[n][c*4 + i*2 + j][h][w] */
+    assert_true(((float *)a.data)[0 * 24 + 1 * 6 + 1] == x[(0 * 4 + 1 * 2 + 1) * 6 + 0]);
+    opm_result_free(&a, 1);
+    assert_int_equal(run1("DepthToSpace", 13, &bs, 1, &in, 1, &a), 0); /* DCR */
+    opm_tensor back = tens(F32, a.data, 4, (int64_t)2, (int64_t)2, (int64_t)4, (int64_t)6);
+    assert_int_equal(run1("SpaceToDepth", 13, &bs, 1, &back, 1, &b), 0);
+    expect_shape(&b, 4, (int64_t[]){2, 8, 2, 3});
+    assert_memory_equal(b.data, x, sizeof x);
+    opm_result_free(&a, 1);
+    opm_result_free(&b, 1);
+    opm_attr bad = {"blocksize", OPM_INT, .i = 3}; /* 8 channels not divisible by 9 */
+    assert_true(run1("DepthToSpace", 13, &bad, 1, &in, 1, &a) < 0);
+    opm_attr zero = {"blocksize", OPM_INT, .i = 0};
+    assert_true(run1("SpaceToDepth", 13, &zero, 1, &in, 1, &a) < 0);
+}
+
+static void test_small_ops(void **state)
+{
+    (void)state;
+    opm_result r;
+    /* CumSum exclusive + reverse */
+    float c[4] = {1, 2, 3, 4};
+    int64_t ax = 0;
+    opm_attr er[2] = {{"exclusive", OPM_INT, .i = 1}, {"reverse", OPM_INT, .i = 1}};
+    opm_tensor ci[2] = {tens(F32, c, 1, (int64_t)4), tens(I64, &ax, 0)};
+    assert_int_equal(run1("CumSum", 14, er, 2, ci, 2, &r), 0);
+    assert_memory_equal(r.data, ((float[]){9, 7, 4, 0}), sizeof c);
+    opm_result_free(&r, 1);
+    ax = 1;
+    assert_true(run1("CumSum", 14, er, 2, ci, 2, &r) < 0);
+    /* OneHot: out-of-range index gives an all-off row, negative wraps */
+    int64_t idx[3] = {1, -1, 9}, depth = 3;
+    float vals[2] = {0, 5};
+    opm_tensor oi[3] = {tens(I64, idx, 1, (int64_t)3), tens(I64, &depth, 0), tens(F32, vals, 1, (int64_t)2)};
+    assert_int_equal(run1("OneHot", 11, NULL, 0, oi, 3, &r), 0);
+    assert_memory_equal(r.data, ((float[]){0, 5, 0, 0, 0, 5, 0, 0, 0}), 9 * sizeof(float));
+    opm_result_free(&r, 1);
+    depth = 0;
+    assert_true(run1("OneHot", 11, NULL, 0, oi, 3, &r) < 0);
+    /* NonZero: coordinates in row-major order; -0.0 is zero */
+    float z[4] = {0, 1, -0.0f, 2};
+    opm_tensor zi = tens(F32, z, 2, (int64_t)2, (int64_t)2);
+    assert_int_equal(run1("NonZero", 13, NULL, 0, &zi, 1, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){2, 2});
+    assert_memory_equal(r.data, ((int64_t[]){0, 1, 1, 1}), 4 * sizeof(int64_t));
+    opm_result_free(&r, 1);
+    /* Shape with start/end (opset 15) */
+    opm_attr se[2] = {{"start", OPM_INT, .i = -3}, {"end", OPM_INT, .i = 100}};
+    float x4[16] = {0};
+    opm_tensor si = tens(F32, x4, 4, (int64_t)1, (int64_t)2, (int64_t)4, (int64_t)2);
+    assert_int_equal(run1("Shape", 15, se, 2, &si, 1, &r), 0);
+    assert_memory_equal(r.data, ((int64_t[]){2, 4, 2}), 3 * sizeof(int64_t));
+    opm_result_free(&r, 1);
+    /* Range on int64, counting down */
+    int64_t s = 10, l = 3, d = -3;
+    opm_tensor ri[3] = {tens(I64, &s, 0), tens(I64, &l, 0), tens(I64, &d, 0)};
+    assert_int_equal(run1("Range", 11, NULL, 0, ri, 3, &r), 0);
+    assert_memory_equal(r.data, ((int64_t[]){10, 7, 4}), 3 * sizeof(int64_t));
+    opm_result_free(&r, 1);
+    d = 0;
+    assert_true(run1("Range", 11, NULL, 0, ri, 3, &r) < 0);
+    /* Constant from value_ints (opset 12+) */
+    opm_attr ci2 = {"value_ints", OPM_INTS, .ints = (int64_t[]){4, 5}, .n = 2};
+    assert_int_equal(run1("Constant", 13, &ci2, 1, NULL, 0, &r), 0);
+    assert_memory_equal(r.data, ((int64_t[]){4, 5}), 2 * sizeof(int64_t));
+    opm_result_free(&r, 1);
+}
+
+static void test_einsum(void **state)
+{
+    (void)state;
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1};
+    opm_tensor in[2] = {tens(F32, a, 2, (int64_t)2, (int64_t)3), tens(F32, b, 2, (int64_t)3, (int64_t)2)};
+    opm_attr eq = {"equation", OPM_STRING, .s = "ij,jk->ik"};
+    opm_result r;
+    assert_int_equal(run1("Einsum", 12, &eq, 1, in, 2, &r), 0);
+    assert_memory_equal(r.data, ((float[]){4, 5, 10, 11}), 4 * sizeof(float));
+    opm_result_free(&r, 1);
+    opm_attr implicit = {"equation", OPM_STRING, .s = "bA"}; /* numpy order: 'A' first */
+    assert_int_equal(run1("Einsum", 12, &implicit, 1, in, 1, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){3, 2});
+    opm_result_free(&r, 1);
+    static const char *const bad[] = {"ij,jk->iz", "ij,jk", "i.j,jk->ik", "ij,jk->ii", "ij->", "ijk,jk->ik", "ij,jk->i-k", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        opm_attr e = {"equation", OPM_STRING, .s = bad[i]};
+        int rc = run1("Einsum", 12, &e, 1, in, 2, &r);
+        if (rc == 0) opm_result_free(&r, 1);
+        /* "ij,jk" is a valid implicit equation (output "ik"); every other one is malformed */
+        if (i == 1) assert_int_equal(rc, 0);
+        else assert_true(rc < 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +439,9 @@ int main(void)
         cmocka_unit_test(test_topk_ties),
         cmocka_unit_test(test_split_and_concat),
         cmocka_unit_test(test_resize_nearest),
+        cmocka_unit_test(test_depth_space_roundtrip),
+        cmocka_unit_test(test_small_ops),
+        cmocka_unit_test(test_einsum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "inferd/shm.h"
+#include "shm_internal.h"
 
 static void small_config(shm_config *c)
 {
@@ -396,6 +397,139 @@ static void test_arena_threads(void **st)
     shm_region_close(&r);
 }
 
+/* A worker that claimed a cell and stalled, then was declared dead: the node's repair and
+ * the zombie's late release cannot both own the value; a full completion ring says EAGAIN. */
+static void test_claim_repair_exactly_once(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    r.batches[5].model = 0;
+    assert_int_equal(shm_submit(&r, 5), 0);
+    shm_ring *ring = shm_model_ring(&r, 0);
+    uint64_t pos, value;
+    assert_int_equal(shm_ring_pop_begin(ring, 7, &r.workers[0].claim_pos, &pos, &value), 0);
+    assert_int_equal(value, 5);
+    uint64_t cp = atomic_load(&r.workers[0].claim_pos);
+    assert_int_equal(cp, pos + 1);
+    uint64_t repaired;
+    assert_int_equal(shm_model_ring_repair(&r, 0, cp, &repaired), 1);
+    assert_int_equal(repaired, 5);
+    assert_int_equal(shm_ring_pop_finish(ring, 7, pos), -ESTALE);   /* the zombie loses */
+    assert_int_equal(shm_model_ring_repair(&r, 0, cp, &repaired), 0);
+    /* The ring works on; the repaired batch can be resubmitted and claimed normally. */
+    assert_int_equal(shm_submit(&r, 5), 0);
+    uint32_t slot;
+    assert_int_equal(shm_worker_claim(&r, 1, 0, &slot), 0);
+    assert_int_equal(slot, 5);
+    assert_int_equal(atomic_load(&r.workers[1].claim_pos), 0);
+    /* Completion ring of capacity 8: the ninth completion must wait. */
+    for (uint32_t i = 0; i < 8; i++) assert_int_equal(shm_worker_complete(&r, 1, i), 0);
+    assert_int_equal(shm_worker_complete(&r, 1, 0), -EAGAIN);
+    assert_int_equal(shm_poll_completion(&r, 1, &slot), 0);
+    assert_int_equal(shm_worker_complete(&r, 1, 0), 0);
+    assert_int_equal(shm_worker_complete(&r, 1, 99), -EINVAL);
+    shm_region_close(&r);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Random corruption of header bytes: attach either fails with a message or yields exactly
+ * the original geometry; it never crashes or maps something else. */
+static void test_attach_fuzz(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region node;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &node, err, sizeof err), 0);
+    uint8_t saved[128];
+    memcpy(saved, node.base, sizeof saved);
+    for (int i = 0; i < 3000; i++) {
+        int flips = 1 + (int)(rng() % 3);
+        for (int k = 0; k < flips; k++)
+            ((uint8_t *)node.base)[rng() % 120] ^= (uint8_t)(1u << (rng() % 8));
+        shm_region w;
+        err[0] = 0;
+        int rc = shm_region_attach(node.fd, &w, err, sizeof err);
+        if (rc == 0) {
+            /* Accepted only if every section fits the mapping without overlap. (A header
+             * may differ and still be consistent, e.g. more batch slots in the padding.) */
+            uint8_t *end = (uint8_t *)w.base + w.size;
+            assert_true(w.size <= node.size);
+            assert_true(w.arena + w.arena_size <= end);
+            assert_true((uint8_t *)(w.batches + w.batch_slots) <= w.arena);
+            assert_true(w.completions + w.max_workers * w.completion_stride <=
+                        (uint8_t *)w.batches);
+            assert_true((uint8_t *)(w.workers + w.max_workers) <= w.completions);
+            assert_true(w.rings + w.max_models * w.ring_stride <= (uint8_t *)w.workers);
+            assert_true((uint8_t *)(w.models + w.max_models) <= w.rings);
+            w.fd = -1;
+            shm_region_close(&w);
+        } else {
+            assert_true(strlen(err) > 0);
+        }
+        memcpy(node.base, saved, sizeof saved);
+    }
+    shm_region_close(&node);
+}
+
+/* Random output descriptors: whenever the check passes, every OK output really lies inside
+ * the output area and is consistent with its dims. */
+static void test_check_outputs_fuzz(void **st)
+{
+    (void)st;
+    shm_config c;
+    small_config(&c);
+    shm_region r;
+    char err[256];
+    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    shm_arena *a = shm_arena_create(&r);
+    shm_batch snap;
+    build_batch(&r, a, &snap);
+    int passed = 0;
+    for (int i = 0; i < 20000; i++) {
+        good_outputs(&r, &snap);
+        shm_tensor *o = &table_outputs(&r, &snap)[rng() % 2];
+        switch (rng() % 5) {
+        case 0: o->offset = snap.out_off + rng() % 2048 - 512; break;
+        case 1: o->nbytes = rng() % 64; break;
+        case 2: o->dims[rng() % 2] = (int64_t)(rng() % 9) - 2; break;
+        case 3: o->dtype = (uint32_t)(rng() % 20); break;
+        default: o->offset = rng(); o->nbytes = rng(); break;
+        }
+        shm_tensor outs[2];
+        int32_t sts[2];
+        if (shm_batch_check_outputs(&r, &snap, outs, sts, err, sizeof err) != 0) continue;
+        passed++;
+        for (int k = 0; k < 2; k++) {
+            assert_true(outs[k].offset >= snap.out_off);
+            assert_true(outs[k].offset - snap.out_off <= snap.out_cap);
+            assert_true(outs[k].nbytes <= snap.out_cap - (outs[k].offset - snap.out_off));
+            uint64_t es = inferd_dtype_size((inferd_dtype)outs[k].dtype);
+            if (es) {
+                uint64_t n = 1;
+                for (uint32_t d = 0; d < outs[k].ndim; d++) n *= (uint64_t)outs[k].dims[d];
+                assert_int_equal(n * es, outs[k].nbytes);
+            }
+        }
+    }
+    assert_true(passed > 0);   /* some mutations are harmless; they must still pass */
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +538,9 @@ int main(void)
         cmocka_unit_test(test_create_rejects_bad_config),
         cmocka_unit_test(test_submit_claim_complete),
         cmocka_unit_test(test_check_outputs_rejects),
+        cmocka_unit_test(test_claim_repair_exactly_once),
+        cmocka_unit_test(test_attach_fuzz),
+        cmocka_unit_test(test_check_outputs_fuzz),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_arena_threads),
     };
