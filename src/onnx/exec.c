@@ -3,6 +3,7 @@
 #include "exec.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,11 @@
 
 void *onnx_pool_get(onnx_pool *p, size_t n, size_t *cap)
 {
+    /* blocks are 64-byte multiples: compare in those units, or a small request could never
+     * reuse a block and the pool would grow by one block per run */
     if (n == 0) n = 1;
+    if (n > SIZE_MAX - 63) return NULL;
+    n = (n + 63) & ~(size_t)63;
     int best = -1;
     for (int i = 0; i < p->n_free; i++) {
         size_t c = p->free[i].cap;
@@ -33,8 +38,7 @@ void *onnx_pool_get(onnx_pool *p, size_t n, size_t *cap)
             free(p->free[small].ptr);
             p->free[small] = p->free[--p->n_free];
         }
-        size_t c = (n + 63) & ~(size_t)63;
-        if (c < n) return NULL;
+        size_t c = n;
         ptr = aligned_alloc(64, c);
         if (!ptr) return NULL;
         *cap = c;
