@@ -496,6 +496,25 @@ static void build_head(http_conn *c, http_exchange *ex, const char *ctype, const
     }
 }
 
+/* Writes bufs[0..*nb) with one non-blocking writev when nothing else is queued (the common
+ * case: the socket buffer has room). Returns 1 if everything was written; else drops the
+ * buffers that went out whole, trims the one cut short, updates *nb and returns 0 so the rest
+ * goes through uv_write. Errors return 0 with the buffers untouched: uv_write reports them. */
+static int write_now(http_conn *c, uv_buf_t *bufs, int *nb)
+{
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)*nb);
+    if (n <= 0) return 0;
+    size_t left = (size_t)n;
+    int i = 0;
+    while (i < *nb && left >= bufs[i].len) left -= bufs[i++].len;
+    if (i == *nb) return 1;
+    bufs[i].base += left;
+    bufs[i].len -= left;
+    memmove(bufs, bufs + i, (size_t)(*nb - i) * sizeof *bufs);
+    *nb -= i;
+    return 0;
+}
+
 static void conn_flush(http_conn *c)
 {
     while (!c->closing && c->q_head && c->q_head->ready) {
@@ -525,6 +544,14 @@ static void conn_flush(http_conn *c)
                 c->close_when_flushed = 1;
                 break;
             }
+        }
+        if (nb && !c->writes_in_flight && write_now(c, bufs, &nb)) {
+            /* all of it went out: no write request, and libuv touches no watcher */
+            c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
+            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            free(w);
+            if (c->close_when_flushed && c->no_more) break;
+            continue;
         }
         /* the stall clock for a client that does not read starts with its oldest write */
         if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
