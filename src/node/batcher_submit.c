@@ -118,6 +118,12 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         return -1;
     }
     b->state = SCHED_BATCH_SUBMITTED;
+    b->dispatch_ns = sched_now_ns();
+    for (int r = 0; r < n; r++) {
+        int64_t waited = b->dispatch_ns - reqs[r]->enqueue_ns;
+        ms->counters.queue_ns += waited > 0 ? (uint64_t)waited : 0;
+    }
+    ms->counters.queue_count += (uint64_t)n;
     ms->batches_in_flight++;
     ms->rows_in_flight += rows;
     for (int r = 0; r < n; r++)

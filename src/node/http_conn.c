@@ -351,7 +351,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         http_exchange_free(c->cur);
         c->cur = NULL;
         c->in_len = 0;
-        if (!c->q_head && !c->writes_in_flight) conn_close(c);
+        /* A client that closes while answers are still being computed is taken as gone (as
+         * nginx does): its queued work is cancelled. Answers already made are still written. */
+        int unanswered = 0;
+        for (http_exchange *ex = c->q_head; ex; ex = ex->next)
+            if (!ex->ready) unanswered = 1;
+        if (unanswered || (!c->q_head && !c->writes_in_flight)) conn_close(c);
         else {
             c->close_when_flushed = 1;
             conn_update(c);
@@ -619,8 +624,14 @@ static void conn_close(http_conn *c)
     http_exchange *ex = c->q_head;
     while (ex) {
         http_exchange *next = ex->next;
-        if (ex->ready) http_exchange_free(ex);
-        else ex->conn = NULL;
+        if (ex->ready) {
+            http_exchange_free(ex);
+        } else {
+            ex->conn = NULL;
+            void (*fn)(http_exchange *, void *) = ex->orphan_fn;
+            ex->orphan_fn = NULL;
+            if (fn) fn(ex, ex->orphan_arg);
+        }
         ex = next;
     }
     c->q_head = c->q_tail = NULL;

@@ -39,6 +39,12 @@ void http_ex_error(http_exchange *ex, int status, const char *extra_headers, con
 }
 
 int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
+
+void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
+{
+    ex->orphan_fn = fn;
+    ex->orphan_arg = arg;
+}
 void **http_ex_user(http_exchange *ex) { return &ex->user; }
 
 const char *http_ex_body(const http_exchange *ex, size_t *len)

@@ -32,6 +32,8 @@ struct http_exchange {
     char *body;
     size_t body_len, body_cap;
     void *user;
+    void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
+    void *orphan_arg;
     /* response */
     int ready;                   /* response filled in */
     int status;

@@ -58,6 +58,10 @@ const char *http_ex_header(const http_exchange *ex, const char *name);
 void **http_ex_user(http_exchange *ex);
 /* 1 if the client went away: the response will be dropped (still call http_ex_respond). */
 int http_ex_orphaned(const http_exchange *ex);
+/* Asks for fn(ex, arg) to be called once, on the loop thread, if the client goes away before
+ * ex is answered (e.g. to cancel work queued for it). ex stays valid during the call and must
+ * still be answered with http_ex_respond afterwards. A later call replaces the earlier one. */
+void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
 
 /* Answers ex. Takes body (malloc'd; may be NULL with len 0). extra_headers: "" or complete
  * "Name: value\r\n" lines (copied). ex must not be used afterwards. */

@@ -23,6 +23,9 @@ void routes_server_metadata(http_exchange *ex, routes_ctx *ctx);
 void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model);
 
+/* routes_stats.c: model = -1 for every model */
+void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model);
+
 /* routes_infer.c */
 void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);

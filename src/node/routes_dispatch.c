@@ -96,8 +96,12 @@ void routes_handle(http_exchange *ex, void *vctx)
         }
         goto not_found;
     }
+    if (pp.n == 3 && is(&pp, 1, "models") && is(&pp, 2, "stats")) {
+        if (method_ok(ex, "GET")) routes_model_stats(ex, ctx, -1);
+        return;
+    }
     if (pp.n >= 3 && is(&pp, 1, "models")) {
-        /* /v2/models/{m}[/versions/{v}][/ready|/infer] */
+        /* /v2/models/{m}[/versions/{v}][/ready|/infer|/stats] */
         int i = 3;
         const char *version = NULL;
         if (is(&pp, 3, "versions")) {
@@ -107,7 +111,8 @@ void routes_handle(http_exchange *ex, void *vctx)
         }
         const char *action = i < pp.n ? pp.seg[i] : NULL;
         if (i + (action ? 1 : 0) != pp.n) goto not_found;
-        if (action && strcmp(action, "ready") != 0 && strcmp(action, "infer") != 0)
+        if (action && strcmp(action, "ready") != 0 && strcmp(action, "infer") != 0 &&
+            strcmp(action, "stats") != 0)
             goto not_found;
         int is_infer = action && strcmp(action, "infer") == 0;
         if (!method_ok(ex, is_infer ? "POST" : "GET")) return;
@@ -125,6 +130,7 @@ void routes_handle(http_exchange *ex, void *vctx)
         }
         if (!action) routes_model_metadata(ex, ctx, m);
         else if (is_infer) routes_infer(ex, ctx, m);
+        else if (strcmp(action, "stats") == 0) routes_model_stats(ex, ctx, m);
         else routes_model_ready(ex, ctx, m);
         return;
     }

@@ -137,9 +137,19 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t timeou
     return 0;
 }
 
+/* On the loop thread, when the client left before its answer: a request still queued is
+ * taken out (its done() then comes at once); one already in a batch runs to the end. */
+static void on_orphan(http_exchange *ex, void *arg)
+{
+    (void)ex;
+    infer_job *job = arg;
+    sched_cancel(job->ctx->sched, &job->req);
+}
+
 static void submit(http_exchange *ex, infer_job *job)
 {
     routes_ctx *ctx = job->ctx;
+    http_ex_on_orphan(ex, on_orphan, job);
     job->req.done = on_done;
     job->req.user = job;
     job->req.n_outputs = 0;
@@ -178,6 +188,7 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     int status = kserve_decode_infer(body, len, m, ctx->region, sched_arena(ctx->sched),
                                      &job->req, &params, err, sizeof err);
     if (status != 0) {
+        sched_note_rejected(ctx->sched, model);
         http_ex_error(ex, status, status == 503 ? "Retry-After: 1\r\n" : "", "%s", err);
         job_free(job);
         return;
@@ -185,6 +196,7 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     job->id = params.id;
     job->id_len = params.id_len;
     if (set_deadline(ex, m, params.timeout_us, &job->req, err, sizeof err)) {
+        sched_note_rejected(ctx->sched, model);
         kserve_free_inputs(sched_arena(ctx->sched), &job->req);
         http_ex_error(ex, 400, "", "%s", err);
         job_free(job);

@@ -31,6 +31,18 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
                   infer_request **done_list)
 {
     req->status = status;
+    sched_counters *c = &s->models[req->model].counters;
+    int64_t took = sched_now_ns() - req->enqueue_ns;
+    uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    if (status == 0) {
+        c->requests_ok++;
+        c->ok_ns += ns;
+    } else if (status == SCHED_STATUS_CANCELLED) {
+        c->requests_cancelled++;
+    } else {
+        c->requests_failed++;
+        c->failed_ns += ns;
+    }
     if (status != 0) {
         req->n_outputs = 0;
         req->sched_out = NULL;
@@ -184,12 +196,17 @@ int sched_submit(scheduler *s, infer_request *req)
     if (req->model < 0 || req->model >= s->n_models)
         return reject(req, 400, 0, "unknown model");
     sched_model_state *ms = &s->models[req->model];
-    if ((int)req->n_inputs != ms->cfg.n_inputs || !req->done)
-        return reject(req, 400, 0, "wrong number of inputs");
-    if (ms->cfg.max_batch_size > 0 && req->batch_rows > ms->cfg.max_batch_size)
-        return reject(req, 400, 0, "batch larger than the model's max_batch_size");
-
+    const char *bad = (int)req->n_inputs != ms->cfg.n_inputs || !req->done
+                          ? "wrong number of inputs"
+                      : ms->cfg.max_batch_size > 0 && req->batch_rows > ms->cfg.max_batch_size
+                          ? "batch larger than the model's max_batch_size"
+                          : NULL;
     pthread_mutex_lock(&s->mu);
+    if (bad) {
+        ms->counters.requests_rejected++;
+        pthread_mutex_unlock(&s->mu);
+        return reject(req, 400, 0, bad);
+    }
     int live, starting, idle;
     sched_model_workers(s, req->model, &live, &starting, &idle);
     int64_t now = sched_now_ns();
@@ -214,6 +231,7 @@ int sched_submit(scheduler *s, infer_request *req)
     int retry = 0;
     int status = admission_decide(&in, &retry, msg, sizeof(msg));
     if (status != 0) {
+        ms->counters.requests_rejected++;
         pthread_mutex_unlock(&s->mu);
         log_debug("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
         return reject(req, status, retry, msg);
@@ -228,6 +246,32 @@ int sched_submit(scheduler *s, infer_request *req)
     pthread_cond_signal(&s->batcher_cv);
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+void sched_note_rejected(scheduler *s, int m)
+{
+    if (m < 0 || m >= s->n_models)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->models[m].counters.requests_rejected++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int sched_cancel(scheduler *s, infer_request *req)
+{
+    if (req->model < 0 || req->model >= s->n_models)
+        return 0;
+    infer_request *done_list = NULL;
+    pthread_mutex_lock(&s->mu);
+    int found = sched_queue_remove(&s->models[req->model].queue, req);
+    if (found)
+        sched_answer(s, req, SCHED_STATUS_CANCELLED, "cancelled: the client went away",
+                     &done_list);
+    pthread_mutex_unlock(&s->mu);
+    if (found)
+        log_debug("request cancelled id=%llu: the client went away", (unsigned long long)req->id);
+    sched_finish_list(done_list);
+    return found;
 }
 
 void sched_release(scheduler *s, infer_request *req)
@@ -335,6 +379,7 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
     out->worker_spawns = ms->spawns;
     out->rows_per_s = ms->rate.rows_per_s;
     out->restart_backoff_ms = ms->backoff_ms;
+    out->counters = ms->counters;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -57,8 +57,35 @@ int sched_drain(scheduler *s, int64_t timeout_ms);
 /* Stops threads and workers at once (answers anything left with 503) and frees everything. */
 void sched_destroy(scheduler *s);
 
-/* A model's live numbers, for GET /v2/models/{m}/stats and logs (added by scheduler;
- * compatible extension). */
+/* If req still waits in its model's queue (not yet in a batch), removes it and answers it
+ * at once (done() with status 499, "cancelled"): the front end calls this when the client
+ * went away, so that nobody computes an answer nobody reads. Returns 1 if it was cancelled,
+ * 0 if it is already in a batch or answered (then done() comes as usual). req must be a
+ * request submitted to s whose done() has not run yet, or whose done() ran but which the
+ * caller still owns. */
+int sched_cancel(scheduler *s, infer_request *req);
+
+/* Counts a request for model m that the front end refused before submitting it (it did not
+ * decode, or its shapes or datatypes do not fit the model): it shows in the stats as rejected. */
+void sched_note_rejected(scheduler *s, int m);
+
+/* A model's cumulative counters since the node started. */
+typedef struct sched_counters {
+    uint64_t requests_ok;          /* answered with outputs ... */
+    uint64_t ok_ns;                /* ... and their summed time from submit to answer */
+    uint64_t requests_failed;      /* accepted, then answered with an error (500, 503, 504) */
+    uint64_t failed_ns;
+    uint64_t requests_rejected;    /* refused at submit (400, 429, 503, 504) */
+    uint64_t requests_cancelled;   /* left the queue because their client went away */
+    uint64_t batches;              /* batches a worker completed */
+    uint64_t batch_rows;           /* rows in those batches */
+    uint64_t batches_retried;      /* resubmitted after their worker died */
+    uint64_t queue_count;          /* requests that went into a batch ... */
+    uint64_t queue_ns;             /* ... and their summed wait from submit to dispatch */
+    uint64_t compute_ns;           /* summed dispatch-to-completion time of completed batches */
+} sched_counters;
+
+/* A model's live numbers, for GET /v2/models/{m}/stats and logs. */
 typedef struct sched_stats {
     int workers_live, workers_starting, workers_stopping;
     int queue_len;                 /* requests waiting in the node */
@@ -68,6 +95,7 @@ typedef struct sched_stats {
     uint64_t worker_spawns;        /* since start */
     double rows_per_s;             /* EWMA throughput; 0 = not measured yet */
     int64_t restart_backoff_ms;    /* current crash backoff; 0 = none */
+    sched_counters counters;
 } sched_stats;
 
 /* Fills out for model m. Returns 0, or -1 if m is out of range. */

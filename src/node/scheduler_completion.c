@@ -104,6 +104,10 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         return;
     }
     admission_rate_add(&ms->rate, b->rows);
+    int64_t took = sched_now_ns() - b->dispatch_ns;
+    ms->counters.batches++;
+    ms->counters.batch_rows += (uint64_t)b->rows;
+    ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
     area->offset = b->snapshot.out_off;
     area->refs = 0;
     for (int r = 0; r < b->n; r++) {

@@ -18,6 +18,9 @@ typedef struct sched_out_area {
     int refs;
 } sched_out_area;
 
+/* Internal status of a request taken out of the queue by sched_cancel (never sent). */
+#define SCHED_STATUS_CANCELLED 499
+
 enum sched_batch_state { SCHED_BATCH_FREE = 0, SCHED_BATCH_SUBMITTED = 1 };
 
 typedef struct sched_batch {
@@ -31,6 +34,7 @@ typedef struct sched_batch {
     shm_batch snapshot;         /* as the node wrote it: the trusted copy */
     int n;                      /* requests */
     int64_t rows;
+    int64_t dispatch_ns;        /* when it was (last) submitted to the ring */
     infer_request **reqs;       /* n, malloc'd */
     struct sched_batch *next_free;
 } sched_batch;
@@ -65,6 +69,7 @@ typedef struct sched_model_state {
     int overload_ticks;         /* consecutive scale intervals above the threshold */
     int64_t last_scale_ns;
     uint64_t spawns;            /* total, for logs */
+    sched_counters counters;    /* cumulative, for GET /v2/models/{m}/stats */
 } sched_model_state;
 
 struct scheduler {

@@ -76,3 +76,23 @@ infer_request *sched_queue_pop(sched_queue *q)
     q->rows -= sched_queue_req_rows(req);
     return req;
 }
+
+int sched_queue_remove(sched_queue *q, infer_request *req)
+{
+    infer_request *prev = NULL;
+    for (infer_request *it = q->head; it; prev = it, it = it->next) {
+        if (it != req)
+            continue;
+        if (prev)
+            prev->next = it->next;
+        else
+            q->head = it->next;
+        if (q->tail == it)
+            q->tail = prev;
+        it->next = NULL;
+        q->len--;
+        q->rows -= sched_queue_req_rows(it);
+        return 1;
+    }
+    return 0;
+}

@@ -20,6 +20,8 @@ void sched_queue_push(sched_queue *q, infer_request *req);
 infer_request *sched_queue_pop(sched_queue *q);
 /* Puts req back at the front of its priority class (e.g. a batch that could not be sent). */
 void sched_queue_push_front(sched_queue *q, infer_request *req);
+/* Unlinks req if it is in q (O(queue length)); returns 1 if it was there, else 0. */
+int sched_queue_remove(sched_queue *q, infer_request *req);
 /* Rows of a request as counted by the queue (batch_rows, at least 1). */
 int64_t sched_queue_req_rows(const infer_request *req);
 

@@ -78,6 +78,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
             sched_batch_free(s, b);
         } else if (b->attempts < 2 && !s->workers_stop && sched_batch_resubmit(s, b) == 0) {
             resubmitted++;
+            s->models[b->model].counters.batches_retried++;
         } else {
             sched_batch_fail(s, b, 500, "the worker running this request died", done_list);
             failed++;

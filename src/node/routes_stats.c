@@ -1,0 +1,65 @@
+/* GET /v2/models/stats and GET /v2/models/{m}/stats: per-model counters in the shape of
+ * Triton's statistics extension (inference_count, execution_count, inference_stats with
+ * count/ns pairs), plus an "inferd" object with the live state of the model's queue and
+ * worker pool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http_buf.h"
+#include "routes.h"
+
+static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns, int comma)
+{
+    http_buf_printf(b, "%s\"%s\": {\"count\": %llu, \"ns\": %llu}", comma ? ", " : "", name,
+                    (unsigned long long)count, (unsigned long long)ns);
+}
+
+static void put_model(http_buf *b, routes_ctx *ctx, int m)
+{
+    const model_config *cfg = sched_model(ctx->sched, m);
+    sched_stats st;
+    sched_model_stats(ctx->sched, m, &st);
+    const sched_counters *c = &st.counters;
+    http_buf_puts(b, "{\"name\": ");
+    http_buf_json_string(b, cfg->name, strlen(cfg->name));
+    http_buf_printf(b, ", \"version\": \"%d\"", cfg->version > 0 ? cfg->version : 1);
+    http_buf_printf(b, ", \"inference_count\": %llu, \"execution_count\": %llu",
+                    (unsigned long long)c->batch_rows, (unsigned long long)c->batches);
+    http_buf_puts(b, ", \"inference_stats\": {");
+    put_pair(b, "success", c->requests_ok, c->ok_ns, 0);
+    put_pair(b, "fail", c->requests_failed, c->failed_ns, 1);
+    put_pair(b, "queue", c->queue_count, c->queue_ns, 1);
+    put_pair(b, "compute_infer", c->batches, c->compute_ns, 1);
+    http_buf_puts(b, "}");
+    double avg_batch = c->batches ? (double)c->batch_rows / (double)c->batches : 0.0;
+    http_buf_printf(b,
+                    ", \"inferd\": {\"rejected\": %llu, \"cancelled\": %llu, "
+                    "\"batches_retried\": %llu, \"avg_batch_rows\": %.3f, "
+                    "\"queue_len\": %d, \"queue_rows\": %lld, \"batches_in_flight\": %d, "
+                    "\"rows_in_flight\": %lld, \"rows_per_s\": %.1f, "
+                    "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, "
+                    "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}}}",
+                    (unsigned long long)c->requests_rejected,
+                    (unsigned long long)c->requests_cancelled,
+                    (unsigned long long)c->batches_retried, avg_batch, st.queue_len,
+                    (long long)st.queue_rows, st.batches_in_flight, (long long)st.rows_in_flight,
+                    st.rows_per_s, st.workers_live, st.workers_starting, st.workers_stopping,
+                    cfg->workers_min, cfg->workers_max, (unsigned long long)st.worker_spawns,
+                    (long long)st.restart_backoff_ms);
+}
+
+void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model)
+{
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"model_stats\": [");
+    int first = 1;
+    for (int m = 0; m < sched_model_count(ctx->sched); m++) {
+        if (model >= 0 && m != model) continue;
+        if (!first) http_buf_puts(&b, ", ");
+        put_model(&b, ctx, m);
+        first = 0;
+    }
+    http_buf_puts(&b, "]}");
+    routes_send_buf(ex, 200, &b);
+}
