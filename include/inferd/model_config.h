@@ -7,7 +7,7 @@
  *     "max_batch_size": 64,            0 = not batched: dims are full shapes
  *     "inputs":  [{"name": "INPUT0", "datatype": "FP32", "dims": [-1]}],
  *     "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]}],
- *     "workers": {"min": 2, "max": 4},
+ *     "workers": {"min": 2, "max": 4},  the default; given one, the other follows it
  *     "dynamic_batching": {"max_queue_delay_us": 0},
  *     "max_queue_size": 1024,          requests waiting in the node; beyond => 429
  *     "timeout_ms": 30000,             default per-request timeout (0 = none)

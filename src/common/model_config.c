@@ -20,8 +20,8 @@ static void config_defaults(model_config *c)
 {
     memset(c, 0, sizeof *c);
     c->max_batch_size = 0;
-    c->workers_min = 1;
-    c->workers_max = 1;
+    c->workers_min = 2;   /* two, so that one crash never leaves the model without a worker */
+    c->workers_max = 4;
     c->max_queue_delay_us = 0;
     c->max_queue_size = 1024;
     c->timeout_ms = 30000;
@@ -214,9 +214,11 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
             snprintf(err, err_len, "workers: must be an object {\"min\": n, \"max\": n}");
             return -1;
         }
-        int64_t mn = c->workers_min, mx = -1;
+        int64_t mn = -1, mx = -1;
         if (get_int(w, "min", "workers.", 1, CONFIG_MAX_WORKERS, &mn, err, err_len)) return -1;
         if (get_int(w, "max", "workers.", 1, CONFIG_MAX_WORKERS, &mx, err, err_len)) return -1;
+        /* one of them alone: the other follows the default without crossing it */
+        if (mn < 0) mn = mx >= 0 && mx < c->workers_min ? mx : c->workers_min;
         if (mx < 0) mx = mn > c->workers_max ? mn : c->workers_max;
         if (mx < mn) {
             snprintf(err, err_len, "workers: max (%lld) is below min (%lld)", (long long)mx,

@@ -6,8 +6,16 @@
 extern const backend_ops backend_reverse;
 extern const backend_ops backend_identity;
 extern const backend_ops backend_delay;
+#ifdef INFERD_HAVE_ONNX_BACKEND
+extern const backend_ops backend_onnx;
+#endif
 
-static const backend_ops *const backends[] = {&backend_reverse, &backend_identity, &backend_delay};
+static const backend_ops *const backends[] = {
+    &backend_reverse, &backend_identity, &backend_delay,
+#ifdef INFERD_HAVE_ONNX_BACKEND
+    &backend_onnx,
+#endif
+};
 
 const backend_ops *backend_find(const char *name)
 {

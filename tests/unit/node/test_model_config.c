@@ -34,14 +34,33 @@ static void test_minimal_mock_gets_defaults(void **state)
     assert_int_equal(c.inputs[0].dtype, INFERD_DTYPE_BYTES);
     assert_int_equal(c.n_outputs, 1);
     assert_string_equal(c.outputs[0].name, "OUTPUT0");
-    assert_int_equal(c.workers_min, 1);
-    assert_int_equal(c.workers_max, 1);
+    assert_int_equal(c.workers_min, 2);
+    assert_int_equal(c.workers_max, 4);
     assert_int_equal(c.max_queue_size, 1024);
     assert_int_equal(c.timeout_ms, 30000);
     assert_int_equal(c.version, 0);
     assert_string_equal(c.model_file, "");
     assert_int_equal(parse("{\"backend\": \"identity\"}", &c, err), 0);
     assert_int_equal(c.inputs[0].dtype, INFERD_DTYPE_FP32);
+}
+
+static void test_workers_one_side_given(void **state)
+{
+    (void)state;
+    model_config c;
+    char err[256];
+    assert_int_equal(parse("{\"backend\": \"identity\", \"workers\": {\"max\": 1}}", &c, err), 0);
+    assert_int_equal(c.workers_min, 1);
+    assert_int_equal(c.workers_max, 1);
+    assert_int_equal(parse("{\"backend\": \"identity\", \"workers\": {\"max\": 8}}", &c, err), 0);
+    assert_int_equal(c.workers_min, 2);
+    assert_int_equal(c.workers_max, 8);
+    assert_int_equal(parse("{\"backend\": \"identity\", \"workers\": {\"min\": 6}}", &c, err), 0);
+    assert_int_equal(c.workers_min, 6);
+    assert_int_equal(c.workers_max, 6);
+    assert_int_equal(parse("{\"backend\": \"identity\", \"workers\": {\"min\": 1}}", &c, err), 0);
+    assert_int_equal(c.workers_min, 1);
+    assert_int_equal(c.workers_max, 4);
 }
 
 static void test_full_config(void **state)
@@ -232,6 +251,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_mock_gets_defaults),
+        cmocka_unit_test(test_workers_one_side_given),
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_errors_say_what_is_wrong),
         cmocka_unit_test(test_bad_names),
