@@ -23,6 +23,24 @@ static inline shm_tensor *fixture_outputs(shm_region *r, const shm_batch *b)
     return fixture_inputs(r, b) + (size_t)b->n_requests * b->n_inputs;
 }
 
+/* A small region (1 model, 1 worker, 8 batch slots, 1 MiB arena) and its arena, for
+ * backends run by hand. Returns 0 or -1. */
+static inline int fixture_region(shm_region *r, shm_arena **a)
+{
+    shm_config c;
+    shm_config_default(&c);
+    c.max_models = 1;
+    c.max_workers = 1;
+    c.batch_slots = 8;
+    c.ring_capacity = 8;
+    c.completion_capacity = 8;
+    c.arena_size = 1 << 20;
+    char err[256];
+    if (shm_region_create(&c, r, err, sizeof err)) return -1;
+    *a = shm_arena_create(r);
+    return *a ? 0 : -1;
+}
+
 /* Fills slot with n requests of one input/one output; table and an output area of out_cap
  * bytes from the arena. Inputs are set afterwards with fixture_set_* . Returns 0 or -1. */
 static inline int fixture_batch(shm_region *r, shm_arena *a, uint32_t slot, uint32_t model,

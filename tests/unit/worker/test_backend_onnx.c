@@ -48,17 +48,8 @@ static int setup(void **st)
 {
     static fx f;
     memset(&f, 0, sizeof f);
-    shm_config c;
-    shm_config_default(&c);
-    c.max_models = 1;
-    c.max_workers = 1;
-    c.batch_slots = 8;
-    c.ring_capacity = 8;
-    c.completion_capacity = 8;
-    c.arena_size = 1 << 20;
     char err[256];
-    if (shm_region_create(&c, &f.r, err, sizeof err)) return -1;
-    f.a = shm_arena_create(&f.r);
+    if (fixture_region(&f.r, &f.a)) return -1;
     if (model_config_load(DIGITS_DIR, &f.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;

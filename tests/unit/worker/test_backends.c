@@ -16,18 +16,8 @@ typedef struct fx { shm_region r; shm_arena *a; model_config cfg; } fx;
 static int setup(void **st)
 {
     static fx f;
-    shm_config c;
-    shm_config_default(&c);
-    c.max_models = 1;
-    c.max_workers = 1;
-    c.batch_slots = 8;
-    c.ring_capacity = 8;
-    c.completion_capacity = 8;
-    c.arena_size = 1 << 20;
-    char err[256];
     memset(&f, 0, sizeof f);
-    if (shm_region_create(&c, &f.r, err, sizeof err)) return -1;
-    f.a = shm_arena_create(&f.r);
+    if (fixture_region(&f.r, &f.a)) return -1;
     f.cfg.delay_ms = 1000;
     *st = &f;
     return 0;
