@@ -1,5 +1,5 @@
 /* The nn operator family table: convolutions, pooling, matrix products, normalizations,
- * softmax and dropout. Implementations live in the files named in nn_ops.h. */
+ * softmax, dropout and the losses. Implementations live in the files named in nn_ops.h. */
 #include "../registry.h"
 #include "nn_ops.h"
 
@@ -24,6 +24,8 @@ static const onnx_op nn_ops[] = {
     {"LogSoftmax", 1, NULL, nn_logsoftmax_run, NULL},
     {"Hardmax", 1, NULL, nn_hardmax_run, NULL},
     {"Dropout", 1, NULL, nn_dropout_run, NULL},
+    {"NegativeLogLikelihoodLoss", 12, NULL, nn_nll_loss_run, NULL},
+    {"SoftmaxCrossEntropyLoss", 12, NULL, nn_softmax_cross_entropy_run, NULL},
 };
 
 const onnx_op *onnx_ops_nn(size_t *count)

@@ -24,5 +24,7 @@ int nn_softmax_run(onnx_ctx *ctx);                /* softmax.c */
 int nn_logsoftmax_run(onnx_ctx *ctx);
 int nn_hardmax_run(onnx_ctx *ctx);
 int nn_dropout_run(onnx_ctx *ctx);                /* nn_dropout.c */
+int nn_nll_loss_run(onnx_ctx *ctx);               /* nn_loss.c */
+int nn_softmax_cross_entropy_run(onnx_ctx *ctx);
 
 #endif

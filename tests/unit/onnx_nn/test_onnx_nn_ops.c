@@ -1,0 +1,156 @@
+/* nn operators with integer or multiple inputs, run through one-node models built by the
+ * tensor tests' helper (tests/unit/onnx_tensor/op_model.c): the losses (hand-computed values,
+ * ignore_index, every reduction) and their malformed inputs, which must fail cleanly. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "op_model.h"
+
+#define F32 INFERD_DTYPE_FP32
+#define F64 INFERD_DTYPE_FP64
+#define I32 INFERD_DTYPE_INT32
+#define I64 INFERD_DTYPE_INT64
+
+static char err[512];
+
+static opm_tensor tens(inferd_dtype dt, const void *data, int ndim, const int64_t *dims)
+{
+    opm_tensor t = {.dtype = dt, .ndim = ndim, .data = data};
+    for (int k = 0; k < ndim; k++) t.dims[k] = dims[k];
+    return t;
+}
+
+static int run(const char *op, int opset, const opm_attr *a, int na, const opm_tensor *in, int ni,
+               int nout, opm_result *out)
+{
+    memset(out, 0, sizeof *out * (size_t)nout);
+    err[0] = 0;
+    return opm_run(op, opset, a, na, in, ni, nout, out, err, sizeof err);
+}
+
+static opm_attr str_attr(const char *name, const char *v)
+{
+    return (opm_attr){.name = name, .type = OPM_STRING, .s = v};
+}
+
+static opm_attr int_attr(const char *name, int64_t v)
+{
+    return (opm_attr){.name = name, .type = OPM_INT, .i = v};
+}
+
+/* NLL over (N=2, C=3, d=2): loss = -x[n][t][d] * w[t], ignore_index zeroes a term and its
+ * weight; mean divides by the weights used. */
+static void test_nll_loss_values(void **state)
+{
+    (void)state;
+    float x[12] = {1, 2, 3, 4, 5, 6, /* n=0: classes x d */ 7, 8, 9, 10, 11, 12};
+    int64_t t[4] = {0, 2, 1, 1}, w_dims[1] = {3};
+    float w[3] = {1, 2, 3};
+    opm_tensor in[3] = {tens(F32, x, 3, (int64_t[]){2, 3, 2}), tens(I64, t, 2, (int64_t[]){2, 2}),
+                        tens(F32, w, 1, w_dims)};
+    opm_result r;
+    opm_attr a[2] = {str_attr("reduction", "none"), int_attr("ignore_index", 1)};
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, a, 1, in, 2, 1, &r), 0);
+    assert_int_equal(r.ndim, 2);
+    float want_none[4] = {-1, -6, -9, -10}; /* x[0][0][0], x[0][2][1], x[1][1][0], x[1][1][1] */
+    assert_memory_equal(r.data, want_none, sizeof want_none);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, a, 1, in, 3, 1, &r), 0);
+    float want_w[4] = {-1, -18, -18, -20};
+    assert_memory_equal(r.data, want_w, sizeof want_w);
+    opm_result_free(&r, 1);
+    a[0] = str_attr("reduction", "mean"); /* (-1 - 18) / (1 + 3): class 1 ignored */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, a, 2, in, 3, 1, &r), 0);
+    assert_int_equal(r.ndim, 0);
+    assert_true(fabsf(((float *)r.data)[0] - (-19.0f / 4.0f)) < 1e-6f);
+    opm_result_free(&r, 1);
+    a[0] = str_attr("reduction", "sum");
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, a, 1, in, 2, 1, &r), 0);
+    assert_true(((float *)r.data)[0] == -26.0f);
+    opm_result_free(&r, 1);
+    /* every element ignored: mean is 0 / 0 */
+    int64_t all1[4] = {1, 1, 1, 1};
+    in[1] = tens(I64, all1, 2, (int64_t[]){2, 2});
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, a + 1, 1, in, 2, 1, &r), 0);
+    assert_true(isnan(((float *)r.data)[0]));
+    opm_result_free(&r, 1);
+    /* an out-of-range target is ignored only when it is ignore_index */
+    int64_t neg[4] = {0, -5, 0, 0};
+    in[1] = tens(I64, neg, 2, (int64_t[]){2, 2});
+    opm_attr ii = int_attr("ignore_index", -5);
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, &ii, 1, in, 2, 1, &r), 0);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
+    assert_non_null(strstr(err, "target -5"));
+}
+
+static void test_nll_loss_bad_inputs(void **state)
+{
+    (void)state;
+    float x[6] = {0};
+    int64_t t[2] = {0, 1};
+    int32_t t32[2] = {0, 3};
+    float w[2] = {1, 1};
+    opm_result r;
+    opm_tensor in[3] = {tens(F32, x, 2, (int64_t[]){2, 3}), tens(I64, t, 1, (int64_t[]){2}),
+                        tens(F32, w, 1, (int64_t[]){2})};
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), 0);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 3, 1, &r), -2); /* 2 weights, 3 classes */
+    in[1] = tens(I32, t32, 1, (int64_t[]){2}); /* class 3 of 3 */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
+    in[1] = tens(I64, t, 2, (int64_t[]){2, 1}); /* target rank = input rank */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
+    in[1] = tens(F32, x, 1, (int64_t[]){2}); /* float target */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
+    in[0] = tens(F32, x, 1, (int64_t[]){2}); /* no class axis */
+    in[1] = tens(I64, t, 0, NULL);
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
+    in[0] = tens(F32, x, 2, (int64_t[]){2, 3});
+    in[1] = tens(I64, t, 1, (int64_t[]){2});
+    opm_attr bad = str_attr("reduction", "max");
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, &bad, 1, in, 2, 1, &r), -2);
+    assert_int_equal(run("SoftmaxCrossEntropyLoss", 13, &bad, 1, in, 2, 1, &r), -2);
+    /* not in opset 11 */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 11, NULL, 0, in, 2, 1, &r), -3);
+}
+
+/* SoftmaxCrossEntropyLoss: uniform scores give log(C) per element; log_prob is log_softmax. */
+static void test_softmax_cross_entropy(void **state)
+{
+    (void)state;
+    double x[6] = {0, 0, 0, 1, 2, 3};
+    int64_t t[2] = {1, 2};
+    opm_tensor in[2] = {tens(F64, x, 2, (int64_t[]){2, 3}), tens(I64, t, 1, (int64_t[]){2})};
+    opm_result r[2];
+    opm_attr a = str_attr("reduction", "none");
+    assert_int_equal(run("SoftmaxCrossEntropyLoss", 13, &a, 1, in, 2, 2, r), 0);
+    assert_int_equal(r[0].dtype, F64);
+    const double *loss = r[0].data, *lp = r[1].data;
+    double lse = log(exp(1.0) + exp(2.0) + exp(3.0));
+    assert_true(fabs(loss[0] - log(3.0)) < 1e-12);
+    assert_true(fabs(loss[1] - (lse - 3.0)) < 1e-12);
+    assert_int_equal(r[1].ndim, 2);
+    assert_true(fabs(lp[3] - (1.0 - lse)) < 1e-12);
+    opm_result_free(r, 2);
+    assert_int_equal(run("SoftmaxCrossEntropyLoss", 12, NULL, 0, in, 2, 1, r), 0); /* mean */
+    assert_true(fabs(((double *)r[0].data)[0] - (log(3.0) + lse - 3.0) / 2) < 1e-12);
+    opm_result_free(r, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nll_loss_values),
+        cmocka_unit_test(test_nll_loss_bad_inputs),
+        cmocka_unit_test(test_softmax_cross_entropy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
