@@ -26,5 +26,8 @@ int nn_hardmax_run(onnx_ctx *ctx);
 int nn_dropout_run(onnx_ctx *ctx);                /* nn_dropout.c */
 int nn_nll_loss_run(onnx_ctx *ctx);               /* nn_loss.c */
 int nn_softmax_cross_entropy_run(onnx_ctx *ctx);
+int nn_rnn_run(onnx_ctx *ctx);                    /* rnn.c */
+int nn_gru_run(onnx_ctx *ctx);
+int nn_lstm_run(onnx_ctx *ctx);
 
 #endif

@@ -145,12 +145,89 @@ static void test_softmax_cross_entropy(void **state)
     opm_result_free(r, 1);
 }
 
+/* RNN with an identity activation is a running sum: H_t = x_t * w + H_{t-1} * r. A reverse pass
+ * with sequence_lens starts at each row's own last step; later Y rows stay zero. */
+static void test_rnn_values(void **state)
+{
+    (void)state;
+    float x[6] = {1, 2, 3, /* batch 1: */ 10, 20, 30}; /* layout 1: [batch 2][seq 3][input 1] */
+    float w[1] = {1}, r[1] = {1};
+    int32_t lens[2] = {3, 2};
+    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){2, 3, 1}), tens(F32, w, 3, (int64_t[]){1, 1, 1}),
+                        tens(F32, r, 3, (int64_t[]){1, 1, 1}), {.data = NULL}, tens(I32, lens, 1, (int64_t[]){2})};
+    const char *const acts[1] = {"affine"}; /* names are case-insensitive */
+    opm_attr a[3] = {{.name = "activations", .type = OPM_STRINGS, .strings = acts, .n = 1},
+                     str_attr("direction", "reverse"), int_attr("layout", 1)};
+    opm_result res[2];
+    assert_int_equal(run("RNN", 14, a, 3, in, 5, 2, res), 0);
+    /* batch 0 backwards: 3, 5, 6 at t = 2, 1, 0; batch 1 over its 2 steps: 20 (t=1), 30 (t=0) */
+    float want_y[6] = {6, 5, 3, 30, 20, 0};
+    assert_int_equal(res[0].ndim, 4);
+    assert_memory_equal(res[0].data, want_y, sizeof want_y);
+    float want_h[2] = {6, 30};
+    assert_memory_equal(res[1].data, want_h, sizeof want_h);
+    opm_result_free(res, 2);
+}
+
+static void test_rnn_bad_inputs(void **state)
+{
+    (void)state;
+    float x[12] = {0}, w[8] = {0}, r[16] = {0};
+    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){3, 2, 2}), tens(F32, w, 3, (int64_t[]){1, 4, 2}),
+                        tens(F32, r, 3, (int64_t[]){1, 4, 4}), {.data = NULL}, {.data = NULL}};
+    opm_result res[2];
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 3, 1, res), 0); /* hidden 4 from R */
+    assert_int_equal(res[0].dims[3], 4);
+    opm_result_free(res, 1);
+    opm_attr hs = int_attr("hidden_size", 3); /* R says 4 */
+    assert_int_equal(run("RNN", 14, &hs, 1, in, 3, 1, res), -2);
+    hs.i = 0;
+    assert_int_equal(run("RNN", 14, &hs, 1, in, 3, 1, res), -2);
+    assert_int_equal(run("GRU", 14, NULL, 0, in, 3, 1, res), -2); /* W needs 3 gates */
+    opm_attr dir = str_attr("direction", "sideways");
+    assert_int_equal(run("RNN", 14, &dir, 1, in, 3, 1, res), -2);
+    dir.s = "bidirectional"; /* W has one direction */
+    assert_int_equal(run("RNN", 14, &dir, 1, in, 3, 1, res), -2);
+    opm_attr lay = int_attr("layout", 2);
+    assert_int_equal(run("RNN", 14, &lay, 1, in, 3, 1, res), -2);
+    opm_attr clip = {.name = "clip", .type = OPM_FLOAT, .f = -1.0f};
+    assert_int_equal(run("RNN", 14, &clip, 1, in, 3, 1, res), -2);
+    opm_attr act = str_attr("activations", "Tanh"); /* a string, not a list */
+    assert_int_equal(run("RNN", 14, &act, 1, in, 3, 1, res), -2);
+    const char *const two[2] = {"Tanh", "Relu"}, *const odd[1] = {"Swish"};
+    act = (opm_attr){.name = "activations", .type = OPM_STRINGS, .strings = two, .n = 2};
+    assert_int_equal(run("RNN", 14, &act, 1, in, 3, 1, res), -2); /* 2 for one direction */
+    act.strings = odd;
+    act.n = 1;
+    assert_int_equal(run("RNN", 14, &act, 1, in, 3, 1, res), -3); /* unknown function */
+    int32_t lens[2] = {3, 4}; /* 4 > seq 3 */
+    in[4] = tens(I32, lens, 1, (int64_t[]){2});
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 5, 1, res), -2);
+    assert_non_null(strstr(err, "sequence_lens"));
+    lens[1] = -1;
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 5, 1, res), -2);
+    in[4] = tens(I32, lens, 1, (int64_t[]){1}); /* one length for two rows */
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 5, 1, res), -2);
+    float b[3] = {0};
+    in[3] = tens(F32, b, 2, (int64_t[]){1, 3}); /* B needs 2 * 4 */
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 4, 1, res), -2);
+    in[0] = tens(F32, x, 2, (int64_t[]){6, 2}); /* X rank 2 */
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 3, 1, res), -2);
+    double xd[12] = {0};
+    in[0] = tens(F64, xd, 3, (int64_t[]){3, 2, 2});
+    assert_int_equal(run("RNN", 14, NULL, 0, in, 3, 1, res), -3);
+    in[0] = tens(F32, x, 3, (int64_t[]){3, 2, 2});
+    assert_int_equal(run("LSTM", 6, NULL, 0, in, 3, 1, res), -3); /* LSTM-1 not implemented */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nll_loss_values),
         cmocka_unit_test(test_nll_loss_bad_inputs),
         cmocka_unit_test(test_softmax_cross_entropy),
+        cmocka_unit_test(test_rnn_values),
+        cmocka_unit_test(test_rnn_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
