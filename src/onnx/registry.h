@@ -13,7 +13,8 @@
     X(unary)                \
     X(nn)                   \
     X(tensor)               \
-    X(reduce)
+    X(reduce)               \
+    X(quant)
 
 #define ONNX_DECLARE_FAMILY(name) const onnx_op *onnx_ops_##name(size_t *count);
 ONNX_OP_FAMILIES(ONNX_DECLARE_FAMILY)

@@ -1,6 +1,7 @@
 /* nn operators with integer or multiple inputs, run through one-node models built by the
  * tensor tests' helper (tests/unit/onnx_tensor/op_model.c): the losses (hand-computed values,
- * ignore_index, every reduction) and their malformed inputs, which must fail cleanly. */
+ * ignore_index, every reduction), RNN/GRU/LSTM, the quantized operators, and their malformed
+ * inputs, which must fail cleanly. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #define F64 INFERD_DTYPE_FP64
 #define I32 INFERD_DTYPE_INT32
 #define I64 INFERD_DTYPE_INT64
+#define U8 INFERD_DTYPE_UINT8
+#define I8 INFERD_DTYPE_INT8
 
 static char err[512];
 
@@ -220,6 +223,155 @@ static void test_rnn_bad_inputs(void **state)
     assert_int_equal(run("LSTM", 6, NULL, 0, in, 3, 1, res), -3); /* LSTM-1 not implemented */
 }
 
+/* QuantizeLinear rounds half to even and saturates; per-axis scales from opset 13 only;
+ * DequantizeLinear inverts it. */
+static void test_quantize_linear(void **state)
+{
+    (void)state;
+    float x[6] = {0.5f, 1.5f, 2.5f, -300.0f, 300.0f, -1.5f}, scale = 1.0f;
+    int8_t zp = 0;
+    uint8_t uzp = 10;
+    opm_tensor in[3] = {tens(F32, x, 1, (int64_t[]){6}), tens(F32, &scale, 0, NULL), tens(I8, &zp, 0, NULL)};
+    opm_result r;
+    assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 3, 1, &r), 0);
+    assert_int_equal(r.dtype, I8);
+    int8_t want[6] = {0, 2, 2, -128, 127, -2};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    in[2] = tens(U8, &uzp, 1, (int64_t[]){1});
+    assert_int_equal(run("QuantizeLinear", 10, NULL, 0, in, 3, 1, &r), 0);
+    uint8_t want_u[6] = {10, 12, 12, 0, 255, 8};
+    assert_memory_equal(r.data, want_u, sizeof want_u);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("QuantizeLinear", 10, NULL, 0, in, 2, 1, &r), 0); /* no zp: uint8, 0 */
+    assert_int_equal(r.dtype, U8);
+    opm_result_free(&r, 1);
+    /* per-axis: x (2, 3) with axis 1 needs 3 scales; opset 10 takes one value only */
+    float scales[3] = {1, 2, 4};
+    uint8_t zps[3] = {0, 1, 2};
+    in[0] = tens(F32, x, 2, (int64_t[]){2, 3});
+    in[1] = tens(F32, scales, 1, (int64_t[]){3});
+    in[2] = tens(U8, zps, 1, (int64_t[]){3});
+    assert_int_equal(run("QuantizeLinear", 10, NULL, 0, in, 3, 1, &r), -2);
+    assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 3, 1, &r), 0);
+    uint8_t want_ax[6] = {0, 2, 3, 0, 151, 2}; /* 0.5/1, 1.5/2=.75->1, 2.5/4=.625->1 ... */
+    assert_memory_equal(r.data, want_ax, sizeof want_ax);
+    opm_result_free(&r, 1);
+    opm_attr ax0 = {.name = "axis", .type = OPM_INT, .i = 0}; /* dim 0 is 2, not 3 */
+    assert_int_equal(run("QuantizeLinear", 13, &ax0, 1, in, 3, 1, &r), -2);
+    ax0.i = 5;
+    assert_int_equal(run("QuantizeLinear", 13, &ax0, 1, in, 3, 1, &r), -2);
+    in[2] = tens(U8, zps, 1, (int64_t[]){2}); /* zero points and scales disagree */
+    assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 3, 1, &r), -2);
+    in[2] = tens(I64, zps, 0, NULL); /* not an 8-bit type */
+    assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 3, 1, &r), -2);
+    double xd[1] = {1};
+    in[0] = tens(F64, xd, 1, (int64_t[]){1});
+    assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 2, 1, &r), -3);
+
+    /* dequantize: (q - zp) * scale, per axis */
+    uint8_t q[6] = {0, 1, 2, 255, 3, 4};
+    opm_tensor din[3] = {tens(U8, q, 2, (int64_t[]){2, 3}), tens(F32, scales, 1, (int64_t[]){3}),
+                         tens(U8, zps, 1, (int64_t[]){3})};
+    assert_int_equal(run("DequantizeLinear", 13, NULL, 0, din, 3, 1, &r), 0);
+    float want_d[6] = {0, 0, 0, 255, 4, 8};
+    assert_memory_equal(r.data, want_d, sizeof want_d);
+    opm_result_free(&r, 1);
+    int8_t zp8 = 0;
+    din[2] = tens(I8, &zp8, 0, NULL); /* zero point type must be x's */
+    assert_int_equal(run("DequantizeLinear", 13, NULL, 0, din, 3, 1, &r), -2);
+}
+
+/* DynamicQuantizeLinear: the range always includes 0; all zeros gives scale 0, zp 0. */
+static void test_dynamic_quantize(void **state)
+{
+    (void)state;
+    float zeros[3] = {0, 0, 0}, x[2] = {-1.0f, 3.0f};
+    opm_tensor in[1] = {tens(F32, zeros, 1, (int64_t[]){3})};
+    opm_result r[3];
+    assert_int_equal(run("DynamicQuantizeLinear", 11, NULL, 0, in, 1, 3, r), 0);
+    assert_true(*(float *)r[1].data == 0.0f && *(uint8_t *)r[2].data == 0);
+    opm_result_free(r, 3);
+    in[0] = tens(F32, x, 1, (int64_t[]){2});
+    assert_int_equal(run("DynamicQuantizeLinear", 11, NULL, 0, in, 1, 3, r), 0);
+    float sc = 4.0f / 255.0f;
+    assert_true(*(float *)r[1].data == sc);
+    assert_int_equal(*(uint8_t *)r[2].data, 64); /* round(1 / (4/255)) = round(63.75) */
+    uint8_t want[2] = {0, 255};
+    assert_memory_equal(r[0].data, want, sizeof want);
+    opm_result_free(r, 3);
+    float bad[1] = {NAN};
+    in[0] = tens(F32, bad, 1, (int64_t[]){1});
+    assert_int_equal(run("DynamicQuantizeLinear", 11, NULL, 0, in, 1, 3, r), -2);
+}
+
+/* MatMulInteger: batch broadcasting, per-row / per-column zero points, 1-D operands. */
+static void test_matmul_integer(void **state)
+{
+    (void)state;
+    uint8_t a[4] = {1, 2, 3, 4};          /* [2][2] */
+    int8_t b[8] = {1, 0, 0, 1, 2, 0, 0, 2}; /* [2 batch][2][2] */
+    uint8_t azp[2] = {1, 0};
+    int8_t bzp = 0;
+    opm_tensor in[4] = {tens(U8, a, 2, (int64_t[]){2, 2}), tens(I8, b, 3, (int64_t[]){2, 2, 2}),
+                        tens(U8, azp, 1, (int64_t[]){2}), tens(I8, &bzp, 0, NULL)};
+    opm_result r;
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 4, 1, &r), 0);
+    assert_int_equal(r.dtype, INFERD_DTYPE_INT32);
+    assert_int_equal(r.ndim, 3);
+    int32_t want[8] = {0, 1, 3, 4, 0, 2, 6, 8}; /* a - azp per row = {0,1},{3,4} */
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    in[0] = tens(U8, a, 1, (int64_t[]){2}); /* a 1-D: [2] x [2][2][2] -> [2][2] */
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 2, 1, &r), 0);
+    assert_int_equal(r.ndim, 2);
+    int32_t want_v[4] = {1, 2, 2, 4};
+    assert_memory_equal(r.data, want_v, sizeof want_v);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 3, 1, &r), -2); /* per-row zp of a vector */
+    in[0] = tens(U8, a, 2, (int64_t[]){1, 4}); /* K 4 vs 2 */
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 2, 1, &r), -2);
+    float f[4] = {0};
+    in[0] = tens(F32, f, 2, (int64_t[]){2, 2});
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 2, 1, &r), -3);
+}
+
+/* ConvInteger with a per-channel weight zero point; QLinearConv requantizes with a bias. */
+static void test_conv_integer(void **state)
+{
+    (void)state;
+    uint8_t x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}; /* [1][1][3][3] */
+    uint8_t w[8] = {1, 1, 1, 1, 2, 2, 2, 2};    /* [2][1][2][2] */
+    uint8_t xzp = 1, wzp[2] = {0, 1};
+    opm_tensor in[4] = {tens(U8, x, 4, (int64_t[]){1, 1, 3, 3}), tens(U8, w, 4, (int64_t[]){2, 1, 2, 2}),
+                        tens(U8, &xzp, 0, NULL), tens(U8, wzp, 1, (int64_t[]){2})};
+    opm_result r;
+    assert_int_equal(run("ConvInteger", 10, NULL, 0, in, 4, 1, &r), 0);
+    /* x - 1 windows sum: {0+1+3+4, 1+2+4+5, 3+4+6+7, 4+5+7+8} = {8, 12, 20, 24}; w - zp = 1 */
+    int32_t want[8] = {8, 12, 20, 24, 8, 12, 20, 24};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    in[3] = tens(U8, wzp, 1, (int64_t[]){3}); /* 3 zero points for 2 channels */
+    assert_int_equal(run("ConvInteger", 10, NULL, 0, in, 4, 1, &r), -2);
+    in[3] = tens(U8, wzp, 1, (int64_t[]){2});
+    opm_attr grp = {.name = "group", .type = OPM_INT, .i = 2}; /* 1 input channel */
+    assert_int_equal(run("ConvInteger", 10, &grp, 1, in, 4, 1, &r), -2);
+
+    float xs = 0.5f, ws[2] = {1.0f, 0.25f}, ys = 2.0f;
+    uint8_t yzp = 100;
+    int32_t bias[2] = {4, -8};
+    opm_tensor q[9] = {in[0], tens(F32, &xs, 0, NULL), in[2], in[1], tens(F32, ws, 1, (int64_t[]){2}),
+                       in[3], tens(F32, &ys, 0, NULL), tens(U8, &yzp, 0, NULL), tens(INFERD_DTYPE_INT32, bias, 1, (int64_t[]){2})};
+    assert_int_equal(run("QLinearConv", 10, NULL, 0, q, 9, 1, &r), 0);
+    /* (acc + b) * 0.5 * ws / 2 + 100: channel 0 (12, 16, 24, 28) / 4; channel 1 (0, 4, 12, 16) / 16 */
+    uint8_t want_q[8] = {103, 104, 106, 107, 100, 100, 101, 101};
+    assert_memory_equal(r.data, want_q, sizeof want_q);
+    opm_result_free(&r, 1);
+    q[8] = tens(INFERD_DTYPE_INT32, bias, 1, (int64_t[]){1});
+    assert_int_equal(run("QLinearConv", 10, NULL, 0, q, 9, 1, &r), -2);
+    assert_int_equal(run("QLinearConv", 10, NULL, 0, q, 7, 1, &r), -2); /* y_zero_point missing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +380,10 @@ int main(void)
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_rnn_values),
         cmocka_unit_test(test_rnn_bad_inputs),
+        cmocka_unit_test(test_quantize_linear),
+        cmocka_unit_test(test_dynamic_quantize),
+        cmocka_unit_test(test_matmul_integer),
+        cmocka_unit_test(test_conv_integer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
