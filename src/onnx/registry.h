@@ -14,7 +14,8 @@
     X(nn)                   \
     X(tensor)               \
     X(reduce)               \
-    X(quant)
+    X(quant)                \
+    X(vision)
 
 #define ONNX_DECLARE_FAMILY(name) const onnx_op *onnx_ops_##name(size_t *count);
 ONNX_OP_FAMILIES(ONNX_DECLARE_FAMILY)

@@ -372,6 +372,66 @@ static void test_conv_integer(void **state)
     assert_int_equal(run("QLinearConv", 10, NULL, 0, q, 7, 1, &r), -2); /* y_zero_point missing */
 }
 
+/* NonMaxSuppression: score order with index tie-break, IoU suppression, the per-class cap,
+ * and malformed shapes or parameters. */
+static void test_nms(void **state)
+{
+    (void)state;
+    /* three boxes: 0 and 1 overlap (IoU 0.81), 2 is apart; equal scores for 1 and 2 */
+    float boxes[12] = {0, 0, 1, 1, 0, 0.1f, 1, 1.1f, 5, 5, 6, 6};
+    float scores[3] = {0.9f, 0.8f, 0.8f};
+    int64_t max_out = 10;
+    float iou = 0.5f, thr = 0.85f;
+    opm_tensor in[5] = {tens(F32, boxes, 3, (int64_t[]){1, 3, 4}), tens(F32, scores, 3, (int64_t[]){1, 1, 3}),
+                        tens(I64, &max_out, 1, (int64_t[]){1}), tens(F32, &iou, 1, (int64_t[]){1}),
+                        tens(F32, &thr, 1, (int64_t[]){1})};
+    opm_result r;
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 4, 1, &r), 0);
+    assert_int_equal(r.dims[0], 2);
+    int64_t want[6] = {0, 0, 0, 0, 0, 2};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 5, 1, &r), 0); /* score > 0.85 */
+    assert_int_equal(r.dims[0], 1);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 2, 1, &r), 0); /* max 0: none */
+    assert_int_equal(r.dims[0], 0);
+    opm_result_free(&r, 1);
+    iou = 1.5f;
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 4, 1, &r), -2);
+    iou = 0.5f;
+    opm_attr cpb = int_attr("center_point_box", 2);
+    assert_int_equal(run("NonMaxSuppression", 11, &cpb, 1, in, 4, 1, &r), -2);
+    in[1] = tens(F32, scores, 3, (int64_t[]){1, 1, 2}); /* 2 scores for 3 boxes */
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 4, 1, &r), -2);
+    in[1] = tens(F32, scores, 3, (int64_t[]){1, 1, 3});
+    in[0] = tens(F32, boxes, 3, (int64_t[]){1, 4, 3}); /* not 4 coordinates */
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 4, 1, &r), -2);
+    in[0] = tens(F32, boxes, 3, (int64_t[]){1, 3, 4});
+    in[2] = tens(F32, &iou, 1, (int64_t[]){1}); /* max_output must be int64 */
+    assert_int_equal(run("NonMaxSuppression", 11, NULL, 0, in, 4, 1, &r), -2);
+}
+
+static void test_grid_sample_bad_inputs(void **state)
+{
+    (void)state;
+    float x[4] = {1, 2, 3, 4}, grid[2] = {NAN, 0.0f};
+    opm_tensor in[2] = {tens(F32, x, 4, (int64_t[]){1, 1, 2, 2}), tens(F32, grid, 4, (int64_t[]){1, 1, 1, 2})};
+    opm_result r;
+    assert_int_equal(run("GridSample", 16, NULL, 0, in, 2, 1, &r), 0); /* NaN location reads 0 */
+    assert_true(((float *)r.data)[0] == 0.0f);
+    opm_result_free(&r, 1);
+    opm_attr mode = str_attr("mode", "area");
+    assert_int_equal(run("GridSample", 16, &mode, 1, in, 2, 1, &r), -2);
+    mode = str_attr("padding_mode", "wrap");
+    assert_int_equal(run("GridSample", 16, &mode, 1, in, 2, 1, &r), -2);
+    in[1] = tens(F32, grid, 4, (int64_t[]){1, 1, 2, 1}); /* last dim must be 2 */
+    assert_int_equal(run("GridSample", 16, NULL, 0, in, 2, 1, &r), -2);
+    in[1] = tens(F32, grid, 4, (int64_t[]){2, 1, 1, 1}); /* batch differs */
+    assert_int_equal(run("GridSample", 16, NULL, 0, in, 2, 1, &r), -2);
+    assert_int_equal(run("GridSample", 15, NULL, 0, in, 2, 1, &r), -3); /* not before 16 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_dynamic_quantize),
         cmocka_unit_test(test_matmul_integer),
         cmocka_unit_test(test_conv_integer),
+        cmocka_unit_test(test_nms),
+        cmocka_unit_test(test_grid_sample_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
