@@ -30,6 +30,8 @@ static const onnx_op nn_ops[] = {
     {"RNN", 7, NULL, nn_rnn_run, NULL},
     {"GRU", 7, NULL, nn_gru_run, NULL},
     {"LSTM", 7, NULL, nn_lstm_run, NULL},
+    {"Det", 11, NULL, nn_det_run, NULL},
+    {"MaxUnpool", 9, NULL, nn_maxunpool_run, NULL},
 };
 
 const onnx_op *onnx_ops_nn(size_t *count)

@@ -29,5 +29,7 @@ int nn_softmax_cross_entropy_run(onnx_ctx *ctx);
 int nn_rnn_run(onnx_ctx *ctx);                    /* rnn.c */
 int nn_gru_run(onnx_ctx *ctx);
 int nn_lstm_run(onnx_ctx *ctx);
+int nn_det_run(onnx_ctx *ctx);                    /* nn_det.c */
+int nn_maxunpool_run(onnx_ctx *ctx);              /* pool_unpool.c */
 
 #endif

@@ -43,6 +43,8 @@ static const onnx_op tensor_ops[] = {
     {"CumSum", 11, NULL, onnx_run_cumsum, NULL},
     {"TopK", 1, NULL, onnx_run_topk, NULL},
     {"Einsum", 12, NULL, onnx_run_einsum, NULL},
+    {"ReverseSequence", 10, NULL, onnx_run_reverse_sequence, NULL},
+    {"Unique", 11, NULL, onnx_run_unique, NULL},
 };
 
 const onnx_op *onnx_ops_tensor(size_t *count)

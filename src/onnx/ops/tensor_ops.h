@@ -40,5 +40,7 @@ int onnx_run_trilu(onnx_ctx *ctx);
 int onnx_run_cumsum(onnx_ctx *ctx);
 int onnx_run_topk(onnx_ctx *ctx);
 int onnx_run_einsum(onnx_ctx *ctx);
+int onnx_run_reverse_sequence(onnx_ctx *ctx);
+int onnx_run_unique(onnx_ctx *ctx);
 
 #endif

@@ -432,6 +432,62 @@ static void test_grid_sample_bad_inputs(void **state)
     assert_int_equal(run("GridSample", 15, NULL, 0, in, 2, 1, &r), -3); /* not before 16 */
 }
 
+/* Det of a permutation-needing matrix and of a singular one; MaxUnpool placement and bounds;
+ * RoiAlign on a constant image. */
+static void test_det_unpool_roialign(void **state)
+{
+    (void)state;
+    double m[8] = {0, 2, 3, 1, /* det -6 (needs a row swap) */ 1, 2, 2, 4 /* singular */};
+    opm_tensor in[3] = {tens(F64, m, 3, (int64_t[]){2, 2, 2})};
+    opm_result r;
+    assert_int_equal(run("Det", 11, NULL, 0, in, 1, 1, &r), 0);
+    assert_int_equal(r.ndim, 1);
+    assert_true(fabs(((double *)r.data)[0] + 6) < 1e-12 && ((double *)r.data)[1] == 0);
+    opm_result_free(&r, 1);
+    in[0] = tens(F64, m, 2, (int64_t[]){2, 4});
+    assert_int_equal(run("Det", 11, NULL, 0, in, 1, 1, &r), -2);
+
+    float x[2] = {7, 9};
+    int64_t idx[2] = {3, 0};
+    const int64_t k2[1] = {2};
+    opm_attr ks = {.name = "kernel_shape", .type = OPM_INTS, .ints = k2, .n = 1};
+    opm_attr st = {.name = "strides", .type = OPM_INTS, .ints = k2, .n = 1};
+    opm_attr pa[2] = {ks, st};
+    in[0] = tens(F32, x, 3, (int64_t[]){1, 1, 2});
+    in[1] = tens(I64, idx, 3, (int64_t[]){1, 1, 2});
+    assert_int_equal(run("MaxUnpool", 11, pa, 2, in, 2, 1, &r), 0);
+    float want[4] = {9, 0, 0, 7};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    idx[0] = 4; /* outside the 4 outputs */
+    assert_int_equal(run("MaxUnpool", 11, pa, 2, in, 2, 1, &r), -2);
+    idx[0] = 3;
+    assert_int_equal(run("MaxUnpool", 11, &st, 1, in, 2, 1, &r), -2); /* no kernel_shape */
+    int64_t oshape[3] = {1, 1, 3}; /* smaller than the unpooled 4: index 3 does not fit */
+    in[2] = tens(I64, oshape, 1, (int64_t[]){3});
+    assert_int_equal(run("MaxUnpool", 11, pa, 2, in, 3, 1, &r), -2);
+
+    float img[16];
+    for (int i = 0; i < 16; i++) img[i] = 2.5f;
+    float rois[8] = {0, 0, 3, 3, 1, 1, 2, 2};
+    int64_t bidx[2] = {0, 0};
+    opm_tensor ri[3] = {tens(F32, img, 4, (int64_t[]){1, 1, 4, 4}), tens(F32, rois, 2, (int64_t[]){2, 4}),
+                        tens(I64, bidx, 1, (int64_t[]){2})};
+    opm_attr oh = int_attr("output_height", 2);
+    assert_int_equal(run("RoiAlign", 16, &oh, 1, ri, 3, 1, &r), 0);
+    assert_int_equal(r.dims[0], 2);
+    assert_int_equal(r.dims[2], 2);
+    for (int i = 0; i < 4; i++) assert_true(fabsf(((float *)r.data)[i] - 2.5f) < 1e-6f);
+    opm_result_free(&r, 1);
+    bidx[1] = 1; /* one image only */
+    assert_int_equal(run("RoiAlign", 16, &oh, 1, ri, 3, 1, &r), -2);
+    bidx[1] = 0;
+    opm_attr mode = str_attr("mode", "max");
+    assert_int_equal(run("RoiAlign", 16, &mode, 1, ri, 3, 1, &r), -3);
+    rois[0] = NAN;
+    assert_int_equal(run("RoiAlign", 16, NULL, 0, ri, 3, 1, &r), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_conv_integer),
         cmocka_unit_test(test_nms),
         cmocka_unit_test(test_grid_sample_bad_inputs),
+        cmocka_unit_test(test_det_unpool_roialign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

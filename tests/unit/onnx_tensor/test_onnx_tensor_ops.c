@@ -425,6 +425,69 @@ static void test_einsum(void **state)
     }
 }
 
+/* Unique: sorted and first-occurrence order, all four outputs, slices along an axis. */
+static void test_unique(void **state)
+{
+    (void)state;
+    float x[6] = {2, 1, 1, 3, 4, 3};
+    opm_tensor in[1] = {tens(F32, x, 1, (int64_t)6)};
+    opm_result r[4];
+    memset(r, 0, sizeof r);
+    assert_int_equal(opm_run("Unique", 11, NULL, 0, in, 1, 4, r, err, sizeof err), 0);
+    float want_y[4] = {1, 2, 3, 4};
+    int64_t want_idx[4] = {1, 0, 3, 4}, want_inv[6] = {1, 0, 0, 2, 3, 2}, want_cnt[4] = {2, 1, 2, 1};
+    assert_memory_equal(r[0].data, want_y, sizeof want_y);
+    assert_memory_equal(r[1].data, want_idx, sizeof want_idx);
+    assert_memory_equal(r[2].data, want_inv, sizeof want_inv);
+    assert_memory_equal(r[3].data, want_cnt, sizeof want_cnt);
+    opm_result_free(r, 4);
+    opm_attr uns = {.name = "sorted", .type = OPM_INT, .i = 0};
+    assert_int_equal(opm_run("Unique", 11, &uns, 1, in, 1, 3, r, err, sizeof err), 0);
+    float want_u[4] = {2, 1, 3, 4};
+    int64_t want_uinv[6] = {0, 1, 1, 2, 3, 2};
+    assert_memory_equal(r[0].data, want_u, sizeof want_u);
+    assert_memory_equal(r[2].data, want_uinv, sizeof want_uinv);
+    opm_result_free(r, 3);
+    /* rows of a 3 x 2 matrix: {1, 2}, {0, 5}, {1, 2} -> {0, 5}, {1, 2} */
+    int64_t m[6] = {1, 2, 0, 5, 1, 2};
+    in[0] = tens(I64, m, 2, (int64_t)3, (int64_t)2);
+    opm_attr ax = {.name = "axis", .type = OPM_INT, .i = -2};
+    assert_int_equal(opm_run("Unique", 11, &ax, 1, in, 1, 1, r, err, sizeof err), 0);
+    expect_shape(&r[0], 2, (int64_t[]){2, 2});
+    int64_t want_rows[4] = {0, 5, 1, 2};
+    assert_memory_equal(r[0].data, want_rows, sizeof want_rows);
+    opm_result_free(r, 1);
+    ax.i = 2;
+    assert_int_equal(opm_run("Unique", 11, &ax, 1, in, 1, 1, r, err, sizeof err), -2);
+    in[0] = tens(I64, m, 1, (int64_t)0); /* empty input: empty outputs */
+    assert_int_equal(opm_run("Unique", 11, NULL, 0, in, 1, 1, r, err, sizeof err), 0);
+    assert_int_equal(r[0].dims[0], 0);
+    opm_result_free(r, 1);
+}
+
+/* ReverseSequence along either axis order; lengths out of range are errors. */
+static void test_reverse_sequence(void **state)
+{
+    (void)state;
+    float x[6] = {0, 1, 2, 10, 11, 12}; /* [batch 2][time 3] */
+    int64_t lens[2] = {2, 3};
+    opm_attr a[2] = {{.name = "time_axis", .type = OPM_INT, .i = 1}, {.name = "batch_axis", .type = OPM_INT, .i = 0}};
+    opm_tensor in[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)3), tens(I64, lens, 1, (int64_t)2)};
+    opm_result r;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), 0);
+    float want[6] = {1, 0, 2, 12, 11, 10};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2); /* time 0: 2 steps, len 3 */
+    lens[1] = -1;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), -2);
+    a[0].i = 0; /* both axes 0 */
+    lens[1] = 1;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), -2);
+    in[1] = tens(I64, lens, 1, (int64_t)1);
+    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_depth_space_roundtrip),
         cmocka_unit_test(test_small_ops),
         cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_unique),
+        cmocka_unit_test(test_reverse_sequence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
