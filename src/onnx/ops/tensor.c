@@ -45,6 +45,7 @@ static const onnx_op tensor_ops[] = {
     {"Einsum", 12, NULL, onnx_run_einsum, NULL},
     {"ReverseSequence", 10, NULL, onnx_run_reverse_sequence, NULL},
     {"Unique", 11, NULL, onnx_run_unique, NULL},
+    {"TfIdfVectorizer", 9, NULL, onnx_run_tfidf, NULL},
 };
 
 const onnx_op *onnx_ops_tensor(size_t *count)

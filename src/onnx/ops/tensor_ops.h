@@ -42,5 +42,6 @@ int onnx_run_topk(onnx_ctx *ctx);
 int onnx_run_einsum(onnx_ctx *ctx);
 int onnx_run_reverse_sequence(onnx_ctx *ctx);
 int onnx_run_unique(onnx_ctx *ctx);
+int onnx_run_tfidf(onnx_ctx *ctx);
 
 #endif

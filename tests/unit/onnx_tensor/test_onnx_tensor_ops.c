@@ -488,6 +488,61 @@ static void test_reverse_sequence(void **state)
     assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2);
 }
 
+/* TfIdfVectorizer: unigrams once per position, bigrams at every skip distance, the three
+ * modes, and inconsistent pools. */
+static void test_tfidf(void **state)
+{
+    (void)state;
+    int64_t x[5] = {1, 2, 1, 3, 2};
+    const int64_t pool[5] = {1, 2, 1, 2, 9}; /* unigrams 1, 2, then 3 values: no whole bigrams */
+    const int64_t pool_ok[4] = {1, 2, 1, 2};
+    const int64_t counts[2] = {0, 2}, idx[3] = {0, 1, 2};
+    const float w[3] = {0.5f, 2.0f, 4.0f};
+    opm_attr a[8] = {{.name = "pool_int64s", .type = OPM_INTS, .ints = pool_ok, .n = 4},
+                     {.name = "ngram_counts", .type = OPM_INTS, .ints = counts, .n = 2},
+                     {.name = "ngram_indexes", .type = OPM_INTS, .ints = idx, .n = 3},
+                     {.name = "min_gram_length", .type = OPM_INT, .i = 1},
+                     {.name = "max_gram_length", .type = OPM_INT, .i = 2},
+                     {.name = "max_skip_count", .type = OPM_INT, .i = 1},
+                     {.name = "mode", .type = OPM_STRING, .s = "TF"},
+                     {.name = "weights", .type = OPM_FLOATS, .floats = w, .n = 3}};
+    opm_tensor in[1] = {tens(I64, x, 1, (int64_t)5)};
+    opm_result r;
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), 0);
+    expect_shape(&r, 1, (int64_t[]){3});
+    /* 1 twice, 2 twice; (1 2) at distance 1 (positions 0-1) and distance 2 (2-4, 0-2 is 1 1) */
+    float want_tf[3] = {2, 2, 2};
+    assert_memory_equal(r.data, want_tf, sizeof want_tf);
+    opm_result_free(&r, 1);
+    a[6].s = "TFIDF";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 8, in, 1, &r), 0);
+    float want_tfidf[3] = {1, 4, 8};
+    assert_memory_equal(r.data, want_tfidf, sizeof want_tfidf);
+    opm_result_free(&r, 1);
+    a[6].s = "IDF";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 8, in, 1, &r), 0);
+    float want_idf[3] = {0.5f, 2, 4};
+    assert_memory_equal(r.data, want_idf, sizeof want_idf);
+    opm_result_free(&r, 1);
+    a[6].s = "BM25";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[6].s = "TF";
+    a[0].ints = pool; /* 3 values after the unigrams: not whole bigrams */
+    a[0].n = 5;
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[0].ints = pool_ok;
+    a[0].n = 4;
+    a[4].i = 3; /* longer than the pool's lengths */
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[4].i = 2;
+    a[2].n = 2; /* an index per n-gram is required */
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[2].n = 3;
+    float fx[2] = {1, 2};
+    in[0] = tens(F32, fx, 1, (int64_t)2);
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_einsum),
         cmocka_unit_test(test_unique),
         cmocka_unit_test(test_reverse_sequence),
+        cmocka_unit_test(test_tfidf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
