@@ -488,6 +488,43 @@ static void test_det_unpool_roialign(void **state)
     assert_int_equal(run("RoiAlign", 16, NULL, 0, ri, 3, 1, &r), -2);
 }
 
+/* BatchNormalization's training mode as each opset spells it: is_test=0 (the default) before
+ * 7, declared statistics outputs in 7..13, training_mode from 14. Training normalizes with
+ * the batch's own statistics: x = {1, 3} per channel gives {-1, 1} (eps 0). */
+static void test_batchnorm_modes(void **state)
+{
+    (void)state;
+    float x[2] = {1, 3}, one = 1, zero = 0, mean = 10, var = 4;
+    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){2, 1, 1}), tens(F32, &one, 1, (int64_t[]){1}),
+                        tens(F32, &zero, 1, (int64_t[]){1}), tens(F32, &mean, 1, (int64_t[]){1}),
+                        tens(F32, &var, 1, (int64_t[]){1})};
+    opm_attr a[2] = {{.name = "epsilon", .type = OPM_FLOAT, .f = 0.0f}, int_attr("is_test", 1)};
+    opm_result r[3];
+    const float want_infer[2] = {-4.5f, -3.5f}, want_train[2] = {-1, 1};
+    assert_int_equal(run("BatchNormalization", 6, a, 2, in, 5, 1, r), 0); /* is_test=1 */
+    assert_memory_equal(r[0].data, want_infer, sizeof want_infer);
+    opm_result_free(r, 1);
+    assert_int_equal(run("BatchNormalization", 6, a, 1, in, 5, 1, r), 0); /* default: training */
+    assert_memory_equal(r[0].data, want_train, sizeof want_train);
+    opm_result_free(r, 1);
+    assert_int_equal(run("BatchNormalization", 9, a, 1, in, 5, 1, r), 0); /* Y only: inference */
+    assert_memory_equal(r[0].data, want_infer, sizeof want_infer);
+    opm_result_free(r, 1);
+    assert_int_equal(run("BatchNormalization", 9, a, 1, in, 5, 3, r), 0); /* Y, mean, var: training */
+    assert_memory_equal(r[0].data, want_train, sizeof want_train);
+    /* running mean = 10 * 0.9 + 2 * 0.1 */
+    assert_true(fabsf(((float *)r[1].data)[0] - 9.2f) < 1e-5f);
+    opm_result_free(r, 3);
+    opm_result r5[5];
+    memset(r5, 0, sizeof r5);
+    err[0] = 0; /* saved_mean / saved_var are not produced */
+    assert_int_equal(opm_run("BatchNormalization", 9, a, 1, in, 5, 5, r5, err, sizeof err), -3);
+    a[1] = int_attr("training_mode", 1);
+    assert_int_equal(run("BatchNormalization", 15, a, 2, in, 5, 1, r), 0);
+    assert_memory_equal(r[0].data, want_train, sizeof want_train);
+    opm_result_free(r, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_nms),
         cmocka_unit_test(test_grid_sample_bad_inputs),
         cmocka_unit_test(test_det_unpool_roialign),
+        cmocka_unit_test(test_batchnorm_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
