@@ -32,6 +32,8 @@ static const onnx_op nn_ops[] = {
     {"LSTM", 7, NULL, nn_lstm_run, NULL},
     {"Det", 11, NULL, nn_det_run, NULL},
     {"MaxUnpool", 9, NULL, nn_maxunpool_run, NULL},
+    {"MaxRoiPool", 1, NULL, nn_max_roi_pool_run, NULL},
+    {"LpNormalization", 1, NULL, nn_lp_norm_run, NULL},
 };
 
 const onnx_op *onnx_ops_nn(size_t *count)

@@ -31,5 +31,7 @@ int nn_gru_run(onnx_ctx *ctx);
 int nn_lstm_run(onnx_ctx *ctx);
 int nn_det_run(onnx_ctx *ctx);                    /* nn_det.c */
 int nn_maxunpool_run(onnx_ctx *ctx);              /* pool_unpool.c */
+int nn_max_roi_pool_run(onnx_ctx *ctx);           /* pool_roi.c */
+int nn_lp_norm_run(onnx_ctx *ctx);                /* norm_lp.c */
 
 #endif

@@ -525,6 +525,42 @@ static void test_batchnorm_modes(void **state)
     opm_result_free(r, 1);
 }
 
+static void test_lp_norm_and_roi_pool_bad_inputs(void **state)
+{
+    (void)state;
+    float x[4] = {3, 4, 0, 0};
+    opm_tensor in[2] = {tens(F32, x, 2, (int64_t[]){2, 2})};
+    opm_result r;
+    assert_int_equal(run("LpNormalization", 13, NULL, 0, in, 1, 1, &r), 0);
+    float want[4] = {0.6f, 0.8f, 0, 0}; /* the zero row stays zero */
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    opm_attr p3 = int_attr("p", 3);
+    assert_int_equal(run("LpNormalization", 13, &p3, 1, in, 1, 1, &r), -2);
+    opm_attr ax = int_attr("axis", 2);
+    assert_int_equal(run("LpNormalization", 13, &ax, 1, in, 1, 1, &r), -2);
+
+    float img[4] = {1, 2, 3, 4};
+    float rois[5] = {0, 0, 0, 1, 1};
+    const int64_t ps[2] = {1, 1}, bad_ps[2] = {0, 1};
+    opm_attr pool = {.name = "pooled_shape", .type = OPM_INTS, .ints = ps, .n = 2};
+    opm_tensor ri[2] = {tens(F32, img, 4, (int64_t[]){1, 1, 2, 2}), tens(F32, rois, 2, (int64_t[]){1, 5})};
+    assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), 0);
+    assert_true(((float *)r.data)[0] == 4.0f);
+    opm_result_free(&r, 1);
+    assert_int_equal(run("MaxRoiPool", 13, NULL, 0, ri, 2, 1, &r), -2); /* pooled_shape required */
+    pool.ints = bad_ps;
+    assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), -2);
+    pool.ints = ps;
+    rois[0] = 1; /* one image only */
+    assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), -2);
+    rois[0] = 0.5f; /* not an index */
+    assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), -2);
+    rois[0] = 0;
+    rois[3] = INFINITY;
+    assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_grid_sample_bad_inputs),
         cmocka_unit_test(test_det_unpool_roialign),
         cmocka_unit_test(test_batchnorm_modes),
+        cmocka_unit_test(test_lp_norm_and_roi_pool_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
