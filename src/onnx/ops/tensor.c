@@ -46,6 +46,12 @@ static const onnx_op tensor_ops[] = {
     {"ReverseSequence", 10, NULL, onnx_run_reverse_sequence, NULL},
     {"Unique", 11, NULL, onnx_run_unique, NULL},
     {"TfIdfVectorizer", 9, NULL, onnx_run_tfidf, NULL},
+    {"RandomUniform", 1, NULL, onnx_run_random_uniform, NULL},
+    {"RandomUniformLike", 1, NULL, onnx_run_random_uniform_like, NULL},
+    {"RandomNormal", 1, NULL, onnx_run_random_normal, NULL},
+    {"RandomNormalLike", 1, NULL, onnx_run_random_normal_like, NULL},
+    {"Bernoulli", 15, NULL, onnx_run_bernoulli, NULL},
+    {"Multinomial", 7, NULL, onnx_run_multinomial, NULL},
 };
 
 const onnx_op *onnx_ops_tensor(size_t *count)

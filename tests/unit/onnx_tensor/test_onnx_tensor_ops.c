@@ -1,5 +1,6 @@
 /* Tensor and reduce operators on hand-made cases: results against naive references, opset
  * variants, and malformed inputs (bad indices, shapes and sizes) that must fail cleanly. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -543,6 +544,79 @@ static void test_tfidf(void **state)
     assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -3);
 }
 
+/* Random generators: ranges, moments of large samples, seeded reproducibility, degenerate
+ * probabilities, and bad attributes. */
+static void test_random(void **state)
+{
+    (void)state;
+    const int64_t shape[1] = {20000};
+    opm_attr a[4] = {{.name = "shape", .type = OPM_INTS, .ints = shape, .n = 1},
+                     {.name = "low", .type = OPM_FLOAT, .f = 2.0f},
+                     {.name = "high", .type = OPM_FLOAT, .f = 4.0f},
+                     {.name = "seed", .type = OPM_FLOAT, .f = 7.0f}};
+    opm_result r, r2;
+    assert_int_equal(run1("RandomUniform", 13, a, 4, NULL, 0, &r), 0);
+    assert_int_equal(r.dtype, F32);
+    double sum = 0;
+    const float *u = r.data;
+    for (int i = 0; i < 20000; i++) {
+        assert_true(u[i] >= 2.0f && u[i] < 4.0f);
+        sum += u[i];
+    }
+    assert_true(fabs(sum / 20000 - 3.0) < 0.05);
+    assert_int_equal(run1("RandomUniform", 13, a, 4, NULL, 0, &r2), 0); /* same seed, same draws */
+    assert_memory_equal(r.data, r2.data, r.nbytes);
+    opm_result_free(&r2, 1);
+    assert_int_equal(run1("RandomUniform", 13, a, 3, NULL, 0, &r2), 0); /* unseeded: fresh draws */
+    assert_true(memcmp(r.data, r2.data, r.nbytes) != 0);
+    opm_result_free(&r2, 1);
+    opm_result_free(&r, 1);
+    opm_attr nrm[3] = {a[0], {.name = "mean", .type = OPM_FLOAT, .f = 1.0f},
+                       {.name = "scale", .type = OPM_FLOAT, .f = 2.0f}};
+    assert_int_equal(run1("RandomNormal", 13, nrm, 3, NULL, 0, &r), 0);
+    double m = 0, sq = 0;
+    for (int i = 0; i < 20000; i++) m += ((float *)r.data)[i];
+    m /= 20000;
+    for (int i = 0; i < 20000; i++) sq += (((float *)r.data)[i] - m) * (((float *)r.data)[i] - m);
+    assert_true(fabs(m - 1.0) < 0.1 && fabs(sqrt(sq / 20000) - 2.0) < 0.1);
+    opm_result_free(&r, 1);
+    a[1].f = 5.0f; /* low > high */
+    assert_int_equal(run1("RandomUniform", 13, a, 3, NULL, 0, &r), -2);
+    assert_int_equal(run1("RandomUniform", 13, a + 1, 2, NULL, 0, &r), -2); /* no shape */
+    opm_attr dt = {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT32};
+    assert_int_equal(run1("RandomNormal", 13, (opm_attr[]){a[0], dt}, 2, NULL, 0, &r), -3);
+
+    /* the Like forms take the input's shape, and its type when it is a float type */
+    int64_t ix[6] = {0};
+    opm_tensor in[1] = {tens(I64, ix, 2, (int64_t)2, (int64_t)3)};
+    assert_int_equal(run1("RandomUniformLike", 13, NULL, 0, in, 1, &r), -3);
+    dt.i = INFERD_DTYPE_FP64;
+    assert_int_equal(run1("RandomUniformLike", 13, &dt, 1, in, 1, &r), 0);
+    assert_int_equal(r.dtype, INFERD_DTYPE_FP64);
+    expect_shape(&r, 2, (int64_t[]){2, 3});
+    opm_result_free(&r, 1);
+
+    float p[4] = {0, 1, 0, 1};
+    in[0] = tens(F32, p, 1, (int64_t)4);
+    assert_int_equal(run1("Bernoulli", 15, NULL, 0, in, 1, &r), 0);
+    assert_memory_equal(r.data, p, sizeof p);
+    opm_result_free(&r, 1);
+    p[2] = 1.5f;
+    assert_int_equal(run1("Bernoulli", 15, NULL, 0, in, 1, &r), -2);
+
+    float logits[4] = {0, -100, -100, 0}; /* row 0 always class 0, row 1 always class 1 */
+    in[0] = tens(F32, logits, 2, (int64_t)2, (int64_t)2);
+    opm_attr ms[2] = {{.name = "sample_size", .type = OPM_INT, .i = 5}, {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT64}};
+    logits[3] = 0;
+    logits[2] = -100;
+    assert_int_equal(run1("Multinomial", 13, ms, 2, in, 1, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){2, 5});
+    for (int i = 0; i < 10; i++) assert_int_equal(((int64_t *)r.data)[i], i < 5 ? 0 : 1);
+    opm_result_free(&r, 1);
+    ms[1].i = INFERD_DTYPE_FP32;
+    assert_int_equal(run1("Multinomial", 13, ms, 2, in, 1, &r), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_unique),
         cmocka_unit_test(test_reverse_sequence),
         cmocka_unit_test(test_tfidf),
+        cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
