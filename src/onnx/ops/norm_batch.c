@@ -44,7 +44,7 @@ int nn_batchnorm_run(onnx_ctx *ctx)
     const onnx_tensor *var = onnx_ctx_input(ctx, 4);
     if (!x || !scale || !bias || !mean || !var)
         return onnx_ctx_fail(ctx, "needs inputs X, scale, B, mean, var");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
     const int64_t s = c ? onnx_tensor_numel(x) / (n ? n : 1) / c : 0;
@@ -144,7 +144,7 @@ int nn_instancenorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale || !bias) return onnx_ctx_fail(ctx, "needs inputs X, scale, B");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3) return onnx_ctx_fail(ctx, "input rank %d, expected >= 3", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
     if (scale->dtype != INFERD_DTYPE_FP32 || bias->dtype != INFERD_DTYPE_FP32 ||

@@ -561,6 +561,25 @@ static void test_lp_norm_and_roi_pool_bad_inputs(void **state)
     assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), -2);
 }
 
+/* A valid model whose element type an nn operator does not implement is unsupported
+ * (ONNX_E_UNSUPPORTED), not invalid. */
+static void test_unimplemented_types_are_unsupported(void **state)
+{
+    (void)state;
+    double x[4] = {0}, w[1] = {1};
+    opm_tensor in[2] = {tens(F64, x, 4, (int64_t[]){1, 1, 2, 2}), tens(F64, w, 4, (int64_t[]){1, 1, 1, 1})};
+    opm_result r;
+    assert_int_equal(run("Conv", 13, NULL, 0, in, 2, 1, &r), -3);
+    assert_int_equal(run("ConvTranspose", 13, NULL, 0, in, 2, 1, &r), -3);
+    assert_int_equal(run("GlobalAveragePool", 13, NULL, 0, in, 1, 1, &r), -3);
+    assert_int_equal(run("Softmax", 13, NULL, 0, in, 1, 1, &r), -3);
+    assert_int_equal(run("LRN", 13, (opm_attr[]){int_attr("size", 1)}, 1, in, 1, 1, &r), -3);
+    int32_t xi[4] = {0};
+    in[0] = tens(I32, xi, 2, (int64_t[]){2, 2});
+    in[1] = tens(I32, xi, 2, (int64_t[]){2, 2});
+    assert_int_equal(run("Gemm", 13, NULL, 0, in, 2, 1, &r), -3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_det_unpool_roialign),
         cmocka_unit_test(test_batchnorm_modes),
         cmocka_unit_test(test_lp_norm_and_roi_pool_bad_inputs),
+        cmocka_unit_test(test_unimplemented_types_are_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
