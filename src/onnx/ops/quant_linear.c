@@ -44,9 +44,12 @@ int quant_run_quantize(onnx_ctx *ctx)
     const int64_t n = onnx_tensor_numel(x), ns = onnx_tensor_numel(s);
     for (int64_t i = 0; i < n; i++) {
         int64_t k = ns == 1 ? 0 : (i / inner) % per_n;
-        float scale = (float)quant_param(s, k);
-        float v = (float)onnx_tu_load(x->data, x->dtype, i) / scale;
-        quant_store(y->data, out, i, quant_saturate(v, (int)quant_param(zp, k), out));
+        /* float32 x / float32 scale in float32, int32 x in double (numpy's promotions) */
+        double v = onnx_tu_load(x->data, x->dtype, i) / quant_param(s, k);
+        if (x->dtype == INFERD_DTYPE_FP32) v = (float)onnx_tu_load(x->data, x->dtype, i) / (float)quant_param(s, k);
+        if (v > 1e6) v = 1e6;
+        if (v < -1e6) v = -1e6;
+        quant_store(y->data, out, i, quant_saturate((float)v, (int)quant_param(zp, k), out));
     }
     return 0;
 }
