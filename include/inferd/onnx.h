@@ -34,8 +34,11 @@
 #define ONNX_E_UNSUPPORTED (-3) /* valid ONNX that this runtime does not implement */
 #define ONNX_E_NOMEM (-4)       /* allocation failed or a size limit was exceeded */
 
-/* Oldest and newest opset of the default domain ("" / "ai.onnx") that loads. */
-#define ONNX_OPSET_MIN 7
+/* Oldest and newest opset of the default domain ("" / "ai.onnx") that loads. The product
+ * targets 7..17; older models load too, and each node runs with the semantics of the operator
+ * version its opset selects (e.g. Add-6's broadcast/axis attributes). An operator version
+ * this runtime does not implement (Tile-1, Upsample-1, ...) is refused as unsupported. */
+#define ONNX_OPSET_MIN 1
 #define ONNX_OPSET_MAX 17
 
 typedef struct onnx_model onnx_model;

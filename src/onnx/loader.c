@@ -414,15 +414,20 @@ static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base
 
 static int read_opset(onnx_model *m, const Onnx__ModelProto *mp, onnx_load_err *e)
 {
-    int64_t opset = -1;
+    int found = 0;
+    int64_t opset = 0;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
-        if (is_default_domain(o->domain)) opset = o->has_version ? o->version : 1;
+        if (is_default_domain(o->domain)) {
+            found = 1;
+            opset = o->has_version ? o->version : 1;
+        }
     }
-    if (opset < 0) {
-        /* IR version 1-2 files may omit opset_import; they mean opset 1, which we refuse. */
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "model imports no opset of the default domain");
+    if (!found && mp->n_opset_import == 0 && mp->has_ir_version && mp->ir_version < 3) {
+        found = 1; /* IR version 1-2 files predate opset_import: they mean opset 1 */
+        opset = 1;
     }
+    if (!found) return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "model imports no opset of the default domain");
     if (opset < ONNX_OPSET_MIN || opset > ONNX_OPSET_MAX)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "opset %lld of the default domain is not supported (%d..%d)",
                               (long long)opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);

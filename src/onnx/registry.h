@@ -13,7 +13,10 @@
     X(unary)                \
     X(nn)                   \
     X(tensor)               \
-    X(reduce)
+    X(reduce)               \
+    X(quant)                \
+    X(vision)               \
+    X(signal)
 
 #define ONNX_DECLARE_FAMILY(name) const onnx_op *onnx_ops_##name(size_t *count);
 ONNX_OP_FAMILIES(ONNX_DECLARE_FAMILY)

@@ -110,7 +110,7 @@ int nn_conv_transpose_run(onnx_ctx *ctx)
     if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
     if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 ||
         (b && b->dtype != INFERD_DTYPE_FP32))
-        return onnx_ctx_fail(ctx, "only float32 is supported");
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3 || x->ndim > NN_MAX_SPATIAL + 2 || w->ndim != x->ndim)
         return onnx_ctx_fail(ctx, "X rank %d and W rank %d; expected equal ranks 3..5", x->ndim,
                              w->ndim);

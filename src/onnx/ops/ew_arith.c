@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ew_kernels.h"
+#include "ew_legacy.h"
 
 #define EW_END {INFERD_DTYPE_INVALID, NULL}
 #define EW_ENTRY(PREFIX, S, D) {D, PREFIX##_##S},
@@ -110,32 +111,26 @@ static const ew_kernel ew_pow_i64_table[] = {EW_NUM_TYPES(EW_ENT_POW_I64) EW_END
 /* Runs a same-typed binary op from table; fails on type mismatch or an unsupported type. */
 static int ew_run_binary(onnx_ctx *ctx, const ew_kernel *table)
 {
-    if (ew_check_inputs_same_type(ctx, 2) < 0) return -1;
-    const onnx_tensor *in[2] = {onnx_ctx_input(ctx, 0), onnx_ctx_input(ctx, 1)};
+    const onnx_tensor *in[2];
+    onnx_tensor b_view;
+    if (ew_binary_operands(ctx, in, &b_view) < 0 || ew_check_inputs_same_type(ctx, 2) < 0) return -1;
     inferd_dtype kt = in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype;
     ew_row_fn fn = ew_kernel_find(table, kt);
     if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(in[0]->dtype));
     return ew_broadcast_run(ctx, 2, in, in[0]->dtype, fn, NULL, NULL);
 }
 
-/* Opset < 7 had explicit broadcasting (broadcast=1, axis); only its numpy-compatible form
- * (no axis) is handled. */
-static int ew_check_legacy(onnx_ctx *ctx)
-{
-    const onnx_node *node = onnx_ctx_node(ctx);
-    if (node->opset < 7 && onnx_node_attr(node, "axis"))
-        return onnx_ctx_unsupported(ctx, "legacy broadcast with 'axis' is not supported");
-    return 0;
-}
-
-int ew_run_add(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_add_table); }
-int ew_run_sub(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_sub_table); }
-int ew_run_mul(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_mul_table); }
-int ew_run_div(onnx_ctx *ctx) { return ew_check_legacy(ctx) ? -1 : ew_run_binary(ctx, ew_div_table); }
+int ew_run_add(onnx_ctx *ctx) { return ew_run_binary(ctx, ew_add_table); }
+int ew_run_sub(onnx_ctx *ctx) { return ew_run_binary(ctx, ew_sub_table); }
+int ew_run_mul(onnx_ctx *ctx) { return ew_run_binary(ctx, ew_mul_table); }
+int ew_run_div(onnx_ctx *ctx) { return ew_run_binary(ctx, ew_div_table); }
 /* The slope broadcasts to X (unidirectionally): the output keeps X's shape. */
 int ew_run_prelu(onnx_ctx *ctx)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *slope = onnx_ctx_input(ctx, 1);
+    onnx_tensor view;
+    if (x && slope && onnx_ctx_node(ctx)->opset < 7 && ew_legacy_prelu_slope(ctx, x, &slope, &view) < 0)
+        return -1;
     if (x && slope) {
         int grows = slope->ndim > x->ndim;
         for (int k = 0; !grows && k < slope->ndim; k++) {
@@ -149,7 +144,11 @@ int ew_run_prelu(onnx_ctx *ctx)
             return onnx_ctx_fail(ctx, "slope shape %s does not broadcast to X shape %s", ss, xs);
         }
     }
-    return ew_run_binary(ctx, ew_prelu_table);
+    if (ew_check_inputs_same_type(ctx, 2) < 0) return -1;
+    ew_row_fn fn = ew_kernel_find(ew_prelu_table, x->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : x->dtype);
+    if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+    const onnx_tensor *in[2] = {x, slope};
+    return ew_broadcast_run(ctx, 2, in, x->dtype, fn, NULL, NULL);
 }
 
 int ew_run_mod(onnx_ctx *ctx)
@@ -162,9 +161,9 @@ int ew_run_mod(onnx_ctx *ctx)
 
 int ew_run_pow(onnx_ctx *ctx)
 {
-    const onnx_tensor *in[2] = {onnx_ctx_input(ctx, 0), onnx_ctx_input(ctx, 1)};
-    if (!in[0] || !in[1]) return onnx_ctx_fail(ctx, "missing input %d", in[0] ? 1 : 0);
-    if (ew_check_legacy(ctx) < 0) return -1;
+    const onnx_tensor *in[2];
+    onnx_tensor b_view;
+    if (ew_binary_operands(ctx, in, &b_view) < 0) return -1;
     const ew_kernel *table;
     switch (in[0]->dtype) {
     case INFERD_DTYPE_FP16: /* widened to float32 by ew_broadcast_run */

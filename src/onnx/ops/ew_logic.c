@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ew_kernels.h"
+#include "ew_legacy.h"
 
 #define EW_END {INFERD_DTYPE_INVALID, NULL}
 #define EW_ENTRY(PREFIX, S, D) {D, PREFIX##_##S},
@@ -48,8 +49,9 @@ static const ew_kernel ew_shr_table[] = {EW_UINT_TYPES(EW_ENT_SHR) EW_END};
 /* Same-typed inputs, output type out (INVALID = the input type). */
 static int ew_run_typed(onnx_ctx *ctx, const ew_kernel *table, inferd_dtype out)
 {
-    if (ew_check_inputs_same_type(ctx, 2) < 0) return -1;
-    const onnx_tensor *in[2] = {onnx_ctx_input(ctx, 0), onnx_ctx_input(ctx, 1)};
+    const onnx_tensor *in[2];
+    onnx_tensor b_view;
+    if (ew_binary_operands(ctx, in, &b_view) < 0 || ew_check_inputs_same_type(ctx, 2) < 0) return -1;
     inferd_dtype kt = in[0]->dtype == INFERD_DTYPE_FP16 ? INFERD_DTYPE_FP32 : in[0]->dtype;
     ew_row_fn fn = ew_kernel_find(table, kt);
     if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(in[0]->dtype));

@@ -6,6 +6,7 @@
 
 #include "../broadcast.h"
 #include "ew_kernels.h"
+#include "ew_legacy.h"
 
 #define EW_END {INFERD_DTYPE_INVALID, NULL}
 #define EW_ENTRY(PREFIX, S, D) {D, PREFIX##_##S},
@@ -63,6 +64,7 @@ static int ew_run_variadic(onnx_ctx *ctx, const ew_kernel *table, int mean)
     int n = onnx_ctx_num_inputs(ctx);
     if (n < 1) return onnx_ctx_fail(ctx, "needs at least one input");
     if (ew_check_inputs_same_type(ctx, n) < 0) return -1;
+    if (onnx_ctx_node(ctx)->opset < 8 && ew_legacy_check_same_shapes(ctx, n) < 0) return -1;
     const onnx_tensor *first = onnx_ctx_input(ctx, 0);
     int half = first->dtype == INFERD_DTYPE_FP16;
     ew_row_fn fn = ew_kernel_find(table, half ? INFERD_DTYPE_FP32 : first->dtype);

@@ -33,7 +33,7 @@ int nn_gemm_run(onnx_ctx *ctx)
     if (!a || !b) return onnx_ctx_fail(ctx, "needs inputs A and B");
     const inferd_dtype t = a->dtype;
     if (t != INFERD_DTYPE_FP32 && t != INFERD_DTYPE_FP64)
-        return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(t));
+        return onnx_ctx_unsupported(ctx, "unsupported element type %s", inferd_dtype_name(t));
     if (b->dtype != t || (c && c->dtype != t))
         return onnx_ctx_fail(ctx, "A, B and C element types differ");
     if (a->ndim != 2 || b->ndim != 2)

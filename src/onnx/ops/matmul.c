@@ -58,7 +58,7 @@ int nn_matmul_run(onnx_ctx *ctx)
     if (b->dtype != t) return onnx_ctx_fail(ctx, "A and B element types differ");
     if (t != INFERD_DTYPE_FP32 && t != INFERD_DTYPE_FP64 && t != INFERD_DTYPE_INT32 &&
         t != INFERD_DTYPE_INT64)
-        return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(t));
+        return onnx_ctx_unsupported(ctx, "unsupported element type %s", inferd_dtype_name(t));
     if (a->ndim < 1 || b->ndim < 1) return onnx_ctx_fail(ctx, "operands must have rank >= 1");
     onnx_activation act;
     if (nn_activation_read(ctx, node, &act) != 0) return -1;

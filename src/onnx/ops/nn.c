@@ -1,5 +1,5 @@
 /* The nn operator family table: convolutions, pooling, matrix products, normalizations,
- * softmax and dropout. Implementations live in the files named in nn_ops.h. */
+ * softmax, dropout, the losses and the recurrent layers. Implementations live in the files named in nn_ops.h. */
 #include "../registry.h"
 #include "nn_ops.h"
 
@@ -24,6 +24,16 @@ static const onnx_op nn_ops[] = {
     {"LogSoftmax", 1, NULL, nn_logsoftmax_run, NULL},
     {"Hardmax", 1, NULL, nn_hardmax_run, NULL},
     {"Dropout", 1, NULL, nn_dropout_run, NULL},
+    {"NegativeLogLikelihoodLoss", 12, NULL, nn_nll_loss_run, NULL},
+    {"SoftmaxCrossEntropyLoss", 12, NULL, nn_softmax_cross_entropy_run, NULL},
+    /* recurrent: versions before 7 had other attributes (output_sequence), not implemented */
+    {"RNN", 7, NULL, nn_rnn_run, NULL},
+    {"GRU", 7, NULL, nn_gru_run, NULL},
+    {"LSTM", 7, NULL, nn_lstm_run, NULL},
+    {"Det", 11, NULL, nn_det_run, NULL},
+    {"MaxUnpool", 9, NULL, nn_maxunpool_run, NULL},
+    {"MaxRoiPool", 1, NULL, nn_max_roi_pool_run, NULL},
+    {"LpNormalization", 1, NULL, nn_lp_norm_run, NULL},
 };
 
 const onnx_op *onnx_ops_nn(size_t *count)

@@ -80,6 +80,9 @@ int nn_dropout_run(onnx_ctx *ctx)
     const size_t esz = inferd_dtype_size(x->dtype);
     if (esz == 0)
         return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(x->dtype));
+    if (node->opset < 7 && onnx_attr_int(node, "is_test", 0) == 0 &&
+        onnx_attr_float(node, "ratio", 0.5f) != 0.0f) /* training, with no seed to reproduce */
+        return onnx_ctx_unsupported(ctx, "training mode (is_test=0) before opset 7");
     if (node->opset >= 12) {
         const onnx_tensor *ratio = onnx_ctx_input(ctx, 1), *train = onnx_ctx_input(ctx, 2);
         double r = 0.5;

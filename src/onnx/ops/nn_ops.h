@@ -24,5 +24,14 @@ int nn_softmax_run(onnx_ctx *ctx);                /* softmax.c */
 int nn_logsoftmax_run(onnx_ctx *ctx);
 int nn_hardmax_run(onnx_ctx *ctx);
 int nn_dropout_run(onnx_ctx *ctx);                /* nn_dropout.c */
+int nn_nll_loss_run(onnx_ctx *ctx);               /* nn_loss.c */
+int nn_softmax_cross_entropy_run(onnx_ctx *ctx);
+int nn_rnn_run(onnx_ctx *ctx);                    /* rnn.c */
+int nn_gru_run(onnx_ctx *ctx);
+int nn_lstm_run(onnx_ctx *ctx);
+int nn_det_run(onnx_ctx *ctx);                    /* nn_det.c */
+int nn_maxunpool_run(onnx_ctx *ctx);              /* pool_unpool.c */
+int nn_max_roi_pool_run(onnx_ctx *ctx);           /* pool_roi.c */
+int nn_lp_norm_run(onnx_ctx *ctx);                /* norm_lp.c */
 
 #endif

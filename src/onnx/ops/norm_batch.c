@@ -1,5 +1,6 @@
-/* BatchNormalization (inference; training_mode from opset 14 with running-stat outputs;
- * per-element parameters of the old spatial=0 form) and InstanceNormalization, float32. */
+/* BatchNormalization (inference, or training with batch statistics and running-stat outputs
+ * as each opset spells it; per-element parameters of the old spatial=0 form) and
+ * InstanceNormalization, float32. */
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +24,18 @@ static int bn_extra_output(onnx_ctx *ctx, int i, int64_t c, const float *v)
     return 0;
 }
 
+/* Whether the node normalizes with the batch's statistics (training) rather than the given
+ * ones: from opset 14 the training_mode attribute says so; opsets 7..13 mean training when
+ * the node declares the statistics outputs beside Y; older ones when is_test is 0 (its
+ * default). */
+static int bn_training(const onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    if (node->opset >= 14) return onnx_attr_int(node, "training_mode", 0) != 0;
+    if (node->opset >= 7) return onnx_ctx_num_outputs(ctx) > 1;
+    return onnx_attr_int(node, "is_test", 0) == 0;
+}
+
 int nn_batchnorm_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -31,7 +44,7 @@ int nn_batchnorm_run(onnx_ctx *ctx)
     const onnx_tensor *var = onnx_ctx_input(ctx, 4);
     if (!x || !scale || !bias || !mean || !var)
         return onnx_ctx_fail(ctx, "needs inputs X, scale, B, mean, var");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
     const int64_t s = c ? onnx_tensor_numel(x) / (n ? n : 1) / c : 0;
@@ -45,9 +58,13 @@ int nn_batchnorm_run(onnx_ctx *ctx)
         onnx_tensor_numel(var) != pn)
         return onnx_ctx_fail(ctx, "scale, B, mean and var sizes differ");
     const float eps = onnx_attr_float(node, "epsilon", 1e-5f);
-    const int training = node->opset >= 14 && onnx_attr_int(node, "training_mode", 0) != 0;
+    const int training = bn_training(ctx);
     if (training && pn != c)
-        return onnx_ctx_fail(ctx, "training mode needs per-channel parameters");
+        return onnx_ctx_unsupported(ctx, "training mode with per-element parameters");
+    if (training && node->opset < 14 &&
+        ((onnx_ctx_num_outputs(ctx) > 3 && onnx_ctx_output_wanted(ctx, 3)) ||
+         (onnx_ctx_num_outputs(ctx) > 4 && onnx_ctx_output_wanted(ctx, 4))))
+        return onnx_ctx_unsupported(ctx, "saved_mean/saved_var outputs are not produced");
 
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!y) return -1;
@@ -110,8 +127,8 @@ int nn_batchnorm_run(onnx_ctx *ctx)
         if (bn_extra_output(ctx, 1, c, bm) || bn_extra_output(ctx, 2, c, bvar)) return -1;
         return 0;
     }
-    /* older opsets may declare mean/var/saved_mean/saved_var outputs: in inference they
-     * carry the given statistics */
+    /* before opset 7 an inference node (is_test=1) may still declare mean/var/saved_mean/
+     * saved_var outputs: they carry the given statistics */
     if (pn == c) {
         for (int i = 1; i < 5; i++)
             if (bn_extra_output(ctx, i, c, (i % 2) ? mv : vv)) return -1;
@@ -127,7 +144,7 @@ int nn_instancenorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale || !bias) return onnx_ctx_fail(ctx, "needs inputs X, scale, B");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3) return onnx_ctx_fail(ctx, "input rank %d, expected >= 3", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
     if (scale->dtype != INFERD_DTYPE_FP32 || bias->dtype != INFERD_DTYPE_FP32 ||

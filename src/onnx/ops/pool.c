@@ -128,7 +128,7 @@ int nn_maxpool_run(onnx_ctx *ctx)
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
     if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
         x->dtype != INFERD_DTYPE_UINT8 && x->dtype != INFERD_DTYPE_INT8)
-        return onnx_ctx_fail(ctx, "unsupported element type %s", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "unsupported element type %s", inferd_dtype_name(x->dtype));
     nn_geom g;
     if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
     int64_t order = onnx_attr_int(node, "storage_order", 0);
@@ -223,7 +223,7 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     nn_geom g;
     if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
     float p = 2.0f;

@@ -13,7 +13,7 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_fail(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3)
         return onnx_ctx_fail(ctx, "input rank %d, expected N x C x spatial (>= 3)", x->ndim);
     float p = 2.0f;

@@ -40,5 +40,14 @@ int onnx_run_trilu(onnx_ctx *ctx);
 int onnx_run_cumsum(onnx_ctx *ctx);
 int onnx_run_topk(onnx_ctx *ctx);
 int onnx_run_einsum(onnx_ctx *ctx);
+int onnx_run_reverse_sequence(onnx_ctx *ctx);
+int onnx_run_unique(onnx_ctx *ctx);
+int onnx_run_tfidf(onnx_ctx *ctx);
+int onnx_run_random_uniform(onnx_ctx *ctx);
+int onnx_run_random_uniform_like(onnx_ctx *ctx);
+int onnx_run_random_normal(onnx_ctx *ctx);
+int onnx_run_random_normal_like(onnx_ctx *ctx);
+int onnx_run_bernoulli(onnx_ctx *ctx);
+int onnx_run_multinomial(onnx_ctx *ctx);
 
 #endif

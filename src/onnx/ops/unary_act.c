@@ -126,8 +126,10 @@ static const un_kernel un_shrink_table[] = {UN_FLOAT_ENTRIES(un_shrink) UN_END};
 int un_run_selu(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
-    un_param p = {.alpha = onnx_attr_float(node, "alpha", 1.67326319217681884765625f),
-                  .gamma = onnx_attr_float(node, "gamma", 1.05070102214813232421875f)};
+    /* Selu-1 had rounder defaults than Selu-6 */
+    const int v1 = node->opset < 6;
+    un_param p = {.alpha = onnx_attr_float(node, "alpha", v1 ? 1.6732f : 1.67326319217681884765625f),
+                  .gamma = onnx_attr_float(node, "gamma", v1 ? 1.0507f : 1.05070102214813232421875f)};
     return un_run(ctx, un_selu_table, INFERD_DTYPE_INVALID, &p);
 }
 

@@ -141,13 +141,36 @@ static int load_opts(const test_model_opts *o, const char *dir, char *err, size_
     return rc;
 }
 
+/* A model at an opset below the product's 7..17 loads, and its nodes keep the old semantics:
+ * the default model's Add of x [batch, 4] and W [4] has no broadcast=1, which Add-6 needs. */
+static void test_old_opset(void **state)
+{
+    (void)state;
+    char err[256];
+    size_t len;
+    test_model_opts o = {.opset = 6};
+    uint8_t *buf = test_model_build(&o, &len);
+    onnx_model *m = NULL;
+    assert_int_equal(onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err), 0);
+    assert_int_equal(onnx_model_opset(m), 6);
+    onnx_session *s;
+    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
+    float x[8] = {0};
+    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, (int64_t[]){2, 4}, x, sizeof x};
+    assert_int_equal(onnx_run(s, &in, 1, err, sizeof err), ONNX_E_INVALID);
+    assert_non_null(strstr(err, "broadcast"));
+    onnx_session_free(s);
+    onnx_model_free(m);
+    free(buf);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
     char err[256];
-    test_model_opts o = {.opset = 6};
+    test_model_opts o = {.opset = -1};
     assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_UNSUPPORTED);
-    assert_non_null(strstr(err, "opset 6"));
+    assert_non_null(strstr(err, "opset -1"));
     o.opset = 18;
     assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_UNSUPPORTED);
     o = (test_model_opts){.extra_op = "NoSuchOp"};
@@ -427,6 +450,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_external_data),
+        cmocka_unit_test(test_old_opset),
         cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_fuzz_generated),
         cmocka_unit_test(test_fuzz_real_model), cmocka_unit_test(test_memory_plan),
     };

@@ -377,6 +377,72 @@ static void test_float16_arithmetic(void **state)
     opm_result_free(&res, 1);
 }
 
+/* Opset < 7 broadcasting: equal shapes unless broadcast=1, then B sits at `axis` (default:
+ * trailing) inside A's shape; PRelu-6 has a per-channel slope; Max-6 takes equal shapes. */
+static void test_legacy_broadcast(void **state)
+{
+    (void)state;
+    float a[6] = {1, 2, 3, 4, 5, 6}, b2[2] = {10, 20}, b3[3] = {10, 20, 30}, one = 100;
+    opm_tensor in[2] = {tens(F32, a, 2, (int64_t[]){2, 3}), tens(F32, b3, 1, (int64_t[]){3})};
+    opm_result res;
+    /* no broadcast attribute: (2,3) + (3) is refused, even though numpy would take it */
+    assert_int_equal(run1("Add", 6, NULL, 0, in, 2, &res), -2);
+    assert_non_null(strstr(err, "broadcast"));
+    opm_attr bc = {.name = "broadcast", .type = OPM_INT, .i = 1};
+    assert_int_equal(run1("Add", 6, &bc, 1, in, 2, &res), 0); /* suffix match */
+    float want_row[6] = {11, 22, 33, 14, 25, 36};
+    assert_memory_equal(res.data, want_row, sizeof want_row);
+    opm_result_free(&res, 1);
+    /* axis=0: B (2) runs down the rows, which numpy broadcasting cannot express */
+    opm_attr ax[2] = {bc, {.name = "axis", .type = OPM_INT, .i = 0}};
+    in[1] = tens(F32, b2, 1, (int64_t[]){2});
+    assert_int_equal(run1("Sub", 6, ax, 2, in, 2, &res), 0);
+    float want_col[6] = {-9, -8, -7, -16, -15, -14};
+    assert_memory_equal(res.data, want_col, sizeof want_col);
+    assert_int_equal(res.ndim, 2);
+    opm_result_free(&res, 1);
+    assert_int_equal(run1("Add", 6, &bc, 1, in, 2, &res), -2); /* (2) does not end (2,3) */
+    ax[1].i = 2; /* B would run past A's last axis */
+    assert_int_equal(run1("Mul", 6, ax, 2, in, 2, &res), -2);
+    ax[1].i = -7;
+    assert_int_equal(run1("Mul", 6, ax, 2, in, 2, &res), -2);
+    /* a one-element B of any rank up to A's */
+    in[1] = tens(F32, &one, 2, (int64_t[]){1, 1});
+    assert_int_equal(run1("Mul", 1, &bc, 1, in, 2, &res), 0);
+    assert_true(((float *)res.data)[5] == 600.0f);
+    opm_result_free(&res, 1);
+    /* B of higher rank than A */
+    opm_tensor swapped[2] = {in[1], in[0]};
+    swapped[1] = tens(F32, a, 3, (int64_t[]){1, 2, 3});
+    assert_int_equal(run1("Add", 6, &bc, 1, swapped, 2, &res), -2);
+    /* comparisons follow the same rule */
+    in[1] = tens(F32, b3, 1, (int64_t[]){3});
+    assert_int_equal(run1("Less", 6, NULL, 0, in, 2, &res), -2);
+    assert_int_equal(run1("Greater", 6, &bc, 1, in, 2, &res), 0);
+    opm_result_free(&res, 1);
+    opm_attr bad = {.name = "broadcast", .type = OPM_INT, .i = 2};
+    assert_int_equal(run1("Add", 6, &bad, 1, in, 2, &res), -2);
+
+    /* PRelu-6: slope (3) applies per channel of X (2,3), not along the last axis */
+    float x[6] = {-1, -1, -1, 2, -2, -2}, slope[3] = {1, 2, 3};
+    opm_tensor pin[2] = {tens(F32, x, 2, (int64_t[]){2, 3}), tens(F32, slope, 1, (int64_t[]){2})};
+    assert_int_equal(run1("PRelu", 6, NULL, 0, pin, 2, &res), -2); /* 2 slopes, 3 channels */
+    float xc[6] = {-1, -1, -1, -1, -1, -1};
+    pin[0] = tens(F32, xc, 3, (int64_t[]){1, 3, 2});
+    pin[1] = tens(F32, slope, 1, (int64_t[]){3});
+    assert_int_equal(run1("PRelu", 6, NULL, 0, pin, 2, &res), 0);
+    float want_p[6] = {-1, -1, -2, -2, -3, -3};
+    assert_memory_equal(res.data, want_p, sizeof want_p);
+    opm_result_free(&res, 1);
+    assert_int_equal(run1("PRelu", 9, NULL, 0, pin, 2, &res), -2); /* numpy rule: 3 vs 2 */
+
+    /* Max-6 has no broadcasting; Max-8 has */
+    in[0] = tens(F32, a, 2, (int64_t[]){2, 3});
+    assert_int_equal(run1("Max", 6, NULL, 0, in, 2, &res), -2);
+    assert_int_equal(run1("Max", 8, NULL, 0, in, 2, &res), 0);
+    opm_result_free(&res, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_unary_edges),
         cmocka_unit_test(test_empty_tensors),
         cmocka_unit_test(test_float16_arithmetic),
+        cmocka_unit_test(test_legacy_broadcast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

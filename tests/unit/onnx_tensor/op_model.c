@@ -112,6 +112,17 @@ static uint8_t *build(const char *op_type, int opset, const opm_attr *attrs, int
             for (int k = 0; k < attrs[a].n; k++) pb_int(&at, 8, attrs[a].ints[k]);
             pb_int(&at, 20, 7);
             break;
+        case OPM_FLOATS:
+            for (int k = 0; k < attrs[a].n; k++) {
+                pb_varint(&at, 7 << 3 | 5);
+                pb_raw(&at, &attrs[a].floats[k], 4);
+            }
+            pb_int(&at, 20, 6);
+            break;
+        case OPM_STRINGS:
+            for (int k = 0; k < attrs[a].n; k++) pb_str(&at, 9, attrs[a].strings[k]);
+            pb_int(&at, 20, 8);
+            break;
         }
         pb_msg(&node, 5, &at);
     }

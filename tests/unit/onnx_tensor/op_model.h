@@ -8,7 +8,7 @@
 
 #include "inferd/dtype.h"
 
-typedef enum { OPM_INT, OPM_FLOAT, OPM_STRING, OPM_INTS } opm_attr_type;
+typedef enum { OPM_INT, OPM_FLOAT, OPM_STRING, OPM_INTS, OPM_FLOATS, OPM_STRINGS } opm_attr_type;
 
 typedef struct opm_attr {
     const char *name;
@@ -16,8 +16,10 @@ typedef struct opm_attr {
     int64_t i;
     float f;
     const char *s;
-    const int64_t *ints;
+    const int64_t *ints;       /* OPM_INTS: n values */
     int n;
+    const float *floats;       /* OPM_FLOATS: n values */
+    const char *const *strings; /* OPM_STRINGS: n values */
 } opm_attr;
 
 /* One node input, fed as a graph input at run time; data NULL = omitted optional input. */

@@ -1,5 +1,6 @@
 /* Tensor and reduce operators on hand-made cases: results against naive references, opset
  * variants, and malformed inputs (bad indices, shapes and sizes) that must fail cleanly. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -425,6 +426,197 @@ static void test_einsum(void **state)
     }
 }
 
+/* Unique: sorted and first-occurrence order, all four outputs, slices along an axis. */
+static void test_unique(void **state)
+{
+    (void)state;
+    float x[6] = {2, 1, 1, 3, 4, 3};
+    opm_tensor in[1] = {tens(F32, x, 1, (int64_t)6)};
+    opm_result r[4];
+    memset(r, 0, sizeof r);
+    assert_int_equal(opm_run("Unique", 11, NULL, 0, in, 1, 4, r, err, sizeof err), 0);
+    float want_y[4] = {1, 2, 3, 4};
+    int64_t want_idx[4] = {1, 0, 3, 4}, want_inv[6] = {1, 0, 0, 2, 3, 2}, want_cnt[4] = {2, 1, 2, 1};
+    assert_memory_equal(r[0].data, want_y, sizeof want_y);
+    assert_memory_equal(r[1].data, want_idx, sizeof want_idx);
+    assert_memory_equal(r[2].data, want_inv, sizeof want_inv);
+    assert_memory_equal(r[3].data, want_cnt, sizeof want_cnt);
+    opm_result_free(r, 4);
+    opm_attr uns = {.name = "sorted", .type = OPM_INT, .i = 0};
+    assert_int_equal(opm_run("Unique", 11, &uns, 1, in, 1, 3, r, err, sizeof err), 0);
+    float want_u[4] = {2, 1, 3, 4};
+    int64_t want_uinv[6] = {0, 1, 1, 2, 3, 2};
+    assert_memory_equal(r[0].data, want_u, sizeof want_u);
+    assert_memory_equal(r[2].data, want_uinv, sizeof want_uinv);
+    opm_result_free(r, 3);
+    /* rows of a 3 x 2 matrix: {1, 2}, {0, 5}, {1, 2} -> {0, 5}, {1, 2} */
+    int64_t m[6] = {1, 2, 0, 5, 1, 2};
+    in[0] = tens(I64, m, 2, (int64_t)3, (int64_t)2);
+    opm_attr ax = {.name = "axis", .type = OPM_INT, .i = -2};
+    assert_int_equal(opm_run("Unique", 11, &ax, 1, in, 1, 1, r, err, sizeof err), 0);
+    expect_shape(&r[0], 2, (int64_t[]){2, 2});
+    int64_t want_rows[4] = {0, 5, 1, 2};
+    assert_memory_equal(r[0].data, want_rows, sizeof want_rows);
+    opm_result_free(r, 1);
+    ax.i = 2;
+    assert_int_equal(opm_run("Unique", 11, &ax, 1, in, 1, 1, r, err, sizeof err), -2);
+    in[0] = tens(I64, m, 1, (int64_t)0); /* empty input: empty outputs */
+    assert_int_equal(opm_run("Unique", 11, NULL, 0, in, 1, 1, r, err, sizeof err), 0);
+    assert_int_equal(r[0].dims[0], 0);
+    opm_result_free(r, 1);
+}
+
+/* ReverseSequence along either axis order; lengths out of range are errors. */
+static void test_reverse_sequence(void **state)
+{
+    (void)state;
+    float x[6] = {0, 1, 2, 10, 11, 12}; /* [batch 2][time 3] */
+    int64_t lens[2] = {2, 3};
+    opm_attr a[2] = {{.name = "time_axis", .type = OPM_INT, .i = 1}, {.name = "batch_axis", .type = OPM_INT, .i = 0}};
+    opm_tensor in[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)3), tens(I64, lens, 1, (int64_t)2)};
+    opm_result r;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), 0);
+    float want[6] = {1, 0, 2, 12, 11, 10};
+    assert_memory_equal(r.data, want, sizeof want);
+    opm_result_free(&r, 1);
+    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2); /* time 0: 2 steps, len 3 */
+    lens[1] = -1;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), -2);
+    a[0].i = 0; /* both axes 0 */
+    lens[1] = 1;
+    assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), -2);
+    in[1] = tens(I64, lens, 1, (int64_t)1);
+    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2);
+}
+
+/* TfIdfVectorizer: unigrams once per position, bigrams at every skip distance, the three
+ * modes, and inconsistent pools. */
+static void test_tfidf(void **state)
+{
+    (void)state;
+    int64_t x[5] = {1, 2, 1, 3, 2};
+    const int64_t pool[5] = {1, 2, 1, 2, 9}; /* unigrams 1, 2, then 3 values: no whole bigrams */
+    const int64_t pool_ok[4] = {1, 2, 1, 2};
+    const int64_t counts[2] = {0, 2}, idx[3] = {0, 1, 2};
+    const float w[3] = {0.5f, 2.0f, 4.0f};
+    opm_attr a[8] = {{.name = "pool_int64s", .type = OPM_INTS, .ints = pool_ok, .n = 4},
+                     {.name = "ngram_counts", .type = OPM_INTS, .ints = counts, .n = 2},
+                     {.name = "ngram_indexes", .type = OPM_INTS, .ints = idx, .n = 3},
+                     {.name = "min_gram_length", .type = OPM_INT, .i = 1},
+                     {.name = "max_gram_length", .type = OPM_INT, .i = 2},
+                     {.name = "max_skip_count", .type = OPM_INT, .i = 1},
+                     {.name = "mode", .type = OPM_STRING, .s = "TF"},
+                     {.name = "weights", .type = OPM_FLOATS, .floats = w, .n = 3}};
+    opm_tensor in[1] = {tens(I64, x, 1, (int64_t)5)};
+    opm_result r;
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), 0);
+    expect_shape(&r, 1, (int64_t[]){3});
+    /* 1 twice, 2 twice; (1 2) at distance 1 (positions 0-1) and distance 2 (2-4, 0-2 is 1 1) */
+    float want_tf[3] = {2, 2, 2};
+    assert_memory_equal(r.data, want_tf, sizeof want_tf);
+    opm_result_free(&r, 1);
+    a[6].s = "TFIDF";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 8, in, 1, &r), 0);
+    float want_tfidf[3] = {1, 4, 8};
+    assert_memory_equal(r.data, want_tfidf, sizeof want_tfidf);
+    opm_result_free(&r, 1);
+    a[6].s = "IDF";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 8, in, 1, &r), 0);
+    float want_idf[3] = {0.5f, 2, 4};
+    assert_memory_equal(r.data, want_idf, sizeof want_idf);
+    opm_result_free(&r, 1);
+    a[6].s = "BM25";
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[6].s = "TF";
+    a[0].ints = pool; /* 3 values after the unigrams: not whole bigrams */
+    a[0].n = 5;
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[0].ints = pool_ok;
+    a[0].n = 4;
+    a[4].i = 3; /* longer than the pool's lengths */
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[4].i = 2;
+    a[2].n = 2; /* an index per n-gram is required */
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -2);
+    a[2].n = 3;
+    float fx[2] = {1, 2};
+    in[0] = tens(F32, fx, 1, (int64_t)2);
+    assert_int_equal(run1("TfIdfVectorizer", 9, a, 7, in, 1, &r), -3);
+}
+
+/* Random generators: ranges, moments of large samples, seeded reproducibility, degenerate
+ * probabilities, and bad attributes. */
+static void test_random(void **state)
+{
+    (void)state;
+    const int64_t shape[1] = {20000};
+    opm_attr a[4] = {{.name = "shape", .type = OPM_INTS, .ints = shape, .n = 1},
+                     {.name = "low", .type = OPM_FLOAT, .f = 2.0f},
+                     {.name = "high", .type = OPM_FLOAT, .f = 4.0f},
+                     {.name = "seed", .type = OPM_FLOAT, .f = 7.0f}};
+    opm_result r, r2;
+    assert_int_equal(run1("RandomUniform", 13, a, 4, NULL, 0, &r), 0);
+    assert_int_equal(r.dtype, F32);
+    double sum = 0;
+    const float *u = r.data;
+    for (int i = 0; i < 20000; i++) {
+        assert_true(u[i] >= 2.0f && u[i] < 4.0f);
+        sum += u[i];
+    }
+    assert_true(fabs(sum / 20000 - 3.0) < 0.05);
+    assert_int_equal(run1("RandomUniform", 13, a, 4, NULL, 0, &r2), 0); /* same seed, same draws */
+    assert_memory_equal(r.data, r2.data, r.nbytes);
+    opm_result_free(&r2, 1);
+    assert_int_equal(run1("RandomUniform", 13, a, 3, NULL, 0, &r2), 0); /* unseeded: fresh draws */
+    assert_true(memcmp(r.data, r2.data, r.nbytes) != 0);
+    opm_result_free(&r2, 1);
+    opm_result_free(&r, 1);
+    opm_attr nrm[3] = {a[0], {.name = "mean", .type = OPM_FLOAT, .f = 1.0f},
+                       {.name = "scale", .type = OPM_FLOAT, .f = 2.0f}};
+    assert_int_equal(run1("RandomNormal", 13, nrm, 3, NULL, 0, &r), 0);
+    double m = 0, sq = 0;
+    for (int i = 0; i < 20000; i++) m += ((float *)r.data)[i];
+    m /= 20000;
+    for (int i = 0; i < 20000; i++) sq += (((float *)r.data)[i] - m) * (((float *)r.data)[i] - m);
+    assert_true(fabs(m - 1.0) < 0.1 && fabs(sqrt(sq / 20000) - 2.0) < 0.1);
+    opm_result_free(&r, 1);
+    a[1].f = 5.0f; /* low > high */
+    assert_int_equal(run1("RandomUniform", 13, a, 3, NULL, 0, &r), -2);
+    assert_int_equal(run1("RandomUniform", 13, a + 1, 2, NULL, 0, &r), -2); /* no shape */
+    opm_attr dt = {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT32};
+    assert_int_equal(run1("RandomNormal", 13, (opm_attr[]){a[0], dt}, 2, NULL, 0, &r), -3);
+
+    /* the Like forms take the input's shape, and its type when it is a float type */
+    int64_t ix[6] = {0};
+    opm_tensor in[1] = {tens(I64, ix, 2, (int64_t)2, (int64_t)3)};
+    assert_int_equal(run1("RandomUniformLike", 13, NULL, 0, in, 1, &r), -3);
+    dt.i = INFERD_DTYPE_FP64;
+    assert_int_equal(run1("RandomUniformLike", 13, &dt, 1, in, 1, &r), 0);
+    assert_int_equal(r.dtype, INFERD_DTYPE_FP64);
+    expect_shape(&r, 2, (int64_t[]){2, 3});
+    opm_result_free(&r, 1);
+
+    float p[4] = {0, 1, 0, 1};
+    in[0] = tens(F32, p, 1, (int64_t)4);
+    assert_int_equal(run1("Bernoulli", 15, NULL, 0, in, 1, &r), 0);
+    assert_memory_equal(r.data, p, sizeof p);
+    opm_result_free(&r, 1);
+    p[2] = 1.5f;
+    assert_int_equal(run1("Bernoulli", 15, NULL, 0, in, 1, &r), -2);
+
+    float logits[4] = {0, -100, -100, 0}; /* row 0 always class 0, row 1 always class 1 */
+    in[0] = tens(F32, logits, 2, (int64_t)2, (int64_t)2);
+    opm_attr ms[2] = {{.name = "sample_size", .type = OPM_INT, .i = 5}, {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT64}};
+    logits[3] = 0;
+    logits[2] = -100;
+    assert_int_equal(run1("Multinomial", 13, ms, 2, in, 1, &r), 0);
+    expect_shape(&r, 2, (int64_t[]){2, 5});
+    for (int i = 0; i < 10; i++) assert_int_equal(((int64_t *)r.data)[i], i < 5 ? 0 : 1);
+    opm_result_free(&r, 1);
+    ms[1].i = INFERD_DTYPE_FP32;
+    assert_int_equal(run1("Multinomial", 13, ms, 2, in, 1, &r), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +634,10 @@ int main(void)
         cmocka_unit_test(test_depth_space_roundtrip),
         cmocka_unit_test(test_small_ops),
         cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_unique),
+        cmocka_unit_test(test_reverse_sequence),
+        cmocka_unit_test(test_tfidf),
+        cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,156 @@
+/* The time loops of RNN, GRU and LSTM over a validated rnn_problem (rnn.h). For each direction
+ * the input projection X * W^T (+ the biases that sit outside any gate product) is one GEMM
+ * over all time steps; each step then adds H * R^T (one GEMM over the batch) and applies the
+ * cell. With sequence_lens, batch row b only runs its first lens[b] steps (a reverse pass
+ * starts at its own last step), its later Y rows stay zero and its final state is the one
+ * after its last step. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn_common.h"
+#include "rnn.h"
+
+static float act_apply(const rnn_act *a, float x)
+{
+    switch (a->kind) {
+    case RNN_ACT_RELU: return x > 0 ? x : 0;
+    case RNN_ACT_TANH: return tanhf(x);
+    case RNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case RNN_ACT_AFFINE: return a->alpha * x + a->beta;
+    case RNN_ACT_LEAKY_RELU: return x >= 0 ? x : a->alpha * x;
+    case RNN_ACT_THRESHOLDED_RELU: return x > a->alpha ? x : 0;
+    case RNN_ACT_SCALED_TANH: return a->alpha * tanhf(a->beta * x);
+    case RNN_ACT_HARD_SIGMOID: {
+        float v = a->alpha * x + a->beta;
+        return v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    case RNN_ACT_ELU: return x >= 0 ? x : a->alpha * (expf(x) - 1.0f);
+    case RNN_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case RNN_ACT_SOFTPLUS: return x > 20.0f ? x : log1pf(expf(x));
+    }
+    return x;
+}
+
+static inline float clipv(const rnn_problem *p, float v)
+{
+    if (p->clip > 0) return v < -p->clip ? -p->clip : v > p->clip ? p->clip : v;
+    return v;
+}
+
+/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k */
+static void gemm_bt(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *out,
+                    int64_t ldo)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k,
+                b, (int)k, 0.0f, out, (int)ldo);
+}
+
+/* One direction d. xw: [seq*batch][G*hid] scratch, hr: [batch][G*hid], rh: [batch][hid]. */
+static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, float *rh, float *h,
+                          float *c)
+{
+    const int64_t hid = p->hidden, gh = p->gates * hid, batch = p->batch;
+    const float *w = p->w + d * gh * p->input, *r = p->r + d * gh * hid;
+    const float *wb = p->b ? p->b + d * 2 * gh : NULL, *rb = wb ? wb + gh : NULL;
+    const float *peep = p->p ? p->p + d * 3 * hid : NULL;
+    const rnn_act *act = p->act[d];
+    const int reverse = p->ndir == 2 ? d == 1 : p->reverse;
+    const int gru_split = p->kind == RNN_GRU && !p->linear_before_reset;
+
+    gemm_bt(p->seq * batch, gh, p->input, p->x, w, xw, gh);
+    if (wb) {
+        for (int64_t row = 0; row < p->seq * batch; row++) {
+            float *o = xw + row * gh;
+            for (int64_t j = 0; j < gh; j++) {
+                /* GRU with linear_before_reset keeps Rbh inside r * (H Rh^T + Rbh) */
+                int rb_inside = p->kind == RNN_GRU && p->linear_before_reset && j >= 2 * hid;
+                o[j] += wb[j] + (rb_inside ? 0.0f : rb[j]);
+            }
+        }
+    }
+    if (p->h0) memcpy(h, p->h0 + d * batch * hid, (size_t)(batch * hid) * sizeof(float));
+    else memset(h, 0, (size_t)(batch * hid) * sizeof(float));
+    if (p->kind == RNN_LSTM) {
+        if (p->c0) memcpy(c, p->c0 + d * batch * hid, (size_t)(batch * hid) * sizeof(float));
+        else memset(c, 0, (size_t)(batch * hid) * sizeof(float));
+    }
+
+    for (int64_t s = 0; s < p->seq; s++) {
+        /* H R^T for every row (rows already finished are computed and ignored) */
+        gemm_bt(batch, gru_split ? 2 * hid : gh, hid, h, r, hr, gh);
+        if (gru_split) { /* rh = r (.) H, then its product with Rh goes into the h block */
+            for (int64_t b = 0; b < batch; b++) {
+                if (s >= p->lens[b]) continue;
+                int64_t t = reverse ? p->lens[b] - 1 - s : s;
+                const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
+                for (int64_t j = 0; j < hid; j++)
+                    rh[b * hid + j] = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j])) * h[b * hid + j];
+            }
+            for (int64_t b = 0; b < batch; b++)
+                if (s >= p->lens[b]) memset(rh + b * hid, 0, (size_t)hid * sizeof(float));
+            /* hr's h block = rh * Rh^T, with hr's row stride gh */
+            gemm_bt(batch, hid, hid, rh, r + 2 * hid * hid, hr + 2 * hid, gh);
+        }
+        for (int64_t b = 0; b < batch; b++) {
+            if (s >= p->lens[b]) continue;
+            const int64_t t = reverse ? p->lens[b] - 1 - s : s;
+            const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
+            float *hb = h + b * hid, *cb = c ? c + b * hid : NULL;
+            for (int64_t j = 0; j < hid; j++) {
+                if (p->kind == RNN_SIMPLE) {
+                    hb[j] = act_apply(&act[0], clipv(p, g[j] + q[j]));
+                } else if (p->kind == RNN_GRU) {
+                    float z = act_apply(&act[0], clipv(p, g[j] + q[j]));
+                    float hh;
+                    if (gru_split) {
+                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + q[2 * hid + j]));
+                    } else {
+                        float rr = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j]));
+                        float rec = q[2 * hid + j] + (rb ? rb[2 * hid + j] : 0.0f);
+                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + rr * rec));
+                    }
+                    hb[j] = (1.0f - z) * hh + z * hb[j];
+                } else { /* LSTM, gate blocks i o f c */
+                    float cp = cb[j];
+                    float pi = peep ? peep[j] : 0, po = peep ? peep[hid + j] : 0, pf = peep ? peep[2 * hid + j] : 0;
+                    float i = act_apply(&act[0], clipv(p, g[j] + q[j] + pi * cp));
+                    float f = p->input_forget ? 1.0f - i
+                                              : act_apply(&act[0], clipv(p, g[2 * hid + j] + q[2 * hid + j] + pf * cp));
+                    float cc = act_apply(&act[1], clipv(p, g[3 * hid + j] + q[3 * hid + j]));
+                    float cn = f * cp + i * cc;
+                    float o = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j] + po * cn));
+                    cb[j] = cn;
+                    hb[j] = o * act_apply(&act[2], cn);
+                }
+            }
+            if (p->y)
+                memcpy(p->y + ((t * p->ndir + d) * batch + b) * hid, hb, (size_t)hid * sizeof(float));
+        }
+    }
+    memcpy(p->yh + d * batch * hid, h, (size_t)(batch * hid) * sizeof(float));
+    if (p->kind == RNN_LSTM) memcpy(p->yc + d * batch * hid, c, (size_t)(batch * hid) * sizeof(float));
+}
+
+int rnn_compute(onnx_ctx *ctx, const rnn_problem *p)
+{
+    const int64_t gh = p->gates * p->hidden;
+    size_t n_xw, n_hr, n_h;
+    if (nn_mul3_size((size_t)p->seq, (size_t)p->batch, (size_t)gh, &n_xw) != 0 ||
+        nn_mul_size((size_t)p->batch, (size_t)gh, &n_hr) != 0 ||
+        nn_mul_size((size_t)p->batch, (size_t)p->hidden, &n_h) != 0)
+        return onnx_ctx_fail(ctx, "sizes overflow");
+    if (n_xw > INT32_MAX || n_hr > INT32_MAX || p->input > INT32_MAX)
+        return onnx_ctx_fail(ctx, "dimensions too large");
+    float *xw = nn_scratch_floats(ctx, n_xw + 1), *hr = nn_scratch_floats(ctx, n_hr + 1);
+    float *rh = nn_scratch_floats(ctx, n_h + 1), *h = nn_scratch_floats(ctx, n_h + 1);
+    float *c = p->kind == RNN_LSTM ? nn_scratch_floats(ctx, n_h + 1) : NULL;
+    if (!xw || !hr || !rh || !h || (p->kind == RNN_LSTM && !c)) return -1;
+    for (int d = 0; d < p->ndir; d++) run_direction(p, d, xw, hr, rh, h, c);
+    return 0;
+}
