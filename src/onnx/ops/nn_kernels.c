@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "nn_vmath.h"
+
 static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] += b;
@@ -30,30 +32,6 @@ static NN_HOT NN_CLONES float k_max(const float *x, int64_t n)
     float r = m[0];
     for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
     return r;
-}
-
-/* exp(v) by Cephes' expf: v = k ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, times 2^k built
- * in the exponent bits. Relative error ~1e-7; k is rounded with the 1.5 * 2^23 trick so that
- * the loop vectorizes. v is clamped to [-87.3, 88.3]: below gives ~1e-38 instead of denormals,
- * above gives 2.2e38 instead of inf (softmax only passes v <= 0). */
-static inline NN_HOT float nn_expf(float v)
-{
-    float x = v > -87.3f ? v : -87.3f;
-    x = x < 88.3f ? x : 88.3f;
-    float kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    int32_t k = (int32_t)kf;
-    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (k + 127) << 23; /* k + 127 in [1, 254] */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
 }
 
 static NN_HOT NN_CLONES float k_exp_sum(float *restrict y, const float *restrict x, float sub,

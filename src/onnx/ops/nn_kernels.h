@@ -44,6 +44,10 @@ void nn_k_scale(float *y, float a, int64_t n);
 /* y[i] = exp(x[i] - sub) for x[i] - sub <= 88.3 (relative error ~1e-7); returns the sum of
  * the y[i] (NaN in, NaN out). y and x must not overlap. */
 float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n);
+/* y[i] = erf(x[i]); y[i] = x[i] / 2 * (1 + erf(x[i] / sqrt 2)) (GELU). y may equal x (in place)
+ * but must not overlap it otherwise. nn_kernels_erf.c; accuracy in nn_vmath.h. */
+void nn_k_erf(float *y, const float *x, int64_t n);
+void nn_k_gelu(float *y, const float *x, int64_t n);
 /* max of x[0..n), n >= 1 */
 float nn_k_max(const float *x, int64_t n);
 /* y[i] = x[i] + c */

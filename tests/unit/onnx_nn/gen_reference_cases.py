@@ -133,4 +133,31 @@ for g_ in (1, 4):
     save(f'fuse_conv_clip_g{g_}', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], strides=[2, 2], pads=[1] * 4, group=g_),
          helper.make_node('Clip', ['t', 'lo', 'hi'], ['y'])], [('x', x)], [('y', y)],
          [('w', wc), ('b', bc), ('lo', np.array(0, np.float32)), ('hi', np.array(6, np.float32))])
+# Erf (vectorized float32 kernel) and the exact GELU as exporters write it, which the fusion
+# pass turns into one Gelu node (and, after a MatMul + bias, into the MatMul): x / sqrt 2 or
+# x * (1 / sqrt 2), the 0.5 applied last, first or to (1 + erf), operands in either order.
+x = F(4, 1000) * 3; x[0, :4] = [0.0, -0.0, 20.0, -20.0]
+save('erf_wide', [helper.make_node('Erf', ['x'], ['y'])], [('x', x)], [('y', torch.erf(torch.from_numpy(x).double()).float().numpy())])
+S = lambda name, v: (name, np.array(v, np.float32))
+gelu_ref = lambda v: torch.nn.functional.gelu(torch.from_numpy(v).double()).float().numpy()
+x = F(2, 3, 300) * 4
+gelu_variants = {
+    'torch': ([helper.make_node('Div', ['x', 'sq2'], ['d']), helper.make_node('Erf', ['d'], ['e']), helper.make_node('Add', ['e', 'one'], ['a']),
+               helper.make_node('Mul', ['x', 'a'], ['m']), helper.make_node('Mul', ['m', 'half'], ['y'])], [S('sq2', np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+    'half_first': ([helper.make_node('Mul', ['x', 'half'], ['h']), helper.make_node('Mul', ['x', 'isq2'], ['d']), helper.make_node('Erf', ['d'], ['e']),
+                    helper.make_node('Add', ['one', 'e'], ['a']), helper.make_node('Mul', ['a', 'h'], ['y'])], [S('isq2', 1 / np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+    'half_of_sum': ([helper.make_node('Mul', ['isq2', 'x'], ['d']), helper.make_node('Erf', ['d'], ['e']), helper.make_node('Add', ['e', 'one'], ['a']),
+                     helper.make_node('Mul', ['half', 'a'], ['h']), helper.make_node('Mul', ['h', 'x'], ['y'])], [S('isq2', 1 / np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+}
+for name, (nodes, consts) in gelu_variants.items():
+    save(f'gelu_{name}', nodes, [('x', x)], [('y', gelu_ref(x))], consts)
+# same shape with 1.5 for sqrt 2: not a GELU, must not be fused
+xd = torch.from_numpy(x).double()
+save('gelu_like_not_fused', gelu_variants['torch'][0], [('x', x)], [('y', (xd * 0.5 * (1 + torch.erf(xd / 1.5))).float().numpy())],
+     [S('sq2', 1.5), S('one', 1), S('half', 0.5)])
+x = F(2, 7, 16); wm = F(16, 40); bv = F(40)
+nodes, consts = gelu_variants['torch']
+save('fuse_matmul_add_gelu', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['bb', 't'], ['u'])] +
+     [helper.make_node(n.op_type, ['u' if i == 'x' else i for i in n.input], n.output) for n in nodes],
+     [('x', x)], [('y', gelu_ref((x.astype(np.float64) @ wm + bv).astype(np.float32)))], [('w', wm), ('bb', bv)] + consts)
 print(n_cases, 'cases')
