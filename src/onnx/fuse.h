@@ -23,5 +23,8 @@ int onnx_fuse_scalar(const onnx_model *m, int v, float *out);
 
 /* fuse_gelu.c: x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x), anchored at the Erf node. */
 int onnx_fuse_gelu(onnx_model *m, int i);
+/* fuse_matmul.c: Transposes around a MatMul -> strides; Mul / Div by a scalar -> alpha. */
+int onnx_fuse_matmul_transpose(onnx_model *m, int i);
+int onnx_fuse_matmul_scale(onnx_model *m, int i);
 
 #endif

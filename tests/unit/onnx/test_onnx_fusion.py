@@ -83,6 +83,24 @@ def gelu_half_first():
     return nodes, inits, ("x", [4, 7]), ["h", "d", "e", "a"]
 
 
+def attention():
+    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
+    transposes fold into the MatMuls and the scale into the first one."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "shp"], ["x4"]),
+        helper.make_node("Transpose", ["x4"], ["q"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["x4"], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["x4"], ["v"], perm=[0, 2, 1, 3]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "c"], ["ss"]),
+        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+        helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
+    ]
+    inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp"), scalar("c", 0.5)]
+    return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
+
+
 CASES = {
     "conv_bn_relu": conv_bn_act("Relu"),
     "conv_bn_clip": conv_bn_act("Clip", extra_inits=[numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
@@ -97,6 +115,7 @@ CASES = {
     "gemm_hardswish": gemm_act("HardSwish"),
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
+    "attention": attention(),
 }
 
 
