@@ -2,7 +2,8 @@
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
  *   x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x) (fuse_gelu.c);
- *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
+ *   Transposes into and out of MatMul, MatMul + Mul by a scalar, MatMul + Add of a residual
+ *     (fuse_matmul.c);
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -87,6 +88,7 @@ const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n
 }
 int onnx_fuse_only_first_output(const onnx_node *n) { return only_first_output(n); }
 int onnx_fuse_add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a) { return add_attr(m, n, a); }
+int onnx_fuse_set_input(onnx_model *m, onnx_node *n, int k, int v) { return set_input(m, n, k, v); }
 
 int onnx_fuse_producer(const onnx_model *m, int v)
 {
@@ -249,7 +251,8 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
     int (*const passes[])(onnx_model *, int) = {fuse_conv_bn,         fuse_matmul_bias,
                                                  onnx_fuse_gelu,       onnx_fuse_matmul_transpose,
-                                                 onnx_fuse_matmul_scale, fuse_activation};
+                                                 onnx_fuse_matmul_scale, fuse_activation,
+                                                 onnx_fuse_matmul_residual};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {

@@ -4,7 +4,10 @@
  *   MatMul -> Transpose(perm): MatMul writes the transposed layout (inferd_perm_y), when the
  *     perm keeps the last dim last (rows stay contiguous, BLAS's ldc spaces them);
  *   MatMul -> Mul / Div by a 0-d float32 constant: the GEMM's alpha (inferd_scale), when the
- *     MatMul has no fused bias or activation yet (the scale applies to the product only).
+ *     MatMul has no fused bias or activation yet (the scale applies to the product only);
+ *   MatMul -> Add(., R) (a residual connection), when B is a float32 constant (so everything is
+ *     float32) and no activation is fused: R becomes input 3 (inferd_residual) and is written
+ *     into the output rows with the bias, before the GEMM accumulates onto them.
  * The attributes are read by ops/matmul.c, which also handles any other permutation (through
  * a copy), so a model that fails these conditions at run time still gets the right answer. */
 #include <string.h>
@@ -99,5 +102,30 @@ int onnx_fuse_matmul_scale(onnx_model *m, int mi)
     mm->outputs[0] = op->outputs[0];
     m->values[mm->outputs[0]].producer = mi;
     op->op = NULL;
+    return 1;
+}
+
+int onnx_fuse_matmul_residual(onnx_model *m, int mi)
+{
+    onnx_node *mm = &m->nodes[mi];
+    if (!is_matmul(mm) || onnx_node_attr(mm, "inferd_activation") || onnx_node_attr(mm, "inferd_residual"))
+        return 0;
+    const onnx_tensor *b = onnx_fuse_const_input(m, mm, 1);
+    if (!b || b->dtype != INFERD_DTYPE_FP32) return 0;
+    int ai = onnx_fuse_sole_consumer(m, mm->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *add = &m->nodes[ai];
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
+    int r = add->inputs[0] == mm->outputs[0] ? add->inputs[1] : add->inputs[0];
+    if (r < 0 || r == mm->outputs[0]) return 0;
+    /* R must exist before the MatMul runs: true unless the MatMul's own descendants make it */
+    int rp = onnx_fuse_producer(m, r);
+    if (rp > mi) return 0;
+    onnx_attr a = {.name = "inferd_residual", .type = ONNX_ATTR_INT, .i = 1};
+    if (onnx_fuse_set_input(m, mm, 3, r) < 0 || onnx_fuse_add_attr(m, mm, &a) < 0) return -1;
+    mm = &m->nodes[mi];
+    mm->outputs[0] = add->outputs[0];
+    m->values[mm->outputs[0]].producer = mi;
+    add->op = NULL;
     return 1;
 }

@@ -5,6 +5,8 @@
  *     before the GEMM, which then accumulates onto it: no separate pass);
  *   inferd_activation...: the fused activation (activation.h), after the bias;
  *   inferd_scale (float32 only): the product is scaled (GEMM alpha), before the bias;
+ *   inferd_residual = 1 (float32 only): input 3 is added too (numpy broadcasting): when it has
+ *     the result's shape it is written in with the bias, else added by the elementwise engine;
  *   inferd_perm_a / inferd_perm_b: the operand is Transpose(input, perm), read in place
  *     through strides (BLAS's transpose flag and leading dimension, per-batch offsets);
  *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise.
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ew_engine.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
@@ -201,11 +204,26 @@ static void gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t
     }
 }
 
-/* Row r of C (n values) gets bias (or zeros), typed. */
-static void fill_row(char *row, const void *bias, int64_t n, size_t esz)
+/* A row of C before the GEMM: bias + residual row, either, or zeros (res: float32 only). */
+static void fill_row(char *row, const void *bias, const float *res, int64_t n, size_t esz)
 {
-    if (bias) memcpy(row, bias, (size_t)n * esz);
-    else memset(row, 0, (size_t)n * esz);
+    if (res) {
+        if (bias) nn_k_add2((float *)(void *)row, res, bias, n);
+        else memcpy(row, res, (size_t)n * esz);
+    } else if (bias) {
+        memcpy(row, bias, (size_t)n * esz);
+    } else {
+        memset(row, 0, (size_t)n * esz);
+    }
+}
+
+/* out[i] = in0[i * s0] + in1[i * s1] (the broadcast residual, float32) */
+static void add_row(void *out, const void *const *in, const int64_t *step, int64_t n, const void *param)
+{
+    (void)param;
+    float *o = out;
+    const float *a = in[0], *b = in[1];
+    for (int64_t i = 0; i < n; i++) o[i] = a[i * step[0]] + b[i * step[1]];
 }
 
 int nn_matmul_run(onnx_ctx *ctx)
@@ -274,9 +292,31 @@ int nn_matmul_run(onnx_ctx *ctx)
         zdims[i] = ydims[py[i]];
         pyinv[py[i]] = i;
     }
-    onnx_tensor *z = onnx_ctx_output(ctx, 0, t, yr, zdims);
-    if (!z) return -1;
-    if (onnx_tensor_numel(z) == 0) return 0;
+    /* a residual of the result's shape goes into the GEMM's starting rows; any other shape is
+     * added afterwards, by the elementwise engine, into the broadcast output */
+    const onnx_tensor *res = NULL;
+    int res_inline = 0;
+    if (onnx_attr_int(node, "inferd_residual", 0) == 1) {
+        res = onnx_ctx_input(ctx, 3);
+        if (!res || res->dtype != INFERD_DTYPE_FP32 || t != INFERD_DTYPE_FP32)
+            return onnx_ctx_fail(ctx, "fused residual needs float32 input 3");
+        res_inline = res->ndim == yr;
+        for (int i = 0; res_inline && i < yr; i++) res_inline = res->dims[i] == zdims[i];
+    }
+    onnx_tensor zbuf, *z;
+    if (!res || res_inline) {
+        if (!(z = onnx_ctx_output(ctx, 0, t, yr, zdims))) return -1;
+    } else {
+        memset(&zbuf, 0, sizeof zbuf);
+        zbuf.dtype = t, zbuf.ndim = yr;
+        memcpy(zbuf.dims, zdims, (size_t)yr * sizeof *zdims);
+        size_t zb;
+        if (nn_mul_size((size_t)onnx_tensor_numel(&zbuf), sizeof(float), &zb) != 0)
+            return onnx_ctx_fail(ctx, "result too large");
+        if (!(zbuf.data = onnx_ctx_scratch(ctx, zb ? zb : 1))) return -1;
+        z = &zbuf;
+    }
+    if (onnx_tensor_numel(z) == 0) goto residual;
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
         return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
     const size_t esz = inferd_dtype_size(t);
@@ -332,9 +372,12 @@ int nn_matmul_run(onnx_ctx *ctx)
                         rows_stack(w.astr, &w, m, a_row) && c_stacks && w.nbatch * m <= INT_MAX;
     /* every row of C starts as the bias (or zeros): the GEMM accumulates onto it */
     int64_t idx[ONNX_MAX_DIMS] = {0}, ao = 0, bo = 0, co = 0;
+    const float *res_rows = res_inline && !scratch_y ? res->data : NULL; /* Z's layout */
     do {
-        for (int64_t r = 0; r < m; r++)
-            fill_row(c + (size_t)(co + r * c_row) * esz, bias ? bias->data : NULL, n, esz);
+        for (int64_t r = 0; r < m; r++) {
+            int64_t off = co + r * c_row;
+            fill_row(c + (size_t)off * esz, bias ? bias->data : NULL, res_rows ? res_rows + off : NULL, n, esz);
+        }
     } while (walk_next(&w, idx, &ao, &bo, &co));
     if (k > 0) {
         if (stack_b) { /* B is one matrix and A's rows run on: one GEMM over all batches */
@@ -362,6 +405,12 @@ int nn_matmul_run(onnx_ctx *ctx)
         }
         for (int i = 0; i < yr; i++) zs[i] = ycs[py[i]];
         onnx_tu_copy_strided(z->data, scratch_y, yr, zdims, zs, 0, esz);
+        if (res_inline) nn_k_add_vec(z->data, res->data, onnx_tensor_numel(z));
+    }
+residual:
+    if (res && !res_inline) {
+        const onnx_tensor *in[2] = {z, res};
+        return ew_broadcast_run(ctx, 2, in, INFERD_DTYPE_FP32, add_row, NULL, NULL);
     }
     return 0;
 }

@@ -16,6 +16,12 @@ static NN_HOT NN_CLONES void k_add_vec(float *restrict y, const float *restrict 
     for (int64_t i = 0; i < n; i++) y[i] += b[i];
 }
 
+static NN_HOT NN_CLONES void k_add2(float *restrict y, const float *restrict a,
+                                    const float *restrict b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
 static NN_HOT NN_CLONES void k_scale(float *y, float a, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
@@ -184,6 +190,10 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
 
 void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
+void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
+{
+    k_add2(y, a, b, n);
+}
 void nn_k_scale(float *y, float a, int64_t n) { k_scale(y, a, n); }
 float nn_k_max(const float *x, int64_t n) { return k_max(x, n); }
 float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n)

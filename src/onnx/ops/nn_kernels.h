@@ -36,6 +36,8 @@ void nn_k_copy_strided(float *restrict y, const float *restrict x, int64_t n, in
 void nn_k_add_scalar(float *y, float b, int64_t n);
 /* y[i] += b[i] */
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
+/* y[i] = a[i] + b[i] */
+void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);

@@ -101,6 +101,16 @@ def attention():
     return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
 
 
+def matmul_add_residual():
+    """MatMul + bias + residual (the graph input itself): one MatMul node."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["p"]),
+        helper.make_node("Add", ["p", "b"], ["q"]),
+        helper.make_node("Add", ["x", "q"], ["y"]),
+    ]
+    return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
+
+
 CASES = {
     "conv_bn_relu": conv_bn_act("Relu"),
     "conv_bn_clip": conv_bn_act("Clip", extra_inits=[numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
@@ -116,6 +126,7 @@ CASES = {
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
     "attention": attention(),
+    "matmul_add_residual": matmul_add_residual(),
 }
 
 

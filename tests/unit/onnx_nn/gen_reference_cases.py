@@ -195,4 +195,11 @@ for dt in (np.float64, np.int64):
     b2 = (F(3, 5) * 10).astype(dt)
     save(f'matmul_perm_a_copy_{np.dtype(dt).name}', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_a=[2, 0, 1])],
          [('a', a), ('b', b2)], [('y', a.transpose(2, 0, 1) @ b2)])
+# MatMul + bias + residual Add (fused: the residual is written in with the bias), with a
+# residual of the result's shape, one that broadcasts into it and one that widens it
+x = F(2, 3, 6); wm = F(6, 5); bv = F(5)
+for rname, r in (('same', F(2, 3, 5)), ('bcast', F(3, 1)), ('wider', F(4, 2, 3, 5))):
+    y = (x.astype(np.float64) @ wm + bv + r).astype(np.float32)
+    save(f'fuse_matmul_add_residual_{rname}', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['t', 'bb'], ['u']),
+         helper.make_node('Add', ['r', 'u'], ['y'])], [('x', x), ('r', r)], [('y', y)], [('w', wm), ('bb', bv)])
 print(n_cases, 'cases')
