@@ -2,6 +2,7 @@
  * vectorizes at -O2) and target clones for AVX2 / AVX-512 on x86-64. */
 #include "nn_kernels.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "nn_vmath.h"
@@ -62,38 +63,46 @@ static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x,
     for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
 }
 
-static NN_HOT NN_CLONES float k_sum(const float *x, int64_t n)
+/* 32 partial sums: GCC keeps them in two AVX-512 (four AVX2) registers, so the adds of a
+ * 256-wide row form independent chains instead of one long dependent one */
+#define NN_PARTIALS 32
+static inline float sum_partials(const float *s)
 {
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += x[i + j];
-    for (; i < n; i++) s[0] += x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    float t[8];
+    for (int j = 0; j < 8; j++) t[j] = (s[j] + s[j + 8]) + (s[j + 16] + s[j + 24]);
+    return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
 
-static NN_HOT NN_CLONES float k_sq_dev_sum(const float *x, float mu, int64_t n)
+static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restrict x, int64_t rows,
+                                          int64_t cols, const float *restrict scale,
+                                          const float *restrict bias, float eps,
+                                          float *restrict mean, float *restrict inv_std)
 {
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            float d = x[i + j] - mu;
-            s[j] += d * d;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float s[NN_PARTIALS] = {0};
+        int64_t i = 0;
+        for (; i + NN_PARTIALS <= cols; i += NN_PARTIALS)
+            for (int j = 0; j < NN_PARTIALS; j++) s[j] += xr[i + j];
+        for (; i < cols; i++) s[0] += xr[i];
+        const float mu = sum_partials(s) / (float)cols;
+        for (int j = 0; j < NN_PARTIALS; j++) s[j] = 0.0f;
+        for (i = 0; i + NN_PARTIALS <= cols; i += NN_PARTIALS) {
+            for (int j = 0; j < NN_PARTIALS; j++) {
+                float d = xr[i + j] - mu;
+                s[j] += d * d;
+            }
         }
-    }
-    for (; i < n; i++) s[0] += (x[i] - mu) * (x[i] - mu);
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-static NN_HOT NN_CLONES void k_norm_affine(float *restrict y, const float *restrict x, float mu,
-                                           float inv, const float *restrict scale,
-                                           const float *restrict bias, int64_t n)
-{
-    if (bias) {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i] + bias[i];
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i];
+        for (; i < cols; i++) s[0] += (xr[i] - mu) * (xr[i] - mu);
+        const float inv = 1.0f / sqrtf(sum_partials(s) / (float)cols + eps);
+        if (mean) mean[r] = mu;
+        if (inv_std) inv_std[r] = inv;
+        if (bias) {
+            for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i] + bias[i];
+        } else {
+            for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i];
+        }
     }
 }
 
@@ -204,12 +213,11 @@ void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
 {
     k_shift(y, x, c, n);
 }
-float nn_k_sum(const float *x, int64_t n) { return k_sum(x, n); }
-float nn_k_sq_dev_sum(const float *x, float mu, int64_t n) { return k_sq_dev_sum(x, mu, n); }
-void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
-                      const float *restrict scale, const float *restrict bias, int64_t n)
+void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
+                     const float *restrict scale, const float *restrict bias, float eps,
+                     float *restrict mean, float *restrict inv_std)
 {
-    k_norm_affine(y, x, mu, inv, scale, bias, n);
+    k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
 }
 void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
                    const float *restrict w, const nn_k_dw_geom *g, float bias)

@@ -54,12 +54,12 @@ void nn_k_gelu(float *y, const float *x, int64_t n);
 float nn_k_max(const float *x, int64_t n);
 /* y[i] = x[i] + c */
 void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
-/* sum of x[i]; sum of (x[i] - mu)^2 (8 partial sums, so the order differs from a plain loop) */
-float nn_k_sum(const float *x, int64_t n);
-float nn_k_sq_dev_sum(const float *x, float mu, int64_t n);
-/* y[i] = (x[i] - mu) * inv * scale[i] (+ bias[i] if bias is not NULL) */
-void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
-                      const float *restrict scale, const float *restrict bias, int64_t n);
+/* LayerNorm of rows x cols (rows contiguous, x and y distinct): per row mu = mean, inv =
+ * 1 / sqrt(variance + eps) (two passes, 32 partial sums each), then
+ * y = (x - mu) * inv * scale (+ bias if not NULL); mean / inv_std (if not NULL) get mu, inv. */
+void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
+                     const float *restrict scale, const float *restrict bias, float eps,
+                     float *restrict mean, float *restrict inv_std);
 
 /* Depthwise convolution of one plane: output oh x ow from an input plane xp that is already
  * zero-padded (row length xw, at least (oh-1)*sh + (kh-1)*dh + 1 rows and
