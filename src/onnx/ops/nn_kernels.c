@@ -23,50 +23,10 @@ static NN_HOT NN_CLONES void k_add2(float *restrict y, const float *restrict a,
     for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-static NN_HOT NN_CLONES void k_scale(float *y, float a, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) y[i] *= a;
-}
-
-static NN_HOT NN_CLONES float k_max(const float *x, int64_t n)
-{
-    float m[8];
-    int64_t i = 0;
-    for (int j = 0; j < 8; j++) m[j] = x[0];
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
-    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
-    float r = m[0];
-    for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
-    return r;
-}
-
-static NN_HOT NN_CLONES float k_exp_sum(float *restrict y, const float *restrict x, float sub,
-                                        int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i] - sub;
-        float e = nn_expf(v);
-        y[i] = v != v ? v : e;
-    }
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += y[i + j];
-    for (; i < n; i++) s[0] += y[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c,
-                                     int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
-}
-
 /* 32 partial sums: GCC keeps them in two AVX-512 (four AVX2) registers, so the adds of a
  * 256-wide row form independent chains instead of one long dependent one */
 #define NN_PARTIALS 32
-static inline float sum_partials(const float *s)
+NN_VMATH float sum_partials(const float *s)
 {
     float t[8];
     for (int j = 0; j < 8; j++) t[j] = (s[j] + s[j + 8]) + (s[j + 16] + s[j + 24]);
@@ -102,6 +62,53 @@ static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restri
             for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i] + bias[i];
         } else {
             for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i];
+        }
+    }
+}
+
+NN_VMATH float max_partials(const float *m)
+{
+    float r = m[0];
+    for (int j = 1; j < NN_PARTIALS; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+/* Softmax / LogSoftmax of each contiguous row; a NaN in a row gives NaN where it is (and in
+ * the sum, so in the whole row) */
+static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *restrict x,
+                                            int64_t rows, int64_t n, int log_out)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float mx[NN_PARTIALS], s[NN_PARTIALS] = {0};
+        for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[0];
+        int64_t i = 0;
+        for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
+            for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[i + j] > mx[j] ? xr[i + j] : mx[j];
+        for (; i < n; i++) mx[0] = xr[i] > mx[0] ? xr[i] : mx[0];
+        const float m = max_partials(mx);
+        for (i = 0; i + NN_PARTIALS <= n; i += NN_PARTIALS) {
+            for (int j = 0; j < NN_PARTIALS; j++) {
+                float v = xr[i + j] - m, e = nn_expf(v);
+                e = v != v ? v : e;
+                yr[i + j] = e;
+                s[j] += e;
+            }
+        }
+        for (; i < n; i++) {
+            float v = xr[i] - m, e = nn_expf(v);
+            e = v != v ? v : e;
+            yr[i] = e;
+            s[0] += e;
+        }
+        const float sum = sum_partials(s);
+        if (log_out) {
+            const float c = -(m + logf(sum));
+            for (i = 0; i < n; i++) yr[i] = xr[i] + c;
+        } else {
+            const float inv = 1.0f / sum;
+            for (i = 0; i < n; i++) yr[i] *= inv;
         }
     }
 }
@@ -203,15 +210,10 @@ void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict
 {
     k_add2(y, a, b, n);
 }
-void nn_k_scale(float *y, float a, int64_t n) { k_scale(y, a, n); }
-float nn_k_max(const float *x, int64_t n) { return k_max(x, n); }
-float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n)
+void nn_k_softmax_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                       int log_out)
 {
-    return k_exp_sum(y, x, sub, n);
-}
-void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
-{
-    k_shift(y, x, c, n);
+    k_softmax_rows(y, x, rows, n, log_out);
 }
 void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
                      const float *restrict scale, const float *restrict bias, float eps,

@@ -1,6 +1,7 @@
 /* The nn family's vectorized float32 kernels (src/onnx/ops/nn_kernels.h) against double
  * precision references: erf and GELU over a sample of every float exponent and the edges of
- * their approximation pieces, special values, in place and out of place. */
+ * their approximation pieces, special values, in place and out of place; softmax and layer
+ * norm rows of lengths around the kernels' 32-wide blocks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdlib.h>
 
 #include "ops/nn_kernels.h"
 
@@ -92,11 +94,79 @@ static void test_erf_gelu_special_values(void **state)
     assert_true(g[6] == 0.0f && g[7] == 0.0f);
 }
 
+static uint32_t rng = 777u;
+static float rnd(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffff) / 8192.0f - 4.0f; /* [-4, 4) */
+}
+
+static const int64_t row_lengths[] = {1, 7, 31, 32, 33, 64, 100, 128, 1000};
+
+static void test_softmax_rows_match_double(void **state)
+{
+    (void)state;
+    enum { ROWS = 3, MAXN = 1000 };
+    static float x[ROWS * MAXN], y[ROWS * MAXN], ly[ROWS * MAXN];
+    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
+        int64_t n = row_lengths[c];
+        for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() * 3;
+        if (n > 1) x[n - 1] = -INFINITY; /* a masked position (a row of them is NaN) */
+        nn_k_softmax_rows(y, x, ROWS, n, 0);
+        nn_k_softmax_rows(ly, x, ROWS, n, 1);
+        for (int r = 0; r < ROWS; r++) {
+            const float *xr = x + r * n;
+            double m = -INFINITY, sum = 0;
+            for (int64_t i = 0; i < n; i++) m = xr[i] > m ? xr[i] : m;
+            for (int64_t i = 0; i < n; i++) sum += exp((double)xr[i] - m);
+            for (int64_t i = 0; i < n; i++) {
+                double want = exp((double)xr[i] - m) / sum, lwant = (double)xr[i] - m - log(sum);
+                if (!(fabs(y[r * n + i] - want) <= 1e-6 * want + 1e-30))
+                    fail_msg("softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
+                if (isinf(lwant) ? ly[r * n + i] != lwant : !(fabs(ly[r * n + i] - lwant) <= 1e-5 * (1 + fabs(lwant))))
+                    fail_msg("log_softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, ly[r * n + i], lwant);
+            }
+        }
+    }
+}
+
+static void test_layer_norm_rows_match_double(void **state)
+{
+    (void)state;
+    enum { ROWS = 3, MAXN = 1000 };
+    static float x[ROWS * MAXN], y[ROWS * MAXN], sc[MAXN], bi[MAXN], mean[ROWS], inv[ROWS];
+    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
+        int64_t n = row_lengths[c];
+        for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() + 10.0f; /* a mean to remove */
+        for (int64_t i = 0; i < n; i++) sc[i] = rnd(), bi[i] = rnd();
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            nn_k_layer_norm(y, x, ROWS, n, sc, with_bias ? bi : NULL, 1e-5f, mean, inv);
+            for (int r = 0; r < ROWS; r++) {
+                const float *xr = x + r * n;
+                double mu = 0, var = 0;
+                for (int64_t i = 0; i < n; i++) mu += xr[i];
+                mu /= (double)n;
+                for (int64_t i = 0; i < n; i++) var += ((double)xr[i] - mu) * ((double)xr[i] - mu);
+                double iv = 1.0 / sqrt(var / (double)n + 1e-5);
+                assert_true(fabs(mean[r] - mu) <= 1e-6 * fabs(mu));
+                assert_true(fabs(inv[r] - iv) <= 1e-5 * iv);
+                for (int64_t i = 0; i < n; i++) {
+                    double want = ((double)xr[i] - mu) * iv * sc[i] + (with_bias ? bi[i] : 0);
+                    if (!(fabs(y[r * n + i] - want) <= 2e-5 * (1 + fabs(want))))
+                        fail_msg("layer_norm n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_erf_gelu_match_double),
         cmocka_unit_test(test_erf_gelu_special_values),
+        cmocka_unit_test(test_softmax_rows_match_double),
+        cmocka_unit_test(test_layer_norm_rows_match_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
