@@ -240,8 +240,8 @@ int nn_matmul_run(onnx_ctx *ctx)
     if (a->ndim < 1 || b->ndim < 1) return onnx_ctx_fail(ctx, "operands must have rank >= 1");
     onnx_activation act;
     if (nn_activation_read(ctx, node, &act) != 0) return -1;
-    const onnx_attr *scale = onnx_node_attr(node, "inferd_scale");
-    if ((act.kind != ONNX_ACT_NONE || scale) && t != INFERD_DTYPE_FP32)
+    const int scaled = onnx_node_attr(node, "inferd_scale") != NULL;
+    if ((act.kind != ONNX_ACT_NONE || scaled) && t != INFERD_DTYPE_FP32)
         return onnx_ctx_fail(ctx, "fused activation or scale needs float32");
     int pa[ONNX_MAX_DIMS], pb[ONNX_MAX_DIMS];
     if (read_perm(ctx, node, "inferd_perm_a", a->ndim, pa) < 0 ||
@@ -316,7 +316,7 @@ int nn_matmul_run(onnx_ctx *ctx)
         if (!(zbuf.data = onnx_ctx_scratch(ctx, zb ? zb : 1))) return -1;
         z = &zbuf;
     }
-    if (onnx_tensor_numel(z) == 0) goto residual;
+    if (onnx_tensor_numel(z) == 0) goto add_residual;
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
         return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
     const size_t esz = inferd_dtype_size(t);
@@ -343,7 +343,8 @@ int nn_matmul_run(onnx_ctx *ctx)
     }
 
     mm_job job = {.t = t, .esz = esz, .m = m, .n = n, .k = k, .a = &av, .b = &bv, .c = c,
-                  .ldc = c_row, .alpha = scale ? scale->f : 1.0f, .am = {0, 0}, .bm = {0, 0}};
+                  .ldc = c_row, .alpha = onnx_attr_float(node, "inferd_scale", 1.0f),
+                  .am = {0, 0}, .bm = {0, 0}};
     if (t == INFERD_DTYPE_FP32 || t == INFERD_DTYPE_FP64) { /* BLAS needs a unit stride */
         if (blas_layout(m, k, av.str[av.rank - 2], av.str[av.rank - 1], &job.am) < 0) {
             if (materialize(ctx, &av, esz) < 0) return -1;
@@ -376,7 +377,8 @@ int nn_matmul_run(onnx_ctx *ctx)
     do {
         for (int64_t r = 0; r < m; r++) {
             int64_t off = co + r * c_row;
-            fill_row(c + (size_t)off * esz, bias ? bias->data : NULL, res_rows ? res_rows + off : NULL, n, esz);
+            fill_row(c + (size_t)off * esz, bias ? bias->data : NULL,
+                     res_rows ? res_rows + off : NULL, n, esz);
         }
     } while (walk_next(&w, idx, &ao, &bo, &co));
     if (k > 0) {
@@ -407,7 +409,7 @@ int nn_matmul_run(onnx_ctx *ctx)
         onnx_tu_copy_strided(z->data, scratch_y, yr, zdims, zs, 0, esz);
         if (res_inline) nn_k_add_vec(z->data, res->data, onnx_tensor_numel(z));
     }
-residual:
+add_residual:
     if (res && !res_inline) {
         const onnx_tensor *in[2] = {z, res};
         return ew_broadcast_run(ctx, 2, in, INFERD_DTYPE_FP32, add_row, NULL, NULL);
