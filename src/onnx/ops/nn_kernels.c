@@ -26,11 +26,19 @@ static NN_HOT NN_CLONES void k_add2(float *restrict y, const float *restrict a,
 /* 32 partial sums: GCC keeps them in two AVX-512 (four AVX2) registers, so the adds of a
  * 256-wide row form independent chains instead of one long dependent one */
 #define NN_PARTIALS 32
-NN_VMATH float sum_partials(const float *s)
+/* Tree reductions of the partials (halving: each step is one vector operation), s is clobbered */
+NN_VMATH float sum_partials(float *s)
 {
-    float t[8];
-    for (int j = 0; j < 8; j++) t[j] = (s[j] + s[j + 8]) + (s[j + 16] + s[j + 24]);
-    return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    for (int w = NN_PARTIALS / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) s[j] += s[j + w];
+    return s[0];
+}
+
+NN_VMATH float max_partials(float *m)
+{
+    for (int w = NN_PARTIALS / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) m[j] = m[j + w] > m[j] ? m[j + w] : m[j];
+    return m[0];
 }
 
 static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restrict x, int64_t rows,
@@ -66,13 +74,6 @@ static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restri
     }
 }
 
-NN_VMATH float max_partials(const float *m)
-{
-    float r = m[0];
-    for (int j = 1; j < NN_PARTIALS; j++) r = m[j] > r ? m[j] : r;
-    return r;
-}
-
 /* Softmax / LogSoftmax of each contiguous row; a NaN in a row gives NaN where it is (and in
  * the sum, so in the whole row) */
 static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *restrict x,
@@ -81,28 +82,29 @@ static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
-        float mx[NN_PARTIALS], s[NN_PARTIALS] = {0};
-        for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[0];
+        float m = xr[0], sum = 0.0f;
         int64_t i = 0;
-        for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
-            for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[i + j] > mx[j] ? xr[i + j] : mx[j];
-        for (; i < n; i++) mx[0] = xr[i] > mx[0] ? xr[i] : mx[0];
-        const float m = max_partials(mx);
-        for (i = 0; i + NN_PARTIALS <= n; i += NN_PARTIALS) {
-            for (int j = 0; j < NN_PARTIALS; j++) {
-                float v = xr[i + j] - m, e = nn_expf(v);
-                e = v != v ? v : e;
-                yr[i + j] = e;
-                s[j] += e;
-            }
+        if (n >= NN_PARTIALS) { /* short rows (class scores) skip the partials */
+            float mx[NN_PARTIALS];
+            for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[0];
+            for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
+                for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[i + j] > mx[j] ? xr[i + j] : mx[j];
+            m = max_partials(mx);
         }
-        for (; i < n; i++) {
+        for (; i < n; i++) m = xr[i] > m ? xr[i] : m;
+        /* exp on its own loop: it vectorizes (with a masked tail) for short rows too */
+        for (i = 0; i < n; i++) {
             float v = xr[i] - m, e = nn_expf(v);
-            e = v != v ? v : e;
-            yr[i] = e;
-            s[0] += e;
+            yr[i] = v != v ? v : e;
         }
-        const float sum = sum_partials(s);
+        i = 0;
+        if (n >= NN_PARTIALS) {
+            float s[NN_PARTIALS] = {0};
+            for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
+                for (int j = 0; j < NN_PARTIALS; j++) s[j] += yr[i + j];
+            sum = sum_partials(s);
+        }
+        for (; i < n; i++) sum += yr[i];
         if (log_out) {
             const float c = -(m + logf(sum));
             for (i = 0; i < n; i++) yr[i] = xr[i] + c;
