@@ -1,6 +1,9 @@
-/* Load-time fusions, each replacing two nodes by one:
+/* Load-time fusions, each replacing a few nodes by one:
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
+ *   x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x) (fuse_gelu.c);
+ *   Transposes into and out of MatMul, MatMul + Mul by a scalar, MatMul + Add of a residual
+ *     (fuse_matmul.c);
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -8,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuse.h"
 #include "model.h"
 #include "ops/activation.h"
 #include "registry.h"
 
-/* The single live node reading value v, or -1. Use counts are computed once before the passes
- * and stay valid for activations: a fusion moves a value's producer, never its consumers. */
+/* The single live node reading value v, or -1. Use counts are recomputed before each pass; within
+ * a pass a fusion moves values' producers, and consumers only of values it removes. */
 static int sole_consumer(const onnx_model *m, int v)
 {
     if (v < 0 || m->values[v].graph_output || m->values[v].n_consumers != 1) return -1;
@@ -73,6 +77,33 @@ static int add_const(onnx_model *m, const char *name, float *data, int64_t len)
     t->dims[0] = len;
     t->data = data;
     return v;
+}
+
+/* ---- shared with fuse_*.c (fuse.h) ---- */
+
+int onnx_fuse_sole_consumer(const onnx_model *m, int v) { return sole_consumer(m, v); }
+const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n, int k)
+{
+    return const_input(m, n, k);
+}
+int onnx_fuse_only_first_output(const onnx_node *n) { return only_first_output(n); }
+int onnx_fuse_add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a) { return add_attr(m, n, a); }
+int onnx_fuse_set_input(onnx_model *m, onnx_node *n, int k, int v) { return set_input(m, n, k, v); }
+
+int onnx_fuse_producer(const onnx_model *m, int v)
+{
+    if (v < 0) return -1;
+    int p = m->values[v].producer;
+    return p >= 0 && m->nodes[p].op ? p : -1;
+}
+
+int onnx_fuse_scalar(const onnx_model *m, int v, float *out)
+{
+    if (v < 0 || m->values[v].kind != ONNX_VALUE_CONST) return 0;
+    const onnx_tensor *t = &m->values[v].t;
+    if (t->dtype != INFERD_DTYPE_FP32 || t->ndim != 0 || !t->data) return 0;
+    *out = ((const float *)t->data)[0];
+    return 1;
 }
 
 /* ---- Conv + BatchNormalization ---------------------------------------------------------- */
@@ -172,6 +203,9 @@ static int fuse_activation(onnx_model *m, int pi)
     if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
         !only_first_output(act))
         return 0;
+    /* the fused kind is the exact GELU only */
+    if (strcmp(act->op_type, "Gelu") == 0 && strcmp(onnx_attr_string(act, "approximate", "none"), "none") != 0)
+        return 0;
     float alpha = 0, beta = 0;
     const char *t = act->op_type;
     if (strcmp(t, "LeakyRelu") == 0) {
@@ -215,9 +249,12 @@ static int fuse_activation(onnx_model *m, int pi)
 
 int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
-    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn, fuse_matmul_bias, fuse_activation};
-    onnx_graph_count_uses(m);
+    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn,         fuse_matmul_bias,
+                                                 onnx_fuse_gelu,       onnx_fuse_matmul_transpose,
+                                                 onnx_fuse_matmul_scale, fuse_activation,
+                                                 onnx_fuse_matmul_residual};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
+        onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {
             if (!m->nodes[i].op) continue;
             if (passes[p](m, i) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory during fusion");

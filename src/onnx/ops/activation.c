@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn_kernels.h"
+
 /* gcc's -O2 (very cheap) cost model skips loops whose trip count is not a known multiple of
  * the vector width; the dynamic model vectorises the loops below. Clang does by default. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -19,6 +21,7 @@ static const struct {
     {"Sigmoid", ONNX_ACT_SIGMOID}, {"Tanh", ONNX_ACT_TANH},
     {"Clip", ONNX_ACT_CLIP},       {"HardSigmoid", ONNX_ACT_HARD_SIGMOID},
     {"HardSwish", ONNX_ACT_HARD_SWISH}, {"Elu", ONNX_ACT_ELU},
+    {"Gelu", ONNX_ACT_GELU},
 };
 
 onnx_activation_kind onnx_activation_kind_from_op(const char *op_type)
@@ -95,6 +98,9 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
     case ONNX_ACT_ELU:
         for (size_t i = 0; i < n; i++)
             data[i] = data[i] >= 0 ? data[i] : alpha * expm1f(data[i]);
+        break;
+    case ONNX_ACT_GELU: /* vectorized erf (nn_kernels_erf.c) */
+        nn_k_gelu(data, data, (int64_t)n);
         break;
     }
 }

@@ -3,7 +3,8 @@
  *
  * Fusion contract (set by the graph pass in src/onnx, read by the nn operators):
  *   attribute "inferd_activation" (string): the ONNX op type of the fused activation
- *     ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu")
+ *     ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu",
+ *     "Gelu": the exact GELU, x / 2 * (1 + erf(x / sqrt 2)))
  *   attribute "inferd_alpha", "inferd_beta" (float): its parameters (LeakyRelu/Elu alpha;
  *     HardSigmoid alpha, beta; Clip min = alpha, max = beta). */
 #ifndef ONNX_OPS_ACTIVATION_H
@@ -23,6 +24,7 @@ typedef enum onnx_activation_kind {
     ONNX_ACT_HARD_SIGMOID,
     ONNX_ACT_HARD_SWISH,
     ONNX_ACT_ELU,
+    ONNX_ACT_GELU,
 } onnx_activation_kind;
 
 typedef struct onnx_activation {

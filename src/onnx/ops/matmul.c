@@ -1,51 +1,229 @@
 /* MatMul with numpy semantics: N-d batched with broadcast batch dims, 1-D operands promoted
- * and their dim removed. float32/float64 through BLAS (a constant 2-D B folds all batches of A
- * into one GEMM), int32/int64 by plain loops. Honours the fusion contract: inferd_bias = 1
- * adds input 2 (1-D, length N) over the last dim, then the fused activation. */
+ * and their dim removed. float32/float64 through BLAS (when B is one matrix and A's batches
+ * stack, a single GEMM), int32/int64 by plain loops. Load-time fusions add attributes:
+ *   inferd_bias = 1: input 2 (1-D, length N) is added over the last dim (written into Y
+ *     before the GEMM, which then accumulates onto it: no separate pass);
+ *   inferd_activation...: the fused activation (activation.h), after the bias;
+ *   inferd_scale (float32 only): the product is scaled (GEMM alpha), before the bias;
+ *   inferd_residual = 1 (float32 only): input 3 is added too (numpy broadcasting): when it has
+ *     the result's shape it is written in with the bias, else added by the elementwise engine;
+ *   inferd_perm_a / inferd_perm_b: the operand is Transpose(input, perm), read in place
+ *     through strides (BLAS's transpose flag and leading dimension, per-batch offsets);
+ *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise.
+ * An operand or result whose layout BLAS cannot take (the input's last dim moved out of the
+ * last two) goes through a contiguous scratch copy, so every permutation gives the right
+ * answer; the fusion pass only folds the ones that need no copy. */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+#include "ew_engine.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "tensor_util.h"
+
+/* A tensor seen through a permutation: logical dims and element strides. */
+typedef struct mm_view {
+    char *data;
+    int rank;
+    int64_t dims[ONNX_MAX_DIMS], str[ONNX_MAX_DIMS];
+} mm_view;
+
+/* A matrix operand as BLAS takes it: rows x cols, unit stride along one of them. */
+typedef struct mm_mat {
+    int trans; /* 0: element (r, c) at r * ld + c; 1: at c * ld + r */
+    int64_t ld;
+} mm_mat;
 
 #define NN_MATMUL_INT_DEFINE(NAME, T)                                                         \
-    static void NAME(const T *a, const T *b, T *c, int64_t m, int64_t n, int64_t k)           \
+    /* c[i][j] += sum_p a[i][p] b[p][j] with element strides (c rows ldc apart) */            \
+    static void NAME(const T *a, int64_t ar, int64_t ac, const T *b, int64_t br, int64_t bc,  \
+                     T *c, int64_t ldc, int64_t m, int64_t n, int64_t k)                      \
     {                                                                                         \
         for (int64_t i = 0; i < m; i++) {                                                     \
-            T *cr = c + i * n;                                                                \
-            for (int64_t j = 0; j < n; j++) cr[j] = 0;                                        \
+            T *cr = c + i * ldc;                                                              \
             for (int64_t p = 0; p < k; p++) {                                                 \
-                const T av = a[i * k + p], *br = b + p * n;                                   \
+                const T av = a[i * ar + p * ac], *bp = b + p * br;                            \
                 for (int64_t j = 0; j < n; j++)                                               \
-                    cr[j] = (T)((uint64_t)cr[j] + (uint64_t)av * (uint64_t)br[j]);            \
+                    cr[j] = (T)((uint64_t)cr[j] + (uint64_t)av * (uint64_t)bp[j * bc]);       \
             }                                                                                 \
         }                                                                                     \
     }
 NN_MATMUL_INT_DEFINE(matmul_i32, int32_t)
 NN_MATMUL_INT_DEFINE(matmul_i64, int64_t)
 
-/* C (m x n) = A (m x k) * B (k x n), all row-major and contiguous. */
-static void matmul_one(inferd_dtype t, const void *a, const void *b, void *c, int64_t m,
-                       int64_t n, int64_t k)
+/* Reads permutation attribute `name` for a rank-r tensor into perm (identity if absent).
+ * Returns 1 if present, 0 if absent, -1 (failed) if it is not a permutation of r axes. */
+static int read_perm(onnx_ctx *ctx, const onnx_node *node, const char *name, int r, int *perm)
 {
-    if (k == 0) {
-        memset(c, 0, (size_t)(m * n) * inferd_dtype_size(t));
+    const int64_t *p;
+    int n = onnx_attr_ints(node, name, &p);
+    for (int i = 0; i < r; i++) perm[i] = i;
+    if (n < 0) return 0;
+    if (n != r) return onnx_ctx_fail(ctx, "%s has %d axes for rank %d", name, n, r);
+    int seen[ONNX_MAX_DIMS] = {0};
+    for (int i = 0; i < r; i++) {
+        if (p[i] < 0 || p[i] >= r || seen[p[i]]++)
+            return onnx_ctx_fail(ctx, "%s is not a permutation", name);
+        perm[i] = (int)p[i];
+    }
+    return 1;
+}
+
+/* t's data seen as Transpose(t, perm), with a 1-D t promoted to [1, k] (A) or [k, 1] (B). */
+static void view_of(const onnx_tensor *t, const int *perm, int is_b, mm_view *v)
+{
+    int64_t st[ONNX_MAX_DIMS];
+    onnx_tensor_strides(t, st);
+    v->data = t->data;
+    if (t->ndim == 1) {
+        const int64_t k = t->dims[0];
+        v->rank = 2;
+        v->dims[0] = is_b ? k : 1, v->dims[1] = is_b ? 1 : k;
+        v->str[0] = is_b ? 1 : k, v->str[1] = 1;
         return;
     }
-    switch (t) {
+    v->rank = t->ndim;
+    for (int i = 0; i < t->ndim; i++) {
+        v->dims[i] = t->dims[perm[i]];
+        v->str[i] = st[perm[i]];
+    }
+}
+
+/* How BLAS reads a rows x cols matrix with strides (sr, sc); -1 if it cannot. Strides of
+ * unit dims do not matter, so they are chosen to fit. */
+static int blas_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, mm_mat *mat)
+{
+    if (cols == 1) sc = 1;
+    if (rows == 1) sr = cols;
+    if (sc == 1 && sr >= cols) {
+        mat->trans = 0, mat->ld = sr;
+    } else if (sr == 1 && sc >= rows) {
+        mat->trans = 1, mat->ld = sc;
+    } else {
+        return -1;
+    }
+    return mat->ld <= INT_MAX ? 0 : -1;
+}
+
+/* Replaces v by a contiguous copy in scratch. */
+static int materialize(onnx_ctx *ctx, mm_view *v, size_t esz)
+{
+    int64_t n = 1;
+    for (int i = 0; i < v->rank; i++) n *= v->dims[i];
+    size_t bytes;
+    if (nn_mul_size((size_t)n, esz, &bytes) != 0) return onnx_ctx_fail(ctx, "operand too large");
+    char *copy = onnx_ctx_scratch(ctx, bytes ? bytes : esz);
+    if (!copy) return -1;
+    onnx_tu_copy_strided(copy, v->data, v->rank, v->dims, v->str, 0, esz);
+    v->data = copy;
+    int64_t s = 1;
+    for (int i = v->rank - 1; i >= 0; i--) {
+        v->str[i] = s;
+        s *= v->dims[i];
+    }
+    return 0;
+}
+
+/* The batch walk: for output batch dims odims[0..ob), each operand's element stride per dim
+ * (0 where it broadcasts). */
+typedef struct mm_walk {
+    int ob;
+    int64_t odims[ONNX_MAX_DIMS], astr[ONNX_MAX_DIMS], bstr[ONNX_MAX_DIMS], cstr[ONNX_MAX_DIMS];
+    int64_t nbatch;
+} mm_walk;
+
+/* Advances idx (odometer over odims) and the three offsets; returns 0 when it wraps. */
+static int walk_next(const mm_walk *w, int64_t *idx, int64_t *ao, int64_t *bo, int64_t *co)
+{
+    for (int i = w->ob - 1; i >= 0; i--) {
+        *ao += w->astr[i], *bo += w->bstr[i], *co += w->cstr[i];
+        if (++idx[i] < w->odims[i]) return 1;
+        *ao -= w->astr[i] * w->odims[i], *bo -= w->bstr[i] * w->odims[i];
+        *co -= w->cstr[i] * w->odims[i];
+        idx[i] = 0;
+    }
+    return 0;
+}
+
+/* 1 if the rows of all batches lie rs apart in one run (batch dims stride like m more rows) */
+static int rows_stack(const int64_t *str, const mm_walk *w, int64_t m, int64_t rs)
+{
+    int64_t want = m * rs;
+    for (int i = w->ob - 1; i >= 0; i--) {
+        if (w->odims[i] != 1 && str[i] != want) return 0;
+        want *= w->odims[i];
+    }
+    return 1;
+}
+
+typedef struct mm_job {
+    inferd_dtype t;
+    size_t esz;
+    int64_t m, n, k;
+    float alpha;
+    const mm_view *a, *b;
+    mm_mat am, bm;
+    char *c;
+    int64_t ldc;
+} mm_job;
+
+/* C (m x n, ldc) += alpha * A * B for one batch at element offsets ao, bo, co; C already
+ * holds the bias (or zeros). */
+static void gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t co)
+{
+    const char *a = j->a->data + (size_t)ao * j->esz, *b = j->b->data + (size_t)bo * j->esz;
+    char *c = j->c + (size_t)co * j->esz;
+    const int ra = j->a->rank, rb = j->b->rank;
+    switch (j->t) {
     case INFERD_DTYPE_FP32:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
-                    (int)k, b, (int)n, 0.0f, c, (int)n);
+        cblas_sgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
+                    j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k,
+                    j->alpha, (const float *)(const void *)a, (int)j->am.ld,
+                    (const float *)(const void *)b, (int)j->bm.ld, 1.0f, (float *)(void *)c,
+                    (int)j->ldc);
         break;
     case INFERD_DTYPE_FP64:
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a,
-                    (int)k, b, (int)n, 0.0, c, (int)n);
+        cblas_dgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
+                    j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k, 1.0,
+                    (const double *)(const void *)a, (int)j->am.ld,
+                    (const double *)(const void *)b, (int)j->bm.ld, 1.0, (double *)(void *)c,
+                    (int)j->ldc);
         break;
-    case INFERD_DTYPE_INT32: matmul_i32(a, b, c, m, n, k); break;
-    default: matmul_i64(a, b, c, m, n, k); break;
+    case INFERD_DTYPE_INT32:
+        matmul_i32((const int32_t *)(const void *)a, j->a->str[ra - 2], j->a->str[ra - 1],
+                   (const int32_t *)(const void *)b, j->b->str[rb - 2], j->b->str[rb - 1],
+                   (int32_t *)(void *)c, j->ldc, m, j->n, j->k);
+        break;
+    default:
+        matmul_i64((const int64_t *)(const void *)a, j->a->str[ra - 2], j->a->str[ra - 1],
+                   (const int64_t *)(const void *)b, j->b->str[rb - 2], j->b->str[rb - 1],
+                   (int64_t *)(void *)c, j->ldc, m, j->n, j->k);
+        break;
     }
+}
+
+/* A row of C before the GEMM: bias + residual row, either, or zeros (res: float32 only). */
+static void fill_row(char *row, const void *bias, const float *res, int64_t n, size_t esz)
+{
+    if (res) {
+        if (bias) nn_k_add2((float *)(void *)row, res, bias, n);
+        else memcpy(row, res, (size_t)n * esz);
+    } else if (bias) {
+        memcpy(row, bias, (size_t)n * esz);
+    } else {
+        memset(row, 0, (size_t)n * esz);
+    }
+}
+
+/* out[i] = in0[i * s0] + in1[i * s1] (the broadcast residual, float32) */
+static void add_row(void *out, const void *const *in, const int64_t *step, int64_t n, const void *param)
+{
+    (void)param;
+    float *o = out;
+    const float *a = in[0], *b = in[1];
+    for (int64_t i = 0; i < n; i++) o[i] = a[i * step[0]] + b[i * step[1]];
 }
 
 int nn_matmul_run(onnx_ctx *ctx)
@@ -62,13 +240,20 @@ int nn_matmul_run(onnx_ctx *ctx)
     if (a->ndim < 1 || b->ndim < 1) return onnx_ctx_fail(ctx, "operands must have rank >= 1");
     onnx_activation act;
     if (nn_activation_read(ctx, node, &act) != 0) return -1;
-    if (act.kind != ONNX_ACT_NONE && t != INFERD_DTYPE_FP32)
-        return onnx_ctx_fail(ctx, "fused activation needs float32");
+    const int scaled = onnx_node_attr(node, "inferd_scale") != NULL;
+    if ((act.kind != ONNX_ACT_NONE || scaled) && t != INFERD_DTYPE_FP32)
+        return onnx_ctx_fail(ctx, "fused activation or scale needs float32");
+    int pa[ONNX_MAX_DIMS], pb[ONNX_MAX_DIMS];
+    if (read_perm(ctx, node, "inferd_perm_a", a->ndim, pa) < 0 ||
+        read_perm(ctx, node, "inferd_perm_b", b->ndim, pb) < 0)
+        return -1;
+    mm_view av, bv;
+    view_of(a, pa, 0, &av);
+    view_of(b, pb, 1, &bv);
 
     const int a1 = a->ndim == 1, b1 = b->ndim == 1;
-    const int64_t m = a1 ? 1 : a->dims[a->ndim - 2], k = a->dims[a->ndim - 1];
-    const int64_t kb = b1 ? b->dims[0] : b->dims[b->ndim - 2];
-    const int64_t n = b1 ? 1 : b->dims[b->ndim - 1];
+    const int64_t m = av.dims[av.rank - 2], k = av.dims[av.rank - 1];
+    const int64_t kb = bv.dims[bv.rank - 2], n = bv.dims[bv.rank - 1];
     if (k != kb)
         return onnx_ctx_fail(ctx, "inner dims differ: A has %lld, B has %lld", (long long)k,
                              (long long)kb);
@@ -79,84 +264,155 @@ int nn_matmul_run(onnx_ctx *ctx)
     }
 
     /* broadcast batch dims, aligned from the right */
-    const int ab = a1 ? 0 : a->ndim - 2, bb = b1 ? 0 : b->ndim - 2;
-    const int ob = ab > bb ? ab : bb;
-    int64_t odims[ONNX_MAX_DIMS], astr[ONNX_MAX_DIMS], bstr[ONNX_MAX_DIMS];
-    int64_t nbatch = 1, as = 1, bs = 1;
-    for (int i = ob - 1; i >= 0; i--) {
-        int ia = i - (ob - ab), ib = i - (ob - bb);
-        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+    mm_walk w;
+    const int ab = av.rank - 2, bb = bv.rank - 2;
+    w.ob = ab > bb ? ab : bb;
+    w.nbatch = 1;
+    for (int i = w.ob - 1; i >= 0; i--) {
+        int ia = i - (w.ob - ab), ib = i - (w.ob - bb);
+        int64_t da = ia >= 0 ? av.dims[ia] : 1, db = ib >= 0 ? bv.dims[ib] : 1;
         if (da != db && da != 1 && db != 1)
             return onnx_ctx_fail(ctx, "batch dims %lld and %lld do not broadcast",
                                  (long long)da, (long long)db);
-        odims[i] = da == 1 ? db : da;
-        astr[i] = da == 1 ? 0 : as; /* in matrices */
-        bstr[i] = db == 1 ? 0 : bs;
-        as *= da;
-        bs *= db;
-        nbatch *= odims[i];
+        w.odims[i] = da == 1 ? db : da;
+        w.astr[i] = da == 1 ? 0 : av.str[ia];
+        w.bstr[i] = db == 1 ? 0 : bv.str[ib];
+        w.nbatch *= w.odims[i];
     }
-    int rank = ob;
-    if (!a1) odims[rank++] = m;
-    if (!b1) odims[rank++] = n;
-    onnx_tensor *y = onnx_ctx_output(ctx, 0, t, rank, odims);
-    if (!y) return -1;
-    if (onnx_tensor_numel(y) == 0) return 0;
+    /* Y's shape (1-D operands' dims removed), then the output Z = Transpose(Y, perm_y) */
+    int64_t ydims[ONNX_MAX_DIMS], zdims[ONNX_MAX_DIMS];
+    int yr = w.ob;
+    memcpy(ydims, w.odims, (size_t)w.ob * sizeof *ydims);
+    if (!a1) ydims[yr++] = m;
+    if (!b1) ydims[yr++] = n;
+    int py[ONNX_MAX_DIMS], pyinv[ONNX_MAX_DIMS];
+    int has_py = read_perm(ctx, node, "inferd_perm_y", yr, py);
+    if (has_py < 0) return -1;
+    for (int i = 0; i < yr; i++) {
+        zdims[i] = ydims[py[i]];
+        pyinv[py[i]] = i;
+    }
+    /* a residual of the result's shape goes into the GEMM's starting rows; any other shape is
+     * added afterwards, by the elementwise engine, into the broadcast output */
+    const onnx_tensor *res = NULL;
+    int res_inline = 0;
+    if (onnx_attr_int(node, "inferd_residual", 0) == 1) {
+        res = onnx_ctx_input(ctx, 3);
+        if (!res || res->dtype != INFERD_DTYPE_FP32 || t != INFERD_DTYPE_FP32)
+            return onnx_ctx_fail(ctx, "fused residual needs float32 input 3");
+        res_inline = res->ndim == yr;
+        for (int i = 0; res_inline && i < yr; i++) res_inline = res->dims[i] == zdims[i];
+    }
+    onnx_tensor zbuf, *z;
+    if (!res || res_inline) {
+        if (!(z = onnx_ctx_output(ctx, 0, t, yr, zdims))) return -1;
+    } else {
+        memset(&zbuf, 0, sizeof zbuf);
+        zbuf.dtype = t, zbuf.ndim = yr;
+        memcpy(zbuf.dims, zdims, (size_t)yr * sizeof *zdims);
+        size_t zb;
+        if (nn_mul_size((size_t)onnx_tensor_numel(&zbuf), sizeof(float), &zb) != 0)
+            return onnx_ctx_fail(ctx, "result too large");
+        if (!(zbuf.data = onnx_ctx_scratch(ctx, zb ? zb : 1))) return -1;
+        z = &zbuf;
+    }
+    if (onnx_tensor_numel(z) == 0) goto add_residual;
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
         return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
-
     const size_t esz = inferd_dtype_size(t);
-    const char *ad = a->data, *bd = b->data;
-    char *yd = y->data;
-    if (k == 0) {
-        memset(yd, 0, onnx_tensor_nbytes(y));
-    } else if (bs == 1 && nbatch * m <= INT_MAX) {
-        /* B is one matrix: every batch of A stacks into a single GEMM */
-        matmul_one(t, ad, bd, yd, nbatch * m, n, k);
-    } else {
-        int64_t idx[ONNX_MAX_DIMS] = {0};
-        int64_t aoff = 0, boff = 0;
-        for (int64_t bi = 0; bi < nbatch; bi++) {
-            matmul_one(t, ad + (size_t)(aoff * m * k) * esz, bd + (size_t)(boff * k * n) * esz,
-                       yd + (size_t)(bi * m * n) * esz, m, n, k);
-            for (int i = ob - 1; i >= 0; i--) { /* odometer over the output batch */
-                aoff += astr[i];
-                boff += bstr[i];
-                if (++idx[i] < odims[i]) break;
-                aoff -= astr[i] * odims[i];
-                boff -= bstr[i] * odims[i];
-                idx[i] = 0;
+
+    /* Y's element strides inside Z, then C's: batch dims, row, column */
+    int64_t zst[ONNX_MAX_DIMS], yst[ONNX_MAX_DIMS];
+    onnx_tensor_strides(z, zst);
+    for (int i = 0; i < yr; i++) yst[i] = zst[pyinv[i]];
+    for (int i = 0; i < w.ob; i++) w.cstr[i] = yst[i];
+    int64_t c_row = a1 ? n : yst[w.ob], c_col = b1 ? 1 : yst[yr - 1];
+    if (m == 1) c_row = n;
+    if (n == 1) c_col = 1;
+    char *c = z->data, *scratch_y = NULL;
+    if (c_col != 1 || c_row < n || c_row > INT_MAX) { /* BLAS cannot write it: contiguous Y */
+        size_t bytes = onnx_tensor_nbytes(z);
+        if (!(scratch_y = onnx_ctx_scratch(ctx, bytes))) return -1;
+        c = scratch_y;
+        int64_t s = n;
+        c_row = n;
+        for (int i = w.ob - 1; i >= 0; i--) {
+            w.cstr[i] = s * m;
+            s *= w.odims[i];
+        }
+    }
+
+    mm_job job = {.t = t, .esz = esz, .m = m, .n = n, .k = k, .a = &av, .b = &bv, .c = c,
+                  .ldc = c_row, .alpha = onnx_attr_float(node, "inferd_scale", 1.0f),
+                  .am = {0, 0}, .bm = {0, 0}};
+    if (t == INFERD_DTYPE_FP32 || t == INFERD_DTYPE_FP64) { /* BLAS needs a unit stride */
+        if (blas_layout(m, k, av.str[av.rank - 2], av.str[av.rank - 1], &job.am) < 0) {
+            if (materialize(ctx, &av, esz) < 0) return -1;
+            blas_layout(m, k, av.str[av.rank - 2], av.str[av.rank - 1], &job.am);
+            for (int i = 0; i < w.ob; i++) { /* batch strides of the copy */
+                int ia = i - (w.ob - ab);
+                if (w.astr[i]) w.astr[i] = av.str[ia];
+            }
+        }
+        if (blas_layout(k, n, bv.str[bv.rank - 2], bv.str[bv.rank - 1], &job.bm) < 0) {
+            if (materialize(ctx, &bv, esz) < 0) return -1;
+            blas_layout(k, n, bv.str[bv.rank - 2], bv.str[bv.rank - 1], &job.bm);
+            for (int i = 0; i < w.ob; i++) {
+                int ib = i - (w.ob - bb);
+                if (w.bstr[i]) w.bstr[i] = bv.str[ib];
             }
         }
     }
-    const int64_t rows = onnx_tensor_numel(y) / n;
-    if (bias) {
-        if (t == INFERD_DTYPE_FP32) {
-            float *yf = (float *)(void *)yd;
-            const float *bv = bias->data;
-            for (int64_t r = 0; r < rows; r++) {
-                float *row = yf + r * n;
-                nn_k_add_vec(row, bv, n);
-                nn_activation_run(&act, row, n);
-            }
-            return 0;
+
+    /* B one matrix and the rows of A and of C each evenly spaced across batches (as the GEMM
+     * and the int loops step them): one call over all batches */
+    const int blas = t == INFERD_DTYPE_FP32 || t == INFERD_DTYPE_FP64;
+    const int64_t a_row = blas ? job.am.ld : av.str[av.rank - 2];
+    const int c_stacks = rows_stack(w.cstr, &w, m, c_row);
+    const int stack_b = rows_stack(w.bstr, &w, 0, 0) && !job.am.trans &&
+                        rows_stack(w.astr, &w, m, a_row) && c_stacks && w.nbatch * m <= INT_MAX;
+    /* every row of C starts as the bias (or zeros): the GEMM accumulates onto it */
+    int64_t idx[ONNX_MAX_DIMS] = {0}, ao = 0, bo = 0, co = 0;
+    const float *res_rows = res_inline && !scratch_y ? res->data : NULL; /* Z's layout */
+    do {
+        for (int64_t r = 0; r < m; r++) {
+            int64_t off = co + r * c_row;
+            fill_row(c + (size_t)off * esz, bias ? bias->data : NULL,
+                     res_rows ? res_rows + off : NULL, n, esz);
         }
-        for (int64_t r = 0; r < rows; r++) {
-            for (int64_t j = 0; j < n; j++) {
-                int64_t e = r * n + j;
-                if (t == INFERD_DTYPE_FP64) {
-                    ((double *)(void *)yd)[e] += ((const double *)bias->data)[j];
-                } else if (t == INFERD_DTYPE_INT32) {
-                    int32_t *v = (int32_t *)(void *)yd + e;
-                    *v = (int32_t)((uint32_t)*v + (uint32_t)((const int32_t *)bias->data)[j]);
-                } else {
-                    int64_t *v = (int64_t *)(void *)yd + e;
-                    *v = (int64_t)((uint64_t)*v + (uint64_t)((const int64_t *)bias->data)[j]);
-                }
-            }
+    } while (walk_next(&w, idx, &ao, &bo, &co));
+    if (k > 0) {
+        if (stack_b) { /* B is one matrix and A's rows run on: one GEMM over all batches */
+            gemm_one(&job, w.nbatch * m, 0, 0, 0);
+        } else {
+            do gemm_one(&job, m, ao, bo, co);
+            while (walk_next(&w, idx, &ao, &bo, &co));
         }
-        return 0;
     }
-    if (t == INFERD_DTYPE_FP32) nn_activation_run(&act, (float *)(void *)yd, onnx_tensor_numel(y));
+    if (act.kind != ONNX_ACT_NONE) {
+        if (c_stacks && c_row == n) { /* one contiguous block */
+            nn_activation_run(&act, (float *)(void *)c, w.nbatch * m * n);
+        } else {
+            do {
+                for (int64_t r = 0; r < m; r++)
+                    nn_activation_run(&act, (float *)(void *)c + co + r * c_row, n);
+            } while (walk_next(&w, idx, &ao, &bo, &co));
+        }
+    }
+    if (scratch_y) { /* Z = Transpose(Y, perm_y) from the contiguous Y */
+        int64_t ycs[ONNX_MAX_DIMS], s = 1, zs[ONNX_MAX_DIMS];
+        for (int i = yr - 1; i >= 0; i--) {
+            ycs[i] = s;
+            s *= ydims[i];
+        }
+        for (int i = 0; i < yr; i++) zs[i] = ycs[py[i]];
+        onnx_tu_copy_strided(z->data, scratch_y, yr, zdims, zs, 0, esz);
+        if (res_inline) nn_k_add_vec(z->data, res->data, onnx_tensor_numel(z));
+    }
+add_residual:
+    if (res && !res_inline) {
+        const onnx_tensor *in[2] = {z, res};
+        return ew_broadcast_run(ctx, 2, in, INFERD_DTYPE_FP32, add_row, NULL, NULL);
+    }
     return 0;
 }

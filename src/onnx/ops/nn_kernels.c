@@ -2,7 +2,10 @@
  * vectorizes at -O2) and target clones for AVX2 / AVX-512 on x86-64. */
 #include "nn_kernels.h"
 
+#include <math.h>
 #include <string.h>
+
+#include "nn_vmath.h"
 
 static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
 {
@@ -14,102 +17,101 @@ static NN_HOT NN_CLONES void k_add_vec(float *restrict y, const float *restrict 
     for (int64_t i = 0; i < n; i++) y[i] += b[i];
 }
 
-static NN_HOT NN_CLONES void k_scale(float *y, float a, int64_t n)
+static NN_HOT NN_CLONES void k_add2(float *restrict y, const float *restrict a,
+                                    const float *restrict b, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] *= a;
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-static NN_HOT NN_CLONES float k_max(const float *x, int64_t n)
+/* 32 partial sums: GCC keeps them in two AVX-512 (four AVX2) registers, so the adds of a
+ * 256-wide row form independent chains instead of one long dependent one */
+#define NN_PARTIALS 32
+/* Tree reductions of the partials (halving: each step is one vector operation), s is clobbered */
+NN_VMATH float sum_partials(float *s)
 {
-    float m[8];
-    int64_t i = 0;
-    for (int j = 0; j < 8; j++) m[j] = x[0];
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
-    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
-    float r = m[0];
-    for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
-    return r;
+    for (int w = NN_PARTIALS / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) s[j] += s[j + w];
+    return s[0];
 }
 
-/* exp(v) by Cephes' expf: v = k ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, times 2^k built
- * in the exponent bits. Relative error ~1e-7; k is rounded with the 1.5 * 2^23 trick so that
- * the loop vectorizes. v is clamped to [-87.3, 88.3]: below gives ~1e-38 instead of denormals,
- * above gives 2.2e38 instead of inf (softmax only passes v <= 0). */
-static inline NN_HOT float nn_expf(float v)
+NN_VMATH float max_partials(float *m)
 {
-    float x = v > -87.3f ? v : -87.3f;
-    x = x < 88.3f ? x : 88.3f;
-    float kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    int32_t k = (int32_t)kf;
-    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (k + 127) << 23; /* k + 127 in [1, 254] */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    for (int w = NN_PARTIALS / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) m[j] = m[j + w] > m[j] ? m[j + w] : m[j];
+    return m[0];
 }
 
-static NN_HOT NN_CLONES float k_exp_sum(float *restrict y, const float *restrict x, float sub,
-                                        int64_t n)
+static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restrict x, int64_t rows,
+                                          int64_t cols, const float *restrict scale,
+                                          const float *restrict bias, float eps,
+                                          float *restrict mean, float *restrict inv_std)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i] - sub;
-        float e = nn_expf(v);
-        y[i] = v != v ? v : e;
-    }
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += y[i + j];
-    for (; i < n; i++) s[0] += y[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c,
-                                     int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
-}
-
-static NN_HOT NN_CLONES float k_sum(const float *x, int64_t n)
-{
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += x[i + j];
-    for (; i < n; i++) s[0] += x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-static NN_HOT NN_CLONES float k_sq_dev_sum(const float *x, float mu, int64_t n)
-{
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            float d = x[i + j] - mu;
-            s[j] += d * d;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float s[NN_PARTIALS] = {0};
+        int64_t i = 0;
+        for (; i + NN_PARTIALS <= cols; i += NN_PARTIALS)
+            for (int j = 0; j < NN_PARTIALS; j++) s[j] += xr[i + j];
+        for (; i < cols; i++) s[0] += xr[i];
+        const float mu = sum_partials(s) / (float)cols;
+        for (int j = 0; j < NN_PARTIALS; j++) s[j] = 0.0f;
+        for (i = 0; i + NN_PARTIALS <= cols; i += NN_PARTIALS) {
+            for (int j = 0; j < NN_PARTIALS; j++) {
+                float d = xr[i + j] - mu;
+                s[j] += d * d;
+            }
+        }
+        for (; i < cols; i++) s[0] += (xr[i] - mu) * (xr[i] - mu);
+        const float inv = 1.0f / sqrtf(sum_partials(s) / (float)cols + eps);
+        if (mean) mean[r] = mu;
+        if (inv_std) inv_std[r] = inv;
+        if (bias) {
+            for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i] + bias[i];
+        } else {
+            for (i = 0; i < cols; i++) yr[i] = (xr[i] - mu) * inv * scale[i];
         }
     }
-    for (; i < n; i++) s[0] += (x[i] - mu) * (x[i] - mu);
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-static NN_HOT NN_CLONES void k_norm_affine(float *restrict y, const float *restrict x, float mu,
-                                           float inv, const float *restrict scale,
-                                           const float *restrict bias, int64_t n)
+/* Softmax / LogSoftmax of each contiguous row; a NaN in a row gives NaN where it is (and in
+ * the sum, so in the whole row) */
+static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *restrict x,
+                                            int64_t rows, int64_t n, int log_out)
 {
-    if (bias) {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i] + bias[i];
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * inv * scale[i];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float m = xr[0], sum = 0.0f;
+        int64_t i = 0;
+        if (n >= NN_PARTIALS) { /* short rows (class scores) skip the partials */
+            float mx[NN_PARTIALS];
+            for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[0];
+            for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
+                for (int j = 0; j < NN_PARTIALS; j++) mx[j] = xr[i + j] > mx[j] ? xr[i + j] : mx[j];
+            m = max_partials(mx);
+        }
+        for (; i < n; i++) m = xr[i] > m ? xr[i] : m;
+        /* exp on its own loop: it vectorizes (with a masked tail) for short rows too */
+        for (i = 0; i < n; i++) {
+            float v = xr[i] - m, e = nn_expf(v);
+            yr[i] = v != v ? v : e;
+        }
+        i = 0;
+        if (n >= NN_PARTIALS) {
+            float s[NN_PARTIALS] = {0};
+            for (; i + NN_PARTIALS <= n; i += NN_PARTIALS)
+                for (int j = 0; j < NN_PARTIALS; j++) s[j] += yr[i + j];
+            sum = sum_partials(s);
+        }
+        for (; i < n; i++) sum += yr[i];
+        if (log_out) {
+            const float c = -(m + logf(sum));
+            for (i = 0; i < n; i++) yr[i] = xr[i] + c;
+        } else {
+            const float inv = 1.0f / sum;
+            for (i = 0; i < n; i++) yr[i] *= inv;
+        }
     }
 }
 
@@ -206,22 +208,20 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
 
 void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
-void nn_k_scale(float *y, float a, int64_t n) { k_scale(y, a, n); }
-float nn_k_max(const float *x, int64_t n) { return k_max(x, n); }
-float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n)
+void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
 {
-    return k_exp_sum(y, x, sub, n);
+    k_add2(y, a, b, n);
 }
-void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
+void nn_k_softmax_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                       int log_out)
 {
-    k_shift(y, x, c, n);
+    k_softmax_rows(y, x, rows, n, log_out);
 }
-float nn_k_sum(const float *x, int64_t n) { return k_sum(x, n); }
-float nn_k_sq_dev_sum(const float *x, float mu, int64_t n) { return k_sq_dev_sum(x, mu, n); }
-void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
-                      const float *restrict scale, const float *restrict bias, int64_t n)
+void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
+                     const float *restrict scale, const float *restrict bias, float eps,
+                     float *restrict mean, float *restrict inv_std)
 {
-    k_norm_affine(y, x, mu, inv, scale, bias, n);
+    k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
 }
 void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
                    const float *restrict w, const nn_k_dw_geom *g, float bias)

@@ -13,6 +13,15 @@
 #else
 #define NN_HOT
 #endif
+/* NN_HOT_FMA: NN_HOT with a * b + c contracted to FMA where the target has it (the AVX-512
+ * clone), for polynomial kernels (exp, erf): chains of multiply-adds, more accurate fused.
+ * Results then differ in the last bits between clones. (ISO C mode contracts nothing; clang
+ * contracts within an expression by default.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_HOT_FMA __attribute__((optimize("O3", "no-trapping-math", "fp-contract=fast")))
+#else
+#define NN_HOT_FMA
+#endif
 /* Clones must be static and called from their own file (nn_kernels.c exports plain wrappers):
  * clang 14 cannot call a target_clones function from another file. ThreadSanitizer crashes in
  * ifunc resolvers, so TSan builds get the baseline code only. */
@@ -36,24 +45,25 @@ void nn_k_copy_strided(float *restrict y, const float *restrict x, int64_t n, in
 void nn_k_add_scalar(float *y, float b, int64_t n);
 /* y[i] += b[i] */
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
+/* y[i] = a[i] + b[i] */
+void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);
-/* y[i] *= a */
-void nn_k_scale(float *y, float a, int64_t n);
-/* y[i] = exp(x[i] - sub) for x[i] - sub <= 88.3 (relative error ~1e-7); returns the sum of
- * the y[i] (NaN in, NaN out). y and x must not overlap. */
-float nn_k_exp_sum(float *restrict y, const float *restrict x, float sub, int64_t n);
-/* max of x[0..n), n >= 1 */
-float nn_k_max(const float *x, int64_t n);
-/* y[i] = x[i] + c */
-void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
-/* sum of x[i]; sum of (x[i] - mu)^2 (8 partial sums, so the order differs from a plain loop) */
-float nn_k_sum(const float *x, int64_t n);
-float nn_k_sq_dev_sum(const float *x, float mu, int64_t n);
-/* y[i] = (x[i] - mu) * inv * scale[i] (+ bias[i] if bias is not NULL) */
-void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
-                      const float *restrict scale, const float *restrict bias, int64_t n);
+/* Softmax (log_out 0) or LogSoftmax (1) of each of rows contiguous rows of n >= 1 values
+ * (x and y distinct): exp through nn_expf (relative error ~1e-7). */
+void nn_k_softmax_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                       int log_out);
+/* y[i] = erf(x[i]); y[i] = x[i] / 2 * (1 + erf(x[i] / sqrt 2)) (GELU). y may equal x (in place)
+ * but must not overlap it otherwise. nn_kernels_erf.c; accuracy in nn_vmath.h. */
+void nn_k_erf(float *y, const float *x, int64_t n);
+void nn_k_gelu(float *y, const float *x, int64_t n);
+/* LayerNorm of rows x cols (rows contiguous, x and y distinct): per row mu = mean, inv =
+ * 1 / sqrt(variance + eps) (two passes, 32 partial sums each), then
+ * y = (x - mu) * inv * scale (+ bias if not NULL); mean / inv_std (if not NULL) get mu, inv. */
+void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
+                     const float *restrict scale, const float *restrict bias, float eps,
+                     float *restrict mean, float *restrict inv_std);
 
 /* Depthwise convolution of one plane: output oh x ow from an input plane xp that is already
  * zero-padded (row length xw, at least (oh-1)*sh + (kh-1)*dh + 1 rows and

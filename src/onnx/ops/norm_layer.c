@@ -85,21 +85,24 @@ int nn_layernorm_run(onnx_ctx *ctx)
     }
     const float *xd = x->data, *sc = scale->data, *bv = bias ? bias->data : NULL;
     float *yd = y->data;
-    for (int64_t r = 0; r < rows; r++) {
+    float *mean = mean_t ? mean_t->data : NULL, *inv_std = inv_t ? inv_t->data : NULL;
+    if (!smap && !bmap) { /* Scale and B laid out like a row: the vectorized kernel */
+        nn_k_layer_norm(yd, xd, rows, cols, sc, bv, eps, mean, inv_std);
+        return 0;
+    }
+    for (int64_t r = 0; r < rows; r++) { /* broadcast Scale or B: plain loops through the maps */
         const float *xr = xd + r * cols;
         float *yr = yd + r * cols;
-        const float mu = nn_k_sum(xr, cols) / (float)cols;
-        const float sq = nn_k_sq_dev_sum(xr, mu, cols);
-        const float inv = 1.0f / sqrtf(sq / (float)cols + eps);
-        if (mean_t) ((float *)mean_t->data)[r] = mu;
-        if (inv_t) ((float *)inv_t->data)[r] = inv;
-        if (!smap && !bmap) {
-            nn_k_norm_affine(yr, xr, mu, inv, sc, bv, cols);
-        } else {
-            for (int64_t j = 0; j < cols; j++) {
-                float v = (xr[j] - mu) * inv * sc[smap ? smap[j] : j];
-                yr[j] = bv ? v + bv[bmap ? bmap[j] : j] : v;
-            }
+        double sum = 0, sq = 0;
+        for (int64_t j = 0; j < cols; j++) sum += xr[j];
+        const float mu = (float)(sum / (double)cols);
+        for (int64_t j = 0; j < cols; j++) sq += (double)(xr[j] - mu) * (xr[j] - mu);
+        const float inv = 1.0f / sqrtf((float)(sq / (double)cols) + eps);
+        if (mean) mean[r] = mu;
+        if (inv_std) inv_std[r] = inv;
+        for (int64_t j = 0; j < cols; j++) {
+            float v = (xr[j] - mu) * inv * sc[smap ? smap[j] : j];
+            yr[j] = bv ? v + bv[bmap ? bmap[j] : j] : v;
         }
     }
     return 0;

@@ -1,9 +1,18 @@
 /* Shape-only operators: the output is the input's bytes under a new shape (Reshape, Flatten,
- * Squeeze, Unsqueeze, Identity) or describes the shape itself (Shape, Size). */
+ * Squeeze, Unsqueeze, Identity: views, no copy) or describes the shape itself (Shape, Size). */
 #include "tensor_ops.h"
 #include "tensor_util.h"
 
 #include <string.h>
+
+/* Output 0 becomes a view of input 0 with another shape (the executor keeps the input's buffer
+ * alive while the view is, and copies a view of a caller input or constant where needed). */
+static int shape_view(onnx_ctx *ctx, const onnx_tensor *x, int ndim, const int64_t *dims)
+{
+    if (!onnx_tu_esize(ctx, x)) return -1;
+    if (!onnx_ctx_output_wanted(ctx, 0)) return 0;
+    return onnx_ctx_alias_output(ctx, 0, 0, ndim, dims) ? 0 : -1;
+}
 
 int onnx_run_reshape(onnx_ctx *ctx)
 {
@@ -46,7 +55,7 @@ int onnx_run_reshape(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "shape has %lld elements, input has %lld", (long long)known,
                              (long long)numel);
     }
-    return onnx_tu_output_copy(ctx, x, n, dims);
+    return shape_view(ctx, x, n, dims);
 }
 
 int onnx_run_flatten(onnx_ctx *ctx)
@@ -59,7 +68,7 @@ int onnx_run_flatten(onnx_ctx *ctx)
     if (axis < 0) axis += x->ndim;
     int64_t dims[2] = {onnx_tu_prod(x->dims, 0, (int)axis),
                        onnx_tu_prod(x->dims, (int)axis, x->ndim)};
-    return onnx_tu_output_copy(ctx, x, 2, dims);
+    return shape_view(ctx, x, 2, dims);
 }
 
 int onnx_run_squeeze(onnx_ctx *ctx)
@@ -85,7 +94,7 @@ int onnx_run_squeeze(onnx_ctx *ctx)
     int r = 0;
     for (int i = 0; i < x->ndim; i++)
         if (!drop[i]) dims[r++] = x->dims[i];
-    return onnx_tu_output_copy(ctx, x, r, dims);
+    return shape_view(ctx, x, r, dims);
 }
 
 int onnx_run_unsqueeze(onnx_ctx *ctx)
@@ -103,14 +112,14 @@ int onnx_run_unsqueeze(onnx_ctx *ctx)
     for (int i = 0; i < n; i++) ins[axes[i]] = 1;
     int64_t dims[ONNX_MAX_DIMS];
     for (int i = 0, j = 0; i < r; i++) dims[i] = ins[i] ? 1 : x->dims[j++];
-    return onnx_tu_output_copy(ctx, x, r, dims);
+    return shape_view(ctx, x, r, dims);
 }
 
 int onnx_run_identity(onnx_ctx *ctx)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
-    return onnx_tu_output_copy(ctx, x, x->ndim, x->dims);
+    return shape_view(ctx, x, x->ndim, x->dims);
 }
 
 int onnx_run_shape(onnx_ctx *ctx)

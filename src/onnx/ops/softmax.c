@@ -14,13 +14,6 @@ typedef enum softmax_kind { SOFTMAX, LOG_SOFTMAX, HARDMAX } softmax_kind;
 static void softmax_block(softmax_kind kind, const float *x, float *y, int64_t n, int64_t inner,
                           float *mx, float *sum)
 {
-    if (inner == 1 && kind != HARDMAX) { /* contiguous row: vectorized kernels */
-        float m = nn_k_max(x, n);
-        float s = nn_k_exp_sum(y, x, m, n);
-        if (kind == SOFTMAX) nn_k_scale(y, 1.0f / s, n);
-        else nn_k_shift(y, x, -(m + logf(s)), n);
-        return;
-    }
     for (int64_t j = 0; j < inner; j++) mx[j] = x[j];
     for (int64_t i = 1; i < n; i++) {
         const float *xr = x + i * inner;
@@ -98,6 +91,10 @@ static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
     if (!mx) return -1;
     const float *xd = x->data;
     float *yd = y->data;
+    if (inner == 1 && kind != HARDMAX) { /* contiguous rows: one vectorized kernel call */
+        nn_k_softmax_rows(yd, xd, outer, n, kind == LOG_SOFTMAX);
+        return 0;
+    }
     for (int64_t o = 0; o < outer; o++)
         softmax_block(kind, xd + o * n * inner, yd + o * n * inner, n, inner, mx, mx + inner);
     return 0;

@@ -73,6 +73,7 @@ static const onnx_op un_ops[] = {
     {"Sigmoid", 1, NULL, un_run_sigmoid, NULL},
     {"HardSigmoid", 1, NULL, un_run_hard_sigmoid, NULL},
     {"HardSwish", 14, NULL, un_run_hard_swish, NULL},
+    {"Gelu", 20, NULL, un_run_gelu, NULL},
     {"Tanh", 1, NULL, un_run_tanh, NULL},
     {"Softplus", 1, NULL, un_run_softplus, NULL},
     {"Softsign", 1, NULL, un_run_softsign, NULL},

@@ -1,4 +1,4 @@
-/* Activation operators. Float32 Relu/LeakyRelu/Elu/Sigmoid/Tanh/HardSigmoid/HardSwish run
+/* Activation operators. Float32 Relu/LeakyRelu/Elu/Sigmoid/Tanh/HardSigmoid/HardSwish/Gelu run
  * through onnx_activation_apply (activation.c), shared with the fused Conv/Gemm/MatMul path;
  * the other types and the other activations have their own kernels here. */
 #include "unary_ops.h"
@@ -105,6 +105,21 @@ int un_run_hard_sigmoid(onnx_ctx *ctx)
 int un_run_hard_swish(onnx_ctx *ctx)
 {
     return un_run_activation(ctx, ONNX_ACT_HARD_SWISH, 0, 0, un_hard_swish_table, NULL);
+}
+
+/* Gelu (opset 20; also what the load-time fusion makes of x * 0.5 * (1 + erf(x / sqrt 2))):
+ * approximate "none" is the exact erf form, "tanh" the tanh approximation. */
+UN_KERNEL(un_gelu_f64, double, double, 0.5 * x * (1.0 + erf(x * 0.70710678118654752440)))
+UN_FLOAT_KERNELS(un_gelu_tanh, (T)0.5 * x * ((T)1 + tanh((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x))))
+static const un_kernel un_gelu_table[] = {{INFERD_DTYPE_FP64, un_gelu_f64}, UN_END};
+static const un_kernel un_gelu_tanh_table[] = {UN_FLOAT_ENTRIES(un_gelu_tanh) UN_END};
+
+int un_run_gelu(onnx_ctx *ctx)
+{
+    const char *approx = onnx_attr_string(onnx_ctx_node(ctx), "approximate", "none");
+    if (strcmp(approx, "tanh") == 0) return un_run(ctx, un_gelu_tanh_table, INFERD_DTYPE_INVALID, NULL);
+    if (strcmp(approx, "none") != 0) return onnx_ctx_fail(ctx, "approximate must be \"none\" or \"tanh\", not \"%s\"", approx);
+    return un_run_activation(ctx, ONNX_ACT_GELU, 0, 0, un_gelu_table, NULL);
 }
 
 /* Float-only activations with their own kernels (float and double). */

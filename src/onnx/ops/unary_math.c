@@ -4,6 +4,7 @@
 
 #include <tgmath.h>
 
+#include "nn_kernels.h"
 #include "unary_kernels.h"
 
 /* Integer negation goes through uint64_t so that -MIN wraps instead of overflowing. */
@@ -57,7 +58,6 @@ UN_FLOAT_OP(reciprocal, (T)1 / x)
 UN_FLOAT_OP(floor, floor(x))
 UN_FLOAT_OP(ceil, ceil(x))
 UN_FLOAT_OP(round, nearbyint(x)) /* halves to even under the default rounding mode */
-UN_FLOAT_OP(erf, erf(x))
 UN_FLOAT_OP(sin, sin(x))
 UN_FLOAT_OP(cos, cos(x))
 UN_FLOAT_OP(tan, tan(x))
@@ -69,6 +69,17 @@ UN_FLOAT_OP(cosh, cosh(x))
 UN_FLOAT_OP(asinh, asinh(x))
 UN_FLOAT_OP(acosh, acosh(x))
 UN_FLOAT_OP(atanh, atanh(x))
+
+/* Erf: float32 through the vectorized kernel (the encoder's GELU spends its time here when it
+ * is not fused), float64 through libm */
+static void un_erf_f32(void *out, const void *in, int64_t n, const un_param *p)
+{
+    (void)p;
+    nn_k_erf(out, in, n);
+}
+UN_KERNEL(un_erf_f64, double, double, erf(x))
+static const un_kernel un_erf_table[] = {UN_FLOAT_ENTRIES(un_erf) UN_END};
+int un_run_erf(onnx_ctx *ctx) { return un_run(ctx, un_erf_table, INFERD_DTYPE_INVALID, NULL); }
 
 UN_KERNEL(un_not_bool, uint8_t, uint8_t, x == 0)
 static const un_kernel un_not_table[] = {{INFERD_DTYPE_BOOL, un_not_bool}, UN_END};

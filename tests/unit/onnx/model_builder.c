@@ -228,3 +228,56 @@ uint8_t *test_model_chain(int n_nodes, size_t *len)
     free(nodes), free(np), free(names), free(ins), free(outs);
     return buf;
 }
+
+uint8_t *test_model_views(size_t *len)
+{
+    static const struct {
+        const char *op, *in0, *in1, *out;
+    } spec[] = {
+        {"Relu", "x", NULL, "a"},     {"Flatten", "a", NULL, "v1"}, {"Identity", "v1", NULL, "v2"},
+        {"Neg", "v1", NULL, "d"},     {"Sub", "v2", "d", "b"},      {"Identity", "b", NULL, "y1"},
+        {"Identity", "x", NULL, "y2"},
+    };
+    enum { N = sizeof spec / sizeof spec[0] };
+    Onnx__NodeProto nodes[N], *np[N];
+    char *ins[N][2], *outs[N];
+    for (int i = 0; i < N; i++) {
+        onnx__node_proto__init(&nodes[i]);
+        nodes[i].op_type = (char *)spec[i].op;
+        ins[i][0] = (char *)spec[i].in0;
+        ins[i][1] = (char *)spec[i].in1;
+        outs[i] = (char *)spec[i].out;
+        nodes[i].n_input = spec[i].in1 ? 2 : 1, nodes[i].input = ins[i];
+        nodes[i].n_output = 1, nodes[i].output = &outs[i];
+        np[i] = &nodes[i];
+    }
+    Onnx__GraphProto g;
+    onnx__graph_proto__init(&g);
+    g.name = (char *)"views";
+    g.n_node = N;
+    g.node = np;
+    Onnx__ValueInfoProto *in = value_info("x"), *ins_vi[1] = {in};
+    Onnx__ValueInfoProto out[2], *outs_vi[2] = {&out[0], &out[1]};
+    onnx__value_info_proto__init(&out[0]);
+    onnx__value_info_proto__init(&out[1]);
+    out[0].name = (char *)"y1";
+    out[1].name = (char *)"y2";
+    g.n_input = 1, g.input = ins_vi;
+    g.n_output = 2, g.output = outs_vi;
+    Onnx__OperatorSetIdProto opset;
+    onnx__operator_set_id_proto__init(&opset);
+    opset.has_version = 1;
+    opset.version = 13;
+    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
+    Onnx__ModelProto m;
+    onnx__model_proto__init(&m);
+    m.has_ir_version = 1;
+    m.ir_version = 8;
+    m.n_opset_import = 1;
+    m.opset_import = opsets;
+    m.graph = &g;
+    *len = onnx__model_proto__get_packed_size(&m);
+    uint8_t *buf = malloc(*len);
+    if (buf) onnx__model_proto__pack(&m, buf);
+    return buf;
+}

@@ -32,4 +32,10 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len);
 /* x -> Relu -> Relu -> ... (n_nodes) -> y, x of shape [batch, 4]. */
 uint8_t *test_model_chain(int n_nodes, size_t *len);
 
+/* Views (Flatten, Identity are views of their input): a = Relu(x), v1 = Flatten(a),
+ * v2 = Identity(v1), d = Neg(v1), b = Sub(v2, d) = 2a, outputs y1 = Identity(b) (a view of an
+ * activation) and y2 = Identity(x) (a view of the caller's input). a's last reader runs before
+ * d gets a buffer, so d would overwrite a if the views did not keep a's buffer alive. */
+uint8_t *test_model_views(size_t *len);
+
 #endif

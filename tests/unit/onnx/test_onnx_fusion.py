@@ -51,6 +51,66 @@ def gemm_act(act, attrs=None):
     return nodes, [const("W", (5, 6)), const("C", (5,))], ("x", [3, 6]), ["g"]
 
 
+def scalar(name, v):
+    return numpy_helper.from_array(np.array(v, np.float32), name)
+
+
+def matmul_add_gelu():
+    """MatMul + bias + the exact GELU as torch exports it: one MatMul node when fused."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["p"]),
+        helper.make_node("Add", ["b", "p"], ["q"]),
+        helper.make_node("Div", ["q", "sq2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["e", "one"], ["a"]),
+        helper.make_node("Mul", ["q", "a"], ["m"]),
+        helper.make_node("Mul", ["m", "half"], ["y"]),
+    ]
+    inits = [const("W", (6, 5)), const("b", (5,)), scalar("sq2", np.sqrt(2)), scalar("one", 1), scalar("half", 0.5)]
+    return nodes, inits, ("x", [3, 6]), ["q", "d", "e", "a", "m"]
+
+
+def gelu_half_first():
+    """GELU with the 0.5 applied to x first (BERT's code), on a graph input: a Gelu node."""
+    nodes = [
+        helper.make_node("Mul", ["x", "half"], ["h"]),
+        helper.make_node("Mul", ["x", "isq2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["one", "e"], ["a"]),
+        helper.make_node("Mul", ["h", "a"], ["y"]),
+    ]
+    inits = [scalar("isq2", 1 / np.sqrt(2)), scalar("one", 1), scalar("half", 0.5)]
+    return nodes, inits, ("x", [4, 7]), ["h", "d", "e", "a"]
+
+
+def attention():
+    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
+    transposes fold into the MatMuls and the scale into the first one."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "shp"], ["x4"]),
+        helper.make_node("Transpose", ["x4"], ["q"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["x4"], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["x4"], ["v"], perm=[0, 2, 1, 3]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "c"], ["ss"]),
+        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+        helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
+    ]
+    inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp"), scalar("c", 0.5)]
+    return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
+
+
+def matmul_add_residual():
+    """MatMul + bias + residual (the graph input itself): one MatMul node."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["p"]),
+        helper.make_node("Add", ["p", "b"], ["q"]),
+        helper.make_node("Add", ["x", "q"], ["y"]),
+    ]
+    return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
+
+
 CASES = {
     "conv_bn_relu": conv_bn_act("Relu"),
     "conv_bn_clip": conv_bn_act("Clip", extra_inits=[numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
@@ -63,6 +123,10 @@ CASES = {
     "gemm_hardsigmoid": gemm_act("HardSigmoid", {"alpha": 0.3, "beta": 0.4}),
     "gemm_elu": gemm_act("Elu", {"alpha": 0.7}),
     "gemm_hardswish": gemm_act("HardSwish"),
+    "matmul_add_gelu": matmul_add_gelu(),
+    "gelu_half_first": gelu_half_first(),
+    "attention": attention(),
+    "matmul_add_residual": matmul_add_residual(),
 }
 
 

@@ -445,6 +445,52 @@ static void test_memory_plan(void **state)
     free(buf);
 }
 
+/* Reshape-like outputs are views: an activation's buffer outlives its last reader while views
+ * of it are live, a graph output that views an activation stays valid, one that views the
+ * caller's input is copied, and nothing leaks across runs (ASan) or batch changes. */
+static void test_views(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = test_model_views(&len);
+    onnx_model *m;
+    char err[256];
+    int rc = onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err);
+    if (rc) fail_msg("load: %s", err);
+    onnx_session *s;
+    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
+    for (int rep = 0; rep < 4; rep++) {
+        int64_t batch = rep == 2 ? 3 : 64;
+        float *x = malloc((size_t)batch * 4 * sizeof *x);
+        assert_non_null(x);
+        for (int64_t i = 0; i < batch * 4; i++) x[i] = (float)((i * 7 + rep) % 11) - 5.0f;
+        int64_t dims[2] = {batch, 4};
+        onnx_input in = {"x", INFERD_DTYPE_FP32, 2, dims, x, (size_t)batch * 4 * sizeof *x};
+        if (onnx_run(s, &in, 1, err, sizeof err) != 0) fail_msg("run: %s", err);
+        onnx_output y1, y2;
+        assert_int_equal(onnx_session_output(s, 0, &y1), 0);
+        assert_int_equal(onnx_session_output(s, 1, &y2), 0);
+        assert_int_equal(y1.ndim, 2);
+        assert_int_equal(y1.dims[0], batch);
+        assert_true(y2.data != (const void *)x); /* the caller's buffer is not kept */
+        float *copy = malloc((size_t)batch * 4 * sizeof *copy);
+        assert_non_null(copy);
+        memcpy(copy, x, (size_t)batch * 4 * sizeof *copy);
+        memset(x, 0x7f, (size_t)batch * 4 * sizeof *x);
+        free(x);
+        const float *a = y1.data, *b = y2.data;
+        for (int64_t i = 0; i < batch * 4; i++) {
+            float relu = copy[i] > 0 ? copy[i] : 0.0f;
+            if (a[i] != 2 * relu) fail_msg("run %d: y1[%lld] = %g, want %g", rep, (long long)i, a[i], 2 * relu);
+            if (b[i] != copy[i]) fail_msg("run %d: y2[%lld] = %g, want %g", rep, (long long)i, b[i], copy[i]);
+        }
+        free(copy);
+    }
+    onnx_session_free(s);
+    onnx_model_free(m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_old_opset),
         cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_fuzz_generated),
         cmocka_unit_test(test_fuzz_real_model), cmocka_unit_test(test_memory_plan),
+        cmocka_unit_test(test_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,8 +20,8 @@ def save(name, nodes, inputs, outputs, inits=(), opset=13):
     global n_cases
     d = f'{root}/{name}'; os.makedirs(d + '/test_data_set_0')
     g = helper.make_graph(nodes, name,
-        [helper.make_tensor_value_info(k, TensorProto.FLOAT if v.dtype == np.float32 else TensorProto.INT64, list(v.shape)) for k, v in inputs],
-        [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in outputs],
+        [helper.make_tensor_value_info(k, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[v.dtype], list(v.shape)) for k, v in inputs],
+        [helper.make_tensor_value_info(k, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[v.dtype], list(v.shape)) for k, v in outputs],
         [numpy_helper.from_array(v, k) for k, v in inits])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)]), d + '/model.onnx')
     for i, (k, v) in enumerate(inputs):
@@ -133,4 +133,73 @@ for g_ in (1, 4):
     save(f'fuse_conv_clip_g{g_}', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], strides=[2, 2], pads=[1] * 4, group=g_),
          helper.make_node('Clip', ['t', 'lo', 'hi'], ['y'])], [('x', x)], [('y', y)],
          [('w', wc), ('b', bc), ('lo', np.array(0, np.float32)), ('hi', np.array(6, np.float32))])
+# Erf (vectorized float32 kernel) and the exact GELU as exporters write it, which the fusion
+# pass turns into one Gelu node (and, after a MatMul + bias, into the MatMul): x / sqrt 2 or
+# x * (1 / sqrt 2), the 0.5 applied last, first or to (1 + erf), operands in either order.
+x = F(4, 1000) * 3; x[0, :4] = [0.0, -0.0, 20.0, -20.0]
+save('erf_wide', [helper.make_node('Erf', ['x'], ['y'])], [('x', x)], [('y', torch.erf(torch.from_numpy(x).double()).float().numpy())])
+S = lambda name, v: (name, np.array(v, np.float32))
+gelu_ref = lambda v: torch.nn.functional.gelu(torch.from_numpy(v).double()).float().numpy()
+x = F(2, 3, 300) * 4
+gelu_variants = {
+    'torch': ([helper.make_node('Div', ['x', 'sq2'], ['d']), helper.make_node('Erf', ['d'], ['e']), helper.make_node('Add', ['e', 'one'], ['a']),
+               helper.make_node('Mul', ['x', 'a'], ['m']), helper.make_node('Mul', ['m', 'half'], ['y'])], [S('sq2', np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+    'half_first': ([helper.make_node('Mul', ['x', 'half'], ['h']), helper.make_node('Mul', ['x', 'isq2'], ['d']), helper.make_node('Erf', ['d'], ['e']),
+                    helper.make_node('Add', ['one', 'e'], ['a']), helper.make_node('Mul', ['a', 'h'], ['y'])], [S('isq2', 1 / np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+    'half_of_sum': ([helper.make_node('Mul', ['isq2', 'x'], ['d']), helper.make_node('Erf', ['d'], ['e']), helper.make_node('Add', ['e', 'one'], ['a']),
+                     helper.make_node('Mul', ['half', 'a'], ['h']), helper.make_node('Mul', ['h', 'x'], ['y'])], [S('isq2', 1 / np.sqrt(2)), S('one', 1), S('half', 0.5)]),
+}
+for name, (nodes, consts) in gelu_variants.items():
+    save(f'gelu_{name}', nodes, [('x', x)], [('y', gelu_ref(x))], consts)
+# same shape with 1.5 for sqrt 2: not a GELU, must not be fused
+xd = torch.from_numpy(x).double()
+save('gelu_like_not_fused', gelu_variants['torch'][0], [('x', x)], [('y', (xd * 0.5 * (1 + torch.erf(xd / 1.5))).float().numpy())],
+     [S('sq2', 1.5), S('one', 1), S('half', 0.5)])
+x = F(2, 7, 16); wm = F(16, 40); bv = F(40)
+nodes, consts = gelu_variants['torch']
+save('fuse_matmul_add_gelu', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['bb', 't'], ['u'])] +
+     [helper.make_node(n.op_type, ['u' if i == 'x' else i for i in n.input], n.output) for n in nodes],
+     [('x', x)], [('y', gelu_ref((x.astype(np.float64) @ wm + bv).astype(np.float32)))], [('w', wm), ('bb', bv)] + consts)
+# Attention as exported (reshape to heads, transposes, scaled scores, softmax): the fusion
+# pass folds the transposes into the MatMuls' strides and the scale into the GEMM.
+B_, T_, H_, D_ = 2, 5, 3, 4
+q, k, v = F(B_, T_, H_ * D_), F(B_, T_, H_ * D_), F(B_, T_, H_ * D_)
+shp = ('shp', np.array([-1, T_, H_, D_], np.int64)); shp2 = ('shp2', np.array([-1, T_, H_ * D_], np.int64))
+qh = q.reshape(B_, T_, H_, D_).transpose(0, 2, 1, 3); kh = k.reshape(B_, T_, H_, D_).transpose(0, 2, 3, 1)
+vh = v.reshape(B_, T_, H_, D_).transpose(0, 2, 1, 3)
+sc = torch.softmax(torch.from_numpy(qh @ kh).double() / 2.0, -1).numpy()
+y = (sc @ vh).transpose(0, 2, 1, 3).reshape(B_, T_, H_ * D_).astype(np.float32)
+for scale_op in ('Mul', 'Div'):
+    save(f'attention_{scale_op.lower()}', [helper.make_node('Reshape', ['q', 'shp'], ['q4']), helper.make_node('Transpose', ['q4'], ['qt'], perm=[0, 2, 1, 3]),
+         helper.make_node('Reshape', ['k', 'shp'], ['k4']), helper.make_node('Transpose', ['k4'], ['kt'], perm=[0, 2, 3, 1]),
+         helper.make_node('Reshape', ['v', 'shp'], ['v4']), helper.make_node('Transpose', ['v4'], ['vt'], perm=[0, 2, 1, 3]),
+         helper.make_node('MatMul', ['qt', 'kt'], ['s']), helper.make_node(scale_op, ['s', 'c'], ['ss']),
+         helper.make_node('Softmax', ['ss'], ['p'], axis=-1), helper.make_node('MatMul', ['p', 'vt'], ['o']),
+         helper.make_node('Transpose', ['o'], ['ot'], perm=[0, 2, 1, 3]), helper.make_node('Reshape', ['ot', 'shp2'], ['y'])],
+         [('q', q), ('k', k), ('v', v)], [('y', y)], [shp, shp2, ('c', np.array(0.5 if scale_op == 'Mul' else 2.0, np.float32))])
+# MatMul's in-place permutations directly (the attributes the fusion writes), including ones
+# BLAS cannot take (copied), the transposed result, float64 and int64
+a = F(3, 4, 5); bm = F(4, 6)
+save('matmul_perm_a_copy', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_a=[2, 0, 1])], [('a', a), ('b', bm)],
+     [('y', a.transpose(2, 0, 1) @ bm)])
+a = F(2, 4, 5); bm = F(2, 6, 4)
+save('matmul_perm_ab_y', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_a=[0, 2, 1], inferd_perm_b=[0, 2, 1], inferd_perm_y=[2, 0, 1])],
+     [('a', a), ('b', bm)], [('y', (a.transpose(0, 2, 1) @ bm.transpose(0, 2, 1)).transpose(2, 0, 1))])
+a = F(4, 3, 2); bm = F(4, 6)
+save('matmul_perm_y_rows', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_a=[2, 1, 0], inferd_perm_y=[1, 0, 2])],
+     [('a', a), ('b', bm)], [('y', (a.transpose(2, 1, 0) @ bm).transpose(1, 0, 2))])
+for dt in (np.float64, np.int64):
+    a = (F(2, 3, 4) * 10).astype(dt); bm = (F(2, 5, 4) * 10).astype(dt)
+    save(f'matmul_perm_b_{np.dtype(dt).name}', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_b=[0, 2, 1], inferd_perm_y=[1, 0, 2])],
+         [('a', a), ('b', bm)], [('y', (a @ bm.transpose(0, 2, 1)).transpose(1, 0, 2))])
+    b2 = (F(3, 5) * 10).astype(dt)
+    save(f'matmul_perm_a_copy_{np.dtype(dt).name}', [helper.make_node('MatMul', ['a', 'b'], ['y'], inferd_perm_a=[2, 0, 1])],
+         [('a', a), ('b', b2)], [('y', a.transpose(2, 0, 1) @ b2)])
+# MatMul + bias + residual Add (fused: the residual is written in with the bias), with a
+# residual of the result's shape, one that broadcasts into it and one that widens it
+x = F(2, 3, 6); wm = F(6, 5); bv = F(5)
+for rname, r in (('same', F(2, 3, 5)), ('bcast', F(3, 1)), ('wider', F(4, 2, 3, 5))):
+    y = (x.astype(np.float64) @ wm + bv + r).astype(np.float32)
+    save(f'fuse_matmul_add_residual_{rname}', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['t', 'bb'], ['u']),
+         helper.make_node('Add', ['r', 'u'], ['y'])], [('x', x), ('r', r)], [('y', y)], [('w', wm), ('bb', bv)])
 print(n_cases, 'cases')

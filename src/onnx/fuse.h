@@ -1,0 +1,34 @@
+/* Private: helpers shared by the load-time fusion passes (fuse.c and fuse_*.c). A pass is
+ * called for every live node i in order; it returns 1 when it rewrote the graph around node i,
+ * 0 when the pattern does not match, -1 on ENOMEM. Removed nodes get op = NULL (compacted
+ * after the passes). Use counts (n_consumers, last_use, producer) are recomputed between
+ * passes. */
+#ifndef ONNX_FUSE_H
+#define ONNX_FUSE_H
+
+#include "model.h"
+
+/* The single live node reading value v (not a graph output), or -1. */
+int onnx_fuse_sole_consumer(const onnx_model *m, int v);
+/* Input k of node n if it is a constant, else NULL. */
+const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n, int k);
+/* Node n produces output 0 only (others omitted). */
+int onnx_fuse_only_first_output(const onnx_node *n);
+/* Appends attribute a to node n (arena copy of the array; a's strings must outlive m). */
+int onnx_fuse_add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a);
+/* Sets input k of node n to value v, growing the input list with omitted (-1) inputs. */
+int onnx_fuse_set_input(onnx_model *m, onnx_node *n, int k, int v);
+/* The live node producing value v, or -1 (graph input, constant). */
+int onnx_fuse_producer(const onnx_model *m, int v);
+/* Value v is a 0-d float32 constant; its value in *out. */
+int onnx_fuse_scalar(const onnx_model *m, int v, float *out);
+
+/* fuse_gelu.c: x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x), anchored at the Erf node. */
+int onnx_fuse_gelu(onnx_model *m, int i);
+/* fuse_matmul.c: Transposes around a MatMul -> strides; Mul / Div by a scalar -> alpha;
+ * Add of another tensor (a residual) -> written in with the bias. */
+int onnx_fuse_matmul_transpose(onnx_model *m, int i);
+int onnx_fuse_matmul_scale(onnx_model *m, int i);
+int onnx_fuse_matmul_residual(onnx_model *m, int i);
+
+#endif

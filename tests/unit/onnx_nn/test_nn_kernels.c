@@ -1,0 +1,172 @@
+/* The nn family's vectorized float32 kernels (src/onnx/ops/nn_kernels.h) against double
+ * precision references: erf and GELU over a sample of every float exponent and the edges of
+ * their approximation pieces, special values, in place and out of place; softmax and layer
+ * norm rows of lengths around the kernels' 32-wide blocks. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+
+#include "ops/nn_kernels.h"
+
+static float from_bits(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+enum { BATCH = 4096 };
+
+/* Runs erf and GELU over xs and checks each against erf / erfc in double. */
+static void check_batch(const float *xs, int n)
+{
+    static float ye[BATCH], yg[BATCH], yi[BATCH];
+    nn_k_erf(ye, xs, n);
+    nn_k_gelu(yg, xs, n);
+    memcpy(yi, xs, (size_t)n * sizeof *yi);
+    nn_k_gelu(yi, yi, n); /* in place gives the same */
+    for (int i = 0; i < n; i++) {
+        double x = xs[i], want = erf(x);
+        /* nn_vmath.h: 1.2e-7 relative; a denormal erf(x) is good to a denormal step or two */
+        double tol = fabs(want) >= 1.1754944e-38 ? 1.2e-7 * fabs(want) : 3e-45;
+        if (!(fabs(ye[i] - want) <= tol)) fail_msg("erf(%.9g) = %.9g, want %.9g", x, ye[i], want);
+        double g = 0.5 * x * erfc(-x / sqrt(2.0));
+        double gtol = 0.6 * (1e-7 * fabs(x) + 1.2e-7 * fabs(g)) + 3e-45;
+        if (!(fabs(yg[i] - g) <= gtol)) fail_msg("gelu(%.9g) = %.9g, want %.9g", x, yg[i], g);
+        if (memcmp(&yi[i], &yg[i], sizeof yi[i]) != 0) fail_msg("gelu in place differs at %.9g", x);
+    }
+}
+
+static void test_erf_gelu_match_double(void **state)
+{
+    (void)state;
+    static float xs[BATCH];
+    int n = 0;
+    /* every 61st float from 0 to 7 (all exponents below it), both signs: 18 M values */
+    for (uint32_t b = 0; b < 0x40e00000u; b += 61) {
+        xs[n++] = from_bits(b);
+        xs[n++] = -from_bits(b);
+        if (n == BATCH) {
+            check_batch(xs, n);
+            n = 0;
+        }
+    }
+    /* every float within 2000 steps of the piece boundaries 0.921875 and 5 */
+    const float edges[2] = {0.921875f, 5.0f};
+    for (int e = 0; e < 2; e++) {
+        uint32_t mid;
+        memcpy(&mid, &edges[e], sizeof mid);
+        for (uint32_t b = mid - 2000; b <= mid + 2000; b++) {
+            xs[n++] = from_bits(b);
+            xs[n++] = -from_bits(b);
+            if (n == BATCH) {
+                check_batch(xs, n);
+                n = 0;
+            }
+        }
+    }
+    if (n) check_batch(xs, n);
+}
+
+static void test_erf_gelu_special_values(void **state)
+{
+    (void)state;
+    const float in[8] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e30f, -1e30f, -20.0f};
+    float e[8], g[8];
+    nn_k_erf(e, in, 8);
+    nn_k_gelu(g, in, 8);
+    assert_true(isnan(e[0]));
+    assert_true(isnan(g[0]));
+    assert_true(e[1] == 1.0f && e[2] == -1.0f);
+    assert_true(e[3] == 0.0f && !signbit(e[3]) && e[4] == 0.0f && signbit(e[4]));
+    assert_true(e[5] == 1.0f && e[6] == -1.0f);
+    assert_true(g[1] == INFINITY);
+    /* -inf * (1 + erf(-inf)) = -inf * 0: NaN, as the unfused x * 0.5 * (1 + erf(x / sqrt 2)) */
+    assert_true(isnan(g[2]));
+    assert_true(g[3] == 0.0f && g[4] == 0.0f);
+    assert_true(g[5] == 1e30f);
+    assert_true(g[6] == 0.0f && g[7] == 0.0f);
+}
+
+static uint32_t rng = 777u;
+static float rnd(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffff) / 8192.0f - 4.0f; /* [-4, 4) */
+}
+
+static const int64_t row_lengths[] = {1, 7, 31, 32, 33, 64, 100, 128, 1000};
+
+static void test_softmax_rows_match_double(void **state)
+{
+    (void)state;
+    enum { ROWS = 3, MAXN = 1000 };
+    static float x[ROWS * MAXN], y[ROWS * MAXN], ly[ROWS * MAXN];
+    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
+        int64_t n = row_lengths[c];
+        for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() * 3;
+        if (n > 1) x[n - 1] = -INFINITY; /* a masked position (a row of them is NaN) */
+        nn_k_softmax_rows(y, x, ROWS, n, 0);
+        nn_k_softmax_rows(ly, x, ROWS, n, 1);
+        for (int r = 0; r < ROWS; r++) {
+            const float *xr = x + r * n;
+            double m = -INFINITY, sum = 0;
+            for (int64_t i = 0; i < n; i++) m = xr[i] > m ? xr[i] : m;
+            for (int64_t i = 0; i < n; i++) sum += exp((double)xr[i] - m);
+            for (int64_t i = 0; i < n; i++) {
+                double want = exp((double)xr[i] - m) / sum, lwant = (double)xr[i] - m - log(sum);
+                if (!(fabs(y[r * n + i] - want) <= 1e-6 * want + 1e-30))
+                    fail_msg("softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
+                if (isinf(lwant) ? ly[r * n + i] != lwant : !(fabs(ly[r * n + i] - lwant) <= 1e-5 * (1 + fabs(lwant))))
+                    fail_msg("log_softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, ly[r * n + i], lwant);
+            }
+        }
+    }
+}
+
+static void test_layer_norm_rows_match_double(void **state)
+{
+    (void)state;
+    enum { ROWS = 3, MAXN = 1000 };
+    static float x[ROWS * MAXN], y[ROWS * MAXN], sc[MAXN], bi[MAXN], mean[ROWS], inv[ROWS];
+    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
+        int64_t n = row_lengths[c];
+        for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() + 10.0f; /* a mean to remove */
+        for (int64_t i = 0; i < n; i++) sc[i] = rnd(), bi[i] = rnd();
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            nn_k_layer_norm(y, x, ROWS, n, sc, with_bias ? bi : NULL, 1e-5f, mean, inv);
+            for (int r = 0; r < ROWS; r++) {
+                const float *xr = x + r * n;
+                double mu = 0, var = 0;
+                for (int64_t i = 0; i < n; i++) mu += xr[i];
+                mu /= (double)n;
+                for (int64_t i = 0; i < n; i++) var += ((double)xr[i] - mu) * ((double)xr[i] - mu);
+                double iv = 1.0 / sqrt(var / (double)n + 1e-5);
+                assert_true(fabs(mean[r] - mu) <= 1e-6 * fabs(mu));
+                assert_true(fabs(inv[r] - iv) <= 1e-5 * iv);
+                for (int64_t i = 0; i < n; i++) {
+                    double want = ((double)xr[i] - mu) * iv * sc[i] + (with_bias ? bi[i] : 0);
+                    if (!(fabs(y[r * n + i] - want) <= 2e-5 * (1 + fabs(want))))
+                        fail_msg("layer_norm n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
+                }
+            }
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_erf_gelu_match_double),
+        cmocka_unit_test(test_erf_gelu_special_values),
+        cmocka_unit_test(test_softmax_rows_match_double),
+        cmocka_unit_test(test_layer_norm_rows_match_double),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
