@@ -1,5 +1,5 @@
 /* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: im2col + sgemm in general,
- * a plain GEMM for 1x1 stride-1 kernels, direct loops for depthwise; bias and the fused
+ * a plain GEMM for 1x1 stride-1 kernels, phase planes for depthwise (conv_depthwise.c); bias and the fused
  * activation are applied per output channel while it is in cache.
  * The ONNX weight layout M x (C/group * kernel) is already the GEMM's A matrix per group, so
  * constant weights need no packing at load. */
@@ -56,55 +56,6 @@ static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *co
     }
 }
 
-/* Depthwise (group == C, M = C * multiplier) with at most 2 spatial dims: each input plane is
- * copied once into a zero-padded buffer (pad: ph x pw floats plus one spare row, NULL when no
- * padding is needed), then nn_k_dw_plane computes each output plane without bounds checks. */
-static void conv_depthwise(const float *x, const float *w, const float *bias, float *y,
-                           int64_t n, int64_t c, int64_t m, const nn_geom *g,
-                           const onnx_activation *act, float *pad, int64_t ph, int64_t pw)
-{
-    const int64_t mult = m / c, in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
-    const int64_t ih_n = g->in[1], iw_n = g->in[2], pb_h = g->pb[1], pb_w = g->pb[2];
-    nn_k_dw_geom kg = {g->out[1], g->out[2], g->k[1], g->k[2],
-                       g->s[1], g->s[2], g->d[1], g->d[2], 0};
-    kg.split = pad && kg.kh == 3 && kg.kw == 3 && kg.sw == 2 && kg.dh == 1 && kg.dw == 1;
-    float *tmp = pad ? pad + ph * pw : NULL; /* one padded row before it is split */
-    for (int64_t b = 0; b < n; b++) {
-        for (int64_t ci = 0; ci < c; ci++) {
-            const float *xp = x + (b * c + ci) * in_size, *src = xp;
-            int64_t xw = iw_n;
-            if (pad) { /* rows -pb_h .. ph-pb_h-1, columns -pb_w .. pw-pb_w-1 of the input */
-                int64_t lo, hi; /* columns of pad that hold input */
-                lo = pb_w < pw ? pb_w : pw;
-                hi = pb_w + iw_n < pw ? pb_w + iw_n : pw;
-                for (int64_t r = 0; r < ph; r++) {
-                    float *pr = kg.split ? tmp : pad + r * pw;
-                    int64_t ih = r - pb_h;
-                    if (ih < 0 || ih >= ih_n || hi <= lo) {
-                        memset(pr, 0, (size_t)pw * sizeof(float));
-                    } else {
-                        memset(pr, 0, (size_t)lo * sizeof(float));
-                        memcpy(pr + lo, xp + ih * iw_n + (lo - pb_w),
-                               (size_t)(hi - lo) * sizeof(float));
-                        memset(pr + hi, 0, (size_t)(pw - hi) * sizeof(float));
-                    }
-                    if (kg.split)
-                        nn_k_deinterleave(pad + r * pw, pad + r * pw + (pw + 1) / 2, tmp, pw);
-                }
-                src = pad;
-                xw = pw;
-            }
-            for (int64_t k = 0; k < mult; k++) {
-                const int64_t mo = ci * mult + k;
-                float *yp = y + (b * m + mo) * out_size;
-                nn_k_dw_plane(yp, src, xw, w + mo * g->k[1] * g->k[2], &kg,
-                              bias ? bias[mo] : 0.0f);
-                nn_activation_run(act, yp, out_size);
-            }
-        }
-    }
-}
-
 int nn_conv_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -148,19 +99,9 @@ int nn_conv_run(onnx_ctx *ctx)
             nn_bias_activation_rows(y + i * m * out_size, m, out_size, bias, &act);
         return 0;
     }
-    if (group > 1 && group == c && g.nsp <= 2) {
-        /* extent of the input window the outputs read, from -pb */
-        const int64_t ph = (g.out[1] - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1;
-        const int64_t pw = (g.out[2] - 1) * g.s[2] + (g.k[2] - 1) * g.d[2] + 1;
-        float *pad = NULL;
-        if (g.pb[1] != 0 || g.pb[2] != 0 || ph > g.in[1] || pw > g.in[2]) {
-            size_t pad_n;
-            if (nn_mul_size((size_t)ph + 1, (size_t)pw, &pad_n) != 0)
-                return onnx_ctx_fail(ctx, "padded plane size overflows");
-            if (!(pad = nn_scratch_floats(ctx, pad_n))) return -1;
-        }
-        conv_depthwise(xd, wd, bias, y, n, c, m, &g, &act, pad, ph, pw);
-        return 0;
+    if (group > 1 && group == c) {
+        int rc = nn_conv_depthwise(ctx, xd, wd, bias, y, n, c, m, &g, &act);
+        if (rc != 0) return rc < 0 ? -1 : 0;
     }
     if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");

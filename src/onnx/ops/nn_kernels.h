@@ -11,23 +11,43 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #define NN_HOT __attribute__((optimize("O3", "no-trapping-math")))
 #else
-#define NN_HOT
+#define NN_HOT/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+
 #endif
 /* Clones must be static and called from their own file (nn_kernels.c exports plain wrappers):
  * clang 14 cannot call a target_clones function from another file. ThreadSanitizer crashes in
  * ifunc resolvers, so TSan builds get the baseline code only. */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define NN_NO_CLONES 1
-#endif
+#define NN_NO_CLONES 1/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+
+#endif/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+
 #endif
 #if defined(__SANITIZE_THREAD__)
-#define NN_NO_CLONES 1
+#define NN_NO_CLONES 1/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+
 #endif
 #if defined(__x86_64__) && !defined(NN_NO_CLONES)
 #define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define NN_CLONES
+#define NN_CLONES/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+
 #endif
 
 /* y[i] = x[i * stride] (im2col rows of strided convolutions) */
@@ -55,18 +75,18 @@ float nn_k_sq_dev_sum(const float *x, float mu, int64_t n);
 void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, float inv,
                       const float *restrict scale, const float *restrict bias, int64_t n);
 
-/* Depthwise convolution of one plane: output oh x ow from an input plane xp that is already
- * zero-padded (row length xw, at least (oh-1)*sh + (kh-1)*dh + 1 rows and
- * (ow-1)*sw + (kw-1)*dw + 1 columns):
- *   y[r][c] = bias + sum over i < kh, j < kw of w[i*kw + j] * xp[(r*sh + i*dh)*xw + c*sw + j*dw] */
-typedef struct nn_k_dw_geom {
-    int64_t oh, ow, kh, kw, sh, sw, dh, dw;
-    int split; /* 3x3, sw 2, dw 1 only: each xp row holds its even columns, then its odd ones
-                  (nn_k_deinterleave), so that the stride-2 taps are contiguous loads */
-} nn_k_dw_geom;
-/* e[k] = x[2k] for k < (n+1)/2, o[k] = x[2k+1] for k < n/2 */
-void nn_k_deinterleave(float *restrict e, float *restrict o, const float *restrict x, int64_t n);
-void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
-                   const float *restrict w, const nn_k_dw_geom *g, float bias);
+/* ---- nn_kernels_conv.c ---- */
+
+/* y[t] = bias + sum over k < ntaps of w[k] * src[k][t], t < n (depthwise convolution over
+ * phase planes, see conv_depthwise.c). The src[k] may overlap each other but not y. */
+void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, int64_t ntaps,
+                  float bias, int64_t n);
+/* dst[a * ld_dst + b] = src[a * ld_src + b * col_stride] for a < rows, b < cols */
+void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                       int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride);
+/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
 
 #endif

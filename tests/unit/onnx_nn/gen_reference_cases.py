@@ -48,6 +48,16 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     (16, 32, 1, (10, 10), (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), True),
     (3, 5, 1, (12, 9), (3, 3), (2, 1), (2, 0, 1, 3), (2, 1), True),
     (3, 5, 1, (12, 9), (4, 2), (3, 3), (0, 0, 0, 0), (1, 2), False),
+    # depthwise phase planes: wide rows (computed row by row), stride 2 on odd/even widths,
+    # 5x5 (generic taps), stride 3 > kernel, dilation with stride 2, kernel 17 (im2col)
+    (5, 5, 5, (9, 40), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (5, 10, 5, (11, 70), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (5, 5, 5, (12, 71), (3, 3), (2, 2), (0, 1, 1, 0), (1, 1), True),
+    (3, 3, 3, (16, 15), (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), True),
+    (3, 3, 3, (16, 15), (5, 5), (2, 2), (2, 1, 2, 2), (1, 1), False),
+    (3, 3, 3, (13, 14), (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), True),
+    (3, 3, 3, (13, 34), (3, 3), (2, 2), (2, 2, 2, 2), (2, 2), True),
+    (3, 3, 3, (3, 30), (1, 17), (1, 1), (0, 8, 0, 8), (1, 1), True),
     ]:
     x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
     xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
@@ -78,14 +88,25 @@ for (c, m, g, k, s, p, op, d) in [(4, 6, 2, (3, 3), (2, 2), (1, 1), (1, 1), (1, 
     y = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), s, p, op, g, d).numpy()
     save(f'convt_c{c}m{m}g{g}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_op{op[0]}{op[1]}_d{d[0]}{d[1]}', [helper.make_node('ConvTranspose', ['x', 'w', 'b'], ['y'], strides=list(s), pads=[p[0], p[1], p[0], p[1]], output_padding=list(op), dilations=list(d), group=g)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 # pooling with ceil_mode / dilation vs torch
-for (k, s, p, d, ceil) in [((3, 3), (2, 2), (1, 1), (1, 1), True), ((2, 2), (2, 2), (0, 0), (1, 1), True), ((3, 2), (2, 3), (1, 0), (2, 1), True), ((3, 3), (2, 2), (1, 1), (1, 1), False)]:
-    x = F(2, 3, 10, 11)
+for (k, s, p, d, ceil, hw) in [((3, 3), (2, 2), (1, 1), (1, 1), True, (10, 11)), ((2, 2), (2, 2), (0, 0), (1, 1), True, (10, 11)),
+                               ((3, 2), (2, 3), (1, 0), (2, 1), True, (10, 11)), ((3, 3), (2, 2), (1, 1), (1, 1), False, (10, 11)),
+                               # the row-by-row MaxPool path: ResNet's stem on wide rows, stride 1, kernel 1 x 4
+                               ((3, 3), (2, 2), (1, 1), (1, 1), False, (9, 57)), ((3, 3), (1, 1), (1, 1), (1, 1), False, (6, 40)),
+                               ((1, 4), (1, 3), (0, 2), (1, 1), True, (5, 23))]:
+    x = F(2, 3, *hw)
     y = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil).numpy()
-    save(f'maxpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}_c{int(ceil)}', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], dilations=list(d), ceil_mode=int(ceil))], [('x', x)], [('y', y)])
+    save(f'maxpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}_c{int(ceil)}_{hw[1]}', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], dilations=list(d), ceil_mode=int(ceil))], [('x', x)], [('y', y)])
     if d == (1, 1):
         for cip in (0, 1):
             y = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, ceil, bool(cip)).numpy()
-            save(f'avgpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_c{int(ceil)}_cip{cip}', [helper.make_node('AveragePool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil), count_include_pad=cip)], [('x', x)], [('y', y)])
+            save(f'avgpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_c{int(ceil)}_cip{cip}_{hw[1]}', [helper.make_node('AveragePool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil), count_include_pad=cip)], [('x', x)], [('y', y)])
+# 1-D MaxPool and depthwise Conv (leading unit dims in the 2-D paths)
+x = F(2, 3, 50)
+y = torch.nn.functional.max_pool1d(torch.from_numpy(x), 3, 2, 1).numpy()
+save('maxpool1d_k3_s2_p1', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=[3], strides=[2], pads=[1, 1])], [('x', x)], [('y', y)])
+w = F(6, 1, 5); b = F(6)
+y = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), 2, 2, 1, 3).numpy()
+save('conv1d_dw_mult2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2], pads=[2, 2], group=3)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 x = F(2, 3, 9, 9)
 y = torch.nn.functional.lp_pool2d(torch.from_numpy(x), 2, 3, 2).numpy()
 save('lppool_p2', [helper.make_node('LpPool', ['x'], ['y'], kernel_shape=[3, 3], strides=[2, 2], p=2)], [('x', x)], [('y', y)], opset=11)

@@ -1,5 +1,5 @@
 /* nn operators through the public runtime API: Conv and MatMul against naive references over
- * the fast paths (depthwise incl. stride 2, 1x1, grouped im2col, images sharing a GEMM,
+ * the fast paths (depthwise phase planes incl. stride 2 and wide rows, 1x1, grouped im2col, images sharing a GEMM,
  * batched broadcast), and bad shapes and attributes that must come back as errors. */
 #include <math.h>
 #include <setjmp.h>
@@ -116,6 +116,9 @@ static void test_conv_paths_match_reference(void **state)
         {1, 6, 7, 10, 6, 6, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0},    /* depthwise, uneven pads */
         {1, 4, 11, 12, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1, 1},   /* depthwise, generic kernel */
         {1, 4, 2, 3, 4, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},     /* depthwise, tiny input */
+        {2, 4, 20, 40, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise, row by row */
+        {1, 4, 33, 66, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* depthwise s2, row by row */
+        {1, 3, 9, 9, 3, 3, 1, 17, 1, 1, 1, 1, 0, 8, 0, 8},    /* depthwise 1x17: im2col */
         {2, 16, 9, 9, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1x1 stride 1: plain GEMM */
         {1, 16, 9, 9, 32, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* grouped 1x1 */
         {1, 16, 9, 9, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},    /* 1x1 stride 2: im2col */

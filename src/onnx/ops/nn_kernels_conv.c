@@ -1,0 +1,95 @@
+/* Vectorized float32 loops of the convolution and pooling paths (see nn_kernels.h for the O3
+ * and target-clone conventions): depthwise taps over phase planes, block gathers, row maxima. */
+#include "nn_kernels.h"
+
+/* Nine taps (3x3 kernels, the common depthwise case) in one pass: 9 loads and 9 FMAs per
+ * output vector, one store. */
+static NN_HOT NN_CLONES void k_dw_taps9(float *restrict y, const float *const *src,
+                                        const float *restrict w, float bias, int64_t n)
+{
+    const float *restrict s0 = src[0], *restrict s1 = src[1], *restrict s2 = src[2];
+    const float *restrict s3 = src[3], *restrict s4 = src[4], *restrict s5 = src[5];
+    const float *restrict s6 = src[6], *restrict s7 = src[7], *restrict s8 = src[8];
+    const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
+    const float w6 = w[6], w7 = w[7], w8 = w[8];
+    for (int64_t t = 0; t < n; t++)
+        y[t] = bias + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t] + w4 * s4[t] +
+               w5 * s5[t] + w6 * s6[t] + w7 * s7[t] + w8 * s8[t];
+}
+
+static NN_HOT NN_CLONES void k_fill(float *y, float v, int64_t n)
+{
+    for (int64_t t = 0; t < n; t++) y[t] = v;
+}
+
+static NN_HOT NN_CLONES void k_axpy(float *restrict y, float a, const float *restrict x,
+                                    int64_t n)
+{
+    for (int64_t t = 0; t < n; t++) y[t] += a * x[t];
+}
+
+static NN_HOT NN_CLONES void k_gather_block(float *restrict dst, int64_t ld_dst,
+                                            const float *restrict src, int64_t ld_src,
+                                            int64_t rows, int64_t cols, int64_t col_stride)
+{
+    for (int64_t a = 0; a < rows; a++) {
+        float *d = dst + a * ld_dst;
+        const float *s = src + a * ld_src;
+        if (col_stride == 1) {
+            for (int64_t b = 0; b < cols; b++) d[b] = s[b];
+        } else if (col_stride == 2) {
+            for (int64_t b = 0; b < cols; b++) d[b] = s[2 * b];
+        } else {
+            for (int64_t b = 0; b < cols; b++) d[b] = s[b * col_stride];
+        }
+    }
+}
+
+/* Maxima with NaN ignored (a NaN never compares greater), as in pool.c. */
+static NN_HOT NN_CLONES void k_max_into(float *restrict m, const float *restrict x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
+}
+
+static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restrict t,
+                                          int64_t n, int64_t k, int64_t s)
+{
+    if (k == 3 && s == 2) {
+        for (int64_t o = 0; o < n; o++) {
+            float a = t[2 * o], b = t[2 * o + 1], c = t[2 * o + 2];
+            float m = b > a ? b : a;
+            y[o] = c > m ? c : m;
+        }
+        return;
+    }
+    for (int64_t o = 0; o < n; o++) {
+        float m = t[o * s];
+        for (int64_t j = 1; j < k; j++) m = t[o * s + j] > m ? t[o * s + j] : m;
+        y[o] = m;
+    }
+}
+
+/* ---- exported entry points ---- */
+
+void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, int64_t ntaps,
+                  float bias, int64_t n)
+{
+    if (ntaps == 9) {
+        k_dw_taps9(y, src, w, bias, n);
+        return;
+    }
+    k_fill(y, bias, n);
+    for (int64_t k = 0; k < ntaps; k++) k_axpy(y, w[k], src[k], n);
+}
+
+void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                       int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride)
+{
+    k_gather_block(dst, ld_dst, src, ld_src, rows, cols, col_stride);
+}
+
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n) { k_max_into(m, x, n); }
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s)
+{
+    k_max_window(y, t, n, k, s);
+}
