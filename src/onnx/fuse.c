@@ -1,6 +1,7 @@
 /* Load-time fusions, each replacing two nodes by one:
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
+ *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -155,6 +156,36 @@ static int fuse_matmul_bias(onnx_model *m, int mi)
     return 1;
 }
 
+/* ---- Conv + Add (residual) ------------------------------------------------------------------ */
+
+/* Add(Conv(x), r): r becomes the Conv's input 3 (attribute inferd_residual = 1); the Conv fills
+ * its output with r + bias and accumulates the product onto it. A Relu after the Add then fuses
+ * as the Conv's activation, applied after the sum. r must exist before the Conv runs. */
+static int fuse_conv_add(onnx_model *m, int ci)
+{
+    onnx_node *conv = &m->nodes[ci];
+    if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1 || conv->n_inputs > 3) return 0;
+    if (onnx_node_attr(conv, "inferd_activation") || onnx_node_attr(conv, "inferd_residual")) return 0;
+    const onnx_tensor *w = const_input(m, conv, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    int ai = sole_consumer(m, conv->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *add = &m->nodes[ai];
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !only_first_output(add)) return 0;
+    int other = add->inputs[0] == conv->outputs[0] ? 1 : 0;
+    int rv = add->inputs[other];
+    if (add->inputs[1 - other] != conv->outputs[0] || rv < 0 || rv == conv->outputs[0]) return 0;
+    const onnx_value *r = &m->values[rv];
+    if (r->kind == ONNX_VALUE_ACTIVATION && (r->producer < 0 || r->producer >= ci)) return 0;
+    if (set_input(m, conv, 3, rv) < 0) return -1;
+    onnx_attr a = {.name = "inferd_residual", .type = ONNX_ATTR_INT, .i = 1};
+    if (add_attr(m, conv, &a) < 0) return -1;
+    conv->outputs[0] = add->outputs[0];
+    m->values[conv->outputs[0]].producer = ci;
+    add->op = NULL;
+    return 1;
+}
+
 /* ---- activation ------------------------------------------------------------------------------ */
 
 static int fuse_activation(onnx_model *m, int pi)
@@ -215,7 +246,8 @@ static int fuse_activation(onnx_model *m, int pi)
 
 int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
-    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn, fuse_matmul_bias, fuse_activation};
+    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn, fuse_matmul_bias, fuse_conv_add,
+                                                fuse_activation};
     onnx_graph_count_uses(m);
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         for (int i = 0; i < m->n_nodes; i++) {

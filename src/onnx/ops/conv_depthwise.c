@@ -34,7 +34,7 @@ static int dw_phases(int64_t k, int64_t d, int64_t s, int64_t *ph, int *idx)
 }
 
 int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
-                      float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                      const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
                       const onnx_activation *act)
 {
     const int64_t kh = g->k[1], kw = g->k[2], sh = g->s[1], sw = g->s[2];
@@ -106,6 +106,7 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                         for (int64_t k = 0; k < ntaps; k++) src[k] += ld;
                     }
                 }
+                if (res) nn_k_add_vec(yp, res + (b * m + mo) * out_size, out_size);
                 nn_activation_run(act, yp, out_size);
             }
         }

@@ -77,6 +77,8 @@ void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, floa
 
 /* ---- nn_kernels_conv.c ---- */
 
+/* y[i] = v */
+void nn_k_fill(float *y, float v, int64_t n);
 /* y[t] = bias + sum over k < ntaps of w[k] * src[k][t], t < n (depthwise convolution over
  * phase planes, see conv_depthwise.c). The src[k] may overlap each other but not y. */
 void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, int64_t ntaps,

@@ -93,3 +93,4 @@ void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int6
 {
     k_max_window(y, t, n, k, s);
 }
+void nn_k_fill(float *y, float v, int64_t n) { k_fill(y, v, n); }

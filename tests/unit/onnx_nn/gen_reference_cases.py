@@ -154,4 +154,27 @@ for g_ in (1, 4):
     save(f'fuse_conv_clip_g{g_}', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], strides=[2, 2], pads=[1] * 4, group=g_),
          helper.make_node('Clip', ['t', 'lo', 'hi'], ['y'])], [('x', x)], [('y', y)],
          [('w', wc), ('b', bc), ('lo', np.array(0, np.float32)), ('hi', np.array(6, np.float32))])
+# Conv + Add (residual) [+ Relu]: same-shape residual in either operand order, depthwise,
+# images sharing a GEMM, no bias, and residuals that broadcast (the Add then runs in the Conv)
+conv = lambda x, w, b, s, p, g: torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b), s, p, 1, g).numpy()
+for (name, n, c, m, g, hw, k, s_, p_, bias, rshape, relu, swap) in [
+    ('3x3_relu', 2, 4, 6, 1, (9, 9), 3, 1, 1, True, None, True, False),
+    ('3x3_swap_nobias', 1, 4, 6, 1, (9, 9), 3, 2, 1, False, None, False, True),
+    ('dw_relu', 2, 6, 6, 6, (10, 11), 3, 1, 1, True, None, True, False),
+    ('1x1_shared_gemm', 5, 8, 8, 1, (4, 5), 1, 1, 0, True, None, True, False),
+    ('bcast_channel', 2, 4, 6, 1, (7, 7), 3, 1, 1, True, (1, 6, 1, 1), True, True),
+    ('bcast_batch', 1, 4, 6, 1, (7, 7), 3, 1, 1, True, (3, 6, 7, 7), True, False)]:
+    x = F(n, c, *hw); w = F(m, c // g, k, k); b = F(m) if bias else None
+    y = conv(x, w, b, s_, p_, g)
+    r = F(*(rshape or y.shape)); z = y + r
+    if relu: z = np.maximum(z, 0)
+    nodes = [helper.make_node('Conv', ['x', 'w'] + (['b'] if bias else []), ['t'], kernel_shape=[k, k], strides=[s_, s_], pads=[p_] * 4, group=g),
+             helper.make_node('Add', ['r', 't'] if swap else ['t', 'r'], ['u' if relu else 'y'])]
+    if relu: nodes.append(helper.make_node('Relu', ['u'], ['y']))
+    save(f'fuse_conv_add_{name}', nodes, [('x', x), ('r', r)], [('y', z.astype(np.float32))], [('w', w)] + ([('b', b)] if bias else []))
+# Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
+x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
+z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)
+save('fuse_conv_add_late_residual', [helper.make_node('Conv', ['x', 'w'], ['t'], pads=[1] * 4), helper.make_node('Conv', ['x', 'w2'], ['r']),
+     helper.make_node('Add', ['t', 'r'], ['y'])], [('x', x)], [('y', z)], [('w', w), ('w2', w2)])
 print(n_cases, 'cases')
