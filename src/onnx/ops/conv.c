@@ -9,13 +9,18 @@
 #include <limits.h>
 #include <string.h>
 
+#include "conv_phase.h"
 #include "ew_engine.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
 
-/* GEMMs narrower than this many columns batch several images (see nn_conv_run). */
+/* GEMMs narrower than this many columns batch several images (see conv_compute). */
 #define CONV_MIN_GEMM_COLS 512
+/* im2col in blocks of output rows of about CONV_BLOCK_FLOATS floats (half of L2), when a
+ * block has at least CONV_BLOCK_MIN_COLS columns per output channel (see conv_compute). */
+#define CONV_BLOCK_MIN_COLS 8
+#define CONV_BLOCK_FLOATS (128 * 1024)
 
 /* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw) ld floats
  * apart, columns the output positions; padding reads as zero. */
@@ -70,6 +75,31 @@ static void conv_add_row(void *out, const void *const *in, const int64_t *step, 
     for (int64_t i = 0; i < n; i++) o[i] = a[i * step[0]] + b[i * step[1]];
 }
 
+/* Fills rows x cols of dst (ld_dst apart) with bias[ch0 + row] (+ res, ld_res apart). */
+static void conv_prefill(float *dst, int64_t ld_dst, const float *res, int64_t ld_res,
+                         const float *bias, int64_t ch0, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float bv = bias ? bias[ch0 + r] : 0.0f;
+        if (res) nn_k_shift(dst + r * ld_dst, res + r * ld_res, bv, cols);
+        else nn_k_fill(dst + r * ld_dst, bv, cols);
+    }
+}
+
+/* im2col from phase planes (conv_phase.h): rows (c, tap) of col (ld apart), columns the
+ * outputs of output rows r0 .. r0 + nr; ph holds c_n channels' phase sets. */
+static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t c_n,
+                               int64_t r0, int64_t nr, float *col, int64_t ld)
+{
+    for (int64_t ci = 0; ci < c_n; ci++, ph += p->total) {
+        for (int64_t k = 0; k < p->ntaps; k++, col += ld) {
+            const float *src = ph + p->tap_off[k] + r0 * p->ld;
+            if (p->ld == p->ow) memcpy(col, src, (size_t)(nr * p->ow) * sizeof(float));
+            else nn_k_gather_block(col, p->ow, src, p->ld, nr, p->ow, 1);
+        }
+    }
+}
+
 /* y (n x m x out_size) = conv(x) + bias + res (each optional), then act. */
 static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *bias,
                         const float *res, float *y, int64_t n, int64_t c, int64_t m,
@@ -80,11 +110,9 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
     const int64_t kdim = cg * ks;
 
     if (kdim == 0 || in_size == 0) { /* no input contributes: bias (+ residual) only */
-        for (int64_t i = 0; i < n * m; i++) {
-            const float bv = bias ? bias[i % m] : 0.0f;
-            if (res) nn_k_shift(y + i * out_size, res + i * out_size, bv, out_size);
-            else nn_k_fill(y + i * out_size, bv, out_size);
-        }
+        for (int64_t i = 0; i < n; i++)
+            conv_prefill(y + i * m * out_size, out_size, res ? res + i * m * out_size : NULL,
+                         out_size, bias, 0, m, out_size);
         nn_activation_run(act, y, n * m * out_size);
         return 0;
     }
@@ -98,6 +126,18 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
     int pointwise = 1;
     for (int i = 0; i < NN_MAX_SPATIAL; i++)
         if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0) pointwise = 0;
+    /* im2col reads phase planes for 1-D/2-D windows (one gather per input plane, then
+     * unit-stride copies), else unfolds directly */
+    nn_phase_plan pp;
+    int phases = 0;
+    if (!pointwise) {
+        int rc = nn_phase_plan_make(g, &pp);
+        if (rc < 0) return onnx_ctx_fail(ctx, "phase planes overflow");
+        phases = rc == 0;
+    }
+    /* a 1x1 window (strided or padded): its only phase plane is the im2col row itself */
+    const int direct = phases && pp.ntaps == 1 && pp.n_phases == 1 && pp.tap_off[0] == 0 &&
+                       pp.plane == (size_t)out_size;
     /* Small output planes make thin GEMMs: then `chunk` images share one GEMM, their columns
      * side by side (ld apart), and the product is copied out per image. */
     int64_t chunk = 1;
@@ -107,48 +147,101 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
     }
     const int64_t ld = chunk * out_size;
     if (ld > INT_MAX) return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
-    float *col = NULL, *ytmp = NULL;
+    /* One image at a time (chunk 1), the output is made in blocks of `step` columns, each
+     * from prefill through sgemm to the activation. With im2col from phases, few channels and
+     * a short kernel (a network's stem), blocks of output rows whose im2col holds about
+     * CONV_BLOCK_FLOATS, so that it stays in L2 until OpenBLAS packs it; the weights are then
+     * small enough to be packed again per block. Where CONV_BLOCK_MIN_COLS * mg columns of
+     * im2col would not fit, and for 1x1 convolutions (B is X in place), blocks measured
+     * slower than one large GEMM. */
+    const int blocked = chunk == 1 && (pointwise || (phases && !direct));
+    int64_t step = out_size;
+    if (blocked && !pointwise && kdim * CONV_BLOCK_MIN_COLS * mg <= CONV_BLOCK_FLOATS) {
+        int64_t rows = CONV_BLOCK_FLOATS / (kdim * pp.ow);
+        if (rows < 1) rows = 1;
+        step = rows * pp.ow;
+    }
+    if (step > out_size) step = out_size;
+    float *col = NULL, *ytmp = NULL, *ph = NULL;
     if (!pointwise || chunk > 1) {
         size_t col_n;
-        if (nn_mul_size((size_t)kdim, (size_t)ld, &col_n) != 0)
+        if (nn_mul_size((size_t)kdim, (size_t)(blocked ? step : ld), &col_n) != 0)
             return onnx_ctx_fail(ctx, "im2col buffer size overflows");
         if (!(col = nn_scratch_floats(ctx, col_n))) return -1;
+        /* direct gathers write only where input lands: the padding's zeros are written once */
+        if (direct && (pp.blk[0].rows != pp.rows || pp.blk[0].cols != pp.ld))
+            memset(col, 0, col_n * sizeof(float));
+    }
+    if (phases && !direct) {
+        size_t ph_n;
+        if (nn_mul_size((size_t)cg, pp.total, &ph_n) != 0)
+            return onnx_ctx_fail(ctx, "phase planes overflow");
+        if (!(ph = nn_scratch_floats(ctx, ph_n))) return -1;
+        memset(ph, 0, ph_n * sizeof(float));
     }
     if (chunk > 1 && !(ytmp = nn_scratch_floats(ctx, (size_t)(mg * ld)))) return -1;
     const int prefill = bias || res;
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         const int64_t nb = n - i0 < chunk ? n - i0 : chunk;
         for (int64_t gi = 0; gi < group; gi++) {
+            const float *wg = wd + gi * mg * kdim;
+            const int64_t at0 = (i0 * m + gi * mg) * out_size; /* this group's first output */
+            if (blocked) {
+                const float *xg = xd + (i0 * c + gi * cg) * in_size;
+                for (int64_t ci = 0; ci < cg && !pointwise; ci++)
+                    nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total);
+                for (int64_t off = 0; off < out_size; off += step) {
+                    const int64_t cols = out_size - off < step ? out_size - off : step;
+                    const float *bmat = xg + off;
+                    int64_t ldb = in_size;
+                    if (!pointwise) {
+                        conv_im2col_phases(ph, &pp, cg, off / pp.ow, cols / pp.ow, col, cols);
+                        bmat = col;
+                        ldb = cols;
+                    }
+                    float *yb = y + at0 + off;
+                    if (prefill)
+                        conv_prefill(yb, out_size, res ? res + at0 + off : NULL, out_size, bias,
+                                     gi * mg, mg, cols);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)cols,
+                                (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb,
+                                prefill ? 1.0f : 0.0f, yb, (int)out_size);
+                    for (int64_t mo = 0; mo < mg && act->kind != ONNX_ACT_NONE; mo++)
+                        nn_activation_run(act, yb + mo * out_size, cols);
+                }
+                continue;
+            }
             const float *bmat = xd + (i0 * c + gi * cg) * in_size;
             for (int64_t b = 0; b < nb && col; b++) {
                 const float *xg = xd + ((i0 + b) * c + gi * cg) * in_size;
-                if (!pointwise) {
-                    conv_im2col(xg, cg, g, col + b * out_size, ld);
+                float *cb = col + b * out_size;
+                if (direct) {
+                    for (int64_t ci = 0; ci < cg; ci++) nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld);
+                } else if (phases) {
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total);
+                    conv_im2col_phases(ph, &pp, cg, 0, pp.oh, cb, ld);
+                } else if (!pointwise) {
+                    conv_im2col(xg, cg, g, cb, ld);
                 } else {
                     for (int64_t ci = 0; ci < cg; ci++)
-                        memcpy(col + ci * ld + b * out_size, xg + ci * in_size,
-                               (size_t)out_size * sizeof(float));
+                        memcpy(cb + ci * ld, xg + ci * in_size, (size_t)out_size * sizeof(float));
                 }
             }
             if (col) bmat = col;
-            float *dst = chunk > 1 ? ytmp : y + (i0 * m + gi * mg) * out_size;
-            for (int64_t b = 0; b < nb && prefill; b++) {
-                for (int64_t mo = 0; mo < mg; mo++) {
-                    const int64_t ch = gi * mg + mo, at = ((i0 + b) * m + ch) * out_size;
-                    const float bv = bias ? bias[ch] : 0.0f;
-                    if (res) nn_k_shift(dst + mo * ld + b * out_size, res + at, bv, out_size);
-                    else nn_k_fill(dst + mo * ld + b * out_size, bv, out_size);
-                }
-            }
+            float *dst = chunk > 1 ? ytmp : y + at0;
+            for (int64_t b = 0; b < nb && prefill; b++)
+                conv_prefill(dst + b * out_size, ld, res ? res + at0 + b * m * out_size : NULL,
+                             out_size, bias, gi * mg, mg, out_size);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
-                        (int)kdim, 1.0f, wd + gi * mg * kdim, (int)kdim, bmat, (int)ld,
-                        prefill ? 1.0f : 0.0f, dst, (int)ld);
+                        (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ld, prefill ? 1.0f : 0.0f,
+                        dst, (int)ld);
             for (int64_t b = 0; b < nb && chunk > 1; b++)
                 for (int64_t mo = 0; mo < mg; mo++)
-                    memcpy(y + ((i0 + b) * m + gi * mg + mo) * out_size,
+                    memcpy(y + at0 + b * m * out_size + mo * out_size,
                            ytmp + mo * ld + b * out_size, (size_t)out_size * sizeof(float));
         }
-        nn_activation_run(act, y + i0 * m * out_size, nb * m * out_size);
+        if (!blocked) nn_activation_run(act, y + i0 * m * out_size, nb * m * out_size);
     }
     return 0;
 }

@@ -11,43 +11,33 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #define NN_HOT __attribute__((optimize("O3", "no-trapping-math")))
 #else
-#define NN_HOT/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
- * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
-void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
-
+#define NN_HOT
+#endif
+/* NN_HOT_LOOPS: NN_HOT, and copy/zero loops stay loops: compilers otherwise turn them into
+ * memcpy/memset calls, which cost more than the copy itself for the few floats of a row. */
+#if defined(__clang__)
+#define NN_HOT_LOOPS __attribute__((no_builtin("memset", "memcpy")))
+#elif defined(__GNUC__)
+#define NN_HOT_LOOPS \
+    __attribute__((optimize("O3", "no-trapping-math", "no-tree-loop-distribute-patterns")))
+#else
+#define NN_HOT_LOOPS
 #endif
 /* Clones must be static and called from their own file (nn_kernels.c exports plain wrappers):
  * clang 14 cannot call a target_clones function from another file. ThreadSanitizer crashes in
  * ifunc resolvers, so TSan builds get the baseline code only. */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define NN_NO_CLONES 1/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
- * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
-void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
-
-#endif/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
- * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
-void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
-
+#define NN_NO_CLONES 1
+#endif
 #endif
 #if defined(__SANITIZE_THREAD__)
-#define NN_NO_CLONES 1/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
- * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
-void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
-
+#define NN_NO_CLONES 1
 #endif
 #if defined(__x86_64__) && !defined(NN_NO_CLONES)
 #define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define NN_CLONES/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
- * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
-void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
-
+#define NN_CLONES
 #endif
 
 /* y[i] = x[i * stride] (im2col rows of strided convolutions) */
@@ -80,7 +70,7 @@ void nn_k_norm_affine(float *restrict y, const float *restrict x, float mu, floa
 /* y[i] = v */
 void nn_k_fill(float *y, float v, int64_t n);
 /* y[t] = bias + sum over k < ntaps of w[k] * src[k][t], t < n (depthwise convolution over
- * phase planes, see conv_depthwise.c). The src[k] may overlap each other but not y. */
+ * phase planes, see conv_phase.h). The src[k] may overlap each other but not y. */
 void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, int64_t ntaps,
                   float bias, int64_t n);
 /* dst[a * ld_dst + b] = src[a * ld_src + b * col_stride] for a < rows, b < cols */

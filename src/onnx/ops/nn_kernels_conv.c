@@ -17,7 +17,7 @@ static NN_HOT NN_CLONES void k_dw_taps9(float *restrict y, const float *const *s
                w5 * s5[t] + w6 * s6[t] + w7 * s7[t] + w8 * s8[t];
 }
 
-static NN_HOT NN_CLONES void k_fill(float *y, float v, int64_t n)
+static NN_HOT_LOOPS NN_CLONES void k_fill(float *y, float v, int64_t n)
 {
     for (int64_t t = 0; t < n; t++) y[t] = v;
 }
@@ -28,7 +28,7 @@ static NN_HOT NN_CLONES void k_axpy(float *restrict y, float a, const float *res
     for (int64_t t = 0; t < n; t++) y[t] += a * x[t];
 }
 
-static NN_HOT NN_CLONES void k_gather_block(float *restrict dst, int64_t ld_dst,
+static NN_HOT_LOOPS NN_CLONES void k_gather_block(float *restrict dst, int64_t ld_dst,
                                             const float *restrict src, int64_t ld_src,
                                             int64_t rows, int64_t cols, int64_t col_stride)
 {

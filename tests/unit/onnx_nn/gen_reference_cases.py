@@ -69,6 +69,11 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     # same with a fused Relu after it (exercises fusion when the graph pass exists)
     node2 = helper.make_node('Relu', ['y'], ['z'])
     save(name + '_relu', [node, node2], [('x', x)], [('z', np.maximum(y, 0))], [('w', w)] + ([('b', b)] if bias else []))
+# A 7x7 stride-2 stem over a wide input (im2col in blocks of output rows); positive data, so
+# that no output is a near-cancelling sum of 147 terms (float32 order effects)
+x = np.abs(F(2, 3, 100, 90)); w = np.abs(F(8, 3, 7, 7)); b = F(8)
+y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), 2, 3).numpy()
+save('conv2d_stem_7x7_s2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2, 2], pads=[3] * 4)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 # 1-D and 3-D
 x = F(2, 4, 15); w = F(6, 2, 4); b = F(6)
 y = torch.nn.functional.conv1d(torch.nn.functional.pad(torch.from_numpy(x), (2, 1)), torch.from_numpy(w), torch.from_numpy(b), 2, 0, 2, 2).numpy()
