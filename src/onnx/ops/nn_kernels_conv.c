@@ -45,6 +45,61 @@ static NN_HOT_LOOPS NN_CLONES void k_gather_block(float *restrict dst, int64_t l
     }
 }
 
+/* Block copies (unit stride and stride 2) with AVX-512 masked stores: the rows here are often 7 or 14 floats
+ * (MobileNet's small planes), too short for a vectorized loop, whose scalar remainder then
+ * costs more than the copy. Picked at run time, like the clones. */
+#if defined(__x86_64__) && !defined(NN_NO_CLONES) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define NN_HAVE_AVX512_COPY 1
+__attribute__((target("avx512f"))) static void copy_block_avx512(float *restrict dst,
+                                                                  int64_t ld_dst,
+                                                                  const float *restrict src,
+                                                                  int64_t ld_src, int64_t rows,
+                                                                  int64_t cols)
+{
+    const __mmask16 tail = (__mmask16)((1u << (cols & 15)) - 1u);
+    for (int64_t a = 0; a < rows; a++) {
+        float *d = dst + a * ld_dst;
+        const float *s = src + a * ld_src;
+        int64_t b = 0;
+        for (; b + 16 <= cols; b += 16) _mm512_storeu_ps(d + b, _mm512_loadu_ps(s + b));
+        if (tail) _mm512_mask_storeu_ps(d + b, tail, _mm512_maskz_loadu_ps(tail, s + b));
+    }
+}
+
+/* Stride 2: two loads per 16 outputs and one permute of their even elements. */
+__attribute__((target("avx512f"))) static void copy_block2_avx512(float *restrict dst,
+                                                                   int64_t ld_dst,
+                                                                   const float *restrict src,
+                                                                   int64_t ld_src, int64_t rows,
+                                                                   int64_t cols)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const int64_t r = cols & 15; /* outputs in the last, partial vector: inputs 0 .. 2r - 2 */
+    const __mmask16 tail = (__mmask16)((1u << r) - 1u);
+    const __mmask16 lo_m = (__mmask16)(r > 8 ? 0xffffu : r > 0 ? (1u << (2 * r - 1)) - 1u : 0u);
+    const __mmask16 hi_m = (__mmask16)(r > 8 ? (1u << (2 * r - 17)) - 1u : 0u);
+    for (int64_t a = 0; a < rows; a++) {
+        float *d = dst + a * ld_dst;
+        const float *s = src + a * ld_src;
+        int64_t b = 0;
+        for (; b + 16 <= cols; b += 16) {
+            __m512 lo = _mm512_loadu_ps(s + 2 * b), hi;
+            /* the last input of a full vector is 2b + 30: load 2b + 31 only if it exists */
+            hi = b + 16 < cols ? _mm512_loadu_ps(s + 2 * b + 16)
+                               : _mm512_maskz_loadu_ps(0x7fff, s + 2 * b + 16);
+            _mm512_storeu_ps(d + b, _mm512_permutex2var_ps(lo, even, hi));
+        }
+        if (tail) {
+            __m512 lo = _mm512_maskz_loadu_ps(lo_m, s + 2 * b);
+            __m512 hi = _mm512_maskz_loadu_ps(hi_m, s + 2 * b + 16);
+            _mm512_mask_storeu_ps(d + b, tail, _mm512_permutex2var_ps(lo, even, hi));
+        }
+    }
+}
+#endif
+
 /* Maxima with NaN ignored (a NaN never compares greater), as in pool.c. */
 static NN_HOT NN_CLONES void k_max_into(float *restrict m, const float *restrict x, int64_t n)
 {
@@ -85,6 +140,18 @@ void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, in
 void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
                        int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride)
 {
+#ifdef NN_HAVE_AVX512_COPY
+    static int avx512 = -1;
+    if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (col_stride == 1 && avx512) {
+        copy_block_avx512(dst, ld_dst, src, ld_src, rows, cols);
+        return;
+    }
+    if (col_stride == 2 && avx512) {
+        copy_block2_avx512(dst, ld_dst, src, ld_src, rows, cols);
+        return;
+    }
+#endif
     k_gather_block(dst, ld_dst, src, ld_src, rows, cols, col_stride);
 }
 

@@ -118,6 +118,9 @@ static void test_conv_paths_match_reference(void **state)
         {1, 4, 2, 3, 4, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},     /* depthwise, tiny input */
         {2, 4, 20, 40, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise, row by row */
         {1, 4, 33, 66, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* depthwise s2, row by row */
+        {1, 2, 9, 64, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers of 32 columns */
+        {2, 2, 5, 32, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers of 16 columns */
+        {1, 2, 7, 47, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers with a tail */
         {1, 3, 9, 9, 3, 3, 1, 17, 1, 1, 1, 1, 0, 8, 0, 8},    /* depthwise 1x17: im2col */
         {2, 16, 9, 9, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1x1 stride 1: plain GEMM */
         {1, 16, 9, 9, 32, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* grouped 1x1 */
