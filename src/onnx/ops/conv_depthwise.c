@@ -1,16 +1,14 @@
 /* Depthwise Conv (group == C, M = C * multiplier) over 1 or 2 spatial dims by phase planes
  * (conv_phase.h): each input plane is gathered once into the phases of its padded self, after
- * which every tap is a contiguous vector at a fixed offset. Outputs narrower than
- * DW_FLAT_BELOW are computed over the phase planes' whole rows, including the few columns past
- * the output's width, so that the loop is long enough to vectorize; the rows are then
- * compacted. */
+ * which every tap is a contiguous vector at a fixed offset. Each output plane is computed over
+ * the phase planes' whole rows, including the few columns past the output's width, as one long
+ * vector loop, and its rows are then compacted: faster than row by row even on 112-wide planes
+ * (measured 30% on 56x56). */
 #include <string.h>
 
 #include "conv_phase.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
-
-#define DW_FLAT_BELOW 32
 
 int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
                       const float *res, float *y, int64_t n, int64_t c, int64_t m,
@@ -21,7 +19,7 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     if (rc > 0) return 0;
     if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
     const int64_t oh = p.oh, ow = p.ow, ld = p.ld;
-    const int flat = ld != ow && ow < DW_FLAT_BELOW;
+    const int flat = ld != ow;
     float *ph = nn_scratch_floats(ctx, p.total + (flat ? p.plane : 0));
     if (!ph) return -1;
     memset(ph, 0, p.total * sizeof(float));
@@ -41,13 +39,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                 if (flat) {
                     nn_k_dw_taps(tmp, src, wk, p.ntaps, bv, (oh - 1) * ld + ow);
                     nn_k_gather_block(yp, ow, tmp, ld, oh, ow, 1);
-                } else if (ld == ow) {
-                    nn_k_dw_taps(yp, src, wk, p.ntaps, bv, out_size);
                 } else {
-                    for (int64_t r = 0; r < oh; r++) {
-                        nn_k_dw_taps(yp + r * ow, src, wk, p.ntaps, bv, ow);
-                        for (int64_t k = 0; k < p.ntaps; k++) src[k] += ld;
-                    }
+                    nn_k_dw_taps(yp, src, wk, p.ntaps, bv, out_size);
                 }
                 if (res) nn_k_add_vec(yp, res + (b * m + mo) * out_size, out_size);
                 nn_activation_run(act, yp, out_size);
