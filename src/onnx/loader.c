@@ -476,6 +476,7 @@ static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, o
     if (rc == 0) rc = onnx_graph_fuse(m, e);
     if (rc == 0) rc = onnx_graph_prepare(m, e);
     if (rc == 0) rc = onnx_graph_plan(m, e);
+    if (rc == 0 && onnx_graph_batch_plan(m) < 0) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (rc < 0) {
         onnx_model_free(m);
         return rc;

@@ -46,6 +46,9 @@ struct onnx_model {
     int *input_values, *output_values;      /* arena */
     onnx_value_info *input_info, *output_info; /* arena */
 
+    int64_t batch_slice;       /* > 0: run batches at most this many samples at a time
+                                  (batch.c); 0: whole batches only */
+
     int n_op_types;            /* file's op types and counts, arena */
     const char **op_types;
     int *op_counts;
@@ -72,6 +75,7 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e);      /* Conv+BN, activatio
 int onnx_graph_prepare(onnx_model *m, onnx_load_err *e);   /* op->prepare with consts */
 int onnx_graph_plan(onnx_model *m, onnx_load_err *e);      /* liveness: free_after */
 void onnx_graph_release_nodes(onnx_model *m);              /* op->release for every node */
+int onnx_graph_batch_plan(onnx_model *m);                  /* batch_slice; -1 on ENOMEM */
 
 /* Removes nodes marked dead (op == NULL) and compacts the node array. */
 void onnx_graph_compact(onnx_model *m);
