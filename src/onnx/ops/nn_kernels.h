@@ -13,11 +13,10 @@
 #else
 #define NN_HOT
 #endif
-/* NN_HOT_LOOPS: NN_HOT, and copy/zero loops stay loops: compilers otherwise turn them into
- * memcpy/memset calls, which cost more than the copy itself for the few floats of a row. */
-#if defined(__clang__)
-#define NN_HOT_LOOPS __attribute__((no_builtin("memset", "memcpy")))
-#elif defined(__GNUC__)
+/* NN_HOT_LOOPS: NN_HOT, and copy/zero loops stay loops: GCC otherwise turns them into
+ * memcpy/memset calls, which cost more than the copy itself for the few floats of a row.
+ * (clang's no_builtin cannot be combined with target_clones.) */
+#if defined(__GNUC__) && !defined(__clang__)
 #define NN_HOT_LOOPS \
     __attribute__((optimize("O3", "no-trapping-math", "no-tree-loop-distribute-patterns")))
 #else
