@@ -440,6 +440,7 @@ void onnx_model_free(onnx_model *m)
     free(m->nodes);
     free(m->free_after);
     free(m->free_start);
+    free(m->prefetch);
     onnx_arena_free(&m->arena);
     free(m);
 }

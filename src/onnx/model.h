@@ -18,6 +18,13 @@ typedef enum onnx_value_kind {
     ONNX_VALUE_CONST,          /* initializer or folded constant: t.data owned by the model */
 } onnx_value_kind;
 
+/* Weights the next nodes will stream from memory (plan, see onnx_ctx_prefetch_next). */
+#define ONNX_PREFETCH_NEXT 2
+typedef struct onnx_prefetch {
+    const void *ptr[ONNX_PREFETCH_NEXT];
+    size_t bytes[ONNX_PREFETCH_NEXT];
+} onnx_prefetch;
+
 typedef struct onnx_value {
     const char *name;          /* arena */
     onnx_value_kind kind;
@@ -41,6 +48,7 @@ struct onnx_model {
     int n_nodes;
     int *free_after;           /* plan: for node k, values free_after[free_start[k]..[k+1]) */
     int *free_start;           /* die after node k runs (malloc'd, n_nodes + 1) */
+    onnx_prefetch *prefetch;   /* plan: per node, the weights of the next nodes (malloc'd) */
 
     int n_inputs, n_outputs;
     int *input_values, *output_values;      /* arena */

@@ -3,7 +3,8 @@
  * which every tap is a contiguous vector at a fixed offset. Each output plane is computed over
  * the phase planes' whole rows, including the few columns past the output's width, as one long
  * vector loop, and its rows are then compacted: faster than row by row even on 112-wide planes
- * (measured 30% on 56x56). */
+ * (measured 30% on 56x56). Little memory traffic: meanwhile the weights of the next nodes (in
+ * MobileNet, the 1x1 convolutions around it) are prefetched, a share per plane. */
 #include <string.h>
 
 #include "conv_phase.h"
@@ -30,6 +31,7 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     for (int64_t b = 0; b < n; b++) {
         for (int64_t ci = 0; ci < c; ci++) {
             nn_phase_gather(&p, x + (b * c + ci) * in_size, ph);
+            onnx_ctx_prefetch_next(ctx, b * c + ci, n * c);
             for (int64_t mk = 0; mk < mult; mk++) {
                 const int64_t mo = ci * mult + mk;
                 const float *wk = w + mo * p.ntaps;
