@@ -2,6 +2,7 @@
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
+ *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -188,21 +189,10 @@ static int fuse_conv_add(onnx_model *m, int ci)
 
 /* ---- activation ------------------------------------------------------------------------------ */
 
-static int fuse_activation(onnx_model *m, int pi)
+/* The parameters of activation node act as inferd_alpha / inferd_beta (activation.h); -1 if
+ * they are not constant. */
+static int act_params(const onnx_model *m, const onnx_node *act, float *a, float *b)
 {
-    onnx_node *p = &m->nodes[pi];
-    if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 && strcmp(p->op_type, "MatMul") != 0)
-        return 0;
-    if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
-    /* the fused activation runs on float32 data: require float32 weights */
-    const onnx_tensor *w = const_input(m, p, 1);
-    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
-    int ai = sole_consumer(m, p->outputs[0]);
-    if (ai < 0) return 0;
-    onnx_node *act = &m->nodes[ai];
-    if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
-        !only_first_output(act))
-        return 0;
     float alpha = 0, beta = 0;
     const char *t = act->op_type;
     if (strcmp(t, "LeakyRelu") == 0) {
@@ -222,15 +212,74 @@ static int fuse_activation(onnx_model *m, int pi)
             for (int k = 1; k < act->n_inputs && k < 3; k++) {
                 if (act->inputs[k] < 0) continue;
                 const onnx_tensor *c = const_input(m, act, k);
-                if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return 0;
+                if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return -1;
                 float v = ((const float *)c->data)[0];
                 if (k == 1) alpha = v;
                 else beta = v;
             }
         }
     } else if (act->n_inputs != 1) {
-        return 0;
+        return -1;
     }
+    *a = alpha;
+    *b = beta;
+    return 0;
+}
+
+/* Relu / Clip whose only reader is a depthwise Conv (weights C x 1 x kh x kw, group > 1):
+ * the Conv reads the activation's input and applies it while gathering each input plane
+ * (attributes inferd_input_activation, inferd_input_alpha, inferd_input_beta), so that the
+ * tensor before it (MobileNet's widest, the 1x1 expansions) is not read and written once more
+ * by an activation pass. Runs before the activation pass, which would give the activation to
+ * the producing Conv instead. */
+static int fuse_dw_input_activation(onnx_model *m, int ai)
+{
+    onnx_node *act = &m->nodes[ai];
+    if (strcmp(act->op_type, "Relu") != 0 && strcmp(act->op_type, "Clip") != 0) return 0;
+    if (!only_first_output(act) || act->n_inputs < 1 || act->inputs[0] < 0) return 0;
+    float alpha, beta;
+    if (act_params(m, act, &alpha, &beta) != 0) return 0;
+    int di = sole_consumer(m, act->outputs[0]);
+    if (di < 0) return 0;
+    onnx_node *dw = &m->nodes[di];
+    if (strcmp(dw->op_type, "Conv") != 0 || dw->inputs[0] != act->outputs[0] ||
+        onnx_node_attr(dw, "inferd_input_activation"))
+        return 0;
+    for (int k = 1; k < dw->n_inputs; k++)
+        if (dw->inputs[k] == act->outputs[0]) return 0;
+    const onnx_tensor *w = const_input(m, dw, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[1] != 1 ||
+        onnx_attr_int(dw, "group", 1) <= 1)
+        return 0;
+    onnx_attr attrs[3] = {
+        {.name = "inferd_input_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
+        {.name = "inferd_input_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
+        {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
+    };
+    for (int i = 0; i < 3; i++)
+        if (add_attr(m, dw, &attrs[i]) < 0) return -1;
+    dw->inputs[0] = act->inputs[0];
+    act->op = NULL;
+    return 1;
+}
+
+static int fuse_activation(onnx_model *m, int pi)
+{
+    onnx_node *p = &m->nodes[pi];
+    if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 && strcmp(p->op_type, "MatMul") != 0)
+        return 0;
+    if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
+    /* the fused activation runs on float32 data: require float32 weights */
+    const onnx_tensor *w = const_input(m, p, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    int ai = sole_consumer(m, p->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *act = &m->nodes[ai];
+    if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
+        !only_first_output(act))
+        return 0;
+    float alpha = 0, beta = 0;
+    if (act_params(m, act, &alpha, &beta) != 0) return 0;
     onnx_attr attrs[3] = {
         {.name = "inferd_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
         {.name = "inferd_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
@@ -247,7 +296,7 @@ static int fuse_activation(onnx_model *m, int pi)
 int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
     int (*const passes[])(onnx_model *, int) = {fuse_conv_bn, fuse_matmul_bias, fuse_conv_add,
-                                                fuse_activation};
+                                                fuse_dw_input_activation, fuse_activation};
     onnx_graph_count_uses(m);
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         for (int i = 0; i < m->n_nodes; i++) {

@@ -103,7 +103,8 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
 /* y (n x m x out_size) = conv(x) + bias + res (each optional), then act. */
 static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *bias,
                         const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                        int64_t group, const nn_geom *g, const onnx_activation *act)
+                        int64_t group, const nn_geom *g, const onnx_activation *act_in,
+                        const onnx_activation *act)
 {
     const int64_t cg = c / group, mg = m / group, ks = nn_geom_k_size(g);
     const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
@@ -117,8 +118,18 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
         return 0;
     }
     if (group > 1 && group == c) {
-        int rc = nn_conv_depthwise(ctx, xd, wd, bias, res, y, n, c, m, g, act);
+        int rc = nn_conv_depthwise(ctx, xd, wd, bias, res, y, n, c, m, g, act_in, act);
         if (rc != 0) return rc < 0 ? -1 : 0;
+    }
+    if (act_in->kind != ONNX_ACT_NONE) { /* elsewhere the input's activation is a pass of its own */
+        size_t nx;
+        if (nn_mul3_size((size_t)n, (size_t)c, (size_t)in_size, &nx) != 0)
+            return onnx_ctx_fail(ctx, "input size overflows");
+        float *xa = nn_scratch_floats(ctx, nx);
+        if (!xa) return -1;
+        memcpy(xa, xd, nx * sizeof(float));
+        nn_activation_run(act_in, xa, (int64_t)nx);
+        xd = xa;
     }
     if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
@@ -189,7 +200,7 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
             if (blocked) {
                 const float *xg = xd + (i0 * c + gi * cg) * in_size;
                 for (int64_t ci = 0; ci < cg && !pointwise; ci++)
-                    nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total);
+                    nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
                 for (int64_t off = 0; off < out_size; off += step) {
                     const int64_t cols = out_size - off < step ? out_size - off : step;
                     const float *bmat = xg + off;
@@ -216,10 +227,10 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
                 const float *xg = xd + ((i0 + b) * c + gi * cg) * in_size;
                 float *cb = col + b * out_size;
                 if (direct) {
-                    for (int64_t ci = 0; ci < cg; ci++) nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld);
+                    for (int64_t ci = 0; ci < cg; ci++) nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
                 } else if (phases) {
                     for (int64_t ci = 0; ci < cg; ci++)
-                        nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total);
+                        nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
                     conv_im2col_phases(ph, &pp, cg, 0, pp.oh, cb, ld);
                 } else if (!pointwise) {
                     conv_im2col(xg, cg, g, cb, ld);
@@ -278,8 +289,17 @@ int nn_conv_run(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "bias must be 1-D with %lld values", (long long)m);
     nn_geom g;
     if (nn_geom_window(ctx, node, x, w->dims + 2, 0, &g) != 0) return -1;
-    onnx_activation act;
+    onnx_activation act, act_in = {.kind = ONNX_ACT_NONE};
     if (nn_activation_read(ctx, node, &act) != 0) return -1;
+    /* an activation of the input moved here by fuse.c (Relu or Clip before a depthwise Conv) */
+    const char *in_act = onnx_attr_string(node, "inferd_input_activation", NULL);
+    if (in_act) {
+        act_in.kind = onnx_activation_kind_from_op(in_act);
+        act_in.alpha = onnx_attr_float(node, "inferd_input_alpha", 0);
+        act_in.beta = onnx_attr_float(node, "inferd_input_beta", 0);
+        if (act_in.kind != ONNX_ACT_RELU && act_in.kind != ONNX_ACT_CLIP)
+            return onnx_ctx_fail(ctx, "unknown input activation '%s'", in_act);
+    }
 
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
@@ -289,7 +309,7 @@ int nn_conv_run(onnx_ctx *ctx)
         if (!yt) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
         return conv_compute(ctx, x->data, w->data, bias, r ? r->data : NULL, yt->data, n, c, m,
-                            group, &g, &act);
+                            group, &g, &act_in, &act);
     }
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
@@ -298,7 +318,8 @@ int nn_conv_run(onnx_ctx *ctx)
     const int64_t numel = onnx_tensor_numel(&t);
     if (numel > 0) {
         if (!(t.data = nn_scratch_floats(ctx, (size_t)numel))) return -1;
-        if (conv_compute(ctx, x->data, w->data, bias, NULL, t.data, n, c, m, group, &g, &none))
+        if (conv_compute(ctx, x->data, w->data, bias, NULL, t.data, n, c, m, group, &g, &act_in,
+                         &none))
             return -1;
     }
     const onnx_tensor *ins[2] = {&t, r};

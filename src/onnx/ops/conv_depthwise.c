@@ -13,12 +13,16 @@
 
 int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
                       const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                      const nn_geom *g, const onnx_activation *act)
+                      const nn_geom *g, const onnx_activation *act_in,
+                      const onnx_activation *act)
 {
     nn_phase_plan p;
     int rc = nn_phase_plan_make(g, &p);
     if (rc > 0) return 0;
     if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
+    /* the input's activation (fuse.c) is applied while gathering */
+    const int mode = act_in->kind == ONNX_ACT_RELU ? 1 : act_in->kind == ONNX_ACT_CLIP ? 2 : 0;
+    if (mode == 0 && act_in->kind != ONNX_ACT_NONE) return 0;
     const int64_t oh = p.oh, ow = p.ow, ld = p.ld;
     const int flat = ld != ow;
     float *ph = nn_scratch_floats(ctx, p.total + (flat ? p.plane : 0));
@@ -30,7 +34,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     const float *src[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
     for (int64_t b = 0; b < n; b++) {
         for (int64_t ci = 0; ci < c; ci++) {
-            nn_phase_gather(&p, x + (b * c + ci) * in_size, ph);
+            nn_phase_gather(&p, x + (b * c + ci) * in_size, ph, mode, act_in->alpha,
+                            act_in->beta);
             onnx_ctx_prefetch_next(ctx, b * c + ci, n * c);
             for (int64_t mk = 0; mk < mult; mk++) {
                 const int64_t mo = ci * mult + mk;

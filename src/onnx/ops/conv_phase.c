@@ -58,12 +58,13 @@ int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p)
     return 0;
 }
 
-void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph)
+void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
+                     float hi)
 {
     for (int k = 0; k < p->n_phases; k++, ph += p->plane) {
         const nn_phase_blk *b = &p->blk[k];
         if (b->rows > 0)
-            nn_k_gather_block(ph + b->a0 * p->ld + b->b0, p->ld, x + b->src, p->src_row,
-                              b->rows, b->cols, p->src_col);
+            nn_k_gather_block_act(ph + b->a0 * p->ld + b->b0, p->ld, x + b->src, p->src_row,
+                                  b->rows, b->cols, p->src_col, mode, lo, hi);
     }
 }

@@ -41,8 +41,10 @@ typedef struct nn_phase_plan {
 int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p);
 
 /* Writes the input part of the phase set of one input plane x (in_h x in_w) into ph
- * (p->total floats). The rest, the zeros, is the same for every plane: clear a buffer once
- * (memset of p->total floats) before its first gather. */
-void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph);
+ * (p->total floats), with an activation applied to each value (mode as nn_k_gather_block_act:
+ * 0 none, 1 Relu, 2 Clip to [lo, hi]). The rest, the zeros, is the same for every plane:
+ * clear a buffer once (memset of p->total floats) before its first gather. */
+void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
+                     float hi);
 
 #endif

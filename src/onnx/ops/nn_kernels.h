@@ -75,6 +75,11 @@ void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, in
 /* dst[a * ld_dst + b] = src[a * ld_src + b * col_stride] for a < rows, b < cols */
 void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
                        int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride);
+/* The same with an activation applied to each value: mode 1 Relu, 2 Clip to [lo, hi] (NaN as
+ * in activation.c), 0 none. */
+void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride,
+                           int mode, float lo, float hi);
 /* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
  * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);

@@ -45,25 +45,65 @@ static NN_HOT_LOOPS NN_CLONES void k_gather_block(float *restrict dst, int64_t l
     }
 }
 
+/* The gather with Relu (mode 1: NaN -> 0) or Clip (mode 2: [lo, hi], NaN passes) applied, as
+ * activation.c does. */
+static NN_HOT_LOOPS NN_CLONES void k_gather_block_act(float *restrict dst, int64_t ld_dst,
+                                                      const float *restrict src, int64_t ld_src,
+                                                      int64_t rows, int64_t cols,
+                                                      int64_t col_stride, int mode, float lo,
+                                                      float hi)
+{
+    for (int64_t a = 0; a < rows; a++) {
+        float *d = dst + a * ld_dst;
+        const float *s = src + a * ld_src;
+        if (mode == 1) {
+            for (int64_t b = 0; b < cols; b++) {
+                float v = s[b * col_stride];
+                d[b] = v > 0 ? v : 0.0f;
+            }
+        } else {
+            for (int64_t b = 0; b < cols; b++) {
+                float v = s[b * col_stride];
+                v = v < lo ? lo : v;
+                d[b] = v > hi ? hi : v;
+            }
+        }
+    }
+}
+
 /* Block copies (unit stride and stride 2) with AVX-512 masked stores: the rows here are often 7 or 14 floats
  * (MobileNet's small planes), too short for a vectorized loop, whose scalar remainder then
  * costs more than the copy. Picked at run time, like the clones. */
 #if defined(__x86_64__) && !defined(NN_NO_CLONES) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define NN_HAVE_AVX512_COPY 1
+/* mode 0: as is; 1: Relu (maxps returns its second operand for a NaN: 0); 2: Clip, NaN passes
+ * (max(lo, v) and min(hi, .) return the NaN operand v) */
+__attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, int mode,
+                                                                    __m512 lo, __m512 hi)
+{
+    if (mode == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (mode == 2) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+    return v;
+}
 __attribute__((target("avx512f"))) static void copy_block_avx512(float *restrict dst,
                                                                   int64_t ld_dst,
                                                                   const float *restrict src,
                                                                   int64_t ld_src, int64_t rows,
-                                                                  int64_t cols)
+                                                                  int64_t cols, int mode, float lo_,
+                                                                  float hi_)
 {
+    const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
     const __mmask16 tail = (__mmask16)((1u << (cols & 15)) - 1u);
     for (int64_t a = 0; a < rows; a++) {
         float *d = dst + a * ld_dst;
         const float *s = src + a * ld_src;
         int64_t b = 0;
-        for (; b + 16 <= cols; b += 16) _mm512_storeu_ps(d + b, _mm512_loadu_ps(s + b));
-        if (tail) _mm512_mask_storeu_ps(d + b, tail, _mm512_maskz_loadu_ps(tail, s + b));
+        for (; b + 16 <= cols; b += 16)
+            _mm512_storeu_ps(d + b, act_avx512(_mm512_loadu_ps(s + b), mode, lo, hi));
+        if (tail)
+            _mm512_mask_storeu_ps(d + b, tail,
+                                  act_avx512(_mm512_maskz_loadu_ps(tail, s + b), mode, lo, hi));
     }
 }
 
@@ -72,8 +112,10 @@ __attribute__((target("avx512f"))) static void copy_block2_avx512(float *restric
                                                                    int64_t ld_dst,
                                                                    const float *restrict src,
                                                                    int64_t ld_src, int64_t rows,
-                                                                   int64_t cols)
+                                                                   int64_t cols, int mode,
+                                                                   float lo_, float hi_)
 {
+    const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const int64_t r = cols & 15; /* outputs in the last, partial vector: inputs 0 .. 2r - 2 */
@@ -85,16 +127,17 @@ __attribute__((target("avx512f"))) static void copy_block2_avx512(float *restric
         const float *s = src + a * ld_src;
         int64_t b = 0;
         for (; b + 16 <= cols; b += 16) {
-            __m512 lo = _mm512_loadu_ps(s + 2 * b), hi;
+            __m512 l = _mm512_loadu_ps(s + 2 * b), h;
             /* the last input of a full vector is 2b + 30: load 2b + 31 only if it exists */
-            hi = b + 16 < cols ? _mm512_loadu_ps(s + 2 * b + 16)
-                               : _mm512_maskz_loadu_ps(0x7fff, s + 2 * b + 16);
-            _mm512_storeu_ps(d + b, _mm512_permutex2var_ps(lo, even, hi));
+            h = b + 16 < cols ? _mm512_loadu_ps(s + 2 * b + 16)
+                              : _mm512_maskz_loadu_ps(0x7fff, s + 2 * b + 16);
+            _mm512_storeu_ps(d + b, act_avx512(_mm512_permutex2var_ps(l, even, h), mode, lo, hi));
         }
         if (tail) {
-            __m512 lo = _mm512_maskz_loadu_ps(lo_m, s + 2 * b);
-            __m512 hi = _mm512_maskz_loadu_ps(hi_m, s + 2 * b + 16);
-            _mm512_mask_storeu_ps(d + b, tail, _mm512_permutex2var_ps(lo, even, hi));
+            __m512 l = _mm512_maskz_loadu_ps(lo_m, s + 2 * b);
+            __m512 h = _mm512_maskz_loadu_ps(hi_m, s + 2 * b + 16);
+            _mm512_mask_storeu_ps(d + b, tail,
+                                  act_avx512(_mm512_permutex2var_ps(l, even, h), mode, lo, hi));
         }
     }
 }
@@ -140,19 +183,27 @@ void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, in
 void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
                        int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride)
 {
+    nn_k_gather_block_act(dst, ld_dst, src, ld_src, rows, cols, col_stride, 0, 0.0f, 0.0f);
+}
+
+void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride,
+                           int mode, float lo, float hi)
+{
 #ifdef NN_HAVE_AVX512_COPY
     static int avx512 = -1;
     if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
     if (col_stride == 1 && avx512) {
-        copy_block_avx512(dst, ld_dst, src, ld_src, rows, cols);
+        copy_block_avx512(dst, ld_dst, src, ld_src, rows, cols, mode, lo, hi);
         return;
     }
     if (col_stride == 2 && avx512) {
-        copy_block2_avx512(dst, ld_dst, src, ld_src, rows, cols);
+        copy_block2_avx512(dst, ld_dst, src, ld_src, rows, cols, mode, lo, hi);
         return;
     }
 #endif
-    k_gather_block(dst, ld_dst, src, ld_src, rows, cols, col_stride);
+    if (mode == 0) k_gather_block(dst, ld_dst, src, ld_src, rows, cols, col_stride);
+    else k_gather_block_act(dst, ld_dst, src, ld_src, rows, cols, col_stride, mode, lo, hi);
 }
 
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n) { k_max_into(m, x, n); }
