@@ -21,6 +21,10 @@
  * block has at least CONV_BLOCK_MIN_COLS columns per output channel (see conv_compute). */
 #define CONV_BLOCK_MIN_COLS 8
 #define CONV_BLOCK_FLOATS (128 * 1024)
+/* Stride-1 convolutions by taps (no im2col) when the weights have at most this many floats
+ * and the output at least this many positions (see conv_compute). */
+#define CONV_TAPS_MAX_WEIGHTS (64 * 1024)
+#define CONV_TAPS_MIN_COLS 1024
 
 /* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw) ld floats
  * apart, columns the output positions; padding reads as zero. */
@@ -100,6 +104,30 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
     }
 }
 
+/* One image and group by taps (see `taps` in conv_compute): w is mg x (cg * ntaps) as in
+ * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
+static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const float *ph,
+                      float *ygrid, int64_t grid, int64_t mg, int64_t cg, const float *bias,
+                      const float *res, float *y, const onnx_activation *act)
+{
+    const int64_t nt = p->ntaps, out_size = p->oh * p->ow;
+    for (int64_t k = 0; k < nt; k++) /* wtap[k] = W[:, :, tap k], mg x cg */
+        for (int64_t mo = 0; mo < mg; mo++)
+            for (int64_t ci = 0; ci < cg; ci++)
+                wtap[(k * mg + mo) * cg + ci] = w[(mo * cg + ci) * nt + k];
+    for (int64_t k = 0; k < nt; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)grid, (int)cg, 1.0f,
+                    wtap + k * mg * cg, (int)cg, ph + p->tap_off[k], (int)p->total,
+                    k ? 1.0f : 0.0f, ygrid, (int)grid);
+    for (int64_t mo = 0; mo < mg; mo++) {
+        float *yr = y + mo * out_size;
+        nn_k_gather_block(yr, p->ow, ygrid + mo * grid, p->ld, p->oh, p->ow, 1);
+        if (res) nn_k_add_vec(yr, res + mo * out_size, out_size);
+        if (bias) nn_k_add_scalar(yr, bias[mo], out_size);
+        nn_activation_run(act, yr, out_size);
+    }
+}
+
 /* y (n x m x out_size) = conv(x) + bias + res (each optional), then act. */
 static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *bias,
                         const float *res, float *y, int64_t n, int64_t c, int64_t m,
@@ -173,8 +201,24 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
         step = rows * pp.ow;
     }
     if (step > out_size) step = out_size;
+    /* Stride 1, small weights, a wide output (ResNet's first stage): no im2col at all. Tap k's
+     * rows of the im2col would be the padded planes shifted by tap_off[k], so sgemm reads them
+     * in place (ldb = one plane) and makes the product on the padded grid (rows ld long): one
+     * sgemm per tap (K = C) accumulating into ygrid, whose rows are then compacted into Y. The
+     * grid's extra columns must stay few: (ld - ow) / ow <= 1/16. */
+    const int taps = blocked && phases && !direct && pp.n_phases == 1 && pp.ntaps > 1 &&
+                     mg * kdim <= CONV_TAPS_MAX_WEIGHTS && out_size >= CONV_TAPS_MIN_COLS &&
+                     (pp.ld - pp.ow) * 16 <= pp.ow;
+    const int64_t grid = taps ? (pp.oh - 1) * pp.ld + pp.ow : 0; /* grid columns computed */
+    float *wtap = NULL, *ygrid = NULL;
+    if (taps) {
+        if (grid > INT_MAX || pp.total > INT_MAX) return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+        if (!(wtap = nn_scratch_floats(ctx, (size_t)(mg * kdim))) ||
+            !(ygrid = nn_scratch_floats(ctx, (size_t)(mg * grid))))
+            return -1;
+    }
     float *col = NULL, *ytmp = NULL, *ph = NULL;
-    if (!pointwise || chunk > 1) {
+    if ((!pointwise || chunk > 1) && !taps) {
         size_t col_n;
         if (nn_mul_size((size_t)kdim, (size_t)(blocked ? step : ld), &col_n) != 0)
             return onnx_ctx_fail(ctx, "im2col buffer size overflows");
@@ -201,6 +245,11 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
                 const float *xg = xd + (i0 * c + gi * cg) * in_size;
                 for (int64_t ci = 0; ci < cg && !pointwise; ci++)
                     nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
+                if (taps) {
+                    conv_taps(&pp, wg, wtap, ph, ygrid, grid, mg, cg, bias ? bias + gi * mg : NULL,
+                              res ? res + at0 : NULL, y + at0, act);
+                    continue;
+                }
                 for (int64_t off = 0; off < out_size; off += step) {
                     const int64_t cols = out_size - off < step ? out_size - off : step;
                     const float *bmat = xg + off;

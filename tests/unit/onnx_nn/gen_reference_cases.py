@@ -177,6 +177,12 @@ for (name, n, c, m, g, hw, k, s_, p_, bias, rshape, relu, swap) in [
              helper.make_node('Add', ['r', 't'] if swap else ['t', 'r'], ['u' if relu else 'y'])]
     if relu: nodes.append(helper.make_node('Relu', ['u'], ['y']))
     save(f'fuse_conv_add_{name}', nodes, [('x', x), ('r', r)], [('y', z.astype(np.float32))], [('w', w)] + ([('b', b)] if bias else []))
+# Conv by taps (stride 1, no im2col) + residual + Relu; positive data, so that no output is a
+# near-cancelling sum of 72 terms
+x = np.abs(F(2, 8, 40, 40)); w = np.abs(F(8, 8, 3, 3)); b = F(8); r = np.abs(F(2, 8, 40, 40))
+z = np.maximum(conv(x, w, b, 1, 1, 1) + r, 0)
+save('fuse_conv_add_taps_relu', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=[1] * 4), helper.make_node('Add', ['t', 'r'], ['u']),
+     helper.make_node('Relu', ['u'], ['y'])], [('x', x), ('r', r)], [('y', z)], [('w', w), ('b', b)])
 # Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
 x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
 z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)

@@ -132,6 +132,10 @@ static void test_conv_paths_match_reference(void **state)
         {2, 6, 9, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* grouped 3x3 */
         {1, 3, 12, 9, 5, 1, 3, 2, 2, 1, 2, 1, 2, 0, 1, 3},    /* dilation, asymmetric pads */
         {5, 8, 14, 14, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* images share GEMMs (3 + 2) */
+        {2, 8, 40, 40, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* by taps, no im2col */
+        {1, 8, 40, 40, 8, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* by taps, grouped */
+        {1, 4, 70, 70, 6, 1, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   /* by taps, dilation 2 */
+        {1, 3, 33, 64, 5, 1, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1},   /* by taps, uneven pads */
         {5, 16, 7, 7, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* shared GEMMs, 1x1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
