@@ -25,6 +25,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     if (mode == 0 && act_in->kind != ONNX_ACT_NONE) return 0;
     const int64_t oh = p.oh, ow = p.ow, ld = p.ld;
     const int flat = ld != ow;
+    /* the output's Relu/Clip is applied in the compaction when there is no residual to add */
+    const int out_mode = res ? 0 : act->kind == ONNX_ACT_RELU ? 1 : act->kind == ONNX_ACT_CLIP ? 2 : 0;
     float *ph = nn_scratch_floats(ctx, p.total + (flat ? p.plane : 0));
     if (!ph) return -1;
     memset(ph, 0, p.total * sizeof(float));
@@ -43,6 +45,12 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                 const float bv = bias ? bias[mo] : 0.0f;
                 float *yp = y + (b * m + mo) * out_size;
                 for (int64_t k = 0; k < p.ntaps; k++) src[k] = ph + p.tap_off[k];
+                if (flat && out_mode) { /* Relu/Clip while compacting */
+                    nn_k_dw_taps(tmp, src, wk, p.ntaps, bv, (oh - 1) * ld + ow);
+                    nn_k_gather_block_act(yp, ow, tmp, ld, oh, ow, 1, out_mode, act->alpha,
+                                          act->beta);
+                    continue;
+                }
                 if (flat) {
                     nn_k_dw_taps(tmp, src, wk, p.ntaps, bv, (oh - 1) * ld + ow);
                     nn_k_gather_block(yp, ow, tmp, ld, oh, ow, 1);
