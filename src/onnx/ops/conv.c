@@ -1,8 +1,10 @@
-/* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: im2col + sgemm in general,
- * a plain GEMM for 1x1 stride-1 kernels, phase planes for depthwise (conv_depthwise.c).
+/* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: depthwise by phase planes
+ * (conv_depthwise.c); otherwise sgemm, on X in place for 1x1 stride-1 kernels, per tap on the
+ * padded planes in place for small stride-1 convolutions with wide outputs, else on an im2col
+ * built from phase planes (conv_phase.h; a direct unfold for 3-D windows and kernels over 16).
  * The GEMM's output is first filled with the bias (and the fused residual, see fuse.c) and the
  * product accumulated onto it (beta 1), which replaces both OpenBLAS's zeroing of C and a
- * separate bias pass; the fused activation then runs per image while it is in cache.
+ * separate bias pass; the fused activation then runs while the output is in cache.
  * The ONNX weight layout M x (C/group * kernel) is already the GEMM's A matrix per group, so
  * constant weights need no packing at load. */
 #include <cblas.h>
@@ -212,7 +214,8 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
     const int64_t grid = taps ? (pp.oh - 1) * pp.ld + pp.ow : 0; /* grid columns computed */
     float *wtap = NULL, *ygrid = NULL;
     if (taps) {
-        if (grid > INT_MAX || pp.total > INT_MAX) return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+        if (grid > INT_MAX || pp.total > INT_MAX)
+            return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
         if (!(wtap = nn_scratch_floats(ctx, (size_t)(mg * kdim))) ||
             !(ygrid = nn_scratch_floats(ctx, (size_t)(mg * grid))))
             return -1;
@@ -276,7 +279,8 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
                 const float *xg = xd + ((i0 + b) * c + gi * cg) * in_size;
                 float *cb = col + b * out_size;
                 if (direct) {
-                    for (int64_t ci = 0; ci < cg; ci++) nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
                 } else if (phases) {
                     for (int64_t ci = 0; ci < cg; ci++)
                         nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
