@@ -191,8 +191,8 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
                            int mode, float lo, float hi)
 {
 #ifdef NN_HAVE_AVX512_COPY
-    static int avx512 = -1;
-    if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    /* a read of what libgcc's constructor found: cheap, and no lazily set static to race on */
+    const int avx512 = __builtin_cpu_supports("avx512f");
     if (col_stride == 1 && avx512) {
         copy_block_avx512(dst, ld_dst, src, ld_src, rows, cols, mode, lo, hi);
         return;
