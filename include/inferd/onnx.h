@@ -92,6 +92,11 @@ int onnx_model_num_exec_nodes(const onnx_model *model);
 /* Bytes held by weights and folded constants. */
 size_t onnx_model_weight_bytes(const onnx_model *model);
 
+/* Samples per slice when a run's batch is larger: every node of the model treats dim 0 of its
+ * inputs as independent samples, so such a batch runs through the graph a slice at a time
+ * (same results, activations that stay in cache). 0: batches always run whole. */
+int64_t onnx_model_batch_slice(const onnx_model *model);
+
 /* ---- Sessions and runs ------------------------------------------------------------------- */
 
 /* Creates a session with `threads` compute threads (<= 0 means 1; passed to OpenBLAS at each

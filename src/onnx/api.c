@@ -31,6 +31,8 @@ const char *onnx_model_op_type(const onnx_model *m, int i, int *count)
 
 int onnx_model_num_exec_nodes(const onnx_model *m) { return m->n_nodes; }
 
+int64_t onnx_model_batch_slice(const onnx_model *m) { return m->batch_slice; }
+
 size_t onnx_model_weight_bytes(const onnx_model *m)
 {
     size_t total = 0;

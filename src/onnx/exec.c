@@ -156,6 +156,20 @@ struct onnx_ctx {
     onnx_pool_block scratch[CTX_MAX_SCRATCH];
 };
 
+void onnx_ctx_prefetch_next(onnx_ctx *ctx, int64_t part, int64_t parts)
+{
+    const onnx_model *m = ctx->x->m;
+    if (!m->prefetch || parts <= 0 || part < 0 || part >= parts) return;
+    if (ctx->node < m->nodes || ctx->node >= m->nodes + m->n_nodes) return;
+    const onnx_prefetch *p = &m->prefetch[ctx->node - m->nodes];
+    for (int j = 0; j < ONNX_PREFETCH_NEXT && p->ptr[j]; j++) {
+        const size_t per = p->bytes[j] / (size_t)parts + 1;
+        const size_t from = per * (size_t)part, to = from + per < p->bytes[j] ? from + per : p->bytes[j];
+        for (size_t o = from & ~(size_t)63; o < to; o += 64)
+            __builtin_prefetch((const char *)p->ptr[j] + o, 0, 1); /* to L2 */
+    }
+}
+
 int onnx_ctx_num_inputs(const onnx_ctx *ctx)
 {
     return ctx->node->n_inputs;

@@ -2,8 +2,9 @@
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
  *   x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x) (fuse_gelu.c);
- *   Transposes into and out of MatMul, MatMul + Mul by a scalar, MatMul + Add of a residual
- *     (fuse_matmul.c);
+ *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
+ *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
+ *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -186,7 +187,111 @@ static int fuse_matmul_bias(onnx_model *m, int mi)
     return 1;
 }
 
+/* ---- Conv + Add (residual) ------------------------------------------------------------------ */
+
+/* Add(Conv(x), r): r becomes the Conv's input 3 (attribute inferd_residual = 1); the Conv fills
+ * its output with r + bias and accumulates the product onto it. A Relu after the Add then fuses
+ * as the Conv's activation, applied after the sum. r must exist before the Conv runs. */
+static int fuse_conv_add(onnx_model *m, int ci)
+{
+    onnx_node *conv = &m->nodes[ci];
+    if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1 || conv->n_inputs > 3) return 0;
+    if (onnx_node_attr(conv, "inferd_activation") || onnx_node_attr(conv, "inferd_residual")) return 0;
+    const onnx_tensor *w = const_input(m, conv, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    int ai = sole_consumer(m, conv->outputs[0]);
+    if (ai < 0) return 0;
+    onnx_node *add = &m->nodes[ai];
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !only_first_output(add)) return 0;
+    int other = add->inputs[0] == conv->outputs[0] ? 1 : 0;
+    int rv = add->inputs[other];
+    if (add->inputs[1 - other] != conv->outputs[0] || rv < 0 || rv == conv->outputs[0]) return 0;
+    const onnx_value *r = &m->values[rv];
+    if (r->kind == ONNX_VALUE_ACTIVATION && (r->producer < 0 || r->producer >= ci)) return 0;
+    if (set_input(m, conv, 3, rv) < 0) return -1;
+    onnx_attr a = {.name = "inferd_residual", .type = ONNX_ATTR_INT, .i = 1};
+    if (add_attr(m, conv, &a) < 0) return -1;
+    conv->outputs[0] = add->outputs[0];
+    m->values[conv->outputs[0]].producer = ci;
+    add->op = NULL;
+    return 1;
+}
+
 /* ---- activation ------------------------------------------------------------------------------ */
+
+/* The parameters of activation node act as inferd_alpha / inferd_beta (activation.h); -1 if
+ * they are not constant. */
+static int act_params(const onnx_model *m, const onnx_node *act, float *a, float *b)
+{
+    float alpha = 0, beta = 0;
+    const char *t = act->op_type;
+    if (strcmp(t, "LeakyRelu") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 0.01f);
+    } else if (strcmp(t, "Elu") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 1.0f);
+    } else if (strcmp(t, "HardSigmoid") == 0) {
+        alpha = onnx_attr_float(act, "alpha", 0.2f);
+        beta = onnx_attr_float(act, "beta", 0.5f);
+    } else if (strcmp(t, "Clip") == 0) {
+        alpha = -INFINITY;
+        beta = INFINITY;
+        if (act->opset < 11) {
+            alpha = onnx_attr_float(act, "min", -INFINITY);
+            beta = onnx_attr_float(act, "max", INFINITY);
+        } else {
+            for (int k = 1; k < act->n_inputs && k < 3; k++) {
+                if (act->inputs[k] < 0) continue;
+                const onnx_tensor *c = const_input(m, act, k);
+                if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return -1;
+                float v = ((const float *)c->data)[0];
+                if (k == 1) alpha = v;
+                else beta = v;
+            }
+        }
+    } else if (act->n_inputs != 1) {
+        return -1;
+    }
+    *a = alpha;
+    *b = beta;
+    return 0;
+}
+
+/* Relu / Clip whose only reader is a depthwise Conv (weights C x 1 x kh x kw, group > 1):
+ * the Conv reads the activation's input and applies it while gathering each input plane
+ * (attributes inferd_input_activation, inferd_input_alpha, inferd_input_beta), so that the
+ * tensor before it (MobileNet's widest, the 1x1 expansions) is not read and written once more
+ * by an activation pass. Runs before the activation pass, which would give the activation to
+ * the producing Conv instead. */
+static int fuse_dw_input_activation(onnx_model *m, int ai)
+{
+    onnx_node *act = &m->nodes[ai];
+    if (strcmp(act->op_type, "Relu") != 0 && strcmp(act->op_type, "Clip") != 0) return 0;
+    if (!only_first_output(act) || act->n_inputs < 1 || act->inputs[0] < 0) return 0;
+    float alpha, beta;
+    if (act_params(m, act, &alpha, &beta) != 0) return 0;
+    int di = sole_consumer(m, act->outputs[0]);
+    if (di < 0) return 0;
+    onnx_node *dw = &m->nodes[di];
+    if (strcmp(dw->op_type, "Conv") != 0 || dw->inputs[0] != act->outputs[0] ||
+        onnx_node_attr(dw, "inferd_input_activation"))
+        return 0;
+    for (int k = 1; k < dw->n_inputs; k++)
+        if (dw->inputs[k] == act->outputs[0]) return 0;
+    const onnx_tensor *w = const_input(m, dw, 1);
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[1] != 1 ||
+        onnx_attr_int(dw, "group", 1) <= 1)
+        return 0;
+    onnx_attr attrs[3] = {
+        {.name = "inferd_input_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
+        {.name = "inferd_input_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
+        {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
+    };
+    for (int i = 0; i < 3; i++)
+        if (add_attr(m, dw, &attrs[i]) < 0) return -1;
+    dw->inputs[0] = act->inputs[0];
+    act->op = NULL;
+    return 1;
+}
 
 static int fuse_activation(onnx_model *m, int pi)
 {
@@ -207,33 +312,7 @@ static int fuse_activation(onnx_model *m, int pi)
     if (strcmp(act->op_type, "Gelu") == 0 && strcmp(onnx_attr_string(act, "approximate", "none"), "none") != 0)
         return 0;
     float alpha = 0, beta = 0;
-    const char *t = act->op_type;
-    if (strcmp(t, "LeakyRelu") == 0) {
-        alpha = onnx_attr_float(act, "alpha", 0.01f);
-    } else if (strcmp(t, "Elu") == 0) {
-        alpha = onnx_attr_float(act, "alpha", 1.0f);
-    } else if (strcmp(t, "HardSigmoid") == 0) {
-        alpha = onnx_attr_float(act, "alpha", 0.2f);
-        beta = onnx_attr_float(act, "beta", 0.5f);
-    } else if (strcmp(t, "Clip") == 0) {
-        alpha = -INFINITY;
-        beta = INFINITY;
-        if (act->opset < 11) {
-            alpha = onnx_attr_float(act, "min", -INFINITY);
-            beta = onnx_attr_float(act, "max", INFINITY);
-        } else {
-            for (int k = 1; k < act->n_inputs && k < 3; k++) {
-                if (act->inputs[k] < 0) continue;
-                const onnx_tensor *c = const_input(m, act, k);
-                if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return 0;
-                float v = ((const float *)c->data)[0];
-                if (k == 1) alpha = v;
-                else beta = v;
-            }
-        }
-    } else if (act->n_inputs != 1) {
-        return 0;
-    }
+    if (act_params(m, act, &alpha, &beta) != 0) return 0;
     onnx_attr attrs[3] = {
         {.name = "inferd_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
         {.name = "inferd_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
@@ -249,10 +328,12 @@ static int fuse_activation(onnx_model *m, int pi)
 
 int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
-    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn,         fuse_matmul_bias,
-                                                 onnx_fuse_gelu,       onnx_fuse_matmul_transpose,
-                                                 onnx_fuse_matmul_scale, fuse_activation,
-                                                 onnx_fuse_matmul_residual};
+    /* Order matters: a residual Add joins a Conv before its Relu does (the Relu then runs after
+     * the sum), while a MatMul takes its activation first and a residual only without one. */
+    int (*const passes[])(onnx_model *, int) = {
+        fuse_conv_bn,           fuse_matmul_bias,         onnx_fuse_gelu,
+        onnx_fuse_matmul_transpose, onnx_fuse_matmul_scale, fuse_conv_add,
+        fuse_dw_input_activation, fuse_activation,        onnx_fuse_matmul_residual};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {

@@ -162,14 +162,33 @@ void onnx_graph_release_nodes(onnx_model *m)
     }
 }
 
+/* Smaller weights are likely still cached from the last run. */
+#define PLAN_PREFETCH_MIN_BYTES ((size_t)64 << 10)
+
 int onnx_graph_plan(onnx_model *m, onnx_load_err *e)
 {
     onnx_graph_count_uses(m);
     free(m->free_after);
     free(m->free_start);
+    free(m->prefetch);
     m->free_start = calloc((size_t)m->n_nodes + 2, sizeof(int));
     m->free_after = calloc((size_t)m->n_values + 1, sizeof(int));
-    if (!m->free_start || !m->free_after) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    m->prefetch = calloc((size_t)m->n_nodes + 1, sizeof *m->prefetch);
+    if (!m->free_start || !m->free_after || !m->prefetch)
+        return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    /* Each node's hint: the constant input 1 (the weights) of the next two nodes, when large
+     * enough to come from DRAM rather than cache. */
+    for (int k = 0; k < m->n_nodes; k++) {
+        for (int q = k + 1, j = 0; q < m->n_nodes && q <= k + ONNX_PREFETCH_NEXT; q++) {
+            const onnx_node *n = &m->nodes[q];
+            const onnx_value *w = n->n_inputs > 1 && n->inputs[1] >= 0 ? &m->values[n->inputs[1]] : NULL;
+            if (!w || w->kind != ONNX_VALUE_CONST || !w->t.data) continue;
+            size_t bytes = onnx_tensor_nbytes(&w->t);
+            if (bytes < PLAN_PREFETCH_MIN_BYTES) continue;
+            m->prefetch[k].ptr[j] = w->t.data;
+            m->prefetch[k].bytes[j++] = bytes;
+        }
+    }
     /* A run-time value dies after the node that reads it last, or right after its producer if
      * nothing reads it; graph outputs live until the next run. */
     for (int v = 0; v < m->n_values; v++) {

@@ -445,6 +445,7 @@ void onnx_model_free(onnx_model *m)
     free(m->nodes);
     free(m->free_after);
     free(m->free_start);
+    free(m->prefetch);
     onnx_arena_free(&m->arena);
     free(m);
 }
@@ -481,6 +482,7 @@ static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, o
     if (rc == 0) rc = onnx_graph_fuse(m, e);
     if (rc == 0) rc = onnx_graph_prepare(m, e);
     if (rc == 0) rc = onnx_graph_plan(m, e);
+    if (rc == 0 && onnx_graph_batch_plan(m) < 0) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (rc < 0) {
         onnx_model_free(m);
         return rc;

@@ -18,6 +18,13 @@ typedef enum onnx_value_kind {
     ONNX_VALUE_CONST,          /* initializer or folded constant: t.data owned by the model */
 } onnx_value_kind;
 
+/* Weights the next nodes will stream from memory (plan, see onnx_ctx_prefetch_next). */
+#define ONNX_PREFETCH_NEXT 2
+typedef struct onnx_prefetch {
+    const void *ptr[ONNX_PREFETCH_NEXT];
+    size_t bytes[ONNX_PREFETCH_NEXT];
+} onnx_prefetch;
+
 typedef struct onnx_value {
     const char *name;          /* arena */
     onnx_value_kind kind;
@@ -41,10 +48,14 @@ struct onnx_model {
     int n_nodes;
     int *free_after;           /* plan: for node k, values free_after[free_start[k]..[k+1]) */
     int *free_start;           /* die after node k runs (malloc'd, n_nodes + 1) */
+    onnx_prefetch *prefetch;   /* plan: per node, the weights of the next nodes (malloc'd) */
 
     int n_inputs, n_outputs;
     int *input_values, *output_values;      /* arena */
     onnx_value_info *input_info, *output_info; /* arena */
+
+    int64_t batch_slice;       /* > 0: run batches at most this many samples at a time
+                                  (batch.c); 0: whole batches only */
 
     int n_op_types;            /* file's op types and counts, arena */
     const char **op_types;
@@ -72,6 +83,7 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e);      /* Conv+BN, activatio
 int onnx_graph_prepare(onnx_model *m, onnx_load_err *e);   /* op->prepare with consts */
 int onnx_graph_plan(onnx_model *m, onnx_load_err *e);      /* liveness: free_after */
 void onnx_graph_release_nodes(onnx_model *m);              /* op->release for every node */
+int onnx_graph_batch_plan(onnx_model *m);                  /* batch_slice; -1 on ENOMEM */
 
 /* Removes nodes marked dead (op == NULL) and compacts the node array. */
 void onnx_graph_compact(onnx_model *m);

@@ -85,6 +85,13 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
 /* Temporary memory valid until run returns; NULL (with the error set) on failure. */
 void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes);
 
+/* For operators whose work is long and light on memory traffic (depthwise convolution): each
+ * call prefetches part `part` of `parts` of the weights the next nodes will read, so that the
+ * memory system brings them in while this node computes instead of when the next GEMM packs
+ * them. Call once per unit of work, part 0 .. parts-1. A hint: a no-op when there is nothing
+ * to prefetch. */
+void onnx_ctx_prefetch_next(onnx_ctx *ctx, int64_t part, int64_t parts);
+
 /* Threads the caller allowed for this run (>= 1). */
 int onnx_ctx_threads(const onnx_ctx *ctx);
 

@@ -94,6 +94,89 @@ static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err,
     return 0;
 }
 
+/* Runs every node once over the bound inputs; on error all buffers go back to the pool. */
+static int run_nodes(onnx_session *s, char *err, size_t err_len)
+{
+    const onnx_model *m = s->x.m;
+    for (int k = 0; k < m->n_nodes; k++) {
+        int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
+        if (rc < 0) {
+            release_all(s);
+            return rc;
+        }
+        for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++) onnx_exec_release(&s->x, m->free_after[f]);
+    }
+    return 0;
+}
+
+#define RUN_WHOLE 1 /* run_sliced: not sliced, run the whole batch */
+
+/* When the model maps samples to samples (batch.c) and the batch is larger than its slice,
+ * runs the graph once per slice of the inputs (views, no copy) and gathers each slice's
+ * outputs into full-size output buffers. Returns 0 (outputs bound), a negative error, or
+ * RUN_WHOLE: not applicable, or a slice's outputs were not per-sample after all (then
+ * nothing is left allocated and the batch runs whole). */
+static int run_sliced(onnx_session *s, char *err, size_t err_len)
+{
+    const onnx_model *m = s->x.m;
+    const int64_t slice = m->batch_slice;
+    if (slice <= 0) return RUN_WHOLE;
+    const int64_t n = s->x.vals[m->input_values[0]].dims[0];
+    if (n <= slice) return RUN_WHOLE;
+    for (int i = 0; i < m->n_inputs; i++) {
+        const onnx_tensor *t = &s->x.vals[m->input_values[i]];
+        if (t->ndim < 1 || t->dims[0] != n) return RUN_WHOLE;
+    }
+    onnx_tensor *in = calloc((size_t)m->n_inputs, sizeof *in);
+    onnx_tensor *out = calloc((size_t)m->n_outputs, sizeof *out);
+    size_t *cap = calloc((size_t)m->n_outputs, sizeof *cap);
+    int rc = in && out && cap ? 0 : fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_inputs && rc == 0; i++) in[i] = s->x.vals[m->input_values[i]];
+    for (int64_t i0 = 0; i0 < n && rc == 0; i0 += slice) {
+        const int64_t nb = n - i0 < slice ? n - i0 : slice;
+        for (int i = 0; i < m->n_inputs; i++) {
+            onnx_tensor *t = &s->x.vals[m->input_values[i]];
+            *t = in[i];
+            t->dims[0] = nb;
+            t->data = (char *)in[i].data + (size_t)i0 * (onnx_tensor_nbytes(&in[i]) / (size_t)n);
+        }
+        if ((rc = run_nodes(s, err, err_len)) < 0) break;
+        for (int i = 0; i < m->n_outputs && rc == 0; i++) {
+            const onnx_tensor *t = &s->x.vals[m->output_values[i]];
+            int same = t->ndim >= 1 && t->dims[0] == nb && (i0 == 0 || t->dtype == out[i].dtype);
+            for (int k = 1; k < t->ndim && same && i0 > 0; k++) same = t->dims[k] == out[i].dims[k];
+            if (!same || (i0 > 0 && t->ndim != out[i].ndim)) {
+                rc = RUN_WHOLE; /* dim 0 was not the batch for this output */
+                break;
+            }
+            const size_t per = onnx_tensor_nbytes(t) / (size_t)nb;
+            if (i0 == 0) {
+                out[i] = *t;
+                out[i].dims[0] = n;
+                out[i].data = per ? onnx_pool_get(&s->x.pool, per * (size_t)n, &cap[i]) : NULL;
+                if (per && !out[i].data) rc = fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+            }
+            if (rc == 0 && per) memcpy((char *)out[i].data + (size_t)i0 * per, t->data, per * (size_t)nb);
+        }
+        release_all(s);
+    }
+    for (int i = 0; i < m->n_inputs && in; i++) s->x.vals[m->input_values[i]] = in[i];
+    for (int i = 0; i < m->n_outputs && out && cap; i++) {
+        const int v = m->output_values[i];
+        if (rc != 0 || s->x.bufs[v]) { /* failed, or a duplicate graph output: drop the copy */
+            onnx_pool_put(&s->x.pool, out[i].data, cap[i]);
+            continue;
+        }
+        s->x.vals[v] = out[i];
+        s->x.bufs[v] = out[i].data;
+        s->x.caps[v] = cap[i];
+    }
+    free(in);
+    free(out);
+    free(cap);
+    return rc;
+}
+
 int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err, size_t err_len)
 {
     const onnx_model *m = s->x.m;
@@ -122,14 +205,9 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
     /* process-wide in OpenBLAS: only touch it when it changes */
     static _Atomic int blas_threads;
     if (atomic_exchange(&blas_threads, s->x.threads) != s->x.threads) openblas_set_num_threads(s->x.threads);
-    for (int k = 0; k < m->n_nodes; k++) {
-        int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
-        if (rc < 0) {
-            release_all(s);
-            return rc;
-        }
-        for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++) onnx_exec_release(&s->x, m->free_after[f]);
-    }
+    int rc = run_sliced(s, err, err_len);
+    if (rc == RUN_WHOLE) rc = run_nodes(s, err, err_len);
+    if (rc < 0) return rc;
     /* An output that is a graph input, or a view of one or of a constant, points at memory
      * that is not the session's: copy it, since the caller's buffer is not kept. */
     for (int i = 0; i < m->n_outputs; i++) {

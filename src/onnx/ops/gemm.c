@@ -82,6 +82,15 @@ int nn_gemm_run(onnx_ctx *ctx)
         } else {
             for (int64_t i = 0; i < total; i++) ((double *)y->data)[i] *= beta;
         }
+    } else if (t == INFERD_DTYPE_FP32 && m == 1) {
+        /* one row (a classifier at batch 1): a matrix-vector product, which OpenBLAS runs
+         * straight from B instead of packing it first like sgemm does */
+        if (tb)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b->data, (int)k,
+                        a->data, 1, use_c ? beta : 0.0f, y->data, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b->data, (int)n,
+                        a->data, 1, use_c ? beta : 0.0f, y->data, 1);
     } else if (t == INFERD_DTYPE_FP32) {
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,

@@ -89,6 +89,14 @@ void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *
  * (o*s + off < in), clipped to [0, out). Used to hoist bounds checks out of inner loops. */
 void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi);
 
+/* Depthwise Conv (conv_depthwise.c): x is N x C x spatial, w M x 1 x kernel with M a
+ * multiple of C, y N x M x out (all per g); y = act(conv(act_in(x)) + bias + res), bias and
+ * res may be NULL, act_in only Relu, Clip or none. Returns 1 when done, 0 when this path does
+ * not apply (see nn_phase_plan_make: use im2col), or onnx_ctx_fail(...). */
+int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
+                      const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                      const onnx_activation *act_in, const onnx_activation *act);
+
 /* Normalizes axis (may be negative) against rank; returns -1 if out of range. */
 int nn_axis(int64_t axis, int rank);
 

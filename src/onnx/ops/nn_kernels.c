@@ -12,6 +12,12 @@ static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += b;
 }
 
+static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c,
+                                     int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
+}
+
 static NN_HOT NN_CLONES void k_add_vec(float *restrict y, const float *restrict b, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] += b[i];
@@ -115,67 +121,6 @@ static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *
     }
 }
 
-static NN_HOT NN_CLONES void k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
-                                        const float *restrict w, const nn_k_dw_geom *g, float bias)
-{
-    const int64_t oh = g->oh, ow = g->ow, sh = g->sh, sw = g->sw;
-    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1) { /* one pass per row */
-        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
-        const float w6 = w[6], w7 = w[7], w8 = w[8];
-        const int64_t half = (xw + 1) / 2; /* split rows: odd columns start here */
-        for (int64_t r = 0; r < oh; r++) {
-            float *yr = y + r * ow;
-            const float *x0 = xp + r * sh * xw, *x1 = x0 + xw, *x2 = x1 + xw;
-            if (g->split) {
-                const float *o0 = x0 + half, *o1 = x1 + half, *o2 = x2 + half;
-                for (int64_t c = 0; c < ow; c++)
-                    yr[c] = bias + w0 * x0[c] + w1 * o0[c] + w2 * x0[c + 1] +
-                            w3 * x1[c] + w4 * o1[c] + w5 * x1[c + 1] + w6 * x2[c] +
-                            w7 * o2[c] + w8 * x2[c + 1];
-            } else if (sw == 1) {
-                for (int64_t c = 0; c < ow; c++)
-                    yr[c] = bias + w0 * x0[c] + w1 * x0[c + 1] + w2 * x0[c + 2] +
-                            w3 * x1[c] + w4 * x1[c + 1] + w5 * x1[c + 2] + w6 * x2[c] +
-                            w7 * x2[c + 1] + w8 * x2[c + 2];
-            } else {
-                for (int64_t c = 0; c < ow; c++) {
-                    const int64_t i = c * sw;
-                    yr[c] = bias + w0 * x0[i] + w1 * x0[i + 1] + w2 * x0[i + 2] +
-                            w3 * x1[i] + w4 * x1[i + 1] + w5 * x1[i + 2] + w6 * x2[i] +
-                            w7 * x2[i + 1] + w8 * x2[i + 2];
-                }
-            }
-        }
-        return;
-    }
-    for (int64_t r = 0; r < oh; r++) {
-        float *yr = y + r * ow;
-        for (int64_t c = 0; c < ow; c++) yr[c] = bias;
-        for (int64_t i = 0; i < g->kh; i++) {
-            const float *xr = xp + (r * sh + i * g->dh) * xw;
-            for (int64_t j = 0; j < g->kw; j++) {
-                const float wv = w[i * g->kw + j];
-                const float *xo = xr + j * g->dw;
-                if (sw == 1) {
-                    for (int64_t c = 0; c < ow; c++) yr[c] += wv * xo[c];
-                } else {
-                    for (int64_t c = 0; c < ow; c++) yr[c] += wv * xo[c * sw];
-                }
-            }
-        }
-    }
-}
-
-static NN_HOT NN_CLONES void k_deinterleave(float *restrict e, float *restrict o,
-                                            const float *restrict x, int64_t n)
-{
-    for (int64_t k = 0; k < n / 2; k++) {
-        e[k] = x[2 * k];
-        o[k] = x[2 * k + 1];
-    }
-    if (n & 1) e[n / 2] = x[n - 1];
-}
-
 static NN_HOT NN_CLONES void k_copy_strided(float *restrict y, const float *restrict x,
                                            int64_t n, int64_t stride)
 {
@@ -208,6 +153,10 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
 
 void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
+void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
+{
+    k_shift(y, x, c, n);
+}
 void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
 {
     k_add2(y, a, b, n);
@@ -222,15 +171,6 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
                      float *restrict mean, float *restrict inv_std)
 {
     k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
-}
-void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
-                   const float *restrict w, const nn_k_dw_geom *g, float bias)
-{
-    k_dw_plane(y, xp, xw, w, g, bias);
-}
-void nn_k_deinterleave(float *restrict e, float *restrict o, const float *restrict x, int64_t n)
-{
-    k_deinterleave(e, o, x, n);
 }
 void nn_k_bias_relu(float *y, float b, int64_t n) { k_bias_relu(y, b, n); }
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n)

@@ -22,6 +22,15 @@
 #else
 #define NN_HOT_FMA
 #endif
+/* NN_HOT_LOOPS: NN_HOT, and copy/zero loops stay loops: GCC otherwise turns them into
+ * memcpy/memset calls, which cost more than the copy itself for the few floats of a row.
+ * (clang's no_builtin cannot be combined with target_clones.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_HOT_LOOPS \
+    __attribute__((optimize("O3", "no-trapping-math", "no-tree-loop-distribute-patterns")))
+#else
+#define NN_HOT_LOOPS
+#endif
 /* Clones must be static and called from their own file (nn_kernels.c exports plain wrappers):
  * clang 14 cannot call a target_clones function from another file. ThreadSanitizer crashes in
  * ifunc resolvers, so TSan builds get the baseline code only. */
@@ -45,6 +54,8 @@ void nn_k_copy_strided(float *restrict y, const float *restrict x, int64_t n, in
 void nn_k_add_scalar(float *y, float b, int64_t n);
 /* y[i] += b[i] */
 void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
+/* y[i] = x[i] + c */
+void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
 /* y[i] = a[i] + b[i] */
 void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
@@ -65,18 +76,25 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
                      const float *restrict scale, const float *restrict bias, float eps,
                      float *restrict mean, float *restrict inv_std);
 
-/* Depthwise convolution of one plane: output oh x ow from an input plane xp that is already
- * zero-padded (row length xw, at least (oh-1)*sh + (kh-1)*dh + 1 rows and
- * (ow-1)*sw + (kw-1)*dw + 1 columns):
- *   y[r][c] = bias + sum over i < kh, j < kw of w[i*kw + j] * xp[(r*sh + i*dh)*xw + c*sw + j*dw] */
-typedef struct nn_k_dw_geom {
-    int64_t oh, ow, kh, kw, sh, sw, dh, dw;
-    int split; /* 3x3, sw 2, dw 1 only: each xp row holds its even columns, then its odd ones
-                  (nn_k_deinterleave), so that the stride-2 taps are contiguous loads */
-} nn_k_dw_geom;
-/* e[k] = x[2k] for k < (n+1)/2, o[k] = x[2k+1] for k < n/2 */
-void nn_k_deinterleave(float *restrict e, float *restrict o, const float *restrict x, int64_t n);
-void nn_k_dw_plane(float *restrict y, const float *restrict xp, int64_t xw,
-                   const float *restrict w, const nn_k_dw_geom *g, float bias);
+/* ---- nn_kernels_conv.c ---- */
+
+/* y[i] = v */
+void nn_k_fill(float *y, float v, int64_t n);
+/* y[t] = bias + sum over k < ntaps of w[k] * src[k][t], t < n (depthwise convolution over
+ * phase planes, see conv_phase.h). The src[k] may overlap each other but not y. */
+void nn_k_dw_taps(float *restrict y, const float *const *src, const float *w, int64_t ntaps,
+                  float bias, int64_t n);
+/* dst[a * ld_dst + b] = src[a * ld_src + b * col_stride] for a < rows, b < cols */
+void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                       int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride);
+/* The same with an activation applied to each value: mode 1 Relu, 2 Clip to [lo, hi] (NaN as
+ * in activation.c), 0 none. */
+void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src,
+                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride,
+                           int mode, float lo, float hi);
+/* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
+ * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
+void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
 
 #endif

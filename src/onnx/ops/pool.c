@@ -1,6 +1,7 @@
 /* MaxPool (float32/float64/int8/uint8, optional Indices), AveragePool and LpPool (float32)
  * over 1-3 spatial dims with strides, pads, auto_pad, ceil_mode and dilations. Each output
- * position visits only the in-bounds taps of its window (ranges computed per dim). */
+ * position visits only the in-bounds taps of its window (ranges computed per dim); 2-D float32
+ * MaxPool works row by row with vectorized maxima (maxpool_f32_rows). */
 #include <math.h>
 #include <string.h>
 
@@ -121,6 +122,36 @@ static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes,
     }
 }
 
+/* float32, 1-2 spatial dims, no dilation, no Indices: per output row, the maximum over the
+ * window's input rows (contiguous, vectorized) into a row with -inf in the padding, then the
+ * maximum over each output's columns of that row. */
+static int maxpool_f32_rows(onnx_ctx *ctx, const float *x, float *y, int64_t planes,
+                            const nn_geom *g, const pool_tabs *pt)
+{
+    const int64_t iw = g->in[2], ow = g->out[2], kw = g->k[2], sw = g->s[2], pl = g->pb[2];
+    const int64_t len = (ow - 1) * sw + kw; /* row[q] is input column q - pl */
+    float *row = nn_scratch_floats(ctx, (size_t)len);
+    if (!row) return -1;
+    const int64_t q1 = pl + iw < len ? pl + iw : len, ncols = q1 > pl ? q1 - pl : 0;
+    for (int64_t q = 0; q < len; q++) row[q] = -INFINITY; /* the padding stays -inf */
+    const int64_t in_size = nn_geom_in_size(g);
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * in_size;
+        for (int64_t oh = 0; oh < g->out[1]; oh++, y += ow) {
+            POOL_TAPS(pt, 1, oh, sh, loh, hih);
+            if (ncols > 0 && hih <= loh) { /* the window lies in the top or bottom padding */
+                for (int64_t q = pl; q < q1; q++) row[q] = -INFINITY;
+            } else if (ncols > 0) {
+                memcpy(row + pl, xp + (sh + loh) * iw, (size_t)ncols * sizeof(float));
+                for (int64_t kh = loh + 1; kh < hih; kh++)
+                    nn_k_max_into(row + pl, xp + (sh + kh) * iw, ncols);
+            }
+            nn_k_max_window(y, row, ow, kw, sw);
+        }
+    }
+    return 0;
+}
+
 int nn_maxpool_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -152,6 +183,9 @@ int nn_maxpool_run(onnx_ctx *ctx)
     int64_t *id = ind ? ind->data : NULL;
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
+    if (x->dtype == INFERD_DTYPE_FP32 && !id && g.nsp <= 2 && g.d[1] == 1 && g.d[2] == 1 &&
+        g.pb[2] >= 0)
+        return maxpool_f32_rows(ctx, x->data, y->data, planes, &g, &pt);
     if (x->dtype == INFERD_DTYPE_FP32 && !id) {
         maxpool_f32_values(x->data, y->data, planes, &g, &pt);
         return 0;

@@ -52,6 +52,9 @@ int tool_info(int argc, char **argv)
     }
     printf("nodes: %d in the file, %d after folding and fusion\n", total, onnx_model_num_exec_nodes(m));
     printf("weights: %zu bytes\n", onnx_model_weight_bytes(m));
+    int64_t slice = onnx_model_batch_slice(m);
+    if (slice > 0) printf("batch slice: %lld (larger batches run this many samples at a time)\n", (long long)slice);
+    else printf("batch slice: none (batches run whole)\n");
     onnx_model_free(m);
     return 0;
 }

@@ -111,7 +111,28 @@ def matmul_add_residual():
     return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
 
 
+def act_dw(act, act_inputs=None, extra_inits=(), strides=(1, 1), kernel=(3, 3), nan=False):
+    """1x1 Conv, activation, depthwise Conv: the activation moves into the depthwise Conv's
+    input gather (or, for a kernel the phase path does not take, a pass of its own)."""
+    pads = [kernel[0] // 2, kernel[1] // 2] * 2
+    nodes = [
+        helper.make_node("Conv", ["x", "W1"], ["c"]),
+        helper.make_node(act, act_inputs or ["c"], ["a"]),
+        helper.make_node("Conv", ["a", "Wd", "Bd"], ["y"], group=4, strides=list(strides), pads=pads),
+    ]
+    inits = [const("W1", (4, 3, 1, 1)), const("Wd", (8, 1) + tuple(kernel)), const("Bd", (8,))]
+    if nan:  # a NaN weight: Relu(NaN) must be 0 on the fused path as in Relu itself
+        inits[0] = numpy_helper.from_array(np.where(np.arange(12).reshape(4, 3, 1, 1) == 5, np.nan, 1.0).astype(np.float32), "W1")
+    return nodes, inits + list(extra_inits), ("x", [2, 3, 9, 20]), ["c", "a"]
+
+
+CLIP06 = [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+
 CASES = {
+    "clip_dw": act_dw("Clip", ["c", "lo", "hi"], CLIP06),
+    "clip_dw_s2": act_dw("Clip", ["c", "lo", "hi"], CLIP06, strides=(2, 2)),
+    "relu_dw_nan": act_dw("Relu", nan=True),
+    "relu_dw_k17": act_dw("Relu", kernel=(1, 17)),
     "conv_bn_relu": conv_bn_act("Relu"),
     "conv_bn_clip": conv_bn_act("Clip", extra_inits=[numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
                                                    numpy_helper.from_array(np.array(0.7, np.float32), "hi")],

@@ -48,6 +48,16 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     (16, 32, 1, (10, 10), (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), True),
     (3, 5, 1, (12, 9), (3, 3), (2, 1), (2, 0, 1, 3), (2, 1), True),
     (3, 5, 1, (12, 9), (4, 2), (3, 3), (0, 0, 0, 0), (1, 2), False),
+    # depthwise phase planes: wide rows (computed row by row), stride 2 on odd/even widths,
+    # 5x5 (generic taps), stride 3 > kernel, dilation with stride 2, kernel 17 (im2col)
+    (5, 5, 5, (9, 40), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (5, 10, 5, (11, 70), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    (5, 5, 5, (12, 71), (3, 3), (2, 2), (0, 1, 1, 0), (1, 1), True),
+    (3, 3, 3, (16, 15), (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), True),
+    (3, 3, 3, (16, 15), (5, 5), (2, 2), (2, 1, 2, 2), (1, 1), False),
+    (3, 3, 3, (13, 14), (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), True),
+    (3, 3, 3, (13, 34), (3, 3), (2, 2), (2, 2, 2, 2), (2, 2), True),
+    (3, 3, 3, (3, 30), (1, 17), (1, 1), (0, 8, 0, 8), (1, 1), True),
     ]:
     x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
     xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
@@ -59,6 +69,11 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     # same with a fused Relu after it (exercises fusion when the graph pass exists)
     node2 = helper.make_node('Relu', ['y'], ['z'])
     save(name + '_relu', [node, node2], [('x', x)], [('z', np.maximum(y, 0))], [('w', w)] + ([('b', b)] if bias else []))
+# A 7x7 stride-2 stem over a wide input (im2col in blocks of output rows); positive data, so
+# that no output is a near-cancelling sum of 147 terms (float32 order effects)
+x = np.abs(F(2, 3, 100, 90)); w = np.abs(F(8, 3, 7, 7)); b = F(8)
+y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), 2, 3).numpy()
+save('conv2d_stem_7x7_s2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2, 2], pads=[3] * 4)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 # 1-D and 3-D
 x = F(2, 4, 15); w = F(6, 2, 4); b = F(6)
 y = torch.nn.functional.conv1d(torch.nn.functional.pad(torch.from_numpy(x), (2, 1)), torch.from_numpy(w), torch.from_numpy(b), 2, 0, 2, 2).numpy()
@@ -78,14 +93,25 @@ for (c, m, g, k, s, p, op, d) in [(4, 6, 2, (3, 3), (2, 2), (1, 1), (1, 1), (1, 
     y = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), s, p, op, g, d).numpy()
     save(f'convt_c{c}m{m}g{g}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_op{op[0]}{op[1]}_d{d[0]}{d[1]}', [helper.make_node('ConvTranspose', ['x', 'w', 'b'], ['y'], strides=list(s), pads=[p[0], p[1], p[0], p[1]], output_padding=list(op), dilations=list(d), group=g)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 # pooling with ceil_mode / dilation vs torch
-for (k, s, p, d, ceil) in [((3, 3), (2, 2), (1, 1), (1, 1), True), ((2, 2), (2, 2), (0, 0), (1, 1), True), ((3, 2), (2, 3), (1, 0), (2, 1), True), ((3, 3), (2, 2), (1, 1), (1, 1), False)]:
-    x = F(2, 3, 10, 11)
+for (k, s, p, d, ceil, hw) in [((3, 3), (2, 2), (1, 1), (1, 1), True, (10, 11)), ((2, 2), (2, 2), (0, 0), (1, 1), True, (10, 11)),
+                               ((3, 2), (2, 3), (1, 0), (2, 1), True, (10, 11)), ((3, 3), (2, 2), (1, 1), (1, 1), False, (10, 11)),
+                               # the row-by-row MaxPool path: ResNet's stem on wide rows, stride 1, kernel 1 x 4
+                               ((3, 3), (2, 2), (1, 1), (1, 1), False, (9, 57)), ((3, 3), (1, 1), (1, 1), (1, 1), False, (6, 40)),
+                               ((1, 4), (1, 3), (0, 2), (1, 1), True, (5, 23))]:
+    x = F(2, 3, *hw)
     y = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil).numpy()
-    save(f'maxpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}_c{int(ceil)}', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], dilations=list(d), ceil_mode=int(ceil))], [('x', x)], [('y', y)])
+    save(f'maxpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}_c{int(ceil)}_{hw[1]}', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], dilations=list(d), ceil_mode=int(ceil))], [('x', x)], [('y', y)])
     if d == (1, 1):
         for cip in (0, 1):
             y = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, ceil, bool(cip)).numpy()
-            save(f'avgpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_c{int(ceil)}_cip{cip}', [helper.make_node('AveragePool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil), count_include_pad=cip)], [('x', x)], [('y', y)])
+            save(f'avgpool_k{k[0]}{k[1]}_s{s[0]}{s[1]}_p{p[0]}{p[1]}_c{int(ceil)}_cip{cip}_{hw[1]}', [helper.make_node('AveragePool', ['x'], ['y'], kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil), count_include_pad=cip)], [('x', x)], [('y', y)])
+# 1-D MaxPool and depthwise Conv (leading unit dims in the 2-D paths)
+x = F(2, 3, 50)
+y = torch.nn.functional.max_pool1d(torch.from_numpy(x), 3, 2, 1).numpy()
+save('maxpool1d_k3_s2_p1', [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=[3], strides=[2], pads=[1, 1])], [('x', x)], [('y', y)])
+w = F(6, 1, 5); b = F(6)
+y = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), 2, 2, 1, 3).numpy()
+save('conv1d_dw_mult2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2], pads=[2, 2], group=3)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
 x = F(2, 3, 9, 9)
 y = torch.nn.functional.lp_pool2d(torch.from_numpy(x), 2, 3, 2).numpy()
 save('lppool_p2', [helper.make_node('LpPool', ['x'], ['y'], kernel_shape=[3, 3], strides=[2, 2], p=2)], [('x', x)], [('y', y)], opset=11)
@@ -202,4 +228,33 @@ for rname, r in (('same', F(2, 3, 5)), ('bcast', F(3, 1)), ('wider', F(4, 2, 3, 
     y = (x.astype(np.float64) @ wm + bv + r).astype(np.float32)
     save(f'fuse_matmul_add_residual_{rname}', [helper.make_node('MatMul', ['x', 'w'], ['t']), helper.make_node('Add', ['t', 'bb'], ['u']),
          helper.make_node('Add', ['r', 'u'], ['y'])], [('x', x), ('r', r)], [('y', y)], [('w', wm), ('bb', bv)])
+# Conv + Add (residual) [+ Relu]: same-shape residual in either operand order, depthwise,
+# images sharing a GEMM, no bias, and residuals that broadcast (the Add then runs in the Conv)
+conv = lambda x, w, b, s, p, g: torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b), s, p, 1, g).numpy()
+for (name, n, c, m, g, hw, k, s_, p_, bias, rshape, relu, swap) in [
+    ('3x3_relu', 2, 4, 6, 1, (9, 9), 3, 1, 1, True, None, True, False),
+    ('3x3_swap_nobias', 1, 4, 6, 1, (9, 9), 3, 2, 1, False, None, False, True),
+    ('dw_relu', 2, 6, 6, 6, (10, 11), 3, 1, 1, True, None, True, False),
+    ('1x1_shared_gemm', 5, 8, 8, 1, (4, 5), 1, 1, 0, True, None, True, False),
+    ('bcast_channel', 2, 4, 6, 1, (7, 7), 3, 1, 1, True, (1, 6, 1, 1), True, True),
+    ('bcast_batch', 1, 4, 6, 1, (7, 7), 3, 1, 1, True, (3, 6, 7, 7), True, False)]:
+    x = F(n, c, *hw); w = F(m, c // g, k, k); b = F(m) if bias else None
+    y = conv(x, w, b, s_, p_, g)
+    r = F(*(rshape or y.shape)); z = y + r
+    if relu: z = np.maximum(z, 0)
+    nodes = [helper.make_node('Conv', ['x', 'w'] + (['b'] if bias else []), ['t'], kernel_shape=[k, k], strides=[s_, s_], pads=[p_] * 4, group=g),
+             helper.make_node('Add', ['r', 't'] if swap else ['t', 'r'], ['u' if relu else 'y'])]
+    if relu: nodes.append(helper.make_node('Relu', ['u'], ['y']))
+    save(f'fuse_conv_add_{name}', nodes, [('x', x), ('r', r)], [('y', z.astype(np.float32))], [('w', w)] + ([('b', b)] if bias else []))
+# Conv by taps (stride 1, no im2col) + residual + Relu; positive data, so that no output is a
+# near-cancelling sum of 72 terms
+x = np.abs(F(2, 8, 40, 40)); w = np.abs(F(8, 8, 3, 3)); b = F(8); r = np.abs(F(2, 8, 40, 40))
+z = np.maximum(conv(x, w, b, 1, 1, 1) + r, 0)
+save('fuse_conv_add_taps_relu', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=[1] * 4), helper.make_node('Add', ['t', 'r'], ['u']),
+     helper.make_node('Relu', ['u'], ['y'])], [('x', x), ('r', r)], [('y', z)], [('w', w), ('b', b)])
+# Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
+x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
+z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)
+save('fuse_conv_add_late_residual', [helper.make_node('Conv', ['x', 'w'], ['t'], pads=[1] * 4), helper.make_node('Conv', ['x', 'w2'], ['r']),
+     helper.make_node('Add', ['t', 'r'], ['y'])], [('x', x)], [('y', z)], [('w', w), ('w2', w2)])
 print(n_cases, 'cases')

@@ -1,5 +1,5 @@
 /* nn operators through the public runtime API: Conv and MatMul against naive references over
- * the fast paths (depthwise incl. stride 2, 1x1, grouped im2col, images sharing a GEMM,
+ * the fast paths (depthwise phase planes incl. stride 2 and wide rows, 1x1, grouped im2col, images sharing a GEMM,
  * batched broadcast), and bad shapes and attributes that must come back as errors. */
 #include <math.h>
 #include <setjmp.h>
@@ -116,12 +116,26 @@ static void test_conv_paths_match_reference(void **state)
         {1, 6, 7, 10, 6, 6, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0},    /* depthwise, uneven pads */
         {1, 4, 11, 12, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1, 1},   /* depthwise, generic kernel */
         {1, 4, 2, 3, 4, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},     /* depthwise, tiny input */
+        {2, 4, 20, 40, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise, row by row */
+        {1, 4, 33, 66, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* depthwise s2, row by row */
+        {1, 2, 9, 64, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers of 32 columns */
+        {2, 2, 5, 32, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers of 16 columns */
+        {1, 2, 7, 47, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0},    /* s2 gathers with a tail */
+        {1, 3, 9, 9, 3, 3, 1, 17, 1, 1, 1, 1, 0, 8, 0, 8},    /* depthwise 1x17: im2col */
         {2, 16, 9, 9, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1x1 stride 1: plain GEMM */
         {1, 16, 9, 9, 32, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* grouped 1x1 */
         {1, 16, 9, 9, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},    /* 1x1 stride 2: im2col */
+        {2, 8, 6, 7, 4, 1, 1, 1, 2, 2, 1, 1, 1, 0, 1, 2},     /* 1x1 stride 2, padded */
+        {2, 4, 5, 5, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* 1x1 stride 1, padded */
+        {1, 3, 224, 224, 4, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3}, /* stem: im2col in 16 row blocks */
+        {3, 5, 10, 12, 7, 1, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},   /* strided 3x3, shared GEMMs */
         {2, 6, 9, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* grouped 3x3 */
         {1, 3, 12, 9, 5, 1, 3, 2, 2, 1, 2, 1, 2, 0, 1, 3},    /* dilation, asymmetric pads */
         {5, 8, 14, 14, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* images share GEMMs (3 + 2) */
+        {2, 8, 40, 40, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* by taps, no im2col */
+        {1, 8, 40, 40, 8, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* by taps, grouped */
+        {1, 4, 70, 70, 6, 1, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   /* by taps, dilation 2 */
+        {1, 3, 33, 64, 5, 1, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1},   /* by taps, uneven pads */
         {5, 16, 7, 7, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* shared GEMMs, 1x1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);

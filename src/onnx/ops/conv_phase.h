@@ -1,0 +1,50 @@
+/* Private: phase planes of a 1-D/2-D sliding window (conv_phase.c), shared by depthwise Conv and
+ * the im2col of strided and padded Convs.
+ *
+ * Output (r, c) reads padded input (r*sh + i*dh, c*sw + j*dw). Split the padded input by row
+ * mod sh and column mod sw into phase planes: then tap (i, j) is element
+ * (r + (i*dh)/sh, c + (j*dw)/sw) of phase ((i*dh) mod sh, (j*dw) mod sw), so for every tap the
+ * outputs of a row read one contiguous run of a plane, at a fixed offset: no bounds checks, no
+ * strided loads, the padding is zeros already in the planes. Only phases some tap reads are
+ * built. All planes have rows x ld floats; output row r of tap k starts at tap_off[k] + r*ld
+ * of the phase set (the planes one after another, `plane` floats apart). */
+#ifndef ONNX_OPS_CONV_PHASE_H
+#define ONNX_OPS_CONV_PHASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn_common.h"
+
+/* Taps per spatial dim handled with phases; larger kernels use the generic paths. */
+#define NN_PHASE_MAX_K 16
+
+typedef struct nn_phase_blk {
+    int64_t a0, rows, b0, cols; /* the block of the plane that holds input */
+    int64_t src;                /* offset of its first element in the input plane */
+} nn_phase_blk;
+
+typedef struct nn_phase_plan {
+    int64_t oh, ow;             /* output rows and columns */
+    int64_t rows, ld;           /* each phase plane: rows x ld floats */
+    size_t plane, total;        /* rows * ld; n_phases * plane (the phase set) */
+    int n_phases;
+    int64_t src_row, src_col;   /* input strides of the gather: sh * in_w and sw */
+    int64_t ntaps;
+    nn_phase_blk blk[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
+    int64_t tap_off[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
+} nn_phase_plan;
+
+/* Plans the phases of window geometry g (canonical 3-D with nsp <= 2). Returns 0, 1 when g is
+ * outside what phases handle (3 spatial dims, a kernel dim over NN_PHASE_MAX_K), or -1 when
+ * the sizes overflow. */
+int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p);
+
+/* Writes the input part of the phase set of one input plane x (in_h x in_w) into ph
+ * (p->total floats), with an activation applied to each value (mode as nn_k_gather_block_act:
+ * 0 none, 1 Relu, 2 Clip to [lo, hi]). The rest, the zeros, is the same for every plane:
+ * clear a buffer once (memset of p->total floats) before its first gather. */
+void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
+                     float hi);
+
+#endif

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Batch slicing (src/onnx/batch.c): a model whose every node maps samples to samples runs a
+large batch a slice at a time. Each sliceable model here (symbolic batch dim) must report a
+slice in `inferd-onnx info`, and its batch-5 outputs must equal the five batch-1 runs (slices
+of one sample are batch-1 runs, so bit for bit) and agree with numpy. Models with a node
+outside the whitelist must report no slice and still be right.
+Usage: test_onnx_batch_slice.py PATH/TO/inferd-onnx"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(7)
+N = 5
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def conv2d(x, w, b, pad):
+    n, c, h, wd = x.shape
+    m, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    y = np.zeros((n, m, oh, ow), np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            y += np.einsum("nchw,mc->nmhw", xp[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
+    return (y + b.reshape(1, -1, 1, 1)).astype(np.float32)
+
+
+def cnn():
+    """Conv+BN+Relu, Conv + residual Add + Relu, MaxPool, bias Add of a [C,1,1] constant,
+    GlobalAveragePool, Flatten, Gemm, Softmax: sliceable."""
+    w1, b1, w2, b2 = f32(6, 3, 3, 3), f32(6), f32(6, 6, 3, 3), f32(6)
+    sc, bb, mu, var = f32(6), f32(6), f32(6), np.abs(f32(6)) + 0.5
+    cb, wg, bg = f32(6, 1, 1), f32(4, 6), f32(4)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1] * 4),
+        helper.make_node("BatchNormalization", ["c1", "sc", "bb", "mu", "var"], ["n1"]),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1] * 4),
+        helper.make_node("Add", ["c2", "r1"], ["a2"]),
+        helper.make_node("Relu", ["a2"], ["r2"]),
+        helper.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Add", ["cb", "p"], ["q"]),
+        helper.make_node("GlobalAveragePool", ["q"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "wg", "bg"], ["l"], transB=1),
+        helper.make_node("Softmax", ["l"], ["y"], axis=1),
+    ]
+    inits = dict(w1=w1, b1=b1, w2=w2, b2=b2, sc=sc, bb=bb, mu=mu, var=var, cb=cb, wg=wg, bg=bg)
+
+    def ref(x):
+        n1 = (conv2d(x, w1, b1, 1) - mu.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + 1e-5)
+        r1 = np.maximum(n1 * sc.reshape(1, -1, 1, 1) + bb.reshape(1, -1, 1, 1), 0)
+        r2 = np.maximum(conv2d(r1, w2, b2, 1) + r1, 0)
+        p = r2.reshape(r2.shape[0], 6, 4, 2, 4, 2).max(axis=(3, 5))
+        g = (p + cb).mean(axis=(2, 3))
+        logits = g @ wg.T + bg
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return nodes, inits, {"x": (3, 8, 8)}, ref, True
+
+
+def two_inputs():
+    """Two batched inputs meeting in an Add (fused as the Conv's residual), then Flatten."""
+    w, b = f32(4, 2, 3, 3), f32(4)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1] * 4),
+             helper.make_node("Add", ["c", "z"], ["s"]),
+             helper.make_node("Flatten", ["s"], ["y"])]
+
+    def ref(x, z):
+        return (conv2d(x, w, b, 1) + z).reshape(x.shape[0], -1)
+    return nodes, dict(w=w, b=b), {"x": (2, 5, 5), "z": (4, 5, 5)}, ref, True
+
+
+def with_reshape():
+    """A Reshape (not whitelisted: its shape may name the batch): runs whole batches."""
+    w, b = f32(4, 2, 1, 1), f32(4)
+    shape = np.array([0, -1], np.int64)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"]),
+             helper.make_node("Reshape", ["c", "shape"], ["y"])]
+
+    def ref(x):
+        return conv2d(x, w, b, 0).reshape(x.shape[0], -1)
+    return nodes, dict(w=w, b=b, shape=shape), {"x": (2, 3, 3)}, ref, False
+
+
+def batch_mixing_const():
+    """Add of a constant whose dim 0 is not 1: it broadcasts against the batch dim itself."""
+    k = f32(N, 3)
+    nodes = [helper.make_node("Add", ["x", "k"], ["y"])]
+    return nodes, dict(k=k), {"x": (3,)}, lambda x: x + k, False
+
+
+def save(path, nodes, inits, inputs):
+    graph = helper.make_graph(
+        nodes, "slice",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["batch", *v]) for k, v in inputs.items()],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+
+
+def run(tool, args):
+    r = subprocess.run([tool] + args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+
+
+def infer(tool, d, model, feeds, tag):
+    args = ["run", model]
+    for k, v in feeds.items():
+        p = os.path.join(d, f"{tag}_{k}.npy")
+        np.save(p, v)
+        args += ["--input", f"{k}={p}"]
+    out = os.path.join(d, tag)
+    run(tool, args + ["--output-dir", out])
+    return np.load(os.path.join(out, "y.npy"))
+
+
+def main():
+    tool = sys.argv[1]
+    with tempfile.TemporaryDirectory() as d:
+        for build in (cnn, two_inputs, with_reshape, batch_mixing_const):
+            name = build.__name__
+            nodes, inits, inputs, ref, sliceable = build()
+            model = os.path.join(d, name + ".onnx")
+            save(model, nodes, inits, inputs)
+            m = re.search(r"batch slice: (\d+|none)", run(tool, ["info", model]))
+            assert m, name
+            assert (m.group(1) != "none") == sliceable, (name, m.group(1))
+            feeds = {k: f32(N, *v) for k, v in inputs.items()}
+            whole = infer(tool, d, model, feeds, name + "_b5")
+            np.testing.assert_allclose(whole, ref(*feeds.values()), rtol=1e-4, atol=1e-5, err_msg=name)
+            if sliceable and int(m.group(1)) == 1:
+                for i in range(N):
+                    one = infer(tool, d, model, {k: v[i:i + 1] for k, v in feeds.items()}, f"{name}_{i}")
+                    assert np.array_equal(one[0], whole[i]), (name, i)
+            print("ok", name, "slice", m.group(1))
+
+
+if __name__ == "__main__":
+    main()
