@@ -89,6 +89,11 @@ const char *onnx_model_op_type(const onnx_model *model, int i, int *count);
 /* Nodes left to execute per run after constant folding and fusion. */
 int onnx_model_num_exec_nodes(const onnx_model *model);
 
+/* The BLAS behind GEMM and the kernels it picked for this CPU, e.g. "OpenBLAS Cooperlake".
+ * GEMM speed depends on them; OPENBLAS_CORETYPE in the environment can force others. A
+ * static string. */
+const char *onnx_blas_info(void);
+
 /* Bytes held by weights and folded constants. */
 size_t onnx_model_weight_bytes(const onnx_model *model);
 

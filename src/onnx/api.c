@@ -1,5 +1,23 @@
-/* Model metadata accessors of the public API. */
+/* Model metadata accessors of the public API, and what BLAS is in use. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+
 #include "model.h"
+
+static char blas_info[96];
+static pthread_once_t blas_info_once = PTHREAD_ONCE_INIT;
+
+static void blas_info_init(void)
+{
+    snprintf(blas_info, sizeof blas_info, "OpenBLAS %s", openblas_get_corename());
+}
+
+const char *onnx_blas_info(void)
+{
+    pthread_once(&blas_info_once, blas_info_init);
+    return blas_info;
+}
 
 int onnx_model_num_inputs(const onnx_model *m) { return m->n_inputs; }
 int onnx_model_num_outputs(const onnx_model *m) { return m->n_outputs; }

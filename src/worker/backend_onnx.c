@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inferd/log.h"
 #include "inferd/onnx.h"
 
 typedef struct onnx_backend {
@@ -128,6 +129,9 @@ static int onnx_create(const model_config *cfg, void **state, char *err, size_t 
         onnx_destroy(st);
         return -1;
     }
+    log_info("model %s: %s loaded, %d nodes, %zu bytes of weights, GEMM by %s", cfg->name,
+             cfg->model_file, onnx_model_num_exec_nodes(st->model),
+             onnx_model_weight_bytes(st->model), onnx_blas_info());
     *state = st;
     return 0;
 }

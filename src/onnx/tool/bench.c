@@ -1,6 +1,5 @@
 /* inferd-onnx bench: run a model on random inputs for a while and report throughput,
  * latency percentiles and peak RSS. */
-#include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +107,7 @@ int tool_bench(int argc, char **argv)
     printf("model: %s\ncores: %ld\nbatch: %ld threads: %ld seconds: %ld\n", path, sysconf(_SC_NPROCESSORS_ONLN),
            batch, threads, seconds);
     /* the kernels OpenBLAS picked (OPENBLAS_CORETYPE can force others): GEMM speed depends on it */
-    printf("blas: OpenBLAS %s\n", openblas_get_corename());
+    printf("blas: %s\n", onnx_blas_info());
     for (int i = 0; i < n_in; i++) {
         const onnx_value_info *vi = onnx_model_input(m, i);
         if (vi->ndim < 0 || vi->dtype == INFERD_DTYPE_INVALID) {
