@@ -4,30 +4,21 @@ expected outputs from PyTorch / numpy, in the layout inferd-conformance reads:
 Covers what Debian's ONNX test data does not: depthwise stride-2 and padded paths, grouped and
 1x1 convolutions, dilations with asymmetric pads, ceil_mode pooling, MatMul broadcasting,
 softmax over middle axes, LayerNorm scale broadcasting, Gemm C broadcasting."""
-import os
 import shutil
 import sys
 
 import numpy as np
+from case_writer import write_case
 import onnx
 import torch
-from onnx import helper, TensorProto, numpy_helper
+from onnx import helper
 torch.manual_seed(0); rng = np.random.default_rng(1)
 root = sys.argv[1]
 shutil.rmtree(root, ignore_errors=True)
 n_cases = 0
 def save(name, nodes, inputs, outputs, inits=(), opset=13):
     global n_cases
-    d = f'{root}/{name}'; os.makedirs(d + '/test_data_set_0')
-    g = helper.make_graph(nodes, name,
-        [helper.make_tensor_value_info(k, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[v.dtype], list(v.shape)) for k, v in inputs],
-        [helper.make_tensor_value_info(k, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[v.dtype], list(v.shape)) for k, v in outputs],
-        [numpy_helper.from_array(v, k) for k, v in inits])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)]), d + '/model.onnx')
-    for i, (k, v) in enumerate(inputs):
-        open(f'{d}/test_data_set_0/input_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
-    for i, (k, v) in enumerate(outputs):
-        open(f'{d}/test_data_set_0/output_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
+    write_case(root, name, nodes, inputs, outputs, inits, opset)
     n_cases += 1
 F = lambda *s: rng.standard_normal(s).astype(np.float32)
 # Conv 2-D incl. depthwise variants

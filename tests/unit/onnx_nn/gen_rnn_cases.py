@@ -6,38 +6,26 @@ from PyTorch's nn.LSTM / nn.GRU / nn.RNN (bidirectional, reverse via the bidirec
 initial states, packed variable-length batches, batch_first as layout=1) and, for what PyTorch
 cannot express (GRU linear_before_reset=0, clip, peepholes, input_forget, other activations),
 from a direct numpy transcription of the ONNX equations."""
-import os
 import shutil
 import sys
 
 import numpy as np
+from case_writer import write_case
 import onnx
 import torch
-from onnx import helper, TensorProto, numpy_helper
+from onnx import helper
 
 torch.manual_seed(0)
 rng = np.random.default_rng(7)
 root = sys.argv[1]
 shutil.rmtree(root, ignore_errors=True)
 n_cases = 0
-TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int32): TensorProto.INT32}
 
 
 def save(name, node, inputs, outputs, opset=14):
     """inputs: (name, array or None for an omitted optional input); outputs likewise."""
     global n_cases
-    d = f'{root}/{name}'
-    os.makedirs(d + '/test_data_set_0')
-    present = [(k, v) for k, v in inputs if v is not None]
-    outs = [(k, v) for k, v in outputs if v is not None]
-    g = helper.make_graph([node], name,
-                          [helper.make_tensor_value_info(k, TYPES[v.dtype], list(v.shape)) for k, v in present],
-                          [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in outs])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)]), d + '/model.onnx')
-    for i, (k, v) in enumerate(present):
-        open(f'{d}/test_data_set_0/input_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
-    for i, (k, v) in enumerate(outs):
-        open(f'{d}/test_data_set_0/output_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
+    write_case(root, name, [node], inputs, outputs, opset=opset)
     n_cases += 1
 
 

@@ -5,15 +5,15 @@ from PyTorch / torchvision, which those operators were defined after:
 Debian's ONNX test data covers a few GridSample mode/padding pairs and has no MaxRoiPool or
 LpNormalization case; this covers every GridSample mode with both align_corners values, grid
 points far outside the image and non-square planes, and regions partly outside the image."""
-import os
 import shutil
 import sys
 
 import numpy as np
+from case_writer import write_case
 import onnx
 import torch
 import torchvision
-from onnx import helper, TensorProto, numpy_helper
+from onnx import helper
 
 rng = np.random.default_rng(3)
 root = sys.argv[1]
@@ -21,21 +21,11 @@ shutil.rmtree(root, ignore_errors=True)
 n_cases = 0
 
 
-TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64}
 
 
 def save(name, node, inputs, outputs, opset=16):
     global n_cases
-    d = f'{root}/{name}'
-    os.makedirs(d + '/test_data_set_0')
-    g = helper.make_graph([node], name,
-                          [helper.make_tensor_value_info(k, TYPES[v.dtype], list(v.shape)) for k, v in inputs],
-                          [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in outputs])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)]), d + '/model.onnx')
-    for i, (k, v) in enumerate(inputs):
-        open(f'{d}/test_data_set_0/input_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
-    for i, (k, v) in enumerate(outputs):
-        open(f'{d}/test_data_set_0/output_{i}.pb', 'wb').write(numpy_helper.from_array(v, k).SerializeToString())
+    write_case(root, name, [node], inputs, outputs, opset=opset)
     n_cases += 1
 
 
