@@ -6,23 +6,33 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn_kernels.h"
 
-/* The transformed input and the GEMM's output of one block of tiles hold about this many
- * floats each (2 MiB, L2-sized), so they are read back from cache, not DRAM. */
-#define WINO_BLOCK_FLOATS (512 * 1024)
+/* The size rule, measured on ResNet-18 (one thread, AVX-512 OpenBLAS):
+ *
+ * The transformed input and the GEMM's output of one block of tiles hold about this many
+ * floats each (4 MiB): a whole 56x56 image per block at batch 1, and at batch 32 few enough
+ * blocks that OpenBLAS, which packs U again for every call, packs it rarely (blocks of 0.5
+ * and 1 MiB ran 4-10% slower at batch 32). */
+#define WINO_BLOCK_FLOATS (1024 * 1024)
 /* Channel counts under this make the transforms cost more than the multiply-adds they save. */
 #define WINO_MIN_CHANNELS 16
-/* Columns (tiles, all images) a GEMM needs for the transformed weights, 16/9 the bytes of the
- * weights, to be read from memory fewer times than they save work: below, the 16 thin GEMMs
- * are bound by reading U (ResNet-18's 7x7 and 14x14 stages at batch 1). */
-#define WINO_MIN_TILES 128
+/* Columns (tiles, all images) the GEMMs need so that reading U, 16/9 the bytes of the weights,
+ * costs less than the work saved: with 49 (ResNet's 14x14 stage at batch 1) Winograd is still
+ * 3% faster overall; the 7x7 stage's 16 tiles are excluded by the waste rule below. */
+#define WINO_MIN_TILES 40
+/* Output planes whose 2x2 tiles compute more than 6/5 of the outputs they keep (odd sizes:
+ * 7x7 computes 8x8, 1.31x) are left to im2col: ResNet-18's 7x7 stage at batch 32 ran 8%
+ * slower overall with it. */
+#define WINO_MAX_WASTE_NUM 6
+#define WINO_MAX_WASTE_DEN 5
 /* Transformed weights are kept from load for kernels up to this many floats (m * c * 9):
- * 128 x 128 x 3 x 3 (0.6 MB, 1 MB transformed). Larger ones are transformed per run, only
- * when the batch brings enough tiles per weight to pay for that. */
-#define WINO_KEEP_MAX_WEIGHTS (128 * 128 * 9)
+ * 256 x 256 x 3 x 3 (2.25 MiB, 4 MiB transformed; ResNet-18 keeps 16 MiB in all). Larger
+ * ones are transformed per run, only when the batch brings enough tiles to pay for it. */
+#define WINO_KEEP_MAX_WEIGHTS (256 * 256 * 9)
 #define WINO_RUN_MIN_TILES 512
 
 int nn_wino_geometry_fits(const nn_geom *g, int64_t group)
@@ -41,8 +51,10 @@ int nn_wino_pays(const nn_geom *g, int64_t n, int64_t c, int64_t m, int precompu
 {
     if (c < WINO_MIN_CHANNELS || m < WINO_MIN_CHANNELS || g->out[1] < 2 || g->out[2] < 2)
         return 0;
-    const int64_t tiles = n * ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
-    return tiles >= (precomputed ? WINO_MIN_TILES : WINO_RUN_MIN_TILES);
+    const int64_t plane_tiles = ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
+    if (plane_tiles * 4 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM)
+        return 0;
+    return n * plane_tiles >= (precomputed ? WINO_MIN_TILES : WINO_RUN_MIN_TILES);
 }
 
 void nn_wino_weights(const float *w, int64_t m, int64_t c, float *u)
@@ -89,6 +101,16 @@ static void wino_pad_rows(const float *x, int64_t in_h, int64_t in_w, int64_t pt
     }
 }
 
+/* Distance between two frequencies' matrices of n floats each: n rounded up to 4 KiB plus one
+ * cache line. The transforms read or write the 16 frequencies of a tile at once; at multiples
+ * of 4 KiB apart those 16 lines would all fall in one set of the L1 cache, which has fewer
+ * ways (a block size that made them so ran 15% slower). Returns 0 on overflow. */
+static size_t wino_freq_stride(size_t n)
+{
+    if (n > SIZE_MAX - 2048) return 0;
+    return (n + 1023) / 1024 * 1024 + 16;
+}
+
 int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
                      const float *res, float *y, int64_t n, int64_t c, int64_t m,
                      const nn_geom *g, const onnx_activation *act)
@@ -105,16 +127,18 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float 
     const int64_t cols = rb * tw;
     if (cols > INT_MAX || c > INT_MAX || m > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+    /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)cols);
+    const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
     size_t v_n, o_n, pad_n;
-    if (nn_mul3_size(NN_WINO_FREQS, (size_t)c, (size_t)cols, &v_n) != 0 ||
-        nn_mul3_size(NN_WINO_FREQS, (size_t)m, (size_t)cols, &o_n) != 0 ||
+    if (vfs == 0 || ofs == 0 || nn_mul_size(NN_WINO_FREQS, vfs, &v_n) != 0 ||
+        nn_mul_size(NN_WINO_FREQS, ofs, &o_n) != 0 ||
         nn_mul_size((size_t)(2 * rb_img + 2), (size_t)wp, &pad_n) != 0)
         return onnx_ctx_fail(ctx, "Winograd buffers overflow");
     float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
     float *pad = nn_scratch_floats(ctx, pad_n);
     float *ytmp = nn_scratch_floats(ctx, (size_t)(2 * wp));
     if (!v || !o || !pad || !ytmp) return -1;
-    const size_t vfs = (size_t)c * (size_t)cols, ofs = (size_t)m * (size_t)cols;
 
     for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
         const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;

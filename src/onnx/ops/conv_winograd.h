@@ -4,7 +4,8 @@
  * 36, i.e. 2.25x fewer multiply-adds. Over all channels, frequency f's products are one GEMM
  * U_f (M x C) * V_f (C x tiles), so the work is 16 sgemm calls, plus the transforms. The
  * transformed weights U are 16/9 the size of the weights: computed once at load (conv.c's
- * prepare) where they are small, else per run when the batch is large enough to pay for it. */
+ * prepare) up to 256 x 256 channels, else per run when the batch is large enough to pay for
+ * it. Used by shape (conv_winograd.c has the rule and the measurements behind it). */
 #ifndef ONNX_OPS_CONV_WINOGRAD_H
 #define ONNX_OPS_CONV_WINOGRAD_H
 

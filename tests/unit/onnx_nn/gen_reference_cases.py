@@ -252,6 +252,29 @@ x = np.abs(F(2, 8, 40, 40)); w = np.abs(F(8, 8, 3, 3)); b = F(8); r = np.abs(F(2
 z = np.maximum(conv(x, w, b, 1, 1, 1) + r, 0)
 save('fuse_conv_add_taps_relu', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=[1] * 4), helper.make_node('Add', ['t', 'r'], ['u']),
      helper.make_node('Relu', ['u'], ['y'])], [('x', x), ('r', r)], [('y', z)], [('w', w), ('b', b)])
+# Winograd F(2x2, 3x3) (3x3 stride 1, >= 16 channels each way): odd output sizes (partial
+# tiles), asymmetric pads, batches, with the fused residual and Relu; positive data, so that no
+# output is a near-cancelling sum (the tolerance is relative)
+for (name, n, c, m, hw, p, add, relu) in [
+    ('odd_add_relu', 2, 16, 24, (13, 11), (1, 1, 1, 1), True, True),
+    ('asym_pads', 1, 20, 16, (17, 22), (2, 0, 1, 3), False, False),
+    ('no_pads_relu', 1, 16, 16, (20, 19), (0, 0, 0, 0), False, True),
+    ('resnet_stage2_add_relu', 1, 64, 64, (28, 28), (1, 1, 1, 1), True, True),
+    ('batch4_relu', 4, 32, 32, (14, 14), (1, 1, 1, 1), False, True)]:
+    x = np.abs(F(n, c, *hw)); w = np.abs(F(m, c, 3, 3)); b = np.abs(F(m))
+    xt = torch.nn.functional.pad(torch.from_numpy(x), (p[1], p[3], p[0], p[2]))
+    z = torch.nn.functional.conv2d(xt, torch.from_numpy(w), torch.from_numpy(b)).numpy()
+    nodes = [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=list(p))]
+    ins = [('x', x)]
+    if add:
+        r = np.abs(F(*z.shape)); z = z + r; ins.append(('r', r))
+        nodes.append(helper.make_node('Add', ['t', 'r'], ['u']))
+    if relu:
+        z = np.maximum(z, 0)
+        nodes.append(helper.make_node('Relu', [nodes[-1].output[0]], ['y']))
+    if not add and not relu: nodes[0].output[0] = 'y'
+    else: nodes[-1].output[0] = 'y'
+    save(f'conv_winograd_{name}', nodes, ins, [('y', z.astype(np.float32))], [('w', w), ('b', b)])
 # Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
 x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
 z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)

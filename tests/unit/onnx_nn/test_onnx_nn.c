@@ -169,7 +169,8 @@ static void test_conv_paths_match_reference(void **state)
 /* Winograd F(2x2, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16 channels each way and
  * enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
  * rows span images and blocks, with the fused residual and Relu, weights transformed at load
- * and per run. */
+ * (up to 256 x 256 channels) and per run (weights fed at run, or larger kernels at a large
+ * enough batch). */
 static void test_conv_winograd_matches_reference(void **state)
 {
     (void)state;
@@ -180,12 +181,19 @@ static void test_conv_winograd_matches_reference(void **state)
         {1, 16, 30, 27, 32, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},  /* no padding, odd width */
         {1, 17, 25, 40, 19, 1, 3, 3, 1, 1, 1, 1, 2, 0, 1, 3},  /* asymmetric pads */
         {3, 16, 13, 11, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* batch: tiles across images */
-        {2, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* ResNet stage 1, blocks */
-        {8, 160, 14, 14, 144, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* per-run weights, batch */
+        {8, 160, 14, 14, 144, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* batch, wide channels */
     };
-    const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}, {1, 1, 1}};
+    const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++) check_conv_opts(&cases[i], &opts[j]);
+    /* ResNet's first stage at batch 2: images in blocks; per run with the weights fed at run */
+    const conv_case stage1 = {2, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const conv_opts all = {1, 1, 0}, all_at_run = {1, 1, 1};
+    check_conv_opts(&stage1, &all);
+    check_conv_opts(&stage1, &all_at_run);
+    /* 257 x 257 channels: too large to keep, transformed per run for 57 x 9 tiles */
+    const conv_case wide = {57, 257, 6, 6, 257, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    check_conv_opts(&wide, &all);
 }
 
 static void test_matmul_broadcast_matches_reference(void **state)
