@@ -348,6 +348,23 @@ int nn_conv_run(onnx_ctx *ctx)
     /* input 3: the other operand of an Add fused into this Conv (fuse.c) */
     const onnx_tensor *r = onnx_attr_int(node, "inferd_residual", 0) ? onnx_ctx_input(ctx, 3) : NULL;
     if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
+    /* inputs 4 and 5: a 1x1 Conv fused in (fuse_conv_dw.c); x is then its input, and the
+     * tensor this Conv convolves, the expansion, has the shape of xe */
+    const onnx_tensor *we = NULL, *be = NULL, *x_in = x;
+    onnx_tensor xe;
+    if (onnx_attr_int(node, "inferd_expand", 0)) {
+        we = onnx_ctx_input(ctx, 4);
+        be = onnx_ctx_input(ctx, 5);
+        if (!we || we->dtype != INFERD_DTYPE_FP32 || x->dtype != INFERD_DTYPE_FP32 ||
+            x->ndim != 4 || we->ndim != 4 || we->dims[1] != x->dims[1] || we->dims[2] != 1 ||
+            we->dims[3] != 1 || (be && (be->dtype != INFERD_DTYPE_FP32 || be->ndim != 1 ||
+                                        be->dims[0] != we->dims[0])))
+            return onnx_ctx_fail(ctx, "fused 1x1 Conv: inputs do not fit");
+        xe = *x;
+        xe.dims[1] = we->dims[0];
+        xe.data = NULL; /* made below, in bands or whole */
+        x = &xe;
+    }
     if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 ||
         (b && b->dtype != INFERD_DTYPE_FP32) || (r && r->dtype != INFERD_DTYPE_FP32))
         return onnx_ctx_unsupported(ctx, "only float32 is supported");
@@ -382,13 +399,25 @@ int nn_conv_run(onnx_ctx *ctx)
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
     const float *bias = b ? b->data : NULL;
+    onnx_tensor *yt = NULL;
     if (!r || same_shape(r, rank, dims)) {
-        onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims);
-        if (!yt) return -1;
+        if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
+        if (we && group == c) {
+            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
+                                              be ? be->data : NULL, c, w->data, bias,
+                                              r ? r->data : NULL, yt->data, n, m, &g, &act_in,
+                                              &act);
+            if (rc != 0) return rc < 0 ? -1 : 0;
+        }
+    }
+    if (we && onnx_tensor_numel(x) > 0 &&
+        !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],
+                                         x->dims[3], we->data, be ? be->data : NULL, c)))
+        return -1;
+    if (yt)
         return conv_compute(ctx, x->data, w->data, wino, bias, r ? r->data : NULL, yt->data, n,
                             c, m, group, &g, &act_in, &act);
-    }
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
