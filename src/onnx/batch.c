@@ -65,7 +65,10 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     if (is_op(n, "Conv")) {
         if (r0 < 3 || !is_const(m, n, 1) || !absent_or_const(m, n, 2)) return -1;
         if (n->n_inputs > 3 && n->inputs[3] >= 0 && rank[n->inputs[3]] != r0) return -1;
-        return n->n_inputs <= 4 ? r0 : -1;
+        /* inputs 4, 5: the weights and bias of a 1x1 Conv fused in (inferd_expand) */
+        for (int k = 4; k < n->n_inputs; k++)
+            if (!absent_or_const(m, n, k)) return -1;
+        return n->n_inputs <= 6 ? r0 : -1;
     }
     if (is_op(n, "BatchNormalization")) {
         for (int k = 1; k < 5; k++)

@@ -5,7 +5,8 @@
  *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
- *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h.
+ *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h;
+ *   1x1 Conv read only by a depthwise Conv -> computed by it (fuse_conv_dw.c).
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
 #include <math.h>
@@ -333,7 +334,8 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
     int (*const passes[])(onnx_model *, int) = {
         fuse_conv_bn,           fuse_matmul_bias,         onnx_fuse_gelu,
         onnx_fuse_matmul_transpose, onnx_fuse_matmul_scale, fuse_conv_add,
-        fuse_dw_input_activation, fuse_activation,        onnx_fuse_matmul_residual};
+        fuse_dw_input_activation, fuse_activation,        onnx_fuse_matmul_residual,
+        onnx_fuse_pointwise_depthwise};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {

@@ -31,4 +31,7 @@ int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
 
+/* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
+int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);
+
 #endif

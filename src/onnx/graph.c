@@ -176,15 +176,23 @@ int onnx_graph_plan(onnx_model *m, onnx_load_err *e)
     m->prefetch = calloc((size_t)m->n_nodes + 1, sizeof *m->prefetch);
     if (!m->free_start || !m->free_after || !m->prefetch)
         return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-    /* Each node's hint: the constant input 1 (the weights) of the next two nodes, when large
-     * enough to come from DRAM rather than cache. */
+    /* Each node's hint: the weights of the next two nodes, when large enough to come from
+     * DRAM rather than cache: constant input 1, or input 4 if larger (a 1x1 Conv's weights
+     * fused into a depthwise Conv, fuse_conv_dw.c). */
     for (int k = 0; k < m->n_nodes; k++) {
         for (int q = k + 1, j = 0; q < m->n_nodes && q <= k + ONNX_PREFETCH_NEXT; q++) {
             const onnx_node *n = &m->nodes[q];
-            const onnx_value *w = n->n_inputs > 1 && n->inputs[1] >= 0 ? &m->values[n->inputs[1]] : NULL;
-            if (!w || w->kind != ONNX_VALUE_CONST || !w->t.data) continue;
-            size_t bytes = onnx_tensor_nbytes(&w->t);
-            if (bytes < PLAN_PREFETCH_MIN_BYTES) continue;
+            const onnx_value *w = NULL;
+            size_t bytes = 0;
+            for (int in = 1; in < n->n_inputs && in <= 4; in += 3) {
+                const onnx_value *c = n->inputs[in] >= 0 ? &m->values[n->inputs[in]] : NULL;
+                if (!c || c->kind != ONNX_VALUE_CONST || !c->t.data) continue;
+                if (onnx_tensor_nbytes(&c->t) > bytes) {
+                    w = c;
+                    bytes = onnx_tensor_nbytes(&c->t);
+                }
+            }
+            if (!w || bytes < PLAN_PREFETCH_MIN_BYTES) continue;
             m->prefetch[k].ptr[j] = w->t.data;
             m->prefetch[k].bytes[j++] = bytes;
         }

@@ -1,5 +1,6 @@
 /* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: depthwise by phase planes
- * (conv_depthwise.c); otherwise sgemm, on X in place for 1x1 stride-1 kernels, per tap on the
+ * (conv_depthwise.c); 3x3 stride-1 ones with enough channels and tiles by Winograd F(2x2, 3x3)
+ * (conv_winograd.c, weights transformed in prepare where small); otherwise sgemm, on X in place for 1x1 stride-1 kernels, per tap on the
  * padded planes in place for small stride-1 convolutions with wide outputs, else on an im2col
  * built from phase planes (conv_phase.h; a direct unfold for 3-D windows and kernels over 16).
  * The GEMM's output is first filled with the bias (and the fused residual, see fuse.c) and the
@@ -9,9 +10,11 @@
  * constant weights need no packing at load. */
 #include <cblas.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conv_phase.h"
+#include "conv_winograd.h"
 #include "ew_engine.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
@@ -130,10 +133,17 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
     }
 }
 
-/* y (n x m x out_size) = conv(x) + bias + res (each optional), then act. */
-static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *bias,
-                        const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                        int64_t group, const nn_geom *g, const onnx_activation *act_in,
+/* node->state of a Conv whose transformed Winograd weights were computed at load */
+typedef struct conv_state {
+    int64_t m, c;
+    float u[]; /* NN_WINO_FREQS x m x c (conv_winograd.h) */
+} conv_state;
+
+/* y (n x m x out_size) = conv(x) + bias + res (each optional), then act; wino: the Winograd
+ * weights of wd if computed at load, else NULL. */
+static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *wino,
+                        const float *bias, const float *res, float *y, int64_t n, int64_t c,
+                        int64_t m, int64_t group, const nn_geom *g, const onnx_activation *act_in,
                         const onnx_activation *act)
 {
     const int64_t cg = c / group, mg = m / group, ks = nn_geom_k_size(g);
@@ -160,6 +170,18 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
         memcpy(xa, xd, nx * sizeof(float));
         nn_activation_run(act_in, xa, (int64_t)nx);
         xd = xa;
+    }
+    if (nn_wino_geometry_fits(g, group) && nn_wino_pays(g, n, c, m, wino != NULL)) {
+        if (!wino) { /* a large batch pays for transforming the weights per run */
+            size_t u_n;
+            if (nn_mul3_size(NN_WINO_FREQS, (size_t)m, (size_t)c, &u_n) != 0)
+                return onnx_ctx_fail(ctx, "Winograd weights overflow");
+            float *u = nn_scratch_floats(ctx, u_n);
+            if (!u) return -1;
+            nn_wino_weights(wd, m, c, u);
+            wino = u;
+        }
+        return nn_conv_winograd(ctx, xd, wino, bias, res, y, n, c, m, g, act);
     }
     if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
@@ -326,6 +348,23 @@ int nn_conv_run(onnx_ctx *ctx)
     /* input 3: the other operand of an Add fused into this Conv (fuse.c) */
     const onnx_tensor *r = onnx_attr_int(node, "inferd_residual", 0) ? onnx_ctx_input(ctx, 3) : NULL;
     if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
+    /* inputs 4 and 5: a 1x1 Conv fused in (fuse_conv_dw.c); x is then its input, and the
+     * tensor this Conv convolves, the expansion, has the shape of xe */
+    const onnx_tensor *we = NULL, *be = NULL, *x_in = x;
+    onnx_tensor xe;
+    if (onnx_attr_int(node, "inferd_expand", 0)) {
+        we = onnx_ctx_input(ctx, 4);
+        be = onnx_ctx_input(ctx, 5);
+        if (!we || we->dtype != INFERD_DTYPE_FP32 || x->dtype != INFERD_DTYPE_FP32 ||
+            x->ndim != 4 || we->ndim != 4 || we->dims[1] != x->dims[1] || we->dims[2] != 1 ||
+            we->dims[3] != 1 || (be && (be->dtype != INFERD_DTYPE_FP32 || be->ndim != 1 ||
+                                        be->dims[0] != we->dims[0])))
+            return onnx_ctx_fail(ctx, "fused 1x1 Conv: inputs do not fit");
+        xe = *x;
+        xe.dims[1] = we->dims[0];
+        xe.data = NULL; /* made below, in bands or whole */
+        x = &xe;
+    }
     if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 ||
         (b && b->dtype != INFERD_DTYPE_FP32) || (r && r->dtype != INFERD_DTYPE_FP32))
         return onnx_ctx_unsupported(ctx, "only float32 is supported");
@@ -354,16 +393,31 @@ int nn_conv_run(onnx_ctx *ctx)
             return onnx_ctx_fail(ctx, "unknown input activation '%s'", in_act);
     }
 
+    const conv_state *st = node->state;
+    const float *wino = st && st->m == m && st->c == c ? st->u : NULL;
+
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
     const float *bias = b ? b->data : NULL;
+    onnx_tensor *yt = NULL;
     if (!r || same_shape(r, rank, dims)) {
-        onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims);
-        if (!yt) return -1;
+        if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
-        return conv_compute(ctx, x->data, w->data, bias, r ? r->data : NULL, yt->data, n, c, m,
-                            group, &g, &act_in, &act);
+        if (we && group == c) {
+            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
+                                              be ? be->data : NULL, c, w->data, bias,
+                                              r ? r->data : NULL, yt->data, n, m, &g, &act_in,
+                                              &act);
+            if (rc != 0) return rc < 0 ? -1 : 0;
+        }
     }
+    if (we && onnx_tensor_numel(x) > 0 &&
+        !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],
+                                         x->dims[3], we->data, be ? be->data : NULL, c)))
+        return -1;
+    if (yt)
+        return conv_compute(ctx, x->data, w->data, wino, bias, r ? r->data : NULL, yt->data, n,
+                            c, m, group, &g, &act_in, &act);
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
@@ -371,8 +425,8 @@ int nn_conv_run(onnx_ctx *ctx)
     const int64_t numel = onnx_tensor_numel(&t);
     if (numel > 0) {
         if (!(t.data = nn_scratch_floats(ctx, (size_t)numel))) return -1;
-        if (conv_compute(ctx, x->data, w->data, bias, NULL, t.data, n, c, m, group, &g, &act_in,
-                         &none))
+        if (conv_compute(ctx, x->data, w->data, wino, bias, NULL, t.data, n, c, m, group, &g,
+                         &act_in, &none))
             return -1;
     }
     const onnx_tensor *ins[2] = {&t, r};
@@ -380,4 +434,42 @@ int nn_conv_run(onnx_ctx *ctx)
     if (ew_broadcast_run(ctx, 2, ins, INFERD_DTYPE_FP32, conv_add_row, NULL, &out) != 0) return -1;
     nn_activation_run(&act, out->data, onnx_tensor_numel(out));
     return 0;
+}
+
+/* Whether a ints attribute is absent or all ones (strides, dilations). */
+static int attr_ones(const onnx_node *node, const char *name)
+{
+    const int64_t *v;
+    int k = onnx_attr_ints(node, name, &v);
+    for (int i = 0; i < k; i++)
+        if (v[i] != 1) return 0;
+    return 1;
+}
+
+int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    const onnx_tensor *w = node->n_inputs > 1 ? consts[1] : NULL;
+    /* only what conv_compute can take the Winograd path with; run checks the rest */
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[2] != 3 ||
+        w->dims[3] != 3 || onnx_attr_int(node, "group", 1) != 1 || !attr_ones(node, "strides") ||
+        !attr_ones(node, "dilations") || !nn_wino_precompute(w->dims[0], w->dims[1]))
+        return 0;
+    const int64_t m = w->dims[0], c = w->dims[1];
+    conv_state *st = malloc(sizeof *st + (size_t)(NN_WINO_FREQS * m * c) * sizeof(float));
+    if (!st) { /* an optimisation only: run takes another path */
+        return 0;
+    }
+    st->m = m;
+    st->c = c;
+    nn_wino_weights(w->data, m, c, st->u);
+    node->state = st;
+    return 0;
+}
+
+void nn_conv_release(onnx_node *node)
+{
+    free(node->state);
+    node->state = NULL;
 }

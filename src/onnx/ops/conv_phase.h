@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h"
 #include "nn_common.h"
 
 /* Taps per spatial dim handled with phases; larger kernels use the generic paths. */
@@ -46,5 +47,34 @@ int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p);
  * clear a buffer once (memset of p->total floats) before its first gather. */
 void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
                      float hi);
+
+/* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */
+
+/* Gather modes (as nn_phase_gather) for a depthwise Conv's fused input activation, and for its
+ * output activation when it can be applied while compacting rows (Relu/Clip, no residual; 0
+ * otherwise). Returns -1 if the input activation is not Relu, Clip or none. */
+int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int has_res,
+                int *in_mode, int *out_mode);
+
+/* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
+ * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts
+ * part0 + ci of parts (onnx_ctx_prefetch_next). */
+typedef struct nn_dw_io {
+    const float *x;
+    int64_t x_plane;
+    float *y;
+    int64_t y_plane;
+    const float *res;
+    int64_t part0, parts;
+} nn_dw_io;
+
+/* The depthwise convolution of c input planes of one image (channel multiplier mult, weights
+ * w with p->ntaps per output channel) planned by p: y = act(conv(act_in(x)) + bias + res).
+ * ph: p->total floats, zeroed before the first call with this plan; tmp: p->plane floats when
+ * p->ld != p->ow (else unused). */
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp,
+                  const nn_dw_io *io, int64_t c, int64_t mult, const float *w, const float *bias,
+                  int in_mode, int out_mode, const onnx_activation *act_in,
+                  const onnx_activation *act);
 
 #endif

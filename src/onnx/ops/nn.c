@@ -6,7 +6,7 @@
 static const onnx_op nn_ops[] = {
     {"MatMul", 1, NULL, nn_matmul_run, NULL},
     {"Gemm", 1, NULL, nn_gemm_run, NULL},
-    {"Conv", 1, NULL, nn_conv_run, NULL},
+    {"Conv", 1, nn_conv_prepare, nn_conv_run, nn_conv_release},
     {"ConvTranspose", 1, NULL, nn_conv_transpose_run, NULL},
     {"MaxPool", 1, NULL, nn_maxpool_run, NULL},
     {"AveragePool", 1, NULL, nn_avgpool_run, NULL},

@@ -97,4 +97,15 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
 
+/* ---- nn_kernels_wino.c: Winograd F(2x2, 3x3) tile transforms (conv_winograd.c) ---- */
+
+/* Input transform of one row of tw tiles: tile j reads columns 2j .. 2j+3 of the four padded
+ * input rows rows[0..3] (2 * tw + 2 floats each); its frequency f (0..15) goes to
+ * v[f * fs + j]. v must not overlap the rows. */
+void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw);
+/* Output transform of one row of tw tiles, frequency f of tile j at m[f * fs + j]: writes
+ * columns 2j and 2j + 1 of the two output rows y0 and y1 (2 * tw floats each), plus bias. */
+void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m,
+                        int64_t fs, float bias, int64_t tw);
+
 #endif

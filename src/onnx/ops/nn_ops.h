@@ -8,6 +8,8 @@
 int nn_matmul_run(onnx_ctx *ctx);                 /* matmul.c */
 int nn_gemm_run(onnx_ctx *ctx);                   /* gemm.c */
 int nn_conv_run(onnx_ctx *ctx);                   /* conv.c */
+int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
+void nn_conv_release(onnx_node *node);
 int nn_conv_transpose_run(onnx_ctx *ctx);         /* conv_transpose.c */
 int nn_maxpool_run(onnx_ctx *ctx);                /* pool.c */
 int nn_avgpool_run(onnx_ctx *ctx);

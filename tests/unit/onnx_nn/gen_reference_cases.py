@@ -243,6 +243,53 @@ x = np.abs(F(2, 8, 40, 40)); w = np.abs(F(8, 8, 3, 3)); b = F(8); r = np.abs(F(2
 z = np.maximum(conv(x, w, b, 1, 1, 1) + r, 0)
 save('fuse_conv_add_taps_relu', [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=[1] * 4), helper.make_node('Add', ['t', 'r'], ['u']),
      helper.make_node('Relu', ['u'], ['y'])], [('x', x), ('r', r)], [('y', z)], [('w', w), ('b', b)])
+# Winograd F(2x2, 3x3) (3x3 stride 1, >= 16 channels each way): odd output sizes (partial
+# tiles), asymmetric pads, batches, with the fused residual and Relu; positive data, so that no
+# output is a near-cancelling sum (the tolerance is relative)
+for (name, n, c, m, hw, p, add, relu) in [
+    ('odd_add_relu', 2, 16, 24, (13, 11), (1, 1, 1, 1), True, True),
+    ('asym_pads', 1, 20, 16, (17, 22), (2, 0, 1, 3), False, False),
+    ('no_pads_relu', 1, 16, 16, (20, 19), (0, 0, 0, 0), False, True),
+    ('resnet_stage2_add_relu', 1, 64, 64, (28, 28), (1, 1, 1, 1), True, True),
+    ('batch4_relu', 4, 32, 32, (14, 14), (1, 1, 1, 1), False, True)]:
+    x = np.abs(F(n, c, *hw)); w = np.abs(F(m, c, 3, 3)); b = np.abs(F(m))
+    xt = torch.nn.functional.pad(torch.from_numpy(x), (p[1], p[3], p[0], p[2]))
+    z = torch.nn.functional.conv2d(xt, torch.from_numpy(w), torch.from_numpy(b)).numpy()
+    nodes = [helper.make_node('Conv', ['x', 'w', 'b'], ['t'], pads=list(p))]
+    ins = [('x', x)]
+    if add:
+        r = np.abs(F(*z.shape)); z = z + r; ins.append(('r', r))
+        nodes.append(helper.make_node('Add', ['t', 'r'], ['u']))
+    if relu:
+        z = np.maximum(z, 0)
+        nodes.append(helper.make_node('Relu', [nodes[-1].output[0]], ['y']))
+    if not add and not relu: nodes[0].output[0] = 'y'
+    else: nodes[-1].output[0] = 'y'
+    save(f'conv_winograd_{name}', nodes, ins, [('y', z.astype(np.float32))], [('w', w), ('b', b)])
+# 1x1 Conv -> [Clip] -> depthwise Conv [-> Clip] (fuse_conv_dw.c: the depthwise Conv computes
+# the expansion in bands of rows when one image's is over 1 MiB, else whole): stride 1 and 2,
+# odd sizes, asymmetric pads, a dilated 5x5 window, channel multiplier 2, no biases; positive
+# data, weights scaled so that the Clips do not saturate everything
+for (name, n, c, e, hw, k, s_, p, d, mult, clip, bias) in [
+    ('s1_clip', 1, 16, 96, (56, 60), 3, 1, (1, 1, 1, 1), 1, 1, True, True),
+    ('s2_odd_pads', 2, 8, 64, (65, 71), 3, 2, (0, 1, 1, 0), 1, 1, False, False),
+    ('5x5_dil2', 1, 8, 64, (70, 70), 5, 1, (4, 4, 4, 4), 2, 1, True, True),
+    ('mult2_small', 2, 8, 32, (10, 10), 3, 1, (1, 1, 1, 1), 1, 2, True, True)]:
+    x = np.abs(F(n, c, *hw)); we = 0.2 * np.abs(F(e, c, 1, 1)); be = np.abs(F(e))
+    wd = 0.3 * np.abs(F(e * mult, 1, k, k)); bd = np.abs(F(e * mult))
+    t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(we), torch.from_numpy(be) if bias else None)
+    if clip: t = t.clamp(0, 6)
+    t = torch.nn.functional.pad(t, (p[1], p[3], p[0], p[2]))
+    z = torch.nn.functional.conv2d(t, torch.from_numpy(wd), torch.from_numpy(bd) if bias else None, s_, 0, d, e)
+    if clip: z = z.clamp(0, 6)
+    lo, hi = np.array(0, np.float32), np.array(6, np.float32)
+    nodes = [helper.make_node('Conv', ['x', 'we'] + (['be'] if bias else []), ['t'])]
+    if clip: nodes.append(helper.make_node('Clip', ['t', 'lo', 'hi'], ['tc']))
+    nodes.append(helper.make_node('Conv', ['tc' if clip else 't', 'wd'] + (['bd'] if bias else []), ['u' if clip else 'y'],
+                                  kernel_shape=[k, k], strides=[s_, s_], pads=list(p), dilations=[d, d], group=e))
+    if clip: nodes.append(helper.make_node('Clip', ['u', 'lo', 'hi'], ['y']))
+    inits = [('we', we), ('wd', wd)] + ([('be', be), ('bd', bd)] if bias else []) + ([('lo', lo), ('hi', hi)] if clip else [])
+    save(f'fuse_expand_dw_{name}', nodes, [('x', x)], [('y', z.numpy())], inits)
 # Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
 x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
 z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)

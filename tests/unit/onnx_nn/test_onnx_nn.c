@@ -53,7 +53,14 @@ static void conv_ref(const conv_case *k, const float *x, const float *w, const f
     }
 }
 
-static void check_conv(const conv_case *k)
+/* Options of check_conv_opts: a fused residual (input 3, inferd_residual) and Relu
+ * (inferd_activation) as fuse.c writes them, and weights fed at run instead of stored (no
+ * prepare-time packing). */
+typedef struct conv_opts {
+    int residual, relu, weights_at_run;
+} conv_opts;
+
+static void check_conv_opts(const conv_case *k, const conv_opts *o)
 {
     int64_t oh = (k->h + k->pt + k->pb - ((k->kh - 1) * k->dh + 1)) / k->sh + 1;
     int64_t ow = (k->w + k->pl + k->pr - ((k->kw - 1) * k->dw + 1)) / k->sw + 1;
@@ -63,6 +70,8 @@ static void check_conv(const conv_case *k)
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
     float *b = malloc((size_t)k->m * sizeof *b);
     float *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
+    float *res = malloc(ny * sizeof *res);
+    assert_non_null(res);
     assert_non_null(x);
     assert_non_null(w);
     assert_non_null(b);
@@ -71,21 +80,30 @@ static void check_conv(const conv_case *k)
     fill(x, nx);
     fill(w, nw);
     fill(b, (size_t)k->m);
+    fill(res, ny);
     conv_ref(k, x, w, b, want, oh, ow);
-    nn_test_tensor in[3] = {
+    for (size_t i = 0; i < ny; i++) {
+        if (o->residual) want[i] += res[i];
+        if (o->relu && !(want[i] > 0)) want[i] = 0;
+    }
+    nn_test_tensor in[4] = {
         {"x", 4, {k->n, k->c, k->h, k->w}, x, 0},
-        {"w", 4, {k->m, k->c / k->group, k->kh, k->kw}, w, 1},
+        {"w", 4, {k->m, k->c / k->group, k->kh, k->kw}, w, !o->weights_at_run},
         {"b", 1, {k->m}, b, 1},
+        {"r", 4, {k->n, k->m, oh, ow}, res, 0},
     };
     int64_t strides[2] = {k->sh, k->sw}, dil[2] = {k->dh, k->dw};
     int64_t pads[4] = {k->pt, k->pl, k->pb, k->pr};
-    nn_test_attr at[4] = {
+    nn_test_attr at[6] = {
         {"strides", NN_ATTR_INTS, 0, 0, strides, 2, NULL},
         {"dilations", NN_ATTR_INTS, 0, 0, dil, 2, NULL},
         {"pads", NN_ATTR_INTS, 0, 0, pads, 4, NULL},
         {"group", NN_ATTR_INT, k->group, 0, NULL, 0, NULL},
     };
-    nn_test_node node = {"Conv", 13, in, 3, at, 4, 1};
+    int n_at = 4;
+    if (o->residual) at[n_at++] = (nn_test_attr){"inferd_residual", NN_ATTR_INT, 1, 0, NULL, 0, NULL};
+    if (o->relu) at[n_at++] = (nn_test_attr){"inferd_activation", NN_ATTR_STRING, 0, 0, NULL, 0, "Relu"};
+    nn_test_node node = {"Conv", 13, in, o->residual ? 4 : 3, at, n_at, 1};
     char err[256] = "";
     size_t n = 0;
     int64_t dims[8];
@@ -104,6 +122,13 @@ static void check_conv(const conv_case *k)
     free(b);
     free(want);
     free(got);
+    free(res);
+}
+
+static void check_conv(const conv_case *k)
+{
+    const conv_opts plain = {0, 0, 0};
+    check_conv_opts(k, &plain);
 }
 
 static void test_conv_paths_match_reference(void **state)
@@ -139,6 +164,36 @@ static void test_conv_paths_match_reference(void **state)
         {5, 16, 7, 7, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* shared GEMMs, 1x1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+/* Winograd F(2x2, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16 channels each way and
+ * enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
+ * rows span images and blocks, with the fused residual and Relu, weights transformed at load
+ * (up to 256 x 256 channels) and per run (weights fed at run, or larger kernels at a large
+ * enough batch). */
+static void test_conv_winograd_matches_reference(void **state)
+{
+    (void)state;
+    static const conv_case cases[] = {
+        /* n  c   h   w   m  grp kh kw sh sw dh dw pt pl pb pr */
+        {1, 16, 32, 32, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* even output, pads 1 */
+        {1, 24, 29, 31, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* odd output: partial tiles */
+        {1, 16, 30, 27, 32, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},  /* no padding, odd width */
+        {1, 17, 25, 40, 19, 1, 3, 3, 1, 1, 1, 1, 2, 0, 1, 3},  /* asymmetric pads */
+        {3, 16, 13, 11, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* batch: tiles across images */
+        {8, 160, 14, 14, 144, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* batch, wide channels */
+    };
+    const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++) check_conv_opts(&cases[i], &opts[j]);
+    /* ResNet's first stage at batch 2: images in blocks; per run with the weights fed at run */
+    const conv_case stage1 = {2, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const conv_opts all = {1, 1, 0}, all_at_run = {1, 1, 1};
+    check_conv_opts(&stage1, &all);
+    check_conv_opts(&stage1, &all_at_run);
+    /* 257 x 257 channels: too large to keep, transformed per run for 57 x 9 tiles */
+    const conv_case wide = {57, 257, 6, 6, 257, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    check_conv_opts(&wide, &all);
 }
 
 static void test_matmul_broadcast_matches_reference(void **state)
@@ -283,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_paths_match_reference),
+        cmocka_unit_test(test_conv_winograd_matches_reference),
         cmocka_unit_test(test_matmul_broadcast_matches_reference),
         cmocka_unit_test(test_bad_inputs_are_errors),
     };

@@ -1,0 +1,121 @@
+/* A 1x1 convolution fused into the depthwise Conv that reads it (fuse_conv_dw.c; MobileNet's
+ * expansion): per image, bands of the depthwise output's rows are made from the expansion of
+ * just the input rows they read (one sgemm per band, B being those rows of X in place), so
+ * the expanded tensor, the widest of the block, stays in L2 between the two instead of being
+ * written to and read back from memory. Rows shared by neighbouring bands (the window's
+ * overlap) are expanded twice. Small expansions are made whole, then convolved as usual. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "conv_phase.h"
+#include "nn_common.h"
+#include "nn_kernels.h"
+
+/* Floats of a band of the expanded tensor (512 KiB, half of L2). */
+#define EXPAND_BAND_FLOATS (128 * 1024)
+/* Bands only when one image's expansion is larger than L2 (1 MiB; MobileNetV2's 112x112 and
+ * 56x56 blocks, +2-4% overall at batch 1): a smaller one stays in L2 between the two
+ * convolutions anyway, and there bands measured no faster, since the rows their windows
+ * share are expanded twice. The caller then expands whole (nn_conv_expand_whole). */
+#define EXPAND_MIN_FLOATS (256 * 1024)
+
+/* buf (e_ch x (r1 - r0) * in_w) = we (e_ch x c) * rows r0 .. r1 of xb (c planes of in_size
+ * floats) + be (if not NULL). */
+static void expand_rows(const float *xb, int64_t c, int64_t in_size, int64_t in_w, int64_t r0,
+                        int64_t r1, const float *we, const float *be, int64_t e_ch, float *buf)
+{
+    const int64_t cols = (r1 - r0) * in_w;
+    if (cols <= 0) return;
+    for (int64_t r = 0; be && r < e_ch; r++) nn_k_fill(buf + r * cols, be[r], cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)e_ch, (int)cols, (int)c, 1.0f, we,
+                (int)c, xb + r0 * in_w, (int)in_size, be ? 1.0f : 0.0f, buf, (int)cols);
+}
+
+static int dims_fit_blas(onnx_ctx *ctx, int64_t c, int64_t e_ch, int64_t in_size)
+{
+    if (c > INT_MAX || e_ch > INT_MAX || in_size > INT_MAX)
+        return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+    return 0;
+}
+
+float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
+                            int64_t in_w, const float *we, const float *be, int64_t e_ch)
+{
+    const int64_t in_size = in_h * in_w;
+    size_t total;
+    if (dims_fit_blas(ctx, c, e_ch, in_size) != 0) return NULL;
+    if (nn_mul3_size((size_t)n, (size_t)e_ch, (size_t)in_size, &total) != 0) {
+        onnx_ctx_fail(ctx, "expanded input size overflows");
+        return NULL;
+    }
+    float *out = nn_scratch_floats(ctx, total);
+    if (!out) return NULL;
+    for (int64_t b = 0; b < n; b++)
+        expand_rows(x + b * c * in_size, c, in_size, in_w, 0, in_h, we, be, e_ch,
+                    out + b * e_ch * in_size);
+    return out;
+}
+
+int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
+                             const float *be, int64_t e_ch, const float *w, const float *bias,
+                             const float *res, float *y, int64_t n, int64_t m, const nn_geom *g,
+                             const onnx_activation *act_in, const onnx_activation *act)
+{
+    int in_mode, out_mode;
+    if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
+        return 0;
+    const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
+    const int64_t s = g->s[1], ext = (g->k[1] - 1) * g->d[1] + 1, pt = g->pb[1];
+    const int64_t in_size = in_h * in_w, out_size = oh * ow;
+    if (dims_fit_blas(ctx, c, e_ch, in_size) != 0) return -1;
+    if (e_ch * in_size <= EXPAND_MIN_FLOATS) return 0;
+    /* bo output rows per band: their input rows, (bo - 1) * s + ext, fill about a band */
+    int64_t rows_in = EXPAND_BAND_FLOATS / (e_ch * in_w);
+    if (rows_in < ext) rows_in = ext;
+    int64_t bo = (rows_in - ext) / s + 1;
+    if (bo > oh) bo = oh;
+    const int64_t bands = (oh + bo - 1) / bo;
+    int64_t max_in = (bo - 1) * s + ext;
+    if (max_in > in_h) max_in = in_h;
+    /* band b's geometry: input rows [lo, hi) of the unpadded input, those outside it padding */
+    nn_geom gb = *g;
+    nn_phase_plan p;
+    gb.out[1] = bo;
+    gb.in[1] = max_in;
+    gb.pb[1] = gb.pe[1] = 0;
+    int rc = nn_phase_plan_make(&gb, &p); /* the largest band's plan sizes the scratch */
+    if (rc > 0) return 0;
+    if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
+    size_t buf_n;
+    if (nn_mul3_size((size_t)e_ch, (size_t)max_in, (size_t)in_w, &buf_n) != 0)
+        return onnx_ctx_fail(ctx, "expansion band overflows");
+    const size_t ph_n = p.total, tmp_n = p.plane;
+    float *buf = nn_scratch_floats(ctx, buf_n), *ph = nn_scratch_floats(ctx, ph_n + tmp_n);
+    if (!buf || !ph) return -1;
+    float *tmp = ph + ph_n;
+
+    for (int64_t b = 0; b < n; b++) {
+        for (int64_t k = 0; k < bands; k++) {
+            const int64_t r0 = k * bo, r1 = r0 + bo < oh ? r0 + bo : oh;
+            const int64_t lo = r0 * s - pt, hi = (r1 - 1) * s + ext - pt;
+            const int64_t a = lo > 0 ? lo : 0, e = hi < in_h ? hi : in_h;
+            gb.out[1] = r1 - r0;
+            gb.in[1] = e > a ? e - a : 0;
+            gb.pb[1] = a - lo;
+            gb.pe[1] = hi - (e > a ? e : a);
+            if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
+            /* the zeros of this band's padding: other bands wrote input there */
+            memset(ph, 0, p.total * sizeof(float));
+            if (e > a)
+                expand_rows(x + b * c * in_size, c, in_size, in_w, a, e, we, be, e_ch, buf);
+            const int64_t at = b * m * out_size + r0 * ow;
+            const nn_dw_io io = {.x = buf, .x_plane = (e > a ? e - a : 0) * in_w,
+                                 .y = y + at, .y_plane = out_size, .res = res ? res + at : NULL,
+                                 .part0 = (b * bands + k) * e_ch, .parts = n * bands * e_ch};
+            nn_dw_planes(ctx, &p, ph, tmp, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode,
+                         act_in, act);
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,185 @@
+/* Winograd F(2x2, 3x3) convolution (see conv_winograd.h): the weight transform, the size
+ * rule, and the driver: blocks of tile rows (across images at batch > 1) go through the
+ * input transform, 16 sgemm calls and the output transform, which also adds the bias and
+ * the residual and applies the activation while the output rows are in cache. */
+#include "conv_winograd.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nn_kernels.h"
+
+/* The size rule, measured on ResNet-18 (one thread, AVX-512 OpenBLAS):
+ *
+ * The transformed input and the GEMM's output of one block of tiles hold about this many
+ * floats each (4 MiB): a whole 56x56 image per block at batch 1, and at batch 32 few enough
+ * blocks that OpenBLAS, which packs U again for every call, packs it rarely (blocks of 0.5
+ * and 1 MiB ran 4-10% slower at batch 32). */
+#define WINO_BLOCK_FLOATS (1024 * 1024)
+/* Channel counts under this make the transforms cost more than the multiply-adds they save. */
+#define WINO_MIN_CHANNELS 16
+/* Columns (tiles, all images) the GEMMs need so that reading U, 16/9 the bytes of the weights,
+ * costs less than the work saved: with 49 (ResNet's 14x14 stage at batch 1) Winograd is still
+ * 3% faster overall; the 7x7 stage's 16 tiles are excluded by the waste rule below. */
+#define WINO_MIN_TILES 40
+/* Output planes whose 2x2 tiles compute more than 6/5 of the outputs they keep (odd sizes:
+ * 7x7 computes 8x8, 1.31x) are left to im2col: ResNet-18's 7x7 stage at batch 32 ran 8%
+ * slower overall with it. */
+#define WINO_MAX_WASTE_NUM 6
+#define WINO_MAX_WASTE_DEN 5
+/* Transformed weights are kept from load for kernels up to this many floats (m * c * 9):
+ * 256 x 256 x 3 x 3 (2.25 MiB, 4 MiB transformed; ResNet-18 keeps 16 MiB in all). Larger
+ * ones are transformed per run, only when the batch brings enough tiles to pay for it. */
+#define WINO_KEEP_MAX_WEIGHTS (256 * 256 * 9)
+#define WINO_RUN_MIN_TILES 512
+
+int nn_wino_geometry_fits(const nn_geom *g, int64_t group)
+{
+    return group == 1 && g->nsp == 2 && g->k[0] == 1 && g->k[1] == 3 && g->k[2] == 3 &&
+           g->s[1] == 1 && g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1;
+}
+
+int nn_wino_precompute(int64_t m, int64_t c)
+{
+    return m >= WINO_MIN_CHANNELS && c >= WINO_MIN_CHANNELS &&
+           m * c <= WINO_KEEP_MAX_WEIGHTS / 9;
+}
+
+int nn_wino_pays(const nn_geom *g, int64_t n, int64_t c, int64_t m, int precomputed)
+{
+    if (c < WINO_MIN_CHANNELS || m < WINO_MIN_CHANNELS || g->out[1] < 2 || g->out[2] < 2)
+        return 0;
+    const int64_t plane_tiles = ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
+    if (plane_tiles * 4 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM)
+        return 0;
+    return n * plane_tiles >= (precomputed ? WINO_MIN_TILES : WINO_RUN_MIN_TILES);
+}
+
+void nn_wino_weights(const float *w, int64_t m, int64_t c, float *u)
+{
+    const size_t fs = (size_t)m * (size_t)c; /* floats between frequencies */
+    for (int64_t mo = 0; mo < m; mo++) {
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *k = w + (mo * c + ci) * 9;
+            /* t = G k (4 x 3), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+            float t[4][3], r[4][4];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = k[j];
+                t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+                t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+                t[3][j] = k[6 + j];
+            }
+            for (int i = 0; i < 4; i++) { /* r = t G^T */
+                r[i][0] = t[i][0];
+                r[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                r[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                r[i][3] = t[i][2];
+            }
+            for (int f = 0; f < NN_WINO_FREQS; f++)
+                u[(size_t)f * fs + (size_t)(mo * c + ci)] = r[f / 4][f % 4];
+        }
+    }
+}
+
+/* Padded rows p0 .. p0 + nrows of one input plane (in_h x in_w, pads pt on top and pl on the
+ * left) into pad (nrows x wp, wp >= pl + in_w): rows and columns outside the input are 0. */
+static void wino_pad_rows(const float *x, int64_t in_h, int64_t in_w, int64_t pt, int64_t pl,
+                          int64_t p0, int64_t nrows, float *pad, int64_t wp)
+{
+    for (int64_t r = 0; r < nrows; r++) {
+        float *dst = pad + r * wp;
+        const int64_t ih = p0 + r - pt;
+        if (ih < 0 || ih >= in_h) {
+            memset(dst, 0, (size_t)wp * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, (size_t)pl * sizeof(float));
+        memcpy(dst + pl, x + ih * in_w, (size_t)in_w * sizeof(float));
+        memset(dst + pl + in_w, 0, (size_t)(wp - pl - in_w) * sizeof(float));
+    }
+}
+
+/* Distance between two frequencies' matrices of n floats each: n rounded up to 4 KiB plus one
+ * cache line. The transforms read or write the 16 frequencies of a tile at once; at multiples
+ * of 4 KiB apart those 16 lines would all fall in one set of the L1 cache, which has fewer
+ * ways (a block size that made them so ran 15% slower). Returns 0 on overflow. */
+static size_t wino_freq_stride(size_t n)
+{
+    if (n > SIZE_MAX - 2048) return 0;
+    return (n + 1023) / 1024 * 1024 + 16;
+}
+
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
+                     const float *res, float *y, int64_t n, int64_t c, int64_t m,
+                     const nn_geom *g, const onnx_activation *act)
+{
+    const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
+    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
+    const int64_t in_size = in_h * in_w, out_size = oh * ow;
+    /* block: `rb` tile rows (of any images), at least one */
+    const int64_t cm = c > m ? c : m;
+    int64_t rb = WINO_BLOCK_FLOATS / (NN_WINO_FREQS * cm * tw);
+    if (rb < 1) rb = 1;
+    if (rb > n * th) rb = n * th;
+    const int64_t rb_img = rb < th ? rb : th; /* tile rows of one image in a block, at most */
+    const int64_t cols = rb * tw;
+    if (cols > INT_MAX || c > INT_MAX || m > INT_MAX)
+        return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+    /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)cols);
+    const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
+    size_t v_n, o_n, pad_n;
+    if (vfs == 0 || ofs == 0 || nn_mul_size(NN_WINO_FREQS, vfs, &v_n) != 0 ||
+        nn_mul_size(NN_WINO_FREQS, ofs, &o_n) != 0 ||
+        nn_mul_size((size_t)(2 * rb_img + 2), (size_t)wp, &pad_n) != 0)
+        return onnx_ctx_fail(ctx, "Winograd buffers overflow");
+    float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
+    float *pad = nn_scratch_floats(ctx, pad_n);
+    float *ytmp = nn_scratch_floats(ctx, (size_t)(2 * wp));
+    if (!v || !o || !pad || !ytmp) return -1;
+
+    for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
+        const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;
+        /* input transform, one image's run of tile rows [tr0, tr1) at a time */
+        for (int64_t gr = gr0; gr < gr0 + nr;) {
+            const int64_t img = gr / th, tr0 = gr % th;
+            const int64_t tr1 = th < tr0 + (gr0 + nr - gr) ? th : tr0 + (gr0 + nr - gr);
+            const int64_t col0 = (gr - gr0) * tw;
+            for (int64_t ci = 0; ci < c; ci++) {
+                wino_pad_rows(x + (img * c + ci) * in_size, in_h, in_w, g->pb[1], g->pb[2],
+                              2 * tr0, 2 * (tr1 - tr0) + 2, pad, wp);
+                for (int64_t tr = tr0; tr < tr1; tr++) {
+                    const float *p = pad + 2 * (tr - tr0) * wp;
+                    const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
+                    nn_k_wino2_in_row(v + ci * cols + col0 + (tr - tr0) * tw, (int64_t)vfs, rows,
+                                      tw);
+                }
+            }
+            gr += tr1 - tr0;
+        }
+        const int64_t ncols = nr * tw;
+        for (int f = 0; f < NN_WINO_FREQS; f++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ncols, (int)c,
+                        1.0f, u + (size_t)f * (size_t)(m * c), (int)c, v + (size_t)f * vfs,
+                        (int)cols, 0.0f, o + (size_t)f * ofs, (int)cols);
+        /* output transform with bias, residual and activation, row pair by row pair */
+        for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
+            const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;
+            const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
+            for (int64_t mo = 0; mo < m; mo++) {
+                nn_k_wino2_out_row(ytmp, ytmp + wp, o + mo * cols + col0, (int64_t)ofs,
+                                   bias ? bias[mo] : 0.0f, tw);
+                const int64_t at = (img * m + mo) * out_size + 2 * tr * ow;
+                for (int64_t r = 0; r < rows_out; r++) {
+                    float *yr = y + at + r * ow;
+                    if (res) nn_k_add2(yr, ytmp + r * wp, res + at + r * ow, ow);
+                    else memcpy(yr, ytmp + r * wp, (size_t)ow * sizeof(float));
+                    nn_activation_run(act, yr, ow);
+                }
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* Private: Winograd F(2x2, 3x3) convolution (conv_winograd.c) for 3x3, stride-1, dilation-1,
+ * group-1 float32 Conv. Each 2x2 block of outputs (a tile) comes from a 4x4 block of the
+ * padded input d as Y = A^T [(G g G^T) . (B^T d B)] A: 16 products per channel pair instead of
+ * 36, i.e. 2.25x fewer multiply-adds. Over all channels, frequency f's products are one GEMM
+ * U_f (M x C) * V_f (C x tiles), so the work is 16 sgemm calls, plus the transforms. The
+ * transformed weights U are 16/9 the size of the weights: computed once at load (conv.c's
+ * prepare) up to 256 x 256 channels, else per run when the batch is large enough to pay for
+ * it. Used by shape (conv_winograd.c has the rule and the measurements behind it). */
+#ifndef ONNX_OPS_CONV_WINOGRAD_H
+#define ONNX_OPS_CONV_WINOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "activation.h"
+#include "nn_common.h"
+
+/* Floats of the transformed weights of an m x c x 3 x 3 kernel: 16 * m * c. */
+#define NN_WINO_FREQS 16
+
+/* Whether geometry g with `group` groups is a convolution this path computes: 2-D, kernel
+ * 3x3, strides and dilations 1, group 1. (The pads may be anything.) */
+int nn_wino_geometry_fits(const nn_geom *g, int64_t group);
+
+/* Whether it pays, for a geometry that fits: n images, c input and m output channels;
+ * `precomputed` says whether the transformed weights exist already (see the size rule in
+ * conv_winograd.c). */
+int nn_wino_pays(const nn_geom *g, int64_t n, int64_t c, int64_t m, int precomputed);
+
+/* Whether the transformed weights of an m x c kernel are computed at load: they are when
+ * they are small enough to keep (see conv_winograd.c). */
+int nn_wino_precompute(int64_t m, int64_t c);
+
+/* u (16 x m x c, frequency-major: U_f is m x c row-major) = G w G^T of each 3x3 kernel of
+ * w (m x c x 3 x 3, ONNX layout). */
+void nn_wino_weights(const float *w, int64_t m, int64_t c, float *u);
+
+/* y (n x m x oh x ow) = act(conv(x) + bias + res) with u from nn_wino_weights; bias and res
+ * may be NULL, res has y's shape. Returns 0 or onnx_ctx_fail(...). */
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
+                     const float *res, float *y, int64_t n, int64_t c, int64_t m,
+                     const nn_geom *g, const onnx_activation *act);
+
+#endif
