@@ -42,7 +42,7 @@ test-tsan:
 conformance: build
 	$(BUILD)/bin/inferd-conformance /usr/share/libonnx-testdata/data
 
-bench: deps
+bench: build
 	scripts/install-deps --bench
 	bench/run-all
 
