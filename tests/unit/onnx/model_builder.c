@@ -42,6 +42,30 @@ static Onnx__ValueInfoProto *value_info(const char *name)
     return v;
 }
 
+/* Packs a model of graph g importing the default domain at `opset` (IR version 8); returns a
+ * malloc'd buffer of *len bytes, or NULL. */
+static uint8_t *pack_model(Onnx__GraphProto *g, int64_t opset, const char *producer, size_t *len)
+{
+    Onnx__OperatorSetIdProto op;
+    onnx__operator_set_id_proto__init(&op);
+    op.domain = (char *)"";
+    op.has_version = 1;
+    op.version = opset;
+    Onnx__OperatorSetIdProto *opsets[1] = {&op};
+    Onnx__ModelProto m;
+    onnx__model_proto__init(&m);
+    m.has_ir_version = 1;
+    m.ir_version = 8;
+    if (producer) m.producer_name = (char *)producer;
+    m.n_opset_import = 1;
+    m.opset_import = opsets;
+    m.graph = g;
+    *len = onnx__model_proto__get_packed_size(&m);
+    uint8_t *buf = malloc(*len);
+    if (buf) onnx__model_proto__pack(&m, buf);
+    return buf;
+}
+
 uint8_t *test_model_build(const test_model_opts *o, size_t *len)
 {
     /* W */
@@ -159,26 +183,7 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len)
     Onnx__ValueInfoProto *ins[1] = {in}, *outs[1] = {out};
     g.n_input = 1, g.input = ins;
     g.n_output = 1, g.output = outs;
-
-    Onnx__OperatorSetIdProto opset;
-    onnx__operator_set_id_proto__init(&opset);
-    opset.domain = (char *)"";
-    opset.has_version = 1;
-    opset.version = o->opset ? o->opset : 13;
-    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
-    Onnx__ModelProto m;
-    onnx__model_proto__init(&m);
-    m.has_ir_version = 1;
-    m.ir_version = 8;
-    m.producer_name = (char *)"inferd-test";
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-
-    *len = onnx__model_proto__get_packed_size(&m);
-    uint8_t *buf = malloc(*len);
-    if (buf) onnx__model_proto__pack(&m, buf);
-    return buf;
+    return pack_model(&g, o->opset ? o->opset : 13, "inferd-test", len);
 }
 
 uint8_t *test_model_chain(int n_nodes, size_t *len)
@@ -210,21 +215,7 @@ uint8_t *test_model_chain(int n_nodes, size_t *len)
     out.name = (char *)"y";
     g.n_input = 1, g.input = ins_vi;
     g.n_output = 1, g.output = outs_vi;
-    Onnx__OperatorSetIdProto opset;
-    onnx__operator_set_id_proto__init(&opset);
-    opset.has_version = 1;
-    opset.version = 13;
-    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
-    Onnx__ModelProto m;
-    onnx__model_proto__init(&m);
-    m.has_ir_version = 1;
-    m.ir_version = 8;
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-    *len = onnx__model_proto__get_packed_size(&m);
-    uint8_t *buf = malloc(*len);
-    if (buf) onnx__model_proto__pack(&m, buf);
+    uint8_t *buf = pack_model(&g, 13, NULL, len);
     free(nodes), free(np), free(names), free(ins), free(outs);
     return buf;
 }
@@ -264,20 +255,6 @@ uint8_t *test_model_views(size_t *len)
     out[1].name = (char *)"y2";
     g.n_input = 1, g.input = ins_vi;
     g.n_output = 2, g.output = outs_vi;
-    Onnx__OperatorSetIdProto opset;
-    onnx__operator_set_id_proto__init(&opset);
-    opset.has_version = 1;
-    opset.version = 13;
-    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
-    Onnx__ModelProto m;
-    onnx__model_proto__init(&m);
-    m.has_ir_version = 1;
-    m.ir_version = 8;
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-    *len = onnx__model_proto__get_packed_size(&m);
-    uint8_t *buf = malloc(*len);
-    if (buf) onnx__model_proto__pack(&m, buf);
+    uint8_t *buf = pack_model(&g, 13, NULL, len);
     return buf;
 }
