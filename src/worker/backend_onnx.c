@@ -177,13 +177,12 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
     int64_t rows = 0;
     for (uint32_t i = 0; i < b->n_inputs; i++) {
         const shm_tensor *t0 = &b->inputs[(size_t)r0 * b->n_inputs + i];
-        uint64_t count;
-        const void *data = NULL;
-        uint64_t nbytes = 0;
+        const void *src[SHM_MAX_BATCH];   /* r1 - r0 <= n_requests <= SHM_MAX_BATCH */
+        const void *data = NULL;          /* a lone request's tensor, in place */
+        uint64_t count, nbytes = 0;
         int64_t in_rows = 0;
         for (uint32_t r = r0; r < r1; r++) {
-            const void *p = worker_input(b, r, i, &count);
-            if (!p) {
+            if (!(data = src[r - r0] = worker_input(b, r, i, &count))) {
                 for (uint32_t k = r0; k < r1; k++)
                     fail_request(b, k, "an input tensor is malformed");
                 return 0;
@@ -191,7 +190,6 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
             const shm_tensor *t = &b->inputs[(size_t)r * b->n_inputs + i];
             in_rows += t->ndim ? t->dims[0] : 1;
             nbytes += t->nbytes;
-            data = p;
         }
         if (r1 - r0 > 1) {   /* stack the rows of every request, in order */
             if (grow_stack(st, i, nbytes) != 0) {
@@ -201,9 +199,9 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
             }
             uint8_t *dst = st->stack[i];
             for (uint32_t r = r0; r < r1; r++) {
-                const shm_tensor *t = &b->inputs[(size_t)r * b->n_inputs + i];
-                memcpy(dst, worker_input(b, r, i, &count), t->nbytes);
-                dst += t->nbytes;
+                uint64_t len = b->inputs[(size_t)r * b->n_inputs + i].nbytes;
+                memcpy(dst, src[r - r0], len);
+                dst += len;
             }
             data = st->stack[i];
         }

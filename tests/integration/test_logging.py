@@ -24,7 +24,10 @@ def test_json_logs_of_node_and_workers(node, model_repo):
 
 
 def test_log_level_filters(node, model_repo):
-    n = node(repo=model_repo({"reverse": MOCK_REVERSE}), args=["--log-level", "warn"])
+    # a broken model is logged at error level; the info lines of a start are not
+    n = node(repo=model_repo({"reverse": MOCK_REVERSE, "broken": "{not json"}),
+             args=["--log-level", "warn"])
     n.stop()
     text = n.log_text()
+    assert " error " in text and "broken" in text, text[-2000:]
     assert " info " not in text and "worker spawned" not in text, text[-2000:]

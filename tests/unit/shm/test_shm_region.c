@@ -26,6 +26,15 @@ static void small_config(shm_config *c)
     c->arena_size = 1 << 20;
 }
 
+/* A region of small_config's geometry; the test fails if it cannot be made. */
+static void create_small(shm_region *r)
+{
+    shm_config c;
+    small_config(&c);
+    char err[256];
+    assert_int_equal(shm_region_create(&c, r, err, sizeof err), 0);
+}
+
 static void test_create_attach(void **st)
 {
     (void)st;
@@ -70,11 +79,9 @@ static void expect_attach_fails(shm_region *node, size_t field_off, const void *
 static void test_attach_rejects(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region node;
     char err[256];
-    assert_int_equal(shm_region_create(&c, &node, err, sizeof err), 0);
+    create_small(&node);
     expect_attach_fails(&node, offsetof(shm_header, magic), "NOTINFRD", 8);
     uint32_t v = SHM_LAYOUT_VERSION + 1;
     expect_attach_fails(&node, offsetof(shm_header, layout_version), &v, 4);
@@ -166,11 +173,9 @@ static void good_outputs(shm_region *r, const shm_batch *snap)
 static void test_submit_claim_complete(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region r;
     char err[256];
-    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    create_small(&r);
     shm_arena *a = shm_arena_create(&r);
     shm_batch snap;
     build_batch(&r, a, &snap);
@@ -265,11 +270,9 @@ static void c_bytes_short(shm_tensor *o, const shm_batch *s)
 static void test_check_outputs_rejects(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region r;
     char err[256];
-    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    create_small(&r);
     shm_arena *a = shm_arena_create(&r);
     shm_batch snap;
     build_batch(&r, a, &snap);
@@ -376,11 +379,8 @@ static void *arena_thread(void *p)
 static void test_arena_threads(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region r;
-    char err[256];
-    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    create_small(&r);
     shm_arena *a = shm_arena_create(&r);
     pthread_t th[3];
     arena_arg args[3];
@@ -402,11 +402,8 @@ static void test_arena_threads(void **st)
 static void test_claim_repair_exactly_once(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region r;
-    char err[256];
-    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    create_small(&r);
     r.batches[5].model = 0;
     assert_int_equal(shm_submit(&r, 5), 0);
     shm_ring *ring = shm_model_ring(&r, 0);
@@ -449,11 +446,9 @@ static uint64_t rng(void)
 static void test_attach_fuzz(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region node;
     char err[256];
-    assert_int_equal(shm_region_create(&c, &node, err, sizeof err), 0);
+    create_small(&node);
     uint8_t saved[128];
     memcpy(saved, node.base, sizeof saved);
     for (int i = 0; i < 3000; i++) {
@@ -490,11 +485,9 @@ static void test_attach_fuzz(void **st)
 static void test_check_outputs_fuzz(void **st)
 {
     (void)st;
-    shm_config c;
-    small_config(&c);
     shm_region r;
     char err[256];
-    assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
+    create_small(&r);
     shm_arena *a = shm_arena_create(&r);
     shm_batch snap;
     build_batch(&r, a, &snap);
