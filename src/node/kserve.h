@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_buf.h"
-#include "infer_request.h"
+#include "inferd/http_buf.h"
+#include "inferd/infer_request.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
 

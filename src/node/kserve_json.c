@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 
 #define KJ_MAX_DEPTH 64
 

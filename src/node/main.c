@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http_server.h"
+#include "inferd/http_server.h"
 #include "inferd/log.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
 #include "routes.h"
-#include "scheduler.h"
+#include "inferd/scheduler.h"
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"

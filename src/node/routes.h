@@ -3,9 +3,9 @@
 #ifndef NODE_ROUTES_H
 #define NODE_ROUTES_H
 
-#include "http_server.h"
+#include "inferd/http_server.h"
 #include "inferd/shm.h"
-#include "scheduler.h"
+#include "inferd/scheduler.h"
 
 typedef struct routes_ctx {
     scheduler *sched;        /* borrowed */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 #include "routes.h"
 
 #define MAX_SEGMENTS 8

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 #include "kserve.h"
 #include "routes.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 #include "kserve.h"
 #include "routes.h"
 

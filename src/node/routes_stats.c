@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 #include "routes.h"
 
 static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns, int comma)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 
 static void expect_escaped(const char *in, size_t n, const char *want)
 {

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#include "http_server.h"
+#include "inferd/http_server.h"
 
 typedef struct http_loop http_loop;
 typedef struct http_conn http_conn;

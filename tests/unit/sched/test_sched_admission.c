@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../../src/node/admission.h"
+#include "admission.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL

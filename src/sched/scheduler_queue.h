@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "infer_request.h"
+#include "inferd/infer_request.h"
 
 typedef struct sched_queue {
     infer_request *head, *tail;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../../src/node/scheduler_queue.h"
+#include "scheduler_queue.h"
 
 static void init_reqs(infer_request *r, int n)
 {

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../../src/node/batcher.h"
+#include "batcher.h"
 
 #define MS 1000000LL
 

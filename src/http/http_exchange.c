@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 #include "http_internal.h"
 
 void http_exchange_free(http_exchange *ex)

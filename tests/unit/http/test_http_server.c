@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_server.h"
+#include "inferd/http_server.h"
 
 #define BATCH 8
 

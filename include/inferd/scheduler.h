@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "infer_request.h"
+#include "inferd/infer_request.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
 

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "admission.h"
-#include "scheduler.h"
+#include "inferd/scheduler.h"
 #include "scheduler_queue.h"
 
 /* Refcounted output area of a batch: one reference per request answered from it. */

@@ -1,5 +1,5 @@
 /* Growable byte buffer and JSON string escaping (see http_buf.h). */
-#include "http_buf.h"
+#include "inferd/http_buf.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "inferd/log.h"
-#include "scheduler.h"
+#include "inferd/scheduler.h"
 
 #ifndef SCHED_FAKE_WORKER
 #error "SCHED_FAKE_WORKER must name the fake worker executable"
