@@ -2,6 +2,7 @@
  * (shm_submit / shm_worker_claim / shm_worker_complete / shm_poll_completion), spinning and
  * through futex sleep/wake, beside a pipe round trip between two processes; and descriptor
  * throughput through the MPMC ring beside memcpy of the same bytes. Prints its figures. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,13 +15,6 @@
 #include <unistd.h>
 
 #include "inferd/shm.h"
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -67,7 +61,7 @@ static int round_trip(shm_region *r, int sleep_mode, int n, int64_t *lat)
     shm_waiter *done = &r->header->completion;
     for (int i = -1000; i < n; i++) {   /* 1000 warm-up rounds */
         b->tag = (uint64_t)i + 1000;
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
         if (shm_submit(r, 0) != 0) return -1;
         uint32_t slot;
         for (;;) {
@@ -80,7 +74,7 @@ static int round_trip(shm_region *r, int sleep_mode, int n, int64_t *lat)
             }
             shm_waiter_wait(done, seq, 100000000);
         }
-        if (i >= 0) lat[i] = now_ns() - t0;
+        if (i >= 0) lat[i] = clock_now_ns() - t0;
     }
     b->tag = UINT64_MAX;
     shm_submit(r, 0);
@@ -102,9 +96,9 @@ static int pipe_round_trip(int n, int64_t *lat)
     }
     for (int i = -1000; i < n; i++) {
         uint64_t v = (uint64_t)(i + 1000);
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
         if (write(to[1], &v, 8) != 8 || read(from[0], &v, 8) != 8) return -1;
-        if (i >= 0) lat[i] = now_ns() - t0;
+        if (i >= 0) lat[i] = clock_now_ns() - t0;
     }
     uint64_t stop = UINT64_MAX;
     if (write(to[1], &stop, 8) != 8) return -1;
@@ -124,7 +118,7 @@ static double ring_throughput(shm_region *r, uint64_t n)
             while (shm_ring_push(ring, i) != 0) sched_yield();
         _exit(0);
     }
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
     uint64_t got = 0, sum = 0, v;
     while (got < n) {
         if (shm_ring_pop(ring, &v, NULL) == 0) {
@@ -134,7 +128,7 @@ static double ring_throughput(shm_region *r, uint64_t n)
             sched_yield();   /* the other side is probably not on a CPU right now */
         }
     }
-    int64_t dt = now_ns() - t0;
+    int64_t dt = clock_now_ns() - t0;
     waitpid(pid, NULL, 0);
     if (sum != n * (n - 1) / 2) fprintf(stderr, "ring: wrong sum!\n");
     return (double)n / (dt / 1e9);
@@ -146,14 +140,14 @@ static double memcpy_throughput(uint64_t n)
      * copied one descriptor at a time into a ring-sized buffer, in one process. */
     enum { CAP = 1024 };
     static uint64_t src[2], dst[CAP][2];
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         src[0] = i;
         src[1] = i + 1;
         memcpy(dst[i & (CAP - 1)], src, 16);
         __asm__ volatile("" ::"r"(dst) : "memory");
     }
-    int64_t dt = now_ns() - t0;
+    int64_t dt = clock_now_ns() - t0;
     return (double)n / (dt / 1e9);
 }
 
@@ -181,7 +175,7 @@ static double batch_throughput(shm_region *r, uint64_t batches, uint32_t per_bat
         free_slots[n_free++] = s;
     }
     uint64_t submitted = 0, done = 0;
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
     while (done < batches) {
         int progress = 0;
         while (submitted < batches && n_free > 0) {
@@ -198,7 +192,7 @@ static double batch_throughput(shm_region *r, uint64_t batches, uint32_t per_bat
         }
         if (!progress) sched_yield();
     }
-    int64_t dt = now_ns() - t0;
+    int64_t dt = clock_now_ns() - t0;
     r->batches[0].tag = UINT64_MAX;
     shm_submit(r, 0);
     waitpid(pid, NULL, 0);

@@ -1,6 +1,7 @@
 /* POST /v2/models/{m}/infer and POST /process: decode into the arena, hand the request to
  * the scheduler, and answer when done() comes back (hopping from the scheduler's thread to
  * the connection's loop thread through http_ex_post). */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -22,13 +23,6 @@ typedef struct infer_job {
     char *id;
     size_t id_len;
 } infer_job;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void job_free(infer_job *job)
 {
@@ -133,7 +127,7 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t timeou
         }
         timeout_ns = (int64_t)v * 1000000;
     }
-    req->deadline_ns = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+    req->deadline_ns = timeout_ns > 0 ? clock_now_ns() + timeout_ns : 0;
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* The dynamic batcher thread: forms batches from the head of each model's queue and submits
  * them while keeping the model's shared ring shallow, drops requests whose deadline passed. */
+#include "inferd/clock.h"
 #include <stdlib.h>
 #include <time.h>
 
@@ -73,7 +74,7 @@ void *sched_batcher_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->threads_stop) {
         infer_request *expired = NULL;
-        int64_t now = sched_now_ns();
+        int64_t now = clock_now_ns();
         int64_t wait = -1;
         int sweep = now - last_sweep >= BATCHER_SWEEP_NS;
         if (sweep)
@@ -108,7 +109,7 @@ void *sched_batcher_main(void *arg)
         if (wait < 0) {
             pthread_cond_wait(&s->batcher_cv, &s->mu);
         } else {
-            int64_t until = sched_now_ns() + wait;
+            int64_t until = clock_now_ns() + wait;
             struct timespec ts = {.tv_sec = until / 1000000000LL,
                                   .tv_nsec = until % 1000000000LL};
             pthread_cond_timedwait(&s->batcher_cv, &s->mu, &ts);

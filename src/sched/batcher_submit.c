@@ -1,4 +1,5 @@
 /* Building, submitting, resubmitting and freeing shared-memory batches (node side). */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         return -1;
     }
     b->state = SCHED_BATCH_SUBMITTED;
-    b->dispatch_ns = sched_now_ns();
+    b->dispatch_ns = clock_now_ns();
     for (int r = 0; r < n; r++) {
         int64_t waited = b->dispatch_ns - reqs[r]->enqueue_ns;
         ms->counters.queue_ns += waited > 0 ? (uint64_t)waited : 0;

@@ -1,6 +1,7 @@
 /* The scheduler's public API (scheduler.h): creation, submit with admission control,
  * release, readiness, drain and destroy. The threads live in batcher.c,
  * scheduler_completion.c and supervisor.c; the shared state in scheduler_internal.h. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,13 +11,6 @@
 
 #include "inferd/log.h"
 #include "scheduler_internal.h"
-
-int64_t sched_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void sched_options_default(sched_options *opts)
 {
@@ -32,7 +26,7 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
 {
     req->status = status;
     sched_counters *c = &s->models[req->model].counters;
-    int64_t took = sched_now_ns() - req->enqueue_ns;
+    int64_t took = clock_now_ns() - req->enqueue_ns;
     uint64_t ns = took > 0 ? (uint64_t)took : 0;
     if (status == 0) {
         c->requests_ok++;
@@ -209,7 +203,7 @@ int sched_submit(scheduler *s, infer_request *req)
     }
     int live, starting, idle;
     sched_model_workers(s, req->model, &live, &starting, &idle);
-    int64_t now = sched_now_ns();
+    int64_t now = clock_now_ns();
     /* A restart due soon counts as starting: a crash must not turn into a burst of 503s. */
     if (live + starting == 0 && !s->workers_stop &&
         (ms->cfg.workers_min > 0 || ms->cfg.workers_max > 0) &&

@@ -1,6 +1,7 @@
 /* The completion thread: sleeps on the region's completion waiter, drains every worker's
  * completion ring, checks each batch's outputs, answers its requests (or resubmits it with a
  * bigger output area, or fails it and kills a worker that broke the protocol). */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -104,7 +105,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         return;
     }
     admission_rate_add(&ms->rate, b->rows);
-    int64_t took = sched_now_ns() - b->dispatch_ns;
+    int64_t took = clock_now_ns() - b->dispatch_ns;
     ms->counters.batches++;
     ms->counters.batch_rows += (uint64_t)b->rows;
     ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
@@ -179,8 +180,8 @@ void *sched_completion_main(void *arg)
         /* Spin a few microseconds before sleeping: under load the next completion is
          * usually that close, and a futex sleep + wake costs more. */
         int found = 0;
-        int64_t spin_until = sched_now_ns() + COMPLETION_SPIN_NS;
-        while (!found && sched_now_ns() < spin_until)
+        int64_t spin_until = clock_now_ns() + COMPLETION_SPIN_NS;
+        while (!found && clock_now_ns() < spin_until)
             found = drain_all(s);
         if (found)
             continue;

@@ -1,5 +1,6 @@
 /* Graceful drain and destruction of the scheduler: stop accepting, let queued and running
  * requests finish (bounded), answer the rest 503, stop the workers (bounded), free. */
+#include "inferd/clock.h"
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -63,9 +64,9 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
                  (long long)timeout_ms);
     s->draining = 1;
     pthread_cond_broadcast(&s->batcher_cv);
-    int64_t deadline = sched_now_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
-    while (s->pending > 0 && sched_now_ns() < deadline) {
-        int64_t until = sched_now_ns() + 50000000LL;
+    int64_t deadline = clock_now_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
+    while (s->pending > 0 && clock_now_ns() < deadline) {
+        int64_t until = clock_now_ns() + 50000000LL;
         timed_wait(s, &s->idle_cv, until < deadline ? until : deadline);
     }
     int left = (int)s->pending;
@@ -78,17 +79,17 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
 
     /* Workers finish what they hold and exit; the supervisor reaps them. */
     pthread_mutex_lock(&s->mu);
-    int64_t stop_deadline = sched_now_ns() + 5000000000LL;
-    while (live_worker_count(s) > 0 && sched_now_ns() < stop_deadline && s->supervisor_started)
-        timed_wait(s, &s->idle_cv, sched_now_ns() + 20000000LL);
+    int64_t stop_deadline = clock_now_ns() + 5000000000LL;
+    while (live_worker_count(s) > 0 && clock_now_ns() < stop_deadline && s->supervisor_started)
+        timed_wait(s, &s->idle_cv, clock_now_ns() + 20000000LL);
     if (live_worker_count(s) > 0) {
         for (uint32_t w = 0; w < s->n_workers; w++)
             if (s->workers[w].state != SCHED_WORKER_EMPTY)
                 sched_worker_kill(s, w, "did not exit at shutdown");
-        int64_t kill_deadline = sched_now_ns() + 2000000000LL;
-        while (live_worker_count(s) > 0 && sched_now_ns() < kill_deadline &&
+        int64_t kill_deadline = clock_now_ns() + 2000000000LL;
+        while (live_worker_count(s) > 0 && clock_now_ns() < kill_deadline &&
                s->supervisor_started)
-            timed_wait(s, &s->idle_cv, sched_now_ns() + 20000000LL);
+            timed_wait(s, &s->idle_cv, clock_now_ns() + 20000000LL);
     }
     pthread_mutex_unlock(&s->mu);
     log_info("scheduler drained unanswered=%d", left);

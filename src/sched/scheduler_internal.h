@@ -99,7 +99,6 @@ struct scheduler {
     int batcher_started, completion_started, supervisor_started;
 };
 
-int64_t sched_now_ns(void);
 /* Frees the scheduler's memory (threads must be stopped). */
 void sched_free_state(scheduler *s);
 /* Batcher: builds and submits one batch of model m from reqs[0..n). Returns 0, or -1 if no

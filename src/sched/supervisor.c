@@ -1,6 +1,7 @@
 /* The supervisor thread: every ~20 ms it reaps dead workers (recovering the batches they
  * held), notices attachment, kills hung workers, restarts crashed ones with exponential
  * backoff, and scales each model's pool between its min and max by load and idleness. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,7 +27,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     sched_worker *wk = &s->workers[w];
     sched_model_state *ms = &s->models[wk->model];
     shm_worker *sw = &s->region->workers[w];
-    int64_t now = sched_now_ns();
+    int64_t now = clock_now_ns();
     int expected = s->workers_stop || wk->state == SCHED_WORKER_STOPPING;
     int was_starting = wk->state == SCHED_WORKER_STARTING &&
                        atomic_load(&sw->state) == SHM_WORKER_STARTING;
@@ -173,7 +174,7 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
     infer_request *req;
     int n = 0;
     while ((req = sched_queue_pop(&ms->queue))) {
-        req->retry_after_s = (int)((ms->next_spawn_ns - sched_now_ns()) / 1000000000LL) + 1;
+        req->retry_after_s = (int)((ms->next_spawn_ns - clock_now_ns()) / 1000000000LL) + 1;
         sched_answer(s, req, 503, "model has no live worker", done_list);
         n++;
     }
@@ -282,7 +283,7 @@ void *sched_supervisor_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->threads_stop) {
         infer_request *done_list = NULL;
-        int64_t now = sched_now_ns();
+        int64_t now = clock_now_ns();
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++)
             manage_model(s, m, now, &done_list);

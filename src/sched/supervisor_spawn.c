@@ -1,5 +1,6 @@
 /* Starting and killing worker processes: reserve a shm_worker slot, fork, and in the child
  * tie its life to the node's, put the region fd on 3 and exec inferd-worker. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -89,7 +90,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         atomic_store(&sw->state, SHM_WORKER_EMPTY);
         return -1;
     }
-    int64_t now = sched_now_ns();
+    int64_t now = clock_now_ns();
     sched_worker *wk = &s->workers[w];
     memset(wk, 0, sizeof(*wk));
     wk->state = SCHED_WORKER_STARTING;

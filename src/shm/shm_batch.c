@@ -1,18 +1,12 @@
 /* The batch life cycle across processes: node submit / completion poll / output checks, and
  * the worker's claim / complete. */
+#include "inferd/clock.h"
 #include "shm_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int shm_submit(shm_region *region, uint32_t slot)
 {
@@ -181,7 +175,7 @@ int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32
         /* Record ownership in the batch before releasing the ring cell: at every instant
          * the node can find the batch either via claim_pos (repair) or via batch.worker. */
         b->worker = worker;
-        b->claimed_ns = now_ns();
+        b->claimed_ns = clock_now_ns();
         b->status = SHM_STATUS_OK;
         b->out_needed = 0;
         b->error[0] = '\0';

@@ -72,6 +72,5 @@ const void *worker_input(const worker_batch *b, uint32_t r, uint32_t i, uint64_t
 int worker_bytes_next(const uint8_t *data, uint64_t nbytes, uint64_t *pos, const uint8_t **s,
                       uint32_t *len);
 
-int64_t worker_now_ns(void);
 
 #endif

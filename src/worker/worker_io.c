@@ -1,15 +1,9 @@
 /* Helpers backends use to read inputs and place outputs inside a batch's output area. */
+#include "inferd/clock.h"
 #include "backend.h"
 
 #include <string.h>
 #include <time.h>
-
-int64_t worker_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void *worker_output_alloc(worker_batch *b, uint32_t r, uint32_t o, inferd_dtype dtype,
                           uint32_t ndim, const int64_t *dims, uint64_t nbytes)

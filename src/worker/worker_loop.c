@@ -1,6 +1,7 @@
 /* The worker loop (see worker_loop.h). One thread: it claims batches, runs sync backends
  * inline, polls async ones, and publishes completions; it is the only producer of its
  * completion ring. */
+#include "inferd/clock.h"
 #include "worker_loop.h"
 
 #include <errno.h>
@@ -99,7 +100,7 @@ static void process(loop_state *ls, uint32_t slot)
         while (shm_worker_complete(region, c->worker, slot) != 0) usleep(1000);
         return;
     }
-    if (worker_batch_init(wb, region, slot, worker_now_ns()) != 0) {
+    if (worker_batch_init(wb, region, slot, clock_now_ns()) != 0) {
         log_warn("batch slot=%u tag=%llu is malformed; failing it", slot,
                  (unsigned long long)b->tag);
         wb->region = region;
@@ -141,7 +142,7 @@ int worker_loop_run(worker_ctx *c)
     shm_waiter *work = &c->region->models[c->model].work;
     int64_t last_beat = 0, spin_until = 0;
     for (;;) {
-        int64_t now = worker_now_ns();
+        int64_t now = clock_now_ns();
         if (now - last_beat >= HEARTBEAT_NS) {
             atomic_store_explicit(&ls.self->heartbeat_ns, (uint64_t)now, memory_order_release);
             last_beat = now;

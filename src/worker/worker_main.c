@@ -1,5 +1,6 @@
 /* inferd-worker: attaches to the node's shared-memory region (inherited fd), loads its
  * model's backend and serves batches until told to stop. Started by the node only. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,7 +131,7 @@ int main(int argc, char **argv)
         return 1;
     }
     atomic_store_explicit(&self->pid, (int32_t)getpid(), memory_order_relaxed);
-    atomic_store_explicit(&self->heartbeat_ns, (uint64_t)worker_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&self->heartbeat_ns, (uint64_t)clock_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&self->state, SHM_WORKER_IDLE, memory_order_release);
     log_info("worker ready model=%s backend=%s slot=%u generation=%016llx", cfg.name,
              cfg.backend, worker, (unsigned long long)h->generation);

@@ -1,5 +1,6 @@
 /* inferd-onnx bench: run a model on random inputs for a while and report throughput,
  * latency percentiles and peak RSS. */
+#include "inferd/clock.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +21,6 @@ static void usage(FILE *f)
                "--dim, else N (default 1) for the first dim, else 1. Runs for S seconds (default 5)\n"
                "after one warm-up run and prints throughput (batch items per second), latency\n"
                "p50/p99 per run, and the process's peak RSS.\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -149,15 +143,15 @@ int tool_bench(int argc, char **argv)
     }
     size_t cap = 1024, n_runs = 0, total_runs = 0;
     double *lat = malloc(cap * sizeof *lat);
-    double start = now_s(), end = start + (double)seconds;
+    double start = clock_now_s(), end = start + (double)seconds;
     while (lat) {
-        double t0 = now_s();
+        double t0 = clock_now_s();
         if (t0 >= end && n_runs > 0) break;
         if (onnx_run(s, inputs, n_in, err, sizeof err) < 0) {
             fprintf(stderr, "inferd-onnx bench: %s\n", err);
             break;
         }
-        double dt = now_s() - t0;
+        double dt = clock_now_s() - t0;
         total_runs++;
         if (n_runs == cap && cap < MAX_SAMPLES) {
             double *l = realloc(lat, cap * 2 * sizeof *lat);
@@ -173,7 +167,7 @@ int tool_bench(int argc, char **argv)
             if (j < cap) lat[j] = dt;
         }
     }
-    double elapsed = now_s() - start;
+    double elapsed = clock_now_s() - start;
     if (lat && n_runs > 0 && !err[0]) {
         qsort(lat, n_runs, sizeof *lat, cmp_double);
         struct rusage ru;

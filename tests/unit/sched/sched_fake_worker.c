@@ -2,6 +2,7 @@
  * shm protocol with a behaviour chosen by SCHED_FAKE_MODE (echo, small, bad, die, crash,
  * hang-once: the first worker to claim a batch creates SCHED_FAKE_MARK and then stops
  * heartbeating), so the scheduler's recovery paths can be tested without real backends. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,13 +14,6 @@
 #include <unistd.h>
 
 #include "inferd/shm.h"
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Copies input 0 of every request to output 0 inside the output area. */
 static void run_batch(shm_region *r, shm_batch *b, const char *mode)
@@ -42,7 +36,7 @@ static void run_batch(shm_region *r, shm_batch *b, const char *mode)
         const shm_tensor *src = &in[(uint64_t)q * ni];
         if (reqs[q].delay_us > 0)
             usleep((useconds_t)reqs[q].delay_us);
-        if (reqs[q].deadline_ns > 0 && reqs[q].deadline_ns < now_ns()) {
+        if (reqs[q].deadline_ns > 0 && reqs[q].deadline_ns < clock_now_ns()) {
             reqs[q].status = SHM_STATUS_DEADLINE;
             continue;
         }
@@ -86,10 +80,10 @@ int main(int argc, char **argv)
     pid_t node = getppid();
     shm_worker *w = &r.workers[worker];
     atomic_store(&w->pid, (int32_t)getpid());
-    atomic_store(&w->heartbeat_ns, (uint64_t)now_ns());
+    atomic_store(&w->heartbeat_ns, (uint64_t)clock_now_ns());
     atomic_store(&w->state, SHM_WORKER_IDLE);
     while (!atomic_load(&w->stop) && !atomic_load(&r.header->shutdown) && getppid() == node) {
-        atomic_store(&w->heartbeat_ns, (uint64_t)now_ns());
+        atomic_store(&w->heartbeat_ns, (uint64_t)clock_now_ns());
         uint32_t slot;
         if (shm_worker_claim(&r, worker, model, &slot) == 0) {
             if (strcmp(mode, "die") == 0)

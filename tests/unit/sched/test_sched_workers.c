@@ -2,6 +2,7 @@
  * sched_fake_worker, whose behaviour SCHED_FAKE_MODE picks): answers and outputs, the
  * OUTPUT_TOO_SMALL resize, a worker returning out-of-bounds outputs, workers dying with a
  * batch in hand, a crash loop's backoff, drain, and no arena leak. */
+#include "inferd/clock.h"
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,13 +48,6 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int64_t g_hang_timeout_ms = 5000;
@@ -127,9 +121,9 @@ static int wait_ready(fixture *f, int timeout_ms)
 
 static int wait_answered(fixture *f, int n, int timeout_ms)
 {
-    int64_t until = mono_ns() + (int64_t)timeout_ms * 1000000LL;
+    int64_t until = clock_now_ns() + (int64_t)timeout_ms * 1000000LL;
     pthread_mutex_lock(&f->mu);
-    while (f->answered < n && mono_ns() < until) {
+    while (f->answered < n && clock_now_ns() < until) {
         pthread_mutex_unlock(&f->mu);
         sleep_ms(5);
         pthread_mutex_lock(&f->mu);
@@ -251,7 +245,7 @@ static void test_crash_loop_backs_off(void **state)
     (void)state;
     fixture *f = calloc(1, sizeof(*f));
     start(f, "crash", 1);
-    int64_t t0 = mono_ns();
+    int64_t t0 = clock_now_ns();
     sched_stats st;
     /* Until the backoff reaches 800 ms: 100 + 200 + 400 = 700 ms of restarts at least. */
     for (int t = 0; t < 15000; t += 10) {
@@ -260,7 +254,7 @@ static void test_crash_loop_backs_off(void **state)
             break;
         sleep_ms(10);
     }
-    double secs = (double)(mono_ns() - t0) / 1e9;
+    double secs = (double)(clock_now_ns() - t0) / 1e9;
     assert_true(st.restart_backoff_ms >= 800);
     assert_true(secs >= 0.6);
     assert_true(st.worker_spawns <= 6);
@@ -314,7 +308,7 @@ static void test_expired_and_bad_requests(void **state)
     start(f, "echo", 1);
     assert_true(wait_ready(f, 10000));
     make_request(f, 0, 1, 0);
-    f->reqs[0].deadline_ns = mono_ns() - 1;
+    f->reqs[0].deadline_ns = clock_now_ns() - 1;
     assert_int_equal(sched_submit(f->sched, &f->reqs[0]), -1);
     assert_int_equal(f->reqs[0].status, 504);
     sched_release(f->sched, &f->reqs[0]);

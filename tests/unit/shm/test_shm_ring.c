@@ -1,5 +1,6 @@
 /* MPMC and SPSC rings: exactly-once delivery under concurrent producers and consumers, in
  * threads and in separate processes; full/empty; crash repair; waiter wake and timeout. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -50,22 +51,15 @@ static void ring_free(shm_ring *r)
     munmap(r, sizeof(shm_ring) + r->capacity * sizeof(shm_ring_cell));
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 #define DEADLINE_NS (60ll * 1000000000)   /* bound for every wait in this file */
 
 static void producer(shm_ring *r, int id)
 {
-    int64_t end = mono_ns() + DEADLINE_NS;
+    int64_t end = clock_now_ns() + DEADLINE_NS;
     for (uint64_t i = 0; i < PER_PRODUCER; i++) {
         uint64_t v = (uint64_t)id * PER_PRODUCER + i;
         while (shm_ring_push(r, v) == -EAGAIN)
-            if (mono_ns() > end) return;
+            if (clock_now_ns() > end) return;
     }
 }
 
@@ -73,8 +67,8 @@ static void producer(shm_ring *r, int id)
 static int consumer(shm_ring *r, shared_area *a, int id)
 {
     int bad = 0;
-    int64_t end = mono_ns() + DEADLINE_NS;
-    while (atomic_load(&a->consumed) < TOTAL && mono_ns() < end) {
+    int64_t end = clock_now_ns() + DEADLINE_NS;
+    while (atomic_load(&a->consumed) < TOTAL && clock_now_ns() < end) {
         uint64_t v;
         if (shm_ring_pop(r, &v, &a->claim_pos[id]) != 0) continue;
         atomic_store(&a->claim_pos[id], 0);
@@ -285,15 +279,15 @@ static void test_spsc_processes(void **st)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int64_t end = mono_ns() + DEADLINE_NS;
+        int64_t end = clock_now_ns() + DEADLINE_NS;
         for (uint64_t i = 0; i < n; i++)
             while (shm_spsc_push(s, i * 3 + 1) != 0)
-                if (mono_ns() > end) _exit(1);
+                if (clock_now_ns() > end) _exit(1);
         _exit(0);
     }
-    int64_t end = mono_ns() + DEADLINE_NS;
+    int64_t end = clock_now_ns() + DEADLINE_NS;
     uint64_t next = 0, v;
-    while (next < n && mono_ns() < end) {
+    while (next < n && clock_now_ns() < end) {
         if (shm_spsc_pop(s, &v) != 0) continue;
         assert_int_equal(v, next * 3 + 1);   /* in order, none lost or repeated */
         next++;
@@ -334,8 +328,8 @@ static void test_waiter_processes(void **st)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int64_t end = mono_ns() + DEADLINE_NS;
-        while (atomic_load(&p->taken) < n && mono_ns() < end) {
+        int64_t end = clock_now_ns() + DEADLINE_NS;
+        while (atomic_load(&p->taken) < n && clock_now_ns() < end) {
             uint64_t t = atomic_load(&p->tokens);
             if (t > atomic_load(&p->taken)) { atomic_fetch_add(&p->taken, 1); continue; }
             uint32_t seq = shm_waiter_prepare(&p->w);
@@ -344,11 +338,11 @@ static void test_waiter_processes(void **st)
         }
         _exit(atomic_load(&p->taken) == n ? 0 : 1);
     }
-    int64_t end = mono_ns() + DEADLINE_NS;
-    for (uint64_t i = 0; i < n && mono_ns() < end; i++) {
+    int64_t end = clock_now_ns() + DEADLINE_NS;
+    for (uint64_t i = 0; i < n && clock_now_ns() < end; i++) {
         atomic_fetch_add(&p->tokens, 1);
         shm_waiter_wake(&p->w, 1);
-        while (atomic_load(&p->taken) <= i && mono_ns() < end) {}
+        while (atomic_load(&p->taken) <= i && clock_now_ns() < end) {}
     }
     int status;
     waitpid(pid, &status, 0);

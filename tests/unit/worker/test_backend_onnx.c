@@ -3,6 +3,7 @@
  * requests marked expired are skipped, a request of another row shape runs on its own and is
  * refused alone, a too-small output area is reported, and create() explains a config that
  * does not fit the model. */
+#include "inferd/clock.h"
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,7 +92,7 @@ static void test_batch_is_stacked_and_split(void **st)
                          0);
     fixture_requests(&f->r, &f->r.batches[0])[4].deadline_ns = 1;
     worker_batch wb;
-    assert_int_equal(worker_batch_init(&wb, &f->r, 0, worker_now_ns()), 0);
+    assert_int_equal(worker_batch_init(&wb, &f->r, 0, clock_now_ns()), 0);
     assert_int_equal(ops->run(state, &wb, err, sizeof err), BACKEND_DONE);
     assert_true(wb.out_needed <= wb.batch->out_cap);
 
@@ -126,7 +127,7 @@ static void test_batch_is_stacked_and_split(void **st)
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(fixture_set_floats(&f->r, f->a, 1, i, f->samples[i], 64), 0);
     worker_batch wb2;
-    assert_int_equal(worker_batch_init(&wb2, &f->r, 1, worker_now_ns()), 0);
+    assert_int_equal(worker_batch_init(&wb2, &f->r, 1, clock_now_ns()), 0);
     assert_int_equal(ops->run(state, &wb2, err, sizeof err), BACKEND_DONE);
     assert_true(wb2.out_needed >= 120);
     assert_true(wb2.out_needed > wb2.batch->out_cap);

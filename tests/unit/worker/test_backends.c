@@ -1,5 +1,6 @@
 /* The mock backends' outputs: reverse text (UTF-8 and invalid bytes, empty string), identity
  * copy, output-area-too-small accounting, bad input, and the delay backend's ordering. */
+#include "inferd/clock.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +39,7 @@ static int run_backend(fx *f, const char *name, worker_batch *wb, uint32_t slot)
     void *state;
     char err[128];
     assert_int_equal(ops->create(&f->cfg, &state, err, sizeof err), 0);
-    assert_int_equal(worker_batch_init(wb, &f->r, slot, worker_now_ns()), 0);
+    assert_int_equal(worker_batch_init(wb, &f->r, slot, clock_now_ns()), 0);
     int rc = ops->run(state, wb, err, sizeof err);
     ops->destroy(state);
     return rc;

@@ -1,5 +1,6 @@
 /* End to end: a real inferd-worker process attached to a region made here, fed batches
  * through the ring, answering through its completion ring; stop and node-side checks. */
+#include "inferd/clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,13 +22,6 @@
 #include "batch_fixture.h"
 
 #define WAIT_NS (20ll * 1000000000)   /* bound for every wait */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 typedef struct fx {
     char dir[256], model_dir[300];
@@ -71,11 +65,11 @@ static pid_t spawn_worker(fx *f, uint32_t worker, uint32_t model, const char *mo
 /* Waits (bounded) until the worker publishes IDLE; fails if it exited first. */
 static void wait_ready(fx *f, uint32_t worker, pid_t pid)
 {
-    int64_t end = mono_ns() + WAIT_NS;
+    int64_t end = clock_now_ns() + WAIT_NS;
     while (atomic_load(&f->r.workers[worker].state) != SHM_WORKER_IDLE) {
         int status;
         assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
-        assert_true(mono_ns() < end);
+        assert_true(clock_now_ns() < end);
         usleep(1000);
     }
     assert_int_equal(atomic_load(&f->r.workers[worker].pid), pid);
@@ -85,7 +79,7 @@ static void wait_ready(fx *f, uint32_t worker, pid_t pid)
 /* Waits (bounded) for one completion from worker; returns the slot. */
 static uint32_t wait_completion(fx *f, uint32_t worker)
 {
-    int64_t end = mono_ns() + WAIT_NS;
+    int64_t end = clock_now_ns() + WAIT_NS;
     uint32_t slot;
     for (;;) {
         if (shm_poll_completion(&f->r, worker, &slot) == 0) return slot;
@@ -96,16 +90,16 @@ static uint32_t wait_completion(fx *f, uint32_t worker)
             return slot;
         }
         shm_waiter_wait(w, seq, 100000000);
-        if (mono_ns() > end) fail_msg("no completion within the bound");
+        if (clock_now_ns() > end) fail_msg("no completion within the bound");
     }
 }
 
 static int wait_exit(pid_t pid)
 {
-    int64_t end = mono_ns() + WAIT_NS;
+    int64_t end = clock_now_ns() + WAIT_NS;
     int status;
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (mono_ns() > end) {
+        if (clock_now_ns() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
@@ -163,7 +157,7 @@ static void test_reverse_worker(void **st)
     assert_int_equal(fixture_set_string(&f->r, f->a, 1, 0, "world", 5), 0);
     assert_int_equal(fixture_batch(&f->r, f->a, 2, 0, 1, 4096, 102), 0);
     assert_int_equal(fixture_set_string(&f->r, f->a, 2, 0, "late", 4), 0);
-    fixture_requests(&f->r, &f->r.batches[2])[0].deadline_ns = mono_ns() - 1;
+    fixture_requests(&f->r, &f->r.batches[2])[0].deadline_ns = clock_now_ns() - 1;
     shm_batch snap[3];
     for (uint32_t s = 0; s < 3; s++) {
         memcpy(&snap[s], &f->r.batches[s], sizeof snap[s]);
@@ -210,12 +204,12 @@ static void test_reverse_worker(void **st)
     int count[64] = {0};
     uint32_t submitted = 0, answered = 0;
     const uint32_t total = 300;
-    int64_t end = mono_ns() + WAIT_NS;
+    int64_t end = clock_now_ns() + WAIT_NS;
     uint32_t free_slots[64], n_free = 0;
     for (uint32_t s = 3; s < 64; s++) free_slots[n_free++] = s;
     shm_arena_destroy(f->a);   /* start the arena afresh for the stream */
     f->a = shm_arena_create(&f->r);
-    while (answered < total && mono_ns() < end) {
+    while (answered < total && clock_now_ns() < end) {
         if (submitted < total && n_free > 0) {
             uint32_t s = free_slots[--n_free];
             assert_int_equal(fixture_batch(&f->r, f->a, s, 0, 1, 256, 1000 + submitted), 0);
@@ -260,9 +254,9 @@ static void test_delay_worker_holds_many(void **st)
         assert_int_equal(shm_submit(&f->r, s), 0);
     }
     uint32_t max_in_hand = 0, done = 0;
-    int64_t end = mono_ns() + WAIT_NS;
+    int64_t end = clock_now_ns() + WAIT_NS;
     uint32_t slot;
-    while (done < 20 && mono_ns() < end) {
+    while (done < 20 && clock_now_ns() < end) {
         uint32_t h = atomic_load(&f->r.workers[1].in_hand);
         if (h > max_in_hand) max_in_hand = h;
         if (shm_poll_completion(&f->r, 1, &slot) == 0) {
@@ -318,8 +312,8 @@ static void test_killed_worker_leaves_trace(void **st)
     pid_t pid = spawn_worker(f, 3, 1, f->model_dir);
     wait_ready(f, 3, pid);
     uint64_t beat = atomic_load(&f->r.workers[3].heartbeat_ns);
-    int64_t end = mono_ns() + WAIT_NS;
-    while (atomic_load(&f->r.workers[3].heartbeat_ns) == beat && mono_ns() < end) usleep(1000);
+    int64_t end = clock_now_ns() + WAIT_NS;
+    while (atomic_load(&f->r.workers[3].heartbeat_ns) == beat && clock_now_ns() < end) usleep(1000);
     assert_true(atomic_load(&f->r.workers[3].heartbeat_ns) > beat);
 
     float v = 3;
@@ -327,7 +321,7 @@ static void test_killed_worker_leaves_trace(void **st)
     assert_int_equal(fixture_set_floats(&f->r, f->a, 40, 0, &v, 1), 0);
     fixture_requests(&f->r, &f->r.batches[40])[0].delay_us = 60000000;   /* 60 s */
     assert_int_equal(shm_submit(&f->r, 40), 0);
-    while (atomic_load(&f->r.batches[40].state) != SHM_BATCH_CLAIMED && mono_ns() < end)
+    while (atomic_load(&f->r.batches[40].state) != SHM_BATCH_CLAIMED && clock_now_ns() < end)
         usleep(1000);
     assert_int_equal(atomic_load(&f->r.batches[40].state), SHM_BATCH_CLAIMED);
     kill(pid, SIGKILL);
@@ -357,8 +351,8 @@ static void test_worker_exits_when_node_dies(void **st)
     if (node == 0) {   /* a stand-in node: starts the worker, waits until ready, dies */
         f->r.header->node_pid = getpid();
         pid_t w = spawn_worker(f, 3, 1, f->model_dir);
-        int64_t end = mono_ns() + WAIT_NS;
-        while (atomic_load(&f->r.workers[3].state) != SHM_WORKER_IDLE && mono_ns() < end)
+        int64_t end = clock_now_ns() + WAIT_NS;
+        while (atomic_load(&f->r.workers[3].state) != SHM_WORKER_IDLE && clock_now_ns() < end)
             usleep(1000);
         if (write(pfd[1], &w, sizeof w) != sizeof w) _exit(1);
         _exit(0);
