@@ -1,7 +1,6 @@
 /* ModelProto -> onnx_model: opset check, values (inputs, initializers, node outputs), nodes with
  * their attributes and operators, then the load-time passes (sort, fold, fuse, prepare, plan). */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,40 +12,6 @@
 #include "wirecheck.h"
 
 #define MODEL_MAX_FILE ((size_t)4 << 30) /* 4 GiB; larger weights go in external data */
-
-int onnx_load_fail(onnx_load_err *e, int code, const char *fmt, ...)
-{
-    if (e->code == 0) { /* keep the first (innermost) message */
-        e->code = code;
-        if (e->buf && e->len) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(e->buf, e->len, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return e->code;
-}
-
-int onnx_model_add_value(onnx_model *m, const char *name, onnx_value_kind kind)
-{
-    if (m->n_values == m->cap_values) {
-        int cap = m->cap_values ? m->cap_values * 2 : 64;
-        if (cap > INT_MAX / 2) return -1;
-        onnx_value *v = realloc(m->values, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        m->values = v;
-        m->cap_values = cap;
-    }
-    onnx_value *v = &m->values[m->n_values];
-    memset(v, 0, sizeof *v);
-    v->name = onnx_arena_strdup(&m->arena, name);
-    if (!v->name) return -1;
-    v->kind = kind;
-    v->producer = -1;
-    v->last_use = -1;
-    return m->n_values++;
-}
 
 /* ---- name -> value index (load time only) ------------------------------------------------ */
 
