@@ -1,11 +1,13 @@
-/* IEEE half and bfloat16 conversions (bit patterns held in uint16_t). */
-#ifndef ONNX_HALF_H
-#define ONNX_HALF_H
+/* The one place for float16 (IEEE half) and bfloat16 conversions, bit patterns held in
+ * uint16_t: the ONNX runtime's kernels and casts and the node's JSON encoder use these. */
+#ifndef INFERD_HALF_H
+#define INFERD_HALF_H
 
 #include <stdint.h>
 #include <string.h>
 
-static inline float onnx_half_to_float(uint16_t h)
+/* Exact; NaN keeps its payload, subnormals are normalised. */
+static inline float inferd_half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
@@ -33,8 +35,8 @@ static inline float onnx_half_to_float(uint16_t h)
     return f;
 }
 
-/* Round to nearest even. */
-static inline uint16_t onnx_float_to_half(float f)
+/* Round to nearest even; overflow gives infinity, NaN a quiet NaN of the same sign. */
+static inline uint16_t inferd_float_to_half(float f)
 {
     uint32_t x;
     memcpy(&x, &f, sizeof x);
@@ -60,12 +62,30 @@ static inline uint16_t onnx_float_to_half(float f)
     return (uint16_t)half;
 }
 
-static inline float onnx_bf16_to_float(uint16_t h)
+/* Exact: bfloat16 is the upper half of a float32. */
+static inline float inferd_bf16_to_float(uint16_t h)
 {
     uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+/* Round to nearest even; NaN gives the quiet NaN 0x7fc0. */
+static inline uint16_t inferd_float_to_bf16(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if (f != f) return 0x7fc0;
+    return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+}
+
+/* Truncation (the upper 16 bits): what ONNX's Cast to bfloat16 does in its test data. */
+static inline uint16_t inferd_float_to_bf16_truncate(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return (uint16_t)(bits >> 16);
 }
 
 #endif
