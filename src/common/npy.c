@@ -31,13 +31,6 @@ static const struct {
     {"|b1", INFERD_DTYPE_BOOL}, {"<b1", INFERD_DTYPE_BOOL},
 };
 
-int npy_dtype_supported(inferd_dtype dtype)
-{
-    for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
-        if (npy_types[i].dtype == dtype) return 1;
-    return 0;
-}
-
 static const char *descr_of(inferd_dtype dtype)
 {
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)

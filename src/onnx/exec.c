@@ -192,11 +192,6 @@ const onnx_node *onnx_ctx_node(const onnx_ctx *ctx)
     return ctx->node;
 }
 
-int onnx_ctx_threads(const onnx_ctx *ctx)
-{
-    return ctx->x->threads;
-}
-
 static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)
 {
     if (ctx->err_code) return -1; /* keep the first message */

@@ -80,11 +80,6 @@ int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *ac
  * through onnx_activation_apply (same results). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 
-/* Adds bias (if non-NULL, one value per row) to rows x cols row-major data and applies act,
- * row by row while the row is in cache. */
-void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *bias,
-                             const onnx_activation *act);
-
 /* Start of the valid range of output positions o (o*s + off >= 0) and its end
  * (o*s + off < in), clipped to [0, out). Used to hoist bounds checks out of inner loops. */
 void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi);
