@@ -45,6 +45,11 @@ void nn_activation_run(const onnx_activation *act, float *y, int64_t n)
     }
 }
 
+int nn_conv_group_fits(int64_t group, int64_t c, int64_t m, int64_t wc)
+{
+    return group >= 1 && c % group == 0 && m % group == 0 && wc == c / group;
+}
+
 void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
 {
     int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;

@@ -80,6 +80,10 @@ int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *ac
  * through onnx_activation_apply (same results). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 
+/* Whether group splits c input and m output channels, with wc (W's dims[1]) input channels
+ * per group: group >= 1 divides both and wc * group == c, decided without overflow. */
+int nn_conv_group_fits(int64_t group, int64_t c, int64_t m, int64_t wc);
+
 /* Start of the valid range of output positions o (o*s + off >= 0) and its end
  * (o*s + off < in), clipped to [0, out). Used to hoist bounds checks out of inner loops. */
 void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi);
