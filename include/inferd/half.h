@@ -6,6 +6,21 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A float32's bit pattern, and back. */
+static inline uint32_t inferd_float_bits(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+static inline float inferd_float_from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 /* Exact; NaN keeps its payload, subnormals are normalised. */
 static inline float inferd_half_to_float(uint16_t h)
 {
@@ -30,16 +45,13 @@ static inline float inferd_half_to_float(uint16_t h)
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return inferd_float_from_bits(bits);
 }
 
 /* Round to nearest even; overflow gives infinity, NaN a quiet NaN of the same sign. */
 static inline uint16_t inferd_float_to_half(float f)
 {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
+    uint32_t x = inferd_float_bits(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t exp = (x >> 23) & 0xff;
     uint32_t mant = x & 0x7fffff;
@@ -65,17 +77,13 @@ static inline uint16_t inferd_float_to_half(float f)
 /* Exact: bfloat16 is the upper half of a float32. */
 static inline float inferd_bf16_to_float(uint16_t h)
 {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return inferd_float_from_bits((uint32_t)h << 16);
 }
 
 /* Round to nearest even; NaN gives the quiet NaN 0x7fc0. */
 static inline uint16_t inferd_float_to_bf16(float f)
 {
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
+    uint32_t bits = inferd_float_bits(f);
     if (f != f) return 0x7fc0;
     return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
 }
@@ -83,8 +91,7 @@ static inline uint16_t inferd_float_to_bf16(float f)
 /* Truncation (the upper 16 bits): what ONNX's Cast to bfloat16 does in its test data. */
 static inline uint16_t inferd_float_to_bf16_truncate(float f)
 {
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
+    uint32_t bits = inferd_float_bits(f);
     return (uint16_t)(bits >> 16);
 }
 

@@ -11,13 +11,6 @@
 
 #include "inferd/half.h"
 
-static uint32_t float_bits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
-
 static void test_half_widens_exactly(void **state)
 {
     (void)state;
@@ -28,8 +21,8 @@ static void test_half_widens_exactly(void **state)
         {0x8001, -5.9604644775390625e-08f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_int_equal(float_bits(inferd_half_to_float(cases[i].h)), float_bits(cases[i].f));
-    assert_int_equal(float_bits(inferd_half_to_float(0x8000)), 0x80000000u); /* -0 */
+        assert_int_equal(inferd_float_bits(inferd_half_to_float(cases[i].h)), inferd_float_bits(cases[i].f));
+    assert_int_equal(inferd_float_bits(inferd_half_to_float(0x8000)), 0x80000000u); /* -0 */
     assert_true(isinf(inferd_half_to_float(0x7c00)) && inferd_half_to_float(0x7c00) > 0);
     assert_true(isinf(inferd_half_to_float(0xfc00)) && inferd_half_to_float(0xfc00) < 0);
     assert_true(isnan(inferd_half_to_float(0x7e00)));
@@ -67,15 +60,11 @@ static void test_half_narrows_to_nearest_even(void **state)
 static void test_bf16_rounds_or_truncates(void **state)
 {
     (void)state;
-    assert_int_equal(float_bits(inferd_bf16_to_float(0x3f80)), float_bits(1.0f));
-    assert_int_equal(float_bits(inferd_bf16_to_float(0xc040)), float_bits(-3.0f));
-    float up = 0, tie = 0, tie_odd = 0;
-    uint32_t b = 0x3f808001u; /* just above halfway between 0x3f80 and 0x3f81 */
-    memcpy(&up, &b, 4);
-    b = 0x3f808000u;          /* halfway, even below */
-    memcpy(&tie, &b, 4);
-    b = 0x3f818000u;          /* halfway, odd below: up to even */
-    memcpy(&tie_odd, &b, 4);
+    assert_int_equal(inferd_float_bits(inferd_bf16_to_float(0x3f80)), inferd_float_bits(1.0f));
+    assert_int_equal(inferd_float_bits(inferd_bf16_to_float(0xc040)), inferd_float_bits(-3.0f));
+    const float up = inferd_float_from_bits(0x3f808001u);      /* above halfway 3f80..3f81 */
+    const float tie = inferd_float_from_bits(0x3f808000u);     /* halfway, even below */
+    const float tie_odd = inferd_float_from_bits(0x3f818000u); /* halfway, odd below: up */
     assert_int_equal(inferd_float_to_bf16(up), 0x3f81);
     assert_int_equal(inferd_float_to_bf16(tie), 0x3f80);
     assert_int_equal(inferd_float_to_bf16(tie_odd), 0x3f82);
