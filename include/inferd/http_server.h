@@ -50,12 +50,11 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms);
 enum http_method_kind { HTTP_KIND_OTHER = 0, HTTP_KIND_GET, HTTP_KIND_HEAD, HTTP_KIND_POST };
 int http_ex_method(const http_exchange *ex);          /* enum http_method_kind */
 const char *http_ex_method_name(const http_exchange *ex);
-const char *http_ex_path(const http_exchange *ex);    /* without the query string */
+const char *http_ex_path(const http_exchange *ex);    /* the target up to '?' or '#' */
+const char *http_ex_query(const http_exchange *ex);   /* after '?' (up to '#'), or "" */
 const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
 /* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
 const char *http_ex_header(const http_exchange *ex, const char *name);
-/* A slot for the handler's own state (not freed by the server). */
-void **http_ex_user(http_exchange *ex);
 /* 1 if the client went away: the response will be dropped (still call http_ex_respond). */
 int http_ex_orphaned(const http_exchange *ex);
 /* Asks for fn(ex, arg) to be called once, on the loop thread, if the client goes away before
@@ -74,7 +73,5 @@ void http_ex_error(http_exchange *ex, int status, const char *extra_headers, con
 /* From any thread: runs fn(ex, arg) on ex's loop thread soon. One post per exchange at a
  * time. If the server is already shut down, nothing runs (the exchange is dropped). */
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
-
-const char *http_status_text(int status);
 
 #endif
