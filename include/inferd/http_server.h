@@ -39,11 +39,14 @@ typedef void (*http_handler)(http_exchange *ex, void *ctx);
 int http_server_start(const http_options *opts, http_handler handler, void *ctx,
                       http_server **out, char *err, size_t err_len);
 int http_server_port(const http_server *srv);   /* the bound port */
-/* Closes the listening sockets (new connections are refused); in-flight work continues. */
+/* Closes the listening sockets (new connections are refused) and winds down every
+ * connection: nothing more is read; requests already received (pipelined or buffered ones
+ * too) still go to the handler and are answered; the last answer says Connection: close and
+ * then the connection closes (idle ones at once). In-flight work continues. */
 void http_server_stop_accepting(http_server *srv);
-/* Closes every connection once its in-flight responses are written (idle ones at once),
- * waits up to timeout_ms, then closes whatever is left and joins the threads. After this no
- * handler or posted function runs any more. Frees srv. */
+/* As http_server_stop_accepting, then waits up to timeout_ms for every connection to close,
+ * then closes whatever is left and joins the threads. After this no handler or posted
+ * function runs any more. Frees srv. */
 void http_server_shutdown(http_server *srv, int64_t timeout_ms);
 
 /* ---- the exchange: one request and its response (valid until http_ex_respond) ---- */
