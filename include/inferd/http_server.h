@@ -73,6 +73,15 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
 void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
+/* On ex's loop thread: runs work(arg) on a thread of libuv's pool (UV_THREADPOOL_SIZE, 4 by
+ * default), then done(ex, arg) on ex's loop thread. For work that would stall the loop's
+ * other connections (decoding or encoding a large body). work must not touch ex; ex stays
+ * valid until answered, but its client may go away meanwhile (http_ex_orphaned in done), and
+ * it must still be answered after done. Returns 0, or -1 if it cannot be queued (then do the
+ * work inline). */
+int http_ex_offload(http_exchange *ex, void (*work)(void *arg),
+                    void (*done)(http_exchange *ex, void *arg), void *arg);
+
 /* From any thread: runs fn(ex, arg) on ex's loop thread soon. One post per exchange at a
  * time. If the server is already shut down, nothing runs (the exchange is dropped). */
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
