@@ -51,17 +51,23 @@ static void respond_path_and_query(http_exchange *ex)
     http_ex_respond(ex, 200, "text/plain", body, (size_t)n, "");
 }
 
-/* Holds the loop thread (bounded) until the test lets it go. */
-static void hold_loop(void)
+/* Waits (lock held, at most 10 s) until *v == want, or != want when equal is 0. */
+static void wait_locked(const int *v, int want, int equal)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
+    while ((*v == want) != equal)
+        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+}
+
+/* Holds the loop thread (bounded) until the test lets it go. */
+static void hold_loop(void)
+{
     pthread_mutex_lock(&lock);
     block_loop = 2;
     pthread_cond_broadcast(&cond);
-    while (block_loop == 2)
-        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    wait_locked(&block_loop, 2, 0);
     pthread_mutex_unlock(&lock);
 }
 
@@ -200,11 +206,7 @@ static void test_orphaned_answer_is_dropped(void **state)
     assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     /* wait (bounded) until the handler has it, then vanish */
     pthread_mutex_lock(&lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    while (n_pending < 1)
-        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    wait_locked(&n_pending, 1, 1);
     assert_int_equal(n_pending, 1);
     pthread_mutex_unlock(&lock);
     close(fd);
@@ -236,12 +238,8 @@ static void test_failed_write_stops_parsing(void **state)
     /* hold the loop thread, so the reset is there before the server reads the requests */
     int blocker = connect_to(port);
     send_all(blocker, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
     pthread_mutex_lock(&lock);
-    while (block_loop != 2)
-        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    wait_locked(&block_loop, 2, 1);
     assert_int_equal(block_loop, 2);
     pthread_mutex_unlock(&lock);
     send_all(victim, "GET /sync/first HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -257,11 +255,8 @@ static void test_failed_write_stops_parsing(void **state)
     free(got);
     /* the loop parsed the victim's bytes: wait for the first request, then one more round
      * trip on the same loop proves the parse that followed it is over */
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
     pthread_mutex_lock(&lock);
-    while (!first_seen)
-        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    wait_locked(&first_seen, 1, 1);
     int seen = first_seen;
     pthread_mutex_unlock(&lock);
     send_all(blocker, "GET /sync/after HTTP/1.1\r\nHost: x\r\n\r\n");
