@@ -502,13 +502,16 @@ static void on_write(uv_write_t *req, int status)
 
 /* The Connection header and the blank line ending a response's head, decided when it is
  * written: a response is the last one when its request said so, or when nothing more will
- * be parsed and no other request waits behind it. */
+ * be parsed (also once shutdown began, before this loop has heard of it: answers the
+ * draining scheduler gives at once must say close too) and no other request waits behind
+ * it. */
 static const char *connection_line(http_conn *c, http_exchange *ex)
 {
     static char close_line[] = "Connection: close\r\n\r\n";
     static char keep_line[] = "Connection: keep-alive\r\n\r\n";
     static char end_line[] = "\r\n";
-    if (ex->close_after || (c->no_more && !c->q_head && !c->cur && !c->in_len)) {
+    int ending = c->no_more || c->draining || atomic_load(&c->srv->phase) >= 1;
+    if (ex->close_after || (ending && !c->q_head && !c->cur && !c->in_len)) {
         ex->close_after = 1;
         return close_line;
     }

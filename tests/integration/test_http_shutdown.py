@@ -79,7 +79,18 @@ def test_sigterm_answers_every_request_received_on_keep_alive_connections(node, 
         s.sendall(request_bytes("POST", "/v2/models/delay/infer", body) +
                   request_bytes("POST", "/v2/models/delay/infer", body))
         socks.append(s)
-    wait_submitted(n, 1)   # work in flight before the signal
+    # every request received before the signal: 200 taken by the scheduler (queued, in a
+    # batch or done); bounded wait
+    deadline = time.monotonic() + 30
+    while True:
+        _, st = n.get_json("/v2/models/delay/stats")
+        m = st["model_stats"][0]
+        inside = (m["inference_stats"]["success"]["count"] + m["inferd"]["queue_rows"] +
+                  m["inferd"]["rows_in_flight"])
+        if inside >= 200:
+            break
+        assert time.monotonic() < deadline, "requests did not reach the scheduler: %r" % m
+        time.sleep(0.02)
     n.proc.send_signal(signal.SIGTERM)
     statuses = {}
     for i, s in enumerate(socks):
