@@ -34,6 +34,7 @@ typedef struct infer_job {
     size_t body_len;
     int status;              /* decode: 0 or an HTTP status; encode: 0 or -1 */
     kserve_params params;
+    json_t *root;            /* /process: the parsed body */
     http_buf out;
     char err[512];
 } infer_job;
@@ -262,21 +263,36 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     submit_decoded(ex, job);
 }
 
-void routes_process(http_exchange *ex, routes_ctx *ctx)
+/* Parses a /process body (on the loop thread or a pool thread). */
+static void parse_process(void *arg)
 {
-    size_t len;
-    const char *body = http_ex_body(ex, &len);
+    infer_job *job = arg;
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
-    if (!root) {
-        http_ex_error(ex, 400, "", "malformed JSON at line %d column %d: %s", jerr.line,
-                      jerr.column, jerr.text);
+    job->root = json_loadb(job->body, job->body_len, JSON_ALLOW_NUL, &jerr);
+    if (!job->root)
+        snprintf(job->err, sizeof job->err, "malformed JSON at line %d column %d: %s",
+                 jerr.line, jerr.column, jerr.text);
+}
+
+/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
+static void process_parsed(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    routes_ctx *ctx = job->ctx;
+    json_t *root = job->root;
+    job->root = NULL;
+    if (!root || http_ex_orphaned(ex)) {
+        if (root) http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* client gone: frees ex */
+        else http_ex_error(ex, 400, "", "%s", job->err);
+        json_decref(root);
+        job_free(job);
         return;
     }
     json_t *msg = json_is_object(root) ? json_object_get(root, "message") : NULL;
     if (!json_is_string(msg)) {
         http_ex_error(ex, 400, "", "expected a JSON object with a string field 'message'");
         json_decref(root);
+        job_free(job);
         return;
     }
     int model = sched_find_model(ctx->sched, "reverse");
@@ -284,18 +300,16 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
     if (!m) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "model 'reverse' is not loaded");
         json_decref(root);
+        job_free(job);
         return;
     }
     if (m->n_inputs != 1 || m->inputs[0].dtype != INFERD_DTYPE_BYTES) {
         http_ex_error(ex, 500, "", "model 'reverse' does not take one BYTES input");
         json_decref(root);
+        job_free(job);
         return;
     }
-    infer_job *job = job_new(ex, ctx, model, JOB_PROCESS);
-    if (!job) {
-        json_decref(root);
-        return;
-    }
+    job->req.model = model;
     /* one string element: shape [1, 1, ...] (batch dim first when batched) */
     shm_tensor *t = &job->req.inputs[0];
     const model_io *io = &m->inputs[0];
@@ -339,4 +353,16 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
         return;
     }
     submit(ex, job);
+}
+
+void routes_process(http_exchange *ex, routes_ctx *ctx)
+{
+    infer_job *job = job_new(ex, ctx, -1, JOB_PROCESS);
+    if (!job) return;
+    job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
+    if (job->body_len > ROUTES_OFFLOAD_BYTES &&
+        http_ex_offload(ex, parse_process, process_parsed, job) == 0)
+        return;
+    parse_process(job);
+    process_parsed(ex, job);
 }

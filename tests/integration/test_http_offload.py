@@ -8,7 +8,7 @@ import struct
 import termios
 import time
 
-from conftest import MOCK_IDENTITY
+from conftest import MOCK_IDENTITY, MOCK_REVERSE
 from rawhttp import Reader, request_bytes
 
 
@@ -70,3 +70,13 @@ def test_large_request_and_answer_round_trip(node, model_repo):
     assert body["outputs"][0]["data"] == values
     # and the node still answers small ones inline
     assert n.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_large_process_body_parsed_off_the_loop(node, model_repo):
+    n = node(repo=model_repo({"reverse": MOCK_REVERSE}), args=["--threads", "1"])
+    text = "abc" * 200000   # 600 KB: parsed on the thread pool
+    status, body = n.post_json("/process", {"message": text})
+    assert status == 200, body
+    assert body["result"] == "WORKER_PROCESSED: " + text[::-1].upper()
+    status, body = n.post_json("/process", "{" + " " * 400000)   # malformed, and large
+    assert status == 400 and "malformed JSON" in body["error"], body
