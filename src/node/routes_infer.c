@@ -87,6 +87,16 @@ fail:
     http_ex_error(ex, 500, "", "%s", err);
 }
 
+/* Runs work(job) then done(ex, job): on the thread pool when size is over the threshold
+ * (so the loop's other connections are not kept waiting), else inline. */
+static void run_sized(http_exchange *ex, uint64_t size, void (*work)(void *arg),
+                      void (*done)(http_exchange *ex, void *arg), infer_job *job)
+{
+    if (size > ROUTES_OFFLOAD_BYTES && http_ex_offload(ex, work, done, job) == 0) return;
+    work(job);
+    done(ex, job);
+}
+
 /* Encodes the infer answer into job->out (on the loop thread or a pool thread). */
 static void encode_answer(void *arg)
 {
@@ -127,12 +137,8 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     } else if (job->kind == JOB_PROCESS) {
         answer_process(ex, job);
     } else {
-        if (output_bytes(&job->req) > ROUTES_OFFLOAD_BYTES &&
-            http_ex_offload(ex, encode_answer, send_encoded, job) == 0)
-            return;   /* send_encoded releases and frees */
-        encode_answer(job);
-        send_encoded(ex, job);
-        return;
+        run_sized(ex, output_bytes(&job->req), encode_answer, send_encoded, job);
+        return;   /* send_encoded releases and frees */
     }
     sched_release(ctx->sched, &job->req);
     job_free(job);
@@ -256,11 +262,7 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     if (!job) return;
     job->model = sched_model(ctx->sched, model);
     job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
-    if (job->body_len > ROUTES_OFFLOAD_BYTES &&
-        http_ex_offload(ex, decode_request, submit_decoded, job) == 0)
-        return;
-    decode_request(job);
-    submit_decoded(ex, job);
+    run_sized(ex, job->body_len, decode_request, submit_decoded, job);
 }
 
 /* Parses a /process body (on the loop thread or a pool thread). */
@@ -360,9 +362,5 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
     infer_job *job = job_new(ex, ctx, -1, JOB_PROCESS);
     if (!job) return;
     job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
-    if (job->body_len > ROUTES_OFFLOAD_BYTES &&
-        http_ex_offload(ex, parse_process, process_parsed, job) == 0)
-        return;
-    parse_process(job);
-    process_parsed(ex, job);
+    run_sized(ex, job->body_len, parse_process, process_parsed, job);
 }
