@@ -457,7 +457,9 @@ static void conn_arm_timer(http_conn *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0);
+    /* fails only for a closing handle; a connection without its timer must not live on */
+    if (uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0) != 0)
+        conn_close(c);
 }
 
 /* ---- output --------------------------------------------------------------------------- */
