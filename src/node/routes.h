@@ -30,7 +30,8 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
 
-/* Responds with a JSON body (takes the http_buf's data), status 200 or as given. */
+/* routes_reply.c: responds with a JSON body (takes the http_buf's data; 500 if it ran out of
+ * memory). */
 struct http_buf;
 void routes_send_buf(http_exchange *ex, int status, struct http_buf *b);
 

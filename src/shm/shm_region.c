@@ -261,7 +261,7 @@ bad:
 void shm_region_close(shm_region *region)
 {
     if (region->base && region->size) munmap(region->base, region->size);
-    if (region->fd > 0) close(region->fd);
+    if (region->fd >= 0) close(region->fd);   /* 0 is a valid descriptor */
     memset(region, 0, sizeof *region);
     region->fd = -1;
 }
