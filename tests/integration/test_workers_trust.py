@@ -82,13 +82,27 @@ MODES = {
 }
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
-def test_rogue_worker(node, model_repo, tmp_path, monkeypatch, mode):
-    expect_log, replaced = MODES[mode]
+# The same corruptions by a worker that dies right after: plain crash recovery (its batch is
+# retried), except for the ring, which stays corrupt after it is gone.
+DIE_MODES = {
+    "ring_cells": ("submission ring inconsistent", True),
+    "completion_head": (None, True),
+    "batch_state": (None, True),
+    "out_offset": (None, True),
+    "heartbeat_future": (None, True),
+}
+CASES = [(m, "carry on") for m in sorted(MODES) if m != "claim_pos"] + \
+        [("claim_pos", "die")] + [(m, "die") for m in sorted(DIE_MODES)]
+
+
+@pytest.mark.parametrize("mode,then", CASES)
+def test_rogue_worker(node, model_repo, tmp_path, monkeypatch, mode, then):
+    expect_log, replaced = (MODES if then == "carry on" or mode == "claim_pos"
+                            else DIE_MODES)[mode]
     monkeypatch.setenv("INFERD_ROGUE", mode)
     monkeypatch.setenv("INFERD_ROGUE_MODEL", "victim")
     monkeypatch.setenv("INFERD_ROGUE_ONCE", str(tmp_path / "rogue-acted"))
-    if mode == "claim_pos":
+    if then == "die":
         monkeypatch.setenv("INFERD_ROGUE_THEN", "die")
     n = node(repo=model_repo(TWO_MODELS),
              args=["--worker-path", bin_path("inferd-worker-rogue"), "--log-level", "info"])
@@ -97,7 +111,7 @@ def test_rogue_worker(node, model_repo, tmp_path, monkeypatch, mode):
     # The affected request: answered either way, never hung.
     first = ident(n, "victim")
     assert first in (200, 500), first
-    assert n.wait_log("rogue: %s" % mode, 10), n.log_text()[-3000:]
+    assert n.wait_log("rogue: %s (%s)" % (mode, then), 10), n.log_text()[-3000:]
     if expect_log is None and mode == "error_text":
         assert first == 500
     if expect_log:
