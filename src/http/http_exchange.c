@@ -9,9 +9,22 @@
 #include "inferd/http_buf.h"
 #include "http_internal.h"
 
+int http_exchange_reserve(http_exchange *ex, size_t n)
+{
+    http_server *srv = ex->lp->srv;
+    size_t max = srv->opts.max_inflight_bytes;
+    size_t cur = atomic_load(&srv->inflight_bytes);
+    do {
+        if (max && (n > max || cur > max - n)) return -1;
+    } while (!atomic_compare_exchange_weak(&srv->inflight_bytes, &cur, cur + n));
+    ex->reserved += n;
+    return 0;
+}
+
 void http_exchange_free(http_exchange *ex)
 {
     if (!ex) return;
+    if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
     free(ex->url);
     free(ex->headers);
     free(ex->body);
@@ -37,6 +50,8 @@ void http_ex_error(http_exchange *ex, int status, const char *extra_headers, con
     char *body = http_buf_take(&b, &len);
     http_ex_respond(ex, status, "application/json", body, len, extra_headers);
 }
+
+int64_t http_ex_arrival_ns(const http_exchange *ex) { return ex->arrival_ns; }
 
 int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
 

@@ -12,6 +12,8 @@ typedef struct routes_ctx {
     shm_region *region;      /* borrowed: for reading and writing arena tensors */
     const char *server_name; /* "inferd" */
     const char *version;     /* e.g. "0.1.0" */
+    int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
+                                beyond => 400 */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);

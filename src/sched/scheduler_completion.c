@@ -52,7 +52,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         if (b->resized || needed <= b->snapshot.out_cap ||
             needed > s->region->header->arena_size ||
             shm_arena_alloc(s->arena, needed, &off) != 0) {
-            log_warn("batch failed model=%s: output area too small (needed %llu, had %llu)",
+            log_warn_limited("batch failed model=%s: output area too small (needed %llu, had %llu)",
                      ms->cfg.name, (unsigned long long)needed,
                      (unsigned long long)b->snapshot.out_cap);
             sched_batch_fail(s, b, 500, "model output larger than the node could hold",
@@ -67,7 +67,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         if (sched_batch_resubmit(s, b) != 0)
             sched_batch_fail(s, b, 500, "cannot resubmit batch (ring full)", done_list);
         else
-            log_debug("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
+            log_debug_limited("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
                       (unsigned long long)needed);
         return;
     }
@@ -77,7 +77,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
             http = 400;
         char msg[256];
         snprintf(msg, sizeof(msg), "%s%s%s", status_text(status), werr[0] ? ": " : "", werr);
-        log_debug("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
+        log_debug_limited("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
         sched_batch_fail(s, b, http, msg, done_list);
         return;
     }
@@ -96,7 +96,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         return;
     }
     if (shm_batch_check_outputs(s->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
-        log_error("worker %u broke the protocol (model=%s): %s", w, ms->cfg.name, err);
+        log_error_limited("worker %u broke the protocol (model=%s): %s", w, ms->cfg.name, err);
         free(outs);
         free(statuses);
         free(area);
@@ -143,7 +143,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
     while (shm_poll_completion(s->region, w, &slot) == 0) {
         if (slot >= s->n_batches || s->batches[slot].state != SCHED_BATCH_SUBMITTED ||
             atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
-            log_error("worker %u returned batch slot %u that it does not hold", w, slot);
+            log_error_limited("worker %u returned batch slot %u that it does not hold", w, slot);
             sched_worker_kill(s, w, "returned a batch it does not hold");
             continue;
         }

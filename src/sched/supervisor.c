@@ -32,7 +32,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     int was_starting = wk->state == SCHED_WORKER_STARTING &&
                        atomic_load(&sw->state) == SHM_WORKER_STARTING;
     if (WIFSIGNALED(wstatus))
-        log_warn("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
+        log_warn_limited("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
                  ms->cfg.name, w, (int)wk->pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
                  (long long)((now - wk->spawn_ns) / 1000000));
     else
@@ -59,7 +59,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
             s->batches[value].collected = 1;
         else
-            log_error("ring repair of worker %u gave unknown slot %llu", w,
+            log_error_limited("ring repair of worker %u gave unknown slot %llu", w,
                       (unsigned long long)value);
     }
     for (uint32_t i = 0; i < s->n_batches; i++) {
@@ -86,7 +86,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         }
     }
     if (resubmitted || failed)
-        log_warn("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
+        log_warn_limited("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
                  resubmitted, failed);
 
     atomic_store(&sw->stop, 0);
@@ -103,7 +103,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
             b = s->opts.restart_backoff_max_ms;
         ms->backoff_ms = b;
         ms->next_spawn_ns = now + b * 1000000LL;
-        log_warn("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
+        log_warn_limited("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
                  was_starting ? " (it died before attaching)" : "");
     }
     pthread_cond_broadcast(&s->idle_cv);
@@ -188,7 +188,7 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
         }
     }
     if (n)
-        log_warn("model=%s has no live worker: answered %d waiting requests with 503",
+        log_warn_limited("model=%s has no live worker: answered %d waiting requests with 503",
                  ms->cfg.name, n);
 }
 

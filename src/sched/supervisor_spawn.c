@@ -58,7 +58,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
             atomic_load(&s->region->workers[w].state) == SHM_WORKER_EMPTY)
             break;
     if (w == s->n_workers) {
-        log_warn("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
+        log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
                  s->n_workers);
         return -1;
     }
@@ -86,7 +86,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     if (pid == 0)
         child_exec(s->region->fd, parent, s->worker_path, argv);
     if (pid < 0) {
-        log_error("fork failed for model=%s: %s", ms->cfg.name, strerror(errno));
+        log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(errno));
         atomic_store(&sw->state, SHM_WORKER_EMPTY);
         return -1;
     }

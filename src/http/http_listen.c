@@ -1,0 +1,142 @@
+/* One loop's listening socket, accepted by hand (uv_poll) so that running out of file
+ * descriptors cannot spin the loop: on EMFILE/ENFILE the pending connection is accepted into
+ * a reserved descriptor's place and closed (the client sees a close, not a hang), and the
+ * loop stops accepting for HTTP_ACCEPT_PAUSE_MS before it tries again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_internal.h"
+#include "inferd/log.h"
+
+#define HTTP_ACCEPT_PAUSE_MS 100
+#define HTTP_ACCEPT_BATCH 64     /* connections taken per wake-up, so reads get their turn */
+
+static void on_listen_ready(uv_poll_t *p, int status, int events);
+
+static void reserve_open(http_loop *lp)
+{
+    if (lp->reserve_fd < 0) lp->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void on_pause_over(uv_timer_t *t)
+{
+    http_loop *lp = t->data;
+    if (!lp->listener_open) return;
+    reserve_open(lp);
+    uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+}
+
+/* Out of descriptors: shed the connection at the head of the backlog through the reserved
+ * descriptor, then stop listening for a moment (others' closes free descriptors meanwhile). */
+static void accept_pause(http_loop *lp, int err)
+{
+    if (lp->reserve_fd >= 0) {
+        close(lp->reserve_fd);
+        lp->reserve_fd = -1;
+        int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) close(fd);
+        reserve_open(lp);
+    }
+    log_warn_limited("http: accept failed: %s; not accepting for %d ms (open connections: %d)",
+                     strerror(err), HTTP_ACCEPT_PAUSE_MS, atomic_load(&lp->srv->n_conns));
+    uv_poll_stop(&lp->listen_poll);
+    uv_timer_start(&lp->listen_timer, on_pause_over, HTTP_ACCEPT_PAUSE_MS, 0);
+}
+
+static void on_listen_ready(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    http_loop *lp = p->data;
+    http_server *srv = lp->srv;
+    if (status < 0) {
+        accept_pause(lp, -status);
+        return;
+    }
+    for (int i = 0; i < HTTP_ACCEPT_BATCH && lp->listener_open; i++) {
+        int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+            accept_pause(lp, errno);
+            return;
+        }
+        if (atomic_load(&srv->n_conns) >= srv->opts.max_connections ||
+            atomic_load(&srv->phase) >= 2) {
+            log_debug_limited("http: connection limit %d reached, closing a new connection",
+                              srv->opts.max_connections);
+            close(fd);
+            continue;
+        }
+        http_conn_accept(lp, fd);
+    }
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strchr(host, ':')) return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
+}
+
+int http_listener_open(http_loop *lp, const char *host, int *port, char *err, size_t err_len)
+{
+    lp->listen_fd = lp->reserve_fd = -1;
+    struct sockaddr_storage ss;
+    int rc = parse_addr(host, *port, &ss);
+    if (rc) {
+        snprintf(err, err_len, "bad listen address '%s': %s", host, uv_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, err_len, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t alen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    if (bind(fd, (struct sockaddr *)&ss, alen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, err_len, "cannot listen on %s:%d: %s", host, *port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (*port == 0) {
+        struct sockaddr_storage got;
+        socklen_t len = sizeof got;
+        getsockname(fd, (struct sockaddr *)&got, &len);
+        *port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&got)->sin_port);
+    }
+    if (uv_poll_init(&lp->loop, &lp->listen_poll, fd) != 0) {
+        snprintf(err, err_len, "cannot watch the listening socket");
+        close(fd);
+        return -1;
+    }
+    uv_timer_init(&lp->loop, &lp->listen_timer);
+    lp->listen_poll.data = lp->listen_timer.data = lp;
+    lp->listen_fd = fd;
+    lp->listener_open = 1;
+    reserve_open(lp);
+    uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+    return 0;
+}
+
+void http_listener_close(http_loop *lp)
+{
+    if (!lp->listener_open) return;
+    lp->listener_open = 0;
+    uv_close((uv_handle_t *)&lp->listen_poll, NULL);
+    uv_close((uv_handle_t *)&lp->listen_timer, NULL);
+    /* the poll handle no longer watches it once uv_close returns */
+    close(lp->listen_fd);
+    lp->listen_fd = -1;
+    if (lp->reserve_fd >= 0) close(lp->reserve_fd);
+    lp->reserve_fd = -1;
+}
