@@ -105,8 +105,10 @@ void log_write_limited(log_limit *lim, log_level level, const char *fmt, ...)
     pthread_mutex_unlock(&limit_lock);
     if (report) {
         char note[160];
+        const char *site = lim->site ? lim->site : "?";
+        const char *slash = strrchr(site, '/');
         snprintf(note, sizeof note, "suppressed %llu similar messages (%s)", report,
-                 lim->site ? lim->site : "?");
+                 slash ? slash + 1 : site);
         write_line(level, note);
     }
     if (!allow) return;

@@ -1,7 +1,8 @@
 /* One loop's listening socket, accepted by hand (uv_poll) so that running out of file
- * descriptors cannot spin the loop: on EMFILE/ENFILE the pending connection is accepted into
- * a reserved descriptor's place and closed (the client sees a close, not a hang), and the
- * loop stops accepting for HTTP_ACCEPT_PAUSE_MS before it tries again. */
+ * descriptors cannot spin the loop: on EMFILE/ENFILE the waiting connections are accepted
+ * into a reserved descriptor's place and closed (the clients see a close, not a hang), and
+ * the loop stops accepting for HTTP_ACCEPT_PAUSE_MS before it tries again. (libuv's own
+ * version of the trick retries at once, forever, once its reserve is lost to another thread.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 
 #define HTTP_ACCEPT_PAUSE_MS 100
 #define HTTP_ACCEPT_BATCH 64     /* connections taken per wake-up, so reads get their turn */
+#define HTTP_ACCEPT_SHED_MAX 1024 /* the listen backlog */
 
 static void on_listen_ready(uv_poll_t *p, int status, int events);
 
@@ -31,19 +33,25 @@ static void on_pause_over(uv_timer_t *t)
     uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
 }
 
-/* Out of descriptors: shed the connection at the head of the backlog through the reserved
- * descriptor, then stop listening for a moment (others' closes free descriptors meanwhile). */
+/* Out of descriptors: shed the connections waiting in the backlog through the reserved
+ * descriptor's slot (their clients see a close at once, not a hang), then stop listening for
+ * a moment while closes elsewhere free descriptors. */
 static void accept_pause(http_loop *lp, int err)
 {
+    int shed = 0;
     if (lp->reserve_fd >= 0) {
         close(lp->reserve_fd);
         lp->reserve_fd = -1;
-        int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) close(fd);
-        reserve_open(lp);
+        for (; shed < HTTP_ACCEPT_SHED_MAX; shed++) {
+            int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) break;
+            close(fd);
+        }
+        reserve_open(lp);   /* may fail if another thread took the slot: retried later */
     }
-    log_warn_limited("http: accept failed: %s; not accepting for %d ms (open connections: %d)",
-                     strerror(err), HTTP_ACCEPT_PAUSE_MS, atomic_load(&lp->srv->n_conns));
+    log_warn_limited("http: accept failed: %s; closed %d waiting connections, not accepting "
+                     "for %d ms (open connections: %d)", strerror(err), shed,
+                     HTTP_ACCEPT_PAUSE_MS, atomic_load(&lp->srv->n_conns));
     uv_poll_stop(&lp->listen_poll);
     uv_timer_start(&lp->listen_timer, on_pause_over, HTTP_ACCEPT_PAUSE_MS, 0);
 }

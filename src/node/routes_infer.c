@@ -113,7 +113,7 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_ti
     int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
     const char *h = http_ex_header(ex, "inferd-timeout-ms");
     if (timeout_us >= 0) {
-        if (timeout_us / 1000 > max_timeout_ms) {
+        if (timeout_us > max_timeout_ms * 1000) {
             snprintf(err, err_len, "parameters.timeout: %lld us exceeds this server's maximum "
                      "of %lld ms", (long long)timeout_us, (long long)max_timeout_ms);
             return -1;
