@@ -110,7 +110,7 @@ void sched_worker_kill(scheduler *s, uint32_t w, const char *reason)
     if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed)
         return;
     wk->killed = 1;
-    log_warn("worker killed model=%s worker=%u pid=%d reason=%s",
+    log_warn_limited("worker killed model=%s worker=%u pid=%d reason=%s",
              s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
     kill(wk->pid, SIGKILL);
 }

@@ -42,7 +42,7 @@ def hold_connections(n, count):
     return held
 
 
-def wait_health(n, timeout=15.0):
+def wait_health(n, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -85,16 +85,18 @@ def test_low_ulimit_caps_connections(node, model_repo):
 
 
 def test_descriptors_run_out_after_start(node, model_repo):
-    # The limit drops below what the node already holds: accept meets EMFILE even after
-    # giving up its reserve descriptor (libuv's own trick then loops forever); the node
-    # pauses accepting instead, without a log flood, and recovers when clients leave.
+    # The open-file limit drops below what the node already holds, so accept meets EMFILE:
+    # the node sheds the waiting connections, pauses accepting, logs a bounded amount and
+    # recovers when clients leave.
     n = node(repo=small_repo(model_repo), args=["--threads", "2"])
-    base = open_fds(n.pid)
+    base = open_fds(n.pid)   # may still count the readiness probe's connection
     held = hold_connections(n, 10)
     deadline = time.monotonic() + 10
     while open_fds(n.pid) < base + 9 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert open_fds(n.pid) >= base + 9, (len(held), base, open_fds(n.pid), os.popen("ss -ltnpe | grep :%d; ls -l /proc/%d/fd; cat /proc/%d/task/*/wchan" % (n.port, n.pid, n.pid)).read())
+    assert open_fds(n.pid) >= base + 9, \
+        "held connections not accepted: %d fds, %d before\n%s" % (
+            open_fds(n.pid), base, os.popen("ss -ltnp | grep :%d" % n.port).read())
     resource.prlimit(n.pid, resource.RLIMIT_NOFILE, (base + 8, base + 8))
     held += hold_connections(n, 20)
     assert n.wait_log("http: accept failed", timeout=10), n.log_text()[-3000:]
