@@ -30,7 +30,11 @@ static void on_pause_over(uv_timer_t *t)
     http_loop *lp = t->data;
     if (!lp->listener_open) return;
     reserve_open(lp);
-    uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+    int rc = uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+    if (rc) {
+        log_warn_limited("http: cannot watch the listening socket: %s", uv_strerror(rc));
+        uv_timer_start(&lp->listen_timer, on_pause_over, HTTP_ACCEPT_PAUSE_MS, 0);
+    }
 }
 
 /* Out of descriptors: shed the connections waiting in the backlog through the reserved
@@ -106,8 +110,13 @@ int http_listener_open(http_loop *lp, const char *host, int *port, char *err, si
         return -1;
     }
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* every loop's socket shares the port: without SO_REUSEPORT the second bind fails */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        snprintf(err, err_len, "setsockopt: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     socklen_t alen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                               : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&ss, alen) != 0 || listen(fd, 1024) != 0) {
@@ -118,21 +127,31 @@ int http_listener_open(http_loop *lp, const char *host, int *port, char *err, si
     if (*port == 0) {
         struct sockaddr_storage got;
         socklen_t len = sizeof got;
-        getsockname(fd, (struct sockaddr *)&got, &len);
+        if (getsockname(fd, (struct sockaddr *)&got, &len) != 0) {
+            snprintf(err, err_len, "getsockname: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
         *port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
                                           : ntohs(((struct sockaddr_in *)&got)->sin_port);
     }
-    if (uv_poll_init(&lp->loop, &lp->listen_poll, fd) != 0) {
-        snprintf(err, err_len, "cannot watch the listening socket");
+    rc = uv_poll_init(&lp->loop, &lp->listen_poll, fd);
+    if (rc) {
+        snprintf(err, err_len, "cannot watch the listening socket: %s", uv_strerror(rc));
         close(fd);
         return -1;
     }
-    uv_timer_init(&lp->loop, &lp->listen_timer);
+    uv_timer_init(&lp->loop, &lp->listen_timer);   /* cannot fail on Linux */
     lp->listen_poll.data = lp->listen_timer.data = lp;
     lp->listen_fd = fd;
     lp->listener_open = 1;
     reserve_open(lp);
-    uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+    rc = uv_poll_start(&lp->listen_poll, UV_READABLE, on_listen_ready);
+    if (rc) {
+        snprintf(err, err_len, "cannot watch the listening socket: %s", uv_strerror(rc));
+        http_listener_close(lp);
+        return -1;
+    }
     return 0;
 }
 
