@@ -263,7 +263,8 @@ int sched_cancel(scheduler *s, infer_request *req)
                      &done_list);
     pthread_mutex_unlock(&s->mu);
     if (found)
-        log_debug_limited("request cancelled id=%llu: the client went away", (unsigned long long)req->id);
+        log_debug_limited("request cancelled id=%llu: the client went away",
+                          (unsigned long long)req->id);
     sched_finish_list(done_list);
     return found;
 }

@@ -86,8 +86,8 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         }
     }
     if (resubmitted || failed)
-        log_warn_limited("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
-                 resubmitted, failed);
+        log_warn_limited("worker %u held batches model=%s resubmitted=%d failed=%d", w,
+                         ms->cfg.name, resubmitted, failed);
 
     atomic_store(&sw->stop, 0);
     atomic_store(&sw->claim_pos, 0);

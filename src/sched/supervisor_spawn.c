@@ -58,8 +58,8 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
             atomic_load(&s->region->workers[w].state) == SHM_WORKER_EMPTY)
             break;
     if (w == s->n_workers) {
-        log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
-                 s->n_workers);
+        log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use",
+                         ms->cfg.name, s->n_workers);
         return -1;
     }
     shm_worker *sw = &s->region->workers[w];
