@@ -203,3 +203,24 @@ def test_deadline_counts_from_first_byte(node, model_repo):
     # the same request sent at once is answered
     status, body2 = n.infer("identity", ONE["inputs"], headers={"Inferd-Timeout-Ms": "2000"})
     assert status == 200, body2
+
+
+def test_repeated_log_lines_are_rate_limited(node, model_repo):
+    # 300 malformed requests at debug level: each would log a line; the site writes at most
+    # 10 a second and then says how many it held back
+    n = node(repo=small_repo(model_repo), args=["--log-level", "debug", "--threads", "1"])
+    start = time.monotonic()
+    for _ in range(300):
+        s = n.connect()
+        s.sendall(b"BOGUS\r\n\r\n")
+        Reader(s).closed_by_peer(timeout=5)
+        s.close()
+    elapsed = time.monotonic() - start
+    s = n.connect()   # after the window: the next line of the site reports what was held back
+    time.sleep(1.1)
+    s.sendall(b"BOGUS\r\n\r\n")
+    Reader(s).closed_by_peer(timeout=5)
+    s.close()
+    assert n.wait_log("suppressed "), n.log_text()[-3000:]
+    lines = n.log_text().count("closing connection after error")
+    assert lines <= 10 * (int(elapsed) + 3), (lines, elapsed)
