@@ -92,7 +92,7 @@ void *sched_batcher_main(void *arg)
         infer_request *done_list = NULL;
         while (expired) {
             infer_request *next = expired->next;
-            log_debug("request dropped: deadline passed while queued id=%llu",
+            log_debug_limited("request dropped: deadline passed while queued id=%llu",
                       (unsigned long long)expired->id);
             sched_answer(s, expired, 504, "deadline exceeded while queued", &done_list);
             expired = next;

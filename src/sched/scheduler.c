@@ -227,7 +227,7 @@ int sched_submit(scheduler *s, infer_request *req)
     if (status != 0) {
         ms->counters.requests_rejected++;
         pthread_mutex_unlock(&s->mu);
-        log_debug("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
+        log_debug_limited("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
         return reject(req, status, retry, msg);
     }
     req->id = s->next_id++;
@@ -263,7 +263,8 @@ int sched_cancel(scheduler *s, infer_request *req)
                      &done_list);
     pthread_mutex_unlock(&s->mu);
     if (found)
-        log_debug("request cancelled id=%llu: the client went away", (unsigned long long)req->id);
+        log_debug_limited("request cancelled id=%llu: the client went away",
+                          (unsigned long long)req->id);
     sched_finish_list(done_list);
     return found;
 }
