@@ -39,7 +39,9 @@ struct infer_request {
     int64_t enqueue_ns;
     int attempts;
     void *sched_out;                 /* refcounted output area these outputs live in */
-    infer_request *next;
+    infer_request *next;             /* on the scheduler's local answer lists */
+    int64_t queue_seq;               /* FIFO order within its priority */
+    uint32_t queue_pos, deadline_pos;/* its places in the queue's two heaps */
 };
 
 #endif

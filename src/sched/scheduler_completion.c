@@ -32,7 +32,7 @@ static const char *status_text(int32_t st)
     }
 }
 
-/* Handles one DONE batch returned by worker w. Caller holds mu. */
+/* Handles one DONE batch returned by worker w. Caller holds mu and the batch's model's lock. */
 static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
 {
     sched_model_state *ms = &s->models[b->model];
@@ -110,7 +110,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
     ms->counters.batch_rows += (uint64_t)b->rows;
     ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
     area->offset = b->snapshot.out_off;
-    area->refs = 0;
+    int refs = 0;
     for (int r = 0; r < b->n; r++) {
         infer_request *req = b->reqs[r];
         int http = status_http(statuses[r]);
@@ -125,10 +125,12 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         for (uint32_t o = 0; o < n_out; o++)
             req->outputs[o] = outs[(size_t)r * n_out + o];
         req->sched_out = area;
-        area->refs++;
+        refs++;
         sched_answer(s, req, 0, NULL, done_list);
     }
-    if (area->refs > 0)
+    /* done() (and so sched_release) runs only after the locks, when the count is set. */
+    atomic_init(&area->refs, refs);
+    if (refs > 0)
         b->out_handed = 1;
     else
         free(area);
@@ -139,16 +141,22 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
 
 void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list)
 {
+    int m = s->workers[w].model;
+    sched_model_state *ms = &s->models[m];
     uint32_t slot;
+    pthread_mutex_lock(&ms->mu);
     while (shm_poll_completion(s->region, w, &slot) == 0) {
-        if (slot >= s->n_batches || s->batches[slot].state != SCHED_BATCH_SUBMITTED ||
+        sched_batch *b = slot < s->n_batches ? &s->batches[slot] : NULL;
+        if (!b || atomic_load_explicit(&b->state, memory_order_acquire) != SCHED_BATCH_SUBMITTED ||
+            atomic_load_explicit(&b->model, memory_order_relaxed) != m ||
             atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
             log_error("worker %u returned batch slot %u that it does not hold", w, slot);
             sched_worker_kill(s, w, "returned a batch it does not hold");
             continue;
         }
-        batch_done(s, &s->batches[slot], w, done_list);
+        batch_done(s, b, w, done_list);
     }
+    pthread_mutex_unlock(&ms->mu);
 }
 
 /* Drains every worker's completions once; returns 1 if anything was answered. */
@@ -170,10 +178,7 @@ void *sched_completion_main(void *arg)
     scheduler *s = arg;
     shm_waiter *wake = &s->region->header->completion;
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        int stop = s->threads_stop;
-        pthread_mutex_unlock(&s->mu);
-        if (stop)
+        if (atomic_load(&s->threads_stop))
             break;
         if (drain_all(s))
             continue;
