@@ -74,9 +74,11 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     }
     memcpy(copy, reqs, (size_t)n * sizeof(*copy));
     pthread_mutex_lock(&s->batch_mu);
-    sched_batch *b = s->free_batches;
-    if (b)
+    sched_batch *b = slot_share_may_take(&s->share, m) ? s->free_batches : NULL;
+    if (b) {
         s->free_batches = b->next_free;
+        slot_share_take(&s->share, m);
+    }
     pthread_mutex_unlock(&s->batch_mu);
     if (!b) {
         shm_arena_free(s->arena, table_off);
@@ -126,6 +128,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         pthread_mutex_lock(&s->batch_mu);
         b->next_free = s->free_batches;
         s->free_batches = b;
+        slot_share_give(&s->share, m);
         pthread_mutex_unlock(&s->batch_mu);
         return -1;
     }
@@ -155,7 +158,8 @@ void sched_batch_free(scheduler *s, sched_batch *b)
 {
     if (b->state == SCHED_BATCH_FREE)
         return;
-    sched_model_state *ms = &s->models[b->model];
+    int m = atomic_load_explicit(&b->model, memory_order_relaxed);
+    sched_model_state *ms = &s->models[m];
     shm_arena_free(s->arena, b->snapshot.table_off);
     if (!b->out_handed)
         shm_arena_free(s->arena, b->snapshot.out_off);
@@ -169,6 +173,7 @@ void sched_batch_free(scheduler *s, sched_batch *b)
     pthread_mutex_lock(&s->batch_mu);
     b->next_free = s->free_batches;
     s->free_batches = b;
+    slot_share_give(&s->share, m);
     pthread_mutex_unlock(&s->batch_mu);
     sched_kick_batcher(s); /* a model may be waiting for a slot */
 }

@@ -64,6 +64,7 @@ void sched_free_state(scheduler *s)
             free(s->batches[i].reqs);
     free(s->batches);
     free(s->workers);
+    slot_share_destroy(&s->share);
     if (s->models)
         for (int m = 0; m < s->n_models; m++) {
             sched_queue_destroy(&s->models[m].queue);
@@ -123,7 +124,8 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     s->models = calloc(n > 0 ? (size_t)n : 1, sizeof(*s->models));
     s->batches = calloc(s->n_batches ? s->n_batches : 1, sizeof(*s->batches));
     s->workers = calloc(s->n_workers ? s->n_workers : 1, sizeof(*s->workers));
-    if (!s->models || !s->batches || !s->workers) {
+    if (!s->models || !s->batches || !s->workers ||
+        slot_share_init(&s->share, s->n_batches, n) != 0) {
         snprintf(err, err_len, "scheduler: out of memory");
         sched_free_state(s);
         return -1;

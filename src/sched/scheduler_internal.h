@@ -16,6 +16,7 @@
 #include "inferd/scheduler.h"
 #include "scheduler_answer.h"
 #include "scheduler_queue.h"
+#include "slot_share.h"
 
 /* Refcounted output area of a batch: one reference per request answered from it. */
 typedef struct sched_out_area {
@@ -98,7 +99,7 @@ struct scheduler {
     pthread_mutex_t mu;         /* the worker pool: workers[], the models' pool fields */
     pthread_cond_t idle_cv;     /* with mu: answers while draining, a worker gone */
 
-    pthread_mutex_t batch_mu;   /* free_batches (a leaf lock) */
+    pthread_mutex_t batch_mu;   /* free_batches and share (a leaf lock) */
     pthread_mutex_t batcher_mu; /* batcher_kicked, batcher_sleeping (a leaf lock) */
     pthread_cond_t batcher_cv;  /* with batcher_mu: work for the batcher */
     int batcher_kicked, batcher_sleeping;
@@ -108,6 +109,7 @@ struct scheduler {
     uint32_t n_batches;
     sched_batch *batches;
     sched_batch *free_batches;
+    slot_share share;           /* how many slots each model may hold (slot_share.h) */
     uint32_t n_workers;
     sched_worker *workers;
 
