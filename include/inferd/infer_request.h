@@ -11,7 +11,9 @@
 #include "inferd/shm.h"
 
 typedef struct infer_request infer_request;
-/* Called once per submitted request, from a scheduler thread (not the front end's loop). */
+/* Called once per submitted request, with no scheduler lock held, from any thread: a
+ * scheduler thread, or a loop thread inside sched_submit / sched_cancel of this or another
+ * request (never inside the sched_submit of the request itself). */
 typedef void (*infer_done_cb)(infer_request *req);
 
 struct infer_request {

@@ -2,6 +2,7 @@
  * them while keeping the model's shared ring shallow, drops requests whose deadline passed.
  * It takes one model's lock at a time; submitters wake it through sched_kick_batcher. */
 #include "inferd/clock.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,9 +20,7 @@ static int idle_estimate(const sched_model_state *ms)
     return idle > 0 ? idle : 0;
 }
 
-/* One pass over model m; returns ns until it wants to look again (-1 = only on signal).
- * Caller holds the model's lock. */
-static int64_t batcher_model(scheduler *s, int m, int64_t now, infer_request **expired)
+int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **expired)
 {
     sched_model_state *ms = &s->models[m];
     infer_request *reqs[SHM_MAX_BATCH];
@@ -46,6 +45,7 @@ static int64_t batcher_model(scheduler *s, int m, int64_t now, infer_request **e
         if (sched_dispatch(s, m, reqs, n) != 0) {
             for (int r = n; r-- > 0;)
                 sched_queue_push_front(&ms->queue, reqs[r]);
+            atomic_store(&s->slot_wait, 1); /* a freed batch slot kicks the batcher */
             return 1000000LL; /* no slot / arena space: retry after completions */
         }
     }
@@ -61,7 +61,7 @@ static int64_t batcher_pass(scheduler *s)
         infer_request *expired = NULL, *done_list = NULL;
         int64_t now = clock_now_ns();
         pthread_mutex_lock(&ms->mu);
-        int64_t w = batcher_model(s, m, now, &expired);
+        int64_t w = sched_dispatch_ready(s, m, now, &expired);
         if (w >= 0 && (wait < 0 || w < wait))
             wait = w;
         infer_request *req;
@@ -99,15 +99,19 @@ void *sched_batcher_main(void *arg)
         if (!s->batcher_kicked && !atomic_load(&s->threads_stop)) {
             s->batcher_sleeping = 1;
             if (wait < 0) {
+                atomic_store(&s->batcher_wake_ns, INT64_MAX);
                 pthread_cond_wait(&s->batcher_cv, &s->batcher_mu);
             } else {
                 int64_t until = clock_now_ns() + wait;
+                atomic_store(&s->batcher_wake_ns, until);
                 struct timespec ts = {.tv_sec = until / 1000000000LL,
                                       .tv_nsec = until % 1000000000LL};
                 pthread_cond_timedwait(&s->batcher_cv, &s->batcher_mu, &ts);
             }
             s->batcher_sleeping = 0;
         }
+        /* Awake: it will look at every queue before it sleeps again. */
+        atomic_store(&s->batcher_wake_ns, INT64_MIN);
         s->batcher_kicked = 0;
         pthread_mutex_unlock(&s->batcher_mu);
     }

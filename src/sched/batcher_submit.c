@@ -175,7 +175,9 @@ void sched_batch_free(scheduler *s, sched_batch *b)
     s->free_batches = b;
     slot_share_give(&s->share, m);
     pthread_mutex_unlock(&s->batch_mu);
-    sched_kick_batcher(s); /* a model may be waiting for a slot */
+    if (atomic_load_explicit(&s->slot_wait, memory_order_relaxed) &&
+        atomic_exchange(&s->slot_wait, 0))
+        sched_kick_batcher(s); /* a model waits for a slot */
 }
 
 void sched_batch_fail(scheduler *s, sched_batch *b, int status, const char *error,

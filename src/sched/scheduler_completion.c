@@ -144,6 +144,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
     int m = s->workers[w].model;
     sched_model_state *ms = &s->models[m];
     uint32_t slot;
+    int handled = 0;
     pthread_mutex_lock(&ms->mu);
     while (shm_poll_completion(s->region, w, &slot) == 0) {
         sched_batch *b = slot < s->n_batches ? &s->batches[slot] : NULL;
@@ -155,8 +156,28 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
             continue;
         }
         batch_done(s, b, w, done_list);
+        handled++;
+    }
+    /* The worker is free again: hand it what waits, without a hop to the batcher. */
+    if (handled && ms->queue.len > 0 && !atomic_load(&s->workers_stop)) {
+        infer_request *expired = NULL;
+        sched_dispatch_ready(s, m, clock_now_ns(), &expired);
+        while (expired) {
+            infer_request *next = expired->next;
+            sched_answer(s, expired, 504, "deadline exceeded while queued", done_list);
+            expired = next;
+        }
     }
     pthread_mutex_unlock(&ms->mu);
+}
+
+/* 1 if worker w's completion ring looks non-empty: a hint read without the model's lock, so
+ * that the spinning completion thread does not take every model's lock in turn. */
+static int completions_waiting(scheduler *s, uint32_t w)
+{
+    shm_spsc *ring = shm_worker_completions(s->region, w);
+    return atomic_load_explicit(&ring->head, memory_order_acquire) !=
+           atomic_load_explicit(&ring->tail, memory_order_relaxed);
 }
 
 /* Drains every worker's completions once; returns 1 if anything was answered. */
@@ -165,7 +186,7 @@ static int drain_all(scheduler *s)
     infer_request *done_list = NULL;
     pthread_mutex_lock(&s->mu);
     for (uint32_t w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state != SCHED_WORKER_EMPTY)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
     int any = done_list != NULL;
