@@ -96,8 +96,8 @@ void *sched_batcher_main(void *arg)
     while (!atomic_load(&s->threads_stop)) {
         int64_t wait = batcher_pass(s);
         pthread_mutex_lock(&s->batcher_mu);
-        if (!s->batcher_kicked && !atomic_load(&s->threads_stop)) {
-            s->batcher_sleeping = 1;
+        atomic_store(&s->batcher_sleeping, 1);
+        if (!atomic_load(&s->batcher_kicked) && !atomic_load(&s->threads_stop)) {
             if (wait < 0) {
                 atomic_store(&s->batcher_wake_ns, INT64_MAX);
                 pthread_cond_wait(&s->batcher_cv, &s->batcher_mu);
@@ -108,11 +108,11 @@ void *sched_batcher_main(void *arg)
                                       .tv_nsec = until % 1000000000LL};
                 pthread_cond_timedwait(&s->batcher_cv, &s->batcher_mu, &ts);
             }
-            s->batcher_sleeping = 0;
         }
+        atomic_store(&s->batcher_sleeping, 0);
         /* Awake: it will look at every queue before it sleeps again. */
         atomic_store(&s->batcher_wake_ns, INT64_MIN);
-        s->batcher_kicked = 0;
+        atomic_store(&s->batcher_kicked, 0);
         pthread_mutex_unlock(&s->batcher_mu);
     }
     return NULL;

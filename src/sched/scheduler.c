@@ -24,11 +24,15 @@ void sched_options_default(sched_options *opts)
 
 void sched_kick_batcher(scheduler *s)
 {
-    pthread_mutex_lock(&s->batcher_mu);
-    s->batcher_kicked = 1;
-    if (s->batcher_sleeping)
+    /* Store kicked, then load sleeping (the batcher does the reverse, both seq_cst): either
+     * it sees the kick before it sleeps, or this sees it asleep and signals under the mutex
+     * it sleeps with. A kick costs no lock while the batcher is awake. */
+    atomic_store(&s->batcher_kicked, 1);
+    if (atomic_load(&s->batcher_sleeping)) {
+        pthread_mutex_lock(&s->batcher_mu);
         pthread_cond_signal(&s->batcher_cv);
-    pthread_mutex_unlock(&s->batcher_mu);
+        pthread_mutex_unlock(&s->batcher_mu);
+    }
 }
 
 void sched_model_recount(scheduler *s, int m)
@@ -44,6 +48,17 @@ void sched_model_recount(scheduler *s, int m)
     }
     atomic_store(&s->models[m].n_live, live);
     atomic_store(&s->models[m].n_starting, starting);
+}
+
+/* The locks the hot path shares (a model's, the batch slots') spin briefly before sleeping:
+ * they are held for microseconds, and a futex sleep + wake costs more. */
+static void mutex_init_adaptive(pthread_mutex_t *mu)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(mu, &attr);
+    pthread_mutexattr_destroy(&attr);
 }
 
 static void cond_init_monotonic(pthread_cond_t *cv)
@@ -100,7 +115,7 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->batch_mu, NULL);
+    mutex_init_adaptive(&s->batch_mu);
     pthread_mutex_init(&s->batcher_mu, NULL);
     cond_init_monotonic(&s->batcher_cv);
     cond_init_monotonic(&s->idle_cv);
@@ -134,7 +149,7 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         sched_model_state *ms = &s->models[m];
         ms->cfg = models[m];
         ms->slot = m;
-        pthread_mutex_init(&ms->mu, NULL);
+        mutex_init_adaptive(&ms->mu);
         sched_queue_init(&ms->queue);
         s->n_models = m + 1;
         snprintf(region->models[m].name, SHM_NAME_LEN, "%s", models[m].name);

@@ -2,7 +2,7 @@
  * scheduler_completion.c (completion thread) and supervisor*.c (worker pool). Locks (see
  * docs/scheduler.md), always taken in this order: scheduler.mu (the worker pool) ->
  * sched_model_state.mu (one model's queue, counters and batches) -> scheduler.batch_mu (the
- * free batch slots) -> scheduler.batcher_mu (the batcher's wake-up). Never two models' locks
+ * free batch slots) -> scheduler.batcher_mu (the batcher's sleep). Never two models' locks
  * at once. Each field says which lock guards it. */
 #ifndef NODE_SCHEDULER_INTERNAL_H
 #define NODE_SCHEDULER_INTERNAL_H
@@ -100,9 +100,9 @@ struct scheduler {
     pthread_cond_t idle_cv;     /* with mu: answers while draining, a worker gone */
 
     pthread_mutex_t batch_mu;   /* free_batches and share (a leaf lock) */
-    pthread_mutex_t batcher_mu; /* batcher_kicked, batcher_sleeping (a leaf lock) */
+    pthread_mutex_t batcher_mu; /* the batcher sleeps with it (a leaf lock) */
     pthread_cond_t batcher_cv;  /* with batcher_mu: work for the batcher */
-    int batcher_kicked, batcher_sleeping;
+    atomic_int batcher_kicked, batcher_sleeping; /* see sched_kick_batcher */
     _Atomic int64_t batcher_wake_ns; /* when the sleeping batcher looks again (INT64_MAX: kick) */
     atomic_int slot_wait;       /* a dispatch found no slot: the next freed one kicks */
 
