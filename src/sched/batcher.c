@@ -20,7 +20,9 @@ static int idle_estimate(const sched_model_state *ms)
     return idle > 0 ? idle : 0;
 }
 
-int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **expired)
+/* Forms and submits batches while the dispatch rule allows; returns ns until the next look
+ * (-1: queue empty). Requests found expired are linked onto *expired. */
+static int64_t dispatch_loop(scheduler *s, int m, int64_t now, infer_request **expired)
 {
     sched_model_state *ms = &s->models[m];
     infer_request *reqs[SHM_MAX_BATCH];
@@ -51,6 +53,33 @@ int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **e
     }
 }
 
+int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **done_list)
+{
+    sched_model_state *ms = &s->models[m];
+    infer_request *expired = NULL, *req;
+    while ((req = sched_queue_pop_expired(&ms->queue, now))) {
+        req->next = expired;
+        expired = req;
+    }
+    int64_t wait = dispatch_loop(s, m, now, &expired);
+    /* The earliest deadline still queued is the next time anything can expire. */
+    if (ms->queue.n_deadline > 0) {
+        int64_t due = ms->queue.by_deadline[0]->deadline_ns - now;
+        if (due < 0)
+            due = 0;
+        if (wait < 0 || due < wait)
+            wait = due;
+    }
+    while (expired) {
+        infer_request *next = expired->next;
+        log_debug("request dropped: deadline passed while queued id=%llu",
+                  (unsigned long long)expired->id);
+        sched_answer(s, expired, 504, "deadline exceeded while queued", done_list);
+        expired = next;
+    }
+    return wait;
+}
+
 /* One pass over every model: dispatches what may go, answers what expired. Returns ns until
  * the next look (-1 = only when kicked). */
 static int64_t batcher_pass(scheduler *s)
@@ -58,34 +87,13 @@ static int64_t batcher_pass(scheduler *s)
     int64_t wait = -1;
     for (int m = 0; m < s->n_models && !atomic_load(&s->workers_stop); m++) {
         sched_model_state *ms = &s->models[m];
-        infer_request *expired = NULL, *done_list = NULL;
-        int64_t now = clock_now_ns();
+        infer_request *done_list = NULL;
         pthread_mutex_lock(&ms->mu);
-        int64_t w = sched_dispatch_ready(s, m, now, &expired);
-        if (w >= 0 && (wait < 0 || w < wait))
-            wait = w;
-        infer_request *req;
-        while ((req = sched_queue_pop_expired(&ms->queue, now))) {
-            req->next = expired;
-            expired = req;
-        }
-        while (expired) {
-            infer_request *next = expired->next;
-            log_debug("request dropped: deadline passed while queued id=%llu",
-                      (unsigned long long)expired->id);
-            sched_answer(s, expired, 504, "deadline exceeded while queued", &done_list);
-            expired = next;
-        }
-        /* The earliest deadline still queued is the next time anything can expire. */
-        if (ms->queue.n_deadline > 0) {
-            int64_t due = ms->queue.by_deadline[0]->deadline_ns - now;
-            if (due < 0)
-                due = 0;
-            if (wait < 0 || due < wait)
-                wait = due;
-        }
+        int64_t w = sched_dispatch_ready(s, m, clock_now_ns(), &done_list);
         pthread_mutex_unlock(&ms->mu);
         sched_finish_list(done_list);
+        if (w >= 0 && (wait < 0 || w < wait))
+            wait = w;
     }
     return wait;
 }

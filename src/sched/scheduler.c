@@ -252,9 +252,9 @@ int sched_submit(scheduler *s, infer_request *req)
     }
     atomic_fetch_add(&s->pending, 1);
     /* The fast path: with a worker idle the batch goes now, from this thread. */
-    infer_request *expired = NULL, *done_list = NULL;
+    infer_request *done_list = NULL;
     int first = ms->queue.len == 1;
-    sched_dispatch_ready(s, req->model, now, &expired);
+    sched_dispatch_ready(s, req->model, now, &done_list);
     /* Still queued: a completion of this model dispatches it, unless none is in flight; the
      * batcher must also hear of a first waiter (the queue delay) and of a deadline earlier
      * than its next look. Otherwise waking it would only cost a context switch. */
@@ -263,11 +263,6 @@ int sched_submit(scheduler *s, infer_request *req)
                 (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
                  req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns,
                                                          memory_order_relaxed)));
-    while (expired) {
-        infer_request *next = expired->next;
-        sched_answer(s, expired, 504, "deadline exceeded while queued", &done_list);
-        expired = next;
-    }
     pthread_mutex_unlock(&ms->mu);
     if (kick)
         sched_kick_batcher(s);

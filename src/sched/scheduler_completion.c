@@ -159,15 +159,8 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
         handled++;
     }
     /* The worker is free again: hand it what waits, without a hop to the batcher. */
-    if (handled && ms->queue.len > 0 && !atomic_load(&s->workers_stop)) {
-        infer_request *expired = NULL;
-        sched_dispatch_ready(s, m, clock_now_ns(), &expired);
-        while (expired) {
-            infer_request *next = expired->next;
-            sched_answer(s, expired, 504, "deadline exceeded while queued", done_list);
-            expired = next;
-        }
-    }
+    if (handled && ms->queue.len > 0 && !atomic_load(&s->workers_stop))
+        sched_dispatch_ready(s, m, clock_now_ns(), done_list);
     pthread_mutex_unlock(&ms->mu);
 }
 

@@ -133,12 +133,12 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n);
  * model's lock); mu is released around the fork. */
 int sched_spawn_worker(scheduler *s, int m, const char *why);
 
-/* Dispatches from model m's queue every batch the dispatch rule allows now (batcher.h);
- * requests found expired are linked onto *expired (answer them). Returns ns until the queue
- * should be looked at again (-1: it is empty). Caller holds models[m].mu. Called by the
+/* Dispatches from model m's queue every batch the dispatch rule allows now (batcher.h) and
+ * answers 504 (onto *done_list) every queued request whose deadline passed. Returns ns until
+ * the queue should be looked at again (-1: it is empty). Caller holds models[m].mu. Called by the
  * batcher, by submit (a request that finds an idle worker goes at once, no thread hop) and
  * by the completion thread (a worker that just finished takes the next batch at once). */
-int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **expired);
+int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **done_list);
 /* Wakes the batcher (any thread, any lock held). */
 void sched_kick_batcher(scheduler *s);
 /* Recounts model m's LIVE and STARTING workers into n_live / n_starting. Caller holds mu. */

@@ -27,112 +27,70 @@ int64_t sched_queue_req_rows(const infer_request *req)
     return req->batch_rows > 0 ? req->batch_rows : 1;
 }
 
-/* ---- the priority heap: a before b when a runs first ---- */
-static int prio_before(const infer_request *a, const infer_request *b)
+/* ---- the two heaps: one set of functions, the key chosen by `h` ---- */
+enum { HEAP_PRIO, HEAP_DEADLINE };
+
+/* 1 if a goes above b: higher priority then earlier push; or the earlier deadline. */
+static int before(int h, const infer_request *a, const infer_request *b)
 {
+    if (h == HEAP_DEADLINE)
+        return a->deadline_ns < b->deadline_ns;
     return a->priority != b->priority ? a->priority > b->priority : a->queue_seq < b->queue_seq;
 }
 
-static void prio_set(sched_queue *q, uint32_t i, infer_request *r)
+static uint32_t *pos(int h, infer_request *r)
 {
-    q->by_prio[i] = r;
-    r->queue_pos = i;
+    return h == HEAP_DEADLINE ? &r->deadline_pos : &r->queue_pos;
 }
 
-static void prio_up(sched_queue *q, uint32_t i)
+static void put(int h, infer_request **heap, uint32_t i, infer_request *r)
 {
-    infer_request *r = q->by_prio[i];
+    heap[i] = r;
+    *pos(h, r) = i;
+}
+
+static void sift_up(int h, infer_request **heap, uint32_t i)
+{
+    infer_request *r = heap[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
-        if (!prio_before(r, q->by_prio[parent]))
+        if (!before(h, r, heap[parent]))
             break;
-        prio_set(q, i, q->by_prio[parent]);
+        put(h, heap, i, heap[parent]);
         i = parent;
     }
-    prio_set(q, i, r);
+    put(h, heap, i, r);
 }
 
-static void prio_down(sched_queue *q, uint32_t i)
+static void sift_down(int h, infer_request **heap, uint32_t n, uint32_t i)
 {
-    uint32_t n = (uint32_t)q->len;
-    infer_request *r = q->by_prio[i];
+    infer_request *r = heap[i];
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && prio_before(q->by_prio[c + 1], q->by_prio[c]))
+        if (c + 1 < n && before(h, heap[c + 1], heap[c]))
             c++;
-        if (!prio_before(q->by_prio[c], r))
+        if (!before(h, heap[c], r))
             break;
-        prio_set(q, i, q->by_prio[c]);
+        put(h, heap, i, heap[c]);
         i = c;
     }
-    prio_set(q, i, r);
+    put(h, heap, i, r);
 }
 
-/* ---- the deadline heap: earliest on top ---- */
-static void dl_set(sched_queue *q, uint32_t i, infer_request *r)
+/* Takes the entry at i out of a heap of *n: the last entry fills the hole, then moves up or
+ * down. */
+static void take(int h, infer_request **heap, uint32_t *n, uint32_t i)
 {
-    q->by_deadline[i] = r;
-    r->deadline_pos = i;
-}
-
-static void dl_up(sched_queue *q, uint32_t i)
-{
-    infer_request *r = q->by_deadline[i];
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (q->by_deadline[parent]->deadline_ns <= r->deadline_ns)
-            break;
-        dl_set(q, i, q->by_deadline[parent]);
-        i = parent;
-    }
-    dl_set(q, i, r);
-}
-
-static void dl_down(sched_queue *q, uint32_t i)
-{
-    uint32_t n = q->n_deadline;
-    infer_request *r = q->by_deadline[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && q->by_deadline[c + 1]->deadline_ns < q->by_deadline[c]->deadline_ns)
-            c++;
-        if (q->by_deadline[c]->deadline_ns >= r->deadline_ns)
-            break;
-        dl_set(q, i, q->by_deadline[c]);
-        i = c;
-    }
-    dl_set(q, i, r);
-}
-
-/* Take the entry at i out of a heap: the last entry fills the hole, then moves up or down. */
-static void prio_take(sched_queue *q, uint32_t i)
-{
-    uint32_t last = (uint32_t)q->len - 1;
-    q->by_prio[i]->queue_pos = SCHED_QUEUE_NONE;
-    q->len--;
+    uint32_t last = --*n;
+    *pos(h, heap[i]) = SCHED_QUEUE_NONE;
     if (i == last)
         return;
-    infer_request *moved = q->by_prio[last];
-    prio_set(q, i, moved);
-    prio_up(q, i);
-    prio_down(q, moved->queue_pos);
-}
-
-static void dl_take(sched_queue *q, uint32_t i)
-{
-    uint32_t last = q->n_deadline - 1;
-    q->by_deadline[i]->deadline_pos = SCHED_QUEUE_NONE;
-    q->n_deadline--;
-    if (i == last)
-        return;
-    infer_request *moved = q->by_deadline[last];
-    dl_set(q, i, moved);
-    dl_up(q, i);
-    dl_down(q, moved->deadline_pos);
+    infer_request *moved = heap[last];
+    put(h, heap, i, moved);
+    sift_up(h, heap, i);
+    sift_down(h, heap, *n, *pos(h, moved));
 }
 
 static int reserve(sched_queue *q)
@@ -162,13 +120,13 @@ static int insert(sched_queue *q, infer_request *req, int64_t seq)
     req->next = NULL;
     uint32_t i = (uint32_t)q->len++;
     q->rows += sched_queue_req_rows(req);
-    prio_set(q, i, req);
-    prio_up(q, i);
+    put(HEAP_PRIO, q->by_prio, i, req);
+    sift_up(HEAP_PRIO, q->by_prio, i);
     req->deadline_pos = SCHED_QUEUE_NONE;
     if (req->deadline_ns > 0) {
         uint32_t d = q->n_deadline++;
-        dl_set(q, d, req);
-        dl_up(q, d);
+        put(HEAP_DEADLINE, q->by_deadline, d, req);
+        sift_up(HEAP_DEADLINE, q->by_deadline, d);
     }
     return 0;
 }
@@ -196,9 +154,11 @@ static int in_queue(const sched_queue *q, const infer_request *req)
 static void unlink_req(sched_queue *q, infer_request *req)
 {
     if (req->deadline_pos < q->n_deadline && q->by_deadline[req->deadline_pos] == req)
-        dl_take(q, req->deadline_pos);
-    prio_take(q, req->queue_pos);
+        take(HEAP_DEADLINE, q->by_deadline, &q->n_deadline, req->deadline_pos);
     req->deadline_pos = SCHED_QUEUE_NONE;
+    uint32_t len = (uint32_t)q->len;
+    take(HEAP_PRIO, q->by_prio, &len, req->queue_pos);
+    q->len = (int)len;
     q->rows -= sched_queue_req_rows(req);
 }
 
