@@ -67,8 +67,8 @@ static void set_used(slot_share *sh, int m, uint32_t used)
 
 void slot_share_take(slot_share *sh, int m)
 {
-    if (m < 0 || m >= sh->n_models || sh->used[m] == UINT32_MAX)
-        return;
+    if (m < 0 || m >= sh->n_models || sh->used_total >= sh->total)
+        return; /* never more slots than there are: the sums below cannot wrap */
     set_used(sh, m, sh->used[m] + 1);
     sh->used_total++;
 }

@@ -97,6 +97,9 @@ static void test_degenerate_sizes(void **state)
     assert_false(slot_share_may_take(&sh, 8));
     slot_share_give(&sh, 7); /* gives back nothing it holds: ignored */
     assert_int_equal(sh.used_total, 3);
+    slot_share_take(&sh, 1); /* a take past the total (a caller's bug) is ignored too */
+    assert_int_equal(sh.used_total, 3);
+    assert_int_equal(sh.used[1], 0);
     slot_share_destroy(&sh);
     /* One model: all of it. */
     assert_int_equal(slot_share_init(&sh, 16, 1), 0);
