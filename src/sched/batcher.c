@@ -27,13 +27,12 @@ static int64_t dispatch_loop(scheduler *s, int m, int64_t now, infer_request **e
     sched_model_state *ms = &s->models[m];
     infer_request *reqs[SHM_MAX_BATCH];
     int64_t max_rows = batcher_max_rows(&ms->cfg);
-    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
     for (;;) {
         infer_request *head = sched_queue_peek(&ms->queue);
         if (!head)
             return -1;
         int idle = idle_estimate(ms);
-        int64_t depth = (int64_t)shm_ring_size(ring);
+        int64_t depth = (int64_t)shm_model_ring_size(s->region, (uint32_t)ms->slot);
         if (!batcher_should_dispatch(ms->queue.rows, max_rows, head->enqueue_ns, now,
                                      ms->cfg.max_queue_delay_us, idle, depth)) {
             if (depth >= (int64_t)idle + 1)

@@ -31,6 +31,8 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
     memcpy(&s->region->batches[slot], &b->snapshot, sizeof(shm_batch));
     int rc = shm_submit(s->region, slot);
+    if (rc == -EPROTO) /* the supervisor, holding the pool lock, kills and resets */
+        atomic_store(&s->models[b->model].ring_suspect, 1);
     if (rc != 0)
         return -1;
     b->attempts++;
@@ -41,7 +43,8 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
 {
     sched_model_state *ms = &s->models[m];
     const model_config *cfg = &ms->cfg;
-    if (n <= 0 || n > SHM_MAX_BATCH)
+    if (n <= 0 || n > SHM_MAX_BATCH || atomic_load(&ms->ring_corrupt) ||
+        atomic_load(&ms->ring_suspect))
         return -1;
     uint32_t n_in = (uint32_t)cfg->n_inputs, n_out = (uint32_t)cfg->n_outputs;
     uint64_t table_size = shm_batch_table_size((uint32_t)n, n_in, n_out);

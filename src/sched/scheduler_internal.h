@@ -65,6 +65,7 @@ typedef struct sched_worker {
     int64_t last_active_ns;     /* last time seen holding work */
     uint64_t last_batches_done;
     int killed;                 /* the node SIGKILLed it (hang / protocol error) */
+    int lied;                   /* killed for breaking the protocol: its batches fail, 500 */
     int64_t stop_ns;            /* when the node asked it to stop (0 = not asked) */
 } sched_worker;
 
@@ -88,6 +89,12 @@ typedef struct sched_model_state {
     int overload_ticks;         /* consecutive scale intervals above the threshold */
     int64_t last_scale_ns;
     uint64_t spawns;            /* total, for logs */
+    /* Set by the supervisor under scheduler.mu (sched_model_ring_corrupt) and cleared with the
+     * model's lock too once the ring is reset; read by dispatch under the model's lock. */
+    atomic_int ring_corrupt;    /* its submission ring was scribbled on: workers killed, ring
+                                 * reset by the supervisor once none is left */
+    atomic_int ring_suspect;    /* a push found the ring inconsistent (any thread): the
+                                 * supervisor's next tick declares it corrupt */
 } sched_model_state;
 
 struct scheduler {
@@ -120,6 +127,7 @@ struct scheduler {
     atomic_int draining, stopping, threads_stop;
     atomic_int workers_stop;    /* the supervisor stops spawning and stops every worker */
 
+    _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
     pthread_t batcher_thread, completion_thread, supervisor_thread;
     int batcher_started, completion_started, supervisor_started;
 };
@@ -166,6 +174,15 @@ void sched_batch_free(scheduler *s, sched_batch *b);
 
 /* Supervisor: SIGKILLs worker w (logged with reason). Caller holds mu. */
 void sched_worker_kill(scheduler *s, uint32_t w, const char *reason);
+/* Worker w was caught lying in the region (what: one phrase): logs one line, SIGKILLs it; the
+ * supervisor replaces it and fails the batches it held with 500 (not retried: the batch data
+ * itself may be what it scribbled). Idempotent. Caller holds mu. */
+void sched_worker_lied(scheduler *s, uint32_t w, const char *what);
+/* Model m's submission ring was found corrupt (which worker did it is unknown: every worker
+ * of m can write it): logs one line, kills all of m's workers; once they are reaped the
+ * supervisor fails the batches that were queued (500) and resets the ring. Idempotent.
+ * Caller holds mu. */
+void sched_model_ring_corrupt(scheduler *s, int m, const char *what);
 /* Counts of a model's workers. Caller holds mu. */
 void sched_model_workers(scheduler *s, int m, int *live, int *starting, int *idle);
 
