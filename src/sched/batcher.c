@@ -71,8 +71,8 @@ int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **d
     }
     while (expired) {
         infer_request *next = expired->next;
-        log_debug("request dropped: deadline passed while queued id=%llu",
-                  (unsigned long long)expired->id);
+        log_debug_limited("request dropped: deadline passed while queued id=%llu",
+                          (unsigned long long)expired->id);
         sched_answer(s, expired, 504, "deadline exceeded while queued", done_list);
         expired = next;
     }

@@ -146,7 +146,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     ms->rows_in_flight += rows;
     for (int r = 0; r < n; r++)
         reqs[r]->attempts++;
-    log_debug("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
+    log_debug_limited("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
               cfg->name, batch_slot(s, b), n, (long long)rows,
               (unsigned long long)out_cap);
     return 0;

@@ -247,7 +247,7 @@ int sched_submit(scheduler *s, infer_request *req)
     if (status != 0) {
         ms->counters.requests_rejected++;
         pthread_mutex_unlock(&ms->mu);
-        log_debug("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
+        log_debug_limited("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
         return reject(req, status, retry, msg);
     }
     atomic_fetch_add(&s->pending, 1);
@@ -292,7 +292,8 @@ int sched_cancel(scheduler *s, infer_request *req)
                      &done_list);
     pthread_mutex_unlock(&ms->mu);
     if (found)
-        log_debug("request cancelled id=%llu: the client went away", (unsigned long long)req->id);
+        log_debug_limited("request cancelled id=%llu: the client went away",
+                          (unsigned long long)req->id);
     sched_finish_list(done_list);
     return found;
 }

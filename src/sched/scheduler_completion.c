@@ -55,7 +55,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         uint64_t off;
         if (b->resized || needed <= b->snapshot.out_cap || needed > s->region->arena_size ||
             shm_arena_alloc(s->arena, needed, &off) != 0) {
-            log_warn("batch failed model=%s: output area too small (needed %llu, had %llu)",
+            log_warn_limited("batch failed model=%s: output area too small (needed %llu, had %llu)",
                      ms->cfg.name, (unsigned long long)needed,
                      (unsigned long long)b->snapshot.out_cap);
             sched_batch_fail(s, b, 500, "model output larger than the node could hold",
@@ -70,7 +70,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         if (sched_batch_resubmit(s, b) != 0)
             sched_batch_fail(s, b, 500, "cannot resubmit batch (ring full)", done_list);
         else
-            log_debug("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
+            log_debug_limited("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
                       (unsigned long long)needed);
         return;
     }
@@ -80,7 +80,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
             http = 400;
         char msg[256];
         snprintf(msg, sizeof(msg), "%s%s%s", status_text(status), werr[0] ? ": " : "", werr);
-        log_debug("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
+        log_debug_limited("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
         sched_batch_fail(s, b, http, msg, done_list);
         return;
     }

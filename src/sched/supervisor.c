@@ -41,7 +41,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     int was_starting = wk->state == SCHED_WORKER_STARTING &&
                        atomic_load(&sw->state) == SHM_WORKER_STARTING;
     if (WIFSIGNALED(wstatus))
-        log_warn("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
+        log_warn_limited("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
                  ms->cfg.name, w, (int)wk->pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
                  (long long)((now - wk->spawn_ns) / 1000000));
     else
@@ -70,7 +70,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
             s->batches[value].collected = 1;
         else
-            log_error("ring repair of worker %u gave unknown slot %llu", w,
+            log_error_limited("ring repair of worker %u gave unknown slot %llu", w,
                       (unsigned long long)value);
     }
     for (uint32_t i = 0; i < s->n_batches; i++) {
@@ -108,8 +108,8 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     }
     pthread_mutex_unlock(&ms->mu);
     if (resubmitted || failed)
-        log_warn("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
-                 resubmitted, failed);
+        log_warn_limited("worker %u held batches model=%s resubmitted=%d failed=%d", w,
+                         ms->cfg.name, resubmitted, failed);
 
     atomic_store(&sw->stop, 0);
     atomic_store(&sw->claim_pos, 0);
@@ -126,7 +126,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
             b = s->opts.restart_backoff_max_ms;
         ms->backoff_ms = b;
         ms->next_spawn_ns = now + b * 1000000LL;
-        log_warn("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
+        log_warn_limited("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
                  was_starting ? " (it died before attaching)" : "");
     }
     pthread_cond_broadcast(&s->idle_cv);
@@ -219,8 +219,8 @@ void sched_model_ring_corrupt(scheduler *s, int m, const char *what)
     if (ms->ring_corrupt)
         return;
     ms->ring_corrupt = 1;
-    log_error("model=%s %s: killing its workers, failing its queued batches, resetting the ring",
-              ms->cfg.name, what);
+    log_error_limited("model=%s %s: killing its workers, failing its queued batches, "
+                      "resetting the ring", ms->cfg.name, what);
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].model == m && s->workers[w].state != SCHED_WORKER_EMPTY)
             sched_worker_lied(s, w, "its model's submission ring was corrupted");
@@ -248,7 +248,8 @@ static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
     shm_model_ring_reset(s->region, (uint32_t)ms->slot);
     ms->ring_corrupt = 0;
     pthread_mutex_unlock(&ms->mu);
-    log_warn("model=%s submission ring reset; %d queued requests failed", ms->cfg.name, failed);
+    log_warn_limited("model=%s submission ring reset; %d queued requests failed", ms->cfg.name,
+                     failed);
     sched_kick_batcher(s);
     return 1;
 }
@@ -282,7 +283,7 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
     }
     pthread_mutex_unlock(&ms->mu);
     if (n)
-        log_warn("model=%s has no live worker: answered %d waiting requests with 503",
+        log_warn_limited("model=%s has no live worker: answered %d waiting requests with 503",
                  ms->cfg.name, n);
 }
 
@@ -403,7 +404,7 @@ void *sched_supervisor_main(void *arg)
         /* Only the node may ask every worker to stop; a worker that did it lied. */
         if (!s->workers_stop && atomic_load(&s->region->header->shutdown)) {
             atomic_store(&s->region->header->shutdown, 0);
-            log_error("a worker set the region's shutdown flag; cleared");
+            log_error_limited("a worker set the region's shutdown flag; cleared");
         }
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++)

@@ -64,8 +64,8 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         if (s->workers[w].state == SCHED_WORKER_EMPTY)   /* node-private: reaped and free */
             break;
     if (w == s->n_workers) {
-        log_warn("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
-                 s->n_workers);
+        log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use",
+                         ms->cfg.name, s->n_workers);
         return -1;
     }
     shm_worker *sw = &s->region->workers[w];
@@ -99,7 +99,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         child_exec(s->region->fd, parent, s->worker_path, argv);
     int fork_errno = errno;
     if (pid < 0)
-        log_error("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));
+        log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));
     else
         log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu",
                  ms->cfg.name, w, (int)pid, why, (unsigned long long)spawns);
@@ -126,7 +126,7 @@ void sched_worker_kill(scheduler *s, uint32_t w, const char *reason)
     if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed)
         return;
     wk->killed = 1;
-    log_warn("worker killed model=%s worker=%u pid=%d reason=%s",
+    log_warn_limited("worker killed model=%s worker=%u pid=%d reason=%s",
              s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
     kill(wk->pid, SIGKILL);
 }
