@@ -34,6 +34,7 @@ typedef struct node_options {
     int64_t drain_timeout_ms;
     int64_t max_timeout_ms;
     uint64_t arena_mb;
+    uint32_t batch_slots;
     int64_t live_stale_ms;
     int inflight_given;          /* --max-inflight-bytes was given */
 } node_options;
@@ -61,6 +62,7 @@ static void usage(FILE *f)
 "  --max-pipeline N        requests in flight per connection (default 64)\n"
 "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
 "  --arena-mb N            shared tensor arena size in MiB (default 256)\n"
+"  --batch-slots N         batches in flight node-wide, shared fairly by the models (1024)\n"
 "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
 "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
 "                          progress for this long (default 5000)\n"
@@ -80,8 +82,8 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int parse_args(int argc, char **argv, node_options *o)
 {
     enum { O_PORT = 1000, O_HOST, O_REPO, O_THREADS, O_LEVEL, O_FORMAT, O_BODY, O_HEADER,
-           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_WORKER, O_LIVE_STALE,
-           O_HELP, O_VERSION, O_INFLIGHT, O_MAXTIMEOUT };
+           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_SLOTS, O_WORKER,
+           O_LIVE_STALE, O_HELP, O_VERSION, O_INFLIGHT, O_MAXTIMEOUT };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
@@ -99,6 +101,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"max-timeout-ms", required_argument, 0, O_MAXTIMEOUT},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
         {"arena-mb", required_argument, 0, O_ARENA},
+        {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
         {"help", no_argument, 0, O_HELP},
@@ -170,6 +173,10 @@ static int parse_args(int argc, char **argv, node_options *o)
         case O_ARENA:
             if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--arena-mb";
             else o->arena_mb = (uint64_t)v;
+            break;
+        case O_SLOTS:
+            if (parse_i64(optarg, 1, 1 << 16, &v)) bad = "--batch-slots";
+            else o->batch_slots = (uint32_t)v;
             break;
         case O_WORKER: o->worker_path = optarg; break;
         case O_LIVE_STALE:
@@ -361,6 +368,7 @@ int main(int argc, char **argv)
     /* room for replacements that start while a dead worker's slot is still being reaped */
     if (workers * 2 > cfg.max_workers) cfg.max_workers = workers * 2;
     cfg.arena_size = o.arena_mb << 20;
+    if (o.batch_slots) cfg.batch_slots = o.batch_slots;
     shm_region region;
     memset(&region, 0, sizeof region);
     int rc = shm_region_create(&cfg, &region, err, sizeof err);

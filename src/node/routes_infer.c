@@ -142,7 +142,7 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     job_free(job);
 }
 
-/* On a scheduler thread. */
+/* On any thread (see infer_done_cb): hop to the exchange's loop. */
 static void on_done(infer_request *req)
 {
     infer_job *job = (infer_job *)req;
