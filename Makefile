@@ -5,8 +5,9 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PORT    ?= 8000
 ARGS    ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-release test-asan test-tsan conformance bench clean
+.PHONY: all deps build run test test-release test-asan test-tsan test-fuzz fuzz build-fuzz conformance bench clean
 
 all: build
 
@@ -21,7 +22,7 @@ run: build
 	$(BUILD)/bin/inferd --http-port $(PORT) --model-repository models $(ARGS)
 
 # Sanitizer builds first, the plain build last, so the output ends in ctest's summary line.
-test: deps test-asan test-tsan test-release
+test: deps test-asan test-tsan test-fuzz test-release
 
 test-release:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON >/dev/null
@@ -39,6 +40,20 @@ test-tsan:
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L tsan
 
+# libFuzzer targets (tests/fuzz, clang only) in build-fuzz. `make fuzz` fuzzes each target
+# for FUZZ_SECONDS; `make test-fuzz` (part of `make test`) replays every seed through ctest,
+# then fuzzes each target briefly, so a regression that crashes on the corpus fails.
+build-fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON -DINFERD_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+
+fuzz: build-fuzz
+	tests/fuzz/run-fuzz build-fuzz $(FUZZ_SECONDS)
+
+test-fuzz: build-fuzz
+	cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz
+	tests/fuzz/run-fuzz build-fuzz 15
+
 conformance: build
 	$(BUILD)/bin/inferd-conformance /usr/share/libonnx-testdata/data
 
@@ -47,4 +62,4 @@ bench: build
 	bench/run-all
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

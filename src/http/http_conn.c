@@ -645,10 +645,13 @@ static void conn_close(http_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-void http_conn_accept(http_loop *lp)
+/* A new connection registered on lp and counted in n_conns (*n_conns gets the new count),
+ * handles initialised; NULL if out of memory. The caller connects c->tcp and then calls
+ * conn_start, or conn_close. */
+static http_conn *conn_new(http_loop *lp, int *n_conns)
 {
     http_conn *c = calloc(1, sizeof *c);
-    if (!c) return;
+    if (!c) return NULL;
     c->lp = lp;
     c->srv = lp->srv;
     uv_tcp_init(&lp->loop, &c->tcp);
@@ -659,7 +662,24 @@ void http_conn_accept(http_loop *lp)
     c->next = lp->conns;
     if (lp->conns) lp->conns->prev = c;
     lp->conns = c;
-    int n = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
+    *n_conns = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
+    return c;
+}
+
+static void conn_start(http_conn *c)
+{
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_activity_ms = c->last_read_ms = uv_now(&c->lp->loop);
+    conn_update(c);
+}
+
+void http_conn_accept(http_loop *lp)
+{
+    int n;
+    http_conn *c = conn_new(lp, &n);
+    if (!c) return;
     if (uv_accept((uv_stream_t *)&lp->listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -670,11 +690,21 @@ void http_conn_accept(http_loop *lp)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->last_activity_ms = c->last_read_ms = uv_now(&lp->loop);
-    conn_update(c);
+    conn_start(c);
+}
+
+int http_conn_open_fd(http_loop *lp, int fd)
+{
+    int n;   /* no cap here: the caller opens one connection at a time */
+    http_conn *c = conn_new(lp, &n);
+    if (!c) return UV_ENOMEM;
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        conn_close(c);
+        return rc;
+    }
+    conn_start(c);
+    return 0;
 }
 
 void http_conn_drain(http_conn *c)

@@ -75,6 +75,11 @@ struct http_server {
 
 /* http_conn.c */
 void http_conn_accept(http_loop *lp);
+/* Test seam (tests/fuzz/fuzz_http_request.c): serves fd, an already connected stream socket
+ * (e.g. one end of a socketpair), on lp exactly as an accepted connection, with no listener
+ * and no connection cap. lp needs only loop, srv and conns set. On success the connection
+ * owns fd (closed with it); on failure (negative libuv error) the caller still owns fd. */
+int http_conn_open_fd(http_loop *lp, int fd);
 void http_conn_drain(http_conn *c);        /* phase 2: close when flushed */
 void http_conn_force_close(http_conn *c);  /* phase 3 */
 http_conn *http_conn_next(http_conn *c);
