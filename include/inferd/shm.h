@@ -247,9 +247,11 @@ static inline void *shm_arena_ptr(const shm_region *region, uint64_t offset)
 }
 
 /* ---- rings and waiters ----------------------------------------------------------------------- */
-/* Returns 0, or -EAGAIN when full. */
+/* Returns 0, -EAGAIN when full, or -EPROTO if a cell is ahead of the ring's position (only
+ * a corrupted ring; never spins on one). */
 int shm_ring_push(shm_ring *ring, uint64_t value);
-/* Returns 0 and the value, or -EAGAIN when empty. If claim_pos is non-NULL, the position
+/* Returns 0 and the value, -EAGAIN when empty, or -EPROTO for a corrupted ring (as push).
+ * If claim_pos is non-NULL, the position
  * being claimed (+1) is stored there before the claim and must be cleared by the caller once
  * the value is recorded elsewhere, so the node can repair a cell whose consumer died mid-pop
  * (shm_ring_repair). */
@@ -278,7 +280,7 @@ void shm_waiter_wake(shm_waiter *w, int n);
 
 /* ---- node side ------------------------------------------------------------------------------ */
 /* Marks the batch QUEUED, pushes it on its model's ring and wakes one sleeping worker.
- * Returns 0 or -EAGAIN if the ring is full (batch left FREE). */
+ * Returns 0, or -EAGAIN if the ring is full or -EPROTO if it is corrupted (batch left FREE). */
 int shm_submit(shm_region *region, uint32_t slot);
 /* Pops one completed batch slot from worker w's completion ring. 0 or -EAGAIN. */
 int shm_poll_completion(shm_region *region, uint32_t worker, uint32_t *slot);
@@ -300,7 +302,8 @@ int shm_batch_read_result(const shm_region *region, uint32_t slot, int32_t *stat
 
 /* ---- worker side ----------------------------------------------------------------------------- */
 /* Pops the next batch of `model` for worker w (recording claim_pos), marks it CLAIMED by w and
- * bumps in_hand. Returns 0 with the slot, or -EAGAIN if none is queued. */
+ * bumps in_hand. Returns 0 with the slot, -EAGAIN if none is queued, or -EPROTO for a ring
+ * entry that is not from a correct node. */
 int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32_t *slot);
 /* Marks the batch DONE, pushes it on w's completion ring, drops in_hand, wakes the node if it
  * sleeps. Returns 0, or -EAGAIN if the completion ring is full (retry). */

@@ -30,7 +30,12 @@ int shm_ring_push_masked(shm_ring *ring, uint64_t mask, uint64_t value)
         } else if (dif < 0) {
             return -EAGAIN;   /* the cell still holds the value of position pos - C */
         } else {
-            pos = atomic_load_explicit(&ring->enqueue_pos, memory_order_relaxed);
+            /* Another producer took pos: enqueue_pos has moved on. If it has not, the cell
+             * is ahead of the ring, which only a corrupted (worker-written) ring shows:
+             * refuse rather than spin forever. */
+            uint64_t now = atomic_load_explicit(&ring->enqueue_pos, memory_order_relaxed);
+            if (now == pos) return -EPROTO;
+            pos = now;
         }
     }
 }
@@ -57,7 +62,13 @@ int shm_ring_pop_begin(shm_ring *ring, uint64_t mask, _Atomic uint64_t *claim_po
             if (claim_pos) atomic_store_explicit(claim_pos, 0, memory_order_release);
             return -EAGAIN;
         } else {
-            pos = atomic_load_explicit(&ring->dequeue_pos, memory_order_relaxed);
+            /* As in push: a cell ahead of an unmoved dequeue_pos means a corrupted ring. */
+            uint64_t now = atomic_load_explicit(&ring->dequeue_pos, memory_order_relaxed);
+            if (now == pos) {
+                if (claim_pos) atomic_store_explicit(claim_pos, 0, memory_order_release);
+                return -EPROTO;
+            }
+            pos = now;
         }
     }
 }

@@ -119,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0) FUZZ_CHECK(slot < region->batch_slots);
         else if (rc == -EAGAIN || rc == -EINVAL) break;
     }
+    /* The node submits slot 1 (which it filled: model 0) onto the worker-written ring. */
+    region->batches[1].model = 0;
+    int rc = shm_submit(region, 1);
+    FUZZ_CHECK(rc == 0 || rc == -EAGAIN || rc == -EPROTO);
     uint64_t value;
     (void)shm_model_ring_repair(region, model, claim_pos, &value);
     for (uint32_t i = 0; i < 2 * region->ring_capacity; i++)
