@@ -7,7 +7,8 @@ PORT    ?= 8000
 ARGS    ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-release test-asan test-tsan test-fuzz fuzz build-fuzz conformance bench clean
+.PHONY: all deps check-test-deps build run test test-release test-asan test-tsan test-clang \
+        test-fuzz fuzz build-fuzz coverage conformance bench clean
 
 all: build
 
@@ -21,8 +22,13 @@ build: deps
 run: build
 	$(BUILD)/bin/inferd --http-port $(PORT) --model-repository models $(ARGS)
 
-# Sanitizer builds first, the plain build last, so the output ends in ctest's summary line.
-test: deps test-asan test-tsan test-fuzz test-release
+# The dependency contract first (fails fast when a test uses a package install-deps lacks), then
+# clang -Werror, the sanitizer builds, and the plain build last, so the output ends in ctest's
+# summary line. docs/testing.md says what each step checks.
+test: deps check-test-deps test-clang test-asan test-tsan test-fuzz test-release
+
+check-test-deps: deps
+	scripts/check-test-deps
 
 test-release:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON >/dev/null
@@ -39,6 +45,27 @@ test-tsan:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON -DINFERD_SANITIZE=thread >/dev/null
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L tsan
+
+# clang beside gcc: the whole tree at -Werror, then the fast unit tests.
+test-clang:
+	CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON >/dev/null
+	cmake --build build-clang -j $(JOBS)
+	cd build-clang && ctest --output-on-failure -j $(JOBS) -L unit -LE slow
+
+# gcov/lcov: every test (slow ones included) on an unoptimised instrumented build, then the
+# line and function coverage of src/ (HTML in build-coverage/html). Needs install-deps --dev.
+# COVERAGE_CTEST_ARGS='-LE slow' skips the slow reference cases.
+coverage:
+	scripts/install-deps --dev
+	cmake -S . -B build-coverage -DCMAKE_BUILD_TYPE=Debug -DINFERD_COVERAGE=ON >/dev/null
+	cmake --build build-coverage -j $(JOBS)
+	lcov --quiet --zerocounters --directory build-coverage
+	rc=0; (cd build-coverage && ctest --output-on-failure -j $(JOBS) $(COVERAGE_CTEST_ARGS)) || rc=$$?; \
+	lcov --quiet --capture --directory build-coverage --output-file build-coverage/all.info && \
+	lcov --quiet --extract build-coverage/all.info '$(CURDIR)/src/*' \
+	     --output-file build-coverage/src.info && \
+	genhtml --quiet --output-directory build-coverage/html build-coverage/src.info >/dev/null && \
+	lcov --summary build-coverage/src.info && exit $$rc
 
 # libFuzzer targets (tests/fuzz, clang only) in build-fuzz. `make fuzz` fuzzes each target
 # for FUZZ_SECONDS; `make test-fuzz` (part of `make test`) replays every seed through ctest,
@@ -62,4 +89,4 @@ bench: build
 	bench/run-all
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-clang build-coverage build-fuzz

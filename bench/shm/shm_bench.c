@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "inferd/shm.h"
+#include "shm_worker.h"   /* raw ring forms: the bench measures the rings themselves */
 
 static int cmp_i64(const void *a, const void *b)
 {

@@ -39,23 +39,25 @@ typedef void (*http_handler)(http_exchange *ex, void *ctx);
 int http_server_start(const http_options *opts, http_handler handler, void *ctx,
                       http_server **out, char *err, size_t err_len);
 int http_server_port(const http_server *srv);   /* the bound port */
-/* Closes the listening sockets (new connections are refused); in-flight work continues. */
+/* Closes the listening sockets (new connections are refused) and winds down every
+ * connection: nothing more is read; requests already received (pipelined or buffered ones
+ * too) still go to the handler and are answered; the last answer says Connection: close and
+ * then the connection closes (idle ones at once). In-flight work continues. */
 void http_server_stop_accepting(http_server *srv);
-/* Closes every connection once its in-flight responses are written (idle ones at once),
- * waits up to timeout_ms, then closes whatever is left and joins the threads. After this no
- * handler or posted function runs any more. Frees srv. */
+/* As http_server_stop_accepting, then waits up to timeout_ms for every connection to close,
+ * then closes whatever is left and joins the threads. After this no handler or posted
+ * function runs any more. Frees srv. */
 void http_server_shutdown(http_server *srv, int64_t timeout_ms);
 
 /* ---- the exchange: one request and its response (valid until http_ex_respond) ---- */
 enum http_method_kind { HTTP_KIND_OTHER = 0, HTTP_KIND_GET, HTTP_KIND_HEAD, HTTP_KIND_POST };
 int http_ex_method(const http_exchange *ex);          /* enum http_method_kind */
 const char *http_ex_method_name(const http_exchange *ex);
-const char *http_ex_path(const http_exchange *ex);    /* without the query string */
+const char *http_ex_path(const http_exchange *ex);    /* the target up to '?' or '#' */
+const char *http_ex_query(const http_exchange *ex);   /* after '?' (up to '#'), or "" */
 const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
 /* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
 const char *http_ex_header(const http_exchange *ex, const char *name);
-/* A slot for the handler's own state (not freed by the server). */
-void **http_ex_user(http_exchange *ex);
 /* 1 if the client went away: the response will be dropped (still call http_ex_respond). */
 int http_ex_orphaned(const http_exchange *ex);
 /* Asks for fn(ex, arg) to be called once, on the loop thread, if the client goes away before
@@ -71,10 +73,17 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
 void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
+/* On ex's loop thread: runs work(arg) on a thread of libuv's pool (UV_THREADPOOL_SIZE, 4 by
+ * default), then done(ex, arg) on ex's loop thread. For work that would stall the loop's
+ * other connections (decoding or encoding a large body). work must not touch ex; ex stays
+ * valid until answered, but its client may go away meanwhile (http_ex_orphaned in done), and
+ * it must still be answered after done. Returns 0, or -1 if it cannot be queued (then do the
+ * work inline). */
+int http_ex_offload(http_exchange *ex, void (*work)(void *arg),
+                    void (*done)(http_exchange *ex, void *arg), void *arg);
+
 /* From any thread: runs fn(ex, arg) on ex's loop thread soon. One post per exchange at a
  * time. If the server is already shut down, nothing runs (the exchange is dropped). */
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
-
-const char *http_status_text(int status);
 
 #endif

@@ -34,7 +34,4 @@ void npy_array_free(npy_array *a);
 int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t *dims, const void *data,
                    char *err, size_t err_len);
 
-/* 1 if dtype can be written as .npy. */
-int npy_dtype_supported(inferd_dtype dtype);
-
 #endif

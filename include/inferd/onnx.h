@@ -32,7 +32,12 @@
 #define ONNX_E_IO (-1)          /* file missing or unreadable */
 #define ONNX_E_INVALID (-2)     /* malformed model, or inputs that do not fit the model */
 #define ONNX_E_UNSUPPORTED (-3) /* valid ONNX that this runtime does not implement */
-#define ONNX_E_NOMEM (-4)       /* allocation failed or a size limit was exceeded */
+#define ONNX_E_NOMEM (-4)       /* allocation failed (the runtime's own failure) */
+#define ONNX_E_TOO_LARGE (-5)   /* the inputs ask for a tensor beyond ONNX_MAX_TENSOR_BYTES */
+/* At run time, ONNX_E_INVALID, ONNX_E_UNSUPPORTED and ONNX_E_TOO_LARGE mean "these inputs are
+ * refused" (a server answers 400); ONNX_E_NOMEM and ONNX_E_IO are internal failures (500). */
+#define ONNX_E_IS_INPUT_ERROR(rc) \
+    ((rc) == ONNX_E_INVALID || (rc) == ONNX_E_UNSUPPORTED || (rc) == ONNX_E_TOO_LARGE)
 
 /* Oldest and newest opset of the default domain ("" / "ai.onnx") that loads. The product
  * targets 7..17; older models load too, and each node runs with the semantics of the operator

@@ -22,6 +22,11 @@ typedef struct sched_options {
 
 void sched_options_default(sched_options *opts);
 
+/* Nanoseconds since the supervisor last completed a tick under the scheduler lock (it ticks
+ * every ~20 ms): a large age means a scheduler thread is stuck and the node cannot make
+ * progress. 0 before the first tick. Lock-free; any thread. */
+int64_t sched_progress_age_ns(scheduler *s);
+
 /* Creates the scheduler over models[0..n) (copied), the region and the arena (borrowed; they
  * must outlive it), starts its threads and each model's minimum workers. Returns 0, or -1
  * with err. Free with sched_destroy. */

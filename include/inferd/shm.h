@@ -2,7 +2,8 @@
  * requests to worker processes and gets the results back. Language-neutral and versioned:
  * docs/protocol.md describes the same layout for workers written in other languages.
  *
- * Region (one per node, from memfd_create, mode 0600, passed to workers as an inherited fd):
+ * Region (one per node, from memfd_create, mode 0600, sealed against shrink/grow, passed to
+ * workers as an inherited fd):
  *
  *   offset 0         shm_header         magic, version, sizes, offsets of everything below
  *   models_off       shm_model[max_models]      name + wake-up word per model
@@ -23,7 +24,10 @@
  *
  * Trust: workers trust the node. The node trusts nothing a worker writes: it copies the batch
  * descriptor and output tensor descriptors out of the region before checking them, and checks
- * every offset and length against the batch's output area (shm_batch_check_outputs). */
+ * every offset and length against the batch's output area (shm_batch_check_outputs); every
+ * node-side loop over worker-written state is bounded by the node's private geometry and
+ * reports -EPROTO rather than spinning (docs/protocol.md section 2.1). The region is sealed
+ * against resizing. */
 #ifndef INFERD_SHM_H
 #define INFERD_SHM_H
 
@@ -224,14 +228,27 @@ typedef struct shm_region {
 /* Fills cfg with the defaults above. */
 void shm_config_default(shm_config *cfg);
 
-/* Node: creates and maps a new region (memfd "inferd", 0600, close-on-exec; the node clears
- * close-on-exec only in the forked child). Returns 0 or a negative errno with err filled.
- * Free with shm_region_close. */
+/* Node: creates and maps a new region (memfd "inferd", 0600, close-on-exec, sealed with
+ * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL once sized, so no worker can resize it; the node
+ * clears close-on-exec only in the forked child). Returns 0 or a negative errno with err
+ * filled. Free with shm_region_close. */
 int shm_region_create(const shm_config *cfg, shm_region *out, char *err, size_t err_len);
 
-/* Worker: maps the region behind fd after checking magic, version and that every offset and
- * size in the header fits the file's real size. Returns 0 or negative with err filled. */
+/* Worker: maps the region behind fd after checking that it is sealed against shrinking and
+ * growing, its magic, version and that every offset and size in the header fits the file's
+ * real size. Returns 0 or negative with err filled. */
 int shm_region_attach(int fd, shm_region *out, char *err, size_t err_len);
+
+/* Node: rewrites every constant a worker checks at attach (header geometry and offsets,
+ * node_pid, each model's ring_off, each worker's completion_off and completion ring
+ * capacity/mask) from the node's private copy, undoing what a worker may have scribbled.
+ * Submission ring headers are left alone: shm_model_ring_check reports those. */
+void shm_region_restore(shm_region *region);
+
+/* Node, before starting a worker in slot `worker` for `model` (no process may use the slot):
+ * resets its control block (state STARTING, counters, claim_pos, heartbeat 0) and empties its
+ * completion ring, whatever the previous occupant left there. 0 or -EINVAL. */
+int shm_worker_slot_reset(shm_region *region, uint32_t worker, uint32_t model);
 
 /* Unmaps and closes the fd. Safe on a zeroed struct. */
 void shm_region_close(shm_region *region);
@@ -247,29 +264,27 @@ static inline void *shm_arena_ptr(const shm_region *region, uint64_t offset)
 }
 
 /* ---- rings and waiters ----------------------------------------------------------------------- */
-/* Returns 0, -EAGAIN when full, or -EPROTO if a cell is ahead of the ring's position (only
- * a corrupted ring; never spins on one). */
-int shm_ring_push(shm_ring *ring, uint64_t value);
-/* Returns 0 and the value, -EAGAIN when empty, or -EPROTO for a corrupted ring (as push).
- * If claim_pos is non-NULL, the position
- * being claimed (+1) is stored there before the claim and must be cleared by the caller once
- * the value is recorded elsewhere, so the node can repair a cell whose consumer died mid-pop
- * (shm_ring_repair). */
-int shm_ring_pop(shm_ring *ring, uint64_t *value, _Atomic uint64_t *claim_pos);
+/* Node-side ring operations on model `model`'s submission ring. They take the ring geometry
+ * from the region's private copy, never from the (worker-writable) ring header, and every
+ * loop in them is bounded by the ring capacity: a ring a worker scribbled on gives -EPROTO
+ * (treat it as that model's workers lying), never a spin or an out-of-bounds index. The
+ * header-trusting forms (shm_ring_push/pop/repair, shm_spsc_*) are in src/shm/shm_worker.h,
+ * out of the node's reach. -EINVAL for a bad model index. */
+/* Pops one value: 0, -EAGAIN when empty, -EPROTO if the ring is corrupt. */
+int shm_model_ring_pop(shm_region *region, uint32_t model, uint64_t *value);
 /* Node, after the worker that stored claim_pos died: if that worker had claimed the cell at
  * position claim_pos - 1 but not released it, releases it and returns 1 with the value
  * (which the node must re-submit or fail); returns 0 if there was nothing to repair. */
-int shm_ring_repair(shm_ring *ring, uint64_t claim_pos, uint64_t *value);
-uint64_t shm_ring_size(const shm_ring *ring);   /* approximate */
-/* Node-side forms of pop and repair on model `model`'s ring that take the ring geometry from
- * the region's private copy rather than from the (worker-writable) ring header. Prefer these
- * in the node. Same results as above; -EINVAL for a bad model index. */
-int shm_model_ring_pop(shm_region *region, uint32_t model, uint64_t *value);
 int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos,
                           uint64_t *value);
-
-int shm_spsc_push(shm_spsc *ring, uint64_t value);            /* 0 or -EAGAIN */
-int shm_spsc_pop(shm_spsc *ring, uint64_t *value);            /* 0 or -EAGAIN */
+/* Entries waiting (approximate), clamped to [0, ring_capacity] whatever the positions say. */
+uint64_t shm_model_ring_size(const shm_region *region, uint32_t model);
+/* 0 if the ring header is plausible (capacity and mask as created, 0 <= enqueue_pos -
+ * dequeue_pos <= capacity), else -EPROTO. O(1). */
+int shm_model_ring_check(const shm_region *region, uint32_t model);
+/* Re-initialises the ring to empty (positions 0, cell i seq i). Only when no process other
+ * than the caller can touch it (every worker of the model is gone). */
+void shm_model_ring_reset(shm_region *region, uint32_t model);
 
 uint32_t shm_waiter_prepare(shm_waiter *w);
 void shm_waiter_cancel(shm_waiter *w);
@@ -280,9 +295,11 @@ void shm_waiter_wake(shm_waiter *w, int n);
 
 /* ---- node side ------------------------------------------------------------------------------ */
 /* Marks the batch QUEUED, pushes it on its model's ring and wakes one sleeping worker.
- * Returns 0, or -EAGAIN if the ring is full or -EPROTO if it is corrupted (batch left FREE). */
+ * Returns 0 or -EAGAIN if the ring is full (batch left FREE). */
 int shm_submit(shm_region *region, uint32_t slot);
-/* Pops one completed batch slot from worker w's completion ring. 0 or -EAGAIN. */
+/* Pops one completed batch slot from worker w's completion ring. 0, -EAGAIN when empty, or
+ * -EPROTO if the worker lied (head more than a ring ahead of tail, or a slot >= batch_slots):
+ * stop reading that ring and kill the worker. */
 int shm_poll_completion(shm_region *region, uint32_t worker, uint32_t *slot);
 
 /* Copies the worker-written outputs of a DONE batch out of the region and checks them (call it
@@ -302,8 +319,7 @@ int shm_batch_read_result(const shm_region *region, uint32_t slot, int32_t *stat
 
 /* ---- worker side ----------------------------------------------------------------------------- */
 /* Pops the next batch of `model` for worker w (recording claim_pos), marks it CLAIMED by w and
- * bumps in_hand. Returns 0 with the slot, -EAGAIN if none is queued, or -EPROTO for a ring
- * entry that is not from a correct node. */
+ * bumps in_hand. Returns 0 with the slot, or -EAGAIN if none is queued. */
 int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32_t *slot);
 /* Marks the batch DONE, pushes it on w's completion ring, drops in_hand, wakes the node if it
  * sleeps. Returns 0, or -EAGAIN if the completion ring is full (retry). */

@@ -322,7 +322,7 @@ int model_config_load(const char *dir, model_config *out, char *err, size_t err_
     const char *name = slash ? slash + 1 : trimmed;
 
     snprintf(path, sizeof path, "%s/config.json", trimmed);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (!f) {
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return -1;

@@ -31,13 +31,6 @@ static const struct {
     {"|b1", INFERD_DTYPE_BOOL}, {"<b1", INFERD_DTYPE_BOOL},
 };
 
-int npy_dtype_supported(inferd_dtype dtype)
-{
-    for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
-        if (npy_types[i].dtype == dtype) return 1;
-    return 0;
-}
-
 static const char *descr_of(inferd_dtype dtype)
 {
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
@@ -181,7 +174,7 @@ int npy_parse(const void *buf, size_t len, npy_array *out, char *err, size_t err
 int npy_read_file(const char *path, npy_array *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (!f) return npy_fail(err, err_len, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > NPY_MAX_FILE) {
@@ -237,7 +230,7 @@ int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t
     size_t hlen = (size_t)n + pad + 1;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    FILE *f = fopen(path, "wb");
+    FILE *f = fopen(path, "wbe");
     if (!f) return npy_fail(err, err_len, "cannot create %s: %s", path, strerror(errno));
     size_t nbytes = numel * inferd_dtype_size(dtype);
     int ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(header, 1, hlen, f) == hlen &&

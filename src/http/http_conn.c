@@ -1,7 +1,12 @@
 /* One HTTP/1.1 connection on a loop thread: feeds bytes to http_parser, turns each request
  * into an exchange queued in arrival order, writes responses in that order (several per
  * write when ready together), pauses reading when too much is in flight or unsent, and
- * enforces the header/body/idle timeouts and size limits. */
+ * enforces the header/body/idle timeouts and size limits.
+ *
+ * Closing is always deferred: conn_close sets `closing` and the memory goes in the handles'
+ * close callback. The parser never runs on a closing connection: conn_execute checks after
+ * every http_parser_execute, and on_message_complete pauses the parser when the handler's
+ * answer closed the connection (a failed write), so no later pipelined request is parsed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,7 @@ struct http_conn {
     int writes_in_flight;
     int paused, reading, in_execute;
     int no_more;                 /* parse no further requests */
+    int draining;                /* shutdown: read nothing more, answer what was received */
     int close_when_flushed;
     int finishing, discarding, peer_eof, closing;
     uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
@@ -52,15 +58,6 @@ static void conn_update(http_conn *c);
 static void conn_arm_timer(http_conn *c);
 
 /* ---- exchanges ------------------------------------------------------------------------ */
-static http_exchange *exchange_new(http_conn *c)
-{
-    http_exchange *ex = calloc(1, sizeof *ex);
-    if (!ex) return NULL;
-    ex->lp = c->lp;
-    ex->conn = c;
-    ex->method = -1;
-    return ex;
-}
 
 static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
                        size_t limit)
@@ -110,8 +107,9 @@ static int count_header_bytes(http_conn *c, size_t n)
 static int on_message_begin(http_parser *p)
 {
     http_conn *c = p->data;
+    if (c->closing) return -1;   /* defensive: conn_execute stops before this */
     http_exchange_free(c->cur);
-    c->cur = exchange_new(c);
+    c->cur = http_exchange_new(c->lp, c);
     if (!c->cur) return reject(c, 500, "out of memory");
     c->in_headers = 1;
     c->header_last = 0;
@@ -124,6 +122,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
     if (count_header_bytes(c, n)) return -1;
+    if (!c->cur->url) c->cur->method = p->method;   /* known once the target starts */
     size_t cap = c->cur->url ? c->cur->url_len + 1 : 0;
     if (grow_append(&c->cur->url, &c->cur->url_len, &cap, at, n, (size_t)-2))
         return reject(c, 500, "out of memory");
@@ -183,6 +182,7 @@ static int on_headers_complete(http_parser *p)
     if (c->header_last && header_put(c, "", 1)) return -1;
     c->header_last = 0;
     c->in_headers = 0;
+    c->cur->method = p->method;
     c->last_read_ms = uv_now(&c->lp->loop);
     if (!c->cur->url) return reject(c, 400, "empty request target");
     if (p->http_major != 1) return reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
@@ -224,6 +224,7 @@ static int on_message_complete(http_parser *p)
     ex->method = p->method;
     ex->keep_alive = http_should_keep_alive(p) && !p->upgrade;
     ex->http10 = p->http_major == 1 && p->http_minor == 0;
+    http_exchange_split_target(ex);
     if (!ex->body && grow_append(&ex->body, &ex->body_len, &ex->body_cap, "", 0, 1)) {
         http_exchange_free(ex);
         return reject(c, 500, "out of memory");
@@ -232,6 +233,10 @@ static int on_message_complete(http_parser *p)
     queue_push(c, ex);
     if (!ex->keep_alive) c->no_more = 1;
     c->srv->handler(ex, c->srv->ctx);   /* may answer at once */
+    if (c->closing) {   /* the answer's write failed: parse nothing more */
+        http_parser_pause(p, 1);
+        return 0;
+    }
     if (c->no_more || c->n_pending >= c->srv->opts.max_pipeline ||
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
         http_parser_pause(p, 1);
@@ -255,20 +260,25 @@ static void protocol_error(http_conn *c, enum http_errno e)
     char msg[256];
     if (c->err_status) snprintf(msg, sizeof msg, "%s", c->err_msg);
     else snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+    /* HEAD gets no body, also in an error answer: the method counts once it was read */
+    int method = c->cur && c->cur->method >= 0 ? c->cur->method : HTTP_GET;
     http_exchange_free(c->cur);
     c->cur = NULL;
     c->no_more = 1;
     c->in_len = 0;
-    http_exchange *ex = exchange_new(c);
+    http_exchange *ex = http_exchange_new(c->lp, c);
     if (!ex) {
         conn_close(c);
         return;
     }
-    ex->method = HTTP_GET;
+    ex->method = method;
     ex->keep_alive = 0;
     queue_push(c, ex);
     log_debug("http: closing connection after error %d: %s", status, msg);
-    http_ex_error(ex, status, "", "%s", msg);
+    size_t len = 0;
+    char *body = http_error_json(msg, &len);
+    http_exchange_set_response(ex, status, "application/json", body, len, "");
+    http_conn_respond(ex);
 }
 
 /* Parses data[0..len) until done, paused or failed; returns bytes consumed. */
@@ -280,6 +290,7 @@ static size_t conn_execute(http_conn *c, const char *data, size_t len)
         size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
         c->in_execute = 0;
         off += n;
+        if (c->closing) return len;   /* a callback's answer closed it: stop right here */
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
             c->paused = 1;
@@ -308,6 +319,17 @@ static void conn_feed(http_conn *c, const char *data, size_t len)
         return;
     }
     c->in_cap = cap;
+}
+
+/* Shutdown: once every received byte is parsed, parse no more (a request cut short is
+ * dropped) and close after the last answer, which then says Connection: close. */
+static void drain_check(http_conn *c)
+{
+    if (!c->draining || c->no_more || c->closing || c->in_len) return;
+    c->no_more = 1;
+    c->close_when_flushed = 1;
+    http_exchange_free(c->cur);
+    c->cur = NULL;
 }
 
 static void resume_parsing(http_conn *c)
@@ -388,8 +410,9 @@ static void conn_update(http_conn *c)
     if (c->closing) return;
     resume_parsing(c);
     if (c->closing) return;
+    drain_check(c);
     int want = c->discarding ||
-               (!c->no_more && !c->paused && !c->finishing);
+               (!c->no_more && !c->paused && !c->finishing && !c->draining);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     } else if (!want && c->reading) {
@@ -434,7 +457,9 @@ static void conn_arm_timer(http_conn *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0);
+    /* fails only for a closing handle; a connection without its timer must not live on */
+    if (uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0) != 0)
+        conn_close(c);
 }
 
 /* ---- output --------------------------------------------------------------------------- */
@@ -477,47 +502,34 @@ static void on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
-static void build_head(http_conn *c, http_exchange *ex, const char *ctype, const char *extra,
-                       int last)
+/* The Connection header and the blank line ending a response's head, decided when it is
+ * written: a response is the last one when its request said so, or when nothing more will
+ * be parsed (also once shutdown began, before this loop has heard of it: answers the
+ * draining scheduler gives at once must say close too) and no other request waits behind
+ * it. */
+static const char *connection_line(http_conn *c, http_exchange *ex)
 {
-    char head[1024];
-    int close = last || !ex->keep_alive || ex->close_after;
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     ex->status, http_status_text(ex->status), ctype, ex->resp_body_len,
-                     close ? "Connection: close\r\n"
-                           : ex->http10 ? "Connection: keep-alive\r\n" : "",
-                     extra ? extra : "");
-    if (n < 0 || (size_t)n >= sizeof head)
-        n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
-                     ex->status, http_status_text(ex->status), ex->resp_body_len,
-                     close ? "Connection: close\r\n" : "");
-    if (close) ex->close_after = 1;
-    (void)c;
-    ex->resp_head = malloc((size_t)n + 1);
-    if (ex->resp_head) {
-        memcpy(ex->resp_head, head, (size_t)n + 1);
-        ex->resp_head_len = (size_t)n;
+    static char close_line[] = "Connection: close\r\n\r\n";
+    static char keep_line[] = "Connection: keep-alive\r\n\r\n";
+    static char end_line[] = "\r\n";
+    int ending = c->no_more || c->draining || atomic_load(&c->srv->phase) >= 1;
+    if (ex->close_after || (ending && !c->q_head && !c->cur && !c->in_len)) {
+        ex->close_after = 1;
+        return close_line;
     }
+    return ex->http10 ? keep_line : end_line;
 }
 
 /* Writes bufs[0..*nb) with one non-blocking writev when nothing else is queued (the common
- * case: the socket buffer has room). Returns 1 if everything was written; else drops the
- * buffers that went out whole, trims the one cut short, updates *nb and returns 0 so the rest
- * goes through uv_write. Errors return 0 with the buffers untouched: uv_write reports them. */
+ * case: the socket buffer has room). Returns 1 if everything was written; 0 if some is left
+ * for uv_write (*nb and bufs updated to the rest); -1 if the connection is broken. */
 static int write_now(http_conn *c, uv_buf_t *bufs, int *nb)
 {
     int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)*nb);
-    if (n <= 0) return 0;
-    size_t left = (size_t)n;
-    int i = 0;
-    while (i < *nb && left >= bufs[i].len) left -= bufs[i++].len;
-    if (i == *nb) return 1;
-    bufs[i].base += left;
-    bufs[i].len -= left;
-    memmove(bufs, bufs + i, (size_t)(*nb - i) * sizeof *bufs);
-    *nb -= i;
-    return 0;
+    if (n == UV_EAGAIN || n == 0) return 0;
+    if (n < 0) return -1;
+    *nb = http_bufs_consume(bufs, *nb, (size_t)n);
+    return *nb == 0;
 }
 
 static void conn_flush(http_conn *c)
@@ -529,7 +541,7 @@ static void conn_flush(http_conn *c)
             return;
         }
         w->conn = c;
-        uv_buf_t bufs[FLUSH_BATCH * 2];
+        uv_buf_t bufs[FLUSH_BATCH * 3];
         int nb = 0;
         while (c->q_head && c->q_head->ready && w->n < FLUSH_BATCH) {
             http_exchange *ex = c->q_head;
@@ -539,19 +551,29 @@ static void conn_flush(http_conn *c)
             w->exs[w->n++] = ex;
             if (!ex->resp_head) {   /* out of memory building it */
                 c->no_more = 1;
+                c->close_when_flushed = 1;
                 break;
             }
-            bufs[nb++] = uv_buf_init(ex->resp_head, (unsigned)ex->resp_head_len);
+            bufs[nb++] = http_buf_span(ex->resp_head, ex->resp_head_len);
+            const char *line = connection_line(c, ex);
+            bufs[nb++] = http_buf_span((char *)line, strlen(line));
             if (ex->resp_body_len && ex->method != HTTP_HEAD)
-                bufs[nb++] = uv_buf_init(ex->resp_body, (unsigned)ex->resp_body_len);
+                bufs[nb++] = http_buf_span(ex->resp_body, ex->resp_body_len);
             if (ex->close_after) {
                 c->no_more = 1;
                 c->close_when_flushed = 1;
                 break;
             }
         }
-        if (nb && !c->writes_in_flight && write_now(c, bufs, &nb)) {
-            /* all of it went out: no write request, and libuv touches no watcher */
+        int now = nb && !c->writes_in_flight ? write_now(c, bufs, &nb) : 0;
+        if (now < 0) {
+            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            free(w);
+            conn_close(c);
+            return;
+        }
+        if (now || nb == 0) {
+            /* all of it went out (or nothing to send): no write request */
             c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
             for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
             free(w);
@@ -561,8 +583,7 @@ static void conn_flush(http_conn *c)
         /* the stall clock for a client that does not read starts with its oldest write */
         if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
         c->writes_in_flight++;
-        int rc = nb ? uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write)
-                    : -1;
+        int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write);
         if (rc != 0) {
             c->writes_in_flight--;
             for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
@@ -581,27 +602,17 @@ static void conn_flush(http_conn *c)
     conn_update(c);
 }
 
-/* ---- public exchange API -------------------------------------------------------------- */
-void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
-                     size_t len, const char *extra_headers)
+void http_conn_respond(http_exchange *ex)
 {
-    if (!ex) {
-        free(body);
-        return;
-    }
     http_conn *c = ex->conn;
-    ex->status = status;
-    ex->resp_body = body;
-    ex->resp_body_len = body ? len : 0;
     if (!c) {       /* orphaned: the client is gone */
         http_exchange_free(ex);
         return;
     }
-    /* last = the connection ends after this response (draining, or no more requests) */
-    int last = c->no_more && ex == c->q_tail && !c->cur;
-    build_head(c, ex, content_type ? content_type : "application/json", extra_headers, last);
+    if (!ex->keep_alive) ex->close_after = 1;
     ex->ready = 1;
-    /* inside the parser: flush from there is fine; it does not re-enter the parser */
+    /* inside the parser: flush from there is fine; it does not re-enter the parser, and if
+     * it closes the connection, on_message_complete stops the parser */
     conn_flush(c);
 }
 
@@ -613,7 +624,7 @@ static void on_handle_closed(uv_handle_t *h)
     http_loop *lp = c->lp;
     free(c->in);
     free(c);
-    http_loop_maybe_finish(lp);
+    if (lp->conn_gone) lp->conn_gone(lp);   /* unset when a test drives a bare loop */
 }
 
 static void conn_close(http_conn *c)
@@ -646,7 +657,7 @@ static void conn_close(http_conn *c)
 }
 
 /* A new connection registered on lp and counted in n_conns (*n_conns gets the new count),
- * handles initialised; NULL if out of memory. The caller connects c->tcp and then calls
+ * handles initialised; NULL if that failed. The caller connects c->tcp and then calls
  * conn_start, or conn_close. */
 static http_conn *conn_new(http_loop *lp, int *n_conns)
 {
@@ -654,8 +665,16 @@ static http_conn *conn_new(http_loop *lp, int *n_conns)
     if (!c) return NULL;
     c->lp = lp;
     c->srv = lp->srv;
-    uv_tcp_init(&lp->loop, &c->tcp);
-    uv_timer_init(&lp->loop, &c->timer);
+    if (uv_tcp_init(&lp->loop, &c->tcp) != 0) {   /* cannot fail on Linux; be sure */
+        free(c);
+        return NULL;
+    }
+    if (uv_timer_init(&lp->loop, &c->timer) != 0) {
+        c->tcp.data = c;
+        c->handles_open = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return NULL;
+    }
     c->tcp.data = c;
     c->timer.data = c;
     c->handles_open = 2;
@@ -668,7 +687,8 @@ static http_conn *conn_new(http_loop *lp, int *n_conns)
 
 static void conn_start(http_conn *c)
 {
-    uv_tcp_nodelay(&c->tcp, 1);
+    int rc = uv_tcp_nodelay(&c->tcp, 1);
+    if (rc != 0) log_debug("http: TCP_NODELAY: %s", uv_strerror(rc));
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->last_activity_ms = c->last_read_ms = uv_now(&c->lp->loop);
@@ -709,16 +729,10 @@ int http_conn_open_fd(http_loop *lp, int fd)
 
 void http_conn_drain(http_conn *c)
 {
-    if (c->closing) return;
-    c->no_more = 1;
-    http_exchange_free(c->cur);
-    c->cur = NULL;
-    if (!c->q_head && !c->writes_in_flight) {
-        conn_close(c);
-        return;
-    }
-    c->close_when_flushed = 1;
-    conn_update(c);
+    if (c->closing || c->draining) return;
+    c->draining = 1;
+    drain_check(c);
+    conn_flush(c);   /* closes at once when nothing is left to answer */
 }
 
 void http_conn_force_close(http_conn *c) { conn_close(c); }

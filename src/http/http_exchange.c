@@ -1,5 +1,6 @@
-/* The exchange's accessors (request line, headers, body, user slot) and the JSON error
- * answer; the response itself is queued and written by http_conn.c (http_ex_respond). */
+/* One exchange: the request as parsed (target split into path and query, headers, body),
+ * its accessors, and its response (status line and headers built here; queued and written
+ * by http_conn.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,17 @@
 
 #include "inferd/http_buf.h"
 #include "http_internal.h"
+
+http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
+{
+    http_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) return NULL;
+    ex->lp = lp;
+    ex->conn = c;
+    ex->method = -1;
+    ex->query = "";
+    return ex;
+}
 
 void http_exchange_free(http_exchange *ex)
 {
@@ -20,22 +32,46 @@ void http_exchange_free(http_exchange *ex)
     free(ex);
 }
 
-void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
-                   ...)
+void http_exchange_split_target(http_exchange *ex)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    if (!ex->url) return;
+    char *q = ex->url + strcspn(ex->url, "?#");
+    if (*q == '?') {
+        *q = '\0';
+        char *query = q + 1;
+        query[strcspn(query, "#")] = '\0';   /* a fragment is never the server's */
+        ex->query = query;
+    } else {
+        *q = '\0';
+    }
+}
+
+void http_exchange_set_response(http_exchange *ex, int status, const char *content_type,
+                                char *body, size_t len, const char *extra_headers)
+{
+    ex->status = status;
+    ex->resp_body = body;
+    ex->resp_body_len = body ? len : 0;
+    http_buf b;
+    http_buf_init(&b);
+    /* HEAD: the same headers as GET, Content-Length included (RFC 9110 9.3.2); the body is
+     * left out when written. */
+    http_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
+                    status, http_status_text(status),
+                    content_type ? content_type : "application/json", ex->resp_body_len);
+    if (extra_headers) http_buf_puts(&b, extra_headers);
+    free(ex->resp_head);
+    ex->resp_head = http_buf_take(&b, &ex->resp_head_len);
+}
+
+char *http_error_json(const char *msg, size_t *len)
+{
     http_buf b;
     http_buf_init(&b);
     http_buf_puts(&b, "{\"error\": ");
     http_buf_json_string(&b, msg, strlen(msg));
     http_buf_puts(&b, "}");
-    size_t len;
-    char *body = http_buf_take(&b, &len);
-    http_ex_respond(ex, status, "application/json", body, len, extra_headers);
+    return http_buf_take(&b, len);
 }
 
 int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
@@ -45,7 +81,6 @@ void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *ar
     ex->orphan_fn = fn;
     ex->orphan_arg = arg;
 }
-void **http_ex_user(http_exchange *ex) { return &ex->user; }
 
 const char *http_ex_body(const http_exchange *ex, size_t *len)
 {
@@ -54,6 +89,8 @@ const char *http_ex_body(const http_exchange *ex, size_t *len)
 }
 
 const char *http_ex_path(const http_exchange *ex) { return ex->url ? ex->url : ""; }
+
+const char *http_ex_query(const http_exchange *ex) { return ex->query; }
 
 int http_ex_method(const http_exchange *ex)
 {

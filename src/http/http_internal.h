@@ -1,5 +1,7 @@
-/* Private types shared by http_server.c (threads, listeners, cross-thread posts) and
- * http_conn.c (one connection: parsing, ordering, writing, timeouts). */
+/* Private types shared by the files of src/http. Layers, each calling only downwards:
+ * http_status.c, http_bufs.c < http_exchange.c (one request and its response) < http_conn.c
+ * (one connection: parsing, ordering, writing, timeouts) < http_respond.c (the public
+ * answer calls) and http_server.c (threads, listeners, cross-thread posts, shutdown). */
 #ifndef NODE_HTTP_INTERNAL_H
 #define NODE_HTTP_INTERNAL_H
 
@@ -25,20 +27,21 @@ struct http_exchange {
     int method;                  /* enum http_method (http_parser) */
     int keep_alive;
     int http10;                  /* HTTP/1.0: keep-alive must be said explicitly */
-    char *url;                   /* malloc'd, NUL-ended; path is url up to '?' */
-    size_t url_len;
+    char *url;                   /* malloc'd request target; split at message end into the */
+    size_t url_len;              /* path (url, NUL-ended at '?' or '#') and the query */
+    const char *query;           /* inside url: after '?', NUL-ended; "" when none */
     char *headers;               /* "name\0value\0" pairs, malloc'd */
     size_t headers_len, headers_cap;
     char *body;
     size_t body_len, body_cap;
-    void *user;
     void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
     void *orphan_arg;
     /* response */
     int ready;                   /* response filled in */
     int status;
     int close_after;             /* close the connection after writing this one */
-    char *resp_head;             /* malloc'd status line + headers (built at respond) */
+    char *resp_head;             /* malloc'd status line + headers, without the Connection
+                                  * header and the blank line (added when written) */
     size_t resp_head_len;
     char *resp_body;
     size_t resp_body_len;
@@ -59,6 +62,7 @@ struct http_loop {
     int post_closed;             /* under post_lock: the loop is gone, drop posts */
     http_conn *conns;            /* live connections (doubly linked) */
     int phase_seen;
+    void (*conn_gone)(http_loop *lp);  /* set by http_server.c: a connection was freed */
     char read_scratch[65536];
 };
 
@@ -73,17 +77,37 @@ struct http_server {
     _Atomic int n_conns;
 };
 
+/* http_status.c */
+const char *http_status_text(int status);
+
+/* http_bufs.c: a uv_buf_t of any size_t length (uv_buf_init takes an unsigned int), and
+ * dropping the first `written` bytes from bufs[0..nb): returns how many buffers are left
+ * (the first one trimmed when cut short). */
+uv_buf_t http_buf_span(char *base, size_t len);
+int http_bufs_consume(uv_buf_t *bufs, int nb, size_t written);
+
+/* http_exchange.c */
+http_exchange *http_exchange_new(http_loop *lp, http_conn *c);
+void http_exchange_free(http_exchange *ex);
+/* Splits url into the path and the query (once the whole target is in). */
+void http_exchange_split_target(http_exchange *ex);
+/* Fills in the response: takes body; builds resp_head (NULL if out of memory). */
+void http_exchange_set_response(http_exchange *ex, int status, const char *content_type,
+                                char *body, size_t len, const char *extra_headers);
+/* {"error": "<msg>"} as a malloc'd body, or NULL if out of memory. */
+char *http_error_json(const char *msg, size_t *len);
+
 /* http_conn.c */
 void http_conn_accept(http_loop *lp);
 /* Test seam (tests/fuzz/fuzz_http_request.c): serves fd, an already connected stream socket
  * (e.g. one end of a socketpair), on lp exactly as an accepted connection, with no listener
- * and no connection cap. lp needs only loop, srv and conns set. On success the connection
- * owns fd (closed with it); on failure (negative libuv error) the caller still owns fd. */
+ * and no connection cap. lp needs only loop and srv set. On success the connection owns fd
+ * (closed with it); on failure (a negative libuv error) the caller still owns fd. */
 int http_conn_open_fd(http_loop *lp, int fd);
-void http_conn_drain(http_conn *c);        /* phase 2: close when flushed */
+void http_conn_drain(http_conn *c);        /* shutdown: answer what was received, then close */
 void http_conn_force_close(http_conn *c);  /* phase 3 */
 http_conn *http_conn_next(http_conn *c);
-void http_loop_maybe_finish(http_loop *lp);/* close the loop's handles once drained */
-void http_exchange_free(http_exchange *ex);
+/* Queues ex's filled-in response for writing, or frees ex if its client is gone. */
+void http_conn_respond(http_exchange *ex);
 
 #endif

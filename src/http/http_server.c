@@ -26,28 +26,6 @@ void http_options_default(http_options *o)
     o->max_write_queue = 4u << 20;
 }
 
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
-    }
-}
-
 /* ---- cross-thread posts --------------------------------------------------------------- */
 static void run_posts(http_loop *lp)
 {
@@ -121,8 +99,16 @@ static int bind_listener(http_loop *lp, const char *host, int *port, char *err, 
     lp->listener_open = 1;
     uv_os_fd_t fd;
     int one = 1;
-    if (uv_fileno((uv_handle_t *)&lp->listener, &fd) == 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* every loop's socket shares the port: without SO_REUSEPORT the second bind fails */
+    rc = uv_fileno((uv_handle_t *)&lp->listener, &fd);
+    if (rc) {
+        snprintf(err, err_len, "socket: %s", uv_strerror(rc));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        snprintf(err, err_len, "setsockopt SO_REUSEPORT: %s", strerror(errno));
+        return -1;
+    }
     rc = uv_tcp_bind(&lp->listener, (struct sockaddr *)&ss, 0);
     if (rc == 0) rc = uv_listen((uv_stream_t *)&lp->listener, 1024, on_connection);
     if (rc) {
@@ -132,7 +118,11 @@ static int bind_listener(http_loop *lp, const char *host, int *port, char *err, 
     if (*port == 0) {
         struct sockaddr_storage got;
         int len = sizeof got;
-        uv_tcp_getsockname(&lp->listener, (struct sockaddr *)&got, &len);
+        rc = uv_tcp_getsockname(&lp->listener, (struct sockaddr *)&got, &len);
+        if (rc) {
+            snprintf(err, err_len, "getsockname: %s", uv_strerror(rc));
+            return -1;
+        }
         *port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
                                           : ntohs(((struct sockaddr_in *)&got)->sin_port);
     }
@@ -148,7 +138,8 @@ static void close_listener(http_loop *lp)
     }
 }
 
-void http_loop_maybe_finish(http_loop *lp)
+/* Closes the loop's handles once shutdown is on and its last connection is gone. */
+static void http_loop_maybe_finish(http_loop *lp)
 {
     if (atomic_load(&lp->srv->phase) < 2 || lp->conns || !lp->asyncs_open) return;
     close_listener(lp);
@@ -166,7 +157,9 @@ static void on_ctl(uv_async_t *a)
     http_loop *lp = a->data;
     int phase = atomic_load(&lp->srv->phase);
     if (phase >= 1) close_listener(lp);
-    if (phase >= 2 && lp->phase_seen < phase) {
+    /* from the moment intake stops, every connection answers what it received, saying
+     * Connection: close on its last answer, and closes */
+    if (phase >= 1 && lp->phase_seen < phase) {
         http_conn *c = lp->conns;
         while (c) {
             http_conn *next = http_conn_next(c);
@@ -244,7 +237,8 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms)
             leak = 1;   /* a wedged loop: leave its memory alone, the process is ending */
             continue;
         }
-        uv_loop_close(&lp->loop);
+        int rc = uv_loop_close(&lp->loop);
+        if (rc) log_warn("http: loop %d still had handles at close: %s", i, uv_strerror(rc));
         pthread_mutex_destroy(&lp->post_lock);
     }
     if (leak) {
@@ -289,8 +283,21 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
             break;
         }
         pthread_mutex_init(&lp->post_lock, NULL);
-        uv_async_init(&lp->loop, &lp->post_async, on_post);
-        uv_async_init(&lp->loop, &lp->ctl_async, on_ctl);
+        lp->conn_gone = http_loop_maybe_finish;
+        /* uv_async_init fails only without file descriptors: then nothing of lp is open */
+        int arc = uv_async_init(&lp->loop, &lp->post_async, on_post);
+        if (arc == 0) {
+            arc = uv_async_init(&lp->loop, &lp->ctl_async, on_ctl);
+            if (arc) uv_close((uv_handle_t *)&lp->post_async, NULL);
+        }
+        if (arc) {
+            snprintf(err, err_len, "uv_async_init: %s", uv_strerror(arc));
+            uv_run(&lp->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&lp->loop);
+            pthread_mutex_destroy(&lp->post_lock);
+            rc = -1;
+            break;
+        }
         lp->post_async.data = lp->ctl_async.data = lp;
         lp->asyncs_open = 1;
         n_init++;
@@ -299,8 +306,9 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
     srv->port = port;
     for (int i = 0; i < n_init && rc == 0; i++) {
         http_loop *lp = &srv->loops[i];
-        if (pthread_create(&lp->thread, NULL, loop_thread, lp) != 0) {
-            snprintf(err, err_len, "pthread_create: %s", strerror(errno));
+        int prc = pthread_create(&lp->thread, NULL, loop_thread, lp);
+        if (prc != 0) {   /* returns the error; errno is not set */
+            snprintf(err, err_len, "pthread_create: %s", strerror(prc));
             rc = -1;
             break;
         }

@@ -6,28 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "inferd/half.h"
 #include "kserve.h"
-
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {  /* subnormal: normalise */
-            int e = -1;
-            do { e++; mant <<= 1; } while (!(mant & 0x400));
-            bits = sign | (uint32_t)(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | mant << 13;
-    } else {
-        bits = sign | (exp + 127 - 15) << 23 | mant << 13;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 static void put_double(http_buf *b, double v, int digits)
 {
@@ -79,16 +59,8 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
         case INFERD_DTYPE_UINT64: { uint64_t v; memcpy(&v, p + i * 8, 8); http_buf_printf(b, "%" PRIu64, v); break; }
         case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + i * 4, 4); put_double(b, v, 9); break; }
         case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + i * 8, 8); put_double(b, v, 17); break; }
-        case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, half_to_float(v), 5); break; }
-        case INFERD_DTYPE_BF16: {
-            uint16_t v;
-            memcpy(&v, p + i * 2, 2);
-            uint32_t bits = (uint32_t)v << 16;
-            float f;
-            memcpy(&f, &bits, 4);
-            put_double(b, f, 4);
-            break;
-        }
+        case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, inferd_half_to_float(v), 5); break; }
+        case INFERD_DTYPE_BF16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, inferd_bf16_to_float(v), 4); break; }
         case INFERD_DTYPE_BYTES: {
             uint32_t l;
             if (t->nbytes - pos < 4) goto short_bytes;

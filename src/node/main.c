@@ -2,6 +2,7 @@
  * scheduler (which starts the workers), serves HTTP, and drains cleanly on SIGINT/SIGTERM
  * (a second signal exits at once). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -30,6 +31,7 @@ typedef struct node_options {
     log_format format;
     int64_t drain_timeout_ms;
     uint64_t arena_mb;
+    int64_t live_stale_ms;
 } node_options;
 
 static void usage(FILE *f)
@@ -52,6 +54,8 @@ static void usage(FILE *f)
 "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
 "  --arena-mb N            shared tensor arena size in MiB (default 256)\n"
 "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
+"  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
+"                          progress for this long (default 5000)\n"
 "  --help, --version\n");
 }
 
@@ -68,7 +72,7 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int parse_args(int argc, char **argv, node_options *o)
 {
     enum { O_PORT = 1000, O_HOST, O_REPO, O_THREADS, O_LEVEL, O_FORMAT, O_BODY, O_HEADER,
-           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_WORKER, O_HELP,
+           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_WORKER, O_LIVE_STALE, O_HELP,
            O_VERSION };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -86,6 +90,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
         {"arena-mb", required_argument, 0, O_ARENA},
         {"worker-path", required_argument, 0, O_WORKER},
+        {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -145,6 +150,10 @@ static int parse_args(int argc, char **argv, node_options *o)
             else o->arena_mb = (uint64_t)v;
             break;
         case O_WORKER: o->worker_path = optarg; break;
+        case O_LIVE_STALE:
+            if (parse_i64(optarg, 100, 86400000, &v)) bad = "--live-stale-ms";
+            else o->live_stale_ms = v;
+            break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: printf("inferd %s\n", INFERD_VERSION); exit(0);
@@ -193,15 +202,14 @@ static void on_signal(int sig)
 
 static int install_signals(void)
 {
-    if (pipe(signal_pipe) != 0) return -1;
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1;   /* workers must not hold it */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
     return 0;
 }
 
@@ -235,6 +243,7 @@ int main(int argc, char **argv)
     o.format = LOG_FORMAT_TEXT;
     o.drain_timeout_ms = 10000;
     o.arena_mb = 256;
+    o.live_stale_ms = 5000;
     log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd");
     if (parse_args(argc, argv, &o) != 0) return 2;
     log_init(o.level, o.format, "inferd");
@@ -312,7 +321,8 @@ int main(int argc, char **argv)
     free(all);   /* the scheduler copied the configs */
 
     routes_ctx rctx = {.sched = sched, .region = &region, .server_name = "inferd",
-                       .version = INFERD_VERSION};
+                       .version = INFERD_VERSION,
+                       .live_stale_ns = o.live_stale_ms * 1000000LL};
     http_server *srv = NULL;
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);

@@ -12,6 +12,7 @@ typedef struct routes_ctx {
     shm_region *region;      /* borrowed: for reading and writing arena tensors */
     const char *server_name; /* "inferd" */
     const char *version;     /* e.g. "0.1.0" */
+    int64_t live_stale_ns;   /* live is 503 once the scheduler's progress is this old */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -30,7 +31,8 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
 
-/* Responds with a JSON body (takes the http_buf's data), status 200 or as given. */
+/* routes_reply.c: responds with a JSON body (takes the http_buf's data; 500 if it ran out of
+ * memory). */
 struct http_buf;
 void routes_send_buf(http_exchange *ex, int status, struct http_buf *b);
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inferd/http_buf.h"
 #include "routes.h"
 
 #define MAX_SEGMENTS 8
@@ -15,12 +14,13 @@ typedef struct path_parts {
     char *seg[MAX_SEGMENTS];
 } path_parts;
 
-/* Splits "/a/b/c?x" into segments (in place in buf). Returns -1 if too many. */
-static int split_path(const char *url, char *buf, size_t buf_len, path_parts *pp)
+/* Splits "/a/b/c" (the path, without the query) into segments (in place in buf). Returns -1
+ * if too many or too long. */
+static int split_path(const char *path, char *buf, size_t buf_len, path_parts *pp)
 {
-    size_t n = strcspn(url, "?#");
+    size_t n = strlen(path);
     if (n >= buf_len) return -1;
-    memcpy(buf, url, n);
+    memcpy(buf, path, n);
     buf[n] = '\0';
     pp->n = 0;
     char *save = NULL;
@@ -34,17 +34,6 @@ static int split_path(const char *url, char *buf, size_t buf_len, path_parts *pp
 static int is(const path_parts *pp, int i, const char *s)
 {
     return i < pp->n && strcmp(pp->seg[i], s) == 0;
-}
-
-void routes_send_buf(http_exchange *ex, int status, http_buf *b)
-{
-    size_t len;
-    char *body = http_buf_take(b, &len);
-    if (!body) {
-        http_ex_error(ex, 500, "", "out of memory");
-        return;
-    }
-    http_ex_respond(ex, status, "application/json", body, len, "");
 }
 
 static int method_ok(http_exchange *ex, const char *allow)

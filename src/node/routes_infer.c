@@ -1,6 +1,8 @@
 /* POST /v2/models/{m}/infer and POST /process: decode into the arena, hand the request to
  * the scheduler, and answer when done() comes back (hopping from the scheduler's thread to
- * the connection's loop thread through http_ex_post). */
+ * the connection's loop thread through http_ex_post). A large body is decoded, and a large
+ * answer encoded, on the thread pool (http_ex_offload) so the loop's other connections are
+ * not kept waiting; small ones stay inline. */
 #include "inferd/clock.h"
 #include <errno.h>
 #include <jansson.h>
@@ -13,6 +15,10 @@
 #include "kserve.h"
 #include "routes.h"
 
+/* Bodies and answers above this many bytes are decoded / encoded off the loop thread: at
+ * roughly 100 MB/s of JSON that is a few ms, the most one request may hold the loop. */
+#define ROUTES_OFFLOAD_BYTES (256u << 10)
+
 enum job_kind { JOB_KSERVE, JOB_PROCESS };
 
 typedef struct infer_job {
@@ -22,11 +28,21 @@ typedef struct infer_job {
     int kind;
     char *id;
     size_t id_len;
+    /* work done off the loop: the body to decode (owned by ex), or the answer encoded */
+    const model_config *model;
+    const char *body;
+    size_t body_len;
+    int status;              /* decode: 0 or an HTTP status; encode: 0 or -1 */
+    kserve_params params;
+    json_t *root;            /* /process: the parsed body */
+    http_buf out;
+    char err[512];
 } infer_job;
 
 static void job_free(infer_job *job)
 {
     free(job->id);
+    http_buf_free(&job->out);
     free(job);
 }
 
@@ -71,6 +87,44 @@ fail:
     http_ex_error(ex, 500, "", "%s", err);
 }
 
+/* Runs work(job) then done(ex, job): on the thread pool when size is over the threshold
+ * (so the loop's other connections are not kept waiting), else inline. */
+static void run_sized(http_exchange *ex, uint64_t size, void (*work)(void *arg),
+                      void (*done)(http_exchange *ex, void *arg), infer_job *job)
+{
+    if (size > ROUTES_OFFLOAD_BYTES && http_ex_offload(ex, work, done, job) == 0) return;
+    work(job);
+    done(ex, job);
+}
+
+/* Encodes the infer answer into job->out (on the loop thread or a pool thread). */
+static void encode_answer(void *arg)
+{
+    infer_job *job = arg;
+    const model_config *m = sched_model(job->ctx->sched, job->req.model);
+    job->status = kserve_encode_infer(&job->req, m, job->ctx->region, job->id, job->id_len,
+                                      &job->out, job->err, sizeof job->err);
+}
+
+/* On the loop thread, once job->out holds the answer: sends it, frees the job. */
+static void send_encoded(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees ex */
+    else if (job->status == 0) routes_send_buf(ex, 200, &job->out);
+    else http_ex_error(ex, 500, "", "%s", job->err);
+    sched_release(job->ctx->sched, &job->req);
+    job_free(job);
+}
+
+static uint64_t output_bytes(const infer_request *req)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++)
+        n += req->outputs[i].nbytes;
+    return n;
+}
+
 /* On the connection's loop thread. */
 static void finish_on_loop(http_exchange *ex, void *arg)
 {
@@ -83,17 +137,8 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     } else if (job->kind == JOB_PROCESS) {
         answer_process(ex, job);
     } else {
-        char err[256];
-        http_buf b;
-        http_buf_init(&b);
-        const model_config *m = sched_model(ctx->sched, job->req.model);
-        if (kserve_encode_infer(&job->req, m, ctx->region, job->id, job->id_len, &b, err,
-                                sizeof err) == 0) {
-            routes_send_buf(ex, 200, &b);
-        } else {
-            http_buf_free(&b);
-            http_ex_error(ex, 500, "", "%s", err);
-        }
+        run_sized(ex, output_bytes(&job->req), encode_answer, send_encoded, job);
+        return;   /* send_encoded releases and frees */
     }
     sched_release(ctx->sched, &job->req);
     job_free(job);
@@ -167,53 +212,89 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, int model, int kin
     job->kind = kind;
     job->req.model = model;
     job->req.delay_us = -1;
+    http_buf_init(&job->out);
     return job;
 }
 
-void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
+/* Decodes job->body into the arena (on the loop thread or a pool thread). */
+static void decode_request(void *arg)
 {
-    const model_config *m = sched_model(ctx->sched, model);
-    infer_job *job = job_new(ex, ctx, model, JOB_KSERVE);
-    if (!job) return;
-    char err[512];
-    size_t len;
-    const char *body = http_ex_body(ex, &len);
-    kserve_params params;
-    int status = kserve_decode_infer(body, len, m, ctx->region, sched_arena(ctx->sched),
-                                     &job->req, &params, err, sizeof err);
-    if (status != 0) {
-        sched_note_rejected(ctx->sched, model);
-        http_ex_error(ex, status, status == 503 ? "Retry-After: 1\r\n" : "", "%s", err);
+    infer_job *job = arg;
+    job->status = kserve_decode_infer(job->body, job->body_len, job->model, job->ctx->region,
+                                      sched_arena(job->ctx->sched), &job->req, &job->params,
+                                      job->err, sizeof job->err);
+}
+
+/* On the loop thread, once decoded: answers a refusal, or submits. */
+static void submit_decoded(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    routes_ctx *ctx = job->ctx;
+    if (job->status != 0) {
+        sched_note_rejected(ctx->sched, job->req.model);
+        http_ex_error(ex, job->status, job->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
+                      job->err);
         job_free(job);
         return;
     }
-    job->id = params.id;
-    job->id_len = params.id_len;
-    if (set_deadline(ex, m, params.timeout_us, &job->req, err, sizeof err)) {
-        sched_note_rejected(ctx->sched, model);
+    job->id = job->params.id;
+    job->id_len = job->params.id_len;
+    if (http_ex_orphaned(ex)) {   /* the client left while its body was decoded */
         kserve_free_inputs(sched_arena(ctx->sched), &job->req);
-        http_ex_error(ex, 400, "", "%s", err);
+        http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees the exchange */
+        job_free(job);
+        return;
+    }
+    if (set_deadline(ex, job->model, job->params.timeout_us, &job->req, job->err,
+                     sizeof job->err)) {
+        sched_note_rejected(ctx->sched, job->req.model);
+        kserve_free_inputs(sched_arena(ctx->sched), &job->req);
+        http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
         return;
     }
     submit(ex, job);
 }
 
-void routes_process(http_exchange *ex, routes_ctx *ctx)
+void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
 {
-    size_t len;
-    const char *body = http_ex_body(ex, &len);
+    infer_job *job = job_new(ex, ctx, model, JOB_KSERVE);
+    if (!job) return;
+    job->model = sched_model(ctx->sched, model);
+    job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
+    run_sized(ex, job->body_len, decode_request, submit_decoded, job);
+}
+
+/* Parses a /process body (on the loop thread or a pool thread). */
+static void parse_process(void *arg)
+{
+    infer_job *job = arg;
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
-    if (!root) {
-        http_ex_error(ex, 400, "", "malformed JSON at line %d column %d: %s", jerr.line,
-                      jerr.column, jerr.text);
+    job->root = json_loadb(job->body, job->body_len, JSON_ALLOW_NUL, &jerr);
+    if (!job->root)
+        snprintf(job->err, sizeof job->err, "malformed JSON at line %d column %d: %s",
+                 jerr.line, jerr.column, jerr.text);
+}
+
+/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
+static void process_parsed(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    routes_ctx *ctx = job->ctx;
+    json_t *root = job->root;
+    job->root = NULL;
+    if (!root || http_ex_orphaned(ex)) {
+        if (root) http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* client gone: frees ex */
+        else http_ex_error(ex, 400, "", "%s", job->err);
+        json_decref(root);
+        job_free(job);
         return;
     }
     json_t *msg = json_is_object(root) ? json_object_get(root, "message") : NULL;
     if (!json_is_string(msg)) {
         http_ex_error(ex, 400, "", "expected a JSON object with a string field 'message'");
         json_decref(root);
+        job_free(job);
         return;
     }
     int model = sched_find_model(ctx->sched, "reverse");
@@ -221,18 +302,16 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
     if (!m) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "model 'reverse' is not loaded");
         json_decref(root);
+        job_free(job);
         return;
     }
     if (m->n_inputs != 1 || m->inputs[0].dtype != INFERD_DTYPE_BYTES) {
         http_ex_error(ex, 500, "", "model 'reverse' does not take one BYTES input");
         json_decref(root);
+        job_free(job);
         return;
     }
-    infer_job *job = job_new(ex, ctx, model, JOB_PROCESS);
-    if (!job) {
-        json_decref(root);
-        return;
-    }
+    job->req.model = model;
     /* one string element: shape [1, 1, ...] (batch dim first when batched) */
     shm_tensor *t = &job->req.inputs[0];
     const model_io *io = &m->inputs[0];
@@ -276,4 +355,12 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
         return;
     }
     submit(ex, job);
+}
+
+void routes_process(http_exchange *ex, routes_ctx *ctx)
+{
+    infer_job *job = job_new(ex, ctx, -1, JOB_PROCESS);
+    if (!job) return;
+    job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
+    run_sized(ex, job->body_len, parse_process, process_parsed, job);
 }

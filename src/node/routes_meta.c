@@ -8,7 +8,12 @@
 
 void routes_health_live(http_exchange *ex, routes_ctx *ctx)
 {
-    (void)ctx;
+    int64_t age = sched_progress_age_ns(ctx->sched);
+    if (ctx->live_stale_ns > 0 && age > ctx->live_stale_ns) {
+        http_ex_error(ex, 503, "", "not live: the scheduler has made no progress for %lld ms",
+                      (long long)(age / 1000000));
+        return;
+    }
     http_buf b;
     http_buf_init(&b);
     http_buf_puts(&b, "{\"live\": true}");

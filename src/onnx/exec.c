@@ -192,11 +192,6 @@ const onnx_node *onnx_ctx_node(const onnx_ctx *ctx)
     return ctx->node;
 }
 
-int onnx_ctx_threads(const onnx_ctx *ctx)
-{
-    return ctx->x->threads;
-}
-
 static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)
 {
     if (ctx->err_code) return -1; /* keep the first message */
@@ -261,13 +256,13 @@ onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
             return NULL;
         }
         if (dims[k] && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k]) {
-            ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: shape too large", i);
+            ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
             return NULL;
         }
         numel *= (size_t)dims[k];
     }
     if (numel > ONNX_MAX_TENSOR_BYTES / esize) {
-        ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: shape too large", i);
+        ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
         return NULL;
     }
     onnx_exec *x = ctx->x;
@@ -341,7 +336,7 @@ void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes)
         return NULL;
     }
     if (nbytes > ONNX_MAX_TENSOR_BYTES) {
-        ctx_fail_code(ctx, ONNX_E_NOMEM, "scratch of %zu bytes is too large", nbytes);
+        ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "scratch of %zu bytes is too large", nbytes);
         return NULL;
     }
     size_t cap;

@@ -47,7 +47,8 @@ void onnx_exec_destroy(onnx_exec *x);
 /* Returns value v's buffer to the pool. */
 void onnx_exec_release(onnx_exec *x, int v);
 
-/* Runs one node. Returns 0 or ONNX_E_INVALID / ONNX_E_UNSUPPORTED / ONNX_E_NOMEM, with the
+/* Runs one node. Returns 0 or ONNX_E_INVALID / ONNX_E_UNSUPPORTED / ONNX_E_NOMEM /
+ * ONNX_E_TOO_LARGE, with the
  * message in err. */
 int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len);
 

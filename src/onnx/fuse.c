@@ -18,53 +18,6 @@
 #include "ops/activation.h"
 #include "registry.h"
 
-/* The single live node reading value v, or -1. Use counts are recomputed before each pass; within
- * a pass a fusion moves values' producers, and consumers only of values it removes. */
-static int sole_consumer(const onnx_model *m, int v)
-{
-    if (v < 0 || m->values[v].graph_output || m->values[v].n_consumers != 1) return -1;
-    int c = m->values[v].last_use;
-    return c >= 0 && m->nodes[c].op ? c : -1;
-}
-
-static const onnx_tensor *const_input(const onnx_model *m, const onnx_node *n, int k)
-{
-    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
-    const onnx_value *v = &m->values[n->inputs[k]];
-    return v->kind == ONNX_VALUE_CONST ? &v->t : NULL;
-}
-
-static int only_first_output(const onnx_node *n)
-{
-    for (int k = 1; k < n->n_outputs; k++)
-        if (n->outputs[k] >= 0) return 0;
-    return n->n_outputs >= 1 && n->outputs[0] >= 0;
-}
-
-static int add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a)
-{
-    onnx_attr *attrs = onnx_arena_calloc(&m->arena, (size_t)n->n_attrs + 1, sizeof *attrs);
-    if (!attrs) return -1;
-    if (n->n_attrs) memcpy(attrs, n->attrs, (size_t)n->n_attrs * sizeof *attrs);
-    attrs[n->n_attrs] = *a;
-    n->attrs = attrs;
-    n->n_attrs++;
-    return 0;
-}
-
-static int set_input(onnx_model *m, onnx_node *n, int k, int v)
-{
-    if (k >= n->n_inputs) {
-        int *inputs = onnx_arena_calloc(&m->arena, (size_t)k + 1, sizeof *inputs);
-        if (!inputs) return -1;
-        for (int i = 0; i <= k; i++) inputs[i] = i < n->n_inputs ? n->inputs[i] : -1;
-        n->inputs = inputs;
-        n->n_inputs = k + 1;
-    }
-    n->inputs[k] = v;
-    return 0;
-}
-
 /* A new constant value owning data (malloc'd; freed on failure). */
 static int add_const(onnx_model *m, const char *name, float *data, int64_t len)
 {
@@ -81,48 +34,21 @@ static int add_const(onnx_model *m, const char *name, float *data, int64_t len)
     return v;
 }
 
-/* ---- shared with fuse_*.c (fuse.h) ---- */
-
-int onnx_fuse_sole_consumer(const onnx_model *m, int v) { return sole_consumer(m, v); }
-const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n, int k)
-{
-    return const_input(m, n, k);
-}
-int onnx_fuse_only_first_output(const onnx_node *n) { return only_first_output(n); }
-int onnx_fuse_add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a) { return add_attr(m, n, a); }
-int onnx_fuse_set_input(onnx_model *m, onnx_node *n, int k, int v) { return set_input(m, n, k, v); }
-
-int onnx_fuse_producer(const onnx_model *m, int v)
-{
-    if (v < 0) return -1;
-    int p = m->values[v].producer;
-    return p >= 0 && m->nodes[p].op ? p : -1;
-}
-
-int onnx_fuse_scalar(const onnx_model *m, int v, float *out)
-{
-    if (v < 0 || m->values[v].kind != ONNX_VALUE_CONST) return 0;
-    const onnx_tensor *t = &m->values[v].t;
-    if (t->dtype != INFERD_DTYPE_FP32 || t->ndim != 0 || !t->data) return 0;
-    *out = ((const float *)t->data)[0];
-    return 1;
-}
-
 /* ---- Conv + BatchNormalization ---------------------------------------------------------- */
 
 static int fuse_conv_bn(onnx_model *m, int ci)
 {
     onnx_node *conv = &m->nodes[ci];
     if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1) return 0;
-    int bi = sole_consumer(m, conv->outputs[0]);
+    int bi = onnx_fuse_sole_consumer(m, conv->outputs[0]);
     if (bi < 0) return 0;
     onnx_node *bn = &m->nodes[bi];
-    if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->inputs[0] != conv->outputs[0] || !only_first_output(bn))
+    if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->inputs[0] != conv->outputs[0] || !onnx_fuse_only_first_output(bn))
         return 0;
     if (onnx_attr_int(bn, "training_mode", 0) != 0) return 0;
-    const onnx_tensor *w = const_input(m, conv, 1), *b = const_input(m, conv, 2);
-    const onnx_tensor *sc = const_input(m, bn, 1), *bb = const_input(m, bn, 2);
-    const onnx_tensor *mean = const_input(m, bn, 3), *var = const_input(m, bn, 4);
+    const onnx_tensor *w = onnx_fuse_const_input(m, conv, 1), *b = onnx_fuse_const_input(m, conv, 2);
+    const onnx_tensor *sc = onnx_fuse_const_input(m, bn, 1), *bb = onnx_fuse_const_input(m, bn, 2);
+    const onnx_tensor *mean = onnx_fuse_const_input(m, bn, 3), *var = onnx_fuse_const_input(m, bn, 4);
     if (!w || !sc || !bb || !mean || !var || w->dtype != INFERD_DTYPE_FP32 || w->ndim < 3) return 0;
     if (conv->n_inputs > 2 && conv->inputs[2] >= 0 && !b) return 0;
     int64_t c_out = w->dims[0];
@@ -155,7 +81,7 @@ static int fuse_conv_bn(onnx_model *m, int ci)
     m->values[vw].t.data = nw;
     int vb = add_const(m, "inferd_fused_conv_b", nb, c_out);
     if (vb < 0) return -1;
-    if (set_input(m, conv, 1, vw) < 0 || set_input(m, conv, 2, vb) < 0) return -1;
+    if (onnx_fuse_set_input(m, conv, 1, vw) < 0 || onnx_fuse_set_input(m, conv, 2, vb) < 0) return -1;
     conv->outputs[0] = bn->outputs[0];
     m->values[conv->outputs[0]].producer = ci;
     bn->op = NULL;
@@ -168,20 +94,20 @@ static int fuse_matmul_bias(onnx_model *m, int mi)
 {
     onnx_node *mm = &m->nodes[mi];
     if (strcmp(mm->op_type, "MatMul") != 0 || mm->n_inputs != 2 || mm->n_outputs != 1) return 0;
-    const onnx_tensor *bmat = const_input(m, mm, 1);
+    const onnx_tensor *bmat = onnx_fuse_const_input(m, mm, 1);
     if (!bmat || bmat->dtype != INFERD_DTYPE_FP32 || bmat->ndim != 2) return 0;
-    int ai = sole_consumer(m, mm->outputs[0]);
+    int ai = onnx_fuse_sole_consumer(m, mm->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *add = &m->nodes[ai];
-    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !only_first_output(add)) return 0;
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
     int other = add->inputs[0] == mm->outputs[0] ? 1 : 0;
     if (add->inputs[1 - other] != mm->outputs[0]) return 0;
-    const onnx_tensor *bias = const_input(m, add, other);
+    const onnx_tensor *bias = onnx_fuse_const_input(m, add, other);
     if (!bias || bias->dtype != INFERD_DTYPE_FP32 || bias->ndim != 1 || bias->dims[0] != bmat->dims[1]) return 0;
     int bv = add->inputs[other];
-    if (set_input(m, mm, 2, bv) < 0) return -1;
+    if (onnx_fuse_set_input(m, mm, 2, bv) < 0) return -1;
     onnx_attr a = {.name = "inferd_bias", .type = ONNX_ATTR_INT, .i = 1};
-    if (add_attr(m, mm, &a) < 0) return -1;
+    if (onnx_fuse_add_attr(m, mm, &a) < 0) return -1;
     mm->outputs[0] = add->outputs[0];
     m->values[mm->outputs[0]].producer = mi;
     add->op = NULL;
@@ -198,20 +124,20 @@ static int fuse_conv_add(onnx_model *m, int ci)
     onnx_node *conv = &m->nodes[ci];
     if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1 || conv->n_inputs > 3) return 0;
     if (onnx_node_attr(conv, "inferd_activation") || onnx_node_attr(conv, "inferd_residual")) return 0;
-    const onnx_tensor *w = const_input(m, conv, 1);
+    const onnx_tensor *w = onnx_fuse_const_input(m, conv, 1);
     if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
-    int ai = sole_consumer(m, conv->outputs[0]);
+    int ai = onnx_fuse_sole_consumer(m, conv->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *add = &m->nodes[ai];
-    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !only_first_output(add)) return 0;
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
     int other = add->inputs[0] == conv->outputs[0] ? 1 : 0;
     int rv = add->inputs[other];
     if (add->inputs[1 - other] != conv->outputs[0] || rv < 0 || rv == conv->outputs[0]) return 0;
     const onnx_value *r = &m->values[rv];
     if (r->kind == ONNX_VALUE_ACTIVATION && (r->producer < 0 || r->producer >= ci)) return 0;
-    if (set_input(m, conv, 3, rv) < 0) return -1;
+    if (onnx_fuse_set_input(m, conv, 3, rv) < 0) return -1;
     onnx_attr a = {.name = "inferd_residual", .type = ONNX_ATTR_INT, .i = 1};
-    if (add_attr(m, conv, &a) < 0) return -1;
+    if (onnx_fuse_add_attr(m, conv, &a) < 0) return -1;
     conv->outputs[0] = add->outputs[0];
     m->values[conv->outputs[0]].producer = ci;
     add->op = NULL;
@@ -242,7 +168,7 @@ static int act_params(const onnx_model *m, const onnx_node *act, float *a, float
         } else {
             for (int k = 1; k < act->n_inputs && k < 3; k++) {
                 if (act->inputs[k] < 0) continue;
-                const onnx_tensor *c = const_input(m, act, k);
+                const onnx_tensor *c = onnx_fuse_const_input(m, act, k);
                 if (!c || c->dtype != INFERD_DTYPE_FP32 || onnx_tensor_numel(c) != 1) return -1;
                 float v = ((const float *)c->data)[0];
                 if (k == 1) alpha = v;
@@ -267,10 +193,10 @@ static int fuse_dw_input_activation(onnx_model *m, int ai)
 {
     onnx_node *act = &m->nodes[ai];
     if (strcmp(act->op_type, "Relu") != 0 && strcmp(act->op_type, "Clip") != 0) return 0;
-    if (!only_first_output(act) || act->n_inputs < 1 || act->inputs[0] < 0) return 0;
+    if (!onnx_fuse_only_first_output(act) || act->n_inputs < 1 || act->inputs[0] < 0) return 0;
     float alpha, beta;
     if (act_params(m, act, &alpha, &beta) != 0) return 0;
-    int di = sole_consumer(m, act->outputs[0]);
+    int di = onnx_fuse_sole_consumer(m, act->outputs[0]);
     if (di < 0) return 0;
     onnx_node *dw = &m->nodes[di];
     if (strcmp(dw->op_type, "Conv") != 0 || dw->inputs[0] != act->outputs[0] ||
@@ -278,7 +204,7 @@ static int fuse_dw_input_activation(onnx_model *m, int ai)
         return 0;
     for (int k = 1; k < dw->n_inputs; k++)
         if (dw->inputs[k] == act->outputs[0]) return 0;
-    const onnx_tensor *w = const_input(m, dw, 1);
+    const onnx_tensor *w = onnx_fuse_const_input(m, dw, 1);
     if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[1] != 1 ||
         onnx_attr_int(dw, "group", 1) <= 1)
         return 0;
@@ -288,7 +214,7 @@ static int fuse_dw_input_activation(onnx_model *m, int ai)
         {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
     };
     for (int i = 0; i < 3; i++)
-        if (add_attr(m, dw, &attrs[i]) < 0) return -1;
+        if (onnx_fuse_add_attr(m, dw, &attrs[i]) < 0) return -1;
     dw->inputs[0] = act->inputs[0];
     act->op = NULL;
     return 1;
@@ -301,13 +227,13 @@ static int fuse_activation(onnx_model *m, int pi)
         return 0;
     if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
     /* the fused activation runs on float32 data: require float32 weights */
-    const onnx_tensor *w = const_input(m, p, 1);
+    const onnx_tensor *w = onnx_fuse_const_input(m, p, 1);
     if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
-    int ai = sole_consumer(m, p->outputs[0]);
+    int ai = onnx_fuse_sole_consumer(m, p->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *act = &m->nodes[ai];
     if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
-        !only_first_output(act))
+        !onnx_fuse_only_first_output(act))
         return 0;
     /* the fused kind is the exact GELU only */
     if (strcmp(act->op_type, "Gelu") == 0 && strcmp(onnx_attr_string(act, "approximate", "none"), "none") != 0)
@@ -320,7 +246,7 @@ static int fuse_activation(onnx_model *m, int pi)
         {.name = "inferd_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
     };
     for (int i = 0; i < 3; i++)
-        if (add_attr(m, p, &attrs[i]) < 0) return -1;
+        if (onnx_fuse_add_attr(m, p, &attrs[i]) < 0) return -1;
     p->outputs[0] = act->outputs[0];
     m->values[p->outputs[0]].producer = pi;
     act->op = NULL;

@@ -1,14 +1,16 @@
-/* Private: helpers shared by the load-time fusion passes (fuse.c and fuse_*.c). A pass is
- * called for every live node i in order; it returns 1 when it rewrote the graph around node i,
- * 0 when the pattern does not match, -1 on ENOMEM. Removed nodes get op = NULL (compacted
- * after the passes). Use counts (n_consumers, last_use, producer) are recomputed between
- * passes. */
+/* Private: helpers shared by the load-time fusion passes (fuse_util.c, used by fuse.c and
+ * fuse_*.c). A pass is called for every live node i in order; it returns 1 when it rewrote the
+ * graph around node i, 0 when the pattern does not match, -1 on ENOMEM. Removed nodes get
+ * op = NULL (compacted after the passes). Use counts (n_consumers, last_use, producer) are
+ * recomputed between passes. */
 #ifndef ONNX_FUSE_H
 #define ONNX_FUSE_H
 
 #include "model.h"
 
-/* The single live node reading value v (not a graph output), or -1. */
+/* The single live node reading value v (not a graph output), or -1. Use counts are recomputed
+ * before each pass; within a pass a fusion moves values' producers, and consumers only of
+ * values it removes. */
 int onnx_fuse_sole_consumer(const onnx_model *m, int v);
 /* Input k of node n if it is a constant, else NULL. */
 const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n, int k);

@@ -1,7 +1,6 @@
 /* ModelProto -> onnx_model: opset check, values (inputs, initializers, node outputs), nodes with
  * their attributes and operators, then the load-time passes (sort, fold, fuse, prepare, plan). */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,40 +12,6 @@
 #include "wirecheck.h"
 
 #define MODEL_MAX_FILE ((size_t)4 << 30) /* 4 GiB; larger weights go in external data */
-
-int onnx_load_fail(onnx_load_err *e, int code, const char *fmt, ...)
-{
-    if (e->code == 0) { /* keep the first (innermost) message */
-        e->code = code;
-        if (e->buf && e->len) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(e->buf, e->len, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return e->code;
-}
-
-int onnx_model_add_value(onnx_model *m, const char *name, onnx_value_kind kind)
-{
-    if (m->n_values == m->cap_values) {
-        int cap = m->cap_values ? m->cap_values * 2 : 64;
-        if (cap > INT_MAX / 2) return -1;
-        onnx_value *v = realloc(m->values, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        m->values = v;
-        m->cap_values = cap;
-    }
-    onnx_value *v = &m->values[m->n_values];
-    memset(v, 0, sizeof *v);
-    v->name = onnx_arena_strdup(&m->arena, name);
-    if (!v->name) return -1;
-    v->kind = kind;
-    v->producer = -1;
-    v->last_use = -1;
-    return m->n_values++;
-}
 
 /* ---- name -> value index (load time only) ------------------------------------------------ */
 
@@ -261,6 +226,166 @@ static int is_default_domain(const char *d)
     return !d || !*d || strcmp(d, "ai.onnx") == 0;
 }
 
+/* Initializers first: they are constants even when also listed as graph inputs. */
+static int load_initializers(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
+                             name_map *nm, onnx_load_err *e)
+{
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        Onnx__TensorProto *tp = g->initializer[i];
+        const char *name = tp->name ? tp->name : "";
+        if (!*name) return onnx_load_fail(e, ONNX_E_INVALID, "initializer %zu has no name", i);
+        if (map_find(nm, name) >= 0)
+            return onnx_load_fail(e, ONNX_E_INVALID, "initializer '%s' defined twice", name);
+        onnx_tensor t;
+        int rc = onnx_pb_tensor_convert(tp, base_dir, &t, e);
+        if (rc < 0) return rc;
+        int v = onnx_model_add_value(m, name, ONNX_VALUE_CONST);
+        if (v < 0) {
+            free(t.data);
+            return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+        }
+        m->values[v].t = t;
+        map_put(nm, name, v);
+    }
+    if (g->n_sparse_initializer)
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "sparse initializers are not supported");
+    return 0;
+}
+
+/* Graph inputs that are not initializers. */
+static int load_inputs(onnx_model *m, const Onnx__GraphProto *g, name_map *nm, onnx_load_err *e)
+{
+    m->input_values = onnx_arena_calloc(&m->arena, g->n_input + 1, sizeof(int));
+    m->input_info = onnx_arena_calloc(&m->arena, g->n_input + 1, sizeof(onnx_value_info));
+    if (!m->input_values || !m->input_info) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = g->input[i];
+        const char *name = vi->name ? vi->name : "";
+        if (!*name) return onnx_load_fail(e, ONNX_E_INVALID, "graph input %zu has no name", i);
+        int existing = map_find(nm, name);
+        if (existing >= 0) {
+            if (m->values[existing].kind == ONNX_VALUE_CONST) continue;
+            return onnx_load_fail(e, ONNX_E_INVALID, "graph input '%s' listed twice", name);
+        }
+        int rc = fill_value_info(m, vi, &m->input_info[m->n_inputs], e);
+        if (rc < 0) return rc;
+        int v = onnx_model_add_value(m, name, ONNX_VALUE_INPUT);
+        if (v < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+        map_put(nm, name, v);
+        m->input_values[m->n_inputs++] = v;
+    }
+    return 0;
+}
+
+/* Node i: names, arrays, its outputs as new values and its attributes (inputs are resolved
+ * by resolve_inputs once every output exists). */
+static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_map *nm,
+                     onnx_load_err *e)
+{
+    onnx_node *n = &m->nodes[i];
+    m->n_nodes = (int)i + 1;
+    n->op_type = onnx_arena_strdup(&m->arena, np->op_type);
+    n->name = onnx_arena_strdup(&m->arena, np->name);
+    n->opset = m->opset;
+    if (!n->op_type || !n->name) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    if (!*n->op_type) return onnx_load_fail(e, ONNX_E_INVALID, "node %zu has no op_type", i);
+    if (!is_default_domain(np->domain))
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s of domain '%s' (node '%s') is not supported",
+                              n->op_type, np->domain, n->name);
+    if (np->n_input > 1024 || np->n_output > 1024)
+        return onnx_load_fail(e, ONNX_E_INVALID, "node '%s' has too many inputs or outputs", n->name);
+    n->n_inputs = (int)np->n_input;
+    n->n_outputs = (int)np->n_output;
+    n->inputs = onnx_arena_calloc(&m->arena, np->n_input + 1, sizeof(int));
+    n->outputs = onnx_arena_calloc(&m->arena, np->n_output + 1, sizeof(int));
+    n->attrs = onnx_arena_calloc(&m->arena, np->n_attribute + 1, sizeof(onnx_attr));
+    if (!n->inputs || !n->outputs || !n->attrs) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < np->n_output; k++) {
+        const char *name = np->output[k] ? np->output[k] : "";
+        if (!*name) {
+            n->outputs[k] = -1;
+            continue;
+        }
+        if (map_find(nm, name) >= 0)
+            return onnx_load_fail(e, ONNX_E_INVALID, "value '%s' (output of node '%s') is defined twice",
+                                  name, n->name);
+        int v = onnx_model_add_value(m, name, ONNX_VALUE_ACTIVATION);
+        if (v < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+        map_put(nm, name, v);
+        m->values[v].producer = (int)i;
+        n->outputs[k] = v;
+    }
+    char where[160];
+    snprintf(where, sizeof where, "%s node '%s'", n->op_type, n->name);
+    if (np->n_attribute > 4096) return onnx_load_fail(e, ONNX_E_INVALID, "%s: too many attributes", where);
+    for (size_t k = 0; k < np->n_attribute; k++) {
+        int rc = convert_attr(m, np->attribute[k], &n->attrs[k], where, e);
+        n->n_attrs = (int)k + 1;
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Every node input names a value defined somewhere in the graph (any order: sorted later). */
+static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, const name_map *nm,
+                          onnx_load_err *e)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Onnx__NodeProto *np = g->node[i];
+        onnx_node *n = &m->nodes[i];
+        for (size_t k = 0; k < np->n_input; k++) {
+            const char *name = np->input[k] ? np->input[k] : "";
+            if (!*name) {
+                n->inputs[k] = -1;
+                continue;
+            }
+            int v = map_find(nm, name);
+            if (v < 0)
+                return onnx_load_fail(e, ONNX_E_INVALID, "input '%s' of %s node '%s' is not defined",
+                                      name, n->op_type, n->name);
+            n->inputs[k] = v;
+        }
+    }
+    return 0;
+}
+
+static int load_outputs(onnx_model *m, const Onnx__GraphProto *g, const name_map *nm,
+                        onnx_load_err *e)
+{
+    m->output_values = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(int));
+    m->output_info = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(onnx_value_info));
+    if (!m->output_values || !m->output_info) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_output; i++) {
+        const Onnx__ValueInfoProto *vi = g->output[i];
+        int v = map_find(nm, vi->name ? vi->name : "");
+        if (v < 0)
+            return onnx_load_fail(e, ONNX_E_INVALID, "graph output '%s' is not produced",
+                                  vi->name ? vi->name : "");
+        int rc = fill_value_info(m, vi, &m->output_info[i], e);
+        if (rc < 0) return rc;
+        m->output_values[i] = v;
+        m->values[v].graph_output = 1;
+        m->n_outputs = (int)i + 1;
+    }
+    if (m->n_outputs == 0) return onnx_load_fail(e, ONNX_E_INVALID, "graph has no outputs");
+    return 0;
+}
+
+/* Each node's operator from the registry, for the model's opset. */
+static int bind_operators(onnx_model *m, onnx_load_err *e)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        onnx_node *n = &m->nodes[i];
+        n->op = onnx_registry_find(n->op_type, m->opset);
+        if (!n->op)
+            return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s (node '%s', opset %d) is not supported",
+                                  n->op_type, n->name, m->opset);
+    }
+    return 0;
+}
+
+/* The graph's values (initializers, inputs, node outputs), nodes, outputs and operators, in
+ * that order; names resolve through a load-time map. */
 static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, onnx_load_err *e)
 {
     if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 || g->n_input > INT_MAX / 4 ||
@@ -273,143 +398,16 @@ static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base
     for (size_t i = 0; i < g->n_node; i++) expected += g->node[i]->n_output;
     name_map nm;
     if (map_init(&nm, m, expected) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-
-    /* Initializers first: they are constants even when also listed as graph inputs. */
-    for (size_t i = 0; i < g->n_initializer && rc == 0; i++) {
-        Onnx__TensorProto *tp = g->initializer[i];
-        const char *name = tp->name ? tp->name : "";
-        if (!*name) { rc = onnx_load_fail(e, ONNX_E_INVALID, "initializer %zu has no name", i); break; }
-        if (map_find(&nm, name) >= 0) { rc = onnx_load_fail(e, ONNX_E_INVALID, "initializer '%s' defined twice", name); break; }
-        onnx_tensor t;
-        rc = onnx_pb_tensor_convert(tp, base_dir, &t, e);
-        if (rc < 0) break;
-        int v = onnx_model_add_value(m, name, ONNX_VALUE_CONST);
-        if (v < 0) { free(t.data); rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory"); break; }
-        m->values[v].t = t;
-        map_put(&nm, name, v);
-    }
-    if (g->n_sparse_initializer && rc == 0)
-        rc = onnx_load_fail(e, ONNX_E_UNSUPPORTED, "sparse initializers are not supported");
-
-    /* Graph inputs that are not initializers. */
-    if (rc == 0) {
-        m->input_values = onnx_arena_calloc(&m->arena, g->n_input + 1, sizeof(int));
-        m->input_info = onnx_arena_calloc(&m->arena, g->n_input + 1, sizeof(onnx_value_info));
-        if (!m->input_values || !m->input_info) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < g->n_input && rc == 0; i++) {
-        const Onnx__ValueInfoProto *vi = g->input[i];
-        const char *name = vi->name ? vi->name : "";
-        if (!*name) { rc = onnx_load_fail(e, ONNX_E_INVALID, "graph input %zu has no name", i); break; }
-        int existing = map_find(&nm, name);
-        if (existing >= 0) {
-            if (m->values[existing].kind == ONNX_VALUE_CONST) continue;
-            rc = onnx_load_fail(e, ONNX_E_INVALID, "graph input '%s' listed twice", name);
-            break;
-        }
-        rc = fill_value_info(m, vi, &m->input_info[m->n_inputs], e);
-        if (rc < 0) break;
-        int v = onnx_model_add_value(m, name, ONNX_VALUE_INPUT);
-        if (v < 0) { rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory"); break; }
-        map_put(&nm, name, v);
-        m->input_values[m->n_inputs++] = v;
-    }
-
-    /* Nodes: every output is a new value; inputs are resolved after all outputs exist. */
-    if (rc == 0) {
-        m->nodes = calloc(g->n_node + 1, sizeof *m->nodes);
-        if (!m->nodes) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < g->n_node && rc == 0; i++) {
-        const Onnx__NodeProto *np = g->node[i];
-        onnx_node *n = &m->nodes[i];
-        m->n_nodes = (int)i + 1;
-        n->op_type = onnx_arena_strdup(&m->arena, np->op_type);
-        n->name = onnx_arena_strdup(&m->arena, np->name);
-        n->opset = m->opset;
-        if (!n->op_type || !n->name) { rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory"); break; }
-        if (!*n->op_type) { rc = onnx_load_fail(e, ONNX_E_INVALID, "node %zu has no op_type", i); break; }
-        if (!is_default_domain(np->domain)) {
-            rc = onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s of domain '%s' (node '%s') is not supported",
-                                n->op_type, np->domain, n->name);
-            break;
-        }
-        if (np->n_input > 1024 || np->n_output > 1024) {
-            rc = onnx_load_fail(e, ONNX_E_INVALID, "node '%s' has too many inputs or outputs", n->name);
-            break;
-        }
-        n->n_inputs = (int)np->n_input;
-        n->n_outputs = (int)np->n_output;
-        n->inputs = onnx_arena_calloc(&m->arena, np->n_input + 1, sizeof(int));
-        n->outputs = onnx_arena_calloc(&m->arena, np->n_output + 1, sizeof(int));
-        n->attrs = onnx_arena_calloc(&m->arena, np->n_attribute + 1, sizeof(onnx_attr));
-        if (!n->inputs || !n->outputs || !n->attrs) { rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory"); break; }
-        for (size_t k = 0; k < np->n_output && rc == 0; k++) {
-            const char *name = np->output[k] ? np->output[k] : "";
-            if (!*name) { n->outputs[k] = -1; continue; }
-            if (map_find(&nm, name) >= 0) {
-                rc = onnx_load_fail(e, ONNX_E_INVALID, "value '%s' (output of node '%s') is defined twice", name, n->name);
-                break;
-            }
-            int v = onnx_model_add_value(m, name, ONNX_VALUE_ACTIVATION);
-            if (v < 0) { rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory"); break; }
-            map_put(&nm, name, v);
-            m->values[v].producer = (int)i;
-            n->outputs[k] = v;
-        }
-        char where[160];
-        snprintf(where, sizeof where, "%s node '%s'", n->op_type, n->name);
-        if (np->n_attribute > 4096) { rc = onnx_load_fail(e, ONNX_E_INVALID, "%s: too many attributes", where); break; }
-        for (size_t k = 0; k < np->n_attribute && rc == 0; k++) {
-            rc = convert_attr(m, np->attribute[k], &n->attrs[k], where, e);
-            n->n_attrs = (int)k + 1;
-        }
-    }
-    for (int i = 0; i < m->n_nodes && rc == 0; i++) {
-        const Onnx__NodeProto *np = g->node[i];
-        onnx_node *n = &m->nodes[i];
-        for (size_t k = 0; k < np->n_input; k++) {
-            const char *name = np->input[k] ? np->input[k] : "";
-            if (!*name) { n->inputs[k] = -1; continue; }
-            int v = map_find(&nm, name);
-            if (v < 0) {
-                rc = onnx_load_fail(e, ONNX_E_INVALID, "input '%s' of %s node '%s' is not defined", name,
-                                    n->op_type, n->name);
-                break;
-            }
-            n->inputs[k] = v;
-        }
-    }
-
-    /* Graph outputs. */
-    if (rc == 0) {
-        m->output_values = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(int));
-        m->output_info = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(onnx_value_info));
-        if (!m->output_values || !m->output_info) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < g->n_output && rc == 0; i++) {
-        const Onnx__ValueInfoProto *vi = g->output[i];
-        int v = map_find(&nm, vi->name ? vi->name : "");
-        if (v < 0) { rc = onnx_load_fail(e, ONNX_E_INVALID, "graph output '%s' is not produced", vi->name ? vi->name : ""); break; }
-        rc = fill_value_info(m, vi, &m->output_info[i], e);
-        if (rc < 0) break;
-        m->output_values[i] = v;
-        m->values[v].graph_output = 1;
-        m->n_outputs = (int)i + 1;
-    }
-    if (rc == 0 && m->n_outputs == 0) rc = onnx_load_fail(e, ONNX_E_INVALID, "graph has no outputs");
+    rc = load_initializers(m, g, base_dir, &nm, e);
+    if (rc == 0) rc = load_inputs(m, g, &nm, e);
+    if (rc == 0 && !(m->nodes = calloc(g->n_node + 1, sizeof *m->nodes)))
+        rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_node && rc == 0; i++) rc = load_node(m, g->node[i], i, &nm, e);
+    if (rc == 0) rc = resolve_inputs(m, g, &nm, e);
+    if (rc == 0) rc = load_outputs(m, g, &nm, e);
     free(nm.slots);
     if (rc < 0) return rc;
-
-    /* Operators. */
-    for (int i = 0; i < m->n_nodes; i++) {
-        onnx_node *n = &m->nodes[i];
-        n->op = onnx_registry_find(n->op_type, m->opset);
-        if (!n->op)
-            return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s (node '%s', opset %d) is not supported",
-                                  n->op_type, n->name, m->opset);
-    }
-    return 0;
+    return bind_operators(m, e);
 }
 
 static int read_opset(onnx_model *m, const Onnx__ModelProto *mp, onnx_load_err *e)

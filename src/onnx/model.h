@@ -69,13 +69,16 @@ typedef struct onnx_load_err {
     int code;
 } onnx_load_err;
 
+/* Records the error unless one is recorded already (the innermost message is kept); returns
+ * the recorded code (load_errors.c). */
 int onnx_load_fail(onnx_load_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Appends a value; returns its index or -1 (ENOMEM). name is copied into the arena. */
+/* Appends a value; returns its index or -1 (ENOMEM). name is copied into the arena
+ * (model_values.c). */
 int onnx_model_add_value(onnx_model *m, const char *name, onnx_value_kind kind);
 
-/* Graph passes (graph.c, fold.c, fuse.c, plan.c). Each returns 0 or a negative ONNX_E_*. */
+/* Graph passes (graph.c, fold.c, fuse.c, batch.c). Each returns 0 or a negative ONNX_E_*. */
 int onnx_graph_sort(onnx_model *m, onnx_load_err *e);      /* topological order, cycles */
 void onnx_graph_count_uses(onnx_model *m);                  /* n_consumers, producer */
 int onnx_graph_fold(onnx_model *m, onnx_load_err *e);      /* constant folding */

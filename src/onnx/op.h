@@ -92,9 +92,6 @@ void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes);
  * to prefetch. */
 void onnx_ctx_prefetch_next(onnx_ctx *ctx, int64_t part, int64_t parts);
 
-/* Threads the caller allowed for this run (>= 1). */
-int onnx_ctx_threads(const onnx_ctx *ctx);
-
 /* Records an error ("<op_type> node '<name>': <message>") and returns -1; use as
  *   return onnx_ctx_fail(ctx, "input rank %d, expected 4", r); */
 int onnx_ctx_fail(onnx_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,7 +1,7 @@
 /* Element readers used by operators for shape and index inputs. */
 #include "tensor.h"
 
-#include "half.h"
+#include "inferd/half.h"
 
 int64_t onnx_tensor_get_int(const onnx_tensor *t, int64_t i)
 {
@@ -26,8 +26,8 @@ double onnx_tensor_get_double(const onnx_tensor *t, int64_t i)
     switch (t->dtype) {
     case INFERD_DTYPE_FP32: return ((const float *)d)[i];
     case INFERD_DTYPE_FP64: return ((const double *)d)[i];
-    case INFERD_DTYPE_FP16: return onnx_half_to_float(((const uint16_t *)d)[i]);
-    case INFERD_DTYPE_BF16: return onnx_bf16_to_float(((const uint16_t *)d)[i]);
+    case INFERD_DTYPE_FP16: return inferd_half_to_float(((const uint16_t *)d)[i]);
+    case INFERD_DTYPE_BF16: return inferd_bf16_to_float(((const uint16_t *)d)[i]);
     case INFERD_DTYPE_UINT64: return (double)((const uint64_t *)d)[i];
     default: return (double)onnx_tensor_get_int(t, i);
     }

@@ -42,13 +42,12 @@ static int64_t batcher_model(scheduler *s, int m, int64_t now, infer_request **e
     sched_model_state *ms = &s->models[m];
     infer_request *reqs[SHM_MAX_BATCH];
     int64_t max_rows = batcher_max_rows(&ms->cfg);
-    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
     for (;;) {
         if (!ms->queue.head)
             return -1;
         int live, starting, idle;
         sched_model_workers(s, m, &live, &starting, &idle);
-        int64_t depth = (int64_t)shm_ring_size(ring);
+        int64_t depth = (int64_t)shm_model_ring_size(s->region, (uint32_t)ms->slot);
         if (!batcher_should_dispatch(ms->queue.rows, max_rows, ms->queue.head->enqueue_ns, now,
                                      ms->cfg.max_queue_delay_us, idle, depth)) {
             if (depth >= (int64_t)idle + 1)

@@ -31,6 +31,8 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
     memcpy(&s->region->batches[slot], &b->snapshot, sizeof(shm_batch));
     int rc = shm_submit(s->region, slot);
+    if (rc == -EPROTO)
+        sched_model_ring_corrupt(s, b->model, "submission ring inconsistent on push");
     if (rc != 0)
         return -1;
     b->attempts++;
@@ -42,7 +44,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     sched_model_state *ms = &s->models[m];
     const model_config *cfg = &ms->cfg;
     sched_batch *b = s->free_batches;
-    if (!b || n <= 0 || n > SHM_MAX_BATCH)
+    if (!b || n <= 0 || n > SHM_MAX_BATCH || ms->ring_corrupt)
         return -1;
     uint32_t n_in = (uint32_t)cfg->n_inputs, n_out = (uint32_t)cfg->n_outputs;
     uint64_t table_size = shm_batch_table_size((uint32_t)n, n_in, n_out);

@@ -36,21 +36,24 @@ static const char *status_text(int32_t st)
 static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
 {
     sched_model_state *ms = &s->models[b->model];
-    shm_batch *rb = &s->region->batches[b - s->batches];
     if (b->orphaned) {
         sched_batch_free(s, b);
         return;
     }
-    int32_t status = *(volatile int32_t *)&rb->status;
+    int32_t status;
+    uint64_t needed;
     char werr[SHM_ERROR_LEN];
-    memcpy(werr, rb->error, sizeof(werr));
-    werr[sizeof(werr) - 1] = '\0';
+    shm_batch_read_result(s->region, (uint32_t)(b - s->batches), &status, &needed, werr,
+                          sizeof(werr));
+    if (status < 0) {
+        sched_batch_fail(s, b, 500, "the worker broke the protocol", done_list);
+        sched_worker_lied(s, w, "batch status is not a known value");
+        return;
+    }
 
     if (status == SHM_STATUS_OUTPUT_TOO_SMALL) {
-        uint64_t needed = *(volatile uint64_t *)&rb->out_needed;
         uint64_t off;
-        if (b->resized || needed <= b->snapshot.out_cap ||
-            needed > s->region->header->arena_size ||
+        if (b->resized || needed <= b->snapshot.out_cap || needed > s->region->arena_size ||
             shm_arena_alloc(s->arena, needed, &off) != 0) {
             log_warn("batch failed model=%s: output area too small (needed %llu, had %llu)",
                      ms->cfg.name, (unsigned long long)needed,
@@ -96,12 +99,11 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         return;
     }
     if (shm_batch_check_outputs(s->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
-        log_error("worker %u broke the protocol (model=%s): %s", w, ms->cfg.name, err);
         free(outs);
         free(statuses);
         free(area);
         sched_batch_fail(s, b, 500, "the worker returned invalid outputs", done_list);
-        sched_worker_kill(s, w, "invalid batch outputs");
+        sched_worker_lied(s, w, err);
         return;
     }
     admission_rate_add(&ms->rate, b->rows);
@@ -140,12 +142,21 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
 void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list)
 {
     uint32_t slot;
-    while (shm_poll_completion(s->region, w, &slot) == 0) {
+    /* At most one ring's worth per call, and nothing more from a worker caught lying: what
+     * it wrote cannot keep this thread (and the lock) here. */
+    for (uint32_t i = 0; i < s->region->completion_capacity && !s->workers[w].lied; i++) {
+        int rc = shm_poll_completion(s->region, w, &slot);
+        if (rc == -EPROTO) {
+            sched_worker_lied(s, w, "completion ring head/tail or entry out of range");
+            break;
+        }
+        if (rc != 0)
+            break;
         if (slot >= s->n_batches || s->batches[slot].state != SCHED_BATCH_SUBMITTED ||
+            s->batches[slot].model != s->workers[w].model ||
             atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
-            log_error("worker %u returned batch slot %u that it does not hold", w, slot);
-            sched_worker_kill(s, w, "returned a batch it does not hold");
-            continue;
+            sched_worker_lied(s, w, "returned a batch slot it does not hold");
+            break;
         }
         batch_done(s, &s->batches[slot], w, done_list);
     }

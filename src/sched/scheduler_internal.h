@@ -54,6 +54,7 @@ typedef struct sched_worker {
     int64_t last_active_ns;     /* last time seen holding work */
     uint64_t last_batches_done;
     int killed;                 /* the node SIGKILLed it (hang / protocol error) */
+    int lied;                   /* killed for breaking the protocol: its batches fail, 500 */
     int64_t stop_ns;            /* when the node asked it to stop (0 = not asked) */
 } sched_worker;
 
@@ -70,6 +71,8 @@ typedef struct sched_model_state {
     int64_t last_scale_ns;
     uint64_t spawns;            /* total, for logs */
     sched_counters counters;    /* cumulative, for GET /v2/models/{m}/stats */
+    int ring_corrupt;           /* its submission ring was scribbled on: workers killed, ring
+                                 * reset by the supervisor once none is left */
 } sched_model_state;
 
 struct scheduler {
@@ -95,6 +98,7 @@ struct scheduler {
     int draining, stopping, threads_stop;
     int workers_stop;           /* the supervisor stops spawning and stops every worker */
 
+    _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
     pthread_t batcher_thread, completion_thread, supervisor_thread;
     int batcher_started, completion_started, supervisor_started;
 };
@@ -135,6 +139,15 @@ void sched_batch_free(scheduler *s, sched_batch *b);
 
 /* Supervisor: SIGKILLs worker w (logged with reason). Caller holds mu. */
 void sched_worker_kill(scheduler *s, uint32_t w, const char *reason);
+/* Worker w was caught lying in the region (what: one phrase): logs one line, SIGKILLs it; the
+ * supervisor replaces it and fails the batches it held with 500 (not retried: the batch data
+ * itself may be what it scribbled). Idempotent. Caller holds mu. */
+void sched_worker_lied(scheduler *s, uint32_t w, const char *what);
+/* Model m's submission ring was found corrupt (which worker did it is unknown: every worker
+ * of m can write it): logs one line, kills all of m's workers; once they are reaped the
+ * supervisor fails the batches that were queued (500) and resets the ring. Idempotent.
+ * Caller holds mu. */
+void sched_model_ring_corrupt(scheduler *s, int m, const char *what);
 /* Counts of a model's workers. Caller holds mu. */
 void sched_model_workers(scheduler *s, int m, int *live, int *starting, int *idle);
 

@@ -20,6 +20,15 @@
 #define SUP_RATE_WINDOW_NS 250000000LL
 #define SUP_SCALE_TICKS 3
 #define SUP_STOP_TIMEOUT_NS 10000000000LL  /* a stopping worker gets at least this long */
+#define SUP_CLOCK_SLACK_NS 1000000000LL    /* a heartbeat this far in the future is a lie */
+
+/* 1 if batch state st / owner names a live worker of model m other than w. */
+static int held_by_other(const scheduler *s, int m, uint32_t w, uint32_t st, uint32_t owner)
+{
+    return (st == SHM_BATCH_CLAIMED || st == SHM_BATCH_DONE) && owner != w &&
+           owner < s->n_workers && s->workers[owner].model == m &&
+           s->workers[owner].state != SCHED_WORKER_EMPTY;
+}
 
 /* Recovers what dead worker w held and frees its slot. Caller holds mu. */
 static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **done_list)
@@ -46,16 +55,17 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     /* Reaped: its pid may be reused from now on, so never signal it again. */
     wk->killed = 1;
 
-    /* Completed batches in its ring are valid results. */
+    /* Completed batches in its ring are valid results (unless it lied: then none is read). */
     sched_drain_completions(s, w, done_list);
 
-    /* What it held: a half-popped ring cell, and every batch it CLAIMED. */
+    /* What it held: a half-popped ring cell, every batch it CLAIMED, and every batch of its
+     * model that is neither queued nor held by another live worker of the model. */
     for (uint32_t i = 0; i < s->n_batches; i++)
         s->batches[i].collected = 0;
     uint64_t cp = atomic_load(&sw->claim_pos);
     uint64_t value;
-    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
-    if (cp != 0 && shm_ring_repair(ring, cp, &value) == 1) {
+    if (cp != 0 && !ms->ring_corrupt &&
+        shm_model_ring_repair(s->region, (uint32_t)ms->slot, cp, &value) == 1) {
         if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
             s->batches[value].collected = 1;
         else
@@ -65,9 +75,14 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     for (uint32_t i = 0; i < s->n_batches; i++) {
         sched_batch *b = &s->batches[i];
         shm_batch *rb = &s->region->batches[i];
-        if (b->state == SCHED_BATCH_SUBMITTED && b->model == wk->model &&
-            atomic_load(&rb->state) == SHM_BATCH_CLAIMED && rb->worker == w)
+        if (b->state != SCHED_BATCH_SUBMITTED || b->model != wk->model)
+            continue;
+        uint32_t st = atomic_load(&rb->state), owner = rb->worker;
+        if (st == SHM_BATCH_CLAIMED && owner == w)
             b->collected = 1;
+        else if (st != SHM_BATCH_QUEUED && !held_by_other(s, wk->model, w, st, owner))
+            b->collected = 1;   /* not queued and nobody else's: it died marking it DONE, or it
+                                 * rewrote state or owner. Either way it was the one holding it */
     }
     int resubmitted = 0, failed = 0;
     for (uint32_t i = 0; i < s->n_batches; i++) {
@@ -77,7 +92,12 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         b->collected = 0;
         if (b->orphaned) {
             sched_batch_free(s, b);
-        } else if (b->attempts < 2 && !s->workers_stop && sched_batch_resubmit(s, b) == 0) {
+        } else if (wk->lied) {
+            sched_batch_fail(s, b, 500, "the worker running this request broke the protocol",
+                             done_list);
+            failed++;
+        } else if (b->attempts < 2 && !s->workers_stop && !ms->ring_corrupt &&
+                   sched_batch_resubmit(s, b) == 0) {
             resubmitted++;
             s->models[b->model].counters.batches_retried++;
         } else {
@@ -147,6 +167,18 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
         }
         uint32_t in_hand = atomic_load(&sw->in_hand);
         uint64_t done = atomic_load(&sw->batches_done);
+        int64_t hb = (int64_t)atomic_load(&sw->heartbeat_ns);
+        if (!wk->killed) {
+            /* What a live worker publishes must be plausible, or hang detection is blind. */
+            if (hb == 0 || hb > now + SUP_CLOCK_SLACK_NS) {
+                sched_worker_lied(s, w, hb ? "heartbeat in the future" : "heartbeat cleared");
+                continue;
+            }
+            if (in_hand > s->n_batches) {
+                sched_worker_lied(s, w, "in_hand larger than the batch table");
+                continue;
+            }
+        }
         if (in_hand > 0 || done != wk->last_batches_done) {
             wk->last_active_ns = now;
             wk->last_batches_done = done;
@@ -154,8 +186,7 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
         /* Hung: no heartbeat for hang_timeout while it holds work, or while work waits in
          * its model's ring (a stopped worker that never claimed is just as stuck). */
         int64_t hang_ns = ms->cfg.hang_timeout_ms * 1000000LL;
-        int64_t hb = (int64_t)atomic_load(&sw->heartbeat_ns);
-        uint64_t waiting = shm_ring_size(shm_model_ring(s->region, (uint32_t)ms->slot));
+        uint64_t waiting = shm_model_ring_size(s->region, (uint32_t)ms->slot);
         int holds = in_hand > 0 || (waiting > 0 && wk->state == SCHED_WORKER_LIVE);
         if (holds && hang_ns > 0 && hb > 0 && now - hb > hang_ns && !wk->killed) {
             char why[112];
@@ -165,6 +196,55 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
             sched_worker_kill(s, w, why);
         }
     }
+}
+
+void sched_worker_lied(scheduler *s, uint32_t w, const char *what)
+{
+    sched_worker *wk = &s->workers[w];
+    if (wk->state == SCHED_WORKER_EMPTY || wk->killed)
+        return;   /* one line per worker, however often it is caught */
+    wk->lied = 1;
+    char why[160];
+    snprintf(why, sizeof(why), "protocol violation: %s", what);
+    sched_worker_kill(s, w, why);
+}
+
+void sched_model_ring_corrupt(scheduler *s, int m, const char *what)
+{
+    sched_model_state *ms = &s->models[m];
+    if (ms->ring_corrupt)
+        return;
+    ms->ring_corrupt = 1;
+    log_error("model=%s %s: killing its workers, failing its queued batches, resetting the ring",
+              ms->cfg.name, what);
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].model == m && s->workers[w].state != SCHED_WORKER_EMPTY)
+            sched_worker_lied(s, w, "its model's submission ring was corrupted");
+}
+
+/* Once model m has no worker left (all reaped), nothing but the node can touch its ring:
+ * fail what was still queued there and reset it. Returns 1 if the ring is usable again.
+ * Caller holds mu. */
+static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
+{
+    sched_model_state *ms = &s->models[m];
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].model == m && s->workers[w].state != SCHED_WORKER_EMPTY)
+            return 0;
+    int failed = 0;
+    for (uint32_t i = 0; i < s->n_batches; i++) {
+        sched_batch *b = &s->batches[i];
+        if (b->state != SCHED_BATCH_SUBMITTED || b->model != m)
+            continue;
+        failed += b->n;
+        sched_batch_fail(s, b, 500, "the model's workers corrupted its submission ring",
+                         done_list);
+    }
+    shm_model_ring_reset(s->region, (uint32_t)ms->slot);
+    ms->ring_corrupt = 0;
+    log_warn("model=%s submission ring reset; %d queued requests failed", ms->cfg.name, failed);
+    pthread_cond_signal(&s->batcher_cv);
+    return 1;
 }
 
 /* Answers what waits for a model that has no worker and none coming soon. Caller holds mu. */
@@ -178,11 +258,17 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
         sched_answer(s, req, 503, "model has no live worker", done_list);
         n++;
     }
-    /* The node may pop its own ring: nobody else will take these batches soon. */
+    /* The node may pop its own ring: nobody else will take these batches soon. At most
+     * one ring's worth: what a worker left there cannot keep us here. */
     uint64_t value;
-    shm_ring *ring = shm_model_ring(s->region, (uint32_t)ms->slot);
-    while (shm_ring_pop(ring, &value, NULL) == 0) {
-        if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED) {
+    for (uint32_t i = 0; i < s->region->ring_capacity; i++) {
+        int rc = shm_model_ring_pop(s->region, (uint32_t)ms->slot, &value);
+        if (rc == -EPROTO)
+            sched_model_ring_corrupt(s, m, "submission ring inconsistent when popped");
+        if (rc != 0)
+            break;
+        if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED &&
+            s->batches[value].model == m) {
             n += s->batches[value].n;
             sched_batch_fail(s, &s->batches[value], 503, "model has no live worker", done_list);
         }
@@ -198,6 +284,10 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
     sched_model_state *ms = &s->models[m];
     int busy = ms->queue.len > 0 || ms->batches_in_flight > 0;
     admission_rate_tick(&ms->rate, now, busy, SUP_RATE_WINDOW_NS);
+    if (!ms->ring_corrupt && shm_model_ring_check(s->region, (uint32_t)ms->slot) != 0)
+        sched_model_ring_corrupt(s, m, "submission ring positions or geometry changed");
+    if (ms->ring_corrupt && !ring_reset_if_unused(s, m, done_list))
+        return;   /* its workers are still being killed */
     if (s->workers_stop)
         return;
     /* Draining: only keep workers coming for work that is still waiting. */
@@ -277,6 +367,15 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
     }
 }
 
+int64_t sched_progress_age_ns(scheduler *s)
+{
+    int64_t t = atomic_load_explicit(&s->progress_ns, memory_order_acquire);
+    if (t == 0)
+        return 0;   /* the supervisor has not ticked yet (just created) */
+    int64_t age = clock_now_ns() - t;
+    return age > 0 ? age : 0;
+}
+
 void *sched_supervisor_main(void *arg)
 {
     scheduler *s = arg;
@@ -284,6 +383,14 @@ void *sched_supervisor_main(void *arg)
     while (!s->threads_stop) {
         infer_request *done_list = NULL;
         int64_t now = clock_now_ns();
+        /* Stamped only with the lock held: a thread stuck under mu stops the heartbeat, and
+         * /v2/health/live reports it (sched_progress_age_ns). */
+        atomic_store_explicit(&s->progress_ns, now, memory_order_release);
+        /* Only the node may ask every worker to stop; a worker that did it lied. */
+        if (!s->workers_stop && atomic_load(&s->region->header->shutdown)) {
+            atomic_store(&s->region->header->shutdown, 0);
+            log_error("a worker set the region's shutdown flag; cleared");
+        }
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++)
             manage_model(s, m, now, &done_list);

@@ -24,7 +24,11 @@ static const char *level_name(log_level l)
     }
 }
 
-/* Child side of the fork: only async-signal-safe calls until exec. */
+/* Child side of the fork: only async-signal-safe calls until exec. The worker gets exactly
+ * fds 0-2 and the region on fd 3: everything else is closed here, whatever its close-on-exec
+ * flag (the node opens everything O_CLOEXEC too; tests/integration/test_workers_trust.py
+ * checks both). SIGKILL on parent death; the worker also watches the node with a pidfd,
+ * because PDEATHSIG follows the forking thread, not the process. */
 static void child_exec(int region_fd, pid_t parent, const char *path, char *const argv[])
 {
     sigset_t all;
@@ -36,7 +40,7 @@ static void child_exec(int region_fd, pid_t parent, const char *path, char *cons
     sigaction(SIGTERM, &dfl, NULL);
     sigaction(SIGINT, &dfl, NULL);
     sigaction(SIGPIPE, &dfl, NULL);
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(126);
     if (region_fd == 3) {
         int flags = fcntl(3, F_GETFD);
@@ -45,6 +49,8 @@ static void child_exec(int region_fd, pid_t parent, const char *path, char *cons
     } else if (dup2(region_fd, 3) != 3) { /* dup2 clears close-on-exec on the copy */
         _exit(126);
     }
+    if (close_range(4, ~0u, 0) != 0)
+        _exit(126);
     execv(path, argv);
     _exit(127);
 }
@@ -54,8 +60,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     sched_model_state *ms = &s->models[m];
     uint32_t w;
     for (w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state == SCHED_WORKER_EMPTY &&
-            atomic_load(&s->region->workers[w].state) == SHM_WORKER_EMPTY)
+        if (s->workers[w].state == SCHED_WORKER_EMPTY)   /* node-private: reaped and free */
             break;
     if (w == s->n_workers) {
         log_warn("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
@@ -63,15 +68,10 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         return -1;
     }
     shm_worker *sw = &s->region->workers[w];
-    sw->model = (uint32_t)ms->slot;
-    atomic_store(&sw->pid, 0);
-    atomic_store(&sw->stop, 0);
-    atomic_store(&sw->heartbeat_ns, 0);
-    atomic_store(&sw->claim_pos, 0);
-    atomic_store(&sw->in_hand, 0);
-    atomic_store(&sw->batches_done, 0);
-    atomic_store(&sw->requests_done, 0);
-    atomic_store(&sw->state, SHM_WORKER_STARTING);
+    /* What the new worker checks at attach may have been scribbled by another: rewrite it. */
+    shm_region_restore(s->region);
+    snprintf(s->region->models[ms->slot].name, SHM_NAME_LEN, "%s", ms->cfg.name);
+    shm_worker_slot_reset(s->region, w, (uint32_t)ms->slot);
 
     char worker_arg[16], slot_arg[16];
     snprintf(worker_arg, sizeof(worker_arg), "%u", w);

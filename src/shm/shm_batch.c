@@ -161,7 +161,7 @@ int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32
     shm_worker *w = &region->workers[worker];
     shm_ring *ring = shm_model_ring(region, model);
     uint64_t mask = (uint64_t)region->ring_capacity - 1;
-    for (;;) {
+    for (uint32_t round = 0; round <= region->ring_capacity; round++) {
         uint64_t pos, value;
         int rc = shm_ring_pop_begin(ring, mask, &w->claim_pos, &pos, &value);
         if (rc) return rc;
@@ -190,6 +190,7 @@ int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32
         *slot = (uint32_t)value;
         return 0;
     }
+    return -EAGAIN;   /* the node kept repairing our cells: look again on the next round */
 }
 
 int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)

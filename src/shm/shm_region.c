@@ -3,6 +3,7 @@
 #include "shm_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -116,7 +117,7 @@ int shm_region_create(const shm_config *cfg, shm_region *out, char *err, size_t 
                             cfg->ring_capacity, cfg->completion_capacity, arena, &l, err,
                             err_len);
     if (rc) return rc;
-    int fd = memfd_create("inferd", MFD_CLOEXEC);
+    int fd = memfd_create("inferd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         rc = -errno;
         snprintf(err, err_len, "shm: memfd_create: %s", strerror(errno));
@@ -126,6 +127,14 @@ int shm_region_create(const shm_config *cfg, shm_region *out, char *err, size_t 
         rc = -errno;
         snprintf(err, err_len, "shm: sizing region to %llu bytes: %s",
                  (unsigned long long)l.region_size, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    /* Sized for good: no process holding the fd (a worker) can shrink it under our mapping
+     * (SIGBUS) or grow it, and nobody can lift the seals. */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        rc = -errno;
+        snprintf(err, err_len, "shm: sealing the region: %s", strerror(errno));
         close(fd);
         return rc;
     }
@@ -186,6 +195,11 @@ int shm_region_attach(int fd, shm_region *out, char *err, size_t err_len)
         int rc = -errno;
         snprintf(err, err_len, "shm: fd %d: %s", fd, strerror(errno));
         return rc;
+    }
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+        snprintf(err, err_len, "shm: region is not sealed against resizing (seals %d)", seals);
+        return -EPROTO;
     }
     if (st.st_size < (off_t)SHM_HEADER_SIZE) {
         snprintf(err, err_len, "shm: region is %lld bytes, smaller than its header",
@@ -258,10 +272,64 @@ bad:
     return -EPROTO;
 }
 
+void shm_region_restore(shm_region *r)
+{
+    shm_header *h = r->header;
+    uint8_t *base = r->base;
+    memcpy(h->magic, SHM_MAGIC, 8);
+    h->layout_version = SHM_LAYOUT_VERSION;
+    h->header_size = SHM_HEADER_SIZE;
+    h->region_size = r->size;
+    h->max_models = r->max_models;
+    h->max_workers = r->max_workers;
+    h->batch_slots = r->batch_slots;
+    h->ring_capacity = r->ring_capacity;
+    h->completion_capacity = r->completion_capacity;
+    h->models_off = (uint64_t)((uint8_t *)r->models - base);
+    h->rings_off = (uint64_t)(r->rings - base);
+    h->workers_off = (uint64_t)((uint8_t *)r->workers - base);
+    h->completions_off = (uint64_t)(r->completions - base);
+    h->batches_off = (uint64_t)((uint8_t *)r->batches - base);
+    h->arena_off = (uint64_t)(r->arena - base);
+    h->arena_size = r->arena_size;
+    h->node_pid = getpid();
+    for (uint32_t m = 0; m < r->max_models; m++)
+        r->models[m].ring_off = h->rings_off + m * r->ring_stride;
+    for (uint32_t w = 0; w < r->max_workers; w++) {
+        shm_spsc *c = shm_worker_completions(r, w);
+        r->workers[w].completion_off = h->completions_off + w * r->completion_stride;
+        c->capacity = r->completion_capacity;
+        c->mask = (uint64_t)r->completion_capacity - 1;
+    }
+}
+
+int shm_worker_slot_reset(shm_region *r, uint32_t worker, uint32_t model)
+{
+    if (worker >= r->max_workers || model >= r->max_models) return -EINVAL;
+    shm_worker *w = &r->workers[worker];
+    shm_spsc *c = shm_worker_completions(r, worker);
+    w->model = model;
+    atomic_store(&w->pid, 0);
+    atomic_store(&w->stop, 0);
+    atomic_store(&w->heartbeat_ns, 0);
+    atomic_store(&w->claim_pos, 0);
+    atomic_store(&w->in_hand, 0);
+    atomic_store(&w->batches_done, 0);
+    atomic_store(&w->requests_done, 0);
+    w->completion_off = (uint64_t)(r->completions - (uint8_t *)r->base) +
+                        worker * r->completion_stride;
+    c->capacity = r->completion_capacity;
+    c->mask = (uint64_t)r->completion_capacity - 1;
+    atomic_store(&c->head, 0);
+    atomic_store(&c->tail, 0);
+    atomic_store(&w->state, SHM_WORKER_STARTING);
+    return 0;
+}
+
 void shm_region_close(shm_region *region)
 {
     if (region->base && region->size) munmap(region->base, region->size);
-    if (region->fd > 0) close(region->fd);
+    if (region->fd >= 0) close(region->fd);   /* 0 is a valid descriptor */
     memset(region, 0, sizeof *region);
     region->fd = -1;
 }

@@ -214,7 +214,7 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
     }
     char why[SHM_ERROR_LEN];
     int rc = onnx_run(st->session, ins, (int)b->n_inputs, why, sizeof why);
-    if (rc == ONNX_E_INVALID || rc == ONNX_E_UNSUPPORTED) {
+    if (ONNX_E_IS_INPUT_ERROR(rc)) {   /* the model refused these inputs: 400, whatever op */
         for (uint32_t r = r0; r < r1; r++) fail_request(b, r, why);
         return 0;
     }

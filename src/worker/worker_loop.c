@@ -86,6 +86,10 @@ static void finish(loop_state *ls, worker_batch *wb, int run_rc, const char *err
         b->status = SHM_STATUS_OK;
         b->out_needed = wb->out_needed;
     }
+    if (ls->ctx->hook && ls->ctx->hook(ls->ctx, WORKER_HOOK_FINISHED, wb->slot)) {
+        free(wb);
+        return;
+    }
     publish(ls, wb);
 }
 
@@ -109,6 +113,7 @@ static void process(loop_state *ls, uint32_t slot)
         finish(ls, wb, -1, "malformed batch descriptor");
         return;
     }
+    if (c->hook) c->hook(c, WORKER_HOOK_CLAIMED, slot);
     char err[SHM_ERROR_LEN] = "";
     int rc = c->ops->run(c->backend_state, wb, err, sizeof err);
     if (rc == BACKEND_PENDING) {
@@ -151,6 +156,7 @@ int worker_loop_run(worker_ctx *c)
                 *c->signalled = 1;
             }
         }
+        if (c->hook) c->hook(c, WORKER_HOOK_TICK, UINT32_MAX);
         if (!ls.stopping && should_stop(&ls)) {
             ls.stopping = 1;
             log_info("stop requested; finishing %u batch(es) in hand",

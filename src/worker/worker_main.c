@@ -11,6 +11,9 @@
 
 #include "inferd/log.h"
 #include "worker_loop.h"
+#ifdef INFERD_WORKER_ROGUE
+#include "worker_rogue.h"
+#endif
 
 static volatile sig_atomic_t signalled;
 
@@ -77,7 +80,7 @@ int main(int argc, char **argv)
     char name[48];
     snprintf(name, sizeof name, "inferd-worker/%u", worker);
     log_init(level, format, name);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* nothing to finish for a dead node */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;   /* no SA_RESTART: a futex wait returns EINTR */
@@ -125,6 +128,10 @@ int main(int argc, char **argv)
         log_error("parent pid %d is not the node (pid %d)", (int)getppid(), h->node_pid);
         return 1;
     }
+    if (worker_node_watch_start(h->node_pid, err, sizeof err) != 0) {
+        log_error("cannot watch the node: %s", err);
+        return 1;
+    }
     void *state = NULL;
     if (ops->create(&cfg, &state, err, sizeof err) != 0) {
         log_error("model %s: backend %s: %s", cfg.name, cfg.backend, err);
@@ -139,6 +146,9 @@ int main(int argc, char **argv)
     worker_ctx ctx = {.region = &region, .worker = worker, .model = model,
                       .node_pid = h->node_pid, .ops = ops, .backend_state = state,
                       .signalled = &signalled};
+#ifdef INFERD_WORKER_ROGUE
+    ctx.hook = worker_rogue_setup(cfg.name);
+#endif
     rc = worker_loop_run(&ctx);
     log_info("worker exiting model=%s batches=%llu requests=%llu", cfg.name,
              (unsigned long long)atomic_load(&self->batches_done),

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "half.h"
 #include "inferd/onnx.h"
 #include "pbtensor.h"
 #include "peek.h"

@@ -214,3 +214,47 @@ def test_query_string_ignored_for_routing(node, model_repo):
     n = node(repo=repo(model_repo))
     status, body = n.get_json("/v2/health/live?verbose=1")
     assert status == 200 and body == {"live": True}
+    # the path the server hands over excludes the query: it is not part of the 404's message
+    status, body = n.get_json("/v2/nope?secret=1")
+    assert status == 404 and "secret" not in body["error"] and "/v2/nope" in body["error"]
+
+
+def read_to_eof(s, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_head_error_answers_have_no_body(node, model_repo):
+    n = node(repo=repo(model_repo))
+    # malformed HTTP after a HEAD request line: 400 and close, with nothing after the head
+    s = n.connect()
+    s.sendall(b"HEAD /v2/health/live HTTP/1.1\r\nBad Header Line\r\n\r\n")
+    data = read_to_eof(s)
+    s.close()
+    assert data.startswith(b"HTTP/1.1 400 "), data
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep and rest == b"", data
+    assert b"connection: close" in head.lower()
+    # errors from the routes (404, 405) on HEAD: headers only; the next pipelined answer
+    # follows the blank line at once
+    s = n.connect()
+    s.sendall(request_bytes("HEAD", "/v2/models/nosuch") +
+              request_bytes("HEAD", "/v2/models/identity/infer") +
+              request_bytes("GET", "/v2/health/live", headers={"Connection": "close"}))
+    data = read_to_eof(s)
+    s.close()
+    parts = data.split(b"\r\n\r\n")
+    assert parts[0].startswith(b"HTTP/1.1 404 "), data
+    assert parts[1].startswith(b"HTTP/1.1 405 "), data
+    assert parts[2].startswith(b"HTTP/1.1 200 "), data
+    assert parts[3] == b'{"live": true}', data

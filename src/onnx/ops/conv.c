@@ -10,6 +10,7 @@
  * constant weights need no packing at load. */
 #include <cblas.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +21,14 @@
 #include "nn_kernels.h"
 #include "nn_ops.h"
 
-/* GEMMs narrower than this many columns batch several images (see conv_compute). */
+/* GEMMs narrower than this many columns batch several images (see conv_plan_gemm). */
 #define CONV_MIN_GEMM_COLS 512
 /* im2col in blocks of output rows of about CONV_BLOCK_FLOATS floats (half of L2), when a
- * block has at least CONV_BLOCK_MIN_COLS columns per output channel (see conv_compute). */
+ * block has at least CONV_BLOCK_MIN_COLS columns per output channel (see conv_by_blocks). */
 #define CONV_BLOCK_MIN_COLS 8
 #define CONV_BLOCK_FLOATS (128 * 1024)
 /* Stride-1 convolutions by taps (no im2col) when the weights have at most this many floats
- * and the output at least this many positions (see conv_compute). */
+ * and the output at least this many positions (see conv_taps_pay). */
 #define CONV_TAPS_MAX_WEIGHTS (64 * 1024)
 #define CONV_TAPS_MIN_COLS 1024
 
@@ -109,7 +110,7 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
     }
 }
 
-/* One image and group by taps (see `taps` in conv_compute): w is mg x (cg * ntaps) as in
+/* One image and group by taps (see conv_taps_pay): w is mg x (cg * ntaps) as in
  * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
 static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const float *ph,
                       float *ygrid, int64_t grid, int64_t mg, int64_t cg, const float *bias,
@@ -139,197 +140,302 @@ typedef struct conv_state {
     float u[]; /* NN_WINO_FREQS x m x c (conv_winograd.h) */
 } conv_state;
 
+/* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
+ * strategies (conv_by_taps, conv_by_blocks, conv_by_images). */
+typedef struct conv_job {
+    onnx_ctx *ctx;
+    const float *x, *w, *bias, *res; /* bias, res: NULL if absent */
+    float *y;
+    int64_t n, c, m, group, cg, mg;  /* cg, mg: input and output channels per group */
+    int64_t kdim, in_size, out_size; /* kdim = cg * kernel size: the GEMM's K */
+    const nn_geom *g;
+    const onnx_activation *act;
+    /* the GEMM plan */
+    int pointwise;   /* 1x1 kernel, stride 1, no pads: B is X in place */
+    int phases;      /* pp is made: im2col reads phase planes (1-D/2-D windows) */
+    int direct;      /* a 1x1 window: its only phase plane is the im2col row itself */
+    nn_phase_plan pp;
+    int64_t chunk;   /* images side by side in one GEMM (thin outputs), ld = chunk * out_size */
+    int64_t ld;
+} conv_job;
+
+/* No input contributes (no channels or an empty input): y = bias (+ residual), then act. */
+static int conv_bias_only(const conv_job *j)
+{
+    const int64_t m = j->m, out_size = j->out_size;
+    for (int64_t i = 0; i < j->n; i++)
+        conv_prefill(j->y + i * m * out_size, out_size,
+                     j->res ? j->res + i * m * out_size : NULL, out_size, j->bias, 0, m, out_size);
+    nn_activation_run(j->act, j->y, j->n * m * out_size);
+    return 0;
+}
+
+/* The input's activation moved here by fuse.c, applied to a scratch copy of X (the depthwise
+ * kernels apply it while gathering; the other strategies read X as it is). */
+static int conv_activate_input(conv_job *j, const onnx_activation *act_in)
+{
+    size_t nx;
+    if (nn_mul3_size((size_t)j->n, (size_t)j->c, (size_t)j->in_size, &nx) != 0)
+        return onnx_ctx_fail(j->ctx, "input size overflows");
+    float *xa = nn_scratch_floats(j->ctx, nx);
+    if (!xa) return -1;
+    memcpy(xa, j->x, nx * sizeof(float));
+    nn_activation_run(act_in, xa, (int64_t)nx);
+    j->x = xa;
+    return 0;
+}
+
+/* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights if made at load,
+ * else they are made here (a large batch pays for that per run). */
+static int conv_by_winograd(const conv_job *j, const float *wino)
+{
+    if (!wino) {
+        size_t u_n;
+        if (nn_mul3_size(NN_WINO_FREQS, (size_t)j->m, (size_t)j->c, &u_n) != 0)
+            return onnx_ctx_fail(j->ctx, "Winograd weights overflow");
+        float *u = nn_scratch_floats(j->ctx, u_n);
+        if (!u) return -1;
+        nn_wino_weights(j->w, j->m, j->c, u);
+        wino = u;
+    }
+    return nn_conv_winograd(j->ctx, j->x, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
+                            j->act);
+}
+
+/* Decides pointwise / phases / direct and the images per GEMM (see conv_job). */
+static int conv_plan_gemm(conv_job *j)
+{
+    const nn_geom *g = j->g;
+    j->pointwise = 1;
+    for (int i = 0; i < NN_MAX_SPATIAL; i++)
+        if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0) j->pointwise = 0;
+    /* im2col reads phase planes for 1-D/2-D windows (one gather per input plane, then
+     * unit-stride copies), else unfolds directly */
+    j->phases = 0;
+    if (!j->pointwise) {
+        int rc = nn_phase_plan_make(g, &j->pp);
+        if (rc < 0) return onnx_ctx_fail(j->ctx, "phase planes overflow");
+        j->phases = rc == 0;
+    }
+    const nn_phase_plan *pp = &j->pp;
+    j->direct = j->phases && pp->ntaps == 1 && pp->n_phases == 1 && pp->tap_off[0] == 0 &&
+                pp->plane == (size_t)j->out_size;
+    /* Small output planes make thin GEMMs: then `chunk` images share one GEMM, their columns
+     * side by side (ld apart), and the product is copied out per image. */
+    j->chunk = 1;
+    if (j->n > 1 && j->out_size < CONV_MIN_GEMM_COLS) {
+        j->chunk = (CONV_MIN_GEMM_COLS + j->out_size - 1) / j->out_size;
+        if (j->chunk > j->n) j->chunk = j->n;
+    }
+    j->ld = j->chunk * j->out_size;
+    if (j->ld > INT_MAX) return onnx_ctx_fail(j->ctx, "GEMM dims too large for BLAS");
+    return 0;
+}
+
+/* Stride 1, small weights, a wide output (ResNet's first stage): no im2col at all. Tap k's
+ * rows of the im2col would be the padded planes shifted by tap_off[k], so sgemm reads them in
+ * place (ldb = one plane) and makes the product on the padded grid (rows ld long): one sgemm
+ * per tap (K = C) accumulating into ygrid, whose rows are then compacted into Y. The grid's
+ * extra columns must stay few: (ld - ow) / ow <= 1/16. */
+static int conv_taps_pay(const conv_job *j)
+{
+    const nn_phase_plan *pp = &j->pp;
+    return j->chunk == 1 && j->phases && !j->direct && pp->n_phases == 1 && pp->ntaps > 1 &&
+           j->mg * j->kdim <= CONV_TAPS_MAX_WEIGHTS && j->out_size >= CONV_TAPS_MIN_COLS &&
+           (pp->ld - pp->ow) * 16 <= pp->ow;
+}
+
+/* Scratch for one group's phase planes (cg phase sets), zeroed once: gathers write only where
+ * the input lands, so the padding reads as zero. NULL with the error set on failure. */
+static float *conv_phase_scratch(const conv_job *j)
+{
+    size_t ph_n;
+    if (nn_mul_size((size_t)j->cg, j->pp.total, &ph_n) != 0) {
+        onnx_ctx_fail(j->ctx, "phase planes overflow");
+        return NULL;
+    }
+    float *ph = nn_scratch_floats(j->ctx, ph_n);
+    if (ph) memset(ph, 0, ph_n * sizeof(float));
+    return ph;
+}
+
+/* Gathers the phase planes of one group's cg input channels (xg) into ph. */
+static void conv_gather_phases(const conv_job *j, const float *xg, float *ph)
+{
+    for (int64_t ci = 0; ci < j->cg; ci++)
+        nn_phase_gather(&j->pp, xg + ci * j->in_size, ph + (size_t)ci * j->pp.total, 0, 0, 0);
+}
+
+/* See conv_taps_pay: per image and group, gather the padded planes and run conv_taps. */
+static int conv_by_taps(const conv_job *j)
+{
+    const nn_phase_plan *pp = &j->pp;
+    const int64_t grid = (pp->oh - 1) * pp->ld + pp->ow; /* grid columns computed */
+    if (grid > INT_MAX || pp->total > INT_MAX)
+        return onnx_ctx_fail(j->ctx, "GEMM dims too large for BLAS");
+    float *wtap, *ygrid, *ph;
+    if (!(wtap = nn_scratch_floats(j->ctx, (size_t)(j->mg * j->kdim))) ||
+        !(ygrid = nn_scratch_floats(j->ctx, (size_t)(j->mg * grid))) ||
+        !(ph = conv_phase_scratch(j)))
+        return -1;
+    for (int64_t i = 0; i < j->n; i++)
+        for (int64_t gi = 0; gi < j->group; gi++) {
+            const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
+            conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
+            conv_taps(pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
+                      j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
+                      j->y + at0, j->act);
+        }
+    return 0;
+}
+
+/* One image at a time, the output made in blocks of `step` columns, each from prefill through
+ * sgemm to the activation: for 1x1 convolutions B is X in place; for im2col from phases with
+ * few channels and a short kernel (a network's stem), blocks of output rows whose im2col holds
+ * about CONV_BLOCK_FLOATS, so that it stays in L2 until OpenBLAS packs it; the weights are then
+ * small enough to be packed again per block. Where CONV_BLOCK_MIN_COLS * mg columns of im2col
+ * would not fit, and for 1x1 convolutions, blocks measured slower than one large GEMM. */
+static int conv_by_blocks(const conv_job *j)
+{
+    const nn_phase_plan *pp = &j->pp;
+    const int64_t out_size = j->out_size, kdim = j->kdim, mg = j->mg, in_size = j->in_size;
+    int64_t step = out_size;
+    if (!j->pointwise && kdim * CONV_BLOCK_MIN_COLS * mg <= CONV_BLOCK_FLOATS) {
+        int64_t rows = CONV_BLOCK_FLOATS / (kdim * pp->ow);
+        if (rows < 1) rows = 1;
+        step = rows * pp->ow;
+    }
+    if (step > out_size) step = out_size;
+    float *col = NULL, *ph = NULL;
+    if (!j->pointwise) {
+        size_t col_n;
+        if (nn_mul_size((size_t)kdim, (size_t)step, &col_n) != 0)
+            return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
+        if (!(col = nn_scratch_floats(j->ctx, col_n)) || !(ph = conv_phase_scratch(j))) return -1;
+    }
+    const int prefill = j->bias || j->res;
+    for (int64_t i = 0; i < j->n; i++) {
+        for (int64_t gi = 0; gi < j->group; gi++) {
+            const float *wg = j->w + gi * mg * kdim;
+            const float *xg = j->x + (i * j->c + gi * j->cg) * in_size;
+            const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
+            if (!j->pointwise) conv_gather_phases(j, xg, ph);
+            for (int64_t off = 0; off < out_size; off += step) {
+                const int64_t cols = out_size - off < step ? out_size - off : step;
+                const float *bmat = xg + off;
+                int64_t ldb = in_size;
+                if (!j->pointwise) {
+                    conv_im2col_phases(ph, pp, j->cg, off / pp->ow, cols / pp->ow, col, cols);
+                    bmat = col;
+                    ldb = cols;
+                }
+                float *yb = j->y + at0 + off;
+                if (prefill)
+                    conv_prefill(yb, out_size, j->res ? j->res + at0 + off : NULL, out_size,
+                                 j->bias, gi * mg, mg, cols);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)cols,
+                            (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb,
+                            prefill ? 1.0f : 0.0f, yb, (int)out_size);
+                for (int64_t mo = 0; mo < mg && j->act->kind != ONNX_ACT_NONE; mo++)
+                    nn_activation_run(j->act, yb + mo * out_size, cols);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Writes one image's im2col for one group (xg: its cg channels) into cb: rows (c, tap) ld
+ * apart, out_size columns; ph is scratch for the phase planes. */
+static void conv_unfold(const conv_job *j, const float *xg, float *ph, float *cb)
+{
+    const int64_t ld = j->ld, in_size = j->in_size;
+    if (j->direct) {
+        for (int64_t ci = 0; ci < j->cg; ci++)
+            nn_phase_gather(&j->pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
+    } else if (j->phases) {
+        conv_gather_phases(j, xg, ph);
+        conv_im2col_phases(ph, &j->pp, j->cg, 0, j->pp.oh, cb, ld);
+    } else if (!j->pointwise) {
+        conv_im2col(xg, j->cg, j->g, cb, ld);
+    } else {
+        for (int64_t ci = 0; ci < j->cg; ci++)
+            memcpy(cb + ci * ld, xg + ci * in_size, (size_t)j->out_size * sizeof(float));
+    }
+}
+
+/* Whole images: the im2col of `chunk` images side by side (direct gathers, phase planes, or
+ * the direct unfold for 3-D windows and kernels over 16), one sgemm per group, the product
+ * copied out per image when images share it, then the activation over the images. */
+static int conv_by_images(const conv_job *j)
+{
+    const int64_t out_size = j->out_size, kdim = j->kdim, mg = j->mg, m = j->m, ld = j->ld;
+    const int64_t chunk = j->chunk;
+    size_t col_n;
+    if (nn_mul_size((size_t)kdim, (size_t)ld, &col_n) != 0)
+        return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
+    float *col = nn_scratch_floats(j->ctx, col_n), *ph = NULL, *ytmp = NULL;
+    if (!col) return -1;
+    /* direct gathers write only where input lands: the padding's zeros are written once */
+    if (j->direct && (j->pp.blk[0].rows != j->pp.rows || j->pp.blk[0].cols != j->pp.ld))
+        memset(col, 0, col_n * sizeof(float));
+    if (j->phases && !j->direct && !(ph = conv_phase_scratch(j))) return -1;
+    if (chunk > 1 && !(ytmp = nn_scratch_floats(j->ctx, (size_t)(mg * ld)))) return -1;
+    const int prefill = j->bias || j->res;
+    for (int64_t i0 = 0; i0 < j->n; i0 += chunk) {
+        const int64_t nb = j->n - i0 < chunk ? j->n - i0 : chunk;
+        for (int64_t gi = 0; gi < j->group; gi++) {
+            const float *wg = j->w + gi * mg * kdim;
+            const int64_t at0 = (i0 * m + gi * mg) * out_size; /* this group's first output */
+            for (int64_t b = 0; b < nb; b++)
+                conv_unfold(j, j->x + ((i0 + b) * j->c + gi * j->cg) * j->in_size, ph,
+                            col + b * out_size);
+            float *dst = chunk > 1 ? ytmp : j->y + at0;
+            for (int64_t b = 0; b < nb && prefill; b++)
+                conv_prefill(dst + b * out_size, ld, j->res ? j->res + at0 + b * m * out_size : NULL,
+                             out_size, j->bias, gi * mg, mg, out_size);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
+                        (int)kdim, 1.0f, wg, (int)kdim, col, (int)ld, prefill ? 1.0f : 0.0f,
+                        dst, (int)ld);
+            for (int64_t b = 0; b < nb && chunk > 1; b++)
+                for (int64_t mo = 0; mo < mg; mo++)
+                    memcpy(j->y + at0 + b * m * out_size + mo * out_size,
+                           ytmp + mo * ld + b * out_size, (size_t)out_size * sizeof(float));
+        }
+        nn_activation_run(j->act, j->y + i0 * m * out_size, nb * m * out_size);
+    }
+    return 0;
+}
+
 /* y (n x m x out_size) = conv(x) + bias + res (each optional), then act; wino: the Winograd
- * weights of wd if computed at load, else NULL. */
+ * weights of wd if computed at load, else NULL. Chooses the strategy, in this order: bias only
+ * (nothing to convolve), depthwise (conv_depthwise.c; it may decline), Winograd, and the sgemm
+ * ones: by taps, in blocks of one image, or whole images (see each). */
 static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *wino,
                         const float *bias, const float *res, float *y, int64_t n, int64_t c,
                         int64_t m, int64_t group, const nn_geom *g, const onnx_activation *act_in,
                         const onnx_activation *act)
 {
-    const int64_t cg = c / group, mg = m / group, ks = nn_geom_k_size(g);
-    const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
-    const int64_t kdim = cg * ks;
+    conv_job j = {.ctx = ctx, .x = xd, .w = wd, .bias = bias, .res = res, .y = y, .n = n,
+                  .c = c, .m = m, .group = group, .cg = c / group, .mg = m / group, .g = g,
+                  .act = act};
+    j.in_size = nn_geom_in_size(g);
+    j.out_size = nn_geom_out_size(g);
+    j.kdim = j.cg * nn_geom_k_size(g);
 
-    if (kdim == 0 || in_size == 0) { /* no input contributes: bias (+ residual) only */
-        for (int64_t i = 0; i < n; i++)
-            conv_prefill(y + i * m * out_size, out_size, res ? res + i * m * out_size : NULL,
-                         out_size, bias, 0, m, out_size);
-        nn_activation_run(act, y, n * m * out_size);
-        return 0;
-    }
+    if (j.kdim == 0 || j.in_size == 0) return conv_bias_only(&j);
     if (group > 1 && group == c) {
         int rc = nn_conv_depthwise(ctx, xd, wd, bias, res, y, n, c, m, g, act_in, act);
         if (rc != 0) return rc < 0 ? -1 : 0;
     }
-    if (act_in->kind != ONNX_ACT_NONE) { /* elsewhere the input's activation is a pass of its own */
-        size_t nx;
-        if (nn_mul3_size((size_t)n, (size_t)c, (size_t)in_size, &nx) != 0)
-            return onnx_ctx_fail(ctx, "input size overflows");
-        float *xa = nn_scratch_floats(ctx, nx);
-        if (!xa) return -1;
-        memcpy(xa, xd, nx * sizeof(float));
-        nn_activation_run(act_in, xa, (int64_t)nx);
-        xd = xa;
-    }
-    if (nn_wino_geometry_fits(g, group) && nn_wino_pays(g, n, c, m, wino != NULL)) {
-        if (!wino) { /* a large batch pays for transforming the weights per run */
-            size_t u_n;
-            if (nn_mul3_size(NN_WINO_FREQS, (size_t)m, (size_t)c, &u_n) != 0)
-                return onnx_ctx_fail(ctx, "Winograd weights overflow");
-            float *u = nn_scratch_floats(ctx, u_n);
-            if (!u) return -1;
-            nn_wino_weights(wd, m, c, u);
-            wino = u;
-        }
-        return nn_conv_winograd(ctx, xd, wino, bias, res, y, n, c, m, g, act);
-    }
-    if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
+    if (act_in->kind != ONNX_ACT_NONE && conv_activate_input(&j, act_in) != 0) return -1;
+    if (nn_wino_geometry_fits(g, group) && nn_wino_pays(g, n, c, m, wino != NULL))
+        return conv_by_winograd(&j, wino);
+    if (j.mg > INT_MAX || j.out_size > INT_MAX || j.kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
-
-    int pointwise = 1;
-    for (int i = 0; i < NN_MAX_SPATIAL; i++)
-        if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0) pointwise = 0;
-    /* im2col reads phase planes for 1-D/2-D windows (one gather per input plane, then
-     * unit-stride copies), else unfolds directly */
-    nn_phase_plan pp;
-    int phases = 0;
-    if (!pointwise) {
-        int rc = nn_phase_plan_make(g, &pp);
-        if (rc < 0) return onnx_ctx_fail(ctx, "phase planes overflow");
-        phases = rc == 0;
-    }
-    /* a 1x1 window (strided or padded): its only phase plane is the im2col row itself */
-    const int direct = phases && pp.ntaps == 1 && pp.n_phases == 1 && pp.tap_off[0] == 0 &&
-                       pp.plane == (size_t)out_size;
-    /* Small output planes make thin GEMMs: then `chunk` images share one GEMM, their columns
-     * side by side (ld apart), and the product is copied out per image. */
-    int64_t chunk = 1;
-    if (n > 1 && out_size < CONV_MIN_GEMM_COLS) {
-        chunk = (CONV_MIN_GEMM_COLS + out_size - 1) / out_size;
-        if (chunk > n) chunk = n;
-    }
-    const int64_t ld = chunk * out_size;
-    if (ld > INT_MAX) return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
-    /* One image at a time (chunk 1), the output is made in blocks of `step` columns, each
-     * from prefill through sgemm to the activation. With im2col from phases, few channels and
-     * a short kernel (a network's stem), blocks of output rows whose im2col holds about
-     * CONV_BLOCK_FLOATS, so that it stays in L2 until OpenBLAS packs it; the weights are then
-     * small enough to be packed again per block. Where CONV_BLOCK_MIN_COLS * mg columns of
-     * im2col would not fit, and for 1x1 convolutions (B is X in place), blocks measured
-     * slower than one large GEMM. */
-    const int blocked = chunk == 1 && (pointwise || (phases && !direct));
-    int64_t step = out_size;
-    if (blocked && !pointwise && kdim * CONV_BLOCK_MIN_COLS * mg <= CONV_BLOCK_FLOATS) {
-        int64_t rows = CONV_BLOCK_FLOATS / (kdim * pp.ow);
-        if (rows < 1) rows = 1;
-        step = rows * pp.ow;
-    }
-    if (step > out_size) step = out_size;
-    /* Stride 1, small weights, a wide output (ResNet's first stage): no im2col at all. Tap k's
-     * rows of the im2col would be the padded planes shifted by tap_off[k], so sgemm reads them
-     * in place (ldb = one plane) and makes the product on the padded grid (rows ld long): one
-     * sgemm per tap (K = C) accumulating into ygrid, whose rows are then compacted into Y. The
-     * grid's extra columns must stay few: (ld - ow) / ow <= 1/16. */
-    const int taps = blocked && phases && !direct && pp.n_phases == 1 && pp.ntaps > 1 &&
-                     mg * kdim <= CONV_TAPS_MAX_WEIGHTS && out_size >= CONV_TAPS_MIN_COLS &&
-                     (pp.ld - pp.ow) * 16 <= pp.ow;
-    const int64_t grid = taps ? (pp.oh - 1) * pp.ld + pp.ow : 0; /* grid columns computed */
-    float *wtap = NULL, *ygrid = NULL;
-    if (taps) {
-        if (grid > INT_MAX || pp.total > INT_MAX)
-            return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
-        if (!(wtap = nn_scratch_floats(ctx, (size_t)(mg * kdim))) ||
-            !(ygrid = nn_scratch_floats(ctx, (size_t)(mg * grid))))
-            return -1;
-    }
-    float *col = NULL, *ytmp = NULL, *ph = NULL;
-    if ((!pointwise || chunk > 1) && !taps) {
-        size_t col_n;
-        if (nn_mul_size((size_t)kdim, (size_t)(blocked ? step : ld), &col_n) != 0)
-            return onnx_ctx_fail(ctx, "im2col buffer size overflows");
-        if (!(col = nn_scratch_floats(ctx, col_n))) return -1;
-        /* direct gathers write only where input lands: the padding's zeros are written once */
-        if (direct && (pp.blk[0].rows != pp.rows || pp.blk[0].cols != pp.ld))
-            memset(col, 0, col_n * sizeof(float));
-    }
-    if (phases && !direct) {
-        size_t ph_n;
-        if (nn_mul_size((size_t)cg, pp.total, &ph_n) != 0)
-            return onnx_ctx_fail(ctx, "phase planes overflow");
-        if (!(ph = nn_scratch_floats(ctx, ph_n))) return -1;
-        memset(ph, 0, ph_n * sizeof(float));
-    }
-    if (chunk > 1 && !(ytmp = nn_scratch_floats(ctx, (size_t)(mg * ld)))) return -1;
-    const int prefill = bias || res;
-    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
-        const int64_t nb = n - i0 < chunk ? n - i0 : chunk;
-        for (int64_t gi = 0; gi < group; gi++) {
-            const float *wg = wd + gi * mg * kdim;
-            const int64_t at0 = (i0 * m + gi * mg) * out_size; /* this group's first output */
-            if (blocked) {
-                const float *xg = xd + (i0 * c + gi * cg) * in_size;
-                for (int64_t ci = 0; ci < cg && !pointwise; ci++)
-                    nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
-                if (taps) {
-                    conv_taps(&pp, wg, wtap, ph, ygrid, grid, mg, cg, bias ? bias + gi * mg : NULL,
-                              res ? res + at0 : NULL, y + at0, act);
-                    continue;
-                }
-                for (int64_t off = 0; off < out_size; off += step) {
-                    const int64_t cols = out_size - off < step ? out_size - off : step;
-                    const float *bmat = xg + off;
-                    int64_t ldb = in_size;
-                    if (!pointwise) {
-                        conv_im2col_phases(ph, &pp, cg, off / pp.ow, cols / pp.ow, col, cols);
-                        bmat = col;
-                        ldb = cols;
-                    }
-                    float *yb = y + at0 + off;
-                    if (prefill)
-                        conv_prefill(yb, out_size, res ? res + at0 + off : NULL, out_size, bias,
-                                     gi * mg, mg, cols);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)cols,
-                                (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb,
-                                prefill ? 1.0f : 0.0f, yb, (int)out_size);
-                    for (int64_t mo = 0; mo < mg && act->kind != ONNX_ACT_NONE; mo++)
-                        nn_activation_run(act, yb + mo * out_size, cols);
-                }
-                continue;
-            }
-            const float *bmat = xd + (i0 * c + gi * cg) * in_size;
-            for (int64_t b = 0; b < nb && col; b++) {
-                const float *xg = xd + ((i0 + b) * c + gi * cg) * in_size;
-                float *cb = col + b * out_size;
-                if (direct) {
-                    for (int64_t ci = 0; ci < cg; ci++)
-                        nn_phase_gather(&pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
-                } else if (phases) {
-                    for (int64_t ci = 0; ci < cg; ci++)
-                        nn_phase_gather(&pp, xg + ci * in_size, ph + (size_t)ci * pp.total, 0, 0, 0);
-                    conv_im2col_phases(ph, &pp, cg, 0, pp.oh, cb, ld);
-                } else if (!pointwise) {
-                    conv_im2col(xg, cg, g, cb, ld);
-                } else {
-                    for (int64_t ci = 0; ci < cg; ci++)
-                        memcpy(cb + ci * ld, xg + ci * in_size, (size_t)out_size * sizeof(float));
-                }
-            }
-            if (col) bmat = col;
-            float *dst = chunk > 1 ? ytmp : y + at0;
-            for (int64_t b = 0; b < nb && prefill; b++)
-                conv_prefill(dst + b * out_size, ld, res ? res + at0 + b * m * out_size : NULL,
-                             out_size, bias, gi * mg, mg, out_size);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
-                        (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ld, prefill ? 1.0f : 0.0f,
-                        dst, (int)ld);
-            for (int64_t b = 0; b < nb && chunk > 1; b++)
-                for (int64_t mo = 0; mo < mg; mo++)
-                    memcpy(y + at0 + b * m * out_size + mo * out_size,
-                           ytmp + mo * ld + b * out_size, (size_t)out_size * sizeof(float));
-        }
-        if (!blocked) nn_activation_run(act, y + i0 * m * out_size, nb * m * out_size);
-    }
-    return 0;
+    if (conv_plan_gemm(&j) != 0) return -1;
+    if (conv_taps_pay(&j)) return conv_by_taps(&j);
+    if (j.chunk == 1 && (j.pointwise || (j.phases && !j.direct))) return conv_by_blocks(&j);
+    return conv_by_images(&j);
 }
 
 static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
@@ -373,7 +479,7 @@ int nn_conv_run(onnx_ctx *ctx)
                              w->ndim);
     const int64_t group = onnx_attr_int(node, "group", 1);
     const int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
-    if (group < 1 || c % group != 0 || m % group != 0 || w->dims[1] * group != c)
+    if (!nn_conv_group_fits(group, c, m, w->dims[1]))
         return onnx_ctx_fail(ctx, "group %lld does not fit X channels %lld and W %lld x %lld",
                              (long long)group, (long long)c, (long long)m,
                              (long long)w->dims[1]);
@@ -448,12 +554,19 @@ static int attr_ones(const onnx_node *node, const char *name)
 
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
 {
-    (void)err;
-    (void)err_len;
     const onnx_tensor *w = node->n_inputs > 1 ? consts[1] : NULL;
+    const int64_t group = onnx_attr_int(node, "group", 1);
+    /* constant weights fix the channels: a group they cannot split, or whose input channels
+     * (W's per group times group) overflow, fits no input */
+    if (w && w->ndim >= 1 &&
+        (group < 1 || w->dims[0] % group != 0 || (w->ndim >= 2 && w->dims[1] > INT64_MAX / group))) {
+        snprintf(err, err_len, "group %lld does not fit W %lld x %lld", (long long)group,
+                 (long long)w->dims[0], (long long)(w->ndim >= 2 ? w->dims[1] : 0));
+        return -1;
+    }
     /* only what conv_compute can take the Winograd path with; run checks the rest */
     if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[2] != 3 ||
-        w->dims[3] != 3 || onnx_attr_int(node, "group", 1) != 1 || !attr_ones(node, "strides") ||
+        w->dims[3] != 3 || group != 1 || !attr_ones(node, "strides") ||
         !attr_ones(node, "dilations") || !nn_wino_precompute(w->dims[0], w->dims[1]))
         return 0;
     const int64_t m = w->dims[0], c = w->dims[1];

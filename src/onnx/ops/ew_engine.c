@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "../broadcast.h"
-#include "../half.h"
+#include "inferd/half.h"
 
 int ew_half_to_float(onnx_ctx *ctx, const onnx_tensor *t, onnx_tensor *tmp)
 {
@@ -17,14 +17,14 @@ int ew_half_to_float(onnx_ctx *ctx, const onnx_tensor *t, onnx_tensor *tmp)
     float *f = onnx_ctx_scratch(ctx, n * sizeof(float));
     if (!f) return -1;
     const uint16_t *h = t->data;
-    for (size_t i = 0; i < n; i++) f[i] = onnx_half_to_float(h[i]);
+    for (size_t i = 0; i < n; i++) f[i] = inferd_half_to_float(h[i]);
     tmp->data = f;
     return 0;
 }
 
 void ew_float_to_half_store(uint16_t *dst, const float *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dst[i] = onnx_float_to_half(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = inferd_float_to_half(src[i]);
 }
 
 void ew_shape_str(const onnx_tensor *t, char *buf, size_t len)

@@ -226,192 +226,254 @@ static void add_row(void *out, const void *const *in, const int64_t *step, int64
     for (int64_t i = 0; i < n; i++) o[i] = a[i * step[0]] + b[i * step[1]];
 }
 
-int nn_matmul_run(onnx_ctx *ctx)
+/* One MatMul run: operands, the batch walk, the output and where C (the GEMM's result) lives.
+ * Filled in order by the steps of nn_matmul_run. */
+typedef struct mm_plan {
+    inferd_dtype t;
+    size_t esz;
+    onnx_activation act;
+    const onnx_tensor *bias, *res; /* fused (NULL if not) */
+    int res_inline;                /* res has the result's shape: written in with the bias */
+    int a1, b1;                    /* 1-D operands (their dim is removed from Y) */
+    mm_view av, bv;
+    int ab, bb;                    /* batch ranks of av and bv */
+    int64_t m, n, k;
+    mm_walk w;
+    int yr;                        /* Y's rank (= Z's) */
+    int64_t ydims[ONNX_MAX_DIMS], zdims[ONNX_MAX_DIMS];
+    int py[ONNX_MAX_DIMS];         /* Z = Transpose(Y, py) */
+    onnx_tensor zbuf, *z;          /* the output, or zbuf (scratch) when res broadcasts */
+    char *c, *scratch_y;           /* C: Z in place, or a contiguous Y in scratch_y */
+    int64_t c_row;                 /* C's row stride */
+} mm_plan;
+
+/* Inputs, attributes and the operand views; m, n, k and the fused bias. */
+static int mm_read_operands(onnx_ctx *ctx, const onnx_node *node, mm_plan *p)
 {
-    const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *a = onnx_ctx_input(ctx, 0), *b = onnx_ctx_input(ctx, 1);
-    const onnx_tensor *bias = NULL;
+    p->bias = NULL;
     if (!a || !b) return onnx_ctx_fail(ctx, "needs inputs A and B");
-    const inferd_dtype t = a->dtype;
+    const inferd_dtype t = p->t = a->dtype;
     if (b->dtype != t) return onnx_ctx_fail(ctx, "A and B element types differ");
     if (t != INFERD_DTYPE_FP32 && t != INFERD_DTYPE_FP64 && t != INFERD_DTYPE_INT32 &&
         t != INFERD_DTYPE_INT64)
         return onnx_ctx_unsupported(ctx, "unsupported element type %s", inferd_dtype_name(t));
     if (a->ndim < 1 || b->ndim < 1) return onnx_ctx_fail(ctx, "operands must have rank >= 1");
-    onnx_activation act;
-    if (nn_activation_read(ctx, node, &act) != 0) return -1;
+    if (nn_activation_read(ctx, node, &p->act) != 0) return -1;
     const int scaled = onnx_node_attr(node, "inferd_scale") != NULL;
-    if ((act.kind != ONNX_ACT_NONE || scaled) && t != INFERD_DTYPE_FP32)
+    if ((p->act.kind != ONNX_ACT_NONE || scaled) && t != INFERD_DTYPE_FP32)
         return onnx_ctx_fail(ctx, "fused activation or scale needs float32");
     int pa[ONNX_MAX_DIMS], pb[ONNX_MAX_DIMS];
     if (read_perm(ctx, node, "inferd_perm_a", a->ndim, pa) < 0 ||
         read_perm(ctx, node, "inferd_perm_b", b->ndim, pb) < 0)
         return -1;
-    mm_view av, bv;
-    view_of(a, pa, 0, &av);
-    view_of(b, pb, 1, &bv);
+    view_of(a, pa, 0, &p->av);
+    view_of(b, pb, 1, &p->bv);
 
-    const int a1 = a->ndim == 1, b1 = b->ndim == 1;
-    const int64_t m = av.dims[av.rank - 2], k = av.dims[av.rank - 1];
-    const int64_t kb = bv.dims[bv.rank - 2], n = bv.dims[bv.rank - 1];
-    if (k != kb)
-        return onnx_ctx_fail(ctx, "inner dims differ: A has %lld, B has %lld", (long long)k,
+    p->a1 = a->ndim == 1, p->b1 = b->ndim == 1;
+    const mm_view *av = &p->av, *bv = &p->bv;
+    p->m = av->dims[av->rank - 2], p->k = av->dims[av->rank - 1];
+    const int64_t kb = bv->dims[bv->rank - 2];
+    p->n = bv->dims[bv->rank - 1];
+    if (p->k != kb)
+        return onnx_ctx_fail(ctx, "inner dims differ: A has %lld, B has %lld", (long long)p->k,
                              (long long)kb);
     if (onnx_attr_int(node, "inferd_bias", 0) == 1) {
-        bias = onnx_ctx_input(ctx, 2);
-        if (!bias || bias->dtype != t || bias->ndim != 1 || bias->dims[0] != n)
-            return onnx_ctx_fail(ctx, "fused bias must be 1-D with %lld values", (long long)n);
+        p->bias = onnx_ctx_input(ctx, 2);
+        if (!p->bias || p->bias->dtype != t || p->bias->ndim != 1 || p->bias->dims[0] != p->n)
+            return onnx_ctx_fail(ctx, "fused bias must be 1-D with %lld values", (long long)p->n);
     }
+    return 0;
+}
 
-    /* broadcast batch dims, aligned from the right */
-    mm_walk w;
-    const int ab = av.rank - 2, bb = bv.rank - 2;
-    w.ob = ab > bb ? ab : bb;
-    w.nbatch = 1;
-    for (int i = w.ob - 1; i >= 0; i--) {
-        int ia = i - (w.ob - ab), ib = i - (w.ob - bb);
-        int64_t da = ia >= 0 ? av.dims[ia] : 1, db = ib >= 0 ? bv.dims[ib] : 1;
+/* The batch dims, broadcast and aligned from the right. */
+static int mm_broadcast_batches(onnx_ctx *ctx, mm_plan *p)
+{
+    mm_walk *w = &p->w;
+    const int ab = p->ab = p->av.rank - 2, bb = p->bb = p->bv.rank - 2;
+    w->ob = ab > bb ? ab : bb;
+    w->nbatch = 1;
+    for (int i = w->ob - 1; i >= 0; i--) {
+        int ia = i - (w->ob - ab), ib = i - (w->ob - bb);
+        int64_t da = ia >= 0 ? p->av.dims[ia] : 1, db = ib >= 0 ? p->bv.dims[ib] : 1;
         if (da != db && da != 1 && db != 1)
             return onnx_ctx_fail(ctx, "batch dims %lld and %lld do not broadcast",
                                  (long long)da, (long long)db);
-        w.odims[i] = da == 1 ? db : da;
-        w.astr[i] = da == 1 ? 0 : av.str[ia];
-        w.bstr[i] = db == 1 ? 0 : bv.str[ib];
-        w.nbatch *= w.odims[i];
+        w->odims[i] = da == 1 ? db : da;
+        w->astr[i] = da == 1 ? 0 : p->av.str[ia];
+        w->bstr[i] = db == 1 ? 0 : p->bv.str[ib];
+        w->nbatch *= w->odims[i];
     }
-    /* Y's shape (1-D operands' dims removed), then the output Z = Transpose(Y, perm_y) */
-    int64_t ydims[ONNX_MAX_DIMS], zdims[ONNX_MAX_DIMS];
-    int yr = w.ob;
-    memcpy(ydims, w.odims, (size_t)w.ob * sizeof *ydims);
-    if (!a1) ydims[yr++] = m;
-    if (!b1) ydims[yr++] = n;
-    int py[ONNX_MAX_DIMS], pyinv[ONNX_MAX_DIMS];
-    int has_py = read_perm(ctx, node, "inferd_perm_y", yr, py);
-    if (has_py < 0) return -1;
-    for (int i = 0; i < yr; i++) {
-        zdims[i] = ydims[py[i]];
-        pyinv[py[i]] = i;
-    }
-    /* a residual of the result's shape goes into the GEMM's starting rows; any other shape is
-     * added afterwards, by the elementwise engine, into the broadcast output */
-    const onnx_tensor *res = NULL;
-    int res_inline = 0;
+    return 0;
+}
+
+/* Y's shape (1-D operands' dims removed), the output Z = Transpose(Y, perm_y), and the fused
+ * residual: one of the result's shape goes into the GEMM's starting rows; any other shape is
+ * added afterwards, by the elementwise engine, into the broadcast output (Z then in scratch). */
+static int mm_make_output(onnx_ctx *ctx, const onnx_node *node, mm_plan *p)
+{
+    const mm_walk *w = &p->w;
+    p->yr = w->ob;
+    memcpy(p->ydims, w->odims, (size_t)w->ob * sizeof p->ydims[0]);
+    if (!p->a1) p->ydims[p->yr++] = p->m;
+    if (!p->b1) p->ydims[p->yr++] = p->n;
+    const int yr = p->yr;
+    if (read_perm(ctx, node, "inferd_perm_y", yr, p->py) < 0) return -1;
+    for (int i = 0; i < yr; i++) p->zdims[i] = p->ydims[p->py[i]];
+    p->res = NULL;
+    p->res_inline = 0;
     if (onnx_attr_int(node, "inferd_residual", 0) == 1) {
-        res = onnx_ctx_input(ctx, 3);
-        if (!res || res->dtype != INFERD_DTYPE_FP32 || t != INFERD_DTYPE_FP32)
+        p->res = onnx_ctx_input(ctx, 3);
+        if (!p->res || p->res->dtype != INFERD_DTYPE_FP32 || p->t != INFERD_DTYPE_FP32)
             return onnx_ctx_fail(ctx, "fused residual needs float32 input 3");
-        res_inline = res->ndim == yr;
-        for (int i = 0; res_inline && i < yr; i++) res_inline = res->dims[i] == zdims[i];
+        p->res_inline = p->res->ndim == yr;
+        for (int i = 0; p->res_inline && i < yr; i++) p->res_inline = p->res->dims[i] == p->zdims[i];
     }
-    onnx_tensor zbuf, *z;
-    if (!res || res_inline) {
-        if (!(z = onnx_ctx_output(ctx, 0, t, yr, zdims))) return -1;
-    } else {
-        memset(&zbuf, 0, sizeof zbuf);
-        zbuf.dtype = t, zbuf.ndim = yr;
-        memcpy(zbuf.dims, zdims, (size_t)yr * sizeof *zdims);
-        size_t zb;
-        if (nn_mul_size((size_t)onnx_tensor_numel(&zbuf), sizeof(float), &zb) != 0)
-            return onnx_ctx_fail(ctx, "result too large");
-        if (!(zbuf.data = onnx_ctx_scratch(ctx, zb ? zb : 1))) return -1;
-        z = &zbuf;
-    }
-    if (onnx_tensor_numel(z) == 0) goto add_residual;
-    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
-        return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
-    const size_t esz = inferd_dtype_size(t);
+    if (!p->res || p->res_inline) return (p->z = onnx_ctx_output(ctx, 0, p->t, yr, p->zdims)) ? 0 : -1;
+    onnx_tensor *zb = &p->zbuf;
+    memset(zb, 0, sizeof *zb);
+    zb->dtype = p->t, zb->ndim = yr;
+    memcpy(zb->dims, p->zdims, (size_t)yr * sizeof p->zdims[0]);
+    size_t bytes;
+    if (nn_mul_size((size_t)onnx_tensor_numel(zb), sizeof(float), &bytes) != 0)
+        return onnx_ctx_fail(ctx, "result too large");
+    if (!(zb->data = onnx_ctx_scratch(ctx, bytes ? bytes : 1))) return -1;
+    p->z = zb;
+    return 0;
+}
 
-    /* Y's element strides inside Z, then C's: batch dims, row, column */
+/* Where C is written: Z in place (Y's element strides inside Z: batch dims, row, column), or
+ * a contiguous Y in scratch when BLAS cannot write Z's layout. */
+static int mm_place_c(onnx_ctx *ctx, mm_plan *p)
+{
+    const int yr = p->yr;
+    mm_walk *w = &p->w;
     int64_t zst[ONNX_MAX_DIMS], yst[ONNX_MAX_DIMS];
-    onnx_tensor_strides(z, zst);
-    for (int i = 0; i < yr; i++) yst[i] = zst[pyinv[i]];
-    for (int i = 0; i < w.ob; i++) w.cstr[i] = yst[i];
-    int64_t c_row = a1 ? n : yst[w.ob], c_col = b1 ? 1 : yst[yr - 1];
-    if (m == 1) c_row = n;
-    if (n == 1) c_col = 1;
-    char *c = z->data, *scratch_y = NULL;
-    if (c_col != 1 || c_row < n || c_row > INT_MAX) { /* BLAS cannot write it: contiguous Y */
-        size_t bytes = onnx_tensor_nbytes(z);
-        if (!(scratch_y = onnx_ctx_scratch(ctx, bytes))) return -1;
-        c = scratch_y;
-        int64_t s = n;
-        c_row = n;
-        for (int i = w.ob - 1; i >= 0; i--) {
-            w.cstr[i] = s * m;
-            s *= w.odims[i];
+    onnx_tensor_strides(p->z, zst);
+    for (int i = 0; i < yr; i++) yst[p->py[i]] = zst[i];
+    for (int i = 0; i < w->ob; i++) w->cstr[i] = yst[i];
+    int64_t c_row = p->a1 ? p->n : yst[w->ob], c_col = p->b1 ? 1 : yst[yr - 1];
+    if (p->m == 1) c_row = p->n;
+    if (p->n == 1) c_col = 1;
+    p->c = p->z->data;
+    p->scratch_y = NULL;
+    if (c_col != 1 || c_row < p->n || c_row > INT_MAX) { /* BLAS cannot write it: contiguous Y */
+        if (!(p->scratch_y = onnx_ctx_scratch(ctx, onnx_tensor_nbytes(p->z)))) return -1;
+        p->c = p->scratch_y;
+        int64_t s = p->n;
+        c_row = p->n;
+        for (int i = w->ob - 1; i >= 0; i--) {
+            w->cstr[i] = s * p->m;
+            s *= w->odims[i];
         }
     }
+    p->c_row = c_row;
+    return 0;
+}
 
-    mm_job job = {.t = t, .esz = esz, .m = m, .n = n, .k = k, .a = &av, .b = &bv, .c = c,
-                  .ldc = c_row, .alpha = onnx_attr_float(node, "inferd_scale", 1.0f),
-                  .am = {0, 0}, .bm = {0, 0}};
-    if (t == INFERD_DTYPE_FP32 || t == INFERD_DTYPE_FP64) { /* BLAS needs a unit stride */
-        if (blas_layout(m, k, av.str[av.rank - 2], av.str[av.rank - 1], &job.am) < 0) {
-            if (materialize(ctx, &av, esz) < 0) return -1;
-            blas_layout(m, k, av.str[av.rank - 2], av.str[av.rank - 1], &job.am);
-            for (int i = 0; i < w.ob; i++) { /* batch strides of the copy */
-                int ia = i - (w.ob - ab);
-                if (w.astr[i]) w.astr[i] = av.str[ia];
-            }
-        }
-        if (blas_layout(k, n, bv.str[bv.rank - 2], bv.str[bv.rank - 1], &job.bm) < 0) {
-            if (materialize(ctx, &bv, esz) < 0) return -1;
-            blas_layout(k, n, bv.str[bv.rank - 2], bv.str[bv.rank - 1], &job.bm);
-            for (int i = 0; i < w.ob; i++) {
-                int ib = i - (w.ob - bb);
-                if (w.bstr[i]) w.bstr[i] = bv.str[ib];
-            }
+/* BLAS needs a unit stride in each operand: one it cannot read goes through a contiguous
+ * copy (and the batch walk takes the copy's strides). Fills job's am and bm. */
+static int mm_blas_operands(onnx_ctx *ctx, mm_plan *p, mm_job *job)
+{
+    mm_view *av = &p->av, *bv = &p->bv;
+    mm_walk *w = &p->w;
+    if (blas_layout(p->m, p->k, av->str[av->rank - 2], av->str[av->rank - 1], &job->am) < 0) {
+        if (materialize(ctx, av, p->esz) < 0) return -1;
+        blas_layout(p->m, p->k, av->str[av->rank - 2], av->str[av->rank - 1], &job->am);
+        for (int i = 0; i < w->ob; i++) { /* batch strides of the copy */
+            int ia = i - (w->ob - p->ab);
+            if (w->astr[i]) w->astr[i] = av->str[ia];
         }
     }
+    if (blas_layout(p->k, p->n, bv->str[bv->rank - 2], bv->str[bv->rank - 1], &job->bm) < 0) {
+        if (materialize(ctx, bv, p->esz) < 0) return -1;
+        blas_layout(p->k, p->n, bv->str[bv->rank - 2], bv->str[bv->rank - 1], &job->bm);
+        for (int i = 0; i < w->ob; i++) {
+            int ib = i - (w->ob - p->bb);
+            if (w->bstr[i]) w->bstr[i] = bv->str[ib];
+        }
+    }
+    return 0;
+}
 
-    /* B one matrix and the rows of A and of C each evenly spaced across batches (as the GEMM
-     * and the int loops step them): one call over all batches */
-    const int blas = t == INFERD_DTYPE_FP32 || t == INFERD_DTYPE_FP64;
-    const int64_t a_row = blas ? job.am.ld : av.str[av.rank - 2];
-    const int c_stacks = rows_stack(w.cstr, &w, m, c_row);
-    const int stack_b = rows_stack(w.bstr, &w, 0, 0) && !job.am.trans &&
-                        rows_stack(w.astr, &w, m, a_row) && c_stacks && w.nbatch * m <= INT_MAX;
-    /* every row of C starts as the bias (or zeros): the GEMM accumulates onto it */
+/* C = bias (+ residual) per row, then += A * B: one GEMM over all batches when B is one
+ * matrix and the rows of A and of C each run on evenly across batches (as the GEMM and the
+ * int loops step them), else one per batch; then the fused activation. */
+static void mm_multiply(const mm_plan *p, const mm_job *job)
+{
+    const mm_walk *w = &p->w;
+    const int64_t m = p->m, n = p->n, c_row = p->c_row;
+    const int blas = p->t == INFERD_DTYPE_FP32 || p->t == INFERD_DTYPE_FP64;
+    const int64_t a_row = blas ? job->am.ld : p->av.str[p->av.rank - 2];
+    const int c_stacks = rows_stack(w->cstr, w, m, c_row);
+    const int stack_b = rows_stack(w->bstr, w, 0, 0) && !job->am.trans &&
+                        rows_stack(w->astr, w, m, a_row) && c_stacks && w->nbatch * m <= INT_MAX;
     int64_t idx[ONNX_MAX_DIMS] = {0}, ao = 0, bo = 0, co = 0;
-    const float *res_rows = res_inline && !scratch_y ? res->data : NULL; /* Z's layout */
+    const float *res_rows = p->res_inline && !p->scratch_y ? p->res->data : NULL; /* Z's layout */
     do {
         for (int64_t r = 0; r < m; r++) {
             int64_t off = co + r * c_row;
-            fill_row(c + (size_t)off * esz, bias ? bias->data : NULL,
-                     res_rows ? res_rows + off : NULL, n, esz);
+            fill_row(p->c + (size_t)off * p->esz, p->bias ? p->bias->data : NULL,
+                     res_rows ? res_rows + off : NULL, n, p->esz);
         }
-    } while (walk_next(&w, idx, &ao, &bo, &co));
-    if (k > 0) {
-        if (stack_b) { /* B is one matrix and A's rows run on: one GEMM over all batches */
-            gemm_one(&job, w.nbatch * m, 0, 0, 0);
+    } while (walk_next(w, idx, &ao, &bo, &co));
+    if (p->k > 0) {
+        if (stack_b) {
+            gemm_one(job, w->nbatch * m, 0, 0, 0);
         } else {
-            do gemm_one(&job, m, ao, bo, co);
-            while (walk_next(&w, idx, &ao, &bo, &co));
+            do gemm_one(job, m, ao, bo, co);
+            while (walk_next(w, idx, &ao, &bo, &co));
         }
     }
-    if (act.kind != ONNX_ACT_NONE) {
-        if (c_stacks && c_row == n) { /* one contiguous block */
-            nn_activation_run(&act, (float *)(void *)c, w.nbatch * m * n);
-        } else {
-            do {
-                for (int64_t r = 0; r < m; r++)
-                    nn_activation_run(&act, (float *)(void *)c + co + r * c_row, n);
-            } while (walk_next(&w, idx, &ao, &bo, &co));
-        }
+    if (p->act.kind == ONNX_ACT_NONE) return;
+    if (c_stacks && c_row == n) { /* one contiguous block */
+        nn_activation_run(&p->act, (float *)(void *)p->c, w->nbatch * m * n);
+        return;
     }
-    if (scratch_y) { /* Z = Transpose(Y, perm_y) from the contiguous Y */
-        int64_t ycs[ONNX_MAX_DIMS], s = 1, zs[ONNX_MAX_DIMS];
-        for (int i = yr - 1; i >= 0; i--) {
-            ycs[i] = s;
-            s *= ydims[i];
-        }
-        for (int i = 0; i < yr; i++) zs[i] = ycs[py[i]];
-        onnx_tu_copy_strided(z->data, scratch_y, yr, zdims, zs, 0, esz);
-        if (res_inline) nn_k_add_vec(z->data, res->data, onnx_tensor_numel(z));
+    do {
+        for (int64_t r = 0; r < m; r++)
+            nn_activation_run(&p->act, (float *)(void *)p->c + co + r * c_row, n);
+    } while (walk_next(w, idx, &ao, &bo, &co));
+}
+
+/* Z = Transpose(Y, perm_y) from the contiguous Y in scratch, plus an inline residual. */
+static void mm_scatter_y(const mm_plan *p)
+{
+    const int yr = p->yr;
+    int64_t ycs[ONNX_MAX_DIMS], s = 1, zs[ONNX_MAX_DIMS];
+    for (int i = yr - 1; i >= 0; i--) {
+        ycs[i] = s;
+        s *= p->ydims[i];
     }
-add_residual:
-    if (res && !res_inline) {
-        const onnx_tensor *in[2] = {z, res};
+    for (int i = 0; i < yr; i++) zs[i] = ycs[p->py[i]];
+    onnx_tu_copy_strided(p->z->data, p->scratch_y, yr, p->zdims, zs, 0, p->esz);
+    if (p->res_inline) nn_k_add_vec(p->z->data, p->res->data, onnx_tensor_numel(p->z));
+}
+
+int nn_matmul_run(onnx_ctx *ctx)
+{
+    const onnx_node *node = onnx_ctx_node(ctx);
+    mm_plan p;
+    if (mm_read_operands(ctx, node, &p) != 0 || mm_broadcast_batches(ctx, &p) != 0 ||
+        mm_make_output(ctx, node, &p) != 0)
+        return -1;
+    if (onnx_tensor_numel(p.z) > 0) {
+        if (p.m > INT_MAX || p.n > INT_MAX || p.k > INT_MAX)
+            return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
+        p.esz = inferd_dtype_size(p.t);
+        if (mm_place_c(ctx, &p) != 0) return -1;
+        mm_job job = {.t = p.t, .esz = p.esz, .m = p.m, .n = p.n, .k = p.k, .a = &p.av,
+                      .b = &p.bv, .c = p.c, .ldc = p.c_row,
+                      .alpha = onnx_attr_float(node, "inferd_scale", 1.0f),
+                      .am = {0, 0}, .bm = {0, 0}};
+        if ((p.t == INFERD_DTYPE_FP32 || p.t == INFERD_DTYPE_FP64) &&
+            mm_blas_operands(ctx, &p, &job) != 0)
+            return -1;
+        mm_multiply(&p, &job);
+        if (p.scratch_y) mm_scatter_y(&p);
+    }
+    if (p.res && !p.res_inline) { /* the broadcast residual */
+        const onnx_tensor *in[2] = {p.z, p.res};
         return ew_broadcast_run(ctx, 2, in, INFERD_DTYPE_FP32, add_row, NULL, NULL);
     }
     return 0;

@@ -45,22 +45,9 @@ void nn_activation_run(const onnx_activation *act, float *y, int64_t n)
     }
 }
 
-void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *bias,
-                             const onnx_activation *act)
+int nn_conv_group_fits(int64_t group, int64_t c, int64_t m, int64_t wc)
 {
-    if (!bias && act->kind == ONNX_ACT_NONE) return;
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = y + r * cols;
-        float b = bias ? bias[r] : 0.0f;
-        if (act->kind == ONNX_ACT_RELU) {
-            nn_k_bias_relu(row, b, cols);
-        } else if (act->kind == ONNX_ACT_CLIP) {
-            nn_k_bias_clip(row, b, act->alpha, act->beta, cols);
-        } else {
-            if (bias) nn_k_add_scalar(row, b, cols);
-            nn_activation_run(act, row, cols);
-        }
-    }
+    return group >= 1 && c % group == 0 && m % group == 0 && wc == c / group;
 }
 
 void nn_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)

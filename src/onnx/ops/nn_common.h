@@ -80,10 +80,9 @@ int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *ac
  * through onnx_activation_apply (same results). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 
-/* Adds bias (if non-NULL, one value per row) to rows x cols row-major data and applies act,
- * row by row while the row is in cache. */
-void nn_bias_activation_rows(float *y, int64_t rows, int64_t cols, const float *bias,
-                             const onnx_activation *act);
+/* Whether group splits c input and m output channels, with wc (W's dims[1]) input channels
+ * per group: group >= 1 divides both and wc * group == c, decided without overflow. */
+int nn_conv_group_fits(int64_t group, int64_t c, int64_t m, int64_t wc);
 
 /* Start of the valid range of output positions o (o*s + off >= 0) and its end
  * (o*s + off < in), clipped to [0, out). Used to hoist bounds checks out of inner loops. */

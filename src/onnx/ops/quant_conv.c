@@ -29,8 +29,7 @@ static int qconv_check(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w
     p->n = x->dims[0];
     p->c = x->dims[1];
     p->m = w->dims[0];
-    if (p->group < 1 || p->c % p->group != 0 || p->m % p->group != 0 ||
-        w->dims[1] * p->group != p->c)
+    if (!nn_conv_group_fits(p->group, p->c, p->m, w->dims[1]))
         return onnx_ctx_fail(ctx, "group %lld does not fit X channels %lld and W %lld x %lld",
                              (long long)p->group, (long long)p->c, (long long)p->m,
                              (long long)w->dims[1]);

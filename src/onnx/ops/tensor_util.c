@@ -2,6 +2,8 @@
  * inputs, typed scalar access and the strided N-d copy. See tensor_util.h. */
 #include "tensor_util.h"
 
+#include "inferd/half.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -148,58 +150,14 @@ void onnx_tu_copy_strided(void *dst, const void *src, int ndim, const int64_t *d
     }
 }
 
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float f;
-    if (exp == 0) {
-        f = ldexpf((float)man, -24);
-    } else if (exp == 31) {
-        f = man ? NAN : INFINITY;
-    } else {
-        f = ldexpf((float)(man | 0x400), (int)exp - 25);
-    }
-    return sign ? -f : f;
-}
-
-static uint16_t float_to_half(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    if (isnan(f)) return sign | 0x7e00;
-    float a = fabsf(f);
-    if (a >= 65520.0f) return sign | 0x7c00;
-    if (a < ldexpf(1.0f, -25)) return sign;
-    int e;
-    float m = frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
-    if (e < -13) {           /* subnormal: value = man * 2^-24 */
-        return sign | (uint16_t)lrintf(ldexpf(a, 24));
-    }
-    uint32_t man = (uint32_t)lrintf(ldexpf(m, 11)); /* 1024..2048 */
-    if (man == 2048) {
-        man = 1024;
-        e++;
-    }
-    if (e + 14 >= 31) return sign | 0x7c00;
-    return sign | (uint16_t)((uint32_t)(e + 14) << 10) | (uint16_t)(man & 0x3ff);
-}
-
 double onnx_tu_load(const void *data, inferd_dtype dtype, int64_t i)
 {
     const char *p = data;
     switch (dtype) {
     case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
     case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
-    case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_float(v); }
-    case INFERD_DTYPE_BF16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        uint32_t b = (uint32_t)v << 16;
-        float f;
-        memcpy(&f, &b, 4);
-        return f;
-    }
+    case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return inferd_half_to_float(v); }
+    case INFERD_DTYPE_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return inferd_bf16_to_float(v); }
     case INFERD_DTYPE_INT8: return ((const int8_t *)p)[i];
     case INFERD_DTYPE_UINT8: return ((const uint8_t *)p)[i];
     case INFERD_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
@@ -225,15 +183,8 @@ void onnx_tu_store(void *data, inferd_dtype dtype, int64_t i, double v)
     switch (dtype) {
     case INFERD_DTYPE_FP32: { float f = (float)v; memcpy(p + 4 * i, &f, 4); break; }
     case INFERD_DTYPE_FP64: memcpy(p + 8 * i, &v, 8); break;
-    case INFERD_DTYPE_FP16: { uint16_t h = float_to_half((float)v); memcpy(p + 2 * i, &h, 2); break; }
-    case INFERD_DTYPE_BF16: {
-        float f = (float)v;
-        uint32_t b;
-        memcpy(&b, &f, 4);
-        uint16_t h = isnan(f) ? 0x7fc0 : (uint16_t)((b + 0x7fff + ((b >> 16) & 1)) >> 16);
-        memcpy(p + 2 * i, &h, 2);
-        break;
-    }
+    case INFERD_DTYPE_FP16: { uint16_t h = inferd_float_to_half((float)v); memcpy(p + 2 * i, &h, 2); break; }
+    case INFERD_DTYPE_BF16: { uint16_t h = inferd_float_to_bf16((float)v); memcpy(p + 2 * i, &h, 2); break; }
     case INFERD_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)clampd(v, INT8_MIN, INT8_MAX); break;
     case INFERD_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)clampd(v, 0, UINT8_MAX); break;
     case INFERD_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;

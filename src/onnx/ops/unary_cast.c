@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../half.h"
+#include "inferd/half.h"
 
 #define UN_CAST_CHUNK 256
 
@@ -47,8 +47,8 @@ static void un_cast_load(un_wide *w, inferd_dtype t, const void *src, size_t n)
     switch (t) {
     case INFERD_DTYPE_FP32: UN_LOAD(UN_WIDE_DOUBLE, d, float, s[k]); break;
     case INFERD_DTYPE_FP64: UN_LOAD(UN_WIDE_DOUBLE, d, double, s[k]); break;
-    case INFERD_DTYPE_FP16: UN_LOAD(UN_WIDE_DOUBLE, d, uint16_t, onnx_half_to_float(s[k])); break;
-    case INFERD_DTYPE_BF16: UN_LOAD(UN_WIDE_DOUBLE, d, uint16_t, onnx_bf16_to_float(s[k])); break;
+    case INFERD_DTYPE_FP16: UN_LOAD(UN_WIDE_DOUBLE, d, uint16_t, inferd_half_to_float(s[k])); break;
+    case INFERD_DTYPE_BF16: UN_LOAD(UN_WIDE_DOUBLE, d, uint16_t, inferd_bf16_to_float(s[k])); break;
     case INFERD_DTYPE_INT8: UN_LOAD(UN_WIDE_INT, i, int8_t, s[k]); break;
     case INFERD_DTYPE_INT16: UN_LOAD(UN_WIDE_INT, i, int16_t, s[k]); break;
     case INFERD_DTYPE_INT32: UN_LOAD(UN_WIDE_INT, i, int32_t, s[k]); break;
@@ -79,14 +79,6 @@ static inline uint64_t un_double_to_u64(double d)
     return (uint64_t)un_double_to_i64(d); /* negatives wrap, as in C integer conversion */
 }
 
-/* bfloat16 keeps the upper half of the float32 bits (truncation, as the ONNX tests do). */
-static inline uint16_t un_float_to_bf16(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return (uint16_t)(bits >> 16);
-}
-
 /* Stores the n wide values of w into dst as type t. */
 static void un_cast_store(const un_wide *w, inferd_dtype t, void *dst, size_t n)
 {
@@ -108,12 +100,12 @@ static void un_cast_store(const un_wide *w, inferd_dtype t, void *dst, size_t n)
     case INFERD_DTYPE_FP32: UN_STORE_ALL(float, v, v, v); break;
     case INFERD_DTYPE_FP64: UN_STORE_ALL(double, v, v, v); break;
     case INFERD_DTYPE_FP16:
-        UN_STORE_ALL(uint16_t, onnx_float_to_half((float)v), onnx_float_to_half((float)v),
-                     onnx_float_to_half((float)v));
+        UN_STORE_ALL(uint16_t, inferd_float_to_half((float)v), inferd_float_to_half((float)v),
+                     inferd_float_to_half((float)v));
         break;
     case INFERD_DTYPE_BF16:
-        UN_STORE_ALL(uint16_t, un_float_to_bf16((float)v), un_float_to_bf16((float)v),
-                     un_float_to_bf16((float)v));
+        UN_STORE_ALL(uint16_t, inferd_float_to_bf16_truncate((float)v), inferd_float_to_bf16_truncate((float)v),
+                     inferd_float_to_bf16_truncate((float)v));
         break;
     case INFERD_DTYPE_INT8: UN_STORE_SINT(int8_t); break;
     case INFERD_DTYPE_INT16: UN_STORE_SINT(int16_t); break;

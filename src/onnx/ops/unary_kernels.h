@@ -30,7 +30,8 @@ typedef struct un_kernel {
 /* Runs input 0 through the kernel for its dtype in table (ended by {INVALID, NULL}) into
  * output 0 of the same shape, typed out_dtype (INFERD_DTYPE_INVALID = the input's type).
  * Returns 0, or -1 with the error set (missing input, unsupported type). */
-int un_run(onnx_ctx *ctx, const un_kernel *table, inferd_dtype out_dtype, const un_param *p);
+int un_run(onnx_ctx *ctx, const un_kernel *table, inferd_dtype out_dtype,
+           const un_param *p); /* unary_run.c */
 
 /* NAME: o[i] = EXPR with x = in[i]; T names the input type inside EXPR. */
 #define UN_KERNEL(NAME, TX, TO, EXPR)                                                        \

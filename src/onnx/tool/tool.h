@@ -1,4 +1,4 @@
-/* Shared helpers of the inferd-onnx subcommands. */
+/* The inferd-onnx subcommands (info.c, run.c, bench.c) and their shared helpers (tool_util.c). */
 #ifndef ONNX_TOOL_H
 #define ONNX_TOOL_H
 

@@ -1,6 +1,7 @@
 /* http_server: pipelined requests answered out of order from another thread (through
  * http_ex_post) still reach the client in request order; an answer for a client that went
- * away is dropped cleanly; shutdown with work in flight is clean. */
+ * away is dropped cleanly; shutdown with work in flight is clean; a failed write stops the
+ * parser (no request after it reaches the handler); the path and the query are apart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static http_exchange *pending[BATCH];
 static int n_pending;
 static int stop_answerer;
+static int block_loop, first_seen;   /* test_failed_write_stops_parsing */
 
 static void respond_path(http_exchange *ex, void *arg)
 {
@@ -39,6 +42,35 @@ static void respond_path(http_exchange *ex, void *arg)
     http_ex_respond(ex, 200, "text/plain", body, n, "");
 }
 
+static void respond_path_and_query(http_exchange *ex)
+{
+    char text[256];
+    int n = snprintf(text, sizeof text, "%s|%s", http_ex_path(ex), http_ex_query(ex));
+    char *body = malloc((size_t)n + 1);
+    memcpy(body, text, (size_t)n + 1);
+    http_ex_respond(ex, 200, "text/plain", body, (size_t)n, "");
+}
+
+/* Waits (lock held, at most 10 s) until *v == want, or != want when equal is 0. */
+static void wait_locked(const int *v, int want, int equal)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while ((*v == want) != equal)
+        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+}
+
+/* Holds the loop thread (bounded) until the test lets it go. */
+static void hold_loop(void)
+{
+    pthread_mutex_lock(&lock);
+    block_loop = 2;
+    pthread_cond_broadcast(&cond);
+    wait_locked(&block_loop, 2, 0);
+    pthread_mutex_unlock(&lock);
+}
+
 static void handler(http_exchange *ex, void *ctx)
 {
     (void)ctx;
@@ -47,6 +79,21 @@ static void handler(http_exchange *ex, void *ctx)
         char *body = strdup(host ? "host present" : "host missing");
         http_ex_respond(ex, 200, "text/plain", body, strlen(body), "");
         return;
+    }
+    if (strcmp(http_ex_path(ex), "/echo") == 0) {
+        respond_path_and_query(ex);
+        return;
+    }
+    if (strcmp(http_ex_path(ex), "/block") == 0) {
+        hold_loop();
+        respond_path(ex, NULL);
+        return;
+    }
+    if (strcmp(http_ex_path(ex), "/sync/first") == 0) {
+        pthread_mutex_lock(&lock);
+        first_seen = 1;
+        pthread_cond_broadcast(&cond);
+        pthread_mutex_unlock(&lock);
     }
     if (strncmp(http_ex_path(ex), "/async", 6) != 0) {
         respond_path(ex, NULL);
@@ -102,18 +149,25 @@ static char *read_responses(int fd, const char *last_body)
     return buf;
 }
 
-static http_server *start(void)
+static http_server *start_n(int threads)
 {
     http_options o;
     http_options_default(&o);
     o.host = "127.0.0.1";
     o.port = 0;
-    o.threads = 2;
+    o.threads = threads;
     http_server *srv = NULL;
     char err[256];
     assert_int_equal(http_server_start(&o, handler, NULL, &srv, err, sizeof err), 0);
     assert_true(http_server_port(srv) > 0);
     return srv;
+}
+
+static http_server *start(void) { return start_n(2); }
+
+static void send_all(int fd, const char *s)
+{
+    assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
 static void test_pipelined_async_answers_in_order(void **state)
@@ -158,11 +212,7 @@ static void test_orphaned_answer_is_dropped(void **state)
     assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     /* wait (bounded) until the handler has it, then vanish */
     pthread_mutex_lock(&lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    while (n_pending < 1)
-        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    wait_locked(&n_pending, 1, 1);
     assert_int_equal(n_pending, 1);
     pthread_mutex_unlock(&lock);
     close(fd);
@@ -179,6 +229,71 @@ static void test_orphaned_answer_is_dropped(void **state)
     http_server_shutdown(srv, 2000);
 }
 
+/* The answer to the first of two pipelined requests cannot be written (the client reset
+ * the connection): the connection closes inside the parser's callback, and the second
+ * request must never be parsed nor reach the handler (it would hold a freed connection). */
+static void test_failed_write_stops_parsing(void **state)
+{
+    (void)state;
+    http_server *srv = start_n(1);   /* one loop: the order of events is the test's */
+    int port = http_server_port(srv);
+    int victim = connect_to(port);
+    send_all(victim, "GET /sync/warm HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *got = read_responses(victim, "/sync/warm");   /* accepted and reading */
+    free(got);
+    /* hold the loop thread, so the reset is there before the server reads the requests */
+    int blocker = connect_to(port);
+    send_all(blocker, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+    pthread_mutex_lock(&lock);
+    wait_locked(&block_loop, 2, 1);
+    assert_int_equal(block_loop, 2);
+    pthread_mutex_unlock(&lock);
+    send_all(victim, "GET /sync/first HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /async/second HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(victim, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(victim);   /* RST: reading still yields the requests, writing fails */
+    pthread_mutex_lock(&lock);
+    block_loop = 0;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    got = read_responses(blocker, "/block");
+    free(got);
+    /* the loop parsed the victim's bytes: wait for the first request, then one more round
+     * trip on the same loop proves the parse that followed it is over */
+    pthread_mutex_lock(&lock);
+    wait_locked(&first_seen, 1, 1);
+    int seen = first_seen;
+    pthread_mutex_unlock(&lock);
+    send_all(blocker, "GET /sync/after HTTP/1.1\r\nHost: x\r\n\r\n");
+    got = read_responses(blocker, "/sync/after");
+    assert_non_null(strstr(got, "/sync/after"));
+    free(got);
+    close(blocker);
+    assert_true(seen);
+    pthread_mutex_lock(&lock);
+    int got_second = n_pending;
+    pthread_mutex_unlock(&lock);
+    int want = 0;
+    answerer(&want);   /* if a request did get through, answer it (ASan sees the rest) */
+    http_server_shutdown(srv, 2000);
+    assert_int_equal(got_second, 0);
+}
+
+static void test_path_and_query_are_apart(void **state)
+{
+    (void)state;
+    http_server *srv = start();
+    int fd = connect_to(http_server_port(srv));
+    send_all(fd, "GET /echo?a=1&b=%20#frag HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *got = read_responses(fd, "/echo|");
+    assert_non_null(strstr(got, "\r\n\r\n/echo|a=1&b=%20HTTP/1.1"));
+    free(got);
+    close(fd);
+    http_server_shutdown(srv, 2000);
+}
+
 /* A request with no header lines at all (found by fuzz_http_request: the header lookup did
  * pointer arithmetic on NULL): looking a header up finds nothing, and the next works. */
 static void test_request_without_headers(void **state)
@@ -186,8 +301,7 @@ static void test_request_without_headers(void **state)
     (void)state;
     http_server *srv = start();
     int fd = connect_to(http_server_port(srv));
-    const char *req = "GET /host HTTP/1.1\r\n\r\nGET /host HTTP/1.1\r\nHost: x\r\n\r\n";
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    send_all(fd, "GET /host HTTP/1.1\r\n\r\nGET /host HTTP/1.1\r\nHost: x\r\n\r\n");
     char *got = read_responses(fd, "host present");
     const char *missing = strstr(got, "host missing");
     if (!missing || !strstr(missing, "host present")) fail_msg("unexpected answers:\n%s", got);
@@ -201,6 +315,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_async_answers_in_order),
         cmocka_unit_test(test_orphaned_answer_is_dropped),
+        cmocka_unit_test(test_failed_write_stops_parsing),
+        cmocka_unit_test(test_path_and_query_are_apart),
         cmocka_unit_test(test_request_without_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -256,6 +256,26 @@ static void test_bad_inputs_are_errors(void **state)
         nn_test_node nd = {"Conv", 13, in, 2, at, 1, 1};
         expect_error("conv bad group", &nd);
     }
+    {   /* hostile groups whose product with W's channels per group overflows int64: refused
+         * at load when W is a constant, at run when it is an input (and never computed) */
+        const nn_test_tensor x0 = {"x", 4, {1, 0, 5, 5}, zeros, 0};
+        const nn_test_tensor x2 = {"x", 4, {1, 2, 5, 5}, zeros, 0};
+        nn_test_attr huge[1] = {{"group", NN_ATTR_INT, INT64_C(1) << 62, 0, NULL, 0, NULL}};
+        nn_test_attr two_groups[1] = {{"group", NN_ATTR_INT, 2, 0, NULL, 0, NULL}};
+        for (int init = 0; init <= 1; init++) {
+            nn_test_tensor in1[2] = {x0, {"w", 4, {0, 4, 3, 3}, zeros, init}};
+            nn_test_node nd1 = {"Conv", 13, in1, 2, huge, 1, 1};
+            expect_error(init ? "conv huge group, W constant" : "conv huge group, W input", &nd1);
+            nn_test_tensor in2[2] = {x2, {"w", 4, {0, INT64_C(1) << 62, 1, 1}, zeros, init}};
+            nn_test_node nd2 = {"Conv", 13, in2, 2, two_groups, 1, 1};
+            expect_error(init ? "conv huge W channels, W constant" : "conv huge W channels, W input",
+                         &nd2);
+        }
+        nn_test_tensor in3[2] = {x0, {"w", 4, {0, 4, 3, 3}, zeros, 1}};
+        nn_test_attr negative[1] = {{"group", NN_ATTR_INT, -4, 0, NULL, 0, NULL}};
+        nn_test_node nd3 = {"Conv", 13, in3, 2, negative, 1, 1};
+        expect_error("conv negative group", &nd3);
+    }
     {   /* pads with the wrong count, absurd strides, kernel_shape disagreeing with W */
         nn_test_tensor in[2] = {x4, {"w", 4, {4, 3, 3, 3}, zeros, 1}};
         nn_test_attr at1[1] = {{"pads", NN_ATTR_INTS, 0, 0, three, 3, NULL}};

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         }
         shm_waiter *wake = &r.models[model].work;
         uint32_t seq = shm_waiter_prepare(wake);
-        if (shm_ring_size(shm_model_ring(&r, model)) > 0) {
+        if (shm_model_ring_size(&r, model) > 0) {
             shm_waiter_cancel(wake);
             continue;
         }

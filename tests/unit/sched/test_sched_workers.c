@@ -18,6 +18,7 @@
 
 #include "inferd/log.h"
 #include "inferd/scheduler.h"
+#include "scheduler_internal.h"   /* the progress test holds the scheduler lock */
 
 #ifndef SCHED_FAKE_WORKER
 #error "SCHED_FAKE_WORKER must name the fake worker executable"
@@ -375,6 +376,34 @@ static void test_hung_worker_killed_batch_retried(void **state)
     unsetenv("SCHED_FAKE_MARK");
 }
 
+/* Liveness: the supervisor's heartbeat stops while anything holds the scheduler lock (as a
+ * thread looping under it would), and resumes when it is released. */
+static void test_progress_age_tracks_the_lock(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "echo", 1);
+    assert_true(wait_ready(&f, 10000));
+    int fresh = 0;
+    for (int t = 0; t < 5000 && !fresh; t += 10) {
+        fresh = sched_progress_age_ns(f.sched) < 200000000LL;
+        if (!fresh) sleep_ms(10);
+    }
+    assert_true(fresh);
+    pthread_mutex_lock(&f.sched->mu);
+    sleep_ms(300);   /* the supervisor cannot tick in here */
+    int64_t held = sched_progress_age_ns(f.sched);
+    pthread_mutex_unlock(&f.sched->mu);
+    assert_true(held >= 300000000LL);
+    fresh = 0;
+    for (int t = 0; t < 5000 && !fresh; t += 10) {
+        fresh = sched_progress_age_ns(f.sched) < held;
+        if (!fresh) sleep_ms(10);
+    }
+    assert_true(fresh);
+    stop(&f);
+}
+
 int main(void)
 {
     log_init(LOG_WARN, LOG_FORMAT_TEXT, "test_sched_workers");
@@ -388,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_expired_and_bad_requests),
         cmocka_unit_test(test_scale_from_zero),
         cmocka_unit_test(test_hung_worker_killed_batch_retried),
+        cmocka_unit_test(test_progress_age_tracks_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "inferd/shm.h"
 #include "shm_internal.h"
+#include "shm_worker.h"
 
 static void small_config(shm_config *c)
 {
@@ -106,11 +108,20 @@ static void test_attach_rejects(void **st)
     assert_int_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
     w.fd = -1;
     shm_region_close(&w);
-    /* Truncated file. */
-    assert_int_equal(ftruncate(node.fd, (off_t)node.header->arena_off), 0);
-    assert_int_not_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
-    assert_int_equal(ftruncate(node.fd, 100), 0);
-    assert_int_not_equal(shm_region_attach(node.fd, &w, err, sizeof err), 0);
+    /* Sealed: nobody holding the fd can shrink it under a mapping (SIGBUS) or grow it. */
+    errno = 0;
+    assert_int_equal(ftruncate(node.fd, (off_t)node.header->arena_off), -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(ftruncate(node.fd, (off_t)node.size * 2), -1);
+    assert_int_equal(fcntl(node.fd, F_ADD_SEALS, F_SEAL_WRITE), -1);   /* F_SEAL_SEAL */
+    /* A same-content file without the seals is refused (a worker checks them). */
+    int plain = memfd_create("plain", MFD_CLOEXEC);
+    assert_true(plain >= 0);
+    assert_int_equal(ftruncate(plain, (off_t)node.size), 0);
+    assert_int_equal(pwrite(plain, node.base, 1 << 16, 0), 1 << 16);
+    assert_int_not_equal(shm_region_attach(plain, &w, err, sizeof err), 0);
+    assert_non_null(strstr(err, "sealed"));
+    close(plain);
     shm_region_close(&node);
     /* Not a region at all. */
     assert_int_not_equal(shm_region_attach(-1, &w, err, sizeof err), 0);
@@ -265,6 +276,51 @@ static void c_bytes_short(shm_tensor *o, const shm_batch *s)
     (void)s;
     o->dtype = INFERD_DTYPE_BYTES;   /* 4 elements need at least 16 bytes */
     o->nbytes = 15;
+}
+
+/* A worker that scribbles on its rings must make every node-side call return -EPROTO (or a
+ * clamped value) at once: never a spin, never an index out of bounds. */
+static void test_scribbled_rings_are_bounded(void **st)
+{
+    (void)st;
+    shm_region r;
+    create_small(&r);
+    shm_ring *ring = shm_model_ring(&r, 0);
+    uint32_t slot;
+    /* A huge sequence number in every cell of the submission ring. */
+    for (uint32_t i = 0; i < r.ring_capacity; i++)
+        atomic_store(&ring->cells[i].seq, UINT64_MAX / 2 + i);
+    r.batches[0].model = 0;
+    assert_int_equal(shm_submit(&r, 0), -EPROTO);
+    assert_int_equal(atomic_load(&r.batches[0].state), SHM_BATCH_FREE);
+    uint64_t v;
+    assert_int_equal(shm_model_ring_pop(&r, 0, &v), -EPROTO);
+    assert_int_equal(shm_worker_claim(&r, 0, 0, &slot), -EPROTO);
+    assert_int_equal(atomic_load(&r.workers[0].claim_pos), 0);
+    /* Positions far apart: the size is clamped and the check fails; a reset repairs it. */
+    atomic_store(&ring->enqueue_pos, (uint64_t)1 << 40);
+    assert_int_equal(shm_model_ring_size(&r, 0), r.ring_capacity);
+    assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
+    atomic_store(&ring->enqueue_pos, 0);
+    atomic_store(&ring->dequeue_pos, 5);   /* dequeue ahead of enqueue */
+    assert_int_equal(shm_model_ring_size(&r, 0), r.ring_capacity);
+    assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
+    shm_model_ring_reset(&r, 0);
+    assert_int_equal(shm_model_ring_check(&r, 0), 0);
+    assert_int_equal(shm_model_ring_size(&r, 0), 0);
+    assert_int_equal(shm_submit(&r, 0), 0);
+    assert_int_equal(shm_model_ring_size(&r, 0), 1);
+    ring->capacity = 3;   /* header fields are checked against the private copy */
+    assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
+    shm_model_ring_reset(&r, 0);
+    /* Completion ring head moved 2^40 entries ahead: one -EPROTO, nothing read. */
+    shm_spsc *c = shm_worker_completions(&r, 1);
+    atomic_store(&c->head, (uint64_t)1 << 40);
+    assert_int_equal(shm_poll_completion(&r, 1, &slot), -EPROTO);
+    assert_int_equal(atomic_load(&c->tail), 0);
+    assert_int_equal(shm_model_ring_size(&r, 9), 0);
+    assert_int_equal(shm_model_ring_check(&r, 9), -EINVAL);
+    shm_region_close(&r);
 }
 
 static void test_check_outputs_rejects(void **st)
@@ -555,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_attach_rejects),
         cmocka_unit_test(test_create_rejects_bad_config),
         cmocka_unit_test(test_submit_claim_complete),
+        cmocka_unit_test(test_scribbled_rings_are_bounded),
         cmocka_unit_test(test_check_outputs_rejects),
         cmocka_unit_test(test_claim_repair_exactly_once),
         cmocka_unit_test(test_ring_cell_ahead_refused),

@@ -1,6 +1,7 @@
 /* MPMC and SPSC rings: exactly-once delivery under concurrent producers and consumers, in
  * threads and in separate processes; full/empty; crash repair; waiter wake and timeout. */
 #include "inferd/clock.h"
+#include "shm_worker.h"
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>

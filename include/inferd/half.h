@@ -1,11 +1,28 @@
-/* IEEE half and bfloat16 conversions (bit patterns held in uint16_t). */
-#ifndef ONNX_HALF_H
-#define ONNX_HALF_H
+/* The one place for float16 (IEEE half) and bfloat16 conversions, bit patterns held in
+ * uint16_t: the ONNX runtime's kernels and casts and the node's JSON encoder use these. */
+#ifndef INFERD_HALF_H
+#define INFERD_HALF_H
 
 #include <stdint.h>
 #include <string.h>
 
-static inline float onnx_half_to_float(uint16_t h)
+/* A float32's bit pattern, and back. */
+static inline uint32_t inferd_float_bits(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+static inline float inferd_float_from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Exact; NaN keeps its payload, subnormals are normalised. */
+static inline float inferd_half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
@@ -28,16 +45,13 @@ static inline float onnx_half_to_float(uint16_t h)
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return inferd_float_from_bits(bits);
 }
 
-/* Round to nearest even. */
-static inline uint16_t onnx_float_to_half(float f)
+/* Round to nearest even; overflow gives infinity, NaN a quiet NaN of the same sign. */
+static inline uint16_t inferd_float_to_half(float f)
 {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
+    uint32_t x = inferd_float_bits(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t exp = (x >> 23) & 0xff;
     uint32_t mant = x & 0x7fffff;
@@ -60,12 +74,25 @@ static inline uint16_t onnx_float_to_half(float f)
     return (uint16_t)half;
 }
 
-static inline float onnx_bf16_to_float(uint16_t h)
+/* Exact: bfloat16 is the upper half of a float32. */
+static inline float inferd_bf16_to_float(uint16_t h)
 {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return inferd_float_from_bits((uint32_t)h << 16);
+}
+
+/* Round to nearest even; NaN gives the quiet NaN 0x7fc0. */
+static inline uint16_t inferd_float_to_bf16(float f)
+{
+    uint32_t bits = inferd_float_bits(f);
+    if (f != f) return 0x7fc0;
+    return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+}
+
+/* Truncation (the upper 16 bits): what ONNX's Cast to bfloat16 does in its test data. */
+static inline uint16_t inferd_float_to_bf16_truncate(float f)
+{
+    uint32_t bits = inferd_float_bits(f);
+    return (uint16_t)(bits >> 16);
 }
 
 #endif
