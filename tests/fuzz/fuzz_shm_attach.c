@@ -3,6 +3,7 @@
  * The input is the whole region file (a memfd). Property: when attach accepts an image,
  * every section the attached process addresses from its private geometry lies inside the
  * mapping (ASan/SEGV otherwise). Seeds: images written by fuzz_shm_seed. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,17 +20,18 @@ static void touch(const void *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    if (fd < 0) {
-        fd = memfd_create("inferd-fuzz", MFD_CLOEXEC);
-        FUZZ_CHECK(fd >= 0);
-    }
-    FUZZ_CHECK(ftruncate(fd, 0) == 0 && ftruncate(fd, (off_t)size) == 0);
+    /* A fresh memfd per input, sealed against resizing as the node's region is (attach
+     * refuses any other). */
+    int fd = memfd_create("inferd-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    FUZZ_CHECK(fd >= 0);
+    FUZZ_CHECK(ftruncate(fd, (off_t)size) == 0);
     FUZZ_CHECK(size == 0 || pwrite(fd, data, size, 0) == (ssize_t)size);
+    FUZZ_CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
     shm_region r;
     char err[256];
     if (shm_region_attach(fd, &r, err, sizeof err) != 0) {
         FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
+        close(fd);
         return 0;
     }
     FUZZ_CHECK(r.size <= size);
@@ -50,7 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     touch(r.arena, r.arena_size);
     FUZZ_CHECK(shm_arena_range_ok(&r, 0, r.arena_size));
     FUZZ_CHECK(!shm_arena_range_ok(&r, 1, r.arena_size));
-    r.fd = -1;   /* the memfd is ours, reused for the next input */
-    shm_region_close(&r);
+    shm_region_close(&r);   /* closes fd */
     return 0;
 }
