@@ -9,10 +9,19 @@ else
   wrk.method = "GET"
 end
 
-local errors = 0
+-- Each wrk thread runs its own Lua state: the count is a global of each thread's state, and
+-- done() (in the main state) adds them up through thread:get().
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+errors = 0
 response = function(status, headers, body)
   if status < 200 or status > 299 then errors = errors + 1 end
 end
 done = function(summary, latency, requests)
-  io.write(string.format("non2xx_lua %d\n", errors))
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("errors") end
+  io.write(string.format("non2xx_lua %d\n", n))
 end

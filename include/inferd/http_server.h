@@ -24,6 +24,11 @@ typedef struct http_options {
     int max_connections;         /* default 10000; beyond: accepted and closed at once */
     int max_pipeline;            /* requests read but not yet answered per connection, default 64 */
     size_t max_write_queue;      /* bytes queued to a client before we stop reading it, 4 MiB */
+    size_t max_inflight_bytes;   /* request bodies held at once, all connections together:
+                                    from the headers (Content-Length reserved at once; chunked
+                                    bodies as they grow) until the response is written. Beyond:
+                                    503, Retry-After: 1, Connection: close. Default 1 GiB;
+                                    0 = no limit */
 } http_options;
 
 void http_options_default(http_options *opts);
@@ -58,6 +63,10 @@ const char *http_ex_query(const http_exchange *ex);   /* after '?' (up to '#'), 
 const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
 /* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
 const char *http_ex_header(const http_exchange *ex, const char *name);
+/* When the request's first byte was read: clock_now_ns() (include/inferd/clock.h) at the read
+ * that brought it (for a pipelined request parsed later, the read that buffered it). Request
+ * deadlines count from here, so time spent waiting in a busy front end is not free. */
+int64_t http_ex_arrival_ns(const http_exchange *ex);
 /* 1 if the client went away: the response will be dropped (still call http_ex_respond). */
 int http_ex_orphaned(const http_exchange *ex);
 /* Asks for fn(ex, arg) to be called once, on the loop thread, if the client goes away before

@@ -11,7 +11,9 @@
 #include "inferd/shm.h"
 
 typedef struct infer_request infer_request;
-/* Called once per submitted request, from a scheduler thread (not the front end's loop). */
+/* Called once per submitted request, with no scheduler lock held, from any thread: a
+ * scheduler thread, or a loop thread inside sched_submit / sched_cancel of this or another
+ * request (never inside the sched_submit of the request itself). */
 typedef void (*infer_done_cb)(infer_request *req);
 
 struct infer_request {
@@ -39,7 +41,9 @@ struct infer_request {
     int64_t enqueue_ns;
     int attempts;
     void *sched_out;                 /* refcounted output area these outputs live in */
-    infer_request *next;
+    infer_request *next;             /* on the scheduler's local answer lists */
+    int64_t queue_seq;               /* FIFO order within its priority */
+    uint32_t queue_pos, deadline_pos;/* its places in the queue's two heaps */
 };
 
 #endif

@@ -34,8 +34,9 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
                  shm_region *region, shm_arena *arena, scheduler **out, char *err,
                  size_t err_len);
 
-/* Queues req. Returns 0: req->done(req) will be called exactly once, later, from a scheduler
- * thread. Or rejects at once and returns -1 with req->status (429, 503, 504, 400),
+/* Queues req, and when one of the model's workers is idle hands it to that worker at once
+ * (from the calling thread). Returns 0: req->done(req) will be called exactly once, later
+ * (see infer_done_cb). Or rejects at once and returns -1 with req->status (429, 503, 504, 400),
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);
 

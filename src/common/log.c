@@ -1,11 +1,14 @@
 /* One-line event logging to stderr in text or JSON (see include/inferd/log.h). */
 #include "inferd/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "inferd/clock.h"
 
 static log_level current_level = LOG_INFO;
 static log_format current_format = LOG_FORMAT_TEXT;
@@ -58,16 +61,67 @@ static size_t append_json_escaped(char *buf, size_t len, size_t cap, const char 
     return len;
 }
 
+static void write_line(log_level level, const char *msg);
+
 void log_write(log_level level, const char *fmt, ...)
 {
     if (level < current_level || level >= LOG_OFF) return;
-
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    write_line(level, msg);
+}
 
+int log_limit_allow(log_limit *lim, long long now_ns, unsigned long long *report)
+{
+    *report = 0;
+    if (lim->window_start_ns == 0 || now_ns - lim->window_start_ns >= LOG_LIMIT_WINDOW_NS ||
+        now_ns < lim->window_start_ns) {
+        lim->window_start_ns = now_ns ? now_ns : 1;
+        lim->lines = 0;
+        *report = lim->suppressed;
+        lim->suppressed = 0;
+    }
+    if (lim->lines >= LOG_LIMIT_LINES) {
+        lim->suppressed++;
+        return 0;
+    }
+    lim->lines++;
+    return 1;
+}
+
+/* One lock for every site's counters: taken only by limited lines that pass the level filter,
+ * which then cost a write(2) anyway. */
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_write_limited(log_limit *lim, log_level level, const char *fmt, ...)
+{
+    if (level < current_level || level >= LOG_OFF) return;
+    unsigned long long report;
+    pthread_mutex_lock(&limit_lock);
+    int allow = log_limit_allow(lim, clock_now_ns(), &report);
+    pthread_mutex_unlock(&limit_lock);
+    if (report) {
+        char note[160];
+        const char *site = lim->site ? lim->site : "?";
+        const char *slash = strrchr(site, '/');
+        snprintf(note, sizeof note, "suppressed %llu similar messages (%s)", report,
+                 slash ? slash + 1 : site);
+        write_line(level, note);
+    }
+    if (!allow) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    write_line(level, msg);
+}
+
+static void write_line(log_level level, const char *msg)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;

@@ -28,6 +28,7 @@ static void config_defaults(model_config *c)
     c->hang_timeout_ms = 10000;
     c->idle_timeout_ms = 30000;
     c->delay_ms = 1000;
+    c->max_delay_ms = -1;   /* resolved after parsing: see model_config.h */
 }
 
 /* Reads an optional integer field in [lo, hi]; 0 if absent or ok, -1 with err. */
@@ -169,7 +170,8 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
 {
     static const char *known[] = {"backend", "max_batch_size", "inputs", "outputs", "workers",
                                   "dynamic_batching", "max_queue_size", "timeout_ms",
-                                  "hang_timeout_ms", "idle_timeout_ms", "delay_ms", "name",
+                                  "hang_timeout_ms", "idle_timeout_ms", "delay_ms", "max_delay_ms",
+                                  "name",
                                   "platform", "parameters", NULL};
     const char *key;
     json_t *val;
@@ -248,6 +250,14 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
     if (get_int(root, "idle_timeout_ms", "", 0, day_ms, &c->idle_timeout_ms, err, err_len))
         return -1;
     if (get_int(root, "delay_ms", "", 0, day_ms, &c->delay_ms, err, err_len)) return -1;
+    if (get_int(root, "max_delay_ms", "", 0, day_ms, &c->max_delay_ms, err, err_len)) return -1;
+    if (c->max_delay_ms < 0) {
+        c->max_delay_ms = c->delay_ms > 300000 ? c->delay_ms : 300000;
+    } else if (c->max_delay_ms < c->delay_ms) {
+        snprintf(err, err_len, "max_delay_ms (%lld) is below delay_ms (%lld)",
+                 (long long)c->max_delay_ms, (long long)c->delay_ms);
+        return -1;
+    }
     return 0;
 }
 

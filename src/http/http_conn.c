@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http_internal.h"
+#include "inferd/clock.h"
 #include "inferd/log.h"
 
 #define LINGER_MS 2000
@@ -42,6 +44,8 @@ struct http_conn {
     int draining;                /* shutdown: read nothing more, answer what was received */
     int close_when_flushed;
     int finishing, discarding, peer_eof, closing;
+    int64_t read_ns;             /* clock_now_ns() of the read whose bytes are being parsed */
+    int64_t in_read_ns;          /* ... and of the oldest bytes kept in `in` */
     uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
 };
 
@@ -96,6 +100,15 @@ static int reject(http_conn *c, int status, const char *msg)
     return -1;
 }
 
+/* The node-wide budget of request bytes in memory is spent: 503, and the connection closes. */
+static int reject_busy(http_conn *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "the server holds its limit of %zu request bytes in memory; "
+             "try again later", c->srv->opts.max_inflight_bytes);
+    return reject(c, 503, msg);
+}
+
 static int count_header_bytes(http_conn *c, size_t n)
 {
     c->header_bytes += n;
@@ -115,6 +128,7 @@ static int on_message_begin(http_parser *p)
     c->header_last = 0;
     c->header_bytes = 0;
     c->msg_begin_ms = uv_now(&c->lp->loop);
+    c->cur->arrival_ns = c->read_ns;
     return 0;
 }
 
@@ -193,6 +207,9 @@ static int on_headers_complete(http_parser *p)
                  (unsigned long long)p->content_length, c->srv->opts.max_body_bytes);
         return reject(c, 413, msg);
     }
+    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > 0 &&
+        http_exchange_reserve(c->cur, (size_t)p->content_length) != 0)
+        return reject_busy(c);
     const char *expect = http_ex_header(c->cur, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 && !c->q_head) write_continue(c);
     return 0;
@@ -203,6 +220,10 @@ static int on_body(http_parser *p, const char *at, size_t n)
     http_conn *c = p->data;
     http_exchange *ex = c->cur;
     c->last_read_ms = uv_now(&c->lp->loop);
+    /* a body without Content-Length is charged as it grows */
+    if (n > ex->reserved - ex->body_len && ex->body_len + n <= c->srv->opts.max_body_bytes &&
+        http_exchange_reserve(ex, ex->body_len + n - ex->reserved) != 0)
+        return reject_busy(c);
     int rc = grow_append(&ex->body, &ex->body_len, &ex->body_cap, at, n,
                          c->srv->opts.max_body_bytes);
     if (rc == -1) {
@@ -274,10 +295,11 @@ static void protocol_error(http_conn *c, enum http_errno e)
     ex->method = method;
     ex->keep_alive = 0;
     queue_push(c, ex);
-    log_debug("http: closing connection after error %d: %s", status, msg);
+    log_debug_limited("http: closing connection after error %d: %s", status, msg);
     size_t len = 0;
     char *body = http_error_json(msg, &len);
-    http_exchange_set_response(ex, status, "application/json", body, len, "");
+    http_exchange_set_response(ex, status, "application/json", body, len,
+                               status == 503 ? "Retry-After: 1\r\n" : "");
     http_conn_respond(ex);
 }
 
@@ -313,6 +335,7 @@ static void conn_feed(http_conn *c, const char *data, size_t len)
 {
     size_t used = conn_execute(c, data, len);
     if (c->closing || c->no_more || used >= len) return;
+    if (!c->in_len) c->in_read_ns = c->read_ns;
     size_t cap = c->in_cap;
     if (grow_append(&c->in, &c->in_len, &cap, data + used, len - used, (size_t)-2)) {
         conn_close(c);
@@ -341,6 +364,7 @@ static void resume_parsing(http_conn *c)
     http_parser_pause(&c->parser, 0);
     c->paused = 0;
     if (c->in_len) {
+        c->read_ns = c->in_read_ns;
         size_t used = conn_execute(c, c->in, c->in_len);
         if (c->closing) return;
         if (used >= c->in_len || c->no_more) c->in_len = 0;
@@ -387,6 +411,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0) return;
     c->last_read_ms = c->last_activity_ms = now;
+    c->read_ns = clock_now_ns();
     if (c->discarding || c->no_more) return;
     if (c->in_len) {
         size_t cap = c->in_cap;
@@ -441,7 +466,7 @@ static void on_timer(uv_timer_t *t)
     uint64_t deadline;
     if (c->closing) return;
     if (conn_deadline(c, &deadline) && uv_now(&c->lp->loop) >= deadline) {
-        log_debug("http: closing connection: %s", c->discarding ? "linger over"
+        log_debug_limited("http: closing connection: %s", c->discarding ? "linger over"
                   : c->cur ? "request not received in time" : "idle");
         conn_close(c);
         return;
@@ -656,24 +681,26 @@ static void conn_close(http_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-/* A new connection registered on lp and counted in n_conns (*n_conns gets the new count),
- * handles initialised; NULL if that failed. The caller connects c->tcp and then calls
- * conn_start, or conn_close. */
-static http_conn *conn_new(http_loop *lp, int *n_conns)
+void http_conn_accept(http_loop *lp, int fd)
 {
     http_conn *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) {
+        close(fd);
+        return;
+    }
     c->lp = lp;
     c->srv = lp->srv;
     if (uv_tcp_init(&lp->loop, &c->tcp) != 0) {   /* cannot fail on Linux; be sure */
         free(c);
-        return NULL;
+        close(fd);
+        return;
     }
     if (uv_timer_init(&lp->loop, &c->timer) != 0) {
+        close(fd);
         c->tcp.data = c;
         c->handles_open = 1;
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-        return NULL;
+        return;
     }
     c->tcp.data = c;
     c->timer.data = c;
@@ -681,50 +708,24 @@ static http_conn *conn_new(http_loop *lp, int *n_conns)
     c->next = lp->conns;
     if (lp->conns) lp->conns->prev = c;
     lp->conns = c;
-    *n_conns = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
-    return c;
-}
-
-static void conn_start(http_conn *c)
-{
-    int rc = uv_tcp_nodelay(&c->tcp, 1);
-    if (rc != 0) log_debug("http: TCP_NODELAY: %s", uv_strerror(rc));
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->last_activity_ms = c->last_read_ms = uv_now(&c->lp->loop);
-    conn_update(c);
-}
-
-void http_conn_accept(http_loop *lp)
-{
-    int n;
-    http_conn *c = conn_new(lp, &n);
-    if (!c) return;
-    if (uv_accept((uv_stream_t *)&lp->listener, (uv_stream_t *)&c->tcp) != 0) {
+    int n = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
         conn_close(c);
         return;
     }
     if (n > c->srv->opts.max_connections || atomic_load(&c->srv->phase) >= 2) {
-        log_debug("http: connection limit %d reached, closing a new connection",
+        log_debug_limited("http: connection limit %d reached, closing a new connection",
                   c->srv->opts.max_connections);
         conn_close(c);
         return;
     }
-    conn_start(c);
-}
-
-int http_conn_open_fd(http_loop *lp, int fd)
-{
-    int n;   /* no cap here: the caller opens one connection at a time */
-    http_conn *c = conn_new(lp, &n);
-    if (!c) return UV_ENOMEM;
-    int rc = uv_tcp_open(&c->tcp, fd);
-    if (rc != 0) {
-        conn_close(c);
-        return rc;
-    }
-    conn_start(c);
-    return 0;
+    int rc = uv_tcp_nodelay(&c->tcp, 1);
+    if (rc != 0) log_debug_limited("http: TCP_NODELAY: %s", uv_strerror(rc));
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_activity_ms = c->last_read_ms = uv_now(&lp->loop);
+    conn_update(c);
 }
 
 void http_conn_drain(http_conn *c)

@@ -10,6 +10,18 @@
 #include "inferd/http_buf.h"
 #include "http_internal.h"
 
+int http_exchange_reserve(http_exchange *ex, size_t n)
+{
+    http_server *srv = ex->lp->srv;
+    size_t max = srv->opts.max_inflight_bytes;
+    size_t cur = atomic_load(&srv->inflight_bytes);
+    do {
+        if (max && (n > max || cur > max - n)) return -1;
+    } while (!atomic_compare_exchange_weak(&srv->inflight_bytes, &cur, cur + n));
+    ex->reserved += n;
+    return 0;
+}
+
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
 {
     http_exchange *ex = calloc(1, sizeof *ex);
@@ -24,6 +36,7 @@ http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
 void http_exchange_free(http_exchange *ex)
 {
     if (!ex) return;
+    if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
     free(ex->url);
     free(ex->headers);
     free(ex->body);
@@ -73,6 +86,8 @@ char *http_error_json(const char *msg, size_t *len)
     http_buf_puts(&b, "}");
     return http_buf_take(&b, len);
 }
+
+int64_t http_ex_arrival_ns(const http_exchange *ex) { return ex->arrival_ns; }
 
 int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
 

@@ -27,6 +27,7 @@ struct http_exchange {
     int method;                  /* enum http_method (http_parser) */
     int keep_alive;
     int http10;                  /* HTTP/1.0: keep-alive must be said explicitly */
+    int64_t arrival_ns;          /* clock_now_ns() of the read that brought the first byte */
     char *url;                   /* malloc'd request target; split at message end into the */
     size_t url_len;              /* path (url, NUL-ended at '?' or '#') and the query */
     const char *query;           /* inside url: after '?', NUL-ended; "" when none */
@@ -34,6 +35,7 @@ struct http_exchange {
     size_t headers_len, headers_cap;
     char *body;
     size_t body_len, body_cap;
+    size_t reserved;             /* bytes of srv->inflight_bytes this request holds */
     void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
     void *orphan_arg;
     /* response */
@@ -49,7 +51,10 @@ struct http_exchange {
 
 struct http_loop {
     uv_loop_t loop;
-    uv_tcp_t listener;
+    uv_poll_t listen_poll;       /* the listening socket (http_listen.c) */
+    uv_timer_t listen_timer;     /* ends a pause in accepting after EMFILE */
+    int listen_fd;
+    int reserve_fd;              /* /dev/null, given up to shed a connection on EMFILE */
     int listener_open;
     uv_async_t post_async;       /* posts from other threads */
     uv_async_t ctl_async;        /* shutdown phases */
@@ -75,6 +80,7 @@ struct http_server {
     http_loop *loops;
     _Atomic int phase;           /* 0 run, 1 stop accepting, 2 drain, 3 force close */
     _Atomic int n_conns;
+    _Atomic size_t inflight_bytes; /* sum of every live exchange's `reserved` */
 };
 
 /* http_status.c */
@@ -88,7 +94,10 @@ int http_bufs_consume(uv_buf_t *bufs, int nb, size_t written);
 
 /* http_exchange.c */
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c);
-void http_exchange_free(http_exchange *ex);
+void http_exchange_free(http_exchange *ex);   /* also gives back ex->reserved */
+/* Charges n more body bytes to ex against opts.max_inflight_bytes. 0, or -1 (nothing
+ * charged) when the node-wide budget has no room. */
+int http_exchange_reserve(http_exchange *ex, size_t n);
 /* Splits url into the path and the query (once the whole target is in). */
 void http_exchange_split_target(http_exchange *ex);
 /* Fills in the response: takes body; builds resp_head (NULL if out of memory). */
@@ -97,13 +106,12 @@ void http_exchange_set_response(http_exchange *ex, int status, const char *conte
 /* {"error": "<msg>"} as a malloc'd body, or NULL if out of memory. */
 char *http_error_json(const char *msg, size_t *len);
 
-/* http_conn.c */
-void http_conn_accept(http_loop *lp);
-/* Test seam (tests/fuzz/fuzz_http_request.c): serves fd, an already connected stream socket
- * (e.g. one end of a socketpair), on lp exactly as an accepted connection, with no listener
- * and no connection cap. lp needs only loop and srv set. On success the connection owns fd
- * (closed with it); on failure (a negative libuv error) the caller still owns fd. */
-int http_conn_open_fd(http_loop *lp, int fd);
+/* http_listen.c: binds lp's socket (SO_REUSEPORT) and starts accepting. 0, or -1 with err. */
+int http_listener_open(http_loop *lp, const char *host, int *port, char *err, size_t err_len);
+void http_listener_close(http_loop *lp);
+
+/* http_conn.c: takes the accepted socket fd (closed on failure). */
+void http_conn_accept(http_loop *lp, int fd);
 void http_conn_drain(http_conn *c);        /* shutdown: answer what was received, then close */
 void http_conn_force_close(http_conn *c);  /* phase 3 */
 http_conn *http_conn_next(http_conn *c);

@@ -1,11 +1,9 @@
 /* The HTTP server's threads: one libuv loop per thread, each with its own SO_REUSEPORT
  * listening socket on the shared port; cross-thread posts into a loop; staged shutdown. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "http_internal.h"
@@ -24,6 +22,7 @@ void http_options_default(http_options *o)
     o->max_connections = 10000;
     o->max_pipeline = 64;
     o->max_write_queue = 4u << 20;
+    o->max_inflight_bytes = (size_t)1 << 30;
 }
 
 /* ---- cross-thread posts --------------------------------------------------------------- */
@@ -64,85 +63,12 @@ void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), v
     pthread_mutex_unlock(&lp->post_lock);
 }
 
-/* ---- listening ------------------------------------------------------------------------ */
-static void on_connection(uv_stream_t *listener, int status)
-{
-    http_loop *lp = listener->data;
-    if (status < 0) {
-        log_warn("http: accept failed: %s", uv_strerror(status));
-        return;
-    }
-    http_conn_accept(lp);
-}
-
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    if (strchr(host, ':')) return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
-    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
-}
-
-static int bind_listener(http_loop *lp, const char *host, int *port, char *err, size_t err_len)
-{
-    struct sockaddr_storage ss;
-    int rc = parse_addr(host, *port, &ss);
-    if (rc) {
-        snprintf(err, err_len, "bad listen address '%s': %s", host, uv_strerror(rc));
-        return -1;
-    }
-    rc = uv_tcp_init_ex(&lp->loop, &lp->listener, ss.ss_family);
-    if (rc) {
-        snprintf(err, err_len, "socket: %s", uv_strerror(rc));
-        return -1;
-    }
-    lp->listener.data = lp;
-    lp->listener_open = 1;
-    uv_os_fd_t fd;
-    int one = 1;
-    /* every loop's socket shares the port: without SO_REUSEPORT the second bind fails */
-    rc = uv_fileno((uv_handle_t *)&lp->listener, &fd);
-    if (rc) {
-        snprintf(err, err_len, "socket: %s", uv_strerror(rc));
-        return -1;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        snprintf(err, err_len, "setsockopt SO_REUSEPORT: %s", strerror(errno));
-        return -1;
-    }
-    rc = uv_tcp_bind(&lp->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&lp->listener, 1024, on_connection);
-    if (rc) {
-        snprintf(err, err_len, "cannot listen on %s:%d: %s", host, *port, uv_strerror(rc));
-        return -1;
-    }
-    if (*port == 0) {
-        struct sockaddr_storage got;
-        int len = sizeof got;
-        rc = uv_tcp_getsockname(&lp->listener, (struct sockaddr *)&got, &len);
-        if (rc) {
-            snprintf(err, err_len, "getsockname: %s", uv_strerror(rc));
-            return -1;
-        }
-        *port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
-                                          : ntohs(((struct sockaddr_in *)&got)->sin_port);
-    }
-    return 0;
-}
-
 /* ---- shutdown phases ------------------------------------------------------------------ */
-static void close_listener(http_loop *lp)
-{
-    if (lp->listener_open) {
-        lp->listener_open = 0;
-        uv_close((uv_handle_t *)&lp->listener, NULL);
-    }
-}
-
 /* Closes the loop's handles once shutdown is on and its last connection is gone. */
 static void http_loop_maybe_finish(http_loop *lp)
 {
     if (atomic_load(&lp->srv->phase) < 2 || lp->conns || !lp->asyncs_open) return;
-    close_listener(lp);
+    http_listener_close(lp);
     pthread_mutex_lock(&lp->post_lock);
     lp->post_closed = 1;
     pthread_mutex_unlock(&lp->post_lock);
@@ -156,7 +82,7 @@ static void on_ctl(uv_async_t *a)
 {
     http_loop *lp = a->data;
     int phase = atomic_load(&lp->srv->phase);
-    if (phase >= 1) close_listener(lp);
+    if (phase >= 1) http_listener_close(lp);
     /* from the moment intake stops, every connection answers what it received, saying
      * Connection: close on its last answer, and closes */
     if (phase >= 1 && lp->phase_seen < phase) {
@@ -301,7 +227,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         lp->post_async.data = lp->ctl_async.data = lp;
         lp->asyncs_open = 1;
         n_init++;
-        rc = bind_listener(lp, opts->host, &port, err, err_len);
+        rc = http_listener_open(lp, opts->host, &port, err, err_len);
     }
     srv->port = port;
     for (int i = 0; i < n_init && rc == 0; i++) {
@@ -325,7 +251,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         }
         for (int i = 0; i < n_init; i++) {
             http_loop *lp = &srv->loops[i];
-            close_listener(lp);
+            http_listener_close(lp);
             uv_close((uv_handle_t *)&lp->post_async, NULL);
             uv_close((uv_handle_t *)&lp->ctl_async, NULL);
             uv_run(&lp->loop, UV_RUN_DEFAULT);

@@ -387,8 +387,8 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     return 0;
 }
 
-static int decode_params(const json_t *params, infer_request *req, kserve_params *out,
-                         char *err, size_t err_len)
+static int decode_params(const json_t *params, const model_config *m, infer_request *req,
+                         kserve_params *out, char *err, size_t err_len)
 {
     if (!params) return 0;
     if (!json_is_object(params)) {
@@ -402,8 +402,7 @@ static int decode_params(const json_t *params, infer_request *req, kserve_params
                      "(microseconds)");
             return -1;
         }
-        out->timeout_us = json_integer_value(v);
-        if (out->timeout_us > (int64_t)86400 * 1000000 * 365) out->timeout_us = 0;
+        out->timeout_us = json_integer_value(v);   /* the route checks it against its maximum */
     }
     if ((v = json_object_get(params, "priority"))) {
         if (!json_is_integer(v) || json_integer_value(v) < -1000000 ||
@@ -416,8 +415,9 @@ static int decode_params(const json_t *params, infer_request *req, kserve_params
     }
     if ((v = json_object_get(params, "delay_ms"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > 86400000) {
-            snprintf(err, err_len, "parameters.delay_ms: must be an integer in [0, 86400000]");
+            json_integer_value(v) > m->max_delay_ms) {
+            snprintf(err, err_len, "parameters.delay_ms: must be an integer in [0, %lld] "
+                     "(the model's max_delay_ms)", (long long)m->max_delay_ms);
             return -1;
         }
         req->delay_us = json_integer_value(v) * 1000;
@@ -499,7 +499,7 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
         snprintf(err, err_len, "id: must be a string");
         goto fail;
     }
-    if (decode_params(json_object_get(root, "parameters"), req, params, err, err_len))
+    if (decode_params(json_object_get(root, "parameters"), m, req, params, err, err_len))
         goto fail;
     if (decode_outputs(json_object_get(root, "outputs"), m, req, err, err_len)) goto fail;
     inputs = json_object_get(root, "inputs");

@@ -7,9 +7,11 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "inferd/http_server.h"
@@ -30,8 +32,11 @@ typedef struct node_options {
     log_level level;
     log_format format;
     int64_t drain_timeout_ms;
+    int64_t max_timeout_ms;
     uint64_t arena_mb;
+    uint32_t batch_slots;
     int64_t live_stale_ms;
+    int inflight_given;          /* --max-inflight-bytes was given */
 } node_options;
 
 static void usage(FILE *f)
@@ -49,10 +54,15 @@ static void usage(FILE *f)
 "  --max-header-bytes N    largest request line + headers (default 16384; => 431)\n"
 "  --header-timeout-ms N   time to receive a request's headers (default 10000)\n"
 "  --idle-timeout-ms N     idle keep-alive connection timeout (default 60000)\n"
-"  --max-connections N     open connections (default 10000)\n"
+"  --max-connections N     open connections (default 10000; lowered to fit the open-file\n"
+"                          limit, which is raised to its hard limit at start)\n"
+"  --max-inflight-bytes N  request body bytes held at once, all clients together\n"
+"                          (default: 1 GiB or a quarter of RAM if less; beyond => 503)\n"
+"  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => 400)\n"
 "  --max-pipeline N        requests in flight per connection (default 64)\n"
 "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
 "  --arena-mb N            shared tensor arena size in MiB (default 256)\n"
+"  --batch-slots N         batches in flight node-wide, shared fairly by the models (1024)\n"
 "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
 "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
 "                          progress for this long (default 5000)\n"
@@ -72,8 +82,8 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int parse_args(int argc, char **argv, node_options *o)
 {
     enum { O_PORT = 1000, O_HOST, O_REPO, O_THREADS, O_LEVEL, O_FORMAT, O_BODY, O_HEADER,
-           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_WORKER, O_LIVE_STALE, O_HELP,
-           O_VERSION };
+           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_SLOTS, O_WORKER,
+           O_LIVE_STALE, O_HELP, O_VERSION, O_INFLIGHT, O_MAXTIMEOUT };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
@@ -87,8 +97,11 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"idle-timeout-ms", required_argument, 0, O_ITIMEOUT},
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-pipeline", required_argument, 0, O_PIPE},
+        {"max-inflight-bytes", required_argument, 0, O_INFLIGHT},
+        {"max-timeout-ms", required_argument, 0, O_MAXTIMEOUT},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
         {"arena-mb", required_argument, 0, O_ARENA},
+        {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
         {"help", no_argument, 0, O_HELP},
@@ -141,6 +154,18 @@ static int parse_args(int argc, char **argv, node_options *o)
             if (parse_i64(optarg, 1, 4096, &v)) bad = "--max-pipeline";
             else o->http.max_pipeline = (int)v;
             break;
+        case O_INFLIGHT:
+            if (parse_i64(optarg, 1024, INT64_MAX, &v) || (uint64_t)v > SIZE_MAX)
+                bad = "--max-inflight-bytes";
+            else {
+                o->http.max_inflight_bytes = (size_t)v;
+                o->inflight_given = 1;
+            }
+            break;
+        case O_MAXTIMEOUT:
+            if (parse_i64(optarg, 1, 86400000LL * 7, &v)) bad = "--max-timeout-ms";
+            else o->max_timeout_ms = v;
+            break;
         case O_DRAIN:
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
             else o->drain_timeout_ms = v;
@@ -148,6 +173,10 @@ static int parse_args(int argc, char **argv, node_options *o)
         case O_ARENA:
             if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--arena-mb";
             else o->arena_mb = (uint64_t)v;
+            break;
+        case O_SLOTS:
+            if (parse_i64(optarg, 1, 1 << 16, &v)) bad = "--batch-slots";
+            else o->batch_slots = (uint32_t)v;
             break;
         case O_WORKER: o->worker_path = optarg; break;
         case O_LIVE_STALE:
@@ -185,6 +214,60 @@ static int backend_available(const char *backend)
     for (int i = 0; builtin[i]; i++)
         if (strcmp(builtin[i], backend) == 0) return 1;
     return 0;
+}
+
+/* ---- machine limits ------------------------------------------------------------------ */
+
+/* Descriptors the node keeps for itself besides client connections: stdio, the signal pipe,
+ * the region's memfd, per loop thread its epoll, wake-ups, listener and reserve descriptor,
+ * per worker what spawning and watching it takes, and headroom for logs and libraries. */
+static uint64_t fd_reserve(int threads, uint32_t workers)
+{
+    return 32 + 8 * (uint64_t)threads + 4 * (uint64_t)workers;
+}
+
+/* Raises the soft open-file limit to the hard one and lowers --max-connections so that
+ * connections alone cannot use up the descriptors the node needs (workers, logs). */
+static void fit_fd_limit(node_options *o, uint32_t workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+    }
+    uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    uint64_t reserve = fd_reserve(o->http.threads, workers);
+    uint64_t room = limit > reserve + 1 ? limit - reserve : 1;
+    if (rl.rlim_cur != was)
+        log_info("open-file limit raised from %llu to %llu", (unsigned long long)was,
+                 (unsigned long long)limit);
+    if ((uint64_t)o->http.max_connections > room) {
+        log_warn("--max-connections lowered from %d to %llu: the open-file limit is %llu and "
+                 "%llu descriptors are kept for workers, listeners and logs",
+                 o->http.max_connections, (unsigned long long)room,
+                 (unsigned long long)limit, (unsigned long long)reserve);
+        o->http.max_connections = (int)room;
+    }
+}
+
+/* Default byte budget: 1 GiB, or a quarter of the machine's memory if that is less. */
+static void fit_inflight_bytes(node_options *o)
+{
+    if (!o->inflight_given) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0) {
+            uint64_t quarter = (uint64_t)pages / 4 * (uint64_t)page;
+            if (quarter >= (64u << 20) && quarter < o->http.max_inflight_bytes)
+                o->http.max_inflight_bytes = (size_t)quarter;
+        }
+    }
+    if (o->http.max_body_bytes > o->http.max_inflight_bytes) {
+        log_warn("--max-body-bytes lowered from %zu to %zu: one body cannot exceed "
+                 "--max-inflight-bytes", o->http.max_body_bytes, o->http.max_inflight_bytes);
+        o->http.max_body_bytes = o->http.max_inflight_bytes;
+    }
 }
 
 /* ---- signals: a self-pipe, so no signal mask is changed (workers inherit masks) ------- */
@@ -242,6 +325,7 @@ int main(int argc, char **argv)
     o.level = LOG_INFO;
     o.format = LOG_FORMAT_TEXT;
     o.drain_timeout_ms = 10000;
+    o.max_timeout_ms = 600000;
     o.arena_mb = 256;
     o.live_stale_ms = 5000;
     log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd");
@@ -278,10 +362,13 @@ int main(int argc, char **argv)
     shm_config_default(&cfg);
     uint32_t workers = 0;
     for (int i = 0; i < n; i++) workers += (uint32_t)all[i].workers_max;
+    fit_fd_limit(&o, workers * 2);
+    fit_inflight_bytes(&o);
     cfg.max_models = (uint32_t)n > cfg.max_models ? (uint32_t)n : cfg.max_models;
     /* room for replacements that start while a dead worker's slot is still being reaped */
     if (workers * 2 > cfg.max_workers) cfg.max_workers = workers * 2;
     cfg.arena_size = o.arena_mb << 20;
+    if (o.batch_slots) cfg.batch_slots = o.batch_slots;
     shm_region region;
     memset(&region, 0, sizeof region);
     int rc = shm_region_create(&cfg, &region, err, sizeof err);
@@ -321,7 +408,7 @@ int main(int argc, char **argv)
     free(all);   /* the scheduler copied the configs */
 
     routes_ctx rctx = {.sched = sched, .region = &region, .server_name = "inferd",
-                       .version = INFERD_VERSION,
+                       .version = INFERD_VERSION, .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL};
     http_server *srv = NULL;
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
@@ -331,8 +418,9 @@ int main(int argc, char **argv)
         shm_region_close(&region);
         return 1;
     }
-    log_info("listening on http://%s:%d threads=%d models=%d", o.http.host,
-             http_server_port(srv), o.http.threads, n);
+    log_info("listening on http://%s:%d threads=%d models=%d max_connections=%d "
+             "max_inflight_bytes=%zu", o.http.host, http_server_port(srv), o.http.threads, n,
+             o.http.max_connections, o.http.max_inflight_bytes);
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */

@@ -13,6 +13,8 @@ typedef struct routes_ctx {
     const char *server_name; /* "inferd" */
     const char *version;     /* e.g. "0.1.0" */
     int64_t live_stale_ns;   /* live is 503 once the scheduler's progress is this old */
+    int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
+                                beyond => 400 */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);

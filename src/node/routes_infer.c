@@ -3,13 +3,11 @@
  * the connection's loop thread through http_ex_post). A large body is decoded, and a large
  * answer encoded, on the thread pool (http_ex_offload) so the loop's other connections are
  * not kept waiting; small ones stay inline. */
-#include "inferd/clock.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "inferd/http_buf.h"
 #include "kserve.h"
@@ -144,7 +142,7 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     job_free(job);
 }
 
-/* On a scheduler thread. */
+/* On any thread (see infer_done_cb): hop to the exchange's loop. */
 static void on_done(infer_request *req)
 {
     infer_job *job = (infer_job *)req;
@@ -152,27 +150,38 @@ static void on_done(infer_request *req)
 }
 
 /* Deadline from parameters.timeout (µs), else the Inferd-Timeout-Ms header, else the model's
- * timeout_ms. Returns 0, or -1 with err when the header is malformed. */
-static int set_deadline(http_exchange *ex, const model_config *m, int64_t timeout_us,
-                        infer_request *req, char *err, size_t err_len)
+ * timeout_ms, counted from the arrival of the request's first byte. A client's timeout above
+ * max_timeout_ms is refused. Returns 0, or -1 with err (answer 400). */
+static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_timeout_ms,
+                        int64_t timeout_us, infer_request *req, char *err, size_t err_len)
 {
     int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
     const char *h = http_ex_header(ex, "inferd-timeout-ms");
     if (timeout_us >= 0) {
+        if (timeout_us > max_timeout_ms * 1000) {
+            snprintf(err, err_len, "parameters.timeout: %lld us exceeds this server's maximum "
+                     "of %lld ms", (long long)timeout_us, (long long)max_timeout_ms);
+            return -1;
+        }
         timeout_ns = timeout_us * 1000;
     } else if (h) {
         char *end;
         errno = 0;
         long long v = strtoll(h, &end, 10);
         while (*end == ' ' || *end == '\t') end++;
-        if (errno || end == h || *end || v < 0 || v > 86400000LL * 365) {
+        if (errno || end == h || *end || v < 0) {
             snprintf(err, err_len, "header Inferd-Timeout-Ms: must be a non-negative integer "
                      "(milliseconds)");
             return -1;
         }
+        if (v > max_timeout_ms) {
+            snprintf(err, err_len, "header Inferd-Timeout-Ms: %lld exceeds this server's "
+                     "maximum of %lld ms", v, (long long)max_timeout_ms);
+            return -1;
+        }
         timeout_ns = (int64_t)v * 1000000;
     }
-    req->deadline_ns = timeout_ns > 0 ? clock_now_ns() + timeout_ns : 0;
+    req->deadline_ns = timeout_ns > 0 ? http_ex_arrival_ns(ex) + timeout_ns : 0;
     return 0;
 }
 
@@ -245,8 +254,8 @@ static void submit_decoded(http_exchange *ex, void *arg)
         job_free(job);
         return;
     }
-    if (set_deadline(ex, job->model, job->params.timeout_us, &job->req, job->err,
-                     sizeof job->err)) {
+    if (set_deadline(ex, job->model, ctx->max_timeout_ms, job->params.timeout_us, &job->req,
+                     job->err, sizeof job->err)) {
         sched_note_rejected(ctx->sched, job->req.model);
         kserve_free_inputs(sched_arena(ctx->sched), &job->req);
         http_ex_error(ex, 400, "", "%s", job->err);
@@ -348,7 +357,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     job->req.batch_rows = 1;
     job->req.output_mask = 1;
     char err[256];
-    if (set_deadline(ex, m, -1, &job->req, err, sizeof err)) {
+    if (set_deadline(ex, m, ctx->max_timeout_ms, -1, &job->req, err, sizeof err)) {
         kserve_free_inputs(sched_arena(ctx->sched), &job->req);
         http_ex_error(ex, 400, "", "%s", err);
         job_free(job);

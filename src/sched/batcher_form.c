@@ -15,14 +15,12 @@ int batcher_form(sched_queue *q, int64_t max_rows, int max_reqs, int64_t now_ns,
 {
     int n = 0;
     int64_t rows = 0;
-    while (q->head && n < max_reqs) {
-        infer_request *req = q->head;
-        if (req->deadline_ns > 0 && req->deadline_ns <= now_ns) {
-            sched_queue_pop(q);
-            req->next = *expired;
-            *expired = req;
-            continue;
-        }
+    infer_request *req;
+    while ((req = sched_queue_pop_expired(q, now_ns))) {
+        req->next = *expired;
+        *expired = req;
+    }
+    while ((req = sched_queue_peek(q)) && n < max_reqs) {
         int64_t r = sched_queue_req_rows(req);
         if (n > 0 && rows + r > max_rows)
             break;

@@ -15,14 +15,14 @@ static uint32_t batch_slot(const scheduler *s, const sched_batch *b)
 }
 
 /* Writes the request part of the table (statuses reset) and the batch descriptor, then
- * pushes it on the model's ring. Caller holds mu. */
+ * pushes it on the model's ring. Caller holds the model's lock. */
 static int write_and_submit(scheduler *s, sched_batch *b)
 {
     uint32_t slot = batch_slot(s, b);
     shm_request *table = shm_arena_ptr(s->region, b->snapshot.table_off);
     for (int r = 0; r < b->n; r++)
         table[r].status = SHM_STATUS_OK;
-    b->snapshot.tag = s->next_tag++;
+    b->snapshot.tag = atomic_fetch_add(&s->next_tag, 1);
     b->snapshot.worker = UINT32_MAX;
     b->snapshot.out_needed = 0;
     b->snapshot.claimed_ns = 0;
@@ -31,8 +31,8 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
     memcpy(&s->region->batches[slot], &b->snapshot, sizeof(shm_batch));
     int rc = shm_submit(s->region, slot);
-    if (rc == -EPROTO)
-        sched_model_ring_corrupt(s, b->model, "submission ring inconsistent on push");
+    if (rc == -EPROTO) /* the supervisor, holding the pool lock, kills and resets */
+        atomic_store(&s->models[b->model].ring_suspect, 1);
     if (rc != 0)
         return -1;
     b->attempts++;
@@ -43,8 +43,8 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
 {
     sched_model_state *ms = &s->models[m];
     const model_config *cfg = &ms->cfg;
-    sched_batch *b = s->free_batches;
-    if (!b || n <= 0 || n > SHM_MAX_BATCH || ms->ring_corrupt)
+    if (n <= 0 || n > SHM_MAX_BATCH || atomic_load(&ms->ring_corrupt) ||
+        atomic_load(&ms->ring_suspect))
         return -1;
     uint32_t n_in = (uint32_t)cfg->n_inputs, n_out = (uint32_t)cfg->n_outputs;
     uint64_t table_size = shm_batch_table_size((uint32_t)n, n_in, n_out);
@@ -76,6 +76,20 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         return -1;
     }
     memcpy(copy, reqs, (size_t)n * sizeof(*copy));
+    pthread_mutex_lock(&s->batch_mu);
+    sched_batch *b = slot_share_may_take(&s->share, m) ? s->free_batches : NULL;
+    if (b) {
+        s->free_batches = b->next_free;
+        slot_share_take(&s->share, m);
+    }
+    pthread_mutex_unlock(&s->batch_mu);
+    if (!b) {
+        shm_arena_free(s->arena, table_off);
+        shm_arena_free(s->arena, out_off);
+        free(copy);
+        return -1;
+    }
+    b->next_free = NULL;
 
     uint8_t *base = shm_arena_ptr(s->region, table_off);
     shm_request *sreq = (shm_request *)base;
@@ -92,8 +106,6 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     }
     memset(outs, 0, (uint64_t)n * n_out * sizeof(shm_tensor));
 
-    s->free_batches = b->next_free;
-    b->next_free = NULL;
     memset(&b->snapshot, 0, sizeof(b->snapshot));
     b->snapshot.model = (uint32_t)ms->slot;
     b->snapshot.n_requests = (uint32_t)n;
@@ -102,7 +114,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     b->snapshot.table_off = table_off;
     b->snapshot.out_off = out_off;
     b->snapshot.out_cap = out_cap;
-    b->model = m;
+    atomic_store_explicit(&b->model, m, memory_order_relaxed);
     b->attempts = 0;
     b->resized = 0;
     b->orphaned = 0;
@@ -116,11 +128,14 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         shm_arena_free(s->arena, out_off);
         free(copy);
         b->reqs = NULL;
+        pthread_mutex_lock(&s->batch_mu);
         b->next_free = s->free_batches;
         s->free_batches = b;
+        slot_share_give(&s->share, m);
+        pthread_mutex_unlock(&s->batch_mu);
         return -1;
     }
-    b->state = SCHED_BATCH_SUBMITTED;
+    atomic_store_explicit(&b->state, SCHED_BATCH_SUBMITTED, memory_order_release);
     b->dispatch_ns = clock_now_ns();
     for (int r = 0; r < n; r++) {
         int64_t waited = b->dispatch_ns - reqs[r]->enqueue_ns;
@@ -131,7 +146,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     ms->rows_in_flight += rows;
     for (int r = 0; r < n; r++)
         reqs[r]->attempts++;
-    log_debug("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
+    log_debug_limited("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
               cfg->name, batch_slot(s, b), n, (long long)rows,
               (unsigned long long)out_cap);
     return 0;
@@ -146,7 +161,8 @@ void sched_batch_free(scheduler *s, sched_batch *b)
 {
     if (b->state == SCHED_BATCH_FREE)
         return;
-    sched_model_state *ms = &s->models[b->model];
+    int m = atomic_load_explicit(&b->model, memory_order_relaxed);
+    sched_model_state *ms = &s->models[m];
     shm_arena_free(s->arena, b->snapshot.table_off);
     if (!b->out_handed)
         shm_arena_free(s->arena, b->snapshot.out_off);
@@ -155,11 +171,16 @@ void sched_batch_free(scheduler *s, sched_batch *b)
     free(b->reqs);
     b->reqs = NULL;
     b->n = 0;
-    b->state = SCHED_BATCH_FREE;
+    atomic_store_explicit(&b->state, SCHED_BATCH_FREE, memory_order_release);
     atomic_store(&s->region->batches[batch_slot(s, b)].state, SHM_BATCH_FREE);
+    pthread_mutex_lock(&s->batch_mu);
     b->next_free = s->free_batches;
     s->free_batches = b;
-    pthread_cond_signal(&s->batcher_cv);
+    slot_share_give(&s->share, m);
+    pthread_mutex_unlock(&s->batch_mu);
+    if (atomic_load_explicit(&s->slot_wait, memory_order_relaxed) &&
+        atomic_exchange(&s->slot_wait, 0))
+        sched_kick_batcher(s); /* a model waits for a slot */
 }
 
 void sched_batch_fail(scheduler *s, sched_batch *b, int status, const char *error,

@@ -1,6 +1,7 @@
 /* The scheduler's public API (scheduler.h): creation, submit with admission control,
- * release, readiness, drain and destroy. The threads live in batcher.c,
- * scheduler_completion.c and supervisor.c; the shared state in scheduler_internal.h. */
+ * cancel, release, readiness and stats. The threads live in batcher.c,
+ * scheduler_completion.c and supervisor.c, drain and destroy in scheduler_drain.c; the shared
+ * state in scheduler_internal.h. */
 #include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
@@ -21,45 +22,43 @@ void sched_options_default(sched_options *opts)
     opts->scale_interval_ms = 500;
 }
 
-void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
-                  infer_request **done_list)
+void sched_kick_batcher(scheduler *s)
 {
-    req->status = status;
-    sched_counters *c = &s->models[req->model].counters;
-    int64_t took = clock_now_ns() - req->enqueue_ns;
-    uint64_t ns = took > 0 ? (uint64_t)took : 0;
-    if (status == 0) {
-        c->requests_ok++;
-        c->ok_ns += ns;
-    } else if (status == SCHED_STATUS_CANCELLED) {
-        c->requests_cancelled++;
-    } else {
-        c->requests_failed++;
-        c->failed_ns += ns;
+    /* Store kicked, then load sleeping (the batcher does the reverse, both seq_cst): either
+     * it sees the kick before it sleeps, or this sees it asleep and signals under the mutex
+     * it sleeps with. A kick costs no lock while the batcher is awake. */
+    atomic_store(&s->batcher_kicked, 1);
+    if (atomic_load(&s->batcher_sleeping)) {
+        pthread_mutex_lock(&s->batcher_mu);
+        pthread_cond_signal(&s->batcher_cv);
+        pthread_mutex_unlock(&s->batcher_mu);
     }
-    if (status != 0) {
-        req->n_outputs = 0;
-        req->sched_out = NULL;
-        snprintf(req->error, sizeof(req->error), "%s", error ? error : "error");
-        if ((status == 503 || status == 429) && req->retry_after_s <= 0)
-            req->retry_after_s = 1;
-    } else {
-        req->error[0] = '\0';
-    }
-    s->pending--;
-    req->next = *done_list;
-    *done_list = req;
-    pthread_cond_broadcast(&s->idle_cv);
 }
 
-void sched_finish_list(infer_request *list)
+void sched_model_recount(scheduler *s, int m)
 {
-    while (list) {
-        infer_request *next = list->next;
-        list->next = NULL;
-        list->done(list);
-        list = next;
+    int live = 0, starting = 0;
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        if (s->workers[w].model != m)
+            continue;
+        if (s->workers[w].state == SCHED_WORKER_STARTING)
+            starting++;
+        else if (s->workers[w].state == SCHED_WORKER_LIVE)
+            live++;
     }
+    atomic_store(&s->models[m].n_live, live);
+    atomic_store(&s->models[m].n_starting, starting);
+}
+
+/* The locks the hot path shares (a model's, the batch slots') spin briefly before sleeping:
+ * they are held for microseconds, and a futex sleep + wake costs more. */
+static void mutex_init_adaptive(pthread_mutex_t *mu)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(mu, &attr);
+    pthread_mutexattr_destroy(&attr);
 }
 
 static void cond_init_monotonic(pthread_cond_t *cv)
@@ -80,8 +79,16 @@ void sched_free_state(scheduler *s)
             free(s->batches[i].reqs);
     free(s->batches);
     free(s->workers);
+    slot_share_destroy(&s->share);
+    if (s->models)
+        for (int m = 0; m < s->n_models; m++) {
+            sched_queue_destroy(&s->models[m].queue);
+            pthread_mutex_destroy(&s->models[m].mu);
+        }
     free(s->models);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->batch_mu);
+    pthread_mutex_destroy(&s->batcher_mu);
     pthread_cond_destroy(&s->batcher_cv);
     pthread_cond_destroy(&s->idle_cv);
     free(s);
@@ -108,6 +115,8 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
+    mutex_init_adaptive(&s->batch_mu);
+    pthread_mutex_init(&s->batcher_mu, NULL);
     cond_init_monotonic(&s->batcher_cv);
     cond_init_monotonic(&s->idle_cv);
     if (opts)
@@ -125,13 +134,13 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     s->opts.worker_path = s->worker_path;
     s->region = region;
     s->arena = arena;
-    s->n_models = n;
     s->n_batches = h->batch_slots;
     s->n_workers = h->max_workers;
     s->models = calloc(n > 0 ? (size_t)n : 1, sizeof(*s->models));
     s->batches = calloc(s->n_batches ? s->n_batches : 1, sizeof(*s->batches));
     s->workers = calloc(s->n_workers ? s->n_workers : 1, sizeof(*s->workers));
-    if (!s->models || !s->batches || !s->workers) {
+    if (!s->models || !s->batches || !s->workers ||
+        slot_share_init(&s->share, s->n_batches, n) != 0) {
         snprintf(err, err_len, "scheduler: out of memory");
         sched_free_state(s);
         return -1;
@@ -140,7 +149,9 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         sched_model_state *ms = &s->models[m];
         ms->cfg = models[m];
         ms->slot = m;
+        mutex_init_adaptive(&ms->mu);
         sched_queue_init(&ms->queue);
+        s->n_models = m + 1;
         snprintf(region->models[m].name, SHM_NAME_LEN, "%s", models[m].name);
     }
     for (uint32_t i = s->n_batches; i-- > 0;) {
@@ -195,20 +206,19 @@ int sched_submit(scheduler *s, infer_request *req)
                       : ms->cfg.max_batch_size > 0 && req->batch_rows > ms->cfg.max_batch_size
                           ? "batch larger than the model's max_batch_size"
                           : NULL;
-    pthread_mutex_lock(&s->mu);
-    if (bad) {
-        ms->counters.requests_rejected++;
-        pthread_mutex_unlock(&s->mu);
-        return reject(req, 400, 0, bad);
-    }
-    int live, starting, idle;
-    sched_model_workers(s, req->model, &live, &starting, &idle);
+    int live = atomic_load(&ms->n_live), starting = atomic_load(&ms->n_starting);
     int64_t now = clock_now_ns();
     /* A restart due soon counts as starting: a crash must not turn into a burst of 503s. */
-    if (live + starting == 0 && !s->workers_stop &&
+    if (live + starting == 0 && !atomic_load(&s->workers_stop) &&
         (ms->cfg.workers_min > 0 || ms->cfg.workers_max > 0) &&
-        ms->next_spawn_ns - now <= 1000000000LL)
+        atomic_load(&ms->next_spawn_ns) - now <= 1000000000LL)
         starting = 1;
+    pthread_mutex_lock(&ms->mu);
+    if (bad) {
+        ms->counters.requests_rejected++;
+        pthread_mutex_unlock(&ms->mu);
+        return reject(req, 400, 0, bad);
+    }
     admission_input in = {
         .now_ns = now,
         .deadline_ns = req->deadline_ns,
@@ -219,26 +229,44 @@ int sched_submit(scheduler *s, infer_request *req)
         .rate_rows_per_s = ms->rate.rows_per_s,
         .live_workers = live,
         .starting_workers = starting,
-        .draining = s->draining || s->stopping,
+        .draining = atomic_load(&s->draining) || atomic_load(&s->stopping),
     };
     char msg[200];
     int retry = 0;
     int status = admission_decide(&in, &retry, msg, sizeof(msg));
-    if (status != 0) {
-        ms->counters.requests_rejected++;
-        pthread_mutex_unlock(&s->mu);
-        log_debug("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
-        return reject(req, status, retry, msg);
-    }
-    req->id = s->next_id++;
+    req->id = atomic_fetch_add(&s->next_id, 1);
     req->enqueue_ns = now;
     req->attempts = 0;
     req->status = 0;
     req->error[0] = '\0';
-    sched_queue_push(&ms->queue, req);
-    s->pending++;
-    pthread_cond_signal(&s->batcher_cv);
-    pthread_mutex_unlock(&s->mu);
+    if (status == 0 && sched_queue_push(&ms->queue, req) != 0) {
+        status = 503;
+        retry = 1;
+        snprintf(msg, sizeof(msg), "out of memory for the queue");
+    }
+    if (status != 0) {
+        ms->counters.requests_rejected++;
+        pthread_mutex_unlock(&ms->mu);
+        log_debug_limited("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
+        return reject(req, status, retry, msg);
+    }
+    atomic_fetch_add(&s->pending, 1);
+    /* The fast path: with a worker idle the batch goes now, from this thread. */
+    infer_request *done_list = NULL;
+    int first = ms->queue.len == 1;
+    sched_dispatch_ready(s, req->model, now, &done_list);
+    /* Still queued: a completion of this model dispatches it, unless none is in flight; the
+     * batcher must also hear of a first waiter (the queue delay) and of a deadline earlier
+     * than its next look. Otherwise waking it would only cost a context switch. */
+    int kick = ms->queue.len > 0 &&
+               (first || ms->batches_in_flight == 0 ||
+                (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
+                 req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns,
+                                                         memory_order_relaxed)));
+    pthread_mutex_unlock(&ms->mu);
+    if (kick)
+        sched_kick_batcher(s);
+    sched_finish_list(done_list);
     return 0;
 }
 
@@ -246,24 +274,26 @@ void sched_note_rejected(scheduler *s, int m)
 {
     if (m < 0 || m >= s->n_models)
         return;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->models[m].mu);
     s->models[m].counters.requests_rejected++;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->models[m].mu);
 }
 
 int sched_cancel(scheduler *s, infer_request *req)
 {
     if (req->model < 0 || req->model >= s->n_models)
         return 0;
+    sched_model_state *ms = &s->models[req->model];
     infer_request *done_list = NULL;
-    pthread_mutex_lock(&s->mu);
-    int found = sched_queue_remove(&s->models[req->model].queue, req);
+    pthread_mutex_lock(&ms->mu);
+    int found = sched_queue_remove(&ms->queue, req);
     if (found)
         sched_answer(s, req, SCHED_STATUS_CANCELLED, "cancelled: the client went away",
                      &done_list);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&ms->mu);
     if (found)
-        log_debug("request cancelled id=%llu: the client went away", (unsigned long long)req->id);
+        log_debug_limited("request cancelled id=%llu: the client went away",
+                          (unsigned long long)req->id);
     sched_finish_list(done_list);
     return found;
 }
@@ -279,12 +309,7 @@ void sched_release(scheduler *s, infer_request *req)
     sched_out_area *area = req->sched_out;
     req->sched_out = NULL;
     req->n_outputs = 0;
-    if (!area)
-        return;
-    pthread_mutex_lock(&s->mu);
-    int last = --area->refs == 0;
-    pthread_mutex_unlock(&s->mu);
-    if (last) {
+    if (area && atomic_fetch_sub(&area->refs, 1) == 1) {
         shm_arena_free(s->arena, area->offset);
         free(area);
     }
@@ -312,15 +337,11 @@ int sched_model_ready(scheduler *s, int m)
 {
     if (m < 0 || m >= s->n_models)
         return 0;
-    pthread_mutex_lock(&s->mu);
-    int live, starting, idle;
-    sched_model_workers(s, m, &live, &starting, &idle);
-    const model_config *cfg = &s->models[m].cfg;
+    const sched_model_state *ms = &s->models[m];
     /* A pool that scales from zero is ready while it is not crash-looping. */
-    int ready = live > 0 || (cfg->workers_min <= 0 && cfg->workers_max > 0 &&
-                             s->models[m].backoff_ms == 0);
-    pthread_mutex_unlock(&s->mu);
-    return ready;
+    return atomic_load(&ms->n_live) > 0 ||
+           (ms->cfg.workers_min <= 0 && ms->cfg.workers_max > 0 &&
+            atomic_load(&ms->backoff_ms) == 0);
 }
 
 int sched_all_ready(scheduler *s)
@@ -366,14 +387,16 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].state == SCHED_WORKER_STOPPING && s->workers[w].model == m)
             out->workers_stopping++;
+    out->worker_spawns = ms->spawns;
+    out->restart_backoff_ms = ms->backoff_ms;
+    pthread_mutex_lock(&ms->mu);
     out->queue_len = ms->queue.len;
     out->queue_rows = ms->queue.rows;
     out->batches_in_flight = ms->batches_in_flight;
     out->rows_in_flight = ms->rows_in_flight;
-    out->worker_spawns = ms->spawns;
     out->rows_per_s = ms->rate.rows_per_s;
-    out->restart_backoff_ms = ms->backoff_ms;
     out->counters = ms->counters;
+    pthread_mutex_unlock(&ms->mu);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

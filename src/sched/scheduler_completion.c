@@ -32,7 +32,7 @@ static const char *status_text(int32_t st)
     }
 }
 
-/* Handles one DONE batch returned by worker w. Caller holds mu. */
+/* Handles one DONE batch returned by worker w. Caller holds mu and the batch's model's lock. */
 static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
 {
     sched_model_state *ms = &s->models[b->model];
@@ -55,7 +55,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         uint64_t off;
         if (b->resized || needed <= b->snapshot.out_cap || needed > s->region->arena_size ||
             shm_arena_alloc(s->arena, needed, &off) != 0) {
-            log_warn("batch failed model=%s: output area too small (needed %llu, had %llu)",
+            log_warn_limited("batch failed model=%s: output area too small (needed %llu, had %llu)",
                      ms->cfg.name, (unsigned long long)needed,
                      (unsigned long long)b->snapshot.out_cap);
             sched_batch_fail(s, b, 500, "model output larger than the node could hold",
@@ -70,7 +70,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         if (sched_batch_resubmit(s, b) != 0)
             sched_batch_fail(s, b, 500, "cannot resubmit batch (ring full)", done_list);
         else
-            log_debug("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
+            log_debug_limited("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
                       (unsigned long long)needed);
         return;
     }
@@ -80,7 +80,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
             http = 400;
         char msg[256];
         snprintf(msg, sizeof(msg), "%s%s%s", status_text(status), werr[0] ? ": " : "", werr);
-        log_debug("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
+        log_debug_limited("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
         sched_batch_fail(s, b, http, msg, done_list);
         return;
     }
@@ -112,7 +112,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
     ms->counters.batch_rows += (uint64_t)b->rows;
     ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
     area->offset = b->snapshot.out_off;
-    area->refs = 0;
+    int refs = 0;
     for (int r = 0; r < b->n; r++) {
         infer_request *req = b->reqs[r];
         int http = status_http(statuses[r]);
@@ -127,10 +127,12 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         for (uint32_t o = 0; o < n_out; o++)
             req->outputs[o] = outs[(size_t)r * n_out + o];
         req->sched_out = area;
-        area->refs++;
+        refs++;
         sched_answer(s, req, 0, NULL, done_list);
     }
-    if (area->refs > 0)
+    /* done() (and so sched_release) runs only after the locks, when the count is set. */
+    atomic_init(&area->refs, refs);
+    if (refs > 0)
         b->out_handed = 1;
     else
         free(area);
@@ -141,9 +143,13 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
 
 void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list)
 {
+    int m = s->workers[w].model;
+    sched_model_state *ms = &s->models[m];
     uint32_t slot;
+    int handled = 0;
+    pthread_mutex_lock(&ms->mu);
     /* At most one ring's worth per call, and nothing more from a worker caught lying: what
-     * it wrote cannot keep this thread (and the lock) here. */
+     * it wrote cannot keep this thread (and the locks) here. */
     for (uint32_t i = 0; i < s->region->completion_capacity && !s->workers[w].lied; i++) {
         int rc = shm_poll_completion(s->region, w, &slot);
         if (rc == -EPROTO) {
@@ -152,14 +158,30 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
         }
         if (rc != 0)
             break;
-        if (slot >= s->n_batches || s->batches[slot].state != SCHED_BATCH_SUBMITTED ||
-            s->batches[slot].model != s->workers[w].model ||
+        sched_batch *b = &s->batches[slot]; /* slot < batch_slots: checked by the poll */
+        if (slot >= s->n_batches ||
+            atomic_load_explicit(&b->state, memory_order_acquire) != SCHED_BATCH_SUBMITTED ||
+            atomic_load_explicit(&b->model, memory_order_relaxed) != m ||
             atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
             sched_worker_lied(s, w, "returned a batch slot it does not hold");
             break;
         }
-        batch_done(s, &s->batches[slot], w, done_list);
+        batch_done(s, b, w, done_list);
+        handled++;
     }
+    /* The worker is free again: hand it what waits, without a hop to the batcher. */
+    if (handled && ms->queue.len > 0 && !atomic_load(&s->workers_stop))
+        sched_dispatch_ready(s, m, clock_now_ns(), done_list);
+    pthread_mutex_unlock(&ms->mu);
+}
+
+/* 1 if worker w's completion ring looks non-empty: a hint read without the model's lock, so
+ * that the spinning completion thread does not take every model's lock in turn. */
+static int completions_waiting(scheduler *s, uint32_t w)
+{
+    shm_spsc *ring = shm_worker_completions(s->region, w);
+    return atomic_load_explicit(&ring->head, memory_order_acquire) !=
+           atomic_load_explicit(&ring->tail, memory_order_relaxed);
 }
 
 /* Drains every worker's completions once; returns 1 if anything was answered. */
@@ -168,7 +190,7 @@ static int drain_all(scheduler *s)
     infer_request *done_list = NULL;
     pthread_mutex_lock(&s->mu);
     for (uint32_t w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state != SCHED_WORKER_EMPTY)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
     int any = done_list != NULL;
@@ -181,10 +203,7 @@ void *sched_completion_main(void *arg)
     scheduler *s = arg;
     shm_waiter *wake = &s->region->header->completion;
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        int stop = s->threads_stop;
-        pthread_mutex_unlock(&s->mu);
-        if (stop)
+        if (atomic_load(&s->threads_stop))
             break;
         if (drain_all(s))
             continue;

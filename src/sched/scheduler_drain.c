@@ -28,19 +28,23 @@ static int live_worker_count(scheduler *s)
 static void answer_all(scheduler *s, infer_request **done_list)
 {
     for (int m = 0; m < s->n_models; m++) {
+        sched_model_state *ms = &s->models[m];
+        pthread_mutex_lock(&ms->mu);
         infer_request *req;
-        while ((req = sched_queue_pop(&s->models[m].queue)))
+        while ((req = sched_queue_pop(&ms->queue)))
             sched_answer(s, req, 503, "the node is shutting down", done_list);
-    }
-    for (uint32_t i = 0; i < s->n_batches; i++) {
-        sched_batch *b = &s->batches[i];
-        if (b->state != SCHED_BATCH_SUBMITTED || b->orphaned)
-            continue;
-        /* A worker may still hold it: answer its requests, keep the slot and its arena
-         * ranges until the batch comes back or its worker is gone. */
-        for (int r = 0; r < b->n; r++)
-            sched_answer(s, b->reqs[r], 503, "the node is shutting down", done_list);
-        b->orphaned = 1;
+        for (uint32_t i = 0; i < s->n_batches; i++) {
+            sched_batch *b = &s->batches[i];
+            if (atomic_load_explicit(&b->state, memory_order_acquire) != SCHED_BATCH_SUBMITTED ||
+                atomic_load_explicit(&b->model, memory_order_relaxed) != m || b->orphaned)
+                continue;
+            /* A worker may still hold it: answer its requests, keep the slot and its arena
+             * ranges until the batch comes back or its worker is gone. */
+            for (int r = 0; r < b->n; r++)
+                sched_answer(s, b->reqs[r], 503, "the node is shutting down", done_list);
+            b->orphaned = 1;
+        }
+        pthread_mutex_unlock(&ms->mu);
     }
 }
 
@@ -60,16 +64,17 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
     infer_request *done_list = NULL;
     pthread_mutex_lock(&s->mu);
     if (!s->draining)
-        log_info("scheduler draining pending=%lld timeout_ms=%lld", (long long)s->pending,
+        log_info("scheduler draining pending=%lld timeout_ms=%lld",
+                 (long long)atomic_load(&s->pending),
                  (long long)timeout_ms);
     s->draining = 1;
-    pthread_cond_broadcast(&s->batcher_cv);
+    sched_kick_batcher(s);
     int64_t deadline = clock_now_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
-    while (s->pending > 0 && clock_now_ns() < deadline) {
+    while (atomic_load(&s->pending) > 0 && clock_now_ns() < deadline) {
         int64_t until = clock_now_ns() + 50000000LL;
         timed_wait(s, &s->idle_cv, until < deadline ? until : deadline);
     }
-    int left = (int)s->pending;
+    int left = (int)atomic_load(&s->pending);
     if (left > 0)
         log_warn("scheduler drain timed out: answering %d requests with 503", left);
     answer_all(s, &done_list);
@@ -100,17 +105,13 @@ void sched_destroy(scheduler *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    int drained = s->workers_stop;
-    pthread_mutex_unlock(&s->mu);
+    int drained = atomic_load(&s->workers_stop);
     if (!drained && s->supervisor_started)
         sched_drain(s, 0);
 
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    s->threads_stop = 1;
-    pthread_cond_broadcast(&s->batcher_cv);
-    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->stopping, 1);
+    atomic_store(&s->threads_stop, 1);
+    sched_kick_batcher(s);
     shm_waiter_wake(&s->region->header->completion, INT_MAX);
     if (s->batcher_started)
         pthread_join(s->batcher_thread, NULL);
@@ -123,9 +124,15 @@ void sched_destroy(scheduler *s)
     infer_request *done_list = NULL;
     pthread_mutex_lock(&s->mu);
     answer_all(s, &done_list);
-    for (uint32_t i = 0; i < s->n_batches; i++)
-        if (s->batches[i].state == SCHED_BATCH_SUBMITTED)
-            sched_batch_free(s, &s->batches[i]);
+    for (uint32_t i = 0; i < s->n_batches; i++) {
+        sched_batch *b = &s->batches[i];
+        if (atomic_load(&b->state) != SCHED_BATCH_SUBMITTED)
+            continue;
+        sched_model_state *ms = &s->models[atomic_load(&b->model)];
+        pthread_mutex_lock(&ms->mu);
+        sched_batch_free(s, b);
+        pthread_mutex_unlock(&ms->mu);
+    }
     pthread_mutex_unlock(&s->mu);
     sched_finish_list(done_list);
     sched_free_state(s);

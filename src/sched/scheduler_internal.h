@@ -1,21 +1,27 @@
 /* The scheduler's private state, shared by scheduler.c (API), batcher.c (batcher thread),
- * scheduler_completion.c (completion thread) and supervisor*.c (worker pool). Everything
- * here is guarded by scheduler.mu unless noted. */
+ * scheduler_completion.c (completion thread) and supervisor*.c (worker pool). Locks (see
+ * docs/scheduler.md), always taken in this order: scheduler.mu (the worker pool) ->
+ * sched_model_state.mu (one model's queue, counters and batches) -> scheduler.batch_mu (the
+ * free batch slots) -> scheduler.batcher_mu (the batcher's sleep). Never two models' locks
+ * at once. Each field says which lock guards it. */
 #ifndef NODE_SCHEDULER_INTERNAL_H
 #define NODE_SCHEDULER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "admission.h"
 #include "inferd/scheduler.h"
+#include "scheduler_answer.h"
 #include "scheduler_queue.h"
+#include "slot_share.h"
 
 /* Refcounted output area of a batch: one reference per request answered from it. */
 typedef struct sched_out_area {
     uint64_t offset;
-    int refs;
+    atomic_int refs;            /* dropped by sched_release on any thread */
 } sched_out_area;
 
 /* Internal status of a request taken out of the queue by sched_cancel (never sent). */
@@ -23,9 +29,13 @@ typedef struct sched_out_area {
 
 enum sched_batch_state { SCHED_BATCH_FREE = 0, SCHED_BATCH_SUBMITTED = 1 };
 
+/* A batch slot. Free: on scheduler.free_batches (batch_mu). Submitted: belongs to its model
+ * and every field is guarded by that model's mu; state and model change only under it, and
+ * are atomic so that a scan of all slots may read them under another lock (state is stored
+ * last with release, and must be loaded first with acquire). */
 typedef struct sched_batch {
-    int state;                  /* enum sched_batch_state */
-    int model;
+    _Atomic int state;          /* enum sched_batch_state */
+    _Atomic int model;
     int attempts;               /* submissions so far (worker deaths, OUTPUT_TOO_SMALL) */
     int resized;                /* already resubmitted for OUTPUT_TOO_SMALL */
     int orphaned;               /* its requests were answered (drain); free it when safe */
@@ -46,10 +56,11 @@ enum sched_worker_state {
     SCHED_WORKER_STOPPING,      /* stop flag set by the node */
 };
 
+/* Guarded by scheduler.mu. */
 typedef struct sched_worker {
     int state;                  /* enum sched_worker_state */
     int model;
-    pid_t pid;
+    pid_t pid;                  /* 0 while sched_spawn_worker forks outside mu */
     int64_t spawn_ns;
     int64_t last_active_ns;     /* last time seen holding work */
     uint64_t last_batches_done;
@@ -59,20 +70,31 @@ typedef struct sched_worker {
 } sched_worker;
 
 typedef struct sched_model_state {
-    model_config cfg;
-    int slot;                   /* shm model slot (== index) */
+    model_config cfg;           /* read-only after sched_create */
+    int slot;                   /* shm model slot (== index); read-only */
+
+    pthread_mutex_t mu;         /* guards the fields below down to `counters` */
     sched_queue queue;
     int64_t rows_in_flight;
     int batches_in_flight;
     admission_rate rate;
-    int64_t backoff_ms;         /* current restart backoff; 0 = none */
-    int64_t next_spawn_ns;      /* no spawn before this */
+    sched_counters counters;    /* cumulative, for GET /v2/models/{m}/stats */
+
+    /* Written under scheduler.mu by the supervisor, read anywhere without a lock. */
+    atomic_int n_live, n_starting;       /* workers LIVE / STARTING (see sched_model_recount) */
+    _Atomic int64_t backoff_ms;          /* current restart backoff; 0 = none */
+    _Atomic int64_t next_spawn_ns;       /* no spawn before this */
+
+    /* Guarded by scheduler.mu. */
     int overload_ticks;         /* consecutive scale intervals above the threshold */
     int64_t last_scale_ns;
     uint64_t spawns;            /* total, for logs */
-    sched_counters counters;    /* cumulative, for GET /v2/models/{m}/stats */
-    int ring_corrupt;           /* its submission ring was scribbled on: workers killed, ring
+    /* Set by the supervisor under scheduler.mu (sched_model_ring_corrupt) and cleared with the
+     * model's lock too once the ring is reset; read by dispatch under the model's lock. */
+    atomic_int ring_corrupt;    /* its submission ring was scribbled on: workers killed, ring
                                  * reset by the supervisor once none is left */
+    atomic_int ring_suspect;    /* a push found the ring inconsistent (any thread): the
+                                 * supervisor's next tick declares it corrupt */
 } sched_model_state;
 
 struct scheduler {
@@ -81,22 +103,29 @@ struct scheduler {
     shm_region *region;
     shm_arena *arena;
 
-    pthread_mutex_t mu;
-    pthread_cond_t batcher_cv;  /* work for the batcher (queue, idle worker, stop) */
-    pthread_cond_t idle_cv;     /* something was answered (drain waits on it) */
+    pthread_mutex_t mu;         /* the worker pool: workers[], the models' pool fields */
+    pthread_cond_t idle_cv;     /* with mu: answers while draining, a worker gone */
+
+    pthread_mutex_t batch_mu;   /* free_batches and share (a leaf lock) */
+    pthread_mutex_t batcher_mu; /* the batcher sleeps with it (a leaf lock) */
+    pthread_cond_t batcher_cv;  /* with batcher_mu: work for the batcher */
+    atomic_int batcher_kicked, batcher_sleeping; /* see sched_kick_batcher */
+    _Atomic int64_t batcher_wake_ns; /* when the sleeping batcher looks again (INT64_MAX: kick) */
+    atomic_int slot_wait;       /* a dispatch found no slot: the next freed one kicks */
 
     int n_models;
     sched_model_state *models;
     uint32_t n_batches;
     sched_batch *batches;
     sched_batch *free_batches;
+    slot_share share;           /* how many slots each model may hold (slot_share.h) */
     uint32_t n_workers;
     sched_worker *workers;
 
-    uint64_t next_id, next_tag;
-    int64_t pending;            /* submitted and not yet answered */
-    int draining, stopping, threads_stop;
-    int workers_stop;           /* the supervisor stops spawning and stops every worker */
+    atomic_uint_fast64_t next_id, next_tag;
+    _Atomic int64_t pending;    /* submitted and not yet answered */
+    atomic_int draining, stopping, threads_stop;
+    atomic_int workers_stop;    /* the supervisor stops spawning and stops every worker */
 
     _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
     pthread_t batcher_thread, completion_thread, supervisor_thread;
@@ -105,18 +134,23 @@ struct scheduler {
 
 /* Frees the scheduler's memory (threads must be stopped). */
 void sched_free_state(scheduler *s);
-/* Batcher: builds and submits one batch of model m from reqs[0..n). Returns 0, or -1 if no
- * batch slot, arena space or ring room is available (reqs untouched). Caller holds mu. */
+/* Builds and submits one batch of model m from reqs[0..n). Returns 0, or -1 if no batch
+ * slot, arena space or ring room is available (reqs untouched). Caller holds models[m].mu. */
 int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n);
-/* Spawns one worker for model m (supervisor thread only). 0 or -1. Caller holds mu. */
+/* Spawns one worker for model m (supervisor thread only). 0 or -1. Caller holds mu (and no
+ * model's lock); mu is released around the fork. */
 int sched_spawn_worker(scheduler *s, int m, const char *why);
 
-/* Answers req with status/error (through a local list: call sched_finish_list after unlock).
- * Decrements pending. Caller holds mu. */
-void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
-                  infer_request **done_list);
-/* Calls done() of every request on the list (without mu). */
-void sched_finish_list(infer_request *list);
+/* Dispatches from model m's queue every batch the dispatch rule allows now (batcher.h) and
+ * answers 504 (onto *done_list) every queued request whose deadline passed. Returns ns until
+ * the queue should be looked at again (-1: it is empty). Caller holds models[m].mu. Called by the
+ * batcher, by submit (a request that finds an idle worker goes at once, no thread hop) and
+ * by the completion thread (a worker that just finished takes the next batch at once). */
+int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **done_list);
+/* Wakes the batcher (any thread, any lock held). */
+void sched_kick_batcher(scheduler *s);
+/* Recounts model m's LIVE and STARTING workers into n_live / n_starting. Caller holds mu. */
+void sched_model_recount(scheduler *s, int m);
 
 /* Batcher thread body. */
 void *sched_batcher_main(void *arg);
@@ -126,15 +160,16 @@ void *sched_completion_main(void *arg);
 void *sched_supervisor_main(void *arg);
 
 /* Completion: drains worker w's completion ring and handles every batch there. Caller holds
- * mu. */
+ * mu (not the model's lock). */
 void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list);
-/* Resubmits a batch (new tag; attempts++); returns 0 or -1 (ring full). Caller holds mu. */
+/* Resubmits a batch (new tag; attempts++); returns 0 or -1 (ring full). Caller holds its
+ * model's mu. */
 int sched_batch_resubmit(scheduler *s, sched_batch *b);
 /* Answers every request of b with status and frees b (table, and the output area if no
- * request refers to it). Caller holds mu. */
+ * request refers to it). Caller holds its model's mu. */
 void sched_batch_fail(scheduler *s, sched_batch *b, int status, const char *error,
                       infer_request **done_list);
-/* Frees b's arena table and returns it to the free list. Caller holds mu. */
+/* Frees b's arena table and returns it to the free list. Caller holds its model's mu. */
 void sched_batch_free(scheduler *s, sched_batch *b);
 
 /* Supervisor: SIGKILLs worker w (logged with reason). Caller holds mu. */

@@ -41,7 +41,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     int was_starting = wk->state == SCHED_WORKER_STARTING &&
                        atomic_load(&sw->state) == SHM_WORKER_STARTING;
     if (WIFSIGNALED(wstatus))
-        log_warn("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
+        log_warn_limited("worker exited model=%s worker=%u pid=%d signal=%d (%s) lived_ms=%lld",
                  ms->cfg.name, w, (int)wk->pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
                  (long long)((now - wk->spawn_ns) / 1000000));
     else
@@ -60,6 +60,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
 
     /* What it held: a half-popped ring cell, every batch it CLAIMED, and every batch of its
      * model that is neither queued nor held by another live worker of the model. */
+    pthread_mutex_lock(&ms->mu);
     for (uint32_t i = 0; i < s->n_batches; i++)
         s->batches[i].collected = 0;
     uint64_t cp = atomic_load(&sw->claim_pos);
@@ -69,7 +70,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
         if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
             s->batches[value].collected = 1;
         else
-            log_error("ring repair of worker %u gave unknown slot %llu", w,
+            log_error_limited("ring repair of worker %u gave unknown slot %llu", w,
                       (unsigned long long)value);
     }
     for (uint32_t i = 0; i < s->n_batches; i++) {
@@ -105,9 +106,10 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
             failed++;
         }
     }
+    pthread_mutex_unlock(&ms->mu);
     if (resubmitted || failed)
-        log_warn("worker %u held batches model=%s resubmitted=%d failed=%d", w, ms->cfg.name,
-                 resubmitted, failed);
+        log_warn_limited("worker %u held batches model=%s resubmitted=%d failed=%d", w,
+                         ms->cfg.name, resubmitted, failed);
 
     atomic_store(&sw->stop, 0);
     atomic_store(&sw->claim_pos, 0);
@@ -116,6 +118,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     atomic_store(&sw->state, SHM_WORKER_EMPTY);
     wk->state = SCHED_WORKER_EMPTY;
     wk->pid = 0;
+    sched_model_recount(s, wk->model);
 
     if (!expected && !s->workers_stop) {
         int64_t b = ms->backoff_ms > 0 ? ms->backoff_ms * 2 : s->opts.restart_backoff_min_ms;
@@ -123,11 +126,11 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
             b = s->opts.restart_backoff_max_ms;
         ms->backoff_ms = b;
         ms->next_spawn_ns = now + b * 1000000LL;
-        log_warn("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
+        log_warn_limited("worker restart model=%s in %lld ms%s", ms->cfg.name, (long long)b,
                  was_starting ? " (it died before attaching)" : "");
     }
     pthread_cond_broadcast(&s->idle_cv);
-    pthread_cond_signal(&s->batcher_cv);
+    sched_kick_batcher(s);
 }
 
 /* Reaps, notices attachment, checks heartbeats. Caller holds mu. */
@@ -150,10 +153,11 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
             if (st == SHM_WORKER_IDLE || st == SHM_WORKER_BUSY) {
                 wk->state = SCHED_WORKER_LIVE;
                 wk->last_active_ns = now;
+                sched_model_recount(s, wk->model);
                 log_info("worker ready model=%s worker=%u pid=%d startup_ms=%lld",
                          ms->cfg.name, w, (int)wk->pid,
                          (long long)((now - wk->spawn_ns) / 1000000));
-                pthread_cond_signal(&s->batcher_cv);
+                sched_kick_batcher(s);
             } else if (now - wk->spawn_ns > SUP_ATTACH_TIMEOUT_NS) {
                 sched_worker_kill(s, w, "did not attach in time");
             }
@@ -215,8 +219,8 @@ void sched_model_ring_corrupt(scheduler *s, int m, const char *what)
     if (ms->ring_corrupt)
         return;
     ms->ring_corrupt = 1;
-    log_error("model=%s %s: killing its workers, failing its queued batches, resetting the ring",
-              ms->cfg.name, what);
+    log_error_limited("model=%s %s: killing its workers, failing its queued batches, "
+                      "resetting the ring", ms->cfg.name, what);
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].model == m && s->workers[w].state != SCHED_WORKER_EMPTY)
             sched_worker_lied(s, w, "its model's submission ring was corrupted");
@@ -224,7 +228,7 @@ void sched_model_ring_corrupt(scheduler *s, int m, const char *what)
 
 /* Once model m has no worker left (all reaped), nothing but the node can touch its ring:
  * fail what was still queued there and reset it. Returns 1 if the ring is usable again.
- * Caller holds mu. */
+ * Caller holds mu (not the model's lock). */
 static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
 {
     sched_model_state *ms = &s->models[m];
@@ -232,6 +236,7 @@ static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
         if (s->workers[w].model == m && s->workers[w].state != SCHED_WORKER_EMPTY)
             return 0;
     int failed = 0;
+    pthread_mutex_lock(&ms->mu);
     for (uint32_t i = 0; i < s->n_batches; i++) {
         sched_batch *b = &s->batches[i];
         if (b->state != SCHED_BATCH_SUBMITTED || b->model != m)
@@ -242,8 +247,10 @@ static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
     }
     shm_model_ring_reset(s->region, (uint32_t)ms->slot);
     ms->ring_corrupt = 0;
-    log_warn("model=%s submission ring reset; %d queued requests failed", ms->cfg.name, failed);
-    pthread_cond_signal(&s->batcher_cv);
+    pthread_mutex_unlock(&ms->mu);
+    log_warn_limited("model=%s submission ring reset; %d queued requests failed", ms->cfg.name,
+                     failed);
+    sched_kick_batcher(s);
     return 1;
 }
 
@@ -253,6 +260,7 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
     sched_model_state *ms = &s->models[m];
     infer_request *req;
     int n = 0;
+    pthread_mutex_lock(&ms->mu);
     while ((req = sched_queue_pop(&ms->queue))) {
         req->retry_after_s = (int)((ms->next_spawn_ns - clock_now_ns()) / 1000000000LL) + 1;
         sched_answer(s, req, 503, "model has no live worker", done_list);
@@ -273,8 +281,9 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
             sched_batch_fail(s, &s->batches[value], 503, "model has no live worker", done_list);
         }
     }
+    pthread_mutex_unlock(&ms->mu);
     if (n)
-        log_warn("model=%s has no live worker: answered %d waiting requests with 503",
+        log_warn_limited("model=%s has no live worker: answered %d waiting requests with 503",
                  ms->cfg.name, n);
 }
 
@@ -282,16 +291,24 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
 static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_list)
 {
     sched_model_state *ms = &s->models[m];
-    int busy = ms->queue.len > 0 || ms->batches_in_flight > 0;
-    admission_rate_tick(&ms->rate, now, busy, SUP_RATE_WINDOW_NS);
-    if (!ms->ring_corrupt && shm_model_ring_check(s->region, (uint32_t)ms->slot) != 0)
-        sched_model_ring_corrupt(s, m, "submission ring positions or geometry changed");
+    pthread_mutex_lock(&ms->mu);
+    int has_work = ms->queue.len > 0 || ms->batches_in_flight > 0;
+    int64_t load = ms->queue.rows + ms->rows_in_flight;
+    admission_rate_tick(&ms->rate, now, has_work, SUP_RATE_WINDOW_NS);
+    /* Checked under the model's lock: no push of a loop thread is half done meanwhile. */
+    int suspect = atomic_exchange(&ms->ring_suspect, 0);
+    int bad = !ms->ring_corrupt &&
+              (suspect || shm_model_ring_check(s->region, (uint32_t)ms->slot) != 0);
+    pthread_mutex_unlock(&ms->mu);
+    if (bad)
+        sched_model_ring_corrupt(s, m, suspect ? "submission ring inconsistent on push"
+                                               : "submission ring positions or geometry changed");
     if (ms->ring_corrupt && !ring_reset_if_unused(s, m, done_list))
         return;   /* its workers are still being killed */
     if (s->workers_stop)
         return;
     /* Draining: only keep workers coming for work that is still waiting. */
-    if (s->draining && ms->queue.len == 0 && ms->batches_in_flight == 0)
+    if (s->draining && !has_work)
         return;
     int live, starting, idle;
     sched_model_workers(s, m, &live, &starting, &idle);
@@ -315,14 +332,12 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
                 break;
         }
         if (now < ms->next_spawn_ns && live + starting == 0 &&
-            ms->next_spawn_ns - now > 1000000000LL &&
-            (ms->queue.len > 0 || ms->batches_in_flight > 0))
+            ms->next_spawn_ns - now > 1000000000LL && has_work)
             fail_orphan_model(s, m, done_list);
         return;
     }
     /* min 0: the pool grows from zero on demand. */
-    if (live + starting == 0 && max > 0 &&
-        (ms->queue.len > 0 || ms->batches_in_flight > 0)) {
+    if (live + starting == 0 && max > 0 && has_work) {
         if (now >= ms->next_spawn_ns)
             sched_spawn_worker(s, m, "demand");
         else if (ms->next_spawn_ns - now > 1000000000LL)
@@ -333,7 +348,6 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
         return;
     ms->last_scale_ns = now;
     int64_t per = ms->cfg.max_batch_size > 0 ? 2LL * ms->cfg.max_batch_size : 2;
-    int64_t load = ms->queue.rows + ms->rows_in_flight;
     if (live > 0 && starting == 0 && load > per * live)
         ms->overload_ticks++;
     else
@@ -360,6 +374,7 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
                      (long long)((now - wk->last_active_ns) / 1000000), live - 1);
             wk->state = SCHED_WORKER_STOPPING;
             wk->stop_ns = now;
+            sched_model_recount(s, m);
             atomic_store(&sw->stop, 1);
             shm_waiter_wake(&s->region->models[ms->slot].work, INT_MAX);
             break; /* one per interval */
@@ -389,7 +404,7 @@ void *sched_supervisor_main(void *arg)
         /* Only the node may ask every worker to stop; a worker that did it lied. */
         if (!s->workers_stop && atomic_load(&s->region->header->shutdown)) {
             atomic_store(&s->region->header->shutdown, 0);
-            log_error("a worker set the region's shutdown flag; cleared");
+            log_error_limited("a worker set the region's shutdown flag; cleared");
         }
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++)

@@ -1,5 +1,6 @@
-/* Starting and killing worker processes: reserve a shm_worker slot, fork, and in the child
- * tie its life to the node's, put the region fd on 3 and exec inferd-worker. */
+/* Starting and killing worker processes: reserve a shm_worker slot under the pool lock, fork
+ * outside it, and in the child tie its life to the node's, put the region fd on 3 and exec
+ * inferd-worker; then publish the pid under the lock. */
 #include "inferd/clock.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -63,8 +64,8 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         if (s->workers[w].state == SCHED_WORKER_EMPTY)   /* node-private: reaped and free */
             break;
     if (w == s->n_workers) {
-        log_warn("cannot spawn a worker for model=%s: all %u worker slots in use", ms->cfg.name,
-                 s->n_workers);
+        log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use",
+                         ms->cfg.name, s->n_workers);
         return -1;
     }
     shm_worker *sw = &s->region->workers[w];
@@ -72,6 +73,14 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     shm_region_restore(s->region);
     snprintf(s->region->models[ms->slot].name, SHM_NAME_LEN, "%s", ms->cfg.name);
     shm_worker_slot_reset(s->region, w, (uint32_t)ms->slot);
+
+    /* Reserved: every other thread sees a STARTING worker without a pid until it is
+     * published below, so mu need not be held across the fork or the log writes. */
+    sched_worker *wk = &s->workers[w];
+    memset(wk, 0, sizeof(*wk));
+    wk->state = SCHED_WORKER_STARTING;
+    wk->model = m;
+    sched_model_recount(s, m);
 
     char worker_arg[16], slot_arg[16];
     snprintf(worker_arg, sizeof(worker_arg), "%u", w);
@@ -81,26 +90,33 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         "--model-dir", ms->cfg.dir, "--log-level", (char *)level_name(log_get_level()),
         "--log-format", log_get_format() == LOG_FORMAT_JSON ? "json" : "text", NULL,
     };
+    uint64_t spawns = ++ms->spawns;
+    pthread_mutex_unlock(&s->mu);
+
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
         child_exec(s->region->fd, parent, s->worker_path, argv);
+    int fork_errno = errno;
+    if (pid < 0)
+        log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));
+    else
+        log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu",
+                 ms->cfg.name, w, (int)pid, why, (unsigned long long)spawns);
+
+    pthread_mutex_lock(&s->mu);
     if (pid < 0) {
-        log_error("fork failed for model=%s: %s", ms->cfg.name, strerror(errno));
+        wk->state = SCHED_WORKER_EMPTY;
         atomic_store(&sw->state, SHM_WORKER_EMPTY);
+        sched_model_recount(s, m);
         return -1;
     }
     int64_t now = clock_now_ns();
-    sched_worker *wk = &s->workers[w];
-    memset(wk, 0, sizeof(*wk));
-    wk->state = SCHED_WORKER_STARTING;
-    wk->model = m;
     wk->pid = pid;
     wk->spawn_ns = now;
     wk->last_active_ns = now;
-    ms->spawns++;
-    log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu", ms->cfg.name, w,
-             (int)pid, why, (unsigned long long)ms->spawns);
+    if (s->workers_stop) /* drain began during the fork */
+        atomic_store(&sw->stop, 1);
     return 0;
 }
 
@@ -110,7 +126,7 @@ void sched_worker_kill(scheduler *s, uint32_t w, const char *reason)
     if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed)
         return;
     wk->killed = 1;
-    log_warn("worker killed model=%s worker=%u pid=%d reason=%s",
+    log_warn_limited("worker killed model=%s worker=%u pid=%d reason=%s",
              s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
     kill(wk->pid, SIGKILL);
 }

@@ -105,7 +105,7 @@ static void process(loop_state *ls, uint32_t slot)
         return;
     }
     if (worker_batch_init(wb, region, slot, clock_now_ns()) != 0) {
-        log_warn("batch slot=%u tag=%llu is malformed; failing it", slot,
+        log_warn_limited("batch slot=%u tag=%llu is malformed; failing it", slot,
                  (unsigned long long)b->tag);
         wb->region = region;
         wb->slot = slot;

@@ -1,7 +1,7 @@
 /* libFuzzer target: the HTTP/1.1 request path of src/http (http_parser and http_conn's
  * callbacks, limits, pipelining with pause/resume, error answers) fed arbitrary client bytes
- * through a socketpair on one libuv loop in this thread, with no listener. The connection is
- * opened with the test seam http_conn_open_fd. The input is written in small pieces with the
+ * through a socketpair on one libuv loop in this thread, with no listener: one end is handed
+ * to http_conn_accept as if accepted. The input is written in small pieces with the
  * loop run between them, so requests are cut at many places. Requests to /later... are
  * answered one loop step later (out of band), the others at once. Property: every byte the
  * server writes back is a sequence of "HTTP/1.1 " responses. */
@@ -100,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int sv[2];
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-    FUZZ_CHECK(http_conn_open_fd(&lp, sv[0]) == 0);
+    http_conn_accept(&lp, sv[0]);   /* takes sv[0] as an accepted socket */
+    FUZZ_CHECK(lp.conns != NULL);
     size_t off = 0, total = 0;
     char first[9];
     int stuck = 0;

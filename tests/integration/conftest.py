@@ -16,6 +16,7 @@
 # default <source>/build/bin.
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -45,8 +46,9 @@ def bin_path(name):
 class Node:
     """One running inferd process."""
 
-    def __init__(self, repo, args, log_path):
+    def __init__(self, repo, args, log_path, nofile=None):
         self.repo = repo
+        self.nofile = nofile
         self.args = list(args)
         self.log_path = log_path
         self.port = None
@@ -67,8 +69,14 @@ class Node:
             self.log.write(("=== %s\n" % " ".join(cmd)).encode())
             self.log.flush()
             # Own session: so the teardown can also reap any worker left behind.
+            limit = self.nofile
+
+            def preexec():
+                if limit is not None:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
             self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=preexec if limit is not None else None)
             ok = self._wait_up(ready, timeout)
             if ok:
                 return self
@@ -208,13 +216,13 @@ class Node:
 
 @pytest.fixture
 def node(tmp_path):
-    """Factory: node(repo=None, args=(), ready=True, timeout=...) starts an inferd and returns
+    """Factory: node(repo=None, args=(), ready=True, timeout=..., nofile=None) starts an inferd and returns
     a Node; every node started is stopped (and its process group killed) at teardown."""
     started = []
 
-    def start(repo=None, args=(), ready=True, timeout=READY_TIMEOUT_S):
+    def start(repo=None, args=(), ready=True, timeout=READY_TIMEOUT_S, nofile=None):
         log_path = str(tmp_path / ("inferd-%d.log" % len(started)))
-        n = Node(repo or BUNDLED_MODELS, args, log_path)
+        n = Node(repo or BUNDLED_MODELS, args, log_path, nofile=nofile)
         started.append(n)
         return n.start(ready=ready, timeout=timeout)
 

@@ -55,6 +55,7 @@ static model_config model(const char *dtype, int mbs, int ndim, const int64_t *d
     snprintf(m.name, sizeof m.name, "m");
     snprintf(m.backend, sizeof m.backend, "identity");
     m.max_batch_size = mbs;
+    m.max_delay_ms = 1000;
     m.n_inputs = m.n_outputs = 1;
     snprintf(m.inputs[0].name, MODEL_NAME_LEN, "IN");
     snprintf(m.outputs[0].name, MODEL_NAME_LEN, "OUT");
@@ -169,6 +170,7 @@ static void test_rejections_free_everything(void **state)
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "two");
     m.max_batch_size = 4;
+    m.max_delay_ms = 50;
     m.n_inputs = 2;
     m.n_outputs = 1;
     snprintf(m.inputs[0].name, MODEL_NAME_LEN, "A");
@@ -197,6 +199,10 @@ static void test_rejections_free_everything(void **state)
          " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1000000], \"data\": [1]}]}", "1000000 elements"},
         {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]}]}", "takes 2 inputs"},
         {"{\"inputs\": [], \"outputs\": [{\"name\": \"ZZ\"}]}", "no output 'ZZ'"},
+        /* a client-chosen delay above the model's max_delay_ms */
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}],"
+         " \"parameters\": {\"delay_ms\": 51}}", "max_delay_ms"},
         {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2],"
          " \"parameters\": {\"binary_data_size\": 8}}, {\"name\": \"B\", \"datatype\": \"INT32\","
          " \"shape\": [1, 1], \"data\": [1]}]}", "binary"},

@@ -38,10 +38,16 @@ static void test_minimal_mock_gets_defaults(void **state)
     assert_int_equal(c.workers_max, 4);
     assert_int_equal(c.max_queue_size, 1024);
     assert_int_equal(c.timeout_ms, 30000);
+    assert_int_equal(c.max_delay_ms, 300000);
     assert_int_equal(c.version, 0);
     assert_string_equal(c.model_file, "");
     assert_int_equal(parse("{\"backend\": \"identity\"}", &c, err), 0);
     assert_int_equal(c.inputs[0].dtype, INFERD_DTYPE_FP32);
+    /* the delay cap follows a default delay above it; a given cap is kept */
+    assert_int_equal(parse("{\"backend\": \"delay\", \"delay_ms\": 400000}", &c, err), 0);
+    assert_int_equal(c.max_delay_ms, 400000);
+    assert_int_equal(parse("{\"backend\": \"delay\", \"max_delay_ms\": 5000}", &c, err), 0);
+    assert_int_equal(c.max_delay_ms, 5000);
 }
 
 static void test_workers_one_side_given(void **state)
@@ -136,6 +142,9 @@ static void test_errors_say_what_is_wrong(void **state)
     expect_error("{\"backend\": \"identity\", \"workers\": {\"min\": 0}}", "workers.min");
     expect_error("{\"backend\": \"identity\", \"workers\": 2}", "workers");
     expect_error("{\"backend\": \"identity\", \"timeout_ms\": -5}", "timeout_ms");
+    expect_error("{\"backend\": \"delay\", \"delay_ms\": 10, \"max_delay_ms\": 9}",
+                 "max_delay_ms (9) is below delay_ms (10)");
+    expect_error("{\"backend\": \"delay\", \"max_delay_ms\": -1}", "max_delay_ms");
     expect_error("{\"backend\": \"onnx\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}], \"outputs\": [{\"name\": \"b\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}]}", "version folder");

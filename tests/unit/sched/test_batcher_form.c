@@ -59,6 +59,7 @@ static void test_rows_limit(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(q.len, 0);
     assert_null(expired);
+    sched_queue_destroy(&q);
 }
 
 static void test_max_requests_and_priority(void **state)
@@ -79,6 +80,7 @@ static void test_max_requests_and_priority(void **state)
     assert_ptr_equal(out[1], &r[0]);
     assert_ptr_equal(out[3], &r[2]);
     assert_int_equal(q.len, 6);
+    sched_queue_destroy(&q);
 }
 
 static void test_expired_dropped(void **state)
@@ -104,6 +106,7 @@ static void test_expired_dropped(void **state)
     assert_int_equal(list_len(expired), 3);
     assert_int_equal(q.len, 0);
     assert_int_equal(q.rows, 0);
+    sched_queue_destroy(&q);
 }
 
 static void test_all_expired(void **state)
@@ -119,6 +122,7 @@ static void test_all_expired(void **state)
     infer_request *out[4], *expired = NULL;
     assert_int_equal(batcher_form(&q, 8, 4, 10, out, &expired), 0);
     assert_int_equal(list_len(expired), 2);
+    sched_queue_destroy(&q);
 }
 
 static void test_should_dispatch(void **state)

@@ -1,9 +1,11 @@
 /* The scheduler end to end over a real shm region and real worker processes (a fake worker,
  * sched_fake_worker, whose behaviour SCHED_FAKE_MODE picks): answers and outputs, the
  * OUTPUT_TOO_SMALL resize, a worker returning out-of-bounds outputs, workers dying with a
- * batch in hand, a crash loop's backoff, drain, and no arena leak. */
+ * batch in hand, a crash loop's backoff, drain, no arena leak, and loop threads submitting
+ * and cancelling at once. */
 #include "inferd/clock.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,10 +136,9 @@ static int wait_answered(fixture *f, int n, int timeout_ms)
     return got;
 }
 
-/* Request i: rows x 3 floats, value = i * 100 + k. */
-static void make_request(fixture *f, int i, int rows, int64_t delay_us)
+/* req as request i: rows x 3 floats, value = i * 100 + k. */
+static void fill_request(fixture *f, infer_request *req, int i, int rows, int64_t delay_us)
 {
-    infer_request *req = &f->reqs[i];
     memset(req, 0, sizeof(*req));
     req->model = 0;
     req->n_inputs = 1;
@@ -155,6 +156,11 @@ static void make_request(fixture *f, int i, int rows, int64_t delay_us)
     float *v = shm_arena_ptr(&f->region, t->offset);
     for (int k = 0; k < rows * 3; k++)
         v[k] = (float)(i * 100 + k);
+}
+
+static void make_request(fixture *f, int i, int rows, int64_t delay_us)
+{
+    fill_request(f, &f->reqs[i], i, rows, delay_us);
 }
 
 static void check_echo(fixture *f, int i)
@@ -376,6 +382,89 @@ static void test_hung_worker_killed_batch_retried(void **state)
     unsetenv("SCHED_FAKE_MARK");
 }
 
+/* Loop threads submitting and cancelling at once, against the completion thread answering
+ * and dispatching: every accepted request is answered exactly once (done, cancel or both
+ * never), the counters add up, nothing stays queued or in flight, no arena byte leaks (and
+ * under TSan: no data race between the model's lock holders). */
+#define STRESS_THREADS 4
+#define STRESS_PER 64
+typedef struct stress_ctx {
+    fixture *f;
+    infer_request reqs[STRESS_THREADS * STRESS_PER];
+    atomic_int done[STRESS_THREADS * STRESS_PER];
+    int accepted[STRESS_THREADS * STRESS_PER];
+    int thread;
+} stress_ctx;
+static stress_ctx g_stress;
+
+static void on_done_stress(infer_request *req)
+{
+    atomic_fetch_add(&g_stress.done[req - g_stress.reqs], 1);
+    on_done(req);
+}
+
+static void *stress_thread(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int k = 0; k < STRESS_PER; k++) {
+        int i = t * STRESS_PER + k;
+        infer_request *req = &g_stress.reqs[i];
+        g_stress.accepted[i] = sched_submit(g_stress.f->sched, req) == 0;
+        if (g_stress.accepted[i] && k % 3 == 0)
+            sched_cancel(g_stress.f->sched, req);
+    }
+    return NULL;
+}
+
+static void test_concurrent_submit_cancel(void **state)
+{
+    (void)state;
+    fixture *f = calloc(1, sizeof(*f));
+    start(f, "echo", 2);
+    assert_true(wait_ready(f, 10000));
+    memset(&g_stress, 0, sizeof(g_stress));
+    g_stress.f = f;
+    int n = STRESS_THREADS * STRESS_PER;
+    for (int i = 0; i < n; i++) {
+        fill_request(f, &g_stress.reqs[i], i, 1, i % 5 == 0 ? 2000 : 0);
+        g_stress.reqs[i].done = on_done_stress;
+        atomic_init(&g_stress.done[i], 0);
+    }
+    pthread_t th[STRESS_THREADS];
+    for (int t = 0; t < STRESS_THREADS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, stress_thread, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < STRESS_THREADS; t++)
+        pthread_join(th[t], NULL);
+    int accepted = 0;
+    for (int i = 0; i < n; i++)
+        accepted += g_stress.accepted[i];
+    assert_int_equal(accepted, n); /* the queue bound (1024) is not reached */
+    assert_int_equal(wait_answered(f, accepted, 30000), accepted);
+    int ok = 0, cancelled = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(atomic_load(&g_stress.done[i]), 1);
+        infer_request *req = &g_stress.reqs[i];
+        if (req->status == 0) {
+            ok++;
+            assert_int_equal(req->outputs[0].nbytes, req->inputs[0].nbytes);
+        } else {
+            assert_int_equal(req->status, 499);
+            cancelled++;
+        }
+        sched_release(f->sched, req);
+    }
+    print_message("stress: %d answered, %d cancelled while queued\n", ok, cancelled);
+    assert_true(cancelled <= STRESS_THREADS * ((STRESS_PER + 2) / 3)); /* only those asked */
+    sched_stats st;
+    assert_int_equal(sched_model_stats(f->sched, 0, &st), 0);
+    assert_int_equal(st.counters.requests_ok, ok);
+    assert_int_equal(st.counters.requests_cancelled, cancelled);
+    assert_int_equal(st.queue_len, 0);
+    assert_int_equal(st.batches_in_flight, 0);
+    stop(f);
+    free(f);
+}
+
 /* Liveness: the supervisor's heartbeat stops while anything holds the scheduler lock (as a
  * thread looping under it would), and resumes when it is released. */
 static void test_progress_age_tracks_the_lock(void **state)
@@ -417,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_expired_and_bad_requests),
         cmocka_unit_test(test_scale_from_zero),
         cmocka_unit_test(test_hung_worker_killed_batch_retried),
+        cmocka_unit_test(test_concurrent_submit_cancel),
         cmocka_unit_test(test_progress_age_tracks_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,7 @@ def test_dependency_of_listed_package_is_not_enough():
 
 def test_unlisted_program_fails():
     # make comes with build-essential, but a test running it must list it.
-    rc, out = check("import subprocess\nsubprocess.run(['make', '-v'], check=True)\n")
+    rc, out = check("import subprocess\nsubprocess.run(['make'] + ['-v'], check=True)\n")
     assert rc == 1, out
     assert "runs program 'make'" in out and "from Debian package make" in out, out
     assert "add make to test_pkgs" in out, out

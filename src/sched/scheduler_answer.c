@@ -1,0 +1,50 @@
+/* Answering requests: status, counters, pending count, done() after the locks (see
+ * scheduler_answer.h). */
+#include "scheduler_answer.h"
+
+#include <stdio.h>
+
+#include "inferd/clock.h"
+#include "scheduler_internal.h"
+
+void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
+                  infer_request **done_list)
+{
+    req->status = status;
+    sched_counters *c = &s->models[req->model].counters;
+    int64_t took = clock_now_ns() - req->enqueue_ns;
+    uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    if (status == 0) {
+        c->requests_ok++;
+        c->ok_ns += ns;
+    } else if (status == SCHED_STATUS_CANCELLED) {
+        c->requests_cancelled++;
+    } else {
+        c->requests_failed++;
+        c->failed_ns += ns;
+    }
+    if (status != 0) {
+        req->n_outputs = 0;
+        req->sched_out = NULL;
+        snprintf(req->error, sizeof(req->error), "%s", error ? error : "error");
+        if ((status == 503 || status == 429) && req->retry_after_s <= 0)
+            req->retry_after_s = 1;
+    } else {
+        req->error[0] = '\0';
+    }
+    req->next = *done_list;
+    *done_list = req;
+    /* Only drain waits for the pending count to reach zero (in bounded timed waits). */
+    if (atomic_fetch_sub(&s->pending, 1) == 1 && atomic_load(&s->draining))
+        pthread_cond_broadcast(&s->idle_cv);
+}
+
+void sched_finish_list(infer_request *list)
+{
+    while (list) {
+        infer_request *next = list->next;
+        list->next = NULL;
+        list->done(list);
+        list = next;
+    }
+}

@@ -1,0 +1,18 @@
+/* Answering a request inside the scheduler: the one place that sets its result, counts it,
+ * and hands it to done() once no lock is held. Used by the submit path, the batcher, the
+ * completion thread, the supervisor and drain. */
+#ifndef NODE_SCHEDULER_ANSWER_H
+#define NODE_SCHEDULER_ANSWER_H
+
+#include "inferd/infer_request.h"
+#include "inferd/scheduler.h"
+
+/* Sets req's status and error, counts it in its model's counters and decrements the pending
+ * count, then links it onto *done_list (call sched_finish_list after unlocking). Caller holds
+ * the lock of req's model. */
+void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
+                  infer_request **done_list);
+/* Calls done() of every request on the list. Call with no scheduler lock held. */
+void sched_finish_list(infer_request *list);
+
+#endif
