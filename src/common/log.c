@@ -63,15 +63,20 @@ static size_t append_json_escaped(char *buf, size_t len, size_t cap, const char 
 
 static void write_line(log_level level, const char *msg);
 
+static void write_formatted(log_level level, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    write_line(level, msg);
+}
+
 void log_write(log_level level, const char *fmt, ...)
 {
     if (level < current_level || level >= LOG_OFF) return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    write_formatted(level, fmt, ap);
     va_end(ap);
-    write_line(level, msg);
 }
 
 int log_limit_allow(log_limit *lim, long long now_ns, unsigned long long *report)
@@ -112,12 +117,10 @@ void log_write_limited(log_limit *lim, log_level level, const char *fmt, ...)
         write_line(level, note);
     }
     if (!allow) return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    write_formatted(level, fmt, ap);
     va_end(ap);
-    write_line(level, msg);
 }
 
 static void write_line(log_level level, const char *msg)

@@ -39,6 +39,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def gone(pid):
+    """True once the process has exited (or is a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 def bin_path(name):
     return os.path.join(BIN_DIR, name)
 

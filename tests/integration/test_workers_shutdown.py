@@ -5,16 +5,8 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import MOCK_DELAY
+from conftest import MOCK_DELAY, gone
 from test_workers_faults import delay_request, submitted_requests, wait_for, worker_pids
-
-
-def gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
 
 
 def test_sigterm_with_requests_in_flight(node, model_repo):

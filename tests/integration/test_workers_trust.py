@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import MOCK_DELAY, MOCK_IDENTITY, bin_path
+from conftest import MOCK_DELAY, MOCK_IDENTITY, bin_path, gone
 from test_workers_faults import submitted_requests, wait_for, worker_pids
 
 O_CLOEXEC = 0o2000000
@@ -19,14 +19,6 @@ LOG_LIMIT = 256 * 1024       # bytes: a node that logs per loop iteration blows 
 IDENT = dict(MOCK_IDENTITY, max_batch_size=8, hang_timeout_ms=2000,
              workers={"min": 1, "max": 1})
 TWO_MODELS = {"victim": IDENT, "bystander": IDENT}
-
-
-def gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
 
 
 def ident(n, model, timeout=20.0):
