@@ -79,7 +79,8 @@ def check_exhaustion(n, held):
         time.sleep(1.0)
         used = cpu_s(n.pid) - c0
         wall = time.monotonic() - t0
-        assert used < 0.5 * wall, "node used %.2f s CPU in %.2f s" % (used, wall)
+        # a spinning accept loop burns at least a whole core; load elsewhere adds no CPU here
+        assert used < 0.9 * wall, "node used %.2f s CPU in %.2f s" % (used, wall)
     finally:
         for s in held + more:
             s.close()
