@@ -291,6 +291,11 @@ void shm_waiter_cancel(shm_waiter *w);
 /* Sleeps until woken, the timeout (ns, < 0 = none) passes or a signal; returns 0, or
  * -ETIMEDOUT / -EINTR. Returns at once if w->seq != seq. */
 int shm_waiter_wait(shm_waiter *w, uint32_t seq, int64_t timeout_ns);
+/* The same over several words at once (futex_waitv, Linux 5.16+; one per model region): each
+ * ws[i] prepared with seqs[i] = shm_waiter_prepare(ws[i]); returns when any is woken, the
+ * timeout passes or a signal comes; undoes every prepare. Past FUTEX_WAITV_MAX (128) words,
+ * or on a kernel without futex_waitv, it waits at most 1 ms. 0, -ETIMEDOUT, -EINTR, -EINVAL. */
+int shm_waiter_wait_any(shm_waiter *const *ws, const uint32_t *seqs, int n, int64_t timeout_ns);
 void shm_waiter_wake(shm_waiter *w, int n);
 
 /* ---- node side ------------------------------------------------------------------------------ */
