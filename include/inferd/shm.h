@@ -1,9 +1,9 @@
-/* inferd shared-memory transport: the one region through which the node hands batches of
- * requests to worker processes and gets the results back. Language-neutral and versioned:
+/* inferd shared-memory transport: the region through which the node hands a model's batches
+ * of requests to that model's worker processes and gets the results back. Language-neutral and versioned:
  * docs/protocol.md describes the same layout for workers written in other languages.
  *
- * Region (one per node, from memfd_create, mode 0600, sealed against shrink/grow, passed to
- * workers as an inherited fd):
+ * Region (one per model, from memfd_create, mode 0600, sealed against shrink/grow, passed to
+ * that model's workers only, as an inherited fd; docs/protocol.md section 2.2):
  *
  *   offset 0         shm_header         magic, version, sizes, offsets of everything below
  *   models_off       shm_model[max_models]      name + wake-up word per model
