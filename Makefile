@@ -5,9 +5,10 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PORT    ?= 8000
 ARGS    ?=
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check-test-deps build run test test-release test-asan test-tsan test-clang \
-        coverage conformance bench clean
+        test-fuzz fuzz build-fuzz coverage conformance bench clean
 
 all: build
 
@@ -24,7 +25,7 @@ run: build
 # The dependency contract first (fails fast when a test uses a package install-deps lacks), then
 # clang -Werror, the sanitizer builds, and the plain build last, so the output ends in ctest's
 # summary line. docs/testing.md says what each step checks.
-test: deps check-test-deps test-clang test-asan test-tsan test-release
+test: deps check-test-deps test-clang test-asan test-tsan test-fuzz test-release
 
 check-test-deps: deps
 	scripts/check-test-deps
@@ -66,6 +67,20 @@ coverage:
 	genhtml --quiet --output-directory build-coverage/html build-coverage/src.info >/dev/null && \
 	lcov --summary build-coverage/src.info && exit $$rc
 
+# libFuzzer targets (tests/fuzz, clang only) in build-fuzz. `make fuzz` fuzzes each target
+# for FUZZ_SECONDS; `make test-fuzz` (part of `make test`) replays every seed through ctest,
+# then fuzzes each target briefly, so a regression that crashes on the corpus fails.
+build-fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON -DINFERD_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+
+fuzz: build-fuzz
+	tests/fuzz/run-fuzz build-fuzz $(FUZZ_SECONDS)
+
+test-fuzz: build-fuzz
+	cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz
+	tests/fuzz/run-fuzz build-fuzz 15
+
 conformance: build
 	$(BUILD)/bin/inferd-conformance /usr/share/libonnx-testdata/data
 
@@ -74,4 +89,4 @@ bench: build
 	bench/run-all
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-clang build-coverage
+	rm -rf $(BUILD) build-asan build-tsan build-clang build-coverage build-fuzz

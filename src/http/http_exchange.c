@@ -124,8 +124,9 @@ const char *http_ex_method_name(const http_exchange *ex)
 
 const char *http_ex_header(const http_exchange *ex, const char *name)
 {
+    if (!ex->headers) return NULL;   /* no headers (NULL + 0 is undefined) */
     const char *p = ex->headers, *end = ex->headers + ex->headers_len;
-    while (p && p < end) {
+    while (p < end) {
         const char *value = p + strlen(p) + 1;
         if (value >= end) break;
         if (strcasecmp(p, name) == 0) return value;

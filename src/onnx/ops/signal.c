@@ -45,8 +45,8 @@ static int out_type(onnx_ctx *ctx, inferd_dtype *t)
 
 static int window_run(onnx_ctx *ctx, double a0, double a1, double a2)
 {
-    int64_t size;
-    inferd_dtype dt;
+    int64_t size = 0;
+    inferd_dtype dt = INFERD_DTYPE_FP32;
     if (int_scalar(ctx, 0, "size", &size) < 0 || out_type(ctx, &dt) < 0) return -1;
     if (size < 0) return onnx_ctx_fail(ctx, "size %lld is negative", (long long)size);
     const int periodic = onnx_attr_int(onnx_ctx_node(ctx), "periodic", 1) != 0;
@@ -71,9 +71,9 @@ static int run_blackman(onnx_ctx *ctx) { return window_run(ctx, 0.42, 0.5, 0.08)
  * implementation does, mapped to spectrogram bins floor((dft_length + 1) f / sample_rate). */
 static int run_mel(onnx_ctx *ctx)
 {
-    int64_t bins, dft_len, rate;
+    int64_t bins = 0, dft_len = 0, rate = 0;
     double lo_hz, hi_hz;
-    inferd_dtype dt;
+    inferd_dtype dt = INFERD_DTYPE_FP32;
     if (int_scalar(ctx, 0, "num_mel_bins", &bins) < 0 || int_scalar(ctx, 1, "dft_length", &dft_len) < 0 ||
         int_scalar(ctx, 2, "sample_rate", &rate) < 0 || float_scalar(ctx, 3, "lower_edge_hertz", &lo_hz) < 0 ||
         float_scalar(ctx, 4, "upper_edge_hertz", &hi_hz) < 0 || out_type(ctx, &dt) < 0)

@@ -137,7 +137,7 @@ int onnx_run_bernoulli(onnx_ctx *ctx)
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     if (!is_float_type(x->dtype))
         return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
-    inferd_dtype dt;
+    inferd_dtype dt = INFERD_DTYPE_FP32;
     if (out_dtype(ctx, x->dtype, 0, &dt) < 0) return -1;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, dt, x->ndim, x->dims);
     if (!y) return -1;

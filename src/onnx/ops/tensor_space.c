@@ -18,7 +18,7 @@ int onnx_run_depth_to_space(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     size_t es = onnx_tu_esize(ctx, x);
-    int64_t b;
+    int64_t b = 0;
     if (!es || block_size(ctx, x, &b) < 0) return -1;
     const char *mode = onnx_attr_string(onnx_ctx_node(ctx), "mode", "DCR");
     int crd = !strcmp(mode, "CRD");
@@ -46,7 +46,7 @@ int onnx_run_space_to_depth(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     size_t es = onnx_tu_esize(ctx, x);
-    int64_t b;
+    int64_t b = 0;
     if (!es || block_size(ctx, x, &b) < 0) return -1;
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
     if (H % b || W % b) return onnx_ctx_fail(ctx, "spatial dims not divisible by blocksize");

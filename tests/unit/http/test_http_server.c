@@ -74,6 +74,12 @@ static void hold_loop(void)
 static void handler(http_exchange *ex, void *ctx)
 {
     (void)ctx;
+    if (strcmp(http_ex_path(ex), "/host") == 0) {   /* says whether a Host header came */
+        const char *host = http_ex_header(ex, "host");
+        char *body = strdup(host ? "host present" : "host missing");
+        http_ex_respond(ex, 200, "text/plain", body, strlen(body), "");
+        return;
+    }
     if (strcmp(http_ex_path(ex), "/echo") == 0) {
         respond_path_and_query(ex);
         return;
@@ -288,6 +294,22 @@ static void test_path_and_query_are_apart(void **state)
     http_server_shutdown(srv, 2000);
 }
 
+/* A request with no header lines at all (found by fuzz_http_request: the header lookup did
+ * pointer arithmetic on NULL): looking a header up finds nothing, and the next works. */
+static void test_request_without_headers(void **state)
+{
+    (void)state;
+    http_server *srv = start();
+    int fd = connect_to(http_server_port(srv));
+    send_all(fd, "GET /host HTTP/1.1\r\n\r\nGET /host HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *got = read_responses(fd, "host present");
+    const char *missing = strstr(got, "host missing");
+    if (!missing || !strstr(missing, "host present")) fail_msg("unexpected answers:\n%s", got);
+    free(got);
+    close(fd);
+    http_server_shutdown(srv, 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_orphaned_answer_is_dropped),
         cmocka_unit_test(test_failed_write_stops_parsing),
         cmocka_unit_test(test_path_and_query_are_apart),
+        cmocka_unit_test(test_request_without_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -488,6 +488,31 @@ static void test_claim_repair_exactly_once(void **st)
     shm_region_close(&r);
 }
 
+/* A worker that writes a ring cell's sequence number ahead of the ring's position (found by
+ * fuzz_shm_batch_check): the node's push and pop refuse it (-EPROTO) instead of spinning
+ * forever; the batch is left FREE; a repaired cell makes the ring usable again. */
+static void test_ring_cell_ahead_refused(void **st)
+{
+    (void)st;
+    shm_region r;
+    create_small(&r);
+    shm_ring *ring = shm_model_ring(&r, 0);
+    r.batches[2].model = 0;
+    atomic_store(&ring->cells[0].seq, 5);       /* position 0 expects seq 0 (empty) */
+    assert_int_equal(shm_submit(&r, 2), -EPROTO);
+    assert_int_equal(atomic_load(&r.batches[2].state), SHM_BATCH_FREE);
+    uint64_t value;
+    assert_int_equal(shm_model_ring_pop(&r, 0, &value), -EPROTO);   /* expects seq 1 */
+    uint32_t slot;
+    assert_int_equal(shm_worker_claim(&r, 0, 0, &slot), -EPROTO);
+    assert_int_equal(atomic_load(&r.workers[0].claim_pos), 0);
+    atomic_store(&ring->cells[0].seq, 0);
+    assert_int_equal(shm_submit(&r, 2), 0);
+    assert_int_equal(shm_model_ring_pop(&r, 0, &value), 0);
+    assert_int_equal(value, 2);
+    shm_region_close(&r);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rng(void)
 {
@@ -589,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_scribbled_rings_are_bounded),
         cmocka_unit_test(test_check_outputs_rejects),
         cmocka_unit_test(test_claim_repair_exactly_once),
+        cmocka_unit_test(test_ring_cell_ahead_refused),
         cmocka_unit_test(test_attach_fuzz),
         cmocka_unit_test(test_check_outputs_fuzz),
         cmocka_unit_test(test_arena),
