@@ -1,6 +1,7 @@
 /* inferd shared-memory transport: the region through which the node hands a model's batches
- * of requests to that model's worker processes and gets the results back. Language-neutral and versioned:
- * docs/protocol.md describes the same layout for workers written in other languages.
+ * of requests to that model's worker processes and gets the results back. Language-neutral
+ * and versioned: docs/protocol.md describes the same layout for workers written in other
+ * languages.
  *
  * Region (one per model, from memfd_create, mode 0600, sealed against shrink/grow, passed to
  * that model's workers only, as an inherited fd; docs/protocol.md section 2.2):

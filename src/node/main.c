@@ -221,8 +221,9 @@ static int backend_available(const char *backend)
 /* ---- machine limits ------------------------------------------------------------------ */
 
 /* Descriptors the node keeps for itself besides client connections: stdio, the signal pipe,
- * a memfd per model (each model has a worker, so the per-worker share covers it), per loop thread its epoll, wake-ups, listener and reserve descriptor,
- * per worker what spawning and watching it takes, and headroom for logs and libraries. */
+ * a memfd per model (each model has a worker, so the per-worker share covers it), per loop
+ * thread its epoll, wake-ups, listener and reserve descriptor, per worker what spawning and
+ * watching it takes, and headroom for logs and libraries. */
 static uint64_t fd_reserve(int threads, uint32_t workers)
 {
     return 32 + 8 * (uint64_t)threads + 4 * (uint64_t)workers;

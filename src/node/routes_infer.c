@@ -57,6 +57,7 @@ static void answer_error(http_exchange *ex, const infer_request *req)
 static void answer_process(http_exchange *ex, infer_job *job)
 {
     const infer_request *req = &job->req;
+    const shm_region *region = sched_model_region(job->ctx->sched, req->model);
     char err[256];
     http_buf b;
     http_buf_init(&b);
@@ -64,11 +65,11 @@ static void answer_process(http_exchange *ex, infer_job *job)
     const uint8_t *p;
     uint32_t len;
     if (req->n_outputs < 1 || t->dtype != INFERD_DTYPE_BYTES || t->nbytes < 4 ||
-        !shm_arena_range_ok(sched_model_region(job->ctx->sched, job->req.model), t->offset, t->nbytes)) {
+        !shm_arena_range_ok(region, t->offset, t->nbytes)) {
         snprintf(err, sizeof err, "the reverse model returned no text output");
         goto fail;
     }
-    p = shm_arena_ptr(sched_model_region(job->ctx->sched, job->req.model), t->offset);
+    p = shm_arena_ptr(region, t->offset);
     memcpy(&len, p, 4);
     if (len > t->nbytes - 4) {
         snprintf(err, sizeof err, "the reverse model returned a truncated text output");
@@ -100,7 +101,8 @@ static void encode_answer(void *arg)
 {
     infer_job *job = arg;
     const model_config *m = sched_model(job->ctx->sched, job->req.model);
-    job->status = kserve_encode_infer(&job->req, m, sched_model_region(job->ctx->sched, job->req.model), job->id, job->id_len,
+    const shm_region *region = sched_model_region(job->ctx->sched, job->req.model);
+    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len,
                                       &job->out, job->err, sizeof job->err);
 }
 
@@ -229,8 +231,10 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, int model, int kin
 static void decode_request(void *arg)
 {
     infer_job *job = arg;
-    job->status = kserve_decode_infer(job->body, job->body_len, job->model, sched_model_region(job->ctx->sched, job->req.model),
-                                      sched_model_arena(job->ctx->sched, job->req.model), &job->req, &job->params,
+    scheduler *s = job->ctx->sched;
+    job->status = kserve_decode_infer(job->body, job->body_len, job->model,
+                                      sched_model_region(s, job->req.model),
+                                      sched_model_arena(s, job->req.model), &job->req, &job->params,
                                       job->err, sizeof job->err);
 }
 
@@ -339,14 +343,15 @@ static void process_parsed(http_exchange *ex, void *arg)
     }
     size_t n = json_string_length(msg);
     uint64_t off;
-    if (n > UINT32_MAX || shm_arena_alloc(sched_model_arena(ctx->sched, job->req.model), 4 + (uint64_t)n, &off)) {
+    if (n > UINT32_MAX ||
+        shm_arena_alloc(sched_model_arena(ctx->sched, model), 4 + (uint64_t)n, &off)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "no room in the tensor arena; try again "
                       "later");
         json_decref(root);
         job_free(job);
         return;
     }
-    uint8_t *p = shm_arena_ptr(sched_model_region(ctx->sched, job->req.model), off);
+    uint8_t *p = shm_arena_ptr(sched_model_region(ctx->sched, model), off);
     uint32_t l = (uint32_t)n;
     memcpy(p, &l, 4);
     memcpy(p + 4, json_string_value(msg), n);

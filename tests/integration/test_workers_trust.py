@@ -2,8 +2,9 @@
 # with --worker-path) corrupts one field a worker can write at a time; the node must keep
 # serving the other model, answer the affected request (500, or 200 after a replacement),
 # log what it found in a few lines, replace the liar and still stop on SIGTERM. Also: a
-# worker holds only fds 0-2 and its model's region (and maps no other model's region), every node fd is close-on-exec, and a worker
-# exits when its node is killed with SIGKILL, even mid-batch.
+# worker holds only fds 0-2 and its model's region (and maps no other model's region), every
+# node fd is close-on-exec, and a worker exits when its node is killed with SIGKILL, even
+# mid-batch.
 import os
 import signal
 import threading
