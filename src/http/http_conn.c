@@ -47,6 +47,7 @@ struct http_conn {
     int64_t read_ns;             /* clock_now_ns() of the read whose bytes are being parsed */
     int64_t in_read_ns;          /* ... and of the oldest bytes kept in `in` */
     uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
+    size_t write_queue_mark;     /* libuv's unsent bytes when last_write_ms was set */
 };
 
 typedef struct write_req {
@@ -454,9 +455,21 @@ static int conn_deadline(http_conn *c, uint64_t *deadline)
     if (c->discarding) *deadline = c->linger_deadline_ms;
     else if (c->cur && c->in_headers) *deadline = c->msg_begin_ms + (uint64_t)o->header_timeout_ms;
     else if (c->cur) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
-    else if (c->writes_in_flight) *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms;
+    else if (c->writes_in_flight) *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms;   /* stall */
     else if (c->q_head) return 0;   /* waiting for answers; the scheduler bounds those */
     else *deadline = c->last_activity_ms + (uint64_t)o->idle_timeout_ms;
+    return 1;
+}
+
+/* A client reading a large answer slowly but steadily is not stalled: when the stall clock runs
+ * out while writes are in flight, fewer unsent bytes than at its start restart the clock. */
+static int conn_write_progressed(http_conn *c)
+{
+    if (!c->writes_in_flight || c->cur || c->discarding) return 0;
+    size_t unsent = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (unsent >= c->write_queue_mark) return 0;
+    c->write_queue_mark = unsent;
+    c->last_write_ms = uv_now(&c->lp->loop);
     return 1;
 }
 
@@ -465,7 +478,8 @@ static void on_timer(uv_timer_t *t)
     http_conn *c = t->data;
     uint64_t deadline;
     if (c->closing) return;
-    if (conn_deadline(c, &deadline) && uv_now(&c->lp->loop) >= deadline) {
+    if (conn_deadline(c, &deadline) && uv_now(&c->lp->loop) >= deadline &&
+        !conn_write_progressed(c)) {
         log_debug_limited("http: closing connection: %s", c->discarding ? "linger over"
                   : c->cur ? "request not received in time" : "idle");
         conn_close(c);
@@ -524,6 +538,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
+    c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     conn_flush(c);
 }
 
@@ -609,6 +624,7 @@ static void conn_flush(http_conn *c)
         if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
         c->writes_in_flight++;
         int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write);
+        c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
         if (rc != 0) {
             c->writes_in_flight--;
             for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);

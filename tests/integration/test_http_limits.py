@@ -160,3 +160,37 @@ def test_backpressure_client_not_reading(node, model_repo):
     assert sent < 50_000_000
     assert n.request("GET", "/v2/health/live", timeout=5)[0] == 200
     hog.close()
+
+
+def test_slow_steady_reader_of_a_large_answer_is_not_cut_off(node, model_repo):
+    # The idle (stall) clock of a connection with an answer being written restarts whenever
+    # the client takes more of it: only a client that stops reading is cut off.
+    n = node(repo=repo(model_repo), args=["--idle-timeout-ms", "400"])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)  # little kernel buffering
+    s.settimeout(10)
+    s.connect((n.host, n.port))
+    values = 3 * 1000 * 1000
+    body = ('{"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, %d], "data": [%s]}]}'
+            % (values, ",".join(["1"] * values))).encode()
+    s.sendall(request_bytes("POST", "/v2/models/identity/infer", body))
+    got, start = bytearray(), time.monotonic()
+    # about 0.6 MB a tick every 100 ms: the answer (> 6 MB) takes several idle timeouts to read
+    while time.monotonic() - start < 60:
+        chunk = s.recv(64 * 1024)
+        if not chunk:
+            break
+        got += chunk
+        head_end = got.find(b"\r\n\r\n")
+        if head_end > 0:
+            length = int([l.split(b":")[1] for l in got[:head_end].split(b"\r\n")
+                          if l.lower().startswith(b"content-length:")][0])
+            if len(got) >= head_end + 4 + length:
+                break
+        if len(got) % (640 * 1024) < 64 * 1024:
+            time.sleep(0.1)
+    head_end = got.find(b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200"), bytes(got[:200])
+    answer = json.loads(bytes(got[head_end + 4:]))
+    assert len(answer["outputs"][0]["data"]) == values
+    assert time.monotonic() - start > 0.4, "the answer was read faster than one idle timeout"

@@ -100,6 +100,8 @@ CASES = [(m, "carry on") for m in sorted(MODES) if m != "claim_pos"] + \
 def test_rogue_worker(node, model_repo, tmp_path, monkeypatch, mode, then):
     expect_log, replaced = (MODES if then == "carry on" or mode == "claim_pos"
                             else DIE_MODES)[mode]
+    rogue_bin = bin_path("inferd-worker-rogue")
+    assert os.access(rogue_bin, os.X_OK), "%s is not built (cmake --build: all targets)" % rogue_bin
     monkeypatch.setenv("INFERD_ROGUE", mode)
     monkeypatch.setenv("INFERD_ROGUE_MODEL", "victim")
     monkeypatch.setenv("INFERD_ROGUE_ONCE", str(tmp_path / "rogue-acted"))
