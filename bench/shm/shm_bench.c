@@ -60,6 +60,12 @@ static int round_trip(shm_region *r, int sleep_mode, int n, int64_t *lat)
     b->model = 0;
     b->n_requests = 1;
     shm_waiter *done = &r->header->completion;
+    /* sleep_mode 2: the node sleeps as with one region per model, on 16 words at once
+     * (futex_waitv), this region's and 15 others that never move. */
+    static shm_waiter others[15];
+    shm_waiter *words[16] = {done};
+    uint32_t seqs[16];
+    for (int k = 1; k < 16; k++) words[k] = &others[k - 1];
     for (int i = -1000; i < n; i++) {   /* 1000 warm-up rounds */
         b->tag = (uint64_t)i + 1000;
         int64_t t0 = clock_now_ns();
@@ -68,12 +74,14 @@ static int round_trip(shm_region *r, int sleep_mode, int n, int64_t *lat)
         for (;;) {
             if (shm_poll_completion(r, 0, &slot) == 0) break;
             if (!sleep_mode) continue;
-            uint32_t seq = shm_waiter_prepare(done);
+            int nw = sleep_mode == 2 ? 16 : 1;
+            for (int k = 0; k < nw; k++) seqs[k] = shm_waiter_prepare(words[k]);
             if (shm_poll_completion(r, 0, &slot) == 0) {
-                shm_waiter_cancel(done);
+                for (int k = 0; k < nw; k++) shm_waiter_cancel(words[k]);
                 break;
             }
-            shm_waiter_wait(done, seq, 100000000);
+            if (nw == 1) shm_waiter_wait(done, seqs[0], 100000000);
+            else shm_waiter_wait_any(words, seqs, nw, 100000000);
         }
         if (i >= 0) lat[i] = clock_now_ns() - t0;
     }
@@ -222,6 +230,7 @@ int main(int argc, char **argv)
     printf("round trip node -> worker -> node (one 1-request batch):\n");
     if (round_trip(&r, 0, n, lat) == 0) report("shm, both sides spinning", lat, n);
     if (round_trip(&r, 1, n, lat) == 0) report("shm, both sides sleep/wake (futex)", lat, n);
+    if (round_trip(&r, 2, n, lat) == 0) report("shm, sleep/wake, node waitv 16 words", lat, n);
     if (pipe_round_trip(n, lat) == 0) report("reference: pipe round trip (8 bytes)", lat, n);
     printf("throughput (one producer process, one consumer process):\n");
     double rt = ring_throughput(&r, tn);

@@ -14,8 +14,10 @@
  *     "hang_timeout_ms": 10000,        worker holding a batch this long without heartbeat => killed
  *     "idle_timeout_ms": 30000,        a worker above min idle this long => stopped
  *     "delay_ms": 1000,                `delay` backend: default per-request delay
- *     "max_delay_ms": 300000           largest parameters.delay_ms a request may ask (=> 400);
+ *     "max_delay_ms": 300000,          largest parameters.delay_ms a request may ask (=> 400);
  *                                      default 300000 or delay_ms if larger; >= delay_ms
+ *     "arena_mb": 64                   this model's own tensor arena, MiB (1..1048576); 0 / absent
+ *                                      = the node's --arena-mb divided over the models
  *   }
  * dims exclude the batch dimension when max_batch_size > 0 (Triton's convention); -1 = any. */
 #ifndef INFERD_MODEL_CONFIG_H
@@ -55,6 +57,7 @@ typedef struct model_config {
     int64_t idle_timeout_ms;
     int64_t delay_ms;
     int64_t max_delay_ms;
+    int64_t arena_mb;               /* 0 = the node's share (see above) */
 } model_config;
 
 /* Parses config.json text for the model `name` in folder `dir` into out (defaults filled

@@ -27,12 +27,14 @@ void sched_options_default(sched_options *opts);
  * progress. 0 before the first tick. Lock-free; any thread. */
 int64_t sched_progress_age_ns(scheduler *s);
 
-/* Creates the scheduler over models[0..n) (copied), the region and the arena (borrowed; they
- * must outlive it), starts its threads and each model's minimum workers. Returns 0, or -1
- * with err. Free with sched_destroy. */
+/* Creates the scheduler over models[0..n) (copied), model m served through regions[m] (its
+ * own region, the model in slot 0; its workers get only this one) and arenas[m] (borrowed;
+ * they must outlive it; worker and batch indices are global, so every region needs the same
+ * max_workers and batch_slots, the smallest is used), starts its threads and each model's
+ * minimum workers. Returns 0, or -1 with err. Free with sched_destroy. */
 int sched_create(const sched_options *opts, const model_config *models, int n,
-                 shm_region *region, shm_arena *arena, scheduler **out, char *err,
-                 size_t err_len);
+                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out,
+                 char *err, size_t err_len);
 
 /* Queues req, and when one of the model's workers is idle hands it to that worker at once
  * (from the calling thread). Returns 0: req->done(req) will be called exactly once, later
@@ -41,8 +43,8 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
 int sched_submit(scheduler *s, infer_request *req);
 
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
- * shm_arena_alloc allocation) and outputs. Call after encoding the response, also after a
- * rejected submit. */
+ * shm_arena_alloc allocation in req->model's arena) and outputs. Call after encoding the
+ * response, also after a rejected submit. Does nothing if req->model is out of range. */
 void sched_release(scheduler *s, infer_request *req);
 
 /* 1 if model index m has at least one live (attached) worker. */
@@ -107,7 +109,9 @@ typedef struct sched_stats {
 /* Fills out for model m. Returns 0, or -1 if m is out of range. */
 int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
-/* The arena, for the front end's allocations of request inputs. */
-shm_arena *sched_arena(scheduler *s);
+/* Model m's region and arena (borrowed), for the front end's request inputs and outputs;
+ * NULL if m is out of range. */
+shm_region *sched_model_region(scheduler *s, int m);
+shm_arena *sched_model_arena(scheduler *s, int m);
 
 #endif

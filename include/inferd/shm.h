@@ -1,9 +1,10 @@
-/* inferd shared-memory transport: the one region through which the node hands batches of
- * requests to worker processes and gets the results back. Language-neutral and versioned:
- * docs/protocol.md describes the same layout for workers written in other languages.
+/* inferd shared-memory transport: the region through which the node hands a model's batches
+ * of requests to that model's worker processes and gets the results back. Language-neutral
+ * and versioned: docs/protocol.md describes the same layout for workers written in other
+ * languages.
  *
- * Region (one per node, from memfd_create, mode 0600, sealed against shrink/grow, passed to
- * workers as an inherited fd):
+ * Region (one per model, from memfd_create, mode 0600, sealed against shrink/grow, passed to
+ * that model's workers only, as an inherited fd; docs/protocol.md section 2.2):
  *
  *   offset 0         shm_header         magic, version, sizes, offsets of everything below
  *   models_off       shm_model[max_models]      name + wake-up word per model
@@ -291,6 +292,11 @@ void shm_waiter_cancel(shm_waiter *w);
 /* Sleeps until woken, the timeout (ns, < 0 = none) passes or a signal; returns 0, or
  * -ETIMEDOUT / -EINTR. Returns at once if w->seq != seq. */
 int shm_waiter_wait(shm_waiter *w, uint32_t seq, int64_t timeout_ns);
+/* The same over several words at once (futex_waitv, Linux 5.16+; one per model region): each
+ * ws[i] prepared with seqs[i] = shm_waiter_prepare(ws[i]); returns when any is woken, the
+ * timeout passes or a signal comes; undoes every prepare. Past FUTEX_WAITV_MAX (128) words,
+ * or on a kernel without futex_waitv, it waits at most 1 ms. 0, -ETIMEDOUT, -EINTR, -EINVAL. */
+int shm_waiter_wait_any(shm_waiter *const *ws, const uint32_t *seqs, int n, int64_t timeout_ns);
 void shm_waiter_wake(shm_waiter *w, int n);
 
 /* ---- node side ------------------------------------------------------------------------------ */

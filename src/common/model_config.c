@@ -171,7 +171,7 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
     static const char *known[] = {"backend", "max_batch_size", "inputs", "outputs", "workers",
                                   "dynamic_batching", "max_queue_size", "timeout_ms",
                                   "hang_timeout_ms", "idle_timeout_ms", "delay_ms", "max_delay_ms",
-                                  "name",
+                                  "arena_mb", "name",
                                   "platform", "parameters", NULL};
     const char *key;
     json_t *val;
@@ -251,6 +251,7 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
         return -1;
     if (get_int(root, "delay_ms", "", 0, day_ms, &c->delay_ms, err, err_len)) return -1;
     if (get_int(root, "max_delay_ms", "", 0, day_ms, &c->max_delay_ms, err, err_len)) return -1;
+    if (get_int(root, "arena_mb", "", 0, 1 << 20, &c->arena_mb, err, err_len)) return -1;
     if (c->max_delay_ms < 0) {
         c->max_delay_ms = c->delay_ms > 300000 ? c->delay_ms : 300000;
     } else if (c->max_delay_ms < c->delay_ms) {

@@ -1,5 +1,5 @@
-/* inferd: the node. Loads the model repository, creates the shared-memory region and the
- * scheduler (which starts the workers), serves HTTP, and drains cleanly on SIGINT/SIGTERM
+/* inferd: the node. Loads the model repository, creates one shared-memory region per model
+ * and the scheduler (which starts the workers), serves HTTP, and drains cleanly on SIGINT/SIGTERM
  * (a second signal exits at once). */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include "inferd/log.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
+#include "node_regions.h"
 #include "routes.h"
 #include "inferd/scheduler.h"
 
@@ -61,7 +62,8 @@ static void usage(FILE *f)
 "  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => 400)\n"
 "  --max-pipeline N        requests in flight per connection (default 64)\n"
 "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
-"  --arena-mb N            shared tensor arena size in MiB (default 256)\n"
+"  --arena-mb N            tensor arena MiB, divided over the models without their own\n"
+"                           arena_mb (at least 16 each; default 256)\n"
 "  --batch-slots N         batches in flight node-wide, shared fairly by the models (1024)\n"
 "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
 "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
@@ -219,8 +221,9 @@ static int backend_available(const char *backend)
 /* ---- machine limits ------------------------------------------------------------------ */
 
 /* Descriptors the node keeps for itself besides client connections: stdio, the signal pipe,
- * the region's memfd, per loop thread its epoll, wake-ups, listener and reserve descriptor,
- * per worker what spawning and watching it takes, and headroom for logs and libraries. */
+ * a memfd per model (each model has a worker, so the per-worker share covers it), per loop
+ * thread its epoll, wake-ups, listener and reserve descriptor, per worker what spawning and
+ * watching it takes, and headroom for logs and libraries. */
 static uint64_t fd_reserve(int threads, uint32_t workers)
 {
     return 32 + 8 * (uint64_t)threads + 4 * (uint64_t)workers;
@@ -364,23 +367,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) workers += (uint32_t)all[i].workers_max;
     fit_fd_limit(&o, workers * 2);
     fit_inflight_bytes(&o);
-    cfg.max_models = (uint32_t)n > cfg.max_models ? (uint32_t)n : cfg.max_models;
     /* room for replacements that start while a dead worker's slot is still being reaped */
     if (workers * 2 > cfg.max_workers) cfg.max_workers = workers * 2;
-    cfg.arena_size = o.arena_mb << 20;
     if (o.batch_slots) cfg.batch_slots = o.batch_slots;
-    shm_region region;
-    memset(&region, 0, sizeof region);
-    int rc = shm_region_create(&cfg, &region, err, sizeof err);
-    if (rc != 0) {
-        log_error("cannot create the shared-memory region: %s", err);
-        free(all);
-        return 1;
-    }
-    shm_arena *arena = shm_arena_create(&region);
-    if (!arena) {
-        log_error("cannot create the arena allocator");
-        shm_region_close(&region);
+    node_regions regions;
+    if (node_regions_create(all, n, &cfg, o.arena_mb, &regions, err, sizeof err) != 0) {
+        log_error("%s", err);
         free(all);
         return 1;
     }
@@ -394,10 +386,10 @@ int main(int argc, char **argv)
     sched_options_default(&sopts);
     sopts.worker_path = worker_path;
     scheduler *sched = NULL;
-    if (sched_create(&sopts, all, n, &region, arena, &sched, err, sizeof err) != 0) {
+    if (sched_create(&sopts, all, n, regions.regions, regions.arenas, &sched, err,
+                     sizeof err) != 0) {
         log_error("cannot start the scheduler: %s", err);
-        shm_arena_destroy(arena);
-        shm_region_close(&region);
+        node_regions_destroy(&regions);
         free(all);
         return 1;
     }
@@ -407,15 +399,14 @@ int main(int argc, char **argv)
                  all[i].workers_max);
     free(all);   /* the scheduler copied the configs */
 
-    routes_ctx rctx = {.sched = sched, .region = &region, .server_name = "inferd",
+    routes_ctx rctx = {.sched = sched, .server_name = "inferd",
                        .version = INFERD_VERSION, .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL};
     http_server *srv = NULL;
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
         sched_destroy(sched);
-        shm_arena_destroy(arena);
-        shm_region_close(&region);
+        node_regions_destroy(&regions);
         return 1;
     }
     log_info("listening on http://%s:%d threads=%d models=%d max_connections=%d "
@@ -436,8 +427,7 @@ int main(int argc, char **argv)
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
     sched_destroy(sched);
-    shm_arena_destroy(arena);
-    shm_region_close(&region);
+    node_regions_destroy(&regions);
     log_info("shutdown complete");
     return 0;
 }

@@ -9,7 +9,6 @@
 
 typedef struct routes_ctx {
     scheduler *sched;        /* borrowed */
-    shm_region *region;      /* borrowed: for reading and writing arena tensors */
     const char *server_name; /* "inferd" */
     const char *version;     /* e.g. "0.1.0" */
     int64_t live_stale_ns;   /* live is 503 once the scheduler's progress is this old */

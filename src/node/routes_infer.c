@@ -57,6 +57,7 @@ static void answer_error(http_exchange *ex, const infer_request *req)
 static void answer_process(http_exchange *ex, infer_job *job)
 {
     const infer_request *req = &job->req;
+    const shm_region *region = sched_model_region(job->ctx->sched, req->model);
     char err[256];
     http_buf b;
     http_buf_init(&b);
@@ -64,11 +65,11 @@ static void answer_process(http_exchange *ex, infer_job *job)
     const uint8_t *p;
     uint32_t len;
     if (req->n_outputs < 1 || t->dtype != INFERD_DTYPE_BYTES || t->nbytes < 4 ||
-        !shm_arena_range_ok(job->ctx->region, t->offset, t->nbytes)) {
+        !shm_arena_range_ok(region, t->offset, t->nbytes)) {
         snprintf(err, sizeof err, "the reverse model returned no text output");
         goto fail;
     }
-    p = shm_arena_ptr(job->ctx->region, t->offset);
+    p = shm_arena_ptr(region, t->offset);
     memcpy(&len, p, 4);
     if (len > t->nbytes - 4) {
         snprintf(err, sizeof err, "the reverse model returned a truncated text output");
@@ -100,7 +101,8 @@ static void encode_answer(void *arg)
 {
     infer_job *job = arg;
     const model_config *m = sched_model(job->ctx->sched, job->req.model);
-    job->status = kserve_encode_infer(&job->req, m, job->ctx->region, job->id, job->id_len,
+    const shm_region *region = sched_model_region(job->ctx->sched, job->req.model);
+    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len,
                                       &job->out, job->err, sizeof job->err);
 }
 
@@ -229,8 +231,10 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, int model, int kin
 static void decode_request(void *arg)
 {
     infer_job *job = arg;
-    job->status = kserve_decode_infer(job->body, job->body_len, job->model, job->ctx->region,
-                                      sched_arena(job->ctx->sched), &job->req, &job->params,
+    scheduler *s = job->ctx->sched;
+    job->status = kserve_decode_infer(job->body, job->body_len, job->model,
+                                      sched_model_region(s, job->req.model),
+                                      sched_model_arena(s, job->req.model), &job->req, &job->params,
                                       job->err, sizeof job->err);
 }
 
@@ -249,7 +253,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
     job->id = job->params.id;
     job->id_len = job->params.id_len;
     if (http_ex_orphaned(ex)) {   /* the client left while its body was decoded */
-        kserve_free_inputs(sched_arena(ctx->sched), &job->req);
+        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
         http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees the exchange */
         job_free(job);
         return;
@@ -257,7 +261,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
     if (set_deadline(ex, job->model, ctx->max_timeout_ms, job->params.timeout_us, &job->req,
                      job->err, sizeof job->err)) {
         sched_note_rejected(ctx->sched, job->req.model);
-        kserve_free_inputs(sched_arena(ctx->sched), &job->req);
+        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
         return;
@@ -339,14 +343,15 @@ static void process_parsed(http_exchange *ex, void *arg)
     }
     size_t n = json_string_length(msg);
     uint64_t off;
-    if (n > UINT32_MAX || shm_arena_alloc(sched_arena(ctx->sched), 4 + (uint64_t)n, &off)) {
+    if (n > UINT32_MAX ||
+        shm_arena_alloc(sched_model_arena(ctx->sched, model), 4 + (uint64_t)n, &off)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "no room in the tensor arena; try again "
                       "later");
         json_decref(root);
         job_free(job);
         return;
     }
-    uint8_t *p = shm_arena_ptr(ctx->region, off);
+    uint8_t *p = shm_arena_ptr(sched_model_region(ctx->sched, model), off);
     uint32_t l = (uint32_t)n;
     memcpy(p, &l, 4);
     memcpy(p + 4, json_string_value(msg), n);
@@ -358,7 +363,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     job->req.output_mask = 1;
     char err[256];
     if (set_deadline(ex, m, ctx->max_timeout_ms, -1, &job->req, err, sizeof err)) {
-        kserve_free_inputs(sched_arena(ctx->sched), &job->req);
+        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
         http_ex_error(ex, 400, "", "%s", err);
         job_free(job);
         return;

@@ -32,7 +32,7 @@ static int64_t dispatch_loop(scheduler *s, int m, int64_t now, infer_request **e
         if (!head)
             return -1;
         int idle = idle_estimate(ms);
-        int64_t depth = (int64_t)shm_model_ring_size(s->region, (uint32_t)ms->slot);
+        int64_t depth = (int64_t)shm_model_ring_size(ms->region, (uint32_t)ms->slot);
         if (!batcher_should_dispatch(ms->queue.rows, max_rows, head->enqueue_ns, now,
                                      ms->cfg.max_queue_delay_us, idle, depth)) {
             if (depth >= (int64_t)idle + 1)

@@ -19,7 +19,8 @@ static uint32_t batch_slot(const scheduler *s, const sched_batch *b)
 static int write_and_submit(scheduler *s, sched_batch *b)
 {
     uint32_t slot = batch_slot(s, b);
-    shm_request *table = shm_arena_ptr(s->region, b->snapshot.table_off);
+    shm_region *region = s->models[atomic_load_explicit(&b->model, memory_order_relaxed)].region;
+    shm_request *table = shm_arena_ptr(region, b->snapshot.table_off);
     for (int r = 0; r < b->n; r++)
         table[r].status = SHM_STATUS_OK;
     b->snapshot.tag = atomic_fetch_add(&s->next_tag, 1);
@@ -29,8 +30,8 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     b->snapshot.status = SHM_STATUS_OK;
     b->snapshot.error[0] = '\0';
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
-    memcpy(&s->region->batches[slot], &b->snapshot, sizeof(shm_batch));
-    int rc = shm_submit(s->region, slot);
+    memcpy(&region->batches[slot], &b->snapshot, sizeof(shm_batch));
+    int rc = shm_submit(region, slot);
     if (rc == -EPROTO) /* the supervisor, holding the pool lock, kills and resets */
         atomic_store(&s->models[b->model].ring_suspect, 1);
     if (rc != 0)
@@ -43,6 +44,8 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
 {
     sched_model_state *ms = &s->models[m];
     const model_config *cfg = &ms->cfg;
+    shm_region *region = ms->region;
+    shm_arena *arena = ms->arena;
     if (n <= 0 || n > SHM_MAX_BATCH || atomic_load(&ms->ring_corrupt) ||
         atomic_load(&ms->ring_suspect))
         return -1;
@@ -63,16 +66,16 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     if (out_cap == 0)
         out_cap = SHM_ALIGN;
     uint64_t table_off, out_off;
-    if (shm_arena_alloc(s->arena, table_size, &table_off) != 0)
+    if (shm_arena_alloc(arena, table_size, &table_off) != 0)
         return -1;
-    if (shm_arena_alloc(s->arena, out_cap, &out_off) != 0) {
-        shm_arena_free(s->arena, table_off);
+    if (shm_arena_alloc(arena, out_cap, &out_off) != 0) {
+        shm_arena_free(arena, table_off);
         return -1;
     }
     infer_request **copy = malloc((size_t)n * sizeof(*copy));
     if (!copy) {
-        shm_arena_free(s->arena, table_off);
-        shm_arena_free(s->arena, out_off);
+        shm_arena_free(arena, table_off);
+        shm_arena_free(arena, out_off);
         return -1;
     }
     memcpy(copy, reqs, (size_t)n * sizeof(*copy));
@@ -84,14 +87,14 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     }
     pthread_mutex_unlock(&s->batch_mu);
     if (!b) {
-        shm_arena_free(s->arena, table_off);
-        shm_arena_free(s->arena, out_off);
+        shm_arena_free(arena, table_off);
+        shm_arena_free(arena, out_off);
         free(copy);
         return -1;
     }
     b->next_free = NULL;
 
-    uint8_t *base = shm_arena_ptr(s->region, table_off);
+    uint8_t *base = shm_arena_ptr(region, table_off);
     shm_request *sreq = (shm_request *)base;
     shm_tensor *in = (shm_tensor *)(base + (uint64_t)n * sizeof(shm_request));
     shm_tensor *outs = in + (uint64_t)n * n_in;
@@ -124,8 +127,8 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     b->rows = rows;
     b->reqs = copy;
     if (write_and_submit(s, b) != 0) {
-        shm_arena_free(s->arena, table_off);
-        shm_arena_free(s->arena, out_off);
+        shm_arena_free(arena, table_off);
+        shm_arena_free(arena, out_off);
         free(copy);
         b->reqs = NULL;
         pthread_mutex_lock(&s->batch_mu);
@@ -163,16 +166,18 @@ void sched_batch_free(scheduler *s, sched_batch *b)
         return;
     int m = atomic_load_explicit(&b->model, memory_order_relaxed);
     sched_model_state *ms = &s->models[m];
-    shm_arena_free(s->arena, b->snapshot.table_off);
+    shm_region *region = ms->region;
+    shm_arena *arena = ms->arena;
+    shm_arena_free(arena, b->snapshot.table_off);
     if (!b->out_handed)
-        shm_arena_free(s->arena, b->snapshot.out_off);
+        shm_arena_free(arena, b->snapshot.out_off);
     ms->batches_in_flight--;
     ms->rows_in_flight -= b->rows;
     free(b->reqs);
     b->reqs = NULL;
     b->n = 0;
     atomic_store_explicit(&b->state, SCHED_BATCH_FREE, memory_order_release);
-    atomic_store(&s->region->batches[batch_slot(s, b)].state, SHM_BATCH_FREE);
+    atomic_store(&region->batches[batch_slot(s, b)].state, SHM_BATCH_FREE);
     pthread_mutex_lock(&s->batch_mu);
     b->next_free = s->free_batches;
     s->free_batches = b;

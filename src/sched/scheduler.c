@@ -95,20 +95,26 @@ void sched_free_state(scheduler *s)
 }
 
 int sched_create(const sched_options *opts, const model_config *models, int n,
-                 shm_region *region, shm_arena *arena, scheduler **out, char *err,
-                 size_t err_len)
+                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out,
+                 char *err, size_t err_len)
 {
     *out = NULL;
-    if (!region || !region->header || !arena || n < 0 || (n > 0 && !models)) {
+    if (n < 0 || (n > 0 && (!models || !regions || !arenas))) {
         snprintf(err, err_len, "scheduler: bad arguments");
         return -1;
     }
-    shm_header *h = region->header;
-    if ((uint32_t)n > h->max_models) {
-        snprintf(err, err_len, "scheduler: %d models but the region holds %u", n,
-                 h->max_models);
-        return -1;
+    /* Global batch and worker indices: each region's tables are full-size and used sparsely,
+     * so take the smallest. */
+    uint32_t n_batches = UINT32_MAX, n_workers = UINT32_MAX;
+    for (int m = 0; m < n; m++) {
+        if (!regions[m] || !regions[m]->header || !arenas[m] || regions[m]->max_models < 1) {
+            snprintf(err, err_len, "scheduler: bad region for model %d", m);
+            return -1;
+        }
+        if (regions[m]->batch_slots < n_batches) n_batches = regions[m]->batch_slots;
+        if (regions[m]->max_workers < n_workers) n_workers = regions[m]->max_workers;
     }
+    if (n == 0) n_batches = n_workers = 0;
     scheduler *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, err_len, "scheduler: out of memory");
@@ -132,10 +138,8 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     snprintf(s->worker_path, sizeof(s->worker_path), "%s",
              s->opts.worker_path ? s->opts.worker_path : "inferd-worker");
     s->opts.worker_path = s->worker_path;
-    s->region = region;
-    s->arena = arena;
-    s->n_batches = h->batch_slots;
-    s->n_workers = h->max_workers;
+    s->n_batches = n_batches;
+    s->n_workers = n_workers;
     s->models = calloc(n > 0 ? (size_t)n : 1, sizeof(*s->models));
     s->batches = calloc(s->n_batches ? s->n_batches : 1, sizeof(*s->batches));
     s->workers = calloc(s->n_workers ? s->n_workers : 1, sizeof(*s->workers));
@@ -148,11 +152,13 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     for (int m = 0; m < n; m++) {
         sched_model_state *ms = &s->models[m];
         ms->cfg = models[m];
-        ms->slot = m;
+        ms->slot = 0;
+        ms->region = regions[m];
+        ms->arena = arenas[m];
         mutex_init_adaptive(&ms->mu);
         sched_queue_init(&ms->queue);
         s->n_models = m + 1;
-        snprintf(region->models[m].name, SHM_NAME_LEN, "%s", models[m].name);
+        snprintf(regions[m]->models[0].name, SHM_NAME_LEN, "%s", models[m].name);
     }
     for (uint32_t i = s->n_batches; i-- > 0;) {
         s->batches[i].next_free = s->free_batches;
@@ -300,8 +306,10 @@ int sched_cancel(scheduler *s, infer_request *req)
 
 void sched_release(scheduler *s, infer_request *req)
 {
+    if (req->model < 0 || req->model >= s->n_models) return; /* nothing can be allocated */
+    shm_arena *arena = s->models[req->model].arena;
     for (uint32_t i = 0; i < req->n_inputs && i < MODEL_MAX_IO; i++) {
-        shm_arena_free(s->arena, req->inputs[i].offset);
+        shm_arena_free(arena, req->inputs[i].offset);
         req->inputs[i].offset = 0;
         req->inputs[i].nbytes = 0;
     }
@@ -310,7 +318,7 @@ void sched_release(scheduler *s, infer_request *req)
     req->sched_out = NULL;
     req->n_outputs = 0;
     if (area && atomic_fetch_sub(&area->refs, 1) == 1) {
-        shm_arena_free(s->arena, area->offset);
+        shm_arena_free(arena, area->offset);
         free(area);
     }
 }
@@ -326,7 +334,7 @@ void sched_model_workers(scheduler *s, int m, int *live, int *starting, int *idl
             (*starting)++;
         } else if (wk->state == SCHED_WORKER_LIVE) {
             (*live)++;
-            shm_worker *sw = &s->region->workers[w];
+            shm_worker *sw = &s->models[m].region->workers[w];
             if (atomic_load_explicit(&sw->in_hand, memory_order_relaxed) == 0)
                 (*idle)++;
         }
@@ -370,9 +378,14 @@ int sched_model_count(const scheduler *s)
     return s->n_models;
 }
 
-shm_arena *sched_arena(scheduler *s)
+shm_region *sched_model_region(scheduler *s, int m)
 {
-    return s->arena;
+    return m >= 0 && m < s->n_models ? s->models[m].region : NULL;
+}
+
+shm_arena *sched_model_arena(scheduler *s, int m)
+{
+    return m >= 0 && m < s->n_models ? s->models[m].arena : NULL;
 }
 
 int sched_model_stats(scheduler *s, int m, sched_stats *out)

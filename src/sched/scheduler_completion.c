@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "inferd/log.h"
@@ -43,7 +44,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
     int32_t status;
     uint64_t needed;
     char werr[SHM_ERROR_LEN];
-    shm_batch_read_result(s->region, (uint32_t)(b - s->batches), &status, &needed, werr,
+    shm_batch_read_result(ms->region, (uint32_t)(b - s->batches), &status, &needed, werr,
                           sizeof(werr));
     if (status < 0) {
         sched_batch_fail(s, b, 500, "the worker broke the protocol", done_list);
@@ -53,8 +54,8 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
 
     if (status == SHM_STATUS_OUTPUT_TOO_SMALL) {
         uint64_t off;
-        if (b->resized || needed <= b->snapshot.out_cap || needed > s->region->arena_size ||
-            shm_arena_alloc(s->arena, needed, &off) != 0) {
+        if (b->resized || needed <= b->snapshot.out_cap || needed > ms->region->arena_size ||
+            shm_arena_alloc(ms->arena, needed, &off) != 0) {
             log_warn_limited("batch failed model=%s: output area too small (needed %llu, had %llu)",
                      ms->cfg.name, (unsigned long long)needed,
                      (unsigned long long)b->snapshot.out_cap);
@@ -62,7 +63,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
                              done_list);
             return;
         }
-        shm_arena_free(s->arena, b->snapshot.out_off);
+        shm_arena_free(ms->arena, b->snapshot.out_off);
         b->snapshot.out_off = off;
         b->snapshot.out_cap = needed;
         b->resized = 1;
@@ -98,7 +99,7 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         sched_batch_fail(s, b, 500, "out of memory", done_list);
         return;
     }
-    if (shm_batch_check_outputs(s->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
+    if (shm_batch_check_outputs(ms->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
         free(outs);
         free(statuses);
         free(area);
@@ -145,13 +146,14 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
 {
     int m = s->workers[w].model;
     sched_model_state *ms = &s->models[m];
+    shm_region *region = ms->region;
     uint32_t slot;
     int handled = 0;
     pthread_mutex_lock(&ms->mu);
     /* At most one ring's worth per call, and nothing more from a worker caught lying: what
      * it wrote cannot keep this thread (and the locks) here. */
-    for (uint32_t i = 0; i < s->region->completion_capacity && !s->workers[w].lied; i++) {
-        int rc = shm_poll_completion(s->region, w, &slot);
+    for (uint32_t i = 0; i < region->completion_capacity && !s->workers[w].lied; i++) {
+        int rc = shm_poll_completion(region, w, &slot);
         if (rc == -EPROTO) {
             sched_worker_lied(s, w, "completion ring head/tail or entry out of range");
             break;
@@ -162,7 +164,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
         if (slot >= s->n_batches ||
             atomic_load_explicit(&b->state, memory_order_acquire) != SCHED_BATCH_SUBMITTED ||
             atomic_load_explicit(&b->model, memory_order_relaxed) != m ||
-            atomic_load(&s->region->batches[slot].state) != SHM_BATCH_DONE) {
+            atomic_load(&region->batches[slot].state) != SHM_BATCH_DONE) {
             sched_worker_lied(s, w, "returned a batch slot it does not hold");
             break;
         }
@@ -179,7 +181,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
  * that the spinning completion thread does not take every model's lock in turn. */
 static int completions_waiting(scheduler *s, uint32_t w)
 {
-    shm_spsc *ring = shm_worker_completions(s->region, w);
+    shm_spsc *ring = shm_worker_completions(sched_worker_region(s, w), w);
     return atomic_load_explicit(&ring->head, memory_order_acquire) !=
            atomic_load_explicit(&ring->tail, memory_order_relaxed);
 }
@@ -201,7 +203,12 @@ static int drain_all(scheduler *s)
 void *sched_completion_main(void *arg)
 {
     scheduler *s = arg;
-    shm_waiter *wake = &s->region->header->completion;
+    /* One wake-up word per model region (each model's workers can reach only theirs). */
+    int n = s->n_models;
+    shm_waiter **wake = calloc(n > 0 ? (size_t)n : 1, sizeof(*wake));
+    uint32_t *seq = calloc(n > 0 ? (size_t)n : 1, sizeof(*seq));
+    for (int m = 0; wake && m < n; m++)
+        wake[m] = &s->models[m].region->header->completion;
     for (;;) {
         if (atomic_load(&s->threads_stop))
             break;
@@ -215,12 +222,22 @@ void *sched_completion_main(void *arg)
             found = drain_all(s);
         if (found)
             continue;
-        uint32_t seq = shm_waiter_prepare(wake);
-        if (drain_all(s)) {
-            shm_waiter_cancel(wake);
+        if (!wake || !seq || n == 0) { /* out of memory or no model: poll, bounded */
+            struct timespec nap = {.tv_sec = 0, .tv_nsec = 1000000};
+            nanosleep(&nap, NULL);
             continue;
         }
-        shm_waiter_wait(wake, seq, 50000000LL);
+        for (int m = 0; m < n; m++)
+            seq[m] = shm_waiter_prepare(wake[m]);
+        if (drain_all(s)) {
+            for (int m = 0; m < n; m++)
+                shm_waiter_cancel(wake[m]);
+            continue;
+        }
+        /* Bounded: a worker that bumps or freezes its word costs a wake, never an answer. */
+        shm_waiter_wait_any(wake, seq, n, 50000000LL);
     }
+    free(wake);
+    free(seq);
     return NULL;
 }

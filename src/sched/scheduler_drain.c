@@ -51,12 +51,13 @@ static void answer_all(scheduler *s, infer_request **done_list)
 static void stop_workers(scheduler *s)
 {
     s->workers_stop = 1;
-    atomic_store(&s->region->header->shutdown, 1);
+    for (int m = 0; m < s->n_models; m++)
+        atomic_store(&s->models[m].region->header->shutdown, 1);
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].state != SCHED_WORKER_EMPTY)
-            atomic_store(&s->region->workers[w].stop, 1);
+            atomic_store(&sched_worker_region(s, w)->workers[w].stop, 1);
     for (int m = 0; m < s->n_models; m++)
-        shm_waiter_wake(&s->region->models[m].work, INT_MAX);
+        shm_waiter_wake(&s->models[m].region->models[s->models[m].slot].work, INT_MAX);
 }
 
 int sched_drain(scheduler *s, int64_t timeout_ms)
@@ -112,7 +113,8 @@ void sched_destroy(scheduler *s)
     atomic_store(&s->stopping, 1);
     atomic_store(&s->threads_stop, 1);
     sched_kick_batcher(s);
-    shm_waiter_wake(&s->region->header->completion, INT_MAX);
+    for (int m = 0; m < s->n_models; m++)
+        shm_waiter_wake(&s->models[m].region->header->completion, INT_MAX);
     if (s->batcher_started)
         pthread_join(s->batcher_thread, NULL);
     if (s->completion_started)

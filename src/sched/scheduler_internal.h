@@ -71,7 +71,7 @@ typedef struct sched_worker {
 
 typedef struct sched_model_state {
     model_config cfg;           /* read-only after sched_create */
-    int slot;                   /* shm model slot (== index); read-only */
+    int slot;                   /* its slot in its own region: always 0; read-only */
 
     pthread_mutex_t mu;         /* guards the fields below down to `counters` */
     sched_queue queue;
@@ -95,14 +95,15 @@ typedef struct sched_model_state {
                                  * reset by the supervisor once none is left */
     atomic_int ring_suspect;    /* a push found the ring inconsistent (any thread): the
                                  * supervisor's next tick declares it corrupt */
+    /* Borrowed at create, constant: the model's own region (its workers map only this one;
+     * the model is slot 0 in it) and the allocator over its arena. */
+    shm_region *region;
+    shm_arena *arena;
 } sched_model_state;
 
 struct scheduler {
     sched_options opts;
     char worker_path[1024];
-    shm_region *region;
-    shm_arena *arena;
-
     pthread_mutex_t mu;         /* the worker pool: workers[], the models' pool fields */
     pthread_cond_t idle_cv;     /* with mu: answers while draining, a worker gone */
 
@@ -131,6 +132,12 @@ struct scheduler {
     pthread_t batcher_thread, completion_thread, supervisor_thread;
     int batcher_started, completion_started, supervisor_started;
 };
+
+/* The region of worker w's model (w's completion ring and control block live there). */
+static inline shm_region *sched_worker_region(scheduler *s, uint32_t w)
+{
+    return s->models[s->workers[w].model].region;
+}
 
 /* Frees the scheduler's memory (threads must be stopped). */
 void sched_free_state(scheduler *s);

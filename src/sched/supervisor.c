@@ -35,7 +35,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
 {
     sched_worker *wk = &s->workers[w];
     sched_model_state *ms = &s->models[wk->model];
-    shm_worker *sw = &s->region->workers[w];
+    shm_worker *sw = &sched_worker_region(s, w)->workers[w];
     int64_t now = clock_now_ns();
     int expected = s->workers_stop || wk->state == SCHED_WORKER_STOPPING;
     int was_starting = wk->state == SCHED_WORKER_STARTING &&
@@ -66,7 +66,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     uint64_t cp = atomic_load(&sw->claim_pos);
     uint64_t value;
     if (cp != 0 && !ms->ring_corrupt &&
-        shm_model_ring_repair(s->region, (uint32_t)ms->slot, cp, &value) == 1) {
+        shm_model_ring_repair(ms->region, (uint32_t)ms->slot, cp, &value) == 1) {
         if (value < s->n_batches && s->batches[value].state == SCHED_BATCH_SUBMITTED)
             s->batches[value].collected = 1;
         else
@@ -75,7 +75,7 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     }
     for (uint32_t i = 0; i < s->n_batches; i++) {
         sched_batch *b = &s->batches[i];
-        shm_batch *rb = &s->region->batches[i];
+        shm_batch *rb = &ms->region->batches[i];
         if (b->state != SCHED_BATCH_SUBMITTED || b->model != wk->model)
             continue;
         uint32_t st = atomic_load(&rb->state), owner = rb->worker;
@@ -146,7 +146,7 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
             worker_died(s, w, r == wk->pid ? wstatus : 0, done_list);
             continue;
         }
-        shm_worker *sw = &s->region->workers[w];
+        shm_worker *sw = &sched_worker_region(s, w)->workers[w];
         uint32_t st = atomic_load(&sw->state);
         sched_model_state *ms = &s->models[wk->model];
         if (wk->state == SCHED_WORKER_STARTING) {
@@ -190,7 +190,7 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
         /* Hung: no heartbeat for hang_timeout while it holds work, or while work waits in
          * its model's ring (a stopped worker that never claimed is just as stuck). */
         int64_t hang_ns = ms->cfg.hang_timeout_ms * 1000000LL;
-        uint64_t waiting = shm_model_ring_size(s->region, (uint32_t)ms->slot);
+        uint64_t waiting = shm_model_ring_size(ms->region, (uint32_t)ms->slot);
         int holds = in_hand > 0 || (waiting > 0 && wk->state == SCHED_WORKER_LIVE);
         if (holds && hang_ns > 0 && hb > 0 && now - hb > hang_ns && !wk->killed) {
             char why[112];
@@ -245,7 +245,7 @@ static int ring_reset_if_unused(scheduler *s, int m, infer_request **done_list)
         sched_batch_fail(s, b, 500, "the model's workers corrupted its submission ring",
                          done_list);
     }
-    shm_model_ring_reset(s->region, (uint32_t)ms->slot);
+    shm_model_ring_reset(ms->region, (uint32_t)ms->slot);
     ms->ring_corrupt = 0;
     pthread_mutex_unlock(&ms->mu);
     log_warn_limited("model=%s submission ring reset; %d queued requests failed", ms->cfg.name,
@@ -269,8 +269,8 @@ static void fail_orphan_model(scheduler *s, int m, infer_request **done_list)
     /* The node may pop its own ring: nobody else will take these batches soon. At most
      * one ring's worth: what a worker left there cannot keep us here. */
     uint64_t value;
-    for (uint32_t i = 0; i < s->region->ring_capacity; i++) {
-        int rc = shm_model_ring_pop(s->region, (uint32_t)ms->slot, &value);
+    for (uint32_t i = 0; i < ms->region->ring_capacity; i++) {
+        int rc = shm_model_ring_pop(ms->region, (uint32_t)ms->slot, &value);
         if (rc == -EPROTO)
             sched_model_ring_corrupt(s, m, "submission ring inconsistent when popped");
         if (rc != 0)
@@ -298,7 +298,7 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
     /* Checked under the model's lock: no push of a loop thread is half done meanwhile. */
     int suspect = atomic_exchange(&ms->ring_suspect, 0);
     int bad = !ms->ring_corrupt &&
-              (suspect || shm_model_ring_check(s->region, (uint32_t)ms->slot) != 0);
+              (suspect || shm_model_ring_check(ms->region, (uint32_t)ms->slot) != 0);
     pthread_mutex_unlock(&ms->mu);
     if (bad)
         sched_model_ring_corrupt(s, m, suspect ? "submission ring inconsistent on push"
@@ -367,7 +367,7 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
         sched_worker *wk = &s->workers[w];
         if (wk->state != SCHED_WORKER_LIVE || wk->model != m)
             continue;
-        shm_worker *sw = &s->region->workers[w];
+        shm_worker *sw = &sched_worker_region(s, w)->workers[w];
         if (atomic_load(&sw->in_hand) == 0 && now - wk->last_active_ns > idle_ns) {
             log_info("scale down model=%s worker=%u pid=%d idle_ms=%lld live=%d",
                      ms->cfg.name, w, (int)wk->pid,
@@ -376,7 +376,7 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
             wk->stop_ns = now;
             sched_model_recount(s, m);
             atomic_store(&sw->stop, 1);
-            shm_waiter_wake(&s->region->models[ms->slot].work, INT_MAX);
+            shm_waiter_wake(&ms->region->models[ms->slot].work, INT_MAX);
             break; /* one per interval */
         }
     }
@@ -402,9 +402,13 @@ void *sched_supervisor_main(void *arg)
          * /v2/health/live reports it (sched_progress_age_ns). */
         atomic_store_explicit(&s->progress_ns, now, memory_order_release);
         /* Only the node may ask every worker to stop; a worker that did it lied. */
-        if (!s->workers_stop && atomic_load(&s->region->header->shutdown)) {
-            atomic_store(&s->region->header->shutdown, 0);
-            log_error_limited("a worker set the region's shutdown flag; cleared");
+        for (int m = 0; m < s->n_models && !s->workers_stop; m++) {
+            shm_header *h = s->models[m].region->header;
+            if (atomic_load(&h->shutdown)) {
+                atomic_store(&h->shutdown, 0);
+                log_error_limited("a worker set the region's shutdown flag; cleared (model %s)",
+                                  s->models[m].cfg.name);
+            }
         }
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++)

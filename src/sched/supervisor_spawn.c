@@ -68,11 +68,11 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
                          ms->cfg.name, s->n_workers);
         return -1;
     }
-    shm_worker *sw = &s->region->workers[w];
+    shm_worker *sw = &ms->region->workers[w];
     /* What the new worker checks at attach may have been scribbled by another: rewrite it. */
-    shm_region_restore(s->region);
-    snprintf(s->region->models[ms->slot].name, SHM_NAME_LEN, "%s", ms->cfg.name);
-    shm_worker_slot_reset(s->region, w, (uint32_t)ms->slot);
+    shm_region_restore(ms->region);
+    snprintf(ms->region->models[ms->slot].name, SHM_NAME_LEN, "%s", ms->cfg.name);
+    shm_worker_slot_reset(ms->region, w, (uint32_t)ms->slot);
 
     /* Reserved: every other thread sees a STARTING worker without a pid until it is
      * published below, so mu need not be held across the fork or the log writes. */
@@ -96,7 +96,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(s->region->fd, parent, s->worker_path, argv);
+        child_exec(ms->region->fd, parent, s->worker_path, argv);
     int fork_errno = errno;
     if (pid < 0)
         log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));

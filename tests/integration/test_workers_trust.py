@@ -2,8 +2,9 @@
 # with --worker-path) corrupts one field a worker can write at a time; the node must keep
 # serving the other model, answer the affected request (500, or 200 after a replacement),
 # log what it found in a few lines, replace the liar and still stop on SIGTERM. Also: a
-# worker holds only fds 0-2 and the region, every node fd is close-on-exec, and a worker
-# exits when its node is killed with SIGKILL, even mid-batch.
+# worker holds only fds 0-2 and its model's region (and maps no other model's region), every
+# node fd is close-on-exec, and a worker exits when its node is killed with SIGKILL, even
+# mid-batch.
 import os
 import signal
 import threading
@@ -154,6 +155,47 @@ def test_worker_holds_only_its_fds_and_node_fds_are_cloexec(node, model_repo):
         if not flags & O_CLOEXEC:
             leaks.append((fd, target))
     assert leaks == [], leaks
+
+
+def memfd_mappings(pid):
+    """inode -> bytes mapped of every inferd memfd in /proc/PID/maps."""
+    sizes = {}
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith("/memfd:inferd"):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                sizes[int(parts[4])] = sizes.get(int(parts[4]), 0) + hi - lo
+    return sizes
+
+
+def test_worker_maps_only_its_models_region(node, model_repo):
+    # Two models with their own arena sizes: each worker maps one region, the one on its fd 3,
+    # sized for its model; the other model's region is nowhere in its address space.
+    mib = 1 << 20
+    repo = model_repo({"small": dict(IDENT, arena_mb=16), "big": dict(IDENT, arena_mb=48)})
+    n = node(repo=repo)
+    wait_for(lambda: len(worker_pids(n)) == 2, 10, "both workers")
+    model_of = {}
+    for line in n.log_text().splitlines():
+        if "worker spawned model=" in line:
+            model_of[int(line.split(" pid=")[1].split()[0])] = line.split("model=")[1].split()[0]
+    region_of = {}
+    for w in worker_pids(n):
+        maps = memfd_mappings(w)
+        fd3 = os.stat("/proc/%d/fd/3" % w).st_ino
+        assert list(maps) == [fd3], (maps, fd3)
+        region_of[model_of[w]] = (fd3, maps[fd3])
+    assert set(region_of) == {"small", "big"}, region_of
+    assert region_of["small"][0] != region_of["big"][0]
+    assert 16 * mib <= region_of["small"][1] < 20 * mib, region_of
+    assert 48 * mib <= region_of["big"][1] < 52 * mib, region_of
+    # The node maps both, and says where each size came from.
+    assert set(memfd_mappings(n.pid)) == {region_of["small"][0], region_of["big"][0]}
+    assert n.wait_log("model small: own shared-memory region, arena_mb=16 (config)", 5)
+    for model in ("small", "big"):
+        assert ident(n, model) == 200
+    assert n.stop() == 0
 
 
 def test_worker_exits_when_node_is_killed_mid_batch(node, model_repo):

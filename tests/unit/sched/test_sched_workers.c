@@ -100,8 +100,10 @@ static void start(fixture *f, const char *mode, int min)
     sched_options opts;
     sched_options_default(&opts);
     opts.worker_path = SCHED_FAKE_WORKER;
-    assert_int_equal(sched_create(&opts, &m, 1, &f->region, f->arena, &f->sched, err,
-                                  sizeof(err)), 0);
+    shm_region *regions[1] = {&f->region};
+    shm_arena *arenas[1] = {f->arena};
+    assert_int_equal(sched_create(&opts, &m, 1, regions, arenas, &f->sched, err, sizeof(err)),
+                     0);
 }
 
 static void stop(fixture *f)
@@ -327,6 +329,7 @@ static void test_expired_and_bad_requests(void **state)
     f->reqs[2].model = 5;
     assert_int_equal(sched_submit(f->sched, &f->reqs[2]), -1);
     assert_int_equal(f->reqs[2].status, 400);
+    f->reqs[2].model = 0; /* its inputs are in model 0's arena: release frees them there */
     sched_release(f->sched, &f->reqs[2]);
     assert_int_equal(sched_find_model(f->sched, "fake"), 0);
     assert_int_equal(sched_find_model(f->sched, "nope"), -1);

@@ -318,6 +318,44 @@ static void test_waiter_timeout(void **st)
     assert_int_equal(shm_waiter_wait(&w, seq + 1, -1), 0);
 }
 
+/* shm_waiter_wait_any: times out, returns at once on a stale seq, wakes on any one word (a
+ * thread wakes the third of four), and undoes every prepare each time. */
+static shm_waiter any_words[4];
+
+static void *wake_third(void *arg)
+{
+    (void)arg;
+    /* Wait (bounded) until the main thread announced itself on every word, then wake one. */
+    for (int i = 0; i < 10000 && atomic_load(&any_words[3].sleepers) == 0; i++)
+        usleep(1000);
+    shm_waiter_wake(&any_words[2], 1);
+    return NULL;
+}
+
+static void test_waiter_wait_any(void **st)
+{
+    (void)st;
+    shm_waiter *ws[4];
+    uint32_t seqs[4];
+    memset(any_words, 0, sizeof any_words);
+    for (int i = 0; i < 4; i++) ws[i] = &any_words[i];
+    for (int i = 0; i < 4; i++) seqs[i] = shm_waiter_prepare(ws[i]);
+    assert_int_equal(shm_waiter_wait_any(ws, seqs, 4, 1000000), -ETIMEDOUT);
+    for (int i = 0; i < 4; i++) assert_int_equal(atomic_load(&any_words[i].sleepers), 0);
+    for (int i = 0; i < 4; i++) seqs[i] = shm_waiter_prepare(ws[i]);
+    seqs[1]++;   /* stale: returns at once even without a timeout */
+    assert_int_equal(shm_waiter_wait_any(ws, seqs, 4, -1), 0);
+    pthread_t th;
+    for (int i = 0; i < 4; i++) seqs[i] = shm_waiter_prepare(ws[i]);
+    assert_int_equal(pthread_create(&th, NULL, wake_third, NULL), 0);
+    /* 20 s bound: only a lost wake-up could take that long. */
+    assert_int_equal(shm_waiter_wait_any(ws, seqs, 4, 20000000000LL), 0);
+    assert_int_equal(atomic_load(&any_words[2].seq), seqs[2] + 1);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 4; i++) assert_int_equal(atomic_load(&any_words[i].sleepers), 0);
+    assert_int_equal(shm_waiter_wait_any(ws, seqs, 0, 0), -EINVAL);
+}
+
 /* Cross-process ping-pong: a child sleeps on the waiter for each of N tokens; no token may be
  * lost (a lost wake-up would show as a timeout). */
 static void test_waiter_processes(void **st)
@@ -364,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_spsc_basic),
         cmocka_unit_test(test_spsc_processes),
         cmocka_unit_test(test_waiter_timeout),
+        cmocka_unit_test(test_waiter_wait_any),
         cmocka_unit_test(test_waiter_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
