@@ -22,6 +22,7 @@ import socket
 import subprocess
 import time
 import http.client
+import ctypes
 
 import pytest
 
@@ -30,6 +31,10 @@ BIN_DIR = os.environ.get("INFERD_BIN_DIR", os.path.join(SOURCE_DIR, "build", "bi
 BUNDLED_MODELS = os.path.join(SOURCE_DIR, "models")
 READY_TIMEOUT_S = float(os.environ.get("INFERD_READY_TIMEOUT_S", "30"))
 STOP_TIMEOUT_S = 15.0
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 
 
 def free_port():
@@ -81,11 +86,14 @@ class Node:
             limit = self.nofile
 
             def preexec():
+                # the node dies with this test process, even when ctest kills it on a timeout
+                # (a node's workers follow their node)
+                LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
                 if limit is not None:
                     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
             self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
-                                         preexec_fn=preexec if limit is not None else None)
+                                         preexec_fn=preexec)
             ok = self._wait_up(ready, timeout)
             if ok:
                 return self
