@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "inferd/shm.h"
-#include "shm_worker.h"   /* raw ring forms: the bench measures the rings themselves */
+#include "shm_worker.h" /* raw ring forms: the bench measures the rings themselves */
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -66,7 +66,7 @@ static int round_trip(shm_region *r, int sleep_mode, int n, int64_t *lat)
     shm_waiter *words[16] = {done};
     uint32_t seqs[16];
     for (int k = 1; k < 16; k++) words[k] = &others[k - 1];
-    for (int i = -1000; i < n; i++) {   /* 1000 warm-up rounds */
+    for (int i = -1000; i < n; i++) { /* 1000 warm-up rounds */
         b->tag = (uint64_t)i + 1000;
         int64_t t0 = clock_now_ns();
         if (shm_submit(r, 0) != 0) return -1;
@@ -112,7 +112,10 @@ static int pipe_round_trip(int n, int64_t *lat)
     uint64_t stop = UINT64_MAX;
     if (write(to[1], &stop, 8) != 8) return -1;
     waitpid(pid, NULL, 0);
-    close(to[0]); close(to[1]); close(from[0]); close(from[1]);
+    close(to[0]);
+    close(to[1]);
+    close(from[0]);
+    close(from[1]);
     return 0;
 }
 
@@ -134,7 +137,7 @@ static double ring_throughput(shm_region *r, uint64_t n)
             sum += v;
             got++;
         } else {
-            sched_yield();   /* the other side is probably not on a CPU right now */
+            sched_yield(); /* the other side is probably not on a CPU right now */
         }
     }
     int64_t dt = clock_now_ns() - t0;
@@ -226,7 +229,8 @@ int main(int argc, char **argv)
     }
     int64_t *lat = calloc((size_t)n, sizeof *lat);
     printf("shm_bench: %d round trips per case, %llu descriptors for throughput; %ld online "
-           "cores\n", n, (unsigned long long)tn, sysconf(_SC_NPROCESSORS_ONLN));
+           "cores\n",
+           n, (unsigned long long)tn, sysconf(_SC_NPROCESSORS_ONLN));
     printf("round trip node -> worker -> node (one 1-request batch):\n");
     if (round_trip(&r, 0, n, lat) == 0) report("shm, both sides spinning", lat, n);
     if (round_trip(&r, 1, n, lat) == 0) report("shm, both sides sleep/wake (futex)", lat, n);
@@ -239,8 +243,8 @@ int main(int argc, char **argv)
     printf("  %-44s %8.2f M descriptors/s  (ring/memcpy = %.3f)\n",
            "reference: memcpy of the same 16-byte cells", mt / 1e6, rt / mt);
     double bt = batch_throughput(&r, tn / 64, 64);
-    printf("  %-44s %8.2f M requests/s (%.2f M batches/s)\n",
-           "full path, 64-request batches", bt / 1e6, bt / 64 / 1e6);
+    printf("  %-44s %8.2f M requests/s (%.2f M batches/s)\n", "full path, 64-request batches",
+           bt / 1e6, bt / 64 / 1e6);
     free(lat);
     shm_region_close(&r);
     return 0;

@@ -17,8 +17,8 @@ typedef enum inferd_dtype {
     INFERD_DTYPE_INT16 = 5,
     INFERD_DTYPE_INT32 = 6,
     INFERD_DTYPE_INT64 = 7,
-    INFERD_DTYPE_BYTES = 8,  /* ONNX STRING; on the wire each element is u32 length + bytes */
-    INFERD_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
+    INFERD_DTYPE_BYTES = 8, /* ONNX STRING; on the wire each element is u32 length + bytes */
+    INFERD_DTYPE_BOOL = 9,  /* one byte per element, 0 or 1 */
     INFERD_DTYPE_FP16 = 10,
     INFERD_DTYPE_FP64 = 11,
     INFERD_DTYPE_UINT32 = 12,

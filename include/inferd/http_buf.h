@@ -9,7 +9,7 @@
 typedef struct http_buf {
     char *data;
     size_t len, cap;
-    int oom;        /* set once an allocation failed; later appends do nothing */
+    int oom; /* set once an allocation failed; later appends do nothing */
 } http_buf;
 
 void http_buf_init(http_buf *b);

@@ -14,17 +14,17 @@
 #include <stdint.h>
 
 typedef struct http_options {
-    const char *host;            /* default "0.0.0.0" */
-    int port;                    /* 0 = any free port (see http_server_port) */
-    int threads;                 /* event-loop threads, default 2 */
-    size_t max_body_bytes;       /* default 64 MiB; larger => 413 */
-    size_t max_header_bytes;     /* request line + headers, default 16 KiB; larger => 431 */
-    int64_t header_timeout_ms;   /* from a request's first byte to its last header, default 10 s */
-    int64_t idle_timeout_ms;     /* no request and nothing in flight, default 60 s */
-    int max_connections;         /* default 10000; beyond: accepted and closed at once */
-    int max_pipeline;            /* requests read but not yet answered per connection, default 64 */
-    size_t max_write_queue;      /* bytes queued to a client before we stop reading it, 4 MiB */
-    size_t max_inflight_bytes;   /* request bodies held at once, all connections together:
+    const char *host;          /* default "0.0.0.0" */
+    int port;                  /* 0 = any free port (see http_server_port) */
+    int threads;               /* event-loop threads, default 2 */
+    size_t max_body_bytes;     /* default 64 MiB; larger => 413 */
+    size_t max_header_bytes;   /* request line + headers, default 16 KiB; larger => 431 */
+    int64_t header_timeout_ms; /* from a request's first byte to its last header, default 10 s */
+    int64_t idle_timeout_ms;   /* no request and nothing in flight, default 60 s */
+    int max_connections;       /* default 10000; beyond: accepted and closed at once */
+    int max_pipeline;          /* requests read but not yet answered per connection, default 64 */
+    size_t max_write_queue;    /* bytes queued to a client before we stop reading it, 4 MiB */
+    size_t max_inflight_bytes; /* request bodies held at once, all connections together:
                                     from the headers (Content-Length reserved at once; chunked
                                     bodies as they grow) until the response is written. Beyond:
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
@@ -41,9 +41,9 @@ typedef struct http_exchange http_exchange;
 typedef void (*http_handler)(http_exchange *ex, void *ctx);
 
 /* Binds every thread's socket and starts the threads. 0, or -1 with err. */
-int http_server_start(const http_options *opts, http_handler handler, void *ctx,
-                      http_server **out, char *err, size_t err_len);
-int http_server_port(const http_server *srv);   /* the bound port */
+int http_server_start(const http_options *opts, http_handler handler, void *ctx, http_server **out,
+                      char *err, size_t err_len);
+int http_server_port(const http_server *srv); /* the bound port */
 /* Closes the listening sockets (new connections are refused) and winds down every
  * connection: nothing more is read; requests already received (pipelined or buffered ones
  * too) still go to the handler and are answered; the last answer says Connection: close and
@@ -56,10 +56,10 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms);
 
 /* ---- the exchange: one request and its response (valid until http_ex_respond) ---- */
 enum http_method_kind { HTTP_KIND_OTHER = 0, HTTP_KIND_GET, HTTP_KIND_HEAD, HTTP_KIND_POST };
-int http_ex_method(const http_exchange *ex);          /* enum http_method_kind */
+int http_ex_method(const http_exchange *ex); /* enum http_method_kind */
 const char *http_ex_method_name(const http_exchange *ex);
-const char *http_ex_path(const http_exchange *ex);    /* the target up to '?' or '#' */
-const char *http_ex_query(const http_exchange *ex);   /* after '?' (up to '#'), or "" */
+const char *http_ex_path(const http_exchange *ex);              /* the target up to '?' or '#' */
+const char *http_ex_query(const http_exchange *ex);             /* after '?' (up to '#'), or "" */
 const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
 /* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
 const char *http_ex_header(const http_exchange *ex, const char *name);
@@ -79,8 +79,8 @@ void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *ar
 void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
                      size_t len, const char *extra_headers);
 /* Answers {"error": "<message>"} with the given status. */
-void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
-                   ...) __attribute__((format(printf, 4, 5)));
+void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* On ex's loop thread: runs work(arg) on a thread of libuv's pool (UV_THREADPOOL_SIZE, 4 by
  * default), then done(ex, arg) on ex's loop thread. For work that would stall the loop's

@@ -27,23 +27,23 @@ struct infer_request {
     int priority;                    /* 0 = default; higher runs first */
     int64_t delay_us;                /* `delay` backend; -1 = model default */
     infer_done_cb done;
-    void *user;                      /* the front end's own pointer */
+    void *user; /* the front end's own pointer */
 
     /* ---- result: set by the scheduler before done() ---- */
-    int status;                      /* 0 = ok, else an HTTP status: 400/429/500/503/504 */
-    int retry_after_s;               /* with 429/503: seconds for Retry-After */
-    char error[256];                 /* with status != 0 */
-    uint32_t n_outputs;              /* == the model's n_outputs; in model output order */
-    shm_tensor outputs[MODEL_MAX_IO];/* checked; data in the arena; freed by sched_release */
+    int status;                       /* 0 = ok, else an HTTP status: 400/429/500/503/504 */
+    int retry_after_s;                /* with 429/503: seconds for Retry-After */
+    char error[256];                  /* with status != 0 */
+    uint32_t n_outputs;               /* == the model's n_outputs; in model output order */
+    shm_tensor outputs[MODEL_MAX_IO]; /* checked; data in the arena; freed by sched_release */
 
     /* ---- scheduler-private ---- */
     uint64_t id;
     int64_t enqueue_ns;
     int attempts;
-    void *sched_out;                 /* refcounted output area these outputs live in */
-    infer_request *next;             /* on the scheduler's local answer lists */
-    int64_t queue_seq;               /* FIFO order within its priority */
-    uint32_t queue_pos, deadline_pos;/* its places in the queue's two heaps */
+    void *sched_out;                  /* refcounted output area these outputs live in */
+    infer_request *next;              /* on the scheduler's local answer lists */
+    int64_t queue_seq;                /* FIFO order within its priority */
+    uint32_t queue_pos, deadline_pos; /* its places in the queue's two heaps */
 };
 
 #endif

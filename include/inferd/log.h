@@ -35,13 +35,13 @@ void log_write(log_level level, const char *fmt, ...) __attribute__((format(prin
  * LOG_LIMIT_WINDOW_NS window. Beyond that lines are counted, not written; the first line of the
  * next window is preceded by one "suppressed K similar messages (file:line)" line. A count
  * left when a site falls silent is reported the next time it logs. Thread-safe. */
-#define LOG_LIMIT_LINES 10
+#define LOG_LIMIT_LINES     10
 #define LOG_LIMIT_WINDOW_NS 1000000000LL
 
 typedef struct log_limit {
-    const char *site;            /* "file.c:123", shown in the summary line */
-    long long window_start_ns;   /* CLOCK_MONOTONIC; 0 = no window yet */
-    unsigned lines;              /* written in the current window */
+    const char *site;              /* "file.c:123", shown in the summary line */
+    long long window_start_ns;     /* CLOCK_MONOTONIC; 0 = no window yet */
+    unsigned lines;                /* written in the current window */
     unsigned long long suppressed; /* not written since the last summary */
 } log_limit;
 
@@ -54,21 +54,21 @@ void log_write_limited(log_limit *lim, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define LOG_STR2(x) #x
-#define LOG_STR(x) LOG_STR2(x)
-#define LOG_LIMITED(level, ...)                                                     \
-    do {                                                                            \
-        static log_limit log_site_ = {__FILE__ ":" LOG_STR(__LINE__), 0, 0, 0};     \
-        log_write_limited(&log_site_, level, __VA_ARGS__);                          \
+#define LOG_STR(x)  LOG_STR2(x)
+#define LOG_LIMITED(level, ...)                                                 \
+    do {                                                                        \
+        static log_limit log_site_ = {__FILE__ ":" LOG_STR(__LINE__), 0, 0, 0}; \
+        log_write_limited(&log_site_, level, __VA_ARGS__);                      \
     } while (0)
 
 #define log_debug_limited(...) LOG_LIMITED(LOG_DEBUG, __VA_ARGS__)
-#define log_info_limited(...) LOG_LIMITED(LOG_INFO, __VA_ARGS__)
-#define log_warn_limited(...) LOG_LIMITED(LOG_WARN, __VA_ARGS__)
+#define log_info_limited(...)  LOG_LIMITED(LOG_INFO, __VA_ARGS__)
+#define log_warn_limited(...)  LOG_LIMITED(LOG_WARN, __VA_ARGS__)
 #define log_error_limited(...) LOG_LIMITED(LOG_ERROR, __VA_ARGS__)
 
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -28,7 +28,7 @@
 #include "inferd/dtype.h"
 
 #define MODEL_NAME_LEN 64
-#define MODEL_MAX_IO 16
+#define MODEL_MAX_IO   16
 #define MODEL_MAX_DIMS 8
 #define MODEL_PATH_LEN 1024
 
@@ -36,15 +36,15 @@ typedef struct model_io {
     char name[MODEL_NAME_LEN];
     inferd_dtype dtype;
     int ndim;
-    int64_t dims[MODEL_MAX_DIMS];   /* -1 = variable */
+    int64_t dims[MODEL_MAX_DIMS]; /* -1 = variable */
 } model_io;
 
 typedef struct model_config {
-    char name[MODEL_NAME_LEN];      /* the folder name */
-    char dir[MODEL_PATH_LEN];       /* the model's folder */
+    char name[MODEL_NAME_LEN]; /* the folder name */
+    char dir[MODEL_PATH_LEN];  /* the model's folder */
     char backend[32];
-    int version;                    /* highest numeric version folder; 0 if none */
-    char model_file[MODEL_PATH_LEN];/* onnx: <dir>/<version>/model.onnx; "" otherwise */
+    int version;                     /* highest numeric version folder; 0 if none */
+    char model_file[MODEL_PATH_LEN]; /* onnx: <dir>/<version>/model.onnx; "" otherwise */
     int max_batch_size;
     int n_inputs, n_outputs;
     model_io inputs[MODEL_MAX_IO];
@@ -57,13 +57,13 @@ typedef struct model_config {
     int64_t idle_timeout_ms;
     int64_t delay_ms;
     int64_t max_delay_ms;
-    int64_t arena_mb;               /* 0 = the node's share (see above) */
+    int64_t arena_mb; /* 0 = the node's share (see above) */
 } model_config;
 
 /* Parses config.json text for the model `name` in folder `dir` into out (defaults filled
  * first). Returns 0, or -1 with a reason in err ("inputs[1].datatype: unknown type 'FP8'"). */
-int model_config_parse(const char *name, const char *dir, const char *json_text,
-                       model_config *out, char *err, size_t err_len);
+int model_config_parse(const char *name, const char *dir, const char *json_text, model_config *out,
+                       char *err, size_t err_len);
 
 /* Reads and parses <dir>/config.json (name = the folder's base name). 0 or -1 with err. */
 int model_config_load(const char *dir, model_config *out, char *err, size_t err_len);

@@ -15,9 +15,9 @@
 
 typedef struct npy_array {
     inferd_dtype dtype;
-    int ndim;                  /* 0 for a scalar */
+    int ndim; /* 0 for a scalar */
     int64_t dims[NPY_MAX_DIMS];
-    void *data;                /* malloc'd, nbytes long (NULL when nbytes == 0) */
+    void *data; /* malloc'd, nbytes long (NULL when nbytes == 0) */
     size_t nbytes;
 } npy_array;
 
@@ -31,7 +31,7 @@ void npy_array_free(npy_array *a);
 
 /* Writes data (row-major, nbytes = product(dims) * element size) as a version 1.0 .npy file.
  * Returns 0, or -1 with a message in err. */
-int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t *dims, const void *data,
-                   char *err, size_t err_len);
+int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t *dims,
+                   const void *data, char *err, size_t err_len);
 
 #endif

@@ -29,11 +29,11 @@
 
 #include "inferd/dtype.h"
 
-#define ONNX_E_IO (-1)          /* file missing or unreadable */
-#define ONNX_E_INVALID (-2)     /* malformed model, or inputs that do not fit the model */
+#define ONNX_E_IO          (-1) /* file missing or unreadable */
+#define ONNX_E_INVALID     (-2) /* malformed model, or inputs that do not fit the model */
 #define ONNX_E_UNSUPPORTED (-3) /* valid ONNX that this runtime does not implement */
-#define ONNX_E_NOMEM (-4)       /* allocation failed (the runtime's own failure) */
-#define ONNX_E_TOO_LARGE (-5)   /* the inputs ask for a tensor beyond ONNX_MAX_TENSOR_BYTES */
+#define ONNX_E_NOMEM       (-4) /* allocation failed (the runtime's own failure) */
+#define ONNX_E_TOO_LARGE   (-5) /* the inputs ask for a tensor beyond ONNX_MAX_TENSOR_BYTES */
 /* At run time, ONNX_E_INVALID, ONNX_E_UNSUPPORTED and ONNX_E_TOO_LARGE mean "these inputs are
  * refused" (a server answers 400); ONNX_E_NOMEM and ONNX_E_IO are internal failures (500). */
 #define ONNX_E_IS_INPUT_ERROR(rc) \
@@ -70,9 +70,9 @@ void onnx_model_free(onnx_model *model);
 
 typedef struct onnx_value_info {
     const char *name;
-    inferd_dtype dtype;        /* INFERD_DTYPE_INVALID if the model does not say */
-    int ndim;                  /* -1 if the rank is unknown */
-    const int64_t *dims;       /* ndim values; -1 for an unknown or symbolic dim */
+    inferd_dtype dtype;           /* INFERD_DTYPE_INVALID if the model does not say */
+    int ndim;                     /* -1 if the rank is unknown */
+    const int64_t *dims;          /* ndim values; -1 for an unknown or symbolic dim */
     const char *const *dim_names; /* ndim values; the symbolic name ("batch") or NULL */
 } onnx_value_info;
 
@@ -82,7 +82,7 @@ const onnx_value_info *onnx_model_input(const onnx_model *model, int i); /* NULL
 int onnx_model_num_outputs(const onnx_model *model);
 const onnx_value_info *onnx_model_output(const onnx_model *model, int i);
 
-int onnx_model_opset(const onnx_model *model);          /* default-domain opset */
+int onnx_model_opset(const onnx_model *model); /* default-domain opset */
 int64_t onnx_model_ir_version(const onnx_model *model);
 const char *onnx_model_producer(const onnx_model *model); /* "" if absent */
 
@@ -121,7 +121,7 @@ void onnx_session_free(onnx_session *session);
  * never kept), so it may live in shared memory. dims are row-major; nbytes must equal
  * product(dims) * inferd_dtype_size(dtype). */
 typedef struct onnx_input {
-    const char *name;          /* NULL = the model's input at the same position */
+    const char *name; /* NULL = the model's input at the same position */
     inferd_dtype dtype;
     int ndim;
     const int64_t *dims;
@@ -143,7 +143,7 @@ typedef struct onnx_output {
     inferd_dtype dtype;
     int ndim;
     const int64_t *dims;
-    const void *data;          /* may be NULL when nbytes == 0 */
+    const void *data; /* may be NULL when nbytes == 0 */
     size_t nbytes;
 } onnx_output;
 

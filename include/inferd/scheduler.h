@@ -14,10 +14,10 @@
 typedef struct scheduler scheduler;
 
 typedef struct sched_options {
-    const char *worker_path;       /* the inferd-worker executable */
-    int64_t restart_backoff_min_ms;/* first restart delay after a crash (default 100) */
-    int64_t restart_backoff_max_ms;/* cap of the exponential backoff (default 10000) */
-    int64_t scale_interval_ms;     /* how often the pool size is reconsidered (default 500) */
+    const char *worker_path;        /* the inferd-worker executable */
+    int64_t restart_backoff_min_ms; /* first restart delay after a crash (default 100) */
+    int64_t restart_backoff_max_ms; /* cap of the exponential backoff (default 10000) */
+    int64_t scale_interval_ms;      /* how often the pool size is reconsidered (default 500) */
 } sched_options;
 
 void sched_options_default(sched_options *opts);
@@ -33,8 +33,8 @@ int64_t sched_progress_age_ns(scheduler *s);
  * max_workers and batch_slots, the smallest is used), starts its threads and each model's
  * minimum workers. Returns 0, or -1 with err. Free with sched_destroy. */
 int sched_create(const sched_options *opts, const model_config *models, int n,
-                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out,
-                 char *err, size_t err_len);
+                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out, char *err,
+                 size_t err_len);
 
 /* Queues req, and when one of the model's workers is idle hands it to that worker at once
  * (from the calling thread). Returns 0: req->done(req) will be called exactly once, later
@@ -79,30 +79,30 @@ void sched_note_rejected(scheduler *s, int m);
 
 /* A model's cumulative counters since the node started. */
 typedef struct sched_counters {
-    uint64_t requests_ok;          /* answered with outputs ... */
-    uint64_t ok_ns;                /* ... and their summed time from submit to answer */
-    uint64_t requests_failed;      /* accepted, then answered with an error (500, 503, 504) */
+    uint64_t requests_ok;     /* answered with outputs ... */
+    uint64_t ok_ns;           /* ... and their summed time from submit to answer */
+    uint64_t requests_failed; /* accepted, then answered with an error (500, 503, 504) */
     uint64_t failed_ns;
-    uint64_t requests_rejected;    /* refused at submit (400, 429, 503, 504) */
-    uint64_t requests_cancelled;   /* left the queue because their client went away */
-    uint64_t batches;              /* batches a worker completed */
-    uint64_t batch_rows;           /* rows in those batches */
-    uint64_t batches_retried;      /* resubmitted after their worker died */
-    uint64_t queue_count;          /* requests that went into a batch ... */
-    uint64_t queue_ns;             /* ... and their summed wait from submit to dispatch */
-    uint64_t compute_ns;           /* summed dispatch-to-completion time of completed batches */
+    uint64_t requests_rejected;  /* refused at submit (400, 429, 503, 504) */
+    uint64_t requests_cancelled; /* left the queue because their client went away */
+    uint64_t batches;            /* batches a worker completed */
+    uint64_t batch_rows;         /* rows in those batches */
+    uint64_t batches_retried;    /* resubmitted after their worker died */
+    uint64_t queue_count;        /* requests that went into a batch ... */
+    uint64_t queue_ns;           /* ... and their summed wait from submit to dispatch */
+    uint64_t compute_ns;         /* summed dispatch-to-completion time of completed batches */
 } sched_counters;
 
 /* A model's live numbers, for GET /v2/models/{m}/stats and logs. */
 typedef struct sched_stats {
     int workers_live, workers_starting, workers_stopping;
-    int queue_len;                 /* requests waiting in the node */
+    int queue_len; /* requests waiting in the node */
     int64_t queue_rows;
-    int batches_in_flight;         /* in the shm ring or held by workers */
+    int batches_in_flight; /* in the shm ring or held by workers */
     int64_t rows_in_flight;
-    uint64_t worker_spawns;        /* since start */
-    double rows_per_s;             /* EWMA throughput; 0 = not measured yet */
-    int64_t restart_backoff_ms;    /* current crash backoff; 0 = none */
+    uint64_t worker_spawns;     /* since start */
+    double rows_per_s;          /* EWMA throughput; 0 = not measured yet */
+    int64_t restart_backoff_ms; /* current crash backoff; 0 = none */
     sched_counters counters;
 } sched_stats;
 

@@ -38,14 +38,14 @@
 
 #include "inferd/dtype.h"
 
-#define SHM_MAGIC "INFERDSH"       /* 8 bytes, no NUL */
+#define SHM_MAGIC          "INFERDSH" /* 8 bytes, no NUL */
 #define SHM_LAYOUT_VERSION 1
-#define SHM_MAX_DIMS 8
-#define SHM_NAME_LEN 64
-#define SHM_ERROR_LEN 192
-#define SHM_MAX_BATCH 1024         /* requests per batch */
-#define SHM_MAX_TENSORS 16         /* inputs or outputs per request */
-#define SHM_ALIGN 64
+#define SHM_MAX_DIMS       8
+#define SHM_NAME_LEN       64
+#define SHM_ERROR_LEN      192
+#define SHM_MAX_BATCH      1024 /* requests per batch */
+#define SHM_MAX_TENSORS    16   /* inputs or outputs per request */
+#define SHM_ALIGN          64
 
 /* ---- wake-up word (an eventcount over a futex) ---------------------------------------------
  * A consumer that found nothing to do: seq = shm_waiter_prepare(w); re-check for work; if none,
@@ -63,34 +63,34 @@ typedef struct shm_ring_cell {
 } shm_ring_cell;
 
 typedef struct shm_ring {
-    uint64_t capacity;                       /* power of two */
+    uint64_t capacity; /* power of two */
     uint64_t mask;
     uint8_t pad0[SHM_ALIGN - 16];
-    _Atomic uint64_t enqueue_pos;            /* own cache line */
+    _Atomic uint64_t enqueue_pos; /* own cache line */
     uint8_t pad1[SHM_ALIGN - 8];
-    _Atomic uint64_t dequeue_pos;            /* own cache line */
+    _Atomic uint64_t dequeue_pos; /* own cache line */
     uint8_t pad2[SHM_ALIGN - 8];
-    shm_ring_cell cells[];                   /* capacity cells */
+    shm_ring_cell cells[]; /* capacity cells */
 } shm_ring;
 
 /* ---- SPSC ring of 64-bit values (one producer process, one consumer) ----------------------- */
 typedef struct shm_spsc {
-    uint64_t capacity;                       /* power of two */
+    uint64_t capacity; /* power of two */
     uint64_t mask;
     uint8_t pad0[SHM_ALIGN - 16];
-    _Atomic uint64_t head;                   /* next write (producer), own cache line */
+    _Atomic uint64_t head; /* next write (producer), own cache line */
     uint8_t pad1[SHM_ALIGN - 8];
-    _Atomic uint64_t tail;                   /* next read (consumer), own cache line */
+    _Atomic uint64_t tail; /* next read (consumer), own cache line */
     uint8_t pad2[SHM_ALIGN - 8];
     uint64_t items[];
 } shm_spsc;
 
 /* ---- tensors and requests inside a batch (in the arena) ----------------------------------- */
-typedef struct shm_tensor {      /* 88 bytes */
-    uint32_t dtype;              /* inferd_dtype; BYTES data = per element u32 length + bytes */
-    uint32_t ndim;               /* 0..SHM_MAX_DIMS */
-    int64_t dims[SHM_MAX_DIMS];  /* full shape including the batch dimension, if any */
-    uint64_t offset;             /* arena offset of the data */
+typedef struct shm_tensor {     /* 88 bytes */
+    uint32_t dtype;             /* inferd_dtype; BYTES data = per element u32 length + bytes */
+    uint32_t ndim;              /* 0..SHM_MAX_DIMS */
+    int64_t dims[SHM_MAX_DIMS]; /* full shape including the batch dimension, if any */
+    uint64_t offset;            /* arena offset of the data */
     uint64_t nbytes;
 } shm_tensor;
 
@@ -102,11 +102,11 @@ enum shm_status {
     SHM_STATUS_DEADLINE = 4,         /* the request's deadline passed before it ran */
 };
 
-typedef struct shm_request {     /* 32 bytes */
-    uint64_t id;                 /* the node's request id, opaque to workers */
-    int64_t deadline_ns;         /* CLOCK_MONOTONIC; 0 = none */
-    int64_t delay_us;            /* `delay` backend's per-request delay; -1 = model default */
-    int32_t status;              /* written by the worker: enum shm_status */
+typedef struct shm_request { /* 32 bytes */
+    uint64_t id;             /* the node's request id, opaque to workers */
+    int64_t deadline_ns;     /* CLOCK_MONOTONIC; 0 = none */
+    int64_t delay_us;        /* `delay` backend's per-request delay; -1 = model default */
+    int32_t status;          /* written by the worker: enum shm_status */
     uint32_t reserved;
 } shm_request;
 
@@ -118,8 +118,8 @@ typedef struct shm_request {     /* 32 bytes */
 static inline uint64_t shm_batch_table_size(uint32_t n_requests, uint32_t n_inputs,
                                             uint32_t n_outputs)
 {
-    return (uint64_t)n_requests * (sizeof(shm_request) +
-                                   (uint64_t)(n_inputs + n_outputs) * sizeof(shm_tensor));
+    return (uint64_t)n_requests *
+           (sizeof(shm_request) + (uint64_t)(n_inputs + n_outputs) * sizeof(shm_tensor));
 }
 
 enum shm_batch_state {
@@ -129,69 +129,69 @@ enum shm_batch_state {
     SHM_BATCH_DONE = 3,
 };
 
-typedef struct shm_batch {       /* 384 bytes */
-    _Atomic uint32_t state;      /* enum shm_batch_state */
-    uint32_t model;              /* model slot index */
-    uint32_t n_requests;         /* 1..SHM_MAX_BATCH */
-    uint32_t n_inputs;           /* per request, 0..SHM_MAX_TENSORS */
-    uint32_t n_outputs;          /* per request, 0..SHM_MAX_TENSORS */
-    uint32_t worker;             /* claiming worker's index (written by the worker at claim) */
-    uint64_t tag;                /* node-chosen, unique per submission; never reused */
-    uint64_t table_off;          /* arena offset of the batch table */
-    uint64_t out_off, out_cap;   /* arena range the worker may write output data into */
-    uint64_t out_needed;         /* worker: total output bytes needed, with OUTPUT_TOO_SMALL */
-    int64_t claimed_ns;          /* worker: CLOCK_MONOTONIC time of claim */
-    int32_t status;              /* worker: batch-level enum shm_status */
+typedef struct shm_batch {     /* 384 bytes */
+    _Atomic uint32_t state;    /* enum shm_batch_state */
+    uint32_t model;            /* model slot index */
+    uint32_t n_requests;       /* 1..SHM_MAX_BATCH */
+    uint32_t n_inputs;         /* per request, 0..SHM_MAX_TENSORS */
+    uint32_t n_outputs;        /* per request, 0..SHM_MAX_TENSORS */
+    uint32_t worker;           /* claiming worker's index (written by the worker at claim) */
+    uint64_t tag;              /* node-chosen, unique per submission; never reused */
+    uint64_t table_off;        /* arena offset of the batch table */
+    uint64_t out_off, out_cap; /* arena range the worker may write output data into */
+    uint64_t out_needed;       /* worker: total output bytes needed, with OUTPUT_TOO_SMALL */
+    int64_t claimed_ns;        /* worker: CLOCK_MONOTONIC time of claim */
+    int32_t status;            /* worker: batch-level enum shm_status */
     uint32_t reserved;
-    char error[SHM_ERROR_LEN];   /* worker: NUL-terminated reason when status != OK */
+    char error[SHM_ERROR_LEN]; /* worker: NUL-terminated reason when status != OK */
     uint8_t pad[384 - 80 - SHM_ERROR_LEN];
 } shm_batch;
 
 /* ---- models and workers -------------------------------------------------------------------- */
-typedef struct shm_model {       /* 128 bytes */
-    char name[SHM_NAME_LEN];     /* NUL-terminated; "" = unused slot */
-    shm_waiter work;             /* workers of this model sleep here */
-    uint64_t ring_off;           /* region offset of its shm_ring */
+typedef struct shm_model {   /* 128 bytes */
+    char name[SHM_NAME_LEN]; /* NUL-terminated; "" = unused slot */
+    shm_waiter work;         /* workers of this model sleep here */
+    uint64_t ring_off;       /* region offset of its shm_ring */
     uint8_t pad[128 - SHM_NAME_LEN - 8 - 8];
 } shm_model;
 
 enum shm_worker_state {
-    SHM_WORKER_EMPTY = 0,        /* slot unused */
-    SHM_WORKER_STARTING = 1,     /* node reserved it and forked; worker not attached yet */
-    SHM_WORKER_IDLE = 2,         /* attached, waiting for work */
-    SHM_WORKER_BUSY = 3,         /* holds at least one batch */
-    SHM_WORKER_EXITING = 4,      /* saw stop, finishing the batches it holds, then exits */
+    SHM_WORKER_EMPTY = 0,    /* slot unused */
+    SHM_WORKER_STARTING = 1, /* node reserved it and forked; worker not attached yet */
+    SHM_WORKER_IDLE = 2,     /* attached, waiting for work */
+    SHM_WORKER_BUSY = 3,     /* holds at least one batch */
+    SHM_WORKER_EXITING = 4,  /* saw stop, finishing the batches it holds, then exits */
 };
 
-typedef struct shm_worker {      /* 128 bytes */
-    _Atomic uint32_t state;      /* enum shm_worker_state */
-    _Atomic int32_t pid;         /* written by the worker when it attaches */
-    uint32_t model;              /* model slot this worker serves (written by the node) */
-    _Atomic uint32_t stop;       /* node: 1 = finish the batches in hand, then exit */
-    _Atomic uint64_t heartbeat_ns;  /* worker: CLOCK_MONOTONIC, at least every 100 ms */
-    _Atomic uint64_t claim_pos;  /* worker: ring position + 1 it is claiming, 0 = none */
-    _Atomic uint32_t in_hand;    /* worker: batches claimed and not yet completed */
+typedef struct shm_worker {        /* 128 bytes */
+    _Atomic uint32_t state;        /* enum shm_worker_state */
+    _Atomic int32_t pid;           /* written by the worker when it attaches */
+    uint32_t model;                /* model slot this worker serves (written by the node) */
+    _Atomic uint32_t stop;         /* node: 1 = finish the batches in hand, then exit */
+    _Atomic uint64_t heartbeat_ns; /* worker: CLOCK_MONOTONIC, at least every 100 ms */
+    _Atomic uint64_t claim_pos;    /* worker: ring position + 1 it is claiming, 0 = none */
+    _Atomic uint32_t in_hand;      /* worker: batches claimed and not yet completed */
     uint32_t reserved;
     _Atomic uint64_t batches_done;
     _Atomic uint64_t requests_done;
-    uint64_t completion_off;     /* region offset of its shm_spsc completion ring */
+    uint64_t completion_off; /* region offset of its shm_spsc completion ring */
     uint8_t pad[128 - 64];
 } shm_worker;
 
-typedef struct shm_header {      /* padded to 4096 bytes */
-    char magic[8];               /* SHM_MAGIC */
-    uint32_t layout_version;     /* SHM_LAYOUT_VERSION */
+typedef struct shm_header {  /* padded to 4096 bytes */
+    char magic[8];           /* SHM_MAGIC */
+    uint32_t layout_version; /* SHM_LAYOUT_VERSION */
     uint32_t header_size;
     uint64_t region_size;
-    uint64_t generation;         /* random per region; workers echo it in logs */
+    uint64_t generation; /* random per region; workers echo it in logs */
     uint32_t max_models, max_workers, batch_slots;
     uint32_t ring_capacity, completion_capacity;
     uint32_t reserved0;
     uint64_t models_off, rings_off, workers_off, completions_off, batches_off;
     uint64_t arena_off, arena_size;
     int32_t node_pid;
-    _Atomic uint32_t shutdown;   /* node: 1 = every worker should exit soon */
-    shm_waiter completion;       /* the node's completion thread sleeps here */
+    _Atomic uint32_t shutdown; /* node: 1 = every worker should exit soon */
+    shm_waiter completion;     /* the node's completion thread sleeps here */
 } shm_header;
 
 /* ---- the region ------------------------------------------------------------------------------ */
@@ -220,10 +220,10 @@ typedef struct shm_region {
     uint32_t max_models, max_workers, batch_slots;
     uint32_t ring_capacity, completion_capacity;
     uint64_t arena_size;
-    uint8_t *rings;                /* base + rings_off */
-    uint8_t *completions;          /* base + completions_off */
-    size_t ring_stride;            /* bytes per model ring (header + cells, 64-aligned) */
-    size_t completion_stride;      /* bytes per completion ring (header + items, 64-aligned) */
+    uint8_t *rings;           /* base + rings_off */
+    uint8_t *completions;     /* base + completions_off */
+    size_t ring_stride;       /* bytes per model ring (header + cells, 64-aligned) */
+    size_t completion_stride; /* bytes per completion ring (header + items, 64-aligned) */
 } shm_region;
 
 /* Fills cfg with the defaults above. */
@@ -276,8 +276,7 @@ int shm_model_ring_pop(shm_region *region, uint32_t model, uint64_t *value);
 /* Node, after the worker that stored claim_pos died: if that worker had claimed the cell at
  * position claim_pos - 1 but not released it, releases it and returns 1 with the value
  * (which the node must re-submit or fail); returns 0 if there was nothing to repair. */
-int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos,
-                          uint64_t *value);
+int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos, uint64_t *value);
 /* Entries waiting (approximate), clamped to [0, ring_capacity] whatever the positions say. */
 uint64_t shm_model_ring_size(const shm_region *region, uint32_t model);
 /* 0 if the ring header is plausible (capacity and mask as created, 0 <= enqueue_pos -
@@ -340,6 +339,6 @@ void shm_arena_destroy(shm_arena *arena);
 int shm_arena_alloc(shm_arena *arena, uint64_t size, uint64_t *offset);
 /* Frees an offset returned by shm_arena_alloc. */
 void shm_arena_free(shm_arena *arena, uint64_t offset);
-uint64_t shm_arena_used(const shm_arena *arena);   /* bytes currently allocated */
+uint64_t shm_arena_used(const shm_arena *arena); /* bytes currently allocated */
 
 #endif

@@ -23,8 +23,14 @@ void log_init(log_level level, log_format format, const char *name)
     if (name) snprintf(proc_name, sizeof proc_name, "%s", name);
 }
 
-log_level log_get_level(void) { return current_level; }
-log_format log_get_format(void) { return current_format; }
+log_level log_get_level(void)
+{
+    return current_level;
+}
+log_format log_get_format(void)
+{
+    return current_format;
+}
 
 int log_level_parse(const char *s, log_level *out)
 {
@@ -136,9 +142,10 @@ static void write_line(log_level level, const char *msg)
     char line[4096];
     size_t len;
     if (current_format == LOG_FORMAT_JSON) {
-        len = (size_t)snprintf(line, sizeof line,
-                               "{\"ts\":\"%s\",\"level\":\"%s\",\"proc\":\"%s\",\"pid\":%d,\"msg\":\"",
-                               when, level_names[level], proc_name, (int)getpid());
+        len = (size_t)snprintf(
+            line, sizeof line,
+            "{\"ts\":\"%s\",\"level\":\"%s\",\"proc\":\"%s\",\"pid\":%d,\"msg\":\"", when,
+            level_names[level], proc_name, (int)getpid());
         len = append_json_escaped(line, len, sizeof line - 3, msg);
         line[len++] = '"';
         line[len++] = '}';

@@ -12,15 +12,15 @@
 
 #include "inferd/log.h"
 
-#define CONFIG_MAX_BYTES (1 << 20)
-#define CONFIG_MAX_BATCH 1024   /* SHM_MAX_BATCH */
+#define CONFIG_MAX_BYTES   (1 << 20)
+#define CONFIG_MAX_BATCH   1024 /* SHM_MAX_BATCH */
 #define CONFIG_MAX_WORKERS 64
 
 static void config_defaults(model_config *c)
 {
     memset(c, 0, sizeof *c);
     c->max_batch_size = 0;
-    c->workers_min = 2;   /* two, so that one crash never leaves the model without a worker */
+    c->workers_min = 2; /* two, so that one crash never leaves the model without a worker */
     c->workers_max = 4;
     c->max_queue_delay_us = 0;
     c->max_queue_size = 1024;
@@ -28,7 +28,7 @@ static void config_defaults(model_config *c)
     c->hang_timeout_ms = 10000;
     c->idle_timeout_ms = 30000;
     c->delay_ms = 1000;
-    c->max_delay_ms = -1;   /* resolved after parsing: see model_config.h */
+    c->max_delay_ms = -1; /* resolved after parsing: see model_config.h */
 }
 
 /* Reads an optional integer field in [lo, hi]; 0 if absent or ok, -1 with err. */
@@ -43,8 +43,8 @@ static int get_int(json_t *obj, const char *key, const char *where, int64_t lo, 
     }
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi) {
-        snprintf(err, err_len, "%s%s: %lld is out of range [%lld, %lld]", where, key,
-                 (long long)x, (long long)lo, (long long)hi);
+        snprintf(err, err_len, "%s%s: %lld is out of range [%lld, %lld]", where, key, (long long)x,
+                 (long long)lo, (long long)hi);
         return -1;
     }
     *out = x;
@@ -168,14 +168,27 @@ static int find_version(const char *dir)
 
 static int parse_object(json_t *root, model_config *c, char *err, size_t err_len)
 {
-    static const char *known[] = {"backend", "max_batch_size", "inputs", "outputs", "workers",
-                                  "dynamic_batching", "max_queue_size", "timeout_ms",
-                                  "hang_timeout_ms", "idle_timeout_ms", "delay_ms", "max_delay_ms",
-                                  "arena_mb", "name",
-                                  "platform", "parameters", NULL};
+    static const char *known[] = {"backend",
+                                  "max_batch_size",
+                                  "inputs",
+                                  "outputs",
+                                  "workers",
+                                  "dynamic_batching",
+                                  "max_queue_size",
+                                  "timeout_ms",
+                                  "hang_timeout_ms",
+                                  "idle_timeout_ms",
+                                  "delay_ms",
+                                  "max_delay_ms",
+                                  "arena_mb",
+                                  "name",
+                                  "platform",
+                                  "parameters",
+                                  NULL};
     const char *key;
     json_t *val;
-    json_object_foreach(root, key, val) {
+    json_object_foreach(root, key, val)
+    {
         int found = 0;
         for (int i = 0; known[i]; i++)
             if (strcmp(known[i], key) == 0) found = 1;
@@ -184,8 +197,9 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
 
     const char *backend = json_string_value(json_object_get(root, "backend"));
     if (!backend || !backend[0] || strlen(backend) >= sizeof c->backend) {
-        snprintf(err, err_len, "backend: must be a non-empty string (reverse, identity, delay, "
-                               "onnx)");
+        snprintf(err, err_len,
+                 "backend: must be a non-empty string (reverse, identity, delay, "
+                 "onnx)");
         return -1;
     }
     snprintf(c->backend, sizeof c->backend, "%s", backend);
@@ -198,8 +212,7 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
     int max_ndim = c->max_batch_size > 0 ? MODEL_MAX_DIMS - 1 : MODEL_MAX_DIMS;
 
     json_t *ins = json_object_get(root, "inputs");
-    if (ins && parse_ios(ins, "inputs", max_ndim, c->inputs, &c->n_inputs, err, err_len))
-        return -1;
+    if (ins && parse_ios(ins, "inputs", max_ndim, c->inputs, &c->n_inputs, err, err_len)) return -1;
     json_t *outs = json_object_get(root, "outputs");
     if (outs && parse_ios(outs, "outputs", max_ndim, c->outputs, &c->n_outputs, err, err_len))
         return -1;
@@ -262,8 +275,8 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
     return 0;
 }
 
-int model_config_parse(const char *name, const char *dir, const char *json_text,
-                       model_config *out, char *err, size_t err_len)
+int model_config_parse(const char *name, const char *dir, const char *json_text, model_config *out,
+                       char *err, size_t err_len)
 {
     config_defaults(out);
     if (!name || !name[0] || strlen(name) >= MODEL_NAME_LEN) {
@@ -302,8 +315,7 @@ int model_config_parse(const char *name, const char *dir, const char *json_text,
             snprintf(err, err_len, "onnx model needs a version folder %s/<n>/model.onnx", dir);
             return -1;
         }
-        snprintf(out->model_file, sizeof out->model_file, "%s/%d/model.onnx", dir,
-                 out->version);
+        snprintf(out->model_file, sizeof out->model_file, "%s/%d/model.onnx", dir, out->version);
         struct stat st;
         if (stat(out->model_file, &st) != 0 || !S_ISREG(st.st_mode)) {
             snprintf(err, err_len, "%s: not found", out->model_file);
@@ -392,12 +404,18 @@ int model_repository_load(const char *repo_dir, model_config **models, int *coun
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             char **nn = realloc(names, ncap * sizeof *nn);
-            if (!nn) { oom = 1; break; }
+            if (!nn) {
+                oom = 1;
+                break;
+            }
             names = nn;
             cap = ncap;
         }
         names[n] = strdup(e->d_name);
-        if (!names[n]) { oom = 1; break; }
+        if (!names[n]) {
+            oom = 1;
+            break;
+        }
         n++;
     }
     closedir(d);

@@ -10,7 +10,8 @@
 
 #define NPY_MAX_FILE ((size_t)1 << 34)
 
-static int npy_fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int npy_fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int npy_fail(char *err, size_t err_len, const char *fmt, ...)
 {
     if (err && err_len) {
@@ -26,9 +27,9 @@ static const struct {
     const char *descr;
     inferd_dtype dtype;
 } npy_types[] = {
-    {"<f4", INFERD_DTYPE_FP32}, {"<f8", INFERD_DTYPE_FP64}, {"<i8", INFERD_DTYPE_INT64},
+    {"<f4", INFERD_DTYPE_FP32},  {"<f8", INFERD_DTYPE_FP64},  {"<i8", INFERD_DTYPE_INT64},
     {"<i4", INFERD_DTYPE_INT32}, {"|u1", INFERD_DTYPE_UINT8}, {"<u1", INFERD_DTYPE_UINT8},
-    {"|b1", INFERD_DTYPE_BOOL}, {"<b1", INFERD_DTYPE_BOOL},
+    {"|b1", INFERD_DTYPE_BOOL},  {"<b1", INFERD_DTYPE_BOOL},
 };
 
 static const char *descr_of(inferd_dtype dtype)
@@ -68,7 +69,8 @@ int npy_parse(const void *buf, size_t len, npy_array *out, char *err, size_t err
 {
     memset(out, 0, sizeof *out);
     const unsigned char *b = buf;
-    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return npy_fail(err, err_len, "not a .npy file (bad magic)");
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+        return npy_fail(err, err_len, "not a .npy file (bad magic)");
     unsigned major = b[6];
     size_t hlen, hstart;
     if (major == 1) {
@@ -107,16 +109,19 @@ int npy_parse(const void *buf, size_t len, npy_array *out, char *err, size_t err
         for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
             if (strcmp(npy_types[i].descr, descr) == 0) out->dtype = npy_types[i].dtype;
         if (out->dtype == INFERD_DTYPE_INVALID)
-            rc = npy_fail(err, err_len,
-                          ".npy element type '%s' is not supported (float32, float64, int64, int32, uint8, "
-                          "bool, little-endian)",
-                          descr);
+            rc = npy_fail(
+                err, err_len,
+                ".npy element type '%s' is not supported (float32, float64, int64, int32, uint8, "
+                "bool, little-endian)",
+                descr);
     }
     if (rc == 0) {
         p = find_key(h, "fortran_order");
         if (!p) rc = npy_fail(err, err_len, ".npy header has no fortran_order");
-        else if (strncmp(p, "True", 4) == 0) rc = npy_fail(err, err_len, "Fortran-order .npy files are not supported");
-        else if (strncmp(p, "False", 5) != 0) rc = npy_fail(err, err_len, "bad fortran_order in .npy header");
+        else if (strncmp(p, "True", 4) == 0)
+            rc = npy_fail(err, err_len, "Fortran-order .npy files are not supported");
+        else if (strncmp(p, "False", 5) != 0)
+            rc = npy_fail(err, err_len, "bad fortran_order in .npy header");
     }
     size_t numel = 1;
     if (rc == 0) {
@@ -203,12 +208,15 @@ int npy_read_file(const char *path, npy_array *out, char *err, size_t err_len)
     return rc;
 }
 
-int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t *dims, const void *data,
-                   char *err, size_t err_len)
+int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t *dims,
+                   const void *data, char *err, size_t err_len)
 {
     const char *descr = descr_of(dtype);
-    if (!descr) return npy_fail(err, err_len, "type %s cannot be written as .npy", inferd_dtype_name(dtype));
-    if (ndim < 0 || ndim > NPY_MAX_DIMS) return npy_fail(err, err_len, "rank %d out of range", ndim);
+    if (!descr)
+        return npy_fail(err, err_len, "type %s cannot be written as .npy",
+                        inferd_dtype_name(dtype));
+    if (ndim < 0 || ndim > NPY_MAX_DIMS)
+        return npy_fail(err, err_len, "rank %d out of range", ndim);
     char shape[NPY_MAX_DIMS * 24 + 8];
     size_t sp = 0;
     size_t numel = 1;
@@ -221,14 +229,23 @@ int npy_write_file(const char *path, inferd_dtype dtype, int ndim, const int64_t
     if (ndim > 1) sp--; /* numpy writes (2, 3) but (5,) */
     shape[sp] = 0;
     char header[512];
-    int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape);
+    int n = snprintf(header, sizeof header,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape);
     if (n < 0 || (size_t)n + 80 > sizeof header) return npy_fail(err, err_len, "shape too long");
     size_t total = 10 + (size_t)n + 1;
     size_t pad = (64 - total % 64) % 64;
     memset(header + n, ' ', pad);
     header[(size_t)n + pad] = '\n';
     size_t hlen = (size_t)n + pad + 1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     FILE *f = fopen(path, "wbe");
     if (!f) return npy_fail(err, err_len, "cannot create %s: %s", path, strerror(errno));

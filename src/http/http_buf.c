@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void http_buf_init(http_buf *b) { memset(b, 0, sizeof *b); }
+void http_buf_init(http_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void http_buf_free(http_buf *b)
 {
@@ -44,7 +47,10 @@ void http_buf_append(http_buf *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-void http_buf_puts(http_buf *b, const char *s) { http_buf_append(b, s, strlen(s)); }
+void http_buf_puts(http_buf *b, const char *s)
+{
+    http_buf_append(b, s, strlen(s));
+}
 
 void http_buf_printf(http_buf *b, const char *fmt, ...)
 {
@@ -71,10 +77,16 @@ size_t http_utf8_seq_len(const unsigned char *s, size_t n)
     if (c < 0x80) return 1;
     size_t len;
     uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else return 0;
     if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -96,8 +108,7 @@ void http_buf_json_string(http_buf *b, const char *str, size_t n)
     while (i < n) {
         size_t run = i;
         /* copy a run of bytes that need no escaping in one go */
-        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-            run++;
+        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\') run++;
         if (run > i) {
             http_buf_append(b, s + i, run - i);
             i = run;
@@ -111,8 +122,12 @@ void http_buf_json_string(http_buf *b, const char *str, size_t n)
             http_buf_append(b, esc, 2);
             i++;
         } else if (c < 0x20) {
-            const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
-                              : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+            const char *named = c == '\n'   ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                : c == '\b' ? "\\b"
+                                : c == '\f' ? "\\f"
+                                            : NULL;
             if (named) {
                 http_buf_append(b, named, 2);
             } else {

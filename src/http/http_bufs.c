@@ -6,7 +6,7 @@ uv_buf_t http_buf_span(char *base, size_t len)
 {
     uv_buf_t b;
     b.base = base;
-    b.len = len;   /* size_t on unix */
+    b.len = len; /* size_t on unix */
     return b;
 }
 

@@ -17,7 +17,7 @@
 #include "inferd/clock.h"
 #include "inferd/log.h"
 
-#define LINGER_MS 2000
+#define LINGER_MS   2000
 #define FLUSH_BATCH 32
 
 struct http_conn {
@@ -29,25 +29,25 @@ struct http_conn {
     http_server *srv;
     http_conn *prev, *next;
     http_parser parser;
-    char *in;                    /* unparsed input kept while parsing is paused */
+    char *in; /* unparsed input kept while parsing is paused */
     size_t in_len, in_cap;
     http_exchange *cur;          /* request being parsed */
     int in_headers, header_last; /* header_last: 0 none, 1 field, 2 value */
     size_t header_bytes;
-    int err_status;              /* set by a callback that rejects the request */
+    int err_status; /* set by a callback that rejects the request */
     char err_msg[160];
-    http_exchange *q_head, *q_tail;   /* complete requests, answered or not, in order */
+    http_exchange *q_head, *q_tail; /* complete requests, answered or not, in order */
     int n_pending;
     int writes_in_flight;
     int paused, reading, in_execute;
-    int no_more;                 /* parse no further requests */
-    int draining;                /* shutdown: read nothing more, answer what was received */
+    int no_more;  /* parse no further requests */
+    int draining; /* shutdown: read nothing more, answer what was received */
     int close_when_flushed;
     int finishing, discarding, peer_eof, closing;
-    int64_t read_ns;             /* clock_now_ns() of the read whose bytes are being parsed */
-    int64_t in_read_ns;          /* ... and of the oldest bytes kept in `in` */
+    int64_t read_ns;    /* clock_now_ns() of the read whose bytes are being parsed */
+    int64_t in_read_ns; /* ... and of the oldest bytes kept in `in` */
     uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
-    size_t write_queue_mark;     /* libuv's unsent bytes when last_write_ms was set */
+    size_t write_queue_mark; /* libuv's unsent bytes when last_write_ms was set */
 };
 
 typedef struct write_req {
@@ -64,8 +64,7 @@ static void conn_arm_timer(http_conn *c);
 
 /* ---- exchanges ------------------------------------------------------------------------ */
 
-static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
-                       size_t limit)
+static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n, size_t limit)
 {
     if (n > limit || *len > limit - n) return -1;
     size_t need = *len + n + 1;
@@ -105,8 +104,10 @@ static int reject(http_conn *c, int status, const char *msg)
 static int reject_busy(http_conn *c)
 {
     char msg[160];
-    snprintf(msg, sizeof msg, "the server holds its limit of %zu request bytes in memory; "
-             "try again later", c->srv->opts.max_inflight_bytes);
+    snprintf(msg, sizeof msg,
+             "the server holds its limit of %zu request bytes in memory; "
+             "try again later",
+             c->srv->opts.max_inflight_bytes);
     return reject(c, 503, msg);
 }
 
@@ -121,7 +122,7 @@ static int count_header_bytes(http_conn *c, size_t n)
 static int on_message_begin(http_parser *p)
 {
     http_conn *c = p->data;
-    if (c->closing) return -1;   /* defensive: conn_execute stops before this */
+    if (c->closing) return -1; /* defensive: conn_execute stops before this */
     http_exchange_free(c->cur);
     c->cur = http_exchange_new(c->lp, c);
     if (!c->cur) return reject(c, 500, "out of memory");
@@ -137,7 +138,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
     if (count_header_bytes(c, n)) return -1;
-    if (!c->cur->url) c->cur->method = p->method;   /* known once the target starts */
+    if (!c->cur->url) c->cur->method = p->method; /* known once the target starts */
     size_t cap = c->cur->url ? c->cur->url_len + 1 : 0;
     if (grow_append(&c->cur->url, &c->cur->url_len, &cap, at, n, (size_t)-2))
         return reject(c, 500, "out of memory");
@@ -156,7 +157,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
     if (count_header_bytes(c, n + 4)) return -1;
-    if (c->header_last == 2 && header_put(c, "", 1)) return -1;   /* ends the value */
+    if (c->header_last == 2 && header_put(c, "", 1)) return -1; /* ends the value */
     c->header_last = 1;
     size_t start = c->cur->headers_len;
     if (header_put(c, at, n)) return -1;
@@ -169,7 +170,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
     if (count_header_bytes(c, n)) return -1;
-    if (c->header_last == 1 && header_put(c, "", 1)) return -1;   /* ends the name */
+    if (c->header_last == 1 && header_put(c, "", 1)) return -1; /* ends the name */
     c->header_last = 2;
     return header_put(c, at, n);
 }
@@ -225,8 +226,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
     if (n > ex->reserved - ex->body_len && ex->body_len + n <= c->srv->opts.max_body_bytes &&
         http_exchange_reserve(ex, ex->body_len + n - ex->reserved) != 0)
         return reject_busy(c);
-    int rc = grow_append(&ex->body, &ex->body_len, &ex->body_cap, at, n,
-                         c->srv->opts.max_body_bytes);
+    int rc =
+        grow_append(&ex->body, &ex->body_len, &ex->body_cap, at, n, c->srv->opts.max_body_bytes);
     if (rc == -1) {
         char msg[160];
         snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
@@ -254,8 +255,8 @@ static int on_message_complete(http_parser *p)
     c->last_activity_ms = uv_now(&c->lp->loop);
     queue_push(c, ex);
     if (!ex->keep_alive) c->no_more = 1;
-    c->srv->handler(ex, c->srv->ctx);   /* may answer at once */
-    if (c->closing) {   /* the answer's write failed: parse nothing more */
+    c->srv->handler(ex, c->srv->ctx); /* may answer at once */
+    if (c->closing) {                 /* the answer's write failed: parse nothing more */
         http_parser_pause(p, 1);
         return 0;
     }
@@ -313,7 +314,7 @@ static size_t conn_execute(http_conn *c, const char *data, size_t len)
         size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
         c->in_execute = 0;
         off += n;
-        if (c->closing) return len;   /* a callback's answer closed it: stop right here */
+        if (c->closing) return len; /* a callback's answer closed it: stop right here */
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
             c->paused = 1;
@@ -323,7 +324,7 @@ static size_t conn_execute(http_conn *c, const char *data, size_t len)
             protocol_error(c, e);
             return len;
         }
-        if (c->parser.upgrade) {  /* not supported: answer what we have, then close */
+        if (c->parser.upgrade) { /* not supported: answer what we have, then close */
             c->no_more = 1;
             return len;
         }
@@ -421,7 +422,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         c->in_cap = cap;
-        c->paused = 1;  /* re-run the buffered input through resume_parsing */
+        c->paused = 1; /* re-run the buffered input through resume_parsing */
         http_parser_pause(&c->parser, 1);
         resume_parsing(c);
     } else {
@@ -437,8 +438,7 @@ static void conn_update(http_conn *c)
     resume_parsing(c);
     if (c->closing) return;
     drain_check(c);
-    int want = c->discarding ||
-               (!c->no_more && !c->paused && !c->finishing && !c->draining);
+    int want = c->discarding || (!c->no_more && !c->paused && !c->finishing && !c->draining);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     } else if (!want && c->reading) {
@@ -455,8 +455,9 @@ static int conn_deadline(http_conn *c, uint64_t *deadline)
     if (c->discarding) *deadline = c->linger_deadline_ms;
     else if (c->cur && c->in_headers) *deadline = c->msg_begin_ms + (uint64_t)o->header_timeout_ms;
     else if (c->cur) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
-    else if (c->writes_in_flight) *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms;   /* stall */
-    else if (c->q_head) return 0;   /* waiting for answers; the scheduler bounds those */
+    else if (c->writes_in_flight)
+        *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms; /* stall */
+    else if (c->q_head) return 0; /* waiting for answers; the scheduler bounds those */
     else *deadline = c->last_activity_ms + (uint64_t)o->idle_timeout_ms;
     return 1;
 }
@@ -481,7 +482,8 @@ static void on_timer(uv_timer_t *t)
     if (conn_deadline(c, &deadline) && uv_now(&c->lp->loop) >= deadline &&
         !conn_write_progressed(c)) {
         log_debug_limited("http: closing connection: %s", c->discarding ? "linger over"
-                  : c->cur ? "request not received in time" : "idle");
+                                                          : c->cur ? "request not received in time"
+                                                                   : "idle");
         conn_close(c);
         return;
     }
@@ -589,7 +591,7 @@ static void conn_flush(http_conn *c)
             if (!c->q_head) c->q_tail = NULL;
             c->n_pending--;
             w->exs[w->n++] = ex;
-            if (!ex->resp_head) {   /* out of memory building it */
+            if (!ex->resp_head) { /* out of memory building it */
                 c->no_more = 1;
                 c->close_when_flushed = 1;
                 break;
@@ -646,7 +648,7 @@ static void conn_flush(http_conn *c)
 void http_conn_respond(http_exchange *ex)
 {
     http_conn *c = ex->conn;
-    if (!c) {       /* orphaned: the client is gone */
+    if (!c) { /* orphaned: the client is gone */
         http_exchange_free(ex);
         return;
     }
@@ -665,7 +667,7 @@ static void on_handle_closed(uv_handle_t *h)
     http_loop *lp = c->lp;
     free(c->in);
     free(c);
-    if (lp->conn_gone) lp->conn_gone(lp);   /* unset when a test drives a bare loop */
+    if (lp->conn_gone) lp->conn_gone(lp); /* unset when a test drives a bare loop */
 }
 
 static void conn_close(http_conn *c)
@@ -706,7 +708,7 @@ void http_conn_accept(http_loop *lp, int fd)
     }
     c->lp = lp;
     c->srv = lp->srv;
-    if (uv_tcp_init(&lp->loop, &c->tcp) != 0) {   /* cannot fail on Linux; be sure */
+    if (uv_tcp_init(&lp->loop, &c->tcp) != 0) { /* cannot fail on Linux; be sure */
         free(c);
         close(fd);
         return;
@@ -732,7 +734,7 @@ void http_conn_accept(http_loop *lp, int fd)
     }
     if (n > c->srv->opts.max_connections || atomic_load(&c->srv->phase) >= 2) {
         log_debug_limited("http: connection limit %d reached, closing a new connection",
-                  c->srv->opts.max_connections);
+                          c->srv->opts.max_connections);
         conn_close(c);
         return;
     }
@@ -749,9 +751,15 @@ void http_conn_drain(http_conn *c)
     if (c->closing || c->draining) return;
     c->draining = 1;
     drain_check(c);
-    conn_flush(c);   /* closes at once when nothing is left to answer */
+    conn_flush(c); /* closes at once when nothing is left to answer */
 }
 
-void http_conn_force_close(http_conn *c) { conn_close(c); }
+void http_conn_force_close(http_conn *c)
+{
+    conn_close(c);
+}
 
-http_conn *http_conn_next(http_conn *c) { return c->next; }
+http_conn *http_conn_next(http_conn *c)
+{
+    return c->next;
+}

@@ -52,15 +52,15 @@ void http_exchange_split_target(http_exchange *ex)
     if (*q == '?') {
         *q = '\0';
         char *query = q + 1;
-        query[strcspn(query, "#")] = '\0';   /* a fragment is never the server's */
+        query[strcspn(query, "#")] = '\0'; /* a fragment is never the server's */
         ex->query = query;
     } else {
         *q = '\0';
     }
 }
 
-void http_exchange_set_response(http_exchange *ex, int status, const char *content_type,
-                                char *body, size_t len, const char *extra_headers)
+void http_exchange_set_response(http_exchange *ex, int status, const char *content_type, char *body,
+                                size_t len, const char *extra_headers)
 {
     ex->status = status;
     ex->resp_body = body;
@@ -69,9 +69,9 @@ void http_exchange_set_response(http_exchange *ex, int status, const char *conte
     http_buf_init(&b);
     /* HEAD: the same headers as GET, Content-Length included (RFC 9110 9.3.2); the body is
      * left out when written. */
-    http_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-                    status, http_status_text(status),
-                    content_type ? content_type : "application/json", ex->resp_body_len);
+    http_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
+                    http_status_text(status), content_type ? content_type : "application/json",
+                    ex->resp_body_len);
     if (extra_headers) http_buf_puts(&b, extra_headers);
     free(ex->resp_head);
     ex->resp_head = http_buf_take(&b, &ex->resp_head_len);
@@ -87,9 +87,15 @@ char *http_error_json(const char *msg, size_t *len)
     return http_buf_take(&b, len);
 }
 
-int64_t http_ex_arrival_ns(const http_exchange *ex) { return ex->arrival_ns; }
+int64_t http_ex_arrival_ns(const http_exchange *ex)
+{
+    return ex->arrival_ns;
+}
 
-int http_ex_orphaned(const http_exchange *ex) { return ex->conn == NULL; }
+int http_ex_orphaned(const http_exchange *ex)
+{
+    return ex->conn == NULL;
+}
 
 void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
 {
@@ -103,9 +109,15 @@ const char *http_ex_body(const http_exchange *ex, size_t *len)
     return ex->body ? ex->body : "";
 }
 
-const char *http_ex_path(const http_exchange *ex) { return ex->url ? ex->url : ""; }
+const char *http_ex_path(const http_exchange *ex)
+{
+    return ex->url ? ex->url : "";
+}
 
-const char *http_ex_query(const http_exchange *ex) { return ex->query; }
+const char *http_ex_query(const http_exchange *ex)
+{
+    return ex->query;
+}
 
 int http_ex_method(const http_exchange *ex)
 {
@@ -124,7 +136,7 @@ const char *http_ex_method_name(const http_exchange *ex)
 
 const char *http_ex_header(const http_exchange *ex, const char *name)
 {
-    if (!ex->headers) return NULL;   /* no headers (NULL + 0 is undefined) */
+    if (!ex->headers) return NULL; /* no headers (NULL + 0 is undefined) */
     const char *p = ex->headers, *end = ex->headers + ex->headers_len;
     while (p < end) {
         const char *value = p + strlen(p) + 1;

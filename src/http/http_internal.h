@@ -16,33 +16,33 @@ typedef struct http_loop http_loop;
 typedef struct http_conn http_conn;
 
 struct http_exchange {
-    http_loop *lp;               /* immutable: the loop that owns this exchange */
-    http_conn *conn;             /* NULL once orphaned (client gone) */
-    http_exchange *next;         /* in the connection's response queue */
+    http_loop *lp;       /* immutable: the loop that owns this exchange */
+    http_conn *conn;     /* NULL once orphaned (client gone) */
+    http_exchange *next; /* in the connection's response queue */
     /* cross-thread post */
     http_exchange *post_next;
     void (*post_fn)(http_exchange *, void *);
     void *post_arg;
     /* request */
-    int method;                  /* enum http_method (http_parser) */
+    int method; /* enum http_method (http_parser) */
     int keep_alive;
-    int http10;                  /* HTTP/1.0: keep-alive must be said explicitly */
-    int64_t arrival_ns;          /* clock_now_ns() of the read that brought the first byte */
-    char *url;                   /* malloc'd request target; split at message end into the */
-    size_t url_len;              /* path (url, NUL-ended at '?' or '#') and the query */
-    const char *query;           /* inside url: after '?', NUL-ended; "" when none */
-    char *headers;               /* "name\0value\0" pairs, malloc'd */
+    int http10;         /* HTTP/1.0: keep-alive must be said explicitly */
+    int64_t arrival_ns; /* clock_now_ns() of the read that brought the first byte */
+    char *url;          /* malloc'd request target; split at message end into the */
+    size_t url_len;     /* path (url, NUL-ended at '?' or '#') and the query */
+    const char *query;  /* inside url: after '?', NUL-ended; "" when none */
+    char *headers;      /* "name\0value\0" pairs, malloc'd */
     size_t headers_len, headers_cap;
     char *body;
     size_t body_len, body_cap;
-    size_t reserved;             /* bytes of srv->inflight_bytes this request holds */
+    size_t reserved; /* bytes of srv->inflight_bytes this request holds */
     void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
     void *orphan_arg;
     /* response */
-    int ready;                   /* response filled in */
+    int ready; /* response filled in */
     int status;
-    int close_after;             /* close the connection after writing this one */
-    char *resp_head;             /* malloc'd status line + headers, without the Connection
+    int close_after; /* close the connection after writing this one */
+    char *resp_head; /* malloc'd status line + headers, without the Connection
                                   * header and the blank line (added when written) */
     size_t resp_head_len;
     char *resp_body;
@@ -51,23 +51,23 @@ struct http_exchange {
 
 struct http_loop {
     uv_loop_t loop;
-    uv_poll_t listen_poll;       /* the listening socket (http_listen.c) */
-    uv_timer_t listen_timer;     /* ends a pause in accepting after EMFILE */
+    uv_poll_t listen_poll;   /* the listening socket (http_listen.c) */
+    uv_timer_t listen_timer; /* ends a pause in accepting after EMFILE */
     int listen_fd;
-    int reserve_fd;              /* /dev/null, given up to shed a connection on EMFILE */
+    int reserve_fd; /* /dev/null, given up to shed a connection on EMFILE */
     int listener_open;
-    uv_async_t post_async;       /* posts from other threads */
-    uv_async_t ctl_async;        /* shutdown phases */
+    uv_async_t post_async; /* posts from other threads */
+    uv_async_t ctl_async;  /* shutdown phases */
     int asyncs_open;
     pthread_t thread;
     int thread_started;
     http_server *srv;
     pthread_mutex_t post_lock;
     http_exchange *post_head, *post_tail;
-    int post_closed;             /* under post_lock: the loop is gone, drop posts */
-    http_conn *conns;            /* live connections (doubly linked) */
+    int post_closed;  /* under post_lock: the loop is gone, drop posts */
+    http_conn *conns; /* live connections (doubly linked) */
     int phase_seen;
-    void (*conn_gone)(http_loop *lp);  /* set by http_server.c: a connection was freed */
+    void (*conn_gone)(http_loop *lp); /* set by http_server.c: a connection was freed */
     char read_scratch[65536];
 };
 
@@ -78,7 +78,7 @@ struct http_server {
     int port;
     int n_loops;
     http_loop *loops;
-    _Atomic int phase;           /* 0 run, 1 stop accepting, 2 drain, 3 force close */
+    _Atomic int phase; /* 0 run, 1 stop accepting, 2 drain, 3 force close */
     _Atomic int n_conns;
     _Atomic size_t inflight_bytes; /* sum of every live exchange's `reserved` */
 };
@@ -94,15 +94,15 @@ int http_bufs_consume(uv_buf_t *bufs, int nb, size_t written);
 
 /* http_exchange.c */
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c);
-void http_exchange_free(http_exchange *ex);   /* also gives back ex->reserved */
+void http_exchange_free(http_exchange *ex); /* also gives back ex->reserved */
 /* Charges n more body bytes to ex against opts.max_inflight_bytes. 0, or -1 (nothing
  * charged) when the node-wide budget has no room. */
 int http_exchange_reserve(http_exchange *ex, size_t n);
 /* Splits url into the path and the query (once the whole target is in). */
 void http_exchange_split_target(http_exchange *ex);
 /* Fills in the response: takes body; builds resp_head (NULL if out of memory). */
-void http_exchange_set_response(http_exchange *ex, int status, const char *content_type,
-                                char *body, size_t len, const char *extra_headers);
+void http_exchange_set_response(http_exchange *ex, int status, const char *content_type, char *body,
+                                size_t len, const char *extra_headers);
 /* {"error": "<msg>"} as a malloc'd body, or NULL if out of memory. */
 char *http_error_json(const char *msg, size_t *len);
 
@@ -112,8 +112,8 @@ void http_listener_close(http_loop *lp);
 
 /* http_conn.c: takes the accepted socket fd (closed on failure). */
 void http_conn_accept(http_loop *lp, int fd);
-void http_conn_drain(http_conn *c);        /* shutdown: answer what was received, then close */
-void http_conn_force_close(http_conn *c);  /* phase 3 */
+void http_conn_drain(http_conn *c);       /* shutdown: answer what was received, then close */
+void http_conn_force_close(http_conn *c); /* phase 3 */
 http_conn *http_conn_next(http_conn *c);
 /* Queues ex's filled-in response for writing, or frees ex if its client is gone. */
 void http_conn_respond(http_exchange *ex);

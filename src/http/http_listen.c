@@ -15,7 +15,7 @@
 #include "inferd/log.h"
 
 #define HTTP_ACCEPT_PAUSE_MS 100
-#define HTTP_ACCEPT_BATCH 64     /* connections taken per wake-up, so reads get their turn */
+#define HTTP_ACCEPT_BATCH    64   /* connections taken per wake-up, so reads get their turn */
 #define HTTP_ACCEPT_SHED_MAX 1024 /* the listen backlog */
 
 static void on_listen_ready(uv_poll_t *p, int status, int events);
@@ -51,11 +51,11 @@ static void accept_pause(http_loop *lp, int err)
             if (fd < 0) break;
             close(fd);
         }
-        reserve_open(lp);   /* may fail if another thread took the slot: retried later */
+        reserve_open(lp); /* may fail if another thread took the slot: retried later */
     }
     log_warn_limited("http: accept failed: %s; closed %d waiting connections, not accepting "
-                     "for %d ms (open connections: %d)", strerror(err), shed,
-                     HTTP_ACCEPT_PAUSE_MS, atomic_load(&lp->srv->n_conns));
+                     "for %d ms (open connections: %d)",
+                     strerror(err), shed, HTTP_ACCEPT_PAUSE_MS, atomic_load(&lp->srv->n_conns));
     uv_poll_stop(&lp->listen_poll);
     uv_timer_start(&lp->listen_timer, on_pause_over, HTTP_ACCEPT_PAUSE_MS, 0);
 }
@@ -117,8 +117,8 @@ int http_listener_open(http_loop *lp, const char *host, int *port, char *err, si
         close(fd);
         return -1;
     }
-    socklen_t alen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t alen =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&ss, alen) != 0 || listen(fd, 1024) != 0) {
         snprintf(err, err_len, "cannot listen on %s:%d: %s", host, *port, strerror(errno));
         close(fd);
@@ -141,7 +141,7 @@ int http_listener_open(http_loop *lp, const char *host, int *port, char *err, si
         close(fd);
         return -1;
     }
-    uv_timer_init(&lp->loop, &lp->listen_timer);   /* cannot fail on Linux */
+    uv_timer_init(&lp->loop, &lp->listen_timer); /* cannot fail on Linux */
     lp->listen_poll.data = lp->listen_timer.data = lp;
     lp->listen_fd = fd;
     lp->listener_open = 1;

@@ -20,7 +20,7 @@ static void run_work(uv_work_t *req)
 
 static void after_work(uv_work_t *req, int status)
 {
-    (void)status;   /* never cancelled: uv_cancel is not used */
+    (void)status; /* never cancelled: uv_cancel is not used */
     offload *o = req->data;
     http_exchange *ex = o->ex;
     void (*done)(http_exchange *, void *) = o->done;

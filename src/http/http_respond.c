@@ -17,8 +17,7 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     http_conn_respond(ex);
 }
 
-void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt,
-                   ...)
+void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;

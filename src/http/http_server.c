@@ -42,7 +42,10 @@ static void run_posts(http_loop *lp)
     }
 }
 
-static void on_post(uv_async_t *a) { run_posts(a->data); }
+static void on_post(uv_async_t *a)
+{
+    run_posts(a->data);
+}
 
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
 {
@@ -72,7 +75,7 @@ static void http_loop_maybe_finish(http_loop *lp)
     pthread_mutex_lock(&lp->post_lock);
     lp->post_closed = 1;
     pthread_mutex_unlock(&lp->post_lock);
-    run_posts(lp);   /* answers to orphaned exchanges: let them free themselves */
+    run_posts(lp); /* answers to orphaned exchanges: let them free themselves */
     lp->asyncs_open = 0;
     uv_close((uv_handle_t *)&lp->post_async, NULL);
     uv_close((uv_handle_t *)&lp->ctl_async, NULL);
@@ -110,7 +113,10 @@ static void set_phase(http_server *srv, int phase)
     }
 }
 
-void http_server_stop_accepting(http_server *srv) { set_phase(srv, 1); }
+void http_server_stop_accepting(http_server *srv)
+{
+    set_phase(srv, 1);
+}
 
 static void *loop_thread(void *arg)
 {
@@ -147,8 +153,7 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms)
         else all_joined = 0;
     }
     if (!all_joined) {
-        log_warn("http: connections still open after %lld ms; closing them",
-                 (long long)timeout_ms);
+        log_warn("http: connections still open after %lld ms; closing them", (long long)timeout_ms);
         set_phase(srv, 3);
         for (int i = 0; i < srv->n_loops; i++) {
             http_loop *lp = &srv->loops[i];
@@ -160,7 +165,7 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms)
     for (int i = 0; i < srv->n_loops; i++) {
         http_loop *lp = &srv->loops[i];
         if (lp->thread_started) {
-            leak = 1;   /* a wedged loop: leave its memory alone, the process is ending */
+            leak = 1; /* a wedged loop: leave its memory alone, the process is ending */
             continue;
         }
         int rc = uv_loop_close(&lp->loop);
@@ -175,10 +180,13 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms)
     free(srv);
 }
 
-int http_server_port(const http_server *srv) { return srv->port; }
+int http_server_port(const http_server *srv)
+{
+    return srv->port;
+}
 
-int http_server_start(const http_options *opts, http_handler handler, void *ctx,
-                      http_server **out, char *err, size_t err_len)
+int http_server_start(const http_options *opts, http_handler handler, void *ctx, http_server **out,
+                      char *err, size_t err_len)
 {
     *out = NULL;
     http_server *srv = calloc(1, sizeof *srv);
@@ -233,7 +241,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
     for (int i = 0; i < n_init && rc == 0; i++) {
         http_loop *lp = &srv->loops[i];
         int prc = pthread_create(&lp->thread, NULL, loop_thread, lp);
-        if (prc != 0) {   /* returns the error; errno is not set */
+        if (prc != 0) { /* returns the error; errno is not set */
             snprintf(err, err_len, "pthread_create: %s", strerror(prc));
             rc = -1;
             break;

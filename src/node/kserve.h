@@ -13,9 +13,9 @@
 #include "inferd/shm.h"
 
 typedef struct kserve_params {
-    char *id;            /* the request's "id", malloc'd (caller frees), or NULL */
+    char *id; /* the request's "id", malloc'd (caller frees), or NULL */
     size_t id_len;
-    int64_t timeout_us;  /* parameters.timeout; -1 if absent */
+    int64_t timeout_us; /* parameters.timeout; -1 if absent */
 } kserve_params;
 
 /* Decodes a JSON infer request for model m into req: inputs (allocated in the arena, in the
@@ -33,9 +33,8 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req);
 /* Appends the JSON infer response for a finished request (the outputs selected by
  * req->output_mask, data read from the arena and bounds-checked). Returns 0, or -1 with err
  * if an output tensor is inconsistent (answer 500). */
-int kserve_encode_infer(const infer_request *req, const model_config *m,
-                        const shm_region *region, const char *id, size_t id_len, http_buf *out,
-                        char *err, size_t err_len);
+int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
+                        const char *id, size_t id_len, http_buf *out, char *err, size_t err_len);
 
 /* Appends the data of tensor t as a flat JSON array. Returns 0 or -1 with err. */
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *out, char *err,

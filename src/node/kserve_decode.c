@@ -40,13 +40,13 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req)
 }
 
 typedef struct decoder {
-    const char *tname;        /* input name, for messages */
+    const char *tname; /* input name, for messages */
     inferd_dtype dtype;
     const shm_tensor *t;
-    uint8_t *dst;             /* NULL while measuring BYTES */
-    uint64_t pos;             /* BYTES: write position; else unused */
-    uint64_t bytes_total;     /* BYTES: measured size */
-    int64_t index;            /* next element index */
+    uint8_t *dst;         /* NULL while measuring BYTES */
+    uint64_t pos;         /* BYTES: write position; else unused */
+    uint64_t bytes_total; /* BYTES: measured size */
+    int64_t index;        /* next element index */
     char *err;
     size_t err_len;
 } decoder;
@@ -75,8 +75,8 @@ static int sbad(decoder *d, const char *got, const char *want)
 
 static int smalformed(decoder *d)
 {
-    snprintf(d->err, d->err_len, "input '%s': malformed JSON in data near element %lld",
-             d->tname, (long long)d->index);
+    snprintf(d->err, d->err_len, "input '%s': malformed JSON in data near element %lld", d->tname,
+             (long long)d->index);
     return -1;
 }
 
@@ -89,7 +89,8 @@ static int sput(decoder *d, kj_cursor *c)
     int64_t x = 0;
     double y = 0;
     if (d->dtype == INFERD_DTYPE_BOOL) {
-        if (kind != KJ_TRUE && kind != KJ_FALSE) return sbad(d, kj_kind_name(kind), "true or false");
+        if (kind != KJ_TRUE && kind != KJ_FALSE)
+            return sbad(d, kj_kind_name(kind), "true or false");
         if (kj_literal(c, kind)) return smalformed(d);
         p[0] = kind == KJ_TRUE;
     } else if (d->dtype == INFERD_DTYPE_BYTES) {
@@ -116,36 +117,65 @@ static int sput(decoder *d, kj_cursor *c)
             if (!is_int) return sbad(d, "a real number", "an integer");
             int64_t lo = 0, hi = 0;
             switch (d->dtype) {
-            case INFERD_DTYPE_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
-            case INFERD_DTYPE_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
-            case INFERD_DTYPE_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
-            case INFERD_DTYPE_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
+            case INFERD_DTYPE_INT8:
+                lo = INT8_MIN;
+                hi = INT8_MAX;
+                break;
+            case INFERD_DTYPE_INT16:
+                lo = INT16_MIN;
+                hi = INT16_MAX;
+                break;
+            case INFERD_DTYPE_INT32:
+                lo = INT32_MIN;
+                hi = INT32_MAX;
+                break;
+            case INFERD_DTYPE_INT64:
+                lo = INT64_MIN;
+                hi = INT64_MAX;
+                break;
             case INFERD_DTYPE_UINT8: hi = UINT8_MAX; break;
             case INFERD_DTYPE_UINT16: hi = UINT16_MAX; break;
             case INFERD_DTYPE_UINT32: hi = UINT32_MAX; break;
             case INFERD_DTYPE_UINT64: hi = INT64_MAX; break;
             default:
-                snprintf(d->err, d->err_len, "input '%s': datatype %s is not supported in JSON "
-                         "requests", d->tname, inferd_dtype_name(d->dtype));
+                snprintf(d->err, d->err_len,
+                         "input '%s': datatype %s is not supported in JSON "
+                         "requests",
+                         d->tname, inferd_dtype_name(d->dtype));
                 return -1;
             }
             if (over || x < lo || x > hi) {
-                snprintf(d->err, d->err_len, "input '%s': data element %lld: %.17g is out of "
-                         "range for %s", d->tname, (long long)d->index, y,
-                         inferd_dtype_name(d->dtype));
+                snprintf(d->err, d->err_len,
+                         "input '%s': data element %lld: %.17g is out of "
+                         "range for %s",
+                         d->tname, (long long)d->index, y, inferd_dtype_name(d->dtype));
                 return -1;
             }
             switch (es) {
-            case 1: { uint8_t v = (uint8_t)x; memcpy(p, &v, 1); break; }
-            case 2: { uint16_t v = (uint16_t)x; memcpy(p, &v, 2); break; }
-            case 4: { uint32_t v = (uint32_t)x; memcpy(p, &v, 4); break; }
+            case 1: {
+                uint8_t v = (uint8_t)x;
+                memcpy(p, &v, 1);
+                break;
+            }
+            case 2: {
+                uint16_t v = (uint16_t)x;
+                memcpy(p, &v, 2);
+                break;
+            }
+            case 4: {
+                uint32_t v = (uint32_t)x;
+                memcpy(p, &v, 4);
+                break;
+            }
             default: memcpy(p, &x, 8); break;
             }
         } else {
             int f32 = d->dtype == INFERD_DTYPE_FP32;
             if (!isfinite(y) || (f32 && fabs(y) > FLT_MAX)) {
-                snprintf(d->err, d->err_len, "input '%s': data element %lld: %g is out of range "
-                         "for %s", d->tname, (long long)d->index, y, inferd_dtype_name(d->dtype));
+                snprintf(d->err, d->err_len,
+                         "input '%s': data element %lld: %g is out of range "
+                         "for %s",
+                         d->tname, (long long)d->index, y, inferd_dtype_name(d->dtype));
                 return -1;
             }
             if (f32) {
@@ -165,8 +195,10 @@ static int snested(decoder *d, kj_cursor *c, uint32_t depth)
     int kind = kj_peek(c);
     if (depth == d->t->ndim) {
         if (kind == KJ_ARRAY || kind == KJ_OBJECT) {
-            snprintf(d->err, d->err_len, "input '%s': nested data is deeper than the shape "
-                     "(%u dimensions)", d->tname, d->t->ndim);
+            snprintf(d->err, d->err_len,
+                     "input '%s': nested data is deeper than the shape "
+                     "(%u dimensions)",
+                     d->tname, d->t->ndim);
             return -1;
         }
         return sput(d, c);
@@ -183,9 +215,10 @@ static int snested(decoder *d, kj_cursor *c, uint32_t depth)
     if (more < 0) return smalformed(d);
     if (count == d->t->dims[depth]) return 0;
 mismatch:
-    snprintf(d->err, d->err_len, "input '%s': nested data does not match the shape: "
-             "dimension %u should be an array of %lld entries, got %s", d->tname, depth,
-             (long long)d->t->dims[depth],
+    snprintf(d->err, d->err_len,
+             "input '%s': nested data does not match the shape: "
+             "dimension %u should be an array of %lld entries, got %s",
+             d->tname, depth, (long long)d->t->dims[depth],
              kind == KJ_ARRAY ? "an array of another length" : kj_kind_name(kind));
     return -1;
 }
@@ -198,7 +231,7 @@ static int stream_data(decoder *d, const char *text, size_t len, int64_t element
     int kind = kj_peek(&c);
     if (kind != KJ_ARRAY) {
         if (elements == 1 && kind != KJ_OBJECT && kind != KJ_NULL && kind != KJ_BAD)
-            return sput(d, &c);   /* a bare scalar for a one-element tensor */
+            return sput(d, &c); /* a bare scalar for a one-element tensor */
         snprintf(d->err, d->err_len, "input '%s': data must be an array", d->tname);
         return -1;
     }
@@ -212,8 +245,10 @@ static int stream_data(decoder *d, const char *text, size_t len, int64_t element
         kind = kj_peek(&c);
         if (kind == KJ_ARRAY || kind == KJ_OBJECT) return sbad(d, kj_kind_name(kind), "a scalar");
         if (n == elements) {
-            snprintf(d->err, d->err_len, "input '%s': shape holds %lld elements but data has "
-                     "more", d->tname, (long long)elements);
+            snprintf(d->err, d->err_len,
+                     "input '%s': shape holds %lld elements but data has "
+                     "more",
+                     d->tname, (long long)elements);
             return -1;
         }
         if (sput(d, &c)) return -1;
@@ -256,8 +291,10 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
         t->dims[i] = x;
         if (batched && i == 0) {
             if (x < 1 || x > max_batch) {
-                snprintf(err, err_len, "input '%s': batch size %lld is outside 1..%d "
-                         "(max_batch_size)", io->name, (long long)x, max_batch);
+                snprintf(err, err_len,
+                         "input '%s': batch size %lld is outside 1..%d "
+                         "(max_batch_size)",
+                         io->name, (long long)x, max_batch);
                 return -1;
             }
             continue;
@@ -273,9 +310,9 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
 }
 
 static int decode_input(const json_t *in, size_t idx, const char *body, size_t body_len,
-                        const kj_span *span, const model_config *m,
-                        const shm_region *region, shm_arena *arena, infer_request *req,
-                        int *seen, char *err, size_t err_len, int *status)
+                        const kj_span *span, const model_config *m, const shm_region *region,
+                        shm_arena *arena, infer_request *req, int *seen, char *err, size_t err_len,
+                        int *status)
 {
     if (!json_is_object(in)) {
         snprintf(err, err_len, "inputs[%zu]: must be an object", idx);
@@ -290,8 +327,7 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     for (int k = 0; k < m->n_inputs; k++)
         if (strcmp(m->inputs[k].name, name) == 0) j = k;
     if (j < 0) {
-        snprintf(err, err_len, "inputs[%zu]: model '%s' has no input '%.64s'", idx, m->name,
-                 name);
+        snprintf(err, err_len, "inputs[%zu]: model '%s' has no input '%.64s'", idx, m->name, name);
         return -1;
     }
     if (seen[j]) {
@@ -306,8 +342,8 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     }
     inferd_dtype dtype = inferd_dtype_from_name(dt);
     if (dtype != io->dtype) {
-        snprintf(err, err_len, "input '%s': datatype %.16s does not match the model's %s",
-                 io->name, dt, inferd_dtype_name(io->dtype));
+        snprintf(err, err_len, "input '%s': datatype %.16s does not match the model's %s", io->name,
+                 dt, inferd_dtype_name(io->dtype));
         return -1;
     }
     if (dtype == INFERD_DTYPE_FP16 || dtype == INFERD_DTYPE_BF16) {
@@ -317,15 +353,17 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     }
     json_t *params = json_object_get(in, "parameters");
     if (params && json_object_get(params, "binary_data_size")) {
-        snprintf(err, err_len, "input '%s': binary tensor data is not supported; send JSON "
-                 "'data'", io->name);
+        snprintf(err, err_len,
+                 "input '%s': binary tensor data is not supported; send JSON "
+                 "'data'",
+                 io->name);
         return -1;
     }
     shm_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = (uint32_t)dtype;
-    if (decode_shape(json_object_get(in, "shape"), io, m->max_batch_size > 0,
-                     m->max_batch_size, &t, err, err_len))
+    if (decode_shape(json_object_get(in, "shape"), io, m->max_batch_size > 0, m->max_batch_size, &t,
+                     err, err_len))
         return -1;
     int64_t elements = kserve_tensor_elements(&t);
     if (elements < 0) {
@@ -334,8 +372,10 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     }
     /* every element takes at least one byte of the body: refuse before sizing anything */
     if ((uint64_t)elements > body_len) {
-        snprintf(err, err_len, "input '%s': shape holds %lld elements but data has fewer "
-                 "(the body is %zu bytes)", io->name, (long long)elements, body_len);
+        snprintf(err, err_len,
+                 "input '%s': shape holds %lld elements but data has fewer "
+                 "(the body is %zu bytes)",
+                 io->name, (long long)elements, body_len);
         return -1;
     }
     json_t *data = json_object_get(in, "data");
@@ -353,7 +393,7 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     decoder d = {.tname = io->name, .dtype = dtype, .t = &t, .err = err, .err_len = err_len};
     uint64_t nbytes;
     if (dtype == INFERD_DTYPE_BYTES) {
-        if (stream_data(&d, text, text_len, elements)) return -1;   /* measure */
+        if (stream_data(&d, text, text_len, elements)) return -1; /* measure */
         nbytes = d.bytes_total;
     } else {
         /* a JSON element takes at least 2 bytes, so this bounds elements before sizing */
@@ -365,8 +405,10 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     }
     uint64_t off = 0;
     if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
-        snprintf(err, err_len, "no room in the tensor arena for input '%s' (%llu bytes); try "
-                 "again later", io->name, (unsigned long long)nbytes);
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try "
+                 "again later",
+                 io->name, (unsigned long long)nbytes);
         *status = 503;
         return -1;
     }
@@ -375,11 +417,13 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     req->inputs[j] = t;
     seen[j] = 1;
     d.dst = shm_arena_ptr(region, off);
-    if (stream_data(&d, text, text_len, elements)) return -1;   /* the caller frees the buffer */
+    if (stream_data(&d, text, text_len, elements)) return -1; /* the caller frees the buffer */
     if (m->max_batch_size > 0) {
         if (req->batch_rows && req->batch_rows != t.dims[0]) {
-            snprintf(err, err_len, "input '%s': batch size %lld differs from another input's "
-                     "%lld", io->name, (long long)t.dims[0], (long long)req->batch_rows);
+            snprintf(err, err_len,
+                     "input '%s': batch size %lld differs from another input's "
+                     "%lld",
+                     io->name, (long long)t.dims[0], (long long)req->batch_rows);
             return -1;
         }
         req->batch_rows = t.dims[0];
@@ -398,16 +442,18 @@ static int decode_params(const json_t *params, const model_config *m, infer_requ
     const json_t *v;
     if ((v = json_object_get(params, "timeout"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            snprintf(err, err_len, "parameters.timeout: must be a non-negative integer "
+            snprintf(err, err_len,
+                     "parameters.timeout: must be a non-negative integer "
                      "(microseconds)");
             return -1;
         }
-        out->timeout_us = json_integer_value(v);   /* the route checks it against its maximum */
+        out->timeout_us = json_integer_value(v); /* the route checks it against its maximum */
     }
     if ((v = json_object_get(params, "priority"))) {
         if (!json_is_integer(v) || json_integer_value(v) < -1000000 ||
             json_integer_value(v) > 1000000) {
-            snprintf(err, err_len, "parameters.priority: must be an integer in "
+            snprintf(err, err_len,
+                     "parameters.priority: must be an integer in "
                      "[-1000000, 1000000]");
             return -1;
         }
@@ -416,8 +462,10 @@ static int decode_params(const json_t *params, const model_config *m, infer_requ
     if ((v = json_object_get(params, "delay_ms"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > m->max_delay_ms) {
-            snprintf(err, err_len, "parameters.delay_ms: must be an integer in [0, %lld] "
-                     "(the model's max_delay_ms)", (long long)m->max_delay_ms);
+            snprintf(err, err_len,
+                     "parameters.delay_ms: must be an integer in [0, %lld] "
+                     "(the model's max_delay_ms)",
+                     (long long)m->max_delay_ms);
             return -1;
         }
         req->delay_us = json_integer_value(v) * 1000;
@@ -425,8 +473,8 @@ static int decode_params(const json_t *params, const model_config *m, infer_requ
     return 0;
 }
 
-static int decode_outputs(const json_t *outs, const model_config *m, infer_request *req,
-                          char *err, size_t err_len)
+static int decode_outputs(const json_t *outs, const model_config *m, infer_request *req, char *err,
+                          size_t err_len)
 {
     req->output_mask = 0;
     if (!outs) return 0;
@@ -436,8 +484,7 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
     }
     for (size_t i = 0; i < json_array_size(outs); i++) {
         const json_t *o = json_array_get(outs, i);
-        const char *name = json_is_object(o) ? json_string_value(json_object_get(o, "name"))
-                                             : NULL;
+        const char *name = json_is_object(o) ? json_string_value(json_object_get(o, "name")) : NULL;
         if (!name) {
             snprintf(err, err_len, "outputs[%zu]: must be an object with a string 'name'", i);
             return -1;
@@ -446,8 +493,8 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
         for (int k = 0; k < m->n_outputs; k++)
             if (strcmp(m->outputs[k].name, name) == 0) j = k;
         if (j < 0) {
-            snprintf(err, err_len, "outputs[%zu]: model '%s' has no output '%.64s'", i,
-                     m->name, name);
+            snprintf(err, err_len, "outputs[%zu]: model '%s' has no output '%.64s'", i, m->name,
+                     name);
             return -1;
         }
         const json_t *p = json_object_get(o, "parameters");
@@ -480,8 +527,8 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
     size_t skeleton_len;
     if (kj_split(body, len, spans, &skeleton, &skeleton_len, err, err_len)) return 400;
     json_error_t jerr;
-    json_t *root = json_loadb(skeleton, skeleton_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                              &jerr);
+    json_t *root =
+        json_loadb(skeleton, skeleton_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     free(skeleton);
     if (!root) {
         snprintf(err, err_len, "malformed JSON: %s", jerr.text);
@@ -499,8 +546,7 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
         snprintf(err, err_len, "id: must be a string");
         goto fail;
     }
-    if (decode_params(json_object_get(root, "parameters"), m, req, params, err, err_len))
-        goto fail;
+    if (decode_params(json_object_get(root, "parameters"), m, req, params, err, err_len)) goto fail;
     if (decode_outputs(json_object_get(root, "outputs"), m, req, err, err_len)) goto fail;
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs)) {

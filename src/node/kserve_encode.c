@@ -16,7 +16,6 @@ static void put_double(http_buf *b, double v, int digits)
     else http_buf_printf(b, "%.*g", digits, v);
 }
 
-
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *b, char *err,
                        size_t err_len)
 {
@@ -51,16 +50,66 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
         case INFERD_DTYPE_BOOL: http_buf_puts(b, p[i] ? "true" : "false"); break;
         case INFERD_DTYPE_INT8: http_buf_printf(b, "%d", (int)(int8_t)p[i]); break;
         case INFERD_DTYPE_UINT8: http_buf_printf(b, "%u", (unsigned)p[i]); break;
-        case INFERD_DTYPE_INT16: { int16_t v; memcpy(&v, p + i * 2, 2); http_buf_printf(b, "%d", v); break; }
-        case INFERD_DTYPE_UINT16: { uint16_t v; memcpy(&v, p + i * 2, 2); http_buf_printf(b, "%u", v); break; }
-        case INFERD_DTYPE_INT32: { int32_t v; memcpy(&v, p + i * 4, 4); http_buf_printf(b, "%" PRId32, v); break; }
-        case INFERD_DTYPE_UINT32: { uint32_t v; memcpy(&v, p + i * 4, 4); http_buf_printf(b, "%" PRIu32, v); break; }
-        case INFERD_DTYPE_INT64: { int64_t v; memcpy(&v, p + i * 8, 8); http_buf_printf(b, "%" PRId64, v); break; }
-        case INFERD_DTYPE_UINT64: { uint64_t v; memcpy(&v, p + i * 8, 8); http_buf_printf(b, "%" PRIu64, v); break; }
-        case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + i * 4, 4); put_double(b, v, 9); break; }
-        case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + i * 8, 8); put_double(b, v, 17); break; }
-        case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, inferd_half_to_float(v), 5); break; }
-        case INFERD_DTYPE_BF16: { uint16_t v; memcpy(&v, p + i * 2, 2); put_double(b, inferd_bf16_to_float(v), 4); break; }
+        case INFERD_DTYPE_INT16: {
+            int16_t v;
+            memcpy(&v, p + i * 2, 2);
+            http_buf_printf(b, "%d", v);
+            break;
+        }
+        case INFERD_DTYPE_UINT16: {
+            uint16_t v;
+            memcpy(&v, p + i * 2, 2);
+            http_buf_printf(b, "%u", v);
+            break;
+        }
+        case INFERD_DTYPE_INT32: {
+            int32_t v;
+            memcpy(&v, p + i * 4, 4);
+            http_buf_printf(b, "%" PRId32, v);
+            break;
+        }
+        case INFERD_DTYPE_UINT32: {
+            uint32_t v;
+            memcpy(&v, p + i * 4, 4);
+            http_buf_printf(b, "%" PRIu32, v);
+            break;
+        }
+        case INFERD_DTYPE_INT64: {
+            int64_t v;
+            memcpy(&v, p + i * 8, 8);
+            http_buf_printf(b, "%" PRId64, v);
+            break;
+        }
+        case INFERD_DTYPE_UINT64: {
+            uint64_t v;
+            memcpy(&v, p + i * 8, 8);
+            http_buf_printf(b, "%" PRIu64, v);
+            break;
+        }
+        case INFERD_DTYPE_FP32: {
+            float v;
+            memcpy(&v, p + i * 4, 4);
+            put_double(b, v, 9);
+            break;
+        }
+        case INFERD_DTYPE_FP64: {
+            double v;
+            memcpy(&v, p + i * 8, 8);
+            put_double(b, v, 17);
+            break;
+        }
+        case INFERD_DTYPE_FP16: {
+            uint16_t v;
+            memcpy(&v, p + i * 2, 2);
+            put_double(b, inferd_half_to_float(v), 5);
+            break;
+        }
+        case INFERD_DTYPE_BF16: {
+            uint16_t v;
+            memcpy(&v, p + i * 2, 2);
+            put_double(b, inferd_bf16_to_float(v), 4);
+            break;
+        }
         case INFERD_DTYPE_BYTES: {
             uint32_t l;
             if (t->nbytes - pos < 4) goto short_bytes;
@@ -87,13 +136,12 @@ short_bytes:
     return -1;
 }
 
-int kserve_encode_infer(const infer_request *req, const model_config *m,
-                        const shm_region *region, const char *id, size_t id_len, http_buf *b,
-                        char *err, size_t err_len)
+int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
+                        const char *id, size_t id_len, http_buf *b, char *err, size_t err_len)
 {
     if (req->n_outputs > MODEL_MAX_IO || (int)req->n_outputs != m->n_outputs) {
-        snprintf(err, err_len, "the worker returned %u outputs, model '%s' has %d",
-                 req->n_outputs, m->name, m->n_outputs);
+        snprintf(err, err_len, "the worker returned %u outputs, model '%s' has %d", req->n_outputs,
+                 m->name, m->n_outputs);
         return -1;
     }
     char version[16];

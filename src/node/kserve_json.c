@@ -28,8 +28,16 @@ int kj_peek(kj_cursor *c)
     case 'f': return KJ_FALSE;
     case 'n': return KJ_NULL;
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': return KJ_NUMBER;
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': return KJ_NUMBER;
     default: return KJ_BAD;
     }
 }
@@ -60,10 +68,19 @@ static int seq_next(kj_cursor *c, int *first, char close)
     return 1;
 }
 
-int kj_array_next(kj_cursor *c, int *first) { return seq_next(c, first, ']'); }
-static int object_next(kj_cursor *c, int *first) { return seq_next(c, first, '}'); }
+int kj_array_next(kj_cursor *c, int *first)
+{
+    return seq_next(c, first, ']');
+}
+static int object_next(kj_cursor *c, int *first)
+{
+    return seq_next(c, first, '}');
+}
 
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
 
 int kj_number(kj_cursor *c, int *is_int, int64_t *ival, int *overflow, double *dval)
 {
@@ -103,20 +120,18 @@ int kj_number(kj_cursor *c, int *is_int, int64_t *ival, int *overflow, double *d
     }
     size_t n = (size_t)(p - s);
     char buf[400];
-    if (n >= sizeof buf) return -1;   /* no sane number is this long */
+    if (n >= sizeof buf) return -1; /* no sane number is this long */
     memcpy(buf, s, n);
     buf[n] = '\0';
     errno = 0;
-    *dval = strtod(buf, NULL);        /* ±HUGE_VAL on overflow: callers range-check */
+    *dval = strtod(buf, NULL); /* ±HUGE_VAL on overflow: callers range-check */
     *is_int = integer;
     *overflow = 0;
     *ival = 0;
     if (integer) {
-        if (over || (!neg && mag > (uint64_t)INT64_MAX) ||
-            (neg && mag > (uint64_t)INT64_MAX + 1))
+        if (over || (!neg && mag > (uint64_t)INT64_MAX) || (neg && mag > (uint64_t)INT64_MAX + 1))
             *overflow = 1;
-        else
-            *ival = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+        else *ival = neg ? (int64_t)(0 - mag) : (int64_t)mag;
     }
     c->p = p;
     return 0;
@@ -141,14 +156,24 @@ static size_t put_utf8(uint8_t *dst, uint32_t cp)
 {
     uint8_t tmp[4];
     size_t n;
-    if (cp < 0x80) { tmp[0] = (uint8_t)cp; n = 1; }
-    else if (cp < 0x800) { tmp[0] = (uint8_t)(0xC0 | cp >> 6); tmp[1] = (uint8_t)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        tmp[0] = (uint8_t)(0xE0 | cp >> 12); tmp[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (uint8_t)(0x80 | (cp & 0x3F)); n = 3;
+    if (cp < 0x80) {
+        tmp[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (uint8_t)(0xC0 | cp >> 6);
+        tmp[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        tmp[0] = (uint8_t)(0xE0 | cp >> 12);
+        tmp[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        tmp[0] = (uint8_t)(0xF0 | cp >> 18); tmp[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)); tmp[3] = (uint8_t)(0x80 | (cp & 0x3F)); n = 4;
+        tmp[0] = (uint8_t)(0xF0 | cp >> 18);
+        tmp[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        tmp[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 4;
     }
     if (dst) memcpy(dst, tmp, n);
     return n;
@@ -167,9 +192,15 @@ int kj_string(kj_cursor *c, uint8_t *dst, size_t *len)
         if (ch == '\\') {
             if (end - p < 2) return -1;
             char e = p[1];
-            char simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b'
-                        : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t'
-                        : 0;
+            char simple = e == '"'    ? '"'
+                          : e == '\\' ? '\\'
+                          : e == '/'  ? '/'
+                          : e == 'b'  ? '\b'
+                          : e == 'f'  ? '\f'
+                          : e == 'n'  ? '\n'
+                          : e == 'r'  ? '\r'
+                          : e == 't'  ? '\t'
+                                      : 0;
             if (simple) {
                 if (dst) dst[n] = (uint8_t)simple;
                 n++;
@@ -180,10 +211,10 @@ int kj_string(kj_cursor *c, uint8_t *dst, size_t *len)
             uint32_t cp;
             if (hex4(p + 2, &cp)) return -1;
             p += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {   /* a surrogate pair */
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair */
                 uint32_t lo;
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) ||
-                    lo < 0xDC00 || lo > 0xDFFF)
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 ||
+                    lo > 0xDFFF)
                     return -1;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p += 6;
@@ -193,7 +224,7 @@ int kj_string(kj_cursor *c, uint8_t *dst, size_t *len)
             n += put_utf8(dst ? dst + n : NULL, cp);
             continue;
         }
-        if (ch >= 0x80) {   /* raw UTF-8 must be valid, as jansson requires */
+        if (ch >= 0x80) { /* raw UTF-8 must be valid, as jansson requires */
             size_t l = http_utf8_seq_len((const unsigned char *)p, (size_t)(end - p));
             if (!l) return -1;
             if (dst) memcpy(dst + n, p, l);
@@ -244,8 +275,7 @@ int kj_skip(kj_cursor *c, int depth)
     case KJ_OBJECT:
         c->p++;
         while ((more = object_next(c, &first)) == 1) {
-            if (kj_string(c, NULL, &len) || kj_expect(c, ':') || kj_skip(c, depth + 1))
-                return -1;
+            if (kj_string(c, NULL, &len) || kj_expect(c, ':') || kj_skip(c, depth + 1)) return -1;
         }
         return more;
     default: return -1;
@@ -261,7 +291,7 @@ static int read_key(kj_cursor *c, char *buf, size_t buf_len)
     if (n < buf_len) {
         if (kj_string(c, (uint8_t *)buf, &n)) return -1;
         buf[n] = '\0';
-        if (strlen(buf) != n) buf[0] = '\0';   /* an embedded NUL matches nothing */
+        if (strlen(buf) != n) buf[0] = '\0'; /* an embedded NUL matches nothing */
     } else {
         *c = probe;
         buf[0] = '\0';
@@ -272,7 +302,7 @@ static int read_key(kj_cursor *c, char *buf, size_t buf_len)
 static int split_inputs(kj_cursor *c, const char *body, kj_span *spans, http_buf *skel,
                         size_t *copied)
 {
-    c->p++;   /* '[' */
+    c->p++; /* '[' */
     int first = 1, more, i = 0;
     char key[16];
     while ((more = kj_array_next(c, &first)) == 1) {
@@ -289,7 +319,7 @@ static int split_inputs(kj_cursor *c, const char *body, kj_span *spans, http_buf
                 if (kj_skip(c, 3)) return -1;
                 continue;
             }
-            kj_peek(c);   /* to the value's first byte */
+            kj_peek(c); /* to the value's first byte */
             size_t start = (size_t)(c->p - body);
             if (kj_skip(c, 3)) return -1;
             size_t end = (size_t)(c->p - body);

@@ -8,18 +8,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KJ_MAX_SPANS 16          /* inputs whose data is located; more are refused anyway */
+#define KJ_MAX_SPANS    16 /* inputs whose data is located; more are refused anyway */
 #define KJ_SKELETON_MAX (1u << 20)
 
 typedef struct kj_cursor {
     const char *p, *end;
 } kj_cursor;
 
-enum kj_kind { KJ_END = 0, KJ_STRING, KJ_NUMBER, KJ_TRUE, KJ_FALSE, KJ_NULL, KJ_ARRAY,
-               KJ_OBJECT, KJ_BAD };
+enum kj_kind {
+    KJ_END = 0,
+    KJ_STRING,
+    KJ_NUMBER,
+    KJ_TRUE,
+    KJ_FALSE,
+    KJ_NULL,
+    KJ_ARRAY,
+    KJ_OBJECT,
+    KJ_BAD
+};
 
 typedef struct kj_span {
-    size_t off, len;             /* len 0 = none recorded */
+    size_t off, len; /* len 0 = none recorded */
 } kj_span;
 
 /* Skips white space; returns the kind of the next value from its first byte. */

@@ -37,38 +37,42 @@ typedef struct node_options {
     uint64_t arena_mb;
     uint32_t batch_slots;
     int64_t live_stale_ms;
-    int inflight_given;          /* --max-inflight-bytes was given */
+    int inflight_given; /* --max-inflight-bytes was given */
 } node_options;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-"usage: inferd [options]\n"
-"Serves the models of a repository over HTTP (KServe v2 REST and POST /process).\n\n"
-"  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
-"  --host ADDR             address to bind (default 0.0.0.0)\n"
-"  --model-repository DIR  model repository (default: models)\n"
-"  --threads N             HTTP event-loop threads (default 2)\n"
-"  --log-level L           debug|info|warn|error|off (default info)\n"
-"  --log-format F          text|json (default text)\n"
-"  --max-body-bytes N      largest request body (default 67108864; larger => 413)\n"
-"  --max-header-bytes N    largest request line + headers (default 16384; => 431)\n"
-"  --header-timeout-ms N   time to receive a request's headers (default 10000)\n"
-"  --idle-timeout-ms N     idle keep-alive connection timeout (default 60000)\n"
-"  --max-connections N     open connections (default 10000; lowered to fit the open-file\n"
-"                          limit, which is raised to its hard limit at start)\n"
-"  --max-inflight-bytes N  request body bytes held at once, all clients together\n"
-"                          (default: 1 GiB or a quarter of RAM if less; beyond => 503)\n"
-"  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => 400)\n"
-"  --max-pipeline N        requests in flight per connection (default 64)\n"
-"  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default 10000)\n"
-"  --arena-mb N            tensor arena MiB, divided over the models without their own\n"
-"                           arena_mb (at least 16 each; default 256)\n"
-"  --batch-slots N         batches in flight node-wide, shared fairly by the models (1024)\n"
-"  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
-"  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
-"                          progress for this long (default 5000)\n"
-"  --help, --version\n");
+    fprintf(
+        f,
+        "usage: inferd [options]\n"
+        "Serves the models of a repository over HTTP (KServe v2 REST and POST /process).\n\n"
+        "  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
+        "  --host ADDR             address to bind (default 0.0.0.0)\n"
+        "  --model-repository DIR  model repository (default: models)\n"
+        "  --threads N             HTTP event-loop threads (default 2)\n"
+        "  --log-level L           debug|info|warn|error|off (default info)\n"
+        "  --log-format F          text|json (default text)\n"
+        "  --max-body-bytes N      largest request body (default 67108864; larger => 413)\n"
+        "  --max-header-bytes N    largest request line + headers (default 16384; => 431)\n"
+        "  --header-timeout-ms N   time to receive a request's headers (default 10000)\n"
+        "  --idle-timeout-ms N     idle keep-alive connection timeout (default 60000)\n"
+        "  --max-connections N     open connections (default 10000; lowered to fit the open-file\n"
+        "                          limit, which is raised to its hard limit at start)\n"
+        "  --max-inflight-bytes N  request body bytes held at once, all clients together\n"
+        "                          (default: 1 GiB or a quarter of RAM if less; beyond => 503)\n"
+        "  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => "
+        "400)\n"
+        "  --max-pipeline N        requests in flight per connection (default 64)\n"
+        "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default "
+        "10000)\n"
+        "  --arena-mb N            tensor arena MiB, divided over the models without their own\n"
+        "                           arena_mb (at least 16 each; default 256)\n"
+        "  --batch-slots N         batches in flight node-wide, shared fairly by the models "
+        "(1024)\n"
+        "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
+        "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
+        "                          progress for this long (default 5000)\n"
+        "  --help, --version\n");
 }
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -83,9 +87,29 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 
 static int parse_args(int argc, char **argv, node_options *o)
 {
-    enum { O_PORT = 1000, O_HOST, O_REPO, O_THREADS, O_LEVEL, O_FORMAT, O_BODY, O_HEADER,
-           O_HTIMEOUT, O_ITIMEOUT, O_MAXCONN, O_PIPE, O_DRAIN, O_ARENA, O_SLOTS, O_WORKER,
-           O_LIVE_STALE, O_HELP, O_VERSION, O_INFLIGHT, O_MAXTIMEOUT };
+    enum {
+        O_PORT = 1000,
+        O_HOST,
+        O_REPO,
+        O_THREADS,
+        O_LEVEL,
+        O_FORMAT,
+        O_BODY,
+        O_HEADER,
+        O_HTIMEOUT,
+        O_ITIMEOUT,
+        O_MAXCONN,
+        O_PIPE,
+        O_DRAIN,
+        O_ARENA,
+        O_SLOTS,
+        O_WORKER,
+        O_LIVE_STALE,
+        O_HELP,
+        O_VERSION,
+        O_INFLIGHT,
+        O_MAXTIMEOUT
+    };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
@@ -249,8 +273,8 @@ static void fit_fd_limit(node_options *o, uint32_t workers)
     if ((uint64_t)o->http.max_connections > room) {
         log_warn("--max-connections lowered from %d to %llu: the open-file limit is %llu and "
                  "%llu descriptors are kept for workers, listeners and logs",
-                 o->http.max_connections, (unsigned long long)room,
-                 (unsigned long long)limit, (unsigned long long)reserve);
+                 o->http.max_connections, (unsigned long long)room, (unsigned long long)limit,
+                 (unsigned long long)reserve);
         o->http.max_connections = (int)room;
     }
 }
@@ -268,7 +292,8 @@ static void fit_inflight_bytes(node_options *o)
     }
     if (o->http.max_body_bytes > o->http.max_inflight_bytes) {
         log_warn("--max-body-bytes lowered from %zu to %zu: one body cannot exceed "
-                 "--max-inflight-bytes", o->http.max_body_bytes, o->http.max_inflight_bytes);
+                 "--max-inflight-bytes",
+                 o->http.max_body_bytes, o->http.max_inflight_bytes);
         o->http.max_body_bytes = o->http.max_inflight_bytes;
     }
 }
@@ -282,13 +307,14 @@ static void on_signal(int sig)
     if (++signal_count > 1) _exit(128 + sig);
     int saved = errno;
     char b = (char)sig;
-    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */ }
+    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */
+    }
     errno = saved;
 }
 
 static int install_signals(void)
 {
-    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1;   /* workers must not hold it */
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1; /* workers must not hold it */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -349,8 +375,8 @@ int main(int argc, char **argv)
     int n = 0;
     for (int i = 0; i < n_all; i++) {
         if (!backend_available(all[i].backend)) {
-            log_warn("model %s: skipped: backend '%s' is not available in this build",
-                     all[i].name, all[i].backend);
+            log_warn("model %s: skipped: backend '%s' is not available in this build", all[i].name,
+                     all[i].backend);
             continue;
         }
         all[n++] = all[i];
@@ -386,8 +412,8 @@ int main(int argc, char **argv)
     sched_options_default(&sopts);
     sopts.worker_path = worker_path;
     scheduler *sched = NULL;
-    if (sched_create(&sopts, all, n, regions.regions, regions.arenas, &sched, err,
-                     sizeof err) != 0) {
+    if (sched_create(&sopts, all, n, regions.regions, regions.arenas, &sched, err, sizeof err) !=
+        0) {
         log_error("cannot start the scheduler: %s", err);
         node_regions_destroy(&regions);
         free(all);
@@ -395,12 +421,13 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n; i++)
         log_info("model %s loaded: backend=%s max_batch_size=%d workers=%d..%d", all[i].name,
-                 all[i].backend, all[i].max_batch_size, all[i].workers_min,
-                 all[i].workers_max);
-    free(all);   /* the scheduler copied the configs */
+                 all[i].backend, all[i].max_batch_size, all[i].workers_min, all[i].workers_max);
+    free(all); /* the scheduler copied the configs */
 
-    routes_ctx rctx = {.sched = sched, .server_name = "inferd",
-                       .version = INFERD_VERSION, .max_timeout_ms = o.max_timeout_ms,
+    routes_ctx rctx = {.sched = sched,
+                       .server_name = "inferd",
+                       .version = INFERD_VERSION,
+                       .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL};
     http_server *srv = NULL;
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
@@ -410,8 +437,9 @@ int main(int argc, char **argv)
         return 1;
     }
     log_info("listening on http://%s:%d threads=%d models=%d max_connections=%d "
-             "max_inflight_bytes=%zu", o.http.host, http_server_port(srv), o.http.threads, n,
-             o.http.max_connections, o.http.max_inflight_bytes);
+             "max_inflight_bytes=%zu",
+             o.http.host, http_server_port(srv), o.http.threads, n, o.http.max_connections,
+             o.http.max_inflight_bytes);
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */

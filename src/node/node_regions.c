@@ -30,7 +30,7 @@ int node_regions_create(const model_config *models, int n, const shm_config *bas
         node_regions_destroy(out);
         return -1;
     }
-    int n_shared = 0;   /* models without their own arena_mb share total_arena_mb */
+    int n_shared = 0; /* models without their own arena_mb share total_arena_mb */
     for (int m = 0; m < n; m++) n_shared += models[m].arena_mb <= 0;
     for (int m = 0; m < n; m++) {
         shm_config cfg = *base;
@@ -48,8 +48,7 @@ int node_regions_create(const model_config *models, int n, const shm_config *bas
         out->regions[m] = &out->storage[m];
         out->arenas[m] = shm_arena_create(&out->storage[m]);
         if (!out->arenas[m]) {
-            snprintf(err, err_len, "model %s: cannot create its arena allocator",
-                     models[m].name);
+            snprintf(err, err_len, "model %s: cannot create its arena allocator", models[m].name);
             node_regions_destroy(out);
             return -1;
         }

@@ -8,15 +8,15 @@
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
 
-#define NODE_ARENA_MIN_MB 16   /* a model's share of --arena-mb is never below this */
+#define NODE_ARENA_MIN_MB 16 /* a model's share of --arena-mb is never below this */
 
 /* Owns n regions and their arena allocators; regions[m] / arenas[m] are model m's (the
  * arrays sched_create takes). */
 typedef struct node_regions {
     int n;
-    shm_region *storage;   /* n regions */
-    shm_region **regions;  /* n pointers into storage */
-    shm_arena **arenas;    /* n allocators */
+    shm_region *storage;  /* n regions */
+    shm_region **regions; /* n pointers into storage */
+    shm_arena **arenas;   /* n allocators */
 } node_regions;
 
 /* The arena of model m in MiB: its config's arena_mb, else total_mb divided over the n_shared

@@ -40,8 +40,7 @@ static int method_ok(http_exchange *ex, const char *allow)
 {
     int m = http_ex_method(ex);
     int want_post = strcmp(allow, "POST") == 0;
-    if (want_post ? m == HTTP_KIND_POST : (m == HTTP_KIND_GET || m == HTTP_KIND_HEAD))
-        return 1;
+    if (want_post ? m == HTTP_KIND_POST : (m == HTTP_KIND_GET || m == HTTP_KIND_HEAD)) return 1;
     char hdr[64];
     snprintf(hdr, sizeof hdr, "Allow: %s\r\n", want_post ? "POST" : "GET, HEAD");
     http_ex_error(ex, 405, hdr, "method %s is not allowed on %s (allowed: %s)",
@@ -124,6 +123,5 @@ void routes_handle(http_exchange *ex, void *vctx)
         return;
     }
 not_found:
-    http_ex_error(ex, 404, "", "no route for %s %.200s", http_ex_method_name(ex),
-                  http_ex_path(ex));
+    http_ex_error(ex, 404, "", "no route for %s %.200s", http_ex_method_name(ex), http_ex_path(ex));
 }

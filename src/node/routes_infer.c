@@ -20,7 +20,7 @@
 enum job_kind { JOB_KSERVE, JOB_PROCESS };
 
 typedef struct infer_job {
-    infer_request req;       /* first: the scheduler sees only this */
+    infer_request req; /* first: the scheduler sees only this */
     http_exchange *ex;
     routes_ctx *ctx;
     int kind;
@@ -30,9 +30,9 @@ typedef struct infer_job {
     const model_config *model;
     const char *body;
     size_t body_len;
-    int status;              /* decode: 0 or an HTTP status; encode: 0 or -1 */
+    int status; /* decode: 0 or an HTTP status; encode: 0 or -1 */
     kserve_params params;
-    json_t *root;            /* /process: the parsed body */
+    json_t *root; /* /process: the parsed body */
     http_buf out;
     char err[512];
 } infer_job;
@@ -102,15 +102,15 @@ static void encode_answer(void *arg)
     infer_job *job = arg;
     const model_config *m = sched_model(job->ctx->sched, job->req.model);
     const shm_region *region = sched_model_region(job->ctx->sched, job->req.model);
-    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len,
-                                      &job->out, job->err, sizeof job->err);
+    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len, &job->out,
+                                      job->err, sizeof job->err);
 }
 
 /* On the loop thread, once job->out holds the answer: sends it, frees the job. */
 static void send_encoded(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
-    if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees ex */
+    if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
     else if (job->status == 0) routes_send_buf(ex, 200, &job->out);
     else http_ex_error(ex, 500, "", "%s", job->err);
     sched_release(job->ctx->sched, &job->req);
@@ -120,8 +120,7 @@ static void send_encoded(http_exchange *ex, void *arg)
 static uint64_t output_bytes(const infer_request *req)
 {
     uint64_t n = 0;
-    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++)
-        n += req->outputs[i].nbytes;
+    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++) n += req->outputs[i].nbytes;
     return n;
 }
 
@@ -131,14 +130,14 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     infer_job *job = arg;
     routes_ctx *ctx = job->ctx;
     if (http_ex_orphaned(ex)) {
-        http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees the exchange */
+        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
     } else if (job->req.status != 0) {
         answer_error(ex, &job->req);
     } else if (job->kind == JOB_PROCESS) {
         answer_process(ex, job);
     } else {
         run_sized(ex, output_bytes(&job->req), encode_answer, send_encoded, job);
-        return;   /* send_encoded releases and frees */
+        return; /* send_encoded releases and frees */
     }
     sched_release(ctx->sched, &job->req);
     job_free(job);
@@ -161,8 +160,10 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_ti
     const char *h = http_ex_header(ex, "inferd-timeout-ms");
     if (timeout_us >= 0) {
         if (timeout_us > max_timeout_ms * 1000) {
-            snprintf(err, err_len, "parameters.timeout: %lld us exceeds this server's maximum "
-                     "of %lld ms", (long long)timeout_us, (long long)max_timeout_ms);
+            snprintf(err, err_len,
+                     "parameters.timeout: %lld us exceeds this server's maximum "
+                     "of %lld ms",
+                     (long long)timeout_us, (long long)max_timeout_ms);
             return -1;
         }
         timeout_ns = timeout_us * 1000;
@@ -172,13 +173,16 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_ti
         long long v = strtoll(h, &end, 10);
         while (*end == ' ' || *end == '\t') end++;
         if (errno || end == h || *end || v < 0) {
-            snprintf(err, err_len, "header Inferd-Timeout-Ms: must be a non-negative integer "
+            snprintf(err, err_len,
+                     "header Inferd-Timeout-Ms: must be a non-negative integer "
                      "(milliseconds)");
             return -1;
         }
         if (v > max_timeout_ms) {
-            snprintf(err, err_len, "header Inferd-Timeout-Ms: %lld exceeds this server's "
-                     "maximum of %lld ms", v, (long long)max_timeout_ms);
+            snprintf(err, err_len,
+                     "header Inferd-Timeout-Ms: %lld exceeds this server's "
+                     "maximum of %lld ms",
+                     v, (long long)max_timeout_ms);
             return -1;
         }
         timeout_ns = (int64_t)v * 1000000;
@@ -232,10 +236,9 @@ static void decode_request(void *arg)
 {
     infer_job *job = arg;
     scheduler *s = job->ctx->sched;
-    job->status = kserve_decode_infer(job->body, job->body_len, job->model,
-                                      sched_model_region(s, job->req.model),
-                                      sched_model_arena(s, job->req.model), &job->req, &job->params,
-                                      job->err, sizeof job->err);
+    job->status = kserve_decode_infer(
+        job->body, job->body_len, job->model, sched_model_region(s, job->req.model),
+        sched_model_arena(s, job->req.model), &job->req, &job->params, job->err, sizeof job->err);
 }
 
 /* On the loop thread, once decoded: answers a refusal, or submits. */
@@ -252,9 +255,9 @@ static void submit_decoded(http_exchange *ex, void *arg)
     }
     job->id = job->params.id;
     job->id_len = job->params.id_len;
-    if (http_ex_orphaned(ex)) {   /* the client left while its body was decoded */
+    if (http_ex_orphaned(ex)) { /* the client left while its body was decoded */
         kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
-        http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* frees the exchange */
+        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
         job_free(job);
         return;
     }
@@ -274,7 +277,7 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     infer_job *job = job_new(ex, ctx, model, JOB_KSERVE);
     if (!job) return;
     job->model = sched_model(ctx->sched, model);
-    job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
+    job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
     run_sized(ex, job->body_len, decode_request, submit_decoded, job);
 }
 
@@ -285,8 +288,8 @@ static void parse_process(void *arg)
     json_error_t jerr;
     job->root = json_loadb(job->body, job->body_len, JSON_ALLOW_NUL, &jerr);
     if (!job->root)
-        snprintf(job->err, sizeof job->err, "malformed JSON at line %d column %d: %s",
-                 jerr.line, jerr.column, jerr.text);
+        snprintf(job->err, sizeof job->err, "malformed JSON at line %d column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
 }
 
 /* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
@@ -297,7 +300,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     json_t *root = job->root;
     job->root = NULL;
     if (!root || http_ex_orphaned(ex)) {
-        if (root) http_ex_respond(ex, 0, NULL, NULL, 0, "");   /* client gone: frees ex */
+        if (root) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* client gone: frees ex */
         else http_ex_error(ex, 400, "", "%s", job->err);
         json_decref(root);
         job_free(job);
@@ -345,7 +348,8 @@ static void process_parsed(http_exchange *ex, void *arg)
     uint64_t off;
     if (n > UINT32_MAX ||
         shm_arena_alloc(sched_model_arena(ctx->sched, model), 4 + (uint64_t)n, &off)) {
-        http_ex_error(ex, 503, "Retry-After: 1\r\n", "no room in the tensor arena; try again "
+        http_ex_error(ex, 503, "Retry-After: 1\r\n",
+                      "no room in the tensor arena; try again "
                       "later");
         json_decref(root);
         job_free(job);
@@ -375,6 +379,6 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
 {
     infer_job *job = job_new(ex, ctx, -1, JOB_PROCESS);
     if (!job) return;
-    job->body = http_ex_body(ex, &job->body_len);   /* owned by ex, valid until answered */
+    job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
     run_sized(ex, job->body_len, parse_process, process_parsed, job);
 }

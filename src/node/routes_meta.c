@@ -31,8 +31,10 @@ void routes_health_ready(http_exchange *ex, routes_ctx *ctx)
     }
     for (int m = 0; m < sched_model_count(ctx->sched); m++)
         if (!sched_model_ready(ctx->sched, m)) {
-            http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: model '%s' has no live "
-                          "worker", sched_model(ctx->sched, m)->name);
+            http_ex_error(ex, 503, "Retry-After: 1\r\n",
+                          "not ready: model '%s' has no live "
+                          "worker",
+                          sched_model(ctx->sched, m)->name);
             return;
         }
     http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready");

@@ -32,20 +32,19 @@ static void put_model(http_buf *b, routes_ctx *ctx, int m)
     put_pair(b, "compute_infer", c->batches, c->compute_ns, 1);
     http_buf_puts(b, "}");
     double avg_batch = c->batches ? (double)c->batch_rows / (double)c->batches : 0.0;
-    http_buf_printf(b,
-                    ", \"inferd\": {\"rejected\": %llu, \"cancelled\": %llu, "
-                    "\"batches_retried\": %llu, \"avg_batch_rows\": %.3f, "
-                    "\"queue_len\": %d, \"queue_rows\": %lld, \"batches_in_flight\": %d, "
-                    "\"rows_in_flight\": %lld, \"rows_per_s\": %.1f, "
-                    "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, "
-                    "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}}}",
-                    (unsigned long long)c->requests_rejected,
-                    (unsigned long long)c->requests_cancelled,
-                    (unsigned long long)c->batches_retried, avg_batch, st.queue_len,
-                    (long long)st.queue_rows, st.batches_in_flight, (long long)st.rows_in_flight,
-                    st.rows_per_s, st.workers_live, st.workers_starting, st.workers_stopping,
-                    cfg->workers_min, cfg->workers_max, (unsigned long long)st.worker_spawns,
-                    (long long)st.restart_backoff_ms);
+    http_buf_printf(
+        b,
+        ", \"inferd\": {\"rejected\": %llu, \"cancelled\": %llu, "
+        "\"batches_retried\": %llu, \"avg_batch_rows\": %.3f, "
+        "\"queue_len\": %d, \"queue_rows\": %lld, \"batches_in_flight\": %d, "
+        "\"rows_in_flight\": %lld, \"rows_per_s\": %.1f, "
+        "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, "
+        "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}}}",
+        (unsigned long long)c->requests_rejected, (unsigned long long)c->requests_cancelled,
+        (unsigned long long)c->batches_retried, avg_batch, st.queue_len, (long long)st.queue_rows,
+        st.batches_in_flight, (long long)st.rows_in_flight, st.rows_per_s, st.workers_live,
+        st.workers_starting, st.workers_stopping, cfg->workers_min, cfg->workers_max,
+        (unsigned long long)st.worker_spawns, (long long)st.restart_backoff_ms);
 }
 
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model)

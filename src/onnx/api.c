@@ -19,8 +19,14 @@ const char *onnx_blas_info(void)
     return blas_info;
 }
 
-int onnx_model_num_inputs(const onnx_model *m) { return m->n_inputs; }
-int onnx_model_num_outputs(const onnx_model *m) { return m->n_outputs; }
+int onnx_model_num_inputs(const onnx_model *m)
+{
+    return m->n_inputs;
+}
+int onnx_model_num_outputs(const onnx_model *m)
+{
+    return m->n_outputs;
+}
 
 const onnx_value_info *onnx_model_input(const onnx_model *m, int i)
 {
@@ -32,10 +38,22 @@ const onnx_value_info *onnx_model_output(const onnx_model *m, int i)
     return i >= 0 && i < m->n_outputs ? &m->output_info[i] : NULL;
 }
 
-int onnx_model_opset(const onnx_model *m) { return m->opset; }
-int64_t onnx_model_ir_version(const onnx_model *m) { return m->ir_version; }
-const char *onnx_model_producer(const onnx_model *m) { return m->producer ? m->producer : ""; }
-int onnx_model_num_op_types(const onnx_model *m) { return m->n_op_types; }
+int onnx_model_opset(const onnx_model *m)
+{
+    return m->opset;
+}
+int64_t onnx_model_ir_version(const onnx_model *m)
+{
+    return m->ir_version;
+}
+const char *onnx_model_producer(const onnx_model *m)
+{
+    return m->producer ? m->producer : "";
+}
+int onnx_model_num_op_types(const onnx_model *m)
+{
+    return m->n_op_types;
+}
 
 const char *onnx_model_op_type(const onnx_model *m, int i, int *count)
 {
@@ -47,9 +65,15 @@ const char *onnx_model_op_type(const onnx_model *m, int i, int *count)
     return m->op_types[i];
 }
 
-int onnx_model_num_exec_nodes(const onnx_model *m) { return m->n_nodes; }
+int onnx_model_num_exec_nodes(const onnx_model *m)
+{
+    return m->n_nodes;
+}
 
-int64_t onnx_model_batch_slice(const onnx_model *m) { return m->batch_slice; }
+int64_t onnx_model_batch_slice(const onnx_model *m)
+{
+    return m->batch_slice;
+}
 
 size_t onnx_model_weight_bytes(const onnx_model *m)
 {

@@ -9,7 +9,7 @@
 
 struct onnx_arena_chunk {
     onnx_arena_chunk *next;
-    size_t pad;                /* keeps data 16-byte aligned */
+    size_t pad; /* keeps data 16-byte aligned */
     unsigned char data[];
 };
 

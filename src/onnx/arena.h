@@ -9,8 +9,8 @@ typedef struct onnx_arena_chunk onnx_arena_chunk;
 
 typedef struct onnx_arena {
     onnx_arena_chunk *head;
-    size_t used, cap;          /* of head */
-    size_t total;              /* bytes allocated from the system */
+    size_t used, cap; /* of head */
+    size_t total;     /* bytes allocated from the system */
 } onnx_arena;
 
 /* Zeroed, 16-byte aligned memory that lives until onnx_arena_free; NULL on failure or if

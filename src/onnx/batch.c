@@ -28,8 +28,7 @@ static int is_op(const onnx_node *n, const char *t)
 
 static int is_const(const onnx_model *m, const onnx_node *n, int k)
 {
-    return k < n->n_inputs && n->inputs[k] >= 0 &&
-           m->values[n->inputs[k]].kind == ONNX_VALUE_CONST;
+    return k < n->n_inputs && n->inputs[k] >= 0 && m->values[n->inputs[k]].kind == ONNX_VALUE_CONST;
 }
 
 static int absent_or_const(const onnx_model *m, const onnx_node *n, int k)
@@ -53,9 +52,9 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
         if (n->outputs[k] >= 0) return -1; /* MaxPool's Indices count across the batch */
     if (n->n_outputs < 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->inputs[0] < 0) return -1;
     const int r0 = rank[n->inputs[0]];
-    static const char *const unary[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
-                                        "HardSwish", "Elu", "Clip", "Identity", "MaxPool",
-                                        "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
+    static const char *const unary[] = {
+        "Relu", "LeakyRelu", "Sigmoid", "Tanh",        "HardSigmoid",       "HardSwish",    "Elu",
+        "Clip", "Identity",  "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (!is_op(n, unary[i])) continue;
         for (int k = 1; k < n->n_inputs; k++)

@@ -164,7 +164,8 @@ void onnx_ctx_prefetch_next(onnx_ctx *ctx, int64_t part, int64_t parts)
     const onnx_prefetch *p = &m->prefetch[ctx->node - m->nodes];
     for (int j = 0; j < ONNX_PREFETCH_NEXT && p->ptr[j]; j++) {
         const size_t per = p->bytes[j] / (size_t)parts + 1;
-        const size_t from = per * (size_t)part, to = from + per < p->bytes[j] ? from + per : p->bytes[j];
+        const size_t from = per * (size_t)part,
+                     to = from + per < p->bytes[j] ? from + per : p->bytes[j];
         for (size_t o = from & ~(size_t)63; o < to; o += 64)
             __builtin_prefetch((const char *)p->ptr[j] + o, 0, 1); /* to L2 */
     }
@@ -197,8 +198,10 @@ static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)
     if (ctx->err_code) return -1; /* keep the first message */
     ctx->err_code = code;
     if (ctx->err && ctx->err_len) {
-        int n = snprintf(ctx->err, ctx->err_len, "%s node '%s': ", ctx->node->op_type, ctx->node->name);
-        if (n >= 0 && (size_t)n < ctx->err_len) vsnprintf(ctx->err + n, ctx->err_len - (size_t)n, fmt, ap);
+        int n =
+            snprintf(ctx->err, ctx->err_len, "%s node '%s': ", ctx->node->op_type, ctx->node->name);
+        if (n >= 0 && (size_t)n < ctx->err_len)
+            vsnprintf(ctx->err + n, ctx->err_len - (size_t)n, fmt, ap);
     }
     return -1;
 }
@@ -221,7 +224,8 @@ int onnx_ctx_unsupported(onnx_ctx *ctx, const char *fmt, ...)
     return -1;
 }
 
-static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -236,13 +240,15 @@ int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i)
     return i >= 0 && i < ctx->node->n_outputs && ctx->node->outputs[i] >= 0;
 }
 
-onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim, const int64_t *dims)
+onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                             const int64_t *dims)
 {
     if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
     int v = ctx->node->outputs[i];
     size_t esize = inferd_dtype_size(dtype);
     if (esize == 0) {
-        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i, inferd_dtype_name(dtype));
+        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i,
+                      inferd_dtype_name(dtype));
         return NULL;
     }
     if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
@@ -307,15 +313,16 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
         n *= dims[k];
     }
     if (n != onnx_tensor_numel(src)) {
-        onnx_ctx_fail(ctx, "output %d: %lld elements cannot view input %d's %lld", i, (long long)n, in,
-                      (long long)onnx_tensor_numel(src));
+        onnx_ctx_fail(ctx, "output %d: %lld elements cannot view input %d's %lld", i, (long long)n,
+                      in, (long long)onnx_tensor_numel(src));
         return NULL;
     }
     onnx_exec *x = ctx->x;
     int v = ctx->node->outputs[i], u = ctx->node->inputs[in];
     onnx_exec_release(x, v);
     int root = x->alias_root[u] >= 0 ? x->alias_root[u] : u;
-    if (x->bufs[root]) { /* an activation's buffer: reference it; inputs and constants outlive the run */
+    if (x->bufs
+            [root]) { /* an activation's buffer: reference it; inputs and constants outlive the run */
         x->alias_root[v] = root;
         x->alias_refs[root]++;
     }
@@ -364,12 +371,14 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
     for (int k = 0; k < node->n_inputs; k++) {
         int v = node->inputs[k];
         if (v >= 0 && x->vals[v].ndim < 0) {
-            ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k, x->m->values[v].name);
+            ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k,
+                          x->m->values[v].name);
             return ctx.err_code;
         }
     }
     int rc = node->op->run(&ctx);
-    for (int s = 0; s < ctx.n_scratch; s++) onnx_pool_put(&x->pool, ctx.scratch[s].ptr, ctx.scratch[s].cap);
+    for (int s = 0; s < ctx.n_scratch; s++)
+        onnx_pool_put(&x->pool, ctx.scratch[s].ptr, ctx.scratch[s].cap);
     if (rc == 0 && !ctx.err_code) {
         for (int k = 0; k < node->n_outputs; k++) {
             int v = node->outputs[k];

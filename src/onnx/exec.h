@@ -17,7 +17,7 @@ typedef struct onnx_pool_block {
 typedef struct onnx_pool {
     onnx_pool_block *free;
     int n_free, cap_free;
-    size_t live_bytes;         /* handed out and not yet returned */
+    size_t live_bytes; /* handed out and not yet returned */
     size_t peak_bytes;
 } onnx_pool;
 
@@ -31,12 +31,12 @@ void onnx_pool_clear(onnx_pool *p);
 typedef struct onnx_exec {
     const onnx_model *m;
     int n_values;
-    onnx_tensor *vals;         /* current tensor of each value */
-    void **bufs;               /* pool buffer owned for the value, or NULL */
+    onnx_tensor *vals; /* current tensor of each value */
+    void **bufs;       /* pool buffer owned for the value, or NULL */
     size_t *caps;
-    int *alias_root;           /* value whose buffer an alias output views, or -1 */
-    int *alias_refs;           /* per owner: live aliases of its buffer */
-    char *pending;             /* per owner: released while aliases were live */
+    int *alias_root; /* value whose buffer an alias output views, or -1 */
+    int *alias_refs; /* per owner: live aliases of its buffer */
+    char *pending;   /* per owner: released while aliases were live */
     onnx_pool pool;
     int threads;
 } onnx_exec;

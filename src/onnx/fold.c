@@ -7,8 +7,8 @@
 
 static int is_random(const char *op_type)
 {
-    static const char *const names[] = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                        "RandomUniformLike", "Multinomial", "Bernoulli"};
+    static const char *const names[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                        "RandomUniformLike", "Multinomial",   "Bernoulli"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(op_type, names[i]) == 0) return 1;
     return 0;
@@ -29,7 +29,8 @@ void onnx_graph_drop_unused_consts(onnx_model *m)
     onnx_graph_count_uses(m);
     for (int v = 0; v < m->n_values; v++) {
         onnx_value *val = &m->values[v];
-        if (val->kind == ONNX_VALUE_CONST && val->n_consumers == 0 && !val->graph_output && val->t.data) {
+        if (val->kind == ONNX_VALUE_CONST && val->n_consumers == 0 && !val->graph_output &&
+            val->t.data) {
             free(val->t.data);
             val->t.data = NULL;
             val->t.ndim = 0;
@@ -57,7 +58,8 @@ int onnx_graph_fold(onnx_model *m, onnx_load_err *e)
             char msg[256] = "";
             int pr = n->op->prepare(n, consts, msg, sizeof msg);
             if (pr < 0) {
-                rc = onnx_load_fail(e, pr == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
+                rc = onnx_load_fail(e,
+                                    pr == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
                                     "%s node '%s': %s", n->op_type, n->name, msg);
                 break;
             }

@@ -43,18 +43,22 @@ static int fuse_conv_bn(onnx_model *m, int ci)
     int bi = onnx_fuse_sole_consumer(m, conv->outputs[0]);
     if (bi < 0) return 0;
     onnx_node *bn = &m->nodes[bi];
-    if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->inputs[0] != conv->outputs[0] || !onnx_fuse_only_first_output(bn))
+    if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->inputs[0] != conv->outputs[0] ||
+        !onnx_fuse_only_first_output(bn))
         return 0;
     if (onnx_attr_int(bn, "training_mode", 0) != 0) return 0;
-    const onnx_tensor *w = onnx_fuse_const_input(m, conv, 1), *b = onnx_fuse_const_input(m, conv, 2);
+    const onnx_tensor *w = onnx_fuse_const_input(m, conv, 1),
+                      *b = onnx_fuse_const_input(m, conv, 2);
     const onnx_tensor *sc = onnx_fuse_const_input(m, bn, 1), *bb = onnx_fuse_const_input(m, bn, 2);
-    const onnx_tensor *mean = onnx_fuse_const_input(m, bn, 3), *var = onnx_fuse_const_input(m, bn, 4);
+    const onnx_tensor *mean = onnx_fuse_const_input(m, bn, 3),
+                      *var = onnx_fuse_const_input(m, bn, 4);
     if (!w || !sc || !bb || !mean || !var || w->dtype != INFERD_DTYPE_FP32 || w->ndim < 3) return 0;
     if (conv->n_inputs > 2 && conv->inputs[2] >= 0 && !b) return 0;
     int64_t c_out = w->dims[0];
     const onnx_tensor *vecs[4] = {sc, bb, mean, var};
     for (int i = 0; i < 4; i++)
-        if (vecs[i]->dtype != INFERD_DTYPE_FP32 || vecs[i]->ndim != 1 || vecs[i]->dims[0] != c_out) return 0;
+        if (vecs[i]->dtype != INFERD_DTYPE_FP32 || vecs[i]->ndim != 1 || vecs[i]->dims[0] != c_out)
+            return 0;
     if (b && (b->dtype != INFERD_DTYPE_FP32 || b->ndim != 1 || b->dims[0] != c_out)) return 0;
     float eps = onnx_attr_float(bn, "epsilon", 1e-5f);
     int64_t per = onnx_tensor_numel(w) / (c_out ? c_out : 1);
@@ -81,7 +85,8 @@ static int fuse_conv_bn(onnx_model *m, int ci)
     m->values[vw].t.data = nw;
     int vb = add_const(m, "inferd_fused_conv_b", nb, c_out);
     if (vb < 0) return -1;
-    if (onnx_fuse_set_input(m, conv, 1, vw) < 0 || onnx_fuse_set_input(m, conv, 2, vb) < 0) return -1;
+    if (onnx_fuse_set_input(m, conv, 1, vw) < 0 || onnx_fuse_set_input(m, conv, 2, vb) < 0)
+        return -1;
     conv->outputs[0] = bn->outputs[0];
     m->values[conv->outputs[0]].producer = ci;
     bn->op = NULL;
@@ -99,11 +104,14 @@ static int fuse_matmul_bias(onnx_model *m, int mi)
     int ai = onnx_fuse_sole_consumer(m, mm->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *add = &m->nodes[ai];
-    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add))
+        return 0;
     int other = add->inputs[0] == mm->outputs[0] ? 1 : 0;
     if (add->inputs[1 - other] != mm->outputs[0]) return 0;
     const onnx_tensor *bias = onnx_fuse_const_input(m, add, other);
-    if (!bias || bias->dtype != INFERD_DTYPE_FP32 || bias->ndim != 1 || bias->dims[0] != bmat->dims[1]) return 0;
+    if (!bias || bias->dtype != INFERD_DTYPE_FP32 || bias->ndim != 1 ||
+        bias->dims[0] != bmat->dims[1])
+        return 0;
     int bv = add->inputs[other];
     if (onnx_fuse_set_input(m, mm, 2, bv) < 0) return -1;
     onnx_attr a = {.name = "inferd_bias", .type = ONNX_ATTR_INT, .i = 1};
@@ -123,13 +131,15 @@ static int fuse_conv_add(onnx_model *m, int ci)
 {
     onnx_node *conv = &m->nodes[ci];
     if (strcmp(conv->op_type, "Conv") != 0 || conv->n_outputs != 1 || conv->n_inputs > 3) return 0;
-    if (onnx_node_attr(conv, "inferd_activation") || onnx_node_attr(conv, "inferd_residual")) return 0;
+    if (onnx_node_attr(conv, "inferd_activation") || onnx_node_attr(conv, "inferd_residual"))
+        return 0;
     const onnx_tensor *w = onnx_fuse_const_input(m, conv, 1);
     if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
     int ai = onnx_fuse_sole_consumer(m, conv->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *add = &m->nodes[ai];
-    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add))
+        return 0;
     int other = add->inputs[0] == conv->outputs[0] ? 1 : 0;
     int rv = add->inputs[other];
     if (add->inputs[1 - other] != conv->outputs[0] || rv < 0 || rv == conv->outputs[0]) return 0;
@@ -209,7 +219,10 @@ static int fuse_dw_input_activation(onnx_model *m, int ai)
         onnx_attr_int(dw, "group", 1) <= 1)
         return 0;
     onnx_attr attrs[3] = {
-        {.name = "inferd_input_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
+        {.name = "inferd_input_activation",
+         .type = ONNX_ATTR_STRING,
+         .s = act->op_type,
+         .s_len = strlen(act->op_type)},
         {.name = "inferd_input_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
         {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
     };
@@ -223,7 +236,8 @@ static int fuse_dw_input_activation(onnx_model *m, int ai)
 static int fuse_activation(onnx_model *m, int pi)
 {
     onnx_node *p = &m->nodes[pi];
-    if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 && strcmp(p->op_type, "MatMul") != 0)
+    if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 &&
+        strcmp(p->op_type, "MatMul") != 0)
         return 0;
     if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
     /* the fused activation runs on float32 data: require float32 weights */
@@ -232,16 +246,20 @@ static int fuse_activation(onnx_model *m, int pi)
     int ai = onnx_fuse_sole_consumer(m, p->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *act = &m->nodes[ai];
-    if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE || act->inputs[0] != p->outputs[0] ||
-        !onnx_fuse_only_first_output(act))
+    if (onnx_activation_kind_from_op(act->op_type) == ONNX_ACT_NONE ||
+        act->inputs[0] != p->outputs[0] || !onnx_fuse_only_first_output(act))
         return 0;
     /* the fused kind is the exact GELU only */
-    if (strcmp(act->op_type, "Gelu") == 0 && strcmp(onnx_attr_string(act, "approximate", "none"), "none") != 0)
+    if (strcmp(act->op_type, "Gelu") == 0 &&
+        strcmp(onnx_attr_string(act, "approximate", "none"), "none") != 0)
         return 0;
     float alpha = 0, beta = 0;
     if (act_params(m, act, &alpha, &beta) != 0) return 0;
     onnx_attr attrs[3] = {
-        {.name = "inferd_activation", .type = ONNX_ATTR_STRING, .s = act->op_type, .s_len = strlen(act->op_type)},
+        {.name = "inferd_activation",
+         .type = ONNX_ATTR_STRING,
+         .s = act->op_type,
+         .s_len = strlen(act->op_type)},
         {.name = "inferd_alpha", .type = ONNX_ATTR_FLOAT, .f = alpha},
         {.name = "inferd_beta", .type = ONNX_ATTR_FLOAT, .f = beta},
     };
@@ -257,16 +275,22 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
 {
     /* Order matters: a residual Add joins a Conv before its Relu does (the Relu then runs after
      * the sum), while a MatMul takes its activation first and a residual only without one. */
-    int (*const passes[])(onnx_model *, int) = {
-        fuse_conv_bn,           fuse_matmul_bias,         onnx_fuse_gelu,
-        onnx_fuse_matmul_transpose, onnx_fuse_matmul_scale, fuse_conv_add,
-        fuse_dw_input_activation, fuse_activation,        onnx_fuse_matmul_residual,
-        onnx_fuse_pointwise_depthwise};
+    int (*const passes[])(onnx_model *, int) = {fuse_conv_bn,
+                                                fuse_matmul_bias,
+                                                onnx_fuse_gelu,
+                                                onnx_fuse_matmul_transpose,
+                                                onnx_fuse_matmul_scale,
+                                                fuse_conv_add,
+                                                fuse_dw_input_activation,
+                                                fuse_activation,
+                                                onnx_fuse_matmul_residual,
+                                                onnx_fuse_pointwise_depthwise};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {
             if (!m->nodes[i].op) continue;
-            if (passes[p](m, i) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory during fusion");
+            if (passes[p](m, i) < 0)
+                return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory during fusion");
         }
     }
     onnx_graph_compact(m);

@@ -60,8 +60,7 @@ int onnx_fuse_pointwise_depthwise(onnx_model *m, int di)
         return 0;
     const int x = pw->inputs[0], wpv = pw->inputs[1];
     const int bpv = pw->n_inputs > 2 ? pw->inputs[2] : -1;
-    if (onnx_fuse_set_input(m, dw, 4, wpv) < 0 || onnx_fuse_set_input(m, dw, 5, bpv) < 0)
-        return -1;
+    if (onnx_fuse_set_input(m, dw, 4, wpv) < 0 || onnx_fuse_set_input(m, dw, 5, bpv) < 0) return -1;
     onnx_attr a = {.name = "inferd_expand", .type = ONNX_ATTR_INT, .i = 1};
     if (onnx_fuse_add_attr(m, dw, &a) < 0) return -1;
     dw->inputs[0] = x;

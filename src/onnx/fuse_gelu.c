@@ -37,14 +37,16 @@ static int scalar_is(const onnx_model *m, int v, float want)
 static int half_of(const onnx_model *m, int v, int x)
 {
     int p = onnx_fuse_producer(m, v), c;
-    if (p < 0 || onnx_fuse_sole_consumer(m, v) < 0 || !binary_with(&m->nodes[p], "Mul", x, &c)) return -1;
+    if (p < 0 || onnx_fuse_sole_consumer(m, v) < 0 || !binary_with(&m->nodes[p], "Mul", x, &c))
+        return -1;
     return scalar_is(m, c, 0.5f) ? p : -1;
 }
 
 int onnx_fuse_gelu(onnx_model *m, int ei)
 {
     onnx_node *erf = &m->nodes[ei];
-    if (strcmp(erf->op_type, "Erf") != 0 || erf->n_inputs != 1 || !onnx_fuse_only_first_output(erf)) return 0;
+    if (strcmp(erf->op_type, "Erf") != 0 || erf->n_inputs != 1 || !onnx_fuse_only_first_output(erf))
+        return 0;
     /* d = x / sqrt 2 */
     int d = erf->inputs[0], di = onnx_fuse_producer(m, d);
     if (di < 0 || onnx_fuse_sole_consumer(m, d) != ei) return 0;
@@ -67,7 +69,7 @@ int onnx_fuse_gelu(onnx_model *m, int ei)
     int a = m->nodes[ai].outputs[0], n1 = onnx_fuse_sole_consumer(m, a), other;
     if (n1 < 0 || !binary_with(&m->nodes[n1], "Mul", a, &other)) return 0;
     int dead[4] = {di, ai, n1, -1}, n2 = -1; /* dead[3]: the other Mul */
-    if (scalar_is(m, other, 0.5f)) { /* (a * 0.5) * x */
+    if (scalar_is(m, other, 0.5f)) {         /* (a * 0.5) * x */
         int h = m->nodes[n1].outputs[0];
         n2 = onnx_fuse_sole_consumer(m, h);
         if (n2 < 0 || !binary_with(&m->nodes[n2], "Mul", h, &other) || other != x) return 0;
@@ -75,7 +77,8 @@ int onnx_fuse_gelu(onnx_model *m, int ei)
     } else if (other == x) { /* (x * a) * 0.5 */
         int h = m->nodes[n1].outputs[0];
         n2 = onnx_fuse_sole_consumer(m, h);
-        if (n2 < 0 || !binary_with(&m->nodes[n2], "Mul", h, &other) || !scalar_is(m, other, 0.5f)) return 0;
+        if (n2 < 0 || !binary_with(&m->nodes[n2], "Mul", h, &other) || !scalar_is(m, other, 0.5f))
+            return 0;
         dead[3] = n2;
     } else { /* (x * 0.5) * a */
         int hi = half_of(m, other, x);

@@ -84,7 +84,8 @@ int onnx_fuse_matmul_scale(onnx_model *m, int mi)
     if (si < 0) return 0;
     onnx_node *op = &m->nodes[si];
     int div = strcmp(op->op_type, "Div") == 0;
-    if ((!div && strcmp(op->op_type, "Mul") != 0) || op->n_inputs != 2 || !onnx_fuse_only_first_output(op))
+    if ((!div && strcmp(op->op_type, "Mul") != 0) || op->n_inputs != 2 ||
+        !onnx_fuse_only_first_output(op))
         return 0;
     float c;
     if (op->inputs[0] == mm->outputs[0] && onnx_fuse_scalar(m, op->inputs[1], &c)) {
@@ -108,14 +109,16 @@ int onnx_fuse_matmul_scale(onnx_model *m, int mi)
 int onnx_fuse_matmul_residual(onnx_model *m, int mi)
 {
     onnx_node *mm = &m->nodes[mi];
-    if (!is_matmul(mm) || onnx_node_attr(mm, "inferd_activation") || onnx_node_attr(mm, "inferd_residual"))
+    if (!is_matmul(mm) || onnx_node_attr(mm, "inferd_activation") ||
+        onnx_node_attr(mm, "inferd_residual"))
         return 0;
     const onnx_tensor *b = onnx_fuse_const_input(m, mm, 1);
     if (!b || b->dtype != INFERD_DTYPE_FP32) return 0;
     int ai = onnx_fuse_sole_consumer(m, mm->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *add = &m->nodes[ai];
-    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add)) return 0;
+    if (strcmp(add->op_type, "Add") != 0 || add->n_inputs != 2 || !onnx_fuse_only_first_output(add))
+        return 0;
     int r = add->inputs[0] == mm->outputs[0] ? add->inputs[1] : add->inputs[0];
     if (r < 0 || r == mm->outputs[0]) return 0;
     /* R must exist before the MatMul runs: true unless the MatMul's own descendants make it */

@@ -16,7 +16,7 @@
 /* ---- name -> value index (load time only) ------------------------------------------------ */
 
 typedef struct name_map {
-    int *slots;                /* value index + 1; 0 = empty */
+    int *slots; /* value index + 1; 0 = empty */
     size_t mask;
     const onnx_model *m;
 } name_map;
@@ -74,8 +74,9 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (tt->has_elem_type) {
         if (tt->elem_type == INFERD_DTYPE_BYTES || !inferd_dtype_is_valid(tt->elem_type))
-            return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "value '%s': element type %d is not supported",
-                                  out->name, (int)tt->elem_type);
+            return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                                  "value '%s': element type %d is not supported", out->name,
+                                  (int)tt->elem_type);
         out->dtype = (inferd_dtype)tt->elem_type;
     }
     if (!tt->shape) return 0;
@@ -90,9 +91,11 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         dims[i] = -1;
         if (!d) continue;
-        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0) {
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            d->dim_value >= 0) {
             dims[i] = d->dim_value;
-        } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param) {
+        } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                   d->dim_param) {
             names[i] = onnx_arena_strdup(&m->arena, d->dim_param);
             if (!names[i]) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         }
@@ -165,21 +168,24 @@ static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, 
         break;
     }
     case ONNX_ATTR_FLOATS:
-        if (a->n_floats > INT_MAX) return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
+        if (a->n_floats > INT_MAX)
+            return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
         out->floats = a->n_floats ? onnx_arena_calloc(&m->arena, a->n_floats, sizeof(float)) : NULL;
         if (a->n_floats && !out->floats) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         if (a->n_floats) memcpy((float *)out->floats, a->floats, a->n_floats * sizeof(float));
         out->n = a->n_floats;
         break;
     case ONNX_ATTR_INTS:
-        if (a->n_ints > INT_MAX) return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
+        if (a->n_ints > INT_MAX)
+            return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
         out->ints = a->n_ints ? onnx_arena_calloc(&m->arena, a->n_ints, sizeof(int64_t)) : NULL;
         if (a->n_ints && !out->ints) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         if (a->n_ints) memcpy((int64_t *)out->ints, a->ints, a->n_ints * sizeof(int64_t));
         out->n = a->n_ints;
         break;
     case ONNX_ATTR_STRINGS: {
-        if (a->n_strings > INT_MAX) return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
+        if (a->n_strings > INT_MAX)
+            return onnx_load_fail(e, ONNX_E_INVALID, "%s: attribute too long", where);
         char **v = onnx_arena_calloc(&m->arena, a->n_strings + 1, sizeof *v);
         if (!v) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         for (size_t i = 0; i < a->n_strings; i++) {
@@ -192,7 +198,9 @@ static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, 
         break;
     }
     case ONNX_ATTR_TENSOR: {
-        if (!a->t) return onnx_load_fail(e, ONNX_E_INVALID, "%s: tensor attribute '%s' has no tensor", where, out->name);
+        if (!a->t)
+            return onnx_load_fail(e, ONNX_E_INVALID, "%s: tensor attribute '%s' has no tensor",
+                                  where, out->name);
         onnx_tensor tmp;
         int rc = onnx_pb_tensor_convert(a->t, NULL, &tmp, e);
         if (rc < 0) return rc;
@@ -212,9 +220,8 @@ static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, 
         break;
     }
     case ONNX_ATTR_GRAPH:
-        break; /* subgraphs are not executed; ops that need them are not registered */
-    default:
-        break; /* sparse tensors, type protos, tensor/graph lists: kept as UNDEFINED-ish */
+        break;      /* subgraphs are not executed; ops that need them are not registered */
+    default: break; /* sparse tensors, type protos, tensor/graph lists: kept as UNDEFINED-ish */
     }
     return 0;
 }
@@ -290,16 +297,19 @@ static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_ma
     if (!n->op_type || !n->name) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (!*n->op_type) return onnx_load_fail(e, ONNX_E_INVALID, "node %zu has no op_type", i);
     if (!is_default_domain(np->domain))
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s of domain '%s' (node '%s') is not supported",
-                              n->op_type, np->domain, n->name);
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "operator %s of domain '%s' (node '%s') is not supported", n->op_type,
+                              np->domain, n->name);
     if (np->n_input > 1024 || np->n_output > 1024)
-        return onnx_load_fail(e, ONNX_E_INVALID, "node '%s' has too many inputs or outputs", n->name);
+        return onnx_load_fail(e, ONNX_E_INVALID, "node '%s' has too many inputs or outputs",
+                              n->name);
     n->n_inputs = (int)np->n_input;
     n->n_outputs = (int)np->n_output;
     n->inputs = onnx_arena_calloc(&m->arena, np->n_input + 1, sizeof(int));
     n->outputs = onnx_arena_calloc(&m->arena, np->n_output + 1, sizeof(int));
     n->attrs = onnx_arena_calloc(&m->arena, np->n_attribute + 1, sizeof(onnx_attr));
-    if (!n->inputs || !n->outputs || !n->attrs) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    if (!n->inputs || !n->outputs || !n->attrs)
+        return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     for (size_t k = 0; k < np->n_output; k++) {
         const char *name = np->output[k] ? np->output[k] : "";
         if (!*name) {
@@ -307,8 +317,9 @@ static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_ma
             continue;
         }
         if (map_find(nm, name) >= 0)
-            return onnx_load_fail(e, ONNX_E_INVALID, "value '%s' (output of node '%s') is defined twice",
-                                  name, n->name);
+            return onnx_load_fail(e, ONNX_E_INVALID,
+                                  "value '%s' (output of node '%s') is defined twice", name,
+                                  n->name);
         int v = onnx_model_add_value(m, name, ONNX_VALUE_ACTIVATION);
         if (v < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         map_put(nm, name, v);
@@ -317,7 +328,8 @@ static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_ma
     }
     char where[160];
     snprintf(where, sizeof where, "%s node '%s'", n->op_type, n->name);
-    if (np->n_attribute > 4096) return onnx_load_fail(e, ONNX_E_INVALID, "%s: too many attributes", where);
+    if (np->n_attribute > 4096)
+        return onnx_load_fail(e, ONNX_E_INVALID, "%s: too many attributes", where);
     for (size_t k = 0; k < np->n_attribute; k++) {
         int rc = convert_attr(m, np->attribute[k], &n->attrs[k], where, e);
         n->n_attrs = (int)k + 1;
@@ -341,8 +353,9 @@ static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, const name_m
             }
             int v = map_find(nm, name);
             if (v < 0)
-                return onnx_load_fail(e, ONNX_E_INVALID, "input '%s' of %s node '%s' is not defined",
-                                      name, n->op_type, n->name);
+                return onnx_load_fail(e, ONNX_E_INVALID,
+                                      "input '%s' of %s node '%s' is not defined", name, n->op_type,
+                                      n->name);
             n->inputs[k] = v;
         }
     }
@@ -354,7 +367,8 @@ static int load_outputs(onnx_model *m, const Onnx__GraphProto *g, const name_map
 {
     m->output_values = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(int));
     m->output_info = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(onnx_value_info));
-    if (!m->output_values || !m->output_info) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    if (!m->output_values || !m->output_info)
+        return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
         int v = map_find(nm, vi->name ? vi->name : "");
@@ -378,15 +392,17 @@ static int bind_operators(onnx_model *m, onnx_load_err *e)
         onnx_node *n = &m->nodes[i];
         n->op = onnx_registry_find(n->op_type, m->opset);
         if (!n->op)
-            return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "operator %s (node '%s', opset %d) is not supported",
-                                  n->op_type, n->name, m->opset);
+            return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                                  "operator %s (node '%s', opset %d) is not supported", n->op_type,
+                                  n->name, m->opset);
     }
     return 0;
 }
 
 /* The graph's values (initializers, inputs, node outputs), nodes, outputs and operators, in
  * that order; names resolve through a load-time map. */
-static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, onnx_load_err *e)
+static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
+                      onnx_load_err *e)
 {
     if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 || g->n_input > INT_MAX / 4 ||
         g->n_output > INT_MAX / 4)
@@ -425,9 +441,12 @@ static int read_opset(onnx_model *m, const Onnx__ModelProto *mp, onnx_load_err *
         found = 1; /* IR version 1-2 files predate opset_import: they mean opset 1 */
         opset = 1;
     }
-    if (!found) return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "model imports no opset of the default domain");
+    if (!found)
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "model imports no opset of the default domain");
     if (opset < ONNX_OPSET_MIN || opset > ONNX_OPSET_MAX)
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "opset %lld of the default domain is not supported (%d..%d)",
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "opset %lld of the default domain is not supported (%d..%d)",
                               (long long)opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
     m->opset = (int)opset;
     return 0;
@@ -452,7 +471,8 @@ void onnx_model_free(onnx_model *m)
 static Onnx__ModelProto *decode(const void *data, size_t len, onnx_load_err *e)
 {
     if (onnx_wire_check(data, len, &onnx__model_proto__descriptor) < 0) {
-        onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (malformed protobuf or nesting deeper than %d)",
+        onnx_load_fail(e, ONNX_E_INVALID,
+                       "not a valid ONNX model (malformed protobuf or nesting deeper than %d)",
                        ONNX_WIRE_MAX_DEPTH);
         return NULL;
     }
@@ -480,7 +500,8 @@ static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, o
     if (rc == 0) rc = onnx_graph_fuse(m, e);
     if (rc == 0) rc = onnx_graph_prepare(m, e);
     if (rc == 0) rc = onnx_graph_plan(m, e);
-    if (rc == 0 && onnx_graph_batch_plan(m) < 0) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    if (rc == 0 && onnx_graph_batch_plan(m) < 0)
+        rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (rc < 0) {
         onnx_model_free(m);
         return rc;

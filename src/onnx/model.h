@@ -26,38 +26,38 @@ typedef struct onnx_prefetch {
 } onnx_prefetch;
 
 typedef struct onnx_value {
-    const char *name;          /* arena */
+    const char *name; /* arena */
     onnx_value_kind kind;
-    onnx_tensor t;             /* CONST only: shape and malloc'd data (NULL if empty) */
-    int producer;              /* node index, or -1 */
-    int n_consumers;           /* input slots of live nodes that read it */
-    int last_use;              /* index of the last node reading it; -1 if none */
-    int graph_output;          /* 1 if some graph output is this value */
+    onnx_tensor t;    /* CONST only: shape and malloc'd data (NULL if empty) */
+    int producer;     /* node index, or -1 */
+    int n_consumers;  /* input slots of live nodes that read it */
+    int last_use;     /* index of the last node reading it; -1 if none */
+    int graph_output; /* 1 if some graph output is this value */
 } onnx_value;
 
 struct onnx_model {
-    onnx_arena arena;          /* names, attributes, node arrays, metadata */
+    onnx_arena arena; /* names, attributes, node arrays, metadata */
     int opset;
     int64_t ir_version;
     const char *producer;
 
-    onnx_value *values;        /* malloc'd, n_values (grows during fold/fuse) */
+    onnx_value *values; /* malloc'd, n_values (grows during fold/fuse) */
     int n_values, cap_values;
 
-    onnx_node *nodes;          /* malloc'd; execution order after onnx_graph_sort */
+    onnx_node *nodes; /* malloc'd; execution order after onnx_graph_sort */
     int n_nodes;
-    int *free_after;           /* plan: for node k, values free_after[free_start[k]..[k+1]) */
-    int *free_start;           /* die after node k runs (malloc'd, n_nodes + 1) */
-    onnx_prefetch *prefetch;   /* plan: per node, the weights of the next nodes (malloc'd) */
+    int *free_after;         /* plan: for node k, values free_after[free_start[k]..[k+1]) */
+    int *free_start;         /* die after node k runs (malloc'd, n_nodes + 1) */
+    onnx_prefetch *prefetch; /* plan: per node, the weights of the next nodes (malloc'd) */
 
     int n_inputs, n_outputs;
-    int *input_values, *output_values;      /* arena */
+    int *input_values, *output_values;         /* arena */
     onnx_value_info *input_info, *output_info; /* arena */
 
-    int64_t batch_slice;       /* > 0: run batches at most this many samples at a time
+    int64_t batch_slice; /* > 0: run batches at most this many samples at a time
                                   (batch.c); 0: whole batches only */
 
-    int n_op_types;            /* file's op types and counts, arena */
+    int n_op_types; /* file's op types and counts, arena */
     const char **op_types;
     int *op_counts;
 };
@@ -79,14 +79,14 @@ int onnx_load_fail(onnx_load_err *e, int code, const char *fmt, ...)
 int onnx_model_add_value(onnx_model *m, const char *name, onnx_value_kind kind);
 
 /* Graph passes (graph.c, fold.c, fuse.c, batch.c). Each returns 0 or a negative ONNX_E_*. */
-int onnx_graph_sort(onnx_model *m, onnx_load_err *e);      /* topological order, cycles */
-void onnx_graph_count_uses(onnx_model *m);                  /* n_consumers, producer */
-int onnx_graph_fold(onnx_model *m, onnx_load_err *e);      /* constant folding */
-int onnx_graph_fuse(onnx_model *m, onnx_load_err *e);      /* Conv+BN, activations, bias */
-int onnx_graph_prepare(onnx_model *m, onnx_load_err *e);   /* op->prepare with consts */
-int onnx_graph_plan(onnx_model *m, onnx_load_err *e);      /* liveness: free_after */
-void onnx_graph_release_nodes(onnx_model *m);              /* op->release for every node */
-int onnx_graph_batch_plan(onnx_model *m);                  /* batch_slice; -1 on ENOMEM */
+int onnx_graph_sort(onnx_model *m, onnx_load_err *e);    /* topological order, cycles */
+void onnx_graph_count_uses(onnx_model *m);               /* n_consumers, producer */
+int onnx_graph_fold(onnx_model *m, onnx_load_err *e);    /* constant folding */
+int onnx_graph_fuse(onnx_model *m, onnx_load_err *e);    /* Conv+BN, activations, bias */
+int onnx_graph_prepare(onnx_model *m, onnx_load_err *e); /* op->prepare with consts */
+int onnx_graph_plan(onnx_model *m, onnx_load_err *e);    /* liveness: free_after */
+void onnx_graph_release_nodes(onnx_model *m);            /* op->release for every node */
+int onnx_graph_batch_plan(onnx_model *m);                /* batch_slice; -1 on ENOMEM */
 
 /* Removes nodes marked dead (op == NULL) and compacts the node array. */
 void onnx_graph_compact(onnx_model *m);

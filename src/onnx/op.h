@@ -34,27 +34,27 @@ typedef struct onnx_attr {
     onnx_attr_type type;
     float f;
     int64_t i;
-    const char *s;            /* NUL-terminated copy of the bytes */
+    const char *s; /* NUL-terminated copy of the bytes */
     size_t s_len;
-    const float *floats;      /* type FLOATS: n values */
-    const int64_t *ints;      /* type INTS: n values */
+    const float *floats;        /* type FLOATS: n values */
+    const int64_t *ints;        /* type INTS: n values */
     const char *const *strings; /* type STRINGS: n values */
     size_t n;
-    const onnx_tensor *t;     /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
+    const onnx_tensor *t; /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
 } onnx_attr;
 
 struct onnx_op;
 
 typedef struct onnx_node {
     const char *op_type;
-    const char *name;          /* may be "" */
-    int opset;                 /* opset version of the default domain the model imports */
+    const char *name; /* may be "" */
+    int opset;        /* opset version of the default domain the model imports */
     int n_inputs, n_outputs;
-    int *inputs, *outputs;     /* value indices into the graph; -1 = omitted optional input */
+    int *inputs, *outputs; /* value indices into the graph; -1 = omitted optional input */
     onnx_attr *attrs;
     int n_attrs;
     const struct onnx_op *op;
-    void *state;               /* op-private, set by op->prepare, freed by op->release */
+    void *state; /* op-private, set by op->prepare, freed by op->release */
 } onnx_node;
 
 typedef struct onnx_ctx onnx_ctx; /* one node's execution; defined by the executor */
@@ -111,8 +111,8 @@ int onnx_attr_ints(const onnx_node *node, const char *name, const int64_t **out)
 int onnx_attr_floats(const onnx_node *node, const char *name, const float **out);
 
 typedef struct onnx_op {
-    const char *type;          /* "Conv" */
-    int since_version;         /* oldest opset whose semantics this entry implements */
+    const char *type;  /* "Conv" */
+    int since_version; /* oldest opset whose semantics this entry implements */
     /* Optional, called once at load. consts[i] is input i's value when it is an initializer
      * or folded constant, else NULL (so weights can be pre-packed into node->state). Return
      * 0, or -1 with a message in err (the model is refused); return -3 (ONNX_E_UNSUPPORTED in

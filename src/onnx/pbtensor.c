@@ -58,15 +58,18 @@ int onnx_read_file(const char *path, size_t max_len, unsigned char **data, size_
 static int resolve_external(const char *base_dir, const char *loc, char *out, size_t out_len,
                             onnx_load_err *e)
 {
-    if (!base_dir) return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "external data needs a model file path");
+    if (!base_dir)
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "external data needs a model file path");
     if (!loc || !*loc || loc[0] == '/')
-        return onnx_load_fail(e, ONNX_E_INVALID, "external data location '%s' must be a relative path",
+        return onnx_load_fail(e, ONNX_E_INVALID,
+                              "external data location '%s' must be a relative path",
                               loc ? loc : "");
     for (const char *p = loc; *p;) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
         if (n == 2 && p[0] == '.' && p[1] == '.')
-            return onnx_load_fail(e, ONNX_E_INVALID, "external data location '%s' leaves the model directory", loc);
+            return onnx_load_fail(e, ONNX_E_INVALID,
+                                  "external data location '%s' leaves the model directory", loc);
         p += n;
         while (*p == '/') p++;
     }
@@ -77,10 +80,12 @@ static int resolve_external(const char *base_dir, const char *loc, char *out, si
     if (n < 0 || (size_t)n >= sizeof joined)
         return onnx_load_fail(e, ONNX_E_INVALID, "external data path too long");
     if (!realpath(joined, out) || strlen(out) >= out_len)
-        return onnx_load_fail(e, ONNX_E_IO, "cannot open external data %s: %s", loc, strerror(errno));
+        return onnx_load_fail(e, ONNX_E_IO, "cannot open external data %s: %s", loc,
+                              strerror(errno));
     size_t bl = strlen(base_real);
     if (strncmp(out, base_real, bl) != 0 || (out[bl] != '/' && !(bl == 1 && base_real[0] == '/')))
-        return onnx_load_fail(e, ONNX_E_INVALID, "external data location '%s' leaves the model directory", loc);
+        return onnx_load_fail(e, ONNX_E_INVALID,
+                              "external data location '%s' leaves the model directory", loc);
     return 0;
 }
 
@@ -120,13 +125,16 @@ static int read_external(const Onnx__TensorProto *p, const char *base_dir, void 
     int rc = resolve_external(base_dir, loc, path, sizeof path, e);
     if (rc < 0) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return onnx_load_fail(e, ONNX_E_IO, "cannot open external data %s: %s", loc, strerror(errno));
+    if (fd < 0)
+        return onnx_load_fail(e, ONNX_E_IO, "cannot open external data %s: %s", loc,
+                              strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < offset ||
         (uint64_t)st.st_size - offset < nbytes) {
         close(fd);
-        return onnx_load_fail(e, ONNX_E_INVALID, "external data file %s is shorter than offset %llu + %zu bytes",
-                              loc, (unsigned long long)offset, nbytes);
+        return onnx_load_fail(e, ONNX_E_INVALID,
+                              "external data file %s is shorter than offset %llu + %zu bytes", loc,
+                              (unsigned long long)offset, nbytes);
     }
     size_t got = 0;
     while (got < nbytes) {
@@ -165,30 +173,38 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
     const char *name = p->name ? p->name : "";
     int dt = p->has_data_type ? p->data_type : 0;
     if (dt == INFERD_DTYPE_BYTES)
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "tensor '%s': string tensors are not supported", name);
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "tensor '%s': string tensors are not supported", name);
     if (!inferd_dtype_is_valid(dt) || inferd_dtype_size((inferd_dtype)dt) == 0)
         return onnx_load_fail(e, dt > 0 && dt < 32 ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
                               "tensor '%s': unsupported data type %d", name, dt);
-    if (p->segment) return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "tensor '%s': segmented tensors are not supported", name);
+    if (p->segment)
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "tensor '%s': segmented tensors are not supported", name);
     if (p->n_dims > ONNX_MAX_DIMS)
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "tensor '%s': rank %zu exceeds %d", name, p->n_dims, ONNX_MAX_DIMS);
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "tensor '%s': rank %zu exceeds %d", name,
+                              p->n_dims, ONNX_MAX_DIMS);
     t->dtype = (inferd_dtype)dt;
     t->ndim = (int)p->n_dims;
     size_t esize = inferd_dtype_size(t->dtype);
     size_t numel = 1;
     for (size_t i = 0; i < p->n_dims; i++) {
         int64_t d = p->dims[i];
-        if (d < 0) return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': negative dim %lld", name, (long long)d);
+        if (d < 0)
+            return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': negative dim %lld", name,
+                                  (long long)d);
         t->dims[i] = d;
         if (d && numel > (SIZE_MAX / 2) / (uint64_t)d)
             return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': shape too large", name);
         numel *= (size_t)d;
     }
-    if (numel > (SIZE_MAX / 2) / esize) return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': shape too large", name);
+    if (numel > (SIZE_MAX / 2) / esize)
+        return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': shape too large", name);
     size_t nbytes = numel * esize;
 
     /* Find the data source and check its length before allocating anything. */
-    int external = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    int external =
+        p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     size_t have = 0;
     const char *field = "raw_data";
     if (external) {
@@ -197,14 +213,30 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
         have = p->raw_data.len;
     } else {
         switch (t->dtype) {
-        case INFERD_DTYPE_FP32: have = p->n_float_data; field = "float_data"; break;
-        case INFERD_DTYPE_FP64: have = p->n_double_data; field = "double_data"; break;
-        case INFERD_DTYPE_INT64: have = p->n_int64_data; field = "int64_data"; break;
+        case INFERD_DTYPE_FP32:
+            have = p->n_float_data;
+            field = "float_data";
+            break;
+        case INFERD_DTYPE_FP64:
+            have = p->n_double_data;
+            field = "double_data";
+            break;
+        case INFERD_DTYPE_INT64:
+            have = p->n_int64_data;
+            field = "int64_data";
+            break;
         case INFERD_DTYPE_UINT32:
-        case INFERD_DTYPE_UINT64: have = p->n_uint64_data; field = "uint64_data"; break;
-        default: have = p->n_int32_data; field = "int32_data"; break;
+        case INFERD_DTYPE_UINT64:
+            have = p->n_uint64_data;
+            field = "uint64_data";
+            break;
+        default:
+            have = p->n_int32_data;
+            field = "int32_data";
+            break;
         }
-        if (have > SIZE_MAX / esize) return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': bad length", name);
+        if (have > SIZE_MAX / esize)
+            return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': bad length", name);
         have *= esize;
     }
     if (have != nbytes)
@@ -212,7 +244,8 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
                               name, field, have, nbytes);
     if (nbytes == 0) return 0;
     void *data;
-    if (!external && p->has_raw_data && p->raw_data.len == nbytes && ((uintptr_t)p->raw_data.data & 15) == 0) {
+    if (!external && p->has_raw_data && p->raw_data.len == nbytes &&
+        ((uintptr_t)p->raw_data.data & 15) == 0) {
         /* protobuf-c's default allocator gave raw_data its own malloc block: keep it */
         data = p->raw_data.data;
         p->raw_data.data = NULL;
@@ -224,7 +257,9 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
         return 0;
     }
     data = malloc(nbytes);
-    if (!data) return onnx_load_fail(e, ONNX_E_NOMEM, "tensor '%s': out of memory (%zu bytes)", name, nbytes);
+    if (!data)
+        return onnx_load_fail(e, ONNX_E_NOMEM, "tensor '%s': out of memory (%zu bytes)", name,
+                              nbytes);
     if (external) {
         int rc = read_external(p, base_dir, data, nbytes, e);
         if (rc < 0) {
@@ -251,7 +286,8 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
     return 0;
 }
 
-int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char *err, size_t err_len)
+int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char *err,
+                             size_t err_len)
 {
     onnx_load_err e = {err, err_len, 0};
     unsigned char *buf;

@@ -17,7 +17,8 @@ struct onnx_session {
     int have_outputs;
 };
 
-static int fail(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
 {
     if (err && err_len) {
@@ -29,7 +30,8 @@ static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
     return code;
 }
 
-int onnx_session_create(const onnx_model *model, int threads, onnx_session **out, char *err, size_t err_len)
+int onnx_session_create(const onnx_model *model, int threads, onnx_session **out, char *err,
+                        size_t err_len)
 {
     *out = NULL;
     onnx_session *s = calloc(1, sizeof *s);
@@ -62,32 +64,36 @@ static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err,
     const onnx_value_info *info = &m->input_info[idx];
     int v = m->input_values[idx];
     if (in->ndim < 0 || in->ndim > ONNX_MAX_DIMS || (in->ndim > 0 && !in->dims))
-        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d out of range", info->name, in->ndim);
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d out of range", info->name,
+                    in->ndim);
     if (!inferd_dtype_is_valid(in->dtype) || inferd_dtype_size(in->dtype) == 0)
-        return fail(err, err_len, ONNX_E_UNSUPPORTED, "input '%s': type %s is not supported", info->name,
-                    inferd_dtype_name(in->dtype));
+        return fail(err, err_len, ONNX_E_UNSUPPORTED, "input '%s': type %s is not supported",
+                    info->name, inferd_dtype_name(in->dtype));
     if (info->dtype != INFERD_DTYPE_INVALID && info->dtype != in->dtype)
-        return fail(err, err_len, ONNX_E_INVALID, "input '%s': type %s, model expects %s", info->name,
-                    inferd_dtype_name(in->dtype), inferd_dtype_name(info->dtype));
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': type %s, model expects %s",
+                    info->name, inferd_dtype_name(in->dtype), inferd_dtype_name(info->dtype));
     if (info->ndim >= 0 && info->ndim != in->ndim)
-        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d, model expects %d", info->name, in->ndim,
-                    info->ndim);
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d, model expects %d",
+                    info->name, in->ndim, info->ndim);
     size_t numel = 1;
     for (int k = 0; k < in->ndim; k++) {
         int64_t d = in->dims[k];
-        if (d < 0) return fail(err, err_len, ONNX_E_INVALID, "input '%s': negative dim", info->name);
+        if (d < 0)
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s': negative dim", info->name);
         if (info->ndim >= 0 && info->dims[k] >= 0 && info->dims[k] != d)
-            return fail(err, err_len, ONNX_E_INVALID, "input '%s': dim %d is %lld, model expects %lld", info->name,
-                        k, (long long)d, (long long)info->dims[k]);
+            return fail(err, err_len, ONNX_E_INVALID,
+                        "input '%s': dim %d is %lld, model expects %lld", info->name, k,
+                        (long long)d, (long long)info->dims[k]);
         if (d && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)d)
             return fail(err, err_len, ONNX_E_INVALID, "input '%s': shape too large", info->name);
         numel *= (size_t)d;
     }
     size_t nbytes = numel * inferd_dtype_size(in->dtype);
     if (nbytes != in->nbytes)
-        return fail(err, err_len, ONNX_E_INVALID, "input '%s': %zu bytes given, shape needs %zu", info->name,
-                    in->nbytes, nbytes);
-    if (nbytes && !in->data) return fail(err, err_len, ONNX_E_INVALID, "input '%s': no data", info->name);
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': %zu bytes given, shape needs %zu",
+                    info->name, in->nbytes, nbytes);
+    if (nbytes && !in->data)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': no data", info->name);
     onnx_tensor *t = &s->x.vals[v];
     memset(t, 0, sizeof *t);
     t->dtype = in->dtype;
@@ -107,7 +113,8 @@ static int run_nodes(onnx_session *s, char *err, size_t err_len)
             release_all(s);
             return rc;
         }
-        for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++) onnx_exec_release(&s->x, m->free_after[f]);
+        for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++)
+            onnx_exec_release(&s->x, m->free_after[f]);
     }
     return 0;
 }
@@ -166,7 +173,8 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
                 out[i].data = per ? onnx_pool_get(&s->x.pool, per * (size_t)n, &cap[i]) : NULL;
                 if (per && !out[i].data) rc = fail(err, err_len, ONNX_E_NOMEM, "out of memory");
             }
-            if (rc == 0 && per) memcpy((char *)out[i].data + (size_t)i0 * per, t->data, per * (size_t)nb);
+            if (rc == 0 && per)
+                memcpy((char *)out[i].data + (size_t)i0 * per, t->data, per * (size_t)nb);
         }
         release_all(s);
     }
@@ -196,7 +204,8 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
     if (n_inputs < 0 || (n_inputs > 0 && !inputs))
         return fail(err, err_len, ONNX_E_INVALID, "bad input list");
     if (n_inputs != m->n_inputs)
-        return fail(err, err_len, ONNX_E_INVALID, "%d inputs given, model has %d", n_inputs, m->n_inputs);
+        return fail(err, err_len, ONNX_E_INVALID, "%d inputs given, model has %d", n_inputs,
+                    m->n_inputs);
     for (int i = 0; i < m->n_inputs; i++) s->x.vals[m->input_values[i]].ndim = -1;
     for (int i = 0; i < n_inputs; i++) {
         int idx = i;
@@ -204,17 +213,21 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
             idx = -1;
             for (int k = 0; k < m->n_inputs; k++)
                 if (strcmp(m->input_info[k].name, inputs[i].name) == 0) idx = k;
-            if (idx < 0) return fail(err, err_len, ONNX_E_INVALID, "model has no input '%s'", inputs[i].name);
+            if (idx < 0)
+                return fail(err, err_len, ONNX_E_INVALID, "model has no input '%s'",
+                            inputs[i].name);
         }
         if (s->x.vals[m->input_values[idx]].ndim >= 0)
-            return fail(err, err_len, ONNX_E_INVALID, "input '%s' given twice", m->input_info[idx].name);
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s' given twice",
+                        m->input_info[idx].name);
         int rc = bind_input(s, idx, &inputs[i], err, err_len);
         if (rc < 0) return rc;
     }
 
     /* process-wide in OpenBLAS: only touch it when it changes */
     static _Atomic int blas_threads;
-    if (atomic_exchange(&blas_threads, s->x.threads) != s->x.threads) openblas_set_num_threads(s->x.threads);
+    if (atomic_exchange(&blas_threads, s->x.threads) != s->x.threads)
+        openblas_set_num_threads(s->x.threads);
     int rc = run_sliced(s, err, err_len);
     if (rc == RUN_WHOLE) rc = run_nodes(s, err, err_len);
     if (rc < 0) return rc;
@@ -222,7 +235,8 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
      * that is not the session's: copy it, since the caller's buffer is not kept. */
     for (int i = 0; i < m->n_outputs; i++) {
         int v = m->output_values[i];
-        if (m->values[v].kind == ONNX_VALUE_CONST || s->x.bufs[v] || s->x.alias_root[v] >= 0) continue;
+        if (m->values[v].kind == ONNX_VALUE_CONST || s->x.bufs[v] || s->x.alias_root[v] >= 0)
+            continue;
         onnx_tensor *t = &s->x.vals[v];
         size_t nb = onnx_tensor_nbytes(t);
         if (!nb) continue;

@@ -12,9 +12,9 @@
 
 typedef struct onnx_tensor {
     inferd_dtype dtype;
-    int ndim;                      /* 0 for a scalar */
-    int64_t dims[ONNX_MAX_DIMS];   /* every dim >= 0 */
-    void *data;                    /* numel * dtype size bytes; may be NULL when numel == 0 */
+    int ndim;                    /* 0 for a scalar */
+    int64_t dims[ONNX_MAX_DIMS]; /* every dim >= 0 */
+    void *data;                  /* numel * dtype size bytes; may be NULL when numel == 0 */
 } onnx_tensor;
 
 /* Number of elements (1 for a scalar). Shapes are validated when tensors are created, so the

@@ -48,8 +48,7 @@ static int check(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor 
             pos += (size_t)v;
             break;
         }
-        default:
-            return -1; /* groups (3, 4) and reserved types are not used by ONNX */
+        default: return -1; /* groups (3, 4) and reserved types are not used by ONNX */
         }
     }
     return 0;

@@ -6,10 +6,8 @@
 
 static int clamp_retry(double s)
 {
-    if (!(s >= 1.0))
-        return 1;
-    if (s > 60.0)
-        return 60;
+    if (!(s >= 1.0)) return 1;
+    if (s > 60.0) return 60;
     return (int)ceil(s);
 }
 
@@ -51,8 +49,7 @@ int admission_decide(const admission_input *in, int *retry_after_s, char *err, s
 
 void admission_rate_add(admission_rate *r, int64_t rows)
 {
-    if (rows > 0)
-        r->window_rows += rows;
+    if (rows > 0) r->window_rows += rows;
 }
 
 void admission_rate_tick(admission_rate *r, int64_t now_ns, int busy, int64_t min_window_ns)
@@ -64,8 +61,7 @@ void admission_rate_tick(admission_rate *r, int64_t now_ns, int busy, int64_t mi
         return;
     }
     int64_t span = now_ns - r->window_start_ns;
-    if (span < min_window_ns)
-        return;
+    if (span < min_window_ns) return;
     /* Only windows busy from start to end measure capacity; idle ones say nothing. */
     if (r->window_busy && busy && span > 0) {
         double rate = (double)r->window_rows * 1e9 / (double)span;

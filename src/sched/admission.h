@@ -23,10 +23,10 @@ int admission_decide(const admission_input *in, int *retry_after_s, char *err, s
 
 /* Throughput estimator: rows completed over windows during which the model was busy. */
 typedef struct admission_rate {
-    double rows_per_s;             /* EWMA; 0 until the first busy window */
+    double rows_per_s; /* EWMA; 0 until the first busy window */
     int64_t window_start_ns;
     int64_t window_rows;
-    int window_busy;               /* the model had work at the window's start */
+    int window_busy; /* the model had work at the window's start */
 } admission_rate;
 
 /* Counts rows completed now. */

@@ -10,7 +10,7 @@
 #include "inferd/log.h"
 #include "scheduler_internal.h"
 
-#define BATCHER_POLL_NS 500000LL      /* ring full of queued batches: look again soon */
+#define BATCHER_POLL_NS 500000LL /* ring full of queued batches: look again soon */
 
 /* Rows that may wait in the ring beyond the workers: one batch per idle worker, plus one.
  * A worker is idle when the model has fewer batches in flight than live workers. */
@@ -29,25 +29,21 @@ static int64_t dispatch_loop(scheduler *s, int m, int64_t now, infer_request **e
     int64_t max_rows = batcher_max_rows(&ms->cfg);
     for (;;) {
         infer_request *head = sched_queue_peek(&ms->queue);
-        if (!head)
-            return -1;
+        if (!head) return -1;
         int idle = idle_estimate(ms);
         int64_t depth = (int64_t)shm_model_ring_size(ms->region, (uint32_t)ms->slot);
         if (!batcher_should_dispatch(ms->queue.rows, max_rows, head->enqueue_ns, now,
                                      ms->cfg.max_queue_delay_us, idle, depth)) {
-            if (depth >= (int64_t)idle + 1)
-                return BATCHER_POLL_NS;
+            if (depth >= (int64_t)idle + 1) return BATCHER_POLL_NS;
             int64_t due = head->enqueue_ns + ms->cfg.max_queue_delay_us * 1000 - now;
             return due > 0 ? due : BATCHER_POLL_NS;
         }
         int n = batcher_form(&ms->queue, max_rows, SHM_MAX_BATCH, now, reqs, expired);
-        if (n == 0)
-            continue;
+        if (n == 0) continue;
         if (sched_dispatch(s, m, reqs, n) != 0) {
-            for (int r = n; r-- > 0;)
-                sched_queue_push_front(&ms->queue, reqs[r]);
+            for (int r = n; r-- > 0;) sched_queue_push_front(&ms->queue, reqs[r]);
             atomic_store(&s->slot_wait, 1); /* a freed batch slot kicks the batcher */
-            return 1000000LL; /* no slot / arena space: retry after completions */
+            return 1000000LL;               /* no slot / arena space: retry after completions */
         }
     }
 }
@@ -64,10 +60,8 @@ int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **d
     /* The earliest deadline still queued is the next time anything can expire. */
     if (ms->queue.n_deadline > 0) {
         int64_t due = ms->queue.by_deadline[0]->deadline_ns - now;
-        if (due < 0)
-            due = 0;
-        if (wait < 0 || due < wait)
-            wait = due;
+        if (due < 0) due = 0;
+        if (wait < 0 || due < wait) wait = due;
     }
     while (expired) {
         infer_request *next = expired->next;
@@ -91,8 +85,7 @@ static int64_t batcher_pass(scheduler *s)
         int64_t w = sched_dispatch_ready(s, m, clock_now_ns(), &done_list);
         pthread_mutex_unlock(&ms->mu);
         sched_finish_list(done_list);
-        if (w >= 0 && (wait < 0 || w < wait))
-            wait = w;
+        if (w >= 0 && (wait < 0 || w < wait)) wait = w;
     }
     return wait;
 }

@@ -21,8 +21,7 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     uint32_t slot = batch_slot(s, b);
     shm_region *region = s->models[atomic_load_explicit(&b->model, memory_order_relaxed)].region;
     shm_request *table = shm_arena_ptr(region, b->snapshot.table_off);
-    for (int r = 0; r < b->n; r++)
-        table[r].status = SHM_STATUS_OK;
+    for (int r = 0; r < b->n; r++) table[r].status = SHM_STATUS_OK;
     b->snapshot.tag = atomic_fetch_add(&s->next_tag, 1);
     b->snapshot.worker = UINT32_MAX;
     b->snapshot.out_needed = 0;
@@ -34,8 +33,7 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     int rc = shm_submit(region, slot);
     if (rc == -EPROTO) /* the supervisor, holding the pool lock, kills and resets */
         atomic_store(&s->models[b->model].ring_suspect, 1);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     b->attempts++;
     return 0;
 }
@@ -63,11 +61,9 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
             out_cap += est + SHM_ALIGN; /* workers may align each tensor */
         }
     }
-    if (out_cap == 0)
-        out_cap = SHM_ALIGN;
+    if (out_cap == 0) out_cap = SHM_ALIGN;
     uint64_t table_off, out_off;
-    if (shm_arena_alloc(arena, table_size, &table_off) != 0)
-        return -1;
+    if (shm_arena_alloc(arena, table_size, &table_off) != 0) return -1;
     if (shm_arena_alloc(arena, out_cap, &out_off) != 0) {
         shm_arena_free(arena, table_off);
         return -1;
@@ -104,8 +100,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         sreq[r].delay_us = reqs[r]->delay_us;
         sreq[r].status = SHM_STATUS_OK;
         sreq[r].reserved = 0;
-        for (uint32_t i = 0; i < n_in; i++)
-            in[(uint64_t)r * n_in + i] = reqs[r]->inputs[i];
+        for (uint32_t i = 0; i < n_in; i++) in[(uint64_t)r * n_in + i] = reqs[r]->inputs[i];
     }
     memset(outs, 0, (uint64_t)n * n_out * sizeof(shm_tensor));
 
@@ -147,11 +142,9 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     ms->counters.queue_count += (uint64_t)n;
     ms->batches_in_flight++;
     ms->rows_in_flight += rows;
-    for (int r = 0; r < n; r++)
-        reqs[r]->attempts++;
+    for (int r = 0; r < n; r++) reqs[r]->attempts++;
     log_debug_limited("batch submitted model=%s slot=%u requests=%d rows=%lld out_cap=%llu",
-              cfg->name, batch_slot(s, b), n, (long long)rows,
-              (unsigned long long)out_cap);
+                      cfg->name, batch_slot(s, b), n, (long long)rows, (unsigned long long)out_cap);
     return 0;
 }
 
@@ -162,15 +155,13 @@ int sched_batch_resubmit(scheduler *s, sched_batch *b)
 
 void sched_batch_free(scheduler *s, sched_batch *b)
 {
-    if (b->state == SCHED_BATCH_FREE)
-        return;
+    if (b->state == SCHED_BATCH_FREE) return;
     int m = atomic_load_explicit(&b->model, memory_order_relaxed);
     sched_model_state *ms = &s->models[m];
     shm_region *region = ms->region;
     shm_arena *arena = ms->arena;
     shm_arena_free(arena, b->snapshot.table_off);
-    if (!b->out_handed)
-        shm_arena_free(arena, b->snapshot.out_off);
+    if (!b->out_handed) shm_arena_free(arena, b->snapshot.out_off);
     ms->batches_in_flight--;
     ms->rows_in_flight -= b->rows;
     free(b->reqs);
@@ -192,7 +183,6 @@ void sched_batch_fail(scheduler *s, sched_batch *b, int status, const char *erro
                       infer_request **done_list)
 {
     if (!b->orphaned)
-        for (int r = 0; r < b->n; r++)
-            sched_answer(s, b->reqs[r], status, error, done_list);
+        for (int r = 0; r < b->n; r++) sched_answer(s, b->reqs[r], status, error, done_list);
     sched_batch_free(s, b);
 }

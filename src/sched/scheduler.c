@@ -39,12 +39,9 @@ void sched_model_recount(scheduler *s, int m)
 {
     int live = 0, starting = 0;
     for (uint32_t w = 0; w < s->n_workers; w++) {
-        if (s->workers[w].model != m)
-            continue;
-        if (s->workers[w].state == SCHED_WORKER_STARTING)
-            starting++;
-        else if (s->workers[w].state == SCHED_WORKER_LIVE)
-            live++;
+        if (s->workers[w].model != m) continue;
+        if (s->workers[w].state == SCHED_WORKER_STARTING) starting++;
+        else if (s->workers[w].state == SCHED_WORKER_LIVE) live++;
     }
     atomic_store(&s->models[m].n_live, live);
     atomic_store(&s->models[m].n_starting, starting);
@@ -72,11 +69,9 @@ static void cond_init_monotonic(pthread_cond_t *cv)
 
 void sched_free_state(scheduler *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     if (s->batches)
-        for (uint32_t i = 0; i < s->n_batches; i++)
-            free(s->batches[i].reqs);
+        for (uint32_t i = 0; i < s->n_batches; i++) free(s->batches[i].reqs);
     free(s->batches);
     free(s->workers);
     slot_share_destroy(&s->share);
@@ -95,8 +90,8 @@ void sched_free_state(scheduler *s)
 }
 
 int sched_create(const sched_options *opts, const model_config *models, int n,
-                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out,
-                 char *err, size_t err_len)
+                 shm_region *const *regions, shm_arena *const *arenas, scheduler **out, char *err,
+                 size_t err_len)
 {
     *out = NULL;
     if (n < 0 || (n > 0 && (!models || !regions || !arenas))) {
@@ -125,16 +120,12 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     pthread_mutex_init(&s->batcher_mu, NULL);
     cond_init_monotonic(&s->batcher_cv);
     cond_init_monotonic(&s->idle_cv);
-    if (opts)
-        s->opts = *opts;
-    else
-        sched_options_default(&s->opts);
-    if (s->opts.restart_backoff_min_ms <= 0)
-        s->opts.restart_backoff_min_ms = 100;
+    if (opts) s->opts = *opts;
+    else sched_options_default(&s->opts);
+    if (s->opts.restart_backoff_min_ms <= 0) s->opts.restart_backoff_min_ms = 100;
     if (s->opts.restart_backoff_max_ms < s->opts.restart_backoff_min_ms)
         s->opts.restart_backoff_max_ms = s->opts.restart_backoff_min_ms;
-    if (s->opts.scale_interval_ms <= 0)
-        s->opts.scale_interval_ms = 500;
+    if (s->opts.scale_interval_ms <= 0) s->opts.scale_interval_ms = 500;
     snprintf(s->worker_path, sizeof(s->worker_path), "%s",
              s->opts.worker_path ? s->opts.worker_path : "inferd-worker");
     s->opts.worker_path = s->worker_path;
@@ -176,8 +167,7 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         s->completion_started = 1;
         rc = pthread_create(&s->batcher_thread, NULL, sched_batcher_main, s);
     }
-    if (rc == 0)
-        s->batcher_started = 1;
+    if (rc == 0) s->batcher_started = 1;
     if (rc != 0) {
         snprintf(err, err_len, "scheduler: cannot start threads: %s", strerror(rc));
         sched_destroy(s);
@@ -204,8 +194,7 @@ int sched_submit(scheduler *s, infer_request *req)
     req->retry_after_s = 0;
     req->sched_out = NULL;
     req->n_outputs = 0;
-    if (req->model < 0 || req->model >= s->n_models)
-        return reject(req, 400, 0, "unknown model");
+    if (req->model < 0 || req->model >= s->n_models) return reject(req, 400, 0, "unknown model");
     sched_model_state *ms = &s->models[req->model];
     const char *bad = (int)req->n_inputs != ms->cfg.n_inputs || !req->done
                           ? "wrong number of inputs"
@@ -264,22 +253,20 @@ int sched_submit(scheduler *s, infer_request *req)
     /* Still queued: a completion of this model dispatches it, unless none is in flight; the
      * batcher must also hear of a first waiter (the queue delay) and of a deadline earlier
      * than its next look. Otherwise waking it would only cost a context switch. */
-    int kick = ms->queue.len > 0 &&
-               (first || ms->batches_in_flight == 0 ||
-                (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
-                 req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns,
-                                                         memory_order_relaxed)));
+    int kick =
+        ms->queue.len > 0 &&
+        (first || ms->batches_in_flight == 0 ||
+         (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
+          req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns, memory_order_relaxed)));
     pthread_mutex_unlock(&ms->mu);
-    if (kick)
-        sched_kick_batcher(s);
+    if (kick) sched_kick_batcher(s);
     sched_finish_list(done_list);
     return 0;
 }
 
 void sched_note_rejected(scheduler *s, int m)
 {
-    if (m < 0 || m >= s->n_models)
-        return;
+    if (m < 0 || m >= s->n_models) return;
     pthread_mutex_lock(&s->models[m].mu);
     s->models[m].counters.requests_rejected++;
     pthread_mutex_unlock(&s->models[m].mu);
@@ -287,15 +274,13 @@ void sched_note_rejected(scheduler *s, int m)
 
 int sched_cancel(scheduler *s, infer_request *req)
 {
-    if (req->model < 0 || req->model >= s->n_models)
-        return 0;
+    if (req->model < 0 || req->model >= s->n_models) return 0;
     sched_model_state *ms = &s->models[req->model];
     infer_request *done_list = NULL;
     pthread_mutex_lock(&ms->mu);
     int found = sched_queue_remove(&ms->queue, req);
     if (found)
-        sched_answer(s, req, SCHED_STATUS_CANCELLED, "cancelled: the client went away",
-                     &done_list);
+        sched_answer(s, req, SCHED_STATUS_CANCELLED, "cancelled: the client went away", &done_list);
     pthread_mutex_unlock(&ms->mu);
     if (found)
         log_debug_limited("request cancelled id=%llu: the client went away",
@@ -328,43 +313,37 @@ void sched_model_workers(scheduler *s, int m, int *live, int *starting, int *idl
     *live = *starting = *idle = 0;
     for (uint32_t w = 0; w < s->n_workers; w++) {
         sched_worker *wk = &s->workers[w];
-        if (wk->state == SCHED_WORKER_EMPTY || wk->model != m)
-            continue;
+        if (wk->state == SCHED_WORKER_EMPTY || wk->model != m) continue;
         if (wk->state == SCHED_WORKER_STARTING) {
             (*starting)++;
         } else if (wk->state == SCHED_WORKER_LIVE) {
             (*live)++;
             shm_worker *sw = &s->models[m].region->workers[w];
-            if (atomic_load_explicit(&sw->in_hand, memory_order_relaxed) == 0)
-                (*idle)++;
+            if (atomic_load_explicit(&sw->in_hand, memory_order_relaxed) == 0) (*idle)++;
         }
     }
 }
 
 int sched_model_ready(scheduler *s, int m)
 {
-    if (m < 0 || m >= s->n_models)
-        return 0;
+    if (m < 0 || m >= s->n_models) return 0;
     const sched_model_state *ms = &s->models[m];
     /* A pool that scales from zero is ready while it is not crash-looping. */
-    return atomic_load(&ms->n_live) > 0 ||
-           (ms->cfg.workers_min <= 0 && ms->cfg.workers_max > 0 &&
-            atomic_load(&ms->backoff_ms) == 0);
+    return atomic_load(&ms->n_live) > 0 || (ms->cfg.workers_min <= 0 && ms->cfg.workers_max > 0 &&
+                                            atomic_load(&ms->backoff_ms) == 0);
 }
 
 int sched_all_ready(scheduler *s)
 {
     for (int m = 0; m < s->n_models; m++)
-        if (!sched_model_ready(s, m))
-            return 0;
+        if (!sched_model_ready(s, m)) return 0;
     return 1;
 }
 
 int sched_find_model(const scheduler *s, const char *name)
 {
     for (int m = 0; m < s->n_models; m++)
-        if (strcmp(s->models[m].cfg.name, name) == 0)
-            return m;
+        if (strcmp(s->models[m].cfg.name, name) == 0) return m;
     return -1;
 }
 
@@ -391,8 +370,7 @@ shm_arena *sched_model_arena(scheduler *s, int m)
 int sched_model_stats(scheduler *s, int m, sched_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    if (m < 0 || m >= s->n_models)
-        return -1;
+    if (m < 0 || m >= s->n_models) return -1;
     pthread_mutex_lock(&s->mu);
     sched_model_state *ms = &s->models[m];
     int idle;

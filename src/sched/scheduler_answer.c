@@ -27,8 +27,7 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
         req->n_outputs = 0;
         req->sched_out = NULL;
         snprintf(req->error, sizeof(req->error), "%s", error ? error : "error");
-        if ((status == 503 || status == 429) && req->retry_after_s <= 0)
-            req->retry_after_s = 1;
+        if ((status == 503 || status == 429) && req->retry_after_s <= 0) req->retry_after_s = 1;
     } else {
         req->error[0] = '\0';
     }

@@ -57,10 +57,9 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         if (b->resized || needed <= b->snapshot.out_cap || needed > ms->region->arena_size ||
             shm_arena_alloc(ms->arena, needed, &off) != 0) {
             log_warn_limited("batch failed model=%s: output area too small (needed %llu, had %llu)",
-                     ms->cfg.name, (unsigned long long)needed,
-                     (unsigned long long)b->snapshot.out_cap);
-            sched_batch_fail(s, b, 500, "model output larger than the node could hold",
-                             done_list);
+                             ms->cfg.name, (unsigned long long)needed,
+                             (unsigned long long)b->snapshot.out_cap);
+            sched_batch_fail(s, b, 500, "model output larger than the node could hold", done_list);
             return;
         }
         shm_arena_free(ms->arena, b->snapshot.out_off);
@@ -72,13 +71,12 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
             sched_batch_fail(s, b, 500, "cannot resubmit batch (ring full)", done_list);
         else
             log_debug_limited("batch resubmitted model=%s with out_cap=%llu", ms->cfg.name,
-                      (unsigned long long)needed);
+                              (unsigned long long)needed);
         return;
     }
     if (status != SHM_STATUS_OK) {
         int http = status == SHM_STATUS_DEADLINE ? 504 : 500;
-        if (status == SHM_STATUS_BAD_INPUT)
-            http = 400;
+        if (status == SHM_STATUS_BAD_INPUT) http = 400;
         char msg[256];
         snprintf(msg, sizeof(msg), "%s%s%s", status_text(status), werr[0] ? ": " : "", werr);
         log_debug_limited("batch failed model=%s status=%d: %s", ms->cfg.name, (int)status, werr);
@@ -119,24 +117,21 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         int http = status_http(statuses[r]);
         if (http != 0) {
             char msg[256];
-            snprintf(msg, sizeof(msg), "%s%s%s", status_text(statuses[r]),
-                     werr[0] ? ": " : "", werr);
+            snprintf(msg, sizeof(msg), "%s%s%s", status_text(statuses[r]), werr[0] ? ": " : "",
+                     werr);
             sched_answer(s, req, http, msg, done_list);
             continue;
         }
         req->n_outputs = n_out;
-        for (uint32_t o = 0; o < n_out; o++)
-            req->outputs[o] = outs[(size_t)r * n_out + o];
+        for (uint32_t o = 0; o < n_out; o++) req->outputs[o] = outs[(size_t)r * n_out + o];
         req->sched_out = area;
         refs++;
         sched_answer(s, req, 0, NULL, done_list);
     }
     /* done() (and so sched_release) runs only after the locks, when the count is set. */
     atomic_init(&area->refs, refs);
-    if (refs > 0)
-        b->out_handed = 1;
-    else
-        free(area);
+    if (refs > 0) b->out_handed = 1;
+    else free(area);
     free(outs);
     free(statuses);
     sched_batch_free(s, b);
@@ -158,8 +153,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
             sched_worker_lied(s, w, "completion ring head/tail or entry out of range");
             break;
         }
-        if (rc != 0)
-            break;
+        if (rc != 0) break;
         sched_batch *b = &s->batches[slot]; /* slot < batch_slots: checked by the poll */
         if (slot >= s->n_batches ||
             atomic_load_explicit(&b->state, memory_order_acquire) != SCHED_BATCH_SUBMITTED ||
@@ -207,31 +201,24 @@ void *sched_completion_main(void *arg)
     int n = s->n_models;
     shm_waiter **wake = calloc(n > 0 ? (size_t)n : 1, sizeof(*wake));
     uint32_t *seq = calloc(n > 0 ? (size_t)n : 1, sizeof(*seq));
-    for (int m = 0; wake && m < n; m++)
-        wake[m] = &s->models[m].region->header->completion;
+    for (int m = 0; wake && m < n; m++) wake[m] = &s->models[m].region->header->completion;
     for (;;) {
-        if (atomic_load(&s->threads_stop))
-            break;
-        if (drain_all(s))
-            continue;
+        if (atomic_load(&s->threads_stop)) break;
+        if (drain_all(s)) continue;
         /* Spin a few microseconds before sleeping: under load the next completion is
          * usually that close, and a futex sleep + wake costs more. */
         int found = 0;
         int64_t spin_until = clock_now_ns() + COMPLETION_SPIN_NS;
-        while (!found && clock_now_ns() < spin_until)
-            found = drain_all(s);
-        if (found)
-            continue;
+        while (!found && clock_now_ns() < spin_until) found = drain_all(s);
+        if (found) continue;
         if (!wake || !seq || n == 0) { /* out of memory or no model: poll, bounded */
             struct timespec nap = {.tv_sec = 0, .tv_nsec = 1000000};
             nanosleep(&nap, NULL);
             continue;
         }
-        for (int m = 0; m < n; m++)
-            seq[m] = shm_waiter_prepare(wake[m]);
+        for (int m = 0; m < n; m++) seq[m] = shm_waiter_prepare(wake[m]);
         if (drain_all(s)) {
-            for (int m = 0; m < n; m++)
-                shm_waiter_cancel(wake[m]);
+            for (int m = 0; m < n; m++) shm_waiter_cancel(wake[m]);
             continue;
         }
         /* Bounded: a worker that bumps or freezes its word costs a wake, never an answer. */

@@ -19,8 +19,7 @@ static int live_worker_count(scheduler *s)
 {
     int n = 0;
     for (uint32_t w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state != SCHED_WORKER_EMPTY)
-            n++;
+        if (s->workers[w].state != SCHED_WORKER_EMPTY) n++;
     return n;
 }
 
@@ -51,8 +50,7 @@ static void answer_all(scheduler *s, infer_request **done_list)
 static void stop_workers(scheduler *s)
 {
     s->workers_stop = 1;
-    for (int m = 0; m < s->n_models; m++)
-        atomic_store(&s->models[m].region->header->shutdown, 1);
+    for (int m = 0; m < s->n_models; m++) atomic_store(&s->models[m].region->header->shutdown, 1);
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].state != SCHED_WORKER_EMPTY)
             atomic_store(&sched_worker_region(s, w)->workers[w].stop, 1);
@@ -66,8 +64,7 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
     pthread_mutex_lock(&s->mu);
     if (!s->draining)
         log_info("scheduler draining pending=%lld timeout_ms=%lld",
-                 (long long)atomic_load(&s->pending),
-                 (long long)timeout_ms);
+                 (long long)atomic_load(&s->pending), (long long)timeout_ms);
     s->draining = 1;
     sched_kick_batcher(s);
     int64_t deadline = clock_now_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
@@ -76,8 +73,7 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
         timed_wait(s, &s->idle_cv, until < deadline ? until : deadline);
     }
     int left = (int)atomic_load(&s->pending);
-    if (left > 0)
-        log_warn("scheduler drain timed out: answering %d requests with 503", left);
+    if (left > 0) log_warn("scheduler drain timed out: answering %d requests with 503", left);
     answer_all(s, &done_list);
     stop_workers(s);
     pthread_mutex_unlock(&s->mu);
@@ -93,8 +89,7 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
             if (s->workers[w].state != SCHED_WORKER_EMPTY)
                 sched_worker_kill(s, w, "did not exit at shutdown");
         int64_t kill_deadline = clock_now_ns() + 2000000000LL;
-        while (live_worker_count(s) > 0 && clock_now_ns() < kill_deadline &&
-               s->supervisor_started)
+        while (live_worker_count(s) > 0 && clock_now_ns() < kill_deadline && s->supervisor_started)
             timed_wait(s, &s->idle_cv, clock_now_ns() + 20000000LL);
     }
     pthread_mutex_unlock(&s->mu);
@@ -104,21 +99,17 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
 
 void sched_destroy(scheduler *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     int drained = atomic_load(&s->workers_stop);
-    if (!drained && s->supervisor_started)
-        sched_drain(s, 0);
+    if (!drained && s->supervisor_started) sched_drain(s, 0);
 
     atomic_store(&s->stopping, 1);
     atomic_store(&s->threads_stop, 1);
     sched_kick_batcher(s);
     for (int m = 0; m < s->n_models; m++)
         shm_waiter_wake(&s->models[m].region->header->completion, INT_MAX);
-    if (s->batcher_started)
-        pthread_join(s->batcher_thread, NULL);
-    if (s->completion_started)
-        pthread_join(s->completion_thread, NULL);
+    if (s->batcher_started) pthread_join(s->batcher_thread, NULL);
+    if (s->completion_started) pthread_join(s->completion_thread, NULL);
     if (s->supervisor_started)
         pthread_join(s->supervisor_thread, NULL); /* kills and reaps any worker left */
 
@@ -128,8 +119,7 @@ void sched_destroy(scheduler *s)
     answer_all(s, &done_list);
     for (uint32_t i = 0; i < s->n_batches; i++) {
         sched_batch *b = &s->batches[i];
-        if (atomic_load(&b->state) != SCHED_BATCH_SUBMITTED)
-            continue;
+        if (atomic_load(&b->state) != SCHED_BATCH_SUBMITTED) continue;
         sched_model_state *ms = &s->models[atomic_load(&b->model)];
         pthread_mutex_lock(&ms->mu);
         sched_batch_free(s, b);

@@ -21,7 +21,7 @@
 /* Refcounted output area of a batch: one reference per request answered from it. */
 typedef struct sched_out_area {
     uint64_t offset;
-    atomic_int refs;            /* dropped by sched_release on any thread */
+    atomic_int refs; /* dropped by sched_release on any thread */
 } sched_out_area;
 
 /* Internal status of a request taken out of the queue by sched_cancel (never sent). */
@@ -34,66 +34,66 @@ enum sched_batch_state { SCHED_BATCH_FREE = 0, SCHED_BATCH_SUBMITTED = 1 };
  * are atomic so that a scan of all slots may read them under another lock (state is stored
  * last with release, and must be loaded first with acquire). */
 typedef struct sched_batch {
-    _Atomic int state;          /* enum sched_batch_state */
+    _Atomic int state; /* enum sched_batch_state */
     _Atomic int model;
-    int attempts;               /* submissions so far (worker deaths, OUTPUT_TOO_SMALL) */
-    int resized;                /* already resubmitted for OUTPUT_TOO_SMALL */
-    int orphaned;               /* its requests were answered (drain); free it when safe */
-    int out_handed;             /* the output area now belongs to a sched_out_area */
-    int collected;              /* scratch: picked up after its worker died */
-    shm_batch snapshot;         /* as the node wrote it: the trusted copy */
-    int n;                      /* requests */
+    int attempts;       /* submissions so far (worker deaths, OUTPUT_TOO_SMALL) */
+    int resized;        /* already resubmitted for OUTPUT_TOO_SMALL */
+    int orphaned;       /* its requests were answered (drain); free it when safe */
+    int out_handed;     /* the output area now belongs to a sched_out_area */
+    int collected;      /* scratch: picked up after its worker died */
+    shm_batch snapshot; /* as the node wrote it: the trusted copy */
+    int n;              /* requests */
     int64_t rows;
-    int64_t dispatch_ns;        /* when it was (last) submitted to the ring */
-    infer_request **reqs;       /* n, malloc'd */
+    int64_t dispatch_ns;  /* when it was (last) submitted to the ring */
+    infer_request **reqs; /* n, malloc'd */
     struct sched_batch *next_free;
 } sched_batch;
 
 enum sched_worker_state {
     SCHED_WORKER_EMPTY = 0,
-    SCHED_WORKER_STARTING,      /* forked, not yet attached */
-    SCHED_WORKER_LIVE,          /* attached (shm state IDLE/BUSY seen) */
-    SCHED_WORKER_STOPPING,      /* stop flag set by the node */
+    SCHED_WORKER_STARTING, /* forked, not yet attached */
+    SCHED_WORKER_LIVE,     /* attached (shm state IDLE/BUSY seen) */
+    SCHED_WORKER_STOPPING, /* stop flag set by the node */
 };
 
 /* Guarded by scheduler.mu. */
 typedef struct sched_worker {
-    int state;                  /* enum sched_worker_state */
+    int state; /* enum sched_worker_state */
     int model;
-    pid_t pid;                  /* 0 while sched_spawn_worker forks outside mu */
+    pid_t pid; /* 0 while sched_spawn_worker forks outside mu */
     int64_t spawn_ns;
-    int64_t last_active_ns;     /* last time seen holding work */
+    int64_t last_active_ns; /* last time seen holding work */
     uint64_t last_batches_done;
-    int killed;                 /* the node SIGKILLed it (hang / protocol error) */
-    int lied;                   /* killed for breaking the protocol: its batches fail, 500 */
-    int64_t stop_ns;            /* when the node asked it to stop (0 = not asked) */
+    int killed;      /* the node SIGKILLed it (hang / protocol error) */
+    int lied;        /* killed for breaking the protocol: its batches fail, 500 */
+    int64_t stop_ns; /* when the node asked it to stop (0 = not asked) */
 } sched_worker;
 
 typedef struct sched_model_state {
-    model_config cfg;           /* read-only after sched_create */
-    int slot;                   /* its slot in its own region: always 0; read-only */
+    model_config cfg; /* read-only after sched_create */
+    int slot;         /* its slot in its own region: always 0; read-only */
 
-    pthread_mutex_t mu;         /* guards the fields below down to `counters` */
+    pthread_mutex_t mu; /* guards the fields below down to `counters` */
     sched_queue queue;
     int64_t rows_in_flight;
     int batches_in_flight;
     admission_rate rate;
-    sched_counters counters;    /* cumulative, for GET /v2/models/{m}/stats */
+    sched_counters counters; /* cumulative, for GET /v2/models/{m}/stats */
 
     /* Written under scheduler.mu by the supervisor, read anywhere without a lock. */
-    atomic_int n_live, n_starting;       /* workers LIVE / STARTING (see sched_model_recount) */
-    _Atomic int64_t backoff_ms;          /* current restart backoff; 0 = none */
-    _Atomic int64_t next_spawn_ns;       /* no spawn before this */
+    atomic_int n_live, n_starting; /* workers LIVE / STARTING (see sched_model_recount) */
+    _Atomic int64_t backoff_ms;    /* current restart backoff; 0 = none */
+    _Atomic int64_t next_spawn_ns; /* no spawn before this */
 
     /* Guarded by scheduler.mu. */
-    int overload_ticks;         /* consecutive scale intervals above the threshold */
+    int overload_ticks; /* consecutive scale intervals above the threshold */
     int64_t last_scale_ns;
-    uint64_t spawns;            /* total, for logs */
+    uint64_t spawns; /* total, for logs */
     /* Set by the supervisor under scheduler.mu (sched_model_ring_corrupt) and cleared with the
      * model's lock too once the ring is reset; read by dispatch under the model's lock. */
-    atomic_int ring_corrupt;    /* its submission ring was scribbled on: workers killed, ring
+    atomic_int ring_corrupt; /* its submission ring was scribbled on: workers killed, ring
                                  * reset by the supervisor once none is left */
-    atomic_int ring_suspect;    /* a push found the ring inconsistent (any thread): the
+    atomic_int ring_suspect; /* a push found the ring inconsistent (any thread): the
                                  * supervisor's next tick declares it corrupt */
     /* Borrowed at create, constant: the model's own region (its workers map only this one;
      * the model is slot 0 in it) and the allocator over its arena. */
@@ -104,29 +104,29 @@ typedef struct sched_model_state {
 struct scheduler {
     sched_options opts;
     char worker_path[1024];
-    pthread_mutex_t mu;         /* the worker pool: workers[], the models' pool fields */
-    pthread_cond_t idle_cv;     /* with mu: answers while draining, a worker gone */
+    pthread_mutex_t mu;     /* the worker pool: workers[], the models' pool fields */
+    pthread_cond_t idle_cv; /* with mu: answers while draining, a worker gone */
 
-    pthread_mutex_t batch_mu;   /* free_batches and share (a leaf lock) */
-    pthread_mutex_t batcher_mu; /* the batcher sleeps with it (a leaf lock) */
-    pthread_cond_t batcher_cv;  /* with batcher_mu: work for the batcher */
+    pthread_mutex_t batch_mu;                    /* free_batches and share (a leaf lock) */
+    pthread_mutex_t batcher_mu;                  /* the batcher sleeps with it (a leaf lock) */
+    pthread_cond_t batcher_cv;                   /* with batcher_mu: work for the batcher */
     atomic_int batcher_kicked, batcher_sleeping; /* see sched_kick_batcher */
     _Atomic int64_t batcher_wake_ns; /* when the sleeping batcher looks again (INT64_MAX: kick) */
-    atomic_int slot_wait;       /* a dispatch found no slot: the next freed one kicks */
+    atomic_int slot_wait;            /* a dispatch found no slot: the next freed one kicks */
 
     int n_models;
     sched_model_state *models;
     uint32_t n_batches;
     sched_batch *batches;
     sched_batch *free_batches;
-    slot_share share;           /* how many slots each model may hold (slot_share.h) */
+    slot_share share; /* how many slots each model may hold (slot_share.h) */
     uint32_t n_workers;
     sched_worker *workers;
 
     atomic_uint_fast64_t next_id, next_tag;
-    _Atomic int64_t pending;    /* submitted and not yet answered */
+    _Atomic int64_t pending; /* submitted and not yet answered */
     atomic_int draining, stopping, threads_stop;
-    atomic_int workers_stop;    /* the supervisor stops spawning and stops every worker */
+    atomic_int workers_stop; /* the supervisor stops spawning and stops every worker */
 
     _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
     pthread_t batcher_thread, completion_thread, supervisor_thread;

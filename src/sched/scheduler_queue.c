@@ -33,8 +33,7 @@ enum { HEAP_PRIO, HEAP_DEADLINE };
 /* 1 if a goes above b: higher priority then earlier push; or the earlier deadline. */
 static int before(int h, const infer_request *a, const infer_request *b)
 {
-    if (h == HEAP_DEADLINE)
-        return a->deadline_ns < b->deadline_ns;
+    if (h == HEAP_DEADLINE) return a->deadline_ns < b->deadline_ns;
     return a->priority != b->priority ? a->priority > b->priority : a->queue_seq < b->queue_seq;
 }
 
@@ -54,8 +53,7 @@ static void sift_up(int h, infer_request **heap, uint32_t i)
     infer_request *r = heap[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
-        if (!before(h, r, heap[parent]))
-            break;
+        if (!before(h, r, heap[parent])) break;
         put(h, heap, i, heap[parent]);
         i = parent;
     }
@@ -67,12 +65,9 @@ static void sift_down(int h, infer_request **heap, uint32_t n, uint32_t i)
     infer_request *r = heap[i];
     for (;;) {
         uint32_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && before(h, heap[c + 1], heap[c]))
-            c++;
-        if (!before(h, heap[c], r))
-            break;
+        if (c >= n) break;
+        if (c + 1 < n && before(h, heap[c + 1], heap[c])) c++;
+        if (!before(h, heap[c], r)) break;
         put(h, heap, i, heap[c]);
         i = c;
     }
@@ -85,8 +80,7 @@ static void take(int h, infer_request **heap, uint32_t *n, uint32_t i)
 {
     uint32_t last = --*n;
     *pos(h, heap[i]) = SCHED_QUEUE_NONE;
-    if (i == last)
-        return;
+    if (i == last) return;
     infer_request *moved = heap[last];
     put(h, heap, i, moved);
     sift_up(h, heap, i);
@@ -95,18 +89,14 @@ static void take(int h, infer_request **heap, uint32_t *n, uint32_t i)
 
 static int reserve(sched_queue *q)
 {
-    if ((uint32_t)q->len < q->cap)
-        return 0;
-    if (q->cap >= (UINT32_MAX - 1) / 2)
-        return -1;
+    if ((uint32_t)q->len < q->cap) return 0;
+    if (q->cap >= (UINT32_MAX - 1) / 2) return -1;
     uint32_t cap = q->cap ? q->cap * 2 : 16;
     infer_request **a = realloc(q->by_prio, (size_t)cap * sizeof(*a));
-    if (!a)
-        return -1;
+    if (!a) return -1;
     q->by_prio = a;
     infer_request **d = realloc(q->by_deadline, (size_t)cap * sizeof(*d));
-    if (!d)
-        return -1; /* by_prio grew; cap did not: still consistent */
+    if (!d) return -1; /* by_prio grew; cap did not: still consistent */
     q->by_deadline = d;
     q->cap = cap;
     return 0;
@@ -114,8 +104,7 @@ static int reserve(sched_queue *q)
 
 static int insert(sched_queue *q, infer_request *req, int64_t seq)
 {
-    if (reserve(q) != 0)
-        return -1;
+    if (reserve(q) != 0) return -1;
     req->queue_seq = seq;
     req->next = NULL;
     uint32_t i = (uint32_t)q->len++;
@@ -165,23 +154,20 @@ static void unlink_req(sched_queue *q, infer_request *req)
 infer_request *sched_queue_pop(sched_queue *q)
 {
     infer_request *req = sched_queue_peek(q);
-    if (req)
-        unlink_req(q, req);
+    if (req) unlink_req(q, req);
     return req;
 }
 
 int sched_queue_remove(sched_queue *q, infer_request *req)
 {
-    if (!in_queue(q, req))
-        return 0;
+    if (!in_queue(q, req)) return 0;
     unlink_req(q, req);
     return 1;
 }
 
 infer_request *sched_queue_pop_expired(sched_queue *q, int64_t now_ns)
 {
-    if (q->n_deadline == 0 || q->by_deadline[0]->deadline_ns > now_ns)
-        return NULL;
+    if (q->n_deadline == 0 || q->by_deadline[0]->deadline_ns > now_ns) return NULL;
     infer_request *req = q->by_deadline[0];
     unlink_req(q, req);
     return req;

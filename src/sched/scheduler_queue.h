@@ -18,11 +18,11 @@ typedef struct sched_queue {
     infer_request **by_prio;     /* heap: higher priority, then lower queue_seq, on top */
     infer_request **by_deadline; /* heap of the requests with a deadline: earliest on top */
     uint32_t n_deadline;
-    uint32_t cap;                /* slots of each array (both the same) */
+    uint32_t cap; /* slots of each array (both the same) */
     int len;
     int64_t rows;
-    int64_t next_seq;            /* FIFO order of push (grows) ... */
-    int64_t front_seq;           /* ... and of push_front (shrinks, always before) */
+    int64_t next_seq;  /* FIFO order of push (grows) ... */
+    int64_t front_seq; /* ... and of push_front (shrinks, always before) */
 } sched_queue;
 
 void sched_queue_init(sched_queue *q);

@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 typedef struct slot_share {
-    uint32_t total;          /* slots in the node */
+    uint32_t total; /* slots in the node */
     int n_models;
-    uint32_t share;          /* guaranteed per model */
-    uint32_t headroom;       /* reserved beyond use, below the share */
+    uint32_t share;    /* guaranteed per model */
+    uint32_t headroom; /* reserved beyond use, below the share */
     uint32_t used_total;
     uint64_t reserved_total; /* sum over models of slot_share_reserved */
     uint64_t base_total;     /* sum over models of headroom not used yet */

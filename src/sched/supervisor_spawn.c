@@ -41,17 +41,14 @@ static void child_exec(int region_fd, pid_t parent, const char *path, char *cons
     sigaction(SIGTERM, &dfl, NULL);
     sigaction(SIGINT, &dfl, NULL);
     sigaction(SIGPIPE, &dfl, NULL);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(126);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
     if (region_fd == 3) {
         int flags = fcntl(3, F_GETFD);
-        if (flags < 0 || fcntl(3, F_SETFD, flags & ~FD_CLOEXEC) != 0)
-            _exit(126);
+        if (flags < 0 || fcntl(3, F_SETFD, flags & ~FD_CLOEXEC) != 0) _exit(126);
     } else if (dup2(region_fd, 3) != 3) { /* dup2 clears close-on-exec on the copy */
         _exit(126);
     }
-    if (close_range(4, ~0u, 0) != 0)
-        _exit(126);
+    if (close_range(4, ~0u, 0) != 0) _exit(126);
     execv(path, argv);
     _exit(127);
 }
@@ -61,7 +58,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     sched_model_state *ms = &s->models[m];
     uint32_t w;
     for (w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state == SCHED_WORKER_EMPTY)   /* node-private: reaped and free */
+        if (s->workers[w].state == SCHED_WORKER_EMPTY) /* node-private: reaped and free */
             break;
     if (w == s->n_workers) {
         log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use",
@@ -86,23 +83,33 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     snprintf(worker_arg, sizeof(worker_arg), "%u", w);
     snprintf(slot_arg, sizeof(slot_arg), "%d", ms->slot);
     char *argv[] = {
-        s->worker_path, "--shm-fd", "3", "--worker", worker_arg, "--model-slot", slot_arg,
-        "--model-dir", ms->cfg.dir, "--log-level", (char *)level_name(log_get_level()),
-        "--log-format", log_get_format() == LOG_FORMAT_JSON ? "json" : "text", NULL,
+        s->worker_path,
+        "--shm-fd",
+        "3",
+        "--worker",
+        worker_arg,
+        "--model-slot",
+        slot_arg,
+        "--model-dir",
+        ms->cfg.dir,
+        "--log-level",
+        (char *)level_name(log_get_level()),
+        "--log-format",
+        log_get_format() == LOG_FORMAT_JSON ? "json" : "text",
+        NULL,
     };
     uint64_t spawns = ++ms->spawns;
     pthread_mutex_unlock(&s->mu);
 
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0)
-        child_exec(ms->region->fd, parent, s->worker_path, argv);
+    if (pid == 0) child_exec(ms->region->fd, parent, s->worker_path, argv);
     int fork_errno = errno;
     if (pid < 0)
         log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));
     else
-        log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu",
-                 ms->cfg.name, w, (int)pid, why, (unsigned long long)spawns);
+        log_info("worker spawned model=%s worker=%u pid=%d reason=%s spawns=%llu", ms->cfg.name, w,
+                 (int)pid, why, (unsigned long long)spawns);
 
     pthread_mutex_lock(&s->mu);
     if (pid < 0) {
@@ -123,10 +130,9 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
 void sched_worker_kill(scheduler *s, uint32_t w, const char *reason)
 {
     sched_worker *wk = &s->workers[w];
-    if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed)
-        return;
+    if (wk->state == SCHED_WORKER_EMPTY || wk->pid <= 0 || wk->killed) return;
     wk->killed = 1;
     log_warn_limited("worker killed model=%s worker=%u pid=%d reason=%s",
-             s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
+                     s->models[wk->model].cfg.name, w, (int)wk->pid, reason);
     kill(wk->pid, SIGKILL);
 }

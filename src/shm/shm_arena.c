@@ -7,18 +7,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define UNIT_SHIFT 8                  /* 256-byte units */
-#define UNIT ((uint64_t)1 << UNIT_SHIFT)
-#define MAX_ORDER 32
-#define NONE UINT32_MAX
-#define HEAD_FREE 0x80                /* state byte: block head, free; low bits = order */
-#define HEAD_USED 0x40                /* state byte: block head, allocated */
+#define UNIT_SHIFT 8 /* 256-byte units */
+#define UNIT       ((uint64_t)1 << UNIT_SHIFT)
+#define MAX_ORDER  32
+#define NONE       UINT32_MAX
+#define HEAD_FREE  0x80 /* state byte: block head, free; low bits = order */
+#define HEAD_USED  0x40 /* state byte: block head, allocated */
 
 struct shm_arena {
     pthread_mutex_t mu;
     uint32_t units;
-    uint8_t *state;                   /* per unit: 0 = not a block head, else HEAD_* | order */
-    uint32_t *next, *prev;            /* free-list links, per unit (valid for free heads) */
+    uint8_t *state;        /* per unit: 0 = not a block head, else HEAD_* | order */
+    uint32_t *next, *prev; /* free-list links, per unit (valid for free heads) */
     uint32_t free_head[MAX_ORDER + 1];
     _Atomic uint64_t used;
 };
@@ -51,7 +51,10 @@ shm_arena *shm_arena_create(shm_region *region)
     a->next = malloc(units * sizeof(uint32_t));
     a->prev = malloc(units * sizeof(uint32_t));
     if (!a->state || !a->next || !a->prev || pthread_mutex_init(&a->mu, NULL) != 0) {
-        free(a->state); free(a->next); free(a->prev); free(a);
+        free(a->state);
+        free(a->next);
+        free(a->prev);
+        free(a);
         return NULL;
     }
     for (unsigned k = 0; k <= MAX_ORDER; k++) a->free_head[k] = NONE;
@@ -72,7 +75,10 @@ void shm_arena_destroy(shm_arena *a)
 {
     if (!a) return;
     pthread_mutex_destroy(&a->mu);
-    free(a->state); free(a->next); free(a->prev); free(a);
+    free(a->state);
+    free(a->next);
+    free(a->prev);
+    free(a);
 }
 
 int shm_arena_alloc(shm_arena *a, uint64_t size, uint64_t *offset)
@@ -91,7 +97,7 @@ int shm_arena_alloc(shm_arena *a, uint64_t size, uint64_t *offset)
     }
     uint32_t u = a->free_head[k];
     list_remove(a, u, k);
-    while (k > order) {   /* split, keeping the lower half */
+    while (k > order) { /* split, keeping the lower half */
         k--;
         list_push(a, u + (1u << k), k);
     }
@@ -107,7 +113,7 @@ void shm_arena_free(shm_arena *a, uint64_t offset)
     if (!a || offset & (UNIT - 1) || (offset >> UNIT_SHIFT) >= a->units) return;
     uint32_t u = (uint32_t)(offset >> UNIT_SHIFT);
     pthread_mutex_lock(&a->mu);
-    if (!(a->state[u] & HEAD_USED)) {   /* not an allocated block: ignore (double free) */
+    if (!(a->state[u] & HEAD_USED)) { /* not an allocated block: ignore (double free) */
         pthread_mutex_unlock(&a->mu);
         return;
     }
@@ -116,8 +122,7 @@ void shm_arena_free(shm_arena *a, uint64_t offset)
     a->state[u] = 0;
     while (k < MAX_ORDER) {
         uint32_t buddy = u ^ (1u << k);
-        if ((uint64_t)buddy + (1ull << k) > a->units || a->state[buddy] != (HEAD_FREE | k))
-            break;
+        if ((uint64_t)buddy + (1ull << k) > a->units || a->state[buddy] != (HEAD_FREE | k)) break;
         list_remove(a, buddy, k);
         if (buddy < u) u = buddy;
         k++;

@@ -32,7 +32,7 @@ int shm_poll_completion(shm_region *region, uint32_t worker, uint32_t *slot)
     uint64_t v;
     int rc = shm_spsc_pop_masked(ring, (uint64_t)region->completion_capacity - 1, &v);
     if (rc) return rc;
-    if (v >= region->batch_slots) return -EPROTO;   /* a worker wrote garbage */
+    if (v >= region->batch_slots) return -EPROTO; /* a worker wrote garbage */
     *slot = (uint32_t)v;
     return 0;
 }
@@ -88,8 +88,8 @@ static int check_tensor(const shm_region *region, const shm_batch *snap, const s
         /* Each element carries at least its 4-byte length. Encoders must still bound every
          * element length against nbytes while walking the (shared, mutable) data. */
         if ((uint64_t)count > t->nbytes / 4) {
-            snprintf(err, err_len, "BYTES output of %lld elements in %llu bytes",
-                     (long long)count, (unsigned long long)t->nbytes);
+            snprintf(err, err_len, "BYTES output of %lld elements in %llu bytes", (long long)count,
+                     (unsigned long long)t->nbytes);
             return -EPROTO;
         }
     } else {
@@ -97,8 +97,7 @@ static int check_tensor(const shm_region *region, const shm_batch *snap, const s
         if (esize == 0 || (uint64_t)count > UINT64_MAX / esize ||
             (uint64_t)count * esize != t->nbytes) {
             snprintf(err, err_len, "output nbytes %llu does not match dims (%lld x %llu)",
-                     (unsigned long long)t->nbytes, (long long)count,
-                     (unsigned long long)esize);
+                     (unsigned long long)t->nbytes, (long long)count, (unsigned long long)esize);
             return -EPROTO;
         }
     }
@@ -127,11 +126,10 @@ int shm_batch_check_outputs(const shm_region *region, const shm_batch *snapshot,
     const uint8_t *table = region->arena + snapshot->table_off;
     const shm_request *reqs = (const shm_request *)table;
     const shm_tensor *outs =
-        (const shm_tensor *)(table + (uint64_t)n * (sizeof(shm_request) +
-                                                    (uint64_t)ni * sizeof(shm_tensor)));
+        (const shm_tensor *)(table + (uint64_t)n *
+                                         (sizeof(shm_request) + (uint64_t)ni * sizeof(shm_tensor)));
     /* Copy first, then check the copy: the worker may still be scribbling. */
-    for (uint32_t r = 0; r < n; r++)
-        statuses[r] = *(const volatile int32_t *)&reqs[r].status;
+    for (uint32_t r = 0; r < n; r++) statuses[r] = *(const volatile int32_t *)&reqs[r].status;
     memcpy(outputs, outs, (size_t)n * no * sizeof(shm_tensor));
     for (uint32_t r = 0; r < n; r++) {
         int32_t s = statuses[r];
@@ -190,7 +188,7 @@ int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32
         *slot = (uint32_t)value;
         return 0;
     }
-    return -EAGAIN;   /* the node kept repairing our cells: look again on the next round */
+    return -EAGAIN; /* the node kept repairing our cells: look again on the next round */
 }
 
 int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)
@@ -201,12 +199,13 @@ int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)
     uint64_t mask = (uint64_t)region->completion_capacity - 1;
     /* We are the only producer: space seen now is still there after marking DONE. */
     if (atomic_load_explicit(&ring->head, memory_order_relaxed) -
-            atomic_load_explicit(&ring->tail, memory_order_acquire) > mask)
+            atomic_load_explicit(&ring->tail, memory_order_acquire) >
+        mask)
         return -EAGAIN;
     shm_batch *b = &region->batches[slot];
     uint32_t n = b->n_requests;
     atomic_store_explicit(&b->state, SHM_BATCH_DONE, memory_order_release);
-    if (shm_spsc_push_masked(ring, mask, slot) != 0) return -EAGAIN;   /* cannot happen */
+    if (shm_spsc_push_masked(ring, mask, slot) != 0) return -EAGAIN; /* cannot happen */
     atomic_fetch_sub_explicit(&w->in_hand, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->batches_done, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->requests_done, n, memory_order_relaxed);

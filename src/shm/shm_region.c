@@ -20,10 +20,10 @@ _Static_assert(sizeof(shm_header) <= SHM_HEADER_SIZE, "shm_header fits its page"
 _Static_assert(sizeof(shm_ring) == 192 && sizeof(shm_spsc) == 192, "ring headers");
 _Static_assert(sizeof(shm_ring_cell) == 16, "ring cell");
 
-#define LIMIT_MODELS 4096u
+#define LIMIT_MODELS  4096u
 #define LIMIT_WORKERS 65536u
-#define LIMIT_SLOTS (1u << 24)
-#define LIMIT_RING (1u << 24)
+#define LIMIT_SLOTS   (1u << 24)
+#define LIMIT_RING    (1u << 24)
 
 void shm_config_default(shm_config *cfg)
 {
@@ -35,7 +35,10 @@ void shm_config_default(shm_config *cfg)
     cfg->arena_size = 256ull << 20;
 }
 
-static int is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+static int is_pow2(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
 
 /* The layout computed from the counts alone; both create and attach use it, so attach can
  * demand that the header's offsets are exactly these. */
@@ -50,14 +53,13 @@ static int layout_compute(uint32_t models, uint32_t workers, uint32_t slots, uin
 {
     if (models == 0 || models > LIMIT_MODELS || workers == 0 || workers > LIMIT_WORKERS ||
         slots == 0 || slots > LIMIT_SLOTS) {
-        snprintf(err, err_len, "shm: counts out of range (models %u, workers %u, slots %u)",
-                 models, workers, slots);
+        snprintf(err, err_len, "shm: counts out of range (models %u, workers %u, slots %u)", models,
+                 workers, slots);
         return -EINVAL;
     }
     if (!is_pow2(ring_cap) || ring_cap > LIMIT_RING || ring_cap < 2 || !is_pow2(comp_cap) ||
         comp_cap > LIMIT_RING || comp_cap < 2) {
-        snprintf(err, err_len, "shm: ring capacities must be powers of two in [2, %u]",
-                 LIMIT_RING);
+        snprintf(err, err_len, "shm: ring capacities must be powers of two in [2, %u]", LIMIT_RING);
         return -EINVAL;
     }
     if (arena_size < SHM_ALIGN || arena_size > (1ull << 40) || arena_size % SHM_ALIGN) {
@@ -65,8 +67,8 @@ static int layout_compute(uint32_t models, uint32_t workers, uint32_t slots, uin
         return -EINVAL;
     }
     /* All counts are bounded above, so these sums cannot overflow 64 bits. */
-    l->ring_stride = shm_align_up(sizeof(shm_ring) + (uint64_t)ring_cap * sizeof(shm_ring_cell),
-                                  SHM_ALIGN);
+    l->ring_stride =
+        shm_align_up(sizeof(shm_ring) + (uint64_t)ring_cap * sizeof(shm_ring_cell), SHM_ALIGN);
     l->completion_stride = shm_align_up(sizeof(shm_spsc) + (uint64_t)comp_cap * 8, SHM_ALIGN);
     l->models_off = SHM_HEADER_SIZE;
     l->rings_off = shm_align_up(l->models_off + (uint64_t)models * sizeof(shm_model), SHM_ALIGN);
@@ -103,7 +105,9 @@ static uint64_t random_generation(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 12);
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33;   /* splitmix finaliser */
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33; /* splitmix finaliser */
     return x ? x : 1;
 }
 
@@ -113,9 +117,8 @@ int shm_region_create(const shm_config *cfg, shm_region *out, char *err, size_t 
     out->fd = -1;
     layout l;
     uint64_t arena = shm_align_up(cfg->arena_size, SHM_ALIGN);
-    int rc = layout_compute(cfg->max_models, cfg->max_workers, cfg->batch_slots,
-                            cfg->ring_capacity, cfg->completion_capacity, arena, &l, err,
-                            err_len);
+    int rc = layout_compute(cfg->max_models, cfg->max_workers, cfg->batch_slots, cfg->ring_capacity,
+                            cfg->completion_capacity, arena, &l, err, err_len);
     if (rc) return rc;
     int fd = memfd_create("inferd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
@@ -316,8 +319,8 @@ int shm_worker_slot_reset(shm_region *r, uint32_t worker, uint32_t model)
     atomic_store(&w->in_hand, 0);
     atomic_store(&w->batches_done, 0);
     atomic_store(&w->requests_done, 0);
-    w->completion_off = (uint64_t)(r->completions - (uint8_t *)r->base) +
-                        worker * r->completion_stride;
+    w->completion_off =
+        (uint64_t)(r->completions - (uint8_t *)r->base) + worker * r->completion_stride;
     c->capacity = r->completion_capacity;
     c->mask = (uint64_t)r->completion_capacity - 1;
     atomic_store(&c->head, 0);
@@ -329,7 +332,7 @@ int shm_worker_slot_reset(shm_region *r, uint32_t worker, uint32_t model)
 void shm_region_close(shm_region *region)
 {
     if (region->base && region->size) munmap(region->base, region->size);
-    if (region->fd >= 0) close(region->fd);   /* 0 is a valid descriptor */
+    if (region->fd >= 0) close(region->fd); /* 0 is a valid descriptor */
     memset(region, 0, sizeof *region);
     region->fd = -1;
 }

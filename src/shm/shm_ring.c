@@ -29,17 +29,16 @@ int shm_ring_push_masked(shm_ring *ring, uint64_t mask, uint64_t value)
         int64_t dif = (int64_t)(seq - pos);
         if (dif == 0) {
             if (atomic_compare_exchange_weak_explicit(&ring->enqueue_pos, &pos, pos + 1,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed)) {
+                                                      memory_order_relaxed, memory_order_relaxed)) {
                 cell->value = value;
                 atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
                 return 0;
             }
         } else if (dif < 0) {
-            return -EAGAIN;   /* the cell still holds the value of position pos - C */
+            return -EAGAIN; /* the cell still holds the value of position pos - C */
         } else {
             uint64_t again = atomic_load_explicit(&ring->enqueue_pos, memory_order_relaxed);
-            if (again == pos) return -EPROTO;   /* cell ahead of a position nobody moved */
+            if (again == pos) return -EPROTO; /* cell ahead of a position nobody moved */
             pos = again;
         }
     }
@@ -58,8 +57,7 @@ int shm_ring_pop_begin(shm_ring *ring, uint64_t mask, _Atomic uint64_t *claim_po
             /* Announce the claim before making it, so a crash after the CAS is repairable. */
             if (claim_pos) atomic_store_explicit(claim_pos, pos + 1, memory_order_seq_cst);
             if (atomic_compare_exchange_weak_explicit(&ring->dequeue_pos, &pos, pos + 1,
-                                                      memory_order_seq_cst,
-                                                      memory_order_relaxed)) {
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
                 *value = cell->value;
                 *pos_out = pos;
                 return 0;
@@ -69,7 +67,7 @@ int shm_ring_pop_begin(shm_ring *ring, uint64_t mask, _Atomic uint64_t *claim_po
             return -EAGAIN;
         } else {
             uint64_t again = atomic_load_explicit(&ring->dequeue_pos, memory_order_relaxed);
-            if (again == pos) break;   /* cell ahead of a position nobody moved */
+            if (again == pos) break; /* cell ahead of a position nobody moved */
             pos = again;
         }
     }
@@ -108,8 +106,7 @@ int shm_ring_pop(shm_ring *ring, uint64_t *value, _Atomic uint64_t *claim_pos)
     return -EPROTO;
 }
 
-static int ring_repair_masked(shm_ring *ring, uint64_t mask, uint64_t claim_pos,
-                              uint64_t *value)
+static int ring_repair_masked(shm_ring *ring, uint64_t mask, uint64_t claim_pos, uint64_t *value)
 {
     if (claim_pos == 0) return 0;
     uint64_t pos = claim_pos - 1;
@@ -133,8 +130,7 @@ int shm_ring_repair(shm_ring *ring, uint64_t claim_pos, uint64_t *value)
     return ring_repair_masked(ring, ring->mask, claim_pos, value);
 }
 
-int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos,
-                          uint64_t *value)
+int shm_model_ring_repair(shm_region *region, uint32_t model, uint64_t claim_pos, uint64_t *value)
 {
     shm_ring *ring = shm_model_ring(region, model);
     if (!ring) return -EINVAL;
@@ -175,7 +171,7 @@ int shm_model_ring_check(const shm_region *region, uint32_t model)
     if (!ring) return -EINVAL;
     uint64_t d = atomic_load_explicit(&ring->dequeue_pos, memory_order_acquire);
     uint64_t e = atomic_load_explicit(&ring->enqueue_pos, memory_order_acquire);
-    if (e - d > region->ring_capacity) return -EPROTO;   /* also catches e < d */
+    if (e - d > region->ring_capacity) return -EPROTO; /* also catches e < d */
     if (ring->capacity != region->ring_capacity ||
         ring->mask != (uint64_t)region->ring_capacity - 1)
         return -EPROTO;
@@ -216,7 +212,7 @@ int shm_spsc_pop_masked(shm_spsc *ring, uint64_t mask, uint64_t *value)
     uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
     if (head == tail) return -EAGAIN;
-    if (head - tail > mask + 1) return -EPROTO;   /* more items than the ring holds: a lie */
+    if (head - tail > mask + 1) return -EPROTO; /* more items than the ring holds: a lie */
     *value = ring->items[tail & mask];
     atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
     return 0;

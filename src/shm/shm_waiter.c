@@ -64,7 +64,7 @@ int shm_waiter_wait_any(shm_waiter *const *ws, const uint32_t *seqs, int n, int6
         for (int i = 0; i < nv; i++) {
             v[i].val = seqs[i];
             v[i].uaddr = (uint64_t)(uintptr_t)&ws[i]->seq;
-            v[i].flags = FUTEX_32;   /* not FUTEX_PRIVATE_FLAG: shared between processes */
+            v[i].flags = FUTEX_32; /* not FUTEX_PRIVATE_FLAG: shared between processes */
         }
         struct timespec ts, *tsp = NULL;
         if (timeout_ns >= 0) { /* futex_waitv takes an absolute time */

@@ -15,9 +15,9 @@ int shm_ring_push(shm_ring *ring, uint64_t value);
 int shm_ring_pop(shm_ring *ring, uint64_t *value, _Atomic uint64_t *claim_pos);
 /* As shm_model_ring_repair, with the header's mask. */
 int shm_ring_repair(shm_ring *ring, uint64_t claim_pos, uint64_t *value);
-uint64_t shm_ring_size(const shm_ring *ring);   /* approximate, unclamped */
+uint64_t shm_ring_size(const shm_ring *ring); /* approximate, unclamped */
 
-int shm_spsc_push(shm_spsc *ring, uint64_t value);   /* 0 or -EAGAIN */
-int shm_spsc_pop(shm_spsc *ring, uint64_t *value);   /* 0, -EAGAIN, or -EPROTO */
+int shm_spsc_push(shm_spsc *ring, uint64_t value); /* 0 or -EAGAIN */
+int shm_spsc_pop(shm_spsc *ring, uint64_t *value); /* 0, -EAGAIN, or -EPROTO */
 
 #endif

@@ -22,14 +22,14 @@ typedef struct worker_batch {
     uint32_t slot;
     shm_batch *batch;
     uint32_t n_requests, n_inputs, n_outputs;
-    shm_request *requests;         /* [n_requests] */
-    const shm_tensor *inputs;      /* request r input i at [r * n_inputs + i] */
-    shm_tensor *outputs;           /* request r output o at [r * n_outputs + o] */
-    uint64_t out_used;             /* bytes of the output area handed out so far */
-    uint64_t out_needed;           /* bytes all outputs asked for, fitting or not */
+    shm_request *requests;    /* [n_requests] */
+    const shm_tensor *inputs; /* request r input i at [r * n_inputs + i] */
+    shm_tensor *outputs;      /* request r output o at [r * n_outputs + o] */
+    uint64_t out_used;        /* bytes of the output area handed out so far */
+    uint64_t out_needed;      /* bytes all outputs asked for, fitting or not */
 } worker_batch;
 
-#define BACKEND_DONE 0
+#define BACKEND_DONE    0
 #define BACKEND_PENDING 1
 
 typedef struct backend_ops {
@@ -71,6 +71,5 @@ const void *worker_input(const worker_batch *b, uint32_t r, uint32_t i, uint64_t
  * Returns 0, or -1 if the element runs past nbytes. */
 int worker_bytes_next(const uint8_t *data, uint64_t nbytes, uint64_t *pos, const uint8_t **s,
                       uint32_t *len);
-
 
 #endif

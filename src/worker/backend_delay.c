@@ -20,7 +20,7 @@ typedef struct delay_state {
     size_t len, cap;
 } delay_state;
 
-#define MAX_DELAY_NS (3600ll * 1000000000)   /* one hour: anything longer is clamped */
+#define MAX_DELAY_NS (3600ll * 1000000000) /* one hour: anything longer is clamped */
 
 static int delay_create(const model_config *cfg, void **state, char *err, size_t err_len)
 {
@@ -35,7 +35,12 @@ static int delay_create(const model_config *cfg, void **state, char *err, size_t
     return 0;
 }
 
-static void heap_swap(delay_item *a, delay_item *b) { delay_item t = *a; *a = *b; *b = t; }
+static void heap_swap(delay_item *a, delay_item *b)
+{
+    delay_item t = *a;
+    *a = *b;
+    *b = t;
+}
 
 static int heap_push(delay_state *s, delay_item item)
 {
@@ -77,11 +82,12 @@ static int delay_run(void *state, worker_batch *b, char *err, size_t err_len)
     for (uint32_t r = 0; r < b->n_requests; r++) {
         shm_request *q = &b->requests[r];
         if (q->status != SHM_STATUS_OK) continue;
-        int64_t d = q->delay_us < 0 ? s->default_delay_ns
-                    : q->delay_us > MAX_DELAY_NS / 1000 ? MAX_DELAY_NS : q->delay_us * 1000;
+        int64_t d = q->delay_us < 0                     ? s->default_delay_ns
+                    : q->delay_us > MAX_DELAY_NS / 1000 ? MAX_DELAY_NS
+                                                        : q->delay_us * 1000;
         int64_t when = start + d;
         if (q->deadline_ns > 0 && q->deadline_ns < when) {
-            q->status = SHM_STATUS_DEADLINE;   /* it would finish too late: answer at deadline */
+            q->status = SHM_STATUS_DEADLINE; /* it would finish too late: answer at deadline */
             when = q->deadline_ns;
         }
         if (when > due) due = when;

@@ -5,7 +5,9 @@
 
 static int identity_create(const model_config *cfg, void **state, char *err, size_t err_len)
 {
-    (void)cfg; (void)err; (void)err_len;
+    (void)cfg;
+    (void)err;
+    (void)err_len;
     *state = NULL;
     return 0;
 }
@@ -22,8 +24,8 @@ int backend_identity_copy(worker_batch *b)
             continue;
         }
         const shm_tensor *t = &b->inputs[(size_t)r * b->n_inputs];
-        void *out = worker_output_alloc(b, r, 0, (inferd_dtype)t->dtype, t->ndim, t->dims,
-                                        t->nbytes);
+        void *out =
+            worker_output_alloc(b, r, 0, (inferd_dtype)t->dtype, t->ndim, t->dims, t->nbytes);
         if (out) memcpy(out, in, t->nbytes);
     }
     return BACKEND_DONE;
@@ -31,11 +33,16 @@ int backend_identity_copy(worker_batch *b)
 
 static int identity_run(void *state, worker_batch *b, char *err, size_t err_len)
 {
-    (void)state; (void)err; (void)err_len;
+    (void)state;
+    (void)err;
+    (void)err_len;
     return backend_identity_copy(b);
 }
 
-static void identity_destroy(void *state) { (void)state; }
+static void identity_destroy(void *state)
+{
+    (void)state;
+}
 
 const backend_ops backend_identity = {"identity", identity_create, identity_run, NULL,
                                       identity_destroy};

@@ -16,9 +16,9 @@ typedef struct onnx_backend {
     model_config cfg;
     onnx_model *model;
     onnx_session *session;
-    int batched;                       /* max_batch_size > 0: dim 0 is the batch */
-    int out_index[MODEL_MAX_IO];       /* config output o -> session output index */
-    void *stack[MODEL_MAX_IO];         /* stacked inputs of a group, grown as needed */
+    int batched;                 /* max_batch_size > 0: dim 0 is the batch */
+    int out_index[MODEL_MAX_IO]; /* config output o -> session output index */
+    void *stack[MODEL_MAX_IO];   /* stacked inputs of a group, grown as needed */
     size_t stack_cap[MODEL_MAX_IO];
 } onnx_backend;
 
@@ -38,11 +38,11 @@ static int check_io(const model_io *io, const onnx_value_info *v, int batched, c
                     char *err, size_t err_len)
 {
     if (v->dtype != INFERD_DTYPE_INVALID && v->dtype != io->dtype) {
-        snprintf(err, err_len, "%s '%s' is %s in config.json but %s in the model", kind,
-                 io->name, inferd_dtype_name(io->dtype), inferd_dtype_name(v->dtype));
+        snprintf(err, err_len, "%s '%s' is %s in config.json but %s in the model", kind, io->name,
+                 inferd_dtype_name(io->dtype), inferd_dtype_name(v->dtype));
         return -1;
     }
-    if (v->ndim < 0) return 0;   /* the model does not say */
+    if (v->ndim < 0) return 0; /* the model does not say */
     if (v->ndim != io->ndim + batched) {
         snprintf(err, err_len, "%s '%s' has rank %d in the model; config.json gives %d dims%s",
                  kind, io->name, v->ndim, io->ndim,
@@ -50,16 +50,19 @@ static int check_io(const model_io *io, const onnx_value_info *v, int batched, c
         return -1;
     }
     if (batched && v->dims[0] >= 0 && v->dims[0] != 1) {
-        snprintf(err, err_len, "%s '%s' has a fixed first dim %lld in the model: it cannot "
-                 "take batches (set max_batch_size 0, or export a dynamic batch dim)", kind,
-                 io->name, (long long)v->dims[0]);
+        snprintf(err, err_len,
+                 "%s '%s' has a fixed first dim %lld in the model: it cannot "
+                 "take batches (set max_batch_size 0, or export a dynamic batch dim)",
+                 kind, io->name, (long long)v->dims[0]);
         return -1;
     }
     for (int d = 0; d < io->ndim; d++) {
         int64_t md = v->dims[d + batched];
         if (md >= 0 && io->dims[d] != -1 && io->dims[d] != md) {
-            snprintf(err, err_len, "%s '%s' dim %d is %lld in the model but %lld in "
-                     "config.json", kind, io->name, d, (long long)md, (long long)io->dims[d]);
+            snprintf(err, err_len,
+                     "%s '%s' dim %d is %lld in the model but %lld in "
+                     "config.json",
+                     kind, io->name, d, (long long)md, (long long)io->dims[d]);
             return -1;
         }
     }
@@ -106,8 +109,8 @@ static int onnx_create(const model_config *cfg, void **state, char *err, size_t 
             onnx_destroy(st);
             return -1;
         }
-        if (check_io(&cfg->inputs[i], onnx_model_input(st->model, k), st->batched, "input",
-                     err, err_len) != 0) {
+        if (check_io(&cfg->inputs[i], onnx_model_input(st->model, k), st->batched, "input", err,
+                     err_len) != 0) {
             onnx_destroy(st);
             return -1;
         }
@@ -117,8 +120,10 @@ static int onnx_create(const model_config *cfg, void **state, char *err, size_t 
         if (k < 0 || check_io(&cfg->outputs[o], onnx_model_output(st->model, k), st->batched,
                               "output", err, err_len) != 0) {
             if (k < 0)
-                snprintf(err, err_len, "output '%s' of config.json is not an output of the "
-                         "model", cfg->outputs[o].name);
+                snprintf(err, err_len,
+                         "output '%s' of config.json is not an output of the "
+                         "model",
+                         cfg->outputs[o].name);
             onnx_destroy(st);
             return -1;
         }
@@ -177,8 +182,8 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
     int64_t rows = 0;
     for (uint32_t i = 0; i < b->n_inputs; i++) {
         const shm_tensor *t0 = &b->inputs[(size_t)r0 * b->n_inputs + i];
-        const void *src[SHM_MAX_BATCH];   /* r1 - r0 <= n_requests <= SHM_MAX_BATCH */
-        const void *data = NULL;          /* a lone request's tensor, in place */
+        const void *src[SHM_MAX_BATCH]; /* r1 - r0 <= n_requests <= SHM_MAX_BATCH */
+        const void *data = NULL;        /* a lone request's tensor, in place */
         uint64_t count, nbytes = 0;
         int64_t in_rows = 0;
         for (uint32_t r = r0; r < r1; r++) {
@@ -191,7 +196,7 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
             in_rows += t->ndim ? t->dims[0] : 1;
             nbytes += t->nbytes;
         }
-        if (r1 - r0 > 1) {   /* stack the rows of every request, in order */
+        if (r1 - r0 > 1) { /* stack the rows of every request, in order */
             if (grow_stack(st, i, nbytes) != 0) {
                 snprintf(err, err_len, "out of memory stacking %llu bytes of inputs",
                          (unsigned long long)nbytes);
@@ -208,13 +213,16 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
         for (uint32_t d = 0; d < t0->ndim; d++) dims[i][d] = t0->dims[d];
         if (st->batched) dims[i][0] = in_rows;
         if (i == 0) rows = st->batched ? in_rows : 1;
-        ins[i] = (onnx_input){.name = st->cfg.inputs[i].name, .dtype = (inferd_dtype)t0->dtype,
-                              .ndim = (int)t0->ndim, .dims = dims[i], .data = data,
+        ins[i] = (onnx_input){.name = st->cfg.inputs[i].name,
+                              .dtype = (inferd_dtype)t0->dtype,
+                              .ndim = (int)t0->ndim,
+                              .dims = dims[i],
+                              .data = data,
                               .nbytes = nbytes};
     }
     char why[SHM_ERROR_LEN];
     int rc = onnx_run(st->session, ins, (int)b->n_inputs, why, sizeof why);
-    if (ONNX_E_IS_INPUT_ERROR(rc)) {   /* the model refused these inputs: 400, whatever op */
+    if (ONNX_E_IS_INPUT_ERROR(rc)) { /* the model refused these inputs: 400, whatever op */
         for (uint32_t r = r0; r < r1; r++) fail_request(b, r, why);
         return 0;
     }
@@ -224,9 +232,8 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
     }
     for (uint32_t o = 0; o < b->n_outputs; o++) {
         onnx_output out;
-        if (onnx_session_output(st->session, st->out_index[o], &out) != 0 ||
-            out.ndim < 0 || out.ndim > SHM_MAX_DIMS ||
-            (st->batched && (out.ndim < 1 || out.dims[0] != rows))) {
+        if (onnx_session_output(st->session, st->out_index[o], &out) != 0 || out.ndim < 0 ||
+            out.ndim > SHM_MAX_DIMS || (st->batched && (out.ndim < 1 || out.dims[0] != rows))) {
             snprintf(err, err_len, "output '%s' does not have the batch's %lld rows",
                      st->cfg.outputs[o].name, (long long)rows);
             return -1;
@@ -245,7 +252,7 @@ static int run_group(onnx_backend *st, worker_batch *b, uint32_t r0, uint32_t r1
             size_t bytes = st->batched ? row_bytes * (size_t)my_rows : out.nbytes;
             void *dst = worker_output_alloc(b, r, o, out.dtype, (uint32_t)out.ndim, odims, bytes);
             if (dst && bytes) memcpy(dst, src, bytes);
-            src += bytes;   /* too small: the loop reports out_needed and the node retries */
+            src += bytes; /* too small: the loop reports out_needed and the node retries */
         }
     }
     return 0;
@@ -255,8 +262,8 @@ static int onnx_backend_run(void *state, worker_batch *b, char *err, size_t err_
 {
     onnx_backend *st = state;
     if (b->n_inputs != (uint32_t)st->cfg.n_inputs || b->n_outputs != (uint32_t)st->cfg.n_outputs) {
-        snprintf(err, err_len, "batch has %u inputs / %u outputs; the model %d / %d",
-                 b->n_inputs, b->n_outputs, st->cfg.n_inputs, st->cfg.n_outputs);
+        snprintf(err, err_len, "batch has %u inputs / %u outputs; the model %d / %d", b->n_inputs,
+                 b->n_outputs, st->cfg.n_inputs, st->cfg.n_outputs);
         return -1;
     }
     uint32_t r = 0;

@@ -11,7 +11,9 @@ extern const backend_ops backend_onnx;
 #endif
 
 static const backend_ops *const backends[] = {
-    &backend_reverse, &backend_identity, &backend_delay,
+    &backend_reverse,
+    &backend_identity,
+    &backend_delay,
 #ifdef INFERD_HAVE_ONNX_BACKEND
     &backend_onnx,
 #endif

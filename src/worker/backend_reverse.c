@@ -5,14 +5,17 @@
 
 #include <string.h>
 
-#define PREFIX "WORKER_PROCESSED: "
+#define PREFIX     "WORKER_PROCESSED: "
 #define PREFIX_LEN (sizeof PREFIX - 1)
 
 /* Length of the UTF-8 sequence starting at s[0] (of n bytes), or 0 if invalid. */
 static size_t utf8_len(const uint8_t *s, size_t n)
 {
-    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-                 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xe0) == 0xc0 ? 2
+                 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
     if (len == 0 || len > n) return 0;
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -29,7 +32,10 @@ static int utf8_valid(const uint8_t *s, size_t n)
     return 1;
 }
 
-static uint8_t ascii_upper(uint8_t c) { return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c; }
+static uint8_t ascii_upper(uint8_t c)
+{
+    return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c;
+}
 
 /* Writes the processed form of s (n bytes) to out (PREFIX_LEN + n bytes). */
 void backend_reverse_text(const uint8_t *s, size_t n, uint8_t *out)
@@ -51,14 +57,18 @@ void backend_reverse_text(const uint8_t *s, size_t n, uint8_t *out)
 
 static int reverse_create(const model_config *cfg, void **state, char *err, size_t err_len)
 {
-    (void)cfg; (void)err; (void)err_len;
+    (void)cfg;
+    (void)err;
+    (void)err_len;
     *state = NULL;
     return 0;
 }
 
 static int reverse_run(void *state, worker_batch *b, char *err, size_t err_len)
 {
-    (void)state; (void)err; (void)err_len;
+    (void)state;
+    (void)err;
+    (void)err_len;
     for (uint32_t r = 0; r < b->n_requests; r++) {
         if (b->requests[r].status != SHM_STATUS_OK) continue;
         uint64_t count;
@@ -74,8 +84,7 @@ static int reverse_run(void *state, worker_batch *b, char *err, size_t err_len)
         for (uint64_t e = 0; e < count && ok; e++) {
             const uint8_t *s;
             uint32_t len;
-            if (worker_bytes_next(in, t->nbytes, &pos, &s, &len) ||
-                len > UINT32_MAX - PREFIX_LEN)
+            if (worker_bytes_next(in, t->nbytes, &pos, &s, &len) || len > UINT32_MAX - PREFIX_LEN)
                 ok = 0;
             else total += 4 + PREFIX_LEN + len;
         }
@@ -84,7 +93,7 @@ static int reverse_run(void *state, worker_batch *b, char *err, size_t err_len)
             continue;
         }
         uint8_t *out = worker_output_alloc(b, r, 0, INFERD_DTYPE_BYTES, t->ndim, t->dims, total);
-        if (!out) continue;   /* too small: the loop reports out_needed */
+        if (!out) continue; /* too small: the loop reports out_needed */
         pos = 0;
         for (uint64_t e = 0; e < count; e++) {
             const uint8_t *s;
@@ -99,7 +108,9 @@ static int reverse_run(void *state, worker_batch *b, char *err, size_t err_len)
     return BACKEND_DONE;
 }
 
-static void reverse_destroy(void *state) { (void)state; }
+static void reverse_destroy(void *state)
+{
+    (void)state;
+}
 
-const backend_ops backend_reverse = {"reverse", reverse_create, reverse_run, NULL,
-                                     reverse_destroy};
+const backend_ops backend_reverse = {"reverse", reverse_create, reverse_run, NULL, reverse_destroy};

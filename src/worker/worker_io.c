@@ -16,7 +16,7 @@ void *worker_output_alloc(worker_batch *b, uint32_t r, uint32_t o, inferd_dtype 
     b->out_needed = nbytes > UINT64_MAX - need ? UINT64_MAX : need + nbytes;
     uint64_t cap = b->batch->out_cap;
     if (start > cap || nbytes > cap - start) {
-        b->out_used = cap;   /* nothing more fits: keep later outputs out too */
+        b->out_used = cap; /* nothing more fits: keep later outputs out too */
         return NULL;
     }
     t->dtype = dtype;
@@ -75,8 +75,8 @@ int worker_batch_init(worker_batch *wb, shm_region *region, uint32_t slot, int64
     wb->n_requests = b->n_requests;
     wb->n_inputs = b->n_inputs;
     wb->n_outputs = b->n_outputs;
-    if (wb->n_requests == 0 || wb->n_requests > SHM_MAX_BATCH ||
-        wb->n_inputs > SHM_MAX_TENSORS || wb->n_outputs > SHM_MAX_TENSORS ||
+    if (wb->n_requests == 0 || wb->n_requests > SHM_MAX_BATCH || wb->n_inputs > SHM_MAX_TENSORS ||
+        wb->n_outputs > SHM_MAX_TENSORS ||
         !shm_arena_range_ok(region, b->table_off,
                             shm_batch_table_size(wb->n_requests, wb->n_inputs, wb->n_outputs)) ||
         !shm_arena_range_ok(region, b->out_off, b->out_cap))

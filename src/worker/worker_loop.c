@@ -12,9 +12,9 @@
 
 #include "inferd/log.h"
 
-#define SPIN_NS 5000                  /* poll this long for work before sleeping */
-#define HEARTBEAT_NS 20000000ll       /* publish heartbeat (and check the parent) this often */
-#define MAX_SLEEP_NS 100000000ll      /* never sleep longer: heartbeats every <= 100 ms */
+#define SPIN_NS      5000        /* poll this long for work before sleeping */
+#define HEARTBEAT_NS 20000000ll  /* publish heartbeat (and check the parent) this often */
+#define MAX_SLEEP_NS 100000000ll /* never sleep longer: heartbeats every <= 100 ms */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -25,9 +25,9 @@
 typedef struct loop_state {
     worker_ctx *ctx;
     shm_worker *self;
-    worker_batch **unpublished;       /* finished, waiting for room in the completion ring */
+    worker_batch **unpublished; /* finished, waiting for room in the completion ring */
     size_t n_unpublished, cap_unpublished;
-    size_t held;                      /* batches an async backend holds */
+    size_t held; /* batches an async backend holds */
     int stopping;
 } loop_state;
 
@@ -48,7 +48,7 @@ static void publish(loop_state *ls, worker_batch *wb)
     if (ls->n_unpublished == ls->cap_unpublished) {
         size_t cap = ls->cap_unpublished ? ls->cap_unpublished * 2 : 16;
         worker_batch **p = realloc(ls->unpublished, cap * sizeof *p);
-        if (!p) {   /* cannot even remember it: keep trying right here, bounded by the node */
+        if (!p) { /* cannot even remember it: keep trying right here, bounded by the node */
             while (shm_worker_complete(ls->ctx->region, ls->ctx->worker, wb->slot) != 0)
                 usleep(1000);
             free(wb);
@@ -99,14 +99,14 @@ static void process(loop_state *ls, uint32_t slot)
     shm_region *region = c->region;
     shm_batch *b = &region->batches[slot];
     worker_batch *wb = calloc(1, sizeof *wb);
-    if (!wb) {   /* answer it as failed rather than lose it */
+    if (!wb) { /* answer it as failed rather than lose it */
         set_error(b, "worker out of memory");
         while (shm_worker_complete(region, c->worker, slot) != 0) usleep(1000);
         return;
     }
     if (worker_batch_init(wb, region, slot, clock_now_ns()) != 0) {
         log_warn_limited("batch slot=%u tag=%llu is malformed; failing it", slot,
-                 (unsigned long long)b->tag);
+                         (unsigned long long)b->tag);
         wb->region = region;
         wb->slot = slot;
         wb->batch = b;
@@ -127,7 +127,8 @@ static void update_state(loop_state *ls)
 {
     uint32_t want = ls->stopping ? SHM_WORKER_EXITING
                     : atomic_load_explicit(&ls->self->in_hand, memory_order_relaxed)
-                        ? SHM_WORKER_BUSY : SHM_WORKER_IDLE;
+                        ? SHM_WORKER_BUSY
+                        : SHM_WORKER_IDLE;
     if (atomic_load_explicit(&ls->self->state, memory_order_relaxed) != want)
         atomic_store_explicit(&ls->self->state, want, memory_order_release);
 }
@@ -192,7 +193,7 @@ int worker_loop_run(worker_ctx *c)
         }
         int64_t timeout = MAX_SLEEP_NS;
         if (next_due != INT64_MAX) timeout = next_due - now < timeout ? next_due - now : timeout;
-        if (ls.n_unpublished) timeout = 1000000;   /* node's completion ring was full */
+        if (ls.n_unpublished) timeout = 1000000; /* node's completion ring was full */
         if (timeout < 0) timeout = 0;
         uint32_t seq = shm_waiter_prepare(work);
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {

@@ -11,9 +11,9 @@
 
 /* Test-only hook points (tests/rogue/: a worker that scribbles on the region). */
 enum worker_hook_phase {
-    WORKER_HOOK_TICK = 0,        /* every loop round */
-    WORKER_HOOK_CLAIMED = 1,     /* a batch was just claimed, before the backend runs */
-    WORKER_HOOK_FINISHED = 2,    /* results written, before publishing; return 1 = consumed */
+    WORKER_HOOK_TICK = 0,     /* every loop round */
+    WORKER_HOOK_CLAIMED = 1,  /* a batch was just claimed, before the backend runs */
+    WORKER_HOOK_FINISHED = 2, /* results written, before publishing; return 1 = consumed */
 };
 struct worker_ctx;
 typedef int (*worker_hook_fn)(struct worker_ctx *ctx, int phase, uint32_t slot);
@@ -21,11 +21,11 @@ typedef int (*worker_hook_fn)(struct worker_ctx *ctx, int phase, uint32_t slot);
 typedef struct worker_ctx {
     shm_region *region;
     uint32_t worker, model;
-    int32_t node_pid;                  /* exit when getppid() stops being this */
+    int32_t node_pid; /* exit when getppid() stops being this */
     const backend_ops *ops;
     void *backend_state;
-    volatile sig_atomic_t *signalled;  /* set by SIGTERM/SIGINT handlers */
-    worker_hook_fn hook;               /* NULL in inferd-worker; set only in test builds */
+    volatile sig_atomic_t *signalled; /* set by SIGTERM/SIGINT handlers */
+    worker_hook_fn hook;              /* NULL in inferd-worker; set only in test builds */
 } worker_ctx;
 
 /* Runs until told to stop and every batch in hand is completed. Returns 0 on an orderly

@@ -17,16 +17,20 @@
 
 static volatile sig_atomic_t signalled;
 
-static void on_signal(int sig) { (void)sig; signalled = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    signalled = 1;
+}
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: inferd-worker --shm-fd FD --worker W --model-slot M --model-dir DIR\n"
-            "                     [--log-level debug|info|warn|error|off] [--log-format text|json]\n"
-            "\n"
-            "Serves one model's batches from an inferd node's shared-memory region. The node\n"
-            "starts workers itself (fd 3 = the region); see docs/protocol.md.\n");
+    fprintf(
+        f, "usage: inferd-worker --shm-fd FD --worker W --model-slot M --model-dir DIR\n"
+           "                     [--log-level debug|info|warn|error|off] [--log-format text|json]\n"
+           "\n"
+           "Serves one model's batches from an inferd node's shared-memory region. The node\n"
+           "starts workers itself (fd 3 = the region); see docs/protocol.md.\n");
 }
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
@@ -80,10 +84,10 @@ int main(int argc, char **argv)
     char name[48];
     snprintf(name, sizeof name, "inferd-worker/%u", worker);
     log_init(level, format, name);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* nothing to finish for a dead node */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* nothing to finish for a dead node */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;   /* no SA_RESTART: a futex wait returns EINTR */
+    sa.sa_handler = on_signal; /* no SA_RESTART: a futex wait returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -96,8 +100,7 @@ int main(int argc, char **argv)
     }
     const backend_ops *ops = backend_find(cfg.backend);
     if (!ops) {
-        log_error("model %s: backend '%s' is not available in this build", cfg.name,
-                  cfg.backend);
+        log_error("model %s: backend '%s' is not available in this build", cfg.name, cfg.backend);
         return 1;
     }
     shm_region region;
@@ -140,11 +143,15 @@ int main(int argc, char **argv)
     atomic_store_explicit(&self->pid, (int32_t)getpid(), memory_order_relaxed);
     atomic_store_explicit(&self->heartbeat_ns, (uint64_t)clock_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&self->state, SHM_WORKER_IDLE, memory_order_release);
-    log_info("worker ready model=%s backend=%s slot=%u generation=%016llx", cfg.name,
-             cfg.backend, worker, (unsigned long long)h->generation);
+    log_info("worker ready model=%s backend=%s slot=%u generation=%016llx", cfg.name, cfg.backend,
+             worker, (unsigned long long)h->generation);
 
-    worker_ctx ctx = {.region = &region, .worker = worker, .model = model,
-                      .node_pid = h->node_pid, .ops = ops, .backend_state = state,
+    worker_ctx ctx = {.region = &region,
+                      .worker = worker,
+                      .model = model,
+                      .node_pid = h->node_pid,
+                      .ops = ops,
+                      .backend_state = state,
                       .signalled = &signalled};
 #ifdef INFERD_WORKER_ROGUE
     ctx.hook = worker_rogue_setup(cfg.name);

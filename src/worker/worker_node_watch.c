@@ -22,7 +22,7 @@ static void *watch_main(void *arg)
     for (;;) {
         struct pollfd p = {.fd = watch_fd, .events = POLLIN};
         int r = poll(&p, 1, -1);
-        if (r > 0) break;              /* readable: the node has exited */
+        if (r > 0) break; /* readable: the node has exited */
         if (r < 0 && errno != EINTR) break;
     }
     log_warn("node (pid %d) is gone; exiting now", (int)watch_pid);

@@ -23,8 +23,8 @@
 #include "pbtensor.h"
 #include "peek.h"
 
-#define RTOL 1e-3
-#define ATOL 1e-7
+#define RTOL            1e-3
+#define ATOL            1e-7
 #define CASE_TIMEOUT_MS 60000
 
 enum { CASE_PASS = 0, CASE_FAIL = 1, CASE_UNSUPPORTED = 2 };
@@ -155,8 +155,8 @@ static int is_float(inferd_dtype dt)
 /* 1 if the model has a node whose outputs are random draws. */
 static int model_is_random(const onnx_model *m)
 {
-    static const char *const names[] = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                        "RandomUniformLike", "Multinomial", "Bernoulli"};
+    static const char *const names[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                        "RandomUniformLike", "Multinomial",   "Bernoulli"};
     for (int i = 0; i < onnx_model_num_op_types(m); i++)
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
             if (strcmp(onnx_model_op_type(m, i, NULL), names[k]) == 0) return 1;
@@ -183,11 +183,12 @@ static int compare_random(const onnx_output *got, const onnx_tensor *want, char 
 
 /* Returns 0 if equal within tolerance (random: of the same type, shape and range), else
  * writes why into msg. */
-static int compare(const onnx_output *got, const onnx_tensor *want, int random, char *msg, size_t len)
+static int compare(const onnx_output *got, const onnx_tensor *want, int random, char *msg,
+                   size_t len)
 {
     if (got->dtype != want->dtype) {
-        snprintf(msg, len, "output '%s': type %s, expected %s", got->name, inferd_dtype_name(got->dtype),
-                 inferd_dtype_name(want->dtype));
+        snprintf(msg, len, "output '%s': type %s, expected %s", got->name,
+                 inferd_dtype_name(got->dtype), inferd_dtype_name(want->dtype));
         return -1;
     }
     int same_shape = got->ndim == want->ndim;
@@ -195,8 +196,10 @@ static int compare(const onnx_output *got, const onnx_tensor *want, int random, 
     if (!same_shape) {
         char a[128] = "", b[128] = "";
         size_t pa = 0, pb = 0;
-        for (int k = 0; k < got->ndim && pa < 100; k++) pa += (size_t)snprintf(a + pa, sizeof a - pa, "%lld,", (long long)got->dims[k]);
-        for (int k = 0; k < want->ndim && pb < 100; k++) pb += (size_t)snprintf(b + pb, sizeof b - pb, "%lld,", (long long)want->dims[k]);
+        for (int k = 0; k < got->ndim && pa < 100; k++)
+            pa += (size_t)snprintf(a + pa, sizeof a - pa, "%lld,", (long long)got->dims[k]);
+        for (int k = 0; k < want->ndim && pb < 100; k++)
+            pb += (size_t)snprintf(b + pb, sizeof b - pb, "%lld,", (long long)want->dims[k]);
         snprintf(msg, len, "output '%s': shape [%s], expected [%s]", got->name, a, b);
         return -1;
     }
@@ -228,8 +231,11 @@ static int compare(const onnx_output *got, const onnx_tensor *want, int random, 
         }
     }
     if (bad) {
-        snprintf(msg, len, "output '%s': %zu of %zu elements differ (first at %zu: got %g, expected %g; max abs diff %g)",
-                 got->name, bad, n, first, elem(got->data, got->dtype, first), elem(want->data, want->dtype, first), worst);
+        snprintf(msg, len,
+                 "output '%s': %zu of %zu elements differ (first at %zu: got %g, expected %g; max "
+                 "abs diff %g)",
+                 got->name, bad, n, first, elem(got->data, got->dtype, first),
+                 elem(want->data, want->dtype, first), worst);
         return -1;
     }
     return 0;
@@ -242,8 +248,8 @@ typedef struct case_result {
     char msg[2048];
 } case_result;
 
-static char **read_pbs(const char *dir, const char *prefix, int *n, onnx_tensor **tensors, char ***tnames,
-                       char *msg, size_t len)
+static char **read_pbs(const char *dir, const char *prefix, int *n, onnx_tensor **tensors,
+                       char ***tnames, char *msg, size_t len)
 {
     char **files = list_dir(dir, prefix, n);
     /* input_10 sorts before input_2: order by the number */
@@ -300,7 +306,8 @@ static void run_case(const char *dir, int threads, case_result *res)
         onnx_tensor *ins = NULL, *outs = NULL;
         char **in_names = NULL, **out_names = NULL;
         char **fin = read_pbs(sdir, "input_", &n_in, &ins, &in_names, err, sizeof err);
-        char **fout = err[0] ? NULL : read_pbs(sdir, "output_", &n_out, &outs, &out_names, err, sizeof err);
+        char **fout =
+            err[0] ? NULL : read_pbs(sdir, "output_", &n_out, &outs, &out_names, err, sizeof err);
         if (err[0]) {
             outcome = strstr(err, "not supported") ? CASE_UNSUPPORTED : CASE_FAIL;
             snprintf(res->msg, sizeof res->msg, "%.200s: %s", sets[si], err);
@@ -311,12 +318,14 @@ static void run_case(const char *dir, int threads, case_result *res)
             /* by name when the file names a model input, else by position */
             const char *name = NULL;
             for (int k = 0; k < n_model_in; k++)
-                if (in_names[i] && strcmp(onnx_model_input(model, k)->name, in_names[i]) == 0) name = in_names[i];
+                if (in_names[i] && strcmp(onnx_model_input(model, k)->name, in_names[i]) == 0)
+                    name = in_names[i];
             if (!name && i < n_model_in) name = onnx_model_input(model, i)->name;
             /* the ONNX test data stores bfloat16 tensors as uint16 */
             for (int k = 0; name && k < n_model_in; k++)
                 if (!strcmp(onnx_model_input(model, k)->name, name) &&
-                    onnx_model_input(model, k)->dtype == INFERD_DTYPE_BF16 && ins[i].dtype == INFERD_DTYPE_UINT16)
+                    onnx_model_input(model, k)->dtype == INFERD_DTYPE_BF16 &&
+                    ins[i].dtype == INFERD_DTYPE_UINT16)
                     ins[i].dtype = INFERD_DTYPE_BF16;
             /* a few cases feed shapes other than the model declares; onnx_run refuses
              * those by design, so they cannot be run here */
@@ -324,14 +333,18 @@ static void run_case(const char *dir, int threads, case_result *res)
                 const onnx_value_info *vi = onnx_model_input(model, k);
                 if (strcmp(vi->name, name) != 0 || vi->ndim < 0) continue;
                 int ok = vi->ndim == ins[i].ndim;
-                for (int d = 0; ok && d < vi->ndim; d++) ok = vi->dims[d] < 0 || vi->dims[d] == ins[i].dims[d];
+                for (int d = 0; ok && d < vi->ndim; d++)
+                    ok = vi->dims[d] < 0 || vi->dims[d] == ins[i].dims[d];
                 if (!ok) {
                     outcome = CASE_UNSUPPORTED;
                     snprintf(res->msg, sizeof res->msg,
-                             "%.200s: test data for input '%s' does not match the model's declared shape", sets[si], name);
+                             "%.200s: test data for input '%s' does not match the model's declared "
+                             "shape",
+                             sets[si], name);
                 }
             }
-            inputs[i] = (onnx_input){name, ins[i].dtype, ins[i].ndim, ins[i].dims, ins[i].data, onnx_tensor_nbytes(&ins[i])};
+            inputs[i] = (onnx_input){name,        ins[i].dtype, ins[i].ndim,
+                                     ins[i].dims, ins[i].data,  onnx_tensor_nbytes(&ins[i])};
         }
         if (outcome == CASE_PASS) {
             rc = onnx_run(s, inputs, n_in, err, sizeof err);
@@ -342,13 +355,14 @@ static void run_case(const char *dir, int threads, case_result *res)
         }
         if (outcome == CASE_PASS && n_out != onnx_session_num_outputs(s)) {
             outcome = CASE_FAIL;
-            snprintf(res->msg, sizeof res->msg, "%s: %d expected outputs, model has %d", sets[si], n_out,
-                     onnx_session_num_outputs(s));
+            snprintf(res->msg, sizeof res->msg, "%s: %d expected outputs, model has %d", sets[si],
+                     n_out, onnx_session_num_outputs(s));
         }
         for (int i = 0; i < n_out && outcome == CASE_PASS; i++) {
             onnx_output o;
             onnx_session_output(s, i, &o);
-            if (o.dtype == INFERD_DTYPE_BF16 && outs[i].dtype == INFERD_DTYPE_UINT16) outs[i].dtype = INFERD_DTYPE_BF16;
+            if (o.dtype == INFERD_DTYPE_BF16 && outs[i].dtype == INFERD_DTYPE_UINT16)
+                outs[i].dtype = INFERD_DTYPE_BF16;
             if (compare(&o, &outs[i], random, err, sizeof err) < 0) {
                 outcome = CASE_FAIL;
                 snprintf(res->msg, sizeof res->msg, "%.200s: %s", sets[si], err);
@@ -413,25 +427,29 @@ static void run_case_isolated(const char *dir, int threads, case_result *res)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (got != sizeof *res) {
         res->outcome = CASE_FAIL;
-        if (timed_out) snprintf(res->msg, sizeof res->msg, "timed out after %d ms", CASE_TIMEOUT_MS);
-        else if (WIFSIGNALED(status)) snprintf(res->msg, sizeof res->msg, "crashed (signal %d)", WTERMSIG(status));
-        else snprintf(res->msg, sizeof res->msg, "child exited with status %d", WEXITSTATUS(status));
+        if (timed_out)
+            snprintf(res->msg, sizeof res->msg, "timed out after %d ms", CASE_TIMEOUT_MS);
+        else if (WIFSIGNALED(status))
+            snprintf(res->msg, sizeof res->msg, "crashed (signal %d)", WTERMSIG(status));
+        else
+            snprintf(res->msg, sizeof res->msg, "child exited with status %d", WEXITSTATUS(status));
     }
 }
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: inferd-conformance DATA_DIR [--filter SUBSTR] [--verbose] [--baseline FILE]\n"
-            "                          [--no-fork] [--threads N]\n"
-            "Runs every ONNX backend test case (a folder with model.onnx and test_data_set_*)\n"
-            "found up to two levels below DATA_DIR, e.g. /usr/share/libonnx-testdata/data.\n"
-            "  --filter SUBSTR   only cases whose path contains SUBSTR\n"
-            "  --verbose         print every case, not only failures\n"
-            "  --baseline FILE   exit 1 if a case fails or fewer cases pass than the number in FILE\n"
-            "  --no-fork         run cases in this process (for debuggers and sanitizers)\n"
-            "Tolerance: |got - expected| <= %g + %g * |expected|; NaN equals NaN.\n",
-            ATOL, RTOL);
+    fprintf(
+        f,
+        "usage: inferd-conformance DATA_DIR [--filter SUBSTR] [--verbose] [--baseline FILE]\n"
+        "                          [--no-fork] [--threads N]\n"
+        "Runs every ONNX backend test case (a folder with model.onnx and test_data_set_*)\n"
+        "found up to two levels below DATA_DIR, e.g. /usr/share/libonnx-testdata/data.\n"
+        "  --filter SUBSTR   only cases whose path contains SUBSTR\n"
+        "  --verbose         print every case, not only failures\n"
+        "  --baseline FILE   exit 1 if a case fails or fewer cases pass than the number in FILE\n"
+        "  --no-fork         run cases in this process (for debuggers and sanitizers)\n"
+        "Tolerance: |got - expected| <= %g + %g * |expected|; NaN equals NaN.\n",
+        ATOL, RTOL);
 }
 
 int main(int argc, char **argv)
@@ -500,20 +518,23 @@ int main(int argc, char **argv)
         int nt = onnx_peek_op_types(model, &types);
         for (int k = 0; k < nt; k++) stat_add(types[k], res.outcome);
         if (nt > 0) onnx_peek_free(types, nt);
-        const char *tag = res.outcome == CASE_PASS ? "PASS" : res.outcome == CASE_FAIL ? "FAIL" : "UNSUPPORTED";
+        const char *tag = res.outcome == CASE_PASS   ? "PASS"
+                          : res.outcome == CASE_FAIL ? "FAIL"
+                                                     : "UNSUPPORTED";
         if (res.outcome == CASE_PASS) pass++;
         else if (res.outcome == CASE_FAIL) fail++;
         else unsup++;
         if (verbose || res.outcome == CASE_FAIL)
             printf("%-11s %s (%.0f ms)%s%s\n", tag, rel, ms, res.msg[0] ? ": " : "", res.msg);
-        else if (res.outcome == CASE_UNSUPPORTED)
-            printf("%-11s %s: %s\n", tag, rel, res.msg);
+        else if (res.outcome == CASE_UNSUPPORTED) printf("%-11s %s: %s\n", tag, rel, res.msg);
     }
     if (g_n_stats) qsort(g_stats, (size_t)g_n_stats, sizeof *g_stats, cmp_stat);
     printf("\n%-28s %7s %7s %12s\n", "operator", "passed", "failed", "unsupported");
     for (int k = 0; k < g_n_stats; k++)
-        printf("%-28s %7d %7d %12d\n", g_stats[k].type, g_stats[k].pass, g_stats[k].fail, g_stats[k].unsupported);
-    printf("conformance: %d passed, %d failed, %d unsupported of %d cases\n", pass, fail, unsup, total);
+        printf("%-28s %7d %7d %12d\n", g_stats[k].type, g_stats[k].pass, g_stats[k].fail,
+               g_stats[k].unsupported);
+    printf("conformance: %d passed, %d failed, %d unsupported of %d cases\n", pass, fail, unsup,
+           total);
     for (int k = 0; k < g_n_stats; k++) free(g_stats[k].type);
     free(g_stats);
     for (int c = 0; c < g_n_cases; c++) free(g_cases[c]);

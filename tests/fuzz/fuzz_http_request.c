@@ -13,7 +13,7 @@
 #include "fuzz_common.h"
 #include "http_internal.h"
 
-#define CHUNK 61            /* bytes per write: prime, so pieces fall at varied places */
+#define CHUNK        61 /* bytes per write: prime, so pieces fall at varied places */
 #define MAX_DEFERRED 64
 
 static http_server srv;
@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int sv[2];
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-    http_conn_accept(&lp, sv[0]);   /* takes sv[0] as an accepted socket */
+    http_conn_accept(&lp, sv[0]); /* takes sv[0] as an accepted socket */
     FUZZ_CHECK(lp.conns != NULL);
     size_t off = 0, total = 0;
     char first[9];
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_run(&lp.loop, UV_RUN_NOWAIT);
         drain(sv[1], &total, first, sizeof first);
     }
-    shutdown(sv[1], SHUT_WR);   /* the client is done sending */
+    shutdown(sv[1], SHUT_WR); /* the client is done sending */
     for (int i = 0; i < 4; i++) {
         uv_run(&lp.loop, UV_RUN_NOWAIT);
         answer_deferred();
@@ -128,8 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (total >= sizeof first) FUZZ_CHECK(memcmp(first, "HTTP/1.1 ", sizeof first) == 0);
     close(sv[1]);
     while (lp.conns) http_conn_force_close(lp.conns);
-    answer_deferred();   /* orphaned now: answering frees them */
-    uv_run(&lp.loop, UV_RUN_DEFAULT);   /* only closing handles are left */
+    answer_deferred();                /* orphaned now: answering frees them */
+    uv_run(&lp.loop, UV_RUN_DEFAULT); /* only closing handles are left */
     FUZZ_CHECK(atomic_load(&srv.n_conns) == 0);
     return 0;
 }

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kj_split(body, size, spans, &skeleton, &skeleton_len, err, sizeof err) == 0) {
         FUZZ_CHECK(skeleton != NULL);
         FUZZ_CHECK(skeleton_len <= KJ_SKELETON_MAX);
-        FUZZ_CHECK(strlen(skeleton) <= skeleton_len);   /* NUL-terminated */
+        FUZZ_CHECK(strlen(skeleton) <= skeleton_len); /* NUL-terminated */
         for (int i = 0; i < KJ_MAX_SPANS; i++) {
             if (!spans[i].len) continue;
             FUZZ_CHECK(spans[i].off <= size && spans[i].len <= size - spans[i].off);

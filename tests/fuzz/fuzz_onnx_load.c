@@ -15,7 +15,7 @@ static void check_info(const onnx_value_info *v)
     for (int d = 0; d < v->ndim; d++) FUZZ_CHECK(v->dims[d] >= -1);
 }
 
-#define RUN_MAX_INPUTS 16
+#define RUN_MAX_INPUTS   16
 #define RUN_MAX_ELEMENTS 4096
 
 /* Runs the model once on zeros if every input is small; errors are fine, crashes are not. */
@@ -66,8 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(model != NULL);
     for (int i = 0; i < onnx_model_num_inputs(model); i++) check_info(onnx_model_input(model, i));
-    for (int i = 0; i < onnx_model_num_outputs(model); i++)
-        check_info(onnx_model_output(model, i));
+    for (int i = 0; i < onnx_model_num_outputs(model); i++) check_info(onnx_model_output(model, i));
     FUZZ_CHECK(onnx_model_input(model, onnx_model_num_inputs(model)) == NULL);
     for (int i = 0; i < onnx_model_num_op_types(model); i++) {
         int count = 0;

@@ -52,6 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     touch(r.arena, r.arena_size);
     FUZZ_CHECK(shm_arena_range_ok(&r, 0, r.arena_size));
     FUZZ_CHECK(!shm_arena_range_ok(&r, 1, r.arena_size));
-    shm_region_close(&r);   /* closes fd */
+    shm_region_close(&r); /* closes fd */
     return 0;
 }

@@ -17,7 +17,7 @@
 #define MAX_REQ 4
 #define MAX_OUT 3
 
-static uint8_t *pristine;   /* the region as created, restored before every input */
+static uint8_t *pristine; /* the region as created, restored before every input */
 
 /* Copies up to dst_len bytes of the input into dst; advances the input. */
 static void overlay(void *dst, size_t dst_len, const uint8_t **data, size_t *size)
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t table = shm_batch_table_size(snap.n_requests, snap.n_inputs, snap.n_outputs);
     snap.out_off = (table + SHM_ALIGN - 1) / SHM_ALIGN * SHM_ALIGN;
     snap.out_cap = ((uint64_t)data[3] << 8 | data[4]) % (region->arena_size - snap.out_off + 1);
-    uint32_t model = data[5] % (region->max_models + 1);     /* one past the end: refused */
+    uint32_t model = data[5] % (region->max_models + 1); /* one past the end: refused */
     uint32_t worker = data[6] % (region->max_workers + 1);
     uint32_t poll_slot_checks = data[7];
     data += 8;
@@ -110,8 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     if (shm_batch_check_outputs(region, &snap, outputs, statuses, err, sizeof err) == 0)
         check_accepted(region, &snap, outputs, statuses);
-    else
-        FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
+    else FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
 
     for (uint32_t i = 0; i < 1 + poll_slot_checks % 8; i++) {
         uint32_t slot;

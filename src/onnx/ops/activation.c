@@ -17,10 +17,14 @@ static const struct {
     const char *op;
     onnx_activation_kind kind;
 } activation_names[] = {
-    {"Relu", ONNX_ACT_RELU},       {"LeakyRelu", ONNX_ACT_LEAKY_RELU},
-    {"Sigmoid", ONNX_ACT_SIGMOID}, {"Tanh", ONNX_ACT_TANH},
-    {"Clip", ONNX_ACT_CLIP},       {"HardSigmoid", ONNX_ACT_HARD_SIGMOID},
-    {"HardSwish", ONNX_ACT_HARD_SWISH}, {"Elu", ONNX_ACT_ELU},
+    {"Relu", ONNX_ACT_RELU},
+    {"LeakyRelu", ONNX_ACT_LEAKY_RELU},
+    {"Sigmoid", ONNX_ACT_SIGMOID},
+    {"Tanh", ONNX_ACT_TANH},
+    {"Clip", ONNX_ACT_CLIP},
+    {"HardSigmoid", ONNX_ACT_HARD_SIGMOID},
+    {"HardSwish", ONNX_ACT_HARD_SWISH},
+    {"Elu", ONNX_ACT_ELU},
     {"Gelu", ONNX_ACT_GELU},
 };
 
@@ -59,8 +63,7 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
 {
     const float alpha = act->alpha, beta = act->beta;
     switch (act->kind) {
-    case ONNX_ACT_NONE:
-        break;
+    case ONNX_ACT_NONE: break;
     case ONNX_ACT_RELU:
         for (size_t i = 0; i < n; i++) data[i] = data[i] > 0 ? data[i] : 0.0f;
         break;
@@ -96,8 +99,7 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
         }
         break;
     case ONNX_ACT_ELU:
-        for (size_t i = 0; i < n; i++)
-            data[i] = data[i] >= 0 ? data[i] : alpha * expm1f(data[i]);
+        for (size_t i = 0; i < n; i++) data[i] = data[i] >= 0 ? data[i] : alpha * expm1f(data[i]);
         break;
     case ONNX_ACT_GELU: /* vectorized erf (nn_kernels_erf.c) */
         nn_k_gelu(data, data, (int64_t)n);

@@ -26,11 +26,11 @@
 /* im2col in blocks of output rows of about CONV_BLOCK_FLOATS floats (half of L2), when a
  * block has at least CONV_BLOCK_MIN_COLS columns per output channel (see conv_by_blocks). */
 #define CONV_BLOCK_MIN_COLS 8
-#define CONV_BLOCK_FLOATS (128 * 1024)
+#define CONV_BLOCK_FLOATS   (128 * 1024)
 /* Stride-1 convolutions by taps (no im2col) when the weights have at most this many floats
  * and the output at least this many positions (see conv_taps_pay). */
 #define CONV_TAPS_MAX_WEIGHTS (64 * 1024)
-#define CONV_TAPS_MIN_COLS 1024
+#define CONV_TAPS_MIN_COLS    1024
 
 /* Unfolds one group's input (c_n channels of g->in) into col: rows (c, kd, kh, kw) ld floats
  * apart, columns the output positions; padding reads as zero. */
@@ -41,36 +41,38 @@ static void conv_im2col(const float *x, int64_t c_n, const nn_geom *g, float *co
     for (int64_t c = 0; c < c_n; c++) {
         const float *xc = x + c * in_size;
         for (int64_t kd = 0; kd < g->k[0]; kd++)
-        for (int64_t kh = 0; kh < g->k[1]; kh++)
-        for (int64_t kw = 0; kw < g->k[2]; kw++) {
-            int64_t off_w = kw * g->d[2] - g->pb[2], lo, hi;
-            nn_valid_range(off_w, g->s[2], g->in[2], o2, &lo, &hi);
-            for (int64_t od = 0; od < o0; od++) {
-                int64_t id = od * g->s[0] - g->pb[0] + kd * g->d[0];
-                float *crow = col + od * plane;
-                if (id < 0 || id >= g->in[0]) {
-                    memset(crow, 0, (size_t)plane * sizeof(float));
-                    continue;
-                }
-                for (int64_t oh = 0; oh < o1; oh++, crow += o2) {
-                    int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
-                    if (ih < 0 || ih >= g->in[1]) {
-                        memset(crow, 0, (size_t)o2 * sizeof(float));
-                        continue;
+            for (int64_t kh = 0; kh < g->k[1]; kh++)
+                for (int64_t kw = 0; kw < g->k[2]; kw++) {
+                    int64_t off_w = kw * g->d[2] - g->pb[2], lo, hi;
+                    nn_valid_range(off_w, g->s[2], g->in[2], o2, &lo, &hi);
+                    for (int64_t od = 0; od < o0; od++) {
+                        int64_t id = od * g->s[0] - g->pb[0] + kd * g->d[0];
+                        float *crow = col + od * plane;
+                        if (id < 0 || id >= g->in[0]) {
+                            memset(crow, 0, (size_t)plane * sizeof(float));
+                            continue;
+                        }
+                        for (int64_t oh = 0; oh < o1; oh++, crow += o2) {
+                            int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
+                            if (ih < 0 || ih >= g->in[1]) {
+                                memset(crow, 0, (size_t)o2 * sizeof(float));
+                                continue;
+                            }
+                            const float *xr = xc + (id * g->in[1] + ih) * g->in[2];
+                            if (lo > 0) memset(crow, 0, (size_t)lo * sizeof(float));
+                            if (g->s[2] == 1) {
+                                if (hi > lo)
+                                    memcpy(crow + lo, xr + lo + off_w,
+                                           (size_t)(hi - lo) * sizeof(float));
+                            } else if (hi > lo) {
+                                nn_k_copy_strided(crow + lo, xr + lo * g->s[2] + off_w, hi - lo,
+                                                  g->s[2]);
+                            }
+                            if (hi < o2) memset(crow + hi, 0, (size_t)(o2 - hi) * sizeof(float));
+                        }
                     }
-                    const float *xr = xc + (id * g->in[1] + ih) * g->in[2];
-                    if (lo > 0) memset(crow, 0, (size_t)lo * sizeof(float));
-                    if (g->s[2] == 1) {
-                        if (hi > lo)
-                            memcpy(crow + lo, xr + lo + off_w, (size_t)(hi - lo) * sizeof(float));
-                    } else if (hi > lo) {
-                        nn_k_copy_strided(crow + lo, xr + lo * g->s[2] + off_w, hi - lo, g->s[2]);
-                    }
-                    if (hi < o2) memset(crow + hi, 0, (size_t)(o2 - hi) * sizeof(float));
+                    col += ld;
                 }
-            }
-            col += ld;
-        }
     }
 }
 
@@ -98,8 +100,8 @@ static void conv_prefill(float *dst, int64_t ld_dst, const float *res, int64_t l
 
 /* im2col from phase planes (conv_phase.h): rows (c, tap) of col (ld apart), columns the
  * outputs of output rows r0 .. r0 + nr; ph holds c_n channels' phase sets. */
-static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t c_n,
-                               int64_t r0, int64_t nr, float *col, int64_t ld)
+static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0,
+                               int64_t nr, float *col, int64_t ld)
 {
     for (int64_t ci = 0; ci < c_n; ci++, ph += p->total) {
         for (int64_t k = 0; k < p->ntaps; k++, col += ld) {
@@ -123,8 +125,8 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
                 wtap[(k * mg + mo) * cg + ci] = w[(mo * cg + ci) * nt + k];
     for (int64_t k = 0; k < nt; k++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)grid, (int)cg, 1.0f,
-                    wtap + k * mg * cg, (int)cg, ph + p->tap_off[k], (int)p->total,
-                    k ? 1.0f : 0.0f, ygrid, (int)grid);
+                    wtap + k * mg * cg, (int)cg, ph + p->tap_off[k], (int)p->total, k ? 1.0f : 0.0f,
+                    ygrid, (int)grid);
     for (int64_t mo = 0; mo < mg; mo++) {
         float *yr = y + mo * out_size;
         nn_k_gather_block(yr, p->ow, ygrid + mo * grid, p->ld, p->oh, p->ow, 1);
@@ -151,11 +153,11 @@ typedef struct conv_job {
     const nn_geom *g;
     const onnx_activation *act;
     /* the GEMM plan */
-    int pointwise;   /* 1x1 kernel, stride 1, no pads: B is X in place */
-    int phases;      /* pp is made: im2col reads phase planes (1-D/2-D windows) */
-    int direct;      /* a 1x1 window: its only phase plane is the im2col row itself */
+    int pointwise; /* 1x1 kernel, stride 1, no pads: B is X in place */
+    int phases;    /* pp is made: im2col reads phase planes (1-D/2-D windows) */
+    int direct;    /* a 1x1 window: its only phase plane is the im2col row itself */
     nn_phase_plan pp;
-    int64_t chunk;   /* images side by side in one GEMM (thin outputs), ld = chunk * out_size */
+    int64_t chunk; /* images side by side in one GEMM (thin outputs), ld = chunk * out_size */
     int64_t ld;
 } conv_job;
 
@@ -164,8 +166,8 @@ static int conv_bias_only(const conv_job *j)
 {
     const int64_t m = j->m, out_size = j->out_size;
     for (int64_t i = 0; i < j->n; i++)
-        conv_prefill(j->y + i * m * out_size, out_size,
-                     j->res ? j->res + i * m * out_size : NULL, out_size, j->bias, 0, m, out_size);
+        conv_prefill(j->y + i * m * out_size, out_size, j->res ? j->res + i * m * out_size : NULL,
+                     out_size, j->bias, 0, m, out_size);
     nn_activation_run(j->act, j->y, j->n * m * out_size);
     return 0;
 }
@@ -334,8 +336,8 @@ static int conv_by_blocks(const conv_job *j)
                     conv_prefill(yb, out_size, j->res ? j->res + at0 + off : NULL, out_size,
                                  j->bias, gi * mg, mg, cols);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)cols,
-                            (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb,
-                            prefill ? 1.0f : 0.0f, yb, (int)out_size);
+                            (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb, prefill ? 1.0f : 0.0f,
+                            yb, (int)out_size);
                 for (int64_t mo = 0; mo < mg && j->act->kind != ONNX_ACT_NONE; mo++)
                     nn_activation_run(j->act, yb + mo * out_size, cols);
             }
@@ -391,11 +393,12 @@ static int conv_by_images(const conv_job *j)
                             col + b * out_size);
             float *dst = chunk > 1 ? ytmp : j->y + at0;
             for (int64_t b = 0; b < nb && prefill; b++)
-                conv_prefill(dst + b * out_size, ld, j->res ? j->res + at0 + b * m * out_size : NULL,
-                             out_size, j->bias, gi * mg, mg, out_size);
+                conv_prefill(dst + b * out_size, ld,
+                             j->res ? j->res + at0 + b * m * out_size : NULL, out_size, j->bias,
+                             gi * mg, mg, out_size);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
-                        (int)kdim, 1.0f, wg, (int)kdim, col, (int)ld, prefill ? 1.0f : 0.0f,
-                        dst, (int)ld);
+                        (int)kdim, 1.0f, wg, (int)kdim, col, (int)ld, prefill ? 1.0f : 0.0f, dst,
+                        (int)ld);
             for (int64_t b = 0; b < nb && chunk > 1; b++)
                 for (int64_t mo = 0; mo < mg; mo++)
                     memcpy(j->y + at0 + b * m * out_size + mo * out_size,
@@ -415,8 +418,19 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
                         int64_t m, int64_t group, const nn_geom *g, const onnx_activation *act_in,
                         const onnx_activation *act)
 {
-    conv_job j = {.ctx = ctx, .x = xd, .w = wd, .bias = bias, .res = res, .y = y, .n = n,
-                  .c = c, .m = m, .group = group, .cg = c / group, .mg = m / group, .g = g,
+    conv_job j = {.ctx = ctx,
+                  .x = xd,
+                  .w = wd,
+                  .bias = bias,
+                  .res = res,
+                  .y = y,
+                  .n = n,
+                  .c = c,
+                  .m = m,
+                  .group = group,
+                  .cg = c / group,
+                  .mg = m / group,
+                  .g = g,
                   .act = act};
     j.in_size = nn_geom_in_size(g);
     j.out_size = nn_geom_out_size(g);
@@ -452,7 +466,8 @@ int nn_conv_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *w = onnx_ctx_input(ctx, 1);
     const onnx_tensor *b = onnx_ctx_input(ctx, 2);
     /* input 3: the other operand of an Add fused into this Conv (fuse.c) */
-    const onnx_tensor *r = onnx_attr_int(node, "inferd_residual", 0) ? onnx_ctx_input(ctx, 3) : NULL;
+    const onnx_tensor *r =
+        onnx_attr_int(node, "inferd_residual", 0) ? onnx_ctx_input(ctx, 3) : NULL;
     if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
     /* inputs 4 and 5: a 1x1 Conv fused in (fuse_conv_dw.c); x is then its input, and the
      * tensor this Conv convolves, the expansion, has the shape of xe */
@@ -463,8 +478,8 @@ int nn_conv_run(onnx_ctx *ctx)
         be = onnx_ctx_input(ctx, 5);
         if (!we || we->dtype != INFERD_DTYPE_FP32 || x->dtype != INFERD_DTYPE_FP32 ||
             x->ndim != 4 || we->ndim != 4 || we->dims[1] != x->dims[1] || we->dims[2] != 1 ||
-            we->dims[3] != 1 || (be && (be->dtype != INFERD_DTYPE_FP32 || be->ndim != 1 ||
-                                        be->dims[0] != we->dims[0])))
+            we->dims[3] != 1 ||
+            (be && (be->dtype != INFERD_DTYPE_FP32 || be->ndim != 1 || be->dims[0] != we->dims[0])))
             return onnx_ctx_fail(ctx, "fused 1x1 Conv: inputs do not fit");
         xe = *x;
         xe.dims[1] = we->dims[0];
@@ -481,8 +496,7 @@ int nn_conv_run(onnx_ctx *ctx)
     const int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
     if (!nn_conv_group_fits(group, c, m, w->dims[1]))
         return onnx_ctx_fail(ctx, "group %lld does not fit X channels %lld and W %lld x %lld",
-                             (long long)group, (long long)c, (long long)m,
-                             (long long)w->dims[1]);
+                             (long long)group, (long long)c, (long long)m, (long long)w->dims[1]);
     if (b && (b->ndim != 1 || b->dims[0] != m))
         return onnx_ctx_fail(ctx, "bias must be 1-D with %lld values", (long long)m);
     nn_geom g;
@@ -510,20 +524,19 @@ int nn_conv_run(onnx_ctx *ctx)
         if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
         if (we && group == c) {
-            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
-                                              be ? be->data : NULL, c, w->data, bias,
-                                              r ? r->data : NULL, yt->data, n, m, &g, &act_in,
-                                              &act);
+            int rc = nn_conv_expand_depthwise(
+                ctx, x_in->data, x_in->dims[1], we->data, be ? be->data : NULL, c, w->data, bias,
+                r ? r->data : NULL, yt->data, n, m, &g, &act_in, &act);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
     if (we && onnx_tensor_numel(x) > 0 &&
-        !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],
-                                         x->dims[3], we->data, be ? be->data : NULL, c)))
+        !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
+                                         we->data, be ? be->data : NULL, c)))
         return -1;
     if (yt)
-        return conv_compute(ctx, x->data, w->data, wino, bias, r ? r->data : NULL, yt->data, n,
-                            c, m, group, &g, &act_in, &act);
+        return conv_compute(ctx, x->data, w->data, wino, bias, r ? r->data : NULL, yt->data, n, c,
+                            m, group, &g, &act_in, &act);
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
@@ -559,15 +572,16 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     /* constant weights fix the channels: a group they cannot split, or whose input channels
      * (W's per group times group) overflow, fits no input */
     if (w && w->ndim >= 1 &&
-        (group < 1 || w->dims[0] % group != 0 || (w->ndim >= 2 && w->dims[1] > INT64_MAX / group))) {
+        (group < 1 || w->dims[0] % group != 0 ||
+         (w->ndim >= 2 && w->dims[1] > INT64_MAX / group))) {
         snprintf(err, err_len, "group %lld does not fit W %lld x %lld", (long long)group,
                  (long long)w->dims[0], (long long)(w->ndim >= 2 ? w->dims[1] : 0));
         return -1;
     }
     /* only what conv_compute can take the Winograd path with; run checks the rest */
-    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[2] != 3 ||
-        w->dims[3] != 3 || group != 1 || !attr_ones(node, "strides") ||
-        !attr_ones(node, "dilations") || !nn_wino_precompute(w->dims[0], w->dims[1]))
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[2] != 3 || w->dims[3] != 3 ||
+        group != 1 || !attr_ones(node, "strides") || !attr_ones(node, "dilations") ||
+        !nn_wino_precompute(w->dims[0], w->dims[1]))
         return 0;
     const int64_t m = w->dims[0], c = w->dims[1];
     conv_state *st = malloc(sizeof *st + (size_t)(NN_WINO_FREQS * m * c) * sizeof(float));

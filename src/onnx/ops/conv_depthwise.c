@@ -21,10 +21,9 @@ int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int h
     return 0;
 }
 
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp,
-                  const nn_dw_io *io, int64_t c, int64_t mult, const float *w, const float *bias,
-                  int in_mode, int out_mode, const onnx_activation *act_in,
-                  const onnx_activation *act)
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp, const nn_dw_io *io,
+                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
+                  int out_mode, const onnx_activation *act_in, const onnx_activation *act)
 {
     const int64_t oh = p->oh, ow = p->ow, ld = p->ld, out_size = oh * ow;
     const int flat = ld != ow;
@@ -40,8 +39,7 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp,
             float *yp = io->y + mo * io->y_plane;
             if (flat && out_mode) { /* Relu/Clip while compacting */
                 nn_k_dw_taps(tmp, src, wk, p->ntaps, bv, (oh - 1) * ld + ow);
-                nn_k_gather_block_act(yp, ow, tmp, ld, oh, ow, 1, out_mode, act->alpha,
-                                      act->beta);
+                nn_k_gather_block_act(yp, ow, tmp, ld, oh, ow, 1, out_mode, act->alpha, act->beta);
                 continue;
             }
             if (flat) {
@@ -57,9 +55,8 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp,
 }
 
 int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
-                      const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                      const nn_geom *g, const onnx_activation *act_in,
-                      const onnx_activation *act)
+                      const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                      const onnx_activation *act_in, const onnx_activation *act)
 {
     nn_phase_plan p;
     int rc = nn_phase_plan_make(g, &p);
@@ -75,10 +72,13 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
 
     const int64_t in_size = g->in[1] * g->in[2], out_size = p.oh * p.ow;
     for (int64_t b = 0; b < n; b++) {
-        const nn_dw_io io = {.x = x + b * c * in_size, .x_plane = in_size,
-                             .y = y + b * m * out_size, .y_plane = out_size,
+        const nn_dw_io io = {.x = x + b * c * in_size,
+                             .x_plane = in_size,
+                             .y = y + b * m * out_size,
+                             .y_plane = out_size,
                              .res = res ? res + b * m * out_size : NULL,
-                             .part0 = b * c, .parts = n * c};
+                             .part0 = b * c,
+                             .parts = n * c};
         nn_dw_planes(ctx, &p, ph, tmp, &io, c, m / c, w, bias, in_mode, out_mode, act_in, act);
     }
     return 1;

@@ -107,14 +107,17 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
             /* the zeros of this band's padding: other bands wrote input there */
             memset(ph, 0, p.total * sizeof(float));
-            if (e > a)
-                expand_rows(x + b * c * in_size, c, in_size, in_w, a, e, we, be, e_ch, buf);
+            if (e > a) expand_rows(x + b * c * in_size, c, in_size, in_w, a, e, we, be, e_ch, buf);
             const int64_t at = b * m * out_size + r0 * ow;
-            const nn_dw_io io = {.x = buf, .x_plane = (e > a ? e - a : 0) * in_w,
-                                 .y = y + at, .y_plane = out_size, .res = res ? res + at : NULL,
-                                 .part0 = (b * bands + k) * e_ch, .parts = n * bands * e_ch};
-            nn_dw_planes(ctx, &p, ph, tmp, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode,
-                         act_in, act);
+            const nn_dw_io io = {.x = buf,
+                                 .x_plane = (e > a ? e - a : 0) * in_w,
+                                 .y = y + at,
+                                 .y_plane = out_size,
+                                 .res = res ? res + at : NULL,
+                                 .part0 = (b * bands + k) * e_ch,
+                                 .parts = n * bands * e_ch};
+            nn_dw_planes(ctx, &p, ph, tmp, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode, act_in,
+                         act);
         }
     }
     return 1;

@@ -26,11 +26,11 @@ typedef struct nn_phase_blk {
 } nn_phase_blk;
 
 typedef struct nn_phase_plan {
-    int64_t oh, ow;             /* output rows and columns */
-    int64_t rows, ld;           /* each phase plane: rows x ld floats */
-    size_t plane, total;        /* rows * ld; n_phases * plane (the phase set) */
+    int64_t oh, ow;      /* output rows and columns */
+    int64_t rows, ld;    /* each phase plane: rows x ld floats */
+    size_t plane, total; /* rows * ld; n_phases * plane (the phase set) */
     int n_phases;
-    int64_t src_row, src_col;   /* input strides of the gather: sh * in_w and sw */
+    int64_t src_row, src_col; /* input strides of the gather: sh * in_w and sw */
     int64_t ntaps;
     nn_phase_blk blk[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
     int64_t tap_off[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
@@ -72,9 +72,8 @@ typedef struct nn_dw_io {
  * w with p->ntaps per output channel) planned by p: y = act(conv(act_in(x)) + bias + res).
  * ph: p->total floats, zeroed before the first call with this plan; tmp: p->plane floats when
  * p->ld != p->ow (else unused). */
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp,
-                  const nn_dw_io *io, int64_t c, int64_t mult, const float *w, const float *bias,
-                  int in_mode, int out_mode, const onnx_activation *act_in,
-                  const onnx_activation *act);
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp, const nn_dw_io *io,
+                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
+                  int out_mode, const onnx_activation *act_in, const onnx_activation *act);
 
 #endif

@@ -8,7 +8,10 @@
 #include "nn_common.h"
 #include "nn_ops.h"
 
-static int64_t floor_half(int64_t t) { return t >= 0 ? t / 2 : -((-t + 1) / 2); }
+static int64_t floor_half(int64_t t)
+{
+    return t >= 0 ? t / 2 : -((-t + 1) / 2);
+}
 
 /* Output geometry per the ONNX ConvTranspose spec; g->in/out/k/s/d/pb in canonical 3-D. */
 static int convt_geom(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
@@ -51,8 +54,7 @@ static int convt_geom(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x
         if (in < 1) return onnx_ctx_fail(ctx, "empty input spatial dim %d", i);
         if (in > (INT64_MAX / 4) / s) return onnx_ctx_fail(ctx, "spatial dim %d too large", i);
         int64_t full = s * (in - 1) + opad[i] + (k - 1) * d + 1, out, pb;
-        if (has_shape >= 0 || a.auto_pad == NN_PAD_SAME_UPPER ||
-            a.auto_pad == NN_PAD_SAME_LOWER) {
+        if (has_shape >= 0 || a.auto_pad == NN_PAD_SAME_UPPER || a.auto_pad == NN_PAD_SAME_LOWER) {
             out = has_shape >= 0 ? oshape[i] : in * s;
             int64_t total = full - out;
             pb = a.auto_pad == NN_PAD_SAME_UPPER ? floor_half(total) : total - floor_half(total);
@@ -82,23 +84,23 @@ static void convt_col2im(const float *col, int64_t m_n, const nn_geom *g, float 
     for (int64_t m = 0; m < m_n; m++) {
         float *ym = y + m * out_size;
         for (int64_t kd = 0; kd < g->k[0]; kd++)
-        for (int64_t kh = 0; kh < g->k[1]; kh++)
-        for (int64_t kw = 0; kw < g->k[2]; kw++, col += in_size) {
-            int64_t off_w = kw * g->d[2] - g->pb[2], lo, hi;
-            nn_valid_range(off_w, g->s[2], g->out[2], g->in[2], &lo, &hi);
-            for (int64_t id = 0; id < g->in[0]; id++) {
-                int64_t od = id * g->s[0] - g->pb[0] + kd * g->d[0];
-                if (od < 0 || od >= g->out[0]) continue;
-                for (int64_t ih = 0; ih < g->in[1]; ih++) {
-                    int64_t oh = ih * g->s[1] - g->pb[1] + kh * g->d[1];
-                    if (oh < 0 || oh >= g->out[1]) continue;
-                    const float *cr = col + (id * g->in[1] + ih) * g->in[2];
-                    float *yr = ym + (od * g->out[1] + oh) * g->out[2];
-                    const int64_t s = g->s[2];
-                    for (int64_t iw = lo; iw < hi; iw++) yr[iw * s + off_w] += cr[iw];
+            for (int64_t kh = 0; kh < g->k[1]; kh++)
+                for (int64_t kw = 0; kw < g->k[2]; kw++, col += in_size) {
+                    int64_t off_w = kw * g->d[2] - g->pb[2], lo, hi;
+                    nn_valid_range(off_w, g->s[2], g->out[2], g->in[2], &lo, &hi);
+                    for (int64_t id = 0; id < g->in[0]; id++) {
+                        int64_t od = id * g->s[0] - g->pb[0] + kd * g->d[0];
+                        if (od < 0 || od >= g->out[0]) continue;
+                        for (int64_t ih = 0; ih < g->in[1]; ih++) {
+                            int64_t oh = ih * g->s[1] - g->pb[1] + kh * g->d[1];
+                            if (oh < 0 || oh >= g->out[1]) continue;
+                            const float *cr = col + (id * g->in[1] + ih) * g->in[2];
+                            float *yr = ym + (od * g->out[1] + oh) * g->out[2];
+                            const int64_t s = g->s[2];
+                            for (int64_t iw = lo; iw < hi; iw++) yr[iw * s + off_w] += cr[iw];
+                        }
+                    }
                 }
-            }
-        }
     }
 }
 
@@ -152,10 +154,9 @@ int nn_conv_transpose_run(onnx_ctx *ctx)
         const float *xd = x->data, *wd = w->data;
         for (int64_t i = 0; i < n; i++) {
             for (int64_t gi = 0; gi < group; gi++) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kc, (int)in_size,
-                            (int)cg, 1.0f, wd + gi * cg * kc, (int)kc,
-                            xd + (i * c + gi * cg) * in_size, (int)in_size, 0.0f, col,
-                            (int)in_size);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kc, (int)in_size, (int)cg,
+                            1.0f, wd + gi * cg * kc, (int)kc, xd + (i * c + gi * cg) * in_size,
+                            (int)in_size, 0.0f, col, (int)in_size);
                 convt_col2im(col, mg, &g, y + (i * m + gi * mg) * out_size);
             }
         }

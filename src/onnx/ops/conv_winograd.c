@@ -33,7 +33,7 @@
  * 256 x 256 x 3 x 3 (2.25 MiB, 4 MiB transformed; ResNet-18 keeps 16 MiB in all). Larger
  * ones are transformed per run, only when the batch brings enough tiles to pay for it. */
 #define WINO_KEEP_MAX_WEIGHTS (256 * 256 * 9)
-#define WINO_RUN_MIN_TILES 512
+#define WINO_RUN_MIN_TILES    512
 
 int nn_wino_geometry_fits(const nn_geom *g, int64_t group)
 {
@@ -43,17 +43,14 @@ int nn_wino_geometry_fits(const nn_geom *g, int64_t group)
 
 int nn_wino_precompute(int64_t m, int64_t c)
 {
-    return m >= WINO_MIN_CHANNELS && c >= WINO_MIN_CHANNELS &&
-           m * c <= WINO_KEEP_MAX_WEIGHTS / 9;
+    return m >= WINO_MIN_CHANNELS && c >= WINO_MIN_CHANNELS && m * c <= WINO_KEEP_MAX_WEIGHTS / 9;
 }
 
 int nn_wino_pays(const nn_geom *g, int64_t n, int64_t c, int64_t m, int precomputed)
 {
-    if (c < WINO_MIN_CHANNELS || m < WINO_MIN_CHANNELS || g->out[1] < 2 || g->out[2] < 2)
-        return 0;
+    if (c < WINO_MIN_CHANNELS || m < WINO_MIN_CHANNELS || g->out[1] < 2 || g->out[2] < 2) return 0;
     const int64_t plane_tiles = ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
-    if (plane_tiles * 4 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM)
-        return 0;
+    if (plane_tiles * 4 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM) return 0;
     return n * plane_tiles >= (precomputed ? WINO_MIN_TILES : WINO_RUN_MIN_TILES);
 }
 
@@ -112,8 +109,8 @@ static size_t wino_freq_stride(size_t n)
 }
 
 int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
-                     const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                     const nn_geom *g, const onnx_activation *act)
+                     const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                     const onnx_activation *act)
 {
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
@@ -148,8 +145,8 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float 
             const int64_t tr1 = th < tr0 + (gr0 + nr - gr) ? th : tr0 + (gr0 + nr - gr);
             const int64_t col0 = (gr - gr0) * tw;
             for (int64_t ci = 0; ci < c; ci++) {
-                wino_pad_rows(x + (img * c + ci) * in_size, in_h, in_w, g->pb[1], g->pb[2],
-                              2 * tr0, 2 * (tr1 - tr0) + 2, pad, wp);
+                wino_pad_rows(x + (img * c + ci) * in_size, in_h, in_w, g->pb[1], g->pb[2], 2 * tr0,
+                              2 * (tr1 - tr0) + 2, pad, wp);
                 for (int64_t tr = tr0; tr < tr1; tr++) {
                     const float *p = pad + 2 * (tr - tr0) * wp;
                     const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
@@ -161,9 +158,9 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float 
         }
         const int64_t ncols = nr * tw;
         for (int f = 0; f < NN_WINO_FREQS; f++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ncols, (int)c,
-                        1.0f, u + (size_t)f * (size_t)(m * c), (int)c, v + (size_t)f * vfs,
-                        (int)cols, 0.0f, o + (size_t)f * ofs, (int)cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ncols, (int)c, 1.0f,
+                        u + (size_t)f * (size_t)(m * c), (int)c, v + (size_t)f * vfs, (int)cols,
+                        0.0f, o + (size_t)f * ofs, (int)cols);
         /* output transform with bias, residual and activation, row pair by row pair */
         for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
             const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;

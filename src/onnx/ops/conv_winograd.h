@@ -38,7 +38,7 @@ void nn_wino_weights(const float *w, int64_t m, int64_t c, float *u);
 /* y (n x m x oh x ow) = act(conv(x) + bias + res) with u from nn_wino_weights; bias and res
  * may be NULL, res has y's shape. Returns 0 or onnx_ctx_fail(...). */
 int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
-                     const float *res, float *y, int64_t n, int64_t c, int64_t m,
-                     const nn_geom *g, const onnx_activation *act);
+                     const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
+                     const onnx_activation *act);
 
 #endif

@@ -34,7 +34,8 @@ void ew_shape_str(const onnx_tensor *t, char *buf, size_t len)
     buf[0] = 0;
     used += (size_t)snprintf(buf, len, "[");
     for (int k = 0; k < t->ndim && used < len; k++)
-        used += (size_t)snprintf(buf + used, len - used, k ? ",%lld" : "%lld", (long long)t->dims[k]);
+        used +=
+            (size_t)snprintf(buf + used, len - used, k ? ",%lld" : "%lld", (long long)t->dims[k]);
     if (used < len) snprintf(buf + used, len - used, "]");
 }
 

@@ -8,15 +8,18 @@
 #include "ew_kernels.h"
 #include "ew_legacy.h"
 
-#define EW_END {INFERD_DTYPE_INVALID, NULL}
+#define EW_END                     \
+    {                              \
+        INFERD_DTYPE_INVALID, NULL \
+    }
 #define EW_ENTRY(PREFIX, S, D) {D, PREFIX##_##S},
 
 /* Floats propagate NaN from either side, as numpy's minimum/maximum do. */
-#define EW_DEF_MINMAX_F(S, T, W, D)                                                          \
-    EW_BINARY_KERNEL(ew_min_##S, T, T, T, (x != x || x < y) ? x : y)                         \
+#define EW_DEF_MINMAX_F(S, T, W, D)                                  \
+    EW_BINARY_KERNEL(ew_min_##S, T, T, T, (x != x || x < y) ? x : y) \
     EW_BINARY_KERNEL(ew_max_##S, T, T, T, (x != x || x > y) ? x : y)
-#define EW_DEF_MINMAX_I(S, T, W, D)                                                          \
-    EW_BINARY_KERNEL(ew_min_##S, T, T, T, x < y ? x : y)                                     \
+#define EW_DEF_MINMAX_I(S, T, W, D)                      \
+    EW_BINARY_KERNEL(ew_min_##S, T, T, T, x < y ? x : y) \
     EW_BINARY_KERNEL(ew_max_##S, T, T, T, x > y ? x : y)
 #define EW_DEF_SUM(S, T, W, D) EW_BINARY_KERNEL(ew_sum_##S, T, T, T, (W)x + (W)y)
 EW_FLOAT_TYPES(EW_DEF_MINMAX_F)
@@ -32,7 +35,8 @@ static const ew_kernel ew_sum_table[] = {EW_NUM_TYPES(EW_ENT_SUM) EW_END};
 static const ew_kernel ew_mean_table[] = {EW_FLOAT_TYPES(EW_ENT_SUM) EW_END};
 
 /* Copies in0 broadcast into out, element size in param. */
-static void ew_copy_row(void *out, const void *const *in, const int64_t *step, int64_t n, const void *param)
+static void ew_copy_row(void *out, const void *const *in, const int64_t *step, int64_t n,
+                        const void *param)
 {
     size_t es = *(const size_t *)param;
     char *o = out;
@@ -68,7 +72,9 @@ static int ew_run_variadic(onnx_ctx *ctx, const ew_kernel *table, int mean)
     const onnx_tensor *first = onnx_ctx_input(ctx, 0);
     int half = first->dtype == INFERD_DTYPE_FP16;
     ew_row_fn fn = ew_kernel_find(table, half ? INFERD_DTYPE_FP32 : first->dtype);
-    if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(first->dtype));
+    if (!fn)
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(first->dtype));
 
     int r = first->ndim;
     int64_t dims[ONNX_MAX_DIMS];
@@ -97,7 +103,7 @@ static int ew_run_variadic(onnx_ctx *ctx, const ew_kernel *table, int mean)
         if (!work.data) return -1;
     }
     /* input k, widened to float32 when half */
-#define EW_OPERAND(k, slot)                                                                  \
+#define EW_OPERAND(k, slot)                                                                     \
     (half ? (ew_half_to_float(ctx, onnx_ctx_input(ctx, k), &tmp[slot]) < 0 ? NULL : &tmp[slot]) \
           : onnx_ctx_input(ctx, k))
     int rc;
@@ -122,7 +128,19 @@ static int ew_run_variadic(onnx_ctx *ctx, const ew_kernel *table, int mean)
     return 0;
 }
 
-int ew_run_min(onnx_ctx *ctx) { return ew_run_variadic(ctx, ew_min_table, 0); }
-int ew_run_max(onnx_ctx *ctx) { return ew_run_variadic(ctx, ew_max_table, 0); }
-int ew_run_sum(onnx_ctx *ctx) { return ew_run_variadic(ctx, ew_sum_table, 0); }
-int ew_run_mean(onnx_ctx *ctx) { return ew_run_variadic(ctx, ew_mean_table, 1); }
+int ew_run_min(onnx_ctx *ctx)
+{
+    return ew_run_variadic(ctx, ew_min_table, 0);
+}
+int ew_run_max(onnx_ctx *ctx)
+{
+    return ew_run_variadic(ctx, ew_max_table, 0);
+}
+int ew_run_sum(onnx_ctx *ctx)
+{
+    return ew_run_variadic(ctx, ew_sum_table, 0);
+}
+int ew_run_mean(onnx_ctx *ctx)
+{
+    return ew_run_variadic(ctx, ew_mean_table, 1);
+}

@@ -9,18 +9,18 @@
 #include "nn_ops.h"
 
 /* Writes C broadcast to m x n into y (row strides from C's shape: cm, cn each 1 or full). */
-#define NN_GEMM_FILL_DEFINE(NAME, T)                                                          \
-    static void NAME(const T *c, int64_t cm, int64_t cn, T *y, int64_t m, int64_t n)          \
-    {                                                                                         \
-        for (int64_t i = 0; i < m; i++) {                                                     \
-            const T *cr = c + (cm == 1 ? 0 : i * cn);                                         \
-            T *yr = y + i * n;                                                                \
-            if (cn == 1) {                                                                    \
-                for (int64_t j = 0; j < n; j++) yr[j] = cr[0];                                \
-            } else {                                                                          \
-                memcpy(yr, cr, (size_t)n * sizeof(T));                                        \
-            }                                                                                 \
-        }                                                                                     \
+#define NN_GEMM_FILL_DEFINE(NAME, T)                                                 \
+    static void NAME(const T *c, int64_t cm, int64_t cn, T *y, int64_t m, int64_t n) \
+    {                                                                                \
+        for (int64_t i = 0; i < m; i++) {                                            \
+            const T *cr = c + (cm == 1 ? 0 : i * cn);                                \
+            T *yr = y + i * n;                                                       \
+            if (cn == 1) {                                                           \
+                for (int64_t j = 0; j < n; j++) yr[j] = cr[0];                       \
+            } else {                                                                 \
+                memcpy(yr, cr, (size_t)n * sizeof(T));                               \
+            }                                                                        \
+        }                                                                            \
     }
 NN_GEMM_FILL_DEFINE(gemm_fill_f32, float)
 NN_GEMM_FILL_DEFINE(gemm_fill_f64, double)
@@ -45,8 +45,7 @@ int nn_gemm_run(onnx_ctx *ctx)
     const int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];
     const int64_t kb = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
     if (k != kb)
-        return onnx_ctx_fail(ctx, "inner dims differ: %lld vs %lld", (long long)k,
-                             (long long)kb);
+        return onnx_ctx_fail(ctx, "inner dims differ: %lld vs %lld", (long long)k, (long long)kb);
     int64_t cm = 1, cn = 1;
     if (c) {
         if (c->ndim > 2) return onnx_ctx_fail(ctx, "C has rank %d, expected <= 2", c->ndim);
@@ -89,8 +88,8 @@ int nn_gemm_run(onnx_ctx *ctx)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b->data, (int)k,
                         a->data, 1, use_c ? beta : 0.0f, y->data, 1);
         else
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b->data, (int)n,
-                        a->data, 1, use_c ? beta : 0.0f, y->data, 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b->data, (int)n, a->data,
+                        1, use_c ? beta : 0.0f, y->data, 1);
     } else if (t == INFERD_DTYPE_FP32) {
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,

@@ -36,19 +36,19 @@ typedef struct mm_mat {
     int64_t ld;
 } mm_mat;
 
-#define NN_MATMUL_INT_DEFINE(NAME, T)                                                         \
-    /* c[i][j] += sum_p a[i][p] b[p][j] with element strides (c rows ldc apart) */            \
-    static void NAME(const T *a, int64_t ar, int64_t ac, const T *b, int64_t br, int64_t bc,  \
-                     T *c, int64_t ldc, int64_t m, int64_t n, int64_t k)                      \
-    {                                                                                         \
-        for (int64_t i = 0; i < m; i++) {                                                     \
-            T *cr = c + i * ldc;                                                              \
-            for (int64_t p = 0; p < k; p++) {                                                 \
-                const T av = a[i * ar + p * ac], *bp = b + p * br;                            \
-                for (int64_t j = 0; j < n; j++)                                               \
-                    cr[j] = (T)((uint64_t)cr[j] + (uint64_t)av * (uint64_t)bp[j * bc]);       \
-            }                                                                                 \
-        }                                                                                     \
+#define NN_MATMUL_INT_DEFINE(NAME, T)                                                              \
+    /* c[i][j] += sum_p a[i][p] b[p][j] with element strides (c rows ldc apart) */                 \
+    static void NAME(const T *a, int64_t ar, int64_t ac, const T *b, int64_t br, int64_t bc, T *c, \
+                     int64_t ldc, int64_t m, int64_t n, int64_t k)                                 \
+    {                                                                                              \
+        for (int64_t i = 0; i < m; i++) {                                                          \
+            T *cr = c + i * ldc;                                                                   \
+            for (int64_t p = 0; p < k; p++) {                                                      \
+                const T av = a[i * ar + p * ac], *bp = b + p * br;                                 \
+                for (int64_t j = 0; j < n; j++)                                                    \
+                    cr[j] = (T)((uint64_t)cr[j] + (uint64_t)av * (uint64_t)bp[j * bc]);            \
+            }                                                                                      \
+        }                                                                                          \
     }
 NN_MATMUL_INT_DEFINE(matmul_i32, int32_t)
 NN_MATMUL_INT_DEFINE(matmul_i64, int64_t)
@@ -179,17 +179,15 @@ static void gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t
     switch (j->t) {
     case INFERD_DTYPE_FP32:
         cblas_sgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
-                    j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k,
-                    j->alpha, (const float *)(const void *)a, (int)j->am.ld,
-                    (const float *)(const void *)b, (int)j->bm.ld, 1.0f, (float *)(void *)c,
-                    (int)j->ldc);
+                    j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k, j->alpha,
+                    (const float *)(const void *)a, (int)j->am.ld, (const float *)(const void *)b,
+                    (int)j->bm.ld, 1.0f, (float *)(void *)c, (int)j->ldc);
         break;
     case INFERD_DTYPE_FP64:
         cblas_dgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
                     j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k, 1.0,
-                    (const double *)(const void *)a, (int)j->am.ld,
-                    (const double *)(const void *)b, (int)j->bm.ld, 1.0, (double *)(void *)c,
-                    (int)j->ldc);
+                    (const double *)(const void *)a, (int)j->am.ld, (const double *)(const void *)b,
+                    (int)j->bm.ld, 1.0, (double *)(void *)c, (int)j->ldc);
         break;
     case INFERD_DTYPE_INT32:
         matmul_i32((const int32_t *)(const void *)a, j->a->str[ra - 2], j->a->str[ra - 1],
@@ -218,7 +216,8 @@ static void fill_row(char *row, const void *bias, const float *res, int64_t n, s
 }
 
 /* out[i] = in0[i * s0] + in1[i * s1] (the broadcast residual, float32) */
-static void add_row(void *out, const void *const *in, const int64_t *step, int64_t n, const void *param)
+static void add_row(void *out, const void *const *in, const int64_t *step, int64_t n,
+                    const void *param)
 {
     (void)param;
     float *o = out;
@@ -236,15 +235,15 @@ typedef struct mm_plan {
     int res_inline;                /* res has the result's shape: written in with the bias */
     int a1, b1;                    /* 1-D operands (their dim is removed from Y) */
     mm_view av, bv;
-    int ab, bb;                    /* batch ranks of av and bv */
+    int ab, bb; /* batch ranks of av and bv */
     int64_t m, n, k;
     mm_walk w;
-    int yr;                        /* Y's rank (= Z's) */
+    int yr; /* Y's rank (= Z's) */
     int64_t ydims[ONNX_MAX_DIMS], zdims[ONNX_MAX_DIMS];
-    int py[ONNX_MAX_DIMS];         /* Z = Transpose(Y, py) */
-    onnx_tensor zbuf, *z;          /* the output, or zbuf (scratch) when res broadcasts */
-    char *c, *scratch_y;           /* C: Z in place, or a contiguous Y in scratch_y */
-    int64_t c_row;                 /* C's row stride */
+    int py[ONNX_MAX_DIMS]; /* Z = Transpose(Y, py) */
+    onnx_tensor zbuf, *z;  /* the output, or zbuf (scratch) when res broadcasts */
+    char *c, *scratch_y;   /* C: Z in place, or a contiguous Y in scratch_y */
+    int64_t c_row;         /* C's row stride */
 } mm_plan;
 
 /* Inputs, attributes and the operand views; m, n, k and the fused bias. */
@@ -297,8 +296,8 @@ static int mm_broadcast_batches(onnx_ctx *ctx, mm_plan *p)
         int ia = i - (w->ob - ab), ib = i - (w->ob - bb);
         int64_t da = ia >= 0 ? p->av.dims[ia] : 1, db = ib >= 0 ? p->bv.dims[ib] : 1;
         if (da != db && da != 1 && db != 1)
-            return onnx_ctx_fail(ctx, "batch dims %lld and %lld do not broadcast",
-                                 (long long)da, (long long)db);
+            return onnx_ctx_fail(ctx, "batch dims %lld and %lld do not broadcast", (long long)da,
+                                 (long long)db);
         w->odims[i] = da == 1 ? db : da;
         w->astr[i] = da == 1 ? 0 : p->av.str[ia];
         w->bstr[i] = db == 1 ? 0 : p->bv.str[ib];
@@ -327,9 +326,11 @@ static int mm_make_output(onnx_ctx *ctx, const onnx_node *node, mm_plan *p)
         if (!p->res || p->res->dtype != INFERD_DTYPE_FP32 || p->t != INFERD_DTYPE_FP32)
             return onnx_ctx_fail(ctx, "fused residual needs float32 input 3");
         p->res_inline = p->res->ndim == yr;
-        for (int i = 0; p->res_inline && i < yr; i++) p->res_inline = p->res->dims[i] == p->zdims[i];
+        for (int i = 0; p->res_inline && i < yr; i++)
+            p->res_inline = p->res->dims[i] == p->zdims[i];
     }
-    if (!p->res || p->res_inline) return (p->z = onnx_ctx_output(ctx, 0, p->t, yr, p->zdims)) ? 0 : -1;
+    if (!p->res || p->res_inline)
+        return (p->z = onnx_ctx_output(ctx, 0, p->t, yr, p->zdims)) ? 0 : -1;
     onnx_tensor *zb = &p->zbuf;
     memset(zb, 0, sizeof *zb);
     zb->dtype = p->t, zb->ndim = yr;
@@ -462,10 +463,18 @@ int nn_matmul_run(onnx_ctx *ctx)
             return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
         p.esz = inferd_dtype_size(p.t);
         if (mm_place_c(ctx, &p) != 0) return -1;
-        mm_job job = {.t = p.t, .esz = p.esz, .m = p.m, .n = p.n, .k = p.k, .a = &p.av,
-                      .b = &p.bv, .c = p.c, .ldc = p.c_row,
+        mm_job job = {.t = p.t,
+                      .esz = p.esz,
+                      .m = p.m,
+                      .n = p.n,
+                      .k = p.k,
+                      .a = &p.av,
+                      .b = &p.bv,
+                      .c = p.c,
+                      .ldc = p.c_row,
                       .alpha = onnx_attr_float(node, "inferd_scale", 1.0f),
-                      .am = {0, 0}, .bm = {0, 0}};
+                      .am = {0, 0},
+                      .bm = {0, 0}};
         if ((p.t == INFERD_DTYPE_FP32 || p.t == INFERD_DTYPE_FP64) &&
             mm_blas_operands(ctx, &p, &job) != 0)
             return -1;

@@ -67,8 +67,8 @@ int nn_axis(int64_t axis, int rank)
 }
 
 /* Reads an INTS attribute of exactly want values (or absent) into out; values in [lo, hi]. */
-static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int want,
-                     int64_t lo, int64_t hi, int64_t *out, int *present)
+static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int want, int64_t lo,
+                     int64_t hi, int64_t *out, int *present)
 {
     const int64_t *v;
     int n = onnx_attr_ints(node, name, &v);
@@ -116,8 +116,8 @@ int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spat
     return 0;
 }
 
-int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
-                   const int64_t *w_sp, int pool, nn_geom *g)
+int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x, const int64_t *w_sp,
+                   int pool, nn_geom *g)
 {
     nn_spatial_attrs a;
     int nsp = x->ndim - 2;
@@ -126,8 +126,7 @@ int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
     if (nn_spatial_attrs_read(ctx, node, nsp, &a) != 0) return -1;
     if (w_sp) {
         for (int i = 0; i < nsp; i++) {
-            if (w_sp[i] < 1)
-                return onnx_ctx_fail(ctx, "weight has an empty spatial dim");
+            if (w_sp[i] < 1) return onnx_ctx_fail(ctx, "weight has an empty spatial dim");
             if (a.has_kernel && a.k[i] != w_sp[i])
                 return onnx_ctx_fail(ctx, "kernel_shape[%d] = %lld but the weight has %lld", i,
                                      (long long)a.k[i], (long long)w_sp[i]);
@@ -148,8 +147,7 @@ int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
         int j = off + i;
         int64_t in = x->dims[2 + i], k = a.k[i], s = a.s[i], d = a.d[i];
         int64_t keff = (k - 1) * d + 1, pb = a.pb[i], pe = a.pe[i], out;
-        if (in > (INT64_MAX / 4) / s)
-            return onnx_ctx_fail(ctx, "spatial dim %d too large", i);
+        if (in > (INT64_MAX / 4) / s) return onnx_ctx_fail(ctx, "spatial dim %d too large", i);
         if (a.auto_pad == NN_PAD_SAME_UPPER || a.auto_pad == NN_PAD_SAME_LOWER) {
             out = (in + s - 1) / s;
             int64_t total = (out - 1) * s + keff - in;
@@ -160,9 +158,10 @@ int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
             if (a.auto_pad == NN_PAD_VALID) pb = pe = 0;
             int64_t span = in + pb + pe - keff;
             if (span < 0)
-                return onnx_ctx_fail(ctx, "window (%lld) larger than padded input (%lld) on "
-                                     "spatial dim %d", (long long)keff,
-                                     (long long)(in + pb + pe), i);
+                return onnx_ctx_fail(ctx,
+                                     "window (%lld) larger than padded input (%lld) on "
+                                     "spatial dim %d",
+                                     (long long)keff, (long long)(in + pb + pe), i);
             out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
             /* like ONNX Runtime and PyTorch: no window may start inside the end padding */
             if (ceil_mode && (out - 1) * s >= in + pb) out--;

@@ -25,10 +25,10 @@ typedef enum nn_auto_pad {
 
 /* Window geometry of one node for one input shape, in canonical 3-D form. */
 typedef struct nn_geom {
-    int nsp;                     /* spatial rank of the node: 1..3 */
-    int64_t in[3], out[3];       /* spatial input / output sizes */
-    int64_t k[3], s[3], d[3];    /* kernel, stride, dilation */
-    int64_t pb[3], pe[3];        /* pads at the beginning / end (may be negative only for
+    int nsp;                  /* spatial rank of the node: 1..3 */
+    int64_t in[3], out[3];    /* spatial input / output sizes */
+    int64_t k[3], s[3], d[3]; /* kernel, stride, dilation */
+    int64_t pb[3], pe[3];     /* pads at the beginning / end (may be negative only for
                                     ConvTranspose with output_shape) */
 } nn_geom;
 
@@ -46,8 +46,8 @@ int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spat
 /* Geometry of Conv (kernel from the weight's spatial dims w_sp, which must match kernel_shape
  * if given) or of a pooling node (kernel_shape required; ceil_mode honoured when pool != 0).
  * x is the N x C x D1.. input. Returns 0, or onnx_ctx_fail(...). */
-int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
-                   const int64_t *w_sp, int pool, nn_geom *g);
+int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x, const int64_t *w_sp,
+                   int pool, nn_geom *g);
 
 /* Output dims [N, channels, out spatial...] of geometry g into dims; returns the rank. */
 int nn_geom_out_dims(const nn_geom *g, int64_t n, int64_t channels, int64_t *dims);

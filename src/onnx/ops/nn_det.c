@@ -11,8 +11,10 @@ int nn_det_run(onnx_ctx *ctx)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
-    if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 && x->dtype != INFERD_DTYPE_FP16)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+    if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
+        x->dtype != INFERD_DTYPE_FP16)
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     const int r = x->ndim;
     if (r < 2 || x->dims[r - 1] != x->dims[r - 2])
         return onnx_ctx_fail(ctx, "input must be [*, M, M]");
@@ -21,7 +23,8 @@ int nn_det_run(onnx_ctx *ctx)
     if (!y) return -1;
     const int64_t count = onnx_tensor_numel(y);
     size_t mm;
-    if (nn_mul_size((size_t)m, (size_t)m, &mm) != 0 || nn_mul_size(mm + 1, sizeof(double), &mm) != 0)
+    if (nn_mul_size((size_t)m, (size_t)m, &mm) != 0 ||
+        nn_mul_size(mm + 1, sizeof(double), &mm) != 0)
         return onnx_ctx_fail(ctx, "matrix too large");
     double *a = onnx_ctx_scratch(ctx, mm);
     if (!a) return -1;

@@ -12,8 +12,7 @@ static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += b;
 }
 
-static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c,
-                                     int64_t n)
+static NN_HOT NN_CLONES void k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] + c;
 }
@@ -83,7 +82,7 @@ static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restri
 /* Softmax / LogSoftmax of each contiguous row; a NaN in a row gives NaN where it is (and in
  * the sum, so in the whole row) */
 static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *restrict x,
-                                            int64_t rows, int64_t n, int log_out)
+                                                int64_t rows, int64_t n, int log_out)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -121,8 +120,8 @@ static NN_HOT_FMA NN_CLONES void k_softmax_rows(float *restrict y, const float *
     }
 }
 
-static NN_HOT NN_CLONES void k_copy_strided(float *restrict y, const float *restrict x,
-                                           int64_t n, int64_t stride)
+static NN_HOT NN_CLONES void k_copy_strided(float *restrict y, const float *restrict x, int64_t n,
+                                            int64_t stride)
 {
     if (stride == 2) {
         for (int64_t i = 0; i < n; i++) y[i] = x[2 * i];
@@ -151,8 +150,14 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
 
 /* ---- exported entry points (see the note on clones at the top) ---- */
 
-void nn_k_add_scalar(float *y, float b, int64_t n) { k_add_scalar(y, b, n); }
-void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n) { k_add_vec(y, b, n); }
+void nn_k_add_scalar(float *y, float b, int64_t n)
+{
+    k_add_scalar(y, b, n);
+}
+void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n)
+{
+    k_add_vec(y, b, n);
+}
 void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n)
 {
     k_shift(y, x, c, n);
@@ -172,7 +177,10 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
 {
     k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
 }
-void nn_k_bias_relu(float *y, float b, int64_t n) { k_bias_relu(y, b, n); }
+void nn_k_bias_relu(float *y, float b, int64_t n)
+{
+    k_bias_relu(y, b, n);
+}
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n)
 {
     k_bias_clip(y, b, lo, hi, n);

@@ -90,8 +90,8 @@ void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restric
 /* The same with an activation applied to each value: mode 1 Relu, 2 Clip to [lo, hi] (NaN as
  * in activation.c), 0 none. */
 void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src,
-                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride,
-                           int mode, float lo, float hi);
+                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride, int mode,
+                           float lo, float hi);
 /* m[i] = max(m[i], x[i]); y[o] = max of t[o*s .. o*s + k) for o < n, k >= 1. A NaN is never
  * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
@@ -105,7 +105,7 @@ void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int6
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw);
 /* Output transform of one row of tw tiles, frequency f of tile j at m[f * fs + j]: writes
  * columns 2j and 2j + 1 of the two output rows y0 and y1 (2 * tw floats each), plus bias. */
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m,
-                        int64_t fs, float bias, int64_t tw);
+void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
+                        float bias, int64_t tw);
 
 #endif

@@ -13,8 +13,8 @@ static NN_HOT NN_CLONES void k_dw_taps9(float *restrict y, const float *const *s
     const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
     const float w6 = w[6], w7 = w[7], w8 = w[8];
     for (int64_t t = 0; t < n; t++)
-        y[t] = bias + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t] + w4 * s4[t] +
-               w5 * s5[t] + w6 * s6[t] + w7 * s7[t] + w8 * s8[t];
+        y[t] = bias + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t] + w4 * s4[t] + w5 * s5[t] +
+               w6 * s6[t] + w7 * s7[t] + w8 * s8[t];
 }
 
 static NN_HOT_LOOPS NN_CLONES void k_fill(float *y, float v, int64_t n)
@@ -22,15 +22,14 @@ static NN_HOT_LOOPS NN_CLONES void k_fill(float *y, float v, int64_t n)
     for (int64_t t = 0; t < n; t++) y[t] = v;
 }
 
-static NN_HOT NN_CLONES void k_axpy(float *restrict y, float a, const float *restrict x,
-                                    int64_t n)
+static NN_HOT NN_CLONES void k_axpy(float *restrict y, float a, const float *restrict x, int64_t n)
 {
     for (int64_t t = 0; t < n; t++) y[t] += a * x[t];
 }
 
 static NN_HOT_LOOPS NN_CLONES void k_gather_block(float *restrict dst, int64_t ld_dst,
-                                            const float *restrict src, int64_t ld_src,
-                                            int64_t rows, int64_t cols, int64_t col_stride)
+                                                  const float *restrict src, int64_t ld_src,
+                                                  int64_t rows, int64_t cols, int64_t col_stride)
 {
     for (int64_t a = 0; a < rows; a++) {
         float *d = dst + a * ld_dst;
@@ -47,11 +46,9 @@ static NN_HOT_LOOPS NN_CLONES void k_gather_block(float *restrict dst, int64_t l
 
 /* The gather with Relu (mode 1: NaN -> 0) or Clip (mode 2: [lo, hi], NaN passes) applied, as
  * activation.c does. */
-static NN_HOT_LOOPS NN_CLONES void k_gather_block_act(float *restrict dst, int64_t ld_dst,
-                                                      const float *restrict src, int64_t ld_src,
-                                                      int64_t rows, int64_t cols,
-                                                      int64_t col_stride, int mode, float lo,
-                                                      float hi)
+static NN_HOT_LOOPS NN_CLONES void
+k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src, int64_t ld_src,
+                   int64_t rows, int64_t cols, int64_t col_stride, int mode, float lo, float hi)
 {
     for (int64_t a = 0; a < rows; a++) {
         float *d = dst + a * ld_dst;
@@ -79,19 +76,16 @@ static NN_HOT_LOOPS NN_CLONES void k_gather_block_act(float *restrict dst, int64
 #define NN_HAVE_AVX512_COPY 1
 /* mode 0: as is; 1: Relu (maxps returns its second operand for a NaN: 0); 2: Clip, NaN passes
  * (max(lo, v) and min(hi, .) return the NaN operand v) */
-__attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, int mode,
-                                                                    __m512 lo, __m512 hi)
+__attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, int mode, __m512 lo,
+                                                                   __m512 hi)
 {
     if (mode == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
     if (mode == 2) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
     return v;
 }
-__attribute__((target("avx512f"))) static void copy_block_avx512(float *restrict dst,
-                                                                  int64_t ld_dst,
-                                                                  const float *restrict src,
-                                                                  int64_t ld_src, int64_t rows,
-                                                                  int64_t cols, int mode, float lo_,
-                                                                  float hi_)
+__attribute__((target("avx512f"))) static void
+copy_block_avx512(float *restrict dst, int64_t ld_dst, const float *restrict src, int64_t ld_src,
+                  int64_t rows, int64_t cols, int mode, float lo_, float hi_)
 {
     const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
     const __mmask16 tail = (__mmask16)((1u << (cols & 15)) - 1u);
@@ -108,16 +102,13 @@ __attribute__((target("avx512f"))) static void copy_block_avx512(float *restrict
 }
 
 /* Stride 2: two loads per 16 outputs and one permute of their even elements. */
-__attribute__((target("avx512f"))) static void copy_block2_avx512(float *restrict dst,
-                                                                   int64_t ld_dst,
-                                                                   const float *restrict src,
-                                                                   int64_t ld_src, int64_t rows,
-                                                                   int64_t cols, int mode,
-                                                                   float lo_, float hi_)
+__attribute__((target("avx512f"))) static void
+copy_block2_avx512(float *restrict dst, int64_t ld_dst, const float *restrict src, int64_t ld_src,
+                   int64_t rows, int64_t cols, int mode, float lo_, float hi_)
 {
     const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const int64_t r = cols & 15; /* outputs in the last, partial vector: inputs 0 .. 2r - 2 */
     const __mmask16 tail = (__mmask16)((1u << r) - 1u);
     const __mmask16 lo_m = (__mmask16)(r > 8 ? 0xffffu : r > 0 ? (1u << (2 * r - 1)) - 1u : 0u);
@@ -149,8 +140,8 @@ static NN_HOT NN_CLONES void k_max_into(float *restrict m, const float *restrict
     for (int64_t i = 0; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
 }
 
-static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restrict t,
-                                          int64_t n, int64_t k, int64_t s)
+static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restrict t, int64_t n,
+                                          int64_t k, int64_t s)
 {
     if (k == 3 && s == 2) {
         for (int64_t o = 0; o < n; o++) {
@@ -187,8 +178,8 @@ void nn_k_gather_block(float *restrict dst, int64_t ld_dst, const float *restric
 }
 
 void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *restrict src,
-                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride,
-                           int mode, float lo, float hi)
+                           int64_t ld_src, int64_t rows, int64_t cols, int64_t col_stride, int mode,
+                           float lo, float hi)
 {
 #ifdef NN_HAVE_AVX512_COPY
     /* a read of what libgcc's constructor found: cheap, and no lazily set static to race on */
@@ -206,9 +197,15 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
     else k_gather_block_act(dst, ld_dst, src, ld_src, rows, cols, col_stride, mode, lo, hi);
 }
 
-void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n) { k_max_into(m, x, n); }
+void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n)
+{
+    k_max_into(m, x, n);
+}
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s)
 {
     k_max_window(y, t, n, k, s);
 }
-void nn_k_fill(float *y, float v, int64_t n) { k_fill(y, v, n); }
+void nn_k_fill(float *y, float v, int64_t n)
+{
+    k_fill(y, v, n);
+}

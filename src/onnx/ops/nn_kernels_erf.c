@@ -21,5 +21,11 @@ static NN_HOT_FMA NN_CLONES void k_gelu(float *y, const float *x, int64_t n)
     }
 }
 
-void nn_k_erf(float *y, const float *x, int64_t n) { k_erf(y, x, n); }
-void nn_k_gelu(float *y, const float *x, int64_t n) { k_gelu(y, x, n); }
+void nn_k_erf(float *y, const float *x, int64_t n)
+{
+    k_erf(y, x, n);
+}
+void nn_k_gelu(float *y, const float *x, int64_t n)
+{
+    k_gelu(y, x, n);
+}

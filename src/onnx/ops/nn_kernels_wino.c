@@ -17,12 +17,11 @@
  * 2j .. 2j+3 of the four padded input rows r[0..3]; frequency 4a + b goes to v[(4a + b) * fs + j].
  * Columns 2j, 2j+1 are read through r[i] and 2j+2, 2j+3 through r[i] + 2: GCC vectorizes two
  * interleaved pairs per row, not one group of four overlapping its neighbour's. */
-static NN_HOT NN_CLONES void k_wino2_in_row(float *v, int64_t fs,
-                                            const float *restrict a0, const float *restrict a1,
-                                            const float *restrict a2, const float *restrict a3,
-                                            const float *restrict b0, const float *restrict b1,
-                                            const float *restrict b2, const float *restrict b3,
-                                            int64_t tw)
+static NN_HOT NN_CLONES void k_wino2_in_row(float *v, int64_t fs, const float *restrict a0,
+                                            const float *restrict a1, const float *restrict a2,
+                                            const float *restrict a3, const float *restrict b0,
+                                            const float *restrict b1, const float *restrict b2,
+                                            const float *restrict b3, int64_t tw)
 {
     float *const v0 = v, *const v1 = v + fs, *const v2 = v + 2 * fs, *const v3 = v + 3 * fs;
     float *const v4 = v + 4 * fs, *const v5 = v + 5 * fs, *const v6 = v + 6 * fs;
@@ -71,12 +70,12 @@ static NN_HOT NN_CLONES void k_wino2_out_row(float *restrict y0, float *restrict
 
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw)
 {
-    k_wino2_in_row(v, fs, rows[0], rows[1], rows[2], rows[3], rows[0] + 2, rows[1] + 2,
-                   rows[2] + 2, rows[3] + 2, tw);
+    k_wino2_in_row(v, fs, rows[0], rows[1], rows[2], rows[3], rows[0] + 2, rows[1] + 2, rows[2] + 2,
+                   rows[3] + 2, tw);
 }
 
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m,
-                        int64_t fs, float bias, int64_t tw)
+void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
+                        float bias, int64_t tw)
 {
     k_wino2_out_row(y0, y1, m, fs, bias, tw);
 }

@@ -32,10 +32,12 @@ static int loss_check(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *t,
 {
     if (!x || !t) return onnx_ctx_fail(ctx, "needs inputs scores and target");
     if (!loss_is_float(x->dtype))
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2 (N, C, ...)", x->ndim);
     if (t->dtype != INFERD_DTYPE_INT32 && t->dtype != INFERD_DTYPE_INT64)
-        return onnx_ctx_fail(ctx, "target must be int32 or int64, got %s", inferd_dtype_name(t->dtype));
+        return onnx_ctx_fail(ctx, "target must be int32 or int64, got %s",
+                             inferd_dtype_name(t->dtype));
     if (t->ndim != x->ndim - 1 || t->dims[0] != x->dims[0])
         return onnx_ctx_fail(ctx, "target rank %d or batch does not match the input", t->ndim);
     for (int k = 1; k < t->ndim; k++)

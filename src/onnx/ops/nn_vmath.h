@@ -45,7 +45,7 @@ NN_VMATH float nn_expf(float v)
  * GELU built on 1 + erf(x), taken as erfc(-x) for x <= -0.921875 so that it does not cancel,
  * within 0.6 * (1e-7 |x| + 1.2e-7 |gelu(x)|). tests/unit/onnx_nn checks a sample of them. */
 #define NN_ERF_SPLIT 0.921875f
-#define NN_ERF_ONE 5.0f
+#define NN_ERF_ONE   5.0f
 
 /* x + x * P(x^2) with t = x^2: erf(x) for |x| < NN_ERF_SPLIT */
 NN_VMATH float nn_erf_small(float x, float t)

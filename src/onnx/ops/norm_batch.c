@@ -44,7 +44,8 @@ int nn_batchnorm_run(onnx_ctx *ctx)
     const onnx_tensor *var = onnx_ctx_input(ctx, 4);
     if (!x || !scale || !bias || !mean || !var)
         return onnx_ctx_fail(ctx, "needs inputs X, scale, B, mean, var");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
     const int64_t s = c ? onnx_tensor_numel(x) / (n ? n : 1) / c : 0;
@@ -144,13 +145,13 @@ int nn_instancenorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale || !bias) return onnx_ctx_fail(ctx, "needs inputs X, scale, B");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3) return onnx_ctx_fail(ctx, "input rank %d, expected >= 3", x->ndim);
     const int64_t n = x->dims[0], c = x->dims[1];
-    if (scale->dtype != INFERD_DTYPE_FP32 || bias->dtype != INFERD_DTYPE_FP32 ||
-        scale->ndim != 1 || bias->ndim != 1 || scale->dims[0] != c || bias->dims[0] != c)
-        return onnx_ctx_fail(ctx, "scale and B must be float32 1-D with %lld values",
-                             (long long)c);
+    if (scale->dtype != INFERD_DTYPE_FP32 || bias->dtype != INFERD_DTYPE_FP32 || scale->ndim != 1 ||
+        bias->ndim != 1 || scale->dims[0] != c || bias->dims[0] != c)
+        return onnx_ctx_fail(ctx, "scale and B must be float32 1-D with %lld values", (long long)c);
     const float eps = onnx_attr_float(node, "epsilon", 1e-5f);
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!y) return -1;

@@ -51,7 +51,8 @@ int nn_layernorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale) return onnx_ctx_fail(ctx, "needs inputs X and Scale");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 1) return onnx_ctx_fail(ctx, "input must have rank >= 1");
     int64_t axis_attr = onnx_attr_int(node, "axis", -1);
     int axis = nn_axis(axis_attr, x->ndim);
@@ -113,7 +114,8 @@ int nn_mvn_run(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     const int r = x->ndim;
     int reduce[ONNX_MAX_DIMS] = {0};
     const int64_t *axes;
@@ -126,8 +128,8 @@ int nn_mvn_run(onnx_ctx *ctx)
     for (int i = 0; i < na; i++) {
         int a = nn_axis(axes[i], r);
         if (a < 0 || reduce[a])
-            return onnx_ctx_fail(ctx, "axes[%d] = %lld invalid for rank %d", i,
-                                 (long long)axes[i], r);
+            return onnx_ctx_fail(ctx, "axes[%d] = %lld invalid for rank %d", i, (long long)axes[i],
+                                 r);
         reduce[a] = 1;
     }
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, r, x->dims);

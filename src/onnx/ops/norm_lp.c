@@ -10,8 +10,10 @@ int nn_lp_norm_run(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
-    if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 && x->dtype != INFERD_DTYPE_FP16)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+    if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
+        x->dtype != INFERD_DTYPE_FP16)
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (x->ndim == 0) return onnx_ctx_fail(ctx, "input must have rank >= 1");
     const int64_t p = onnx_attr_int(node, "p", 2);
     if (p != 1 && p != 2) return onnx_ctx_fail(ctx, "p must be 1 or 2, got %lld", (long long)p);

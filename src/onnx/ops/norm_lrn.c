@@ -11,7 +11,8 @@ int nn_lrn_run(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
     const int64_t size = onnx_attr_int(node, "size", 0);
     if (size < 1 || size > NN_ATTR_MAX) return onnx_ctx_fail(ctx, "size must be >= 1");

@@ -34,56 +34,56 @@ static int pool_tabs_make(onnx_ctx *ctx, const nn_geom *g, pool_tabs *pt)
     return 0;
 }
 
-#define POOL_TAPS(pt, i, o, start, lo, hi)                                                    \
-    const int64_t start = (pt)->t[i][3 * (o)], lo = (pt)->t[i][3 * (o) + 1],                  \
+#define POOL_TAPS(pt, i, o, start, lo, hi)                                   \
+    const int64_t start = (pt)->t[i][3 * (o)], lo = (pt)->t[i][3 * (o) + 1], \
                   hi = (pt)->t[i][3 * (o) + 2]
 
 /* One MaxPool kernel per element type. ind (may be NULL) receives the flat index of each
  * maximum in the whole input, row-major or, with col_major, column-major over spatial dims. */
-#define NN_MAXPOOL_DEFINE(NAME, T, LOWEST)                                                    \
-    static void NAME(const T *x, T *y, int64_t *ind, int64_t planes, const nn_geom *g,       \
-                     const pool_tabs *pt, int col_major)                                      \
-    {                                                                                         \
-        const int64_t in_size = nn_geom_in_size(g);                                           \
-        for (int64_t p = 0; p < planes; p++) {                                                \
-            const T *xp = x + p * in_size;                                                    \
-            for (int64_t od = 0; od < g->out[0]; od++) {                                      \
-                POOL_TAPS(pt, 0, od, sd, lod, hid);                                           \
-                for (int64_t oh = 0; oh < g->out[1]; oh++) {                                  \
-                    POOL_TAPS(pt, 1, oh, sh, loh, hih);                                       \
-                    for (int64_t ow = 0; ow < g->out[2]; ow++) {                              \
-                        POOL_TAPS(pt, 2, ow, sw, low, hiw);                                   \
-                        T best = LOWEST;                                                      \
-                        int64_t bi = -1;                                                      \
-                        for (int64_t kd = lod; kd < hid; kd++) {                              \
-                            int64_t id = sd + kd * g->d[0];                                   \
-                            for (int64_t kh = loh; kh < hih; kh++) {                          \
-                                int64_t ih = sh + kh * g->d[1];                               \
-                                const int64_t row = (id * g->in[1] + ih) * g->in[2];          \
-                                for (int64_t kw = low; kw < hiw; kw++) {                      \
-                                    int64_t iw = sw + kw * g->d[2];                           \
-                                    T v = xp[row + iw];                                       \
-                                    if (bi < 0 || v > best) {                                 \
-                                        best = v;                                             \
-                                        bi = row + iw;                                        \
-                                    }                                                         \
-                                }                                                             \
-                            }                                                                 \
-                        }                                                                     \
-                        *y++ = best;                                                          \
-                        if (ind) {                                                            \
-                            if (bi < 0) bi = 0;                                               \
-                            if (col_major) {                                                  \
-                                int64_t iw = bi % g->in[2], r = bi / g->in[2];                \
-                                int64_t ih = r % g->in[1], id = r / g->in[1];                 \
-                                bi = (iw * g->in[1] + ih) * g->in[0] + id;                    \
-                            }                                                                 \
-                            *ind++ = p * in_size + bi;                                        \
-                        }                                                                     \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
+#define NN_MAXPOOL_DEFINE(NAME, T, LOWEST)                                             \
+    static void NAME(const T *x, T *y, int64_t *ind, int64_t planes, const nn_geom *g, \
+                     const pool_tabs *pt, int col_major)                               \
+    {                                                                                  \
+        const int64_t in_size = nn_geom_in_size(g);                                    \
+        for (int64_t p = 0; p < planes; p++) {                                         \
+            const T *xp = x + p * in_size;                                             \
+            for (int64_t od = 0; od < g->out[0]; od++) {                               \
+                POOL_TAPS(pt, 0, od, sd, lod, hid);                                    \
+                for (int64_t oh = 0; oh < g->out[1]; oh++) {                           \
+                    POOL_TAPS(pt, 1, oh, sh, loh, hih);                                \
+                    for (int64_t ow = 0; ow < g->out[2]; ow++) {                       \
+                        POOL_TAPS(pt, 2, ow, sw, low, hiw);                            \
+                        T best = LOWEST;                                               \
+                        int64_t bi = -1;                                               \
+                        for (int64_t kd = lod; kd < hid; kd++) {                       \
+                            int64_t id = sd + kd * g->d[0];                            \
+                            for (int64_t kh = loh; kh < hih; kh++) {                   \
+                                int64_t ih = sh + kh * g->d[1];                        \
+                                const int64_t row = (id * g->in[1] + ih) * g->in[2];   \
+                                for (int64_t kw = low; kw < hiw; kw++) {               \
+                                    int64_t iw = sw + kw * g->d[2];                    \
+                                    T v = xp[row + iw];                                \
+                                    if (bi < 0 || v > best) {                          \
+                                        best = v;                                      \
+                                        bi = row + iw;                                 \
+                                    }                                                  \
+                                }                                                      \
+                            }                                                          \
+                        }                                                              \
+                        *y++ = best;                                                   \
+                        if (ind) {                                                     \
+                            if (bi < 0) bi = 0;                                        \
+                            if (col_major) {                                           \
+                                int64_t iw = bi % g->in[2], r = bi / g->in[2];         \
+                                int64_t ih = r % g->in[1], id = r / g->in[1];          \
+                                bi = (iw * g->in[1] + ih) * g->in[0] + id;             \
+                            }                                                          \
+                            *ind++ = p * in_size + bi;                                 \
+                        }                                                              \
+                    }                                                                  \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
     }
 
 NN_MAXPOOL_DEFINE(maxpool_f32, float, -INFINITY)
@@ -92,8 +92,8 @@ NN_MAXPOOL_DEFINE(maxpool_u8, uint8_t, 0)
 NN_MAXPOOL_DEFINE(maxpool_i8, int8_t, -128)
 
 /* float32 without Indices: the max kept branch-free (maxss), no index bookkeeping. */
-static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes,
-                                      const nn_geom *g, const pool_tabs *pt)
+static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes, const nn_geom *g,
+                                      const pool_tabs *pt)
 {
     const int64_t in_size = nn_geom_in_size(g);
     for (int64_t p = 0; p < planes; p++) {
@@ -159,7 +159,8 @@ int nn_maxpool_run(onnx_ctx *ctx)
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
     if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
         x->dtype != INFERD_DTYPE_UINT8 && x->dtype != INFERD_DTYPE_INT8)
-        return onnx_ctx_unsupported(ctx, "unsupported element type %s", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "unsupported element type %s",
+                                    inferd_dtype_name(x->dtype));
     nn_geom g;
     if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
     int64_t order = onnx_attr_int(node, "storage_order", 0);
@@ -238,10 +239,10 @@ static void pool_f32(const float *x, float *y, int64_t planes, const nn_geom *g,
                         }
                     }
                     if (mode == POOL_AVG) {
-                        int64_t cnt = include_pad
-                            ? pool_padded_taps(g, 0, sd) * pool_padded_taps(g, 1, sh) *
-                                  pool_padded_taps(g, 2, sw)
-                            : (hid - lod) * (hih - loh) * (hiw - low);
+                        int64_t cnt = include_pad ? pool_padded_taps(g, 0, sd) *
+                                                        pool_padded_taps(g, 1, sh) *
+                                                        pool_padded_taps(g, 2, sw)
+                                                  : (hid - lod) * (hih - loh) * (hiw - low);
                         *y++ = cnt > 0 ? acc / (float)cnt : 0.0f;
                     } else {
                         *y++ = p == 2.0f ? sqrtf(acc) : powf(acc, 1.0f / p);
@@ -257,7 +258,8 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     nn_geom g;
     if (nn_geom_window(ctx, node, x, NULL, 1, &g) != 0) return -1;
     float p = 2.0f;
@@ -282,5 +284,11 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     return 0;
 }
 
-int nn_avgpool_run(onnx_ctx *ctx) { return pool_float_run(ctx, POOL_AVG); }
-int nn_lppool_run(onnx_ctx *ctx) { return pool_float_run(ctx, POOL_LP); }
+int nn_avgpool_run(onnx_ctx *ctx)
+{
+    return pool_float_run(ctx, POOL_AVG);
+}
+int nn_lppool_run(onnx_ctx *ctx)
+{
+    return pool_float_run(ctx, POOL_LP);
+}

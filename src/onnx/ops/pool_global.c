@@ -13,7 +13,8 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 3)
         return onnx_ctx_fail(ctx, "input rank %d, expected N x C x spatial (>= 3)", x->ndim);
     float p = 2.0f;
@@ -58,6 +59,15 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
     return 0;
 }
 
-int nn_global_avgpool_run(onnx_ctx *ctx) { return global_pool_run(ctx, GLOBAL_AVG); }
-int nn_global_maxpool_run(onnx_ctx *ctx) { return global_pool_run(ctx, GLOBAL_MAX); }
-int nn_global_lppool_run(onnx_ctx *ctx) { return global_pool_run(ctx, GLOBAL_LP); }
+int nn_global_avgpool_run(onnx_ctx *ctx)
+{
+    return global_pool_run(ctx, GLOBAL_AVG);
+}
+int nn_global_maxpool_run(onnx_ctx *ctx)
+{
+    return global_pool_run(ctx, GLOBAL_MAX);
+}
+int nn_global_lppool_run(onnx_ctx *ctx)
+{
+    return global_pool_run(ctx, GLOBAL_LP);
+}

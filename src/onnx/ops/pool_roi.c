@@ -21,7 +21,8 @@ int nn_max_roi_pool_run(onnx_ctx *ctx)
         ps[0] > (1 << 16) || ps[1] > (1 << 16))
         return onnx_ctx_fail(ctx, "pooled_shape must be two positive ints");
     const float scale = onnx_attr_float(node, "spatial_scale", 1.0f);
-    const int64_t nr = rois->dims[0], n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    const int64_t nr = rois->dims[0], n = x->dims[0], c = x->dims[1], h = x->dims[2],
+                  w = x->dims[3];
     const int64_t ph = ps[0], pw = ps[1];
     int64_t dims[4] = {nr, c, ph, pw};
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, 4, dims);
@@ -31,20 +32,24 @@ int nn_max_roi_pool_run(onnx_ctx *ctx)
     for (int64_t r = 0; r < nr; r++) {
         const float *q = rd + r * 5;
         for (int k = 0; k < 5; k++)
-            if (!(fabsf(q[k]) < 1e9f)) return onnx_ctx_fail(ctx, "roi %lld is not finite", (long long)r);
+            if (!(fabsf(q[k]) < 1e9f))
+                return onnx_ctx_fail(ctx, "roi %lld is not finite", (long long)r);
         const int64_t b = (int64_t)q[0];
         if ((float)b != q[0] || b < 0 || b >= n)
             return onnx_ctx_fail(ctx, "roi %lld has batch index %g", (long long)r, (double)q[0]);
         const int64_t x1 = (int64_t)roundf(q[1] * scale), y1 = (int64_t)roundf(q[2] * scale);
         const int64_t x2 = (int64_t)roundf(q[3] * scale), y2 = (int64_t)roundf(q[4] * scale);
-        const int64_t rw = x2 - x1 + 1 > 1 ? x2 - x1 + 1 : 1, rh = y2 - y1 + 1 > 1 ? y2 - y1 + 1 : 1;
+        const int64_t rw = x2 - x1 + 1 > 1 ? x2 - x1 + 1 : 1,
+                      rh = y2 - y1 + 1 > 1 ? y2 - y1 + 1 : 1;
         const double bh = (double)rh / (double)ph, bw = (double)rw / (double)pw;
         for (int64_t ch = 0; ch < c; ch++) {
             const float *plane = xd + (b * c + ch) * h * w;
             for (int64_t i = 0; i < ph; i++)
                 for (int64_t j = 0; j < pw; j++) {
-                    int64_t hs = (int64_t)floor((double)i * bh) + y1, he = (int64_t)ceil((double)(i + 1) * bh) + y1;
-                    int64_t ws = (int64_t)floor((double)j * bw) + x1, we = (int64_t)ceil((double)(j + 1) * bw) + x1;
+                    int64_t hs = (int64_t)floor((double)i * bh) + y1,
+                            he = (int64_t)ceil((double)(i + 1) * bh) + y1;
+                    int64_t ws = (int64_t)floor((double)j * bw) + x1,
+                            we = (int64_t)ceil((double)(j + 1) * bw) + x1;
                     hs = hs < 0 ? 0 : hs > h ? h : hs;
                     he = he < 0 ? 0 : he > h ? h : he;
                     ws = ws < 0 ? 0 : ws > w ? w : ws;

@@ -60,7 +60,8 @@ int nn_maxunpool_run(onnx_ctx *ctx)
             const int64_t coord = rem % def[k];
             rem /= def[k];
             if (coord >= dims[k])
-                return onnx_ctx_fail(ctx, "index %lld falls outside output_shape", (long long)id[i]);
+                return onnx_ctx_fail(ctx, "index %lld falls outside output_shape",
+                                     (long long)id[i]);
             dst += coord * stride;
             stride *= dims[k];
         }

@@ -27,7 +27,8 @@ double quant_param(const onnx_tensor *p, int64_t i);
 /* round-half-to-even(v) + zp clamped to the range of dtype (uint8 or int8); NaN gives zp. */
 static inline int quant_saturate(float v, int zp, inferd_dtype dtype)
 {
-    const int lo = dtype == INFERD_DTYPE_INT8 ? -128 : 0, hi = dtype == INFERD_DTYPE_INT8 ? 127 : 255;
+    const int lo = dtype == INFERD_DTYPE_INT8 ? -128 : 0,
+              hi = dtype == INFERD_DTYPE_INT8 ? 127 : 255;
     float r = nearbyintf(v);
     if (r != r) return zp < lo ? lo : zp > hi ? hi : zp;
     if (r < -1e6f) r = -1e6f;

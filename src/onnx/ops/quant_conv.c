@@ -46,36 +46,41 @@ static void qconv_accumulate(const qconv_plan *p, const onnx_tensor *x, int xzp,
     const int64_t cg = p->c / p->group, mg = p->m / p->group, ks = nn_geom_k_size(g);
     const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
     for (int64_t b = 0; b < p->n; b++)
-    for (int64_t mo = 0; mo < p->m; mo++) {
-        const int64_t gi = mo / mg;
-        const int zw = (int)quant_param(wzp, mo);
-        int32_t *out = acc + (b * p->m + mo) * out_size;
-        for (int64_t od = 0; od < g->out[0]; od++)
-        for (int64_t oh = 0; oh < g->out[1]; oh++)
-        for (int64_t ow = 0; ow < g->out[2]; ow++) {
-            int64_t sum = 0;
-            for (int64_t ci = 0; ci < cg; ci++) {
-                const int64_t xbase = (b * p->c + gi * cg + ci) * in_size;
-                const int64_t wbase = (mo * cg + ci) * ks;
-                for (int64_t kd = 0; kd < g->k[0]; kd++) {
-                    const int64_t id = od * g->s[0] - g->pb[0] + kd * g->d[0];
-                    if (id < 0 || id >= g->in[0]) continue;
-                    for (int64_t kh = 0; kh < g->k[1]; kh++) {
-                        const int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
-                        if (ih < 0 || ih >= g->in[1]) continue;
-                        for (int64_t kw = 0; kw < g->k[2]; kw++) {
-                            const int64_t iw = ow * g->s[2] - g->pb[2] + kw * g->d[2];
-                            if (iw < 0 || iw >= g->in[2]) continue;
-                            const int xv = quant_load(x->data, x->dtype, xbase + (id * g->in[1] + ih) * g->in[2] + iw);
-                            const int wv = quant_load(w->data, w->dtype, wbase + (kd * g->k[1] + kh) * g->k[2] + kw);
-                            sum += (int64_t)(xv - xzp) * (wv - zw);
+        for (int64_t mo = 0; mo < p->m; mo++) {
+            const int64_t gi = mo / mg;
+            const int zw = (int)quant_param(wzp, mo);
+            int32_t *out = acc + (b * p->m + mo) * out_size;
+            for (int64_t od = 0; od < g->out[0]; od++)
+                for (int64_t oh = 0; oh < g->out[1]; oh++)
+                    for (int64_t ow = 0; ow < g->out[2]; ow++) {
+                        int64_t sum = 0;
+                        for (int64_t ci = 0; ci < cg; ci++) {
+                            const int64_t xbase = (b * p->c + gi * cg + ci) * in_size;
+                            const int64_t wbase = (mo * cg + ci) * ks;
+                            for (int64_t kd = 0; kd < g->k[0]; kd++) {
+                                const int64_t id = od * g->s[0] - g->pb[0] + kd * g->d[0];
+                                if (id < 0 || id >= g->in[0]) continue;
+                                for (int64_t kh = 0; kh < g->k[1]; kh++) {
+                                    const int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
+                                    if (ih < 0 || ih >= g->in[1]) continue;
+                                    for (int64_t kw = 0; kw < g->k[2]; kw++) {
+                                        const int64_t iw = ow * g->s[2] - g->pb[2] + kw * g->d[2];
+                                        if (iw < 0 || iw >= g->in[2]) continue;
+                                        const int xv = quant_load(
+                                            x->data, x->dtype,
+                                            xbase + (id * g->in[1] + ih) * g->in[2] + iw);
+                                        const int wv =
+                                            quant_load(w->data, w->dtype,
+                                                       wbase + (kd * g->k[1] + kh) * g->k[2] + kw);
+                                        sum += (int64_t)(xv - xzp) * (wv - zw);
+                                    }
+                                }
+                            }
                         }
+                        out[(od * g->out[1] + oh) * g->out[2] + ow] =
+                            (int32_t)(uint32_t)(uint64_t)sum;
                     }
-                }
-            }
-            out[(od * g->out[1] + oh) * g->out[2] + ow] = (int32_t)(uint32_t)(uint64_t)sum;
         }
-    }
 }
 
 int quant_run_conv_integer(onnx_ctx *ctx)
@@ -90,7 +95,8 @@ int quant_run_conv_integer(onnx_ctx *ctx)
         return -1;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_INT32, p.rank, p.dims);
     if (!y) return -1;
-    if (onnx_tensor_numel(y) > 0) qconv_accumulate(&p, x, (int)quant_param(xzp, 0), w, wzp, y->data);
+    if (onnx_tensor_numel(y) > 0)
+        qconv_accumulate(&p, x, (int)quant_param(xzp, 0), w, wzp, y->data);
     return 0;
 }
 

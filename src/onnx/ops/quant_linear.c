@@ -10,8 +10,8 @@
 /* The parameters' slice count: 0 (per tensor) before opset 13 or for a one-value scale (then
  * `axis` does not matter), else dims[axis]; *inner is the element count of one step along the
  * axis. */
-static int quant_axis(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *scale,
-                      int64_t *per_n, int64_t *inner)
+static int quant_axis(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *scale, int64_t *per_n,
+                      int64_t *inner)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
     *per_n = 0;
@@ -30,7 +30,8 @@ int quant_run_quantize(onnx_ctx *ctx)
     const onnx_tensor *zp = onnx_ctx_input(ctx, 2);
     if (!x || !s) return onnx_ctx_fail(ctx, "needs inputs x and y_scale");
     if (x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_INT32)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     int64_t per_n, inner;
     if (quant_axis(ctx, x, s, &per_n, &inner) < 0 ||
         quant_check_param(ctx, s, per_n, INFERD_DTYPE_FP32, "y_scale") < 0 ||
@@ -46,7 +47,8 @@ int quant_run_quantize(onnx_ctx *ctx)
         int64_t k = ns == 1 ? 0 : (i / inner) % per_n;
         /* float32 x / float32 scale in float32, int32 x in double (numpy's promotions) */
         double v = onnx_tu_load(x->data, x->dtype, i) / quant_param(s, k);
-        if (x->dtype == INFERD_DTYPE_FP32) v = (float)onnx_tu_load(x->data, x->dtype, i) / (float)quant_param(s, k);
+        if (x->dtype == INFERD_DTYPE_FP32)
+            v = (float)onnx_tu_load(x->data, x->dtype, i) / (float)quant_param(s, k);
         if (v > 1e6) v = 1e6;
         if (v < -1e6) v = -1e6;
         quant_store(y->data, out, i, quant_saturate((float)v, (int)quant_param(zp, k), out));
@@ -60,7 +62,8 @@ int quant_run_dequantize(onnx_ctx *ctx)
     const onnx_tensor *zp = onnx_ctx_input(ctx, 2);
     if (!x || !s) return onnx_ctx_fail(ctx, "needs inputs x and x_scale");
     if (!quant_is_8bit(x->dtype) && x->dtype != INFERD_DTYPE_INT32)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     int64_t per_n, inner;
     if (quant_axis(ctx, x, s, &per_n, &inner) < 0 ||
         quant_check_param(ctx, s, per_n, INFERD_DTYPE_FP32, "x_scale") < 0 ||
@@ -85,7 +88,8 @@ int quant_run_dynamic_quantize(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input x");
     if (x->dtype != INFERD_DTYPE_FP32)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     const int64_t n = onnx_tensor_numel(x);
     const float *xd = x->data;
     float lo = 0.0f, hi = 0.0f; /* the range always includes 0, so 0 is exact */

@@ -12,10 +12,10 @@
 
 typedef struct qmm_shape {
     int64_t m, k, n, batch;
-    int ndim;                  /* output rank */
+    int ndim; /* output rank */
     int64_t dims[ONNX_MAX_DIMS];
     int64_t a_off_step[ONNX_MAX_DIMS], b_off_step[ONNX_MAX_DIMS]; /* per batch dim, in matrices */
-    int nb;                    /* batch rank */
+    int nb;                                                       /* batch rank */
 } qmm_shape;
 
 static int qmm_plan(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b, qmm_shape *s)
@@ -30,7 +30,8 @@ static int qmm_plan(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b, q
     const int64_t kb = rb == 1 ? b->dims[0] : b->dims[rb - 2];
     s->n = rb == 1 ? 1 : b->dims[rb - 1];
     if (kb != s->k)
-        return onnx_ctx_fail(ctx, "inner dims differ: %lld vs %lld", (long long)s->k, (long long)kb);
+        return onnx_ctx_fail(ctx, "inner dims differ: %lld vs %lld", (long long)s->k,
+                             (long long)kb);
     int bra = ra > 2 ? ra - 2 : 0, brb = rb > 2 ? rb - 2 : 0;
     int nds[2] = {bra, brb};
     const int64_t *dps[2] = {a->dims, b->dims};

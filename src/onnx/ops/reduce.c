@@ -4,8 +4,11 @@
 #include "../registry.h"
 #include "reduce_ops.h"
 
-#define REDUCE_RUN(fn, kind) \
-    static int fn(onnx_ctx *ctx) { return onnx_reduce_run(ctx, kind); }
+#define REDUCE_RUN(fn, kind)               \
+    static int fn(onnx_ctx *ctx)           \
+    {                                      \
+        return onnx_reduce_run(ctx, kind); \
+    }
 
 REDUCE_RUN(run_sum, ONNX_REDUCE_SUM)
 REDUCE_RUN(run_mean, ONNX_REDUCE_MEAN)

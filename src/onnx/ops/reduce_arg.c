@@ -24,10 +24,13 @@ static int arg_run(onnx_ctx *ctx, int want_max)
         else if (keep) dims[r++] = 1;
     }
     int64_t d = x->dims[axis];
-    if (d == 0) return onnx_ctx_fail(ctx, "cannot take %s over an empty axis", want_max ? "ArgMax" : "ArgMin");
+    if (d == 0)
+        return onnx_ctx_fail(ctx, "cannot take %s over an empty axis",
+                             want_max ? "ArgMax" : "ArgMin");
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_INT64, r, dims);
     if (!y) return -1;
-    int64_t outer = onnx_tu_prod(x->dims, 0, axis), inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
+    int64_t outer = onnx_tu_prod(x->dims, 0, axis),
+            inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
     int is64 = x->dtype == INFERD_DTYPE_INT64;
     int64_t *out = y->data;
     for (int64_t a = 0; a < outer; a++)
@@ -41,12 +44,14 @@ static int arg_run(onnx_ctx *ctx, int want_max)
                 if (is64) {
                     int64_t v;
                     memcpy(&v, (const int64_t *)x->data + at, 8);
-                    better = j == 0 || (want_max ? (last ? v >= bi : v > bi) : (last ? v <= bi : v < bi));
+                    better = j == 0 ||
+                             (want_max ? (last ? v >= bi : v > bi) : (last ? v <= bi : v < bi));
                     if (better) bi = v;
                 } else {
                     double v = onnx_tu_load(x->data, x->dtype, at);
                     if (isnan(v)) v = want_max ? INFINITY : -INFINITY;
-                    better = j == 0 || (want_max ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv));
+                    better = j == 0 ||
+                             (want_max ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv));
                     if (better) bv = v;
                 }
                 if (better) best = j;
@@ -56,5 +61,11 @@ static int arg_run(onnx_ctx *ctx, int want_max)
     return 0;
 }
 
-int onnx_run_argmax(onnx_ctx *ctx) { return arg_run(ctx, 1); }
-int onnx_run_argmin(onnx_ctx *ctx) { return arg_run(ctx, 0); }
+int onnx_run_argmax(onnx_ctx *ctx)
+{
+    return arg_run(ctx, 1);
+}
+int onnx_run_argmin(onnx_ctx *ctx)
+{
+    return arg_run(ctx, 0);
+}

@@ -8,9 +8,9 @@
 #include <string.h>
 
 typedef struct reduce_shape {
-    int n;                       /* collapsed axes */
+    int n; /* collapsed axes */
     int64_t dims[ONNX_MAX_DIMS];
-    int red[ONNX_MAX_DIMS];      /* 1 = reduced */
+    int red[ONNX_MAX_DIMS];         /* 1 = reduced */
     int64_t ostride[ONNX_MAX_DIMS]; /* output stride (0 on reduced axes) */
 } reduce_shape;
 
@@ -60,19 +60,28 @@ static void acc_double(int kind, double *acc, const double *mx, const double *ro
     if (scalar) {
         double a = *acc;
         switch (kind) {
-        case ONNX_REDUCE_SUM: case ONNX_REDUCE_MEAN: case ONNX_REDUCE_LOGSUM:
+        case ONNX_REDUCE_SUM:
+        case ONNX_REDUCE_MEAN:
+        case ONNX_REDUCE_LOGSUM:
             for (int64_t i = 0; i < n; i++) a += row[i];
             break;
-        case ONNX_REDUCE_L1: for (int64_t i = 0; i < n; i++) a += fabs(row[i]); break;
-        case ONNX_REDUCE_L2: case ONNX_REDUCE_SUMSQUARE:
+        case ONNX_REDUCE_L1:
+            for (int64_t i = 0; i < n; i++) a += fabs(row[i]);
+            break;
+        case ONNX_REDUCE_L2:
+        case ONNX_REDUCE_SUMSQUARE:
             for (int64_t i = 0; i < n; i++) a += row[i] * row[i];
             break;
-        case ONNX_REDUCE_PROD: for (int64_t i = 0; i < n; i++) a *= row[i]; break;
+        case ONNX_REDUCE_PROD:
+            for (int64_t i = 0; i < n; i++) a *= row[i];
+            break;
         case ONNX_REDUCE_MAX:
-            for (int64_t i = 0; i < n; i++) if (row[i] > a || isnan(row[i])) a = row[i];
+            for (int64_t i = 0; i < n; i++)
+                if (row[i] > a || isnan(row[i])) a = row[i];
             break;
         case ONNX_REDUCE_MIN:
-            for (int64_t i = 0; i < n; i++) if (row[i] < a || isnan(row[i])) a = row[i];
+            for (int64_t i = 0; i < n; i++)
+                if (row[i] < a || isnan(row[i])) a = row[i];
             break;
         case ONNX_REDUCE_LOGSUMEXP:
             for (int64_t i = 0; i < n; i++) a += exp(row[i] - *mx);
@@ -82,19 +91,28 @@ static void acc_double(int kind, double *acc, const double *mx, const double *ro
         return;
     }
     switch (kind) {
-    case ONNX_REDUCE_SUM: case ONNX_REDUCE_MEAN: case ONNX_REDUCE_LOGSUM:
+    case ONNX_REDUCE_SUM:
+    case ONNX_REDUCE_MEAN:
+    case ONNX_REDUCE_LOGSUM:
         for (int64_t i = 0; i < n; i++) acc[i] += row[i];
         break;
-    case ONNX_REDUCE_L1: for (int64_t i = 0; i < n; i++) acc[i] += fabs(row[i]); break;
-    case ONNX_REDUCE_L2: case ONNX_REDUCE_SUMSQUARE:
+    case ONNX_REDUCE_L1:
+        for (int64_t i = 0; i < n; i++) acc[i] += fabs(row[i]);
+        break;
+    case ONNX_REDUCE_L2:
+    case ONNX_REDUCE_SUMSQUARE:
         for (int64_t i = 0; i < n; i++) acc[i] += row[i] * row[i];
         break;
-    case ONNX_REDUCE_PROD: for (int64_t i = 0; i < n; i++) acc[i] *= row[i]; break;
+    case ONNX_REDUCE_PROD:
+        for (int64_t i = 0; i < n; i++) acc[i] *= row[i];
+        break;
     case ONNX_REDUCE_MAX:
-        for (int64_t i = 0; i < n; i++) if (row[i] > acc[i] || isnan(row[i])) acc[i] = row[i];
+        for (int64_t i = 0; i < n; i++)
+            if (row[i] > acc[i] || isnan(row[i])) acc[i] = row[i];
         break;
     case ONNX_REDUCE_MIN:
-        for (int64_t i = 0; i < n; i++) if (row[i] < acc[i] || isnan(row[i])) acc[i] = row[i];
+        for (int64_t i = 0; i < n; i++)
+            if (row[i] < acc[i] || isnan(row[i])) acc[i] = row[i];
         break;
     case ONNX_REDUCE_LOGSUMEXP:
         for (int64_t i = 0; i < n; i++) acc[i] += exp(row[i] - mx[i]);
@@ -110,8 +128,12 @@ static void acc_int64(int kind, int64_t *acc, const int64_t *row, int64_t n, int
         uint64_t ua = (uint64_t)*a, uv = (uint64_t)v;
         switch (kind) {
         case ONNX_REDUCE_PROD: *a = (int64_t)(ua * uv); break;
-        case ONNX_REDUCE_MAX: if (v > *a) *a = v; break;
-        case ONNX_REDUCE_MIN: if (v < *a) *a = v; break;
+        case ONNX_REDUCE_MAX:
+            if (v > *a) *a = v;
+            break;
+        case ONNX_REDUCE_MIN:
+            if (v < *a) *a = v;
+            break;
         case ONNX_REDUCE_L1: *a = (int64_t)(ua + (v < 0 ? (uint64_t)0 - uv : uv)); break;
         case ONNX_REDUCE_SUMSQUARE: *a = (int64_t)(ua + uv * uv); break;
         default: *a = (int64_t)(ua + uv); break;
@@ -192,8 +214,10 @@ int onnx_reduce_run(onnx_ctx *ctx, int kind)
     if (use_int) {
         int64_t *acc = onnx_ctx_scratch(ctx, (size_t)nout * sizeof *acc);
         if (!acc) return -1;
-        int64_t init = kind == ONNX_REDUCE_PROD ? 1 : kind == ONNX_REDUCE_MAX ? INT64_MIN
-                     : kind == ONNX_REDUCE_MIN ? INT64_MAX : 0;
+        int64_t init = kind == ONNX_REDUCE_PROD  ? 1
+                       : kind == ONNX_REDUCE_MAX ? INT64_MIN
+                       : kind == ONNX_REDUCE_MIN ? INT64_MAX
+                                                 : 0;
         for (int64_t i = 0; i < nout; i++) acc[i] = init;
         if (onnx_tensor_numel(x) > 0 && reduce_pass(ctx, x, &s, kind, NULL, acc, NULL) < 0)
             return -1;
@@ -206,13 +230,16 @@ int onnx_reduce_run(onnx_ctx *ctx, int kind)
     }
     double *acc = onnx_ctx_scratch(ctx, (size_t)nout * sizeof *acc), *mx = NULL;
     if (!acc) return -1;
-    double init = kind == ONNX_REDUCE_PROD ? 1 : kind == ONNX_REDUCE_MAX ? -INFINITY
-                : kind == ONNX_REDUCE_MIN ? INFINITY : 0;
+    double init = kind == ONNX_REDUCE_PROD  ? 1
+                  : kind == ONNX_REDUCE_MAX ? -INFINITY
+                  : kind == ONNX_REDUCE_MIN ? INFINITY
+                                            : 0;
     if (kind == ONNX_REDUCE_LOGSUMEXP) {
         mx = onnx_ctx_scratch(ctx, (size_t)nout * sizeof *mx);
         if (!mx) return -1;
         for (int64_t i = 0; i < nout; i++) mx[i] = -INFINITY;
-        if (onnx_tensor_numel(x) > 0 && reduce_pass(ctx, x, &s, ONNX_REDUCE_MAX, mx, NULL, NULL) < 0)
+        if (onnx_tensor_numel(x) > 0 &&
+            reduce_pass(ctx, x, &s, ONNX_REDUCE_MAX, mx, NULL, NULL) < 0)
             return -1;
         for (int64_t i = 0; i < nout; i++)
             if (!isfinite(mx[i])) mx[i] = 0; /* all -inf (or inf/nan): plain formula */

@@ -49,7 +49,8 @@ static int read_activations(onnx_ctx *ctx, const onnx_node *node, int nact, rnn_
         return onnx_ctx_fail(ctx, "%d activations, expected %d", given, nact * p->ndir);
     for (int d = 0; d < p->ndir; d++) {
         for (int k = 0; k < nact; k++) {
-            const char *name = names ? names->strings[(d * nact + k) % given] : defaults[nact - 1][k];
+            const char *name =
+                names ? names->strings[(d * nact + k) % given] : defaults[nact - 1][k];
             size_t e = 0, ne = sizeof rnn_act_table / sizeof rnn_act_table[0];
             while (e < ne && strcasecmp(name, rnn_act_table[e].name) != 0) e++;
             if (e == ne) return onnx_ctx_unsupported(ctx, "activation '%s' is not supported", name);
@@ -91,7 +92,8 @@ static void swap01(float *dst, const float *src, int64_t a, int64_t b, int64_t i
 {
     for (int64_t i = 0; i < a; i++)
         for (int64_t j = 0; j < b; j++)
-            memcpy(dst + (j * a + i) * inner, src + (i * b + j) * inner, (size_t)inner * sizeof(float));
+            memcpy(dst + (j * a + i) * inner, src + (i * b + j) * inner,
+                   (size_t)inner * sizeof(float));
 }
 
 static int rnn_run(onnx_ctx *ctx, int kind)
@@ -105,7 +107,8 @@ static int rnn_run(onnx_ctx *ctx, int kind)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *w = onnx_ctx_input(ctx, 1);
     const onnx_tensor *r = onnx_ctx_input(ctx, 2);
     if (!x || !w || !r) return onnx_ctx_fail(ctx, "needs inputs X, W and R");
-    if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 || r->dtype != INFERD_DTYPE_FP32)
+    if (x->dtype != INFERD_DTYPE_FP32 || w->dtype != INFERD_DTYPE_FP32 ||
+        r->dtype != INFERD_DTYPE_FP32)
         return onnx_ctx_unsupported(ctx, "only float32 is supported");
     const int layout = node->opset >= 14 ? (int)onnx_attr_int(node, "layout", 0) : 0;
     if (layout != 0 && layout != 1) return onnx_ctx_fail(ctx, "layout must be 0 or 1");
@@ -131,7 +134,8 @@ static int rnn_run(onnx_ctx *ctx, int kind)
     p.w = w->data;
     p.r = r->data;
     p.clip = onnx_node_attr(node, "clip") ? onnx_attr_float(node, "clip", 0) : 0;
-    if (onnx_node_attr(node, "clip") && !(p.clip > 0)) return onnx_ctx_fail(ctx, "clip must be > 0");
+    if (onnx_node_attr(node, "clip") && !(p.clip > 0))
+        return onnx_ctx_fail(ctx, "clip must be > 0");
     p.linear_before_reset = kind == RNN_GRU && onnx_attr_int(node, "linear_before_reset", 0) != 0;
     p.input_forget = kind == RNN_LSTM && onnx_attr_int(node, "input_forget", 0) != 0;
     if (read_activations(ctx, node, nact_of[kind], &p) < 0) return -1;
@@ -160,8 +164,8 @@ static int rnn_run(onnx_ctx *ctx, int kind)
         for (int64_t b = 0; b < p.batch; b++) {
             lens[b] = onnx_tensor_get_int(sl, b);
             if (lens[b] < 0 || lens[b] > p.seq)
-                return onnx_ctx_fail(ctx, "sequence_lens[%lld] = %lld outside [0, %lld]", (long long)b,
-                                     (long long)lens[b], (long long)p.seq);
+                return onnx_ctx_fail(ctx, "sequence_lens[%lld] = %lld outside [0, %lld]",
+                                     (long long)b, (long long)lens[b], (long long)p.seq);
         }
     }
     p.lens = lens;
@@ -203,7 +207,9 @@ static int rnn_run(onnx_ctx *ctx, int kind)
     p.y = ty && !layout ? ty->data : NULL;
     if (ty && (layout || !ty->data)) p.y = nn_scratch_floats(ctx, ny + 1);
     p.yh = ts[0] && !layout ? ts[0]->data : nn_scratch_floats(ctx, ns + 1);
-    p.yc = kind != RNN_LSTM ? NULL : ts[1] && !layout ? ts[1]->data : nn_scratch_floats(ctx, ns + 1);
+    p.yc = kind != RNN_LSTM   ? NULL
+           : ts[1] && !layout ? ts[1]->data
+                              : nn_scratch_floats(ctx, ns + 1);
     if ((ty && !p.y) || !p.yh || (kind == RNN_LSTM && !p.yc)) return -1;
     if (p.y) memset(p.y, 0, ny * sizeof(float));
 
@@ -217,6 +223,15 @@ static int rnn_run(onnx_ctx *ctx, int kind)
     return 0;
 }
 
-int nn_rnn_run(onnx_ctx *ctx) { return rnn_run(ctx, RNN_SIMPLE); }
-int nn_gru_run(onnx_ctx *ctx) { return rnn_run(ctx, RNN_GRU); }
-int nn_lstm_run(onnx_ctx *ctx) { return rnn_run(ctx, RNN_LSTM); }
+int nn_rnn_run(onnx_ctx *ctx)
+{
+    return rnn_run(ctx, RNN_SIMPLE);
+}
+int nn_gru_run(onnx_ctx *ctx)
+{
+    return rnn_run(ctx, RNN_GRU);
+}
+int nn_lstm_run(onnx_ctx *ctx)
+{
+    return rnn_run(ctx, RNN_LSTM);
+}

@@ -47,8 +47,8 @@ static void gemm_bt(int64_t m, int64_t n, int64_t k, const float *a, const float
         for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k,
-                b, (int)k, 0.0f, out, (int)ldo);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
+                (int)k, 0.0f, out, (int)ldo);
 }
 
 /* One direction d. xw: [seq*batch][G*hid] scratch, hr: [batch][G*hid], rh: [batch][hid]. */
@@ -90,7 +90,8 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
                 int64_t t = reverse ? p->lens[b] - 1 - s : s;
                 const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
                 for (int64_t j = 0; j < hid; j++)
-                    rh[b * hid + j] = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j])) * h[b * hid + j];
+                    rh[b * hid + j] =
+                        act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j])) * h[b * hid + j];
             }
             for (int64_t b = 0; b < batch; b++)
                 if (s >= p->lens[b]) memset(rh + b * hid, 0, (size_t)hid * sizeof(float));
@@ -118,10 +119,13 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
                     hb[j] = (1.0f - z) * hh + z * hb[j];
                 } else { /* LSTM, gate blocks i o f c */
                     float cp = cb[j];
-                    float pi = peep ? peep[j] : 0, po = peep ? peep[hid + j] : 0, pf = peep ? peep[2 * hid + j] : 0;
+                    float pi = peep ? peep[j] : 0, po = peep ? peep[hid + j] : 0,
+                          pf = peep ? peep[2 * hid + j] : 0;
                     float i = act_apply(&act[0], clipv(p, g[j] + q[j] + pi * cp));
-                    float f = p->input_forget ? 1.0f - i
-                                              : act_apply(&act[0], clipv(p, g[2 * hid + j] + q[2 * hid + j] + pf * cp));
+                    float f = p->input_forget
+                                  ? 1.0f - i
+                                  : act_apply(&act[0],
+                                              clipv(p, g[2 * hid + j] + q[2 * hid + j] + pf * cp));
                     float cc = act_apply(&act[1], clipv(p, g[3 * hid + j] + q[3 * hid + j]));
                     float cn = f * cp + i * cc;
                     float o = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j] + po * cn));
@@ -130,11 +134,13 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
                 }
             }
             if (p->y)
-                memcpy(p->y + ((t * p->ndir + d) * batch + b) * hid, hb, (size_t)hid * sizeof(float));
+                memcpy(p->y + ((t * p->ndir + d) * batch + b) * hid, hb,
+                       (size_t)hid * sizeof(float));
         }
     }
     memcpy(p->yh + d * batch * hid, h, (size_t)(batch * hid) * sizeof(float));
-    if (p->kind == RNN_LSTM) memcpy(p->yc + d * batch * hid, c, (size_t)(batch * hid) * sizeof(float));
+    if (p->kind == RNN_LSTM)
+        memcpy(p->yc + d * batch * hid, c, (size_t)(batch * hid) * sizeof(float));
 }
 
 int rnn_compute(onnx_ctx *ctx, const rnn_problem *p)

@@ -16,7 +16,8 @@ static int int_scalar(onnx_ctx *ctx, int i, const char *what, int64_t *out)
 {
     const onnx_tensor *t = onnx_ctx_input(ctx, i);
     if (!t) return onnx_ctx_fail(ctx, "missing input %s", what);
-    if ((t->dtype != INFERD_DTYPE_INT32 && t->dtype != INFERD_DTYPE_INT64) || onnx_tensor_numel(t) != 1)
+    if ((t->dtype != INFERD_DTYPE_INT32 && t->dtype != INFERD_DTYPE_INT64) ||
+        onnx_tensor_numel(t) != 1)
         return onnx_ctx_fail(ctx, "%s must be one int32 or int64 value", what);
     *out = onnx_tensor_get_int(t, 0);
     return 0;
@@ -54,16 +55,26 @@ static int window_run(onnx_ctx *ctx, double a0, double a1, double a2)
     if (!y) return -1;
     const double n = (double)(periodic ? size : size - 1);
     for (int64_t k = 0; k < size; k++) {
-        double w = n > 0 ? a0 - a1 * cos(2 * M_PI * (double)k / n) + a2 * cos(4 * M_PI * (double)k / n)
-                         : 1.0; /* a one-point symmetric window */
+        double w =
+            n > 0 ? a0 - a1 * cos(2 * M_PI * (double)k / n) + a2 * cos(4 * M_PI * (double)k / n)
+                  : 1.0; /* a one-point symmetric window */
         onnx_tu_store(y->data, dt, k, w);
     }
     return 0;
 }
 
-static int run_hann(onnx_ctx *ctx) { return window_run(ctx, 0.5, 0.5, 0.0); }
-static int run_hamming(onnx_ctx *ctx) { return window_run(ctx, 25.0 / 46.0, 21.0 / 46.0, 0.0); }
-static int run_blackman(onnx_ctx *ctx) { return window_run(ctx, 0.42, 0.5, 0.08); }
+static int run_hann(onnx_ctx *ctx)
+{
+    return window_run(ctx, 0.5, 0.5, 0.0);
+}
+static int run_hamming(onnx_ctx *ctx)
+{
+    return window_run(ctx, 25.0 / 46.0, 21.0 / 46.0, 0.0);
+}
+static int run_blackman(onnx_ctx *ctx)
+{
+    return window_run(ctx, 0.42, 0.5, 0.08);
+}
 
 /* MelWeightMatrix: [dft_length / 2 + 1, num_mel_bins] triangular filters whose edges are
  * num_mel_bins + 2 points spaced evenly on the mel scale (2595 log10(1 + f / 700)) from
@@ -74,8 +85,10 @@ static int run_mel(onnx_ctx *ctx)
     int64_t bins = 0, dft_len = 0, rate = 0;
     double lo_hz, hi_hz;
     inferd_dtype dt = INFERD_DTYPE_FP32;
-    if (int_scalar(ctx, 0, "num_mel_bins", &bins) < 0 || int_scalar(ctx, 1, "dft_length", &dft_len) < 0 ||
-        int_scalar(ctx, 2, "sample_rate", &rate) < 0 || float_scalar(ctx, 3, "lower_edge_hertz", &lo_hz) < 0 ||
+    if (int_scalar(ctx, 0, "num_mel_bins", &bins) < 0 ||
+        int_scalar(ctx, 1, "dft_length", &dft_len) < 0 ||
+        int_scalar(ctx, 2, "sample_rate", &rate) < 0 ||
+        float_scalar(ctx, 3, "lower_edge_hertz", &lo_hz) < 0 ||
         float_scalar(ctx, 4, "upper_edge_hertz", &hi_hz) < 0 || out_type(ctx, &dt) < 0)
         return -1;
     if (bins < 1 || bins > (1 << 20) || dft_len < 1 || dft_len > (1 << 26) || rate < 1)

@@ -49,8 +49,10 @@ static void dft_line(const double *in, int64_t n_in, int64_t n, int64_t n_out, c
 
 static int signal_float(onnx_ctx *ctx, const onnx_tensor *t, const char *what)
 {
-    if (t->dtype != INFERD_DTYPE_FP32 && t->dtype != INFERD_DTYPE_FP64 && t->dtype != INFERD_DTYPE_FP16)
-        return onnx_ctx_unsupported(ctx, "%s type %s not supported", what, inferd_dtype_name(t->dtype));
+    if (t->dtype != INFERD_DTYPE_FP32 && t->dtype != INFERD_DTYPE_FP64 &&
+        t->dtype != INFERD_DTYPE_FP16)
+        return onnx_ctx_unsupported(ctx, "%s type %s not supported", what,
+                                    inferd_dtype_name(t->dtype));
     return 0;
 }
 
@@ -60,7 +62,8 @@ static int opt_length(onnx_ctx *ctx, int i, const char *what, int64_t def, int64
     const onnx_tensor *t = onnx_ctx_input(ctx, i);
     *out = def;
     if (!t) return 0;
-    if ((t->dtype != INFERD_DTYPE_INT32 && t->dtype != INFERD_DTYPE_INT64) || onnx_tensor_numel(t) != 1)
+    if ((t->dtype != INFERD_DTYPE_INT32 && t->dtype != INFERD_DTYPE_INT64) ||
+        onnx_tensor_numel(t) != 1)
         return onnx_ctx_fail(ctx, "%s must be one int32 or int64 value", what);
     *out = onnx_tensor_get_int(t, 0);
     if (*out < 1 || *out > ((int64_t)1 << 24))
@@ -123,7 +126,8 @@ int signal_run_stft(onnx_ctx *ctx)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *win = onnx_ctx_input(ctx, 2);
     if (!x) return onnx_ctx_fail(ctx, "missing input signal");
-    if (signal_float(ctx, x, "signal") < 0 || (win && signal_float(ctx, win, "window") < 0)) return -1;
+    if (signal_float(ctx, x, "signal") < 0 || (win && signal_float(ctx, win, "window") < 0))
+        return -1;
     if (x->ndim != 3 || (x->dims[2] != 1 && x->dims[2] != 2))
         return onnx_ctx_fail(ctx, "signal must be [batch, length, 1 or 2]");
     const int cplx = x->dims[2] == 2;
@@ -139,7 +143,8 @@ int signal_run_stft(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "window length %lld differs from frame_length %lld",
                              (long long)win->dims[0], (long long)flen);
     const int64_t batch = x->dims[0], len = x->dims[1];
-    if (flen > len) return onnx_ctx_fail(ctx, "frame_length %lld exceeds the signal", (long long)flen);
+    if (flen > len)
+        return onnx_ctx_fail(ctx, "frame_length %lld exceeds the signal", (long long)flen);
     const int64_t frames = (len - flen) / step + 1, bins = onesided ? flen / 2 + 1 : flen;
     int64_t dims[4] = {batch, frames, bins, 2};
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, 4, dims);

@@ -5,7 +5,7 @@
 
 #include "../op.h"
 
-int signal_run_dft(onnx_ctx *ctx);   /* signal_dft.c */
+int signal_run_dft(onnx_ctx *ctx); /* signal_dft.c */
 int signal_run_stft(onnx_ctx *ctx);
 
 #endif

@@ -65,7 +65,8 @@ static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "needs input X");
-    if (x->dtype != INFERD_DTYPE_FP32) return onnx_ctx_unsupported(ctx, "only float32 is supported");
+    if (x->dtype != INFERD_DTYPE_FP32)
+        return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 1) return onnx_ctx_fail(ctx, "input must have rank >= 1");
     const int flatten = node->opset < 13;
     int64_t axis_attr = onnx_attr_int(node, "axis", flatten ? 1 : -1);
@@ -100,6 +101,15 @@ static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
     return 0;
 }
 
-int nn_softmax_run(onnx_ctx *ctx) { return softmax_run(ctx, SOFTMAX); }
-int nn_logsoftmax_run(onnx_ctx *ctx) { return softmax_run(ctx, LOG_SOFTMAX); }
-int nn_hardmax_run(onnx_ctx *ctx) { return softmax_run(ctx, HARDMAX); }
+int nn_softmax_run(onnx_ctx *ctx)
+{
+    return softmax_run(ctx, SOFTMAX);
+}
+int nn_logsoftmax_run(onnx_ctx *ctx)
+{
+    return softmax_run(ctx, LOG_SOFTMAX);
+}
+int nn_hardmax_run(onnx_ctx *ctx)
+{
+    return softmax_run(ctx, HARDMAX);
+}

@@ -76,8 +76,8 @@ int onnx_run_split(onnx_ctx *ctx)
         memcpy(split, sa, (size_t)ns * sizeof *split);
     } else {
         int64_t num = onnx_attr_int(node, "num_outputs", nout);
-        if (num != nout) return onnx_ctx_fail(ctx, "num_outputs %lld but %d outputs",
-                                              (long long)num, nout);
+        if (num != nout)
+            return onnx_ctx_fail(ctx, "num_outputs %lld but %d outputs", (long long)num, nout);
         int64_t chunk = (d + nout - 1) / nout;
         if (d % nout != 0 && !onnx_node_attr(node, "num_outputs"))
             return onnx_ctx_fail(ctx, "dim %lld not divisible into %d outputs", (long long)d, nout);
@@ -91,9 +91,10 @@ int onnx_run_split(onnx_ctx *ctx)
         if (split[i] < 0 || split[i] > d) return onnx_ctx_fail(ctx, "bad split value");
         sum += split[i];
     }
-    if (sum != d) return onnx_ctx_fail(ctx, "split sums to %lld, dim is %lld", (long long)sum,
-                                       (long long)d);
-    int64_t outer = onnx_tu_prod(x->dims, 0, axis), inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
+    if (sum != d)
+        return onnx_ctx_fail(ctx, "split sums to %lld, dim is %lld", (long long)sum, (long long)d);
+    int64_t outer = onnx_tu_prod(x->dims, 0, axis),
+            inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
     int64_t row = d * inner * (int64_t)es, off = 0;
     for (int i = 0; i < nout; i++) {
         int64_t dims[ONNX_MAX_DIMS];

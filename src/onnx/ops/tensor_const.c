@@ -12,7 +12,8 @@ int onnx_run_constant(onnx_ctx *ctx)
     const onnx_attr *a;
     if ((a = onnx_node_attr(node, "value")) && a->t) {
         if (!inferd_dtype_size(a->t->dtype))
-            return onnx_ctx_fail(ctx, "constant of type %s not supported", inferd_dtype_name(a->t->dtype));
+            return onnx_ctx_fail(ctx, "constant of type %s not supported",
+                                 inferd_dtype_name(a->t->dtype));
         return onnx_tu_output_copy(ctx, a->t, a->t->ndim, a->t->dims);
     }
     onnx_tensor *y;
@@ -135,7 +136,8 @@ int onnx_run_eye_like(onnx_ctx *ctx)
     if (x->ndim != 2) return onnx_ctx_fail(ctx, "input must be 2-D, got rank %d", x->ndim);
     const onnx_node *node = onnx_ctx_node(ctx);
     int64_t dtv = onnx_attr_int(node, "dtype", x->dtype), k = onnx_attr_int(node, "k", 0);
-    if (!inferd_dtype_is_valid((int)dtv) || dtv != (int)dtv || !inferd_dtype_size((inferd_dtype)dtv))
+    if (!inferd_dtype_is_valid((int)dtv) || dtv != (int)dtv ||
+        !inferd_dtype_size((inferd_dtype)dtv))
         return onnx_ctx_fail(ctx, "unsupported dtype %lld", (long long)dtv);
     inferd_dtype dt = (inferd_dtype)dtv;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, dt, 2, x->dims);
@@ -175,7 +177,8 @@ int onnx_run_one_hot(onnx_ctx *ctx)
     if (numel == 0) return 0;
     const char *off = vals->data, *on = (const char *)vals->data + es;
     for (int64_t i = 0; i < numel; i++) memcpy((char *)y->data + (size_t)i * es, off, es);
-    int64_t outer = onnx_tu_prod(ind->dims, 0, axis), inner = onnx_tu_prod(ind->dims, axis, ind->ndim);
+    int64_t outer = onnx_tu_prod(ind->dims, 0, axis),
+            inner = onnx_tu_prod(ind->dims, axis, ind->ndim);
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             double v = onnx_tensor_get_double(ind, o * inner + i);

@@ -2,26 +2,26 @@
 #include "tensor_ops.h"
 #include "tensor_util.h"
 
-#define CUMSUM_LOOP(T, ACC)                                                                 \
-    {                                                                                       \
-        const T *src = x->data;                                                             \
-        T *dst = y->data;                                                                   \
-        for (int64_t a = 0; a < outer; a++)                                                 \
-            for (int64_t i = 0; i < inner; i++) {                                           \
-                ACC acc = 0;                                                                \
-                for (int64_t t = 0; t < d; t++) {                                           \
-                    int64_t j = reverse ? d - 1 - t : t;                                    \
-                    int64_t at = (a * d + j) * inner + i;                                   \
-                    if (exclusive) {                                                        \
-                        dst[at] = (T)acc;                                                   \
-                        acc = (ACC)(acc + (ACC)src[at]);                                    \
-                    } else {                                                                \
-                        acc = (ACC)(acc + (ACC)src[at]);                                    \
-                        dst[at] = (T)acc;                                                   \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
-        break;                                                                              \
+#define CUMSUM_LOOP(T, ACC)                               \
+    {                                                     \
+        const T *src = x->data;                           \
+        T *dst = y->data;                                 \
+        for (int64_t a = 0; a < outer; a++)               \
+            for (int64_t i = 0; i < inner; i++) {         \
+                ACC acc = 0;                              \
+                for (int64_t t = 0; t < d; t++) {         \
+                    int64_t j = reverse ? d - 1 - t : t;  \
+                    int64_t at = (a * d + j) * inner + i; \
+                    if (exclusive) {                      \
+                        dst[at] = (T)acc;                 \
+                        acc = (ACC)(acc + (ACC)src[at]);  \
+                    } else {                              \
+                        acc = (ACC)(acc + (ACC)src[at]);  \
+                        dst[at] = (T)acc;                 \
+                    }                                     \
+                }                                         \
+            }                                             \
+        break;                                            \
     }
 
 int onnx_run_cumsum(onnx_ctx *ctx)
@@ -47,8 +47,7 @@ int onnx_run_cumsum(onnx_ctx *ctx)
     case INFERD_DTYPE_UINT32: CUMSUM_LOOP(uint32_t, uint64_t)
     case INFERD_DTYPE_INT64: CUMSUM_LOOP(uint64_t, uint64_t) /* two's complement wrap */
     case INFERD_DTYPE_UINT64: CUMSUM_LOOP(uint64_t, uint64_t)
-    default:
-        return onnx_ctx_fail(ctx, "type %s not supported", inferd_dtype_name(x->dtype));
+    default: return onnx_ctx_fail(ctx, "type %s not supported", inferd_dtype_name(x->dtype));
     }
     return 0;
 }

@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-#define MAX_IN 8
-#define ELL 52                 /* label ids: a-z 0..25, A-Z 26..51, ellipsis dims 52.. */
-#define NLABELS (ELL + ONNX_MAX_DIMS)
-#define MAX_LOOP 16            /* output + contracted labels */
+#define MAX_IN   8
+#define ELL      52 /* label ids: a-z 0..25, A-Z 26..51, ellipsis dims 52.. */
+#define NLABELS  (ELL + ONNX_MAX_DIMS)
+#define MAX_LOOP 16 /* output + contracted labels */
 
 static int label_id(char c)
 {
@@ -126,7 +126,8 @@ int onnx_run_einsum(onnx_ctx *ctx)
         }
         if (!oell && ell_rank > 0) {
             for (int j = 0; j < ell_rank; j++)
-                if (size[ELL + j] > 1) return onnx_ctx_fail(ctx, "ellipsis dims missing from output");
+                if (size[ELL + j] > 1)
+                    return onnx_ctx_fail(ctx, "ellipsis dims missing from output");
         }
     } else {
         for (int j = 0; j < ell_rank; j++) olab[onl++] = ELL + j;
@@ -181,7 +182,8 @@ int onnx_run_einsum(onnx_ctx *ctx)
             if (f32)
                 for (int i = 0; i < nin; i++) prod *= ((const float *)in[i]->data)[off[i]];
             else
-                for (int i = 0; i < nin; i++) prod *= onnx_tu_load(in[i]->data, in[i]->dtype, off[i]);
+                for (int i = 0; i < nin; i++)
+                    prod *= onnx_tu_load(in[i]->data, in[i]->dtype, off[i]);
             acc += prod;
             /* advance contracted labels */
             for (int j = nl - 1; j >= onl; j--) {

@@ -66,7 +66,8 @@ int onnx_run_gather_elements(onnx_ctx *ctx)
     size_t es = onnx_tu_esize(ctx, x);
     if (!es || check_index_type(ctx, ind) < 0) return -1;
     int r = x->ndim, axis;
-    if (r == 0 || ind->ndim != r) return onnx_ctx_fail(ctx, "indices rank must equal data rank >= 1");
+    if (r == 0 || ind->ndim != r)
+        return onnx_ctx_fail(ctx, "indices rank must equal data rank >= 1");
     if (onnx_tu_axis(ctx, onnx_attr_int(onnx_ctx_node(ctx), "axis", 0), r, &axis) < 0) return -1;
     for (int k = 0; k < r; k++)
         if (k != axis && ind->dims[k] > x->dims[k])
@@ -105,7 +106,8 @@ int onnx_run_gather_nd(onnx_ctx *ctx)
     if (r < 1 || q < 1) return onnx_ctx_fail(ctx, "data and indices need rank >= 1");
     if (b < 0 || b >= q || b >= r) return onnx_ctx_fail(ctx, "bad batch_dims %lld", (long long)b);
     int64_t m = ind->dims[q - 1];
-    if (m < 1 || m > r - b) return onnx_ctx_fail(ctx, "index tuple length %lld invalid", (long long)m);
+    if (m < 1 || m > r - b)
+        return onnx_ctx_fail(ctx, "index tuple length %lld invalid", (long long)m);
     for (int k = 0; k < b; k++)
         if (ind->dims[k] != x->dims[k]) return onnx_ctx_fail(ctx, "batch dim %d differs", k);
     int64_t dims[ONNX_MAX_DIMS];

@@ -29,8 +29,11 @@ int onnx_run_pad(onnx_ctx *ctx)
     if (!es) return -1;
     const onnx_node *node = onnx_ctx_node(ctx);
     const char *ms = onnx_attr_string(node, "mode", "constant");
-    int mode = !strcmp(ms, "constant") ? PAD_CONSTANT : !strcmp(ms, "reflect") ? PAD_REFLECT
-             : !strcmp(ms, "edge") ? PAD_EDGE : !strcmp(ms, "wrap") ? PAD_WRAP : -1;
+    int mode = !strcmp(ms, "constant")  ? PAD_CONSTANT
+               : !strcmp(ms, "reflect") ? PAD_REFLECT
+               : !strcmp(ms, "edge")    ? PAD_EDGE
+               : !strcmp(ms, "wrap")    ? PAD_WRAP
+                                        : -1;
     if (mode < 0) return onnx_ctx_fail(ctx, "unknown mode '%s'", ms);
     int r = x->ndim, n;
     int64_t pads[2 * ONNX_MAX_DIMS], all[2 * ONNX_MAX_DIMS] = {0};

@@ -24,7 +24,10 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t rng_next(rng *r)
 {
@@ -39,7 +42,10 @@ static uint64_t rng_next(rng *r)
 }
 
 /* Uniform double in [0, 1) with 53 random bits. */
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+static double rng_uniform(rng *r)
+{
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 static double rng_normal(rng *r)
 {
@@ -58,7 +64,8 @@ static void rng_init(const onnx_node *node, rng *r)
     } else {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (atomic_fetch_add(&counter, 1) << 48);
+        x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+            (atomic_fetch_add(&counter, 1) << 48);
     }
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
@@ -125,10 +132,22 @@ static int random_run(onnx_ctx *ctx, int like, int normal)
     return 0;
 }
 
-int onnx_run_random_uniform(onnx_ctx *ctx) { return random_run(ctx, 0, 0); }
-int onnx_run_random_uniform_like(onnx_ctx *ctx) { return random_run(ctx, 1, 0); }
-int onnx_run_random_normal(onnx_ctx *ctx) { return random_run(ctx, 0, 1); }
-int onnx_run_random_normal_like(onnx_ctx *ctx) { return random_run(ctx, 1, 1); }
+int onnx_run_random_uniform(onnx_ctx *ctx)
+{
+    return random_run(ctx, 0, 0);
+}
+int onnx_run_random_uniform_like(onnx_ctx *ctx)
+{
+    return random_run(ctx, 1, 0);
+}
+int onnx_run_random_normal(onnx_ctx *ctx)
+{
+    return random_run(ctx, 0, 1);
+}
+int onnx_run_random_normal_like(onnx_ctx *ctx)
+{
+    return random_run(ctx, 1, 1);
+}
 
 /* Bernoulli: y = 1 with probability x (which must lie in [0, 1]), else 0. */
 int onnx_run_bernoulli(onnx_ctx *ctx)
@@ -136,7 +155,8 @@ int onnx_run_bernoulli(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     if (!is_float_type(x->dtype))
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     inferd_dtype dt = INFERD_DTYPE_FP32;
     if (out_dtype(ctx, x->dtype, 0, &dt) < 0) return -1;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, dt, x->ndim, x->dims);
@@ -160,7 +180,8 @@ int onnx_run_multinomial(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     if (!is_float_type(x->dtype))
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (x->ndim != 2 || x->dims[1] < 1) return onnx_ctx_fail(ctx, "input must be [batch, classes]");
     const int64_t dt = onnx_attr_int(node, "dtype", INFERD_DTYPE_INT32);
     if (dt != INFERD_DTYPE_INT32 && dt != INFERD_DTYPE_INT64)
@@ -182,7 +203,8 @@ int onnx_run_multinomial(onnx_ctx *ctx)
             if (isnan(v)) return onnx_ctx_fail(ctx, "NaN log-probability");
             if (v > mx) mx = v;
         }
-        if (isinf(mx) && mx < 0) return onnx_ctx_fail(ctx, "row %lld has no possible outcome", (long long)b);
+        if (isinf(mx) && mx < 0)
+            return onnx_ctx_fail(ctx, "row %lld has no possible outcome", (long long)b);
         for (int64_t k = 0; k < classes; k++) {
             sum += exp(onnx_tu_load(x->data, x->dtype, b * classes + k) - mx);
             cdf[k] = sum;

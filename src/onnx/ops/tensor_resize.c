@@ -9,8 +9,14 @@
 #include <string.h>
 
 enum { M_NEAREST, M_LINEAR, M_CUBIC };
-enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL,
-       CT_TF_CROP };
+enum {
+    CT_HALF_PIXEL,
+    CT_PYTORCH_HALF_PIXEL,
+    CT_ALIGN_CORNERS,
+    CT_ASYMMETRIC,
+    CT_TF_HALF_PIXEL,
+    CT_TF_CROP
+};
 enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE };
 
 typedef struct resize_cfg {
@@ -21,8 +27,8 @@ typedef struct resize_cfg {
 
 typedef struct axis_plan {
     int ntaps;
-    int64_t *idx;   /* out_len * ntaps source indices, clamped into [0, in) */
-    double *w;      /* out_len * ntaps weights */
+    int64_t *idx;          /* out_len * ntaps source indices, clamped into [0, in) */
+    double *w;             /* out_len * ntaps weights */
     unsigned char *extrap; /* out_len flags: value is cfg.extrapolation */
 } axis_plan;
 
@@ -61,8 +67,8 @@ static void tap_weights(const resize_cfg *cfg, double ratio, int down, double *w
 
 /* Builds the taps for one axis. Returns 1 if the axis is an exact copy (skip it), 0 if not,
  * -1 on allocation failure. */
-static int plan_axis(onnx_ctx *ctx, const resize_cfg *cfg, int64_t in, int64_t out,
-                     double scale, double roi0, double roi1, axis_plan *p)
+static int plan_axis(onnx_ctx *ctx, const resize_cfg *cfg, int64_t in, int64_t out, double scale,
+                     double roi0, double roi1, axis_plan *p)
 {
     int n = cfg->mode == M_CUBIC ? 4 : 2, pad = n / 2;
     p->ntaps = n;
@@ -147,8 +153,8 @@ static void resize_pass(double *dst, const double *src, int64_t outer, int64_t i
 
 /* Nearest without extrapolation is a pure gather: copies elements (any type, bit-exact)
  * through one source-index table per axis. Returns 1 if done, 0 if not applicable. */
-static int resize_gather(onnx_ctx *ctx, const resize_cfg *cfg, const onnx_tensor *x,
-                         onnx_tensor *y, const double *scales, const double *roi)
+static int resize_gather(onnx_ctx *ctx, const resize_cfg *cfg, const onnx_tensor *x, onnx_tensor *y,
+                         const double *scales, const double *roi)
 {
     int r = x->ndim;
     size_t es = inferd_dtype_size(x->dtype);
@@ -210,7 +216,8 @@ static int resize_run(onnx_ctx *ctx, const resize_cfg *cfg, const onnx_tensor *x
         } else {
             if (sizes[k] < 0) return onnx_ctx_fail(ctx, "negative size");
             dims[k] = sizes[k];
-            if (x->dims[k] == 0 && sizes[k] != 0) return onnx_ctx_fail(ctx, "cannot resize empty axis");
+            if (x->dims[k] == 0 && sizes[k] != 0)
+                return onnx_ctx_fail(ctx, "cannot resize empty axis");
             scales[k] = x->dims[k] ? (double)sizes[k] / (double)x->dims[k] : 1;
         }
     }
@@ -247,7 +254,8 @@ static int resize_run(onnx_ctx *ctx, const resize_cfg *cfg, const onnx_tensor *x
         for (int64_t i = 0; i < on; i++) ((float *)y->data)[i] = (float)cur[i];
     } else {
         int fl = onnx_tu_is_float(y->dtype);
-        for (int64_t i = 0; i < on; i++) onnx_tu_store(y->data, y->dtype, i, fl ? cur[i] : nearbyint(cur[i]));
+        for (int64_t i = 0; i < on; i++)
+            onnx_tu_store(y->data, y->dtype, i, fl ? cur[i] : nearbyint(cur[i]));
     }
     return 0;
 }
@@ -290,9 +298,11 @@ int onnx_run_resize(onnx_ctx *ctx)
         cfg.nearest = NM_SIMPLE;
         ts = onnx_ctx_input(ctx, 1);
     } else {
-        static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
-                                             "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
-        static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+        static const char *const coords[] = {"half_pixel",           "pytorch_half_pixel",
+                                             "align_corners",        "asymmetric",
+                                             "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+        static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                          "ceil"};
         const char *c = onnx_attr_string(node, "coordinate_transformation_mode", "half_pixel");
         const char *nm = onnx_attr_string(node, "nearest_mode", "round_prefer_floor");
         if ((cfg.coord = pick(c, coords, 6)) < 0)
@@ -306,12 +316,14 @@ int onnx_run_resize(onnx_ctx *ctx)
     if (r == 0) return onnx_ctx_fail(ctx, "input must have rank >= 1");
     const double *roip = NULL;
     if (cfg.coord == CT_TF_CROP && troi && onnx_tensor_numel(troi) > 0) {
-        if (onnx_tensor_numel(troi) != 2 * r) return onnx_ctx_fail(ctx, "roi needs %d values", 2 * r);
+        if (onnx_tensor_numel(troi) != 2 * r)
+            return onnx_ctx_fail(ctx, "roi needs %d values", 2 * r);
         for (int i = 0; i < 2 * r; i++) roi[i] = onnx_tensor_get_double(troi, i);
         roip = roi;
     }
     if (ts && onnx_tensor_numel(ts) > 0) {
-        if (tz && onnx_tensor_numel(tz) > 0) return onnx_ctx_fail(ctx, "both scales and sizes given");
+        if (tz && onnx_tensor_numel(tz) > 0)
+            return onnx_ctx_fail(ctx, "both scales and sizes given");
         if (read_scales(ctx, ts, r, scales) < 0) return -1;
         return resize_run(ctx, &cfg, x, scales, NULL, roip);
     }

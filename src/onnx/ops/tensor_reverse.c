@@ -14,7 +14,8 @@ int onnx_run_reverse_sequence(onnx_ctx *ctx)
     size_t es = onnx_tu_esize(ctx, x);
     if (!es) return -1;
     if (x->ndim < 2) return onnx_ctx_fail(ctx, "input rank %d, expected >= 2", x->ndim);
-    const int64_t ta = onnx_attr_int(node, "time_axis", 0), ba = onnx_attr_int(node, "batch_axis", 1);
+    const int64_t ta = onnx_attr_int(node, "time_axis", 0),
+                  ba = onnx_attr_int(node, "batch_axis", 1);
     if (!((ta == 0 && ba == 1) || (ta == 1 && ba == 0)))
         return onnx_ctx_fail(ctx, "time_axis and batch_axis must be 0 and 1");
     const int64_t nt = x->dims[ta], nb = x->dims[ba];
@@ -34,7 +35,8 @@ int onnx_run_reverse_sequence(onnx_ctx *ctx)
             const int64_t src_t = t < lens[b] ? lens[b] - 1 - t : t;
             const int64_t dst = ta == 0 ? t * nb + b : b * nt + t;
             const int64_t src = ta == 0 ? src_t * nb + b : b * nt + src_t;
-            memcpy((char *)y->data + (size_t)dst * slice, (const char *)x->data + (size_t)src * slice, slice);
+            memcpy((char *)y->data + (size_t)dst * slice,
+                   (const char *)x->data + (size_t)src * slice, slice);
         }
     return 0;
 }

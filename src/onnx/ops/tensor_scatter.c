@@ -19,19 +19,19 @@ static int reduction_mode(onnx_ctx *ctx, int *mode)
     return 0;
 }
 
-#define COMBINE(T, W)                                                     \
-    {                                                                    \
-        T a, b;                                                          \
-        memcpy(&a, dst, sizeof a);                                       \
-        memcpy(&b, src, sizeof b);                                       \
-        switch (mode) {                                                  \
-        case RED_ADD: a = (T)((W)a + (W)b); break;                       \
-        case RED_MUL: a = (T)((W)a * (W)b); break;                       \
-        case RED_MAX: a = a > b ? a : b; break;                          \
-        default: a = a < b ? a : b; break;                               \
-        }                                                                \
-        memcpy(dst, &a, sizeof a);                                       \
-        break;                                                           \
+#define COMBINE(T, W)                              \
+    {                                              \
+        T a, b;                                    \
+        memcpy(&a, dst, sizeof a);                 \
+        memcpy(&b, src, sizeof b);                 \
+        switch (mode) {                            \
+        case RED_ADD: a = (T)((W)a + (W)b); break; \
+        case RED_MUL: a = (T)((W)a * (W)b); break; \
+        case RED_MAX: a = a > b ? a : b; break;    \
+        default: a = a < b ? a : b; break;         \
+        }                                          \
+        memcpy(dst, &a, sizeof a);                 \
+        break;                                     \
     }
 
 /* dst[i] = dst[i] (op) src[i] for n elements of dtype. Returns -1 if the type has no
@@ -68,7 +68,10 @@ static int combine(char *dst, const char *src, int64_t n, inferd_dtype dt, int m
         default: {
             double a = onnx_tu_load(dst, dt, 0), b = onnx_tu_load(src, dt, 0);
             if (!onnx_tu_is_float(dt)) return -1;
-            a = mode == RED_ADD ? a + b : mode == RED_MUL ? a * b : mode == RED_MAX ? (a > b ? a : b) : (a < b ? a : b);
+            a = mode == RED_ADD   ? a + b
+                : mode == RED_MUL ? a * b
+                : mode == RED_MAX ? (a > b ? a : b)
+                                  : (a < b ? a : b);
             onnx_tu_store(dst, dt, 0, a);
         }
         }
@@ -91,7 +94,8 @@ int onnx_run_scatter_elements(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "data, indices and updates need the same rank >= 1");
     if (onnx_tu_axis(ctx, onnx_attr_int(onnx_ctx_node(ctx), "axis", 0), r, &axis) < 0) return -1;
     for (int k = 0; k < r; k++) {
-        if (ind->dims[k] != upd->dims[k]) return onnx_ctx_fail(ctx, "indices and updates differ in shape");
+        if (ind->dims[k] != upd->dims[k])
+            return onnx_ctx_fail(ctx, "indices and updates differ in shape");
         if (k != axis && ind->dims[k] > x->dims[k])
             return onnx_ctx_fail(ctx, "indices dim %d exceeds data dim", k);
     }
@@ -108,7 +112,8 @@ int onnx_run_scatter_elements(onnx_ctx *ctx)
         if (v < 0) v += d;
         if (combine((char *)y->data + (base + v * xs[axis]) * (int64_t)es,
                     (const char *)upd->data + i * (int64_t)es, 1, x->dtype, mode, es) < 0)
-            return onnx_ctx_fail(ctx, "reduction not supported for %s", inferd_dtype_name(x->dtype));
+            return onnx_ctx_fail(ctx, "reduction not supported for %s",
+                                 inferd_dtype_name(x->dtype));
         for (int k = r - 1; k >= 0; k--) {
             if (k != axis) base += xs[k];
             if (++c[k] < ind->dims[k]) break;
@@ -137,7 +142,8 @@ int onnx_run_scatter_nd(onnx_ctx *ctx)
     for (int i = 0; i < q - 1; i++)
         if (upd->dims[i] != ind->dims[i]) return onnx_ctx_fail(ctx, "updates shape mismatch");
     for (int i = (int)k; i < r; i++)
-        if (upd->dims[q - 1 + i - k] != x->dims[i]) return onnx_ctx_fail(ctx, "updates shape mismatch");
+        if (upd->dims[q - 1 + i - k] != x->dims[i])
+            return onnx_ctx_fail(ctx, "updates shape mismatch");
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, r, x->dims);
     if (!y) return -1;
     if (onnx_tensor_numel(x) > 0) memcpy(y->data, x->data, onnx_tensor_nbytes(x));
@@ -156,7 +162,8 @@ int onnx_run_scatter_nd(onnx_ctx *ctx)
         }
         if (combine((char *)y->data + off * (int64_t)es,
                     (const char *)upd->data + t * blk * (int64_t)es, blk, x->dtype, mode, es) < 0)
-            return onnx_ctx_fail(ctx, "reduction not supported for %s", inferd_dtype_name(x->dtype));
+            return onnx_ctx_fail(ctx, "reduction not supported for %s",
+                                 inferd_dtype_name(x->dtype));
     }
     return 0;
 }

@@ -67,8 +67,9 @@ int onnx_run_compress(onnx_ctx *ctx)
         r = 1;
     }
     int64_t nc = onnx_tensor_numel(cond), keep = 0;
-    if (nc > d) return onnx_ctx_fail(ctx, "condition longer (%lld) than the axis (%lld)",
-                                     (long long)nc, (long long)d);
+    if (nc > d)
+        return onnx_ctx_fail(ctx, "condition longer (%lld) than the axis (%lld)", (long long)nc,
+                             (long long)d);
     for (int64_t i = 0; i < nc; i++) keep += onnx_tensor_get_int(cond, i) != 0;
     dims[aa ? axis : 0] = keep;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, r, dims);

@@ -29,8 +29,7 @@ static int slice_params(onnx_ctx *ctx, int64_t *starts, int64_t *ends, int64_t *
             onnx_tu_read_ints(ctx, te, "ends", ends, ONNX_MAX_DIMS, &ne) < 0)
             return -1;
         if (ta && onnx_tu_read_ints(ctx, ta, "axes", axes, ONNX_MAX_DIMS, &na) < 0) return -1;
-        if (tst && onnx_tu_read_ints(ctx, tst, "steps", steps, ONNX_MAX_DIMS, &nst) < 0)
-            return -1;
+        if (tst && onnx_tu_read_ints(ctx, tst, "steps", steps, ONNX_MAX_DIMS, &nst) < 0) return -1;
     }
     if (ne != *n) return onnx_ctx_fail(ctx, "%d starts but %d ends", *n, ne);
     if (na >= 0 && na != *n) return onnx_ctx_fail(ctx, "%d starts but %d axes", *n, na);

@@ -24,7 +24,8 @@ int onnx_run_depth_to_space(onnx_ctx *ctx)
     int crd = !strcmp(mode, "CRD");
     if (!crd && strcmp(mode, "DCR")) return onnx_ctx_fail(ctx, "unknown mode '%s'", mode);
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
-    if (C % (b * b)) return onnx_ctx_fail(ctx, "channels %lld not divisible by blocksize^2", (long long)C);
+    if (C % (b * b))
+        return onnx_ctx_fail(ctx, "channels %lld not divisible by blocksize^2", (long long)C);
     int64_t c = C / (b * b), dims[4] = {N, c, 0, 0};
     if (onnx_tu_mul(H, b, &dims[2]) < 0 || onnx_tu_mul(W, b, &dims[3]) < 0)
         return onnx_ctx_fail(ctx, "output too large");
@@ -35,8 +36,8 @@ int onnx_run_depth_to_space(onnx_ctx *ctx)
      * CRD: ci*b*b + b1*b + b2. */
     int64_t hw = H * W;
     int64_t vd[6] = {N, c, H, b, W, b};
-    int64_t vs[6] = {C * hw, crd ? b * b * hw : hw, W, crd ? b * hw : b * c * hw, 1,
-                     crd ? hw : c * hw};
+    int64_t vs[6] = {C * hw, crd ? b * b * hw : hw, W, crd ? b * hw : b * c * hw,
+                     1,      crd ? hw : c * hw};
     onnx_tu_copy_strided(y->data, x->data, 6, vd, vs, 0, es);
     return 0;
 }

@@ -15,9 +15,9 @@
 #include "tensor_util.h"
 
 typedef struct tfidf_len {
-    const int64_t *grams;  /* count * n tokens */
+    const int64_t *grams;    /* count * n tokens */
     int64_t n, count, first; /* gram length, number, index of the first in pool order */
-    int64_t *sorted;       /* local gram indices in lexicographic order */
+    int64_t *sorted;         /* local gram indices in lexicographic order */
 } tfidf_len;
 
 static int gram_cmp(const int64_t *a, const int64_t *b, int64_t n)
@@ -30,7 +30,8 @@ static int gram_cmp(const int64_t *a, const int64_t *b, int64_t n)
 static int sort_cmp(const void *pa, const void *pb, void *arg)
 {
     const tfidf_len *l = arg;
-    return gram_cmp(l->grams + *(const int64_t *)pa * l->n, l->grams + *(const int64_t *)pb * l->n, l->n);
+    return gram_cmp(l->grams + *(const int64_t *)pa * l->n, l->grams + *(const int64_t *)pb * l->n,
+                    l->n);
 }
 
 /* Pool-order index of the gram equal to key (n tokens), or -1. */
@@ -53,7 +54,8 @@ int onnx_run_tfidf(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input");
     if (x->dtype != INFERD_DTYPE_INT32 && x->dtype != INFERD_DTYPE_INT64)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (x->ndim != 1 && x->ndim != 2) return onnx_ctx_fail(ctx, "input must be [C] or [N, C]");
     const int64_t *pool, *counts, *indexes;
     const float *weights;
@@ -66,7 +68,10 @@ int onnx_run_tfidf(onnx_ctx *ctx)
     const int64_t max_n = onnx_attr_int(node, "max_gram_length", 0);
     const int64_t max_skip = onnx_attr_int(node, "max_skip_count", 0);
     const char *mode_s = onnx_attr_string(node, "mode", "");
-    int mode = strcmp(mode_s, "TF") == 0 ? 0 : strcmp(mode_s, "IDF") == 0 ? 1 : strcmp(mode_s, "TFIDF") == 0 ? 2 : -1;
+    int mode = strcmp(mode_s, "TF") == 0      ? 0
+               : strcmp(mode_s, "IDF") == 0   ? 1
+               : strcmp(mode_s, "TFIDF") == 0 ? 2
+                                              : -1;
     if (mode < 0) return onnx_ctx_fail(ctx, "mode must be TF, IDF or TFIDF");
     if (min_n < 1 || max_n < min_n || max_n > n_counts || max_skip < 0 || max_skip > (1 << 20))
         return onnx_ctx_fail(ctx, "bad gram lengths or max_skip_count");
@@ -85,15 +90,19 @@ int onnx_run_tfidf(onnx_ctx *ctx)
         l->count = (end - start) / n;
         l->first = total;
         total += l->count;
-        if (!(l->sorted = onnx_ctx_scratch(ctx, (size_t)(l->count + 1) * sizeof *l->sorted))) return -1;
+        if (!(l->sorted = onnx_ctx_scratch(ctx, (size_t)(l->count + 1) * sizeof *l->sorted)))
+            return -1;
         for (int64_t k = 0; k < l->count; k++) l->sorted[k] = k;
         qsort_r(l->sorted, (size_t)l->count, sizeof *l->sorted, sort_cmp, l);
     }
-    if (n_idx != total) return onnx_ctx_fail(ctx, "ngram_indexes must have one entry per pool n-gram");
-    if (n_w >= 0 && n_w != total) return onnx_ctx_fail(ctx, "weights must have one entry per pool n-gram");
+    if (n_idx != total)
+        return onnx_ctx_fail(ctx, "ngram_indexes must have one entry per pool n-gram");
+    if (n_w >= 0 && n_w != total)
+        return onnx_ctx_fail(ctx, "weights must have one entry per pool n-gram");
     int64_t width = 0;
     for (int64_t k = 0; k < total; k++) {
-        if (indexes[k] < 0 || indexes[k] > (1 << 24)) return onnx_ctx_fail(ctx, "bad ngram_indexes value");
+        if (indexes[k] < 0 || indexes[k] > (1 << 24))
+            return onnx_ctx_fail(ctx, "bad ngram_indexes value");
         if (indexes[k] + 1 > width) width = indexes[k] + 1;
     }
     const int64_t rows = x->ndim == 2 ? x->dims[0] : 1, c = x->dims[x->ndim - 1];
@@ -113,7 +122,8 @@ int onnx_run_tfidf(onnx_ctx *ctx)
             for (int64_t s = 0; s < c; s++)
                 for (int64_t n = lo_n; n <= max_n; n++) {
                     if (s + (n - 1) * d >= c) break;
-                    for (int64_t k = 0; k < n; k++) key[k] = onnx_tensor_get_int(x, r * c + s + k * d);
+                    for (int64_t k = 0; k < n; k++)
+                        key[k] = onnx_tensor_get_int(x, r * c + s + k * d);
                     int64_t g = find_gram(&lens[n - 1], key);
                     if (g >= 0) cnt[g]++;
                 }

@@ -48,8 +48,8 @@ int onnx_run_topk(onnx_ctx *ctx)
     int axis;
     if (onnx_tu_axis(ctx, onnx_attr_int(node, "axis", -1), x->ndim, &axis) < 0) return -1;
     int64_t d = x->dims[axis];
-    if (k < 0 || k > d) return onnx_ctx_fail(ctx, "k = %lld out of range [0, %lld]", (long long)k,
-                                             (long long)d);
+    if (k < 0 || k > d)
+        return onnx_ctx_fail(ctx, "k = %lld out of range [0, %lld]", (long long)k, (long long)d);
     int largest = onnx_attr_int(node, "largest", 1) != 0;
     int is64 = x->dtype == INFERD_DTYPE_INT64 || x->dtype == INFERD_DTYPE_UINT64;
     int64_t dims[ONNX_MAX_DIMS];
@@ -62,7 +62,8 @@ int onnx_run_topk(onnx_ctx *ctx)
     if (k == 0 || onnx_tensor_numel(x) == 0) return 0;
     topk_item *items = onnx_ctx_scratch(ctx, (size_t)d * sizeof *items);
     if (!items) return -1;
-    int64_t outer = onnx_tu_prod(x->dims, 0, axis), inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
+    int64_t outer = onnx_tu_prod(x->dims, 0, axis),
+            inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
     for (int64_t a = 0; a < outer; a++)
         for (int64_t i = 0; i < inner; i++) {
             for (int64_t j = 0; j < d; j++) {
@@ -82,7 +83,9 @@ int onnx_run_topk(onnx_ctx *ctx)
                 int64_t at = (a * k + j) * inner + i;
                 if (yv)
                     memcpy((char *)yv->data + at * (int64_t)es,
-                           (const char *)x->data + ((a * d + items[j].idx) * inner + i) * (int64_t)es, es);
+                           (const char *)x->data +
+                               ((a * d + items[j].idx) * inner + i) * (int64_t)es,
+                           es);
                 if (yi) ((int64_t *)yi->data)[at] = items[j].idx;
             }
         }

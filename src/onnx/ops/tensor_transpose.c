@@ -25,7 +25,8 @@ static void transpose_2d(char *out, const char *src, int64_t batch, int64_t bs, 
                 } else {
                     for (int64_t r = r0; r < r1; r++)
                         for (int64_t c = c0; c < c1; c++)
-                            memcpy(o + (int64_t)es * (r * cols + c), s + (int64_t)es * (r + c * cs), es);
+                            memcpy(o + (int64_t)es * (r * cols + c), s + (int64_t)es * (r + c * cs),
+                                   es);
                 }
             }
         }

@@ -80,12 +80,12 @@ int onnx_run_unique(onnx_ctx *ctx)
         v.inner = onnx_tu_prod(x->dims, axis + 1, x->ndim);
     }
     const size_t n = (size_t)v.len;
-    int64_t *order = onnx_ctx_scratch(ctx, (n + 1) * sizeof *order);  /* positions by value */
-    int64_t *group = onnx_ctx_scratch(ctx, (n + 1) * sizeof *group);  /* position -> group */
-    int64_t *first = onnx_ctx_scratch(ctx, (n + 1) * sizeof *first);  /* group -> first pos */
+    int64_t *order = onnx_ctx_scratch(ctx, (n + 1) * sizeof *order); /* positions by value */
+    int64_t *group = onnx_ctx_scratch(ctx, (n + 1) * sizeof *group); /* position -> group */
+    int64_t *first = onnx_ctx_scratch(ctx, (n + 1) * sizeof *first); /* group -> first pos */
     int64_t *count = onnx_ctx_scratch(ctx, (n + 1) * sizeof *count);
-    int64_t *rank = onnx_ctx_scratch(ctx, (n + 1) * sizeof *rank);    /* output slot -> group */
-    int64_t *slot = onnx_ctx_scratch(ctx, (n + 1) * sizeof *slot);    /* group -> output slot */
+    int64_t *rank = onnx_ctx_scratch(ctx, (n + 1) * sizeof *rank); /* output slot -> group */
+    int64_t *slot = onnx_ctx_scratch(ctx, (n + 1) * sizeof *slot); /* group -> output slot */
     if (!order || !group || !first || !count || !rank || !slot) return -1;
     for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
     qsort_r(order, n, sizeof *order, uq_sort_cmp, &v);

@@ -38,25 +38,30 @@ int onnx_tu_axes(onnx_ctx *ctx, int64_t *axes, int n, int rank)
 static int is_int_type(inferd_dtype d)
 {
     switch (d) {
-    case INFERD_DTYPE_INT8: case INFERD_DTYPE_INT16: case INFERD_DTYPE_INT32:
-    case INFERD_DTYPE_INT64: case INFERD_DTYPE_UINT8: case INFERD_DTYPE_UINT16:
-    case INFERD_DTYPE_UINT32: case INFERD_DTYPE_UINT64: case INFERD_DTYPE_BOOL:
-        return 1;
-    default:
-        return 0;
+    case INFERD_DTYPE_INT8:
+    case INFERD_DTYPE_INT16:
+    case INFERD_DTYPE_INT32:
+    case INFERD_DTYPE_INT64:
+    case INFERD_DTYPE_UINT8:
+    case INFERD_DTYPE_UINT16:
+    case INFERD_DTYPE_UINT32:
+    case INFERD_DTYPE_UINT64:
+    case INFERD_DTYPE_BOOL: return 1;
+    default: return 0;
     }
 }
 
-int onnx_tu_read_ints(onnx_ctx *ctx, const onnx_tensor *t, const char *what, int64_t *out,
-                      int max, int *n)
+int onnx_tu_read_ints(onnx_ctx *ctx, const onnx_tensor *t, const char *what, int64_t *out, int max,
+                      int *n)
 {
     if (!is_int_type(t->dtype))
         return onnx_ctx_fail(ctx, "%s must be an integer tensor, got %s", what,
                              inferd_dtype_name(t->dtype));
     if (t->ndim > 1) return onnx_ctx_fail(ctx, "%s must be 1-D, got rank %d", what, t->ndim);
     int64_t cnt = onnx_tensor_numel(t);
-    if (cnt > max) return onnx_ctx_fail(ctx, "%s has %lld values, at most %d allowed", what,
-                                        (long long)cnt, max);
+    if (cnt > max)
+        return onnx_ctx_fail(ctx, "%s has %lld values, at most %d allowed", what, (long long)cnt,
+                             max);
     for (int64_t i = 0; i < cnt; i++) out[i] = onnx_tensor_get_int(t, i);
     *n = (int)cnt;
     return 0;
@@ -117,8 +122,7 @@ static void copy_row(char *dst, const char *src, int64_t n, int64_t s, size_t es
         break;
     }
     default:
-        for (int64_t i = 0; i < n; i++)
-            memcpy(dst + (size_t)i * es, src + (int64_t)es * i * s, es);
+        for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * es, src + (int64_t)es * i * s, es);
     }
 }
 
@@ -154,19 +158,59 @@ double onnx_tu_load(const void *data, inferd_dtype dtype, int64_t i)
 {
     const char *p = data;
     switch (dtype) {
-    case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
-    case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
-    case INFERD_DTYPE_FP16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return inferd_half_to_float(v); }
-    case INFERD_DTYPE_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return inferd_bf16_to_float(v); }
+    case INFERD_DTYPE_FP32: {
+        float v;
+        memcpy(&v, p + 4 * i, 4);
+        return v;
+    }
+    case INFERD_DTYPE_FP64: {
+        double v;
+        memcpy(&v, p + 8 * i, 8);
+        return v;
+    }
+    case INFERD_DTYPE_FP16: {
+        uint16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        return inferd_half_to_float(v);
+    }
+    case INFERD_DTYPE_BF16: {
+        uint16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        return inferd_bf16_to_float(v);
+    }
     case INFERD_DTYPE_INT8: return ((const int8_t *)p)[i];
     case INFERD_DTYPE_UINT8: return ((const uint8_t *)p)[i];
     case INFERD_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    case INFERD_DTYPE_INT16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-    case INFERD_DTYPE_UINT16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-    case INFERD_DTYPE_INT32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-    case INFERD_DTYPE_UINT32: { uint32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-    case INFERD_DTYPE_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-    case INFERD_DTYPE_UINT64: { uint64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+    case INFERD_DTYPE_INT16: {
+        int16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        return v;
+    }
+    case INFERD_DTYPE_UINT16: {
+        uint16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        return v;
+    }
+    case INFERD_DTYPE_INT32: {
+        int32_t v;
+        memcpy(&v, p + 4 * i, 4);
+        return v;
+    }
+    case INFERD_DTYPE_UINT32: {
+        uint32_t v;
+        memcpy(&v, p + 4 * i, 4);
+        return v;
+    }
+    case INFERD_DTYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p + 8 * i, 8);
+        return (double)v;
+    }
+    case INFERD_DTYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p + 8 * i, 8);
+        return (double)v;
+    }
     default: return 0;
     }
 }
@@ -181,17 +225,45 @@ void onnx_tu_store(void *data, inferd_dtype dtype, int64_t i, double v)
 {
     char *p = data;
     switch (dtype) {
-    case INFERD_DTYPE_FP32: { float f = (float)v; memcpy(p + 4 * i, &f, 4); break; }
+    case INFERD_DTYPE_FP32: {
+        float f = (float)v;
+        memcpy(p + 4 * i, &f, 4);
+        break;
+    }
     case INFERD_DTYPE_FP64: memcpy(p + 8 * i, &v, 8); break;
-    case INFERD_DTYPE_FP16: { uint16_t h = inferd_float_to_half((float)v); memcpy(p + 2 * i, &h, 2); break; }
-    case INFERD_DTYPE_BF16: { uint16_t h = inferd_float_to_bf16((float)v); memcpy(p + 2 * i, &h, 2); break; }
+    case INFERD_DTYPE_FP16: {
+        uint16_t h = inferd_float_to_half((float)v);
+        memcpy(p + 2 * i, &h, 2);
+        break;
+    }
+    case INFERD_DTYPE_BF16: {
+        uint16_t h = inferd_float_to_bf16((float)v);
+        memcpy(p + 2 * i, &h, 2);
+        break;
+    }
     case INFERD_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)clampd(v, INT8_MIN, INT8_MAX); break;
     case INFERD_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)clampd(v, 0, UINT8_MAX); break;
     case INFERD_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    case INFERD_DTYPE_INT16: { int16_t x = (int16_t)clampd(v, INT16_MIN, INT16_MAX); memcpy(p + 2 * i, &x, 2); break; }
-    case INFERD_DTYPE_UINT16: { uint16_t x = (uint16_t)clampd(v, 0, UINT16_MAX); memcpy(p + 2 * i, &x, 2); break; }
-    case INFERD_DTYPE_INT32: { int32_t x = (int32_t)clampd(v, INT32_MIN, INT32_MAX); memcpy(p + 4 * i, &x, 4); break; }
-    case INFERD_DTYPE_UINT32: { uint32_t x = (uint32_t)clampd(v, 0, UINT32_MAX); memcpy(p + 4 * i, &x, 4); break; }
+    case INFERD_DTYPE_INT16: {
+        int16_t x = (int16_t)clampd(v, INT16_MIN, INT16_MAX);
+        memcpy(p + 2 * i, &x, 2);
+        break;
+    }
+    case INFERD_DTYPE_UINT16: {
+        uint16_t x = (uint16_t)clampd(v, 0, UINT16_MAX);
+        memcpy(p + 2 * i, &x, 2);
+        break;
+    }
+    case INFERD_DTYPE_INT32: {
+        int32_t x = (int32_t)clampd(v, INT32_MIN, INT32_MAX);
+        memcpy(p + 4 * i, &x, 4);
+        break;
+    }
+    case INFERD_DTYPE_UINT32: {
+        uint32_t x = (uint32_t)clampd(v, 0, UINT32_MAX);
+        memcpy(p + 4 * i, &x, 4);
+        break;
+    }
     case INFERD_DTYPE_INT64: {
         int64_t x = (int64_t)clampd(v, -9223372036854775808.0, 9223372036854774784.0);
         memcpy(p + 8 * i, &x, 8);

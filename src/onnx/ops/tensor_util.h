@@ -20,8 +20,8 @@ int onnx_tu_axes(onnx_ctx *ctx, int64_t *axes, int n, int rank);
 
 /* Reads a scalar or 1-D integer tensor of at most max elements into out (caller's array of
  * max values); *n gets the count. Fails on non-integer types or too many values. */
-int onnx_tu_read_ints(onnx_ctx *ctx, const onnx_tensor *t, const char *what, int64_t *out,
-                      int max, int *n);
+int onnx_tu_read_ints(onnx_ctx *ctx, const onnx_tensor *t, const char *what, int64_t *out, int max,
+                      int *n);
 
 /* Reads axes either from input `input` (when present) or from the ints attribute "axes".
  * *n = -1 when neither is given. Values are not yet normalised. */

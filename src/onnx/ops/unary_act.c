@@ -53,11 +53,11 @@ UN_KERNEL(un_leaky_relu_f64, double, double, x >= 0 ? x : x * p->alpha)
 UN_KERNEL(un_elu_f64, double, double, x >= 0 ? x : p->alpha * expm1(x))
 UN_KERNEL(un_sigmoid_f64, double, double, un_sigmoid_d(x))
 UN_KERNEL(un_tanh_f64, double, double, tanh(x))
-UN_KERNEL(un_hard_sigmoid_f64, double, double, fmax(0.0, fmin(1.0, p->alpha * x + p->beta)))
-UN_KERNEL(un_hard_swish_f64, double, double, x * fmax(0.0, fmin(1.0, x / 6.0 + 0.5)))
+UN_KERNEL(un_hard_sigmoid_f64, double, double, fmax(0.0, fmin(1.0, p->alpha *x + p->beta)))
+UN_KERNEL(un_hard_swish_f64, double, double, x *fmax(0.0, fmin(1.0, x / 6.0 + 0.5)))
 
 static const un_kernel un_relu_table[] = {
-    {INFERD_DTYPE_FP64, un_relu_f64}, {INFERD_DTYPE_INT8, un_relu_i8},
+    {INFERD_DTYPE_FP64, un_relu_f64},  {INFERD_DTYPE_INT8, un_relu_i8},
     {INFERD_DTYPE_INT16, un_relu_i16}, {INFERD_DTYPE_INT32, un_relu_i32},
     {INFERD_DTYPE_INT64, un_relu_i64}, UN_END};
 static const un_kernel un_leaky_relu_table[] = {{INFERD_DTYPE_FP64, un_leaky_relu_f64}, UN_END};
@@ -97,7 +97,8 @@ int un_run_tanh(onnx_ctx *ctx)
 int un_run_hard_sigmoid(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
-    un_param p = {.alpha = onnx_attr_float(node, "alpha", 0.2f), .beta = onnx_attr_float(node, "beta", 0.5f)};
+    un_param p = {.alpha = onnx_attr_float(node, "alpha", 0.2f),
+                  .beta = onnx_attr_float(node, "beta", 0.5f)};
     return un_run_activation(ctx, ONNX_ACT_HARD_SIGMOID, (float)p.alpha, (float)p.beta,
                              un_hard_sigmoid_table, &p);
 }
@@ -110,26 +111,32 @@ int un_run_hard_swish(onnx_ctx *ctx)
 /* Gelu (opset 20; also what the load-time fusion makes of x * 0.5 * (1 + erf(x / sqrt 2))):
  * approximate "none" is the exact erf form, "tanh" the tanh approximation. */
 UN_KERNEL(un_gelu_f64, double, double, 0.5 * x * (1.0 + erf(x * 0.70710678118654752440)))
-UN_FLOAT_KERNELS(un_gelu_tanh, (T)0.5 * x * ((T)1 + tanh((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x))))
+UN_FLOAT_KERNELS(un_gelu_tanh,
+                 (T)0.5 * x *
+                     ((T)1 + tanh((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x))))
 static const un_kernel un_gelu_table[] = {{INFERD_DTYPE_FP64, un_gelu_f64}, UN_END};
 static const un_kernel un_gelu_tanh_table[] = {UN_FLOAT_ENTRIES(un_gelu_tanh) UN_END};
 
 int un_run_gelu(onnx_ctx *ctx)
 {
     const char *approx = onnx_attr_string(onnx_ctx_node(ctx), "approximate", "none");
-    if (strcmp(approx, "tanh") == 0) return un_run(ctx, un_gelu_tanh_table, INFERD_DTYPE_INVALID, NULL);
-    if (strcmp(approx, "none") != 0) return onnx_ctx_fail(ctx, "approximate must be \"none\" or \"tanh\", not \"%s\"", approx);
+    if (strcmp(approx, "tanh") == 0)
+        return un_run(ctx, un_gelu_tanh_table, INFERD_DTYPE_INVALID, NULL);
+    if (strcmp(approx, "none") != 0)
+        return onnx_ctx_fail(ctx, "approximate must be \"none\" or \"tanh\", not \"%s\"", approx);
     return un_run_activation(ctx, ONNX_ACT_GELU, 0, 0, un_gelu_table, NULL);
 }
 
 /* Float-only activations with their own kernels (float and double). */
-UN_FLOAT_KERNELS(un_selu, x > 0 ? (T)p->gamma * x : (T)p->gamma * ((T)p->alpha * exp(x) - (T)p->alpha))
-UN_FLOAT_KERNELS(un_celu, fmax((T)0, x) + fmin((T)0, (T)p->alpha * expm1(x / (T)p->alpha)))
+UN_FLOAT_KERNELS(un_selu,
+                 x > 0 ? (T)p->gamma * x : (T)p->gamma * ((T)p->alpha * exp(x) - (T)p->alpha))
+UN_FLOAT_KERNELS(un_celu, fmax((T)0, x) + fmin((T)0, (T)p->alpha *expm1(x / (T)p->alpha)))
 UN_FLOAT_KERNELS(un_thresholded_relu, x > (T)p->alpha ? x : (T)0)
 UN_FLOAT_KERNELS(un_softplus, UN_SOFTPLUS(x))
 UN_FLOAT_KERNELS(un_softsign, x / ((T)1 + fabs(x)))
-UN_FLOAT_KERNELS(un_mish, x * tanh(UN_SOFTPLUS(x)))
-UN_FLOAT_KERNELS(un_shrink, x < -(T)p->alpha ? x + (T)p->beta : x > (T)p->alpha ? x - (T)p->beta : (T)0)
+UN_FLOAT_KERNELS(un_mish, x *tanh(UN_SOFTPLUS(x)))
+UN_FLOAT_KERNELS(un_shrink,
+                 x<-(T)p->alpha ? x + (T)p->beta : x>(T) p->alpha ? x - (T)p->beta : (T)0)
 static const un_kernel un_selu_table[] = {UN_FLOAT_ENTRIES(un_selu) UN_END};
 static const un_kernel un_celu_table[] = {UN_FLOAT_ENTRIES(un_celu) UN_END};
 static const un_kernel un_thresholded_relu_table[] = {UN_FLOAT_ENTRIES(un_thresholded_relu) UN_END};
@@ -143,8 +150,9 @@ int un_run_selu(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     /* Selu-1 had rounder defaults than Selu-6 */
     const int v1 = node->opset < 6;
-    un_param p = {.alpha = onnx_attr_float(node, "alpha", v1 ? 1.6732f : 1.67326319217681884765625f),
-                  .gamma = onnx_attr_float(node, "gamma", v1 ? 1.0507f : 1.05070102214813232421875f)};
+    un_param p = {
+        .alpha = onnx_attr_float(node, "alpha", v1 ? 1.6732f : 1.67326319217681884765625f),
+        .gamma = onnx_attr_float(node, "gamma", v1 ? 1.0507f : 1.05070102214813232421875f)};
     return un_run(ctx, un_selu_table, INFERD_DTYPE_INVALID, &p);
 }
 
@@ -161,13 +169,23 @@ int un_run_thresholded_relu(onnx_ctx *ctx)
     return un_run(ctx, un_thresholded_relu_table, INFERD_DTYPE_INVALID, &p);
 }
 
-int un_run_softplus(onnx_ctx *ctx) { return un_run(ctx, un_softplus_table, INFERD_DTYPE_INVALID, NULL); }
-int un_run_softsign(onnx_ctx *ctx) { return un_run(ctx, un_softsign_table, INFERD_DTYPE_INVALID, NULL); }
-int un_run_mish(onnx_ctx *ctx) { return un_run(ctx, un_mish_table, INFERD_DTYPE_INVALID, NULL); }
+int un_run_softplus(onnx_ctx *ctx)
+{
+    return un_run(ctx, un_softplus_table, INFERD_DTYPE_INVALID, NULL);
+}
+int un_run_softsign(onnx_ctx *ctx)
+{
+    return un_run(ctx, un_softsign_table, INFERD_DTYPE_INVALID, NULL);
+}
+int un_run_mish(onnx_ctx *ctx)
+{
+    return un_run(ctx, un_mish_table, INFERD_DTYPE_INVALID, NULL);
+}
 
 int un_run_shrink(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
-    un_param p = {.alpha = onnx_attr_float(node, "lambd", 0.5f), .beta = onnx_attr_float(node, "bias", 0.0f)};
+    un_param p = {.alpha = onnx_attr_float(node, "lambd", 0.5f),
+                  .beta = onnx_attr_float(node, "bias", 0.0f)};
     return un_run(ctx, un_shrink_table, INFERD_DTYPE_INVALID, &p);
 }

@@ -25,24 +25,31 @@ typedef struct {
 static int un_cast_supported(inferd_dtype t)
 {
     switch (t) {
-    case INFERD_DTYPE_FP32: case INFERD_DTYPE_FP64: case INFERD_DTYPE_FP16: case INFERD_DTYPE_BF16:
-    case INFERD_DTYPE_INT8: case INFERD_DTYPE_INT16: case INFERD_DTYPE_INT32: case INFERD_DTYPE_INT64:
-    case INFERD_DTYPE_UINT8: case INFERD_DTYPE_UINT16: case INFERD_DTYPE_UINT32: case INFERD_DTYPE_UINT64:
-    case INFERD_DTYPE_BOOL:
-        return 1;
-    default:
-        return 0;
+    case INFERD_DTYPE_FP32:
+    case INFERD_DTYPE_FP64:
+    case INFERD_DTYPE_FP16:
+    case INFERD_DTYPE_BF16:
+    case INFERD_DTYPE_INT8:
+    case INFERD_DTYPE_INT16:
+    case INFERD_DTYPE_INT32:
+    case INFERD_DTYPE_INT64:
+    case INFERD_DTYPE_UINT8:
+    case INFERD_DTYPE_UINT16:
+    case INFERD_DTYPE_UINT32:
+    case INFERD_DTYPE_UINT64:
+    case INFERD_DTYPE_BOOL: return 1;
+    default: return 0;
     }
 }
 
 /* Loads n (<= UN_CAST_CHUNK) elements of type t from src into w. */
 static void un_cast_load(un_wide *w, inferd_dtype t, const void *src, size_t n)
 {
-#define UN_LOAD(KIND, FIELD, T, EXPR)                                                        \
-    do {                                                                                     \
-        const T *s = src;                                                                    \
-        w->kind = KIND;                                                                      \
-        for (size_t k = 0; k < n; k++) w->v.FIELD[k] = (EXPR);                               \
+#define UN_LOAD(KIND, FIELD, T, EXPR)                          \
+    do {                                                       \
+        const T *s = src;                                      \
+        w->kind = KIND;                                        \
+        for (size_t k = 0; k < n; k++) w->v.FIELD[k] = (EXPR); \
     } while (0)
     switch (t) {
     case INFERD_DTYPE_FP32: UN_LOAD(UN_WIDE_DOUBLE, d, float, s[k]); break;
@@ -83,16 +90,25 @@ static inline uint64_t un_double_to_u64(double d)
 static void un_cast_store(const un_wide *w, inferd_dtype t, void *dst, size_t n)
 {
     /* VALUE(k) is element k of w as a C value of the wide kind */
-#define UN_STORE_ALL(T, FROM_D, FROM_I, FROM_U)                                              \
-    do {                                                                                     \
-        T *o = dst;                                                                          \
-        if (w->kind == UN_WIDE_DOUBLE) {                                                     \
-            for (size_t k = 0; k < n; k++) { double v = w->v.d[k]; o[k] = (T)(FROM_D); }    \
-        } else if (w->kind == UN_WIDE_INT) {                                                 \
-            for (size_t k = 0; k < n; k++) { int64_t v = w->v.i[k]; o[k] = (T)(FROM_I); }   \
-        } else {                                                                             \
-            for (size_t k = 0; k < n; k++) { uint64_t v = w->v.u[k]; o[k] = (T)(FROM_U); }  \
-        }                                                                                    \
+#define UN_STORE_ALL(T, FROM_D, FROM_I, FROM_U) \
+    do {                                        \
+        T *o = dst;                             \
+        if (w->kind == UN_WIDE_DOUBLE) {        \
+            for (size_t k = 0; k < n; k++) {    \
+                double v = w->v.d[k];           \
+                o[k] = (T)(FROM_D);             \
+            }                                   \
+        } else if (w->kind == UN_WIDE_INT) {    \
+            for (size_t k = 0; k < n; k++) {    \
+                int64_t v = w->v.i[k];          \
+                o[k] = (T)(FROM_I);             \
+            }                                   \
+        } else {                                \
+            for (size_t k = 0; k < n; k++) {    \
+                uint64_t v = w->v.u[k];         \
+                o[k] = (T)(FROM_U);             \
+            }                                   \
+        }                                       \
     } while (0)
 #define UN_STORE_SINT(T) UN_STORE_ALL(T, un_double_to_i64(v), v, v)
 #define UN_STORE_UINT(T) UN_STORE_ALL(T, un_double_to_u64(v), (uint64_t)v, v)
@@ -104,7 +120,8 @@ static void un_cast_store(const un_wide *w, inferd_dtype t, void *dst, size_t n)
                      inferd_float_to_half((float)v));
         break;
     case INFERD_DTYPE_BF16:
-        UN_STORE_ALL(uint16_t, inferd_float_to_bf16_truncate((float)v), inferd_float_to_bf16_truncate((float)v),
+        UN_STORE_ALL(uint16_t, inferd_float_to_bf16_truncate((float)v),
+                     inferd_float_to_bf16_truncate((float)v),
                      inferd_float_to_bf16_truncate((float)v));
         break;
     case INFERD_DTYPE_INT8: UN_STORE_SINT(int8_t); break;
@@ -156,10 +173,12 @@ static inferd_dtype un_cast_type_from_name(const char *s)
         const char *name;
         inferd_dtype t;
     } names[] = {
-        {"FLOAT", INFERD_DTYPE_FP32},   {"DOUBLE", INFERD_DTYPE_FP64},  {"FLOAT16", INFERD_DTYPE_FP16},
-        {"BFLOAT16", INFERD_DTYPE_BF16}, {"INT8", INFERD_DTYPE_INT8},   {"INT16", INFERD_DTYPE_INT16},
-        {"INT32", INFERD_DTYPE_INT32},  {"INT64", INFERD_DTYPE_INT64},  {"UINT8", INFERD_DTYPE_UINT8},
-        {"UINT16", INFERD_DTYPE_UINT16}, {"UINT32", INFERD_DTYPE_UINT32}, {"UINT64", INFERD_DTYPE_UINT64},
+        {"FLOAT", INFERD_DTYPE_FP32},    {"DOUBLE", INFERD_DTYPE_FP64},
+        {"FLOAT16", INFERD_DTYPE_FP16},  {"BFLOAT16", INFERD_DTYPE_BF16},
+        {"INT8", INFERD_DTYPE_INT8},     {"INT16", INFERD_DTYPE_INT16},
+        {"INT32", INFERD_DTYPE_INT32},   {"INT64", INFERD_DTYPE_INT64},
+        {"UINT8", INFERD_DTYPE_UINT8},   {"UINT16", INFERD_DTYPE_UINT16},
+        {"UINT32", INFERD_DTYPE_UINT32}, {"UINT64", INFERD_DTYPE_UINT64},
         {"BOOL", INFERD_DTYPE_BOOL},
     };
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -172,7 +191,8 @@ int un_run_cast(onnx_ctx *ctx)
     const onnx_attr *to = onnx_node_attr(onnx_ctx_node(ctx), "to");
     if (to && to->type == ONNX_ATTR_STRING && to->s) {
         inferd_dtype t = un_cast_type_from_name(to->s);
-        if (t == INFERD_DTYPE_INVALID) return onnx_ctx_unsupported(ctx, "unknown target type '%s'", to->s);
+        if (t == INFERD_DTYPE_INVALID)
+            return onnx_ctx_unsupported(ctx, "unknown target type '%s'", to->s);
         return un_cast_to(ctx, t);
     }
     if (!to || to->type != ONNX_ATTR_INT) return onnx_ctx_fail(ctx, "missing int attribute 'to'");

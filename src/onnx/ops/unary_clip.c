@@ -23,9 +23,9 @@ UN_KERNEL(un_clip_u64, uint64_t, uint64_t, UN_CLIP(p->ulo, p->uhi))
 
 /* Float32 goes through the shared activation (ONNX_ACT_CLIP); listed for the type check. */
 static const un_kernel un_clip_table[] = {
-    {INFERD_DTYPE_FP64, un_clip_f64},  {INFERD_DTYPE_INT8, un_clip_i8},
-    {INFERD_DTYPE_INT16, un_clip_i16}, {INFERD_DTYPE_INT32, un_clip_i32},
-    {INFERD_DTYPE_INT64, un_clip_i64}, {INFERD_DTYPE_UINT8, un_clip_u8},
+    {INFERD_DTYPE_FP64, un_clip_f64},   {INFERD_DTYPE_INT8, un_clip_i8},
+    {INFERD_DTYPE_INT16, un_clip_i16},  {INFERD_DTYPE_INT32, un_clip_i32},
+    {INFERD_DTYPE_INT64, un_clip_i64},  {INFERD_DTYPE_UINT8, un_clip_u8},
     {INFERD_DTYPE_UINT16, un_clip_u16}, {INFERD_DTYPE_UINT32, un_clip_u32},
     {INFERD_DTYPE_UINT64, un_clip_u64}, UN_END};
 
@@ -59,8 +59,10 @@ int un_run_clip_attrs(onnx_ctx *ctx)
     un_param p = {.alpha = onnx_attr_float(node, "min", -FLT_MAX),
                   .beta = onnx_attr_float(node, "max", FLT_MAX)};
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
-    if (x && x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 && x->dtype != INFERD_DTYPE_FP16)
-        return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+    if (x && x->dtype != INFERD_DTYPE_FP32 && x->dtype != INFERD_DTYPE_FP64 &&
+        x->dtype != INFERD_DTYPE_FP16)
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (x && x->dtype == INFERD_DTYPE_FP64) { /* attribute defaults are float limits */
         if (!onnx_node_attr(node, "min")) p.alpha = -DBL_MAX;
         if (!onnx_node_attr(node, "max")) p.beta = DBL_MAX;
@@ -97,8 +99,12 @@ int un_run_clip_inputs(onnx_ctx *ctx)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input 0");
-    un_param p = {.alpha = -INFINITY, .beta = INFINITY, .ilo = INT64_MIN, .ihi = INT64_MAX,
-                  .ulo = 0, .uhi = UINT64_MAX};
+    un_param p = {.alpha = -INFINITY,
+                  .beta = INFINITY,
+                  .ilo = INT64_MIN,
+                  .ihi = INT64_MAX,
+                  .ulo = 0,
+                  .uhi = UINT64_MAX};
     if (un_clip_bound(ctx, 1, x, &p) < 0 || un_clip_bound(ctx, 2, x, &p) < 0) return -1;
     return un_clip_apply(ctx, &p);
 }

@@ -34,24 +34,27 @@ int un_run(onnx_ctx *ctx, const un_kernel *table, inferd_dtype out_dtype,
            const un_param *p); /* unary_run.c */
 
 /* NAME: o[i] = EXPR with x = in[i]; T names the input type inside EXPR. */
-#define UN_KERNEL(NAME, TX, TO, EXPR)                                                        \
-    static void NAME(void *out, const void *in, int64_t n, const un_param *p)                \
-    {                                                                                        \
-        typedef TX T;                                                                        \
-        (void)p;                                                                             \
-        TO *o = out;                                                                         \
-        const T *a = in;                                                                     \
-        for (int64_t i = 0; i < n; i++) {                                                    \
-            T x = a[i];                                                                      \
-            o[i] = (TO)(EXPR);                                                               \
-        }                                                                                    \
+#define UN_KERNEL(NAME, TX, TO, EXPR)                                         \
+    static void NAME(void *out, const void *in, int64_t n, const un_param *p) \
+    {                                                                         \
+        typedef TX T;                                                         \
+        (void)p;                                                              \
+        TO *o = out;                                                          \
+        const T *a = in;                                                      \
+        for (int64_t i = 0; i < n; i++) {                                     \
+            T x = a[i];                                                       \
+            o[i] = (TO)(EXPR);                                                \
+        }                                                                     \
     }
 
 /* Kernels NAME_f32 and NAME_f64 from one type-generic expression (use <tgmath.h>). */
-#define UN_FLOAT_KERNELS(NAME, EXPR)                                                         \
-    UN_KERNEL(NAME##_f32, float, float, EXPR)                                                \
+#define UN_FLOAT_KERNELS(NAME, EXPR)          \
+    UN_KERNEL(NAME##_f32, float, float, EXPR) \
     UN_KERNEL(NAME##_f64, double, double, EXPR)
 #define UN_FLOAT_ENTRIES(NAME) {INFERD_DTYPE_FP32, NAME##_f32}, {INFERD_DTYPE_FP64, NAME##_f64},
-#define UN_END {INFERD_DTYPE_INVALID, NULL}
+#define UN_END                     \
+    {                              \
+        INFERD_DTYPE_INVALID, NULL \
+    }
 
 #endif

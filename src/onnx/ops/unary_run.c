@@ -15,7 +15,9 @@ int un_run(onnx_ctx *ctx, const un_kernel *table, inferd_dtype out_dtype, const 
             fn = table->fn;
             break;
         }
-    if (!fn) return onnx_ctx_unsupported(ctx, "input type %s not supported", inferd_dtype_name(x->dtype));
+    if (!fn)
+        return onnx_ctx_unsupported(ctx, "input type %s not supported",
+                                    inferd_dtype_name(x->dtype));
     if (out_dtype == INFERD_DTYPE_INVALID) out_dtype = x->dtype;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, out_dtype, x->ndim, x->dims);
     if (!y) return -1;

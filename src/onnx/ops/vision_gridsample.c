@@ -43,7 +43,8 @@ static double gs_pad(const gs_cfg *g, double c, int64_t size)
 {
     if (g->pad == GS_BORDER) return gs_clip(c, size);
     if (g->pad == GS_REFLECTION) {
-        c = g->align ? gs_reflect(c, 0, 2.0 * (double)(size - 1)) : gs_reflect(c, -1, 2.0 * (double)size - 1);
+        c = g->align ? gs_reflect(c, 0, 2.0 * (double)(size - 1))
+                     : gs_reflect(c, -1, 2.0 * (double)size - 1);
         return gs_clip(c, size);
     }
     return c;
@@ -135,7 +136,8 @@ int vision_run_grid_sample(onnx_ctx *ctx)
                 const float *loc = gd + (b * ho * wo + k) * 2;
                 double v = 0;
                 /* a NaN location reads nothing: it would make an invalid index */
-                if (loc[0] == loc[0] && loc[1] == loc[1] && fabsf(loc[0]) < 1e6f && fabsf(loc[1]) < 1e6f)
+                if (loc[0] == loc[0] && loc[1] == loc[1] && fabsf(loc[0]) < 1e6f &&
+                    fabsf(loc[1]) < 1e6f)
                     v = gs_sample(plane, &g, loc[0], loc[1]);
                 yd[(b * c + ch) * ho * wo + k] = (float)v;
             }

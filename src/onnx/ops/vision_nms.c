@@ -82,7 +82,8 @@ int vision_run_nms(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "max_output_boxes_per_class must be one int64");
     int64_t max_out = mt ? ((const int64_t *)mt->data)[0] : 0;
     double iou_thr, score_thr;
-    if (scalar_input(ctx, 3, 0.0, &iou_thr) < 0 || scalar_input(ctx, 4, 0.0, &score_thr) < 0) return -1;
+    if (scalar_input(ctx, 3, 0.0, &iou_thr) < 0 || scalar_input(ctx, 4, 0.0, &score_thr) < 0)
+        return -1;
     const int has_score_thr = onnx_ctx_input(ctx, 4) != NULL;
     if (iou_thr < 0 || iou_thr > 1) return onnx_ctx_fail(ctx, "iou_threshold must be in [0, 1]");
     if (max_out < 0) max_out = 0;

@@ -5,8 +5,8 @@
 
 #include "../op.h"
 
-int vision_run_nms(onnx_ctx *ctx);          /* vision_nms.c */
-int vision_run_grid_sample(onnx_ctx *ctx);  /* vision_gridsample.c */
-int vision_run_roi_align(onnx_ctx *ctx);    /* vision_roialign.c */
+int vision_run_nms(onnx_ctx *ctx);         /* vision_nms.c */
+int vision_run_grid_sample(onnx_ctx *ctx); /* vision_gridsample.c */
+int vision_run_roi_align(onnx_ctx *ctx);   /* vision_roialign.c */
 
 #endif

@@ -46,12 +46,14 @@ int vision_run_roi_align(onnx_ctx *ctx)
     if (strcmp(ct, "half_pixel") == 0) half = 1;
     else if (strcmp(ct, "output_half_pixel") == 0) half = 0;
     else return onnx_ctx_fail(ctx, "unknown coordinate_transformation_mode '%s'", ct);
-    const int64_t oh = onnx_attr_int(node, "output_height", 1), ow = onnx_attr_int(node, "output_width", 1);
+    const int64_t oh = onnx_attr_int(node, "output_height", 1),
+                  ow = onnx_attr_int(node, "output_width", 1);
     const int64_t sr = onnx_attr_int(node, "sampling_ratio", 0);
     const float scale = onnx_attr_float(node, "spatial_scale", 1.0f);
     if (oh < 1 || ow < 1 || oh > (1 << 16) || ow > (1 << 16) || sr < 0 || sr > (1 << 16))
         return onnx_ctx_fail(ctx, "bad output size or sampling_ratio");
-    const int64_t nr = rois->dims[0], n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    const int64_t nr = rois->dims[0], n = x->dims[0], c = x->dims[1], h = x->dims[2],
+                  w = x->dims[3];
     int64_t dims[4] = {nr, c, oh, ow};
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, 4, dims);
     if (!y) return -1;
@@ -83,9 +85,11 @@ int vision_run_roi_align(onnx_ctx *ctx)
                 for (int64_t pw = 0; pw < ow; pw++) {
                     double sum = 0;
                     for (int64_t iy = 0; iy < gh; iy++) {
-                        const double yy = y1 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
+                        const double yy =
+                            y1 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
                         for (int64_t ix = 0; ix < gw; ix++) {
-                            const double xx = x1 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
+                            const double xx =
+                                x1 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
                             sum += bilinear(plane, h, w, yy, xx);
                         }
                     }

@@ -12,15 +12,17 @@
 #include "tool.h"
 
 #define MAX_DIM_OVERRIDES 32
-#define MAX_SAMPLES ((size_t)1 << 20) /* latency samples kept */
+#define MAX_SAMPLES       ((size_t)1 << 20) /* latency samples kept */
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: inferd-onnx bench MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...\n"
-               "Feeds random inputs of the model's shapes: a symbolic or unknown dim is V if named by\n"
-               "--dim, else N (default 1) for the first dim, else 1. Runs for S seconds (default 5)\n"
-               "after one warm-up run and prints throughput (batch items per second), latency\n"
-               "p50/p99 per run, and the process's peak RSS.\n");
+    fprintf(
+        f,
+        "usage: inferd-onnx bench MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...\n"
+        "Feeds random inputs of the model's shapes: a symbolic or unknown dim is V if named by\n"
+        "--dim, else N (default 1) for the first dim, else 1. Runs for S seconds (default 5)\n"
+        "after one warm-up run and prints throughput (batch items per second), latency\n"
+        "p50/p99 per run, and the process's peak RSS.\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -98,8 +100,8 @@ int tool_bench(int argc, char **argv)
     int rc = 1;
     unsigned seed = 42;
     int64_t items = 1;
-    printf("model: %s\ncores: %ld\nbatch: %ld threads: %ld seconds: %ld\n", path, sysconf(_SC_NPROCESSORS_ONLN),
-           batch, threads, seconds);
+    printf("model: %s\ncores: %ld\nbatch: %ld threads: %ld seconds: %ld\n", path,
+           sysconf(_SC_NPROCESSORS_ONLN), batch, threads, seconds);
     /* the kernels OpenBLAS picked (OPENBLAS_CORETYPE can force others): GEMM speed depends on it */
     printf("blas: %s\n", onnx_blas_info());
     for (int i = 0; i < n_in; i++) {
@@ -114,7 +116,8 @@ int tool_bench(int argc, char **argv)
             if (d < 0) {
                 d = k == 0 ? batch : 1;
                 for (int o = 0; o < n_dims; o++)
-                    if (vi->dim_names[k] && !strcmp(vi->dim_names[k], dim_names[o])) d = dim_values[o];
+                    if (vi->dim_names[k] && !strcmp(vi->dim_names[k], dim_names[o]))
+                        d = dim_values[o];
             }
             shapes[i][k] = d;
             if (i == 0 && k == 0) items = d; /* what one run infers over */
@@ -122,7 +125,8 @@ int tool_bench(int argc, char **argv)
         }
         size_t es = inferd_dtype_size(vi->dtype);
         if (es == 0 || n > ((size_t)1 << 34) / es) {
-            fprintf(stderr, "inferd-onnx bench: input '%s' is too large or of unsupported type\n", vi->name);
+            fprintf(stderr, "inferd-onnx bench: input '%s' is too large or of unsupported type\n",
+                    vi->name);
             goto out;
         }
         bufs[i] = malloc(n * es + 1);
@@ -137,7 +141,8 @@ int tool_bench(int argc, char **argv)
     }
     onnx_session *s;
     char err[512];
-    if (onnx_session_create(m, (int)threads, &s, err, sizeof err) < 0 || onnx_run(s, inputs, n_in, err, sizeof err) < 0) {
+    if (onnx_session_create(m, (int)threads, &s, err, sizeof err) < 0 ||
+        onnx_run(s, inputs, n_in, err, sizeof err) < 0) {
         fprintf(stderr, "inferd-onnx bench: %s\n", err);
         goto out;
     }
@@ -174,9 +179,11 @@ int tool_bench(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru);
         printf("runs: %zu in %.2f s\n", total_runs, elapsed);
         printf("throughput: %.1f inferences/s\n", (double)total_runs * (double)items / elapsed);
-        printf("latency p50: %.3f ms p99: %.3f ms\n", lat[n_runs / 2] * 1e3, lat[(n_runs * 99) / 100] * 1e3);
-        printf("peak RSS: %.1f MiB (activations: %.1f MiB, weights: %.1f MiB)\n", ru.ru_maxrss / 1024.0,
-               (double)onnx_session_peak_bytes(s) / (1 << 20), (double)onnx_model_weight_bytes(m) / (1 << 20));
+        printf("latency p50: %.3f ms p99: %.3f ms\n", lat[n_runs / 2] * 1e3,
+               lat[(n_runs * 99) / 100] * 1e3);
+        printf("peak RSS: %.1f MiB (activations: %.1f MiB, weights: %.1f MiB)\n",
+               ru.ru_maxrss / 1024.0, (double)onnx_session_peak_bytes(s) / (1 << 20),
+               (double)onnx_model_weight_bytes(m) / (1 << 20));
         rc = 0;
     }
     free(lat);

@@ -9,9 +9,10 @@ int tool_info(int argc, char **argv)
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: inferd-onnx info MODEL\n"
-                   "Prints the model's inputs and outputs (type and shape; symbolic dims by name),\n"
-                   "opset, producer, and the number of nodes per operator type.\n");
+            printf(
+                "usage: inferd-onnx info MODEL\n"
+                "Prints the model's inputs and outputs (type and shape; symbolic dims by name),\n"
+                "opset, producer, and the number of nodes per operator type.\n");
             return 0;
         }
         if (argv[i][0] == '-' || path) {
@@ -50,10 +51,13 @@ int tool_info(int argc, char **argv)
         printf("  %-24s %d\n", t, n);
         total += n;
     }
-    printf("nodes: %d in the file, %d after folding and fusion\n", total, onnx_model_num_exec_nodes(m));
+    printf("nodes: %d in the file, %d after folding and fusion\n", total,
+           onnx_model_num_exec_nodes(m));
     printf("weights: %zu bytes\n", onnx_model_weight_bytes(m));
     int64_t slice = onnx_model_batch_slice(m);
-    if (slice > 0) printf("batch slice: %lld (larger batches run this many samples at a time)\n", (long long)slice);
+    if (slice > 0)
+        printf("batch slice: %lld (larger batches run this many samples at a time)\n",
+               (long long)slice);
     else printf("batch slice: none (batches run whole)\n");
     onnx_model_free(m);
     return 0;

@@ -7,15 +7,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: inferd-onnx COMMAND [options]\n"
-            "Commands:\n"
-            "  info MODEL                         inputs, outputs, opset and operators of a model\n"
-            "  run MODEL --input NAME=FILE.npy... run once and write each output as DIR/<name>.npy\n"
-            "          [--output-dir DIR] [--threads T]\n"
-            "  bench MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...\n"
-            "                                     throughput and latency on random inputs\n"
-            "Run 'inferd-onnx COMMAND --help' for a command's options.\n");
+    fprintf(
+        f, "usage: inferd-onnx COMMAND [options]\n"
+           "Commands:\n"
+           "  info MODEL                         inputs, outputs, opset and operators of a model\n"
+           "  run MODEL --input NAME=FILE.npy... run once and write each output as DIR/<name>.npy\n"
+           "          [--output-dir DIR] [--threads T]\n"
+           "  bench MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...\n"
+           "                                     throughput and latency on random inputs\n"
+           "Run 'inferd-onnx COMMAND --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -11,11 +11,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: inferd-onnx run MODEL --input NAME=FILE.npy [--input ...] [--output-dir DIR]\n"
-               "                         [--threads T]\n"
-               "Runs the model once. Every model input must be given. Each output is written to\n"
-               "DIR/<output name>.npy (DIR defaults to '.'; '/' in names becomes '_').\n"
-               ".npy types: float32, float64, int64, int32, uint8, bool (little-endian, C order).\n");
+    fprintf(f,
+            "usage: inferd-onnx run MODEL --input NAME=FILE.npy [--input ...] [--output-dir DIR]\n"
+            "                         [--threads T]\n"
+            "Runs the model once. Every model input must be given. Each output is written to\n"
+            "DIR/<output name>.npy (DIR defaults to '.'; '/' in names becomes '_').\n"
+            ".npy types: float32, float64, int64, int32, uint8, bool (little-endian, C order).\n");
 }
 
 int tool_run(int argc, char **argv)
@@ -75,8 +76,8 @@ int tool_run(int argc, char **argv)
             goto out;
         }
         n_loaded++;
-        inputs[i] = (onnx_input){names[i], arrays[i].dtype, arrays[i].ndim, arrays[i].dims, arrays[i].data,
-                                 arrays[i].nbytes};
+        inputs[i] = (onnx_input){names[i],       arrays[i].dtype, arrays[i].ndim,
+                                 arrays[i].dims, arrays[i].data,  arrays[i].nbytes};
     }
     if (mkdir(out_dir, 0755) < 0) {
         struct stat st;
@@ -110,7 +111,8 @@ int tool_run(int argc, char **argv)
             continue;
         }
         printf("%s: %s [", o.name, inferd_dtype_name(o.dtype));
-        for (int k = 0; k < o.ndim; k++) printf("%lld%s", (long long)o.dims[k], k + 1 < o.ndim ? ", " : "");
+        for (int k = 0; k < o.ndim; k++)
+            printf("%lld%s", (long long)o.dims[k], k + 1 < o.ndim ? ", " : "");
         printf("] -> %s\n", file);
     }
     onnx_session_free(s);

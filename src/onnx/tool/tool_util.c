@@ -26,8 +26,10 @@ void tool_format_info(const onnx_value_info *vi, char *buf, size_t len)
     p += (size_t)snprintf(buf + p, len - p, "[");
     for (int k = 0; k < vi->ndim && p < len; k++) {
         const char *sep = k + 1 < vi->ndim ? ", " : "";
-        if (vi->dims[k] >= 0) p += (size_t)snprintf(buf + p, len - p, "%lld%s", (long long)vi->dims[k], sep);
-        else if (vi->dim_names[k]) p += (size_t)snprintf(buf + p, len - p, "%s%s", vi->dim_names[k], sep);
+        if (vi->dims[k] >= 0)
+            p += (size_t)snprintf(buf + p, len - p, "%lld%s", (long long)vi->dims[k], sep);
+        else if (vi->dim_names[k])
+            p += (size_t)snprintf(buf + p, len - p, "%s%s", vi->dim_names[k], sep);
         else p += (size_t)snprintf(buf + p, len - p, "?%s", sep);
     }
     if (p < len) snprintf(buf + p, len - p, "]");

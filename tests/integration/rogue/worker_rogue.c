@@ -14,22 +14,34 @@
 
 typedef struct rogue_mode {
     const char *name;
-    int phase;                   /* enum worker_hook_phase when it acts */
+    int phase; /* enum worker_hook_phase when it acts */
 } rogue_mode;
 
 static const rogue_mode modes[] = {
-    {"ring_cells", WORKER_HOOK_CLAIMED},     {"ring_enqueue", WORKER_HOOK_CLAIMED},
-    {"ring_dequeue", WORKER_HOOK_CLAIMED},   {"ring_mask", WORKER_HOOK_CLAIMED},
-    {"completion_head", WORKER_HOOK_CLAIMED}, {"completion_tail", WORKER_HOOK_CLAIMED},
-    {"claim_pos", WORKER_HOOK_CLAIMED},      {"ftruncate", WORKER_HOOK_CLAIMED},
-    {"shutdown", WORKER_HOOK_CLAIMED},       {"model_names", WORKER_HOOK_CLAIMED},
-    {"batch_state", WORKER_HOOK_FINISHED},   {"batch_status", WORKER_HOOK_FINISHED},
-    {"out_needed", WORKER_HOOK_FINISHED},    {"request_status", WORKER_HOOK_FINISHED},
-    {"out_offset", WORKER_HOOK_FINISHED},    {"out_nbytes", WORKER_HOOK_FINISHED},
-    {"out_dims", WORKER_HOOK_FINISHED},      {"error_text", WORKER_HOOK_FINISHED},
-    {"completion_slot", WORKER_HOOK_FINISHED}, {"heartbeat_future", WORKER_HOOK_TICK},
-    {"heartbeat_zero", WORKER_HOOK_TICK},    {"in_hand", WORKER_HOOK_TICK},
-    {"counts", WORKER_HOOK_TICK},            {"worker_state", WORKER_HOOK_TICK},
+    {"ring_cells", WORKER_HOOK_CLAIMED},
+    {"ring_enqueue", WORKER_HOOK_CLAIMED},
+    {"ring_dequeue", WORKER_HOOK_CLAIMED},
+    {"ring_mask", WORKER_HOOK_CLAIMED},
+    {"completion_head", WORKER_HOOK_CLAIMED},
+    {"completion_tail", WORKER_HOOK_CLAIMED},
+    {"claim_pos", WORKER_HOOK_CLAIMED},
+    {"ftruncate", WORKER_HOOK_CLAIMED},
+    {"shutdown", WORKER_HOOK_CLAIMED},
+    {"model_names", WORKER_HOOK_CLAIMED},
+    {"batch_state", WORKER_HOOK_FINISHED},
+    {"batch_status", WORKER_HOOK_FINISHED},
+    {"out_needed", WORKER_HOOK_FINISHED},
+    {"request_status", WORKER_HOOK_FINISHED},
+    {"out_offset", WORKER_HOOK_FINISHED},
+    {"out_nbytes", WORKER_HOOK_FINISHED},
+    {"out_dims", WORKER_HOOK_FINISHED},
+    {"error_text", WORKER_HOOK_FINISHED},
+    {"completion_slot", WORKER_HOOK_FINISHED},
+    {"heartbeat_future", WORKER_HOOK_TICK},
+    {"heartbeat_zero", WORKER_HOOK_TICK},
+    {"in_hand", WORKER_HOOK_TICK},
+    {"counts", WORKER_HOOK_TICK},
+    {"worker_state", WORKER_HOOK_TICK},
     {"pid", WORKER_HOOK_TICK},
 };
 
@@ -97,7 +109,7 @@ static int act(worker_ctx *c, uint32_t slot)
     } else if (b && !strcmp(m, "completion_slot")) {
         raw_complete(c, (uint64_t)r->batch_slots + 5);
         consumed = 1;
-    } else if (b) {   /* the batch table: request statuses and output descriptors */
+    } else if (b) { /* the batch table: request statuses and output descriptors */
         uint8_t *t = r->arena + b->table_off;
         shm_request *req = (shm_request *)t;
         shm_tensor *out = (shm_tensor *)(t + (uint64_t)b->n_requests *
@@ -128,7 +140,7 @@ static void tick(worker_ctx *c)
 
 static int hook(worker_ctx *c, int phase, uint32_t slot)
 {
-    if (phase == WORKER_HOOK_CLAIMED) armed = 1;   /* act once a request is in hand */
+    if (phase == WORKER_HOOK_CLAIMED) armed = 1; /* act once a request is in hand */
     if (!armed || phase != mode->phase) return 0;
     if (!acted) log_warn("rogue: %s (%s)", mode->name, die_after ? "die" : "carry on");
     int consumed = 0;
@@ -155,7 +167,7 @@ worker_hook_fn worker_rogue_setup(const char *model_name)
     }
     if (once) {
         int fd = open(once, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-        if (fd < 0) return NULL;   /* an earlier worker was the rogue: be honest */
+        if (fd < 0) return NULL; /* an earlier worker was the rogue: be honest */
         close(fd);
     }
     die_after = then && !strcmp(then, "die");

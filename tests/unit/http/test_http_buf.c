@@ -32,7 +32,7 @@ static void test_escaping(void **state)
     expect_escaped("\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"");
     expect_escaped("\x01\x1f", 2, "\"\\u0001\\u001f\"");
     expect_escaped("a\0b", 3, "\"a\\u0000b\"");
-    expect_escaped("\xc3\xbc", 2, "\"\xc3\xbc\"");                 /* ü stays */
+    expect_escaped("\xc3\xbc", 2, "\"\xc3\xbc\"");                  /* ü stays */
     expect_escaped("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");  /* emoji stays */
     expect_escaped("\xff", 1, "\"\\ufffd\"");                       /* invalid byte */
     expect_escaped("\xc3", 1, "\"\\ufffd\"");                       /* truncated */

@@ -29,8 +29,8 @@ static void test_consume_across_buffers_past_4_gib(void **state)
 {
     (void)state;
     size_t body_len = 5 * GIB;
-    char *body = mmap(NULL, body_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    char *body =
+        mmap(NULL, body_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (body == MAP_FAILED) skip();
     char head[100], line[2];
     uv_buf_t bufs[3] = {http_buf_span(head, sizeof head), http_buf_span(line, sizeof line),
@@ -54,7 +54,7 @@ static void test_consume_partial_first_and_exact_boundary(void **state)
     assert_int_equal(http_bufs_consume(bufs, 2, 4), 2);
     assert_ptr_equal(bufs[0].base, a + 4);
     assert_int_equal(bufs[0].len, 6);
-    assert_int_equal(http_bufs_consume(bufs, 2, 6), 1);   /* exactly the first one */
+    assert_int_equal(http_bufs_consume(bufs, 2, 6), 1); /* exactly the first one */
     assert_ptr_equal(bufs[0].base, b);
     assert_int_equal(bufs[0].len, 20);
 }

@@ -30,7 +30,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static http_exchange *pending[BATCH];
 static int n_pending;
 static int stop_answerer;
-static int block_loop, first_seen;   /* test_failed_write_stops_parsing */
+static int block_loop, first_seen; /* test_failed_write_stops_parsing */
 
 static void respond_path(http_exchange *ex, void *arg)
 {
@@ -74,7 +74,7 @@ static void hold_loop(void)
 static void handler(http_exchange *ex, void *ctx)
 {
     (void)ctx;
-    if (strcmp(http_ex_path(ex), "/host") == 0) {   /* says whether a Host header came */
+    if (strcmp(http_ex_path(ex), "/host") == 0) { /* says whether a Host header came */
         const char *host = http_ex_header(ex, "host");
         char *body = strdup(host ? "host present" : "host missing");
         http_ex_respond(ex, 200, "text/plain", body, strlen(body), "");
@@ -163,7 +163,10 @@ static http_server *start_n(int threads)
     return srv;
 }
 
-static http_server *start(void) { return start_n(2); }
+static http_server *start(void)
+{
+    return start_n(2);
+}
 
 static void send_all(int fd, const char *s)
 {
@@ -225,7 +228,7 @@ static void test_orphaned_answer_is_dropped(void **state)
     free(got);
     close(fd2);
     int want = 1;
-    answerer(&want);   /* answers the orphan: must free it, not write anywhere */
+    answerer(&want); /* answers the orphan: must free it, not write anywhere */
     http_server_shutdown(srv, 2000);
 }
 
@@ -235,11 +238,11 @@ static void test_orphaned_answer_is_dropped(void **state)
 static void test_failed_write_stops_parsing(void **state)
 {
     (void)state;
-    http_server *srv = start_n(1);   /* one loop: the order of events is the test's */
+    http_server *srv = start_n(1); /* one loop: the order of events is the test's */
     int port = http_server_port(srv);
     int victim = connect_to(port);
     send_all(victim, "GET /sync/warm HTTP/1.1\r\nHost: x\r\n\r\n");
-    char *got = read_responses(victim, "/sync/warm");   /* accepted and reading */
+    char *got = read_responses(victim, "/sync/warm"); /* accepted and reading */
     free(got);
     /* hold the loop thread, so the reset is there before the server reads the requests */
     int blocker = connect_to(port);
@@ -252,7 +255,7 @@ static void test_failed_write_stops_parsing(void **state)
                      "GET /async/second HTTP/1.1\r\nHost: x\r\n\r\n");
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt(victim, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(victim);   /* RST: reading still yields the requests, writing fails */
+    close(victim); /* RST: reading still yields the requests, writing fails */
     pthread_mutex_lock(&lock);
     block_loop = 0;
     pthread_cond_broadcast(&cond);
@@ -275,7 +278,7 @@ static void test_failed_write_stops_parsing(void **state)
     int got_second = n_pending;
     pthread_mutex_unlock(&lock);
     int want = 0;
-    answerer(&want);   /* if a request did get through, answer it (ASan sees the rest) */
+    answerer(&want); /* if a request did get through, answer it (ASan sees the rest) */
     http_server_shutdown(srv, 2000);
     assert_int_equal(got_second, 0);
 }

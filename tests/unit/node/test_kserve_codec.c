@@ -81,10 +81,12 @@ static void test_decode_fp32_nested_and_flat(void **state)
     kserve_params p;
     char err[256];
     const char *jsons[] = {
-        "{\"id\": \"x1\", \"inputs\": [{\"name\": \"IN\", \"datatype\": \"FP32\", \"shape\": [2, 3],"
+        "{\"id\": \"x1\", \"inputs\": [{\"name\": \"IN\", \"datatype\": \"FP32\", \"shape\": [2, "
+        "3],"
         " \"data\": [[1, 2.5, -3], [0.1, 1e-3, 7]]}], \"parameters\": {\"priority\": 3,"
         " \"timeout\": 5000, \"delay_ms\": 20}}",
-        "{\"id\": \"x1\", \"inputs\": [{\"name\": \"IN\", \"datatype\": \"FP32\", \"shape\": [2, 3],"
+        "{\"id\": \"x1\", \"inputs\": [{\"name\": \"IN\", \"datatype\": \"FP32\", \"shape\": [2, "
+        "3],"
         " \"data\": [1, 2.5, -3, 0.1, 1e-3, 7]}], \"parameters\": {\"priority\": 3,"
         " \"timeout\": 5000, \"delay_ms\": 20}}",
     };
@@ -119,9 +121,11 @@ static void test_decode_bytes_layout(void **state)
     infer_request req;
     kserve_params p;
     char err[256];
-    assert_int_equal(decode(f, &m, "{\"inputs\": [{\"name\": \"IN\", \"datatype\": \"BYTES\","
-                                   " \"shape\": [3], \"data\": [\"ab\", \"\", \"a\\u0000z\"]}]}",
-                            &req, &p, err), 0);
+    assert_int_equal(decode(f, &m,
+                            "{\"inputs\": [{\"name\": \"IN\", \"datatype\": \"BYTES\","
+                            " \"shape\": [3], \"data\": [\"ab\", \"\", \"a\\u0000z\"]}]}",
+                            &req, &p, err),
+                     0);
     assert_null(p.id);
     assert_int_equal(req.batch_rows, 1);
     const shm_tensor *t = &req.inputs[0];
@@ -134,7 +138,12 @@ static void test_decode_bytes_layout(void **state)
 static void test_decode_every_int_type(void **state)
 {
     fixture *f = *state;
-    struct { const char *dt; const char *data; uint8_t bytes[16]; size_t n; } cases[] = {
+    struct {
+        const char *dt;
+        const char *data;
+        uint8_t bytes[16];
+        size_t n;
+    } cases[] = {
         {"BOOL", "[true, false]", {1, 0}, 2},
         {"INT8", "[-128, 127]", {0x80, 0x7f}, 2},
         {"UINT8", "[0, 255]", {0, 255}, 2},
@@ -142,15 +151,20 @@ static void test_decode_every_int_type(void **state)
         {"UINT16", "[65535, 1]", {0xff, 0xff, 1, 0}, 4},
         {"INT32", "[-1, 16909060]", {0xff, 0xff, 0xff, 0xff, 4, 3, 2, 1}, 8},
         {"UINT32", "[4294967295, 0]", {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, 8},
-        {"INT64", "[-1, 1]", {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0, 0, 0, 0}, 16},
+        {"INT64",
+         "[-1, 1]",
+         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0, 0, 0, 0},
+         16},
         {"UINT64", "[1, 2]", {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0}, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t dims[] = {2};
         model_config m = model(cases[i].dt, 0, 1, dims);
         char json[256];
-        snprintf(json, sizeof json, "{\"inputs\": [{\"name\": \"IN\", \"datatype\": \"%s\", "
-                 "\"shape\": [2], \"data\": %s}]}", cases[i].dt, cases[i].data);
+        snprintf(json, sizeof json,
+                 "{\"inputs\": [{\"name\": \"IN\", \"datatype\": \"%s\", "
+                 "\"shape\": [2], \"data\": %s}]}",
+                 cases[i].dt, cases[i].data);
         infer_request req;
         kserve_params p;
         char err[256];
@@ -179,33 +193,58 @@ static void test_rejections_free_everything(void **state)
     m.inputs[0].ndim = m.inputs[1].ndim = 1;
     m.inputs[0].dims[0] = 2;
     m.inputs[1].dims[0] = -1;
-    struct { const char *json; const char *words; } bad[] = {
+    struct {
+        const char *json;
+        const char *words;
+    } bad[] = {
         /* A decodes fine, then B fails: A's buffer must be freed too */
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [\"x\"]}]}", "integer"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [2, 1], \"data\": [1, 2]}]}", "batch size"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 3], \"data\": [1, 2, 3]},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}", "expects 2"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [5, 2], \"data\": []},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [5, 1], \"data\": []}]}", "max_batch_size"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
-         " {\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]}]}", "twice"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [[[1], [2]]]},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}", "deeper"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": {}},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}", "array"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
-         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1000000], \"data\": [1]}]}", "1000000 elements"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]}]}", "takes 2 inputs"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [\"x\"]}]}",
+         "integer"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [2, 1], \"data\": [1, 2]}]}",
+         "batch size"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 3], \"data\": "
+         "[1, 2, 3]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}",
+         "expects 2"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [5, 2], \"data\": "
+         "[]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [5, 1], \"data\": []}]}",
+         "max_batch_size"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]},"
+         " {\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]}]}",
+         "twice"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[[[1], [2]]]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}",
+         "deeper"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "{}},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}]}",
+         "array"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]},"
+         " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1000000], \"data\": [1]}]}",
+         "1000000 elements"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]}]}",
+         "takes 2 inputs"},
         {"{\"inputs\": [], \"outputs\": [{\"name\": \"ZZ\"}]}", "no output 'ZZ'"},
         /* a client-chosen delay above the model's max_delay_ms */
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2]},"
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2]},"
          " {\"name\": \"B\", \"datatype\": \"INT32\", \"shape\": [1, 1], \"data\": [1]}],"
-         " \"parameters\": {\"delay_ms\": 51}}", "max_delay_ms"},
-        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": [1, 2],"
+         " \"parameters\": {\"delay_ms\": 51}}",
+         "max_delay_ms"},
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2],"
          " \"parameters\": {\"binary_data_size\": 8}}, {\"name\": \"B\", \"datatype\": \"INT32\","
-         " \"shape\": [1, 1], \"data\": [1]}]}", "binary"},
+         " \"shape\": [1, 1], \"data\": [1]}]}",
+         "binary"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         infer_request req;
@@ -243,9 +282,10 @@ static void test_encode_exact_numbers(void **state)
     http_buf_init(&b);
     char err[256];
     assert_int_equal(kserve_encode_infer(&req, &m, &f->region, "q\"1", 3, &b, err, sizeof err), 0);
-    assert_string_equal(b.data, "{\"model_name\": \"m\", \"model_version\": \"1\", \"id\": \"q\\\"1\", "
-                                "\"outputs\": [{\"name\": \"OUT\", \"datatype\": \"FP32\", "
-                                "\"shape\": [1, 4], \"data\": [0.100000001,1,\"NaN\",\"-Inf\"]}]}");
+    assert_string_equal(b.data,
+                        "{\"model_name\": \"m\", \"model_version\": \"1\", \"id\": \"q\\\"1\", "
+                        "\"outputs\": [{\"name\": \"OUT\", \"datatype\": \"FP32\", "
+                        "\"shape\": [1, 4], \"data\": [0.100000001,1,\"NaN\",\"-Inf\"]}]}");
     http_buf_free(&b);
 
     /* an output whose size disagrees with its shape is refused, not read past */
@@ -315,7 +355,7 @@ static void test_encode_fp64_and_ints(void **state)
     assert_string_equal(b.data, "[true,false,true]");
     http_buf_free(&b);
 
-    uint16_t half[] = {0x3c00, 0xc000, 0x3555};   /* 1, -2, 0.33325 */
+    uint16_t half[] = {0x3c00, 0xc000, 0x3555}; /* 1, -2, 0.33325 */
     memcpy(shm_arena_ptr(&f->region, off), half, sizeof half);
     t.dtype = INFERD_DTYPE_FP16;
     t.dims[0] = 3;

@@ -12,12 +12,19 @@
 
 #include "kserve_json.h"
 
-static kj_cursor cur(const char *s) { return (kj_cursor){s, s + strlen(s)}; }
+static kj_cursor cur(const char *s)
+{
+    return (kj_cursor){s, s + strlen(s)};
+}
 
 static void test_strings(void **state)
 {
     (void)state;
-    struct { const char *in; const char *out; size_t n; } ok[] = {
+    struct {
+        const char *in;
+        const char *out;
+        size_t n;
+    } ok[] = {
         {"\"abc\"", "abc", 3},
         {"\"a\\\"b\\\\c\\/\"", "a\"b\\c/", 6},
         {"\"\\n\\t\\r\\b\\f\"", "\n\t\r\b\f", 5},
@@ -38,8 +45,8 @@ static void test_strings(void **state)
         assert_memory_equal(buf, ok[i].out, n);
         assert_true(c.p == c.end);
     }
-    const char *bad[] = {"\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"",
-                         "\"a\nb\"", "\"\xff\"", "\"\xc3\"", "abc", "\"\\"};
+    const char *bad[] = {"\"abc",    "\"\\x\"",  "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"",
+                         "\"a\nb\"", "\"\xff\"", "\"\xc3\"",  "abc",         "\"\\"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         kj_cursor c = cur(bad[i]);
         size_t n;
@@ -98,7 +105,7 @@ static void test_skip(void **state)
     memset(deep, '[', 200);
     deep[200] = '\0';
     kj_cursor c = cur(deep);
-    assert_int_equal(kj_skip(&c, 0), -1);   /* depth bounded, no stack overflow */
+    assert_int_equal(kj_skip(&c, 0), -1); /* depth bounded, no stack overflow */
 }
 
 static void test_split(void **state)
@@ -121,11 +128,11 @@ static void test_split(void **state)
     assert_memory_equal(body + spans[2].off, "\"s\"", spans[2].len);
     free(skel);
 
-    const char *bad[] = {"[1]", "", "{\"inputs\": [{\"data\": [1,]}]}", "{} x", "{\"a\": 1",
-                         "{\"inputs\": [{\"data\": NaN}]}"};
+    const char *bad[] = {"[1]",  "",          "{\"inputs\": [{\"data\": [1,]}]}",
+                         "{} x", "{\"a\": 1", "{\"inputs\": [{\"data\": NaN}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(kj_split(bad[i], strlen(bad[i]), spans, &skel, &skel_len, err,
-                                  sizeof err), -1);
+        assert_int_equal(kj_split(bad[i], strlen(bad[i]), spans, &skel, &skel_len, err, sizeof err),
+                         -1);
 
     /* a huge non-data field: refused instead of parsed into a tree */
     size_t n = KJ_SKELETON_MAX + 100;

@@ -48,7 +48,7 @@ static void test_minimal_mock_gets_defaults(void **state)
     assert_int_equal(c.max_delay_ms, 400000);
     assert_int_equal(parse("{\"backend\": \"delay\", \"max_delay_ms\": 5000}", &c, err), 0);
     assert_int_equal(c.max_delay_ms, 5000);
-    assert_int_equal(c.arena_mb, 0);   /* absent: the node's --arena-mb share */
+    assert_int_equal(c.arena_mb, 0); /* absent: the node's --arena-mb share */
     assert_int_equal(parse("{\"backend\": \"identity\", \"arena_mb\": 48}", &c, err), 0);
     assert_int_equal(c.arena_mb, 48);
 }
@@ -82,7 +82,8 @@ static void test_full_config(void **state)
         " \"inputs\": [{\"name\": \"A\", \"datatype\": \"INT64\", \"dims\": [-1, 3]},"
         "              {\"name\": \"B\", \"datatype\": \"BOOL\", \"dims\": []}],"
         " \"outputs\": [{\"name\": \"C\", \"datatype\": \"FP64\", \"dims\": [7]}],"
-        " \"workers\": {\"min\": 2, \"max\": 4}, \"dynamic_batching\": {\"max_queue_delay_us\": 500},"
+        " \"workers\": {\"min\": 2, \"max\": 4}, \"dynamic_batching\": {\"max_queue_delay_us\": "
+        "500},"
         " \"max_queue_size\": 10, \"timeout_ms\": 0, \"hang_timeout_ms\": 1500,"
         " \"idle_timeout_ms\": 100}";
     assert_int_equal(parse(json, &c, err), 0);
@@ -128,19 +129,28 @@ static void test_errors_say_what_is_wrong(void **state)
     expect_error("{\"backend\": \"onnx\"}", "inputs");
     expect_error("{\"backend\": \"identity\", \"inputs\": {}}", "inputs: must be an array");
     expect_error("{\"backend\": \"identity\", \"inputs\": []}", "1..16");
-    expect_error("{\"backend\": \"identity\", \"inputs\": [{\"datatype\": \"FP32\", \"dims\": [1]}]}",
-                 "inputs[0].name");
-    expect_error("{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP8\", "
-                 "\"dims\": [1]}]}", "inputs[0].datatype: unknown type 'FP8'");
-    expect_error("{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\"}]}",
-                 "inputs[0].dims");
-    expect_error("{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
-                 "\"dims\": [-3]}]}", "inputs[0].dims[0]");
-    expect_error("{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
-                 "\"dims\": [1]}, {\"name\": \"a\", \"datatype\": \"FP32\", \"dims\": [1]}]}",
-                 "duplicate name");
-    expect_error("{\"backend\": \"identity\", \"max_batch_size\": 2, \"inputs\": [{\"name\": \"a\", "
-                 "\"datatype\": \"FP32\", \"dims\": [1,1,1,1,1,1,1,1]}]}", "at most 7");
+    expect_error(
+        "{\"backend\": \"identity\", \"inputs\": [{\"datatype\": \"FP32\", \"dims\": [1]}]}",
+        "inputs[0].name");
+    expect_error(
+        "{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP8\", "
+        "\"dims\": [1]}]}",
+        "inputs[0].datatype: unknown type 'FP8'");
+    expect_error(
+        "{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\"}]}",
+        "inputs[0].dims");
+    expect_error(
+        "{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
+        "\"dims\": [-3]}]}",
+        "inputs[0].dims[0]");
+    expect_error(
+        "{\"backend\": \"identity\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
+        "\"dims\": [1]}, {\"name\": \"a\", \"datatype\": \"FP32\", \"dims\": [1]}]}",
+        "duplicate name");
+    expect_error(
+        "{\"backend\": \"identity\", \"max_batch_size\": 2, \"inputs\": [{\"name\": \"a\", "
+        "\"datatype\": \"FP32\", \"dims\": [1,1,1,1,1,1,1,1]}]}",
+        "at most 7");
     expect_error("{\"backend\": \"identity\", \"workers\": {\"min\": 3, \"max\": 2}}", "below min");
     expect_error("{\"backend\": \"identity\", \"workers\": {\"min\": 0}}", "workers.min");
     expect_error("{\"backend\": \"identity\", \"workers\": 2}", "workers");
@@ -152,7 +162,8 @@ static void test_errors_say_what_is_wrong(void **state)
     expect_error("{\"backend\": \"identity\", \"arena_mb\": 2000000}", "arena_mb");
     expect_error("{\"backend\": \"onnx\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}], \"outputs\": [{\"name\": \"b\", \"datatype\": \"FP32\", "
-                 "\"dims\": [1]}]}", "version folder");
+                 "\"dims\": [1]}]}",
+                 "version folder");
 }
 
 static void test_bad_names(void **state)
@@ -160,15 +171,15 @@ static void test_bad_names(void **state)
     (void)state;
     model_config c;
     char err[256];
-    assert_int_equal(model_config_parse("a/b", "/x", "{\"backend\": \"reverse\"}", &c, err,
-                                        sizeof err), -1);
-    assert_int_equal(model_config_parse("", "/x", "{\"backend\": \"reverse\"}", &c, err,
-                                        sizeof err), -1);
+    assert_int_equal(
+        model_config_parse("a/b", "/x", "{\"backend\": \"reverse\"}", &c, err, sizeof err), -1);
+    assert_int_equal(
+        model_config_parse("", "/x", "{\"backend\": \"reverse\"}", &c, err, sizeof err), -1);
     char longname[100];
     memset(longname, 'n', sizeof longname - 1);
     longname[99] = '\0';
-    assert_int_equal(model_config_parse(longname, "/x", "{\"backend\": \"reverse\"}", &c, err,
-                                        sizeof err), -1);
+    assert_int_equal(
+        model_config_parse(longname, "/x", "{\"backend\": \"reverse\"}", &c, err, sizeof err), -1);
 }
 
 static void write_file(const char *path, const char *text)
@@ -211,7 +222,7 @@ static void test_repository_skips_broken(void **state)
     log_init(LOG_OFF, LOG_FORMAT_TEXT, "test");
     assert_int_equal(model_repository_load(root, &models, &n, err, sizeof err), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(models[0].name, "good");     /* name order */
+    assert_string_equal(models[0].name, "good"); /* name order */
     assert_string_equal(models[1].name, "onnxy");
     assert_int_equal(models[1].version, 3);
     assert_non_null(strstr(models[1].model_file, "/onnxy/3/model.onnx"));
@@ -240,8 +251,8 @@ static void test_bundled_models_load(void **state)
     int n = 0;
     char err[256];
     log_init(LOG_OFF, LOG_FORMAT_TEXT, "test");
-    assert_int_equal(model_repository_load(INFERD_SOURCE_DIR "/models", &models, &n, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        model_repository_load(INFERD_SOURCE_DIR "/models", &models, &n, err, sizeof err), 0);
     int found = 0;
     for (int i = 0; i < n; i++) {
         if (strcmp(models[i].name, "reverse") == 0) {

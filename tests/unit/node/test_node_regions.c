@@ -19,7 +19,7 @@ static void test_arena_sizes(void **state)
     assert_int_equal(node_regions_arena_mb(&m, 4, 256), 64);
     assert_int_equal(node_regions_arena_mb(&m, 64, 256), NODE_ARENA_MIN_MB);
     assert_int_equal(node_regions_arena_mb(&m, 0, 256), 256);
-    m.arena_mb = 5;   /* a config's own size wins, even below the minimum */
+    m.arena_mb = 5; /* a config's own size wins, even below the minimum */
     assert_int_equal(node_regions_arena_mb(&m, 4, 256), 5);
 }
 
@@ -31,7 +31,7 @@ static void test_one_region_per_model(void **state)
     strcpy(models[0].name, "a");
     strcpy(models[1].name, "b");
     strcpy(models[2].name, "c");
-    models[1].arena_mb = 2;   /* a and c share the rest: 64 / 2 = 32 MiB each */
+    models[1].arena_mb = 2; /* a and c share the rest: 64 / 2 = 32 MiB each */
     shm_config base;
     shm_config_default(&base);
     base.max_workers = 8;
@@ -50,7 +50,7 @@ static void test_one_region_per_model(void **state)
         assert_int_equal(r.regions[m]->arena_size, want[m]);
         struct stat st;
         assert_int_equal(fstat(r.regions[m]->fd, &st), 0);
-        for (int o = 0; o < m; o++) {   /* distinct files */
+        for (int o = 0; o < m; o++) { /* distinct files */
             struct stat so;
             assert_int_equal(fstat(r.regions[o]->fd, &so), 0);
             assert_true(so.st_ino != st.st_ino);
@@ -58,7 +58,7 @@ static void test_one_region_per_model(void **state)
     }
     node_regions_destroy(&r);
     assert_int_equal(r.n, 0);
-    node_regions_destroy(&r);   /* safe twice */
+    node_regions_destroy(&r); /* safe twice */
     assert_int_equal(node_regions_create(models, 0, &base, 64, &r, err, sizeof err), -1);
 }
 

@@ -129,14 +129,20 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len)
         at[i].has_type = 1;
         atp[i] = &at[i];
     }
-    at[0].name = (char *)"f", at[0].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, at[0].has_f = 1, at[0].f = 2.5f;
-    at[1].name = (char *)"i", at[1].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, at[1].has_i = 1, at[1].i = 7;
-    at[2].name = (char *)"s", at[2].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, at[2].has_s = 1;
+    at[0].name = (char *)"f", at[0].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT,
+    at[0].has_f = 1, at[0].f = 2.5f;
+    at[1].name = (char *)"i", at[1].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT,
+    at[1].has_i = 1, at[1].i = 7;
+    at[2].name = (char *)"s", at[2].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING,
+    at[2].has_s = 1;
     at[2].s.len = 5, at[2].s.data = (uint8_t *)"hello";
-    at[3].name = (char *)"ints", at[3].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, at[3].n_ints = 3, at[3].ints = ints;
-    at[4].name = (char *)"floats", at[4].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS, at[4].n_floats = 2;
+    at[3].name = (char *)"ints", at[3].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS,
+    at[3].n_ints = 3, at[3].ints = ints;
+    at[4].name = (char *)"floats", at[4].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS,
+    at[4].n_floats = 2;
     at[4].floats = floats;
-    at[5].name = (char *)"strings", at[5].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS, at[5].n_strings = 2;
+    at[5].name = (char *)"strings", at[5].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS,
+    at[5].n_strings = 2;
     at[5].strings = strs;
 
     Onnx__NodeProto nodes[5], *np[5];
@@ -156,11 +162,14 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len)
     nodes[0].op_type = (char *)"Add", nodes[0].name = (char *)"add0";
     nodes[0].n_input = 2, nodes[0].input = in_add, nodes[0].n_output = 1, nodes[0].output = out_add;
     nodes[1].op_type = (char *)"Relu", nodes[1].name = (char *)"relu0";
-    nodes[1].n_input = 1, nodes[1].input = in_relu, nodes[1].n_output = 1, nodes[1].output = out_relu;
+    nodes[1].n_input = 1, nodes[1].input = in_relu, nodes[1].n_output = 1,
+    nodes[1].output = out_relu;
     nodes[2].op_type = (char *)"Constant", nodes[2].name = (char *)"const0";
-    nodes[2].n_output = 1, nodes[2].output = out_const, nodes[2].n_attribute = 1, nodes[2].attribute = cattrs;
+    nodes[2].n_output = 1, nodes[2].output = out_const, nodes[2].n_attribute = 1,
+    nodes[2].attribute = cattrs;
     nodes[3].op_type = (char *)"Add", nodes[3].name = (char *)"add1";
-    nodes[3].n_input = 2, nodes[3].input = in_add2, nodes[3].n_output = 1, nodes[3].output = out_add2;
+    nodes[3].n_input = 2, nodes[3].input = in_add2, nodes[3].n_output = 1,
+    nodes[3].output = out_add2;
     nodes[4].op_type = (char *)"Identity", nodes[4].name = (char *)"id0";
     nodes[4].n_input = 1, nodes[4].input = in_id, nodes[4].n_output = 1, nodes[4].output = out_id;
     nodes[4].n_attribute = 6, nodes[4].attribute = atp;
@@ -190,8 +199,9 @@ uint8_t *test_model_chain(int n_nodes, size_t *len)
 {
     Onnx__NodeProto *nodes = calloc((size_t)n_nodes, sizeof *nodes);
     Onnx__NodeProto **np = calloc((size_t)n_nodes, sizeof *np);
-    char (*names)[16] = calloc((size_t)n_nodes + 1, sizeof *names);
-    char **ins = calloc((size_t)n_nodes, sizeof *ins), **outs = calloc((size_t)n_nodes, sizeof *outs);
+    char(*names)[16] = calloc((size_t)n_nodes + 1, sizeof *names);
+    char **ins = calloc((size_t)n_nodes, sizeof *ins),
+         **outs = calloc((size_t)n_nodes, sizeof *outs);
     snprintf(names[0], sizeof names[0], "x");
     for (int i = 0; i < n_nodes; i++) {
         if (i + 1 == n_nodes) snprintf(names[i + 1], sizeof names[i + 1], "y");
@@ -225,8 +235,8 @@ uint8_t *test_model_views(size_t *len)
     static const struct {
         const char *op, *in0, *in1, *out;
     } spec[] = {
-        {"Relu", "x", NULL, "a"},     {"Flatten", "a", NULL, "v1"}, {"Identity", "v1", NULL, "v2"},
-        {"Neg", "v1", NULL, "d"},     {"Sub", "v2", "d", "b"},      {"Identity", "b", NULL, "y1"},
+        {"Relu", "x", NULL, "a"},      {"Flatten", "a", NULL, "v1"}, {"Identity", "v1", NULL, "v2"},
+        {"Neg", "v1", NULL, "d"},      {"Sub", "v2", "d", "b"},      {"Identity", "b", NULL, "y1"},
         {"Identity", "x", NULL, "y2"},
     };
     enum { N = sizeof spec / sizeof spec[0] };

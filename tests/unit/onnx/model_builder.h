@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 typedef struct test_model_opts {
-    int opset;                 /* 0 = 13 */
-    const char *extra_op;      /* if set, one more node of this op type (unknown-op tests) */
-    const char *ext_location;  /* if set, W is external data at this location */
+    int opset;                /* 0 = 13 */
+    const char *extra_op;     /* if set, one more node of this op type (unknown-op tests) */
+    const char *ext_location; /* if set, W is external data at this location */
     long long ext_offset;
-    long long ext_length;      /* < 0: omit the key */
-    int w_dims;                /* 0 = 4; another value makes W's length inconsistent */
-    long long w_big_dim;       /* if set, W's dim claims this many elements */
-    int broken;                /* 1: a node reads an undefined value; 2: a value is defined
+    long long ext_length; /* < 0: omit the key */
+    int w_dims;           /* 0 = 4; another value makes W's length inconsistent */
+    long long w_big_dim;  /* if set, W's dim claims this many elements */
+    int broken;           /* 1: a node reads an undefined value; 2: a value is defined
                                 * twice; 3: the graph has a cycle */
 } test_model_opts;
 

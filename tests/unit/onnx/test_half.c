@@ -14,14 +14,23 @@
 static void test_half_widens_exactly(void **state)
 {
     (void)state;
-    static const struct { uint16_t h; float f; } cases[] = {
-        {0x0000, 0.0f},          {0x3c00, 1.0f},          {0xc000, -2.0f},
-        {0x3555, 0.333251953125f}, {0x7bff, 65504.0f},    {0x0400, 6.103515625e-05f},
-        {0x0001, 5.9604644775390625e-08f},                {0x03ff, 6.097555160522461e-05f},
+    static const struct {
+        uint16_t h;
+        float f;
+    } cases[] = {
+        {0x0000, 0.0f},
+        {0x3c00, 1.0f},
+        {0xc000, -2.0f},
+        {0x3555, 0.333251953125f},
+        {0x7bff, 65504.0f},
+        {0x0400, 6.103515625e-05f},
+        {0x0001, 5.9604644775390625e-08f},
+        {0x03ff, 6.097555160522461e-05f},
         {0x8001, -5.9604644775390625e-08f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_int_equal(inferd_float_bits(inferd_half_to_float(cases[i].h)), inferd_float_bits(cases[i].f));
+        assert_int_equal(inferd_float_bits(inferd_half_to_float(cases[i].h)),
+                         inferd_float_bits(cases[i].f));
     assert_int_equal(inferd_float_bits(inferd_half_to_float(0x8000)), 0x80000000u); /* -0 */
     assert_true(isinf(inferd_half_to_float(0x7c00)) && inferd_half_to_float(0x7c00) > 0);
     assert_true(isinf(inferd_half_to_float(0xfc00)) && inferd_half_to_float(0xfc00) < 0);

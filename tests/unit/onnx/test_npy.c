@@ -18,7 +18,7 @@ static char g_path[] = "/tmp/inferd-npy-test-XXXXXX";
 static void test_round_trip(void **state)
 {
     (void)state;
-    const inferd_dtype types[] = {INFERD_DTYPE_FP32, INFERD_DTYPE_FP64, INFERD_DTYPE_INT64,
+    const inferd_dtype types[] = {INFERD_DTYPE_FP32,  INFERD_DTYPE_FP64,  INFERD_DTYPE_INT64,
                                   INFERD_DTYPE_INT32, INFERD_DTYPE_UINT8, INFERD_DTYPE_BOOL};
     const int64_t shapes[][3] = {{2, 3, 4}, {5, 0, 0}, {0, 0, 0}, {0, 7, 0}};
     const int ranks[] = {3, 1, 0, 2};
@@ -32,7 +32,8 @@ static void test_round_trip(void **state)
             for (size_t i = 0; i < n * es; i++) data[i] = (unsigned char)(i * 7 + t);
             if (types[t] == INFERD_DTYPE_BOOL)
                 for (size_t i = 0; i < n; i++) data[i] &= 1;
-            assert_int_equal(npy_write_file(g_path, types[t], ranks[s], shapes[s], data, err, sizeof err), 0);
+            assert_int_equal(
+                npy_write_file(g_path, types[t], ranks[s], shapes[s], data, err, sizeof err), 0);
             npy_array a;
             int rc = npy_read_file(g_path, &a, err, sizeof err);
             if (rc) fail_msg("%s", err);
@@ -71,10 +72,15 @@ static void test_refusals(void **state)
     assert_int_equal(parse_str("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8), -1);
     assert_int_equal(parse_str("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 4), -1);
     assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8), -1);
-    assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 8), -1);
-    assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }", 8), -1);
-    assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4), -1);
-    assert_int_equal(parse_str("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8), -1);
+    assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 8),
+                     -1);
+    assert_int_equal(
+        parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }", 8), -1);
+    assert_int_equal(
+        parse_str("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4),
+        -1);
+    assert_int_equal(
+        parse_str("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8), -1);
     assert_int_equal(parse_str("{'fortran_order': False, 'shape': (2,), }", 8), -1);
     assert_int_equal(parse_str("{'descr': '<f4', 'fortran_order': False, }", 8), -1);
     npy_array a;

@@ -16,7 +16,8 @@
 #include "inferd/onnx.h"
 #include "model_builder.h"
 
-static const char *REAL_MODEL = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
+static const char *REAL_MODEL =
+    "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
 
 static float expected(int row, int col)
 {
@@ -115,7 +116,7 @@ static void test_bad_inputs(void **state)
     assert_int_equal(onnx_run(s, &in, 0, err, sizeof err), ONNX_E_INVALID);
     onnx_output out;
     assert_int_equal(onnx_session_output(s, 0, &out), ONNX_E_INVALID); /* no successful run */
-    in.name = NULL;                                                     /* by position */
+    in.name = NULL;                                                    /* by position */
     assert_int_equal(onnx_run(s, &in, 1, err, sizeof err), 0);
     assert_int_equal(onnx_session_output(s, 0, &out), 0);
     assert_int_equal(onnx_session_output(s, 1, &out), ONNX_E_INVALID);
@@ -194,7 +195,8 @@ static void test_refusals(void **state)
     o = (test_model_opts){.broken = 3};
     assert_int_equal(load_opts(&o, NULL, err, sizeof err), ONNX_E_INVALID);
     assert_non_null(strstr(err, "cycle"));
-    assert_int_equal(onnx_model_load_buffer("", 0, NULL, &(onnx_model *){NULL}, err, sizeof err), ONNX_E_INVALID);
+    assert_int_equal(onnx_model_load_buffer("", 0, NULL, &(onnx_model *){NULL}, err, sizeof err),
+                     ONNX_E_INVALID);
     onnx_model *m = (onnx_model *)1;
     assert_int_equal(onnx_model_load("/nonexistent/model.onnx", &m, err, sizeof err), ONNX_E_IO);
     assert_null(m);
@@ -375,7 +377,8 @@ static void test_deep_nesting(void **state)
     (void)state;
     size_t cap = 1 << 20, len = 0;
     uint8_t *buf = malloc(cap), *tmp = malloc(cap);
-    static const uint8_t tags[3] = {(6 << 3) | 2, (5 << 3) | 2, (1 << 3) | 2}; /* g, attribute, node */
+    static const uint8_t tags[3] = {(6 << 3) | 2, (5 << 3) | 2,
+                                    (1 << 3) | 2}; /* g, attribute, node */
     for (int level = 0; level <= 20000; level++) {
         uint8_t hdr[16];
         size_t h = 0;
@@ -402,7 +405,8 @@ static void test_deep_nesting(void **state)
         v >>= 7;
     } while (v);
     memcpy(model + h, buf, len);
-    assert_int_equal(onnx_model_load_buffer(model, len + h, NULL, &m, err, sizeof err), ONNX_E_INVALID);
+    assert_int_equal(onnx_model_load_buffer(model, len + h, NULL, &m, err, sizeof err),
+                     ONNX_E_INVALID);
     assert_null(m);
     free(buf), free(tmp), free(model);
 }
@@ -481,8 +485,10 @@ static void test_views(void **state)
         const float *a = y1.data, *b = y2.data;
         for (int64_t i = 0; i < batch * 4; i++) {
             float relu = copy[i] > 0 ? copy[i] : 0.0f;
-            if (a[i] != 2 * relu) fail_msg("run %d: y1[%lld] = %g, want %g", rep, (long long)i, a[i], 2 * relu);
-            if (b[i] != copy[i]) fail_msg("run %d: y2[%lld] = %g, want %g", rep, (long long)i, b[i], copy[i]);
+            if (a[i] != 2 * relu)
+                fail_msg("run %d: y1[%lld] = %g, want %g", rep, (long long)i, a[i], 2 * relu);
+            if (b[i] != copy[i])
+                fail_msg("run %d: y2[%lld] = %g, want %g", rep, (long long)i, b[i], copy[i]);
         }
         free(copy);
     }
@@ -496,10 +502,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_external_data),
-        cmocka_unit_test(test_old_opset),
-        cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_fuzz_generated),
-        cmocka_unit_test(test_fuzz_real_model), cmocka_unit_test(test_memory_plan),
-        cmocka_unit_test(test_views),
+        cmocka_unit_test(test_old_opset),      cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_fuzz_generated), cmocka_unit_test(test_fuzz_real_model),
+        cmocka_unit_test(test_memory_plan),    cmocka_unit_test(test_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include "model_builder.h"
 
 #define THREADS 3
-#define RUNS 200
+#define RUNS    200
 
 typedef struct worker {
     const onnx_model *model;

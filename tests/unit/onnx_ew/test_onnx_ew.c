@@ -13,14 +13,14 @@
 
 #include "op_model.h"
 
-#define F32 INFERD_DTYPE_FP32
-#define F64 INFERD_DTYPE_FP64
-#define F16 INFERD_DTYPE_FP16
-#define I8 INFERD_DTYPE_INT8
-#define I32 INFERD_DTYPE_INT32
-#define I64 INFERD_DTYPE_INT64
-#define U8 INFERD_DTYPE_UINT8
-#define U16 INFERD_DTYPE_UINT16
+#define F32  INFERD_DTYPE_FP32
+#define F64  INFERD_DTYPE_FP64
+#define F16  INFERD_DTYPE_FP16
+#define I8   INFERD_DTYPE_INT8
+#define I32  INFERD_DTYPE_INT32
+#define I64  INFERD_DTYPE_INT64
+#define U8   INFERD_DTYPE_UINT8
+#define U16  INFERD_DTYPE_UINT16
 #define BOOL INFERD_DTYPE_BOOL
 
 static char err[512];
@@ -60,10 +60,18 @@ static void test_broadcast_matches_reference(void **state)
         int ra, rb;
         int64_t da[4], db[4];
     } cases[] = {
-        {2, 2, {3, 4}, {3, 4}},       {2, 0, {3, 4}, {0}},          {0, 2, {0}, {3, 4}},
-        {2, 1, {3, 4}, {4}},          {2, 2, {3, 4}, {3, 1}},       {2, 2, {1, 4}, {3, 1}},
-        {3, 2, {2, 3, 4}, {3, 1}},    {3, 3, {2, 1, 4}, {2, 3, 1}}, {4, 2, {2, 1, 4, 1}, {4, 5}},
-        {1, 1, {1}, {7}},             {0, 0, {0}, {0}},             {3, 3, {1, 1, 1}, {2, 1, 3}},
+        {2, 2, {3, 4}, {3, 4}},
+        {2, 0, {3, 4}, {0}},
+        {0, 2, {0}, {3, 4}},
+        {2, 1, {3, 4}, {4}},
+        {2, 2, {3, 4}, {3, 1}},
+        {2, 2, {1, 4}, {3, 1}},
+        {3, 2, {2, 3, 4}, {3, 1}},
+        {3, 3, {2, 1, 4}, {2, 3, 1}},
+        {4, 2, {2, 1, 4, 1}, {4, 5}},
+        {1, 1, {1}, {7}},
+        {0, 0, {0}, {0}},
+        {3, 3, {1, 1, 1}, {2, 1, 3}},
         {4, 4, {2, 3, 1, 5}, {2, 1, 4, 5}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -402,7 +410,7 @@ static void test_legacy_broadcast(void **state)
     assert_int_equal(res.ndim, 2);
     opm_result_free(&res, 1);
     assert_int_equal(run1("Add", 6, &bc, 1, in, 2, &res), -2); /* (2) does not end (2,3) */
-    ax[1].i = 2; /* B would run past A's last axis */
+    ax[1].i = 2;                                               /* B would run past A's last axis */
     assert_int_equal(run1("Mul", 6, ax, 2, in, 2, &res), -2);
     ax[1].i = -7;
     assert_int_equal(run1("Mul", 6, ax, 2, in, 2, &res), -2);

@@ -12,11 +12,16 @@ typedef struct nn_test_tensor {
     const char *name;
     int ndim;
     int64_t dims[8];
-    const float *data;         /* float32 values */
-    int initializer;           /* 1: stored in the model; 0: graph input fed at run */
+    const float *data; /* float32 values */
+    int initializer;   /* 1: stored in the model; 0: graph input fed at run */
 } nn_test_tensor;
 
-typedef enum nn_test_attr_kind { NN_ATTR_INT, NN_ATTR_FLOAT, NN_ATTR_INTS, NN_ATTR_STRING } nn_test_attr_kind;
+typedef enum nn_test_attr_kind {
+    NN_ATTR_INT,
+    NN_ATTR_FLOAT,
+    NN_ATTR_INTS,
+    NN_ATTR_STRING
+} nn_test_attr_kind;
 
 typedef struct nn_test_attr {
     const char *name;
@@ -30,12 +35,12 @@ typedef struct nn_test_attr {
 
 typedef struct nn_test_node {
     const char *op_type;
-    int opset;                 /* 0 = 13 */
+    int opset; /* 0 = 13 */
     const nn_test_tensor *inputs;
     int n_inputs;
     const nn_test_attr *attrs;
     int n_attrs;
-    int n_outputs;             /* 0 = 1 */
+    int n_outputs; /* 0 = 1 */
 } nn_test_node;
 
 /* Builds, loads and runs the node. Returns 0 and copies output 0 (float32) into out (up to

@@ -122,9 +122,12 @@ static void test_softmax_rows_match_double(void **state)
             for (int64_t i = 0; i < n; i++) {
                 double want = exp((double)xr[i] - m) / sum, lwant = (double)xr[i] - m - log(sum);
                 if (!(fabs(y[r * n + i] - want) <= 1e-6 * want + 1e-30))
-                    fail_msg("softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
-                if (isinf(lwant) ? ly[r * n + i] != lwant : !(fabs(ly[r * n + i] - lwant) <= 1e-5 * (1 + fabs(lwant))))
-                    fail_msg("log_softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, ly[r * n + i], lwant);
+                    fail_msg("softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r,
+                             (long long)i, y[r * n + i], want);
+                if (isinf(lwant) ? ly[r * n + i] != lwant
+                                 : !(fabs(ly[r * n + i] - lwant) <= 1e-5 * (1 + fabs(lwant))))
+                    fail_msg("log_softmax n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r,
+                             (long long)i, ly[r * n + i], lwant);
             }
         }
     }
@@ -153,7 +156,8 @@ static void test_layer_norm_rows_match_double(void **state)
                 for (int64_t i = 0; i < n; i++) {
                     double want = ((double)xr[i] - mu) * iv * sc[i] + (with_bias ? bi[i] : 0);
                     if (!(fabs(y[r * n + i] - want) <= 2e-5 * (1 + fabs(want))))
-                        fail_msg("layer_norm n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r, (long long)i, y[r * n + i], want);
+                        fail_msg("layer_norm n=%lld [%d][%lld] = %.9g, want %.9g", (long long)n, r,
+                                 (long long)i, y[r * n + i], want);
                 }
             }
         }

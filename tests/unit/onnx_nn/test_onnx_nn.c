@@ -31,26 +31,28 @@ typedef struct conv_case {
     int64_t n, c, h, w, m, group, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
 } conv_case;
 
-static void conv_ref(const conv_case *k, const float *x, const float *w, const float *b,
-                     float *y, int64_t oh, int64_t ow)
+static void conv_ref(const conv_case *k, const float *x, const float *w, const float *b, float *y,
+                     int64_t oh, int64_t ow)
 {
     int64_t cg = k->c / k->group, mg = k->m / k->group;
     for (int64_t n = 0; n < k->n; n++)
-    for (int64_t m = 0; m < k->m; m++)
-    for (int64_t r = 0; r < oh; r++)
-    for (int64_t q = 0; q < ow; q++) {
-        double acc = b[m];
-        int64_t g = m / mg;
-        for (int64_t c = 0; c < cg; c++)
-        for (int64_t i = 0; i < k->kh; i++)
-        for (int64_t j = 0; j < k->kw; j++) {
-            int64_t ih = r * k->sh - k->pt + i * k->dh, iw = q * k->sw - k->pl + j * k->dw;
-            if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
-            acc += (double)x[((n * k->c + g * cg + c) * k->h + ih) * k->w + iw] *
-                   w[((m * cg + c) * k->kh + i) * k->kw + j];
-        }
-        y[((n * k->m + m) * oh + r) * ow + q] = (float)acc;
-    }
+        for (int64_t m = 0; m < k->m; m++)
+            for (int64_t r = 0; r < oh; r++)
+                for (int64_t q = 0; q < ow; q++) {
+                    double acc = b[m];
+                    int64_t g = m / mg;
+                    for (int64_t c = 0; c < cg; c++)
+                        for (int64_t i = 0; i < k->kh; i++)
+                            for (int64_t j = 0; j < k->kw; j++) {
+                                int64_t ih = r * k->sh - k->pt + i * k->dh,
+                                        iw = q * k->sw - k->pl + j * k->dw;
+                                if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
+                                acc +=
+                                    (double)x[((n * k->c + g * cg + c) * k->h + ih) * k->w + iw] *
+                                    w[((m * cg + c) * k->kh + i) * k->kw + j];
+                            }
+                    y[((n * k->m + m) * oh + r) * ow + q] = (float)acc;
+                }
 }
 
 /* Options of check_conv_opts: a fused residual (input 3, inferd_residual) and Relu
@@ -101,8 +103,10 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
         {"group", NN_ATTR_INT, k->group, 0, NULL, 0, NULL},
     };
     int n_at = 4;
-    if (o->residual) at[n_at++] = (nn_test_attr){"inferd_residual", NN_ATTR_INT, 1, 0, NULL, 0, NULL};
-    if (o->relu) at[n_at++] = (nn_test_attr){"inferd_activation", NN_ATTR_STRING, 0, 0, NULL, 0, "Relu"};
+    if (o->residual)
+        at[n_at++] = (nn_test_attr){"inferd_residual", NN_ATTR_INT, 1, 0, NULL, 0, NULL};
+    if (o->relu)
+        at[n_at++] = (nn_test_attr){"inferd_activation", NN_ATTR_STRING, 0, 0, NULL, 0, "Relu"};
     nn_test_node node = {"Conv", 13, in, o->residual ? 4 : 3, at, n_at, 1};
     char err[256] = "";
     size_t n = 0;
@@ -176,16 +180,17 @@ static void test_conv_winograd_matches_reference(void **state)
     (void)state;
     static const conv_case cases[] = {
         /* n  c   h   w   m  grp kh kw sh sw dh dw pt pl pb pr */
-        {1, 16, 32, 32, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* even output, pads 1 */
-        {1, 24, 29, 31, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* odd output: partial tiles */
-        {1, 16, 30, 27, 32, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},  /* no padding, odd width */
-        {1, 17, 25, 40, 19, 1, 3, 3, 1, 1, 1, 1, 2, 0, 1, 3},  /* asymmetric pads */
-        {3, 16, 13, 11, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* batch: tiles across images */
+        {1, 16, 32, 32, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* even output, pads 1 */
+        {1, 24, 29, 31, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* odd output: partial tiles */
+        {1, 16, 30, 27, 32, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},   /* no padding, odd width */
+        {1, 17, 25, 40, 19, 1, 3, 3, 1, 1, 1, 1, 2, 0, 1, 3},   /* asymmetric pads */
+        {3, 16, 13, 11, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* batch: tiles across images */
         {8, 160, 14, 14, 144, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* batch, wide channels */
     };
     const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++) check_conv_opts(&cases[i], &opts[j]);
+        for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++)
+            check_conv_opts(&cases[i], &opts[j]);
     /* ResNet's first stage at batch 2: images in blocks; per run with the weights fed at run */
     const conv_case stage1 = {2, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
     const conv_opts all = {1, 1, 0}, all_at_run = {1, 1, 1};
@@ -214,13 +219,14 @@ static void test_matmul_broadcast_matches_reference(void **state)
     assert_int_equal(ndim, 4);
     assert_int_equal(n, sizeof got / sizeof got[0]);
     for (int i = 0; i < 2; i++)
-    for (int j = 0; j < 5; j++)
-    for (int r = 0; r < 4; r++)
-    for (int c = 0; c < 6; c++) {
-        double acc = 0;
-        for (int k = 0; k < 3; k++) acc += (double)a[(i * 4 + r) * 3 + k] * b[(j * 3 + k) * 6 + c];
-        assert_float_equal(got[((i * 5 + j) * 4 + r) * 6 + c], acc, 1e-4);
-    }
+        for (int j = 0; j < 5; j++)
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 6; c++) {
+                    double acc = 0;
+                    for (int k = 0; k < 3; k++)
+                        acc += (double)a[(i * 4 + r) * 3 + k] * b[(j * 3 + k) * 6 + c];
+                    assert_float_equal(got[((i * 5 + j) * 4 + r) * 6 + c], acc, 1e-4);
+                }
 }
 
 /* Each case must fail cleanly in the operator itself (negative code, message naming it). */
@@ -245,18 +251,18 @@ static void test_bad_inputs_are_errors(void **state)
     static const int64_t two[2] = {1, 1}, three[3] = {1, 1, 1}, big[2] = {1LL << 40, 1};
     static const int64_t k3[2] = {3, 3}, k9[2] = {9, 9}, p4[4] = {3, 3, 3, 3};
     const nn_test_tensor x4 = {"x", 4, {1, 3, 5, 5}, zeros, 0};
-    {   /* W says 2 input channels, X has 3 */
+    { /* W says 2 input channels, X has 3 */
         nn_test_tensor in[2] = {x4, {"w", 4, {4, 2, 3, 3}, zeros, 1}};
         nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
         expect_error("conv channel mismatch", &nd);
     }
-    {   /* group does not divide */
+    { /* group does not divide */
         nn_test_tensor in[2] = {x4, {"w", 4, {4, 1, 3, 3}, zeros, 1}};
         nn_test_attr at[1] = {{"group", NN_ATTR_INT, 2, 0, NULL, 0, NULL}};
         nn_test_node nd = {"Conv", 13, in, 2, at, 1, 1};
         expect_error("conv bad group", &nd);
     }
-    {   /* hostile groups whose product with W's channels per group overflows int64: refused
+    { /* hostile groups whose product with W's channels per group overflows int64: refused
          * at load when W is a constant, at run when it is an input (and never computed) */
         const nn_test_tensor x0 = {"x", 4, {1, 0, 5, 5}, zeros, 0};
         const nn_test_tensor x2 = {"x", 4, {1, 2, 5, 5}, zeros, 0};
@@ -268,15 +274,15 @@ static void test_bad_inputs_are_errors(void **state)
             expect_error(init ? "conv huge group, W constant" : "conv huge group, W input", &nd1);
             nn_test_tensor in2[2] = {x2, {"w", 4, {0, INT64_C(1) << 62, 1, 1}, zeros, init}};
             nn_test_node nd2 = {"Conv", 13, in2, 2, two_groups, 1, 1};
-            expect_error(init ? "conv huge W channels, W constant" : "conv huge W channels, W input",
-                         &nd2);
+            expect_error(
+                init ? "conv huge W channels, W constant" : "conv huge W channels, W input", &nd2);
         }
         nn_test_tensor in3[2] = {x0, {"w", 4, {0, 4, 3, 3}, zeros, 1}};
         nn_test_attr negative[1] = {{"group", NN_ATTR_INT, -4, 0, NULL, 0, NULL}};
         nn_test_node nd3 = {"Conv", 13, in3, 2, negative, 1, 1};
         expect_error("conv negative group", &nd3);
     }
-    {   /* pads with the wrong count, absurd strides, kernel_shape disagreeing with W */
+    { /* pads with the wrong count, absurd strides, kernel_shape disagreeing with W */
         nn_test_tensor in[2] = {x4, {"w", 4, {4, 3, 3, 3}, zeros, 1}};
         nn_test_attr at1[1] = {{"pads", NN_ATTR_INTS, 0, 0, three, 3, NULL}};
         nn_test_node nd1 = {"Conv", 13, in, 2, at1, 1, 1};
@@ -291,17 +297,17 @@ static void test_bad_inputs_are_errors(void **state)
         nn_test_node nd4 = {"Conv", 13, in, 2, at4, 1, 1};
         expect_error("conv bad auto_pad", &nd4);
     }
-    {   /* kernel larger than the input */
+    { /* kernel larger than the input */
         nn_test_tensor in[2] = {x4, {"w", 4, {4, 3, 9, 9}, zeros, 1}};
         nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
         expect_error("conv kernel > input", &nd);
     }
-    {   /* rank-2 input */
+    { /* rank-2 input */
         nn_test_tensor in[2] = {{"x", 2, {3, 5}, zeros, 0}, {"w", 2, {4, 3}, zeros, 1}};
         nn_test_node nd = {"Conv", 13, in, 2, NULL, 0, 1};
         expect_error("conv rank 2", &nd);
     }
-    {   /* pooling: missing kernel_shape, pads >= kernel, window > input */
+    { /* pooling: missing kernel_shape, pads >= kernel, window > input */
         nn_test_tensor in[1] = {x4};
         nn_test_node nd1 = {"MaxPool", 13, in, 1, NULL, 0, 1};
         expect_error("maxpool no kernel", &nd1);
@@ -313,22 +319,22 @@ static void test_bad_inputs_are_errors(void **state)
         nn_test_node nd3 = {"MaxPool", 13, in, 1, at3, 1, 1};
         expect_error("maxpool window > input", &nd3);
     }
-    {   /* matrix products */
+    { /* matrix products */
         nn_test_tensor in1[2] = {{"a", 2, {2, 3}, zeros, 0}, {"b", 2, {4, 5}, zeros, 0}};
         nn_test_node nd1 = {"MatMul", 13, in1, 2, NULL, 0, 1};
         expect_error("matmul inner mismatch", &nd1);
         nn_test_tensor in2[2] = {{"a", 3, {2, 2, 3}, zeros, 0}, {"b", 3, {3, 3, 5}, zeros, 0}};
         nn_test_node nd2 = {"MatMul", 13, in2, 2, NULL, 0, 1};
         expect_error("matmul batch mismatch", &nd2);
-        nn_test_tensor in3[3] = {{"a", 2, {2, 3}, zeros, 0}, {"b", 2, {3, 4}, zeros, 0},
-                                 {"c", 2, {3, 4}, zeros, 0}};
+        nn_test_tensor in3[3] = {
+            {"a", 2, {2, 3}, zeros, 0}, {"b", 2, {3, 4}, zeros, 0}, {"c", 2, {3, 4}, zeros, 0}};
         nn_test_node nd3 = {"Gemm", 13, in3, 3, NULL, 0, 1};
         expect_error("gemm C shape", &nd3);
         nn_test_tensor in4[2] = {{"a", 3, {1, 2, 3}, zeros, 0}, {"b", 2, {3, 4}, zeros, 0}};
         nn_test_node nd4 = {"Gemm", 13, in4, 2, NULL, 0, 1};
         expect_error("gemm rank 3", &nd4);
     }
-    {   /* normalizations and softmax */
+    { /* normalizations and softmax */
         nn_test_tensor in1[1] = {{"x", 2, {2, 3}, zeros, 0}};
         nn_test_attr at1[1] = {{"axis", NN_ATTR_INT, 5, 0, NULL, 0, NULL}};
         nn_test_node nd1 = {"Softmax", 13, in1, 1, at1, 1, 1};
@@ -336,8 +342,11 @@ static void test_bad_inputs_are_errors(void **state)
         nn_test_tensor in2[2] = {{"x", 2, {2, 3}, zeros, 0}, {"s", 1, {4}, zeros, 1}};
         nn_test_node nd2 = {"LayerNormalization", 17, in2, 2, NULL, 0, 1};
         expect_error("layernorm scale", &nd2);
-        nn_test_tensor in3[5] = {x4, {"s", 1, {3}, zeros, 1}, {"b", 1, {3}, zeros, 1},
-                                 {"m", 1, {2}, zeros, 1}, {"v", 1, {3}, zeros, 1}};
+        nn_test_tensor in3[5] = {x4,
+                                 {"s", 1, {3}, zeros, 1},
+                                 {"b", 1, {3}, zeros, 1},
+                                 {"m", 1, {2}, zeros, 1},
+                                 {"v", 1, {3}, zeros, 1}};
         nn_test_node nd3 = {"BatchNormalization", 15, in3, 5, NULL, 0, 1};
         expect_error("batchnorm mean length", &nd3);
         nn_test_tensor in4[1] = {x4};
@@ -345,7 +354,7 @@ static void test_bad_inputs_are_errors(void **state)
         nn_test_node nd4 = {"LRN", 13, in4, 1, at4, 1, 1};
         expect_error("lrn size 0", &nd4);
     }
-    {   /* ConvTranspose: output_shape that cannot be produced */
+    { /* ConvTranspose: output_shape that cannot be produced */
         static const int64_t os[2] = {-5, 4};
         nn_test_tensor in[2] = {{"x", 4, {1, 1, 3, 3}, zeros, 0}, {"w", 4, {1, 2, 3, 3}, zeros, 1}};
         nn_test_attr at[1] = {{"output_shape", NN_ATTR_INTS, 0, 0, os, 2, NULL}};

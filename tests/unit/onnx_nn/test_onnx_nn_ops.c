@@ -18,8 +18,8 @@
 #define F64 INFERD_DTYPE_FP64
 #define I32 INFERD_DTYPE_INT32
 #define I64 INFERD_DTYPE_INT64
-#define U8 INFERD_DTYPE_UINT8
-#define I8 INFERD_DTYPE_INT8
+#define U8  INFERD_DTYPE_UINT8
+#define I8  INFERD_DTYPE_INT8
 
 static char err[512];
 
@@ -106,7 +106,8 @@ static void test_nll_loss_bad_inputs(void **state)
                         tens(F32, w, 1, (int64_t[]){2})};
     assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), 0);
     opm_result_free(&r, 1);
-    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 3, 1, &r), -2); /* 2 weights, 3 classes */
+    assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 3, 1, &r),
+                     -2);                      /* 2 weights, 3 classes */
     in[1] = tens(I32, t32, 1, (int64_t[]){2}); /* class 3 of 3 */
     assert_int_equal(run("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, 1, &r), -2);
     in[1] = tens(I64, t, 2, (int64_t[]){2, 1}); /* target rank = input rank */
@@ -156,11 +157,15 @@ static void test_rnn_values(void **state)
     float x[6] = {1, 2, 3, /* batch 1: */ 10, 20, 30}; /* layout 1: [batch 2][seq 3][input 1] */
     float w[1] = {1}, r[1] = {1};
     int32_t lens[2] = {3, 2};
-    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){2, 3, 1}), tens(F32, w, 3, (int64_t[]){1, 1, 1}),
-                        tens(F32, r, 3, (int64_t[]){1, 1, 1}), {.data = NULL}, tens(I32, lens, 1, (int64_t[]){2})};
+    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){2, 3, 1}),
+                        tens(F32, w, 3, (int64_t[]){1, 1, 1}),
+                        tens(F32, r, 3, (int64_t[]){1, 1, 1}),
+                        {.data = NULL},
+                        tens(I32, lens, 1, (int64_t[]){2})};
     const char *const acts[1] = {"affine"}; /* names are case-insensitive */
     opm_attr a[3] = {{.name = "activations", .type = OPM_STRINGS, .strings = acts, .n = 1},
-                     str_attr("direction", "reverse"), int_attr("layout", 1)};
+                     str_attr("direction", "reverse"),
+                     int_attr("layout", 1)};
     opm_result res[2];
     assert_int_equal(run("RNN", 14, a, 3, in, 5, 2, res), 0);
     /* batch 0 backwards: 3, 5, 6 at t = 2, 1, 0; batch 1 over its 2 steps: 20 (t=1), 30 (t=0) */
@@ -176,8 +181,11 @@ static void test_rnn_bad_inputs(void **state)
 {
     (void)state;
     float x[12] = {0}, w[8] = {0}, r[16] = {0};
-    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){3, 2, 2}), tens(F32, w, 3, (int64_t[]){1, 4, 2}),
-                        tens(F32, r, 3, (int64_t[]){1, 4, 4}), {.data = NULL}, {.data = NULL}};
+    opm_tensor in[5] = {tens(F32, x, 3, (int64_t[]){3, 2, 2}),
+                        tens(F32, w, 3, (int64_t[]){1, 4, 2}),
+                        tens(F32, r, 3, (int64_t[]){1, 4, 4}),
+                        {.data = NULL},
+                        {.data = NULL}};
     opm_result res[2];
     assert_int_equal(run("RNN", 14, NULL, 0, in, 3, 1, res), 0); /* hidden 4 from R */
     assert_int_equal(res[0].dims[3], 4);
@@ -203,7 +211,7 @@ static void test_rnn_bad_inputs(void **state)
     act.strings = odd;
     act.n = 1;
     assert_int_equal(run("RNN", 14, &act, 1, in, 3, 1, res), -3); /* unknown function */
-    int32_t lens[2] = {3, 4}; /* 4 > seq 3 */
+    int32_t lens[2] = {3, 4};                                     /* 4 > seq 3 */
     in[4] = tens(I32, lens, 1, (int64_t[]){2});
     assert_int_equal(run("RNN", 14, NULL, 0, in, 5, 1, res), -2);
     assert_non_null(strstr(err, "sequence_lens"));
@@ -231,7 +239,8 @@ static void test_quantize_linear(void **state)
     float x[6] = {0.5f, 1.5f, 2.5f, -300.0f, 300.0f, -1.5f}, scale = 1.0f;
     int8_t zp = 0;
     uint8_t uzp = 10;
-    opm_tensor in[3] = {tens(F32, x, 1, (int64_t[]){6}), tens(F32, &scale, 0, NULL), tens(I8, &zp, 0, NULL)};
+    opm_tensor in[3] = {tens(F32, x, 1, (int64_t[]){6}), tens(F32, &scale, 0, NULL),
+                        tens(I8, &zp, 0, NULL)};
     opm_result r;
     assert_int_equal(run("QuantizeLinear", 13, NULL, 0, in, 3, 1, &r), 0);
     assert_int_equal(r.dtype, I8);
@@ -309,7 +318,7 @@ static void test_dynamic_quantize(void **state)
 static void test_matmul_integer(void **state)
 {
     (void)state;
-    uint8_t a[4] = {1, 2, 3, 4};          /* [2][2] */
+    uint8_t a[4] = {1, 2, 3, 4};            /* [2][2] */
     int8_t b[8] = {1, 0, 0, 1, 2, 0, 0, 2}; /* [2 batch][2][2] */
     uint8_t azp[2] = {1, 0};
     int8_t bzp = 0;
@@ -328,7 +337,8 @@ static void test_matmul_integer(void **state)
     int32_t want_v[4] = {1, 2, 2, 4};
     assert_memory_equal(r.data, want_v, sizeof want_v);
     opm_result_free(&r, 1);
-    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 3, 1, &r), -2); /* per-row zp of a vector */
+    assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 3, 1, &r),
+                     -2);                      /* per-row zp of a vector */
     in[0] = tens(U8, a, 2, (int64_t[]){1, 4}); /* K 4 vs 2 */
     assert_int_equal(run("MatMulInteger", 10, NULL, 0, in, 2, 1, &r), -2);
     float f[4] = {0};
@@ -343,8 +353,9 @@ static void test_conv_integer(void **state)
     uint8_t x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}; /* [1][1][3][3] */
     uint8_t w[8] = {1, 1, 1, 1, 2, 2, 2, 2};    /* [2][1][2][2] */
     uint8_t xzp = 1, wzp[2] = {0, 1};
-    opm_tensor in[4] = {tens(U8, x, 4, (int64_t[]){1, 1, 3, 3}), tens(U8, w, 4, (int64_t[]){2, 1, 2, 2}),
-                        tens(U8, &xzp, 0, NULL), tens(U8, wzp, 1, (int64_t[]){2})};
+    opm_tensor in[4] = {tens(U8, x, 4, (int64_t[]){1, 1, 3, 3}),
+                        tens(U8, w, 4, (int64_t[]){2, 1, 2, 2}), tens(U8, &xzp, 0, NULL),
+                        tens(U8, wzp, 1, (int64_t[]){2})};
     opm_result r;
     assert_int_equal(run("ConvInteger", 10, NULL, 0, in, 4, 1, &r), 0);
     /* x - 1 windows sum: {0+1+3+4, 1+2+4+5, 3+4+6+7, 4+5+7+8} = {8, 12, 20, 24}; w - zp = 1 */
@@ -360,8 +371,15 @@ static void test_conv_integer(void **state)
     float xs = 0.5f, ws[2] = {1.0f, 0.25f}, ys = 2.0f;
     uint8_t yzp = 100;
     int32_t bias[2] = {4, -8};
-    opm_tensor q[9] = {in[0], tens(F32, &xs, 0, NULL), in[2], in[1], tens(F32, ws, 1, (int64_t[]){2}),
-                       in[3], tens(F32, &ys, 0, NULL), tens(U8, &yzp, 0, NULL), tens(INFERD_DTYPE_INT32, bias, 1, (int64_t[]){2})};
+    opm_tensor q[9] = {in[0],
+                       tens(F32, &xs, 0, NULL),
+                       in[2],
+                       in[1],
+                       tens(F32, ws, 1, (int64_t[]){2}),
+                       in[3],
+                       tens(F32, &ys, 0, NULL),
+                       tens(U8, &yzp, 0, NULL),
+                       tens(INFERD_DTYPE_INT32, bias, 1, (int64_t[]){2})};
     assert_int_equal(run("QLinearConv", 10, NULL, 0, q, 9, 1, &r), 0);
     /* (acc + b) * 0.5 * ws / 2 + 100: channel 0 (12, 16, 24, 28) / 4; channel 1 (0, 4, 12, 16) / 16 */
     uint8_t want_q[8] = {103, 104, 106, 107, 100, 100, 101, 101};
@@ -382,7 +400,8 @@ static void test_nms(void **state)
     float scores[3] = {0.9f, 0.8f, 0.8f};
     int64_t max_out = 10;
     float iou = 0.5f, thr = 0.85f;
-    opm_tensor in[5] = {tens(F32, boxes, 3, (int64_t[]){1, 3, 4}), tens(F32, scores, 3, (int64_t[]){1, 1, 3}),
+    opm_tensor in[5] = {tens(F32, boxes, 3, (int64_t[]){1, 3, 4}),
+                        tens(F32, scores, 3, (int64_t[]){1, 1, 3}),
                         tens(I64, &max_out, 1, (int64_t[]){1}), tens(F32, &iou, 1, (int64_t[]){1}),
                         tens(F32, &thr, 1, (int64_t[]){1})};
     opm_result r;
@@ -416,7 +435,8 @@ static void test_grid_sample_bad_inputs(void **state)
 {
     (void)state;
     float x[4] = {1, 2, 3, 4}, grid[2] = {NAN, 0.0f};
-    opm_tensor in[2] = {tens(F32, x, 4, (int64_t[]){1, 1, 2, 2}), tens(F32, grid, 4, (int64_t[]){1, 1, 1, 2})};
+    opm_tensor in[2] = {tens(F32, x, 4, (int64_t[]){1, 1, 2, 2}),
+                        tens(F32, grid, 4, (int64_t[]){1, 1, 1, 2})};
     opm_result r;
     assert_int_equal(run("GridSample", 16, NULL, 0, in, 2, 1, &r), 0); /* NaN location reads 0 */
     assert_true(((float *)r.data)[0] == 0.0f);
@@ -471,8 +491,8 @@ static void test_det_unpool_roialign(void **state)
     for (int i = 0; i < 16; i++) img[i] = 2.5f;
     float rois[8] = {0, 0, 3, 3, 1, 1, 2, 2};
     int64_t bidx[2] = {0, 0};
-    opm_tensor ri[3] = {tens(F32, img, 4, (int64_t[]){1, 1, 4, 4}), tens(F32, rois, 2, (int64_t[]){2, 4}),
-                        tens(I64, bidx, 1, (int64_t[]){2})};
+    opm_tensor ri[3] = {tens(F32, img, 4, (int64_t[]){1, 1, 4, 4}),
+                        tens(F32, rois, 2, (int64_t[]){2, 4}), tens(I64, bidx, 1, (int64_t[]){2})};
     opm_attr oh = int_attr("output_height", 2);
     assert_int_equal(run("RoiAlign", 16, &oh, 1, ri, 3, 1, &r), 0);
     assert_int_equal(r.dims[0], 2);
@@ -510,7 +530,8 @@ static void test_batchnorm_modes(void **state)
     assert_int_equal(run("BatchNormalization", 9, a, 1, in, 5, 1, r), 0); /* Y only: inference */
     assert_memory_equal(r[0].data, want_infer, sizeof want_infer);
     opm_result_free(r, 1);
-    assert_int_equal(run("BatchNormalization", 9, a, 1, in, 5, 3, r), 0); /* Y, mean, var: training */
+    assert_int_equal(run("BatchNormalization", 9, a, 1, in, 5, 3, r),
+                     0); /* Y, mean, var: training */
     assert_memory_equal(r[0].data, want_train, sizeof want_train);
     /* running mean = 10 * 0.9 + 2 * 0.1 */
     assert_true(fabsf(((float *)r[1].data)[0] - 9.2f) < 1e-5f);
@@ -544,7 +565,8 @@ static void test_lp_norm_and_roi_pool_bad_inputs(void **state)
     float rois[5] = {0, 0, 0, 1, 1};
     const int64_t ps[2] = {1, 1}, bad_ps[2] = {0, 1};
     opm_attr pool = {.name = "pooled_shape", .type = OPM_INTS, .ints = ps, .n = 2};
-    opm_tensor ri[2] = {tens(F32, img, 4, (int64_t[]){1, 1, 2, 2}), tens(F32, rois, 2, (int64_t[]){1, 5})};
+    opm_tensor ri[2] = {tens(F32, img, 4, (int64_t[]){1, 1, 2, 2}),
+                        tens(F32, rois, 2, (int64_t[]){1, 5})};
     assert_int_equal(run("MaxRoiPool", 13, &pool, 1, ri, 2, 1, &r), 0);
     assert_true(((float *)r.data)[0] == 4.0f);
     opm_result_free(&r, 1);
@@ -567,7 +589,8 @@ static void test_unimplemented_types_are_unsupported(void **state)
 {
     (void)state;
     double x[4] = {0}, w[1] = {1};
-    opm_tensor in[2] = {tens(F64, x, 4, (int64_t[]){1, 1, 2, 2}), tens(F64, w, 4, (int64_t[]){1, 1, 1, 1})};
+    opm_tensor in[2] = {tens(F64, x, 4, (int64_t[]){1, 1, 2, 2}),
+                        tens(F64, w, 4, (int64_t[]){1, 1, 1, 1})};
     opm_result r;
     assert_int_equal(run("Conv", 13, NULL, 0, in, 2, 1, &r), -3);
     assert_int_equal(run("ConvTranspose", 13, NULL, 0, in, 2, 1, &r), -3);

@@ -27,7 +27,8 @@ static opm_tensor tens(inferd_dtype dt, const void *data, int ndim, const int64_
     return t;
 }
 
-static int run(const char *op, const opm_attr *a, int na, const opm_tensor *in, int ni, opm_result *out)
+static int run(const char *op, const opm_attr *a, int na, const opm_tensor *in, int ni,
+               opm_result *out)
 {
     memset(out, 0, sizeof *out);
     err[0] = 0;
@@ -97,7 +98,7 @@ static void test_dft(void **state)
     assert_int_equal(run("DFT", &inv, 1, in, 1, &r), 0);
     for (int k = 0; k < 8; k++) assert_true(fabsf(((float *)r.data)[k] - x[k]) < 1e-5f);
     opm_result_free(&r, 1);
-    assert_int_equal(run("DFT", &one, 1, in, 1, &r), -3); /* onesided of complex input */
+    assert_int_equal(run("DFT", &one, 1, in, 1, &r), -3);    /* onesided of complex input */
     opm_attr ax = {.name = "axis", .type = OPM_INT, .i = 2}; /* the re/im axis */
     assert_int_equal(run("DFT", &ax, 1, in, 1, &r), -2);
     len = 0;
@@ -112,7 +113,9 @@ static void test_stft_and_mel(void **state)
     (void)state;
     float sig[10] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0};
     int64_t step = 4, flen = 4;
-    opm_tensor in[4] = {tens(F32, sig, 3, (int64_t[]){1, 10, 1}), tens(I64, &step, 0, NULL), {.data = NULL},
+    opm_tensor in[4] = {tens(F32, sig, 3, (int64_t[]){1, 10, 1}),
+                        tens(I64, &step, 0, NULL),
+                        {.data = NULL},
                         tens(I64, &flen, 0, NULL)};
     opm_result r;
     assert_int_equal(run("STFT", NULL, 0, in, 4, &r), 0);
@@ -132,8 +135,8 @@ static void test_stft_and_mel(void **state)
 
     int32_t bins = 4, dft = 16, rate = 8000;
     float lo = 0, hi = 4000;
-    opm_tensor m[5] = {tens(I32, &bins, 0, NULL), tens(I32, &dft, 0, NULL), tens(I32, &rate, 0, NULL),
-                       tens(F32, &lo, 0, NULL), tens(F32, &hi, 0, NULL)};
+    opm_tensor m[5] = {tens(I32, &bins, 0, NULL), tens(I32, &dft, 0, NULL),
+                       tens(I32, &rate, 0, NULL), tens(F32, &lo, 0, NULL), tens(F32, &hi, 0, NULL)};
     assert_int_equal(run("MelWeightMatrix", NULL, 0, m, 5, &r), 0);
     assert_int_equal(r.dims[0], 9);
     assert_int_equal(r.dims[1], 4);

@@ -53,7 +53,10 @@ static void pb_bytes(pb *b, int field, const void *d, size_t n)
     pb_raw(b, d, n);
 }
 
-static void pb_str(pb *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+static void pb_str(pb *b, int field, const char *s)
+{
+    pb_bytes(b, field, s, strlen(s));
+}
 
 static void pb_msg(pb *b, int field, pb *m)
 {
@@ -100,14 +103,20 @@ static uint8_t *build(const char *op_type, int opset, const opm_attr *attrs, int
         pb at = {0};
         pb_str(&at, 1, attrs[a].name);
         switch (attrs[a].type) {
-        case OPM_INT: pb_int(&at, 3, attrs[a].i); pb_int(&at, 20, 2); break;
+        case OPM_INT:
+            pb_int(&at, 3, attrs[a].i);
+            pb_int(&at, 20, 2);
+            break;
         case OPM_FLOAT: {
             pb_varint(&at, 2 << 3 | 5);
             pb_raw(&at, &attrs[a].f, 4);
             pb_int(&at, 20, 1);
             break;
         }
-        case OPM_STRING: pb_str(&at, 4, attrs[a].s); pb_int(&at, 20, 3); break;
+        case OPM_STRING:
+            pb_str(&at, 4, attrs[a].s);
+            pb_int(&at, 20, 3);
+            break;
         case OPM_INTS:
             for (int k = 0; k < attrs[a].n; k++) pb_int(&at, 8, attrs[a].ints[k]);
             pb_int(&at, 20, 7);
@@ -165,8 +174,8 @@ int opm_run(const char *op_type, int opset, const opm_attr *attrs, int n_attrs,
             if (!inputs[i].data) continue;
             size_t nb = inferd_dtype_size(inputs[i].dtype);
             for (int k = 0; k < inputs[i].ndim; k++) nb *= (size_t)inputs[i].dims[k];
-            in[n] = (onnx_input){NULL, inputs[i].dtype, inputs[i].ndim, inputs[i].dims,
-                                 inputs[i].data, nb};
+            in[n] = (onnx_input){NULL,           inputs[i].dtype, inputs[i].ndim,
+                                 inputs[i].dims, inputs[i].data,  nb};
             n++;
         }
         rc = onnx_run(s, in, n, err, err_len);

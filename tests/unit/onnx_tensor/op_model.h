@@ -16,9 +16,9 @@ typedef struct opm_attr {
     int64_t i;
     float f;
     const char *s;
-    const int64_t *ints;       /* OPM_INTS: n values */
+    const int64_t *ints; /* OPM_INTS: n values */
     int n;
-    const float *floats;       /* OPM_FLOATS: n values */
+    const float *floats;        /* OPM_FLOATS: n values */
     const char *const *strings; /* OPM_STRINGS: n values */
 } opm_attr;
 

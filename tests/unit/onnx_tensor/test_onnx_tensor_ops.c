@@ -132,11 +132,13 @@ static void test_gather_bounds(void **state)
     assert_true(run1("Gather", 13, NULL, 0, in, 2, &r) < 0);
     assert_true(run1("GatherElements", 13, NULL, 0,
                      (opm_tensor[]){tens(F32, x, 2, (int64_t)3, (int64_t)2),
-                                    tens(I64, bad, 2, (int64_t)1, (int64_t)2)}, 2, &r) < 0);
+                                    tens(I64, bad, 2, (int64_t)1, (int64_t)2)},
+                     2, &r) < 0);
     int64_t nd[2] = {2, 2};
     assert_true(run1("GatherND", 13, NULL, 0,
                      (opm_tensor[]){tens(F32, x, 2, (int64_t)3, (int64_t)2),
-                                    tens(I64, nd, 2, (int64_t)1, (int64_t)2)}, 2, &r) < 0);
+                                    tens(I64, nd, 2, (int64_t)1, (int64_t)2)},
+                     2, &r) < 0);
 }
 
 static void test_scatter_bounds(void **state)
@@ -206,8 +208,8 @@ static void test_size_overflow(void **state)
     opm_tensor pin[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)2), tens(I64, pads, 1, (int64_t)4)};
     assert_true(run1("Pad", 13, NULL, 0, pin, 2, &r) < 0);
     int64_t sizes[2] = {INT64_MAX, 4};
-    opm_tensor rz[4] = {tens(F32, x, 2, (int64_t)2, (int64_t)2), {0}, {0},
-                        tens(I64, sizes, 1, (int64_t)2)};
+    opm_tensor rz[4] = {
+        tens(F32, x, 2, (int64_t)2, (int64_t)2), {0}, {0}, tens(I64, sizes, 1, (int64_t)2)};
     assert_true(run1("Resize", 13, NULL, 0, rz, 4, &r) < 0);
 }
 
@@ -218,7 +220,8 @@ static void test_pad_modes(void **state)
     int64_t pads[2] = {2, 3};
     opm_tensor in[2] = {tens(F32, x, 1, (int64_t)3), tens(I64, pads, 1, (int64_t)2)};
     opm_result r;
-    opm_attr reflect = {"mode", OPM_STRING, .s = "reflect"}, edge = {"mode", OPM_STRING, .s = "edge"};
+    opm_attr reflect = {"mode", OPM_STRING, .s = "reflect"},
+             edge = {"mode", OPM_STRING, .s = "edge"};
     assert_int_equal(run1("Pad", 13, &reflect, 1, in, 2, &r), 0);
     assert_memory_equal(r.data, ((float[]){3, 2, 1, 2, 3, 2, 1, 2}), 8 * sizeof(float));
     opm_result_free(&r, 1);
@@ -297,7 +300,8 @@ static void test_split_and_concat(void **state)
     assert_true(opm_run("Split", 13, NULL, 0, &in, 1, 3, r, err, sizeof err) < 0); /* 7 % 3 */
     float a[2] = {1, 2}, b[3] = {3, 4, 5};
     opm_attr ax = {"axis", OPM_INT, .i = -1};
-    opm_tensor ci[2] = {tens(F32, a, 2, (int64_t)1, (int64_t)2), tens(F32, b, 2, (int64_t)1, (int64_t)3)};
+    opm_tensor ci[2] = {tens(F32, a, 2, (int64_t)1, (int64_t)2),
+                        tens(F32, b, 2, (int64_t)1, (int64_t)3)};
     assert_int_equal(run1("Concat", 13, &ax, 1, ci, 2, r), 0);
     assert_memory_equal(r[0].data, ((float[]){1, 2, 3, 4, 5}), 5 * sizeof(float));
     opm_result_free(r, 1);
@@ -309,14 +313,16 @@ static void test_resize_nearest(void **state)
 {
     (void)state;
     float x[4] = {1, 2, 3, 4}, scales[4] = {1, 1, 2, 1.5f};
-    opm_tensor in[3] = {tens(F32, x, 4, (int64_t)1, (int64_t)1, (int64_t)2, (int64_t)2), {0},
+    opm_tensor in[3] = {tens(F32, x, 4, (int64_t)1, (int64_t)1, (int64_t)2, (int64_t)2),
+                        {0},
                         tens(F32, scales, 1, (int64_t)4)};
     opm_attr a[2] = {{"coordinate_transformation_mode", OPM_STRING, .s = "asymmetric"},
                      {"nearest_mode", OPM_STRING, .s = "floor"}};
     opm_result r;
     assert_int_equal(run1("Resize", 13, a, 2, in, 3, &r), 0);
     expect_shape(&r, 4, (int64_t[]){1, 1, 4, 3});
-    assert_memory_equal(r.data, ((float[]){1, 1, 2, 1, 1, 2, 3, 3, 4, 3, 3, 4}), 12 * sizeof(float));
+    assert_memory_equal(r.data, ((float[]){1, 1, 2, 1, 1, 2, 3, 3, 4, 3, 3, 4}),
+                        12 * sizeof(float));
     opm_result_free(&r, 1);
     scales[3] = -1;
     assert_true(run1("Resize", 13, a, 2, in, 3, &r) < 0);
@@ -366,7 +372,8 @@ static void test_small_ops(void **state)
     /* OneHot: out-of-range index gives an all-off row, negative wraps */
     int64_t idx[3] = {1, -1, 9}, depth = 3;
     float vals[2] = {0, 5};
-    opm_tensor oi[3] = {tens(I64, idx, 1, (int64_t)3), tens(I64, &depth, 0), tens(F32, vals, 1, (int64_t)2)};
+    opm_tensor oi[3] = {tens(I64, idx, 1, (int64_t)3), tens(I64, &depth, 0),
+                        tens(F32, vals, 1, (int64_t)2)};
     assert_int_equal(run1("OneHot", 11, NULL, 0, oi, 3, &r), 0);
     assert_memory_equal(r.data, ((float[]){0, 5, 0, 0, 0, 5, 0, 0, 0}), 9 * sizeof(float));
     opm_result_free(&r, 1);
@@ -405,7 +412,8 @@ static void test_einsum(void **state)
 {
     (void)state;
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1};
-    opm_tensor in[2] = {tens(F32, a, 2, (int64_t)2, (int64_t)3), tens(F32, b, 2, (int64_t)3, (int64_t)2)};
+    opm_tensor in[2] = {tens(F32, a, 2, (int64_t)2, (int64_t)3),
+                        tens(F32, b, 2, (int64_t)3, (int64_t)2)};
     opm_attr eq = {"equation", OPM_STRING, .s = "ij,jk->ik"};
     opm_result r;
     assert_int_equal(run1("Einsum", 12, &eq, 1, in, 2, &r), 0);
@@ -415,7 +423,8 @@ static void test_einsum(void **state)
     assert_int_equal(run1("Einsum", 12, &implicit, 1, in, 1, &r), 0);
     expect_shape(&r, 2, (int64_t[]){3, 2});
     opm_result_free(&r, 1);
-    static const char *const bad[] = {"ij,jk->iz", "ij,jk", "i.j,jk->ik", "ij,jk->ii", "ij->", "ijk,jk->ik", "ij,jk->i-k", ""};
+    static const char *const bad[] = {"ij,jk->iz", "ij,jk",      "i.j,jk->ik", "ij,jk->ii",
+                                      "ij->",      "ijk,jk->ik", "ij,jk->i-k", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         opm_attr e = {"equation", OPM_STRING, .s = bad[i]};
         int rc = run1("Einsum", 12, &e, 1, in, 2, &r);
@@ -436,7 +445,8 @@ static void test_unique(void **state)
     memset(r, 0, sizeof r);
     assert_int_equal(opm_run("Unique", 11, NULL, 0, in, 1, 4, r, err, sizeof err), 0);
     float want_y[4] = {1, 2, 3, 4};
-    int64_t want_idx[4] = {1, 0, 3, 4}, want_inv[6] = {1, 0, 0, 2, 3, 2}, want_cnt[4] = {2, 1, 2, 1};
+    int64_t want_idx[4] = {1, 0, 3, 4}, want_inv[6] = {1, 0, 0, 2, 3, 2},
+            want_cnt[4] = {2, 1, 2, 1};
     assert_memory_equal(r[0].data, want_y, sizeof want_y);
     assert_memory_equal(r[1].data, want_idx, sizeof want_idx);
     assert_memory_equal(r[2].data, want_inv, sizeof want_inv);
@@ -472,14 +482,16 @@ static void test_reverse_sequence(void **state)
     (void)state;
     float x[6] = {0, 1, 2, 10, 11, 12}; /* [batch 2][time 3] */
     int64_t lens[2] = {2, 3};
-    opm_attr a[2] = {{.name = "time_axis", .type = OPM_INT, .i = 1}, {.name = "batch_axis", .type = OPM_INT, .i = 0}};
+    opm_attr a[2] = {{.name = "time_axis", .type = OPM_INT, .i = 1},
+                     {.name = "batch_axis", .type = OPM_INT, .i = 0}};
     opm_tensor in[2] = {tens(F32, x, 2, (int64_t)2, (int64_t)3), tens(I64, lens, 1, (int64_t)2)};
     opm_result r;
     assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), 0);
     float want[6] = {1, 0, 2, 12, 11, 10};
     assert_memory_equal(r.data, want, sizeof want);
     opm_result_free(&r, 1);
-    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r), -2); /* time 0: 2 steps, len 3 */
+    assert_int_equal(run1("ReverseSequence", 10, NULL, 0, in, 2, &r),
+                     -2); /* time 0: 2 steps, len 3 */
     lens[1] = -1;
     assert_int_equal(run1("ReverseSequence", 10, a, 2, in, 2, &r), -2);
     a[0].i = 0; /* both axes 0 */
@@ -571,7 +583,8 @@ static void test_random(void **state)
     assert_true(memcmp(r.data, r2.data, r.nbytes) != 0);
     opm_result_free(&r2, 1);
     opm_result_free(&r, 1);
-    opm_attr nrm[3] = {a[0], {.name = "mean", .type = OPM_FLOAT, .f = 1.0f},
+    opm_attr nrm[3] = {a[0],
+                       {.name = "mean", .type = OPM_FLOAT, .f = 1.0f},
                        {.name = "scale", .type = OPM_FLOAT, .f = 2.0f}};
     assert_int_equal(run1("RandomNormal", 13, nrm, 3, NULL, 0, &r), 0);
     double m = 0, sq = 0;
@@ -606,7 +619,8 @@ static void test_random(void **state)
 
     float logits[4] = {0, -100, -100, 0}; /* row 0 always class 0, row 1 always class 1 */
     in[0] = tens(F32, logits, 2, (int64_t)2, (int64_t)2);
-    opm_attr ms[2] = {{.name = "sample_size", .type = OPM_INT, .i = 5}, {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT64}};
+    opm_attr ms[2] = {{.name = "sample_size", .type = OPM_INT, .i = 5},
+                      {.name = "dtype", .type = OPM_INT, .i = INFERD_DTYPE_INT64}};
     logits[3] = 0;
     logits[2] = -100;
     assert_int_equal(run1("Multinomial", 13, ms, 2, in, 1, &r), 0);
@@ -620,24 +634,15 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reshape),
-        cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_gather_bounds),
-        cmocka_unit_test(test_scatter_bounds),
-        cmocka_unit_test(test_slice_steps),
-        cmocka_unit_test(test_size_overflow),
-        cmocka_unit_test(test_pad_modes),
-        cmocka_unit_test(test_reduce_axes),
-        cmocka_unit_test(test_topk_ties),
-        cmocka_unit_test(test_split_and_concat),
-        cmocka_unit_test(test_resize_nearest),
-        cmocka_unit_test(test_depth_space_roundtrip),
-        cmocka_unit_test(test_small_ops),
-        cmocka_unit_test(test_einsum),
-        cmocka_unit_test(test_unique),
-        cmocka_unit_test(test_reverse_sequence),
-        cmocka_unit_test(test_tfidf),
-        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_reshape),        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_gather_bounds),  cmocka_unit_test(test_scatter_bounds),
+        cmocka_unit_test(test_slice_steps),    cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_pad_modes),      cmocka_unit_test(test_reduce_axes),
+        cmocka_unit_test(test_topk_ties),      cmocka_unit_test(test_split_and_concat),
+        cmocka_unit_test(test_resize_nearest), cmocka_unit_test(test_depth_space_roundtrip),
+        cmocka_unit_test(test_small_ops),      cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_unique),         cmocka_unit_test(test_reverse_sequence),
+        cmocka_unit_test(test_tfidf),          cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,8 +24,7 @@ static void init_reqs(infer_request *r, int n)
 static int list_len(infer_request *l)
 {
     int n = 0;
-    for (; l; l = l->next)
-        n++;
+    for (; l; l = l->next) n++;
     return n;
 }
 
@@ -89,15 +88,14 @@ static void test_expired_dropped(void **state)
     infer_request r[5];
     init_reqs(r, 5);
     int64_t now = 1000 * MS;
-    r[0].deadline_ns = now - 1;   /* passed */
-    r[1].deadline_ns = now + MS;  /* alive */
-    r[2].deadline_ns = now;       /* passes exactly now */
-    r[3].deadline_ns = 0;         /* none */
-    r[4].deadline_ns = 1;         /* long gone */
+    r[0].deadline_ns = now - 1;  /* passed */
+    r[1].deadline_ns = now + MS; /* alive */
+    r[2].deadline_ns = now;      /* passes exactly now */
+    r[3].deadline_ns = 0;        /* none */
+    r[4].deadline_ns = 1;        /* long gone */
     sched_queue q;
     sched_queue_init(&q);
-    for (int i = 0; i < 5; i++)
-        sched_queue_push(&q, &r[i]);
+    for (int i = 0; i < 5; i++) sched_queue_push(&q, &r[i]);
     infer_request *out[16], *expired = NULL;
     int n = batcher_form(&q, 64, 16, now, out, &expired);
     assert_int_equal(n, 2);
@@ -196,12 +194,9 @@ static void test_output_estimate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_limit),
-        cmocka_unit_test(test_max_requests_and_priority),
-        cmocka_unit_test(test_expired_dropped),
-        cmocka_unit_test(test_all_expired),
-        cmocka_unit_test(test_should_dispatch),
-        cmocka_unit_test(test_output_estimate),
+        cmocka_unit_test(test_rows_limit),      cmocka_unit_test(test_max_requests_and_priority),
+        cmocka_unit_test(test_expired_dropped), cmocka_unit_test(test_all_expired),
+        cmocka_unit_test(test_should_dispatch), cmocka_unit_test(test_output_estimate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

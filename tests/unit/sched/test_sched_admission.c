@@ -11,7 +11,7 @@
 
 #include "admission.h"
 
-#define MS 1000000LL
+#define MS  1000000LL
 #define SEC 1000000000LL
 
 static admission_input base(void)
@@ -66,7 +66,7 @@ static void test_shed_predicted_wait(void **state)
     char err[128];
     int retry = 0;
     assert_int_equal(admission_decide(&in, &retry, err, sizeof(err)), 429);
-    assert_int_equal(retry, 6); /* ceil(501 / 100) */
+    assert_int_equal(retry, 6);            /* ceil(501 / 100) */
     in.deadline_ns = in.now_ns + 10 * SEC; /* enough time left */
     assert_int_equal(admission_decide(&in, &retry, err, sizeof(err)), 0);
     in.deadline_ns = 0; /* no deadline: never shed */
@@ -133,12 +133,9 @@ static void test_rate_estimator(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_admits_normal),
-        cmocka_unit_test(test_queue_full),
-        cmocka_unit_test(test_shed_predicted_wait),
-        cmocka_unit_test(test_deadline_passed),
-        cmocka_unit_test(test_no_worker_and_draining),
-        cmocka_unit_test(test_rate_estimator),
+        cmocka_unit_test(test_admits_normal),          cmocka_unit_test(test_queue_full),
+        cmocka_unit_test(test_shed_predicted_wait),    cmocka_unit_test(test_deadline_passed),
+        cmocka_unit_test(test_no_worker_and_draining), cmocka_unit_test(test_rate_estimator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,12 +28,10 @@ static void test_fifo_same_priority(void **state)
     init_reqs(r, 5);
     sched_queue q;
     sched_queue_init(&q);
-    for (int i = 0; i < 5; i++)
-        sched_queue_push(&q, &r[i]);
+    for (int i = 0; i < 5; i++) sched_queue_push(&q, &r[i]);
     assert_int_equal(q.len, 5);
     assert_int_equal(q.rows, 5);
-    for (int i = 0; i < 5; i++)
-        assert_ptr_equal(sched_queue_pop(&q), &r[i]);
+    for (int i = 0; i < 5; i++) assert_ptr_equal(sched_queue_pop(&q), &r[i]);
     assert_null(sched_queue_pop(&q));
     assert_int_equal(q.len, 0);
     assert_int_equal(q.rows, 0);
@@ -53,8 +51,7 @@ static void test_priority_then_fifo(void **state)
         sched_queue_push(&q, &r[i]);
     }
     int want[7] = {4, 1, 3, 6, 0, 2, 5};
-    for (int i = 0; i < 7; i++)
-        assert_int_equal(sched_queue_pop(&q)->id, want[i]);
+    for (int i = 0; i < 7; i++) assert_int_equal(sched_queue_pop(&q)->id, want[i]);
     assert_null(sched_queue_pop(&q));
     sched_queue_destroy(&q);
 }
@@ -70,12 +67,10 @@ static void test_priority_classes_interleave(void **state)
     r[1].priority = 1;
     r[2].priority = 2; /* goes between */
     r[3].priority = 1; /* after r[1] */
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sched_queue_push(&q, &r[i]), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(sched_queue_push(&q, &r[i]), 0);
     assert_ptr_equal(sched_queue_peek(&q), &r[0]);
     int want[4] = {0, 2, 1, 3};
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sched_queue_pop(&q)->id, want[i]);
+    for (int i = 0; i < 4; i++) assert_int_equal(sched_queue_pop(&q)->id, want[i]);
     sched_queue_destroy(&q);
 }
 
@@ -89,8 +84,7 @@ static void test_rows_and_push_front(void **state)
     r[2].batch_rows = 3;
     sched_queue q;
     sched_queue_init(&q);
-    for (int i = 0; i < 3; i++)
-        sched_queue_push(&q, &r[i]);
+    for (int i = 0; i < 3; i++) sched_queue_push(&q, &r[i]);
     assert_int_equal(q.rows, 8);
     infer_request *a = sched_queue_pop(&q);
     infer_request *b = sched_queue_pop(&q);
@@ -99,8 +93,7 @@ static void test_rows_and_push_front(void **state)
     sched_queue_push_front(&q, a);
     assert_int_equal(q.rows, 8);
     assert_int_equal(q.len, 3);
-    for (int i = 0; i < 3; i++)
-        assert_ptr_equal(sched_queue_pop(&q), &r[i]);
+    for (int i = 0; i < 3; i++) assert_ptr_equal(sched_queue_pop(&q), &r[i]);
     sched_queue_destroy(&q);
 }
 
@@ -118,8 +111,7 @@ static void test_push_front_respects_priority(void **state)
     sched_queue_push(&q, &r[1]);
     sched_queue_push_front(&q, &r[2]);
     int want[3] = {0, 2, 1};
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(sched_queue_pop(&q)->id, want[i]);
+    for (int i = 0; i < 3; i++) assert_int_equal(sched_queue_pop(&q)->id, want[i]);
     sched_queue_destroy(&q);
 }
 
@@ -144,8 +136,7 @@ static void test_remove_anywhere(void **state)
     assert_int_equal(q.len, 4);
     assert_int_equal(q.rows, 4);
     int want[4] = {1, 4, 2, 5};
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sched_queue_pop(&q)->id, want[i]);
+    for (int i = 0; i < 4; i++) assert_int_equal(sched_queue_pop(&q)->id, want[i]);
     assert_int_equal(sched_queue_remove(&q, &r[1]), 0); /* popped */
     assert_null(sched_queue_pop_expired(&q, INT64_MAX));
     sched_queue_destroy(&q);
@@ -202,8 +193,7 @@ static void ref_remove(const infer_request *r)
 {
     for (int i = 0; i < g_ref_len; i++)
         if (g_ref[i] == r) {
-            for (int j = i; j + 1 < g_ref_len; j++)
-                g_ref[j] = g_ref[j + 1];
+            for (int j = i; j + 1 < g_ref_len; j++) g_ref[j] = g_ref[j + 1];
             g_ref_len--;
             return;
         }
@@ -228,10 +218,8 @@ static void test_random_against_reference(void **state)
             r->priority = rand() % 7 - 3;
             r->batch_rows = rand() % 4;
             r->deadline_ns = rand() % 3 ? 0 : 1 + rand() % 1000;
-            if (op == 0)
-                assert_int_equal(sched_queue_push_front(&q, r), 0);
-            else
-                assert_int_equal(sched_queue_push(&q, r), 0);
+            if (op == 0) assert_int_equal(sched_queue_push_front(&q, r), 0);
+            else assert_int_equal(sched_queue_push(&q, r), 0);
             ref_insert(r);
             queued[i] = 1;
             rows += sched_queue_req_rows(r);

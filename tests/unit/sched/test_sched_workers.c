@@ -20,7 +20,7 @@
 
 #include "inferd/log.h"
 #include "inferd/scheduler.h"
-#include "scheduler_internal.h"   /* the progress test holds the scheduler lock */
+#include "scheduler_internal.h" /* the progress test holds the scheduler lock */
 
 #ifndef SCHED_FAKE_WORKER
 #error "SCHED_FAKE_WORKER must name the fake worker executable"
@@ -102,8 +102,7 @@ static void start(fixture *f, const char *mode, int min)
     opts.worker_path = SCHED_FAKE_WORKER;
     shm_region *regions[1] = {&f->region};
     shm_arena *arenas[1] = {f->arena};
-    assert_int_equal(sched_create(&opts, &m, 1, regions, arenas, &f->sched, err, sizeof(err)),
-                     0);
+    assert_int_equal(sched_create(&opts, &m, 1, regions, arenas, &f->sched, err, sizeof(err)), 0);
 }
 
 static void stop(fixture *f)
@@ -117,8 +116,7 @@ static void stop(fixture *f)
 static int wait_ready(fixture *f, int timeout_ms)
 {
     for (int t = 0; t < timeout_ms; t += 10) {
-        if (sched_model_ready(f->sched, 0))
-            return 1;
+        if (sched_model_ready(f->sched, 0)) return 1;
         sleep_ms(10);
     }
     return 0;
@@ -156,8 +154,7 @@ static void fill_request(fixture *f, infer_request *req, int i, int rows, int64_
     t->nbytes = (uint64_t)rows * 3 * sizeof(float);
     assert_int_equal(shm_arena_alloc(f->arena, t->nbytes, &t->offset), 0);
     float *v = shm_arena_ptr(&f->region, t->offset);
-    for (int k = 0; k < rows * 3; k++)
-        v[k] = (float)(i * 100 + k);
+    for (int k = 0; k < rows * 3; k++) v[k] = (float)(i * 100 + k);
 }
 
 static void make_request(fixture *f, int i, int rows, int64_t delay_us)
@@ -173,8 +170,7 @@ static void check_echo(fixture *f, int i)
     assert_int_equal(req->outputs[0].nbytes, req->inputs[0].nbytes);
     assert_int_equal(req->outputs[0].dims[0], req->batch_rows);
     const float *v = shm_arena_ptr(&f->region, req->outputs[0].offset);
-    for (int k = 0; k < req->batch_rows * 3; k++)
-        assert_true(v[k] == (float)(i * 100 + k));
+    for (int k = 0; k < req->batch_rows * 3; k++) assert_true(v[k] == (float)(i * 100 + k));
 }
 
 static void run_echo(const char *mode)
@@ -223,8 +219,7 @@ static void test_bad_outputs_fail_500(void **state)
     sched_stats st;
     for (int t = 0; t < 10000; t += 10) {
         sched_model_stats(f->sched, 0, &st);
-        if (st.worker_spawns >= 2)
-            break;
+        if (st.worker_spawns >= 2) break;
         sleep_ms(10);
     }
     assert_true(st.worker_spawns >= 2);
@@ -259,8 +254,7 @@ static void test_crash_loop_backs_off(void **state)
     /* Until the backoff reaches 800 ms: 100 + 200 + 400 = 700 ms of restarts at least. */
     for (int t = 0; t < 15000; t += 10) {
         sched_model_stats(f->sched, 0, &st);
-        if (st.restart_backoff_ms >= 800)
-            break;
+        if (st.restart_backoff_ms >= 800) break;
         sleep_ms(10);
     }
     double secs = (double)(clock_now_ns() - t0) / 1e9;
@@ -271,13 +265,11 @@ static void test_crash_loop_backs_off(void **state)
     /* With no worker and none due soon, a request is refused or answered 503, not hung. */
     for (int t = 0; t < 15000; t += 10) {
         sched_model_stats(f->sched, 0, &st);
-        if (st.restart_backoff_ms >= 1600 && st.workers_starting == 0)
-            break;
+        if (st.restart_backoff_ms >= 1600 && st.workers_starting == 0) break;
         sleep_ms(10);
     }
     make_request(f, 0, 1, 0);
-    if (sched_submit(f->sched, &f->reqs[0]) == 0)
-        assert_int_equal(wait_answered(f, 1, 20000), 1);
+    if (sched_submit(f->sched, &f->reqs[0]) == 0) assert_int_equal(wait_answered(f, 1, 20000), 1);
     assert_int_equal(f->reqs[0].status, 503);
     assert_true(f->reqs[0].retry_after_s >= 1);
     sched_release(f->sched, &f->reqs[0]);
@@ -390,7 +382,7 @@ static void test_hung_worker_killed_batch_retried(void **state)
  * never), the counters add up, nothing stays queued or in flight, no arena byte leaks (and
  * under TSan: no data race between the model's lock holders). */
 #define STRESS_THREADS 4
-#define STRESS_PER 64
+#define STRESS_PER     64
 typedef struct stress_ctx {
     fixture *f;
     infer_request reqs[STRESS_THREADS * STRESS_PER];
@@ -413,8 +405,7 @@ static void *stress_thread(void *arg)
         int i = t * STRESS_PER + k;
         infer_request *req = &g_stress.reqs[i];
         g_stress.accepted[i] = sched_submit(g_stress.f->sched, req) == 0;
-        if (g_stress.accepted[i] && k % 3 == 0)
-            sched_cancel(g_stress.f->sched, req);
+        if (g_stress.accepted[i] && k % 3 == 0) sched_cancel(g_stress.f->sched, req);
     }
     return NULL;
 }
@@ -436,11 +427,9 @@ static void test_concurrent_submit_cancel(void **state)
     pthread_t th[STRESS_THREADS];
     for (int t = 0; t < STRESS_THREADS; t++)
         assert_int_equal(pthread_create(&th[t], NULL, stress_thread, (void *)(intptr_t)t), 0);
-    for (int t = 0; t < STRESS_THREADS; t++)
-        pthread_join(th[t], NULL);
+    for (int t = 0; t < STRESS_THREADS; t++) pthread_join(th[t], NULL);
     int accepted = 0;
-    for (int i = 0; i < n; i++)
-        accepted += g_stress.accepted[i];
+    for (int i = 0; i < n; i++) accepted += g_stress.accepted[i];
     assert_int_equal(accepted, n); /* the queue bound (1024) is not reached */
     assert_int_equal(wait_answered(f, accepted, 30000), accepted);
     int ok = 0, cancelled = 0;
@@ -483,7 +472,7 @@ static void test_progress_age_tracks_the_lock(void **state)
     }
     assert_true(fresh);
     pthread_mutex_lock(&f.sched->mu);
-    sleep_ms(300);   /* the supervisor cannot tick in here */
+    sleep_ms(300); /* the supervisor cannot tick in here */
     int64_t held = sched_progress_age_ns(f.sched);
     pthread_mutex_unlock(&f.sched->mu);
     assert_true(held >= 300000000LL);

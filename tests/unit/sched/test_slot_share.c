@@ -62,8 +62,7 @@ static void test_lone_model_gets_nearly_all(void **state)
     slot_share sh;
     assert_int_equal(slot_share_init(&sh, 64, 2), 0);
     assert_int_equal(take_all(&sh, 1, 1000), 64 - 4); /* share 32, headroom 4 */
-    for (int i = 0; i < 60; i++)
-        slot_share_give(&sh, 1);
+    for (int i = 0; i < 60; i++) slot_share_give(&sh, 1);
     assert_int_equal(sh.used_total, 0);
     assert_int_equal(sh.reserved_total, 8);
     slot_share_destroy(&sh);

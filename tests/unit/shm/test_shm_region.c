@@ -60,7 +60,7 @@ static void test_create_attach(void **st)
     assert_true(shm_arena_range_ok(&w, 0, 1 << 20));
     assert_false(shm_arena_range_ok(&w, 1, 1 << 20));
     assert_false(shm_arena_range_ok(&w, UINT64_MAX, 2));
-    w.fd = -1;   /* shares the node's fd here */
+    w.fd = -1; /* shares the node's fd here */
     shm_region_close(&w);
     shm_region_close(&node);
 }
@@ -113,7 +113,7 @@ static void test_attach_rejects(void **st)
     assert_int_equal(ftruncate(node.fd, (off_t)node.header->arena_off), -1);
     assert_int_equal(errno, EPERM);
     assert_int_equal(ftruncate(node.fd, (off_t)node.size * 2), -1);
-    assert_int_equal(fcntl(node.fd, F_ADD_SEALS, F_SEAL_WRITE), -1);   /* F_SEAL_SEAL */
+    assert_int_equal(fcntl(node.fd, F_ADD_SEALS, F_SEAL_WRITE), -1); /* F_SEAL_SEAL */
     /* A same-content file without the seals is refused (a worker checks them). */
     int plain = memfd_create("plain", MFD_CLOEXEC);
     assert_true(plain >= 0);
@@ -194,7 +194,7 @@ static void test_submit_claim_complete(void **st)
     assert_int_equal(shm_worker_claim(&r, 1, 1, &slot), -EAGAIN);
     assert_int_equal(shm_submit(&r, 0), 0);
     assert_int_equal(atomic_load(&r.batches[0].state), SHM_BATCH_QUEUED);
-    assert_int_equal(shm_worker_claim(&r, 1, 0, &slot), -EAGAIN);   /* other model's ring */
+    assert_int_equal(shm_worker_claim(&r, 1, 0, &slot), -EAGAIN); /* other model's ring */
     assert_int_equal(shm_worker_claim(&r, 1, 1, &slot), 0);
     assert_int_equal(slot, 0);
     assert_int_equal(atomic_load(&r.batches[0].state), SHM_BATCH_CLAIMED);
@@ -221,7 +221,7 @@ static void test_submit_claim_complete(void **st)
     /* Region-aware pop/repair ignore a scribbled ring header. */
     shm_ring *ring1 = shm_model_ring(&r, 1);
     assert_int_equal(shm_submit(&r, 0), 0);
-    ring1->mask = UINT64_MAX;   /* a hostile worker's doing */
+    ring1->mask = UINT64_MAX; /* a hostile worker's doing */
     uint64_t val;
     assert_int_equal(shm_model_ring_repair(&r, 1, 0, &val), 0);
     assert_int_equal(shm_model_ring_pop(&r, 1, &val), 0);
@@ -251,20 +251,49 @@ static void test_submit_claim_complete(void **st)
 }
 
 typedef void (*corrupt_fn)(shm_tensor *o, const shm_batch *snap);
-static void c_offset_before(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off - 64; }
-static void c_offset_past(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off + s->out_cap; }
-static void c_overflow(shm_tensor *o, const shm_batch *s) { (void)s; o->offset = UINT64_MAX - 8; }
+static void c_offset_before(shm_tensor *o, const shm_batch *s)
+{
+    o->offset = s->out_off - 64;
+}
+static void c_offset_past(shm_tensor *o, const shm_batch *s)
+{
+    o->offset = s->out_off + s->out_cap;
+}
+static void c_overflow(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->offset = UINT64_MAX - 8;
+}
 static void c_len_overflow(shm_tensor *o, const shm_batch *s)
 {
     (void)s;
     o->nbytes = UINT64_MAX - 4;
     o->ndim = 0;
 }
-static void c_tail_past(shm_tensor *o, const shm_batch *s) { o->offset = s->out_off + s->out_cap - 8; }
-static void c_dtype(shm_tensor *o, const shm_batch *s) { (void)s; o->dtype = 77; }
-static void c_ndim(shm_tensor *o, const shm_batch *s) { (void)s; o->ndim = 9; }
-static void c_nbytes(shm_tensor *o, const shm_batch *s) { (void)s; o->nbytes = 12; }
-static void c_negdim(shm_tensor *o, const shm_batch *s) { (void)s; o->dims[1] = -4; }
+static void c_tail_past(shm_tensor *o, const shm_batch *s)
+{
+    o->offset = s->out_off + s->out_cap - 8;
+}
+static void c_dtype(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->dtype = 77;
+}
+static void c_ndim(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->ndim = 9;
+}
+static void c_nbytes(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->nbytes = 12;
+}
+static void c_negdim(shm_tensor *o, const shm_batch *s)
+{
+    (void)s;
+    o->dims[1] = -4;
+}
 static void c_dim_overflow(shm_tensor *o, const shm_batch *s)
 {
     (void)s;
@@ -274,7 +303,7 @@ static void c_dim_overflow(shm_tensor *o, const shm_batch *s)
 static void c_bytes_short(shm_tensor *o, const shm_batch *s)
 {
     (void)s;
-    o->dtype = INFERD_DTYPE_BYTES;   /* 4 elements need at least 16 bytes */
+    o->dtype = INFERD_DTYPE_BYTES; /* 4 elements need at least 16 bytes */
     o->nbytes = 15;
 }
 
@@ -302,7 +331,7 @@ static void test_scribbled_rings_are_bounded(void **st)
     assert_int_equal(shm_model_ring_size(&r, 0), r.ring_capacity);
     assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
     atomic_store(&ring->enqueue_pos, 0);
-    atomic_store(&ring->dequeue_pos, 5);   /* dequeue ahead of enqueue */
+    atomic_store(&ring->dequeue_pos, 5); /* dequeue ahead of enqueue */
     assert_int_equal(shm_model_ring_size(&r, 0), r.ring_capacity);
     assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
     shm_model_ring_reset(&r, 0);
@@ -310,7 +339,7 @@ static void test_scribbled_rings_are_bounded(void **st)
     assert_int_equal(shm_model_ring_size(&r, 0), 0);
     assert_int_equal(shm_submit(&r, 0), 0);
     assert_int_equal(shm_model_ring_size(&r, 0), 1);
-    ring->capacity = 3;   /* header fields are checked against the private copy */
+    ring->capacity = 3; /* header fields are checked against the private copy */
     assert_int_equal(shm_model_ring_check(&r, 0), -EPROTO);
     shm_model_ring_reset(&r, 0);
     /* Completion ring head moved 2^40 entries ahead: one -EPROTO, nothing read. */
@@ -332,8 +361,9 @@ static void test_check_outputs_rejects(void **st)
     shm_arena *a = shm_arena_create(&r);
     shm_batch snap;
     build_batch(&r, a, &snap);
-    corrupt_fn bad[] = {c_offset_before, c_offset_past, c_overflow, c_len_overflow, c_tail_past,
-                        c_dtype, c_ndim, c_nbytes, c_negdim, c_dim_overflow, c_bytes_short};
+    corrupt_fn bad[] = {c_offset_before, c_offset_past,  c_overflow,   c_len_overflow,
+                        c_tail_past,     c_dtype,        c_ndim,       c_nbytes,
+                        c_negdim,        c_dim_overflow, c_bytes_short};
     shm_tensor outs[2];
     int32_t statuses[2];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -353,7 +383,7 @@ static void test_check_outputs_rejects(void **st)
     assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err), 0);
     assert_int_equal(statuses[1], SHM_STATUS_BAD_INPUT);
     assert_int_equal(outs[1].nbytes, 0);
-    reqs[1].status = 42;   /* unknown request status */
+    reqs[1].status = 42; /* unknown request status */
     assert_int_equal(shm_batch_check_outputs(&r, &snap, outs, statuses, err, sizeof err), -EPROTO);
     shm_arena_destroy(a);
     shm_region_close(&r);
@@ -364,7 +394,7 @@ static void test_arena(void **st)
     (void)st;
     shm_config c;
     small_config(&c);
-    c.arena_size = 64 * 1024;   /* 256 units of 256 bytes */
+    c.arena_size = 64 * 1024; /* 256 units of 256 bytes */
     shm_region r;
     char err[256];
     assert_int_equal(shm_region_create(&c, &r, err, sizeof err), 0);
@@ -385,7 +415,7 @@ static void test_arena(void **st)
     /* Fragmentation: free every other block; a 512-byte block cannot be found. */
     for (int i = 0; i < 256; i += 2) shm_arena_free(a, off[i]);
     assert_int_equal(shm_arena_alloc(a, 512, &x), -ENOMEM);
-    assert_int_equal(shm_arena_alloc(a, 256, &x), 0);   /* reuses a freed one */
+    assert_int_equal(shm_arena_alloc(a, 256, &x), 0); /* reuses a freed one */
     shm_arena_free(a, x);
     /* Free the rest: everything coalesces back into one 64 KiB block. */
     for (int i = 1; i < 256; i += 2) shm_arena_free(a, off[i]);
@@ -394,8 +424,8 @@ static void test_arena(void **st)
     assert_int_equal(x, 0);
     assert_int_equal(shm_arena_alloc(a, 1, &off[0]), -ENOMEM);
     shm_arena_free(a, x);
-    shm_arena_free(a, x);        /* double free is ignored */
-    shm_arena_free(a, 12345);    /* not a block: ignored */
+    shm_arena_free(a, x);     /* double free is ignored */
+    shm_arena_free(a, 12345); /* not a block: ignored */
     assert_int_equal(shm_arena_used(a), 0);
     assert_int_equal(shm_arena_alloc(a, 64 * 1024 + 1, &x), -ENOMEM);
     /* Non-overlap of mixed sizes. */
@@ -410,7 +440,11 @@ static void test_arena(void **st)
     shm_region_close(&r);
 }
 
-typedef struct arena_arg { shm_arena *a; shm_region *r; int bad; } arena_arg;
+typedef struct arena_arg {
+    shm_arena *a;
+    shm_region *r;
+    int bad;
+} arena_arg;
 
 static void *arena_thread(void *p)
 {
@@ -420,7 +454,7 @@ static void *arena_thread(void *p)
         int got = 0;
         for (int k = 0; k < 4; k++)
             if (shm_arena_alloc(t->a, 256 + (uint64_t)(i % 7) * 300, &off[got]) == 0) got++;
-        for (int k = 0; k < got; k++) {   /* write a pattern, check nobody else wrote it */
+        for (int k = 0; k < got; k++) { /* write a pattern, check nobody else wrote it */
             memset(shm_arena_ptr(t->r, off[k]), k + 1 + (int)(uintptr_t)p % 50, 256);
         }
         for (int k = 0; k < got; k++) {
@@ -471,7 +505,7 @@ static void test_claim_repair_exactly_once(void **st)
     uint64_t repaired;
     assert_int_equal(shm_model_ring_repair(&r, 0, cp, &repaired), 1);
     assert_int_equal(repaired, 5);
-    assert_int_equal(shm_ring_pop_finish(ring, 7, pos), -ESTALE);   /* the zombie loses */
+    assert_int_equal(shm_ring_pop_finish(ring, 7, pos), -ESTALE); /* the zombie loses */
     assert_int_equal(shm_model_ring_repair(&r, 0, cp, &repaired), 0);
     /* The ring works on; the repaired batch can be resubmitted and claimed normally. */
     assert_int_equal(shm_submit(&r, 5), 0);
@@ -498,11 +532,11 @@ static void test_ring_cell_ahead_refused(void **st)
     create_small(&r);
     shm_ring *ring = shm_model_ring(&r, 0);
     r.batches[2].model = 0;
-    atomic_store(&ring->cells[0].seq, 5);       /* position 0 expects seq 0 (empty) */
+    atomic_store(&ring->cells[0].seq, 5); /* position 0 expects seq 0 (empty) */
     assert_int_equal(shm_submit(&r, 2), -EPROTO);
     assert_int_equal(atomic_load(&r.batches[2].state), SHM_BATCH_FREE);
     uint64_t value;
-    assert_int_equal(shm_model_ring_pop(&r, 0, &value), -EPROTO);   /* expects seq 1 */
+    assert_int_equal(shm_model_ring_pop(&r, 0, &value), -EPROTO); /* expects seq 1 */
     uint32_t slot;
     assert_int_equal(shm_worker_claim(&r, 0, 0, &slot), -EPROTO);
     assert_int_equal(atomic_load(&r.workers[0].claim_pos), 0);
@@ -581,7 +615,10 @@ static void test_check_outputs_fuzz(void **st)
         case 1: o->nbytes = rng() % 64; break;
         case 2: o->dims[rng() % 2] = (int64_t)(rng() % 9) - 2; break;
         case 3: o->dtype = (uint32_t)(rng() % 20); break;
-        default: o->offset = rng(); o->nbytes = rng(); break;
+        default:
+            o->offset = rng();
+            o->nbytes = rng();
+            break;
         }
         shm_tensor outs[2];
         int32_t sts[2];
@@ -599,7 +636,7 @@ static void test_check_outputs_fuzz(void **st)
             }
         }
     }
-    assert_true(passed > 0);   /* some mutations are harmless; they must still pass */
+    assert_true(passed > 0); /* some mutations are harmless; they must still pass */
     shm_arena_destroy(a);
     shm_region_close(&r);
 }

@@ -21,13 +21,13 @@
 #include "inferd/shm.h"
 
 #define PER_PRODUCER 20000
-#define PRODUCERS 3
-#define CONSUMERS 3
-#define TOTAL (PER_PRODUCER * PRODUCERS)
+#define PRODUCERS    3
+#define CONSUMERS    3
+#define TOTAL        (PER_PRODUCER * PRODUCERS)
 
 typedef struct shared_area {
-    _Atomic uint64_t consumed;          /* values popped so far */
-    _Atomic uint8_t seen[TOTAL];        /* times each value was popped */
+    _Atomic uint64_t consumed;   /* values popped so far */
+    _Atomic uint8_t seen[TOTAL]; /* times each value was popped */
     _Atomic uint64_t claim_pos[CONSUMERS];
 } shared_area;
 
@@ -52,7 +52,7 @@ static void ring_free(shm_ring *r)
     munmap(r, sizeof(shm_ring) + r->capacity * sizeof(shm_ring_cell));
 }
 
-#define DEADLINE_NS (60ll * 1000000000)   /* bound for every wait in this file */
+#define DEADLINE_NS (60ll * 1000000000) /* bound for every wait in this file */
 
 static void producer(shm_ring *r, int id)
 {
@@ -84,8 +84,9 @@ static void check_exactly_once(shared_area *a)
 {
     assert_int_equal(atomic_load(&a->consumed), TOTAL);
     for (uint64_t v = 0; v < TOTAL; v++)
-        if (atomic_load(&a->seen[v]) != 1) fail_msg("value %lu seen %u times", (unsigned long)v,
-                                                    (unsigned)atomic_load(&a->seen[v]));
+        if (atomic_load(&a->seen[v]) != 1)
+            fail_msg("value %lu seen %u times", (unsigned long)v,
+                     (unsigned)atomic_load(&a->seen[v]));
 }
 
 typedef struct thread_arg {
@@ -111,14 +112,13 @@ static void *consumer_thread(void *p)
 static void test_mpmc_threads(void **st)
 {
     (void)st;
-    shm_ring *r = ring_new(64);   /* small: forces full and empty often */
+    shm_ring *r = ring_new(64); /* small: forces full and empty often */
     shared_area *a = map_shared(sizeof *a);
     pthread_t th[PRODUCERS + CONSUMERS];
     thread_arg args[PRODUCERS + CONSUMERS];
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++) {
         args[i] = (thread_arg){r, a, i < PRODUCERS ? i : i - PRODUCERS, 0};
-        pthread_create(&th[i], NULL, i < PRODUCERS ? producer_thread : consumer_thread,
-                       &args[i]);
+        pthread_create(&th[i], NULL, i < PRODUCERS ? producer_thread : consumer_thread, &args[i]);
     }
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++) pthread_join(th[i], NULL);
     for (int i = PRODUCERS; i < PRODUCERS + CONSUMERS; i++) assert_int_equal(args[i].bad, 0);
@@ -164,13 +164,14 @@ static void test_mpmc_full_empty(void **st)
     for (uint64_t i = 0; i < 4; i++) assert_int_equal(shm_ring_push(r, 100 + i), 0);
     assert_int_equal(shm_ring_push(r, 999), -EAGAIN);
     assert_int_equal(shm_ring_size(r), 4);
-    for (uint64_t lap = 0; lap < 3; lap++) {   /* wrap around a few times, FIFO order */
+    for (uint64_t lap = 0; lap < 3; lap++) { /* wrap around a few times, FIFO order */
         for (uint64_t i = 0; i < 4; i++) {
             assert_int_equal(shm_ring_pop(r, &v, NULL), 0);
             assert_int_equal(v, 100 + i + lap * 4);
         }
         assert_int_equal(shm_ring_pop(r, &v, NULL), -EAGAIN);
-        for (uint64_t i = 0; i < 4; i++) assert_int_equal(shm_ring_push(r, 100 + i + (lap + 1) * 4), 0);
+        for (uint64_t i = 0; i < 4; i++)
+            assert_int_equal(shm_ring_push(r, 100 + i + (lap + 1) * 4), 0);
     }
     ring_free(r);
 }
@@ -185,14 +186,14 @@ static void test_mpmc_repair(void **st)
     /* Simulate the dead consumer: claim_pos = 1, dequeue_pos = 1, cell 0 still seq == 1. */
     uint64_t claim = 1;
     atomic_store(&r->dequeue_pos, 1);
-    assert_int_equal(shm_ring_push(r, 9), -EAGAIN);   /* stuck cell blocks the producer */
+    assert_int_equal(shm_ring_push(r, 9), -EAGAIN); /* stuck cell blocks the producer */
     uint64_t v = 0;
-    assert_int_equal(shm_ring_repair(r, 0, &v), 0);          /* nothing claimed */
-    assert_int_equal(shm_ring_repair(r, claim + 1, &v), 0);  /* position 1 not claimed */
+    assert_int_equal(shm_ring_repair(r, 0, &v), 0);         /* nothing claimed */
+    assert_int_equal(shm_ring_repair(r, claim + 1, &v), 0); /* position 1 not claimed */
     assert_int_equal(shm_ring_repair(r, claim, &v), 1);
     assert_int_equal(v, 7);
-    assert_int_equal(shm_ring_repair(r, claim, &v), 0);      /* only once */
-    assert_int_equal(shm_ring_push(r, 9), 0);                /* ring moves again */
+    assert_int_equal(shm_ring_repair(r, claim, &v), 0); /* only once */
+    assert_int_equal(shm_ring_push(r, 9), 0);           /* ring moves again */
     assert_int_equal(shm_ring_pop(r, &v, NULL), 0);
     assert_int_equal(v, 8);
     assert_int_equal(shm_ring_pop(r, &v, NULL), 0);
@@ -209,10 +210,10 @@ static void test_mpmc_repair_unclaimed(void **st)
     assert_int_equal(shm_ring_push(r, 5), 0);
     uint64_t v;
     assert_int_equal(shm_ring_pop(r, &v, &claim), 0);
-    assert_int_equal(atomic_load(&claim), 1);   /* recorded before the claim */
-    assert_int_equal(shm_ring_repair(r, 1, &v), 0);   /* released normally: nothing to do */
+    assert_int_equal(atomic_load(&claim), 1);       /* recorded before the claim */
+    assert_int_equal(shm_ring_repair(r, 1, &v), 0); /* released normally: nothing to do */
     assert_int_equal(shm_ring_push(r, 6), 0);
-    assert_int_equal(shm_ring_repair(r, 2, &v), 0);   /* full, unclaimed: left alone */
+    assert_int_equal(shm_ring_repair(r, 2, &v), 0); /* full, unclaimed: left alone */
     assert_int_equal(shm_ring_pop(r, &v, NULL), 0);
     assert_int_equal(v, 6);
     ring_free(r);
@@ -227,7 +228,7 @@ static void test_mpmc_kill_consumer(void **st)
     for (uint64_t i = 0; i < 8; i++) assert_int_equal(shm_ring_push(r, i), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) {   /* pop one value, record it, then stop forever mid-way */
+    if (pid == 0) { /* pop one value, record it, then stop forever mid-way */
         uint64_t v;
         if (shm_ring_pop(r, &v, &a->claim_pos[0]) == 0) {
             atomic_fetch_add(&a->seen[v], 1);
@@ -241,7 +242,8 @@ static void test_mpmc_kill_consumer(void **st)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     uint64_t v;
-    if (shm_ring_repair(r, atomic_load(&a->claim_pos[0]), &v) == 1) atomic_fetch_add(&a->seen[v], 1);
+    if (shm_ring_repair(r, atomic_load(&a->claim_pos[0]), &v) == 1)
+        atomic_fetch_add(&a->seen[v], 1);
     while (shm_ring_pop(r, &v, NULL) == 0) atomic_fetch_add(&a->seen[v], 1);
     for (uint64_t i = 0; i < 8; i++) assert_int_equal(atomic_load(&a->seen[i]), 1);
     munmap(a, sizeof *a);
@@ -290,7 +292,7 @@ static void test_spsc_processes(void **st)
     uint64_t next = 0, v;
     while (next < n && clock_now_ns() < end) {
         if (shm_spsc_pop(s, &v) != 0) continue;
-        assert_int_equal(v, next * 3 + 1);   /* in order, none lost or repeated */
+        assert_int_equal(v, next * 3 + 1); /* in order, none lost or repeated */
         next++;
     }
     assert_int_equal(next, n);
@@ -311,7 +313,7 @@ static void test_waiter_timeout(void **st)
     seq = shm_waiter_prepare(&w);
     shm_waiter_cancel(&w);
     assert_int_equal(atomic_load(&w.sleepers), 0);
-    shm_waiter_wake(&w, 1);   /* nobody sleeps: seq must not move (no syscall) */
+    shm_waiter_wake(&w, 1); /* nobody sleeps: seq must not move (no syscall) */
     assert_int_equal(atomic_load(&w.seq), seq);
     /* A stale seq returns at once. */
     seq = shm_waiter_prepare(&w);
@@ -326,8 +328,7 @@ static void *wake_third(void *arg)
 {
     (void)arg;
     /* Wait (bounded) until the main thread announced itself on every word, then wake one. */
-    for (int i = 0; i < 10000 && atomic_load(&any_words[3].sleepers) == 0; i++)
-        usleep(1000);
+    for (int i = 0; i < 10000 && atomic_load(&any_words[3].sleepers) == 0; i++) usleep(1000);
     shm_waiter_wake(&any_words[2], 1);
     return NULL;
 }
@@ -343,7 +344,7 @@ static void test_waiter_wait_any(void **st)
     assert_int_equal(shm_waiter_wait_any(ws, seqs, 4, 1000000), -ETIMEDOUT);
     for (int i = 0; i < 4; i++) assert_int_equal(atomic_load(&any_words[i].sleepers), 0);
     for (int i = 0; i < 4; i++) seqs[i] = shm_waiter_prepare(ws[i]);
-    seqs[1]++;   /* stale: returns at once even without a timeout */
+    seqs[1]++; /* stale: returns at once even without a timeout */
     assert_int_equal(shm_waiter_wait_any(ws, seqs, 4, -1), 0);
     pthread_t th;
     for (int i = 0; i < 4; i++) seqs[i] = shm_waiter_prepare(ws[i]);
@@ -361,7 +362,11 @@ static void test_waiter_wait_any(void **st)
 static void test_waiter_processes(void **st)
 {
     (void)st;
-    typedef struct pp { shm_waiter w; _Atomic uint64_t tokens; _Atomic uint64_t taken; } pp;
+    typedef struct pp {
+        shm_waiter w;
+        _Atomic uint64_t tokens;
+        _Atomic uint64_t taken;
+    } pp;
     pp *p = map_shared(sizeof *p);
     const uint64_t n = 2000;
     pid_t pid = fork();
@@ -370,9 +375,15 @@ static void test_waiter_processes(void **st)
         int64_t end = clock_now_ns() + DEADLINE_NS;
         while (atomic_load(&p->taken) < n && clock_now_ns() < end) {
             uint64_t t = atomic_load(&p->tokens);
-            if (t > atomic_load(&p->taken)) { atomic_fetch_add(&p->taken, 1); continue; }
+            if (t > atomic_load(&p->taken)) {
+                atomic_fetch_add(&p->taken, 1);
+                continue;
+            }
             uint32_t seq = shm_waiter_prepare(&p->w);
-            if (atomic_load(&p->tokens) > atomic_load(&p->taken)) { shm_waiter_cancel(&p->w); continue; }
+            if (atomic_load(&p->tokens) > atomic_load(&p->taken)) {
+                shm_waiter_cancel(&p->w);
+                continue;
+            }
             if (shm_waiter_wait(&p->w, seq, 5000000000ll) == -ETIMEDOUT) _exit(2);
         }
         _exit(atomic_load(&p->taken) == n ? 0 : 1);

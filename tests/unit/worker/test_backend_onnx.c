@@ -88,8 +88,7 @@ static void test_batch_is_stacked_and_split(void **st)
     /* 10 samples, one per request; request 4 has expired; request 7 has 32 columns */
     assert_int_equal(fixture_batch(&f->r, f->a, 0, 0, 10, 10 * 64, 1), 0);
     for (uint32_t i = 0; i < 10; i++)
-        assert_int_equal(fixture_set_floats(&f->r, f->a, 0, i, f->samples[i], i == 7 ? 32 : 64),
-                         0);
+        assert_int_equal(fixture_set_floats(&f->r, f->a, 0, i, f->samples[i], i == 7 ? 32 : 64), 0);
     fixture_requests(&f->r, &f->r.batches[0])[4].deadline_ns = 1;
     worker_batch wb;
     assert_int_equal(worker_batch_init(&wb, &f->r, 0, clock_now_ns()), 0);
@@ -145,11 +144,26 @@ static void expect_create_error(fx *f, void (*change)(model_config *), const cha
     if (!strstr(err, needle)) fail_msg("error '%s' does not mention '%s'", err, needle);
 }
 
-static void wrong_name(model_config *c) { snprintf(c->inputs[0].name, MODEL_NAME_LEN, "pixels"); }
-static void wrong_dtype(model_config *c) { c->inputs[0].dtype = INFERD_DTYPE_INT64; }
-static void wrong_dims(model_config *c) { c->inputs[0].dims[0] = 63; }
-static void wrong_rank(model_config *c) { c->max_batch_size = 0; }
-static void wrong_output(model_config *c) { snprintf(c->outputs[0].name, MODEL_NAME_LEN, "p"); }
+static void wrong_name(model_config *c)
+{
+    snprintf(c->inputs[0].name, MODEL_NAME_LEN, "pixels");
+}
+static void wrong_dtype(model_config *c)
+{
+    c->inputs[0].dtype = INFERD_DTYPE_INT64;
+}
+static void wrong_dims(model_config *c)
+{
+    c->inputs[0].dims[0] = 63;
+}
+static void wrong_rank(model_config *c)
+{
+    c->max_batch_size = 0;
+}
+static void wrong_output(model_config *c)
+{
+    snprintf(c->outputs[0].name, MODEL_NAME_LEN, "p");
+}
 static void missing_file(model_config *c)
 {
     snprintf(c->model_file, MODEL_PATH_LEN, "%s", "/nonexistent/model.onnx");

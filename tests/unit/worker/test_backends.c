@@ -12,7 +12,11 @@
 #include "backend.h"
 #include "batch_fixture.h"
 
-typedef struct fx { shm_region r; shm_arena *a; model_config cfg; } fx;
+typedef struct fx {
+    shm_region r;
+    shm_arena *a;
+    model_config cfg;
+} fx;
 
 static int setup(void **st)
 {
@@ -48,12 +52,12 @@ static int run_backend(fx *f, const char *name, worker_batch *wb, uint32_t slot)
 static void test_reverse_text(void **st)
 {
     fx *f = *st;
-    const char *in[] = {"hello", "", "abc DEF 123!", "h\xc3\xa9llo",   /* héllo */
-                        "a\xffz"};                                     /* invalid UTF-8 */
+    const char *in[] = {"hello", "", "abc DEF 123!", "h\xc3\xa9llo", /* héllo */
+                        "a\xffz"};                                   /* invalid UTF-8 */
     const uint32_t lens[] = {5, 0, 12, 6, 3};
-    const char *want[] = {"WORKER_PROCESSED: OLLEH", "WORKER_PROCESSED: ",
-                          "WORKER_PROCESSED: !321 FED CBA", "WORKER_PROCESSED: OLL\xc3\xa9H",
-                          "WORKER_PROCESSED: Z\xff\x41"};
+    const char *want[] = {"WORKER_PROCESSED: OLLEH",
+                          "WORKER_PROCESSED: ", "WORKER_PROCESSED: !321 FED CBA",
+                          "WORKER_PROCESSED: OLL\xc3\xa9H", "WORKER_PROCESSED: Z\xff\x41"};
     assert_int_equal(fixture_batch(&f->r, f->a, 0, 0, 5, 4096, 1), 0);
     for (uint32_t i = 0; i < 5; i++)
         assert_int_equal(fixture_set_string(&f->r, f->a, 0, i, in[i], lens[i]), 0);
@@ -77,7 +81,7 @@ static void test_reverse_text(void **st)
 static void test_reverse_too_small(void **st)
 {
     fx *f = *st;
-    assert_int_equal(fixture_batch(&f->r, f->a, 1, 0, 2, 30, 2), 0);   /* needs 2 x (4+23) */
+    assert_int_equal(fixture_batch(&f->r, f->a, 1, 0, 2, 30, 2), 0); /* needs 2 x (4+23) */
     assert_int_equal(fixture_set_string(&f->r, f->a, 1, 0, "hello", 5), 0);
     assert_int_equal(fixture_set_string(&f->r, f->a, 1, 1, "world", 5), 0);
     worker_batch wb;
@@ -102,10 +106,10 @@ static void test_reverse_bad_input(void **st)
     assert_int_equal(fixture_set_string(&f->r, f->a, 3, 0, "ok", 2), 0);
     assert_int_equal(fixture_set_string(&f->r, f->a, 3, 1, "truncated", 9), 0);
     shm_tensor *t = &fixture_inputs(&f->r, &f->r.batches[3])[1];
-    uint32_t lie = 1000;   /* element length past the tensor's bytes */
+    uint32_t lie = 1000; /* element length past the tensor's bytes */
     memcpy(shm_arena_ptr(&f->r, t->offset), &lie, 4);
     float v = 1;
-    assert_int_equal(fixture_set_floats(&f->r, f->a, 3, 2, &v, 1), 0);   /* wrong dtype */
+    assert_int_equal(fixture_set_floats(&f->r, f->a, 3, 2, &v, 1), 0); /* wrong dtype */
     worker_batch wb;
     assert_int_equal(run_backend(f, "reverse", &wb, 3), BACKEND_DONE);
     shm_request *q = fixture_requests(&f->r, wb.batch);
@@ -121,7 +125,7 @@ static void test_identity_and_deadline(void **st)
     float a[3] = {1.5f, -2.0f, 3.25f}, b[1] = {7};
     assert_int_equal(fixture_set_floats(&f->r, f->a, 4, 0, a, 3), 0);
     assert_int_equal(fixture_set_floats(&f->r, f->a, 4, 1, b, 1), 0);
-    fixture_requests(&f->r, &f->r.batches[4])[1].deadline_ns = 1;   /* long past */
+    fixture_requests(&f->r, &f->r.batches[4])[1].deadline_ns = 1; /* long past */
     worker_batch wb;
     assert_int_equal(run_backend(f, "identity", &wb, 4), BACKEND_DONE);
     shm_request *q = fixture_requests(&f->r, wb.batch);
@@ -132,7 +136,7 @@ static void test_identity_and_deadline(void **st)
     assert_int_equal(o[0].nbytes, 12);
     assert_int_equal(o[0].dims[1], 3);
     assert_memory_equal(shm_arena_ptr(&f->r, o[0].offset), a, 12);
-    assert_int_equal(o[1].nbytes, 0);   /* skipped */
+    assert_int_equal(o[1].nbytes, 0); /* skipped */
 }
 
 static void test_delay_ordering(void **st)
@@ -151,7 +155,7 @@ static void test_delay_ordering(void **st)
         assert_int_equal(fixture_batch(&f->r, f->a, 5 + s, 0, 1, 256, 10 + s), 0);
         assert_int_equal(fixture_set_floats(&f->r, f->a, 5 + s, 0, &v, 1), 0);
         fixture_requests(&f->r, &f->r.batches[5 + s])[0].delay_us = delays_us[s];
-        f->r.batches[5 + s].claimed_ns = 1000000000;   /* synthetic clock */
+        f->r.batches[5 + s].claimed_ns = 1000000000; /* synthetic clock */
         assert_int_equal(worker_batch_init(&wb[s], &f->r, 5 + s, 0), 0);
         assert_int_equal(ops->run(state, &wb[s], err, sizeof err), BACKEND_PENDING);
     }
@@ -182,22 +186,19 @@ static void test_output_alloc(void **st)
     assert_non_null(p);
     uint8_t *q = worker_output_alloc(&wb, 1, 0, INFERD_DTYPE_UINT8, 1, dims, 3);
     assert_non_null(q);
-    assert_int_equal(q - p, 8);   /* 8-byte aligned placement */
+    assert_int_equal(q - p, 8); /* 8-byte aligned placement */
     assert_null(worker_output_alloc(&wb, 1, 0, INFERD_DTYPE_UINT8, 1, dims, 10));
     assert_int_equal(wb.out_needed, 8 + 8 + 10);
-    assert_null(worker_output_alloc(&wb, 2, 0, INFERD_DTYPE_UINT8, 1, dims, 1));   /* bad r */
-    assert_null(worker_output_alloc(&wb, 0, 1, INFERD_DTYPE_UINT8, 1, dims, 1));   /* bad o */
+    assert_null(worker_output_alloc(&wb, 2, 0, INFERD_DTYPE_UINT8, 1, dims, 1)); /* bad r */
+    assert_null(worker_output_alloc(&wb, 0, 1, INFERD_DTYPE_UINT8, 1, dims, 1)); /* bad o */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reverse_text),
-        cmocka_unit_test(test_reverse_too_small),
-        cmocka_unit_test(test_reverse_bad_input),
-        cmocka_unit_test(test_identity_and_deadline),
-        cmocka_unit_test(test_delay_ordering),
-        cmocka_unit_test(test_output_alloc),
+        cmocka_unit_test(test_reverse_text),      cmocka_unit_test(test_reverse_too_small),
+        cmocka_unit_test(test_reverse_bad_input), cmocka_unit_test(test_identity_and_deadline),
+        cmocka_unit_test(test_delay_ordering),    cmocka_unit_test(test_output_alloc),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

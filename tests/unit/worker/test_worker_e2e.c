@@ -21,7 +21,7 @@
 
 #include "batch_fixture.h"
 
-#define WAIT_NS (20ll * 1000000000)   /* bound for every wait */
+#define WAIT_NS (20ll * 1000000000) /* bound for every wait */
 
 typedef struct fx {
     char dir[256], model_dir[300];
@@ -55,8 +55,8 @@ static pid_t spawn_worker(fx *f, uint32_t worker, uint32_t model, const char *mo
         char w[16], m[16];
         snprintf(w, sizeof w, "%u", worker);
         snprintf(m, sizeof m, "%u", model);
-        execl(INFERD_WORKER_BIN, "inferd-worker", "--shm-fd", "3", "--worker", w,
-              "--model-slot", m, "--model-dir", model_dir, "--log-level", "warn", (char *)NULL);
+        execl(INFERD_WORKER_BIN, "inferd-worker", "--shm-fd", "3", "--worker", w, "--model-slot", m,
+              "--model-dir", model_dir, "--log-level", "warn", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -173,8 +173,8 @@ static void test_reverse_worker(void **st)
         int32_t status;
         uint64_t needed;
         char text[SHM_ERROR_LEN];
-        assert_int_equal(shm_batch_read_result(&f->r, slot, &status, &needed, text,
-                                               sizeof text), 0);
+        assert_int_equal(shm_batch_read_result(&f->r, slot, &status, &needed, text, sizeof text),
+                         0);
         shm_tensor outs[2];
         int32_t sts[2];
         char err[256];
@@ -207,7 +207,7 @@ static void test_reverse_worker(void **st)
     int64_t end = clock_now_ns() + WAIT_NS;
     uint32_t free_slots[64], n_free = 0;
     for (uint32_t s = 3; s < 64; s++) free_slots[n_free++] = s;
-    shm_arena_destroy(f->a);   /* start the arena afresh for the stream */
+    shm_arena_destroy(f->a); /* start the arena afresh for the stream */
     f->a = shm_arena_create(&f->r);
     while (answered < total && clock_now_ns() < end) {
         if (submitted < total && n_free > 0) {
@@ -319,7 +319,7 @@ static void test_killed_worker_leaves_trace(void **st)
     float v = 3;
     assert_int_equal(fixture_batch(&f->r, f->a, 40, 1, 1, 256, 4000), 0);
     assert_int_equal(fixture_set_floats(&f->r, f->a, 40, 0, &v, 1), 0);
-    fixture_requests(&f->r, &f->r.batches[40])[0].delay_us = 60000000;   /* 60 s */
+    fixture_requests(&f->r, &f->r.batches[40])[0].delay_us = 60000000; /* 60 s */
     assert_int_equal(shm_submit(&f->r, 40), 0);
     while (atomic_load(&f->r.batches[40].state) != SHM_BATCH_CLAIMED && clock_now_ns() < end)
         usleep(1000);
@@ -331,8 +331,8 @@ static void test_killed_worker_leaves_trace(void **st)
     assert_int_equal(f->r.batches[40].worker, 3);
     assert_int_equal(atomic_load(&f->r.workers[3].in_hand), 1);
     uint64_t value;
-    assert_int_equal(shm_model_ring_repair(&f->r, 1, atomic_load(&f->r.workers[3].claim_pos),
-                                           &value), 0);
+    assert_int_equal(
+        shm_model_ring_repair(&f->r, 1, atomic_load(&f->r.workers[3].claim_pos), &value), 0);
     uint32_t slot;
     assert_int_equal(shm_poll_completion(&f->r, 3, &slot), -EAGAIN);
     atomic_store(&f->r.batches[40].state, SHM_BATCH_FREE);
@@ -344,12 +344,12 @@ static void test_killed_worker_leaves_trace(void **st)
 static void test_worker_exits_when_node_dies(void **st)
 {
     fx *f = *st;
-    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);   /* orphans come back to us */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); /* orphans come back to us */
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
     pid_t node = fork();
     assert_true(node >= 0);
-    if (node == 0) {   /* a stand-in node: starts the worker, waits until ready, dies */
+    if (node == 0) { /* a stand-in node: starts the worker, waits until ready, dies */
         f->r.header->node_pid = getpid();
         pid_t w = spawn_worker(f, 3, 1, f->model_dir);
         int64_t end = clock_now_ns() + WAIT_NS;
@@ -365,7 +365,7 @@ static void test_worker_exits_when_node_dies(void **st)
     int status;
     assert_int_equal(waitpid(node, &status, 0), node);
     assert_true(worker > 0);
-    int rc = wait_exit(worker);   /* reparented to us; exits without being told */
+    int rc = wait_exit(worker); /* reparented to us; exits without being told */
     assert_true(rc == 128 + SIGKILL || rc == 3);
     f->r.header->node_pid = getpid();
 }
