@@ -7,23 +7,8 @@
 #include <string.h>
 
 #include "inferd/half.h"
+#include "inferd/unaligned.h"
 #include "kserve.h"
-
-/* Element i of a packed little-endian array, read without alignment assumptions. */
-#define KSERVE_LOADER(name, type)                        \
-    static inline type name(const uint8_t *p, int64_t i) \
-    {                                                    \
-        type v;                                          \
-        memcpy(&v, p + (size_t)i * sizeof v, sizeof v);  \
-        return v;                                        \
-    }
-KSERVE_LOADER(load_i16, int16_t)
-KSERVE_LOADER(load_u16, uint16_t)
-KSERVE_LOADER(load_i32, int32_t)
-KSERVE_LOADER(load_u32, uint32_t)
-KSERVE_LOADER(load_i64, int64_t)
-KSERVE_LOADER(load_u64, uint64_t)
-KSERVE_LOADER(load_f64, double)
 
 static void put_double(http_buf *b, double v, int digits)
 {
@@ -66,16 +51,20 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
         case INFERD_DTYPE_BOOL: http_buf_puts(b, p[i] ? "true" : "false"); break;
         case INFERD_DTYPE_INT8: http_buf_printf(b, "%d", (int)(int8_t)p[i]); break;
         case INFERD_DTYPE_UINT8: http_buf_printf(b, "%u", (unsigned)p[i]); break;
-        case INFERD_DTYPE_INT16: http_buf_printf(b, "%d", load_i16(p, i)); break;
-        case INFERD_DTYPE_UINT16: http_buf_printf(b, "%u", load_u16(p, i)); break;
-        case INFERD_DTYPE_INT32: http_buf_printf(b, "%" PRId32, load_i32(p, i)); break;
-        case INFERD_DTYPE_UINT32: http_buf_printf(b, "%" PRIu32, load_u32(p, i)); break;
-        case INFERD_DTYPE_INT64: http_buf_printf(b, "%" PRId64, load_i64(p, i)); break;
-        case INFERD_DTYPE_UINT64: http_buf_printf(b, "%" PRIu64, load_u64(p, i)); break;
-        case INFERD_DTYPE_FP32: put_double(b, inferd_float_from_bits(load_u32(p, i)), 9); break;
-        case INFERD_DTYPE_FP64: put_double(b, load_f64(p, i), 17); break;
-        case INFERD_DTYPE_FP16: put_double(b, inferd_half_to_float(load_u16(p, i)), 5); break;
-        case INFERD_DTYPE_BF16: put_double(b, inferd_bf16_to_float(load_u16(p, i)), 4); break;
+        case INFERD_DTYPE_INT16: http_buf_printf(b, "%d", inferd_load_i16(p, i)); break;
+        case INFERD_DTYPE_UINT16: http_buf_printf(b, "%u", inferd_load_u16(p, i)); break;
+        case INFERD_DTYPE_INT32: http_buf_printf(b, "%" PRId32, inferd_load_i32(p, i)); break;
+        case INFERD_DTYPE_UINT32: http_buf_printf(b, "%" PRIu32, inferd_load_u32(p, i)); break;
+        case INFERD_DTYPE_INT64: http_buf_printf(b, "%" PRId64, inferd_load_i64(p, i)); break;
+        case INFERD_DTYPE_UINT64: http_buf_printf(b, "%" PRIu64, inferd_load_u64(p, i)); break;
+        case INFERD_DTYPE_FP32: put_double(b, inferd_load_f32(p, i), 9); break;
+        case INFERD_DTYPE_FP64: put_double(b, inferd_load_f64(p, i), 17); break;
+        case INFERD_DTYPE_FP16:
+            put_double(b, inferd_half_to_float(inferd_load_u16(p, i)), 5);
+            break;
+        case INFERD_DTYPE_BF16:
+            put_double(b, inferd_bf16_to_float(inferd_load_u16(p, i)), 4);
+            break;
         case INFERD_DTYPE_BYTES: {
             uint32_t l;
             if (t->nbytes - pos < 4) goto short_bytes;

@@ -3,6 +3,7 @@
 #include "tensor_util.h"
 
 #include "inferd/half.h"
+#include "inferd/unaligned.h"
 
 #include <math.h>
 #include <string.h>
@@ -158,59 +159,19 @@ double onnx_tu_load(const void *data, inferd_dtype dtype, int64_t i)
 {
     const char *p = data;
     switch (dtype) {
-    case INFERD_DTYPE_FP32: {
-        float v;
-        memcpy(&v, p + 4 * i, 4);
-        return v;
-    }
-    case INFERD_DTYPE_FP64: {
-        double v;
-        memcpy(&v, p + 8 * i, 8);
-        return v;
-    }
-    case INFERD_DTYPE_FP16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        return inferd_half_to_float(v);
-    }
-    case INFERD_DTYPE_BF16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        return inferd_bf16_to_float(v);
-    }
+    case INFERD_DTYPE_FP32: return inferd_load_f32(p, i);
+    case INFERD_DTYPE_FP64: return inferd_load_f64(p, i);
+    case INFERD_DTYPE_FP16: return inferd_half_to_float(inferd_load_u16(p, i));
+    case INFERD_DTYPE_BF16: return inferd_bf16_to_float(inferd_load_u16(p, i));
     case INFERD_DTYPE_INT8: return ((const int8_t *)p)[i];
     case INFERD_DTYPE_UINT8: return ((const uint8_t *)p)[i];
     case INFERD_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    case INFERD_DTYPE_INT16: {
-        int16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        return v;
-    }
-    case INFERD_DTYPE_UINT16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        return v;
-    }
-    case INFERD_DTYPE_INT32: {
-        int32_t v;
-        memcpy(&v, p + 4 * i, 4);
-        return v;
-    }
-    case INFERD_DTYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, p + 4 * i, 4);
-        return v;
-    }
-    case INFERD_DTYPE_INT64: {
-        int64_t v;
-        memcpy(&v, p + 8 * i, 8);
-        return (double)v;
-    }
-    case INFERD_DTYPE_UINT64: {
-        uint64_t v;
-        memcpy(&v, p + 8 * i, 8);
-        return (double)v;
-    }
+    case INFERD_DTYPE_INT16: return inferd_load_i16(p, i);
+    case INFERD_DTYPE_UINT16: return inferd_load_u16(p, i);
+    case INFERD_DTYPE_INT32: return inferd_load_i32(p, i);
+    case INFERD_DTYPE_UINT32: return inferd_load_u32(p, i);
+    case INFERD_DTYPE_INT64: return (double)inferd_load_i64(p, i);
+    case INFERD_DTYPE_UINT64: return (double)inferd_load_u64(p, i);
     default: return 0;
     }
 }
@@ -225,55 +186,27 @@ void onnx_tu_store(void *data, inferd_dtype dtype, int64_t i, double v)
 {
     char *p = data;
     switch (dtype) {
-    case INFERD_DTYPE_FP32: {
-        float f = (float)v;
-        memcpy(p + 4 * i, &f, 4);
-        break;
-    }
-    case INFERD_DTYPE_FP64: memcpy(p + 8 * i, &v, 8); break;
-    case INFERD_DTYPE_FP16: {
-        uint16_t h = inferd_float_to_half((float)v);
-        memcpy(p + 2 * i, &h, 2);
-        break;
-    }
-    case INFERD_DTYPE_BF16: {
-        uint16_t h = inferd_float_to_bf16((float)v);
-        memcpy(p + 2 * i, &h, 2);
-        break;
-    }
+    case INFERD_DTYPE_FP32: inferd_store_f32(p, i, (float)v); break;
+    case INFERD_DTYPE_FP64: inferd_store_f64(p, i, v); break;
+    case INFERD_DTYPE_FP16: inferd_store_u16(p, i, inferd_float_to_half((float)v)); break;
+    case INFERD_DTYPE_BF16: inferd_store_u16(p, i, inferd_float_to_bf16((float)v)); break;
     case INFERD_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)clampd(v, INT8_MIN, INT8_MAX); break;
     case INFERD_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)clampd(v, 0, UINT8_MAX); break;
     case INFERD_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    case INFERD_DTYPE_INT16: {
-        int16_t x = (int16_t)clampd(v, INT16_MIN, INT16_MAX);
-        memcpy(p + 2 * i, &x, 2);
+    case INFERD_DTYPE_INT16:
+        inferd_store_i16(p, i, (int16_t)clampd(v, INT16_MIN, INT16_MAX));
         break;
-    }
-    case INFERD_DTYPE_UINT16: {
-        uint16_t x = (uint16_t)clampd(v, 0, UINT16_MAX);
-        memcpy(p + 2 * i, &x, 2);
+    case INFERD_DTYPE_UINT16: inferd_store_u16(p, i, (uint16_t)clampd(v, 0, UINT16_MAX)); break;
+    case INFERD_DTYPE_INT32:
+        inferd_store_i32(p, i, (int32_t)clampd(v, INT32_MIN, INT32_MAX));
         break;
-    }
-    case INFERD_DTYPE_INT32: {
-        int32_t x = (int32_t)clampd(v, INT32_MIN, INT32_MAX);
-        memcpy(p + 4 * i, &x, 4);
+    case INFERD_DTYPE_UINT32: inferd_store_u32(p, i, (uint32_t)clampd(v, 0, UINT32_MAX)); break;
+    case INFERD_DTYPE_INT64:
+        inferd_store_i64(p, i, (int64_t)clampd(v, -9223372036854775808.0, 9223372036854774784.0));
         break;
-    }
-    case INFERD_DTYPE_UINT32: {
-        uint32_t x = (uint32_t)clampd(v, 0, UINT32_MAX);
-        memcpy(p + 4 * i, &x, 4);
+    case INFERD_DTYPE_UINT64:
+        inferd_store_u64(p, i, (uint64_t)clampd(v, 0, 18446744073709549568.0));
         break;
-    }
-    case INFERD_DTYPE_INT64: {
-        int64_t x = (int64_t)clampd(v, -9223372036854775808.0, 9223372036854774784.0);
-        memcpy(p + 8 * i, &x, 8);
-        break;
-    }
-    case INFERD_DTYPE_UINT64: {
-        uint64_t x = (uint64_t)clampd(v, 0, 18446744073709549568.0);
-        memcpy(p + 8 * i, &x, 8);
-        break;
-    }
     default: break;
     }
 }
