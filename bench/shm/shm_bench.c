@@ -211,6 +211,44 @@ static double batch_throughput(shm_region *r, uint64_t batches, uint32_t per_bat
     return (double)batches * per_batch / (dt / 1e9);
 }
 
+static long rss_shmem_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "RssShmem: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+/* Start-up cost of the node's layout: n_regions regions of models_each models (64 worker and
+ * 1024 batch slots each, 256 MiB of arena in all) created, touched as the node does, closed.
+ * Prints the time and the shared memory this process touched (RssShmem). */
+static void region_startup(int n_regions, uint32_t models_each)
+{
+    shm_region regions[16];
+    char err[256];
+    long shmem_before = rss_shmem_kb();
+    int64_t t0 = clock_now_ns();
+    int made = 0;
+    for (; made < n_regions && made < 16; made++) {
+        shm_config cfg;
+        shm_config_default(&cfg);
+        cfg.max_models = models_each;
+        cfg.arena_size = (256ull << 20) / (uint64_t)n_regions;
+        if (shm_region_create(&cfg, &regions[made], err, sizeof err) != 0) {
+            fprintf(stderr, "shm_bench: %s\n", err);
+            break;
+        }
+    }
+    int64_t dt = clock_now_ns() - t0;
+    long shmem = rss_shmem_kb() - shmem_before;
+    printf("  %2d region(s) of %2u model(s): created in %7.2f ms, shared memory touched %6ld KiB\n",
+           made, models_each, dt / 1e6, shmem);
+    for (int i = 0; i < made; i++) shm_region_close(&regions[i]);
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
@@ -245,6 +283,9 @@ int main(int argc, char **argv)
     double bt = batch_throughput(&r, tn / 64, 64);
     printf("  %-44s %8.2f M requests/s (%.2f M batches/s)\n", "full path, 64-request batches",
            bt / 1e6, bt / 64 / 1e6);
+    printf("start-up: the node's layout, one region for 16 models against one region per model:\n");
+    region_startup(1, 16);
+    region_startup(16, 1);
     free(lat);
     shm_region_close(&r);
     return 0;
