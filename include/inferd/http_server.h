@@ -29,6 +29,12 @@ typedef struct http_options {
                                     bodies as they grow) until the response is written. Beyond:
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
                                     0 = no limit */
+    /* Optional: called on every loop thread once per loop iteration, just before the loop
+     * waits for I/O (a place to collect finished work without a cross-thread wake-up).
+     * http_ex_post calls it makes for exchanges of this loop run right after it returns,
+     * on this thread, with no wake-up at all. NULL = none. */
+    void (*loop_tick)(void *arg);
+    void *loop_tick_arg;
 } http_options;
 
 void http_options_default(http_options *opts);

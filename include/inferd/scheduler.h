@@ -42,6 +42,11 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);
 
+/* Answers the batches workers have finished, on the calling thread (an event loop's, just
+ * before it waits for I/O), so their done() calls need no thread hop. Never blocks: when
+ * the worker table is busy it returns and the completion thread answers instead. */
+void sched_poll_completions(scheduler *s);
+
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
  * shm_arena_alloc allocation in req->model's arena) and outputs. Call after encoding the
  * response, also after a rejected submit. Does nothing if req->model is out of range. */

@@ -58,6 +58,8 @@ struct http_loop {
     int listener_open;
     uv_async_t post_async; /* posts from other threads */
     uv_async_t ctl_async;  /* shutdown phases */
+    uv_prepare_t tick;     /* opts.loop_tick, before each wait for I/O */
+    int tick_posted;       /* this loop's thread only: its tick posted to this loop */
     int asyncs_open;
     pthread_t thread;
     int thread_started;

@@ -47,6 +47,19 @@ static void on_post(uv_async_t *a)
     run_posts(a->data);
 }
 
+/* The loop whose tick runs on this thread (posts to it need no wake-up), else NULL. */
+static _Thread_local http_loop *ticking;
+
+static void on_tick(uv_prepare_t *p)
+{
+    http_loop *lp = p->data;
+    ticking = lp;
+    lp->tick_posted = 0;
+    lp->srv->opts.loop_tick(lp->srv->opts.loop_tick_arg);
+    ticking = NULL;
+    if (lp->tick_posted) run_posts(lp);
+}
+
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
 {
     http_loop *lp = ex->lp;
@@ -61,8 +74,10 @@ void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), v
     if (lp->post_tail) lp->post_tail->post_next = ex;
     else lp->post_head = ex;
     lp->post_tail = ex;
-    /* under the lock: the handle cannot be closed between the check and the send */
-    uv_async_send(&lp->post_async);
+    /* under the lock: the handle cannot be closed between the check and the send; from
+     * this loop's own tick, on_tick runs the list when the tick returns */
+    if (ticking == lp) lp->tick_posted = 1;
+    else uv_async_send(&lp->post_async);
     pthread_mutex_unlock(&lp->post_lock);
 }
 
@@ -79,6 +94,7 @@ static void http_loop_maybe_finish(http_loop *lp)
     lp->asyncs_open = 0;
     uv_close((uv_handle_t *)&lp->post_async, NULL);
     uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+    if (lp->srv->opts.loop_tick) uv_close((uv_handle_t *)&lp->tick, NULL);
 }
 
 static void on_ctl(uv_async_t *a)
@@ -234,6 +250,11 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         }
         lp->post_async.data = lp->ctl_async.data = lp;
         lp->asyncs_open = 1;
+        if (opts->loop_tick) { /* cannot fail for an initialised loop */
+            uv_prepare_init(&lp->loop, &lp->tick);
+            lp->tick.data = lp;
+            uv_prepare_start(&lp->tick, on_tick);
+        }
         n_init++;
         rc = http_listener_open(lp, opts->host, &port, err, err_len);
     }
@@ -262,6 +283,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
             http_listener_close(lp);
             uv_close((uv_handle_t *)&lp->post_async, NULL);
             uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+            if (opts->loop_tick) uv_close((uv_handle_t *)&lp->tick, NULL);
             uv_run(&lp->loop, UV_RUN_DEFAULT);
             uv_loop_close(&lp->loop);
             pthread_mutex_destroy(&lp->post_lock);

@@ -194,6 +194,19 @@ static int drain_all(scheduler *s)
     return any;
 }
 
+void sched_poll_completions(scheduler *s)
+{
+    if (atomic_load_explicit(&s->pending, memory_order_relaxed) <= 0) return;
+    /* Never wait on a loop thread: the completion thread collects what this one skips. */
+    if (pthread_mutex_trylock(&s->mu) != 0) return;
+    infer_request *done_list = NULL;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
+            sched_drain_completions(s, w, &done_list);
+    pthread_mutex_unlock(&s->mu);
+    sched_finish_list(done_list);
+}
+
 void *sched_completion_main(void *arg)
 {
     scheduler *s = arg;
