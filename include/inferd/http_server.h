@@ -13,6 +13,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Optional hooks that let the application collect finished work on the loop threads
+ * themselves instead of posting it from another thread. `loop` is the loop's index
+ * (0..threads-1). Each may be NULL. */
+typedef struct http_loop_hooks {
+    /* Once per loop iteration, just before the loop waits for I/O. http_ex_post calls it
+     * makes for exchanges of this loop run right after it returns, on this thread, with no
+     * wake-up at all. */
+    void (*before_wait)(void *arg, int loop);
+    /* Once per loop iteration, just after the wait. */
+    void (*after_wait)(void *arg, int loop);
+    /* A file descriptor that, when readable, must wake this loop (-1: none); the loop only
+     * watches it: after_wait is where the application empties it. */
+    int (*wake_fd)(void *arg, int loop);
+    void *arg;
+} http_loop_hooks;
+
 typedef struct http_options {
     const char *host;          /* default "0.0.0.0" */
     int port;                  /* 0 = any free port (see http_server_port) */
@@ -29,12 +45,7 @@ typedef struct http_options {
                                     bodies as they grow) until the response is written. Beyond:
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
                                     0 = no limit */
-    /* Optional: called on every loop thread once per loop iteration, just before the loop
-     * waits for I/O (a place to collect finished work without a cross-thread wake-up).
-     * http_ex_post calls it makes for exchanges of this loop run right after it returns,
-     * on this thread, with no wake-up at all. NULL = none. */
-    void (*loop_tick)(void *arg);
-    void *loop_tick_arg;
+    http_loop_hooks hooks;     /* default: none */
 } http_options;
 
 void http_options_default(http_options *opts);

@@ -58,8 +58,13 @@ struct http_loop {
     int listener_open;
     uv_async_t post_async; /* posts from other threads */
     uv_async_t ctl_async;  /* shutdown phases */
-    uv_prepare_t tick;     /* opts.loop_tick, before each wait for I/O */
-    int tick_posted;       /* this loop's thread only: its tick posted to this loop */
+    int index;             /* 0..n_loops-1 */
+    uv_prepare_t before;   /* opts.hooks.before_wait */
+    uv_check_t after;      /* opts.hooks.after_wait */
+    uv_poll_t wake;        /* opts.hooks.wake_fd, when it gives one */
+    int hooks_open;        /* before and after are initialised (and wake when wake_open) */
+    int wake_open;
+    int tick_posted; /* this loop's thread only: before_wait posted to this loop */
     int asyncs_open;
     pthread_t thread;
     int thread_started;

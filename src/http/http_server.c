@@ -47,17 +47,62 @@ static void on_post(uv_async_t *a)
     run_posts(a->data);
 }
 
-/* The loop whose tick runs on this thread (posts to it need no wake-up), else NULL. */
+/* The loop whose before_wait hook runs on this thread (posts to it need no wake-up). */
 static _Thread_local http_loop *ticking;
 
-static void on_tick(uv_prepare_t *p)
+static void on_before_wait(uv_prepare_t *p)
 {
     http_loop *lp = p->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (!h->before_wait) return;
     ticking = lp;
     lp->tick_posted = 0;
-    lp->srv->opts.loop_tick(lp->srv->opts.loop_tick_arg);
+    h->before_wait(h->arg, lp->index);
     ticking = NULL;
     if (lp->tick_posted) run_posts(lp);
+}
+
+static void on_after_wait(uv_check_t *c)
+{
+    http_loop *lp = c->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (h->after_wait) h->after_wait(h->arg, lp->index);
+}
+
+static void on_wake(uv_poll_t *p, int status, int events)
+{
+    (void)p, (void)status, (void)events; /* after_wait empties it */
+}
+
+/* Starts the loop's hooks (no-op without any). */
+static void hooks_open(http_loop *lp)
+{
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (!h->before_wait && !h->after_wait && !h->wake_fd) return;
+    uv_prepare_init(&lp->loop, &lp->before); /* cannot fail on an initialised loop */
+    uv_check_init(&lp->loop, &lp->after);
+    lp->before.data = lp->after.data = lp;
+    uv_prepare_start(&lp->before, on_before_wait);
+    uv_check_start(&lp->after, on_after_wait);
+    lp->hooks_open = 1;
+    int fd = h->wake_fd ? h->wake_fd(h->arg, lp->index) : -1;
+    if (fd >= 0 && uv_poll_init(&lp->loop, &lp->wake, fd) == 0) {
+        lp->wake.data = lp;
+        uv_poll_start(&lp->wake, UV_READABLE, on_wake);
+        lp->wake_open = 1;
+    } else if (fd >= 0) {
+        log_warn("http: loop %d cannot watch its wake-up fd: answers wait for its next turn",
+                 lp->index);
+    }
+}
+
+static void hooks_close(http_loop *lp)
+{
+    if (!lp->hooks_open) return;
+    uv_close((uv_handle_t *)&lp->before, NULL);
+    uv_close((uv_handle_t *)&lp->after, NULL);
+    if (lp->wake_open) uv_close((uv_handle_t *)&lp->wake, NULL);
+    lp->hooks_open = lp->wake_open = 0;
 }
 
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
@@ -94,7 +139,7 @@ static void http_loop_maybe_finish(http_loop *lp)
     lp->asyncs_open = 0;
     uv_close((uv_handle_t *)&lp->post_async, NULL);
     uv_close((uv_handle_t *)&lp->ctl_async, NULL);
-    if (lp->srv->opts.loop_tick) uv_close((uv_handle_t *)&lp->tick, NULL);
+    hooks_close(lp);
 }
 
 static void on_ctl(uv_async_t *a)
@@ -250,11 +295,8 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         }
         lp->post_async.data = lp->ctl_async.data = lp;
         lp->asyncs_open = 1;
-        if (opts->loop_tick) { /* cannot fail for an initialised loop */
-            uv_prepare_init(&lp->loop, &lp->tick);
-            lp->tick.data = lp;
-            uv_prepare_start(&lp->tick, on_tick);
-        }
+        lp->index = i;
+        hooks_open(lp);
         n_init++;
         rc = http_listener_open(lp, opts->host, &port, err, err_len);
     }
@@ -283,7 +325,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
             http_listener_close(lp);
             uv_close((uv_handle_t *)&lp->post_async, NULL);
             uv_close((uv_handle_t *)&lp->ctl_async, NULL);
-            if (opts->loop_tick) uv_close((uv_handle_t *)&lp->tick, NULL);
+            hooks_close(lp);
             uv_run(&lp->loop, UV_RUN_DEFAULT);
             uv_loop_close(&lp->loop);
             pthread_mutex_destroy(&lp->post_lock);

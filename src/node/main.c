@@ -21,6 +21,7 @@
 #include "node_regions.h"
 #include "routes.h"
 #include "inferd/scheduler.h"
+#include "inferd/shm_doorbell.h"
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"
@@ -345,10 +346,21 @@ static void default_worker_path(char *buf, size_t len)
     memcpy(buf + dir_len, name, sizeof name);
 }
 
-/* Each event loop answers finished batches itself before it waits (no thread hop). */
-static void node_loop_tick(void *arg)
+/* Each event loop answers finished batches itself before it waits (no thread hop), woken
+ * by the workers' doorbell (include/inferd/shm_doorbell.h). */
+static void node_before_wait(void *arg, int loop)
 {
-    sched_poll_completions(arg);
+    sched_loop_before_wait(arg, loop);
+}
+
+static void node_after_wait(void *arg, int loop)
+{
+    sched_loop_after_wait(arg, loop);
+}
+
+static int node_wake_fd(void *arg, int loop)
+{
+    return sched_loop_wake_fd(arg, loop);
 }
 
 int main(int argc, char **argv)
@@ -417,11 +429,16 @@ int main(int argc, char **argv)
     sched_options sopts;
     sched_options_default(&sopts);
     sopts.worker_path = worker_path;
+    /* The workers ring the loops that answer them (no completion thread in between). */
+    shm_doorbell bell;
+    if (shm_doorbell_create(o.http.threads, &bell, err, sizeof err) == 0) sopts.doorbell = &bell;
+    else log_warn("%s: the completion thread answers instead of the event loops", err);
     scheduler *sched = NULL;
     if (sched_create(&sopts, all, n, regions.regions, regions.arenas, &sched, err, sizeof err) !=
         0) {
         log_error("cannot start the scheduler: %s", err);
         node_regions_destroy(&regions);
+        if (sopts.doorbell) shm_doorbell_close(&bell);
         free(all);
         return 1;
     }
@@ -436,12 +453,15 @@ int main(int argc, char **argv)
                        .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL};
     http_server *srv = NULL;
-    o.http.loop_tick = node_loop_tick;
-    o.http.loop_tick_arg = sched;
+    o.http.hooks = (http_loop_hooks){.before_wait = node_before_wait,
+                                     .after_wait = node_after_wait,
+                                     .wake_fd = node_wake_fd,
+                                     .arg = sched};
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
         sched_destroy(sched);
         node_regions_destroy(&regions);
+        if (sopts.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
     log_info("listening on http://%s:%d threads=%d models=%d max_connections=%d "
@@ -464,6 +484,7 @@ int main(int argc, char **argv)
     http_server_shutdown(srv, 5000);
     sched_destroy(sched);
     node_regions_destroy(&regions);
+    if (sopts.doorbell) shm_doorbell_close(&bell);
     log_info("shutdown complete");
     return 0;
 }
