@@ -23,9 +23,10 @@ typedef struct http_loop_hooks {
     void (*before_wait)(void *arg, int loop);
     /* Once per loop iteration, just after the wait. */
     void (*after_wait)(void *arg, int loop);
-    /* A file descriptor that, when readable, must wake this loop (-1: none); the loop only
-     * watches it: after_wait is where the application empties it. */
+    /* A file descriptor that, when readable, must wake this loop (-1: none), and what to do
+     * when it is readable (the application empties it there). */
     int (*wake_fd)(void *arg, int loop);
+    void (*woken)(void *arg, int loop);
     void *arg;
 } http_loop_hooks;
 

@@ -50,11 +50,13 @@ int sched_submit(scheduler *s, infer_request *req);
 /* With opts.doorbell: event loop `loop` calls sched_loop_before_wait just before it waits for
  * I/O (it arms its doorbell, then answers the batches workers have finished, on this thread,
  * so their done() calls need no thread hop; it never blocks: when the worker table is busy
- * the completion thread answers instead), and sched_loop_after_wait when it wakes (disarms
- * and empties its doorbell). sched_loop_wake_fd is what the loop must watch for wake-ups. */
+ * the completion thread answers instead) and sched_loop_after_wait when it wakes (disarms).
+ * sched_loop_wake_fd is what the loop must watch for wake-ups; sched_loop_woken empties it
+ * when it is readable. */
 void sched_loop_before_wait(scheduler *s, int loop);
 void sched_loop_after_wait(scheduler *s, int loop);
 int sched_loop_wake_fd(scheduler *s, int loop);
+void sched_loop_woken(scheduler *s, int loop);
 
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
  * shm_arena_alloc allocation in req->model's arena) and outputs. Call after encoding the

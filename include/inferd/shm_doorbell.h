@@ -27,8 +27,8 @@
 
 typedef struct shm_doorbell {
     int n_loops;
-    int flags_fd;             /* memfd of the flag page (close-on-exec) */
-    _Atomic uint32_t *flags;  /* n_loops words, each on its own cache line */
+    int flags_fd;                          /* memfd of the flag page (close-on-exec) */
+    _Atomic uint32_t *flags;               /* n_loops words, each on its own cache line */
     int loop_fd[SHM_DOORBELL_MAX_LOOPS];   /* the node's end, non-blocking, close-on-exec */
     int worker_fd[SHM_DOORBELL_MAX_LOOPS]; /* the end given to workers, close-on-exec */
 } shm_doorbell;

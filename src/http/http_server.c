@@ -71,7 +71,10 @@ static void on_after_wait(uv_check_t *c)
 
 static void on_wake(uv_poll_t *p, int status, int events)
 {
-    (void)p, (void)status, (void)events; /* after_wait empties it */
+    (void)status, (void)events;
+    http_loop *lp = p->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (h->woken) h->woken(h->arg, lp->index);
 }
 
 /* Starts the loop's hooks (no-op without any). */

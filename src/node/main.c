@@ -363,6 +363,11 @@ static int node_wake_fd(void *arg, int loop)
     return sched_loop_wake_fd(arg, loop);
 }
 
+static void node_woken(void *arg, int loop)
+{
+    sched_loop_woken(arg, loop);
+}
+
 int main(int argc, char **argv)
 {
     node_options o;
@@ -456,6 +461,7 @@ int main(int argc, char **argv)
     o.http.hooks = (http_loop_hooks){.before_wait = node_before_wait,
                                      .after_wait = node_after_wait,
                                      .wake_fd = node_wake_fd,
+                                     .woken = node_woken,
                                      .arg = sched};
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);

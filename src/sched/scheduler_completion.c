@@ -226,7 +226,12 @@ void sched_loop_after_wait(scheduler *s, int loop)
     shm_doorbell *bell = s->opts.doorbell;
     if (!bell || loop < 0 || loop >= bell->n_loops) return;
     shm_doorbell_disarm(bell, loop); /* awake: the next before_wait looks anyway */
-    shm_doorbell_drain(bell, loop);
+}
+
+void sched_loop_woken(scheduler *s, int loop)
+{
+    shm_doorbell *bell = s->opts.doorbell;
+    if (bell && loop >= 0 && loop < bell->n_loops) shm_doorbell_drain(bell, loop);
 }
 
 int sched_loop_wake_fd(scheduler *s, int loop)

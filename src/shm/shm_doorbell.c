@@ -16,8 +16,8 @@
 #endif
 
 #define FLAG_STRIDE 16 /* words: one flag per 64-byte cache line */
-#define PAGE_BYTES 4096
-_Static_assert(SHM_DOORBELL_MAX_LOOPS * FLAG_STRIDE * 4 <= PAGE_BYTES, "flags fit one page");
+#define PAGE_BYTES  4096
+_Static_assert(SHM_DOORBELL_MAX_LOOPS *FLAG_STRIDE * 4 <= PAGE_BYTES, "flags fit one page");
 
 static int fail(int e, char *err, size_t err_len, const char *what)
 {
