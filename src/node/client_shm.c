@@ -17,6 +17,7 @@ typedef struct shm_entry {
     uint8_t *map;    /* mmap base (page-aligned, at or below info.offset) */
     size_t map_len;
     uint8_t *data;   /* map + (info.offset - page-aligned offset) */
+    int fd;          /* kept open: fstat at each acquire sees a shrunk object */
     int refs;
 } shm_entry;
 
@@ -60,6 +61,10 @@ client_shm *client_shm_create(int enabled, int max_regions)
     client_shm *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->enabled = enabled;
+    if (enabled && client_shm_guard_init() != 0) {
+        free(r);
+        return NULL;
+    }
     r->max = max_regions > 0 ? max_regions : CLIENT_SHM_MAX_REGIONS;
     r->regions = calloc((size_t)r->max, sizeof *r->regions);
     if (!r->regions || pthread_mutex_init(&r->lock, NULL) != 0) {
@@ -73,6 +78,7 @@ client_shm *client_shm_create(int enabled, int max_regions)
 static void entry_free(shm_entry *e)
 {
     if (e->map) munmap(e->map, e->map_len);
+    if (e->fd >= 0) close(e->fd);
     free(e);
 }
 
@@ -145,11 +151,12 @@ static int map_object(shm_entry *e, char *err, size_t err_len)
         return CLIENT_SHM_EINVAL;
     }
     void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
-    close(fd);
     if (p == MAP_FAILED) {
+        close(fd);
         snprintf(err, err_len, "key '%s': cannot map it: %s", in->key, strerror(errno));
         return CLIENT_SHM_EINVAL;
     }
+    e->fd = fd;
     e->map = p;
     e->map_len = (size_t)len;
     e->data = e->map + (in->offset - start);
@@ -170,6 +177,7 @@ int client_shm_register(client_shm *r, const char *name, const char *key, uint64
         return fail(CLIENT_SHM_EINVAL, err, err_len, "offset + byte_size overflows");
     shm_entry *e = calloc(1, sizeof *e);
     if (!e) return fail(CLIENT_SHM_ENOMEM, err, err_len, "out of memory");
+    e->fd = -1;
     snprintf(e->info.name, sizeof e->info.name, "%s", name);
     snprintf(e->info.key, sizeof e->info.key, "%s", key);
     e->info.offset = offset;
@@ -272,7 +280,15 @@ int client_shm_acquire(client_shm *r, const char *name, uint64_t offset, uint64_
         rc = CLIENT_SHM_ENOTFOUND;
     } else {
         shm_entry *e = r->regions[i];
-        if (offset > e->info.byte_size || byte_size > e->info.byte_size - offset) {
+        struct stat st;
+        if (fstat(e->fd, &st) != 0 ||
+            (uint64_t)st.st_size < e->info.offset + e->info.byte_size) {
+            snprintf(err, err_len,
+                     "shared memory region '%s': its object '%s' is now smaller than the "
+                     "registered region",
+                     name, e->info.key);
+            rc = CLIENT_SHM_EINVAL;
+        } else if (offset > e->info.byte_size || byte_size > e->info.byte_size - offset) {
             snprintf(err, err_len,
                      "shared memory region '%s': offset %llu + byte_size %llu is beyond its "
                      "%llu bytes",

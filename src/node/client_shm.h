@@ -6,7 +6,9 @@
  * Trust: the client owns the object and may write it at any time; the node only copies
  * bytes in (inputs, into the arena) and out (outputs, from the arena), never reads a length
  * or offset from the region, and checks offset + size against the region's registered size,
- * which itself was checked against the object's real size (fstat) when it was registered.
+ * which is checked against the object's real size (fstat) at registration and again at each
+ * acquire. A client that shrinks its object during a copy makes the copy fail, not the node
+ * (client_shm_copy catches the SIGBUS).
  *
  * Life cycle of a region: register (shm_open, fstat, mmap of the page-aligned span holding
  * [offset, offset + byte_size)) -> used by requests (each takes a reference with
@@ -56,7 +58,8 @@ typedef struct client_shm_ref {
     uint64_t len;
 } client_shm_ref;
 
-/* Creates a registry. enabled = 0 makes every call but destroy return CLIENT_SHM_EOFF.
+/* Creates a registry (when enabled, installs the SIGBUS handler of client_shm_copy).
+ * enabled = 0 makes every call but destroy return CLIENT_SHM_EOFF.
  * max_regions <= 0 means CLIENT_SHM_MAX_REGIONS. Returns NULL when out of memory. The caller
  * frees it with client_shm_destroy. */
 client_shm *client_shm_create(int enabled, int max_regions);
@@ -82,12 +85,20 @@ int client_shm_status(client_shm *r, const char *name, client_shm_info *out, int
 
 /* Takes a reference to [offset, offset + byte_size) of the region called name (offsets are
  * relative to the registered region, as in Triton's shared_memory_offset). Fails with
- * CLIENT_SHM_ENOTFOUND or CLIENT_SHM_EINVAL (span outside the region). On success the caller
+ * CLIENT_SHM_ENOTFOUND or CLIENT_SHM_EINVAL (span outside the region, or the object is now
+ * smaller than the registered region). On success the caller
  * must call client_shm_release(r, ref) exactly once. */
 int client_shm_acquire(client_shm *r, const char *name, uint64_t offset, uint64_t byte_size,
                        client_shm_ref *ref, char *err, size_t err_len);
 /* Drops ref's reference (no-op if ref holds nothing) and clears ref. */
 void client_shm_release(client_shm *r, client_shm_ref *ref);
+
+/* Copies n bytes to or from a region's memory (ref->ptr...): 0, or -1 if the client shrank
+ * its object under the copy (the access raised SIGBUS, caught; dst may be partly written).
+ * Needs the process-wide SIGBUS handler that client_shm_create installs when enabled
+ * (client_shm_guard_init; client_shm_copy.c). */
+int client_shm_copy(void *dst, const void *src, size_t n);
+int client_shm_guard_init(void);
 
 /* Short text for a code ("not found", ...). */
 const char *client_shm_strerror(int code);

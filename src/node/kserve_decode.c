@@ -357,7 +357,7 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
         }
         if (rc) return -1;
         return kserve_place_bytes(io->name, "its shared memory", t, elements, ref->ptr, ref->len,
-                                  e->region, e->arena, e->req, j, e->seen, err, err_len,
+                                  1, e->region, e->arena, e->req, j, e->seen, err, err_len,
                                   e->status);
     }
     const json_t *v = json_object_get(params, "binary_data_size");
@@ -381,7 +381,7 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
     }
     const uint8_t *src = b->p + b->pos;
     b->pos += (size_t)n;
-    return kserve_place_bytes(io->name, "its binary data", t, elements, src, n, e->region,
+    return kserve_place_bytes(io->name, "its binary data", t, elements, src, n, 0, e->region,
                               e->arena, e->req, j, e->seen, err, err_len, e->status);
 }
 

@@ -173,7 +173,11 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
                          (unsigned long long)t->nbytes, (unsigned long long)ref->len);
                 return 400;
             }
-            if (t->nbytes) memcpy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes);
+            if (client_shm_copy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes) != 0) {
+                snprintf(err, err_len, "output '%s': the shared memory region '%s' shrank while "
+                         "it was written", m->outputs[i].name, params->out_shm_region[i]);
+                return 400;
+            }
             http_buf_puts(b, ", \"parameters\": {\"shared_memory_region\": ");
             const char *rn = params->out_shm_region[i];
             http_buf_json_string(b, rn, strlen(rn));

@@ -49,9 +49,9 @@ int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s
 }
 
 int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64_t elements,
-                       const uint8_t *src, uint64_t n, const shm_region *region, shm_arena *arena,
-                       infer_request *req, int j, int *seen, char *err, size_t err_len,
-                       int *status)
+                       const uint8_t *src, uint64_t n, int from_client, const shm_region *region,
+                       shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                       size_t err_len, int *status)
 {
     inferd_dtype dt = (inferd_dtype)t->dtype;
     uint64_t want = (uint64_t)elements * inferd_dtype_size(dt); /* elements <= 2^40 */
@@ -81,7 +81,12 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
     req->inputs[j] = *t;
     seen[j] = 1;
     uint8_t *dst = shm_arena_ptr(region, off);
-    if (n) memcpy(dst, src, n);
+    if (!from_client) {
+        if (n) memcpy(dst, src, n);
+    } else if (client_shm_copy(dst, src, n) != 0) {
+        snprintf(err, err_len, "input '%s': %s shrank while it was read", tname, what);
+        return -1;
+    }
     if (dt == INFERD_DTYPE_BYTES) {
         int64_t got;
         char why[160];
@@ -167,7 +172,7 @@ int kserve_decode_raw(const char *body, size_t len, const model_config *m,
     }
     int seen[MODEL_MAX_IO] = {0}, status = 400;
     req->n_inputs = 1;
-    if (kserve_place_bytes(io->name, "the raw body", &t, elements, (const uint8_t *)body, len,
+    if (kserve_place_bytes(io->name, "the raw body", &t, elements, (const uint8_t *)body, len, 0,
                            region, arena, req, 0, seen, err, err_len, &status)) {
         if (seen[0]) shm_arena_free(arena, req->inputs[0].offset);
         memset(req->inputs, 0, sizeof req->inputs);

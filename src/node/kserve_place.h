@@ -24,11 +24,12 @@ int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s
  * then checks the copy: n must be elements x datatype size, or for BYTES a walk of exactly
  * `elements` elements. On success req->inputs[j] = the tensor and seen[j] = 1; on a failed
  * check too (the caller frees what seen[] marks). Returns 0, or -1 with err and *status (400,
- * 503 when the arena is full). what: "binary data", "shared memory", for messages. */
+ * 503 when the arena is full). what: "binary data", "shared memory", for messages.
+ * from_client: src is client shared memory (copied with client_shm_copy). */
 int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64_t elements,
-                       const uint8_t *src, uint64_t n, const shm_region *region, shm_arena *arena,
-                       infer_request *req, int j, int *seen, char *err, size_t err_len,
-                       int *status);
+                       const uint8_t *src, uint64_t n, int from_client, const shm_region *region,
+                       shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                       size_t err_len, int *status);
 
 /* The raw form: the whole body is the bytes of m's only input; its shape is the model's
  * (batch 1 when batched), with at most one variable dimension, found from the size. All

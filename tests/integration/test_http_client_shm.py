@@ -3,6 +3,7 @@
 # outputs in shared memory (no tensor bytes on the socket), unregister one or all; a region
 # in use by a request in flight cannot be unregistered; every misuse is a clear 400.
 import json
+import os
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -207,3 +208,18 @@ def test_misuse_is_a_clear_400(node, model_repo, regions):
     assert status == 405
     status, _, _ = n.request("POST", SHM + "/status")
     assert status == 405
+
+
+def test_object_shrunk_by_its_client(node, model_repo, regions):
+    """A client that cuts its object below the registered region gets a 400, and the node
+    (which would take SIGBUS touching the lost pages) keeps serving."""
+    n = node(repo=model_repo({"ident": identity_cfg()}), args=["--allow-client-shm"])
+    m = regions(8192)
+    assert register(n, "r", key_of(m), 8192)[0] == 200
+    os.ftruncate(m._fd, 4096)
+    status, res = n.post_json("/v2/models/ident/infer",
+                              shm_infer_body("r", 16, "r", 16, 4, in_off=6000, out_off=7000))
+    assert status == 400 and "now smaller" in res["error"], res
+    status, _ = n.get_json("/v2/health/live")
+    assert status == 200
+    assert n.post_json(SHM + "/unregister", {})[0] == 200
