@@ -96,6 +96,11 @@ int client_shm_enabled(const client_shm *r)
     return r && r->enabled;
 }
 
+int client_shm_max_regions(const client_shm *r)
+{
+    return r->max;
+}
+
 static int find(const client_shm *r, const char *name)
 {
     for (int i = 0; i < r->n; i++)

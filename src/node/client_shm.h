@@ -66,6 +66,7 @@ client_shm *client_shm_create(int enabled, int max_regions);
 /* Unmaps every region (held references or not: call after the front ends have stopped). */
 void client_shm_destroy(client_shm *r);
 int client_shm_enabled(const client_shm *r);
+int client_shm_max_regions(const client_shm *r); /* the limit: size of a full status array */
 
 /* Registers name -> the object `key` (as given to shm_open, e.g. "/my_input"), bytes
  * [offset, offset + byte_size) of it. byte_size must be > 0 and offset + byte_size at most the

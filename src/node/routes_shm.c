@@ -3,6 +3,7 @@
  * [/region/{name}]/unregister (POST), over the client_shm registry. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inferd/http_buf.h"
@@ -15,10 +16,16 @@ static int shm_status_code(int rc)
 
 static void shm_status(http_exchange *ex, routes_ctx *ctx, const char *name)
 {
-    client_shm_info info[CLIENT_SHM_MAX_REGIONS];
+    int max = client_shm_max_regions(ctx->cshm);
+    client_shm_info *info = calloc((size_t)max, sizeof *info);
+    if (!info) {
+        http_ex_error(ex, 500, "", "out of memory");
+        return;
+    }
     char err[256];
-    int n = client_shm_status(ctx->cshm, name, info, CLIENT_SHM_MAX_REGIONS, err, sizeof err);
+    int n = client_shm_status(ctx->cshm, name, info, max, err, sizeof err);
     if (n < 0) {
+        free(info);
         http_ex_error(ex, shm_status_code(n), "", "%s", err);
         return;
     }
@@ -34,6 +41,7 @@ static void shm_status(http_exchange *ex, routes_ctx *ctx, const char *name)
                         (unsigned long long)info[i].offset, (unsigned long long)info[i].byte_size);
     }
     http_buf_puts(&b, "]");
+    free(info);
     routes_send_buf(ex, 200, &b);
 }
 

@@ -223,3 +223,16 @@ def test_object_shrunk_by_its_client(node, model_repo, regions):
     status, _ = n.get_json("/v2/health/live")
     assert status == 200
     assert n.post_json(SHM + "/unregister", {})[0] == 200
+
+
+def test_status_lists_every_region_up_to_the_limit(node, model_repo, regions):
+    n = node(repo=model_repo({"ident": identity_cfg()}),
+             args=["--allow-client-shm", "--max-client-shm-regions", "70"])
+    m = regions(4096)
+    for i in range(70):
+        assert register(n, "r%d" % i, key_of(m), 64, offset=i)[0] == 200
+    assert register(n, "r70", key_of(m), 64)[0] == 400
+    status, st = n.get_json(SHM + "/status")
+    assert status == 200
+    assert [r["name"] for r in st] == ["r%d" % i for i in range(70)]
+    assert n.post_json(SHM + "/unregister", {})[0] == 200
