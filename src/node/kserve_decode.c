@@ -368,9 +368,10 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
     }
     uint64_t n = (uint64_t)json_integer_value(v);
     binary_part *b = e->bin;
-    if (!b->present) {
-        snprintf(err, err_len, "input '%s': binary_data_size is given but the request has no "
-                 "Inference-Header-Content-Length header (no binary part)", io->name);
+    if (!b->present && n > 0) {
+        snprintf(err, err_len, "input '%s': binary_data_size is given but the body has no "
+                 "binary data after its JSON header (no Inference-Header-Content-Length, or "
+                 "one equal to the body's length)", io->name);
         return -1;
     }
     if (n > b->len - b->pos) {
