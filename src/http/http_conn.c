@@ -605,7 +605,8 @@ static void conn_flush(http_conn *c)
                 bufs[nb++] = http_buf_span(ex->resp_body, ex->resp_body_len);
             for (int i = 0; i < ex->n_spans && ex->method != HTTP_HEAD; i++)
                 if (ex->resp_spans[i].len)
-                    bufs[nb++] = http_buf_span((char *)ex->resp_spans[i].base, ex->resp_spans[i].len);
+                    bufs[nb++] =
+                        http_buf_span((char *)ex->resp_spans[i].base, ex->resp_spans[i].len);
             if (ex->close_after) {
                 c->no_more = 1;
                 c->close_when_flushed = 1;

@@ -14,10 +14,10 @@
 
 typedef struct shm_entry {
     client_shm_info info;
-    uint8_t *map;    /* mmap base (page-aligned, at or below info.offset) */
+    uint8_t *map; /* mmap base (page-aligned, at or below info.offset) */
     size_t map_len;
-    uint8_t *data;   /* map + (info.offset - page-aligned offset) */
-    int fd;          /* kept open: fstat at each acquire sees a shrunk object */
+    uint8_t *data; /* map + (info.offset - page-aligned offset) */
+    int fd;        /* kept open: fstat at each acquire sees a shrunk object */
     int refs;
 } shm_entry;
 
@@ -173,8 +173,7 @@ int client_shm_register(client_shm *r, const char *name, const char *key, uint64
 {
     if (!r->enabled) return off(err, err_len);
     if (!name_ok(name))
-        return fail(CLIENT_SHM_EINVAL, err, err_len,
-                    "region name must be 1..128 printable bytes");
+        return fail(CLIENT_SHM_EINVAL, err, err_len, "region name must be 1..128 printable bytes");
     if (!name_ok(key))
         return fail(CLIENT_SHM_EINVAL, err, err_len, "key must be 1..128 printable bytes");
     if (byte_size == 0) return fail(CLIENT_SHM_EINVAL, err, err_len, "byte_size must be > 0");
@@ -223,8 +222,8 @@ int client_shm_unregister(client_shm *r, const char *name, char *err, size_t err
             snprintf(err, err_len, "no shared memory region '%.128s' is registered", name);
             rc = CLIENT_SHM_ENOTFOUND;
         } else if (r->regions[i]->refs) {
-            snprintf(err, err_len, "shared memory region '%s' is in use by %d request(s)",
-                     name, r->regions[i]->refs);
+            snprintf(err, err_len, "shared memory region '%s' is in use by %d request(s)", name,
+                     r->regions[i]->refs);
             rc = CLIENT_SHM_EBUSY;
         } else {
             remove_at(r, i);
@@ -286,8 +285,7 @@ int client_shm_acquire(client_shm *r, const char *name, uint64_t offset, uint64_
     } else {
         shm_entry *e = r->regions[i];
         struct stat st;
-        if (fstat(e->fd, &st) != 0 ||
-            (uint64_t)st.st_size < e->info.offset + e->info.byte_size) {
+        if (fstat(e->fd, &st) != 0 || (uint64_t)st.st_size < e->info.offset + e->info.byte_size) {
             snprintf(err, err_len,
                      "shared memory region '%s': its object '%s' is now smaller than the "
                      "registered region",

@@ -55,8 +55,8 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req);
  * arena first. Returns 0, 400 (an output does not fit its client region) or 500 (an output
  * tensor is inconsistent), with err. */
 int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
-                        const kserve_params *params, http_buf *out, http_span *spans,
-                        int *n_spans, int *json_only, char *err, size_t err_len);
+                        const kserve_params *params, http_buf *out, http_span *spans, int *n_spans,
+                        int *json_only, char *err, size_t err_len);
 
 /* Appends the data of tensor t as a flat JSON array. Returns 0 or -1 with err. */
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *out, char *err,

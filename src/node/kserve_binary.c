@@ -37,8 +37,7 @@ int kserve_binary_split(const char *header, size_t body_len, size_t *json_len, c
     return 0;
 }
 
-int kserve_bytes_walk(const uint8_t *p, uint64_t len, int64_t *elements, char *err,
-                      size_t err_len)
+int kserve_bytes_walk(const uint8_t *p, uint64_t len, int64_t *elements, char *err, size_t err_len)
 {
     uint64_t pos = 0;
     int64_t n = 0;

@@ -17,7 +17,6 @@ int kserve_binary_split(const char *header, size_t body_len, size_t *json_len, c
 
 /* Walks len bytes of BYTES binary data: counts the elements into *elements. Returns 0, or -1
  * with err (naming the element) when an element's length runs past the end. */
-int kserve_bytes_walk(const uint8_t *p, uint64_t len, int64_t *elements, char *err,
-                      size_t err_len);
+int kserve_bytes_walk(const uint8_t *p, uint64_t len, int64_t *elements, char *err, size_t err_len);
 
 #endif

@@ -345,39 +345,45 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
     if (shm->present) {
         client_shm_ref *ref = &e->params->in_shm[j];
         int rc = e->cshm ? client_shm_acquire(e->cshm, shm->region, shm->offset, shm->byte_size,
-                                               ref, err, err_len)
+                                              ref, err, err_len)
                          : CLIENT_SHM_EOFF;
         if (rc == CLIENT_SHM_EOFF)
-            snprintf(err, err_len, "input '%s': client shared memory is disabled (start the "
-                     "node with --allow-client-shm)", io->name);
+            snprintf(err, err_len,
+                     "input '%s': client shared memory is disabled (start the "
+                     "node with --allow-client-shm)",
+                     io->name);
         else if (rc) {
             char why[384];
             snprintf(why, sizeof why, "%s", err);
             snprintf(err, err_len, "input '%s': %s", io->name, why);
         }
         if (rc) return -1;
-        return kserve_place_bytes(io->name, "its shared memory", t, elements, ref->ptr, ref->len,
-                                  1, e->region, e->arena, e->req, j, e->seen, err, err_len,
-                                  e->status);
+        return kserve_place_bytes(io->name, "its shared memory", t, elements, ref->ptr, ref->len, 1,
+                                  e->region, e->arena, e->req, j, e->seen, err, err_len, e->status);
     }
     const json_t *v = json_object_get(params, "binary_data_size");
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, err_len, "input '%s': parameters.binary_data_size must be a non-negative "
-                 "integer", io->name);
+        snprintf(err, err_len,
+                 "input '%s': parameters.binary_data_size must be a non-negative "
+                 "integer",
+                 io->name);
         return -1;
     }
     uint64_t n = (uint64_t)json_integer_value(v);
     binary_part *b = e->bin;
     if (!b->present && n > 0) {
-        snprintf(err, err_len, "input '%s': binary_data_size is given but the body has no "
+        snprintf(err, err_len,
+                 "input '%s': binary_data_size is given but the body has no "
                  "binary data after its JSON header (no Inference-Header-Content-Length, or "
-                 "one equal to the body's length)", io->name);
+                 "one equal to the body's length)",
+                 io->name);
         return -1;
     }
     if (n > b->len - b->pos) {
-        snprintf(err, err_len, "input '%s': binary_data_size %llu runs past the end of the body "
-                 "(%zu bytes of binary data left)", io->name, (unsigned long long)n,
-                 b->len - b->pos);
+        snprintf(err, err_len,
+                 "input '%s': binary_data_size %llu runs past the end of the body "
+                 "(%zu bytes of binary data left)",
+                 io->name, (unsigned long long)n, b->len - b->pos);
         return -1;
     }
     const uint8_t *src = b->p + b->pos;
@@ -441,18 +447,24 @@ static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_sp
     int has_bin = params && json_object_get(params, "binary_data_size");
     int sources = (data != NULL) + has_bin + shm.present;
     if (sources > 1) {
-        snprintf(err, err_len, "input '%s': give only one of 'data', "
-                 "parameters.binary_data_size and parameters.shared_memory_region", io->name);
+        snprintf(err, err_len,
+                 "input '%s': give only one of 'data', "
+                 "parameters.binary_data_size and parameters.shared_memory_region",
+                 io->name);
         return -1;
     }
     if (sources == 0) {
-        snprintf(err, err_len, "input '%s': missing field 'data' (or binary_data_size or "
-                 "shared_memory_region in its parameters)", io->name);
+        snprintf(err, err_len,
+                 "input '%s': missing field 'data' (or binary_data_size or "
+                 "shared_memory_region in its parameters)",
+                 io->name);
         return -1;
     }
     if (data && (dtype == INFERD_DTYPE_FP16 || dtype == INFERD_DTYPE_BF16)) {
-        snprintf(err, err_len, "input '%s': datatype %s is not supported in JSON data; send it "
-                 "as binary data", io->name, dt);
+        snprintf(err, err_len,
+                 "input '%s': datatype %s is not supported in JSON data; send it "
+                 "as binary data",
+                 io->name, dt);
         return -1;
     }
     shm_tensor t;
@@ -615,14 +627,15 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
             return -1;
         }
         if (prm && json_object_get(prm, "binary_data_size")) {
-            snprintf(err, err_len, "outputs[%zu]: binary_data_size belongs to response outputs; "
-                     "ask for binary data with \"binary_data\": true", i);
+            snprintf(err, err_len,
+                     "outputs[%zu]: binary_data_size belongs to response outputs; "
+                     "ask for binary data with \"binary_data\": true",
+                     i);
             return -1;
         }
         const json_t *bd = prm ? json_object_get(prm, "binary_data") : NULL;
         if (bd && !json_is_boolean(bd)) {
-            snprintf(err, err_len, "outputs[%zu]: parameters.binary_data must be true or false",
-                     i);
+            snprintf(err, err_len, "outputs[%zu]: parameters.binary_data must be true or false", i);
             return -1;
         }
         int binary = bd ? json_is_true(bd) : binary_default;
@@ -632,8 +645,10 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
         if (kserve_shm_params(prm, what, &shm, err, err_len)) return -1;
         if (shm.present) {
             if (bd && json_is_true(bd)) {
-                snprintf(err, err_len, "outputs[%zu]: binary_data and shared_memory_region "
-                         "cannot both be given", i);
+                snprintf(err, err_len,
+                         "outputs[%zu]: binary_data and shared_memory_region "
+                         "cannot both be given",
+                         i);
                 return -1;
             }
             binary = 0;
@@ -641,8 +656,10 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
                                                &p->out_shm[j], err, err_len)
                           : CLIENT_SHM_EOFF;
             if (rc == CLIENT_SHM_EOFF)
-                snprintf(err, err_len, "outputs[%zu]: client shared memory is disabled (start "
-                         "the node with --allow-client-shm)", i);
+                snprintf(err, err_len,
+                         "outputs[%zu]: client shared memory is disabled (start "
+                         "the node with --allow-client-shm)",
+                         i);
             if (rc) return -1;
             p->shm_outputs |= 1u << j;
             snprintf(p->out_shm_region[j], sizeof p->out_shm_region[j], "%s", shm.region);
@@ -700,8 +717,8 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
     int seen[MODEL_MAX_IO] = {0};
     int binary_default = 0;
     binary_part bin = {(const uint8_t *)body, len, json_len, json_len < len};
-    decode_env env = {body,   json_len, &bin,   cshm, m,       region,  arena,
-                      req,    params,   seen,   err,  err_len, &status};
+    decode_env env = {body, json_len, &bin, cshm, m,       region, arena,
+                      req,  params,   seen, err,  err_len, &status};
     const json_t *inputs, *id;
     if (!json_is_object(root)) {
         snprintf(err, err_len, "request body must be a JSON object");
@@ -715,8 +732,8 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
     if (decode_params(json_object_get(root, "parameters"), m, req, params, &binary_default, err,
                       err_len))
         goto fail;
-    if (decode_outputs(json_object_get(root, "outputs"), m, req, binary_default, cshm, params,
-                       err, err_len))
+    if (decode_outputs(json_object_get(root, "outputs"), m, req, binary_default, cshm, params, err,
+                       err_len))
         goto fail;
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs)) {
@@ -735,9 +752,10 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
         if (decode_input(&env, json_array_get(inputs, i), i, i < KJ_MAX_SPANS ? &spans[i] : NULL))
             goto fail;
     if (bin.pos != bin.len) {
-        snprintf(err, err_len, "%zu bytes of binary data after the JSON header belong to no "
-                 "input (the inputs' binary_data_size add up to %zu)", bin.len - bin.pos,
-                 bin.pos - json_len);
+        snprintf(err, err_len,
+                 "%zu bytes of binary data after the JSON header belong to no "
+                 "input (the inputs' binary_data_size add up to %zu)",
+                 bin.len - bin.pos, bin.pos - json_len);
         goto fail;
     }
     if (m->max_batch_size == 0) req->batch_rows = 1;

@@ -168,14 +168,18 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
             const client_shm_ref *ref = &params->out_shm[i];
             if (check_whole(region, t, err, err_len)) return 500;
             if (t->nbytes > ref->len) {
-                snprintf(err, err_len, "output '%s' is %llu bytes, more than the %llu of its "
-                         "shared_memory_byte_size", m->outputs[i].name,
-                         (unsigned long long)t->nbytes, (unsigned long long)ref->len);
+                snprintf(err, err_len,
+                         "output '%s' is %llu bytes, more than the %llu of its "
+                         "shared_memory_byte_size",
+                         m->outputs[i].name, (unsigned long long)t->nbytes,
+                         (unsigned long long)ref->len);
                 return 400;
             }
             if (client_shm_copy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes) != 0) {
-                snprintf(err, err_len, "output '%s': the shared memory region '%s' shrank while "
-                         "it was written", m->outputs[i].name, params->out_shm_region[i]);
+                snprintf(err, err_len,
+                         "output '%s': the shared memory region '%s' shrank while "
+                         "it was written",
+                         m->outputs[i].name, params->out_shm_region[i]);
                 return 400;
             }
             http_buf_puts(b, ", \"parameters\": {\"shared_memory_region\": ");

@@ -27,8 +27,7 @@ int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s
     memset(s, 0, sizeof *s);
     const json_t *r = params ? json_object_get(params, "shared_memory_region") : NULL;
     int has_size, has_off;
-    if (get_u64(params, "shared_memory_byte_size", what, &has_size, &s->byte_size, err,
-                err_len) ||
+    if (get_u64(params, "shared_memory_byte_size", what, &has_size, &s->byte_size, err, err_len) ||
         get_u64(params, "shared_memory_offset", what, &has_off, &s->offset, err, err_len))
         return -1;
     if (!r && !has_size && !has_off) return 0;
@@ -56,9 +55,8 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
     inferd_dtype dt = (inferd_dtype)t->dtype;
     uint64_t want = (uint64_t)elements * inferd_dtype_size(dt); /* elements <= 2^40 */
     if (dt != INFERD_DTYPE_BYTES && n != want) {
-        snprintf(err, err_len,
-                 "input '%s': %s is %llu bytes, but %lld elements of %s need %llu", tname, what,
-                 (unsigned long long)n, (long long)elements, inferd_dtype_name(dt),
+        snprintf(err, err_len, "input '%s': %s is %llu bytes, but %lld elements of %s need %llu",
+                 tname, what, (unsigned long long)n, (long long)elements, inferd_dtype_name(dt),
                  (unsigned long long)want);
         return -1;
     }
@@ -71,8 +69,10 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
     }
     uint64_t off;
     if (shm_arena_alloc(arena, n ? n : 8, &off) != 0) {
-        snprintf(err, err_len, "no room in the tensor arena for input '%s' (%llu bytes); try "
-                 "again later", tname, (unsigned long long)n);
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try "
+                 "again later",
+                 tname, (unsigned long long)n);
         *status = 503;
         return -1;
     }
@@ -103,9 +103,9 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
     return 0;
 }
 
-int kserve_decode_raw(const char *body, size_t len, const model_config *m,
-                      const shm_region *region, shm_arena *arena, infer_request *req,
-                      kserve_params *params, char *err, size_t err_len)
+int kserve_decode_raw(const char *body, size_t len, const model_config *m, const shm_region *region,
+                      shm_arena *arena, infer_request *req, kserve_params *params, char *err,
+                      size_t err_len)
 {
     if (m->n_inputs != 1) {
         snprintf(err, err_len,
@@ -152,8 +152,10 @@ int kserve_decode_raw(const char *body, size_t len, const model_config *m,
     } else {
         size_t es = inferd_dtype_size(io->dtype);
         if (len % es) {
-            snprintf(err, err_len, "input '%s': a raw body of %zu bytes is not a whole number "
-                     "of %s elements", io->name, len, inferd_dtype_name(io->dtype));
+            snprintf(err, err_len,
+                     "input '%s': a raw body of %zu bytes is not a whole number "
+                     "of %s elements",
+                     io->name, len, inferd_dtype_name(io->dtype));
             return 400;
         }
         elements = (int64_t)(len / es);
@@ -166,8 +168,10 @@ int kserve_decode_raw(const char *body, size_t len, const model_config *m,
         }
         t.dims[var] = fixed ? elements / fixed : 0;
     } else if (elements != fixed) {
-        snprintf(err, err_len, "input '%s': the raw body holds %lld elements, the model's "
-                 "shape %lld", io->name, (long long)elements, (long long)fixed);
+        snprintf(err, err_len,
+                 "input '%s': the raw body holds %lld elements, the model's "
+                 "shape %lld",
+                 io->name, (long long)elements, (long long)fixed);
         return 400;
     }
     int seen[MODEL_MAX_IO] = {0}, status = 400;

@@ -34,8 +34,8 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
 /* The raw form: the whole body is the bytes of m's only input; its shape is the model's
  * (batch 1 when batched), with at most one variable dimension, found from the size. All
  * outputs come back binary. Same contract as kserve_decode_infer. */
-int kserve_decode_raw(const char *body, size_t len, const model_config *m,
-                      const shm_region *region, shm_arena *arena, infer_request *req,
-                      kserve_params *params, char *err, size_t err_len);
+int kserve_decode_raw(const char *body, size_t len, const model_config *m, const shm_region *region,
+                      shm_arena *arena, infer_request *req, kserve_params *params, char *err,
+                      size_t err_len);
 
 #endif

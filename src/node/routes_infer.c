@@ -29,8 +29,8 @@ typedef struct infer_job {
     const model_config *model;
     const char *body;
     size_t body_len;
-    size_t json_len; /* the body's JSON header (binary tensor extension) */
-    int status;      /* decode and encode: 0 or an HTTP status */
+    size_t json_len;      /* the body's JSON header (binary tensor extension) */
+    int status;           /* decode and encode: 0 or an HTTP status */
     kserve_params params; /* id, how outputs are answered, client shm held */
     json_t *root;         /* /process: the parsed body */
     http_buf out;
@@ -131,8 +131,8 @@ static void send_encoded(http_exchange *ex, void *arg)
         if (!head) {
             http_ex_error(ex, 500, "", "out of memory");
         } else {
-            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len,
-                                  job->spans, job->n_spans, hdr, binary_written, job);
+            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
+                                  job->n_spans, hdr, binary_written, job);
             return;
         }
     } else if (job->status == 0) {
@@ -269,8 +269,8 @@ static void decode_request(void *arg)
     scheduler *s = job->ctx->sched;
     job->status = kserve_decode_infer(job->body, job->body_len, job->json_len, job->ctx->cshm,
                                       job->model, sched_model_region(s, job->req.model),
-                                      sched_model_arena(s, job->req.model), &job->req,
-                                      &job->params, job->err, sizeof job->err);
+                                      sched_model_arena(s, job->req.model), &job->req, &job->params,
+                                      job->err, sizeof job->err);
 }
 
 /* On the loop thread, once decoded: answers a refusal, or submits. */
@@ -308,8 +308,8 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     if (!job) return;
     job->model = sched_model(ctx->sched, model);
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
-    if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"),
-                            job->body_len, &job->json_len, job->err, sizeof job->err)) {
+    if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"), job->body_len,
+                            &job->json_len, job->err, sizeof job->err)) {
         sched_note_rejected(ctx->sched, model);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);

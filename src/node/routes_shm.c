@@ -61,7 +61,8 @@ static int get_u64(const json_t *o, const char *key, int required, uint64_t *out
 static void shm_register(http_exchange *ex, routes_ctx *ctx, const char *name)
 {
     if (!client_shm_enabled(ctx->cshm)) {
-        http_ex_error(ex, 403, "", "client shared memory is disabled (start the node with "
+        http_ex_error(ex, 403, "",
+                      "client shared memory is disabled (start the node with "
                       "--allow-client-shm)");
         return;
     }
@@ -107,6 +108,8 @@ void routes_system_shm(http_exchange *ex, routes_ctx *ctx, const char *region, c
     if (is_status) shm_status(ex, ctx, region);
     else if (strcmp(action, "unregister") == 0) shm_unregister(ex, ctx, region);
     else if (region) shm_register(ex, ctx, region);
-    else http_ex_error(ex, 404, "", "register needs a region: "
-                       "POST /v2/systemsharedmemory/region/{name}/register");
+    else
+        http_ex_error(ex, 404, "",
+                      "register needs a region: "
+                      "POST /v2/systemsharedmemory/region/{name}/register");
 }

@@ -87,8 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         infer_request req;
         kserve_params params;
         memset(&req, 0, sizeof req);
-        int status = kserve_decode_infer(body, len, json_len, NULL, &models[i], region, arena,
-                                         &req, &params, err, sizeof err);
+        int status = kserve_decode_infer(body, len, json_len, NULL, &models[i], region, arena, &req,
+                                         &params, err, sizeof err);
         if (status == 0) {
             FUZZ_CHECK(req.n_inputs == (uint32_t)models[i].n_inputs);
             for (uint32_t k = 0; k < req.n_inputs; k++) check_tensor(region, &req.inputs[k]);

@@ -92,8 +92,8 @@ static void handler(http_exchange *ex, void *ctx)
         static int one = 1;
         char *head = strdup("HEAD");
         http_span sp[3] = {{span_a, strlen(span_a)}, {NULL, 0}, {span_b, sizeof span_b}};
-        http_ex_respond_spans(ex, 200, "application/octet-stream", head, 4, sp, 3,
-                              "X-Spans: 3\r\n", on_spans_done, &one);
+        http_ex_respond_spans(ex, 200, "application/octet-stream", head, 4, sp, 3, "X-Spans: 3\r\n",
+                              on_spans_done, &one);
         return;
     }
     if (strcmp(http_ex_path(ex), "/host") == 0) { /* says whether a Host header came */
@@ -345,7 +345,8 @@ static void test_spans_response(void **state)
     send_all(fd, "GET /spans HTTP/1.1\r\nHost: x\r\n\r\n");
     char *got = read_responses(fd, "bbbZ");
     char want_len[64];
-    snprintf(want_len, sizeof want_len, "Content-Length: %zu\r\n", 4 + strlen(span_a) + sizeof span_b);
+    snprintf(want_len, sizeof want_len, "Content-Length: %zu\r\n",
+             4 + strlen(span_a) + sizeof span_b);
     assert_non_null(strstr(got, want_len));
     assert_non_null(strstr(got, "X-Spans: 3\r\n"));
     const char *body = strstr(got, "\r\n\r\n");

@@ -47,8 +47,7 @@ static void test_register_status_acquire_unregister(void **state)
     assert_non_null(strstr(err, "beyond the object's 12288 bytes"));
     assert_int_equal(client_shm_register(r, "a", "/inferd-no-such", 0, 8, err, sizeof err),
                      CLIENT_SHM_EINVAL);
-    assert_int_equal(client_shm_register(r, "a", "x/y", 0, 8, err, sizeof err),
-                     CLIENT_SHM_EINVAL);
+    assert_int_equal(client_shm_register(r, "a", "x/y", 0, 8, err, sizeof err), CLIENT_SHM_EINVAL);
     assert_int_equal(client_shm_register(r, "a", key, 0, 0, err, sizeof err), CLIENT_SHM_EINVAL);
     assert_int_equal(client_shm_register(r, "", key, 0, 8, err, sizeof err), CLIENT_SHM_EINVAL);
     /* a region not page-aligned: offset 5000 */
@@ -103,7 +102,7 @@ static void test_shrunk_object(void **state)
     int fd = shm_open(key, O_RDWR, 0);
     assert_int_equal(ftruncate(fd, 4096), 0);
     uint8_t buf[3 * 4096];
-    assert_int_equal(client_shm_copy(buf, ref.ptr, 4096), 0); /* still there */
+    assert_int_equal(client_shm_copy(buf, ref.ptr, 4096), 0);        /* still there */
     assert_int_equal(client_shm_copy(buf, ref.ptr, sizeof buf), -1); /* caught, not fatal */
     assert_int_equal(client_shm_copy(ref.ptr + 4096, buf, 16), -1);
     client_shm_release(r, &ref);

@@ -24,8 +24,17 @@ static void test_split_values(void **state)
     assert_int_equal(json_len, 100); /* exactly the body: no binary part */
     assert_int_equal(kserve_binary_split("0", 100, &json_len, err, sizeof err), 0);
     assert_int_equal(json_len, 0); /* the raw form */
-    static const char *const bad[] = {"", " ", "-1", "+5", "1e3", "0x10", "12abc", "4 4",
-                                      "101", "99999999999999999999999", "18446744073709551615"};
+    static const char *const bad[] = {"",
+                                      " ",
+                                      "-1",
+                                      "+5",
+                                      "1e3",
+                                      "0x10",
+                                      "12abc",
+                                      "4 4",
+                                      "101",
+                                      "99999999999999999999999",
+                                      "18446744073709551615"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         if (kserve_binary_split(bad[i], 100, &json_len, err, sizeof err) != -1)

@@ -70,8 +70,8 @@ static int decode(fixture *f, const model_config *m, const char *json, infer_req
                   kserve_params *p, char *err)
 {
     memset(req, 0, sizeof *req);
-    return kserve_decode_infer(json, strlen(json), strlen(json), NULL, m, &f->region, f->arena, req, p,
-                               err, 256);
+    return kserve_decode_infer(json, strlen(json), strlen(json), NULL, m, &f->region, f->arena, req,
+                               p, err, 256);
 }
 
 static void test_decode_fp32_nested_and_flat(void **state)
@@ -431,9 +431,9 @@ static model_config bin_model(void)
 #define SZ(n)        ", \"parameters\": {\"binary_data_size\": " #n "}"
 
 /* the binary parts: A = {7, -1}, B = {"hi", ""}, H = {1.0, -2.0} in FP16 */
-static const uint8_t BIN_PARTS[] = {7,    0,   0,   0,   0xff, 0xff, 0xff, 0xff, /* A */
-                                    2,    0,   0,   0,   'h',  'i',  0,    0,    0, 0, /* B */
-                                    0x00, 0x3c, 0x00, 0xc0}; /* H */
+static const uint8_t BIN_PARTS[] = {7,    0,    0,    0,   0xff, 0xff, 0xff, 0xff,       /* A */
+                                    2,    0,    0,    0,   'h',  'i',  0,    0,    0, 0, /* B */
+                                    0x00, 0x3c, 0x00, 0xc0};                             /* H */
 
 static void test_decode_binary_inputs(void **state)
 {
@@ -441,10 +441,11 @@ static void test_decode_binary_inputs(void **state)
     model_config m = bin_model();
     bin_body b;
     bin_make(&b,
-             "{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "],"
-             " \"parameters\": {\"binary_data_output\": true},"
-             " \"outputs\": [{\"name\": \"X\"}, {\"name\": \"Y\", \"parameters\": "
-             "{\"binary_data\": false}}]}",
+             "{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+                 SZ(4)) "],"
+                        " \"parameters\": {\"binary_data_output\": true},"
+                        " \"outputs\": [{\"name\": \"X\"}, {\"name\": \"Y\", \"parameters\": "
+                        "{\"binary_data\": false}}]}",
              BIN_PARTS, sizeof BIN_PARTS);
     infer_request req;
     memset(&req, 0, sizeof req);
@@ -471,16 +472,15 @@ static void test_binary_rejections(void **state)
 {
     fixture *f = *state;
     model_config m = bin_model();
-    static const uint8_t parts[] = {7, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0, 'h', 'i', 0, 0,
-                                    0, 0, 0,   0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0};
+    static const uint8_t parts[] = {7, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0, 'h', 'i', 0,
+                                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0};
     struct {
         const char *json;
         size_t bin_len;
         const char *words;
     } bad[] = {
         /* binary_data_size disagrees with shape x datatype */
-        {"{\"inputs\": [" BIN_A(SZ(4)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18,
-         "need 8"},
+        {"{\"inputs\": [" BIN_A(SZ(4)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18, "need 8"},
         /* a size running past the body */
         {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 20,
          "runs past the end of the body"},
@@ -495,7 +495,8 @@ static void test_binary_rejections(void **state)
          "too short for 2"},
         /* binary and data on one input */
         {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
-         "[1, 2], \"parameters\": {\"binary_data_size\": 8}}, " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}",
+         "[1, 2], \"parameters\": {\"binary_data_size\": 8}}, " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "]}",
          18, "only one of"},
         /* a negative or non-integer size */
         {"{\"inputs\": [" BIN_A(SZ(-8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18,
@@ -503,26 +504,30 @@ static void test_binary_rejections(void **state)
         {"{\"inputs\": [" BIN_A(SZ("8")) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18,
          "non-negative integer"},
         /* binary_data_size on a requested output */
-        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "], \"outputs\": "
-         "[{\"name\": \"X\", \"parameters\": {\"binary_data_size\": 8}}]}",
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\", \"parameters\": {\"binary_data_size\": 8}}]}",
          22, "belongs to response outputs"},
-        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "], \"outputs\": "
-         "[{\"name\": \"X\", \"parameters\": {\"binary_data\": 1}}]}",
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\", \"parameters\": {\"binary_data\": 1}}]}",
          22, "true or false"},
-        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "], \"outputs\": "
-         "[{\"name\": \"X\"}, {\"name\": \"X\"}]}",
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\"}, {\"name\": \"X\"}]}",
          22, "twice"},
         /* FP16 as JSON data is still refused: it has no JSON form */
-        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", {\"name\": \"H\", \"datatype\": "
-         "\"FP16\", \"shape\": [1, 2], \"data\": [1, 2]}]}",
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(
+             SZ(10)) ", {\"name\": \"H\", \"datatype\": "
+                     "\"FP16\", \"shape\": [1, 2], \"data\": [1, 2]}]}",
          18, "send it as binary"},
         /* shared memory named while the node has it off */
-        {"{\"inputs\": [" BIN_A(", \"parameters\": {\"shared_memory_region\": \"r\", "
-                                "\"shared_memory_byte_size\": 8}") ", " BIN_B(SZ(10)) ", "
-         BIN_H(SZ(4)) "]}",
+        {"{\"inputs\": [" BIN_A(
+             ", \"parameters\": {\"shared_memory_region\": \"r\", "
+             "\"shared_memory_byte_size\": 8}") ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}",
          14, "disabled"},
-        {"{\"inputs\": [" BIN_A(", \"parameters\": {\"shared_memory_region\": \"r\"}") ", "
-         BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}",
+        {"{\"inputs\": [" BIN_A(", \"parameters\": {\"shared_memory_region\": \"r\"}") ", " BIN_B(
+             SZ(10)) ", " BIN_H(SZ(4)) "]}",
          14, "needs both"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -574,8 +579,8 @@ static void test_decode_raw_form(void **state)
     assert_int_equal(p.binary_outputs, 1u);
     kserve_free_inputs(f->arena, &req);
     /* 5 floats do not fill [2, n]; 7 bytes are not whole floats */
-    assert_int_equal(kserve_decode_infer((const char *)vals, 20, 0, NULL, &m, &f->region,
-                                         f->arena, &req, &p, err, sizeof err),
+    assert_int_equal(kserve_decode_infer((const char *)vals, 20, 0, NULL, &m, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
                      400);
     assert_non_null(strstr(err, "do not fill"));
     assert_int_equal(kserve_decode_infer((const char *)vals, 7, 0, NULL, &m, &f->region, f->arena,
@@ -584,8 +589,8 @@ static void test_decode_raw_form(void **state)
     assert_non_null(strstr(err, "whole number"));
     /* a two-input model cannot take the raw form */
     model_config two = bin_model();
-    assert_int_equal(kserve_decode_infer((const char *)vals, 8, 0, NULL, &two, &f->region,
-                                         f->arena, &req, &p, err, sizeof err),
+    assert_int_equal(kserve_decode_infer((const char *)vals, 8, 0, NULL, &two, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
                      400);
     assert_non_null(strstr(err, "one input"));
     assert_int_equal(shm_arena_used(f->arena), 0);
@@ -619,15 +624,14 @@ static void test_encode_binary_outputs(void **state)
     http_span spans[MODEL_MAX_IO];
     int n_spans, json_only;
     char err[256];
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans,
-                                         &json_only, err, sizeof err),
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans, &json_only,
+                                         err, sizeof err),
                      0);
-    assert_string_equal(b.data,
-                        "{\"model_name\": \"bin\", \"model_version\": \"1\", \"outputs\": ["
-                        "{\"name\": \"X\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
-                        "\"data\": [5,-6]}, "
-                        "{\"name\": \"Y\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
-                        "\"parameters\": {\"binary_data_size\": 8}}]}");
+    assert_string_equal(b.data, "{\"model_name\": \"bin\", \"model_version\": \"1\", \"outputs\": ["
+                                "{\"name\": \"X\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
+                                "\"data\": [5,-6]}, "
+                                "{\"name\": \"Y\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
+                                "\"parameters\": {\"binary_data_size\": 8}}]}");
     assert_int_equal(json_only, 0);
     assert_int_equal(n_spans, 1);
     /* the span is the arena slice itself: not a copy */
@@ -637,8 +641,8 @@ static void test_encode_binary_outputs(void **state)
     /* a binary output whose size disagrees with its shape is refused before sending */
     req.outputs[1].nbytes = 12;
     http_buf_init(&b);
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans,
-                                         &json_only, err, sizeof err),
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans, &json_only,
+                                         err, sizeof err),
                      500);
     assert_non_null(strstr(err, "shape needs"));
     http_buf_free(&b);
