@@ -47,6 +47,11 @@ struct http_exchange {
     size_t resp_head_len;
     char *resp_body;
     size_t resp_body_len;
+    http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
+    int n_spans;
+    size_t spans_len;             /* their total length */
+    void (*resp_done)(void *arg); /* called once when ex is freed (written or dropped) */
+    void *resp_done_arg;
 };
 
 struct http_loop {

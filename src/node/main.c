@@ -18,6 +18,7 @@
 #include "inferd/log.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
+#include "client_shm.h"
 #include "node_regions.h"
 #include "routes.h"
 #include "inferd/scheduler.h"
@@ -39,6 +40,8 @@ typedef struct node_options {
     uint32_t batch_slots;
     int64_t live_stale_ms;
     int inflight_given; /* --max-inflight-bytes was given */
+    int allow_client_shm;
+    int max_client_shm_regions;
 } node_options;
 
 static void usage(FILE *f)
@@ -73,6 +76,9 @@ static void usage(FILE *f)
         "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
         "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
         "                          progress for this long (default 5000)\n"
+        "  --allow-client-shm[=true|false]  serve Triton's system shared-memory extension\n"
+        "                          (/v2/systemsharedmemory; off by default)\n"
+        "  --max-client-shm-regions N  registered client regions at once (default 64)\n"
         "  --help, --version\n");
 }
 
@@ -109,7 +115,9 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_HELP,
         O_VERSION,
         O_INFLIGHT,
-        O_MAXTIMEOUT
+        O_MAXTIMEOUT,
+        O_CLIENT_SHM,
+        O_CLIENT_SHM_MAX
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -131,6 +139,8 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
+        {"allow-client-shm", optional_argument, 0, O_CLIENT_SHM},
+        {"max-client-shm-regions", required_argument, 0, O_CLIENT_SHM_MAX},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -209,6 +219,17 @@ static int parse_args(int argc, char **argv, node_options *o)
         case O_LIVE_STALE:
             if (parse_i64(optarg, 100, 86400000, &v)) bad = "--live-stale-ms";
             else o->live_stale_ms = v;
+            break;
+        case O_CLIENT_SHM:
+            if (!optarg || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0)
+                o->allow_client_shm = 1;
+            else if (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0)
+                o->allow_client_shm = 0;
+            else bad = "--allow-client-shm";
+            break;
+        case O_CLIENT_SHM_MAX:
+            if (parse_i64(optarg, 1, 4096, &v)) bad = "--max-client-shm-regions";
+            else o->max_client_shm_regions = (int)v;
             break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
@@ -452,11 +473,19 @@ int main(int argc, char **argv)
                  all[i].backend, all[i].max_batch_size, all[i].workers_min, all[i].workers_max);
     free(all); /* the scheduler copied the configs */
 
+    client_shm *cshm = client_shm_create(o.allow_client_shm, o.max_client_shm_regions);
+    if (!cshm) {
+        log_error("out of memory");
+        sched_destroy(sched);
+        node_regions_destroy(&regions);
+        return 1;
+    }
     routes_ctx rctx = {.sched = sched,
                        .server_name = "inferd",
                        .version = INFERD_VERSION,
                        .max_timeout_ms = o.max_timeout_ms,
-                       .live_stale_ns = o.live_stale_ms * 1000000LL};
+                       .live_stale_ns = o.live_stale_ms * 1000000LL,
+                       .cshm = cshm};
     http_server *srv = NULL;
     o.http.hooks = (http_loop_hooks){.before_wait = node_before_wait,
                                      .after_wait = node_after_wait,
@@ -465,6 +494,7 @@ int main(int argc, char **argv)
                                      .arg = sched};
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
+        client_shm_destroy(cshm);
         sched_destroy(sched);
         node_regions_destroy(&regions);
         if (sopts.doorbell) shm_doorbell_close(&bell);
@@ -489,6 +519,7 @@ int main(int argc, char **argv)
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
     sched_destroy(sched);
+    client_shm_destroy(cshm); /* after the scheduler: no request holds a region any more */
     node_regions_destroy(&regions);
     if (sopts.doorbell) shm_doorbell_close(&bell);
     log_info("shutdown complete");

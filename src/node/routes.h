@@ -3,6 +3,7 @@
 #ifndef NODE_ROUTES_H
 #define NODE_ROUTES_H
 
+#include "client_shm.h"
 #include "inferd/http_server.h"
 #include "inferd/shm.h"
 #include "inferd/scheduler.h"
@@ -14,6 +15,7 @@ typedef struct routes_ctx {
     int64_t live_stale_ns;   /* live is 503 once the scheduler's progress is this old */
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
+    client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -31,6 +33,13 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model);
 /* routes_infer.c */
 void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
+
+/* routes_shm.c: /v2/systemsharedmemory[/region/{region}]/{action}; region may be NULL. */
+void routes_system_shm(http_exchange *ex, routes_ctx *ctx, const char *region, const char *action);
+
+/* routes_dispatch.c: 1 if ex's method fits allow ("GET" = GET or HEAD, "POST"); else answers
+ * 405 with Allow and returns 0. */
+int routes_method_ok(http_exchange *ex, const char *allow);
 
 /* routes_reply.c: responds with a JSON body (takes the http_buf's data; 500 if it ran out of
  * memory). */

@@ -36,7 +36,7 @@ static int is(const path_parts *pp, int i, const char *s)
     return i < pp->n && strcmp(pp->seg[i], s) == 0;
 }
 
-static int method_ok(http_exchange *ex, const char *allow)
+int routes_method_ok(http_exchange *ex, const char *allow)
 {
     int m = http_ex_method(ex);
     int want_post = strcmp(allow, "POST") == 0;
@@ -65,27 +65,39 @@ void routes_handle(http_exchange *ex, void *vctx)
         return;
     }
     if (pp.n == 1 && is(&pp, 0, "process")) {
-        if (method_ok(ex, "POST")) routes_process(ex, ctx);
+        if (routes_method_ok(ex, "POST")) routes_process(ex, ctx);
         return;
     }
     if (pp.n == 0 || !is(&pp, 0, "v2")) goto not_found;
     if (pp.n == 1) {
-        if (method_ok(ex, "GET")) routes_server_metadata(ex, ctx);
+        if (routes_method_ok(ex, "GET")) routes_server_metadata(ex, ctx);
         return;
     }
     if (pp.n == 3 && is(&pp, 1, "health")) {
         if (is(&pp, 2, "live")) {
-            if (method_ok(ex, "GET")) routes_health_live(ex, ctx);
+            if (routes_method_ok(ex, "GET")) routes_health_live(ex, ctx);
             return;
         }
         if (is(&pp, 2, "ready")) {
-            if (method_ok(ex, "GET")) routes_health_ready(ex, ctx);
+            if (routes_method_ok(ex, "GET")) routes_health_ready(ex, ctx);
+            return;
+        }
+        goto not_found;
+    }
+    if (is(&pp, 1, "systemsharedmemory")) {
+        /* /v2/systemsharedmemory[/region/{name}]/{status|register|unregister} */
+        if (pp.n == 3) {
+            routes_system_shm(ex, ctx, NULL, pp.seg[2]);
+            return;
+        }
+        if (pp.n == 5 && is(&pp, 2, "region")) {
+            routes_system_shm(ex, ctx, pp.seg[3], pp.seg[4]);
             return;
         }
         goto not_found;
     }
     if (pp.n == 3 && is(&pp, 1, "models") && is(&pp, 2, "stats")) {
-        if (method_ok(ex, "GET")) routes_model_stats(ex, ctx, -1);
+        if (routes_method_ok(ex, "GET")) routes_model_stats(ex, ctx, -1);
         return;
     }
     if (pp.n >= 3 && is(&pp, 1, "models")) {
@@ -103,7 +115,7 @@ void routes_handle(http_exchange *ex, void *vctx)
             strcmp(action, "stats") != 0)
             goto not_found;
         int is_infer = action && strcmp(action, "infer") == 0;
-        if (!method_ok(ex, is_infer ? "POST" : "GET")) return;
+        if (!routes_method_ok(ex, is_infer ? "POST" : "GET")) return;
         int m = find_model(ex, ctx, pp.seg[2]);
         if (m < 0) return;
         if (version) {

@@ -11,6 +11,7 @@
 
 #include "inferd/http_buf.h"
 #include "kserve.h"
+#include "kserve_binary.h"
 #include "routes.h"
 
 /* Bodies and answers above this many bytes are decoded / encoded off the loop thread: at
@@ -24,22 +25,23 @@ typedef struct infer_job {
     http_exchange *ex;
     routes_ctx *ctx;
     int kind;
-    char *id;
-    size_t id_len;
     /* work done off the loop: the body to decode (owned by ex), or the answer encoded */
     const model_config *model;
     const char *body;
     size_t body_len;
-    int status; /* decode: 0 or an HTTP status; encode: 0 or -1 */
-    kserve_params params;
-    json_t *root; /* /process: the parsed body */
+    size_t json_len;      /* the body's JSON header (binary tensor extension) */
+    int status;           /* decode and encode: 0 or an HTTP status */
+    kserve_params params; /* id, how outputs are answered, client shm held */
+    json_t *root;         /* /process: the parsed body */
     http_buf out;
+    http_span spans[MODEL_MAX_IO]; /* binary outputs, in the arena, sent after out */
+    int n_spans, json_only;
     char err[512];
 } infer_job;
 
 static void job_free(infer_job *job)
 {
-    free(job->id);
+    kserve_params_free(job->ctx->cshm, &job->params);
     http_buf_free(&job->out);
     free(job);
 }
@@ -102,25 +104,54 @@ static void encode_answer(void *arg)
     infer_job *job = arg;
     const model_config *m = sched_model(job->ctx->sched, job->req.model);
     const shm_region *region = sched_model_region(job->ctx->sched, job->req.model);
-    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len, &job->out,
-                                      job->err, sizeof job->err);
+    job->status = kserve_encode_infer(&job->req, m, region, &job->params, &job->out, job->spans,
+                                      &job->n_spans, &job->json_only, job->err, sizeof job->err);
+}
+
+/* The binary answer is written: the arena slices it pointed at may go. On the loop thread. */
+static void binary_written(void *arg)
+{
+    infer_job *job = arg;
+    sched_release(job->ctx->sched, &job->req);
+    job_free(job);
 }
 
 /* On the loop thread, once job->out holds the answer: sends it, frees the job. */
 static void send_encoded(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
-    if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
-    else if (job->status == 0) routes_send_buf(ex, 200, &job->out);
-    else http_ex_error(ex, 500, "", "%s", job->err);
+    if (http_ex_orphaned(ex)) {
+        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
+    } else if (job->status == 0 && !job->json_only) {
+        /* JSON header + the arena slices, one scatter write; release once it is written */
+        char hdr[64];
+        snprintf(hdr, sizeof hdr, "Inference-Header-Content-Length: %zu\r\n", job->out.len);
+        size_t head_len;
+        char *head = http_buf_take(&job->out, &head_len);
+        if (!head) {
+            http_ex_error(ex, 500, "", "out of memory");
+        } else {
+            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
+                                  job->n_spans, hdr, binary_written, job);
+            return;
+        }
+    } else if (job->status == 0) {
+        routes_send_buf(ex, 200, &job->out);
+    } else {
+        http_ex_error(ex, job->status, "", "%s", job->err);
+    }
     sched_release(job->ctx->sched, &job->req);
     job_free(job);
 }
 
-static uint64_t output_bytes(const infer_request *req)
+/* Bytes the encoder will format as JSON (binary outputs are only pointed at) or copy into
+ * client shared memory. */
+static uint64_t output_bytes(const infer_job *job)
 {
+    const infer_request *req = &job->req;
     uint64_t n = 0;
-    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++) n += req->outputs[i].nbytes;
+    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++)
+        if (!(job->params.binary_outputs & (1u << i))) n += req->outputs[i].nbytes;
     return n;
 }
 
@@ -136,7 +167,7 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     } else if (job->kind == JOB_PROCESS) {
         answer_process(ex, job);
     } else {
-        run_sized(ex, output_bytes(&job->req), encode_answer, send_encoded, job);
+        run_sized(ex, output_bytes(job), encode_answer, send_encoded, job);
         return; /* send_encoded releases and frees */
     }
     sched_release(ctx->sched, &job->req);
@@ -236,9 +267,10 @@ static void decode_request(void *arg)
 {
     infer_job *job = arg;
     scheduler *s = job->ctx->sched;
-    job->status = kserve_decode_infer(
-        job->body, job->body_len, job->model, sched_model_region(s, job->req.model),
-        sched_model_arena(s, job->req.model), &job->req, &job->params, job->err, sizeof job->err);
+    job->status = kserve_decode_infer(job->body, job->body_len, job->json_len, job->ctx->cshm,
+                                      job->model, sched_model_region(s, job->req.model),
+                                      sched_model_arena(s, job->req.model), &job->req, &job->params,
+                                      job->err, sizeof job->err);
 }
 
 /* On the loop thread, once decoded: answers a refusal, or submits. */
@@ -253,8 +285,6 @@ static void submit_decoded(http_exchange *ex, void *arg)
         job_free(job);
         return;
     }
-    job->id = job->params.id;
-    job->id_len = job->params.id_len;
     if (http_ex_orphaned(ex)) { /* the client left while its body was decoded */
         kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
@@ -278,6 +308,13 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
     if (!job) return;
     job->model = sched_model(ctx->sched, model);
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
+    if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"), job->body_len,
+                            &job->json_len, job->err, sizeof job->err)) {
+        sched_note_rejected(ctx->sched, model);
+        http_ex_error(ex, 400, "", "%s", job->err);
+        job_free(job);
+        return;
+    }
     run_sized(ex, job->body_len, decode_request, submit_decoded, job);
 }
 

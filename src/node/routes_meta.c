@@ -48,7 +48,9 @@ void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
     http_buf_json_string(&b, ctx->server_name, strlen(ctx->server_name));
     http_buf_puts(&b, ", \"version\": ");
     http_buf_json_string(&b, ctx->version, strlen(ctx->version));
-    http_buf_puts(&b, ", \"extensions\": [\"parameters\"]}");
+    http_buf_puts(&b, ", \"extensions\": [\"parameters\", \"binary_tensor_data\"");
+    if (client_shm_enabled(ctx->cshm)) http_buf_puts(&b, ", \"system_shared_memory\"");
+    http_buf_puts(&b, "]}");
     routes_send_buf(ex, 200, &b);
 }
 
