@@ -231,6 +231,11 @@ class Node:
         return self.post_json("/v2/models/%s/infer" % model, body, **kw)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "WARNING: ThreadSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
 @pytest.fixture
 def node(tmp_path):
     """Factory: node(repo=None, args=(), ready=True, timeout=..., nofile=None) starts an inferd and returns
@@ -246,6 +251,14 @@ def node(tmp_path):
     yield start
     for n in started:
         n.stop()
+    # A sanitizer report by the node or a worker fails the test even when every request was
+    # answered (a worker that ASan aborted is simply restarted by the node).
+    for n in started:
+        text = n.log_text()
+        for marker in SANITIZER_MARKERS:
+            at = text.find(marker)
+            if at >= 0:
+                pytest.fail("sanitizer report in %s:\n%s" % (n.log_path, text[at:at + 4000]))
 
 
 @pytest.fixture
