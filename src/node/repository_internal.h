@@ -85,6 +85,9 @@ repo_model *repo_find_loaded(repository *r, const char *name);
 int repo_stamp_read(repository *r, const char *name, const char *config_json, repo_stamp *out,
                     char *err, size_t err_len);
 int repo_stamp_equal(const repo_stamp *a, const repo_stamp *b);
+/* Records that a load of name failed with err: UNAVAILABLE, or, while a version of it is
+ * loaded, READY with a reason saying that version still serves. */
+void repo_note_failure(repository *r, const char *name, const char *err);
 /* Loads st into a free slot and (wait_ready) waits until a worker is live; replaces (then unloads) the version
  * loaded before, if any. Updates name's record. 0, or an HTTP status with err. */
 int repo_slot_load(repository *r, const repo_stamp *st, int wait_ready, char *err,

@@ -65,6 +65,19 @@ int repo_stamp_equal(const repo_stamp *a, const repo_stamp *b)
     return memcmp(a, b, sizeof *a) == 0;
 }
 
+void repo_note_failure(repository *r, const char *name, const char *err)
+{
+    repo_model *loaded = repo_find_loaded(r, name);
+    if (!loaded) {
+        repo_name_set(r, name, REPO_STATE_UNAVAILABLE, 0, err);
+        return;
+    }
+    char reason[REPO_REASON_LEN];
+    snprintf(reason, sizeof reason, "version %d still serves; the new one did not load: %.160s",
+             loaded->stamp.cfg.version > 0 ? loaded->stamp.cfg.version : 1, err);
+    repo_name_set(r, name, REPO_STATE_READY, 0, reason);
+}
+
 /* Waits until model 0 of s is ready: 0, or an HTTP status with err. */
 static int wait_ready(repository *r, scheduler *s, const char *name, char *err, size_t err_len)
 {
@@ -142,14 +155,7 @@ int repo_slot_load(repository *r, const repo_stamp *stamp, int wait, char *err, 
         m->sched = NULL;
         node_regions_destroy(&m->regions);
         atomic_store(&m->state, REPO_SLOT_EMPTY);
-        if (old) {
-            char reason[REPO_REASON_LEN];
-            snprintf(reason, sizeof reason, "version %d still serves; reload failed: %.190s",
-                     old->stamp.cfg.version > 0 ? old->stamp.cfg.version : 1, err);
-            repo_name_set(r, name, REPO_STATE_READY, 0, reason);
-        } else {
-            repo_name_set(r, name, REPO_STATE_UNAVAILABLE, cfg->version, err);
-        }
+        repo_note_failure(r, name, err);
         return status;
     }
     atomic_store(&m->state, REPO_SLOT_READY); /* found by name from now on */

@@ -15,7 +15,11 @@ static void run_load(repository *r, repo_op *op)
     char err[512];
     repo_stamp st;
     int status = repo_stamp_read(r, op->name, op->config_json, &st, err, sizeof err);
-    if (status == 0) status = repo_slot_load(r, &st, 1, err, sizeof err);
+    if (status == 0) {
+        status = repo_slot_load(r, &st, 1, err, sizeof err);
+    } else if (status != 404) {
+        repo_note_failure(r, op->name, err);
+    }
     if (status != 0) log_error("load of model %s failed: %s", op->name, err);
     op->done(op->arg, status, status ? err : "");
 }
@@ -53,14 +57,7 @@ static void poll_model(repository *r, const char *name)
         if (repo_name_failed_same(r, name, &st)) return; /* said once already */
         repo_name_failed_remember(r, name, &st);
         log_error("poll: model %s: %s%s", name, err, loaded ? " (the loaded version stays)" : "");
-        if (loaded) {
-            char reason[REPO_REASON_LEN];
-            snprintf(reason, sizeof reason, "version %d still serves; new config not loaded: %.180s",
-                     loaded->stamp.cfg.version > 0 ? loaded->stamp.cfg.version : 1, err);
-            repo_name_set(r, name, REPO_STATE_READY, 0, reason);
-        } else {
-            repo_name_set(r, name, REPO_STATE_UNAVAILABLE, 0, err);
-        }
+        repo_note_failure(r, name, err);
         return;
     }
     if (loaded && repo_stamp_equal(&loaded->stamp, &st)) {
