@@ -38,7 +38,7 @@ typedef struct triton_model_config {
     int max_batch_size;
     int n_inputs, n_outputs;
     triton_io inputs[MODEL_MAX_IO], outputs[MODEL_MAX_IO];
-    int dynamic_batching; /* 1: the block below is present */
+    int dynamic_batching;         /* 1: the block below is present */
     int64_t preferred_batch_size; /* one value */
     int64_t max_queue_delay_us;
     int64_t max_queue_size;

@@ -54,15 +54,15 @@ const char *repo_state_name(repo_state state); /* "UNAVAILABLE", "LOADING", ... 
 typedef struct repo_options {
     const char *dir; /* the model repository (borrowed for the repository's life) */
     repo_mode mode;
-    int64_t poll_ms;                 /* REPO_MODE_POLL: rescan period (> 0) */
-    const char *const *load_models;  /* REPO_MODE_EXPLICIT: loaded at start (borrowed) */
-    int n_load_models;               /*   ... and how many */
-    shm_config shm;                  /* each model's region: this geometry, one model */
-    uint64_t arena_mb;               /* --arena-mb, shared as node_regions_arena_mb says over */
-    int arena_share;                 /*   this many models (0: those in dir at start) */
-    sched_options sched;             /* each model's scheduler (worker_path borrowed) */
-    int64_t load_timeout_ms;         /* a load waits this long for a live worker (default 60000) */
-    int64_t unload_timeout_ms;       /* an unload waits this long for in-flight requests before
+    int64_t poll_ms;                /* REPO_MODE_POLL: rescan period (> 0) */
+    const char *const *load_models; /* REPO_MODE_EXPLICIT: loaded at start (borrowed) */
+    int n_load_models;              /*   ... and how many */
+    shm_config shm;                 /* each model's region: this geometry, one model */
+    uint64_t arena_mb;              /* --arena-mb, shared as node_regions_arena_mb says over */
+    int arena_share;                /*   this many models (0: those in dir at start) */
+    sched_options sched;            /* each model's scheduler (worker_path borrowed) */
+    int64_t load_timeout_ms;        /* a load waits this long for a live worker (default 60000) */
+    int64_t unload_timeout_ms;      /* an unload waits this long for in-flight requests before
                                         answering the rest 503 (default 30000) */
     int (*backend_available)(const char *backend); /* NULL: every backend */
 } repo_options;

@@ -133,6 +133,12 @@ repo_model *repo_find_loaded(repository *r, const char *name)
     return NULL;
 }
 
+int repo_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 0 && n < MODEL_NAME_LEN && name[0] != '.' && !strchr(name, '/');
+}
+
 /* ---- per-name records and the index ---------------------------------------------------- */
 
 /* name's record, created if new. Caller holds mu. NULL only when out of memory. */
@@ -161,7 +167,8 @@ void repo_name_set(repository *r, const char *name, repo_state state, int versio
     if (rec) {
         rec->state = state;
         if (version > 0) rec->version = version;
-        snprintf(rec->reason, sizeof rec->reason, "%.*s", (int)sizeof rec->reason - 1, reason ? reason : "");
+        snprintf(rec->reason, sizeof rec->reason, "%.*s", (int)sizeof rec->reason - 1,
+                 reason ? reason : "");
         if (state == REPO_STATE_READY) rec->failed_stamp_valid = 0;
     }
     pthread_mutex_unlock(&r->mu);
@@ -258,8 +265,13 @@ static void enqueue(repository *r, int kind, const char *name, const char *confi
         done(arg, 400, msg);
         return;
     }
-    if (!name[0] || strlen(name) >= MODEL_NAME_LEN) {
-        done(arg, 400, "model name must be 1..63 bytes");
+    if (!repo_name_valid(name)) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "'%.64s' is not a model name (1..%d bytes, no '/', not "
+                 "starting with '.')",
+                 name, MODEL_NAME_LEN - 1);
+        done(arg, 400, msg);
         return;
     }
     repo_op *op = calloc(1, sizeof *op);
@@ -380,8 +392,7 @@ int repository_open(const repo_options *opts, repository **out, char *err, size_
         repository_close(r);
         return -1;
     }
-    log_info("model repository %s: model control mode %s", r->dir,
-             repo_mode_name(r->opts.mode));
+    log_info("model repository %s: model control mode %s", r->dir, repo_mode_name(r->opts.mode));
     *out = r;
     return 0;
 }

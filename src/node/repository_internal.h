@@ -11,7 +11,12 @@
 #include "inferd/repository.h"
 #include "node_regions.h"
 
-enum repo_slot_state { REPO_SLOT_EMPTY = 0, REPO_SLOT_LOADING, REPO_SLOT_READY, REPO_SLOT_UNLOADING };
+enum repo_slot_state {
+    REPO_SLOT_EMPTY = 0,
+    REPO_SLOT_LOADING,
+    REPO_SLOT_READY,
+    REPO_SLOT_UNLOADING
+};
 
 /* What makes two loads of a model the same: its parsed config and its model file. */
 typedef struct repo_stamp {
@@ -70,6 +75,8 @@ struct repository {
 };
 
 /* ---- repository.c ---- */
+/* 1 if name can be a model folder's name (1..63 bytes, no '/', not starting with '.'). */
+int repo_name_valid(const char *name);
 /* Sets name's record (created if new; state, version, reason). Takes mu. */
 void repo_name_set(repository *r, const char *name, repo_state state, int version,
                    const char *reason);
@@ -90,8 +97,7 @@ int repo_stamp_equal(const repo_stamp *a, const repo_stamp *b);
 void repo_note_failure(repository *r, const char *name, const char *err);
 /* Loads st into a free slot and (wait_ready) waits until a worker is live; replaces (then unloads) the version
  * loaded before, if any. Updates name's record. 0, or an HTTP status with err. */
-int repo_slot_load(repository *r, const repo_stamp *st, int wait_ready, char *err,
-                   size_t err_len);
+int repo_slot_load(repository *r, const repo_stamp *st, int wait_ready, char *err, size_t err_len);
 /* Unloads slot m (READY): out of lookup, drained, freed. Records reason for its name unless
  * reason is NULL (a reload: the new version's record stands). */
 void repo_slot_unload(repository *r, repo_model *m, const char *reason);

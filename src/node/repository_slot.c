@@ -19,18 +19,15 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 0 && n < MODEL_NAME_LEN && name[0] != '.' && !strchr(name, '/');
-}
-
 int repo_stamp_read(repository *r, const char *name, const char *config_json, repo_stamp *out,
                     char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
-    if (!valid_name(name)) {
-        snprintf(err, err_len, "'%.64s' is not a model name", name);
+    if (!repo_name_valid(name)) {
+        snprintf(err, err_len,
+                 "'%.64s' is not a model name (1..%d bytes, no '/', not starting "
+                 "with '.')",
+                 name, MODEL_NAME_LEN - 1);
         return 400;
     }
     char dir[MODEL_PATH_LEN];
@@ -141,10 +138,10 @@ int repo_slot_load(repository *r, const repo_stamp *stamp, int wait, char *err, 
     shm_config shm = r->opts.shm; /* room for replacements while a dead worker is reaped */
     if ((uint32_t)cfg->workers_max * 2 > shm.max_workers)
         shm.max_workers = (uint32_t)cfg->workers_max * 2;
-    if (node_regions_create(cfg, 1, &shm, r->opts.arena_mb / (uint64_t)share,
-                            &m->regions, why, sizeof why) != 0 ||
-        sched_create(&r->opts.sched, cfg, 1, m->regions.regions, m->regions.arenas, &m->sched,
-                     why, sizeof why) != 0) {
+    if (node_regions_create(cfg, 1, &shm, r->opts.arena_mb / (uint64_t)share, &m->regions, why,
+                            sizeof why) != 0 ||
+        sched_create(&r->opts.sched, cfg, 1, m->regions.regions, m->regions.arenas, &m->sched, why,
+                     sizeof why) != 0) {
         snprintf(err, err_len, "model '%s': %s", name, why);
         status = 500;
     } else if (wait) {
@@ -189,12 +186,11 @@ void repo_slot_unload(repository *r, repo_model *m, const char *reason)
     int quiet = wait_unheld(m, r->opts.unload_timeout_ms);
     int left = sched_drain(m->sched, 0);
     if (!quiet)
-        log_warn("model %s: unload: requests still in flight after %lld ms; %d answered 503",
-                 name, (long long)r->opts.unload_timeout_ms, left);
+        log_warn("model %s: unload: requests still in flight after %lld ms; %d answered 503", name,
+                 (long long)r->opts.unload_timeout_ms, left);
     if (!wait_unheld(m, REPO_REFS_GRACE_MS)) {
         /* Cannot free what someone holds: the slot stays UNLOADING, out of lookup. */
-        log_error("model %s: unload: still referenced after the drain; its slot is leaked",
-                  name);
+        log_error("model %s: unload: still referenced after the drain; its slot is leaked", name);
         if (reason) repo_name_set(r, name, REPO_STATE_UNAVAILABLE, 0, reason);
         return;
     }

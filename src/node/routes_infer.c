@@ -349,8 +349,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     }
     size_t n = json_string_length(msg);
     uint64_t off;
-    if (n > UINT32_MAX ||
-        shm_arena_alloc(repo_model_arena(job->rm), 4 + (uint64_t)n, &off)) {
+    if (n > UINT32_MAX || shm_arena_alloc(repo_model_arena(job->rm), 4 + (uint64_t)n, &off)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n",
                       "no room in the tensor arena; try again "
                       "later");

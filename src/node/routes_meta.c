@@ -53,7 +53,7 @@ void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
     http_buf_puts(&b, ", \"version\": ");
     http_buf_json_string(&b, ctx->version, strlen(ctx->version));
     http_buf_puts(&b, ", \"extensions\": [\"parameters\", \"model_configuration\", "
-                     "\"model_repository\", \"statistics\"]}");
+                      "\"model_repository\", \"statistics\"]}");
     routes_send_buf(ex, 200, &b);
 }
 

@@ -62,8 +62,9 @@ static void reply_on_loop(http_exchange *ex, void *arg)
     repo_reply *rep = arg;
     if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
     else if (rep->status == 0) http_ex_respond(ex, 200, "application/json", NULL, 0, "");
-    else http_ex_error(ex, rep->status, rep->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
-                       rep->message);
+    else
+        http_ex_error(ex, rep->status, rep->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
+                      rep->message);
     if (rep != &reply_oom) free(rep);
 }
 
@@ -81,8 +82,7 @@ static void on_repo_done(void *arg, int status, const char *message)
 
 /* The override of a load body: {"parameters": {"config": "<json text>"}}. Returns 0 with
  * *config (a copy, or NULL when absent), or -1 with err. */
-static int parse_load_body(const char *body, size_t len, char **config, char *err,
-                           size_t err_len)
+static int parse_load_body(const char *body, size_t len, char **config, char *err, size_t err_len)
 {
     *config = NULL;
     if (len == 0) return 0;
@@ -97,8 +97,9 @@ static int parse_load_body(const char *body, size_t len, char **config, char *er
     json_t *cfg = json_is_object(params) ? json_object_get(params, "config") : NULL;
     int rc = 0;
     if ((params && !json_is_object(params)) || (cfg && !json_is_string(cfg))) {
-        snprintf(err, err_len, "parameters.config must be a string holding the model's "
-                               "config.json");
+        snprintf(err, err_len,
+                 "parameters.config must be a string holding the model's "
+                 "config.json");
         rc = -1;
     } else if (cfg && !(*config = strdup(json_string_value(cfg)))) {
         snprintf(err, err_len, "out of memory");

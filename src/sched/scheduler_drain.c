@@ -60,7 +60,8 @@ static void stop_workers(scheduler *s)
 
 void sched_stop_intake(scheduler *s)
 {
-    atomic_store(&s->draining, 1);
+    if (!atomic_exchange(&s->draining, 1))
+        log_info("scheduler draining pending=%lld", (long long)atomic_load(&s->pending));
     sched_kick_batcher(s);
 }
 

@@ -112,8 +112,10 @@ def test_unknown_and_broken_models_give_clear_errors(node, model_repo, tmp_path)
     n = node(repo=repo, args=["--model-control-mode", "explicit", "--load-model", "identity"])
     status, body = load(n, "nope")
     assert status == 404 and "no model 'nope'" in body["error"]
-    status, body = load(n, "../etc")
-    assert status in (400, 404)
+    status, body = load(n, ".hidden")
+    assert status == 400 and "not a model name" in body["error"]
+    status, body = unload(n, "nope")
+    assert status == 404 and "no model 'nope'" in body["error"]
     status, body = load(n, "broken")
     assert status == 400 and "max_batch_size" in body["error"]
     status, body = load(n, "badfile")
