@@ -64,12 +64,19 @@ static int slot_try_ref(repo_model *m)
 
 repo_model *repository_acquire(repository *r, const char *name)
 {
-    int n = atomic_load(&r->n_slots);
-    for (int i = 0; i < n; i++) {
-        repo_model *m = &r->slots[i];
-        if (!slot_try_ref(m)) continue;
-        if (strcmp(m->stamp.cfg.name, name) == 0) return m;
-        atomic_fetch_sub(&m->refs, 1);
+    /* A reload may publish the new version in a slot this scan already passed and then take
+     * the old one out before the scan reaches it; it bumps the generation in between, so a
+     * scan that found nothing while the generation moved looks again. */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned gen = atomic_load(&r->generation);
+        int n = atomic_load(&r->n_slots);
+        for (int i = 0; i < n; i++) {
+            repo_model *m = &r->slots[i];
+            if (!slot_try_ref(m)) continue;
+            if (strcmp(m->stamp.cfg.name, name) == 0) return m;
+            atomic_fetch_sub(&m->refs, 1);
+        }
+        if (atomic_load(&r->generation) == gen) break;
     }
     return NULL;
 }

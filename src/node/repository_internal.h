@@ -61,7 +61,9 @@ struct repository {
     repo_options opts;
     char dir[MODEL_PATH_LEN];
     repo_model slots[REPO_MAX_MODELS];
-    atomic_int n_slots; /* high-water mark: slots at or above it were never used */
+    atomic_int n_slots;     /* high-water mark: slots at or above it were never used */
+    atomic_uint generation; /* bumped after a slot turns READY, before the version it
+                               replaces leaves lookup (see repository_acquire) */
 
     pthread_mutex_t mu; /* names, the op queue, stop, draining */
     pthread_cond_t cv;  /* with mu: an op was queued, or stop */

@@ -156,6 +156,7 @@ int repo_slot_load(repository *r, const repo_stamp *stamp, int wait, char *err, 
         return status;
     }
     atomic_store(&m->state, REPO_SLOT_READY); /* found by name from now on */
+    atomic_fetch_add(&r->generation, 1);      /* before the old version leaves lookup */
     repo_name_set(r, name, REPO_STATE_READY, cfg->version > 0 ? cfg->version : 1, "");
     log_info("model %s %s: backend=%s version=%d max_batch_size=%d workers=%d..%d", name,
              old ? "reloaded" : "loaded", cfg->backend, cfg->version, cfg->max_batch_size,
