@@ -58,4 +58,15 @@ const char *triton_data_type(inferd_dtype dtype);
 /* Fills out from m; out borrows m's strings, so m must outlive it. */
 void model_config_to_triton(const model_config *m, triton_model_config *out);
 
+/* The other way, for a load's config override written as Triton's JSON (what Triton's
+ * clients send, and what GET /v2/models/{m}/config answers): when json_text has "input" or
+ * "output" (config.json has "inputs" / "outputs"), writes the config.json it means into
+ * *native (malloc'd; caller frees) and returns 1: backend (or platform onnxruntime_onnx ->
+ * onnx), max_batch_size, input/output (data_type TYPE_X -> X, TYPE_STRING -> BYTES; dims as
+ * numbers or protobuf's strings), dynamic_batching (max_queue_delay_microseconds,
+ * default_queue_policy), instance_group[0].count -> workers max, parameters workers_min /
+ * workers_max; other Triton fields are ignored. Returns 0 (and *native = NULL) when the text
+ * is not Triton-shaped, -1 with err when it is but does not translate. */
+int model_config_from_triton(const char *json_text, char **native, char *err, size_t err_len);
+
 #endif

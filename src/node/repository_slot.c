@@ -3,12 +3,14 @@
  * lookup, drained, stopped and freed. Runs on the repository's thread (or at open/close). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "inferd/clock.h"
 #include "inferd/log.h"
+#include "inferd/model_config_triton.h"
 #include "repository_internal.h"
 
 #define REPO_REFS_GRACE_MS 10000 /* after the drain, how long held references may linger */
@@ -38,8 +40,13 @@ int repo_stamp_read(repository *r, const char *name, const char *config_json, re
         return 404;
     }
     char why[384];
-    int rc = config_json ? model_config_parse(name, dir, config_json, &out->cfg, why, sizeof why)
+    char *native = NULL; /* a Triton-shaped override, as config.json */
+    int rc = config_json ? model_config_from_triton(config_json, &native, why, sizeof why) : 0;
+    if (rc >= 0)
+        rc = config_json ? model_config_parse(name, dir, native ? native : config_json, &out->cfg,
+                                              why, sizeof why)
                          : model_config_load(dir, &out->cfg, why, sizeof why);
+    free(native);
     if (rc != 0) {
         snprintf(err, err_len, "%s%s", config_json ? "config override: " : "", why);
         return 400;

@@ -147,6 +147,18 @@ def test_config_override(node, model_repo):
     status, _, _ = n.request("POST", "/v2/repository/models/identity/load",
                              body={"parameters": {"config": 5}})
     assert status == 400
+    # Triton's own shape, as Triton's clients send it: the config route's answer, edited
+    _, triton = n.get_json("/v2/models/identity/config")
+    triton["max_batch_size"] = 16
+    triton["instance_group"][0]["count"] = 1
+    status, body = load(n, "identity", triton)
+    assert status == 200, body
+    _, now = n.get_json("/v2/models/identity/config")
+    assert now["max_batch_size"] == 16 and now["instance_group"][0]["count"] == 1
+    assert now["input"] == triton["input"]
+    triton["input"][0]["data_type"] = "TYPE_NOPE"
+    status, body = load(n, "identity", triton)
+    assert status == 400 and "input[0]" in body["error"]
 
 
 def test_unload_drains_in_flight_requests(node, model_repo):

@@ -1,12 +1,14 @@
 /* model_config_to_triton: the one mapping behind GET /v2/models/{m}/config and gRPC
  * ModelConfig (every datatype name, dims without the batch dimension, the dynamic batching
- * block only when batched); and the names of the model control modes and states. */
+ * block only when batched); model_config_from_triton (a Triton-shaped load override); and the
+ * names of the model control modes and states. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "inferd/model_config_triton.h"
@@ -91,6 +93,70 @@ static void test_unbatched_model_has_no_dynamic_batching(void **state)
     assert_int_equal(t.instance_count, c.workers_max);
 }
 
+static void test_from_triton(void **state)
+{
+    (void)state;
+    const char *triton =
+        "{\"name\": \"m\", \"platform\": \"\", \"backend\": \"identity\", \"max_batch_size\": 8,"
+        " \"input\": [{\"name\": \"A\", \"data_type\": \"TYPE_FP32\", \"dims\": [\"3\", -1]}],"
+        " \"output\": [{\"name\": \"B\", \"data_type\": \"TYPE_STRING\", \"dims\": [2]}],"
+        " \"dynamic_batching\": {\"preferred_batch_size\": [8],"
+        "   \"max_queue_delay_microseconds\": 300, \"default_queue_policy\":"
+        "   {\"max_queue_size\": 9, \"default_timeout_microseconds\": 2000000}},"
+        " \"instance_group\": [{\"name\": \"m\", \"count\": 3, \"kind\": \"KIND_CPU\"}],"
+        " \"version_policy\": {\"latest\": {\"num_versions\": 1}},"
+        " \"parameters\": {\"workers_min\": {\"string_value\": \"2\"}}}";
+    char *native = NULL;
+    char err[256];
+    assert_int_equal(model_config_from_triton(triton, &native, err, sizeof err), 1);
+    model_config c;
+    parse(native, &c);
+    free(native);
+    assert_string_equal(c.backend, "identity");
+    assert_int_equal(c.max_batch_size, 8);
+    assert_int_equal(c.n_inputs, 1);
+    assert_string_equal(c.inputs[0].name, "A");
+    assert_int_equal(c.inputs[0].dtype, INFERD_DTYPE_FP32);
+    assert_int_equal(c.inputs[0].ndim, 2);
+    assert_int_equal(c.inputs[0].dims[0], 3);
+    assert_int_equal(c.inputs[0].dims[1], -1);
+    assert_int_equal(c.outputs[0].dtype, INFERD_DTYPE_BYTES);
+    assert_int_equal(c.max_queue_delay_us, 300);
+    assert_int_equal(c.max_queue_size, 9);
+    assert_int_equal(c.timeout_ms, 2000);
+    assert_int_equal(c.workers_min, 2);
+    assert_int_equal(c.workers_max, 3);
+
+    /* platform names the backend when backend is absent */
+    assert_int_equal(model_config_from_triton("{\"platform\": \"onnxruntime_onnx\", \"input\": []}",
+                                              &native, err, sizeof err),
+                     1);
+    assert_non_null(strstr(native, "\"backend\":\"onnx\""));
+    free(native);
+    /* config.json's own shape is left to its parser */
+    assert_int_equal(model_config_from_triton("{\"backend\": \"identity\", \"inputs\": []}",
+                                              &native, err, sizeof err),
+                     0);
+    assert_null(native);
+    assert_int_equal(model_config_from_triton("not json", &native, err, sizeof err), 0);
+    /* Triton's shape with mistakes: said what */
+    assert_int_equal(model_config_from_triton("{\"input\": [{\"name\": \"A\", \"data_type\": "
+                                              "\"TYPE_FP8\", \"dims\": [1]}]}",
+                                              &native, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "input[0]"));
+    assert_int_equal(model_config_from_triton("{\"input\": [{\"name\": \"A\", \"data_type\": "
+                                              "\"TYPE_FP32\", \"dims\": [\"x\"]}]}",
+                                              &native, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "dims[0]"));
+    assert_int_equal(model_config_from_triton("{\"input\": 5}", &native, err, sizeof err), -1);
+    assert_int_equal(model_config_from_triton("{\"input\": [], \"max_batch_size\": \"big\"}",
+                                              &native, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "max_batch_size"));
+}
+
 static void test_modes_and_states(void **state)
 {
     (void)state;
@@ -116,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_data_types),
         cmocka_unit_test(test_batched_model),
         cmocka_unit_test(test_unbatched_model_has_no_dynamic_batching),
+        cmocka_unit_test(test_from_triton),
         cmocka_unit_test(test_modes_and_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
