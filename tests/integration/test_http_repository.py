@@ -225,14 +225,16 @@ def test_poll_picks_up_added_changed_and_removed_models(node, model_repo):
 def test_reload_under_load_fails_no_request(node, model_repo):
     n = node(repo=model_repo({"identity": MOCK_IDENTITY}),
              args=["--model-control-mode", "explicit", "--load-model", "identity"])
-    per_thread, n_threads = 750, 4  # 3,000 requests in all, bounded
-    failures, done = [], []
+    # each client sends at least `least` requests (3,000 in all), then stops once the reloads
+    # are done, and never sends more than `most` (bounded)
+    n_threads, least, most = 4, 750, 2500
+    failures, counts = [], [0] * n_threads
+    stop = threading.Event()
     body = json.dumps(ONE)
 
-    def client():
+    def client(k):
         conn = http.client.HTTPConnection(n.host, n.port, timeout=30)
-        ok = 0
-        for _ in range(per_thread):
+        while counts[k] < least or (not stop.is_set() and counts[k] < most):
             try:
                 conn.request("POST", "/v2/models/identity/infer", body=body,
                              headers={"Content-Type": "application/json"})
@@ -240,30 +242,27 @@ def test_reload_under_load_fails_no_request(node, model_repo):
                 data = resp.read()
                 if resp.status != 200:
                     failures.append((resp.status, data[:200]))
-                else:
-                    ok += 1
             except (OSError, http.client.HTTPException) as e:
                 failures.append(("exception", repr(e)))
                 conn.close()
                 conn = http.client.HTTPConnection(n.host, n.port, timeout=30)
+            counts[k] += 1
         conn.close()
-        done.append(ok)
 
-    threads = [threading.Thread(target=client) for _ in range(n_threads)]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n_threads)]
     for t in threads:
         t.start()
-    reloads = 0
-    for k in range(4):
-        batch = 64 if k % 2 else 32
-        status, body_ = load(n, "identity", dict(MOCK_IDENTITY, max_batch_size=batch))
+    assert wait_until(lambda: sum(counts) >= 200)  # the load is on
+    before = sum(counts)
+    for k in range(3):
+        status, body_ = load(n, "identity", dict(MOCK_IDENTITY, max_batch_size=32 + 32 * (k % 2)))
         assert status == 200, body_
-        reloads += 1
-        if not any(t.is_alive() for t in threads):
-            break
+    during = sum(counts) - before
+    stop.set()
     for t in threads:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
-    assert reloads >= 2
     assert failures == []
-    assert sum(done) == per_thread * n_threads
-    assert n.wait_log("model identity reloaded")
+    assert during > 0  # requests were answered while the model was reloaded
+    assert sum(counts) >= n_threads * least
+    assert n.log_text().count("model identity reloaded") == 3
