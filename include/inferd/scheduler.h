@@ -19,10 +19,11 @@ typedef struct sched_options {
     int64_t restart_backoff_max_ms; /* cap of the exponential backoff (default 10000) */
     int64_t scale_interval_ms;      /* how often the pool size is reconsidered (default 500) */
     /* Borrowed, or NULL: the node's event loops answer completions themselves
-     * (sched_loop_before_wait / sched_loop_after_wait), woken by this doorbell, which each
-     * model's workers get for its home loop; the completion thread is then only a backstop
+     * (sched_poll_completions before they wait), woken by this doorbell; model m's workers
+     * ring loop (m + doorbell_loop) % loops. The completion thread is then only a backstop
      * that looks every few milliseconds. NULL: the completion thread answers everything. */
     struct shm_doorbell *doorbell;
+    int doorbell_loop;
 } sched_options;
 
 void sched_options_default(sched_options *opts);
@@ -47,16 +48,11 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);
 
-/* With opts.doorbell: event loop `loop` calls sched_loop_before_wait just before it waits for
- * I/O (it arms its doorbell, then answers the batches workers have finished, on this thread,
- * so their done() calls need no thread hop; it never blocks: when the worker table is busy
- * the completion thread answers instead) and sched_loop_after_wait when it wakes (disarms).
- * sched_loop_wake_fd is what the loop must watch for wake-ups; sched_loop_woken empties it
- * when it is readable. */
-void sched_loop_before_wait(scheduler *s, int loop);
-void sched_loop_after_wait(scheduler *s, int loop);
-int sched_loop_wake_fd(scheduler *s, int loop);
-void sched_loop_woken(scheduler *s, int loop);
+/* Answers the batches workers have finished, on the calling thread (an event loop's, just
+ * before it waits for I/O, after arming its doorbell), so their done() calls need no thread
+ * hop. Never blocks: when the worker table is busy it returns at once and the completion
+ * thread (the backstop) answers instead. */
+void sched_poll_completions(scheduler *s);
 
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
  * shm_arena_alloc allocation in req->model's arena) and outputs. Call after encoding the
@@ -72,6 +68,10 @@ int sched_all_ready(scheduler *s);
 int sched_find_model(const scheduler *s, const char *name);
 const model_config *sched_model(const scheduler *s, int m);
 int sched_model_count(const scheduler *s);
+
+/* Stops accepting (submit answers 503) at once and returns; queued and running requests go
+ * on (sched_drain then waits for them). Any thread. */
+void sched_stop_intake(scheduler *s);
 
 /* Stops accepting (submit answers 503), waits up to timeout_ms for every queued and running
  * request to be answered, then stops the workers. Returns the number of requests still

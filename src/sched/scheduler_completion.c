@@ -199,8 +199,7 @@ static int drain_all(scheduler *s)
     return any;
 }
 
-/* Answers what the workers finished, from a loop thread: never waits for the pool lock. */
-static void poll_completions(scheduler *s)
+void sched_poll_completions(scheduler *s)
 {
     if (atomic_load_explicit(&s->pending, memory_order_relaxed) <= 0) return;
     if (pthread_mutex_trylock(&s->mu) != 0) return; /* the backstop looks soon */
@@ -210,34 +209,6 @@ static void poll_completions(scheduler *s)
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
     sched_finish_list(done_list);
-}
-
-void sched_loop_before_wait(scheduler *s, int loop)
-{
-    shm_doorbell *bell = s->opts.doorbell;
-    if (!bell || loop < 0 || loop >= bell->n_loops) return;
-    /* Armed before the look: a completion published after it finds the flag and rings. */
-    shm_doorbell_arm(bell, loop);
-    poll_completions(s);
-}
-
-void sched_loop_after_wait(scheduler *s, int loop)
-{
-    shm_doorbell *bell = s->opts.doorbell;
-    if (!bell || loop < 0 || loop >= bell->n_loops) return;
-    shm_doorbell_disarm(bell, loop); /* awake: the next before_wait looks anyway */
-}
-
-void sched_loop_woken(scheduler *s, int loop)
-{
-    shm_doorbell *bell = s->opts.doorbell;
-    if (bell && loop >= 0 && loop < bell->n_loops) shm_doorbell_drain(bell, loop);
-}
-
-int sched_loop_wake_fd(scheduler *s, int loop)
-{
-    shm_doorbell *bell = s->opts.doorbell;
-    return bell && loop >= 0 && loop < bell->n_loops ? bell->loop_fd[loop] : -1;
 }
 
 /* With a doorbell the loops answer; this thread only catches what a missed ring (a worker

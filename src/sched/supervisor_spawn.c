@@ -86,7 +86,7 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
 
     char worker_arg[16], slot_arg[16], bell_arg[32];
     shm_doorbell *bell = s->opts.doorbell;
-    int home = bell ? shm_doorbell_home(bell, m) : 0;
+    int home = bell ? shm_doorbell_home(bell, m + s->opts.doorbell_loop) : 0;
     snprintf(bell_arg, sizeof(bell_arg), "4,5,%d", home);
     snprintf(worker_arg, sizeof(worker_arg), "%u", w);
     snprintf(slot_arg, sizeof(slot_arg), "%d", ms->slot);
