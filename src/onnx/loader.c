@@ -136,15 +136,14 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
     if (!out->name) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     const Onnx__TypeProto *tp = vi->type;
     if (!tp) return 0;
-    if (m->depth > 0) { /* inside subgraphs, sequences and optionals: the element type only */
-        for (int d = 0; d < 4 && tp; d++) {
-            if (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && tp->sequence_type)
-                tp = tp->sequence_type->elem_type;
-            else if (tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && tp->optional_type)
-                tp = tp->optional_type->elem_type;
-            else break;
-        }
-        if (tp != vi->type) return 0;
+    /* optional(T), sequence(tensor), optional(sequence(tensor)): the tensor type inside */
+    if (tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && tp->optional_type) {
+        out->is_optional = 1;
+        if (!(tp = tp->optional_type->elem_type)) return 0;
+    }
+    if (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && tp->sequence_type) {
+        out->is_sequence = 1;
+        if (!(tp = tp->sequence_type->elem_type)) return 0;
     }
     if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "value '%s': only tensor types are supported",
@@ -157,7 +156,7 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
                                   (int)tt->elem_type);
         out->dtype = (inferd_dtype)tt->elem_type;
     }
-    if (!tt->shape) return 0;
+    if (!tt->shape || out->is_sequence) return 0; /* the items' shapes may differ */
     if (tt->shape->n_dim > ONNX_MAX_DIMS)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "value '%s': rank %zu exceeds %d", out->name,
                               tt->shape->n_dim, ONNX_MAX_DIMS);

@@ -286,6 +286,27 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
     return 0;
 }
 
+int onnx_pb_tensor_read_buffer(const void *buf, size_t len, onnx_tensor *t, char **name,
+                               char *err, size_t err_len)
+{
+    onnx_load_err e = {err, err_len, 0};
+    memset(t, 0, sizeof *t);
+    if (name) *name = NULL;
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    if (!p) return onnx_load_fail(&e, ONNX_E_INVALID, "not a TensorProto");
+    int rc = onnx_pb_tensor_convert(p, NULL, t, &e);
+    if (rc == 0 && name) {
+        *name = strdup(p->name ? p->name : "");
+        if (!*name) {
+            free(t->data);
+            t->data = NULL;
+            rc = onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
+        }
+    }
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return rc;
+}
+
 int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char *err,
                              size_t err_len)
 {
@@ -296,18 +317,7 @@ int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char
     if (name) *name = NULL;
     int rc = onnx_read_file(path, (size_t)1 << 31, &buf, &len, &e);
     if (rc < 0) return rc;
-    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    rc = onnx_pb_tensor_read_buffer(buf, len, t, name, err, err_len);
     free(buf);
-    if (!p) return onnx_load_fail(&e, ONNX_E_INVALID, "%s: not a TensorProto", path);
-    rc = onnx_pb_tensor_convert(p, NULL, t, &e);
-    if (rc == 0 && name) {
-        *name = strdup(p->name ? p->name : "");
-        if (!*name) {
-            free(t->data);
-            t->data = NULL;
-            rc = onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
-        }
-    }
-    onnx__tensor_proto__free_unpacked(p, NULL);
     return rc;
 }
