@@ -287,45 +287,40 @@ int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i)
     return i >= 0 && i < ctx->node->n_outputs && ctx->node->outputs[i] >= 0;
 }
 
-onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
-                             const int64_t *dims)
+/* Checks an output shape (rank, dims >= 0, at most ONNX_MAX_TENSOR_BYTES / esize elements);
+ * *numel receives the element count. */
+static int check_output_shape(onnx_ctx *ctx, int i, int ndim, const int64_t *dims, size_t esize,
+                              size_t *numel)
 {
-    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
-    int v = ctx->node->outputs[i];
-    size_t esize = inferd_dtype_size(dtype);
-    if (esize == 0) {
-        onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i,
-                      inferd_dtype_name(dtype));
-        return NULL;
-    }
-    if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
-        onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
-        return NULL;
-    }
-    size_t numel = 1;
+    if (ndim < 0 || ndim > ONNX_MAX_DIMS)
+        return onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i,
+                                  ndim);
+    size_t n = 1;
     for (int k = 0; k < ndim; k++) {
-        if (dims[k] < 0) {
-            onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
-            return NULL;
-        }
-        if (dims[k] && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k]) {
-            onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
-            return NULL;
-        }
-        numel *= (size_t)dims[k];
+        if (dims[k] < 0) return onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
+        if (dims[k] && n > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k])
+            return onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
+        n *= (size_t)dims[k];
     }
-    if (numel > ONNX_MAX_TENSOR_BYTES / esize) {
-        onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
-        return NULL;
-    }
+    if (n > ONNX_MAX_TENSOR_BYTES / esize)
+        return onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
+    *numel = n;
+    return 0;
+}
+
+/* Output i gets a pool buffer of nbytes and the given type and shape. */
+static onnx_tensor *output_alloc(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                                 const int64_t *dims, size_t nbytes)
+{
     onnx_exec *x = ctx->x;
+    int v = ctx->node->outputs[i];
     onnx_exec_release(x, v);
-    size_t nbytes = numel * esize;
     void *data = NULL;
     if (nbytes) {
         data = onnx_pool_get(&x->pool, nbytes, &x->caps[v]);
         if (!data) {
-            onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i, nbytes);
+            onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i,
+                               nbytes);
             return NULL;
         }
         x->bufs[v] = data;
@@ -337,6 +332,34 @@ onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
     for (int k = 0; k < ndim; k++) t->dims[k] = dims[k];
     t->data = data;
     return t;
+}
+
+onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                             const int64_t *dims)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    size_t esize = inferd_dtype_size(dtype), numel;
+    if (esize == 0) {
+        onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i,
+                           inferd_dtype_name(dtype));
+        return NULL;
+    }
+    if (check_output_shape(ctx, i, ndim, dims, esize, &numel) < 0) return NULL;
+    return output_alloc(ctx, i, dtype, ndim, dims, numel * esize);
+}
+
+onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64_t *dims,
+                                     size_t nbytes)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    size_t numel;
+    if (check_output_shape(ctx, i, ndim, dims, 4, &numel) < 0) return NULL;
+    if (nbytes < numel * 4 || nbytes > ONNX_MAX_TENSOR_BYTES) {
+        onnx_ctx_fail_code(ctx, nbytes < numel * 4 ? ONNX_E_INVALID : ONNX_E_TOO_LARGE,
+                           "output %d: %zu bytes for %zu strings", i, nbytes, numel);
+        return NULL;
+    }
+    return output_alloc(ctx, i, INFERD_DTYPE_BYTES, ndim, dims, nbytes);
 }
 
 onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims)

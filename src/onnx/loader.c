@@ -150,7 +150,7 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
                               out->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (tt->has_elem_type) {
-        if (tt->elem_type == INFERD_DTYPE_BYTES || !inferd_dtype_is_valid(tt->elem_type))
+        if (!inferd_dtype_is_valid(tt->elem_type))
             return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
                                   "value '%s': element type %d is not supported", out->name,
                                   (int)tt->elem_type);

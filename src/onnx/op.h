@@ -77,6 +77,10 @@ const onnx_node *onnx_ctx_node(const onnx_ctx *ctx);
 onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
                              const int64_t *dims);
 int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i);
+/* The same for a string tensor (tensor.h has the layout): nbytes in all, at least 4 per
+ * element; the operator writes every element. */
+onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64_t *dims,
+                                     size_t nbytes);
 
 /* Makes output i a view of input `in` with another shape (same dtype and element count): no
  * allocation, no copy. For Reshape, Flatten, Squeeze, Unsqueeze, Identity. The executor keeps

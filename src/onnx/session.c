@@ -67,7 +67,8 @@ static int check_tensor(const onnx_value_info *info, const onnx_input *in, int c
     if (in->ndim < 0 || in->ndim > ONNX_MAX_DIMS || (in->ndim > 0 && !in->dims))
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d out of range", info->name,
                     in->ndim);
-    if (!inferd_dtype_is_valid(in->dtype) || inferd_dtype_size(in->dtype) == 0)
+    const int strings = in->dtype == INFERD_DTYPE_BYTES;
+    if (!inferd_dtype_is_valid(in->dtype) || (inferd_dtype_size(in->dtype) == 0 && !strings))
         return fail(err, err_len, ONNX_E_UNSUPPORTED, "input '%s': type %s is not supported",
                     info->name, inferd_dtype_name(in->dtype));
     if (info->dtype != INFERD_DTYPE_INVALID && info->dtype != in->dtype)
@@ -89,7 +90,12 @@ static int check_tensor(const onnx_value_info *info, const onnx_input *in, int c
             return fail(err, err_len, ONNX_E_INVALID, "input '%s': shape too large", info->name);
         numel *= (size_t)d;
     }
-    size_t nbytes = numel * inferd_dtype_size(in->dtype);
+    if (strings && (in->nbytes > ONNX_MAX_TENSOR_BYTES || (in->nbytes && !in->data) ||
+                    onnx_strings_check(in->data, in->nbytes, numel) < 0))
+        return fail(err, err_len, ONNX_E_INVALID,
+                    "input '%s': %zu bytes are not %zu strings (u32 length + bytes each)",
+                    info->name, in->nbytes, numel);
+    size_t nbytes = strings ? in->nbytes : numel * inferd_dtype_size(in->dtype);
     if (nbytes != in->nbytes)
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': %zu bytes given, shape needs %zu",
                     info->name, in->nbytes, nbytes);

@@ -205,6 +205,14 @@ static int compare(const onnx_output *got, const onnx_tensor *want, int random, 
         return -1;
     }
     if (random) return compare_random(got, want, msg, len);
+    if (want->dtype == INFERD_DTYPE_BYTES) { /* strings: the packed bytes, exactly */
+        size_t nb = onnx_tensor_nbytes(want);
+        if (got->nbytes != nb || (nb && memcmp(got->data, want->data, nb) != 0)) {
+            snprintf(msg, len, "output '%s': the strings differ", got->name);
+            return -1;
+        }
+        return 0;
+    }
     size_t n = (size_t)onnx_tensor_numel(want);
     int fp = is_float(want->dtype);
     size_t bad = 0, first = 0;
