@@ -161,7 +161,7 @@ typedef struct onnx_output {
     const int64_t *dims;
     const void *data; /* may be NULL when nbytes == 0 */
     size_t nbytes;
-    int kind;    /* ONNX_KIND_*: a sequence has n_items (onnx_session_output_item), dtype the
+    int kind; /* ONNX_KIND_*: a sequence has n_items (onnx_session_output_item), dtype the
                     items' type, no data; NONE: an optional without a value */
     int n_items;
 } onnx_output;

@@ -297,7 +297,8 @@ static int check_output_shape(onnx_ctx *ctx, int i, int ndim, const int64_t *dim
                                   ndim);
     size_t n = 1;
     for (int k = 0; k < ndim; k++) {
-        if (dims[k] < 0) return onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
+        if (dims[k] < 0)
+            return onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
         if (dims[k] && n > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k])
             return onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
         n *= (size_t)dims[k];

@@ -34,9 +34,9 @@ typedef struct onnx_exec {
     onnx_tensor *vals; /* current tensor of each value */
     void **bufs;       /* pool buffer owned for the value, or NULL */
     size_t *caps;
-    int *alias_root; /* value whose buffer an alias output views, or -1 */
-    int *alias_refs; /* per owner: live aliases of its buffer */
-    char *pending;   /* per owner: released while aliases were live */
+    int *alias_root;        /* value whose buffer an alias output views, or -1 */
+    int *alias_refs;        /* per owner: live aliases of its buffer */
+    char *pending;          /* per owner: released while aliases were live */
     struct onnx_seq **seqs; /* per value: the sequence it holds (a reference), or NULL */
     char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;

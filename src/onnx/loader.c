@@ -69,7 +69,8 @@ static int map_put(name_map *nm, const char *name, int idx)
         big.count = 0;
         if (!(big.slots = calloc(big.mask + 1, sizeof *big.slots))) return -1;
         for (size_t i = 0; i <= nm->mask; i++)
-            if (nm->slots[i]) map_insert(&big, nm->m->values[nm->slots[i] - 1].name, nm->slots[i] - 1);
+            if (nm->slots[i])
+                map_insert(&big, nm->m->values[nm->slots[i] - 1].name, nm->slots[i] - 1);
         free(nm->slots);
         *nm = big;
     }
@@ -297,7 +298,7 @@ static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, 
         break;
     }
     case ONNX_ATTR_GRAPH:
-        break; /* loaded by load_subgraphs once the enclosing graph's values exist */
+        break;      /* loaded by load_subgraphs once the enclosing graph's values exist */
     default: break; /* sparse tensors, type protos, tensor/graph lists: kept as UNDEFINED-ish */
     }
     return 0;
@@ -477,8 +478,8 @@ static int bind_operators(onnx_model *m, onnx_load_err *e)
     return 0;
 }
 
-static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
-                      scope *parent, onnx_node *owner, onnx_load_err *e);
+static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *parent,
+                      onnx_node *owner, onnx_load_err *e);
 
 /* Runs the load-time passes that a subgraph shares with the main graph. */
 static int finish_graph(onnx_model *m, onnx_load_err *e)
@@ -493,8 +494,8 @@ static int finish_graph(onnx_model *m, onnx_load_err *e)
 
 /* The subgraphs in the nodes' GRAPH attributes, each a model of its own (owned by m's
  * children) whose outer names resolve through sc. */
-static int load_subgraphs(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
-                          scope *sc, onnx_load_err *e)
+static int load_subgraphs(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *sc,
+                          onnx_load_err *e)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         const Onnx__NodeProto *np = g->node[i];
@@ -530,8 +531,8 @@ static int load_subgraphs(onnx_model *m, const Onnx__GraphProto *g, const char *
 /* The graph's values (initializers, inputs, node outputs), nodes, subgraphs, outputs and
  * operators, in that order; names resolve through a load-time map, then the enclosing
  * graphs' (parent; owner is the node holding this graph, NULL for the main graph). */
-static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
-                      scope *parent, onnx_node *owner, onnx_load_err *e)
+static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *parent,
+                      onnx_node *owner, onnx_load_err *e)
 {
     if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 || g->n_input > INT_MAX / 4 ||
         g->n_output > INT_MAX / 4)

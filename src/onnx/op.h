@@ -40,7 +40,7 @@ typedef struct onnx_attr {
     const int64_t *ints;        /* type INTS: n values */
     const char *const *strings; /* type STRINGS: n values */
     size_t n;
-    const onnx_tensor *t; /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
+    const onnx_tensor *t;       /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
     const struct onnx_model *g; /* type GRAPH: the loaded subgraph (owned by the model) */
 } onnx_attr;
 
@@ -129,8 +129,8 @@ typedef enum onnx_item_kind {
  * sequence are only borrowed. */
 typedef struct onnx_item {
     onnx_item_kind kind;
-    onnx_tensor t;         /* kind TENSOR */
-    struct onnx_seq *seq;  /* kind SEQUENCE */
+    onnx_tensor t;        /* kind TENSOR */
+    struct onnx_seq *seq; /* kind SEQUENCE */
 } onnx_item;
 
 /* Input i as an item (a view); returns -1 if the input is omitted. */

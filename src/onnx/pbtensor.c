@@ -171,8 +171,8 @@ static int convert_strings(const Onnx__TensorProto *p, onnx_tensor *t, onnx_load
 {
     const char *name = p->name ? p->name : "";
     if (p->n_dims > ONNX_MAX_DIMS || p->segment || p->has_raw_data || p->n_external_data)
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "tensor '%s': string tensor layout not supported",
-                              name);
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "tensor '%s': string tensor layout not supported", name);
     t->dtype = INFERD_DTYPE_BYTES;
     t->ndim = (int)p->n_dims;
     size_t numel = 1, total = 0;
@@ -321,8 +321,8 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
     return 0;
 }
 
-int onnx_pb_tensor_read_buffer(const void *buf, size_t len, onnx_tensor *t, char **name,
-                               char *err, size_t err_len)
+int onnx_pb_tensor_read_buffer(const void *buf, size_t len, onnx_tensor *t, char **name, char *err,
+                               size_t err_len)
 {
     onnx_load_err e = {err, err_len, 0};
     memset(t, 0, sizeof *t);

@@ -9,7 +9,7 @@
 
 typedef struct onnx_seq {
     int refs;
-    inferd_dtype elem;  /* element type; INFERD_DTYPE_INVALID while empty and unknown */
+    inferd_dtype elem; /* element type; INFERD_DTYPE_INVALID while empty and unknown */
     int n, cap;
     onnx_tensor *items; /* items[i].data: malloc'd copy owned by the sequence (NULL if empty) */
     size_t bytes;       /* sum of the items' bytes */

@@ -110,8 +110,8 @@ static int check_tensor(const onnx_value_info *info, const onnx_input *in, int c
 }
 
 /* A sequence input: the items are checked like tensors and copied into a new sequence. */
-static int bind_sequence(onnx_session *s, int v, const onnx_value_info *info,
-                         const onnx_input *in, char *err, size_t err_len)
+static int bind_sequence(onnx_session *s, int v, const onnx_value_info *info, const onnx_input *in,
+                         char *err, size_t err_len)
 {
     if (in->n_items < 0 || in->n_items > ONNX_SEQ_MAX_ITEMS || (in->n_items && !in->items))
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': bad item list", info->name);
@@ -123,9 +123,9 @@ static int bind_sequence(onnx_session *s, int v, const onnx_value_info *info,
         item_info.dtype = seq->elem;
         int rc = check_tensor(&item_info, &in->items[k], 0, &t, err, err_len);
         if (rc == 0 && (rc = onnx_seq_insert(seq, seq->n, &t)) < 0)
-            rc = rc == -2 ? fail(err, err_len, ONNX_E_TOO_LARGE, "input '%s': too large",
-                                 info->name)
-                          : fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+            rc = rc == -2
+                     ? fail(err, err_len, ONNX_E_TOO_LARGE, "input '%s': too large", info->name)
+                     : fail(err, err_len, ONNX_E_NOMEM, "out of memory");
         if (rc < 0) {
             onnx_seq_unref(seq);
             return rc;

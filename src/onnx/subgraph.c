@@ -43,8 +43,7 @@ int onnx_ctx_subrun(onnx_ctx *ctx, onnx_subrun *r, const char *where, const onnx
         if (g->values[v].kind != ONNX_VALUE_OUTER) continue;
         onnx_item it;
         if (onnx_ctx_input_item(ctx, g->values[v].outer_slot, &it) < 0)
-            return onnx_ctx_fail(ctx, "%s: outer value '%s' is missing", where,
-                                 g->values[v].name);
+            return onnx_ctx_fail(ctx, "%s: outer value '%s' is missing", where, g->values[v].name);
         onnx_exec_bind_item(&r->x, v, &it);
     }
     char err[768];

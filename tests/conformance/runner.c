@@ -259,8 +259,8 @@ typedef struct case_result {
 
 /* The test data files prefix_N.pb of a data set in N order, read as the model's input or
  * output N declares (tensor, sequence or optional). */
-static char **read_values(const char *dir, const char *prefix, const onnx_model *model,
-                          int outputs, int *n, test_value **vals, char *msg, size_t len)
+static char **read_values(const char *dir, const char *prefix, const onnx_model *model, int outputs,
+                          int *n, test_value **vals, char *msg, size_t len)
 {
     char **files = list_dir(dir, prefix, n);
     /* input_10 sorts before input_2: order by the number */
@@ -288,13 +288,21 @@ static char **read_values(const char *dir, const char *prefix, const onnx_model 
 /* A test value as an onnx_input (views; a sequence's items go in items[]). */
 static onnx_input input_of(const char *name, const test_value *v, onnx_input *items)
 {
-    onnx_input in = {.name = name, .dtype = v->t.dtype, .ndim = v->t.ndim, .dims = v->t.dims,
-                     .data = v->t.data, .nbytes = onnx_tensor_nbytes(&v->t), .kind = v->kind};
+    onnx_input in = {.name = name,
+                     .dtype = v->t.dtype,
+                     .ndim = v->t.ndim,
+                     .dims = v->t.dims,
+                     .data = v->t.data,
+                     .nbytes = onnx_tensor_nbytes(&v->t),
+                     .kind = v->kind};
     if (v->kind == ONNX_KIND_SEQUENCE) {
         for (int k = 0; k < v->n_items; k++) {
             const onnx_tensor *t = &v->items[k];
-            items[k] = (onnx_input){.dtype = t->dtype, .ndim = t->ndim, .dims = t->dims,
-                                    .data = t->data, .nbytes = onnx_tensor_nbytes(t)};
+            items[k] = (onnx_input){.dtype = t->dtype,
+                                    .ndim = t->ndim,
+                                    .dims = t->dims,
+                                    .data = t->data,
+                                    .nbytes = onnx_tensor_nbytes(t)};
         }
         in.dtype = v->n_items ? v->items[0].dtype : INFERD_DTYPE_INVALID;
         in.n_items = v->n_items;
@@ -320,8 +328,7 @@ static int compare_value(const onnx_session *s, int i, test_value *want, int ran
         return compare(&o, &want->t, random, msg, len);
     }
     if (o.n_items != want->n_items) {
-        snprintf(msg, len, "output '%s': %d items, expected %d", o.name, o.n_items,
-                 want->n_items);
+        snprintf(msg, len, "output '%s': %d items, expected %d", o.name, o.n_items, want->n_items);
         return -1;
     }
     for (int k = 0; k < o.n_items; k++) {

@@ -37,8 +37,14 @@ static int wire_next(wire *w, uint32_t *field, const uint8_t **ld, size_t *ld_le
     *ld_len = 0;
     switch (key & 7) {
     case 0: return wire_varint(w, &v) < 0 ? -1 : 1;
-    case 1: if (w->end - w->p < 8) return -1; w->p += 8; return 1;
-    case 5: if (w->end - w->p < 4) return -1; w->p += 4; return 1;
+    case 1:
+        if (w->end - w->p < 8) return -1;
+        w->p += 8;
+        return 1;
+    case 5:
+        if (w->end - w->p < 4) return -1;
+        w->p += 4;
+        return 1;
     case 2:
         if (wire_varint(w, &v) < 0 || v > (uint64_t)(w->end - w->p)) return -1;
         *ld = w->p;

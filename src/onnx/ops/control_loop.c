@@ -97,7 +97,8 @@ int ctl_run_loop(onnx_ctx *ctx)
     st.scans = calloc((size_t)st.n_scan + 1, sizeof *st.scans);
     st.args = calloc((size_t)st.n_carried + 2, sizeof *st.args);
     st.next = calloc((size_t)st.n_carried + 1, sizeof *st.next);
-    onnx_subrun *r = st.carried && st.scans && st.args && st.next ? onnx_ctx_subrun_new(ctx, st.body) : NULL;
+    onnx_subrun *r =
+        st.carried && st.scans && st.args && st.next ? onnx_ctx_subrun_new(ctx, st.body) : NULL;
     int rc = r ? 0 : onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory");
     for (int j = 0; r && j < st.n_carried; j++)
         st.carried[j].kind = st.next[j].kind = ONNX_ITEM_NONE;

@@ -38,9 +38,8 @@ static void scan_slice(const onnx_tensor *t, int axis, int64_t pos, onnx_tensor 
 
 /* One scan over `states` (n_state tensors) and `ins` (n_in tensors): final states into
  * out_states (kept copies), scan outputs into stacks. */
-static int scan_core(onnx_ctx *ctx, onnx_subrun *r, const scan_spec *sp,
-                     const onnx_tensor *states, const onnx_tensor *ins, onnx_item *out_states,
-                     ctl_stack *stacks)
+static int scan_core(onnx_ctx *ctx, onnx_subrun *r, const scan_spec *sp, const onnx_tensor *states,
+                     const onnx_tensor *ins, onnx_item *out_states, ctl_stack *stacks)
 {
     const int n_args = sp->n_state + sp->n_in;
     onnx_item *args = calloc((size_t)n_args + 1, sizeof *args);
@@ -81,7 +80,8 @@ static int scan_core(onnx_ctx *ctx, onnx_subrun *r, const scan_spec *sp,
         for (int s = sp->n_state + sp->n_out - 1; s >= 0 && rc == 0; s--) {
             onnx_item o;
             onnx_subrun_output(r, s, &o);
-            if (o.kind != ONNX_ITEM_TENSOR) rc = onnx_ctx_fail(ctx, "body output %d is not a tensor", s);
+            if (o.kind != ONNX_ITEM_TENSOR)
+                rc = onnx_ctx_fail(ctx, "body output %d is not a tensor", s);
             else if (s < sp->n_state) rc = ctl_item_keep(ctx, &o, &next[s]);
             else rc = ctl_stack_push(ctx, &stacks[s - sp->n_state], &o.t, "scan output");
         }
@@ -122,8 +122,8 @@ static int scan_spec_read(onnx_ctx *ctx, const onnx_model *body, int n_inputs, s
     const int want[4] = {sp->n_in, sp->n_in, sp->n_out, sp->n_out};
     for (int k = 0; k < 4; k++) {
         int n = onnx_attr_ints(node, names[k], dst[k]);
-        if (n >= 0 && n != want[k]) return onnx_ctx_fail(ctx, "%s: %d values, expected %d",
-                                                        names[k], n, want[k]);
+        if (n >= 0 && n != want[k])
+            return onnx_ctx_fail(ctx, "%s: %d values, expected %d", names[k], n, want[k]);
     }
     if (node->opset < 9 && (sp->in_axes || sp->out_axes || sp->out_dirs))
         return onnx_ctx_fail(ctx, "Scan-8 has no axes attributes");
@@ -154,8 +154,7 @@ static int scan_run9(onnx_ctx *ctx, const onnx_model *body, int n_decl)
         else ins[i] = *t;
     }
     if (rc == 0) rc = scan_core(ctx, r, &sp, ins, ins + sp.n_state, states, stacks);
-    for (int s = 0; s < sp.n_state && rc == 0; s++)
-        rc = onnx_ctx_output_item(ctx, s, &states[s]);
+    for (int s = 0; s < sp.n_state && rc == 0; s++) rc = onnx_ctx_output_item(ctx, s, &states[s]);
     for (int k = 0; k < sp.n_out && rc == 0; k++) {
         const onnx_value_info *vi = onnx_model_output(body, sp.n_state + k);
         rc = ctl_stack_output(ctx, sp.n_state + k, &stacks[k], attr_at(sp.out_axes, k),

@@ -45,7 +45,8 @@ int seq_run_map(onnx_ctx *ctx)
         for (int o = 0; o < n_out && rc == 0; o++) {
             onnx_item it;
             onnx_subrun_output(r, o, &it);
-            if (it.kind != ONNX_ITEM_TENSOR) rc = onnx_ctx_fail(ctx, "body output %d: not a tensor", o);
+            if (it.kind != ONNX_ITEM_TENSOR)
+                rc = onnx_ctx_fail(ctx, "body output %d: not a tensor", o);
             else if (onnx_seq_insert(outs[o], outs[o]->n, &it.t) < 0)
                 rc = onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: sequence too large", o);
         }

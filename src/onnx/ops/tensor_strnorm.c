@@ -14,7 +14,8 @@ static int word_equal(const char *a, size_t alen, const char *b, int case_sensit
     if (strlen(b) != alen) return 0;
     for (size_t i = 0; i < alen; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (!case_sensitive && x < 128 && y < 128) x = (unsigned char)tolower(x), y = (unsigned char)tolower(y);
+        if (!case_sensitive && x < 128 && y < 128)
+            x = (unsigned char)tolower(x), y = (unsigned char)tolower(y);
         if (x != y) return 0;
     }
     return 1;

@@ -43,8 +43,7 @@ static int num_format(const onnx_tensor *x, int64_t i, char *buf)
         return n;
     }
     case INFERD_DTYPE_UINT64:
-        return snprintf(buf, STR_NUM_MAX, "%llu",
-                        (unsigned long long)inferd_load_u64(x->data, i));
+        return snprintf(buf, STR_NUM_MAX, "%llu", (unsigned long long)inferd_load_u64(x->data, i));
     default: return snprintf(buf, STR_NUM_MAX, "%lld", (long long)onnx_tensor_get_int(x, i));
     }
 }
