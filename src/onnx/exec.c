@@ -166,6 +166,20 @@ void onnx_exec_bind_item(onnx_exec *x, int v, const onnx_item *it)
     }
 }
 
+/* String tensors go only to operators that know their layout (tensor.h): the control
+ * family, views, shape queries, casts and StringNormalizer. Others would read them as
+ * zero-size elements. */
+static int op_takes_strings(const onnx_node *node)
+{
+    static const char *const names[] = {"Cast",    "CastLike", "StringNormalizer", "Identity",
+                                        "Reshape", "Flatten",  "Squeeze",          "Unsqueeze",
+                                        "Shape",   "Size"};
+    if (onnx_op_is_control(node->op)) return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(node->op_type, names[i]) == 0) return 1;
+    return 0;
+}
+
 int onnx_op_is_control(const onnx_op *op)
 {
     size_t n = 0;
@@ -444,6 +458,12 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
         int v = node->inputs[k];
         if (v >= 0 && x->vals[v].ndim < 0) {
             onnx_ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k,
+                               x->m->values[v].name);
+            return ctx.err_code;
+        }
+        if (v >= 0 && x->vals[v].dtype == INFERD_DTYPE_BYTES && !op_takes_strings(node)) {
+            onnx_ctx_fail_code(&ctx, ONNX_E_UNSUPPORTED,
+                               "input %d ('%s'): string tensors are not supported here", k,
                                x->m->values[v].name);
             return ctx.err_code;
         }

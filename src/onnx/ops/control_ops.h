@@ -7,7 +7,7 @@
 
 /* A Loop stops with an error after this many iterations (a model whose condition never
  * turns false would otherwise hold the worker for ever). */
-#define ONNX_LOOP_MAX_TRIPS ((int64_t)1 << 24)
+#define ONNX_LOOP_MAX_TRIPS ((int64_t)1 << 20)
 
 int ctl_run_if(onnx_ctx *ctx);
 int ctl_run_loop(onnx_ctx *ctx);
