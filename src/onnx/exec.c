@@ -537,9 +537,11 @@ int onnx_ctx_output_item(onnx_ctx *ctx, int i, const onnx_item *it)
         ctx->x->none[v] = 1;
         return 0;
     }
-    onnx_tensor *o = onnx_ctx_output(ctx, i, it->t.dtype, it->t.ndim, it->t.dims);
+    const size_t nb = onnx_tensor_nbytes(&it->t);
+    onnx_tensor *o = it->t.dtype == INFERD_DTYPE_BYTES
+                         ? onnx_ctx_output_strings(ctx, i, it->t.ndim, it->t.dims, nb)
+                         : onnx_ctx_output(ctx, i, it->t.dtype, it->t.ndim, it->t.dims);
     if (!o) return -1;
-    size_t nb = onnx_tensor_nbytes(o);
     if (nb) memcpy(o->data, it->t.data, nb);
     return 0;
 }

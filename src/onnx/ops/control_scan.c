@@ -48,6 +48,9 @@ static int scan_core(onnx_ctx *ctx, onnx_subrun *r, const scan_spec *sp, const o
     for (int s = 0; next && s < sp->n_state; s++) next[s].kind = ONNX_ITEM_NONE;
     int rc = args && axes && next ? 0 : onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory");
     int64_t len = -1;
+    for (int j = 0; j < sp->n_state + sp->n_in && rc == 0; j++)
+        if ((j < sp->n_state ? states[j] : ins[j - sp->n_state]).dtype == INFERD_DTYPE_BYTES)
+            rc = onnx_ctx_unsupported(ctx, "string tensors are not implemented in Scan");
     for (int j = 0; j < sp->n_in && rc == 0; j++) {
         int64_t a = attr_at(sp->in_axes, j);
         if (a < 0) a += ins[j].ndim;
@@ -186,6 +189,8 @@ static int scan_run8(onnx_ctx *ctx, const onnx_model *body, int n_decl)
         if (!t || t->ndim < 1 + (i >= sp.n_state) || t->dims[0] != batch)
             rc = onnx_ctx_fail(ctx, "input %d: missing, or no batch dim of %lld", 1 + i,
                                (long long)batch);
+        else if (t->dtype == INFERD_DTYPE_BYTES)
+            rc = onnx_ctx_unsupported(ctx, "string tensors are not implemented in Scan");
         else ins[i] = *t;
     }
     const onnx_tensor *lens = onnx_ctx_input(ctx, 0);

@@ -42,6 +42,8 @@ void ctl_item_drop(onnx_item *it)
 
 int ctl_stack_push(onnx_ctx *ctx, ctl_stack *s, const onnx_tensor *t, const char *what)
 {
+    if (t->dtype == INFERD_DTYPE_BYTES)
+        return onnx_ctx_unsupported(ctx, "%s: string tensors cannot be stacked", what);
     const size_t nb = onnx_tensor_nbytes(t);
     if (s->n > 0) {
         const onnx_tensor *f = &s->items[0];

@@ -25,6 +25,8 @@ int seq_run_split_to(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *split = onnx_ctx_input(ctx, 1);
     if (!x || x->ndim < 1) return onnx_ctx_fail(ctx, "input must have rank >= 1");
+    if (x->dtype == INFERD_DTYPE_BYTES)
+        return onnx_ctx_unsupported(ctx, "splitting string tensors is not implemented");
     int64_t axis = onnx_attr_int(node, "axis", 0);
     if (axis < 0) axis += x->ndim;
     if (axis < 0 || axis >= x->ndim) return onnx_ctx_fail(ctx, "axis out of range");
@@ -87,6 +89,8 @@ int seq_run_concat_from(onnx_ctx *ctx)
     if (s->n == 0) return onnx_ctx_fail(ctx, "the sequence is empty");
     const int new_axis = onnx_attr_int(node, "new_axis", 0) != 0;
     const onnx_tensor *f = &s->items[0];
+    if (f->dtype == INFERD_DTYPE_BYTES)
+        return onnx_ctx_unsupported(ctx, "joining string tensors is not implemented");
     const int r = f->ndim + new_axis;
     int64_t axis = onnx_attr_int(node, "axis", 0);
     if (axis < 0) axis += r;

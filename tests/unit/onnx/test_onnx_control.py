@@ -2,8 +2,9 @@
 """Subgraph scoping and control flow cases the ONNX suite lacks, run through inferd-onnx: an
 outer value shadowed by a subgraph input, a Loop with zero trips (carried values pass through,
 scan outputs are empty with the declared shape), If branches of different shapes, a value
-captured two levels out, and models the runner must refuse cleanly.
-Usage: test_onnx_control.py PATH/TO/inferd-onnx"""
+captured two levels out, and models the runner must refuse cleanly; string tensors through
+If, Loop and sequences (as conformance cases, since .npy files carry no strings).
+Usage: test_onnx_control.py PATH/TO/inferd-onnx PATH/TO/inferd-conformance"""
 import os
 import subprocess
 import sys
@@ -116,6 +117,61 @@ def two_levels(d):
     return save(d, g, "nested")
 
 
+def strings_cases(d):
+    """Case folders (model.onnx + test_data_set_N/*.pb) with string tensors in subgraphs and
+    sequences, for the conformance runner."""
+    S = TensorProto.STRING
+
+    def strs(values, name):
+        return numpy_helper.from_array(np.array(values, dtype=object), name)
+
+    def case(name, graph, sets):
+        cdir = os.path.join(d, "cases", name)
+        os.makedirs(cdir)
+        save(cdir, graph, "model")
+        for k, (ins, outs) in enumerate(sets):
+            sdir = os.path.join(cdir, "test_data_set_%d" % k)
+            os.makedirs(sdir)
+            for prefix, ts in (("input", ins), ("output", outs)):
+                for i, t in enumerate(ts):
+                    with open(os.path.join(sdir, "%s_%d.pb" % (prefix, i)), "wb") as f:
+                        f.write(t.SerializeToString())
+
+    then_g = helper.make_graph([helper.make_node("Constant", [], ["t"],
+                                                 value=strs(["a", "bc"], "v"))],
+                               "then", [], [vi("t", S, [2])])
+    else_g = helper.make_graph([helper.make_node("Identity", ["s"], ["e"])], "else", [],
+                               [vi("e", S, None)])
+    g = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=then_g,
+                                            else_branch=else_g)], "if_strings",
+                          [vi("c", TensorProto.BOOL, []), vi("s", S, [1])], [vi("y", S, None)])
+    yes = numpy_helper.from_array(np.array(True), "c")
+    no = numpy_helper.from_array(np.array(False), "c")
+    case("if_strings", g, [([yes, strs(["xyz"], "s")], [strs(["a", "bc"], "y")]),
+                           ([no, strs(["xyz"], "s")], [strs(["xyz"], "y")])])
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond"], ["cond_out"]),
+         helper.make_node("Identity", ["s"], ["s_out"])],
+        "body", [vi("i", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, []),
+                 vi("s", S, [2])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("s_out", S, [2])])
+    g = helper.make_graph([helper.make_node("Loop", ["M", "", "s0"], ["y"], body=body)],
+                          "loop_strings", [vi("M", TensorProto.INT64, []), vi("s0", S, [2])],
+                          [vi("y", S, [2])])
+    m2 = numpy_helper.from_array(np.array(2, np.int64), "M")
+    case("loop_strings", g, [([m2, strs(["p", "qq"], "s0")], [strs(["p", "qq"], "y")])])
+
+    g = helper.make_graph(
+        [helper.make_node("SequenceConstruct", ["a", "b"], ["seq"]),
+         helper.make_node("SequenceAt", ["seq", "one"], ["y"])],
+        "seq_strings", [vi("a", S, [1]), vi("b", S, [2])], [vi("y", S, [2])],
+        initializer=[numpy_helper.from_array(np.array(1, np.int64), "one")])
+    case("seq_strings", g, [([strs(["a"], "a"), strs(["", "long string"], "b")],
+                             [strs(["", "long string"], "y")])])
+    return os.path.join(d, "cases")
+
+
 def main():
     tool = sys.argv[1]
     failures = []
@@ -193,6 +249,12 @@ def main():
         g.node.insert(0, inner.node[0])
         rc, err, o = run(tool, d, save(d, g, "deep"), {"c": np.array(True), "x": x})
         check(rc != 0 and "nested deeper" in err, "deep nesting refused (%s)" % err.strip())
+
+        cases = strings_cases(d)
+        r = subprocess.run([sys.argv[2], cases, "--verbose"], capture_output=True, text=True,
+                           timeout=120)
+        check(r.returncode == 0 and "3 passed, 0 failed, 0 unsupported" in r.stdout,
+              "strings through If, Loop and sequences:\n" + r.stdout[-1500:] + r.stderr)
     if failures:
         print("%d failure(s)" % len(failures))
         return 1
