@@ -44,7 +44,8 @@ static int seq_fail_insert(onnx_ctx *ctx, int rc)
 int seq_run_empty(onnx_ctx *ctx)
 {
     int64_t dt = onnx_attr_int(onnx_ctx_node(ctx), "dtype", INFERD_DTYPE_FP32);
-    if (!inferd_dtype_is_valid((int)dt)) return onnx_ctx_fail(ctx, "bad dtype %lld", (long long)dt);
+    if (dt < 0 || dt > 64 || !inferd_dtype_is_valid((int)dt))
+        return onnx_ctx_fail(ctx, "bad dtype %lld", (long long)dt);
     onnx_seq *s = onnx_seq_new((inferd_dtype)dt);
     if (!s) return onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory");
     return onnx_ctx_output_seq(ctx, 0, s);
