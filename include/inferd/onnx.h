@@ -74,6 +74,8 @@ typedef struct onnx_value_info {
     int ndim;                     /* -1 if the rank is unknown */
     const int64_t *dims;          /* ndim values; -1 for an unknown or symbolic dim */
     const char *const *dim_names; /* ndim values; the symbolic name ("batch") or NULL */
+    int is_sequence;              /* a sequence of tensors of dtype (dims unknown: ndim -1) */
+    int is_optional;              /* may be fed or produced without a value (ONNX_KIND_NONE) */
 } onnx_value_info;
 
 /* Graph inputs the caller must feed (initializers are not listed) and graph outputs. */
@@ -117,9 +119,20 @@ int onnx_session_create(const onnx_model *model, int threads, onnx_session **out
 /* Frees the session and every output it returned. NULL is a no-op. */
 void onnx_session_free(onnx_session *session);
 
-/* One input tensor, owned by the caller. It is read during onnx_run only (never written and
- * never kept), so it may live in shared memory. dims are row-major; nbytes must equal
- * product(dims) * inferd_dtype_size(dtype). */
+/* What an input or output holds: a tensor (the usual case, and 0 so that zero-initialised
+ * structs mean it), a sequence of tensors, or nothing (an optional without a value). */
+#define ONNX_KIND_TENSOR   0
+#define ONNX_KIND_SEQUENCE 1
+#define ONNX_KIND_NONE     2
+
+/* One input, owned by the caller. It is read during onnx_run only (never written and never
+ * kept), so it may live in shared memory. A tensor: dims are row-major; nbytes must equal
+ * product(dims) * inferd_dtype_size(dtype), except for strings (INFERD_DTYPE_BYTES): each
+ * element is a little-endian u32 length and that many bytes, back to back, nbytes in all (the
+ * KServe binary layout). A sequence (kind ONNX_KIND_SEQUENCE; only for inputs the model
+ * declares is_sequence): n_items tensors in items (their name and kind are ignored), all of
+ * dtype; the sequence's own dims/data are ignored. ONNX_KIND_NONE: only for is_optional
+ * inputs. */
 typedef struct onnx_input {
     const char *name; /* NULL = the model's input at the same position */
     inferd_dtype dtype;
@@ -127,6 +140,9 @@ typedef struct onnx_input {
     const int64_t *dims;
     const void *data;
     size_t nbytes;
+    int kind;                       /* ONNX_KIND_* (0: a tensor) */
+    int n_items;                    /* ONNX_KIND_SEQUENCE */
+    const struct onnx_input *items; /* ONNX_KIND_SEQUENCE */
 } onnx_input;
 
 /* Runs the model. Every model input must be given once; dtypes must match and fixed dims
@@ -145,12 +161,18 @@ typedef struct onnx_output {
     const int64_t *dims;
     const void *data; /* may be NULL when nbytes == 0 */
     size_t nbytes;
+    int kind; /* ONNX_KIND_*: a sequence has n_items (onnx_session_output_item), dtype the
+                    items' type, no data; NONE: an optional without a value */
+    int n_items;
 } onnx_output;
 
 int onnx_session_num_outputs(const onnx_session *session);
 /* Fills *out for output i. Returns 0, or ONNX_E_INVALID if i is out of range or no run has
  * succeeded since the session was created. */
 int onnx_session_output(const onnx_session *session, int i, onnx_output *out);
+/* Item k of output i when that output is a sequence (same lifetime as onnx_session_output).
+ * Returns 0, or ONNX_E_INVALID if it is not a sequence or k is out of range. */
+int onnx_session_output_item(const onnx_session *session, int i, int k, onnx_output *out);
 
 /* Largest number of bytes of intermediate buffers the session held at once (across runs). */
 size_t onnx_session_peak_bytes(const onnx_session *session);

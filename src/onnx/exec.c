@@ -1,6 +1,8 @@
 /* The buffer pool and onnx_ctx: how an operator receives inputs, allocates outputs and scratch,
  * and reports errors. */
 #include "exec.h"
+#include "registry.h"
+#include "seq.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -95,7 +97,10 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
     x->alias_root = malloc(n * sizeof *x->alias_root);
     x->alias_refs = calloc(n, sizeof *x->alias_refs);
     x->pending = calloc(n, 1);
-    if (!x->vals || !x->bufs || !x->caps || !x->alias_root || !x->alias_refs || !x->pending) {
+    x->seqs = calloc(n, sizeof *x->seqs);
+    x->none = calloc(n, 1);
+    if (!x->vals || !x->bufs || !x->caps || !x->alias_root || !x->alias_refs || !x->pending ||
+        !x->seqs || !x->none) {
         onnx_exec_destroy(x);
         return -1;
     }
@@ -126,12 +131,70 @@ void onnx_exec_release(onnx_exec *x, int v)
         put_owned(x, v);
     }
     x->vals[v].data = NULL;
+    if (x->seqs[v]) {
+        onnx_seq_unref(x->seqs[v]);
+        x->seqs[v] = NULL;
+    }
+    x->none[v] = 0;
+}
+
+void onnx_exec_item(const onnx_exec *x, int v, onnx_item *out)
+{
+    memset(out, 0, sizeof *out);
+    if (x->seqs[v]) {
+        out->kind = ONNX_ITEM_SEQUENCE;
+        out->seq = x->seqs[v];
+    } else if (x->none[v]) {
+        out->kind = ONNX_ITEM_NONE;
+    } else {
+        out->kind = ONNX_ITEM_TENSOR;
+        out->t = x->vals[v];
+    }
+}
+
+void onnx_exec_bind_item(onnx_exec *x, int v, const onnx_item *it)
+{
+    onnx_exec_release(x, v);
+    memset(&x->vals[v], 0, sizeof x->vals[v]);
+    if (it->kind == ONNX_ITEM_TENSOR) {
+        x->vals[v] = it->t;
+    } else if (it->kind == ONNX_ITEM_SEQUENCE) {
+        onnx_seq_ref(it->seq);
+        x->seqs[v] = it->seq;
+    } else {
+        x->none[v] = 1;
+    }
+}
+
+/* String tensors go only to operators that know their layout (tensor.h): the control
+ * family, views, shape queries, casts and StringNormalizer. Others would read them as
+ * zero-size elements. */
+static int op_takes_strings(const onnx_node *node)
+{
+    static const char *const names[] = {"Cast",    "CastLike", "StringNormalizer", "Identity",
+                                        "Reshape", "Flatten",  "Squeeze",          "Unsqueeze",
+                                        "Shape",   "Size"};
+    if (onnx_op_is_control(node->op)) return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(node->op_type, names[i]) == 0) return 1;
+    return 0;
+}
+
+int onnx_op_is_control(const onnx_op *op)
+{
+    size_t n = 0;
+    const onnx_op *ops = onnx_ops_control(&n);
+    return op >= ops && op < ops + n;
 }
 
 void onnx_exec_destroy(onnx_exec *x)
 {
     if (x->bufs)
         for (int v = 0; v < x->n_values; v++) free(x->bufs[v]);
+    if (x->seqs)
+        for (int v = 0; v < x->n_values; v++) onnx_seq_unref(x->seqs[v]);
+    free(x->seqs);
+    free(x->none);
     free(x->vals);
     free(x->bufs);
     free(x->caps);
@@ -224,9 +287,7 @@ int onnx_ctx_unsupported(onnx_ctx *ctx, const char *fmt, ...)
     return -1;
 }
 
-static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
+int onnx_ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -240,45 +301,41 @@ int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i)
     return i >= 0 && i < ctx->node->n_outputs && ctx->node->outputs[i] >= 0;
 }
 
-onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
-                             const int64_t *dims)
+/* Checks an output shape (rank, dims >= 0, at most ONNX_MAX_TENSOR_BYTES / esize elements);
+ * *numel receives the element count. */
+static int check_output_shape(onnx_ctx *ctx, int i, int ndim, const int64_t *dims, size_t esize,
+                              size_t *numel)
 {
-    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
-    int v = ctx->node->outputs[i];
-    size_t esize = inferd_dtype_size(dtype);
-    if (esize == 0) {
-        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i,
-                      inferd_dtype_name(dtype));
-        return NULL;
-    }
-    if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
-        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
-        return NULL;
-    }
-    size_t numel = 1;
+    if (ndim < 0 || ndim > ONNX_MAX_DIMS)
+        return onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i,
+                                  ndim);
+    size_t n = 1;
     for (int k = 0; k < ndim; k++) {
-        if (dims[k] < 0) {
-            onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
-            return NULL;
-        }
-        if (dims[k] && numel > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k]) {
-            ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
-            return NULL;
-        }
-        numel *= (size_t)dims[k];
+        if (dims[k] < 0)
+            return onnx_ctx_fail(ctx, "output %d: negative dim %lld", i, (long long)dims[k]);
+        if (dims[k] && n > ONNX_MAX_TENSOR_BYTES / (uint64_t)dims[k])
+            return onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
+        n *= (size_t)dims[k];
     }
-    if (numel > ONNX_MAX_TENSOR_BYTES / esize) {
-        ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
-        return NULL;
-    }
+    if (n > ONNX_MAX_TENSOR_BYTES / esize)
+        return onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "output %d: shape too large", i);
+    *numel = n;
+    return 0;
+}
+
+/* Output i gets a pool buffer of nbytes and the given type and shape. */
+static onnx_tensor *output_alloc(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                                 const int64_t *dims, size_t nbytes)
+{
     onnx_exec *x = ctx->x;
+    int v = ctx->node->outputs[i];
     onnx_exec_release(x, v);
-    size_t nbytes = numel * esize;
     void *data = NULL;
     if (nbytes) {
         data = onnx_pool_get(&x->pool, nbytes, &x->caps[v]);
         if (!data) {
-            ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i, nbytes);
+            onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i,
+                               nbytes);
             return NULL;
         }
         x->bufs[v] = data;
@@ -292,6 +349,34 @@ onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
     return t;
 }
 
+onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
+                             const int64_t *dims)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    size_t esize = inferd_dtype_size(dtype), numel;
+    if (esize == 0) {
+        onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: unsupported type %s", i,
+                           inferd_dtype_name(dtype));
+        return NULL;
+    }
+    if (check_output_shape(ctx, i, ndim, dims, esize, &numel) < 0) return NULL;
+    return output_alloc(ctx, i, dtype, ndim, dims, numel * esize);
+}
+
+onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64_t *dims,
+                                     size_t nbytes)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
+    size_t numel;
+    if (check_output_shape(ctx, i, ndim, dims, 4, &numel) < 0) return NULL;
+    if (nbytes < numel * 4 || nbytes > ONNX_MAX_TENSOR_BYTES) {
+        onnx_ctx_fail_code(ctx, nbytes < numel * 4 ? ONNX_E_INVALID : ONNX_E_TOO_LARGE,
+                           "output %d: %zu bytes for %zu strings", i, nbytes, numel);
+        return NULL;
+    }
+    return output_alloc(ctx, i, INFERD_DTYPE_BYTES, ndim, dims, nbytes);
+}
+
 onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims)
 {
     if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
@@ -301,7 +386,7 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
         return NULL;
     }
     if (ndim < 0 || ndim > ONNX_MAX_DIMS) {
-        ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
+        onnx_ctx_fail_code(ctx, ONNX_E_UNSUPPORTED, "output %d: rank %d out of range", i, ndim);
         return NULL;
     }
     int64_t n = 1;
@@ -339,17 +424,17 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
 void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes)
 {
     if (ctx->n_scratch == CTX_MAX_SCRATCH) {
-        ctx_fail_code(ctx, ONNX_E_NOMEM, "too many scratch buffers");
+        onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "too many scratch buffers");
         return NULL;
     }
     if (nbytes > ONNX_MAX_TENSOR_BYTES) {
-        ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "scratch of %zu bytes is too large", nbytes);
+        onnx_ctx_fail_code(ctx, ONNX_E_TOO_LARGE, "scratch of %zu bytes is too large", nbytes);
         return NULL;
     }
     size_t cap;
     void *p = onnx_pool_get(&ctx->x->pool, nbytes, &cap);
     if (!p) {
-        ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory (%zu bytes of scratch)", nbytes);
+        onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "out of memory (%zu bytes of scratch)", nbytes);
         return NULL;
     }
     ctx->scratch[ctx->n_scratch].ptr = p;
@@ -367,12 +452,25 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
         onnx_exec_release(x, v);
         x->vals[v].ndim = -1; /* "not produced yet" */
     }
-    /* an input a previous node failed to produce would be garbage: refuse it */
+    /* an input a previous node failed to produce would be garbage: refuse it; sequences
+     * and empty optionals only go to the operators that take them */
     for (int k = 0; k < node->n_inputs; k++) {
         int v = node->inputs[k];
         if (v >= 0 && x->vals[v].ndim < 0) {
-            ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k,
-                          x->m->values[v].name);
+            onnx_ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') was not computed", k,
+                               x->m->values[v].name);
+            return ctx.err_code;
+        }
+        if (v >= 0 && x->vals[v].dtype == INFERD_DTYPE_BYTES && !op_takes_strings(node)) {
+            onnx_ctx_fail_code(&ctx, ONNX_E_UNSUPPORTED,
+                               "input %d ('%s'): string tensors are not supported here", k,
+                               x->m->values[v].name);
+            return ctx.err_code;
+        }
+        if (v >= 0 && (x->seqs[v] || x->none[v]) && !onnx_op_is_control(node->op)) {
+            onnx_ctx_fail_code(&ctx, ONNX_E_INVALID, "input %d ('%s') is %s, not a tensor", k,
+                               x->m->values[v].name,
+                               x->seqs[v] ? "a sequence" : "an optional without a value");
             return ctx.err_code;
         }
     }
@@ -383,16 +481,67 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
         for (int k = 0; k < node->n_outputs; k++) {
             int v = node->outputs[k];
             if (v >= 0 && x->vals[v].ndim < 0) {
-                ctx_fail_code(&ctx, ONNX_E_INVALID, "output %d was not produced", k);
+                onnx_ctx_fail_code(&ctx, ONNX_E_INVALID, "output %d was not produced", k);
                 break;
             }
         }
     }
-    if (rc != 0 && !ctx.err_code) ctx_fail_code(&ctx, ONNX_E_INVALID, "failed");
+    if (rc != 0 && !ctx.err_code) onnx_ctx_fail_code(&ctx, ONNX_E_INVALID, "failed");
     if (ctx.err_code) {
         for (int k = 0; k < node->n_outputs; k++)
             if (node->outputs[k] >= 0) onnx_exec_release(x, node->outputs[k]);
         return ctx.err_code;
     }
+    return 0;
+}
+
+onnx_exec *onnx_ctx_exec(onnx_ctx *ctx)
+{
+    return ctx->x;
+}
+
+/* ---- items --------------------------------------------------------------------------------- */
+
+int onnx_ctx_input_item(const onnx_ctx *ctx, int i, onnx_item *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i < 0 || i >= ctx->node->n_inputs || ctx->node->inputs[i] < 0) return -1;
+    onnx_exec_item(ctx->x, ctx->node->inputs[i], out);
+    return 0;
+}
+
+int onnx_ctx_output_seq(onnx_ctx *ctx, int i, onnx_seq *s)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) {
+        onnx_seq_unref(s);
+        return 0;
+    }
+    int v = ctx->node->outputs[i];
+    onnx_exec_release(ctx->x, v);
+    memset(&ctx->x->vals[v], 0, sizeof ctx->x->vals[v]);
+    ctx->x->seqs[v] = s;
+    return 0;
+}
+
+int onnx_ctx_output_item(onnx_ctx *ctx, int i, const onnx_item *it)
+{
+    if (!onnx_ctx_output_wanted(ctx, i)) return 0;
+    if (it->kind == ONNX_ITEM_SEQUENCE) {
+        onnx_seq_ref(it->seq);
+        return onnx_ctx_output_seq(ctx, i, it->seq);
+    }
+    if (it->kind == ONNX_ITEM_NONE) {
+        int v = ctx->node->outputs[i];
+        onnx_exec_release(ctx->x, v);
+        memset(&ctx->x->vals[v], 0, sizeof ctx->x->vals[v]);
+        ctx->x->none[v] = 1;
+        return 0;
+    }
+    const size_t nb = onnx_tensor_nbytes(&it->t);
+    onnx_tensor *o = it->t.dtype == INFERD_DTYPE_BYTES
+                         ? onnx_ctx_output_strings(ctx, i, it->t.ndim, it->t.dims, nb)
+                         : onnx_ctx_output(ctx, i, it->t.dtype, it->t.ndim, it->t.dims);
+    if (!o) return -1;
+    if (nb) memcpy(o->data, it->t.data, nb);
     return 0;
 }

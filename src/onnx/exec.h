@@ -34,9 +34,11 @@ typedef struct onnx_exec {
     onnx_tensor *vals; /* current tensor of each value */
     void **bufs;       /* pool buffer owned for the value, or NULL */
     size_t *caps;
-    int *alias_root; /* value whose buffer an alias output views, or -1 */
-    int *alias_refs; /* per owner: live aliases of its buffer */
-    char *pending;   /* per owner: released while aliases were live */
+    int *alias_root;        /* value whose buffer an alias output views, or -1 */
+    int *alias_refs;        /* per owner: live aliases of its buffer */
+    char *pending;          /* per owner: released while aliases were live */
+    struct onnx_seq **seqs; /* per value: the sequence it holds (a reference), or NULL */
+    char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;
     int threads;
 } onnx_exec;
@@ -51,6 +53,18 @@ void onnx_exec_release(onnx_exec *x, int v);
  * ONNX_E_TOO_LARGE, with the
  * message in err. */
 int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len);
+
+/* Value v as an item (a view). */
+void onnx_exec_item(const onnx_exec *x, int v, onnx_item *out);
+/* Binds value v to a view of `it` (no buffer ownership; a sequence gets a reference). */
+void onnx_exec_bind_item(onnx_exec *x, int v, const onnx_item *it);
+/* Records an error on ctx with the given ONNX_E_* code; returns -1. */
+int onnx_ctx_fail_code(onnx_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+onnx_exec *onnx_ctx_exec(onnx_ctx *ctx);
+
+/* 1 if op belongs to the control family (takes sequences and optionals; never folded). */
+int onnx_op_is_control(const onnx_op *op);
 
 /* Largest accepted tensor (bytes). */
 #define ONNX_MAX_TENSOR_BYTES ((size_t)1 << 36)

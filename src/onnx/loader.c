@@ -17,7 +17,7 @@
 
 typedef struct name_map {
     int *slots; /* value index + 1; 0 = empty */
-    size_t mask;
+    size_t mask, count;
     const onnx_model *m;
 } name_map;
 
@@ -37,6 +37,7 @@ static int map_init(name_map *nm, const onnx_model *m, size_t expected)
     }
     nm->slots = calloc(cap, sizeof *nm->slots);
     nm->mask = cap - 1;
+    nm->count = 0;
     nm->m = m;
     return nm->slots ? 0 : -1;
 }
@@ -50,11 +51,79 @@ static int map_find(const name_map *nm, const char *name)
     }
 }
 
-static void map_put(name_map *nm, const char *name, int idx)
+static void map_insert(name_map *nm, const char *name, int idx)
 {
     size_t i = hash_str(name) & nm->mask;
     while (nm->slots[i]) i = (i + 1) & nm->mask;
     nm->slots[i] = idx + 1;
+    nm->count++;
+}
+
+/* Adds name -> idx, doubling the table when it would become more than half full (outer values
+ * captured by subgraphs arrive after the map was sized). -1 on ENOMEM. */
+static int map_put(name_map *nm, const char *name, int idx)
+{
+    if ((nm->count + 1) * 2 > nm->mask + 1) {
+        name_map big = *nm;
+        big.mask = nm->mask * 2 + 1;
+        big.count = 0;
+        if (!(big.slots = calloc(big.mask + 1, sizeof *big.slots))) return -1;
+        for (size_t i = 0; i <= nm->mask; i++)
+            if (nm->slots[i])
+                map_insert(&big, nm->m->values[nm->slots[i] - 1].name, nm->slots[i] - 1);
+        free(nm->slots);
+        *nm = big;
+    }
+    map_insert(nm, name, idx);
+    return 0;
+}
+
+/* ---- scopes: a subgraph reads values of the graphs enclosing it ------------------------- */
+
+typedef struct scope {
+    onnx_model *m;
+    name_map *nm;
+    struct scope *parent; /* enclosing graph, or NULL for the main graph */
+    onnx_node *owner;     /* the node of parent->m whose attribute this graph is */
+} scope;
+
+/* The value named `name` as seen from scope s: its own first, else the enclosing graphs'
+ * (then captured: an OUTER value here, the outer value appended to the owner's inputs).
+ * Returns the value index, -1 if no scope defines it, -2 on error (recorded in e). */
+static int scope_find(scope *s, const char *name, onnx_load_err *e)
+{
+    int v = map_find(s->nm, name);
+    if (v >= 0 || !s->parent) return v;
+    int pv = scope_find(s->parent, name, e);
+    if (pv < 0) return pv;
+    onnx_node *n = s->owner;
+    int slot = -1;
+    for (int k = n->n_inputs - n->n_captures; k < n->n_inputs; k++)
+        if (n->inputs[k] == pv) slot = k;
+    if (slot < 0) {
+        if (n->n_inputs >= 1024) {
+            onnx_load_fail(e, ONNX_E_INVALID, "node '%s': more than 1024 inputs with outer values",
+                           n->name);
+            return -2;
+        }
+        int *in = onnx_arena_calloc(&s->parent->m->arena, (size_t)n->n_inputs + 2, sizeof *in);
+        if (!in) {
+            onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+            return -2;
+        }
+        memcpy(in, n->inputs, (size_t)n->n_inputs * sizeof *in);
+        in[n->n_inputs] = pv;
+        n->inputs = in;
+        slot = n->n_inputs++;
+        n->n_captures++;
+    }
+    v = onnx_model_add_value(s->m, name, ONNX_VALUE_OUTER);
+    if (v < 0 || map_put(s->nm, s->m->values[v].name, v) < 0) {
+        onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+        return -2;
+    }
+    s->m->values[v].outer_slot = slot;
+    return v;
 }
 
 /* ---- metadata ---------------------------------------------------------------------------- */
@@ -68,18 +137,27 @@ static int fill_value_info(onnx_model *m, const Onnx__ValueInfoProto *vi, onnx_v
     if (!out->name) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     const Onnx__TypeProto *tp = vi->type;
     if (!tp) return 0;
+    /* optional(T), sequence(tensor), optional(sequence(tensor)): the tensor type inside */
+    if (tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && tp->optional_type) {
+        out->is_optional = 1;
+        if (!(tp = tp->optional_type->elem_type)) return 0;
+    }
+    if (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && tp->sequence_type) {
+        out->is_sequence = 1;
+        if (!(tp = tp->sequence_type->elem_type)) return 0;
+    }
     if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "value '%s': only tensor types are supported",
                               out->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (tt->has_elem_type) {
-        if (tt->elem_type == INFERD_DTYPE_BYTES || !inferd_dtype_is_valid(tt->elem_type))
+        if (!inferd_dtype_is_valid(tt->elem_type))
             return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
                                   "value '%s': element type %d is not supported", out->name,
                                   (int)tt->elem_type);
         out->dtype = (inferd_dtype)tt->elem_type;
     }
-    if (!tt->shape) return 0;
+    if (!tt->shape || out->is_sequence) return 0; /* the items' shapes may differ */
     if (tt->shape->n_dim > ONNX_MAX_DIMS)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "value '%s': rank %zu exceeds %d", out->name,
                               tt->shape->n_dim, ONNX_MAX_DIMS);
@@ -220,7 +298,7 @@ static int convert_attr(onnx_model *m, Onnx__AttributeProto *a, onnx_attr *out, 
         break;
     }
     case ONNX_ATTR_GRAPH:
-        break;      /* subgraphs are not executed; ops that need them are not registered */
+        break;      /* loaded by load_subgraphs once the enclosing graph's values exist */
     default: break; /* sparse tensors, type protos, tensor/graph lists: kept as UNDEFINED-ish */
     }
     return 0;
@@ -252,7 +330,8 @@ static int load_initializers(onnx_model *m, const Onnx__GraphProto *g, const cha
             return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         }
         m->values[v].t = t;
-        map_put(nm, name, v);
+        if (map_put(nm, m->values[v].name, v) < 0)
+            return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     }
     if (g->n_sparse_initializer)
         return onnx_load_fail(e, ONNX_E_UNSUPPORTED, "sparse initializers are not supported");
@@ -278,7 +357,7 @@ static int load_inputs(onnx_model *m, const Onnx__GraphProto *g, name_map *nm, o
         if (rc < 0) return rc;
         int v = onnx_model_add_value(m, name, ONNX_VALUE_INPUT);
         if (v < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-        map_put(nm, name, v);
+        if (map_put(nm, name, v) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         m->input_values[m->n_inputs++] = v;
     }
     return 0;
@@ -322,7 +401,7 @@ static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_ma
                                   n->name);
         int v = onnx_model_add_value(m, name, ONNX_VALUE_ACTIVATION);
         if (v < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
-        map_put(nm, name, v);
+        if (map_put(nm, name, v) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
         m->values[v].producer = (int)i;
         n->outputs[k] = v;
     }
@@ -339,8 +418,7 @@ static int load_node(onnx_model *m, const Onnx__NodeProto *np, size_t i, name_ma
 }
 
 /* Every node input names a value defined somewhere in the graph (any order: sorted later). */
-static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, const name_map *nm,
-                          onnx_load_err *e)
+static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, scope *sc, onnx_load_err *e)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         const Onnx__NodeProto *np = g->node[i];
@@ -351,7 +429,8 @@ static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, const name_m
                 n->inputs[k] = -1;
                 continue;
             }
-            int v = map_find(nm, name);
+            int v = scope_find(sc, name, e);
+            if (v == -2) return e->code;
             if (v < 0)
                 return onnx_load_fail(e, ONNX_E_INVALID,
                                       "input '%s' of %s node '%s' is not defined", name, n->op_type,
@@ -362,8 +441,7 @@ static int resolve_inputs(onnx_model *m, const Onnx__GraphProto *g, const name_m
     return 0;
 }
 
-static int load_outputs(onnx_model *m, const Onnx__GraphProto *g, const name_map *nm,
-                        onnx_load_err *e)
+static int load_outputs(onnx_model *m, const Onnx__GraphProto *g, scope *sc, onnx_load_err *e)
 {
     m->output_values = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(int));
     m->output_info = onnx_arena_calloc(&m->arena, g->n_output + 1, sizeof(onnx_value_info));
@@ -371,7 +449,8 @@ static int load_outputs(onnx_model *m, const Onnx__GraphProto *g, const name_map
         return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
-        int v = map_find(nm, vi->name ? vi->name : "");
+        int v = scope_find(sc, vi->name ? vi->name : "", e);
+        if (v == -2) return e->code;
         if (v < 0)
             return onnx_load_fail(e, ONNX_E_INVALID, "graph output '%s' is not produced",
                                   vi->name ? vi->name : "");
@@ -399,10 +478,61 @@ static int bind_operators(onnx_model *m, onnx_load_err *e)
     return 0;
 }
 
-/* The graph's values (initializers, inputs, node outputs), nodes, outputs and operators, in
- * that order; names resolve through a load-time map. */
-static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir,
-                      onnx_load_err *e)
+static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *parent,
+                      onnx_node *owner, onnx_load_err *e);
+
+/* Runs the load-time passes that a subgraph shares with the main graph. */
+static int finish_graph(onnx_model *m, onnx_load_err *e)
+{
+    int rc = onnx_graph_sort(m, e);
+    if (rc == 0) rc = onnx_graph_fold(m, e);
+    if (rc == 0) rc = onnx_graph_fuse(m, e);
+    if (rc == 0) rc = onnx_graph_prepare(m, e);
+    if (rc == 0) rc = onnx_graph_plan(m, e);
+    return rc;
+}
+
+/* The subgraphs in the nodes' GRAPH attributes, each a model of its own (owned by m's
+ * children) whose outer names resolve through sc. */
+static int load_subgraphs(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *sc,
+                          onnx_load_err *e)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Onnx__NodeProto *np = g->node[i];
+        for (size_t k = 0; k < np->n_attribute; k++) {
+            const Onnx__AttributeProto *a = np->attribute[k];
+            if (m->nodes[i].attrs[k].type != ONNX_ATTR_GRAPH || !a->g) continue;
+            if (m->depth + 1 > ONNX_SUBGRAPH_MAX_DEPTH)
+                return onnx_load_fail(e, ONNX_E_INVALID, "subgraphs nested deeper than %d",
+                                      ONNX_SUBGRAPH_MAX_DEPTH);
+            if (m->n_children == m->cap_children) {
+                int cap = m->cap_children ? m->cap_children * 2 : 4;
+                onnx_model **c = realloc(m->children, (size_t)cap * sizeof *c);
+                if (!c) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+                m->children = c;
+                m->cap_children = cap;
+            }
+            onnx_model *child = calloc(1, sizeof *child);
+            if (!child) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+            m->children[m->n_children++] = child;
+            child->opset = m->opset;
+            child->ir_version = m->ir_version;
+            child->producer = "";
+            child->depth = m->depth + 1;
+            int rc = load_graph(child, a->g, base_dir, sc, &m->nodes[i], e);
+            if (rc == 0) rc = finish_graph(child, e);
+            if (rc < 0) return rc;
+            m->nodes[i].attrs[k].g = child;
+        }
+    }
+    return 0;
+}
+
+/* The graph's values (initializers, inputs, node outputs), nodes, subgraphs, outputs and
+ * operators, in that order; names resolve through a load-time map, then the enclosing
+ * graphs' (parent; owner is the node holding this graph, NULL for the main graph). */
+static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base_dir, scope *parent,
+                      onnx_node *owner, onnx_load_err *e)
 {
     if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 || g->n_input > INT_MAX / 4 ||
         g->n_output > INT_MAX / 4)
@@ -414,13 +544,15 @@ static int load_graph(onnx_model *m, const Onnx__GraphProto *g, const char *base
     for (size_t i = 0; i < g->n_node; i++) expected += g->node[i]->n_output;
     name_map nm;
     if (map_init(&nm, m, expected) < 0) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    scope sc = {m, &nm, parent, owner};
     rc = load_initializers(m, g, base_dir, &nm, e);
     if (rc == 0) rc = load_inputs(m, g, &nm, e);
     if (rc == 0 && !(m->nodes = calloc(g->n_node + 1, sizeof *m->nodes)))
         rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     for (size_t i = 0; i < g->n_node && rc == 0; i++) rc = load_node(m, g->node[i], i, &nm, e);
-    if (rc == 0) rc = resolve_inputs(m, g, &nm, e);
-    if (rc == 0) rc = load_outputs(m, g, &nm, e);
+    if (rc == 0) rc = resolve_inputs(m, g, &sc, e);
+    if (rc == 0) rc = load_subgraphs(m, g, base_dir, &sc, e);
+    if (rc == 0) rc = load_outputs(m, g, &sc, e);
     free(nm.slots);
     if (rc < 0) return rc;
     return bind_operators(m, e);
@@ -456,6 +588,8 @@ void onnx_model_free(onnx_model *m)
 {
     if (!m) return;
     onnx_graph_release_nodes(m);
+    for (int i = 0; i < m->n_children; i++) onnx_model_free(m->children[i]);
+    free(m->children);
     for (int i = 0; i < m->n_values; i++)
         if (m->values[i].kind == ONNX_VALUE_CONST) free(m->values[i].t.data);
     free(m->values);
@@ -493,13 +627,9 @@ static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, o
         m->producer = onnx_arena_strdup(&m->arena, mp->producer_name);
         if (!m->producer) rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     }
-    if (rc == 0) rc = load_graph(m, mp->graph, base_dir, e);
+    if (rc == 0) rc = load_graph(m, mp->graph, base_dir, NULL, NULL, e);
     onnx__model_proto__free_unpacked(mp, NULL);
-    if (rc == 0) rc = onnx_graph_sort(m, e);
-    if (rc == 0) rc = onnx_graph_fold(m, e);
-    if (rc == 0) rc = onnx_graph_fuse(m, e);
-    if (rc == 0) rc = onnx_graph_prepare(m, e);
-    if (rc == 0) rc = onnx_graph_plan(m, e);
+    if (rc == 0) rc = finish_graph(m, e);
     if (rc == 0 && onnx_graph_batch_plan(m) < 0)
         rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (rc < 0) {

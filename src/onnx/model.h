@@ -16,7 +16,12 @@ typedef enum onnx_value_kind {
     ONNX_VALUE_ACTIVATION = 0, /* produced by a node at run time */
     ONNX_VALUE_INPUT,          /* fed by the caller */
     ONNX_VALUE_CONST,          /* initializer or folded constant: t.data owned by the model */
+    ONNX_VALUE_OUTER, /* subgraph only: a value of an enclosing graph, bound at each run from
+                         the owning node's input `outer_slot` (a capture) */
 } onnx_value_kind;
+
+/* Subgraphs nested deeper than this are refused. */
+#define ONNX_SUBGRAPH_MAX_DEPTH 16
 
 /* Weights the next nodes will stream from memory (plan, see onnx_ctx_prefetch_next). */
 #define ONNX_PREFETCH_NEXT 2
@@ -33,6 +38,7 @@ typedef struct onnx_value {
     int n_consumers;  /* input slots of live nodes that read it */
     int last_use;     /* index of the last node reading it; -1 if none */
     int graph_output; /* 1 if some graph output is this value */
+    int outer_slot;   /* OUTER only: index into the owning node's inputs */
 } onnx_value;
 
 struct onnx_model {
@@ -56,6 +62,10 @@ struct onnx_model {
 
     int64_t batch_slice; /* > 0: run batches at most this many samples at a time
                                   (batch.c); 0: whole batches only */
+
+    struct onnx_model **children; /* subgraphs of this graph's nodes (malloc'd, owned) */
+    int n_children, cap_children;
+    int depth; /* 0 for the main graph, 1 for its subgraphs, ... */
 
     int n_op_types; /* file's op types and counts, arena */
     const char **op_types;

@@ -40,7 +40,8 @@ typedef struct onnx_attr {
     const int64_t *ints;        /* type INTS: n values */
     const char *const *strings; /* type STRINGS: n values */
     size_t n;
-    const onnx_tensor *t; /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
+    const onnx_tensor *t;       /* type TENSOR (e.g. Constant's value, ConstantOfShape) */
+    const struct onnx_model *g; /* type GRAPH: the loaded subgraph (owned by the model) */
 } onnx_attr;
 
 struct onnx_op;
@@ -51,6 +52,7 @@ typedef struct onnx_node {
     int opset;        /* opset version of the default domain the model imports */
     int n_inputs, n_outputs;
     int *inputs, *outputs; /* value indices into the graph; -1 = omitted optional input */
+    int n_captures;        /* the last n_captures inputs are outer values its subgraphs read */
     onnx_attr *attrs;
     int n_attrs;
     const struct onnx_op *op;
@@ -75,6 +77,10 @@ const onnx_node *onnx_ctx_node(const onnx_ctx *ctx);
 onnx_tensor *onnx_ctx_output(onnx_ctx *ctx, int i, inferd_dtype dtype, int ndim,
                              const int64_t *dims);
 int onnx_ctx_output_wanted(const onnx_ctx *ctx, int i);
+/* The same for a string tensor (tensor.h has the layout): nbytes in all, at least 4 per
+ * element; the operator writes every element. */
+onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64_t *dims,
+                                     size_t nbytes);
 
 /* Makes output i a view of input `in` with another shape (same dtype and element count): no
  * allocation, no copy. For Reshape, Flatten, Squeeze, Unsqueeze, Identity. The executor keeps
@@ -109,6 +115,46 @@ const char *onnx_attr_string(const onnx_node *node, const char *name, const char
 /* Returns the number of ints and sets *out, or -1 (and *out = NULL) if absent. */
 int onnx_attr_ints(const onnx_node *node, const char *name, const int64_t **out);
 int onnx_attr_floats(const onnx_node *node, const char *name, const float **out);
+
+/* ---- values that are not tensors (seq.h), for the control family only ------------------- */
+
+struct onnx_seq;
+typedef enum onnx_item_kind {
+    ONNX_ITEM_TENSOR = 0,
+    ONNX_ITEM_SEQUENCE,
+    ONNX_ITEM_NONE, /* an optional without a value */
+} onnx_item_kind;
+
+/* One run-time value of any kind. As an argument it is a view: the tensor's data and the
+ * sequence are only borrowed. */
+typedef struct onnx_item {
+    onnx_item_kind kind;
+    onnx_tensor t;        /* kind TENSOR */
+    struct onnx_seq *seq; /* kind SEQUENCE */
+} onnx_item;
+
+/* Input i as an item (a view); returns -1 if the input is omitted. */
+int onnx_ctx_input_item(const onnx_ctx *ctx, int i, onnx_item *out);
+/* Makes output i a copy of `it`: a tensor's data is copied into a new buffer, a sequence gets
+ * one more reference. Returns 0, or -1 with the error set. No-op if the output is omitted. */
+int onnx_ctx_output_item(onnx_ctx *ctx, int i, const onnx_item *it);
+/* Output i becomes sequence s; the output takes over the caller's reference (also on error). */
+int onnx_ctx_output_seq(onnx_ctx *ctx, int i, struct onnx_seq *s);
+
+/* ---- subgraphs (subgraph.c) -------------------------------------------------------------- */
+
+typedef struct onnx_subrun onnx_subrun;
+/* A nested execution of subgraph g (an attribute of ctx's node). NULL with the error set on
+ * ENOMEM. Freed by onnx_subrun_free. */
+onnx_subrun *onnx_ctx_subrun_new(onnx_ctx *ctx, const struct onnx_model *g);
+/* Runs g once over `inputs` (n must be g's input count) and the node's captured values. The
+ * outputs are then views (onnx_subrun_output) valid until the next run or free. Errors are
+ * recorded on ctx ("<where>: <inner message>") and -1 returned. */
+int onnx_ctx_subrun(onnx_ctx *ctx, onnx_subrun *r, const char *where, const onnx_item *inputs,
+                    int n);
+int onnx_subrun_num_outputs(const onnx_subrun *r);
+void onnx_subrun_output(const onnx_subrun *r, int i, onnx_item *out);
+void onnx_subrun_free(onnx_subrun *r);
 
 typedef struct onnx_op {
     const char *type;  /* "Conv" */

@@ -166,15 +166,50 @@ static void copy_int32_field(const int32_t *src, void *dst, size_t n, inferd_dty
     }
 }
 
+/* string_data -> the packed layout of tensor.h: every count checked before allocating. */
+static int convert_strings(const Onnx__TensorProto *p, onnx_tensor *t, onnx_load_err *e)
+{
+    const char *name = p->name ? p->name : "";
+    if (p->n_dims > ONNX_MAX_DIMS || p->segment || p->has_raw_data || p->n_external_data)
+        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
+                              "tensor '%s': string tensor layout not supported", name);
+    t->dtype = INFERD_DTYPE_BYTES;
+    t->ndim = (int)p->n_dims;
+    size_t numel = 1, total = 0;
+    for (size_t i = 0; i < p->n_dims; i++) {
+        if (p->dims[i] < 0 || (p->dims[i] && numel > (SIZE_MAX / 2) / (uint64_t)p->dims[i]))
+            return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': bad shape", name);
+        t->dims[i] = p->dims[i];
+        numel *= (size_t)p->dims[i];
+    }
+    if (p->n_string_data != numel)
+        return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': %zu strings, shape needs %zu", name,
+                              p->n_string_data, numel);
+    for (size_t i = 0; i < numel; i++) {
+        if (p->string_data[i].len > UINT32_MAX || p->string_data[i].len > SIZE_MAX / 2 - total)
+            return onnx_load_fail(e, ONNX_E_INVALID, "tensor '%s': strings too long", name);
+        total += 4 + p->string_data[i].len;
+    }
+    char *data = total ? malloc(total) : NULL;
+    if (total && !data) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    size_t off = 0;
+    for (size_t i = 0; i < numel; i++) {
+        const uint32_t len = (uint32_t)p->string_data[i].len;
+        memcpy(data + off, &len, 4);
+        if (len) memcpy(data + off + 4, p->string_data[i].data, len);
+        off += 4 + len;
+    }
+    t->data = data;
+    return 0;
+}
+
 int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tensor *t,
                            onnx_load_err *e)
 {
     memset(t, 0, sizeof *t);
     const char *name = p->name ? p->name : "";
     int dt = p->has_data_type ? p->data_type : 0;
-    if (dt == INFERD_DTYPE_BYTES)
-        return onnx_load_fail(e, ONNX_E_UNSUPPORTED,
-                              "tensor '%s': string tensors are not supported", name);
+    if (dt == INFERD_DTYPE_BYTES) return convert_strings(p, t, e);
     if (!inferd_dtype_is_valid(dt) || inferd_dtype_size((inferd_dtype)dt) == 0)
         return onnx_load_fail(e, dt > 0 && dt < 32 ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
                               "tensor '%s': unsupported data type %d", name, dt);
@@ -286,6 +321,27 @@ int onnx_pb_tensor_convert(Onnx__TensorProto *p, const char *base_dir, onnx_tens
     return 0;
 }
 
+int onnx_pb_tensor_read_buffer(const void *buf, size_t len, onnx_tensor *t, char **name, char *err,
+                               size_t err_len)
+{
+    onnx_load_err e = {err, err_len, 0};
+    memset(t, 0, sizeof *t);
+    if (name) *name = NULL;
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    if (!p) return onnx_load_fail(&e, ONNX_E_INVALID, "not a TensorProto");
+    int rc = onnx_pb_tensor_convert(p, NULL, t, &e);
+    if (rc == 0 && name) {
+        *name = strdup(p->name ? p->name : "");
+        if (!*name) {
+            free(t->data);
+            t->data = NULL;
+            rc = onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
+        }
+    }
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return rc;
+}
+
 int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char *err,
                              size_t err_len)
 {
@@ -296,18 +352,7 @@ int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char
     if (name) *name = NULL;
     int rc = onnx_read_file(path, (size_t)1 << 31, &buf, &len, &e);
     if (rc < 0) return rc;
-    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    rc = onnx_pb_tensor_read_buffer(buf, len, t, name, err, err_len);
     free(buf);
-    if (!p) return onnx_load_fail(&e, ONNX_E_INVALID, "%s: not a TensorProto", path);
-    rc = onnx_pb_tensor_convert(p, NULL, t, &e);
-    if (rc == 0 && name) {
-        *name = strdup(p->name ? p->name : "");
-        if (!*name) {
-            free(t->data);
-            t->data = NULL;
-            rc = onnx_load_fail(&e, ONNX_E_NOMEM, "out of memory");
-        }
-    }
-    onnx__tensor_proto__free_unpacked(p, NULL);
     return rc;
 }

@@ -23,6 +23,10 @@ int onnx_pb_tensor_convert(struct Onnx__TensorProto *p, const char *base_dir, on
 int onnx_pb_tensor_read_file(const char *path, onnx_tensor *t, char **name, char *err,
                              size_t err_len);
 
+/* The same for a serialized TensorProto in memory (buf is only read). */
+int onnx_pb_tensor_read_buffer(const void *buf, size_t len, onnx_tensor *t, char **name, char *err,
+                               size_t err_len);
+
 /* Reads a whole file into malloc'd memory, refusing files over max_len bytes. */
 int onnx_read_file(const char *path, size_t max_len, unsigned char **data, size_t *len,
                    onnx_load_err *e);

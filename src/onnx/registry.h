@@ -16,7 +16,8 @@
     X(reduce)               \
     X(quant)                \
     X(vision)               \
-    X(signal)
+    X(signal)               \
+    X(control)
 
 #define ONNX_DECLARE_FAMILY(name) const onnx_op *onnx_ops_##name(size_t *count);
 ONNX_OP_FAMILIES(ONNX_DECLARE_FAMILY)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "seq.h"
 
 /* Batches with fewer input bytes than this run whole even when the model could be sliced. */
 #define SLICE_MIN_INPUT_BYTES ((size_t)64 << 10)
@@ -58,21 +59,22 @@ static void release_all(onnx_session *s)
         if (m->values[v].kind != ONNX_VALUE_CONST) onnx_exec_release(&s->x, v);
 }
 
-static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err, size_t err_len)
+/* Checks a caller tensor against the declared info (dtype, rank, fixed dims, exact byte
+ * count) and fills t as a view of it. */
+static int check_tensor(const onnx_value_info *info, const onnx_input *in, int check_shape,
+                        onnx_tensor *t, char *err, size_t err_len)
 {
-    const onnx_model *m = s->x.m;
-    const onnx_value_info *info = &m->input_info[idx];
-    int v = m->input_values[idx];
     if (in->ndim < 0 || in->ndim > ONNX_MAX_DIMS || (in->ndim > 0 && !in->dims))
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d out of range", info->name,
                     in->ndim);
-    if (!inferd_dtype_is_valid(in->dtype) || inferd_dtype_size(in->dtype) == 0)
+    const int strings = in->dtype == INFERD_DTYPE_BYTES;
+    if (!inferd_dtype_is_valid(in->dtype) || (inferd_dtype_size(in->dtype) == 0 && !strings))
         return fail(err, err_len, ONNX_E_UNSUPPORTED, "input '%s': type %s is not supported",
                     info->name, inferd_dtype_name(in->dtype));
     if (info->dtype != INFERD_DTYPE_INVALID && info->dtype != in->dtype)
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': type %s, model expects %s",
                     info->name, inferd_dtype_name(in->dtype), inferd_dtype_name(info->dtype));
-    if (info->ndim >= 0 && info->ndim != in->ndim)
+    if (check_shape && info->ndim >= 0 && info->ndim != in->ndim)
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': rank %d, model expects %d",
                     info->name, in->ndim, info->ndim);
     size_t numel = 1;
@@ -80,7 +82,7 @@ static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err,
         int64_t d = in->dims[k];
         if (d < 0)
             return fail(err, err_len, ONNX_E_INVALID, "input '%s': negative dim", info->name);
-        if (info->ndim >= 0 && info->dims[k] >= 0 && info->dims[k] != d)
+        if (check_shape && info->ndim >= 0 && info->dims[k] >= 0 && info->dims[k] != d)
             return fail(err, err_len, ONNX_E_INVALID,
                         "input '%s': dim %d is %lld, model expects %lld", info->name, k,
                         (long long)d, (long long)info->dims[k]);
@@ -88,19 +90,79 @@ static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err,
             return fail(err, err_len, ONNX_E_INVALID, "input '%s': shape too large", info->name);
         numel *= (size_t)d;
     }
-    size_t nbytes = numel * inferd_dtype_size(in->dtype);
+    if (strings && (in->nbytes > ONNX_MAX_TENSOR_BYTES || (in->nbytes && !in->data) ||
+                    onnx_strings_check(in->data, in->nbytes, numel) < 0))
+        return fail(err, err_len, ONNX_E_INVALID,
+                    "input '%s': %zu bytes are not %zu strings (u32 length + bytes each)",
+                    info->name, in->nbytes, numel);
+    size_t nbytes = strings ? in->nbytes : numel * inferd_dtype_size(in->dtype);
     if (nbytes != in->nbytes)
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': %zu bytes given, shape needs %zu",
                     info->name, in->nbytes, nbytes);
     if (nbytes && !in->data)
         return fail(err, err_len, ONNX_E_INVALID, "input '%s': no data", info->name);
-    onnx_tensor *t = &s->x.vals[v];
     memset(t, 0, sizeof *t);
     t->dtype = in->dtype;
     t->ndim = in->ndim;
     for (int k = 0; k < in->ndim; k++) t->dims[k] = in->dims[k];
     t->data = (void *)in->data; /* operators only read inputs */
     return 0;
+}
+
+/* A sequence input: the items are checked like tensors and copied into a new sequence. */
+static int bind_sequence(onnx_session *s, int v, const onnx_value_info *info, const onnx_input *in,
+                         char *err, size_t err_len)
+{
+    if (in->n_items < 0 || in->n_items > ONNX_SEQ_MAX_ITEMS || (in->n_items && !in->items))
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': bad item list", info->name);
+    onnx_seq *seq = onnx_seq_new(info->dtype != INFERD_DTYPE_INVALID ? info->dtype : in->dtype);
+    if (!seq) return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+    for (int k = 0; k < in->n_items; k++) {
+        onnx_tensor t;
+        onnx_value_info item_info = *info;
+        item_info.dtype = seq->elem;
+        int rc = check_tensor(&item_info, &in->items[k], 0, &t, err, err_len);
+        if (rc == 0 && (rc = onnx_seq_insert(seq, seq->n, &t)) < 0)
+            rc = rc == -2
+                     ? fail(err, err_len, ONNX_E_TOO_LARGE, "input '%s': too large", info->name)
+                     : fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+        if (rc < 0) {
+            onnx_seq_unref(seq);
+            return rc;
+        }
+    }
+    onnx_item it = {.kind = ONNX_ITEM_SEQUENCE, .seq = seq};
+    onnx_exec_bind_item(&s->x, v, &it);
+    onnx_seq_unref(seq); /* the value holds the one reference left */
+    return 0;
+}
+
+static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err, size_t err_len)
+{
+    const onnx_model *m = s->x.m;
+    const onnx_value_info *info = &m->input_info[idx];
+    int v = m->input_values[idx];
+    if (in->kind == ONNX_KIND_NONE) {
+        if (!info->is_optional)
+            return fail(err, err_len, ONNX_E_INVALID, "input '%s' is not optional", info->name);
+        onnx_item it = {.kind = ONNX_ITEM_NONE};
+        onnx_exec_bind_item(&s->x, v, &it);
+        return 0;
+    }
+    if ((in->kind == ONNX_KIND_SEQUENCE) != info->is_sequence)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': the model expects %s", info->name,
+                    info->is_sequence ? "a sequence" : "a tensor");
+    if (in->kind == ONNX_KIND_SEQUENCE) return bind_sequence(s, v, info, in, err, err_len);
+    if (in->kind != ONNX_KIND_TENSOR)
+        return fail(err, err_len, ONNX_E_INVALID, "input '%s': unknown kind %d", info->name,
+                    in->kind);
+    onnx_tensor t;
+    int rc = check_tensor(info, in, 1, &t, err, err_len);
+    if (rc == 0) {
+        onnx_exec_release(&s->x, v);
+        s->x.vals[v] = t;
+    }
+    return rc;
 }
 
 /* Runs every node once over the bound inputs; on error all buffers go back to the pool. */
@@ -206,7 +268,10 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
     if (n_inputs != m->n_inputs)
         return fail(err, err_len, ONNX_E_INVALID, "%d inputs given, model has %d", n_inputs,
                     m->n_inputs);
-    for (int i = 0; i < m->n_inputs; i++) s->x.vals[m->input_values[i]].ndim = -1;
+    for (int i = 0; i < m->n_inputs; i++) {
+        onnx_exec_release(&s->x, m->input_values[i]);
+        s->x.vals[m->input_values[i]].ndim = -1;
+    }
     for (int i = 0; i < n_inputs; i++) {
         int idx = i;
         if (inputs[i].name) {
@@ -270,6 +335,29 @@ int onnx_session_output(const onnx_session *s, int i, onnx_output *out)
     if (!s->have_outputs || i < 0 || i >= m->n_outputs) return ONNX_E_INVALID;
     int v = m->output_values[i];
     const onnx_tensor *t = &s->x.vals[v];
+    out->name = m->output_info[i].name;
+    if (s->x.seqs[v] || s->x.none[v]) {
+        out->kind = s->x.seqs[v] ? ONNX_KIND_SEQUENCE : ONNX_KIND_NONE;
+        out->dtype = s->x.seqs[v] ? s->x.seqs[v]->elem : m->output_info[i].dtype;
+        out->n_items = s->x.seqs[v] ? s->x.seqs[v]->n : 0;
+        return 0;
+    }
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    out->dims = t->dims;
+    out->data = t->data;
+    out->nbytes = onnx_tensor_nbytes(t);
+    return 0;
+}
+
+int onnx_session_output_item(const onnx_session *s, int i, int k, onnx_output *out)
+{
+    const onnx_model *m = s->x.m;
+    memset(out, 0, sizeof *out);
+    if (!s->have_outputs || i < 0 || i >= m->n_outputs) return ONNX_E_INVALID;
+    const onnx_seq *seq = s->x.seqs[m->output_values[i]];
+    if (!seq || k < 0 || k >= seq->n) return ONNX_E_INVALID;
+    const onnx_tensor *t = &seq->items[k];
     out->name = m->output_info[i].name;
     out->dtype = t->dtype;
     out->ndim = t->ndim;

@@ -2,6 +2,7 @@
 #include "tensor.h"
 
 #include "inferd/half.h"
+#include "inferd/unaligned.h"
 
 int64_t onnx_tensor_get_int(const onnx_tensor *t, int64_t i)
 {
@@ -31,4 +32,28 @@ double onnx_tensor_get_double(const onnx_tensor *t, int64_t i)
     case INFERD_DTYPE_UINT64: return (double)((const uint64_t *)d)[i];
     default: return (double)onnx_tensor_get_int(t, i);
     }
+}
+
+size_t onnx_strings_bytes(const onnx_tensor *t)
+{
+    const char *p = t->data;
+    if (!p) return 0;
+    const int64_t n = onnx_tensor_numel(t);
+    size_t off = 0;
+    for (int64_t i = 0; i < n; i++) off += 4 + inferd_load_u32(p + off, 0);
+    return off;
+}
+
+int onnx_strings_check(const void *data, size_t nbytes, size_t numel)
+{
+    const char *p = data;
+    size_t off = 0;
+    for (size_t i = 0; i < numel; i++) {
+        if (nbytes - off < 4) return -1;
+        const size_t len = inferd_load_u32(p + off, 0);
+        off += 4;
+        if (nbytes - off < len) return -1;
+        off += len;
+    }
+    return off == nbytes ? 0 : -1;
 }

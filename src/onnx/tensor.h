@@ -26,8 +26,17 @@ static inline int64_t onnx_tensor_numel(const onnx_tensor *t)
     return n;
 }
 
+/* String tensors (INFERD_DTYPE_BYTES, ONNX's STRING) are one block like any other tensor:
+ * the elements back to back, each a little-endian u32 length and that many bytes (KServe's
+ * binary layout). Their byte count comes from walking the lengths (the data was checked when
+ * it entered the runtime: onnx_strings_check). */
+size_t onnx_strings_bytes(const onnx_tensor *t);
+/* 0 if data[0..nbytes) holds exactly numel such elements, else -1. */
+int onnx_strings_check(const void *data, size_t nbytes, size_t numel);
+
 static inline size_t onnx_tensor_nbytes(const onnx_tensor *t)
 {
+    if (t->dtype == INFERD_DTYPE_BYTES) return onnx_strings_bytes(t);
     return (size_t)onnx_tensor_numel(t) * inferd_dtype_size(t->dtype);
 }
 

@@ -37,6 +37,11 @@ static int find_info(const onnx_model *m, int outputs, const char *name)
 static int check_io(const model_io *io, const onnx_value_info *v, int batched, const char *kind,
                     char *err, size_t err_len)
 {
+    if (v->is_sequence || v->is_optional) {
+        snprintf(err, err_len, "%s '%s' is %s in the model; the worker serves tensors only", kind,
+                 io->name, v->is_sequence ? "a sequence" : "an optional");
+        return -1;
+    }
     if (v->dtype != INFERD_DTYPE_INVALID && v->dtype != io->dtype) {
         snprintf(err, err_len, "%s '%s' is %s in config.json but %s in the model", kind, io->name,
                  inferd_dtype_name(io->dtype), inferd_dtype_name(v->dtype));

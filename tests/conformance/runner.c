@@ -22,6 +22,7 @@
 #include "inferd/onnx.h"
 #include "pbtensor.h"
 #include "peek.h"
+#include "test_value.h"
 
 #define RTOL            1e-3
 #define ATOL            1e-7
@@ -204,6 +205,14 @@ static int compare(const onnx_output *got, const onnx_tensor *want, int random, 
         return -1;
     }
     if (random) return compare_random(got, want, msg, len);
+    if (want->dtype == INFERD_DTYPE_BYTES) { /* strings: the packed bytes, exactly */
+        size_t nb = onnx_tensor_nbytes(want);
+        if (got->nbytes != nb || (nb && memcmp(got->data, want->data, nb) != 0)) {
+            snprintf(msg, len, "output '%s': the strings differ", got->name);
+            return -1;
+        }
+        return 0;
+    }
     size_t n = (size_t)onnx_tensor_numel(want);
     int fp = is_float(want->dtype);
     size_t bad = 0, first = 0;
@@ -248,8 +257,10 @@ typedef struct case_result {
     char msg[2048];
 } case_result;
 
-static char **read_pbs(const char *dir, const char *prefix, int *n, onnx_tensor **tensors,
-                       char ***tnames, char *msg, size_t len)
+/* The test data files prefix_N.pb of a data set in N order, read as the model's input or
+ * output N declares (tensor, sequence or optional). */
+static char **read_values(const char *dir, const char *prefix, const onnx_model *model, int outputs,
+                          int *n, test_value **vals, char *msg, size_t len)
 {
     char **files = list_dir(dir, prefix, n);
     /* input_10 sorts before input_2: order by the number */
@@ -260,16 +271,72 @@ static char **read_pbs(const char *dir, const char *prefix, int *n, onnx_tensor 
                 files[i] = files[j];
                 files[j] = t;
             }
-    *tensors = calloc((size_t)*n + 1, sizeof **tensors);
-    *tnames = calloc((size_t)*n + 1, sizeof **tnames);
+    *vals = calloc((size_t)*n + 1, sizeof **vals);
     for (int i = 0; i < *n; i++) {
-        char path[4096];
+        char path[8192 + 256];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        int rc = onnx_pb_tensor_read_file(path, &(*tensors)[i], &(*tnames)[i], msg, len);
+        const onnx_value_info *vi =
+            outputs ? onnx_model_output(model, i) : onnx_model_input(model, i);
+        int rc = test_value_read(path, vi && vi->is_sequence, vi && vi->is_optional, &(*vals)[i],
+                                 msg, len);
         if (rc < 0) return files;
     }
     msg[0] = 0;
     return files;
+}
+
+/* A test value as an onnx_input (views; a sequence's items go in items[]). */
+static onnx_input input_of(const char *name, const test_value *v, onnx_input *items)
+{
+    onnx_input in = {.name = name,
+                     .dtype = v->t.dtype,
+                     .ndim = v->t.ndim,
+                     .dims = v->t.dims,
+                     .data = v->t.data,
+                     .nbytes = onnx_tensor_nbytes(&v->t),
+                     .kind = v->kind};
+    if (v->kind == ONNX_KIND_SEQUENCE) {
+        for (int k = 0; k < v->n_items; k++) {
+            const onnx_tensor *t = &v->items[k];
+            items[k] = (onnx_input){.dtype = t->dtype,
+                                    .ndim = t->ndim,
+                                    .dims = t->dims,
+                                    .data = t->data,
+                                    .nbytes = onnx_tensor_nbytes(t)};
+        }
+        in.dtype = v->n_items ? v->items[0].dtype : INFERD_DTYPE_INVALID;
+        in.n_items = v->n_items;
+        in.items = items;
+    }
+    return in;
+}
+
+/* Output i of the run against the expected value (any kind). */
+static int compare_value(const onnx_session *s, int i, test_value *want, int random, char *msg,
+                         size_t len)
+{
+    onnx_output o;
+    onnx_session_output(s, i, &o);
+    if (o.kind != want->kind) {
+        snprintf(msg, len, "output '%s': kind %d, expected %d", o.name, o.kind, want->kind);
+        return -1;
+    }
+    if (o.kind == ONNX_KIND_NONE) return 0;
+    if (o.kind == ONNX_KIND_TENSOR) {
+        if (o.dtype == INFERD_DTYPE_BF16 && want->t.dtype == INFERD_DTYPE_UINT16)
+            want->t.dtype = INFERD_DTYPE_BF16;
+        return compare(&o, &want->t, random, msg, len);
+    }
+    if (o.n_items != want->n_items) {
+        snprintf(msg, len, "output '%s': %d items, expected %d", o.name, o.n_items, want->n_items);
+        return -1;
+    }
+    for (int k = 0; k < o.n_items; k++) {
+        onnx_output item;
+        onnx_session_output_item(s, i, k, &item);
+        if (compare(&item, &want->items[k], random, msg, len) < 0) return -1;
+    }
+    return 0;
 }
 
 static void run_case(const char *dir, int threads, case_result *res)
@@ -303,38 +370,39 @@ static void run_case(const char *dir, int threads, case_result *res)
         char sdir[4096];
         snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[si]);
         int n_in = 0, n_out = 0;
-        onnx_tensor *ins = NULL, *outs = NULL;
-        char **in_names = NULL, **out_names = NULL;
-        char **fin = read_pbs(sdir, "input_", &n_in, &ins, &in_names, err, sizeof err);
+        test_value *ins = NULL, *outs = NULL;
+        char **fin = read_values(sdir, "input_", model, 0, &n_in, &ins, err, sizeof err);
         char **fout =
-            err[0] ? NULL : read_pbs(sdir, "output_", &n_out, &outs, &out_names, err, sizeof err);
+            err[0] ? NULL : read_values(sdir, "output_", model, 1, &n_out, &outs, err, sizeof err);
         if (err[0]) {
             outcome = strstr(err, "not supported") ? CASE_UNSUPPORTED : CASE_FAIL;
             snprintf(res->msg, sizeof res->msg, "%.200s: %s", sets[si], err);
         }
         onnx_input *inputs = calloc((size_t)n_in + 1, sizeof *inputs);
+        onnx_input **items = calloc((size_t)n_in + 1, sizeof *items);
         int n_model_in = onnx_model_num_inputs(model);
         for (int i = 0; i < n_in && outcome == CASE_PASS; i++) {
             /* by name when the file names a model input, else by position */
             const char *name = NULL;
             for (int k = 0; k < n_model_in; k++)
-                if (in_names[i] && strcmp(onnx_model_input(model, k)->name, in_names[i]) == 0)
-                    name = in_names[i];
+                if (ins[i].name && strcmp(onnx_model_input(model, k)->name, ins[i].name) == 0)
+                    name = ins[i].name;
             if (!name && i < n_model_in) name = onnx_model_input(model, i)->name;
             /* the ONNX test data stores bfloat16 tensors as uint16 */
             for (int k = 0; name && k < n_model_in; k++)
                 if (!strcmp(onnx_model_input(model, k)->name, name) &&
                     onnx_model_input(model, k)->dtype == INFERD_DTYPE_BF16 &&
-                    ins[i].dtype == INFERD_DTYPE_UINT16)
-                    ins[i].dtype = INFERD_DTYPE_BF16;
+                    ins[i].t.dtype == INFERD_DTYPE_UINT16)
+                    ins[i].t.dtype = INFERD_DTYPE_BF16;
             /* a few cases feed shapes other than the model declares; onnx_run refuses
              * those by design, so they cannot be run here */
             for (int k = 0; name && k < n_model_in && outcome == CASE_PASS; k++) {
                 const onnx_value_info *vi = onnx_model_input(model, k);
-                if (strcmp(vi->name, name) != 0 || vi->ndim < 0) continue;
-                int ok = vi->ndim == ins[i].ndim;
+                if (strcmp(vi->name, name) != 0 || vi->ndim < 0 || ins[i].kind != ONNX_KIND_TENSOR)
+                    continue;
+                int ok = vi->ndim == ins[i].t.ndim;
                 for (int d = 0; ok && d < vi->ndim; d++)
-                    ok = vi->dims[d] < 0 || vi->dims[d] == ins[i].dims[d];
+                    ok = vi->dims[d] < 0 || vi->dims[d] == ins[i].t.dims[d];
                 if (!ok) {
                     outcome = CASE_UNSUPPORTED;
                     snprintf(res->msg, sizeof res->msg,
@@ -343,8 +411,8 @@ static void run_case(const char *dir, int threads, case_result *res)
                              sets[si], name);
                 }
             }
-            inputs[i] = (onnx_input){name,        ins[i].dtype, ins[i].ndim,
-                                     ins[i].dims, ins[i].data,  onnx_tensor_nbytes(&ins[i])};
+            items[i] = calloc((size_t)ins[i].n_items + 1, sizeof *items[i]);
+            inputs[i] = input_of(name, &ins[i], items[i]);
         }
         if (outcome == CASE_PASS) {
             rc = onnx_run(s, inputs, n_in, err, sizeof err);
@@ -359,18 +427,14 @@ static void run_case(const char *dir, int threads, case_result *res)
                      n_out, onnx_session_num_outputs(s));
         }
         for (int i = 0; i < n_out && outcome == CASE_PASS; i++) {
-            onnx_output o;
-            onnx_session_output(s, i, &o);
-            if (o.dtype == INFERD_DTYPE_BF16 && outs[i].dtype == INFERD_DTYPE_UINT16)
-                outs[i].dtype = INFERD_DTYPE_BF16;
-            if (compare(&o, &outs[i], random, err, sizeof err) < 0) {
+            if (compare_value(s, i, &outs[i], random, err, sizeof err) < 0) {
                 outcome = CASE_FAIL;
                 snprintf(res->msg, sizeof res->msg, "%.200s: %s", sets[si], err);
             }
         }
-        for (int i = 0; i < n_in; i++) free(ins[i].data), free(in_names[i]);
-        for (int i = 0; i < n_out; i++) free(outs[i].data), free(out_names[i]);
-        free(ins), free(outs), free(in_names), free(out_names), free(inputs);
+        for (int i = 0; i < n_in; i++) test_value_free(&ins[i]), free(items[i]);
+        for (int i = 0; i < n_out; i++) test_value_free(&outs[i]);
+        free(ins), free(outs), free(inputs), free(items);
         free_list(fin, n_in);
         if (fout) free_list(fout, n_out);
     }

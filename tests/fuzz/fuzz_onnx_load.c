@@ -41,7 +41,12 @@ static void run_small(const onnx_model *model, onnx_session *session)
         if (!ok) break;
         bufs[i] = calloc(1, elements * esize + 1);
         FUZZ_CHECK(bufs[i] != NULL);
-        in[i] = (onnx_input){NULL, v->dtype, v->ndim, dims[i], bufs[i], elements * esize};
+        in[i] = (onnx_input){.name = NULL,
+                             .dtype = v->dtype,
+                             .ndim = v->ndim,
+                             .dims = dims[i],
+                             .data = bufs[i],
+                             .nbytes = elements * esize};
     }
     char err[512];
     if (ok && onnx_run(session, in, n, err, sizeof err) == 0) {

@@ -46,6 +46,7 @@ static const onnx_op tensor_ops[] = {
     {"ReverseSequence", 10, NULL, onnx_run_reverse_sequence, NULL},
     {"Unique", 11, NULL, onnx_run_unique, NULL},
     {"TfIdfVectorizer", 9, NULL, onnx_run_tfidf, NULL},
+    {"StringNormalizer", 10, NULL, onnx_run_string_normalizer, NULL},
     {"RandomUniform", 1, NULL, onnx_run_random_uniform, NULL},
     {"RandomUniformLike", 1, NULL, onnx_run_random_uniform_like, NULL},
     {"RandomNormal", 1, NULL, onnx_run_random_normal, NULL},

@@ -11,6 +11,10 @@ int onnx_run_constant(onnx_ctx *ctx)
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_attr *a;
     if ((a = onnx_node_attr(node, "value")) && a->t) {
+        if (a->t->dtype == INFERD_DTYPE_BYTES) { /* packed strings: copied as they are */
+            onnx_item it = {.kind = ONNX_ITEM_TENSOR, .t = *a->t};
+            return onnx_ctx_output_item(ctx, 0, &it);
+        }
         if (!inferd_dtype_size(a->t->dtype))
             return onnx_ctx_fail(ctx, "constant of type %s not supported",
                                  inferd_dtype_name(a->t->dtype));

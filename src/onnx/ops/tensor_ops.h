@@ -38,6 +38,7 @@ int onnx_run_non_zero(onnx_ctx *ctx);
 int onnx_run_compress(onnx_ctx *ctx);
 int onnx_run_trilu(onnx_ctx *ctx);
 int onnx_run_cumsum(onnx_ctx *ctx);
+int onnx_run_string_normalizer(onnx_ctx *ctx);
 int onnx_run_topk(onnx_ctx *ctx);
 int onnx_run_einsum(onnx_ctx *ctx);
 int onnx_run_reverse_sequence(onnx_ctx *ctx);

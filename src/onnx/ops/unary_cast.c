@@ -1,5 +1,5 @@
-/* Cast and CastLike between every numeric type, bool, float16 and bfloat16 (strings are not
- * supported). Values go through a wide intermediate per chunk: double for float sources,
+/* Cast and CastLike between every numeric type, bool, float16 and bfloat16 (strings:
+ * unary_cast_str.c). Values go through a wide intermediate per chunk: double for float sources,
  * int64/uint64 for integer sources; float-to-integer conversion saturates to int64 and then
  * wraps to the narrow type, so out-of-range input never hits undefined behaviour. */
 #include "unary_ops.h"
@@ -144,6 +144,8 @@ static int un_cast_to(onnx_ctx *ctx, inferd_dtype to)
 {
     const onnx_tensor *x = onnx_ctx_input(ctx, 0);
     if (!x) return onnx_ctx_fail(ctx, "missing input 0");
+    if (x->dtype == INFERD_DTYPE_BYTES || to == INFERD_DTYPE_BYTES)
+        return un_cast_strings(ctx, x, to);
     if (!un_cast_supported(x->dtype) || !un_cast_supported(to))
         return onnx_ctx_unsupported(ctx, "cast from %s to %s not supported",
                                     inferd_dtype_name(x->dtype), inferd_dtype_name(to));
@@ -179,7 +181,7 @@ static inferd_dtype un_cast_type_from_name(const char *s)
         {"INT32", INFERD_DTYPE_INT32},   {"INT64", INFERD_DTYPE_INT64},
         {"UINT8", INFERD_DTYPE_UINT8},   {"UINT16", INFERD_DTYPE_UINT16},
         {"UINT32", INFERD_DTYPE_UINT32}, {"UINT64", INFERD_DTYPE_UINT64},
-        {"BOOL", INFERD_DTYPE_BOOL},
+        {"BOOL", INFERD_DTYPE_BOOL},     {"STRING", INFERD_DTYPE_BYTES},
     };
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (strcmp(s, names[k].name) == 0) return names[k].t;

@@ -55,5 +55,7 @@ int un_run_clip_inputs(onnx_ctx *ctx); /* opset >= 11: optional min/max inputs *
 /* unary_cast.c */
 int un_run_cast(onnx_ctx *ctx);
 int un_run_cast_like(onnx_ctx *ctx);
+/* Cast where the source or the target is a string tensor (unary_cast_str.c). */
+int un_cast_strings(onnx_ctx *ctx, const onnx_tensor *x, inferd_dtype to);
 
 #endif

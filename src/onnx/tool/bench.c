@@ -132,7 +132,12 @@ int tool_bench(int argc, char **argv)
         bufs[i] = malloc(n * es + 1);
         if (!bufs[i]) goto out;
         fill_random(bufs[i], vi->dtype, n, &seed);
-        inputs[i] = (onnx_input){vi->name, vi->dtype, vi->ndim, shapes[i], bufs[i], n * es};
+        inputs[i] = (onnx_input){.name = vi->name,
+                                 .dtype = vi->dtype,
+                                 .ndim = vi->ndim,
+                                 .dims = shapes[i],
+                                 .data = bufs[i],
+                                 .nbytes = n * es};
         char buf[256];
         tool_format_info(vi, buf, sizeof buf);
         printf("input %s: %s ->", vi->name, buf);

@@ -76,8 +76,12 @@ int tool_run(int argc, char **argv)
             goto out;
         }
         n_loaded++;
-        inputs[i] = (onnx_input){names[i],       arrays[i].dtype, arrays[i].ndim,
-                                 arrays[i].dims, arrays[i].data,  arrays[i].nbytes};
+        inputs[i] = (onnx_input){.name = names[i],
+                                 .dtype = arrays[i].dtype,
+                                 .ndim = arrays[i].ndim,
+                                 .dims = arrays[i].dims,
+                                 .data = arrays[i].data,
+                                 .nbytes = arrays[i].nbytes};
     }
     if (mkdir(out_dir, 0755) < 0) {
         struct stat st;

@@ -35,7 +35,12 @@ static void check_run(onnx_model *m, int batch)
     float x[64];
     for (int i = 0; i < batch * 4; i++) x[i] = (float)i - 5.0f;
     int64_t dims[2] = {batch, 4};
-    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, dims, x, (size_t)batch * 4 * sizeof(float)};
+    onnx_input in = {.name = "x",
+                     .dtype = INFERD_DTYPE_FP32,
+                     .ndim = 2,
+                     .dims = dims,
+                     .data = x,
+                     .nbytes = (size_t)batch * 4 * sizeof(float)};
     for (int rep = 0; rep < 2; rep++) {
         int rc = onnx_run(s, &in, 1, err, sizeof err);
         if (rc != 0) fail_msg("run: %s", err);
@@ -101,7 +106,12 @@ static void test_bad_inputs(void **state)
     assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
     float x[8] = {0};
     int64_t good[2] = {2, 4}, bad[2] = {2, 5};
-    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, bad, x, sizeof x};
+    onnx_input in = {.name = "x",
+                     .dtype = INFERD_DTYPE_FP32,
+                     .ndim = 2,
+                     .dims = bad,
+                     .data = x,
+                     .nbytes = sizeof x};
     assert_int_equal(onnx_run(s, &in, 1, err, sizeof err), ONNX_E_INVALID);
     assert_non_null(strstr(err, "dim 1"));
     in.dims = good;
@@ -157,7 +167,12 @@ static void test_old_opset(void **state)
     onnx_session *s;
     assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
     float x[8] = {0};
-    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, (int64_t[]){2, 4}, x, sizeof x};
+    onnx_input in = {.name = "x",
+                     .dtype = INFERD_DTYPE_FP32,
+                     .ndim = 2,
+                     .dims = (int64_t[]){2, 4},
+                     .data = x,
+                     .nbytes = sizeof x};
     assert_int_equal(onnx_run(s, &in, 1, err, sizeof err), ONNX_E_INVALID);
     assert_non_null(strstr(err, "broadcast"));
     onnx_session_free(s);
@@ -292,7 +307,12 @@ static void try_load(const uint8_t *buf, size_t len)
             float *x = calloc(n, sizeof *x);
             onnx_session *s;
             if (x && onnx_session_create(m, 1, &s, err, sizeof err) == 0) {
-                onnx_input in = {NULL, INFERD_DTYPE_FP32, vi->ndim, dims, x, n * sizeof *x};
+                onnx_input in = {.name = NULL,
+                                 .dtype = INFERD_DTYPE_FP32,
+                                 .ndim = vi->ndim,
+                                 .dims = dims,
+                                 .data = x,
+                                 .nbytes = n * sizeof *x};
                 rc = onnx_run(s, &in, 1, err, sizeof err);
                 assert_true(rc == 0 || (rc < 0 && err[0]));
                 onnx_session_free(s);
@@ -428,7 +448,12 @@ static void test_memory_plan(void **state)
     float *x = malloc(BATCH * 4 * sizeof *x);
     for (int i = 0; i < BATCH * 4; i++) x[i] = (float)(i % 7) - 3.0f;
     int64_t dims[2] = {BATCH, 4};
-    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, dims, x, BATCH * 4 * sizeof *x};
+    onnx_input in = {.name = "x",
+                     .dtype = INFERD_DTYPE_FP32,
+                     .ndim = 2,
+                     .dims = dims,
+                     .data = x,
+                     .nbytes = BATCH * 4 * sizeof *x};
     for (int rep = 0; rep < 3; rep++) {
         assert_int_equal(onnx_run(s, &in, 1, err, sizeof err), 0);
         onnx_output out;
@@ -469,7 +494,12 @@ static void test_views(void **state)
         assert_non_null(x);
         for (int64_t i = 0; i < batch * 4; i++) x[i] = (float)((i * 7 + rep) % 11) - 5.0f;
         int64_t dims[2] = {batch, 4};
-        onnx_input in = {"x", INFERD_DTYPE_FP32, 2, dims, x, (size_t)batch * 4 * sizeof *x};
+        onnx_input in = {.name = "x",
+                         .dtype = INFERD_DTYPE_FP32,
+                         .ndim = 2,
+                         .dims = dims,
+                         .data = x,
+                         .nbytes = (size_t)batch * 4 * sizeof *x};
         if (onnx_run(s, &in, 1, err, sizeof err) != 0) fail_msg("run: %s", err);
         onnx_output y1, y2;
         assert_int_equal(onnx_session_output(s, 0, &y1), 0);

@@ -34,7 +34,12 @@ static void *work(void *arg)
     float x[4 * 8];
     int64_t dims[2] = {w->batch, 4};
     for (int i = 0; i < w->batch * 4; i++) x[i] = (float)(i % 5) - 2.0f;
-    onnx_input in = {"x", INFERD_DTYPE_FP32, 2, dims, x, (size_t)w->batch * 4 * sizeof(float)};
+    onnx_input in = {.name = "x",
+                     .dtype = INFERD_DTYPE_FP32,
+                     .ndim = 2,
+                     .dims = dims,
+                     .data = x,
+                     .nbytes = (size_t)w->batch * 4 * sizeof(float)};
     for (int r = 0; r < RUNS; r++) {
         onnx_output out;
         if (onnx_run(s, &in, 1, err, sizeof err) < 0 || onnx_session_output(s, 0, &out) < 0 ||

@@ -161,8 +161,12 @@ int nn_test_run(const nn_test_node *nd, float *out, size_t out_cap, size_t *out_
         for (int i = 0; i < nd->n_inputs; i++) {
             const nn_test_tensor *t = &nd->inputs[i];
             if (t->initializer || t->name[0] == '\0') continue;
-            in[n++] = (onnx_input){t->name, INFERD_DTYPE_FP32, t->ndim,
-                                   t->dims, t->data,           numel(t) * sizeof(float)};
+            in[n++] = (onnx_input){.name = t->name,
+                                   .dtype = INFERD_DTYPE_FP32,
+                                   .ndim = t->ndim,
+                                   .dims = t->dims,
+                                   .data = t->data,
+                                   .nbytes = numel(t) * sizeof(float)};
         }
         rc = onnx_run(s, in, n, err, err_len);
     }

@@ -174,8 +174,12 @@ int opm_run(const char *op_type, int opset, const opm_attr *attrs, int n_attrs,
             if (!inputs[i].data) continue;
             size_t nb = inferd_dtype_size(inputs[i].dtype);
             for (int k = 0; k < inputs[i].ndim; k++) nb *= (size_t)inputs[i].dims[k];
-            in[n] = (onnx_input){NULL,           inputs[i].dtype, inputs[i].ndim,
-                                 inputs[i].dims, inputs[i].data,  nb};
+            in[n] = (onnx_input){.name = NULL,
+                                 .dtype = inputs[i].dtype,
+                                 .ndim = inputs[i].ndim,
+                                 .dims = inputs[i].dims,
+                                 .data = inputs[i].data,
+                                 .nbytes = nb};
             n++;
         }
         rc = onnx_run(s, in, n, err, err_len);

@@ -2,7 +2,7 @@
  * and each gets its own rows back (checked against the labels of models/digits/samples.json),
  * requests marked expired are skipped, a request of another row shape runs on its own and is
  * refused alone, a too-small output area is reported, and create() explains a config that
- * does not fit the model. */
+ * does not fit the model (a sequence input among them). */
 #include "inferd/clock.h"
 #include <jansson.h>
 #include <setjmp.h>
@@ -169,6 +169,16 @@ static void missing_file(model_config *c)
     snprintf(c->model_file, MODEL_PATH_LEN, "%s", "/nonexistent/model.onnx");
 }
 
+/* A model whose input is a sequence of tensors: the worker serves tensors only. */
+static void sequence_model(model_config *c)
+{
+    snprintf(c->model_file, MODEL_PATH_LEN, "%s",
+             "/usr/share/libonnx-testdata/data/node/test_identity_sequence/model.onnx");
+    snprintf(c->inputs[0].name, MODEL_NAME_LEN, "x");
+    snprintf(c->outputs[0].name, MODEL_NAME_LEN, "y");
+    c->max_batch_size = 0;
+}
+
 static void test_config_that_does_not_fit(void **st)
 {
     fx *f = *st;
@@ -178,6 +188,7 @@ static void test_config_that_does_not_fit(void **st)
     expect_create_error(f, wrong_rank, "rank");
     expect_create_error(f, wrong_output, "'p'");
     expect_create_error(f, missing_file, "/nonexistent/model.onnx");
+    expect_create_error(f, sequence_model, "a sequence");
 }
 
 int main(void)
