@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "grpc_service.h"
+#include "inferd/grpc_server.h"
 #include "inferd/http_server.h"
 #include "inferd/log.h"
 #include "inferd/model_config.h"
@@ -28,6 +30,9 @@
 
 typedef struct node_options {
     http_options http;
+    grpc_options grpc;
+    int grpc_off;          /* --grpc-port off / -1 */
+    int grpc_size_given;   /* --grpc-max-message-bytes was given */
     const char *repo;
     const char *worker_path;
     log_level level;
@@ -47,6 +52,11 @@ static void usage(FILE *f)
         "usage: inferd [options]\n"
         "Serves the models of a repository over HTTP (KServe v2 REST and POST /process).\n\n"
         "  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
+        "  --grpc-port N           gRPC (KServe v2 GRPCInferenceService, h2c) port (default 8001;\n"
+        "                          0 = any free port; -1 or off = no gRPC)\n"
+        "  --grpc-max-message-bytes N  largest gRPC message each way (default: --max-body-bytes)\n"
+        "  --grpc-max-streams N    concurrent gRPC streams per connection (default 1024)\n"
+        "  --grpc-keepalive-ms N   ping a gRPC connection idle this long (default 0 = never)\n"
         "  --host ADDR             address to bind (default 0.0.0.0)\n"
         "  --model-repository DIR  model repository (default: models)\n"
         "  --threads N             HTTP event-loop threads (default 2)\n"
@@ -108,11 +118,19 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_HELP,
         O_VERSION,
         O_INFLIGHT,
-        O_MAXTIMEOUT
+        O_MAXTIMEOUT,
+        O_GRPC_PORT,
+        O_GRPC_MSG,
+        O_GRPC_STREAMS,
+        O_GRPC_KEEPALIVE
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
+        {"grpc-port", required_argument, 0, O_GRPC_PORT},
+        {"grpc-max-message-bytes", required_argument, 0, O_GRPC_MSG},
+        {"grpc-max-streams", required_argument, 0, O_GRPC_STREAMS},
+        {"grpc-keepalive-ms", required_argument, 0, O_GRPC_KEEPALIVE},
         {"model-repository", required_argument, 0, O_REPO},
         {"threads", required_argument, 0, O_THREADS},
         {"log-level", required_argument, 0, O_LEVEL},
@@ -145,6 +163,29 @@ static int parse_args(int argc, char **argv, node_options *o)
             else o->http.port = (int)v;
             break;
         case O_HOST: o->http.host = optarg; break;
+        case O_GRPC_PORT:
+            if (strcmp(optarg, "off") == 0 || strcmp(optarg, "-1") == 0) o->grpc_off = 1;
+            else if (parse_i64(optarg, 0, 65535, &v)) bad = "--grpc-port";
+            else {
+                o->grpc_off = 0;
+                o->grpc.port = (int)v;
+            }
+            break;
+        case O_GRPC_MSG:
+            if (parse_i64(optarg, 1024, (int64_t)1 << 32, &v)) bad = "--grpc-max-message-bytes";
+            else {
+                o->grpc.max_message_bytes = (size_t)v;
+                o->grpc_size_given = 1;
+            }
+            break;
+        case O_GRPC_STREAMS:
+            if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--grpc-max-streams";
+            else o->grpc.max_streams = (uint32_t)v;
+            break;
+        case O_GRPC_KEEPALIVE:
+            if (parse_i64(optarg, 0, 86400000, &v)) bad = "--grpc-keepalive-ms";
+            else o->grpc.keepalive_ms = v;
+            break;
         case O_REPO: o->repo = optarg; break;
         case O_THREADS:
             if (parse_i64(optarg, 1, 64, &v)) bad = "--threads";
@@ -350,6 +391,7 @@ int main(int argc, char **argv)
     node_options o;
     memset(&o, 0, sizeof o);
     http_options_default(&o.http);
+    grpc_options_default(&o.grpc);
     o.repo = "models";
     o.level = LOG_INFO;
     o.format = LOG_FORMAT_TEXT;
@@ -440,6 +482,21 @@ int main(int argc, char **argv)
              "max_inflight_bytes=%zu",
              o.http.host, http_server_port(srv), o.http.threads, n, o.http.max_connections,
              o.http.max_inflight_bytes);
+    grpc_server *gsrv = NULL;
+    if (!o.grpc_off) {
+        o.grpc.host = o.http.host;
+        if (!o.grpc_size_given) o.grpc.max_message_bytes = o.http.max_body_bytes;
+        o.grpc.max_connections = o.http.max_connections;
+        if (grpc_service_start(&rctx, &o.grpc, &gsrv, err, sizeof err) != 0) {
+            log_error("%s", err);
+            http_server_shutdown(srv, 1000);
+            sched_destroy(sched);
+            node_regions_destroy(&regions);
+            return 1;
+        }
+        log_info("listening on grpc://%s:%d max_message_bytes=%zu max_streams=%u", o.grpc.host,
+                 grpc_server_port(gsrv), o.grpc.max_message_bytes, o.grpc.max_streams);
+    }
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */
@@ -451,10 +508,13 @@ int main(int argc, char **argv)
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);
+    grpc_server_stop_accepting(gsrv);
     int left = sched_drain(sched, o.drain_timeout_ms);
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
     sched_destroy(sched);
+    /* after the scheduler: every answer it still gave has been posted to the gRPC loop */
+    grpc_server_shutdown(gsrv, 5000);
     node_regions_destroy(&regions);
     log_info("shutdown complete");
     return 0;

@@ -6,12 +6,35 @@
 #include "kserve.h"
 #include "routes.h"
 
-void routes_health_live(http_exchange *ex, routes_ctx *ctx)
+int routes_is_live(routes_ctx *ctx, char *why, size_t why_len)
 {
     int64_t age = sched_progress_age_ns(ctx->sched);
     if (ctx->live_stale_ns > 0 && age > ctx->live_stale_ns) {
-        http_ex_error(ex, 503, "", "not live: the scheduler has made no progress for %lld ms",
-                      (long long)(age / 1000000));
+        snprintf(why, why_len, "not live: the scheduler has made no progress for %lld ms",
+                 (long long)(age / 1000000));
+        return 0;
+    }
+    return 1;
+}
+
+int routes_is_ready(routes_ctx *ctx, char *why, size_t why_len)
+{
+    if (sched_all_ready(ctx->sched)) return 1;
+    snprintf(why, why_len, "not ready");
+    for (int m = 0; m < sched_model_count(ctx->sched); m++)
+        if (!sched_model_ready(ctx->sched, m)) {
+            snprintf(why, why_len, "not ready: model '%s' has no live worker",
+                     sched_model(ctx->sched, m)->name);
+            break;
+        }
+    return 0;
+}
+
+void routes_health_live(http_exchange *ex, routes_ctx *ctx)
+{
+    char why[256];
+    if (!routes_is_live(ctx, why, sizeof why)) {
+        http_ex_error(ex, 503, "", "%s", why);
         return;
     }
     http_buf b;
@@ -22,22 +45,15 @@ void routes_health_live(http_exchange *ex, routes_ctx *ctx)
 
 void routes_health_ready(http_exchange *ex, routes_ctx *ctx)
 {
-    if (sched_all_ready(ctx->sched)) {
-        http_buf b;
-        http_buf_init(&b);
-        http_buf_puts(&b, "{\"ready\": true}");
-        routes_send_buf(ex, 200, &b);
+    char why[256];
+    if (!routes_is_ready(ctx, why, sizeof why)) {
+        http_ex_error(ex, 503, "Retry-After: 1\r\n", "%s", why);
         return;
     }
-    for (int m = 0; m < sched_model_count(ctx->sched); m++)
-        if (!sched_model_ready(ctx->sched, m)) {
-            http_ex_error(ex, 503, "Retry-After: 1\r\n",
-                          "not ready: model '%s' has no live "
-                          "worker",
-                          sched_model(ctx->sched, m)->name);
-            return;
-        }
-    http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready");
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"ready\": true}");
+    routes_send_buf(ex, 200, &b);
 }
 
 void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
