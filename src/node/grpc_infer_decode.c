@@ -241,10 +241,11 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, const
         return -1;
     }
     const Inference__InferTensorContents *c = in->contents;
-    const uint8_t *raw = NULL;
+    const uint8_t *raw = NULL; /* NULL also for an empty raw entry */
+    int use_raw = r->n_raw_input_contents > 0;
     uint64_t nbytes;
     size_t esize = inferd_dtype_size(dt);
-    if (r->n_raw_input_contents) {
+    if (use_raw) {
         if (c && contents_total(c)) {
             snprintf(err, err_len,
                      "input '%s': has contents while the request has raw_input_contents (use one "
@@ -307,7 +308,7 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, const
     req->inputs[j] = t;
     seen[j] = 1;
     uint8_t *dst = shm_arena_ptr(region, off);
-    if (raw) {
+    if (use_raw) {
         if (nbytes) memcpy(dst, raw, (size_t)nbytes);
     } else {
         typed_write(c, dt, dst);

@@ -55,7 +55,7 @@ def infer_request(pb, model, arrays, names=None, datatype=None, rid="", typed=Fa
     req = pb.ModelInferRequest(model_name=model, id=rid)
     for i, a in enumerate(arrays):
         a = np.asarray(a)
-        dt = datatype or {"float32": "FP32", "int64": "INT64", "int32": "INT32",
+        dt = datatype or {"float32": "FP32", "int64": "INT64", "int32": "INT32", "float16": "FP16",
                           "object": "BYTES", "bool": "BOOL"}[str(a.dtype)]
         t = req.inputs.add(name=(names or ["INPUT%d" % k for k in range(len(arrays))])[i],
                            datatype=dt, shape=list(a.shape))

@@ -187,7 +187,8 @@ def wait_stat(n, pred, timeout=10.0):
 
 
 def test_resource_exhausted_queue_full(node, model_repo):
-    n = node(repo=delay_repo(model_repo, max_queue_size=1))
+    # one batch in flight node-wide and one request queued: the rest are refused
+    n = node(repo=delay_repo(model_repo, max_queue_size=1), args=["--batch-slots", "1"])
     with grpcstubs.channel(n) as ch:
         s = rpc.GRPCInferenceServiceStub(ch)
         futs = [s.ModelInfer.future(slow_request(600), timeout=30) for _ in range(6)]
