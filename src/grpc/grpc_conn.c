@@ -89,6 +89,14 @@ static int gather(grpc_conn *c, const uint8_t *data, size_t n)
 void grpc_conn_flush(grpc_conn *c)
 {
     if (c->closed) return;
+    if (c->srv->deferring) { /* many answers at once: one write for all of them */
+        if (!c->dirty) {
+            c->dirty = 1;
+            c->next_dirty = c->srv->dirty;
+            c->srv->dirty = c;
+        }
+        return;
+    }
     if (c->busy) {
         c->again = 1;
         return;

@@ -52,6 +52,8 @@ struct grpc_conn {
     int again;  /* a flush was asked while busy */
     int closed; /* conn_close ran: waiting for the handle's close */
     int reading;
+    int dirty; /* on srv->dirty: flush once the current batch of posts has run */
+    grpc_conn *next_dirty;
     size_t write_pending; /* bytes handed to uv_write, not yet written */
     uint8_t *wbuf;        /* frames gathered for the next uv_write */
     size_t wlen, wcap;
@@ -87,6 +89,8 @@ struct grpc_server {
     int phase_seen;
     grpc_conn *conns;
     int n_conns;
+    int deferring;    /* running posts: flushes wait for the end of the batch */
+    grpc_conn *dirty; /* connections to flush then */
     atomic_int n_conns_shared; /* for the shutdown wait */
 };
 

@@ -30,11 +30,23 @@ static void run_posts(grpc_server *srv)
     grpc_post *p = srv->post_head;
     srv->post_head = srv->post_tail = NULL;
     pthread_mutex_unlock(&srv->post_lock);
+    srv->deferring = 1;
     while (p) {
         grpc_post *next = p->next;
         p->fn(p->call, p->arg);
         free(p);
         p = next;
+    }
+    srv->deferring = 0;
+    /* a closed connection's memory lives until its close callback, a later loop turn */
+    grpc_conn *c = srv->dirty;
+    srv->dirty = NULL;
+    while (c) {
+        grpc_conn *next = c->next_dirty;
+        c->dirty = 0;
+        c->next_dirty = NULL;
+        grpc_conn_flush(c);
+        c = next;
     }
 }
 
