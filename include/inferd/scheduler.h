@@ -57,6 +57,10 @@ int sched_find_model(const scheduler *s, const char *name);
 const model_config *sched_model(const scheduler *s, int m);
 int sched_model_count(const scheduler *s);
 
+/* Stops accepting (submit answers 503) at once and returns; queued and running requests go
+ * on (sched_drain then waits for them). Any thread. */
+void sched_stop_intake(scheduler *s);
+
 /* Stops accepting (submit answers 503), waits up to timeout_ms for every queued and running
  * request to be answered, then stops the workers. Returns the number of requests still
  * unanswered at the deadline (they are answered 503 then). */

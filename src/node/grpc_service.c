@@ -8,6 +8,7 @@
 
 #include "grpc_service.h"
 #include "inferd/log.h"
+#include "kserve.h"
 
 #define SERVICE "/inference.GRPCInferenceService/"
 
@@ -71,25 +72,27 @@ void grpc_rpc_reply(grpc_call *call, const ProtobufCMessage *m)
     else grpc_rpc_end(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the response");
 }
 
-int grpc_rpc_find_model(grpc_call *call, routes_ctx *ctx, const char *name, const char *version)
+repo_model *grpc_rpc_find_model(grpc_call *call, routes_ctx *ctx, const char *name,
+                                const char *version)
 {
-    int m = name && name[0] ? sched_find_model(ctx->sched, name) : -1;
-    if (m < 0) {
+    repo_model *rm = name && name[0] ? repository_acquire(ctx->repo, name) : NULL;
+    if (!rm) {
         grpc_rpc_end(call, GRPC_STATUS_NOT_FOUND, "unknown model '%.64s'", name ? name : "");
-        return -1;
+        return NULL;
     }
     if (version && version[0]) {
-        const model_config *mc = sched_model(ctx->sched, m);
+        const model_config *mc = repo_model_config(rm);
         char have[16];
-        snprintf(have, sizeof have, "%d", mc->version > 0 ? mc->version : 1);
+        kserve_model_version(mc, have, sizeof have);
         if (strcmp(version, have) != 0) {
             grpc_rpc_end(call, GRPC_STATUS_NOT_FOUND,
                          "model '%s' has no version '%.32s' (available: %s)", mc->name, version,
                          have);
-            return -1;
+            repository_release(rm);
+            return NULL;
         }
     }
-    return m;
+    return rm;
 }
 
 static void on_call(grpc_call *call, void *vctx)

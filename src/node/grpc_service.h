@@ -55,9 +55,10 @@ void grpc_rpc_shm_status(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, s
 void grpc_rpc_shm_register(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_shm_unregister(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 
-/* Finds the model called name (and version, if not empty): its index, or -1 after ending the
- * call NOT_FOUND. */
-int grpc_rpc_find_model(grpc_call *call, routes_ctx *ctx, const char *name, const char *version);
+/* The READY model called name (and version, if not empty), with a reference the caller drops
+ * (repository_release); or NULL after ending the call NOT_FOUND. */
+repo_model *grpc_rpc_find_model(grpc_call *call, routes_ctx *ctx, const char *name,
+                                const char *version);
 
 /* grpc_service_infer.c: decodes one ModelInferRequest message and submits it; the answer
  * (a ModelInferResponse that ends a unary call, or one ModelStreamInferResponse on a stream)

@@ -14,6 +14,7 @@
 
 struct grpc_job {
     infer_request req; /* first: the scheduler sees only this */
+    repo_model *rm;    /* a reference (config, scheduler, region), dropped by job_free */
     grpc_call *call;
     grpc_rpc *rpc;
     grpc_job *prev, *next;
@@ -30,6 +31,7 @@ static void job_unlink(grpc_rpc *rpc, grpc_job *job)
 
 static void job_free(grpc_job *job)
 {
+    repository_release(job->rm);
     free(job->id);
     free(job);
 }
@@ -71,9 +73,8 @@ static void finish_job(grpc_call *call, void *arg)
 {
     grpc_job *job = arg;
     grpc_rpc *rpc = job->rpc;
-    routes_ctx *ctx = rpc->ctx;
     infer_request *req = &job->req;
-    const model_config *m = sched_model(ctx->sched, req->model);
+    const model_config *m = repo_model_config(job->rm);
     job_unlink(rpc, job);
     int ended = 0;
     if (rpc->cancelled || grpc_call_cancelled(call)) {
@@ -85,7 +86,7 @@ static void finish_job(grpc_call *call, void *arg)
     } else {
         char err[256];
         size_t len;
-        uint8_t *buf = grpc_infer_encode(req, m, sched_model_region(ctx->sched, req->model),
+        uint8_t *buf = grpc_infer_encode(req, m, repo_model_region(job->rm),
                                          job->id, rpc->streaming, GRPC_PREFIX_LEN, &len, err,
                                          sizeof err);
         if (!buf) {
@@ -98,7 +99,7 @@ static void finish_job(grpc_call *call, void *arg)
             }
         }
     }
-    sched_release(ctx->sched, req);
+    sched_release(repo_model_sched(job->rm), req);
     job_free(job);
     if (!ended) grpc_infer_maybe_end(call, rpc);
 }
@@ -109,7 +110,7 @@ static void on_done(infer_request *req)
     grpc_job *job = (grpc_job *)req;
     if (grpc_call_post(job->call, finish_job, job) != 0) {
         /* the server is gone (shutdown): nobody can be answered; give the arena back */
-        sched_release(job->rpc->ctx->sched, req);
+        sched_release(repo_model_sched(job->rm), req);
     }
 }
 
@@ -147,44 +148,46 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
              "the request is not a valid ModelInferRequest message");
         return;
     }
-    int model = r->model_name && r->model_name[0] ? sched_find_model(ctx->sched, r->model_name)
-                                                   : -1;
-    const model_config *m = model >= 0 ? sched_model(ctx->sched, model) : NULL;
+    repo_model *rm = r->model_name[0] ? repository_acquire(ctx->repo, r->model_name) : NULL;
+    const model_config *m = rm ? repo_model_config(rm) : NULL;
     char version[16] = "";
     if (m) kserve_model_version(m, version, sizeof version);
-    if (!m || (r->model_version && r->model_version[0] && strcmp(r->model_version, version))) {
+    if (!m || (r->model_version[0] && strcmp(r->model_version, version))) {
         if (!m) snprintf(err, sizeof err, "unknown model '%.64s'", r->model_name);
         else
             snprintf(err, sizeof err, "model '%s' has no version '%.32s' (available: %s)",
                      m->name, r->model_version, version);
         fail(call, rpc, GRPC_STATUS_NOT_FOUND, r->model_name, r->id, err);
         inference__model_infer_request__free_unpacked(r, NULL);
+        repository_release(rm);
         return;
     }
+    scheduler *s = repo_model_sched(rm);
     grpc_job *job = calloc(1, sizeof *job);
     char *id = r->id && r->id[0] ? strdup(r->id) : NULL;
-    if (!job || (r->id && r->id[0] && !id)) {
+    if (!job || (r->id[0] && !id)) {
         free(job);
         free(id);
         fail(call, rpc, GRPC_STATUS_RESOURCE_EXHAUSTED, m->name, r->id, "out of memory");
         inference__model_infer_request__free_unpacked(r, NULL);
+        repository_release(rm);
         return;
     }
+    job->rm = rm; /* the job's from here on */
     job->id = id;
     job->call = call;
     job->rpc = rpc;
-    job->req.model = model;
+    job->req.model = 0; /* the model is index 0 of its own scheduler */
     grpc_infer_params params;
-    int code = grpc_infer_decode(r, m, sched_model_region(ctx->sched, model),
-                                 sched_model_arena(ctx->sched, model), &job->req, &params, err,
-                                 sizeof err);
+    int code = grpc_infer_decode(r, m, repo_model_region(rm), repo_model_arena(rm), &job->req,
+                                 &params, err, sizeof err);
     inference__model_infer_request__free_unpacked(r, NULL);
     if (code == 0 && set_deadline(call, ctx, m, params.timeout_us, &job->req, err, sizeof err)) {
-        kserve_free_inputs(sched_model_arena(ctx->sched, model), &job->req);
+        kserve_free_inputs(repo_model_arena(rm), &job->req);
         code = GRPC_STATUS_INVALID_ARGUMENT;
     }
     if (code != 0) {
-        sched_note_rejected(ctx->sched, model);
+        sched_note_rejected(s, 0);
         fail(call, rpc, code, m->name, job->id, err);
         job_free(job);
         return;
@@ -196,11 +199,11 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     if (rpc->jobs) rpc->jobs->prev = job;
     rpc->jobs = job;
     rpc->inflight++;
-    if (sched_submit(ctx->sched, &job->req) != 0) {
+    if (sched_submit(s, &job->req) != 0) {
         job_unlink(rpc, job);
         fail(call, rpc, grpc_status_from_http(job->req.status), m->name, job->id,
              job->req.error[0] ? job->req.error : "request refused");
-        sched_release(ctx->sched, &job->req);
+        sched_release(s, &job->req);
         job_free(job);
     }
     /* else: the job belongs to the scheduler until on_done */
@@ -210,5 +213,5 @@ void grpc_infer_cancel(grpc_rpc *rpc)
 {
     /* sched_cancel may run done() at once; that only posts, so the list stays intact here */
     for (grpc_job *job = rpc->jobs; job; job = job->next)
-        sched_cancel(rpc->ctx->sched, &job->req);
+        sched_cancel(repo_model_sched(job->rm), &job->req);
 }

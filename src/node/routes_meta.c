@@ -8,7 +8,7 @@
 
 int routes_is_live(routes_ctx *ctx, char *why, size_t why_len)
 {
-    int64_t age = sched_progress_age_ns(ctx->sched);
+    int64_t age = repository_progress_age_ns(ctx->repo);
     if (ctx->live_stale_ns > 0 && age > ctx->live_stale_ns) {
         snprintf(why, why_len, "not live: the scheduler has made no progress for %lld ms",
                  (long long)(age / 1000000));
@@ -19,15 +19,18 @@ int routes_is_live(routes_ctx *ctx, char *why, size_t why_len)
 
 int routes_is_ready(routes_ctx *ctx, char *why, size_t why_len)
 {
-    if (sched_all_ready(ctx->sched)) return 1;
-    snprintf(why, why_len, "not ready");
-    for (int m = 0; m < sched_model_count(ctx->sched); m++)
-        if (!sched_model_ready(ctx->sched, m)) {
+    repo_model *ms[REPO_MAX_MODELS];
+    int n = repository_list(ctx->repo, ms, REPO_MAX_MODELS);
+    int ready = 1;
+    for (int i = 0; i < n; i++) {
+        if (ready && !sched_model_ready(repo_model_sched(ms[i]), 0)) {
             snprintf(why, why_len, "not ready: model '%s' has no live worker",
-                     sched_model(ctx->sched, m)->name);
-            break;
+                     repo_model_config(ms[i])->name);
+            ready = 0;
         }
-    return 0;
+        repository_release(ms[i]);
+    }
+    return ready;
 }
 
 void routes_health_live(http_exchange *ex, routes_ctx *ctx)
@@ -64,7 +67,8 @@ void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
     http_buf_json_string(&b, ctx->server_name, strlen(ctx->server_name));
     http_buf_puts(&b, ", \"version\": ");
     http_buf_json_string(&b, ctx->version, strlen(ctx->version));
-    http_buf_puts(&b, ", \"extensions\": [\"parameters\"]}");
+    http_buf_puts(&b, ", \"extensions\": [\"parameters\", \"model_configuration\", "
+                      "\"model_repository\", \"statistics\"]}");
     routes_send_buf(ex, 200, &b);
 }
 
@@ -85,9 +89,10 @@ static void put_ios(http_buf *b, const model_io *ios, int n, int batched)
     http_buf_puts(b, "]");
 }
 
-void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
-    const model_config *m = sched_model(ctx->sched, model);
+    (void)ctx;
+    const model_config *m = repo_model_config(model);
     char version[16];
     kserve_model_version(m, version, sizeof version);
     http_buf b;
@@ -106,10 +111,11 @@ void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model)
     routes_send_buf(ex, 200, &b);
 }
 
-void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_model_ready(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
-    const model_config *m = sched_model(ctx->sched, model);
-    if (!sched_model_ready(ctx->sched, model)) {
+    (void)ctx;
+    const model_config *m = repo_model_config(model);
+    if (!sched_model_ready(repo_model_sched(model), 0)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "model '%s' is not ready: no live worker",
                       m->name);
         return;

@@ -189,14 +189,20 @@ class Node:
         return False
 
     def worker_pids(self):
-        """PIDs of the node's direct children (its workers), from /proc."""
-        pids = []
+        """PIDs of the node's children (its workers), from every thread: workers are forked
+        by scheduler threads, so /proc/PID/task/PID/children alone misses them."""
+        pids = set()
         try:
-            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
-                pids = [int(p) for p in f.read().split()]
+            tasks = os.listdir("/proc/%d/task" % self.pid)
         except OSError:
-            pass
-        return pids
+            return []
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (self.pid, tid)) as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+        return sorted(pids)
 
     # ---- talking to it ------------------------------------------------------------------
     def connect(self, timeout=10.0):

@@ -55,7 +55,9 @@ def test_model_metadata_and_config(g):
     assert cfg.output[0].data_type == 13
     assert cfg.HasField("dynamic_batching")
     assert cfg.dynamic_batching.default_queue_policy.max_queue_size == 4096
-    assert cfg.instance_group[0].count >= 1
+    assert cfg.instance_group[0].count >= 1 and cfg.instance_group[0].kind == 2  # KIND_CPU
+    assert cfg.version_policy.latest.num_versions == 1
+    assert "workers_max" in cfg.parameters
     assert code_of(s.ModelConfig, pb.ModelConfigRequest(name="zz"))[0] == SC.NOT_FOUND
 
 
@@ -129,21 +131,53 @@ def test_not_found_and_unimplemented(g):
     assert c == SC.UNIMPLEMENTED
 
 
-def test_repository_and_shared_memory_rpcs(g):
+def test_repository_index_and_shared_memory_rpcs(g):
     _, s, _ = g
     idx = s.RepositoryIndex(pb.RepositoryIndexRequest(), timeout=10)
-    states = {m.name: m.state for m in idx.models}
-    assert states.get("identity") == "READY" and states.get("reverse") == "READY"
+    states = {m.name: (m.state, m.version) for m in idx.models}
+    assert states.get("identity") == ("READY", "1") and states.get("reverse")[0] == "READY"
     ready = s.RepositoryIndex(pb.RepositoryIndexRequest(ready=True), timeout=10)
-    assert all(m.state == "READY" for m in ready.models)
-    # model control and client shared memory are other parts of the node (see docs/grpc-api.md)
-    for fn, req in [(s.RepositoryModelLoad, pb.RepositoryModelLoadRequest(model_name="identity")),
-                    (s.RepositoryModelUnload, pb.RepositoryModelUnloadRequest(model_name="x")),
-                    (s.SystemSharedMemoryStatus, pb.SystemSharedMemoryStatusRequest()),
+    assert ready.models and all(m.state == "READY" for m in ready.models)
+    # --model-control-mode none (the default): no load or unload through the API
+    c, d = code_of(s.RepositoryModelLoad, pb.RepositoryModelLoadRequest(model_name="identity"))
+    assert c == SC.INVALID_ARGUMENT, d
+    # client shared memory is another part of the node (see docs/grpc-api.md)
+    for fn, req in [(s.SystemSharedMemoryStatus, pb.SystemSharedMemoryStatusRequest()),
                     (s.SystemSharedMemoryRegister, pb.SystemSharedMemoryRegisterRequest()),
                     (s.SystemSharedMemoryUnregister, pb.SystemSharedMemoryUnregisterRequest())]:
         c, d = code_of(fn, req)
         assert c == SC.UNIMPLEMENTED and "not available" in d
+
+
+def test_repository_load_and_unload(node):
+    n = node(args=["--model-control-mode", "explicit", "--load-model", "identity"])
+    with grpcstubs.channel(n) as ch:
+        s = rpc.GRPCInferenceServiceStub(ch)
+        x = np.ones((1, 2), np.float32)
+        states = {m.name: m.state for m in s.RepositoryIndex(pb.RepositoryIndexRequest(),
+                                                              timeout=10).models}
+        assert states["identity"] == "READY" and states["reverse"] == "UNAVAILABLE"
+        assert not s.ModelReady(pb.ModelReadyRequest(name="reverse"), timeout=10).ready
+        s.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="reverse"), timeout=60)
+        assert s.ModelReady(pb.ModelReadyRequest(name="reverse"), timeout=10).ready
+        s.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="identity"),
+                                timeout=60)
+        c, _ = code_of(s.ModelInfer, grpcstubs.infer_request(pb, "identity", [x]))
+        assert c == SC.NOT_FOUND
+        c, _ = code_of(s.RepositoryModelLoad, pb.RepositoryModelLoadRequest(model_name="zzz"),
+                       timeout=60)
+        assert c == SC.NOT_FOUND
+        # a config override (Triton's "config" parameter): a smaller max_batch_size
+        req = pb.RepositoryModelLoadRequest(model_name="identity")
+        req.parameters["config"].string_param = (
+            '{"backend": "identity", "max_batch_size": 2, "inputs": [{"name": "INPUT0", '
+            '"datatype": "FP32", "dims": [-1]}], "outputs": [{"name": "OUTPUT0", '
+            '"datatype": "FP32", "dims": [-1]}]}')
+        s.RepositoryModelLoad(req, timeout=60)
+        cfg = s.ModelConfig(pb.ModelConfigRequest(name="identity"), timeout=10).config
+        assert cfg.max_batch_size == 2
+        r = s.ModelInfer(grpcstubs.infer_request(pb, "identity", [x]), timeout=10)
+        assert np.array_equal(grpcstubs.output_array(r, 0), x)
 
 
 def test_statistics(g):
