@@ -44,6 +44,9 @@ typedef struct grpc_options {
     uint32_t max_streams;          /* concurrent streams per connection, default 1024 */
     int64_t keepalive_ms;          /* idle connection pinged this often; 0 = never (default) */
     int64_t idle_timeout_ms;       /* no stream open this long => GOAWAY; 0 = never */
+    size_t max_inflight_bytes;     /* request bytes buffered in partial messages, all
+                                      connections together; a message that would pass it is
+                                      refused RESOURCE_EXHAUSTED. Default 1 GiB; 0 = no limit */
 } grpc_options;
 
 void grpc_options_default(grpc_options *opts);

@@ -10,15 +10,24 @@
 #include "inferd/clock.h"
 #include "inferd/log.h"
 
+/* Drops the partial request message and its share of the server's byte budget. */
+static void drop_in(grpc_call *call)
+{
+    call->srv->inflight_bytes -= call->in_cap;
+    free(call->in);
+    call->in = NULL;
+    call->in_len = call->in_cap = call->in_want = 0;
+}
+
 static void call_unref(grpc_call *call)
 {
     if (--call->refs > 0) return;
+    drop_in(call);
     for (grpc_chunk *ch = call->out_head, *next; ch; ch = next) {
         next = ch->next;
         free(ch->buf);
         free(ch);
     }
-    free(call->in);
     free(call);
 }
 
@@ -284,8 +293,11 @@ static size_t take_body(grpc_call *call, const uint8_t *data, size_t len)
         size_t cap = call->in_cap ? call->in_cap * 2 : 4096;
         while (cap < call->in_len + take) cap *= 2;
         if (cap > call->in_want) cap = call->in_want;
+        size_t limit = call->srv->opts.max_inflight_bytes;
+        if (limit && call->srv->inflight_bytes - call->in_cap + cap > limit) return (size_t)-2;
         uint8_t *p = realloc(call->in, cap ? cap : 1);
         if (!p) return (size_t)-1;
+        call->srv->inflight_bytes += cap - call->in_cap;
         call->in = p;
         call->in_cap = cap;
     }
@@ -330,20 +342,25 @@ int grpc_call_on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, cons
             call->in_len = 0;
         }
         size_t took = take_body(call, data, len);
-        if (took == (size_t)-1) {
-            refuse(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the request message");
+        if (took == (size_t)-1 || took == (size_t)-2) {
+            drop_in(call);
+            refuse(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                   took == (size_t)-1 ? "out of memory for the request message"
+                                      : "the node holds too many request bytes at once; try "
+                                        "again later");
             break;
         }
         data += took;
         len -= took;
         if (call->in_len == call->in_want) {
             uint8_t *msg = call->in;
-            size_t mlen = call->in_len;
+            size_t mlen = call->in_len, cap = call->in_cap;
             call->in = NULL;
             call->in_len = call->in_cap = call->in_want = 0;
             call->prefix_len = 0;
             call->srv->h.on_message(call, msg ? msg : (const uint8_t *)"", mlen, call->srv->ctx);
             free(msg);
+            call->srv->inflight_bytes -= cap; /* held until the service had it */
         }
     }
     return 0;

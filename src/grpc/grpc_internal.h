@@ -89,6 +89,7 @@ struct grpc_server {
     int phase_seen;
     grpc_conn *conns;
     int n_conns;
+    size_t inflight_bytes; /* sum of every call's in_cap (partial request messages) */
     int deferring;    /* running posts: flushes wait for the end of the batch */
     grpc_conn *dirty; /* connections to flush then */
     atomic_int n_conns_shared; /* for the shutdown wait */

@@ -20,6 +20,7 @@ void grpc_options_default(grpc_options *o)
     o->max_streams = 1024;
     o->keepalive_ms = 0;
     o->idle_timeout_ms = 0;
+    o->max_inflight_bytes = (size_t)1 << 30;
 }
 
 int grpc_server_port(const grpc_server *srv) { return srv->port; }

@@ -506,6 +506,7 @@ int main(int argc, char **argv)
         o.grpc.host = o.http.host;
         if (!o.grpc_size_given) o.grpc.max_message_bytes = o.http.max_body_bytes;
         o.grpc.max_connections = o.http.max_connections;
+        o.grpc.max_inflight_bytes = o.http.max_inflight_bytes; /* its own budget of that size */
         if (grpc_service_start(&rctx, &o.grpc, &gsrv, err, sizeof err) != 0) {
             log_error("%s", err);
             http_server_shutdown(srv, 1000);

@@ -249,6 +249,19 @@ def test_resource_exhausted_message_too_large(node):
         assert s.ModelInfer(grpcstubs.infer_request(pb, "identity", [small]), timeout=10).outputs
 
 
+def test_resource_exhausted_inflight_bytes(node):
+    # messages may be 1 MiB, but the node holds at most 64 KiB of partial requests at once
+    n = node(args=["--grpc-max-message-bytes", "1048576", "--max-inflight-bytes", "65536"])
+    with grpcstubs.channel(n) as ch:
+        s = rpc.GRPCInferenceServiceStub(ch)
+        big = np.zeros((1, 32768), np.float32)  # 128 KiB
+        c, d = code_of(s.ModelInfer, grpcstubs.infer_request(pb, "identity", [big]))
+        assert c == SC.RESOURCE_EXHAUSTED and "too many request bytes" in d
+        small = np.zeros((1, 16), np.float32)
+        for _ in range(3):  # the budget was given back
+            assert s.ModelInfer(grpcstubs.infer_request(pb, "identity", [small]), timeout=10)
+
+
 def test_deadline_exceeded(node, model_repo):
     # one batch in flight node-wide: a second request waits in the node's queue
     n = node(repo=delay_repo(model_repo), args=["--batch-slots", "1"])
