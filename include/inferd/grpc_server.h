@@ -37,14 +37,14 @@ enum grpc_status_code {
 #define GRPC_PREFIX_LEN 5 /* compressed flag (1 byte) + big-endian message length (4 bytes) */
 
 typedef struct grpc_options {
-    const char *host;              /* default "0.0.0.0" */
-    int port;                      /* 0 = any free port (see grpc_server_port) */
-    size_t max_message_bytes;      /* per message, each way; default 64 MiB */
-    int max_connections;           /* default 1000; beyond: accepted and closed at once */
-    uint32_t max_streams;          /* concurrent streams per connection, default 1024 */
-    int64_t keepalive_ms;          /* idle connection pinged this often; 0 = never (default) */
-    int64_t idle_timeout_ms;       /* no stream open this long => GOAWAY; 0 = never */
-    size_t max_inflight_bytes;     /* request bytes buffered in partial messages, all
+    const char *host;          /* default "0.0.0.0" */
+    int port;                  /* 0 = any free port (see grpc_server_port) */
+    size_t max_message_bytes;  /* per message, each way; default 64 MiB */
+    int max_connections;       /* default 1000; beyond: accepted and closed at once */
+    uint32_t max_streams;      /* concurrent streams per connection, default 1024 */
+    int64_t keepalive_ms;      /* idle connection pinged this often; 0 = never (default) */
+    int64_t idle_timeout_ms;   /* no stream open this long => GOAWAY; 0 = never */
+    size_t max_inflight_bytes; /* request bytes buffered in partial messages, all
                                       connections together; a message that would pass it is
                                       refused RESOURCE_EXHAUSTED. Default 1 GiB; 0 = no limit */
 } grpc_options;
@@ -72,7 +72,8 @@ void grpc_server_stop_accepting(grpc_server *srv);
 void grpc_server_shutdown(grpc_server *srv, int64_t timeout_ms);
 
 /* ---- a call (valid from on_call until the service's grpc_call_finish) ---- */
-const char *grpc_call_method(const grpc_call *call); /* e.g. "/inference.GRPCInferenceService/ModelInfer" */
+const char *
+grpc_call_method(const grpc_call *call); /* e.g. "/inference.GRPCInferenceService/ModelInfer" */
 /* CLOCK_MONOTONIC ns when the request headers arrived; deadlines count from here. */
 int64_t grpc_call_arrival_ns(const grpc_call *call);
 /* The grpc-timeout header in ns, or -1 when the client set no deadline. */

@@ -31,12 +31,30 @@ static void call_unref(grpc_call *call)
     free(call);
 }
 
-const char *grpc_call_method(const grpc_call *call) { return call->method; }
-int64_t grpc_call_arrival_ns(const grpc_call *call) { return call->arrival_ns; }
-int64_t grpc_call_timeout_ns(const grpc_call *call) { return call->timeout_ns; }
-int grpc_call_cancelled(const grpc_call *call) { return call->cancelled || !call->conn; }
-void grpc_call_set_user(grpc_call *call, void *user) { call->user = user; }
-void *grpc_call_user(const grpc_call *call) { return call->user; }
+const char *grpc_call_method(const grpc_call *call)
+{
+    return call->method;
+}
+int64_t grpc_call_arrival_ns(const grpc_call *call)
+{
+    return call->arrival_ns;
+}
+int64_t grpc_call_timeout_ns(const grpc_call *call)
+{
+    return call->timeout_ns;
+}
+int grpc_call_cancelled(const grpc_call *call)
+{
+    return call->cancelled || !call->conn;
+}
+void grpc_call_set_user(grpc_call *call, void *user)
+{
+    call->user = user;
+}
+void *grpc_call_user(const grpc_call *call)
+{
+    return call->user;
+}
 
 /* ---- response side ------------------------------------------------------------------- */
 

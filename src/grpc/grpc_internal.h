@@ -23,7 +23,7 @@ struct grpc_call {
     grpc_server *srv;
     grpc_conn *conn; /* NULL once the stream is gone */
     int32_t stream_id;
-    int refs;        /* the stream's, and the service's from on_call to grpc_call_finish */
+    int refs;               /* the stream's, and the service's from on_call to grpc_call_finish */
     grpc_call *prev, *next; /* in conn->calls while the stream lives */
     char method[256];
     char content_type[64];
@@ -89,9 +89,9 @@ struct grpc_server {
     int phase_seen;
     grpc_conn *conns;
     int n_conns;
-    size_t inflight_bytes; /* sum of every call's in_cap (partial request messages) */
-    int deferring;    /* running posts: flushes wait for the end of the batch */
-    grpc_conn *dirty; /* connections to flush then */
+    size_t inflight_bytes;     /* sum of every call's in_cap (partial request messages) */
+    int deferring;             /* running posts: flushes wait for the end of the batch */
+    grpc_conn *dirty;          /* connections to flush then */
     atomic_int n_conns_shared; /* for the shutdown wait */
 };
 

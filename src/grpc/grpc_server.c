@@ -23,7 +23,10 @@ void grpc_options_default(grpc_options *o)
     o->max_inflight_bytes = (size_t)1 << 30;
 }
 
-int grpc_server_port(const grpc_server *srv) { return srv->port; }
+int grpc_server_port(const grpc_server *srv)
+{
+    return srv->port;
+}
 
 static void run_posts(grpc_server *srv)
 {
@@ -129,9 +132,8 @@ static void *loop_thread(void *arg)
 static int listen_on(grpc_server *srv, char *err, size_t err_len)
 {
     struct sockaddr_storage ss;
-    int rc = strchr(srv->host, ':')
-                 ? uv_ip6_addr(srv->host, srv->port, (struct sockaddr_in6 *)&ss)
-                 : uv_ip4_addr(srv->host, srv->port, (struct sockaddr_in *)&ss);
+    int rc = strchr(srv->host, ':') ? uv_ip6_addr(srv->host, srv->port, (struct sockaddr_in6 *)&ss)
+                                    : uv_ip4_addr(srv->host, srv->port, (struct sockaddr_in *)&ss);
     if (rc) {
         snprintf(err, err_len, "grpc: bad listen address '%s': %s", srv->host, uv_strerror(rc));
         return -1;

@@ -38,9 +38,8 @@ static int param_int(const Inference__InferParameter *p, int64_t *v)
     return -1;
 }
 
-static int check_shape(const Inference__ModelInferRequest__InferInputTensor *in,
-                       const model_io *io, const model_config *m, shm_tensor *t, char *err,
-                       size_t err_len)
+static int check_shape(const Inference__ModelInferRequest__InferInputTensor *in, const model_io *io,
+                       const model_config *m, shm_tensor *t, char *err, size_t err_len)
 {
     int batched = m->max_batch_size > 0;
     size_t want = (size_t)io->ndim + (batched ? 1 : 0);
@@ -61,8 +60,8 @@ static int check_shape(const Inference__ModelInferRequest__InferInputTensor *in,
         if (batched && i == 0) {
             if (x < 1 || x > m->max_batch_size) {
                 snprintf(err, err_len,
-                         "input '%s': batch size %lld is outside 1..%d (max_batch_size)",
-                         io->name, (long long)x, m->max_batch_size);
+                         "input '%s': batch size %lld is outside 1..%d (max_batch_size)", io->name,
+                         (long long)x, m->max_batch_size);
                 return -1;
             }
             continue;
@@ -340,7 +339,8 @@ static int decode_params(const Inference__ModelInferRequest *r, const model_conf
     }
     if ((p = param_get(r->n_parameters, e, "priority"))) {
         if (param_int(p, &v) || v < -1000000 || v > 1000000) {
-            snprintf(err, err_len, "parameters.priority: must be an integer in [-1000000, 1000000]");
+            snprintf(err, err_len,
+                     "parameters.priority: must be an integer in [-1000000, 1000000]");
             return -1;
         }
         req->priority = (int)v;

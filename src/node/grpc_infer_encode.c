@@ -28,8 +28,7 @@ uint8_t *grpc_infer_encode(const infer_request *req, const model_config *m,
         if (req->output_mask && !(req->output_mask & (1u << i))) continue;
         const shm_tensor *t = &req->outputs[i];
         if (t->ndim > SHM_MAX_DIMS || !shm_arena_range_ok(region, t->offset, t->nbytes)) {
-            snprintf(err, err_len, "output '%s' lies outside the tensor arena",
-                     m->outputs[i].name);
+            snprintf(err, err_len, "output '%s' lies outside the tensor arena", m->outputs[i].name);
             return NULL;
         }
         Inference__ModelInferResponse__InferOutputTensor *o = &outs[n];

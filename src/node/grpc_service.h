@@ -20,15 +20,15 @@ typedef struct grpc_job grpc_job;
 /* One call's state (grpc_call_user). */
 typedef struct grpc_rpc {
     routes_ctx *ctx;
-    int method;         /* index into the method table */
-    uint8_t *msg;       /* unary: the request message, once in */
+    int method;   /* index into the method table */
+    uint8_t *msg; /* unary: the request message, once in */
     size_t len;
     int n_msgs;
-    int streaming;      /* ModelStreamInfer */
+    int streaming; /* ModelStreamInfer */
     int half_closed;
     int cancelled;
-    int inflight;       /* infer jobs submitted and not yet answered */
-    grpc_job *jobs;     /* those jobs, for cancellation */
+    int inflight;   /* infer jobs submitted and not yet answered */
+    grpc_job *jobs; /* those jobs, for cancellation */
 } grpc_rpc;
 
 /* Ends the call with code and a printf message, and frees its state. */

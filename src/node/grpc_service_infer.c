@@ -86,9 +86,8 @@ static void finish_job(grpc_call *call, void *arg)
     } else {
         char err[256];
         size_t len;
-        uint8_t *buf = grpc_infer_encode(req, m, repo_model_region(job->rm),
-                                         job->id, rpc->streaming, GRPC_PREFIX_LEN, &len, err,
-                                         sizeof err);
+        uint8_t *buf = grpc_infer_encode(req, m, repo_model_region(job->rm), job->id,
+                                         rpc->streaming, GRPC_PREFIX_LEN, &len, err, sizeof err);
         if (!buf) {
             ended = fail(call, rpc, GRPC_STATUS_INTERNAL, m->name, job->id, err);
         } else {
@@ -115,8 +114,8 @@ static void on_done(infer_request *req)
 }
 
 /* The deadline of the HTTP path: parameters.timeout, else grpc-timeout, else the model's. */
-static int set_deadline(grpc_call *call, routes_ctx *ctx, const model_config *m,
-                        int64_t timeout_us, infer_request *req, char *err, size_t err_len)
+static int set_deadline(grpc_call *call, routes_ctx *ctx, const model_config *m, int64_t timeout_us,
+                        infer_request *req, char *err, size_t err_len)
 {
     int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
     int64_t grpc_ns = grpc_call_timeout_ns(call);
@@ -155,8 +154,8 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     if (!m || (r->model_version[0] && strcmp(r->model_version, version))) {
         if (!m) snprintf(err, sizeof err, "unknown model '%.64s'", r->model_name);
         else
-            snprintf(err, sizeof err, "model '%s' has no version '%.32s' (available: %s)",
-                     m->name, r->model_version, version);
+            snprintf(err, sizeof err, "model '%s' has no version '%.32s' (available: %s)", m->name,
+                     r->model_version, version);
         fail(call, rpc, GRPC_STATUS_NOT_FOUND, r->model_name, r->id, err);
         inference__model_infer_request__free_unpacked(r, NULL);
         repository_release(rm);

@@ -12,14 +12,14 @@
 #include "inferd/model_config_triton.h"
 #include "kserve.h"
 
-#define UNPACK(type, fn, call, msg, len, out)                                                 \
-    do {                                                                                     \
-        out = fn(NULL, len, msg);                                                            \
-        if (!out) {                                                                          \
-            grpc_rpc_end(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid " type \
-                         " message");                                                        \
-            return;                                                                          \
-        }                                                                                    \
+#define UNPACK(type, fn, call, msg, len, out)                            \
+    do {                                                                 \
+        out = fn(NULL, len, msg);                                        \
+        if (!out) {                                                      \
+            grpc_rpc_end(call, GRPC_STATUS_INVALID_ARGUMENT,             \
+                         "the request is not a valid " type " message"); \
+            return;                                                      \
+        }                                                                \
     } while (0)
 
 void grpc_rpc_server_live(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
@@ -393,8 +393,8 @@ void grpc_rpc_repository_load(grpc_call *call, routes_ctx *ctx, const uint8_t *m
 void grpc_rpc_repository_unload(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
 {
     Inference__RepositoryModelUnloadRequest *q;
-    UNPACK("RepositoryModelUnloadRequest", inference__repository_model_unload_request__unpack,
-           call, msg, len, q);
+    UNPACK("RepositoryModelUnloadRequest", inference__repository_model_unload_request__unpack, call,
+           msg, len, q);
     ((grpc_rpc *)grpc_call_user(call))->inflight++;
     repository_unload(ctx->repo, q->model_name, on_repo_done, call);
     inference__repository_model_unload_request__free_unpacked(q, NULL);

@@ -30,8 +30,8 @@
 typedef struct node_options {
     http_options http;
     grpc_options grpc;
-    int grpc_off;          /* --grpc-port off / -1 */
-    int grpc_size_given;   /* --grpc-max-message-bytes was given */
+    int grpc_off;        /* --grpc-port off / -1 */
+    int grpc_size_given; /* --grpc-max-message-bytes was given */
     const char *repo;
     const char *worker_path;
     log_level level;

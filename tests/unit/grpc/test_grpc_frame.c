@@ -35,8 +35,8 @@ static void test_timeout_units(void **state)
 static void test_timeout_malformed(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "m", "5", "123456789m", "-1m", "1.5S", "10x", "1 m", " 1m",
-                         "1mm", "1s", "1h"};
+    const char *bad[] = {"",    "m",   "5",   "123456789m", "-1m", "1.5S",
+                         "10x", "1 m", " 1m", "1mm",        "1s",  "1h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ns = 42;
         assert_int_equal(grpc_timeout_parse(bad[i], strlen(bad[i]), &ns), -1);
@@ -99,7 +99,7 @@ static void test_status_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timeout_units), cmocka_unit_test(test_timeout_malformed),
+        cmocka_unit_test(test_timeout_units),  cmocka_unit_test(test_timeout_malformed),
         cmocka_unit_test(test_message_encode), cmocka_unit_test(test_prefix),
         cmocka_unit_test(test_status_names),
     };

@@ -194,8 +194,8 @@ static void test_rejections(void **state)
         size_t raw_len;
         const char *needle;
     } cases[] = {
-        {"INT32", 1, 4, 16, "datatype"},       {"FP32", 1, 3, 12, "expects 4"},
-        {"FP32", 3, 4, 48, "batch size"},      {"FP32", 1, 4, 15, "raw_input_contents has 15"},
+        {"INT32", 1, 4, 16, "datatype"},  {"FP32", 1, 3, 12, "expects 4"},
+        {"FP32", 3, 4, 48, "batch size"}, {"FP32", 1, 4, 15, "raw_input_contents has 15"},
         {"FP16", 1, 4, 8, "datatype"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -300,9 +300,12 @@ static void test_status_mapping(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raw_fp32),         cmocka_unit_test(test_typed_ints_and_ranges),
-        cmocka_unit_test(test_bytes_raw_and_typed), cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_raw_fp32),
+        cmocka_unit_test(test_typed_ints_and_ranges),
+        cmocka_unit_test(test_bytes_raw_and_typed),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_encode_roundtrip),
+        cmocka_unit_test(test_status_mapping),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
