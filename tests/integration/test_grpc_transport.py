@@ -75,6 +75,16 @@ def test_ping_is_answered(node):
         assert got is not None and got[0] & 1 and got[1] == b"inferd!!"  # PING ACK, same data
 
 
+def test_server_keepalive_ping(node):
+    n = node(args=["--grpc-keepalive-ms", "500"])
+    with raw_conn(n) as s:
+        s.sendall(PREFACE + frame(4, 0, 0))
+        got = read_frames(s, 6)  # the node pings an idle connection (bounded by the timeout)
+        assert got is not None and not got[0] & 1  # a PING, not an ACK
+        s.sendall(frame(6, 1, 0, got[1]))  # answered: the connection stays
+    assert_serves(n)
+
+
 @pytest.mark.parametrize("garbage", [
     PREFACE + frame(4, 0, 0) + b"\xff" * 64,                # a frame header of nonsense
     PREFACE + frame(4, 0, 0) + frame(1, 4, 2, b"\x00"),     # HEADERS on an even stream id
