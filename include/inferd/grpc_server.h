@@ -1,6 +1,7 @@
-/* The node's gRPC server: HTTP/2 over cleartext with prior knowledge (h2c), one libuv
- * event-loop thread of its own, nghttp2 server sessions, gRPC framing (5-byte message prefix,
- * grpc-status / grpc-message trailers, grpc-timeout). It knows nothing of protobuf or of
+/* The node's gRPC server: HTTP/2 over cleartext with prior knowledge (h2c), libuv event-loop
+ * threads of its own (each with its own listening socket on the port, SO_REUSEPORT), nghttp2
+ * server sessions, gRPC framing (5-byte message prefix, grpc-status / grpc-message trailers,
+ * grpc-timeout). It knows nothing of protobuf or of
  * inference: a call is a method path, a deadline and a sequence of messages each way.
  *
  * A call's life: the handler's on_call runs once its request headers are in; on_message for
@@ -9,7 +10,7 @@
  * service answers with grpc_call_send (any number of messages) and exactly one
  * grpc_call_finish (status and message), also after on_cancel: finish gives the call back.
  *
- * Threads: every callback and every grpc_call_* function runs on the server's loop thread,
+ * Threads: every callback and every grpc_call_* function runs on the call's loop thread,
  * except grpc_call_post, which any thread may call to run a function there (how answers
  * computed by the scheduler get back). */
 #ifndef INFERD_GRPC_SERVER_H
@@ -38,6 +39,9 @@ enum grpc_status_code {
 
 typedef struct grpc_options {
     const char *host;          /* default "0.0.0.0" */
+    int threads;               /* event-loop threads, each its own listener on the port
+                                  (SO_REUSEPORT); default 1, at most 16; the limits below
+                                  are shared out over them */
     int port;                  /* 0 = any free port (see grpc_server_port) */
     size_t max_message_bytes;  /* per message, each way; default 64 MiB */
     int max_connections;       /* default 1000; beyond: accepted and closed at once */
@@ -61,7 +65,7 @@ typedef struct grpc_handler {
     void (*on_cancel)(grpc_call *call, void *ctx); /* may be NULL */
 } grpc_handler;
 
-/* Binds, starts the loop thread. handler is copied; ctx borrowed. 0, or -1 with err. */
+/* Binds, starts the loop threads. handler is copied; ctx borrowed. 0, or -1 with err. */
 int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
                       grpc_server **out, char *err, size_t err_len);
 int grpc_server_port(const grpc_server *srv);

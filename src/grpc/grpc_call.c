@@ -171,7 +171,7 @@ void grpc_call_finish(grpc_call *call, int code, const char *message)
 
 int grpc_call_post(grpc_call *call, void (*fn)(grpc_call *call, void *arg), void *arg)
 {
-    grpc_server *srv = call->srv;
+    grpc_loop *srv = call->srv;
     grpc_post *p = malloc(sizeof *p);
     if (!p) return -1;
     p->next = NULL;
@@ -257,7 +257,7 @@ int grpc_call_on_header(nghttp2_session *s, const nghttp2_frame *frame, const ui
 
 static void start_call(grpc_call *call)
 {
-    grpc_server *srv = call->srv;
+    grpc_loop *srv = call->srv;
     if (strncmp(call->content_type, "application/grpc", 16) != 0 ||
         (call->content_type[16] != '\0' && call->content_type[16] != '+' &&
          call->content_type[16] != ';')) {

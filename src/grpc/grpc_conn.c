@@ -138,7 +138,7 @@ void grpc_conn_close(grpc_conn *c)
 {
     if (c->closed) return;
     c->closed = 1;
-    grpc_server *srv = c->srv;
+    grpc_loop *srv = c->srv;
     while (c->calls) grpc_call_stream_gone(c->calls); /* cancels what the service still has */
     nghttp2_session_del(c->session);
     c->session = NULL;
@@ -198,7 +198,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     return grpc_call_on_frame_recv(s, frame, user);
 }
 
-void grpc_conn_accept(grpc_server *srv)
+void grpc_conn_accept(grpc_loop *srv)
 {
     grpc_conn *c = calloc(1, sizeof *c);
     if (!c) return;

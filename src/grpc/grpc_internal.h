@@ -12,6 +12,7 @@
 #include "inferd/grpc_server.h"
 
 typedef struct grpc_conn grpc_conn;
+typedef struct grpc_loop grpc_loop;
 
 typedef struct grpc_chunk { /* one queued response message, prefix included */
     struct grpc_chunk *next;
@@ -20,7 +21,7 @@ typedef struct grpc_chunk { /* one queued response message, prefix included */
 } grpc_chunk;
 
 struct grpc_call {
-    grpc_server *srv;
+    grpc_loop *srv;
     grpc_conn *conn; /* NULL once the stream is gone */
     int32_t stream_id;
     int refs;               /* the stream's, and the service's from on_call to grpc_call_finish */
@@ -43,7 +44,7 @@ struct grpc_call {
 };
 
 struct grpc_conn {
-    grpc_server *srv;
+    grpc_loop *srv;
     uv_tcp_t tcp;
     nghttp2_session *session;
     grpc_conn *prev, *next;
@@ -69,8 +70,12 @@ typedef struct grpc_post {
     void *arg;
 } grpc_post;
 
-struct grpc_server {
-    grpc_options opts;
+/* One event-loop thread of the server: its own listener on the shared port (SO_REUSEPORT),
+ * connections, posts and tick. */
+#define GRPC_MAX_LOOPS 16
+
+struct grpc_loop {
+    grpc_options opts; /* this loop's share of the limits */
     grpc_handler h;
     void *ctx;
     char host[64];
@@ -95,8 +100,14 @@ struct grpc_server {
     atomic_int n_conns_shared; /* for the shutdown wait */
 };
 
+struct grpc_server {
+    int n_loops;
+    int port;
+    grpc_loop *loops[GRPC_MAX_LOOPS];
+};
+
 /* grpc_conn.c */
-void grpc_conn_accept(grpc_server *srv);
+void grpc_conn_accept(grpc_loop *srv);
 void grpc_conn_flush(grpc_conn *c);
 void grpc_conn_close(grpc_conn *c);
 void grpc_conn_goaway(grpc_conn *c, uint32_t error_code);

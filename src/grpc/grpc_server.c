@@ -1,10 +1,13 @@
 /* The gRPC server's loop thread: its listener, a once-a-second tick (keep-alive pings, idle
  * connections), posts from other threads, and the staged shutdown (stop accepting, GOAWAY,
  * wait, close what is left). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "grpc_internal.h"
 #include "inferd/clock.h"
@@ -21,6 +24,7 @@ void grpc_options_default(grpc_options *o)
     o->keepalive_ms = 0;
     o->idle_timeout_ms = 0;
     o->max_inflight_bytes = (size_t)1 << 30;
+    o->threads = 1;
 }
 
 int grpc_server_port(const grpc_server *srv)
@@ -28,7 +32,7 @@ int grpc_server_port(const grpc_server *srv)
     return srv->port;
 }
 
-static void run_posts(grpc_server *srv)
+static void run_posts(grpc_loop *srv)
 {
     pthread_mutex_lock(&srv->post_lock);
     grpc_post *p = srv->post_head;
@@ -54,7 +58,7 @@ static void run_posts(grpc_server *srv)
     }
 }
 
-static void close_listener(grpc_server *srv)
+static void close_listener(grpc_loop *srv)
 {
     if (!srv->listener_open) return;
     srv->listener_open = 0;
@@ -62,7 +66,7 @@ static void close_listener(grpc_server *srv)
 }
 
 /* Once winding down and the last connection is gone: close the handles, the loop ends. */
-static void maybe_finish(grpc_server *srv)
+static void maybe_finish(grpc_loop *srv)
 {
     if (atomic_load(&srv->phase) < 2 || srv->conns) return;
     close_listener(srv);
@@ -80,7 +84,7 @@ static void maybe_finish(grpc_server *srv)
 
 static void on_async(uv_async_t *a)
 {
-    grpc_server *srv = a->data;
+    grpc_loop *srv = a->data;
     int phase = atomic_load(&srv->phase);
     if (phase >= 1 && srv->phase_seen < phase) {
         srv->phase_seen = phase;
@@ -104,7 +108,7 @@ static void on_async(uv_async_t *a)
 
 static void on_tick(uv_timer_t *t)
 {
-    grpc_server *srv = t->data;
+    grpc_loop *srv = t->data;
     int64_t now = clock_now_ns();
     for (grpc_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
@@ -114,7 +118,7 @@ static void on_tick(uv_timer_t *t)
 
 static void on_connection(uv_stream_t *l, int status)
 {
-    grpc_server *srv = l->data;
+    grpc_loop *srv = l->data;
     if (status < 0) {
         log_warn_limited("grpc: accept failed: %s", uv_strerror(status));
         return;
@@ -124,12 +128,12 @@ static void on_connection(uv_stream_t *l, int status)
 
 static void *loop_thread(void *arg)
 {
-    grpc_server *srv = arg;
+    grpc_loop *srv = arg;
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     return NULL;
 }
 
-static int listen_on(grpc_server *srv, char *err, size_t err_len)
+static int listen_on(grpc_loop *srv, char *err, size_t err_len)
 {
     struct sockaddr_storage ss;
     int rc = strchr(srv->host, ':') ? uv_ip6_addr(srv->host, srv->port, (struct sockaddr_in6 *)&ss)
@@ -141,12 +145,25 @@ static int listen_on(grpc_server *srv, char *err, size_t err_len)
     uv_tcp_init(&srv->loop, &srv->listener);
     srv->listener.data = srv;
     srv->listener_open = 1;
-    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    /* every loop's socket shares the port (SO_REUSEPORT): the kernel spreads connections */
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t alen =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, alen) != 0) {
+        snprintf(err, err_len, "grpc: cannot listen on %s:%d: %s", srv->host, srv->port,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    rc = uv_tcp_open(&srv->listener, fd);
     if (!rc) rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
     if (rc) {
         snprintf(err, err_len, "grpc: cannot listen on %s:%d: %s", srv->host, srv->port,
                  uv_strerror(rc));
-        return -1;
+        return -1; /* the handle owns fd now: closed with it */
     }
     struct sockaddr_storage got;
     int len = sizeof got;
@@ -162,10 +179,10 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
-                      grpc_server **out, char *err, size_t err_len)
+static int loop_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
+                      grpc_loop **out, char *err, size_t err_len)
 {
-    grpc_server *srv = calloc(1, sizeof *srv);
+    grpc_loop *srv = calloc(1, sizeof *srv);
     if (!srv) {
         snprintf(err, err_len, "grpc: out of memory");
         return -1;
@@ -202,7 +219,7 @@ fail:
     return -1;
 }
 
-static void set_phase(grpc_server *srv, int phase)
+static void set_phase(grpc_loop *srv, int phase)
 {
     atomic_store(&srv->phase, phase);
     pthread_mutex_lock(&srv->post_lock);
@@ -210,9 +227,9 @@ static void set_phase(grpc_server *srv, int phase)
     pthread_mutex_unlock(&srv->post_lock);
 }
 
-void grpc_server_stop_accepting(grpc_server *srv)
+static void loop_stop_accepting(grpc_loop *srv)
 {
-    if (srv && atomic_load(&srv->phase) < 1) set_phase(srv, 1);
+    if (atomic_load(&srv->phase) < 1) set_phase(srv, 1);
 }
 
 static int join_until(pthread_t t, int64_t timeout_ms)
@@ -225,9 +242,8 @@ static int join_until(pthread_t t, int64_t timeout_ms)
     return pthread_timedjoin_np(t, NULL, &ts);
 }
 
-void grpc_server_shutdown(grpc_server *srv, int64_t timeout_ms)
+static void loop_shutdown(grpc_loop *srv, int64_t timeout_ms)
 {
-    if (!srv) return;
     set_phase(srv, 2);
     if (srv->thread_started && join_until(srv->thread, timeout_ms > 0 ? timeout_ms : 0) != 0) {
         log_warn("grpc: %d connections still open after %lld ms; closing them",
@@ -242,4 +258,47 @@ void grpc_server_shutdown(grpc_server *srv, int64_t timeout_ms)
     if (rc) log_warn("grpc: the loop still had handles at close: %s", uv_strerror(rc));
     pthread_mutex_destroy(&srv->post_lock);
     free(srv);
+}
+
+/* ---- the server: threads loops, each its own listener on the port -------------------- */
+
+int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
+                      grpc_server **out, char *err, size_t err_len)
+{
+    grpc_server *gs = calloc(1, sizeof *gs);
+    if (!gs) {
+        snprintf(err, err_len, "grpc: out of memory");
+        return -1;
+    }
+    int n = opts->threads < 1 ? 1 : opts->threads > GRPC_MAX_LOOPS ? GRPC_MAX_LOOPS : opts->threads;
+    grpc_options share = *opts;
+    /* the limits are the server's: each loop gets its part */
+    if (share.max_connections > 0) share.max_connections = (share.max_connections + n - 1) / n;
+    if (share.max_inflight_bytes) share.max_inflight_bytes /= (size_t)n;
+    for (int i = 0; i < n; i++) {
+        if (i > 0) share.port = gs->port; /* 0 asked any port: the others join the first's */
+        if (loop_start(&share, handler, ctx, &gs->loops[i], err, err_len) != 0) {
+            grpc_server_shutdown(gs, 0);
+            return -1;
+        }
+        gs->n_loops = i + 1;
+        gs->port = gs->loops[i]->port;
+    }
+    *out = gs;
+    return 0;
+}
+
+void grpc_server_stop_accepting(grpc_server *gs)
+{
+    if (!gs) return;
+    for (int i = 0; i < gs->n_loops; i++) loop_stop_accepting(gs->loops[i]);
+}
+
+void grpc_server_shutdown(grpc_server *gs, int64_t timeout_ms)
+{
+    if (!gs) return;
+    /* every loop winds down at once; the wait is shared */
+    for (int i = 0; i < gs->n_loops; i++) set_phase(gs->loops[i], 2);
+    for (int i = 0; i < gs->n_loops; i++) loop_shutdown(gs->loops[i], timeout_ms);
+    free(gs);
 }

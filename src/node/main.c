@@ -68,7 +68,7 @@ static void usage(FILE *f)
         "                          load new, reload changed and unload removed models\n"
         "  --load-model NAME       explicit mode: load this model at start (repeatable)\n"
         "  --repository-poll-secs N  poll mode: seconds between rescans (default 15)\n"
-        "  --threads N             HTTP event-loop threads (default 2)\n"
+        "  --threads N             HTTP event-loop threads, and as many gRPC ones (default 2)\n"
         "  --log-level L           debug|info|warn|error|off (default info)\n"
         "  --log-format F          text|json (default text)\n"
         "  --max-body-bytes N      largest request body (default 67108864; larger => 413)\n"
@@ -356,7 +356,7 @@ static void fit_fd_limit(node_options *o, uint32_t workers)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
     }
     uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
-    uint64_t reserve = fd_reserve(o->http.threads, workers);
+    uint64_t reserve = fd_reserve(o->http.threads * 2, workers); /* HTTP and gRPC loops */
     uint64_t room = limit > reserve + 1 ? limit - reserve : 1;
     if (rl.rlim_cur != was)
         log_info("open-file limit raised from %llu to %llu", (unsigned long long)was,
@@ -506,6 +506,7 @@ int main(int argc, char **argv)
         o.grpc.host = o.http.host;
         if (!o.grpc_size_given) o.grpc.max_message_bytes = o.http.max_body_bytes;
         o.grpc.max_connections = o.http.max_connections;
+        o.grpc.threads = o.http.threads; /* --threads: as many gRPC loops as HTTP ones */
         o.grpc.max_inflight_bytes = o.http.max_inflight_bytes; /* its own budget of that size */
         if (grpc_service_start(&rctx, &o.grpc, &gsrv, err, sizeof err) != 0) {
             log_error("%s", err);
@@ -513,8 +514,9 @@ int main(int argc, char **argv)
             repository_close(repo);
             return 1;
         }
-        log_info("listening on grpc://%s:%d max_message_bytes=%zu max_streams=%u", o.grpc.host,
-                 grpc_server_port(gsrv), o.grpc.max_message_bytes, o.grpc.max_streams);
+        log_info("listening on grpc://%s:%d threads=%d max_message_bytes=%zu max_streams=%u",
+                 o.grpc.host, grpc_server_port(gsrv), o.grpc.threads, o.grpc.max_message_bytes,
+                 o.grpc.max_streams);
     }
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
