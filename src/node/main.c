@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "grpc_service.h"
+#include "inferd/grpc_server.h"
 #include "inferd/http_server.h"
 #include "inferd/log.h"
 #include "inferd/model_config.h"
@@ -30,6 +32,9 @@
 
 typedef struct node_options {
     http_options http;
+    grpc_options grpc;
+    int grpc_off;        /* --grpc-port off / -1 */
+    int grpc_size_given; /* --grpc-max-message-bytes was given */
     const char *repo;
     const char *worker_path;
     log_level level;
@@ -55,6 +60,11 @@ static void usage(FILE *f)
         "usage: inferd [options]\n"
         "Serves the models of a repository over HTTP (KServe v2 REST and POST /process).\n\n"
         "  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
+        "  --grpc-port N           gRPC (KServe v2 GRPCInferenceService, h2c) port (default 8001;\n"
+        "                          0 = any free port; -1 or off = no gRPC)\n"
+        "  --grpc-max-message-bytes N  largest gRPC message each way (default: --max-body-bytes)\n"
+        "  --grpc-max-streams N    concurrent gRPC streams per connection (default 1024)\n"
+        "  --grpc-keepalive-ms N   ping a gRPC connection idle this long (default 0 = never)\n"
         "  --host ADDR             address to bind (default 0.0.0.0)\n"
         "  --model-repository DIR  model repository (default: models)\n"
         "  --model-control-mode M  none: load every model at start (default); explicit: only\n"
@@ -63,7 +73,7 @@ static void usage(FILE *f)
         "                          load new, reload changed and unload removed models\n"
         "  --load-model NAME       explicit mode: load this model at start (repeatable)\n"
         "  --repository-poll-secs N  poll mode: seconds between rescans (default 15)\n"
-        "  --threads N             HTTP event-loop threads (default 2)\n"
+        "  --threads N             HTTP event-loop threads, and as many gRPC ones (default 2)\n"
         "  --log-level L           debug|info|warn|error|off (default info)\n"
         "  --log-format F          text|json (default text)\n"
         "  --max-body-bytes N      largest request body (default 67108864; larger => 413)\n"
@@ -129,11 +139,19 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_CLIENT_SHM_MAX,
         O_MODE,
         O_LOAD_MODEL,
-        O_POLL_SECS
+        O_POLL_SECS,
+        O_GRPC_PORT,
+        O_GRPC_MSG,
+        O_GRPC_STREAMS,
+        O_GRPC_KEEPALIVE
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
+        {"grpc-port", required_argument, 0, O_GRPC_PORT},
+        {"grpc-max-message-bytes", required_argument, 0, O_GRPC_MSG},
+        {"grpc-max-streams", required_argument, 0, O_GRPC_STREAMS},
+        {"grpc-keepalive-ms", required_argument, 0, O_GRPC_KEEPALIVE},
         {"model-repository", required_argument, 0, O_REPO},
         {"model-control-mode", required_argument, 0, O_MODE},
         {"load-model", required_argument, 0, O_LOAD_MODEL},
@@ -171,6 +189,29 @@ static int parse_args(int argc, char **argv, node_options *o)
             else o->http.port = (int)v;
             break;
         case O_HOST: o->http.host = optarg; break;
+        case O_GRPC_PORT:
+            if (strcmp(optarg, "off") == 0 || strcmp(optarg, "-1") == 0) o->grpc_off = 1;
+            else if (parse_i64(optarg, 0, 65535, &v)) bad = "--grpc-port";
+            else {
+                o->grpc_off = 0;
+                o->grpc.port = (int)v;
+            }
+            break;
+        case O_GRPC_MSG:
+            if (parse_i64(optarg, 1024, (int64_t)1 << 32, &v)) bad = "--grpc-max-message-bytes";
+            else {
+                o->grpc.max_message_bytes = (size_t)v;
+                o->grpc_size_given = 1;
+            }
+            break;
+        case O_GRPC_STREAMS:
+            if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--grpc-max-streams";
+            else o->grpc.max_streams = (uint32_t)v;
+            break;
+        case O_GRPC_KEEPALIVE:
+            if (parse_i64(optarg, 0, 86400000, &v)) bad = "--grpc-keepalive-ms";
+            else o->grpc.keepalive_ms = v;
+            break;
         case O_REPO: o->repo = optarg; break;
         case O_MODE:
             if (repo_mode_parse(optarg, &o->mode)) bad = "--model-control-mode";
@@ -338,7 +379,7 @@ static void fit_fd_limit(node_options *o, uint32_t workers)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
     }
     uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
-    uint64_t reserve = fd_reserve(o->http.threads, workers);
+    uint64_t reserve = fd_reserve(o->http.threads * 2, workers); /* HTTP and gRPC loops */
     uint64_t room = limit > reserve + 1 ? limit - reserve : 1;
     if (rl.rlim_cur != was)
         log_info("open-file limit raised from %llu to %llu", (unsigned long long)was,
@@ -423,6 +464,7 @@ int main(int argc, char **argv)
     node_options o;
     memset(&o, 0, sizeof o);
     http_options_default(&o.http);
+    grpc_options_default(&o.grpc);
     o.repo = "models";
     o.level = LOG_INFO;
     o.format = LOG_FORMAT_TEXT;
@@ -501,6 +543,25 @@ int main(int argc, char **argv)
     log_info("listening on http://%s:%d threads=%d max_connections=%d max_inflight_bytes=%zu",
              o.http.host, http_server_port(srv), o.http.threads, o.http.max_connections,
              o.http.max_inflight_bytes);
+    grpc_server *gsrv = NULL;
+    if (!o.grpc_off) {
+        o.grpc.host = o.http.host;
+        if (!o.grpc_size_given) o.grpc.max_message_bytes = o.http.max_body_bytes;
+        o.grpc.max_connections = o.http.max_connections;
+        o.grpc.threads = o.http.threads; /* --threads: as many gRPC loops as HTTP ones */
+        o.grpc.max_inflight_bytes = o.http.max_inflight_bytes; /* its own budget of that size */
+        if (grpc_service_start(&rctx, &o.grpc, &gsrv, err, sizeof err) != 0) {
+            log_error("%s", err);
+            http_server_shutdown(srv, 1000);
+            repository_close(repo);
+            client_shm_destroy(cshm);
+            if (ropts.sched.doorbell) shm_doorbell_close(&bell);
+            return 1;
+        }
+        log_info("listening on grpc://%s:%d threads=%d max_message_bytes=%zu max_streams=%u",
+                 o.grpc.host, grpc_server_port(gsrv), o.grpc.threads, o.grpc.max_message_bytes,
+                 o.grpc.max_streams);
+    }
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */
@@ -512,9 +573,13 @@ int main(int argc, char **argv)
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);
+    grpc_server_stop_accepting(gsrv);
     int left = repository_drain(repo, o.drain_timeout_ms);
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
+    /* after the drain, which answered every request (posted to the gRPC loop, which still
+     * runs), and before the models go: a call holds its model until answered */
+    grpc_server_shutdown(gsrv, 5000);
     repository_close(repo);
     client_shm_destroy(cshm); /* after the models: no request holds a region any more */
     if (ropts.sched.doorbell) shm_doorbell_close(&bell);

@@ -24,7 +24,10 @@ typedef struct routes_ctx {
 
 void routes_handle(http_exchange *ex, void *ctx);
 
-/* routes_meta.c */
+/* routes_meta.c. routes_is_live / routes_is_ready: 1, or 0 with the reason in why (shared
+ * with the gRPC ServerLive / ServerReady). */
+int routes_is_live(routes_ctx *ctx, char *why, size_t why_len);
+int routes_is_ready(routes_ctx *ctx, char *why, size_t why_len);
 void routes_health_live(http_exchange *ex, routes_ctx *ctx);
 void routes_health_ready(http_exchange *ex, routes_ctx *ctx);
 void routes_server_metadata(http_exchange *ex, routes_ctx *ctx);

@@ -6,12 +6,38 @@
 #include "kserve.h"
 #include "routes.h"
 
-void routes_health_live(http_exchange *ex, routes_ctx *ctx)
+int routes_is_live(routes_ctx *ctx, char *why, size_t why_len)
 {
     int64_t age = repository_progress_age_ns(ctx->repo);
     if (ctx->live_stale_ns > 0 && age > ctx->live_stale_ns) {
-        http_ex_error(ex, 503, "", "not live: the scheduler has made no progress for %lld ms",
-                      (long long)(age / 1000000));
+        snprintf(why, why_len, "not live: the scheduler has made no progress for %lld ms",
+                 (long long)(age / 1000000));
+        return 0;
+    }
+    return 1;
+}
+
+int routes_is_ready(routes_ctx *ctx, char *why, size_t why_len)
+{
+    repo_model *ms[REPO_MAX_MODELS];
+    int n = repository_list(ctx->repo, ms, REPO_MAX_MODELS);
+    int ready = 1;
+    for (int i = 0; i < n; i++) {
+        if (ready && !sched_model_ready(repo_model_sched(ms[i]), 0)) {
+            snprintf(why, why_len, "not ready: model '%s' has no live worker",
+                     repo_model_config(ms[i])->name);
+            ready = 0;
+        }
+        repository_release(ms[i]);
+    }
+    return ready;
+}
+
+void routes_health_live(http_exchange *ex, routes_ctx *ctx)
+{
+    char why[256];
+    if (!routes_is_live(ctx, why, sizeof why)) {
+        http_ex_error(ex, 503, "", "%s", why);
         return;
     }
     http_buf b;
@@ -22,20 +48,9 @@ void routes_health_live(http_exchange *ex, routes_ctx *ctx)
 
 void routes_health_ready(http_exchange *ex, routes_ctx *ctx)
 {
-    repo_model *ms[REPO_MAX_MODELS];
-    int n = repository_list(ctx->repo, ms, REPO_MAX_MODELS);
-    const char *not_ready = NULL;
-    char name[MODEL_NAME_LEN];
-    for (int i = 0; i < n; i++) {
-        if (!not_ready && !sched_model_ready(repo_model_sched(ms[i]), 0)) {
-            snprintf(name, sizeof name, "%s", repo_model_config(ms[i])->name);
-            not_ready = name;
-        }
-        repository_release(ms[i]);
-    }
-    if (not_ready) {
-        http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: model '%s' has no live worker",
-                      not_ready);
+    char why[256];
+    if (!routes_is_ready(ctx, why, sizeof why)) {
+        http_ex_error(ex, 503, "Retry-After: 1\r\n", "%s", why);
         return;
     }
     http_buf b;

@@ -170,6 +170,29 @@ def shm_attach_seeds(build, target):
         subprocess.run([tool, os.path.join(d, name)] + args.split(), check=True)
 
 
+def grpc_requests():
+    """Serialized ModelInferRequests (stubs generated from proto/ as the gRPC tests do)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import grpcstubs
+    import numpy as np
+    pb, _ = grpcstubs.load()
+    b = {}
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b["fp32_raw"] = grpcstubs.infer_request(pb, "m", [x], rid="r1", outputs=["OUTPUT0"])
+    b["fp32_typed"] = grpcstubs.infer_request(pb, "m", [x], typed=True,
+                                              params={"timeout": 1000, "priority": 2})
+    words = np.array([[b"abc", b"", b"xyz"]], dtype=object)
+    b["bytes_raw"] = grpcstubs.infer_request(pb, "m", [words])
+    b["bytes_typed"] = grpcstubs.infer_request(pb, "m", [words], typed=True)
+    b["digits"] = grpcstubs.infer_request(pb, "m", [np.ones((1, 64), np.float32)],
+                                          names=["input"])
+    b["unbatched"] = grpcstubs.infer_request(
+        pb, "m", [np.array([[1, 2], [3, 4]], np.int64), np.array([True, False]),
+                  np.zeros(3, np.float16), np.array([[b"x", b"yz"]], dtype=object)],
+        names=["A", "B", "C", "D"])
+    return {k: v.SerializeToString() for k, v in b.items()}
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-corpus.py BUILD_FUZZ_DIR")
@@ -178,6 +201,8 @@ def main():
         put("fuzz_kserve_decode", name + ".json", json.dumps(body))
     for name, body in binary_bodies().items():
         put("fuzz_kserve_binary", name + ".bin", body)
+    for name, req in grpc_requests().items():
+        put("fuzz_grpc_infer_decode", name + ".pb", req)
     for name, req in http_requests().items():
         put("fuzz_http_request", name + ".http", req)
     models = os.path.join(ROOT, "models")

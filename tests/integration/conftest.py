@@ -79,6 +79,8 @@ class Node:
             self.port = free_port()
             cmd = [exe, "--host", self.host, "--http-port", str(self.port),
                    "--model-repository", self.repo] + self.args
+            if "--grpc-port" not in self.args:  # never the fixed default 8001: tests run at once
+                cmd += ["--grpc-port", "0"]
             self.log = open(self.log_path, "ab")
             self.log.write(("=== %s\n" % " ".join(cmd)).encode())
             self.log.flush()
@@ -155,6 +157,17 @@ class Node:
     @property
     def url(self):
         return "http://%s:%d" % (self.host, self.port)
+
+    @property
+    def grpc_port(self):
+        """The gRPC port the node logged ("listening on grpc://host:port"), or None."""
+        import re
+        m = re.search(r"listening on grpc://[^ ]*:(\d+)", self.log_text().split("=== ")[-1])
+        return int(m.group(1)) if m else None
+
+    @property
+    def grpc_target(self):
+        return "%s:%d" % (self.host, self.grpc_port)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

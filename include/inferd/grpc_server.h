@@ -1,0 +1,115 @@
+/* The node's gRPC server: HTTP/2 over cleartext with prior knowledge (h2c), libuv event-loop
+ * threads of its own (each with its own listening socket on the port, SO_REUSEPORT), nghttp2
+ * server sessions, gRPC framing (5-byte message prefix, grpc-status / grpc-message trailers,
+ * grpc-timeout). It knows nothing of protobuf or of
+ * inference: a call is a method path, a deadline and a sequence of messages each way.
+ *
+ * A call's life: the handler's on_call runs once its request headers are in; on_message for
+ * each complete request message; on_half_close when the client has sent its last message;
+ * on_cancel if the stream goes away first (RST_STREAM, connection closed, limits). The
+ * service answers with grpc_call_send (any number of messages) and exactly one
+ * grpc_call_finish (status and message), also after on_cancel: finish gives the call back.
+ *
+ * Threads: every callback and every grpc_call_* function runs on the call's loop thread,
+ * except grpc_call_post, which any thread may call to run a function there (how answers
+ * computed by the scheduler get back). */
+#ifndef INFERD_GRPC_SERVER_H
+#define INFERD_GRPC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* gRPC status codes (grpc/status.h), the subset the node answers. */
+enum grpc_status_code {
+    GRPC_STATUS_OK = 0,
+    GRPC_STATUS_CANCELLED = 1,
+    GRPC_STATUS_UNKNOWN = 2,
+    GRPC_STATUS_INVALID_ARGUMENT = 3,
+    GRPC_STATUS_DEADLINE_EXCEEDED = 4,
+    GRPC_STATUS_NOT_FOUND = 5,
+    GRPC_STATUS_ALREADY_EXISTS = 6,
+    GRPC_STATUS_FAILED_PRECONDITION = 9,
+    GRPC_STATUS_RESOURCE_EXHAUSTED = 8,
+    GRPC_STATUS_UNIMPLEMENTED = 12,
+    GRPC_STATUS_INTERNAL = 13,
+    GRPC_STATUS_UNAVAILABLE = 14,
+};
+
+#define GRPC_PREFIX_LEN 5 /* compressed flag (1 byte) + big-endian message length (4 bytes) */
+
+typedef struct grpc_options {
+    const char *host;          /* default "0.0.0.0" */
+    int threads;               /* event-loop threads, each its own listener on the port
+                                  (SO_REUSEPORT); default 1, at most 16; the limits below
+                                  are shared out over them */
+    int port;                  /* 0 = any free port (see grpc_server_port) */
+    size_t max_message_bytes;  /* per message, each way; default 64 MiB */
+    int max_connections;       /* default 1000; beyond: accepted and closed at once */
+    uint32_t max_streams;      /* concurrent streams per connection, default 1024 */
+    int64_t keepalive_ms;      /* idle connection pinged this often; 0 = never (default) */
+    int64_t idle_timeout_ms;   /* no stream open this long => GOAWAY; 0 = never */
+    size_t max_inflight_bytes; /* request bytes buffered in partial messages, all
+                                      connections together; a message that would pass it is
+                                      refused RESOURCE_EXHAUSTED. Default 1 GiB; 0 = no limit */
+} grpc_options;
+
+void grpc_options_default(grpc_options *opts);
+
+typedef struct grpc_server grpc_server;
+typedef struct grpc_call grpc_call;
+
+typedef struct grpc_handler {
+    void (*on_call)(grpc_call *call, void *ctx);
+    void (*on_message)(grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
+    void (*on_half_close)(grpc_call *call, void *ctx);
+    void (*on_cancel)(grpc_call *call, void *ctx); /* may be NULL */
+} grpc_handler;
+
+/* Binds, starts the loop threads. handler is copied; ctx borrowed. 0, or -1 with err. */
+int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
+                      grpc_server **out, char *err, size_t err_len);
+int grpc_server_port(const grpc_server *srv);
+/* Closes the listener and sends GOAWAY on every connection (calls in progress finish). */
+void grpc_server_stop_accepting(grpc_server *srv);
+/* As stop_accepting, waits up to timeout_ms for the connections to close, closes the rest
+ * (their calls get on_cancel), joins the thread. Frees srv; no callback runs afterwards. */
+void grpc_server_shutdown(grpc_server *srv, int64_t timeout_ms);
+
+/* ---- a call (valid from on_call until the service's grpc_call_finish) ---- */
+const char *
+grpc_call_method(const grpc_call *call); /* e.g. "/inference.GRPCInferenceService/ModelInfer" */
+/* CLOCK_MONOTONIC ns when the request headers arrived; deadlines count from here. */
+int64_t grpc_call_arrival_ns(const grpc_call *call);
+/* The grpc-timeout header in ns, or -1 when the client set no deadline. */
+int64_t grpc_call_timeout_ns(const grpc_call *call);
+/* 1 once the stream is gone (cancelled, reset, connection closed): sends are dropped. */
+int grpc_call_cancelled(const grpc_call *call);
+void grpc_call_set_user(grpc_call *call, void *user);
+void *grpc_call_user(const grpc_call *call);
+
+/* Queues one response message. buf (malloc'd, taken) holds GRPC_PREFIX_LEN free bytes and then
+ * the message: len counts both. Response headers go out with the first message. */
+void grpc_call_send(grpc_call *call, uint8_t *buf, size_t len);
+/* Ends the call with a status (GRPC_STATUS_OK or an error) and a message (may be NULL; sent
+ * percent-encoded in grpc-message). The call must not be used afterwards. */
+void grpc_call_finish(grpc_call *call, int code, const char *message);
+
+/* From any thread: runs fn(call, arg) on the loop thread soon. Any number of posts per call
+ * may be pending; the call must not be finished before they have run. After shutdown nothing
+ * runs. Returns 0, or -1 when out of memory (nothing will run). */
+int grpc_call_post(grpc_call *call, void (*fn)(grpc_call *call, void *arg), void *arg);
+
+/* ---- framing helpers (grpc_frame.c), pure functions, unit-tested ---- */
+
+/* Parses a grpc-timeout value ("1..8 ASCII digits" + unit H M S m u n) into ns (saturating at
+ * INT64_MAX). Returns 0, or -1 if malformed. */
+int grpc_timeout_parse(const char *value, size_t len, int64_t *ns);
+/* Percent-encodes msg for grpc-message into out (NUL-ended, cut to fit out_len). */
+void grpc_message_encode(const char *msg, char *out, size_t out_len);
+/* Reads a message prefix from p[0..5): *compressed = flag byte, *len = length. */
+void grpc_prefix_read(const uint8_t *p, int *compressed, uint32_t *len);
+void grpc_prefix_write(uint8_t *p, uint32_t len);
+/* The gRPC status name ("INVALID_ARGUMENT") of a code, for logs. */
+const char *grpc_status_name(int code);
+
+#endif

@@ -1,0 +1,446 @@
+/* ModelInferRequest (already unpacked by protobuf-c) -> infer_request: every input checked
+ * against the model (name, datatype, shape, batch size) and copied once into its arena
+ * buffer, from raw_input_contents or from the typed contents field of its datatype. */
+#include <stdio.h>
+#include <string.h>
+
+#include "grpc_infer.h"
+#include "inferd/grpc_server.h"
+#include "kserve.h"
+
+#define MAX_DIM ((int64_t)1 << 40)
+
+/* The parameter maps of requests, inputs and outputs are distinct generated types of one
+ * layout (base, key, value); read them through the request-level one. */
+typedef Inference__ModelInferRequest__ParametersEntry param_entry;
+
+static const Inference__InferParameter *param_get(size_t n, void *const *entries, const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        const param_entry *e = entries[i];
+        if (e->key && strcmp(e->key, key) == 0) return e->value;
+    }
+    return NULL;
+}
+
+static int param_int(const Inference__InferParameter *p, int64_t *v)
+{
+    if (!p) return -1;
+    if (p->parameter_choice_case == INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM) {
+        *v = p->int64_param;
+        return 0;
+    }
+    if (p->parameter_choice_case == INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM &&
+        p->uint64_param <= INT64_MAX) {
+        *v = (int64_t)p->uint64_param;
+        return 0;
+    }
+    return -1;
+}
+
+static int check_shape(const Inference__ModelInferRequest__InferInputTensor *in, const model_io *io,
+                       const model_config *m, shm_tensor *t, char *err, size_t err_len)
+{
+    int batched = m->max_batch_size > 0;
+    size_t want = (size_t)io->ndim + (batched ? 1 : 0);
+    if (in->n_shape != want) {
+        snprintf(err, err_len, "input '%s': shape has %zu dimensions, the model expects %zu%s",
+                 io->name, in->n_shape, want, batched ? " (batch dimension first)" : "");
+        return -1;
+    }
+    t->ndim = (uint32_t)want;
+    for (size_t i = 0; i < want; i++) {
+        int64_t x = in->shape[i];
+        if (x < 0 || x > MAX_DIM) {
+            snprintf(err, err_len, "input '%s': shape[%zu] must be a non-negative integer",
+                     io->name, i);
+            return -1;
+        }
+        t->dims[i] = x;
+        if (batched && i == 0) {
+            if (x < 1 || x > m->max_batch_size) {
+                snprintf(err, err_len,
+                         "input '%s': batch size %lld is outside 1..%d (max_batch_size)", io->name,
+                         (long long)x, m->max_batch_size);
+                return -1;
+            }
+            continue;
+        }
+        int64_t md = io->dims[i - (batched ? 1 : 0)];
+        if (md >= 0 && md != x) {
+            snprintf(err, err_len, "input '%s': shape[%zu] is %lld, the model expects %lld",
+                     io->name, i, (long long)x, (long long)md);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* BYTES raw data: `elements` length-prefixed strings filling exactly len bytes. */
+static int check_bytes_raw(const char *name, const uint8_t *p, size_t len, int64_t elements,
+                           char *err, size_t err_len)
+{
+    size_t pos = 0;
+    for (int64_t i = 0; i < elements; i++) {
+        uint32_t l;
+        if (len - pos < 4) {
+            snprintf(err, err_len,
+                     "input '%s': raw BYTES data ends at element %lld of %lld (each element is a "
+                     "4-byte little-endian length and its bytes)",
+                     name, (long long)i, (long long)elements);
+            return -1;
+        }
+        memcpy(&l, p + pos, 4);
+        pos += 4;
+        if (l > len - pos) {
+            snprintf(err, err_len, "input '%s': raw BYTES element %lld overruns the data", name,
+                     (long long)i);
+            return -1;
+        }
+        pos += l;
+    }
+    if (pos != len) {
+        snprintf(err, err_len, "input '%s': raw BYTES data has %zu bytes after its %lld elements",
+                 name, len - pos, (long long)elements);
+        return -1;
+    }
+    return 0;
+}
+
+/* Number of elements the typed contents hold for dtype, or -1 if the type has no typed form. */
+static int64_t typed_count(const Inference__InferTensorContents *c, inferd_dtype dt)
+{
+    switch (dt) {
+    case INFERD_DTYPE_BOOL: return (int64_t)c->n_bool_contents;
+    case INFERD_DTYPE_INT8:
+    case INFERD_DTYPE_INT16:
+    case INFERD_DTYPE_INT32: return (int64_t)c->n_int_contents;
+    case INFERD_DTYPE_INT64: return (int64_t)c->n_int64_contents;
+    case INFERD_DTYPE_UINT8:
+    case INFERD_DTYPE_UINT16:
+    case INFERD_DTYPE_UINT32: return (int64_t)c->n_uint_contents;
+    case INFERD_DTYPE_UINT64: return (int64_t)c->n_uint64_contents;
+    case INFERD_DTYPE_FP32: return (int64_t)c->n_fp32_contents;
+    case INFERD_DTYPE_FP64: return (int64_t)c->n_fp64_contents;
+    case INFERD_DTYPE_BYTES: return (int64_t)c->n_bytes_contents;
+    default: return -1;
+    }
+}
+
+static int64_t contents_total(const Inference__InferTensorContents *c)
+{
+    return (int64_t)(c->n_bool_contents + c->n_int_contents + c->n_int64_contents +
+                     c->n_uint_contents + c->n_uint64_contents + c->n_fp32_contents +
+                     c->n_fp64_contents + c->n_bytes_contents);
+}
+
+/* Checks the ranges of narrow integer types; then writes the typed contents to dst. */
+static int typed_check(const Inference__InferTensorContents *c, inferd_dtype dt, const char *name,
+                       char *err, size_t err_len)
+{
+    int64_t lo = 0, hi = 0;
+    int is_signed = dt == INFERD_DTYPE_INT8 || dt == INFERD_DTYPE_INT16;
+    if (dt == INFERD_DTYPE_INT8) lo = INT8_MIN, hi = INT8_MAX;
+    else if (dt == INFERD_DTYPE_INT16) lo = INT16_MIN, hi = INT16_MAX;
+    else if (dt == INFERD_DTYPE_UINT8) hi = UINT8_MAX;
+    else if (dt == INFERD_DTYPE_UINT16) hi = UINT16_MAX;
+    else return 0;
+    size_t n = is_signed ? c->n_int_contents : c->n_uint_contents;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = is_signed ? c->int_contents[i] : (int64_t)c->uint_contents[i];
+        if (v < lo || v > hi) {
+            snprintf(err, err_len, "input '%s': contents element %zu: %lld is out of range for %s",
+                     name, i, (long long)v, inferd_dtype_name(dt));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void typed_write(const Inference__InferTensorContents *c, inferd_dtype dt, uint8_t *dst)
+{
+    size_t i;
+    switch (dt) {
+    case INFERD_DTYPE_BOOL:
+        for (i = 0; i < c->n_bool_contents; i++) dst[i] = c->bool_contents[i] ? 1 : 0;
+        break;
+    case INFERD_DTYPE_INT8:
+        for (i = 0; i < c->n_int_contents; i++) dst[i] = (uint8_t)(int8_t)c->int_contents[i];
+        break;
+    case INFERD_DTYPE_INT16:
+        for (i = 0; i < c->n_int_contents; i++) {
+            int16_t v = (int16_t)c->int_contents[i];
+            memcpy(dst + 2 * i, &v, 2);
+        }
+        break;
+    case INFERD_DTYPE_UINT8:
+        for (i = 0; i < c->n_uint_contents; i++) dst[i] = (uint8_t)c->uint_contents[i];
+        break;
+    case INFERD_DTYPE_UINT16:
+        for (i = 0; i < c->n_uint_contents; i++) {
+            uint16_t v = (uint16_t)c->uint_contents[i];
+            memcpy(dst + 2 * i, &v, 2);
+        }
+        break;
+    case INFERD_DTYPE_INT32: memcpy(dst, c->int_contents, c->n_int_contents * 4); break;
+    case INFERD_DTYPE_UINT32: memcpy(dst, c->uint_contents, c->n_uint_contents * 4); break;
+    case INFERD_DTYPE_INT64: memcpy(dst, c->int64_contents, c->n_int64_contents * 8); break;
+    case INFERD_DTYPE_UINT64: memcpy(dst, c->uint64_contents, c->n_uint64_contents * 8); break;
+    case INFERD_DTYPE_FP32: memcpy(dst, c->fp32_contents, c->n_fp32_contents * 4); break;
+    case INFERD_DTYPE_FP64: memcpy(dst, c->fp64_contents, c->n_fp64_contents * 8); break;
+    case INFERD_DTYPE_BYTES:
+        for (i = 0; i < c->n_bytes_contents; i++) {
+            uint32_t l = (uint32_t)c->bytes_contents[i].len;
+            memcpy(dst, &l, 4);
+            if (l) memcpy(dst + 4, c->bytes_contents[i].data, l);
+            dst += 4 + (size_t)l;
+        }
+        break;
+    default: break;
+    }
+}
+
+static int decode_input(const Inference__ModelInferRequest *r, size_t idx, const model_config *m,
+                        const shm_region *region, shm_arena *arena, infer_request *req, int *seen,
+                        char *err, size_t err_len, int *status)
+{
+    const Inference__ModelInferRequest__InferInputTensor *in = r->inputs[idx];
+    const char *name = in->name ? in->name : "";
+    int j = -1;
+    for (int k = 0; k < m->n_inputs; k++)
+        if (strcmp(m->inputs[k].name, name) == 0) j = k;
+    if (j < 0) {
+        snprintf(err, err_len, "inputs[%zu]: model '%s' has no input '%.64s'", idx, m->name, name);
+        return -1;
+    }
+    if (seen[j]) {
+        snprintf(err, err_len, "inputs[%zu]: input '%s' given twice", idx, name);
+        return -1;
+    }
+    const model_io *io = &m->inputs[j];
+    inferd_dtype dt = inferd_dtype_from_name(in->datatype ? in->datatype : "");
+    if (dt != io->dtype) {
+        snprintf(err, err_len, "input '%s': datatype '%.16s' does not match the model's %s",
+                 io->name, in->datatype ? in->datatype : "", inferd_dtype_name(io->dtype));
+        return -1;
+    }
+    if (param_get(in->n_parameters, (void *const *)in->parameters, "shared_memory_region")) {
+        snprintf(err, err_len,
+                 "input '%s': shared-memory inputs are not supported over gRPC by this node",
+                 io->name);
+        return -1;
+    }
+    shm_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = (uint32_t)dt;
+    if (check_shape(in, io, m, &t, err, err_len)) return -1;
+    int64_t elements = kserve_tensor_elements(&t);
+    if (elements < 0) {
+        snprintf(err, err_len, "input '%s': shape is too large", io->name);
+        return -1;
+    }
+    const Inference__InferTensorContents *c = in->contents;
+    const uint8_t *raw = NULL; /* NULL also for an empty raw entry */
+    int use_raw = r->n_raw_input_contents > 0;
+    uint64_t nbytes;
+    size_t esize = inferd_dtype_size(dt);
+    if (use_raw) {
+        if (c && contents_total(c)) {
+            snprintf(err, err_len,
+                     "input '%s': has contents while the request has raw_input_contents (use one "
+                     "or the other)",
+                     io->name);
+            return -1;
+        }
+        raw = r->raw_input_contents[idx].data;
+        nbytes = r->raw_input_contents[idx].len;
+        if (dt == INFERD_DTYPE_BYTES) {
+            if (check_bytes_raw(io->name, raw, (size_t)nbytes, elements, err, err_len)) return -1;
+        } else if ((uint64_t)elements * esize != nbytes) {
+            snprintf(err, err_len,
+                     "input '%s': raw_input_contents has %llu bytes, the shape and datatype "
+                     "need %llu",
+                     io->name, (unsigned long long)nbytes,
+                     (unsigned long long)((uint64_t)elements * esize));
+            return -1;
+        }
+    } else {
+        int64_t have = c ? typed_count(c, dt) : 0;
+        if (dt == INFERD_DTYPE_FP16 || dt == INFERD_DTYPE_BF16) {
+            snprintf(err, err_len,
+                     "input '%s': datatype %s has no typed contents field; send it in "
+                     "raw_input_contents",
+                     io->name, inferd_dtype_name(dt));
+            return -1;
+        }
+        if (!c || have != elements || contents_total(c) != have) {
+            snprintf(err, err_len,
+                     "input '%s': the shape holds %lld elements but the contents field for %s has "
+                     "%lld (and no raw_input_contents was sent)",
+                     io->name, (long long)elements, inferd_dtype_name(dt), (long long)have);
+            return -1;
+        }
+        if (typed_check(c, dt, io->name, err, err_len)) return -1;
+        if (dt == INFERD_DTYPE_BYTES) {
+            nbytes = 0;
+            for (size_t i = 0; i < c->n_bytes_contents; i++) {
+                if (c->bytes_contents[i].len > UINT32_MAX) {
+                    snprintf(err, err_len, "input '%s': a BYTES element over 4 GiB", io->name);
+                    return -1;
+                }
+                nbytes += 4 + (uint64_t)c->bytes_contents[i].len;
+            }
+        } else {
+            nbytes = (uint64_t)elements * esize;
+        }
+    }
+    uint64_t off = 0;
+    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try again later",
+                 io->name, (unsigned long long)nbytes);
+        *status = GRPC_STATUS_UNAVAILABLE;
+        return -1;
+    }
+    t.offset = off;
+    t.nbytes = nbytes;
+    req->inputs[j] = t;
+    seen[j] = 1;
+    uint8_t *dst = shm_arena_ptr(region, off);
+    if (use_raw) {
+        if (nbytes) memcpy(dst, raw, (size_t)nbytes);
+    } else {
+        typed_write(c, dt, dst);
+    }
+    if (m->max_batch_size > 0) {
+        if (req->batch_rows && req->batch_rows != t.dims[0]) {
+            snprintf(err, err_len, "input '%s': batch size %lld differs from another input's %lld",
+                     io->name, (long long)t.dims[0], (long long)req->batch_rows);
+            return -1;
+        }
+        req->batch_rows = t.dims[0];
+    }
+    return 0;
+}
+
+static int decode_params(const Inference__ModelInferRequest *r, const model_config *m,
+                         infer_request *req, grpc_infer_params *out, char *err, size_t err_len)
+{
+    void *const *e = (void *const *)r->parameters;
+    const Inference__InferParameter *p;
+    int64_t v;
+    if ((p = param_get(r->n_parameters, e, "timeout"))) {
+        if (param_int(p, &v) || v < 0) {
+            snprintf(err, err_len,
+                     "parameters.timeout: must be a non-negative int64_param (microseconds)");
+            return -1;
+        }
+        out->timeout_us = v;
+    }
+    if ((p = param_get(r->n_parameters, e, "priority"))) {
+        if (param_int(p, &v) || v < -1000000 || v > 1000000) {
+            snprintf(err, err_len,
+                     "parameters.priority: must be an integer in [-1000000, 1000000]");
+            return -1;
+        }
+        req->priority = (int)v;
+    }
+    if ((p = param_get(r->n_parameters, e, "delay_ms"))) {
+        if (param_int(p, &v) || v < 0 || v > m->max_delay_ms) {
+            snprintf(err, err_len,
+                     "parameters.delay_ms: must be an integer in [0, %lld] (the model's "
+                     "max_delay_ms)",
+                     (long long)m->max_delay_ms);
+            return -1;
+        }
+        req->delay_us = v * 1000;
+    }
+    return 0;
+}
+
+static int decode_outputs(const Inference__ModelInferRequest *r, const model_config *m,
+                          infer_request *req, char *err, size_t err_len)
+{
+    req->output_mask = 0;
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const Inference__ModelInferRequest__InferRequestedOutputTensor *o = r->outputs[i];
+        const char *name = o->name ? o->name : "";
+        int j = -1;
+        for (int k = 0; k < m->n_outputs; k++)
+            if (strcmp(m->outputs[k].name, name) == 0) j = k;
+        if (j < 0) {
+            snprintf(err, err_len, "outputs[%zu]: model '%s' has no output '%.64s'", i, m->name,
+                     name);
+            return -1;
+        }
+        void *const *e = (void *const *)o->parameters;
+        if (param_get(o->n_parameters, e, "classification")) {
+            snprintf(err, err_len, "outputs[%zu]: the classification extension is not supported",
+                     i);
+            return -1;
+        }
+        if (param_get(o->n_parameters, e, "shared_memory_region")) {
+            snprintf(err, err_len,
+                     "outputs[%zu]: shared-memory outputs are not supported over gRPC by this node",
+                     i);
+            return -1;
+        }
+        req->output_mask |= 1u << j;
+    }
+    return 0;
+}
+
+int grpc_infer_decode(const Inference__ModelInferRequest *r, const model_config *m,
+                      const shm_region *region, shm_arena *arena, infer_request *req,
+                      grpc_infer_params *params, char *err, size_t err_len)
+{
+    params->timeout_us = -1;
+    req->n_inputs = 0;
+    req->batch_rows = 1;
+    req->priority = 0;
+    req->delay_us = -1;
+    memset(req->inputs, 0, sizeof req->inputs);
+    int status = GRPC_STATUS_INVALID_ARGUMENT;
+    int seen[MODEL_MAX_IO] = {0};
+    if (decode_params(r, m, req, params, err, err_len)) return status;
+    if (decode_outputs(r, m, req, err, err_len)) return status;
+    if (r->n_inputs != (size_t)m->n_inputs) {
+        snprintf(err, err_len, "model '%s' takes %d input%s, the request has %zu", m->name,
+                 m->n_inputs, m->n_inputs == 1 ? "" : "s", r->n_inputs);
+        return status;
+    }
+    if (r->n_raw_input_contents && r->n_raw_input_contents != r->n_inputs) {
+        snprintf(err, err_len,
+                 "raw_input_contents has %zu entries, the request has %zu inputs (one entry per "
+                 "input, in order)",
+                 r->n_raw_input_contents, r->n_inputs);
+        return status;
+    }
+    req->batch_rows = 0;
+    for (size_t i = 0; i < r->n_inputs; i++)
+        if (decode_input(r, i, m, region, arena, req, seen, err, err_len, &status)) goto fail;
+    req->n_inputs = (uint32_t)m->n_inputs;
+    if (m->max_batch_size == 0) req->batch_rows = 1;
+    return 0;
+fail:
+    for (int k = 0; k < MODEL_MAX_IO; k++)
+        if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
+    memset(req->inputs, 0, sizeof req->inputs);
+    req->n_inputs = 0;
+    return status;
+}
+
+int grpc_status_from_http(int http_status)
+{
+    switch (http_status) {
+    case 0: return GRPC_STATUS_OK;
+    case 400: return GRPC_STATUS_INVALID_ARGUMENT;
+    case 404: return GRPC_STATUS_NOT_FOUND;
+    case 413:
+    case 429: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case 499: return GRPC_STATUS_CANCELLED;
+    case 503: return GRPC_STATUS_UNAVAILABLE;
+    case 504: return GRPC_STATUS_DEADLINE_EXCEEDED;
+    default: return GRPC_STATUS_INTERNAL;
+    }
+}

@@ -1,0 +1,216 @@
+/* ModelInfer and ModelStreamInfer: each request message is unpacked, decoded into the arena
+ * (grpc_infer_decode.c), given the deadline of the HTTP path, and submitted; the scheduler's
+ * done() hops back to the gRPC loop (grpc_call_post), where the answer is packed from the
+ * arena. A unary call ends with its one answer; a stream sends each answer as it comes (out
+ * of order, matched by id; failures in error_message) and ends once the client has
+ * half-closed and nothing is in flight. A call that goes away cancels its queued requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc_infer.h"
+#include "grpc_service.h"
+#include "kserve.h"
+
+struct grpc_job {
+    infer_request req; /* first: the scheduler sees only this */
+    repo_model *rm;    /* a reference (config, scheduler, region), dropped by job_free */
+    grpc_call *call;
+    grpc_rpc *rpc;
+    grpc_job *prev, *next;
+    char *id;
+};
+
+static void job_unlink(grpc_rpc *rpc, grpc_job *job)
+{
+    if (job->prev) job->prev->next = job->next;
+    else rpc->jobs = job->next;
+    if (job->next) job->next->prev = job->prev;
+    rpc->inflight--;
+}
+
+static void job_free(grpc_job *job)
+{
+    repository_release(job->rm);
+    free(job->id);
+    free(job);
+}
+
+void grpc_infer_maybe_end(grpc_call *call, grpc_rpc *rpc)
+{
+    if (!rpc->streaming || rpc->inflight) return;
+    if (rpc->cancelled) grpc_rpc_end(call, GRPC_STATUS_CANCELLED, "cancelled");
+    else if (rpc->half_closed) grpc_rpc_end(call, GRPC_STATUS_OK, NULL);
+}
+
+/* A request of a stream failed: one ModelStreamInferResponse with error_message (and the
+ * request's id and model, so the client can match it). */
+static void stream_error(grpc_call *call, const char *model, const char *id, const char *msg)
+{
+    Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;
+    r.model_name = (char *)(model ? model : "");
+    r.id = (char *)(id ? id : "");
+    Inference__ModelStreamInferResponse s = INFERENCE__MODEL_STREAM_INFER_RESPONSE__INIT;
+    s.error_message = (char *)(msg && msg[0] ? msg : "request failed");
+    s.infer_response = &r;
+    grpc_rpc_send(call, &s.base);
+}
+
+/* Ends a unary call with an error, or reports it on the stream. Returns 1 if the call ended. */
+static int fail(grpc_call *call, grpc_rpc *rpc, int code, const char *model, const char *id,
+                const char *msg)
+{
+    if (rpc->streaming) {
+        stream_error(call, model, id, msg);
+        return 0;
+    }
+    grpc_rpc_end(call, code, "%s", msg);
+    return 1;
+}
+
+/* On the loop thread, once the scheduler answered. */
+static void finish_job(grpc_call *call, void *arg)
+{
+    grpc_job *job = arg;
+    grpc_rpc *rpc = job->rpc;
+    infer_request *req = &job->req;
+    const model_config *m = repo_model_config(job->rm);
+    job_unlink(rpc, job);
+    int ended = 0;
+    if (rpc->cancelled || grpc_call_cancelled(call)) {
+        ended = !rpc->streaming;
+        if (ended) grpc_rpc_end(call, GRPC_STATUS_CANCELLED, "cancelled");
+    } else if (req->status != 0) {
+        ended = fail(call, rpc, grpc_status_from_http(req->status), m->name, job->id,
+                     req->error[0] ? req->error : "request failed");
+    } else {
+        char err[256];
+        size_t len;
+        uint8_t *buf = grpc_infer_encode(req, m, repo_model_region(job->rm), job->id,
+                                         rpc->streaming, GRPC_PREFIX_LEN, &len, err, sizeof err);
+        if (!buf) {
+            ended = fail(call, rpc, GRPC_STATUS_INTERNAL, m->name, job->id, err);
+        } else {
+            grpc_call_send(call, buf, len);
+            if (!rpc->streaming) {
+                grpc_rpc_end(call, GRPC_STATUS_OK, NULL);
+                ended = 1;
+            }
+        }
+    }
+    sched_release(repo_model_sched(job->rm), req);
+    job_free(job);
+    if (!ended) grpc_infer_maybe_end(call, rpc);
+}
+
+/* Any thread (see infer_done_cb). */
+static void on_done(infer_request *req)
+{
+    grpc_job *job = (grpc_job *)req;
+    if (grpc_call_post(job->call, finish_job, job) != 0) {
+        /* the server is gone (shutdown): nobody can be answered; give the arena back */
+        sched_release(repo_model_sched(job->rm), req);
+    }
+}
+
+/* The deadline of the HTTP path: parameters.timeout, else grpc-timeout, else the model's. */
+static int set_deadline(grpc_call *call, routes_ctx *ctx, const model_config *m, int64_t timeout_us,
+                        infer_request *req, char *err, size_t err_len)
+{
+    int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
+    int64_t grpc_ns = grpc_call_timeout_ns(call);
+    int64_t max_ns = ctx->max_timeout_ms * 1000000;
+    if (timeout_us >= 0) {
+        if (timeout_us > ctx->max_timeout_ms * 1000) {
+            snprintf(err, err_len,
+                     "parameters.timeout: %lld us exceeds this server's maximum of %lld ms",
+                     (long long)timeout_us, (long long)ctx->max_timeout_ms);
+            return -1;
+        }
+        timeout_ns = timeout_us * 1000;
+    } else if (grpc_ns >= 0) {
+        /* a client's deadline is its own business: one beyond our maximum is cut to it */
+        timeout_ns = grpc_ns > max_ns ? max_ns : grpc_ns;
+        if (timeout_ns == 0) timeout_ns = 1; /* already due: fails as DEADLINE_EXCEEDED */
+    }
+    req->deadline_ns = timeout_ns > 0 ? grpc_call_arrival_ns(call) + timeout_ns : 0;
+    return 0;
+}
+
+void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_t len)
+{
+    routes_ctx *ctx = rpc->ctx;
+    char err[512];
+    Inference__ModelInferRequest *r = inference__model_infer_request__unpack(NULL, len, msg);
+    if (!r) {
+        fail(call, rpc, GRPC_STATUS_INVALID_ARGUMENT, NULL, NULL,
+             "the request is not a valid ModelInferRequest message");
+        return;
+    }
+    repo_model *rm = r->model_name[0] ? repository_acquire(ctx->repo, r->model_name) : NULL;
+    const model_config *m = rm ? repo_model_config(rm) : NULL;
+    char version[16] = "";
+    if (m) kserve_model_version(m, version, sizeof version);
+    if (!m || (r->model_version[0] && strcmp(r->model_version, version))) {
+        if (!m) snprintf(err, sizeof err, "unknown model '%.64s'", r->model_name);
+        else
+            snprintf(err, sizeof err, "model '%s' has no version '%.32s' (available: %s)", m->name,
+                     r->model_version, version);
+        fail(call, rpc, GRPC_STATUS_NOT_FOUND, r->model_name, r->id, err);
+        inference__model_infer_request__free_unpacked(r, NULL);
+        repository_release(rm);
+        return;
+    }
+    scheduler *s = repo_model_sched(rm);
+    grpc_job *job = calloc(1, sizeof *job);
+    char *id = r->id && r->id[0] ? strdup(r->id) : NULL;
+    if (!job || (r->id[0] && !id)) {
+        free(job);
+        free(id);
+        fail(call, rpc, GRPC_STATUS_RESOURCE_EXHAUSTED, m->name, r->id, "out of memory");
+        inference__model_infer_request__free_unpacked(r, NULL);
+        repository_release(rm);
+        return;
+    }
+    job->rm = rm; /* the job's from here on */
+    job->id = id;
+    job->call = call;
+    job->rpc = rpc;
+    job->req.model = 0; /* the model is index 0 of its own scheduler */
+    grpc_infer_params params;
+    int code = grpc_infer_decode(r, m, repo_model_region(rm), repo_model_arena(rm), &job->req,
+                                 &params, err, sizeof err);
+    inference__model_infer_request__free_unpacked(r, NULL);
+    if (code == 0 && set_deadline(call, ctx, m, params.timeout_us, &job->req, err, sizeof err)) {
+        kserve_free_inputs(repo_model_arena(rm), &job->req);
+        code = GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    if (code != 0) {
+        sched_note_rejected(s, 0);
+        fail(call, rpc, code, m->name, job->id, err);
+        job_free(job);
+        return;
+    }
+    job->req.done = on_done;
+    job->req.user = job;
+    job->req.n_outputs = 0;
+    job->next = rpc->jobs;
+    if (rpc->jobs) rpc->jobs->prev = job;
+    rpc->jobs = job;
+    rpc->inflight++;
+    if (sched_submit(s, &job->req) != 0) {
+        job_unlink(rpc, job);
+        fail(call, rpc, grpc_status_from_http(job->req.status), m->name, job->id,
+             job->req.error[0] ? job->req.error : "request refused");
+        sched_release(s, &job->req);
+        job_free(job);
+    }
+    /* else: the job belongs to the scheduler until on_done */
+}
+
+void grpc_infer_cancel(grpc_rpc *rpc)
+{
+    /* sched_cancel may run done() at once; that only posts, so the list stays intact here */
+    for (grpc_job *job = rpc->jobs; job; job = job->next)
+        sched_cancel(repo_model_sched(job->rm), &job->req);
+}
