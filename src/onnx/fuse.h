@@ -27,6 +27,8 @@ int onnx_fuse_scalar(const onnx_model *m, int v, float *out);
 
 /* fuse_gelu.c: x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x), anchored at the Erf node. */
 int onnx_fuse_gelu(onnx_model *m, int i);
+/* fuse_silu.c: Mul(x, Sigmoid(x)) -> Silu(x), anchored at the Sigmoid node. */
+int onnx_fuse_silu(onnx_model *m, int i);
 /* fuse_matmul.c: Transposes around a MatMul -> strides; Mul / Div by a scalar -> alpha;
  * Add of another tensor (a residual) -> written in with the bias. */
 int onnx_fuse_matmul_transpose(onnx_model *m, int i);

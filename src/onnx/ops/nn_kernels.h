@@ -76,6 +76,15 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
                      const float *restrict scale, const float *restrict bias, float eps,
                      float *restrict mean, float *restrict inv_std);
 
+/* ---- nn_kernels_act.c: activations in place (accuracy there) ---- */
+
+/* y = sigmoid(y); y = y * sigmoid(y) (SiLU / Swish); y = clamp(alpha y + beta, 0, 1);
+ * y = y * clamp(y / 6 + 1/2, 0, 1) */
+void nn_k_sigmoid(float *y, int64_t n);
+void nn_k_silu(float *y, int64_t n);
+void nn_k_hard_sigmoid(float *y, float alpha, float beta, int64_t n);
+void nn_k_hard_swish(float *y, int64_t n);
+
 /* ---- nn_kernels_conv.c ---- */
 
 /* y[i] = v */

@@ -83,6 +83,21 @@ def gelu_half_first():
     return nodes, inits, ("x", [4, 7]), ["h", "d", "e", "a"]
 
 
+def conv_bn_silu():
+    """Conv + BN + SiLU as torch exports nn.SiLU (Mul(n, Sigmoid(n))): one Conv node."""
+    nodes, inits, inp, _ = conv_bn_act("Sigmoid")
+    nodes[2] = helper.make_node("Sigmoid", ["n"], ["sg"])
+    nodes.append(helper.make_node("Mul", ["n", "sg"], ["y"]))
+    return nodes, inits, inp, ["c", "n", "sg"]
+
+
+def silu_input():
+    """SiLU of a graph input, the Sigmoid as Mul's first operand: one Silu node; the values
+    span the range where sigmoid saturates."""
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["s", "x"], ["y"])]
+    return nodes, [], ("x", [4, 7]), ["s"]
+
+
 def attention():
     """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
     transposes fold into the MatMuls and the scale into the first one."""
@@ -147,6 +162,8 @@ CASES = {
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
     "attention": attention(),
+    "conv_bn_silu": conv_bn_silu(),
+    "silu_input": silu_input(),
     "matmul_add_residual": matmul_add_residual(),
 }
 
@@ -179,6 +196,8 @@ def main():
             save(plain, nodes, inits, inp, ["y"] + inner)
             assert exec_nodes(tool, fused) < exec_nodes(tool, plain), name
             x = RNG.standard_normal(inp[1]).astype(np.float32)
+            if name == "silu_input":
+                x *= 40
             xin = os.path.join(d, "x.npy")
             np.save(xin, x)
             outs = []
