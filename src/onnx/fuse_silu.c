@@ -20,7 +20,8 @@ int onnx_fuse_silu(onnx_model *m, int si)
     const onnx_node *mul = &m->nodes[mi];
     if (strcmp(mul->op_type, "Mul") != 0 || mul->n_inputs != 2 || !onnx_fuse_only_first_output(mul))
         return 0;
-    if (!((mul->inputs[0] == x && mul->inputs[1] == s) || (mul->inputs[0] == s && mul->inputs[1] == x)))
+    if (!((mul->inputs[0] == x && mul->inputs[1] == s) ||
+          (mul->inputs[0] == s && mul->inputs[1] == x)))
         return 0;
     const onnx_op *silu = onnx_registry_find("Silu", ONNX_OPSET_INTERNAL);
     if (!silu) return 0;

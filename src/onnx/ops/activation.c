@@ -77,4 +77,3 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
         break;
     }
 }
-

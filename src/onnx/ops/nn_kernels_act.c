@@ -6,10 +6,13 @@
 
 /* 1 / (1 + e^-x): nn_expf clamps its argument, so e^-x stays finite and the result is within
  * ~1e-7 relative of the exact one down to x = -87 (below, a value under 1e-38 instead of a
- * smaller one). NaN propagates. */
+ * smaller one). NaN propagates (SiLU's through its factor x). */
 static NN_HOT_FMA NN_CLONES void k_sigmoid(float *y, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + nn_expf(-y[i]));
+    for (int64_t i = 0; i < n; i++) {
+        const float v = y[i], s = 1.0f / (1.0f + nn_expf(-v));
+        y[i] = v == v ? s : v; /* nn_expf's clamp would turn NaN into a number */
+    }
 }
 
 static NN_HOT_FMA NN_CLONES void k_silu(float *y, int64_t n)
