@@ -7,6 +7,8 @@
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h;
+ *   GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul (squeeze-and-excitation) -> SqueezeExcite
+ *   (fuse_se.c);
  *   1x1 Conv read only by a depthwise Conv -> computed by it (fuse_conv_dw.c).
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -285,6 +287,7 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
                                                 fuse_conv_add,
                                                 fuse_dw_input_activation,
                                                 fuse_activation,
+                                                onnx_fuse_squeeze_excite,
                                                 onnx_fuse_matmul_residual,
                                                 onnx_fuse_pointwise_depthwise};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {

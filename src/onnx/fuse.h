@@ -35,6 +35,10 @@ int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
 
+/* fuse_se.c: GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul with the pool's input ->
+ * SqueezeExcite, anchored at the pool. Runs after the activation pass. */
+int onnx_fuse_squeeze_excite(onnx_model *m, int i);
+
 /* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
 int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);
 

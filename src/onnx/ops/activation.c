@@ -37,19 +37,26 @@ onnx_activation_kind onnx_activation_kind_from_op(const char *op_type)
     return ONNX_ACT_NONE;
 }
 
-int onnx_activation_from_node(const onnx_node *node, onnx_activation *act)
+int onnx_activation_from_attrs(const onnx_node *node, const char *kind_attr, const char *alpha_attr,
+                               const char *beta_attr, onnx_activation *act)
 {
     act->kind = ONNX_ACT_NONE;
     act->alpha = 0;
     act->beta = 0;
-    const char *name = onnx_attr_string(node, "inferd_activation", NULL);
+    const char *name = onnx_attr_string(node, kind_attr, NULL);
     if (!name) return 0;
     onnx_activation_kind kind = onnx_activation_kind_from_op(name);
     if (kind == ONNX_ACT_NONE) return -1;
     act->kind = kind;
-    act->alpha = onnx_attr_float(node, "inferd_alpha", 0);
-    act->beta = onnx_attr_float(node, "inferd_beta", 0);
+    act->alpha = onnx_attr_float(node, alpha_attr, 0);
+    act->beta = onnx_attr_float(node, beta_attr, 0);
     return 0;
+}
+
+int onnx_activation_from_node(const onnx_node *node, onnx_activation *act)
+{
+    return onnx_activation_from_attrs(node, "inferd_activation", "inferd_alpha", "inferd_beta",
+                                      act);
 }
 
 void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)

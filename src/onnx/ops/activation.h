@@ -40,6 +40,10 @@ onnx_activation_kind onnx_activation_kind_from_op(const char *op_type);
 /* Reads the fused activation of a node from the attributes above. A node without
  * "inferd_activation" gets ONNX_ACT_NONE. Returns 0, or -1 for an unknown name. */
 int onnx_activation_from_node(const onnx_node *node, onnx_activation *act);
+/* The same from attributes of other names (kind_attr as "inferd_activation", ...), for nodes
+ * that carry two activations (SqueezeExcite's gate). */
+int onnx_activation_from_attrs(const onnx_node *node, const char *kind_attr, const char *alpha_attr,
+                               const char *beta_attr, onnx_activation *act);
 
 /* Applies act to data[0..n) in place. ONNX_ACT_NONE does nothing. Sigmoid, SiLU and GELU
  * use vectorized polynomial exp/erf (nn_vmath.h: ~1e-7 relative). An onnx_epilogue_fn. */

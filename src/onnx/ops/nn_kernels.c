@@ -46,6 +46,12 @@ NN_VMATH float max_partials(float *m)
     return m[0];
 }
 
+static NN_HOT NN_CLONES void k_scale(float *restrict y, const float *restrict x, float c,
+                                     int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * c;
+}
+
 /* Row sums in 16 double partial sums each (independent chains, vectorized; double as the scalar
  * loop it replaces, so a 112x112 plane's average keeps float precision) */
 static NN_HOT NN_CLONES void k_sum_rows(float *restrict y, const float *restrict x, int64_t rows,
@@ -194,6 +200,10 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
                      float *restrict mean, float *restrict inv_std)
 {
     k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
+}
+void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n)
+{
+    k_scale(y, x, c, n);
 }
 void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
                    double scale)

@@ -5,21 +5,23 @@
 #include "nn_vmath.h"
 
 /* 1 / (1 + e^-x): nn_expf clamps its argument, so e^-x stays finite and the result is within
- * ~1e-7 relative of the exact one down to x = -87 (below, a value under 1e-38 instead of a
- * smaller one). NaN propagates (SiLU's through its factor x). */
+ * ~1e-7 relative of the exact one down to x = -87.3; below, where the exact value is under
+ * float's normal range, 0 (SiLU: -0). NaN propagates. */
 static NN_HOT_FMA NN_CLONES void k_sigmoid(float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         const float v = y[i], s = 1.0f / (1.0f + nn_expf(-v));
-        y[i] = v == v ? s : v; /* nn_expf's clamp would turn NaN into a number */
+        y[i] = v < -87.3f ? 0.0f
+               : v == v   ? s
+                          : v; /* nn_expf's clamp would turn NaN into a number */
     }
 }
 
 static NN_HOT_FMA NN_CLONES void k_silu(float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        float v = y[i];
-        y[i] = v / (1.0f + nn_expf(-v));
+        const float v = y[i], s = v / (1.0f + nn_expf(-v));
+        y[i] = v < -87.3f ? -0.0f : s;
     }
 }
 
