@@ -38,13 +38,20 @@ static inline float clipv(const rnn_problem *p, float v)
     return v;
 }
 
-/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k */
+/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k. One row
+ * (a step at batch 1) goes through sgemv: OpenBLAS 0.3.21's sgemm would pack all of b (the
+ * recurrent weights, 1 MiB for a 256-wide LSTM) again at every step. */
 static void gemm_bt(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *out,
                     int64_t ldo)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) {
         for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, out,
+                    1);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
