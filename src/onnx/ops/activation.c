@@ -70,9 +70,7 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
         break;
     case ONNX_ACT_SIGMOID: nn_k_sigmoid(data, (int64_t)n); break;
     case ONNX_ACT_SILU: nn_k_silu(data, (int64_t)n); break;
-    case ONNX_ACT_TANH:
-        for (size_t i = 0; i < n; i++) data[i] = tanhf(data[i]);
-        break;
+    case ONNX_ACT_TANH: nn_k_tanh(data, (int64_t)n); break;
     case ONNX_ACT_CLIP: nn_k_bias_clip(data, 0.0f, alpha, beta, (int64_t)n); break;
     case ONNX_ACT_HARD_SIGMOID: nn_k_hard_sigmoid(data, alpha, beta, (int64_t)n); break;
     case ONNX_ACT_HARD_SWISH: nn_k_hard_swish(data, (int64_t)n); break;

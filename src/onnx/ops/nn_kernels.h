@@ -88,6 +88,8 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
  * y = y * clamp(y / 6 + 1/2, 0, 1) */
 void nn_k_sigmoid(float *y, int64_t n);
 void nn_k_silu(float *y, int64_t n);
+/* y = tanh(y), within 3e-7 relative (nn_kernels_act.c) */
+void nn_k_tanh(float *y, int64_t n);
 void nn_k_hard_sigmoid(float *y, float alpha, float beta, int64_t n);
 void nn_k_hard_swish(float *y, int64_t n);
 

@@ -199,6 +199,24 @@ static void test_activations_match_double(void **state)
     }
 }
 
+static void test_tanh_matches_double(void **state)
+{
+    (void)state;
+    enum { N = 8001 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - N / 2) * 0.0025f; /* [-10, 10] */
+    x[N - 1] = 1e-30f, x[N - 2] = -100.0f, x[N - 3] = NAN, x[N - 4] = 0.625f, x[N - 5] = 0.62499f;
+    memcpy(y, x, sizeof x);
+    nn_k_tanh(y, N);
+    assert_true(isnan(y[N - 3]));
+    for (int i = 0; i < N; i++) {
+        if (i == N - 3) continue;
+        double want = tanh((double)x[i]);
+        if (!(fabs(y[i] - want) <= 3e-7 * fabs(want) + 1e-38))
+            fail_msg("tanh(%.9g) = %.9g, want %.9g", (double)x[i], y[i], want);
+    }
+}
+
 static void test_sum_rows_match_double(void **state)
 {
     (void)state;
@@ -227,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_layer_norm_rows_match_double),
         cmocka_unit_test(test_activations_match_double),
         cmocka_unit_test(test_sum_rows_match_double),
+        cmocka_unit_test(test_tanh_matches_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
