@@ -69,9 +69,7 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
             if (g->pb) {
                 bp = g->pb->data + pc * g->pb->padded + jc * kc;
             } else {
-                for (int64_t jr = 0; jr < nc; jr += nr)
-                    onnx_gemm_pack_panel_b(g->b, g->ldb, g->trans_b, jc + jr,
-                                           nc - jr < nr ? nc - jr : nr, pc, kc, nr, bbuf + jr * kc);
+                onnx_gemm_pack_block(g->b, g->ldb, g->trans_b, 0, jc, nc, pc, kc, nr, bbuf);
                 bp = bbuf;
             }
             for (int64_t ic = i0; ic < i1; ic += jb->mc) {
@@ -80,10 +78,7 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                 if (g->pa) {
                     ap = g->pa->data + pc * g->pa->padded + ic * kc;
                 } else {
-                    for (int64_t ir = 0; ir < mc; ir += mr)
-                        onnx_gemm_pack_panel_a(g->a, g->lda, g->trans_a, ic + ir,
-                                               mc - ir < mr ? mc - ir : mr, pc, kc, mr,
-                                               abuf + ir * kc);
+                    onnx_gemm_pack_block(g->a, g->lda, g->trans_a, 1, ic, mc, pc, kc, mr, abuf);
                     ap = abuf;
                 }
                 for (int64_t jr = 0; jr < nc; jr += nr) {

@@ -30,7 +30,7 @@ typedef enum onnx_gemm_kernel_id {
     ONNX_GEMM_AUTO = -1,
     ONNX_GEMM_GENERIC = 0, /* plain C, any CPU */
     ONNX_GEMM_AVX2,        /* AVX2 + FMA */
-    ONNX_GEMM_AVX512,      /* AVX-512F */
+    ONNX_GEMM_AVX512,      /* AVX-512F (8 x 32) */
     ONNX_GEMM_N_KERNELS
 } onnx_gemm_kernel_id;
 

@@ -14,11 +14,11 @@ void onnx_gemm_pack_panel_a(const float *a, int64_t lda, int trans, int64_t i0, 
     if (trans) { /* A(i, p) = a[p * lda + i]: rows of a are contiguous along the panel */
         for (int64_t p = 0; p < kc; p++)
             memcpy(dst + p * mr, a + (p0 + p) * lda + i0, (size_t)rows * sizeof(float));
-    } else {
-        for (int64_t i = 0; i < rows; i++) {
-            const float *src = a + (i0 + i) * lda + p0;
-            for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[p];
-        }
+    } else { /* a transpose: mr rows read side by side, each sequentially */
+        const float *src[ONNX_GEMM_MAX_MR];
+        for (int64_t i = 0; i < rows; i++) src[i] = a + (i0 + i) * lda + p0;
+        for (int64_t p = 0; p < kc; p++, dst += mr)
+            for (int64_t i = 0; i < rows; i++) dst[i] = src[i][p];
     }
 }
 
@@ -34,6 +34,32 @@ void onnx_gemm_pack_panel_b(const float *b, int64_t ldb, int trans, int64_t j0, 
             const float *src = b + (j0 + j) * ldb + p0;
             for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[p];
         }
+    }
+}
+
+void onnx_gemm_pack_block(const float *src, int64_t ld, int trans, int is_a, int64_t q0,
+                          int64_t len, int64_t p0, int64_t kc, int r, float *dst)
+{
+    /* the source holds the K index along its rows when A is not transposed or B is: then
+     * each of the r rows of a panel is one run, and panel by panel is already sequential */
+    if (is_a != trans) {
+        for (int64_t q = 0; q < len; q += r) {
+            const int64_t n = len - q < r ? len - q : r;
+            if (is_a) onnx_gemm_pack_panel_a(src, ld, trans, q0 + q, n, p0, kc, r, dst + q * kc);
+            else onnx_gemm_pack_panel_b(src, ld, trans, q0 + q, n, p0, kc, r, dst + q * kc);
+        }
+        return;
+    }
+    /* else a source row (fixed k) runs across all panels: copy it out panel by panel */
+    const int64_t full = len / r * r;
+    if (full < len) /* the last panel's padding */
+        memset(dst + full * kc, 0, (size_t)(kc * r) * sizeof(float));
+    for (int64_t p = 0; p < kc; p++) {
+        const float *row = src + (p0 + p) * ld + q0;
+        float *d = dst + p * r;
+        int64_t q = 0;
+        for (; q < full; q += r, d += r * kc) memcpy(d, row + q, (size_t)r * sizeof(float));
+        if (q < len) memcpy(d, row + q, (size_t)(len - q) * sizeof(float));
     }
 }
 
@@ -64,12 +90,7 @@ static onnx_gemm_packed *gemm_pack_whole(const float *src, int64_t ld, int trans
     }
     for (int64_t p0 = 0; p0 < k; p0 += ONNX_GEMM_KC) {
         const int64_t kc = k - p0 < ONNX_GEMM_KC ? k - p0 : ONNX_GEMM_KC;
-        float *blk = pk->data + p0 * padded;
-        for (int64_t q = 0; q < padded; q += r) {
-            const int64_t len = dim - q < r ? dim - q : r;
-            if (is_a) onnx_gemm_pack_panel_a(src, ld, trans, q, len, p0, kc, r, blk + q * kc);
-            else onnx_gemm_pack_panel_b(src, ld, trans, q, len, p0, kc, r, blk + q * kc);
-        }
+        onnx_gemm_pack_block(src, ld, trans, is_a, 0, dim, p0, kc, r, pk->data + p0 * padded);
     }
     return pk;
 }
