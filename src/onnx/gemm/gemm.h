@@ -51,6 +51,8 @@ typedef struct onnx_gemm_packed onnx_gemm_packed;
 onnx_gemm_packed *onnx_gemm_pack_a(const float *a, int trans, int64_t m, int64_t k, int64_t lda);
 onnx_gemm_packed *onnx_gemm_pack_b(const float *b, int trans, int64_t k, int64_t n, int64_t ldb);
 void onnx_gemm_packed_free(onnx_gemm_packed *p);
+/* Whether p is the packed A (is_a) of an m x k, or B of a k x n, matrix: dim = m or n. */
+int onnx_gemm_packed_fits(const onnx_gemm_packed *p, int is_a, int64_t k, int64_t dim);
 size_t onnx_gemm_packed_bytes(const onnx_gemm_packed *p);
 
 typedef struct onnx_gemm_args {

@@ -116,3 +116,8 @@ size_t onnx_gemm_packed_bytes(const onnx_gemm_packed *p)
 {
     return p ? p->bytes + sizeof *p : 0;
 }
+
+int onnx_gemm_packed_fits(const onnx_gemm_packed *p, int is_a, int64_t k, int64_t dim)
+{
+    return p && p->is_a == is_a && p->k == k && p->dim == dim;
+}
