@@ -1,6 +1,7 @@
 /* The GEMM's loops (gemm.h): cache blocks, per-call packing, edge tiles, the epilogue, and the
  * split over the thread pool. */
 #include <stdatomic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,34 +22,27 @@ typedef struct gemm_job {
     int64_t mc, nc;
     int split_n;        /* tasks take column ranges (else row ranges) */
     int64_t per_task;   /* columns or rows per task, a multiple of NR or MR */
+    onnx_gemm_epi epi;  /* the kernels' fused store (full tiles), at C(0, 0) */
+    int fused;          /* epi applies: a bias, Relu or Clip */
+    int other_act;      /* an activation the kernels do not fuse: applied per tile after */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
-/* bias and activation on the finished rows x cols tile at C(i0, j0) */
-static void gemm_epilogue(const onnx_gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
-                          int64_t cols)
+/* bias and activation on a finished edge tile (rows x cols at C(i0, j0)), or on C when k = 0:
+ * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1) */
+static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *kd, int64_t i0,
+                          int64_t j0, int64_t rows, int64_t cols)
 {
-    const int relu = g->act.kind == ONNX_ACT_RELU, clip = g->act.kind == ONNX_ACT_CLIP;
-    const float lo = g->act.alpha, hi = g->act.beta;
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = g->c + (i0 + r) * g->ldc + j0;
-        if (g->row_bias) {
-            const float rb = g->row_bias[i0 + r];
-            for (int64_t j = 0; j < cols; j++) row[j] += rb;
-        }
-        if (g->col_bias) {
-            const float *cb = g->col_bias + j0;
-            for (int64_t j = 0; j < cols; j++) row[j] += cb[j];
-        }
-        if (relu) {
-            for (int64_t j = 0; j < cols; j++) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
-        } else if (clip) {
-            for (int64_t j = 0; j < cols; j++)
-                row[j] = row[j] < lo ? lo : (row[j] > hi ? hi : row[j]);
-        } else if (g->act.kind != ONNX_ACT_NONE) {
-            onnx_activation_apply(&g->act, row, (size_t)cols);
-        }
-    }
+    const onnx_activation_kind ak = g->act.kind;
+    float lo = -INFINITY, hi = INFINITY;
+    if (ak == ONNX_ACT_RELU) lo = 0.0f;
+    if (ak == ONNX_ACT_CLIP) lo = g->act.alpha, hi = g->act.beta;
+    float *c = g->c + i0 * g->ldc + j0;
+    if (g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP)
+        kd->epilogue(c, g->ldc, rows, cols, g->row_bias ? g->row_bias + i0 : NULL,
+                     g->col_bias ? g->col_bias + j0 : NULL, lo, hi);
+    if (ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP)
+        for (int64_t r = 0; r < rows; r++) onnx_activation_apply(&g->act, c + r * g->ldc, (size_t)cols);
 }
 
 /* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
@@ -87,15 +81,23 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                         const int64_t rows = mc - ir < mr ? mc - ir : mr;
                         float *ct = g->c + (ic + ir) * g->ldc + jc + jr;
                         if (rows == mr && cols == nr) {
-                            kern(kc, ap + ir * kc, bp + jr * kc, ct, g->ldc, g->alpha, acc);
+                            /* a full tile: bias and Relu/Clip in the kernel's store */
+                            onnx_gemm_epi epi = jb->epi;
+                            if (epi.row_bias) epi.row_bias += ic + ir;
+                            if (epi.col_bias) epi.col_bias += jc + jr;
+                            kern(kc, ap + ir * kc, bp + jr * kc, ct, g->ldc, g->alpha, acc,
+                                 last && jb->fused ? &epi : NULL);
+                            if (last && jb->other_act)
+                                for (int64_t r = 0; r < rows; r++)
+                                    onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
                         } else {
-                            kern(kc, ap + ir * kc, bp + jr * kc, tmp, nr, g->alpha, 0);
+                            kern(kc, ap + ir * kc, bp + jr * kc, tmp, nr, g->alpha, 0, NULL);
                             for (int64_t r = 0; r < rows; r++)
                                 for (int64_t j = 0; j < cols; j++)
                                     ct[r * g->ldc + j] =
                                         tmp[r * nr + j] + (acc ? ct[r * g->ldc + j] : 0.0f);
+                            if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
                         }
-                        if (last) gemm_epilogue(g, ic + ir, jc + jr, rows, cols);
                     }
                 }
             }
@@ -133,7 +135,7 @@ static void gemm_no_k(const onnx_gemm_args *g)
 {
     for (int64_t i = 0; i < g->m; i++)
         if (!g->accumulate) memset(g->c + i * g->ldc, 0, (size_t)g->n * sizeof(float));
-    gemm_epilogue(g, 0, 0, g->m, g->n);
+    gemm_epilogue(g, onnx_gemm_kernel_desc_of(onnx_gemm_kernel()), 0, 0, g->m, g->n);
 }
 
 static int64_t gemm_round_up(int64_t v, int64_t r)
@@ -155,6 +157,13 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         return -1;
     gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};
     const int mr = jb.kd->mr, nr = jb.kd->nr;
+    const onnx_activation_kind ak = g->act.kind;
+    jb.epi = (onnx_gemm_epi){.row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY,
+                             .hi = INFINITY};
+    if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
+    if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
+    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP;
+    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
     int tasks = onnx_tpool_threads(pool);

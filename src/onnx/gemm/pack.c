@@ -58,6 +58,12 @@ void onnx_gemm_pack_block(const float *src, int64_t ld, int trans, int is_a, int
         const float *row = src + (p0 + p) * ld + q0;
         float *d = dst + p * r;
         int64_t q = 0;
+        if (r == 32) /* a fixed count: a few vector moves, not a memcpy call per panel */
+            for (; q < full; q += 32, d += 32 * kc)
+                for (int t = 0; t < 32; t++) d[t] = row[q + t];
+        else if (r == 16)
+            for (; q < full; q += 16, d += 16 * kc)
+                for (int t = 0; t < 16; t++) d[t] = row[q + t];
         for (; q < full; q += r, d += r * kc) memcpy(d, row + q, (size_t)r * sizeof(float));
         if (q < len) memcpy(d, row + q, (size_t)(len - q) * sizeof(float));
     }

@@ -1,14 +1,12 @@
 /* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: depthwise by phase planes
  * (conv_depthwise.c); 3x3 stride-1 ones with enough channels and tiles by Winograd F(2x2, 3x3)
- * (conv_winograd.c, weights transformed in prepare where small); otherwise sgemm, on X in place for 1x1 stride-1 kernels, per tap on the
- * padded planes in place for small stride-1 convolutions with wide outputs, else on an im2col
- * built from phase planes (conv_phase.h; a direct unfold for 3-D windows and kernels over 16).
- * The GEMM's output is first filled with the bias (and the fused residual, see fuse.c) and the
- * product accumulated onto it (beta 1), which replaces both OpenBLAS's zeroing of C and a
- * separate bias pass; the fused activation then runs while the output is in cache.
- * The ONNX weight layout M x (C/group * kernel) is already the GEMM's A matrix per group, so
- * constant weights need no packing at load. */
-#include <cblas.h>
+ * (conv_winograd.c, weights transformed and packed in prepare where small); otherwise a GEMM
+ * (nn_gemm.h): on X in place for 1x1 stride-1 kernels, per tap on the padded planes in place
+ * for small stride-1 convolutions with wide outputs, else on an im2col built from phase planes
+ * (conv_phase.h; a direct unfold for 3-D windows and kernels over 16). The ONNX weight layout
+ * M x (C/group * kernel) is the GEMM's A per group, packed at load (conv_state); the bias and
+ * the fused activation are applied in the GEMM's store, a fused residual is copied into the
+ * output first and accumulated onto. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +113,8 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
 
 /* One image and group by taps (see conv_taps_pay): w is mg x (cg * ntaps) as in
  * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
-static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const float *ph,
+static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, float *wtap,
+                     const float *ph,
                       float *ygrid, int64_t grid, int64_t mg, int64_t cg, const float *bias,
                       const float *res, float *y, const onnx_activation *act)
 {
@@ -124,10 +123,12 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
         for (int64_t mo = 0; mo < mg; mo++)
             for (int64_t ci = 0; ci < cg; ci++)
                 wtap[(k * mg + mo) * cg + ci] = w[(mo * cg + ci) * nt + k];
-    for (int64_t k = 0; k < nt; k++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)grid, (int)cg, 1.0f,
-                    wtap + k * mg * cg, (int)cg, ph + p->tap_off[k], (int)p->total, k ? 1.0f : 0.0f,
-                    ygrid, (int)grid);
+    for (int64_t k = 0; k < nt; k++) {
+        onnx_gemm_args g = {.m = mg, .n = grid, .k = cg, .a = wtap + k * mg * cg, .lda = cg,
+                            .b = ph + p->tap_off[k], .ldb = (int64_t)p->total, .alpha = 1.0f,
+                            .c = ygrid, .ldc = grid, .accumulate = k > 0};
+        if (nn_gemm_f32(ctx, &g) != 0) return -1;
+    }
     for (int64_t mo = 0; mo < mg; mo++) {
         float *yr = y + mo * out_size;
         nn_k_gather_block(yr, p->ow, ygrid + mo * grid, p->ld, p->oh, p->ow, 1);
@@ -135,6 +136,7 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
         if (bias) nn_k_add_scalar(yr, bias[mo], out_size);
         nn_activation_run(act, yr, out_size);
     }
+    return 0;
 }
 
 /* node->state of a Conv with constant float32 weights: W packed at load as the GEMM's A,
@@ -143,6 +145,7 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
 typedef struct conv_state {
     int64_t m, c;                              /* W's dims 0 and 1 */
     onnx_gemm_packed *wino[NN_WINO_FREQS];     /* or all NULL */
+    onnx_gemm_packed *expand;                  /* a fused 1x1 Conv's weights (input 4), or NULL */
     int64_t groups;
     onnx_gemm_packed *w[];                     /* per group, or NULL */
 } conv_state;
@@ -304,9 +307,10 @@ static int conv_by_taps(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
             conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
-            conv_taps(pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
-                      j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
-                      j->y + at0, j->act);
+            if (conv_taps(j->ctx, pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg,
+                          j->cg, j->bias ? j->bias + gi * j->mg : NULL,
+                          j->res ? j->res + at0 : NULL, j->y + at0, j->act) != 0)
+                return -1;
         }
     return 0;
 }
@@ -536,14 +540,16 @@ int nn_conv_run(onnx_ctx *ctx)
         if (onnx_tensor_numel(yt) == 0) return 0;
         if (we && group == c) {
             int rc = nn_conv_expand_depthwise(
-                ctx, x_in->data, x_in->dims[1], we->data, be ? be->data : NULL, c, w->data, bias,
+                ctx, x_in->data, x_in->dims[1], we->data, st ? st->expand : NULL,
+                be ? be->data : NULL, c, w->data, bias,
                 r ? r->data : NULL, yt->data, n, m, &g, &act_in, &act);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
     if (we && onnx_tensor_numel(x) > 0 &&
         !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
-                                         we->data, be ? be->data : NULL, c)))
+                                         we->data, st ? st->expand : NULL, be ? be->data : NULL,
+                                         c)))
         return -1;
     if (yt)
         return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c,
@@ -616,6 +622,11 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
             free(u);
         }
     }
+    /* a fused 1x1 Conv's weights (fuse_conv_dw.c): e_ch x c x 1 x 1 */
+    const onnx_tensor *we = node->n_inputs > 4 ? consts[4] : NULL;
+    if (we && onnx_attr_int(node, "inferd_expand", 0) && we->dtype == INFERD_DTYPE_FP32 &&
+        we->ndim == 4 && onnx_tensor_numel(we) > 0)
+        st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
     node->state = st;
     return 0;
 }
@@ -626,6 +637,7 @@ void nn_conv_release(onnx_node *node)
     if (!st) return;
     for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
     for (int64_t gi = 0; gi < st->groups; gi++) onnx_gemm_packed_free(st->w[gi]);
+    onnx_gemm_packed_free(st->expand);
     free(st);
     node->state = NULL;
 }
