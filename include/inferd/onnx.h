@@ -155,4 +155,24 @@ int onnx_session_output(const onnx_session *session, int i, onnx_output *out);
 /* Largest number of bytes of intermediate buffers the session held at once (across runs). */
 size_t onnx_session_peak_bytes(const onnx_session *session);
 
+/* ---- Profiling --------------------------------------------------------------------------- */
+
+/* Per-node run time, off by default (then it costs one branch per node). Switching it on (on
+ * != 0) starts every node's count from zero; off frees the counts. Returns 0 or ONNX_E_NOMEM. */
+int onnx_session_set_profiling(onnx_session *session, int on);
+
+/* One executed node (after folding and fusion, in execution order) over the runs profiled. */
+typedef struct onnx_node_profile {
+    const char *op_type, *name; /* owned by the model */
+    const char *activation;     /* fused activation ("Relu", "Silu" ...) or NULL */
+    int64_t ns;                 /* total time in the node */
+    int64_t calls;              /* times it ran (a run in batch slices runs it per slice) */
+    char shapes[160];           /* its inputs' and outputs' shapes at the last run:
+                                   "1x3x224x224, 32x3x3x3, 32 -> 1x32x112x112" */
+} onnx_node_profile;
+
+/* Fills *out for node k, 0 <= k < onnx_model_num_exec_nodes(). Returns 0, or ONNX_E_INVALID
+ * if profiling is off or k is out of range. */
+int onnx_session_node_profile(const onnx_session *session, int k, onnx_node_profile *out);
+
 #endif

@@ -2,6 +2,7 @@
  * and reports errors. */
 #include "exec.h"
 
+#include "inferd/clock.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,6 +143,7 @@ void onnx_exec_destroy(onnx_exec *x)
     free(x->alias_root);
     free(x->alias_refs);
     free(x->pending);
+    free(x->prof);
     onnx_pool_clear(&x->pool);
     onnx_tpool_free(x->tpool);
     memset(x, 0, sizeof *x);
@@ -386,7 +388,14 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
             return ctx.err_code;
         }
     }
+    /* profiling costs one branch per node when off */
+    const int64_t t0 = x->prof ? clock_now_ns() : 0;
     int rc = node->op->run(&ctx);
+    if (x->prof && node >= x->m->nodes && node < x->m->nodes + x->m->n_nodes) {
+        onnx_node_time *t = &x->prof[node - x->m->nodes];
+        t->ns += clock_now_ns() - t0;
+        t->calls++;
+    }
     for (int s = 0; s < ctx.n_scratch; s++)
         onnx_pool_put(&x->pool, ctx.scratch[s].ptr, ctx.scratch[s].cap);
     if (rc == 0 && !ctx.err_code) {

@@ -29,6 +29,12 @@ void onnx_pool_put(onnx_pool *p, void *ptr, size_t cap);
 void onnx_pool_detach(onnx_pool *p, size_t cap);
 void onnx_pool_clear(onnx_pool *p);
 
+/* Profiling: time spent in one node over the runs since profiling was switched on. */
+typedef struct onnx_node_time {
+    int64_t ns;
+    int64_t calls;
+} onnx_node_time;
+
 typedef struct onnx_exec {
     const onnx_model *m;
     int n_values;
@@ -40,7 +46,8 @@ typedef struct onnx_exec {
     char *pending;   /* per owner: released while aliases were live */
     onnx_pool pool;
     int threads;
-    onnx_tpool *tpool; /* threads > 1: the operators' compute threads (threadpool.h) */
+    onnx_tpool *tpool;    /* threads > 1: the operators' compute threads (threadpool.h) */
+    onnx_node_time *prof; /* per node of m while profiling (profile.c), else NULL */
 } onnx_exec;
 
 /* Sets up vals for every value of m (constants point at the model's data) and, for
@@ -54,6 +61,12 @@ void onnx_exec_release(onnx_exec *x, int v);
  * ONNX_E_TOO_LARGE, with the
  * message in err. */
 int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len);
+
+/* profile.c: switches per-node timing on (allocating and zeroing x->prof; ONNX_E_NOMEM) or
+ * off (freeing it); and describes node k's time and last shapes (ONNX_E_INVALID when off or
+ * k is out of range). */
+int onnx_exec_profile_enable(onnx_exec *x, int on);
+int onnx_exec_profile_node(const onnx_exec *x, int k, onnx_node_profile *out);
 
 /* Largest accepted tensor (bytes). */
 #define ONNX_MAX_TENSOR_BYTES ((size_t)1 << 36)

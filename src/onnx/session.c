@@ -283,3 +283,13 @@ size_t onnx_session_peak_bytes(const onnx_session *s)
 {
     return s->x.pool.peak_bytes;
 }
+
+int onnx_session_set_profiling(onnx_session *s, int on)
+{
+    return onnx_exec_profile_enable(&s->x, on);
+}
+
+int onnx_session_node_profile(const onnx_session *s, int k, onnx_node_profile *out)
+{
+    return onnx_exec_profile_node(&s->x, k, out);
+}

@@ -14,6 +14,7 @@ static const onnx_op nn_ops[] = {
     {"GlobalAveragePool", 1, NULL, nn_global_avgpool_run, NULL},
     {"GlobalMaxPool", 1, NULL, nn_global_maxpool_run, NULL},
     {"GlobalLpPool", 1, NULL, nn_global_lppool_run, NULL},
+    {"SqueezeExcite", ONNX_OPSET_INTERNAL, NULL, nn_squeeze_excite_run, NULL},
     {"BatchNormalization", 1, NULL, nn_batchnorm_run, NULL},
     {"InstanceNormalization", 1, NULL, nn_instancenorm_run, NULL},
     {"LayerNormalization", 17, NULL, nn_layernorm_run, NULL},

@@ -78,8 +78,7 @@ float *nn_scratch_floats(onnx_ctx *ctx, size_t n);
 /* Reads the node's fused activation; returns 0, or onnx_ctx_fail(...) if it is unknown. */
 int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *act);
 
-/* Applies act to y[0..n) in place: Relu and Clip through vectorized kernels, the others
- * through onnx_activation_apply (same results). */
+/* onnx_activation_apply with an int64_t count (the nn operators' sizes). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 
 /* Whether group splits c input and m output channels, with wc (W's dims[1]) input channels

@@ -22,6 +22,7 @@ int nn_maxpool_run(onnx_ctx *ctx);        /* pool.c */
 int nn_avgpool_run(onnx_ctx *ctx);
 int nn_lppool_run(onnx_ctx *ctx);
 int nn_global_avgpool_run(onnx_ctx *ctx); /* pool_global.c */
+int nn_squeeze_excite_run(onnx_ctx *ctx); /* squeeze_excite.c (internal, fuse_se.c) */
 int nn_global_maxpool_run(onnx_ctx *ctx);
 int nn_global_lppool_run(onnx_ctx *ctx);
 int nn_batchnorm_run(onnx_ctx *ctx); /* norm_batch.c */
