@@ -13,6 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Optional hooks that let the application collect finished work on the loop threads
+ * themselves instead of posting it from another thread. `loop` is the loop's index
+ * (0..threads-1). Each may be NULL. */
+typedef struct http_loop_hooks {
+    /* Once per loop iteration, just before the loop waits for I/O. http_ex_post calls it
+     * makes for exchanges of this loop run right after it returns, on this thread, with no
+     * wake-up at all. */
+    void (*before_wait)(void *arg, int loop);
+    /* Once per loop iteration, just after the wait. */
+    void (*after_wait)(void *arg, int loop);
+    /* A file descriptor that, when readable, must wake this loop (-1: none), and what to do
+     * when it is readable (the application empties it there). */
+    int (*wake_fd)(void *arg, int loop);
+    void (*woken)(void *arg, int loop);
+    void *arg;
+} http_loop_hooks;
+
 typedef struct http_options {
     const char *host;          /* default "0.0.0.0" */
     int port;                  /* 0 = any free port (see http_server_port) */
@@ -29,6 +46,7 @@ typedef struct http_options {
                                     bodies as they grow) until the response is written. Beyond:
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
                                     0 = no limit */
+    http_loop_hooks hooks;     /* default: none */
 } http_options;
 
 void http_options_default(http_options *opts);
@@ -78,6 +96,22 @@ void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *ar
  * "Name: value\r\n" lines (copied). ex must not be used afterwards. */
 void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
                      size_t len, const char *extra_headers);
+/* A borrowed piece of a response body (see http_ex_respond_spans). */
+typedef struct http_span {
+    const void *base;
+    size_t len;
+} http_span;
+#define HTTP_MAX_SPANS 16
+
+/* Answers ex with a body that is head (malloc'd, taken; may be NULL with head_len 0) followed
+ * by spans[0..n) (n <= HTTP_MAX_SPANS; more is a 500), written with one scatter write and
+ * never copied. The spans are borrowed: each must stay valid and unchanged until done(arg)
+ * is called. done (may be NULL) is called exactly once, on ex's loop thread, when the
+ * response has been written or dropped (client gone, write failed, shutdown), possibly
+ * before this returns. Content-Length is head_len plus the spans' lengths. */
+void http_ex_respond_spans(http_exchange *ex, int status, const char *content_type, char *head,
+                           size_t head_len, const http_span *spans, int n,
+                           const char *extra_headers, void (*done)(void *arg), void *arg);
 /* Answers {"error": "<message>"} with the given status. */
 void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -68,6 +68,13 @@ int model_config_parse(const char *name, const char *dir, const char *json_text,
 /* Reads and parses <dir>/config.json (name = the folder's base name). 0 or -1 with err. */
 int model_config_load(const char *dir, model_config *out, char *err, size_t err_len);
 
+/* The model folder names under repo_dir (sub-directories not starting with '.'), sorted. 0
+ * with a malloc'd array of malloc'd names (free with model_repository_list_free), or -1 with
+ * err if repo_dir cannot be read. */
+int model_repository_list(const char *repo_dir, char ***names, int *count, char *err,
+                          size_t err_len);
+void model_repository_list_free(char **names, int count);
+
 /* Loads every model folder under repo_dir, in name order. A folder whose config is broken is
  * logged (path and reason) and skipped; the others still load. Returns 0 with a malloc'd
  * array in *models (caller frees with free()) and its length, or -1 with err if repo_dir

@@ -18,6 +18,12 @@ typedef struct sched_options {
     int64_t restart_backoff_min_ms; /* first restart delay after a crash (default 100) */
     int64_t restart_backoff_max_ms; /* cap of the exponential backoff (default 10000) */
     int64_t scale_interval_ms;      /* how often the pool size is reconsidered (default 500) */
+    /* Borrowed, or NULL: the node's event loops answer completions themselves
+     * (sched_poll_completions before they wait), woken by this doorbell; model m's workers
+     * ring loop (m + doorbell_loop) % loops. The completion thread is then only a backstop
+     * that looks every few milliseconds. NULL: the completion thread answers everything. */
+    struct shm_doorbell *doorbell;
+    int doorbell_loop;
 } sched_options;
 
 void sched_options_default(sched_options *opts);
@@ -42,6 +48,12 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);
 
+/* Answers the batches workers have finished, on the calling thread (an event loop's, just
+ * before it waits for I/O, after arming its doorbell), so their done() calls need no thread
+ * hop. Never blocks: when the worker table is busy it returns at once and the completion
+ * thread (the backstop) answers instead. */
+void sched_poll_completions(scheduler *s);
+
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own
  * shm_arena_alloc allocation in req->model's arena) and outputs. Call after encoding the
  * response, also after a rejected submit. Does nothing if req->model is out of range. */
@@ -56,6 +68,10 @@ int sched_all_ready(scheduler *s);
 int sched_find_model(const scheduler *s, const char *name);
 const model_config *sched_model(const scheduler *s, int m);
 int sched_model_count(const scheduler *s);
+
+/* Stops accepting (submit answers 503) at once and returns; queued and running requests go
+ * on (sched_drain then waits for them). Any thread. */
+void sched_stop_intake(scheduler *s);
 
 /* Stops accepting (submit answers 503), waits up to timeout_ms for every queued and running
  * request to be answered, then stops the workers. Returns the number of requests still

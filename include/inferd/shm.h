@@ -224,6 +224,9 @@ typedef struct shm_region {
     uint8_t *completions;     /* base + completions_off */
     size_t ring_stride;       /* bytes per model ring (header + cells, 64-aligned) */
     size_t completion_stride; /* bytes per completion ring (header + items, 64-aligned) */
+    /* Worker only, process-local: the node's doorbell for this worker's completions
+     * (include/inferd/shm_doorbell.h), or NULL to wake the node's completion waiter. */
+    const struct shm_doorbell_end *doorbell;
 } shm_region;
 
 /* Fills cfg with the defaults above. */
@@ -327,7 +330,7 @@ int shm_batch_read_result(const shm_region *region, uint32_t slot, int32_t *stat
  * bumps in_hand. Returns 0 with the slot, or -EAGAIN if none is queued. */
 int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32_t *slot);
 /* Marks the batch DONE, pushes it on w's completion ring, drops in_hand, wakes the node if it
- * sleeps. Returns 0, or -EAGAIN if the completion ring is full (retry). */
+ * sleeps (rings region->doorbell when set, else wakes the header's completion waiter). Returns 0, or -EAGAIN if the completion ring is full (retry). */
 int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot);
 
 /* ---- node-private arena allocator (its metadata never lives in the region) ------------------- */

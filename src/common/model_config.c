@@ -380,10 +380,10 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int model_repository_load(const char *repo_dir, model_config **models, int *count, char *err,
+int model_repository_list(const char *repo_dir, char ***names_out, int *count, char *err,
                           size_t err_len)
 {
-    *models = NULL;
+    *names_out = NULL;
     *count = 0;
     DIR *d = repo_dir ? opendir(repo_dir) : NULL;
     if (!d) {
@@ -419,21 +419,39 @@ int model_repository_load(const char *repo_dir, model_config **models, int *coun
         n++;
     }
     closedir(d);
-    model_config *out = NULL;
-    if (!oom && n > 0) {
-        out = calloc(n, sizeof *out);
-        if (!out) oom = 1;
-    }
-    if (oom) {
-        for (size_t i = 0; i < n; i++) free(names[i]);
-        free(names);
-        free(out);
+    if (oom || n > INT32_MAX) {
+        model_repository_list_free(names, (int)n);
         snprintf(err, err_len, "out of memory reading %s", repo_dir);
         return -1;
     }
     if (n > 1) qsort(names, n, sizeof *names, name_cmp);
+    *names_out = names;
+    *count = (int)n;
+    return 0;
+}
+
+void model_repository_list_free(char **names, int count)
+{
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+}
+
+int model_repository_load(const char *repo_dir, model_config **models, int *count, char *err,
+                          size_t err_len)
+{
+    *models = NULL;
+    *count = 0;
+    char **names = NULL;
+    int n = 0;
+    if (model_repository_list(repo_dir, &names, &n, err, err_len) != 0) return -1;
+    model_config *out = NULL;
+    if (n > 0 && !(out = calloc((size_t)n, sizeof *out))) {
+        model_repository_list_free(names, n);
+        snprintf(err, err_len, "out of memory reading %s", repo_dir);
+        return -1;
+    }
     int k = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         char dir[MODEL_PATH_LEN + 300];
         char why[256];
         snprintf(dir, sizeof dir, "%s/%s", repo_dir, names[i]);
@@ -444,9 +462,8 @@ int model_repository_load(const char *repo_dir, model_config **models, int *coun
         } else {
             k++;
         }
-        free(names[i]);
     }
-    free(names);
+    model_repository_list_free(names, n);
     *models = out;
     *count = k;
     return 0;

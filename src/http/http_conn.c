@@ -583,9 +583,11 @@ static void conn_flush(http_conn *c)
             return;
         }
         w->conn = c;
-        uv_buf_t bufs[FLUSH_BATCH * 3];
+        uv_buf_t bufs[FLUSH_BATCH * 3 + HTTP_MAX_SPANS];
+        const int cap = (int)(sizeof bufs / sizeof bufs[0]);
         int nb = 0;
-        while (c->q_head && c->q_head->ready && w->n < FLUSH_BATCH) {
+        while (c->q_head && c->q_head->ready && w->n < FLUSH_BATCH &&
+               nb + 3 + c->q_head->n_spans <= cap) {
             http_exchange *ex = c->q_head;
             c->q_head = ex->next;
             if (!c->q_head) c->q_tail = NULL;
@@ -601,6 +603,10 @@ static void conn_flush(http_conn *c)
             bufs[nb++] = http_buf_span((char *)line, strlen(line));
             if (ex->resp_body_len && ex->method != HTTP_HEAD)
                 bufs[nb++] = http_buf_span(ex->resp_body, ex->resp_body_len);
+            for (int i = 0; i < ex->n_spans && ex->method != HTTP_HEAD; i++)
+                if (ex->resp_spans[i].len)
+                    bufs[nb++] =
+                        http_buf_span((char *)ex->resp_spans[i].base, ex->resp_spans[i].len);
             if (ex->close_after) {
                 c->no_more = 1;
                 c->close_when_flushed = 1;

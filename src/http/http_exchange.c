@@ -36,6 +36,8 @@ http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
 void http_exchange_free(http_exchange *ex)
 {
     if (!ex) return;
+    if (ex->resp_done) ex->resp_done(ex->resp_done_arg);
+    free(ex->resp_spans);
     if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
     free(ex->url);
     free(ex->headers);
@@ -65,13 +67,14 @@ void http_exchange_set_response(http_exchange *ex, int status, const char *conte
     ex->status = status;
     ex->resp_body = body;
     ex->resp_body_len = body ? len : 0;
+    size_t total = ex->resp_body_len + ex->spans_len;
     http_buf b;
     http_buf_init(&b);
     /* HEAD: the same headers as GET, Content-Length included (RFC 9110 9.3.2); the body is
      * left out when written. */
     http_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
                     http_status_text(status), content_type ? content_type : "application/json",
-                    ex->resp_body_len);
+                    total);
     if (extra_headers) http_buf_puts(&b, extra_headers);
     free(ex->resp_head);
     ex->resp_head = http_buf_take(&b, &ex->resp_head_len);

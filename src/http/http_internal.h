@@ -47,6 +47,11 @@ struct http_exchange {
     size_t resp_head_len;
     char *resp_body;
     size_t resp_body_len;
+    http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
+    int n_spans;
+    size_t spans_len;             /* their total length */
+    void (*resp_done)(void *arg); /* called once when ex is freed (written or dropped) */
+    void *resp_done_arg;
 };
 
 struct http_loop {
@@ -58,6 +63,13 @@ struct http_loop {
     int listener_open;
     uv_async_t post_async; /* posts from other threads */
     uv_async_t ctl_async;  /* shutdown phases */
+    int index;             /* 0..n_loops-1 */
+    uv_prepare_t before;   /* opts.hooks.before_wait */
+    uv_check_t after;      /* opts.hooks.after_wait */
+    uv_poll_t wake;        /* opts.hooks.wake_fd, when it gives one */
+    int hooks_open;        /* before and after are initialised (and wake when wake_open) */
+    int wake_open;
+    int tick_posted; /* this loop's thread only: before_wait posted to this loop */
     int asyncs_open;
     pthread_t thread;
     int thread_started;

@@ -17,6 +17,40 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     http_conn_respond(ex);
 }
 
+void http_ex_respond_spans(http_exchange *ex, int status, const char *content_type, char *head,
+                           size_t head_len, const http_span *spans, int n,
+                           const char *extra_headers, void (*done)(void *arg), void *arg)
+{
+    if (!ex) {
+        free(head);
+        if (done) done(arg);
+        return;
+    }
+    ex->resp_done = done; /* from here on, freeing ex calls done */
+    ex->resp_done_arg = arg;
+    if (n < 0 || n > HTTP_MAX_SPANS) {
+        free(head);
+        http_ex_error(ex, 500, "", "response has too many pieces (%d)", n);
+        return;
+    }
+    size_t total = 0;
+    if (n > 0) {
+        ex->resp_spans = malloc((size_t)n * sizeof *spans);
+        if (!ex->resp_spans) {
+            free(head);
+            http_ex_error(ex, 500, "", "out of memory");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            ex->resp_spans[i] = spans[i];
+            total += spans[i].len; /* each is a piece of memory: the sum cannot wrap */
+        }
+    }
+    ex->n_spans = n;
+    ex->spans_len = total;
+    http_ex_respond(ex, status, content_type, head, head_len, extra_headers);
+}
+
 void http_ex_error(http_exchange *ex, int status, const char *extra_headers, const char *fmt, ...)
 {
     char msg[512];

@@ -47,6 +47,67 @@ static void on_post(uv_async_t *a)
     run_posts(a->data);
 }
 
+/* The loop whose before_wait hook runs on this thread (posts to it need no wake-up). */
+static _Thread_local http_loop *ticking;
+
+static void on_before_wait(uv_prepare_t *p)
+{
+    http_loop *lp = p->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (!h->before_wait) return;
+    ticking = lp;
+    lp->tick_posted = 0;
+    h->before_wait(h->arg, lp->index);
+    ticking = NULL;
+    if (lp->tick_posted) run_posts(lp);
+}
+
+static void on_after_wait(uv_check_t *c)
+{
+    http_loop *lp = c->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (h->after_wait) h->after_wait(h->arg, lp->index);
+}
+
+static void on_wake(uv_poll_t *p, int status, int events)
+{
+    (void)status, (void)events;
+    http_loop *lp = p->data;
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (h->woken) h->woken(h->arg, lp->index);
+}
+
+/* Starts the loop's hooks (no-op without any). */
+static void hooks_open(http_loop *lp)
+{
+    const http_loop_hooks *h = &lp->srv->opts.hooks;
+    if (!h->before_wait && !h->after_wait && !h->wake_fd) return;
+    uv_prepare_init(&lp->loop, &lp->before); /* cannot fail on an initialised loop */
+    uv_check_init(&lp->loop, &lp->after);
+    lp->before.data = lp->after.data = lp;
+    uv_prepare_start(&lp->before, on_before_wait);
+    uv_check_start(&lp->after, on_after_wait);
+    lp->hooks_open = 1;
+    int fd = h->wake_fd ? h->wake_fd(h->arg, lp->index) : -1;
+    if (fd >= 0 && uv_poll_init(&lp->loop, &lp->wake, fd) == 0) {
+        lp->wake.data = lp;
+        uv_poll_start(&lp->wake, UV_READABLE, on_wake);
+        lp->wake_open = 1;
+    } else if (fd >= 0) {
+        log_warn("http: loop %d cannot watch its wake-up fd: answers wait for its next turn",
+                 lp->index);
+    }
+}
+
+static void hooks_close(http_loop *lp)
+{
+    if (!lp->hooks_open) return;
+    uv_close((uv_handle_t *)&lp->before, NULL);
+    uv_close((uv_handle_t *)&lp->after, NULL);
+    if (lp->wake_open) uv_close((uv_handle_t *)&lp->wake, NULL);
+    lp->hooks_open = lp->wake_open = 0;
+}
+
 void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg)
 {
     http_loop *lp = ex->lp;
@@ -61,8 +122,10 @@ void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), v
     if (lp->post_tail) lp->post_tail->post_next = ex;
     else lp->post_head = ex;
     lp->post_tail = ex;
-    /* under the lock: the handle cannot be closed between the check and the send */
-    uv_async_send(&lp->post_async);
+    /* under the lock: the handle cannot be closed between the check and the send; from
+     * this loop's own tick, on_tick runs the list when the tick returns */
+    if (ticking == lp) lp->tick_posted = 1;
+    else uv_async_send(&lp->post_async);
     pthread_mutex_unlock(&lp->post_lock);
 }
 
@@ -79,6 +142,7 @@ static void http_loop_maybe_finish(http_loop *lp)
     lp->asyncs_open = 0;
     uv_close((uv_handle_t *)&lp->post_async, NULL);
     uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+    hooks_close(lp);
 }
 
 static void on_ctl(uv_async_t *a)
@@ -234,6 +298,8 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         }
         lp->post_async.data = lp->ctl_async.data = lp;
         lp->asyncs_open = 1;
+        lp->index = i;
+        hooks_open(lp);
         n_init++;
         rc = http_listener_open(lp, opts->host, &port, err, err_len);
     }
@@ -262,6 +328,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
             http_listener_close(lp);
             uv_close((uv_handle_t *)&lp->post_async, NULL);
             uv_close((uv_handle_t *)&lp->ctl_async, NULL);
+            hooks_close(lp);
             uv_run(&lp->loop, UV_RUN_DEFAULT);
             uv_loop_close(&lp->loop);
             pthread_mutex_destroy(&lp->post_lock);

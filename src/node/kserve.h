@@ -1,40 +1,62 @@
-/* KServe v2 (Open Inference Protocol) JSON codec for the node: decodes an infer request's
- * tensors straight into shared-memory arena buffers, checked against the model's config, and
- * encodes the outputs of a finished request as the infer response. */
+/* KServe v2 (Open Inference Protocol) codec for the node, JSON with Triton's binary tensor
+ * and system shared-memory extensions: decodes an infer request's tensors straight into
+ * shared-memory arena buffers, checked against the model's config, and encodes the outputs
+ * of a finished request as the infer response. */
 #ifndef NODE_KSERVE_H
 #define NODE_KSERVE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_shm.h"
 #include "inferd/http_buf.h"
+#include "inferd/http_server.h"
 #include "inferd/infer_request.h"
 #include "inferd/model_config.h"
 #include "inferd/shm.h"
 
 typedef struct kserve_params {
-    char *id; /* the request's "id", malloc'd (caller frees), or NULL */
+    char *id; /* the request's "id", malloc'd, or NULL */
     size_t id_len;
     int64_t timeout_us; /* parameters.timeout; -1 if absent */
+    /* how each output is answered (bit i = model output i) */
+    uint32_t binary_outputs; /* as binary data after the JSON header */
+    uint32_t shm_outputs;    /* copied into out_shm[i], named in the JSON */
+    client_shm_ref out_shm[MODEL_MAX_IO];
+    char out_shm_region[MODEL_MAX_IO][CLIENT_SHM_NAME_MAX + 1];
+    client_shm_ref in_shm[MODEL_MAX_IO]; /* inputs read from client shm (held to the end) */
 } kserve_params;
 
-/* Decodes a JSON infer request for model m into req: inputs (allocated in the arena, in the
- * model's input order), batch_rows, output_mask, priority, delay_us. Returns 0, or an HTTP
- * status (400, or 503 when the arena is full) with err filled; on error nothing stays
- * allocated in the arena and params->id is NULL. On success the caller owns req's input
- * buffers (sched_release frees them) and params->id. */
-int kserve_decode_infer(const char *body, size_t len, const model_config *m,
-                        const shm_region *region, shm_arena *arena, infer_request *req,
-                        kserve_params *params, char *err, size_t err_len);
+/* Decodes an infer request for model m into req: inputs (allocated in the arena, in the
+ * model's input order), batch_rows, output_mask, priority, delay_us, and into params how the
+ * outputs are to be answered. The body's first json_len bytes are the JSON header and the
+ * rest the inputs' binary data (json_len == len: no binary part; json_len == 0: the raw form,
+ * the whole body is the only input's bytes; see kserve_binary_split). cshm (may be NULL =
+ * disabled) resolves shared_memory_region parameters. Returns 0, or an HTTP status (400, or
+ * 503 when the arena is full) with err filled; on error nothing stays allocated in the arena
+ * and params holds nothing. On success the caller owns req's input buffers (sched_release
+ * frees them) and params (kserve_params_free). */
+int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_shm *cshm,
+                        const model_config *m, const shm_region *region, shm_arena *arena,
+                        infer_request *req, kserve_params *params, char *err, size_t err_len);
+
+/* Frees params->id and drops its shared-memory references. */
+void kserve_params_free(client_shm *cshm, kserve_params *params);
 
 /* Frees req's input buffers (only for a request never given to the scheduler). */
 void kserve_free_inputs(shm_arena *arena, infer_request *req);
 
-/* Appends the JSON infer response for a finished request (the outputs selected by
- * req->output_mask, data read from the arena and bounds-checked). Returns 0, or -1 with err
- * if an output tensor is inconsistent (answer 500). */
+/* Encodes the infer response for a finished request: the outputs selected by
+ * req->output_mask, each as JSON data, or (params->binary_outputs) as binary data, or
+ * (params->shm_outputs) copied into the client's region. Appends the JSON to out; the binary
+ * outputs' bytes are not copied: spans[0..*n_spans) point at them in the arena, to be sent
+ * after the JSON in that order; *json_only is 1 when no output is binary (then the body is
+ * plain JSON without Inference-Header-Content-Length). Every output is checked against the
+ * arena first. Returns 0, 400 (an output does not fit its client region) or 500 (an output
+ * tensor is inconsistent), with err. */
 int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
-                        const char *id, size_t id_len, http_buf *out, char *err, size_t err_len);
+                        const kserve_params *params, http_buf *out, http_span *spans, int *n_spans,
+                        int *json_only, char *err, size_t err_len);
 
 /* Appends the data of tensor t as a flat JSON array. Returns 0 or -1 with err. */
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *out, char *err,

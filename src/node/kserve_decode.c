@@ -1,6 +1,7 @@
-/* KServe v2 JSON infer request -> infer_request, checked against the model config. The
- * request minus its tensor data is parsed with jansson; each tensor's data is decoded from
- * the request text straight into its arena buffer (no JSON tree, no intermediate copy). */
+/* KServe v2 infer request -> infer_request, checked against the model config. The request
+ * minus its tensor data is parsed with jansson; each tensor's JSON data is decoded from the
+ * request text straight into its arena buffer (no JSON tree, no intermediate copy); binary
+ * and shared-memory inputs are copied in once (kserve_place.c). */
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 
 #include "kserve.h"
 #include "kserve_json.h"
+#include "kserve_place.h"
 
 #define MAX_ELEMENTS ((int64_t)1 << 40)
 
@@ -309,11 +311,97 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
     return 0;
 }
 
-static int decode_input(const json_t *in, size_t idx, const char *body, size_t body_len,
-                        const kj_span *span, const model_config *m, const shm_region *region,
-                        shm_arena *arena, infer_request *req, int *seen, char *err, size_t err_len,
-                        int *status)
+/* The binary part of a request body: inputs with binary_data_size take their bytes from
+ * here in the order of the JSON inputs. */
+typedef struct binary_part {
+    const uint8_t *p; /* the body */
+    size_t len;       /* the body's length */
+    size_t pos;       /* next unclaimed byte (starts at the JSON header's end) */
+    int present;      /* the request had Inference-Header-Content-Length */
+} binary_part;
+
+typedef struct decode_env {
+    const char *body;
+    size_t body_len; /* the JSON header's length */
+    binary_part *bin;
+    client_shm *cshm;
+    const model_config *m;
+    const shm_region *region;
+    shm_arena *arena;
+    infer_request *req;
+    kserve_params *params;
+    int *seen;
+    char *err;
+    size_t err_len;
+    int *status;
+} decode_env;
+
+/* An input with binary_data_size or shared_memory_region: its bytes are copied in whole. */
+static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_spec *shm,
+                        const model_io *io, int j, shm_tensor *t, int64_t elements)
 {
+    char *err = e->err;
+    size_t err_len = e->err_len;
+    if (shm->present) {
+        client_shm_ref *ref = &e->params->in_shm[j];
+        int rc = e->cshm ? client_shm_acquire(e->cshm, shm->region, shm->offset, shm->byte_size,
+                                              ref, err, err_len)
+                         : CLIENT_SHM_EOFF;
+        if (rc == CLIENT_SHM_EOFF)
+            snprintf(err, err_len,
+                     "input '%s': client shared memory is disabled (start the "
+                     "node with --allow-client-shm)",
+                     io->name);
+        else if (rc) {
+            char why[384];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, err_len, "input '%s': %s", io->name, why);
+        }
+        if (rc) return -1;
+        return kserve_place_bytes(io->name, "its shared memory", t, elements, ref->ptr, ref->len, 1,
+                                  e->region, e->arena, e->req, j, e->seen, err, err_len, e->status);
+    }
+    const json_t *v = json_object_get(params, "binary_data_size");
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, err_len,
+                 "input '%s': parameters.binary_data_size must be a non-negative "
+                 "integer",
+                 io->name);
+        return -1;
+    }
+    uint64_t n = (uint64_t)json_integer_value(v);
+    binary_part *b = e->bin;
+    if (!b->present && n > 0) {
+        snprintf(err, err_len,
+                 "input '%s': binary_data_size is given but the body has no "
+                 "binary data after its JSON header (no Inference-Header-Content-Length, or "
+                 "one equal to the body's length)",
+                 io->name);
+        return -1;
+    }
+    if (n > b->len - b->pos) {
+        snprintf(err, err_len,
+                 "input '%s': binary_data_size %llu runs past the end of the body "
+                 "(%zu bytes of binary data left)",
+                 io->name, (unsigned long long)n, b->len - b->pos);
+        return -1;
+    }
+    const uint8_t *src = b->p + b->pos;
+    b->pos += (size_t)n;
+    return kserve_place_bytes(io->name, "its binary data", t, elements, src, n, 0, e->region,
+                              e->arena, e->req, j, e->seen, err, err_len, e->status);
+}
+
+static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_span *span)
+{
+    const model_config *m = e->m;
+    const char *body = e->body;
+    size_t body_len = e->body_len;
+    const shm_region *region = e->region;
+    infer_request *req = e->req;
+    int *seen = e->seen;
+    char *err = e->err;
+    size_t err_len = e->err_len;
     if (!json_is_object(in)) {
         snprintf(err, err_len, "inputs[%zu]: must be an object", idx);
         return -1;
@@ -346,17 +434,37 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
                  dt, inferd_dtype_name(io->dtype));
         return -1;
     }
-    if (dtype == INFERD_DTYPE_FP16 || dtype == INFERD_DTYPE_BF16) {
-        snprintf(err, err_len, "input '%s': datatype %s is not supported in JSON requests",
-                 io->name, dt);
+    const json_t *params = json_object_get(in, "parameters");
+    if (params && !json_is_object(params)) {
+        snprintf(err, err_len, "input '%s': parameters must be an object", io->name);
         return -1;
     }
-    json_t *params = json_object_get(in, "parameters");
-    if (params && json_object_get(params, "binary_data_size")) {
+    char what[MODEL_NAME_LEN + 16];
+    snprintf(what, sizeof what, "input '%s'", io->name);
+    kserve_shm_spec shm;
+    if (kserve_shm_params(params, what, &shm, err, err_len)) return -1;
+    json_t *data = json_object_get(in, "data");
+    int has_bin = params && json_object_get(params, "binary_data_size");
+    int sources = (data != NULL) + has_bin + shm.present;
+    if (sources > 1) {
         snprintf(err, err_len,
-                 "input '%s': binary tensor data is not supported; send JSON "
-                 "'data'",
+                 "input '%s': give only one of 'data', "
+                 "parameters.binary_data_size and parameters.shared_memory_region",
                  io->name);
+        return -1;
+    }
+    if (sources == 0) {
+        snprintf(err, err_len,
+                 "input '%s': missing field 'data' (or binary_data_size or "
+                 "shared_memory_region in its parameters)",
+                 io->name);
+        return -1;
+    }
+    if (data && (dtype == INFERD_DTYPE_FP16 || dtype == INFERD_DTYPE_BF16)) {
+        snprintf(err, err_len,
+                 "input '%s': datatype %s is not supported in JSON data; send it "
+                 "as binary data",
+                 io->name, dt);
         return -1;
     }
     shm_tensor t;
@@ -370,17 +478,16 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
         snprintf(err, err_len, "input '%s': shape is too large", io->name);
         return -1;
     }
+    if (!data) {
+        if (decode_whole(e, params, &shm, io, j, &t, elements)) return -1;
+        goto batch;
+    }
     /* every element takes at least one byte of the body: refuse before sizing anything */
     if ((uint64_t)elements > body_len) {
         snprintf(err, err_len,
                  "input '%s': shape holds %lld elements but data has fewer "
                  "(the body is %zu bytes)",
                  io->name, (long long)elements, body_len);
-        return -1;
-    }
-    json_t *data = json_object_get(in, "data");
-    if (!data) {
-        snprintf(err, err_len, "input '%s': missing field 'data'", io->name);
         return -1;
     }
     /* kj_split cut every inputs[i].data out of the skeleton (null there); read the text */
@@ -404,12 +511,12 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
         nbytes = (uint64_t)elements * inferd_dtype_size(dtype);
     }
     uint64_t off = 0;
-    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
+    if (shm_arena_alloc(e->arena, nbytes ? nbytes : 8, &off) != 0) {
         snprintf(err, err_len,
                  "no room in the tensor arena for input '%s' (%llu bytes); try "
                  "again later",
                  io->name, (unsigned long long)nbytes);
-        *status = 503;
+        *e->status = 503;
         return -1;
     }
     t.offset = off;
@@ -418,6 +525,7 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
     seen[j] = 1;
     d.dst = shm_arena_ptr(region, off);
     if (stream_data(&d, text, text_len, elements)) return -1; /* the caller frees the buffer */
+batch:
     if (m->max_batch_size > 0) {
         if (req->batch_rows && req->batch_rows != t.dims[0]) {
             snprintf(err, err_len,
@@ -432,7 +540,7 @@ static int decode_input(const json_t *in, size_t idx, const char *body, size_t b
 }
 
 static int decode_params(const json_t *params, const model_config *m, infer_request *req,
-                         kserve_params *out, char *err, size_t err_len)
+                         kserve_params *out, int *binary_default, char *err, size_t err_len)
 {
     if (!params) return 0;
     if (!json_is_object(params)) {
@@ -440,6 +548,13 @@ static int decode_params(const json_t *params, const model_config *m, infer_requ
         return -1;
     }
     const json_t *v;
+    if ((v = json_object_get(params, "binary_data_output"))) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, err_len, "parameters.binary_data_output: must be true or false");
+            return -1;
+        }
+        *binary_default = json_is_true(v);
+    }
     if ((v = json_object_get(params, "timeout"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             snprintf(err, err_len,
@@ -473,11 +588,16 @@ static int decode_params(const json_t *params, const model_config *m, infer_requ
     return 0;
 }
 
-static int decode_outputs(const json_t *outs, const model_config *m, infer_request *req, char *err,
+static int decode_outputs(const json_t *outs, const model_config *m, infer_request *req,
+                          int binary_default, client_shm *cshm, kserve_params *p, char *err,
                           size_t err_len)
 {
     req->output_mask = 0;
-    if (!outs) return 0;
+    uint32_t all = (1u << m->n_outputs) - 1; /* n_outputs <= MODEL_MAX_IO = 16 */
+    if (!outs) {
+        p->binary_outputs = binary_default ? all : 0;
+        return 0;
+    }
     if (!json_is_array(outs)) {
         snprintf(err, err_len, "outputs: must be an array of {\"name\": ...}");
         return -1;
@@ -497,35 +617,94 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
                      name);
             return -1;
         }
-        const json_t *p = json_object_get(o, "parameters");
-        if (p && json_is_true(json_object_get(p, "binary_data"))) {
-            snprintf(err, err_len, "outputs[%zu]: binary_data is not supported", i);
+        if (req->output_mask & (1u << j)) {
+            snprintf(err, err_len, "outputs[%zu]: output '%s' asked for twice", i, name);
             return -1;
         }
+        const json_t *prm = json_object_get(o, "parameters");
+        if (prm && !json_is_object(prm)) {
+            snprintf(err, err_len, "outputs[%zu]: parameters must be an object", i);
+            return -1;
+        }
+        if (prm && json_object_get(prm, "binary_data_size")) {
+            snprintf(err, err_len,
+                     "outputs[%zu]: binary_data_size belongs to response outputs; "
+                     "ask for binary data with \"binary_data\": true",
+                     i);
+            return -1;
+        }
+        const json_t *bd = prm ? json_object_get(prm, "binary_data") : NULL;
+        if (bd && !json_is_boolean(bd)) {
+            snprintf(err, err_len, "outputs[%zu]: parameters.binary_data must be true or false", i);
+            return -1;
+        }
+        int binary = bd ? json_is_true(bd) : binary_default;
+        char what[32];
+        snprintf(what, sizeof what, "outputs[%zu]", i);
+        kserve_shm_spec shm;
+        if (kserve_shm_params(prm, what, &shm, err, err_len)) return -1;
+        if (shm.present) {
+            if (bd && json_is_true(bd)) {
+                snprintf(err, err_len,
+                         "outputs[%zu]: binary_data and shared_memory_region "
+                         "cannot both be given",
+                         i);
+                return -1;
+            }
+            binary = 0;
+            int rc = cshm ? client_shm_acquire(cshm, shm.region, shm.offset, shm.byte_size,
+                                               &p->out_shm[j], err, err_len)
+                          : CLIENT_SHM_EOFF;
+            if (rc == CLIENT_SHM_EOFF)
+                snprintf(err, err_len,
+                         "outputs[%zu]: client shared memory is disabled (start "
+                         "the node with --allow-client-shm)",
+                         i);
+            if (rc) return -1;
+            p->shm_outputs |= 1u << j;
+            snprintf(p->out_shm_region[j], sizeof p->out_shm_region[j], "%s", shm.region);
+        }
+        if (binary) p->binary_outputs |= 1u << j;
         req->output_mask |= 1u << j;
     }
     return 0;
 }
 
-int kserve_decode_infer(const char *body, size_t len, const model_config *m,
-                        const shm_region *region, shm_arena *arena, infer_request *req,
-                        kserve_params *params, char *err, size_t err_len)
+void kserve_params_free(client_shm *cshm, kserve_params *p)
 {
-    params->id = NULL;
-    params->id_len = 0;
+    free(p->id);
+    p->id = NULL;
+    p->id_len = 0;
+    for (int i = 0; i < MODEL_MAX_IO; i++) {
+        if (cshm) {
+            client_shm_release(cshm, &p->in_shm[i]);
+            client_shm_release(cshm, &p->out_shm[i]);
+        }
+    }
+    p->shm_outputs = 0;
+}
+
+int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_shm *cshm,
+                        const model_config *m, const shm_region *region, shm_arena *arena,
+                        infer_request *req, kserve_params *params, char *err, size_t err_len)
+{
+    memset(params, 0, sizeof *params);
     params->timeout_us = -1;
     req->n_inputs = 0;
     req->batch_rows = 1;
     req->priority = 0;
     req->delay_us = -1;
-    if (len == 0) {
+    if (json_len > len) json_len = len;
+    if (json_len == 0 && len > 0) /* Inference-Header-Content-Length: 0 */
+        return kserve_decode_raw(body, len, m, region, arena, req, params, err, err_len);
+    if (json_len == 0) {
         snprintf(err, err_len, "empty request body: expected a JSON object with 'inputs'");
         return 400;
     }
     kj_span spans[KJ_MAX_SPANS];
     char *skeleton;
     size_t skeleton_len;
-    if (kj_split(body, len, spans, &skeleton, &skeleton_len, err, err_len)) return 400;
+    if (kj_split(body, json_len, spans, &skeleton, &skeleton_len, err, err_len)) return 400;
     json_error_t jerr;
     json_t *root =
         json_loadb(skeleton, skeleton_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
@@ -536,6 +715,10 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
     }
     int status = 400;
     int seen[MODEL_MAX_IO] = {0};
+    int binary_default = 0;
+    binary_part bin = {(const uint8_t *)body, len, json_len, json_len < len};
+    decode_env env = {body, json_len, &bin, cshm, m,       region, arena,
+                      req,  params,   seen, err,  err_len, &status};
     const json_t *inputs, *id;
     if (!json_is_object(root)) {
         snprintf(err, err_len, "request body must be a JSON object");
@@ -546,8 +729,12 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
         snprintf(err, err_len, "id: must be a string");
         goto fail;
     }
-    if (decode_params(json_object_get(root, "parameters"), m, req, params, err, err_len)) goto fail;
-    if (decode_outputs(json_object_get(root, "outputs"), m, req, err, err_len)) goto fail;
+    if (decode_params(json_object_get(root, "parameters"), m, req, params, &binary_default, err,
+                      err_len))
+        goto fail;
+    if (decode_outputs(json_object_get(root, "outputs"), m, req, binary_default, cshm, params, err,
+                       err_len))
+        goto fail;
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs)) {
         snprintf(err, err_len, "missing array field 'inputs'");
@@ -562,10 +749,15 @@ int kserve_decode_infer(const char *body, size_t len, const model_config *m,
     memset(req->inputs, 0, sizeof req->inputs);
     req->batch_rows = 0;
     for (size_t i = 0; i < json_array_size(inputs); i++)
-        if (decode_input(json_array_get(inputs, i), i, body, len,
-                         i < KJ_MAX_SPANS ? &spans[i] : NULL, m, region, arena, req, seen, err,
-                         err_len, &status))
+        if (decode_input(&env, json_array_get(inputs, i), i, i < KJ_MAX_SPANS ? &spans[i] : NULL))
             goto fail;
+    if (bin.pos != bin.len) {
+        snprintf(err, err_len,
+                 "%zu bytes of binary data after the JSON header belong to no "
+                 "input (the inputs' binary_data_size add up to %zu)",
+                 bin.len - bin.pos, bin.pos - json_len);
+        goto fail;
+    }
     if (m->max_batch_size == 0) req->batch_rows = 1;
     if (id) {
         params->id_len = json_string_length(id);
@@ -585,6 +777,8 @@ fail:
         if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
     memset(req->inputs, 0, sizeof req->inputs);
     req->n_inputs = 0;
+    kserve_params_free(cshm, params);
+    params->binary_outputs = 0;
     json_decref(root);
     return status;
 }

@@ -1,4 +1,5 @@
-/* KServe v2 JSON infer response from a finished request's output tensors in the arena.
+/* KServe v2 infer response from a finished request's output tensors in the arena: JSON data,
+ * binary data (pointed at, never copied) or a copy into the client's shared memory.
  * Numbers are printed exactly: FP32 with %.9g, FP64 with %.17g (round-trip precision);
  * non-finite values, which JSON cannot express, as the strings "NaN", "Inf", "-Inf". */
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include "inferd/half.h"
 #include "inferd/unaligned.h"
 #include "kserve.h"
+#include "kserve_binary.h"
 
 static void put_double(http_buf *b, double v, int digits)
 {
@@ -91,13 +93,51 @@ short_bytes:
     return -1;
 }
 
-int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
-                        const char *id, size_t id_len, http_buf *b, char *err, size_t err_len)
+/* Checks a binary output against the arena and its shape (BYTES: a whole walk) before any
+ * byte of it is sent. 0, or -1 with err. */
+static int check_whole(const shm_region *region, const shm_tensor *t, char *err, size_t err_len)
 {
+    if (!inferd_dtype_is_valid((int)t->dtype)) {
+        snprintf(err, err_len, "output has an invalid datatype %u", t->dtype);
+        return -1;
+    }
+    int64_t n = kserve_tensor_elements(t);
+    if (n < 0) {
+        snprintf(err, err_len, "output has an invalid shape");
+        return -1;
+    }
+    if (!shm_arena_range_ok(region, t->offset, t->nbytes)) {
+        snprintf(err, err_len, "output data lies outside the arena");
+        return -1;
+    }
+    if (t->dtype == INFERD_DTYPE_BYTES) {
+        int64_t got;
+        if (kserve_bytes_walk(shm_arena_ptr(region, t->offset), t->nbytes, &got, err, err_len))
+            return -1;
+        if (got != n) {
+            snprintf(err, err_len, "BYTES output holds %lld elements, its shape %lld",
+                     (long long)got, (long long)n);
+            return -1;
+        }
+    } else if ((uint64_t)n * inferd_dtype_size((inferd_dtype)t->dtype) != t->nbytes) {
+        snprintf(err, err_len, "output holds %llu bytes, its shape needs %llu",
+                 (unsigned long long)t->nbytes,
+                 (unsigned long long)((uint64_t)n * inferd_dtype_size((inferd_dtype)t->dtype)));
+        return -1;
+    }
+    return 0;
+}
+
+int kserve_encode_infer(const infer_request *req, const model_config *m, const shm_region *region,
+                        const kserve_params *params, http_buf *b, http_span *spans, int *n_spans,
+                        int *json_only, char *err, size_t err_len)
+{
+    *n_spans = 0;
+    *json_only = 1;
     if (req->n_outputs > MODEL_MAX_IO || (int)req->n_outputs != m->n_outputs) {
         snprintf(err, err_len, "the worker returned %u outputs, model '%s' has %d", req->n_outputs,
                  m->name, m->n_outputs);
-        return -1;
+        return 500;
     }
     char version[16];
     kserve_model_version(m, version, sizeof version);
@@ -105,9 +145,9 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
     http_buf_json_string(b, m->name, strlen(m->name));
     http_buf_puts(b, ", \"model_version\": ");
     http_buf_json_string(b, version, strlen(version));
-    if (id) {
+    if (params->id) {
         http_buf_puts(b, ", \"id\": ");
-        http_buf_json_string(b, id, id_len);
+        http_buf_json_string(b, params->id, params->id_len);
     }
     http_buf_puts(b, ", \"outputs\": [");
     int first = 1;
@@ -123,14 +163,50 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
         http_buf_puts(b, "\", \"shape\": [");
         for (uint32_t d = 0; d < t->ndim && d < SHM_MAX_DIMS; d++)
             http_buf_printf(b, d ? ", %lld" : "%lld", (long long)t->dims[d]);
-        http_buf_puts(b, "], \"data\": ");
-        if (kserve_encode_data(region, t, b, err, err_len)) return -1;
-        http_buf_puts(b, "}");
+        http_buf_puts(b, "]");
+        if (params->shm_outputs & (1u << i)) {
+            const client_shm_ref *ref = &params->out_shm[i];
+            if (check_whole(region, t, err, err_len)) return 500;
+            if (t->nbytes > ref->len) {
+                snprintf(err, err_len,
+                         "output '%s' is %llu bytes, more than the %llu of its "
+                         "shared_memory_byte_size",
+                         m->outputs[i].name, (unsigned long long)t->nbytes,
+                         (unsigned long long)ref->len);
+                return 400;
+            }
+            if (client_shm_copy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes) != 0) {
+                snprintf(err, err_len,
+                         "output '%s': the shared memory region '%s' shrank while "
+                         "it was written",
+                         m->outputs[i].name, params->out_shm_region[i]);
+                return 400;
+            }
+            http_buf_puts(b, ", \"parameters\": {\"shared_memory_region\": ");
+            const char *rn = params->out_shm_region[i];
+            http_buf_json_string(b, rn, strlen(rn));
+            http_buf_printf(b, ", \"shared_memory_byte_size\": %llu}}",
+                            (unsigned long long)t->nbytes);
+        } else if (params->binary_outputs & (1u << i)) {
+            if (check_whole(region, t, err, err_len)) return 500;
+            http_buf_printf(b, ", \"parameters\": {\"binary_data_size\": %llu}}",
+                            (unsigned long long)t->nbytes);
+            *json_only = 0;
+            if (t->nbytes) {
+                spans[*n_spans].base = shm_arena_ptr(region, t->offset);
+                spans[*n_spans].len = (size_t)t->nbytes;
+                (*n_spans)++;
+            }
+        } else {
+            http_buf_puts(b, ", \"data\": ");
+            if (kserve_encode_data(region, t, b, err, err_len)) return 500;
+            http_buf_puts(b, "}");
+        }
     }
     http_buf_puts(b, "]}");
     if (b->oom) {
         snprintf(err, err_len, "out of memory encoding the response");
-        return -1;
+        return 500;
     }
     return 0;
 }

@@ -1,6 +1,6 @@
-/* inferd: the node. Loads the model repository, creates one shared-memory region per model
- * and the scheduler (which starts the workers), serves HTTP, and drains cleanly on SIGINT/SIGTERM
- * (a second signal exits at once). */
+/* inferd: the node. Opens the model repository (the live model table: each model its own
+ * shared-memory region, scheduler and workers), serves HTTP, and drains cleanly on
+ * SIGINT/SIGTERM (a second signal exits at once). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,10 +17,12 @@
 #include "inferd/http_server.h"
 #include "inferd/log.h"
 #include "inferd/model_config.h"
+#include "inferd/repository.h"
 #include "inferd/shm.h"
-#include "node_regions.h"
+#include "client_shm.h"
+#include "node_loops.h"
 #include "routes.h"
-#include "inferd/scheduler.h"
+#include "inferd/shm_doorbell.h"
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"
@@ -38,6 +40,12 @@ typedef struct node_options {
     uint32_t batch_slots;
     int64_t live_stale_ms;
     int inflight_given; /* --max-inflight-bytes was given */
+    int allow_client_shm;
+    int max_client_shm_regions;
+    repo_mode mode;
+    int64_t poll_secs;
+    const char *load_models[REPO_MAX_MODELS];
+    int n_load_models;
 } node_options;
 
 static void usage(FILE *f)
@@ -49,6 +57,12 @@ static void usage(FILE *f)
         "  --http-port N           port to listen on (default 8000; 0 = any free port)\n"
         "  --host ADDR             address to bind (default 0.0.0.0)\n"
         "  --model-repository DIR  model repository (default: models)\n"
+        "  --model-control-mode M  none: load every model at start (default); explicit: only\n"
+        "                          --load-model NAMEs, then POST /v2/repository/models/{m}/load\n"
+        "                          and unload; poll: load all, then rescan the repository and\n"
+        "                          load new, reload changed and unload removed models\n"
+        "  --load-model NAME       explicit mode: load this model at start (repeatable)\n"
+        "  --repository-poll-secs N  poll mode: seconds between rescans (default 15)\n"
         "  --threads N             HTTP event-loop threads (default 2)\n"
         "  --log-level L           debug|info|warn|error|off (default info)\n"
         "  --log-format F          text|json (default text)\n"
@@ -63,15 +77,17 @@ static void usage(FILE *f)
         "  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => "
         "400)\n"
         "  --max-pipeline N        requests in flight per connection (default 64)\n"
-        "  --drain-timeout-ms N    on SIGTERM, wait this long for in-flight requests (default "
-        "10000)\n"
+        "  --drain-timeout-ms N    on SIGTERM or an unload, wait this long for in-flight requests\n"
+        "                          (default 10000)\n"
         "  --arena-mb N            tensor arena MiB, divided over the models without their own\n"
         "                           arena_mb (at least 16 each; default 256)\n"
-        "  --batch-slots N         batches in flight node-wide, shared fairly by the models "
-        "(1024)\n"
+        "  --batch-slots N         batches in flight per model (1024)\n"
         "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
         "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
         "                          progress for this long (default 5000)\n"
+        "  --allow-client-shm[=true|false]  serve Triton's system shared-memory extension\n"
+        "                          (/v2/systemsharedmemory; off by default)\n"
+        "  --max-client-shm-regions N  registered client regions at once (default 64)\n"
         "  --help, --version\n");
 }
 
@@ -108,12 +124,20 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_HELP,
         O_VERSION,
         O_INFLIGHT,
-        O_MAXTIMEOUT
+        O_MAXTIMEOUT,
+        O_CLIENT_SHM,
+        O_CLIENT_SHM_MAX,
+        O_MODE,
+        O_LOAD_MODEL,
+        O_POLL_SECS
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
         {"model-repository", required_argument, 0, O_REPO},
+        {"model-control-mode", required_argument, 0, O_MODE},
+        {"load-model", required_argument, 0, O_LOAD_MODEL},
+        {"repository-poll-secs", required_argument, 0, O_POLL_SECS},
         {"threads", required_argument, 0, O_THREADS},
         {"log-level", required_argument, 0, O_LEVEL},
         {"log-format", required_argument, 0, O_FORMAT},
@@ -130,6 +154,8 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
+        {"allow-client-shm", optional_argument, 0, O_CLIENT_SHM},
+        {"max-client-shm-regions", required_argument, 0, O_CLIENT_SHM_MAX},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -146,6 +172,17 @@ static int parse_args(int argc, char **argv, node_options *o)
             break;
         case O_HOST: o->http.host = optarg; break;
         case O_REPO: o->repo = optarg; break;
+        case O_MODE:
+            if (repo_mode_parse(optarg, &o->mode)) bad = "--model-control-mode";
+            break;
+        case O_LOAD_MODEL:
+            if (o->n_load_models == REPO_MAX_MODELS) bad = "--load-model (too many)";
+            else o->load_models[o->n_load_models++] = optarg;
+            break;
+        case O_POLL_SECS:
+            if (parse_i64(optarg, 1, 86400, &v)) bad = "--repository-poll-secs";
+            else o->poll_secs = v;
+            break;
         case O_THREADS:
             if (parse_i64(optarg, 1, 64, &v)) bad = "--threads";
             else o->http.threads = (int)v;
@@ -209,6 +246,17 @@ static int parse_args(int argc, char **argv, node_options *o)
             if (parse_i64(optarg, 100, 86400000, &v)) bad = "--live-stale-ms";
             else o->live_stale_ms = v;
             break;
+        case O_CLIENT_SHM:
+            if (!optarg || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0)
+                o->allow_client_shm = 1;
+            else if (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0)
+                o->allow_client_shm = 0;
+            else bad = "--allow-client-shm";
+            break;
+        case O_CLIENT_SHM_MAX:
+            if (parse_i64(optarg, 1, 4096, &v)) bad = "--max-client-shm-regions";
+            else o->max_client_shm_regions = (int)v;
+            break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: printf("inferd %s\n", INFERD_VERSION); exit(0);
@@ -226,6 +274,10 @@ static int parse_args(int argc, char **argv, node_options *o)
         fprintf(stderr, "inferd: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
+    if (o->n_load_models > 0 && o->mode != REPO_MODE_EXPLICIT) {
+        fprintf(stderr, "inferd: --load-model needs --model-control-mode explicit\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -240,6 +292,27 @@ static int backend_available(const char *backend)
     for (int i = 0; builtin[i]; i++)
         if (strcmp(builtin[i], backend) == 0) return 1;
     return 0;
+}
+
+/* Workers the repository's models may run at most, all together (for the descriptor
+ * budget); a model whose config does not parse counts nothing. */
+static uint32_t repository_worker_total(const char *dir)
+{
+    char **names = NULL;
+    int n = 0;
+    char err[256];
+    uint32_t total = 0;
+    if (model_repository_list(dir, &names, &n, err, sizeof err) != 0) return 0;
+    for (int i = 0; i < n; i++) {
+        char path[MODEL_PATH_LEN];
+        model_config *cfg = malloc(sizeof *cfg);
+        if (cfg && (size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) < sizeof path &&
+            model_config_load(path, cfg, err, sizeof err) == 0)
+            total += (uint32_t)cfg->workers_max;
+        free(cfg);
+    }
+    model_repository_list_free(names, n);
+    return total;
 }
 
 /* ---- machine limits ------------------------------------------------------------------ */
@@ -366,79 +439,67 @@ int main(int argc, char **argv)
     }
 
     char err[512];
-    model_config *all = NULL;
-    int n_all = 0;
-    if (model_repository_load(o.repo, &all, &n_all, err, sizeof err) != 0) {
-        log_error("%s", err);
-        return 1;
-    }
-    int n = 0;
-    for (int i = 0; i < n_all; i++) {
-        if (!backend_available(all[i].backend)) {
-            log_warn("model %s: skipped: backend '%s' is not available in this build", all[i].name,
-                     all[i].backend);
-            continue;
-        }
-        all[n++] = all[i];
-    }
-    if (n == 0) {
-        log_error("no model could be loaded from %s", o.repo);
-        free(all);
-        return 1;
-    }
-
-    shm_config cfg;
-    shm_config_default(&cfg);
-    uint32_t workers = 0;
-    for (int i = 0; i < n; i++) workers += (uint32_t)all[i].workers_max;
+    uint32_t workers = repository_worker_total(o.repo);
     fit_fd_limit(&o, workers * 2);
     fit_inflight_bytes(&o);
-    /* room for replacements that start while a dead worker's slot is still being reaped */
-    if (workers * 2 > cfg.max_workers) cfg.max_workers = workers * 2;
-    if (o.batch_slots) cfg.batch_slots = o.batch_slots;
-    node_regions regions;
-    if (node_regions_create(all, n, &cfg, o.arena_mb, &regions, err, sizeof err) != 0) {
-        log_error("%s", err);
-        free(all);
-        return 1;
-    }
     char worker_path[PATH_MAX];
     if (o.worker_path) snprintf(worker_path, sizeof worker_path, "%s", o.worker_path);
     else default_worker_path(worker_path, sizeof worker_path);
     if (access(worker_path, X_OK) != 0)
         log_warn("worker executable %s: %s", worker_path, strerror(errno));
 
-    sched_options sopts;
-    sched_options_default(&sopts);
-    sopts.worker_path = worker_path;
-    scheduler *sched = NULL;
-    if (sched_create(&sopts, all, n, regions.regions, regions.arenas, &sched, err, sizeof err) !=
-        0) {
-        log_error("cannot start the scheduler: %s", err);
-        node_regions_destroy(&regions);
-        free(all);
+    repo_options ropts;
+    repo_options_default(&ropts);
+    ropts.dir = o.repo;
+    ropts.mode = o.mode;
+    if (o.poll_secs > 0) ropts.poll_ms = o.poll_secs * 1000;
+    ropts.load_models = o.load_models;
+    ropts.n_load_models = o.n_load_models;
+    /* room for replacements that start while a dead worker's slot is still being reaped */
+    if (workers * 2 > ropts.shm.max_workers) ropts.shm.max_workers = workers * 2;
+    if (o.batch_slots) ropts.shm.batch_slots = o.batch_slots;
+    ropts.arena_mb = o.arena_mb;
+    ropts.sched.worker_path = worker_path;
+    ropts.unload_timeout_ms = o.drain_timeout_ms;
+    ropts.backend_available = backend_available;
+    /* The workers ring the loops that answer them (no completion thread in between). */
+    shm_doorbell bell;
+    if (shm_doorbell_create(o.http.threads, &bell, err, sizeof err) == 0)
+        ropts.sched.doorbell = &bell;
+    else log_warn("%s: the completion threads answer instead of the event loops", err);
+    repository *repo = NULL;
+    if (repository_open(&ropts, &repo, err, sizeof err) != 0) {
+        log_error("%s", err);
+        if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
-    for (int i = 0; i < n; i++)
-        log_info("model %s loaded: backend=%s max_batch_size=%d workers=%d..%d", all[i].name,
-                 all[i].backend, all[i].max_batch_size, all[i].workers_min, all[i].workers_max);
-    free(all); /* the scheduler copied the configs */
 
-    routes_ctx rctx = {.sched = sched,
+    client_shm *cshm = client_shm_create(o.allow_client_shm, o.max_client_shm_regions);
+    if (!cshm) {
+        log_error("out of memory");
+        repository_close(repo);
+        if (ropts.sched.doorbell) shm_doorbell_close(&bell);
+        return 1;
+    }
+    routes_ctx rctx = {.repo = repo,
                        .server_name = "inferd",
                        .version = INFERD_VERSION,
                        .max_timeout_ms = o.max_timeout_ms,
-                       .live_stale_ns = o.live_stale_ms * 1000000LL};
+                       .live_stale_ns = o.live_stale_ms * 1000000LL,
+                       .cshm = cshm};
     http_server *srv = NULL;
+    /* Each event loop answers finished batches itself before it waits (no thread hop). */
+    node_loops loops = {.repo = repo, .bell = &bell};
+    if (ropts.sched.doorbell) o.http.hooks = node_loops_hooks(&loops);
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
-        sched_destroy(sched);
-        node_regions_destroy(&regions);
+        client_shm_destroy(cshm);
+        repository_close(repo);
+        if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
-    log_info("listening on http://%s:%d threads=%d models=%d max_connections=%d "
-             "max_inflight_bytes=%zu",
-             o.http.host, http_server_port(srv), o.http.threads, n, o.http.max_connections,
+    log_info("listening on http://%s:%d threads=%d max_connections=%d max_inflight_bytes=%zu",
+             o.http.host, http_server_port(srv), o.http.threads, o.http.max_connections,
              o.http.max_inflight_bytes);
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
@@ -451,11 +512,12 @@ int main(int argc, char **argv)
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);
-    int left = sched_drain(sched, o.drain_timeout_ms);
+    int left = repository_drain(repo, o.drain_timeout_ms);
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
-    sched_destroy(sched);
-    node_regions_destroy(&regions);
+    repository_close(repo);
+    client_shm_destroy(cshm); /* after the models: no request holds a region any more */
+    if (ropts.sched.doorbell) shm_doorbell_close(&bell);
     log_info("shutdown complete");
     return 0;
 }

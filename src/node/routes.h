@@ -1,19 +1,25 @@
-/* The node's HTTP routes: KServe v2 health, metadata and infer, plus POST /process.
- * routes_handle is the http_server handler; it runs on a front-end loop thread. */
+/* The node's HTTP routes: KServe v2 health, metadata, config, stats and infer, Triton's
+ * repository extension, plus POST /process. routes_handle is the http_server handler; it
+ * runs on a front-end loop thread. A model route gets the model with a reference
+ * (repository_acquire) that the route drops when it has answered (an infer: when the
+ * request is released). */
 #ifndef NODE_ROUTES_H
 #define NODE_ROUTES_H
 
+#include "client_shm.h"
 #include "inferd/http_server.h"
-#include "inferd/shm.h"
+#include "inferd/repository.h"
 #include "inferd/scheduler.h"
+#include "inferd/shm.h"
 
 typedef struct routes_ctx {
-    scheduler *sched;        /* borrowed */
+    repository *repo;        /* borrowed */
     const char *server_name; /* "inferd" */
     const char *version;     /* e.g. "0.1.0" */
     int64_t live_stale_ns;   /* live is 503 once the scheduler's progress is this old */
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
+    client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -22,15 +28,29 @@ void routes_handle(http_exchange *ex, void *ctx);
 void routes_health_live(http_exchange *ex, routes_ctx *ctx);
 void routes_health_ready(http_exchange *ex, routes_ctx *ctx);
 void routes_server_metadata(http_exchange *ex, routes_ctx *ctx);
-void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model);
-void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model);
+void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, repo_model *model);
+void routes_model_ready(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 
-/* routes_stats.c: model = -1 for every model */
-void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model);
+/* routes_config.c: GET /v2/models/{m}/config */
+void routes_model_config(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 
-/* routes_infer.c */
-void routes_infer(http_exchange *ex, routes_ctx *ctx, int model);
+/* routes_stats.c: model = NULL for every model */
+void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model);
+
+/* routes_repository.c: POST /v2/repository/index, .../models/{m}/load and unload */
+void routes_repository_index(http_exchange *ex, routes_ctx *ctx);
+void routes_repository_load(http_exchange *ex, routes_ctx *ctx, const char *name, int load);
+
+/* routes_infer.c: takes over the reference to model (dropped once answered) */
+void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
+
+/* routes_shm.c: /v2/systemsharedmemory[/region/{region}]/{action}; region may be NULL. */
+void routes_system_shm(http_exchange *ex, routes_ctx *ctx, const char *region, const char *action);
+
+/* routes_dispatch.c: 1 if ex's method fits allow ("GET" = GET or HEAD, "POST"); else answers
+ * 405 with Allow and returns 0. */
+int routes_method_ok(http_exchange *ex, const char *allow);
 
 /* routes_reply.c: responds with a JSON body (takes the http_buf's data; 500 if it ran out of
  * memory). */

@@ -1,5 +1,5 @@
-/* Request routing: splits the path, finds the route and the model, and answers 404/405
- * (with Allow) for anything that does not match. */
+/* Request routing: splits the path, finds the route and the model (with a reference from
+ * the live model table), and answers 404/405 (with Allow) for anything that does not match. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@ static int is(const path_parts *pp, int i, const char *s)
     return i < pp->n && strcmp(pp->seg[i], s) == 0;
 }
 
-static int method_ok(http_exchange *ex, const char *allow)
+int routes_method_ok(http_exchange *ex, const char *allow)
 {
     int m = http_ex_method(ex);
     int want_post = strcmp(allow, "POST") == 0;
@@ -48,11 +48,79 @@ static int method_ok(http_exchange *ex, const char *allow)
     return 0;
 }
 
-static int find_model(http_exchange *ex, routes_ctx *ctx, const char *name)
+static void no_route(http_exchange *ex)
 {
-    int m = sched_find_model(ctx->sched, name);
-    if (m < 0) http_ex_error(ex, 404, "", "unknown model '%.64s'", name);
+    http_ex_error(ex, 404, "", "no route for %s %.200s", http_ex_method_name(ex), http_ex_path(ex));
+}
+
+/* The READY model called name, with a reference the caller drops; else answers 404. */
+static repo_model *find_model(http_exchange *ex, routes_ctx *ctx, const char *name)
+{
+    repo_model *m = repository_acquire(ctx->repo, name);
+    if (!m)
+        http_ex_error(ex, 404, "",
+                      "unknown model '%.64s': not in the repository or not loaded (POST "
+                      "/v2/repository/index lists them)",
+                      name);
     return m;
+}
+
+/* /v2/models/{m}[/versions/{v}][/ready|/infer|/stats|/config] */
+static void model_route(http_exchange *ex, routes_ctx *ctx, const path_parts *pp)
+{
+    int i = 3;
+    const char *version = NULL;
+    if (is(pp, 3, "versions")) {
+        if (pp->n < 5) goto not_found;
+        version = pp->seg[4];
+        i = 5;
+    }
+    const char *action = i < pp->n ? pp->seg[i] : "";
+    if (i + (action[0] ? 1 : 0) != pp->n) goto not_found;
+    static const char *actions[] = {"", "ready", "infer", "stats", "config"};
+    int a = 0;
+    while (a < 5 && strcmp(action, actions[a]) != 0) a++;
+    if (a == 5) goto not_found;
+    if (!routes_method_ok(ex, a == 2 ? "POST" : "GET")) return;
+    repo_model *rm = find_model(ex, ctx, pp->seg[2]);
+    if (!rm) return;
+    if (version) {
+        char have[16];
+        const model_config *mc = repo_model_config(rm);
+        snprintf(have, sizeof have, "%d", mc->version > 0 ? mc->version : 1);
+        if (strcmp(version, have) != 0) {
+            http_ex_error(ex, 404, "", "model '%s' has no version '%.32s' (available: %s)",
+                          mc->name, version, have);
+            repository_release(rm);
+            return;
+        }
+    }
+    switch (a) {
+    case 0: routes_model_metadata(ex, ctx, rm); break;
+    case 1: routes_model_ready(ex, ctx, rm); break;
+    case 2: routes_infer(ex, ctx, rm); return; /* keeps the reference until answered */
+    case 3: routes_model_stats(ex, ctx, rm); break;
+    default: routes_model_config(ex, ctx, rm); break;
+    }
+    repository_release(rm);
+    return;
+not_found:
+    no_route(ex);
+}
+
+/* /v2/repository/index, /v2/repository/models/{m}/load|unload */
+static void repository_route(http_exchange *ex, routes_ctx *ctx, const path_parts *pp)
+{
+    if (pp->n == 3 && is(pp, 2, "index")) {
+        if (routes_method_ok(ex, "POST")) routes_repository_index(ex, ctx);
+        return;
+    }
+    if (pp->n == 5 && is(pp, 2, "models") && (is(pp, 4, "load") || is(pp, 4, "unload"))) {
+        if (routes_method_ok(ex, "POST"))
+            routes_repository_load(ex, ctx, pp->seg[3], is(pp, 4, "load"));
+        return;
+    }
+    no_route(ex);
 }
 
 void routes_handle(http_exchange *ex, void *vctx)
@@ -65,63 +133,49 @@ void routes_handle(http_exchange *ex, void *vctx)
         return;
     }
     if (pp.n == 1 && is(&pp, 0, "process")) {
-        if (method_ok(ex, "POST")) routes_process(ex, ctx);
+        if (routes_method_ok(ex, "POST")) routes_process(ex, ctx);
         return;
     }
     if (pp.n == 0 || !is(&pp, 0, "v2")) goto not_found;
     if (pp.n == 1) {
-        if (method_ok(ex, "GET")) routes_server_metadata(ex, ctx);
+        if (routes_method_ok(ex, "GET")) routes_server_metadata(ex, ctx);
         return;
     }
     if (pp.n == 3 && is(&pp, 1, "health")) {
         if (is(&pp, 2, "live")) {
-            if (method_ok(ex, "GET")) routes_health_live(ex, ctx);
+            if (routes_method_ok(ex, "GET")) routes_health_live(ex, ctx);
             return;
         }
         if (is(&pp, 2, "ready")) {
-            if (method_ok(ex, "GET")) routes_health_ready(ex, ctx);
+            if (routes_method_ok(ex, "GET")) routes_health_ready(ex, ctx);
+            return;
+        }
+        goto not_found;
+    }
+    if (is(&pp, 1, "systemsharedmemory")) {
+        /* /v2/systemsharedmemory[/region/{name}]/{status|register|unregister} */
+        if (pp.n == 3) {
+            routes_system_shm(ex, ctx, NULL, pp.seg[2]);
+            return;
+        }
+        if (pp.n == 5 && is(&pp, 2, "region")) {
+            routes_system_shm(ex, ctx, pp.seg[3], pp.seg[4]);
             return;
         }
         goto not_found;
     }
     if (pp.n == 3 && is(&pp, 1, "models") && is(&pp, 2, "stats")) {
-        if (method_ok(ex, "GET")) routes_model_stats(ex, ctx, -1);
+        if (routes_method_ok(ex, "GET")) routes_model_stats(ex, ctx, NULL);
         return;
     }
     if (pp.n >= 3 && is(&pp, 1, "models")) {
-        /* /v2/models/{m}[/versions/{v}][/ready|/infer|/stats] */
-        int i = 3;
-        const char *version = NULL;
-        if (is(&pp, 3, "versions")) {
-            if (pp.n < 5) goto not_found;
-            version = pp.seg[4];
-            i = 5;
-        }
-        const char *action = i < pp.n ? pp.seg[i] : NULL;
-        if (i + (action ? 1 : 0) != pp.n) goto not_found;
-        if (action && strcmp(action, "ready") != 0 && strcmp(action, "infer") != 0 &&
-            strcmp(action, "stats") != 0)
-            goto not_found;
-        int is_infer = action && strcmp(action, "infer") == 0;
-        if (!method_ok(ex, is_infer ? "POST" : "GET")) return;
-        int m = find_model(ex, ctx, pp.seg[2]);
-        if (m < 0) return;
-        if (version) {
-            char have[16];
-            const model_config *mc = sched_model(ctx->sched, m);
-            snprintf(have, sizeof have, "%d", mc->version > 0 ? mc->version : 1);
-            if (strcmp(version, have) != 0) {
-                http_ex_error(ex, 404, "", "model '%s' has no version '%.32s' (available: %s)",
-                              mc->name, version, have);
-                return;
-            }
-        }
-        if (!action) routes_model_metadata(ex, ctx, m);
-        else if (is_infer) routes_infer(ex, ctx, m);
-        else if (strcmp(action, "stats") == 0) routes_model_stats(ex, ctx, m);
-        else routes_model_ready(ex, ctx, m);
+        model_route(ex, ctx, &pp);
+        return;
+    }
+    if (pp.n >= 3 && is(&pp, 1, "repository")) {
+        repository_route(ex, ctx, &pp);
         return;
     }
 not_found:
-    http_ex_error(ex, 404, "", "no route for %s %.200s", http_ex_method_name(ex), http_ex_path(ex));
+    no_route(ex);
 }

@@ -11,6 +11,7 @@
 
 #include "inferd/http_buf.h"
 #include "kserve.h"
+#include "kserve_binary.h"
 #include "routes.h"
 
 /* Bodies and answers above this many bytes are decoded / encoded off the loop thread: at
@@ -23,23 +24,26 @@ typedef struct infer_job {
     infer_request req; /* first: the scheduler sees only this */
     http_exchange *ex;
     routes_ctx *ctx;
+    repo_model *rm; /* a reference, dropped by job_free; NULL until /process finds its model */
     int kind;
-    char *id;
-    size_t id_len;
     /* work done off the loop: the body to decode (owned by ex), or the answer encoded */
     const model_config *model;
     const char *body;
     size_t body_len;
-    int status; /* decode: 0 or an HTTP status; encode: 0 or -1 */
-    kserve_params params;
-    json_t *root; /* /process: the parsed body */
+    size_t json_len;      /* the body's JSON header (binary tensor extension) */
+    int status;           /* decode and encode: 0 or an HTTP status */
+    kserve_params params; /* id, how outputs are answered, client shm held */
+    json_t *root;         /* /process: the parsed body */
     http_buf out;
+    http_span spans[MODEL_MAX_IO]; /* binary outputs, in the arena, sent after out */
+    int n_spans, json_only;
     char err[512];
 } infer_job;
 
 static void job_free(infer_job *job)
 {
-    free(job->id);
+    kserve_params_free(job->ctx->cshm, &job->params);
+    repository_release(job->rm);
     http_buf_free(&job->out);
     free(job);
 }
@@ -57,7 +61,7 @@ static void answer_error(http_exchange *ex, const infer_request *req)
 static void answer_process(http_exchange *ex, infer_job *job)
 {
     const infer_request *req = &job->req;
-    const shm_region *region = sched_model_region(job->ctx->sched, req->model);
+    const shm_region *region = repo_model_region(job->rm);
     char err[256];
     http_buf b;
     http_buf_init(&b);
@@ -100,27 +104,56 @@ static void run_sized(http_exchange *ex, uint64_t size, void (*work)(void *arg),
 static void encode_answer(void *arg)
 {
     infer_job *job = arg;
-    const model_config *m = sched_model(job->ctx->sched, job->req.model);
-    const shm_region *region = sched_model_region(job->ctx->sched, job->req.model);
-    job->status = kserve_encode_infer(&job->req, m, region, job->id, job->id_len, &job->out,
-                                      job->err, sizeof job->err);
+    const model_config *m = repo_model_config(job->rm);
+    const shm_region *region = repo_model_region(job->rm);
+    job->status = kserve_encode_infer(&job->req, m, region, &job->params, &job->out, job->spans,
+                                      &job->n_spans, &job->json_only, job->err, sizeof job->err);
+}
+
+/* The binary answer is written: the arena slices it pointed at may go. On the loop thread. */
+static void binary_written(void *arg)
+{
+    infer_job *job = arg;
+    sched_release(repo_model_sched(job->rm), &job->req);
+    job_free(job);
 }
 
 /* On the loop thread, once job->out holds the answer: sends it, frees the job. */
 static void send_encoded(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
-    if (http_ex_orphaned(ex)) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
-    else if (job->status == 0) routes_send_buf(ex, 200, &job->out);
-    else http_ex_error(ex, 500, "", "%s", job->err);
-    sched_release(job->ctx->sched, &job->req);
+    if (http_ex_orphaned(ex)) {
+        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
+    } else if (job->status == 0 && !job->json_only) {
+        /* JSON header + the arena slices, one scatter write; release once it is written */
+        char hdr[64];
+        snprintf(hdr, sizeof hdr, "Inference-Header-Content-Length: %zu\r\n", job->out.len);
+        size_t head_len;
+        char *head = http_buf_take(&job->out, &head_len);
+        if (!head) {
+            http_ex_error(ex, 500, "", "out of memory");
+        } else {
+            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
+                                  job->n_spans, hdr, binary_written, job);
+            return;
+        }
+    } else if (job->status == 0) {
+        routes_send_buf(ex, 200, &job->out);
+    } else {
+        http_ex_error(ex, job->status, "", "%s", job->err);
+    }
+    sched_release(repo_model_sched(job->rm), &job->req);
     job_free(job);
 }
 
-static uint64_t output_bytes(const infer_request *req)
+/* Bytes the encoder will format as JSON (binary outputs are only pointed at) or copy into
+ * client shared memory. */
+static uint64_t output_bytes(const infer_job *job)
 {
+    const infer_request *req = &job->req;
     uint64_t n = 0;
-    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++) n += req->outputs[i].nbytes;
+    for (uint32_t i = 0; i < req->n_outputs && i < MODEL_MAX_IO; i++)
+        if (!(job->params.binary_outputs & (1u << i))) n += req->outputs[i].nbytes;
     return n;
 }
 
@@ -128,7 +161,6 @@ static uint64_t output_bytes(const infer_request *req)
 static void finish_on_loop(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
-    routes_ctx *ctx = job->ctx;
     if (http_ex_orphaned(ex)) {
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
     } else if (job->req.status != 0) {
@@ -136,10 +168,10 @@ static void finish_on_loop(http_exchange *ex, void *arg)
     } else if (job->kind == JOB_PROCESS) {
         answer_process(ex, job);
     } else {
-        run_sized(ex, output_bytes(&job->req), encode_answer, send_encoded, job);
+        run_sized(ex, output_bytes(job), encode_answer, send_encoded, job);
         return; /* send_encoded releases and frees */
     }
-    sched_release(ctx->sched, &job->req);
+    sched_release(repo_model_sched(job->rm), &job->req);
     job_free(job);
 }
 
@@ -197,35 +229,38 @@ static void on_orphan(http_exchange *ex, void *arg)
 {
     (void)ex;
     infer_job *job = arg;
-    sched_cancel(job->ctx->sched, &job->req);
+    sched_cancel(repo_model_sched(job->rm), &job->req);
 }
 
 static void submit(http_exchange *ex, infer_job *job)
 {
-    routes_ctx *ctx = job->ctx;
+    scheduler *s = repo_model_sched(job->rm);
     http_ex_on_orphan(ex, on_orphan, job);
     job->req.done = on_done;
     job->req.user = job;
     job->req.n_outputs = 0;
-    if (sched_submit(ctx->sched, &job->req) != 0) {
+    if (sched_submit(s, &job->req) != 0) {
         answer_error(ex, &job->req);
-        sched_release(ctx->sched, &job->req);
+        sched_release(s, &job->req);
         job_free(job);
     }
     /* else: job belongs to the scheduler until on_done */
 }
 
-static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, int model, int kind)
+/* Takes over the reference to rm (NULL: none yet), also when it fails. */
+static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, int kind)
 {
     infer_job *job = calloc(1, sizeof *job);
     if (!job) {
+        repository_release(rm);
         http_ex_error(ex, 500, "", "out of memory");
         return NULL;
     }
     job->ex = ex;
     job->ctx = ctx;
+    job->rm = rm;
     job->kind = kind;
-    job->req.model = model;
+    job->req.model = 0; /* every model is model 0 of its own scheduler */
     job->req.delay_us = -1;
     http_buf_init(&job->out);
     return job;
@@ -235,10 +270,10 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, int model, int kin
 static void decode_request(void *arg)
 {
     infer_job *job = arg;
-    scheduler *s = job->ctx->sched;
-    job->status = kserve_decode_infer(
-        job->body, job->body_len, job->model, sched_model_region(s, job->req.model),
-        sched_model_arena(s, job->req.model), &job->req, &job->params, job->err, sizeof job->err);
+    job->status =
+        kserve_decode_infer(job->body, job->body_len, job->json_len, job->ctx->cshm, job->model,
+                            repo_model_region(job->rm), repo_model_arena(job->rm), &job->req,
+                            &job->params, job->err, sizeof job->err);
 }
 
 /* On the loop thread, once decoded: answers a refusal, or submits. */
@@ -246,25 +281,24 @@ static void submit_decoded(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
     routes_ctx *ctx = job->ctx;
+    scheduler *s = repo_model_sched(job->rm);
     if (job->status != 0) {
-        sched_note_rejected(ctx->sched, job->req.model);
+        sched_note_rejected(s, job->req.model);
         http_ex_error(ex, job->status, job->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
                       job->err);
         job_free(job);
         return;
     }
-    job->id = job->params.id;
-    job->id_len = job->params.id_len;
     if (http_ex_orphaned(ex)) { /* the client left while its body was decoded */
-        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
+        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
         job_free(job);
         return;
     }
     if (set_deadline(ex, job->model, ctx->max_timeout_ms, job->params.timeout_us, &job->req,
                      job->err, sizeof job->err)) {
-        sched_note_rejected(ctx->sched, job->req.model);
-        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
+        sched_note_rejected(s, job->req.model);
+        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
         return;
@@ -272,12 +306,19 @@ static void submit_decoded(http_exchange *ex, void *arg)
     submit(ex, job);
 }
 
-void routes_infer(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
     infer_job *job = job_new(ex, ctx, model, JOB_KSERVE);
     if (!job) return;
-    job->model = sched_model(ctx->sched, model);
+    job->model = repo_model_config(model);
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
+    if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"), job->body_len,
+                            &job->json_len, job->err, sizeof job->err)) {
+        sched_note_rejected(repo_model_sched(model), 0);
+        http_ex_error(ex, 400, "", "%s", job->err);
+        job_free(job);
+        return;
+    }
     run_sized(ex, job->body_len, decode_request, submit_decoded, job);
 }
 
@@ -313,8 +354,8 @@ static void process_parsed(http_exchange *ex, void *arg)
         job_free(job);
         return;
     }
-    int model = sched_find_model(ctx->sched, "reverse");
-    const model_config *m = model >= 0 ? sched_model(ctx->sched, model) : NULL;
+    job->rm = repository_acquire(ctx->repo, "reverse");
+    const model_config *m = job->rm ? repo_model_config(job->rm) : NULL;
     if (!m) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "model 'reverse' is not loaded");
         json_decref(root);
@@ -327,7 +368,6 @@ static void process_parsed(http_exchange *ex, void *arg)
         job_free(job);
         return;
     }
-    job->req.model = model;
     /* one string element: shape [1, 1, ...] (batch dim first when batched) */
     shm_tensor *t = &job->req.inputs[0];
     const model_io *io = &m->inputs[0];
@@ -346,8 +386,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     }
     size_t n = json_string_length(msg);
     uint64_t off;
-    if (n > UINT32_MAX ||
-        shm_arena_alloc(sched_model_arena(ctx->sched, model), 4 + (uint64_t)n, &off)) {
+    if (n > UINT32_MAX || shm_arena_alloc(repo_model_arena(job->rm), 4 + (uint64_t)n, &off)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n",
                       "no room in the tensor arena; try again "
                       "later");
@@ -355,7 +394,7 @@ static void process_parsed(http_exchange *ex, void *arg)
         job_free(job);
         return;
     }
-    uint8_t *p = shm_arena_ptr(sched_model_region(ctx->sched, model), off);
+    uint8_t *p = shm_arena_ptr(repo_model_region(job->rm), off);
     uint32_t l = (uint32_t)n;
     memcpy(p, &l, 4);
     memcpy(p + 4, json_string_value(msg), n);
@@ -367,7 +406,7 @@ static void process_parsed(http_exchange *ex, void *arg)
     job->req.output_mask = 1;
     char err[256];
     if (set_deadline(ex, m, ctx->max_timeout_ms, -1, &job->req, err, sizeof err)) {
-        kserve_free_inputs(sched_model_arena(ctx->sched, job->req.model), &job->req);
+        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
         http_ex_error(ex, 400, "", "%s", err);
         job_free(job);
         return;
@@ -377,7 +416,7 @@ static void process_parsed(http_exchange *ex, void *arg)
 
 void routes_process(http_exchange *ex, routes_ctx *ctx)
 {
-    infer_job *job = job_new(ex, ctx, -1, JOB_PROCESS);
+    infer_job *job = job_new(ex, ctx, NULL, JOB_PROCESS);
     if (!job) return;
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
     run_sized(ex, job->body_len, parse_process, process_parsed, job);

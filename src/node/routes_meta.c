@@ -8,7 +8,7 @@
 
 void routes_health_live(http_exchange *ex, routes_ctx *ctx)
 {
-    int64_t age = sched_progress_age_ns(ctx->sched);
+    int64_t age = repository_progress_age_ns(ctx->repo);
     if (ctx->live_stale_ns > 0 && age > ctx->live_stale_ns) {
         http_ex_error(ex, 503, "", "not live: the scheduler has made no progress for %lld ms",
                       (long long)(age / 1000000));
@@ -22,22 +22,26 @@ void routes_health_live(http_exchange *ex, routes_ctx *ctx)
 
 void routes_health_ready(http_exchange *ex, routes_ctx *ctx)
 {
-    if (sched_all_ready(ctx->sched)) {
-        http_buf b;
-        http_buf_init(&b);
-        http_buf_puts(&b, "{\"ready\": true}");
-        routes_send_buf(ex, 200, &b);
+    repo_model *ms[REPO_MAX_MODELS];
+    int n = repository_list(ctx->repo, ms, REPO_MAX_MODELS);
+    const char *not_ready = NULL;
+    char name[MODEL_NAME_LEN];
+    for (int i = 0; i < n; i++) {
+        if (!not_ready && !sched_model_ready(repo_model_sched(ms[i]), 0)) {
+            snprintf(name, sizeof name, "%s", repo_model_config(ms[i])->name);
+            not_ready = name;
+        }
+        repository_release(ms[i]);
+    }
+    if (not_ready) {
+        http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: model '%s' has no live worker",
+                      not_ready);
         return;
     }
-    for (int m = 0; m < sched_model_count(ctx->sched); m++)
-        if (!sched_model_ready(ctx->sched, m)) {
-            http_ex_error(ex, 503, "Retry-After: 1\r\n",
-                          "not ready: model '%s' has no live "
-                          "worker",
-                          sched_model(ctx->sched, m)->name);
-            return;
-        }
-    http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready");
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_puts(&b, "{\"ready\": true}");
+    routes_send_buf(ex, 200, &b);
 }
 
 void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
@@ -48,7 +52,10 @@ void routes_server_metadata(http_exchange *ex, routes_ctx *ctx)
     http_buf_json_string(&b, ctx->server_name, strlen(ctx->server_name));
     http_buf_puts(&b, ", \"version\": ");
     http_buf_json_string(&b, ctx->version, strlen(ctx->version));
-    http_buf_puts(&b, ", \"extensions\": [\"parameters\"]}");
+    http_buf_puts(&b, ", \"extensions\": [\"parameters\", \"binary_tensor_data\", "
+                      "\"model_configuration\", \"model_repository\", \"statistics\"");
+    if (client_shm_enabled(ctx->cshm)) http_buf_puts(&b, ", \"system_shared_memory\"");
+    http_buf_puts(&b, "]}");
     routes_send_buf(ex, 200, &b);
 }
 
@@ -69,9 +76,10 @@ static void put_ios(http_buf *b, const model_io *ios, int n, int batched)
     http_buf_puts(b, "]");
 }
 
-void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
-    const model_config *m = sched_model(ctx->sched, model);
+    (void)ctx;
+    const model_config *m = repo_model_config(model);
     char version[16];
     kserve_model_version(m, version, sizeof version);
     http_buf b;
@@ -90,10 +98,11 @@ void routes_model_metadata(http_exchange *ex, routes_ctx *ctx, int model)
     routes_send_buf(ex, 200, &b);
 }
 
-void routes_model_ready(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_model_ready(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
-    const model_config *m = sched_model(ctx->sched, model);
-    if (!sched_model_ready(ctx->sched, model)) {
+    (void)ctx;
+    const model_config *m = repo_model_config(model);
+    if (!sched_model_ready(repo_model_sched(model), 0)) {
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "model '%s' is not ready: no live worker",
                       m->name);
         return;

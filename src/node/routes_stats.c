@@ -14,11 +14,11 @@ static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns,
                     (unsigned long long)count, (unsigned long long)ns);
 }
 
-static void put_model(http_buf *b, routes_ctx *ctx, int m)
+static void put_model(http_buf *b, repo_model *m)
 {
-    const model_config *cfg = sched_model(ctx->sched, m);
+    const model_config *cfg = repo_model_config(m);
     sched_stats st;
-    sched_model_stats(ctx->sched, m, &st);
+    sched_model_stats(repo_model_sched(m), 0, &st);
     const sched_counters *c = &st.counters;
     http_buf_puts(b, "{\"name\": ");
     http_buf_json_string(b, cfg->name, strlen(cfg->name));
@@ -47,17 +47,18 @@ static void put_model(http_buf *b, routes_ctx *ctx, int m)
         (unsigned long long)st.worker_spawns, (long long)st.restart_backoff_ms);
 }
 
-void routes_model_stats(http_exchange *ex, routes_ctx *ctx, int model)
+void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
+    repo_model *ms[REPO_MAX_MODELS];
+    int n = model ? 1 : repository_list(ctx->repo, ms, REPO_MAX_MODELS);
+    if (model) ms[0] = model;
     http_buf b;
     http_buf_init(&b);
     http_buf_puts(&b, "{\"model_stats\": [");
-    int first = 1;
-    for (int m = 0; m < sched_model_count(ctx->sched); m++) {
-        if (model >= 0 && m != model) continue;
-        if (!first) http_buf_puts(&b, ", ");
-        put_model(&b, ctx, m);
-        first = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) http_buf_puts(&b, ", ");
+        put_model(&b, ms[i]);
+        if (!model) repository_release(ms[i]);
     }
     http_buf_puts(&b, "]}");
     routes_send_buf(ex, 200, &b);

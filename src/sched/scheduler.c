@@ -251,11 +251,12 @@ int sched_submit(scheduler *s, infer_request *req)
     int first = ms->queue.len == 1;
     sched_dispatch_ready(s, req->model, now, &done_list);
     /* Still queued: a completion of this model dispatches it, unless none is in flight; the
-     * batcher must also hear of a first waiter (the queue delay) and of a deadline earlier
-     * than its next look. Otherwise waking it would only cost a context switch. */
+     * batcher must also hear of a first waiter when the model has a queue delay to time, and
+     * of a deadline earlier than its next look. Otherwise waking it would only cost a context
+     * switch (with no queue delay, the next completion is what lets the request go). */
     int kick =
         ms->queue.len > 0 &&
-        (first || ms->batches_in_flight == 0 ||
+        ((first && ms->cfg.max_queue_delay_us > 0) || ms->batches_in_flight == 0 ||
          (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
           req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns, memory_order_relaxed)));
     pthread_mutex_unlock(&ms->mu);

@@ -1,6 +1,8 @@
-/* The completion thread: sleeps on the region's completion waiter, drains every worker's
- * completion ring, checks each batch's outputs, answers its requests (or resubmits it with a
- * bigger output area, or fails it and kills a worker that broke the protocol). */
+/* Answering finished batches: drains a worker's completion ring, checks each batch's outputs,
+ * answers its requests (or resubmits it with a bigger output area, or fails it and kills a
+ * worker that broke the protocol). Who drains: with a doorbell, the node's event loops before
+ * they wait (woken by the doorbell), the completion thread only as a backstop; without one,
+ * the completion thread, asleep on the regions' completion waiters. */
 #include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
@@ -10,9 +12,12 @@
 #include <string.h>
 
 #include "inferd/log.h"
+#include "inferd/shm_doorbell.h"
 #include "scheduler_internal.h"
 
 #define COMPLETION_SPIN_NS 5000
+#define BACKSTOP_BUSY_NS   2000000LL  /* with a doorbell, while requests are in flight */
+#define BACKSTOP_IDLE_NS   20000000LL /* with a doorbell, while nothing is */
 
 static int status_http(int32_t st)
 {
@@ -194,9 +199,37 @@ static int drain_all(scheduler *s)
     return any;
 }
 
+void sched_poll_completions(scheduler *s)
+{
+    if (atomic_load_explicit(&s->pending, memory_order_relaxed) <= 0) return;
+    if (pthread_mutex_trylock(&s->mu) != 0) return; /* the backstop looks soon */
+    infer_request *done_list = NULL;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
+            sched_drain_completions(s, w, &done_list);
+    pthread_mutex_unlock(&s->mu);
+    sched_finish_list(done_list);
+}
+
+/* With a doorbell the loops answer; this thread only catches what a missed ring (a worker
+ * that does not ring, a loop that could not take the pool lock, no loop running) left. */
+static void backstop_main(scheduler *s)
+{
+    while (!atomic_load(&s->threads_stop)) {
+        drain_all(s);
+        int64_t nap = atomic_load(&s->pending) > 0 ? BACKSTOP_BUSY_NS : BACKSTOP_IDLE_NS;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)nap};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void *sched_completion_main(void *arg)
 {
     scheduler *s = arg;
+    if (s->opts.doorbell) {
+        backstop_main(s);
+        return NULL;
+    }
     /* One wake-up word per model region (each model's workers can reach only theirs). */
     int n = s->n_models;
     shm_waiter **wake = calloc(n > 0 ? (size_t)n : 1, sizeof(*wake));

@@ -58,6 +58,13 @@ static void stop_workers(scheduler *s)
         shm_waiter_wake(&s->models[m].region->models[s->models[m].slot].work, INT_MAX);
 }
 
+void sched_stop_intake(scheduler *s)
+{
+    if (!atomic_exchange(&s->draining, 1))
+        log_info("scheduler draining pending=%lld", (long long)atomic_load(&s->pending));
+    sched_kick_batcher(s);
+}
+
 int sched_drain(scheduler *s, int64_t timeout_ms)
 {
     infer_request *done_list = NULL;

@@ -1,5 +1,6 @@
 /* Starting and killing worker processes: reserve a shm_worker slot under the pool lock, fork
- * outside it, and in the child tie its life to the node's, put the region fd on 3 and exec
+ * outside it, and in the child tie its life to the node's, put the region fd on 3 (and the
+ * doorbell's on 4 and 5) and exec
  * inferd-worker; then publish the pid under the lock. */
 #include "inferd/clock.h"
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "inferd/log.h"
+#include "inferd/shm_doorbell.h"
 #include "scheduler_internal.h"
 
 static const char *level_name(log_level l)
@@ -26,11 +28,13 @@ static const char *level_name(log_level l)
 }
 
 /* Child side of the fork: only async-signal-safe calls until exec. The worker gets exactly
- * fds 0-2 and the region on fd 3: everything else is closed here, whatever its close-on-exec
+ * fds 0-2, the region on fd 3 and, with a doorbell, its flag page on 4 and its home loop's
+ * socket on 5: everything else is closed here, whatever its close-on-exec
  * flag (the node opens everything O_CLOEXEC too; tests/integration/test_workers_trust.py
  * checks both). SIGKILL on parent death; the worker also watches the node with a pidfd,
  * because PDEATHSIG follows the forking thread, not the process. */
-static void child_exec(int region_fd, pid_t parent, const char *path, char *const argv[])
+static void child_exec(const int *fds, int n_fds, pid_t parent, const char *path,
+                       char *const argv[])
 {
     sigset_t all;
     sigemptyset(&all);
@@ -42,13 +46,14 @@ static void child_exec(int region_fd, pid_t parent, const char *path, char *cons
     sigaction(SIGINT, &dfl, NULL);
     sigaction(SIGPIPE, &dfl, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
-    if (region_fd == 3) {
-        int flags = fcntl(3, F_GETFD);
-        if (flags < 0 || fcntl(3, F_SETFD, flags & ~FD_CLOEXEC) != 0) _exit(126);
-    } else if (dup2(region_fd, 3) != 3) { /* dup2 clears close-on-exec on the copy */
-        _exit(126);
-    }
-    if (close_range(4, ~0u, 0) != 0) _exit(126);
+    /* fds[i] goes to 3 + i: first out of the way (a source may sit on another's target),
+     * then into place; dup2 clears close-on-exec on the copies. */
+    int high[4];
+    for (int i = 0; i < n_fds; i++)
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + n_fds)) < 0) _exit(126);
+    for (int i = 0; i < n_fds; i++)
+        if (dup2(high[i], 3 + i) != 3 + i) _exit(126);
+    if (close_range((unsigned)(3 + n_fds), ~0u, 0) != 0) _exit(126);
     execv(path, argv);
     _exit(127);
 }
@@ -79,7 +84,10 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     wk->model = m;
     sched_model_recount(s, m);
 
-    char worker_arg[16], slot_arg[16];
+    char worker_arg[16], slot_arg[16], bell_arg[32];
+    shm_doorbell *bell = s->opts.doorbell;
+    int home = bell ? shm_doorbell_home(bell, m + s->opts.doorbell_loop) : 0;
+    snprintf(bell_arg, sizeof(bell_arg), "4,5,%d", home);
     snprintf(worker_arg, sizeof(worker_arg), "%u", w);
     snprintf(slot_arg, sizeof(slot_arg), "%d", ms->slot);
     char *argv[] = {
@@ -96,14 +104,17 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
         (char *)level_name(log_get_level()),
         "--log-format",
         log_get_format() == LOG_FORMAT_JSON ? "json" : "text",
+        bell ? "--doorbell" : NULL, /* fds 4 and 5, placed by child_exec */
+        bell_arg,
         NULL,
     };
+    int fds[3] = {ms->region->fd, bell ? bell->flags_fd : -1, bell ? bell->worker_fd[home] : -1};
     uint64_t spawns = ++ms->spawns;
     pthread_mutex_unlock(&s->mu);
 
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) child_exec(ms->region->fd, parent, s->worker_path, argv);
+    if (pid == 0) child_exec(fds, bell ? 3 : 1, parent, s->worker_path, argv);
     int fork_errno = errno;
     if (pid < 0)
         log_error_limited("fork failed for model=%s: %s", ms->cfg.name, strerror(fork_errno));

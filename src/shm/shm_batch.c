@@ -2,6 +2,7 @@
  * the worker's claim / complete. */
 #include "inferd/clock.h"
 #include "shm_internal.h"
+#include "inferd/shm_doorbell.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -209,6 +210,7 @@ int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)
     atomic_fetch_sub_explicit(&w->in_hand, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->batches_done, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->requests_done, n, memory_order_relaxed);
-    shm_waiter_wake(&region->header->completion, 1);
+    if (region->doorbell) shm_doorbell_ring(region->doorbell);
+    else shm_waiter_wake(&region->header->completion, 1);
     return 0;
 }

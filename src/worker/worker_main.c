@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "inferd/log.h"
+#include "inferd/shm_doorbell.h"
 #include "worker_loop.h"
 #ifdef INFERD_WORKER_ROGUE
 #include "worker_rogue.h"
@@ -27,10 +28,12 @@ static void usage(FILE *f)
 {
     fprintf(
         f, "usage: inferd-worker --shm-fd FD --worker W --model-slot M --model-dir DIR\n"
+           "                     [--doorbell FLAGS_FD,SOCKET_FD,LOOP]\n"
            "                     [--log-level debug|info|warn|error|off] [--log-format text|json]\n"
            "\n"
            "Serves one model's batches from an inferd node's shared-memory region. The node\n"
-           "starts workers itself (fd 3 = the region); see docs/protocol.md.\n");
+           "starts workers itself (fd 3 = the region; with --doorbell, the completion\n"
+           "doorbell of the node loop that answers this model); see docs/protocol.md.\n");
 }
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
@@ -46,7 +49,7 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 int main(int argc, char **argv)
 {
     uint32_t fd = UINT32_MAX, worker = UINT32_MAX, model = UINT32_MAX;
-    const char *dir = NULL;
+    const char *dir = NULL, *doorbell = NULL;
     log_level level = LOG_INFO;
     log_format format = LOG_FORMAT_TEXT;
     log_init(level, format, "inferd-worker");
@@ -62,6 +65,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--worker") == 0) bad = parse_u32(v, UINT32_MAX - 1, &worker);
         else if (strcmp(a, "--model-slot") == 0) bad = parse_u32(v, UINT32_MAX - 1, &model);
         else if (strcmp(a, "--model-dir") == 0) dir = v;
+        else if (strcmp(a, "--doorbell") == 0) doorbell = v;
         else if (strcmp(a, "--log-level") == 0) bad = log_level_parse(v, &level);
         else if (strcmp(a, "--log-format") == 0) bad = log_format_parse(v, &format);
         else {
@@ -108,6 +112,19 @@ int main(int argc, char **argv)
     if (rc) {
         log_error("attach shm fd %u: %s", fd, err);
         return 1;
+    }
+    shm_doorbell_end bell;
+    err[0] = 0;
+    if (doorbell) {
+        uint32_t bfd, sfd, loop;
+        char extra;
+        if (sscanf(doorbell, "%u,%u,%u%c", &bfd, &sfd, &loop, &extra) != 3 ||
+            shm_doorbell_attach((int)bfd, (int)sfd, (int)loop, &bell, err, sizeof err) != 0) {
+            log_error("--doorbell %s: %s", doorbell,
+                      err[0] ? err : "expected FLAGS_FD,SOCKET_FD,LOOP");
+            return 1;
+        }
+        region.doorbell = &bell;
     }
     shm_header *h = region.header;
     if (worker >= region.max_workers || model >= region.max_models) {
@@ -161,6 +178,7 @@ int main(int argc, char **argv)
              (unsigned long long)atomic_load(&self->batches_done),
              (unsigned long long)atomic_load(&self->requests_done));
     ops->destroy(state);
+    if (region.doorbell) shm_doorbell_detach(&bell);
     shm_region_close(&region);
     return rc ? 1 : 0;
 }

@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&req, 0, sizeof req);
         memset(&params, 0, sizeof params);
         char err[512];
-        int status = kserve_decode_infer((const char *)data, size, &models[i], region, arena, &req,
-                                         &params, err, sizeof err);
+        int status = kserve_decode_infer((const char *)data, size, size, NULL, &models[i], region,
+                                         arena, &req, &params, err, sizeof err);
         if (status == 0) {
             FUZZ_CHECK(req.n_inputs == (uint32_t)models[i].n_inputs);
             FUZZ_CHECK(req.batch_rows >= 1);

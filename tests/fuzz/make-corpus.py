@@ -51,6 +51,36 @@ def kserve_bodies():
     return b
 
 
+def binary_bodies():
+    """Seeds of fuzz_kserve_binary: "<Inference-Header-Content-Length>\\n<body>"."""
+    def framed(header, *parts):
+        head = json.dumps(header).encode()
+        return str(len(head)).encode() + b"\n" + head + b"".join(parts)
+    a = struct.pack("<2i", 7, -1)
+    b = struct.pack("<I", 2) + b"hi" + struct.pack("<I", 0)
+    h = struct.pack("<2H", 0x3C00, 0xC000)
+    def inp(name, dt, size):
+        return {"name": name, "datatype": dt, "shape": [1, 2],
+                "parameters": {"binary_data_size": size}}
+    r = {}
+    r["three_binary"] = framed({"inputs": [inp("A", "INT32", 8), inp("B", "BYTES", 10),
+                                           inp("H", "FP16", 4)],
+                                "parameters": {"binary_data_output": True}}, a, b, h)
+    r["mixed"] = framed({"inputs": [{"name": "A", "datatype": "INT32", "shape": [1, 2],
+                                     "data": [7, -1]}, inp("B", "BYTES", 10),
+                                    inp("H", "FP16", 4)],
+                         "outputs": [{"name": "X", "parameters": {"binary_data": True}},
+                                     {"name": "Y"}]}, b, h)
+    r["fp32_batched"] = framed({"inputs": [{"name": "INPUT0", "datatype": "FP32",
+                                            "shape": [2, 2, 1],
+                                            "parameters": {"binary_data_size": 16}}]},
+                               struct.pack("<4f", 1, 2, 3, 4))
+    r["raw_fp32"] = b"0\n" + struct.pack("<6f", 1, 2, 3, 4, 5, 6)
+    r["no_header"] = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32",
+                                             "shape": [1, 2, 1], "data": [1, 2]}]}).encode()
+    return r
+
+
 def http_requests():
     body = json.dumps(kserve_bodies()["fp32_flat"])
     r = {}
@@ -146,6 +176,8 @@ def main():
     for name, body in kserve_bodies().items():
         put("fuzz_kserve_json", name + ".json", json.dumps(body))
         put("fuzz_kserve_decode", name + ".json", json.dumps(body))
+    for name, body in binary_bodies().items():
+        put("fuzz_kserve_binary", name + ".bin", body)
     for name, req in http_requests().items():
         put("fuzz_http_request", name + ".http", req)
     models = os.path.join(ROOT, "models")

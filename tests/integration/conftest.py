@@ -176,14 +176,20 @@ class Node:
         return False
 
     def worker_pids(self):
-        """PIDs of the node's direct children (its workers), from /proc."""
-        pids = []
+        """PIDs of the node's children (its workers), from every thread: workers are forked
+        by scheduler threads, so /proc/PID/task/PID/children alone misses them."""
+        pids = set()
         try:
-            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
-                pids = [int(p) for p in f.read().split()]
+            tasks = os.listdir("/proc/%d/task" % self.pid)
         except OSError:
-            pass
-        return pids
+            return []
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (self.pid, tid)) as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+        return sorted(pids)
 
     # ---- talking to it ------------------------------------------------------------------
     def connect(self, timeout=10.0):
@@ -231,6 +237,11 @@ class Node:
         return self.post_json("/v2/models/%s/infer" % model, body, **kw)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "WARNING: ThreadSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
 @pytest.fixture
 def node(tmp_path):
     """Factory: node(repo=None, args=(), ready=True, timeout=..., nofile=None) starts an inferd and returns
@@ -246,6 +257,14 @@ def node(tmp_path):
     yield start
     for n in started:
         n.stop()
+    # A sanitizer report by the node or a worker fails the test even when every request was
+    # answered (a worker that ASan aborted is simply restarted by the node).
+    for n in started:
+        text = n.log_text()
+        for marker in SANITIZER_MARKERS:
+            at = text.find(marker)
+            if at >= 0:
+                pytest.fail("sanitizer report in %s:\n%s" % (n.log_path, text[at:at + 4000]))
 
 
 @pytest.fixture

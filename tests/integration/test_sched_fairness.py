@@ -1,6 +1,7 @@
-# Batch slots are shared fairly between models: a flood of long `delay` requests that could
-# fill every node-wide batch slot still leaves /process (another model) its reserve, so
-# /process answers while every delay request is still running.
+# A flood of one model leaves the others their batch slots: a flood of long `delay` requests
+# that fills every batch slot it has (each model has its own scheduler and --batch-slots
+# slots; within one scheduler, slot_share keeps a reserve per model, test_slot_share) still
+# lets /process (another model) answer while every delay request is still running.
 import json
 import threading
 import time
@@ -8,7 +9,7 @@ import time
 from conftest import MOCK_REVERSE
 
 SLOTS = 16
-FLOOD = 20          # more than the slots: without sharing, delay would hold all of them
+FLOOD = 20          # more than the slots: some delay requests wait in its queue
 DELAY_MS = 4000
 DELAY_ONE = {"backend": "delay", "max_batch_size": 1, "delay_ms": DELAY_MS,
              "timeout_ms": 60000, "workers": {"min": 1, "max": 1},
@@ -37,12 +38,11 @@ def test_flood_of_one_model_leaves_the_other_its_slots(node, model_repo):
     threads = [threading.Thread(target=delay_one) for _ in range(FLOOD)]
     for t in threads:
         t.start()
-    # Wait (bounded) until the flood holds every slot it may: all but the reverse model's
-    # reserve (2 models: share 8, headroom 1).
+    # Wait (bounded) until the flood holds every slot it may: all of its own.
     end = time.monotonic() + 30
-    while delay_in_flight(n) < SLOTS - 1 and time.monotonic() < end:
+    while delay_in_flight(n) < SLOTS and time.monotonic() < end:
         time.sleep(0.02)
-    assert delay_in_flight(n) == SLOTS - 1
+    assert delay_in_flight(n) == SLOTS
     with lock:
         assert answered == []
 

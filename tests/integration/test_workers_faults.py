@@ -10,20 +10,8 @@ from conftest import MOCK_DELAY
 
 
 def worker_pids(n):
-    """Children of the node, from every thread (workers are forked by the supervisor
-    thread, so /proc/PID/task/PID/children alone misses them)."""
-    pids = set()
-    try:
-        tasks = os.listdir("/proc/%d/task" % n.pid)
-    except OSError:
-        return []
-    for tid in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (n.pid, tid)) as f:
-                pids.update(int(p) for p in f.read().split())
-        except OSError:
-            pass
-    return sorted(pids)
+    """Children of the node, from every thread (Node.worker_pids)."""
+    return n.worker_pids()
 
 
 def wait_for(cond, timeout, what):

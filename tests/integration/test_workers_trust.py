@@ -72,6 +72,12 @@ MODES = {
     "ftruncate": ("rogue: ftruncate shrink=Operation not permitted grow=Operation not permitted",
                   False),
     "claim_pos": (None, True),   # dies holding a bogus claim: plain crash recovery
+    # Never rings the doorbell again: its answers come from the loops' own looks or the
+    # completion thread's backstop (test_doorbell_silent_worker_still_answered).
+    "doorbell_silent": (None, False),
+    # The flag page cannot be made writable; the flood only costs its loop wake-ups.
+    "doorbell_spam": ("rogue: doorbell mmap_write=Operation not permitted "
+                      "mprotect_write=Permission denied sent=yes", False),
 }
 
 
@@ -137,10 +143,13 @@ def test_worker_holds_only_its_fds_and_node_fds_are_cloexec(node, model_repo):
         except OSError:
             pass
     assert fds[3].startswith("/memfd:inferd"), fds
-    # 0-2 and the region; anything else must be the worker's own pidfd on the node.
-    extra = {fd: t for fd, t in fds.items() if fd > 3 and t != "anon_inode:[pidfd]"}
+    # 0-2, the region, the doorbell's flag page and its socket; anything else must be the
+    # worker's own pidfd on the node.
+    assert fds[4].startswith("/memfd:inferd-doorbell"), fds
+    assert fds[5].startswith("socket:"), fds
+    extra = {fd: t for fd, t in fds.items() if fd > 5 and t != "anon_inode:[pidfd]"}
     assert extra == {}, fds
-    assert sum(1 for fd in fds if fd > 3) <= 1, fds
+    assert sum(1 for fd in fds if fd > 5) <= 1, fds
     # Every fd of the node past stdio is close-on-exec (sockets, pipes, epoll, eventfds, memfd).
     leaks = []
     for fd in os.listdir("/proc/%d/fdinfo" % n.pid):
@@ -163,7 +172,7 @@ def memfd_mappings(pid):
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 6 and parts[5].startswith("/memfd:inferd"):
+            if len(parts) >= 6 and parts[5] == "/memfd:inferd":  # not the doorbell page
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 sizes[int(parts[4])] = sizes.get(int(parts[4]), 0) + hi - lo
     return sizes

@@ -11,6 +11,9 @@
 
 #include "inferd/clock.h"
 #include "inferd/log.h"
+#include "inferd/shm_doorbell.h"
+#include <sys/socket.h>
+#include <sys/mman.h>
 
 typedef struct rogue_mode {
     const char *name;
@@ -28,6 +31,8 @@ static const rogue_mode modes[] = {
     {"ftruncate", WORKER_HOOK_CLAIMED},
     {"shutdown", WORKER_HOOK_CLAIMED},
     {"model_names", WORKER_HOOK_CLAIMED},
+    {"doorbell_silent", WORKER_HOOK_CLAIMED},
+    {"doorbell_spam", WORKER_HOOK_CLAIMED},
     {"batch_state", WORKER_HOOK_FINISHED},
     {"batch_status", WORKER_HOOK_FINISHED},
     {"out_needed", WORKER_HOOK_FINISHED},
@@ -89,6 +94,23 @@ static int act(worker_ctx *c, uint32_t slot)
         int g = ftruncate(3, (off_t)r->size * 2), eg = errno;
         log_warn("rogue: ftruncate shrink=%s grow=%s", a ? strerror(ea) : "ALLOWED",
                  g ? strerror(eg) : "ALLOWED");
+    } else if (!strcmp(m, "doorbell_silent")) {
+        r->doorbell = NULL; /* never rings again: the node must still answer */
+    } else if (!strcmp(m, "doorbell_spam")) {
+        /* Tries to arm every loop's flag (a read-only mapping: each way must fail), then
+         * floods its loop's socket. */
+        void *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 4, 0);
+        int ew = errno;
+        int p = r->doorbell ? mprotect(r->doorbell->map, 4096, PROT_READ | PROT_WRITE) : -1;
+        int ep = errno;
+        int sent = 0;
+        char one = 1;
+        for (int i = 0; i < 4096; i++) /* past the socket's queue (512 datagrams) */
+            if (send(5, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) sent++;
+        log_warn("rogue: doorbell mmap_write=%s mprotect_write=%s sent=%s",
+                 w == MAP_FAILED ? strerror(ew) : "ALLOWED", p ? strerror(ep) : "ALLOWED",
+                 sent > 0 ? "yes" : "no");
+        if (w != MAP_FAILED) munmap(w, 4096);
     } else if (!strcmp(m, "shutdown")) {
         atomic_store(&r->header->shutdown, 1);
     } else if (!strcmp(m, "model_names")) {

@@ -1,7 +1,8 @@
 /* http_server: pipelined requests answered out of order from another thread (through
  * http_ex_post) still reach the client in request order; an answer for a client that went
  * away is dropped cleanly; shutdown with work in flight is clean; a failed write stops the
- * parser (no request after it reaches the handler); the path and the query are apart. */
+ * parser (no request after it reaches the handler); the path and the query are apart; a
+ * response of a head and borrowed spans arrives whole and its done callback runs once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,9 +72,30 @@ static void hold_loop(void)
     pthread_mutex_unlock(&lock);
 }
 
+/* test_spans_response: the borrowed pieces, and how often done ran */
+static char span_a[] = "-alpha-";
+static char span_b[60000]; /* most of read_responses' 64 KiB */
+static int spans_done;
+
+static void on_spans_done(void *arg)
+{
+    pthread_mutex_lock(&lock);
+    spans_done += *(int *)arg;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
 static void handler(http_exchange *ex, void *ctx)
 {
     (void)ctx;
+    if (strcmp(http_ex_path(ex), "/spans") == 0) {
+        static int one = 1;
+        char *head = strdup("HEAD");
+        http_span sp[3] = {{span_a, strlen(span_a)}, {NULL, 0}, {span_b, sizeof span_b}};
+        http_ex_respond_spans(ex, 200, "application/octet-stream", head, 4, sp, 3, "X-Spans: 3\r\n",
+                              on_spans_done, &one);
+        return;
+    }
     if (strcmp(http_ex_path(ex), "/host") == 0) { /* says whether a Host header came */
         const char *host = http_ex_header(ex, "host");
         char *body = strdup(host ? "host present" : "host missing");
@@ -313,6 +335,36 @@ static void test_request_without_headers(void **state)
     http_server_shutdown(srv, 2000);
 }
 
+static void test_spans_response(void **state)
+{
+    (void)state;
+    memset(span_b, 'b', sizeof span_b - 1);
+    span_b[sizeof span_b - 1] = 'Z';
+    http_server *srv = start();
+    int fd = connect_to(http_server_port(srv));
+    send_all(fd, "GET /spans HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *got = read_responses(fd, "bbbZ");
+    char want_len[64];
+    snprintf(want_len, sizeof want_len, "Content-Length: %zu\r\n",
+             4 + strlen(span_a) + sizeof span_b);
+    assert_non_null(strstr(got, want_len));
+    assert_non_null(strstr(got, "X-Spans: 3\r\n"));
+    const char *body = strstr(got, "\r\n\r\n");
+    assert_non_null(body);
+    body += 4;
+    assert_int_equal(strlen(body), 4 + strlen(span_a) + sizeof span_b);
+    assert_memory_equal(body, "HEAD-alpha-bbb", 14);
+    free(got);
+    close(fd);
+    pthread_mutex_lock(&lock);
+    wait_locked(&spans_done, 1, 1);
+    int done = spans_done;
+    pthread_mutex_unlock(&lock);
+    http_server_shutdown(srv, 2000);
+    assert_int_equal(done, 1);
+    assert_int_equal(spans_done, 1); /* not again at shutdown */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_failed_write_stops_parsing),
         cmocka_unit_test(test_path_and_query_are_apart),
         cmocka_unit_test(test_request_without_headers),
+        cmocka_unit_test(test_spans_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

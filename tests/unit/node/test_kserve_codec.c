@@ -1,5 +1,6 @@
-/* KServe JSON codec: decoding straight into a real arena (layout, every dtype, flat and
- * nested, every rejection leaves the arena as it was) and exact response encoding. */
+/* KServe codec: decoding straight into a real arena (layout, every dtype, flat and nested,
+ * binary data after a JSON header and the raw form, every rejection leaves the arena as it
+ * was) and exact response encoding (JSON data, binary outputs pointed at in the arena). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,7 +70,8 @@ static int decode(fixture *f, const model_config *m, const char *json, infer_req
                   kserve_params *p, char *err)
 {
     memset(req, 0, sizeof *req);
-    return kserve_decode_infer(json, strlen(json), m, &f->region, f->arena, req, p, err, 256);
+    return kserve_decode_infer(json, strlen(json), strlen(json), NULL, m, &f->region, f->arena, req,
+                               p, err, 256);
 }
 
 static void test_decode_fp32_nested_and_flat(void **state)
@@ -281,7 +283,18 @@ static void test_encode_exact_numbers(void **state)
     http_buf b;
     http_buf_init(&b);
     char err[256];
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, "q\"1", 3, &b, err, sizeof err), 0);
+    kserve_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.id = "q\"1";
+    prm.id_len = 3;
+    http_span spans[MODEL_MAX_IO];
+    int n_spans, json_only;
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &prm, &b, spans, &n_spans,
+                                         &json_only, err, sizeof err),
+                     0);
+    assert_int_equal(n_spans, 0);
+    assert_int_equal(json_only, 1);
+    prm.id = NULL;
     assert_string_equal(b.data,
                         "{\"model_name\": \"m\", \"model_version\": \"1\", \"id\": \"q\\\"1\", "
                         "\"outputs\": [{\"name\": \"OUT\", \"datatype\": \"FP32\", "
@@ -291,7 +304,9 @@ static void test_encode_exact_numbers(void **state)
     /* an output whose size disagrees with its shape is refused, not read past */
     t->dims[1] = 5;
     http_buf_init(&b);
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, NULL, 0, &b, err, sizeof err), -1);
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &prm, &b, spans, &n_spans,
+                                         &json_only, err, sizeof err),
+                     500);
     assert_non_null(strstr(err, "shape needs"));
     http_buf_free(&b);
     /* BYTES with a length running past nbytes */
@@ -300,14 +315,18 @@ static void test_encode_exact_numbers(void **state)
     uint32_t huge = 1000;
     memcpy(shm_arena_ptr(&f->region, off), &huge, 4);
     http_buf_init(&b);
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, NULL, 0, &b, err, sizeof err), -1);
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &prm, &b, spans, &n_spans,
+                                         &json_only, err, sizeof err),
+                     500);
     http_buf_free(&b);
     /* outside the arena */
     t->dtype = INFERD_DTYPE_FP32;
     t->dims[1] = 4;
     t->offset = f->region.header->arena_size - 8;
     http_buf_init(&b);
-    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, NULL, 0, &b, err, sizeof err), -1);
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &prm, &b, spans, &n_spans,
+                                         &json_only, err, sizeof err),
+                     500);
     assert_non_null(strstr(err, "outside"));
     http_buf_free(&b);
     shm_arena_free(f->arena, off);
@@ -367,6 +386,269 @@ static void test_encode_fp64_and_ints(void **state)
     shm_arena_free(f->arena, off);
 }
 
+/* A body of a JSON header and binary parts, for model "bin" below. */
+typedef struct bin_body {
+    char data[512];
+    size_t len, json_len;
+} bin_body;
+
+static void bin_make(bin_body *b, const char *json, const void *bin, size_t bin_len)
+{
+    b->json_len = strlen(json);
+    memcpy(b->data, json, b->json_len);
+    memcpy(b->data + b->json_len, bin, bin_len);
+    b->len = b->json_len + bin_len;
+}
+
+/* A: INT32 [2]; B: BYTES [-1]; H: FP16 [2]; batched (max 4) */
+static model_config bin_model(void)
+{
+    model_config m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "bin");
+    m.max_batch_size = 4;
+    m.n_inputs = 3;
+    m.n_outputs = 2;
+    snprintf(m.inputs[0].name, MODEL_NAME_LEN, "A");
+    snprintf(m.inputs[1].name, MODEL_NAME_LEN, "B");
+    snprintf(m.inputs[2].name, MODEL_NAME_LEN, "H");
+    snprintf(m.outputs[0].name, MODEL_NAME_LEN, "X");
+    snprintf(m.outputs[1].name, MODEL_NAME_LEN, "Y");
+    m.inputs[0].dtype = INFERD_DTYPE_INT32;
+    m.inputs[1].dtype = INFERD_DTYPE_BYTES;
+    m.inputs[2].dtype = INFERD_DTYPE_FP16;
+    m.outputs[0].dtype = m.outputs[1].dtype = INFERD_DTYPE_INT32;
+    for (int i = 0; i < 3; i++) m.inputs[i].ndim = 1;
+    m.inputs[0].dims[0] = 2;
+    m.inputs[1].dims[0] = -1;
+    m.inputs[2].dims[0] = 2;
+    return m;
+}
+
+#define BIN_A(extra) "{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2]" extra "}"
+#define BIN_B(extra) "{\"name\": \"B\", \"datatype\": \"BYTES\", \"shape\": [1, 2]" extra "}"
+#define BIN_H(extra) "{\"name\": \"H\", \"datatype\": \"FP16\", \"shape\": [1, 2]" extra "}"
+#define SZ(n)        ", \"parameters\": {\"binary_data_size\": " #n "}"
+
+/* the binary parts: A = {7, -1}, B = {"hi", ""}, H = {1.0, -2.0} in FP16 */
+static const uint8_t BIN_PARTS[] = {7,    0,    0,    0,   0xff, 0xff, 0xff, 0xff,       /* A */
+                                    2,    0,    0,    0,   'h',  'i',  0,    0,    0, 0, /* B */
+                                    0x00, 0x3c, 0x00, 0xc0};                             /* H */
+
+static void test_decode_binary_inputs(void **state)
+{
+    fixture *f = *state;
+    model_config m = bin_model();
+    bin_body b;
+    bin_make(&b,
+             "{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+                 SZ(4)) "],"
+                        " \"parameters\": {\"binary_data_output\": true},"
+                        " \"outputs\": [{\"name\": \"X\"}, {\"name\": \"Y\", \"parameters\": "
+                        "{\"binary_data\": false}}]}",
+             BIN_PARTS, sizeof BIN_PARTS);
+    infer_request req;
+    memset(&req, 0, sizeof req);
+    kserve_params p;
+    char err[256];
+    assert_int_equal(kserve_decode_infer(b.data, b.len, b.json_len, NULL, &m, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
+                     0);
+    assert_int_equal(req.batch_rows, 1);
+    assert_int_equal(req.inputs[0].nbytes, 8);
+    assert_memory_equal(shm_arena_ptr(&f->region, req.inputs[0].offset), BIN_PARTS, 8);
+    assert_int_equal(req.inputs[1].nbytes, 10);
+    assert_memory_equal(shm_arena_ptr(&f->region, req.inputs[1].offset), BIN_PARTS + 8, 10);
+    assert_int_equal(req.inputs[2].nbytes, 4);
+    assert_memory_equal(shm_arena_ptr(&f->region, req.inputs[2].offset), BIN_PARTS + 18, 4);
+    assert_int_equal(p.binary_outputs, 1u); /* X by the request default, Y asked as JSON */
+    assert_int_equal(req.output_mask, 3u);
+    kserve_free_inputs(f->arena, &req);
+    kserve_params_free(NULL, &p);
+    assert_int_equal(shm_arena_used(f->arena), 0);
+}
+
+static void test_binary_rejections(void **state)
+{
+    fixture *f = *state;
+    model_config m = bin_model();
+    static const uint8_t parts[] = {7, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0, 'h', 'i', 0,
+                                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0};
+    struct {
+        const char *json;
+        size_t bin_len;
+        const char *words;
+    } bad[] = {
+        /* binary_data_size disagrees with shape x datatype */
+        {"{\"inputs\": [" BIN_A(SZ(4)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18, "need 8"},
+        /* a size running past the body */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 20,
+         "runs past the end of the body"},
+        /* binary bytes nobody claims */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 26,
+         "belong to no input"},
+        /* BYTES: an element's length overruns its binary_data_size */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(9)) ", " BIN_H(SZ(4)) "]}", 21,
+         "BYTES element 1: its 4-byte length is cut short"},
+        /* BYTES: element count differs from the shape */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(6)) ", " BIN_H(SZ(4)) "]}", 18,
+         "too short for 2"},
+        /* binary and data on one input */
+        {"{\"inputs\": [{\"name\": \"A\", \"datatype\": \"INT32\", \"shape\": [1, 2], \"data\": "
+         "[1, 2], \"parameters\": {\"binary_data_size\": 8}}, " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "]}",
+         18, "only one of"},
+        /* a negative or non-integer size */
+        {"{\"inputs\": [" BIN_A(SZ(-8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18,
+         "non-negative integer"},
+        {"{\"inputs\": [" BIN_A(SZ("8")) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}", 18,
+         "non-negative integer"},
+        /* binary_data_size on a requested output */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\", \"parameters\": {\"binary_data_size\": 8}}]}",
+         22, "belongs to response outputs"},
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\", \"parameters\": {\"binary_data\": 1}}]}",
+         22, "true or false"},
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(
+             SZ(4)) "], \"outputs\": "
+                    "[{\"name\": \"X\"}, {\"name\": \"X\"}]}",
+         22, "twice"},
+        /* FP16 as JSON data is still refused: it has no JSON form */
+        {"{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(
+             SZ(10)) ", {\"name\": \"H\", \"datatype\": "
+                     "\"FP16\", \"shape\": [1, 2], \"data\": [1, 2]}]}",
+         18, "send it as binary"},
+        /* shared memory named while the node has it off */
+        {"{\"inputs\": [" BIN_A(
+             ", \"parameters\": {\"shared_memory_region\": \"r\", "
+             "\"shared_memory_byte_size\": 8}") ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}",
+         14, "disabled"},
+        {"{\"inputs\": [" BIN_A(", \"parameters\": {\"shared_memory_region\": \"r\"}") ", " BIN_B(
+             SZ(10)) ", " BIN_H(SZ(4)) "]}",
+         14, "needs both"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bin_body b;
+        bin_make(&b, bad[i].json, parts, bad[i].bin_len);
+        infer_request req;
+        memset(&req, 0, sizeof req);
+        kserve_params p;
+        char err[256] = "";
+        int rc = kserve_decode_infer(b.data, b.len, b.json_len, NULL, &m, &f->region, f->arena,
+                                     &req, &p, err, sizeof err);
+        if (rc != 400 || !strstr(err, bad[i].words))
+            fail_msg("case %zu: rc=%d err='%s' (want '%s')", i, rc, err, bad[i].words);
+        assert_null(p.id);
+        assert_int_equal(req.n_inputs, 0);
+        assert_int_equal(shm_arena_used(f->arena), 0);
+    }
+    /* binary_data_size in a body without Inference-Header-Content-Length */
+    const char *json = "{\"inputs\": [" BIN_A(SZ(8)) ", " BIN_B(SZ(10)) ", " BIN_H(SZ(4)) "]}";
+    infer_request req;
+    memset(&req, 0, sizeof req);
+    kserve_params p;
+    char err[256];
+    assert_int_equal(kserve_decode_infer(json, strlen(json), strlen(json), NULL, &m, &f->region,
+                                         f->arena, &req, &p, err, sizeof err),
+                     400);
+    assert_non_null(strstr(err, "no binary data after its JSON header"));
+}
+
+static void test_decode_raw_form(void **state)
+{
+    fixture *f = *state;
+    int64_t dims[] = {2, -1};
+    model_config m = model("FP32", 8, 2, dims);
+    float vals[] = {1, 2, 3, 4, 5, 6};
+    infer_request req;
+    memset(&req, 0, sizeof req);
+    kserve_params p;
+    char err[256];
+    assert_int_equal(kserve_decode_infer((const char *)vals, sizeof vals, 0, NULL, &m, &f->region,
+                                         f->arena, &req, &p, err, sizeof err),
+                     0);
+    const shm_tensor *t = &req.inputs[0];
+    assert_int_equal(t->ndim, 3); /* batch 1, then the model's [2, -1] with -1 = 3 */
+    assert_int_equal(t->dims[0], 1);
+    assert_int_equal(t->dims[1], 2);
+    assert_int_equal(t->dims[2], 3);
+    assert_memory_equal(shm_arena_ptr(&f->region, t->offset), vals, sizeof vals);
+    assert_int_equal(p.binary_outputs, 1u);
+    kserve_free_inputs(f->arena, &req);
+    /* 5 floats do not fill [2, n]; 7 bytes are not whole floats */
+    assert_int_equal(kserve_decode_infer((const char *)vals, 20, 0, NULL, &m, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
+                     400);
+    assert_non_null(strstr(err, "do not fill"));
+    assert_int_equal(kserve_decode_infer((const char *)vals, 7, 0, NULL, &m, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
+                     400);
+    assert_non_null(strstr(err, "whole number"));
+    /* a two-input model cannot take the raw form */
+    model_config two = bin_model();
+    assert_int_equal(kserve_decode_infer((const char *)vals, 8, 0, NULL, &two, &f->region, f->arena,
+                                         &req, &p, err, sizeof err),
+                     400);
+    assert_non_null(strstr(err, "one input"));
+    assert_int_equal(shm_arena_used(f->arena), 0);
+}
+
+static void test_encode_binary_outputs(void **state)
+{
+    fixture *f = *state;
+    model_config m = bin_model();
+    infer_request req;
+    memset(&req, 0, sizeof req);
+    req.n_outputs = 2;
+    uint64_t off;
+    assert_int_equal(shm_arena_alloc(f->arena, 16, &off), 0);
+    int32_t vals[] = {5, -6, 7, 8};
+    memcpy(shm_arena_ptr(&f->region, off), vals, sizeof vals);
+    for (int i = 0; i < 2; i++) {
+        shm_tensor *t = &req.outputs[i];
+        t->dtype = INFERD_DTYPE_INT32;
+        t->ndim = 2;
+        t->dims[0] = 1;
+        t->dims[1] = 2;
+        t->offset = off + 8 * (uint64_t)i;
+        t->nbytes = 8;
+    }
+    kserve_params p;
+    memset(&p, 0, sizeof p);
+    p.binary_outputs = 2u; /* Y binary, X JSON */
+    http_buf b;
+    http_buf_init(&b);
+    http_span spans[MODEL_MAX_IO];
+    int n_spans, json_only;
+    char err[256];
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans, &json_only,
+                                         err, sizeof err),
+                     0);
+    assert_string_equal(b.data, "{\"model_name\": \"bin\", \"model_version\": \"1\", \"outputs\": ["
+                                "{\"name\": \"X\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
+                                "\"data\": [5,-6]}, "
+                                "{\"name\": \"Y\", \"datatype\": \"INT32\", \"shape\": [1, 2], "
+                                "\"parameters\": {\"binary_data_size\": 8}}]}");
+    assert_int_equal(json_only, 0);
+    assert_int_equal(n_spans, 1);
+    /* the span is the arena slice itself: not a copy */
+    assert_ptr_equal(spans[0].base, shm_arena_ptr(&f->region, off + 8));
+    assert_int_equal(spans[0].len, 8);
+    http_buf_free(&b);
+    /* a binary output whose size disagrees with its shape is refused before sending */
+    req.outputs[1].nbytes = 12;
+    http_buf_init(&b);
+    assert_int_equal(kserve_encode_infer(&req, &m, &f->region, &p, &b, spans, &n_spans, &json_only,
+                                         err, sizeof err),
+                     500);
+    assert_non_null(strstr(err, "shape needs"));
+    http_buf_free(&b);
+    shm_arena_free(f->arena, off);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +658,10 @@ int main(void)
         cmocka_unit_test(test_rejections_free_everything),
         cmocka_unit_test(test_encode_exact_numbers),
         cmocka_unit_test(test_encode_fp64_and_ints),
+        cmocka_unit_test(test_decode_binary_inputs),
+        cmocka_unit_test(test_binary_rejections),
+        cmocka_unit_test(test_decode_raw_form),
+        cmocka_unit_test(test_encode_binary_outputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
