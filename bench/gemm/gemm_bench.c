@@ -84,8 +84,16 @@ static void run_blas(const bench_ops *o)
 static void run_ours(const bench_ops *o, int packed)
 {
     const shape *s = o->s;
-    onnx_gemm_args g = {.m = s->m, .n = s->n, .k = s->k, .a = o->a, .lda = s->k, .b = o->b,
-                        .ldb = s->n, .alpha = 1.0f, .c = o->c, .ldc = s->n};
+    onnx_gemm_args g = {.m = s->m,
+                        .n = s->n,
+                        .k = s->k,
+                        .a = o->a,
+                        .lda = s->k,
+                        .b = o->b,
+                        .ldb = s->n,
+                        .alpha = 1.0f,
+                        .c = o->c,
+                        .ldc = s->n};
     if (packed && s->konst == 'A') g.pa = o->pk;
     if (packed && s->konst == 'B') g.pb = o->pk;
     if (onnx_gemm_run(&g, o->pool) != 0) {

@@ -19,7 +19,7 @@ struct onnx_tpool {
     onnx_tpool_fn fn;
     void *arg;
     int64_t n;
-    _Atomic uint32_t gen;      /* futex word: bumped per job and at stop */
+    _Atomic uint32_t gen; /* futex word: bumped per job and at stop */
     _Atomic int stop;
     _Atomic int sleepers;      /* workers in futex_wait on gen */
     _Atomic int active;        /* workers registered for the current job */

@@ -42,7 +42,8 @@ static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *
         kd->epilogue(c, g->ldc, rows, cols, g->row_bias ? g->row_bias + i0 : NULL,
                      g->col_bias ? g->col_bias + j0 : NULL, lo, hi);
     if (ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP)
-        for (int64_t r = 0; r < rows; r++) onnx_activation_apply(&g->act, c + r * g->ldc, (size_t)cols);
+        for (int64_t r = 0; r < rows; r++)
+            onnx_activation_apply(&g->act, c + r * g->ldc, (size_t)cols);
 }
 
 /* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
@@ -158,8 +159,8 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};
     const int mr = jb.kd->mr, nr = jb.kd->nr;
     const onnx_activation_kind ak = g->act.kind;
-    jb.epi = (onnx_gemm_epi){.row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY,
-                             .hi = INFINITY};
+    jb.epi = (onnx_gemm_epi){
+        .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
     jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP;

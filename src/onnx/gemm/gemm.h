@@ -69,9 +69,9 @@ typedef struct onnx_gemm_args {
     float alpha;
     float *c;
     int64_t ldc;
-    int accumulate;                    /* 1: add onto C (beta 1), 0: overwrite (beta 0) */
-    const float *row_bias, *col_bias;  /* m and n floats, or NULL */
-    onnx_activation act;               /* applied last (activation.h; NONE: nothing) */
+    int accumulate;                   /* 1: add onto C (beta 1), 0: overwrite (beta 0) */
+    const float *row_bias, *col_bias; /* m and n floats, or NULL */
+    onnx_activation act;              /* applied last (activation.h; NONE: nothing) */
 } onnx_gemm_args;
 
 /* Runs the GEMM, on pool's threads if pool is not NULL. Returns 0, or -1 on ENOMEM (pack

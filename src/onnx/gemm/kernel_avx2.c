@@ -5,7 +5,6 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-
 void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
@@ -27,15 +26,15 @@ void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
         c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
     }
     const __m256 al = _mm256_set1_ps(alpha);
-#define AVX2_STORE(ROW, V0, V1)                                                     \
-    do {                                                                            \
-        float *cr = c + (ROW) * ldc;                                                \
-        __m256 r0 = _mm256_mul_ps(V0, al), r1 = _mm256_mul_ps(V1, al);             \
-        if (accumulate) {                                                           \
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(cr));                            \
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(cr + 8));                        \
-        }                                                                           \
-        _mm256_storeu_ps(cr, r0), _mm256_storeu_ps(cr + 8, r1);                     \
+#define AVX2_STORE(ROW, V0, V1)                                        \
+    do {                                                               \
+        float *cr = c + (ROW)*ldc;                                     \
+        __m256 r0 = _mm256_mul_ps(V0, al), r1 = _mm256_mul_ps(V1, al); \
+        if (accumulate) {                                              \
+            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(cr));               \
+            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(cr + 8));           \
+        }                                                              \
+        _mm256_storeu_ps(cr, r0), _mm256_storeu_ps(cr + 8, r1);        \
     } while (0)
     AVX2_STORE(0, c00, c01);
     AVX2_STORE(1, c10, c11);
@@ -44,8 +43,7 @@ void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
     AVX2_STORE(4, c40, c41);
     AVX2_STORE(5, c50, c51);
 #undef AVX2_STORE
-    if (epi)
-        onnx_gemm_epilogue_avx2(c, ldc, 6, 16, epi->row_bias, epi->col_bias, epi->lo, epi->hi);
+    if (epi) onnx_gemm_epilogue_avx2(c, ldc, 6, 16, epi->row_bias, epi->col_bias, epi->lo, epi->hi);
 }
 
 void onnx_gemm_epilogue_avx2(float *c, int64_t ldc, int64_t rows, int64_t cols,

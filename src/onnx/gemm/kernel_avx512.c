@@ -7,29 +7,29 @@
 #if defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
 
-#define ROW_FMA(I)                                                                  \
-    do {                                                                            \
-        const __m512 av = _mm512_set1_ps(a[I]);                                     \
-        acc##I##0 = _mm512_fmadd_ps(av, b0, acc##I##0);                             \
-        acc##I##1 = _mm512_fmadd_ps(av, b1, acc##I##1);                             \
+#define ROW_FMA(I)                                      \
+    do {                                                \
+        const __m512 av = _mm512_set1_ps(a[I]);         \
+        acc##I##0 = _mm512_fmadd_ps(av, b0, acc##I##0); \
+        acc##I##1 = _mm512_fmadd_ps(av, b1, acc##I##1); \
     } while (0)
 
-#define ROW_STORE(I)                                                                \
-    do {                                                                            \
-        float *cr = c + (I) * ldc;                                                  \
-        __m512 r0 = _mm512_mul_ps(acc##I##0, al), r1 = _mm512_mul_ps(acc##I##1, al); \
-        if (accumulate) {                                                           \
-            r0 = _mm512_add_ps(r0, _mm512_loadu_ps(cr));                            \
-            r1 = _mm512_add_ps(r1, _mm512_loadu_ps(cr + 16));                       \
-        }                                                                           \
-        if (epi) { /* bias and clamp in the store; max/min keep a NaN */            \
+#define ROW_STORE(I)                                                                   \
+    do {                                                                               \
+        float *cr = c + (I)*ldc;                                                       \
+        __m512 r0 = _mm512_mul_ps(acc##I##0, al), r1 = _mm512_mul_ps(acc##I##1, al);   \
+        if (accumulate) {                                                              \
+            r0 = _mm512_add_ps(r0, _mm512_loadu_ps(cr));                               \
+            r1 = _mm512_add_ps(r1, _mm512_loadu_ps(cr + 16));                          \
+        }                                                                              \
+        if (epi) { /* bias and clamp in the store; max/min keep a NaN */               \
             const __m512 rb = _mm512_set1_ps(epi->row_bias ? epi->row_bias[I] : 0.0f); \
-            r0 = _mm512_add_ps(_mm512_add_ps(r0, rb), cb0);                         \
-            r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                         \
-            r0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r0));                        \
-            r1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r1));                        \
-        }                                                                           \
-        _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                    \
+            r0 = _mm512_add_ps(_mm512_add_ps(r0, rb), cb0);                            \
+            r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                            \
+            r0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r0));                           \
+            r1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r1));                           \
+        }                                                                              \
+        _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                       \
     } while (0)
 
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
@@ -53,7 +53,8 @@ void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *
     const __m512 al = _mm512_set1_ps(alpha);
     __m512 cb0 = _mm512_setzero_ps(), cb1 = cb0, vlo = cb0, vhi = cb0;
     if (epi) {
-        if (epi->col_bias) cb0 = _mm512_loadu_ps(epi->col_bias), cb1 = _mm512_loadu_ps(epi->col_bias + 16);
+        if (epi->col_bias)
+            cb0 = _mm512_loadu_ps(epi->col_bias), cb1 = _mm512_loadu_ps(epi->col_bias + 16);
         vlo = _mm512_set1_ps(epi->lo), vhi = _mm512_set1_ps(epi->hi);
     }
     ROW_STORE(0);
@@ -85,7 +86,7 @@ void onnx_gemm_epilogue_avx512(float *c, int64_t ldc, int64_t rows, int64_t cols
 #else
 /* not an x86-64 build: dispatch.c never picks this kernel */
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           float alpha, int accumulate)
+                             float alpha, int accumulate)
 {
     (void)kc, (void)a, (void)b, (void)c, (void)ldc, (void)alpha, (void)accumulate;
 }

@@ -24,7 +24,10 @@ static void nn_gemm_trace(const onnx_gemm_args *g)
     pthread_once(&nn_gemm_trace_once, nn_gemm_trace_open);
     if (nn_gemm_trace_file)
         fprintf(nn_gemm_trace_file, "%lld %lld %lld %c\n", (long long)g->m, (long long)g->n,
-                (long long)g->k, g->pa ? 'A' : g->pb ? 'B' : '-');
+                (long long)g->k,
+                g->pa   ? 'A'
+                : g->pb ? 'B'
+                        : '-');
 }
 
 static int nn_gemm_blas(const onnx_gemm_args *g)

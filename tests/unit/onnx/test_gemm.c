@@ -31,14 +31,10 @@ typedef struct gemm_case {
 static float ref_act(onnx_activation_kind k, float v)
 {
     switch (k) {
-    case ONNX_ACT_RELU:
-        return v > 0 ? v : 0;
-    case ONNX_ACT_CLIP:
-        return v < -0.5f ? -0.5f : (v > 0.75f ? 0.75f : v);
-    case ONNX_ACT_SIGMOID:
-        return 1.0f / (1.0f + expf(-v));
-    default:
-        return v;
+    case ONNX_ACT_RELU: return v > 0 ? v : 0;
+    case ONNX_ACT_CLIP: return v < -0.5f ? -0.5f : (v > 0.75f ? 0.75f : v);
+    case ONNX_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    default: return v;
     }
 }
 
@@ -53,16 +49,28 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
     float *b = malloc(sizeof(float) * (size_t)(b_rows * ldb + 1));
     float *c = malloc(sizeof(float) * (size_t)(m * ldc + 1));
     float *c0 = malloc(sizeof(float) * (size_t)(m * ldc + 1));
-    float *rb = malloc(sizeof(float) * (size_t)(m + 1)), *cb = malloc(sizeof(float) * (size_t)(n + 1));
+    float *rb = malloc(sizeof(float) * (size_t)(m + 1)),
+          *cb = malloc(sizeof(float) * (size_t)(n + 1));
     assert_non_null(a && b && c && c0 && rb && cb);
     for (int64_t i = 0; i < a_rows * lda; i++) a[i] = rnd(&seed);
     for (int64_t i = 0; i < b_rows * ldb; i++) b[i] = rnd(&seed);
     for (int64_t i = 0; i < m * ldc; i++) c[i] = c0[i] = rnd(&seed);
     for (int64_t i = 0; i < m; i++) rb[i] = rnd(&seed);
     for (int64_t i = 0; i < n; i++) cb[i] = rnd(&seed);
-    onnx_gemm_args g = {.m = m, .n = n, .k = k, .a = a, .lda = lda, .trans_a = tc->ta, .b = b,
-                        .ldb = ldb, .trans_b = tc->tb, .alpha = tc->alpha, .c = c, .ldc = ldc,
-                        .accumulate = tc->accumulate, .row_bias = tc->row_bias ? rb : NULL,
+    onnx_gemm_args g = {.m = m,
+                        .n = n,
+                        .k = k,
+                        .a = a,
+                        .lda = lda,
+                        .trans_a = tc->ta,
+                        .b = b,
+                        .ldb = ldb,
+                        .trans_b = tc->tb,
+                        .alpha = tc->alpha,
+                        .c = c,
+                        .ldc = ldc,
+                        .accumulate = tc->accumulate,
+                        .row_bias = tc->row_bias ? rb : NULL,
                         .col_bias = tc->col_bias ? cb : NULL};
     g.act.kind = tc->act;
     g.act.alpha = -0.5f;
@@ -96,7 +104,8 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
             want = ref_act(tc->act, (float)want);
             const double tol = 1e-5 * (mag * fabs(tc->alpha) + 4);
             if (fabs(got - want) > tol)
-                fail_msg("%s m=%lld n=%lld k=%lld ta=%d tb=%d pack=%d acc=%d: C[%lld][%lld] = %g, want %g",
+                fail_msg("%s m=%lld n=%lld k=%lld ta=%d tb=%d pack=%d acc=%d: C[%lld][%lld] = %g, "
+                         "want %g",
                          onnx_gemm_kernel_name(onnx_gemm_kernel()), (long long)m, (long long)n,
                          (long long)k, tc->ta, tc->tb, tc->pack, tc->accumulate, (long long)i,
                          (long long)j, got, want);
@@ -115,12 +124,19 @@ static void run_all(onnx_tpool *pool)
     for (size_t mi = 0; mi < sizeof dims_small / sizeof *dims_small; mi++)
         for (size_t ni = 0; ni < sizeof dims_small / sizeof *dims_small; ni++)
             for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++, v++) {
-                gemm_case tc = {.m = dims_small[mi], .n = dims_small[ni], .k = ks[ki],
-                                .ta = v & 1, .tb = (v >> 1) & 1, .pack = v % 3,
-                                .accumulate = (v >> 2) & 1, .row_bias = (v % 5) == 1,
-                                .col_bias = (v % 7) == 2, .alpha = (v % 4) ? 1.0f : 0.5f,
+                gemm_case tc = {.m = dims_small[mi],
+                                .n = dims_small[ni],
+                                .k = ks[ki],
+                                .ta = v & 1,
+                                .tb = (v >> 1) & 1,
+                                .pack = v % 3,
+                                .accumulate = (v >> 2) & 1,
+                                .row_bias = (v % 5) == 1,
+                                .col_bias = (v % 7) == 2,
+                                .alpha = (v % 4) ? 1.0f : 0.5f,
                                 .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
-                                                                ONNX_ACT_CLIP, ONNX_ACT_SIGMOID}[v % 4]};
+                                                                ONNX_ACT_CLIP,
+                                                                ONNX_ACT_SIGMOID}[v % 4]};
                 check_case(&tc, pool);
             }
     /* larger than one block each way (MC <= 64 rows, NC = 512 columns, KC = 256), all
@@ -128,9 +144,16 @@ static void run_all(onnx_tpool *pool)
     const int64_t big[][3] = {{100, 600, 300}, {17, 1031, 70}, {1, 700, 64}, {530, 3, 70}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         for (int o = 0; o < 12; o++) {
-            gemm_case tc = {.m = big[i][0], .n = big[i][1], .k = big[i][2], .ta = o & 1,
-                            .tb = (o >> 1) & 1, .pack = o % 3, .accumulate = o >= 6,
-                            .row_bias = o == 3, .col_bias = o == 8, .alpha = 1.0f,
+            gemm_case tc = {.m = big[i][0],
+                            .n = big[i][1],
+                            .k = big[i][2],
+                            .ta = o & 1,
+                            .tb = (o >> 1) & 1,
+                            .pack = o % 3,
+                            .accumulate = o >= 6,
+                            .row_bias = o == 3,
+                            .col_bias = o == 8,
+                            .alpha = 1.0f,
                             .act = o == 5 ? ONNX_ACT_RELU : ONNX_ACT_NONE};
             check_case(&tc, pool);
         }
@@ -175,8 +198,8 @@ static void test_gemm_packed_mismatch(void **state)
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {9, 9, 9, 9};
     onnx_gemm_packed *pb = onnx_gemm_pack_b(b, 0, 3, 2, 2);
     assert_non_null(pb);
-    onnx_gemm_args g = {.m = 2, .n = 2, .k = 2, .a = a, .lda = 3, .pb = pb, .alpha = 1, .c = c,
-                        .ldc = 2};
+    onnx_gemm_args g = {
+        .m = 2, .n = 2, .k = 2, .a = a, .lda = 3, .pb = pb, .alpha = 1, .c = c, .ldc = 2};
     assert_int_equal(onnx_gemm_run(&g, NULL), -1); /* k 2 against the packed 3 */
     for (int i = 0; i < 4; i++) assert_true(c[i] == 9);
     g.k = 3;
