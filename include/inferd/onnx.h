@@ -96,9 +96,9 @@ const char *onnx_model_op_type(const onnx_model *model, int i, int *count);
 /* Nodes left to execute per run after constant folding and fusion. */
 int onnx_model_num_exec_nodes(const onnx_model *model);
 
-/* The BLAS behind GEMM and the kernels it picked for this CPU, e.g. "OpenBLAS Cooperlake".
- * GEMM speed depends on them; OPENBLAS_CORETYPE in the environment can force others. A
- * static string. */
+/* The GEMMs in use and the kernels picked for this CPU, e.g. "inferd avx512-8x32, OpenBLAS
+ * Cooperlake" (our packed GEMM, and OpenBLAS for what stays on it). OPENBLAS_CORETYPE in the
+ * environment can force OpenBLAS's. A static string. */
 const char *onnx_blas_info(void);
 
 /* Bytes held by weights and folded constants. */
@@ -111,8 +111,9 @@ int64_t onnx_model_batch_slice(const onnx_model *model);
 
 /* ---- Sessions and runs ------------------------------------------------------------------- */
 
-/* Creates a session with `threads` compute threads (<= 0 means 1; passed to OpenBLAS at each
- * run). *out is freed by the caller with onnx_session_free(). */
+/* Creates a session with `threads` compute threads (<= 0 means 1): one pool of threads - 1
+ * workers plus the caller of onnx_run, on which operators split their work; OpenBLAS runs
+ * on one thread. *out is freed by the caller with onnx_session_free(). */
 int onnx_session_create(const onnx_model *model, int threads, onnx_session **out, char *err,
                         size_t err_len);
 

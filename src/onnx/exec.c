@@ -105,6 +105,10 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
         onnx_exec_destroy(x);
         return -1;
     }
+    if (x->threads > 1 && !(x->tpool = onnx_tpool_create(x->threads))) {
+        onnx_exec_destroy(x);
+        return -1;
+    }
     for (int v = 0; v < m->n_values; v++) {
         x->alias_root[v] = -1;
         if (m->values[v].kind == ONNX_VALUE_CONST) x->vals[v] = m->values[v].t;
@@ -204,6 +208,7 @@ void onnx_exec_destroy(onnx_exec *x)
     free(x->pending);
     free(x->prof);
     onnx_pool_clear(&x->pool);
+    onnx_tpool_free(x->tpool);
     memset(x, 0, sizeof *x);
 }
 
@@ -256,6 +261,11 @@ int onnx_ctx_num_outputs(const onnx_ctx *ctx)
 const onnx_node *onnx_ctx_node(const onnx_ctx *ctx)
 {
     return ctx->node;
+}
+
+onnx_tpool *onnx_ctx_tpool(const onnx_ctx *ctx)
+{
+    return ctx->x->tpool;
 }
 
 static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "model.h"
+#include "threadpool.h"
 
 /* Free buffers kept for reuse, best fit by capacity. Buffers are plain heap blocks, so
  * whoever holds one may also free() it. */
@@ -47,10 +48,12 @@ typedef struct onnx_exec {
     char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;
     int threads;
+    onnx_tpool *tpool;    /* threads > 1: the operators' compute threads (threadpool.h) */
     onnx_node_time *prof; /* per node of m while profiling (profile.c), else NULL */
 } onnx_exec;
 
-/* Sets up vals for every value of m (constants point at the model's data). */
+/* Sets up vals for every value of m (constants point at the model's data) and, for
+ * threads > 1, the thread pool. */
 int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads);
 void onnx_exec_destroy(onnx_exec *x);
 /* Returns value v's buffer to the pool. */
