@@ -39,15 +39,16 @@ static int param_int(const Inference__InferParameter *p, int64_t *v)
 
 /* shared_memory_region (string_param), shared_memory_byte_size and shared_memory_offset
  * (int64_param or uint64_param) of one input or output. 0, or -1 with err. */
-static int shm_spec(size_t n, void *const *entries, const char *what, kserve_shm_spec *s,
-                    char *err, size_t err_len)
+static int shm_spec(size_t n, void *const *entries, const char *what, kserve_shm_spec *s, char *err,
+                    size_t err_len)
 {
     memset(s, 0, sizeof *s);
     const Inference__InferParameter *r = param_get(n, entries, "shared_memory_region");
     const Inference__InferParameter *size = param_get(n, entries, "shared_memory_byte_size");
     const Inference__InferParameter *off = param_get(n, entries, "shared_memory_offset");
     int64_t v;
-    if (r && r->parameter_choice_case != INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM) {
+    if (r &&
+        r->parameter_choice_case != INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM) {
         snprintf(err, err_len, "%s: parameters.shared_memory_region must be a string_param", what);
         return -1;
     }
@@ -167,9 +168,9 @@ static void typed_write(const Inference__InferTensorContents *c, inferd_dtype dt
 /* An input from the typed contents field of its datatype, range-checked, into a new arena
  * buffer (status 503 when the arena is full). */
 static int decode_typed(const Inference__InferTensorContents *c, const model_io *io,
-                        int64_t elements, shm_tensor *t, const shm_region *region,
-                        shm_arena *arena, infer_request *req, int j, int *seen, char *err,
-                        size_t err_len, int *status)
+                        int64_t elements, shm_tensor *t, const shm_region *region, shm_arena *arena,
+                        infer_request *req, int j, int *seen, char *err, size_t err_len,
+                        int *status)
 {
     inferd_dtype dt = io->dtype;
     int64_t have = c ? typed_count(c, dt) : 0;
@@ -261,8 +262,7 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, input
     const kserve_shm_spec *shm = &src->shm[idx];
     int use_raw = !shm->present && r->n_raw_input_contents > 0;
     if ((shm->present || use_raw) && c && contents_total(c)) {
-        snprintf(err, err_len, "input '%s': has contents while %s (use one or the other)",
-                 io->name,
+        snprintf(err, err_len, "input '%s': has contents while %s (use one or the other)", io->name,
                  shm->present ? "it names a shared_memory_region"
                               : "the request has raw_input_contents");
         return -1;
@@ -273,8 +273,8 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, input
             return -1;
     } else if (use_raw) {
         const ProtobufCBinaryData *raw = &r->raw_input_contents[src->next_raw++];
-        if (kserve_place_bytes(io->name, "raw_input_contents", &t, elements, raw->data, raw->len,
-                               0, region, arena, req, j, seen, err, err_len, status))
+        if (kserve_place_bytes(io->name, "raw_input_contents", &t, elements, raw->data, raw->len, 0,
+                               region, arena, req, j, seen, err, err_len, status))
             return -1;
     } else if (decode_typed(c, io, elements, &t, region, arena, req, j, seen, err, err_len,
                             status)) {
@@ -404,8 +404,8 @@ int grpc_infer_decode(const Inference__ModelInferRequest *r, client_shm *cshm,
     }
     req->batch_rows = 0;
     for (size_t i = 0; i < r->n_inputs; i++)
-        if (decode_input(r, i, &src, cshm, m, region, arena, req, &params->shm, seen, err,
-                         err_len, &status))
+        if (decode_input(r, i, &src, cshm, m, region, arena, req, &params->shm, seen, err, err_len,
+                         &status))
             goto fail;
     req->n_inputs = (uint32_t)m->n_inputs;
     if (m->max_batch_size == 0) req->batch_rows = 1;

@@ -44,8 +44,8 @@ uint8_t *grpc_infer_encode(const infer_request *req, const model_config *m,
         memcpy(shapes[n], t->dims, sizeof(int64_t) * t->ndim);
         o->shape = shapes[n];
         if (shm->outputs & (1u << i)) {
-            int rc = kserve_shm_write_output(shm, (int)i, m->outputs[i].name, region, t, err,
-                                             err_len);
+            int rc =
+                kserve_shm_write_output(shm, (int)i, m->outputs[i].name, region, t, err, err_len);
             if (rc) {
                 *code = grpc_status_from_http(rc);
                 return NULL;

@@ -19,8 +19,8 @@ struct grpc_job {
     grpc_rpc *rpc;
     grpc_job *prev, *next;
     char *id;
-    client_shm *cshm;          /* borrowed: the registry params.shm's references are in */
-    grpc_infer_params params;  /* its client shared-memory references, dropped by job_free */
+    client_shm *cshm;         /* borrowed: the registry params.shm's references are in */
+    grpc_infer_params params; /* its client shared-memory references, dropped by job_free */
 };
 
 static void job_unlink(grpc_rpc *rpc, grpc_job *job)

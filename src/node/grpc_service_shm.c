@@ -74,8 +74,8 @@ void grpc_rpc_shm_register(grpc_call *call, routes_ctx *ctx, const uint8_t *msg,
     UNPACK("SystemSharedMemoryRegisterRequest",
            inference__system_shared_memory_register_request__unpack, call, msg, len, q);
     char err[320];
-    int rc = client_shm_register(ctx->cshm, q->name, q->key, q->offset, q->byte_size, err,
-                                 sizeof err);
+    int rc =
+        client_shm_register(ctx->cshm, q->name, q->key, q->offset, q->byte_size, err, sizeof err);
     inference__system_shared_memory_register_request__free_unpacked(q, NULL);
     if (rc) {
         grpc_rpc_end(call, shm_code(rc), "%s", err);

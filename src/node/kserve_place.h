@@ -1,6 +1,6 @@
-/* Shared by the KServe (HTTP) and gRPC decoders: placing an input's bytes that arrive whole (binary data
- * after the JSON header, gRPC raw contents, or a client shared-memory region) into the arena, the raw binary
- * form, and the shared_memory_* parameters. */
+/* Shared by the KServe (HTTP) and gRPC decoders: placing an input's bytes that arrive whole
+ * (binary data after the JSON header, gRPC raw contents, a client shared-memory region) into
+ * the arena; and, for the JSON codec, the raw binary form and the shared_memory_* parameters. */
 #ifndef NODE_KSERVE_PLACE_H
 #define NODE_KSERVE_PLACE_H
 

@@ -28,16 +28,15 @@ static int acquire(client_shm *cshm, const kserve_shm_spec *s, const char *what,
                    client_shm_ref *ref, char *err, size_t err_len)
 {
     char why[384];
-    int rc = cshm ? client_shm_acquire(cshm, s->region, s->offset, s->byte_size, ref, why,
-                                       sizeof why)
-                  : CLIENT_SHM_EOFF;
+    int rc =
+        cshm ? client_shm_acquire(cshm, s->region, s->offset, s->byte_size, ref, why, sizeof why)
+             : CLIENT_SHM_EOFF;
     if (rc == CLIENT_SHM_EOFF)
         snprintf(err, err_len,
                  "%s: client shared memory is disabled (start the node with "
                  "--allow-client-shm)",
                  what);
-    else if (rc)
-        snprintf(err, err_len, "%s: %s", what, why);
+    else if (rc) snprintf(err, err_len, "%s: %s", what, why);
     return rc ? -1 : 0;
 }
 
@@ -54,8 +53,8 @@ int kserve_shm_place_input(client_shm *cshm, const kserve_shm_spec *s, kserve_sh
                               region, arena, req, j, seen, err, err_len, status);
 }
 
-int kserve_shm_take_output(client_shm *cshm, const kserve_shm_spec *s, kserve_shm_refs *refs,
-                           int j, const char *what, char *err, size_t err_len)
+int kserve_shm_take_output(client_shm *cshm, const kserve_shm_spec *s, kserve_shm_refs *refs, int j,
+                           const char *what, char *err, size_t err_len)
 {
     if (acquire(cshm, s, what, &refs->out[j], err, err_len)) return -1;
     refs->outputs |= 1u << j;
@@ -80,7 +79,8 @@ int kserve_shm_write_output(const kserve_shm_refs *refs, int i, const char *name
         return 400;
     }
     if (client_shm_copy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes) != 0) {
-        snprintf(err, err_len, "output '%s': the shared memory region '%s' shrank while it was "
+        snprintf(err, err_len,
+                 "output '%s': the shared memory region '%s' shrank while it was "
                  "written",
                  name, refs->out_region[i]);
         return 400;

@@ -46,8 +46,8 @@ int kserve_shm_place_input(client_shm *cshm, const kserve_shm_spec *s, kserve_sh
 
 /* Output j of the request goes to s's span: takes the reference (into refs->out[j]) and marks
  * it in refs->outputs. 0, or -1 with err. */
-int kserve_shm_take_output(client_shm *cshm, const kserve_shm_spec *s, kserve_shm_refs *refs,
-                           int j, const char *what, char *err, size_t err_len);
+int kserve_shm_take_output(client_shm *cshm, const kserve_shm_spec *s, kserve_shm_refs *refs, int j,
+                           const char *what, char *err, size_t err_len);
 
 /* Copies finished output tensor t (model output i, called name) from the arena into its
  * client region, after checking t against the arena and its shape (kserve_check_output).

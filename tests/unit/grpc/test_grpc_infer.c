@@ -277,7 +277,8 @@ static void test_encode_roundtrip(void **state)
     int code;
     kserve_shm_refs no_shm;
     memset(&no_shm, 0, sizeof no_shm);
-    uint8_t *buf = grpc_infer_encode(&req, &m, &f->region, &no_shm, "abc", 0, 5, &len, &code, err, sizeof err);
+    uint8_t *buf =
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, "abc", 0, 5, &len, &code, err, sizeof err);
     assert_non_null(buf);
     Inference__ModelInferResponse *r =
         inference__model_infer_response__unpack(NULL, len - 5, buf + 5);
@@ -293,7 +294,8 @@ static void test_encode_roundtrip(void **state)
     inference__model_infer_response__free_unpacked(r, NULL);
     free(buf);
     /* the stream form wraps it */
-    buf = grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 1, 0, &len, &code, err, sizeof err);
+    buf =
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 1, 0, &len, &code, err, sizeof err);
     Inference__ModelStreamInferResponse *s =
         inference__model_stream_infer_response__unpack(NULL, len, buf);
     assert_non_null(s);
@@ -305,8 +307,8 @@ static void test_encode_roundtrip(void **state)
     /* an output outside the arena is refused */
     uint64_t off = t->offset;
     t->offset = UINT64_MAX - 4;
-    assert_null(grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 0, 5, &len, &code, err,
-                                  sizeof err));
+    assert_null(
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 0, 5, &len, &code, err, sizeof err));
     assert_int_equal(code, GRPC_STATUS_INTERNAL);
     assert_non_null(strstr(err, "outside"));
     shm_arena_free(f->arena, off);
