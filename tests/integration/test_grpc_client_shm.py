@@ -5,7 +5,6 @@
 # bytes in the messages, a region in use cannot be unregistered (FAILED_PRECONDITION), and
 # every misuse is a clear error.
 import time
-from multiprocessing import shared_memory
 
 import grpc
 import numpy as np
@@ -21,21 +20,6 @@ IDENT = {"backend": "identity", "max_batch_size": 8,
          "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]}],
          "workers": {"min": 1, "max": 1}}
 SLOW = dict(IDENT, backend="delay", delay_ms=10, max_delay_ms=5000)
-
-
-@pytest.fixture
-def regions():
-    made = []
-
-    def make(size):
-        m = shared_memory.SharedMemory(create=True, size=size)
-        made.append(m)
-        return m
-
-    yield make
-    for m in made:
-        m.close()
-        m.unlink()
 
 
 def key_of(m):
