@@ -17,6 +17,7 @@ bench mode: random inputs (symbolic first dim = batch, other symbolic dims 1 or
   throughput: X inferences/s      (inferences = batch * runs / elapsed)
   latency p50: A ms p99: B ms     (per run, i.e. per batch)
   peak rss: M MB
+  cpu: C ms per inference         (user + sys CPU time of the timed runs, all threads)
 dump mode: runs once on the given inputs (random for inputs not given) and
 writes DIR/<output>.npy (float32/float64/int64/int32/uint8/bool).
 Options: --batch 1, --seconds 5, --threads 1 (intra-op), --seed 1.`;
@@ -237,6 +238,7 @@ async function main() {
     if (i >= 2 && process.hrtime.bigint() >= warmEnd) break;
   }
   const lat = [];
+  const cpu0 = process.cpuUsage(); // all threads of the process, like getrusage(RUSAGE_SELF)
   const t0 = process.hrtime.bigint();
   const end = t0 + BigInt(Math.round(args.seconds * 1e9));
   let now = t0;
@@ -247,6 +249,7 @@ async function main() {
     lat.push(Number(now - s) / 1e6);
   }
   const elapsed = Number(now - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((x, y) => x - y);
   const rssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
   process.stdout.write(`runtime: onnxruntime-node ${ort.env.versions.node || ''} (cpu, intra-op threads ${args.threads})\n`);
@@ -254,6 +257,7 @@ async function main() {
   process.stdout.write(`throughput: ${((lat.length * args.batch) / elapsed).toFixed(2)} inferences/s\n`);
   process.stdout.write(`latency p50: ${percentile(lat, 50).toFixed(3)} ms p99: ${percentile(lat, 99).toFixed(3)} ms\n`);
   process.stdout.write(`peak rss: ${rssMb.toFixed(1)} MB\n`);
+  process.stdout.write(`cpu: ${((cpu.user + cpu.system) / 1e3 / (lat.length * args.batch)).toFixed(3)} ms per inference (user + sys over the timed runs)\n`);
 }
 
 main().catch((e) => fail(e.stack || String(e)));

@@ -16,8 +16,10 @@
  *     "delay_ms": 1000,                `delay` backend: default per-request delay
  *     "max_delay_ms": 300000,          largest parameters.delay_ms a request may ask (=> 400);
  *                                      default 300000 or delay_ms if larger; >= delay_ms
- *     "arena_mb": 64                   this model's own tensor arena, MiB (1..1048576); 0 / absent
+ *     "arena_mb": 64,                  this model's own tensor arena, MiB (1..1048576); 0 / absent
  *                                      = the node's --arena-mb divided over the models
+ *     "threads": 1                     `onnx` backend: compute threads per worker (1..64), one
+ *                                      pool per session (docs/onnx-runtime.md, "Threads")
  *   }
  * dims exclude the batch dimension when max_batch_size > 0 (Triton's convention); -1 = any. */
 #ifndef INFERD_MODEL_CONFIG_H
@@ -58,6 +60,7 @@ typedef struct model_config {
     int64_t delay_ms;
     int64_t max_delay_ms;
     int64_t arena_mb; /* 0 = the node's share (see above) */
+    int threads;      /* onnx backend: compute threads per worker session, default 1 */
 } model_config;
 
 /* Parses config.json text for the model `name` in folder `dir` into out (defaults filled

@@ -96,9 +96,9 @@ const char *onnx_model_op_type(const onnx_model *model, int i, int *count);
 /* Nodes left to execute per run after constant folding and fusion. */
 int onnx_model_num_exec_nodes(const onnx_model *model);
 
-/* The BLAS behind GEMM and the kernels it picked for this CPU, e.g. "OpenBLAS Cooperlake".
- * GEMM speed depends on them; OPENBLAS_CORETYPE in the environment can force others. A
- * static string. */
+/* The GEMMs in use and the kernels picked for this CPU, e.g. "inferd avx512-8x32, OpenBLAS
+ * Cooperlake" (our packed GEMM, and OpenBLAS for what stays on it). OPENBLAS_CORETYPE in the
+ * environment can force OpenBLAS's. A static string. */
 const char *onnx_blas_info(void);
 
 /* Bytes held by weights and folded constants. */
@@ -111,8 +111,9 @@ int64_t onnx_model_batch_slice(const onnx_model *model);
 
 /* ---- Sessions and runs ------------------------------------------------------------------- */
 
-/* Creates a session with `threads` compute threads (<= 0 means 1; passed to OpenBLAS at each
- * run). *out is freed by the caller with onnx_session_free(). */
+/* Creates a session with `threads` compute threads (<= 0 means 1): one pool of threads - 1
+ * workers plus the caller of onnx_run, on which operators split their work; OpenBLAS runs
+ * on one thread. *out is freed by the caller with onnx_session_free(). */
 int onnx_session_create(const onnx_model *model, int threads, onnx_session **out, char *err,
                         size_t err_len);
 
@@ -176,5 +177,25 @@ int onnx_session_output_item(const onnx_session *session, int i, int k, onnx_out
 
 /* Largest number of bytes of intermediate buffers the session held at once (across runs). */
 size_t onnx_session_peak_bytes(const onnx_session *session);
+
+/* ---- Profiling --------------------------------------------------------------------------- */
+
+/* Per-node run time, off by default (then it costs one branch per node). Switching it on (on
+ * != 0) starts every node's count from zero; off frees the counts. Returns 0 or ONNX_E_NOMEM. */
+int onnx_session_set_profiling(onnx_session *session, int on);
+
+/* One executed node (after folding and fusion, in execution order) over the runs profiled. */
+typedef struct onnx_node_profile {
+    const char *op_type, *name; /* owned by the model */
+    const char *activation;     /* fused activation ("Relu", "Silu" ...) or NULL */
+    int64_t ns;                 /* total time in the node */
+    int64_t calls;              /* times it ran (a run in batch slices runs it per slice) */
+    char shapes[160];           /* its inputs' and outputs' shapes at the last run:
+                                   "1x3x224x224, 32x3x3x3, 32 -> 1x32x112x112" */
+} onnx_node_profile;
+
+/* Fills *out for node k, 0 <= k < onnx_model_num_exec_nodes(). Returns 0, or ONNX_E_INVALID
+ * if profiling is off or k is out of range. */
+int onnx_session_node_profile(const onnx_session *session, int k, onnx_node_profile *out);
 
 #endif

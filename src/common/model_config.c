@@ -29,6 +29,7 @@ static void config_defaults(model_config *c)
     c->idle_timeout_ms = 30000;
     c->delay_ms = 1000;
     c->max_delay_ms = -1; /* resolved after parsing: see model_config.h */
+    c->threads = 1;
 }
 
 /* Reads an optional integer field in [lo, hi]; 0 if absent or ok, -1 with err. */
@@ -181,6 +182,7 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
                                   "delay_ms",
                                   "max_delay_ms",
                                   "arena_mb",
+                                  "threads",
                                   "name",
                                   "platform",
                                   "parameters",
@@ -265,6 +267,9 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
     if (get_int(root, "delay_ms", "", 0, day_ms, &c->delay_ms, err, err_len)) return -1;
     if (get_int(root, "max_delay_ms", "", 0, day_ms, &c->max_delay_ms, err, err_len)) return -1;
     if (get_int(root, "arena_mb", "", 0, 1 << 20, &c->arena_mb, err, err_len)) return -1;
+    v = c->threads;
+    if (get_int(root, "threads", "", 1, 64, &v, err, err_len)) return -1;
+    c->threads = (int)v;
     if (c->max_delay_ms < 0) {
         c->max_delay_ms = c->delay_ms > 300000 ? c->delay_ms : 300000;
     } else if (c->max_delay_ms < c->delay_ms) {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "gemm/gemm.h"
 #include "model.h"
 
 static char blas_info[96];
@@ -10,7 +11,8 @@ static pthread_once_t blas_info_once = PTHREAD_ONCE_INIT;
 
 static void blas_info_init(void)
 {
-    snprintf(blas_info, sizeof blas_info, "OpenBLAS %s", openblas_get_corename());
+    snprintf(blas_info, sizeof blas_info, "inferd %s, OpenBLAS %s",
+             onnx_gemm_kernel_name(ONNX_GEMM_AUTO), openblas_get_corename());
 }
 
 const char *onnx_blas_info(void)

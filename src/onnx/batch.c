@@ -53,8 +53,9 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     if (n->n_outputs < 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->inputs[0] < 0) return -1;
     const int r0 = rank[n->inputs[0]];
     static const char *const unary[] = {
-        "Relu", "LeakyRelu", "Sigmoid", "Tanh",        "HardSigmoid",       "HardSwish",    "Elu",
-        "Clip", "Identity",  "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
+        "Relu",          "LeakyRelu", "Sigmoid",      "Tanh",    "HardSigmoid", "HardSwish",
+        "Elu",           "Clip",      "Identity",     "MaxPool", "AveragePool", "GlobalAveragePool",
+        "GlobalMaxPool", "Silu",      "SqueezeExcite"};
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (!is_op(n, unary[i])) continue;
         for (int k = 1; k < n->n_inputs; k++)

@@ -4,6 +4,7 @@
 #include "registry.h"
 #include "seq.h"
 
+#include "inferd/clock.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +105,10 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
         onnx_exec_destroy(x);
         return -1;
     }
+    if (x->threads > 1 && !(x->tpool = onnx_tpool_create(x->threads))) {
+        onnx_exec_destroy(x);
+        return -1;
+    }
     for (int v = 0; v < m->n_values; v++) {
         x->alias_root[v] = -1;
         if (m->values[v].kind == ONNX_VALUE_CONST) x->vals[v] = m->values[v].t;
@@ -201,7 +206,9 @@ void onnx_exec_destroy(onnx_exec *x)
     free(x->alias_root);
     free(x->alias_refs);
     free(x->pending);
+    free(x->prof);
     onnx_pool_clear(&x->pool);
+    onnx_tpool_free(x->tpool);
     memset(x, 0, sizeof *x);
 }
 
@@ -254,6 +261,11 @@ int onnx_ctx_num_outputs(const onnx_ctx *ctx)
 const onnx_node *onnx_ctx_node(const onnx_ctx *ctx)
 {
     return ctx->node;
+}
+
+onnx_tpool *onnx_ctx_tpool(const onnx_ctx *ctx)
+{
+    return ctx->x->tpool;
 }
 
 static int ctx_vfail(onnx_ctx *ctx, int code, const char *fmt, va_list ap)
@@ -474,7 +486,14 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
             return ctx.err_code;
         }
     }
+    /* profiling costs one branch per node when off */
+    const int64_t t0 = x->prof ? clock_now_ns() : 0;
     int rc = node->op->run(&ctx);
+    if (x->prof && node >= x->m->nodes && node < x->m->nodes + x->m->n_nodes) {
+        onnx_node_time *t = &x->prof[node - x->m->nodes];
+        t->ns += clock_now_ns() - t0;
+        t->calls++;
+    }
     for (int s = 0; s < ctx.n_scratch; s++)
         onnx_pool_put(&x->pool, ctx.scratch[s].ptr, ctx.scratch[s].cap);
     if (rc == 0 && !ctx.err_code) {

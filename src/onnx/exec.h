@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "model.h"
+#include "threadpool.h"
 
 /* Free buffers kept for reuse, best fit by capacity. Buffers are plain heap blocks, so
  * whoever holds one may also free() it. */
@@ -28,6 +29,12 @@ void onnx_pool_put(onnx_pool *p, void *ptr, size_t cap);
 void onnx_pool_detach(onnx_pool *p, size_t cap);
 void onnx_pool_clear(onnx_pool *p);
 
+/* Profiling: time spent in one node over the runs since profiling was switched on. */
+typedef struct onnx_node_time {
+    int64_t ns;
+    int64_t calls;
+} onnx_node_time;
+
 typedef struct onnx_exec {
     const onnx_model *m;
     int n_values;
@@ -41,9 +48,12 @@ typedef struct onnx_exec {
     char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;
     int threads;
+    onnx_tpool *tpool;    /* threads > 1: the operators' compute threads (threadpool.h) */
+    onnx_node_time *prof; /* per node of m while profiling (profile.c), else NULL */
 } onnx_exec;
 
-/* Sets up vals for every value of m (constants point at the model's data). */
+/* Sets up vals for every value of m (constants point at the model's data) and, for
+ * threads > 1, the thread pool. */
 int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads);
 void onnx_exec_destroy(onnx_exec *x);
 /* Returns value v's buffer to the pool. */
@@ -65,6 +75,12 @@ onnx_exec *onnx_ctx_exec(onnx_ctx *ctx);
 
 /* 1 if op belongs to the control family (takes sequences and optionals; never folded). */
 int onnx_op_is_control(const onnx_op *op);
+
+/* profile.c: switches per-node timing on (allocating and zeroing x->prof; ONNX_E_NOMEM) or
+ * off (freeing it); and describes node k's time and last shapes (ONNX_E_INVALID when off or
+ * k is out of range). */
+int onnx_exec_profile_enable(onnx_exec *x, int on);
+int onnx_exec_profile_node(const onnx_exec *x, int k, onnx_node_profile *out);
 
 /* Largest accepted tensor (bytes). */
 #define ONNX_MAX_TENSOR_BYTES ((size_t)1 << 36)

@@ -2,10 +2,13 @@
  *   Conv + BatchNormalization (constant BN and Conv weights) -> Conv with folded weights/bias;
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
  *   x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x) (fuse_gelu.c);
+ *   Mul(x, Sigmoid(x)) -> Silu(x) (fuse_silu.c);
  *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
  *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h;
+ *   GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul (squeeze-and-excitation) -> SqueezeExcite
+ *   (fuse_se.c);
  *   1x1 Conv read only by a depthwise Conv -> computed by it (fuse_conv_dw.c).
  * A fusion only fires when the intermediate value has exactly one consumer and is not a graph
  * output, so nothing else can observe it. */
@@ -278,11 +281,13 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
     int (*const passes[])(onnx_model *, int) = {fuse_conv_bn,
                                                 fuse_matmul_bias,
                                                 onnx_fuse_gelu,
+                                                onnx_fuse_silu,
                                                 onnx_fuse_matmul_transpose,
                                                 onnx_fuse_matmul_scale,
                                                 fuse_conv_add,
                                                 fuse_dw_input_activation,
                                                 fuse_activation,
+                                                onnx_fuse_squeeze_excite,
                                                 onnx_fuse_matmul_residual,
                                                 onnx_fuse_pointwise_depthwise};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {

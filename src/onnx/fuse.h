@@ -27,11 +27,17 @@ int onnx_fuse_scalar(const onnx_model *m, int v, float *out);
 
 /* fuse_gelu.c: x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x), anchored at the Erf node. */
 int onnx_fuse_gelu(onnx_model *m, int i);
+/* fuse_silu.c: Mul(x, Sigmoid(x)) -> Silu(x), anchored at the Sigmoid node. */
+int onnx_fuse_silu(onnx_model *m, int i);
 /* fuse_matmul.c: Transposes around a MatMul -> strides; Mul / Div by a scalar -> alpha;
  * Add of another tensor (a residual) -> written in with the bias. */
 int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
+
+/* fuse_se.c: GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul with the pool's input ->
+ * SqueezeExcite, anchored at the pool. Runs after the activation pass. */
+int onnx_fuse_squeeze_excite(onnx_model *m, int i);
 
 /* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
 int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);

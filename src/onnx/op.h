@@ -67,6 +67,9 @@ int onnx_ctx_num_inputs(const onnx_ctx *ctx);
 const onnx_tensor *onnx_ctx_input(const onnx_ctx *ctx, int i);
 int onnx_ctx_num_outputs(const onnx_ctx *ctx);
 const onnx_node *onnx_ctx_node(const onnx_ctx *ctx);
+/* The session's compute threads for onnx_tpool_parallel_for (threadpool.h), or NULL when it
+ * runs on one thread. */
+struct onnx_tpool *onnx_ctx_tpool(const onnx_ctx *ctx);
 
 /* Allocates output i with the given type and shape and returns it (data uninitialised, or
  * NULL data when the shape has 0 elements). Returns NULL (with the error already set) if the

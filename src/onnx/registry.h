@@ -23,6 +23,10 @@
 ONNX_OP_FAMILIES(ONNX_DECLARE_FAMILY)
 #undef ONNX_DECLARE_FAMILY
 
+/* since_version of the runtime's internal operators (Silu): above every opset a model may
+ * declare, so only the load-time fusion passes, which look them up with it, create them. */
+#define ONNX_OPSET_INTERNAL 1000
+
 /* The entry for op_type in the default domain at the model's opset: the one with the
  * greatest since_version <= opset. NULL if the type is unknown or only newer entries exist. */
 const onnx_op *onnx_registry_find(const char *op_type, int opset);

@@ -289,10 +289,10 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
         if (rc < 0) return rc;
     }
 
-    /* process-wide in OpenBLAS: only touch it when it changes */
-    static _Atomic int blas_threads;
-    if (atomic_exchange(&blas_threads, s->x.threads) != s->x.threads)
-        openblas_set_num_threads(s->x.threads);
+    /* Threads are the session's own pool (exec.h); OpenBLAS, whose thread count is
+     * process-wide, runs on the calling thread so that the two never oversubscribe. */
+    static _Atomic int blas_one_thread;
+    if (!atomic_exchange(&blas_one_thread, 1)) openblas_set_num_threads(1);
     int rc = run_sliced(s, err, err_len);
     if (rc == RUN_WHOLE) rc = run_nodes(s, err, err_len);
     if (rc < 0) return rc;
@@ -370,4 +370,14 @@ int onnx_session_output_item(const onnx_session *s, int i, int k, onnx_output *o
 size_t onnx_session_peak_bytes(const onnx_session *s)
 {
     return s->x.pool.peak_bytes;
+}
+
+int onnx_session_set_profiling(onnx_session *s, int on)
+{
+    return onnx_exec_profile_enable(&s->x, on);
+}
+
+int onnx_session_node_profile(const onnx_session *s, int k, onnx_node_profile *out)
+{
+    return onnx_exec_profile_node(&s->x, k, out);
 }

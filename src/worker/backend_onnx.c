@@ -134,14 +134,14 @@ static int onnx_create(const model_config *cfg, void **state, char *err, size_t 
         }
         st->out_index[o] = k;
     }
-    if (onnx_session_create(st->model, 1, &st->session, why, sizeof why) != 0) {
+    if (onnx_session_create(st->model, cfg->threads, &st->session, why, sizeof why) != 0) {
         snprintf(err, err_len, "%s", why);
         onnx_destroy(st);
         return -1;
     }
-    log_info("model %s: %s loaded, %d nodes, %zu bytes of weights, GEMM by %s", cfg->name,
-             cfg->model_file, onnx_model_num_exec_nodes(st->model),
-             onnx_model_weight_bytes(st->model), onnx_blas_info());
+    log_info("model %s: %s loaded, %d nodes, %zu bytes of weights, GEMM by %s, %d thread(s)",
+             cfg->name, cfg->model_file, onnx_model_num_exec_nodes(st->model),
+             onnx_model_weight_bytes(st->model), onnx_blas_info(), cfg->threads);
     *state = st;
     return 0;
 }

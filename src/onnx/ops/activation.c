@@ -26,6 +26,7 @@ static const struct {
     {"HardSwish", ONNX_ACT_HARD_SWISH},
     {"Elu", ONNX_ACT_ELU},
     {"Gelu", ONNX_ACT_GELU},
+    {"Silu", ONNX_ACT_SILU},
 };
 
 onnx_activation_kind onnx_activation_kind_from_op(const char *op_type)
@@ -36,27 +37,26 @@ onnx_activation_kind onnx_activation_kind_from_op(const char *op_type)
     return ONNX_ACT_NONE;
 }
 
-int onnx_activation_from_node(const onnx_node *node, onnx_activation *act)
+int onnx_activation_from_attrs(const onnx_node *node, const char *kind_attr, const char *alpha_attr,
+                               const char *beta_attr, onnx_activation *act)
 {
     act->kind = ONNX_ACT_NONE;
     act->alpha = 0;
     act->beta = 0;
-    const char *name = onnx_attr_string(node, "inferd_activation", NULL);
+    const char *name = onnx_attr_string(node, kind_attr, NULL);
     if (!name) return 0;
     onnx_activation_kind kind = onnx_activation_kind_from_op(name);
     if (kind == ONNX_ACT_NONE) return -1;
     act->kind = kind;
-    act->alpha = onnx_attr_float(node, "inferd_alpha", 0);
-    act->beta = onnx_attr_float(node, "inferd_beta", 0);
+    act->alpha = onnx_attr_float(node, alpha_attr, 0);
+    act->beta = onnx_attr_float(node, beta_attr, 0);
     return 0;
 }
 
-/* Stable for large |x|: never computes exp of a large positive number. */
-static inline float activation_sigmoid(float x)
+int onnx_activation_from_node(const onnx_node *node, onnx_activation *act)
 {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    return onnx_activation_from_attrs(node, "inferd_activation", "inferd_alpha", "inferd_beta",
+                                      act);
 }
 
 void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
@@ -64,40 +64,16 @@ void onnx_activation_apply(const onnx_activation *act, float *data, size_t n)
     const float alpha = act->alpha, beta = act->beta;
     switch (act->kind) {
     case ONNX_ACT_NONE: break;
-    case ONNX_ACT_RELU:
-        for (size_t i = 0; i < n; i++) data[i] = data[i] > 0 ? data[i] : 0.0f;
-        break;
+    case ONNX_ACT_RELU: nn_k_bias_relu(data, 0.0f, (int64_t)n); break;
     case ONNX_ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++) data[i] = data[i] >= 0 ? data[i] : data[i] * alpha;
         break;
-    case ONNX_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) data[i] = activation_sigmoid(data[i]);
-        break;
-    case ONNX_ACT_TANH:
-        for (size_t i = 0; i < n; i++) data[i] = tanhf(data[i]);
-        break;
-    case ONNX_ACT_CLIP: /* NaN passes through, as in ONNX Clip */
-        for (size_t i = 0; i < n; i++) {
-            float x = data[i];
-            x = x < alpha ? alpha : x;
-            data[i] = x > beta ? beta : x;
-        }
-        break;
-    case ONNX_ACT_HARD_SIGMOID:
-        for (size_t i = 0; i < n; i++) {
-            float y = alpha * data[i] + beta;
-            y = y < 0 ? 0.0f : y;
-            data[i] = y > 1 ? 1.0f : y;
-        }
-        break;
-    case ONNX_ACT_HARD_SWISH:
-        for (size_t i = 0; i < n; i++) {
-            float x = data[i], y = x * (1.0f / 6.0f) + 0.5f;
-            y = y < 0 ? 0.0f : y;
-            y = y > 1 ? 1.0f : y;
-            data[i] = x * y;
-        }
-        break;
+    case ONNX_ACT_SIGMOID: nn_k_sigmoid(data, (int64_t)n); break;
+    case ONNX_ACT_SILU: nn_k_silu(data, (int64_t)n); break;
+    case ONNX_ACT_TANH: nn_k_tanh(data, (int64_t)n); break;
+    case ONNX_ACT_CLIP: nn_k_bias_clip(data, 0.0f, alpha, beta, (int64_t)n); break;
+    case ONNX_ACT_HARD_SIGMOID: nn_k_hard_sigmoid(data, alpha, beta, (int64_t)n); break;
+    case ONNX_ACT_HARD_SWISH: nn_k_hard_swish(data, (int64_t)n); break;
     case ONNX_ACT_ELU:
         for (size_t i = 0; i < n; i++) data[i] = data[i] >= 0 ? data[i] : alpha * expm1f(data[i]);
         break;

@@ -1,14 +1,12 @@
 /* Conv (1-D/2-D/3-D, groups, dilations, pads, auto_pad) in float32: depthwise by phase planes
  * (conv_depthwise.c); 3x3 stride-1 ones with enough channels and tiles by Winograd F(2x2, 3x3)
- * (conv_winograd.c, weights transformed in prepare where small); otherwise sgemm, on X in place for 1x1 stride-1 kernels, per tap on the
- * padded planes in place for small stride-1 convolutions with wide outputs, else on an im2col
- * built from phase planes (conv_phase.h; a direct unfold for 3-D windows and kernels over 16).
- * The GEMM's output is first filled with the bias (and the fused residual, see fuse.c) and the
- * product accumulated onto it (beta 1), which replaces both OpenBLAS's zeroing of C and a
- * separate bias pass; the fused activation then runs while the output is in cache.
- * The ONNX weight layout M x (C/group * kernel) is already the GEMM's A matrix per group, so
- * constant weights need no packing at load. */
-#include <cblas.h>
+ * (conv_winograd.c, weights transformed and packed in prepare where small); otherwise a GEMM
+ * (nn_gemm.h): on X in place for 1x1 stride-1 kernels, per tap on the padded planes in place
+ * for small stride-1 convolutions with wide outputs, else on an im2col built from phase planes
+ * (conv_phase.h; a direct unfold for 3-D windows and kernels over 16). The ONNX weight layout
+ * M x (C/group * kernel) is the GEMM's A per group, packed at load (conv_state); the bias and
+ * the fused activation are applied in the GEMM's store, a fused residual is copied into the
+ * output first and accumulated onto. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include "conv_winograd.h"
 #include "ew_engine.h"
 #include "nn_common.h"
+#include "nn_gemm.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
 
@@ -114,7 +113,8 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
 
 /* One image and group by taps (see conv_taps_pay): w is mg x (cg * ntaps) as in
  * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
-static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const float *ph,
+static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, float *wtap,
+                     const float *ph,
                       float *ygrid, int64_t grid, int64_t mg, int64_t cg, const float *bias,
                       const float *res, float *y, const onnx_activation *act)
 {
@@ -123,10 +123,12 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
         for (int64_t mo = 0; mo < mg; mo++)
             for (int64_t ci = 0; ci < cg; ci++)
                 wtap[(k * mg + mo) * cg + ci] = w[(mo * cg + ci) * nt + k];
-    for (int64_t k = 0; k < nt; k++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)grid, (int)cg, 1.0f,
-                    wtap + k * mg * cg, (int)cg, ph + p->tap_off[k], (int)p->total, k ? 1.0f : 0.0f,
-                    ygrid, (int)grid);
+    for (int64_t k = 0; k < nt; k++) {
+        onnx_gemm_args g = {.m = mg, .n = grid, .k = cg, .a = wtap + k * mg * cg, .lda = cg,
+                            .b = ph + p->tap_off[k], .ldb = (int64_t)p->total, .alpha = 1.0f,
+                            .c = ygrid, .ldc = grid, .accumulate = k > 0};
+        if (nn_gemm_f32(ctx, &g) != 0) return -1;
+    }
     for (int64_t mo = 0; mo < mg; mo++) {
         float *yr = y + mo * out_size;
         nn_k_gather_block(yr, p->ow, ygrid + mo * grid, p->ld, p->oh, p->ow, 1);
@@ -134,12 +136,18 @@ static void conv_taps(const nn_phase_plan *p, const float *w, float *wtap, const
         if (bias) nn_k_add_scalar(yr, bias[mo], out_size);
         nn_activation_run(act, yr, out_size);
     }
+    return 0;
 }
 
-/* node->state of a Conv whose transformed Winograd weights were computed at load */
+/* node->state of a Conv with constant float32 weights: W packed at load as the GEMM's A,
+ * one packed matrix per group (gemm.h), and for the Winograd path its 16 transformed weight
+ * matrices, packed (when small enough to keep, see nn_wino_precompute). */
 typedef struct conv_state {
-    int64_t m, c;
-    float u[]; /* NN_WINO_FREQS x m x c (conv_winograd.h) */
+    int64_t m, c;                              /* W's dims 0 and 1 */
+    onnx_gemm_packed *wino[NN_WINO_FREQS];     /* or all NULL */
+    onnx_gemm_packed *expand;                  /* a fused 1x1 Conv's weights (input 4), or NULL */
+    int64_t groups;
+    onnx_gemm_packed *w[];                     /* per group, or NULL */
 } conv_state;
 
 /* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
@@ -152,6 +160,7 @@ typedef struct conv_job {
     int64_t kdim, in_size, out_size; /* kdim = cg * kernel size: the GEMM's K */
     const nn_geom *g;
     const onnx_activation *act;
+    onnx_gemm_packed *const *wp; /* per group W packed at load, or NULL */
     /* the GEMM plan */
     int pointwise; /* 1x1 kernel, stride 1, no pads: B is X in place */
     int phases;    /* pp is made: im2col reads phase planes (1-D/2-D windows) */
@@ -160,6 +169,19 @@ typedef struct conv_job {
     int64_t chunk; /* images side by side in one GEMM (thin outputs), ld = chunk * out_size */
     int64_t ld;
 } conv_job;
+
+/* y (mg x cols, ldy) = act(W_group gi * bmat (kdim x cols, ldb) + bias [+ y]): one group's
+ * GEMM, from W packed at load when the node has it. */
+static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t ldb, int64_t cols,
+                     float *y, int64_t ldy, int accumulate, const onnx_activation *act)
+{
+    onnx_gemm_args g = {.m = j->mg, .n = cols, .k = j->kdim, .a = j->w + gi * j->mg * j->kdim,
+                        .lda = j->kdim, .b = bmat, .ldb = ldb, .alpha = 1.0f, .c = y,
+                        .ldc = ldy, .accumulate = accumulate,
+                        .row_bias = j->bias ? j->bias + gi * j->mg : NULL, .act = *act};
+    if (j->wp && j->wp[gi]) g.pa = j->wp[gi];
+    return nn_gemm_f32(j->ctx, &g);
+}
 
 /* No input contributes (no channels or an empty input): y = bias (+ residual), then act. */
 static int conv_bias_only(const conv_job *j)
@@ -187,20 +209,21 @@ static int conv_activate_input(conv_job *j, const onnx_activation *act_in)
     return 0;
 }
 
-/* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights if made at load,
- * else they are made here (a large batch pays for that per run). */
-static int conv_by_winograd(const conv_job *j, const float *wino)
+/* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights packed at load, or
+ * NULL: then they are made here (a large batch pays for that per run). */
+static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
 {
+    const float *u = NULL;
     if (!wino) {
         size_t u_n;
         if (nn_mul3_size(NN_WINO_FREQS, (size_t)j->m, (size_t)j->c, &u_n) != 0)
             return onnx_ctx_fail(j->ctx, "Winograd weights overflow");
-        float *u = nn_scratch_floats(j->ctx, u_n);
-        if (!u) return -1;
-        nn_wino_weights(j->w, j->m, j->c, u);
-        wino = u;
+        float *uw = nn_scratch_floats(j->ctx, u_n);
+        if (!uw) return -1;
+        nn_wino_weights(j->w, j->m, j->c, uw);
+        u = uw;
     }
-    return nn_conv_winograd(j->ctx, j->x, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
+    return nn_conv_winograd(j->ctx, j->x, u, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
                             j->act);
 }
 
@@ -284,9 +307,10 @@ static int conv_by_taps(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
             conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
-            conv_taps(pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
-                      j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
-                      j->y + at0, j->act);
+            if (conv_taps(j->ctx, pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg,
+                          j->cg, j->bias ? j->bias + gi * j->mg : NULL,
+                          j->res ? j->res + at0 : NULL, j->y + at0, j->act) != 0)
+                return -1;
         }
     return 0;
 }
@@ -315,10 +339,8 @@ static int conv_by_blocks(const conv_job *j)
             return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
         if (!(col = nn_scratch_floats(j->ctx, col_n)) || !(ph = conv_phase_scratch(j))) return -1;
     }
-    const int prefill = j->bias || j->res;
     for (int64_t i = 0; i < j->n; i++) {
         for (int64_t gi = 0; gi < j->group; gi++) {
-            const float *wg = j->w + gi * mg * kdim;
             const float *xg = j->x + (i * j->c + gi * j->cg) * in_size;
             const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
             if (!j->pointwise) conv_gather_phases(j, xg, ph);
@@ -332,14 +354,10 @@ static int conv_by_blocks(const conv_job *j)
                     ldb = cols;
                 }
                 float *yb = j->y + at0 + off;
-                if (prefill)
-                    conv_prefill(yb, out_size, j->res ? j->res + at0 + off : NULL, out_size,
-                                 j->bias, gi * mg, mg, cols);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)cols,
-                            (int)kdim, 1.0f, wg, (int)kdim, bmat, (int)ldb, prefill ? 1.0f : 0.0f,
-                            yb, (int)out_size);
-                for (int64_t mo = 0; mo < mg && j->act->kind != ONNX_ACT_NONE; mo++)
-                    nn_activation_run(j->act, yb + mo * out_size, cols);
+                if (j->res)
+                    conv_prefill(yb, out_size, j->res + at0 + off, out_size, NULL, 0, mg, cols);
+                if (conv_gemm(j, gi, bmat, ldb, cols, yb, out_size, j->res != NULL, j->act) != 0)
+                    return -1;
             }
         }
     }
@@ -382,38 +400,33 @@ static int conv_by_images(const conv_job *j)
         memset(col, 0, col_n * sizeof(float));
     if (j->phases && !j->direct && !(ph = conv_phase_scratch(j))) return -1;
     if (chunk > 1 && !(ytmp = nn_scratch_floats(j->ctx, (size_t)(mg * ld)))) return -1;
-    const int prefill = j->bias || j->res;
     for (int64_t i0 = 0; i0 < j->n; i0 += chunk) {
         const int64_t nb = j->n - i0 < chunk ? j->n - i0 : chunk;
         for (int64_t gi = 0; gi < j->group; gi++) {
-            const float *wg = j->w + gi * mg * kdim;
             const int64_t at0 = (i0 * m + gi * mg) * out_size; /* this group's first output */
             for (int64_t b = 0; b < nb; b++)
                 conv_unfold(j, j->x + ((i0 + b) * j->c + gi * j->cg) * j->in_size, ph,
                             col + b * out_size);
             float *dst = chunk > 1 ? ytmp : j->y + at0;
-            for (int64_t b = 0; b < nb && prefill; b++)
-                conv_prefill(dst + b * out_size, ld,
-                             j->res ? j->res + at0 + b * m * out_size : NULL, out_size, j->bias,
-                             gi * mg, mg, out_size);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)(nb * out_size),
-                        (int)kdim, 1.0f, wg, (int)kdim, col, (int)ld, prefill ? 1.0f : 0.0f, dst,
-                        (int)ld);
+            for (int64_t b = 0; b < nb && j->res; b++)
+                conv_prefill(dst + b * out_size, ld, j->res + at0 + b * m * out_size, out_size,
+                             NULL, 0, mg, out_size);
+            if (conv_gemm(j, gi, col, ld, nb * out_size, dst, ld, j->res != NULL, j->act) != 0)
+                return -1;
             for (int64_t b = 0; b < nb && chunk > 1; b++)
                 for (int64_t mo = 0; mo < mg; mo++)
                     memcpy(j->y + at0 + b * m * out_size + mo * out_size,
                            ytmp + mo * ld + b * out_size, (size_t)out_size * sizeof(float));
         }
-        nn_activation_run(j->act, j->y + i0 * m * out_size, nb * m * out_size);
     }
     return 0;
 }
 
-/* y (n x m x out_size) = conv(x) + bias + res (each optional), then act; wino: the Winograd
- * weights of wd if computed at load, else NULL. Chooses the strategy, in this order: bias only
+/* y (n x m x out_size) = conv(x) + bias + res (each optional), then act; st: what prepare
+ * made for wd (packed weights, see conv_state), or NULL. Chooses the strategy, in this order: bias only
  * (nothing to convolve), depthwise (conv_depthwise.c; it may decline), Winograd, and the sgemm
  * ones: by taps, in blocks of one image, or whole images (see each). */
-static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const float *wino,
+static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const conv_state *st,
                         const float *bias, const float *res, float *y, int64_t n, int64_t c,
                         int64_t m, int64_t group, const nn_geom *g, const onnx_activation *act_in,
                         const onnx_activation *act)
@@ -435,6 +448,8 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const f
     j.in_size = nn_geom_in_size(g);
     j.out_size = nn_geom_out_size(g);
     j.kdim = j.cg * nn_geom_k_size(g);
+    onnx_gemm_packed *const *wino = st && st->wino[0] ? st->wino : NULL;
+    if (st && st->groups == group) j.wp = st->w;
 
     if (j.kdim == 0 || j.in_size == 0) return conv_bias_only(&j);
     if (group > 1 && group == c) {
@@ -514,7 +529,7 @@ int nn_conv_run(onnx_ctx *ctx)
     }
 
     const conv_state *st = node->state;
-    const float *wino = st && st->m == m && st->c == c ? st->u : NULL;
+    if (st && (st->m != m || st->c != w->dims[1])) st = NULL;
 
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
@@ -525,17 +540,19 @@ int nn_conv_run(onnx_ctx *ctx)
         if (onnx_tensor_numel(yt) == 0) return 0;
         if (we && group == c) {
             int rc = nn_conv_expand_depthwise(
-                ctx, x_in->data, x_in->dims[1], we->data, be ? be->data : NULL, c, w->data, bias,
+                ctx, x_in->data, x_in->dims[1], we->data, st ? st->expand : NULL,
+                be ? be->data : NULL, c, w->data, bias,
                 r ? r->data : NULL, yt->data, n, m, &g, &act_in, &act);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
     if (we && onnx_tensor_numel(x) > 0 &&
         !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
-                                         we->data, be ? be->data : NULL, c)))
+                                         we->data, st ? st->expand : NULL, be ? be->data : NULL,
+                                         c)))
         return -1;
     if (yt)
-        return conv_compute(ctx, x->data, w->data, wino, bias, r ? r->data : NULL, yt->data, n, c,
+        return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c,
                             m, group, &g, &act_in, &act);
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
@@ -544,7 +561,7 @@ int nn_conv_run(onnx_ctx *ctx)
     const int64_t numel = onnx_tensor_numel(&t);
     if (numel > 0) {
         if (!(t.data = nn_scratch_floats(ctx, (size_t)numel))) return -1;
-        if (conv_compute(ctx, x->data, w->data, wino, bias, NULL, t.data, n, c, m, group, &g,
+        if (conv_compute(ctx, x->data, w->data, st, bias, NULL, t.data, n, c, m, group, &g,
                          &act_in, &none))
             return -1;
     }
@@ -578,25 +595,49 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
                  (long long)w->dims[0], (long long)(w->ndim >= 2 ? w->dims[1] : 0));
         return -1;
     }
-    /* only what conv_compute can take the Winograd path with; run checks the rest */
-    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[2] != 3 || w->dims[3] != 3 ||
-        group != 1 || !attr_ones(node, "strides") || !attr_ones(node, "dilations") ||
-        !nn_wino_precompute(w->dims[0], w->dims[1]))
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim < 3 || group < 1 ||
+        w->dims[0] % group != 0 || onnx_tensor_numel(w) == 0)
         return 0;
-    const int64_t m = w->dims[0], c = w->dims[1];
-    conv_state *st = malloc(sizeof *st + (size_t)(NN_WINO_FREQS * m * c) * sizeof(float));
-    if (!st) { /* an optimisation only: run takes another path */
-        return 0;
-    }
+    const int64_t m = w->dims[0], c = w->dims[1], mg = m / group;
+    const int64_t kdim = onnx_tensor_numel(w) / m; /* c x kernel: one group's GEMM K */
+    conv_state *st = calloc(1, sizeof *st + (size_t)group * sizeof st->w[0]);
+    if (!st) return 0; /* an optimisation only: run takes the unpacked paths */
     st->m = m;
     st->c = c;
-    nn_wino_weights(w->data, m, c, st->u);
+    st->groups = group;
+    /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel) */
+    if (!(group > 1 && c == 1))
+        for (int64_t gi = 0; gi < group; gi++)
+            st->w[gi] = onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim,
+                                         kdim);
+    /* the Winograd weights when they are small enough to keep (run checks the geometry) */
+    if (w->ndim == 4 && w->dims[2] == 3 && w->dims[3] == 3 && group == 1 &&
+        attr_ones(node, "strides") && attr_ones(node, "dilations") && nn_wino_precompute(m, c)) {
+        size_t u_n;
+        float *u;
+        if (nn_mul3_size(NN_WINO_FREQS, (size_t)m, (size_t)c, &u_n) == 0 &&
+            (u = malloc(u_n * sizeof(float)))) {
+            nn_wino_weights(w->data, m, c, u);
+            nn_wino_pack(u, m, c, st->wino);
+            free(u);
+        }
+    }
+    /* a fused 1x1 Conv's weights (fuse_conv_dw.c): e_ch x c x 1 x 1 */
+    const onnx_tensor *we = node->n_inputs > 4 ? consts[4] : NULL;
+    if (we && onnx_attr_int(node, "inferd_expand", 0) && we->dtype == INFERD_DTYPE_FP32 &&
+        we->ndim == 4 && onnx_tensor_numel(we) > 0)
+        st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
     node->state = st;
     return 0;
 }
 
 void nn_conv_release(onnx_node *node)
 {
-    free(node->state);
+    conv_state *st = node->state;
+    if (!st) return;
+    for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
+    for (int64_t gi = 0; gi < st->groups; gi++) onnx_gemm_packed_free(st->w[gi]);
+    onnx_gemm_packed_free(st->expand);
+    free(st);
     node->state = NULL;
 }

@@ -1,15 +1,15 @@
 /* A 1x1 convolution fused into the depthwise Conv that reads it (fuse_conv_dw.c; MobileNet's
  * expansion): per image, bands of the depthwise output's rows are made from the expansion of
- * just the input rows they read (one sgemm per band, B being those rows of X in place), so
+ * just the input rows they read (one GEMM per band, B being those rows of X in place, the 1x1 weights packed at load), so
  * the expanded tensor, the widest of the block, stays in L2 between the two instead of being
  * written to and read back from memory. Rows shared by neighbouring bands (the window's
  * overlap) are expanded twice. Small expansions are made whole, then convolved as usual. */
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
 #include "conv_phase.h"
 #include "nn_common.h"
+#include "nn_gemm.h"
 #include "nn_kernels.h"
 
 /* Floats of a band of the expanded tensor (512 KiB, half of L2). */
@@ -20,16 +20,18 @@
  * share are expanded twice. The caller then expands whole (nn_conv_expand_whole). */
 #define EXPAND_MIN_FLOATS (256 * 1024)
 
-/* buf (e_ch x (r1 - r0) * in_w) = we (e_ch x c) * rows r0 .. r1 of xb (c planes of in_size
- * floats) + be (if not NULL). */
-static void expand_rows(const float *xb, int64_t c, int64_t in_size, int64_t in_w, int64_t r0,
-                        int64_t r1, const float *we, const float *be, int64_t e_ch, float *buf)
+/* buf (e_ch x (r1 - r0) * in_w) = we (e_ch x c; or wep, packed) * rows r0 .. r1 of xb (c
+ * planes of in_size floats) + be (if not NULL). Returns 0 or -1 (error set). */
+static int expand_rows(onnx_ctx *ctx, const float *xb, int64_t c, int64_t in_size, int64_t in_w,
+                       int64_t r0, int64_t r1, const float *we, const onnx_gemm_packed *wep,
+                       const float *be, int64_t e_ch, float *buf)
 {
     const int64_t cols = (r1 - r0) * in_w;
-    if (cols <= 0) return;
-    for (int64_t r = 0; be && r < e_ch; r++) nn_k_fill(buf + r * cols, be[r], cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)e_ch, (int)cols, (int)c, 1.0f, we,
-                (int)c, xb + r0 * in_w, (int)in_size, be ? 1.0f : 0.0f, buf, (int)cols);
+    if (cols <= 0) return 0;
+    onnx_gemm_args g = {.m = e_ch, .n = cols, .k = c, .a = we, .lda = c, .b = xb + r0 * in_w,
+                        .ldb = in_size, .alpha = 1.0f, .c = buf, .ldc = cols, .row_bias = be};
+    if (onnx_gemm_packed_fits(wep, 1, c, e_ch)) g.pa = wep;
+    return nn_gemm_f32(ctx, &g);
 }
 
 static int dims_fit_blas(onnx_ctx *ctx, int64_t c, int64_t e_ch, int64_t in_size)
@@ -40,7 +42,8 @@ static int dims_fit_blas(onnx_ctx *ctx, int64_t c, int64_t e_ch, int64_t in_size
 }
 
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
-                            int64_t in_w, const float *we, const float *be, int64_t e_ch)
+                            int64_t in_w, const float *we, const onnx_gemm_packed *wep,
+                            const float *be, int64_t e_ch)
 {
     const int64_t in_size = in_h * in_w;
     size_t total;
@@ -52,13 +55,14 @@ float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c,
     float *out = nn_scratch_floats(ctx, total);
     if (!out) return NULL;
     for (int64_t b = 0; b < n; b++)
-        expand_rows(x + b * c * in_size, c, in_size, in_w, 0, in_h, we, be, e_ch,
-                    out + b * e_ch * in_size);
+        if (expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, 0, in_h, we, wep, be, e_ch,
+                        out + b * e_ch * in_size) != 0)
+            return NULL;
     return out;
 }
 
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
-                             const float *be, int64_t e_ch, const float *w, const float *bias,
+                             const onnx_gemm_packed *wep, const float *be, int64_t e_ch, const float *w, const float *bias,
                              const float *res, float *y, int64_t n, int64_t m, const nn_geom *g,
                              const onnx_activation *act_in, const onnx_activation *act)
 {
@@ -107,7 +111,9 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
             /* the zeros of this band's padding: other bands wrote input there */
             memset(ph, 0, p.total * sizeof(float));
-            if (e > a) expand_rows(x + b * c * in_size, c, in_size, in_w, a, e, we, be, e_ch, buf);
+            if (e > a && expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, a, e, we, wep, be,
+                                     e_ch, buf) != 0)
+                return -1;
             const int64_t at = b * m * out_size + r0 * ow;
             const nn_dw_io io = {.x = buf,
                                  .x_plane = (e > a ? e - a : 0) * in_w,

@@ -1,14 +1,15 @@
 /* Winograd F(2x2, 3x3) convolution (see conv_winograd.h): the weight transform, the size
  * rule, and the driver: blocks of tile rows (across images at batch > 1) go through the
- * input transform, 16 sgemm calls and the output transform, which also adds the bias and
+ * input transform, 16 GEMMs (on the session's threads) and the output transform, which also adds the bias and
  * the residual and applies the activation while the output rows are in cache. */
 #include "conv_winograd.h"
 
-#include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "nn_gemm.h"
 #include "nn_kernels.h"
 
 /* The size rule, measured on ResNet-18 (one thread, AVX-512 OpenBLAS):
@@ -108,7 +109,43 @@ static size_t wino_freq_stride(size_t n)
     return (n + 1023) / 1024 * 1024 + 16;
 }
 
-int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
+int nn_wino_pack(const float *u, int64_t m, int64_t c, onnx_gemm_packed **up)
+{
+    for (int f = 0; f < NN_WINO_FREQS; f++)
+        if (!(up[f] = onnx_gemm_pack_a(u + (size_t)f * (size_t)(m * c), 0, m, c, c))) {
+            for (int i = 0; i < f; i++) {
+                onnx_gemm_packed_free(up[i]);
+                up[i] = NULL;
+            }
+            return -1;
+        }
+    return 0;
+}
+
+/* The 16 frequency GEMMs of one block, one task each: O_f = U_f V_f. */
+typedef struct wino_gemms {
+    const float *u;
+    onnx_gemm_packed *const *up;
+    const float *v;
+    float *o;
+    int64_t m, c, ncols, cols;
+    size_t vfs, ofs;
+    _Atomic int failed;
+} wino_gemms;
+
+static void wino_gemm_one(void *arg, int64_t f)
+{
+    wino_gemms *w = arg;
+    onnx_gemm_args g = {.m = w->m, .n = w->ncols, .k = w->c, .lda = w->c, .b = w->v + (size_t)f * w->vfs,
+                        .ldb = w->cols, .alpha = 1.0f, .c = w->o + (size_t)f * w->ofs,
+                        .ldc = w->cols};
+    if (w->up) g.pa = w->up[f];
+    else g.a = w->u + (size_t)f * (size_t)(w->m * w->c);
+    if (nn_gemm_f32_serial(&g) != 0) atomic_store(&w->failed, 1);
+}
+
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u,
+                     onnx_gemm_packed *const *up, const float *bias,
                      const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
                      const onnx_activation *act)
 {
@@ -157,10 +194,10 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float 
             gr += tr1 - tr0;
         }
         const int64_t ncols = nr * tw;
-        for (int f = 0; f < NN_WINO_FREQS; f++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ncols, (int)c, 1.0f,
-                        u + (size_t)f * (size_t)(m * c), (int)c, v + (size_t)f * vfs, (int)cols,
-                        0.0f, o + (size_t)f * ofs, (int)cols);
+        wino_gemms wg = {.u = u, .up = up, .v = v, .o = o, .m = m, .c = c, .ncols = ncols,
+                         .cols = cols, .vfs = vfs, .ofs = ofs};
+        onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
+        if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
         /* output transform with bias, residual and activation, row pair by row pair */
         for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
             const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;

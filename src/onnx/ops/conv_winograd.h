@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "activation.h"
+#include "../gemm/gemm.h"
 #include "nn_common.h"
 
 /* Floats of the transformed weights of an m x c x 3 x 3 kernel: 16 * m * c. */
@@ -35,9 +36,16 @@ int nn_wino_precompute(int64_t m, int64_t c);
  * w (m x c x 3 x 3, ONNX layout). */
 void nn_wino_weights(const float *w, int64_t m, int64_t c, float *u);
 
-/* y (n x m x oh x ow) = act(conv(x) + bias + res) with u from nn_wino_weights; bias and res
- * may be NULL, res has y's shape. Returns 0 or onnx_ctx_fail(...). */
-int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, const float *bias,
+/* up[f] = U_f packed as a GEMM's A (gemm.h), for the 16 frequencies of u. Returns 0, or -1
+ * on ENOMEM (then up holds NULLs). */
+int nn_wino_pack(const float *u, int64_t m, int64_t c, onnx_gemm_packed **up);
+
+/* y (n x m x oh x ow) = act(conv(x) + bias + res) with u from nn_wino_weights, or its packed
+ * form up from nn_wino_pack (then u may be NULL); bias and res may be NULL, res has y's
+ * shape. The 16 GEMMs of a block run on the session's threads. Returns 0 or
+ * onnx_ctx_fail(...). */
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u,
+                     onnx_gemm_packed *const *up, const float *bias,
                      const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
                      const onnx_activation *act);
 

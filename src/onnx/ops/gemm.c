@@ -1,11 +1,13 @@
-/* Gemm: Y = alpha * op(A) * op(B) + beta * C (C broadcast to M x N), float32 and float64
- * through BLAS; C is copied into Y first and BLAS accumulates onto it (beta), then the fused
- * activation (fusion contract, activation.h) is applied. */
+/* Gemm: Y = alpha * op(A) * op(B) + beta * C (C broadcast to M x N). float32 with more than
+ * one row through nn_gemm.h (a constant B packed at load, C's bias row and the fused
+ * activation in the GEMM's store); one row through sgemv; float64 through BLAS, C copied
+ * into Y first and accumulated onto (beta), then the activation (activation.h). */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
 #include "nn_common.h"
+#include "nn_gemm.h"
 #include "nn_ops.h"
 
 /* Writes C broadcast to m x n into y (row strides from C's shape: cm, cn each 1 or full). */
@@ -24,6 +26,49 @@
     }
 NN_GEMM_FILL_DEFINE(gemm_fill_f32, float)
 NN_GEMM_FILL_DEFINE(gemm_fill_f64, double)
+
+/* float32, m > 1, k > 0: our GEMM or OpenBLAS's (nn_gemm.h), with B packed at load when it
+ * is a constant (node->state); a C of one row (the bias) with beta 1 is the GEMM's column
+ * bias, any other C is written first and accumulated onto after scaling by beta. */
+static int gemm_f32(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b,
+                    const onnx_tensor *c, int64_t cm, int64_t cn, int ta, int tb, float alpha,
+                    float beta, const onnx_activation *act, onnx_tensor *y)
+{
+    const int64_t m = y->dims[0], n = y->dims[1], k = ta ? a->dims[0] : a->dims[1];
+    onnx_gemm_args g = {.m = m, .n = n, .k = k, .a = a->data, .lda = a->dims[1], .trans_a = ta,
+                        .b = b->data, .ldb = b->dims[1], .trans_b = tb, .alpha = alpha,
+                        .c = y->data, .ldc = n, .act = *act};
+    const onnx_gemm_packed *pb = onnx_ctx_node(ctx)->state;
+    if (onnx_gemm_packed_fits(pb, 0, k, n) && b == onnx_ctx_input(ctx, 1)) g.pb = pb;
+    if (c && cm == 1 && cn == n && beta == 1.0f) {
+        g.col_bias = c->data;
+    } else if (c) {
+        float *yd = y->data;
+        gemm_fill_f32(c->data, cm, cn, yd, m, n);
+        if (beta != 1.0f)
+            for (int64_t i = 0; i < m * n; i++) yd[i] *= beta;
+        g.accumulate = 1;
+    }
+    return nn_gemm_f32(ctx, &g);
+}
+
+int nn_gemm_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
+{
+    (void)err, (void)err_len;
+    const onnx_tensor *b = node->n_inputs > 1 ? consts[1] : NULL;
+    if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0)
+        return 0;
+    const int tb = onnx_attr_int(node, "transB", 0) != 0;
+    const int64_t k = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
+    node->state = onnx_gemm_pack_b(b->data, tb, k, n, b->dims[1]);
+    return 0; /* NULL state on ENOMEM: run multiplies the unpacked B */
+}
+
+void nn_gemm_release(onnx_node *node)
+{
+    onnx_gemm_packed_free(node->state);
+    node->state = NULL;
+}
 
 int nn_gemm_run(onnx_ctx *ctx)
 {
@@ -68,6 +113,8 @@ int nn_gemm_run(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
 
     const int use_c = c && beta != 0.0f;
+    if (t == INFERD_DTYPE_FP32 && m > 1 && k > 0)
+        return gemm_f32(ctx, a, b, use_c ? c : NULL, cm, cn, ta, tb, alpha, beta, &act, y);
     if (use_c) {
         if (t == INFERD_DTYPE_FP32) gemm_fill_f32(c->data, cm, cn, y->data, m, n);
         else gemm_fill_f64(c->data, cm, cn, y->data, m, n);
@@ -90,10 +137,6 @@ int nn_gemm_run(onnx_ctx *ctx)
         else
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b->data, (int)n, a->data,
                         1, use_c ? beta : 0.0f, y->data, 1);
-    } else if (t == INFERD_DTYPE_FP32) {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,
-                    (int)b->dims[1], use_c ? beta : 0.0f, y->data, (int)n);
     } else {
         cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     (int)m, (int)n, (int)k, alpha, a->data, (int)a->dims[1], b->data,

@@ -15,10 +15,12 @@
  * answer; the fusion pass only folds the ones that need no copy. */
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "ew_engine.h"
 #include "nn_common.h"
+#include "nn_gemm.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
 #include "tensor_util.h"
@@ -159,6 +161,8 @@ static int rows_stack(const int64_t *str, const mm_walk *w, int64_t m, int64_t r
 }
 
 typedef struct mm_job {
+    onnx_ctx *ctx;
+    const onnx_gemm_packed *pb; /* B packed at load (node->state), when this run's B is it */
     inferd_dtype t;
     size_t esz;
     int64_t m, n, k;
@@ -170,19 +174,23 @@ typedef struct mm_job {
 } mm_job;
 
 /* C (m x n, ldc) += alpha * A * B for one batch at element offsets ao, bo, co; C already
- * holds the bias (or zeros). */
-static void gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t co)
+ * holds the bias (or zeros). float32 through nn_gemm.h, on the session's threads unless
+ * `serial` (a task of a parallel loop over batches). Returns 0, or -1 (ENOMEM; with the
+ * error set unless serial). */
+static int gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t co, int serial)
 {
     const char *a = j->a->data + (size_t)ao * j->esz, *b = j->b->data + (size_t)bo * j->esz;
     char *c = j->c + (size_t)co * j->esz;
     const int ra = j->a->rank, rb = j->b->rank;
     switch (j->t) {
-    case INFERD_DTYPE_FP32:
-        cblas_sgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
-                    j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k, j->alpha,
-                    (const float *)(const void *)a, (int)j->am.ld, (const float *)(const void *)b,
-                    (int)j->bm.ld, 1.0f, (float *)(void *)c, (int)j->ldc);
-        break;
+    case INFERD_DTYPE_FP32: {
+        onnx_gemm_args g = {.m = m, .n = j->n, .k = j->k, .a = (const float *)(const void *)a,
+                            .lda = j->am.ld, .trans_a = j->am.trans,
+                            .b = (const float *)(const void *)b, .ldb = j->bm.ld,
+                            .trans_b = j->bm.trans, .pb = j->pb, .alpha = j->alpha,
+                            .c = (float *)(void *)c, .ldc = j->ldc, .accumulate = 1};
+        return serial ? nn_gemm_f32_serial(&g) : nn_gemm_f32(j->ctx, &g);
+    }
     case INFERD_DTYPE_FP64:
         cblas_dgemm(CblasRowMajor, j->am.trans ? CblasTrans : CblasNoTrans,
                     j->bm.trans ? CblasTrans : CblasNoTrans, (int)m, (int)j->n, (int)j->k, 1.0,
@@ -200,6 +208,22 @@ static void gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t
                    (int64_t *)(void *)c, j->ldc, m, j->n, j->k);
         break;
     }
+    return 0;
+}
+
+/* The batches of one MatMul as tasks of the session's pool (attention's heads). */
+typedef struct mm_batches {
+    const mm_job *job;
+    int64_t m;
+    const int64_t *off; /* ao, bo, co per batch */
+    _Atomic int failed;
+} mm_batches;
+
+static void mm_batch_task(void *arg, int64_t i)
+{
+    mm_batches *b = arg;
+    if (gemm_one(b->job, b->m, b->off[3 * i], b->off[3 * i + 1], b->off[3 * i + 2], 1) != 0)
+        atomic_store(&b->failed, 1);
 }
 
 /* A row of C before the GEMM: bias + residual row, either, or zeros (res: float32 only). */
@@ -400,7 +424,7 @@ static int mm_blas_operands(onnx_ctx *ctx, mm_plan *p, mm_job *job)
 /* C = bias (+ residual) per row, then += A * B: one GEMM over all batches when B is one
  * matrix and the rows of A and of C each run on evenly across batches (as the GEMM and the
  * int loops step them), else one per batch; then the fused activation. */
-static void mm_multiply(const mm_plan *p, const mm_job *job)
+static int mm_multiply(const mm_plan *p, const mm_job *job)
 {
     const mm_walk *w = &p->w;
     const int64_t m = p->m, n = p->n, c_row = p->c_row;
@@ -418,23 +442,37 @@ static void mm_multiply(const mm_plan *p, const mm_job *job)
                      res_rows ? res_rows + off : NULL, n, p->esz);
         }
     } while (walk_next(w, idx, &ao, &bo, &co));
+    onnx_tpool *pool = onnx_ctx_tpool(job->ctx);
     if (p->k > 0) {
         if (stack_b) {
-            gemm_one(job, w->nbatch * m, 0, 0, 0);
+            if (gemm_one(job, w->nbatch * m, 0, 0, 0, 0) != 0) return -1;
+        } else if (pool && p->t == INFERD_DTYPE_FP32 && w->nbatch > 1) {
+            int64_t *off = onnx_ctx_scratch(job->ctx, (size_t)w->nbatch * 3 * sizeof(int64_t));
+            if (!off) return -1;
+            int64_t nb = 0;
+            do {
+                off[3 * nb] = ao, off[3 * nb + 1] = bo, off[3 * nb + 2] = co;
+                nb++;
+            } while (walk_next(w, idx, &ao, &bo, &co));
+            mm_batches b = {.job = job, .m = m, .off = off};
+            onnx_tpool_parallel_for(pool, nb, mm_batch_task, &b);
+            if (atomic_load(&b.failed)) return onnx_ctx_fail(job->ctx, "GEMM: out of memory");
         } else {
-            do gemm_one(job, m, ao, bo, co);
-            while (walk_next(w, idx, &ao, &bo, &co));
+            do {
+                if (gemm_one(job, m, ao, bo, co, 0) != 0) return -1;
+            } while (walk_next(w, idx, &ao, &bo, &co));
         }
     }
-    if (p->act.kind == ONNX_ACT_NONE) return;
+    if (p->act.kind == ONNX_ACT_NONE) return 0;
     if (c_stacks && c_row == n) { /* one contiguous block */
         nn_activation_run(&p->act, (float *)(void *)p->c, w->nbatch * m * n);
-        return;
+        return 0;
     }
     do {
         for (int64_t r = 0; r < m; r++)
             nn_activation_run(&p->act, (float *)(void *)p->c + co + r * c_row, n);
     } while (walk_next(w, idx, &ao, &bo, &co));
+    return 0;
 }
 
 /* Z = Transpose(Y, perm_y) from the contiguous Y in scratch, plus an inline residual. */
@@ -463,7 +501,8 @@ int nn_matmul_run(onnx_ctx *ctx)
             return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
         p.esz = inferd_dtype_size(p.t);
         if (mm_place_c(ctx, &p) != 0) return -1;
-        mm_job job = {.t = p.t,
+        mm_job job = {.ctx = ctx,
+                      .t = p.t,
                       .esz = p.esz,
                       .m = p.m,
                       .n = p.n,
@@ -478,7 +517,13 @@ int nn_matmul_run(onnx_ctx *ctx)
         if ((p.t == INFERD_DTYPE_FP32 || p.t == INFERD_DTYPE_FP64) &&
             mm_blas_operands(ctx, &p, &job) != 0)
             return -1;
-        mm_multiply(&p, &job);
+        /* B packed at load, if this run reads the constant itself as a plain k x n matrix */
+        const onnx_gemm_packed *pb = node->state;
+        const onnx_tensor *bt = onnx_ctx_input(ctx, 1);
+        if (pb && p.t == INFERD_DTYPE_FP32 && bt && (const void *)p.bv.data == bt->data &&
+            !job.bm.trans && job.bm.ld == p.n && onnx_gemm_packed_fits(pb, 0, p.k, p.n))
+            job.pb = pb;
+        if (mm_multiply(&p, &job) != 0) return -1;
         if (p.scratch_y) mm_scatter_y(&p);
     }
     if (p.res && !p.res_inline) { /* the broadcast residual */
@@ -486,4 +531,23 @@ int nn_matmul_run(onnx_ctx *ctx)
         return ew_broadcast_run(ctx, 2, in, INFERD_DTYPE_FP32, add_row, NULL, NULL);
     }
     return 0;
+}
+
+int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err,
+                      size_t err_len)
+{
+    (void)err, (void)err_len;
+    const onnx_tensor *b = node->n_inputs > 1 ? consts[1] : NULL;
+    /* a constant 2-D float32 B read as it is (no fused transpose of it) */
+    if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0 ||
+        onnx_node_attr(node, "inferd_perm_b"))
+        return 0;
+    node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
+    return 0; /* NULL state on ENOMEM: run multiplies the unpacked B */
+}
+
+void nn_matmul_release(onnx_node *node)
+{
+    onnx_gemm_packed_free(node->state);
+    node->state = NULL;
 }

@@ -4,8 +4,8 @@
 #include "nn_ops.h"
 
 static const onnx_op nn_ops[] = {
-    {"MatMul", 1, NULL, nn_matmul_run, NULL},
-    {"Gemm", 1, NULL, nn_gemm_run, NULL},
+    {"MatMul", 1, nn_matmul_prepare, nn_matmul_run, nn_matmul_release},
+    {"Gemm", 1, nn_gemm_prepare, nn_gemm_run, nn_gemm_release},
     {"Conv", 1, nn_conv_prepare, nn_conv_run, nn_conv_release},
     {"ConvTranspose", 1, NULL, nn_conv_transpose_run, NULL},
     {"MaxPool", 1, NULL, nn_maxpool_run, NULL},
@@ -14,6 +14,7 @@ static const onnx_op nn_ops[] = {
     {"GlobalAveragePool", 1, NULL, nn_global_avgpool_run, NULL},
     {"GlobalMaxPool", 1, NULL, nn_global_maxpool_run, NULL},
     {"GlobalLpPool", 1, NULL, nn_global_lppool_run, NULL},
+    {"SqueezeExcite", ONNX_OPSET_INTERNAL, NULL, nn_squeeze_excite_run, NULL},
     {"BatchNormalization", 1, NULL, nn_batchnorm_run, NULL},
     {"InstanceNormalization", 1, NULL, nn_instancenorm_run, NULL},
     {"LayerNormalization", 17, NULL, nn_layernorm_run, NULL},

@@ -37,12 +37,7 @@ int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *ac
 
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n)
 {
-    switch (act->kind) {
-    case ONNX_ACT_NONE: break;
-    case ONNX_ACT_RELU: nn_k_bias_relu(y, 0.0f, n); break;
-    case ONNX_ACT_CLIP: nn_k_bias_clip(y, 0.0f, act->alpha, act->beta, n); break;
-    default: onnx_activation_apply(act, y, (size_t)n); break;
-    }
+    onnx_activation_apply(act, y, (size_t)n);
 }
 
 int nn_conv_group_fits(int64_t group, int64_t c, int64_t m, int64_t wc)

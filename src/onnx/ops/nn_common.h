@@ -9,6 +9,8 @@
 #include "../op.h"
 #include "activation.h"
 
+struct onnx_gemm_packed; /* gemm/gemm.h */
+
 /* Sliding-window operators handle 1, 2 or 3 spatial dims; geometry is kept in canonical 3-D
  * form with leading unit dims (kernel 1, stride 1, no pads), so kernels are plain triple loops. */
 #define NN_MAX_SPATIAL 3
@@ -76,8 +78,7 @@ float *nn_scratch_floats(onnx_ctx *ctx, size_t n);
 /* Reads the node's fused activation; returns 0, or onnx_ctx_fail(...) if it is unknown. */
 int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *act);
 
-/* Applies act to y[0..n) in place: Relu and Clip through vectorized kernels, the others
- * through onnx_activation_apply (same results). */
+/* onnx_activation_apply with an int64_t count (the nn operators' sizes). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 
 /* Whether group splits c input and m output channels, with wc (W's dims[1]) input channels
@@ -97,17 +98,19 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                       const onnx_activation *act_in, const onnx_activation *act);
 
 /* A 1x1 Conv fused into a depthwise one (conv_expand.c, fuse_conv_dw.c): x is N x c x in
- * (2-D), we e_ch x c, be e_ch values or NULL. nn_conv_expand_depthwise computes the
+ * (2-D), we e_ch x c (wep: the same packed at load as a GEMM's A, or NULL), be e_ch values
+ * or NULL. nn_conv_expand_depthwise computes the
  * depthwise Conv (as nn_conv_depthwise, geometry g over the e_ch expanded channels) of
  * we * x + be in bands of rows; returns 1 when done, 0 when it does not apply, or
  * onnx_ctx_fail(...). nn_conv_expand_whole returns the whole expansion (N x e_ch x in) in
  * scratch, or NULL with the error set. */
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
-                             const float *be, int64_t e_ch, const float *w, const float *bias,
+                             const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch, const float *w, const float *bias,
                              const float *res, float *y, int64_t n, int64_t m, const nn_geom *g,
                              const onnx_activation *act_in, const onnx_activation *act);
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
-                            int64_t in_w, const float *we, const float *be, int64_t e_ch);
+                            int64_t in_w, const float *we, const struct onnx_gemm_packed *wep,
+                            const float *be, int64_t e_ch);
 
 /* Normalizes axis (may be negative) against rank; returns -1 if out of range. */
 int nn_axis(int64_t axis, int rank);

@@ -46,6 +46,30 @@ NN_VMATH float max_partials(float *m)
     return m[0];
 }
 
+static NN_HOT NN_CLONES void k_scale(float *restrict y, const float *restrict x, float c,
+                                     int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * c;
+}
+
+/* Row sums in 16 double partial sums each (independent chains, vectorized; double as the scalar
+ * loop it replaces, so a 112x112 plane's average keeps float precision) */
+static NN_HOT NN_CLONES void k_sum_rows(float *restrict y, const float *restrict x, int64_t rows,
+                                        int64_t n, double scale)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        double s[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++) s[j] += (double)xr[i + j];
+        for (; i < n; i++) s[0] += (double)xr[i];
+        for (int w = 8; w >= 1; w /= 2)
+            for (int j = 0; j < w; j++) s[j] += s[j + w];
+        y[r] = (float)(s[0] * scale);
+    }
+}
+
 static NN_HOT NN_CLONES void k_layer_norm(float *restrict y, const float *restrict x, int64_t rows,
                                           int64_t cols, const float *restrict scale,
                                           const float *restrict bias, float eps,
@@ -176,6 +200,15 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
                      float *restrict mean, float *restrict inv_std)
 {
     k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
+}
+void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n)
+{
+    k_scale(y, x, c, n);
+}
+void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                   double scale)
+{
+    k_sum_rows(y, x, rows, n, scale);
 }
 void nn_k_bias_relu(float *y, float b, int64_t n)
 {

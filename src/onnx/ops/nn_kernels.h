@@ -58,6 +58,12 @@ void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
 void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
 /* y[i] = a[i] + b[i] */
 void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
+/* y[i] = x[i] * c */
+void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n);
+/* y[r] = scale * sum of x[r * n .. r * n + n) for r < rows, summed in double and rounded once
+ * (GlobalAveragePool: scale 1 / n) */
+void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                   double scale);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);
@@ -75,6 +81,17 @@ void nn_k_gelu(float *y, const float *x, int64_t n);
 void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
                      const float *restrict scale, const float *restrict bias, float eps,
                      float *restrict mean, float *restrict inv_std);
+
+/* ---- nn_kernels_act.c: activations in place (accuracy there) ---- */
+
+/* y = sigmoid(y); y = y * sigmoid(y) (SiLU / Swish); y = clamp(alpha y + beta, 0, 1);
+ * y = y * clamp(y / 6 + 1/2, 0, 1) */
+void nn_k_sigmoid(float *y, int64_t n);
+void nn_k_silu(float *y, int64_t n);
+/* y = tanh(y), within 3e-7 relative (nn_kernels_act.c) */
+void nn_k_tanh(float *y, int64_t n);
+void nn_k_hard_sigmoid(float *y, float alpha, float beta, int64_t n);
+void nn_k_hard_swish(float *y, int64_t n);
 
 /* ---- nn_kernels_conv.c ---- */
 

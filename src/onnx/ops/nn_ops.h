@@ -5,7 +5,14 @@
 
 #include "../op.h"
 
+/* MatMul: a constant 2-D float32 B is packed at load into node->state (gemm.h) */
+int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err,
+                      size_t err_len);
+void nn_matmul_release(onnx_node *node);
 int nn_matmul_run(onnx_ctx *ctx); /* matmul.c */
+/* Gemm: a constant 2-D float32 B is packed at load into node->state (gemm.h) */
+int nn_gemm_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
+void nn_gemm_release(onnx_node *node);
 int nn_gemm_run(onnx_ctx *ctx);   /* gemm.c */
 int nn_conv_run(onnx_ctx *ctx);   /* conv.c */
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
@@ -15,6 +22,7 @@ int nn_maxpool_run(onnx_ctx *ctx);        /* pool.c */
 int nn_avgpool_run(onnx_ctx *ctx);
 int nn_lppool_run(onnx_ctx *ctx);
 int nn_global_avgpool_run(onnx_ctx *ctx); /* pool_global.c */
+int nn_squeeze_excite_run(onnx_ctx *ctx); /* squeeze_excite.c (internal, fuse_se.c) */
 int nn_global_maxpool_run(onnx_ctx *ctx);
 int nn_global_lppool_run(onnx_ctx *ctx);
 int nn_batchnorm_run(onnx_ctx *ctx); /* norm_batch.c */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nn_common.h"
+#include "nn_kernels.h"
 #include "nn_ops.h"
 
 typedef enum global_mode { GLOBAL_AVG, GLOBAL_MAX, GLOBAL_LP } global_mode;
@@ -39,6 +40,10 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
         return 0;
     }
     const float *xd = x->data;
+    if (mode == GLOBAL_AVG) {
+        nn_k_sum_rows(y, xd, planes, size, 1.0 / (double)size);
+        return 0;
+    }
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = xd + pl * size;
         if (mode == GLOBAL_MAX) {
@@ -46,10 +51,6 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
             for (int64_t i = 1; i < size; i++)
                 if (xp[i] > m) m = xp[i];
             y[pl] = m;
-        } else if (mode == GLOBAL_AVG) {
-            double acc = 0.0;
-            for (int64_t i = 0; i < size; i++) acc += xp[i];
-            y[pl] = (float)(acc / (double)size);
         } else {
             float acc = 0.0f;
             for (int64_t i = 0; i < size; i++) acc += powf(fabsf(xp[i]), p);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn_common.h"
+#include "nn_kernels.h"
 #include "rnn.h"
 
 static float act_apply(const rnn_act *a, float x)
@@ -38,13 +39,59 @@ static inline float clipv(const rnn_problem *p, float v)
     return v;
 }
 
-/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k */
+/* act over v[0..n) in place: Sigmoid and Tanh (the defaults) through the vectorized kernels */
+static void act_apply_vec(const rnn_act *a, float *v, int64_t n)
+{
+    if (a->kind == RNN_ACT_SIGMOID) nn_k_sigmoid(v, n);
+    else if (a->kind == RNN_ACT_TANH) nn_k_tanh(v, n);
+    else
+        for (int64_t j = 0; j < n; j++) v[j] = act_apply(a, v[j]);
+}
+
+/* One LSTM step of batch row b: g its input projection, q its H R^T (4 * hid, gate blocks
+ * i o f c, overwritten with the gates), t hid floats of scratch. Each gate's pre-activations
+ * first, then its activation as one vector pass (same formulas as the scalar cell). */
+static void lstm_cell(const rnn_problem *p, const rnn_act *act, const float *peep, const float *g,
+                      float *q, float *hb, float *cb, float *t)
+{
+    const int64_t hid = p->hidden;
+    float *qi = q, *qo = q + hid, *qf = q + 2 * hid, *qc = q + 3 * hid;
+    for (int64_t j = 0; j < hid; j++) {
+        const float cp = cb[j];
+        qi[j] = clipv(p, g[j] + qi[j] + (peep ? peep[j] * cp : 0.0f));
+        qf[j] = clipv(p, g[2 * hid + j] + qf[j] + (peep ? peep[2 * hid + j] * cp : 0.0f));
+        qc[j] = clipv(p, g[3 * hid + j] + qc[j]);
+    }
+    act_apply_vec(&act[0], qi, hid);
+    if (p->input_forget)
+        for (int64_t j = 0; j < hid; j++) qf[j] = 1.0f - qi[j];
+    else act_apply_vec(&act[0], qf, hid);
+    act_apply_vec(&act[1], qc, hid);
+    for (int64_t j = 0; j < hid; j++) {
+        const float cn = qf[j] * cb[j] + qi[j] * qc[j];
+        cb[j] = cn;
+        t[j] = cn;
+        qo[j] = clipv(p, g[hid + j] + qo[j] + (peep ? peep[hid + j] * cn : 0.0f));
+    }
+    act_apply_vec(&act[0], qo, hid);
+    act_apply_vec(&act[2], t, hid);
+    for (int64_t j = 0; j < hid; j++) hb[j] = qo[j] * t[j];
+}
+
+/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k. One row
+ * (a step at batch 1) goes through sgemv: OpenBLAS 0.3.21's sgemm would pack all of b (the
+ * recurrent weights, 1 MiB for a 256-wide LSTM) again at every step. */
 static void gemm_bt(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *out,
                     int64_t ldo)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) {
         for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, out,
+                    1);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
@@ -103,10 +150,12 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
             const int64_t t = reverse ? p->lens[b] - 1 - s : s;
             const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
             float *hb = h + b * hid, *cb = c ? c + b * hid : NULL;
-            for (int64_t j = 0; j < hid; j++) {
+            if (p->kind == RNN_LSTM) /* rh is free: GRU's only */
+                lstm_cell(p, act, peep, g, hr + b * gh, hb, cb, rh + b * hid);
+            for (int64_t j = 0; j < hid && p->kind != RNN_LSTM; j++) {
                 if (p->kind == RNN_SIMPLE) {
                     hb[j] = act_apply(&act[0], clipv(p, g[j] + q[j]));
-                } else if (p->kind == RNN_GRU) {
+                } else { /* GRU */
                     float z = act_apply(&act[0], clipv(p, g[j] + q[j]));
                     float hh;
                     if (gru_split) {
@@ -117,20 +166,6 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
                         hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + rr * rec));
                     }
                     hb[j] = (1.0f - z) * hh + z * hb[j];
-                } else { /* LSTM, gate blocks i o f c */
-                    float cp = cb[j];
-                    float pi = peep ? peep[j] : 0, po = peep ? peep[hid + j] : 0,
-                          pf = peep ? peep[2 * hid + j] : 0;
-                    float i = act_apply(&act[0], clipv(p, g[j] + q[j] + pi * cp));
-                    float f = p->input_forget
-                                  ? 1.0f - i
-                                  : act_apply(&act[0],
-                                              clipv(p, g[2 * hid + j] + q[2 * hid + j] + pf * cp));
-                    float cc = act_apply(&act[1], clipv(p, g[3 * hid + j] + q[3 * hid + j]));
-                    float cn = f * cp + i * cc;
-                    float o = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j] + po * cn));
-                    cb[j] = cn;
-                    hb[j] = o * act_apply(&act[2], cn);
                 }
             }
             if (p->y)

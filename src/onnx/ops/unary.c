@@ -39,6 +39,7 @@ static const onnx_op un_ops[] = {
     {"HardSigmoid", 1, NULL, un_run_hard_sigmoid, NULL},
     {"HardSwish", 14, NULL, un_run_hard_swish, NULL},
     {"Gelu", 20, NULL, un_run_gelu, NULL},
+    {"Silu", ONNX_OPSET_INTERNAL, NULL, un_run_silu, NULL},
     {"Tanh", 1, NULL, un_run_tanh, NULL},
     {"Softplus", 1, NULL, un_run_softplus, NULL},
     {"Softsign", 1, NULL, un_run_softsign, NULL},

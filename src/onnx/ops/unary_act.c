@@ -103,6 +103,15 @@ int un_run_hard_sigmoid(onnx_ctx *ctx)
                              un_hard_sigmoid_table, &p);
 }
 
+/* Silu: x * sigmoid(x), internal (fuse_silu.c makes it from Mul(x, Sigmoid(x))) */
+UN_KERNEL(un_silu_f64, double, double, x *un_sigmoid_d(x))
+static const un_kernel un_silu_table[] = {{INFERD_DTYPE_FP64, un_silu_f64}, UN_END};
+
+int un_run_silu(onnx_ctx *ctx)
+{
+    return un_run_activation(ctx, ONNX_ACT_SILU, 0, 0, un_silu_table, NULL);
+}
+
 int un_run_hard_swish(onnx_ctx *ctx)
 {
     return un_run_activation(ctx, ONNX_ACT_HARD_SWISH, 0, 0, un_hard_swish_table, NULL);

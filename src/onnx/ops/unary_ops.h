@@ -42,6 +42,7 @@ int un_run_sigmoid(onnx_ctx *ctx);
 int un_run_hard_sigmoid(onnx_ctx *ctx);
 int un_run_hard_swish(onnx_ctx *ctx);
 int un_run_gelu(onnx_ctx *ctx);
+int un_run_silu(onnx_ctx *ctx);
 int un_run_tanh(onnx_ctx *ctx);
 int un_run_softplus(onnx_ctx *ctx);
 int un_run_softsign(onnx_ctx *ctx);

@@ -15,4 +15,8 @@ void tool_format_info(const onnx_value_info *vi, char *buf, size_t len);
 /* Parses a positive int option value; -1 if invalid. */
 long tool_parse_long(const char *s, long min, long max);
 
+/* bench --profile (profile.c): the per-op-type and top-node table of a profiled session after
+ * runs runs in elapsed seconds. Returns 0, or 1 on ENOMEM. */
+int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed);
+
 #endif

@@ -51,6 +51,9 @@ static void test_minimal_mock_gets_defaults(void **state)
     assert_int_equal(c.arena_mb, 0); /* absent: the node's --arena-mb share */
     assert_int_equal(parse("{\"backend\": \"identity\", \"arena_mb\": 48}", &c, err), 0);
     assert_int_equal(c.arena_mb, 48);
+    assert_int_equal(c.threads, 1); /* absent: one compute thread per worker session */
+    assert_int_equal(parse("{\"backend\": \"identity\", \"threads\": 4}", &c, err), 0);
+    assert_int_equal(c.threads, 4);
 }
 
 static void test_workers_one_side_given(void **state)
@@ -160,6 +163,9 @@ static void test_errors_say_what_is_wrong(void **state)
     expect_error("{\"backend\": \"delay\", \"max_delay_ms\": -1}", "max_delay_ms");
     expect_error("{\"backend\": \"identity\", \"arena_mb\": -1}", "arena_mb");
     expect_error("{\"backend\": \"identity\", \"arena_mb\": 2000000}", "arena_mb");
+    expect_error("{\"backend\": \"identity\", \"threads\": 0}", "threads");
+    expect_error("{\"backend\": \"identity\", \"threads\": 65}", "threads");
+    expect_error("{\"backend\": \"identity\", \"threads\": \"2\"}", "threads");
     expect_error("{\"backend\": \"onnx\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}], \"outputs\": [{\"name\": \"b\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}]}",

@@ -83,6 +83,40 @@ def gelu_half_first():
     return nodes, inits, ("x", [4, 7]), ["h", "d", "e", "a"]
 
 
+def conv_bn_silu():
+    """Conv + BN + SiLU as torch exports nn.SiLU (Mul(n, Sigmoid(n))): one Conv node."""
+    nodes, inits, inp, _ = conv_bn_act("Sigmoid")
+    nodes[2] = helper.make_node("Sigmoid", ["n"], ["sg"])
+    nodes.append(helper.make_node("Mul", ["n", "sg"], ["y"]))
+    return nodes, inits, inp, ["c", "n", "sg"]
+
+
+def silu_input():
+    """SiLU of a graph input, the Sigmoid as Mul's first operand: one Silu node; the values
+    span the range where sigmoid saturates."""
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["s", "x"], ["y"])]
+    return nodes, [], ("x", [4, 7]), ["s"]
+
+
+def squeeze_excite(silu):
+    """Squeeze-and-excitation: MobileNetV3's (Relu, HardSigmoid, Mul(x, s)) or EfficientNet's
+    (SiLU, Sigmoid, Mul(s, x)): one SqueezeExcite node."""
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"]),
+             helper.make_node("Conv", ["g", "W1", "B1"], ["a"])]
+    if silu:
+        nodes += [helper.make_node("Sigmoid", ["a"], ["as"]), helper.make_node("Mul", ["a", "as"], ["ar"]),
+                  helper.make_node("Conv", ["ar", "W2"], ["s0"]), helper.make_node("Sigmoid", ["s0"], ["s"]),
+                  helper.make_node("Mul", ["s", "x"], ["y"])]
+        inner = ["g", "a", "as", "ar", "s0", "s"]
+    else:
+        nodes += [helper.make_node("Relu", ["a"], ["ar"]), helper.make_node("Conv", ["ar", "W2", "B2"], ["s0"]),
+                  helper.make_node("HardSigmoid", ["s0"], ["s"], alpha=1 / 6, beta=0.5),
+                  helper.make_node("Mul", ["x", "s"], ["y"])]
+        inner = ["g", "a", "ar", "s0", "s"]
+    inits = [const("W1", (3, 8, 1, 1)), const("B1", (3,)), const("W2", (8, 3, 1, 1)), const("B2", (8,))]
+    return nodes, inits, ("x", [2, 8, 5, 6]), inner
+
+
 def attention():
     """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
     transposes fold into the MatMuls and the scale into the first one."""
@@ -147,8 +181,16 @@ CASES = {
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
     "attention": attention(),
+    "conv_bn_silu": conv_bn_silu(),
+    "silu_input": silu_input(),
+    "squeeze_excite": squeeze_excite(False),
+    "squeeze_excite_silu": squeeze_excite(True),
     "matmul_add_residual": matmul_add_residual(),
 }
+
+
+# cases that must fuse into exactly this many nodes
+EXPECT_NODES = {"conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs):
@@ -177,8 +219,12 @@ def main():
             fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
             save(fused, nodes, inits, inp, ["y"])
             save(plain, nodes, inits, inp, ["y"] + inner)
-            assert exec_nodes(tool, fused) < exec_nodes(tool, plain), name
+            n_fused = exec_nodes(tool, fused)
+            assert n_fused < exec_nodes(tool, plain), name
+            assert n_fused == EXPECT_NODES.get(name, n_fused), (name, n_fused)
             x = RNG.standard_normal(inp[1]).astype(np.float32)
+            if name == "silu_input":
+                x *= 40
             xin = os.path.join(d, "x.npy")
             np.save(xin, x)
             outs = []

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Integration test of inferd-onnx: builds a tiny model with onnx.helper, runs `inferd-onnx
-run` and `info` on it, and compares the outputs with numpy.
+run` and `info` on it, and compares the outputs with numpy; `bench --profile` names every
+executed op type and node, and the op types' shares add up to 100%.
 Usage: test_onnx_tool.py PATH/TO/inferd-onnx"""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,50 @@ def build_model(path):
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return w, b
+
+
+def build_profile_model(path):
+    """MatMul + bias + Relu (one fused node), Softmax, Transpose, Abs: four op types run."""
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["xw"], name="mm"),
+        helper.make_node("Add", ["xw", "b"], ["xwb"], name="bias"),
+        helper.make_node("Relu", ["xwb"], ["r"], name="relu"),
+        helper.make_node("Softmax", ["r"], ["s"], name="soft", axis=-1),
+        helper.make_node("Transpose", ["s"], ["y"], name="tr", perm=[1, 0]),
+        helper.make_node("Abs", ["x"], ["z"], name="abs"),
+    ]
+    graph = helper.make_graph(
+        nodes, "profiled",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, "batch"]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 4])],
+        [numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "W"),
+         numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def check_profile(tool, d):
+    model = os.path.join(d, "profiled.onnx")
+    build_profile_model(model)
+    r = subprocess.run([tool, "bench", model, "--batch", "5", "--seconds", "1", "--profile"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert re.search(r"^profile: \d+ runs; [\d.]+ ms per run in 4 nodes", out, re.M), out
+    table = out.split("time by op type:")[1].split("top ")[0]
+    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)\s+(\d+)\s+(\S+)$", table, re.M)
+    assert sorted(r[3] for r in rows) == ["Abs", "MatMul", "Softmax", "Transpose"], out
+    assert all(int(r[2]) == 1 for r in rows), out
+    total = sum(float(r[0]) for r in rows)
+    assert 99.0 <= total <= 101.0, (total, out)  # each share is rounded to 0.1%
+    nodes = out.split("top 4 nodes:")[1]
+    assert "MatMul [Relu] 'mm': 5x4, 4x3, 3 -> 5x3" in nodes, out
+    assert "Transpose 'tr': 5x3 -> 3x5" in nodes and "Abs 'abs': 5x4 -> 5x4" in nodes, out
+    # without --profile: no profile
+    r = subprocess.run([tool, "bench", model, "--seconds", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "profile:" not in r.stdout, (r.stdout, r.stderr)
 
 
 def main():
@@ -75,6 +121,7 @@ def main():
         r = subprocess.run([tool, "info", os.path.join(d, "missing.onnx")], capture_output=True, text=True,
                            timeout=60)
         assert r.returncode != 0 and "cannot load" in r.stderr, r.stderr
+        check_profile(tool, d)
     print("ok")
 
 

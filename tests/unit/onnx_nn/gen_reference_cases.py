@@ -49,6 +49,11 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     (3, 3, 3, (13, 14), (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), True),
     (3, 3, 3, (13, 34), (3, 3), (2, 2), (2, 2, 2, 2), (2, 2), True),
     (3, 3, 3, (3, 30), (1, 17), (1, 1), (0, 8, 0, 8), (1, 1), True),
+    # taps in chunks of five (nn_k_dw_taps): 5x5 with a multiplier at stride 2, 7x7 (ConvNeXt:
+    # nine chunks and four single taps), 1x6 (one chunk and one)
+    (4, 8, 4, (14, 13), (5, 5), (2, 2), (2, 2, 2, 2), (1, 1), True),
+    (6, 6, 6, (15, 16), (7, 7), (1, 1), (3, 3, 3, 3), (1, 1), True),
+    (3, 3, 3, (5, 12), (1, 6), (1, 1), (0, 2, 0, 3), (1, 1), False),
     ]:
     x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
     xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
@@ -107,6 +112,12 @@ x = F(2, 3, 9, 9)
 y = torch.nn.functional.lp_pool2d(torch.from_numpy(x), 2, 3, 2).numpy()
 save('lppool_p2', [helper.make_node('LpPool', ['x'], ['y'], kernel_shape=[3, 3], strides=[2, 2], p=2)], [('x', x)], [('y', y)], opset=11)
 y = np.sqrt((x ** 2).sum(axis=(2, 3), keepdims=True))
+# GlobalAveragePool over planes longer and shorter than the kernel's 16 partial sums, with an
+# offset that a float running sum would lose precision on
+for hw in [(1, 7), (37, 41)]:
+    xg = F(2, 3, *hw) + 100.0
+    save(f'globalavgpool_{hw[0]}x{hw[1]}', [helper.make_node('GlobalAveragePool', ['x'], ['y'])], [('x', xg)],
+         [('y', xg.astype(np.float64).mean(axis=(2, 3), keepdims=True).astype(np.float32))])
 save('globallppool', [helper.make_node('GlobalLpPool', ['x'], ['y'])], [('x', x)], [('y', y)])
 # MatMul broadcasting
 for sa, sb in [((3,), (3,)), ((3,), (2, 3, 4)), ((2, 5, 3), (3,)), ((2, 1, 4, 3), (5, 3, 6)), ((1, 4, 3), (2, 3, 6)), ((4, 3), (2, 3, 6)), ((2, 2, 4, 3), (3, 6)), ((0, 3), (3, 4)), ((2, 0), (0, 3))]:

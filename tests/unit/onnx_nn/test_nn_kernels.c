@@ -1,7 +1,8 @@
 /* The nn family's vectorized float32 kernels (src/onnx/ops/nn_kernels.h) against double
  * precision references: erf and GELU over a sample of every float exponent and the edges of
  * their approximation pieces, special values, in place and out of place; softmax and layer
- * norm rows of lengths around the kernels' 32-wide blocks. */
+ * norm rows of lengths around the kernels' 32-wide blocks; Sigmoid/SiLU/HardSigmoid/HardSwish
+ * and row sums. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,6 +165,77 @@ static void test_layer_norm_rows_match_double(void **state)
     }
 }
 
+/* Sigmoid, SiLU, HardSigmoid, HardSwish in place against double, over [-100, 100] (sigmoid
+ * saturating at both ends) and NaN; row sums over lengths around the 16 partial sums. */
+static void test_activations_match_double(void **state)
+{
+    (void)state;
+    enum { N = 4001 };
+    static float x[N], ys[N], yl[N], yh[N], yw[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - N / 2) * 0.05f;
+    x[7] = NAN;
+    memcpy(ys, x, sizeof x), memcpy(yl, x, sizeof x), memcpy(yh, x, sizeof x),
+        memcpy(yw, x, sizeof x);
+    nn_k_sigmoid(ys, N);
+    nn_k_silu(yl, N);
+    nn_k_hard_sigmoid(yh, 0.2f, 0.5f, N);
+    nn_k_hard_swish(yw, N);
+    assert_true(isnan(ys[7]) && isnan(yl[7]) && isnan(yw[7]));
+    for (int i = 0; i < N; i++) {
+        if (i == 7) continue;
+        double v = x[i], sg = 1.0 / (1.0 + exp(-v)), sl = v * sg;
+        double hs = fmax(0.0, fmin(1.0, 0.2f * x[i] + 0.5f)),
+               hw = v * fmax(0.0, fmin(1.0, v / 6 + 0.5));
+        if (!(fabs(ys[i] - sg) <= 3e-7 * sg + 1.2e-38))
+            fail_msg("sigmoid(%.9g) = %.9g, want %.9g", v, ys[i], sg);
+        /* below x = -87.3 both give 0 instead of a denormal or smaller value */
+        if (!(fabs(yl[i] - sl) <= 3e-7 * fabs(sl) + 1.2e-38 * fabs(v)))
+            fail_msg("silu(%.9g) = %.9g, want %.9g", v, yl[i], sl);
+        if (!(fabs(yh[i] - hs) <= 1e-7))
+            fail_msg("hard_sigmoid(%.9g) = %.9g, want %.9g", v, yh[i], hs);
+        /* x / 6 + 1/2 cancels near x = -3: an absolute error of x times float rounding */
+        if (!(fabs(yw[i] - hw) <= 2e-7 * fabs(hw) + 1e-7 * fabs(v)))
+            fail_msg("hard_swish(%.9g) = %.9g, want %.9g", v, yw[i], hw);
+    }
+}
+
+static void test_tanh_matches_double(void **state)
+{
+    (void)state;
+    enum { N = 8001 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - N / 2) * 0.0025f; /* [-10, 10] */
+    x[N - 1] = 1e-30f, x[N - 2] = -100.0f, x[N - 3] = NAN, x[N - 4] = 0.625f, x[N - 5] = 0.62499f;
+    memcpy(y, x, sizeof x);
+    nn_k_tanh(y, N);
+    assert_true(isnan(y[N - 3]));
+    for (int i = 0; i < N; i++) {
+        if (i == N - 3) continue;
+        double want = tanh((double)x[i]);
+        if (!(fabs(y[i] - want) <= 3e-7 * fabs(want) + 1e-38))
+            fail_msg("tanh(%.9g) = %.9g, want %.9g", (double)x[i], y[i], want);
+    }
+}
+
+static void test_sum_rows_match_double(void **state)
+{
+    (void)state;
+    enum { ROWS = 3, MAXN = 1000 };
+    static float x[ROWS * MAXN], y[ROWS];
+    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
+        int64_t n = row_lengths[c];
+        for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() + 1000.0f; /* float sums would drift */
+        nn_k_sum_rows(y, x, ROWS, n, 1.0 / (double)n);
+        for (int r = 0; r < ROWS; r++) {
+            double want = 0;
+            for (int64_t i = 0; i < n; i++) want += x[r * n + i];
+            want /= (double)n;
+            if (!(fabs(y[r] - want) <= 1e-7 * fabs(want)))
+                fail_msg("mean n=%lld row %d = %.9g, want %.9g", (long long)n, r, y[r], want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +243,9 @@ int main(void)
         cmocka_unit_test(test_erf_gelu_special_values),
         cmocka_unit_test(test_softmax_rows_match_double),
         cmocka_unit_test(test_layer_norm_rows_match_double),
+        cmocka_unit_test(test_activations_match_double),
+        cmocka_unit_test(test_sum_rows_match_double),
+        cmocka_unit_test(test_tanh_matches_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

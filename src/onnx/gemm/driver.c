@@ -1,0 +1,193 @@
+/* The GEMM's loops (gemm.h): cache blocks, per-call packing, edge tiles, the epilogue, and the
+ * split over the thread pool. */
+#include <stdatomic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "kernels.h"
+#include "pack.h"
+
+/* A block of MC rows of A (MC x KC) stays in L2 while NC columns of B stream past; a B
+ * micro-panel (KC x NR) stays in L1 across the MC rows. */
+#define GEMM_MC_PANELS 8
+#define GEMM_NC        512
+/* Below this many multiply-adds a GEMM runs on one thread. */
+#define GEMM_MIN_PARALLEL_FLOPS (1 << 17)
+
+typedef struct gemm_job {
+    const onnx_gemm_args *g;
+    const onnx_gemm_kernel_desc *kd;
+    int64_t mc, nc;
+    int split_n;        /* tasks take column ranges (else row ranges) */
+    int64_t per_task;   /* columns or rows per task, a multiple of NR or MR */
+    onnx_gemm_epi epi;  /* the kernels' fused store (full tiles), at C(0, 0) */
+    int fused;          /* epi applies: a bias, Relu or Clip */
+    int other_act;      /* an activation the kernels do not fuse: applied per tile after */
+    _Atomic int failed; /* a task could not allocate its buffers */
+} gemm_job;
+
+/* bias and activation on a finished edge tile (rows x cols at C(i0, j0)), or on C when k = 0:
+ * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1) */
+static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *kd, int64_t i0,
+                          int64_t j0, int64_t rows, int64_t cols)
+{
+    const onnx_activation_kind ak = g->act.kind;
+    float lo = -INFINITY, hi = INFINITY;
+    if (ak == ONNX_ACT_RELU) lo = 0.0f;
+    if (ak == ONNX_ACT_CLIP) lo = g->act.alpha, hi = g->act.beta;
+    float *c = g->c + i0 * g->ldc + j0;
+    if (g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP)
+        kd->epilogue(c, g->ldc, rows, cols, g->row_bias ? g->row_bias + i0 : NULL,
+                     g->col_bias ? g->col_bias + j0 : NULL, lo, hi);
+    if (ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP)
+        for (int64_t r = 0; r < rows; r++)
+            onnx_activation_apply(&g->act, c + r * g->ldc, (size_t)cols);
+}
+
+/* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
+ * A block and one B block. */
+static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                       float *abuf, float *bbuf)
+{
+    const onnx_gemm_args *g = jb->g;
+    const int mr = jb->kd->mr, nr = jb->kd->nr;
+    const onnx_gemm_kernel_fn kern = jb->kd->fn;
+    float tmp[ONNX_GEMM_MAX_MR * ONNX_GEMM_MAX_NR] __attribute__((aligned(64)));
+    for (int64_t jc = j0; jc < j1; jc += jb->nc) {
+        const int64_t nc = j1 - jc < jb->nc ? j1 - jc : jb->nc;
+        for (int64_t pc = 0; pc < g->k; pc += ONNX_GEMM_KC) {
+            const int64_t kc = g->k - pc < ONNX_GEMM_KC ? g->k - pc : ONNX_GEMM_KC;
+            const int last = pc + kc >= g->k, acc = pc > 0 || g->accumulate;
+            const float *bp;
+            if (g->pb) {
+                bp = g->pb->data + pc * g->pb->padded + jc * kc;
+            } else {
+                onnx_gemm_pack_block(g->b, g->ldb, g->trans_b, 0, jc, nc, pc, kc, nr, bbuf);
+                bp = bbuf;
+            }
+            for (int64_t ic = i0; ic < i1; ic += jb->mc) {
+                const int64_t mc = i1 - ic < jb->mc ? i1 - ic : jb->mc;
+                const float *ap;
+                if (g->pa) {
+                    ap = g->pa->data + pc * g->pa->padded + ic * kc;
+                } else {
+                    onnx_gemm_pack_block(g->a, g->lda, g->trans_a, 1, ic, mc, pc, kc, mr, abuf);
+                    ap = abuf;
+                }
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const int64_t cols = nc - jr < nr ? nc - jr : nr;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        const int64_t rows = mc - ir < mr ? mc - ir : mr;
+                        float *ct = g->c + (ic + ir) * g->ldc + jc + jr;
+                        if (rows == mr && cols == nr) {
+                            /* a full tile: bias and Relu/Clip in the kernel's store */
+                            onnx_gemm_epi epi = jb->epi;
+                            if (epi.row_bias) epi.row_bias += ic + ir;
+                            if (epi.col_bias) epi.col_bias += jc + jr;
+                            kern(kc, ap + ir * kc, bp + jr * kc, ct, g->ldc, g->alpha, acc,
+                                 last && jb->fused ? &epi : NULL);
+                            if (last && jb->other_act)
+                                for (int64_t r = 0; r < rows; r++)
+                                    onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
+                        } else {
+                            kern(kc, ap + ir * kc, bp + jr * kc, tmp, nr, g->alpha, 0, NULL);
+                            for (int64_t r = 0; r < rows; r++)
+                                for (int64_t j = 0; j < cols; j++)
+                                    ct[r * g->ldc + j] =
+                                        tmp[r * nr + j] + (acc ? ct[r * g->ldc + j] : 0.0f);
+                            if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One task: its range of columns or rows, with its own pack buffers. */
+static void gemm_task(void *arg, int64_t t)
+{
+    gemm_job *jb = arg;
+    const onnx_gemm_args *g = jb->g;
+    int64_t i0 = 0, i1 = g->m, j0 = 0, j1 = g->n;
+    if (jb->split_n) {
+        j0 = t * jb->per_task;
+        j1 = j0 + jb->per_task < g->n ? j0 + jb->per_task : g->n;
+    } else {
+        i0 = t * jb->per_task;
+        i1 = i0 + jb->per_task < g->m ? i0 + jb->per_task : g->m;
+    }
+    if (i0 >= i1 || j0 >= j1) return;
+    const int64_t kc = g->k < ONNX_GEMM_KC ? g->k : ONNX_GEMM_KC;
+    const size_t a_n = g->pa ? 0 : (size_t)(jb->mc * kc), b_n = g->pb ? 0 : (size_t)(jb->nc * kc);
+    float *buf = NULL;
+    if (a_n + b_n > 0 && !(buf = aligned_alloc(64, ((a_n + b_n) * sizeof(float) + 63) / 64 * 64))) {
+        atomic_store(&jb->failed, 1);
+        return;
+    }
+    gemm_range(jb, i0, i1, j0, j1, buf, buf + a_n);
+    free(buf);
+}
+
+/* k = 0: C = act(bias + (accumulate ? C : 0)) */
+static void gemm_no_k(const onnx_gemm_args *g)
+{
+    for (int64_t i = 0; i < g->m; i++)
+        if (!g->accumulate) memset(g->c + i * g->ldc, 0, (size_t)g->n * sizeof(float));
+    gemm_epilogue(g, onnx_gemm_kernel_desc_of(onnx_gemm_kernel()), 0, 0, g->m, g->n);
+}
+
+static int64_t gemm_round_up(int64_t v, int64_t r)
+{
+    return (v + r - 1) / r * r;
+}
+
+int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
+{
+    if (g->m <= 0 || g->n <= 0) return 0;
+    if (g->k <= 0) {
+        gemm_no_k(g);
+        return 0;
+    }
+    const onnx_gemm_packed *pk = g->pa ? g->pa : g->pb;
+    if ((g->pa && (!g->pa->is_a || g->pa->dim != g->m || g->pa->k != g->k)) ||
+        (g->pb && (g->pb->is_a || g->pb->dim != g->n || g->pb->k != g->k)) ||
+        (g->pa && g->pb && g->pa->kernel != g->pb->kernel))
+        return -1;
+    gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};
+    const int mr = jb.kd->mr, nr = jb.kd->nr;
+    const onnx_activation_kind ak = g->act.kind;
+    jb.epi = (onnx_gemm_epi){
+        .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
+    if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
+    if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
+    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP;
+    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP;
+    jb.mc = (int64_t)mr * GEMM_MC_PANELS;
+    jb.nc = GEMM_NC / nr * nr;
+    int tasks = onnx_tpool_threads(pool);
+    if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
+    const int64_t n_panels = (g->n + nr - 1) / nr, m_panels = (g->m + mr - 1) / mr;
+    jb.split_n = n_panels >= tasks || n_panels >= m_panels;
+    if (jb.split_n) {
+        jb.per_task = gemm_round_up((n_panels + tasks - 1) / tasks, 1) * nr;
+        /* a narrow task wastes the A block it packs: keep at least one NC block when N
+         * allows it */
+        tasks = (int)((g->n + jb.per_task - 1) / jb.per_task);
+    } else {
+        jb.per_task = (m_panels + tasks - 1) / tasks * mr;
+        tasks = (int)((g->m + jb.per_task - 1) / jb.per_task);
+    }
+    onnx_tpool_parallel_for(pool, tasks, gemm_task, &jb);
+    return atomic_load(&jb.failed) ? -1 : 0;
+}
+
+/* Our GEMM against OpenBLAS's, unpacked operands (see docs/onnx-runtime.md, "Our GEMM"). */
+int onnx_gemm_prefer(int64_t m, int64_t n, int64_t k, int packed)
+{
+    if (packed) return 1;
+    (void)m, (void)n, (void)k;
+    return 1;
+}

@@ -1,0 +1,55 @@
+/* Private to src/onnx/gemm: the microkernel contract. A kernel computes one MR x NR tile
+ *   C = clamp(alpha * A_panel * B_panel + (accumulate ? C : 0) + biases)   (epi, if given)
+ * from kc x MR and kc x NR packed panels (gemm.h); C rows are ldc floats apart. Each kernel
+ * lives in its own file compiled for its instruction set (CMakeLists.txt). */
+#ifndef ONNX_GEMM_KERNELS_H
+#define ONNX_GEMM_KERNELS_H
+
+#include <stdint.h>
+
+/* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
+ * pointers are at the tile's first row / column. */
+typedef struct onnx_gemm_epi {
+    const float *row_bias, *col_bias; /* or NULL */
+    float lo, hi;                     /* clamp (Relu: 0, +inf; no activation: -inf, +inf) */
+} onnx_gemm_epi;
+
+typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t ldc, float alpha, int accumulate,
+                                    const onnx_gemm_epi *epi);
+
+/* The store's epilogue on a finished rows x cols tile of C (rows ldc apart): c += row_bias[r]
+ * (if not NULL) + col_bias[j] (if not NULL), then clamp to [lo, hi] (Relu: 0, +inf; none:
+ * -inf, +inf). Compiled beside each kernel for its instruction set. */
+typedef void (*onnx_gemm_epilogue_fn)(float *c, int64_t ldc, int64_t rows, int64_t cols,
+                                      const float *row_bias, const float *col_bias, float lo,
+                                      float hi);
+
+typedef struct onnx_gemm_kernel_desc {
+    const char *name;
+    int mr, nr;
+    onnx_gemm_kernel_fn fn;
+    onnx_gemm_epilogue_fn epilogue;
+} onnx_gemm_kernel_desc;
+
+#define ONNX_GEMM_MAX_MR 16
+#define ONNX_GEMM_MAX_NR 32
+
+void onnx_gemm_kernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                              float alpha, int accumulate, const onnx_gemm_epi *epi);
+void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           float alpha, int accumulate, const onnx_gemm_epi *epi);
+void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                             float alpha, int accumulate, const onnx_gemm_epi *epi);
+
+void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
+                                const float *row_bias, const float *col_bias, float lo, float hi);
+void onnx_gemm_epilogue_avx2(float *c, int64_t ldc, int64_t rows, int64_t cols,
+                             const float *row_bias, const float *col_bias, float lo, float hi);
+void onnx_gemm_epilogue_avx512(float *c, int64_t ldc, int64_t rows, int64_t cols,
+                               const float *row_bias, const float *col_bias, float lo, float hi);
+
+/* The descriptor of kernel id (gemm.h's onnx_gemm_kernel_id), resolved AUTO included. */
+const onnx_gemm_kernel_desc *onnx_gemm_kernel_desc_of(int id);
+
+#endif

@@ -1,0 +1,165 @@
+/* The compute thread pool (threadpool.h): a job is (fn, arg, n) published under a mutex with
+ * a generation bump; workers and the caller take indices from one atomic counter; the caller
+ * waits for the count of finished indices. Spin, then futex, on both sides. */
+#include "threadpool.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TPOOL_SPINS 4000
+
+struct onnx_tpool {
+    int n_workers;
+    pthread_t *th;
+    pthread_mutex_t lock; /* the job fields below and workers' registration for a job */
+    onnx_tpool_fn fn;
+    void *arg;
+    int64_t n;
+    _Atomic uint32_t gen; /* futex word: bumped per job and at stop */
+    _Atomic int stop;
+    _Atomic int sleepers;      /* workers in futex_wait on gen */
+    _Atomic int active;        /* workers registered for the current job */
+    _Atomic int busy;          /* a parallel_for is running */
+    _Atomic int64_t next;      /* next index to take */
+    _Atomic int64_t done;      /* indices finished */
+    _Atomic uint32_t finished; /* futex word: 1 when done == n */
+    _Atomic int caller_sleeps;
+};
+
+static void tpool_futex_wait(_Atomic uint32_t *word, uint32_t val)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void tpool_futex_wake(_Atomic uint32_t *word, int count)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+static inline void tpool_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Takes and runs indices of the job until none is left. */
+static void tpool_take(onnx_tpool *p, onnx_tpool_fn fn, void *arg, int64_t n)
+{
+    int64_t i;
+    while ((i = atomic_fetch_add(&p->next, 1)) < n) {
+        fn(arg, i);
+        if (atomic_fetch_add(&p->done, 1) + 1 == n) {
+            atomic_store(&p->finished, 1);
+            if (atomic_load(&p->caller_sleeps)) tpool_futex_wake(&p->finished, 1);
+        }
+    }
+}
+
+static void *tpool_worker(void *vp)
+{
+    onnx_tpool *p = vp;
+    uint32_t seen = 0;
+    for (;;) {
+        int spins = 0;
+        while (atomic_load(&p->gen) == seen) {
+            if (++spins < TPOOL_SPINS) {
+                tpool_relax();
+                continue;
+            }
+            atomic_fetch_add(&p->sleepers, 1);
+            if (atomic_load(&p->gen) == seen) tpool_futex_wait(&p->gen, seen);
+            atomic_fetch_sub(&p->sleepers, 1);
+        }
+        pthread_mutex_lock(&p->lock);
+        if (atomic_load(&p->stop)) {
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
+        }
+        seen = atomic_load(&p->gen);
+        onnx_tpool_fn fn = p->fn;
+        void *arg = p->arg;
+        int64_t n = p->n;
+        atomic_fetch_add(&p->active, 1);
+        pthread_mutex_unlock(&p->lock);
+        tpool_take(p, fn, arg, n);
+        atomic_fetch_sub(&p->active, 1);
+    }
+}
+
+onnx_tpool *onnx_tpool_create(int threads)
+{
+    onnx_tpool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    if (threads <= 1) return p;
+    if (!(p->th = calloc((size_t)threads - 1, sizeof *p->th))) {
+        onnx_tpool_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < threads - 1; i++) {
+        if (pthread_create(&p->th[i], NULL, tpool_worker, p) != 0) {
+            onnx_tpool_free(p);
+            return NULL;
+        }
+        p->n_workers++;
+    }
+    return p;
+}
+
+void onnx_tpool_free(onnx_tpool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    atomic_store(&p->stop, 1);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_mutex_unlock(&p->lock);
+    tpool_futex_wake(&p->gen, p->n_workers);
+    for (int i = 0; i < p->n_workers; i++) pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    free(p->th);
+    free(p);
+}
+
+int onnx_tpool_threads(const onnx_tpool *p)
+{
+    return p ? p->n_workers + 1 : 1;
+}
+
+void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *arg)
+{
+    if (n <= 0) return;
+    if (!p || p->n_workers == 0 || n == 1 || atomic_exchange(&p->busy, 1)) {
+        for (int64_t i = 0; i < n; i++) fn(arg, i);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    /* workers that registered late for the previous job find it empty and leave; the job's
+     * counters may be reset only when none still looks at them */
+    while (atomic_load(&p->active) != 0) tpool_relax();
+    p->fn = fn;
+    p->arg = arg;
+    p->n = n;
+    atomic_store(&p->next, 0);
+    atomic_store(&p->done, 0);
+    atomic_store(&p->finished, 0);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_mutex_unlock(&p->lock);
+    if (atomic_load(&p->sleepers) > 0) tpool_futex_wake(&p->gen, p->n_workers);
+    tpool_take(p, fn, arg, n);
+    int spins = 0;
+    while (atomic_load(&p->done) < n) {
+        if (++spins < TPOOL_SPINS) {
+            tpool_relax();
+            continue;
+        }
+        atomic_store(&p->caller_sleeps, 1);
+        if (atomic_load(&p->done) < n) tpool_futex_wait(&p->finished, 0);
+        atomic_store(&p->caller_sleeps, 0);
+    }
+    atomic_store(&p->busy, 0);
+}

@@ -1,0 +1,29 @@
+/* Private: the runtime's one pool of compute threads per session (`threads` of
+ * onnx_session_create): operators split their work with onnx_tpool_parallel_for.
+ *
+ * Threading rule: one parallel_for at a time per pool; a call made while one runs (from a
+ * task, i.e. nested, or from another thread) runs its indices inline in the caller. Workers
+ * spin briefly on the job counter, then sleep on a futex; a job wakes them only if some sleep. */
+#ifndef ONNX_THREADPOOL_H
+#define ONNX_THREADPOOL_H
+
+#include <stdint.h>
+
+typedef struct onnx_tpool onnx_tpool;
+
+/* fn(arg, i) for one index i of a parallel_for */
+typedef void (*onnx_tpool_fn)(void *arg, int64_t i);
+
+/* A pool of `threads` threads in all: the caller of parallel_for and threads - 1 workers
+ * (threads <= 1: no workers, everything runs inline). Freed by onnx_tpool_free. NULL on
+ * ENOMEM or if a thread cannot be started. */
+onnx_tpool *onnx_tpool_create(int threads);
+/* Stops and joins the workers; p may be NULL. */
+void onnx_tpool_free(onnx_tpool *p);
+/* Threads in the pool including the caller (1 for NULL). */
+int onnx_tpool_threads(const onnx_tpool *p);
+/* Calls fn(arg, i) exactly once for every i in [0, n), on the pool's threads and the caller's,
+ * and returns when all have returned. p may be NULL (inline); n <= 0 does nothing. */
+void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *arg);
+
+#endif

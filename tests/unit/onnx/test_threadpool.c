@@ -1,0 +1,105 @@
+/* The compute thread pool (src/onnx/threadpool.c): every index runs exactly once, empty and
+ * single jobs, nested calls, many jobs in a row, and a pool of one thread. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "threadpool.h"
+
+typedef struct counts {
+    int64_t n;
+    _Atomic int *hits;
+    onnx_tpool *pool; /* for nested calls, or NULL */
+    _Atomic int64_t nested_total;
+} counts;
+
+static void count_one(void *arg, int64_t i)
+{
+    counts *c = arg;
+    atomic_fetch_add(&c->hits[i], 1);
+}
+
+static void check_once(onnx_tpool *pool, int64_t n)
+{
+    counts c = {.n = n, .hits = calloc((size_t)n + 1, sizeof(int))};
+    assert_non_null(c.hits);
+    onnx_tpool_parallel_for(pool, n, count_one, &c);
+    for (int64_t i = 0; i < n; i++) assert_int_equal(atomic_load(&c.hits[i]), 1);
+    free((void *)c.hits);
+}
+
+static void test_every_index_once(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        onnx_tpool *p = onnx_tpool_create(threads);
+        assert_non_null(p);
+        assert_int_equal(onnx_tpool_threads(p), threads);
+        const int64_t sizes[] = {1, 2, 3, 7, 64, 1000};
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) check_once(p, sizes[s]);
+        /* many jobs back to back: a worker late for one job must not run the next one's
+         * indices twice or miss them */
+        for (int r = 0; r < 2000; r++) check_once(p, 1 + r % 9);
+        onnx_tpool_free(p);
+    }
+    check_once(NULL, 10);
+    assert_int_equal(onnx_tpool_threads(NULL), 1);
+}
+
+static void never_called(void *arg, int64_t i)
+{
+    (void)arg, (void)i;
+    fail_msg("called for an empty range");
+}
+
+static void test_zero_size(void **state)
+{
+    (void)state;
+    onnx_tpool *p = onnx_tpool_create(3);
+    assert_non_null(p);
+    onnx_tpool_parallel_for(p, 0, never_called, NULL);
+    onnx_tpool_parallel_for(p, -5, never_called, NULL);
+    check_once(p, 5); /* still usable */
+    onnx_tpool_free(p);
+}
+
+static void nested_outer(void *arg, int64_t i)
+{
+    counts *c = arg;
+    counts inner = {.n = 10, .hits = calloc(11, sizeof(int))};
+    assert_non_null(inner.hits);
+    onnx_tpool_parallel_for(c->pool, inner.n, count_one, &inner); /* runs inline */
+    for (int k = 0; k < 10; k++) assert_int_equal(atomic_load(&inner.hits[k]), 1);
+    free((void *)inner.hits);
+    atomic_fetch_add(&c->hits[i], 1);
+    atomic_fetch_add(&c->nested_total, 10);
+}
+
+static void test_nested(void **state)
+{
+    (void)state;
+    onnx_tpool *p = onnx_tpool_create(3);
+    assert_non_null(p);
+    counts c = {.n = 16, .hits = calloc(17, sizeof(int)), .pool = p};
+    assert_non_null(c.hits);
+    onnx_tpool_parallel_for(p, c.n, nested_outer, &c);
+    for (int i = 0; i < 16; i++) assert_int_equal(atomic_load(&c.hits[i]), 1);
+    assert_int_equal(atomic_load(&c.nested_total), 160);
+    free((void *)c.hits);
+    onnx_tpool_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_index_once),
+        cmocka_unit_test(test_zero_size),
+        cmocka_unit_test(test_nested),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
