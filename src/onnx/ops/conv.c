@@ -629,13 +629,15 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     st->m = m;
     st->c = c;
     st->groups = group;
-    st->depth_taps = taps > 1 ? taps : 0;
     /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel) */
     if (!(group > 1 && c == 1) && taps == 1)
         for (int64_t gi = 0; gi < group; gi++)
             st->w[gi] = onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim,
                                          kdim);
-    if (!(group > 1 && c == 1) && taps > 1) conv_pack_depth_taps(st, w->data, mg, kdim / taps);
+    if (!(group > 1 && c == 1) && taps > 1) {
+        st->depth_taps = taps;
+        conv_pack_depth_taps(st, w->data, mg, kdim / taps);
+    }
     /* the Winograd weights when they are small enough to keep (run checks the geometry) */
     if (w->ndim == 4 && w->dims[2] == 3 && w->dims[3] == 3 && group == 1 &&
         attr_ones(node, "strides") && attr_ones(node, "dilations") && nn_wino_precompute(m, c)) {
