@@ -100,6 +100,17 @@ for (c, m, g, n, dhw, k, s, p, d, w_in, res) in [
         ins.append(('r', r))
         y = np.maximum(y + r, 0)
     save(name + ('_res_relu' if res else '') + ('_w_input' if w_in else ''), nodes, ins, [('y', y.astype(np.float32))], inits)
+# Pad with no pads (a view of X, DenseNet's before each AveragePool) feeding a pool, and
+# constant / reflect pads with a crop on the last axis (rows copied as runs)
+x = F(1, 3, 6, 6)
+y = x.reshape(1, 3, 3, 2, 3, 2).mean(axis=(3, 5))
+save('pad_none_avgpool', [helper.make_node('Pad', ['x', 'p'], ['t'], mode='constant'), helper.make_node('AveragePool', ['t'], ['y'], kernel_shape=[2, 2], strides=[2, 2])],
+     [('x', x)], [('y', y)], [('p', np.zeros(8, np.int64))])
+for mode in ('constant', 'reflect'):
+    x = F(2, 3, 5, 7)
+    y = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 2)), mode=mode)[..., 1:]
+    save(f'pad_{mode}_crop_last', [helper.make_node('Pad', ['x', 'p'], ['y'], mode=mode)], [('x', x)], [('y', np.ascontiguousarray(y))],
+         [('p', np.array([0, 1, 2, -1, 0, 0, 1, 2], np.int64))])
 # SAME_UPPER / SAME_LOWER with stride 2 on even input (asymmetric pads)
 for ap in ['SAME_UPPER', 'SAME_LOWER']:
     x = F(1, 3, 8, 8); w = F(4, 3, 3, 3)
