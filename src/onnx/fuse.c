@@ -245,9 +245,11 @@ static int fuse_activation(onnx_model *m, int pi)
         strcmp(p->op_type, "MatMul") != 0 && strcmp(p->op_type, "BatchNormalization") != 0)
         return 0;
     if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
-    /* the fused activation runs on float32 data: require float32 weights (BN: its scale) */
+    /* the fused activation runs on float32 data: require float32 weights (BatchNormalization
+     * runs float32 only; its parameters may come through an Identity, as in DenseNet) */
     const onnx_tensor *w = onnx_fuse_const_input(m, p, 1);
-    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    if (strcmp(p->op_type, "BatchNormalization") != 0 && (!w || w->dtype != INFERD_DTYPE_FP32))
+        return 0;
     int ai = onnx_fuse_sole_consumer(m, p->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *act = &m->nodes[ai];
