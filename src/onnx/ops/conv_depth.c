@@ -75,14 +75,14 @@ int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
             float *yg = a->y + at0;
             for (int64_t mo = 0; mo < mg; mo++) {
                 const float bv = a->bias ? a->bias[gi * mg + mo] : 0.0f;
-                if (a->res) nn_k_shift(yg + mo * out_size, a->res + at0 + mo * out_size, bv,
-                                       out_size);
+                if (a->res)
+                    nn_k_shift(yg + mo * out_size, a->res + at0 + mo * out_size, bv, out_size);
                 else nn_k_fill(yg + mo * out_size, bv, out_size);
             }
             if (s.wk)
                 for (int64_t kd = 0; kd < kd_n; kd++)
-                    nn_conv_depth_weights(a->w + gi * mg * cg * kd_n * khw, mg, cg, kd_n, khw,
-                                          kd, s.wk + kd * mg * kdim2);
+                    nn_conv_depth_weights(a->w + gi * mg * cg * kd_n * khw, mg, cg, kd_n, khw, kd,
+                                          s.wk + kd * mg * kdim2);
             for (int64_t id = 0; id < g->in[0]; id++) {
                 int built = 0;
                 for (int64_t kd = 0; kd < kd_n; kd++) {
@@ -96,9 +96,14 @@ int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
                         nn_phase_im2col(s.ph, &pp, cg, 0, pp.oh, s.col, plane_out);
                         built = 1;
                     }
-                    onnx_gemm_args ga = {.m = mg, .n = plane_out, .k = kdim2,
-                                         .b = s.col, .ldb = plane_out, .alpha = 1.0f,
-                                         .c = yg + (t / g->s[0]) * plane_out, .ldc = out_size,
+                    onnx_gemm_args ga = {.m = mg,
+                                         .n = plane_out,
+                                         .k = kdim2,
+                                         .b = s.col,
+                                         .ldb = plane_out,
+                                         .alpha = 1.0f,
+                                         .c = yg + (t / g->s[0]) * plane_out,
+                                         .ldc = out_size,
                                          .accumulate = 1};
                     if (a->wp) ga.pa = a->wp[gi * kd_n + kd];
                     else {
