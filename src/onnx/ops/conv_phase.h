@@ -48,6 +48,11 @@ int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p);
 void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
                      float hi);
 
+/* im2col from phase planes: rows (c, tap) of col (ld floats apart), columns the outputs of
+ * output rows r0 .. r0 + nr; ph holds c_n channels' phase sets (p->total floats apart). */
+void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0, int64_t nr,
+                     float *col, int64_t ld);
+
 /* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */
 
 /* Gather modes (as nn_phase_gather) for a depthwise Conv's fused input activation, and for its
