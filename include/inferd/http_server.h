@@ -19,8 +19,9 @@
 typedef struct http_loop_hooks {
     /* Once per loop iteration, just before the loop waits for I/O. http_ex_post calls it
      * makes for exchanges of this loop run right after it returns, on this thread, with no
-     * wake-up at all. */
-    void (*before_wait)(void *arg, int loop);
+     * wake-up at all. Returns nonzero when it could not finish its look (a lock was busy):
+     * the loop then does not wait this time round, and calls it again at once. */
+    int (*before_wait)(void *arg, int loop);
     /* Once per loop iteration, just after the wait. */
     void (*after_wait)(void *arg, int loop);
     /* A file descriptor that, when readable, must wake this loop (-1: none), and what to do

@@ -66,6 +66,7 @@ struct http_loop {
     int index;             /* 0..n_loops-1 */
     uv_prepare_t before;   /* opts.hooks.before_wait */
     uv_check_t after;      /* opts.hooks.after_wait */
+    uv_idle_t again;       /* active while before_wait asked to look again: no blocking wait */
     uv_poll_t wake;        /* opts.hooks.wake_fd, when it gives one */
     int hooks_open;        /* before and after are initialised (and wake when wake_open) */
     int wake_open;

@@ -50,6 +50,11 @@ static void on_post(uv_async_t *a)
 /* The loop whose before_wait hook runs on this thread (posts to it need no wake-up). */
 static _Thread_local http_loop *ticking;
 
+static void on_again(uv_idle_t *i)
+{
+    (void)i; /* only there to keep the wait for I/O from blocking */
+}
+
 static void on_before_wait(uv_prepare_t *p)
 {
     http_loop *lp = p->data;
@@ -57,8 +62,11 @@ static void on_before_wait(uv_prepare_t *p)
     if (!h->before_wait) return;
     ticking = lp;
     lp->tick_posted = 0;
-    h->before_wait(h->arg, lp->index);
+    int again = h->before_wait(h->arg, lp->index);
     ticking = NULL;
+    /* An active idle handle makes this iteration's wait for I/O return at once. */
+    if (again) uv_idle_start(&lp->again, on_again);
+    else uv_idle_stop(&lp->again);
     if (lp->tick_posted) run_posts(lp);
 }
 
@@ -84,6 +92,7 @@ static void hooks_open(http_loop *lp)
     if (!h->before_wait && !h->after_wait && !h->wake_fd) return;
     uv_prepare_init(&lp->loop, &lp->before); /* cannot fail on an initialised loop */
     uv_check_init(&lp->loop, &lp->after);
+    uv_idle_init(&lp->loop, &lp->again);
     lp->before.data = lp->after.data = lp;
     uv_prepare_start(&lp->before, on_before_wait);
     uv_check_start(&lp->after, on_after_wait);
@@ -104,6 +113,7 @@ static void hooks_close(http_loop *lp)
     if (!lp->hooks_open) return;
     uv_close((uv_handle_t *)&lp->before, NULL);
     uv_close((uv_handle_t *)&lp->after, NULL);
+    uv_close((uv_handle_t *)&lp->again, NULL);
     if (lp->wake_open) uv_close((uv_handle_t *)&lp->wake, NULL);
     lp->hooks_open = lp->wake_open = 0;
 }

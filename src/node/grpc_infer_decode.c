@@ -7,8 +7,7 @@
 #include "grpc_infer.h"
 #include "inferd/grpc_server.h"
 #include "kserve.h"
-
-#define MAX_DIM ((int64_t)1 << 40)
+#include "kserve_place.h"
 
 /* The parameter maps of requests, inputs and outputs are distinct generated types of one
  * layout (base, key, value); read them through the request-level one. */
@@ -38,73 +37,39 @@ static int param_int(const Inference__InferParameter *p, int64_t *v)
     return -1;
 }
 
-static int check_shape(const Inference__ModelInferRequest__InferInputTensor *in, const model_io *io,
-                       const model_config *m, shm_tensor *t, char *err, size_t err_len)
+/* shared_memory_region (string_param), shared_memory_byte_size and shared_memory_offset
+ * (int64_param or uint64_param) of one input or output. 0, or -1 with err. */
+static int shm_spec(size_t n, void *const *entries, const char *what, kserve_shm_spec *s, char *err,
+                    size_t err_len)
 {
-    int batched = m->max_batch_size > 0;
-    size_t want = (size_t)io->ndim + (batched ? 1 : 0);
-    if (in->n_shape != want) {
-        snprintf(err, err_len, "input '%s': shape has %zu dimensions, the model expects %zu%s",
-                 io->name, in->n_shape, want, batched ? " (batch dimension first)" : "");
+    memset(s, 0, sizeof *s);
+    const Inference__InferParameter *r = param_get(n, entries, "shared_memory_region");
+    const Inference__InferParameter *size = param_get(n, entries, "shared_memory_byte_size");
+    const Inference__InferParameter *off = param_get(n, entries, "shared_memory_offset");
+    int64_t v;
+    if (r &&
+        r->parameter_choice_case != INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM) {
+        snprintf(err, err_len, "%s: parameters.shared_memory_region must be a string_param", what);
         return -1;
     }
-    t->ndim = (uint32_t)want;
-    for (size_t i = 0; i < want; i++) {
-        int64_t x = in->shape[i];
-        if (x < 0 || x > MAX_DIM) {
-            snprintf(err, err_len, "input '%s': shape[%zu] must be a non-negative integer",
-                     io->name, i);
-            return -1;
-        }
-        t->dims[i] = x;
-        if (batched && i == 0) {
-            if (x < 1 || x > m->max_batch_size) {
-                snprintf(err, err_len,
-                         "input '%s': batch size %lld is outside 1..%d (max_batch_size)", io->name,
-                         (long long)x, m->max_batch_size);
-                return -1;
-            }
-            continue;
-        }
-        int64_t md = io->dims[i - (batched ? 1 : 0)];
-        if (md >= 0 && md != x) {
-            snprintf(err, err_len, "input '%s': shape[%zu] is %lld, the model expects %lld",
-                     io->name, i, (long long)x, (long long)md);
-            return -1;
-        }
+    if (size) {
+        if (param_int(size, &v) || v < 0) goto bad_int;
+        s->byte_size = (uint64_t)v;
     }
-    return 0;
-}
-
-/* BYTES raw data: `elements` length-prefixed strings filling exactly len bytes. */
-static int check_bytes_raw(const char *name, const uint8_t *p, size_t len, int64_t elements,
-                           char *err, size_t err_len)
-{
-    size_t pos = 0;
-    for (int64_t i = 0; i < elements; i++) {
-        uint32_t l;
-        if (len - pos < 4) {
-            snprintf(err, err_len,
-                     "input '%s': raw BYTES data ends at element %lld of %lld (each element is a "
-                     "4-byte little-endian length and its bytes)",
-                     name, (long long)i, (long long)elements);
-            return -1;
-        }
-        memcpy(&l, p + pos, 4);
-        pos += 4;
-        if (l > len - pos) {
-            snprintf(err, err_len, "input '%s': raw BYTES element %lld overruns the data", name,
-                     (long long)i);
-            return -1;
-        }
-        pos += l;
+    if (off) {
+        if (param_int(off, &v) || v < 0) goto bad_int;
+        s->offset = (uint64_t)v;
     }
-    if (pos != len) {
-        snprintf(err, err_len, "input '%s': raw BYTES data has %zu bytes after its %lld elements",
-                 name, len - pos, (long long)elements);
+    if (kserve_shm_spec_check(s, r != NULL, size != NULL, off != NULL, what, err, err_len))
         return -1;
-    }
+    s->region = r ? r->string_param : NULL;
     return 0;
+bad_int:
+    snprintf(err, err_len,
+             "%s: parameters.shared_memory_byte_size and shared_memory_offset must be "
+             "non-negative int64_param or uint64_param",
+             what);
+    return -1;
 }
 
 /* Number of elements the typed contents hold for dtype, or -1 if the type has no typed form. */
@@ -200,8 +165,67 @@ static void typed_write(const Inference__InferTensorContents *c, inferd_dtype dt
     }
 }
 
-static int decode_input(const Inference__ModelInferRequest *r, size_t idx, const model_config *m,
-                        const shm_region *region, shm_arena *arena, infer_request *req, int *seen,
+/* An input from the typed contents field of its datatype, range-checked, into a new arena
+ * buffer (status 503 when the arena is full). */
+static int decode_typed(const Inference__InferTensorContents *c, const model_io *io,
+                        int64_t elements, shm_tensor *t, const shm_region *region, shm_arena *arena,
+                        infer_request *req, int j, int *seen, char *err, size_t err_len,
+                        int *status)
+{
+    inferd_dtype dt = io->dtype;
+    int64_t have = c ? typed_count(c, dt) : 0;
+    if (dt == INFERD_DTYPE_FP16 || dt == INFERD_DTYPE_BF16) {
+        snprintf(err, err_len,
+                 "input '%s': datatype %s has no typed contents field; send it in "
+                 "raw_input_contents",
+                 io->name, inferd_dtype_name(dt));
+        return -1;
+    }
+    if (!c || have != elements || contents_total(c) != have) {
+        snprintf(err, err_len,
+                 "input '%s': the shape holds %lld elements but the contents field for %s has "
+                 "%lld (and no raw_input_contents was sent)",
+                 io->name, (long long)elements, inferd_dtype_name(dt), (long long)have);
+        return -1;
+    }
+    if (typed_check(c, dt, io->name, err, err_len)) return -1;
+    uint64_t nbytes = (uint64_t)elements * inferd_dtype_size(dt);
+    if (dt == INFERD_DTYPE_BYTES) {
+        nbytes = 0;
+        for (size_t i = 0; i < c->n_bytes_contents; i++) {
+            if (c->bytes_contents[i].len > UINT32_MAX) {
+                snprintf(err, err_len, "input '%s': a BYTES element over 4 GiB", io->name);
+                return -1;
+            }
+            nbytes += 4 + (uint64_t)c->bytes_contents[i].len;
+        }
+    }
+    uint64_t off = 0;
+    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try again later",
+                 io->name, (unsigned long long)nbytes);
+        *status = 503;
+        return -1;
+    }
+    t->offset = off;
+    t->nbytes = nbytes;
+    req->inputs[j] = *t;
+    seen[j] = 1;
+    typed_write(c, dt, shm_arena_ptr(region, off));
+    return 0;
+}
+
+/* Where the request's inputs take their bytes from: a client region (shm[k]), else the next
+ * raw_input_contents entry (one per input not in shared memory, in order), else contents. */
+typedef struct input_sources {
+    kserve_shm_spec shm[MODEL_MAX_IO]; /* by request input index (n_inputs <= MODEL_MAX_IO) */
+    size_t next_raw;
+} input_sources;
+
+static int decode_input(const Inference__ModelInferRequest *r, size_t idx, input_sources *src,
+                        client_shm *cshm, const model_config *m, const shm_region *region,
+                        shm_arena *arena, infer_request *req, kserve_shm_refs *refs, int *seen,
                         char *err, size_t err_len, int *status)
 {
     const Inference__ModelInferRequest__InferInputTensor *in = r->inputs[idx];
@@ -224,93 +248,37 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, const
                  io->name, in->datatype ? in->datatype : "", inferd_dtype_name(io->dtype));
         return -1;
     }
-    if (param_get(in->n_parameters, (void *const *)in->parameters, "shared_memory_region")) {
-        snprintf(err, err_len,
-                 "input '%s': shared-memory inputs are not supported over gRPC by this node",
-                 io->name);
-        return -1;
-    }
     shm_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = (uint32_t)dt;
-    if (check_shape(in, io, m, &t, err, err_len)) return -1;
+    if (kserve_check_shape(in->shape, in->n_shape, io, m->max_batch_size, &t, err, err_len))
+        return -1;
     int64_t elements = kserve_tensor_elements(&t);
     if (elements < 0) {
         snprintf(err, err_len, "input '%s': shape is too large", io->name);
         return -1;
     }
     const Inference__InferTensorContents *c = in->contents;
-    const uint8_t *raw = NULL; /* NULL also for an empty raw entry */
-    int use_raw = r->n_raw_input_contents > 0;
-    uint64_t nbytes;
-    size_t esize = inferd_dtype_size(dt);
-    if (use_raw) {
-        if (c && contents_total(c)) {
-            snprintf(err, err_len,
-                     "input '%s': has contents while the request has raw_input_contents (use one "
-                     "or the other)",
-                     io->name);
-            return -1;
-        }
-        raw = r->raw_input_contents[idx].data;
-        nbytes = r->raw_input_contents[idx].len;
-        if (dt == INFERD_DTYPE_BYTES) {
-            if (check_bytes_raw(io->name, raw, (size_t)nbytes, elements, err, err_len)) return -1;
-        } else if ((uint64_t)elements * esize != nbytes) {
-            snprintf(err, err_len,
-                     "input '%s': raw_input_contents has %llu bytes, the shape and datatype "
-                     "need %llu",
-                     io->name, (unsigned long long)nbytes,
-                     (unsigned long long)((uint64_t)elements * esize));
-            return -1;
-        }
-    } else {
-        int64_t have = c ? typed_count(c, dt) : 0;
-        if (dt == INFERD_DTYPE_FP16 || dt == INFERD_DTYPE_BF16) {
-            snprintf(err, err_len,
-                     "input '%s': datatype %s has no typed contents field; send it in "
-                     "raw_input_contents",
-                     io->name, inferd_dtype_name(dt));
-            return -1;
-        }
-        if (!c || have != elements || contents_total(c) != have) {
-            snprintf(err, err_len,
-                     "input '%s': the shape holds %lld elements but the contents field for %s has "
-                     "%lld (and no raw_input_contents was sent)",
-                     io->name, (long long)elements, inferd_dtype_name(dt), (long long)have);
-            return -1;
-        }
-        if (typed_check(c, dt, io->name, err, err_len)) return -1;
-        if (dt == INFERD_DTYPE_BYTES) {
-            nbytes = 0;
-            for (size_t i = 0; i < c->n_bytes_contents; i++) {
-                if (c->bytes_contents[i].len > UINT32_MAX) {
-                    snprintf(err, err_len, "input '%s': a BYTES element over 4 GiB", io->name);
-                    return -1;
-                }
-                nbytes += 4 + (uint64_t)c->bytes_contents[i].len;
-            }
-        } else {
-            nbytes = (uint64_t)elements * esize;
-        }
-    }
-    uint64_t off = 0;
-    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
-        snprintf(err, err_len,
-                 "no room in the tensor arena for input '%s' (%llu bytes); try again later",
-                 io->name, (unsigned long long)nbytes);
-        *status = GRPC_STATUS_UNAVAILABLE;
+    const kserve_shm_spec *shm = &src->shm[idx];
+    int use_raw = !shm->present && r->n_raw_input_contents > 0;
+    if ((shm->present || use_raw) && c && contents_total(c)) {
+        snprintf(err, err_len, "input '%s': has contents while %s (use one or the other)", io->name,
+                 shm->present ? "it names a shared_memory_region"
+                              : "the request has raw_input_contents");
         return -1;
     }
-    t.offset = off;
-    t.nbytes = nbytes;
-    req->inputs[j] = t;
-    seen[j] = 1;
-    uint8_t *dst = shm_arena_ptr(region, off);
-    if (use_raw) {
-        if (nbytes) memcpy(dst, raw, (size_t)nbytes);
-    } else {
-        typed_write(c, dt, dst);
+    if (shm->present) {
+        if (kserve_shm_place_input(cshm, shm, refs, io->name, &t, elements, region, arena, req, j,
+                                   seen, err, err_len, status))
+            return -1;
+    } else if (use_raw) {
+        const ProtobufCBinaryData *raw = &r->raw_input_contents[src->next_raw++];
+        if (kserve_place_bytes(io->name, "raw_input_contents", &t, elements, raw->data, raw->len, 0,
+                               region, arena, req, j, seen, err, err_len, status))
+            return -1;
+    } else if (decode_typed(c, io, elements, &t, region, arena, req, j, seen, err, err_len,
+                            status)) {
+        return -1;
     }
     if (m->max_batch_size > 0) {
         if (req->batch_rows && req->batch_rows != t.dims[0]) {
@@ -358,8 +326,9 @@ static int decode_params(const Inference__ModelInferRequest *r, const model_conf
     return 0;
 }
 
-static int decode_outputs(const Inference__ModelInferRequest *r, const model_config *m,
-                          infer_request *req, char *err, size_t err_len)
+static int decode_outputs(const Inference__ModelInferRequest *r, client_shm *cshm,
+                          const model_config *m, infer_request *req, kserve_shm_refs *refs,
+                          char *err, size_t err_len)
 {
     req->output_mask = 0;
     for (size_t i = 0; i < r->n_outputs; i++) {
@@ -379,46 +348,65 @@ static int decode_outputs(const Inference__ModelInferRequest *r, const model_con
                      i);
             return -1;
         }
-        if (param_get(o->n_parameters, e, "shared_memory_region")) {
-            snprintf(err, err_len,
-                     "outputs[%zu]: shared-memory outputs are not supported over gRPC by this node",
-                     i);
+        if (req->output_mask & (1u << j)) {
+            snprintf(err, err_len, "outputs[%zu]: output '%s' asked for twice", i, name);
             return -1;
         }
+        char what[32];
+        snprintf(what, sizeof what, "outputs[%zu]", i);
+        kserve_shm_spec shm;
+        if (shm_spec(o->n_parameters, e, what, &shm, err, err_len)) return -1;
+        if (shm.present && kserve_shm_take_output(cshm, &shm, refs, j, what, err, err_len))
+            return -1;
         req->output_mask |= 1u << j;
     }
     return 0;
 }
 
-int grpc_infer_decode(const Inference__ModelInferRequest *r, const model_config *m,
-                      const shm_region *region, shm_arena *arena, infer_request *req,
-                      grpc_infer_params *params, char *err, size_t err_len)
+int grpc_infer_decode(const Inference__ModelInferRequest *r, client_shm *cshm,
+                      const model_config *m, const shm_region *region, shm_arena *arena,
+                      infer_request *req, grpc_infer_params *params, char *err, size_t err_len)
 {
+    memset(params, 0, sizeof *params);
     params->timeout_us = -1;
     req->n_inputs = 0;
     req->batch_rows = 1;
     req->priority = 0;
     req->delay_us = -1;
     memset(req->inputs, 0, sizeof req->inputs);
-    int status = GRPC_STATUS_INVALID_ARGUMENT;
+    int status = 400;
     int seen[MODEL_MAX_IO] = {0};
-    if (decode_params(r, m, req, params, err, err_len)) return status;
-    if (decode_outputs(r, m, req, err, err_len)) return status;
+    input_sources src;
+    memset(&src, 0, sizeof src);
+    if (decode_params(r, m, req, params, err, err_len)) goto fail;
+    if (decode_outputs(r, cshm, m, req, &params->shm, err, err_len)) goto fail;
     if (r->n_inputs != (size_t)m->n_inputs) {
         snprintf(err, err_len, "model '%s' takes %d input%s, the request has %zu", m->name,
                  m->n_inputs, m->n_inputs == 1 ? "" : "s", r->n_inputs);
-        return status;
+        goto fail;
     }
-    if (r->n_raw_input_contents && r->n_raw_input_contents != r->n_inputs) {
+    size_t n_plain = 0; /* inputs not in shared memory: each takes one raw entry */
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const Inference__ModelInferRequest__InferInputTensor *in = r->inputs[i];
+        char what[MODEL_NAME_LEN + 16];
+        snprintf(what, sizeof what, "input '%.64s'", in->name ? in->name : "");
+        if (shm_spec(in->n_parameters, (void *const *)in->parameters, what, &src.shm[i], err,
+                     err_len))
+            goto fail;
+        n_plain += !src.shm[i].present;
+    }
+    if (r->n_raw_input_contents && r->n_raw_input_contents != n_plain) {
         snprintf(err, err_len,
-                 "raw_input_contents has %zu entries, the request has %zu inputs (one entry per "
-                 "input, in order)",
-                 r->n_raw_input_contents, r->n_inputs);
-        return status;
+                 "raw_input_contents has %zu entries, the request has %zu inputs not in shared "
+                 "memory (one entry each, in order)",
+                 r->n_raw_input_contents, n_plain);
+        goto fail;
     }
     req->batch_rows = 0;
     for (size_t i = 0; i < r->n_inputs; i++)
-        if (decode_input(r, i, m, region, arena, req, seen, err, err_len, &status)) goto fail;
+        if (decode_input(r, i, &src, cshm, m, region, arena, req, &params->shm, seen, err, err_len,
+                         &status))
+            goto fail;
     req->n_inputs = (uint32_t)m->n_inputs;
     if (m->max_batch_size == 0) req->batch_rows = 1;
     return 0;
@@ -427,7 +415,8 @@ fail:
         if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
     memset(req->inputs, 0, sizeof req->inputs);
     req->n_inputs = 0;
-    return status;
+    kserve_shm_refs_release(cshm, &params->shm);
+    return grpc_status_from_http(status);
 }
 
 int grpc_status_from_http(int http_status)

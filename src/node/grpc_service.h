@@ -39,6 +39,18 @@ int grpc_rpc_send(grpc_call *call, const ProtobufCMessage *m);
 /* grpc_rpc_send, then ends the call OK. */
 void grpc_rpc_reply(grpc_call *call, const ProtobufCMessage *m);
 
+/* Unpacks msg into out with the protobuf-c unpack function fn, or ends the call
+ * INVALID_ARGUMENT and returns from the calling RPC. */
+#define UNPACK(type, fn, call, msg, len, out)                            \
+    do {                                                                 \
+        out = fn(NULL, len, msg);                                        \
+        if (!out) {                                                      \
+            grpc_rpc_end(call, GRPC_STATUS_INVALID_ARGUMENT,             \
+                         "the request is not a valid " type " message"); \
+            return;                                                      \
+        }                                                                \
+    } while (0)
+
 /* grpc_service_meta.c: unary RPCs, each answers (ends) the call before returning */
 typedef void (*grpc_unary_fn)(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_server_live(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
@@ -51,6 +63,7 @@ void grpc_rpc_model_statistics(grpc_call *call, routes_ctx *ctx, const uint8_t *
 void grpc_rpc_repository_index(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_repository_load(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_repository_unload(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
+/* grpc_service_shm.c: Triton's system shared-memory RPCs over the client_shm registry */
 void grpc_rpc_shm_status(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_shm_register(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);
 void grpc_rpc_shm_unregister(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len);

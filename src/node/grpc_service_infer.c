@@ -19,6 +19,8 @@ struct grpc_job {
     grpc_rpc *rpc;
     grpc_job *prev, *next;
     char *id;
+    client_shm *cshm;         /* borrowed: the registry params.shm's references are in */
+    grpc_infer_params params; /* its client shared-memory references, dropped by job_free */
 };
 
 static void job_unlink(grpc_rpc *rpc, grpc_job *job)
@@ -31,6 +33,7 @@ static void job_unlink(grpc_rpc *rpc, grpc_job *job)
 
 static void job_free(grpc_job *job)
 {
+    kserve_shm_refs_release(job->cshm, &job->params.shm);
     repository_release(job->rm);
     free(job->id);
     free(job);
@@ -86,10 +89,12 @@ static void finish_job(grpc_call *call, void *arg)
     } else {
         char err[256];
         size_t len;
-        uint8_t *buf = grpc_infer_encode(req, m, repo_model_region(job->rm), job->id,
-                                         rpc->streaming, GRPC_PREFIX_LEN, &len, err, sizeof err);
+        int code;
+        uint8_t *buf =
+            grpc_infer_encode(req, m, repo_model_region(job->rm), &job->params.shm, job->id,
+                              rpc->streaming, GRPC_PREFIX_LEN, &len, &code, err, sizeof err);
         if (!buf) {
-            ended = fail(call, rpc, GRPC_STATUS_INTERNAL, m->name, job->id, err);
+            ended = fail(call, rpc, code, m->name, job->id, err);
         } else {
             grpc_call_send(call, buf, len);
             if (!rpc->streaming) {
@@ -113,28 +118,19 @@ static void on_done(infer_request *req)
     }
 }
 
-/* The deadline of the HTTP path: parameters.timeout, else grpc-timeout, else the model's. */
+/* routes_infer_deadline with grpc-timeout as the transport's timeout: a client's deadline is
+ * its own business, so one beyond our maximum is cut to it rather than refused. */
 static int set_deadline(grpc_call *call, routes_ctx *ctx, const model_config *m, int64_t timeout_us,
                         infer_request *req, char *err, size_t err_len)
 {
-    int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
     int64_t grpc_ns = grpc_call_timeout_ns(call);
     int64_t max_ns = ctx->max_timeout_ms * 1000000;
-    if (timeout_us >= 0) {
-        if (timeout_us > ctx->max_timeout_ms * 1000) {
-            snprintf(err, err_len,
-                     "parameters.timeout: %lld us exceeds this server's maximum of %lld ms",
-                     (long long)timeout_us, (long long)ctx->max_timeout_ms);
-            return -1;
-        }
-        timeout_ns = timeout_us * 1000;
-    } else if (grpc_ns >= 0) {
-        /* a client's deadline is its own business: one beyond our maximum is cut to it */
-        timeout_ns = grpc_ns > max_ns ? max_ns : grpc_ns;
-        if (timeout_ns == 0) timeout_ns = 1; /* already due: fails as DEADLINE_EXCEEDED */
+    if (grpc_ns >= 0) {
+        if (grpc_ns > max_ns) grpc_ns = max_ns;
+        if (grpc_ns == 0) grpc_ns = 1; /* already due: fails as DEADLINE_EXCEEDED */
     }
-    req->deadline_ns = timeout_ns > 0 ? grpc_call_arrival_ns(call) + timeout_ns : 0;
-    return 0;
+    return routes_infer_deadline(m, ctx->max_timeout_ms, timeout_us, grpc_ns,
+                                 grpc_call_arrival_ns(call), req, err, err_len);
 }
 
 void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_t len)
@@ -177,11 +173,12 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     job->call = call;
     job->rpc = rpc;
     job->req.model = 0; /* the model is index 0 of its own scheduler */
-    grpc_infer_params params;
-    int code = grpc_infer_decode(r, m, repo_model_region(rm), repo_model_arena(rm), &job->req,
-                                 &params, err, sizeof err);
+    job->cshm = ctx->cshm;
+    int code = grpc_infer_decode(r, ctx->cshm, m, repo_model_region(rm), repo_model_arena(rm),
+                                 &job->req, &job->params, err, sizeof err);
     inference__model_infer_request__free_unpacked(r, NULL);
-    if (code == 0 && set_deadline(call, ctx, m, params.timeout_us, &job->req, err, sizeof err)) {
+    if (code == 0 &&
+        set_deadline(call, ctx, m, job->params.timeout_us, &job->req, err, sizeof err)) {
         kserve_free_inputs(repo_model_arena(rm), &job->req);
         code = GRPC_STATUS_INVALID_ARGUMENT;
     }

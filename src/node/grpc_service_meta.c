@@ -1,7 +1,7 @@
 /* The gRPC service's unary RPCs besides inference: health (the same checks as the HTTP
  * routes), server and model metadata, model config (model_config_triton.h, the mapping the
  * HTTP config route uses), statistics, the repository extension (index, load, unload, run by
- * the repository's thread), and the RPCs whose subsystems this node lacks. */
+ * the repository's thread). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +11,6 @@
 #include "grpc_infer.h"
 #include "inferd/model_config_triton.h"
 #include "kserve.h"
-
-#define UNPACK(type, fn, call, msg, len, out)                            \
-    do {                                                                 \
-        out = fn(NULL, len, msg);                                        \
-        if (!out) {                                                      \
-            grpc_rpc_end(call, GRPC_STATUS_INVALID_ARGUMENT,             \
-                         "the request is not a valid " type " message"); \
-            return;                                                      \
-        }                                                                \
-    } while (0)
 
 void grpc_rpc_server_live(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
 {
@@ -398,27 +388,4 @@ void grpc_rpc_repository_unload(grpc_call *call, routes_ctx *ctx, const uint8_t 
     ((grpc_rpc *)grpc_call_user(call))->inflight++;
     repository_unload(ctx->repo, q->model_name, on_repo_done, call);
     inference__repository_model_unload_request__free_unpacked(q, NULL);
-}
-
-static void not_here(grpc_call *call, const char *what)
-{
-    grpc_rpc_end(call, GRPC_STATUS_UNIMPLEMENTED, "%s is not available on this node yet", what);
-}
-
-void grpc_rpc_shm_status(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)msg, (void)len;
-    not_here(call, "SystemSharedMemoryStatus (client shared memory)");
-}
-
-void grpc_rpc_shm_register(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)msg, (void)len;
-    not_here(call, "SystemSharedMemoryRegister (client shared memory)");
-}
-
-void grpc_rpc_shm_unregister(grpc_call *call, routes_ctx *ctx, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)msg, (void)len;
-    not_here(call, "SystemSharedMemoryUnregister (client shared memory)");
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "client_shm.h"
+#include "kserve_shm.h"
 #include "inferd/http_buf.h"
 #include "inferd/http_server.h"
 #include "inferd/infer_request.h"
@@ -21,10 +22,7 @@ typedef struct kserve_params {
     int64_t timeout_us; /* parameters.timeout; -1 if absent */
     /* how each output is answered (bit i = model output i) */
     uint32_t binary_outputs; /* as binary data after the JSON header */
-    uint32_t shm_outputs;    /* copied into out_shm[i], named in the JSON */
-    client_shm_ref out_shm[MODEL_MAX_IO];
-    char out_shm_region[MODEL_MAX_IO][CLIENT_SHM_NAME_MAX + 1];
-    client_shm_ref in_shm[MODEL_MAX_IO]; /* inputs read from client shm (held to the end) */
+    kserve_shm_refs shm;     /* inputs and outputs in client shared memory */
 } kserve_params;
 
 /* Decodes an infer request for model m into req: inputs (allocated in the arena, in the
@@ -48,7 +46,7 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req);
 
 /* Encodes the infer response for a finished request: the outputs selected by
  * req->output_mask, each as JSON data, or (params->binary_outputs) as binary data, or
- * (params->shm_outputs) copied into the client's region. Appends the JSON to out; the binary
+ * (params->shm.outputs) copied into the client's region. Appends the JSON to out; the binary
  * outputs' bytes are not copied: spans[0..*n_spans) point at them in the arena, to be sent
  * after the JSON in that order; *json_only is 1 when no output is binary (then the body is
  * plain JSON without Inference-Header-Content-Length). Every output is checked against the
@@ -58,9 +56,19 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
                         const kserve_params *params, http_buf *out, http_span *spans, int *n_spans,
                         int *json_only, char *err, size_t err_len);
 
+/* Checks a finished output tensor before any byte of it is answered: a valid datatype and
+ * shape, inside the arena, nbytes matching the shape (BYTES: a whole walk). 0, or -1 with err. */
+int kserve_check_output(const shm_region *region, const shm_tensor *t, char *err, size_t err_len);
+
 /* Appends the data of tensor t as a flat JSON array. Returns 0 or -1 with err. */
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *out, char *err,
                        size_t err_len);
+
+/* Checks an input's shape (nd dims) against model input io: the model's rank (plus the batch
+ * dimension first when max_batch > 0, within 1..max_batch), its fixed dimensions, each in
+ * 0..2^40; sets t->ndim and t->dims. 0, or -1 with err. */
+int kserve_check_shape(const int64_t *dims, size_t nd, const model_io *io, int max_batch,
+                       shm_tensor *t, char *err, size_t err_len);
 
 /* Number of elements of t (product of dims), or -1 if ndim/dims are invalid or overflow. */
 int64_t kserve_tensor_elements(const shm_tensor *t);

@@ -266,14 +266,10 @@ static int stream_data(decoder *d, const char *text, size_t len, int64_t element
 }
 
 /* ---- request structure ---------------------------------------------------------------- */
-static int decode_shape(const json_t *shape, const model_io *io, int batched, int max_batch,
-                        shm_tensor *t, char *err, size_t err_len)
+int kserve_check_shape(const int64_t *dims, size_t nd, const model_io *io, int max_batch,
+                       shm_tensor *t, char *err, size_t err_len)
 {
-    if (!json_is_array(shape)) {
-        snprintf(err, err_len, "input '%s': shape must be an array of integers", io->name);
-        return -1;
-    }
-    size_t nd = json_array_size(shape);
+    int batched = max_batch > 0;
     size_t want = (size_t)io->ndim + (batched ? 1 : 0);
     if (nd != want) {
         snprintf(err, err_len, "input '%s': shape has %zu dimensions, the model expects %zu%s",
@@ -282,14 +278,12 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
     }
     t->ndim = (uint32_t)nd;
     for (size_t i = 0; i < nd; i++) {
-        const json_t *v = json_array_get(shape, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > MAX_ELEMENTS) {
+        int64_t x = dims[i];
+        if (x < 0 || x > MAX_ELEMENTS) {
             snprintf(err, err_len, "input '%s': shape[%zu] must be a non-negative integer",
                      io->name, i);
             return -1;
         }
-        int64_t x = json_integer_value(v);
         t->dims[i] = x;
         if (batched && i == 0) {
             if (x < 1 || x > max_batch) {
@@ -309,6 +303,28 @@ static int decode_shape(const json_t *shape, const model_io *io, int batched, in
         }
     }
     return 0;
+}
+
+/* The JSON "shape" array, read into integers and checked by kserve_check_shape. */
+static int decode_shape(const json_t *shape, const model_io *io, int max_batch, shm_tensor *t,
+                        char *err, size_t err_len)
+{
+    if (!json_is_array(shape)) {
+        snprintf(err, err_len, "input '%s': shape must be an array of integers", io->name);
+        return -1;
+    }
+    size_t nd = json_array_size(shape);
+    int64_t dims[SHM_MAX_DIMS];
+    for (size_t i = 0; i < nd && i < SHM_MAX_DIMS; i++) {
+        const json_t *v = json_array_get(shape, i);
+        if (!json_is_integer(v)) {
+            snprintf(err, err_len, "input '%s': shape[%zu] must be a non-negative integer",
+                     io->name, i);
+            return -1;
+        }
+        dims[i] = json_integer_value(v);
+    }
+    return kserve_check_shape(dims, nd, io, max_batch, t, err, err_len);
 }
 
 /* The binary part of a request body: inputs with binary_data_size take their bytes from
@@ -342,25 +358,10 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
 {
     char *err = e->err;
     size_t err_len = e->err_len;
-    if (shm->present) {
-        client_shm_ref *ref = &e->params->in_shm[j];
-        int rc = e->cshm ? client_shm_acquire(e->cshm, shm->region, shm->offset, shm->byte_size,
-                                              ref, err, err_len)
-                         : CLIENT_SHM_EOFF;
-        if (rc == CLIENT_SHM_EOFF)
-            snprintf(err, err_len,
-                     "input '%s': client shared memory is disabled (start the "
-                     "node with --allow-client-shm)",
-                     io->name);
-        else if (rc) {
-            char why[384];
-            snprintf(why, sizeof why, "%s", err);
-            snprintf(err, err_len, "input '%s': %s", io->name, why);
-        }
-        if (rc) return -1;
-        return kserve_place_bytes(io->name, "its shared memory", t, elements, ref->ptr, ref->len, 1,
-                                  e->region, e->arena, e->req, j, e->seen, err, err_len, e->status);
-    }
+    if (shm->present)
+        return kserve_shm_place_input(e->cshm, shm, &e->params->shm, io->name, t, elements,
+                                      e->region, e->arena, e->req, j, e->seen, err, err_len,
+                                      e->status);
     const json_t *v = json_object_get(params, "binary_data_size");
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         snprintf(err, err_len,
@@ -470,8 +471,7 @@ static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_sp
     shm_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = (uint32_t)dtype;
-    if (decode_shape(json_object_get(in, "shape"), io, m->max_batch_size > 0, m->max_batch_size, &t,
-                     err, err_len))
+    if (decode_shape(json_object_get(in, "shape"), io, m->max_batch_size, &t, err, err_len))
         return -1;
     int64_t elements = kserve_tensor_elements(&t);
     if (elements < 0) {
@@ -652,17 +652,7 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
                 return -1;
             }
             binary = 0;
-            int rc = cshm ? client_shm_acquire(cshm, shm.region, shm.offset, shm.byte_size,
-                                               &p->out_shm[j], err, err_len)
-                          : CLIENT_SHM_EOFF;
-            if (rc == CLIENT_SHM_EOFF)
-                snprintf(err, err_len,
-                         "outputs[%zu]: client shared memory is disabled (start "
-                         "the node with --allow-client-shm)",
-                         i);
-            if (rc) return -1;
-            p->shm_outputs |= 1u << j;
-            snprintf(p->out_shm_region[j], sizeof p->out_shm_region[j], "%s", shm.region);
+            if (kserve_shm_take_output(cshm, &shm, &p->shm, j, what, err, err_len)) return -1;
         }
         if (binary) p->binary_outputs |= 1u << j;
         req->output_mask |= 1u << j;
@@ -675,13 +665,7 @@ void kserve_params_free(client_shm *cshm, kserve_params *p)
     free(p->id);
     p->id = NULL;
     p->id_len = 0;
-    for (int i = 0; i < MODEL_MAX_IO; i++) {
-        if (cshm) {
-            client_shm_release(cshm, &p->in_shm[i]);
-            client_shm_release(cshm, &p->out_shm[i]);
-        }
-    }
-    p->shm_outputs = 0;
+    kserve_shm_refs_release(cshm, &p->shm);
 }
 
 int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_shm *cshm,

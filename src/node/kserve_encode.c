@@ -93,9 +93,7 @@ short_bytes:
     return -1;
 }
 
-/* Checks a binary output against the arena and its shape (BYTES: a whole walk) before any
- * byte of it is sent. 0, or -1 with err. */
-static int check_whole(const shm_region *region, const shm_tensor *t, char *err, size_t err_len)
+int kserve_check_output(const shm_region *region, const shm_tensor *t, char *err, size_t err_len)
 {
     if (!inferd_dtype_is_valid((int)t->dtype)) {
         snprintf(err, err_len, "output has an invalid datatype %u", t->dtype);
@@ -164,31 +162,17 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
         for (uint32_t d = 0; d < t->ndim && d < SHM_MAX_DIMS; d++)
             http_buf_printf(b, d ? ", %lld" : "%lld", (long long)t->dims[d]);
         http_buf_puts(b, "]");
-        if (params->shm_outputs & (1u << i)) {
-            const client_shm_ref *ref = &params->out_shm[i];
-            if (check_whole(region, t, err, err_len)) return 500;
-            if (t->nbytes > ref->len) {
-                snprintf(err, err_len,
-                         "output '%s' is %llu bytes, more than the %llu of its "
-                         "shared_memory_byte_size",
-                         m->outputs[i].name, (unsigned long long)t->nbytes,
-                         (unsigned long long)ref->len);
-                return 400;
-            }
-            if (client_shm_copy(ref->ptr, shm_arena_ptr(region, t->offset), t->nbytes) != 0) {
-                snprintf(err, err_len,
-                         "output '%s': the shared memory region '%s' shrank while "
-                         "it was written",
-                         m->outputs[i].name, params->out_shm_region[i]);
-                return 400;
-            }
+        if (params->shm.outputs & (1u << i)) {
+            int rc = kserve_shm_write_output(&params->shm, (int)i, m->outputs[i].name, region, t,
+                                             err, err_len);
+            if (rc) return rc;
             http_buf_puts(b, ", \"parameters\": {\"shared_memory_region\": ");
-            const char *rn = params->out_shm_region[i];
+            const char *rn = params->shm.out_region[i];
             http_buf_json_string(b, rn, strlen(rn));
             http_buf_printf(b, ", \"shared_memory_byte_size\": %llu}}",
                             (unsigned long long)t->nbytes);
         } else if (params->binary_outputs & (1u << i)) {
-            if (check_whole(region, t, err, err_len)) return 500;
+            if (kserve_check_output(region, t, err, err_len)) return 500;
             http_buf_printf(b, ", \"parameters\": {\"binary_data_size\": %llu}}",
                             (unsigned long long)t->nbytes);
             *json_only = 0;

@@ -30,19 +30,11 @@ int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s
     if (get_u64(params, "shared_memory_byte_size", what, &has_size, &s->byte_size, err, err_len) ||
         get_u64(params, "shared_memory_offset", what, &has_off, &s->offset, err, err_len))
         return -1;
-    if (!r && !has_size && !has_off) return 0;
     if (r && !json_is_string(r)) {
         snprintf(err, err_len, "%s: parameters.shared_memory_region must be a string", what);
         return -1;
     }
-    if (!r || !has_size) {
-        snprintf(err, err_len,
-                 "%s: shared memory needs both parameters.shared_memory_region and "
-                 "parameters.shared_memory_byte_size",
-                 what);
-        return -1;
-    }
-    s->present = 1;
+    if (kserve_shm_spec_check(s, r != NULL, has_size, has_off, what, err, err_len)) return -1;
     s->region = json_string_value(r);
     return 0;
 }

@@ -1,19 +1,12 @@
-/* Private to the KServe decoder: placing an input's bytes that arrive whole (binary data
- * after the JSON header, or a client shared-memory region) into the arena, the raw binary
- * form, and the shared_memory_* parameters. */
+/* Shared by the KServe (HTTP) and gRPC decoders: placing an input's bytes that arrive whole
+ * (binary data after the JSON header, gRPC raw contents, a client shared-memory region) into
+ * the arena; and, for the JSON codec, the raw binary form and the shared_memory_* parameters. */
 #ifndef NODE_KSERVE_PLACE_H
 #define NODE_KSERVE_PLACE_H
 
 #include <jansson.h>
 
 #include "kserve.h"
-
-/* shared_memory_region / _byte_size / _offset of one input or output */
-typedef struct kserve_shm_spec {
-    int present;
-    const char *region; /* borrowed from the JSON tree */
-    uint64_t offset, byte_size;
-} kserve_shm_spec;
 
 /* Reads the shared_memory_* parameters (params may be NULL). what: "input 'x'" or
  * "outputs[3]", for messages. 0, or -1 with err (one without the other, wrong types). */

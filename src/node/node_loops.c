@@ -2,17 +2,20 @@
  * once awake (node_loops.h). */
 #include "node_loops.h"
 
-static void before_wait(void *arg, int loop)
+static int before_wait(void *arg, int loop)
 {
     node_loops *nl = arg;
-    /* Armed before the look: a completion published after it finds the flag and rings. */
+    /* Armed before the look: a completion published after it finds the flag and rings; one
+     * published before is found by the look, unless a model's pool lock was busy: then the
+     * loop looks again instead of sleeping. */
     shm_doorbell_arm(nl->bell, loop);
     repo_model *ms[REPO_MAX_MODELS];
-    int n = repository_list(nl->repo, ms, REPO_MAX_MODELS);
+    int n = repository_list(nl->repo, ms, REPO_MAX_MODELS), again = 0;
     for (int i = 0; i < n; i++) {
-        sched_poll_completions(repo_model_sched(ms[i]));
+        if (sched_poll_completions(repo_model_sched(ms[i])) != 0) again = 1;
         repository_release(ms[i]);
     }
+    return again;
 }
 
 static void after_wait(void *arg, int loop)

@@ -48,6 +48,15 @@ void routes_repository_load(http_exchange *ex, routes_ctx *ctx, const char *name
 void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
 
+/* routes_deadline.c: the deadline of an infer request from either front end, counted from
+ * arrival_ns: parameters.timeout (timeout_us >= 0; above max_timeout_ms refused), else the
+ * front end's own timeout (transport_ns >= 0: HTTP's Inferd-Timeout-Ms, gRPC's grpc-timeout,
+ * already checked by the caller; 0 = none), else the model's timeout_ms. Sets
+ * req->deadline_ns (0 = none). Returns 0, or -1 with err (the request is refused as invalid). */
+int routes_infer_deadline(const model_config *m, int64_t max_timeout_ms, int64_t timeout_us,
+                          int64_t transport_ns, int64_t arrival_ns, infer_request *req, char *err,
+                          size_t err_len);
+
 /* routes_shm.c: /v2/systemsharedmemory[/region/{region}]/{action}; region may be NULL. */
 void routes_system_shm(http_exchange *ex, routes_ctx *ctx, const char *region, const char *action);
 

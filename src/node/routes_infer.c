@@ -182,24 +182,15 @@ static void on_done(infer_request *req)
     http_ex_post(job->ex, finish_on_loop, job);
 }
 
-/* Deadline from parameters.timeout (µs), else the Inferd-Timeout-Ms header, else the model's
- * timeout_ms, counted from the arrival of the request's first byte. A client's timeout above
- * max_timeout_ms is refused. Returns 0, or -1 with err (answer 400). */
+/* routes_infer_deadline with the Inferd-Timeout-Ms header (read only when the request has no
+ * parameters.timeout) as the transport's timeout: one above max_timeout_ms is refused.
+ * Returns 0, or -1 with err (answer 400). */
 static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_timeout_ms,
                         int64_t timeout_us, infer_request *req, char *err, size_t err_len)
 {
-    int64_t timeout_ns = m->timeout_ms > 0 ? m->timeout_ms * 1000000 : 0;
     const char *h = http_ex_header(ex, "inferd-timeout-ms");
-    if (timeout_us >= 0) {
-        if (timeout_us > max_timeout_ms * 1000) {
-            snprintf(err, err_len,
-                     "parameters.timeout: %lld us exceeds this server's maximum "
-                     "of %lld ms",
-                     (long long)timeout_us, (long long)max_timeout_ms);
-            return -1;
-        }
-        timeout_ns = timeout_us * 1000;
-    } else if (h) {
+    int64_t header_ns = -1;
+    if (timeout_us < 0 && h) {
         char *end;
         errno = 0;
         long long v = strtoll(h, &end, 10);
@@ -217,10 +208,10 @@ static int set_deadline(http_exchange *ex, const model_config *m, int64_t max_ti
                      v, (long long)max_timeout_ms);
             return -1;
         }
-        timeout_ns = (int64_t)v * 1000000;
+        header_ns = (int64_t)v * 1000000;
     }
-    req->deadline_ns = timeout_ns > 0 ? http_ex_arrival_ns(ex) + timeout_ns : 0;
-    return 0;
+    return routes_infer_deadline(m, max_timeout_ms, timeout_us, header_ns, http_ex_arrival_ns(ex),
+                                 req, err, err_len);
 }
 
 /* On the loop thread, when the client left before its answer: a request still queued is

@@ -199,16 +199,18 @@ static int drain_all(scheduler *s)
     return any;
 }
 
-void sched_poll_completions(scheduler *s)
+int sched_poll_completions(scheduler *s)
 {
-    if (atomic_load_explicit(&s->pending, memory_order_relaxed) <= 0) return;
-    if (pthread_mutex_trylock(&s->mu) != 0) return; /* the backstop looks soon */
+    /* seq_cst: read after the caller's arm of its doorbell */
+    if (atomic_load_explicit(&s->pending, memory_order_seq_cst) <= 0) return 0;
+    if (pthread_mutex_trylock(&s->mu) != 0) return -1;
     infer_request *done_list = NULL;
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
     sched_finish_list(done_list);
+    return 0;
 }
 
 /* With a doorbell the loops answer; this thread only catches what a missed ring (a worker

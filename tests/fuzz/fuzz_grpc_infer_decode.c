@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&req, 0, sizeof req);
         char err[512];
         err[0] = '\0';
-        int code = grpc_infer_decode(r, &models[i], region, arena, &req, &params, err, sizeof err);
+        int code =
+            grpc_infer_decode(r, NULL, &models[i], region, arena, &req, &params, err, sizeof err);
         if (code == 0) {
             FUZZ_CHECK(req.n_inputs == (uint32_t)models[i].n_inputs);
             FUZZ_CHECK(req.batch_rows >= 1);

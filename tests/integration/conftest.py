@@ -313,3 +313,22 @@ MOCK_DELAY = {"backend": "delay", "max_batch_size": 64, "delay_ms": 1000,
               "inputs": [{"name": "INPUT0", "datatype": "FP32", "dims": [-1]}],
               "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]}],
               "workers": {"min": 1, "max": 2}}
+
+
+@pytest.fixture
+def regions():
+    """Factory: regions(size) makes a POSIX shared-memory object (Python's
+    multiprocessing.shared_memory; its shm_open name is "/" + m.name); all are closed and
+    unlinked at the end."""
+    from multiprocessing import shared_memory
+    made = []
+
+    def make(size):
+        m = shared_memory.SharedMemory(create=True, size=size)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+        m.unlink()

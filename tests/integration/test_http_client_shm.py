@@ -4,7 +4,6 @@
 # in use by a request in flight cannot be unregistered; every misuse is a clear 400.
 import json
 import os
-from multiprocessing import shared_memory
 
 import numpy as np
 import pytest
@@ -25,23 +24,6 @@ DELAY_CFG = {"backend": "delay", "max_batch_size": 8, "delay_ms": 10, "max_delay
              "inputs": [{"name": "INPUT0", "datatype": "FP32", "dims": [-1]}],
              "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]}],
              "workers": {"min": 1, "max": 1}}
-
-
-@pytest.fixture
-def regions():
-    """Factory: regions(size) makes a shared-memory object; all are closed and unlinked at
-    the end."""
-    made = []
-
-    def make(size):
-        m = shared_memory.SharedMemory(create=True, size=size)
-        made.append(m)
-        return m
-
-    yield make
-    for m in made:
-        m.close()
-        m.unlink()
 
 
 def key_of(m):

@@ -114,9 +114,8 @@ static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t 
 /* One image and group by taps (see conv_taps_pay): w is mg x (cg * ntaps) as in
  * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
 static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, float *wtap,
-                     const float *ph,
-                      float *ygrid, int64_t grid, int64_t mg, int64_t cg, const float *bias,
-                      const float *res, float *y, const onnx_activation *act)
+                     const float *ph, float *ygrid, int64_t grid, int64_t mg, int64_t cg,
+                     const float *bias, const float *res, float *y, const onnx_activation *act)
 {
     const int64_t nt = p->ntaps, out_size = p->oh * p->ow;
     for (int64_t k = 0; k < nt; k++) /* wtap[k] = W[:, :, tap k], mg x cg */
@@ -124,9 +123,17 @@ static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, floa
             for (int64_t ci = 0; ci < cg; ci++)
                 wtap[(k * mg + mo) * cg + ci] = w[(mo * cg + ci) * nt + k];
     for (int64_t k = 0; k < nt; k++) {
-        onnx_gemm_args g = {.m = mg, .n = grid, .k = cg, .a = wtap + k * mg * cg, .lda = cg,
-                            .b = ph + p->tap_off[k], .ldb = (int64_t)p->total, .alpha = 1.0f,
-                            .c = ygrid, .ldc = grid, .accumulate = k > 0};
+        onnx_gemm_args g = {.m = mg,
+                            .n = grid,
+                            .k = cg,
+                            .a = wtap + k * mg * cg,
+                            .lda = cg,
+                            .b = ph + p->tap_off[k],
+                            .ldb = (int64_t)p->total,
+                            .alpha = 1.0f,
+                            .c = ygrid,
+                            .ldc = grid,
+                            .accumulate = k > 0};
         if (nn_gemm_f32(ctx, &g) != 0) return -1;
     }
     for (int64_t mo = 0; mo < mg; mo++) {
@@ -143,11 +150,11 @@ static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, floa
  * one packed matrix per group (gemm.h), and for the Winograd path its 16 transformed weight
  * matrices, packed (when small enough to keep, see nn_wino_precompute). */
 typedef struct conv_state {
-    int64_t m, c;                              /* W's dims 0 and 1 */
-    onnx_gemm_packed *wino[NN_WINO_FREQS];     /* or all NULL */
-    onnx_gemm_packed *expand;                  /* a fused 1x1 Conv's weights (input 4), or NULL */
+    int64_t m, c;                          /* W's dims 0 and 1 */
+    onnx_gemm_packed *wino[NN_WINO_FREQS]; /* or all NULL */
+    onnx_gemm_packed *expand;              /* a fused 1x1 Conv's weights (input 4), or NULL */
     int64_t groups;
-    onnx_gemm_packed *w[];                     /* per group, or NULL */
+    onnx_gemm_packed *w[]; /* per group, or NULL */
 } conv_state;
 
 /* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
@@ -175,11 +182,19 @@ typedef struct conv_job {
 static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t ldb, int64_t cols,
                      float *y, int64_t ldy, int accumulate, const onnx_activation *act)
 {
-    onnx_gemm_args g = {.m = j->mg, .n = cols, .k = j->kdim,
+    onnx_gemm_args g = {.m = j->mg,
+                        .n = cols,
+                        .k = j->kdim,
                         .a = j->w ? j->w + gi * j->mg * j->kdim : NULL,
-                        .lda = j->kdim, .b = bmat, .ldb = ldb, .alpha = 1.0f, .c = y,
-                        .ldc = ldy, .accumulate = accumulate,
-                        .row_bias = j->bias ? j->bias + gi * j->mg : NULL, .act = *act};
+                        .lda = j->kdim,
+                        .b = bmat,
+                        .ldb = ldb,
+                        .alpha = 1.0f,
+                        .c = y,
+                        .ldc = ldy,
+                        .accumulate = accumulate,
+                        .row_bias = j->bias ? j->bias + gi * j->mg : NULL,
+                        .act = *act};
     if (j->wp && j->wp[gi]) g.pa = j->wp[gi];
     return nn_gemm_f32(j->ctx, &g);
 }
@@ -567,21 +582,21 @@ int nn_conv_run(onnx_ctx *ctx)
         if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
         if (we && group == c) {
-            int rc = nn_conv_expand_depthwise(
-                ctx, x_in->data, x_in->dims[1], we->data, st ? st->expand : NULL,
-                be ? be->data : NULL, c, w->data, bias,
-                r ? r->data : NULL, yt->data, n, m, &g, &act_in, &act);
+            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
+                                              st ? st->expand : NULL, be ? be->data : NULL, c,
+                                              w->data, bias, r ? r->data : NULL, yt->data, n, m, &g,
+                                              &act_in, &act);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
     if (we && onnx_tensor_numel(x) > 0 &&
-        !(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
-                                         we->data, st ? st->expand : NULL, be ? be->data : NULL,
-                                         c)))
+        !(xe.data =
+              nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
+                                   we->data, st ? st->expand : NULL, be ? be->data : NULL, c)))
         return -1;
     if (yt)
-        return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c,
-                            m, group, &g, &act_in, &act);
+        return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
+                            group, &g, &act_in, &act);
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
@@ -589,8 +604,8 @@ int nn_conv_run(onnx_ctx *ctx)
     const int64_t numel = onnx_tensor_numel(&t);
     if (numel > 0) {
         if (!(t.data = nn_scratch_floats(ctx, (size_t)numel))) return -1;
-        if (conv_compute(ctx, x->data, w->data, st, bias, NULL, t.data, n, c, m, group, &g,
-                         &act_in, &none))
+        if (conv_compute(ctx, x->data, w->data, st, bias, NULL, t.data, n, c, m, group, &g, &act_in,
+                         &none))
             return -1;
     }
     const onnx_tensor *ins[2] = {&t, r};
@@ -654,8 +669,8 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel) */
     if (!(group > 1 && c == 1))
         for (int64_t gi = 0; gi < group; gi++)
-            st->w[gi] = onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim,
-                                         kdim);
+            st->w[gi] =
+                onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim, kdim);
     /* the Winograd weights when they are small enough to keep (run checks the geometry) */
     if (w->ndim == 4 && w->dims[2] == 3 && w->dims[3] == 3 && group == 1 &&
         attr_ones(node, "strides") && attr_ones(node, "dilations") && nn_wino_precompute(m, c)) {

@@ -28,8 +28,17 @@ static int expand_rows(onnx_ctx *ctx, const float *xb, int64_t c, int64_t in_siz
 {
     const int64_t cols = (r1 - r0) * in_w;
     if (cols <= 0) return 0;
-    onnx_gemm_args g = {.m = e_ch, .n = cols, .k = c, .a = we, .lda = c, .b = xb + r0 * in_w,
-                        .ldb = in_size, .alpha = 1.0f, .c = buf, .ldc = cols, .row_bias = be};
+    onnx_gemm_args g = {.m = e_ch,
+                        .n = cols,
+                        .k = c,
+                        .a = we,
+                        .lda = c,
+                        .b = xb + r0 * in_w,
+                        .ldb = in_size,
+                        .alpha = 1.0f,
+                        .c = buf,
+                        .ldc = cols,
+                        .row_bias = be};
     if (onnx_gemm_packed_fits(wep, 1, c, e_ch)) g.pa = wep;
     return nn_gemm_f32(ctx, &g);
 }
@@ -62,9 +71,10 @@ float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c,
 }
 
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
-                             const onnx_gemm_packed *wep, const float *be, int64_t e_ch, const float *w, const float *bias,
-                             const float *res, float *y, int64_t n, int64_t m, const nn_geom *g,
-                             const onnx_activation *act_in, const onnx_activation *act)
+                             const onnx_gemm_packed *wep, const float *be, int64_t e_ch,
+                             const float *w, const float *bias, const float *res, float *y,
+                             int64_t n, int64_t m, const nn_geom *g, const onnx_activation *act_in,
+                             const onnx_activation *act)
 {
     int in_mode, out_mode;
     if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))

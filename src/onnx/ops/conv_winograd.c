@@ -136,18 +136,23 @@ typedef struct wino_gemms {
 static void wino_gemm_one(void *arg, int64_t f)
 {
     wino_gemms *w = arg;
-    onnx_gemm_args g = {.m = w->m, .n = w->ncols, .k = w->c, .lda = w->c, .b = w->v + (size_t)f * w->vfs,
-                        .ldb = w->cols, .alpha = 1.0f, .c = w->o + (size_t)f * w->ofs,
+    onnx_gemm_args g = {.m = w->m,
+                        .n = w->ncols,
+                        .k = w->c,
+                        .lda = w->c,
+                        .b = w->v + (size_t)f * w->vfs,
+                        .ldb = w->cols,
+                        .alpha = 1.0f,
+                        .c = w->o + (size_t)f * w->ofs,
                         .ldc = w->cols};
     if (w->up) g.pa = w->up[f];
     else g.a = w->u + (size_t)f * (size_t)(w->m * w->c);
     if (nn_gemm_f32_serial(&g) != 0) atomic_store(&w->failed, 1);
 }
 
-int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u,
-                     onnx_gemm_packed *const *up, const float *bias,
-                     const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
-                     const onnx_activation *act)
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_packed *const *up,
+                     const float *bias, const float *res, float *y, int64_t n, int64_t c, int64_t m,
+                     const nn_geom *g, const onnx_activation *act)
 {
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
@@ -194,8 +199,16 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u,
             gr += tr1 - tr0;
         }
         const int64_t ncols = nr * tw;
-        wino_gemms wg = {.u = u, .up = up, .v = v, .o = o, .m = m, .c = c, .ncols = ncols,
-                         .cols = cols, .vfs = vfs, .ofs = ofs};
+        wino_gemms wg = {.u = u,
+                         .up = up,
+                         .v = v,
+                         .o = o,
+                         .m = m,
+                         .c = c,
+                         .ncols = ncols,
+                         .cols = cols,
+                         .vfs = vfs,
+                         .ofs = ofs};
         onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
         if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
         /* output transform with bias, residual and activation, row pair by row pair */

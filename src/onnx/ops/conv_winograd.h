@@ -44,9 +44,8 @@ int nn_wino_pack(const float *u, int64_t m, int64_t c, onnx_gemm_packed **up);
  * form up from nn_wino_pack (then u may be NULL); bias and res may be NULL, res has y's
  * shape. The 16 GEMMs of a block run on the session's threads. Returns 0 or
  * onnx_ctx_fail(...). */
-int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u,
-                     onnx_gemm_packed *const *up, const float *bias,
-                     const float *res, float *y, int64_t n, int64_t c, int64_t m, const nn_geom *g,
-                     const onnx_activation *act);
+int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_packed *const *up,
+                     const float *bias, const float *res, float *y, int64_t n, int64_t c, int64_t m,
+                     const nn_geom *g, const onnx_activation *act);
 
 #endif

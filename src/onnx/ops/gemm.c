@@ -30,14 +30,24 @@ NN_GEMM_FILL_DEFINE(gemm_fill_f64, double)
 /* float32, m > 1, k > 0: our GEMM or OpenBLAS's (nn_gemm.h), with B packed at load when it
  * is a constant (node->state); a C of one row (the bias) with beta 1 is the GEMM's column
  * bias, any other C is written first and accumulated onto after scaling by beta. */
-static int gemm_f32(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b,
-                    const onnx_tensor *c, int64_t cm, int64_t cn, int ta, int tb, float alpha,
-                    float beta, const onnx_activation *act, onnx_tensor *y)
+static int gemm_f32(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b, const onnx_tensor *c,
+                    int64_t cm, int64_t cn, int ta, int tb, float alpha, float beta,
+                    const onnx_activation *act, onnx_tensor *y)
 {
     const int64_t m = y->dims[0], n = y->dims[1], k = ta ? a->dims[0] : a->dims[1];
-    onnx_gemm_args g = {.m = m, .n = n, .k = k, .a = a->data, .lda = a->dims[1], .trans_a = ta,
-                        .b = b->data, .ldb = b->dims[1], .trans_b = tb, .alpha = alpha,
-                        .c = y->data, .ldc = n, .act = *act};
+    onnx_gemm_args g = {.m = m,
+                        .n = n,
+                        .k = k,
+                        .a = a->data,
+                        .lda = a->dims[1],
+                        .trans_a = ta,
+                        .b = b->data,
+                        .ldb = b->dims[1],
+                        .trans_b = tb,
+                        .alpha = alpha,
+                        .c = y->data,
+                        .ldc = n,
+                        .act = *act};
     const onnx_gemm_packed *pb = onnx_ctx_node(ctx)->state;
     if (onnx_gemm_packed_fits(pb, 0, k, n) && b == onnx_ctx_input(ctx, 1)) g.pb = pb;
     if (c && cm == 1 && cn == n && beta == 1.0f) {
@@ -56,8 +66,7 @@ int nn_gemm_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
 {
     (void)err, (void)err_len;
     const onnx_tensor *b = node->n_inputs > 1 ? consts[1] : NULL;
-    if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0)
-        return 0;
+    if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0) return 0;
     const int tb = onnx_attr_int(node, "transB", 0) != 0;
     const int64_t k = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
     node->state = onnx_gemm_pack_b(b->data, tb, k, n, b->dims[1]);

@@ -184,11 +184,20 @@ static int gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t 
     const int ra = j->a->rank, rb = j->b->rank;
     switch (j->t) {
     case INFERD_DTYPE_FP32: {
-        onnx_gemm_args g = {.m = m, .n = j->n, .k = j->k, .a = (const float *)(const void *)a,
-                            .lda = j->am.ld, .trans_a = j->am.trans,
-                            .b = (const float *)(const void *)b, .ldb = j->bm.ld,
-                            .trans_b = j->bm.trans, .pb = j->pb, .alpha = j->alpha,
-                            .c = (float *)(void *)c, .ldc = j->ldc, .accumulate = 1};
+        onnx_gemm_args g = {.m = m,
+                            .n = j->n,
+                            .k = j->k,
+                            .a = (const float *)(const void *)a,
+                            .lda = j->am.ld,
+                            .trans_a = j->am.trans,
+                            .b = (const float *)(const void *)b,
+                            .ldb = j->bm.ld,
+                            .trans_b = j->bm.trans,
+                            .pb = j->pb,
+                            .alpha = j->alpha,
+                            .c = (float *)(void *)c,
+                            .ldc = j->ldc,
+                            .accumulate = 1};
         return serial ? nn_gemm_f32_serial(&g) : nn_gemm_f32(j->ctx, &g);
     }
     case INFERD_DTYPE_FP64:
@@ -533,8 +542,7 @@ int nn_matmul_run(onnx_ctx *ctx)
     return 0;
 }
 
-int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err,
-                      size_t err_len)
+int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
 {
     (void)err, (void)err_len;
     const onnx_tensor *b = node->n_inputs > 1 ? consts[1] : NULL;

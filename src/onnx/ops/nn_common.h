@@ -116,9 +116,10 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
  * onnx_ctx_fail(...). nn_conv_expand_whole returns the whole expansion (N x e_ch x in) in
  * scratch, or NULL with the error set. */
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
-                             const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch, const float *w, const float *bias,
-                             const float *res, float *y, int64_t n, int64_t m, const nn_geom *g,
-                             const onnx_activation *act_in, const onnx_activation *act);
+                             const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch,
+                             const float *w, const float *bias, const float *res, float *y,
+                             int64_t n, int64_t m, const nn_geom *g, const onnx_activation *act_in,
+                             const onnx_activation *act);
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
                             int64_t in_w, const float *we, const struct onnx_gemm_packed *wep,
                             const float *be, int64_t e_ch);

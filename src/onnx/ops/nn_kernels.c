@@ -46,8 +46,7 @@ NN_VMATH float max_partials(float *m)
     return m[0];
 }
 
-static NN_HOT NN_CLONES void k_scale(float *restrict y, const float *restrict x, float c,
-                                     int64_t n)
+static NN_HOT NN_CLONES void k_scale(float *restrict y, const float *restrict x, float c, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * c;
 }

@@ -6,15 +6,14 @@
 #include "../op.h"
 
 /* MatMul: a constant 2-D float32 B is packed at load into node->state (gemm.h) */
-int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err,
-                      size_t err_len);
+int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
 void nn_matmul_release(onnx_node *node);
 int nn_matmul_run(onnx_ctx *ctx); /* matmul.c */
 /* Gemm: a constant 2-D float32 B is packed at load into node->state (gemm.h) */
 int nn_gemm_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
 void nn_gemm_release(onnx_node *node);
-int nn_gemm_run(onnx_ctx *ctx);   /* gemm.c */
-int nn_conv_run(onnx_ctx *ctx);   /* conv.c */
+int nn_gemm_run(onnx_ctx *ctx); /* gemm.c */
+int nn_conv_run(onnx_ctx *ctx); /* conv.c */
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
 void nn_conv_release(onnx_node *node);
 int nn_conv_transpose_run(onnx_ctx *ctx); /* conv_transpose.c */

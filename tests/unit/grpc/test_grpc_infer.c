@@ -101,7 +101,7 @@ static int decode(fixture *f, const model_config *m, one_req *q, infer_request *
 {
     memset(req, 0, sizeof *req);
     grpc_infer_params p;
-    return grpc_infer_decode(&q->r, m, &f->region, f->arena, req, &p, err, 256);
+    return grpc_infer_decode(&q->r, NULL, m, &f->region, f->arena, req, &p, err, 256);
 }
 
 static void test_raw_fp32(void **state)
@@ -195,7 +195,7 @@ static void test_rejections(void **state)
         const char *needle;
     } cases[] = {
         {"INT32", 1, 4, 16, "datatype"},  {"FP32", 1, 3, 12, "expects 4"},
-        {"FP32", 3, 4, 48, "batch size"}, {"FP32", 1, 4, 15, "raw_input_contents has 15"},
+        {"FP32", 3, 4, 48, "batch size"}, {"FP32", 1, 4, 15, "raw_input_contents is 15 bytes"},
         {"FP16", 1, 4, 8, "datatype"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -219,6 +219,29 @@ static void test_rejections(void **state)
     q.c.n_fp32_contents = 3;
     q.in.contents = &q.c;
     assert_int_equal(decode(f, &m, &q, &req, err), GRPC_STATUS_INVALID_ARGUMENT);
+    /* a shared-memory input without a registry (the node runs without --allow-client-shm) */
+    one_init(&q, "FP32", 4);
+    Inference__InferParameter pv[2] = {INFERENCE__INFER_PARAMETER__INIT,
+                                       INFERENCE__INFER_PARAMETER__INIT};
+    pv[0].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
+    pv[0].string_param = "r";
+    pv[1].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
+    pv[1].int64_param = 16;
+    Inference__ModelInferRequest__InferInputTensor__ParametersEntry pe[2] = {
+        INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__PARAMETERS_ENTRY__INIT,
+        INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__PARAMETERS_ENTRY__INIT};
+    pe[0].key = "shared_memory_region";
+    pe[0].value = &pv[0];
+    pe[1].key = "shared_memory_byte_size";
+    pe[1].value = &pv[1];
+    Inference__ModelInferRequest__InferInputTensor__ParametersEntry *pp[2] = {&pe[0], &pe[1]};
+    q.in.n_parameters = 2;
+    q.in.parameters = pp;
+    assert_int_equal(decode(f, &m, &q, &req, err), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "--allow-client-shm"));
+    q.in.n_parameters = 1; /* the region without its byte size */
+    assert_int_equal(decode(f, &m, &q, &req, err), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "needs both"));
     /* no room in the arena: UNAVAILABLE */
     model_config big = model("FP32", 0, -1);
     size_t huge_len = (size_t)1 << 30; /* beyond any arena the fixture has */
@@ -251,7 +274,11 @@ static void test_encode_roundtrip(void **state)
     memcpy(shm_arena_ptr(&f->region, t->offset), y, 8);
     char err[256];
     size_t len;
-    uint8_t *buf = grpc_infer_encode(&req, &m, &f->region, "abc", 0, 5, &len, err, sizeof err);
+    int code;
+    kserve_shm_refs no_shm;
+    memset(&no_shm, 0, sizeof no_shm);
+    uint8_t *buf =
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, "abc", 0, 5, &len, &code, err, sizeof err);
     assert_non_null(buf);
     Inference__ModelInferResponse *r =
         inference__model_infer_response__unpack(NULL, len - 5, buf + 5);
@@ -267,7 +294,8 @@ static void test_encode_roundtrip(void **state)
     inference__model_infer_response__free_unpacked(r, NULL);
     free(buf);
     /* the stream form wraps it */
-    buf = grpc_infer_encode(&req, &m, &f->region, NULL, 1, 0, &len, err, sizeof err);
+    buf =
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 1, 0, &len, &code, err, sizeof err);
     Inference__ModelStreamInferResponse *s =
         inference__model_stream_infer_response__unpack(NULL, len, buf);
     assert_non_null(s);
@@ -279,7 +307,9 @@ static void test_encode_roundtrip(void **state)
     /* an output outside the arena is refused */
     uint64_t off = t->offset;
     t->offset = UINT64_MAX - 4;
-    assert_null(grpc_infer_encode(&req, &m, &f->region, NULL, 0, 5, &len, err, sizeof err));
+    assert_null(
+        grpc_infer_encode(&req, &m, &f->region, &no_shm, NULL, 0, 5, &len, &code, err, sizeof err));
+    assert_int_equal(code, GRPC_STATUS_INTERNAL);
     assert_non_null(strstr(err, "outside"));
     shm_arena_free(f->arena, off);
 }
