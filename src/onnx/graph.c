@@ -180,9 +180,9 @@ int onnx_graph_prepare(onnx_model *m, onnx_load_err *e)
             int rc = n->op->prepare(n, consts, msg, sizeof msg);
             if (rc < 0) {
                 free(pending);
-                return onnx_load_fail(e,
-                                      rc == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
-                                      "%s node '%s': %s", n->op_type, n->name, msg);
+                return onnx_load_fail(
+                    e, rc == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
+                    "%s node '%s': %s", n->op_type, n->name, msg);
             }
         }
         prepare_drop_plain(m, n, pending);

@@ -347,9 +347,9 @@ static int conv_by_taps(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
             conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
-            if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg,
-                          j->cg, j->bias ? j->bias + gi * j->mg : NULL,
-                          j->res ? j->res + at0 : NULL, j->y + at0, j->act) != 0)
+            if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
+                          j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
+                          j->y + at0, j->act) != 0)
                 return -1;
         }
     return 0;

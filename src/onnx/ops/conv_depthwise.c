@@ -88,13 +88,22 @@ static void dw_task(void *arg, int64_t i)
     }
 }
 
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s,
-                  const nn_dw_io *io, int64_t c, int64_t mult, const float *w, const float *bias,
-                  int in_mode, int out_mode, const onnx_activation *act_in,
-                  const onnx_activation *act)
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s, const nn_dw_io *io,
+                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
+                  int out_mode, const onnx_activation *act_in, const onnx_activation *act)
 {
-    dw_job j = {.ctx = ctx, .p = p, .s = s, .io = io, .c = c, .mult = mult, .w = w, .bias = bias,
-                .in_mode = in_mode, .out_mode = out_mode, .act_in = act_in, .act = act};
+    dw_job j = {.ctx = ctx,
+                .p = p,
+                .s = s,
+                .io = io,
+                .c = c,
+                .mult = mult,
+                .w = w,
+                .bias = bias,
+                .in_mode = in_mode,
+                .out_mode = out_mode,
+                .act_in = act_in,
+                .act = act};
     const int tasks = c < s->tasks ? (int)c : s->tasks;
     if (tasks <= 1) {
         if (c > 0) dw_task(&j, 0);

@@ -88,9 +88,8 @@ int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t
  * The channels are split over s->tasks tasks on the session's pool, each with its own copy
  * of the scratch (zeroed here); every output is summed as on one thread, so the results do
  * not depend on the thread count. */
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s,
-                  const nn_dw_io *io, int64_t c, int64_t mult, const float *w, const float *bias,
-                  int in_mode, int out_mode, const onnx_activation *act_in,
-                  const onnx_activation *act);
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s, const nn_dw_io *io,
+                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
+                  int out_mode, const onnx_activation *act_in, const onnx_activation *act);
 
 #endif

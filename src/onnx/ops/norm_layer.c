@@ -102,8 +102,14 @@ int nn_layernorm_run(onnx_ctx *ctx)
     float *yd = y->data;
     float *mean = mean_t ? mean_t->data : NULL, *inv_std = inv_t ? inv_t->data : NULL;
     if (!smap && !bmap) { /* Scale and B laid out like a row: vectorized, split over threads */
-        ln_rows_job j = {.y = yd, .mean = mean, .inv_std = inv_std, .x = xd, .sc = sc, .bv = bv,
-                         .cols = cols, .eps = eps};
+        ln_rows_job j = {.y = yd,
+                         .mean = mean,
+                         .inv_std = inv_std,
+                         .x = xd,
+                         .sc = sc,
+                         .bv = bv,
+                         .cols = cols,
+                         .eps = eps};
         nn_parallel_rows(ctx, rows, rows * cols, ln_rows_range, &j);
         return 0;
     }

@@ -126,8 +126,8 @@ static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes, 
 /* float32, 1-2 spatial dims, no dilation, no Indices: per output row, the maximum over the
  * window's input rows (contiguous, vectorized) into a row with -inf in the padding, then the
  * maximum over each output's columns of that row. */
-static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t planes,
-                             const nn_geom *g, const pool_tabs *pt)
+static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t planes, const nn_geom *g,
+                             const pool_tabs *pt)
 {
     const int64_t iw = g->in[2], ow = g->out[2], kw = g->k[2], sw = g->s[2], pl = g->pb[2];
     const int64_t len = (ow - 1) * sw + kw; /* row[q] is input column q - pl */
@@ -179,7 +179,9 @@ static void pool_task(void *arg, int64_t i)
     const float *x = j->x + p0 * nn_geom_in_size(j->g);
     float *y = j->y + p0 * nn_geom_out_size(j->g);
     switch (j->kernel) {
-    case POOL_K_MAX_ROWS: maxpool_f32_rows(j->rows + i * j->row_len, x, y, p1 - p0, j->g, j->pt); break;
+    case POOL_K_MAX_ROWS:
+        maxpool_f32_rows(j->rows + i * j->row_len, x, y, p1 - p0, j->g, j->pt);
+        break;
     case POOL_K_MAX_VALUES: maxpool_f32_values(x, y, p1 - p0, j->g, j->pt); break;
     case POOL_K_WINDOW: pool_f32(x, y, p1 - p0, j->g, j->pt, j->mode, j->include_pad, j->p); break;
     }
@@ -188,8 +190,8 @@ static void pool_task(void *arg, int64_t i)
 static int pool_f32_run(onnx_ctx *ctx, pool_job *j)
 {
     onnx_tpool *pool = onnx_ctx_tpool(ctx);
-    const double work = (double)j->planes * (double)nn_geom_out_size(j->g) *
-                        (double)nn_geom_k_size(j->g);
+    const double work =
+        (double)j->planes * (double)nn_geom_out_size(j->g) * (double)nn_geom_k_size(j->g);
     j->tasks = onnx_tpool_tasks(pool, j->planes, work > 1e15 ? INT64_MAX : (int64_t)work);
     if (j->kernel == POOL_K_MAX_ROWS) {
         const nn_geom *g = j->g;
@@ -236,8 +238,12 @@ int nn_maxpool_run(onnx_ctx *ctx)
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
     if (x->dtype == INFERD_DTYPE_FP32 && !id) {
-        pool_job j = {.kernel = POOL_K_MAX_VALUES, .x = x->data, .y = y->data, .planes = planes,
-                      .g = &g, .pt = &pt};
+        pool_job j = {.kernel = POOL_K_MAX_VALUES,
+                      .x = x->data,
+                      .y = y->data,
+                      .planes = planes,
+                      .g = &g,
+                      .pt = &pt};
         if (g.nsp <= 2 && g.d[1] == 1 && g.d[2] == 1 && g.pb[2] >= 0) j.kernel = POOL_K_MAX_ROWS;
         return pool_f32_run(ctx, &j);
     }
@@ -330,9 +336,15 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     }
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
-    pool_job j = {.kernel = POOL_K_WINDOW, .x = x->data, .y = y->data,
-                  .planes = x->dims[0] * x->dims[1], .g = &g, .pt = &pt, .mode = mode,
-                  .include_pad = include_pad, .p = p};
+    pool_job j = {.kernel = POOL_K_WINDOW,
+                  .x = x->data,
+                  .y = y->data,
+                  .planes = x->dims[0] * x->dims[1],
+                  .g = &g,
+                  .pt = &pt,
+                  .mode = mode,
+                  .include_pad = include_pad,
+                  .p = p};
     return pool_f32_run(ctx, &j);
 }
 

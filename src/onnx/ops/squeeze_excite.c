@@ -42,7 +42,8 @@ typedef struct se_scale_job {
 static void se_scale_range(void *arg, int64_t p0, int64_t p1)
 {
     const se_scale_job *j = arg;
-    for (int64_t p = p0; p < p1; p++) nn_k_scale(j->y + p * j->hw, j->x + p * j->hw, j->s[p], j->hw);
+    for (int64_t p = p0; p < p1; p++)
+        nn_k_scale(j->y + p * j->hw, j->x + p * j->hw, j->s[p], j->hw);
 }
 
 int nn_squeeze_excite_run(onnx_ctx *ctx)

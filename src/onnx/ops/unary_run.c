@@ -36,7 +36,13 @@ static void un_apply(onnx_ctx *ctx, un_fn fn, void *y, inferd_dtype yt, const vo
         fn(y, x, n, p);
         return;
     }
-    un_job j = {.fn = fn, .y = y, .x = x, .y_size = y_size, .x_size = x_size, .n = n, .p = p,
+    un_job j = {.fn = fn,
+                .y = y,
+                .x = x,
+                .y_size = y_size,
+                .x_size = x_size,
+                .n = n,
+                .p = p,
                 .chunk = (units + tasks - 1) / tasks * UN_TASK_ALIGN};
     onnx_tpool_parallel_for(pool, (n + j.chunk - 1) / j.chunk, un_task, &j);
 }
