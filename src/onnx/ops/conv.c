@@ -174,7 +174,7 @@ static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t l
     onnx_gemm_args g = {.m = j->mg,
                         .n = cols,
                         .k = j->kdim,
-                        .a = j->w + gi * j->mg * j->kdim,
+                        .a = j->w ? j->w + gi * j->mg * j->kdim : NULL,
                         .lda = j->kdim,
                         .b = bmat,
                         .ldb = ldb,
@@ -214,6 +214,27 @@ static int conv_activate_input(conv_job *j, const onnx_activation *act_in)
     return 0;
 }
 
+/* The plain weights for the paths that read them (per-run Winograd, by taps): W itself, or,
+ * when the model dropped it after packing (onnx_node.plain_unused), unpacked from the packed
+ * copy into scratch. NULL with the error set on failure. */
+static const float *conv_plain_w(const conv_job *j)
+{
+    if (j->w) return j->w;
+    size_t n;
+    float *w;
+    if (!j->wp || nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
+        !(w = nn_scratch_floats(j->ctx, n))) {
+        if (!j->wp) onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+        return NULL;
+    }
+    for (int64_t gi = 0; gi < j->group; gi++)
+        if (!j->wp[gi] || onnx_gemm_unpack_a(j->wp[gi], w + gi * j->mg * j->kdim) != 0) {
+            onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+            return NULL;
+        }
+    return w;
+}
+
 /* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights packed at load, or
  * NULL: then they are made here (a large batch pays for that per run). */
 static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
@@ -225,7 +246,9 @@ static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
             return onnx_ctx_fail(j->ctx, "Winograd weights overflow");
         float *uw = nn_scratch_floats(j->ctx, u_n);
         if (!uw) return -1;
-        nn_wino_weights(j->w, j->m, j->c, uw);
+        const float *w = conv_plain_w(j);
+        if (!w) return -1;
+        nn_wino_weights(w, j->m, j->c, uw);
         u = uw;
     }
     return nn_conv_winograd(j->ctx, j->x, u, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
@@ -304,7 +327,8 @@ static int conv_by_taps(const conv_job *j)
     if (grid > INT_MAX || pp->total > INT_MAX)
         return onnx_ctx_fail(j->ctx, "GEMM dims too large for BLAS");
     float *wtap, *ygrid, *ph;
-    if (!(wtap = nn_scratch_floats(j->ctx, (size_t)(j->mg * j->kdim))) ||
+    const float *w = conv_plain_w(j);
+    if (!w || !(wtap = nn_scratch_floats(j->ctx, (size_t)(j->mg * j->kdim))) ||
         !(ygrid = nn_scratch_floats(j->ctx, (size_t)(j->mg * grid))) ||
         !(ph = conv_phase_scratch(j)))
         return -1;
@@ -312,9 +336,9 @@ static int conv_by_taps(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
             conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
-            if (conv_taps(j->ctx, pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg,
-                          j->cg, j->bias ? j->bias + gi * j->mg : NULL,
-                          j->res ? j->res + at0 : NULL, j->y + at0, j->act) != 0)
+            if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
+                          j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
+                          j->y + at0, j->act) != 0)
                 return -1;
         }
     return 0;
@@ -552,6 +576,9 @@ int nn_conv_run(onnx_ctx *ctx)
 
     const conv_state *st = node->state;
     if (st && (st->m != m || st->c != w->dims[1])) st = NULL;
+    /* weights the model keeps only packed (prepare set plain_unused): run needs the copy */
+    if ((!w->data && onnx_tensor_numel(w) > 0 && !st) || (we && !we->data && !(st && st->expand)))
+        return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
 
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
@@ -628,6 +655,26 @@ static void conv_pack_depth_taps(conv_state *st, const float *w, int64_t mg, int
     free(tmp);
 }
 
+/* What run reads packed only, so the model can free the plain copies (onnx_node.plain_unused):
+ * W when it is packed for every group (not depthwise: that kernel reads W itself; the paths
+ * that read plain W unpack it, conv_plain_w), a fused expansion's weights when packed. The
+ * prefetch hint then streams the packed copy. */
+static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
+{
+    /* Only 2-D kernels: a 3-D kernel's packs are per depth tap (conv_depth.h) and its run
+     * falls back to the plain weights when they are missing: keep those. */
+    int all = st->groups > 0 && w_ndim == 4;
+    for (int64_t gi = 0; gi < st->groups; gi++) all &= st->w[gi] != NULL;
+    if (all) {
+        node->plain_unused |= 1u << 1;
+        if (st->groups == 1) node->stream = onnx_gemm_packed_data(st->w[0], &node->stream_bytes);
+    }
+    if (st->expand) {
+        node->plain_unused |= 1u << 4;
+        node->stream = onnx_gemm_packed_data(st->expand, &node->stream_bytes);
+    }
+}
+
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
 {
     const onnx_tensor *w = node->n_inputs > 1 ? consts[1] : NULL;
@@ -681,6 +728,7 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
         we->ndim == 4 && onnx_tensor_numel(we) > 0)
         st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
     node->state = st;
+    conv_mark_packed(node, st, w->ndim);
     return 0;
 }
 
