@@ -230,17 +230,11 @@ static int decode_input(const Inference__ModelInferRequest *r, size_t idx, input
 {
     const Inference__ModelInferRequest__InferInputTensor *in = r->inputs[idx];
     const char *name = in->name ? in->name : "";
-    int j = -1;
+    uint32_t taken = 0;
     for (int k = 0; k < m->n_inputs; k++)
-        if (strcmp(m->inputs[k].name, name) == 0) j = k;
-    if (j < 0) {
-        snprintf(err, err_len, "inputs[%zu]: model '%s' has no input '%.64s'", idx, m->name, name);
-        return -1;
-    }
-    if (seen[j]) {
-        snprintf(err, err_len, "inputs[%zu]: input '%s' given twice", idx, name);
-        return -1;
-    }
+        if (seen[k]) taken |= 1u << k;
+    int j = kserve_find_io(m, 0, idx, name, taken, err, err_len);
+    if (j < 0) return -1;
     const model_io *io = &m->inputs[j];
     inferd_dtype dt = inferd_dtype_from_name(in->datatype ? in->datatype : "");
     if (dt != io->dtype) {
@@ -334,22 +328,12 @@ static int decode_outputs(const Inference__ModelInferRequest *r, client_shm *csh
     for (size_t i = 0; i < r->n_outputs; i++) {
         const Inference__ModelInferRequest__InferRequestedOutputTensor *o = r->outputs[i];
         const char *name = o->name ? o->name : "";
-        int j = -1;
-        for (int k = 0; k < m->n_outputs; k++)
-            if (strcmp(m->outputs[k].name, name) == 0) j = k;
-        if (j < 0) {
-            snprintf(err, err_len, "outputs[%zu]: model '%s' has no output '%.64s'", i, m->name,
-                     name);
-            return -1;
-        }
+        int j = kserve_find_io(m, 1, i, name, req->output_mask, err, err_len);
+        if (j < 0) return -1;
         void *const *e = (void *const *)o->parameters;
         if (param_get(o->n_parameters, e, "classification")) {
             snprintf(err, err_len, "outputs[%zu]: the classification extension is not supported",
                      i);
-            return -1;
-        }
-        if (req->output_mask & (1u << j)) {
-            snprintf(err, err_len, "outputs[%zu]: output '%s' asked for twice", i, name);
             return -1;
         }
         char what[32];

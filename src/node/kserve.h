@@ -70,6 +70,13 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
 int kserve_check_shape(const int64_t *dims, size_t nd, const model_io *io, int max_batch,
                        shm_tensor *t, char *err, size_t err_len);
 
+/* The model's input (outputs = 0) or output (outputs = 1) called name, named by entry idx of
+ * the request's list; bit i of `taken` set = that one was given already. Returns its index, or
+ * -1 with err ("inputs[1]: model 'm' has no input 'x'", "... given twice"). Both front ends
+ * (JSON and gRPC) name tensors this way. */
+int kserve_find_io(const model_config *m, int outputs, size_t idx, const char *name, uint32_t taken,
+                   char *err, size_t err_len);
+
 /* Number of elements of t (product of dims), or -1 if ndim/dims are invalid or overflow. */
 int64_t kserve_tensor_elements(const shm_tensor *t);
 

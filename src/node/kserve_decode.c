@@ -54,6 +54,36 @@ typedef struct decoder {
 } decoder;
 
 /* ---- tensor data, read from the request text (no JSON tree) ----------------------------- */
+int kserve_find_io(const model_config *m, int outputs, size_t idx, const char *name, uint32_t taken,
+                   char *err, size_t err_len)
+{
+    const model_io *ios = outputs ? m->outputs : m->inputs;
+    int n = outputs ? m->n_outputs : m->n_inputs, j = -1;
+    const char *list = outputs ? "outputs" : "inputs", *kind = outputs ? "output" : "input";
+    for (int k = 0; k < n; k++)
+        if (strcmp(ios[k].name, name) == 0) j = k;
+    if (j < 0) {
+        snprintf(err, err_len, "%s[%zu]: model '%s' has no %s '%.64s'", list, idx, m->name, kind,
+                 name);
+        return -1;
+    }
+    if (taken & (1u << j)) {
+        snprintf(err, err_len, "%s[%zu]: %s '%s' %s twice", list, idx, kind, name,
+                 outputs ? "asked for" : "given");
+        return -1;
+    }
+    return j;
+}
+
+/* seen[k] != 0 as bit k. */
+static uint32_t seen_mask(const int *seen, int n)
+{
+    uint32_t mask = 0;
+    for (int k = 0; k < n; k++)
+        if (seen[k]) mask |= 1u << k;
+    return mask;
+}
+
 static const char *kj_kind_name(int kind)
 {
     switch (kind) {
@@ -412,17 +442,8 @@ static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_sp
         snprintf(err, err_len, "inputs[%zu]: missing string field 'name'", idx);
         return -1;
     }
-    int j = -1;
-    for (int k = 0; k < m->n_inputs; k++)
-        if (strcmp(m->inputs[k].name, name) == 0) j = k;
-    if (j < 0) {
-        snprintf(err, err_len, "inputs[%zu]: model '%s' has no input '%.64s'", idx, m->name, name);
-        return -1;
-    }
-    if (seen[j]) {
-        snprintf(err, err_len, "inputs[%zu]: input '%s' given twice", idx, name);
-        return -1;
-    }
+    int j = kserve_find_io(m, 0, idx, name, seen_mask(seen, m->n_inputs), err, err_len);
+    if (j < 0) return -1;
     const model_io *io = &m->inputs[j];
     const char *dt = json_string_value(json_object_get(in, "datatype"));
     if (!dt) {
@@ -609,18 +630,8 @@ static int decode_outputs(const json_t *outs, const model_config *m, infer_reque
             snprintf(err, err_len, "outputs[%zu]: must be an object with a string 'name'", i);
             return -1;
         }
-        int j = -1;
-        for (int k = 0; k < m->n_outputs; k++)
-            if (strcmp(m->outputs[k].name, name) == 0) j = k;
-        if (j < 0) {
-            snprintf(err, err_len, "outputs[%zu]: model '%s' has no output '%.64s'", i, m->name,
-                     name);
-            return -1;
-        }
-        if (req->output_mask & (1u << j)) {
-            snprintf(err, err_len, "outputs[%zu]: output '%s' asked for twice", i, name);
-            return -1;
-        }
+        int j = kserve_find_io(m, 1, i, name, req->output_mask, err, err_len);
+        if (j < 0) return -1;
         const json_t *prm = json_object_get(o, "parameters");
         if (prm && !json_is_object(prm)) {
             snprintf(err, err_len, "outputs[%zu]: parameters must be an object", i);
