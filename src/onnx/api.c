@@ -79,9 +79,5 @@ int64_t onnx_model_batch_slice(const onnx_model *m)
 
 size_t onnx_model_weight_bytes(const onnx_model *m)
 {
-    size_t total = 0;
-    for (int v = 0; v < m->n_values; v++)
-        if (m->values[v].kind == ONNX_VALUE_CONST && m->values[v].t.data)
-            total += onnx_tensor_nbytes(&m->values[v].t);
-    return total;
+    return onnx_graph_weight_bytes(m);
 }

@@ -6,7 +6,9 @@
  *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
- *   Conv/Gemm/MatMul + single-consumer activation -> attributes per ops/activation.h;
+ *   Conv/Gemm/MatMul/BatchNormalization + single-consumer activation -> attributes per
+ *   ops/activation.h (a BatchNormalization left after Conv folding: DenseNet's pre-activation
+ *   BN + Relu then make one pass);
  *   GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul (squeeze-and-excitation) -> SqueezeExcite
  *   (fuse_se.c);
  *   1x1 Conv read only by a depthwise Conv -> computed by it (fuse_conv_dw.c).
@@ -240,12 +242,14 @@ static int fuse_activation(onnx_model *m, int pi)
 {
     onnx_node *p = &m->nodes[pi];
     if (strcmp(p->op_type, "Conv") != 0 && strcmp(p->op_type, "Gemm") != 0 &&
-        strcmp(p->op_type, "MatMul") != 0)
+        strcmp(p->op_type, "MatMul") != 0 && strcmp(p->op_type, "BatchNormalization") != 0)
         return 0;
     if (p->n_outputs != 1 || onnx_node_attr(p, "inferd_activation")) return 0;
-    /* the fused activation runs on float32 data: require float32 weights */
+    /* the fused activation runs on float32 data: require float32 weights (BatchNormalization
+     * runs float32 only; its parameters may come through an Identity, as in DenseNet) */
     const onnx_tensor *w = onnx_fuse_const_input(m, p, 1);
-    if (!w || w->dtype != INFERD_DTYPE_FP32) return 0;
+    if (strcmp(p->op_type, "BatchNormalization") != 0 && (!w || w->dtype != INFERD_DTYPE_FP32))
+        return 0;
     int ai = onnx_fuse_sole_consumer(m, p->outputs[0]);
     if (ai < 0) return 0;
     onnx_node *act = &m->nodes[ai];

@@ -134,23 +134,72 @@ int onnx_graph_sort(onnx_model *m, onnx_load_err *e)
     return rc;
 }
 
+/* After node n's prepare: a constant input it marked plain_unused loses its data as soon as
+ * every reader has marked it (pending[v] counts the reading slots not yet marked; -1 once
+ * some reader needs the data), so the plain and packed copies of a weight are never all held
+ * at once during load. */
+static void prepare_drop_plain(onnx_model *m, const onnx_node *n, int *pending)
+{
+    for (int k = 0; k < n->n_inputs; k++) {
+        const int v = n->inputs[k];
+        if (v < 0 || pending[v] < 0) continue;
+        if (!(k < 32 && (n->plain_unused >> k) & 1)) {
+            pending[v] = -1;
+            continue;
+        }
+        onnx_value *val = &m->values[v];
+        if (--pending[v] == 0 && val->kind == ONNX_VALUE_CONST && val->t.data &&
+            !val->graph_output) {
+            free(val->t.data);
+            val->t.data = NULL;
+            val->packed_only = 1;
+        }
+    }
+}
+
 int onnx_graph_prepare(onnx_model *m, onnx_load_err *e)
 {
+    int *pending = calloc((size_t)m->n_values + 1, sizeof(int));
+    if (!pending) return onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) pending[m->nodes[i].inputs[k]]++;
     for (int i = 0; i < m->n_nodes; i++) {
         onnx_node *n = &m->nodes[i];
-        if (!n->op->prepare) continue;
-        const onnx_tensor *consts[1024 + 1];
-        for (int k = 0; k < n->n_inputs; k++) {
-            int v = n->inputs[k];
-            consts[k] = v >= 0 && m->values[v].kind == ONNX_VALUE_CONST ? &m->values[v].t : NULL;
+        n->plain_unused = 0;
+        n->stream = NULL;
+        n->stream_bytes = 0;
+        if (n->op->prepare) {
+            const onnx_tensor *consts[1024 + 1];
+            for (int k = 0; k < n->n_inputs; k++) {
+                int v = n->inputs[k];
+                consts[k] =
+                    v >= 0 && m->values[v].kind == ONNX_VALUE_CONST ? &m->values[v].t : NULL;
+            }
+            char msg[256] = "";
+            int rc = n->op->prepare(n, consts, msg, sizeof msg);
+            if (rc < 0) {
+                free(pending);
+                return onnx_load_fail(
+                    e, rc == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
+                    "%s node '%s': %s", n->op_type, n->name, msg);
+            }
         }
-        char msg[256] = "";
-        int rc = n->op->prepare(n, consts, msg, sizeof msg);
-        if (rc < 0)
-            return onnx_load_fail(e, rc == ONNX_E_UNSUPPORTED ? ONNX_E_UNSUPPORTED : ONNX_E_INVALID,
-                                  "%s node '%s': %s", n->op_type, n->name, msg);
+        prepare_drop_plain(m, n, pending);
     }
+    free(pending);
     return 0;
+}
+
+size_t onnx_graph_weight_bytes(const onnx_model *m)
+{
+    size_t total = 0;
+    for (int v = 0; v < m->n_values; v++) {
+        const onnx_value *val = &m->values[v];
+        if (val->kind == ONNX_VALUE_CONST && (val->t.data || val->packed_only))
+            total += onnx_tensor_nbytes(&val->t);
+    }
+    return total;
 }
 
 void onnx_graph_release_nodes(onnx_model *m)
@@ -192,8 +241,13 @@ int onnx_graph_plan(onnx_model *m, onnx_load_err *e)
                     bytes = onnx_tensor_nbytes(&c->t);
                 }
             }
-            if (!w || bytes < PLAN_PREFETCH_MIN_BYTES) continue;
-            m->prefetch[k].ptr[j] = w->t.data;
+            const void *ptr = w ? w->t.data : NULL;
+            if (n->stream) { /* what it reads: its packed copy */
+                ptr = n->stream;
+                bytes = n->stream_bytes;
+            }
+            if (!ptr || bytes < PLAN_PREFETCH_MIN_BYTES) continue;
+            m->prefetch[k].ptr[j] = ptr;
             m->prefetch[k].bytes[j++] = bytes;
         }
     }

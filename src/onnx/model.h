@@ -39,6 +39,8 @@ typedef struct onnx_value {
     int last_use;     /* index of the last node reading it; -1 if none */
     int graph_output; /* 1 if some graph output is this value */
     int outer_slot;   /* OUTER only: index into the owning node's inputs */
+    int packed_only;  /* CONST: data freed after prepare (t.data NULL, shape kept): every
+                         reader runs on its packed copy (onnx_node.plain_unused) */
 } onnx_value;
 
 struct onnx_model {
@@ -93,13 +95,16 @@ int onnx_graph_sort(onnx_model *m, onnx_load_err *e);    /* topological order, c
 void onnx_graph_count_uses(onnx_model *m);               /* n_consumers, producer */
 int onnx_graph_fold(onnx_model *m, onnx_load_err *e);    /* constant folding */
 int onnx_graph_fuse(onnx_model *m, onnx_load_err *e);    /* Conv+BN, activations, bias */
-int onnx_graph_prepare(onnx_model *m, onnx_load_err *e); /* op->prepare with consts */
+int onnx_graph_prepare(onnx_model *m, onnx_load_err *e); /* op->prepare with consts; frees
+                                                            those only packed copies read */
 int onnx_graph_plan(onnx_model *m, onnx_load_err *e);    /* liveness: free_after */
 void onnx_graph_release_nodes(onnx_model *m);            /* op->release for every node */
 int onnx_graph_batch_plan(onnx_model *m);                /* batch_slice; -1 on ENOMEM */
 
 /* Removes nodes marked dead (op == NULL) and compacts the node array. */
 void onnx_graph_compact(onnx_model *m);
+/* Bytes of the model's weights: its constants, counting one copy of those kept only packed. */
+size_t onnx_graph_weight_bytes(const onnx_model *m);
 /* Frees the data of constants no node reads and that are not graph outputs. */
 void onnx_graph_drop_unused_consts(onnx_model *m);
 

@@ -57,6 +57,15 @@ typedef struct onnx_node {
     int n_attrs;
     const struct onnx_op *op;
     void *state; /* op-private, set by op->prepare, freed by op->release */
+    /* Set by op->prepare (both cleared before it is called):
+     * plain_unused: bit k (k < 32) says run never reads input k's data, only its shape: the
+     *   node reads its own copy in state (packed weights). A constant every reader marks so
+     *   has its data freed after prepare (its tensor keeps the shape, data NULL).
+     * stream, stream_bytes: the weights run streams from memory (packed), for the plan's
+     *   prefetch hint in place of its constant inputs; NULL for those. */
+    uint32_t plain_unused;
+    const void *stream;
+    size_t stream_bytes;
 } onnx_node;
 
 typedef struct onnx_ctx onnx_ctx; /* one node's execution; defined by the executor */
@@ -163,7 +172,8 @@ typedef struct onnx_op {
     const char *type;  /* "Conv" */
     int since_version; /* oldest opset whose semantics this entry implements */
     /* Optional, called once at load. consts[i] is input i's value when it is an initializer
-     * or folded constant, else NULL (so weights can be pre-packed into node->state). Return
+     * or folded constant, else NULL (so weights can be pre-packed into node->state; see
+     * plain_unused and stream on onnx_node). Return
      * 0, or -1 with a message in err (the model is refused); return -3 (ONNX_E_UNSUPPORTED in
      * inferd/onnx.h) instead when the node is valid but uses something not implemented. */
     int (*prepare)(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);

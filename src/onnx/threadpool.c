@@ -163,3 +163,17 @@ void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *a
     }
     atomic_store(&p->busy, 0);
 }
+
+int onnx_tpool_tasks(const onnx_tpool *p, int64_t items, int64_t work)
+{
+    const int threads = onnx_tpool_threads(p);
+    if (threads <= 1 || items <= 1 || work < ONNX_TPOOL_MIN_WORK) return 1;
+    return items < threads ? (int)items : threads;
+}
+
+void onnx_tpool_range(int64_t n, int64_t tasks, int64_t i, int64_t *lo, int64_t *hi)
+{
+    const int64_t q = n / tasks, r = n % tasks;
+    *lo = i * q + (i < r ? i : r);
+    *hi = *lo + q + (i < r);
+}

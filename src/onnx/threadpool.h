@@ -26,4 +26,16 @@ int onnx_tpool_threads(const onnx_tpool *p);
  * and returns when all have returned. p may be NULL (inline); n <= 0 does nothing. */
 void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *arg);
 
+/* Below this much work (elements touched or multiply-adds, as the caller counts it) an
+ * operator stays on the calling thread: waking a worker costs a few microseconds, which
+ * batch-1 small ops do not repay. */
+#define ONNX_TPOOL_MIN_WORK ((int64_t)1 << 16)
+
+/* How many tasks to cut `items` independent items into (items split evenly, see
+ * onnx_tpool_range): one per thread of p when `work` reaches ONNX_TPOOL_MIN_WORK, never more
+ * than items; 1 without a pool or for small work. */
+int onnx_tpool_tasks(const onnx_tpool *p, int64_t items, int64_t work);
+/* Items [*lo, *hi) of task i of `tasks` over n items (contiguous, sizes differ by <= 1). */
+void onnx_tpool_range(int64_t n, int64_t tasks, int64_t i, int64_t *lo, int64_t *hi);
+
 #endif

@@ -54,6 +54,12 @@ void onnx_gemm_packed_free(onnx_gemm_packed *p);
 /* Whether p is the packed A (is_a) of an m x k, or B of a k x n, matrix: dim = m or n. */
 int onnx_gemm_packed_fits(const onnx_gemm_packed *p, int is_a, int64_t k, int64_t dim);
 size_t onnx_gemm_packed_bytes(const onnx_gemm_packed *p);
+/* The panels themselves (what a GEMM streams), and their size in *bytes. */
+const void *onnx_gemm_packed_data(const onnx_gemm_packed *p, size_t *bytes);
+/* Writes a packed A back as the m x k matrix it was packed from, row by row (a[i * k + p]),
+ * for the paths that read plain weights once the model has dropped them. Returns 0, or -1
+ * if p is a packed B. */
+int onnx_gemm_unpack_a(const onnx_gemm_packed *p, float *a);
 
 typedef struct onnx_gemm_args {
     int64_t m, n, k;

@@ -123,6 +123,28 @@ size_t onnx_gemm_packed_bytes(const onnx_gemm_packed *p)
     return p ? p->bytes + sizeof *p : 0;
 }
 
+const void *onnx_gemm_packed_data(const onnx_gemm_packed *p, size_t *bytes)
+{
+    *bytes = p->bytes;
+    return p->data;
+}
+
+int onnx_gemm_unpack_a(const onnx_gemm_packed *p, float *a)
+{
+    if (!p->is_a) return -1;
+    const int64_t r = p->r, k = p->k;
+    for (int64_t p0 = 0; p0 < k; p0 += ONNX_GEMM_KC) { /* K block p0: panels kc x r */
+        const int64_t kc = k - p0 < ONNX_GEMM_KC ? k - p0 : ONNX_GEMM_KC;
+        const float *blk = p->data + p0 * p->padded;
+        for (int64_t i = 0; i < p->dim; i++) {
+            const float *src = blk + (i / r) * r * kc + i % r;
+            float *dst = a + i * k + p0;
+            for (int64_t q = 0; q < kc; q++) dst[q] = src[q * r];
+        }
+    }
+    return 0;
+}
+
 int onnx_gemm_packed_fits(const onnx_gemm_packed *p, int is_a, int64_t k, int64_t dim)
 {
     return p && p->is_a == is_a && p->k == k && p->dim == dim;

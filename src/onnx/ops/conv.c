@@ -8,10 +8,12 @@
  * the fused activation are applied in the GEMM's store, a fused residual is copied into the
  * output first and accumulated onto. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_depth.h"
 #include "conv_phase.h"
 #include "conv_winograd.h"
 #include "ew_engine.h"
@@ -97,20 +99,6 @@ static void conv_prefill(float *dst, int64_t ld_dst, const float *res, int64_t l
     }
 }
 
-/* im2col from phase planes (conv_phase.h): rows (c, tap) of col (ld apart), columns the
- * outputs of output rows r0 .. r0 + nr; ph holds c_n channels' phase sets. */
-static void conv_im2col_phases(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0,
-                               int64_t nr, float *col, int64_t ld)
-{
-    for (int64_t ci = 0; ci < c_n; ci++, ph += p->total) {
-        for (int64_t k = 0; k < p->ntaps; k++, col += ld) {
-            const float *src = ph + p->tap_off[k] + r0 * p->ld;
-            if (p->ld == p->ow) memcpy(col, src, (size_t)(nr * p->ow) * sizeof(float));
-            else nn_k_gather_block(col, p->ow, src, p->ld, nr, p->ow, 1);
-        }
-    }
-}
-
 /* One image and group by taps (see conv_taps_pay): w is mg x (cg * ntaps) as in
  * ONNX, wtap scratch for it per tap, ph the cg channels' padded planes, ygrid mg x grid. */
 static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, float *wtap,
@@ -154,7 +142,8 @@ typedef struct conv_state {
     onnx_gemm_packed *wino[NN_WINO_FREQS]; /* or all NULL */
     onnx_gemm_packed *expand;              /* a fused 1x1 Conv's weights (input 4), or NULL */
     int64_t groups;
-    onnx_gemm_packed *w[]; /* per group, or NULL */
+    int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
+    onnx_gemm_packed *w[]; /* per group (x depth_taps), or NULL */
 } conv_state;
 
 /* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
@@ -185,7 +174,7 @@ static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t l
     onnx_gemm_args g = {.m = j->mg,
                         .n = cols,
                         .k = j->kdim,
-                        .a = j->w + gi * j->mg * j->kdim,
+                        .a = j->w ? j->w + gi * j->mg * j->kdim : NULL,
                         .lda = j->kdim,
                         .b = bmat,
                         .ldb = ldb,
@@ -225,6 +214,27 @@ static int conv_activate_input(conv_job *j, const onnx_activation *act_in)
     return 0;
 }
 
+/* The plain weights for the paths that read them (per-run Winograd, by taps): W itself, or,
+ * when the model dropped it after packing (onnx_node.plain_unused), unpacked from the packed
+ * copy into scratch. NULL with the error set on failure. */
+static const float *conv_plain_w(const conv_job *j)
+{
+    if (j->w) return j->w;
+    size_t n;
+    float *w;
+    if (!j->wp || nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
+        !(w = nn_scratch_floats(j->ctx, n))) {
+        if (!j->wp) onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+        return NULL;
+    }
+    for (int64_t gi = 0; gi < j->group; gi++)
+        if (!j->wp[gi] || onnx_gemm_unpack_a(j->wp[gi], w + gi * j->mg * j->kdim) != 0) {
+            onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+            return NULL;
+        }
+    return w;
+}
+
 /* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights packed at load, or
  * NULL: then they are made here (a large batch pays for that per run). */
 static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
@@ -236,7 +246,9 @@ static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
             return onnx_ctx_fail(j->ctx, "Winograd weights overflow");
         float *uw = nn_scratch_floats(j->ctx, u_n);
         if (!uw) return -1;
-        nn_wino_weights(j->w, j->m, j->c, uw);
+        const float *w = conv_plain_w(j);
+        if (!w) return -1;
+        nn_wino_weights(w, j->m, j->c, uw);
         u = uw;
     }
     return nn_conv_winograd(j->ctx, j->x, u, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
@@ -315,7 +327,8 @@ static int conv_by_taps(const conv_job *j)
     if (grid > INT_MAX || pp->total > INT_MAX)
         return onnx_ctx_fail(j->ctx, "GEMM dims too large for BLAS");
     float *wtap, *ygrid, *ph;
-    if (!(wtap = nn_scratch_floats(j->ctx, (size_t)(j->mg * j->kdim))) ||
+    const float *w = conv_plain_w(j);
+    if (!w || !(wtap = nn_scratch_floats(j->ctx, (size_t)(j->mg * j->kdim))) ||
         !(ygrid = nn_scratch_floats(j->ctx, (size_t)(j->mg * grid))) ||
         !(ph = conv_phase_scratch(j)))
         return -1;
@@ -323,9 +336,9 @@ static int conv_by_taps(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
             conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
-            if (conv_taps(j->ctx, pp, j->w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg,
-                          j->cg, j->bias ? j->bias + gi * j->mg : NULL,
-                          j->res ? j->res + at0 : NULL, j->y + at0, j->act) != 0)
+            if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
+                          j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
+                          j->y + at0, j->act) != 0)
                 return -1;
         }
     return 0;
@@ -365,7 +378,7 @@ static int conv_by_blocks(const conv_job *j)
                 const float *bmat = xg + off;
                 int64_t ldb = in_size;
                 if (!j->pointwise) {
-                    conv_im2col_phases(ph, pp, j->cg, off / pp->ow, cols / pp->ow, col, cols);
+                    nn_phase_im2col(ph, pp, j->cg, off / pp->ow, cols / pp->ow, col, cols);
                     bmat = col;
                     ldb = cols;
                 }
@@ -390,7 +403,7 @@ static void conv_unfold(const conv_job *j, const float *xg, float *ph, float *cb
             nn_phase_gather(&j->pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
     } else if (j->phases) {
         conv_gather_phases(j, xg, ph);
-        conv_im2col_phases(ph, &j->pp, j->cg, 0, j->pp.oh, cb, ld);
+        nn_phase_im2col(ph, &j->pp, j->cg, 0, j->pp.oh, cb, ld);
     } else if (!j->pointwise) {
         conv_im2col(xg, j->cg, j->g, cb, ld);
     } else {
@@ -465,7 +478,7 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
     j.out_size = nn_geom_out_size(g);
     j.kdim = j.cg * nn_geom_k_size(g);
     onnx_gemm_packed *const *wino = st && st->wino[0] ? st->wino : NULL;
-    if (st && st->groups == group) j.wp = st->w;
+    if (st && st->groups == group && !st->depth_taps) j.wp = st->w;
 
     if (j.kdim == 0 || j.in_size == 0) return conv_bias_only(&j);
     if (group > 1 && group == c) {
@@ -478,6 +491,23 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
     if (j.mg > INT_MAX || j.out_size > INT_MAX || j.kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
     if (conv_plan_gemm(&j) != 0) return -1;
+    if (!j.pointwise && g->nsp == 3) {
+        const int packed = st && st->groups == group && st->depth_taps == g->k[0];
+        nn_conv_depth_args da = {.x = j.x,
+                                 .w = wd,
+                                 .bias = bias,
+                                 .res = res,
+                                 .y = y,
+                                 .n = n,
+                                 .c = c,
+                                 .m = m,
+                                 .group = group,
+                                 .g = g,
+                                 .act = act,
+                                 .wp = packed ? st->w : NULL};
+        int rc = nn_conv_depth(ctx, &da);
+        if (rc <= 0) return rc;
+    }
     if (conv_taps_pay(&j)) return conv_by_taps(&j);
     if (j.chunk == 1 && (j.pointwise || (j.phases && !j.direct))) return conv_by_blocks(&j);
     return conv_by_images(&j);
@@ -546,6 +576,9 @@ int nn_conv_run(onnx_ctx *ctx)
 
     const conv_state *st = node->state;
     if (st && (st->m != m || st->c != w->dims[1])) st = NULL;
+    /* weights the model keeps only packed (prepare set plain_unused): run needs the copy */
+    if ((!w->data && onnx_tensor_numel(w) > 0 && !st) || (we && !we->data && !(st && st->expand)))
+        return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
 
     int64_t dims[ONNX_MAX_DIMS];
     int rank = nn_geom_out_dims(&g, n, m, dims);
@@ -598,6 +631,50 @@ static int attr_ones(const onnx_node *node, const char *name)
     return 1;
 }
 
+/* st->w of a 3-D kernel: each group's weights of each depth tap (conv_depth.h's layout),
+ * packed; kdim2 = input channels per group x the kernel's height x width. Out of memory, it
+ * leaves none (depth_taps 0) and run rearranges them per call. */
+static void conv_pack_depth_taps(conv_state *st, const float *w, int64_t mg, int64_t kdim2)
+{
+    const int64_t taps = st->depth_taps, cg = st->c;
+    float *tmp = malloc((size_t)(mg * kdim2) * sizeof(float));
+    if (!tmp) return;
+    for (int64_t gi = 0; gi < st->groups; gi++)
+        for (int64_t kd = 0; kd < taps; kd++) {
+            nn_conv_depth_weights(w + gi * mg * kdim2 * taps, mg, cg, taps, kdim2 / cg, kd, tmp);
+            if (!(st->w[gi * taps + kd] = onnx_gemm_pack_a(tmp, 0, mg, kdim2, kdim2))) {
+                for (int64_t p = 0; p < gi * taps + kd; p++) {
+                    onnx_gemm_packed_free(st->w[p]);
+                    st->w[p] = NULL;
+                }
+                st->depth_taps = 0; /* all NULL: run rearranges per call */
+                free(tmp);
+                return;
+            }
+        }
+    free(tmp);
+}
+
+/* What run reads packed only, so the model can free the plain copies (onnx_node.plain_unused):
+ * W when it is packed for every group (not depthwise: that kernel reads W itself; the paths
+ * that read plain W unpack it, conv_plain_w), a fused expansion's weights when packed. The
+ * prefetch hint then streams the packed copy. */
+static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
+{
+    /* Only 2-D kernels: a 3-D kernel's packs are per depth tap (conv_depth.h) and its run
+     * falls back to the plain weights when they are missing: keep those. */
+    int all = st->groups > 0 && w_ndim == 4;
+    for (int64_t gi = 0; gi < st->groups; gi++) all &= st->w[gi] != NULL;
+    if (all) {
+        node->plain_unused |= 1u << 1;
+        if (st->groups == 1) node->stream = onnx_gemm_packed_data(st->w[0], &node->stream_bytes);
+    }
+    if (st->expand) {
+        node->plain_unused |= 1u << 4;
+        node->stream = onnx_gemm_packed_data(st->expand, &node->stream_bytes);
+    }
+}
+
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
 {
     const onnx_tensor *w = node->n_inputs > 1 ? consts[1] : NULL;
@@ -616,16 +693,23 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
         return 0;
     const int64_t m = w->dims[0], c = w->dims[1], mg = m / group;
     const int64_t kdim = onnx_tensor_numel(w) / m; /* c x kernel: one group's GEMM K */
-    conv_state *st = calloc(1, sizeof *st + (size_t)group * sizeof st->w[0]);
+    /* 3-D kernels deeper than 1: per group and depth tap (conv_depth.c) */
+    const int64_t taps = w->ndim == 5 && w->dims[2] > 1 ? w->dims[2] : 1;
+    if ((size_t)group > SIZE_MAX / sizeof(onnx_gemm_packed *) / (size_t)taps) return 0;
+    conv_state *st = calloc(1, sizeof *st + (size_t)(group * taps) * sizeof st->w[0]);
     if (!st) return 0; /* an optimisation only: run takes the unpacked paths */
     st->m = m;
     st->c = c;
     st->groups = group;
     /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel) */
-    if (!(group > 1 && c == 1))
+    if (!(group > 1 && c == 1) && taps == 1)
         for (int64_t gi = 0; gi < group; gi++)
             st->w[gi] =
                 onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim, kdim);
+    if (!(group > 1 && c == 1) && taps > 1) {
+        st->depth_taps = taps;
+        conv_pack_depth_taps(st, w->data, mg, kdim / taps);
+    }
     /* the Winograd weights when they are small enough to keep (run checks the geometry) */
     if (w->ndim == 4 && w->dims[2] == 3 && w->dims[3] == 3 && group == 1 &&
         attr_ones(node, "strides") && attr_ones(node, "dilations") && nn_wino_precompute(m, c)) {
@@ -644,6 +728,7 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
         we->ndim == 4 && onnx_tensor_numel(we) > 0)
         st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
     node->state = st;
+    conv_mark_packed(node, st, w->ndim);
     return 0;
 }
 
@@ -652,7 +737,8 @@ void nn_conv_release(onnx_node *node)
     conv_state *st = node->state;
     if (!st) return;
     for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
-    for (int64_t gi = 0; gi < st->groups; gi++) onnx_gemm_packed_free(st->w[gi]);
+    const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
+    for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
     onnx_gemm_packed_free(st->expand);
     free(st);
     node->state = NULL;

@@ -10,6 +10,7 @@
 #include "conv_phase.h"
 #include "nn_common.h"
 #include "nn_kernels.h"
+#include "../threadpool.h"
 
 int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int has_res,
                 int *in_mode, int *out_mode)
@@ -21,25 +22,58 @@ int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int h
     return 0;
 }
 
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp, const nn_dw_io *io,
-                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
-                  int out_mode, const onnx_activation *act_in, const onnx_activation *act)
+int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t mult,
+                       nn_dw_scratch *s)
 {
+    /* work: every output is ntaps multiply-adds (saturating: a huge plan is surely big) */
+    const double work = (double)c * (double)mult * (double)(p->oh * p->ow) * (double)p->ntaps;
+    s->tasks = onnx_tpool_tasks(onnx_ctx_tpool(ctx), c, work > 1e15 ? INT64_MAX : (int64_t)work);
+    s->stride = p->total + p->plane;
+    size_t n;
+    if (nn_mul_size((size_t)s->tasks, s->stride, &n) != 0)
+        return onnx_ctx_fail(ctx, "depthwise scratch overflows");
+    s->buf = nn_scratch_floats(ctx, n);
+    return s->buf ? 0 : -1;
+}
+
+typedef struct dw_job {
+    onnx_ctx *ctx;
+    const nn_phase_plan *p;
+    const nn_dw_scratch *s;
+    const nn_dw_io *io;
+    int64_t c, mult;
+    const float *w, *bias;
+    int in_mode, out_mode;
+    const onnx_activation *act_in, *act;
+} dw_job;
+
+/* Task i: its share of the input channels, in its own copy of the scratch. */
+static void dw_task(void *arg, int64_t i)
+{
+    const dw_job *j = arg;
+    const nn_phase_plan *p = j->p;
+    const nn_dw_io *io = j->io;
     const int64_t oh = p->oh, ow = p->ow, ld = p->ld, out_size = oh * ow;
     const int flat = ld != ow;
+    float *ph = j->s->buf + (size_t)i * j->s->stride, *tmp = ph + p->total;
+    memset(ph, 0, p->total * sizeof(float)); /* the borders: gathers write only the inside */
     const float *src[NN_PHASE_MAX_K * NN_PHASE_MAX_K];
     for (int64_t k = 0; k < p->ntaps; k++) src[k] = ph + p->tap_off[k];
-    for (int64_t ci = 0; ci < c; ci++) {
-        nn_phase_gather(p, io->x + ci * io->x_plane, ph, in_mode, act_in->alpha, act_in->beta);
-        onnx_ctx_prefetch_next(ctx, io->part0 + ci, io->parts);
-        for (int64_t mk = 0; mk < mult; mk++) {
-            const int64_t mo = ci * mult + mk;
-            const float *wk = w + mo * p->ntaps;
-            const float bv = bias ? bias[mo] : 0.0f;
+    int64_t c0, c1;
+    onnx_tpool_range(j->c, j->s->tasks, i, &c0, &c1);
+    for (int64_t ci = c0; ci < c1; ci++) {
+        nn_phase_gather(p, io->x + ci * io->x_plane, ph, j->in_mode, j->act_in->alpha,
+                        j->act_in->beta);
+        onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
+        for (int64_t mk = 0; mk < j->mult; mk++) {
+            const int64_t mo = ci * j->mult + mk;
+            const float *wk = j->w + mo * p->ntaps;
+            const float bv = j->bias ? j->bias[mo] : 0.0f;
             float *yp = io->y + mo * io->y_plane;
-            if (flat && out_mode) { /* Relu/Clip while compacting */
+            if (flat && j->out_mode) { /* Relu/Clip while compacting */
                 nn_k_dw_taps(tmp, src, wk, p->ntaps, bv, (oh - 1) * ld + ow);
-                nn_k_gather_block_act(yp, ow, tmp, ld, oh, ow, 1, out_mode, act->alpha, act->beta);
+                nn_k_gather_block_act(yp, ow, tmp, ld, oh, ow, 1, j->out_mode, j->act->alpha,
+                                      j->act->beta);
                 continue;
             }
             if (flat) {
@@ -49,9 +83,33 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp, 
                 nn_k_dw_taps(yp, src, wk, p->ntaps, bv, out_size);
             }
             if (io->res) nn_k_add_vec(yp, io->res + mo * io->y_plane, out_size);
-            nn_activation_run(act, yp, out_size);
+            nn_activation_run(j->act, yp, out_size);
         }
     }
+}
+
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s, const nn_dw_io *io,
+                  int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
+                  int out_mode, const onnx_activation *act_in, const onnx_activation *act)
+{
+    dw_job j = {.ctx = ctx,
+                .p = p,
+                .s = s,
+                .io = io,
+                .c = c,
+                .mult = mult,
+                .w = w,
+                .bias = bias,
+                .in_mode = in_mode,
+                .out_mode = out_mode,
+                .act_in = act_in,
+                .act = act};
+    const int tasks = c < s->tasks ? (int)c : s->tasks;
+    if (tasks <= 1) {
+        if (c > 0) dw_task(&j, 0);
+        return;
+    }
+    onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), tasks, dw_task, &j);
 }
 
 int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float *bias,
@@ -64,11 +122,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
     int in_mode, out_mode;
     if (nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode) != 0) return 0;
-    const int flat = p.ld != p.ow;
-    float *ph = nn_scratch_floats(ctx, p.total + (flat ? p.plane : 0));
-    if (!ph) return -1;
-    memset(ph, 0, p.total * sizeof(float));
-    float *tmp = flat ? ph + p.total : NULL; /* one output over whole rows */
+    nn_dw_scratch s;
+    if (nn_dw_scratch_make(ctx, &p, c, m / c, &s) != 0) return -1;
 
     const int64_t in_size = g->in[1] * g->in[2], out_size = p.oh * p.ow;
     for (int64_t b = 0; b < n; b++) {
@@ -79,7 +134,7 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                              .res = res ? res + b * m * out_size : NULL,
                              .part0 = b * c,
                              .parts = n * c};
-        nn_dw_planes(ctx, &p, ph, tmp, &io, c, m / c, w, bias, in_mode, out_mode, act_in, act);
+        nn_dw_planes(ctx, &p, &s, &io, c, m / c, w, bias, in_mode, out_mode, act_in, act);
     }
     return 1;
 }

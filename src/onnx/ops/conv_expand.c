@@ -104,10 +104,9 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
     size_t buf_n;
     if (nn_mul3_size((size_t)e_ch, (size_t)max_in, (size_t)in_w, &buf_n) != 0)
         return onnx_ctx_fail(ctx, "expansion band overflows");
-    const size_t ph_n = p.total, tmp_n = p.plane;
-    float *buf = nn_scratch_floats(ctx, buf_n), *ph = nn_scratch_floats(ctx, ph_n + tmp_n);
-    if (!buf || !ph) return -1;
-    float *tmp = ph + ph_n;
+    float *buf = nn_scratch_floats(ctx, buf_n);
+    nn_dw_scratch sc;
+    if (!buf || nn_dw_scratch_make(ctx, &p, e_ch, m / e_ch, &sc) != 0) return -1;
 
     for (int64_t b = 0; b < n; b++) {
         for (int64_t k = 0; k < bands; k++) {
@@ -119,8 +118,6 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             gb.pb[1] = a - lo;
             gb.pe[1] = hi - (e > a ? e : a);
             if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
-            /* the zeros of this band's padding: other bands wrote input there */
-            memset(ph, 0, p.total * sizeof(float));
             if (e > a && expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, a, e, we, wep, be,
                                      e_ch, buf) != 0)
                 return -1;
@@ -132,7 +129,8 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
                                  .res = res ? res + at : NULL,
                                  .part0 = (b * bands + k) * e_ch,
                                  .parts = n * bands * e_ch};
-            nn_dw_planes(ctx, &p, ph, tmp, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode, act_in,
+            /* (nn_dw_planes zeroes the phases: this band's padding, where others had input) */
+            nn_dw_planes(ctx, &p, &sc, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode, act_in,
                          act);
         }
     }

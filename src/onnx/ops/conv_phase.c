@@ -2,6 +2,8 @@
  * where each tap starts) and the gather of one input plane into them. */
 #include "conv_phase.h"
 
+#include <string.h>
+
 #include "nn_kernels.h"
 
 /* Distinct values of (i * d) mod s for i < k into ph[], and each i's index into ph. */
@@ -66,5 +68,17 @@ void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode
         if (b->rows > 0)
             nn_k_gather_block_act(ph + b->a0 * p->ld + b->b0, p->ld, x + b->src, p->src_row,
                                   b->rows, b->cols, p->src_col, mode, lo, hi);
+    }
+}
+
+void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0, int64_t nr,
+                     float *col, int64_t ld)
+{
+    for (int64_t ci = 0; ci < c_n; ci++, ph += p->total) {
+        for (int64_t k = 0; k < p->ntaps; k++, col += ld) {
+            const float *src = ph + p->tap_off[k] + r0 * p->ld;
+            if (p->ld == p->ow) memcpy(col, src, (size_t)(nr * p->ow) * sizeof(float));
+            else nn_k_gather_block(col, p->ow, src, p->ld, nr, p->ow, 1);
+        }
     }
 }

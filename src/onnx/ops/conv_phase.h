@@ -48,6 +48,11 @@ int nn_phase_plan_make(const nn_geom *g, nn_phase_plan *p);
 void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode, float lo,
                      float hi);
 
+/* im2col from phase planes: rows (c, tap) of col (ld floats apart), columns the outputs of
+ * output rows r0 .. r0 + nr; ph holds c_n channels' phase sets (p->total floats apart). */
+void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0, int64_t nr,
+                     float *col, int64_t ld);
+
 /* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */
 
 /* Gather modes (as nn_phase_gather) for a depthwise Conv's fused input activation, and for its
@@ -68,11 +73,27 @@ typedef struct nn_dw_io {
     int64_t part0, parts;
 } nn_dw_io;
 
+/* Per-task scratch of nn_dw_planes: `tasks` copies `stride` floats apart, each the phase
+ * planes (p->total floats) then one output over whole rows (p->plane floats) of the largest
+ * plan it will be used with. */
+typedef struct nn_dw_scratch {
+    float *buf;
+    size_t stride;
+    int tasks;
+} nn_dw_scratch;
+
+/* Sizes and allocates s for plan p (the largest of the calls to come) and c input channels of
+ * `mult` outputs each: one copy per task (onnx_tpool_tasks on the depthwise work). Returns 0,
+ * or -1 with the error set. */
+int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t mult,
+                       nn_dw_scratch *s);
+
 /* The depthwise convolution of c input planes of one image (channel multiplier mult, weights
  * w with p->ntaps per output channel) planned by p: y = act(conv(act_in(x)) + bias + res).
- * ph: p->total floats, zeroed before the first call with this plan; tmp: p->plane floats when
- * p->ld != p->ow (else unused). */
-void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, float *ph, float *tmp, const nn_dw_io *io,
+ * The channels are split over s->tasks tasks on the session's pool, each with its own copy
+ * of the scratch (zeroed here); every output is summed as on one thread, so the results do
+ * not depend on the thread count. */
+void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s, const nn_dw_io *io,
                   int64_t c, int64_t mult, const float *w, const float *bias, int in_mode,
                   int out_mode, const onnx_activation *act_in, const onnx_activation *act);
 

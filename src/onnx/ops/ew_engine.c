@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "../broadcast.h"
+#include "../threadpool.h"
 #include "inferd/half.h"
 
 int ew_half_to_float(onnx_ctx *ctx, const onnx_tensor *t, onnx_tensor *tmp)
@@ -53,15 +54,70 @@ int ew_check_inputs_same_type(onnx_ctx *ctx, int n)
     return 0;
 }
 
-int ew_broadcast_fill(onnx_tensor *out, int n, const onnx_tensor *const *in, ew_row_fn fn,
-                      const void *param)
+/* The collapsed iteration of ew_broadcast_fill: m axes (the last one the row), each
+ * operand's element strides on them (operand n is the output). */
+typedef struct ew_plan {
+    int n, m;
+    int64_t dims[ONNX_MAX_DIMS], st[EW_MAX_INPUTS + 1][ONNX_MAX_DIMS];
+    size_t esize[EW_MAX_INPUTS + 1];
+    const void *data[EW_MAX_INPUTS];
+    char *out;
+    int64_t total;
+    ew_row_fn fn;
+    const void *param;
+    int64_t chunk; /* elements per task */
+} ew_plan;
+
+/* Output elements [e0, e1) in row order; a range may start and end inside a row. */
+static void ew_fill_range(const ew_plan *pl, int64_t e0, int64_t e1)
+{
+    const int n = pl->n, m = pl->m;
+    const int64_t row = pl->dims[m - 1];
+    int64_t idx[ONNX_MAX_DIMS] = {0}, off[EW_MAX_INPUTS] = {0}, step[EW_MAX_INPUTS];
+    for (int k = 0; k < n; k++) step[k] = pl->st[k][m - 1];
+    int64_t r = e0 / row, col = e0 % row;
+    for (int a = m - 2; a >= 0; a--) { /* row r's position on the outer axes */
+        idx[a] = r % pl->dims[a];
+        r /= pl->dims[a];
+        for (int k = 0; k < n; k++) off[k] += idx[a] * pl->st[k][a];
+    }
+    const void *ptr[EW_MAX_INPUTS];
+    for (int64_t e = e0; e < e1;) {
+        const int64_t len = row - col < e1 - e ? row - col : e1 - e;
+        for (int k = 0; k < n; k++)
+            ptr[k] = (const char *)pl->data[k] + (size_t)(off[k] + col * step[k]) * pl->esize[k];
+        pl->fn(pl->out + (size_t)e * pl->esize[n], ptr, step, len, pl->param);
+        e += len;
+        col = 0;
+        /* advance the outer counters (axes 0..m-2) */
+        for (int a = m - 2; a >= 0; a--) {
+            for (int k = 0; k < n; k++) off[k] += pl->st[k][a];
+            if (++idx[a] < pl->dims[a]) break;
+            for (int k = 0; k < n; k++) off[k] -= pl->st[k][a] * pl->dims[a];
+            idx[a] = 0;
+        }
+    }
+}
+
+static void ew_fill_task(void *arg, int64_t i)
+{
+    const ew_plan *pl = arg;
+    const int64_t e0 = i * pl->chunk, e1 = e0 + pl->chunk < pl->total ? e0 + pl->chunk : pl->total;
+    ew_fill_range(pl, e0, e1);
+}
+
+/* Tasks start on 64-element boundaries: no two threads write one cache line. */
+#define EW_TASK_ALIGN 64
+
+int ew_broadcast_fill_on(onnx_tpool *pool, onnx_tensor *out, int n, const onnx_tensor *const *in,
+                         ew_row_fn fn, const void *param)
 {
     if (n < 1 || n > EW_MAX_INPUTS) return -1;
     int64_t total = onnx_tensor_numel(out);
     if (total == 0) return 0;
     /* strides[k][a]: input k's element stride on output axis a; operand n is the output */
-    int64_t strides[EW_MAX_INPUTS + 1][ONNX_MAX_DIMS], dims[ONNX_MAX_DIMS];
-    size_t esize[EW_MAX_INPUTS + 1];
+    int64_t strides[EW_MAX_INPUTS + 1][ONNX_MAX_DIMS];
+    ew_plan pl = {.n = n, .out = out->data, .total = total, .fn = fn, .param = param};
     int r = out->ndim;
     for (int k = 0; k < n; k++) {
         if (in[k]->ndim > r) return -1;
@@ -70,54 +126,54 @@ int ew_broadcast_fill(onnx_tensor *out, int n, const onnx_tensor *const *in, ew_
             if (d != 1 && d != out->dims[r - in[k]->ndim + a]) return -1;
         }
         onnx_broadcast_strides(in[k], r, out->dims, strides[k]);
-        esize[k] = inferd_dtype_size(in[k]->dtype);
+        pl.esize[k] = inferd_dtype_size(in[k]->dtype);
+        pl.data[k] = in[k]->data;
     }
     onnx_tensor_strides(out, strides[n]);
-    esize[n] = inferd_dtype_size(out->dtype);
+    pl.esize[n] = inferd_dtype_size(out->dtype);
 
     /* Drop size-1 axes and merge an axis into the next inner one when every operand steps
      * over the inner axis exactly (stride[a] == stride[a+1] * dims[a+1], true for 0 too). */
     int m = 0;
-    int64_t st[EW_MAX_INPUTS + 1][ONNX_MAX_DIMS];
     for (int a = 0; a < r; a++) {
         if (out->dims[a] == 1) continue;
         if (m > 0) {
             int merge = 1;
             for (int k = 0; k <= n && merge; k++)
-                if (st[k][m - 1] != strides[k][a] * out->dims[a]) merge = 0;
+                if (pl.st[k][m - 1] != strides[k][a] * out->dims[a]) merge = 0;
             if (merge) {
-                dims[m - 1] *= out->dims[a];
-                for (int k = 0; k <= n; k++) st[k][m - 1] = strides[k][a];
+                pl.dims[m - 1] *= out->dims[a];
+                for (int k = 0; k <= n; k++) pl.st[k][m - 1] = strides[k][a];
                 continue;
             }
         }
-        dims[m] = out->dims[a];
-        for (int k = 0; k <= n; k++) st[k][m] = strides[k][a];
+        pl.dims[m] = out->dims[a];
+        for (int k = 0; k <= n; k++) pl.st[k][m] = strides[k][a];
         m++;
     }
     if (m == 0) { /* a single element */
-        dims[0] = 1;
-        for (int k = 0; k <= n; k++) st[k][0] = 1;
+        pl.dims[0] = 1;
+        for (int k = 0; k <= n; k++) pl.st[k][0] = 1;
         m = 1;
     }
-
-    int64_t row = dims[m - 1], step[EW_MAX_INPUTS];
-    for (int k = 0; k < n; k++) step[k] = st[k][m - 1];
-    int64_t idx[ONNX_MAX_DIMS] = {0}, off[EW_MAX_INPUTS] = {0};
-    const void *ptr[EW_MAX_INPUTS];
-    char *o = out->data;
-    for (int64_t done = 0; done < total; done += row) {
-        for (int k = 0; k < n; k++) ptr[k] = (const char *)in[k]->data + (size_t)off[k] * esize[k];
-        fn(o + (size_t)done * esize[n], ptr, step, row, param);
-        /* advance the outer counters (axes 0..m-2) */
-        for (int a = m - 2; a >= 0; a--) {
-            for (int k = 0; k < n; k++) off[k] += st[k][a];
-            if (++idx[a] < dims[a]) break;
-            for (int k = 0; k < n; k++) off[k] -= st[k][a] * dims[a];
-            idx[a] = 0;
-        }
+    pl.m = m;
+    const int64_t units = (total + EW_TASK_ALIGN - 1) / EW_TASK_ALIGN;
+    int fixed = 1; /* a string tensor's elements are not at fixed offsets (size 0) */
+    for (int k = 0; k <= n; k++) fixed &= pl.esize[k] != 0;
+    const int tasks = fixed ? onnx_tpool_tasks(pool, units, total) : 1;
+    if (tasks <= 1) {
+        ew_fill_range(&pl, 0, total);
+        return 0;
     }
+    pl.chunk = (units + tasks - 1) / tasks * EW_TASK_ALIGN;
+    onnx_tpool_parallel_for(pool, (total + pl.chunk - 1) / pl.chunk, ew_fill_task, &pl);
     return 0;
+}
+
+int ew_broadcast_fill(onnx_tensor *out, int n, const onnx_tensor *const *in, ew_row_fn fn,
+                      const void *param)
+{
+    return ew_broadcast_fill_on(NULL, out, n, in, fn, param);
 }
 
 int ew_broadcast_run(onnx_ctx *ctx, int n, const onnx_tensor *const *in, inferd_dtype out_dtype,
@@ -165,7 +221,7 @@ int ew_broadcast_run(onnx_ctx *ctx, int n, const onnx_tensor *const *in, inferd_
         if (!wide_out.data) return -1;
         dst = &wide_out;
     }
-    if (ew_broadcast_fill(dst, n, use, fn, param) < 0)
+    if (ew_broadcast_fill_on(onnx_ctx_tpool(ctx), dst, n, use, fn, param) < 0)
         return onnx_ctx_fail(ctx, "internal broadcast error");
     if (dst != out) ew_float_to_half_store(out->data, dst->data, (size_t)onnx_tensor_numel(out));
     return 0;

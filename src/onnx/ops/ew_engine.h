@@ -29,6 +29,13 @@ int ew_broadcast_run(onnx_ctx *ctx, int n, const onnx_tensor *const *in, inferd_
  * broadcast to out's shape (no error is set: the caller reports it). */
 int ew_broadcast_fill(onnx_tensor *out, int n, const onnx_tensor *const *in, ew_row_fn fn,
                       const void *param);
+/* The same on the threads of pool (NULL: the caller's only) when the output is large enough
+ * (onnx_tpool_tasks): tasks own 64-element-aligned ranges of the output in row order, so fn
+ * must compute each element on its own (every row kernel does); the results are those of one
+ * thread. ew_broadcast_run uses the session's pool. */
+struct onnx_tpool;
+int ew_broadcast_fill_on(struct onnx_tpool *pool, onnx_tensor *out, int n,
+                         const onnx_tensor *const *in, ew_row_fn fn, const void *param);
 
 /* float16 support: operators compute FP16 in float32. ew_half_to_float copies t (FP16) into
  * *tmp as an FP32 tensor whose data lives in scratch memory; returns 0 or -1 (error set).

@@ -2,6 +2,7 @@
  * checked sizes, bias + fused activation. */
 #include "nn_common.h"
 #include "nn_kernels.h"
+#include "../threadpool.h"
 
 #include <string.h>
 
@@ -33,6 +34,51 @@ int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *ac
         return onnx_ctx_fail(ctx, "unknown fused activation '%s'",
                              onnx_attr_string(node, "inferd_activation", "?"));
     return 0;
+}
+
+typedef struct rows_job {
+    nn_rows_fn fn;
+    void *arg;
+    int64_t rows, tasks;
+} rows_job;
+
+static void rows_task(void *arg, int64_t i)
+{
+    const rows_job *j = arg;
+    int64_t r0, r1;
+    onnx_tpool_range(j->rows, j->tasks, i, &r0, &r1);
+    j->fn(j->arg, r0, r1);
+}
+
+void nn_parallel_rows(onnx_ctx *ctx, int64_t rows, int64_t work, nn_rows_fn fn, void *arg)
+{
+    if (rows <= 0) return;
+    onnx_tpool *pool = onnx_ctx_tpool(ctx);
+    const int tasks = onnx_tpool_tasks(pool, rows, work);
+    if (tasks <= 1) {
+        fn(arg, 0, rows);
+        return;
+    }
+    rows_job j = {.fn = fn, .arg = arg, .rows = rows, .tasks = tasks};
+    onnx_tpool_parallel_for(pool, tasks, rows_task, &j);
+}
+
+typedef struct mean_rows_job {
+    float *y;
+    const float *x;
+    int64_t size;
+} mean_rows_job;
+
+static void mean_rows_range(void *arg, int64_t r0, int64_t r1)
+{
+    const mean_rows_job *j = arg;
+    nn_k_sum_rows(j->y + r0, j->x + r0 * j->size, r1 - r0, j->size, 1.0 / (double)j->size);
+}
+
+void nn_mean_rows(onnx_ctx *ctx, float *y, const float *x, int64_t rows, int64_t size)
+{
+    mean_rows_job j = {.y = y, .x = x, .size = size};
+    nn_parallel_rows(ctx, rows, rows * size, mean_rows_range, &j);
 }
 
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n)

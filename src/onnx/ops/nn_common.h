@@ -78,6 +78,17 @@ float *nn_scratch_floats(onnx_ctx *ctx, size_t n);
 /* Reads the node's fused activation; returns 0, or onnx_ctx_fail(...) if it is unknown. */
 int nn_activation_read(onnx_ctx *ctx, const onnx_node *node, onnx_activation *act);
 
+/* A range of rows [r0, r1) of an operator's work, for nn_parallel_rows. */
+typedef void (*nn_rows_fn)(void *arg, int64_t r0, int64_t r1);
+/* fn over rows [0, rows), cut into one contiguous range per thread of the session's pool
+ * when `work` (elements or multiply-adds in all) is large enough (onnx_tpool_tasks), else in
+ * one call on this thread. Rows must be independent: results do not depend on the split. */
+void nn_parallel_rows(onnx_ctx *ctx, int64_t rows, int64_t work, nn_rows_fn fn, void *arg);
+
+/* y[r] = the mean of row r of x (rows of `size` floats), r < rows: nn_k_sum_rows (16 double
+ * partial sums per row) split over the session's pool. GlobalAveragePool and SqueezeExcite. */
+void nn_mean_rows(onnx_ctx *ctx, float *y, const float *x, int64_t rows, int64_t size);
+
 /* onnx_activation_apply with an int64_t count (the nn operators' sizes). */
 void nn_activation_run(const onnx_activation *act, float *y, int64_t n);
 

@@ -67,6 +67,8 @@ int nn_batchnorm_run(onnx_ctx *ctx)
          (onnx_ctx_num_outputs(ctx) > 4 && onnx_ctx_output_wanted(ctx, 4))))
         return onnx_ctx_unsupported(ctx, "saved_mean/saved_var outputs are not produced");
 
+    onnx_activation act; /* a following Relu etc. fused in (fuse.c): applied per plane */
+    if (nn_activation_read(ctx, node, &act) != 0) return -1;
     onnx_tensor *y = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!y) return -1;
     const float *sc = scale->data, *bv = bias->data, *mv = mean->data, *vv = var->data;
@@ -117,6 +119,7 @@ int nn_batchnorm_run(onnx_ctx *ctx)
                 const float *ap = a + ci * s, *bp = b + ci * s;
                 for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * ap[j] + bp[j];
             }
+            nn_activation_run(&act, yp, s);
         }
     }
     if (training) {

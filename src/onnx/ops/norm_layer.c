@@ -45,6 +45,20 @@ static int ln_param_map(onnx_ctx *ctx, const onnx_tensor *p, const onnx_tensor *
     return 0;
 }
 
+typedef struct ln_rows_job {
+    float *y, *mean, *inv_std;
+    const float *x, *sc, *bv;
+    int64_t cols;
+    float eps;
+} ln_rows_job;
+
+static void ln_rows_range(void *arg, int64_t r0, int64_t r1)
+{
+    const ln_rows_job *j = arg;
+    nn_k_layer_norm(j->y + r0 * j->cols, j->x + r0 * j->cols, r1 - r0, j->cols, j->sc, j->bv,
+                    j->eps, j->mean ? j->mean + r0 : NULL, j->inv_std ? j->inv_std + r0 : NULL);
+}
+
 int nn_layernorm_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -87,8 +101,16 @@ int nn_layernorm_run(onnx_ctx *ctx)
     const float *xd = x->data, *sc = scale->data, *bv = bias ? bias->data : NULL;
     float *yd = y->data;
     float *mean = mean_t ? mean_t->data : NULL, *inv_std = inv_t ? inv_t->data : NULL;
-    if (!smap && !bmap) { /* Scale and B laid out like a row: the vectorized kernel */
-        nn_k_layer_norm(yd, xd, rows, cols, sc, bv, eps, mean, inv_std);
+    if (!smap && !bmap) { /* Scale and B laid out like a row: vectorized, split over threads */
+        ln_rows_job j = {.y = yd,
+                         .mean = mean,
+                         .inv_std = inv_std,
+                         .x = xd,
+                         .sc = sc,
+                         .bv = bv,
+                         .cols = cols,
+                         .eps = eps};
+        nn_parallel_rows(ctx, rows, rows * cols, ln_rows_range, &j);
         return 0;
     }
     for (int64_t r = 0; r < rows; r++) { /* broadcast Scale or B: plain loops through the maps */

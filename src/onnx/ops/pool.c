@@ -8,6 +8,7 @@
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "../threadpool.h"
 
 typedef enum pool_mode { POOL_AVG, POOL_LP } pool_mode;
 
@@ -125,13 +126,11 @@ static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes, 
 /* float32, 1-2 spatial dims, no dilation, no Indices: per output row, the maximum over the
  * window's input rows (contiguous, vectorized) into a row with -inf in the padding, then the
  * maximum over each output's columns of that row. */
-static int maxpool_f32_rows(onnx_ctx *ctx, const float *x, float *y, int64_t planes,
-                            const nn_geom *g, const pool_tabs *pt)
+static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t planes, const nn_geom *g,
+                             const pool_tabs *pt)
 {
     const int64_t iw = g->in[2], ow = g->out[2], kw = g->k[2], sw = g->s[2], pl = g->pb[2];
     const int64_t len = (ow - 1) * sw + kw; /* row[q] is input column q - pl */
-    float *row = nn_scratch_floats(ctx, (size_t)len);
-    if (!row) return -1;
     const int64_t q1 = pl + iw < len ? pl + iw : len, ncols = q1 > pl ? q1 - pl : 0;
     for (int64_t q = 0; q < len; q++) row[q] = -INFINITY; /* the padding stays -inf */
     const int64_t in_size = nn_geom_in_size(g);
@@ -149,6 +148,60 @@ static int maxpool_f32_rows(onnx_ctx *ctx, const float *x, float *y, int64_t pla
             nn_k_max_window(y, row, ow, kw, sw);
         }
     }
+}
+
+/* The float32 pools without Indices, over the session's pool: tasks take ranges of planes
+ * (each plane's outputs are computed as on one thread). */
+typedef enum pool_kernel { POOL_K_MAX_ROWS, POOL_K_MAX_VALUES, POOL_K_WINDOW } pool_kernel;
+
+typedef struct pool_job {
+    pool_kernel kernel;
+    const float *x;
+    float *y;
+    int64_t planes, tasks;
+    const nn_geom *g;
+    const pool_tabs *pt;
+    float *rows; /* POOL_K_MAX_ROWS: one row of row_len floats per task */
+    int64_t row_len;
+    pool_mode mode;
+    int include_pad;
+    float p;
+} pool_job;
+
+static void pool_f32(const float *x, float *y, int64_t planes, const nn_geom *g,
+                     const pool_tabs *pt, pool_mode mode, int include_pad, float p);
+
+static void pool_task(void *arg, int64_t i)
+{
+    const pool_job *j = arg;
+    int64_t p0, p1;
+    onnx_tpool_range(j->planes, j->tasks, i, &p0, &p1);
+    const float *x = j->x + p0 * nn_geom_in_size(j->g);
+    float *y = j->y + p0 * nn_geom_out_size(j->g);
+    switch (j->kernel) {
+    case POOL_K_MAX_ROWS:
+        maxpool_f32_rows(j->rows + i * j->row_len, x, y, p1 - p0, j->g, j->pt);
+        break;
+    case POOL_K_MAX_VALUES: maxpool_f32_values(x, y, p1 - p0, j->g, j->pt); break;
+    case POOL_K_WINDOW: pool_f32(x, y, p1 - p0, j->g, j->pt, j->mode, j->include_pad, j->p); break;
+    }
+}
+
+static int pool_f32_run(onnx_ctx *ctx, pool_job *j)
+{
+    onnx_tpool *pool = onnx_ctx_tpool(ctx);
+    const double work =
+        (double)j->planes * (double)nn_geom_out_size(j->g) * (double)nn_geom_k_size(j->g);
+    j->tasks = onnx_tpool_tasks(pool, j->planes, work > 1e15 ? INT64_MAX : (int64_t)work);
+    if (j->kernel == POOL_K_MAX_ROWS) {
+        const nn_geom *g = j->g;
+        size_t n;
+        j->row_len = (g->out[2] - 1) * g->s[2] + g->k[2];
+        if (nn_mul_size((size_t)j->tasks, (size_t)j->row_len, &n) != 0)
+            return onnx_ctx_fail(ctx, "pooling scratch overflows");
+        if (!(j->rows = nn_scratch_floats(ctx, n))) return -1;
+    }
+    onnx_tpool_parallel_for(pool, j->tasks, pool_task, j);
     return 0;
 }
 
@@ -184,12 +237,15 @@ int nn_maxpool_run(onnx_ctx *ctx)
     int64_t *id = ind ? ind->data : NULL;
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
-    if (x->dtype == INFERD_DTYPE_FP32 && !id && g.nsp <= 2 && g.d[1] == 1 && g.d[2] == 1 &&
-        g.pb[2] >= 0)
-        return maxpool_f32_rows(ctx, x->data, y->data, planes, &g, &pt);
     if (x->dtype == INFERD_DTYPE_FP32 && !id) {
-        maxpool_f32_values(x->data, y->data, planes, &g, &pt);
-        return 0;
+        pool_job j = {.kernel = POOL_K_MAX_VALUES,
+                      .x = x->data,
+                      .y = y->data,
+                      .planes = planes,
+                      .g = &g,
+                      .pt = &pt};
+        if (g.nsp <= 2 && g.d[1] == 1 && g.d[2] == 1 && g.pb[2] >= 0) j.kernel = POOL_K_MAX_ROWS;
+        return pool_f32_run(ctx, &j);
     }
     switch (x->dtype) {
     case INFERD_DTYPE_FP32: maxpool_f32(x->data, y->data, id, planes, &g, &pt, (int)order); break;
@@ -280,8 +336,16 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     }
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
-    pool_f32(x->data, y->data, x->dims[0] * x->dims[1], &g, &pt, mode, include_pad, p);
-    return 0;
+    pool_job j = {.kernel = POOL_K_WINDOW,
+                  .x = x->data,
+                  .y = y->data,
+                  .planes = x->dims[0] * x->dims[1],
+                  .g = &g,
+                  .pt = &pt,
+                  .mode = mode,
+                  .include_pad = include_pad,
+                  .p = p};
+    return pool_f32_run(ctx, &j);
 }
 
 int nn_avgpool_run(onnx_ctx *ctx)

@@ -41,7 +41,7 @@ static int global_pool_run(onnx_ctx *ctx, global_mode mode)
     }
     const float *xd = x->data;
     if (mode == GLOBAL_AVG) {
-        nn_k_sum_rows(y, xd, planes, size, 1.0 / (double)size);
+        nn_mean_rows(ctx, y, xd, planes, size);
         return 0;
     }
     for (int64_t pl = 0; pl < planes; pl++) {

@@ -60,6 +60,19 @@ static void softmax_block(softmax_kind kind, const float *x, float *y, int64_t n
     }
 }
 
+typedef struct softmax_rows_job {
+    float *y;
+    const float *x;
+    int64_t n;
+    int log;
+} softmax_rows_job;
+
+static void softmax_rows_range(void *arg, int64_t r0, int64_t r1)
+{
+    const softmax_rows_job *j = arg;
+    nn_k_softmax_rows(j->y + r0 * j->n, j->x + r0 * j->n, r1 - r0, j->n, j->log);
+}
+
 static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -92,8 +105,9 @@ static int softmax_run(onnx_ctx *ctx, softmax_kind kind)
     if (!mx) return -1;
     const float *xd = x->data;
     float *yd = y->data;
-    if (inner == 1 && kind != HARDMAX) { /* contiguous rows: one vectorized kernel call */
-        nn_k_softmax_rows(yd, xd, outer, n, kind == LOG_SOFTMAX);
+    if (inner == 1 && kind != HARDMAX) { /* contiguous rows: vectorized, split over threads */
+        softmax_rows_job j = {.y = yd, .x = xd, .n = n, .log = kind == LOG_SOFTMAX};
+        nn_parallel_rows(ctx, outer, outer * n, softmax_rows_range, &j);
         return 0;
     }
     for (int64_t o = 0; o < outer; o++)

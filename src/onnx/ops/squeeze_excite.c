@@ -32,6 +32,20 @@ static void se_dense(float *out, const float *in, const float *w, const float *b
     onnx_activation_apply(act, out, (size_t)(rows * m));
 }
 
+/* The gate: plane p of Y = s[p] * plane p of X, for planes [p0, p1). */
+typedef struct se_scale_job {
+    float *y;
+    const float *x, *s;
+    int64_t hw;
+} se_scale_job;
+
+static void se_scale_range(void *arg, int64_t p0, int64_t p1)
+{
+    const se_scale_job *j = arg;
+    for (int64_t p = p0; p < p1; p++)
+        nn_k_scale(j->y + p * j->hw, j->x + p * j->hw, j->s[p], j->hw);
+}
+
 int nn_squeeze_excite_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -63,11 +77,10 @@ int nn_squeeze_excite_run(onnx_ctx *ctx)
     float *g = nn_scratch_floats(ctx, floats);
     if (!g) return -1;
     float *a = g + planes, *s = a + n * r;
-    nn_k_sum_rows(g, x->data, planes, hw, 1.0 / (double)hw);
+    nn_mean_rows(ctx, g, x->data, planes, hw);
     se_dense(a, g, w1->data, b1 ? b1->data : NULL, n, r, c, &act);
     se_dense(s, a, w2->data, b2 ? b2->data : NULL, n, c, r, &gate);
-    const float *xd = x->data;
-    float *y = yt->data;
-    for (int64_t p = 0; p < planes; p++) nn_k_scale(y + p * hw, xd + p * hw, s[p], hw);
+    se_scale_job j = {.y = yt->data, .x = x->data, .s = s, .hw = hw};
+    nn_parallel_rows(ctx, planes, numel, se_scale_range, &j);
     return 0;
 }

@@ -80,6 +80,13 @@ int onnx_run_pad(onnx_ctx *ctx)
         dims[k] = d;
         total += d;
     }
+    int none = 1; /* no pads at all (DenseNet's before each AveragePool): a view of X */
+    for (int k = 0; k < 2 * r; k++)
+        if (all[k]) none = 0;
+    if (none) {
+        if (!onnx_ctx_output_wanted(ctx, 0)) return 0;
+        return onnx_ctx_alias_output(ctx, 0, 0, r, dims) ? 0 : -1;
+    }
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, r, dims);
     if (!y) return -1;
     int64_t numel = onnx_tensor_numel(y);
@@ -101,6 +108,10 @@ int onnx_run_pad(onnx_ctx *ctx)
     char *out = y->data;
     const char *src = x->data;
     int64_t last = dims[r - 1];
+    /* output columns [lo, hi) of a row inside X are one contiguous run of X's row */
+    const int64_t lo = all[r - 1] < 0 ? 0 : all[r - 1] > last ? last : all[r - 1];
+    int64_t hi = all[r - 1] + x->dims[r - 1];
+    hi = hi < lo ? lo : hi > last ? last : hi;
     for (int64_t done = 0; done < numel; done += last) {
         int64_t base = 0;
         int outside = 0;
@@ -109,6 +120,12 @@ int onnx_run_pad(onnx_ctx *ctx)
             else base += mk[k][c[k]] * xs[k];
         }
         for (int64_t o = 0; o < last; o++, out += es) {
+            if (o == lo && !outside && hi > lo) {
+                memcpy(out, src + (base + mk[r - 1][o]) * (int64_t)es, (size_t)(hi - lo) * es);
+                out += (hi - lo - 1) * (int64_t)es;
+                o = hi - 1;
+                continue;
+            }
             int64_t s = outside ? -1 : mk[r - 1][o];
             memcpy(out, s < 0 ? (const char *)value : src + (base + s) * (int64_t)es, es);
         }

@@ -51,6 +51,16 @@ def gemm_act(act, attrs=None):
     return nodes, [const("W", (5, 6)), const("C", (5,))], ("x", [3, 6]), ["g"]
 
 
+def bn_act(act, attrs=None):
+    """DenseNet's pre-activation: BatchNormalization (not after a Conv) -> activation."""
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "s", "bb", "m", "v"], ["n"], epsilon=1e-3),
+        helper.make_node(act, ["n"], ["y"], **(attrs or {})),
+    ]
+    inits = [const("s", (4,)), const("bb", (4,)), const("m", (4,)), const("v", (4,), positive=True)]
+    return nodes, inits, ("x", [2, 4, 5, 3]), ["n"]
+
+
 def scalar(name, v):
     return numpy_helper.from_array(np.array(v, np.float32), name)
 
@@ -172,6 +182,8 @@ CASES = {
                                                    numpy_helper.from_array(np.array(0.7, np.float32), "hi")],
                                 act_inputs=["n", "lo", "hi"]),
     "conv_bn_leaky": conv_bn_act("LeakyRelu", {"alpha": 0.2}),
+    "bn_relu": bn_act("Relu"),
+    "bn_leaky": bn_act("LeakyRelu", {"alpha": 0.3}),
     "matmul_add_relu": matmul_add_act("Relu"),
     "matmul_add_sigmoid": matmul_add_act("Sigmoid"),
     "matmul_add_tanh": matmul_add_act("Tanh"),
@@ -190,7 +202,7 @@ CASES = {
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs):

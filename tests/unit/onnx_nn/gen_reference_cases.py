@@ -77,6 +77,40 @@ save('conv1d_g2', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[2],
 x = F(1, 4, 5, 6, 7); w = F(4, 1, 3, 3, 3); b = F(4)
 y = torch.nn.functional.conv3d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), (1, 2, 1), 1, 1, 4).numpy()
 save('conv3d_dw', [helper.make_node('Conv', ['x', 'w', 'b'], ['y'], strides=[1, 2, 1], pads=[1] * 6, group=4)], [('x', x)], [('y', y)], [('w', w), ('b', b)])
+# 3-D Conv by depth slices (conv_depth.c): depth strides, dilations and asymmetric pads (taps
+# on depth padding skipped, an output depth fed by no tap), groups, W as an input (weights
+# rearranged per run), a residual + Relu, a 1-deep kernel, and a 17-wide one (declined: im2col)
+for (c, m, g, n, dhw, k, s, p, d, w_in, res) in [
+    (3, 8, 1, 2, (6, 9, 10), (3, 7, 7), (1, 2, 2), (1, 3, 3, 1, 3, 3), (1, 1, 1), False, False),
+    (4, 6, 1, 1, (7, 8, 9), (3, 3, 3), (2, 1, 2), (2, 1, 0, 0, 1, 1), (2, 1, 1), False, True),
+    (6, 4, 2, 2, (4, 5, 6), (2, 3, 3), (3, 1, 1), (3, 1, 1, 3, 1, 1), (1, 2, 1), True, False),
+    (4, 5, 1, 1, (3, 6, 6), (1, 3, 3), (1, 1, 1), (0, 1, 1, 0, 1, 1), (1, 1, 1), False, True),
+    (3, 4, 1, 1, (3, 4, 20), (2, 1, 17), (1, 1, 1), (1, 0, 0, 0, 0, 0), (1, 1, 1), False, False),
+    ]:
+    x = F(n, c, *dhw); w = F(m, c // g, *k); b = F(m)
+    xt = torch.nn.functional.pad(torch.from_numpy(x), (p[2], p[5], p[1], p[4], p[0], p[3]))
+    y = torch.nn.functional.conv3d(xt, torch.from_numpy(w), torch.from_numpy(b), s, 0, d, g).numpy()
+    name = f'conv3d_c{c}m{m}g{g}_k{"".join(map(str, k))}_s{"".join(map(str, s))}_d{"".join(map(str, d))}'
+    nodes = [helper.make_node('Conv', ['x', 'w', 'b'], ['t' if res else 'y'], kernel_shape=list(k), strides=list(s), pads=list(p), dilations=list(d), group=g)]
+    ins, inits = [('x', x)], [('b', b)]
+    (ins if w_in else inits).append(('w', w))
+    if res:
+        r = F(*y.shape)
+        nodes += [helper.make_node('Add', ['t', 'r'], ['u']), helper.make_node('Relu', ['u'], ['y'])]
+        ins.append(('r', r))
+        y = np.maximum(y + r, 0)
+    save(name + ('_res_relu' if res else '') + ('_w_input' if w_in else ''), nodes, ins, [('y', y.astype(np.float32))], inits)
+# Pad with no pads (a view of X, DenseNet's before each AveragePool) feeding a pool, and
+# constant / reflect pads with a crop on the last axis (rows copied as runs)
+x = F(1, 3, 6, 6)
+y = x.reshape(1, 3, 3, 2, 3, 2).mean(axis=(3, 5))
+save('pad_none_avgpool', [helper.make_node('Pad', ['x', 'p'], ['t'], mode='constant'), helper.make_node('AveragePool', ['t'], ['y'], kernel_shape=[2, 2], strides=[2, 2])],
+     [('x', x)], [('y', y)], [('p', np.zeros(8, np.int64))])
+for mode in ('constant', 'reflect'):
+    x = F(2, 3, 5, 7)
+    y = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 2)), mode=mode)[..., 1:]
+    save(f'pad_{mode}_crop_last', [helper.make_node('Pad', ['x', 'p'], ['y'], mode=mode)], [('x', x)], [('y', np.ascontiguousarray(y))],
+         [('p', np.array([0, 1, 2, -1, 0, 0, 1, 2], np.int64))])
 # SAME_UPPER / SAME_LOWER with stride 2 on even input (asymmetric pads)
 for ap in ['SAME_UPPER', 'SAME_LOWER']:
     x = F(1, 3, 8, 8); w = F(4, 3, 3, 3)

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Conv weights the model keeps only packed (the plain copy freed at load, docs/onnx-runtime.md
+"Our GEMM"): every Conv path still gives the right answer against numpy: the GEMM paths
+(1x1, im2col, grouped), and those that read plain weights and so unpack them per run (by taps:
+small weights, wide output; Winograd over more than 256 x 256 channels at 512+ tiles). A
+weight another node also reads (here a graph output and an Add) keeps its data.
+Usage: test_onnx_packed_weights.py PATH/TO/inferd-onnx"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(5)
+
+
+def conv_ref(x, w, b, pad, group=1):
+    """Direct convolution in float64 (stride 1)."""
+    n, c, h, wd = x.shape
+    m, cg, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    y = np.zeros((n, m, oh, ow))
+    mg = m // group
+    for g in range(group):
+        xs = xp[:, g * cg:(g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                y[:, g * mg:(g + 1) * mg] += np.einsum(
+                    "nchw,mc->nmhw", xs[:, :, i:i + oh, j:j + ow], w[g * mg:(g + 1) * mg, :, i, j])
+    return y + b.reshape(1, -1, 1, 1)
+
+
+def case(xshape, wshape, pad, group=1, share=False):
+    w = (RNG.standard_normal(wshape) / np.sqrt(np.prod(wshape[1:]))).astype(np.float32)
+    b = RNG.standard_normal(wshape[0]).astype(np.float32)
+    k = wshape[2]
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], kernel_shape=[k, k],
+                              pads=[pad] * 4, group=group)]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if share:  # W read by another node and a graph output too: its data must stay
+        nodes.append(helper.make_node("Add", ["W", "W"], ["w2"]))
+        outputs += [helper.make_tensor_value_info("w2", TensorProto.FLOAT, None),
+                    helper.make_tensor_value_info("W", TensorProto.FLOAT, None)]
+    graph = helper.make_graph(
+        nodes, "packed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, xshape)], outputs,
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    return graph, w, b, pad, group, share
+
+
+CASES = {
+    "pointwise": case([1, 40, 17, 19], [36, 40, 1, 1], 0),
+    "im2col_5x5": case([2, 12, 21, 23], [20, 12, 5, 5], 2),
+    "grouped": case([1, 24, 15, 15], [32, 6, 3, 3], 1, group=4),
+    "taps_wide": case([1, 4, 30, 260], [8, 4, 3, 3], 1),
+    "winograd_3x3": case([1, 32, 20, 20], [32, 32, 3, 3], 1),
+    "winograd_per_run": case([8, 260, 16, 16], [264, 260, 3, 3], 1),
+    "shared_weight": case([1, 40, 9, 9], [36, 40, 3, 3], 1, share=True),
+}
+
+
+def main():
+    tool = sys.argv[1]
+    failed = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, (graph, w, b, pad, group, share) in CASES.items():
+            model, x_path = os.path.join(d, name + ".onnx"), os.path.join(d, name + ".npy")
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+            xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
+            x = RNG.standard_normal(xshape).astype(np.float32)
+            np.save(x_path, x)
+            out = os.path.join(d, name)
+            os.mkdir(out)
+            r = subprocess.run([tool, "run", model, "--input", "x=" + x_path, "--output-dir", out],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                failed.append("%s: %s" % (name, r.stderr.strip()))
+                continue
+            y = np.load(os.path.join(out, "y.npy"))
+            ref = conv_ref(x, w, b, pad, group)
+            err = np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-6)
+            if y.shape != ref.shape or not err < 1e-5:
+                failed.append("%s: relative error %g" % (name, err))
+            if share:
+                if not np.array_equal(np.load(os.path.join(out, "W.npy")), w):
+                    failed.append("%s: the shared weight lost its data" % name)
+                if not np.array_equal(np.load(os.path.join(out, "w2.npy")), w + w):
+                    failed.append("%s: the other reader got wrong data" % name)
+            print("%-18s %s ok" % (name, "x".join(map(str, y.shape))))
+    for f in failed:
+        print("FAIL", f)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Operators that split their work over the session's thread pool (depthwise Conv, with and
+without the fused expansion; unary and broadcast elementwise passes; MaxPool, AveragePool,
+GlobalAveragePool; Softmax, LayerNorm; SqueezeExcite) give bit for bit the outputs of one thread
+at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
+enough to pass the pool's size threshold and odd, so ranges end inside rows and planes; a
+small case checks the inline path. A few are also checked against numpy.
+Usage: test_onnx_thread_ops.py PATH/TO/inferd-onnx"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(11)
+
+
+def const(name, shape):
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32), name)
+
+
+def depthwise(c, hw, k, stride, act="Clip"):
+    """Depthwise Conv (+ bias, Clip fused)."""
+    p = k // 2
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=c, kernel_shape=[k, k],
+                              pads=[p, p, p, p], strides=[stride, stride]),
+             helper.make_node(act, ["c", "lo", "hi"] if act == "Clip" else ["c"], ["y"])]
+    inits = [const("W", (c, 1, k, k)), const("B", (c,)),
+             numpy_helper.from_array(np.array(0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(6, np.float32), "hi")]
+    return nodes, inits, [1, c, hw, hw], None
+
+
+def expand_depthwise(stride):
+    """MobileNet's expansion (1x1 Conv + Clip) fused into the depthwise Conv that reads it:
+    an expansion larger than L2, so it runs in bands."""
+    c, e, hw = 16, 96, 113
+    nodes = [helper.make_node("Conv", ["x", "We", "Be"], ["e"]),
+             helper.make_node("Clip", ["e", "lo", "hi"], ["ec"]),
+             helper.make_node("Conv", ["ec", "W", "B"], ["c"], group=e, kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1], strides=[stride, stride]),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
+    inits = [const("We", (e, c, 1, 1)), const("Be", (e,)), const("W", (e, 1, 3, 3)),
+             const("B", (e,)), numpy_helper.from_array(np.array(0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(6, np.float32), "hi")]
+    return nodes, inits, [1, c, hw, hw], None
+
+
+def unary(op, shape):
+    def ref(x):
+        return {"Sigmoid": lambda v: 1 / (1 + np.exp(-v.astype(np.float64))),
+                "Relu": lambda v: np.maximum(v, 0), "Neg": lambda v: -v}[op](x)
+    return [helper.make_node(op, ["x"], ["y"])], [], shape, ref
+
+
+def binary(op, shape, bshape):
+    b = const("b", bshape)
+    bv = numpy_helper.to_array(b)
+    fn = {"Add": np.add, "Mul": np.multiply}[op]
+    return [helper.make_node(op, ["x", "b"], ["y"])], [b], shape, lambda x: fn(x, bv)
+
+
+def maxpool(k, stride, pad, dilation=1):
+    return ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[stride] * 2,
+                              pads=[pad] * 4, dilations=[dilation] * 2)], [], [2, 37, 41, 39], None)
+
+
+def avgpool():
+    return ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1])], [], [2, 37, 41, 39], None)
+
+
+def global_avg():
+    return ([helper.make_node("GlobalAveragePool", ["x"], ["y"])], [], [3, 131, 23, 29],
+            lambda x: x.astype(np.float64).mean(axis=(2, 3), keepdims=True))
+
+
+def softmax(shape):
+    def ref(x):
+        e = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return [helper.make_node("Softmax", ["x"], ["y"], axis=-1)], [], shape, ref
+
+
+def layernorm():
+    return ([helper.make_node("LayerNormalization", ["x", "s", "b"], ["y"], axis=-1)],
+            [const("s", (259,)), const("b", (259,))], [3, 101, 259], None)
+
+
+def squeeze_excite():
+    """EfficientNet's block (SiLU, Sigmoid, Mul(s, x)): one SqueezeExcite node."""
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"]),
+             helper.make_node("Conv", ["g", "W1", "B1"], ["a"]),
+             helper.make_node("Sigmoid", ["a"], ["as"]), helper.make_node("Mul", ["a", "as"], ["ar"]),
+             helper.make_node("Conv", ["ar", "W2"], ["s0"]), helper.make_node("Sigmoid", ["s0"], ["s"]),
+             helper.make_node("Mul", ["s", "x"], ["y"])]
+    inits = [const("W1", (10, 97, 1, 1)), const("B1", (10,)), const("W2", (97, 10, 1, 1))]
+    return nodes, inits, [2, 97, 27, 31], None
+
+
+CASES = {
+    "dw3x3_s1": depthwise(67, 57, 3, 1),
+    "dw3x3_s2": depthwise(67, 57, 3, 2),
+    "dw5x5_s2": depthwise(45, 41, 5, 2),
+    "dw3x3_small": depthwise(8, 7, 3, 1),  # below the threshold: inline
+    "expand_dw_s1": expand_depthwise(1),
+    "expand_dw_s2": expand_depthwise(2),
+    "sigmoid": unary("Sigmoid", [3, 67, 1001]),
+    "relu": unary("Relu", [3, 67, 1001]),
+    "neg_small": unary("Neg", [7, 5]),
+    "add_same": binary("Add", [3, 67, 1001], (3, 67, 1001)),
+    "add_row": binary("Add", [3, 67, 1001], (1001,)),
+    "mul_channel": binary("Mul", [2, 67, 33, 35], (67, 1, 1)),
+    "maxpool_rows": maxpool(3, 2, 1),
+    "maxpool_values": maxpool(3, 1, 1, dilation=2),
+    "avgpool": avgpool(),
+    "global_avg": global_avg(),
+    "softmax": softmax([5, 131, 257]),
+    "layernorm": layernorm(),
+    "squeeze_excite": squeeze_excite(),
+}
+
+
+def save(path, nodes, inits, shape):
+    graph = helper.make_graph(
+        nodes, "threads", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def run(tool, model, x_path, out_dir, threads):
+    r = subprocess.run([tool, "run", model, "--input", "x=" + x_path, "--output-dir", out_dir,
+                        "--threads", str(threads)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (model, threads, r.stderr)
+    return np.load(os.path.join(out_dir, "y.npy"))
+
+
+def main():
+    tool = sys.argv[1]
+    failed = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, (nodes, inits, shape, ref) in CASES.items():
+            model, x_path = os.path.join(d, name + ".onnx"), os.path.join(d, name + ".npy")
+            save(model, nodes, inits, shape)
+            x = RNG.standard_normal(shape).astype(np.float32) * 3
+            np.save(x_path, x)
+            outs = {}
+            for t in (1, 2, 3):
+                out_dir = os.path.join(d, "%s_%d" % (name, t))
+                os.mkdir(out_dir)
+                outs[t] = run(tool, model, x_path, out_dir, t)
+            for t in (2, 3):
+                if outs[t].shape != outs[1].shape or outs[t].tobytes() != outs[1].tobytes():
+                    diff = np.abs(outs[t].astype(np.float64) - outs[1]).max()
+                    failed.append("%s: %d threads differ from 1 (max |diff| %g)" % (name, t, diff))
+            if ref is not None and not np.allclose(outs[1], ref(x), rtol=1e-5, atol=1e-5):
+                failed.append("%s: differs from numpy" % name)
+            print("%-16s %s ok" % (name, "x".join(map(str, outs[1].shape))))
+    for f in failed:
+        print("FAIL", f)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
