@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#define FUZZ_MODELS_OWN_CONFIGS
+#include "fuzz_models.h"
 #include "kserve.h"
 #include "kserve_binary.h"
 
@@ -30,33 +32,9 @@ static shm_arena *arena;
 
 static void setup(void)
 {
-    char err[256];
-    for (size_t i = 0; i < N_CONFIGS; i++) {
-        if (model_config_parse("m", "/nonexistent/inferd-fuzz", configs[i], &models[i], err,
-                               sizeof err) != 0) {
-            fprintf(stderr, "fuzz: config %zu: %s\n", i, err);
-            abort();
-        }
-    }
+    fuzz_models_parse(configs, N_CONFIGS, models);
     arena = shm_arena_create(fuzz_region());
     FUZZ_CHECK(arena != NULL);
-}
-
-static void check_tensor(const shm_region *region, const shm_tensor *t)
-{
-    FUZZ_CHECK(t->ndim <= SHM_MAX_DIMS);
-    FUZZ_CHECK(shm_arena_range_ok(region, t->offset, t->nbytes));
-    int64_t n = kserve_tensor_elements(t);
-    FUZZ_CHECK(n >= 0);
-    if (t->dtype == INFERD_DTYPE_BYTES) {
-        int64_t walked;
-        char err[160];
-        FUZZ_CHECK(kserve_bytes_walk(shm_arena_ptr(region, t->offset), t->nbytes, &walked, err,
-                                     sizeof err) == 0);
-        FUZZ_CHECK(walked == n);
-    } else {
-        FUZZ_CHECK(t->nbytes == (uint64_t)n * inferd_dtype_size((inferd_dtype)t->dtype));
-    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,7 @@
-/* The model configs the request-decoding fuzz targets (fuzz_kserve_decode,
- * fuzz_grpc_infer_decode) decode against: every dtype, batched and not, fixed and variable
- * dims; and a real shared-memory arena for the tensors. */
+/* What the request-decoding fuzz targets share: parsing model configs, a real shared-memory
+ * arena for the tensors, the checks of a decoded tensor; and the configs fuzz_kserve_decode
+ * and fuzz_grpc_infer_decode decode against (every dtype, batched and not, fixed and variable
+ * dims). A target with configs of its own defines FUZZ_MODELS_OWN_CONFIGS first. */
 #ifndef FUZZ_MODELS_H
 #define FUZZ_MODELS_H
 
@@ -9,7 +10,41 @@
 #include "fuzz_common.h"
 #include "inferd/model_config.h"
 #include "kserve.h"
+#include "kserve_binary.h"
 
+/* Parses cfgs[0..n) into out (a config that does not parse is a bug of the target). */
+static void fuzz_models_parse(const char *const *cfgs, size_t n, model_config *out)
+{
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        if (model_config_parse("m", "/nonexistent/inferd-fuzz", cfgs[i], &out[i], err,
+                               sizeof err) != 0) {
+            fprintf(stderr, "fuzz: config %zu: %s\n", i, err);
+            abort();
+        }
+    }
+}
+
+static void check_tensor(const shm_region *region, const shm_tensor *t)
+{
+    FUZZ_CHECK(t->ndim <= SHM_MAX_DIMS);
+    FUZZ_CHECK(shm_arena_range_ok(region, t->offset, t->nbytes));
+    int64_t n = kserve_tensor_elements(t);
+    FUZZ_CHECK(n >= 0);
+    size_t esize = inferd_dtype_size((inferd_dtype)t->dtype);
+    if (t->dtype == INFERD_DTYPE_BYTES) {
+        /* n elements, each a 4-byte length and its bytes, exactly filling nbytes */
+        int64_t walked;
+        char err[160];
+        FUZZ_CHECK(kserve_bytes_walk(shm_arena_ptr(region, t->offset), t->nbytes, &walked, err,
+                                     sizeof err) == 0);
+        FUZZ_CHECK(walked == n);
+    } else {
+        FUZZ_CHECK(t->nbytes == (uint64_t)n * esize);
+    }
+}
+
+#ifndef FUZZ_MODELS_OWN_CONFIGS
 static const char *const configs[] = {
     /* the bundled identity model */
     "{\"backend\": \"identity\", \"max_batch_size\": 64,"
@@ -50,27 +85,10 @@ static shm_arena *arena;
 
 static void fuzz_models_setup(void)
 {
-    char err[256];
-    for (size_t i = 0; i < N_CONFIGS; i++) {
-        if (model_config_parse("m", "/nonexistent/inferd-fuzz", configs[i], &models[i], err,
-                               sizeof err) != 0) {
-            fprintf(stderr, "fuzz: config %zu: %s\n", i, err);
-            abort();
-        }
-    }
+    fuzz_models_parse(configs, N_CONFIGS, models);
     arena = shm_arena_create(fuzz_region());
     FUZZ_CHECK(arena != NULL);
 }
-
-static void check_tensor(const shm_region *region, const shm_tensor *t)
-{
-    FUZZ_CHECK(t->ndim <= SHM_MAX_DIMS);
-    FUZZ_CHECK(shm_arena_range_ok(region, t->offset, t->nbytes));
-    int64_t n = kserve_tensor_elements(t);
-    FUZZ_CHECK(n >= 0);
-    size_t esize = inferd_dtype_size((inferd_dtype)t->dtype);
-    if (t->dtype == INFERD_DTYPE_BYTES) FUZZ_CHECK(t->nbytes >= 4 * (uint64_t)n);
-    else FUZZ_CHECK(t->nbytes == (uint64_t)n * esize);
-}
+#endif
 
 #endif
