@@ -167,7 +167,16 @@ class Node:
 
     @property
     def grpc_target(self):
-        return "%s:%d" % (self.host, self.grpc_port)
+        # A node started with ready=False may not have logged its gRPC port yet (slow under
+        # the sanitizers): wait for it, bounded.
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        port = self.grpc_port
+        while port is None and time.monotonic() < deadline and self.alive():
+            time.sleep(0.05)
+            port = self.grpc_port
+        if port is None:
+            raise AssertionError("the node logged no gRPC port:\n" + self.log_text()[-2000:])
+        return "%s:%d" % (self.host, port)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -45,7 +45,7 @@ def read_frames(sock, want_type, limit=64):
 
 
 def raw_conn(n):
-    s = socket.create_connection((n.host, n.grpc_port), timeout=10)
+    s = socket.create_connection((n.host, int(n.grpc_target.rsplit(":", 1)[1])), timeout=10)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -140,4 +140,5 @@ def test_grpc_port_off_and_logged(node):
     n = node(args=["--grpc-port", "off"])
     assert n.grpc_port is None and "grpc://" not in n.log_text()
     n2 = node()
-    assert n2.grpc_port and n2.grpc_port != 8001
+    port = int(n2.grpc_target.rsplit(":", 1)[1])  # waits (bounded) for the log line
+    assert port and port != 8001
