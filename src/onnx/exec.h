@@ -82,7 +82,11 @@ int onnx_op_is_control(const onnx_op *op);
 int onnx_exec_profile_enable(onnx_exec *x, int on);
 int onnx_exec_profile_node(const onnx_exec *x, int k, onnx_node_profile *out);
 
-/* Largest accepted tensor (bytes). */
+/* Largest accepted tensor or scratch (bytes). The fuzz build lowers it (CMakeLists.txt), so
+ * that a model asking for gigabytes fails with ONNX_E_TOO_LARGE inside libFuzzer's memory
+ * limit instead of being reported as out-of-memory. */
+#ifndef ONNX_MAX_TENSOR_BYTES
 #define ONNX_MAX_TENSOR_BYTES ((size_t)1 << 36)
+#endif
 
 #endif
