@@ -20,7 +20,9 @@ typedef struct rc_entry {
     uint8_t *key;
     size_t key_len;
     uint32_t n_outputs;
-    shm_tensor outputs[MODEL_MAX_IO]; /* offset = offset of the bytes in data */
+    shm_tensor *outputs; /* n_outputs, at the start of the data block; offset = offset of the
+                          * bytes in data */
+    uint8_t *block;      /* malloc'd: outputs, then data */
     uint8_t *data;
     size_t data_len;
     size_t charged;         /* READY: bytes counted against the budget */
@@ -63,7 +65,7 @@ resp_cache *resp_cache_create(uint64_t budget_bytes)
 static void entry_free(rc_entry *e)
 {
     free(e->key);
-    free(e->data);
+    free(e->block);
     free(e);
 }
 
@@ -310,12 +312,16 @@ static int entry_fill(const resp_cache *c, rc_entry *e, uint32_t n, const shm_te
     size_t total = 0;
     for (uint32_t i = 0; i < n; i++)
         if (size_add(&total, outs[i].nbytes)) return -1;
+    size_t head = (size_t)n * sizeof(shm_tensor), block = head;
+    if (size_add(&block, total)) return -1;
     size_t charged = sizeof *e;
-    if (size_add(&charged, e->key_len) || size_add(&charged, total) ||
+    if (size_add(&charged, e->key_len) || size_add(&charged, block) ||
         charged > c->st.budget_bytes) /* budget_bytes is constant after create */
         return -1;
-    e->data = malloc(total ? total : 1);
-    if (!e->data) return -1;
+    e->block = malloc(block ? block : 1);
+    if (!e->block) return -1;
+    e->outputs = (shm_tensor *)(void *)e->block;
+    e->data = e->block + head;
     size_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
         e->outputs[i] = outs[i];

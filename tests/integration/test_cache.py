@@ -6,6 +6,7 @@ import threading
 import time
 
 from conftest import MOCK_DELAY, MOCK_IDENTITY
+from rawhttp import request_bytes
 
 CACHED_IDENTITY = dict(MOCK_IDENTITY, response_cache={"enable": True})
 
@@ -143,3 +144,41 @@ def test_off_by_default_and_warns_without_budget(node, model_repo):
     st = stats(n, "plain")
     assert st["execution_count"] == 2 and st["inferd"]["cache"]["enabled"] is False
     assert st["inferd"]["cache"]["misses"] == 0
+
+
+def test_followers_of_a_leader_whose_client_left_are_resubmitted(node, model_repo):
+    # one worker busy 1.5 s per batch and a batcher that holds the queue meanwhile
+    held = dict(MOCK_DELAY, delay_ms=1500, workers={"min": 1, "max": 1},
+                dynamic_batching={"max_queue_delay_us": 10000000},
+                response_cache={"enable": True})
+    n = node(repo=model_repo({"delay": held}), args=["--cache-bytes", "1000000"])
+    busy = []
+    t = threading.Thread(target=lambda: busy.append(n.infer("delay", row([1.0]))))
+    t.start()
+    st = wait_stats(n, "delay", lambda s: s["inferd"]["batches_in_flight"] == 1)
+    assert st["inferd"]["batches_in_flight"] == 1, st
+    # the leader waits in the queue; three identical requests follow it
+    lead = n.connect()
+    lead.sendall(request_bytes("POST", "/v2/models/delay/infer",
+                               json.dumps({"inputs": row([2.0])}).encode()))
+    st = wait_stats(n, "delay", lambda s: s["inferd"]["queue_len"] == 1)
+    assert st["inferd"]["queue_len"] == 1, st
+    results = []
+    followers = [threading.Thread(target=lambda: results.append(n.infer("delay", row([2.0]))))
+                 for _ in range(3)]
+    for f in followers:
+        f.start()
+    st = wait_stats(n, "delay", lambda s: s["inferd"]["cache"]["coalesced"] == 3)
+    assert st["inferd"]["cache"]["coalesced"] == 3, st
+    lead.close()  # cancelled (499): its followers go again, one of them leading
+    st = wait_stats(n, "delay", lambda s: s["inferd"]["cancelled"] == 1)
+    assert st["inferd"]["cancelled"] == 1, st
+    for f in [t] + followers:
+        f.join(timeout=60)
+    assert busy and busy[0][0] == 200
+    assert len(results) == 3
+    for code, out in results:
+        assert code == 200 and out["outputs"][0]["data"] == [2.0]
+    st = stats(n, "delay")
+    assert st["execution_count"] == 2              # the busy one, then [2.0] once
+    assert st["inferd"]["cache"]["coalesced"] == 5  # 3, then 2 behind the new leader
