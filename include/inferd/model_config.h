@@ -63,7 +63,8 @@ typedef struct model_config {
     int64_t max_delay_ms;
     int64_t arena_mb; /* 0 = the node's share (see above) */
     int threads;      /* onnx backend: compute threads per worker session, default 1 */
-    int response_cache; /* 1: answers go through the node's response cache (docs/cache.md) */
+    /* 1: answers go through the node's response cache (docs/cache.md) */
+    int response_cache;
 } model_config;
 
 /* Parses config.json text for the model `name` in folder `dir` into out (defaults filled

@@ -48,8 +48,7 @@ typedef struct resp_cache_key {
  * resp_cache_key_free. */
 int resp_cache_key_build(resp_cache *c, uint64_t instance, const char *model, int version,
                          const infer_request *req, uint32_t n_model_outputs,
-                         const char *const *names, const uint8_t *const *data,
-                         resp_cache_key *key);
+                         const char *const *names, const uint8_t *const *data, resp_cache_key *key);
 void resp_cache_key_free(resp_cache_key *key);
 
 /* Called on a hit, under the cache's lock: copies the n stored tensors (outs[i].offset is

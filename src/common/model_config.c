@@ -170,10 +170,26 @@ static int find_version(const char *dir)
 static int parse_object(json_t *root, model_config *c, char *err, size_t err_len)
 {
     static const char *known[] = {
-        "backend",          "max_batch_size", "inputs",     "outputs",         "workers",
-        "dynamic_batching", "max_queue_size", "timeout_ms", "hang_timeout_ms", "idle_timeout_ms",
-        "delay_ms",         "max_delay_ms",   "arena_mb",   "threads",         "name",
-        "platform",         "parameters",     "response_cache", NULL};
+        "backend",
+        "max_batch_size",
+        "inputs",
+        "outputs",
+        "workers",
+        "dynamic_batching",
+        "max_queue_size",
+        "timeout_ms",
+        "hang_timeout_ms",
+        "idle_timeout_ms",
+        "delay_ms",
+        "max_delay_ms",
+        "arena_mb",
+        "threads",
+        "name",
+        "platform",
+        "parameters",
+        "response_cache",
+        NULL,
+    };
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)

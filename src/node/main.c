@@ -609,7 +609,8 @@ int main(int argc, char **argv)
     grpc_server_shutdown(gsrv, 5000);
     repository_close(repo);
     client_shm_destroy(cshm); /* after the models: no request holds a region any more */
-    resp_cache_destroy(cache); /* after the models: no request leads or follows an entry */
+    /* after the models too: no request leads or follows an entry */
+    resp_cache_destroy(cache);
     if (ropts.sched.doorbell) shm_doorbell_close(&bell);
     log_info("shutdown complete");
     return 0;

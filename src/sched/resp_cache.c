@@ -12,7 +12,7 @@
 enum { RC_PENDING = 0, RC_READY = 1 };
 
 typedef struct rc_entry {
-    struct rc_entry *hnext;              /* hash chain */
+    struct rc_entry *hnext;               /* hash chain */
     struct rc_entry *lru_prev, *lru_next; /* READY only; most recent at the head */
     uint64_t hash_hi, hash_lo;
     int state;
@@ -118,16 +118,15 @@ static uint8_t *put_str(uint8_t *p, const char *s)
 
 int resp_cache_key_build(resp_cache *c, uint64_t instance, const char *model, int version,
                          const infer_request *req, uint32_t n_model_outputs,
-                         const char *const *names, const uint8_t *const *data,
-                         resp_cache_key *key)
+                         const char *const *names, const uint8_t *const *data, resp_cache_key *key)
 {
     if (req->n_inputs > MODEL_MAX_IO) return -1;
     size_t len = 8 + 4 + 2 + strnlen(model, MODEL_NAME_LEN) + 4 + 8 + 8 + 4;
     for (uint32_t i = 0; i < req->n_inputs; i++) {
         const shm_tensor *t = &req->inputs[i];
         if (t->ndim > SHM_MAX_DIMS) return -1;
-        if (size_add(&len, 2 + strnlen(names[i], MODEL_NAME_LEN) + 4 + 4 + 8 * (size_t)t->ndim +
-                               8) ||
+        if (size_add(&len,
+                     2 + strnlen(names[i], MODEL_NAME_LEN) + 4 + 4 + 8 * (size_t)t->ndim + 8) ||
             size_add(&len, t->nbytes))
             return -1;
     }

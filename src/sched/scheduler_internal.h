@@ -129,7 +129,7 @@ struct scheduler {
     atomic_int workers_stop; /* the supervisor stops spawning and stops every worker */
 
     _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
-    uint64_t instance; /* unique per scheduler in the process: the response cache's key */
+    uint64_t instance;           /* unique per scheduler in the process: the response cache's key */
     pthread_t batcher_thread, completion_thread, supervisor_thread;
     int batcher_started, completion_started, supervisor_started;
 };

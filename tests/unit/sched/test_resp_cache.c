@@ -40,8 +40,7 @@ static resp_cache_key key_of(resp_cache *c, one_req *r, uint64_t instance)
 {
     const uint8_t *data[] = {(const uint8_t *)r->data};
     resp_cache_key k;
-    assert_int_equal(
-        resp_cache_key_build(c, instance, "m", 1, &r->req, 1, NAMES, data, &k), 0);
+    assert_int_equal(resp_cache_key_build(c, instance, "m", 1, &r->req, 1, NAMES, data, &k), 0);
     return k;
 }
 
@@ -94,11 +93,11 @@ static void test_keys_cover_every_field(void **state)
         make_req(&b, 1.0f, 4);
         uint64_t inst = 7;
         switch (field) {
-        case 0: b.data[3] = 2.0f; break;                        /* bytes */
+        case 0: b.data[3] = 2.0f; break;                                         /* bytes */
         case 1: b.req.inputs[0].dims[0] = 2, b.req.inputs[0].dims[1] = 2; break; /* shape */
-        case 2: b.req.inputs[0].dtype = INFERD_DTYPE_INT32; break; /* datatype */
-        case 3: b.req.output_mask = 2; break;                     /* outputs asked for */
-        case 4: inst = 8; break;                                  /* model instance */
+        case 2: b.req.inputs[0].dtype = INFERD_DTYPE_INT32; break;               /* datatype */
+        case 3: b.req.output_mask = 2; break; /* outputs asked for */
+        case 4: inst = 8; break;              /* model instance */
         case 5: b.req.delay_us = 5; break;
         case 6: b.req.batch_rows = 2; break;
         }
@@ -134,8 +133,7 @@ static void test_hit_after_store(void **state)
     /* a copy that finds no room: the request bypasses the cache, the entry stays */
     resp_cache_key k = key_of(c, &r, 1);
     void *entry;
-    assert_int_equal(resp_cache_begin(c, &k, &r.req, copy_refuse, NULL, &entry),
-                     RESP_CACHE_BYPASS);
+    assert_int_equal(resp_cache_begin(c, &k, &r.req, copy_refuse, NULL, &entry), RESP_CACHE_BYPASS);
     resp_cache_stats st;
     resp_cache_get_stats(c, &st);
     assert_int_equal(st.hits, 1);
