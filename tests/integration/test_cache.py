@@ -182,3 +182,21 @@ def test_followers_of_a_leader_whose_client_left_are_resubmitted(node, model_rep
     st = stats(n, "delay")
     assert st["execution_count"] == 2              # the busy one, then [2.0] once
     assert st["inferd"]["cache"]["coalesced"] == 5  # 3, then 2 behind the new leader
+
+
+def test_grpc_and_http_share_the_cache(node, model_repo):
+    import grpcstubs
+    import numpy as np
+    pb, rpc = grpcstubs.load()
+    n = node(repo=model_repo({"identity": CACHED_IDENTITY}), args=["--cache-bytes", "1000000"])
+    code, out = n.infer("identity", row([5.0, 6.0, 7.0]))
+    assert code == 200 and stats(n, "identity")["execution_count"] == 1
+    x = np.array([[5.0, 6.0, 7.0]], np.float32)
+    with grpcstubs.channel(n) as ch:
+        s = rpc.GRPCInferenceServiceStub(ch)
+        for _ in range(2):
+            resp = s.ModelInfer(grpcstubs.infer_request(pb, "identity", [x], rid="g"), timeout=10)
+            assert resp.id == "g" and np.array_equal(grpcstubs.output_array(resp, 0), x)
+    st = stats(n, "identity")
+    assert st["execution_count"] == 1               # both gRPC answers came from the cache
+    assert st["inferd"]["cache"]["hits"] == 2
