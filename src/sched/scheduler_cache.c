@@ -126,11 +126,10 @@ void sched_cache_finish(scheduler *s, infer_request *req)
     void *entry = req->cache_entry;
     req->cache_entry = NULL;
     const uint8_t *data[MODEL_MAX_IO];
-    int ok = req->status == 0 && req->n_outputs <= MODEL_MAX_IO;
-    for (uint32_t i = 0; ok && i < req->n_outputs; i++)
-        data[i] = shm_arena_ptr(ms->region, req->outputs[i].offset);
-    infer_request *f =
-        resp_cache_finish(s->opts.cache, entry, ok, ok ? req->n_outputs : 0, req->outputs, data);
+    int ok = req->status == 0;
+    uint32_t n = ok && req->n_outputs <= MODEL_MAX_IO ? req->n_outputs : 0;
+    for (uint32_t i = 0; i < n; i++) data[i] = shm_arena_ptr(ms->region, req->outputs[i].offset);
+    infer_request *f = resp_cache_finish(s->opts.cache, entry, ok, n, req->outputs, data);
     int retry = req->status == SCHED_STATUS_CANCELLED || req->status == 504;
     sched_out_area *area = req->sched_out;
     while (f) {
@@ -139,8 +138,8 @@ void sched_cache_finish(scheduler *s, infer_request *req)
         pending_done(s);
         if (ok) {
             f->status = 0;
-            f->n_outputs = req->n_outputs;
-            memcpy(f->outputs, req->outputs, sizeof(shm_tensor) * req->n_outputs);
+            f->n_outputs = n;
+            memcpy(f->outputs, req->outputs, sizeof(shm_tensor) * n);
             f->sched_out = area; /* the leader still holds its reference: done() comes after */
             if (area) atomic_fetch_add(&area->refs, 1);
         } else if (retry) {
