@@ -197,6 +197,8 @@ def test_grpc_and_http_share_the_cache(node, model_repo):
         for _ in range(2):
             resp = s.ModelInfer(grpcstubs.infer_request(pb, "identity", [x], rid="g"), timeout=10)
             assert resp.id == "g" and np.array_equal(grpcstubs.output_array(resp, 0), x)
+        cfg = s.ModelConfig(pb.ModelConfigRequest(name="identity"), timeout=10).config
+        assert cfg.response_cache.enable
     st = stats(n, "identity")
     assert st["execution_count"] == 1               # both gRPC answers came from the cache
     assert st["inferd"]["cache"]["hits"] == 2
