@@ -198,28 +198,12 @@ int cmd_perf(int argc, char **argv)
         fprintf(stderr, "inferctl perf: %s\n", err);
         return CLI_EXIT_FAIL;
     }
-    const char *specs_in[CLI_MAX_ARGS];
-    size_t n_in = 0;
-    for (int i = 0; i < a.nopt; i++)
-        if (strcmp(a.opt[i].name, "input") == 0)
-            specs_in[n_in++] = a.opt[i].value;
-    inferd_tensor inputs[CLI_MAX_INPUTS];
-    if ((n_in ? cli_inputs_load(&meta, specs_in, n_in, inputs, err, sizeof err)
-              : cli_inputs_synthesize(&meta, cli_args_has(&a, "random"), (int64_t)var_dim,
-                                      inputs, err, sizeof err)) != 0)
-        USAGE_FAIL();
-    char *body = NULL;
-    size_t body_len = 0, json_len = 0;
-    int rc = inferd_infer_request_encode(inputs, meta.n_inputs, 1, &body, &body_len, &json_len,
-                                         err, sizeof err);
-    for (size_t k = 0; k < meta.n_inputs; k++)
-        free(inputs[k].data);
+    cli_body body;
+    int rc = cli_infer_body(&a, &meta, (int64_t)var_dim, &body, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "inferctl perf: %s\n", err);
-        return CLI_EXIT_FAIL;
+        return rc;
     }
-    char path[300];
-    snprintf(path, sizeof path, "/v2/models/%s/infer", meta.name);
 
     unsigned steps = rg.to > rg.from ? (unsigned)((rg.to - rg.from) / rg.step + 1e-9) + 1 : 1;
     perf_result *results = calloc(steps, sizeof *results);
@@ -227,14 +211,15 @@ int cmd_perf(int argc, char **argv)
     if (!results || !rows) {
         free(results);
         free(rows);
-        free(body);
+        free(body.data);
         fprintf(stderr, "inferctl perf: out of memory\n");
         return CLI_EXIT_FAIL;
     }
     progress pg = {.on = isatty(STDERR_FILENO), .steps = steps,
                    .max_windows = (unsigned)max_windows};
     perf_params p = {
-        .url = a.url, .path = path, .body = body, .body_len = body_len, .json_len = json_len,
+        .url = a.url, .path = body.path, .body = body.data, .body_len = body.len,
+        .json_len = body.json_len,
         .open_loop = open_loop, .poisson = cli_args_has(&a, "poisson"),
         .connections = (unsigned)conns, .pipeline = (unsigned)pipeline, .timeout_ms = timeout,
         .window_ms = (uint64_t)(duration * 1000), .max_windows = (unsigned)max_windows,
@@ -294,6 +279,6 @@ int cmd_perf(int argc, char **argv)
     }
     free(results);
     free(rows);
-    free(body);
+    free(body.data);
     return status;
 }
