@@ -26,12 +26,12 @@
 #include "inferd/dtype.h"
 
 enum {
-    INFERD_CLIENT_E_URL = -1,      /* the URL is not http://host[:port][/] */
-    INFERD_CLIENT_E_RESOLVE = -2,  /* the host name does not resolve */
-    INFERD_CLIENT_E_CONNECT = -3,  /* connection refused / unreachable */
-    INFERD_CLIENT_E_CONN = -4,     /* the connection broke before the answer was complete */
-    INFERD_CLIENT_E_TIMEOUT = -5,  /* no complete answer within timeout_ms */
-    INFERD_CLIENT_E_PROTOCOL = -6, /* the answer is not valid HTTP/1.1 */
+    INFERD_CLIENT_E_URL = -1,       /* the URL is not http://host[:port][/] */
+    INFERD_CLIENT_E_RESOLVE = -2,   /* the host name does not resolve */
+    INFERD_CLIENT_E_CONNECT = -3,   /* connection refused / unreachable */
+    INFERD_CLIENT_E_CONN = -4,      /* the connection broke before the answer was complete */
+    INFERD_CLIENT_E_TIMEOUT = -5,   /* no complete answer within timeout_ms */
+    INFERD_CLIENT_E_PROTOCOL = -6,  /* the answer is not valid HTTP/1.1 */
     INFERD_CLIENT_E_TOO_LARGE = -7, /* the answer's body exceeds max_body_bytes */
     INFERD_CLIENT_E_NOMEM = -8,
     INFERD_CLIENT_E_CLOSED = -9,   /* the client was closed before the answer */
@@ -43,23 +43,23 @@ const char *inferd_client_strerror(int err);
 
 /* Splits http://host[:port][/] into host (NUL-terminated) and port (default 80).
  * Returns 0, or INFERD_CLIENT_E_URL with a message in err. */
-int inferd_client_parse_url(const char *url, char *host, size_t host_len, uint16_t *port,
-                            char *err, size_t err_len);
+int inferd_client_parse_url(const char *url, char *host, size_t host_len, uint16_t *port, char *err,
+                            size_t err_len);
 
 typedef struct inferd_client_options {
-    const char *url;          /* http://host[:port]; copied */
-    unsigned connections;     /* 1..1024; 0 means 1 */
-    unsigned pipeline_depth;  /* requests in flight per connection, 1..1024; 0 means 1 */
-    uint64_t timeout_ms;      /* per request from inferd_client_send, 0 = none */
-    size_t max_body_bytes;    /* largest answer body accepted; 0 means 1 GiB */
+    const char *url;         /* http://host[:port]; copied */
+    unsigned connections;    /* 1..1024; 0 means 1 */
+    unsigned pipeline_depth; /* requests in flight per connection, 1..1024; 0 means 1 */
+    uint64_t timeout_ms;     /* per request from inferd_client_send, 0 = none */
+    size_t max_body_bytes;   /* largest answer body accepted; 0 means 1 GiB */
 } inferd_client_options;
 
 /* An answer. Valid only during the callback (copy what you keep). */
 typedef struct inferd_client_response {
-    int status;                 /* HTTP status code */
-    const char *body;           /* body_len bytes, NUL-terminated for convenience */
+    int status;       /* HTTP status code */
+    const char *body; /* body_len bytes, NUL-terminated for convenience */
     size_t body_len;
-    size_t json_len;            /* Inference-Header-Content-Length, else body_len */
+    size_t json_len; /* Inference-Header-Content-Length, else body_len */
 } inferd_client_response;
 
 /* err == 0 with resp, or err < 0 with resp == NULL. */
@@ -124,8 +124,8 @@ int inferd_infer_response_decode(const inferd_client_response *resp, inferd_tens
  * the nesting (every array at one depth the same length), the values are range-checked for
  * dtype. Fills t->ndim, dims, data (malloc'd, caller frees) and nbytes; t->name is left
  * alone. Returns 0, or INFERD_CLIENT_E_INVALID with a message in err. */
-int inferd_tensor_from_json_text(const char *text, inferd_dtype dtype, inferd_tensor *t,
-                                 char *err, size_t err_len);
+int inferd_tensor_from_json_text(const char *text, inferd_dtype dtype, inferd_tensor *t, char *err,
+                                 size_t err_len);
 
 /* Frees each tensor's data and the array. */
 void inferd_tensors_free(inferd_tensor *t, size_t n);

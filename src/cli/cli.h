@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #define CLI_DEFAULT_URL "http://127.0.0.1:8000"
-#define CLI_MAX_ARGS 64
+#define CLI_MAX_ARGS    64
 
 /* Exit codes of every subcommand. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
@@ -53,8 +53,8 @@ int cli_args_parse_or_help(int argc, char **argv, const char *synopsis, const ch
 
 /* Numbers from the command line: the whole string must be a number within [min, max].
  * Return 0, or -1 with a message naming the option in err. */
-int cli_parse_double(const char *opt, const char *s, double min, double max, double *out,
-                     char *err, size_t err_len);
+int cli_parse_double(const char *opt, const char *s, double min, double max, double *out, char *err,
+                     size_t err_len);
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
                   char *err, size_t err_len);
 
@@ -69,14 +69,14 @@ typedef struct cli_answer {
  * Inference-Header-Content-Length). Returns 0 with *out filled (free out->body), or -1 with a
  * message in err (unreachable node, timeout, bad URL). */
 int cli_request(const char *url, const char *method, const char *path, const char *content_type,
-                long long json_len, const void *body, size_t body_len, cli_answer *out,
-                char *err, size_t err_len);
+                long long json_len, const void *body, size_t body_len, cli_answer *out, char *err,
+                size_t err_len);
 
 /* One blocking request on its own loop and connection (for models, stats, metadata).
  * On success returns 0 with *status, and *body (malloc'd, NUL-terminated, caller frees) of
  * *body_len bytes; else -1 with a message in err (unreachable node, timeout, bad URL). */
-int cli_fetch(const char *url, const char *method, const char *path, const char *body,
-              int *status, char **resp_body, size_t *resp_len, char *err, size_t err_len);
+int cli_fetch(const char *url, const char *method, const char *path, const char *body, int *status,
+              char **resp_body, size_t *resp_len, char *err, size_t err_len);
 
 /* Subcommands: argv[0] is the subcommand's name; each returns an exit code. */
 int cmd_infer(int argc, char **argv);

@@ -10,8 +10,7 @@
 static const cli_opt_spec *find_spec(const cli_opt_spec *specs, const char *name, size_t len)
 {
     for (const cli_opt_spec *s = specs; s && s->name; s++)
-        if (strlen(s->name) == len && memcmp(s->name, name, len) == 0)
-            return s;
+        if (strlen(s->name) == len && memcmp(s->name, name, len) == 0) return s;
     return NULL;
 }
 
@@ -88,16 +87,14 @@ int cli_args_parse(int argc, char **argv, const cli_opt_spec *specs, cli_args *o
 const char *cli_args_value(const cli_args *a, const char *name)
 {
     for (int i = a->nopt - 1; i >= 0; i--)
-        if (strcmp(a->opt[i].name, name) == 0)
-            return a->opt[i].value;
+        if (strcmp(a->opt[i].name, name) == 0) return a->opt[i].value;
     return NULL;
 }
 
 int cli_args_has(const cli_args *a, const char *name)
 {
     for (int i = 0; i < a->nopt; i++)
-        if (strcmp(a->opt[i].name, name) == 0)
-            return 1;
+        if (strcmp(a->opt[i].name, name) == 0) return 1;
     return 0;
 }
 
@@ -129,15 +126,14 @@ int cli_args_parse_or_help(int argc, char **argv, const char *synopsis, const ch
     return 0;
 }
 
-int cli_parse_double(const char *opt, const char *s, double min, double max, double *out,
-                     char *err, size_t err_len)
+int cli_parse_double(const char *opt, const char *s, double min, double max, double *out, char *err,
+                     size_t err_len)
 {
     char *end = NULL;
     errno = 0;
     double v = s && *s ? strtod(s, &end) : NAN;
     if (!s || !*s || errno || *end || !isfinite(v) || v < min || v > max) {
-        snprintf(err, err_len, "--%s: '%s' is not a number in [%g, %g]", opt, s ? s : "", min,
-                 max);
+        snprintf(err, err_len, "--%s: '%s' is not a number in [%g, %g]", opt, s ? s : "", min, max);
         return -1;
     }
     *out = v;
@@ -151,8 +147,7 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, ui
     errno = 0;
     unsigned long long v = 0;
     int ok = s && *s >= '0' && *s <= '9';
-    if (ok)
-        v = strtoull(s, &end, 10);
+    if (ok) v = strtoull(s, &end, 10);
     if (!ok || errno || *end || v < min || v > max) {
         snprintf(err, err_len, "--%s: '%s' is not an integer in [%llu, %llu]", opt, s ? s : "",
                  (unsigned long long)min, (unsigned long long)max);

@@ -18,8 +18,7 @@ static void on_answer(void *user, int err, const inferd_client_response *resp)
     fetch_state *st = user;
     st->done = 1;
     st->err = err;
-    if (err)
-        return;
+    if (err) return;
     st->out->status = resp->status;
     st->out->body = malloc(resp->body_len + 1);
     if (!st->out->body) {
@@ -33,8 +32,8 @@ static void on_answer(void *user, int err, const inferd_client_response *resp)
 }
 
 int cli_request(const char *url, const char *method, const char *path, const char *content_type,
-                long long json_len, const void *body, size_t body_len, cli_answer *out,
-                char *err, size_t err_len)
+                long long json_len, const void *body, size_t body_len, cli_answer *out, char *err,
+                size_t err_len)
 {
     memset(out, 0, sizeof *out);
     uv_loop_t loop;
@@ -47,13 +46,11 @@ int cli_request(const char *url, const char *method, const char *path, const cha
     int rc = inferd_client_new(&loop, &o, &c, err, err_len);
     fetch_state st = {.out = out};
     if (rc == 0) {
-        rc = inferd_client_send(c, method, path, content_type, json_len, body, body_len,
-                                on_answer, &st);
+        rc = inferd_client_send(c, method, path, content_type, json_len, body, body_len, on_answer,
+                                &st);
         if (rc == 0)
-            while (!st.done)
-                uv_run(&loop, UV_RUN_ONCE);
-        else
-            snprintf(err, err_len, "%s", inferd_client_strerror(rc));
+            while (!st.done) uv_run(&loop, UV_RUN_ONCE);
+        else snprintf(err, err_len, "%s", inferd_client_strerror(rc));
         inferd_client_close(c, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         if (rc == 0 && st.err) {
@@ -71,8 +68,8 @@ int cli_request(const char *url, const char *method, const char *path, const cha
     return 0;
 }
 
-int cli_fetch(const char *url, const char *method, const char *path, const char *body,
-              int *status, char **resp_body, size_t *resp_len, char *err, size_t err_len)
+int cli_fetch(const char *url, const char *method, const char *path, const char *body, int *status,
+              char **resp_body, size_t *resp_len, char *err, size_t err_len)
 {
     cli_answer a;
     if (cli_request(url, method, path, body ? "application/json" : NULL, -1, body,

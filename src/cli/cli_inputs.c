@@ -20,14 +20,14 @@ int cli_model_meta_get(const char *url, const char *model, cli_model_meta *m, ch
     char path[300];
     snprintf(path, sizeof path, "/v2/models/%s", model);
     json_t *j = cli_json_get(url, "GET", path, NULL, err, err_len);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     m->max_batch_size = (int)cli_json_num(j, "max_batch_size");
     json_t *ins = json_object_get(j, "inputs");
     size_t i;
     json_t *in;
     int rc = 0;
-    json_array_foreach(ins, i, in) {
+    json_array_foreach(ins, i, in)
+    {
         if (i >= CLI_MAX_INPUTS) {
             snprintf(err, err_len, "model '%s' has more than %d inputs", model, CLI_MAX_INPUTS);
             rc = -1;
@@ -61,8 +61,7 @@ static int shape_fits(const cli_model_meta *m, inferd_tensor *t, const inferd_te
         t->ndim++;
     }
     int ok = t->ndim == want->ndim;
-    for (int d = 0; ok && d < t->ndim; d++)
-        ok = want->dims[d] < 0 || want->dims[d] == t->dims[d];
+    for (int d = 0; ok && d < t->ndim; d++) ok = want->dims[d] < 0 || want->dims[d] == t->dims[d];
     if (!ok) {
         char s[200];
         size_t o = 0;
@@ -76,8 +75,8 @@ static int shape_fits(const cli_model_meta *m, inferd_tensor *t, const inferd_te
     return 0;
 }
 
-static int load_one(const cli_model_meta *m, const char *spec, inferd_tensor *inputs,
-                    char *err, size_t err_len)
+static int load_one(const cli_model_meta *m, const char *spec, inferd_tensor *inputs, char *err,
+                    size_t err_len)
 {
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec) {
@@ -170,11 +169,10 @@ int cli_inputs_synthesize(const cli_model_meta *m, int random, int64_t var_dim,
         inferd_tensor *t = &inputs[k];
         *t = m->inputs[k];
         for (int d = 0; d < t->ndim; d++)
-            if (t->dims[d] < 0)
-                t->dims[d] = (d == 0 && m->max_batch_size > 0) ? 1 : var_dim;
+            if (t->dims[d] < 0) t->dims[d] = (d == 0 && m->max_batch_size > 0) ? 1 : var_dim;
         int64_t n = inferd_tensor_elements(t);
-        size_t es = t->dtype == INFERD_DTYPE_BYTES ? 4 + (size_t)var_dim
-                                                   : inferd_dtype_size(t->dtype);
+        size_t es =
+            t->dtype == INFERD_DTYPE_BYTES ? 4 + (size_t)var_dim : inferd_dtype_size(t->dtype);
         if (n < 0 || es == 0 || (uint64_t)n > SIZE_MAX / es) {
             snprintf(err, err_len, "input '%s': cannot synthesize this shape", t->name);
             goto fail;
@@ -208,8 +206,7 @@ int cli_inputs_synthesize(const cli_model_meta *m, int random, int64_t var_dim,
             }
             case INFERD_DTYPE_BOOL: e[0] = random ? (unsigned char)(seed & 1) : 0; break;
             default: /* integers, FP16/BF16: small bit patterns are fine values */
-                if (random)
-                    e[0] = (unsigned char)(seed & 0x3f);
+                if (random) e[0] = (unsigned char)(seed & 0x3f);
                 break;
             }
         }
@@ -223,25 +220,22 @@ fail:
     return -1;
 }
 
-int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim,
-                   cli_body *out, char *err, size_t err_len)
+int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim, cli_body *out,
+                   char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
     const char *specs[CLI_MAX_ARGS];
     size_t n = 0;
     for (int i = 0; i < a->nopt; i++)
-        if (strcmp(a->opt[i].name, "input") == 0)
-            specs[n++] = a->opt[i].value;
+        if (strcmp(a->opt[i].name, "input") == 0) specs[n++] = a->opt[i].value;
     inferd_tensor inputs[CLI_MAX_INPUTS];
-    if ((n || synth_var_dim <= 0
-             ? cli_inputs_load(m, specs, n, inputs, err, err_len)
-             : cli_inputs_synthesize(m, cli_args_has(a, "random"), synth_var_dim, inputs, err,
-                                     err_len)) != 0)
+    if ((n || synth_var_dim <= 0 ? cli_inputs_load(m, specs, n, inputs, err, err_len)
+                                 : cli_inputs_synthesize(m, cli_args_has(a, "random"),
+                                                         synth_var_dim, inputs, err, err_len)) != 0)
         return CLI_EXIT_USAGE;
     int rc = inferd_infer_request_encode(inputs, m->n_inputs, 1, &out->data, &out->len,
                                          &out->json_len, err, err_len);
-    for (size_t k = 0; k < m->n_inputs; k++)
-        free(inputs[k].data);
+    for (size_t k = 0; k < m->n_inputs; k++) free(inputs[k].data);
     snprintf(out->path, sizeof out->path, "/v2/models/%s/infer", m->name);
     return rc == 0 ? 0 : CLI_EXIT_FAIL;
 }

@@ -42,7 +42,7 @@ typedef struct cli_body {
 /* Builds the body from a's --input options, or, when there are none and synth_var_dim > 0,
  * from synthesized inputs (cli_inputs_synthesize; random with a's --random). Returns 0,
  * CLI_EXIT_USAGE (a bad or missing input) or CLI_EXIT_FAIL, with a message in err. */
-int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim,
-                   cli_body *out, char *err, size_t err_len);
+int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim, cli_body *out,
+                   char *err, size_t err_len);
 
 #endif

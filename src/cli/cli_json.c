@@ -9,8 +9,7 @@ json_t *cli_json_get(const char *url, const char *method, const char *path, cons
     int status;
     char *text;
     size_t len;
-    if (cli_fetch(url, method, path, body, &status, &text, &len, err, err_len) != 0)
-        return NULL;
+    if (cli_fetch(url, method, path, body, &status, &text, &len, err, err_len) != 0) return NULL;
     json_error_t jerr;
     json_t *j = json_loadb(text, len, 0, &jerr);
     if (status != 200) {
@@ -21,8 +20,7 @@ json_t *cli_json_get(const char *url, const char *method, const char *path, cons
         free(text);
         return NULL;
     }
-    if (!j)
-        snprintf(err, err_len, "%s %s: the answer is not JSON (%s)", method, path, jerr.text);
+    if (!j) snprintf(err, err_len, "%s %s: the answer is not JSON (%s)", method, path, jerr.text);
     free(text);
     return j;
 }
@@ -34,8 +32,7 @@ double cli_json_num(json_t *obj, const char *path)
     json_t *cur = obj;
     while (cur && *p) {
         size_t n = strcspn(p, ".");
-        if (n >= sizeof key)
-            return 0;
+        if (n >= sizeof key) return 0;
         memcpy(key, p, n);
         key[n] = '\0';
         cur = json_object_get(cur, key);

@@ -11,8 +11,9 @@
 #include "inferd/npy.h"
 
 static const cli_opt_spec specs[] = {
-    {"input", "NAME=FILE.npy|JSON", "an input (repeat for each), from a .npy file or a JSON "
-                                    "array"},
+    {"input", "NAME=FILE.npy|JSON",
+     "an input (repeat for each), from a .npy file or a JSON "
+     "array"},
     {"output-dir", "DIR", "write each output as DIR/NAME.npy"},
     {NULL, NULL, NULL},
 };
@@ -20,18 +21,37 @@ static const cli_opt_spec specs[] = {
 static void print_summary(const inferd_tensor *t)
 {
     printf("%s %s [", t->name, inferd_dtype_name(t->dtype));
-    for (int d = 0; d < t->ndim; d++)
-        printf("%s%lld", d ? "," : "", (long long)t->dims[d]);
+    for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? "," : "", (long long)t->dims[d]);
     printf("]");
     int64_t n = inferd_tensor_elements(t);
     const unsigned char *p = t->data;
     size_t off = 0;
     for (int64_t i = 0; i < n && i < 8; i++) {
         switch (t->dtype) {
-        case INFERD_DTYPE_FP32: { float v; memcpy(&v, p + 4 * i, 4); printf(" %.6g", v); break; }
-        case INFERD_DTYPE_FP64: { double v; memcpy(&v, p + 8 * i, 8); printf(" %.9g", v); break; }
-        case INFERD_DTYPE_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); printf(" %lld", (long long)v); break; }
-        case INFERD_DTYPE_INT32: { int32_t v; memcpy(&v, p + 4 * i, 4); printf(" %d", v); break; }
+        case INFERD_DTYPE_FP32: {
+            float v;
+            memcpy(&v, p + 4 * i, 4);
+            printf(" %.6g", v);
+            break;
+        }
+        case INFERD_DTYPE_FP64: {
+            double v;
+            memcpy(&v, p + 8 * i, 8);
+            printf(" %.9g", v);
+            break;
+        }
+        case INFERD_DTYPE_INT64: {
+            int64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            printf(" %lld", (long long)v);
+            break;
+        }
+        case INFERD_DTYPE_INT32: {
+            int32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            printf(" %d", v);
+            break;
+        }
         case INFERD_DTYPE_UINT8:
         case INFERD_DTYPE_BOOL: printf(" %u", p[i]); break;
         case INFERD_DTYPE_BYTES: {
@@ -41,7 +61,10 @@ static void print_summary(const inferd_tensor *t)
             off += 4 + (size_t)len;
             break;
         }
-        default: printf(" ?"); i = n; break;
+        default:
+            printf(" ?");
+            i = n;
+            break;
         }
     }
     printf("%s\n", n > 8 ? " ..." : "");
@@ -52,8 +75,7 @@ static int write_output(const char *dir, const inferd_tensor *t)
     char path[4096], name[sizeof t->name];
     snprintf(name, sizeof name, "%s", t->name);
     for (char *c = name; *c; c++)
-        if (*c == '/' || (c == name && *c == '.'))
-            *c = '_';
+        if (*c == '/' || (c == name && *c == '.')) *c = '_';
     snprintf(path, sizeof path, "%s/%s.npy", dir, name);
     char err[256];
     if (npy_write_file(path, t->dtype, t->ndim, t->dims, t->data, err, sizeof err) != 0) {
@@ -98,15 +120,15 @@ int cmd_infer(int argc, char **argv)
         return rc;
     }
     cli_answer ans;
-    rc = cli_request(a.url, "POST", body.path, "application/octet-stream",
-                     (long long)body.json_len, body.data, body.len, &ans, err, sizeof err);
+    rc = cli_request(a.url, "POST", body.path, "application/octet-stream", (long long)body.json_len,
+                     body.data, body.len, &ans, err, sizeof err);
     free(body.data);
     if (rc != 0) {
         fprintf(stderr, "inferctl infer: %s\n", err);
         return CLI_EXIT_FAIL;
     }
-    inferd_client_response resp = {.status = ans.status, .body = ans.body,
-                                   .body_len = ans.body_len, .json_len = ans.json_len};
+    inferd_client_response resp = {
+        .status = ans.status, .body = ans.body, .body_len = ans.body_len, .json_len = ans.json_len};
     inferd_tensor *outs;
     size_t n_outs;
     rc = inferd_infer_response_decode(&resp, &outs, &n_outs, err, sizeof err);
@@ -118,8 +140,7 @@ int cmd_infer(int argc, char **argv)
     int status = CLI_EXIT_OK;
     for (size_t i = 0; i < n_outs; i++) {
         print_summary(&outs[i]);
-        if (dir && write_output(dir, &outs[i]) != 0)
-            status = CLI_EXIT_FAIL;
+        if (dir && write_output(dir, &outs[i]) != 0) status = CLI_EXIT_FAIL;
     }
     inferd_tensors_free(outs, n_outs);
     return status;

@@ -33,11 +33,11 @@ int cmd_models(int argc, char **argv)
         printf("%-24s %-8s %-12s %s\n", "MODEL", "VERSION", "STATE", "REASON");
         size_t i;
         json_t *m;
-        json_array_foreach(idx, i, m) {
+        json_array_foreach(idx, i, m)
+        {
             const char *v = json_string_value(json_object_get(m, "version"));
-            printf("%-24s %-8s %-12s %s\n", cli_json_str(m, "name", "?"),
-                   v ? v : "-", cli_json_str(m, "state", "?"),
-                   cli_json_str(m, "reason", ""));
+            printf("%-24s %-8s %-12s %s\n", cli_json_str(m, "name", "?"), v ? v : "-",
+                   cli_json_str(m, "state", "?"), cli_json_str(m, "reason", ""));
         }
     }
     json_decref(idx);

@@ -13,10 +13,12 @@
 #define PERF_MAX_STEPS 256
 
 static const cli_opt_spec specs[] = {
-    {"concurrency", "A[:B[:STEP]]", "closed loop: requests outstanding, from A to B by STEP "
-                                    "(default 1)"},
-    {"request-rate", "R[:B[:STEP]]", "open loop: requests per second (a range like "
-                                     "--concurrency)"},
+    {"concurrency", "A[:B[:STEP]]",
+     "closed loop: requests outstanding, from A to B by STEP "
+     "(default 1)"},
+    {"request-rate", "R[:B[:STEP]]",
+     "open loop: requests per second (a range like "
+     "--concurrency)"},
     {"poisson", NULL, "open loop: Poisson arrivals (default: constant gaps)"},
     {"duration", "S", "one measurement window, seconds (default 2)"},
     {"max-windows", "N", "windows per step at most, until 3 agree (default 10, min 3)"},
@@ -73,8 +75,8 @@ static int parse_range(const char *opt, const char *s, double min, double max, i
     r->step = n > 2 ? v[2] : (integer ? 1 : (r->to - r->from));
     if (r->to < r->from || (r->to > r->from && !(r->step > 0)) ||
         (r->step > 0 && (r->to - r->from) / r->step + 1 > PERF_MAX_STEPS)) {
-        snprintf(err, err_len, "--%s: '%s' needs A <= B, STEP > 0 and at most %d steps", opt,
-                 s, PERF_MAX_STEPS);
+        snprintf(err, err_len, "--%s: '%s' needs A <= B, STEP > 0 and at most %d steps", opt, s,
+                 PERF_MAX_STEPS);
         return -1;
     }
     return 0;
@@ -90,8 +92,7 @@ static int server_counts_get(const char *url, const char *model, server_counts *
     char path[300], err[256];
     snprintf(path, sizeof path, "/v2/models/%s/stats", model);
     json_t *j = cli_json_get(url, "GET", path, NULL, err, sizeof err);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     json_t *m = json_array_get(json_object_get(j, "model_stats"), 0);
     s->ok = cli_json_num(m, "inference_stats.success.count");
     s->ok_ns = cli_json_num(m, "inference_stats.success.ns");
@@ -111,16 +112,14 @@ typedef struct progress {
 static void on_window(void *user, unsigned index, const perf_window *w)
 {
     progress *pg = user;
-    if (!pg->on)
-        return;
+    if (!pg->on) return;
     char bar[21];
     unsigned fill = (index + 1) * 20 / pg->max_windows;
-    for (unsigned i = 0; i < 20; i++)
-        bar[i] = i < fill ? '#' : '.';
+    for (unsigned i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
     bar[20] = '\0';
     fprintf(stderr, "\r\033[Kstep %u/%u [%s] window %u: %.0f req/s, p50 %.0f us, p99 %.0f us",
-            pg->step + 1, pg->steps, bar, index + 1, w->throughput_per_s,
-            (double)w->p50_ns / 1e3, (double)w->p99_ns / 1e3);
+            pg->step + 1, pg->steps, bar, index + 1, w->throughput_per_s, (double)w->p50_ns / 1e3,
+            (double)w->p99_ns / 1e3);
 }
 
 int cmd_perf(int argc, char **argv)
@@ -138,10 +137,10 @@ int cmd_perf(int argc, char **argv)
     case -1: return CLI_EXIT_USAGE;
     }
     char err[512];
-#define USAGE_FAIL()                                                                           \
-    do {                                                                                       \
-        fprintf(stderr, "inferctl perf: %s\n", err);                                           \
-        return CLI_EXIT_USAGE;                                                                 \
+#define USAGE_FAIL()                                 \
+    do {                                             \
+        fprintf(stderr, "inferctl perf: %s\n", err); \
+        return CLI_EXIT_USAGE;                       \
     } while (0)
     if (a.npos != 1) {
         snprintf(err, sizeof err, "give exactly one MODEL (see inferctl perf --help)");
@@ -161,8 +160,8 @@ int cmd_perf(int argc, char **argv)
     if (open_loop ? parse_range("request-rate", cli_args_value(&a, "request-rate"), 0.1, 1e7, 0,
                                 &rg, err, sizeof err)
                   : cli_args_has(&a, "concurrency") &&
-                        parse_range("concurrency", cli_args_value(&a, "concurrency"), 1, 1024,
-                                    1, &rg, err, sizeof err))
+                        parse_range("concurrency", cli_args_value(&a, "concurrency"), 1, 1024, 1,
+                                    &rg, err, sizeof err))
         USAGE_FAIL();
     double duration = 2, stability = 10;
     uint64_t max_windows = 10, var_dim = 16, conns = 32, pipeline = 1, max_out = 100000,
@@ -215,19 +214,27 @@ int cmd_perf(int argc, char **argv)
         fprintf(stderr, "inferctl perf: out of memory\n");
         return CLI_EXIT_FAIL;
     }
-    progress pg = {.on = isatty(STDERR_FILENO), .steps = steps,
-                   .max_windows = (unsigned)max_windows};
+    progress pg = {
+        .on = isatty(STDERR_FILENO), .steps = steps, .max_windows = (unsigned)max_windows};
     perf_params p = {
-        .url = a.url, .path = body.path, .body = body.data, .body_len = body.len,
+        .url = a.url,
+        .path = body.path,
+        .body = body.data,
+        .body_len = body.len,
         .json_len = body.json_len,
-        .open_loop = open_loop, .poisson = cli_args_has(&a, "poisson"),
-        .connections = (unsigned)conns, .pipeline = (unsigned)pipeline, .timeout_ms = timeout,
-        .window_ms = (uint64_t)(duration * 1000), .max_windows = (unsigned)max_windows,
-        .stability = stability / 100, .max_outstanding = max_out, .on_window = on_window,
+        .open_loop = open_loop,
+        .poisson = cli_args_has(&a, "poisson"),
+        .connections = (unsigned)conns,
+        .pipeline = (unsigned)pipeline,
+        .timeout_ms = timeout,
+        .window_ms = (uint64_t)(duration * 1000),
+        .max_windows = (unsigned)max_windows,
+        .stability = stability / 100,
+        .max_outstanding = max_out,
+        .on_window = on_window,
         .user = &pg,
     };
-    if (!json)
-        perf_print_csv_header(stdout);
+    if (!json) perf_print_csv_header(stdout);
     int status = CLI_EXIT_OK;
     unsigned done = 0;
     for (unsigned s = 0; s < steps; s++, done++) {
@@ -257,8 +264,7 @@ int cmd_perf(int argc, char **argv)
             row->server_total_us = (after.ok_ns - before.ok_ns) / dok / 1e3;
             row->avg_batch = (after.inferences - before.inferences) / dexec;
         }
-        if (pg.on)
-            fprintf(stderr, "\r\033[K");
+        if (pg.on) fprintf(stderr, "\r\033[K");
         perf_print_row(stdout, row, json);
         if (results[s].ok == 0) {
             fprintf(stderr, "inferctl perf: no request succeeded%s%s\n",

@@ -51,19 +51,18 @@ int cmd_stats(int argc, char **argv)
         json_decref(st);
         return CLI_EXIT_OK;
     }
-    printf("%-20s %-4s %10s %10s %10s %10s %10s %8s %8s %6s %5s\n", "MODEL", "VER",
-           "inferences", "executions", "success", "mean_us", "queue_us", "comp_us", "rejected",
-           "queue", "live");
+    printf("%-20s %-4s %10s %10s %10s %10s %10s %8s %8s %6s %5s\n", "MODEL", "VER", "inferences",
+           "executions", "success", "mean_us", "queue_us", "comp_us", "rejected", "queue", "live");
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(st, "model_stats"), i, m) {
+    json_array_foreach(json_object_get(st, "model_stats"), i, m)
+    {
         double n_batches = cli_json_num(m, "inference_stats.compute_infer.count");
         double comp = n_batches > 0
                           ? cli_json_num(m, "inference_stats.compute_infer.ns") / n_batches / 1e3
                           : 0;
         printf("%-20s %-4s %10.0f %10.0f %10.0f %10.0f %10.0f %8.0f %8.0f %6.0f %5.0f\n",
-               cli_json_str(m, "name", "?"),
-               cli_json_str(m, "version", "?"),
+               cli_json_str(m, "name", "?"), cli_json_str(m, "version", "?"),
                cli_json_num(m, "inference_count"), cli_json_num(m, "execution_count"),
                cli_json_num(m, "inference_stats.success.count"), mean_us(m, "success"),
                mean_us(m, "queue"), comp, cli_json_num(m, "inferd.rejected"),

@@ -26,8 +26,8 @@ typedef struct perf_window {
 
 typedef struct perf_params {
     const char *url;
-    const char *path;   /* /v2/models/M/infer */
-    const void *body;   /* a binary-tensor infer request, sent as is every time */
+    const char *path; /* /v2/models/M/infer */
+    const void *body; /* a binary-tensor infer request, sent as is every time */
     size_t body_len, json_len;
     int open_loop;
     unsigned concurrency; /* closed loop */
@@ -36,8 +36,8 @@ typedef struct perf_params {
     unsigned connections, pipeline; /* open loop's client; closed loop uses concurrency x 1 */
     uint64_t timeout_ms;
     uint64_t window_ms;
-    unsigned max_windows; /* >= 3 */
-    double stability;     /* e.g. 0.10 */
+    unsigned max_windows;     /* >= 3 */
+    double stability;         /* e.g. 0.10 */
     uint64_t max_outstanding; /* open loop: a send beyond this counts as an error */
     /* called after each window (may be NULL) */
     void (*on_window)(void *user, unsigned index, const perf_window *w);

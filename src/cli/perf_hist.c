@@ -12,16 +12,14 @@ void perf_hist_init(perf_hist *h)
 
 unsigned perf_hist_index(uint64_t v)
 {
-    if (v < 256)
-        return (unsigned)v;
+    if (v < 256) return (unsigned)v;
     unsigned e = 63u - (unsigned)__builtin_clzll(v);
     return 256u + (e - 8u) * 128u + (unsigned)(v >> (e - 7u)) - 128u;
 }
 
 uint64_t perf_hist_bucket_low(unsigned index)
 {
-    if (index < 256)
-        return index;
+    if (index < 256) return index;
     unsigned e = (index - 256u) / 128u + 8u;
     uint64_t m = (index - 256u) % 128u + 128u;
     return m << (e - 7u);
@@ -29,10 +27,8 @@ uint64_t perf_hist_bucket_low(unsigned index)
 
 uint64_t perf_hist_bucket_high(unsigned index)
 {
-    if (index < 256)
-        return index;
-    if (index + 1 >= PERF_HIST_BUCKETS)
-        return UINT64_MAX;
+    if (index < 256) return index;
+    if (index + 1 >= PERF_HIST_BUCKETS) return UINT64_MAX;
     return perf_hist_bucket_low(index + 1) - 1;
 }
 
@@ -41,35 +37,26 @@ void perf_hist_record(perf_hist *h, uint64_t v)
     h->counts[perf_hist_index(v)]++;
     h->total++;
     h->sum += (double)v;
-    if (v < h->min)
-        h->min = v;
-    if (v > h->max)
-        h->max = v;
+    if (v < h->min) h->min = v;
+    if (v > h->max) h->max = v;
 }
 
 void perf_hist_merge(perf_hist *dst, const perf_hist *src)
 {
-    for (unsigned i = 0; i < PERF_HIST_BUCKETS; i++)
-        dst->counts[i] += src->counts[i];
+    for (unsigned i = 0; i < PERF_HIST_BUCKETS; i++) dst->counts[i] += src->counts[i];
     dst->total += src->total;
     dst->sum += src->sum;
-    if (src->min < dst->min)
-        dst->min = src->min;
-    if (src->max > dst->max)
-        dst->max = src->max;
+    if (src->min < dst->min) dst->min = src->min;
+    if (src->max > dst->max) dst->max = src->max;
 }
 
 uint64_t perf_hist_percentile(const perf_hist *h, double q)
 {
-    if (h->total == 0)
-        return 0;
-    if (!(q > 0))
-        return h->min;
-    if (q >= 100)
-        return h->max;
+    if (h->total == 0) return 0;
+    if (!(q > 0)) return h->min;
+    if (q >= 100) return h->max;
     uint64_t rank = (uint64_t)ceil(q / 100.0 * (double)h->total);
-    if (rank < 1)
-        rank = 1;
+    if (rank < 1) rank = 1;
     uint64_t seen = 0;
     for (unsigned i = 0; i < PERF_HIST_BUCKETS; i++) {
         seen += h->counts[i];

@@ -15,12 +15,13 @@ typedef struct perf_run {
     uv_loop_t loop;
     inferd_client *client;
     uv_timer_t send_timer, window_timer;
-    uv_idle_t send_spin; /* turns the loop (polling, never blocking) within a millisecond of a send */
+    uv_idle_t
+        send_spin; /* turns the loop (polling, never blocking) within a millisecond of a send */
     uint64_t next_send_ns, rng, outstanding;
     int stopping;
-    perf_hist *win;            /* the window being measured */
+    perf_hist *win;             /* the window being measured */
     perf_hist *kept[PERF_KEEP]; /* the last windows, ring */
-    perf_window *windows;      /* every window's figures */
+    perf_window *windows;       /* every window's figures */
     unsigned nwin;
     uint64_t win_start_ns, win_ok, win_err;
     char first_error[256];
@@ -34,8 +35,7 @@ typedef struct perf_req {
 static void note_error(perf_run *R, const char *fmt, const char *a, int b)
 {
     R->win_err++;
-    if (!R->first_error[0])
-        snprintf(R->first_error, sizeof R->first_error, fmt, a, b);
+    if (!R->first_error[0]) snprintf(R->first_error, sizeof R->first_error, fmt, a, b);
 }
 
 static void send_one(perf_run *R, uint64_t sched_ns);
@@ -47,16 +47,13 @@ static void on_answer(void *user, int err, const inferd_client_response *resp)
     uint64_t now = uv_hrtime();
     R->outstanding--;
     if (!R->stopping) {
-        if (err)
-            note_error(R, "%s%.0d", inferd_client_strerror(err), 0);
-        else if (resp->status != 200)
-            note_error(R, "%.160s (HTTP %d)", resp->body, resp->status);
+        if (err) note_error(R, "%s%.0d", inferd_client_strerror(err), 0);
+        else if (resp->status != 200) note_error(R, "%.160s (HTTP %d)", resp->body, resp->status);
         else {
             R->win_ok++;
             perf_hist_record(R->win, now > q->sched_ns ? now - q->sched_ns : 0);
         }
-        if (!R->p->open_loop)
-            send_one(R, now);
+        if (!R->p->open_loop) send_one(R, now);
     }
     free(q);
 }
@@ -101,14 +98,12 @@ static void on_send_timer(uv_timer_t *t);
 /* Sends everything whose time has come, then sleeps until the next send time. */
 static void send_due(perf_run *R)
 {
-    if (R->stopping)
-        return;
+    if (R->stopping) return;
     uint64_t now = uv_hrtime();
     while (R->next_send_ns <= now) {
         if (R->outstanding >= R->p->max_outstanding)
             note_error(R, "%s%.0d", "more requests outstanding than --max-outstanding", 0);
-        else
-            send_one(R, R->next_send_ns);
+        else send_one(R, R->next_send_ns);
         R->next_send_ns += next_gap_ns(R);
     }
     /* libuv's timers have millisecond resolution. Below 1000 requests/s: sleep the whole
@@ -139,12 +134,10 @@ static void on_send_spin(uv_idle_t *h)
 
 int perf_windows_stable(const perf_window *w, unsigned n, double stability)
 {
-    if (n < PERF_KEEP)
-        return 0;
+    if (n < PERF_KEEP) return 0;
     double mt = 0, ml = 0;
     for (unsigned i = n - PERF_KEEP; i < n; i++) {
-        if (w[i].ok == 0)
-            return 0;
+        if (w[i].ok == 0) return 0;
         mt += w[i].throughput_per_s / PERF_KEEP;
         ml += (double)w[i].p50_ns / PERF_KEEP;
     }
@@ -188,10 +181,8 @@ static void on_window_timer(uv_timer_t *t)
     R->nwin++;
     R->win_ok = R->win_err = 0;
     R->win_start_ns = now;
-    if (R->p->on_window)
-        R->p->on_window(R->p->user, R->nwin - 1, w);
-    if (perf_windows_stable(R->windows, R->nwin, R->p->stability) ||
-        R->nwin >= R->p->max_windows)
+    if (R->p->on_window) R->p->on_window(R->p->user, R->nwin - 1, w);
+    if (perf_windows_stable(R->windows, R->nwin, R->p->stability) || R->nwin >= R->p->max_windows)
         stop(R);
 }
 
@@ -202,16 +193,14 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
     perf_hist_init(&res->hist);
     R.windows = calloc(p->max_windows, sizeof *R.windows);
     R.win = malloc(sizeof *R.win);
-    for (unsigned i = 0; i < PERF_KEEP; i++)
-        R.kept[i] = malloc(sizeof *R.kept[i]);
+    for (unsigned i = 0; i < PERF_KEEP; i++) R.kept[i] = malloc(sizeof *R.kept[i]);
     int rc = -1;
     if (!R.windows || !R.win || !R.kept[0] || !R.kept[1] || !R.kept[2]) {
         snprintf(err, err_len, "out of memory");
         goto out;
     }
     perf_hist_init(R.win);
-    for (unsigned i = 0; i < PERF_KEEP; i++)
-        perf_hist_init(R.kept[i]);
+    for (unsigned i = 0; i < PERF_KEEP; i++) perf_hist_init(R.kept[i]);
     if (uv_loop_init(&R.loop) != 0) {
         snprintf(err, err_len, "cannot create an event loop");
         goto out;
@@ -236,8 +225,7 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
         R.next_send_ns = R.win_start_ns;
         uv_timer_start(&R.send_timer, on_send_timer, 1, 0);
     } else {
-        for (unsigned i = 0; i < p->concurrency; i++)
-            send_one(&R, R.win_start_ns);
+        for (unsigned i = 0; i < p->concurrency; i++) send_one(&R, R.win_start_ns);
     }
     uv_run(&R.loop, UV_RUN_DEFAULT);
     uv_loop_close(&R.loop);
@@ -258,7 +246,6 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
 out:
     free(R.windows);
     free(R.win);
-    for (unsigned i = 0; i < PERF_KEEP; i++)
-        free(R.kept[i]);
+    for (unsigned i = 0; i < PERF_KEEP; i++) free(R.kept[i]);
     return rc;
 }

@@ -6,17 +6,15 @@
 
 #include "client_internal.h"
 
-#define CLIENT_MAX_CONNECTIONS 1024u
-#define CLIENT_MAX_DEPTH 1024u
+#define CLIENT_MAX_CONNECTIONS  1024u
+#define CLIENT_MAX_DEPTH        1024u
 #define CLIENT_DEFAULT_MAX_BODY ((size_t)1 << 30)
 
 void client_queue_push(client_queue *q, client_req *r)
 {
     r->next = NULL;
-    if (q->tail)
-        q->tail->next = r;
-    else
-        q->head = r;
+    if (q->tail) q->tail->next = r;
+    else q->head = r;
     q->tail = r;
     q->n++;
 }
@@ -24,11 +22,9 @@ void client_queue_push(client_queue *q, client_req *r)
 client_req *client_queue_pop(client_queue *q)
 {
     client_req *r = q->head;
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     q->head = r->next;
-    if (!q->head)
-        q->tail = NULL;
+    if (!q->head) q->tail = NULL;
     q->n--;
     r->next = NULL;
     return r;
@@ -36,14 +32,12 @@ client_req *client_queue_pop(client_queue *q)
 
 void client_req_release(client_req *r)
 {
-    if (r->done && !r->write_pending)
-        free(r);
+    if (r->done && !r->write_pending) free(r);
 }
 
 static void timer_update(inferd_client *c);
 
-void client_req_finish(inferd_client *c, client_req *r, int err,
-                       const inferd_client_response *resp)
+void client_req_finish(inferd_client *c, client_req *r, int err, const inferd_client_response *resp)
 {
     if (!r->done) {
         r->done = 1;
@@ -51,29 +45,24 @@ void client_req_finish(inferd_client *c, client_req *r, int err,
         r->cb(r->user, err, err ? NULL : resp);
     }
     client_req_release(r);
-    if (!c->closing)
-        timer_update(c);
+    if (!c->closing) timer_update(c);
 }
 
 static void client_free_if_done(inferd_client *c)
 {
-    if (!c->closing || c->handles_open > 0)
-        return;
+    if (!c->closing || c->handles_open > 0) return;
     void (*cb)(void *) = c->closed_cb;
     void *user = c->closed_user;
     free(c->conns);
     free(c);
-    if (cb)
-        cb(user);
+    if (cb) cb(user);
 }
 
 void client_handle_closed(inferd_client *c)
 {
     c->handles_open--;
-    if (c->closing)
-        client_free_if_done(c);
-    else
-        client_dispatch(c);
+    if (c->closing) client_free_if_done(c);
+    else client_dispatch(c);
 }
 
 void client_dispatch(inferd_client *c)
@@ -82,15 +71,13 @@ void client_dispatch(inferd_client *c)
         client_conn *best = NULL;
         for (unsigned i = 0; i < c->nconn; i++) {
             client_conn *conn = &c->conns[i];
-            if (conn->state == CONN_CLOSING || conn->inflight.n >= c->depth)
-                continue;
+            if (conn->state == CONN_CLOSING || conn->inflight.n >= c->depth) continue;
             if (!best || conn->inflight.n < best->inflight.n ||
                 (conn->inflight.n == best->inflight.n && best->state == CONN_CLOSED &&
                  conn->state != CONN_CLOSED))
                 best = conn;
         }
-        if (!best)
-            return;
+        if (!best) return;
         client_conn_assign(best, client_queue_pop(&c->queued));
     }
 }
@@ -115,16 +102,14 @@ static void on_timer(uv_timer_t *t)
     c->queued = keep;
     for (unsigned i = 0; i < c->nconn; i++) {
         client_conn *conn = &c->conns[i];
-        if (conn->state != CONN_OPEN && conn->state != CONN_CONNECTING)
-            continue;
+        if (conn->state != CONN_OPEN && conn->state != CONN_CONNECTING) continue;
         int any = 0;
         for (client_req *q = conn->inflight.head; q; q = q->next)
             if (expired(q, now)) {
                 q->err = INFERD_CLIENT_E_TIMEOUT;
                 any = 1;
             }
-        if (any)
-            client_conn_fail(conn, INFERD_CLIENT_E_CONN);
+        if (any) client_conn_fail(conn, INFERD_CLIENT_E_CONN);
     }
     while ((r = client_queue_pop(&late)) != NULL)
         client_req_finish(c, r, INFERD_CLIENT_E_TIMEOUT, NULL);
@@ -134,8 +119,7 @@ static void on_timer(uv_timer_t *t)
  * does not keep its loop alive. */
 static void timer_update(inferd_client *c)
 {
-    if (!c->timeout_ms)
-        return;
+    if (!c->timeout_ms) return;
     if (c->pending > 0 && !c->timer_on) {
         uint64_t tick = c->timeout_ms / 10;
         tick = tick < 1 ? 1 : tick > 100 ? 100 : tick;
@@ -156,8 +140,7 @@ int inferd_client_new(uv_loop_t *loop, const inferd_client_options *o, inferd_cl
     char host[256];
     uint16_t port;
     int rc = inferd_client_parse_url(o->url, host, sizeof host, &port, err, err_len);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     unsigned nconn = o->connections ? o->connections : 1;
     unsigned depth = o->pipeline_depth ? o->pipeline_depth : 1;
     if (nconn > CLIENT_MAX_CONNECTIONS || depth > CLIENT_MAX_DEPTH) {
@@ -191,8 +174,7 @@ int inferd_client_new(uv_loop_t *loop, const inferd_client_options *o, inferd_cl
     c->timeout_ms = o->timeout_ms;
     c->max_body = o->max_body_bytes ? o->max_body_bytes : CLIENT_DEFAULT_MAX_BODY;
     c->conns = conns;
-    for (unsigned i = 0; i < nconn; i++)
-        conns[i].client = c;
+    for (unsigned i = 0; i < nconn; i++) conns[i].client = c;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->handles_open = 1;
@@ -204,19 +186,18 @@ int inferd_client_send(inferd_client *c, const char *method, const char *path,
                        const char *content_type, long long json_len, const void *body,
                        size_t body_len, inferd_client_cb cb, void *user)
 {
-    if (c->closing)
-        return INFERD_CLIENT_E_CLOSED;
-    if (!cb || !method || !path || path[0] != '/' || (body_len && !body) ||
-        body_len > UINT32_MAX || json_len > (long long)body_len)
+    if (c->closing) return INFERD_CLIENT_E_CLOSED;
+    if (!cb || !method || !path || path[0] != '/' || (body_len && !body) || body_len > UINT32_MAX ||
+        json_len > (long long)body_len)
         return INFERD_CLIENT_E_INVALID;
     client_req *r = calloc(1, sizeof *r);
-    if (!r)
-        return INFERD_CLIENT_E_NOMEM;
-    int n = snprintf(r->head, sizeof r->head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n",
-                     method, path, c->host_header, body_len);
+    if (!r) return INFERD_CLIENT_E_NOMEM;
+    int n =
+        snprintf(r->head, sizeof r->head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n",
+                 method, path, c->host_header, body_len);
     if (n > 0 && (size_t)n < sizeof r->head && content_type)
-        n += snprintf(r->head + n, sizeof r->head - (size_t)n, "Content-Type: %s\r\n",
-                      content_type);
+        n +=
+            snprintf(r->head + n, sizeof r->head - (size_t)n, "Content-Type: %s\r\n", content_type);
     if (n > 0 && (size_t)n < sizeof r->head && json_len >= 0)
         n += snprintf(r->head + n, sizeof r->head - (size_t)n,
                       "Inference-Header-Content-Length: %lld\r\n", json_len);
@@ -251,15 +232,13 @@ static void on_timer_closed(uv_handle_t *h)
 
 void inferd_client_close(inferd_client *c, void (*closed_cb)(void *), void *user)
 {
-    if (c->closing)
-        return;
+    if (c->closing) return;
     c->closing = 1;
     c->closed_cb = closed_cb;
     c->closed_user = user;
     client_req *r;
     while ((r = client_queue_pop(&c->queued)) != NULL)
         client_req_finish(c, r, INFERD_CLIENT_E_CLOSED, NULL);
-    for (unsigned i = 0; i < c->nconn; i++)
-        client_conn_fail(&c->conns[i], INFERD_CLIENT_E_CLOSED);
+    for (unsigned i = 0; i < c->nconn; i++) client_conn_fail(&c->conns[i], INFERD_CLIENT_E_CLOSED);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }

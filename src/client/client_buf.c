@@ -6,14 +6,11 @@
 
 int client_buf_reserve(void **buf, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
+    if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 4096;
-    while (c < need)
-        c = c > SIZE_MAX / 2 ? need : c * 2;
+    while (c < need) c = c > SIZE_MAX / 2 ? need : c * 2;
     void *nb = realloc(*buf, c);
-    if (!nb)
-        return -1;
+    if (!nb) return -1;
     *buf = nb;
     *cap = c;
     return 0;

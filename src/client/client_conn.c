@@ -26,13 +26,11 @@ static void on_close(uv_handle_t *h)
 
 void client_conn_fail(client_conn *conn, int err)
 {
-    if (conn->state == CONN_CLOSED || conn->state == CONN_CLOSING)
-        return;
+    if (conn->state == CONN_CLOSED || conn->state == CONN_CLOSING) return;
     int was_open = conn->state == CONN_OPEN;
     conn->state = CONN_CLOSING;
     conn->err = err;
-    if (was_open)
-        uv_read_stop((uv_stream_t *)&conn->tcp);
+    if (was_open) uv_read_stop((uv_stream_t *)&conn->tcp);
     uv_close((uv_handle_t *)&conn->tcp, on_close);
 }
 
@@ -125,17 +123,14 @@ static int parse_ihcl(client_conn *conn, size_t *out)
         *out = conn->body_len;
         return 0;
     }
-    if (conn->ihcl_bad || conn->ihcl_len == 0)
-        return -1;
+    if (conn->ihcl_bad || conn->ihcl_len == 0) return -1;
     size_t v = 0;
     for (size_t i = 0; i < conn->ihcl_len; i++) {
         char ch = conn->ihcl[i];
-        if (ch < '0' || ch > '9' || v > (SIZE_MAX - 9) / 10)
-            return -1;
+        if (ch < '0' || ch > '9' || v > (SIZE_MAX - 9) / 10) return -1;
         v = v * 10 + (size_t)(ch - '0');
     }
-    if (v > conn->body_len)
-        return -1;
+    if (v > conn->body_len) return -1;
     *out = v;
     return 0;
 }
@@ -194,16 +189,14 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     client_conn *conn = s->data;
-    if (nread == 0)
-        return;
+    if (nread == 0) return;
     if (nread < 0) {
         client_conn_fail(conn, INFERD_CLIENT_E_CONN);
         return;
     }
     conn->err = 0;
     size_t done = http_parser_execute(&conn->parser, &parser_settings, buf->base, (size_t)nread);
-    if (conn->state != CONN_OPEN)
-        return;
+    if (conn->state != CONN_OPEN) return;
     if (done != (size_t)nread || HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK) {
         client_conn_fail(conn, conn->err ? conn->err : INFERD_CLIENT_E_PROTOCOL);
         return;
@@ -216,8 +209,7 @@ static void on_write(uv_write_t *w, int status)
     client_req *r = w->data;
     client_conn *conn = w->handle->data;
     r->write_pending = 0;
-    if (status < 0)
-        client_conn_fail(conn, INFERD_CLIENT_E_CONN);
+    if (status < 0) client_conn_fail(conn, INFERD_CLIENT_E_CONN);
     client_req_release(r);
 }
 
@@ -227,8 +219,7 @@ static void conn_write(client_conn *conn, client_req *r)
                         uv_buf_init((char *)r->body, (unsigned)r->body_len)};
     r->write.data = r;
     r->written = 1;
-    if (uv_write(&r->write, (uv_stream_t *)&conn->tcp, bufs, r->body_len ? 2 : 1, on_write) !=
-        0) {
+    if (uv_write(&r->write, (uv_stream_t *)&conn->tcp, bufs, r->body_len ? 2 : 1, on_write) != 0) {
         client_conn_fail(conn, INFERD_CLIENT_E_CONN);
         return;
     }
@@ -238,8 +229,7 @@ static void conn_write(client_conn *conn, client_req *r)
 static void on_connect(uv_connect_t *req, int status)
 {
     client_conn *conn = req->data;
-    if (conn->state != CONN_CONNECTING)
-        return; /* closing: on_close fails the requests */
+    if (conn->state != CONN_CONNECTING) return; /* closing: on_close fails the requests */
     if (status < 0) {
         client_conn_fail(conn, INFERD_CLIENT_E_CONNECT);
         return;
@@ -251,15 +241,13 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     for (client_req *r = conn->inflight.head; r && conn->state == CONN_OPEN; r = r->next)
-        if (!r->written)
-            conn_write(conn, r);
+        if (!r->written) conn_write(conn, r);
 }
 
 static int conn_open(client_conn *conn)
 {
     inferd_client *c = conn->client;
-    if (uv_tcp_init(c->loop, &conn->tcp) != 0)
-        return INFERD_CLIENT_E_CONN;
+    if (uv_tcp_init(c->loop, &conn->tcp) != 0) return INFERD_CLIENT_E_CONN;
     conn->tcp.data = conn;
     c->handles_open++;
     conn->state = CONN_CONNECTING;
@@ -267,8 +255,8 @@ static int conn_open(client_conn *conn)
     http_parser_init(&conn->parser, HTTP_RESPONSE);
     conn->parser.data = conn;
     conn->connect.data = conn;
-    if (uv_tcp_connect(&conn->connect, &conn->tcp, (const struct sockaddr *)&c->addr,
-                       on_connect) != 0) {
+    if (uv_tcp_connect(&conn->connect, &conn->tcp, (const struct sockaddr *)&c->addr, on_connect) !=
+        0) {
         client_conn_fail(conn, INFERD_CLIENT_E_CONNECT);
         return INFERD_CLIENT_E_CONNECT;
     }
@@ -282,6 +270,5 @@ void client_conn_assign(client_conn *conn, client_req *r)
         conn_open(conn); /* a failure closes conn, which fails r later */
         return;
     }
-    if (conn->state == CONN_OPEN)
-        conn_write(conn, r);
+    if (conn->state == CONN_OPEN) conn_write(conn, r);
 }

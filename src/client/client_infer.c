@@ -24,12 +24,11 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binar
             return INFERD_CLIENT_E_INVALID;
         }
         json_t *shape = json_array();
-        for (int d = 0; d < t->ndim; d++)
-            json_array_append_new(shape, json_integer(t->dims[d]));
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:o, s:{s:I}}", "name", t->name, "datatype",
-                           inferd_dtype_name(t->dtype), "shape", shape, "parameters",
-                           "binary_data_size", (json_int_t)t->nbytes));
+        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->dims[d]));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:o, s:{s:I}}", "name", t->name, "datatype",
+                                        inferd_dtype_name(t->dtype), "shape", shape, "parameters",
+                                        "binary_data_size", (json_int_t)t->nbytes));
         total += t->nbytes; /* each checked against its shape: no overflow in practice */
     }
     if (binary_outputs)
@@ -51,8 +50,7 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binar
     free(head);
     size_t off = hl;
     for (size_t i = 0; i < n; i++) {
-        if (inputs[i].nbytes)
-            memcpy(b + off, inputs[i].data, inputs[i].nbytes);
+        if (inputs[i].nbytes) memcpy(b + off, inputs[i].data, inputs[i].nbytes);
         off += inputs[i].nbytes;
     }
     *body = b;

@@ -13,11 +13,9 @@
 int64_t inferd_tensor_elements(const inferd_tensor *t)
 {
     int64_t n = 1;
-    if (t->ndim < 0 || t->ndim > INFERD_CLIENT_MAX_DIMS)
-        return -1;
+    if (t->ndim < 0 || t->ndim > INFERD_CLIENT_MAX_DIMS) return -1;
     for (int i = 0; i < t->ndim; i++) {
-        if (t->dims[i] < 0 || (t->dims[i] > 0 && n > INT64_MAX / t->dims[i]))
-            return -1;
+        if (t->dims[i] < 0 || (t->dims[i] > 0 && n > INT64_MAX / t->dims[i])) return -1;
         n *= t->dims[i];
     }
     return n;
@@ -25,8 +23,7 @@ int64_t inferd_tensor_elements(const inferd_tensor *t)
 
 void inferd_tensors_free(inferd_tensor *t, size_t n)
 {
-    for (size_t i = 0; t && i < n; i++)
-        free(t[i].data);
+    for (size_t i = 0; t && i < n; i++) free(t[i].data);
     free(t);
 }
 
@@ -37,11 +34,9 @@ typedef struct byte_sink {
 
 static int sink_put(byte_sink *s, const void *v, size_t n)
 {
-    if (n > SIZE_MAX - s->len)
-        return -1;
+    if (n > SIZE_MAX - s->len) return -1;
     void *b = s->p;
-    if (client_buf_reserve(&b, &s->cap, s->len + n) != 0)
-        return -1;
+    if (client_buf_reserve(&b, &s->cap, s->len + n) != 0) return -1;
     s->p = b;
     memcpy(s->p + s->len, v, n);
     s->len += n;
@@ -57,18 +52,41 @@ static int put_int(byte_sink *s, inferd_dtype dt, json_t *v, char *err, size_t e
     json_int_t x = json_integer_value(v);
     long long lo, hi;
     switch (dt) {
-    case INFERD_DTYPE_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
-    case INFERD_DTYPE_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
-    case INFERD_DTYPE_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
-    case INFERD_DTYPE_UINT8: lo = 0; hi = UINT8_MAX; break;
-    case INFERD_DTYPE_UINT16: lo = 0; hi = UINT16_MAX; break;
-    case INFERD_DTYPE_UINT32: lo = 0; hi = UINT32_MAX; break;
-    case INFERD_DTYPE_UINT64: lo = 0; hi = INT64_MAX; break;
-    default: lo = INT64_MIN; hi = INT64_MAX; break;
+    case INFERD_DTYPE_INT8:
+        lo = INT8_MIN;
+        hi = INT8_MAX;
+        break;
+    case INFERD_DTYPE_INT16:
+        lo = INT16_MIN;
+        hi = INT16_MAX;
+        break;
+    case INFERD_DTYPE_INT32:
+        lo = INT32_MIN;
+        hi = INT32_MAX;
+        break;
+    case INFERD_DTYPE_UINT8:
+        lo = 0;
+        hi = UINT8_MAX;
+        break;
+    case INFERD_DTYPE_UINT16:
+        lo = 0;
+        hi = UINT16_MAX;
+        break;
+    case INFERD_DTYPE_UINT32:
+        lo = 0;
+        hi = UINT32_MAX;
+        break;
+    case INFERD_DTYPE_UINT64:
+        lo = 0;
+        hi = INT64_MAX;
+        break;
+    default:
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+        break;
     }
     if (x < lo || x > hi) {
-        snprintf(err, err_len, "%lld is out of range for %s", (long long)x,
-                 inferd_dtype_name(dt));
+        snprintf(err, err_len, "%lld is out of range for %s", (long long)x, inferd_dtype_name(dt));
         return -1;
     }
     size_t size = inferd_dtype_size(dt);
@@ -145,8 +163,7 @@ static int walk(json_t *v, int depth, inferd_tensor *t, int learn, byte_sink *s,
         }
         (*count)++;
         if (put_value(s, t->dtype, v, err, err_len) != 0) {
-            if (!*err)
-                snprintf(err, err_len, "out of memory");
+            if (!*err) snprintf(err, err_len, "out of memory");
             return -1;
         }
         return 0;
@@ -165,9 +182,9 @@ static int walk(json_t *v, int depth, inferd_tensor *t, int learn, byte_sink *s,
     }
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e) {
-        if (walk(e, depth + 1, t, learn && i == 0, s, count, err, err_len) != 0)
-            return -1;
+    json_array_foreach(v, i, e)
+    {
+        if (walk(e, depth + 1, t, learn && i == 0, s, count, err, err_len) != 0) return -1;
     }
     return 0;
 }
@@ -187,14 +204,13 @@ int client_tensor_from_json(json_t *data, inferd_tensor *t, int shape_known, cha
         size_t i;
         json_t *e;
         rc = 0;
-        json_array_foreach(data, i, e) {
-            if ((rc = put_value(&s, t->dtype, e, err, err_len)) != 0)
-                break;
+        json_array_foreach(data, i, e)
+        {
+            if ((rc = put_value(&s, t->dtype, e, err, err_len)) != 0) break;
             count++;
         }
     } else {
-        if (!shape_known)
-            t->ndim = 0;
+        if (!shape_known) t->ndim = 0;
         rc = walk(data, 0, t, !shape_known, &s, &count, err, err_len);
     }
     if (rc == 0 && shape_known && count != want) {
@@ -203,8 +219,7 @@ int client_tensor_from_json(json_t *data, inferd_tensor *t, int shape_known, cha
         rc = -1;
     }
     if (rc != 0) {
-        if (!err[0])
-            snprintf(err, err_len, "out of memory");
+        if (!err[0]) snprintf(err, err_len, "out of memory");
         free(s.p);
         return -1;
     }
@@ -213,8 +228,8 @@ int client_tensor_from_json(json_t *data, inferd_tensor *t, int shape_known, cha
     return 0;
 }
 
-int inferd_tensor_from_json_text(const char *text, inferd_dtype dtype, inferd_tensor *t,
-                                 char *err, size_t err_len)
+int inferd_tensor_from_json_text(const char *text, inferd_dtype dtype, inferd_tensor *t, char *err,
+                                 size_t err_len)
 {
     json_error_t jerr;
     json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);

@@ -22,8 +22,8 @@ const char *inferd_client_strerror(int err)
     }
 }
 
-int inferd_client_parse_url(const char *url, char *host, size_t host_len, uint16_t *port,
-                            char *err, size_t err_len)
+int inferd_client_parse_url(const char *url, char *host, size_t host_len, uint16_t *port, char *err,
+                            size_t err_len)
 {
     static const char scheme[] = "http://";
     if (!url || strncmp(url, scheme, sizeof scheme - 1) != 0) {

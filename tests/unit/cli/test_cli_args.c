@@ -21,8 +21,7 @@ static int parse(cli_args *a, char *err, int n, ...)
     char *argv[16];
     va_list ap;
     va_start(ap, n);
-    for (int i = 0; i < n; i++)
-        argv[i] = va_arg(ap, char *);
+    for (int i = 0; i < n; i++) argv[i] = va_arg(ap, char *);
     va_end(ap);
     return cli_args_parse(n, argv, specs, a, err, 256);
 }

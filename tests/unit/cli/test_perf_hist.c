@@ -17,8 +17,19 @@ static void test_buckets_cover_every_value(void **state)
     for (unsigned i = 0; i + 1 < PERF_HIST_BUCKETS; i++)
         assert_int_equal(perf_hist_bucket_high(i) + 1, perf_hist_bucket_low(i + 1));
     assert_int_equal(perf_hist_bucket_high(PERF_HIST_BUCKETS - 1), UINT64_MAX);
-    uint64_t probes[] = {0, 1, 255, 256, 257, 511, 512, 1000, 123456789, (uint64_t)1 << 40,
-                         ((uint64_t)1 << 63) - 1, (uint64_t)1 << 63, UINT64_MAX};
+    uint64_t probes[] = {0,
+                         1,
+                         255,
+                         256,
+                         257,
+                         511,
+                         512,
+                         1000,
+                         123456789,
+                         (uint64_t)1 << 40,
+                         ((uint64_t)1 << 63) - 1,
+                         (uint64_t)1 << 63,
+                         UINT64_MAX};
     for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
         unsigned i = perf_hist_index(probes[k]);
         assert_true(i < PERF_HIST_BUCKETS);
@@ -62,8 +73,7 @@ static void check_accuracy(uint64_t *v, size_t n)
         uint64_t exact = v[rank ? rank - 1 : 0];
         uint64_t got = perf_hist_percentile(&h, qs[k]);
         double rel = exact ? ((double)got - (double)exact) / (double)exact : (double)got;
-        if (rel < 0)
-            rel = -rel;
+        if (rel < 0) rel = -rel;
         if (rel > 0.01)
             fail_msg("p%g: got %llu, exact %llu", qs[k], (unsigned long long)got,
                      (unsigned long long)exact);
@@ -81,8 +91,7 @@ static void test_percentiles_within_one_percent(void **state)
     uint64_t *v = malloc(N * sizeof *v);
     assert_non_null(v);
     /* uniform over 50 us .. 5 ms, in ns */
-    for (size_t i = 0; i < N; i++)
-        v[i] = 50000 + rng() % 4950000;
+    for (size_t i = 0; i < N; i++) v[i] = 50000 + rng() % 4950000;
     check_accuracy(v, N);
     /* long-tailed: log-uniform over 1 us .. 10 s */
     for (size_t i = 0; i < N; i++) {
@@ -91,8 +100,7 @@ static void test_percentiles_within_one_percent(void **state)
     }
     check_accuracy(v, N);
     /* a few distinct values: the answer is one of them, not a bucket edge */
-    for (size_t i = 0; i < N; i++)
-        v[i] = (i % 10 == 0) ? 9000000 : 1234567;
+    for (size_t i = 0; i < N; i++) v[i] = (i % 10 == 0) ? 9000000 : 1234567;
     check_accuracy(v, N);
     free(v);
 }
@@ -105,8 +113,7 @@ static void test_merge_and_empty(void **state)
     perf_hist_init(&b);
     assert_int_equal(perf_hist_percentile(&a, 50), 0);
     assert_true(perf_hist_mean(&a) == 0);
-    for (uint64_t i = 1; i <= 100; i++)
-        perf_hist_record(i <= 50 ? &a : &b, i * 1000);
+    for (uint64_t i = 1; i <= 100; i++) perf_hist_record(i <= 50 ? &a : &b, i * 1000);
     perf_hist_merge(&a, &b);
     assert_int_equal(a.total, 100);
     assert_int_equal(a.min, 1000);
