@@ -39,6 +39,7 @@ static void timer_update(inferd_client *c);
 
 void client_req_finish(inferd_client *c, client_req *r, int err, const inferd_client_response *resp)
 {
+    if (!err && !resp) err = INFERD_CLIENT_E_CONN; /* never an answer-less success */
     if (!r->done) {
         r->done = 1;
         c->pending--;

@@ -14,13 +14,18 @@ static void on_close(uv_handle_t *h)
 {
     client_conn *conn = h->data;
     inferd_client *c = conn->client;
+    /* Take the requests off first: their callbacks may send again, which may reopen this
+     * very connection (a fresh inflight queue and err). */
+    client_queue dead = conn->inflight;
+    int err = conn->err;
+    conn->inflight = (client_queue){0};
     conn->state = CONN_CLOSED;
     free(conn->body);
     conn->body = NULL;
     conn->body_len = conn->body_cap = 0;
     client_req *r;
-    while ((r = client_queue_pop(&conn->inflight)) != NULL)
-        client_req_finish(c, r, r->err ? r->err : conn->err, NULL);
+    while ((r = client_queue_pop(&dead)) != NULL)
+        client_req_finish(c, r, r->err ? r->err : err, NULL);
     client_handle_closed(c);
 }
 

@@ -336,6 +336,36 @@ static void test_refused_and_closed(void **state)
     assert_int_equal(n_done, 2);
 }
 
+static inferd_client *resend_client;
+
+/* A failed request's callback sends again at once: the one connection it failed on is
+ * reopened from inside the failure callbacks. */
+static void on_answer_resend(void *user, int err, const inferd_client_response *resp)
+{
+    on_answer(user, err, resp);
+    int i = (int)(intptr_t)user;
+    if (err && i < 4) send_get(resend_client, "/ok", i + 4);
+}
+
+static void test_resend_from_failure_callback(void **state)
+{
+    (void)state;
+    inferd_client *c = client(1, 4, 0, server_port);
+    resend_client = c;
+    for (int i = 0; i < 4; i++) /* the first closes the connection under all four */
+        assert_int_equal(inferd_client_send(c, "GET", i == 0 ? "/close" : "/silent", NULL, -1, NULL,
+                                            0, on_answer_resend, (void *)(intptr_t)i),
+                         0);
+    run_until(8);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(results[i], INFERD_CLIENT_E_CONN);
+        assert_int_equal(results[i + 4], 0);
+        assert_int_equal(statuses[i + 4], 200);
+    }
+    assert_int_equal(accepted, 2);
+    finish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +374,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ihcl_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_and_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resend_from_failure_callback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
