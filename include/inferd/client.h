@@ -104,14 +104,20 @@ typedef struct inferd_tensor {
     size_t nbytes;
 } inferd_tensor;
 
-/* Builds a binary-tensor infer body for inputs[0..n): a JSON header followed by each input's
- * bytes; outputs come back binary when binary_outputs. Checks that each input's nbytes
- * matches its shape (except BYTES). On success returns 0 with *body (malloc'd, caller frees),
- * *body_len and *json_len (for Inference-Header-Content-Length); else a negative code with a
- * message in err. */
-int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binary_outputs,
-                                char **body, size_t *body_len, size_t *json_len, char *err,
-                                size_t err_len);
+/* How inferd_infer_request_encode writes a request. */
+enum {
+    INFERD_INFER_BINARY_INPUTS = 1,  /* inputs as bytes after the JSON (else JSON "data") */
+    INFERD_INFER_BINARY_OUTPUTS = 2, /* ask for every output as bytes (else JSON "data") */
+};
+
+/* Builds an infer body for inputs[0..n) as flags say: binary inputs follow the JSON header
+ * (json_len says where it ends); JSON inputs are "data" arrays (FP16/BF16 have no JSON form,
+ * BYTES must be UTF-8). Checks that each input's nbytes matches its shape (BYTES walked). On
+ * success returns 0 with *body (malloc'd, caller frees), *body_len and *json_len (send it as
+ * Inference-Header-Content-Length when inputs are binary; == body_len otherwise); else a
+ * negative code with a message in err. */
+int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, unsigned flags, char **body,
+                                size_t *body_len, size_t *json_len, char *err, size_t err_len);
 
 /* Decodes an infer answer (JSON `data` or binary outputs) into *outs (n_outs tensors, each
  * with its own malloc'd data; free with inferd_tensors_free). Checks every size against the

@@ -233,8 +233,12 @@ int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var
                                  : cli_inputs_synthesize(m, cli_args_has(a, "random"),
                                                          synth_var_dim, inputs, err, err_len)) != 0)
         return CLI_EXIT_USAGE;
-    int rc = inferd_infer_request_encode(inputs, m->n_inputs, 1, &out->data, &out->len,
-                                         &out->json_len, err, err_len);
+    int json = cli_args_has(a, "json-tensors");
+    size_t json_len = 0;
+    int rc = inferd_infer_request_encode(
+        inputs, m->n_inputs, json ? 0 : INFERD_INFER_BINARY_INPUTS | INFERD_INFER_BINARY_OUTPUTS,
+        &out->data, &out->len, &json_len, err, err_len);
+    out->ihcl = json ? -1 : (long long)json_len;
     for (size_t k = 0; k < m->n_inputs; k++) free(inputs[k].data);
     snprintf(out->path, sizeof out->path, "/v2/models/%s/infer", m->name);
     return rc == 0 ? 0 : CLI_EXIT_FAIL;

@@ -15,6 +15,7 @@ static const cli_opt_spec specs[] = {
      "an input (repeat for each), from a .npy file or a JSON "
      "array"},
     {"output-dir", "DIR", "write each output as DIR/NAME.npy"},
+    {"json-tensors", NULL, "send inputs and ask for outputs as JSON tensors (default: binary)"},
     {NULL, NULL, NULL},
 };
 
@@ -120,7 +121,8 @@ int cmd_infer(int argc, char **argv)
         return rc;
     }
     cli_answer ans;
-    rc = cli_request(a.url, "POST", body.path, "application/octet-stream", (long long)body.json_len,
+    rc = cli_request(a.url, "POST", body.path,
+                     body.ihcl >= 0 ? "application/octet-stream" : "application/json", body.ihcl,
                      body.data, body.len, &ans, err, sizeof err);
     free(body.data);
     if (rc != 0) {

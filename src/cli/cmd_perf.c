@@ -32,6 +32,7 @@ static const cli_opt_spec specs[] = {
     {"timeout-ms", "MS", "per-request timeout (default 30000)"},
     {"format", "csv|json", "output: CSV with a header (default) or a JSON object a line"},
     {"plot", "FILE.svg", "draw latency against throughput"},
+    {"json-tensors", NULL, "send inputs and ask for outputs as JSON tensors (default: binary)"},
     {NULL, NULL, NULL},
 };
 
@@ -221,7 +222,7 @@ int cmd_perf(int argc, char **argv)
         .path = body.path,
         .body = body.data,
         .body_len = body.len,
-        .json_len = body.json_len,
+        .json_len = body.ihcl,
         .open_loop = open_loop,
         .poisson = cli_args_has(&a, "poisson"),
         .connections = (unsigned)conns,

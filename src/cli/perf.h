@@ -27,8 +27,9 @@ typedef struct perf_window {
 typedef struct perf_params {
     const char *url;
     const char *path; /* /v2/models/M/infer */
-    const void *body; /* a binary-tensor infer request, sent as is every time */
-    size_t body_len, json_len;
+    const void *body; /* an infer request, sent as is every time */
+    size_t body_len;
+    long long json_len; /* Inference-Header-Content-Length, -1 for a JSON body */
     int open_loop;
     unsigned concurrency; /* closed loop */
     double rate;          /* open loop, requests per second */

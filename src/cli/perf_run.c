@@ -68,8 +68,9 @@ static void send_one(perf_run *R, uint64_t sched_ns)
     }
     q->run = R;
     q->sched_ns = sched_ns;
-    int rc = inferd_client_send(R->client, "POST", p->path, "application/octet-stream",
-                                (long long)p->json_len, p->body, p->body_len, on_answer, q);
+    int rc = inferd_client_send(R->client, "POST", p->path,
+                                p->json_len >= 0 ? "application/octet-stream" : "application/json",
+                                p->json_len, p->body, p->body_len, on_answer, q);
     if (rc != 0) {
         free(q);
         note_error(R, "%s%.0d", inferd_client_strerror(rc), 0);

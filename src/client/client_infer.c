@@ -1,4 +1,4 @@
-/* KServe v2 infer bodies: a binary-tensor request from tensors, and tensors from an answer
+/* KServe v2 infer bodies: a request from tensors (binary or JSON tensors), and tensors from an answer
  * (JSON `data` or binary outputs after Inference-Header-Content-Length), every size checked
  * against the body. */
 #include <jansson.h>
@@ -8,9 +8,8 @@
 
 #include "client_tensor.h"
 
-int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binary_outputs,
-                                char **body, size_t *body_len, size_t *json_len, char *err,
-                                size_t err_len)
+int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, unsigned flags, char **body,
+                                size_t *body_len, size_t *json_len, char *err, size_t err_len)
 {
     *body = NULL;
     json_t *root = json_object();
@@ -25,13 +24,23 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binar
         }
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->dims[d]));
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:s, s:o, s:{s:I}}", "name", t->name, "datatype",
-                                        inferd_dtype_name(t->dtype), "shape", shape, "parameters",
-                                        "binary_data_size", (json_int_t)t->nbytes));
+        json_t *in = json_pack("{s:s, s:s, s:o}", "name", t->name, "datatype",
+                               inferd_dtype_name(t->dtype), "shape", shape);
+        json_array_append_new(arr, in);
+        if (!(flags & INFERD_INFER_BINARY_INPUTS)) {
+            json_t *data = client_tensor_to_json(t, err, err_len);
+            if (!data) {
+                json_decref(root);
+                return INFERD_CLIENT_E_INVALID;
+            }
+            json_object_set_new(in, "data", data);
+            continue;
+        }
+        json_object_set_new(in, "parameters",
+                            json_pack("{s:I}", "binary_data_size", (json_int_t)t->nbytes));
         total += t->nbytes; /* each checked against its shape: no overflow in practice */
     }
-    if (binary_outputs)
+    if (flags & INFERD_INFER_BINARY_OUTPUTS)
         json_object_set_new(root, "parameters", json_pack("{s:b}", "binary_data_output", 1));
     char *head = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -49,7 +58,7 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binar
     memcpy(b, head, hl);
     free(head);
     size_t off = hl;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && (flags & INFERD_INFER_BINARY_INPUTS); i++) {
         if (inputs[i].nbytes) memcpy(b + off, inputs[i].data, inputs[i].nbytes);
         off += inputs[i].nbytes;
     }

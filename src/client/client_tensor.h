@@ -16,4 +16,9 @@ int client_tensor_from_json(json_t *data, inferd_tensor *t, int shape_known, cha
  * message in err. */
 int client_tensor_check_bytes(const inferd_tensor *t, char *err, size_t err_len);
 
+/* t's values as a flat JSON array (new reference), or NULL with a message in err (FP16/BF16
+ * have no JSON form; BYTES must be UTF-8). t's bytes must have been checked against its
+ * shape. */
+json_t *client_tensor_to_json(const inferd_tensor *t, char *err, size_t err_len);
+
 #endif

@@ -34,6 +34,12 @@ def test_infer_npy_input_digits_classifies(node, tmp_path):
     rows = [probs[i * 10:(i + 1) * 10] for i in range(10)]
     assert [r.index(max(r)) for r in rows] == samples["labels"]
     assert all(abs(sum(r) - 1) < 1e-4 for r in rows)
+    # the same request as JSON tensors both ways: the same floats (FP32 as 9 digits is exact)
+    rc, _, stderr = inferctl("infer", "digits", "--url=" + n.url, "--json-tensors",
+                             "--input", "input=%s" % (tmp_path / "x.npy"),
+                             "--output-dir", tmp_path / "json")
+    assert rc == 0, stderr
+    assert npy_read(tmp_path / "json" / "probabilities.npy")[2] == probs
 
 
 def test_infer_adds_batch_dimension_and_bytes(node):

@@ -108,17 +108,19 @@ static void test_encode(void **state)
                         .nbytes = sizeof v};
     char *body, err[256];
     size_t len, json_len;
-    assert_int_equal(
-        inferd_infer_request_encode(&in, 1, 1, &body, &len, &json_len, err, sizeof err), 0);
+    assert_int_equal(inferd_infer_request_encode(
+                         &in, 1, INFERD_INFER_BINARY_INPUTS | INFERD_INFER_BINARY_OUTPUTS, &body,
+                         &len, &json_len, err, sizeof err),
+                     0);
     assert_int_equal(len, json_len + 16);
     assert_memory_equal(body + json_len, v, 16);
     assert_non_null(strstr(body, "\"binary_data_size\":16"));
     assert_non_null(strstr(body, "\"binary_data_output\":true"));
     free(body);
     in.nbytes = 12; /* does not hold [1,4] FP32 */
-    assert_int_equal(
-        inferd_infer_request_encode(&in, 1, 0, &body, &len, &json_len, err, sizeof err),
-        INFERD_CLIENT_E_INVALID);
+    assert_int_equal(inferd_infer_request_encode(&in, 1, INFERD_INFER_BINARY_INPUTS, &body, &len,
+                                                 &json_len, err, sizeof err),
+                     INFERD_CLIENT_E_INVALID);
     unsigned char bad_bytes[6] = {9, 0, 0, 0, 'a', 'b'}; /* length 9, 2 bytes */
     inferd_tensor s = {.name = "S",
                        .dtype = INFERD_DTYPE_BYTES,
@@ -126,8 +128,47 @@ static void test_encode(void **state)
                        .dims = {1},
                        .data = bad_bytes,
                        .nbytes = 6};
-    assert_int_equal(inferd_infer_request_encode(&s, 1, 0, &body, &len, &json_len, err, sizeof err),
+    assert_int_equal(inferd_infer_request_encode(&s, 1, INFERD_INFER_BINARY_INPUTS, &body, &len,
+                                                 &json_len, err, sizeof err),
                      INFERD_CLIENT_E_INVALID);
+}
+
+static void test_encode_json(void **state)
+{
+    (void)state;
+    float v[3] = {1.5f, -2, 0};
+    v[2] = v[2] / v[2]; /* NaN */
+    inferd_tensor in[2] = {
+        {.name = "F",
+         .dtype = INFERD_DTYPE_FP32,
+         .ndim = 2,
+         .dims = {1, 3},
+         .data = v,
+         .nbytes = sizeof v},
+        {.name = "S",
+         .dtype = INFERD_DTYPE_BYTES,
+         .ndim = 1,
+         .dims = {1},
+         .data = (char[]){2, 0, 0, 0, 'h', 'i'},
+         .nbytes = 6},
+    };
+    char *body, err[256];
+    size_t len, json_len;
+    assert_int_equal(inferd_infer_request_encode(in, 2, 0, &body, &len, &json_len, err, sizeof err),
+                     0);
+    assert_int_equal(len, json_len);
+    assert_int_equal(strlen(body), len);
+    assert_non_null(strstr(body, "\"data\":[1.5,-2.0,\"NaN\"]"));
+    assert_non_null(strstr(body, "\"data\":[\"hi\"]"));
+    assert_null(strstr(body, "binary"));
+    free(body);
+    uint16_t h = 0x3c00;
+    inferd_tensor half = {
+        .name = "H", .dtype = INFERD_DTYPE_FP16, .ndim = 1, .dims = {1}, .data = &h, .nbytes = 2};
+    assert_int_equal(
+        inferd_infer_request_encode(&half, 1, 0, &body, &len, &json_len, err, sizeof err),
+        INFERD_CLIENT_E_INVALID);
+    assert_non_null(strstr(err, "no JSON form"));
 }
 
 static int decode(const char *json, const void *bin, size_t bin_len, int status,
@@ -186,9 +227,8 @@ static void test_decode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_tensor_from_json),
-        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_urls),   cmocka_unit_test(test_tensor_from_json),
+        cmocka_unit_test(test_encode), cmocka_unit_test(test_encode_json),
         cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
