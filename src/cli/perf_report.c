@@ -13,12 +13,19 @@ void perf_print_csv_header(FILE *f)
     fprintf(f, "concurrency,rate,throughput_per_s");
     for (size_t i = 0; i < NPCT; i++) fprintf(f, ",%s", pct_names[i]);
     fprintf(f, ",mean_us,max_us,ok,errors,windows,stable,server_queue_us,server_compute_us,"
-               "server_total_us,avg_batch\n");
+               "server_total_us,avg_batch,server_share,queue_share\n");
 }
 
 static double us(uint64_t ns)
 {
     return (double)ns / 1000.0;
+}
+
+/* What part of the client's mean latency a server figure is (-1 when unknown). */
+static double share(const perf_row *row, double server_us)
+{
+    double mean_us = perf_hist_mean(&row->res->hist) / 1000.0;
+    return server_us >= 0 && mean_us > 0 ? server_us / mean_us : -1;
 }
 
 void perf_print_row(FILE *f, const perf_row *row, int json)
@@ -30,10 +37,11 @@ void perf_print_row(FILE *f, const perf_row *row, int json)
         fprintf(f, ",%.1f", r->throughput_per_s);
         for (size_t i = 0; i < NPCT; i++)
             fprintf(f, ",%.1f", us(perf_hist_percentile(&r->hist, pcts[i])));
-        fprintf(f, ",%.1f,%.1f,%llu,%llu,%u,%d,%.1f,%.1f,%.1f,%.2f\n",
+        fprintf(f, ",%.1f,%.1f,%llu,%llu,%u,%d,%.1f,%.1f,%.1f,%.2f,%.3f,%.3f\n",
                 perf_hist_mean(&r->hist) / 1000.0, us(r->hist.total ? r->hist.max : 0),
                 (unsigned long long)r->ok, (unsigned long long)r->errors, r->windows, r->stable,
-                row->server_queue_us, row->server_compute_us, row->server_total_us, row->avg_batch);
+                row->server_queue_us, row->server_compute_us, row->server_total_us, row->avg_batch,
+                share(row, row->server_total_us), share(row, row->server_queue_us));
         fflush(f);
         return;
     }
@@ -55,6 +63,8 @@ void perf_print_row(FILE *f, const perf_row *row, int json)
         json_object_set_new(o, "server_compute_us", json_real(row->server_compute_us));
         json_object_set_new(o, "server_total_us", json_real(row->server_total_us));
         json_object_set_new(o, "avg_batch", json_real(row->avg_batch));
+        json_object_set_new(o, "server_share", json_real(share(row, row->server_total_us)));
+        json_object_set_new(o, "queue_share", json_real(share(row, row->server_queue_us)));
     }
     if (r->first_error[0]) json_object_set_new(o, "first_error", json_string(r->first_error));
     json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(8));

@@ -33,6 +33,7 @@ def test_closed_loop_json(node, model_repo):
         check_percentiles(r)
         assert r["server_total_us"] > 0 and r["avg_batch"] >= 1
         assert r["server_queue_us"] >= 0 and r["server_compute_us"] > 0
+        assert r["server_share"] > 0 and 0 <= r["queue_share"] <= r["server_share"]
         # throughput is what was counted over the reported windows (three of ~0.3 s)
         assert 0.5 < r["ok"] / r["throughput_per_s"] < 2.0
     st = json.loads(inferctl("stats", "identity", "--url", n.url, "--json")[1])
