@@ -14,6 +14,8 @@
  * flight there fail with INFERD_CLIENT_E_CONN, since resending a POST is not ours to decide.
  *
  * Threading: one client belongs to one loop; call every function from that loop's thread.
+ * As with libuv itself, the program must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)): a write
+ * to a connection the server has closed then fails with INFERD_CLIENT_E_CONN instead.
  * Nothing here knows about the node's internals: it speaks the documented HTTP API
  * (docs/http-api.md) only. */
 #ifndef INFERD_CLIENT_H

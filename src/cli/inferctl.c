@@ -8,6 +8,7 @@
  *   2. declare it in src/cli/cli.h next to the others;
  *   3. add one line {"foo", "one-line help", cmd_foo} to the table below.
  * src/cli/CMakeLists.txt picks up every .c file of src/cli; nothing else to change. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a node that closes a connection is an error value, not death */
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
