@@ -267,6 +267,9 @@ int cmd_perf(int argc, char **argv)
         }
         if (pg.on) fprintf(stderr, "\r\033[K");
         perf_print_row(stdout, row, json);
+        if (results[s].errors > 0 && results[s].ok > 0)
+            fprintf(stderr, "inferctl perf: %llu requests failed (first: %s)\n",
+                    (unsigned long long)results[s].errors, results[s].first_error);
         if (results[s].ok == 0) {
             fprintf(stderr, "inferctl perf: no request succeeded%s%s\n",
                     results[s].first_error[0] ? ": " : "", results[s].first_error);
