@@ -62,6 +62,7 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, unsigned 
         if (inputs[i].nbytes) memcpy(b + off, inputs[i].data, inputs[i].nbytes);
         off += inputs[i].nbytes;
     }
+    b[off] = '\0'; /* a JSON body is also a C string */
     *body = b;
     *body_len = off;
     *json_len = hl;

@@ -50,40 +50,10 @@ static int put_int(byte_sink *s, inferd_dtype dt, json_t *v, char *err, size_t e
         return -1;
     }
     json_int_t x = json_integer_value(v);
-    long long lo, hi;
-    switch (dt) {
-    case INFERD_DTYPE_INT8:
-        lo = INT8_MIN;
-        hi = INT8_MAX;
-        break;
-    case INFERD_DTYPE_INT16:
-        lo = INT16_MIN;
-        hi = INT16_MAX;
-        break;
-    case INFERD_DTYPE_INT32:
-        lo = INT32_MIN;
-        hi = INT32_MAX;
-        break;
-    case INFERD_DTYPE_UINT8:
-        lo = 0;
-        hi = UINT8_MAX;
-        break;
-    case INFERD_DTYPE_UINT16:
-        lo = 0;
-        hi = UINT16_MAX;
-        break;
-    case INFERD_DTYPE_UINT32:
-        lo = 0;
-        hi = UINT32_MAX;
-        break;
-    case INFERD_DTYPE_UINT64:
-        lo = 0;
-        hi = INT64_MAX;
-        break;
-    default:
-        lo = INT64_MIN;
-        hi = INT64_MAX;
-        break;
+    int64_t lo = 0, hi = 0;
+    if (inferd_dtype_int_range(dt, &lo, &hi) != 0) {
+        snprintf(err, err_len, "%s has no JSON form", inferd_dtype_name(dt));
+        return -1;
     }
     if (x < lo || x > hi) {
         snprintf(err, err_len, "%lld is out of range for %s", (long long)x, inferd_dtype_name(dt));
