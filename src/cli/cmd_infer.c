@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_inputs.h"
 #include "inferd/npy.h"
+#include "inferd/unaligned.h"
 
 static const cli_opt_spec specs[] = {
     {"input", "NAME=FILE.npy|JSON",
@@ -29,35 +30,19 @@ static void print_summary(const inferd_tensor *t)
     size_t off = 0;
     for (int64_t i = 0; i < n && i < 8; i++) {
         switch (t->dtype) {
-        case INFERD_DTYPE_FP32: {
-            float v;
-            memcpy(&v, p + 4 * i, 4);
-            printf(" %.6g", v);
-            break;
-        }
-        case INFERD_DTYPE_FP64: {
-            double v;
-            memcpy(&v, p + 8 * i, 8);
-            printf(" %.9g", v);
-            break;
-        }
-        case INFERD_DTYPE_INT64: {
-            int64_t v;
-            memcpy(&v, p + 8 * i, 8);
-            printf(" %lld", (long long)v);
-            break;
-        }
-        case INFERD_DTYPE_INT32: {
-            int32_t v;
-            memcpy(&v, p + 4 * i, 4);
-            printf(" %d", v);
-            break;
-        }
+        case INFERD_DTYPE_FP32: printf(" %.6g", inferd_load_f32(p, i)); break;
+        case INFERD_DTYPE_FP64: printf(" %.9g", inferd_load_f64(p, i)); break;
+        case INFERD_DTYPE_INT64: printf(" %lld", (long long)inferd_load_i64(p, i)); break;
+        case INFERD_DTYPE_UINT64: printf(" %llu", (unsigned long long)inferd_load_u64(p, i)); break;
+        case INFERD_DTYPE_INT32: printf(" %d", inferd_load_i32(p, i)); break;
+        case INFERD_DTYPE_UINT32: printf(" %u", inferd_load_u32(p, i)); break;
+        case INFERD_DTYPE_INT16: printf(" %d", inferd_load_i16(p, i)); break;
+        case INFERD_DTYPE_UINT16: printf(" %u", inferd_load_u16(p, i)); break;
+        case INFERD_DTYPE_INT8: printf(" %d", (int8_t)p[i]); break;
         case INFERD_DTYPE_UINT8:
         case INFERD_DTYPE_BOOL: printf(" %u", p[i]); break;
         case INFERD_DTYPE_BYTES: {
-            uint32_t len;
-            memcpy(&len, p + off, 4);
+            uint32_t len = inferd_load_u32(p + off, 0);
             printf(" \"%.*s\"", (int)(len > 40 ? 40 : len), (const char *)p + off + 4);
             off += 4 + (size_t)len;
             break;

@@ -9,6 +9,7 @@
 
 #include "client_buf.h"
 #include "client_tensor.h"
+#include "inferd/unaligned.h"
 
 int64_t inferd_tensor_elements(const inferd_tensor *t)
 {
@@ -254,50 +255,28 @@ int client_tensor_check_bytes(const inferd_tensor *t, char *err, size_t err_len)
     return 0;
 }
 
-static json_t *value_to_json(inferd_dtype dt, const unsigned char *e)
+static json_t *float_json(double d)
 {
+    return isfinite(d) ? json_real(d) : json_string(isnan(d) ? "NaN" : d > 0 ? "Inf" : "-Inf");
+}
+
+/* Element i of p as JSON; NULL for a type (or a UINT64 value) JSON cannot carry. */
+static json_t *value_to_json(inferd_dtype dt, const void *p, int64_t i)
+{
+    const unsigned char *b = p;
     switch (dt) {
-    case INFERD_DTYPE_BOOL: return json_boolean(e[0] != 0);
-    case INFERD_DTYPE_FP32: {
-        float f;
-        memcpy(&f, e, 4);
-        return isfinite(f) ? json_real(f) : json_string(isnan(f) ? "NaN" : f > 0 ? "Inf" : "-Inf");
-    }
-    case INFERD_DTYPE_FP64: {
-        double d;
-        memcpy(&d, e, 8);
-        return isfinite(d) ? json_real(d) : json_string(isnan(d) ? "NaN" : d > 0 ? "Inf" : "-Inf");
-    }
-    case INFERD_DTYPE_INT8: return json_integer((int8_t)e[0]);
-    case INFERD_DTYPE_UINT8: return json_integer(e[0]);
-    case INFERD_DTYPE_INT16: {
-        int16_t v;
-        memcpy(&v, e, 2);
-        return json_integer(v);
-    }
-    case INFERD_DTYPE_UINT16: {
-        uint16_t v;
-        memcpy(&v, e, 2);
-        return json_integer(v);
-    }
-    case INFERD_DTYPE_INT32: {
-        int32_t v;
-        memcpy(&v, e, 4);
-        return json_integer(v);
-    }
-    case INFERD_DTYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, e, 4);
-        return json_integer(v);
-    }
-    case INFERD_DTYPE_INT64: {
-        int64_t v;
-        memcpy(&v, e, 8);
-        return json_integer(v);
-    }
+    case INFERD_DTYPE_BOOL: return json_boolean(b[i] != 0);
+    case INFERD_DTYPE_FP32: return float_json(inferd_load_f32(p, i));
+    case INFERD_DTYPE_FP64: return float_json(inferd_load_f64(p, i));
+    case INFERD_DTYPE_INT8: return json_integer((int8_t)b[i]);
+    case INFERD_DTYPE_UINT8: return json_integer(b[i]);
+    case INFERD_DTYPE_INT16: return json_integer(inferd_load_i16(p, i));
+    case INFERD_DTYPE_UINT16: return json_integer(inferd_load_u16(p, i));
+    case INFERD_DTYPE_INT32: return json_integer(inferd_load_i32(p, i));
+    case INFERD_DTYPE_UINT32: return json_integer(inferd_load_u32(p, i));
+    case INFERD_DTYPE_INT64: return json_integer(inferd_load_i64(p, i));
     case INFERD_DTYPE_UINT64: {
-        uint64_t v;
-        memcpy(&v, e, 8);
+        uint64_t v = inferd_load_u64(p, i);
         return v > INT64_MAX ? NULL : json_integer((json_int_t)v);
     }
     default: return NULL;
@@ -307,7 +286,6 @@ static json_t *value_to_json(inferd_dtype dt, const unsigned char *e)
 json_t *client_tensor_to_json(const inferd_tensor *t, char *err, size_t err_len)
 {
     int64_t n = inferd_tensor_elements(t);
-    size_t es = inferd_dtype_size(t->dtype);
     json_t *arr = json_array();
     const unsigned char *p = t->data;
     size_t off = 0;
@@ -319,7 +297,7 @@ json_t *client_tensor_to_json(const inferd_tensor *t, char *err, size_t err_len)
             v = json_stringn((const char *)p + off + 4, len);
             off += 4 + (size_t)len;
         } else {
-            v = value_to_json(t->dtype, p + (size_t)i * es);
+            v = value_to_json(t->dtype, t->data, i);
         }
         if (!v || json_array_append_new(arr, v) != 0) {
             snprintf(err, err_len, "'%s': a %s value has no JSON form", t->name,
