@@ -7,6 +7,7 @@
 #define INFERD_DTYPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum inferd_dtype {
     INFERD_DTYPE_INVALID = 0,
@@ -34,6 +35,11 @@ const char *inferd_dtype_name(inferd_dtype dtype);
 
 /* Parses a KServe v2 name (exact, upper case). Returns INFERD_DTYPE_INVALID if unknown. */
 inferd_dtype inferd_dtype_from_name(const char *name);
+
+/* The values an integer dtype holds, as JSON carries them: [*lo, *hi] (UINT64 up to
+ * INT64_MAX, what a JSON integer reaches). Returns 0, or -1 for a dtype that is not an integer
+ * type (BOOL included). */
+int inferd_dtype_int_range(inferd_dtype dtype, int64_t *lo, int64_t *hi);
 
 /* 1 if the value is one of the enumerators above (other than INVALID), else 0. Use it on
  * any dtype that came from outside the process (a file, shared memory). */

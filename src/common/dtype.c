@@ -46,3 +46,18 @@ int inferd_dtype_is_valid(int value)
         if ((int)dtype_table[i].dtype == value) return 1;
     return 0;
 }
+
+int inferd_dtype_int_range(inferd_dtype dtype, int64_t *lo, int64_t *hi)
+{
+    switch (dtype) {
+    case INFERD_DTYPE_INT8: *lo = INT8_MIN, *hi = INT8_MAX; return 0;
+    case INFERD_DTYPE_INT16: *lo = INT16_MIN, *hi = INT16_MAX; return 0;
+    case INFERD_DTYPE_INT32: *lo = INT32_MIN, *hi = INT32_MAX; return 0;
+    case INFERD_DTYPE_INT64: *lo = INT64_MIN, *hi = INT64_MAX; return 0;
+    case INFERD_DTYPE_UINT8: *lo = 0, *hi = UINT8_MAX; return 0;
+    case INFERD_DTYPE_UINT16: *lo = 0, *hi = UINT16_MAX; return 0;
+    case INFERD_DTYPE_UINT32: *lo = 0, *hi = UINT32_MAX; return 0;
+    case INFERD_DTYPE_UINT64: *lo = 0, *hi = INT64_MAX; return 0;
+    default: return -1;
+    }
+}

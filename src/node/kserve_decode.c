@@ -156,28 +156,7 @@ static int sput(decoder *d, kj_cursor *c)
         if (!is_float) {
             if (!is_int) return sbad(d, "a real number", "an integer");
             int64_t lo = 0, hi = 0;
-            switch (d->dtype) {
-            case INFERD_DTYPE_INT8:
-                lo = INT8_MIN;
-                hi = INT8_MAX;
-                break;
-            case INFERD_DTYPE_INT16:
-                lo = INT16_MIN;
-                hi = INT16_MAX;
-                break;
-            case INFERD_DTYPE_INT32:
-                lo = INT32_MIN;
-                hi = INT32_MAX;
-                break;
-            case INFERD_DTYPE_INT64:
-                lo = INT64_MIN;
-                hi = INT64_MAX;
-                break;
-            case INFERD_DTYPE_UINT8: hi = UINT8_MAX; break;
-            case INFERD_DTYPE_UINT16: hi = UINT16_MAX; break;
-            case INFERD_DTYPE_UINT32: hi = UINT32_MAX; break;
-            case INFERD_DTYPE_UINT64: hi = INT64_MAX; break;
-            default:
+            if (inferd_dtype_int_range(d->dtype, &lo, &hi) != 0) {
                 snprintf(d->err, d->err_len,
                          "input '%s': datatype %s is not supported in JSON "
                          "requests",
