@@ -120,6 +120,13 @@ int inferd_infer_request_encode(const inferd_tensor *inputs, size_t n, int binar
 int inferd_infer_response_decode(const inferd_client_response *resp, inferd_tensor **outs,
                                  size_t *n_outs, char *err, size_t err_len);
 
+/* Parses JSON text (a nested array, or a scalar) as a tensor of dtype: the shape comes from
+ * the nesting (every array at one depth the same length), the values are range-checked for
+ * dtype. Fills t->ndim, dims, data (malloc'd, caller frees) and nbytes; t->name is left
+ * alone. Returns 0, or INFERD_CLIENT_E_INVALID with a message in err. */
+int inferd_tensor_from_json_text(const char *text, inferd_dtype dtype, inferd_tensor *t,
+                                 char *err, size_t err_len);
+
 /* Frees each tensor's data and the array. */
 void inferd_tensors_free(inferd_tensor *t, size_t n);
 

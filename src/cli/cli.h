@@ -58,6 +58,20 @@ int cli_parse_double(const char *opt, const char *s, double min, double max, dou
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
                   char *err, size_t err_len);
 
+/* An answer of cli_request: body malloc'd (NUL-terminated), json_len as the client says. */
+typedef struct cli_answer {
+    int status;
+    char *body;
+    size_t body_len, json_len;
+} cli_answer;
+
+/* One blocking request on its own loop and connection, any body (json_len >= 0 sends
+ * Inference-Header-Content-Length). Returns 0 with *out filled (free out->body), or -1 with a
+ * message in err (unreachable node, timeout, bad URL). */
+int cli_request(const char *url, const char *method, const char *path, const char *content_type,
+                long long json_len, const void *body, size_t body_len, cli_answer *out,
+                char *err, size_t err_len);
+
 /* One blocking request on its own loop and connection (for models, stats, metadata).
  * On success returns 0 with *status, and *body (malloc'd, NUL-terminated, caller frees) of
  * *body_len bytes; else -1 with a message in err (unreachable node, timeout, bad URL). */
