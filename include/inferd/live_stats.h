@@ -127,6 +127,7 @@ typedef struct live_stats_writer {
     _Atomic uint64_t *words; /* the mapping, as words */
     size_t size;
     uint64_t model_slots, worker_slots;
+    uint64_t dev, ino; /* the file's identity: close unlinks the path only while it is ours */
     char path[256];
 } live_stats_writer;
 
@@ -141,7 +142,8 @@ void live_stats_write_model(live_stats_writer *w, uint32_t i, const live_stats_m
 void live_stats_write_worker(live_stats_writer *w, uint32_t i, const live_stats_worker *rec);
 /* Writes the header's seqlocked block (from h->publishes on; the rest is ignored). */
 void live_stats_write_header(live_stats_writer *w, const live_stats_header *h);
-/* Unmaps, and unlinks the file when unlink_file. Safe on a zeroed struct. */
+/* Unmaps, and unlinks the file when unlink_file and the path still names our file (not one
+ * another node has since put there). Safe on a zeroed struct. */
 void live_stats_writer_close(live_stats_writer *w, int unlink_file);
 
 /* ---- the reader (any process) -------------------------------------------------------------- */

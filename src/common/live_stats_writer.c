@@ -52,6 +52,11 @@ int live_stats_writer_create(const char *path, int64_t pid, int port, int64_t pe
         snprintf(err, err_len, "live stats: cannot size or map %s: %s", tmp, strerror(e));
         return -e;
     }
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        out->dev = (uint64_t)st.st_dev;
+        out->ino = (uint64_t)st.st_ino;
+    }
     close(fd);
     live_stats_header h;
     memset(&h, 0, sizeof h);
@@ -120,6 +125,9 @@ void live_stats_write_header(live_stats_writer *w, const live_stats_header *h)
 void live_stats_writer_close(live_stats_writer *w, int unlink_file)
 {
     if (w->words) munmap((void *)w->words, w->size);
-    if (w->words && unlink_file) unlink(w->path);
+    struct stat st;
+    if (w->words && unlink_file && stat(w->path, &st) == 0 && (uint64_t)st.st_dev == w->dev &&
+        (uint64_t)st.st_ino == w->ino)
+        unlink(w->path);
     memset(w, 0, sizeof *w);
 }

@@ -173,7 +173,18 @@ static void header_and_records_round_trip(void **state)
     live_stats_model gm;
     assert_int_equal(live_stats_read_model(&rd, 4, &gm), -EINVAL);
     live_stats_reader_close(&rd);
+
+    /* another node replaced the file at this path: closing ours leaves theirs alone */
+    live_stats_writer other;
+    assert_int_equal(live_stats_writer_create(path, 4343, 8000, 100, 1, 1, &other, err,
+                                              sizeof err),
+                     0);
     live_stats_writer_close(&w, 1);
+    assert_int_equal(live_stats_reader_open(path, &rd, err, sizeof err), 0);
+    assert_int_equal(rd.constant.node_pid, 4343);
+    live_stats_reader_close(&rd);
+    live_stats_writer_close(&other, 1);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 /* Writes a valid region, then corrupts one header word and expects the reader to refuse. */
