@@ -2,8 +2,10 @@
 # region (models and one row per worker) and from HTTP; diagnose says all is well on a healthy
 # node, names a model whose worker keeps crashing, and fails clearly on an unreachable URL.
 import os
+import select
 import signal
 import subprocess
+import time
 
 from conftest import MOCK_IDENTITY, MOCK_REVERSE, bin_path, free_port
 from test_workers_faults import wait_for
@@ -22,6 +24,36 @@ def inferctl(*args):
 def reverse(n, text):
     return n.infer("reverse", [{"name": "INPUT0", "datatype": "BYTES", "shape": [1, 1],
                                 "data": [text]}])
+
+
+def top_on_a_tty(url, *args):
+    """inferctl top with its stdout on a pseudo-terminal; everything it wrote."""
+    master, slave = os.openpty()
+    p = subprocess.Popen([bin_path("inferctl"), "top", "--url", url] + list(args),
+                         stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + CLI_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 1.0)
+            if r:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif p.poll() is not None:
+                break
+        assert p.wait(timeout=CLI_TIMEOUT_S) == 0, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+        os.close(master)
+    return b"".join(chunks).decode()
 
 
 def repo_two_models(model_repo):
@@ -56,6 +88,10 @@ def test_top_once_from_shm_and_http(node, model_repo):
     assert rc == 0, err
     assert out.count("inferctl top ") == 2 and "\033[" not in out
 
+    # on a terminal: each frame clears and redraws in place, the cursor comes back at the end
+    out = top_on_a_tty(n.url, "--frames", "2", "--interval", "100")
+    assert out.count("\033[H\033[2J") == 2 and out.endswith("\033[?25h"), repr(out[-200:])
+
     # asking for the region of a port that has none
     rc, _out, err = inferctl("top", "--url", "http://127.0.0.1:%d" % free_port(), "--once",
                              "--source", "shm")
@@ -72,6 +108,11 @@ def test_diagnose_healthy_node(node, model_repo):
     assert "0 warnings, 0 critical" in out
     assert "[OK  ] model reverse v1" in out and "[OK  ] workers:" in out, out
     assert "[OK  ] limits:" in out and "[OK  ] live stats: published" in out, out
+    # as from another host: HTTP only, said so, still healthy
+    rc, out, err = inferctl("diagnose", "--url", n.url, "--source", "http")
+    assert rc == 0, out + err
+    assert "[INFO] live stats: no region for this port here" in out
+    assert "[OK  ] model identity v1" in out and "[OK  ] workers:" not in out, out
 
 
 def test_diagnose_names_a_crashing_model(node, model_repo):
