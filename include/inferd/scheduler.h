@@ -131,6 +131,21 @@ typedef struct sched_stats {
 /* Fills out for model m. Returns 0, or -1 if m is out of range. */
 int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
+/* One worker process of a model, for the live stats region and tools. */
+typedef struct sched_worker_info {
+    int index;                /* its slot in the model's region */
+    int pid;                  /* 0 while being forked */
+    int state;                /* 1 starting, 2 idle, 3 busy, 4 stopping (live_stats.h's numbers) */
+    uint32_t in_hand;         /* batches it claimed and has not completed */
+    uint64_t batches_done, requests_done;
+    int64_t heartbeat_age_ns; /* -1 before its first heartbeat */
+    int64_t age_ns;           /* since spawn */
+} sched_worker_info;
+
+/* Fills out[0..max) with model m's workers (not the empty slots), in slot order, under the
+ * pool lock for a moment. Returns how many (0 if m is out of range). */
+int sched_worker_infos(scheduler *s, int m, sched_worker_info *out, int max);
+
 /* Model m's region and arena (borrowed), for the front end's request inputs and outputs;
  * NULL if m is out of range. */
 shm_region *sched_model_region(scheduler *s, int m);

@@ -83,5 +83,7 @@ int cmd_infer(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_diagnose(int argc, char **argv);
 
 #endif

@@ -25,6 +25,9 @@ static const cli_command commands[] = {
     {"models", "list the models of the node's repository and their state", cmd_models},
     {"stats", "print every model's statistics", cmd_stats},
     {"perf", "measure throughput and latency (closed loop or at a request rate)", cmd_perf},
+    {"top", "a live view of every model and worker (shared memory on this host, else HTTP)",
+     cmd_top},
+    {"diagnose", "check a node end to end and say what to do about each finding", cmd_diagnose},
 };
 
 static void usage(FILE *f)

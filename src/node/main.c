@@ -26,6 +26,8 @@
 #include "node_loops.h"
 #include "routes.h"
 #include "inferd/shm_doorbell.h"
+#include "inferd/live_stats.h"
+#include "live_publish.h"
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"
@@ -590,6 +592,17 @@ int main(int argc, char **argv)
                  o.grpc.max_streams);
     }
 
+    /* Live stats for tools on this host (inferctl top, diagnose): optional, the node serves
+     * without them. */
+    live_publish *live = live_publish_start(repo, http_server_port(srv), LIVE_PUBLISH_PERIOD_MS,
+                                            err, sizeof err);
+    if (live) {
+        live_publish_set_state(live, LIVE_NODE_SERVING);
+        log_info("live stats at %s", live_publish_path(live));
+    } else {
+        log_warn("%s: no live stats region", err);
+    }
+
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */
     char sig = 0;
@@ -599,6 +612,7 @@ int main(int argc, char **argv)
     }
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
+    live_publish_set_state(live, LIVE_NODE_DRAINING);
     http_server_stop_accepting(srv);
     grpc_server_stop_accepting(gsrv);
     int left = repository_drain(repo, o.drain_timeout_ms);
@@ -607,6 +621,7 @@ int main(int argc, char **argv)
     /* after the drain, which answered every request (posted to the gRPC loop, which still
      * runs), and before the models go: a call holds its model until answered */
     grpc_server_shutdown(gsrv, 5000);
+    live_publish_stop(live); /* before the models it reads go */
     repository_close(repo);
     client_shm_destroy(cshm); /* after the models: no request holds a region any more */
     /* after the models too: no request leads or follows an entry */
