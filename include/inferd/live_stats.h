@@ -31,10 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LIVE_STATS_MAGIC "INFDLIVE"
-#define LIVE_STATS_VERSION 1
-#define LIVE_STATS_DIR "/dev/shm"
-#define LIVE_STATS_NAME_LEN 64
+#define LIVE_STATS_MAGIC      "INFDLIVE"
+#define LIVE_STATS_VERSION    1
+#define LIVE_STATS_DIR        "/dev/shm"
+#define LIVE_STATS_NAME_LEN   64
 #define LIVE_STATS_READ_TRIES 100000 /* a reader gives up (-EAGAIN) after this many tries */
 
 /* The node's state in the header. */
@@ -84,8 +84,8 @@ typedef struct live_stats_model {
     int64_t queue_len, queue_rows, batches_in_flight, rows_in_flight;
     int64_t workers_live, workers_starting, workers_stopping, workers_min, workers_max;
     uint64_t worker_spawns;
-    int64_t restart_backoff_ms;   /* > 0: its workers are crashing and restart with backoff */
-    int64_t rows_per_s_milli;     /* EWMA throughput x 1000 */
+    int64_t restart_backoff_ms;      /* > 0: its workers are crashing and restart with backoff */
+    int64_t rows_per_s_milli;        /* EWMA throughput x 1000 */
     uint64_t arena_used, arena_size; /* bytes */
     uint64_t reserved[48 - 37];
 } live_stats_model;
@@ -99,10 +99,10 @@ enum live_stats_worker_state {
 
 typedef struct live_stats_worker {
     uint64_t seq;
-    int64_t model;  /* index of its model's record */
-    int64_t index;  /* worker slot in its model's region */
+    int64_t model; /* index of its model's record */
+    int64_t index; /* worker slot in its model's region */
     int64_t pid;
-    int64_t state;  /* enum live_stats_worker_state */
+    int64_t state;   /* enum live_stats_worker_state */
     int64_t in_hand; /* batches claimed and not yet completed */
     uint64_t batches_done, requests_done;
     int64_t heartbeat_age_ns; /* since its last heartbeat; -1 = none yet */
@@ -135,8 +135,8 @@ typedef struct live_stats_writer {
  * this pid and port, and maps it. 0, or a negative errno with err filled. Free with
  * live_stats_writer_close. */
 int live_stats_writer_create(const char *path, int64_t pid, int port, int64_t period_ms,
-                             uint32_t model_slots, uint32_t worker_slots,
-                             live_stats_writer *out, char *err, size_t err_len);
+                             uint32_t model_slots, uint32_t worker_slots, live_stats_writer *out,
+                             char *err, size_t err_len);
 /* Writes record i (ignored when out of range); rec->seq is ignored. One writer thread. */
 void live_stats_write_model(live_stats_writer *w, uint32_t i, const live_stats_model *rec);
 void live_stats_write_worker(live_stats_writer *w, uint32_t i, const live_stats_worker *rec);

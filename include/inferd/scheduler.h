@@ -133,10 +133,10 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
 /* One worker process of a model, for the live stats region and tools. */
 typedef struct sched_worker_info {
-    int index;                /* its slot in the model's region */
-    int pid;                  /* 0 while being forked */
-    int state;                /* 1 starting, 2 idle, 3 busy, 4 stopping (live_stats.h's numbers) */
-    uint32_t in_hand;         /* batches it claimed and has not completed */
+    int index;        /* its slot in the model's region */
+    int pid;          /* 0 while being forked */
+    int state;        /* 1 starting, 2 idle, 3 busy, 4 stopping (live_stats.h's numbers) */
+    uint32_t in_hand; /* batches it claimed and has not completed */
     uint64_t batches_done, requests_done;
     int64_t heartbeat_age_ns; /* -1 before its first heartbeat */
     int64_t age_ns;           /* since spawn */

@@ -83,7 +83,8 @@ void diag_check_clock(diag *d, const cli_live_snapshot *snap)
     clock_gettime(CLOCK_REALTIME, &real);
     if (real.tv_sec < 1704067200) /* 2024-01-01 */
         diag_finding(d, DIAG_WARN, "set the clock (NTP: chrony or systemd-timesyncd)",
-                     "clock: this host's wall clock reads %lld, before 2024", (long long)real.tv_sec);
+                     "clock: this host's wall clock reads %lld, before 2024",
+                     (long long)real.tv_sec);
     struct timex tx;
     memset(&tx, 0, sizeof tx);
     int state = adjtimex(&tx);
@@ -98,8 +99,7 @@ void diag_check_clock(diag *d, const cli_live_snapshot *snap)
     if (!snap || snap->header.publishes == 0) return;
     const live_stats_header *h = &snap->header;
     int64_t mono_age = clock_now_ns() - h->published_mono_ns;
-    int64_t real_age =
-        ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec) - h->published_unix_ns;
+    int64_t real_age = ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec) - h->published_unix_ns;
     int64_t skew = real_age - mono_age;
     if (skew < 0) skew = -skew;
     if (mono_age > 10 * h->period_ms * 1000000)

@@ -42,8 +42,7 @@ static int open_region(cli_live *l, const char *url, char *err, size_t err_len)
     return 0;
 }
 
-int cli_live_open(const char *url, cli_live_source want, cli_live *out, char *err,
-                  size_t err_len)
+int cli_live_open(const char *url, cli_live_source want, cli_live *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
     out->url = url;
@@ -129,7 +128,8 @@ static int read_http(cli_live *l, cli_live_snapshot *out, char *err, size_t err_
     json_t *arr = json_object_get(st, "model_stats");
     size_t i;
     json_t *m;
-    json_array_foreach(arr, i, m) {
+    json_array_foreach(arr, i, m)
+    {
         if (out->n_models == CLI_LIVE_MAX_MODELS) break;
         model_from_json(m, &out->models[out->n_models++]);
     }

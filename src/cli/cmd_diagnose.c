@@ -42,8 +42,7 @@ static int check_health(diag *d, const char *url)
     }
     diag_finding(d, DIAG_OK, NULL, "reachable: %s answered in %.1f ms", url,
                  (double)(clock_now_ns() - t0) / 1e6);
-    if (status == 200)
-        diag_finding(d, DIAG_OK, NULL, "live: /v2/health/live 200");
+    if (status == 200) diag_finding(d, DIAG_OK, NULL, "live: /v2/health/live 200");
     else
         diag_finding(d, DIAG_CRIT,
                      "a scheduler thread made no progress for --live-stale-ms: take a stack "
@@ -75,7 +74,8 @@ static void check_repository(diag *d, const char *url)
     }
     size_t i;
     json_t *e;
-    json_array_foreach(idx, i, e) {
+    json_array_foreach(idx, i, e)
+    {
         const char *state = cli_json_str(e, "state", "");
         if (strcmp(state, "READY") == 0) continue;
         const char *name = cli_json_str(e, "name", "?");
@@ -135,11 +135,11 @@ static void check_model(diag *d, const live_stats_model *m, int from_shm)
                      "model %s: %llu requests rejected", m->name,
                      (unsigned long long)m->requests_rejected);
     if (from_shm && m->arena_size > 0 && m->arena_used * 10 > m->arena_size * 9) {
-        diag_finding(d, DIAG_WARN, "give the model more arena: arena_mb in its config or --arena-mb",
-                     "model %s: arena %.0f%% used (%llu of %llu MiB)", m->name,
-                     100.0 * (double)m->arena_used / (double)m->arena_size,
-                     (unsigned long long)(m->arena_used >> 20),
-                     (unsigned long long)(m->arena_size >> 20));
+        diag_finding(
+            d, DIAG_WARN, "give the model more arena: arena_mb in its config or --arena-mb",
+            "model %s: arena %.0f%% used (%llu of %llu MiB)", m->name,
+            100.0 * (double)m->arena_used / (double)m->arena_size,
+            (unsigned long long)(m->arena_used >> 20), (unsigned long long)(m->arena_size >> 20));
         bad = 1;
     }
     if (m->workers_max == 1)
@@ -155,8 +155,8 @@ static void check_model(diag *d, const live_stats_model *m, int from_shm)
                      "model %s v%lld: %lld live workers (min %lld, max %lld), %llu requests, "
                      "none failed%s",
                      m->name, (long long)m->version, (long long)m->workers_live,
-                     (long long)m->workers_min, (long long)m->workers_max,
-                     (unsigned long long)done, arena);
+                     (long long)m->workers_min, (long long)m->workers_max, (unsigned long long)done,
+                     arena);
     }
 }
 
@@ -172,8 +172,8 @@ static void check_workers(diag *d, const cli_live_snapshot *s)
             diag_finding(d, DIAG_WARN,
                          "it is hung or starved of CPU: the node kills a worker that stays "
                          "silent; check the host's load",
-                         "worker pid %lld of model %s: no heartbeat for %lld ms",
-                         (long long)w->pid, model, (long long)(w->heartbeat_age_ns / 1000000));
+                         "worker pid %lld of model %s: no heartbeat for %lld ms", (long long)w->pid,
+                         model, (long long)(w->heartbeat_age_ns / 1000000));
             quiet++;
         } else if (live && !cli_pid_alive(w->pid)) {
             diag_finding(d, DIAG_WARN, "the node reaps it within a supervisor tick; look again",

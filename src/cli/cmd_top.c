@@ -69,15 +69,15 @@ static void render(FILE *f, const cli_live *l, const cli_live_snapshot *cur,
                 (unsigned long long)h->publishes);
     }
     fputc('\n', f);
-    fprintf(f, "\n%-20s %3s %5s %9s %9s %8s %8s %6s %6s %9s %9s %9s %6s %9s %6s %8s %6s\n",
-            "MODEL", "VER", "READY", "req/s", "ok", "failed", "rejected", "queue", "inflt",
-            "mean_us", "queue_us", "comp_us", "batch", "workers", "spawns", "backoff", "arena");
+    fprintf(f, "\n%-20s %3s %5s %9s %9s %8s %8s %6s %6s %9s %9s %9s %6s %9s %6s %8s %6s\n", "MODEL",
+            "VER", "READY", "req/s", "ok", "failed", "rejected", "queue", "inflt", "mean_us",
+            "queue_us", "comp_us", "batch", "workers", "spawns", "backoff", "arena");
     for (int i = 0; i < cur->n_models; i++) {
         const live_stats_model *m = &cur->models[i];
         const live_stats_model *p = find_prev(prev, m->name, m->version);
-        double rate = p ? per_s(m->requests_ok + m->requests_failed,
-                                p->requests_ok + p->requests_failed, dt)
-                        : (double)m->rows_per_s_milli / 1000.0;
+        double rate =
+            p ? per_s(m->requests_ok + m->requests_failed, p->requests_ok + p->requests_failed, dt)
+              : (double)m->rows_per_s_milli / 1000.0;
         if (!p) p = &zero; /* means since the start */
         double batch = m->batches > p->batches ? (double)(m->batch_rows - p->batch_rows) /
                                                      (double)(m->batches - p->batches)
@@ -106,13 +106,12 @@ static void render(FILE *f, const cli_live *l, const cli_live_snapshot *cur,
         fprintf(f, "\n(per-worker rows need the node's live stats region: run on its host)\n");
         return;
     }
-    fprintf(f, "\n%-20s %6s %8s %-9s %7s %10s %10s %12s %8s\n", "WORKER OF", "SLOT", "PID",
-            "STATE", "in_hand", "batches", "requests", "heartbeat_ms", "age_s");
+    fprintf(f, "\n%-20s %6s %8s %-9s %7s %10s %10s %12s %8s\n", "WORKER OF", "SLOT", "PID", "STATE",
+            "in_hand", "batches", "requests", "heartbeat_ms", "age_s");
     for (int i = 0; i < cur->n_workers; i++) {
         const live_stats_worker *w = &cur->workers[i];
-        const char *model = w->model >= 0 && w->model < cur->n_models
-                                ? cur->models[w->model].name
-                                : "?";
+        const char *model =
+            w->model >= 0 && w->model < cur->n_models ? cur->models[w->model].name : "?";
         char hb[24];
         if (w->heartbeat_age_ns < 0) snprintf(hb, sizeof hb, "-");
         else snprintf(hb, sizeof hb, "%.0f", (double)w->heartbeat_age_ns / 1e6);

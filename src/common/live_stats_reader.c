@@ -11,10 +11,10 @@
 #include "inferd/live_stats.h"
 
 #define HEADER_WORDS (sizeof(live_stats_header) / 8)
-#define MODEL_WORDS (sizeof(live_stats_model) / 8)
+#define MODEL_WORDS  (sizeof(live_stats_model) / 8)
 #define WORKER_WORDS (sizeof(live_stats_worker) / 8)
-#define SEQ_WORD (offsetof(live_stats_header, seq) / 8)
-#define MAX_SLOTS (1u << 20)
+#define SEQ_WORD     (offsetof(live_stats_header, seq) / 8)
+#define MAX_SLOTS    (1u << 20)
 
 /* 0 if the constant header describes a region that fits size bytes. */
 static int header_ok(const live_stats_header *h, uint64_t size, char *err, size_t err_len)
@@ -96,8 +96,8 @@ int live_stats_read_model(const live_stats_reader *r, uint32_t i, live_stats_mod
 {
     if (i >= r->constant.model_slots) return -EINVAL;
     uint64_t words[MODEL_WORDS];
-    int rc = live_stats_seq_read(r->words + HEADER_WORDS + (size_t)i * MODEL_WORDS, words,
-                                 MODEL_WORDS);
+    int rc =
+        live_stats_seq_read(r->words + HEADER_WORDS + (size_t)i * MODEL_WORDS, words, MODEL_WORDS);
     memcpy(out, words, sizeof words);
     out->name[LIVE_STATS_NAME_LEN - 1] = '\0';
     return rc;

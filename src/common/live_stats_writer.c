@@ -12,13 +12,13 @@
 #include "inferd/live_stats.h"
 
 #define HEADER_WORDS (sizeof(live_stats_header) / 8)
-#define MODEL_WORDS (sizeof(live_stats_model) / 8)
+#define MODEL_WORDS  (sizeof(live_stats_model) / 8)
 #define WORKER_WORDS (sizeof(live_stats_worker) / 8)
-#define SEQ_WORD (offsetof(live_stats_header, seq) / 8)
+#define SEQ_WORD     (offsetof(live_stats_header, seq) / 8)
 
 int live_stats_writer_create(const char *path, int64_t pid, int port, int64_t period_ms,
-                             uint32_t model_slots, uint32_t worker_slots,
-                             live_stats_writer *out, char *err, size_t err_len)
+                             uint32_t model_slots, uint32_t worker_slots, live_stats_writer *out,
+                             char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
     char tmp[sizeof out->path + 32];

@@ -128,8 +128,7 @@ static void *publish_main(void *arg)
         int64_t ns = until.tv_nsec + p->period_ms * 1000000LL;
         until.tv_sec += ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT) {
-        }
+        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT) {}
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;

@@ -9,7 +9,7 @@
 
 #include "inferd/repository.h"
 
-#define LIVE_PUBLISH_PERIOD_MS 100
+#define LIVE_PUBLISH_PERIOD_MS    100
 #define LIVE_PUBLISH_WORKER_SLOTS 1024
 
 typedef struct live_publish live_publish;

@@ -594,8 +594,8 @@ int main(int argc, char **argv)
 
     /* Live stats for tools on this host (inferctl top, diagnose): optional, the node serves
      * without them. */
-    live_publish *live = live_publish_start(repo, http_server_port(srv), LIVE_PUBLISH_PERIOD_MS,
-                                            err, sizeof err);
+    live_publish *live =
+        live_publish_start(repo, http_server_port(srv), LIVE_PUBLISH_PERIOD_MS, err, sizeof err);
     if (live) {
         live_publish_set_state(live, LIVE_NODE_SERVING);
         log_info("live stats at %s", live_publish_path(live));

@@ -18,8 +18,8 @@
 #include "inferd/clock.h"
 #include "inferd/live_stats.h"
 
-#define READS 200000
-#define MIN_WRITES 1000
+#define READS       200000
+#define MIN_WRITES  1000
 #define MIN_CHANGES 200 /* changes the reader saw: evidence the two threads overlapped */
 #define DEADLINE_NS (60 * 1000000000LL)
 
@@ -75,9 +75,8 @@ static void no_torn_snapshot_under_fast_writer(void **state)
     temp_path(path, sizeof path, "race");
     race r;
     memset(&r, 0, sizeof r);
-    assert_int_equal(live_stats_writer_create(path, getpid(), 1234, 100, 8, 8, &r.w, err,
-                                              sizeof err),
-                     0);
+    assert_int_equal(
+        live_stats_writer_create(path, getpid(), 1234, 100, 8, 8, &r.w, err, sizeof err), 0);
     live_stats_reader rd;
     assert_int_equal(live_stats_reader_open(path, &rd, err, sizeof err), 0);
     pthread_t t;
@@ -113,8 +112,8 @@ static void no_torn_snapshot_under_fast_writer(void **state)
                   (unsigned long long)ok, (unsigned long long)busy, (unsigned long long)torn,
                   (unsigned long long)distinct, (unsigned long long)writes);
     assert_int_equal(torn, 0);
-    assert_true(ok >= READS);            /* the reader made progress */
-    assert_true(writes >= MIN_WRITES);   /* and so did the writer */
+    assert_true(ok >= READS);             /* the reader made progress */
+    assert_true(writes >= MIN_WRITES);    /* and so did the writer */
     assert_true(distinct >= MIN_CHANGES); /* the reader saw it move, many times */
     live_stats_reader_close(&rd);
     live_stats_writer_close(&r.w, 1);
@@ -176,8 +175,7 @@ static void header_and_records_round_trip(void **state)
 
     /* another node replaced the file at this path: closing ours leaves theirs alone */
     live_stats_writer other;
-    assert_int_equal(live_stats_writer_create(path, 4343, 8000, 100, 1, 1, &other, err,
-                                              sizeof err),
+    assert_int_equal(live_stats_writer_create(path, 4343, 8000, 100, 1, 1, &other, err, sizeof err),
                      0);
     live_stats_writer_close(&w, 1);
     assert_int_equal(live_stats_reader_open(path, &rd, err, sizeof err), 0);
