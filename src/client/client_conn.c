@@ -17,7 +17,9 @@ static void on_close(uv_handle_t *h)
     /* Take the requests off first: their callbacks may send again, which may reopen this
      * very connection (a fresh inflight queue and err). */
     client_queue dead = conn->inflight;
-    int err = conn->err;
+    /* a close with no recorded cause (the server ended a keep-alive connection) still fails
+     * what was in flight as a broken connection: never "no error and no answer" */
+    int err = conn->err ? conn->err : INFERD_CLIENT_E_CONN;
     conn->inflight = (client_queue){0};
     conn->state = CONN_CLOSED;
     free(conn->body);
