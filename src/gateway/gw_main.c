@@ -111,8 +111,8 @@ int main(int argc, char **argv)
     }
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
-    atomic_store(&proxy.stopping, 1); /* readiness false, idle upstream connections close */
     http_server_stop_accepting(srv);
+    gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
     http_server_shutdown(srv, o.drain_timeout_ms);
     gw_health_stop(health);
     gw_proxy_destroy(&proxy);
