@@ -103,6 +103,7 @@ typedef struct seen {
     char list[GW_DNS_MAX_ADDRS][64];
     size_t n;
     char error[200];
+    gw_dns *refresh_on_error; /* a gateway refreshing after every failure */
 } seen;
 
 static void on_change(void *ctx, const gw_dns_addr *addrs, size_t n)
@@ -127,6 +128,9 @@ static void on_error(void *ctx, const char *message)
     seen *s = ctx;
     s->errors++;
     snprintf(s->error, sizeof s->error, "%s", message);
+    if (s->refresh_on_error)
+        for (int i = 0; i < 100; i++)
+            gw_dns_refresh_now(s->refresh_on_error);
 }
 
 static bool timed_out;
@@ -275,6 +279,35 @@ static void test_unreachable_and_silent_servers(void **state)
     close(silent);
 }
 
+/* Refreshing after every failure (a storm) still starts lookups at most once per gap. */
+static void test_refresh_storm_is_paced(void **state)
+{
+    (void)state;
+    int port, fd = udp_socket(&port);
+    assert_true(fd >= 0);
+    close(fd);
+    char server[64];
+    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    seen s = {0};
+    gw_dns_config cfg = {.name = "nodes.test", .port = 8000, .interval_ms = 60000,
+                         .timeout_ms = 200, .min_gap_ms = 100, .server = server,
+                         .on_change = on_change, .on_error = on_error, .ctx = &s};
+    gw_dns *dns = NULL;
+    char err[200];
+    uv_update_time(&loop);
+    uint64_t t0 = uv_now(&loop);
+    assert_int_equal(gw_dns_start(&loop, &cfg, &dns, err, sizeof err), 0);
+    s.refresh_on_error = dns;
+    /* the interval (60 s) cannot explain more than one lookup: the refreshes do, paced */
+    assert_true(run_until(&loop, &s.errors, 4, 10000));
+    uv_update_time(&loop);
+    assert_true(uv_now(&loop) - t0 >= 3 * 100);
+    gw_dns_stop(dns);
+    drain(&loop);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -301,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_srv),
         cmocka_unit_test(test_unknown_name),
         cmocka_unit_test(test_unreachable_and_silent_servers),
+        cmocka_unit_test(test_refresh_storm_is_paced),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, start_dnsmasq, stop_dnsmasq);
