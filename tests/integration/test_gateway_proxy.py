@@ -234,7 +234,8 @@ def test_ready_follows_the_nodes(gateway, fakes):
     f = fakes(ready=False)
     gw = gateway([f.address], ready=False)
     gw.wait_status("/v2/health/ready", 503)
-    assert gw.request("GET", "/v2/health/live")[0] == 200
+    assert b"no node is ready" in gw.request("GET", "/v2/health/ready")[2]
+    assert gw.request("GET", "/v2/health/live")[:3:2] == (200, b'{"live": true}')
     f.ready = True
     gw.wait_status("/v2/health/ready", 200)
 
