@@ -269,6 +269,8 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         return;
     }
     gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000, now / 1000000);
+    if (res->err == GW_UP_CONNECT && r->p->connect_failed)
+        r->p->connect_failed(r->p->connect_failed_arg);
     if (!r->ex) {
         gw_upstream_result_free(res);
         req_maybe_free(r);

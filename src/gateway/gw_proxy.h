@@ -26,6 +26,9 @@ typedef struct gw_proxy {
     _Atomic int stopping;         /* set before the server shuts down: pools close */
     _Atomic int loops_closed;     /* loops whose pool is closed */
     _Atomic uint64_t seed;        /* for jitter and keyless picks */
+    void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
+                                          (main: ask the resolver for a fresh lookup) */
+    void *connect_failed_arg;
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
