@@ -234,9 +234,10 @@ static void on_req_timer(uv_timer_t *t)
         int free_slot = r->att[0].c ? 1 : 0;
         if (active_attempts(r) == 1 && gw_nodes_hedge_acquire(r->p->nodes))
             start_attempt(r, free_slot);
-        return;
+    } else {
+        start_attempt(r, 0);
     }
-    start_attempt(r, 0);
+    req_maybe_free(r); /* start_attempt may have answered (no node left) */
 }
 
 static void arm_hedge(gw_req *r, int64_t p95_ms)
