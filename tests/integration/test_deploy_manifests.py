@@ -140,19 +140,26 @@ def test_objects_and_kustomization(objs):
     assert sorted(kust["resources"]) == files
 
 
-def test_node_deployment_and_headless_service(objs):
-    flags = help_flags("inferd")
-    dep = objs[("Deployment", "inferd-node")]
+def check_deployment(objs, name, binary):
+    """What every Deployment must get right: the binary and its flags, the http port its
+    probes and ports agree on, a selector that selects its pods. (dep, container, flag
+    pairs, http port, pod labels)."""
+    dep = objs[("Deployment", name)]
     c = container(dep)
-    assert c["command"] == ["/usr/local/bin/inferd"]
-    pairs = parse_args(c["args"], flags)
+    assert c["command"] == ["/usr/local/bin/" + binary]
+    pairs = parse_args(c["args"], help_flags(binary))
     http = int(flag(pairs, "--http-port"))
     assert port_named(c, "http") == http
-    assert port_named(c, "grpc") == int(flag(pairs, "--grpc-port"))
     check_probes(c, http)
-    spec = dep["spec"]["template"]["spec"]
     labels = dep["spec"]["template"]["metadata"]["labels"]
     check_selects(dep["spec"]["selector"]["matchLabels"], labels)
+    return dep, c, pairs, http, labels
+
+
+def test_node_deployment_and_headless_service(objs):
+    dep, c, pairs, http, labels = check_deployment(objs, "inferd-node", "inferd")
+    assert port_named(c, "grpc") == int(flag(pairs, "--grpc-port"))
+    spec = dep["spec"]["template"]["spec"]
     # the kubelet's SIGKILL must come after preStop + drain + the node's shutdown steps
     # (connections 5 s, gRPC 5 s: src/node/main.c)
     drain_s = int(flag(pairs, "--drain-timeout-ms")) / 1000
@@ -171,22 +178,13 @@ def test_node_deployment_and_headless_service(objs):
 
 
 def test_gateway_deployment_and_service(objs):
-    flags = help_flags("inferd-gateway")
-    dep = objs[("Deployment", "inferd-gateway")]
-    c = container(dep)
-    assert c["command"] == ["/usr/local/bin/inferd-gateway"]
-    pairs = parse_args(c["args"], flags)
-    http = int(flag(pairs, "--http-port"))
-    assert port_named(c, "http") == http
-    check_probes(c, http)
+    dep, c, pairs, http, labels = check_deployment(objs, "inferd-gateway", "inferd-gateway")
     # discovery through the nodes' headless Service, on its http port
     name, _, port = flag(pairs, "--node-dns").rpartition(":")
     nodes = objs[("Service", name)]
     assert nodes["spec"]["clusterIP"] == "None"
     assert int(port) == [p["port"] for p in nodes["spec"]["ports"] if p["name"] == "http"][0]
     spec = dep["spec"]["template"]["spec"]
-    labels = dep["spec"]["template"]["metadata"]["labels"]
-    check_selects(dep["spec"]["selector"]["matchLabels"], labels)
     drain_s = int(flag(pairs, "--drain-timeout-ms")) / 1000
     assert spec["terminationGracePeriodSeconds"] > prestop_seconds(c) + drain_s
     svc = objs[("Service", "inferd-gateway")]
