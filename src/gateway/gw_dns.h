@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#define GW_DNS_MAX_ADDRS 256
+#define GW_DNS_MAX_ADDRS 256 /* addresses per answer; more are dropped */
 
 typedef struct gw_dns_addr {
     struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */

@@ -18,14 +18,20 @@ static void fail_requests(gw_breaker *br, gw_breaker_set *set, uint64_t now, int
     }
 }
 
+/* A set of two default nodes: one may be ejected. */
+static void two_nodes(gw_breaker_set *set, gw_breaker *a, gw_breaker *b)
+{
+    gw_breaker_set_init(set, NULL);
+    gw_breaker_join(a, set, T0);
+    gw_breaker_join(b, set, T0);
+}
+
 static void test_passive_ejection_and_half_open(void **state)
 {
     (void)state;
     gw_breaker_set set;
-    gw_breaker_set_init(&set, NULL);
     gw_breaker a, b;
-    gw_breaker_join(&a, &set, T0);
-    gw_breaker_join(&b, &set, T0);
+    two_nodes(&set, &a, &b);
     /* 4 failures, a success, 4 failures: not 5 in a row */
     fail_requests(&a, &set, T0, 4);
     assert_true(gw_breaker_on_send(&a, &set, T0));
@@ -71,10 +77,8 @@ static void test_ejection_grows_to_cap_and_resets(void **state)
 {
     (void)state;
     gw_breaker_set set;
-    gw_breaker_set_init(&set, NULL);
     gw_breaker a, b;
-    gw_breaker_join(&a, &set, T0);
-    gw_breaker_join(&b, &set, T0);
+    two_nodes(&set, &a, &b);
     uint64_t t = T0;
     fail_requests(&a, &set, t, 5);
     for (uint32_t times = 1; times <= 14; times++) {
@@ -104,10 +108,8 @@ static void test_active_checks(void **state)
 {
     (void)state;
     gw_breaker_set set;
-    gw_breaker_set_init(&set, NULL);
     gw_breaker a, b;
-    gw_breaker_join(&a, &set, T0);
-    gw_breaker_join(&b, &set, T0);
+    two_nodes(&set, &a, &b);
     /* fail, pass, fail: not 2 in a row */
     gw_breaker_on_check(&a, &set, T0, false);
     gw_breaker_on_check(&a, &set, T0 + 1000, true);

@@ -163,8 +163,18 @@ static void drain(uv_loop_t *loop)
     assert_int_equal(uv_loop_close(loop), 0);
 }
 
-static gw_dns *start(uv_loop_t *loop, seen *s, const char *name, bool srv, const char *server)
+/* One resolver on its own loop, with what its callbacks saw. */
+typedef struct dns_case {
+    uv_loop_t loop;
+    seen s;
+    gw_dns *dns;
+} dns_case;
+
+/* server NULL: the test's dnsmasq. */
+static void case_start(dns_case *c, const char *name, bool srv, const char *server)
 {
+    memset(c, 0, sizeof *c);
+    uv_loop_init(&c->loop);
     char server_buf[64];
     if (!server) {
         snprintf(server_buf, sizeof server_buf, "127.0.0.1:%d", dns_port);
@@ -172,110 +182,108 @@ static gw_dns *start(uv_loop_t *loop, seen *s, const char *name, bool srv, const
     }
     gw_dns_config cfg = {.name = name, .port = 8000, .srv = srv, .interval_ms = 50,
                          .timeout_ms = 200, .server = server, .on_change = on_change,
-                         .on_error = on_error, .ctx = s};
-    gw_dns *dns = NULL;
+                         .on_error = on_error, .ctx = &c->s};
     char err[200];
-    assert_int_equal(gw_dns_start(loop, &cfg, &dns, err, sizeof err), 0);
-    return dns;
+    assert_int_equal(gw_dns_start(&c->loop, &cfg, &c->dns, err, sizeof err), 0);
+}
+
+static void case_end(dns_case *c)
+{
+    gw_dns_stop(c->dns);
+    drain(&c->loop);
+}
+
+/* "127.0.0.1:PORT" of a port nothing listens on (a moment ago). */
+static void closed_server(char *buf, size_t len)
+{
+    int port, fd = udp_socket(&port);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(buf, len, "127.0.0.1:%d", port);
 }
 
 static void test_a_aaaa_and_change(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    seen s = {0};
-    gw_dns *dns = start(&loop, &s, "nodes.test", false, NULL);
+    dns_case c;
+    case_start(&c, "nodes.test", false, NULL);
+    seen *s = &c.s;
     /* dnsmasq may still be starting: errors first are fine, the interval retries */
-    assert_true(run_until(&loop, &s.changes, 1, 10000));
-    assert_int_equal(s.n, 3);
-    assert_string_equal(s.list[0], "127.0.0.11:8000");
-    assert_string_equal(s.list[1], "127.0.0.12:8000");
-    assert_string_equal(s.list[2], "[fd00::5]:8000");
+    assert_true(run_until(&c.loop, &s->changes, 1, 10000));
+    assert_int_equal(s->n, 3);
+    assert_string_equal(s->list[0], "127.0.0.11:8000");
+    assert_string_equal(s->list[1], "127.0.0.12:8000");
+    assert_string_equal(s->list[2], "[fd00::5]:8000");
     /* scale: .11 out, .13 in */
     write_hosts("127.0.0.13 nodes.test\n127.0.0.12 nodes.test\nfd00::5 nodes.test\n"
                 "127.0.0.21 a.test\n127.0.0.22 b.test\n");
     assert_int_equal(kill(dnsmasq, SIGHUP), 0);
-    gw_dns_refresh_now(dns);
-    assert_true(run_until(&loop, &s.changes, 2, 10000));
-    assert_int_equal(s.n, 3);
-    assert_string_equal(s.list[0], "127.0.0.12:8000");
-    assert_string_equal(s.list[1], "127.0.0.13:8000");
+    gw_dns_refresh_now(c.dns);
+    assert_true(run_until(&c.loop, &s->changes, 2, 10000));
+    assert_int_equal(s->n, 3);
+    assert_string_equal(s->list[0], "127.0.0.12:8000");
+    assert_string_equal(s->list[1], "127.0.0.13:8000");
     /* nothing changes: ~6 more lookups and refreshes report nothing */
-    int errors = s.errors;
-    gw_dns_refresh_now(dns);
-    gw_dns_refresh_now(dns);
+    int errors = s->errors;
+    gw_dns_refresh_now(c.dns);
+    gw_dns_refresh_now(c.dns);
     int never = 0;
-    run_until(&loop, &never, 1, 300);
-    assert_int_equal(s.changes, 2);
-    assert_int_equal(s.errors, errors);
-    gw_dns_stop(dns);
-    drain(&loop);
+    run_until(&c.loop, &never, 1, 300);
+    assert_int_equal(s->changes, 2);
+    assert_int_equal(s->errors, errors);
+    case_end(&c);
 }
 
 static void test_srv(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    seen s = {0};
-    gw_dns *dns = start(&loop, &s, "_inferd._tcp.nodes.test", true, NULL);
-    assert_true(run_until(&loop, &s.changes, 1, 10000));
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.list[0], "127.0.0.21:8001");
-    assert_string_equal(s.list[1], "127.0.0.22:8002");
-    gw_dns_stop(dns);
-    drain(&loop);
+    dns_case c;
+    case_start(&c, "_inferd._tcp.nodes.test", true, NULL);
+    seen *s = &c.s;
+    assert_true(run_until(&c.loop, &s->changes, 1, 10000));
+    assert_int_equal(s->n, 2);
+    assert_string_equal(s->list[0], "127.0.0.21:8001");
+    assert_string_equal(s->list[1], "127.0.0.22:8002");
+    case_end(&c);
 }
 
 static void test_unknown_name(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    seen s = {0};
-    gw_dns *dns = start(&loop, &s, "missing.test", false, NULL);
-    assert_true(run_until(&loop, &s.errors, 2, 10000));
-    assert_int_equal(s.changes, 0);
-    assert_non_null(strstr(s.error, "missing.test"));
-    gw_dns_stop(dns);
-    drain(&loop);
+    dns_case c;
+    case_start(&c, "missing.test", false, NULL);
+    seen *s = &c.s;
+    assert_true(run_until(&c.loop, &s->errors, 2, 10000));
+    assert_int_equal(s->changes, 0);
+    assert_non_null(strstr(s->error, "missing.test"));
+    case_end(&c);
 }
 
 static void test_unreachable_and_silent_servers(void **state)
 {
     (void)state;
     /* nothing listens: refused at once */
-    int port, fd = udp_socket(&port);
-    assert_true(fd >= 0);
-    close(fd);
     char server[64];
-    snprintf(server, sizeof server, "127.0.0.1:%d", port);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    seen s = {0};
-    gw_dns *dns = start(&loop, &s, "nodes.test", false, server);
-    assert_true(run_until(&loop, &s.errors, 1, 10000));
-    assert_int_equal(s.changes, 0);
-    gw_dns_stop(dns);
-    drain(&loop);
+    closed_server(server, sizeof server);
+    dns_case c;
+    case_start(&c, "nodes.test", false, server);
+    assert_true(run_until(&c.loop, &c.s.errors, 1, 10000));
+    assert_int_equal(c.s.changes, 0);
+    case_end(&c);
 
     /* a server that never answers: times out (2 tries x 200 ms), then the error */
-    int silent = udp_socket(&port);
+    int port, silent = udp_socket(&port);
     assert_true(silent >= 0);
     snprintf(server, sizeof server, "127.0.0.1:%d", port);
-    uv_loop_init(&loop);
-    memset(&s, 0, sizeof s);
-    dns = start(&loop, &s, "nodes.test", false, server);
-    assert_true(run_until(&loop, &s.errors, 1, 10000));
-    assert_int_equal(s.changes, 0);
+    case_start(&c, "nodes.test", false, server);
+    assert_true(run_until(&c.loop, &c.s.errors, 1, 10000));
+    assert_int_equal(c.s.changes, 0);
     /* and stopping with a lookup in flight reports nothing more, and frees everything */
-    gw_dns_refresh_now(dns);
-    int errors = s.errors;
-    uv_run(&loop, UV_RUN_NOWAIT);
-    gw_dns_stop(dns);
-    drain(&loop);
-    assert_int_equal(s.errors, errors);
+    gw_dns_refresh_now(c.dns);
+    int errors = c.s.errors;
+    uv_run(&c.loop, UV_RUN_NOWAIT);
+    case_end(&c);
+    assert_int_equal(c.s.errors, errors);
     close(silent);
 }
 
@@ -283,11 +291,8 @@ static void test_unreachable_and_silent_servers(void **state)
 static void test_refresh_storm_is_paced(void **state)
 {
     (void)state;
-    int port, fd = udp_socket(&port);
-    assert_true(fd >= 0);
-    close(fd);
     char server[64];
-    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    closed_server(server, sizeof server);
     uv_loop_t loop;
     uv_loop_init(&loop);
     seen s = {0};
