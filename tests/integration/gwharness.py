@@ -132,7 +132,8 @@ class FakeNode:
     recording what it got."""
 
     def __init__(self, status=200, body=b'{"result": "fake"}', models=("reverse",),
-                 handler=None, ready=True):
+                 handler=None, ready=True, host="127.0.0.1", port=0):
+        self.bind = (host, port)
         self.status = status
         self.body = body
         self.models = list(models)
@@ -145,7 +146,7 @@ class FakeNode:
 
     @property
     def address(self):
-        return "127.0.0.1:%d" % self.server.server_address[1]
+        return "%s:%d" % self.server.server_address[:2]
 
     def routed(self):
         """Requests other than the gateway's health checks and index reads."""
@@ -187,7 +188,7 @@ class FakeNode:
             do_GET = do_POST = do_HEAD = answer
 
         http.server.ThreadingHTTPServer.daemon_threads = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(self.bind, Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self

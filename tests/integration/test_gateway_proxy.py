@@ -234,7 +234,8 @@ def test_ready_follows_the_nodes(gateway, fakes):
     f = fakes(ready=False)
     gw = gateway([f.address], ready=False)
     gw.wait_status("/v2/health/ready", 503)
-    assert gw.request("GET", "/v2/health/live")[0] == 200
+    assert b"no node is ready" in gw.request("GET", "/v2/health/ready")[2]
+    assert gw.request("GET", "/v2/health/live")[:3:2] == (200, b'{"live": true}')
     f.ready = True
     gw.wait_status("/v2/health/ready", 200)
 
@@ -295,3 +296,34 @@ def test_sigterm_drains_in_flight_requests(model_repo, node, gateway):
     s.close()
     assert data.startswith(b"HTTP/1.1 200"), data
     assert gw.proc.wait(timeout=15) == 0
+
+
+def test_hedge_goes_to_another_node_when_one_stalls(gateway, fakes):
+    """Once a node's p95 for the model is known, a request that waits longer gets a second
+    copy on another node; the first answer wins and the stalled copy is closed."""
+    import threading
+    stalled = {}
+    release = threading.Event()
+
+    def handler(name):
+        def answer(method, path, hdrs, body):
+            if stalled.get(name):
+                release.wait(timeout=20)
+            return 200, b'{"from": "%s"}' % name.encode()
+        return answer
+
+    a = fakes(handler=handler("a"))
+    b = fakes(handler=handler("b"))
+    gw = gateway([a.address, b.address], args=["--hedge-percent", "100"])
+    key = {"Inferd-Routing-Key": "sticky"}
+    # the key's node answers quickly 40 times: its p95 is known (the estimate needs 20)
+    for _ in range(40):
+        assert gw.request("POST", "/process", body=b"{}", headers=key)[0] == 200
+    sticky, other = ("a", "b") if a.routed() else ("b", "a")
+    assert len((a if sticky == "a" else b).routed()) == 40
+    stalled[sticky] = True
+    try:
+        status, _, body = gw.request("POST", "/process", body=b"{}", headers=key, timeout=15)
+        assert (status, body) == (200, b'{"from": "%s"}' % other.encode())  # the hedge won
+    finally:
+        release.set()
