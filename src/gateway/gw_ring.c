@@ -134,18 +134,30 @@ const char *gw_ring_member_name(const gw_ring *ring, size_t index)
     return index < ring->n_members ? ring->names[index] : NULL;
 }
 
+static size_t bitmap_words(const gw_ring *ring)
+{
+    return (ring->n_members + 63) / 64;
+}
+
 void gw_ring_iter_init(gw_ring_iter *it, const gw_ring *ring, uint64_t key_hash)
 {
-    memset(it, 0, sizeof *it);
+    /* only the bitmap words this ring's members use: a pick is on every request's path */
     it->ring = ring;
-    /* first place with hash >= key_hash, wrapping to 0 */
-    size_t lo = 0, hi = ring->n_places;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ring->places[mid].hash < key_hash) lo = mid + 1;
-        else hi = mid;
+    it->start = 0;
+    it->given = 0;
+    for (size_t w = 0; w < bitmap_words(ring); w++) it->seen[w] = 0;
+    /* first place with hash >= key_hash, wrapping to 0: a branchless lower bound (the
+     * comparison becomes a conditional move; random keys defeat a branch predictor) */
+    size_t n = ring->n_places;
+    if (n == 0) return;
+    const gw_ring_place *base = ring->places;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = base[half].hash < key_hash ? base + half : base;
+        n -= half;
     }
-    it->start = ring->n_places ? lo % ring->n_places : 0;
+    size_t first = (size_t)(base - ring->places) + (base->hash < key_hash);
+    it->start = first == ring->n_places ? 0 : first;
 }
 
 static bool bit_get(const uint64_t *bits, size_t i)
@@ -164,7 +176,8 @@ long gw_ring_iter_next(gw_ring_iter *it, gw_ring_accept_fn accept, void *ctx, co
     if (r->n_places == 0 || it->given >= r->n_members) return -1;
     /* The candidates: accepted, on the ring, not yet given. Their load and weight sums set
      * each one's capacity. */
-    uint64_t candidate[GW_RING_MAX_MEMBERS / 64] = {0};
+    uint64_t candidate[GW_RING_MAX_MEMBERS / 64], looked[GW_RING_MAX_MEMBERS / 64];
+    for (size_t w = 0; w < bitmap_words(r); w++) candidate[w] = looked[w] = 0;
     uint64_t total_load = 0, total_weight = 0;
     size_t candidates = 0;
     for (size_t i = 0; i < r->n_members; i++) {
@@ -177,7 +190,6 @@ long gw_ring_iter_next(gw_ring_iter *it, gw_ring_accept_fn accept, void *ctx, co
     if (candidates == 0) return -1;
     bool bounded = load && factor > 0 && isfinite(factor);
     long fallback = -1;
-    uint64_t looked[GW_RING_MAX_MEMBERS / 64] = {0};
     size_t distinct = 0;
     for (size_t step = 0; step < r->n_places && distinct < candidates; step++) {
         size_t m = r->places[(it->start + step) % r->n_places].member;

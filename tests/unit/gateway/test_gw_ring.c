@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gw_ring.h"
+#include <xxhash.h>
 
 #define KEYS 100000
 
@@ -180,6 +181,28 @@ static void test_filter_and_iterator(void **state)
     gw_ring_free(r);
 }
 
+/* A key exactly on a place goes to that place's member, one just past it to the next place's
+ * (the lower bound), and keys past the last place wrap to the first. */
+static void test_walk_starts_at_lower_bound(void **state)
+{
+    (void)state;
+    gw_ring *r = ring_of(5, 0, NULL);
+    uint64_t lowest = UINT64_MAX, highest = 0;
+    uint32_t lowest_owner = 0;
+    for (uint32_t i = 0; i < 5; i++)
+        for (uint64_t v = 0; v < GW_RING_VNODES_DEFAULT; v++) {
+            uint64_t h = XXH3_64bits_withSeed(names[i], strlen(names[i]), v);
+            assert_int_equal(gw_ring_pick(r, h, NULL, NULL, NULL, 0), i);
+            if (h < lowest) lowest = h, lowest_owner = i;
+            if (h > highest) highest = h;
+        }
+    assert_int_equal(gw_ring_pick(r, 0, NULL, NULL, NULL, 0), lowest_owner);
+    assert_int_equal(gw_ring_pick(r, lowest, NULL, NULL, NULL, 0), lowest_owner);
+    if (highest < UINT64_MAX)
+        assert_int_equal(gw_ring_pick(r, highest + 1, NULL, NULL, NULL, 0), lowest_owner);
+    gw_ring_free(r);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -212,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_weights_scale_share),
         cmocka_unit_test(test_bounded_load_caps_hot_key),
         cmocka_unit_test(test_filter_and_iterator),
+        cmocka_unit_test(test_walk_starts_at_lower_bound),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
