@@ -145,6 +145,17 @@ void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_
     pthread_mutex_unlock(&t->lock);
 }
 
+int gw_nodes_usable(gw_nodes *t, int node, int64_t now_ms)
+{
+    if (node < 0 || node >= GW_MAX_NODES) return 0;
+    pthread_mutex_lock(&t->lock);
+    gw_node *nd = &t->slot[node];
+    int ok = nd->present && !(nd->checks > 0 && !nd->checked_ready) &&
+             gw_breaker_state_at(&nd->br, (uint64_t)now_ms) != GW_BREAKER_OPEN;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
 int gw_nodes_targets(gw_nodes *t, int *slots, struct sockaddr_storage *addrs, int max)
 {
     int n = 0;

@@ -86,6 +86,10 @@ enum gw_outcome {
 void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_t latency_us,
                    int64_t now_ms);
 
+/* 1 if node still looks able to answer: present, its last check passed, breaker not open
+ * (a request waiting on it is rescued elsewhere otherwise). */
+int gw_nodes_usable(gw_nodes *t, int node, int64_t now_ms);
+
 /* Requests in the gateway, and the retry budget and hedge tokens drawn against them. */
 void gw_nodes_request_begin(gw_nodes *t);
 void gw_nodes_request_end(gw_nodes *t);

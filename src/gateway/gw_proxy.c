@@ -46,7 +46,8 @@ struct gw_req {
     gw_upstream_result last; /* the last failure worth passing on (a node's 503/429) */
     int last_err;
     uv_timer_t timer; /* backoff or hedge */
-    int timer_for_hedge;
+    int timer_for_hedge; /* the timer watches the running copy (else: it ends a backoff) */
+    int hedged;          /* the hedge was tried */
 };
 
 static uint64_t next_random(gw_proxy *p)
@@ -225,26 +226,62 @@ static int resend_fresh(gw_req *r, gw_attempt *a)
     return 0;
 }
 
-/* ---- timers: backoff before a retry, or the hedge ----------------------------------- */
+/* ---- timers: backoff before a retry, or the watch over the running copy ------------- */
+#define GW_WATCH_MS 250 /* how often a waiting request looks whether its node went down */
+
+static void arm_watch(gw_req *r);
+
+/* The one running copy: if its node went down meanwhile (failed its check: hung, partitioned;
+ * or ejected), a second copy goes elsewhere at once (a rescue, counted as a retry); past the
+ * node's p95 for the model, one hedge if a token is free; else look again later. */
+static void watch(gw_req *r)
+{
+    int run = r->att[0].c ? 0 : 1;
+    gw_attempt *a = &r->att[run];
+    int64_t now = clock_now_ns();
+    int go = 0;
+    if (!gw_nodes_usable(r->p->nodes, a->node, now / 1000000)) {
+        if (r->retries < r->p->max_retries &&
+            (r->retry_held || gw_nodes_retry_acquire(r->p->nodes))) {
+            r->retry_held = 1;
+            r->retries++;
+            go = 1;
+        }
+    } else if (!r->hedged && a->p95_ms > 0 && now - a->start_ns >= a->p95_ms * 1000000) {
+        r->hedged = 1; /* one try: no token now, no hedge */
+        go = gw_nodes_hedge_acquire(r->p->nodes);
+    }
+    if (go) start_attempt(r, 1 - run);
+    if (r->ex && active_attempts(r) == 1) arm_watch(r);
+}
+
 static void on_req_timer(uv_timer_t *t)
 {
     gw_req *r = t->data;
     if (!r->ex) return;
     if (r->timer_for_hedge) {
-        int free_slot = r->att[0].c ? 1 : 0;
-        if (active_attempts(r) == 1 && gw_nodes_hedge_acquire(r->p->nodes))
-            start_attempt(r, free_slot);
+        if (active_attempts(r) == 1) watch(r);
     } else {
         start_attempt(r, 0);
+        if (r->ex && active_attempts(r) == 1) arm_watch(r);
     }
     req_maybe_free(r); /* start_attempt may have answered (no node left) */
 }
 
-static void arm_hedge(gw_req *r, int64_t p95_ms)
+/* Looks at the running copy again in GW_WATCH_MS, or at its node's p95 if sooner. */
+static void arm_watch(gw_req *r)
 {
-    if (p95_ms <= 0 || r->deadline_ns - clock_now_ns() <= p95_ms * 1000000) return;
+    int run = r->att[0].c ? 0 : 1;
+    gw_attempt *a = &r->att[run];
+    int64_t now = clock_now_ns();
+    int64_t in_ms = GW_WATCH_MS;
+    if (!r->hedged && a->p95_ms > 0) {
+        int64_t to_p95 = (a->start_ns + a->p95_ms * 1000000 - now + 999999) / 1000000;
+        if (to_p95 < in_ms) in_ms = to_p95 > 0 ? to_p95 : 0;
+    }
+    if (r->deadline_ns - now <= in_ms * 1000000) return; /* the deadline comes first */
     r->timer_for_hedge = 1;
-    uv_timer_start(&r->timer, on_req_timer, (uint64_t)p95_ms, 0);
+    uv_timer_start(&r->timer, on_req_timer, (uint64_t)in_ms, 0);
 }
 
 /* ---- the answer from a node ---------------------------------------------------------- */
@@ -413,7 +450,7 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     gw_nodes_request_begin(p->nodes);
     http_ex_on_orphan(ex, on_client_gone, r);
     start_attempt(r, 0);
-    if (r->ex && r->att[0].c && is_infer) arm_hedge(r, r->att[0].p95_ms);
+    if (r->ex && active_attempts(r) == 1) arm_watch(r);
     req_maybe_free(r);
 }
 

@@ -141,6 +141,8 @@ class FakeNode:
         self.ready = ready
         self.requests = []
         self.lock = threading.Lock()
+        self.hung = False  # hang(): every request (health checks too) waits for release()
+        self.released = threading.Event()
         self.server = None
         self.thread = None
 
@@ -169,6 +171,8 @@ class FakeNode:
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
                 with fake.lock:
                     fake.requests.append((self.command, self.path, hdrs, body))
+                if fake.hung:
+                    fake.released.wait(timeout=30)
                 if self.path == "/v2/health/ready":
                     status, out = (200 if fake.ready else 503), b""
                 elif self.path == "/v2/repository/index":
@@ -187,13 +191,28 @@ class FakeNode:
 
             do_GET = do_POST = do_HEAD = answer
 
-        http.server.ThreadingHTTPServer.daemon_threads = True
-        self.server = http.server.ThreadingHTTPServer(self.bind, Handler)
+        class QuietServer(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # the gateway closing a losing copy's connection is expected
+
+        self.server = QuietServer(self.bind, Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
 
+    def hang(self):
+        """From now on answers nothing (as a SIGSTOPped node) until release()."""
+        self.released.clear()
+        self.hung = True
+
+    def release(self):
+        self.hung = False
+        self.released.set()
+
     def stop(self):
+        self.release()
         if self.server:
             self.server.shutdown()
             self.server.server_close()

@@ -43,27 +43,32 @@ def dns(tmp_path):
         pytest.fail("dnsmasq missing (Debian dnsmasq-base, scripts/install-deps)")
     hosts = tmp_path / "hosts"
     hosts.write_text("")
-    port = free_udp_port()
-    proc = subprocess.Popen([DNSMASQ, "--no-daemon", "--port", str(port), "--listen-address",
-                             "127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                             "--addn-hosts=%s" % hosts, "--pid-file", "--user=root",
-                             "--cache-size=0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    # wait (bounded) until dnsmasq answers: a SIGHUP before it set its handler would kill it
+    # a query for nodes.test: dnsmasq is up when it answers (a SIGHUP before it set its
+    # handler would kill it); a port taken between picking and binding: try another
     query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
              b"\x05nodes\x04test\x00\x00\x01\x00\x01")
-    deadline = time.monotonic() + 10
-    up = False
-    while not up and time.monotonic() < deadline and proc.poll() is None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.2)
-            s.sendto(query, ("127.0.0.1", port))
-            try:
-                up = s.recv(512)[:2] == b"\x12\x34"
-            except OSError:
-                pass
-    assert up, "dnsmasq did not come up"
+    for _attempt in range(3):
+        port = free_udp_port()
+        proc = subprocess.Popen([DNSMASQ, "--no-daemon", "--port", str(port),
+                                 "--listen-address", "127.0.0.1", "--bind-interfaces",
+                                 "--no-resolv", "--no-hosts", "--addn-hosts=%s" % hosts,
+                                 "--pid-file", "--user=root", "--cache-size=0"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        up = False
+        while not up and time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.2)
+                s.sendto(query, ("127.0.0.1", port))
+                try:
+                    up = s.recv(512)[:2] == b"\x12\x34"
+                except OSError:
+                    pass
+        if up:
+            break
+        proc.kill()
+        err = proc.communicate(timeout=10)[1]
+    assert up, "dnsmasq did not come up: %s" % err.decode(errors="replace")
 
     class Dns:
         server = "127.0.0.1:%d" % port

@@ -327,3 +327,22 @@ def test_hedge_goes_to_another_node_when_one_stalls(gateway, fakes):
         assert (status, body) == (200, b'{"from": "%s"}' % other.encode())  # the hedge won
     finally:
         release.set()
+
+
+def test_request_on_a_node_that_hangs_is_rescued(gateway, fakes):
+    """A node that stops answering (hung, like SIGSTOP) fails its next active check; a request
+    already waiting on it is sent to another node then, without hedge tokens."""
+    a = fakes(body=b'{"from": "a"}')
+    b = fakes(body=b'{"from": "b"}')
+    gw = gateway([a.address, b.address], args=["--hedge-percent", "0",
+                                                "--health-interval-ms", "200",
+                                                "--health-timeout-ms", "300"])
+    key = {"Inferd-Routing-Key": "sticky"}
+    first = gw.request("POST", "/process", body=b"{}", headers=key)[2]
+    stuck, other = (a, b"b") if first == b'{"from": "a"}' else (b, b"a")
+    stuck.hang()
+    try:
+        status, _, body = gw.request("POST", "/process", body=b"{}", headers=key, timeout=25)
+        assert (status, body) == (200, b'{"from": "%s"}' % other)
+    finally:
+        stuck.release()
