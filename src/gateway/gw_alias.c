@@ -15,19 +15,15 @@ struct gw_alias {
 int gw_alias_build(const double *weights, size_t n, gw_alias **out)
 {
     *out = NULL;
-    if (n == 0 || n > GW_ALIAS_MAX || !weights)
-        return -EINVAL;
+    if (n == 0 || n > GW_ALIAS_MAX || !weights) return -EINVAL;
     double sum = 0;
     size_t positive = n;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(weights[i]) || weights[i] < 0)
-            return -EINVAL;
+        if (!isfinite(weights[i]) || weights[i] < 0) return -EINVAL;
         sum += weights[i];
-        if (weights[i] > 0)
-            positive = i;
+        if (weights[i] > 0) positive = i;
     }
-    if (!(sum > 0) || !isfinite(sum))
-        return -EINVAL;
+    if (!(sum > 0) || !isfinite(sum)) return -EINVAL;
     gw_alias *t = calloc(1, sizeof *t);
     double *scaled = calloc(n, sizeof *scaled);
     uint32_t *small = calloc(n, sizeof *small), *large = calloc(n, sizeof *large);
@@ -44,10 +40,8 @@ int gw_alias_build(const double *weights, size_t n, gw_alias **out)
     size_t ns = 0, nl = 0;
     for (size_t i = 0; i < n; i++) {
         scaled[i] = weights[i] * (double)n / sum;
-        if (scaled[i] < 1.0)
-            small[ns++] = (uint32_t)i;
-        else
-            large[nl++] = (uint32_t)i;
+        if (scaled[i] < 1.0) small[ns++] = (uint32_t)i;
+        else large[nl++] = (uint32_t)i;
     }
     const double one = 4294967296.0; /* 2^32 */
     while (ns && nl) {
@@ -55,10 +49,8 @@ int gw_alias_build(const double *weights, size_t n, gw_alias **out)
         t->threshold[s] = weights[s] > 0 ? (uint64_t)(scaled[s] * one) : 0;
         t->alias[s] = l;
         scaled[l] = (scaled[l] + scaled[s]) - 1.0;
-        if (scaled[l] < 1.0)
-            small[ns++] = l;
-        else
-            large[nl++] = l;
+        if (scaled[l] < 1.0) small[ns++] = l;
+        else large[nl++] = l;
     }
     /* What is left is 1 up to rounding. A zero weight must never keep its column, whatever
      * the rounding did: send it to a positive entry. */
@@ -79,14 +71,16 @@ int gw_alias_build(const double *weights, size_t n, gw_alias **out)
 
 void gw_alias_free(gw_alias *table)
 {
-    if (!table)
-        return;
+    if (!table) return;
     free(table->threshold);
     free(table->alias);
     free(table);
 }
 
-size_t gw_alias_size(const gw_alias *table) { return table->n; }
+size_t gw_alias_size(const gw_alias *table)
+{
+    return table->n;
+}
 
 size_t gw_alias_pick(const gw_alias *table, uint64_t u)
 {

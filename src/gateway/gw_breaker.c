@@ -16,10 +16,8 @@ void gw_breaker_config_default(gw_breaker_config *cfg)
 void gw_breaker_set_init(gw_breaker_set *set, const gw_breaker_config *cfg)
 {
     memset(set, 0, sizeof *set);
-    if (cfg)
-        set->cfg = *cfg;
-    else
-        gw_breaker_config_default(&set->cfg);
+    if (cfg) set->cfg = *cfg;
+    else gw_breaker_config_default(&set->cfg);
 }
 
 void gw_breaker_join(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms)
@@ -32,29 +30,23 @@ void gw_breaker_join(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms)
 
 void gw_breaker_leave(gw_breaker *br, gw_breaker_set *set)
 {
-    if (br->state != GW_BREAKER_CLOSED && set->ejected > 0)
-        set->ejected--;
-    if (set->nodes > 0)
-        set->nodes--;
+    if (br->state != GW_BREAKER_CLOSED && set->ejected > 0) set->ejected--;
+    if (set->nodes > 0) set->nodes--;
     br->state = GW_BREAKER_CLOSED;
 }
 
 gw_breaker_state gw_breaker_state_at(const gw_breaker *br, uint64_t now_ms)
 {
-    if (br->state == GW_BREAKER_OPEN && now_ms >= br->open_until_ms)
-        return GW_BREAKER_HALF_OPEN;
+    if (br->state == GW_BREAKER_OPEN && now_ms >= br->open_until_ms) return GW_BREAKER_HALF_OPEN;
     return br->state;
 }
 
 bool gw_breaker_can_send(const gw_breaker *br, uint64_t now_ms)
 {
     switch (gw_breaker_state_at(br, now_ms)) {
-    case GW_BREAKER_CLOSED:
-        return true;
-    case GW_BREAKER_HALF_OPEN:
-        return br->state == GW_BREAKER_OPEN || !br->trial_in_flight;
-    default:
-        return false;
+    case GW_BREAKER_CLOSED: return true;
+    case GW_BREAKER_HALF_OPEN: return br->state == GW_BREAKER_OPEN || !br->trial_in_flight;
+    default: return false;
     }
 }
 
@@ -69,8 +61,7 @@ static void settle(gw_breaker *br, uint64_t now_ms)
 
 static void close_breaker(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms)
 {
-    if (br->state != GW_BREAKER_CLOSED && set->ejected > 0)
-        set->ejected--;
+    if (br->state != GW_BREAKER_CLOSED && set->ejected > 0) set->ejected--;
     br->state = GW_BREAKER_CLOSED;
     br->closed_since_ms = now_ms;
     br->trial_in_flight = false;
@@ -80,10 +71,8 @@ static void close_breaker(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms)
 static uint64_t ejection_ms(const gw_breaker_config *cfg, uint32_t times)
 {
     uint64_t max = cfg->max_ejection_ms;
-    if (cfg->base_ejection_ms == 0)
-        return 0;
-    if (times > max / cfg->base_ejection_ms)
-        return max;
+    if (cfg->base_ejection_ms == 0) return 0;
+    if (times > max / cfg->base_ejection_ms) return max;
     uint64_t ms = cfg->base_ejection_ms * times;
     return ms < max ? ms : max;
 }
@@ -94,7 +83,8 @@ static void eject(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms, bool by_
 {
     if (br->state == GW_BREAKER_CLOSED) {
         /* (ejected + 1) / nodes <= percent / 100 */
-        if ((uint64_t)(set->ejected + 1) * 100 > (uint64_t)set->nodes * set->cfg.max_ejected_percent) {
+        if ((uint64_t)(set->ejected + 1) * 100 >
+            (uint64_t)set->nodes * set->cfg.max_ejected_percent) {
             br->refused_total++;
             return;
         }
@@ -102,8 +92,7 @@ static void eject(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms, bool by_
         if (now_ms - br->closed_since_ms >= set->cfg.max_ejection_ms)
             br->ejections = 0; /* healthy long enough: start the multiplier again */
     }
-    if (br->ejections < UINT32_MAX)
-        br->ejections++;
+    if (br->ejections < UINT32_MAX) br->ejections++;
     br->ejections_total++;
     br->state = GW_BREAKER_OPEN;
     br->open_until_ms = now_ms + ejection_ms(&set->cfg, br->ejections);
@@ -117,15 +106,12 @@ bool gw_breaker_on_send(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms)
     (void)set;
     settle(br, now_ms);
     switch (br->state) {
-    case GW_BREAKER_CLOSED:
-        return true;
+    case GW_BREAKER_CLOSED: return true;
     case GW_BREAKER_HALF_OPEN:
-        if (br->trial_in_flight)
-            return false;
+        if (br->trial_in_flight) return false;
         br->trial_in_flight = true;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -135,25 +121,19 @@ void gw_breaker_on_result(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms,
     settle(br, now_ms);
     switch (br->state) {
     case GW_BREAKER_CLOSED:
-        if (outcome == GW_OUTCOME_OK)
-            br->passive_fails = 0;
+        if (outcome == GW_OUTCOME_OK) br->passive_fails = 0;
         else if (outcome == GW_OUTCOME_FAIL && ++br->passive_fails >= set->cfg.passive_fails_out)
             eject(br, set, now_ms, false);
         break;
     case GW_BREAKER_HALF_OPEN:
         /* Only the trial's verdict counts; answers of requests sent before the ejection
          * (there is no trial out then) say nothing about the node now. */
-        if (!br->trial_in_flight)
-            break;
-        if (outcome == GW_OUTCOME_OK)
-            close_breaker(br, set, now_ms);
-        else if (outcome == GW_OUTCOME_FAIL)
-            eject(br, set, now_ms, false);
-        else
-            br->trial_in_flight = false; /* no verdict: the next request is the trial */
+        if (!br->trial_in_flight) break;
+        if (outcome == GW_OUTCOME_OK) close_breaker(br, set, now_ms);
+        else if (outcome == GW_OUTCOME_FAIL) eject(br, set, now_ms, false);
+        else br->trial_in_flight = false; /* no verdict: the next request is the trial */
         break;
-    default:
-        break; /* OPEN: stragglers sent before the ejection */
+    default: break; /* OPEN: stragglers sent before the ejection */
     }
 }
 
@@ -162,8 +142,7 @@ void gw_breaker_on_check(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms, b
     settle(br, now_ms);
     if (passed) {
         br->active_fails = 0;
-        if (br->active_passes < UINT32_MAX)
-            br->active_passes++;
+        if (br->active_passes < UINT32_MAX) br->active_passes++;
         /* Passing checks end an ejection the checks caused (the node was not ready and now
          * is); one caused by failing requests lasts its time: a node can pass /ready and still
          * fail every request. */
@@ -173,10 +152,8 @@ void gw_breaker_on_check(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms, b
         return;
     }
     br->active_passes = 0;
-    if (br->active_fails < UINT32_MAX)
-        br->active_fails++;
-    if (br->state == GW_BREAKER_HALF_OPEN)
-        eject(br, set, now_ms, true);
+    if (br->active_fails < UINT32_MAX) br->active_fails++;
+    if (br->state == GW_BREAKER_HALF_OPEN) eject(br, set, now_ms, true);
     else if (br->state == GW_BREAKER_CLOSED && br->active_fails >= set->cfg.active_fails_out)
         eject(br, set, now_ms, true);
 }
@@ -184,12 +161,9 @@ void gw_breaker_on_check(gw_breaker *br, gw_breaker_set *set, uint64_t now_ms, b
 const char *gw_breaker_state_name(gw_breaker_state state)
 {
     switch (state) {
-    case GW_BREAKER_CLOSED:
-        return "closed";
-    case GW_BREAKER_OPEN:
-        return "open";
-    case GW_BREAKER_HALF_OPEN:
-        return "half_open";
+    case GW_BREAKER_CLOSED: return "closed";
+    case GW_BREAKER_OPEN: return "open";
+    case GW_BREAKER_HALF_OPEN: return "half_open";
     }
     return "unknown";
 }

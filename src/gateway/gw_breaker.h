@@ -52,9 +52,9 @@ typedef struct gw_breaker_set {
 } gw_breaker_set;
 
 typedef enum gw_breaker_outcome {
-    GW_OUTCOME_OK = 0,     /* an answer that is not a node failure (2xx, 4xx, 503/429 too) */
-    GW_OUTCOME_FAIL,       /* connect error, reset, timeout, 5xx other than 503 */
-    GW_OUTCOME_CANCELLED,  /* no verdict: e.g. the losing copy of a hedge, closed by us */
+    GW_OUTCOME_OK = 0,    /* an answer that is not a node failure (2xx, 4xx, 503/429 too) */
+    GW_OUTCOME_FAIL,      /* connect error, reset, timeout, 5xx other than 503 */
+    GW_OUTCOME_CANCELLED, /* no verdict: e.g. the losing copy of a hedge, closed by us */
 } gw_breaker_outcome;
 
 typedef struct gw_breaker {

@@ -18,30 +18,33 @@ void gw_retry_budget_request_begin(gw_retry_budget *b)
 static void dec_floor(_Atomic uint32_t *v)
 {
     uint32_t cur = atomic_load_explicit(v, memory_order_relaxed);
-    while (cur > 0 &&
-           !atomic_compare_exchange_weak_explicit(v, &cur, cur - 1, memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (cur > 0 && !atomic_compare_exchange_weak_explicit(v, &cur, cur - 1, memory_order_relaxed,
+                                                             memory_order_relaxed))
         ;
 }
 
-void gw_retry_budget_request_end(gw_retry_budget *b) { dec_floor(&b->active); }
+void gw_retry_budget_request_end(gw_retry_budget *b)
+{
+    dec_floor(&b->active);
+}
 
 bool gw_retry_budget_retry_begin(gw_retry_budget *b)
 {
     uint64_t active = atomic_load_explicit(&b->active, memory_order_relaxed);
     uint64_t allowed = active * b->percent / 100;
-    if (allowed < b->min_retries)
-        allowed = b->min_retries;
+    if (allowed < b->min_retries) allowed = b->min_retries;
     uint32_t cur = atomic_load_explicit(&b->retries, memory_order_relaxed);
     do {
-        if (cur >= allowed)
-            return false;
+        if (cur >= allowed) return false;
     } while (!atomic_compare_exchange_weak_explicit(&b->retries, &cur, cur + 1,
                                                     memory_order_relaxed, memory_order_relaxed));
     return true;
 }
 
-void gw_retry_budget_retry_end(gw_retry_budget *b) { dec_floor(&b->retries); }
+void gw_retry_budget_retry_end(gw_retry_budget *b)
+{
+    dec_floor(&b->retries);
+}
 
 uint32_t gw_retry_budget_active(const gw_retry_budget *b)
 {
@@ -65,11 +68,9 @@ void gw_hedge_bucket_earn(gw_hedge_bucket *b)
     uint64_t cur = atomic_load_explicit(&b->milli, memory_order_relaxed);
     uint64_t next;
     do {
-        if (cur >= b->cap_milli)
-            return;
+        if (cur >= b->cap_milli) return;
         next = cur + b->earn_milli;
-        if (next > b->cap_milli)
-            next = b->cap_milli;
+        if (next > b->cap_milli) next = b->cap_milli;
     } while (!atomic_compare_exchange_weak_explicit(&b->milli, &cur, next, memory_order_relaxed,
                                                     memory_order_relaxed));
 }
@@ -78,8 +79,7 @@ bool gw_hedge_bucket_spend(gw_hedge_bucket *b)
 {
     uint64_t cur = atomic_load_explicit(&b->milli, memory_order_relaxed);
     do {
-        if (cur < 1000)
-            return false;
+        if (cur < 1000) return false;
     } while (!atomic_compare_exchange_weak_explicit(&b->milli, &cur, cur - 1000,
                                                     memory_order_relaxed, memory_order_relaxed));
     return true;
@@ -96,9 +96,7 @@ uint64_t gw_backoff_ms(uint64_t base_ms, uint64_t cap_ms, uint32_t attempt, uint
     uint64_t ceiling = base_ms;
     for (uint32_t i = 0; i < attempt && ceiling < cap_ms; i++)
         ceiling = ceiling > UINT64_MAX / 2 ? UINT64_MAX : ceiling * 2;
-    if (ceiling > cap_ms)
-        ceiling = cap_ms;
-    if (ceiling == UINT64_MAX)
-        return u;
+    if (ceiling > cap_ms) ceiling = cap_ms;
+    if (ceiling == UINT64_MAX) return u;
     return u % (ceiling + 1);
 }

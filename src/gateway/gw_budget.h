@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define GW_RETRY_PERCENT_DEFAULT 20
-#define GW_RETRY_MIN_DEFAULT 3
+#define GW_RETRY_MIN_DEFAULT     3
 
 typedef struct gw_retry_budget {
     uint32_t percent;     /* of active requests */
@@ -32,8 +32,8 @@ void gw_retry_budget_retry_end(gw_retry_budget *b);
 uint32_t gw_retry_budget_active(const gw_retry_budget *b);
 uint32_t gw_retry_budget_retries(const gw_retry_budget *b);
 
-#define GW_HEDGE_EARN_MILLI_DEFAULT 50     /* 0.05 token per request: at most 5% extra */
-#define GW_HEDGE_CAP_DEFAULT 10            /* tokens */
+#define GW_HEDGE_EARN_MILLI_DEFAULT 50 /* 0.05 token per request: at most 5% extra */
+#define GW_HEDGE_CAP_DEFAULT        10 /* tokens */
 
 typedef struct gw_hedge_bucket {
     uint32_t earn_milli; /* thousandths of a token earned per request */

@@ -59,8 +59,7 @@ static void dns_ares_timer_arm(gw_dns *dns);
 static void handle_closed(uv_handle_t *h)
 {
     gw_dns *dns = h->data;
-    if (h->type == UV_POLL)
-        free(h); /* the dns_poll: handle is its first member */
+    if (h->type == UV_POLL) free(h); /* the dns_poll: handle is its first member */
     if (--dns->open_handles == 0) {
         free(dns->last);
         free(dns->name);
@@ -78,16 +77,14 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     ares_socket_t rfd = (status < 0 || (events & UV_READABLE)) ? p->fd : ARES_SOCKET_BAD;
     ares_socket_t wfd = (status < 0 || (events & UV_WRITABLE)) ? p->fd : ARES_SOCKET_BAD;
     ares_process_fd(dns->channel, rfd, wfd);
-    if (!dns->stopped)
-        dns_ares_timer_arm(dns);
+    if (!dns->stopped) dns_ares_timer_arm(dns);
 }
 
 static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 {
     gw_dns *dns = data;
     dns_poll **link = &dns->polls;
-    while (*link && (*link)->fd != fd)
-        link = &(*link)->next;
+    while (*link && (*link)->fd != fd) link = &(*link)->next;
     dns_poll *p = *link;
     if (!readable && !writable) {
         if (p) {
@@ -99,8 +96,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
     }
     if (!p) {
         p = calloc(1, sizeof *p);
-        if (!p)
-            return; /* c-ares times the query out */
+        if (!p) return; /* c-ares times the query out */
         if (uv_poll_init(dns->loop, &p->handle, fd) != 0) {
             free(p);
             return;
@@ -119,8 +115,7 @@ static void ares_timer_cb(uv_timer_t *t)
 {
     gw_dns *dns = t->data;
     ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    if (!dns->stopped)
-        dns_ares_timer_arm(dns);
+    if (!dns->stopped) dns_ares_timer_arm(dns);
 }
 
 static void dns_ares_timer_arm(gw_dns *dns)
@@ -140,8 +135,7 @@ static int addr_cmp(const void *a, const void *b)
 {
     const struct sockaddr_storage *x = &((const gw_dns_addr *)a)->addr;
     const struct sockaddr_storage *y = &((const gw_dns_addr *)b)->addr;
-    if (x->ss_family != y->ss_family)
-        return x->ss_family < y->ss_family ? -1 : 1;
+    if (x->ss_family != y->ss_family) return x->ss_family < y->ss_family ? -1 : 1;
     int c;
     uint16_t px, py;
     if (x->ss_family == AF_INET) {
@@ -153,8 +147,7 @@ static int addr_cmp(const void *a, const void *b)
         c = memcmp(&u->sin6_addr, &v->sin6_addr, sizeof u->sin6_addr);
         px = ntohs(u->sin6_port), py = ntohs(v->sin6_port);
     }
-    if (c)
-        return c;
+    if (c) return c;
     return px < py ? -1 : px > py;
 }
 
@@ -165,8 +158,7 @@ static void lookup_add(dns_lookup *lk, const struct sockaddr *sa, uint16_t port)
     if (lk->n == lk->cap) {
         size_t cap = lk->cap ? lk->cap * 2 : 8;
         gw_dns_addr *grown = realloc(lk->addrs, cap * sizeof *grown);
-        if (!grown)
-            return;
+        if (!grown) return;
         lk->addrs = grown;
         lk->cap = cap;
     }
@@ -198,11 +190,9 @@ static void lookup_fail(dns_lookup *lk, const char *what, int status)
 
 static bool same_list(const gw_dns *dns, const gw_dns_addr *addrs, size_t n)
 {
-    if (!dns->have_last || dns->n_last != n)
-        return false;
+    if (!dns->have_last || dns->n_last != n) return false;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(dns->last[i].text, addrs[i].text) != 0)
-            return false;
+        if (strcmp(dns->last[i].text, addrs[i].text) != 0) return false;
     return true;
 }
 
@@ -210,8 +200,7 @@ static bool same_list(const gw_dns *dns, const gw_dns_addr *addrs, size_t n)
 static void lookup_end(dns_lookup *lk)
 {
     gw_dns *dns = lk->dns;
-    if (dns->lookup == lk)
-        dns->lookup = NULL;
+    if (dns->lookup == lk) dns->lookup = NULL;
     if (!dns->stopped) {
         size_t n = 0;
         if (lk->n) {
@@ -248,16 +237,13 @@ static void addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinf
     dns_lookup *lk = q->lookup;
     if (status == ARES_SUCCESS && res) {
         for (struct ares_addrinfo_node *node = res->nodes; node; node = node->ai_next)
-            if (node->ai_addr)
-                lookup_add(lk, node->ai_addr, q->port);
+            if (node->ai_addr) lookup_add(lk, node->ai_addr, q->port);
     } else {
         lookup_fail(lk, "resolving", status);
     }
-    if (res)
-        ares_freeaddrinfo(res);
+    if (res) ares_freeaddrinfo(res);
     free(q);
-    if (--lk->pending == 0)
-        lookup_end(lk);
+    if (--lk->pending == 0) lookup_end(lk);
 }
 
 static void resolve_host(dns_lookup *lk, const char *host, uint16_t port)
@@ -281,22 +267,17 @@ static void srv_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
     struct ares_srv_reply *srv = NULL;
     if (status == ARES_SUCCESS && !lk->dns->stopped)
         status = ares_parse_srv_reply(abuf, alen, &srv);
-    if (status != ARES_SUCCESS)
-        lookup_fail(lk, "SRV lookup", status);
-    for (struct ares_srv_reply *r = srv; r; r = r->next)
-        resolve_host(lk, r->host, r->port);
-    if (srv)
-        ares_free_data(srv);
-    if (--lk->pending == 0)
-        lookup_end(lk);
+    if (status != ARES_SUCCESS) lookup_fail(lk, "SRV lookup", status);
+    for (struct ares_srv_reply *r = srv; r; r = r->next) resolve_host(lk, r->host, r->port);
+    if (srv) ares_free_data(srv);
+    if (--lk->pending == 0) lookup_end(lk);
 }
 
 static void dns_lookup_begin(gw_dns *dns)
 {
     dns_lookup *lk = calloc(1, sizeof *lk);
     if (!lk) {
-        if (dns->cfg.on_error)
-            dns->cfg.on_error(dns->cfg.ctx, "lookup: out of memory");
+        if (dns->cfg.on_error) dns->cfg.on_error(dns->cfg.ctx, "lookup: out of memory");
         return;
     }
     lk->dns = dns;
@@ -310,10 +291,8 @@ static void dns_lookup_begin(gw_dns *dns)
     } else {
         resolve_host(lk, dns->name, dns->cfg.port);
     }
-    if (--lk->pending == 0)
-        lookup_end(lk);
-    else
-        dns_ares_timer_arm(dns);
+    if (--lk->pending == 0) lookup_end(lk);
+    else dns_ares_timer_arm(dns);
 }
 
 static void refresh_cb(uv_timer_t *t)
@@ -345,14 +324,17 @@ static void dns_lookup_soon(gw_dns *dns)
 
 static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
 static int ares_init_status;
-static void ares_init_once(void) { ares_init_status = ares_library_init(ARES_LIB_INIT_ALL); }
+static void ares_init_once(void)
+{
+    ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
+}
 
-int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *err,
-                 size_t err_len)
+int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *err, size_t err_len)
 {
     *out = NULL;
     if (!cfg->name || !cfg->name[0] || strlen(cfg->name) > 253 || !cfg->on_change) {
-        snprintf(err, err_len, "DNS discovery needs a name (at most 253 characters) and a callback");
+        snprintf(err, err_len,
+                 "DNS discovery needs a name (at most 253 characters) and a callback");
         return -1;
     }
     pthread_once(&ares_once, ares_init_once);
@@ -370,12 +352,9 @@ int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *
     dns->cfg = *cfg;
     dns->cfg.name = dns->name;
     dns->cfg.server = NULL;
-    if (!dns->cfg.interval_ms)
-        dns->cfg.interval_ms = 5000;
-    if (!dns->cfg.timeout_ms)
-        dns->cfg.timeout_ms = 1000;
-    if (!dns->cfg.min_gap_ms)
-        dns->cfg.min_gap_ms = 250;
+    if (!dns->cfg.interval_ms) dns->cfg.interval_ms = 5000;
+    if (!dns->cfg.timeout_ms) dns->cfg.timeout_ms = 1000;
+    if (!dns->cfg.min_gap_ms) dns->cfg.min_gap_ms = 250;
 
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
@@ -394,8 +373,7 @@ int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *
     if (rc != ARES_SUCCESS) {
         snprintf(err, err_len, "DNS %s%s: %s", cfg->server ? "server " : "setup",
                  cfg->server ? cfg->server : "", ares_strerror(rc));
-        if (dns->channel)
-            ares_destroy(dns->channel);
+        if (dns->channel) ares_destroy(dns->channel);
         free(dns->name);
         free(dns);
         return -1;
@@ -412,14 +390,12 @@ int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *
 
 void gw_dns_refresh_now(gw_dns *dns)
 {
-    if (!dns->stopped)
-        dns_lookup_soon(dns);
+    if (!dns->stopped) dns_lookup_soon(dns);
 }
 
 void gw_dns_stop(gw_dns *dns)
 {
-    if (!dns || dns->stopped)
-        return;
+    if (!dns || dns->stopped) return;
     dns->stopped = true;
     /* Ends every query (their callbacks see ARES_EDESTRUCTION and report nothing) and closes
      * its sockets through sock_state_cb. */

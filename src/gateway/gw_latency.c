@@ -15,8 +15,7 @@ void gw_latency_init(gw_latency *l, uint64_t half_life_ms, uint32_t min_samples,
 
 static size_t bucket_of(uint64_t us)
 {
-    if (us < 1)
-        return 0;
+    if (us < 1) return 0;
     int k = 63 - __builtin_clzll(us); /* 2^k <= us < 2^(k+1) */
     uint64_t sub = k >= 2 ? (us >> (k - 2)) & 3 : (us << (2 - k)) & 3;
     size_t b = (size_t)k * GW_LATENCY_SUB + (size_t)sub;
@@ -32,17 +31,14 @@ static double bucket_lower(size_t b)
  * busy node pays for it rarely. */
 static void decay(gw_latency *l, uint64_t now_ms)
 {
-    if (now_ms <= l->decayed_at_ms)
-        return;
+    if (now_ms <= l->decayed_at_ms) return;
     uint64_t elapsed = now_ms - l->decayed_at_ms;
-    if (elapsed < l->half_life_ms / 16)
-        return;
+    if (elapsed < l->half_life_ms / 16) return;
     float f = (float)exp2(-(double)elapsed / (double)l->half_life_ms);
     float total = 0;
     for (size_t b = 0; b < GW_LATENCY_BUCKETS; b++) {
         l->counts[b] *= f;
-        if (l->counts[b] < 1e-6f)
-            l->counts[b] = 0;
+        if (l->counts[b] < 1e-6f) l->counts[b] = 0;
         total += l->counts[b];
     }
     l->total = total;
@@ -60,8 +56,7 @@ void gw_latency_add(gw_latency *l, uint64_t now_ms, uint64_t latency_us)
 uint64_t gw_latency_quantile(gw_latency *l, uint64_t now_ms, double q)
 {
     decay(l, now_ms);
-    if (!(q > 0 && q < 1) || l->total < (float)l->min_samples)
-        return 0;
+    if (!(q > 0 && q < 1) || l->total < (float)l->min_samples) return 0;
     double want = q * (double)l->total, seen = 0;
     for (size_t b = 0; b < GW_LATENCY_BUCKETS; b++) {
         double c = l->counts[b];

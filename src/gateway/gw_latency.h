@@ -10,15 +10,15 @@
 
 #include <stdint.h>
 
-#define GW_LATENCY_SUB 4                       /* buckets per power of two */
-#define GW_LATENCY_BUCKETS (34 * GW_LATENCY_SUB) /* up to 2^34 µs */
+#define GW_LATENCY_SUB                  4                     /* buckets per power of two */
+#define GW_LATENCY_BUCKETS              (34 * GW_LATENCY_SUB) /* up to 2^34 µs */
 #define GW_LATENCY_HALF_LIFE_MS_DEFAULT 10000
-#define GW_LATENCY_MIN_SAMPLES_DEFAULT 20
+#define GW_LATENCY_MIN_SAMPLES_DEFAULT  20
 
 typedef struct gw_latency {
     float counts[GW_LATENCY_BUCKETS];
     float total;
-    uint64_t samples;       /* ever, not decayed */
+    uint64_t samples; /* ever, not decayed */
     uint64_t half_life_ms;
     uint64_t decayed_at_ms; /* the time counts were last decayed to */
     uint32_t min_samples;   /* below this (decayed) weight a quantile reads 0: unknown */

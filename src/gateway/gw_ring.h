@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_RING_VNODES_DEFAULT 160
-#define GW_RING_MAX_MEMBERS 1024          /* nodes per ring */
-#define GW_RING_MAX_WEIGHT 1000           /* per member */
+#define GW_RING_VNODES_DEFAULT         160
+#define GW_RING_MAX_MEMBERS            1024 /* nodes per ring */
+#define GW_RING_MAX_WEIGHT             1000 /* per member */
 #define GW_RING_BALANCE_FACTOR_DEFAULT 1.25
 
 typedef struct gw_ring_member {
@@ -44,10 +44,10 @@ int gw_ring_build(const gw_ring_member *members, size_t n, uint32_t vnodes_per_w
                   gw_ring **out);
 void gw_ring_free(gw_ring *ring); /* NULL is fine */
 
-size_t gw_ring_members(const gw_ring *ring);           /* n given to gw_ring_build */
+size_t gw_ring_members(const gw_ring *ring); /* n given to gw_ring_build */
 uint32_t gw_ring_member_id(const gw_ring *ring, size_t index);
 const char *gw_ring_member_name(const gw_ring *ring, size_t index); /* owned by the ring */
-size_t gw_ring_places(const gw_ring *ring);            /* virtual nodes on the ring */
+size_t gw_ring_places(const gw_ring *ring);                         /* virtual nodes on the ring */
 
 /* The hash routing keys are placed by (xxh3-64, seed 0): hash the Inferd-Routing-Key header,
  * or the model name and the input bytes, with this. */
@@ -60,8 +60,8 @@ typedef bool (*gw_ring_accept_fn)(void *ctx, size_t index);
 /* The walk for one key. Plain value, no allocation; lives on the caller's stack. */
 typedef struct gw_ring_iter {
     const gw_ring *ring;
-    size_t start;  /* first place at or after the key's hash */
-    size_t given;  /* members handed out so far */
+    size_t start; /* first place at or after the key's hash */
+    size_t given; /* members handed out so far */
     uint64_t seen[GW_RING_MAX_MEMBERS / 64];
 } gw_ring_iter;
 
@@ -71,8 +71,8 @@ void gw_ring_iter_init(gw_ring_iter *it, const gw_ring *ring, uint64_t key_hash)
  * member left is over capacity, the first accepted one along the walk. Its index, or -1 when
  * no member is left. load[] has gw_ring_members() entries (in-flight requests per member) or is
  * NULL. The capacity is computed over the accepted members not yet handed out. */
-long gw_ring_iter_next(gw_ring_iter *it, gw_ring_accept_fn accept, void *ctx,
-                       const uint32_t *load, double factor);
+long gw_ring_iter_next(gw_ring_iter *it, gw_ring_accept_fn accept, void *ctx, const uint32_t *load,
+                       double factor);
 
 /* gw_ring_iter_init + one gw_ring_iter_next. */
 long gw_ring_pick(const gw_ring *ring, uint64_t key_hash, gw_ring_accept_fn accept, void *ctx,

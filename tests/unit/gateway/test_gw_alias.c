@@ -26,12 +26,10 @@ static void check_shares(const double *w, size_t n)
         count[k]++;
     }
     double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += w[i];
+    for (size_t i = 0; i < n; i++) sum += w[i];
     for (size_t i = 0; i < n; i++) {
         double want = w[i] / sum, got = (double)count[i] / PICKS;
-        if (w[i] == 0)
-            assert_int_equal(count[i], 0);
+        if (w[i] == 0) assert_int_equal(count[i], 0);
         /* binomial sd at 1e6 picks is <= 0.0005: 0.003 is six of them */
         assert_true(fabs(got - want) < 0.003);
     }
@@ -48,8 +46,7 @@ static void test_shares(void **state)
     const double c[] = {42};
     check_shares(c, 1);
     double d[64];
-    for (int i = 0; i < 64; i++)
-        d[i] = i % 3 == 0 ? 0 : (double)(i % 7) + 0.25;
+    for (int i = 0; i < 64; i++) d[i] = i % 3 == 0 ? 0 : (double)(i % 7) + 0.25;
     check_shares(d, 64);
 }
 
@@ -58,8 +55,7 @@ static void test_zero_never_picked_exhaustive(void **state)
 {
     (void)state;
     double w[50];
-    for (int i = 0; i < 50; i++)
-        w[i] = i % 2 ? 0.1 * i : 0; /* weights that do not divide evenly */
+    for (int i = 0; i < 50; i++) w[i] = i % 2 ? 0.1 * i : 0; /* weights that do not divide evenly */
     gw_alias *t = NULL;
     assert_int_equal(gw_alias_build(w, 50, &t), 0);
     for (uint64_t col = 0; col < 50; col++) {

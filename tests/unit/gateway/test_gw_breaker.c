@@ -142,8 +142,7 @@ static void test_at_most_half_ejected(void **state)
     gw_breaker_set set;
     gw_breaker_set_init(&set, NULL);
     gw_breaker n[4];
-    for (int i = 0; i < 3; i++)
-        gw_breaker_join(&n[i], &set, T0);
+    for (int i = 0; i < 3; i++) gw_breaker_join(&n[i], &set, T0);
     /* 3 nodes: one may go, not two */
     fail_requests(&n[0], &set, T0, 5);
     fail_requests(&n[1], &set, T0, 5);

@@ -16,23 +16,18 @@ static void test_retry_budget(void **state)
     gw_retry_budget b;
     gw_retry_budget_init(&b, GW_RETRY_PERCENT_DEFAULT, GW_RETRY_MIN_DEFAULT);
     /* nothing active: the floor of 3 */
-    for (int i = 0; i < 3; i++)
-        assert_true(gw_retry_budget_retry_begin(&b));
+    for (int i = 0; i < 3; i++) assert_true(gw_retry_budget_retry_begin(&b));
     assert_false(gw_retry_budget_retry_begin(&b));
     gw_retry_budget_retry_end(&b);
     assert_true(gw_retry_budget_retry_begin(&b));
-    for (int i = 0; i < 3; i++)
-        gw_retry_budget_retry_end(&b);
+    for (int i = 0; i < 3; i++) gw_retry_budget_retry_end(&b);
     assert_int_equal(gw_retry_budget_retries(&b), 0);
     /* 100 active: 20 */
-    for (int i = 0; i < 100; i++)
-        gw_retry_budget_request_begin(&b);
+    for (int i = 0; i < 100; i++) gw_retry_budget_request_begin(&b);
     int got = 0;
-    while (gw_retry_budget_retry_begin(&b) && got < 1000)
-        got++;
+    while (gw_retry_budget_retry_begin(&b) && got < 1000) got++;
     assert_int_equal(got, 20);
-    for (int i = 0; i < 100; i++)
-        gw_retry_budget_request_end(&b);
+    for (int i = 0; i < 100; i++) gw_retry_budget_request_end(&b);
     assert_int_equal(gw_retry_budget_active(&b), 0);
     /* an unmatched end does not wrap */
     gw_retry_budget_request_end(&b);
@@ -48,8 +43,7 @@ static void *race(void *arg)
 {
     racer *r = arg;
     for (int i = 0; i < 100000; i++) {
-        if (!gw_retry_budget_retry_begin(r->b))
-            continue;
+        if (!gw_retry_budget_retry_begin(r->b)) continue;
         uint32_t now = gw_retry_budget_retries(r->b);
         uint32_t max = atomic_load(r->max_seen);
         while (now > max && !atomic_compare_exchange_weak(r->max_seen, &max, now))
@@ -67,10 +61,8 @@ static void test_retry_budget_threads(void **state)
     _Atomic uint32_t max_seen = 0;
     racer r = {&b, &max_seen};
     pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, race, &r), 0);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, race, &r), 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
     assert_true(atomic_load(&max_seen) <= 3);
     assert_int_equal(gw_retry_budget_retries(&b), 0);
 }
@@ -89,12 +81,10 @@ static void test_hedge_bucket(void **state)
     }
     assert_int_equal(hedges, 50);
     /* idle earning stops at the cap */
-    for (int i = 0; i < 100000; i++)
-        gw_hedge_bucket_earn(&h);
+    for (int i = 0; i < 100000; i++) gw_hedge_bucket_earn(&h);
     assert_true(gw_hedge_bucket_tokens(&h) == 10.0);
     hedges = 0;
-    while (gw_hedge_bucket_spend(&h))
-        hedges++;
+    while (gw_hedge_bucket_spend(&h)) hedges++;
     assert_int_equal(hedges, 10);
 }
 
@@ -108,8 +98,7 @@ static void test_backoff(void **state)
             uint64_t d = gw_backoff_ms(10, 50, a, gw_rand_next(&rng));
             uint64_t ceiling = (10u << a) < 50 ? (10u << a) : 50;
             assert_true(d <= ceiling);
-            if (d > max[a])
-                max[a] = d;
+            if (d > max[a]) max[a] = d;
         }
     /* full jitter reaches the top of its range */
     assert_int_equal(max[0], 10);

@@ -51,14 +51,12 @@ static void write_hosts(const char *text)
 static int start_dnsmasq(void **state)
 {
     (void)state;
-    if (!mkdtemp(dir))
-        return -1;
+    if (!mkdtemp(dir)) return -1;
     snprintf(hosts, sizeof hosts, "%s/hosts", dir);
     write_hosts("127.0.0.11 nodes.test\n127.0.0.12 nodes.test\nfd00::5 nodes.test\n"
                 "127.0.0.21 a.test\n127.0.0.22 b.test\n");
     int fd = udp_socket(&dns_port);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     close(fd); /* dnsmasq takes the port: a race only with another process picking it now */
     char port[16], addn[300];
     snprintf(port, sizeof port, "%d", dns_port);
@@ -70,10 +68,9 @@ static int start_dnsmasq(void **state)
             dup2(null, 1);
             dup2(null, 2);
         }
-        execlp("dnsmasq", "dnsmasq", "--no-daemon", "--port", port, "--listen-address",
-               "127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", addn,
-               "--pid-file", "--user=root", "--cache-size=0",
-               "--srv-host=_inferd._tcp.nodes.test,a.test,8001",
+        execlp("dnsmasq", "dnsmasq", "--no-daemon", "--port", port, "--listen-address", "127.0.0.1",
+               "--bind-interfaces", "--no-resolv", "--no-hosts", addn, "--pid-file", "--user=root",
+               "--cache-size=0", "--srv-host=_inferd._tcp.nodes.test,a.test,8001",
                "--srv-host=_inferd._tcp.nodes.test,b.test,8002", (char *)NULL);
         execl("/usr/sbin/dnsmasq", "dnsmasq", "--version", (char *)NULL);
         _exit(127);
@@ -111,8 +108,7 @@ static void on_change(void *ctx, const gw_dns_addr *addrs, size_t n)
     seen *s = ctx;
     /* called only when the list changed */
     bool same = n == s->n;
-    for (size_t i = 0; same && i < n; i++)
-        same = strcmp(s->list[i], addrs[i].text) == 0;
+    for (size_t i = 0; same && i < n; i++) same = strcmp(s->list[i], addrs[i].text) == 0;
     assert_false(same);
     for (size_t i = 0; i < n; i++) {
         snprintf(s->list[i], sizeof s->list[i], "%s", addrs[i].text);
@@ -129,8 +125,7 @@ static void on_error(void *ctx, const char *message)
     s->errors++;
     snprintf(s->error, sizeof s->error, "%s", message);
     if (s->refresh_on_error)
-        for (int i = 0; i < 100; i++)
-            gw_dns_refresh_now(s->refresh_on_error);
+        for (int i = 0; i < 100; i++) gw_dns_refresh_now(s->refresh_on_error);
 }
 
 static bool timed_out;
@@ -147,8 +142,7 @@ static bool run_until(uv_loop_t *loop, const int *counter, int want, uint64_t ms
     uv_timer_init(loop, &guard);
     timed_out = false;
     uv_timer_start(&guard, guard_cb, ms, 0);
-    while (*counter < want && !timed_out)
-        uv_run(loop, UV_RUN_ONCE);
+    while (*counter < want && !timed_out) uv_run(loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&guard, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
     return *counter >= want;
@@ -157,8 +151,7 @@ static bool run_until(uv_loop_t *loop, const int *counter, int want, uint64_t ms
 /* After gw_dns_stop the loop must empty by itself, without hanging. */
 static void drain(uv_loop_t *loop)
 {
-    for (int i = 0; i < 1000 && uv_loop_alive(loop); i++)
-        uv_run(loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 1000 && uv_loop_alive(loop); i++) uv_run(loop, UV_RUN_NOWAIT);
     assert_false(uv_loop_alive(loop));
     assert_int_equal(uv_loop_close(loop), 0);
 }
@@ -180,9 +173,15 @@ static void case_start(dns_case *c, const char *name, bool srv, const char *serv
         snprintf(server_buf, sizeof server_buf, "127.0.0.1:%d", dns_port);
         server = server_buf;
     }
-    gw_dns_config cfg = {.name = name, .port = 8000, .srv = srv, .interval_ms = 50,
-                         .timeout_ms = 200, .server = server, .on_change = on_change,
-                         .on_error = on_error, .ctx = &c->s};
+    gw_dns_config cfg = {.name = name,
+                         .port = 8000,
+                         .srv = srv,
+                         .interval_ms = 50,
+                         .timeout_ms = 200,
+                         .server = server,
+                         .on_change = on_change,
+                         .on_error = on_error,
+                         .ctx = &c->s};
     char err[200];
     assert_int_equal(gw_dns_start(&c->loop, &cfg, &c->dns, err, sizeof err), 0);
 }
@@ -296,9 +295,15 @@ static void test_refresh_storm_is_paced(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     seen s = {0};
-    gw_dns_config cfg = {.name = "nodes.test", .port = 8000, .interval_ms = 60000,
-                         .timeout_ms = 200, .min_gap_ms = 100, .server = server,
-                         .on_change = on_change, .on_error = on_error, .ctx = &s};
+    gw_dns_config cfg = {.name = "nodes.test",
+                         .port = 8000,
+                         .interval_ms = 60000,
+                         .timeout_ms = 200,
+                         .min_gap_ms = 100,
+                         .server = server,
+                         .on_change = on_change,
+                         .on_error = on_error,
+                         .ctx = &s};
     gw_dns *dns = NULL;
     char err[200];
     uv_update_time(&loop);
@@ -321,8 +326,8 @@ static void test_bad_config(void **state)
     seen s = {0};
     gw_dns *dns = NULL;
     char err[200] = "";
-    gw_dns_config cfg = {.name = "nodes.test", .server = "not an address", .on_change = on_change,
-                         .ctx = &s};
+    gw_dns_config cfg = {
+        .name = "nodes.test", .server = "not an address", .on_change = on_change, .ctx = &s};
     assert_int_equal(gw_dns_start(&loop, &cfg, &dns, err, sizeof err), -1);
     assert_null(dns);
     assert_true(err[0] != 0);
