@@ -11,40 +11,41 @@
 
 void gw_cli_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: inferd-gateway --http-port N --node HOST:PORT[,weight=W] [--node ...] [options]\n"
-            "Routes the node API (KServe v2 HTTP, POST /process) over many inferd nodes.\n\n"
-            "  --http-port N             port to listen on (0 = any free port; required)\n"
-            "  --host ADDR               address to bind (default 0.0.0.0)\n"
-            "  --threads N               event-loop threads (default 2)\n"
-            "  --node HOST:PORT[,weight=W]  a node (repeatable; weight 1..1000, default 1)\n"
-            "  --config FILE             JSON {\"nodes\": [\"HOST:PORT[,weight=W]\" or\n"
-            "                            {\"address\": \"HOST:PORT\", \"weight\": W}, ...]}\n"
-            "  --node-dns NAME:PORT      discover nodes: resolve NAME (A/AAAA) every few seconds\n"
-            "  --dns-server IP[:PORT]    DNS server for --node-dns (default: the system's)\n"
-            "  --dns-srv                 --node-dns looks up SRV records (their ports are used)\n"
-            "  --dns-interval-ms N       between lookups (default 5000)\n"
-            "  --hash-balance-factor F   bounded load: a node above F x average in-flight load\n"
-            "                            passes a request on along the ring (default 1.25)\n"
-            "  --vnodes N                ring places per unit of weight (default 160)\n"
-            "  --health-interval-ms N    active check of each node (default 1000)\n"
-            "  --health-timeout-ms N     per check (default 1000)\n"
-            "  --health-fail-threshold N   failed checks that take a node out (default 2)\n"
-            "  --health-success-threshold N  passed checks that bring it back (default 2)\n"
-            "  --outlier-failures N      consecutive connect errors/5xx that eject (default 5)\n"
-            "  --connect-timeout-ms N    upstream connect timeout (default 1000)\n"
-            "  --request-timeout-ms N    when a request has no Inferd-Timeout-Ms (default 600000)\n"
-            "  --max-retries N           retries per request (default 2)\n"
-            "  --retry-budget-percent N  retries in flight / active requests (default 20)\n"
-            "  --hedge-percent N         extra load hedges may add (default 5; 0 = no hedging)\n"
-            "  --pool-size N             idle connections per node per thread (default 64)\n"
-            "  --max-body-bytes N        largest request body (default 67108864)\n"
-            "  --max-response-bytes N    largest node response body (default 68157440)\n"
-            "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
-            "                            (default 10000)\n"
-            "  --log-level L             debug|info|warn|error|off (default info)\n"
-            "  --log-format F            text|json (default text)\n"
-            "  --help, --version\n");
+    fprintf(
+        f,
+        "usage: inferd-gateway --http-port N --node HOST:PORT[,weight=W] [--node ...] [options]\n"
+        "Routes the node API (KServe v2 HTTP, POST /process) over many inferd nodes.\n\n"
+        "  --http-port N             port to listen on (0 = any free port; required)\n"
+        "  --host ADDR               address to bind (default 0.0.0.0)\n"
+        "  --threads N               event-loop threads (default 2)\n"
+        "  --node HOST:PORT[,weight=W]  a node (repeatable; weight 1..1000, default 1)\n"
+        "  --config FILE             JSON {\"nodes\": [\"HOST:PORT[,weight=W]\" or\n"
+        "                            {\"address\": \"HOST:PORT\", \"weight\": W}, ...]}\n"
+        "  --node-dns NAME:PORT      discover nodes: resolve NAME (A/AAAA) every few seconds\n"
+        "  --dns-server IP[:PORT]    DNS server for --node-dns (default: the system's)\n"
+        "  --dns-srv                 --node-dns looks up SRV records (their ports are used)\n"
+        "  --dns-interval-ms N       between lookups (default 5000)\n"
+        "  --hash-balance-factor F   bounded load: a node above F x average in-flight load\n"
+        "                            passes a request on along the ring (default 1.25)\n"
+        "  --vnodes N                ring places per unit of weight (default 160)\n"
+        "  --health-interval-ms N    active check of each node (default 1000)\n"
+        "  --health-timeout-ms N     per check (default 1000)\n"
+        "  --health-fail-threshold N   failed checks that take a node out (default 2)\n"
+        "  --health-success-threshold N  passed checks that bring it back (default 2)\n"
+        "  --outlier-failures N      consecutive connect errors/5xx that eject (default 5)\n"
+        "  --connect-timeout-ms N    upstream connect timeout (default 1000)\n"
+        "  --request-timeout-ms N    when a request has no Inferd-Timeout-Ms (default 600000)\n"
+        "  --max-retries N           retries per request (default 2)\n"
+        "  --retry-budget-percent N  retries in flight / active requests (default 20)\n"
+        "  --hedge-percent N         extra load hedges may add (default 5; 0 = no hedging)\n"
+        "  --pool-size N             idle connections per node per thread (default 64)\n"
+        "  --max-body-bytes N        largest request body (default 67108864)\n"
+        "  --max-response-bytes N    largest node response body (default 68157440)\n"
+        "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
+        "                            (default 10000)\n"
+        "  --log-level L             debug|info|warn|error|off (default info)\n"
+        "  --log-format F            text|json (default text)\n"
+        "  --help, --version\n");
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -148,8 +149,8 @@ static int read_config(gw_cli *o, const char *path, char *err, size_t err_len)
                      json_string_value(json_object_get(v, "address")),
                      w ? (long long)json_integer_value(w) : 1LL);
         } else {
-            rc = fail(err, err_len, "--config %s: nodes[%zu]: a string or {\"address\", \"weight\"}",
-                      path, i);
+            rc = fail(err, err_len,
+                      "--config %s: nodes[%zu]: a string or {\"address\", \"weight\"}", path, i);
             break;
         }
         rc = add_node(o, text, err, err_len);
@@ -190,10 +191,35 @@ static void defaults(gw_cli *o)
 int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
 {
     enum {
-        O_PORT = 1000, O_HOST, O_THREADS, O_NODE, O_CONFIG, O_DNS, O_DNS_SERVER, O_DNS_SRV,
-        O_DNS_INTERVAL, O_FACTOR, O_VNODES, O_HINTERVAL, O_HTIMEOUT, O_HFAIL, O_HOK, O_OUTLIER,
-        O_CONNECT, O_REQTIMEOUT, O_RETRIES, O_BUDGET, O_HEDGE, O_POOL, O_BODY, O_RESPONSE,
-        O_DRAIN, O_LEVEL, O_FORMAT, O_HELP, O_VERSION
+        O_PORT = 1000,
+        O_HOST,
+        O_THREADS,
+        O_NODE,
+        O_CONFIG,
+        O_DNS,
+        O_DNS_SERVER,
+        O_DNS_SRV,
+        O_DNS_INTERVAL,
+        O_FACTOR,
+        O_VNODES,
+        O_HINTERVAL,
+        O_HTIMEOUT,
+        O_HFAIL,
+        O_HOK,
+        O_OUTLIER,
+        O_CONNECT,
+        O_REQTIMEOUT,
+        O_RETRIES,
+        O_BUDGET,
+        O_HEDGE,
+        O_POOL,
+        O_BODY,
+        O_RESPONSE,
+        O_DRAIN,
+        O_LEVEL,
+        O_FORMAT,
+        O_HELP,
+        O_VERSION
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -335,8 +361,7 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         case 'h':
         case O_HELP: o->help = 1; return 0;
         case O_VERSION: o->version = 1; return 0;
-        default:
-            return fail(err, err_len, "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return fail(err, err_len, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
         if (bad) return fail(err, err_len, "bad value '%s' for %s", optarg, bad);
     }

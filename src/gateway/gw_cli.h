@@ -28,7 +28,7 @@ typedef struct gw_cli {
     log_format format;
     gw_node_spec *specs; /* malloc'd [n_specs]: --node and the config file's nodes */
     int n_specs;
-    char *dns_name;      /* malloc'd, --node-dns NAME (its port in health.dns_port) */
+    char *dns_name; /* malloc'd, --node-dns NAME (its port in health.dns_port) */
     int help, version;
 } gw_cli;
 

@@ -83,8 +83,7 @@ static void read_index(gw_check *k, const char *body, size_t len)
     {
         const char *name = json_string_value(json_object_get(m, "name"));
         const char *state = json_string_value(json_object_get(m, "state"));
-        if (name && (!state || strcmp(state, "READY") == 0) && n < GW_MAX_MODELS)
-            names[n++] = name;
+        if (name && (!state || strcmp(state, "READY") == 0) && n < GW_MAX_MODELS) names[n++] = name;
     }
     gw_nodes_set_models(k->h->nodes, k->slot, names, n);
     json_decref(doc);

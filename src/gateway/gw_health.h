@@ -19,7 +19,7 @@ typedef struct gw_health_options {
     const char *dns_name;
     uint16_t dns_port;
     int dns_srv;
-    const char *dns_server; /* "IP[:PORT]" or NULL */
+    const char *dns_server;  /* "IP[:PORT]" or NULL */
     int64_t dns_interval_ms; /* default 5000 */
     /* the static nodes (kept in every membership the DNS sets), borrowed until stop */
     const gw_node_spec *static_nodes;

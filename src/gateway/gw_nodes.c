@@ -36,8 +36,7 @@ gw_nodes *gw_nodes_new(const gw_nodes_options *o)
     bc.max_ejection_ms = (uint64_t)o->ejection_max_ms;
     gw_breaker_set_init(&t->brset, &bc);
     gw_retry_budget_init(&t->retry, (uint32_t)(o->retry_ratio * 100 + 0.5), (uint32_t)o->retry_min);
-    gw_hedge_bucket_init(&t->hedge, (uint32_t)(o->hedge_ratio * 1000 + 0.5),
-                         GW_HEDGE_CAP_DEFAULT);
+    gw_hedge_bucket_init(&t->hedge, (uint32_t)(o->hedge_ratio * 1000 + 0.5), GW_HEDGE_CAP_DEFAULT);
     return t;
 }
 
@@ -206,7 +205,8 @@ int gw_nodes_any_ready(gw_nodes *t, int64_t now_ms)
     int any = 0;
     pthread_mutex_lock(&t->lock);
     for (int i = 0; i < t->n_slots && !any; i++)
-        any = t->slot[i].present && t->slot[i].checked_ready && gw_node_admits(t, &t->slot[i], now_ms);
+        any = t->slot[i].present && t->slot[i].checked_ready &&
+              gw_node_admits(t, &t->slot[i], now_ms);
     pthread_mutex_unlock(&t->lock);
     return any;
 }

@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GW_MAX_NODES    256
-#define GW_NAME_LEN     96
-#define GW_MODEL_LEN    128
-#define GW_MAX_MODELS   64
+#define GW_MAX_NODES  256
+#define GW_NAME_LEN   96
+#define GW_MODEL_LEN  128
+#define GW_MAX_MODELS 64
 
 typedef struct gw_node_spec {
     char name[GW_NAME_LEN]; /* "host:port" as shown */
@@ -26,16 +26,16 @@ typedef struct gw_node_spec {
 } gw_node_spec;
 
 typedef struct gw_nodes_options {
-    double balance_factor;        /* bounded load, default 1.25 (<= 1: no bound) */
-    uint32_t vnodes;              /* virtual nodes per unit of weight, default 160 */
-    int fail_threshold;           /* active checks failed in a row to mark down, default 2 */
-    int success_threshold;        /* active checks passed in a row to mark up, default 2 */
-    int outlier_consecutive;      /* passive failures in a row to eject, default 5 */
-    int64_t ejection_base_ms;     /* default 30000 */
-    int64_t ejection_max_ms;      /* default 300000 */
-    double hedge_ratio;           /* hedge tokens per request, default 0.05 (0: no hedging) */
-    double retry_ratio;           /* retries in flight / active requests, default 0.2 */
-    int retry_min;                /* retries always allowed in flight, default 3 */
+    double balance_factor;    /* bounded load, default 1.25 (<= 1: no bound) */
+    uint32_t vnodes;          /* virtual nodes per unit of weight, default 160 */
+    int fail_threshold;       /* active checks failed in a row to mark down, default 2 */
+    int success_threshold;    /* active checks passed in a row to mark up, default 2 */
+    int outlier_consecutive;  /* passive failures in a row to eject, default 5 */
+    int64_t ejection_base_ms; /* default 30000 */
+    int64_t ejection_max_ms;  /* default 300000 */
+    double hedge_ratio;       /* hedge tokens per request, default 0.05 (0: no hedging) */
+    double retry_ratio;       /* retries in flight / active requests, default 0.2 */
+    int retry_min;            /* retries always allowed in flight, default 3 */
 } gw_nodes_options;
 void gw_nodes_options_default(gw_nodes_options *o);
 
@@ -76,10 +76,10 @@ int gw_nodes_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint6
                   const gw_node_set *tried, int64_t now_ms, gw_pick *out);
 
 enum gw_outcome {
-    GW_OUT_OK = 0,      /* an answer that says the node works (any status below 500) */
-    GW_OUT_FAIL,        /* connect error, reset, timeout, 5xx: counts toward ejection */
-    GW_OUT_OVERLOADED,  /* 429/503: not the node's fault, no breaker effect */
-    GW_OUT_CANCELLED,   /* we gave up on it (a hedge lost, the client left) */
+    GW_OUT_OK = 0,     /* an answer that says the node works (any status below 500) */
+    GW_OUT_FAIL,       /* connect error, reset, timeout, 5xx: counts toward ejection */
+    GW_OUT_OVERLOADED, /* 429/503: not the node's fault, no breaker effect */
+    GW_OUT_CANCELLED,  /* we gave up on it (a hedge lost, the client left) */
 };
 /* The end of a request picked with gw_nodes_pick: in-flight load down, the breaker and the
  * latency estimate (for GW_OUT_OK) updated. */

@@ -57,8 +57,8 @@ void gw_node_free_latency(gw_node *nd)
     nd->n_per_model = 0;
 }
 
-void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome,
-                     int64_t latency_us, int64_t now_ms)
+void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, int64_t latency_us,
+                     int64_t now_ms)
 {
     gw_breaker_state was = nd->br.state;
     gw_breaker_outcome o = outcome == GW_OUT_FAIL        ? GW_OUTCOME_FAIL
@@ -66,9 +66,8 @@ void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome,
                                                          : GW_OUTCOME_OK;
     gw_breaker_on_result(&nd->br, &t->brset, (uint64_t)now_ms, o);
     if (was != GW_BREAKER_OPEN && nd->br.state == GW_BREAKER_OPEN)
-        log_warn("gateway: node %s ejected (%u consecutive failures; ejection %llu)",
-                 nd->spec.name, t->brset.cfg.passive_fails_out,
-                 (unsigned long long)nd->br.ejections_total);
+        log_warn("gateway: node %s ejected (%u consecutive failures; ejection %llu)", nd->spec.name,
+                 t->brset.cfg.passive_fails_out, (unsigned long long)nd->br.ejections_total);
     if (outcome == GW_OUT_OK && latency_us >= 0) {
         gw_latency_add(&nd->lat, (uint64_t)now_ms, (uint64_t)latency_us);
         gw_latency *ml = model_latency(nd, model, now_ms, 1);

@@ -27,14 +27,14 @@ typedef struct gw_node {
     gw_breaker br;
     char *models[GW_MAX_MODELS]; /* READY models in its repository index (malloc'd) */
     int n_models;
-    int models_known; /* the index was read at least once (until then: serves all) */
-    gw_latency lat;   /* all its requests, for /gateway/nodes */
+    int models_known;            /* the index was read at least once (until then: serves all) */
+    gw_latency lat;              /* all its requests, for /gateway/nodes */
     gw_model_latency *per_model; /* malloc'd [n_per_model], for hedging */
     int n_per_model;
     _Atomic int in_flight;
     uint64_t requests, failures;
-    uint64_t p50_us;     /* of lat, cached for routing (0: not known yet) */
-    int64_t p50_at_ms;   /* when p50_us was read */
+    uint64_t p50_us;   /* of lat, cached for routing (0: not known yet) */
+    int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
 } gw_node;
 
@@ -65,8 +65,8 @@ void gw_node_join(gw_nodes *t, gw_node *nd, int64_t now_ms);
 void gw_node_leave(gw_nodes *t, gw_node *nd);
 int gw_node_admits(gw_nodes *t, const gw_node *nd, int64_t now_ms);
 void gw_node_admitted(gw_nodes *t, gw_node *nd, int64_t now_ms);
-void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome,
-                     int64_t latency_us, int64_t now_ms);
+void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, int64_t latency_us,
+                     int64_t now_ms);
 void gw_node_check(gw_nodes *t, gw_node *nd, int ready, int64_t now_ms);
 int64_t gw_node_p95_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms);
 void gw_node_free_latency(gw_node *nd);

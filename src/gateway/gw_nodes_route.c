@@ -35,7 +35,7 @@ void gw_route_rebuild(gw_nodes *t)
     t->n_alias = alias ? (int)n : 0;
 }
 
-#define GW_P50_REFRESH_MS 100 /* how stale a node's cached p50 may be for routing */
+#define GW_P50_REFRESH_MS  100 /* how stale a node's cached p50 may be for routing */
 #define GW_SLOW_FACTOR_MAX 64
 
 /* Each ring member's load for the bounded-load walk: its requests in flight, scaled by how

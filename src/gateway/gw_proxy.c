@@ -42,10 +42,10 @@ struct gw_req {
     gw_node_set tried;
     gw_attempt att[GW_ATTEMPTS];
     int retries;
-    int retry_held; /* holds a slot of the retry budget */
+    int retry_held;          /* holds a slot of the retry budget */
     gw_upstream_result last; /* the last failure worth passing on (a node's 503/429) */
     int last_err;
-    uv_timer_t timer; /* backoff or hedge */
+    uv_timer_t timer;    /* backoff or hedge */
     int timer_for_hedge; /* the timer watches the running copy (else: it ends a backoff) */
     int hedged;          /* the hedge was tried */
 };
@@ -195,10 +195,9 @@ static void start_attempt(gw_req *r, int slot)
     a->fresh_tried = 0;
     a->p95_ms = pk.p95_ms;
     a->addr = pk.addr;
-    a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head,
-                                   head_len, r->body, r->body_len,
-                                   r->head_only ? GW_UP_HEAD_ONLY : 0, left_ms,
-                                   on_upstream_done, a)
+    a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head, head_len,
+                                   r->body, r->body_len, r->head_only ? GW_UP_HEAD_ONLY : 0,
+                                   left_ms, on_upstream_done, a)
                 : NULL;
     if (!a->c) {
         gw_nodes_done(r->p->nodes, pk.node, r->model, GW_OUT_FAIL, 0, now / 1000000);
@@ -218,9 +217,9 @@ static int resend_fresh(gw_req *r, gw_attempt *a)
     size_t head_len;
     char *head = build_head(r, &pk, left_ms, &head_len);
     if (!head) return -1;
-    a->c = gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len,
-                            r->body, r->body_len, (r->head_only ? GW_UP_HEAD_ONLY : 0) | GW_UP_FRESH, left_ms,
-                            on_upstream_done, a);
+    a->c = gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len, r->body,
+                            r->body_len, (r->head_only ? GW_UP_HEAD_ONLY : 0) | GW_UP_FRESH,
+                            left_ms, on_upstream_done, a);
     if (!a->c) return -1;
     a->fresh_tried = 1;
     return 0;
@@ -306,7 +305,8 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         gw_upstream_result_free(res);
         return;
     }
-    gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000, now / 1000000);
+    gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000,
+                  now / 1000000);
     if (res->err == GW_UP_CONNECT && r->p->connect_failed)
         r->p->connect_failed(r->p->connect_failed_arg);
     if (!r->ex) {
@@ -367,9 +367,18 @@ static void on_client_gone(http_exchange *ex, void *arg)
 
 static int skip_header(const char *name)
 {
-    static const char *names[] = {"connection", "keep-alive", "transfer-encoding",
-                                  "content-length", "host", "te", "trailer", "upgrade",
-                                  "expect", "proxy-connection", "inferd-timeout-ms", NULL};
+    static const char *names[] = {"connection",
+                                  "keep-alive",
+                                  "transfer-encoding",
+                                  "content-length",
+                                  "host",
+                                  "te",
+                                  "trailer",
+                                  "upgrade",
+                                  "expect",
+                                  "proxy-connection",
+                                  "inferd-timeout-ms",
+                                  NULL};
     for (int i = 0; names[i]; i++)
         if (strcasecmp(names[i], name) == 0) return 1;
     return 0;
@@ -421,8 +430,9 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     r->body = http_ex_body(ex, &r->body_len);
     if (read_deadline(r, ex) != 0) {
         free(r);
-        http_ex_error(ex, 400, "", "header Inferd-Timeout-Ms: must be a non-negative integer "
-                                   "(milliseconds)");
+        http_ex_error(ex, 400, "",
+                      "header Inferd-Timeout-Ms: must be a non-negative integer "
+                      "(milliseconds)");
         return;
     }
     if (clock_now_ns() >= r->deadline_ns) {
@@ -442,8 +452,8 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     gw_route_model(http_ex_path(ex), r->model, sizeof r->model, &is_infer);
     r->keyed = is_infer;
     if (is_infer)
-        r->key = gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model, r->body,
-                              r->body_len);
+        r->key =
+            gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model, r->body, r->body_len);
     uv_timer_init((uv_loop_t *)http_ex_loop(ex), &r->timer);
     r->timer.data = r;
     r->ex = ex;

@@ -15,17 +15,17 @@
 #include "inferd/http_server.h"
 
 typedef struct gw_proxy {
-    gw_nodes *nodes;              /* borrowed */
+    gw_nodes *nodes; /* borrowed */
     gw_upstream_limits limits;
-    int64_t request_timeout_ms;   /* used when the client sets no Inferd-Timeout-Ms (600000) */
-    int max_retries;              /* retries per request (default 2) */
-    int64_t backoff_base_ms;      /* jittered backoff before retry k: [0, base * 2^k) (default 5) */
+    int64_t request_timeout_ms; /* used when the client sets no Inferd-Timeout-Ms (600000) */
+    int max_retries;            /* retries per request (default 2) */
+    int64_t backoff_base_ms;    /* jittered backoff before retry k: [0, base * 2^k) (default 5) */
     int n_loops;
-    gw_pool **pools;              /* [n_loops], each made on its loop */
-    int *loop_closed;             /* [n_loops], each its loop's: its pool is closed */
-    _Atomic int stopping;         /* set before the server shuts down: pools close */
-    _Atomic int loops_closed;     /* loops whose pool is closed */
-    _Atomic uint64_t seed;        /* for jitter and keyless picks */
+    gw_pool **pools;                   /* [n_loops], each made on its loop */
+    int *loop_closed;                  /* [n_loops], each its loop's: its pool is closed */
+    _Atomic int stopping;              /* set before the server shuts down: pools close */
+    _Atomic int loops_closed;          /* loops whose pool is closed */
+    _Atomic uint64_t seed;             /* for jitter and keyless picks */
     void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
                                           (main: ask the resolver for a fresh lookup) */
     void *connect_failed_arg;

@@ -29,8 +29,7 @@ void gw_route_model(const char *path, char *model, size_t len, int *is_infer)
     *is_infer = rl >= 6 && strcmp(rest + rl - 6, "/infer") == 0;
 }
 
-uint64_t gw_route_key(const char *routing_key, const char *model, const char *body,
-                      size_t body_len)
+uint64_t gw_route_key(const char *routing_key, const char *model, const char *body, size_t body_len)
 {
     if (routing_key) return XXH3_64bits(routing_key, strlen(routing_key));
     return XXH3_64bits_withSeed(body, body_len, XXH3_64bits(model, strlen(model)));

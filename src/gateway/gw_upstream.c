@@ -100,9 +100,10 @@ static void finish(gw_uconn *c, int err)
 /* ---- the response parser ---------------------------------------------------------------- */
 static int hop_by_hop(const char *name)
 {
-    static const char *names[] = {"connection", "keep-alive", "transfer-encoding",
-                                  "content-length", "content-type", "te", "trailer",
-                                  "upgrade", "proxy-connection", "proxy-authenticate", NULL};
+    static const char *names[] = {
+        "connection", "keep-alive", "transfer-encoding", "content-length",   "content-type",
+        "te",         "trailer",    "upgrade",           "proxy-connection", "proxy-authenticate",
+        NULL};
     for (int i = 0; names[i]; i++)
         if (strcasecmp(names[i], name) == 0) return 1;
     return 0;
@@ -213,7 +214,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread < 0) {
         /* a response that ends with the connection (no length) is complete at EOF */
-        if (nread == UV_EOF && c->got_bytes) http_parser_execute(&c->parser, &parser_settings, NULL, 0);
+        if (nread == UV_EOF && c->got_bytes)
+            http_parser_execute(&c->parser, &parser_settings, NULL, 0);
         c->keep_alive = 0;
         finish(c, c->complete ? GW_UP_OK : GW_UP_RESET);
         return;
@@ -292,8 +294,8 @@ static gw_uconn *uconn_connect(gw_pool *p, int node, const struct sockaddr *addr
     if (!c) return NULL;
     c->pool = p;
     c->node = node;
-    size_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    size_t alen =
+        addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&c->addr, addr, alen);
     http_buf_init(&c->hdrs);
     http_buf_init(&c->body);

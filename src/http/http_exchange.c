@@ -150,8 +150,7 @@ const char *http_ex_header(const http_exchange *ex, const char *name)
     return NULL;
 }
 
-int http_ex_header_next(const http_exchange *ex, size_t *pos, const char **name,
-                        const char **value)
+int http_ex_header_next(const http_exchange *ex, size_t *pos, const char **name, const char **value)
 {
     if (!ex->headers || *pos >= ex->headers_len) return 0;
     const char *p = ex->headers + *pos, *end = ex->headers + ex->headers_len;

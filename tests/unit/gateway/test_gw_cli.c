@@ -39,10 +39,16 @@ static void test_node_addresses(void **state)
     assert_int_equal(s.addr.ss_family, AF_INET6);
     assert_int_equal(ntohs(((struct sockaddr_in6 *)&s.addr)->sin6_port), 8001);
     assert_int_equal(gw_cli_parse_node("localhost:80", &s, err, sizeof err), 0);
-    static const char *bad[] = {"127.0.0.1",         "127.0.0.1:",       ":80",
-                                "127.0.0.1:0",       "127.0.0.1:65536",  "127.0.0.1:8x",
-                                "127.0.0.1:80,w=2",  "127.0.0.1:80,weight=0",
-                                "127.0.0.1:80,weight=1001", "[::1:80",
+    static const char *bad[] = {"127.0.0.1",
+                                "127.0.0.1:",
+                                ":80",
+                                "127.0.0.1:0",
+                                "127.0.0.1:65536",
+                                "127.0.0.1:8x",
+                                "127.0.0.1:80,w=2",
+                                "127.0.0.1:80,weight=0",
+                                "127.0.0.1:80,weight=1001",
+                                "[::1:80",
                                 NULL};
     for (int i = 0; bad[i]; i++) {
         err[0] = '\0';
@@ -80,7 +86,8 @@ static void test_flags(void **state)
     assert_string_equal(o.health.dns_server, "127.0.0.1:5353");
     gw_cli_free(&o);
     /* defaults of the issue: factor 1.25, 160 vnodes, 1 s checks, 2 out, 2 in, 5 outliers */
-    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "1", "--node", "127.0.0.1:1", NULL), 0);
+    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "1", "--node", "127.0.0.1:1", NULL),
+                     0);
     assert_true(o.nodes.balance_factor == 1.25);
     assert_int_equal(o.nodes.vnodes, 160);
     assert_int_equal(o.health.interval_ms, 1000);
@@ -107,7 +114,8 @@ static void test_bad_flags(void **state)
          "--hash-balance-factor"},
         {{"--http-port", "0", "--node", "127.0.0.1:1", "--max-retries", "11"}, "--max-retries"},
         {{"--http-port", "0", "--node", "127.0.0.1:1", "extra"}, "unexpected argument"},
-        {{"--http-port", "0", "--node", "127.0.0.1:1", "--dns-server", "1.1.1.1"}, "need --node-dns"},
+        {{"--http-port", "0", "--node", "127.0.0.1:1", "--dns-server", "1.1.1.1"},
+         "need --node-dns"},
         {{"--http-port", "0", "--node-dns", "name:99999"}, "NAME:PORT"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -138,8 +146,13 @@ static void test_route_model_and_key(void **state)
     gw_route_model("/process", m, sizeof m, &infer);
     assert_string_equal(m, "reverse");
     assert_int_equal(infer, 1);
-    static const char *none[] = {"/v2", "/v2/models/stats", "/v2/models/", "/v2/health/ready",
-                                 "/v2/repository/index", "/metrics", NULL};
+    static const char *none[] = {"/v2",
+                                 "/v2/models/stats",
+                                 "/v2/models/",
+                                 "/v2/health/ready",
+                                 "/v2/repository/index",
+                                 "/metrics",
+                                 NULL};
     for (int i = 0; none[i]; i++) {
         gw_route_model(none[i], m, sizeof m, &infer);
         assert_string_equal(m, "");

@@ -210,12 +210,13 @@ static void test_slow_node_passes_keys_on(void **state)
     int count[3] = {0}, held[60];
     for (int i = 0; i < 60; i++) {
         gw_pick p;
-        assert_int_equal(gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none,
-                                       NOW + 200, &p), 0);
+        assert_int_equal(
+            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, NOW + 200, &p),
+            0);
         held[i] = p.node;
         count[p.node]++;
     }
-    assert_true(count[0] <= 3);            /* without the latency scaling: about 20 */
+    assert_true(count[0] <= 3); /* without the latency scaling: about 20 */
     assert_true(count[1] + count[2] >= 57);
     for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, NOW + 200);
     gw_nodes_free(t);

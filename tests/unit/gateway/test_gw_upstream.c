@@ -34,7 +34,8 @@ static struct {
 static int wait_closed(uv_loop_t *loop, int id)
 {
     int64_t until = clock_now_ns() + 5000000000LL;
-    while (!atomic_load(&srv.closed[id & 255]) && clock_now_ns() < until) uv_run(loop, UV_RUN_NOWAIT);
+    while (!atomic_load(&srv.closed[id & 255]) && clock_now_ns() < until)
+        uv_run(loop, UV_RUN_NOWAIT);
     return atomic_load(&srv.closed[id & 255]);
 }
 
@@ -65,8 +66,7 @@ static void *serve_conn(void *arg)
         if (send(c, srv.reply, strlen(srv.reply), MSG_NOSIGNAL) < 0) break;
         if (srv.close_after) { /* a graceful close: FIN, then wait for the client's */
             shutdown(c, SHUT_WR);
-            while (recv(c, buf, sizeof buf, 0) > 0) {
-            }
+            while (recv(c, buf, sizeof buf, 0) > 0) {}
             atomic_fetch_add(&srv.peer_closed, 1);
             atomic_store(&srv.closed[id & 255], 1);
             break;
@@ -116,7 +116,8 @@ static void on_done(void *arg, gw_upstream_result *res)
 
 static struct sockaddr_in server_addr(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     return a;
 }
@@ -135,8 +136,8 @@ static got *send_one(uv_loop_t *loop, gw_pool *p, int port, int64_t timeout_ms)
     memset(&g, 0, sizeof g);
     struct sockaddr_in a = server_addr(port);
     static const char req[] = "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n";
-    gw_uconn *c = gw_upstream_send(p, 0, (struct sockaddr *)&a, strdup(req), sizeof req - 1,
-                                   "abc", 3, 0, timeout_ms, on_done, &g);
+    gw_uconn *c = gw_upstream_send(p, 0, (struct sockaddr *)&a, strdup(req), sizeof req - 1, "abc",
+                                   3, 0, timeout_ms, on_done, &g);
     assert_non_null(c);
     wait_done(loop, &g);
     return &g;
@@ -165,8 +166,7 @@ static int teardown(void **state)
     (void)state;
     gw_pool_free(pool);
     int64_t until = clock_now_ns() + 5000000000LL;
-    while (uv_run(&loop, UV_RUN_NOWAIT) && clock_now_ns() < until) {
-    }
+    while (uv_run(&loop, UV_RUN_NOWAIT) && clock_now_ns() < until) {}
     assert_int_equal(uv_loop_close(&loop), 0);
     return 0;
 }
@@ -174,8 +174,9 @@ static int teardown(void **state)
 static void test_keep_alive_and_reuse(void **state)
 {
     (void)state;
-    srv.reply = "HTTP/1.1 201 Created\r\nContent-Type: text/x\r\nX-A: 1\r\nConnection: keep-alive\r\n"
-                "Content-Length: 5\r\n\r\nhello";
+    srv.reply =
+        "HTTP/1.1 201 Created\r\nContent-Type: text/x\r\nX-A: 1\r\nConnection: keep-alive\r\n"
+        "Content-Length: 5\r\n\r\nhello";
     got *g = send_one(&loop, pool, srv.port, 0);
     assert_int_equal(g->res.err, GW_UP_OK);
     assert_int_equal(g->res.status, 201);
@@ -207,7 +208,8 @@ static void test_connection_close_not_pooled(void **state)
 static void test_chunked_and_close_delimited(void **state)
 {
     (void)state;
-    srv.reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    srv.reply =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     got *g = send_one(&loop, pool, srv.port, 0);
     assert_int_equal(g->res.err, GW_UP_OK);
     assert_int_equal(g->res.body_len, 5);
