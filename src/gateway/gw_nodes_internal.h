@@ -33,6 +33,9 @@ typedef struct gw_node {
     int n_per_model;
     _Atomic int in_flight;
     uint64_t requests, failures;
+    uint64_t p50_us;     /* of lat, cached for routing (0: not known yet) */
+    int64_t p50_at_ms;   /* when p50_us was read */
+    int p50_read;
 } gw_node;
 
 struct gw_nodes {

@@ -35,6 +35,38 @@ void gw_route_rebuild(gw_nodes *t)
     t->n_alias = alias ? (int)n : 0;
 }
 
+#define GW_P50_REFRESH_MS 100 /* how stale a node's cached p50 may be for routing */
+#define GW_SLOW_FACTOR_MAX 64
+
+/* Each ring member's load for the bounded-load walk: its requests in flight, scaled by how
+ * many times slower than the fastest node it answers (p50, when over 2x), so a slow node
+ * (added latency, a struggling machine) passes its keys on along the ring instead of
+ * holding a third of the traffic at its own pace. */
+static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
+{
+    size_t n = gw_ring_members(t->ring);
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
+        gw_node *nd = &t->slot[gw_ring_member_id(t->ring, i)];
+        if (!nd->p50_read || now_ms - nd->p50_at_ms >= GW_P50_REFRESH_MS) {
+            nd->p50_us = gw_latency_quantile(&nd->lat, (uint64_t)now_ms, 0.5);
+            nd->p50_at_ms = now_ms;
+            nd->p50_read = 1;
+        }
+        if (nd->present && nd->p50_us && nd->p50_us < best) best = nd->p50_us;
+    }
+    for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
+        gw_node *nd = &t->slot[gw_ring_member_id(t->ring, i)];
+        int v = atomic_load(&nd->in_flight);
+        uint64_t l = v > 0 ? (uint64_t)v : 0;
+        if (best != UINT64_MAX && nd->p50_us > 2 * best) {
+            uint64_t scale = nd->p50_us / best;
+            l *= scale < GW_SLOW_FACTOR_MAX ? scale : GW_SLOW_FACTOR_MAX;
+        }
+        load[i] = l > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)l;
+    }
+}
+
 typedef struct pick_ctx {
     gw_nodes *t;
     const char *model;
@@ -73,12 +105,8 @@ int gw_route_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint6
     if (model && model[0] && !model_somewhere(t, model)) model = NULL;
     pick_ctx pc = {t, model, tried, now_ms};
     if (keyed && t->ring) {
-        size_t n = gw_ring_members(t->ring);
         uint32_t load[GW_MAX_NODES];
-        for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
-            int v = atomic_load(&t->slot[gw_ring_member_id(t->ring, i)].in_flight);
-            load[i] = v > 0 ? (uint32_t)v : 0;
-        }
+        fill_loads(t, load, now_ms);
         long idx = gw_ring_pick(t->ring, key, ring_accept, &pc, load, t->opts.balance_factor);
         return idx < 0 ? -1 : (int)gw_ring_member_id(t->ring, (size_t)idx);
     }

@@ -188,6 +188,39 @@ static void test_in_flight_and_bounded_load(void **state)
     gw_nodes_free(t);
 }
 
+static void test_slow_node_passes_keys_on(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    /* node 0 answers in 50 ms, the others in 1 ms */
+    for (int i = 0; i < 40; i++)
+        for (int k = 0; k < 3; k++) {
+            gw_pick p;
+            gw_node_set others;
+            memset(&others, 0, sizeof others);
+            for (int j = 0; j < 3; j++)
+                if (j != k) gw_node_set_add(&others, j);
+            assert_int_equal(gw_nodes_pick(t, "m", 1, (uint64_t)i, 0, &others, NOW, &p), 0);
+            assert_int_equal(p.node, k);
+            gw_nodes_done(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
+        }
+    /* 60 requests in flight over many keys: the slow node holds few of them */
+    int count[3] = {0}, held[60];
+    for (int i = 0; i < 60; i++) {
+        gw_pick p;
+        assert_int_equal(gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none,
+                                       NOW + 200, &p), 0);
+        held[i] = p.node;
+        count[p.node]++;
+    }
+    assert_true(count[0] <= 3);            /* without the latency scaling: about 20 */
+    assert_true(count[1] + count[2] >= 57);
+    for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, NOW + 200);
+    gw_nodes_free(t);
+}
+
 static void test_keyless_by_weight(void **state)
 {
     (void)state;
@@ -219,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_model_candidates),
         cmocka_unit_test(test_checks_and_ejection),
         cmocka_unit_test(test_in_flight_and_bounded_load),
+        cmocka_unit_test(test_slow_node_passes_keys_on),
         cmocka_unit_test(test_keyless_by_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
