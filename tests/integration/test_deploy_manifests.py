@@ -140,6 +140,13 @@ def test_objects_and_kustomization(objs):
     assert sorted(kust["resources"]) == files
 
 
+def node_drain_s(pairs):
+    """Seconds from a node's SIGTERM to the end of its drain: the not-ready delay (default
+    2 s) and the drain timeout."""
+    delay = [v for k, v in pairs if k == "--drain-delay-ms"]
+    return (int(delay[0]) if delay else 2000) / 1000 + int(flag(pairs, "--drain-timeout-ms")) / 1000
+
+
 def check_deployment(objs, name, binary):
     """What every Deployment must get right: the binary and its flags, the http port its
     probes and ports agree on, a selector that selects its pods. (dep, container, flag
@@ -162,8 +169,9 @@ def test_node_deployment_and_headless_service(objs):
     spec = dep["spec"]["template"]["spec"]
     # the kubelet's SIGKILL must come after preStop + drain + the node's shutdown steps
     # (connections 5 s, gRPC 5 s: src/node/main.c)
-    drain_s = int(flag(pairs, "--drain-timeout-ms")) / 1000
-    assert spec["terminationGracePeriodSeconds"] > prestop_seconds(c) + drain_s + 10
+    assert spec["terminationGracePeriodSeconds"] > prestop_seconds(c) + node_drain_s(pairs) + 10
+    # not ready long enough for the gateway's checks (default every 1 s, 2 failures) to see it
+    assert int(flag(pairs, "--drain-delay-ms")) >= 2000
     # a rolling update never takes a ready node away before its replacement is ready
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
@@ -293,8 +301,10 @@ def test_systemd_units(name, binary, node, tmp_path):
     argv = shlex.split(svc["ExecStart"])
     assert argv[0] == "/usr/local/bin/" + binary
     pairs = parse_args(argv[1:], help_flags(binary))
-    drain_s = int(flag(pairs, "--drain-timeout-ms")) / 1000
-    assert int(svc["TimeoutStopSec"]) > drain_s + (10 if binary == "inferd" else 5)
+    if binary == "inferd":
+        assert int(svc["TimeoutStopSec"]) > node_drain_s(pairs) + 10
+    else:
+        assert int(svc["TimeoutStopSec"]) > int(flag(pairs, "--drain-timeout-ms")) / 1000 + 5
     assert u["Install"]["WantedBy"] == "multi-user.target"
     # the command line runs
     if binary == "inferd":

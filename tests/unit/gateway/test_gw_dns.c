@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -48,19 +49,44 @@ static void write_hosts(const char *text)
     assert_int_equal(rename(tmp, hosts), 0); /* dnsmasq never reads half a file */
 }
 
-static int start_dnsmasq(void **state)
+/* Has something bound this loopback UDP port? (dnsmasq, once it is up) */
+static bool port_taken(int port)
 {
-    (void)state;
-    if (!mkdtemp(dir)) return -1;
-    snprintf(hosts, sizeof hosts, "%s/hosts", dir);
-    write_hosts("127.0.0.11 nodes.test\n127.0.0.12 nodes.test\nfd00::5 nodes.test\n"
-                "127.0.0.21 a.test\n127.0.0.22 b.test\n");
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons((uint16_t)port)};
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a), err = errno;
+    close(fd);
+    return rc != 0 && err == EADDRINUSE;
+}
+
+/* Starts dnsmasq on a port that was free a moment ago and waits (bounded) until it has bound
+ * it; another try on another port if it exits first (the port was taken meanwhile). */
+static int spawn_dnsmasq(void)
+{
     int fd = udp_socket(&dns_port);
     if (fd < 0) return -1;
-    close(fd); /* dnsmasq takes the port: a race only with another process picking it now */
+    close(fd);
     char port[16], addn[300];
     snprintf(port, sizeof port, "%d", dns_port);
     snprintf(addn, sizeof addn, "--addn-hosts=%s", hosts);
+    char *argv[] = {"dnsmasq",
+                    "--no-daemon",
+                    "--port",
+                    port,
+                    "--listen-address",
+                    "127.0.0.1",
+                    "--bind-interfaces",
+                    "--no-resolv",
+                    "--no-hosts",
+                    addn,
+                    "--pid-file",
+                    "--user=root",
+                    "--cache-size=0",
+                    "--srv-host=_inferd._tcp.nodes.test,a.test,8001",
+                    "--srv-host=_inferd._tcp.nodes.test,b.test,8002",
+                    NULL};
     dnsmasq = fork();
     if (dnsmasq == 0) {
         int null = open("/dev/null", O_WRONLY);
@@ -68,14 +94,36 @@ static int start_dnsmasq(void **state)
             dup2(null, 1);
             dup2(null, 2);
         }
-        execlp("dnsmasq", "dnsmasq", "--no-daemon", "--port", port, "--listen-address", "127.0.0.1",
-               "--bind-interfaces", "--no-resolv", "--no-hosts", addn, "--pid-file", "--user=root",
-               "--cache-size=0", "--srv-host=_inferd._tcp.nodes.test,a.test,8001",
-               "--srv-host=_inferd._tcp.nodes.test,b.test,8002", (char *)NULL);
-        execl("/usr/sbin/dnsmasq", "dnsmasq", "--version", (char *)NULL);
+        execvp("dnsmasq", argv);
+        execv("/usr/sbin/dnsmasq", argv); /* dnsmasq-base, when sbin is not on PATH */
         _exit(127);
     }
-    return dnsmasq > 0 ? 0 : -1;
+    if (dnsmasq < 0) return -1;
+    for (int i = 0; i < 400; i++) { /* 10 s */
+        if (waitpid(dnsmasq, NULL, WNOHANG) == dnsmasq) {
+            dnsmasq = -1;
+            return -1;
+        }
+        if (port_taken(dns_port)) return 0;
+        nanosleep(&(struct timespec){.tv_nsec = 25 * 1000 * 1000}, NULL);
+    }
+    kill(dnsmasq, SIGKILL); /* never bound its port: ours to clean up */
+    waitpid(dnsmasq, NULL, 0);
+    dnsmasq = -1;
+    return -1;
+}
+
+static int start_dnsmasq(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir)) return -1;
+    snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+    write_hosts("127.0.0.11 nodes.test\n127.0.0.12 nodes.test\nfd00::5 nodes.test\n"
+                "127.0.0.21 a.test\n127.0.0.22 b.test\n");
+    for (int attempt = 0; attempt < 3; attempt++)
+        if (spawn_dnsmasq() == 0) return 0;
+    fprintf(stderr, "dnsmasq (Debian dnsmasq-base) did not start\n");
+    return -1;
 }
 
 static int stop_dnsmasq(void **state)
