@@ -61,8 +61,9 @@ static int faults_nft_apply(faults_net_t *f, char *err, size_t errlen) {
     int in = s->dir != FAULTS_DIR_OUT, out = s->dir != FAULTS_DIR_IN;
     snprintf(script, sizeof script,
              "table inet %s {\n"
-             " chain in { type filter hook input priority -10; policy accept; %s %s %s }\n"
-             " chain out { type filter hook output priority -10; policy accept; %s %s %s }\n"
+             " chain in {\n  type filter hook input priority -10; policy accept;\n  %s %s %s\n }\n"
+             " chain out {\n  type filter hook output priority -10; policy accept;\n  %s %s %s\n"
+             " }\n"
              "}\n",
              f->name, in ? inm : "", in ? "counter" : "", in ? verdict : "", out ? outm : "",
              out ? "counter" : "", out ? verdict : "");

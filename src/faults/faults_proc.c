@@ -41,6 +41,11 @@ int faults_proc_slow_start(pid_t pid, int period_ms, pid_t *toggler) {
     sa.sa_handler = faults_slow_on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigset_t unblock; /* the parent may hold them blocked (for sigwait): we must see them */
+    sigemptyset(&unblock);
+    sigaddset(&unblock, SIGTERM);
+    sigaddset(&unblock, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) faults_slow_done = 1;
     while (!faults_slow_done) {

@@ -30,6 +30,34 @@ CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 
 _live_beds = []
+STATE_DIR = "/run/inferd-beds"  # <tag>.pid: which process owns a bed, for sweep_stale()
+
+
+def sweep_stale():
+    """Removes the namespaces and links of beds whose owner process is gone (a run killed
+    before its teardown)."""
+    try:
+        names = os.listdir(STATE_DIR)
+    except OSError:
+        return
+    for fn in names:
+        tag, _, ext = fn.partition(".")
+        try:
+            with open(os.path.join(STATE_DIR, fn)) as f:
+                pid = int(f.read())
+            os.kill(pid, 0)
+            continue  # still running
+        except (OSError, ValueError):
+            pass
+        for ns in run("ip", "netns", "list", check=False).split():
+            if ns.startswith(tag):
+                run("ip", "netns", "del", ns, check=False)
+        for line in run("ip", "-o", "link", check=False).splitlines():
+            parts = line.split(": ")
+            if len(parts) > 1 and parts[1].split("@")[0].startswith(tag):
+                run("ip", "link", "del", parts[1].split("@")[0], check=False)
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(STATE_DIR, fn))
 
 
 def run(*cmd, check=True, timeout=20):
@@ -178,6 +206,10 @@ class Bed:
 
     # ---- set-up ---------------------------------------------------------------------------
     def up(self, start_nodes=True):
+        sweep_stale()
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(os.path.join(STATE_DIR, self.tag + ".pid"), "w") as f:
+            f.write(str(os.getpid()))
         try:
             self._make_repo()
             run("ip", "link", "add", self.bridge, "type", "bridge")
@@ -361,6 +393,8 @@ class Bed:
         for link in self.links:
             run("ip", "link", "del", link, check=False)
         self.links = []
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(STATE_DIR, self.tag + ".pid"))
         if os.environ.get("INFERD_BED_KEEP_LOGS") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
         if self in _live_beds:
