@@ -8,13 +8,11 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
