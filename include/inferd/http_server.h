@@ -82,6 +82,16 @@ const char *http_ex_query(const http_exchange *ex);             /* after '?' (up
 const char *http_ex_body(const http_exchange *ex, size_t *len); /* owned by ex; NUL-ended */
 /* Value of a request header (case-insensitive name), or NULL. Owned by ex. */
 const char *http_ex_header(const http_exchange *ex, const char *name);
+/* Walks the request headers in arrival order: start with *pos = 0; each call returns 1 and
+ * sets *name and *value (owned by ex), or 0 after the last one. For proxies. */
+int http_ex_header_next(const http_exchange *ex, size_t *pos, const char **name,
+                        const char **value);
+/* The libuv loop (a uv_loop_t) of ex's loop thread and its index (0..threads-1), for an
+ * application that does its own I/O there (a proxy's upstream connections). Handles it opens
+ * on that loop keep the loop running: close them once shutdown starts (hooks.before_wait is a
+ * place to notice it), or http_server_shutdown waits for them. */
+struct uv_loop_s *http_ex_loop(const http_exchange *ex);
+int http_ex_loop_index(const http_exchange *ex);
 /* When the request's first byte was read: clock_now_ns() (include/inferd/clock.h) at the read
  * that brought it (for a pipelined request parsed later, the read that buffered it). Request
  * deadlines count from here, so time spent waiting in a busy front end is not free. */

@@ -149,3 +149,26 @@ const char *http_ex_header(const http_exchange *ex, const char *name)
     }
     return NULL;
 }
+
+int http_ex_header_next(const http_exchange *ex, size_t *pos, const char **name,
+                        const char **value)
+{
+    if (!ex->headers || *pos >= ex->headers_len) return 0;
+    const char *p = ex->headers + *pos, *end = ex->headers + ex->headers_len;
+    const char *v = p + strlen(p) + 1;
+    if (v >= end) return 0;
+    *name = p;
+    *value = v;
+    *pos = (size_t)(v + strlen(v) + 1 - ex->headers);
+    return 1;
+}
+
+struct uv_loop_s *http_ex_loop(const http_exchange *ex)
+{
+    return &ex->lp->loop;
+}
+
+int http_ex_loop_index(const http_exchange *ex)
+{
+    return ex->lp->index;
+}

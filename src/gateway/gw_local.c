@@ -1,0 +1,36 @@
+/* The routes the gateway answers itself: its own liveness and readiness (ready = some node
+ * is ready) and GET /gateway/nodes (the node table as JSON). */
+#include <string.h>
+
+#include "gw_proxy.h"
+#include "inferd/clock.h"
+
+int gw_local_route(gw_proxy *p, http_exchange *ex)
+{
+    const char *path = http_ex_path(ex);
+    int m = http_ex_method(ex);
+    int get = m == HTTP_KIND_GET || m == HTTP_KIND_HEAD;
+    int64_t now = clock_now_ns() / 1000000;
+    if (strcmp(path, "/v2/health/live") == 0 && get) {
+        http_ex_respond(ex, 200, "application/json", NULL, 0, "");
+        return 1;
+    }
+    if (strcmp(path, "/v2/health/ready") == 0 && get) {
+        int ready = gw_nodes_any_ready(p->nodes, now) && !atomic_load(&p->stopping);
+        http_ex_respond(ex, ready ? 200 : 503, "application/json", NULL, 0, "");
+        return 1;
+    }
+    if (strcmp(path, "/gateway/nodes") == 0) {
+        if (!get) {
+            http_ex_error(ex, 405, "Allow: GET, HEAD\r\n", "method %s is not allowed on %s",
+                          http_ex_method_name(ex), path);
+            return 1;
+        }
+        size_t len;
+        char *body = gw_nodes_json(p->nodes, now, &len);
+        if (!body) http_ex_error(ex, 500, "", "out of memory");
+        else http_ex_respond(ex, 200, "application/json", body, len, "");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* inferd-gateway: one address in front of many nodes. Parses the flags, fills the node
+ * table, starts the control thread (health checks, DNS) and the HTTP front end, and on
+ * SIGINT/SIGTERM stops intake, lets in-flight requests finish and exits (a second signal
+ * exits at once). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw_cli.h"
+#include "gw_health.h"
+#include "gw_proxy.h"
+#include "inferd/clock.h"
+#include "inferd/log.h"
+
+#ifndef INFERD_VERSION
+#define INFERD_VERSION "0.1.0"
+#endif
+
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t signal_count;
+
+static void on_signal(int sig)
+{
+    if (++signal_count > 1) _exit(128 + sig);
+    int saved = errno;
+    char b = (char)sig;
+    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */
+    }
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd-gateway");
+    gw_cli o;
+    char err[512];
+    if (gw_cli_parse(argc, argv, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "inferd-gateway: %s\n", err);
+        fprintf(stderr, "(inferd-gateway --help lists the options)\n");
+        gw_cli_free(&o);
+        return 2;
+    }
+    if (o.help) {
+        gw_cli_usage(stdout);
+        gw_cli_free(&o);
+        return 0;
+    }
+    if (o.version) {
+        printf("inferd-gateway %s\n", INFERD_VERSION);
+        gw_cli_free(&o);
+        return 0;
+    }
+    log_init(o.level, o.format, "inferd-gateway");
+    if (install_signals() != 0) {
+        log_error("cannot set up signal handling: %s", strerror(errno));
+        gw_cli_free(&o);
+        return 1;
+    }
+    gw_nodes *nodes = gw_nodes_new(&o.nodes);
+    gw_proxy proxy;
+    if (!nodes || gw_proxy_init(&proxy, nodes, o.http.threads) != 0) {
+        log_error("out of memory");
+        return 1;
+    }
+    proxy.limits = o.upstream;
+    proxy.request_timeout_ms = o.request_timeout_ms;
+    proxy.max_retries = o.max_retries;
+    gw_nodes_set(nodes, o.specs, o.n_specs, clock_now_ns() / 1000000);
+    for (int i = 0; i < o.n_specs; i++)
+        log_info("node %s weight=%u", o.specs[i].name, o.specs[i].weight);
+    o.health.static_nodes = o.specs;
+    o.health.n_static = o.n_specs;
+    gw_health *health = NULL;
+    if (gw_health_start(nodes, &o.health, &health, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    o.http.hooks = gw_proxy_hooks(&proxy);
+    http_server *srv = NULL;
+    if (http_server_start(&o.http, gw_proxy_handle, &proxy, &srv, err, sizeof err) != 0) {
+        log_error("%s", err);
+        gw_health_stop(health);
+        return 1;
+    }
+    log_info("listening on http port %d host=%s threads=%d nodes=%d%s%s", http_server_port(srv),
+             o.http.host, o.http.threads, o.n_specs, o.dns_name ? " dns=" : "",
+             o.dns_name ? o.dns_name : "");
+
+    char sig = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, 250) > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
+    }
+    log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
+             (long long)o.drain_timeout_ms);
+    atomic_store(&proxy.stopping, 1); /* readiness false, idle upstream connections close */
+    http_server_stop_accepting(srv);
+    http_server_shutdown(srv, o.drain_timeout_ms);
+    gw_health_stop(health);
+    gw_proxy_destroy(&proxy);
+    gw_nodes_free(nodes);
+    gw_cli_free(&o);
+    log_info("shutdown complete");
+    return 0;
+}

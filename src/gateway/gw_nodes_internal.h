@@ -1,0 +1,71 @@
+/* Private to gw_nodes*.c: the node table's layout (docs/gateway.md). Everything but
+ * in_flight is guarded by gw_nodes.lock. */
+#ifndef GW_NODES_INTERNAL_H
+#define GW_NODES_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "gw_alias.h"
+#include "gw_breaker.h"
+#include "gw_budget.h"
+#include "gw_latency.h"
+#include "gw_nodes.h"
+#include "gw_ring.h"
+
+typedef struct gw_model_latency {
+    char model[GW_MODEL_LEN];
+    gw_latency lat;
+} gw_model_latency;
+
+typedef struct gw_node {
+    gw_node_spec spec;
+    int present;       /* configured or resolved now */
+    int joined;        /* in the breaker set */
+    int checked_ready; /* the last active check passed */
+    int checks;        /* active checks answered */
+    gw_breaker br;
+    char *models[GW_MAX_MODELS]; /* READY models in its repository index (malloc'd) */
+    int n_models;
+    int models_known; /* the index was read at least once (until then: serves all) */
+    gw_latency lat;   /* all its requests, for /gateway/nodes */
+    gw_model_latency *per_model; /* malloc'd [n_per_model], for hedging */
+    int n_per_model;
+    _Atomic int in_flight;
+    uint64_t requests, failures;
+} gw_node;
+
+struct gw_nodes {
+    gw_nodes_options opts;
+    pthread_mutex_t lock;
+    gw_node slot[GW_MAX_NODES];
+    int n_slots;
+    uint64_t generation; /* membership changes */
+    gw_breaker_set brset;
+    gw_ring *ring; /* over the present nodes; member id = slot */
+    gw_alias *alias;
+    int alias_slot[GW_MAX_NODES]; /* alias index -> slot */
+    int n_alias;
+    gw_retry_budget retry;
+    gw_hedge_bucket hedge;
+};
+
+/* gw_nodes.c */
+int gw_node_accepts(gw_nodes *t, int slot, const char *model, int64_t now_ms);
+void gw_node_free_models(gw_node *nd);
+/* gw_nodes_route.c: the ring and the alias table over the present nodes */
+void gw_route_rebuild(gw_nodes *t);
+int gw_route_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint64_t u,
+                  const gw_node_set *tried, int64_t now_ms);
+/* gw_nodes_health.c: breaker and latency per node */
+void gw_node_join(gw_nodes *t, gw_node *nd, int64_t now_ms);
+void gw_node_leave(gw_nodes *t, gw_node *nd);
+int gw_node_admits(gw_nodes *t, const gw_node *nd, int64_t now_ms);
+void gw_node_admitted(gw_nodes *t, gw_node *nd, int64_t now_ms);
+void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome,
+                     int64_t latency_us, int64_t now_ms);
+void gw_node_check(gw_nodes *t, gw_node *nd, int ready, int64_t now_ms);
+int64_t gw_node_p95_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms);
+void gw_node_free_latency(gw_node *nd);
+
+#endif

@@ -1,0 +1,83 @@
+/* Routing over the node table: the consistent-hash ring with bounded load for keyed
+ * requests, the alias table by weight for keyless ones, both over the present nodes and
+ * rebuilt when membership changes. Called with the table's lock held. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "gw_nodes_internal.h"
+#include "inferd/log.h"
+
+void gw_route_rebuild(gw_nodes *t)
+{
+    gw_ring_member members[GW_MAX_NODES] = {{0}};
+    double weights[GW_MAX_NODES];
+    size_t n = 0;
+    for (int i = 0; i < t->n_slots; i++) {
+        gw_node *nd = &t->slot[i];
+        if (!nd->present) continue;
+        uint32_t w = nd->spec.weight > GW_RING_MAX_WEIGHT ? GW_RING_MAX_WEIGHT : nd->spec.weight;
+        members[n] = (gw_ring_member){.id = (uint32_t)i, .name = nd->spec.name, .weight = w};
+        weights[n] = w;
+        t->alias_slot[n] = i;
+        n++;
+    }
+    gw_ring *ring = NULL;
+    gw_alias *alias = NULL;
+    int rc = gw_ring_build(members, n, t->opts.vnodes, &ring);
+    if (rc != 0) log_error("gateway: cannot build the hash ring over %zu nodes (%d)", n, rc);
+    if (n && gw_alias_build(weights, n, &alias) != 0)
+        log_error("gateway: cannot build the alias table over %zu nodes", n);
+    gw_ring_free(t->ring);
+    gw_alias_free(t->alias);
+    t->ring = ring;
+    t->alias = alias;
+    t->n_alias = alias ? (int)n : 0;
+}
+
+typedef struct pick_ctx {
+    gw_nodes *t;
+    const char *model;
+    const gw_node_set *tried;
+    int64_t now_ms;
+} pick_ctx;
+
+static int slot_ok(const pick_ctx *pc, int slot)
+{
+    return !gw_node_set_has(pc->tried, slot) && gw_node_accepts(pc->t, slot, pc->model, pc->now_ms);
+}
+
+static bool ring_accept(void *ctx, size_t index)
+{
+    pick_ctx *pc = ctx;
+    return slot_ok(pc, (int)gw_ring_member_id(pc->t->ring, index));
+}
+
+int gw_route_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint64_t u,
+                  const gw_node_set *tried, int64_t now_ms)
+{
+    pick_ctx pc = {t, model, tried, now_ms};
+    if (keyed && t->ring) {
+        size_t n = gw_ring_members(t->ring);
+        uint32_t load[GW_MAX_NODES];
+        for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
+            int v = atomic_load(&t->slot[gw_ring_member_id(t->ring, i)].in_flight);
+            load[i] = v > 0 ? (uint32_t)v : 0;
+        }
+        long idx = gw_ring_pick(t->ring, key, ring_accept, &pc, load, t->opts.balance_factor);
+        return idx < 0 ? -1 : (int)gw_ring_member_id(t->ring, (size_t)idx);
+    }
+    if (!t->alias) return -1;
+    /* by weight; when the pick cannot take it (model, breaker, tried), a few more draws,
+     * then the first that can, from a random start */
+    for (int k = 0; k < 4; k++) {
+        uint64_t v = u * 0x9e3779b97f4a7c15ULL + (uint64_t)k * 0xbf58476d1ce4e5b9ULL;
+        int slot = t->alias_slot[gw_alias_pick(t->alias, v ^ (v >> 29))];
+        if (slot_ok(&pc, slot)) return slot;
+    }
+    int n = t->n_alias;
+    for (int k = 0; k < n; k++) {
+        int slot = t->alias_slot[(int)((u + (uint64_t)k) % (uint64_t)n)];
+        if (slot_ok(&pc, slot)) return slot;
+    }
+    return -1;
+}

@@ -1,0 +1,447 @@
+/* Forwarding one client request to the nodes: pick, send, wait, retry or hedge, answer
+ * (docs/gateway.md). Everything here runs on the request's loop thread. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_proxy.h"
+#include "inferd/clock.h"
+#include "inferd/http_buf.h"
+#include "inferd/log.h"
+
+#define GW_ATTEMPTS 2 /* the first copy and one hedge at a time */
+
+typedef struct gw_req gw_req;
+typedef struct gw_attempt {
+    gw_req *r;
+    gw_uconn *c; /* NULL when not running */
+    int node;
+    int64_t start_ns;
+    int fresh_tried; /* already resent once on a fresh connection */
+    int64_t p95_ms;  /* the node's p95 for the model when picked */
+    struct sockaddr_storage addr;
+} gw_attempt;
+
+struct gw_req {
+    gw_proxy *p;
+    http_exchange *ex; /* NULL once answered */
+    gw_pool *pool;
+    char model[GW_MODEL_LEN];
+    int keyed;
+    uint64_t key;
+    int client_deadline; /* the client set Inferd-Timeout-Ms */
+    int64_t deadline_ns;
+    const char *method;
+    char *fwd; /* client headers to pass on, "Name: value\r\n" lines */
+    const char *body;
+    size_t body_len;
+    int head_only;
+    gw_node_set tried;
+    gw_attempt att[GW_ATTEMPTS];
+    int retries;
+    int retry_held; /* holds a slot of the retry budget */
+    gw_upstream_result last; /* the last failure worth passing on (a node's 503/429) */
+    int last_err;
+    uv_timer_t timer; /* backoff or hedge */
+    int timer_for_hedge;
+};
+
+static uint64_t next_random(gw_proxy *p)
+{
+    /* splitmix64 over a shared counter: cheap, good enough for jitter and weighted picks */
+    uint64_t z = atomic_fetch_add(&p->seed, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int64_t now_ms(void)
+{
+    return clock_now_ns() / 1000000;
+}
+
+static int active_attempts(const gw_req *r)
+{
+    int n = 0;
+    for (int i = 0; i < GW_ATTEMPTS; i++) n += r->att[i].c != NULL;
+    return n;
+}
+
+/* ---- freeing ------------------------------------------------------------------------- */
+static void on_req_timer_closed(uv_handle_t *h)
+{
+    gw_req *r = h->data;
+    gw_upstream_result_free(&r->last);
+    free(r->fwd);
+    free(r);
+}
+
+static void req_maybe_free(gw_req *r)
+{
+    if (r->ex || active_attempts(r)) return;
+    if (r->retry_held) gw_nodes_retry_release(r->p->nodes);
+    r->retry_held = 0;
+    gw_nodes_request_end(r->p->nodes);
+    uv_close((uv_handle_t *)&r->timer, on_req_timer_closed);
+}
+
+static void cancel_attempt(gw_req *r, gw_attempt *a)
+{
+    if (!a->c) return;
+    gw_upstream_cancel(a->c);
+    a->c = NULL;
+    gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_CANCELLED, 0, now_ms());
+}
+
+/* Answers the client (once) and stops everything else the request has going. */
+static void answer(gw_req *r, int status, const char *type, char *body, size_t len,
+                   const char *headers)
+{
+    if (!r->ex) {
+        free(body);
+        return;
+    }
+    http_exchange *ex = r->ex;
+    r->ex = NULL;
+    uv_timer_stop(&r->timer);
+    for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    http_ex_respond(ex, status, type, body, len, headers ? headers : "");
+}
+
+static void answer_error(gw_req *r, int status, const char *fmt, const char *arg)
+{
+    if (!r->ex) return;
+    http_exchange *ex = r->ex;
+    r->ex = NULL;
+    uv_timer_stop(&r->timer);
+    for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    http_ex_error(ex, status, "", fmt, arg);
+}
+
+/* The best answer when nothing more will be tried: the node's own 503/429 if one came,
+ * else a gateway error for the last transport failure. */
+static void answer_failure(gw_req *r)
+{
+    if (r->last.status) {
+        gw_upstream_result *l = &r->last;
+        char *body = l->body;
+        size_t len = l->body_len;
+        l->body = NULL;
+        answer(r, l->status, l->content_type, body, len, l->headers);
+        return;
+    }
+    if (r->last_err == GW_UP_TIMEOUT || clock_now_ns() >= r->deadline_ns)
+        answer_error(r, 504, "deadline exceeded before a node answered%s", "");
+    else if (r->last_err)
+        answer_error(r, 502, "no node could answer: %s", gw_upstream_err_name(r->last_err));
+    else answer_error(r, 503, "no node available%s", "");
+}
+
+/* ---- sending ------------------------------------------------------------------------- */
+static void on_upstream_done(void *arg, gw_upstream_result *res);
+static void start_attempt(gw_req *r, int slot);
+
+/* The request head for node: the client's headers, our Host, Content-Length and the time
+ * left. NULL if out of memory. */
+static char *build_head(gw_req *r, const gw_pick *pk, int64_t left_ms, size_t *len)
+{
+    (void)pk;
+    http_exchange *ex = r->ex;
+    const char *q = http_ex_query(ex);
+    http_buf b;
+    http_buf_init(&b);
+    http_buf_printf(&b, "%s %s%s%s HTTP/1.1\r\nHost: inferd\r\n", r->method, http_ex_path(ex),
+                    q[0] ? "?" : "", q);
+    if (r->fwd) http_buf_puts(&b, r->fwd);
+    if (r->body_len || http_ex_method(ex) == HTTP_KIND_POST)
+        http_buf_printf(&b, "Content-Length: %zu\r\n", r->body_len);
+    if (r->client_deadline) http_buf_printf(&b, "Inferd-Timeout-Ms: %" PRId64 "\r\n", left_ms);
+    http_buf_puts(&b, "\r\n");
+    return http_buf_take(&b, len);
+}
+
+/* Sends the request to the next node into att[slot]. On failure to even start, the
+ * request goes on as after a failed attempt. */
+static void start_attempt(gw_req *r, int slot)
+{
+    if (!r->ex) return;
+    int64_t now = clock_now_ns();
+    int64_t left_ns = r->deadline_ns - now;
+    if (left_ns <= 0) {
+        if (!active_attempts(r)) {
+            r->last_err = GW_UP_TIMEOUT;
+            answer_failure(r);
+        }
+        return;
+    }
+    gw_pick pk;
+    if (gw_nodes_pick(r->p->nodes, r->model, r->keyed, r->key, next_random(r->p), &r->tried,
+                      now / 1000000, &pk) != 0) {
+        if (!active_attempts(r)) answer_failure(r);
+        return;
+    }
+    gw_node_set_add(&r->tried, pk.node);
+    int64_t left_ms = (left_ns + 999999) / 1000000;
+    size_t head_len;
+    char *head = build_head(r, &pk, left_ms, &head_len);
+    gw_attempt *a = &r->att[slot];
+    a->r = r;
+    a->node = pk.node;
+    a->start_ns = now;
+    a->fresh_tried = 0;
+    a->p95_ms = pk.p95_ms;
+    a->addr = pk.addr;
+    a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head,
+                                   head_len, r->body, r->body_len,
+                                   r->head_only ? GW_UP_HEAD_ONLY : 0, left_ms,
+                                   on_upstream_done, a)
+                : NULL;
+    if (!a->c) {
+        gw_nodes_done(r->p->nodes, pk.node, r->model, GW_OUT_FAIL, 0, now / 1000000);
+        r->last_err = GW_UP_CONNECT;
+        start_attempt(r, slot); /* the next node (each is tried once: this ends) */
+        return;
+    }
+}
+
+/* Resends att on a fresh connection to the same node (a pooled one died under us). */
+static int resend_fresh(gw_req *r, gw_attempt *a)
+{
+    int64_t left_ns = r->deadline_ns - clock_now_ns();
+    if (left_ns <= 0) return -1;
+    gw_pick pk = {.node = a->node};
+    int64_t left_ms = (left_ns + 999999) / 1000000;
+    size_t head_len;
+    char *head = build_head(r, &pk, left_ms, &head_len);
+    if (!head) return -1;
+    a->c = gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len,
+                            r->body, r->body_len, (r->head_only ? GW_UP_HEAD_ONLY : 0) | GW_UP_FRESH, left_ms,
+                            on_upstream_done, a);
+    if (!a->c) return -1;
+    a->fresh_tried = 1;
+    return 0;
+}
+
+/* ---- timers: backoff before a retry, or the hedge ----------------------------------- */
+static void on_req_timer(uv_timer_t *t)
+{
+    gw_req *r = t->data;
+    if (!r->ex) return;
+    if (r->timer_for_hedge) {
+        int free_slot = r->att[0].c ? 1 : 0;
+        if (active_attempts(r) == 1 && gw_nodes_hedge_acquire(r->p->nodes))
+            start_attempt(r, free_slot);
+        return;
+    }
+    start_attempt(r, 0);
+}
+
+static void arm_hedge(gw_req *r, int64_t p95_ms)
+{
+    if (p95_ms <= 0 || r->deadline_ns - clock_now_ns() <= p95_ms * 1000000) return;
+    r->timer_for_hedge = 1;
+    uv_timer_start(&r->timer, on_req_timer, (uint64_t)p95_ms, 0);
+}
+
+/* ---- the answer from a node ---------------------------------------------------------- */
+static int outcome_of(const gw_upstream_result *res)
+{
+    if (res->err != GW_UP_OK) return GW_OUT_FAIL;
+    if (res->status == 503 || res->status == 429) return GW_OUT_OVERLOADED;
+    if (res->status >= 500) return GW_OUT_FAIL;
+    return GW_OUT_OK;
+}
+
+static void on_upstream_done(void *arg, gw_upstream_result *res)
+{
+    gw_attempt *a = arg;
+    gw_req *r = a->r;
+    a->c = NULL;
+    int64_t now = clock_now_ns();
+    int outcome = outcome_of(res);
+    /* a pooled connection the node had closed: once more on a new one, free of charge */
+    if (res->err == GW_UP_RESET && res->reused && !res->got_bytes && !a->fresh_tried && r->ex &&
+        resend_fresh(r, a) == 0) {
+        gw_upstream_result_free(res);
+        return;
+    }
+    gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000, now / 1000000);
+    if (!r->ex) {
+        gw_upstream_result_free(res);
+        req_maybe_free(r);
+        return;
+    }
+    if (outcome == GW_OUT_OK || (outcome == GW_OUT_FAIL && res->err == GW_UP_OK)) {
+        /* a real answer (5xx included: the node saw the request and said so) */
+        char *body = res->body;
+        res->body = NULL;
+        answer(r, res->status, res->content_type, body, res->body_len, res->headers);
+        gw_upstream_result_free(res);
+        req_maybe_free(r);
+        return;
+    }
+    /* a failure: remember it, then retry if it is safe, allowed and in time */
+    int retryable = outcome == GW_OUT_OVERLOADED ||
+                    ((res->err == GW_UP_CONNECT || res->err == GW_UP_RESET) && !res->got_bytes);
+    r->last_err = res->err;
+    if (outcome == GW_OUT_OVERLOADED) {
+        gw_upstream_result_free(&r->last);
+        r->last = *res;
+    } else {
+        gw_upstream_result_free(res);
+    }
+    if (active_attempts(r)) return; /* the other copy may still answer */
+    if (!retryable || r->retries >= r->p->max_retries) {
+        answer_failure(r);
+        req_maybe_free(r);
+        return;
+    }
+    if (!r->retry_held) {
+        if (!gw_nodes_retry_acquire(r->p->nodes)) {
+            answer_failure(r);
+            req_maybe_free(r);
+            return;
+        }
+        r->retry_held = 1;
+    }
+    r->retries++;
+    uint64_t cap = (uint64_t)r->p->backoff_base_ms << (r->retries - 1);
+    uint64_t delay = cap ? next_random(r->p) % cap : 0;
+    if ((int64_t)delay * 1000000 >= r->deadline_ns - now) delay = 0;
+    r->timer_for_hedge = 0;
+    uv_timer_stop(&r->timer);
+    uv_timer_start(&r->timer, on_req_timer, delay, 0);
+}
+
+/* ---- the client ---------------------------------------------------------------------- */
+static void on_client_gone(http_exchange *ex, void *arg)
+{
+    gw_req *r = arg;
+    (void)ex;
+    answer_error(r, 499, "client closed the request%s", "");
+    req_maybe_free(r);
+}
+
+static int skip_header(const char *name)
+{
+    static const char *names[] = {"connection", "keep-alive", "transfer-encoding",
+                                  "content-length", "host", "te", "trailer", "upgrade",
+                                  "expect", "proxy-connection", "inferd-timeout-ms", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+/* The client's deadline: Inferd-Timeout-Ms from arrival (0 or absent: the gateway's own
+ * request timeout). -1 if the header is malformed. */
+static int read_deadline(gw_req *r, http_exchange *ex)
+{
+    int64_t arrival = http_ex_arrival_ns(ex);
+    r->deadline_ns = arrival + r->p->request_timeout_ms * 1000000;
+    const char *h = http_ex_header(ex, "inferd-timeout-ms");
+    if (!h) return 0;
+    char *end;
+    long long v = strtoll(h, &end, 10);
+    while (*end == ' ' || *end == '\t') end++;
+    if (end == h || *end || v < 0 || v > 86400000LL * 7) return -1;
+    if (v == 0) return 0; /* the node reads 0 as "no timeout" too */
+    r->client_deadline = 1;
+    r->deadline_ns = arrival + (int64_t)v * 1000000;
+    return 0;
+}
+
+static gw_pool *loop_pool(gw_proxy *p, http_exchange *ex)
+{
+    int i = http_ex_loop_index(ex);
+    if (i < 0 || i >= p->n_loops) return NULL;
+    if (!p->pools[i]) p->pools[i] = gw_pool_new((uv_loop_t *)http_ex_loop(ex), &p->limits);
+    return p->pools[i];
+}
+
+void gw_proxy_handle(http_exchange *ex, void *ctx)
+{
+    gw_proxy *p = ctx;
+    if (gw_local_route(p, ex)) return;
+    gw_pool *pool = loop_pool(p, ex);
+    gw_req *r = pool ? calloc(1, sizeof *r) : NULL;
+    if (!r) {
+        http_ex_error(ex, 503, "Retry-After: 1\r\n", "out of memory");
+        return;
+    }
+    r->p = p;
+    r->pool = pool;
+    r->method = http_ex_method_name(ex);
+    r->head_only = http_ex_method(ex) == HTTP_KIND_HEAD;
+    r->body = http_ex_body(ex, &r->body_len);
+    if (read_deadline(r, ex) != 0) {
+        free(r);
+        http_ex_error(ex, 400, "", "header Inferd-Timeout-Ms: must be a non-negative integer "
+                                   "(milliseconds)");
+        return;
+    }
+    if (clock_now_ns() >= r->deadline_ns) {
+        free(r);
+        http_ex_error(ex, 504, "", "deadline exceeded before the request reached a node");
+        return;
+    }
+    http_buf b;
+    http_buf_init(&b);
+    size_t pos = 0;
+    const char *name, *value;
+    while (http_ex_header_next(ex, &pos, &name, &value))
+        if (!skip_header(name)) http_buf_printf(&b, "%s: %s\r\n", name, value);
+    r->fwd = b.len ? http_buf_take(&b, NULL) : NULL;
+    http_buf_free(&b);
+    int is_infer = 0;
+    gw_route_model(http_ex_path(ex), r->model, sizeof r->model, &is_infer);
+    r->keyed = is_infer;
+    if (is_infer)
+        r->key = gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model, r->body,
+                              r->body_len);
+    uv_timer_init((uv_loop_t *)http_ex_loop(ex), &r->timer);
+    r->timer.data = r;
+    r->ex = ex;
+    gw_nodes_request_begin(p->nodes);
+    http_ex_on_orphan(ex, on_client_gone, r);
+    start_attempt(r, 0);
+    if (r->ex && r->att[0].c && is_infer) arm_hedge(r, r->att[0].p95_ms);
+    req_maybe_free(r);
+}
+
+/* ---- set-up -------------------------------------------------------------------------- */
+static int before_wait(void *arg, int loop)
+{
+    gw_proxy *p = arg;
+    if (loop >= 0 && loop < p->n_loops && p->pools[loop] && atomic_load(&p->stopping))
+        gw_pool_close_idle(p->pools[loop]);
+    return 0;
+}
+
+http_loop_hooks gw_proxy_hooks(gw_proxy *p)
+{
+    http_loop_hooks h = {.before_wait = before_wait, .arg = p};
+    return h;
+}
+
+int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
+{
+    p->nodes = nodes;
+    gw_upstream_limits_default(&p->limits);
+    p->request_timeout_ms = 600000;
+    p->max_retries = 2;
+    p->backoff_base_ms = 5;
+    p->n_loops = n_loops;
+    p->pools = calloc((size_t)n_loops, sizeof *p->pools);
+    atomic_init(&p->stopping, 0);
+    atomic_init(&p->seed, (uint64_t)clock_now_ns());
+    return p->pools ? 0 : -1;
+}
+
+void gw_proxy_destroy(gw_proxy *p)
+{
+    for (int i = 0; i < p->n_loops; i++) gw_pool_free(p->pools[i]);
+    free(p->pools);
+    p->pools = NULL;
+}

@@ -1,0 +1,48 @@
+/* The gateway's HTTP handler: answers its own routes (gw_local.c) and forwards every other
+ * request to a node (the state machine in docs/gateway.md: pick, send, wait, retry or hedge,
+ * answer).
+ *
+ * Threads: gw_proxy_handle and the before_wait hook run on the HTTP server's loop threads;
+ * each loop has its own upstream pool, made on that loop at its first request. */
+#ifndef GW_PROXY_H
+#define GW_PROXY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gw_nodes.h"
+#include "gw_upstream.h"
+#include "inferd/http_server.h"
+
+typedef struct gw_proxy {
+    gw_nodes *nodes;              /* borrowed */
+    gw_upstream_limits limits;
+    int64_t request_timeout_ms;   /* used when the client sets no Inferd-Timeout-Ms (600000) */
+    int max_retries;              /* retries per request (default 2) */
+    int64_t backoff_base_ms;      /* jittered backoff before retry k: [0, base * 2^k) (default 5) */
+    int n_loops;
+    gw_pool **pools;              /* [n_loops], each made on its loop */
+    _Atomic int stopping;         /* set before the server shuts down: pools close */
+    _Atomic uint64_t seed;        /* for jitter and keyless picks */
+} gw_proxy;
+
+/* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
+int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops);
+/* After http_server_shutdown: frees the pools. */
+void gw_proxy_destroy(gw_proxy *p);
+/* The http_handler (ctx = the gw_proxy). */
+void gw_proxy_handle(http_exchange *ex, void *ctx);
+/* Hooks for http_options.hooks: close each loop's idle upstream connections once stopping is
+ * set, so the loops can end. */
+http_loop_hooks gw_proxy_hooks(gw_proxy *p);
+
+/* gw_local.c: answers the gateway's own routes; 1 if ex was one of them (and is answered). */
+int gw_local_route(gw_proxy *p, http_exchange *ex);
+
+/* gw_route_key.c: the model a path names ("" for none; /process is "reverse"), and whether
+ * the route is an inference (keyed by Inferd-Routing-Key or model + xxh3 of the body). */
+void gw_route_model(const char *path, char *model, size_t len, int *is_infer);
+uint64_t gw_route_key(const char *routing_key, const char *model, const char *body,
+                      size_t body_len);
+
+#endif

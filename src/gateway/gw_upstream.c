@@ -1,0 +1,346 @@
+/* One HTTP/1.1 exchange with a node: connect (or reuse a pooled connection), write the
+ * request, parse the response with http_parser, hand it to the caller, and pool or close
+ * the connection. The pool itself is in gw_pool.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_upstream_internal.h"
+#include "inferd/log.h"
+
+const char *gw_upstream_err_name(int err)
+{
+    switch (err) {
+    case GW_UP_OK: return "ok";
+    case GW_UP_CONNECT: return "connect failed";
+    case GW_UP_RESET: return "connection reset";
+    case GW_UP_TIMEOUT: return "timed out";
+    case GW_UP_PROTOCOL: return "bad response";
+    case GW_UP_TOO_LARGE: return "response too large";
+    default: return "?";
+    }
+}
+
+void gw_upstream_limits_default(gw_upstream_limits *l)
+{
+    l->connect_timeout_ms = 1000;
+    l->max_response_bytes = ((size_t)64 << 20) + ((size_t)1 << 20);
+    l->max_header_bytes = 64 << 10;
+    l->max_idle_per_node = 64;
+}
+
+void gw_upstream_result_free(gw_upstream_result *r)
+{
+    free(r->content_type);
+    free(r->headers);
+    free(r->body);
+    r->content_type = r->headers = r->body = NULL;
+}
+
+/* ---- closing --------------------------------------------------------------------------- */
+static void on_handle_closed(uv_handle_t *h)
+{
+    gw_uconn *c = h->data;
+    if (--c->handles_open > 0) return;
+    gw_pool *p = c->pool;
+    free(c->head);
+    http_buf_free(&c->hdrs);
+    http_buf_free(&c->body);
+    http_buf_free(&c->field);
+    http_buf_free(&c->value);
+    gw_upstream_result_free(&c->res);
+    free(c);
+    gw_pool_conn_gone(p);
+}
+
+void gw_uconn_close(gw_uconn *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    c->cb = NULL;
+    gw_pool_unlink(c);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+void gw_upstream_cancel(gw_uconn *c)
+{
+    if (c) gw_uconn_close(c);
+}
+
+/* Ends the exchange: pools or closes the connection, then tells the caller. */
+static void finish(gw_uconn *c, int err)
+{
+    if (!c->cb) return;
+    uv_timer_stop(&c->timer);
+    gw_upstream_cb cb = c->cb;
+    void *arg = c->arg;
+    c->cb = NULL;
+    gw_upstream_result res = c->res;
+    memset(&c->res, 0, sizeof c->res);
+    res.err = err;
+    res.got_bytes = c->got_bytes;
+    res.reused = c->reused;
+    if (err == GW_UP_OK) {
+        res.status = c->parser.status_code;
+        res.headers = http_buf_take(&c->hdrs, NULL);
+        res.body = http_buf_take(&c->body, &res.body_len);
+        if (!res.body) res.body_len = 0;
+    } else {
+        res.status = 0;
+        gw_upstream_result_free(&res);
+    }
+    http_buf_free(&c->hdrs);
+    http_buf_free(&c->body);
+    if (err == GW_UP_OK && c->keep_alive && !c->writing) gw_pool_put(c);
+    else gw_uconn_close(c);
+    cb(arg, &res);
+}
+
+/* ---- the response parser ---------------------------------------------------------------- */
+static int hop_by_hop(const char *name)
+{
+    static const char *names[] = {"connection", "keep-alive", "transfer-encoding",
+                                  "content-length", "content-type", "te", "trailer",
+                                  "upgrade", "proxy-connection", "proxy-authenticate", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+static int commit_header(gw_uconn *c)
+{
+    if (c->field.len == 0) return 0;
+    http_buf_append(&c->field, "", 1);
+    http_buf_append(&c->value, "", 1);
+    if (c->field.oom || c->value.oom) return -1;
+    const char *name = c->field.data, *value = c->value.data;
+    if (strcasecmp(name, "content-type") == 0) {
+        free(c->res.content_type);
+        c->res.content_type = strdup(value);
+        if (!c->res.content_type) return -1;
+    } else if (!hop_by_hop(name) && !strchr(value, '\r') && !strchr(value, '\n')) {
+        http_buf_printf(&c->hdrs, "%s: %s\r\n", name, value);
+        if (c->hdrs.oom) return -1;
+    }
+    c->field.len = c->value.len = 0;
+    return 0;
+}
+
+static int count_header_bytes(gw_uconn *c, size_t n)
+{
+    c->header_bytes += n;
+    return c->header_bytes > c->pool->limits.max_header_bytes ? -1 : 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+    gw_uconn *c = hp->data;
+    if (count_header_bytes(c, n)) return -1;
+    if (c->in_value && commit_header(c)) return -1;
+    c->in_value = 0;
+    http_buf_append(&c->field, at, n);
+    return c->field.oom ? -1 : 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+    gw_uconn *c = hp->data;
+    if (count_header_bytes(c, n)) return -1;
+    c->in_value = 1;
+    http_buf_append(&c->value, at, n);
+    return c->value.oom ? -1 : 0;
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    gw_uconn *c = hp->data;
+    if (c->in_value && commit_header(c)) return -1;
+    c->in_value = 0;
+    if (c->head_only) return 1; /* a HEAD response has no body, whatever it says */
+    /* a response may announce its size: refuse a too-large one before reading it */
+    if (hp->content_length != (uint64_t)-1 &&
+        hp->content_length > (uint64_t)c->pool->limits.max_response_bytes) {
+        c->too_large = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+    gw_uconn *c = hp->data;
+    if (c->body.len + n > c->pool->limits.max_response_bytes) {
+        c->too_large = 1;
+        return -1;
+    }
+    http_buf_append(&c->body, at, n);
+    return c->body.oom ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    gw_uconn *c = hp->data;
+    c->complete = 1;
+    c->keep_alive = http_should_keep_alive(hp);
+    http_parser_pause(hp, 1); /* anything after the response is not ours */
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- I/O ------------------------------------------------------------------------------ */
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    gw_uconn *c = h->data;
+    *buf = uv_buf_init(c->pool->scratch, sizeof c->pool->scratch);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    gw_uconn *c = s->data;
+    if (nread == 0 || c->closing) return;
+    if (!c->cb) { /* idle in the pool: the node closed it, or said something unasked */
+        gw_uconn_close(c);
+        return;
+    }
+    if (nread < 0) {
+        /* a response that ends with the connection (no length) is complete at EOF */
+        if (nread == UV_EOF && c->got_bytes) http_parser_execute(&c->parser, &parser_settings, NULL, 0);
+        c->keep_alive = 0;
+        finish(c, c->complete ? GW_UP_OK : GW_UP_RESET);
+        return;
+    }
+    c->got_bytes = 1;
+    size_t used = http_parser_execute(&c->parser, &parser_settings, buf->base, (size_t)nread);
+    if (c->complete) {
+        if (used < (size_t)nread) c->keep_alive = 0; /* bytes beyond the response */
+        finish(c, GW_UP_OK);
+        return;
+    }
+    if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used != (size_t)nread) {
+        c->keep_alive = 0;
+        finish(c, c->too_large ? GW_UP_TOO_LARGE : GW_UP_PROTOCOL);
+    }
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    gw_uconn *c = w->data;
+    c->writing = 0;
+    free(c->head);
+    c->head = NULL;
+    if (status < 0 && c->cb && !c->closing) {
+        c->keep_alive = 0;
+        finish(c, c->got_bytes && c->complete ? GW_UP_OK : GW_UP_RESET);
+    }
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    gw_uconn *c = t->data;
+    if (c->fail_err) finish(c, c->fail_err); /* a failure noticed inside gw_upstream_send */
+    else finish(c, c->connected ? GW_UP_TIMEOUT : GW_UP_CONNECT);
+}
+
+/* Writes the request on a connected c and arms the exchange's timeout. */
+static void start_exchange(gw_uconn *c)
+{
+    http_parser_init(&c->parser, HTTP_RESPONSE);
+    c->parser.data = c;
+    c->complete = c->got_bytes = c->in_value = c->too_large = c->fail_err = 0;
+    c->header_bytes = 0;
+    c->keep_alive = 0;
+    if (c->timeout_ms > 0) uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0);
+    uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)c->head_len),
+                        uv_buf_init((char *)c->body_ptr, (unsigned)c->body_len)};
+    c->write_req.data = c;
+    c->writing = 1;
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, c->body_len ? 2 : 1, on_written);
+    if (rc < 0) { /* told from the loop, never from inside gw_upstream_send */
+        c->writing = 0;
+        c->keep_alive = 0;
+        c->fail_err = GW_UP_RESET;
+        uv_timer_start(&c->timer, on_timeout, 0, 0);
+    }
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    gw_uconn *c = req->data;
+    if (c->closing) return;
+    uv_timer_stop(&c->timer);
+    if (status < 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+        finish(c, GW_UP_CONNECT);
+        return;
+    }
+    c->connected = 1;
+    uv_tcp_nodelay(&c->tcp, 1);
+    start_exchange(c);
+}
+
+static gw_uconn *uconn_connect(gw_pool *p, int node, const struct sockaddr *addr)
+{
+    gw_uconn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->pool = p;
+    c->node = node;
+    size_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    memcpy(&c->addr, addr, alen);
+    http_buf_init(&c->hdrs);
+    http_buf_init(&c->body);
+    http_buf_init(&c->field);
+    http_buf_init(&c->value);
+    if (uv_tcp_init(p->loop, &c->tcp) < 0) {
+        free(c);
+        return NULL;
+    }
+    uv_timer_init(p->loop, &c->timer);
+    c->tcp.data = c->timer.data = c->connect_req.data = c;
+    c->handles_open = 2;
+    gw_pool_conn_made(p);
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connected) < 0) {
+        gw_uconn_close(c);
+        return NULL;
+    }
+    int64_t ct = p->limits.connect_timeout_ms;
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)(ct > 0 ? ct : 1), 0);
+    return c;
+}
+
+gw_uconn *gw_upstream_send(gw_pool *p, int node, const struct sockaddr *addr, char *head,
+                           size_t head_len, const char *body, size_t body_len, int flags,
+                           int64_t timeout_ms, gw_upstream_cb cb, void *arg)
+{
+    if (head_len > UINT32_MAX || body_len > UINT32_MAX) {
+        free(head);
+        return NULL;
+    }
+    gw_uconn *c = (flags & GW_UP_FRESH) ? NULL : gw_pool_take(p, node, addr);
+    int reused = c != NULL;
+    if (!c) c = uconn_connect(p, node, addr);
+    if (!c) {
+        free(head);
+        return NULL;
+    }
+    c->cb = cb;
+    c->arg = arg;
+    c->head = head;
+    c->head_len = head_len;
+    c->body_ptr = body;
+    c->body_len = body_len;
+    c->head_only = (flags & GW_UP_HEAD_ONLY) != 0;
+    c->timeout_ms = timeout_ms;
+    c->reused = reused;
+    memset(&c->res, 0, sizeof c->res);
+    if (reused) start_exchange(c); /* a new connection starts once connected */
+    return c;
+}

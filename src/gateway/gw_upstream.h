@@ -1,0 +1,82 @@
+/* The gateway's HTTP/1.1 client to its nodes: one request/response exchange over a
+ * keep-alive connection taken from (and given back to) a per-loop pool.
+ *
+ *   gw_pool *p = gw_pool_new(loop, &limits);        // one per loop thread
+ *   gw_uconn *c = gw_upstream_send(p, node, addr, head, head_len, body, body_len, 0,
+ *                                  timeout_ms, on_done, arg);
+ *   ... on_done(arg, &res) runs once on that loop (unless gw_upstream_cancel(c) first)
+ *
+ * Threads: a pool and its connections belong to the loop they were made on; every call on
+ * that loop's thread only. Ownership: send takes head (malloc'd) and borrows body until
+ * on_done or cancel; on_done's res fields (content_type, headers, body) are malloc'd and
+ * belong to the callee, which frees them (gw_upstream_result_free) or takes them. */
+#ifndef GW_UPSTREAM_H
+#define GW_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+enum gw_upstream_err {
+    GW_UP_OK = 0,    /* a complete response (any status) */
+    GW_UP_CONNECT,   /* could not connect (refused, unreachable, connect timeout) */
+    GW_UP_RESET,     /* the connection failed or closed before the response was complete */
+    GW_UP_TIMEOUT,   /* no complete response within timeout_ms */
+    GW_UP_PROTOCOL,  /* the node's response did not parse */
+    GW_UP_TOO_LARGE, /* the response was larger than max_response_bytes */
+};
+const char *gw_upstream_err_name(int err);
+
+typedef struct gw_upstream_limits {
+    int64_t connect_timeout_ms; /* default 1000 */
+    size_t max_response_bytes;  /* body, default 64 MiB + 1 MiB */
+    size_t max_header_bytes;    /* status line + headers, default 64 KiB */
+    int max_idle_per_node;      /* idle connections kept per node per loop, default 64 */
+} gw_upstream_limits;
+void gw_upstream_limits_default(gw_upstream_limits *l);
+
+typedef struct gw_upstream_result {
+    int err;            /* enum gw_upstream_err */
+    int status;         /* HTTP status when err == GW_UP_OK */
+    int got_bytes;      /* some response byte came back (then the node saw the request) */
+    int reused;         /* the connection came from the pool */
+    char *content_type; /* malloc'd value, or NULL */
+    char *headers;      /* malloc'd "Name: value\r\n" lines to pass on (no hop-by-hop,
+                           Content-Length or Content-Type), or NULL */
+    char *body;         /* malloc'd, NUL-ended, or NULL */
+    size_t body_len;
+} gw_upstream_result;
+void gw_upstream_result_free(gw_upstream_result *r);
+
+typedef void (*gw_upstream_cb)(void *arg, gw_upstream_result *res);
+
+typedef struct gw_pool gw_pool;
+typedef struct gw_uconn gw_uconn;
+
+/* NULL if out of memory. Copies limits. */
+gw_pool *gw_pool_new(uv_loop_t *loop, const gw_upstream_limits *limits);
+/* Closes every idle connection; from now on connections are closed after use instead of
+ * pooled (shutdown). */
+void gw_pool_close_idle(gw_pool *p);
+/* Frees p once every connection made from it has closed (now, or when the last closes). */
+void gw_pool_free(gw_pool *p);
+/* Idle connections pooled for node (tests, /gateway/nodes). */
+int gw_pool_idle_count(const gw_pool *p, int node);
+
+enum gw_upstream_flags {
+    GW_UP_HEAD_ONLY = 1, /* the request is HEAD: the response has no body */
+    GW_UP_FRESH = 2,     /* a new connection even if one is pooled */
+};
+/* Sends head (the request line and headers, ending in the blank line) then body to node
+ * (a slot number; addr its address, copied). flags: enum gw_upstream_flags. timeout_ms > 0 bounds the whole exchange. Returns the exchange, or NULL (nothing
+ * sent; head freed) when even the attempt cannot start (out of memory, bad address): treat
+ * as GW_UP_CONNECT. */
+gw_uconn *gw_upstream_send(gw_pool *p, int node, const struct sockaddr *addr, char *head,
+                           size_t head_len, const char *body, size_t body_len, int flags,
+                           int64_t timeout_ms, gw_upstream_cb cb, void *arg);
+/* Abandons the exchange: its connection is closed (the node sees the client go away) and cb
+ * is not called. */
+void gw_upstream_cancel(gw_uconn *c);
+
+#endif
