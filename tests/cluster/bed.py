@@ -325,7 +325,8 @@ class Bed:
         exe = os.path.join(BIN_DIR, "inferd-gateway")
         argv = [exe, "--http-port", str(GATEWAY_PORT)]
         if dns:
-            argv += ["--node-dns", "%s:%d" % (SERVICE, NODE_PORT), "--dns-server", "127.0.0.1"]
+            argv += ["--node-dns", "%s:%d" % (SERVICE, NODE_PORT), "--dns-server", "127.0.0.1",
+                     "--dns-interval-ms", "1000"]
         argv += list(args or [])
         self.gateway = self.spawn(self.gw_ns, argv, "gateway")
         if not self.gateway.wait_log("listening on http port"):
