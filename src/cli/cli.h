@@ -83,5 +83,6 @@ int cmd_infer(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
+int cmd_chaos(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"models", "list the models of the node's repository and their state", cmd_models},
     {"stats", "print every model's statistics", cmd_stats},
     {"perf", "measure throughput and latency (closed loop or at a request rate)", cmd_perf},
+    {"chaos", "break a process or a link under load; report errors and recovery", cmd_chaos},
 };
 
 static void usage(FILE *f)
