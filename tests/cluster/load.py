@@ -134,7 +134,7 @@ def summary(load, t_fault=None):
     lat = load.latencies()
     rec = None
     if t_fault is not None:
-        rec = max((r.done for r in errs if r.sent >= t_fault), default=t_fault) - t_fault
+        rec = max((r.done for r in errs if r.done >= t_fault), default=t_fault) - t_fault
     return {"requests": len(load.results), "errors": len(errs),
             "p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
             "recovery_s": rec,
