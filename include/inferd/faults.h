@@ -17,15 +17,15 @@
 #include <sys/types.h>
 
 #define FAULTS_NETDELAY_MAX_HELD 4096
-#define FAULTS_SLOW_PERIOD_MS 100
+#define FAULTS_SLOW_PERIOD_MS    100
 
 typedef enum { FAULTS_NET_LOSS, FAULTS_NET_PARTITION, FAULTS_NET_DELAY } faults_net_kind_t;
 
 typedef enum { FAULTS_DIR_BOTH, FAULTS_DIR_IN, FAULTS_DIR_OUT } faults_dir_t;
 
 typedef struct {
-    const char *netns;         /* required: `ip netns` name */
-    const char *iface;         /* interface in the namespace; NULL = every one but lo */
+    const char *netns; /* required: `ip netns` name */
+    const char *iface; /* interface in the namespace; NULL = every one but lo */
     faults_net_kind_t kind;
     faults_dir_t dir;          /* loss and partition; delay is always incoming */
     int loss_percent;          /* FAULTS_NET_LOSS: 1..100 */

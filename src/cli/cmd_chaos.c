@@ -61,11 +61,17 @@ typedef struct chaos_run {
 
 #define CHAOS_MAX_RECS ((size_t)1 << 24)
 
-static uint64_t chaos_now(const chaos_run *r) { return uv_hrtime() - r->t0; }
+static uint64_t chaos_now(const chaos_run *r)
+{
+    return uv_hrtime() - r->t0;
+}
 
 static void chaos_send(chaos_run *r);
 
-static void chaos_on_refill(uv_timer_t *t) { chaos_send(t->data); }
+static void chaos_on_refill(uv_timer_t *t)
+{
+    chaos_send(t->data);
+}
 
 static void chaos_on_answer(void *user, int err, const inferd_client_response *resp)
 {
@@ -73,12 +79,10 @@ static void chaos_on_answer(void *user, int err, const inferd_client_response *r
     chaos_run *r = q->run;
     chaos_rec *rec = &r->recs[q->index];
     rec->done = chaos_now(r);
-    if (err == 0 && resp && resp->status == 200 && strstr(resp->body, q->expect))
-        rec->ok = 1;
+    if (err == 0 && resp && resp->status == 200 && strstr(resp->body, q->expect)) rec->ok = 1;
     else if (err == 0 && !resp) /* seen from a connection closing: count it as broken */
         r->errors_by[-INFERD_CLIENT_E_CONN]++;
-    else
-        r->errors_by[err < 0 && -err < 12 ? -err : 0]++;
+    else r->errors_by[err < 0 && -err < 12 ? -err : 0]++;
     free(q);
     r->in_flight--;
     /* not from here: a send inside the client's callback can land on the connection that is
@@ -193,8 +197,7 @@ static void chaos_on_tick(uv_timer_t *t)
     } else if (r->applied && !r->cleared && (now >= r->fault_end || r->stopping)) {
         r->work_busy = 1;
         uv_queue_work(r->loop, &r->work, chaos_clear_work, chaos_cleared);
-    } else if ((now >= r->end || r->stopping) && r->in_flight == 0 &&
-               (!r->applied || r->cleared)) {
+    } else if ((now >= r->end || r->stopping) && r->in_flight == 0 && (!r->applied || r->cleared)) {
         uv_timer_stop(&r->tick);
         uv_close((uv_handle_t *)&r->tick, NULL);
         uv_close((uv_handle_t *)&r->refill, NULL);
@@ -250,14 +253,13 @@ static int chaos_parse_fault(const cli_args *a, chaos_run *r)
     int argc_ok = 0;
     if (!strcmp(what, "kill") || !strcmp(what, "stop") || !strcmp(what, "slow")) {
         r->kind = what[0] == 'k' ? CHAOS_KILL : what[1] == 't' ? CHAOS_STOP : CHAOS_SLOW;
-        argc_ok = a->npos == 2 && cli_parse_u64("PID", a->pos[1], 1, 1u << 30, &v, err,
-                                                sizeof err) == 0;
+        argc_ok =
+            a->npos == 2 && cli_parse_u64("PID", a->pos[1], 1, 1u << 30, &v, err, sizeof err) == 0;
         r->pid = (pid_t)v;
         snprintf(r->desc, sizeof r->desc, "%s %llu", what, (unsigned long long)v);
     } else if (!strcmp(what, "loss")) {
         r->spec.kind = FAULTS_NET_LOSS;
-        argc_ok = a->npos == 2 && cli_parse_u64("P", a->pos[1], 1, 100, &v, err,
-                                                sizeof err) == 0;
+        argc_ok = a->npos == 2 && cli_parse_u64("P", a->pos[1], 1, 100, &v, err, sizeof err) == 0;
         r->spec.loss_percent = (int)v;
     } else if (!strcmp(what, "delay")) {
         r->spec.kind = FAULTS_NET_DELAY;
@@ -304,10 +306,8 @@ static void chaos_report(const chaos_run *r, int json)
            "%zu broken connection, %zu timeout\n",
            r->n, errors, during, r->errors_by[0], r->errors_by[-INFERD_CLIENT_E_CONNECT],
            r->errors_by[-INFERD_CLIENT_E_CONN], r->errors_by[-INFERD_CLIENT_E_TIMEOUT]);
-    if (rec >= 0)
-        printf("recovered: %.3f s after the fault began\n", rec);
-    else
-        printf("recovered: no (still failing at the end)\n");
+    if (rec >= 0) printf("recovered: %.3f s after the fault began\n", rec);
+    else printf("recovered: no (still failing at the end)\n");
 }
 
 int cmd_chaos(int argc, char **argv)
@@ -345,8 +345,8 @@ int cmd_chaos(int argc, char **argv)
     uv_loop_init(&loop);
     r.loop = &loop;
     r.concurrency = (unsigned)conc;
-    inferd_client_options o = {.url = a.url, .connections = (unsigned)conc, .pipeline_depth = 1,
-                               .timeout_ms = tmo};
+    inferd_client_options o = {
+        .url = a.url, .connections = (unsigned)conc, .pipeline_depth = 1, .timeout_ms = tmo};
     if (inferd_client_new(&loop, &o, &r.client, err, sizeof err) != 0) {
         fprintf(stderr, "inferctl chaos: %s\n", err);
         uv_loop_close(&loop);

@@ -10,27 +10,30 @@
 
 #include "inferd/faults.h"
 
-static void fault_usage(FILE *f) {
-    fprintf(f,
-            "usage: inferd-fault [options] FAULT\n"
-            "FAULT (network, needs --netns):\n"
-            "  loss P             drop P%% of packets (1..100)\n"
-            "  partition          drop every packet\n"
-            "  delay MS [JIT]     hold each incoming packet MS ms (+ 0..JIT ms), via inferd-netdelay\n"
-            "FAULT (process):\n"
-            "  kill PID           kill -9, then exit\n"
-            "  stop PID           SIGSTOP; SIGCONT when the fault ends\n"
-            "  slow PID           stop and continue PID in turns of --period-ms (100)\n"
-            "options:\n"
-            "  --netns NS         network namespace (`ip netns` name)\n"
-            "  --iface IF         interface in it (default: every one but lo)\n"
-            "  --dir in|out|both  direction of loss and partition (default both)\n"
-            "  --for S            hold the fault S seconds (default: until SIGTERM/SIGINT)\n"
-            "  --period-ms N      turn length of slow\n"
-            "Prints 'applied: ...' once the fault is in effect and 'cleared' after removing it.\n");
+static void fault_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: inferd-fault [options] FAULT\n"
+        "FAULT (network, needs --netns):\n"
+        "  loss P             drop P%% of packets (1..100)\n"
+        "  partition          drop every packet\n"
+        "  delay MS [JIT]     hold each incoming packet MS ms (+ 0..JIT ms), via inferd-netdelay\n"
+        "FAULT (process):\n"
+        "  kill PID           kill -9, then exit\n"
+        "  stop PID           SIGSTOP; SIGCONT when the fault ends\n"
+        "  slow PID           stop and continue PID in turns of --period-ms (100)\n"
+        "options:\n"
+        "  --netns NS         network namespace (`ip netns` name)\n"
+        "  --iface IF         interface in it (default: every one but lo)\n"
+        "  --dir in|out|both  direction of loss and partition (default both)\n"
+        "  --for S            hold the fault S seconds (default: until SIGTERM/SIGINT)\n"
+        "  --period-ms N      turn length of slow\n"
+        "Prints 'applied: ...' once the fault is in effect and 'cleared' after removing it.\n");
 }
 
-static long fault_num(const char *s, long lo, long hi) {
+static long fault_num(const char *s, long lo, long hi)
+{
     char *end;
     errno = 0;
     long v = s ? strtol(s, &end, 10) : -1;
@@ -38,15 +41,18 @@ static long fault_num(const char *s, long lo, long hi) {
     return v;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     faults_net_spec_t spec = {.dir = FAULTS_DIR_BOTH};
     double hold_s = -1;
     long period = FAULTS_SLOW_PERIOD_MS;
-    static const struct option opts[] = {
-        {"netns", required_argument, 0, 'n'}, {"iface", required_argument, 0, 'i'},
-        {"dir", required_argument, 0, 'd'},   {"for", required_argument, 0, 'f'},
-        {"period-ms", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"netns", required_argument, 0, 'n'},
+                                         {"iface", required_argument, 0, 'i'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"for", required_argument, 0, 'f'},
+                                         {"period-ms", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "+n:i:d:f:p:h", opts, NULL)) != -1) {
         switch (c) {
@@ -85,8 +91,9 @@ int main(int argc, char **argv) {
     char err[512] = "", desc[256] = "";
     int rc = 0;
     if (!strcmp(what, "loss") || !strcmp(what, "partition") || !strcmp(what, "delay")) {
-        spec.kind = what[0] == 'l' ? FAULTS_NET_LOSS
-                    : what[0] == 'p' ? FAULTS_NET_PARTITION : FAULTS_NET_DELAY;
+        spec.kind = what[0] == 'l'   ? FAULTS_NET_LOSS
+                    : what[0] == 'p' ? FAULTS_NET_PARTITION
+                                     : FAULTS_NET_DELAY;
         if (spec.kind == FAULTS_NET_LOSS && (spec.loss_percent = (int)fault_num(a1, 1, 100)) < 0)
             goto bad;
         if (spec.kind == FAULTS_NET_DELAY) {

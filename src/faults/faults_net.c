@@ -15,7 +15,7 @@
 
 #include "inferd/faults.h"
 
-#define FAULTS_CMD_MS 10000
+#define FAULTS_CMD_MS   10000
 #define FAULTS_READY_MS 5000
 
 extern char **environ;
@@ -35,7 +35,8 @@ static unsigned faults_seq;
 static int faults_atexit_done;
 
 static int faults_ns(const faults_net_t *f, const char *tool, char *const rest[],
-                     const char *stdin_text, char *err, size_t errlen) {
+                     const char *stdin_text, char *err, size_t errlen)
+{
     char *argv[24] = {"ip", "netns", "exec", (char *)f->netns, (char *)tool};
     size_t n = 5;
     for (size_t i = 0; rest[i] && n + 1 < sizeof argv / sizeof argv[0]; i++) argv[n++] = rest[i];
@@ -44,13 +45,13 @@ static int faults_ns(const faults_net_t *f, const char *tool, char *const rest[]
     return rc == 0 ? 0 : -1;
 }
 
-static int faults_nft_apply(faults_net_t *f, char *err, size_t errlen) {
+static int faults_nft_apply(faults_net_t *f, char *err, size_t errlen)
+{
     const faults_net_spec_t *s = &f->spec;
     char verdict[64], inm[64], outm[64], script[1024];
     if (s->kind == FAULTS_NET_LOSS)
         snprintf(verdict, sizeof verdict, "numgen random mod 100 < %d drop", s->loss_percent);
-    else
-        snprintf(verdict, sizeof verdict, "drop");
+    else snprintf(verdict, sizeof verdict, "drop");
     if (f->iface[0]) {
         snprintf(inm, sizeof inm, "iifname \"%s\"", f->iface);
         snprintf(outm, sizeof outm, "oifname \"%s\"", f->iface);
@@ -71,13 +72,15 @@ static int faults_nft_apply(faults_net_t *f, char *err, size_t errlen) {
     return faults_ns(f, "nft", rest, script, err, errlen);
 }
 
-static int faults_nft_clear(faults_net_t *f) {
+static int faults_nft_clear(faults_net_t *f)
+{
     char *rest[] = {"delete", "table", "inet", f->name, NULL};
     char err[256];
     return faults_ns(f, "nft", rest, NULL, err, sizeof err);
 }
 
-static void faults_netdelay_path(const faults_net_spec_t *s, char *buf, size_t len) {
+static void faults_netdelay_path(const faults_net_spec_t *s, char *buf, size_t len)
+{
     if (s->netdelay_path) {
         snprintf(buf, len, "%s", s->netdelay_path);
         return;
@@ -101,14 +104,15 @@ static void faults_netdelay_path(const faults_net_spec_t *s, char *buf, size_t l
 }
 
 /* Starts the delayer in the namespace and waits (bounded) until it says it is bound. */
-static int faults_delayer_start(faults_net_t *f, char *err, size_t errlen) {
+static int faults_delayer_start(faults_net_t *f, char *err, size_t errlen)
+{
     char path[PATH_MAX], q[16], d[16], j[16];
     faults_netdelay_path(&f->spec, path, sizeof path);
     snprintf(q, sizeof q, "%d", f->queue);
     snprintf(d, sizeof d, "%d", f->spec.delay_ms);
     snprintf(j, sizeof j, "%d", f->spec.jitter_ms);
-    char *argv[] = {"ip", "netns", "exec", f->netns, path, "--queue", q, "--delay-ms", d,
-                    "--jitter-ms", j, NULL};
+    char *argv[] = {"ip", "netns",      "exec", f->netns,      path, "--queue",
+                    q,    "--delay-ms", d,      "--jitter-ms", j,    NULL};
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     posix_spawn_file_actions_t fa;
@@ -131,8 +135,8 @@ static int faults_delayer_start(faults_net_t *f, char *err, size_t errlen) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!strstr(text, "ready\n")) {
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = FAULTS_READY_MS - ((t.tv_sec - t0.tv_sec) * 1000L +
-                                       (t.tv_nsec - t0.tv_nsec) / 1000000L);
+        long left = FAULTS_READY_MS -
+                    ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L);
         struct pollfd p = {f->delayer_err, POLLIN, 0};
         ssize_t n = 0;
         if (left > 0 && poll(&p, 1, (int)left) > 0)
@@ -147,12 +151,12 @@ static int faults_delayer_start(faults_net_t *f, char *err, size_t errlen) {
     return 0;
 }
 
-static void faults_delayer_stop(faults_net_t *f) {
+static void faults_delayer_stop(faults_net_t *f)
+{
     if (f->delayer > 0) {
         kill(f->delayer, SIGTERM); /* ip netns exec execs the delayer: same pid */
         int status;
-        for (int i = 0; i < 500 && waitpid(f->delayer, &status, WNOHANG) == 0; i++)
-            usleep(10000);
+        for (int i = 0; i < 500 && waitpid(f->delayer, &status, WNOHANG) == 0; i++) usleep(10000);
         if (waitpid(f->delayer, &status, WNOHANG) == 0) {
             kill(f->delayer, SIGKILL);
             waitpid(f->delayer, &status, 0);
@@ -163,19 +167,21 @@ static void faults_delayer_stop(faults_net_t *f) {
     f->delayer_err = -1;
 }
 
-static int faults_ipt(faults_net_t *f, char *const rest[], char *err, size_t errlen) {
+static int faults_ipt(faults_net_t *f, char *const rest[], char *err, size_t errlen)
+{
     return faults_ns(f, "iptables", rest, NULL, err, errlen);
 }
 
-static int faults_delay_apply(faults_net_t *f, char *err, size_t errlen) {
+static int faults_delay_apply(faults_net_t *f, char *err, size_t errlen)
+{
     char q[16];
     snprintf(q, sizeof q, "%d", f->queue);
     if (faults_delayer_start(f, err, errlen) != 0) return -1;
     char *mk[] = {"-w", "-N", f->name, NULL};
-    char *rule_if[] = {"-w", "-A", f->name, "-i", f->iface, "-j", "NFQUEUE",
-                       "--queue-num", q, "--queue-bypass", NULL};
-    char *rule_all[] = {"-w", "-A", f->name, "!", "-i", "lo", "-j", "NFQUEUE",
-                        "--queue-num", q, "--queue-bypass", NULL};
+    char *rule_if[] = {"-w",          "-A", f->name,          "-i", f->iface, "-j", "NFQUEUE",
+                       "--queue-num", q,    "--queue-bypass", NULL};
+    char *rule_all[] = {"-w",          "-A", f->name,          "!", "-i", "lo", "-j", "NFQUEUE",
+                        "--queue-num", q,    "--queue-bypass", NULL};
     char *jump[] = {"-w", "-I", "INPUT", "-j", f->name, NULL};
     if (faults_ipt(f, mk, err, errlen) != 0 ||
         faults_ipt(f, f->iface[0] ? rule_if : rule_all, err, errlen) != 0 ||
@@ -184,7 +190,8 @@ static int faults_delay_apply(faults_net_t *f, char *err, size_t errlen) {
     return 0;
 }
 
-static int faults_delay_clear(faults_net_t *f) {
+static int faults_delay_clear(faults_net_t *f)
+{
     char e[256];
     char *unjump[] = {"-w", "-D", "INPUT", "-j", f->name, NULL};
     char *flush[] = {"-w", "-F", f->name, NULL};
@@ -196,7 +203,8 @@ static int faults_delay_clear(faults_net_t *f) {
     return rc ? -1 : 0;
 }
 
-static void faults_unlink(faults_net_t *f) {
+static void faults_unlink(faults_net_t *f)
+{
     for (faults_net_t **p = &faults_active; *p; p = &(*p)->next)
         if (*p == f) {
             *p = f->next;
@@ -204,8 +212,8 @@ static void faults_unlink(faults_net_t *f) {
         }
 }
 
-int faults_net_apply(const faults_net_spec_t *spec, faults_net_t **out, char *err,
-                     size_t errlen) {
+int faults_net_apply(const faults_net_spec_t *spec, faults_net_t **out, char *err, size_t errlen)
+{
     char dummy[1];
     if (!errlen) {
         err = dummy;
@@ -213,15 +221,14 @@ int faults_net_apply(const faults_net_spec_t *spec, faults_net_t **out, char *er
     }
     err[0] = '\0';
     *out = NULL;
-    if (!spec->netns || !spec->netns[0] || strlen(spec->netns) >= 64 ||
-        strchr(spec->netns, '/') || (spec->iface && strlen(spec->iface) >= 16)) {
+    if (!spec->netns || !spec->netns[0] || strlen(spec->netns) >= 64 || strchr(spec->netns, '/') ||
+        (spec->iface && strlen(spec->iface) >= 16)) {
         snprintf(err, errlen, "bad namespace or interface name");
         return -1;
     }
     if ((spec->kind == FAULTS_NET_LOSS && (spec->loss_percent < 1 || spec->loss_percent > 100)) ||
-        (spec->kind == FAULTS_NET_DELAY &&
-         (spec->delay_ms < 0 || spec->delay_ms > 600000 || spec->jitter_ms < 0 ||
-          spec->jitter_ms > 600000))) {
+        (spec->kind == FAULTS_NET_DELAY && (spec->delay_ms < 0 || spec->delay_ms > 600000 ||
+                                            spec->jitter_ms < 0 || spec->jitter_ms > 600000))) {
         snprintf(err, errlen, "loss must be 1..100 %%, delay and jitter 0..600000 ms");
         return -1;
     }
@@ -262,7 +269,8 @@ int faults_net_apply(const faults_net_spec_t *spec, faults_net_t **out, char *er
     return 0;
 }
 
-int faults_net_clear(faults_net_t *f) {
+int faults_net_clear(faults_net_t *f)
+{
     if (!f) return 0;
     faults_unlink(f);
     int rc = f->spec.kind == FAULTS_NET_DELAY ? faults_delay_clear(f) : faults_nft_clear(f);
@@ -270,11 +278,13 @@ int faults_net_clear(faults_net_t *f) {
     return rc;
 }
 
-void faults_clear_all(void) {
+void faults_clear_all(void)
+{
     while (faults_active) faults_net_clear(faults_active);
 }
 
-void faults_net_describe(const faults_net_t *f, char *buf, size_t len) {
+void faults_net_describe(const faults_net_t *f, char *buf, size_t len)
+{
     const char *where = f->iface[0] ? f->iface : "all links";
     if (f->spec.kind == FAULTS_NET_LOSS)
         snprintf(buf, len, "loss %d%% on %s/%s", f->spec.loss_percent, f->netns, where);

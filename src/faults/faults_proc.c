@@ -9,24 +9,35 @@
 
 #include "inferd/faults.h"
 
-int faults_proc_kill(pid_t pid) { return pid > 0 ? kill(pid, SIGKILL) : -1; }
-int faults_proc_stop(pid_t pid) { return pid > 0 ? kill(pid, SIGSTOP) : -1; }
-int faults_proc_cont(pid_t pid) { return pid > 0 ? kill(pid, SIGCONT) : -1; }
+int faults_proc_kill(pid_t pid)
+{
+    return pid > 0 ? kill(pid, SIGKILL) : -1;
+}
+int faults_proc_stop(pid_t pid)
+{
+    return pid > 0 ? kill(pid, SIGSTOP) : -1;
+}
+int faults_proc_cont(pid_t pid)
+{
+    return pid > 0 ? kill(pid, SIGCONT) : -1;
+}
 
 static volatile sig_atomic_t faults_slow_done;
 
-static void faults_slow_on_term(int sig) {
+static void faults_slow_on_term(int sig)
+{
     (void)sig;
     faults_slow_done = 1;
 }
 
-static void faults_slow_sleep(int ms) {
+static void faults_slow_sleep(int ms)
+{
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (!faults_slow_done && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (!faults_slow_done && nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-int faults_proc_slow_start(pid_t pid, int period_ms, pid_t *toggler) {
+int faults_proc_slow_start(pid_t pid, int period_ms, pid_t *toggler)
+{
     if (pid <= 0 || period_ms < 0) return -1;
     if (period_ms == 0) period_ms = FAULTS_SLOW_PERIOD_MS;
     pid_t parent = getpid();
@@ -58,7 +69,8 @@ int faults_proc_slow_start(pid_t pid, int period_ms, pid_t *toggler) {
     _exit(0);
 }
 
-int faults_proc_slow_end(pid_t toggler, pid_t pid) {
+int faults_proc_slow_end(pid_t toggler, pid_t pid)
+{
     int status, rc = 0;
     if (toggler > 0) {
         kill(toggler, SIGTERM);

@@ -15,14 +15,15 @@
 
 extern char **environ;
 
-static long faults_run_now_ms(void) {
+static long faults_run_now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-int faults_run(char *const argv[], const char *stdin_text, int timeout_ms, char *err,
-               size_t errlen) {
+int faults_run(char *const argv[], const char *stdin_text, int timeout_ms, char *err, size_t errlen)
+{
     int in[2], out[2];
     if (errlen) err[0] = '\0';
     if (pipe2(in, O_CLOEXEC) != 0) return -1;

@@ -33,25 +33,29 @@ typedef struct {
     uint64_t rng;
 } netdelay_t;
 
-static int64_t netdelay_now_ms(void) {
+static int64_t netdelay_now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t netdelay_rand(netdelay_t *d) { /* xorshift64: jitter needs no quality */
+static uint64_t netdelay_rand(netdelay_t *d)
+{ /* xorshift64: jitter needs no quality */
     d->rng ^= d->rng << 13;
     d->rng ^= d->rng >> 7;
     d->rng ^= d->rng << 17;
     return d->rng;
 }
 
-static void netdelay_accept(netdelay_t *d, uint32_t id) {
+static void netdelay_accept(netdelay_t *d, uint32_t id)
+{
     nfq_set_verdict(d->qh, id, NF_ACCEPT, 0, NULL);
 }
 
 static int netdelay_on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
-                              void *data) {
+                              void *data)
+{
     (void)qh;
     (void)msg;
     netdelay_t *d = data;
@@ -75,7 +79,8 @@ static int netdelay_on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, str
 
 /* Accepts every held packet due by now (all of them when flush); returns ms to the next due
  * packet, or -1 when none is held. */
-static int netdelay_release(netdelay_t *d, int flush) {
+static int netdelay_release(netdelay_t *d, int flush)
+{
     int64_t now = netdelay_now_ms();
     while (d->len > 0) {
         netdelay_held_t *h = &d->ring[d->head];
@@ -87,7 +92,8 @@ static int netdelay_release(netdelay_t *d, int flush) {
     return -1;
 }
 
-static void netdelay_usage(FILE *f) {
+static void netdelay_usage(FILE *f)
+{
     fprintf(f,
             "usage: inferd-netdelay --queue Q --delay-ms N [--jitter-ms J] [--max-held K]\n"
             "Holds every packet of NFQUEUE queue Q for N ms (+ uniform 0..J ms), in order, then\n"
@@ -99,7 +105,8 @@ static void netdelay_usage(FILE *f) {
             FAULTS_NETDELAY_MAX_HELD);
 }
 
-static int netdelay_parse_num(const char *s, long lo, long hi, long *out) {
+static int netdelay_parse_num(const char *s, long lo, long hi, long *out)
+{
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -108,7 +115,8 @@ static int netdelay_parse_num(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     long queue = -1, delay = -1, jitter = 0, max_held = FAULTS_NETDELAY_MAX_HELD;
     static const struct option opts[] = {{"queue", required_argument, 0, 'q'},
                                          {"delay-ms", required_argument, 0, 'd'},
@@ -177,8 +185,10 @@ int main(int argc, char **argv) {
         }
     }
     netdelay_release(&d, 1);
-    fprintf(stderr, "inferd-netdelay: exit, %" PRIu64 " packets delayed, %" PRIu64
-            " passed undelayed (queue full)\n", d.held_total, d.overflow_total);
+    fprintf(stderr,
+            "inferd-netdelay: exit, %" PRIu64 " packets delayed, %" PRIu64
+            " passed undelayed (queue full)\n",
+            d.held_total, d.overflow_total);
     nfq_destroy_queue(d.qh);
     nfq_close(h);
     free(d.ring);
