@@ -352,7 +352,7 @@ class Bed:
         out, _ = p.communicate(timeout=20)
         if p in self.faults:
             self.faults.remove(p)
-        assert "cleared" in out, out
+        assert "cleared" in out and p.returncode == 0, out
         return out
 
     # ---- talking to it --------------------------------------------------------------------
