@@ -44,6 +44,8 @@ struct gw_dns {
     gw_dns_config cfg;
     dns_lookup *lookup; /* in flight, or NULL */
     bool again;         /* refresh_now asked during a lookup */
+    uint64_t began_ms;  /* uv_now when the last lookup began */
+    bool begun;         /* one has begun */
     bool stopped;
     gw_dns_addr *last;
     size_t n_last;
@@ -51,6 +53,7 @@ struct gw_dns {
 };
 
 static void dns_lookup_begin(gw_dns *dns);
+static void dns_lookup_soon(gw_dns *dns);
 static void dns_ares_timer_arm(gw_dns *dns);
 
 static void handle_closed(uv_handle_t *h)
@@ -234,7 +237,7 @@ static void lookup_end(dns_lookup *lk)
     free(lk);
     if (!dns->stopped && dns->again) {
         dns->again = false;
-        dns_lookup_begin(dns);
+        dns_lookup_soon(dns);
     }
 }
 
@@ -290,10 +293,6 @@ static void srv_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 
 static void dns_lookup_begin(gw_dns *dns)
 {
-    if (dns->lookup) {
-        dns->again = true;
-        return;
-    }
     dns_lookup *lk = calloc(1, sizeof *lk);
     if (!lk) {
         if (dns->cfg.on_error)
@@ -302,6 +301,8 @@ static void dns_lookup_begin(gw_dns *dns)
     }
     lk->dns = dns;
     dns->lookup = lk;
+    dns->began_ms = uv_now(dns->loop);
+    dns->begun = true;
     lk->pending = 1; /* held until the queries are issued: they may answer at once */
     if (dns->cfg.srv) {
         lk->pending++;
@@ -320,6 +321,24 @@ static void refresh_cb(uv_timer_t *t)
     gw_dns *dns = t->data;
     if (!dns->lookup) /* one at a time; a slow one just delays the next */
         dns_lookup_begin(dns);
+}
+
+/* A lookup now if the gap since the last one allows, else when it does (the refresh timer is
+ * moved earlier; it keeps its interval afterwards). */
+static void dns_lookup_soon(gw_dns *dns)
+{
+    if (dns->lookup) {
+        dns->again = true;
+        return;
+    }
+    uint64_t now = uv_now(dns->loop), due = dns->began_ms + dns->cfg.min_gap_ms;
+    if (!dns->begun || now >= due) {
+        dns_lookup_begin(dns);
+        return;
+    }
+    uint64_t next = due - now;
+    if (uv_timer_get_due_in(&dns->refresh_timer) > next)
+        uv_timer_start(&dns->refresh_timer, refresh_cb, next, dns->cfg.interval_ms);
 }
 
 /* ---- lifecycle ---- */
@@ -355,6 +374,8 @@ int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *
         dns->cfg.interval_ms = 5000;
     if (!dns->cfg.timeout_ms)
         dns->cfg.timeout_ms = 1000;
+    if (!dns->cfg.min_gap_ms)
+        dns->cfg.min_gap_ms = 250;
 
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
@@ -392,7 +413,7 @@ int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *
 void gw_dns_refresh_now(gw_dns *dns)
 {
     if (!dns->stopped)
-        dns_lookup_begin(dns);
+        dns_lookup_soon(dns);
 }
 
 void gw_dns_stop(gw_dns *dns)

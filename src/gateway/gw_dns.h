@@ -36,6 +36,9 @@ typedef struct gw_dns_config {
     bool srv;             /* look up SRV records for name */
     uint64_t interval_ms; /* between lookups; default (0) 5000 */
     uint64_t timeout_ms;  /* per try; default (0) 1000; two tries */
+    uint64_t min_gap_ms;  /* between the starts of two lookups, default (0) 250: a storm of
+                             gw_dns_refresh_now (one per failed connection) costs at most
+                             one lookup per gap */
     const char *server;   /* "IP" or "IP:PORT" (IPv6: "[IP]:PORT"), NULL = the system's */
     gw_dns_change_cb on_change;
     gw_dns_error_cb on_error; /* may be NULL */
@@ -47,7 +50,8 @@ typedef struct gw_dns gw_dns;
 /* Starts resolving at once on loop. 0 and *out, or -1 with err filled. */
 int gw_dns_start(uv_loop_t *loop, const gw_dns_config *cfg, gw_dns **out, char *err,
                  size_t err_len);
-/* Looks the name up now (or right after the lookup in flight ends). */
+/* Looks the name up now, or as soon as min_gap_ms has passed since the last lookup began
+ * and the one in flight (if any) has ended. Calls while one is already due add nothing. */
 void gw_dns_refresh_now(gw_dns *dns);
 /* Stops: no callback runs after this returns. The handles close on the next loop turns and the
  * memory is freed then: keep running the loop until it has no handles left. */

@@ -2,6 +2,7 @@
  * gateway's upstream client on a private loop, and DNS membership changes. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct gw_health {
     uv_loop_t loop;
     uv_timer_t tick;
     uv_async_t stop;
+    uv_async_t refresh; /* gw_health_dns_refresh from other threads */
+    _Atomic int stopping;
     gw_pool *pool;
     gw_dns *dns;
     gw_check checks[GW_MAX_NODES];
@@ -149,10 +152,22 @@ static void on_dns_error(void *ctx, const char *message)
     log_warn_limited("gateway: resolving %s: %s", h->o.dns_name, message);
 }
 
+static void on_refresh(uv_async_t *a)
+{
+    gw_health *h = a->data;
+    if (h->dns) gw_dns_refresh_now(h->dns);
+}
+
+void gw_health_dns_refresh(gw_health *h)
+{
+    if (h && h->o.dns_name && !atomic_load(&h->stopping)) uv_async_send(&h->refresh);
+}
+
 static void on_stop(uv_async_t *a)
 {
     gw_health *h = a->data;
     uv_close((uv_handle_t *)&h->stop, NULL);
+    uv_close((uv_handle_t *)&h->refresh, NULL);
     uv_close((uv_handle_t *)&h->tick, NULL);
     for (int i = 0; i < GW_MAX_NODES; i++) {
         gw_upstream_cancel(h->checks[i].c);
@@ -188,7 +203,9 @@ int gw_health_start(gw_nodes *nodes, const gw_health_options *o, gw_health **out
     h->pool = gw_pool_new(&h->loop, &lim);
     uv_timer_init(&h->loop, &h->tick);
     uv_async_init(&h->loop, &h->stop, on_stop);
-    h->tick.data = h->stop.data = h;
+    uv_async_init(&h->loop, &h->refresh, on_refresh);
+    atomic_init(&h->stopping, 0);
+    h->tick.data = h->stop.data = h->refresh.data = h;
     if (o->dns_name) {
         gw_dns_config dc = {.name = o->dns_name,
                             .port = o->dns_port,
@@ -211,6 +228,7 @@ int gw_health_start(gw_nodes *nodes, const gw_health_options *o, gw_health **out
 fail:
     uv_close((uv_handle_t *)&h->tick, NULL);
     uv_close((uv_handle_t *)&h->stop, NULL);
+    uv_close((uv_handle_t *)&h->refresh, NULL);
     if (h->pool) gw_pool_free(h->pool);
     uv_run(&h->loop, UV_RUN_DEFAULT);
     uv_loop_close(&h->loop);
@@ -221,6 +239,7 @@ fail:
 void gw_health_stop(gw_health *h)
 {
     if (!h) return;
+    atomic_store(&h->stopping, 1); /* no uv_async_send on refresh once it may be closed */
     uv_async_send(&h->stop);
     pthread_join(h->thread, NULL);
     gw_pool_free(h->pool);

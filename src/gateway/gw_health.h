@@ -32,6 +32,9 @@ typedef struct gw_health gw_health;
 /* Starts the thread (the first checks go out at once). 0, or -1 with err. */
 int gw_health_start(gw_nodes *nodes, const gw_health_options *o, gw_health **out, char *err,
                     size_t err_len);
+/* From any thread: asks for a DNS lookup now (after a connection failure: a node may be
+ * gone); the resolver paces them (gw_dns min_gap_ms). No-op without --node-dns. */
+void gw_health_dns_refresh(gw_health *h);
 /* Stops the thread, waits for it and frees h. NULL is fine. */
 void gw_health_stop(gw_health *h);
 

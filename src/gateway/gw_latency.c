@@ -35,7 +35,7 @@ static void decay(gw_latency *l, uint64_t now_ms)
     if (now_ms <= l->decayed_at_ms)
         return;
     uint64_t elapsed = now_ms - l->decayed_at_ms;
-    if (elapsed * 16 < l->half_life_ms)
+    if (elapsed < l->half_life_ms / 16)
         return;
     float f = (float)exp2(-(double)elapsed / (double)l->half_life_ms);
     float total = 0;

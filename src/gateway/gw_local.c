@@ -1,5 +1,6 @@
 /* The routes the gateway answers itself: its own liveness and readiness (ready = some node
  * is ready) and GET /gateway/nodes (the node table as JSON). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw_proxy.h"
@@ -12,12 +13,19 @@ int gw_local_route(gw_proxy *p, http_exchange *ex)
     int get = m == HTTP_KIND_GET || m == HTTP_KIND_HEAD;
     int64_t now = clock_now_ns() / 1000000;
     if (strcmp(path, "/v2/health/live") == 0 && get) {
-        http_ex_respond(ex, 200, "application/json", NULL, 0, "");
+        char *body = strdup("{\"live\": true}");
+        http_ex_respond(ex, 200, "application/json", body, body ? strlen(body) : 0, "");
         return 1;
     }
     if (strcmp(path, "/v2/health/ready") == 0 && get) {
-        int ready = gw_nodes_any_ready(p->nodes, now) && !atomic_load(&p->stopping);
-        http_ex_respond(ex, ready ? 200 : 503, "application/json", NULL, 0, "");
+        if (atomic_load(&p->stopping)) {
+            http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: the gateway is stopping");
+        } else if (!gw_nodes_any_ready(p->nodes, now)) {
+            http_ex_error(ex, 503, "Retry-After: 1\r\n", "not ready: no node is ready");
+        } else {
+            char *body = strdup("{\"ready\": true}");
+            http_ex_respond(ex, 200, "application/json", body, body ? strlen(body) : 0, "");
+        }
         return 1;
     }
     if (strcmp(path, "/gateway/nodes") == 0) {

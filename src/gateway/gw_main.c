@@ -47,6 +47,12 @@ static int install_signals(void)
     return 0;
 }
 
+/* A node refused a connection: with --node-dns, look the name up again soon. */
+static void on_connect_failed(void *health)
+{
+    gw_health_dns_refresh(health);
+}
+
 int main(int argc, char **argv)
 {
     log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd-gateway");
@@ -93,6 +99,8 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    proxy.connect_failed = on_connect_failed;
+    proxy.connect_failed_arg = health;
     o.http.hooks = gw_proxy_hooks(&proxy);
     http_server *srv = NULL;
     if (http_server_start(&o.http, gw_proxy_handle, &proxy, &srv, err, sizeof err) != 0) {
@@ -111,8 +119,8 @@ int main(int argc, char **argv)
     }
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
-    atomic_store(&proxy.stopping, 1); /* readiness false, idle upstream connections close */
     http_server_stop_accepting(srv);
+    gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
     http_server_shutdown(srv, o.drain_timeout_ms);
     gw_health_stop(health);
     gw_proxy_destroy(&proxy);

@@ -3,6 +3,7 @@
  * rebuilt when membership changes. Called with the table's lock held. */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gw_nodes_internal.h"
 #include "inferd/log.h"
@@ -52,9 +53,24 @@ static bool ring_accept(void *ctx, size_t index)
     return slot_ok(pc, (int)gw_ring_member_id(pc->t->ring, index));
 }
 
+/* Does some present node list model (or not told us its models yet)? */
+static int model_somewhere(gw_nodes *t, const char *model)
+{
+    for (int i = 0; i < t->n_slots; i++) {
+        gw_node *nd = &t->slot[i];
+        if (!nd->present) continue;
+        if (!nd->models_known) return 1;
+        for (int k = 0; k < nd->n_models; k++)
+            if (strcmp(nd->models[k], model) == 0) return 1;
+    }
+    return 0;
+}
+
 int gw_route_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint64_t u,
                   const gw_node_set *tried, int64_t now_ms)
 {
+    /* a model no node serves: any node answers it (404, as a node would) */
+    if (model && model[0] && !model_somewhere(t, model)) model = NULL;
     pick_ctx pc = {t, model, tried, now_ms};
     if (keyed && t->ring) {
         size_t n = gw_ring_members(t->ring);

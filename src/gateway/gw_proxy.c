@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gw_proxy.h"
 #include "inferd/clock.h"
@@ -233,9 +234,10 @@ static void on_req_timer(uv_timer_t *t)
         int free_slot = r->att[0].c ? 1 : 0;
         if (active_attempts(r) == 1 && gw_nodes_hedge_acquire(r->p->nodes))
             start_attempt(r, free_slot);
-        return;
+    } else {
+        start_attempt(r, 0);
     }
-    start_attempt(r, 0);
+    req_maybe_free(r); /* start_attempt may have answered (no node left) */
 }
 
 static void arm_hedge(gw_req *r, int64_t p95_ms)
@@ -268,6 +270,8 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         return;
     }
     gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000, now / 1000000);
+    if (res->err == GW_UP_CONNECT && r->p->connect_failed)
+        r->p->connect_failed(r->p->connect_failed_arg);
     if (!r->ex) {
         gw_upstream_result_free(res);
         req_maybe_free(r);
@@ -356,7 +360,10 @@ static gw_pool *loop_pool(gw_proxy *p, http_exchange *ex)
 {
     int i = http_ex_loop_index(ex);
     if (i < 0 || i >= p->n_loops) return NULL;
-    if (!p->pools[i]) p->pools[i] = gw_pool_new((uv_loop_t *)http_ex_loop(ex), &p->limits);
+    if (!p->pools[i]) {
+        p->pools[i] = gw_pool_new((uv_loop_t *)http_ex_loop(ex), &p->limits);
+        if (p->pools[i] && p->loop_closed[i]) gw_pool_close_idle(p->pools[i]); /* stopping */
+    }
     return p->pools[i];
 }
 
@@ -411,12 +418,28 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
 }
 
 /* ---- set-up -------------------------------------------------------------------------- */
+/* Once stopping is set, each loop closes its idle upstream connections (and pools no more)
+ * the next time round, and says so. */
 static int before_wait(void *arg, int loop)
 {
     gw_proxy *p = arg;
-    if (loop >= 0 && loop < p->n_loops && p->pools[loop] && atomic_load(&p->stopping))
-        gw_pool_close_idle(p->pools[loop]);
+    if (loop < 0 || loop >= p->n_loops || !atomic_load(&p->stopping) || p->loop_closed[loop])
+        return 0;
+    if (p->pools[loop]) gw_pool_close_idle(p->pools[loop]);
+    p->loop_closed[loop] = 1;
+    atomic_fetch_add(&p->loops_closed, 1);
     return 0;
+}
+
+void gw_proxy_stop(gw_proxy *p, int64_t timeout_ms)
+{
+    atomic_store(&p->stopping, 1);
+    int64_t until = clock_now_ns() + timeout_ms * 1000000;
+    /* the loops notice on their next turn (http_server_stop_accepting wakes them) */
+    while (atomic_load(&p->loops_closed) < p->n_loops && clock_now_ns() < until) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 http_loop_hooks gw_proxy_hooks(gw_proxy *p)
@@ -434,14 +457,18 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     p->backoff_base_ms = 5;
     p->n_loops = n_loops;
     p->pools = calloc((size_t)n_loops, sizeof *p->pools);
+    p->loop_closed = calloc((size_t)n_loops, sizeof *p->loop_closed);
     atomic_init(&p->stopping, 0);
+    atomic_init(&p->loops_closed, 0);
     atomic_init(&p->seed, (uint64_t)clock_now_ns());
-    return p->pools ? 0 : -1;
+    return p->pools && p->loop_closed ? 0 : -1;
 }
 
 void gw_proxy_destroy(gw_proxy *p)
 {
     for (int i = 0; i < p->n_loops; i++) gw_pool_free(p->pools[i]);
     free(p->pools);
+    free(p->loop_closed);
     p->pools = NULL;
+    p->loop_closed = NULL;
 }

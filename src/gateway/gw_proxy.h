@@ -22,12 +22,21 @@ typedef struct gw_proxy {
     int64_t backoff_base_ms;      /* jittered backoff before retry k: [0, base * 2^k) (default 5) */
     int n_loops;
     gw_pool **pools;              /* [n_loops], each made on its loop */
+    int *loop_closed;             /* [n_loops], each its loop's: its pool is closed */
     _Atomic int stopping;         /* set before the server shuts down: pools close */
+    _Atomic int loops_closed;     /* loops whose pool is closed */
     _Atomic uint64_t seed;        /* for jitter and keyless picks */
+    void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
+                                          (main: ask the resolver for a fresh lookup) */
+    void *connect_failed_arg;
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
 int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops);
+/* Shutdown, between http_server_stop_accepting and http_server_shutdown: readiness turns
+ * false and every loop closes its idle upstream connections (waits up to timeout_ms for the
+ * loops to do it; later answers close their connections instead of pooling them). */
+void gw_proxy_stop(gw_proxy *p, int64_t timeout_ms);
 /* After http_server_shutdown: frees the pools. */
 void gw_proxy_destroy(gw_proxy *p);
 /* The http_handler (ctx = the gw_proxy). */

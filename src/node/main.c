@@ -40,6 +40,7 @@ typedef struct node_options {
     log_level level;
     log_format format;
     int64_t drain_timeout_ms;
+    int64_t drain_delay_ms;
     int64_t max_timeout_ms;
     uint64_t arena_mb;
     uint32_t batch_slots;
@@ -89,6 +90,9 @@ static void usage(FILE *f)
         "  --max-pipeline N        requests in flight per connection (default 64)\n"
         "  --drain-timeout-ms N    on SIGTERM or an unload, wait this long for in-flight requests\n"
         "                          (default 10000)\n"
+        "  --drain-delay-ms N      on SIGTERM, first answer /v2/health/ready 503 and keep serving\n"
+        "                          this long (so load balancers stop sending), then stop\n"
+        "                          accepting and drain (default 2000; 0 = stop at once)\n"
         "  --arena-mb N            tensor arena MiB, divided over the models without their own\n"
         "                           arena_mb (at least 16 each; default 256)\n"
         "  --batch-slots N         batches in flight per model (1024)\n"
@@ -143,7 +147,8 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_GRPC_PORT,
         O_GRPC_MSG,
         O_GRPC_STREAMS,
-        O_GRPC_KEEPALIVE
+        O_GRPC_KEEPALIVE,
+        O_DRAIN_DELAY
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -168,6 +173,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"max-inflight-bytes", required_argument, 0, O_INFLIGHT},
         {"max-timeout-ms", required_argument, 0, O_MAXTIMEOUT},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
+        {"drain-delay-ms", required_argument, 0, O_DRAIN_DELAY},
         {"arena-mb", required_argument, 0, O_ARENA},
         {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
@@ -273,6 +279,10 @@ static int parse_args(int argc, char **argv, node_options *o)
         case O_DRAIN:
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
             else o->drain_timeout_ms = v;
+            break;
+        case O_DRAIN_DELAY:
+            if (parse_i64(optarg, 0, 3600000, &v)) bad = "--drain-delay-ms";
+            else o->drain_delay_ms = v;
             break;
         case O_ARENA:
             if (parse_i64(optarg, 1, 1 << 20, &v)) bad = "--arena-mb";
@@ -469,6 +479,7 @@ int main(int argc, char **argv)
     o.level = LOG_INFO;
     o.format = LOG_FORMAT_TEXT;
     o.drain_timeout_ms = 10000;
+    o.drain_delay_ms = 2000;
     o.max_timeout_ms = 600000;
     o.arena_mb = 256;
     o.live_stale_ms = 5000;
@@ -569,6 +580,19 @@ int main(int argc, char **argv)
     for (;;) {
         struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
         if (poll(&pfd, 1, 250) > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
+    }
+    if (o.drain_delay_ms > 0) {
+        /* not ready first: load balancers and gateways stop sending while we still serve */
+        atomic_store(&rctx.draining, 1);
+        log_info("shutdown: signal %d, not ready; serving for %lld ms before stopping intake",
+                 (int)sig, (long long)o.drain_delay_ms);
+        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+        int64_t left = o.drain_delay_ms;
+        while (left > 0) { /* a second signal exits at once (on_signal) */
+            int step = left > 250 ? 250 : (int)left;
+            if (poll(&pfd, 1, step) < 0 && errno != EINTR) break;
+            left -= step;
+        }
     }
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);

@@ -6,6 +6,8 @@
 #ifndef NODE_ROUTES_H
 #define NODE_ROUTES_H
 
+#include <stdatomic.h>
+
 #include "client_shm.h"
 #include "inferd/http_server.h"
 #include "inferd/repository.h"
@@ -20,6 +22,7 @@ typedef struct routes_ctx {
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
     client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
+    _Atomic int draining;    /* set on SIGTERM: ready answers 503 while requests still flow */
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);

@@ -19,6 +19,10 @@ int routes_is_live(routes_ctx *ctx, char *why, size_t why_len)
 
 int routes_is_ready(routes_ctx *ctx, char *why, size_t why_len)
 {
+    if (atomic_load(&ctx->draining)) {
+        snprintf(why, why_len, "not ready: draining (shutting down)");
+        return 0;
+    }
     repo_model *ms[REPO_MAX_MODELS];
     int n = repository_list(ctx->repo, ms, REPO_MAX_MODELS);
     int ready = 1;

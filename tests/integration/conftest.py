@@ -81,6 +81,8 @@ class Node:
                    "--model-repository", self.repo] + self.args
             if "--grpc-port" not in self.args:  # never the fixed default 8001: tests run at once
                 cmd += ["--grpc-port", "0"]
+            if "--drain-delay-ms" not in self.args:  # tests stop nodes at once unless they ask
+                cmd += ["--drain-delay-ms", "0"]
             self.log = open(self.log_path, "ab")
             self.log.write(("=== %s\n" % " ".join(cmd)).encode())
             self.log.flush()

@@ -1,0 +1,112 @@
+# inferd-gateway --node-dns: the nodes are what a DNS name resolves to (dnsmasq on a free
+# loopback port answering from a hosts file), re-resolved while running: scaling out and in
+# by changing the file moves the traffic, as a Kubernetes headless Service does.
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from gwharness import FakeNode, Gateway
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_on(hosts):
+    """A TCP port free on every one of hosts a moment ago."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind((hosts[0], 0))
+            port = s.getsockname()[1]
+        try:
+            for h in hosts[1:]:
+                with socket.socket() as s:
+                    s.bind((h, port))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no common free port")
+
+
+@pytest.fixture
+def dns(tmp_path):
+    if not os.path.exists(DNSMASQ):
+        pytest.fail("dnsmasq missing (Debian dnsmasq-base, scripts/install-deps)")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("")
+    port = free_udp_port()
+    proc = subprocess.Popen([DNSMASQ, "--no-daemon", "--port", str(port), "--listen-address",
+                             "127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                             "--addn-hosts=%s" % hosts, "--pid-file", "--user=root",
+                             "--cache-size=0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # wait (bounded) until dnsmasq answers: a SIGHUP before it set its handler would kill it
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x05nodes\x04test\x00\x00\x01\x00\x01")
+    deadline = time.monotonic() + 10
+    up = False
+    while not up and time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            s.sendto(query, ("127.0.0.1", port))
+            try:
+                up = s.recv(512)[:2] == b"\x12\x34"
+            except OSError:
+                pass
+    assert up, "dnsmasq did not come up"
+
+    class Dns:
+        server = "127.0.0.1:%d" % port
+
+        def set(self, lines):
+            tmp = tmp_path / "hosts.tmp"
+            tmp.write_text("".join("%s\n" % l for l in lines))
+            os.rename(tmp, hosts)  # never half a file
+            proc.send_signal(signal.SIGHUP)
+
+    yield Dns()
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def test_nodes_follow_the_dns_name(dns, tmp_path):
+    ips = ["127.0.0.2", "127.0.0.3"]
+    port = free_port_on(ips)
+    a = FakeNode(host=ips[0], port=port, body=b'{"from": "a"}').start()
+    b = FakeNode(host=ips[1], port=port, body=b'{"from": "b"}').start()
+    gw = None
+    try:
+        dns.set(["%s nodes.test" % ips[0]])
+        gw = Gateway([], str(tmp_path / "gw.log"),
+                     ["--node-dns", "nodes.test:%d" % port, "--dns-server", dns.server,
+                      "--dns-interval-ms", "200"]).start()
+        for i in range(10):
+            assert gw.request("POST", "/process", body=b"x%d" % i)[2] == b'{"from": "a"}'
+        # scale out: both serve
+        dns.set(["%s nodes.test" % ips[0], "%s nodes.test" % ips[1]])
+        gw.wait_nodes(lambda ns: sum(x["present"] and x["ready"] for x in ns) == 2)
+        answers = {gw.request("POST", "/process", body=b"y%d" % i)[2] for i in range(40)}
+        assert answers == {b'{"from": "a"}', b'{"from": "b"}'}
+        # scale in: a leaves the name, its traffic moves to b
+        dns.set(["%s nodes.test" % ips[1]])
+        gone = "%s:%d" % (ips[0], port)
+        gw.wait_nodes(lambda ns: any(x["address"] == gone and not x["present"] for x in ns))
+        routed = len(a.routed())
+        for i in range(20):
+            assert gw.request("POST", "/process", body=b"z%d" % i)[2] == b'{"from": "b"}'
+        assert len(a.routed()) == routed
+    finally:
+        if gw:
+            gw.stop()
+        a.stop()
+        b.stop()

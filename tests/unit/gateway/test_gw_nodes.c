@@ -1,0 +1,225 @@
+/* gw_nodes: the node table and its routing glue: membership changes keep a node's slot,
+ * keyed picks stick to a node and skip tried ones, only nodes serving the model are
+ * candidates, a failed check or 5 passive failures take a node out (never more than half),
+ * in-flight load is counted and bounded, and the JSON shows it all. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "gw_nodes.h"
+
+#define NOW 1000000
+
+static gw_node_spec spec(int port, uint32_t weight)
+{
+    gw_node_spec s;
+    memset(&s, 0, sizeof s);
+    struct sockaddr_in *a = (struct sockaddr_in *)&s.addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(s.name, sizeof s.name, "127.0.0.1:%d", port);
+    s.weight = weight;
+    return s;
+}
+
+static gw_nodes *table(int n)
+{
+    gw_nodes_options o;
+    gw_nodes_options_default(&o);
+    gw_nodes *t = gw_nodes_new(&o);
+    assert_non_null(t);
+    gw_node_spec s[8];
+    for (int i = 0; i < n; i++) s[i] = spec(9000 + i, 1);
+    assert_int_equal(gw_nodes_set(t, s, n, NOW), 0);
+    return t;
+}
+
+static int pick(gw_nodes *t, const char *model, uint64_t key, const gw_node_set *tried)
+{
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    gw_pick p;
+    if (gw_nodes_pick(t, model, 1, key, 0, tried ? tried : &none, NOW, &p) != 0) return -1;
+    gw_nodes_done(t, p.node, model, GW_OUT_OK, 100, NOW);
+    return p.node;
+}
+
+static void test_keyed_picks_stick_and_skip_tried(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    int seen[3] = {0};
+    for (uint64_t k = 1; k <= 300; k++) {
+        int a = pick(t, "m", k * 0x9e3779b97f4a7c15ULL, NULL);
+        assert_in_range(a, 0, 2);
+        assert_int_equal(pick(t, "m", k * 0x9e3779b97f4a7c15ULL, NULL), a); /* sticks */
+        seen[a]++;
+        gw_node_set tried;
+        memset(&tried, 0, sizeof tried);
+        gw_node_set_add(&tried, a);
+        int b = pick(t, "m", k * 0x9e3779b97f4a7c15ULL, &tried);
+        assert_true(b >= 0 && b != a);
+        gw_node_set_add(&tried, b);
+        int c = pick(t, "m", k * 0x9e3779b97f4a7c15ULL, &tried);
+        assert_true(c >= 0 && c != a && c != b);
+        gw_node_set_add(&tried, c);
+        assert_int_equal(pick(t, "m", k * 0x9e3779b97f4a7c15ULL, &tried), -1);
+    }
+    for (int i = 0; i < 3; i++) assert_true(seen[i] > 50); /* spread over all three */
+    gw_nodes_free(t);
+}
+
+static void test_membership_keeps_slots(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(2);
+    gw_node_spec s[2] = {spec(9001, 1), spec(9005, 2)}; /* 9000 leaves, 9005 joins */
+    assert_int_equal(gw_nodes_set(t, s, 2, NOW), 0);
+    int slots[8];
+    struct sockaddr_storage addrs[8];
+    int n = gw_nodes_targets(t, slots, addrs, 8);
+    assert_int_equal(n, 2);
+    assert_int_equal(slots[0], 1); /* 9001 kept its slot */
+    assert_int_equal(slots[1], 2);
+    for (uint64_t k = 0; k < 100; k++) assert_int_not_equal(pick(t, "m", k * 7919, NULL), 0);
+    gw_nodes_free(t);
+}
+
+static void test_model_candidates(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(2);
+    const char *a[] = {"identity"}, *b[] = {"reverse", "identity"};
+    gw_nodes_set_models(t, 0, a, 1);
+    gw_nodes_set_models(t, 1, b, 2);
+    for (uint64_t k = 0; k < 50; k++) assert_int_equal(pick(t, "reverse", k * 104729, NULL), 1);
+    int seen[2] = {0};
+    for (uint64_t k = 0; k < 100; k++) seen[pick(t, "identity", k * 0x9e3779b97f4a7c15ULL, NULL)]++;
+    assert_true(seen[0] > 0 && seen[1] > 0);
+    /* a model nobody lists goes anywhere (the node answers 404) */
+    assert_true(pick(t, "nosuch", 5, NULL) >= 0);
+    gw_nodes_free(t);
+}
+
+static void test_checks_and_ejection(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(2);
+    assert_int_equal(gw_nodes_any_ready(t, NOW), 0); /* not checked yet */
+    gw_nodes_check_result(t, 0, 1, NOW);
+    gw_nodes_check_result(t, 1, 1, NOW);
+    assert_int_equal(gw_nodes_any_ready(t, NOW), 1);
+    /* a node that says it is not ready (draining) takes nothing from the next pick on */
+    gw_nodes_check_result(t, 0, 0, NOW);
+    for (uint64_t k = 0; k < 50; k++) assert_int_equal(pick(t, "m", k * 104729, NULL), 1);
+    gw_nodes_check_result(t, 0, 1, NOW);
+    /* 5 passive failures in a row eject node 1 */
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    for (int i = 0; i < 5; i++) {
+        gw_pick p;
+        gw_node_set only0;
+        memset(&only0, 0, sizeof only0);
+        gw_node_set_add(&only0, 0);
+        assert_int_equal(gw_nodes_pick(t, "m", 1, 1, 0, &only0, NOW, &p), 0);
+        assert_int_equal(p.node, 1);
+        gw_nodes_done(t, 1, "m", GW_OUT_FAIL, 0, NOW);
+    }
+    for (uint64_t k = 0; k < 50; k++) assert_int_equal(pick(t, "m", k * 104729, NULL), 0);
+    size_t len;
+    char *json = gw_nodes_json(t, NOW, &len);
+    assert_non_null(json);
+    assert_true(strstr(json, "\"breaker\": \"open\"") != NULL);
+    assert_true(strstr(json, "\"ejections\": 1") != NULL);
+    assert_true(strstr(json, "\"failures\": 5") != NULL);
+    assert_true(strstr(json, "\"address\": \"127.0.0.1:9001\"") != NULL);
+    free(json);
+    /* node 0 cannot be ejected too: that would be more than half */
+    for (int i = 0; i < 10; i++) {
+        gw_pick p;
+        assert_int_equal(gw_nodes_pick(t, "m", 1, 1, 0, &none, NOW, &p), 0);
+        assert_int_equal(p.node, 0);
+        gw_nodes_done(t, 0, "m", GW_OUT_FAIL, 0, NOW);
+    }
+    assert_int_equal(pick(t, "m", 3, NULL), 0);
+    /* after the ejection time, one trial request goes to node 1 (half-open) */
+    gw_pick p;
+    gw_node_set only0;
+    memset(&only0, 0, sizeof only0);
+    gw_node_set_add(&only0, 0);
+    assert_int_equal(gw_nodes_pick(t, "m", 1, 1, 0, &only0, NOW + 30001, &p), 0);
+    assert_int_equal(p.node, 1);
+    assert_int_equal(gw_nodes_pick(t, "m", 1, 1, 0, &only0, NOW + 30001, &p), -1);
+    gw_nodes_done(t, 1, "m", GW_OUT_OK, 100, NOW + 30001);
+    gw_nodes_free(t);
+}
+
+static void test_in_flight_and_bounded_load(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    int count[3] = {0}, held[64];
+    /* one hot key, 30 requests in flight: bounded load spreads them */
+    for (int i = 0; i < 30; i++) {
+        gw_pick p;
+        assert_int_equal(gw_nodes_pick(t, "m", 1, 42, 0, &none, NOW, &p), 0);
+        held[i] = p.node;
+        count[p.node]++;
+    }
+    for (int i = 0; i < 3; i++) assert_true(count[i] <= 13); /* ceil(1.25 * 30 / 3) + 1 */
+    size_t len;
+    char *json = gw_nodes_json(t, NOW, &len);
+    assert_true(strstr(json, "\"in_flight\": 0") == NULL);
+    free(json);
+    for (int i = 0; i < 30; i++) gw_nodes_done(t, held[i], "m", GW_OUT_OK, 1000, NOW);
+    json = gw_nodes_json(t, NOW, &len);
+    assert_true(strstr(json, "\"in_flight\": 1") == NULL);
+    free(json);
+    gw_nodes_free(t);
+}
+
+static void test_keyless_by_weight(void **state)
+{
+    (void)state;
+    gw_nodes_options o;
+    gw_nodes_options_default(&o);
+    gw_nodes *t = gw_nodes_new(&o);
+    gw_node_spec s[2] = {spec(9000, 1), spec(9001, 3)};
+    gw_nodes_set(t, s, 2, NOW);
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    int count[2] = {0};
+    uint64_t u = 1;
+    for (int i = 0; i < 4000; i++) {
+        gw_pick p;
+        u = u * 6364136223846793005ULL + 1442695040888963407ULL;
+        assert_int_equal(gw_nodes_pick(t, NULL, 0, 0, u, &none, NOW, &p), 0);
+        gw_nodes_done(t, p.node, NULL, GW_OUT_OK, 10, NOW);
+        count[p.node]++;
+    }
+    assert_in_range(count[1], 2700, 3300); /* 3/4 of 4000 */
+    gw_nodes_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keyed_picks_stick_and_skip_tried),
+        cmocka_unit_test(test_membership_keeps_slots),
+        cmocka_unit_test(test_model_candidates),
+        cmocka_unit_test(test_checks_and_ejection),
+        cmocka_unit_test(test_in_flight_and_bounded_load),
+        cmocka_unit_test(test_keyless_by_weight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
