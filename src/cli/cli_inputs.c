@@ -222,3 +222,26 @@ fail:
     }
     return -1;
 }
+
+int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim,
+                   cli_body *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    const char *specs[CLI_MAX_ARGS];
+    size_t n = 0;
+    for (int i = 0; i < a->nopt; i++)
+        if (strcmp(a->opt[i].name, "input") == 0)
+            specs[n++] = a->opt[i].value;
+    inferd_tensor inputs[CLI_MAX_INPUTS];
+    if ((n || synth_var_dim <= 0
+             ? cli_inputs_load(m, specs, n, inputs, err, err_len)
+             : cli_inputs_synthesize(m, cli_args_has(a, "random"), synth_var_dim, inputs, err,
+                                     err_len)) != 0)
+        return CLI_EXIT_USAGE;
+    int rc = inferd_infer_request_encode(inputs, m->n_inputs, 1, &out->data, &out->len,
+                                         &out->json_len, err, err_len);
+    for (size_t k = 0; k < m->n_inputs; k++)
+        free(inputs[k].data);
+    snprintf(out->path, sizeof out->path, "/v2/models/%s/infer", m->name);
+    return rc == 0 ? 0 : CLI_EXIT_FAIL;
+}

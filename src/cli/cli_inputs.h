@@ -3,6 +3,7 @@
 #ifndef INFERD_CLI_INPUTS_H
 #define INFERD_CLI_INPUTS_H
 
+#include "cli.h"
 #include "inferd/client.h"
 
 #define CLI_MAX_INPUTS 32
@@ -30,5 +31,18 @@ int cli_inputs_load(const cli_model_meta *m, const char *const *specs, size_t n_
  * each data) or -1 with a message in err. */
 int cli_inputs_synthesize(const cli_model_meta *m, int random, int64_t var_dim,
                           inferd_tensor *inputs, char *err, size_t err_len);
+
+/* An infer request for m, as inferctl sends it (binary tensors in and out). */
+typedef struct cli_body {
+    char *data; /* malloc'd; free it */
+    size_t len, json_len;
+    char path[300]; /* /v2/models/{m}/infer */
+} cli_body;
+
+/* Builds the body from a's --input options, or, when there are none and synth_var_dim > 0,
+ * from synthesized inputs (cli_inputs_synthesize; random with a's --random). Returns 0,
+ * CLI_EXIT_USAGE (a bad or missing input) or CLI_EXIT_FAIL, with a message in err. */
+int cli_infer_body(const cli_args *a, const cli_model_meta *m, int64_t synth_var_dim,
+                   cli_body *out, char *err, size_t err_len);
 
 #endif

@@ -80,11 +80,6 @@ int cmd_infer(int argc, char **argv)
         fprintf(stderr, "inferctl infer: give exactly one MODEL (see inferctl infer --help)\n");
         return CLI_EXIT_USAGE;
     }
-    const char *specs_in[CLI_MAX_ARGS];
-    size_t n_in = 0;
-    for (int i = 0; i < a.nopt; i++)
-        if (strcmp(a.opt[i].name, "input") == 0)
-            specs_in[n_in++] = a.opt[i].value;
     const char *dir = cli_args_value(&a, "output-dir");
     if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "inferctl infer: cannot create %s: %s\n", dir, strerror(errno));
@@ -96,27 +91,16 @@ int cmd_infer(int argc, char **argv)
         fprintf(stderr, "inferctl infer: %s\n", err);
         return CLI_EXIT_FAIL;
     }
-    inferd_tensor inputs[CLI_MAX_INPUTS];
-    if (cli_inputs_load(&meta, specs_in, n_in, inputs, err, sizeof err) != 0) {
-        fprintf(stderr, "inferctl infer: %s\n", err);
-        return CLI_EXIT_USAGE;
-    }
-    char *body = NULL;
-    size_t body_len = 0, json_len = 0;
-    int rc = inferd_infer_request_encode(inputs, meta.n_inputs, 1, &body, &body_len, &json_len,
-                                         err, sizeof err);
-    for (size_t k = 0; k < meta.n_inputs; k++)
-        free(inputs[k].data);
+    cli_body body;
+    int rc = cli_infer_body(&a, &meta, 0, &body, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "inferctl infer: %s\n", err);
-        return CLI_EXIT_FAIL;
+        return rc;
     }
-    char path[300];
-    snprintf(path, sizeof path, "/v2/models/%s/infer", meta.name);
     cli_answer ans;
-    rc = cli_request(a.url, "POST", path, "application/octet-stream", (long long)json_len, body,
-                     body_len, &ans, err, sizeof err);
-    free(body);
+    rc = cli_request(a.url, "POST", body.path, "application/octet-stream",
+                     (long long)body.json_len, body.data, body.len, &ans, err, sizeof err);
+    free(body.data);
     if (rc != 0) {
         fprintf(stderr, "inferctl infer: %s\n", err);
         return CLI_EXIT_FAIL;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client_buf.h"
 #include "client_internal.h"
 
 static const char IHCL[] = "inference-header-content-length";
@@ -106,18 +107,12 @@ static int on_body(http_parser *p, const char *at, size_t len)
         conn->err = INFERD_CLIENT_E_TOO_LARGE;
         return -1;
     }
-    if (conn->body_len + len + 1 > conn->body_cap) {
-        size_t cap = conn->body_cap ? conn->body_cap : 4096;
-        while (cap < conn->body_len + len + 1)
-            cap = cap > SIZE_MAX / 2 ? conn->body_len + len + 1 : cap * 2;
-        char *nb = realloc(conn->body, cap);
-        if (!nb) {
-            conn->err = INFERD_CLIENT_E_NOMEM;
-            return -1;
-        }
-        conn->body = nb;
-        conn->body_cap = cap;
+    void *b = conn->body;
+    if (client_buf_reserve(&b, &conn->body_cap, conn->body_len + len + 1) != 0) {
+        conn->err = INFERD_CLIENT_E_NOMEM;
+        return -1;
     }
+    conn->body = b;
     memcpy(conn->body + conn->body_len, at, len);
     conn->body_len += len;
     return 0;

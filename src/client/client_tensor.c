@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_buf.h"
 #include "client_tensor.h"
 
 int64_t inferd_tensor_elements(const inferd_tensor *t)
@@ -38,16 +39,10 @@ static int sink_put(byte_sink *s, const void *v, size_t n)
 {
     if (n > SIZE_MAX - s->len)
         return -1;
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->len + n)
-            cap = cap > SIZE_MAX / 2 ? s->len + n : cap * 2;
-        unsigned char *np = realloc(s->p, cap);
-        if (!np)
-            return -1;
-        s->p = np;
-        s->cap = cap;
-    }
+    void *b = s->p;
+    if (client_buf_reserve(&b, &s->cap, s->len + n) != 0)
+        return -1;
+    s->p = b;
     memcpy(s->p + s->len, v, n);
     s->len += n;
     return 0;
