@@ -381,9 +381,9 @@ class Bed:
             except Exception:
                 p.kill()
         self.faults = []
-        for n in self.nodes:
+        for n in self.nodes:  # no graceful drain at teardown (it waits --drain-delay-ms)
             if n.proc:
-                n.proc.stop(timeout=5)
+                n.proc.stop(sig=signal.SIGKILL, timeout=5)
         for p in self.procs:
             p.stop(timeout=5)
         for ns in reversed(self.namespaces):
