@@ -166,6 +166,9 @@ int main(int argc, char **argv)
         return 1;
     }
     nfq_set_queue_maxlen(d.qh, (uint32_t)max_held * 2);
+    /* the kernel's queue full: let packets through rather than drop them (a delayer, not a
+     * loss generator) */
+    nfq_set_queue_flags(d.qh, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
     int fd = nfq_fd(h);
     int one = 1;
     setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one);
