@@ -23,6 +23,8 @@ typedef struct routes_ctx {
                                 beyond => 400 */
     client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
     _Atomic int draining;    /* set on SIGTERM: ready answers 503 while requests still flow */
+    /* borrowed; the response cache (resp_cache.h), NULL when off */
+    struct resp_cache *cache;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
