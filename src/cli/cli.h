@@ -85,5 +85,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
+int cmd_chaos(int argc, char **argv);
 
 #endif

@@ -28,6 +28,7 @@ static const cli_command commands[] = {
     {"top", "a live view of every model and worker (shared memory on this host, else HTTP)",
      cmd_top},
     {"diagnose", "check a node end to end and say what to do about each finding", cmd_diagnose},
+    {"chaos", "break a process or a link under load; report errors and recovery", cmd_chaos},
 };
 
 static void usage(FILE *f)
