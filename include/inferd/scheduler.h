@@ -94,6 +94,51 @@ int sched_cancel(scheduler *s, infer_request *req);
  * decode, or its shapes or datatypes do not fit the model): it shows in the stats as rejected. */
 void sched_note_rejected(scheduler *s, int m);
 
+/* Why a request ended, for metrics (label `outcome`): success; refused as malformed (400);
+ * refused 429 (queue full) or 503 (no worker, draining; also an accepted request answered
+ * 503 by a drain); timed out (504, in the queue or at admission); cancelled (its client went
+ * away); worker failure (500: the worker died, failed or broke the protocol). */
+enum sched_outcome {
+    SCHED_OUTCOME_SUCCESS = 0,
+    SCHED_OUTCOME_BAD_REQUEST,
+    SCHED_OUTCOME_REJECTED_429,
+    SCHED_OUTCOME_REJECTED_503,
+    SCHED_OUTCOME_TIMEOUT,
+    SCHED_OUTCOME_CANCELLED,
+    SCHED_OUTCOME_WORKER_FAILURE,
+    SCHED_OUTCOME_N
+};
+/* The outcome of a request answered with status (0 = success, 499 = cancelled, else HTTP). */
+int sched_outcome_of_status(int status);
+/* "success", "bad_request", ...; "unknown" out of range. Static strings. */
+const char *sched_outcome_name(int outcome);
+
+/* Fixed-bucket histograms (Prometheus style: an observation v goes into the first bucket
+ * whose upper bound is >= v, the last bucket is +Inf). Times are in ns, batch sizes in rows.
+ * counts[] are per bucket (not cumulative); count is their sum; sum the sum of observations.
+ * Updated under the model's lock with a short loop over the bounds: no allocation. */
+enum sched_hist_kind {
+    SCHED_HIST_REQUEST = 0, /* submit to answer, successful requests */
+    SCHED_HIST_QUEUE,       /* submit to dispatch, per request */
+    SCHED_HIST_COMPUTE,     /* dispatch to completion, per batch */
+    SCHED_HIST_BATCH_ROWS,  /* rows per completed batch */
+    SCHED_HIST_N
+};
+#define SCHED_HIST_MAX_BOUNDS 20
+typedef struct sched_hist {
+    uint64_t counts[SCHED_HIST_MAX_BOUNDS + 1];
+    uint64_t count;
+    uint64_t sum;
+} sched_hist;
+/* The upper bounds of kind's buckets (ascending, static), and their number (<= MAX_BOUNDS);
+ * 0 with *bounds NULL for an unknown kind. */
+int sched_hist_bounds(int kind, const int64_t **bounds);
+/* Adds one observation v (negative counts as 0). */
+void sched_hist_add(sched_hist *h, int kind, int64_t v);
+/* The q-quantile (0..1) estimated as Prometheus' histogram_quantile does (linear within the
+ * bucket; the largest finite bound if it falls in +Inf); 0 when empty. */
+double sched_hist_quantile(const sched_hist *h, int kind, double q);
+
 /* A model's cumulative counters since the node started. */
 typedef struct sched_counters {
     uint64_t requests_ok;     /* answered with outputs ... */
@@ -108,6 +153,8 @@ typedef struct sched_counters {
     uint64_t queue_count;        /* requests that went into a batch ... */
     uint64_t queue_ns;           /* ... and their summed wait from submit to dispatch */
     uint64_t compute_ns;         /* summed dispatch-to-completion time of completed batches */
+    uint64_t outcomes[SCHED_OUTCOME_N]; /* every request counted once, by how it ended */
+    sched_hist hist[SCHED_HIST_N];
 } sched_counters;
 
 /* A model's live numbers, for GET /v2/models/{m}/stats and logs. */
@@ -120,11 +167,25 @@ typedef struct sched_stats {
     uint64_t worker_spawns;     /* since start */
     double rows_per_s;          /* EWMA throughput; 0 = not measured yet */
     int64_t restart_backoff_ms; /* current crash backoff; 0 = none */
+    uint64_t worker_restarts;   /* workers that died unexpectedly (each one is replaced) */
+    int workers_restarting;     /* slots whose worker died and whose replacement is not live */
     sched_counters counters;
 } sched_stats;
 
 /* Fills out for model m. Returns 0, or -1 if m is out of range. */
 int sched_model_stats(scheduler *s, int m, sched_stats *out);
+
+/* One row of a model's worker table, for the dashboard. */
+typedef struct sched_worker_info {
+    int pid;            /* 0 while forking or once reaped */
+    const char *state;  /* "starting", "live", "stopping", "restarting" (static) */
+    uint32_t restarts;  /* times this row's worker died unexpectedly and was replaced */
+    uint32_t in_hand;   /* batches it has claimed and not completed (as it reports it) */
+} sched_worker_info;
+/* Fills out[0..max) with model m's workers, including the slots of dead workers that wait
+ * for their replacement ("restarting"). Returns how many (<= max), or -1 if m is out of
+ * range. Takes the pool lock. */
+int sched_model_worker_list(scheduler *s, int m, sched_worker_info *out, int max);
 
 /* Model m's region and arena (borrowed), for the front end's request inputs and outputs;
  * NULL if m is out of range. */

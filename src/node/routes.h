@@ -6,6 +6,8 @@
 #ifndef NODE_ROUTES_H
 #define NODE_ROUTES_H
 
+#include <stdatomic.h>
+
 #include "client_shm.h"
 #include "inferd/http_server.h"
 #include "inferd/repository.h"
@@ -20,6 +22,10 @@ typedef struct routes_ctx {
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
     client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
+    /* The front ends, for their connection counts in /metrics: set by main once started
+     * (NULL before, or for a front end that is off); read by any loop thread. */
+    _Atomic(struct http_server *) http;
+    _Atomic(struct grpc_server *) grpc;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -39,6 +45,13 @@ void routes_model_config(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 
 /* routes_stats.c: model = NULL for every model */
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model);
+
+/* routes_metrics.c: GET /metrics (Prometheus text format, docs/metrics.md) */
+void routes_metrics(http_exchange *ex, routes_ctx *ctx);
+
+/* routes_dashboard.c: GET /dashboard and its assets (/dashboard/{file}); file NULL for the
+ * page itself. */
+void routes_dashboard(http_exchange *ex, const char *file);
 
 /* routes_repository.c: POST /v2/repository/index, .../models/{m}/load and unload */
 void routes_repository_index(http_exchange *ex, routes_ctx *ctx);

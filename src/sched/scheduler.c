@@ -211,6 +211,7 @@ int sched_submit(scheduler *s, infer_request *req)
     pthread_mutex_lock(&ms->mu);
     if (bad) {
         ms->counters.requests_rejected++;
+        ms->counters.outcomes[SCHED_OUTCOME_BAD_REQUEST]++;
         pthread_mutex_unlock(&ms->mu);
         return reject(req, 400, 0, bad);
     }
@@ -241,6 +242,7 @@ int sched_submit(scheduler *s, infer_request *req)
     }
     if (status != 0) {
         ms->counters.requests_rejected++;
+        ms->counters.outcomes[sched_outcome_of_status(status)]++;
         pthread_mutex_unlock(&ms->mu);
         log_debug_limited("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
         return reject(req, status, retry, msg);
@@ -270,6 +272,7 @@ void sched_note_rejected(scheduler *s, int m)
     if (m < 0 || m >= s->n_models) return;
     pthread_mutex_lock(&s->models[m].mu);
     s->models[m].counters.requests_rejected++;
+    s->models[m].counters.outcomes[SCHED_OUTCOME_BAD_REQUEST]++;
     pthread_mutex_unlock(&s->models[m].mu);
 }
 
@@ -380,6 +383,11 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
         if (s->workers[w].state == SCHED_WORKER_STOPPING && s->workers[w].model == m)
             out->workers_stopping++;
     out->worker_spawns = ms->spawns;
+    out->worker_restarts = ms->restarts;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].model == m && s->workers[w].crashed &&
+            s->workers[w].state != SCHED_WORKER_LIVE && !atomic_load(&s->workers_stop))
+            out->workers_restarting++;
     out->restart_backoff_ms = ms->backoff_ms;
     pthread_mutex_lock(&ms->mu);
     out->queue_len = ms->queue.len;
@@ -391,4 +399,39 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
     pthread_mutex_unlock(&ms->mu);
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+int sched_model_worker_list(scheduler *s, int m, sched_worker_info *out, int max)
+{
+    if (m < 0 || m >= s->n_models) return -1;
+    shm_region *region = s->models[m].region;
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    int stopping_all = atomic_load(&s->workers_stop);
+    for (uint32_t w = 0; w < s->n_workers && n < max; w++) {
+        const sched_worker *wk = &s->workers[w];
+        if (wk->model != m) continue;
+        const char *state = NULL;
+        switch (wk->state) {
+        case SCHED_WORKER_STARTING: state = wk->crashed ? "restarting" : "starting"; break;
+        case SCHED_WORKER_LIVE: state = "live"; break;
+        case SCHED_WORKER_STOPPING: state = "stopping"; break;
+        default: state = wk->crashed && !stopping_all ? "restarting" : NULL; break;
+        }
+        if (!state) continue;
+        uint32_t in_hand = 0;
+        if (wk->state != SCHED_WORKER_EMPTY) {
+            /* written by the worker: a number to show, bounded like the supervisor's check */
+            in_hand = atomic_load_explicit(&region->workers[w].in_hand, memory_order_relaxed);
+            if (in_hand > s->n_batches) in_hand = s->n_batches;
+        }
+        out[n++] = (sched_worker_info){
+            .pid = wk->state == SCHED_WORKER_EMPTY ? (int)wk->last_pid : (int)wk->pid,
+            .state = state,
+            .restarts = wk->restarts,
+            .in_hand = in_hand,
+        };
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

@@ -14,9 +14,11 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
     sched_counters *c = &s->models[req->model].counters;
     int64_t took = clock_now_ns() - req->enqueue_ns;
     uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    c->outcomes[sched_outcome_of_status(status)]++;
     if (status == 0) {
         c->requests_ok++;
         c->ok_ns += ns;
+        sched_hist_add(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, took);
     } else if (status == SCHED_STATUS_CANCELLED) {
         c->requests_cancelled++;
     } else {
