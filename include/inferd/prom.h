@@ -14,15 +14,15 @@
 typedef enum prom_type { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM } prom_type;
 
 typedef struct prom_label {
-    const char *name; /* a label name */
+    const char *name;  /* a label name */
     const char *value; /* any UTF-8 text; escaped */
 } prom_label;
 
 typedef struct prom_writer {
     char *data; /* owned; NUL-terminated while not failed */
     size_t len, cap;
-    int failed;          /* out of memory or a bad name: the text is unusable */
-    char family[128];    /* the family being written */
+    int failed;       /* out of memory or a bad name: the text is unusable */
+    char family[128]; /* the family being written */
     prom_type type;
 } prom_writer;
 

@@ -177,10 +177,10 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
 /* One row of a model's worker table, for the dashboard. */
 typedef struct sched_worker_info {
-    int pid;            /* 0 while forking or once reaped */
-    const char *state;  /* "starting", "live", "stopping", "restarting" (static) */
-    uint32_t restarts;  /* times this row's worker died unexpectedly and was replaced */
-    uint32_t in_hand;   /* batches it has claimed and not completed (as it reports it) */
+    int pid;           /* 0 while forking or once reaped */
+    const char *state; /* "starting", "live", "stopping", "restarting" (static) */
+    uint32_t restarts; /* times this row's worker died unexpectedly and was replaced */
+    uint32_t in_hand;  /* batches it has claimed and not completed (as it reports it) */
 } sched_worker_info;
 /* Fills out[0..max) with model m's workers, including the slots of dead workers that wait
  * for their replacement ("restarting"). Returns how many (<= max), or -1 if m is out of

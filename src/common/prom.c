@@ -140,7 +140,9 @@ void prom_family(prom_writer *w, const char *name, prom_type type, const char *h
     put_escaped(w, help ? help : "", 0);
     puts_(w, "\n# TYPE ");
     puts_(w, name);
-    puts_(w, type == PROM_COUNTER ? " counter\n" : type == PROM_GAUGE ? " gauge\n" : " histogram\n");
+    puts_(w, type == PROM_COUNTER ? " counter\n"
+             : type == PROM_GAUGE ? " gauge\n"
+                                  : " histogram\n");
 }
 
 static void put_labels(prom_writer *w, const prom_label *labels, int n, const char *le)

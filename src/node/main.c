@@ -45,7 +45,7 @@ typedef struct node_options {
     uint32_t batch_slots;
     int64_t live_stale_ms;
     int64_t restart_backoff_ms; /* 0 = the scheduler's default */
-    int inflight_given; /* --max-inflight-bytes was given */
+    int inflight_given;         /* --max-inflight-bytes was given */
     int allow_client_shm;
     int max_client_shm_regions;
     repo_mode mode;

@@ -30,8 +30,8 @@ void routes_dashboard(http_exchange *ex, const char *file)
         const dashboard_asset *a = &assets[i];
         if (a->name ? !file || strcmp(file, a->name) != 0 : file != NULL) continue;
         http_span span = {a->data, *a->len};
-        http_ex_respond_spans(ex, 200, a->type, NULL, 0, &span, 1,
-                              "Cache-Control: no-cache\r\n", NULL, NULL);
+        http_ex_respond_spans(ex, 200, a->type, NULL, 0, &span, 1, "Cache-Control: no-cache\r\n",
+                              NULL, NULL);
         return;
     }
     http_ex_error(ex, 404, "", "no dashboard file %.100s", file ? file : "");

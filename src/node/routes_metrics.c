@@ -38,8 +38,11 @@ static void per_model(prom_writer *w, const char *name, prom_type type, const ch
     }
 }
 
-#define SNAP_FN(fname, expr)                                                                       \
-    static double fname(const model_snap *m) { return (double)(expr); }
+#define SNAP_FN(fname, expr)                 \
+    static double fname(const model_snap *m) \
+    {                                        \
+        return (double)(expr);               \
+    }
 SNAP_FN(v_inferences, m->st.counters.batch_rows)
 SNAP_FN(v_executions, m->st.counters.batches)
 SNAP_FN(v_retried, m->st.counters.batches_retried)
@@ -156,10 +159,10 @@ void routes_metrics(http_exchange *ex, routes_ctx *ctx)
                   n);
     put_histogram(&w, "inferd_batch_size_rows", "Rows in each completed batch.",
                   SCHED_HIST_BATCH_ROWS, 1.0, ms, n);
-    per_model(&w, "inferd_queue_depth", PROM_GAUGE, "Requests waiting in the node's queue.", ms,
-              n, v_queue_len);
-    per_model(&w, "inferd_queue_rows", PROM_GAUGE, "Batch rows waiting in the node's queue.", ms,
-              n, v_queue_rows);
+    per_model(&w, "inferd_queue_depth", PROM_GAUGE, "Requests waiting in the node's queue.", ms, n,
+              v_queue_len);
+    per_model(&w, "inferd_queue_rows", PROM_GAUGE, "Batch rows waiting in the node's queue.", ms, n,
+              v_queue_rows);
     per_model(&w, "inferd_in_flight_batches", PROM_GAUGE,
               "Batches in the submission ring or held by workers.", ms, n, v_batches_in_flight);
     per_model(&w, "inferd_in_flight_rows", PROM_GAUGE, "Rows of the batches in flight.", ms, n,

@@ -65,9 +65,9 @@ static void put_model(http_buf *b, repo_model *m)
     static const double qs[] = {0.5, 0.9, 0.99};
     static const char *const qn[] = {"p50", "p90", "p99"};
     for (int i = 0; i < 3; i++)
-        http_buf_printf(b, "%s\"%s\": %.1f", i ? ", " : "", qn[i],
-                        sched_hist_quantile(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, qs[i]) /
-                            1e3);
+        http_buf_printf(
+            b, "%s\"%s\": %.1f", i ? ", " : "", qn[i],
+            sched_hist_quantile(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, qs[i]) / 1e3);
     http_buf_puts(b, "}}}");
 }
 

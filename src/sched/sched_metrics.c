@@ -6,7 +6,7 @@
 
 /* 100 us .. 10 s, the usual 1-2.5-5 steps (inference spans both ends). */
 static const int64_t time_bounds[] = {
-    100000, 250000, 500000, 1 * MS,   2500000,   5 * MS,    10 * MS,   25 * MS,
+    100000,  250000,   500000,   1 * MS,   2500000,   5 * MS,    10 * MS,   25 * MS,
     50 * MS, 100 * MS, 250 * MS, 500 * MS, 1000 * MS, 2500 * MS, 5000 * MS, 10000 * MS,
 };
 static const int64_t row_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
@@ -31,7 +31,7 @@ int sched_outcome_of_status(int status)
 const char *sched_outcome_name(int outcome)
 {
     static const char *const names[SCHED_OUTCOME_N] = {
-        "success", "bad_request", "rejected_429", "rejected_503",
+        "success", "bad_request", "rejected_429",   "rejected_503",
         "timeout", "cancelled",   "worker_failure",
     };
     return outcome >= 0 && outcome < SCHED_OUTCOME_N ? names[outcome] : "unknown";

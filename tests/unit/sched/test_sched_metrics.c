@@ -20,10 +20,10 @@ static void test_bucket_edges(void **state)
     int n = sched_hist_bounds(SCHED_HIST_BATCH_ROWS, &b);
     assert_true(n > 3 && n <= SCHED_HIST_MAX_BOUNDS);
     for (int i = 1; i < n; i++) assert_true(b[i] > b[i - 1]);
-    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 1);         /* == first bound: first bucket */
-    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 2);         /* == second bound */
-    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 3);         /* between: the next one up */
-    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, -5);        /* negative counts as 0 */
+    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 1);            /* == first bound: first bucket */
+    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 2);            /* == second bound */
+    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, 3);            /* between: the next one up */
+    sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, -5);           /* negative counts as 0 */
     sched_hist_add(&h, SCHED_HIST_BATCH_ROWS, b[n - 1] + 1); /* +Inf */
     assert_int_equal(h.counts[0], 2);
     assert_int_equal(h.counts[1], 1);
