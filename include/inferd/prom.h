@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "inferd/http_buf.h"
+
 typedef enum prom_type { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM } prom_type;
 
 typedef struct prom_label {
@@ -19,8 +21,7 @@ typedef struct prom_label {
 } prom_label;
 
 typedef struct prom_writer {
-    char *data; /* owned; NUL-terminated while not failed */
-    size_t len, cap;
+    http_buf buf;     /* owned; the text so far */
     int failed;       /* out of memory or a bad name: the text is unusable */
     char family[128]; /* the family being written */
     prom_type type;

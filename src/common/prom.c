@@ -3,7 +3,6 @@
 #include "inferd/prom.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,75 +10,34 @@
 void prom_init(prom_writer *w)
 {
     memset(w, 0, sizeof(*w));
+    http_buf_init(&w->buf);
 }
 
 void prom_free(prom_writer *w)
 {
-    free(w->data);
+    http_buf_free(&w->buf);
     prom_init(w);
 }
 
 char *prom_take(prom_writer *w, size_t *len)
 {
-    char *d = w->failed ? NULL : w->data;
-    if (len) *len = d ? w->len : 0;
-    if (!d) free(w->data);
-    prom_init(w);
+    char *d = NULL;
+    size_t n = 0;
+    if (!w->failed && !w->buf.oom) d = http_buf_take(&w->buf, &n);
+    if (!d) n = 0;
+    if (len) *len = n;
+    prom_free(w);
     return d;
-}
-
-static int reserve(prom_writer *w, size_t more)
-{
-    if (w->failed) return -1;
-    if (more > SIZE_MAX - w->len - 1) {
-        w->failed = 1;
-        return -1;
-    }
-    size_t need = w->len + more + 1;
-    if (need <= w->cap) return 0;
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    char *d = realloc(w->data, cap);
-    if (!d) {
-        w->failed = 1;
-        return -1;
-    }
-    w->data = d;
-    w->cap = cap;
-    return 0;
 }
 
 static void put(prom_writer *w, const char *s, size_t n)
 {
-    if (reserve(w, n) != 0) return;
-    memcpy(w->data + w->len, s, n);
-    w->len += n;
-    w->data[w->len] = '\0';
+    if (!w->failed) http_buf_append(&w->buf, s, n);
 }
 
 static void puts_(prom_writer *w, const char *s)
 {
     put(w, s, strlen(s));
-}
-
-static void printf_(prom_writer *w, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        w->failed = 1;
-        return;
-    }
-    put(w, tmp, (size_t)n);
 }
 
 static int name_ok(const char *s)
@@ -126,7 +84,7 @@ static void put_value(prom_writer *w, double v)
 
 void prom_family(prom_writer *w, const char *name, prom_type type, const char *help)
 {
-    if (w->failed) return;
+    if (w->failed || w->buf.oom) return;
     if (!name_ok(name) || strlen(name) >= sizeof(w->family)) {
         w->failed = 1;
         return;
@@ -198,7 +156,7 @@ void prom_histogram(prom_writer *w, const prom_label *labels, int n_labels, cons
         puts_(w, w->family);
         puts_(w, "_bucket");
         put_labels(w, labels, n_labels, le);
-        printf_(w, " %llu\n", (unsigned long long)cum);
+        if (!w->failed) http_buf_printf(&w->buf, " %llu\n", (unsigned long long)cum);
     }
     puts_(w, w->family);
     puts_(w, "_sum");
@@ -209,5 +167,5 @@ void prom_histogram(prom_writer *w, const prom_label *labels, int n_labels, cons
     puts_(w, w->family);
     puts_(w, "_count");
     put_labels(w, labels, n_labels, NULL);
-    printf_(w, " %llu\n", (unsigned long long)cum);
+    if (!w->failed) http_buf_printf(&w->buf, " %llu\n", (unsigned long long)cum);
 }
