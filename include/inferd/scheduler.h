@@ -160,7 +160,9 @@ typedef struct sched_counters {
 /* A model's live numbers, for GET /v2/models/{m}/stats and logs. */
 typedef struct sched_stats {
     int workers_live, workers_starting, workers_stopping;
-    int queue_len; /* requests waiting in the node */
+    int queue_len;              /* requests waiting in the node */
+    int64_t requests_in_flight; /* accepted and not answered yet (queued or in a batch); -1
+                                 * when the scheduler serves several models (one count) */
     int64_t queue_rows;
     int batches_in_flight; /* in the shm ring or held by workers */
     int64_t rows_in_flight;

@@ -47,6 +47,7 @@ SNAP_FN(v_inferences, m->st.counters.batch_rows)
 SNAP_FN(v_executions, m->st.counters.batches)
 SNAP_FN(v_retried, m->st.counters.batches_retried)
 SNAP_FN(v_queue_len, m->st.queue_len)
+SNAP_FN(v_requests_in_flight, m->st.requests_in_flight)
 SNAP_FN(v_queue_rows, m->st.queue_rows)
 SNAP_FN(v_batches_in_flight, m->st.batches_in_flight)
 SNAP_FN(v_rows_in_flight, m->st.rows_in_flight)
@@ -163,6 +164,9 @@ void routes_metrics(http_exchange *ex, routes_ctx *ctx)
               v_queue_len);
     per_model(&w, "inferd_queue_rows", PROM_GAUGE, "Batch rows waiting in the node's queue.", ms, n,
               v_queue_rows);
+    per_model(&w, "inferd_requests_in_flight", PROM_GAUGE,
+              "Requests accepted and not answered yet (queued or in a batch).", ms, n,
+              v_requests_in_flight);
     per_model(&w, "inferd_in_flight_batches", PROM_GAUGE,
               "Batches in the submission ring or held by workers.", ms, n, v_batches_in_flight);
     per_model(&w, "inferd_in_flight_rows", PROM_GAUGE, "Rows of the batches in flight.", ms, n,

@@ -384,6 +384,8 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
             out->workers_stopping++;
     out->worker_spawns = ms->spawns;
     out->worker_restarts = ms->restarts;
+    /* one scheduler per model in the node: its pending count is the model's */
+    out->requests_in_flight = s->n_models == 1 ? atomic_load(&s->pending) : -1;
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].model == m && s->workers[w].crashed &&
             s->workers[w].state != SCHED_WORKER_LIVE && !atomic_load(&s->workers_stop))

@@ -58,6 +58,9 @@ def test_metrics_valid_and_count(node, model_repo):
     t.start()
     wait_for(lambda: n.get_json("/v2/models/slow/stats")[1]["model_stats"][0]["inferd"]
              ["batches_in_flight"] == 1, what="slow batch in flight")
+    busy = promtext.parse(scrape(n))
+    assert promtext.value(busy, "inferd_requests_in_flight", model="slow") == 1
+    assert promtext.value(busy, "inferd_in_flight_rows", model="slow") == 1
     timed = [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]
     assert n.infer("slow", timed, extra={"parameters": {"timeout": 100000}})[0] == 504
     t.join(10)
@@ -87,6 +90,7 @@ def test_metrics_valid_and_count(node, model_repo):
     assert slow_more_than_1s >= 1
     assert v("inferd_compute_duration_seconds_sum", model="slow") >= 1.4
     assert v("inferd_queue_depth", **idl) == 0
+    assert v("inferd_requests_in_flight", **idl) == 0
     assert v("inferd_workers", state="live", **idl) >= 1
     assert v("inferd_arena_used_bytes", **idl) + v("inferd_arena_free_bytes", **idl) > 0
     assert v("inferd_connections", protocol="http") >= 1
