@@ -48,15 +48,16 @@ function fmt(v) {
   if (v >= 1e6) return (v / 1e6).toFixed(1) + "M";
   if (v >= 1e3) return (v / 1e3).toFixed(1) + "k";
   if (v >= 10 || v === 0) return v.toFixed(0);
-  return v.toPrecision(2);
+  return String(parseFloat(v.toFixed(v >= 1 ? 2 : 3)));
 }
 
 function draw(c) {
   const ctx = c.canvas.getContext("2d");
   const W = c.canvas.width, H = c.canvas.height;
-  const L = 44, R = 8, T = 8, B = 36;
-  ctx.clearRect(0, 0, W, H);
   const names = Object.keys(c.series).sort();
+  const legendRows = Math.ceil(names.length / 3);
+  const L = 44, R = 8, T = 8, B = 16 + 11 * Math.max(1, legendRows);
+  ctx.clearRect(0, 0, W, H);
   let tmin = Infinity, tmax = -Infinity, vmax = 0;
   for (const n of names)
     for (const [t, v] of c.series[n].points) {
@@ -79,7 +80,7 @@ function draw(c) {
     pts.forEach(([t, v], k) => (k ? ctx.lineTo(x(t), y(v)) : ctx.moveTo(x(t), y(v))));
     ctx.stroke();
     ctx.fillStyle = ctx.strokeStyle;
-    ctx.fillText(n, L + 4 + (i % 3) * 140, H - 20 + Math.floor(i / 3) * 11);
+    ctx.fillText(n, L + 4 + (i % 3) * 140, H - B + 22 + Math.floor(i / 3) * 11);
   });
 }
 
