@@ -90,11 +90,13 @@ void sched_destroy(scheduler *s);
  * caller still owns. */
 int sched_cancel(scheduler *s, infer_request *req);
 
-/* Counts a request for model m that the front end refused before submitting it (it did not
- * decode, or its shapes or datatypes do not fit the model): it shows in the stats as rejected. */
-void sched_note_rejected(scheduler *s, int m);
+/* Counts a request for model m that the front end refused with status before submitting it
+ * (it did not decode, or its shapes or datatypes do not fit the model: 400; no arena space:
+ * 503): it shows in the stats as rejected, and in the outcomes by status. */
+void sched_note_rejected(scheduler *s, int m, int status);
 
-/* Why a request ended, for metrics (label `outcome`): success; refused as malformed (400);
+/* Why a request ended, for metrics (label `outcome`): success; refused as malformed (400 and
+ * other 4xx but 429);
  * refused 429 (queue full) or 503 (no worker, draining; also an accepted request answered
  * 503 by a drain); timed out (504, in the queue or at admission); cancelled (its client went
  * away); worker failure (500: the worker died, failed or broke the protocol). */

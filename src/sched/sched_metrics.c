@@ -24,7 +24,10 @@ int sched_outcome_of_status(int status)
     case 503: return SCHED_OUTCOME_REJECTED_503;
     case 504: return SCHED_OUTCOME_TIMEOUT;
     case 499: return SCHED_OUTCOME_CANCELLED;
-    default: return SCHED_OUTCOME_WORKER_FAILURE;
+    default:
+        /* the client's fault (413 too large, ...), else a failure */
+        return status >= 400 && status < 500 ? SCHED_OUTCOME_BAD_REQUEST
+                                             : SCHED_OUTCOME_WORKER_FAILURE;
     }
 }
 

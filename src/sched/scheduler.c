@@ -267,12 +267,12 @@ int sched_submit(scheduler *s, infer_request *req)
     return 0;
 }
 
-void sched_note_rejected(scheduler *s, int m)
+void sched_note_rejected(scheduler *s, int m, int status)
 {
     if (m < 0 || m >= s->n_models) return;
     pthread_mutex_lock(&s->models[m].mu);
     s->models[m].counters.requests_rejected++;
-    s->models[m].counters.outcomes[SCHED_OUTCOME_BAD_REQUEST]++;
+    s->models[m].counters.outcomes[sched_outcome_of_status(status)]++;
     pthread_mutex_unlock(&s->models[m].mu);
 }
 

@@ -71,7 +71,8 @@ static void test_outcomes(void **state)
     assert_int_equal(sched_outcome_of_status(504), SCHED_OUTCOME_TIMEOUT);
     assert_int_equal(sched_outcome_of_status(499), SCHED_OUTCOME_CANCELLED);
     assert_int_equal(sched_outcome_of_status(500), SCHED_OUTCOME_WORKER_FAILURE);
-    assert_int_equal(sched_outcome_of_status(413), SCHED_OUTCOME_WORKER_FAILURE);
+    assert_int_equal(sched_outcome_of_status(413), SCHED_OUTCOME_BAD_REQUEST);
+    assert_int_equal(sched_outcome_of_status(502), SCHED_OUTCOME_WORKER_FAILURE);
     for (int o = 0; o < SCHED_OUTCOME_N; o++) {
         const char *name = sched_outcome_name(o);
         assert_string_not_equal(name, "unknown");
