@@ -1,6 +1,7 @@
 # GET /metrics: the Prometheus exposition is valid for promtool and for our stricter reader
-# (promtext.py), counts what happened (requests by outcome, histograms, workers, restarts),
-# and a real Prometheus scraping the node reports the right request count.
+# (promtext.py), counts what happened (requests by outcome, histograms, workers, restarts,
+# HTTP and gRPC connections), and a real Prometheus scraping the node reports the right
+# request count.
 import json
 import os
 import shutil
@@ -11,8 +12,10 @@ import time
 import urllib.parse
 import urllib.request
 
+import numpy as np
 import pytest
 
+import grpcstubs
 import promtext
 from conftest import MOCK_IDENTITY, free_port, gone
 
@@ -189,3 +192,21 @@ def test_prometheus_scrapes_node(node, model_repo, prometheus):
     wait_for(lambda: prom_query(base, q) == 13, timeout=30, what="prometheus to see 13")
     hq = 'inferd_request_duration_seconds_count{job="inferd",model="identity"}'
     assert prom_query(base, hq) == 13
+
+
+def test_grpc_connections_and_requests_counted(node, model_repo):
+    pb, rpc = grpcstubs.load()
+    n = node(repo=model_repo({"identity": MOCK_IDENTITY}))
+    with grpcstubs.channel(n) as ch:
+        stub = rpc.GRPCInferenceServiceStub(ch)
+        x = np.array([[1, 2]], np.float32)
+        for _ in range(3):
+            stub.ModelInfer(grpcstubs.infer_request(pb, "identity", [x]), timeout=10)
+        fam = promtext.parse(scrape(n))
+        assert promtext.value(fam, "inferd_connections", protocol="grpc") == 1
+        assert promtext.value(fam, "inferd_connections_accepted_total", protocol="grpc") == 1
+        assert promtext.value(fam, "inferd_requests_total", outcome="success",
+                              model="identity") == 3
+    # the channel closed: the gauge goes back to 0 (bounded wait: the server sees the close)
+    wait_for(lambda: promtext.value(promtext.parse(scrape(n)), "inferd_connections",
+                                    protocol="grpc") == 0, what="the gRPC connection to close")
