@@ -22,6 +22,8 @@ typedef struct routes_ctx {
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
     client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
+    /* borrowed; the response cache (resp_cache.h), NULL when off */
+    struct resp_cache *cache;
     /* The front ends, for their connection counts in /metrics: set by main once started
      * (NULL before, or for a front end that is off); read by any loop thread. */
     _Atomic(struct http_server *) http;

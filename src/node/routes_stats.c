@@ -1,11 +1,13 @@
 /* GET /v2/models/stats and GET /v2/models/{m}/stats: per-model counters in the shape of
  * Triton's statistics extension (inference_count, execution_count, inference_stats with
  * count/ns pairs), plus an "inferd" object with the live state of the model's queue and
- * worker pool, its outcomes, latency percentiles and a row per worker (the dashboard's data). */
+ * worker pool, its outcomes, latency percentiles and a row per worker (the dashboard's data),
+ * and the node-wide response cache's figures ("cache"). */
 #include <stdio.h>
 #include <string.h>
 
 #include "inferd/http_buf.h"
+#include "inferd/resp_cache.h"
 #include "routes.h"
 
 /* Worker rows listed per model: beyond any pool a node runs (max_workers is 64 by default). */
@@ -17,7 +19,23 @@ static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns,
                     (unsigned long long)count, (unsigned long long)ns);
 }
 
-static void put_model(http_buf *b, repo_model *m)
+/* The node-wide response cache's figures, and whether this model uses it. */
+static void put_cache(http_buf *b, resp_cache *cache, const model_config *cfg)
+{
+    resp_cache_stats cs;
+    resp_cache_get_stats(cache, &cs);
+    http_buf_printf(b,
+                    ", \"cache\": {\"enabled\": %s, \"hits\": %llu, \"misses\": %llu, "
+                    "\"coalesced\": %llu, \"inserts\": %llu, \"evictions\": %llu, "
+                    "\"bytes\": %llu, \"entries\": %llu, \"budget_bytes\": %llu}",
+                    cache && cfg->response_cache ? "true" : "false", (unsigned long long)cs.hits,
+                    (unsigned long long)cs.misses, (unsigned long long)cs.coalesced,
+                    (unsigned long long)cs.inserts, (unsigned long long)cs.evictions,
+                    (unsigned long long)cs.bytes, (unsigned long long)cs.entries,
+                    (unsigned long long)cs.budget_bytes);
+}
+
+static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
 {
     const model_config *cfg = repo_model_config(m);
     sched_stats st;
@@ -68,7 +86,9 @@ static void put_model(http_buf *b, repo_model *m)
         http_buf_printf(
             b, "%s\"%s\": %.1f", i ? ", " : "", qn[i],
             sched_hist_quantile(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, qs[i]) / 1e3);
-    http_buf_puts(b, "}}}");
+    http_buf_puts(b, "}");
+    put_cache(b, cache, cfg);
+    http_buf_puts(b, "}}");
 }
 
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
@@ -81,7 +101,7 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
     http_buf_puts(&b, "{\"model_stats\": [");
     for (int i = 0; i < n; i++) {
         if (i) http_buf_puts(&b, ", ");
-        put_model(&b, ms[i]);
+        put_model(&b, ms[i], ctx->cache);
         if (!model) repository_release(ms[i]);
     }
     http_buf_puts(&b, "]}");
