@@ -1,7 +1,7 @@
 /* GET /metrics: the node's Prometheus exposition (text format 0.0.4, docs/metrics.md): per
  * model (labels model, version) requests by outcome, inference and execution counts, the
- * scheduler's histograms, queue, in-flight work, workers and the arena; the front ends'
- * connections; the process_* families. One family at a time over every model, so that each
+ * scheduler's histograms, queue, in-flight work, workers and the arena; the node-wide
+ * response cache; the front ends' connections; the process_* families. One family at a time over every model, so that each
  * family is one group. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "inferd/grpc_server.h"
 #include "inferd/prom.h"
 #include "inferd/prom_process.h"
+#include "inferd/resp_cache.h"
 #include "routes.h"
 
 typedef struct model_snap {
@@ -105,6 +106,37 @@ static void put_histogram(prom_writer *w, const char *name, const char *help, in
     }
 }
 
+/* The node-wide response cache (all zero when it is off, --cache-bytes 0). */
+static void put_cache(prom_writer *w, resp_cache *cache)
+{
+    resp_cache_stats cs;
+    resp_cache_get_stats(cache, &cs);
+    static const struct {
+        const char *name;
+        prom_type type;
+        const char *help;
+    } fams[] = {
+        {"inferd_cache_hits_total", PROM_COUNTER, "Requests answered from the response cache."},
+        {"inferd_cache_misses_total", PROM_COUNTER,
+         "Requests of cached models that were computed."},
+        {"inferd_cache_coalesced_total", PROM_COUNTER,
+         "Requests that waited for an identical request in flight (single flight)."},
+        {"inferd_cache_inserts_total", PROM_COUNTER, "Responses stored in the cache."},
+        {"inferd_cache_evictions_total", PROM_COUNTER,
+         "Entries dropped to stay within the byte budget."},
+        {"inferd_cache_bytes", PROM_GAUGE, "Bytes the cache's entries hold now."},
+        {"inferd_cache_entries", PROM_GAUGE, "Entries in the cache now."},
+        {"inferd_cache_budget_bytes", PROM_GAUGE, "The cache's byte budget (--cache-bytes)."},
+    };
+    const uint64_t v[] = {cs.hits,      cs.misses, cs.coalesced, cs.inserts,
+                          cs.evictions, cs.bytes,  cs.entries,   cs.budget_bytes};
+    _Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(fams) / sizeof(fams[0]), "one value each");
+    for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+        prom_family(w, fams[i].name, fams[i].type, fams[i].help);
+        prom_sample(w, NULL, 0, (double)v[i]);
+    }
+}
+
 static void put_connections(prom_writer *w, routes_ctx *ctx)
 {
     int open[2] = {0, 0};
@@ -184,6 +216,7 @@ void routes_metrics(http_exchange *ex, routes_ctx *ctx)
               "Bytes free in the model's shared-memory tensor arena.", ms, n, v_arena_free);
     for (int i = 0; i < n; i++) repository_release(rm[i]);
     free(ms);
+    put_cache(&w, ctx->cache);
     put_connections(&w, ctx);
     prom_process_metrics(&w);
     size_t len;

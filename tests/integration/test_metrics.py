@@ -210,3 +210,21 @@ def test_grpc_connections_and_requests_counted(node, model_repo):
     # the channel closed: the gauge goes back to 0 (bounded wait: the server sees the close)
     wait_for(lambda: promtext.value(promtext.parse(scrape(n)), "inferd_connections",
                                     protocol="grpc") == 0, what="the gRPC connection to close")
+
+
+def test_cache_metrics(node, model_repo):
+    cached = dict(MOCK_IDENTITY, response_cache={"enable": True})
+    n = node(repo=model_repo({"identity": cached}), args=["--cache-bytes", "1048576"])
+    for _ in range(3):
+        assert n.infer("identity", ONE)[0] == 200
+    text = scrape(n)
+    promtool_check(text)
+    fam = promtext.parse(text)
+    v = lambda name, **l: promtext.value(fam, name, **l)
+    assert v("inferd_cache_misses_total") == 1 and v("inferd_cache_hits_total") == 2
+    assert v("inferd_cache_inserts_total") == 1 and v("inferd_cache_entries") == 1
+    assert 0 < v("inferd_cache_bytes") <= v("inferd_cache_budget_bytes") == 1048576
+    # hits are answers like any other, but no worker computed them
+    assert v("inferd_requests_total", outcome="success", model="identity") == 3
+    assert v("inferd_request_duration_seconds_count", model="identity") == 3
+    assert v("inferd_inferences_total", model="identity") == 1
