@@ -69,6 +69,8 @@ typedef struct grpc_handler {
 int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
                       grpc_server **out, char *err, size_t err_len);
 int grpc_server_port(const grpc_server *srv);
+/* Connections open now and taken on since start, all loops (for metrics). Any thread. */
+void grpc_server_connections(grpc_server *srv, int *open, uint64_t *accepted);
 /* Closes the listener and sends GOAWAY on every connection (calls in progress finish). */
 void grpc_server_stop_accepting(grpc_server *srv);
 /* As stop_accepting, waits up to timeout_ms for the connections to close, closes the rest

@@ -63,6 +63,8 @@ typedef void (*http_handler)(http_exchange *ex, void *ctx);
 int http_server_start(const http_options *opts, http_handler handler, void *ctx, http_server **out,
                       char *err, size_t err_len);
 int http_server_port(const http_server *srv); /* the bound port */
+/* Connections open now and taken on since start (for metrics). Any thread. */
+void http_server_connections(http_server *srv, int *open, uint64_t *accepted);
 /* Closes the listening sockets (new connections are refused) and winds down every
  * connection: nothing more is read; requests already received (pipelined or buffered ones
  * too) still go to the handler and are answered; the last answer says Connection: close and

@@ -95,9 +95,56 @@ void sched_destroy(scheduler *s);
  * caller still owns. */
 int sched_cancel(scheduler *s, infer_request *req);
 
-/* Counts a request for model m that the front end refused before submitting it (it did not
- * decode, or its shapes or datatypes do not fit the model): it shows in the stats as rejected. */
-void sched_note_rejected(scheduler *s, int m);
+/* Counts a request for model m that the front end refused with status before submitting it
+ * (it did not decode, or its shapes or datatypes do not fit the model: 400; no arena space:
+ * 503): it shows in the stats as rejected, and in the outcomes by status. */
+void sched_note_rejected(scheduler *s, int m, int status);
+
+/* Why a request ended, for metrics (label `outcome`): success; refused as malformed (400 and
+ * other 4xx but 429);
+ * refused 429 (queue full) or 503 (no worker, draining; also an accepted request answered
+ * 503 by a drain); timed out (504, in the queue or at admission); cancelled (its client went
+ * away); worker failure (500: the worker died, failed or broke the protocol). */
+enum sched_outcome {
+    SCHED_OUTCOME_SUCCESS = 0,
+    SCHED_OUTCOME_BAD_REQUEST,
+    SCHED_OUTCOME_REJECTED_429,
+    SCHED_OUTCOME_REJECTED_503,
+    SCHED_OUTCOME_TIMEOUT,
+    SCHED_OUTCOME_CANCELLED,
+    SCHED_OUTCOME_WORKER_FAILURE,
+    SCHED_OUTCOME_N
+};
+/* The outcome of a request answered with status (0 = success, 499 = cancelled, else HTTP). */
+int sched_outcome_of_status(int status);
+/* "success", "bad_request", ...; "unknown" out of range. Static strings. */
+const char *sched_outcome_name(int outcome);
+
+/* Fixed-bucket histograms (Prometheus style: an observation v goes into the first bucket
+ * whose upper bound is >= v, the last bucket is +Inf). Times are in ns, batch sizes in rows.
+ * counts[] are per bucket (not cumulative); count is their sum; sum the sum of observations.
+ * Updated under the model's lock with a short loop over the bounds: no allocation. */
+enum sched_hist_kind {
+    SCHED_HIST_REQUEST = 0, /* submit to answer, successful requests */
+    SCHED_HIST_QUEUE,       /* submit to dispatch, per request */
+    SCHED_HIST_COMPUTE,     /* dispatch to completion, per batch */
+    SCHED_HIST_BATCH_ROWS,  /* rows per completed batch */
+    SCHED_HIST_N
+};
+#define SCHED_HIST_MAX_BOUNDS 20
+typedef struct sched_hist {
+    uint64_t counts[SCHED_HIST_MAX_BOUNDS + 1];
+    uint64_t count;
+    uint64_t sum;
+} sched_hist;
+/* The upper bounds of kind's buckets (ascending, static), and their number (<= MAX_BOUNDS);
+ * 0 with *bounds NULL for an unknown kind. */
+int sched_hist_bounds(int kind, const int64_t **bounds);
+/* Adds one observation v (negative counts as 0). */
+void sched_hist_add(sched_hist *h, int kind, int64_t v);
+/* The q-quantile (0..1) estimated as Prometheus' histogram_quantile does (linear within the
+ * bucket; the largest finite bound if it falls in +Inf); 0 when empty. */
+double sched_hist_quantile(const sched_hist *h, int kind, double q);
 
 /* A model's cumulative counters since the node started. */
 typedef struct sched_counters {
@@ -113,37 +160,56 @@ typedef struct sched_counters {
     uint64_t queue_count;        /* requests that went into a batch ... */
     uint64_t queue_ns;           /* ... and their summed wait from submit to dispatch */
     uint64_t compute_ns;         /* summed dispatch-to-completion time of completed batches */
+    uint64_t outcomes[SCHED_OUTCOME_N]; /* every request counted once, by how it ended */
+    sched_hist hist[SCHED_HIST_N];
 } sched_counters;
 
 /* A model's live numbers, for GET /v2/models/{m}/stats and logs. */
 typedef struct sched_stats {
     int workers_live, workers_starting, workers_stopping;
-    int queue_len; /* requests waiting in the node */
+    int queue_len;              /* requests waiting in the node */
+    int64_t requests_in_flight; /* accepted and not answered yet (queued or in a batch); -1
+                                 * when the scheduler serves several models (one count) */
     int64_t queue_rows;
     int batches_in_flight; /* in the shm ring or held by workers */
     int64_t rows_in_flight;
     uint64_t worker_spawns;     /* since start */
     double rows_per_s;          /* EWMA throughput; 0 = not measured yet */
     int64_t restart_backoff_ms; /* current crash backoff; 0 = none */
+    uint64_t worker_restarts;   /* workers that died unexpectedly (each one is replaced) */
+    int workers_restarting;     /* slots whose worker died and whose replacement is not live */
     sched_counters counters;
 } sched_stats;
 
 /* Fills out for model m. Returns 0, or -1 if m is out of range. */
 int sched_model_stats(scheduler *s, int m, sched_stats *out);
 
-/* One worker process of a model, for the live stats region and tools. */
+/* One worker slot of a model, for the dashboard, the stats route, the live stats region and
+ * tools. The numbers a worker writes (in_hand, batches_done, requests_done, heartbeat) are only
+ * displayed, never trusted; in_hand is clamped to the scheduler's batch count. */
+typedef enum sched_worker_state_code {
+    SCHED_WINFO_STARTING = 1, /* forked, not attached yet (live_stats.h uses the same 1..4) */
+    SCHED_WINFO_IDLE = 2,
+    SCHED_WINFO_BUSY = 3,       /* holds batches */
+    SCHED_WINFO_STOPPING = 4,   /* asked to stop (scale down, unload, shutdown) */
+    SCHED_WINFO_RESTARTING = 5, /* its worker died unexpectedly; the replacement is not forked */
+} sched_worker_state_code;
+
 typedef struct sched_worker_info {
-    int index;        /* its slot in the model's region */
-    int pid;          /* 0 while being forked */
-    int state;        /* 1 starting, 2 idle, 3 busy, 4 stopping (live_stats.h's numbers) */
-    uint32_t in_hand; /* batches it claimed and has not completed */
+    int index;              /* its slot in the model's region */
+    int pid;                /* 0 while forking; on a restarting row the dead worker's pid */
+    int state;              /* a sched_worker_state_code */
+    const char *state_name; /* "starting", "live", "stopping", "restarting" (static) */
+    uint32_t restarts;      /* times this slot's worker died unexpectedly and was replaced */
+    uint32_t in_hand;       /* batches it claimed and has not completed */
     uint64_t batches_done, requests_done;
-    int64_t heartbeat_age_ns; /* -1 before its first heartbeat */
+    int64_t heartbeat_age_ns; /* -1 before its first heartbeat (and on restarting rows) */
     int64_t age_ns;           /* since spawn */
 } sched_worker_info;
 
-/* Fills out[0..max) with model m's workers (not the empty slots), in slot order, under the
- * pool lock for a moment. Returns how many (0 if m is out of range). */
+/* Fills out[0..max) with model m's workers in slot order, including the slots of dead workers
+ * that wait for their replacement (SCHED_WINFO_RESTARTING), under the pool lock for a moment.
+ * Returns how many (0 if m is out of range). */
 int sched_worker_infos(scheduler *s, int m, sched_worker_info *out, int max);
 
 /* Model m's region and arena (borrowed), for the front end's request inputs and outputs;

@@ -246,6 +246,7 @@ void grpc_conn_accept(grpc_loop *srv)
     srv->conns = c;
     srv->n_conns++;
     atomic_store(&srv->n_conns_shared, srv->n_conns);
+    atomic_fetch_add_explicit(&srv->accepted, 1, memory_order_relaxed);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         grpc_conn_close(c);
         return;

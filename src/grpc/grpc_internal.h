@@ -97,7 +97,8 @@ struct grpc_loop {
     size_t inflight_bytes;     /* sum of every call's in_cap (partial request messages) */
     int deferring;             /* running posts: flushes wait for the end of the batch */
     grpc_conn *dirty;          /* connections to flush then */
-    atomic_int n_conns_shared; /* for the shutdown wait */
+    atomic_int n_conns_shared; /* for the shutdown wait and metrics */
+    _Atomic uint64_t accepted; /* connections taken on since start (metrics) */
 };
 
 struct grpc_server {

@@ -32,6 +32,17 @@ int grpc_server_port(const grpc_server *srv)
     return srv->port;
 }
 
+void grpc_server_connections(grpc_server *srv, int *open, uint64_t *accepted)
+{
+    *open = 0;
+    *accepted = 0;
+    for (int i = 0; i < srv->n_loops; i++) {
+        if (!srv->loops[i]) continue;
+        *open += atomic_load_explicit(&srv->loops[i]->n_conns_shared, memory_order_relaxed);
+        *accepted += atomic_load_explicit(&srv->loops[i]->accepted, memory_order_relaxed);
+    }
+}
+
 static void run_posts(grpc_loop *srv)
 {
     pthread_mutex_lock(&srv->post_lock);

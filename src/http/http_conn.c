@@ -733,6 +733,7 @@ void http_conn_accept(http_loop *lp, int fd)
     if (lp->conns) lp->conns->prev = c;
     lp->conns = c;
     int n = atomic_fetch_add(&c->srv->n_conns, 1) + 1;
+    atomic_fetch_add_explicit(&c->srv->accepted, 1, memory_order_relaxed);
     if (uv_tcp_open(&c->tcp, fd) != 0) {
         close(fd);
         conn_close(c);

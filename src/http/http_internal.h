@@ -93,6 +93,7 @@ struct http_server {
     http_loop *loops;
     _Atomic int phase; /* 0 run, 1 stop accepting, 2 drain, 3 force close */
     _Atomic int n_conns;
+    _Atomic uint64_t accepted;     /* connections taken on since start (metrics) */
     _Atomic size_t inflight_bytes; /* sum of every live exchange's `reserved` */
 };
 

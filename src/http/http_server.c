@@ -259,6 +259,12 @@ int http_server_port(const http_server *srv)
     return srv->port;
 }
 
+void http_server_connections(http_server *srv, int *open, uint64_t *accepted)
+{
+    *open = atomic_load_explicit(&srv->n_conns, memory_order_relaxed);
+    *accepted = atomic_load_explicit(&srv->accepted, memory_order_relaxed);
+}
+
 int http_server_start(const http_options *opts, http_handler handler, void *ctx, http_server **out,
                       char *err, size_t err_len)
 {

@@ -183,7 +183,10 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
         code = GRPC_STATUS_INVALID_ARGUMENT;
     }
     if (code != 0) {
-        sched_note_rejected(s, 0);
+        sched_note_rejected(s, 0,
+                            code == GRPC_STATUS_INVALID_ARGUMENT ? 400
+                            : code == GRPC_STATUS_UNAVAILABLE    ? 503
+                                                                 : 500);
         fail(call, rpc, code, m->name, job->id, err);
         job_free(job);
         return;

@@ -80,6 +80,7 @@ static void publish(live_publish *p)
         int k = sched_worker_infos(repo_model_sched(ms[i]), 0, p->infos, room);
         for (int j = 0; j < k; j++) {
             const sched_worker_info *in = &p->infos[j];
+            if (in->state == SCHED_WINFO_RESTARTING) continue; /* no process to show */
             live_stats_worker wr = {.model = i,
                                     .index = in->index,
                                     .pid = in->pid,

@@ -48,7 +48,8 @@ typedef struct node_options {
     uint64_t arena_mb;
     uint32_t batch_slots;
     int64_t live_stale_ms;
-    int inflight_given; /* --max-inflight-bytes was given */
+    int64_t restart_backoff_ms; /* 0 = the scheduler's default */
+    int inflight_given;         /* --max-inflight-bytes was given */
     int allow_client_shm;
     int max_client_shm_regions;
     uint64_t cache_bytes; /* --cache-bytes: the response cache's budget; 0 = no cache */
@@ -101,6 +102,8 @@ static void usage(FILE *f)
         "                           arena_mb (at least 16 each; default 256)\n"
         "  --batch-slots N         batches in flight per model (1024)\n"
         "  --worker-path PATH      inferd-worker executable (default: next to inferd)\n"
+        "  --restart-backoff-ms N  first delay before a crashed worker is replaced; it doubles\n"
+        "                          on each crash in a row, up to 10000 or N (default 100)\n"
         "  --live-stale-ms N       /v2/health/live answers 503 when the scheduler has made no\n"
         "                          progress for this long (default 5000)\n"
         "  --allow-client-shm[=true|false]  serve Triton's system shared-memory extension\n"
@@ -155,7 +158,8 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_GRPC_MSG,
         O_GRPC_STREAMS,
         O_GRPC_KEEPALIVE,
-        O_DRAIN_DELAY
+        O_DRAIN_DELAY,
+        O_BACKOFF
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -185,6 +189,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"batch-slots", required_argument, 0, O_SLOTS},
         {"worker-path", required_argument, 0, O_WORKER},
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
+        {"restart-backoff-ms", required_argument, 0, O_BACKOFF},
         {"allow-client-shm", optional_argument, 0, O_CLIENT_SHM},
         {"max-client-shm-regions", required_argument, 0, O_CLIENT_SHM_MAX},
         {"cache-bytes", required_argument, 0, O_CACHE_BYTES},
@@ -301,6 +306,10 @@ static int parse_args(int argc, char **argv, node_options *o)
             else o->batch_slots = (uint32_t)v;
             break;
         case O_WORKER: o->worker_path = optarg; break;
+        case O_BACKOFF:
+            if (parse_i64(optarg, 1, 3600000, &v)) bad = "--restart-backoff-ms";
+            else o->restart_backoff_ms = v;
+            break;
         case O_LIVE_STALE:
             if (parse_i64(optarg, 100, 86400000, &v)) bad = "--live-stale-ms";
             else o->live_stale_ms = v;
@@ -525,6 +534,11 @@ int main(int argc, char **argv)
     if (o.batch_slots) ropts.shm.batch_slots = o.batch_slots;
     ropts.arena_mb = o.arena_mb;
     ropts.sched.worker_path = worker_path;
+    if (o.restart_backoff_ms > 0) {
+        ropts.sched.restart_backoff_min_ms = o.restart_backoff_ms;
+        if (ropts.sched.restart_backoff_max_ms < o.restart_backoff_ms)
+            ropts.sched.restart_backoff_max_ms = o.restart_backoff_ms;
+    }
     ropts.unload_timeout_ms = o.drain_timeout_ms;
     ropts.backend_available = backend_available;
     /* The workers ring the loops that answer them (no completion thread in between). */
@@ -579,6 +593,7 @@ int main(int argc, char **argv)
         if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
+    atomic_store(&rctx.http, srv);
     log_info("listening on http://%s:%d threads=%d max_connections=%d max_inflight_bytes=%zu",
              o.http.host, http_server_port(srv), o.http.threads, o.http.max_connections,
              o.http.max_inflight_bytes);
@@ -598,6 +613,7 @@ int main(int argc, char **argv)
             if (ropts.sched.doorbell) shm_doorbell_close(&bell);
             return 1;
         }
+        atomic_store(&rctx.grpc, gsrv);
         log_info("listening on grpc://%s:%d threads=%d max_message_bytes=%zu max_streams=%u",
                  o.grpc.host, grpc_server_port(gsrv), o.grpc.threads, o.grpc.max_message_bytes,
                  o.grpc.max_streams);

@@ -25,6 +25,10 @@ typedef struct routes_ctx {
     _Atomic int draining;    /* set on SIGTERM: ready answers 503 while requests still flow */
     /* borrowed; the response cache (resp_cache.h), NULL when off */
     struct resp_cache *cache;
+    /* The front ends, for their connection counts in /metrics: set by main once started
+     * (NULL before, or for a front end that is off); read by any loop thread. */
+    _Atomic(struct http_server *) http;
+    _Atomic(struct grpc_server *) grpc;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -44,6 +48,13 @@ void routes_model_config(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 
 /* routes_stats.c: model = NULL for every model */
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model);
+
+/* routes_metrics.c: GET /metrics (Prometheus text format, docs/metrics.md) */
+void routes_metrics(http_exchange *ex, routes_ctx *ctx);
+
+/* routes_dashboard.c: GET /dashboard and its assets (/dashboard/{file}); file NULL for the
+ * page itself. */
+void routes_dashboard(http_exchange *ex, const char *file);
 
 /* routes_repository.c: POST /v2/repository/index, .../models/{m}/load and unload */
 void routes_repository_index(http_exchange *ex, routes_ctx *ctx);

@@ -136,6 +136,14 @@ void routes_handle(http_exchange *ex, void *vctx)
         if (routes_method_ok(ex, "POST")) routes_process(ex, ctx);
         return;
     }
+    if (pp.n == 1 && is(&pp, 0, "metrics")) {
+        if (routes_method_ok(ex, "GET")) routes_metrics(ex, ctx);
+        return;
+    }
+    if ((pp.n == 1 || pp.n == 2) && is(&pp, 0, "dashboard")) {
+        if (routes_method_ok(ex, "GET")) routes_dashboard(ex, pp.n == 2 ? pp.seg[1] : NULL);
+        return;
+    }
     if (pp.n == 0 || !is(&pp, 0, "v2")) goto not_found;
     if (pp.n == 1) {
         if (routes_method_ok(ex, "GET")) routes_server_metadata(ex, ctx);

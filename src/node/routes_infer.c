@@ -274,7 +274,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
     routes_ctx *ctx = job->ctx;
     scheduler *s = repo_model_sched(job->rm);
     if (job->status != 0) {
-        sched_note_rejected(s, job->req.model);
+        sched_note_rejected(s, job->req.model, job->status);
         http_ex_error(ex, job->status, job->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
                       job->err);
         job_free(job);
@@ -288,7 +288,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
     }
     if (set_deadline(ex, job->model, ctx->max_timeout_ms, job->params.timeout_us, &job->req,
                      job->err, sizeof job->err)) {
-        sched_note_rejected(s, job->req.model);
+        sched_note_rejected(s, job->req.model, 400);
         kserve_free_inputs(repo_model_arena(job->rm), &job->req);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
@@ -305,7 +305,7 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model)
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
     if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"), job->body_len,
                             &job->json_len, job->err, sizeof job->err)) {
-        sched_note_rejected(repo_model_sched(model), 0);
+        sched_note_rejected(repo_model_sched(model), 0, 400);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
         return;

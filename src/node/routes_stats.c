@@ -1,13 +1,17 @@
 /* GET /v2/models/stats and GET /v2/models/{m}/stats: per-model counters in the shape of
  * Triton's statistics extension (inference_count, execution_count, inference_stats with
  * count/ns pairs), plus an "inferd" object with the live state of the model's queue and
- * worker pool, and the node-wide response cache's figures ("cache"). */
+ * worker pool, its outcomes, latency percentiles and a row per worker (the dashboard's data),
+ * and the node-wide response cache's figures ("cache"). */
 #include <stdio.h>
 #include <string.h>
 
 #include "inferd/http_buf.h"
 #include "inferd/resp_cache.h"
 #include "routes.h"
+
+/* Worker rows listed per model: beyond any pool a node runs (max_workers is 64 by default). */
+#define STATS_MAX_WORKERS 256
 
 static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns, int comma)
 {
@@ -55,13 +59,34 @@ static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
         "\"batches_retried\": %llu, \"avg_batch_rows\": %.3f, "
         "\"queue_len\": %d, \"queue_rows\": %lld, \"batches_in_flight\": %d, "
         "\"rows_in_flight\": %lld, \"rows_per_s\": %.1f, "
-        "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, "
-        "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}",
+        "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, \"restarting\": %d, "
+        "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restarts\": %llu, "
+        "\"restart_backoff_ms\": %lld, \"list\": [",
         (unsigned long long)c->requests_rejected, (unsigned long long)c->requests_cancelled,
         (unsigned long long)c->batches_retried, avg_batch, st.queue_len, (long long)st.queue_rows,
         st.batches_in_flight, (long long)st.rows_in_flight, st.rows_per_s, st.workers_live,
-        st.workers_starting, st.workers_stopping, cfg->workers_min, cfg->workers_max,
-        (unsigned long long)st.worker_spawns, (long long)st.restart_backoff_ms);
+        st.workers_starting, st.workers_stopping, st.workers_restarting, cfg->workers_min,
+        cfg->workers_max, (unsigned long long)st.worker_spawns,
+        (unsigned long long)st.worker_restarts, (long long)st.restart_backoff_ms);
+    sched_worker_info wi[STATS_MAX_WORKERS];
+    int nw = sched_worker_infos(repo_model_sched(m), 0, wi, STATS_MAX_WORKERS);
+    for (int i = 0; i < nw; i++)
+        http_buf_printf(b,
+                        "%s{\"pid\": %d, \"state\": \"%s\", \"restarts\": %u, "
+                        "\"batches_in_hand\": %u}",
+                        i ? ", " : "", wi[i].pid, wi[i].state_name, wi[i].restarts, wi[i].in_hand);
+    http_buf_puts(b, "]}, \"outcomes\": {");
+    for (int o = 0; o < SCHED_OUTCOME_N; o++)
+        http_buf_printf(b, "%s\"%s\": %llu", o ? ", " : "", sched_outcome_name(o),
+                        (unsigned long long)c->outcomes[o]);
+    http_buf_puts(b, "}, \"latency_us\": {");
+    static const double qs[] = {0.5, 0.9, 0.99};
+    static const char *const qn[] = {"p50", "p90", "p99"};
+    for (int i = 0; i < 3; i++)
+        http_buf_printf(
+            b, "%s\"%s\": %.1f", i ? ", " : "", qn[i],
+            sched_hist_quantile(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, qs[i]) / 1e3);
+    http_buf_puts(b, "}");
     put_cache(b, cache, cfg);
     http_buf_puts(b, "}}");
 }

@@ -138,6 +138,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     for (int r = 0; r < n; r++) {
         int64_t waited = b->dispatch_ns - reqs[r]->enqueue_ns;
         ms->counters.queue_ns += waited > 0 ? (uint64_t)waited : 0;
+        sched_hist_add(&ms->counters.hist[SCHED_HIST_QUEUE], SCHED_HIST_QUEUE, waited);
     }
     ms->counters.queue_count += (uint64_t)n;
     ms->batches_in_flight++;

@@ -228,6 +228,7 @@ static int submit_queue(scheduler *s, infer_request *req, const char *bad)
     pthread_mutex_lock(&ms->mu);
     if (bad) {
         ms->counters.requests_rejected++;
+        ms->counters.outcomes[SCHED_OUTCOME_BAD_REQUEST]++;
         pthread_mutex_unlock(&ms->mu);
         return reject(req, 400, 0, bad);
     }
@@ -258,6 +259,7 @@ static int submit_queue(scheduler *s, infer_request *req, const char *bad)
     }
     if (status != 0) {
         ms->counters.requests_rejected++;
+        ms->counters.outcomes[sched_outcome_of_status(status)]++;
         pthread_mutex_unlock(&ms->mu);
         log_debug_limited("request rejected model=%s status=%d: %s", ms->cfg.name, status, msg);
         return reject(req, status, retry, msg);
@@ -282,11 +284,12 @@ static int submit_queue(scheduler *s, infer_request *req, const char *bad)
     return 0;
 }
 
-void sched_note_rejected(scheduler *s, int m)
+void sched_note_rejected(scheduler *s, int m, int status)
 {
     if (m < 0 || m >= s->n_models) return;
     pthread_mutex_lock(&s->models[m].mu);
     s->models[m].counters.requests_rejected++;
+    s->models[m].counters.outcomes[sched_outcome_of_status(status)]++;
     pthread_mutex_unlock(&s->models[m].mu);
 }
 
@@ -397,6 +400,13 @@ int sched_model_stats(scheduler *s, int m, sched_stats *out)
         if (s->workers[w].state == SCHED_WORKER_STOPPING && s->workers[w].model == m)
             out->workers_stopping++;
     out->worker_spawns = ms->spawns;
+    out->worker_restarts = ms->restarts;
+    /* one scheduler per model in the node: its pending count is the model's */
+    out->requests_in_flight = s->n_models == 1 ? atomic_load(&s->pending) : -1;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].model == m && s->workers[w].crashed &&
+            s->workers[w].state != SCHED_WORKER_LIVE && !atomic_load(&s->workers_stop))
+            out->workers_restarting++;
     out->restart_backoff_ms = ms->backoff_ms;
     pthread_mutex_lock(&ms->mu);
     out->queue_len = ms->queue.len;

@@ -7,22 +7,27 @@
 #include "inferd/clock.h"
 #include "scheduler_internal.h"
 
-void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
-                  infer_request **done_list)
+void sched_count_answer(sched_counters *c, int status, int64_t took_ns)
 {
-    req->status = status;
-    sched_counters *c = &s->models[req->model].counters;
-    int64_t took = clock_now_ns() - req->enqueue_ns;
-    uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    uint64_t ns = took_ns > 0 ? (uint64_t)took_ns : 0;
+    c->outcomes[sched_outcome_of_status(status)]++;
     if (status == 0) {
         c->requests_ok++;
         c->ok_ns += ns;
+        sched_hist_add(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, took_ns);
     } else if (status == SCHED_STATUS_CANCELLED) {
         c->requests_cancelled++;
     } else {
         c->requests_failed++;
         c->failed_ns += ns;
     }
+}
+
+void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
+                  infer_request **done_list)
+{
+    req->status = status;
+    sched_count_answer(&s->models[req->model].counters, status, clock_now_ns() - req->enqueue_ns);
     if (status != 0) {
         req->n_outputs = 0;
         req->sched_out = NULL;

@@ -17,15 +17,8 @@ static void count_answer(scheduler *s, const infer_request *req)
 {
     sched_model_state *ms = &s->models[req->model];
     int64_t took = clock_now_ns() - req->enqueue_ns;
-    uint64_t ns = took > 0 ? (uint64_t)took : 0;
     pthread_mutex_lock(&ms->mu);
-    if (req->status == 0) {
-        ms->counters.requests_ok++;
-        ms->counters.ok_ns += ns;
-    } else {
-        ms->counters.requests_failed++;
-        ms->counters.failed_ns += ns;
-    }
+    sched_count_answer(&ms->counters, req->status, took);
     pthread_mutex_unlock(&ms->mu);
 }
 

@@ -115,6 +115,8 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
     ms->counters.batches++;
     ms->counters.batch_rows += (uint64_t)b->rows;
     ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
+    sched_hist_add(&ms->counters.hist[SCHED_HIST_COMPUTE], SCHED_HIST_COMPUTE, took);
+    sched_hist_add(&ms->counters.hist[SCHED_HIST_BATCH_ROWS], SCHED_HIST_BATCH_ROWS, b->rows);
     area->offset = b->snapshot.out_off;
     int refs = 0;
     for (int r = 0; r < b->n; r++) {

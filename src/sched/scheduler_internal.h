@@ -67,6 +67,11 @@ typedef struct sched_worker {
     int killed;      /* the node SIGKILLed it (hang / protocol error) */
     int lied;        /* killed for breaking the protocol: its batches fail, 500 */
     int64_t stop_ns; /* when the node asked it to stop (0 = not asked) */
+    /* Kept across the slot's reuse by the replacement of a worker that died unexpectedly
+     * (sched_spawn_worker prefers such a slot), for the dashboard's worker rows. */
+    int crashed;       /* its worker died unexpectedly; cleared when the replacement is live */
+    uint32_t restarts; /* replacements started in this slot after such deaths */
+    pid_t last_pid;    /* the pid of the worker that died (shown while it is replaced) */
 } sched_worker;
 
 typedef struct sched_model_state {
@@ -88,7 +93,8 @@ typedef struct sched_model_state {
     /* Guarded by scheduler.mu. */
     int overload_ticks; /* consecutive scale intervals above the threshold */
     int64_t last_scale_ns;
-    uint64_t spawns; /* total, for logs */
+    uint64_t spawns;   /* total, for logs */
+    uint64_t restarts; /* workers that died unexpectedly */
     /* Set by the supervisor under scheduler.mu (sched_model_ring_corrupt) and cleared with the
      * model's lock too once the ring is reset; read by dispatch under the model's lock. */
     atomic_int ring_corrupt; /* its submission ring was scribbled on: workers killed, ring

@@ -113,10 +113,13 @@ static void worker_died(scheduler *s, uint32_t w, int wstatus, infer_request **d
     atomic_store(&sw->pid, 0);
     atomic_store(&sw->state, SHM_WORKER_EMPTY);
     wk->state = SCHED_WORKER_EMPTY;
+    wk->last_pid = wk->pid;
     wk->pid = 0;
     sched_model_recount(s, wk->model);
 
     if (!expected && !s->workers_stop) {
+        wk->crashed = 1;
+        ms->restarts++;
         int64_t b = ms->backoff_ms > 0 ? ms->backoff_ms * 2 : s->opts.restart_backoff_min_ms;
         if (b > s->opts.restart_backoff_max_ms) b = s->opts.restart_backoff_max_ms;
         ms->backoff_ms = b;
@@ -146,6 +149,7 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
         if (wk->state == SCHED_WORKER_STARTING) {
             if (st == SHM_WORKER_IDLE || st == SHM_WORKER_BUSY) {
                 wk->state = SCHED_WORKER_LIVE;
+                wk->crashed = 0;
                 wk->last_active_ns = now;
                 sched_model_recount(s, wk->model);
                 log_info("worker ready model=%s worker=%u pid=%d startup_ms=%lld", ms->cfg.name, w,
@@ -322,6 +326,10 @@ static void manage_model(scheduler *s, int m, int64_t now, infer_request **done_
             fail_orphan_model(s, m, done_list);
         return;
     }
+    /* The minimum holds without them: dead workers' slots wait for no replacement. */
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].model == m && s->workers[w].state == SCHED_WORKER_EMPTY)
+            s->workers[w].crashed = 0;
     /* min 0: the pool grows from zero on demand. */
     if (live + starting == 0 && max > 0 && has_work) {
         if (now >= ms->next_spawn_ns) sched_spawn_worker(s, m, "demand");

@@ -62,9 +62,15 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
 {
     sched_model_state *ms = &s->models[m];
     uint32_t w;
+    /* The replacement of a dead worker takes its slot (its row on the dashboard). */
     for (w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state == SCHED_WORKER_EMPTY) /* node-private: reaped and free */
+        if (s->workers[w].state == SCHED_WORKER_EMPTY && s->workers[w].crashed &&
+            s->workers[w].model == m)
             break;
+    if (w == s->n_workers)
+        for (w = 0; w < s->n_workers; w++)
+            if (s->workers[w].state == SCHED_WORKER_EMPTY) /* node-private: reaped and free */
+                break;
     if (w == s->n_workers) {
         log_warn_limited("cannot spawn a worker for model=%s: all %u worker slots in use",
                          ms->cfg.name, s->n_workers);
@@ -79,7 +85,11 @@ int sched_spawn_worker(scheduler *s, int m, const char *why)
     /* Reserved: every other thread sees a STARTING worker without a pid until it is
      * published below, so mu need not be held across the fork or the log writes. */
     sched_worker *wk = &s->workers[w];
+    int crashed = wk->crashed && wk->model == m;
+    uint32_t restarts = crashed ? wk->restarts + 1 : 0;
     memset(wk, 0, sizeof(*wk));
+    wk->crashed = crashed;
+    wk->restarts = restarts;
     wk->state = SCHED_WORKER_STARTING;
     wk->model = m;
     sched_model_recount(s, m);

@@ -1,4 +1,5 @@
-/* Growable byte buffer and JSON string escaping (see http_buf.h). */
+/* Growable byte buffer and JSON string escaping (see http_buf.h): in common, below the HTTP
+ * server, the node and the metrics writer that all build text in it. */
 #include "inferd/http_buf.h"
 
 #include <stdarg.h>
