@@ -29,7 +29,8 @@ typedef struct gemm_job {
 } gemm_job;
 
 /* bias and activation on a finished edge tile (rows x cols at C(i0, j0)), or on C when k = 0:
- * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1) */
+ * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1; SiLU and
+ * Sigmoid with the arithmetic the AVX-512 kernel's store uses, see nn_k_silu) */
 static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *kd, int64_t i0,
                           int64_t j0, int64_t rows, int64_t cols)
 {
@@ -163,8 +164,12 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
-    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP;
-    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP;
+    if (jb.kd->acts && ak == ONNX_ACT_SILU) jb.epi.act = ONNX_GEMM_EPI_SILU;
+    if (jb.kd->acts && ak == ONNX_ACT_SIGMOID) jb.epi.act = ONNX_GEMM_EPI_SIGMOID;
+    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
+               jb.epi.act != ONNX_GEMM_EPI_NONE;
+    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP &&
+                   jb.epi.act == ONNX_GEMM_EPI_NONE;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
     int tasks = onnx_tpool_threads(pool);

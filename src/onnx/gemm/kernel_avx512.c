@@ -1,11 +1,14 @@
-/* The AVX-512 microkernel, 8 x 32, and its epilogue: 16 zmm accumulators, two B loads and eight broadcasts per
- * k (8 rows: CNN channel counts are multiples of 8; 12 rows measured no faster and wasted up
+/* The AVX-512 microkernel, 8 x 32, and its epilogue (the store adds the biases, clamps and
+ * applies SiLU / Sigmoid in registers, act_avx512.h): 16 zmm accumulators, two B loads and
+ * eight broadcasts per k (8 rows: CNN channel counts are multiples of 8; 12 rows measured no faster and wasted up
  * to a third of a tile on 16- or 64-channel layers). Compiled with
  * -mavx512f -mfma (CMakeLists.txt); called only when the CPU has it. */
 #include "kernels.h"
 
 #if defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
+
+#include "act_avx512.h"
 
 #define ROW_FMA(I)                                      \
     do {                                                \
@@ -28,6 +31,10 @@
             r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                            \
             r0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r0));                           \
             r1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r1));                           \
+            if (epi->act == ONNX_GEMM_EPI_SILU)                                        \
+                r0 = act512_silu(r0), r1 = act512_silu(r1);                            \
+            else if (epi->act == ONNX_GEMM_EPI_SIGMOID)                                \
+                r0 = act512_sigmoid(r0), r1 = act512_sigmoid(r1);                      \
         }                                                                              \
         _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                       \
     } while (0)

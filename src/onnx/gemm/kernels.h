@@ -7,11 +7,16 @@
 
 #include <stdint.h>
 
+/* An activation a kernel applies in registers after the clamp (kernel_desc.acts says which
+ * kernel can; the others get ONNX_GEMM_EPI_NONE and the driver applies it per tile). */
+enum { ONNX_GEMM_EPI_NONE = 0, ONNX_GEMM_EPI_SILU, ONNX_GEMM_EPI_SIGMOID };
+
 /* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
  * pointers are at the tile's first row / column. */
 typedef struct onnx_gemm_epi {
     const float *row_bias, *col_bias; /* or NULL */
     float lo, hi;                     /* clamp (Relu: 0, +inf; no activation: -inf, +inf) */
+    int act;                          /* ONNX_GEMM_EPI_* (only for a kernel with acts) */
 } onnx_gemm_epi;
 
 typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
@@ -30,6 +35,7 @@ typedef struct onnx_gemm_kernel_desc {
     int mr, nr;
     onnx_gemm_kernel_fn fn;
     onnx_gemm_epilogue_fn epilogue;
+    int acts; /* the kernel applies epi->act (SiLU, Sigmoid) in its store */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16

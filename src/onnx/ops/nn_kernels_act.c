@@ -2,6 +2,7 @@
  * epilogues fused into Conv/Gemm/MatMul, and the LSTM cell): Sigmoid, Tanh and SiLU on the
  * branch-free nn_expf,
  * HardSigmoid and HardSwish as selects. Compiled like nn_kernels.c (O3, target clones). */
+#include "../gemm/gemm.h"
 #include "nn_kernels.h"
 #include "nn_vmath.h"
 
@@ -67,9 +68,12 @@ static NN_HOT NN_CLONES void k_hard_swish(float *y, int64_t n)
     }
 }
 
+/* Sigmoid and SiLU: AVX-512's own instructions when the CPU has them (gemm/act_avx512.c, the
+ * arithmetic of the GEMM's fused store, so a tile and a whole plane round alike) */
 void nn_k_sigmoid(float *y, int64_t n)
 {
-    k_sigmoid(y, n);
+    if (onnx_gemm_act_avx512_ok()) onnx_gemm_sigmoid_avx512(y, n);
+    else k_sigmoid(y, n);
 }
 void nn_k_tanh(float *y, int64_t n)
 {
@@ -77,7 +81,8 @@ void nn_k_tanh(float *y, int64_t n)
 }
 void nn_k_silu(float *y, int64_t n)
 {
-    k_silu(y, n);
+    if (onnx_gemm_act_avx512_ok()) onnx_gemm_silu_avx512(y, n);
+    else k_silu(y, n);
 }
 void nn_k_hard_sigmoid(float *y, float alpha, float beta, int64_t n)
 {

@@ -34,6 +34,7 @@ static float ref_act(onnx_activation_kind k, float v)
     case ONNX_ACT_RELU: return v > 0 ? v : 0;
     case ONNX_ACT_CLIP: return v < -0.5f ? -0.5f : (v > 0.75f ? 0.75f : v);
     case ONNX_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    case ONNX_ACT_SILU: return v / (1.0f + expf(-v));
     default: return v;
     }
 }
@@ -134,9 +135,9 @@ static void run_all(onnx_tpool *pool)
                                 .row_bias = (v % 5) == 1,
                                 .col_bias = (v % 7) == 2,
                                 .alpha = (v % 4) ? 1.0f : 0.5f,
-                                .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
-                                                                ONNX_ACT_CLIP,
-                                                                ONNX_ACT_SIGMOID}[v % 4]};
+                                .act = (onnx_activation_kind[]){
+                                    ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP,
+                                    ONNX_ACT_SIGMOID, ONNX_ACT_SILU}[v % 5]};
                 check_case(&tc, pool);
             }
     /* larger than one block each way (MC <= 64 rows, NC = 512 columns, KC = 256), all
@@ -154,7 +155,12 @@ static void run_all(onnx_tpool *pool)
                             .row_bias = o == 3,
                             .col_bias = o == 8,
                             .alpha = 1.0f,
-                            .act = o == 5 ? ONNX_ACT_RELU : ONNX_ACT_NONE};
+                            /* SiLU and Sigmoid: in the AVX-512 kernel's store (full
+                             * tiles) and on the edge tiles */
+                            .act = o == 5    ? ONNX_ACT_RELU
+                                   : o == 7  ? ONNX_ACT_SILU
+                                   : o == 10 ? ONNX_ACT_SIGMOID
+                                             : ONNX_ACT_NONE};
             check_case(&tc, pool);
         }
 }
