@@ -23,6 +23,12 @@ typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, 
                                     int64_t ldc, float alpha, int accumulate,
                                     const onnx_gemm_epi *epi);
 
+/* The same tile with B read in place: row p of the tile's B at b + p * ldb (32 floats; B not
+ * transposed, no packing), for GEMMs whose few rows of A would not repay packing B. */
+typedef void (*onnx_gemm_kernel_ub_fn)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                       float *c, int64_t ldc, float alpha, int accumulate,
+                                       const onnx_gemm_epi *epi);
+
 /* The store's epilogue on a finished rows x cols tile of C (rows ldc apart): c += row_bias[r]
  * (if not NULL) + col_bias[j] (if not NULL), then clamp to [lo, hi] (Relu: 0, +inf; none:
  * -inf, +inf). Compiled beside each kernel for its instruction set. */
@@ -36,6 +42,7 @@ typedef struct onnx_gemm_kernel_desc {
     onnx_gemm_kernel_fn fn;
     onnx_gemm_epilogue_fn epilogue;
     int acts; /* the kernel applies epi->act (SiLU, Sigmoid) in its store */
+    onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -47,6 +54,8 @@ void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
                            float alpha, int accumulate, const onnx_gemm_epi *epi);
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              float alpha, int accumulate, const onnx_gemm_epi *epi);
+void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi);
 
 void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
                                 const float *row_bias, const float *col_bias, float lo, float hi);
