@@ -1,4 +1,5 @@
-/* Private to src/onnx/gemm: SiLU and Sigmoid on 16 floats in AVX-512 registers, for the
+/* Private to src/onnx/gemm: SiLU, Sigmoid (and HardSwish, HardSigmoid: selects, at the end)
+ * on 16 floats in AVX-512 registers, for the
  * microkernel's store (kernel_avx512.c) and the in-place loops (act_avx512.c); included only by
  * files compiled with -mavx512f -mfma. Same method and accuracy as nn_vmath.h's nn_sigmoidf
  * (t = e^-|x|, then 1 / (1 + t)), with AVX-512's own instructions: the exponent by vscalefps, the
@@ -59,6 +60,22 @@ ACT512 __m512 act512_sigmoid(__m512 v)
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     y = _mm512_mask_mov_ps(y, tiny, _mm512_setzero_ps());
     return _mm512_mask_mov_ps(y, nan, v);
+}
+
+/* x * clamp(x / 6 + 1/2, 0, 1), rounded as nn_k_hard_swish (a multiply, then an add) */
+ACT512 __m512 act512_hard_swish(__m512 x)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.0f / 6.0f)), _mm512_set1_ps(0.5f));
+    /* max/min return their second operand when unordered: NaN stays, as the scalar selects */
+    v = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), v));
+    return _mm512_mul_ps(x, v);
+}
+
+/* clamp(alpha x + beta, 0, 1), rounded as nn_k_hard_sigmoid; NaN stays */
+ACT512 __m512 act512_hard_sigmoid(__m512 x, __m512 alpha, __m512 beta)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(alpha, x), beta);
+    return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), v));
 }
 
 #endif

@@ -186,8 +186,14 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
-    if (jb.kd->acts && ak == ONNX_ACT_SILU) jb.epi.act = ONNX_GEMM_EPI_SILU;
-    if (jb.kd->acts && ak == ONNX_ACT_SIGMOID) jb.epi.act = ONNX_GEMM_EPI_SIGMOID;
+    if (jb.kd->acts) {
+        jb.epi.act = ak == ONNX_ACT_SILU            ? ONNX_GEMM_EPI_SILU
+                     : ak == ONNX_ACT_SIGMOID       ? ONNX_GEMM_EPI_SIGMOID
+                     : ak == ONNX_ACT_HARD_SWISH    ? ONNX_GEMM_EPI_HARD_SWISH
+                     : ak == ONNX_ACT_HARD_SIGMOID ? ONNX_GEMM_EPI_HARD_SIGMOID
+                                                    : ONNX_GEMM_EPI_NONE;
+        jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
+    }
     jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
                jb.epi.act != ONNX_GEMM_EPI_NONE;
     jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP &&

@@ -9,7 +9,13 @@
 
 /* An activation a kernel applies in registers after the clamp (kernel_desc.acts says which
  * kernel can; the others get ONNX_GEMM_EPI_NONE and the driver applies it per tile). */
-enum { ONNX_GEMM_EPI_NONE = 0, ONNX_GEMM_EPI_SILU, ONNX_GEMM_EPI_SIGMOID };
+enum {
+    ONNX_GEMM_EPI_NONE = 0,
+    ONNX_GEMM_EPI_SILU,
+    ONNX_GEMM_EPI_SIGMOID,
+    ONNX_GEMM_EPI_HARD_SWISH,
+    ONNX_GEMM_EPI_HARD_SIGMOID /* clamp(alpha x + beta, 0, 1) */
+};
 
 /* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
  * pointers are at the tile's first row / column. */
@@ -17,6 +23,7 @@ typedef struct onnx_gemm_epi {
     const float *row_bias, *col_bias; /* or NULL */
     float lo, hi;                     /* clamp (Relu: 0, +inf; no activation: -inf, +inf) */
     int act;                          /* ONNX_GEMM_EPI_* (only for a kernel with acts) */
+    float alpha, beta;                /* HardSigmoid's */
 } onnx_gemm_epi;
 
 typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
@@ -41,7 +48,7 @@ typedef struct onnx_gemm_kernel_desc {
     int mr, nr;
     onnx_gemm_kernel_fn fn;
     onnx_gemm_epilogue_fn epilogue;
-    int acts; /* the kernel applies epi->act (SiLU, Sigmoid) in its store */
+    int acts; /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
     onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
 } onnx_gemm_kernel_desc;
 
