@@ -116,10 +116,13 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                                 jb->kd->ub_fn(kc, ap + ir * kc, bd, g->ldb, tmp, nr, g->alpha, 0,
                                               NULL);
                             else kern(kc, ap + ir * kc, bpan, tmp, nr, g->alpha, 0, NULL);
-                            for (int64_t r = 0; r < rows; r++)
-                                for (int64_t j = 0; j < cols; j++)
-                                    ct[r * g->ldc + j] =
-                                        tmp[r * nr + j] + (acc ? ct[r * g->ldc + j] : 0.0f);
+                            for (int64_t r = 0; r < rows; r++) {
+                                float *cr = ct + r * g->ldc;
+                                const float *tr = tmp + r * nr;
+                                if (!acc) memcpy(cr, tr, (size_t)cols * sizeof(float));
+                                else
+                                    for (int64_t j = 0; j < cols; j++) cr[j] += tr[j];
+                            }
                             if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
                         }
                     }
