@@ -395,10 +395,7 @@ int grpc_infer_decode(const Inference__ModelInferRequest *r, client_shm *cshm,
     if (m->max_batch_size == 0) req->batch_rows = 1;
     return 0;
 fail:
-    for (int k = 0; k < MODEL_MAX_IO; k++)
-        if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
-    memset(req->inputs, 0, sizeof req->inputs);
-    req->n_inputs = 0;
+    kserve_unwind_inputs(arena, req, seen);
     kserve_shm_refs_release(cshm, &params->shm);
     return grpc_status_from_http(status);
 }

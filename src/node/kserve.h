@@ -44,6 +44,11 @@ void kserve_params_free(client_shm *cshm, kserve_params *params);
 /* Frees req's input buffers (only for a request never given to the scheduler). */
 void kserve_free_inputs(shm_arena *arena, infer_request *req);
 
+/* A failed decode's unwind: frees the arena blocks of the inputs marked in seen (indexed by
+ * the model's input number, MODEL_MAX_IO entries), zeroes every input and sets n_inputs to 0.
+ * The JSON, binary and gRPC decoders all leave a request this way on error. */
+void kserve_unwind_inputs(shm_arena *arena, infer_request *req, const int *seen);
+
 /* Encodes the infer response for a finished request: the outputs selected by
  * req->output_mask, each as JSON data, or (params->binary_outputs) as binary data, or
  * (params->shm.outputs) copied into the client's region. Appends the JSON to out; the binary

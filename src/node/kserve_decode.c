@@ -41,6 +41,14 @@ void kserve_free_inputs(shm_arena *arena, infer_request *req)
     req->n_inputs = 0;
 }
 
+void kserve_unwind_inputs(shm_arena *arena, infer_request *req, const int *seen)
+{
+    for (int k = 0; k < MODEL_MAX_IO; k++)
+        if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
+    memset(req->inputs, 0, sizeof req->inputs);
+    req->n_inputs = 0;
+}
+
 typedef struct decoder {
     const char *tname; /* input name, for messages */
     inferd_dtype dtype;
@@ -768,10 +776,7 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
     return 0;
 
 fail:
-    for (int k = 0; k < MODEL_MAX_IO; k++)
-        if (seen[k]) shm_arena_free(arena, req->inputs[k].offset);
-    memset(req->inputs, 0, sizeof req->inputs);
-    req->n_inputs = 0;
+    kserve_unwind_inputs(arena, req, seen);
     kserve_params_free(cshm, params);
     params->binary_outputs = 0;
     json_decref(root);
