@@ -13,7 +13,8 @@
 typedef struct infer_request infer_request;
 /* Called once per submitted request, with no scheduler lock held, from any thread: a
  * scheduler thread, or a loop thread inside sched_submit / sched_cancel of this or another
- * request (never inside the sched_submit of the request itself). */
+ * request. Inside the sched_submit of the request itself only when the response cache
+ * answers it (docs/cache.md), as the last thing sched_submit does with it. */
 typedef void (*infer_done_cb)(infer_request *req);
 
 struct infer_request {
@@ -44,6 +45,7 @@ struct infer_request {
     infer_request *next;              /* on the scheduler's local answer lists */
     int64_t queue_seq;                /* FIFO order within its priority */
     uint32_t queue_pos, deadline_pos; /* its places in the queue's two heaps */
+    void *cache_entry;                /* the response cache entry it leads, or NULL */
 };
 
 #endif

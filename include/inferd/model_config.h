@@ -18,8 +18,10 @@
  *                                      default 300000 or delay_ms if larger; >= delay_ms
  *     "arena_mb": 64,                  this model's own tensor arena, MiB (1..1048576); 0 / absent
  *                                      = the node's --arena-mb divided over the models
- *     "threads": 1                     `onnx` backend: compute threads per worker (1..64), one
+ *     "threads": 1,                    `onnx` backend: compute threads per worker (1..64), one
  *                                      pool per session (docs/onnx-runtime.md, "Threads")
+ *     "response_cache": {"enable": false}  answers kept in the node's response cache
+ *                                      (--cache-bytes; docs/cache.md)
  *   }
  * dims exclude the batch dimension when max_batch_size > 0 (Triton's convention); -1 = any. */
 #ifndef INFERD_MODEL_CONFIG_H
@@ -61,6 +63,8 @@ typedef struct model_config {
     int64_t max_delay_ms;
     int64_t arena_mb; /* 0 = the node's share (see above) */
     int threads;      /* onnx backend: compute threads per worker session, default 1 */
+    /* 1: answers go through the node's response cache (docs/cache.md) */
+    int response_cache;
 } model_config;
 
 /* Parses config.json text for the model `name` in folder `dir` into out (defaults filled

@@ -10,6 +10,7 @@
  *     default_timeout_microseconds},
  *   instance_group: one group {name "<model>", count = workers max, kind "KIND_CPU"},
  *   version_policy: latest {num_versions: 1} (the node serves the highest version folder),
+ *   response_cache: {enable} (config.json's "response_cache", same shape both ways),
  *   parameters: inferd's own settings as {"key": {"string_value": "..."}} (workers_min,
  *     workers_max, version). */
 #ifndef INFERD_MODEL_CONFIG_TRITON_H
@@ -47,6 +48,7 @@ typedef struct triton_model_config {
     int instance_count;
     const char *instance_kind; /* "KIND_CPU" */
     int latest_num_versions;   /* version_policy.latest.num_versions */
+    int response_cache;        /* response_cache.enable */
     int n_params;
     triton_param params[TRITON_MAX_PARAMS];
 } triton_model_config;

@@ -24,6 +24,9 @@ typedef struct sched_options {
      * that looks every few milliseconds. NULL: the completion thread answers everything. */
     struct shm_doorbell *doorbell;
     int doorbell_loop;
+    /* Borrowed, or NULL: the node-wide response cache (resp_cache.h), used for the models
+     * whose config enables response_cache; it must outlive the scheduler. */
+    struct resp_cache *cache;
 } sched_options;
 
 void sched_options_default(sched_options *opts);
@@ -43,7 +46,9 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
                  size_t err_len);
 
 /* Queues req, and when one of the model's workers is idle hands it to that worker at once
- * (from the calling thread). Returns 0: req->done(req) will be called exactly once, later
+ * (from the calling thread). With the response cache on for its model, req may instead be
+ * answered from the cache (done() before this returns) or wait for an identical request in
+ * flight (docs/cache.md). Returns 0: req->done(req) will be called exactly once
  * (see infer_done_cb). Or rejects at once and returns -1 with req->status (429, 503, 504, 400),
  * req->error and req->retry_after_s filled; done() is not called. */
 int sched_submit(scheduler *s, infer_request *req);

@@ -170,10 +170,26 @@ static int find_version(const char *dir)
 static int parse_object(json_t *root, model_config *c, char *err, size_t err_len)
 {
     static const char *known[] = {
-        "backend",          "max_batch_size", "inputs",     "outputs",         "workers",
-        "dynamic_batching", "max_queue_size", "timeout_ms", "hang_timeout_ms", "idle_timeout_ms",
-        "delay_ms",         "max_delay_ms",   "arena_mb",   "threads",         "name",
-        "platform",         "parameters",     NULL};
+        "backend",
+        "max_batch_size",
+        "inputs",
+        "outputs",
+        "workers",
+        "dynamic_batching",
+        "max_queue_size",
+        "timeout_ms",
+        "hang_timeout_ms",
+        "idle_timeout_ms",
+        "delay_ms",
+        "max_delay_ms",
+        "arena_mb",
+        "threads",
+        "name",
+        "platform",
+        "parameters",
+        "response_cache",
+        NULL,
+    };
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -241,6 +257,15 @@ static int parse_object(json_t *root, model_config *c, char *err, size_t err_len
         if (get_int(db, "max_queue_delay_us", "dynamic_batching.", 0, 10000000,
                     &c->max_queue_delay_us, err, err_len))
             return -1;
+    }
+    json_t *rc = json_object_get(root, "response_cache");
+    if (rc) {
+        json_t *en = json_is_object(rc) ? json_object_get(rc, "enable") : NULL;
+        if (!json_is_object(rc) || (en && !json_is_boolean(en))) {
+            snprintf(err, err_len, "response_cache: must be an object {\"enable\": true|false}");
+            return -1;
+        }
+        c->response_cache = en && json_is_true(en);
     }
     v = c->max_queue_size;
     if (get_int(root, "max_queue_size", "", 1, 1 << 20, &v, err, err_len)) return -1;

@@ -69,6 +69,7 @@ void model_config_to_triton(const model_config *m, triton_model_config *out)
     out->instance_count = m->workers_max;
     out->instance_kind = "KIND_CPU";
     out->latest_num_versions = 1;
+    out->response_cache = m->response_cache != 0;
     add_param(out, "workers_min", m->workers_min);
     add_param(out, "workers_max", m->workers_max);
     add_param(out, "version", m->version > 0 ? m->version : 1);
@@ -209,6 +210,9 @@ int model_config_from_triton(const char *json_text, char **native, char *err, si
         !copy_int(policy, "max_queue_size", out, "max_queue_size", 1, err, err_len) &&
         !copy_int(policy, "default_timeout_microseconds", out, "timeout_ms", 1000, err, err_len) &&
         !workers_from_triton(root, out, err, err_len)) {
+        /* Triton's response_cache {enable} is config.json's own shape */
+        json_t *cache = json_object_get(root, "response_cache");
+        if (cache) json_object_set(out, "response_cache", cache);
         if (in_arr) json_object_set(out, "inputs", ins);
         if (out_arr) json_object_set(out, "outputs", outs);
         *native = json_dumps(out, JSON_COMPACT);

@@ -197,7 +197,10 @@ void grpc_rpc_model_config(grpc_call *call, routes_ctx *ctx, const uint8_t *msg,
         pe[i].value = &pv[i];
         pep[i] = &pe[i];
     }
+    Inference__ModelResponseCache cache = INFERENCE__MODEL_RESPONSE_CACHE__INIT;
+    cache.enable = t.response_cache != 0;
     Inference__ModelConfig cfg = INFERENCE__MODEL_CONFIG__INIT;
+    cfg.response_cache = &cache;
     cfg.name = (char *)t.name;
     cfg.platform = (char *)t.platform;
     cfg.backend = (char *)t.backend;

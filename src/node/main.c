@@ -20,6 +20,7 @@
 #include "inferd/log.h"
 #include "inferd/model_config.h"
 #include "inferd/repository.h"
+#include "inferd/resp_cache.h"
 #include "inferd/shm.h"
 #include "client_shm.h"
 #include "node_loops.h"
@@ -47,6 +48,7 @@ typedef struct node_options {
     int inflight_given; /* --max-inflight-bytes was given */
     int allow_client_shm;
     int max_client_shm_regions;
+    uint64_t cache_bytes; /* --cache-bytes: the response cache's budget; 0 = no cache */
     repo_mode mode;
     int64_t poll_secs;
     const char *load_models[REPO_MAX_MODELS];
@@ -98,6 +100,8 @@ static void usage(FILE *f)
         "  --allow-client-shm[=true|false]  serve Triton's system shared-memory extension\n"
         "                          (/v2/systemsharedmemory; off by default)\n"
         "  --max-client-shm-regions N  registered client regions at once (default 64)\n"
+        "  --cache-bytes N         response cache budget in bytes, for the models whose config\n"
+        "                          enables response_cache (default 0 = no cache)\n"
         "  --help, --version\n");
 }
 
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_MAXTIMEOUT,
         O_CLIENT_SHM,
         O_CLIENT_SHM_MAX,
+        O_CACHE_BYTES,
         O_MODE,
         O_LOAD_MODEL,
         O_POLL_SECS,
@@ -174,6 +179,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"live-stale-ms", required_argument, 0, O_LIVE_STALE},
         {"allow-client-shm", optional_argument, 0, O_CLIENT_SHM},
         {"max-client-shm-regions", required_argument, 0, O_CLIENT_SHM_MAX},
+        {"cache-bytes", required_argument, 0, O_CACHE_BYTES},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -293,6 +299,10 @@ static int parse_args(int argc, char **argv, node_options *o)
             else if (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0)
                 o->allow_client_shm = 0;
             else bad = "--allow-client-shm";
+            break;
+        case O_CACHE_BYTES:
+            if (parse_i64(optarg, 0, INT64_MAX, &v)) bad = "--cache-bytes";
+            else o->cache_bytes = (uint64_t)v;
             break;
         case O_CLIENT_SHM_MAX:
             if (parse_i64(optarg, 1, 4096, &v)) bad = "--max-client-shm-regions";
@@ -509,9 +519,22 @@ int main(int argc, char **argv)
     if (shm_doorbell_create(o.http.threads, &bell, err, sizeof err) == 0)
         ropts.sched.doorbell = &bell;
     else log_warn("%s: the completion threads answer instead of the event loops", err);
+    /* one cache for every model and both front ends; destroyed after the models */
+    resp_cache *cache = NULL;
+    if (o.cache_bytes > 0) {
+        cache = resp_cache_create(o.cache_bytes);
+        if (!cache) {
+            log_error("out of memory for the response cache");
+            if (ropts.sched.doorbell) shm_doorbell_close(&bell);
+            return 1;
+        }
+        log_info("response cache: %llu bytes", (unsigned long long)o.cache_bytes);
+    }
+    ropts.sched.cache = cache;
     repository *repo = NULL;
     if (repository_open(&ropts, &repo, err, sizeof err) != 0) {
         log_error("%s", err);
+        resp_cache_destroy(cache);
         if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
@@ -520,6 +543,7 @@ int main(int argc, char **argv)
     if (!cshm) {
         log_error("out of memory");
         repository_close(repo);
+        resp_cache_destroy(cache);
         if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
@@ -528,7 +552,8 @@ int main(int argc, char **argv)
                        .version = INFERD_VERSION,
                        .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL,
-                       .cshm = cshm};
+                       .cshm = cshm,
+                       .cache = cache};
     http_server *srv = NULL;
     /* Each event loop answers finished batches itself before it waits (no thread hop). */
     node_loops loops = {.repo = repo, .bell = &bell};
@@ -537,6 +562,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
         client_shm_destroy(cshm);
         repository_close(repo);
+        resp_cache_destroy(cache);
         if (ropts.sched.doorbell) shm_doorbell_close(&bell);
         return 1;
     }
@@ -555,6 +581,7 @@ int main(int argc, char **argv)
             http_server_shutdown(srv, 1000);
             repository_close(repo);
             client_shm_destroy(cshm);
+            resp_cache_destroy(cache);
             if (ropts.sched.doorbell) shm_doorbell_close(&bell);
             return 1;
         }
@@ -582,6 +609,8 @@ int main(int argc, char **argv)
     grpc_server_shutdown(gsrv, 5000);
     repository_close(repo);
     client_shm_destroy(cshm); /* after the models: no request holds a region any more */
+    /* after the models too: no request leads or follows an entry */
+    resp_cache_destroy(cache);
     if (ropts.sched.doorbell) shm_doorbell_close(&bell);
     log_info("shutdown complete");
     return 0;

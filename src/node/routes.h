@@ -20,6 +20,8 @@ typedef struct routes_ctx {
     int64_t max_timeout_ms;  /* largest timeout a client may ask for (header or parameter);
                                 beyond => 400 */
     client_shm *cshm;        /* borrowed; client shared-memory registry (may be disabled) */
+    /* borrowed; the response cache (resp_cache.h), NULL when off */
+    struct resp_cache *cache;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);

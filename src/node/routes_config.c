@@ -57,6 +57,8 @@ void routes_model_config(http_exchange *ex, routes_ctx *ctx, repo_model *model)
     put_str(&b, "kind", t.instance_kind);
     http_buf_printf(&b, "}], \"version_policy\": {\"latest\": {\"num_versions\": %d}}",
                     t.latest_num_versions);
+    http_buf_printf(&b, ", \"response_cache\": {\"enable\": %s}",
+                    t.response_cache ? "true" : "false");
     http_buf_puts(&b, ", \"parameters\": {");
     for (int i = 0; i < t.n_params; i++) {
         http_buf_printf(&b, "%s\"%s\": {", i ? ", " : "", t.params[i].key);

@@ -1,11 +1,12 @@
 /* GET /v2/models/stats and GET /v2/models/{m}/stats: per-model counters in the shape of
  * Triton's statistics extension (inference_count, execution_count, inference_stats with
  * count/ns pairs), plus an "inferd" object with the live state of the model's queue and
- * worker pool. */
+ * worker pool, and the node-wide response cache's figures ("cache"). */
 #include <stdio.h>
 #include <string.h>
 
 #include "inferd/http_buf.h"
+#include "inferd/resp_cache.h"
 #include "routes.h"
 
 static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns, int comma)
@@ -14,7 +15,23 @@ static void put_pair(http_buf *b, const char *name, uint64_t count, uint64_t ns,
                     (unsigned long long)count, (unsigned long long)ns);
 }
 
-static void put_model(http_buf *b, repo_model *m)
+/* The node-wide response cache's figures, and whether this model uses it. */
+static void put_cache(http_buf *b, resp_cache *cache, const model_config *cfg)
+{
+    resp_cache_stats cs;
+    resp_cache_get_stats(cache, &cs);
+    http_buf_printf(b,
+                    ", \"cache\": {\"enabled\": %s, \"hits\": %llu, \"misses\": %llu, "
+                    "\"coalesced\": %llu, \"inserts\": %llu, \"evictions\": %llu, "
+                    "\"bytes\": %llu, \"entries\": %llu, \"budget_bytes\": %llu}",
+                    cache && cfg->response_cache ? "true" : "false", (unsigned long long)cs.hits,
+                    (unsigned long long)cs.misses, (unsigned long long)cs.coalesced,
+                    (unsigned long long)cs.inserts, (unsigned long long)cs.evictions,
+                    (unsigned long long)cs.bytes, (unsigned long long)cs.entries,
+                    (unsigned long long)cs.budget_bytes);
+}
+
+static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
 {
     const model_config *cfg = repo_model_config(m);
     sched_stats st;
@@ -39,12 +56,14 @@ static void put_model(http_buf *b, repo_model *m)
         "\"queue_len\": %d, \"queue_rows\": %lld, \"batches_in_flight\": %d, "
         "\"rows_in_flight\": %lld, \"rows_per_s\": %.1f, "
         "\"workers\": {\"live\": %d, \"starting\": %d, \"stopping\": %d, "
-        "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}}}",
+        "\"min\": %d, \"max\": %d, \"spawns\": %llu, \"restart_backoff_ms\": %lld}",
         (unsigned long long)c->requests_rejected, (unsigned long long)c->requests_cancelled,
         (unsigned long long)c->batches_retried, avg_batch, st.queue_len, (long long)st.queue_rows,
         st.batches_in_flight, (long long)st.rows_in_flight, st.rows_per_s, st.workers_live,
         st.workers_starting, st.workers_stopping, cfg->workers_min, cfg->workers_max,
         (unsigned long long)st.worker_spawns, (long long)st.restart_backoff_ms);
+    put_cache(b, cache, cfg);
+    http_buf_puts(b, "}}");
 }
 
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
@@ -57,7 +76,7 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
     http_buf_puts(&b, "{\"model_stats\": [");
     for (int i = 0; i < n; i++) {
         if (i) http_buf_puts(&b, ", ");
-        put_model(&b, ms[i]);
+        put_model(&b, ms[i], ctx->cache);
         if (!model) repository_release(ms[i]);
     }
     http_buf_puts(&b, "]}");

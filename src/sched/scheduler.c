@@ -157,6 +157,9 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
     }
     s->next_id = 1;
     s->next_tag = 1;
+    static _Atomic uint64_t next_instance = 1;
+    s->instance = atomic_fetch_add(&next_instance, 1);
+    sched_cache_check_config(s);
 
     int rc = pthread_create(&s->supervisor_thread, NULL, sched_supervisor_main, s);
     if (rc == 0) {
@@ -189,11 +192,15 @@ static int reject(infer_request *req, int status, int retry, const char *msg)
     return -1;
 }
 
+/* sched_submit past the response cache. */
+static int submit_queue(scheduler *s, infer_request *req, const char *bad);
+
 int sched_submit(scheduler *s, infer_request *req)
 {
     req->retry_after_s = 0;
     req->sched_out = NULL;
     req->n_outputs = 0;
+    req->cache_entry = NULL;
     if (req->model < 0 || req->model >= s->n_models) return reject(req, 400, 0, "unknown model");
     sched_model_state *ms = &s->models[req->model];
     const char *bad = (int)req->n_inputs != ms->cfg.n_inputs || !req->done
@@ -201,6 +208,16 @@ int sched_submit(scheduler *s, infer_request *req)
                       : ms->cfg.max_batch_size > 0 && req->batch_rows > ms->cfg.max_batch_size
                           ? "batch larger than the model's max_batch_size"
                           : NULL;
+    if (!bad && sched_cache_submit(s, req)) return 0;
+    int rc = submit_queue(s, req, bad);
+    /* a refused leader: its followers get the same refusal (or are resubmitted) */
+    if (rc != 0 && req->cache_entry) sched_cache_finish(s, req);
+    return rc;
+}
+
+static int submit_queue(scheduler *s, infer_request *req, const char *bad)
+{
+    sched_model_state *ms = &s->models[req->model];
     int live = atomic_load(&ms->n_live), starting = atomic_load(&ms->n_starting);
     int64_t now = clock_now_ns();
     /* A restart due soon counts as starting: a crash must not turn into a burst of 503s. */
@@ -261,7 +278,7 @@ int sched_submit(scheduler *s, infer_request *req)
           req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns, memory_order_relaxed)));
     pthread_mutex_unlock(&ms->mu);
     if (kick) sched_kick_batcher(s);
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
     return 0;
 }
 
@@ -286,7 +303,7 @@ int sched_cancel(scheduler *s, infer_request *req)
     if (found)
         log_debug_limited("request cancelled id=%llu: the client went away",
                           (unsigned long long)req->id);
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
     return found;
 }
 

@@ -38,11 +38,12 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
         pthread_cond_broadcast(&s->idle_cv);
 }
 
-void sched_finish_list(infer_request *list)
+void sched_finish_list(scheduler *s, infer_request *list)
 {
     while (list) {
         infer_request *next = list->next;
         list->next = NULL;
+        if (list->cache_entry) sched_cache_finish(s, list);
         list->done(list);
         list = next;
     }

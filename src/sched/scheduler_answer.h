@@ -12,7 +12,8 @@
  * the lock of req's model. */
 void sched_answer(scheduler *s, infer_request *req, int status, const char *error,
                   infer_request **done_list);
-/* Calls done() of every request on the list. Call with no scheduler lock held. */
-void sched_finish_list(infer_request *list);
+/* Calls done() of every request on the list; a response cache leader's followers are
+ * answered first (sched_cache_finish). Call with no scheduler lock held. */
+void sched_finish_list(scheduler *s, infer_request *list);
 
 #endif

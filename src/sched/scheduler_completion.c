@@ -195,7 +195,7 @@ static int drain_all(scheduler *s)
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
     int any = done_list != NULL;
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
     return any;
 }
 
@@ -209,7 +209,7 @@ int sched_poll_completions(scheduler *s)
         if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
             sched_drain_completions(s, w, &done_list);
     pthread_mutex_unlock(&s->mu);
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "inferd/log.h"
+#include "inferd/resp_cache.h"
 #include "scheduler_internal.h"
 
 static void timed_wait(scheduler *s, pthread_cond_t *cv, int64_t until_ns)
@@ -84,7 +85,7 @@ int sched_drain(scheduler *s, int64_t timeout_ms)
     answer_all(s, &done_list);
     stop_workers(s);
     pthread_mutex_unlock(&s->mu);
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
 
     /* Workers finish what they hold and exit; the supervisor reaps them. */
     pthread_mutex_lock(&s->mu);
@@ -133,6 +134,7 @@ void sched_destroy(scheduler *s)
         pthread_mutex_unlock(&ms->mu);
     }
     pthread_mutex_unlock(&s->mu);
-    sched_finish_list(done_list);
+    sched_finish_list(s, done_list);
+    resp_cache_purge(s->opts.cache, s->instance);
     sched_free_state(s);
 }

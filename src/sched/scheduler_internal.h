@@ -129,6 +129,7 @@ struct scheduler {
     atomic_int workers_stop; /* the supervisor stops spawning and stops every worker */
 
     _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
+    uint64_t instance;           /* unique per scheduler in the process: the response cache's key */
     pthread_t batcher_thread, completion_thread, supervisor_thread;
     int batcher_started, completion_started, supervisor_started;
 };
@@ -158,6 +159,16 @@ int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **d
 void sched_kick_batcher(scheduler *s);
 /* Recounts model m's LIVE and STARTING workers into n_live / n_starting. Caller holds mu. */
 void sched_model_recount(scheduler *s, int m);
+
+/* Response cache (scheduler_cache.c, docs/cache.md). At submit, no lock held, inputs checked:
+ * returns 1 when req was answered from the cache (done() already called) or waits for an
+ * identical request in flight; 0 to go on (req->cache_entry set when it leads). */
+int sched_cache_submit(scheduler *s, infer_request *req);
+/* req leads a cache entry and was answered: stores its outputs (status 0) and answers its
+ * followers. Before req's done(), with no lock held. */
+void sched_cache_finish(scheduler *s, infer_request *req);
+/* Logs a warning for each model that enables the cache on a node without one. */
+void sched_cache_check_config(const scheduler *s);
 
 /* Batcher thread body. */
 void *sched_batcher_main(void *arg);

@@ -390,7 +390,7 @@ void *sched_supervisor_main(void *arg)
         check_workers(s, now, &done_list);
         for (int m = 0; m < s->n_models; m++) manage_model(s, m, now, &done_list);
         pthread_mutex_unlock(&s->mu);
-        sched_finish_list(done_list);
+        sched_finish_list(s, done_list);
         struct timespec ts = {.tv_sec = 0, .tv_nsec = SUP_TICK_NS};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&s->mu);
@@ -407,7 +407,7 @@ void *sched_supervisor_main(void *arg)
         infer_request *done_list = NULL;
         worker_died(s, w, wstatus, &done_list);
         pthread_mutex_unlock(&s->mu);
-        sched_finish_list(done_list);
+        sched_finish_list(s, done_list);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

@@ -54,6 +54,13 @@ static void test_minimal_mock_gets_defaults(void **state)
     assert_int_equal(c.threads, 1); /* absent: one compute thread per worker session */
     assert_int_equal(parse("{\"backend\": \"identity\", \"threads\": 4}", &c, err), 0);
     assert_int_equal(c.threads, 4);
+    assert_int_equal(c.response_cache, 0); /* absent: not cached */
+    assert_int_equal(
+        parse("{\"backend\": \"identity\", \"response_cache\": {\"enable\": true}}", &c, err), 0);
+    assert_int_equal(c.response_cache, 1);
+    assert_int_equal(
+        parse("{\"backend\": \"identity\", \"response_cache\": {\"enable\": false}}", &c, err), 0);
+    assert_int_equal(c.response_cache, 0);
 }
 
 static void test_workers_one_side_given(void **state)
@@ -166,6 +173,9 @@ static void test_errors_say_what_is_wrong(void **state)
     expect_error("{\"backend\": \"identity\", \"threads\": 0}", "threads");
     expect_error("{\"backend\": \"identity\", \"threads\": 65}", "threads");
     expect_error("{\"backend\": \"identity\", \"threads\": \"2\"}", "threads");
+    expect_error("{\"backend\": \"identity\", \"response_cache\": true}", "response_cache");
+    expect_error("{\"backend\": \"identity\", \"response_cache\": {\"enable\": 1}}",
+                 "response_cache");
     expect_error("{\"backend\": \"onnx\", \"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}], \"outputs\": [{\"name\": \"b\", \"datatype\": \"FP32\", "
                  "\"dims\": [1]}]}",

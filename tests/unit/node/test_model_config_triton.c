@@ -105,6 +105,7 @@ static void test_from_triton(void **state)
         "   {\"max_queue_size\": 9, \"default_timeout_microseconds\": 2000000}},"
         " \"instance_group\": [{\"name\": \"m\", \"count\": 3, \"kind\": \"KIND_CPU\"}],"
         " \"version_policy\": {\"latest\": {\"num_versions\": 1}},"
+        " \"response_cache\": {\"enable\": true},"
         " \"parameters\": {\"workers_min\": {\"string_value\": \"2\"}}}";
     char *native = NULL;
     char err[256];
@@ -126,6 +127,10 @@ static void test_from_triton(void **state)
     assert_int_equal(c.timeout_ms, 2000);
     assert_int_equal(c.workers_min, 2);
     assert_int_equal(c.workers_max, 3);
+    assert_int_equal(c.response_cache, 1);
+    triton_model_config t;
+    model_config_to_triton(&c, &t);
+    assert_int_equal(t.response_cache, 1);
 
     /* platform names the backend when backend is absent */
     assert_int_equal(model_config_from_triton("{\"platform\": \"onnxruntime_onnx\", \"input\": []}",
