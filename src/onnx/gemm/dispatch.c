@@ -7,9 +7,11 @@
 
 static const onnx_gemm_kernel_desc gemm_kernels[ONNX_GEMM_N_KERNELS] = {
     [ONNX_GEMM_GENERIC] = {"generic-4x8", 4, 8, onnx_gemm_kernel_generic,
-                           onnx_gemm_epilogue_generic},
-    [ONNX_GEMM_AVX2] = {"avx2-6x16", 6, 16, onnx_gemm_kernel_avx2, onnx_gemm_epilogue_avx2},
-    [ONNX_GEMM_AVX512] = {"avx512-8x32", 8, 32, onnx_gemm_kernel_avx512, onnx_gemm_epilogue_avx512},
+                           onnx_gemm_epilogue_generic, 0, NULL},
+    [ONNX_GEMM_AVX2] = {"avx2-6x16", 6, 16, onnx_gemm_kernel_avx2, onnx_gemm_epilogue_avx2, 0,
+                        NULL},
+    [ONNX_GEMM_AVX512] = {"avx512-8x32", 8, 32, onnx_gemm_kernel_avx512, onnx_gemm_epilogue_avx512,
+                          1, onnx_gemm_kernel_avx512_ub},
 };
 
 static _Atomic int gemm_forced = ONNX_GEMM_AUTO;
@@ -65,4 +67,15 @@ const onnx_gemm_kernel_desc *onnx_gemm_kernel_desc_of(int id)
 {
     if (id < 0 || id >= ONNX_GEMM_N_KERNELS) id = onnx_gemm_kernel();
     return &gemm_kernels[id];
+}
+
+int onnx_gemm_act_avx512_ok(void)
+{
+    static _Atomic int ok = -1;
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (v < 0) {
+        v = onnx_gemm_kernel_available(ONNX_GEMM_AVX512);
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
+    }
+    return v;
 }

@@ -13,6 +13,11 @@
  * micro-panel (KC x NR) stays in L1 across the MC rows. */
 #define GEMM_MC_PANELS 8
 #define GEMM_NC        512
+/* Up to this many rows of A (two MC blocks), B is not packed per call when the kernel can read
+ * it in place (kernel_desc.ub_fn, B not transposed): each B panel would serve too few A panels
+ * to repay its packing pass (DenseNet's 32-channel Winograd GEMMs 90 -> 175-200 GFLOP/s, its
+ * 128-row 1x1 ones 115-128 -> 134-185, SqueezeNet's squeezes; bench/gemm/gemm_bench). */
+#define GEMM_DIRECT_B_MAX_M 128
 /* Below this many multiply-adds a GEMM runs on one thread. */
 #define GEMM_MIN_PARALLEL_FLOPS (1 << 17)
 
@@ -25,11 +30,13 @@ typedef struct gemm_job {
     onnx_gemm_epi epi;  /* the kernels' fused store (full tiles), at C(0, 0) */
     int fused;          /* epi applies: a bias, Relu or Clip */
     int other_act;      /* an activation the kernels do not fuse: applied per tile after */
+    int direct_b;       /* full B panels read in place (kd->ub_fn), only a last partial one packed */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
 /* bias and activation on a finished edge tile (rows x cols at C(i0, j0)), or on C when k = 0:
- * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1) */
+ * bias, Relu and Clip by the kernel's epilogue, other activations after it (tile in L1; SiLU and
+ * Sigmoid with the arithmetic the AVX-512 kernel's store uses, see nn_k_silu) */
 static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *kd, int64_t i0,
                           int64_t j0, int64_t rows, int64_t cols)
 {
@@ -61,8 +68,14 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
             const int64_t kc = g->k - pc < ONNX_GEMM_KC ? g->k - pc : ONNX_GEMM_KC;
             const int last = pc + kc >= g->k, acc = pc > 0 || g->accumulate;
             const float *bp;
+            const int64_t nfull = nc / nr * nr; /* direct_b: columns read in place */
             if (g->pb) {
                 bp = g->pb->data + pc * g->pb->padded + jc * kc;
+            } else if (jb->direct_b) { /* only the last partial panel is packed */
+                if (nfull < nc)
+                    onnx_gemm_pack_panel_b(g->b, g->ldb, 0, jc + nfull, nc - nfull, pc, kc, nr,
+                                           bbuf);
+                bp = bbuf;
             } else {
                 onnx_gemm_pack_block(g->b, g->ldb, g->trans_b, 0, jc, nc, pc, kc, nr, bbuf);
                 bp = bbuf;
@@ -78,6 +91,10 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                 }
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int64_t cols = nc - jr < nr ? nc - jr : nr;
+                    /* B in place (direct_b, a full panel), else its packed panel */
+                    const float *bd = jb->direct_b && jr < nfull ? g->b + pc * g->ldb + jc + jr
+                                                                 : NULL;
+                    const float *bpan = jb->direct_b ? bp : bp + jr * kc;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         const int64_t rows = mc - ir < mr ? mc - ir : mr;
                         float *ct = g->c + (ic + ir) * g->ldc + jc + jr;
@@ -86,17 +103,26 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             onnx_gemm_epi epi = jb->epi;
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
-                            kern(kc, ap + ir * kc, bp + jr * kc, ct, g->ldc, g->alpha, acc,
-                                 last && jb->fused ? &epi : NULL);
+                            const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
+                            if (bd)
+                                jb->kd->ub_fn(kc, ap + ir * kc, bd, g->ldb, ct, g->ldc, g->alpha,
+                                              acc, e);
+                            else kern(kc, ap + ir * kc, bpan, ct, g->ldc, g->alpha, acc, e);
                             if (last && jb->other_act)
                                 for (int64_t r = 0; r < rows; r++)
                                     onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
                         } else {
-                            kern(kc, ap + ir * kc, bp + jr * kc, tmp, nr, g->alpha, 0, NULL);
-                            for (int64_t r = 0; r < rows; r++)
-                                for (int64_t j = 0; j < cols; j++)
-                                    ct[r * g->ldc + j] =
-                                        tmp[r * nr + j] + (acc ? ct[r * g->ldc + j] : 0.0f);
+                            if (bd)
+                                jb->kd->ub_fn(kc, ap + ir * kc, bd, g->ldb, tmp, nr, g->alpha, 0,
+                                              NULL);
+                            else kern(kc, ap + ir * kc, bpan, tmp, nr, g->alpha, 0, NULL);
+                            for (int64_t r = 0; r < rows; r++) {
+                                float *cr = ct + r * g->ldc;
+                                const float *tr = tmp + r * nr;
+                                if (!acc) memcpy(cr, tr, (size_t)cols * sizeof(float));
+                                else
+                                    for (int64_t j = 0; j < cols; j++) cr[j] += tr[j];
+                            }
                             if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
                         }
                     }
@@ -163,8 +189,19 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
-    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP;
-    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP;
+    if (jb.kd->acts) {
+        jb.epi.act = ak == ONNX_ACT_SILU            ? ONNX_GEMM_EPI_SILU
+                     : ak == ONNX_ACT_SIGMOID       ? ONNX_GEMM_EPI_SIGMOID
+                     : ak == ONNX_ACT_HARD_SWISH    ? ONNX_GEMM_EPI_HARD_SWISH
+                     : ak == ONNX_ACT_HARD_SIGMOID ? ONNX_GEMM_EPI_HARD_SIGMOID
+                                                    : ONNX_GEMM_EPI_NONE;
+        jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
+    }
+    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
+               jb.epi.act != ONNX_GEMM_EPI_NONE;
+    jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP &&
+                   jb.epi.act == ONNX_GEMM_EPI_NONE;
+    jb.direct_b = jb.kd->ub_fn && !g->pb && !g->trans_b && g->m <= GEMM_DIRECT_B_MAX_M;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
     int tasks = onnx_tpool_threads(pool);

@@ -7,16 +7,34 @@
 
 #include <stdint.h>
 
+/* An activation a kernel applies in registers after the clamp (kernel_desc.acts says which
+ * kernel can; the others get ONNX_GEMM_EPI_NONE and the driver applies it per tile). */
+enum {
+    ONNX_GEMM_EPI_NONE = 0,
+    ONNX_GEMM_EPI_SILU,
+    ONNX_GEMM_EPI_SIGMOID,
+    ONNX_GEMM_EPI_HARD_SWISH,
+    ONNX_GEMM_EPI_HARD_SIGMOID /* clamp(alpha x + beta, 0, 1) */
+};
+
 /* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
  * pointers are at the tile's first row / column. */
 typedef struct onnx_gemm_epi {
     const float *row_bias, *col_bias; /* or NULL */
     float lo, hi;                     /* clamp (Relu: 0, +inf; no activation: -inf, +inf) */
+    int act;                          /* ONNX_GEMM_EPI_* (only for a kernel with acts) */
+    float alpha, beta;                /* HardSigmoid's */
 } onnx_gemm_epi;
 
 typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
                                     int64_t ldc, float alpha, int accumulate,
                                     const onnx_gemm_epi *epi);
+
+/* The same tile with B read in place: row p of the tile's B at b + p * ldb (32 floats; B not
+ * transposed, no packing), for GEMMs whose few rows of A would not repay packing B. */
+typedef void (*onnx_gemm_kernel_ub_fn)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                       float *c, int64_t ldc, float alpha, int accumulate,
+                                       const onnx_gemm_epi *epi);
 
 /* The store's epilogue on a finished rows x cols tile of C (rows ldc apart): c += row_bias[r]
  * (if not NULL) + col_bias[j] (if not NULL), then clamp to [lo, hi] (Relu: 0, +inf; none:
@@ -30,6 +48,8 @@ typedef struct onnx_gemm_kernel_desc {
     int mr, nr;
     onnx_gemm_kernel_fn fn;
     onnx_gemm_epilogue_fn epilogue;
+    int acts; /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
+    onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -41,6 +61,8 @@ void onnx_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
                            float alpha, int accumulate, const onnx_gemm_epi *epi);
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              float alpha, int accumulate, const onnx_gemm_epi *epi);
+void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi);
 
 void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
                                 const float *row_bias, const float *col_bias, float lo, float hi);

@@ -50,22 +50,27 @@ void onnx_gemm_pack_block(const float *src, int64_t ld, int trans, int is_a, int
         }
         return;
     }
-    /* else a source row (fixed k) runs across all panels: copy it out panel by panel */
+    /* else a source row (fixed k) runs across all panels: fill one panel at a time, r floats
+     * of each row, so the writes run sequentially (row by row across the panels, the writes
+     * went kc * r floats apart, 32 KiB for the AVX-512 kernel: one L1 set for all of them) */
     const int64_t full = len / r * r;
     if (full < len) /* the last panel's padding */
         memset(dst + full * kc, 0, (size_t)(kc * r) * sizeof(float));
-    for (int64_t p = 0; p < kc; p++) {
-        const float *row = src + (p0 + p) * ld + q0;
-        float *d = dst + p * r;
-        int64_t q = 0;
-        if (r == 32) /* a fixed count: a few vector moves, not a memcpy call per panel */
-            for (; q < full; q += 32, d += 32 * kc)
-                for (int t = 0; t < 32; t++) d[t] = row[q + t];
-        else if (r == 16)
-            for (; q < full; q += 16, d += 16 * kc)
-                for (int t = 0; t < 16; t++) d[t] = row[q + t];
-        for (; q < full; q += r, d += r * kc) memcpy(d, row + q, (size_t)r * sizeof(float));
-        if (q < len) memcpy(d, row + q, (size_t)(len - q) * sizeof(float));
+    for (int64_t q = 0; q < len; q += r) {
+        const float *col = src + p0 * ld + q0 + q;
+        float *d = dst + q * kc;
+        if (q + r > len) {
+            for (int64_t p = 0; p < kc; p++)
+                memcpy(d + p * r, col + p * ld, (size_t)(len - q) * sizeof(float));
+        } else if (r == 32) { /* a fixed count: a few vector moves, not a memcpy call */
+            for (int64_t p = 0; p < kc; p++, d += 32)
+                for (int t = 0; t < 32; t++) d[t] = col[p * ld + t];
+        } else if (r == 16) {
+            for (int64_t p = 0; p < kc; p++, d += 16)
+                for (int t = 0; t < 16; t++) d[t] = col[p * ld + t];
+        } else {
+            for (int64_t p = 0; p < kc; p++) memcpy(d + p * r, col + p * ld, (size_t)r * sizeof(float));
+        }
     }
 }
 

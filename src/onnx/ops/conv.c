@@ -235,6 +235,32 @@ static const float *conv_plain_w(const conv_job *j)
     return w;
 }
 
+/* A 3-D kernel's plain W (M x C/group x kd x kh x kw) from its per-group, per-depth-tap packs
+ * (conv_pack_depth_taps), for the paths other than nn_conv_depth when the model dropped W
+ * (nn_conv_depth declined the geometry). NULL with the error set on failure. */
+static const float *conv_plain_w_depth(const conv_job *j, const conv_state *st)
+{
+    const int64_t taps = st->depth_taps, kdim2 = j->kdim / taps, khw = kdim2 / j->cg;
+    size_t n, t_n;
+    float *w, *t;
+    if (nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
+        nn_mul_size((size_t)j->mg, (size_t)kdim2, &t_n) != 0 || !(w = nn_scratch_floats(j->ctx, n)) ||
+        !(t = nn_scratch_floats(j->ctx, t_n)))
+        return NULL;
+    for (int64_t gi = 0; gi < j->group; gi++)
+        for (int64_t kd = 0; kd < taps; kd++) {
+            if (onnx_gemm_unpack_a(st->w[gi * taps + kd], t) != 0) {
+                onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+                return NULL;
+            }
+            /* row r (output x input channel) of tap kd: W's (r, kd) run (nn_conv_depth_weights) */
+            float *wg = w + gi * j->mg * j->kdim;
+            for (int64_t r = 0; r < j->mg * j->cg; r++)
+                memcpy(wg + (r * taps + kd) * khw, t + r * khw, (size_t)khw * sizeof(float));
+        }
+    return w;
+}
+
 /* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights packed at load, or
  * NULL: then they are made here (a large batch pays for that per run). */
 static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
@@ -493,8 +519,12 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
     if (conv_plan_gemm(&j) != 0) return -1;
     if (!j.pointwise && g->nsp == 3) {
         const int packed = st && st->groups == group && st->depth_taps == g->k[0];
+        /* not packed per tap (a kernel of depth 1: packed whole) and W dropped: unpack it */
+        if (!packed && !j.w &&
+            !(j.w = st && st->depth_taps > 1 ? conv_plain_w_depth(&j, st) : conv_plain_w(&j)))
+            return -1;
         nn_conv_depth_args da = {.x = j.x,
-                                 .w = wd,
+                                 .w = j.w,
                                  .bias = bias,
                                  .res = res,
                                  .y = y,
@@ -508,6 +538,10 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
         int rc = nn_conv_depth(ctx, &da);
         if (rc <= 0) return rc;
     }
+    /* W dropped, kept packed per depth tap only: the other paths read it plain */
+    if (!j.w && st && st->groups == group && st->depth_taps > 1 &&
+        !(j.w = conv_plain_w_depth(&j, st)))
+        return -1;
     if (conv_taps_pay(&j)) return conv_by_taps(&j);
     if (j.chunk == 1 && (j.pointwise || (j.phases && !j.direct))) return conv_by_blocks(&j);
     return conv_by_images(&j);
@@ -661,10 +695,12 @@ static void conv_pack_depth_taps(conv_state *st, const float *w, int64_t mg, int
  * prefetch hint then streams the packed copy. */
 static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
 {
-    /* Only 2-D kernels: a 3-D kernel's packs are per depth tap (conv_depth.h) and its run
-     * falls back to the plain weights when they are missing: keep those. */
-    int all = st->groups > 0 && w_ndim == 4;
-    for (int64_t gi = 0; gi < st->groups; gi++) all &= st->w[gi] != NULL;
+    /* 2-D and 3-D kernels (a 3-D kernel deeper than 1 packed per depth tap, conv_depth.h:
+     * the paths other than nn_conv_depth unpack them, conv_plain_w_depth); 1-D ones and
+     * those of rank over 5 keep their plain weights */
+    const int64_t packs = st->groups * (st->depth_taps > 1 ? st->depth_taps : 1);
+    int all = st->groups > 0 && (w_ndim == 4 || w_ndim == 5);
+    for (int64_t p = 0; p < packs && all; p++) all &= st->w[p] != NULL;
     if (all) {
         node->plain_unused |= 1u << 1;
         if (st->groups == 1) node->stream = onnx_gemm_packed_data(st->w[0], &node->stream_bytes);

@@ -171,7 +171,26 @@ static NN_HOT NN_CLONES void k_bias_clip(float *y, float b, float lo, float hi, 
     }
 }
 
+/* y = x * a + b (a multiply, then an add: no FMA, the same rounding as a scalar loop), then
+ * max(y, 0) if relu */
+static NN_HOT NN_CLONES void k_affine(float *restrict y, const float *restrict x, float a, float b,
+                                      int relu, int64_t n)
+{
+    if (relu)
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i] * a + b;
+            y[i] = v > 0 ? v : 0.0f;
+        }
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
 /* ---- exported entry points (see the note on clones at the top) ---- */
+
+void nn_k_affine(float *restrict y, const float *restrict x, float a, float b, int relu, int64_t n)
+{
+    k_affine(y, x, a, b, relu, n);
+}
 
 void nn_k_add_scalar(float *y, float b, int64_t n)
 {

@@ -66,6 +66,9 @@ void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int
                    double scale);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
+/* y = x * a + b (no FMA), then max(y, 0) when relu (BatchNormalization per channel plane); x
+ * and y distinct */
+void nn_k_affine(float *restrict y, const float *restrict x, float a, float b, int relu, int64_t n);
 void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);
 /* Softmax (log_out 0) or LogSoftmax (1) of each of rows contiguous rows of n >= 1 values
  * (x and y distinct): exp through nn_expf (relative error ~1e-7). */

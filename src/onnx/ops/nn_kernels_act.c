@@ -2,16 +2,17 @@
  * epilogues fused into Conv/Gemm/MatMul, and the LSTM cell): Sigmoid, Tanh and SiLU on the
  * branch-free nn_expf,
  * HardSigmoid and HardSwish as selects. Compiled like nn_kernels.c (O3, target clones). */
+#include "../gemm/gemm.h"
 #include "nn_kernels.h"
 #include "nn_vmath.h"
 
-/* 1 / (1 + e^-x): nn_expf clamps its argument, so e^-x stays finite and the result is within
- * ~1e-7 relative of the exact one down to x = -87.3; below, where the exact value is under
- * float's normal range, 0 (SiLU: -0). NaN propagates. */
+/* 1 / (1 + e^-x) by nn_sigmoidf (no division): within ~1.5e-7 relative of the exact value
+ * down to x = -87.3; below, where the exact value is under float's normal range, 0 (SiLU: -0).
+ * NaN propagates. */
 static NN_HOT_FMA NN_CLONES void k_sigmoid(float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        const float v = y[i], s = 1.0f / (1.0f + nn_expf(-v));
+        const float v = y[i], s = nn_sigmoidf(v);
         y[i] = v < -87.3f ? 0.0f
                : v == v   ? s
                           : v; /* nn_expf's clamp would turn NaN into a number */
@@ -21,7 +22,7 @@ static NN_HOT_FMA NN_CLONES void k_sigmoid(float *y, int64_t n)
 static NN_HOT_FMA NN_CLONES void k_silu(float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        const float v = y[i], s = v / (1.0f + nn_expf(-v));
+        const float v = y[i], s = v * nn_sigmoidf(v);
         y[i] = v < -87.3f ? -0.0f : s;
     }
 }
@@ -67,9 +68,12 @@ static NN_HOT NN_CLONES void k_hard_swish(float *y, int64_t n)
     }
 }
 
+/* Sigmoid and SiLU: AVX-512's own instructions when the CPU has them (gemm/act_avx512.c, the
+ * arithmetic of the GEMM's fused store, so a tile and a whole plane round alike) */
 void nn_k_sigmoid(float *y, int64_t n)
 {
-    k_sigmoid(y, n);
+    if (onnx_gemm_act_avx512_ok()) onnx_gemm_sigmoid_avx512(y, n);
+    else k_sigmoid(y, n);
 }
 void nn_k_tanh(float *y, int64_t n)
 {
@@ -77,7 +81,8 @@ void nn_k_tanh(float *y, int64_t n)
 }
 void nn_k_silu(float *y, int64_t n)
 {
-    k_silu(y, n);
+    if (onnx_gemm_act_avx512_ok()) onnx_gemm_silu_avx512(y, n);
+    else k_silu(y, n);
 }
 void nn_k_hard_sigmoid(float *y, float alpha, float beta, int64_t n)
 {

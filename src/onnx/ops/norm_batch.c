@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn_common.h"
+#include "nn_kernels.h"
 #include "nn_ops.h"
 
 static int bn_param_ok(const onnx_tensor *p, int64_t c, int64_t cs)
@@ -112,6 +113,12 @@ int nn_batchnorm_run(onnx_ctx *ctx)
         for (int64_t ci = 0; ci < c; ci++) {
             const float *xp = xd + (i * c + ci) * s;
             float *yp = yd + (i * c + ci) * s;
+            if (pn == c && xp != yp) { /* vectorized, with a Relu in the same pass */
+                const int relu = act.kind == ONNX_ACT_RELU;
+                nn_k_affine(yp, xp, a[ci], b[ci], relu, s);
+                if (!relu) nn_activation_run(&act, yp, s);
+                continue;
+            }
             if (pn == c) {
                 const float av = a[ci], bb = b[ci];
                 for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * av + bb;

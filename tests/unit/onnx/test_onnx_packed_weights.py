@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Conv weights the model keeps only packed (the plain copy freed at load, docs/onnx-runtime.md
 "Our GEMM"): every Conv path still gives the right answer against numpy: the GEMM paths
-(1x1, im2col, grouped), and those that read plain weights and so unpack them per run (by taps:
-small weights, wide output; Winograd over more than 256 x 256 channels at 512+ tiles). A
+(1x1, im2col, grouped, 3-D by depth taps), and those that read plain weights and so unpack them
+per run (by taps: small weights, wide output; Winograd over more than 256 x 256 channels at 512+
+tiles; 3-D kernels nn_conv_depth declines or that are packed whole). A
 weight another node also reads (here a graph output and an Add) keeps its data.
 Usage: test_onnx_packed_weights.py PATH/TO/inferd-onnx"""
+import itertools
 import os
 import subprocess
 import sys
@@ -18,28 +20,29 @@ RNG = np.random.default_rng(5)
 
 
 def conv_ref(x, w, b, pad, group=1):
-    """Direct convolution in float64 (stride 1)."""
-    n, c, h, wd = x.shape
-    m, cg, kh, kw = w.shape
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
-    y = np.zeros((n, m, oh, ow))
+    """Direct convolution in float64 (stride 1), 2-D or 3-D."""
+    sp = x.ndim - 2
+    m, cg = w.shape[:2]
+    ks = w.shape[2:]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + ((pad, pad),) * sp)
+    out = [xp.shape[2 + i] - ks[i] + 1 for i in range(sp)]
+    y = np.zeros([x.shape[0], m] + out)
     mg = m // group
     for g in range(group):
         xs = xp[:, g * cg:(g + 1) * cg]
-        for i in range(kh):
-            for j in range(kw):
-                y[:, g * mg:(g + 1) * mg] += np.einsum(
-                    "nchw,mc->nmhw", xs[:, :, i:i + oh, j:j + ow], w[g * mg:(g + 1) * mg, :, i, j])
-    return y + b.reshape(1, -1, 1, 1)
+        for off in itertools.product(*[range(k) for k in ks]):
+            win = xs[(slice(None), slice(None)) + tuple(slice(o, o + n) for o, n in zip(off, out))]
+            y[:, g * mg:(g + 1) * mg] += np.einsum(
+                "nc...,mc->nm...", win, w[(slice(g * mg, (g + 1) * mg), slice(None)) + off])
+    return y + b.reshape([1, -1] + [1] * sp)
 
 
 def case(xshape, wshape, pad, group=1, share=False):
     w = (RNG.standard_normal(wshape) / np.sqrt(np.prod(wshape[1:]))).astype(np.float32)
     b = RNG.standard_normal(wshape[0]).astype(np.float32)
-    k = wshape[2]
-    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], kernel_shape=[k, k],
-                              pads=[pad] * 4, group=group)]
+    sp = len(wshape) - 2
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], kernel_shape=list(wshape[2:]),
+                              pads=[pad] * (2 * sp), group=group)]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
     if share:  # W read by another node and a graph output too: its data must stay
         nodes.append(helper.make_node("Add", ["W", "W"], ["w2"]))
@@ -59,6 +62,12 @@ CASES = {
     "winograd_3x3": case([1, 32, 20, 20], [32, 32, 3, 3], 1),
     "winograd_per_run": case([8, 260, 16, 16], [264, 260, 3, 3], 1),
     "shared_weight": case([1, 40, 9, 9], [36, 40, 3, 3], 1, share=True),
+    # 3-D: packed per depth tap (nn_conv_depth); of depth 1 (packed whole, unpacked for
+    # nn_conv_depth); a kernel over 16 wide, which nn_conv_depth declines (the per-tap packs
+    # unpacked for the direct im2col)
+    "3d_depth_taps": case([1, 4, 5, 9, 9], [6, 4, 3, 3, 3], 1),
+    "3d_depth_one": case([1, 4, 3, 7, 8], [6, 4, 1, 3, 3], 1),
+    "3d_wide_kernel": case([1, 3, 3, 4, 20], [5, 3, 2, 1, 17], 0),
 }
 
 
