@@ -8,6 +8,7 @@ import subprocess
 import time
 
 from conftest import MOCK_IDENTITY, MOCK_REVERSE, bin_path, free_port
+from livestats import Region, path_for_port
 from test_workers_faults import wait_for
 
 CLI_TIMEOUT_S = 60
@@ -102,6 +103,14 @@ def test_diagnose_healthy_node(node, model_repo):
     n = node(repo=repo_two_models(model_repo))
     assert n.wait_log("live stats at", 10)
     assert reverse(n, "abc")[0] == 200
+    # diagnose reads the region, published every 100 ms: wait until it shows every model ready
+    # (a worker still starting is a finding, rightly, and this test is about a healthy node)
+    region = Region(path_for_port(n.port))
+    try:
+        wait_for(lambda: (lambda m: len(m) == 2 and all(r["ready"] for r in m))(
+            region.snapshot()["models"]), 30, "both models ready in the live stats region")
+    finally:
+        region.close()
     rc, out, err = inferctl("diagnose", "--url", n.url)
     assert rc == 0, out + err
     assert "[WARN]" not in out and "[CRIT]" not in out, out

@@ -6,14 +6,14 @@
 #if defined(__AVX512F__) && defined(__FMA__)
 #include "act_avx512.h"
 
-#define ACT512_LOOP(F)                                                               \
-    do {                                                                             \
-        int64_t i = 0;                                                               \
+#define ACT512_LOOP(F)                                                                   \
+    do {                                                                                 \
+        int64_t i = 0;                                                                   \
         for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(y + i))); \
-        if (i < n) {                                                                 \
-            const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                    \
-            _mm512_mask_storeu_ps(y + i, m, F(_mm512_maskz_loadu_ps(m, y + i)));     \
-        }                                                                            \
+        if (i < n) {                                                                     \
+            const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                        \
+            _mm512_mask_storeu_ps(y + i, m, F(_mm512_maskz_loadu_ps(m, y + i)));         \
+        }                                                                                \
     } while (0)
 
 void onnx_gemm_silu_avx512(float *y, int64_t n)

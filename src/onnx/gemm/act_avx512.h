@@ -34,8 +34,9 @@ ACT512 __m512 act512_exp_neg(__m512 x)
  * above, t = e^-|v| */
 ACT512 __m512 act512_sigmoid_core(__m512 v)
 {
-    const __m512 na = _mm512_castsi512_ps( /* -|v| (AVX-512F has no float or) */
-        _mm512_or_epi32(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+    const __m512 na = _mm512_castsi512_ps(/* -|v| (AVX-512F has no float or) */
+                                          _mm512_or_epi32(_mm512_castps_si512(v),
+                                                          _mm512_set1_epi32((int)0x80000000u)));
     const __m512 t = act512_exp_neg(_mm512_max_ps(na, _mm512_set1_ps(-87.3f)));
     const __m512 d = _mm512_add_ps(t, _mm512_set1_ps(1.0f));
     __m512 r = _mm512_rcp14_ps(d);

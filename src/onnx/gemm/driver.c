@@ -25,12 +25,12 @@ typedef struct gemm_job {
     const onnx_gemm_args *g;
     const onnx_gemm_kernel_desc *kd;
     int64_t mc, nc;
-    int split_n;        /* tasks take column ranges (else row ranges) */
-    int64_t per_task;   /* columns or rows per task, a multiple of NR or MR */
-    onnx_gemm_epi epi;  /* the kernels' fused store (full tiles), at C(0, 0) */
-    int fused;          /* epi applies: a bias, Relu or Clip */
-    int other_act;      /* an activation the kernels do not fuse: applied per tile after */
-    int direct_b;       /* full B panels read in place (kd->ub_fn), only a last partial one packed */
+    int split_n;       /* tasks take column ranges (else row ranges) */
+    int64_t per_task;  /* columns or rows per task, a multiple of NR or MR */
+    onnx_gemm_epi epi; /* the kernels' fused store (full tiles), at C(0, 0) */
+    int fused;         /* epi applies: a bias, Relu or Clip */
+    int other_act;     /* an activation the kernels do not fuse: applied per tile after */
+    int direct_b;      /* full B panels read in place (kd->ub_fn), only a last partial one packed */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
@@ -92,8 +92,8 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int64_t cols = nc - jr < nr ? nc - jr : nr;
                     /* B in place (direct_b, a full panel), else its packed panel */
-                    const float *bd = jb->direct_b && jr < nfull ? g->b + pc * g->ldb + jc + jr
-                                                                 : NULL;
+                    const float *bd =
+                        jb->direct_b && jr < nfull ? g->b + pc * g->ldb + jc + jr : NULL;
                     const float *bpan = jb->direct_b ? bp : bp + jr * kc;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         const int64_t rows = mc - ir < mr ? mc - ir : mr;
@@ -190,11 +190,11 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
     if (jb.kd->acts) {
-        jb.epi.act = ak == ONNX_ACT_SILU            ? ONNX_GEMM_EPI_SILU
-                     : ak == ONNX_ACT_SIGMOID       ? ONNX_GEMM_EPI_SIGMOID
-                     : ak == ONNX_ACT_HARD_SWISH    ? ONNX_GEMM_EPI_HARD_SWISH
+        jb.epi.act = ak == ONNX_ACT_SILU           ? ONNX_GEMM_EPI_SILU
+                     : ak == ONNX_ACT_SIGMOID      ? ONNX_GEMM_EPI_SIGMOID
+                     : ak == ONNX_ACT_HARD_SWISH   ? ONNX_GEMM_EPI_HARD_SWISH
                      : ak == ONNX_ACT_HARD_SIGMOID ? ONNX_GEMM_EPI_HARD_SIGMOID
-                                                    : ONNX_GEMM_EPI_NONE;
+                                                   : ONNX_GEMM_EPI_NONE;
         jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
     }
     jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||

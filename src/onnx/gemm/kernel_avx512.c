@@ -17,30 +17,29 @@
         acc##I##1 = _mm512_fmadd_ps(av, b1, acc##I##1); \
     } while (0)
 
-#define ROW_STORE(I)                                                                   \
-    do {                                                                               \
-        float *cr = c + (I)*ldc;                                                       \
-        __m512 r0 = _mm512_mul_ps(acc##I##0, al), r1 = _mm512_mul_ps(acc##I##1, al);   \
-        if (accumulate) {                                                              \
-            r0 = _mm512_add_ps(r0, _mm512_loadu_ps(cr));                               \
-            r1 = _mm512_add_ps(r1, _mm512_loadu_ps(cr + 16));                          \
-        }                                                                              \
-        if (epi) { /* bias and clamp in the store; max/min keep a NaN */               \
-            const __m512 rb = _mm512_set1_ps(epi->row_bias ? epi->row_bias[I] : 0.0f); \
-            r0 = _mm512_add_ps(_mm512_add_ps(r0, rb), cb0);                            \
-            r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                            \
-            r0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r0));                           \
-            r1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r1));                           \
-            if (epi->act == ONNX_GEMM_EPI_SILU)                                        \
-                r0 = act512_silu(r0), r1 = act512_silu(r1);                            \
-            else if (epi->act == ONNX_GEMM_EPI_SIGMOID)                                \
-                r0 = act512_sigmoid(r0), r1 = act512_sigmoid(r1);                      \
-            else if (epi->act == ONNX_GEMM_EPI_HARD_SWISH)                             \
-                r0 = act512_hard_swish(r0), r1 = act512_hard_swish(r1);                \
-            else if (epi->act == ONNX_GEMM_EPI_HARD_SIGMOID)                           \
+#define ROW_STORE(I)                                                                        \
+    do {                                                                                    \
+        float *cr = c + (I)*ldc;                                                            \
+        __m512 r0 = _mm512_mul_ps(acc##I##0, al), r1 = _mm512_mul_ps(acc##I##1, al);        \
+        if (accumulate) {                                                                   \
+            r0 = _mm512_add_ps(r0, _mm512_loadu_ps(cr));                                    \
+            r1 = _mm512_add_ps(r1, _mm512_loadu_ps(cr + 16));                               \
+        }                                                                                   \
+        if (epi) { /* bias and clamp in the store; max/min keep a NaN */                    \
+            const __m512 rb = _mm512_set1_ps(epi->row_bias ? epi->row_bias[I] : 0.0f);      \
+            r0 = _mm512_add_ps(_mm512_add_ps(r0, rb), cb0);                                 \
+            r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                                 \
+            r0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r0));                                \
+            r1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r1));                                \
+            if (epi->act == ONNX_GEMM_EPI_SILU) r0 = act512_silu(r0), r1 = act512_silu(r1); \
+            else if (epi->act == ONNX_GEMM_EPI_SIGMOID)                                     \
+                r0 = act512_sigmoid(r0), r1 = act512_sigmoid(r1);                           \
+            else if (epi->act == ONNX_GEMM_EPI_HARD_SWISH)                                  \
+                r0 = act512_hard_swish(r0), r1 = act512_hard_swish(r1);                     \
+            else if (epi->act == ONNX_GEMM_EPI_HARD_SIGMOID)                                \
                 r0 = act512_hard_sigmoid(r0, va, vb), r1 = act512_hard_sigmoid(r1, va, vb); \
-        }                                                                              \
-        _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                       \
+        }                                                                                   \
+        _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                            \
     } while (0)
 
 /* the tile from A's packed panel and B's rows ldb floats apart (a packed panel: ldb = 32) */

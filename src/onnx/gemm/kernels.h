@@ -48,7 +48,7 @@ typedef struct onnx_gemm_kernel_desc {
     int mr, nr;
     onnx_gemm_kernel_fn fn;
     onnx_gemm_epilogue_fn epilogue;
-    int acts; /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
+    int acts;                     /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
     onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
 } onnx_gemm_kernel_desc;
 

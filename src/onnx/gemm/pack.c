@@ -69,7 +69,8 @@ void onnx_gemm_pack_block(const float *src, int64_t ld, int trans, int is_a, int
             for (int64_t p = 0; p < kc; p++, d += 16)
                 for (int t = 0; t < 16; t++) d[t] = col[p * ld + t];
         } else {
-            for (int64_t p = 0; p < kc; p++) memcpy(d + p * r, col + p * ld, (size_t)r * sizeof(float));
+            for (int64_t p = 0; p < kc; p++)
+                memcpy(d + p * r, col + p * ld, (size_t)r * sizeof(float));
         }
     }
 }

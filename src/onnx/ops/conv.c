@@ -244,8 +244,8 @@ static const float *conv_plain_w_depth(const conv_job *j, const conv_state *st)
     size_t n, t_n;
     float *w, *t;
     if (nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
-        nn_mul_size((size_t)j->mg, (size_t)kdim2, &t_n) != 0 || !(w = nn_scratch_floats(j->ctx, n)) ||
-        !(t = nn_scratch_floats(j->ctx, t_n)))
+        nn_mul_size((size_t)j->mg, (size_t)kdim2, &t_n) != 0 ||
+        !(w = nn_scratch_floats(j->ctx, n)) || !(t = nn_scratch_floats(j->ctx, t_n)))
         return NULL;
     for (int64_t gi = 0; gi < j->group; gi++)
         for (int64_t kd = 0; kd < taps; kd++) {

@@ -137,10 +137,10 @@ static void run_all(onnx_tpool *pool)
                                 .row_bias = (v % 5) == 1,
                                 .col_bias = (v % 7) == 2,
                                 .alpha = (v % 4) ? 1.0f : 0.5f,
-                                .act = (onnx_activation_kind[]){
-                                    ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP,
-                                    ONNX_ACT_SIGMOID, ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH,
-                                    ONNX_ACT_HARD_SIGMOID}[v % 7]};
+                                .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
+                                                                ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
+                                                                ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH,
+                                                                ONNX_ACT_HARD_SIGMOID}[v % 7]};
                 check_case(&tc, pool);
             }
     /* larger than one block each way (MC <= 64 rows, NC = 512 columns, KC = 256), all
