@@ -86,7 +86,18 @@ static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
         http_buf_printf(
             b, "%s\"%s\": %.1f", i ? ", " : "", qn[i],
             sched_hist_quantile(&c->hist[SCHED_HIST_REQUEST], SCHED_HIST_REQUEST, qs[i]) / 1e3);
-    http_buf_puts(b, "}");
+    /* the histogram itself, so a poller (the dashboard) takes percentiles of the last interval
+     * from the difference of two polls */
+    const int64_t *bounds;
+    int nb = sched_hist_bounds(SCHED_HIST_REQUEST, &bounds);
+    const sched_hist *h = &c->hist[SCHED_HIST_REQUEST];
+    http_buf_puts(b, "}, \"latency_hist_us\": {\"le\": [");
+    for (int i = 0; i < nb; i++)
+        http_buf_printf(b, "%s%.3f", i ? ", " : "", (double)bounds[i] / 1e3);
+    http_buf_puts(b, "], \"counts\": [");
+    for (int i = 0; i <= nb; i++)
+        http_buf_printf(b, "%s%llu", i ? ", " : "", (unsigned long long)h->counts[i]);
+    http_buf_puts(b, "]}");
     put_cache(b, cache, cfg);
     http_buf_puts(b, "}}");
 }

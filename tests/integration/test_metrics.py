@@ -106,6 +106,12 @@ def test_metrics_valid_and_count(node, model_repo):
     assert st["outcomes"]["success"] == 7 and st["outcomes"]["bad_request"] == 1
     lat = st["latency_us"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
+    # ... and the request histogram itself: the 7 successes, bounds as /metrics' le in us
+    hist = st["latency_hist_us"]
+    assert len(hist["counts"]) == len(hist["le"]) + 1 and sum(hist["counts"]) == 7
+    assert hist["le"] == sorted(hist["le"]) and hist["le"][0] > 0
+    assert sum(hist["counts"][:4]) == v("inferd_request_duration_seconds_bucket",
+                                        le="%g" % (hist["le"][3] / 1e6), **idl)
     assert all(w["state"] == "live" and w["pid"] > 0 for w in st["workers"]["list"])
 
 

@@ -100,10 +100,10 @@ function renderTables(rows) {
   for (const r of rows) {
     const tr = document.createElement("tr");
     tr.dataset.model = r.name;
-    const lat = r.inferd.latency_us || {};
+    const lat = r.lat || {};
+    const ms = (v) => (v == null ? "-" : (v / 1e3).toFixed(2));
     cell(tr, r.name); cell(tr, r.version); cell(tr, fmt(r.rate));
-    cell(tr, ((lat.p50 || 0) / 1e3).toFixed(2)); cell(tr, ((lat.p90 || 0) / 1e3).toFixed(2));
-    cell(tr, ((lat.p99 || 0) / 1e3).toFixed(2));
+    cell(tr, ms(lat.p50)); cell(tr, ms(lat.p90)); cell(tr, ms(lat.p99));
     cell(tr, String(r.inferd.queue_len)); cell(tr, String(r.inferd.batches_in_flight));
     cell(tr, r.inferd.avg_batch_rows.toFixed(2));
     const oc = r.inferd.outcomes || {};
@@ -123,6 +123,27 @@ function renderTables(rows) {
   }
 }
 
+// ---- latency of the last interval ------------------------------------------------------------
+// q-quantile (0..1) of the requests answered between two polls, from the difference of the
+// node's request histogram (inferd.latency_hist_us: upper bounds in us, per-bucket counts with
+// +Inf last), linear within a bucket as Prometheus' histogram_quantile; null when none.
+function windowQuantile(cur, prev, q) {
+  if (!cur || !cur.le || !cur.counts) return null;
+  const d = cur.counts.map((c, i) => Math.max(0, c - ((prev && prev.counts && prev.counts[i]) || 0)));
+  const total = d.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < cur.le.length; i++) {
+    if (d[i] > 0 && below + d[i] >= rank) {
+      const lo = i === 0 ? 0 : cur.le[i - 1];
+      return lo + (cur.le[i] - lo) * Math.max(0, (rank - below) / d[i]);
+    }
+    below += d[i];
+  }
+  return cur.le[cur.le.length - 1]; // in the +Inf bucket
+}
+
 // ---- polling --------------------------------------------------------------------------------
 function update(json, t) {
   const models = {};
@@ -136,12 +157,16 @@ function update(json, t) {
     const rate = d((s) => s.inference_count);
     const execs = p ? m.execution_count - p.execution_count : 0;
     const batch = execs > 0 ? (m.inference_count - p.inference_count) / execs : 0;
-    rows.push(Object.assign({ rate }, m));
+    // latency of the last interval when the node gives its histogram, else since start
+    const hc = m.inferd.latency_hist_us, hp = p && p.inferd.latency_hist_us;
+    const win = {};
+    for (const [k, q] of [["p50", 0.5], ["p90", 0.9], ["p99", 0.99]]) win[k] = p ? windowQuantile(hc, hp, q) : null;
+    const lat = hc && p ? win : m.inferd.latency_us || {};
+    rows.push(Object.assign({ rate, lat }, m));
     if (!p) continue; // rates need two polls
-    const lat = m.inferd.latency_us || {};
     addPoint(charts.throughput, m.name, t, rate);
-    addPoint(charts.latency, m.name + " p50", t, (lat.p50 || 0) / 1e3);
-    addPoint(charts.latency, m.name + " p99", t, (lat.p99 || 0) / 1e3);
+    if (lat.p50 != null) addPoint(charts.latency, m.name + " p50", t, lat.p50 / 1e3);
+    if (lat.p99 != null) addPoint(charts.latency, m.name + " p99", t, lat.p99 / 1e3);
     addPoint(charts.queue, m.name, t, m.inferd.queue_len);
     addPoint(charts.batch, m.name, t, batch);
     const oc = m.inferd.outcomes || {}, po = p.inferd.outcomes || {};
