@@ -126,7 +126,7 @@ int gw_nodes_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint6
         nd->requests++;
         out->node = i;
         out->addr = nd->spec.addr;
-        out->p95_ms = gw_node_p95_ms(t, nd, model, now_ms);
+        out->hedge_ms = gw_node_hedge_ms(t, nd, model, now_ms);
     }
     pthread_mutex_unlock(&t->lock);
     return i >= 0 ? 0 : -1;

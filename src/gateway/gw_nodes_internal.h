@@ -16,6 +16,9 @@
 typedef struct gw_model_latency {
     char model[GW_MODEL_LEN];
     gw_latency lat;
+    uint64_t p95_us;   /* of lat, cached for picks (0: not known yet) */
+    int64_t p95_at_ms; /* when p95_us was read */
+    int p95_read;
 } gw_model_latency;
 
 typedef struct gw_node {
@@ -56,8 +59,9 @@ struct gw_nodes {
 /* gw_nodes.c */
 int gw_node_accepts(gw_nodes *t, int slot, const char *model, int64_t now_ms);
 void gw_node_free_models(gw_node *nd);
-/* gw_nodes_route.c: the ring and the alias table over the present nodes */
+/* gw_nodes_route.c: the ring and the alias table over the present nodes; the hedge time */
 void gw_route_rebuild(gw_nodes *t);
+int64_t gw_node_hedge_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms);
 int gw_route_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint64_t u,
                   const gw_node_set *tried, int64_t now_ms);
 /* gw_nodes_health.c: breaker and latency per node */
@@ -68,7 +72,7 @@ void gw_node_admitted(gw_nodes *t, gw_node *nd, int64_t now_ms);
 void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, int64_t latency_us,
                      int64_t now_ms);
 void gw_node_check(gw_nodes *t, gw_node *nd, int ready, int64_t now_ms);
-int64_t gw_node_p95_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms);
+int64_t gw_node_p95_ms(gw_node *nd, const char *model, int64_t now_ms); /* 0: not known */
 void gw_node_free_latency(gw_node *nd);
 
 #endif
