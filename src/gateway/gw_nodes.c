@@ -82,6 +82,7 @@ int gw_nodes_set(gw_nodes *t, const gw_node_spec *specs, int n, int64_t now_ms)
             memset(nd, 0, sizeof *nd);
             atomic_init(&nd->in_flight, 0);
             gw_latency_init(&nd->lat, 0, 0, (uint64_t)now_ms);
+            gw_latency_init(&nd->recent, GW_ROUTE_HALF_LIFE_MS, 0, (uint64_t)now_ms);
         }
         gw_node *nd = &t->slot[found];
         nd->spec = specs[k];

@@ -71,6 +71,7 @@ void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, i
                  t->brset.cfg.passive_fails_out, (unsigned long long)nd->br.ejections_total);
     if ((outcome == GW_OUT_OK || outcome == GW_OUT_OUTRUN) && latency_us >= 0) {
         gw_latency_add(&nd->lat, (uint64_t)now_ms, (uint64_t)latency_us);
+        gw_latency_add(&nd->recent, (uint64_t)now_ms, (uint64_t)latency_us);
         gw_model_latency *ml = model_latency(nd, model, now_ms, 1);
         if (ml) gw_latency_add(&ml->lat, (uint64_t)now_ms, (uint64_t)latency_us);
     }

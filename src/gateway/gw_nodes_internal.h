@@ -21,6 +21,10 @@ typedef struct gw_model_latency {
     int p95_read;
 } gw_model_latency;
 
+/* Routing's latency memory: a node that turns slow must lose its keys within about a second,
+ * not after the 10 s half-life of the estimates /gateway/nodes shows. */
+#define GW_ROUTE_HALF_LIFE_MS 1000
+
 typedef struct gw_node {
     gw_node_spec spec;
     int present;       /* configured or resolved now */
@@ -32,11 +36,12 @@ typedef struct gw_node {
     int n_models;
     int models_known;            /* the index was read at least once (until then: serves all) */
     gw_latency lat;              /* all its requests, for /gateway/nodes */
+    gw_latency recent;           /* the same with a short half-life: routing's p50 */
     gw_model_latency *per_model; /* malloc'd [n_per_model], for hedging */
     int n_per_model;
     _Atomic int in_flight;
     uint64_t requests, failures;
-    uint64_t p50_us;   /* of lat, cached for routing (0: not known yet) */
+    uint64_t p50_us;   /* of recent, cached for routing (0: not known yet) */
     int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
 } gw_node;

@@ -50,7 +50,7 @@ static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
     for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
         gw_node *nd = &t->slot[gw_ring_member_id(t->ring, i)];
         if (!nd->p50_read || now_ms - nd->p50_at_ms >= GW_P50_REFRESH_MS) {
-            nd->p50_us = gw_latency_quantile(&nd->lat, (uint64_t)now_ms, 0.5);
+            nd->p50_us = gw_latency_quantile(&nd->recent, (uint64_t)now_ms, 0.5);
             nd->p50_at_ms = now_ms;
             nd->p50_read = 1;
         }

@@ -65,8 +65,8 @@ static void observe(gw_nodes *t, int k, const char *model, int outcome, int64_t 
     gw_nodes_done(t, k, model, outcome, us, now);
 }
 
-/* How many of 60 requests in flight over many keys node 0 holds (then all end). */
-static int node0_share_of_60(gw_nodes *t)
+/* How many of 60 requests in flight over many keys node 0 holds at now (then all end). */
+static int node0_share_at(gw_nodes *t, int64_t now)
 {
     gw_node_set none;
     memset(&none, 0, sizeof none);
@@ -74,12 +74,12 @@ static int node0_share_of_60(gw_nodes *t)
     for (int i = 0; i < 60; i++) {
         gw_pick p;
         assert_int_equal(
-            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, NOW + 200, &p),
+            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, now, &p),
             0);
         held[i] = p.node;
         count += p.node == 0;
     }
-    for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, NOW + 200);
+    for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, now);
     return count;
 }
 
@@ -268,7 +268,23 @@ static void test_slow_node_passes_keys_on(void **state)
     for (int i = 0; i < 40; i++)
         for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
     /* 60 requests in flight over many keys: the slow node holds few of them */
-    assert_true(node0_share_of_60(t) <= 3); /* without the latency scaling: about 20 */
+    assert_true(node0_share_at(t, NOW + 200) <= 3); /* without the latency scaling: about 20 */
+    gw_nodes_free(t);
+}
+
+static void test_node_turning_slow_loses_keys_within_seconds(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    for (int i = 0; i < 300; i++)
+        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW);
+    assert_true(node0_share_at(t, NOW + 200) >= 10); /* its share of the keys */
+    /* 2 s later node 0 turns slow: 100 answers of 50 ms outweigh its 300 fast ones, which
+     * routing's 1 s half-life has faded to a quarter (the 10 s of /gateway/nodes: 0.87) */
+    for (int i = 0; i < 100; i++)
+        for (int k = 0; k < 3; k++)
+            observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW + 2000);
+    assert_true(node0_share_at(t, NOW + 2200) <= 3);
     gw_nodes_free(t);
 }
 
@@ -282,7 +298,7 @@ static void test_outrun_copies_count_as_latency(void **state)
     for (int i = 0; i < 40; i++)
         for (int k = 0; k < 3; k++)
             observe(t, k, "m", k == 0 ? GW_OUT_OUTRUN : GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
-    assert_true(node0_share_of_60(t) <= 3);
+    assert_true(node0_share_at(t, NOW + 200) <= 3);
     /* a plain cancel (the client left) tells nothing about the node's speed */
     for (int i = 0; i < 40; i++) observe(t, 0, "c", GW_OUT_CANCELLED, 50000, NOW);
     assert_int_equal(hedge_on_node0(t, "c", NOW + 400), 0);
@@ -325,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_slow_node_passes_keys_on),
         cmocka_unit_test(test_hedge_time_is_the_fastest_nodes_p95),
         cmocka_unit_test(test_outrun_copies_count_as_latency),
+        cmocka_unit_test(test_node_turning_slow_loses_keys_within_seconds),
         cmocka_unit_test(test_keyless_by_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
