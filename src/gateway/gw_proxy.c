@@ -20,7 +20,7 @@ typedef struct gw_attempt {
     gw_uconn *c; /* NULL when not running */
     int node;
     int64_t start_ns;
-    int fresh_tried; /* already resent once on a fresh connection */
+    int fresh_tried;  /* already resent once on a fresh connection */
     int64_t hedge_ms; /* hedge past this wait (gw_pick.hedge_ms when picked) */
     struct sockaddr_storage addr;
 } gw_attempt;

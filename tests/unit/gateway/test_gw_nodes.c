@@ -74,8 +74,7 @@ static int node0_share_at(gw_nodes *t, int64_t now)
     for (int i = 0; i < 60; i++) {
         gw_pick p;
         assert_int_equal(
-            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, now, &p),
-            0);
+            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, now, &p), 0);
         held[i] = p.node;
         count += p.node == 0;
     }
