@@ -1,4 +1,4 @@
-/* Live stats in shared memory: a read-only file /dev/shm/inferd-live-<http port> in which the
+/* Live stats in shared memory: a read-only file /dev/shm/inferd-live-<http port>-<netns> in which the
  * node publishes, every 100 ms, each model's counters and each worker's state, so that tools
  * on the same host (inferctl top, inferctl diagnose, scripts) read them without a request.
  * Design and rationale: docs/live-stats.md.
@@ -117,7 +117,11 @@ _Static_assert(sizeof(live_stats_worker) == 128, "worker record is 16 words");
 
 const char *live_stats_worker_state_name(int64_t state); /* "starting", "idle", ... "?" */
 
-/* The region's path for a node on HTTP port `port`: LIVE_STATS_DIR "/inferd-live-<port>".
+/* The region's path for a node on HTTP port `port` in the caller's network namespace:
+ * LIVE_STATS_DIR "/inferd-live-<port>-<netns>", <netns> the inode of /proc/self/ns/net in
+ * decimal. /dev/shm is shared across network namespaces, where two nodes may own the same
+ * port (the cluster bed): the namespace keeps their regions apart, and a reader in the node's
+ * namespace (which is where its URL reaches it) finds it. Without /proc: "inferd-live-<port>".
  * 0, or -1 if buf is too small. */
 int live_stats_path(int port, char *buf, size_t len);
 

@@ -130,7 +130,7 @@ int cmd_top(int argc, char **argv)
         argc, argv, "[--interval MS] [--once] [--frames N] [--source auto|shm|http]",
         "A live view of every model (request rate, latency, queue, batches, workers, restarts, "
         "arena) and every worker process (state, batches in hand, heartbeat). Reads the node's "
-        "live stats region (/dev/shm/inferd-live-PORT) when it runs on this host, without a "
+        "live stats region (/dev/shm/inferd-live-PORT-NETNS) when it runs on this host, without a "
         "request; else GET /v2/models/stats.",
         specs, &a)) {
     case 1: return CLI_EXIT_OK;

@@ -8,7 +8,10 @@
  * `stability` (throughput and median latency each within that fraction of their mean over
  * the three) or max_windows have run; the step's figures are those of the last three
  * windows together (fewer if fewer ran). Only 200 answers enter the histogram; anything
- * else counts as an error. Requests still outstanding when a step ends are abandoned. */
+ * else counts as an error. Requests still outstanding when a step ends are abandoned.
+ * Closed loop, after a connection error (refused, broken, unresolved) a slot waits a backoff
+ * before its next send: PERF_BACKOFF_MIN_MS, doubling up to PERF_BACKOFF_MAX_MS, back to none
+ * after any answer; so a node that is down costs at most a few errors per slot per second. */
 #ifndef INFERD_PERF_H
 #define INFERD_PERF_H
 
@@ -53,6 +56,13 @@ typedef struct perf_result {
     int stable;
     char first_error[256]; /* the first error seen in the step, "" if none */
 } perf_result;
+
+#define PERF_BACKOFF_MIN_MS 10
+#define PERF_BACKOFF_MAX_MS 200
+
+/* The closed loop's wait before a slot's next send, after one that ended with client error
+ * err (0: answered) when the wait before it was prev_ms. 0: send at once. */
+uint32_t perf_backoff_next_ms(uint32_t prev_ms, int err);
 
 /* Runs one step. Returns 0 with *r filled, or -1 with a message in err (cannot start:
  * bad URL, out of memory). A node that refuses every request is a result with errors. */

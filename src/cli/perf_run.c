@@ -10,6 +10,15 @@
 
 #define PERF_KEEP 3 /* windows that must agree, and that the result is made of */
 
+/* A closed-loop slot: one request outstanding at a time, each answer sending the next. After
+ * a connection error (the node is down or going) the next send waits a backoff, so a dead
+ * node costs a few errors per slot per second, not a tight loop of refused connects. */
+typedef struct perf_slot {
+    struct perf_run *run;
+    uv_timer_t timer;
+    uint32_t backoff_ms; /* 0: none; doubles per error up to PERF_BACKOFF_MAX_MS */
+} perf_slot;
+
 typedef struct perf_run {
     const perf_params *p;
     uv_loop_t loop;
@@ -25,12 +34,23 @@ typedef struct perf_run {
     unsigned nwin;
     uint64_t win_start_ns, win_ok, win_err;
     char first_error[256];
+    perf_slot *slots; /* closed loop: [concurrency] */
 } perf_run;
 
 typedef struct perf_req {
     perf_run *run;
+    perf_slot *slot; /* closed loop; NULL in open loop */
     uint64_t sched_ns;
 } perf_req;
+
+uint32_t perf_backoff_next_ms(uint32_t prev_ms, int err)
+{
+    if (err != INFERD_CLIENT_E_CONNECT && err != INFERD_CLIENT_E_CONN &&
+        err != INFERD_CLIENT_E_RESOLVE)
+        return 0;
+    if (prev_ms == 0) return PERF_BACKOFF_MIN_MS;
+    return prev_ms >= PERF_BACKOFF_MAX_MS / 2 ? PERF_BACKOFF_MAX_MS : prev_ms * 2;
+}
 
 static void note_error(perf_run *R, const char *fmt, const char *a, int b)
 {
@@ -38,7 +58,13 @@ static void note_error(perf_run *R, const char *fmt, const char *a, int b)
     if (!R->first_error[0]) snprintf(R->first_error, sizeof R->first_error, fmt, a, b);
 }
 
-static void send_one(perf_run *R, uint64_t sched_ns);
+static void send_one(perf_run *R, uint64_t sched_ns, perf_slot *slot);
+
+static void on_slot_timer(uv_timer_t *t)
+{
+    perf_slot *slot = t->data;
+    if (!slot->run->stopping) send_one(slot->run, uv_hrtime(), slot);
+}
 
 static void on_answer(void *user, int err, const inferd_client_response *resp)
 {
@@ -53,12 +79,17 @@ static void on_answer(void *user, int err, const inferd_client_response *resp)
             R->win_ok++;
             perf_hist_record(R->win, now > q->sched_ns ? now - q->sched_ns : 0);
         }
-        if (!R->p->open_loop) send_one(R, now);
+        if (q->slot) {
+            q->slot->backoff_ms = perf_backoff_next_ms(q->slot->backoff_ms, err);
+            if (q->slot->backoff_ms)
+                uv_timer_start(&q->slot->timer, on_slot_timer, q->slot->backoff_ms, 0);
+            else send_one(R, now, q->slot);
+        }
     }
     free(q);
 }
 
-static void send_one(perf_run *R, uint64_t sched_ns)
+static void send_one(perf_run *R, uint64_t sched_ns, perf_slot *slot)
 {
     const perf_params *p = R->p;
     perf_req *q = malloc(sizeof *q);
@@ -67,6 +98,7 @@ static void send_one(perf_run *R, uint64_t sched_ns)
         return;
     }
     q->run = R;
+    q->slot = slot;
     q->sched_ns = sched_ns;
     int rc = inferd_client_send(R->client, "POST", p->path,
                                 p->json_len >= 0 ? "application/octet-stream" : "application/json",
@@ -104,7 +136,7 @@ static void send_due(perf_run *R)
     while (R->next_send_ns <= now) {
         if (R->outstanding >= R->p->max_outstanding)
             note_error(R, "%s%.0d", "more requests outstanding than --max-outstanding", 0);
-        else send_one(R, R->next_send_ns);
+        else send_one(R, R->next_send_ns, NULL);
         R->next_send_ns += next_gap_ns(R);
     }
     /* libuv's timers have millisecond resolution. Below 1000 requests/s: sleep the whole
@@ -160,6 +192,9 @@ static void stop(perf_run *R)
     uv_close((uv_handle_t *)&R->send_timer, on_handle_closed);
     uv_close((uv_handle_t *)&R->window_timer, on_handle_closed);
     uv_close((uv_handle_t *)&R->send_spin, on_handle_closed);
+    if (R->slots)
+        for (unsigned i = 0; i < R->p->concurrency; i++)
+            uv_close((uv_handle_t *)&R->slots[i].timer, on_handle_closed);
     inferd_client_close(R->client, NULL, NULL); /* outstanding ones are abandoned */
 }
 
@@ -195,8 +230,10 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
     R.windows = calloc(p->max_windows, sizeof *R.windows);
     R.win = malloc(sizeof *R.win);
     for (unsigned i = 0; i < PERF_KEEP; i++) R.kept[i] = malloc(sizeof *R.kept[i]);
+    if (!p->open_loop) R.slots = calloc(p->concurrency, sizeof *R.slots);
     int rc = -1;
-    if (!R.windows || !R.win || !R.kept[0] || !R.kept[1] || !R.kept[2]) {
+    if (!R.windows || !R.win || !R.kept[0] || !R.kept[1] || !R.kept[2] ||
+        (!p->open_loop && !R.slots)) {
         snprintf(err, err_len, "out of memory");
         goto out;
     }
@@ -226,7 +263,12 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
         R.next_send_ns = R.win_start_ns;
         uv_timer_start(&R.send_timer, on_send_timer, 1, 0);
     } else {
-        for (unsigned i = 0; i < p->concurrency; i++) send_one(&R, R.win_start_ns);
+        for (unsigned i = 0; i < p->concurrency; i++) {
+            R.slots[i].run = &R;
+            uv_timer_init(&R.loop, &R.slots[i].timer);
+            R.slots[i].timer.data = &R.slots[i];
+        }
+        for (unsigned i = 0; i < p->concurrency; i++) send_one(&R, R.win_start_ns, &R.slots[i]);
     }
     uv_run(&R.loop, UV_RUN_DEFAULT);
     uv_loop_close(&R.loop);
@@ -245,6 +287,7 @@ int perf_step_run(const perf_params *p, perf_result *res, char *err, size_t err_
     snprintf(res->first_error, sizeof res->first_error, "%s", R.first_error);
     rc = 0;
 out:
+    free(R.slots);
     free(R.windows);
     free(R.win);
     for (unsigned i = 0; i < PERF_KEEP; i++) free(R.kept[i]);

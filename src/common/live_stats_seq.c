@@ -2,7 +2,6 @@
  * that retry a bounded number of times, every shared word a relaxed atomic so the protocol is
  * data-race free in C11 terms (and visible to ThreadSanitizer). */
 #include <errno.h>
-#include <stdio.h>
 
 #include "inferd/live_stats.h"
 
@@ -30,12 +29,6 @@ int live_stats_seq_read(const _Atomic uint64_t *words, uint64_t *dst, size_t n)
         }
     }
     return -EAGAIN;
-}
-
-int live_stats_path(int port, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s/inferd-live-%d", LIVE_STATS_DIR, port);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 const char *live_stats_worker_state_name(int64_t state)

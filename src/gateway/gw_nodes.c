@@ -82,6 +82,7 @@ int gw_nodes_set(gw_nodes *t, const gw_node_spec *specs, int n, int64_t now_ms)
             memset(nd, 0, sizeof *nd);
             atomic_init(&nd->in_flight, 0);
             gw_latency_init(&nd->lat, 0, 0, (uint64_t)now_ms);
+            gw_latency_init(&nd->recent, GW_ROUTE_HALF_LIFE_MS, 0, (uint64_t)now_ms);
         }
         gw_node *nd = &t->slot[found];
         nd->spec = specs[k];
@@ -126,7 +127,7 @@ int gw_nodes_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint6
         nd->requests++;
         out->node = i;
         out->addr = nd->spec.addr;
-        out->p95_ms = gw_node_p95_ms(t, nd, model, now_ms);
+        out->hedge_ms = gw_node_hedge_ms(t, nd, model, now_ms);
     }
     pthread_mutex_unlock(&t->lock);
     return i >= 0 ? 0 : -1;

@@ -65,7 +65,8 @@ static inline int gw_node_set_has(const gw_node_set *s, int i)
 typedef struct gw_pick {
     int node;
     struct sockaddr_storage addr;
-    int64_t p95_ms; /* this node's p95 for the model, 0 when not known yet */
+    int64_t hedge_ms; /* hedge past this wait: the lowest p95 for the model among the nodes
+                       * that could take it now (this one included); 0: none known yet */
 } gw_pick;
 
 /* Picks a node for a request on model (NULL or "" for routes of no model), not in tried:
@@ -79,10 +80,14 @@ enum gw_outcome {
     GW_OUT_OK = 0,     /* an answer that says the node works (any status below 500) */
     GW_OUT_FAIL,       /* connect error, reset, timeout, 5xx: counts toward ejection */
     GW_OUT_OVERLOADED, /* 429/503: not the node's fault, no breaker effect */
-    GW_OUT_CANCELLED,  /* we gave up on it (a hedge lost, the client left) */
+    GW_OUT_CANCELLED,  /* we gave up on it (the client left, a later copy lost) */
+    GW_OUT_OUTRUN,     /* a copy sent later, to another node, answered first: no verdict, but
+                        * latency_us (its wait so far) is a lower bound of the node's latency */
 };
 /* The end of a request picked with gw_nodes_pick: in-flight load down, the breaker and the
- * latency estimate (for GW_OUT_OK) updated. */
+ * latency estimate (for GW_OUT_OK and GW_OUT_OUTRUN) updated. Recording the outrun copies
+ * keeps a slow node slow in its estimate: its requests mostly end as the losers of hedges,
+ * and without them it would look as fast as the few answers it wins. */
 void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_t latency_us,
                    int64_t now_ms);
 

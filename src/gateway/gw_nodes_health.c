@@ -34,11 +34,11 @@ void gw_node_admitted(gw_nodes *t, gw_node *nd, int64_t now_ms)
     gw_breaker_on_send(&nd->br, &t->brset, (uint64_t)now_ms);
 }
 
-static gw_latency *model_latency(gw_node *nd, const char *model, int64_t now_ms, int make)
+static gw_model_latency *model_latency(gw_node *nd, const char *model, int64_t now_ms, int make)
 {
     if (!model || !model[0]) return NULL;
     for (int i = 0; i < nd->n_per_model; i++)
-        if (strcmp(nd->per_model[i].model, model) == 0) return &nd->per_model[i].lat;
+        if (strcmp(nd->per_model[i].model, model) == 0) return &nd->per_model[i];
     if (!make || nd->n_per_model >= GW_MAX_MODELS || strlen(model) >= GW_MODEL_LEN) return NULL;
     gw_model_latency *grown = realloc(nd->per_model, (size_t)(nd->n_per_model + 1) * sizeof *grown);
     if (!grown) return NULL;
@@ -47,7 +47,7 @@ static gw_latency *model_latency(gw_node *nd, const char *model, int64_t now_ms,
     memset(m, 0, sizeof *m);
     strcpy(m->model, model);
     gw_latency_init(&m->lat, 0, 0, (uint64_t)now_ms);
-    return &m->lat;
+    return m;
 }
 
 void gw_node_free_latency(gw_node *nd)
@@ -63,15 +63,17 @@ void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, i
     gw_breaker_state was = nd->br.state;
     gw_breaker_outcome o = outcome == GW_OUT_FAIL        ? GW_OUTCOME_FAIL
                            : outcome == GW_OUT_CANCELLED ? GW_OUTCOME_CANCELLED
+                           : outcome == GW_OUT_OUTRUN    ? GW_OUTCOME_CANCELLED
                                                          : GW_OUTCOME_OK;
     gw_breaker_on_result(&nd->br, &t->brset, (uint64_t)now_ms, o);
     if (was != GW_BREAKER_OPEN && nd->br.state == GW_BREAKER_OPEN)
         log_warn("gateway: node %s ejected (%u consecutive failures; ejection %llu)", nd->spec.name,
                  t->brset.cfg.passive_fails_out, (unsigned long long)nd->br.ejections_total);
-    if (outcome == GW_OUT_OK && latency_us >= 0) {
+    if ((outcome == GW_OUT_OK || outcome == GW_OUT_OUTRUN) && latency_us >= 0) {
         gw_latency_add(&nd->lat, (uint64_t)now_ms, (uint64_t)latency_us);
-        gw_latency *ml = model_latency(nd, model, now_ms, 1);
-        if (ml) gw_latency_add(ml, (uint64_t)now_ms, (uint64_t)latency_us);
+        gw_latency_add(&nd->recent, (uint64_t)now_ms, (uint64_t)latency_us);
+        gw_model_latency *ml = model_latency(nd, model, now_ms, 1);
+        if (ml) gw_latency_add(&ml->lat, (uint64_t)now_ms, (uint64_t)latency_us);
     }
 }
 
@@ -86,11 +88,16 @@ void gw_node_check(gw_nodes *t, gw_node *nd, int ready, int64_t now_ms)
         log_info("gateway: node %s is %s", nd->spec.name, ready ? "ready" : "not ready");
 }
 
-int64_t gw_node_p95_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms)
+#define GW_P95_REFRESH_MS 100 /* how stale a cached p95 may be for hedging */
+
+int64_t gw_node_p95_ms(gw_node *nd, const char *model, int64_t now_ms)
 {
-    (void)t;
-    gw_latency *ml = model_latency(nd, model, now_ms, 0);
+    gw_model_latency *ml = model_latency(nd, model, now_ms, 0);
     if (!ml) return 0;
-    uint64_t us = gw_latency_quantile(ml, (uint64_t)now_ms, 0.95);
-    return us ? (int64_t)((us + 999) / 1000) : 0;
+    if (!ml->p95_read || now_ms - ml->p95_at_ms >= GW_P95_REFRESH_MS) {
+        ml->p95_us = gw_latency_quantile(&ml->lat, (uint64_t)now_ms, 0.95);
+        ml->p95_at_ms = now_ms;
+        ml->p95_read = 1;
+    }
+    return ml->p95_us ? (int64_t)((ml->p95_us + 999) / 1000) : 0;
 }

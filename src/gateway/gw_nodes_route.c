@@ -1,6 +1,7 @@
 /* Routing over the node table: the consistent-hash ring with bounded load for keyed
  * requests, the alias table by weight for keyless ones, both over the present nodes and
- * rebuilt when membership changes. Called with the table's lock held. */
+ * rebuilt when membership changes; and when a request should hedge. Called with the table's
+ * lock held. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
     for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
         gw_node *nd = &t->slot[gw_ring_member_id(t->ring, i)];
         if (!nd->p50_read || now_ms - nd->p50_at_ms >= GW_P50_REFRESH_MS) {
-            nd->p50_us = gw_latency_quantile(&nd->lat, (uint64_t)now_ms, 0.5);
+            nd->p50_us = gw_latency_quantile(&nd->recent, (uint64_t)now_ms, 0.5);
             nd->p50_at_ms = now_ms;
             nd->p50_read = 1;
         }
@@ -65,6 +66,22 @@ static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
         }
         load[i] = l > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)l;
     }
+}
+
+/* When a request on model sent to nd should hedge: past the lowest p95 for the model among
+ * the nodes that could take it now (nd's own included). Not nd's own p95 alone: a uniformly
+ * slow node (added latency) has a p95 that has become its slowness, and its requests would
+ * never hedge. 0: no node's p95 is known yet. */
+int64_t gw_node_hedge_ms(gw_nodes *t, gw_node *nd, const char *model, int64_t now_ms)
+{
+    int64_t best = gw_node_p95_ms(nd, model, now_ms);
+    for (int i = 0; i < t->n_slots; i++) {
+        gw_node *o = &t->slot[i];
+        if (o == nd || !gw_node_accepts(t, i, model, now_ms)) continue;
+        int64_t p = gw_node_p95_ms(o, model, now_ms);
+        if (p > 0 && (best == 0 || p < best)) best = p;
+    }
+    return best;
 }
 
 typedef struct pick_ctx {

@@ -20,8 +20,8 @@ typedef struct gw_attempt {
     gw_uconn *c; /* NULL when not running */
     int node;
     int64_t start_ns;
-    int fresh_tried; /* already resent once on a fresh connection */
-    int64_t p95_ms;  /* the node's p95 for the model when picked */
+    int fresh_tried;  /* already resent once on a fresh connection */
+    int64_t hedge_ms; /* hedge past this wait (gw_pick.hedge_ms when picked) */
     struct sockaddr_storage addr;
 } gw_attempt;
 
@@ -95,6 +95,21 @@ static void cancel_attempt(gw_req *r, gw_attempt *a)
     gw_upstream_cancel(a->c);
     a->c = NULL;
     gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_CANCELLED, 0, now_ms());
+}
+
+/* won answered: the copies sent before it, still waiting, have been outrun; their node
+ * hears how long they waited (a lower bound of its latency), so hedging does not hide a
+ * slow node from routing. */
+static void cancel_outrun(gw_req *r, const gw_attempt *won, int64_t now_ns)
+{
+    for (int i = 0; i < GW_ATTEMPTS; i++) {
+        gw_attempt *a = &r->att[i];
+        if (!a->c || a == won || a->start_ns > won->start_ns) continue;
+        gw_upstream_cancel(a->c);
+        a->c = NULL;
+        gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_OUTRUN, (now_ns - a->start_ns) / 1000,
+                      now_ns / 1000000);
+    }
 }
 
 /* Answers the client (once) and stops everything else the request has going. */
@@ -193,7 +208,7 @@ static void start_attempt(gw_req *r, int slot)
     a->node = pk.node;
     a->start_ns = now;
     a->fresh_tried = 0;
-    a->p95_ms = pk.p95_ms;
+    a->hedge_ms = pk.hedge_ms;
     a->addr = pk.addr;
     a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head, head_len,
                                    r->body, r->body_len, r->head_only ? GW_UP_HEAD_ONLY : 0,
@@ -232,7 +247,8 @@ static void arm_watch(gw_req *r);
 
 /* The one running copy: if its node went down meanwhile (failed its check: hung, partitioned;
  * or ejected), a second copy goes elsewhere at once (a rescue, counted as a retry); past the
- * node's p95 for the model, one hedge if a token is free; else look again later. */
+ * hedge time (the lowest p95 for the model among the nodes), one hedge if a token is free;
+ * else look again later. */
 static void watch(gw_req *r)
 {
     int run = r->att[0].c ? 0 : 1;
@@ -246,7 +262,7 @@ static void watch(gw_req *r)
             r->retries++;
             go = 1;
         }
-    } else if (!r->hedged && a->p95_ms > 0 && now - a->start_ns >= a->p95_ms * 1000000) {
+    } else if (!r->hedged && a->hedge_ms > 0 && now - a->start_ns >= a->hedge_ms * 1000000) {
         r->hedged = 1; /* one try: no token now, no hedge */
         go = gw_nodes_hedge_acquire(r->p->nodes);
     }
@@ -267,16 +283,16 @@ static void on_req_timer(uv_timer_t *t)
     req_maybe_free(r); /* start_attempt may have answered (no node left) */
 }
 
-/* Looks at the running copy again in GW_WATCH_MS, or at its node's p95 if sooner. */
+/* Looks at the running copy again in GW_WATCH_MS, or at its hedge time if sooner. */
 static void arm_watch(gw_req *r)
 {
     int run = r->att[0].c ? 0 : 1;
     gw_attempt *a = &r->att[run];
     int64_t now = clock_now_ns();
     int64_t in_ms = GW_WATCH_MS;
-    if (!r->hedged && a->p95_ms > 0) {
-        int64_t to_p95 = (a->start_ns + a->p95_ms * 1000000 - now + 999999) / 1000000;
-        if (to_p95 < in_ms) in_ms = to_p95 > 0 ? to_p95 : 0;
+    if (!r->hedged && a->hedge_ms > 0) {
+        int64_t to_hedge = (a->start_ns + a->hedge_ms * 1000000 - now + 999999) / 1000000;
+        if (to_hedge < in_ms) in_ms = to_hedge > 0 ? to_hedge : 0;
     }
     if (r->deadline_ns - now <= in_ms * 1000000) return; /* the deadline comes first */
     r->timer_for_hedge = 1;
@@ -318,6 +334,7 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         /* a real answer (5xx included: the node saw the request and said so) */
         char *body = res->body;
         res->body = NULL;
+        cancel_outrun(r, a, now);
         answer(r, res->status, res->content_type, body, res->body_len, res->headers);
         gw_upstream_result_free(res);
         req_maybe_free(r);

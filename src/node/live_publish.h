@@ -14,7 +14,7 @@
 
 typedef struct live_publish live_publish;
 
-/* Creates /dev/shm/inferd-live-<port> and starts publishing repo's models (repo borrowed: it
+/* Creates /dev/shm/inferd-live-<port>-<netns> (live_stats_path) and starts publishing repo's models (repo borrowed: it
  * must outlive live_publish_stop). Returns the publisher, or NULL with err filled (the node
  * runs on without live stats). */
 live_publish *live_publish_start(repository *repo, int port, int64_t period_ms, char *err,

@@ -1,4 +1,4 @@
-# Reads a node's live stats region (/dev/shm/inferd-live-<port>, include/inferd/live_stats.h)
+# Reads a node's live stats region (/dev/shm/inferd-live-<port>-<netns>, include/inferd/live_stats.h)
 # from Python, as any other language would: map it read-only, check the header, copy each
 # record with the seqlock (seq, words, seq again; retry while odd or changed).
 import mmap
@@ -22,8 +22,15 @@ HEADER_FIELDS = ("publishes published_unix_ns published_mono_ns models_used work
                  "node_state").split()
 
 
-def path_for_port(port):
-    return "/dev/shm/inferd-live-%d" % port
+def path_for_port(port, netns_inode=None):
+    """The region of the node on port in the network namespace whose /proc/.../ns/net has
+    that inode (default: this process's namespace)."""
+    if netns_inode is None:
+        try:
+            netns_inode = os.stat("/proc/self/ns/net").st_ino
+        except OSError:
+            return "/dev/shm/inferd-live-%d" % port
+    return "/dev/shm/inferd-live-%d-%d" % (port, netns_inode)
 
 
 def _seq_read(mm, off, nwords):

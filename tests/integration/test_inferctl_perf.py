@@ -4,6 +4,8 @@
 import csv
 import io
 import json
+import socket
+import threading
 import xml.etree.ElementTree as ET
 
 from conftest import MOCK_IDENTITY, free_port
@@ -83,3 +85,47 @@ def test_perf_errors(node, model_repo):
     n = identity_node(node, model_repo)
     rc, _, stderr = inferctl("perf", "nosuch", "--url", n.url, "--duration", "0.1")
     assert rc == 1 and "unknown model 'nosuch'" in stderr
+
+
+IDENTITY_META = json.dumps({"name": "identity", "max_batch_size": 8, "inputs": [
+    {"name": "x", "datatype": "FP32", "shape": [-1, 4]}], "outputs": [
+    {"name": "y", "datatype": "FP32", "shape": [-1, 4]}]}).encode()
+
+
+def serve_metadata_then_die(sock):
+    """Answers one request (the model's metadata), then closes its listening socket: every
+    later connection to the port is refused, as when the node dies under a perf run."""
+    conn, _ = sock.accept()
+    with conn:
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close"
+                     b"\r\nContent-Length: %d\r\n\r\n%s" % (len(IDENTITY_META), IDENTITY_META))
+
+
+def test_closed_loop_backs_off_from_a_dead_node():
+    # Before the backoff, a closed loop against a refusing port made tens of thousands of
+    # errors a second (one refused connect after another); now each slot waits 10 ms,
+    # doubling to 200 ms, after a connection error: over ~1 s at most ~10 errors a slot.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    port = sock.getsockname()[1]
+    t = threading.Thread(target=serve_metadata_then_die, args=(sock,), daemon=True)
+    t.start()
+    conc = 4
+    rc, stdout, stderr = inferctl("perf", "identity", "--url", "http://127.0.0.1:%d" % port,
+                                  "--concurrency", conc, "--duration", "0.3",
+                                  "--max-windows", "4", "--format", "json", timeout=60)
+    t.join(timeout=10)
+    assert rc == 1 and "no request succeeded" in stderr, stderr
+    row = json.loads(stdout.splitlines()[0])
+    assert row["ok"] == 0 and row["windows"] == 4
+    # the last three windows (0.9 s): 10+20+40+80+160+200+200+200 ms covers them in 8 tries
+    assert 1 <= row["errors"] <= conc * 12, row

@@ -1,10 +1,15 @@
 # The node's live stats region (docs/live-stats.md): it appears under the node's HTTP port with
 # the node's pid, shows a known number of requests once they are answered, one record per
-# worker process, moves on while the node runs, and is removed when the node stops.
+# worker process, moves on while the node runs, and is removed when the node stops; two nodes
+# on one port in two network namespaces each keep their own.
 import os
+import signal
+import subprocess
 import time
 
-from conftest import MOCK_IDENTITY, MOCK_REVERSE
+import pytest
+
+from conftest import MOCK_IDENTITY, MOCK_REVERSE, bin_path, free_port
 from livestats import Region, path_for_port
 from test_workers_faults import wait_for
 
@@ -55,3 +60,63 @@ def test_region_shows_requests_and_workers(node, model_repo):
         r.close()
     n.stop()
     assert not os.path.exists(path)
+
+
+def _netns(*args):
+    subprocess.run(["ip"] + list(args), check=True, capture_output=True, timeout=10)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_nodes_on_one_port_in_two_namespaces_keep_their_own_regions(model_repo, tmp_path):
+    # /dev/shm is shared by network namespaces: with the port alone in the name, two nodes on
+    # one port in two namespaces (the cluster bed) replaced each other's region.
+    repo = model_repo({"identity": MOCK_IDENTITY})
+    port = free_port()
+    names = ["inferd-lt-%d-%s" % (os.getpid(), k) for k in "ab"]
+    procs, paths = [], []
+    try:
+        for ns in names:
+            _netns("netns", "add", ns)
+            _netns("-n", ns, "link", "set", "lo", "up")
+            paths.append(path_for_port(port, os.stat("/run/netns/" + ns).st_ino))
+            log = open(tmp_path / (ns + ".log"), "wb")
+            # ip netns exec execs the node: the child's pid is the node's
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, bin_path("inferd"), "--host", "127.0.0.1",
+                 "--http-port", str(port), "--grpc-port", "0", "--drain-delay-ms", "0",
+                 "--model-repository", repo], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True))
+        assert paths[0] != paths[1]
+        for p, path in zip(procs, paths):
+            def region_of_node(p=p, path=path):
+                assert p.poll() is None, "a node exited"
+                try:
+                    r = Region(path)
+                except (OSError, ValueError):
+                    return None
+                ok = r.pid == p.pid and r.port == port
+                r.close()
+                return ok
+            wait_for(region_of_node, 15, "each node's own region at %s" % path)
+        assert not os.path.exists(path_for_port(port))  # nothing under this namespace's name
+        # one node stopping removes its own region only
+        procs[0].send_signal(signal.SIGTERM)
+        procs[0].wait(timeout=15)
+        assert not os.path.exists(paths[0])
+        r = Region(paths[1])
+        assert r.pid == procs[1].pid
+        r.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=15)
+        for path in paths:  # a node killed leaves its region behind
+            if os.path.exists(path):
+                os.unlink(path)
+        for ns in names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)

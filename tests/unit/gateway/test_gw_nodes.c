@@ -52,6 +52,36 @@ static int pick(gw_nodes *t, const char *model, uint64_t key, const gw_node_set 
     return p.node;
 }
 
+/* One request to node k (all others tried) on model, ended with outcome after us. */
+static void observe(gw_nodes *t, int k, const char *model, int outcome, int64_t us, int64_t now)
+{
+    gw_node_set others;
+    memset(&others, 0, sizeof others);
+    for (int j = 0; j < 3; j++)
+        if (j != k) gw_node_set_add(&others, j);
+    gw_pick p;
+    assert_int_equal(gw_nodes_pick(t, model, 1, 7, 0, &others, now, &p), 0);
+    assert_int_equal(p.node, k);
+    gw_nodes_done(t, k, model, outcome, us, now);
+}
+
+/* How many of 60 requests in flight over many keys node 0 holds at now (then all end). */
+static int node0_share_at(gw_nodes *t, int64_t now)
+{
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    int count = 0, held[60];
+    for (int i = 0; i < 60; i++) {
+        gw_pick p;
+        assert_int_equal(
+            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, now, &p), 0);
+        held[i] = p.node;
+        count += p.node == 0;
+    }
+    for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, now);
+    return count;
+}
+
 static void test_keyed_picks_stick_and_skip_tried(void **state)
 {
     (void)state;
@@ -188,37 +218,91 @@ static void test_in_flight_and_bounded_load(void **state)
     gw_nodes_free(t);
 }
 
+/* the pick that lands on node 0 (all others tried), its hedge time */
+static int64_t hedge_on_node0(gw_nodes *t, const char *model, int64_t now)
+{
+    gw_node_set others;
+    memset(&others, 0, sizeof others);
+    for (int k = 1; k < 3; k++) gw_node_set_add(&others, k);
+    gw_pick p;
+    assert_int_equal(gw_nodes_pick(t, model, 1, 7, 0, &others, now, &p), 0);
+    assert_int_equal(p.node, 0);
+    gw_nodes_done(t, 0, model, GW_OUT_CANCELLED, 0, now);
+    return p.hedge_ms;
+}
+
+static void test_hedge_time_is_the_fastest_nodes_p95(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    /* model m: node 0 answers in 50 ms, the others in 1 ms; model solo: only node 0, 50 ms */
+    for (int i = 0; i < 40; i++) {
+        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
+        observe(t, 0, "solo", GW_OUT_OK, 50000, NOW);
+    }
+    /* a request on the slow node hedges after the fast nodes' p95, not its own ~50 ms
+     * (which has become its slowness: with it, none of its requests would hedge) */
+    int64_t h = hedge_on_node0(t, "m", NOW + 200); /* past the 100 ms p95 cache */
+    assert_true(h >= 1 && h <= 2);
+    /* no other node has a p95 for the model: its own */
+    h = hedge_on_node0(t, "solo", NOW + 200);
+    assert_true(h >= 40 && h <= 60);
+    gw_nodes_free(t);
+    /* a fast node that cannot take requests (ejected: 5 failures) does not count */
+    t = table(2);
+    for (int i = 0; i < 40; i++)
+        for (int k = 0; k < 2; k++) observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
+    assert_true(hedge_on_node0(t, "m", NOW + 200) <= 2);
+    for (int i = 0; i < 5; i++) observe(t, 1, "m", GW_OUT_FAIL, 0, NOW + 1000);
+    assert_int_equal(gw_nodes_usable(t, 1, NOW + 1000), 0);
+    assert_true(hedge_on_node0(t, "m", NOW + 1000) >= 40);
+    gw_nodes_free(t);
+}
+
 static void test_slow_node_passes_keys_on(void **state)
 {
     (void)state;
     gw_nodes *t = table(3);
-    gw_node_set none;
-    memset(&none, 0, sizeof none);
     /* node 0 answers in 50 ms, the others in 1 ms */
     for (int i = 0; i < 40; i++)
-        for (int k = 0; k < 3; k++) {
-            gw_pick p;
-            gw_node_set others;
-            memset(&others, 0, sizeof others);
-            for (int j = 0; j < 3; j++)
-                if (j != k) gw_node_set_add(&others, j);
-            assert_int_equal(gw_nodes_pick(t, "m", 1, (uint64_t)i, 0, &others, NOW, &p), 0);
-            assert_int_equal(p.node, k);
-            gw_nodes_done(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
-        }
+        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
     /* 60 requests in flight over many keys: the slow node holds few of them */
-    int count[3] = {0}, held[60];
-    for (int i = 0; i < 60; i++) {
-        gw_pick p;
-        assert_int_equal(
-            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, NOW + 200, &p),
-            0);
-        held[i] = p.node;
-        count[p.node]++;
-    }
-    assert_true(count[0] <= 3); /* without the latency scaling: about 20 */
-    assert_true(count[1] + count[2] >= 57);
-    for (int i = 0; i < 60; i++) gw_nodes_done(t, held[i], "m", GW_OUT_CANCELLED, 0, NOW + 200);
+    assert_true(node0_share_at(t, NOW + 200) <= 3); /* without the latency scaling: about 20 */
+    gw_nodes_free(t);
+}
+
+static void test_node_turning_slow_loses_keys_within_seconds(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    for (int i = 0; i < 300; i++)
+        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW);
+    assert_true(node0_share_at(t, NOW + 200) >= 10); /* its share of the keys */
+    /* 2 s later node 0 turns slow: 100 answers of 50 ms outweigh its 300 fast ones, which
+     * routing's 1 s half-life has faded to a quarter (the 10 s of /gateway/nodes: 0.87) */
+    for (int i = 0; i < 100; i++)
+        for (int k = 0; k < 3; k++)
+            observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW + 2000);
+    assert_true(node0_share_at(t, NOW + 2200) <= 3);
+    gw_nodes_free(t);
+}
+
+static void test_outrun_copies_count_as_latency(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    /* node 0's copies all lose hedges after 50 ms (its answers never arrive); the others
+     * answer in 1 ms. The outrun waits are its latency: keys move off it as if it answered
+     * slowly (before, it showed no latency at all and kept a third of the keys) */
+    for (int i = 0; i < 40; i++)
+        for (int k = 0; k < 3; k++)
+            observe(t, k, "m", k == 0 ? GW_OUT_OUTRUN : GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
+    assert_true(node0_share_at(t, NOW + 200) <= 3);
+    /* a plain cancel (the client left) tells nothing about the node's speed */
+    for (int i = 0; i < 40; i++) observe(t, 0, "c", GW_OUT_CANCELLED, 50000, NOW);
+    assert_int_equal(hedge_on_node0(t, "c", NOW + 400), 0);
+    for (int i = 0; i < 40; i++) observe(t, 0, "c", GW_OUT_OK, 50000, NOW + 400);
+    assert_true(hedge_on_node0(t, "c", NOW + 600) >= 40); /* and answers do */
     gw_nodes_free(t);
 }
 
@@ -254,6 +338,9 @@ int main(void)
         cmocka_unit_test(test_checks_and_ejection),
         cmocka_unit_test(test_in_flight_and_bounded_load),
         cmocka_unit_test(test_slow_node_passes_keys_on),
+        cmocka_unit_test(test_hedge_time_is_the_fastest_nodes_p95),
+        cmocka_unit_test(test_outrun_copies_count_as_latency),
+        cmocka_unit_test(test_node_turning_slow_loses_keys_within_seconds),
         cmocka_unit_test(test_keyless_by_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
