@@ -130,40 +130,38 @@ def run_tool(tool, d, name, graph, x):
     return r, out
 
 
+def check(tool, d, name, graph, ref, failed):
+    """Runs graph on a random x and compares y with ref(x); returns the output dir, or None
+    if the run failed."""
+    xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
+    x = RNG.standard_normal(xshape).astype(np.float32)
+    r, out = run_tool(tool, d, name, graph, x)
+    if r.returncode != 0:
+        failed.append("%s: %s" % (name, r.stderr.strip()))
+        return None
+    y, want = np.load(os.path.join(out, "y.npy")), ref(x)
+    err = np.abs(y - want).max() / max(np.abs(want).max(), 1e-6)
+    if y.shape != want.shape or not err < 1e-5:
+        failed.append("%s: shape %s, relative error %g" % (name, y.shape, err))
+    print("%-24s %s" % (name, "x".join(map(str, y.shape))))
+    return out
+
+
 def main():
     tool = sys.argv[1]
     failed = []
     with tempfile.TemporaryDirectory() as d:
         for name, (graph, ref) in GEMM_CASES.items():
-            xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
-            x = RNG.standard_normal(xshape).astype(np.float32)
-            r, out = run_tool(tool, d, name, graph, x)
-            if r.returncode != 0:
-                failed.append("%s: %s" % (name, r.stderr.strip()))
-                continue
-            y, want = np.load(os.path.join(out, "y.npy")), ref(x)
-            err = np.abs(y - want).max() / max(np.abs(want).max(), 1e-6)
-            if y.shape != want.shape or not err < 1e-5:
-                failed.append("%s: shape %s, relative error %g" % (name, y.shape, err))
-            print("%-24s %s ok" % (name, "x".join(map(str, y.shape))))
+            check(tool, d, name, graph, ref, failed)
         for name, (graph, w, b, pad, group, share) in CASES.items():
-            xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
-            x = RNG.standard_normal(xshape).astype(np.float32)
-            r, out = run_tool(tool, d, name, graph, x)
-            if r.returncode != 0:
-                failed.append("%s: %s" % (name, r.stderr.strip()))
-                continue
-            y = np.load(os.path.join(out, "y.npy"))
-            ref = conv_ref(x, w, b, pad, group)
-            err = np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-6)
-            if y.shape != ref.shape or not err < 1e-5:
-                failed.append("%s: relative error %g" % (name, err))
-            if share:
+            out = check(tool, d, name, graph,
+                        lambda x, w=w, b=b, pad=pad, group=group: conv_ref(x, w, b, pad, group),
+                        failed)
+            if out and share:
                 if not np.array_equal(np.load(os.path.join(out, "W.npy")), w):
                     failed.append("%s: the shared weight lost its data" % name)
                 if not np.array_equal(np.load(os.path.join(out, "w2.npy")), w + w):
                     failed.append("%s: the other reader got wrong data" % name)
-            print("%-18s %s ok" % (name, "x".join(map(str, y.shape))))
     for f in failed:
         print("FAIL", f)
     return 1 if failed else 0
