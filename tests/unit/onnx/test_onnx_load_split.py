@@ -3,7 +3,8 @@
 initializers' raw_data lifted out of the file before decoding, rawsplit.h; a MatMul's B kept
 only packed): the values of large raw initializers, small raw ones, typed-field (float_data)
 ones and Constant nodes all arrive intact, and the peak RSS stays well under twice the weights
-(it was about twice before). Usage: test_onnx_load_split.py PATH/TO/inferd-onnx"""
+(it was about twice before). Usage: test_onnx_load_split.py PATH/TO/inferd-onnx [--no-rss-bound]
+(sanitizer builds: the values only)"""
 import os
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def main():
             # packed) would be 160 MiB and more
             peak = usage.ru_maxrss / 1024
             print("peak RSS %.1f MiB for 80 MiB of weights" % peak)
-            if not peak < 128:
+            if "--no-rss-bound" not in sys.argv and not peak < 128:
                 failed.append("peak RSS %.1f MiB: the weights were held twice" % peak)
     for f in failed:
         print("FAIL", f)
