@@ -50,20 +50,23 @@ void onnx_gemm_gemv_packed(const onnx_gemm_args *g, int64_t p0, int64_t p1)
     /* element (i, p) of A: a[i * row + p * col] */
     const int64_t row = g->trans_a ? 1 : g->lda, col = g->trans_a ? g->lda : 1;
     float acc[ONNX_GEMM_MAX_NR];
-    for (int64_t p = p0; p < p1; p++) {
-        const int64_t j0 = p * nr, cols = g->n - j0 < nr ? g->n - j0 : nr;
-        for (int64_t i = 0; i < g->m; i++) {
-            for (int r = 0; r < nr; r++) acc[r] = 0.0f;
-            for (int64_t pc = 0; pc < g->k; pc += ONNX_GEMM_KC) {
-                const int64_t kc = g->k - pc < ONNX_GEMM_KC ? g->k - pc : ONNX_GEMM_KC;
-                gemv_panel(nr, g->a + i * row + pc * col, col,
-                           pb->data + pc * pb->padded + j0 * kc, kc, acc);
+    /* K blocks outer, panels inner: the packed B is read in its memory order, one pass; each
+     * panel serves the few rows while in L1; C holds the sums between K blocks */
+    for (int64_t pc = 0; pc < g->k; pc += ONNX_GEMM_KC) {
+        const int64_t kc = g->k - pc < ONNX_GEMM_KC ? g->k - pc : ONNX_GEMM_KC;
+        const int add = pc > 0 || g->accumulate;
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t j0 = p * nr, cols = g->n - j0 < nr ? g->n - j0 : nr;
+            const float *pan = pb->data + pc * pb->padded + j0 * kc;
+            for (int64_t i = 0; i < g->m; i++) {
+                for (int r = 0; r < nr; r++) acc[r] = 0.0f;
+                gemv_panel(nr, g->a + i * row + pc * col, col, pan, kc, acc);
+                float *c = g->c + i * g->ldc + j0;
+                if (add)
+                    for (int64_t r = 0; r < cols; r++) c[r] += g->alpha * acc[r];
+                else
+                    for (int64_t r = 0; r < cols; r++) c[r] = g->alpha * acc[r];
             }
-            float *c = g->c + i * g->ldc + j0;
-            if (g->accumulate)
-                for (int64_t r = 0; r < cols; r++) c[r] += g->alpha * acc[r];
-            else
-                for (int64_t r = 0; r < cols; r++) c[r] = g->alpha * acc[r];
         }
     }
 }
