@@ -614,8 +614,8 @@ static Onnx__ModelProto *decode(const void *data, size_t len, unsigned char *fil
         return NULL;
     }
     int nomem = 0;
-    Onnx__ModelProto *mp = file ? onnx_raw_decode(file, len, &nomem)
-                                : onnx__model_proto__unpack(NULL, len, data);
+    Onnx__ModelProto *mp =
+        file ? onnx_raw_decode(file, len, &nomem) : onnx__model_proto__unpack(NULL, len, data);
     if (!mp && nomem) onnx_load_fail(e, ONNX_E_NOMEM, "out of memory decoding the model");
     else if (!mp)
         onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (protobuf decoding failed)");

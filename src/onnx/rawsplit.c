@@ -230,8 +230,7 @@ Onnx__ModelProto *onnx_raw_decode(unsigned char *buf, size_t len, int *nomem)
     Onnx__GraphProto *gp = mp ? mp->graph : NULL;
     for (size_t i = 0; i < done; i++) {
         raw_lift *l = &lifts[i];
-        Onnx__TensorProto *t =
-            gp && l->init < gp->n_initializer ? gp->initializer[l->init] : NULL;
+        Onnx__TensorProto *t = gp && l->init < gp->n_initializer ? gp->initializer[l->init] : NULL;
         if (!t || t->has_raw_data) { /* cannot happen for a message decoded from stripped */
             free(l->block);
             continue;

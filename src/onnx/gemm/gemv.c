@@ -7,33 +7,32 @@
 
 /* acc (NR floats) = the row a (kc floats, `as` apart) times one kc x NR panel; four partial sums
  * per column so the adds are independent chains, summed once at the end */
-#define GEMV_PANEL_DEFINE(NAME, NR)                                                             \
-    static NN_HOT_FMA NN_CLONES void NAME(const float *restrict a, int64_t as,                  \
-                                          const float *restrict pan, int64_t kc, float *acc)    \
-    {                                                                                           \
-        float s0[NR] = {0}, s1[NR] = {0}, s2[NR] = {0}, s3[NR] = {0};                           \
-        int64_t q = 0;                                                                          \
-        for (; q + 4 <= kc; q += 4) {                                                           \
-            const float a0 = a[q * as], a1 = a[(q + 1) * as], a2 = a[(q + 2) * as],             \
-                        a3 = a[(q + 3) * as];                                                   \
-            const float *p = pan + q * NR;                                                      \
-            for (int r = 0; r < NR; r++) s0[r] += a0 * p[r];                                    \
-            for (int r = 0; r < NR; r++) s1[r] += a1 * p[NR + r];                               \
-            for (int r = 0; r < NR; r++) s2[r] += a2 * p[2 * NR + r];                           \
-            for (int r = 0; r < NR; r++) s3[r] += a3 * p[3 * NR + r];                           \
-        }                                                                                       \
-        for (; q < kc; q++) {                                                                   \
-            const float a0 = a[q * as], *p = pan + q * NR;                                      \
-            for (int r = 0; r < NR; r++) s0[r] += a0 * p[r];                                    \
-        }                                                                                       \
-        for (int r = 0; r < NR; r++) acc[r] += (s0[r] + s1[r]) + (s2[r] + s3[r]);               \
+#define GEMV_PANEL_DEFINE(NAME, NR)                                                          \
+    static NN_HOT_FMA NN_CLONES void NAME(const float *restrict a, int64_t as,               \
+                                          const float *restrict pan, int64_t kc, float *acc) \
+    {                                                                                        \
+        float s0[NR] = {0}, s1[NR] = {0}, s2[NR] = {0}, s3[NR] = {0};                        \
+        int64_t q = 0;                                                                       \
+        for (; q + 4 <= kc; q += 4) {                                                        \
+            const float a0 = a[q * as], a1 = a[(q + 1) * as], a2 = a[(q + 2) * as],          \
+                        a3 = a[(q + 3) * as];                                                \
+            const float *p = pan + q * NR;                                                   \
+            for (int r = 0; r < NR; r++) s0[r] += a0 * p[r];                                 \
+            for (int r = 0; r < NR; r++) s1[r] += a1 * p[NR + r];                            \
+            for (int r = 0; r < NR; r++) s2[r] += a2 * p[2 * NR + r];                        \
+            for (int r = 0; r < NR; r++) s3[r] += a3 * p[3 * NR + r];                        \
+        }                                                                                    \
+        for (; q < kc; q++) {                                                                \
+            const float a0 = a[q * as], *p = pan + q * NR;                                   \
+            for (int r = 0; r < NR; r++) s0[r] += a0 * p[r];                                 \
+        }                                                                                    \
+        for (int r = 0; r < NR; r++) acc[r] += (s0[r] + s1[r]) + (s2[r] + s3[r]);            \
     }
 GEMV_PANEL_DEFINE(gemv_panel_32, 32)
 GEMV_PANEL_DEFINE(gemv_panel_16, 16)
 GEMV_PANEL_DEFINE(gemv_panel_8, 8)
 
-static void gemv_panel(int nr, const float *a, int64_t as, const float *pan, int64_t kc,
-                       float *acc)
+static void gemv_panel(int nr, const float *a, int64_t as, const float *pan, int64_t kc, float *acc)
 {
     if (nr == 32) gemv_panel_32(a, as, pan, kc, acc);
     else if (nr == 16) gemv_panel_16(a, as, pan, kc, acc);

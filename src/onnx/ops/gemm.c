@@ -130,8 +130,7 @@ int nn_gemm_run(onnx_ctx *ctx)
 
     const int use_c = c && beta != 0.0f;
     /* one row too when B is packed (its plain copy may be gone): our GEMM's few-row path */
-    if (t == INFERD_DTYPE_FP32 && k > 0 &&
-        (m > 1 || onnx_gemm_packed_fits(node->state, 0, k, n)))
+    if (t == INFERD_DTYPE_FP32 && k > 0 && (m > 1 || onnx_gemm_packed_fits(node->state, 0, k, n)))
         return gemm_f32(ctx, a, b, use_c ? c : NULL, cm, cn, ta, tb, alpha, beta, &act, y);
     if (use_c) {
         if (t == INFERD_DTYPE_FP32) gemm_fill_f32(c->data, cm, cn, y->data, m, n);
