@@ -8,6 +8,7 @@
 #include "model.h"
 #include "onnx.pb-c.h"
 #include "pbtensor.h"
+#include "rawsplit.h"
 #include "registry.h"
 #include "wirecheck.h"
 
@@ -601,8 +602,10 @@ void onnx_model_free(onnx_model *m)
     free(m);
 }
 
-/* Checks and decodes the protobuf; NULL (with the error set) if malformed. */
-static Onnx__ModelProto *decode(const void *data, size_t len, onnx_load_err *e)
+/* Checks and decodes the protobuf; NULL (with the error set) if malformed. A file's own
+ * buffer (`file`: read here, freed by the caller) is decoded with its weights lifted out
+ * first (rawsplit.h), so they are not held twice. */
+static Onnx__ModelProto *decode(const void *data, size_t len, unsigned char *file, onnx_load_err *e)
 {
     if (onnx_wire_check(data, len, &onnx__model_proto__descriptor) < 0) {
         onnx_load_fail(e, ONNX_E_INVALID,
@@ -610,8 +613,12 @@ static Onnx__ModelProto *decode(const void *data, size_t len, onnx_load_err *e)
                        ONNX_WIRE_MAX_DEPTH);
         return NULL;
     }
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
-    if (!mp) onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (protobuf decoding failed)");
+    int nomem = 0;
+    Onnx__ModelProto *mp =
+        file ? onnx_raw_decode(file, len, &nomem) : onnx__model_proto__unpack(NULL, len, data);
+    if (!mp && nomem) onnx_load_fail(e, ONNX_E_NOMEM, "out of memory decoding the model");
+    else if (!mp)
+        onnx_load_fail(e, ONNX_E_INVALID, "not a valid ONNX model (protobuf decoding failed)");
     return mp;
 }
 
@@ -646,7 +653,7 @@ int onnx_model_load_buffer(const void *data, size_t len, const char *base_dir, o
     onnx_load_err e = {err, err_len, 0};
     if (err && err_len) err[0] = 0;
     *out = NULL;
-    Onnx__ModelProto *mp = decode(data, len, &e);
+    Onnx__ModelProto *mp = decode(data, len, NULL, &e);
     return mp ? build(mp, base_dir, out, &e) : e.code;
 }
 
@@ -659,8 +666,8 @@ int onnx_model_load(const char *path, onnx_model **out, char *err, size_t err_le
     size_t len;
     int rc = onnx_read_file(path, MODEL_MAX_FILE, &buf, &len, &e);
     if (rc < 0) return rc;
-    Onnx__ModelProto *mp = decode(buf, len, &e);
-    free(buf); /* before building, so the weights are never held three times */
+    Onnx__ModelProto *mp = decode(buf, len, buf, &e);
+    free(buf); /* before building, so the weights are never held twice */
     if (!mp) return e.code;
     char *dir = strdup(path);
     if (!dir) {

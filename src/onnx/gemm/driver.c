@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemv.h"
 #include "kernels.h"
 #include "pack.h"
 
@@ -165,6 +166,36 @@ static void gemm_no_k(const onnx_gemm_args *g)
     gemm_epilogue(g, onnx_gemm_kernel_desc_of(onnx_gemm_kernel()), 0, 0, g->m, g->n);
 }
 
+/* A few rows against a packed B (gemv.h): panel ranges per task, then the epilogue per task
+ * over its columns. */
+typedef struct gemv_job {
+    const onnx_gemm_args *g;
+    const onnx_gemm_kernel_desc *kd;
+    int64_t per_task, n_panels; /* panels per task */
+} gemv_job;
+
+static void gemv_task(void *arg, int64_t t)
+{
+    const gemv_job *jb = arg;
+    const int64_t p0 = t * jb->per_task;
+    const int64_t p1 = p0 + jb->per_task < jb->n_panels ? p0 + jb->per_task : jb->n_panels;
+    if (p0 >= p1) return;
+    const int64_t nr = jb->g->pb->r, j0 = p0 * nr, j1 = p1 * nr < jb->g->n ? p1 * nr : jb->g->n;
+    onnx_gemm_gemv_packed(jb->g, p0, p1);
+    gemm_epilogue(jb->g, jb->kd, 0, j0, jb->g->m, j1 - j0);
+}
+
+static void gemm_few_rows(const onnx_gemm_args *g, onnx_tpool *pool)
+{
+    gemv_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(g->pb->kernel)};
+    jb.n_panels = (g->n + g->pb->r - 1) / g->pb->r;
+    int64_t tasks = onnx_tpool_threads(pool);
+    if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
+    if (tasks > jb.n_panels) tasks = jb.n_panels;
+    jb.per_task = (jb.n_panels + tasks - 1) / tasks;
+    onnx_tpool_parallel_for(pool, (jb.n_panels + jb.per_task - 1) / jb.per_task, gemv_task, &jb);
+}
+
 static int64_t gemm_round_up(int64_t v, int64_t r)
 {
     return (v + r - 1) / r * r;
@@ -182,6 +213,10 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         (g->pb && (g->pb->is_a || g->pb->dim != g->n || g->pb->k != g->k)) ||
         (g->pa && g->pb && g->pa->kernel != g->pb->kernel))
         return -1;
+    if (g->pb && !g->pa && g->m <= ONNX_GEMM_GEMV_MAX_M) {
+        gemm_few_rows(g, pool);
+        return 0;
+    }
     gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};
     const int mr = jb.kd->mr, nr = jb.kd->nr;
     const onnx_activation_kind ak = g->act.kind;

@@ -1,6 +1,7 @@
 /* Gemm: Y = alpha * op(A) * op(B) + beta * C (C broadcast to M x N). float32 with more than
- * one row through nn_gemm.h (a constant B packed at load, C's bias row and the fused
- * activation in the GEMM's store); one row through sgemv; float64 through BLAS, C copied
+ * one row or a packed B through nn_gemm.h (a constant B packed at load and then read only
+ * packed, C's bias row and the fused activation in the GEMM's store); other single rows
+ * through sgemv; float64 through BLAS, C copied
  * into Y first and accumulated onto (beta), then the activation (activation.h). */
 #include <cblas.h>
 #include <limits.h>
@@ -27,7 +28,7 @@
 NN_GEMM_FILL_DEFINE(gemm_fill_f32, float)
 NN_GEMM_FILL_DEFINE(gemm_fill_f64, double)
 
-/* float32, m > 1, k > 0: our GEMM or OpenBLAS's (nn_gemm.h), with B packed at load when it
+/* float32, k > 0, m > 1 or B packed: our GEMM or OpenBLAS's (nn_gemm.h), with B packed at load when it
  * is a constant (node->state); a C of one row (the bias) with beta 1 is the GEMM's column
  * bias, any other C is written first and accumulated onto after scaling by beta. */
 static int gemm_f32(onnx_ctx *ctx, const onnx_tensor *a, const onnx_tensor *b, const onnx_tensor *c,
@@ -70,7 +71,13 @@ int nn_gemm_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     const int tb = onnx_attr_int(node, "transB", 0) != 0;
     const int64_t k = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
     node->state = onnx_gemm_pack_b(b->data, tb, k, n, b->dims[1]);
-    return 0; /* NULL state on ENOMEM: run multiplies the unpacked B */
+    /* NULL state on ENOMEM: run multiplies the unpacked B; else run reads only the packed B
+     * (one row included: gemv.h), so the model may free the plain one */
+    if (node->state) {
+        node->plain_unused |= 1u << 1;
+        node->stream = onnx_gemm_packed_data(node->state, &node->stream_bytes);
+    }
+    return 0;
 }
 
 void nn_gemm_release(onnx_node *node)
@@ -122,7 +129,8 @@ int nn_gemm_run(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
 
     const int use_c = c && beta != 0.0f;
-    if (t == INFERD_DTYPE_FP32 && m > 1 && k > 0)
+    /* one row too when B is packed (its plain copy may be gone): our GEMM's few-row path */
+    if (t == INFERD_DTYPE_FP32 && k > 0 && (m > 1 || onnx_gemm_packed_fits(node->state, 0, k, n)))
         return gemm_f32(ctx, a, b, use_c ? c : NULL, cm, cn, ta, tb, alpha, beta, &act, y);
     if (use_c) {
         if (t == INFERD_DTYPE_FP32) gemm_fill_f32(c->data, cm, cn, y->data, m, n);

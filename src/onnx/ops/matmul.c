@@ -179,7 +179,9 @@ typedef struct mm_job {
  * error set unless serial). */
 static int gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t co, int serial)
 {
-    const char *a = j->a->data + (size_t)ao * j->esz, *b = j->b->data + (size_t)bo * j->esz;
+    /* B's data is NULL when the model keeps it only packed (j->pb) */
+    const char *a = j->a->data + (size_t)ao * j->esz;
+    const char *b = j->b->data ? j->b->data + (size_t)bo * j->esz : NULL;
     char *c = j->c + (size_t)co * j->esz;
     const int ra = j->a->rank, rb = j->b->rank;
     switch (j->t) {
@@ -551,7 +553,14 @@ int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *e
         onnx_node_attr(node, "inferd_perm_b"))
         return 0;
     node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
-    return 0; /* NULL state on ENOMEM: run multiplies the unpacked B */
+    /* NULL state on ENOMEM: run multiplies the unpacked B; else every float32 run reads B as
+     * the plain contiguous k x n matrix it packed (blas_layout: no transpose, ld n), so only
+     * packed, and the model may free the plain one */
+    if (node->state) {
+        node->plain_unused |= 1u << 1;
+        node->stream = onnx_gemm_packed_data(node->state, &node->stream_bytes);
+    }
+    return 0;
 }
 
 void nn_matmul_release(onnx_node *node)

@@ -117,7 +117,7 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
     free(a), free(b), free(c), free(c0), free(rb), free(cb);
 }
 
-static const int64_t dims_small[] = {1, 5, 8, 13, 33, 47};
+static const int64_t dims_small[] = {1, 3, 5, 8, 13, 33, 47};
 static const int64_t ks[] = {0, 1, 17, 256, 257, 600};
 
 /* every shape combination with varying options, on the current kernel */
@@ -145,7 +145,8 @@ static void run_all(onnx_tpool *pool)
             }
     /* larger than one block each way (MC <= 64 rows, NC = 512 columns, KC = 256), all
      * transposes and packings */
-    const int64_t big[][3] = {{100, 600, 300}, {17, 1031, 70}, {1, 700, 64}, {530, 3, 70}};
+    const int64_t big[][3] = {
+        {100, 600, 300}, {17, 1031, 70}, {1, 700, 64}, {530, 3, 70}, {3, 1031, 600}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         for (int o = 0; o < 12; o++) {
             gemm_case tc = {.m = big[i][0],

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Conv weights the model keeps only packed (the plain copy freed at load, docs/onnx-runtime.md
-"Our GEMM"): every Conv path still gives the right answer against numpy: the GEMM paths
+"""Conv, Gemm and MatMul weights the model keeps only packed (the plain copy freed at load,
+docs/onnx-runtime.md "Our GEMM"): Gemm and MatMul of one, a few and many rows (batched, a 1-D
+A, transB, a fused bias and activation), and every Conv path give the right answer against numpy: the GEMM paths
 (1x1, im2col, grouped, 3-D by depth taps), and those that read plain weights and so unpack them
 per run (by taps: small weights, wide output; Winograd over more than 256 x 256 channels at 512+
 tiles; 3-D kernels nn_conv_depth declines or that are packed whole). A
@@ -71,34 +72,96 @@ CASES = {
 }
 
 
+def gemm_case(op, xshape, wshape, trans_b=0, act=None, bias=True):
+    """Gemm (x @ op(W) + B) or MatMul (x @ W, batched x) with constant W, which the model then
+    keeps only packed: more than one row, a single row and a few rows (the few-row path over
+    the packed panels, gemv.h), a single output column, a fused activation."""
+    w = (RNG.standard_normal(wshape) / np.sqrt(wshape[1 if trans_b else 0])).astype(np.float32)
+    n = wshape[0] if trans_b else wshape[1]
+    b = RNG.standard_normal(n).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "W")]
+    if op == "Gemm":
+        ins = ["x", "W"] + (["B"] if bias else [])
+        nodes = [helper.make_node("Gemm", ins, ["g"], transB=trans_b)]
+    else:
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["m"])]
+        if bias:
+            nodes.append(helper.make_node("Add", ["m", "B"], ["g"]))
+        else:
+            nodes[0].output[0] = "g"
+    if bias:
+        inits.append(numpy_helper.from_array(b, "B"))
+    nodes.append(helper.make_node(act or "Identity", ["g"], ["y"]))
+    graph = helper.make_graph(
+        nodes, "packed_" + op, [helper.make_tensor_value_info("x", TensorProto.FLOAT, xshape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+
+    def ref(x):
+        y = x.astype(np.float64) @ (w.T if trans_b else w).astype(np.float64)
+        y = y + (b if bias else 0)
+        if act == "Relu":
+            y = np.maximum(y, 0)
+        if act == "Sigmoid":
+            y = 1 / (1 + np.exp(-y))
+        return y
+    return graph, ref
+
+
+GEMM_CASES = {
+    "gemm_rows": gemm_case("Gemm", [5, 70], [70, 40]),
+    "gemm_one_row_transB": gemm_case("Gemm", [1, 300], [1000, 300], trans_b=1),
+    "gemm_one_row_relu": gemm_case("Gemm", [1, 64], [64, 33], act="Relu"),
+    "gemm_three_rows_sigmoid": gemm_case("Gemm", [3, 520], [70, 520], trans_b=1, act="Sigmoid"),
+    "gemm_one_column": gemm_case("Gemm", [2, 30], [30, 1], bias=False),
+    "matmul_batched": gemm_case("MatMul", [2, 7, 48], [48, 36]),
+    "matmul_one_row": gemm_case("MatMul", [1, 1, 300], [300, 129]),
+    "matmul_vector": gemm_case("MatMul", [300], [300, 20], bias=False),
+}
+
+
+def run_tool(tool, d, name, graph, x):
+    model, x_path = os.path.join(d, name + ".onnx"), os.path.join(d, name + ".npy")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.save(x_path, x)
+    out = os.path.join(d, name)
+    os.mkdir(out)
+    r = subprocess.run([tool, "run", model, "--input", "x=" + x_path, "--output-dir", out],
+                       capture_output=True, text=True, timeout=120)
+    return r, out
+
+
+def check(tool, d, name, graph, ref, failed):
+    """Runs graph on a random x and compares y with ref(x); returns the output dir, or None
+    if the run failed."""
+    xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
+    x = RNG.standard_normal(xshape).astype(np.float32)
+    r, out = run_tool(tool, d, name, graph, x)
+    if r.returncode != 0:
+        failed.append("%s: %s" % (name, r.stderr.strip()))
+        return None
+    y, want = np.load(os.path.join(out, "y.npy")), ref(x)
+    err = np.abs(y - want).max() / max(np.abs(want).max(), 1e-6)
+    if y.shape != want.shape or not err < 1e-5:
+        failed.append("%s: shape %s, relative error %g" % (name, y.shape, err))
+    print("%-24s %s" % (name, "x".join(map(str, y.shape))))
+    return out
+
+
 def main():
     tool = sys.argv[1]
     failed = []
     with tempfile.TemporaryDirectory() as d:
+        for name, (graph, ref) in GEMM_CASES.items():
+            check(tool, d, name, graph, ref, failed)
         for name, (graph, w, b, pad, group, share) in CASES.items():
-            model, x_path = os.path.join(d, name + ".onnx"), os.path.join(d, name + ".npy")
-            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
-            xshape = [dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
-            x = RNG.standard_normal(xshape).astype(np.float32)
-            np.save(x_path, x)
-            out = os.path.join(d, name)
-            os.mkdir(out)
-            r = subprocess.run([tool, "run", model, "--input", "x=" + x_path, "--output-dir", out],
-                               capture_output=True, text=True, timeout=120)
-            if r.returncode != 0:
-                failed.append("%s: %s" % (name, r.stderr.strip()))
-                continue
-            y = np.load(os.path.join(out, "y.npy"))
-            ref = conv_ref(x, w, b, pad, group)
-            err = np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-6)
-            if y.shape != ref.shape or not err < 1e-5:
-                failed.append("%s: relative error %g" % (name, err))
-            if share:
+            out = check(tool, d, name, graph,
+                        lambda x, w=w, b=b, pad=pad, group=group: conv_ref(x, w, b, pad, group),
+                        failed)
+            if out and share:
                 if not np.array_equal(np.load(os.path.join(out, "W.npy")), w):
                     failed.append("%s: the shared weight lost its data" % name)
                 if not np.array_equal(np.load(os.path.join(out, "w2.npy")), w + w):
                     failed.append("%s: the other reader got wrong data" % name)
-            print("%-18s %s ok" % (name, "x".join(map(str, y.shape))))
     for f in failed:
         print("FAIL", f)
     return 1 if failed else 0
