@@ -315,6 +315,10 @@ def test_hedge_goes_to_another_node_when_one_stalls(gateway, fakes):
     a = fakes(handler=handler("a"))
     b = fakes(handler=handler("b"))
     gw = gateway([a.address, b.address], args=["--hedge-percent", "100"])
+    # both nodes checked ready and their indexes known first: until then the candidate set, and
+    # so the key's place on the ring, can change under the requests below
+    gw.wait_nodes(lambda ns: len(ns) == 2 and all(x["ready"] and x["models"] is not None
+                                                  for x in ns))
     key = {"Inferd-Routing-Key": "sticky"}
     # the key's node answers quickly 40 times: its p95 is known (the estimate needs 20)
     for _ in range(40):
