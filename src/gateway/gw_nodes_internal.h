@@ -33,6 +33,7 @@ typedef struct gw_node {
     int n_per_model;
     _Atomic int in_flight;
     uint64_t requests, failures;
+    uint64_t retries, hedges, hedges_won; /* copies of each kind sent to it (enum gw_note) */
     uint64_t p50_us;   /* of lat, cached for routing (0: not known yet) */
     int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
@@ -51,6 +52,7 @@ struct gw_nodes {
     int n_alias;
     gw_retry_budget retry;
     gw_hedge_bucket hedge;
+    _Atomic uint64_t retries_refused; /* a retry the budget did not allow */
 };
 
 /* gw_nodes.c */
