@@ -1,10 +1,12 @@
 /* The routes the gateway answers itself: its own liveness and readiness (ready = some node
- * is ready), GET /gateway/nodes (the node table as JSON) and GET /metrics (Prometheus). */
+ * is ready), GET /gateway/nodes (the node table as JSON), GET /metrics (Prometheus) and the
+ * dashboard (GET /dashboard, the node's page in its gateway mode). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_proxy.h"
 #include "inferd/clock.h"
+#include "inferd/dashboard.h"
 
 int gw_local_route(gw_proxy *p, http_exchange *ex)
 {
@@ -26,6 +28,14 @@ int gw_local_route(gw_proxy *p, http_exchange *ex)
             char *body = strdup("{\"ready\": true}");
             http_ex_respond(ex, 200, "application/json", body, body ? strlen(body) : 0, "");
         }
+        return 1;
+    }
+    const char *file = strncmp(path, "/dashboard/", 11) == 0 ? path + 11 : NULL;
+    if (strcmp(path, "/dashboard") == 0 || (file && !strchr(file, '/'))) {
+        if (!get)
+            http_ex_error(ex, 405, "Allow: GET, HEAD\r\n", "method %s is not allowed on %s",
+                          http_ex_method_name(ex), path);
+        else dashboard_serve(ex, file, DASHBOARD_GATEWAY);
         return 1;
     }
     int metrics = strcmp(path, "/metrics") == 0;
