@@ -49,9 +49,9 @@ int gw_local_route(gw_proxy *p, http_exchange *ex)
         char *body = metrics ? gw_metrics_text(p, &len) : gw_nodes_json(p->nodes, now, &len);
         if (!body) http_ex_error(ex, 500, "", "out of memory");
         else
-            http_ex_respond(ex, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8"
-                                             : "application/json",
-                            body, len, "");
+            http_ex_respond(
+                ex, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+                body, len, "");
         return 1;
     }
     return 0;

@@ -33,10 +33,10 @@ typedef struct gw_node {
     int n_per_model;
     _Atomic int in_flight;
     uint64_t requests, failures;
-    uint64_t retries, hedges, hedges_won; /* copies of each kind sent to it (enum gw_note) */
     uint64_t p50_us;   /* of lat, cached for routing (0: not known yet) */
     int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
+    uint64_t retries, hedges, hedges_won; /* copies of each kind sent to it (enum gw_note) */
 } gw_node;
 
 struct gw_nodes {

@@ -33,15 +33,35 @@ SNAP_FN(v_ready, s->ready)
 SNAP_FN(v_p50, s->p50_s)
 SNAP_FN(v_p99, s->p99_s)
 
-static void per_node(prom_writer *w, const char *name, prom_type type, const char *help,
-                     const node_snap *ns, int n, snap_value value)
-{
-    prom_family(w, name, type, help);
-    for (int i = 0; i < n; i++) {
-        prom_label l = {"node", ns[i].name};
-        prom_sample(w, &l, 1, value(&ns[i]));
-    }
-}
+/* The per-node families that are one number per node. */
+static const struct per_node_family {
+    const char *name;
+    prom_type type;
+    const char *help;
+    snap_value value;
+} per_node_families[] = {
+    {"inferd_gateway_node_requests_total", PROM_COUNTER,
+     "Copies of requests sent to the node (first tries, retries and hedges).", v_requests},
+    {"inferd_gateway_node_failures_total", PROM_COUNTER,
+     "Copies that failed on the node (connect error, reset, timeout, 5xx but 503).", v_failures},
+    {"inferd_gateway_node_retries_total", PROM_COUNTER, "Retry and rescue copies sent to the node.",
+     v_retries},
+    {"inferd_gateway_node_hedges_total", PROM_COUNTER, "Hedge copies sent to the node.", v_hedges},
+    {"inferd_gateway_node_hedges_won_total", PROM_COUNTER,
+     "Hedge copies sent to the node whose answer the client got.", v_hedges_won},
+    {"inferd_gateway_node_ejections_total", PROM_COUNTER, "Times the node's breaker opened.",
+     v_ejections},
+    {"inferd_gateway_node_in_flight", PROM_GAUGE, "Copies sent to the node and not answered yet.",
+     v_in_flight},
+    {"inferd_gateway_node_present", PROM_GAUGE, "1 if the node is configured or resolved now.",
+     v_present},
+    {"inferd_gateway_node_ready", PROM_GAUGE, "1 if the node's last active health check passed.",
+     v_ready},
+    {"inferd_gateway_node_latency_p50_seconds", PROM_GAUGE,
+     "The node's median answer time, recent (decaying) estimate; 0 until known.", v_p50},
+    {"inferd_gateway_node_latency_p99_seconds", PROM_GAUGE,
+     "The node's 99th percentile answer time, recent estimate; 0 until known.", v_p99},
+};
 
 /* The nodes worth showing (as /gateway/nodes: present, or routed to once). */
 static int snapshot(gw_nodes *t, node_snap *ns, int64_t now_ms)
@@ -78,42 +98,23 @@ void gw_nodes_metrics(gw_nodes *t, prom_writer *w, int64_t now_ms)
         return;
     }
     int n = snapshot(t, ns, now_ms);
-    per_node(w, "inferd_gateway_node_requests_total", PROM_COUNTER,
-             "Copies of requests sent to the node (first tries, retries and hedges).", ns, n,
-             v_requests);
-    per_node(w, "inferd_gateway_node_failures_total", PROM_COUNTER,
-             "Copies that failed on the node (connect error, reset, timeout, 5xx but 503).", ns,
-             n, v_failures);
-    per_node(w, "inferd_gateway_node_retries_total", PROM_COUNTER,
-             "Retry and rescue copies sent to the node.", ns, n, v_retries);
-    per_node(w, "inferd_gateway_node_hedges_total", PROM_COUNTER,
-             "Hedge copies sent to the node.", ns, n, v_hedges);
-    per_node(w, "inferd_gateway_node_hedges_won_total", PROM_COUNTER,
-             "Hedge copies sent to the node whose answer the client got.", ns, n, v_hedges_won);
-    per_node(w, "inferd_gateway_node_ejections_total", PROM_COUNTER,
-             "Times the node's breaker opened.", ns, n, v_ejections);
-    per_node(w, "inferd_gateway_node_in_flight", PROM_GAUGE,
-             "Copies sent to the node and not answered yet.", ns, n, v_in_flight);
-    per_node(w, "inferd_gateway_node_present", PROM_GAUGE,
-             "1 if the node is configured or resolved now.", ns, n, v_present);
-    per_node(w, "inferd_gateway_node_ready", PROM_GAUGE,
-             "1 if the node's last active health check passed.", ns, n, v_ready);
+    for (size_t f = 0; f < sizeof per_node_families / sizeof per_node_families[0]; f++) {
+        const struct per_node_family *pf = &per_node_families[f];
+        prom_family(w, pf->name, pf->type, pf->help);
+        for (int i = 0; i < n; i++) {
+            prom_label l = {"node", ns[i].name};
+            prom_sample(w, &l, 1, pf->value(&ns[i]));
+        }
+    }
     prom_family(w, "inferd_gateway_node_breaker_state", PROM_GAUGE,
                 "The node's circuit breaker: 1 for its current state, 0 for the others.");
     static const gw_breaker_state states[] = {GW_BREAKER_CLOSED, GW_BREAKER_OPEN,
                                               GW_BREAKER_HALF_OPEN};
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
-            prom_label l[2] = {{"node", ns[i].name},
-                               {"state", gw_breaker_state_name(states[k])}};
+            prom_label l[2] = {{"node", ns[i].name}, {"state", gw_breaker_state_name(states[k])}};
             prom_sample(w, l, 2, ns[i].state == states[k]);
         }
-    per_node(w, "inferd_gateway_node_latency_p50_seconds", PROM_GAUGE,
-             "The node's median answer time, recent (decaying) estimate; 0 until known.", ns, n,
-             v_p50);
-    per_node(w, "inferd_gateway_node_latency_p99_seconds", PROM_GAUGE,
-             "The node's 99th percentile answer time, recent estimate; 0 until known.", ns, n,
-             v_p99);
     free(ns);
     prom_family(w, "inferd_gateway_retry_budget_refusals_total", PROM_COUNTER,
                 "Retries the retry budget did not allow.");

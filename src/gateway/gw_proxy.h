@@ -16,13 +16,13 @@
 
 /* How the gateway answered a forwarded request (inferd_gateway_requests_total{outcome}). */
 enum gw_result {
-    GW_RES_2XX = 0,       /* any answer below 400 */
-    GW_RES_4XX,           /* a node's 4xx, or the gateway's 400 */
-    GW_RES_5XX,           /* a node's 5xx (its 503/429 passed on too), or the gateway's own */
-    GW_RES_DEADLINE,      /* 504: the deadline passed before a node answered */
-    GW_RES_NO_NODE,       /* 503: no node could take it */
-    GW_RES_UPSTREAM,      /* 502: every node tried failed at the transport */
-    GW_RES_CLIENT_GONE,   /* the client closed the request first */
+    GW_RES_2XX = 0,     /* any answer below 400 */
+    GW_RES_4XX,         /* a node's 4xx, or the gateway's 400 */
+    GW_RES_5XX,         /* a node's 5xx (its 503/429 passed on too), or the gateway's own */
+    GW_RES_DEADLINE,    /* 504: the deadline passed before a node answered */
+    GW_RES_NO_NODE,     /* 503: no node could take it */
+    GW_RES_UPSTREAM,    /* 502: every node tried failed at the transport */
+    GW_RES_CLIENT_GONE, /* the client closed the request first */
     GW_RES_N
 };
 const char *gw_result_name(int result);

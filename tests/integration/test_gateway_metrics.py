@@ -3,38 +3,10 @@
 # gateway-wide counts match, retries land on the node that took them, requests no node can
 # take count as no_node, bad ones as 4xx, and a killed node shows as not ready and open.
 import signal
-import subprocess
-import time
-
-import pytest
 
 import promtext
 from test_gateway_proxy import addr, fakes, gateway, process  # noqa: F401 (fixtures)
-
-
-def scrape(gw):
-    status, headers, body = gw.request("GET", "/metrics")
-    assert status == 200
-    assert headers["content-type"].startswith("text/plain; version=0.0.4")
-    return body.decode()
-
-
-def promtool_check(text):
-    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
-                       capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
-
-
-def wait_metrics(gw, pred, timeout=15.0, what="condition"):
-    """Scrapes until pred(families) holds (bounded); returns the families."""
-    deadline = time.monotonic() + timeout
-    while True:
-        fam = promtext.parse(scrape(gw))
-        if pred(fam):
-            return fam
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for " + what)
-        time.sleep(0.05)
+from test_metrics import wait_for
 
 
 def outcome(fam, name):
@@ -51,8 +23,8 @@ def test_gateway_metrics_valid_and_count(node, gateway):
     assert gw.request("POST", "/v2/models/nope/infer", body="{}")[0] == 404
     # a malformed deadline: 400 from the gateway
     assert process(gw, "x", headers={"Inferd-Timeout-Ms": "soon"})[0] == 400
-    text = scrape(gw)
-    promtool_check(text)
+    text = promtext.scrape(gw)
+    promtext.promtool_check(text)
     fam = promtext.parse(text)
     assert outcome(fam, "2xx") == 30
     assert outcome(fam, "4xx") == 2
@@ -83,7 +55,7 @@ def test_gateway_metrics_valid_and_count(node, gateway):
                  "process_open_fds", "process_start_time_seconds"):
         assert promtext.value(fam, name) > 0, name
     # the gateway's own routes are not forwarded requests
-    fam = promtext.parse(scrape(gw))
+    fam = promtext.parse(promtext.scrape(gw))
     assert outcome(fam, "2xx") == 30
 
 
@@ -94,7 +66,7 @@ def test_retries_counted_on_the_node_that_took_them(node, gateway, fakes):
     gw.wait_nodes(lambda ns: all(x["ready"] and x["models"] for x in ns))
     for i in range(40):
         assert process(gw, "retry %d" % i)[0] == 200
-    fam = promtext.parse(scrape(gw))
+    fam = promtext.parse(promtext.scrape(gw))
     first_on_busy = len(busy.routed())
     assert first_on_busy > 0
     v = lambda name, n: promtext.value(fam, name, node=n)
@@ -115,7 +87,7 @@ def test_no_node_counted(gateway, fakes):
     gw.wait_nodes(lambda ns: ns and not ns[0]["ready"])
     for i in range(3):
         assert process(gw, "none %d" % i)[0] == 503
-    fam = promtext.parse(scrape(gw))
+    fam = promtext.parse(promtext.scrape(gw))
     assert outcome(fam, "no_node") == 3 and outcome(fam, "2xx") == 0
     assert promtext.value(fam, "inferd_gateway_node_requests_total", node=f.address) == 0
     assert f.routed() == []
@@ -127,9 +99,12 @@ def test_killed_node_shows_not_ready_and_open(node, gateway):
     gw.wait_nodes(lambda ns: all(x["ready"] for x in ns))
     n2.stop(sig=signal.SIGKILL)
     gone = addr(n2)
-    fam = wait_metrics(gw, lambda f: promtext.value(
-        f, "inferd_gateway_node_breaker_state", node=gone, state="open") == 1,
-        what="the killed node's breaker to open")
+    def open_now():
+        fam = promtext.parse(promtext.scrape(gw))
+        return fam if promtext.value(fam, "inferd_gateway_node_breaker_state", node=gone,
+                                     state="open") == 1 else None
+
+    fam = wait_for(open_now, what="the killed node's breaker to open")
     assert promtext.value(fam, "inferd_gateway_node_ready", node=gone) == 0
     assert promtext.value(fam, "inferd_gateway_node_breaker_state", node=gone,
                           state="closed") == 0
