@@ -30,7 +30,7 @@ static bool accept_odd_load(void *ctx, size_t index)
 static void bench_ring(size_t n, long iters)
 {
     gw_ring_member m[100];
-    char names[100][32];
+    char names[100][48]; /* "10.0.0.N:8000" for any size_t N */
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], sizeof names[i], "10.0.0.%zu:8000", i + 1);
         m[i] = (gw_ring_member){.id = (uint32_t)i, .name = names[i], .weight = 1};

@@ -16,36 +16,11 @@
 #include "gw_proxy.h"
 #include "inferd/clock.h"
 #include "inferd/log.h"
+#include "inferd/signals.h"
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"
 #endif
-
-static int signal_pipe[2] = {-1, -1};
-static volatile sig_atomic_t signal_count;
-
-static void on_signal(int sig)
-{
-    if (++signal_count > 1) _exit(128 + sig);
-    int saved = errno;
-    char b = (char)sig;
-    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */
-    }
-    errno = saved;
-}
-
-static int install_signals(void)
-{
-    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
-    return 0;
-}
 
 /* A node refused a connection: with --node-dns, look the name up again soon. */
 static void on_connect_failed(void *health)
@@ -75,7 +50,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_init(o.level, o.format, "inferd-gateway");
-    if (install_signals() != 0) {
+    if (signals_install() != 0) {
         log_error("cannot set up signal handling: %s", strerror(errno));
         gw_cli_free(&o);
         return 1;
@@ -113,11 +88,7 @@ int main(int argc, char **argv)
              o.http.host, o.http.threads, o.n_specs, o.dns_name ? " dns=" : "",
              o.dns_name ? o.dns_name : "");
 
-    char sig = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
-        if (poll(&pfd, 1, 250) > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
-    }
+    int sig = signals_wait(-1);
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);

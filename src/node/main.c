@@ -26,6 +26,7 @@
 #include "node_loops.h"
 #include "routes.h"
 #include "inferd/shm_doorbell.h"
+#include "inferd/signals.h"
 #include "inferd/live_stats.h"
 #include "live_publish.h"
 
@@ -443,33 +444,6 @@ static void fit_inflight_bytes(node_options *o)
     }
 }
 
-/* ---- signals: a self-pipe, so no signal mask is changed (workers inherit masks) ------- */
-static int signal_pipe[2] = {-1, -1};
-static volatile sig_atomic_t signal_count;
-
-static void on_signal(int sig)
-{
-    if (++signal_count > 1) _exit(128 + sig);
-    int saved = errno;
-    char b = (char)sig;
-    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do */
-    }
-    errno = saved;
-}
-
-static int install_signals(void)
-{
-    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1; /* workers must not hold it */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
-    return 0;
-}
-
 static void default_worker_path(char *buf, size_t len)
 {
     char exe[PATH_MAX];
@@ -507,7 +481,7 @@ int main(int argc, char **argv)
     log_init(LOG_INFO, LOG_FORMAT_TEXT, "inferd");
     if (parse_args(argc, argv, &o) != 0) return 2;
     log_init(o.level, o.format, "inferd");
-    if (install_signals() != 0) {
+    if (signals_install() != 0) {
         log_error("cannot set up signal handling: %s", strerror(errno));
         return 1;
     }
@@ -632,23 +606,13 @@ int main(int argc, char **argv)
 
     /* Wake up now and then as well: some runtimes (ThreadSanitizer) deliver a signal only
      * when the thread returns from a call, never during an endless blocking read. */
-    char sig = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
-        if (poll(&pfd, 1, 250) > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
-    }
+    int sig = signals_wait(-1);
     if (o.drain_delay_ms > 0) {
         /* not ready first: load balancers and gateways stop sending while we still serve */
         atomic_store(&rctx.draining, 1);
         log_info("shutdown: signal %d, not ready; serving for %lld ms before stopping intake",
                  (int)sig, (long long)o.drain_delay_ms);
-        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
-        int64_t left = o.drain_delay_ms;
-        while (left > 0) { /* a second signal exits at once (on_signal) */
-            int step = left > 250 ? 250 : (int)left;
-            if (poll(&pfd, 1, step) < 0 && errno != EINTR) break;
-            left -= step;
-        }
+        signals_wait(o.drain_delay_ms); /* a second signal exits at once */
     }
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);

@@ -12,8 +12,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from sanitizers import sanitizer_report  # noqa: E402
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.environ.get("INFERD_BIN_DIR", os.path.join(SOURCE_DIR, "build", "bin"))
@@ -394,6 +398,13 @@ class Bed:
         self.links = []
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(STATE_DIR, self.tag + ".pid"))
+        self.sanitizer_reports = []  # read before the logs go: the cluster fixture fails on one
+        for name in sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else []:
+            if name.endswith(".log"):
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    report = sanitizer_report(f.read().decode("utf-8", "replace"))
+                if report:
+                    self.sanitizer_reports.append("%s:\n%s" % (name, report))
         if os.environ.get("INFERD_BED_KEEP_LOGS") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
         if self in _live_beds:

@@ -27,3 +27,6 @@ def cluster():
     yield make
     for b in beds:
         b.close()
+    for b in beds:
+        if b.sanitizer_reports:
+            pytest.fail("sanitizer report in the bed's logs: " + b.sanitizer_reports[0])

@@ -26,6 +26,8 @@ import ctypes
 
 import pytest
 
+from sanitizers import sanitizer_report
+
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.environ.get("INFERD_BIN_DIR", os.path.join(SOURCE_DIR, "build", "bin"))
 BUNDLED_MODELS = os.path.join(SOURCE_DIR, "models")
@@ -261,11 +263,6 @@ class Node:
         return self.post_json("/v2/models/%s/infer" % model, body, **kw)
 
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                     "WARNING: ThreadSanitizer", "runtime error:",
-                     "SUMMARY: UndefinedBehaviorSanitizer")
-
-
 @pytest.fixture
 def node(tmp_path):
     """Factory: node(repo=None, args=(), ready=True, timeout=..., nofile=None) starts an inferd and returns
@@ -284,11 +281,9 @@ def node(tmp_path):
     # A sanitizer report by the node or a worker fails the test even when every request was
     # answered (a worker that ASan aborted is simply restarted by the node).
     for n in started:
-        text = n.log_text()
-        for marker in SANITIZER_MARKERS:
-            at = text.find(marker)
-            if at >= 0:
-                pytest.fail("sanitizer report in %s:\n%s" % (n.log_path, text[at:at + 4000]))
+        report = sanitizer_report(n.log_text())
+        if report:
+            pytest.fail("sanitizer report in %s:\n%s" % (n.log_path, report))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import threading
 import time
 
 from conftest import LIBC, PR_SET_PDEATHSIG, READY_TIMEOUT_S, STOP_TIMEOUT_S, bin_path
+from sanitizers import sanitizer_report
 
 
 class Gateway:
@@ -104,6 +105,9 @@ class Gateway:
                 self.proc.wait(timeout=10)
         if self.log and not self.log.closed:
             self.log.close()
+        report = sanitizer_report(self.log_text())
+        if report:
+            raise AssertionError("sanitizer report in %s:\n%s" % (self.log_path, report))
         return self.proc.returncode
 
     def log_text(self):
