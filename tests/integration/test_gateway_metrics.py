@@ -84,6 +84,10 @@ def test_retries_counted_on_the_node_that_took_them(node, gateway, fakes):
 def test_no_node_counted(gateway, fakes):
     f = fakes(ready=False)
     gw = gateway([f.address], ready=False)
+    # until its first check's answer is in, a node is given requests: the second check comes
+    # after the first one's answer was taken in
+    wait_for(lambda: sum(r[1] == "/v2/health/ready" for r in list(f.requests)) >= 2,
+             what="the gateway's second health check")
     gw.wait_nodes(lambda ns: ns and not ns[0]["ready"])
     for i in range(3):
         assert process(gw, "none %d" % i)[0] == 503
