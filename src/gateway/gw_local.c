@@ -1,10 +1,12 @@
 /* The routes the gateway answers itself: its own liveness and readiness (ready = some node
- * is ready) and GET /gateway/nodes (the node table as JSON). */
+ * is ready), GET /gateway/nodes (the node table as JSON), GET /metrics (Prometheus) and the
+ * dashboard (GET /dashboard, the node's page in its gateway mode). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_proxy.h"
 #include "inferd/clock.h"
+#include "inferd/dashboard.h"
 
 int gw_local_route(gw_proxy *p, http_exchange *ex)
 {
@@ -28,16 +30,28 @@ int gw_local_route(gw_proxy *p, http_exchange *ex)
         }
         return 1;
     }
-    if (strcmp(path, "/gateway/nodes") == 0) {
+    const char *file = strncmp(path, "/dashboard/", 11) == 0 ? path + 11 : NULL;
+    if (strcmp(path, "/dashboard") == 0 || (file && !strchr(file, '/'))) {
+        if (!get)
+            http_ex_error(ex, 405, "Allow: GET, HEAD\r\n", "method %s is not allowed on %s",
+                          http_ex_method_name(ex), path);
+        else dashboard_serve(ex, file, DASHBOARD_GATEWAY);
+        return 1;
+    }
+    int metrics = strcmp(path, "/metrics") == 0;
+    if (metrics || strcmp(path, "/gateway/nodes") == 0) {
         if (!get) {
             http_ex_error(ex, 405, "Allow: GET, HEAD\r\n", "method %s is not allowed on %s",
                           http_ex_method_name(ex), path);
             return 1;
         }
         size_t len;
-        char *body = gw_nodes_json(p->nodes, now, &len);
+        char *body = metrics ? gw_metrics_text(p, &len) : gw_nodes_json(p->nodes, now, &len);
         if (!body) http_ex_error(ex, 500, "", "out of memory");
-        else http_ex_respond(ex, 200, "application/json", body, len, "");
+        else
+            http_ex_respond(
+                ex, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+                body, len, "");
         return 1;
     }
     return 0;

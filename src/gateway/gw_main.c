@@ -83,6 +83,7 @@ int main(int argc, char **argv)
         gw_health_stop(health);
         return 1;
     }
+    atomic_store(&proxy.srv, srv);
     log_info("listening on http port %d host=%s threads=%d nodes=%d%s%s", http_server_port(srv),
              o.http.host, o.http.threads, o.n_specs, o.dns_name ? " dns=" : "",
              o.dns_name ? o.dns_name : "");
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);
     gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
+    atomic_store(&proxy.srv, NULL);
     http_server_shutdown(srv, o.drain_timeout_ms);
     gw_health_stop(health);
     gw_proxy_destroy(&proxy);

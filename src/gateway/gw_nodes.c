@@ -145,6 +145,17 @@ void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_
     pthread_mutex_unlock(&t->lock);
 }
 
+void gw_nodes_note(gw_nodes *t, int node, int note)
+{
+    if (node < 0 || node >= GW_MAX_NODES) return;
+    pthread_mutex_lock(&t->lock);
+    gw_node *nd = &t->slot[node];
+    if (note == GW_NOTE_RETRY) nd->retries++;
+    else if (note == GW_NOTE_HEDGE) nd->hedges++;
+    else if (note == GW_NOTE_HEDGE_WON) nd->hedges_won++;
+    pthread_mutex_unlock(&t->lock);
+}
+
 int gw_nodes_usable(gw_nodes *t, int node, int64_t now_ms)
 {
     if (node < 0 || node >= GW_MAX_NODES) return 0;
@@ -226,7 +237,9 @@ void gw_nodes_request_end(gw_nodes *t)
 
 int gw_nodes_retry_acquire(gw_nodes *t)
 {
-    return gw_retry_budget_retry_begin(&t->retry);
+    if (gw_retry_budget_retry_begin(&t->retry)) return 1;
+    atomic_fetch_add(&t->retries_refused, 1);
+    return 0;
 }
 
 void gw_nodes_retry_release(gw_nodes *t)

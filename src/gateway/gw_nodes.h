@@ -102,6 +102,14 @@ int gw_nodes_retry_acquire(gw_nodes *t); /* 1 if a retry may go now (release it 
 void gw_nodes_retry_release(gw_nodes *t);
 int gw_nodes_hedge_acquire(gw_nodes *t); /* 1 if a hedge may go now (spends a token) */
 
+/* What a copy sent to a node was, for the node's counters in /metrics. */
+enum gw_note {
+    GW_NOTE_RETRY,     /* a retry or a rescue copy went to the node */
+    GW_NOTE_HEDGE,     /* a hedge copy went to the node */
+    GW_NOTE_HEDGE_WON, /* the node's answer to a hedge copy was the one the client got */
+};
+void gw_nodes_note(gw_nodes *t, int node, int note);
+
 /* ---- for the health thread ---- */
 /* The present nodes' slots and addresses (at most max). */
 int gw_nodes_targets(gw_nodes *t, int *slots, struct sockaddr_storage *addrs, int max);
@@ -114,5 +122,10 @@ int gw_nodes_any_ready(gw_nodes *t, int64_t now_ms);
 
 /* GET /gateway/nodes: {"nodes": [...]} (docs/gateway.md), malloc'd, or NULL. */
 char *gw_nodes_json(gw_nodes *t, int64_t now_ms, size_t *len);
+
+/* GET /metrics: appends the per-node families (label node) and the routing-wide ones (retry
+ * budget, hedge tokens) to w (docs/metrics.md, gateway section). */
+struct prom_writer;
+void gw_nodes_metrics(gw_nodes *t, struct prom_writer *w, int64_t now_ms);
 
 #endif

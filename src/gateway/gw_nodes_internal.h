@@ -44,6 +44,7 @@ typedef struct gw_node {
     uint64_t p50_us;   /* of recent, cached for routing (0: not known yet) */
     int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
+    uint64_t retries, hedges, hedges_won; /* copies of each kind sent to it (enum gw_note) */
 } gw_node;
 
 struct gw_nodes {
@@ -59,6 +60,7 @@ struct gw_nodes {
     int n_alias;
     gw_retry_budget retry;
     gw_hedge_bucket hedge;
+    _Atomic uint64_t retries_refused; /* a retry the budget did not allow */
 };
 
 /* gw_nodes.c */

@@ -13,6 +13,7 @@
 #include "inferd/log.h"
 
 #define GW_ATTEMPTS 2 /* the first copy and one hedge at a time */
+enum { COPY_FIRST, COPY_RETRY, COPY_HEDGE };
 
 typedef struct gw_req gw_req;
 typedef struct gw_attempt {
@@ -22,6 +23,7 @@ typedef struct gw_attempt {
     int64_t start_ns;
     int fresh_tried;  /* already resent once on a fresh connection */
     int64_t hedge_ms; /* hedge past this wait (gw_pick.hedge_ms when picked) */
+    int kind;         /* COPY_FIRST, COPY_RETRY (retries and rescues), COPY_HEDGE */
     struct sockaddr_storage addr;
 } gw_attempt;
 
@@ -57,6 +59,16 @@ static uint64_t next_random(gw_proxy *p)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+static void count_result(gw_proxy *p, int result)
+{
+    atomic_fetch_add(&p->results[result], 1);
+}
+
+static int result_of_status(int status)
+{
+    return status < 400 ? GW_RES_2XX : status < 500 ? GW_RES_4XX : GW_RES_5XX;
 }
 
 static int64_t now_ms(void)
@@ -124,6 +136,7 @@ static void answer(gw_req *r, int status, const char *type, char *body, size_t l
     r->ex = NULL;
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    count_result(r->p, result_of_status(status));
     http_ex_respond(ex, status, type, body, len, headers ? headers : "");
 }
 
@@ -134,6 +147,11 @@ static void answer_error(gw_req *r, int status, const char *fmt, const char *arg
     r->ex = NULL;
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    count_result(r->p, status == 504   ? GW_RES_DEADLINE
+                       : status == 503 ? GW_RES_NO_NODE
+                       : status == 502 ? GW_RES_UPSTREAM
+                       : status == 499 ? GW_RES_CLIENT_GONE
+                                       : result_of_status(status));
     http_ex_error(ex, status, "", fmt, arg);
 }
 
@@ -158,7 +176,7 @@ static void answer_failure(gw_req *r)
 
 /* ---- sending ------------------------------------------------------------------------- */
 static void on_upstream_done(void *arg, gw_upstream_result *res);
-static void start_attempt(gw_req *r, int slot);
+static void start_attempt(gw_req *r, int slot, int kind);
 
 /* The request head for node: the client's headers, our Host, Content-Length and the time
  * left. NULL if out of memory. */
@@ -181,7 +199,7 @@ static char *build_head(gw_req *r, const gw_pick *pk, int64_t left_ms, size_t *l
 
 /* Sends the request to the next node into att[slot]. On failure to even start, the
  * request goes on as after a failed attempt. */
-static void start_attempt(gw_req *r, int slot)
+static void start_attempt(gw_req *r, int slot, int kind)
 {
     if (!r->ex) return;
     int64_t now = clock_now_ns();
@@ -209,7 +227,10 @@ static void start_attempt(gw_req *r, int slot)
     a->start_ns = now;
     a->fresh_tried = 0;
     a->hedge_ms = pk.hedge_ms;
+    a->kind = kind;
     a->addr = pk.addr;
+    if (kind != COPY_FIRST)
+        gw_nodes_note(r->p->nodes, pk.node, kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
     a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head, head_len,
                                    r->body, r->body_len, r->head_only ? GW_UP_HEAD_ONLY : 0,
                                    left_ms, on_upstream_done, a)
@@ -217,7 +238,7 @@ static void start_attempt(gw_req *r, int slot)
     if (!a->c) {
         gw_nodes_done(r->p->nodes, pk.node, r->model, GW_OUT_FAIL, 0, now / 1000000);
         r->last_err = GW_UP_CONNECT;
-        start_attempt(r, slot); /* the next node (each is tried once: this ends) */
+        start_attempt(r, slot, kind); /* the next node (each is tried once: this ends) */
         return;
     }
 }
@@ -254,7 +275,7 @@ static void watch(gw_req *r)
     int run = r->att[0].c ? 0 : 1;
     gw_attempt *a = &r->att[run];
     int64_t now = clock_now_ns();
-    int go = 0;
+    int go = 0, kind = COPY_RETRY;
     if (!gw_nodes_usable(r->p->nodes, a->node, now / 1000000)) {
         if (r->retries < r->p->max_retries &&
             (r->retry_held || gw_nodes_retry_acquire(r->p->nodes))) {
@@ -265,8 +286,9 @@ static void watch(gw_req *r)
     } else if (!r->hedged && a->hedge_ms > 0 && now - a->start_ns >= a->hedge_ms * 1000000) {
         r->hedged = 1; /* one try: no token now, no hedge */
         go = gw_nodes_hedge_acquire(r->p->nodes);
+        kind = COPY_HEDGE;
     }
-    if (go) start_attempt(r, 1 - run);
+    if (go) start_attempt(r, 1 - run, kind);
     if (r->ex && active_attempts(r) == 1) arm_watch(r);
 }
 
@@ -277,7 +299,7 @@ static void on_req_timer(uv_timer_t *t)
     if (r->timer_for_hedge) {
         if (active_attempts(r) == 1) watch(r);
     } else {
-        start_attempt(r, 0);
+        start_attempt(r, 0, COPY_RETRY);
         if (r->ex && active_attempts(r) == 1) arm_watch(r);
     }
     req_maybe_free(r); /* start_attempt may have answered (no node left) */
@@ -332,6 +354,7 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
     }
     if (outcome == GW_OUT_OK || (outcome == GW_OUT_FAIL && res->err == GW_UP_OK)) {
         /* a real answer (5xx included: the node saw the request and said so) */
+        if (a->kind == COPY_HEDGE) gw_nodes_note(r->p->nodes, a->node, GW_NOTE_HEDGE_WON);
         char *body = res->body;
         res->body = NULL;
         cancel_outrun(r, a, now);
@@ -437,6 +460,7 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     gw_pool *pool = loop_pool(p, ex);
     gw_req *r = pool ? calloc(1, sizeof *r) : NULL;
     if (!r) {
+        count_result(p, GW_RES_5XX);
         http_ex_error(ex, 503, "Retry-After: 1\r\n", "out of memory");
         return;
     }
@@ -447,6 +471,7 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     r->body = http_ex_body(ex, &r->body_len);
     if (read_deadline(r, ex) != 0) {
         free(r);
+        count_result(p, GW_RES_4XX);
         http_ex_error(ex, 400, "",
                       "header Inferd-Timeout-Ms: must be a non-negative integer "
                       "(milliseconds)");
@@ -454,6 +479,7 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     }
     if (clock_now_ns() >= r->deadline_ns) {
         free(r);
+        count_result(p, GW_RES_DEADLINE);
         http_ex_error(ex, 504, "", "deadline exceeded before the request reached a node");
         return;
     }
@@ -476,7 +502,7 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     r->ex = ex;
     gw_nodes_request_begin(p->nodes);
     http_ex_on_orphan(ex, on_client_gone, r);
-    start_attempt(r, 0);
+    start_attempt(r, 0, COPY_FIRST);
     if (r->ex && active_attempts(r) == 1) arm_watch(r);
     req_maybe_free(r);
 }
@@ -525,6 +551,8 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     atomic_init(&p->stopping, 0);
     atomic_init(&p->loops_closed, 0);
     atomic_init(&p->seed, (uint64_t)clock_now_ns());
+    for (int i = 0; i < GW_RES_N; i++) atomic_init(&p->results[i], 0);
+    atomic_init(&p->srv, NULL);
     return p->pools && p->loop_closed ? 0 : -1;
 }
 

@@ -14,6 +14,19 @@
 #include "gw_upstream.h"
 #include "inferd/http_server.h"
 
+/* How the gateway answered a forwarded request (inferd_gateway_requests_total{outcome}). */
+enum gw_result {
+    GW_RES_2XX = 0,     /* any answer below 400 */
+    GW_RES_4XX,         /* a node's 4xx, or the gateway's 400 */
+    GW_RES_5XX,         /* a node's 5xx (its 503/429 passed on too), or the gateway's own */
+    GW_RES_DEADLINE,    /* 504: the deadline passed before a node answered */
+    GW_RES_NO_NODE,     /* 503: no node could take it */
+    GW_RES_UPSTREAM,    /* 502: every node tried failed at the transport */
+    GW_RES_CLIENT_GONE, /* the client closed the request first */
+    GW_RES_N
+};
+const char *gw_result_name(int result);
+
 typedef struct gw_proxy {
     gw_nodes *nodes; /* borrowed */
     gw_upstream_limits limits;
@@ -29,6 +42,8 @@ typedef struct gw_proxy {
     void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
                                           (main: ask the resolver for a fresh lookup) */
     void *connect_failed_arg;
+    _Atomic uint64_t results[GW_RES_N]; /* forwarded requests by enum gw_result */
+    http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
@@ -47,6 +62,9 @@ http_loop_hooks gw_proxy_hooks(gw_proxy *p);
 
 /* gw_local.c: answers the gateway's own routes; 1 if ex was one of them (and is answered). */
 int gw_local_route(gw_proxy *p, http_exchange *ex);
+
+/* gw_metrics.c: GET /metrics, the Prometheus text (docs/metrics.md); malloc'd, or NULL. */
+char *gw_metrics_text(gw_proxy *p, size_t *len);
 
 /* gw_route_key.c: the model a path names ("" for none; /process is "reverse"), and whether
  * the route is an inference (keyed by Inferd-Routing-Key or model + xxh3 of the body). */

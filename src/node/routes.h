@@ -52,10 +52,6 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 /* routes_metrics.c: GET /metrics (Prometheus text format, docs/metrics.md) */
 void routes_metrics(http_exchange *ex, routes_ctx *ctx);
 
-/* routes_dashboard.c: GET /dashboard and its assets (/dashboard/{file}); file NULL for the
- * page itself. */
-void routes_dashboard(http_exchange *ex, const char *file);
-
 /* routes_repository.c: POST /v2/repository/index, .../models/{m}/load and unload */
 void routes_repository_index(http_exchange *ex, routes_ctx *ctx);
 void routes_repository_load(http_exchange *ex, routes_ctx *ctx, const char *name, int load);

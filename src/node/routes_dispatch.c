@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inferd/dashboard.h"
 #include "routes.h"
 
 #define MAX_SEGMENTS 8
@@ -141,7 +142,8 @@ void routes_handle(http_exchange *ex, void *vctx)
         return;
     }
     if ((pp.n == 1 || pp.n == 2) && is(&pp, 0, "dashboard")) {
-        if (routes_method_ok(ex, "GET")) routes_dashboard(ex, pp.n == 2 ? pp.seg[1] : NULL);
+        if (routes_method_ok(ex, "GET"))
+            dashboard_serve(ex, pp.n == 2 ? pp.seg[1] : NULL, DASHBOARD_NODE);
         return;
     }
     if (pp.n == 0 || !is(&pp, 0, "v2")) goto not_found;

@@ -4,44 +4,20 @@
 // SIGKILL shows as restarting and then live again. Ends with one line "PASS ..." (exit 0) or
 // "FAIL reason" (exit 1). Every wait is bounded.
 //   node dashboard.mjs URL MODEL [CHROMIUM]
-import puppeteer from "puppeteer-core";
+import { fail, inkedPixels, waitUntil, withPage } from "./harness.mjs";
 
 const [url, model, chromium = "/usr/bin/chromium"] = process.argv.slice(2);
-const problems = [];
-
-function fail(msg) {
-  console.log("FAIL " + msg);
-  process.exitCode = 1;
-}
-
-async function waitUntil(page, what, fn, arg, timeoutMs) {
-  try {
-    return await page.waitForFunction(fn, { timeout: timeoutMs, polling: 100 }, arg);
-  } catch (e) {
-    throw new Error("timed out waiting for " + what + " (" + e.message.split("\n")[0] + ")");
-  }
-}
 
 async function main() {
-  const browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run",
-           "--disable-dev-shm-usage"],
-  });
-  try {
-    const page = await browser.newPage();
-    page.on("console", (m) => { if (m.type() === "error") problems.push("console: " + m.text()); });
-    page.on("pageerror", (e) => problems.push("page error: " + e.message));
-    page.on("requestfailed", (r) => problems.push("request failed: " + r.url()));
-    page.on("response", (r) => { if (r.status() >= 400) problems.push(r.status() + " " + r.url()); });
-    await page.goto(url + "/dashboard", { waitUntil: "load", timeout: 20000 });
-
+  await withPage(chromium, url + "/dashboard", async (page, problems) => {
     // Charts move: throughput points of MODEL above zero, several of them, while load runs.
     await waitUntil(page, "throughput points", (m) => {
       const s = window.inferdDashboard && window.inferdDashboard.charts.throughput.series[m];
       return s && s.points.filter((p) => p[1] > 0).length >= 3;
     }, model, 30000);
+    const mode = await page.evaluate(() => [window.inferdDashboard.mode,
+      document.querySelector("#nodes").closest("section").hidden]);
+    if (mode[0] !== "node" || !mode[1]) throw new Error("not in node mode: " + mode);
     const moved = await page.evaluate((m) => {
       const d = window.inferdDashboard.charts;
       const vals = (c, n) => (d[c].series[n] ? d[c].series[n].points.map((p) => p[1]) : []);
@@ -51,13 +27,7 @@ async function main() {
     if (!(moved.p99.some((v) => v > 0) && moved.batch.some((v) => v > 0)))
       throw new Error("latency or batch charts stayed at zero: " + JSON.stringify(moved));
     // the canvas shows something: not every pixel is blank
-    const inked = await page.evaluate(() => {
-      const c = document.getElementById("chart-throughput");
-      const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
-      return n;
-    });
+    const inked = await inkedPixels(page, "chart-throughput");
     if (inked < 100) throw new Error("the throughput chart is blank");
 
     // A worker killed with SIGKILL: its row shows restarting, then live with a new pid.
@@ -80,9 +50,7 @@ async function main() {
     if (problems.length) throw new Error(problems.join("; "));
     console.log("PASS polls=" + (await page.evaluate(() => window.inferdDashboard.polls)) +
                 " throughput=" + JSON.stringify(moved.throughput.slice(-3)));
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 main().catch((e) => fail(e.message));

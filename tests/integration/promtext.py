@@ -1,9 +1,11 @@
 # A strict reader of the Prometheus text format (0.0.4) for the metrics tests: it checks what
 # promtool does not (each family one group with one HELP and one TYPE before its samples,
 # every sample inside its declared family, histogram buckets cumulative and ending in +Inf
-# equal to _count) and returns the samples for assertions.
+# equal to _count) and returns the samples for assertions; scrape and promtool_check for the
+# node's and the gateway's tests.
 import math
 import re
+import subprocess
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
@@ -101,3 +103,18 @@ def value(families, name, **labels):
            if n == name and all(l.get(k) == str(x) for k, x in labels.items())]
     assert len(got) == 1, "%s %s: %d samples" % (name, labels, len(got))
     return got[0]
+
+
+def scrape(server):
+    """GET /metrics from a node or gateway (anything with .request); the text."""
+    status, headers, body = server.request("GET", "/metrics")
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain; version=0.0.4")
+    return body.decode()
+
+
+def promtool_check(text):
+    """`promtool check metrics` (Debian's prometheus package) accepts text."""
+    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+import promtext
 from conftest import bin_path
 from gwharness import FakeNode, Gateway
 
@@ -329,6 +330,15 @@ def test_hedge_goes_to_another_node_when_one_stalls(gateway, fakes):
     try:
         status, _, body = gw.request("POST", "/process", body=b"{}", headers=key, timeout=15)
         assert (status, body) == (200, b'{"from": "%s"}' % other.encode())  # the hedge won
+        # and /metrics says so (docs/metrics.md, gateway section)
+        fam = promtext.parse(promtext.scrape(gw))
+        addr_of = {"a": a.address, "b": b.address}
+        v = lambda name, who: promtext.value(fam, name, node=addr_of[who])
+        assert v("inferd_gateway_node_hedges_total", other) == 1
+        assert v("inferd_gateway_node_hedges_won_total", other) == 1
+        assert v("inferd_gateway_node_hedges_total", sticky) == 0
+        assert v("inferd_gateway_node_requests_total", sticky) == 41
+        assert promtext.value(fam, "inferd_gateway_requests_total", outcome="2xx") == 41
     finally:
         release.set()
 

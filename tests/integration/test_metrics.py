@@ -26,19 +26,6 @@ SLOW = {"backend": "delay", "max_batch_size": 64, "delay_ms": 1500,
         "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "dims": [-1]}]}
 
 
-def scrape(n):
-    status, headers, body = n.request("GET", "/metrics")
-    assert status == 200
-    assert headers["content-type"].startswith("text/plain; version=0.0.4")
-    return body.decode()
-
-
-def promtool_check(text):
-    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
-                       capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
-
-
 def wait_for(pred, timeout=15.0, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -61,15 +48,15 @@ def test_metrics_valid_and_count(node, model_repo):
     t.start()
     wait_for(lambda: n.get_json("/v2/models/slow/stats")[1]["model_stats"][0]["inferd"]
              ["batches_in_flight"] == 1, what="slow batch in flight")
-    busy = promtext.parse(scrape(n))
+    busy = promtext.parse(promtext.scrape(n))
     assert promtext.value(busy, "inferd_requests_in_flight", model="slow") == 1
     assert promtext.value(busy, "inferd_in_flight_rows", model="slow") == 1
     timed = [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]
     assert n.infer("slow", timed, extra={"parameters": {"timeout": 100000}})[0] == 504
     t.join(10)
 
-    text = scrape(n)
-    promtool_check(text)
+    text = promtext.scrape(n)
+    promtext.promtool_check(text)
     fam = promtext.parse(text)
     v = lambda name, **l: promtext.value(fam, name, **l)
     idl = {"model": "identity", "version": "1"}
@@ -132,14 +119,14 @@ def test_worker_restart_counted(node, model_repo):
     os.kill(first["pid"], signal.SIGKILL)
     wait_for(lambda: rows()["workers"]["list"][0]["state"] == "restarting",
              what="the row to show restarting")
-    fam = promtext.parse(scrape(n))
+    fam = promtext.parse(promtext.scrape(n))
     assert promtext.value(fam, "inferd_workers", state="restarting", model="identity") == 1
     assert promtext.value(fam, "inferd_worker_restarts_total", model="identity") == 1
     row = wait_for(lambda: [w for w in rows()["workers"]["list"] if w["state"] == "live"],
                    timeout=20, what="the replacement to be live")[0]
     assert row["pid"] != first["pid"] and row["restarts"] == 1
     assert n.infer("identity", ONE)[0] == 200
-    fam = promtext.parse(scrape(n))
+    fam = promtext.parse(promtext.scrape(n))
     assert promtext.value(fam, "inferd_workers", state="restarting", model="identity") == 0
 
 
@@ -208,13 +195,13 @@ def test_grpc_connections_and_requests_counted(node, model_repo):
         x = np.array([[1, 2]], np.float32)
         for _ in range(3):
             stub.ModelInfer(grpcstubs.infer_request(pb, "identity", [x]), timeout=10)
-        fam = promtext.parse(scrape(n))
+        fam = promtext.parse(promtext.scrape(n))
         assert promtext.value(fam, "inferd_connections", protocol="grpc") == 1
         assert promtext.value(fam, "inferd_connections_accepted_total", protocol="grpc") == 1
         assert promtext.value(fam, "inferd_requests_total", outcome="success",
                               model="identity") == 3
     # the channel closed: the gauge goes back to 0 (bounded wait: the server sees the close)
-    wait_for(lambda: promtext.value(promtext.parse(scrape(n)), "inferd_connections",
+    wait_for(lambda: promtext.value(promtext.parse(promtext.scrape(n)), "inferd_connections",
                                     protocol="grpc") == 0, what="the gRPC connection to close")
 
 
@@ -223,8 +210,8 @@ def test_cache_metrics(node, model_repo):
     n = node(repo=model_repo({"identity": cached}), args=["--cache-bytes", "1048576"])
     for _ in range(3):
         assert n.infer("identity", ONE)[0] == 200
-    text = scrape(n)
-    promtool_check(text)
+    text = promtext.scrape(n)
+    promtext.promtool_check(text)
     fam = promtext.parse(text)
     v = lambda name, **l: promtext.value(fam, name, **l)
     assert v("inferd_cache_misses_total") == 1 and v("inferd_cache_hits_total") == 2

@@ -1,7 +1,7 @@
 /* gw_nodes: the node table and its routing glue: membership changes keep a node's slot,
  * keyed picks stick to a node and skip tried ones, only nodes serving the model are
  * candidates, a failed check or 5 passive failures take a node out (never more than half),
- * in-flight load is counted and bounded, and the JSON shows it all. */
+ * in-flight load is counted and bounded, and the JSON and the Prometheus text show it all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "gw_nodes.h"
+#include "inferd/prom.h"
 
 #define NOW 1000000
 
@@ -329,6 +330,70 @@ static void test_keyless_by_weight(void **state)
     gw_nodes_free(t);
 }
 
+static void assert_has(const char *text, const char *line)
+{
+    if (!strstr(text, line)) fail_msg("no line %s in:\n%s", line, text);
+}
+
+static void test_metrics_count_copies_and_budget(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(2);
+    int a = pick(t, "m", 7, NULL);
+    assert_true(a >= 0);
+    int b = 1 - a;
+    gw_nodes_note(t, b, GW_NOTE_RETRY);
+    gw_nodes_note(t, a, GW_NOTE_HEDGE);
+    gw_nodes_note(t, a, GW_NOTE_HEDGE);
+    gw_nodes_note(t, a, GW_NOTE_HEDGE_WON);
+    gw_node_set none;
+    memset(&none, 0, sizeof none);
+    gw_pick p;
+    assert_int_equal(gw_nodes_pick(t, "m", 1, 7, 0, &none, NOW, &p), 0);
+    assert_int_equal(p.node, a); /* the same key, the same node: now one in flight */
+    for (int i = 0; i < 3; i++) assert_true(gw_nodes_retry_acquire(t)); /* the minimum */
+    assert_false(gw_nodes_retry_acquire(t));
+    prom_writer w;
+    prom_init(&w);
+    gw_nodes_metrics(t, &w, NOW);
+    size_t len;
+    char *text = prom_take(&w, &len);
+    assert_non_null(text);
+    char an[64], bn[64], line[160];
+    snprintf(an, sizeof an, "{node=\"127.0.0.1:%d\"}", 9000 + a);
+    snprintf(bn, sizeof bn, "{node=\"127.0.0.1:%d\"}", 9000 + b);
+    const struct {
+        const char *family, *node;
+        int value;
+    } want[] = {
+        {"inferd_gateway_node_requests_total", an, 2},
+        {"inferd_gateway_node_requests_total", bn, 0},
+        {"inferd_gateway_node_retries_total", bn, 1},
+        {"inferd_gateway_node_retries_total", an, 0},
+        {"inferd_gateway_node_hedges_total", an, 2},
+        {"inferd_gateway_node_hedges_won_total", an, 1},
+        {"inferd_gateway_node_in_flight", an, 1},
+        {"inferd_gateway_node_in_flight", bn, 0},
+        {"inferd_gateway_node_failures_total", an, 0},
+        {"inferd_gateway_node_present", bn, 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(line, sizeof line, "\n%s%s %d\n", want[i].family, want[i].node, want[i].value);
+        assert_has(text, line);
+    }
+    snprintf(line, sizeof line,
+             "\ninferd_gateway_node_breaker_state{node=\"127.0.0.1:%d\",state=\"closed\"} 1\n",
+             9000 + a);
+    assert_has(text, line);
+    assert_has(text, "\ninferd_gateway_retry_budget_refusals_total 1\n");
+    assert_has(text, "\ninferd_gateway_retries_in_flight 3\n");
+    free(text);
+    prom_free(&w);
+    gw_nodes_done(t, p.node, "m", GW_OUT_OK, 100, NOW);
+    for (int i = 0; i < 3; i++) gw_nodes_retry_release(t);
+    gw_nodes_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_outrun_copies_count_as_latency),
         cmocka_unit_test(test_node_turning_slow_loses_keys_within_seconds),
         cmocka_unit_test(test_keyless_by_weight),
+        cmocka_unit_test(test_metrics_count_copies_and_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
-// inferd dashboard: polls GET /v2/models/stats every second, turns counters into rates and
-// draws them on small canvas line charts (our own code: no library, no network). The state
-// is on window.inferdDashboard for tests and curious operators.
+// inferd dashboard, for the node and the gateway: asks GET /dashboard/mode.json which one
+// serves it, then every second polls GET /v2/models/stats (node: models and workers) or
+// GET /gateway/nodes (gateway: a row per node), turns counters into rates and draws them on
+// small canvas line charts (our own code: no library, no network). The state is on
+// window.inferdDashboard for tests and curious operators.
 "use strict";
 
 const POLL_MS = 1000;
@@ -9,6 +11,7 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"
 const ERROR_REASONS = ["bad_request", "rejected_429", "rejected_503", "timeout", "cancelled", "worker_failure"];
 
 const state = {
+  mode: null, // "node" or "gateway", from /dashboard/mode.json
   polls: 0,
   errors: 0,
   prev: null, // {t, models: {key: stats}}
@@ -144,8 +147,52 @@ function windowQuantile(cur, prev, q) {
   return cur.le[cur.le.length - 1]; // in the +Inf bucket
 }
 
-// ---- polling --------------------------------------------------------------------------------
-function update(json, t) {
+// ---- gateway mode: a row per node from /gateway/nodes ----------------------------------------
+function nodeState(n) {
+  return !n.present ? "absent" : n.ready ? "ready" : "not ready";
+}
+
+function renderNodes(rows) {
+  const tb = document.querySelector("#nodes tbody");
+  tb.replaceChildren();
+  for (const n of rows) {
+    const tr = document.createElement("tr");
+    const st = nodeState(n);
+    tr.dataset.node = n.address; tr.dataset.state = st; tr.dataset.breaker = n.breaker;
+    tr.dataset.ready = String(n.ready);
+    cell(tr, n.address); cell(tr, st, n.ready ? "ready-yes" : "ready-no");
+    cell(tr, n.breaker, "breaker-" + n.breaker); cell(tr, String(n.in_flight));
+    cell(tr, fmt(n.rate));
+    cell(tr, (n.latency_ms.p50 || 0).toFixed(2)); cell(tr, (n.latency_ms.p99 || 0).toFixed(2));
+    cell(tr, String(n.failures));
+    cell(tr, n.models ? n.models.join(", ") : "(all)", "models");
+    tb.appendChild(tr);
+  }
+}
+
+function updateGateway(json, t) {
+  const nodes = {};
+  for (const n of json.nodes || []) nodes[n.address] = n;
+  const prev = state.prev;
+  const dt = prev ? (t - prev.t) / 1000 : 0;
+  const rows = [];
+  for (const [addr, n] of Object.entries(nodes)) {
+    const p = prev && prev.nodes[addr];
+    const rate = p && dt > 0 ? Math.max(0, n.requests - p.requests) / dt : 0;
+    rows.push(Object.assign({ rate }, n));
+    if (!p) continue;
+    addPoint(charts.throughput, addr, t, rate);
+    addPoint(charts.latency, addr + " p50", t, n.latency_ms.p50 || 0);
+    addPoint(charts.latency, addr + " p99", t, n.latency_ms.p99 || 0);
+  }
+  state.prev = { t, nodes };
+  renderNodes(rows);
+  draw(charts.throughput);
+  draw(charts.latency);
+}
+
+// ---- node mode: models and workers from /v2/models/stats --------------------------------------
+function updateNode(json, t) {
   const models = {};
   for (const m of json.model_stats || []) models[m.name + "/" + m.version] = m;
   const prev = state.prev;
@@ -180,19 +227,44 @@ function update(json, t) {
   for (const c of Object.values(charts)) draw(c);
 }
 
+// ---- polling --------------------------------------------------------------------------------
+const MODES = {
+  node: { source: "/v2/models/stats", update: updateNode, title: "inferd" },
+  gateway: { source: "/gateway/nodes", update: updateGateway, title: "inferd gateway",
+             throughput: "Requests/s per node" },
+};
+
+async function getJson(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error("HTTP " + r.status);
+  return r.json();
+}
+
+// Shows the elements of mode m (data-mode="m"), hides the other mode's.
+function enterMode(m) {
+  state.mode = m;
+  const md = MODES[m];
+  for (const el of document.querySelectorAll("[data-mode]")) el.hidden = el.dataset.mode !== m;
+  document.getElementById("title").textContent = md.title;
+  document.title = md.title + " dashboard";
+  if (md.throughput) document.getElementById("caption-throughput").textContent = md.throughput;
+}
+
 async function poll() {
   const t = Date.now();
   const status = document.getElementById("status");
   try {
-    const r = await fetch("/v2/models/stats", { cache: "no-store" });
-    if (!r.ok) throw new Error("HTTP " + r.status);
-    update(await r.json(), t);
+    if (!state.mode) {
+      const m = (await getJson("/dashboard/mode.json")).mode;
+      enterMode(MODES[m] ? m : "node");
+    }
+    MODES[state.mode].update(await getJson(MODES[state.mode].source), t);
     state.polls++;
     status.textContent = "live";
     status.className = "status ok";
     document.getElementById("updated").textContent = "updated " + new Date(t).toLocaleTimeString();
   } catch (e) {
-    // the node restarting or unreachable is a state to show, not a page error
+    // the server restarting or unreachable is a state to show, not a page error
     state.errors++;
     status.textContent = "unreachable (" + e.message + ")";
     status.className = "status down";
