@@ -125,6 +125,13 @@ const char *live_stats_worker_state_name(int64_t state); /* "starting", "idle", 
  * 0, or -1 if buf is too small. */
 int live_stats_path(int port, char *buf, size_t len);
 
+/* Unlinks the regions (and half-made temporary files) in dir that belong to this user and
+ * whose node process no longer exists (kill(pid, 0) says ESRCH): what nodes killed with
+ * SIGKILL left behind. A starting node calls it on LIVE_STATS_DIR. Files of other users, of
+ * live processes and anything that is not a valid region are left alone. Pids are those of
+ * the caller's pid namespace. Returns how many it removed. */
+int live_stats_sweep(const char *dir);
+
 /* ---- the writer (the node) ---------------------------------------------------------------- */
 
 typedef struct live_stats_writer {

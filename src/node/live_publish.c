@@ -11,6 +11,7 @@
 
 #include "inferd/clock.h"
 #include "inferd/live_stats.h"
+#include "inferd/log.h"
 #include "inferd/scheduler.h"
 #include "live_publish.h"
 
@@ -146,6 +147,8 @@ live_publish *live_publish_start(repository *repo, int port, int64_t period_ms, 
     p->repo = repo;
     p->period_ms = period_ms;
     atomic_init(&p->state, LIVE_NODE_STARTING);
+    int swept = live_stats_sweep(LIVE_STATS_DIR);
+    if (swept > 0) log_info("live stats: removed %d region(s) of nodes that are gone", swept);
     char path[256];
     pthread_condattr_t ca;
     if (live_stats_path(port, path, sizeof path) != 0 ||

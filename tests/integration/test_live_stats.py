@@ -120,3 +120,26 @@ def test_nodes_on_one_port_in_two_namespaces_keep_their_own_regions(model_repo, 
                 os.unlink(path)
         for ns in names:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def test_starting_node_sweeps_regions_of_killed_nodes(node, model_repo):
+    """A node killed with SIGKILL cannot unlink its region; the next node to start removes it
+    (its pid is gone), and leaves alone what is not a dead node's region."""
+    repo = model_repo({"identity": MOCK_IDENTITY})
+    a = node(repo=repo)
+    path_a = path_for_port(a.port)
+    assert a.wait_log("live stats at %s" % path_a, 10)
+    os.kill(a.pid, signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    # (its file stays behind: no assertion here, as any node another test starts meanwhile may
+    # already sweep it)
+    junk = "/dev/shm/inferd-live-test-junk-%d" % os.getpid()  # not a region: kept
+    with open(junk, "wb") as f:
+        f.write(b"not a region")
+    try:
+        b = node(repo=repo)
+        assert b.wait_log("live stats at %s" % path_for_port(b.port), 10)
+        assert not os.path.exists(path_a)
+        assert os.path.exists(junk)
+    finally:
+        os.unlink(junk)
