@@ -16,9 +16,18 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
 def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 for UDP and TCP a moment ago: dnsmasq listens on both."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                    t.bind(("127.0.0.1", port))
+                    return port
+            except OSError:
+                continue
+    raise AssertionError("no port free for both UDP and TCP")
 
 
 def free_port_on(hosts):
@@ -47,7 +56,7 @@ def dns(tmp_path):
     # handler would kill it); a port taken between picking and binding: try another
     query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
              b"\x05nodes\x04test\x00\x00\x01\x00\x01")
-    for _attempt in range(3):
+    for _attempt in range(10):
         port = free_udp_port()
         proc = subprocess.Popen([DNSMASQ, "--no-daemon", "--port", str(port),
                                  "--listen-address", "127.0.0.1", "--bind-interfaces",
