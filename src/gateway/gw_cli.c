@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gw_cli.h"
+#include "inferd/parse_num.h"
 
 void gw_cli_usage(FILE *f)
 {
@@ -56,16 +57,6 @@ static int fail(char *err, size_t len, const char *fmt, ...)
     vsnprintf(err, len, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 int gw_cli_parse_node(const char *text, gw_node_spec *out, char *err, size_t err_len)

@@ -26,6 +26,7 @@
 #include "node_loops.h"
 #include "routes.h"
 #include "inferd/shm_doorbell.h"
+#include "inferd/parse_num.h"
 #include "inferd/signals.h"
 #include "inferd/live_stats.h"
 #include "live_publish.h"
@@ -113,16 +114,6 @@ static void usage(FILE *f)
         "  --cache-bytes N         response cache budget in bytes, for the models whose config\n"
         "                          enables response_cache (default 0 = no cache)\n"
         "  --help, --version\n");
-}
-
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, node_options *o)
