@@ -338,11 +338,22 @@ static float *conv_phase_scratch(const conv_job *j)
     return ph;
 }
 
-/* Gathers the phase planes of one group's cg input channels (xg) into ph. */
-static void conv_gather_phases(const conv_job *j, const float *xg, float *ph)
+/* Gathers the phase planes of one group's cg input channels (xg, may be NULL: none) into ph,
+ * then (col not NULL) writes their im2col rows for output rows r0 .. r0 + nr into col (ld
+ * apart); split over channels on the session's pool. */
+static void conv_phase_unfold(const conv_job *j, const float *xg, float *ph, int64_t r0,
+                              int64_t nr, float *col, int64_t ld)
 {
-    for (int64_t ci = 0; ci < j->cg; ci++)
-        nn_phase_gather(&j->pp, xg + ci * j->in_size, ph + (size_t)ci * j->pp.total, 0, 0, 0);
+    const nn_phase_unfold_args a = {.x = xg,
+                                    .x_plane = j->in_size,
+                                    .ph = ph,
+                                    .ph_stride = j->pp.total,
+                                    .c_n = j->cg,
+                                    .r0 = r0,
+                                    .nr = nr,
+                                    .col = col,
+                                    .ld = ld};
+    nn_phase_unfold(j->ctx, &j->pp, &a);
 }
 
 /* See conv_taps_pay: per image and group, gather the padded planes and run conv_taps. */
@@ -361,7 +372,7 @@ static int conv_by_taps(const conv_job *j)
     for (int64_t i = 0; i < j->n; i++)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
-            conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
+            conv_phase_unfold(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph, 0, 0, NULL, 0);
             if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
                           j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
                           j->y + at0, j->act) != 0)
@@ -398,13 +409,13 @@ static int conv_by_blocks(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const float *xg = j->x + (i * j->c + gi * j->cg) * in_size;
             const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
-            if (!j->pointwise) conv_gather_phases(j, xg, ph);
+            if (!j->pointwise) conv_phase_unfold(j, xg, ph, 0, 0, NULL, 0);
             for (int64_t off = 0; off < out_size; off += step) {
                 const int64_t cols = out_size - off < step ? out_size - off : step;
                 const float *bmat = xg + off;
                 int64_t ldb = in_size;
                 if (!j->pointwise) {
-                    nn_phase_im2col(ph, pp, j->cg, off / pp->ow, cols / pp->ow, col, cols);
+                    conv_phase_unfold(j, NULL, ph, off / pp->ow, cols / pp->ow, col, cols);
                     bmat = col;
                     ldb = cols;
                 }
@@ -424,12 +435,12 @@ static int conv_by_blocks(const conv_job *j)
 static void conv_unfold(const conv_job *j, const float *xg, float *ph, float *cb)
 {
     const int64_t ld = j->ld, in_size = j->in_size;
-    if (j->direct) {
-        for (int64_t ci = 0; ci < j->cg; ci++)
-            nn_phase_gather(&j->pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
+    if (j->direct) { /* the only phase plane is the im2col row */
+        const nn_phase_unfold_args a = {
+            .x = xg, .x_plane = in_size, .ph = cb, .ph_stride = (size_t)ld, .c_n = j->cg};
+        nn_phase_unfold(j->ctx, &j->pp, &a);
     } else if (j->phases) {
-        conv_gather_phases(j, xg, ph);
-        nn_phase_im2col(ph, &j->pp, j->cg, 0, j->pp.oh, cb, ld);
+        conv_phase_unfold(j, xg, ph, 0, j->pp.oh, cb, ld);
     } else if (!j->pointwise) {
         conv_im2col(xg, j->cg, j->g, cb, ld);
     } else {

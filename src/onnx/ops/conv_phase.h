@@ -53,6 +53,24 @@ void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode
 void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0, int64_t nr,
                      float *col, int64_t ld);
 
+/* What nn_phase_unfold does for c_n channels: with x, gathers channel ci's plane
+ * (x + ci * x_plane) into ph + ci * ph_stride (nn_phase_gather, no activation); with col,
+ * writes the im2col rows of output rows r0 .. r0 + nr of each channel's phase set (ph_stride
+ * must then be p->total) into col, ld floats apart (nn_phase_im2col). */
+typedef struct nn_phase_unfold_args {
+    const float *x;
+    int64_t x_plane;
+    float *ph;
+    size_t ph_stride;
+    int64_t c_n, r0, nr;
+    float *col;
+    int64_t ld;
+} nn_phase_unfold_args;
+
+/* The gathers and im2col of a, split over channels on the session's pool when the copies are
+ * large enough (nn_parallel_rows); each task gathers then unfolds its own channels. */
+void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfold_args *a);
+
 /* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */
 
 /* Gather modes (as nn_phase_gather) for a depthwise Conv's fused input activation, and for its
