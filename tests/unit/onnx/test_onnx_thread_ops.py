@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Operators that split their work over the session's thread pool (Conv's gathers, im2col,
-Winograd transforms and 3-D slices; depthwise Conv, with and without the fused expansion; unary and broadcast elementwise passes; MaxPool, AveragePool,
+Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused expansion; unary and broadcast elementwise passes; MaxPool, AveragePool,
 GlobalAveragePool; Softmax, LayerNorm; SqueezeExcite) give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
 enough to pass the pool's size threshold and odd, so ranges end inside rows and planes; a
@@ -122,7 +122,15 @@ def conv(n, c, m, hw, k, stride, pad, relu=True, res=False, dims=2):
     return nodes, inits, [n, c] + [hw] * dims, None
 
 
+def transpose(shape, perm):
+    return ([helper.make_node("Transpose", ["x"], ["y"], perm=perm)], [], shape,
+            lambda x: np.transpose(x, perm))
+
+
 CASES = {
+    "transpose_2d": transpose([3, 131, 257], [0, 2, 1]),
+    "transpose_nd": transpose([5, 37, 7, 41], [2, 0, 3, 1]),
+    "transpose_small": transpose([7, 5], [1, 0]),
     "conv_winograd": conv(1, 37, 41, 31, 3, 1, 1, res=True),
     "conv_winograd_b3": conv(3, 19, 23, 15, 3, 1, 1),
     "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
