@@ -55,6 +55,18 @@ void *grpc_call_user(const grpc_call *call)
 {
     return call->user;
 }
+const char *grpc_call_kept_header(const grpc_call *call)
+{
+    return call->has_kept ? call->kept : NULL;
+}
+int grpc_call_loop_index(const grpc_call *call)
+{
+    return call->srv->index;
+}
+void *grpc_call_uv_loop(const grpc_call *call)
+{
+    return &call->srv->loop;
+}
 
 /* ---- response side ------------------------------------------------------------------- */
 
@@ -251,6 +263,10 @@ int grpc_call_on_header(nghttp2_session *s, const nghttp2_frame *frame, const ui
     } else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
         if (grpc_timeout_parse((const char *)value, valuelen, &call->timeout_ns) != 0)
             call->bad_timeout = 1;
+    } else if (call->srv->opts.keep_header && namelen == strlen(call->srv->opts.keep_header) &&
+               memcmp(name, call->srv->opts.keep_header, namelen) == 0) {
+        copy_value(call->kept, sizeof call->kept, value, valuelen);
+        call->has_kept = 1;
     }
     return 0;
 }

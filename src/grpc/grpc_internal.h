@@ -28,6 +28,8 @@ struct grpc_call {
     grpc_call *prev, *next; /* in conn->calls while the stream lives */
     char method[256];
     char content_type[64];
+    char kept[256]; /* grpc_options.keep_header's value */
+    unsigned has_kept : 1;
     int64_t arrival_ns, timeout_ns;
     int bad_timeout;
     unsigned started : 1, half_closed : 1, finished : 1, cancelled : 1, response_sent : 1,
@@ -76,6 +78,7 @@ typedef struct grpc_post {
 
 struct grpc_loop {
     grpc_options opts; /* this loop's share of the limits */
+    int index;         /* in grpc_server.loops */
     grpc_handler h;
     void *ctx;
     char host[64];
