@@ -123,6 +123,17 @@ void grpc_message_encode(const char *msg, char *out, size_t out_len);
 /* Reads a message prefix from p[0..5): *compressed = flag byte, *len = length. */
 void grpc_prefix_read(const uint8_t *p, int *compressed, uint32_t *len);
 void grpc_prefix_write(uint8_t *p, uint32_t len);
+/* A queue of framed messages waiting to be pulled by an nghttp2 data provider (a call's
+ * answers here, the gateway's requests to its nodes). Zero-initialised = empty. */
+typedef struct grpc_outq {
+    struct grpc_outq_chunk *head, *tail;
+} grpc_outq;
+/* Appends buf[0..len) (malloc'd, taken; freed on failure). 0, or -1 if out of memory. */
+int grpc_outq_push(grpc_outq *q, uint8_t *buf, size_t len);
+/* Moves up to len queued bytes into out; returns how many. */
+size_t grpc_outq_pull(grpc_outq *q, uint8_t *out, size_t len);
+void grpc_outq_free(grpc_outq *q);
+
 /* The gRPC status name ("INVALID_ARGUMENT") of a code, for logs. */
 const char *grpc_status_name(int code);
 

@@ -16,12 +16,6 @@
 #define H2_STREAM_WINDOW (4u << 20)
 #define H2_CONN_WINDOW   (32u << 20)
 
-typedef struct h2_chunk {
-    struct h2_chunk *next;
-    uint8_t *buf;
-    size_t len, pos;
-} h2_chunk;
-
 typedef struct h2_conn h2_conn;
 
 struct gw_h2_stream {
@@ -32,7 +26,7 @@ struct gw_h2_stream {
     void *arg;
     char method[256], timeout[32], key[256];
     int has_timeout, has_key;
-    h2_chunk *out_head, *out_tail;
+    grpc_outq out; /* request messages, prefixes included */
     int eof, deferred;
     /* the response message being assembled */
     uint8_t prefix[5];
@@ -95,11 +89,7 @@ void gw_h2_loop_free(gw_h2_loop *L)
 
 static void stream_free(gw_h2_stream *s)
 {
-    for (h2_chunk *ch = s->out_head, *next; ch; ch = next) {
-        next = ch->next;
-        free(ch->buf);
-        free(ch);
-    }
+    grpc_outq_free(&s->out);
     free(s->in);
     free(s);
 }
@@ -268,21 +258,8 @@ static ssize_t read_out(nghttp2_session *sess, int32_t stream_id, uint8_t *buf, 
 {
     (void)sess, (void)stream_id, (void)user;
     gw_h2_stream *s = source->ptr;
-    size_t n = 0;
-    while (n < length && s->out_head) {
-        h2_chunk *ch = s->out_head;
-        size_t take = ch->len - ch->pos < length - n ? ch->len - ch->pos : length - n;
-        memcpy(buf + n, ch->buf + ch->pos, take);
-        ch->pos += take;
-        n += take;
-        if (ch->pos == ch->len) {
-            s->out_head = ch->next;
-            if (!s->out_head) s->out_tail = NULL;
-            free(ch->buf);
-            free(ch);
-        }
-    }
-    if (!s->out_head && s->eof) {
+    size_t n = grpc_outq_pull(&s->out, buf, length);
+    if (!s->out.head && s->eof) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     } else if (n == 0) {
         s->deferred = 1;
@@ -322,20 +299,11 @@ static int stream_submit(h2_conn *c, gw_h2_stream *s)
 int gw_h2_send(gw_h2_stream *s, const uint8_t *msg, size_t len)
 {
     if (len > UINT32_MAX) return -1;
-    h2_chunk *ch = calloc(1, sizeof *ch);
     uint8_t *buf = malloc(len + 5);
-    if (!ch || !buf) {
-        free(ch);
-        free(buf);
-        return -1;
-    }
+    if (!buf) return -1;
     grpc_prefix_write(buf, (uint32_t)len);
     if (len) memcpy(buf + 5, msg, len);
-    ch->buf = buf;
-    ch->len = len + 5;
-    if (s->out_tail) s->out_tail->next = ch;
-    else s->out_head = ch;
-    s->out_tail = ch;
+    if (grpc_outq_push(&s->out, buf, len + 5) != 0) return -1;
     h2_conn *c = s->conn;
     if (c && s->id > 0 && s->deferred) {
         s->deferred = 0;

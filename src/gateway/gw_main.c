@@ -58,6 +58,7 @@ int main(int argc, char **argv)
     }
     gw_nodes *nodes = gw_nodes_new(&o.nodes);
     gw_proxy proxy;
+    memset(&proxy, 0, sizeof proxy); /* the hooks main may leave unset (more_metrics) */
     if (!nodes || gw_proxy_init(&proxy, nodes, o.http.threads) != 0) {
         log_error("out of memory");
         return 1;

@@ -14,12 +14,6 @@
 typedef struct grpc_conn grpc_conn;
 typedef struct grpc_loop grpc_loop;
 
-typedef struct grpc_chunk { /* one queued response message, prefix included */
-    struct grpc_chunk *next;
-    uint8_t *buf;
-    size_t len, pos;
-} grpc_chunk;
-
 struct grpc_call {
     grpc_loop *srv;
     grpc_conn *conn; /* NULL once the stream is gone */
@@ -41,7 +35,7 @@ struct grpc_call {
     size_t prefix_len;
     uint8_t *in;
     size_t in_len, in_cap, in_want;
-    grpc_chunk *out_head, *out_tail;
+    grpc_outq out; /* response messages, prefixes included */
     void *user;
 };
 

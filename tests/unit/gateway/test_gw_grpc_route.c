@@ -1,7 +1,6 @@
 /* gw_grpc_route.c: the gateway's gRPC routing helpers: method kinds, field 1 of a protobuf
  * message (found after other fields, refused when cut or malformed), grpc-timeout values
- * written (at most 8 digits, never rounded down to 0), grpc-message decoding, and the
- * --grpc-port / --node-grpc-port flags. */
+ * written (at most 8 digits, never rounded down to 0), grpc-message decoding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +8,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gw_cli.h"
 #include "gw_grpc.h"
 
 static void test_kinds(void **state)
@@ -93,49 +91,11 @@ static void test_message_decode(void **state)
     assert_string_equal(gw_grpc_code_name(99), "UNKNOWN");
 }
 
-static int parse(gw_cli *o, char *err, size_t len, ...)
-{
-    char *argv[32] = {"inferd-gateway"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, len);
-    for (char *a; (a = va_arg(ap, char *)) && argc < 31;) argv[argc++] = a;
-    va_end(ap);
-    return gw_cli_parse(argc, argv, o, err, len);
-}
-
-static void test_flags(void **state)
-{
-    (void)state;
-    gw_cli o;
-    char err[256];
-    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1", NULL),
-                     0);
-    assert_int_equal(o.grpc_port, -1);
-    gw_cli_free(&o);
-    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
-                           "--grpc-port", "0", "--node-grpc-port", "8001", NULL),
-                     0);
-    assert_int_equal(o.grpc_port, 0);
-    assert_int_equal(o.node_grpc_port, 8001);
-    gw_cli_free(&o);
-    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
-                           "--grpc-port", "9", NULL),
-                     -1);
-    assert_non_null(strstr(err, "--node-grpc-port"));
-    gw_cli_free(&o);
-    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
-                           "--grpc-port", "9", "--node-grpc-port", "0", NULL),
-                     -1);
-    gw_cli_free(&o);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds),         cmocka_unit_test(test_field1),
         cmocka_unit_test(test_timeout_format), cmocka_unit_test(test_message_decode),
-        cmocka_unit_test(test_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
