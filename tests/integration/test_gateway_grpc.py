@@ -156,6 +156,46 @@ def test_same_key_same_node_and_killed_node(cluster):
         gw.wait_nodes(lambda ns: any(x["address"] == gone and not x["ready"] for x in ns))
 
 
+def test_draining_node_goaway_calls_move_on(cluster):
+    """SIGTERM on a node while calls flow: its GOAWAY retires the gateway's connection,
+    calls refused or unable to connect go to the other node; none fails."""
+    gw, nodes = cluster()
+    stop = threading.Event()
+    errors, done = [], [0]
+
+    def client(k):
+        ch, s = stub_of(gw.grpc_target)
+        with ch:
+            i = 0
+            while not stop.is_set():
+                x = np.full((1, 2), k * 100000 + i, np.float32)
+                try:
+                    r = s.ModelInfer(grpcstubs.infer_request(pb, "identity", [x]), timeout=20)
+                    assert np.array_equal(grpcstubs.output_array(r, 0), x)
+                    done[0] += 1
+                except grpc.RpcError as e:
+                    errors.append((e.code(), e.details()))
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while done[0] < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        nodes[0].stop(sig=signal.SIGTERM)
+        before = done[0]
+        while done[0] < before + 100 and time.monotonic() < deadline + 20:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == []
+    assert done[0] >= before + 100
+
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
