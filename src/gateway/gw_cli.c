@@ -42,6 +42,9 @@ void gw_cli_usage(FILE *f)
         "  --pool-size N             idle connections per node per thread (default 64)\n"
         "  --max-body-bytes N        largest request body (default 67108864)\n"
         "  --max-response-bytes N    largest node response body (default 68157440)\n"
+        "  --grpc-port N             also serve gRPC (KServe v2, h2c) on N (0 = any free port;\n"
+        "                            default off); needs --node-grpc-port\n"
+        "  --node-grpc-port P        the nodes' gRPC port (the same on every node)\n"
         "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
         "                            (default 10000)\n"
         "  --log-level L             debug|info|warn|error|off (default info)\n"
@@ -175,6 +178,7 @@ static void defaults(gw_cli *o)
     o->request_timeout_ms = 600000;
     o->max_retries = 2;
     o->drain_timeout_ms = 10000;
+    o->grpc_port = -1;
     o->level = LOG_INFO;
     o->format = LOG_FORMAT_TEXT;
 }
@@ -207,6 +211,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         O_BODY,
         O_RESPONSE,
         O_DRAIN,
+        O_GRPC_PORT,
+        O_NODE_GRPC_PORT,
         O_LEVEL,
         O_FORMAT,
         O_HELP,
@@ -238,6 +244,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         {"max-body-bytes", required_argument, 0, O_BODY},
         {"max-response-bytes", required_argument, 0, O_RESPONSE},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
+        {"grpc-port", required_argument, 0, O_GRPC_PORT},
+        {"node-grpc-port", required_argument, 0, O_NODE_GRPC_PORT},
         {"log-level", required_argument, 0, O_LEVEL},
         {"log-format", required_argument, 0, O_FORMAT},
         {"help", no_argument, 0, O_HELP},
@@ -343,6 +351,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
             else o->drain_timeout_ms = v;
             break;
+        case O_GRPC_PORT:
+            if (parse_i64(optarg, 0, 65535, &v)) bad = "--grpc-port";
+            else o->grpc_port = (int)v;
+            break;
+        case O_NODE_GRPC_PORT:
+            if (parse_i64(optarg, 1, 65535, &v)) bad = "--node-grpc-port";
+            else o->node_grpc_port = (int)v;
+            break;
         case O_LEVEL:
             if (log_level_parse(optarg, &o->level)) bad = "--log-level";
             break;
@@ -360,6 +376,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
     if (o->http.port < 0) return fail(err, err_len, "--http-port is required");
     if (o->n_specs == 0 && !o->dns_name)
         return fail(err, err_len, "no nodes: give --node HOST:PORT, --config FILE or --node-dns");
+    if ((o->grpc_port >= 0) != (o->node_grpc_port > 0))
+        return fail(err, err_len, "--grpc-port and --node-grpc-port go together");
     if ((o->health.dns_server || o->health.dns_srv) && !o->dns_name)
         return fail(err, err_len, "--dns-server and --dns-srv need --node-dns");
     return 0;

@@ -24,6 +24,8 @@ typedef struct gw_cli {
     int64_t request_timeout_ms;
     int max_retries;
     int64_t drain_timeout_ms;
+    int grpc_port;      /* --grpc-port, -1 = no gRPC */
+    int node_grpc_port; /* --node-grpc-port, 0 = none */
     log_level level;
     log_format format;
     gw_node_spec *specs; /* malloc'd [n_specs]: --node and the config file's nodes */

@@ -27,6 +27,7 @@ char *gw_metrics_text(gw_proxy *p, size_t *len)
         prom_sample(&w, &l, 1, (double)atomic_load(&p->results[i]));
     }
     gw_nodes_metrics(p->nodes, &w, clock_now_ns() / 1000000);
+    if (p->more_metrics) p->more_metrics(&w, p->more_metrics_arg);
     int open = 0;
     uint64_t accepted = 0;
     http_server *srv = atomic_load(&p->srv);

@@ -27,6 +27,7 @@ enum gw_result {
 };
 const char *gw_result_name(int result);
 
+struct prom_writer;
 typedef struct gw_proxy {
     gw_nodes *nodes; /* borrowed */
     gw_upstream_limits limits;
@@ -44,6 +45,9 @@ typedef struct gw_proxy {
     void *connect_failed_arg;
     _Atomic uint64_t results[GW_RES_N]; /* forwarded requests by enum gw_result */
     http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
+    /* may be NULL: more families for /metrics (main: the gRPC side's, gw_grpc_metrics) */
+    void (*more_metrics)(struct prom_writer *w, void *arg);
+    void *more_metrics_arg;
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
