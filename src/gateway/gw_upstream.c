@@ -252,6 +252,15 @@ static void on_timeout(uv_timer_t *t)
     else finish(c, c->connected ? GW_UP_TIMEOUT : GW_UP_CONNECT);
 }
 
+/* A write failed inside start_exchange: told from the loop, never from inside
+ * gw_upstream_send. */
+static void fail_soon(gw_uconn *c)
+{
+    c->keep_alive = 0;
+    c->fail_err = GW_UP_RESET;
+    uv_timer_start(&c->timer, on_timeout, 0, 0);
+}
+
 /* Writes the request on a connected c and arms the exchange's timeout. */
 static void start_exchange(gw_uconn *c)
 {
@@ -263,14 +272,35 @@ static void start_exchange(gw_uconn *c)
     if (c->timeout_ms > 0) uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0);
     uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)c->head_len),
                         uv_buf_init((char *)c->body_ptr, (unsigned)c->body_len)};
+    unsigned nb = c->body_len ? 2 : 1;
+    /* One writev now, before queuing: libuv's uv_write re-arms the socket's epoll interest
+     * (an epoll_ctl per request) even when everything is written at once. */
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (n >= 0) {
+        size_t done = (size_t)n;
+        while (nb && done >= bufs[0].len) { /* drop what went out */
+            done -= bufs[0].len;
+            bufs[0] = bufs[1];
+            nb--;
+        }
+        if (nb) {
+            bufs[0].base += done;
+            bufs[0].len -= done;
+        }
+        if (nb == 0) {
+            free(c->head);
+            c->head = NULL;
+            return;
+        }
+    } else if (n != UV_EAGAIN) {
+        fail_soon(c);
+        return;
+    }
     c->write_req.data = c;
     c->writing = 1;
-    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, c->body_len ? 2 : 1, on_written);
-    if (rc < 0) { /* told from the loop, never from inside gw_upstream_send */
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, nb, on_written) < 0) {
         c->writing = 0;
-        c->keep_alive = 0;
-        c->fail_err = GW_UP_RESET;
-        uv_timer_start(&c->timer, on_timeout, 0, 0);
+        fail_soon(c);
     }
 }
 
