@@ -109,6 +109,11 @@ void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *ar
  * "Name: value\r\n" lines (copied). ex must not be used afterwards. */
 void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
                      size_t len, const char *extra_headers);
+/* Answers a HEAD request with the head a GET would have had: Content-Length: length (the size
+ * of the body a GET would get, as a proxy learns it from upstream) and no body. On a request
+ * that is not HEAD it answers 500 (a bug of the caller). ex must not be used afterwards. */
+void http_ex_respond_head(http_exchange *ex, int status, const char *content_type, size_t length,
+                          const char *extra_headers);
 /* A borrowed piece of a response body (see http_ex_respond_spans). */
 typedef struct http_span {
     const void *base;

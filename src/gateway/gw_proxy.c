@@ -124,9 +124,11 @@ static void cancel_outrun(gw_req *r, const gw_attempt *won, int64_t now_ns)
     }
 }
 
-/* Answers the client (once) and stops everything else the request has going. */
+/* Answers the client (once) and stops everything else the request has going. head_len: a
+ * HEAD request's answer carries the node's Content-Length (the length a GET would have), or
+ * -1 when the node gave none. */
 static void answer(gw_req *r, int status, const char *type, char *body, size_t len,
-                   const char *headers)
+                   const char *headers, int64_t head_len)
 {
     if (!r->ex) {
         free(body);
@@ -137,6 +139,11 @@ static void answer(gw_req *r, int status, const char *type, char *body, size_t l
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
     count_result(r->p, result_of_status(status));
+    if (r->head_only && head_len >= 0) {
+        free(body);
+        http_ex_respond_head(ex, status, type, (size_t)head_len, headers ? headers : "");
+        return;
+    }
     http_ex_respond(ex, status, type, body, len, headers ? headers : "");
 }
 
@@ -164,7 +171,7 @@ static void answer_failure(gw_req *r)
         char *body = l->body;
         size_t len = l->body_len;
         l->body = NULL;
-        answer(r, l->status, l->content_type, body, len, l->headers);
+        answer(r, l->status, l->content_type, body, len, l->headers, l->content_length);
         return;
     }
     if (r->last_err == GW_UP_TIMEOUT || clock_now_ns() >= r->deadline_ns)
@@ -358,7 +365,8 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         char *body = res->body;
         res->body = NULL;
         cancel_outrun(r, a, now);
-        answer(r, res->status, res->content_type, body, res->body_len, res->headers);
+        answer(r, res->status, res->content_type, body, res->body_len, res->headers,
+               res->content_length);
         gw_upstream_result_free(res);
         req_maybe_free(r);
         return;

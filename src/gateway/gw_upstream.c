@@ -78,6 +78,7 @@ static void finish(gw_uconn *c, int err)
     c->cb = NULL;
     gw_upstream_result res = c->res;
     memset(&c->res, 0, sizeof c->res);
+    c->res.content_length = -1;
     res.err = err;
     res.got_bytes = c->got_bytes;
     res.reused = c->reused;
@@ -158,6 +159,9 @@ static int on_headers_complete(http_parser *hp)
     gw_uconn *c = hp->data;
     if (c->in_value && commit_header(c)) return -1;
     c->in_value = 0;
+    c->res.content_length = hp->content_length != (uint64_t)-1 && hp->content_length <= INT64_MAX
+                                ? (int64_t)hp->content_length
+                                : -1;
     if (c->head_only) return 1; /* a HEAD response has no body, whatever it says */
     /* a response may announce its size: refuse a too-large one before reading it */
     if (hp->content_length != (uint64_t)-1 &&
@@ -373,6 +377,7 @@ gw_uconn *gw_upstream_send(gw_pool *p, int node, const struct sockaddr *addr, ch
     c->timeout_ms = timeout_ms;
     c->reused = reused;
     memset(&c->res, 0, sizeof c->res);
+    c->res.content_length = -1;
     if (reused) start_exchange(c); /* a new connection starts once connected */
     return c;
 }

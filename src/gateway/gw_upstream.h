@@ -46,6 +46,8 @@ typedef struct gw_upstream_result {
                            Content-Length or Content-Type), or NULL */
     char *body;         /* malloc'd, NUL-ended, or NULL */
     size_t body_len;
+    int64_t content_length; /* the response's Content-Length header, -1 if none (for HEAD:
+                               the length a GET would have) */
 } gw_upstream_result;
 void gw_upstream_result_free(gw_upstream_result *r);
 

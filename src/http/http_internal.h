@@ -50,6 +50,8 @@ struct http_exchange {
     http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
     int n_spans;
     size_t spans_len;             /* their total length */
+    int has_head_length;          /* HEAD answered with the length a GET would have */
+    size_t head_length;
     void (*resp_done)(void *arg); /* called once when ex is freed (written or dropped) */
     void *resp_done_arg;
 };

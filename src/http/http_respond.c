@@ -17,6 +17,20 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     http_conn_respond(ex);
 }
 
+void http_ex_respond_head(http_exchange *ex, int status, const char *content_type, size_t length,
+                          const char *extra_headers)
+{
+    if (!ex) return;
+    if (ex->method != HTTP_HEAD) {
+        http_ex_error(ex, 500, "", "internal error: a HEAD answer to a %s request",
+                      http_ex_method_name(ex));
+        return;
+    }
+    ex->has_head_length = 1;
+    ex->head_length = length;
+    http_ex_respond(ex, status, content_type, NULL, 0, extra_headers);
+}
+
 void http_ex_respond_spans(http_exchange *ex, int status, const char *content_type, char *head,
                            size_t head_len, const http_span *spans, int n,
                            const char *extra_headers, void (*done)(void *arg), void *arg)
