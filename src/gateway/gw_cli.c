@@ -40,6 +40,9 @@ void gw_cli_usage(FILE *f)
         "  --retry-budget-percent N  retries in flight / active requests (default 20)\n"
         "  --hedge-percent N         extra load hedges may add (default 5; 0 = no hedging)\n"
         "  --pool-size N             idle connections per node per thread (default 64)\n"
+        "  --max-upstream-conns N    active connections per node per thread (default 256);\n"
+        "                            requests beyond wait in a queue, or get 503 when full\n"
+        "  --max-upstream-queue N    requests waiting per node per thread (default 1024)\n"
         "  --max-body-bytes N        largest request body (default 67108864)\n"
         "  --max-response-bytes N    largest node response body (default 68157440)\n"
         "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
@@ -204,6 +207,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         O_BUDGET,
         O_HEDGE,
         O_POOL,
+        O_MAX_CONNS,
+        O_MAX_QUEUE,
         O_BODY,
         O_RESPONSE,
         O_DRAIN,
@@ -235,6 +240,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         {"retry-budget-percent", required_argument, 0, O_BUDGET},
         {"hedge-percent", required_argument, 0, O_HEDGE},
         {"pool-size", required_argument, 0, O_POOL},
+        {"max-upstream-conns", required_argument, 0, O_MAX_CONNS},
+        {"max-upstream-queue", required_argument, 0, O_MAX_QUEUE},
         {"max-body-bytes", required_argument, 0, O_BODY},
         {"max-response-bytes", required_argument, 0, O_RESPONSE},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
@@ -330,6 +337,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         case O_POOL:
             if (parse_i64(optarg, 0, 100000, &v)) bad = "--pool-size";
             else o->upstream.max_idle_per_node = (int)v;
+            break;
+        case O_MAX_CONNS:
+            if (parse_i64(optarg, 1, 100000, &v)) bad = "--max-upstream-conns";
+            else o->upstream.max_conns_per_node = (int)v;
+            break;
+        case O_MAX_QUEUE:
+            if (parse_i64(optarg, 0, 1000000, &v)) bad = "--max-upstream-queue";
+            else o->upstream.max_queue_per_node = (int)v;
             break;
         case O_BODY:
             if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-body-bytes";

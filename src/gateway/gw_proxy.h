@@ -43,6 +43,8 @@ typedef struct gw_proxy {
                                           (main: ask the resolver for a fresh lookup) */
     void *connect_failed_arg;
     _Atomic uint64_t results[GW_RES_N]; /* forwarded requests by enum gw_result */
+    _Atomic int64_t upstream_waiting;   /* requests queued for a connection now (all loops) */
+    _Atomic uint64_t upstream_queue_full; /* requests answered 503: their node's queue was full */
     http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
 } gw_proxy;
 

@@ -27,6 +27,8 @@ void gw_upstream_limits_default(gw_upstream_limits *l)
     l->max_response_bytes = ((size_t)64 << 20) + ((size_t)1 << 20);
     l->max_header_bytes = 64 << 10;
     l->max_idle_per_node = 64;
+    l->max_conns_per_node = 256;
+    l->max_queue_per_node = 1024;
 }
 
 void gw_upstream_result_free(gw_upstream_result *r)
@@ -59,6 +61,7 @@ void gw_uconn_close(gw_uconn *c)
     c->closing = 1;
     c->cb = NULL;
     gw_pool_unlink(c);
+    gw_pool_mark_free(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -343,6 +346,7 @@ static gw_uconn *uconn_connect(gw_pool *p, int node, const struct sockaddr *addr
     c->tcp.data = c->timer.data = c->connect_req.data = c;
     c->handles_open = 2;
     gw_pool_conn_made(p);
+    gw_pool_mark_busy(c);
     if (uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connected) < 0) {
         gw_uconn_close(c);
         return NULL;

@@ -33,6 +33,9 @@ typedef struct gw_upstream_limits {
     size_t max_response_bytes;  /* body, default 64 MiB + 1 MiB */
     size_t max_header_bytes;    /* status line + headers, default 64 KiB */
     int max_idle_per_node;      /* idle connections kept per node per loop, default 64 */
+    int max_conns_per_node;     /* active (connecting or busy) connections per node per loop,
+                                   default 256: gw_pool_has_room says no beyond */
+    int max_queue_per_node;     /* waiters per node per loop (gw_pool_wait), default 1024 */
 } gw_upstream_limits;
 void gw_upstream_limits_default(gw_upstream_limits *l);
 
@@ -65,6 +68,33 @@ void gw_pool_close_idle(gw_pool *p);
 void gw_pool_free(gw_pool *p);
 /* Idle connections pooled for node (tests, /gateway/nodes). */
 int gw_pool_idle_count(const gw_pool *p, int node);
+/* Active connections to node: connecting or in an exchange (tests, metrics). */
+int gw_pool_busy_count(const gw_pool *p, int node);
+
+/* The cap on active connections per node (limits.max_conns_per_node). A caller that finds no
+ * room waits: it links a waiter (its own memory) and is woken, in arrival order, when a
+ * connection to that node is given back or closed. wake(arg) runs inside the pool's
+ * bookkeeping (on the loop thread): it must only schedule (e.g. start a 0 ms timer), then
+ * look at gw_pool_has_room again, since another request may take the room first. */
+typedef struct gw_pool_waiter {
+    struct gw_pool_waiter *next, *prev;
+    int node;
+    int linked;
+    void (*wake)(void *arg);
+    void *arg;
+} gw_pool_waiter;
+/* 1 if a request to node can be sent now (an idle connection, or fewer active than the cap). */
+int gw_pool_has_room(const gw_pool *p, int node);
+/* Links w (wake, arg set by the caller) for node, at the back (front: 1 = at the front, for
+ * one woken too late; the queue's limit does not apply). 0, or -1 when the node's queue is
+ * full or the pool is closing. gw_upstream_send itself does not check the cap: callers do. */
+int gw_pool_wait(gw_pool *p, int node, gw_pool_waiter *w, int front);
+/* Unlinks w if linked (no wake comes afterwards). */
+void gw_pool_wait_cancel(gw_pool *p, gw_pool_waiter *w);
+/* A waiter that was woken gave up before using the room: wakes the next one if there is room. */
+void gw_pool_kick(gw_pool *p, int node);
+/* Requests waiting for node (tests, metrics). */
+int gw_pool_waiting_count(const gw_pool *p, int node);
 
 enum gw_upstream_flags {
     GW_UP_HEAD_ONLY = 1, /* the request is HEAD: the response has no body */

@@ -22,6 +22,7 @@ struct gw_uconn {
     int closing, connected, writing;
     gw_uconn *idle_next, *idle_prev; /* in the pool's idle list of node */
     int idle;
+    int busy; /* counted in the pool's n_busy of node (connecting or in an exchange) */
     /* the exchange (cb NULL: none, the connection is idle or closing) */
     gw_upstream_cb cb;
     void *arg;
@@ -44,6 +45,9 @@ struct gw_pool {
     gw_upstream_limits limits;
     gw_uconn *idle[GW_POOL_MAX_NODES];
     int n_idle[GW_POOL_MAX_NODES];
+    int n_busy[GW_POOL_MAX_NODES];
+    gw_pool_waiter *wait_head[GW_POOL_MAX_NODES], *wait_tail[GW_POOL_MAX_NODES];
+    int n_waiting[GW_POOL_MAX_NODES];
     int n_conns; /* connections not yet freed */
     int closing; /* no more pooling */
     int freeing; /* free the pool when n_conns reaches 0 */
@@ -56,6 +60,8 @@ void gw_uconn_close(gw_uconn *c);
 gw_uconn *gw_pool_take(gw_pool *p, int node, const struct sockaddr *addr);
 void gw_pool_put(gw_uconn *c); /* pools c, or closes it when the pool is full or closing */
 void gw_pool_unlink(gw_uconn *c);
+void gw_pool_mark_busy(gw_uconn *c); /* c is connecting or in an exchange */
+void gw_pool_mark_free(gw_uconn *c); /* c is idle or closing: wakes a waiter of its node */
 void gw_pool_conn_made(gw_pool *p);
 void gw_pool_conn_gone(gw_pool *p);
 

@@ -4,10 +4,14 @@
 # per node (--max-upstream-conns) queues requests beyond it or answers 503.
 import json
 import socket
+import subprocess
 import threading
+import time
 
 import pytest
 
+import promtext
+from conftest import bin_path
 from gwharness import FakeNode, Gateway
 
 
@@ -120,3 +124,109 @@ def test_head_length_of_a_fake_node_passes_through(gateway, fakes):
     assert (status, hstatus) == (200, 200)
     assert int(hheaders["content-length"]) == len(body) == 1015
     assert [r[0] for r in f.requests if r[1] == "/v2/models/reverse"] == ["GET", "HEAD", "GET"]
+
+
+class HeldNode:
+    """A fake node whose /process answers wait until released; it records how many it held
+    at once."""
+
+    def __init__(self, fakes):
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.held = 0
+        self.max_held = 0
+        self.seen = 0
+        self.fake = fakes(handler=self.handle)
+
+    def handle(self, method, path, hdrs, body):
+        with self.lock:
+            self.held += 1
+            self.seen += 1
+            self.max_held = max(self.max_held, self.held)
+        self.release.wait(timeout=30)
+        with self.lock:
+            self.held -= 1
+        return 200, b'{"echo": ' + body + b'}'
+
+
+def wait_for(pred, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def gw_metric(gw, name):
+    status, _, text = gw.request("GET", "/metrics")
+    assert status == 200
+    return promtext.value(promtext.parse(text.decode()), name)
+
+
+def post_process(gw, i, results, headers=None):
+    body = json.dumps({"message": "m%d" % i})
+    results[i] = gw.request("POST", "/process", body=body,
+                            headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+
+
+def test_upstream_conns_capped_beyond_wait_in_order(gateway, fakes):
+    held = HeldNode(fakes)
+    gw = gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "2",
+                                       "--hedge-percent", "0"])
+    results = {}
+    threads = [threading.Thread(target=post_process, args=(gw, i, results)) for i in range(6)]
+    for t in threads:
+        t.start()
+    # two reach the node, four wait in the gateway (the node sees no third)
+    wait_for(lambda: held.seen == 2 and gw_metric(gw, "inferd_gateway_upstream_waiting") == 4,
+             "2 held at the node and 4 waiting")
+    assert held.max_held == 2
+    held.release.set()
+    for t in threads:
+        t.join(timeout=30)
+    for i in range(6):
+        status, _, body = results[i]
+        assert status == 200, (i, results[i])
+        assert json.loads(body) == {"echo": {"message": "m%d" % i}}
+    assert held.max_held == 2 and held.seen == 6
+    assert gw_metric(gw, "inferd_gateway_upstream_waiting") == 0
+
+
+def test_full_queue_is_503_and_waiting_is_deadline_aware(gateway, fakes):
+    held = HeldNode(fakes)
+    gw = gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "1",
+                                       "--max-upstream-queue", "1", "--hedge-percent", "0"])
+    results = {}
+    first = threading.Thread(target=post_process, args=(gw, 0, results))
+    first.start()
+    wait_for(lambda: held.seen == 1, "the first request at the node")
+    # the second waits with a short deadline: 504 once it passes, the node never sees it
+    second = threading.Thread(target=post_process,
+                              args=(gw, 1, results, {"Inferd-Timeout-Ms": "300"}))
+    second.start()
+    wait_for(lambda: gw_metric(gw, "inferd_gateway_upstream_waiting") == 1, "one waiting")
+    # the queue (1) is full: the third is 503 at once
+    post_process(gw, 2, results)
+    status, headers, body = results[2]
+    assert status == 503 and headers.get("retry-after") == "1", results[2]
+    assert b"queue is full" in body
+    assert gw_metric(gw, "inferd_gateway_upstream_queue_full_total") == 1
+    second.join(timeout=30)
+    assert results[1][0] == 504, results[1]
+    assert gw_metric(gw, "inferd_gateway_upstream_waiting") == 0
+    held.release.set()
+    first.join(timeout=30)
+    assert results[0][0] == 200
+    assert held.seen == 1
+    # and the node serves again afterwards
+    post_process(gw, 3, results)
+    assert results[3][0] == 200 and held.seen == 2
+
+
+def test_max_upstream_flags_are_checked():
+    for flag in ("--max-upstream-conns", "--max-upstream-queue"):
+        out = subprocess.run([bin_path("inferd-gateway"), "--http-port", "0", "--node",
+                              "127.0.0.1:1", flag, "x"], capture_output=True, text=True,
+                             timeout=10)
+        assert out.returncode != 0 and flag in out.stderr, out
