@@ -23,6 +23,7 @@ typedef struct gw_cli {
     gw_upstream_limits upstream;
     int64_t request_timeout_ms;
     int max_retries;
+    size_t body_buffer_bytes; /* larger request bodies stream through (default 1 MiB) */
     int64_t drain_timeout_ms;
     log_level level;
     log_format format;

@@ -43,9 +43,14 @@ struct gw_req {
     int64_t deadline_ns;
     const char *method;
     char *fwd; /* client headers to pass on, "Name: value\r\n" lines */
-    const char *body;
-    size_t body_len;
+    const char *body; /* the whole body, or NULL when it streams */
+    size_t body_len;  /* its length (the Content-Length when it streams) */
     int head_only;
+    int streamed;      /* the body streams through: no retry or hedge once bytes went */
+    size_t fed;        /* streamed bytes given to a copy */
+    char *held;        /* streamed bytes that came while no copy was running (malloc'd) */
+    size_t held_len;
+    int client_paused; /* the client's body is held back (upstream not keeping up) */
     gw_node_set tried;
     gw_attempt att[GW_ATTEMPTS];
     int retries;
@@ -102,6 +107,7 @@ static void on_req_timer_closed(uv_handle_t *h)
     gw_req *r = h->data;
     gw_upstream_result_free(&r->last);
     free(r->fwd);
+    free(r->held);
     free(r);
 }
 
@@ -237,6 +243,80 @@ static char *build_head(gw_req *r, const gw_pick *pk, int64_t left_ms, size_t *l
 static void send_attempt(gw_req *r, gw_attempt *a);
 static void wait_for_room(gw_req *r, gw_attempt *a, int front);
 
+/* ---- a streamed body: client bytes go on to the one running copy as they come --------- */
+#define GW_STREAM_HIGH (256 << 10) /* unsent bytes upstream above which the client waits */
+
+static gw_attempt *running_attempt(gw_req *r)
+{
+    for (int i = 0; i < GW_ATTEMPTS; i++)
+        if (r->att[i].c) return &r->att[i];
+    return NULL;
+}
+
+static void pause_client(gw_req *r, int pause)
+{
+    if (!r->ex || r->client_paused == pause) return;
+    r->client_paused = pause;
+    http_ex_body_pause(r->ex, pause); /* resuming may call on_client_body at once */
+}
+
+/* Gives data to the running copy, or holds it (and the client) until one runs. */
+static void stream_feed(gw_req *r, const char *data, size_t len)
+{
+    gw_attempt *a = running_attempt(r);
+    if (!a) {
+        char *nb = realloc(r->held, r->held_len + len);
+        if (!nb) {
+            answer_error(r, 503, "Retry-After: 1\r\n", "out of memory%s", "");
+            return;
+        }
+        memcpy(nb + r->held_len, data, len);
+        r->held = nb;
+        r->held_len += len;
+        pause_client(r, 1);
+        return;
+    }
+    r->fed += len;
+    if (gw_upstream_body(a->c, data, len) != 0) return; /* more than announced: the node says */
+    if (gw_upstream_unsent(a->c) > GW_STREAM_HIGH) pause_client(r, 1);
+}
+
+static void on_client_body(http_exchange *ex, void *arg, const char *data, size_t len, int end)
+{
+    gw_req *r = arg;
+    (void)ex;
+    if (!r->ex) return;
+    if (end < 0) {
+        answer_error(r, 400, "", "the request body was cut short%s", "");
+        req_maybe_free(r);
+        return;
+    }
+    if (len) stream_feed(r, data, len);
+}
+
+static void on_upstream_drain(void *arg)
+{
+    gw_attempt *a = arg;
+    gw_req *r = a->r;
+    if (r->ex && a->c && gw_upstream_unsent(a->c) <= GW_STREAM_HIGH / 2) pause_client(r, 0);
+}
+
+/* A copy of a streamed request went out: what was held goes first, then the client again. */
+static void stream_started(gw_req *r, gw_attempt *a)
+{
+    gw_upstream_on_drain(a->c, on_upstream_drain);
+    if (r->held_len) {
+        char *held = r->held;
+        size_t n = r->held_len;
+        r->held = NULL;
+        r->held_len = 0;
+        r->fed += n;
+        gw_upstream_body(a->c, held, n);
+        free(held);
+    }
+    if (gw_upstream_unsent(a->c) <= GW_STREAM_HIGH / 2) pause_client(r, 0);
+}
+
 /* Sends the request to the next node into att[slot]. On failure to even start, the
  * request goes on as after a failed attempt. A node at its cap of active connections
  * (--max-upstream-conns) queues the request when it is the only copy; a hedge or rescue
@@ -287,15 +367,17 @@ static void send_attempt(gw_req *r, gw_attempt *a)
     a->start_ns = now; /* time queued at the gateway is not the node's latency */
     if (a->kind != COPY_FIRST)
         gw_nodes_note(r->p->nodes, a->node, a->kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
+    int flags = (r->head_only ? GW_UP_HEAD_ONLY : 0) | (r->streamed ? GW_UP_STREAM | GW_UP_FRESH : 0);
     a->c = head ? gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len,
-                                   r->body, r->body_len, r->head_only ? GW_UP_HEAD_ONLY : 0,
-                                   left_ms, on_upstream_done, a)
+                                   r->body, r->body_len, flags, left_ms, on_upstream_done, a)
                 : NULL;
     if (!a->c) {
         gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_FAIL, 0, now / 1000000);
         r->last_err = GW_UP_CONNECT;
         start_attempt(r, (int)(a - r->att), a->kind); /* the next node (each is tried once) */
+        return;
     }
+    if (r->streamed) stream_started(r, a);
 }
 
 /* Resends att on a fresh connection to the same node (a pooled one died under us). */
@@ -433,6 +515,7 @@ static void on_req_timer(uv_timer_t *t)
 static void arm_watch(gw_req *r)
 {
     if (waiting_attempt(r)) return; /* its own timer runs */
+    if (r->streamed) return;        /* no hedge or rescue: its body is gone once sent */
     int run = r->att[0].c ? 0 : 1;
     gw_attempt *a = &r->att[run];
     int64_t now = clock_now_ns();
@@ -491,6 +574,10 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
     /* a failure: remember it, then retry if it is safe, allowed and in time */
     int retryable = outcome == GW_OUT_OVERLOADED ||
                     ((res->err == GW_UP_CONNECT || res->err == GW_UP_RESET) && !res->got_bytes);
+    if (retryable && r->streamed && r->fed > 0) { /* its body went and is not kept */
+        retryable = 0;
+        atomic_fetch_add(&r->p->streamed_not_retried, 1);
+    }
     r->last_err = res->err;
     if (outcome == GW_OUT_OVERLOADED) {
         gw_upstream_result_free(&r->last);
@@ -565,6 +652,19 @@ static int read_deadline(gw_req *r, http_exchange *ex)
     return 0;
 }
 
+/* The request's Content-Length (the server checked it parses). */
+static size_t content_length(http_exchange *ex)
+{
+    const char *h = http_ex_header(ex, "content-length");
+    return h ? (size_t)strtoull(h, NULL, 10) : 0;
+}
+
+int gw_proxy_stream_body(http_exchange *ex, void *ctx)
+{
+    gw_proxy *p = ctx;
+    return content_length(ex) > p->body_buffer_bytes;
+}
+
 static gw_pool *loop_pool(gw_proxy *p, http_exchange *ex)
 {
     int i = http_ex_loop_index(ex);
@@ -592,6 +692,11 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     r->method = http_ex_method_name(ex);
     r->head_only = http_ex_method(ex) == HTTP_KIND_HEAD;
     r->body = http_ex_body(ex, &r->body_len);
+    if (http_ex_body_streamed(ex)) {
+        r->streamed = 1;
+        r->body = NULL;
+        r->body_len = content_length(ex);
+    }
     if (read_deadline(r, ex) != 0) {
         free(r);
         count_result(p, GW_RES_4XX);
@@ -617,14 +722,18 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     int is_infer = 0;
     gw_route_model(http_ex_path(ex), r->model, sizeof r->model, &is_infer);
     r->keyed = is_infer;
-    if (is_infer)
-        r->key =
-            gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model, r->body, r->body_len);
+    if (is_infer) /* a streamed body is not hashed: its key is the model's (or the header) */
+        r->key = gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model,
+                              r->streamed ? "" : r->body, r->streamed ? 0 : r->body_len);
     uv_timer_init((uv_loop_t *)http_ex_loop(ex), &r->timer);
     r->timer.data = r;
     r->ex = ex;
     gw_nodes_request_begin(p->nodes);
     http_ex_on_orphan(ex, on_client_gone, r);
+    if (r->streamed) {
+        atomic_fetch_add(&p->bodies_streamed, 1);
+        http_ex_body_reader(ex, on_client_body, r);
+    }
     start_attempt(r, 0, COPY_FIRST);
     if (r->ex && active_attempts(r) == 1) arm_watch(r);
     req_maybe_free(r);
@@ -667,6 +776,7 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     gw_upstream_limits_default(&p->limits);
     p->request_timeout_ms = 600000;
     p->max_retries = 2;
+    p->body_buffer_bytes = (size_t)1 << 20;
     p->backoff_base_ms = 5;
     p->n_loops = n_loops;
     p->pools = calloc((size_t)n_loops, sizeof *p->pools);
@@ -678,6 +788,8 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     atomic_init(&p->srv, NULL);
     atomic_init(&p->upstream_waiting, 0);
     atomic_init(&p->upstream_queue_full, 0);
+    atomic_init(&p->bodies_streamed, 0);
+    atomic_init(&p->streamed_not_retried, 0);
     return p->pools && p->loop_closed ? 0 : -1;
 }
 

@@ -99,6 +99,7 @@ int gw_pool_waiting_count(const gw_pool *p, int node);
 enum gw_upstream_flags {
     GW_UP_HEAD_ONLY = 1, /* the request is HEAD: the response has no body */
     GW_UP_FRESH = 2,     /* a new connection even if one is pooled */
+    GW_UP_STREAM = 4,    /* the body (body_len bytes, body NULL) follows with gw_upstream_body */
 };
 /* Sends head (the request line and headers, ending in the blank line) then body to node
  * (a slot number; addr its address, copied). flags: enum gw_upstream_flags. timeout_ms > 0 bounds the whole exchange. Returns the exchange, or NULL (nothing
@@ -110,5 +111,15 @@ gw_uconn *gw_upstream_send(gw_pool *p, int node, const struct sockaddr *addr, ch
 /* Abandons the exchange: its connection is closed (the node sees the client go away) and cb
  * is not called. */
 void gw_upstream_cancel(gw_uconn *c);
+
+/* GW_UP_STREAM: the next len bytes of the body (copied when they cannot be written at once;
+ * the copies reuse two buffers, so memory stays at what is unsent). More than the announced
+ * length, or after the exchange ended: -1, nothing taken. */
+int gw_upstream_body(gw_uconn *c, const char *data, size_t len);
+/* Body bytes taken but not yet handed to the socket. */
+size_t gw_upstream_unsent(const gw_uconn *c);
+/* fn(arg of the send) runs on the loop after a queued write of the body completes (the caller
+ * may give more then). NULL: none. */
+void gw_upstream_on_drain(gw_uconn *c, void (*fn)(void *arg));
 
 #endif

@@ -33,6 +33,13 @@ struct gw_uconn {
     int head_only, reused;
     int64_t timeout_ms;
     int fail_err; /* a failure to report from the timer */
+    /* a streamed body (GW_UP_STREAM): pend collects what cannot be written now, out is
+     * the write in flight; they swap, so their memory is reused */
+    int streaming;
+    size_t body_left; /* bytes still to come from gw_upstream_body */
+    char *pend, *out;
+    size_t pend_len, pend_cap, out_len, out_cap;
+    void (*drain)(void *arg);
     http_parser parser;
     int complete, got_bytes, keep_alive, in_value, too_large;
     size_t header_bytes;

@@ -17,6 +17,24 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     http_conn_respond(ex);
 }
 
+int http_ex_body_streamed(const http_exchange *ex)
+{
+    return ex->body_streamed;
+}
+
+void http_ex_body_reader(http_exchange *ex, http_body_fn fn, void *arg)
+{
+    ex->body_fn = fn;
+    ex->body_arg = arg;
+}
+
+void http_ex_body_pause(http_exchange *ex, int pause)
+{
+    if (ex->body_paused == (pause != 0)) return;
+    ex->body_paused = pause != 0;
+    if (!pause) http_conn_body_resume(ex);
+}
+
 void http_ex_respond_head(http_exchange *ex, int status, const char *content_type, size_t length,
                           const char *extra_headers)
 {

@@ -1,8 +1,11 @@
 # inferd-gateway's HTTP edges: a HEAD answer (proxied or the gateway's own) carries the
 # Content-Length a GET would have and no body (checked on a raw socket: the next answer on
 # the connection starts right after the head), and the cap on active upstream connections
-# per node (--max-upstream-conns) queues requests beyond it or answers 503.
+# per node (--max-upstream-conns) queues requests beyond it or answers 503, and large request
+# bodies stream through (above --body-buffer-bytes) with the gateway's memory bounded.
+import hashlib
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -45,6 +48,13 @@ def fakes():
 
 def addr(n):
     return "127.0.0.1:%d" % n.port
+
+
+def known(gw):
+    """Waits until every node is checked ready and its models are known (until then a keyed
+    request may find no node)."""
+    gw.wait_nodes(lambda ns: all(x["ready"] and x["models"] is not None for x in ns))
+    return gw
 
 
 class RawConn:
@@ -119,7 +129,7 @@ def test_head_carries_the_get_length_proxied_and_own(node, gateway):
 
 def test_head_length_of_a_fake_node_passes_through(gateway, fakes):
     f = fakes(body=b'{"result": "x' + b"y" * 1000 + b'"}')
-    gw = gateway([f.address])
+    gw = known(gateway([f.address]))
     status, body, hstatus, hheaders = get_then_head(gw.port, "/v2/models/reverse")
     assert (status, hstatus) == (200, 200)
     assert int(hheaders["content-length"]) == len(body) == 1015
@@ -172,8 +182,8 @@ def post_process(gw, i, results, headers=None):
 
 def test_upstream_conns_capped_beyond_wait_in_order(gateway, fakes):
     held = HeldNode(fakes)
-    gw = gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "2",
-                                       "--hedge-percent", "0"])
+    gw = known(gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "2",
+                                             "--hedge-percent", "0"]))
     results = {}
     threads = [threading.Thread(target=post_process, args=(gw, i, results)) for i in range(6)]
     for t in threads:
@@ -195,8 +205,8 @@ def test_upstream_conns_capped_beyond_wait_in_order(gateway, fakes):
 
 def test_full_queue_is_503_and_waiting_is_deadline_aware(gateway, fakes):
     held = HeldNode(fakes)
-    gw = gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "1",
-                                       "--max-upstream-queue", "1", "--hedge-percent", "0"])
+    gw = known(gateway([held.fake.address], ["--threads", "1", "--max-upstream-conns", "1",
+                                             "--max-upstream-queue", "1", "--hedge-percent", "0"]))
     results = {}
     first = threading.Thread(target=post_process, args=(gw, 0, results))
     first.start()
@@ -230,3 +240,72 @@ def test_max_upstream_flags_are_checked():
                               "127.0.0.1:1", flag, "x"], capture_output=True, text=True,
                              timeout=10)
         assert out.returncode != 0 and flag in out.stderr, out
+
+
+def peak_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def test_large_binary_infer_streams_through_with_bounded_memory(gateway, fakes):
+    """A 64 MiB binary infer goes through without the gateway holding it: the node gets
+    every byte (its digest matches) while the gateway's peak RSS grows far less than that."""
+    got = {}
+
+    def digest(method, path, hdrs, body):
+        got["len"], got["sha"] = len(body), hashlib.sha256(body).hexdigest()
+        got["headers"] = hdrs
+        return 200, json.dumps({"len": len(body)}).encode()
+
+    data = os.urandom(64 << 20)
+    head = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "UINT8",
+                                   "shape": [1, len(data)],
+                                   "parameters": {"binary_data_size": len(data)}}]}).encode()
+    body = head + data
+    f = fakes(handler=digest)
+    # the fake node shares this busy Python process: its health checks may be slow
+    gw = known(gateway([f.address], ["--max-body-bytes", str(80 << 20),
+                                     "--health-timeout-ms", "10000",
+                                     "--health-fail-threshold", "20"]))
+    before = peak_rss_kib(gw.proc.pid)
+    status, _, answer = gw.request(
+        "POST", "/v2/models/reverse/infer", body=body, timeout=120,
+        headers={"Inference-Header-Content-Length": str(len(head)),
+                 "Content-Type": "application/octet-stream"})
+    assert (status, json.loads(answer)) == (200, {"len": len(body)})
+    assert got["len"] == len(body) and got["sha"] == hashlib.sha256(body).hexdigest()
+    assert got["headers"]["inference-header-content-length"] == str(len(head))
+    grown = peak_rss_kib(gw.proc.pid) - before
+    assert grown < 16 * 1024, "gateway peak RSS grew by %d KiB for a 64 MiB body" % grown
+    assert gw_metric(gw, "inferd_gateway_bodies_streamed_total") == 1
+    # a body under --body-buffer-bytes is read whole (hashed for routing), not streamed
+    status, _, answer = gw.request("POST", "/v2/models/reverse/infer", body=b"x" * 1000)
+    assert (status, got["len"]) == (200, 1000)
+    assert gw_metric(gw, "inferd_gateway_bodies_streamed_total") == 1
+
+
+def test_streamed_body_cut_short_and_small_threshold(gateway, fakes):
+    """With --body-buffer-bytes 0 every body streams (and pooled connections are reused after);
+    a client that stops sending halfway and leaves ends its request at once."""
+    got = []
+    f = fakes(handler=lambda m, p, h, b: (got.append(b), (200, b'{"ok": 1}'))[1])
+    gw = known(gateway([f.address], ["--body-buffer-bytes", "0"]))
+    for i in range(5):  # keep-alive reuse after streamed bodies
+        status, _, _ = gw.request("POST", "/process", body=b'{"message": "s%d"}' % i)
+        assert status == 200
+    assert got == [b'{"message": "s%d"}' % i for i in range(5)]
+    assert gw_metric(gw, "inferd_gateway_bodies_streamed_total") == 5
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /process HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"a" * 1000)
+    s.close()
+    # the gateway ends the cut request at once (counted as a 4xx: 400 to a client that left),
+    # its node's copy is cancelled, and nothing lingers in flight
+    wait_for(lambda: promtext.value(promtext.parse(promtext.scrape(gw)),
+                                    "inferd_gateway_requests_total", outcome="4xx") == 1,
+             "the cut request ended")
+    wait_for(lambda: all(n["in_flight"] == 0 for n in gw.nodes_json()), "no request in flight")
+    assert len(got) == 5
+    assert gw.request("POST", "/process", body=b'{"message": "after"}')[0] == 200
