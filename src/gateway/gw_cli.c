@@ -49,6 +49,9 @@ void gw_cli_usage(FILE *f)
         "                            Inferd-Routing-Key or model, not retried once sent\n"
         "                            (default 1048576)\n"
         "  --max-response-bytes N    largest node response body (default 68157440)\n"
+        "  --grpc-port N             also serve gRPC (KServe v2, h2c) on N (0 = any free port;\n"
+        "                            default off); needs --node-grpc-port\n"
+        "  --node-grpc-port P        the nodes' gRPC port (the same on every node)\n"
         "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
         "                            (default 10000)\n"
         "  --log-level L             debug|info|warn|error|off (default info)\n"
@@ -183,6 +186,7 @@ static void defaults(gw_cli *o)
     o->max_retries = 2;
     o->body_buffer_bytes = (size_t)1 << 20;
     o->drain_timeout_ms = 10000;
+    o->grpc_port = -1;
     o->level = LOG_INFO;
     o->format = LOG_FORMAT_TEXT;
 }
@@ -218,6 +222,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         O_BODY,
         O_RESPONSE,
         O_DRAIN,
+        O_GRPC_PORT,
+        O_NODE_GRPC_PORT,
         O_LEVEL,
         O_FORMAT,
         O_HELP,
@@ -252,6 +258,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         {"max-body-bytes", required_argument, 0, O_BODY},
         {"max-response-bytes", required_argument, 0, O_RESPONSE},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
+        {"grpc-port", required_argument, 0, O_GRPC_PORT},
+        {"node-grpc-port", required_argument, 0, O_NODE_GRPC_PORT},
         {"log-level", required_argument, 0, O_LEVEL},
         {"log-format", required_argument, 0, O_FORMAT},
         {"help", no_argument, 0, O_HELP},
@@ -369,6 +377,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
             else o->drain_timeout_ms = v;
             break;
+        case O_GRPC_PORT:
+            if (parse_i64(optarg, 0, 65535, &v)) bad = "--grpc-port";
+            else o->grpc_port = (int)v;
+            break;
+        case O_NODE_GRPC_PORT:
+            if (parse_i64(optarg, 1, 65535, &v)) bad = "--node-grpc-port";
+            else o->node_grpc_port = (int)v;
+            break;
         case O_LEVEL:
             if (log_level_parse(optarg, &o->level)) bad = "--log-level";
             break;
@@ -386,6 +402,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
     if (o->http.port < 0) return fail(err, err_len, "--http-port is required");
     if (o->n_specs == 0 && !o->dns_name)
         return fail(err, err_len, "no nodes: give --node HOST:PORT, --config FILE or --node-dns");
+    if ((o->grpc_port >= 0) != (o->node_grpc_port > 0))
+        return fail(err, err_len, "--grpc-port and --node-grpc-port go together");
     if ((o->health.dns_server || o->health.dns_srv) && !o->dns_name)
         return fail(err, err_len, "--dns-server and --dns-srv need --node-dns");
     return 0;

@@ -40,6 +40,7 @@ char *gw_metrics_text(gw_proxy *p, size_t *len)
                 "Failures of streamed requests not retried: their body had gone to the node.");
     prom_sample(&w, NULL, 0, (double)atomic_load(&p->streamed_not_retried));
     gw_nodes_metrics(p->nodes, &w, clock_now_ns() / 1000000);
+    if (p->more_metrics) p->more_metrics(&w, p->more_metrics_arg);
     int open = 0;
     uint64_t accepted = 0;
     http_server *srv = atomic_load(&p->srv);

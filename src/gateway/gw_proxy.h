@@ -27,6 +27,7 @@ enum gw_result {
 };
 const char *gw_result_name(int result);
 
+struct prom_writer;
 typedef struct gw_proxy {
     gw_nodes *nodes; /* borrowed */
     gw_upstream_limits limits;
@@ -50,6 +51,9 @@ typedef struct gw_proxy {
     _Atomic uint64_t streamed_not_retried; /* failures of those a retry would have followed */
     _Atomic uint64_t upstream_queue_full; /* requests answered 503: their node's queue was full */
     http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
+    /* may be NULL: more families for /metrics (main: the gRPC side's, gw_grpc_metrics) */
+    void (*more_metrics)(struct prom_writer *w, void *arg);
+    void *more_metrics_arg;
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */

@@ -14,12 +14,6 @@
 typedef struct grpc_conn grpc_conn;
 typedef struct grpc_loop grpc_loop;
 
-typedef struct grpc_chunk { /* one queued response message, prefix included */
-    struct grpc_chunk *next;
-    uint8_t *buf;
-    size_t len, pos;
-} grpc_chunk;
-
 struct grpc_call {
     grpc_loop *srv;
     grpc_conn *conn; /* NULL once the stream is gone */
@@ -28,6 +22,8 @@ struct grpc_call {
     grpc_call *prev, *next; /* in conn->calls while the stream lives */
     char method[256];
     char content_type[64];
+    char kept[256]; /* grpc_options.keep_header's value */
+    unsigned has_kept : 1;
     int64_t arrival_ns, timeout_ns;
     int bad_timeout;
     unsigned started : 1, half_closed : 1, finished : 1, cancelled : 1, response_sent : 1,
@@ -39,7 +35,7 @@ struct grpc_call {
     size_t prefix_len;
     uint8_t *in;
     size_t in_len, in_cap, in_want;
-    grpc_chunk *out_head, *out_tail;
+    grpc_outq out; /* response messages, prefixes included */
     void *user;
 };
 
@@ -76,6 +72,7 @@ typedef struct grpc_post {
 
 struct grpc_loop {
     grpc_options opts; /* this loop's share of the limits */
+    int index;         /* in grpc_server.loops */
     grpc_handler h;
     void *ctx;
     char host[64];

@@ -89,6 +89,7 @@ static void maybe_finish(grpc_loop *srv)
     }
     srv->post_closed = 1;
     pthread_mutex_unlock(&srv->post_lock);
+    if (srv->h.on_loop_end) srv->h.on_loop_end(srv->index, srv->ctx);
     uv_close((uv_handle_t *)&srv->async, NULL);
     uv_close((uv_handle_t *)&srv->tick, NULL);
 }
@@ -190,8 +191,8 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static int loop_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
-                      grpc_loop **out, char *err, size_t err_len)
+static int loop_start(const grpc_options *opts, int index, const grpc_handler *handler,
+                      void *ctx, grpc_loop **out, char *err, size_t err_len)
 {
     grpc_loop *srv = calloc(1, sizeof *srv);
     if (!srv) {
@@ -199,6 +200,7 @@ static int loop_start(const grpc_options *opts, const grpc_handler *handler, voi
         return -1;
     }
     srv->opts = *opts;
+    srv->index = index;
     if (!srv->opts.max_message_bytes) srv->opts.max_message_bytes = 64u << 20;
     if (srv->opts.max_connections <= 0) srv->opts.max_connections = 1000;
     if (!srv->opts.max_streams) srv->opts.max_streams = 1024;
@@ -288,7 +290,7 @@ int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, voi
     if (share.max_inflight_bytes) share.max_inflight_bytes /= (size_t)n;
     for (int i = 0; i < n; i++) {
         if (i > 0) share.port = gs->port; /* 0 asked any port: the others join the first's */
-        if (loop_start(&share, handler, ctx, &gs->loops[i], err, err_len) != 0) {
+        if (loop_start(&share, i, handler, ctx, &gs->loops[i], err, err_len) != 0) {
             grpc_server_shutdown(gs, 0);
             return -1;
         }
