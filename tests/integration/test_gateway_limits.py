@@ -9,45 +9,11 @@ import os
 import socket
 import subprocess
 import threading
-import time
-
-import pytest
 
 import promtext
 from conftest import bin_path
-from gwharness import FakeNode, Gateway
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    started = []
-
-    def start(nodes, args=(), ready=True):
-        g = Gateway(nodes, str(tmp_path / ("gateway-%d.log" % len(started))), args)
-        started.append(g)
-        return g.start(ready=ready)
-
-    yield start
-    for g in started:
-        g.stop()
-
-
-@pytest.fixture
-def fakes():
-    made = []
-
-    def make(**kw):
-        f = FakeNode(**kw).start()
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.stop()
-
-
-def addr(n):
-    return "127.0.0.1:%d" % n.port
+from test_gateway_proxy import addr, fakes, gateway  # noqa: F401 (fixtures)
+from test_metrics import wait_for
 
 
 def known(gw):
@@ -159,15 +125,6 @@ class HeldNode:
         return 200, b'{"echo": ' + body + b'}'
 
 
-def wait_for(pred, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def gw_metric(gw, name):
     status, _, text = gw.request("GET", "/metrics")
     assert status == 200
@@ -190,7 +147,7 @@ def test_upstream_conns_capped_beyond_wait_in_order(gateway, fakes):
         t.start()
     # two reach the node, four wait in the gateway (the node sees no third)
     wait_for(lambda: held.seen == 2 and gw_metric(gw, "inferd_gateway_upstream_waiting") == 4,
-             "2 held at the node and 4 waiting")
+             what="2 held at the node and 4 waiting")
     assert held.max_held == 2
     held.release.set()
     for t in threads:
@@ -210,12 +167,12 @@ def test_full_queue_is_503_and_waiting_is_deadline_aware(gateway, fakes):
     results = {}
     first = threading.Thread(target=post_process, args=(gw, 0, results))
     first.start()
-    wait_for(lambda: held.seen == 1, "the first request at the node")
+    wait_for(lambda: held.seen == 1, what="the first request at the node")
     # the second waits with a short deadline: 504 once it passes, the node never sees it
     second = threading.Thread(target=post_process,
                               args=(gw, 1, results, {"Inferd-Timeout-Ms": "300"}))
     second.start()
-    wait_for(lambda: gw_metric(gw, "inferd_gateway_upstream_waiting") == 1, "one waiting")
+    wait_for(lambda: gw_metric(gw, "inferd_gateway_upstream_waiting") == 1, what="one waiting")
     # the queue (1) is full: the third is 503 at once
     post_process(gw, 2, results)
     status, headers, body = results[2]
@@ -305,7 +262,8 @@ def test_streamed_body_cut_short_and_small_threshold(gateway, fakes):
     # its node's copy is cancelled, and nothing lingers in flight
     wait_for(lambda: promtext.value(promtext.parse(promtext.scrape(gw)),
                                     "inferd_gateway_requests_total", outcome="4xx") == 1,
-             "the cut request ended")
-    wait_for(lambda: all(n["in_flight"] == 0 for n in gw.nodes_json()), "no request in flight")
+             what="the cut request ended")
+    wait_for(lambda: all(n["in_flight"] == 0 for n in gw.nodes_json()),
+             what="no request in flight")
     assert len(got) == 5
     assert gw.request("POST", "/process", body=b'{"message": "after"}')[0] == 200
