@@ -33,14 +33,19 @@ typedef struct gcall {
     int last_code;
     char last_message[300];
     uv_timer_t timer; /* deadline, or the backoff before a retry */
-    int in_backoff;
+    uv_timer_t watch; /* unary: every GW_GRPC_WATCH_MS, is the node still usable? */
+    int in_backoff, handles;
 } gcall;
 
+#define GW_GRPC_WATCH_MS 250
+
 static void attempt(gcall *gc);
+static void up_end(void *arg, int code, const char *message, int transport);
 
 static void on_timer_closed(uv_handle_t *h)
 {
     gcall *gc = h->data;
+    if (--gc->handles > 0) return;
     free(gc->first);
     free(gc);
 }
@@ -63,8 +68,8 @@ static void finish(gcall *gc, int code, const char *message)
     gc->call = NULL;
     grpc_call_set_user(call, NULL);
     grpc_call_finish(call, code, message);
-    uv_timer_stop(&gc->timer);
     uv_close((uv_handle_t *)&gc->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&gc->watch, on_timer_closed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -140,6 +145,18 @@ static void up_end(void *arg, int code, const char *message, int transport)
 
 static const gw_h2_cb up_cb = {up_message, up_end};
 
+/* A unary call waiting on a node that went down (failed checks, ejected; a hung node) moves
+ * to the next node: the stream is reset and the call retried as after a transport failure
+ * (its one message is kept), within the same retry limits. */
+static void on_watch(uv_timer_t *t)
+{
+    gcall *gc = t->data;
+    if (!gc->call || !gc->up || gc->answered) return;
+    if (gw_nodes_usable(gc->g->p->nodes, gc->node, clock_now_ns() / 1000000)) return;
+    gw_h2_cancel(gc->up);
+    up_end(gc, GRPC_STATUS_UNAVAILABLE, "node unreachable: it went down while the call waited", 1);
+}
+
 /* PICK and SEND (docs/gateway.md, gRPC). */
 static void attempt(gcall *gc)
 {
@@ -188,6 +205,8 @@ static void attempt(gcall *gc)
     }
     if (gc->half_closed) gw_h2_close_send(gc->up);
     arm_deadline(gc);
+    if (gc->kind != GW_GRPC_STREAM)
+        uv_timer_start(&gc->watch, on_watch, GW_GRPC_WATCH_MS, GW_GRPC_WATCH_MS);
 }
 
 /* ---- the grpc_handler ---- */
@@ -220,7 +239,9 @@ static void on_call(grpc_call *call, void *ctx)
     gc->kind = gw_grpc_kind(grpc_call_method(call));
     gc->routing_key = grpc_call_kept_header(call);
     uv_timer_init(grpc_call_uv_loop(call), &gc->timer);
-    gc->timer.data = gc;
+    uv_timer_init(grpc_call_uv_loop(call), &gc->watch);
+    gc->timer.data = gc->watch.data = gc;
+    gc->handles = 2;
     grpc_call_set_user(call, gc);
     gw_nodes_request_begin(g->p->nodes);
     int64_t timeout = grpc_call_timeout_ns(call);

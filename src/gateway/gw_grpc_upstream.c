@@ -47,7 +47,8 @@ struct h2_conn {
     uv_timer_t timer;
     int handles; /* open handles (tcp, timer); freed at 0 */
     nghttp2_session *session;
-    int connected, closed, goaway, busy, again;
+    int connected, closed, goaway, busy, again, dirty;
+    h2_conn *next_dirty; /* on L->dirty: flushed at the loop's next idle phase */
     gw_h2_stream *streams;
     size_t write_pending;
     uint8_t rbuf[65536];
@@ -59,17 +60,48 @@ struct gw_h2_loop {
     size_t max_message;
     h2_conn *cur[GW_MAX_NODES]; /* the connection new streams go on */
     h2_conn *conns;
+    h2_conn *dirty; /* connections with frames to write: one write each per loop turn */
+    uv_idle_t idle;
     int closing;
 };
 
 static void conn_close(h2_conn *c, const char *why);
 static void conn_flush(h2_conn *c);
 
+static void on_idle(uv_idle_t *h)
+{
+    gw_h2_loop *L = h->data;
+    uv_idle_stop(h);
+    h2_conn *c = L->dirty;
+    L->dirty = NULL;
+    while (c) {
+        h2_conn *next = c->next_dirty;
+        c->dirty = 0;
+        c->next_dirty = NULL;
+        conn_flush(c);
+        c = next;
+    }
+}
+
+/* Requests of many calls made in one loop turn go out in one write per connection. */
+static void conn_flush_soon(h2_conn *c)
+{
+    if (c->closed) return;
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = c->L->dirty;
+        c->L->dirty = c;
+    }
+    uv_idle_start(&c->L->idle, on_idle);
+}
+
 gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms, size_t max_message)
 {
     gw_h2_loop *L = calloc(1, sizeof *L);
     if (!L) return NULL;
     L->loop = uv_loop;
+    uv_idle_init(uv_loop, &L->idle);
+    L->idle.data = L;
     L->connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 1000;
     L->max_message = max_message ? max_message : (64u << 20);
     return L;
@@ -78,8 +110,10 @@ gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms, size_t max
 void gw_h2_loop_close(gw_h2_loop *L)
 {
     if (!L) return;
+    if (L->closing) return;
     L->closing = 1;
     while (L->conns) conn_close(L->conns, "the gateway is stopping");
+    uv_close((uv_handle_t *)&L->idle, NULL);
 }
 
 void gw_h2_loop_free(gw_h2_loop *L)
@@ -228,6 +262,12 @@ static void conn_close(h2_conn *c, const char *why)
     if (c->closed) return;
     c->closed = 1;
     gw_h2_loop *L = c->L;
+    if (c->dirty) { /* off the flush list: its memory goes before the list is run */
+        h2_conn **pp = &L->dirty;
+        while (*pp && *pp != c) pp = &(*pp)->next_dirty;
+        if (*pp) *pp = c->next_dirty;
+        c->dirty = 0;
+    }
     if (L->cur[c->node] == c) L->cur[c->node] = NULL;
     if (c->prev) c->prev->next = c->next;
     else L->conns = c->next;
@@ -309,7 +349,7 @@ int gw_h2_send(gw_h2_stream *s, const uint8_t *msg, size_t len)
         s->deferred = 0;
         nghttp2_session_resume_data(c->session, s->id);
     }
-    if (c) conn_flush(c);
+    if (c) conn_flush_soon(c);
     return 0;
 }
 
@@ -321,7 +361,7 @@ void gw_h2_close_send(gw_h2_stream *s)
         s->deferred = 0;
         nghttp2_session_resume_data(c->session, s->id);
     }
-    if (c) conn_flush(c);
+    if (c) conn_flush_soon(c);
 }
 
 void gw_h2_cancel(gw_h2_stream *s)
@@ -331,7 +371,7 @@ void gw_h2_cancel(gw_h2_stream *s)
     if (c && s->id > 0 && c->session) {
         /* freed when nghttp2 closes the stream (on_stream_close) */
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-        conn_flush(c);
+        conn_flush_soon(c);
         return;
     }
     stream_unlink(s); /* not sent yet (connecting) */
@@ -588,7 +628,7 @@ gw_h2_stream *gw_h2_open(gw_h2_loop *L, int node, const struct sockaddr_storage 
             stream_free(s);
             return NULL;
         }
-        conn_flush(c);
+        conn_flush_soon(c);
     }
     return s;
 }

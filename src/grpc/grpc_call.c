@@ -108,7 +108,7 @@ static void kick(grpc_call *call)
     } else {
         nghttp2_session_resume_data(c->session, call->stream_id); /* fails if not deferred */
     }
-    grpc_conn_flush(c);
+    grpc_conn_flush_soon(c);
 }
 
 void grpc_call_send(grpc_call *call, uint8_t *buf, size_t len)
@@ -146,7 +146,7 @@ static void end_call(grpc_call *call, int code, const char *message)
     nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
                        NV("grpc-status", cs), NV("grpc-message", call->message)};
     nghttp2_submit_response(c->session, call->stream_id, nv, call->message[0] ? 4 : 3, NULL);
-    grpc_conn_flush(c);
+    grpc_conn_flush_soon(c);
 }
 
 void grpc_call_finish(grpc_call *call, int code, const char *message)

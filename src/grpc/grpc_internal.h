@@ -49,7 +49,8 @@ struct grpc_conn {
     int again;  /* a flush was asked while busy */
     int closed; /* conn_close ran: waiting for the handle's close */
     int reading;
-    int dirty; /* on srv->dirty: flush once the current batch of posts has run */
+    int dirty; /* on srv->dirty: flush once the current batch of posts has run, or at the
+                  loop's next idle phase (grpc_conn_flush_soon) */
     grpc_conn *next_dirty;
     size_t write_pending; /* bytes handed to uv_write, not yet written */
     uint8_t *wbuf;        /* frames gathered for the next uv_write */
@@ -94,6 +95,7 @@ struct grpc_loop {
     size_t inflight_bytes;     /* sum of every call's in_cap (partial request messages) */
     int deferring;             /* running posts: flushes wait for the end of the batch */
     grpc_conn *dirty;          /* connections to flush then */
+    uv_idle_t idle;            /* flushes dirty connections (grpc_conn_flush_soon) */
     atomic_int n_conns_shared; /* for the shutdown wait and metrics */
     _Atomic uint64_t accepted; /* connections taken on since start (metrics) */
 };
@@ -107,6 +109,9 @@ struct grpc_server {
 /* grpc_conn.c */
 void grpc_conn_accept(grpc_loop *srv);
 void grpc_conn_flush(grpc_conn *c);
+/* As flush, but for answers sent from the service's own I/O callbacks (not posts): frames
+ * of many calls gathered into one write, at the loop's next idle phase (grpc_server.c). */
+void grpc_conn_flush_soon(grpc_conn *c);
 void grpc_conn_close(grpc_conn *c);
 void grpc_conn_goaway(grpc_conn *c, uint32_t error_code);
 void grpc_conn_tick(grpc_conn *c, int64_t now_ns);

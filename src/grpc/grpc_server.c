@@ -43,6 +43,8 @@ void grpc_server_connections(grpc_server *srv, int *open, uint64_t *accepted)
     }
 }
 
+static void flush_dirty(grpc_loop *srv);
+
 static void run_posts(grpc_loop *srv)
 {
     pthread_mutex_lock(&srv->post_lock);
@@ -57,7 +59,34 @@ static void run_posts(grpc_loop *srv)
         p = next;
     }
     srv->deferring = 0;
-    /* a closed connection's memory lives until its close callback, a later loop turn */
+    flush_dirty(srv);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    flush_dirty(h->data);
+}
+
+void grpc_conn_flush_soon(grpc_conn *c)
+{
+    grpc_loop *srv = c->srv;
+    if (c->closed) return;
+    if (srv->deferring) { /* run_posts flushes it */
+        grpc_conn_flush(c);
+        return;
+    }
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = srv->dirty;
+        srv->dirty = c;
+    }
+    uv_idle_start(&srv->idle, on_idle);
+}
+
+static void flush_dirty(grpc_loop *srv)
+{
+    /* a closed connection is taken off the list (grpc_conn_close) */
     grpc_conn *c = srv->dirty;
     srv->dirty = NULL;
     while (c) {
@@ -92,6 +121,7 @@ static void maybe_finish(grpc_loop *srv)
     if (srv->h.on_loop_end) srv->h.on_loop_end(srv->index, srv->ctx);
     uv_close((uv_handle_t *)&srv->async, NULL);
     uv_close((uv_handle_t *)&srv->tick, NULL);
+    uv_close((uv_handle_t *)&srv->idle, NULL);
 }
 
 static void on_async(uv_async_t *a)
@@ -214,6 +244,8 @@ static int loop_start(const grpc_options *opts, int index, const grpc_handler *h
     srv->async.data = srv;
     uv_timer_init(&srv->loop, &srv->tick);
     srv->tick.data = srv;
+    uv_idle_init(&srv->loop, &srv->idle);
+    srv->idle.data = srv;
     if (listen_on(srv, err, err_len) != 0) goto fail;
     uv_timer_start(&srv->tick, on_tick, 1000, 1000);
     if (pthread_create(&srv->thread, NULL, loop_thread, srv) != 0) {

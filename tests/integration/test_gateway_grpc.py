@@ -196,6 +196,26 @@ def test_draining_node_goaway_calls_move_on(cluster):
     assert done[0] >= before + 100
 
 
+def test_hung_node_calls_move_on(cluster):
+    """SIGSTOP on a node: calls waiting on it move to the other node once its checks fail,
+    and every call is answered right."""
+    # every call may move (the retry budget, 20% of active calls by default, would refuse
+    # most of these 20 at once)
+    gw, nodes = cluster(gw_args=["--health-interval-ms", "200", "--health-timeout-ms", "200",
+                                 "--retry-budget-percent", "100"])
+    ch, s = stub_of(gw.grpc_target)
+    try:
+        with ch:
+            os.kill(nodes[0].proc.pid, signal.SIGSTOP)
+            xs = [np.full((1, 2), i, np.float32) for i in range(20)]
+            futs = [s.ModelInfer.future(grpcstubs.infer_request(pb, "identity", [x]), timeout=20)
+                    for x in xs]
+            for x, f in zip(xs, futs):
+                assert np.array_equal(grpcstubs.output_array(f.result(), 0), x)
+    finally:
+        os.kill(nodes[0].proc.pid, signal.SIGCONT)
+
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
