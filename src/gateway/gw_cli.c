@@ -40,7 +40,14 @@ void gw_cli_usage(FILE *f)
         "  --retry-budget-percent N  retries in flight / active requests (default 20)\n"
         "  --hedge-percent N         extra load hedges may add (default 5; 0 = no hedging)\n"
         "  --pool-size N             idle connections per node per thread (default 64)\n"
+        "  --max-upstream-conns N    active connections per node per thread (default 256);\n"
+        "                            requests beyond wait in a queue, or get 503 when full\n"
+        "  --max-upstream-queue N    requests waiting per node per thread (default 1024)\n"
         "  --max-body-bytes N        largest request body (default 67108864)\n"
+        "  --body-buffer-bytes N     bodies up to N are read whole (routing hash of the body,\n"
+        "                            retries, hedges); larger ones stream through, routed by\n"
+        "                            Inferd-Routing-Key or model, not retried once sent\n"
+        "                            (default 1048576)\n"
         "  --max-response-bytes N    largest node response body (default 68157440)\n"
         "  --grpc-port N             also serve gRPC (KServe v2, h2c) on N (0 = any free port;\n"
         "                            default off); needs --node-grpc-port\n"
@@ -177,6 +184,7 @@ static void defaults(gw_cli *o)
     gw_upstream_limits_default(&o->upstream);
     o->request_timeout_ms = 600000;
     o->max_retries = 2;
+    o->body_buffer_bytes = (size_t)1 << 20;
     o->drain_timeout_ms = 10000;
     o->grpc_port = -1;
     o->level = LOG_INFO;
@@ -208,6 +216,9 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         O_BUDGET,
         O_HEDGE,
         O_POOL,
+        O_MAX_CONNS,
+        O_MAX_QUEUE,
+        O_BODY_BUFFER,
         O_BODY,
         O_RESPONSE,
         O_DRAIN,
@@ -241,6 +252,9 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         {"retry-budget-percent", required_argument, 0, O_BUDGET},
         {"hedge-percent", required_argument, 0, O_HEDGE},
         {"pool-size", required_argument, 0, O_POOL},
+        {"max-upstream-conns", required_argument, 0, O_MAX_CONNS},
+        {"max-upstream-queue", required_argument, 0, O_MAX_QUEUE},
+        {"body-buffer-bytes", required_argument, 0, O_BODY_BUFFER},
         {"max-body-bytes", required_argument, 0, O_BODY},
         {"max-response-bytes", required_argument, 0, O_RESPONSE},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
@@ -338,6 +352,18 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         case O_POOL:
             if (parse_i64(optarg, 0, 100000, &v)) bad = "--pool-size";
             else o->upstream.max_idle_per_node = (int)v;
+            break;
+        case O_MAX_CONNS:
+            if (parse_i64(optarg, 1, 100000, &v)) bad = "--max-upstream-conns";
+            else o->upstream.max_conns_per_node = (int)v;
+            break;
+        case O_BODY_BUFFER:
+            if (parse_i64(optarg, 0, (int64_t)1 << 32, &v)) bad = "--body-buffer-bytes";
+            else o->body_buffer_bytes = (size_t)v;
+            break;
+        case O_MAX_QUEUE:
+            if (parse_i64(optarg, 0, 1000000, &v)) bad = "--max-upstream-queue";
+            else o->upstream.max_queue_per_node = (int)v;
             break;
         case O_BODY:
             if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-body-bytes";

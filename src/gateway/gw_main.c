@@ -66,6 +66,7 @@ int main(int argc, char **argv)
     proxy.limits = o.upstream;
     proxy.request_timeout_ms = o.request_timeout_ms;
     proxy.max_retries = o.max_retries;
+    proxy.body_buffer_bytes = o.body_buffer_bytes;
     gw_nodes_set(nodes, o.specs, o.n_specs, clock_now_ns() / 1000000);
     for (int i = 0; i < o.n_specs; i++)
         log_info("node %s weight=%u", o.specs[i].name, o.specs[i].weight);
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
                  o.node_grpc_port);
     }
     o.http.hooks = gw_proxy_hooks(&proxy);
+    o.http.stream_body = gw_proxy_stream_body;
     http_server *srv = NULL;
     if (http_server_start(&o.http, gw_proxy_handle, &proxy, &srv, err, sizeof err) != 0) {
         log_error("%s", err);

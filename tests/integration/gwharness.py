@@ -191,7 +191,8 @@ class FakeNode:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
-                self.wfile.write(out)
+                if self.command != "HEAD":  # HEAD: the GET's length, no body
+                    self.wfile.write(out)
 
             do_GET = do_POST = do_HEAD = answer
 
