@@ -172,6 +172,9 @@ class FakeNode:
             def answer(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
+                if len(body) < n:  # the peer left mid-body: a real server never sees a request
+                    self.close_connection = True
+                    return
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
                 with fake.lock:
                     fake.requests.append((self.command, self.path, hdrs, body))
