@@ -79,6 +79,28 @@ static void lstm_cell(const rnn_problem *p, const rnn_act *act, const float *pee
     for (int64_t j = 0; j < hid; j++) hb[j] = qo[j] * t[j];
 }
 
+/* One GRU step of batch row b: g its input projection, q its H R^T (3 * hid, gate blocks
+ * z r h, overwritten; with split, the h block already holds (r (.) H) Rh^T), rb the biases
+ * (for Rbh). Pre-activations block by block, then each activation as one vector pass. */
+static void gru_cell(const rnn_problem *p, const rnn_act *act, const float *rb, int split,
+                     const float *g, float *q, float *hb)
+{
+    const int64_t hid = p->hidden;
+    float *qz = q, *qr = q + hid, *qh = q + 2 * hid;
+    for (int64_t j = 0; j < hid; j++) qz[j] = clipv(p, g[j] + qz[j]);
+    act_apply_vec(&act[0], qz, hid);
+    if (split) {
+        for (int64_t j = 0; j < hid; j++) qh[j] = clipv(p, g[2 * hid + j] + qh[j]);
+    } else {
+        for (int64_t j = 0; j < hid; j++) qr[j] = clipv(p, g[hid + j] + qr[j]);
+        act_apply_vec(&act[0], qr, hid);
+        for (int64_t j = 0; j < hid; j++)
+            qh[j] = clipv(p, g[2 * hid + j] + qr[j] * (qh[j] + (rb ? rb[2 * hid + j] : 0.0f)));
+    }
+    act_apply_vec(&act[1], qh, hid);
+    for (int64_t j = 0; j < hid; j++) hb[j] = (1.0f - qz[j]) * qh[j] + qz[j] * hb[j];
+}
+
 /* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T (+ bias[n] on every row if bias), both
  * row-major with row length k. With pb (b packed at load, rnn.h) our GEMM runs it, on the
  * session's threads: at one row a matrix-vector product streaming the panels, with the bias in
@@ -149,9 +171,10 @@ static int run_direction(onnx_ctx *ctx, const rnn_problem *p, int d, float *xw, 
                 if (s >= p->lens[b]) continue;
                 int64_t t = reverse ? p->lens[b] - 1 - s : s;
                 const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
-                for (int64_t j = 0; j < hid; j++)
-                    rh[b * hid + j] =
-                        act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j])) * h[b * hid + j];
+                float *rb_ = rh + b * hid;
+                for (int64_t j = 0; j < hid; j++) rb_[j] = clipv(p, g[hid + j] + q[hid + j]);
+                act_apply_vec(&act[0], rb_, hid);
+                for (int64_t j = 0; j < hid; j++) rb_[j] *= h[b * hid + j];
             }
             for (int64_t b = 0; b < batch; b++)
                 if (s >= p->lens[b]) memset(rh + b * hid, 0, (size_t)hid * sizeof(float));
@@ -167,21 +190,13 @@ static int run_direction(onnx_ctx *ctx, const rnn_problem *p, int d, float *xw, 
             float *hb = h + b * hid, *cb = c ? c + b * hid : NULL;
             if (p->kind == RNN_LSTM) /* rh is free: GRU's only */
                 lstm_cell(p, act, peep, g, hr + b * gh, hb, cb, rh + b * hid);
-            for (int64_t j = 0; j < hid && p->kind != RNN_LSTM; j++) {
-                if (p->kind == RNN_SIMPLE) {
-                    hb[j] = act_apply(&act[0], clipv(p, g[j] + q[j]));
-                } else { /* GRU */
-                    float z = act_apply(&act[0], clipv(p, g[j] + q[j]));
-                    float hh;
-                    if (gru_split) {
-                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + q[2 * hid + j]));
-                    } else {
-                        float rr = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j]));
-                        float rec = q[2 * hid + j] + (rb ? rb[2 * hid + j] : 0.0f);
-                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + rr * rec));
-                    }
-                    hb[j] = (1.0f - z) * hh + z * hb[j];
-                }
+            else if (p->kind == RNN_GRU)
+                gru_cell(p, act, rb, gru_split, g, hr + b * gh, hb);
+            else { /* RNN */
+                float *qs = hr + b * gh;
+                for (int64_t j = 0; j < hid; j++) qs[j] = clipv(p, g[j] + q[j]);
+                act_apply_vec(&act[0], qs, hid);
+                memcpy(hb, qs, (size_t)hid * sizeof(float));
             }
             if (p->y)
                 memcpy(p->y + ((t * p->ndir + d) * batch + b) * hid, hb,
