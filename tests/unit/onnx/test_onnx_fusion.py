@@ -155,6 +155,20 @@ def matmul_add_residual():
     return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
 
 
+def identity_weights():
+    """MatMul + bias + Relu whose weight and bias come through Identity nodes (opset 14+, as
+    PyTorch exports weights shared between layers): the Identities fold into constants at load,
+    so the three fuse into one MatMul."""
+    nodes = [
+        helper.make_node("Identity", ["W"], ["wi"]),
+        helper.make_node("Identity", ["b"], ["bi"]),
+        helper.make_node("MatMul", ["x", "wi"], ["p"]),
+        helper.make_node("Add", ["bi", "p"], ["q"]),
+        helper.make_node("Relu", ["q"], ["y"]),
+    ]
+    return nodes, [const("W", (6, 5)), const("b", (5,))], ("x", [3, 6]), ["p", "q"]
+
+
 def act_dw(act, act_inputs=None, extra_inits=(), strides=(1, 1), kernel=(3, 3), nan=False):
     """1x1 Conv, activation, depthwise Conv: the activation moves into the depthwise Conv's
     input gather (or, for a kernel the phase path does not take, a pass of its own)."""
@@ -198,11 +212,12 @@ CASES = {
     "squeeze_excite": squeeze_excite(False),
     "squeeze_excite_silu": squeeze_excite(True),
     "matmul_add_residual": matmul_add_residual(),
+    "identity_weights": identity_weights(),
 }
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"identity_weights": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs):
