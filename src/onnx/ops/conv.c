@@ -629,11 +629,16 @@ int nn_conv_run(onnx_ctx *ctx)
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
-    if (we && onnx_tensor_numel(x) > 0 &&
-        !(xe.data =
-              nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
-                                   we->data, st ? st->expand : NULL, be ? be->data : NULL, c)))
-        return -1;
+    if (we && onnx_tensor_numel(x) > 0) {
+        /* the expansion applies a Clip of its output itself: then the Conv reads it as is */
+        const onnx_activation none = {.kind = ONNX_ACT_NONE};
+        const int takes = nn_expand_takes_act(&act_in);
+        if (!(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],
+                                             x->dims[3], we->data, st ? st->expand : NULL,
+                                             be ? be->data : NULL, c, takes ? &act_in : &none)))
+            return -1;
+        if (takes) act_in = none;
+    }
     if (yt)
         return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
                             group, &g, &act_in, &act);

@@ -54,6 +54,13 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     (4, 8, 4, (14, 13), (5, 5), (2, 2), (2, 2, 2, 2), (1, 1), True),
     (6, 6, 6, (15, 16), (7, 7), (1, 1), (3, 3, 3, 3), (1, 1), True),
     (3, 3, 3, (5, 12), (1, 6), (1, 1), (0, 2, 0, 3), (1, 1), False),
+    # straight from the input (conv_dw_direct.c: 3x3 / 5x5 stride 1, rows >= 48 wide): full
+    # and masked vectors, pads 0 .. k-1 on either side, a multiplier, rows shorter than the
+    # window below the input
+    (4, 4, 4, (6, 50), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (3, 6, 3, (9, 77), (3, 3), (1, 1), (2, 0, 0, 2), (1, 1), True),
+    (4, 4, 4, (7, 64), (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), False),
+    (3, 3, 3, (3, 61), (5, 5), (1, 1), (4, 0, 1, 4), (1, 1), True),
     ]:
     x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
     xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
@@ -319,7 +326,9 @@ for (name, n, c, e, hw, k, s_, p, d, mult, clip, bias) in [
     ('s1_clip', 1, 16, 96, (56, 60), 3, 1, (1, 1, 1, 1), 1, 1, True, True),
     ('s2_odd_pads', 2, 8, 64, (65, 71), 3, 2, (0, 1, 1, 0), 1, 1, False, False),
     ('5x5_dil2', 1, 8, 64, (70, 70), 5, 1, (4, 4, 4, 4), 2, 1, True, True),
-    ('mult2_small', 2, 8, 32, (10, 10), 3, 1, (1, 1, 1, 1), 1, 2, True, True)]:
+    ('mult2_small', 2, 8, 32, (10, 10), 3, 1, (1, 1, 1, 1), 1, 2, True, True),
+    ('5x5_wide_clip', 1, 8, 48, (40, 100), 5, 1, (2, 2, 2, 2), 1, 1, True, True),
+    ('wide_noclip', 1, 8, 48, (30, 64), 3, 1, (1, 1, 1, 1), 1, 1, False, True)]:
     x = np.abs(F(n, c, *hw)); we = 0.2 * np.abs(F(e, c, 1, 1)); be = np.abs(F(e))
     wd = 0.3 * np.abs(F(e * mult, 1, k, k)); bd = np.abs(F(e * mult))
     t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(we), torch.from_numpy(be) if bias else None)
