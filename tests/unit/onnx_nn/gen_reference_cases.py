@@ -344,6 +344,23 @@ for (name, n, c, e, hw, k, s_, p, d, mult, clip, bias) in [
     if clip: nodes.append(helper.make_node('Clip', ['u', 'lo', 'hi'], ['y']))
     inits = [('we', we), ('wd', wd)] + ([('be', be), ('bd', bd)] if bias else []) + ([('lo', lo), ('hi', hi)] if clip else [])
     save(f'fuse_expand_dw_{name}', nodes, [('x', x)], [('y', z.numpy())], inits)
+# Long, narrow GEMMs run the other way round (conv_tgemm.c: M >= 256, K >= 2048): 3x3 at 7x7
+# with the residual and Relu, images sharing one GEMM, stride 2, a 1x1 without bias, one
+# output position; positive data (the sums are over thousands of terms)
+for (name, n, c, m, hw, k, s_, p_, bias, add) in [
+    ('3x3_add_relu', 1, 230, 256, (7, 7), 3, 1, 1, True, True),
+    ('3x3_batch3', 3, 230, 256, (7, 7), 3, 1, 1, True, False),
+    ('3x3_s2', 2, 240, 264, (9, 8), 3, 2, 1, True, False),
+    ('1x1_nobias', 1, 2048, 256, (3, 5), 1, 1, 0, False, False),
+    ('3x3_1pos', 1, 256, 256, (1, 1), 3, 1, 1, True, True)]:
+    x = np.abs(F(n, c, *hw)); w = np.abs(F(m, c, k, k)) / (c * k * k); b = F(m) if bias else None
+    z = conv(x, w, b, s_, p_, 1)
+    nodes = [helper.make_node('Conv', ['x', 'w'] + (['b'] if bias else []), ['t' if add else 'y'], kernel_shape=[k, k], strides=[s_, s_], pads=[p_] * 4)]
+    ins = [('x', x)]
+    if add:
+        r = F(*z.shape); z = np.maximum(z + r, 0); ins.append(('r', r))
+        nodes += [helper.make_node('Add', ['t', 'r'], ['u']), helper.make_node('Relu', ['u'], ['y'])]
+    save(f'conv_tgemm_{name}', nodes, ins, [('y', z.astype(np.float32))], [('w', w)] + ([('b', b)] if bias else []))
 # Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
 x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
 z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)
