@@ -79,9 +79,27 @@ void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfol
 int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int has_res,
                 int *in_mode, int *out_mode);
 
+/* A depthwise window computed straight from the input plane (conv_dw_direct.c): K x K with
+ * K 3 or 5, stride 1, dilation 1, on a CPU with AVX-512; the input plane in_h x in_w, pads
+ * pt on top and pl on the left (0 <= pad < K). */
+typedef struct nn_dw_direct {
+    int k;
+    int64_t in_h, in_w, pt, pl;
+} nn_dw_direct;
+
+/* Whether geometry g is one nn_dw_direct_plane computes (then *d describes it). */
+int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
+
+/* y (oh x ow) = act(bias + the K x K taps w of act_in(x)), modes as nn_phase_gather's
+ * (in_mode with [ilo, ihi], out_mode with [lo, hi]); the taps summed in order. */
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi,
+                        int out_mode, float lo, float hi);
+
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts
- * part0 + ci of parts (onnx_ctx_prefetch_next). */
+ * part0 + ci of parts (onnx_ctx_prefetch_next). With `direct` (not NULL) the planes are
+ * computed by nn_dw_direct_plane instead of through phase planes (same plan p otherwise). */
 typedef struct nn_dw_io {
     const float *x;
     int64_t x_plane;
@@ -89,6 +107,7 @@ typedef struct nn_dw_io {
     int64_t y_plane;
     const float *res;
     int64_t part0, parts;
+    const nn_dw_direct *direct;
 } nn_dw_io;
 
 /* Per-task scratch of nn_dw_planes: `tasks` copies `stride` floats apart, each the phase
