@@ -211,20 +211,24 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                          .ofs = ofs};
         onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
         if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
-        /* output transform with bias, residual and activation, row pair by row pair */
+        /* output transform with bias, residual and activation (Relu and Clip in the same
+         * pass), row pair by row pair, straight into Y; a last odd row goes to ytmp */
+        const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
+                         : act->kind == ONNX_ACT_CLIP ? NN_WINO_CLIP
+                                                      : NN_WINO_NONE;
+        const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
         for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
             const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;
             const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
             for (int64_t mo = 0; mo < m; mo++) {
-                nn_k_wino2_out_row(ytmp, ytmp + wp, o + mo * cols + col0, (int64_t)ofs,
-                                   bias ? bias[mo] : 0.0f, tw);
                 const int64_t at = (img * m + mo) * out_size + 2 * tr * ow;
-                for (int64_t r = 0; r < rows_out; r++) {
-                    float *yr = y + at + r * ow;
-                    if (res) nn_k_add2(yr, ytmp + r * wp, res + at + r * ow, ow);
-                    else memcpy(yr, ytmp + r * wp, (size_t)ow * sizeof(float));
-                    nn_activation_run(act, yr, ow);
-                }
+                float *y0 = y + at, *y1 = rows_out == 2 ? y0 + ow : ytmp;
+                const float *r0 = res ? res + at : NULL;
+                const float *r1 = res ? (rows_out == 2 ? r0 + ow : r0) : NULL;
+                nn_k_wino2_out_row(y0, y1, r0, r1, o + mo * cols + col0, (int64_t)ofs,
+                                   bias ? bias[mo] : 0.0f, wact, act->alpha, act->beta, tw, ow);
+                if (other_act)
+                    for (int64_t r = 0; r < rows_out; r++) nn_activation_run(act, y0 + r * ow, ow);
             }
         }
     }

@@ -124,8 +124,13 @@ void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int6
  * v[f * fs + j]. v must not overlap the rows. */
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw);
 /* Output transform of one row of tw tiles, frequency f of tile j at m[f * fs + j]: writes
- * columns 2j and 2j + 1 of the two output rows y0 and y1 (2 * tw floats each), plus bias. */
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
-                        float bias, int64_t tw);
+ * columns 2j and 2j + 1 below ow (ow >= 2 tw - 1) of the two output rows y0 and y1, plus bias,
+ * plus the residual rows r0 and r1 when r0 is not NULL, then `act`: NN_WINO_RELU as
+ * nn_k_bias_relu, NN_WINO_CLIP to [lo, hi] as nn_k_bias_clip, NN_WINO_NONE. y0 and y1 must not
+ * overlap each other, m or the residual. */
+enum { NN_WINO_NONE = 0, NN_WINO_RELU, NN_WINO_CLIP };
+void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *r0, const float *r1,
+                        const float *restrict m, int64_t fs, float bias, int act, float lo,
+                        float hi, int64_t tw, int64_t ow);
 
 #endif

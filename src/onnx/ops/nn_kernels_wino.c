@@ -4,6 +4,8 @@
  * contiguous row, so the loops below store unit-stride runs. */
 #include "nn_kernels.h"
 
+#include <stddef.h>
+
 /* The 16 frequency rows a call writes never overlap (they are fs >= tw floats apart), which
  * GCC cannot see: it would need more run-time alias checks than it is willing to emit, and
  * leave the loops scalar. NN_IVDEP says so. */
@@ -47,13 +49,31 @@ static NN_HOT NN_CLONES void k_wino2_in_row(float *v, int64_t fs, const float *r
     }
 }
 
-/* Y = A^T m A + bias, A^T = [1 1 1 0; 0 1 -1 -1], for tiles j < tw whose frequency f is
- * m[f * fs + j]: output rows y0, y1 get columns 2j, 2j+1. */
-static NN_HOT NN_CLONES void k_wino2_out_row(float *restrict y0, float *restrict y1,
-                                             const float *restrict m, int64_t fs, float bias,
-                                             int64_t tw)
+/* Y = A^T m A + bias (+ residual r, then Relu or Clip), A^T = [1 1 1 0; 0 1 -1 -1], for tiles
+ * j < tw whose frequency f is m[f * fs + j]: output rows y0, y1 get columns 2j, 2j+1 below ow.
+ * Sums in the order the unfused passes used (transform + bias, + residual, activation as
+ * nn_k_bias_relu / nn_k_bias_clip), so the results are the same bit for bit. `act` and `res`
+ * are constants where the clone below inlines this, one loop per combination. */
+static inline __attribute__((always_inline)) float wino_out_act(float v, int act, float lo,
+                                                                float hi)
 {
-    for (int64_t j = 0; j < tw; j++) {
+    if (act == NN_WINO_RELU) return v > 0 ? v : 0.0f;
+    if (act == NN_WINO_CLIP) {
+        v = v + 0.0f; /* as nn_k_bias_clip's zero bias: -0 becomes +0 */
+        v = v < lo ? lo : v;
+        return v > hi ? hi : v;
+    }
+    return v;
+}
+
+static inline __attribute__((always_inline)) void
+wino_out_row(float *restrict y0, float *restrict y1, const float *restrict r0,
+             const float *restrict r1, const float *restrict m, int64_t fs, float bias, int act,
+             float lo, float hi, int res, int64_t tw, int64_t ow)
+{
+    const int64_t full = ow / 2 < tw ? ow / 2 : tw;
+    NN_IVDEP
+    for (int64_t j = 0; j < full; j++) {
         float s0[4], s1[4];
         for (int b = 0; b < 4; b++) {
             const float m0 = m[b * fs + j], m1 = m[(4 + b) * fs + j];
@@ -61,11 +81,46 @@ static NN_HOT NN_CLONES void k_wino2_out_row(float *restrict y0, float *restrict
             s0[b] = m0 + m1 + m2;
             s1[b] = m1 - m2 - m3;
         }
-        y0[2 * j] = bias + s0[0] + s0[1] + s0[2];
-        y0[2 * j + 1] = bias + s0[1] - s0[2] - s0[3];
-        y1[2 * j] = bias + s1[0] + s1[1] + s1[2];
-        y1[2 * j + 1] = bias + s1[1] - s1[2] - s1[3];
+        float a = bias + s0[0] + s0[1] + s0[2], b = bias + s0[1] - s0[2] - s0[3];
+        float c = bias + s1[0] + s1[1] + s1[2], d = bias + s1[1] - s1[2] - s1[3];
+        if (res) {
+            a = a + r0[2 * j], b = b + r0[2 * j + 1];
+            c = c + r1[2 * j], d = d + r1[2 * j + 1];
+        }
+        y0[2 * j] = wino_out_act(a, act, lo, hi), y0[2 * j + 1] = wino_out_act(b, act, lo, hi);
+        y1[2 * j] = wino_out_act(c, act, lo, hi), y1[2 * j + 1] = wino_out_act(d, act, lo, hi);
     }
+    if (full < tw && 2 * full < ow) { /* odd width: the last tile's first column */
+        const int64_t j = full;
+        float s0[3], s1[3];
+        for (int b = 0; b < 3; b++) {
+            const float m0 = m[b * fs + j], m1 = m[(4 + b) * fs + j];
+            const float m2 = m[(8 + b) * fs + j], m3 = m[(12 + b) * fs + j];
+            s0[b] = m0 + m1 + m2;
+            s1[b] = m1 - m2 - m3;
+        }
+        float a = bias + s0[0] + s0[1] + s0[2], c = bias + s1[0] + s1[1] + s1[2];
+        if (res) a = a + r0[2 * j], c = c + r1[2 * j];
+        y0[2 * j] = wino_out_act(a, act, lo, hi), y1[2 * j] = wino_out_act(c, act, lo, hi);
+    }
+}
+
+static NN_HOT NN_CLONES void k_wino2_out_row(float *restrict y0, float *restrict y1,
+                                             const float *restrict r0, const float *restrict r1,
+                                             const float *restrict m, int64_t fs, float bias,
+                                             int act, float lo, float hi, int64_t tw, int64_t ow)
+{
+    const int res = r0 != NULL;
+    if (act == NN_WINO_RELU && res)
+        wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_RELU, lo, hi, 1, tw, ow);
+    else if (act == NN_WINO_RELU)
+        wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_RELU, lo, hi, 0, tw, ow);
+    else if (act == NN_WINO_CLIP && res)
+        wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_CLIP, lo, hi, 1, tw, ow);
+    else if (act == NN_WINO_CLIP)
+        wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_CLIP, lo, hi, 0, tw, ow);
+    else if (res) wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_NONE, lo, hi, 1, tw, ow);
+    else wino_out_row(y0, y1, r0, r1, m, fs, bias, NN_WINO_NONE, lo, hi, 0, tw, ow);
 }
 
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw)
@@ -74,8 +129,9 @@ void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, 
                    rows[3] + 2, tw);
 }
 
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
-                        float bias, int64_t tw)
+void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *r0, const float *r1,
+                        const float *restrict m, int64_t fs, float bias, int act, float lo,
+                        float hi, int64_t tw, int64_t ow)
 {
-    k_wino2_out_row(y0, y1, m, fs, bias, tw);
+    k_wino2_out_row(y0, y1, r0, r1, m, fs, bias, act, lo, hi, tw, ow);
 }
