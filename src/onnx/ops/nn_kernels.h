@@ -116,6 +116,9 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
  * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+/* m[i] = the maximum of a[i], b[i] and, unless c is NULL, c[i] (NaN as nn_k_max_into). */
+void nn_k_max_rows(float *restrict m, const float *restrict a, const float *restrict b,
+                   const float *restrict c, int64_t n);
 
 /* ---- nn_kernels_wino.c: Winograd F(2x2, 3x3) tile transforms (conv_winograd.c) ---- */
 

@@ -141,9 +141,16 @@ static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t plane
             if (ncols > 0 && hih <= loh) { /* the window lies in the top or bottom padding */
                 for (int64_t q = pl; q < q1; q++) row[q] = -INFINITY;
             } else if (ncols > 0) {
-                memcpy(row + pl, xp + (sh + loh) * iw, (size_t)ncols * sizeof(float));
-                for (int64_t kh = loh + 1; kh < hih; kh++)
-                    nn_k_max_into(row + pl, xp + (sh + kh) * iw, ncols);
+                /* the first two or three rows in one pass, any others after */
+                const float *r = xp + (sh + loh) * iw;
+                int64_t kh = loh + 1;
+                if (hih - loh >= 2) {
+                    nn_k_max_rows(row + pl, r, r + iw, hih - loh >= 3 ? r + 2 * iw : NULL, ncols);
+                    kh = hih - loh >= 3 ? loh + 3 : loh + 2;
+                } else {
+                    memcpy(row + pl, r, (size_t)ncols * sizeof(float));
+                }
+                for (; kh < hih; kh++) nn_k_max_into(row + pl, xp + (sh + kh) * iw, ncols);
             }
             nn_k_max_window(y, row, ow, kw, sw);
         }
