@@ -177,7 +177,8 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
     float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
     float *pad = nn_scratch_floats(ctx, pad_n);
     float *ytmp = nn_scratch_floats(ctx, (size_t)(2 * wp));
-    if (!v || !o || !pad || !ytmp) return -1;
+    float *tt = nn_scratch_floats(ctx, 4 * (size_t)cols); /* cols <= INT_MAX, checked above */
+    if (!v || !o || !pad || !ytmp || !tt) return -1;
 
     for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
         const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;
@@ -211,22 +212,26 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                          .ofs = ofs};
         onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
         if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
-        /* output transform with bias, residual and activation (Relu and Clip in the same
-         * pass), row pair by row pair, straight into Y; a last odd row goes to ytmp */
+        /* output transform: per output channel, all the block's tiles at once into t[0..3],
+         * then row pair by row pair into Y with the residual and Relu/Clip in the same pass
+         * (others per row after); a last odd row's second row goes to ytmp */
         const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
                          : act->kind == ONNX_ACT_CLIP ? NN_WINO_CLIP
                                                       : NN_WINO_NONE;
         const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
-        for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
-            const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;
-            const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
-            for (int64_t mo = 0; mo < m; mo++) {
+        for (int64_t mo = 0; mo < m; mo++) {
+            nn_k_wino2_out_tiles(tt, tt + cols, tt + 2 * cols, tt + 3 * cols, o + mo * cols,
+                                 (int64_t)ofs, bias ? bias[mo] : 0.0f, ncols);
+            for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
+                const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;
+                const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
                 const int64_t at = (img * m + mo) * out_size + 2 * tr * ow;
                 float *y0 = y + at, *y1 = rows_out == 2 ? y0 + ow : ytmp;
                 const float *r0 = res ? res + at : NULL;
                 const float *r1 = res ? (rows_out == 2 ? r0 + ow : r0) : NULL;
-                nn_k_wino2_out_row(y0, y1, r0, r1, o + mo * cols + col0, (int64_t)ofs,
-                                   bias ? bias[mo] : 0.0f, wact, act->alpha, act->beta, tw, ow);
+                const float *const t4[4] = {tt + col0, tt + cols + col0, tt + 2 * cols + col0,
+                                            tt + 3 * cols + col0};
+                nn_k_wino2_out_store(y0, y1, r0, r1, t4, wact, act->alpha, act->beta, tw, ow);
                 if (other_act)
                     for (int64_t r = 0; r < rows_out; r++) nn_activation_run(act, y0 + r * ow, ow);
             }
