@@ -128,7 +128,7 @@ typedef struct wino_gemms {
     onnx_gemm_packed *const *up;
     const float *v;
     float *o;
-    int64_t m, c, ncols, cols;
+    int64_t m, c, ncols, cols, ldv; /* V's rows are ldv apart, O's cols */
     size_t vfs, ofs;
     _Atomic int failed;
 } wino_gemms;
@@ -141,7 +141,7 @@ static void wino_gemm_one(void *arg, int64_t f)
                         .k = w->c,
                         .lda = w->c,
                         .b = w->v + (size_t)f * w->vfs,
-                        .ldb = w->cols,
+                        .ldb = w->ldv,
                         .alpha = 1.0f,
                         .c = w->o + (size_t)f * w->ofs,
                         .ldc = w->cols};
@@ -155,7 +155,12 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                      const nn_geom *g, const onnx_activation *act)
 {
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
-    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
+    /* The input transform runs over rows of twv >= tw tiles, a multiple of 8: a row of 7-28
+     * tiles left AVX-512 mostly in the scalar remainder loop. The tiles past tw read zeros
+     * and land in the next tile row's columns (written after) or, for the last, in the
+     * ldv - cols columns of slack each row of V has (the GEMMs read ncols of them). */
+    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, twv = (tw + 7) / 8 * 8;
+    const int64_t wp = 2 * twv + 2;
     const int64_t in_size = in_h * in_w, out_size = oh * ow;
     /* block: `rb` tile rows (of any images), at least one */
     const int64_t cm = c > m ? c : m;
@@ -163,11 +168,11 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
     if (rb < 1) rb = 1;
     if (rb > n * th) rb = n * th;
     const int64_t rb_img = rb < th ? rb : th; /* tile rows of one image in a block, at most */
-    const int64_t cols = rb * tw;
-    if (cols > INT_MAX || c > INT_MAX || m > INT_MAX)
+    const int64_t cols = rb * tw, ldv = cols + (twv - tw);
+    if (ldv > INT_MAX || c > INT_MAX || m > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
     /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
-    const size_t vfs = wino_freq_stride((size_t)c * (size_t)cols);
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)ldv);
     const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
     size_t v_n, o_n, pad_n;
     if (vfs == 0 || ofs == 0 || nn_mul_size(NN_WINO_FREQS, vfs, &v_n) != 0 ||
@@ -193,8 +198,8 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                 for (int64_t tr = tr0; tr < tr1; tr++) {
                     const float *p = pad + 2 * (tr - tr0) * wp;
                     const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
-                    nn_k_wino2_in_row(v + ci * cols + col0 + (tr - tr0) * tw, (int64_t)vfs, rows,
-                                      tw);
+                    nn_k_wino2_in_row(v + ci * ldv + col0 + (tr - tr0) * tw, (int64_t)vfs, rows,
+                                      twv);
                 }
             }
             gr += tr1 - tr0;
@@ -208,6 +213,7 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                          .c = c,
                          .ncols = ncols,
                          .cols = cols,
+                         .ldv = ldv,
                          .vfs = vfs,
                          .ofs = ofs};
         onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
