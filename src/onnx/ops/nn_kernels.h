@@ -116,6 +116,8 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
  * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+/* y[o] = the mean of a[2o], a[2o+1], b[2o], b[2o+1] for o < n (AveragePool 2x2 stride 2). */
+void nn_k_avg_2x2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
 /* m[i] = the maximum of a[i], b[i] and, unless c is NULL, c[i] (NaN as nn_k_max_into). */
 void nn_k_max_rows(float *restrict m, const float *restrict a, const float *restrict b,
                    const float *restrict c, int64_t n);

@@ -173,6 +173,15 @@ static NN_HOT NN_CLONES void k_max_rows(float *restrict m, const float *restrict
     }
 }
 
+/* y[o] = the mean of the 2x2 window at columns 2o, 2o+1 of rows a and b, summed in the order
+ * of pool.c's generic loop (from 0, row by row) and divided by the count. */
+static NN_HOT NN_CLONES void k_avg_2x2(float *restrict y, const float *restrict a,
+                                       const float *restrict b, int64_t n)
+{
+    for (int64_t o = 0; o < n; o++)
+        y[o] = (0.0f + a[2 * o] + a[2 * o + 1] + b[2 * o] + b[2 * o + 1]) / 4.0f;
+}
+
 static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restrict t, int64_t n,
                                           int64_t k, int64_t s)
 {
@@ -260,6 +269,10 @@ void nn_k_max_rows(float *restrict m, const float *restrict a, const float *rest
                    const float *restrict c, int64_t n)
 {
     k_max_rows(m, a, b, c, n);
+}
+void nn_k_avg_2x2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
+{
+    k_avg_2x2(y, a, b, n);
 }
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s)
 {
