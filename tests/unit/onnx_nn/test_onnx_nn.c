@@ -180,9 +180,9 @@ static void test_conv_paths_match_reference(void **state)
 
 /* Winograd F(2x2, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16 channels each way and
  * enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
- * rows span images and blocks, with the fused residual and Relu, Clip or Sigmoid (the transform applies the first two in its store), weights transformed at load
- * (up to 256 x 256 channels) and per run (weights fed at run, or larger kernels at a large
- * enough batch). */
+ * rows span images and blocks, with the fused residual and Relu, Clip or Sigmoid (the output
+ * transform applies the first two in its store), weights transformed at load (up to 256 x 256
+ * channels) and per run (weights fed at run, or larger kernels at a large enough batch). */
 static void test_conv_winograd_matches_reference(void **state)
 {
     (void)state;
