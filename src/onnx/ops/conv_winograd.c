@@ -130,7 +130,7 @@ typedef struct wino_gemms {
     onnx_gemm_packed *const *up;
     const float *v;
     float *o;
-    int64_t m, c, ncols, cols;
+    int64_t m, c, ncols, cols, ldv; /* V's rows are ldv apart, O's cols */
     size_t vfs, ofs;
     _Atomic int failed;
 } wino_gemms;
@@ -143,7 +143,7 @@ static void wino_gemm_one(void *arg, int64_t f)
                         .k = w->c,
                         .lda = w->c,
                         .b = w->v + (size_t)f * w->vfs,
-                        .ldb = w->cols,
+                        .ldb = w->ldv,
                         .alpha = 1.0f,
                         .c = w->o + (size_t)f * w->ofs,
                         .ldc = w->cols};
@@ -157,10 +157,10 @@ static void wino_gemm_one(void *arg, int64_t f)
  * rows of `ytmp`): every value is computed as on one thread. */
 typedef struct wino_xform {
     const float *x, *bias, *res;
-    float *y, *v, *o, *pad, *ytmp;
+    float *y, *v, *o, *pad, *ytmp, *tt;
     const nn_geom *g;
     const onnx_activation *act;
-    int64_t c, m, n_tasks, th, tw, wp, cols, gr0, nr, pad_n;
+    int64_t c, m, n_tasks, th, tw, twv, wp, cols, ldv, gr0, nr, pad_n;
     size_t vfs, ofs;
 } wino_xform;
 
@@ -183,8 +183,8 @@ static void wino_in_task(void *arg, int64_t t)
             for (int64_t tr = tr0; tr < tr1; tr++) {
                 const float *p = pad + 2 * (tr - tr0) * wp;
                 const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
-                nn_k_wino2_in_row(w->v + ci * w->cols + col0 + (tr - tr0) * tw, (int64_t)w->vfs,
-                                  rows, tw);
+                nn_k_wino2_in_row(w->v + ci * w->ldv + col0 + (tr - tr0) * tw, (int64_t)w->vfs,
+                                  rows, w->twv);
             }
         }
         gr += tr1 - tr0;
@@ -194,24 +194,34 @@ static void wino_in_task(void *arg, int64_t t)
 static void wino_out_task(void *arg, int64_t t)
 {
     const wino_xform *w = arg;
+    const onnx_activation *act = w->act;
     const int64_t oh = w->g->out[1], ow = w->g->out[2], out_size = oh * ow, wp = w->wp;
-    float *ytmp = w->ytmp + t * 2 * wp;
+    const int64_t cols = w->cols, tw = w->tw;
+    float *ytmp = w->ytmp + t * 2 * wp, *tt = w->tt + t * 4 * cols;
     int64_t m0, m1;
     onnx_tpool_range(w->m, w->n_tasks, t, &m0, &m1);
-    /* with bias, residual and activation, row pair by row pair */
-    for (int64_t gr = w->gr0; gr < w->gr0 + w->nr; gr++) {
-        const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * w->tw;
-        const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
-        for (int64_t mo = m0; mo < m1; mo++) {
-            nn_k_wino2_out_row(ytmp, ytmp + wp, w->o + mo * w->cols + col0, (int64_t)w->ofs,
-                               w->bias ? w->bias[mo] : 0.0f, w->tw);
+    /* per output channel, all the block's tiles at once into tt[0..3], then row pair by row
+     * pair into Y with the residual and Relu/Clip in the same pass (others per row after); a
+     * last odd row's second row goes to ytmp */
+    const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
+                     : act->kind == ONNX_ACT_CLIP ? NN_WINO_CLIP
+                                                  : NN_WINO_NONE;
+    const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
+    for (int64_t mo = m0; mo < m1; mo++) {
+        nn_k_wino2_out_tiles(tt, tt + cols, tt + 2 * cols, tt + 3 * cols, w->o + mo * cols,
+                             (int64_t)w->ofs, w->bias ? w->bias[mo] : 0.0f, w->nr * tw);
+        for (int64_t gr = w->gr0; gr < w->gr0 + w->nr; gr++) {
+            const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * tw;
+            const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
             const int64_t at = (img * w->m + mo) * out_size + 2 * tr * ow;
-            for (int64_t r = 0; r < rows_out; r++) {
-                float *yr = w->y + at + r * ow;
-                if (w->res) nn_k_add2(yr, ytmp + r * wp, w->res + at + r * ow, ow);
-                else memcpy(yr, ytmp + r * wp, (size_t)ow * sizeof(float));
-                nn_activation_run(w->act, yr, ow);
-            }
+            float *y0 = w->y + at, *y1 = rows_out == 2 ? y0 + ow : ytmp;
+            const float *r0 = w->res ? w->res + at : NULL;
+            const float *r1 = w->res ? (rows_out == 2 ? r0 + ow : r0) : NULL;
+            const float *const t4[4] = {tt + col0, tt + cols + col0, tt + 2 * cols + col0,
+                                        tt + 3 * cols + col0};
+            nn_k_wino2_out_store(y0, y1, r0, r1, t4, wact, act->alpha, act->beta, tw, ow);
+            if (other_act)
+                for (int64_t r = 0; r < rows_out; r++) nn_activation_run(act, y0 + r * ow, ow);
         }
     }
 }
@@ -228,18 +238,23 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                      const nn_geom *g, const onnx_activation *act)
 {
     const int64_t oh = g->out[1], ow = g->out[2];
-    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
+    /* The input transform runs over rows of twv >= tw tiles, a multiple of 8: a row of 7-28
+     * tiles left AVX-512 mostly in the scalar remainder loop. The tiles past tw read zeros
+     * and land in the next tile row's columns (written after) or, for the last, in the
+     * ldv - cols columns of slack each row of V has (the GEMMs read ncols of them). */
+    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, twv = (tw + 7) / 8 * 8;
+    const int64_t wp = 2 * twv + 2;
     /* block: `rb` tile rows (of any images), at least one */
     const int64_t cm = c > m ? c : m;
     int64_t rb = WINO_BLOCK_FLOATS / (NN_WINO_FREQS * cm * tw);
     if (rb < 1) rb = 1;
     if (rb > n * th) rb = n * th;
     const int64_t rb_img = rb < th ? rb : th; /* tile rows of one image in a block, at most */
-    const int64_t cols = rb * tw;
-    if (cols > INT_MAX || c > INT_MAX || m > INT_MAX)
+    const int64_t cols = rb * tw, ldv = cols + (twv - tw);
+    if (ldv > INT_MAX || c > INT_MAX || m > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
     /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
-    const size_t vfs = wino_freq_stride((size_t)c * (size_t)cols);
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)ldv);
     const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
     onnx_tpool *pool = onnx_ctx_tpool(ctx);
     /* the transforms touch 16 floats per tile and channel: one task per thread when a block's
@@ -255,7 +270,11 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
     float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
     float *pad = nn_scratch_floats(ctx, pads_n);
     float *ytmp = nn_scratch_floats(ctx, ytmp_n);
-    if (!v || !o || !pad || !ytmp) return -1;
+    size_t tt_n;
+    if (nn_mul3_size(4, (size_t)cols, (size_t)tasks, &tt_n) != 0)
+        return onnx_ctx_fail(ctx, "Winograd buffers overflow");
+    float *tt = nn_scratch_floats(ctx, tt_n);
+    if (!v || !o || !pad || !ytmp || !tt) return -1;
 
     wino_xform xf = {.x = x,
                      .bias = bias,
@@ -265,6 +284,7 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                      .o = o,
                      .pad = pad,
                      .ytmp = ytmp,
+                     .tt = tt,
                      .g = g,
                      .act = act,
                      .c = c,
@@ -272,8 +292,10 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                      .n_tasks = tasks,
                      .th = th,
                      .tw = tw,
+                     .twv = twv,
                      .wp = wp,
                      .cols = cols,
+                     .ldv = ldv,
                      .pad_n = (int64_t)pad_n,
                      .vfs = vfs,
                      .ofs = ofs};
@@ -290,6 +312,7 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                          .c = c,
                          .ncols = nr * tw,
                          .cols = cols,
+                         .ldv = ldv,
                          .vfs = vfs,
                          .ofs = ofs};
         onnx_tpool_parallel_for(pool, NN_WINO_FREQS, wino_gemm_one, &wg);
