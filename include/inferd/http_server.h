@@ -62,7 +62,6 @@ typedef struct http_options {
 
 void http_options_default(http_options *opts);
 
-
 /* Called on a loop thread for each complete request. It must eventually call
  * http_ex_respond exactly once for ex (directly, or later through http_ex_post). */
 typedef void (*http_handler)(http_exchange *ex, void *ctx);

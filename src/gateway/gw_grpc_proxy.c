@@ -115,15 +115,16 @@ static void up_end(void *arg, int code, const char *message, int transport)
     gcall *gc = arg;
     gc->up = NULL;
     int64_t now = clock_now_ns();
-    int outcome = transport                                     ? GW_OUT_FAIL
-                  : code == GRPC_STATUS_UNAVAILABLE ||
-                          code == GRPC_STATUS_RESOURCE_EXHAUSTED ? GW_OUT_OVERLOADED
+    int outcome = transport ? GW_OUT_FAIL
+                  : code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_RESOURCE_EXHAUSTED
+                      ? GW_OUT_OVERLOADED
                   : code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ? GW_OUT_FAIL
                                                                                 : GW_OUT_OK;
     gw_nodes_done(gc->g->p->nodes, gc->node, gc->model, outcome, (now - gc->sent_ns) / 1000,
                   now / 1000000);
     if (!gc->call) return;
-    if (transport && gc->g->p->connect_failed) gc->g->p->connect_failed(gc->g->p->connect_failed_arg);
+    if (transport && gc->g->p->connect_failed)
+        gc->g->p->connect_failed(gc->g->p->connect_failed_arg);
     gc->last_code = code;
     snprintf(gc->last_message, sizeof gc->last_message, "%s", message ? message : "");
     gw_proxy *p = gc->g->p;
@@ -131,8 +132,8 @@ static void up_end(void *arg, int code, const char *message, int transport)
         (gc->retry_held || gw_nodes_retry_acquire(p->nodes))) {
         gc->retry_held = 1;
         uint64_t seed = atomic_fetch_add(&p->seed, 0x9e3779b97f4a7c15ull);
-        uint64_t wait_ms = gw_backoff_ms((uint64_t)p->backoff_base_ms, 1000,
-                                         (uint32_t)gc->retries, gw_rand_next(&seed));
+        uint64_t wait_ms = gw_backoff_ms((uint64_t)p->backoff_base_ms, 1000, (uint32_t)gc->retries,
+                                         gw_rand_next(&seed));
         if (!gc->deadline_ns || now + (int64_t)wait_ms * 1000000 < gc->deadline_ns) {
             gc->retries++;
             gc->in_backoff = 1;
@@ -180,8 +181,7 @@ static void attempt(gcall *gc)
     struct sockaddr_storage addr = pick.addr;
     if (addr.ss_family == AF_INET6)
         ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)gc->g->node_port);
-    else
-        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)gc->g->node_port);
+    else ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)gc->g->node_port);
     char timeout[32];
     if (gc->deadline_ns) gw_grpc_timeout_format(gc->deadline_ns - now, timeout, sizeof timeout);
     gc->node = pick.node;
@@ -301,9 +301,9 @@ static void on_half_close(grpc_call *call, void *ctx)
         return;
     }
     if (gc->kind == GW_GRPC_LIVE || gc->kind == GW_GRPC_READY) {
-        int yes = gc->kind == GW_GRPC_LIVE ||
-                  (!atomic_load(&g->p->stopping) &&
-                   gw_nodes_any_ready(g->p->nodes, clock_now_ns() / 1000000));
+        int yes =
+            gc->kind == GW_GRPC_LIVE || (!atomic_load(&g->p->stopping) &&
+                                         gw_nodes_any_ready(g->p->nodes, clock_now_ns() / 1000000));
         uint8_t *buf = malloc(GRPC_PREFIX_LEN + 2);
         if (buf) {
             buf[GRPC_PREFIX_LEN] = 0x08; /* field 1, varint: live / ready */

@@ -14,10 +14,10 @@ int gw_grpc_kind(const char *method)
         const char *name;
         int kind;
     } tab[] = {
-        {"ServerLive", GW_GRPC_LIVE},        {"ServerReady", GW_GRPC_READY},
-        {"ModelInfer", GW_GRPC_INFER},       {"ModelStreamInfer", GW_GRPC_STREAM},
-        {"ModelReady", GW_GRPC_MODEL},       {"ModelMetadata", GW_GRPC_MODEL},
-        {"ModelConfig", GW_GRPC_MODEL},      {"ModelStatistics", GW_GRPC_MODEL},
+        {"ServerLive", GW_GRPC_LIVE},   {"ServerReady", GW_GRPC_READY},
+        {"ModelInfer", GW_GRPC_INFER},  {"ModelStreamInfer", GW_GRPC_STREAM},
+        {"ModelReady", GW_GRPC_MODEL},  {"ModelMetadata", GW_GRPC_MODEL},
+        {"ModelConfig", GW_GRPC_MODEL}, {"ModelStatistics", GW_GRPC_MODEL},
     };
     if (strncmp(method, SVC, sizeof SVC - 1) != 0) return GW_GRPC_OTHER;
     const char *m = method + sizeof SVC - 1;
@@ -67,8 +67,7 @@ int gw_grpc_field1(const uint8_t *msg, size_t len, char *out, size_t cap)
             }
             p += n;
             break;
-        default:
-            return -1;
+        default: return -1;
         }
     }
     return -1;
@@ -118,10 +117,22 @@ void gw_grpc_message_decode(const char *in, size_t len, char *out, size_t cap)
 
 const char *gw_grpc_code_name(int code)
 {
-    static const char *const names[GW_GRPC_CODES] = {
-        "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",  "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    static const char *const names[GW_GRPC_CODES] = {"OK",
+                                                     "CANCELLED",
+                                                     "UNKNOWN",
+                                                     "INVALID_ARGUMENT",
+                                                     "DEADLINE_EXCEEDED",
+                                                     "NOT_FOUND",
+                                                     "ALREADY_EXISTS",
+                                                     "PERMISSION_DENIED",
+                                                     "RESOURCE_EXHAUSTED",
+                                                     "FAILED_PRECONDITION",
+                                                     "ABORTED",
+                                                     "OUT_OF_RANGE",
+                                                     "UNIMPLEMENTED",
+                                                     "INTERNAL",
+                                                     "UNAVAILABLE",
+                                                     "DATA_LOSS",
+                                                     "UNAUTHENTICATED"};
     return code >= 0 && code < GW_GRPC_CODES ? names[code] : "UNKNOWN";
 }

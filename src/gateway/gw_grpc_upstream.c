@@ -245,8 +245,7 @@ static void conn_flush(h2_conn *c)
     if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session) &&
         c->write_pending == 0)
         conn_close(c, "connection ended");
-    else if (c->goaway && !c->streams && c->write_pending == 0)
-        conn_close(c, "GOAWAY");
+    else if (c->goaway && !c->streams && c->write_pending == 0) conn_close(c, "GOAWAY");
 }
 
 /* ---- closing ----------------------------------------------------------------------- */
@@ -308,9 +307,9 @@ static ssize_t read_out(nghttp2_session *sess, int32_t stream_id, uint8_t *buf, 
     return (ssize_t)n;
 }
 
-#define NV(n, v, vl)                                                                           \
-    {                                                                                          \
-        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, vl, NGHTTP2_NV_FLAG_NO_COPY_NAME        \
+#define NV(n, v, vl)                                                                    \
+    {                                                                                   \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, vl, NGHTTP2_NV_FLAG_NO_COPY_NAME \
     }
 
 /* 0, or -1 when nghttp2 refused the stream (the caller ends it). */

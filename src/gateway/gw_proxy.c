@@ -42,13 +42,13 @@ struct gw_req {
     int client_deadline; /* the client set Inferd-Timeout-Ms */
     int64_t deadline_ns;
     const char *method;
-    char *fwd; /* client headers to pass on, "Name: value\r\n" lines */
+    char *fwd;        /* client headers to pass on, "Name: value\r\n" lines */
     const char *body; /* the whole body, or NULL when it streams */
     size_t body_len;  /* its length (the Content-Length when it streams) */
     int head_only;
-    int streamed;      /* the body streams through: no retry or hedge once bytes went */
-    size_t fed;        /* streamed bytes given to a copy */
-    char *held;        /* streamed bytes that came while no copy was running (malloc'd) */
+    int streamed; /* the body streams through: no retry or hedge once bytes went */
+    size_t fed;   /* streamed bytes given to a copy */
+    char *held;   /* streamed bytes that came while no copy was running (malloc'd) */
     size_t held_len;
     int client_paused; /* the client's body is held back (upstream not keeping up) */
     gw_node_set tried;
@@ -59,7 +59,7 @@ struct gw_req {
     int last_err;
     uv_timer_t timer; /* backoff, watch (hedge, rescue), waiting for a connection */
     int timer_mode;   /* TIMER_* */
-    int hedged;          /* the hedge was tried */
+    int hedged;       /* the hedge was tried */
 };
 
 static uint64_t next_random(gw_proxy *p)
@@ -367,7 +367,8 @@ static void send_attempt(gw_req *r, gw_attempt *a)
     a->start_ns = now; /* time queued at the gateway is not the node's latency */
     if (a->kind != COPY_FIRST)
         gw_nodes_note(r->p->nodes, a->node, a->kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
-    int flags = (r->head_only ? GW_UP_HEAD_ONLY : 0) | (r->streamed ? GW_UP_STREAM | GW_UP_FRESH : 0);
+    int flags =
+        (r->head_only ? GW_UP_HEAD_ONLY : 0) | (r->streamed ? GW_UP_STREAM | GW_UP_FRESH : 0);
     a->c = head ? gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len,
                                    r->body, r->body_len, flags, left_ms, on_upstream_done, a)
                 : NULL;

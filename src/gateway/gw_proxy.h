@@ -45,12 +45,12 @@ typedef struct gw_proxy {
     void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
                                           (main: ask the resolver for a fresh lookup) */
     void *connect_failed_arg;
-    _Atomic uint64_t results[GW_RES_N]; /* forwarded requests by enum gw_result */
-    _Atomic int64_t upstream_waiting;   /* requests queued for a connection now (all loops) */
-    _Atomic uint64_t bodies_streamed;   /* requests whose body streamed through */
+    _Atomic uint64_t results[GW_RES_N];    /* forwarded requests by enum gw_result */
+    _Atomic int64_t upstream_waiting;      /* requests queued for a connection now (all loops) */
+    _Atomic uint64_t bodies_streamed;      /* requests whose body streamed through */
     _Atomic uint64_t streamed_not_retried; /* failures of those a retry would have followed */
-    _Atomic uint64_t upstream_queue_full; /* requests answered 503: their node's queue was full */
-    http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
+    _Atomic uint64_t upstream_queue_full;  /* requests answered 503: their node's queue was full */
+    http_server *_Atomic srv;              /* for the connection counts in /metrics; may be NULL */
     /* may be NULL: more families for /metrics (main: the gRPC side's, gw_grpc_metrics) */
     void (*more_metrics)(struct prom_writer *w, void *arg);
     void *more_metrics_arg;

@@ -221,8 +221,8 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static int loop_start(const grpc_options *opts, int index, const grpc_handler *handler,
-                      void *ctx, grpc_loop **out, char *err, size_t err_len)
+static int loop_start(const grpc_options *opts, int index, const grpc_handler *handler, void *ctx,
+                      grpc_loop **out, char *err, size_t err_len)
 {
     grpc_loop *srv = calloc(1, sizeof *srv);
     if (!srv) {

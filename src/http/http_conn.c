@@ -520,8 +520,7 @@ static int conn_deadline(http_conn *c, uint64_t *deadline)
     else if (c->cur && c->in_headers) *deadline = c->msg_begin_ms + (uint64_t)o->header_timeout_ms;
     else if (c->streaming && c->stream_ex && c->stream_ex->body_paused)
         return 0; /* held back by its reader, which bounds it */
-    else if (c->cur || c->streaming)
-        *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
+    else if (c->cur || c->streaming) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
     else if (c->writes_in_flight)
         *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms; /* stall */
     else if (c->q_head) return 0; /* waiting for answers; the scheduler bounds those */

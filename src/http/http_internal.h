@@ -35,9 +35,9 @@ struct http_exchange {
     size_t headers_len, headers_cap;
     char *body;
     size_t body_len, body_cap;
-    size_t reserved; /* bytes of srv->inflight_bytes this request holds */
-    int body_streamed;              /* the body goes to body_fn as it is read */
-    int body_paused;                /* the reader asked to stop reading */
+    size_t reserved;   /* bytes of srv->inflight_bytes this request holds */
+    int body_streamed; /* the body goes to body_fn as it is read */
+    int body_paused;   /* the reader asked to stop reading */
     http_body_fn body_fn;
     void *body_arg;
     void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
@@ -53,8 +53,8 @@ struct http_exchange {
     size_t resp_body_len;
     http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
     int n_spans;
-    size_t spans_len;             /* their total length */
-    int has_head_length;          /* HEAD answered with the length a GET would have */
+    size_t spans_len;    /* their total length */
+    int has_head_length; /* HEAD answered with the length a GET would have */
     size_t head_length;
     void (*resp_done)(void *arg); /* called once when ex is freed (written or dropped) */
     void *resp_done_arg;

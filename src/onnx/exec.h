@@ -49,8 +49,8 @@ typedef struct onnx_exec {
     char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;
     int threads;
-    onnx_tpool *tpool;    /* threads > 1: the operators' compute threads (threadpool.h) */
-    onnx_node_time *prof; /* per node of m while profiling (profile.c), else NULL */
+    onnx_tpool *tpool;            /* threads > 1: the operators' compute threads (threadpool.h) */
+    onnx_node_time *prof;         /* per node of m while profiling (profile.c), else NULL */
     struct onnx_place_run *place; /* sessions only: Concat group layouts (place.h), or NULL */
 } onnx_exec;
 

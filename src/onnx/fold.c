@@ -18,8 +18,7 @@ static int foldable(const onnx_model *m, const onnx_node *n)
 {
     /* random draws differ per run; control ops may hold sequences, which are not constants,
      * except Identity of a constant (a tensor): PyTorch routes shared weights through one */
-    if (is_random(n->op_type) ||
-        (onnx_op_is_control(n->op) && strcmp(n->op_type, "Identity") != 0))
+    if (is_random(n->op_type) || (onnx_op_is_control(n->op) && strcmp(n->op_type, "Identity") != 0))
         return 0;
     for (int k = 0; k < n->n_inputs; k++) {
         int v = n->inputs[k];

@@ -17,8 +17,8 @@ static int place_concat_ok(const onnx_model *m, const onnx_node *n)
         n->n_outputs != 1 || n->outputs[0] < 0)
         return 0;
     const int64_t axis = onnx_node_attr(n, "axis") ? onnx_attr_int(n, "axis", 0)
-                         : n->opset < 4              ? 1
-                                                     : 0;
+                         : n->opset < 4            ? 1
+                                                   : 0;
     if (axis != 1) return 0;
     const onnx_value *out = &m->values[n->outputs[0]];
     if (out->kind != ONNX_VALUE_ACTIVATION || out->graph_output) return 0;
@@ -171,8 +171,7 @@ void onnx_place_run_free(onnx_exec *x)
     x->place = NULL;
 }
 
-static int slot_matches(const onnx_place_slot *s, inferd_dtype dtype, int ndim,
-                        const int64_t *dims)
+static int slot_matches(const onnx_place_slot *s, inferd_dtype dtype, int ndim, const int64_t *dims)
 {
     if (s->dtype != dtype || s->ndim != ndim) return 0;
     for (int k = 0; k < ndim; k++)

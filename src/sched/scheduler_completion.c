@@ -226,8 +226,7 @@ int sched_poll_completions(scheduler *s)
     if (atomic_load_explicit(&s->pending, memory_order_seq_cst) <= 0) return 0;
     atomic_store(&s->poll_wanted, 1);
     for (int round = 0; round < POLL_ROUNDS; round++) {
-        if (pthread_mutex_trylock(&s->mu) != 0)
-            return atomic_load(&s->mu_poller) ? 0 : -1;
+        if (pthread_mutex_trylock(&s->mu) != 0) return atomic_load(&s->mu_poller) ? 0 : -1;
         infer_request *done_list = NULL;
         poll_locked(s, &done_list);
         pthread_mutex_unlock(&s->mu);

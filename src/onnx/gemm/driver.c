@@ -90,8 +90,8 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                     ap = g->pa->data + pc * g->pa->padded + ic * kc;
                 } else if (jb->direct_a) { /* only the last partial panel is packed */
                     if (mfull < mc)
-                        onnx_gemm_pack_block(g->a, g->lda, 0, 1, ic + mfull, mc - mfull, pc, kc,
-                                             mr, abuf);
+                        onnx_gemm_pack_block(g->a, g->lda, 0, 1, ic + mfull, mc - mfull, pc, kc, mr,
+                                             abuf);
                     ap = abuf; /* the panel of row ir >= mfull at ap + (ir - mfull) * kc */
                 } else {
                     onnx_gemm_pack_block(g->a, g->lda, g->trans_a, 1, ic, mc, pc, kc, mr, abuf);
@@ -119,9 +119,11 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                                 jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, ct, g->ldc,
                                               g->alpha, acc, e);
                             else if (bd)
-                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, ct, g->ldc, g->alpha,
-                                              acc, e);
-                            else kern(kc, ap + (ir - mfull) * kc, bpan, ct, g->ldc, g->alpha, acc, e);
+                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, ct, g->ldc,
+                                              g->alpha, acc, e);
+                            else
+                                kern(kc, ap + (ir - mfull) * kc, bpan, ct, g->ldc, g->alpha, acc,
+                                     e);
                             if (last && jb->other_act)
                                 for (int64_t r = 0; r < rows; r++)
                                     onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
@@ -130,8 +132,8 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                                 jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, tmp, nr,
                                               g->alpha, 0, NULL);
                             else if (bd)
-                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, tmp, nr, g->alpha, 0,
-                                              NULL);
+                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, tmp, nr,
+                                              g->alpha, 0, NULL);
                             else kern(kc, ap + (ir - mfull) * kc, bpan, tmp, nr, g->alpha, 0, NULL);
                             for (int64_t r = 0; r < rows; r++) {
                                 float *cr = ct + r * g->ldc;

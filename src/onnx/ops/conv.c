@@ -354,8 +354,8 @@ static float *conv_phase_scratch(const conv_job *j)
 /* Gathers the phase planes of one group's cg input channels (xg, may be NULL: none) into ph,
  * then (col not NULL) writes their im2col rows for output rows r0 .. r0 + nr into col (ld
  * apart); split over channels on the session's pool. */
-static void conv_phase_unfold(const conv_job *j, const float *xg, float *ph, int64_t r0,
-                              int64_t nr, float *col, int64_t ld)
+static void conv_phase_unfold(const conv_job *j, const float *xg, float *ph, int64_t r0, int64_t nr,
+                              float *col, int64_t ld)
 {
     const nn_phase_unfold_args a = {.x = xg,
                                     .x_plane = j->in_size,
@@ -510,7 +510,8 @@ static int conv_by_images_t(const conv_job *j)
     if (nn_mul_size((size_t)j->kdim, (size_t)ld, &col_n) != 0 ||
         nn_mul_size((size_t)ld, (size_t)m, &ct_n) != 0)
         return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
-    float *col = nn_scratch_floats(j->ctx, col_n), *ct = nn_scratch_floats(j->ctx, ct_n), *ph = NULL;
+    float *col = nn_scratch_floats(j->ctx, col_n), *ct = nn_scratch_floats(j->ctx, ct_n),
+          *ph = NULL;
     if (!col || !ct) return -1;
     if (j->direct && (j->pp.blk[0].rows != j->pp.rows || j->pp.blk[0].cols != j->pp.ld))
         memset(col, 0, col_n * sizeof(float));

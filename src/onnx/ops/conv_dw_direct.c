@@ -138,12 +138,12 @@ dw_plane(const nn_dw_direct *d, const int K, const int in_mode, const float *x, 
 }
 
 /* The instantiations: K 3 or 5, input activation none / Relu / Clip. */
-#define DW_PLANE_FN(name, K, in_mode)                                                           \
-    __attribute__((target("avx512f"))) static void name(                                     \
+#define DW_PLANE_FN(name, K, in_mode)                                                            \
+    __attribute__((target("avx512f"))) static void name(                                         \
         const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow, const float *w, \
-        float bias, float ilo, float ihi, int out_mode, float lo, float hi)                   \
-    {                                                                                         \
-        dw_plane(d, K, in_mode, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);           \
+        float bias, float ilo, float ihi, int out_mode, float lo, float hi)                      \
+    {                                                                                            \
+        dw_plane(d, K, in_mode, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);              \
     }
 DW_PLANE_FN(dw_plane3_0, 3, 0)
 DW_PLANE_FN(dw_plane3_1, 3, 1)
@@ -157,8 +157,8 @@ typedef void (*dw_plane_fn)(const nn_dw_direct *, const float *, float *, int64_
 #endif
 
 void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
-                        const float *w, float bias, int in_mode, float ilo, float ihi,
-                        int out_mode, float lo, float hi)
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi)
 {
 #ifdef NN_HAVE_DW_DIRECT
     static const dw_plane_fn fns[2][3] = {{dw_plane3_0, dw_plane3_1, dw_plane3_2},

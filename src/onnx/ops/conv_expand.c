@@ -70,8 +70,8 @@ float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c,
     float *out = nn_scratch_floats(ctx, total);
     if (!out) return NULL;
     for (int64_t b = 0; b < n; b++)
-        if (expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, 0, in_h, we, wep, be, e_ch,
-                        act, out + b * e_ch * in_size) != 0)
+        if (expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, 0, in_h, we, wep, be, e_ch, act,
+                        out + b * e_ch * in_size) != 0)
             return NULL;
     return out;
 }

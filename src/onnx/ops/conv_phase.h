@@ -93,8 +93,8 @@ int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
 /* y (oh x ow) = act(bias + the K x K taps w of act_in(x)), modes as nn_phase_gather's
  * (in_mode with [ilo, ihi], out_mode with [lo, hi]); the taps summed in order. */
 void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
-                        const float *w, float bias, int in_mode, float ilo, float ihi,
-                        int out_mode, float lo, float hi);
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi);
 
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts

@@ -24,8 +24,7 @@ int nn_conv_tgemm_fits(int64_t m, int64_t kdim)
 }
 
 /* y (m x n, rows ldy apart) = ct^T, ct being n x m (rows ldc apart). */
-static void transpose_out(const float *ct, int64_t ldc, int64_t n, int64_t m, float *y,
-                          int64_t ldy)
+static void transpose_out(const float *ct, int64_t ldc, int64_t n, int64_t m, float *y, int64_t ldy)
 {
     for (int64_t j0 = 0; j0 < m; j0 += 16)
         for (int64_t i0 = 0; i0 < n; i0 += 16) {

@@ -160,8 +160,7 @@ static NN_HOT NN_CLONES void k_max_into(float *restrict m, const float *restrict
 /* m = the maximum of rows a, b and (if not NULL) c, in the order memcpy + k_max_into would
  * take them: one pass instead of three. */
 static NN_HOT NN_CLONES void k_max_rows(float *restrict m, const float *restrict a,
-                                        const float *restrict b, const float *restrict c,
-                                        int64_t n)
+                                        const float *restrict b, const float *restrict c, int64_t n)
 {
     if (!c) {
         for (int64_t i = 0; i < n; i++) m[i] = b[i] > a[i] ? b[i] : a[i];

@@ -122,8 +122,7 @@ static NN_HOT NN_CLONES void k_wino2_out_store(float *restrict y0, float *restri
                                                const float *restrict t10, const float *restrict t11,
                                                int act, float lo, float hi, int64_t tw, int64_t ow)
 {
-#define WINO_STORE(A, R)                                                                       \
-    wino_out_store(y0, y1, r0, r1, t00, t01, t10, t11, A, lo, hi, R, tw, ow)
+#define WINO_STORE(A, R) wino_out_store(y0, y1, r0, r1, t00, t01, t10, t11, A, lo, hi, R, tw, ow)
     const int res = r0 != NULL;
     if (act == NN_WINO_RELU && res) WINO_STORE(NN_WINO_RELU, 1);
     else if (act == NN_WINO_RELU) WINO_STORE(NN_WINO_RELU, 0);

@@ -358,9 +358,8 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
     /* every window whole and 2x2 apart: a vectorized row kernel, the same sums */
     const int avg_2x2 = mode == POOL_AVG && g.nsp == 2 && g.k[1] == 2 && g.k[2] == 2 &&
-                        g.s[1] == 2 && g.s[2] == 2 && g.d[1] == 1 && g.d[2] == 1 &&
-                        g.pb[1] == 0 && g.pb[2] == 0 && 2 * g.out[1] <= g.in[1] &&
-                        2 * g.out[2] <= g.in[2];
+                        g.s[1] == 2 && g.s[2] == 2 && g.d[1] == 1 && g.d[2] == 1 && g.pb[1] == 0 &&
+                        g.pb[2] == 0 && 2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
     pool_job j = {.kernel = avg_2x2 ? POOL_K_AVG_2X2 : POOL_K_WINDOW,
                   .x = x->data,
                   .y = y->data,

@@ -216,7 +216,8 @@ static int rnn_run(onnx_ctx *ctx, int kind)
 
     const rnn_packed *pk = node->state;
     if (pk && pk->w[0] && onnx_gemm_packed_fits(pk->w[0], 0, p.input, gh) &&
-        onnx_gemm_packed_fits(pk->r[0], 0, hid, p.linear_before_reset || kind != RNN_GRU ? gh : 2 * hid))
+        onnx_gemm_packed_fits(pk->r[0], 0, hid,
+                              p.linear_before_reset || kind != RNN_GRU ? gh : 2 * hid))
         p.pk = pk;
     if (rnn_compute(ctx, &p) < 0) return -1;
 
@@ -252,7 +253,9 @@ int nn_rnn_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err,
     if (!w || !r || w->dtype != INFERD_DTYPE_FP32 || r->dtype != INFERD_DTYPE_FP32 ||
         w->ndim != 3 || r->ndim != 3 || !w->data || !r->data)
         return 0;
-    const int gates = strcmp(node->op_type, "LSTM") == 0 ? 4 : strcmp(node->op_type, "GRU") == 0 ? 3 : 1;
+    const int gates = strcmp(node->op_type, "LSTM") == 0  ? 4
+                      : strcmp(node->op_type, "GRU") == 0 ? 3
+                                                          : 1;
     const int64_t nd = r->dims[0], hid = r->dims[2], gh = r->dims[1], in = w->dims[2];
     if ((nd != 1 && nd != 2) || hid <= 0 || hid > ((int64_t)1 << 24) || gh != gates * hid ||
         in <= 0 || w->dims[0] != nd || w->dims[1] != gh ||

@@ -111,9 +111,16 @@ static int gemm_bt(onnx_ctx *ctx, const onnx_gemm_packed *pb, int64_t m, int64_t
 {
     if (m == 0 || n == 0) return 0;
     if (pb) {
-        const onnx_gemm_args g = {
-            .m = m, .n = n, .k = k, .a = a, .lda = k, .pb = pb, .alpha = 1.0f, .c = out,
-            .ldc = ldo, .col_bias = bias};
+        const onnx_gemm_args g = {.m = m,
+                                  .n = n,
+                                  .k = k,
+                                  .a = a,
+                                  .lda = k,
+                                  .pb = pb,
+                                  .alpha = 1.0f,
+                                  .c = out,
+                                  .ldc = ldo,
+                                  .col_bias = bias};
         return nn_gemm_f32(ctx, &g);
     }
     if (k == 0) {
@@ -179,8 +186,8 @@ static int run_direction(onnx_ctx *ctx, const rnn_problem *p, int d, float *xw, 
             for (int64_t b = 0; b < batch; b++)
                 if (s >= p->lens[b]) memset(rh + b * hid, 0, (size_t)hid * sizeof(float));
             /* hr's h block = rh * Rh^T, with hr's row stride gh */
-            if (gemm_bt(ctx, prh, batch, hid, hid, rh, r + 2 * hid * hid, hr + 2 * hid, gh,
-                        NULL) < 0)
+            if (gemm_bt(ctx, prh, batch, hid, hid, rh, r + 2 * hid * hid, hr + 2 * hid, gh, NULL) <
+                0)
                 return -1;
         }
         for (int64_t b = 0; b < batch; b++) {
@@ -190,10 +197,8 @@ static int run_direction(onnx_ctx *ctx, const rnn_problem *p, int d, float *xw, 
             float *hb = h + b * hid, *cb = c ? c + b * hid : NULL;
             if (p->kind == RNN_LSTM) /* rh is free: GRU's only */
                 lstm_cell(p, act, peep, g, hr + b * gh, hb, cb, rh + b * hid);
-            else if (p->kind == RNN_GRU)
-                gru_cell(p, act, rb, gru_split, g, hr + b * gh, hb);
-            else { /* RNN */
-                float *qs = hr + b * gh;
+            else if (p->kind == RNN_GRU) gru_cell(p, act, rb, gru_split, g, hr + b * gh, hb);
+            else { /* RNN */ float *qs = hr + b * gh;
                 for (int64_t j = 0; j < hid; j++) qs[j] = clipv(p, g[j] + q[j]);
                 act_apply_vec(&act[0], qs, hid);
                 memcpy(hb, qs, (size_t)hid * sizeof(float));

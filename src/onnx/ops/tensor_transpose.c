@@ -54,8 +54,8 @@ static void transpose_strided_range(void *arg, int64_t i0, int64_t i1)
     int64_t dims[ONNX_MAX_DIMS];
     memcpy(dims, j->dims, (size_t)j->ndim * sizeof *dims);
     dims[0] = i1 - i0;
-    onnx_tu_copy_strided(j->out + i0 * j->inner * (int64_t)j->es, j->src, j->ndim, dims,
-                         j->strides, i0 * j->strides[0], j->es);
+    onnx_tu_copy_strided(j->out + i0 * j->inner * (int64_t)j->es, j->src, j->ndim, dims, j->strides,
+                         i0 * j->strides[0], j->es);
 }
 
 int onnx_run_transpose(onnx_ctx *ctx)

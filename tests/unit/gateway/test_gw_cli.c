@@ -198,10 +198,8 @@ static void test_grpc_flags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_addresses),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_bad_flags),
-        cmocka_unit_test(test_route_model_and_key),
+        cmocka_unit_test(test_node_addresses), cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_route_model_and_key),
         cmocka_unit_test(test_grpc_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

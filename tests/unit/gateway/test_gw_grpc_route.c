@@ -35,8 +35,8 @@ static void test_field1(void **state)
     assert_int_equal(gw_grpc_field1(a, sizeof a, out, sizeof out), 0);
     assert_string_equal(out, "identity");
     /* after a varint (field 2), a fixed64 (3), a fixed32 (4) and a string (5) */
-    const uint8_t b[] = {0x10, 0x96, 0x01, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x25, 1, 2, 3, 4,
-                         0x2a, 2, 'x', 'y', 0x0a, 3, 'a', 'b', 'c'};
+    const uint8_t b[] = {0x10, 0x96, 0x01, 0x19, 1,    2, 3,   4,   5,    6, 7,   8,   0x25,
+                         1,    2,    3,    4,    0x2a, 2, 'x', 'y', 0x0a, 3, 'a', 'b', 'c'};
     assert_int_equal(gw_grpc_field1(b, sizeof b, out, sizeof out), 0);
     assert_string_equal(out, "abc");
     /* absent, cut, too long for out, a bad wire type, a runaway varint */
@@ -94,8 +94,10 @@ static void test_message_decode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds),         cmocka_unit_test(test_field1),
-        cmocka_unit_test(test_timeout_format), cmocka_unit_test(test_message_decode),
+        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_field1),
+        cmocka_unit_test(test_timeout_format),
+        cmocka_unit_test(test_message_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
