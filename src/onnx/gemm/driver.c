@@ -21,6 +21,15 @@
 #define GEMM_DIRECT_B_MAX_M 128
 /* Below this many multiply-adds a GEMM runs on one thread. */
 #define GEMM_MIN_PARALLEL_FLOPS (1 << 17)
+/* A parallel GEMM is cut into up to this many tasks per thread, each of at least
+ * GEMM_MIN_TASK_FLOPS multiply-adds: the pool hands them out one by one, so a thread that starts
+ * late (woken, or preempted by another process) leaves its share to the others instead of
+ * holding every thread until it finishes its half. Where the operand along the split is packed
+ * per task (A for column ranges, B for row ranges) a task keeps at least GEMM_MIN_TASK_SPAN
+ * columns / rows so the repacking stays small. */
+#define GEMM_TASKS_PER_THREAD 4
+#define GEMM_MIN_TASK_FLOPS   (1 << 16)
+#define GEMM_MIN_TASK_SPAN    128
 
 typedef struct gemm_job {
     const onnx_gemm_args *g;
@@ -166,7 +175,10 @@ static void gemm_task(void *arg, int64_t t)
     }
     if (i0 >= i1 || j0 >= j1) return;
     const int64_t kc = g->k < ONNX_GEMM_KC ? g->k : ONNX_GEMM_KC;
-    const size_t a_n = g->pa ? 0 : (size_t)(jb->mc * kc), b_n = g->pb ? 0 : (size_t)(jb->nc * kc);
+    /* B's pack buffer holds one NC block, or the task's columns when fewer */
+    const int64_t nr = jb->kd->nr, b_cols = (j1 - j0 + nr - 1) / nr * nr;
+    const size_t a_n = g->pa ? 0 : (size_t)(jb->mc * kc);
+    const size_t b_n = g->pb ? 0 : (size_t)((b_cols < jb->nc ? b_cols : jb->nc) * kc);
     float *buf = NULL;
     if (a_n + b_n > 0 && !(buf = aligned_alloc(64, ((a_n + b_n) * sizeof(float) + 63) / 64 * 64))) {
         atomic_store(&jb->failed, 1);
@@ -203,20 +215,29 @@ static void gemv_task(void *arg, int64_t t)
     gemm_epilogue(jb->g, jb->kd, 0, j0, jb->g->m, j1 - j0);
 }
 
+/* How many tasks to cut a GEMM of `flops` multiply-adds over `threads` threads into, along
+ * a dimension of `span` in steps of `step` (see GEMM_TASKS_PER_THREAD); `repacked`: the other
+ * operand is packed again by every task. */
+static int64_t gemm_fine_tasks(int threads, double flops, int64_t span, int64_t step,
+                               int repacked)
+{
+    if (threads <= 1 || flops < GEMM_MIN_PARALLEL_FLOPS) return 1;
+    double want = (double)threads * GEMM_TASKS_PER_THREAD;
+    if (want > flops / GEMM_MIN_TASK_FLOPS) want = flops / GEMM_MIN_TASK_FLOPS;
+    const int64_t min_span = repacked ? GEMM_MIN_TASK_SPAN : step;
+    if (want > (double)(span / min_span)) want = (double)(span / min_span);
+    return want < threads ? threads : (int64_t)want;
+}
+
 static void gemm_few_rows(const onnx_gemm_args *g, onnx_tpool *pool)
 {
     gemv_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(g->pb->kernel)};
     jb.n_panels = (g->n + g->pb->r - 1) / g->pb->r;
-    int64_t tasks = onnx_tpool_threads(pool);
-    if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
+    const double flops = (double)g->m * (double)g->n * (double)g->k;
+    int64_t tasks = gemm_fine_tasks(onnx_tpool_threads(pool), flops, g->n, jb.g->pb->r, 0);
     if (tasks > jb.n_panels) tasks = jb.n_panels;
     jb.per_task = (jb.n_panels + tasks - 1) / tasks;
     onnx_tpool_parallel_for(pool, (jb.n_panels + jb.per_task - 1) / jb.per_task, gemv_task, &jb);
-}
-
-static int64_t gemm_round_up(int64_t v, int64_t r)
-{
-    return (v + r - 1) / r * r;
 }
 
 int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
@@ -262,13 +283,14 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
     const int64_t n_panels = (g->n + nr - 1) / nr, m_panels = (g->m + mr - 1) / mr;
     jb.split_n = n_panels >= tasks || n_panels >= m_panels;
+    const double flops = (double)g->m * (double)g->n * (double)g->k;
     if (jb.split_n) {
-        jb.per_task = gemm_round_up((n_panels + tasks - 1) / tasks, 1) * nr;
-        /* a narrow task wastes the A block it packs: keep at least one NC block when N
-         * allows it */
+        const int64_t fine = gemm_fine_tasks(tasks, flops, g->n, nr, !g->pa && !jb.direct_a);
+        jb.per_task = (n_panels + fine - 1) / fine * nr;
         tasks = (int)((g->n + jb.per_task - 1) / jb.per_task);
     } else {
-        jb.per_task = (m_panels + tasks - 1) / tasks * mr;
+        const int64_t fine = gemm_fine_tasks(tasks, flops, g->m, mr, !g->pb && !jb.direct_b);
+        jb.per_task = (m_panels + fine - 1) / fine * mr;
         tasks = (int)((g->m + jb.per_task - 1) / jb.per_task);
     }
     onnx_tpool_parallel_for(pool, tasks, gemm_task, &jb);
