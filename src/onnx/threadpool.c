@@ -168,7 +168,13 @@ int onnx_tpool_tasks(const onnx_tpool *p, int64_t items, int64_t work)
 {
     const int threads = onnx_tpool_threads(p);
     if (threads <= 1 || items <= 1 || work < ONNX_TPOOL_MIN_WORK) return 1;
-    return items < threads ? (int)items : threads;
+    /* big enough: several tasks per thread, taken one by one, so a thread that starts late
+     * or is preempted leaves its share to the others */
+    const int64_t want =
+        work / ONNX_TPOOL_MIN_WORK >= (int64_t)threads * ONNX_TPOOL_TASKS_PER_THREAD
+            ? (int64_t)threads * ONNX_TPOOL_TASKS_PER_THREAD
+            : threads;
+    return items < want ? (int)items : (int)want;
 }
 
 void onnx_tpool_range(int64_t n, int64_t tasks, int64_t i, int64_t *lo, int64_t *hi)

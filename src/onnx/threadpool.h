@@ -31,9 +31,13 @@ void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *a
  * batch-1 small ops do not repay. */
 #define ONNX_TPOOL_MIN_WORK ((int64_t)1 << 16)
 
+/* Tasks per thread for work of at least threads * this * ONNX_TPOOL_MIN_WORK. */
+#define ONNX_TPOOL_TASKS_PER_THREAD 4
+
 /* How many tasks to cut `items` independent items into (items split evenly, see
- * onnx_tpool_range): one per thread of p when `work` reaches ONNX_TPOOL_MIN_WORK, never more
- * than items; 1 without a pool or for small work. */
+ * onnx_tpool_range): one per thread of p when `work` reaches ONNX_TPOOL_MIN_WORK,
+ * ONNX_TPOOL_TASKS_PER_THREAD per thread when it is that many times larger, never more than
+ * items; 1 without a pool or for small work. */
 int onnx_tpool_tasks(const onnx_tpool *p, int64_t items, int64_t work);
 /* Items [*lo, *hi) of task i of `tasks` over n items (contiguous, sizes differ by <= 1). */
 void onnx_tpool_range(int64_t n, int64_t tasks, int64_t i, int64_t *lo, int64_t *hi);
