@@ -1,5 +1,6 @@
 /* The compute thread pool (src/onnx/threadpool.c): every index runs exactly once, empty and
- * single jobs, nested calls, many jobs in a row, and a pool of one thread. */
+ * single jobs, nested calls, many jobs in a row, a pool of one thread, and how work is cut into
+ * tasks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -94,12 +95,43 @@ static void test_nested(void **state)
     onnx_tpool_free(p);
 }
 
+/* onnx_tpool_tasks: one task below ONNX_TPOOL_MIN_WORK or without workers, one per thread
+ * above it, ONNX_TPOOL_TASKS_PER_THREAD per thread for big work, never more than the items;
+ * onnx_tpool_range covers the items once. */
+static void test_tasks(void **state)
+{
+    (void)state;
+    onnx_tpool *p = onnx_tpool_create(2);
+    assert_non_null(p);
+    const int64_t w = ONNX_TPOOL_MIN_WORK;
+    assert_int_equal(onnx_tpool_tasks(NULL, 1000, 1000 * w), 1);
+    assert_int_equal(onnx_tpool_tasks(p, 1000, w - 1), 1);
+    assert_int_equal(onnx_tpool_tasks(p, 1, 1000 * w), 1);
+    assert_int_equal(onnx_tpool_tasks(p, 1000, w), 2);
+    assert_int_equal(onnx_tpool_tasks(p, 1000, 2 * ONNX_TPOOL_TASKS_PER_THREAD * w - 1), 2);
+    assert_int_equal(onnx_tpool_tasks(p, 1000, 2 * ONNX_TPOOL_TASKS_PER_THREAD * w),
+                     2 * ONNX_TPOOL_TASKS_PER_THREAD);
+    assert_int_equal(onnx_tpool_tasks(p, 3, 1000 * w), 3);
+    const int tasks = onnx_tpool_tasks(p, 37, 1000 * w);
+    int64_t next = 0;
+    for (int t = 0; t < tasks; t++) {
+        int64_t lo, hi;
+        onnx_tpool_range(37, tasks, t, &lo, &hi);
+        assert_int_equal(lo, next);
+        assert_true(hi > lo);
+        next = hi;
+    }
+    assert_int_equal(next, 37);
+    onnx_tpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_index_once),
         cmocka_unit_test(test_zero_size),
         cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
