@@ -218,8 +218,7 @@ static void gemv_task(void *arg, int64_t t)
 /* How many tasks to cut a GEMM of `flops` multiply-adds over `threads` threads into, along
  * a dimension of `span` in steps of `step` (see GEMM_TASKS_PER_THREAD); `repacked`: the other
  * operand is packed again by every task. */
-static int64_t gemm_fine_tasks(int threads, double flops, int64_t span, int64_t step,
-                               int repacked)
+static int64_t gemm_fine_tasks(int threads, double flops, int64_t span, int64_t step, int repacked)
 {
     if (threads <= 1 || flops < GEMM_MIN_PARALLEL_FLOPS) return 1;
     double want = (double)threads * GEMM_TASKS_PER_THREAD;
