@@ -28,7 +28,7 @@
  * per task (A for column ranges, B for row ranges) a task keeps at least GEMM_MIN_TASK_SPAN
  * columns / rows so the repacking stays small. */
 #define GEMM_TASKS_PER_THREAD 4
-#define GEMM_MIN_TASK_FLOPS   (1 << 16)
+#define GEMM_MIN_TASK_FLOPS   (1 << 18)
 #define GEMM_MIN_TASK_SPAN    128
 
 typedef struct gemm_job {
