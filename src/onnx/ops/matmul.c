@@ -9,7 +9,8 @@
  *     the result's shape it is written in with the bias, else added by the elementwise engine;
  *   inferd_perm_a / inferd_perm_b: the operand is Transpose(input, perm), read in place
  *     through strides (BLAS's transpose flag and leading dimension, per-batch offsets);
- *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise.
+ *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise; the perm
+ *     [0, r-1, 1, ..., r-2] with a constant B runs as B^T X^T per image (matmul_cfirst.c).
  * An operand or result whose layout BLAS cannot take (the input's last dim moved out of the
  * last two) goes through a contiguous scratch copy, so every permutation gives the right
  * answer; the fusion pass only folds the ones that need no copy. */
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "ew_engine.h"
+#include "matmul_cfirst.h"
 #include "nn_common.h"
 #include "nn_gemm.h"
 #include "nn_kernels.h"
@@ -500,6 +502,20 @@ static void mm_scatter_y(const mm_plan *p)
     if (p->res_inline) nn_k_add_vec(p->z->data, p->res->data, onnx_tensor_numel(p->z));
 }
 
+/* The channels-first route: B^T packed at load (prepare saw the perm), a float32 A of Y's
+ * rank read as it is, and Z = Transpose(Y, [0, r-1, 1, ..., r-2]). */
+static int cfirst_applies(const onnx_node *node, const mm_plan *p)
+{
+    const onnx_gemm_packed *bt = node->state;
+    if (!bt || p->t != INFERD_DTYPE_FP32 || p->a1 || p->b1 || p->bv.rank != 2 ||
+        p->av.rank != p->yr || onnx_node_attr(node, "inferd_perm_a") ||
+        !onnx_gemm_packed_fits(bt, 1, p->k, p->n))
+        return 0;
+    int64_t perm[ONNX_MAX_DIMS];
+    for (int i = 0; i < p->yr; i++) perm[i] = p->py[i];
+    return nn_matmul_is_cfirst_perm(perm, p->yr);
+}
+
 int nn_matmul_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -507,7 +523,14 @@ int nn_matmul_run(onnx_ctx *ctx)
     if (mm_read_operands(ctx, node, &p) != 0 || mm_broadcast_batches(ctx, &p) != 0 ||
         mm_make_output(ctx, node, &p) != 0)
         return -1;
-    if (onnx_tensor_numel(p.z) > 0) {
+    if (onnx_tensor_numel(p.z) > 0 && cfirst_applies(node, &p)) {
+        float *z = p.z->data;
+        if (p.res_inline) memcpy(z, p.res->data, onnx_tensor_nbytes(p.z));
+        if (nn_matmul_cfirst(ctx, node->state, p.n, onnx_ctx_input(ctx, 0), p.bias ? p.bias->data : NULL,
+                             onnx_attr_float(node, "inferd_scale", 1.0f), &p.act, z,
+                             p.res_inline) != 0)
+            return -1;
+    } else if (onnx_tensor_numel(p.z) > 0) {
         if (p.m > INT_MAX || p.n > INT_MAX || p.k > INT_MAX)
             return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
         p.esz = inferd_dtype_size(p.t);
@@ -534,6 +557,8 @@ int nn_matmul_run(onnx_ctx *ctx)
         if (pb && p.t == INFERD_DTYPE_FP32 && bt && (const void *)p.bv.data == bt->data &&
             !job.bm.trans && job.bm.ld == p.n && onnx_gemm_packed_fits(pb, 0, p.k, p.n))
             job.pb = pb;
+        if (!job.pb && !p.bv.data) /* kept only packed, in a form this run cannot read */
+            return onnx_ctx_fail(ctx, "B is packed for another layout");
         if (mm_multiply(&p, &job) != 0) return -1;
         if (p.scratch_y) mm_scatter_y(&p);
     }
@@ -552,7 +577,13 @@ int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *e
     if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0 ||
         onnx_node_attr(node, "inferd_perm_b"))
         return 0;
-    node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
+    const int64_t *py;
+    int ry = onnx_attr_ints(node, "inferd_perm_y", &py);
+    if (ry > 0 && nn_matmul_is_cfirst_perm(py, ry) && !onnx_node_attr(node, "inferd_perm_a"))
+        /* B^T as the GEMM's A (cfirst_applies); every float32 run of this rank takes it */
+        node->state = onnx_gemm_pack_a(b->data, 1, b->dims[1], b->dims[0], b->dims[1]);
+    else
+        node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
     /* NULL state on ENOMEM: run multiplies the unpacked B; else every float32 run reads B as
      * the plain contiguous k x n matrix it packed (blas_layout: no transpose, ld n), so only
      * packed, and the model may free the plain one */
