@@ -82,7 +82,8 @@ int onnx_fuse_matmul_cfirst(onnx_model *m, int mi)
             }
         }
     }
-    onnx_attr a = {.name = "inferd_perm_y", .type = ONNX_ATTR_INTS, .ints = perm->ints, .n = perm->n};
+    onnx_attr a = {
+        .name = "inferd_perm_y", .type = ONNX_ATTR_INTS, .ints = perm->ints, .n = perm->n};
     mm = &m->nodes[mi];
     if (onnx_fuse_add_attr(m, mm, &a) < 0) return -1;
     mm->outputs[0] = m->nodes[last].outputs[0];

@@ -155,6 +155,39 @@ def matmul_add_residual():
     return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
 
 
+def channels_first_tail(scale_shape=(6, 1, 1)):
+    """ConvNeXt's block: NCHW -> channels-last -> MatMul + bias (through an Identity, as torch
+    exports them) -> back to NCHW -> layer scale -> residual: one MatMul (the first transpose
+    read through perm_a: a 1x1 convolution)."""
+    nodes = [
+        helper.make_node("Identity", ["b0"], ["b"]),
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["t", "W"], ["p"]),
+        helper.make_node("Add", ["b", "p"], ["q"]),
+        helper.make_node("Transpose", ["q"], ["u"], perm=[0, 3, 1, 2]),
+        helper.make_node("Mul", ["s", "u"], ["m"]),
+        helper.make_node("Add", ["m", "x"], ["y"]),
+    ]
+    inits = [const("W", (6, 6)), const("b0", (6,)), const("s", scale_shape)]
+    return nodes, inits, ("x", [2, 6, 3, 5]), ["t", "p", "q", "u", "m"]
+
+
+def channels_first_shared_w():
+    """Two channels-first MatMuls reading one W: the scale cannot be folded into the shared W,
+    so its Mul stays; the answer must not change."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["t", "W"], ["p1"]),
+        helper.make_node("Transpose", ["p1"], ["u1"], perm=[0, 3, 1, 2]),
+        helper.make_node("Mul", ["u1", "s"], ["m1"]),
+        helper.make_node("MatMul", ["t", "W"], ["p2"]),
+        helper.make_node("Transpose", ["p2"], ["u2"], perm=[0, 3, 1, 2]),
+        helper.make_node("Add", ["m1", "u2"], ["y"]),
+    ]
+    inits = [const("W", (6, 4)), const("s", (1, 4, 1, 1))]
+    return nodes, inits, ("x", [1, 6, 7, 3]), ["p1", "u1", "p2", "u2"]
+
+
 def act_dw(act, act_inputs=None, extra_inits=(), strides=(1, 1), kernel=(3, 3), nan=False):
     """1x1 Conv, activation, depthwise Conv: the activation moves into the depthwise Conv's
     input gather (or, for a kernel the phase path does not take, a pass of its own)."""
@@ -198,11 +231,14 @@ CASES = {
     "squeeze_excite": squeeze_excite(False),
     "squeeze_excite_silu": squeeze_excite(True),
     "matmul_add_residual": matmul_add_residual(),
+    "channels_first_tail": channels_first_tail(),
+    "channels_first_tail_4d_scale": channels_first_tail((1, 6, 1, 1)),
+    "channels_first_shared_w": channels_first_shared_w(),
 }
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs):
