@@ -92,3 +92,37 @@ int onnx_fuse_matmul_cfirst(onnx_model *m, int mi)
     if (last != ti) m->nodes[last].op = NULL;
     return 1;
 }
+
+/* Transpose(X, [0, 2, ..., r-1, 1]) read only by LayerNormalization over the last axis, with
+ * constant Scale / B of one value per channel and no Mean / InvStdDev outputs: the LayerNorm
+ * reads X channels-first (inferd_perm_x) and writes the channels-last result in one pass. */
+int onnx_fuse_layernorm_clast(onnx_model *m, int ti)
+{
+    onnx_node *tr = &m->nodes[ti];
+    const onnx_attr *perm = onnx_node_attr(tr, "perm");
+    if (strcmp(tr->op_type, "Transpose") != 0 || tr->n_inputs != 1 || tr->inputs[0] < 0 ||
+        !onnx_fuse_only_first_output(tr) || !perm || perm->type != ONNX_ATTR_INTS ||
+        perm->n > ONNX_MAX_DIMS || !nn_matmul_is_clast_perm(perm->ints, (int)perm->n))
+        return 0;
+    const int r = (int)perm->n;
+    int li = onnx_fuse_sole_consumer(m, tr->outputs[0]);
+    if (li < 0) return 0;
+    onnx_node *ln = &m->nodes[li];
+    if (strcmp(ln->op_type, "LayerNormalization") != 0 || ln->inputs[0] != tr->outputs[0] ||
+        !onnx_fuse_only_first_output(ln) || onnx_node_attr(ln, "inferd_perm_x"))
+        return 0;
+    const int64_t axis = onnx_attr_int(ln, "axis", -1);
+    if (axis != -1 && axis != r - 1) return 0;
+    for (int k = 1; k < ln->n_inputs && k < 3; k++) {
+        const onnx_tensor *p = onnx_fuse_const_input(m, ln, k);
+        if (ln->inputs[k] < 0 && k == 2) continue;
+        if (!p || p->dtype != INFERD_DTYPE_FP32 || p->ndim != 1) return 0;
+    }
+    if (ln->n_inputs < 2 || ln->n_inputs > 3) return 0;
+    onnx_attr a = {
+        .name = "inferd_perm_x", .type = ONNX_ATTR_INTS, .ints = perm->ints, .n = perm->n};
+    if (onnx_fuse_add_attr(m, ln, &a) < 0) return -1;
+    ln->inputs[0] = tr->inputs[0];
+    tr->op = NULL;
+    return 1;
+}

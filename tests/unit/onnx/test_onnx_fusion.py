@@ -188,6 +188,19 @@ def channels_first_shared_w():
     return nodes, inits, ("x", [1, 6, 7, 3]), ["p1", "u1", "p2", "u2"]
 
 
+def layernorm_clast(with_bias=True, c=20):
+    """ConvNeXt after its depthwise convolution: NCHW -> channels-last -> LayerNorm over the
+    channels (opset 17): one LayerNormalization reading NCHW (positions in blocks of 16, so
+    15 x 3 leaves a partial block)."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["t", "g"] + (["be"] if with_bias else []), ["y"],
+                         axis=-1, epsilon=1e-6),
+    ]
+    inits = [const("g", (c,))] + ([const("be", (c,))] if with_bias else [])
+    return nodes, inits, ("x", [2, c, 15, 3]), ["t"]
+
+
 def act_dw(act, act_inputs=None, extra_inits=(), strides=(1, 1), kernel=(3, 3), nan=False):
     """1x1 Conv, activation, depthwise Conv: the activation moves into the depthwise Conv's
     input gather (or, for a kernel the phase path does not take, a pass of its own)."""
@@ -234,18 +247,21 @@ CASES = {
     "channels_first_tail": channels_first_tail(),
     "channels_first_tail_4d_scale": channels_first_tail((1, 6, 1, 1)),
     "channels_first_shared_w": channels_first_shared_w(),
+    "layernorm_clast": layernorm_clast(),
+    "layernorm_clast_no_bias": layernorm_clast(False, 7),
 }
+OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17}
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
-def save(path, nodes, inits, inp, outputs):
+def save(path, nodes, inits, inp, outputs, opset=14):
     graph = helper.make_graph(
         nodes, "fusion", [helper.make_tensor_value_info(inp[0], TensorProto.FLOAT, inp[1])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     onnx.save(model, path)
 
 
@@ -265,8 +281,9 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name, (nodes, inits, inp, inner) in CASES.items():
             fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
-            save(fused, nodes, inits, inp, ["y"])
-            save(plain, nodes, inits, inp, ["y"] + inner)
+            opset = OPSET.get(name, 14)
+            save(fused, nodes, inits, inp, ["y"], opset)
+            save(plain, nodes, inits, inp, ["y"] + inner, opset)
             n_fused = exec_nodes(tool, fused)
             assert n_fused < exec_nodes(tool, plain), name
             assert n_fused == EXPECT_NODES.get(name, n_fused), (name, n_fused)
