@@ -51,6 +51,9 @@ typedef struct grpc_options {
     size_t max_inflight_bytes; /* request bytes buffered in partial messages, all
                                       connections together; a message that would pass it is
                                       refused RESOURCE_EXHAUSTED. Default 1 GiB; 0 = no limit */
+    const char *keep_header;   /* a request header (lower case) whose value each call keeps
+                                  (grpc_call_kept_header); NULL = none (the gateway keeps
+                                  inferd-routing-key) */
 } grpc_options;
 
 void grpc_options_default(grpc_options *opts);
@@ -63,6 +66,9 @@ typedef struct grpc_handler {
     void (*on_message)(grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
     void (*on_half_close)(grpc_call *call, void *ctx);
     void (*on_cancel)(grpc_call *call, void *ctx); /* may be NULL */
+    /* may be NULL: a loop is ending (shutdown, every connection gone); the service closes
+     * any libuv handle it made on that loop (grpc_call_uv_loop) so the loop can end. */
+    void (*on_loop_end)(int loop_index, void *ctx);
 } grpc_handler;
 
 /* Binds, starts the loop threads. handler is copied; ctx borrowed. 0, or -1 with err. */
@@ -87,6 +93,12 @@ int64_t grpc_call_timeout_ns(const grpc_call *call);
 /* 1 once the stream is gone (cancelled, reset, connection closed): sends are dropped. */
 int grpc_call_cancelled(const grpc_call *call);
 void grpc_call_set_user(grpc_call *call, void *user);
+/* The value of grpc_options.keep_header in the request (cut to 255 bytes), or NULL. */
+const char *grpc_call_kept_header(const grpc_call *call);
+/* The call's loop: its index (0..threads-1) and its uv_loop_t (as void *), for a service
+ * that does I/O of its own on the loop thread (the gateway's upstream connections). */
+int grpc_call_loop_index(const grpc_call *call);
+void *grpc_call_uv_loop(const grpc_call *call);
 void *grpc_call_user(const grpc_call *call);
 
 /* Queues one response message. buf (malloc'd, taken) holds GRPC_PREFIX_LEN free bytes and then
@@ -111,6 +123,17 @@ void grpc_message_encode(const char *msg, char *out, size_t out_len);
 /* Reads a message prefix from p[0..5): *compressed = flag byte, *len = length. */
 void grpc_prefix_read(const uint8_t *p, int *compressed, uint32_t *len);
 void grpc_prefix_write(uint8_t *p, uint32_t len);
+/* A queue of framed messages waiting to be pulled by an nghttp2 data provider (a call's
+ * answers here, the gateway's requests to its nodes). Zero-initialised = empty. */
+typedef struct grpc_outq {
+    struct grpc_outq_chunk *head, *tail;
+} grpc_outq;
+/* Appends buf[0..len) (malloc'd, taken; freed on failure). 0, or -1 if out of memory. */
+int grpc_outq_push(grpc_outq *q, uint8_t *buf, size_t len);
+/* Moves up to len queued bytes into out; returns how many. */
+size_t grpc_outq_pull(grpc_outq *q, uint8_t *out, size_t len);
+void grpc_outq_free(grpc_outq *q);
+
 /* The gRPC status name ("INVALID_ARGUMENT") of a code, for logs. */
 const char *grpc_status_name(int code);
 

@@ -31,6 +31,9 @@ typedef struct http_loop_hooks {
     void *arg;
 } http_loop_hooks;
 
+typedef struct http_server http_server;
+typedef struct http_exchange http_exchange;
+
 typedef struct http_options {
     const char *host;          /* default "0.0.0.0" */
     int port;                  /* 0 = any free port (see http_server_port) */
@@ -48,12 +51,16 @@ typedef struct http_options {
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
                                     0 = no limit */
     http_loop_hooks hooks;     /* default: none */
+    /* Streamed request bodies (a proxy's): called once a request's headers are in, for a
+     * body with a Content-Length above 0 (never a chunked one). Path, query, method and
+     * headers are readable; the body is not. Returning 1 streams it: the handler is called
+     * at once, before the body, which then goes to the reader the handler sets with
+     * http_ex_body_reader as it is read, never held whole (nor counted in
+     * max_inflight_bytes). NULL (default): every body is read whole first. */
+    int (*stream_body)(http_exchange *ex, void *ctx);
 } http_options;
 
 void http_options_default(http_options *opts);
-
-typedef struct http_server http_server;
-typedef struct http_exchange http_exchange;
 
 /* Called on a loop thread for each complete request. It must eventually call
  * http_ex_respond exactly once for ex (directly, or later through http_ex_post). */
@@ -105,10 +112,30 @@ int http_ex_orphaned(const http_exchange *ex);
  * still be answered with http_ex_respond afterwards. A later call replaces the earlier one. */
 void http_ex_on_orphan(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), void *arg);
 
+/* ---- streamed request bodies (http_options.stream_body) ---- */
+/* 1 if ex's body is streamed (http_ex_body is then empty). */
+int http_ex_body_streamed(const http_exchange *ex);
+/* end: 0 more follows; 1 this is the last piece (the whole Content-Length came); -1 the body
+ * was cut short (client gone, malformed), nothing more comes. data is only valid during the
+ * call. */
+typedef void (*http_body_fn)(http_exchange *ex, void *arg, const char *data, size_t len, int end);
+/* Sets the reader of ex's streamed body; must be called in the handler's call (bytes before
+ * a reader is set are dropped). Answering ex ends it: the reader is not called afterwards
+ * and the rest of the body is read and dropped (the pause is lifted). */
+void http_ex_body_reader(http_exchange *ex, http_body_fn fn, void *arg);
+/* Stops (1) or resumes (0) reading ex's client for its body: backpressure while the bytes
+ * cannot go on. Resuming may deliver pieces (to the reader) before it returns. */
+void http_ex_body_pause(http_exchange *ex, int pause);
+
 /* Answers ex. Takes body (malloc'd; may be NULL with len 0). extra_headers: "" or complete
  * "Name: value\r\n" lines (copied). ex must not be used afterwards. */
 void http_ex_respond(http_exchange *ex, int status, const char *content_type, char *body,
                      size_t len, const char *extra_headers);
+/* Answers a HEAD request with the head a GET would have had: Content-Length: length (the size
+ * of the body a GET would get, as a proxy learns it from upstream) and no body. On a request
+ * that is not HEAD it answers 500 (a bug of the caller). ex must not be used afterwards. */
+void http_ex_respond_head(http_exchange *ex, int status, const char *content_type, size_t length,
+                          const char *extra_headers);
 /* A borrowed piece of a response body (see http_ex_respond_spans). */
 typedef struct http_span {
     const void *base;

@@ -109,6 +109,11 @@ size_t onnx_model_weight_bytes(const onnx_model *model);
  * (same results, activations that stay in cache). 0: batches always run whole. */
 int64_t onnx_model_batch_slice(const onnx_model *model);
 
+/* Groups of Concats (axis 1) whose inputs are written in place into one buffer at batch 1,
+ * from a session's second run of a shape (docs/onnx-runtime.md); *concats (may be NULL)
+ * receives how many Concats they hold. */
+int onnx_model_concat_groups(const onnx_model *model, int *concats);
+
 /* ---- Sessions and runs ------------------------------------------------------------------- */
 
 /* Creates a session with `threads` compute threads (<= 0 means 1): one pool of threads - 1

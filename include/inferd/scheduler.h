@@ -55,9 +55,10 @@ int sched_submit(scheduler *s, infer_request *req);
 
 /* Answers the batches workers have finished, on the calling thread (an event loop's, just
  * before it waits for I/O, after arming its doorbell), so their done() calls need no thread
- * hop. Never blocks: when the worker table is busy (another thread holds the pool lock) it
- * returns -1 at once without looking, and the caller must look again before it sleeps (a
- * completion published before the arm rang nobody). Else 0. */
+ * hop. Never blocks: when the worker table is busy it returns at once without looking. If
+ * another loop's look holds it, that loop looks again for this one after it (0); if any other
+ * thread holds it, -1: the caller must look again before it sleeps (a completion published
+ * before the arm rang nobody). Else 0. */
 int sched_poll_completions(scheduler *s);
 
 /* Frees the arena buffers of req's inputs (each inputs[i], i < n_inputs, must be its own

@@ -175,8 +175,15 @@ typedef struct shm_worker {        /* 128 bytes */
     _Atomic uint64_t batches_done;
     _Atomic uint64_t requests_done;
     uint64_t completion_off; /* region offset of its shm_spsc completion ring */
-    uint8_t pad[128 - 64];
+    /* worker: CLOCK_MONOTONIC ns until which it polls its model's ring before sleeping, 0 =
+     * not polling. shm_submit skips the futex wake while a worker polls; the node honours at
+     * most SHM_SPIN_MAX_NS ahead of its own clock (docs/protocol.md 5.2). */
+    _Atomic uint64_t spin_until_ns;
+    uint8_t pad[128 - 72];
 } shm_worker;
+
+/* Longest poll of a worker that lets the node skip a wake-up (a later promise counts as this). */
+#define SHM_SPIN_MAX_NS 100000ull
 
 typedef struct shm_header {  /* padded to 4096 bytes */
     char magic[8];           /* SHM_MAGIC */
@@ -302,7 +309,8 @@ int shm_waiter_wait_any(shm_waiter *const *ws, const uint32_t *seqs, int n, int6
 void shm_waiter_wake(shm_waiter *w, int n);
 
 /* ---- node side ------------------------------------------------------------------------------ */
-/* Marks the batch QUEUED, pushes it on its model's ring and wakes one sleeping worker.
+/* Marks the batch QUEUED, pushes it on its model's ring and wakes one sleeping worker, unless
+ * a worker of the region says it is polling the ring (spin_until_ns, docs/protocol.md 5.2).
  * Returns 0 or -EAGAIN if the ring is full (batch left FREE). */
 int shm_submit(shm_region *region, uint32_t slot);
 /* Pops one completed batch slot from worker w's completion ring. 0, -EAGAIN when empty, or

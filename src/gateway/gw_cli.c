@@ -40,8 +40,18 @@ void gw_cli_usage(FILE *f)
         "  --retry-budget-percent N  retries in flight / active requests (default 20)\n"
         "  --hedge-percent N         extra load hedges may add (default 5; 0 = no hedging)\n"
         "  --pool-size N             idle connections per node per thread (default 64)\n"
+        "  --max-upstream-conns N    active connections per node per thread (default 256);\n"
+        "                            requests beyond wait in a queue, or get 503 when full\n"
+        "  --max-upstream-queue N    requests waiting per node per thread (default 1024)\n"
         "  --max-body-bytes N        largest request body (default 67108864)\n"
+        "  --body-buffer-bytes N     bodies up to N are read whole (routing hash of the body,\n"
+        "                            retries, hedges); larger ones stream through, routed by\n"
+        "                            Inferd-Routing-Key or model, not retried once sent\n"
+        "                            (default 1048576)\n"
         "  --max-response-bytes N    largest node response body (default 68157440)\n"
+        "  --grpc-port N             also serve gRPC (KServe v2, h2c) on N (0 = any free port;\n"
+        "                            default off); needs --node-grpc-port\n"
+        "  --node-grpc-port P        the nodes' gRPC port (the same on every node)\n"
         "  --drain-timeout-ms N      on SIGTERM, wait this long for in-flight requests\n"
         "                            (default 10000)\n"
         "  --log-level L             debug|info|warn|error|off (default info)\n"
@@ -174,7 +184,9 @@ static void defaults(gw_cli *o)
     gw_upstream_limits_default(&o->upstream);
     o->request_timeout_ms = 600000;
     o->max_retries = 2;
+    o->body_buffer_bytes = (size_t)1 << 20;
     o->drain_timeout_ms = 10000;
+    o->grpc_port = -1;
     o->level = LOG_INFO;
     o->format = LOG_FORMAT_TEXT;
 }
@@ -204,9 +216,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         O_BUDGET,
         O_HEDGE,
         O_POOL,
+        O_MAX_CONNS,
+        O_MAX_QUEUE,
+        O_BODY_BUFFER,
         O_BODY,
         O_RESPONSE,
         O_DRAIN,
+        O_GRPC_PORT,
+        O_NODE_GRPC_PORT,
         O_LEVEL,
         O_FORMAT,
         O_HELP,
@@ -235,9 +252,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         {"retry-budget-percent", required_argument, 0, O_BUDGET},
         {"hedge-percent", required_argument, 0, O_HEDGE},
         {"pool-size", required_argument, 0, O_POOL},
+        {"max-upstream-conns", required_argument, 0, O_MAX_CONNS},
+        {"max-upstream-queue", required_argument, 0, O_MAX_QUEUE},
+        {"body-buffer-bytes", required_argument, 0, O_BODY_BUFFER},
         {"max-body-bytes", required_argument, 0, O_BODY},
         {"max-response-bytes", required_argument, 0, O_RESPONSE},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
+        {"grpc-port", required_argument, 0, O_GRPC_PORT},
+        {"node-grpc-port", required_argument, 0, O_NODE_GRPC_PORT},
         {"log-level", required_argument, 0, O_LEVEL},
         {"log-format", required_argument, 0, O_FORMAT},
         {"help", no_argument, 0, O_HELP},
@@ -331,6 +353,18 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
             if (parse_i64(optarg, 0, 100000, &v)) bad = "--pool-size";
             else o->upstream.max_idle_per_node = (int)v;
             break;
+        case O_MAX_CONNS:
+            if (parse_i64(optarg, 1, 100000, &v)) bad = "--max-upstream-conns";
+            else o->upstream.max_conns_per_node = (int)v;
+            break;
+        case O_BODY_BUFFER:
+            if (parse_i64(optarg, 0, (int64_t)1 << 32, &v)) bad = "--body-buffer-bytes";
+            else o->body_buffer_bytes = (size_t)v;
+            break;
+        case O_MAX_QUEUE:
+            if (parse_i64(optarg, 0, 1000000, &v)) bad = "--max-upstream-queue";
+            else o->upstream.max_queue_per_node = (int)v;
+            break;
         case O_BODY:
             if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-body-bytes";
             else o->http.max_body_bytes = (size_t)v;
@@ -342,6 +376,14 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
         case O_DRAIN:
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
             else o->drain_timeout_ms = v;
+            break;
+        case O_GRPC_PORT:
+            if (parse_i64(optarg, 0, 65535, &v)) bad = "--grpc-port";
+            else o->grpc_port = (int)v;
+            break;
+        case O_NODE_GRPC_PORT:
+            if (parse_i64(optarg, 1, 65535, &v)) bad = "--node-grpc-port";
+            else o->node_grpc_port = (int)v;
             break;
         case O_LEVEL:
             if (log_level_parse(optarg, &o->level)) bad = "--log-level";
@@ -360,6 +402,8 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
     if (o->http.port < 0) return fail(err, err_len, "--http-port is required");
     if (o->n_specs == 0 && !o->dns_name)
         return fail(err, err_len, "no nodes: give --node HOST:PORT, --config FILE or --node-dns");
+    if ((o->grpc_port >= 0) != (o->node_grpc_port > 0))
+        return fail(err, err_len, "--grpc-port and --node-grpc-port go together");
     if ((o->health.dns_server || o->health.dns_srv) && !o->dns_name)
         return fail(err, err_len, "--dns-server and --dns-srv need --node-dns");
     return 0;

@@ -23,7 +23,10 @@ typedef struct gw_cli {
     gw_upstream_limits upstream;
     int64_t request_timeout_ms;
     int max_retries;
+    size_t body_buffer_bytes; /* larger request bodies stream through (default 1 MiB) */
     int64_t drain_timeout_ms;
+    int grpc_port;      /* --grpc-port, -1 = no gRPC */
+    int node_grpc_port; /* --node-grpc-port, 0 = none */
     log_level level;
     log_format format;
     gw_node_spec *specs; /* malloc'd [n_specs]: --node and the config file's nodes */

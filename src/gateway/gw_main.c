@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gw_cli.h"
+#include "gw_grpc.h"
 #include "gw_health.h"
 #include "gw_proxy.h"
 #include "inferd/clock.h"
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
     }
     gw_nodes *nodes = gw_nodes_new(&o.nodes);
     gw_proxy proxy;
+    memset(&proxy, 0, sizeof proxy); /* the hooks main may leave unset (more_metrics) */
     if (!nodes || gw_proxy_init(&proxy, nodes, o.http.threads) != 0) {
         log_error("out of memory");
         return 1;
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
     proxy.limits = o.upstream;
     proxy.request_timeout_ms = o.request_timeout_ms;
     proxy.max_retries = o.max_retries;
+    proxy.body_buffer_bytes = o.body_buffer_bytes;
     gw_nodes_set(nodes, o.specs, o.n_specs, clock_now_ns() / 1000000);
     for (int i = 0; i < o.n_specs; i++)
         log_info("node %s weight=%u", o.specs[i].name, o.specs[i].weight);
@@ -76,10 +79,34 @@ int main(int argc, char **argv)
     }
     proxy.connect_failed = on_connect_failed;
     proxy.connect_failed_arg = health;
+    gw_grpc grpc;
+    gw_grpc_init(&grpc, &proxy, o.node_grpc_port);
+    grpc_server *gsrv = NULL;
+    if (o.grpc_port >= 0) {
+        grpc_options go;
+        grpc_options_default(&go);
+        go.host = o.http.host;
+        go.port = o.grpc_port;
+        go.threads = o.http.threads;
+        go.keep_header = "inferd-routing-key";
+        if (o.http.max_body_bytes) go.max_message_bytes = o.http.max_body_bytes;
+        grpc_handler gh = gw_grpc_handler();
+        if (grpc_server_start(&go, &gh, &grpc, &gsrv, err, sizeof err) != 0) {
+            log_error("%s", err);
+            gw_health_stop(health);
+            return 1;
+        }
+        proxy.more_metrics = gw_grpc_metrics;
+        proxy.more_metrics_arg = &grpc;
+        log_info("listening on grpc port %d (nodes' grpc port %d)", grpc_server_port(gsrv),
+                 o.node_grpc_port);
+    }
     o.http.hooks = gw_proxy_hooks(&proxy);
+    o.http.stream_body = gw_proxy_stream_body;
     http_server *srv = NULL;
     if (http_server_start(&o.http, gw_proxy_handle, &proxy, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
+        grpc_server_shutdown(gsrv, 0);
         gw_health_stop(health);
         return 1;
     }
@@ -92,9 +119,12 @@ int main(int argc, char **argv)
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
     http_server_stop_accepting(srv);
+    grpc_server_stop_accepting(gsrv);
     gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
     atomic_store(&proxy.srv, NULL);
     http_server_shutdown(srv, o.drain_timeout_ms);
+    grpc_server_shutdown(gsrv, o.drain_timeout_ms);
+    gw_grpc_destroy(&grpc);
     gw_health_stop(health);
     gw_proxy_destroy(&proxy);
     gw_nodes_free(nodes);

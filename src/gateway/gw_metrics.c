@@ -26,7 +26,21 @@ char *gw_metrics_text(gw_proxy *p, size_t *len)
         prom_label l = {"outcome", gw_result_name(i)};
         prom_sample(&w, &l, 1, (double)atomic_load(&p->results[i]));
     }
+    prom_family(&w, "inferd_gateway_upstream_waiting", PROM_GAUGE,
+                "Requests waiting for a connection to their node (--max-upstream-conns reached).");
+    prom_sample(&w, NULL, 0, (double)atomic_load(&p->upstream_waiting));
+    prom_family(&w, "inferd_gateway_upstream_queue_full_total", PROM_COUNTER,
+                "Requests answered 503 because their node's wait queue was full "
+                "(--max-upstream-queue).");
+    prom_sample(&w, NULL, 0, (double)atomic_load(&p->upstream_queue_full));
+    prom_family(&w, "inferd_gateway_bodies_streamed_total", PROM_COUNTER,
+                "Requests whose body streamed through (above --body-buffer-bytes).");
+    prom_sample(&w, NULL, 0, (double)atomic_load(&p->bodies_streamed));
+    prom_family(&w, "inferd_gateway_streamed_not_retried_total", PROM_COUNTER,
+                "Failures of streamed requests not retried: their body had gone to the node.");
+    prom_sample(&w, NULL, 0, (double)atomic_load(&p->streamed_not_retried));
     gw_nodes_metrics(p->nodes, &w, clock_now_ns() / 1000000);
+    if (p->more_metrics) p->more_metrics(&w, p->more_metrics_arg);
     int open = 0;
     uint64_t accepted = 0;
     http_server *srv = atomic_load(&p->srv);

@@ -24,8 +24,13 @@ typedef struct gw_attempt {
     int fresh_tried;  /* already resent once on a fresh connection */
     int64_t hedge_ms; /* hedge past this wait (gw_pick.hedge_ms when picked) */
     int kind;         /* COPY_FIRST, COPY_RETRY (retries and rescues), COPY_HEDGE */
+    int waiting;      /* 1: queued for a connection to node (at the cap); 2: woken */
+    gw_pool_waiter waiter;
     struct sockaddr_storage addr;
 } gw_attempt;
+
+/* What the request's timer is for. */
+enum { TIMER_BACKOFF, TIMER_WATCH, TIMER_WAIT, TIMER_WAKE };
 
 struct gw_req {
     gw_proxy *p;
@@ -37,19 +42,24 @@ struct gw_req {
     int client_deadline; /* the client set Inferd-Timeout-Ms */
     int64_t deadline_ns;
     const char *method;
-    char *fwd; /* client headers to pass on, "Name: value\r\n" lines */
-    const char *body;
-    size_t body_len;
+    char *fwd;        /* client headers to pass on, "Name: value\r\n" lines */
+    const char *body; /* the whole body, or NULL when it streams */
+    size_t body_len;  /* its length (the Content-Length when it streams) */
     int head_only;
+    int streamed; /* the body streams through: no retry or hedge once bytes went */
+    size_t fed;   /* streamed bytes given to a copy */
+    char *held;   /* streamed bytes that came while no copy was running (malloc'd) */
+    size_t held_len;
+    int client_paused; /* the client's body is held back (upstream not keeping up) */
     gw_node_set tried;
     gw_attempt att[GW_ATTEMPTS];
     int retries;
     int retry_held;          /* holds a slot of the retry budget */
     gw_upstream_result last; /* the last failure worth passing on (a node's 503/429) */
     int last_err;
-    uv_timer_t timer;    /* backoff or hedge */
-    int timer_for_hedge; /* the timer watches the running copy (else: it ends a backoff) */
-    int hedged;          /* the hedge was tried */
+    uv_timer_t timer; /* backoff, watch (hedge, rescue), waiting for a connection */
+    int timer_mode;   /* TIMER_* */
+    int hedged;       /* the hedge was tried */
 };
 
 static uint64_t next_random(gw_proxy *p)
@@ -79,8 +89,16 @@ static int64_t now_ms(void)
 static int active_attempts(const gw_req *r)
 {
     int n = 0;
-    for (int i = 0; i < GW_ATTEMPTS; i++) n += r->att[i].c != NULL;
+    for (int i = 0; i < GW_ATTEMPTS; i++) n += r->att[i].c != NULL || r->att[i].waiting;
     return n;
+}
+
+/* The copy queued for a connection (there is at most one, and then no other), or NULL. */
+static gw_attempt *waiting_attempt(gw_req *r)
+{
+    for (int i = 0; i < GW_ATTEMPTS; i++)
+        if (r->att[i].waiting) return &r->att[i];
+    return NULL;
 }
 
 /* ---- freeing ------------------------------------------------------------------------- */
@@ -89,6 +107,7 @@ static void on_req_timer_closed(uv_handle_t *h)
     gw_req *r = h->data;
     gw_upstream_result_free(&r->last);
     free(r->fwd);
+    free(r->held);
     free(r);
 }
 
@@ -101,8 +120,24 @@ static void req_maybe_free(gw_req *r)
     uv_close((uv_handle_t *)&r->timer, on_req_timer_closed);
 }
 
+/* a leaves the queue for a connection (or was woken out of it). */
+static void stop_waiting(gw_req *r, gw_attempt *a)
+{
+    if (!a->waiting) return;
+    gw_pool_wait_cancel(r->pool, &a->waiter);
+    a->waiting = 0;
+    atomic_fetch_sub(&r->p->upstream_waiting, 1);
+}
+
 static void cancel_attempt(gw_req *r, gw_attempt *a)
 {
+    if (a->waiting) {
+        int woken = a->waiting == 2;
+        stop_waiting(r, a);
+        if (woken) gw_pool_kick(r->pool, a->node); /* pass the room it was given on */
+        gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_CANCELLED, 0, now_ms());
+        return;
+    }
     if (!a->c) return;
     gw_upstream_cancel(a->c);
     a->c = NULL;
@@ -124,9 +159,11 @@ static void cancel_outrun(gw_req *r, const gw_attempt *won, int64_t now_ns)
     }
 }
 
-/* Answers the client (once) and stops everything else the request has going. */
+/* Answers the client (once) and stops everything else the request has going. head_len: a
+ * HEAD request's answer carries the node's Content-Length (the length a GET would have), or
+ * -1 when the node gave none. */
 static void answer(gw_req *r, int status, const char *type, char *body, size_t len,
-                   const char *headers)
+                   const char *headers, int64_t head_len)
 {
     if (!r->ex) {
         free(body);
@@ -137,10 +174,16 @@ static void answer(gw_req *r, int status, const char *type, char *body, size_t l
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
     count_result(r->p, result_of_status(status));
+    if (r->head_only && head_len >= 0) {
+        free(body);
+        http_ex_respond_head(ex, status, type, (size_t)head_len, headers ? headers : "");
+        return;
+    }
     http_ex_respond(ex, status, type, body, len, headers ? headers : "");
 }
 
-static void answer_error(gw_req *r, int status, const char *fmt, const char *arg)
+static void answer_error(gw_req *r, int status, const char *headers, const char *fmt,
+                         const char *arg)
 {
     if (!r->ex) return;
     http_exchange *ex = r->ex;
@@ -152,7 +195,7 @@ static void answer_error(gw_req *r, int status, const char *fmt, const char *arg
                        : status == 502 ? GW_RES_UPSTREAM
                        : status == 499 ? GW_RES_CLIENT_GONE
                                        : result_of_status(status));
-    http_ex_error(ex, status, "", fmt, arg);
+    http_ex_error(ex, status, headers, fmt, arg);
 }
 
 /* The best answer when nothing more will be tried: the node's own 503/429 if one came,
@@ -164,14 +207,14 @@ static void answer_failure(gw_req *r)
         char *body = l->body;
         size_t len = l->body_len;
         l->body = NULL;
-        answer(r, l->status, l->content_type, body, len, l->headers);
+        answer(r, l->status, l->content_type, body, len, l->headers, l->content_length);
         return;
     }
     if (r->last_err == GW_UP_TIMEOUT || clock_now_ns() >= r->deadline_ns)
-        answer_error(r, 504, "deadline exceeded before a node answered%s", "");
+        answer_error(r, 504, "", "deadline exceeded before a node answered%s", "");
     else if (r->last_err)
-        answer_error(r, 502, "no node could answer: %s", gw_upstream_err_name(r->last_err));
-    else answer_error(r, 503, "no node available%s", "");
+        answer_error(r, 502, "", "no node could answer: %s", gw_upstream_err_name(r->last_err));
+    else answer_error(r, 503, "", "no node available%s", "");
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
@@ -197,8 +240,87 @@ static char *build_head(gw_req *r, const gw_pick *pk, int64_t left_ms, size_t *l
     return http_buf_take(&b, len);
 }
 
+static void send_attempt(gw_req *r, gw_attempt *a);
+static void wait_for_room(gw_req *r, gw_attempt *a, int front);
+
+/* ---- a streamed body: client bytes go on to the one running copy as they come --------- */
+#define GW_STREAM_HIGH (256 << 10) /* unsent bytes upstream above which the client waits */
+
+static gw_attempt *running_attempt(gw_req *r)
+{
+    for (int i = 0; i < GW_ATTEMPTS; i++)
+        if (r->att[i].c) return &r->att[i];
+    return NULL;
+}
+
+static void pause_client(gw_req *r, int pause)
+{
+    if (!r->ex || r->client_paused == pause) return;
+    r->client_paused = pause;
+    http_ex_body_pause(r->ex, pause); /* resuming may call on_client_body at once */
+}
+
+/* Gives data to the running copy, or holds it (and the client) until one runs. */
+static void stream_feed(gw_req *r, const char *data, size_t len)
+{
+    gw_attempt *a = running_attempt(r);
+    if (!a) {
+        char *nb = realloc(r->held, r->held_len + len);
+        if (!nb) {
+            answer_error(r, 503, "Retry-After: 1\r\n", "out of memory%s", "");
+            return;
+        }
+        memcpy(nb + r->held_len, data, len);
+        r->held = nb;
+        r->held_len += len;
+        pause_client(r, 1);
+        return;
+    }
+    r->fed += len;
+    if (gw_upstream_body(a->c, data, len) != 0) return; /* more than announced: the node says */
+    if (gw_upstream_unsent(a->c) > GW_STREAM_HIGH) pause_client(r, 1);
+}
+
+static void on_client_body(http_exchange *ex, void *arg, const char *data, size_t len, int end)
+{
+    gw_req *r = arg;
+    (void)ex;
+    if (!r->ex) return;
+    if (end < 0) {
+        answer_error(r, 400, "", "the request body was cut short%s", "");
+        req_maybe_free(r);
+        return;
+    }
+    if (len) stream_feed(r, data, len);
+}
+
+static void on_upstream_drain(void *arg)
+{
+    gw_attempt *a = arg;
+    gw_req *r = a->r;
+    if (r->ex && a->c && gw_upstream_unsent(a->c) <= GW_STREAM_HIGH / 2) pause_client(r, 0);
+}
+
+/* A copy of a streamed request went out: what was held goes first, then the client again. */
+static void stream_started(gw_req *r, gw_attempt *a)
+{
+    gw_upstream_on_drain(a->c, on_upstream_drain);
+    if (r->held_len) {
+        char *held = r->held;
+        size_t n = r->held_len;
+        r->held = NULL;
+        r->held_len = 0;
+        r->fed += n;
+        gw_upstream_body(a->c, held, n);
+        free(held);
+    }
+    if (gw_upstream_unsent(a->c) <= GW_STREAM_HIGH / 2) pause_client(r, 0);
+}
+
 /* Sends the request to the next node into att[slot]. On failure to even start, the
- * request goes on as after a failed attempt. */
+ * request goes on as after a failed attempt. A node at its cap of active connections
+ * (--max-upstream-conns) queues the request when it is the only copy; a hedge or rescue
+ * copy is not sent then. */
 static void start_attempt(gw_req *r, int slot, int kind)
 {
     if (!r->ex) return;
@@ -218,9 +340,6 @@ static void start_attempt(gw_req *r, int slot, int kind)
         return;
     }
     gw_node_set_add(&r->tried, pk.node);
-    int64_t left_ms = (left_ns + 999999) / 1000000;
-    size_t head_len;
-    char *head = build_head(r, &pk, left_ms, &head_len);
     gw_attempt *a = &r->att[slot];
     a->r = r;
     a->node = pk.node;
@@ -229,25 +348,44 @@ static void start_attempt(gw_req *r, int slot, int kind)
     a->hedge_ms = pk.hedge_ms;
     a->kind = kind;
     a->addr = pk.addr;
-    if (kind != COPY_FIRST)
-        gw_nodes_note(r->p->nodes, pk.node, kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
-    a->c = head ? gw_upstream_send(r->pool, pk.node, (struct sockaddr *)&pk.addr, head, head_len,
-                                   r->body, r->body_len, r->head_only ? GW_UP_HEAD_ONLY : 0,
-                                   left_ms, on_upstream_done, a)
-                : NULL;
-    if (!a->c) {
-        gw_nodes_done(r->p->nodes, pk.node, r->model, GW_OUT_FAIL, 0, now / 1000000);
-        r->last_err = GW_UP_CONNECT;
-        start_attempt(r, slot, kind); /* the next node (each is tried once: this ends) */
+    if (!gw_pool_has_room(r->pool, pk.node)) {
+        if (!active_attempts(r)) wait_for_room(r, a, 0);
+        else gw_nodes_done(r->p->nodes, pk.node, r->model, GW_OUT_CANCELLED, 0, now / 1000000);
         return;
     }
+    send_attempt(r, a);
+}
+
+/* Sends a (its node picked, room there) now. */
+static void send_attempt(gw_req *r, gw_attempt *a)
+{
+    int64_t now = clock_now_ns();
+    int64_t left_ms = (r->deadline_ns - now + 999999) / 1000000;
+    gw_pick pk = {.node = a->node};
+    size_t head_len;
+    char *head = build_head(r, &pk, left_ms, &head_len);
+    a->start_ns = now; /* time queued at the gateway is not the node's latency */
+    if (a->kind != COPY_FIRST)
+        gw_nodes_note(r->p->nodes, a->node, a->kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
+    int flags =
+        (r->head_only ? GW_UP_HEAD_ONLY : 0) | (r->streamed ? GW_UP_STREAM | GW_UP_FRESH : 0);
+    a->c = head ? gw_upstream_send(r->pool, a->node, (struct sockaddr *)&a->addr, head, head_len,
+                                   r->body, r->body_len, flags, left_ms, on_upstream_done, a)
+                : NULL;
+    if (!a->c) {
+        gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_FAIL, 0, now / 1000000);
+        r->last_err = GW_UP_CONNECT;
+        start_attempt(r, (int)(a - r->att), a->kind); /* the next node (each is tried once) */
+        return;
+    }
+    if (r->streamed) stream_started(r, a);
 }
 
 /* Resends att on a fresh connection to the same node (a pooled one died under us). */
 static int resend_fresh(gw_req *r, gw_attempt *a)
 {
     int64_t left_ns = r->deadline_ns - clock_now_ns();
-    if (left_ns <= 0) return -1;
+    if (left_ns <= 0 || !gw_pool_has_room(r->pool, a->node)) return -1;
     gw_pick pk = {.node = a->node};
     int64_t left_ms = (left_ns + 999999) / 1000000;
     size_t head_len;
@@ -292,13 +430,82 @@ static void watch(gw_req *r)
     if (r->ex && active_attempts(r) == 1) arm_watch(r);
 }
 
+/* ---- waiting for a connection (the node is at --max-upstream-conns) ------------------ */
+static void on_req_timer(uv_timer_t *t);
+
+static void arm_req_timer(gw_req *r, int mode, int64_t in_ms)
+{
+    r->timer_mode = mode;
+    uv_timer_start(&r->timer, on_req_timer, (uint64_t)(in_ms > 0 ? in_ms : 0), 0);
+}
+
+/* A connection to the node was given back or closed: go on from the loop (never from inside
+ * the pool's bookkeeping). */
+static void on_room(void *arg)
+{
+    gw_attempt *a = arg;
+    a->waiting = 2;
+    arm_req_timer(a->r, TIMER_WAKE, 0);
+}
+
+/* Queues a for a connection to its node: woken in arrival order, looked at every
+ * GW_WATCH_MS (its node may go down meanwhile), 504 at the deadline, 503 when the queue is
+ * full. */
+static void wait_for_room(gw_req *r, gw_attempt *a, int front)
+{
+    a->waiter.wake = on_room;
+    a->waiter.arg = a;
+    if (gw_pool_wait(r->pool, a->node, &a->waiter, front) != 0) {
+        gw_nodes_done(r->p->nodes, a->node, r->model, GW_OUT_CANCELLED, 0, now_ms());
+        atomic_fetch_add(&r->p->upstream_queue_full, 1);
+        answer_error(r, 503, "Retry-After: 1\r\n",
+                     "every connection to the node is busy and its queue is full%s", "");
+        return;
+    }
+    a->waiting = 1;
+    atomic_fetch_add(&r->p->upstream_waiting, 1);
+    int64_t left_ms = (r->deadline_ns - clock_now_ns() + 999999) / 1000000;
+    arm_req_timer(r, TIMER_WAIT, left_ms < GW_WATCH_MS ? left_ms : GW_WATCH_MS);
+}
+
+/* The waiting copy's timer: woken (send if there is room still, else wait again, first in
+ * line), or its periodic look (deadline passed: 504; node went down: pick another). */
+static void waiting_timer(gw_req *r, gw_attempt *a)
+{
+    int64_t now = clock_now_ns();
+    int woken = a->waiting == 2;
+    if (now >= r->deadline_ns) {
+        cancel_attempt(r, a);
+        r->last_err = GW_UP_TIMEOUT;
+        answer_failure(r);
+        return;
+    }
+    if (!gw_nodes_usable(r->p->nodes, a->node, now / 1000000)) {
+        cancel_attempt(r, a);
+        start_attempt(r, (int)(a - r->att), a->kind);
+    } else if (gw_pool_has_room(r->pool, a->node)) {
+        stop_waiting(r, a);
+        send_attempt(r, a);
+    } else if (woken) {
+        stop_waiting(r, a);
+        wait_for_room(r, a, 1);
+    } else {
+        int64_t left_ms = (r->deadline_ns - now + 999999) / 1000000;
+        arm_req_timer(r, TIMER_WAIT, left_ms < GW_WATCH_MS ? left_ms : GW_WATCH_MS);
+    }
+    if (r->ex && active_attempts(r) == 1) arm_watch(r);
+}
+
 static void on_req_timer(uv_timer_t *t)
 {
     gw_req *r = t->data;
     if (!r->ex) return;
-    if (r->timer_for_hedge) {
+    gw_attempt *w = waiting_attempt(r);
+    if (w) {
+        waiting_timer(r, w);
+    } else if (r->timer_mode == TIMER_WATCH) {
         if (active_attempts(r) == 1) watch(r);
-    } else {
+    } else if (r->timer_mode == TIMER_BACKOFF) {
         start_attempt(r, 0, COPY_RETRY);
         if (r->ex && active_attempts(r) == 1) arm_watch(r);
     }
@@ -308,6 +515,8 @@ static void on_req_timer(uv_timer_t *t)
 /* Looks at the running copy again in GW_WATCH_MS, or at its hedge time if sooner. */
 static void arm_watch(gw_req *r)
 {
+    if (waiting_attempt(r)) return; /* its own timer runs */
+    if (r->streamed) return;        /* no hedge or rescue: its body is gone once sent */
     int run = r->att[0].c ? 0 : 1;
     gw_attempt *a = &r->att[run];
     int64_t now = clock_now_ns();
@@ -317,8 +526,7 @@ static void arm_watch(gw_req *r)
         if (to_hedge < in_ms) in_ms = to_hedge > 0 ? to_hedge : 0;
     }
     if (r->deadline_ns - now <= in_ms * 1000000) return; /* the deadline comes first */
-    r->timer_for_hedge = 1;
-    uv_timer_start(&r->timer, on_req_timer, (uint64_t)in_ms, 0);
+    arm_req_timer(r, TIMER_WATCH, in_ms);
 }
 
 /* ---- the answer from a node ---------------------------------------------------------- */
@@ -358,7 +566,8 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         char *body = res->body;
         res->body = NULL;
         cancel_outrun(r, a, now);
-        answer(r, res->status, res->content_type, body, res->body_len, res->headers);
+        answer(r, res->status, res->content_type, body, res->body_len, res->headers,
+               res->content_length);
         gw_upstream_result_free(res);
         req_maybe_free(r);
         return;
@@ -366,6 +575,10 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
     /* a failure: remember it, then retry if it is safe, allowed and in time */
     int retryable = outcome == GW_OUT_OVERLOADED ||
                     ((res->err == GW_UP_CONNECT || res->err == GW_UP_RESET) && !res->got_bytes);
+    if (retryable && r->streamed && r->fed > 0) { /* its body went and is not kept */
+        retryable = 0;
+        atomic_fetch_add(&r->p->streamed_not_retried, 1);
+    }
     r->last_err = res->err;
     if (outcome == GW_OUT_OVERLOADED) {
         gw_upstream_result_free(&r->last);
@@ -391,9 +604,7 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
     uint64_t cap = (uint64_t)r->p->backoff_base_ms << (r->retries - 1);
     uint64_t delay = cap ? next_random(r->p) % cap : 0;
     if ((int64_t)delay * 1000000 >= r->deadline_ns - now) delay = 0;
-    r->timer_for_hedge = 0;
-    uv_timer_stop(&r->timer);
-    uv_timer_start(&r->timer, on_req_timer, delay, 0);
+    arm_req_timer(r, TIMER_BACKOFF, (int64_t)delay);
 }
 
 /* ---- the client ---------------------------------------------------------------------- */
@@ -401,7 +612,7 @@ static void on_client_gone(http_exchange *ex, void *arg)
 {
     gw_req *r = arg;
     (void)ex;
-    answer_error(r, 499, "client closed the request%s", "");
+    answer_error(r, 499, "", "client closed the request%s", "");
     req_maybe_free(r);
 }
 
@@ -442,6 +653,19 @@ static int read_deadline(gw_req *r, http_exchange *ex)
     return 0;
 }
 
+/* The request's Content-Length (the server checked it parses). */
+static size_t content_length(http_exchange *ex)
+{
+    const char *h = http_ex_header(ex, "content-length");
+    return h ? (size_t)strtoull(h, NULL, 10) : 0;
+}
+
+int gw_proxy_stream_body(http_exchange *ex, void *ctx)
+{
+    gw_proxy *p = ctx;
+    return content_length(ex) > p->body_buffer_bytes;
+}
+
 static gw_pool *loop_pool(gw_proxy *p, http_exchange *ex)
 {
     int i = http_ex_loop_index(ex);
@@ -469,6 +693,11 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     r->method = http_ex_method_name(ex);
     r->head_only = http_ex_method(ex) == HTTP_KIND_HEAD;
     r->body = http_ex_body(ex, &r->body_len);
+    if (http_ex_body_streamed(ex)) {
+        r->streamed = 1;
+        r->body = NULL;
+        r->body_len = content_length(ex);
+    }
     if (read_deadline(r, ex) != 0) {
         free(r);
         count_result(p, GW_RES_4XX);
@@ -494,14 +723,18 @@ void gw_proxy_handle(http_exchange *ex, void *ctx)
     int is_infer = 0;
     gw_route_model(http_ex_path(ex), r->model, sizeof r->model, &is_infer);
     r->keyed = is_infer;
-    if (is_infer)
-        r->key =
-            gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model, r->body, r->body_len);
+    if (is_infer) /* a streamed body is not hashed: its key is the model's (or the header) */
+        r->key = gw_route_key(http_ex_header(ex, "inferd-routing-key"), r->model,
+                              r->streamed ? "" : r->body, r->streamed ? 0 : r->body_len);
     uv_timer_init((uv_loop_t *)http_ex_loop(ex), &r->timer);
     r->timer.data = r;
     r->ex = ex;
     gw_nodes_request_begin(p->nodes);
     http_ex_on_orphan(ex, on_client_gone, r);
+    if (r->streamed) {
+        atomic_fetch_add(&p->bodies_streamed, 1);
+        http_ex_body_reader(ex, on_client_body, r);
+    }
     start_attempt(r, 0, COPY_FIRST);
     if (r->ex && active_attempts(r) == 1) arm_watch(r);
     req_maybe_free(r);
@@ -544,6 +777,7 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     gw_upstream_limits_default(&p->limits);
     p->request_timeout_ms = 600000;
     p->max_retries = 2;
+    p->body_buffer_bytes = (size_t)1 << 20;
     p->backoff_base_ms = 5;
     p->n_loops = n_loops;
     p->pools = calloc((size_t)n_loops, sizeof *p->pools);
@@ -553,6 +787,10 @@ int gw_proxy_init(gw_proxy *p, gw_nodes *nodes, int n_loops)
     atomic_init(&p->seed, (uint64_t)clock_now_ns());
     for (int i = 0; i < GW_RES_N; i++) atomic_init(&p->results[i], 0);
     atomic_init(&p->srv, NULL);
+    atomic_init(&p->upstream_waiting, 0);
+    atomic_init(&p->upstream_queue_full, 0);
+    atomic_init(&p->bodies_streamed, 0);
+    atomic_init(&p->streamed_not_retried, 0);
     return p->pools && p->loop_closed ? 0 : -1;
 }
 

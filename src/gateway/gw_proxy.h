@@ -27,11 +27,14 @@ enum gw_result {
 };
 const char *gw_result_name(int result);
 
+struct prom_writer;
 typedef struct gw_proxy {
     gw_nodes *nodes; /* borrowed */
     gw_upstream_limits limits;
     int64_t request_timeout_ms; /* used when the client sets no Inferd-Timeout-Ms (600000) */
     int max_retries;            /* retries per request (default 2) */
+    size_t body_buffer_bytes;   /* bodies up to this are read whole (routing hash, retries,
+                                   hedges); larger ones stream through (default 1 MiB) */
     int64_t backoff_base_ms;    /* jittered backoff before retry k: [0, base * 2^k) (default 5) */
     int n_loops;
     gw_pool **pools;                   /* [n_loops], each made on its loop */
@@ -42,8 +45,15 @@ typedef struct gw_proxy {
     void (*connect_failed)(void *arg); /* may be NULL: a node refused or timed out a connect
                                           (main: ask the resolver for a fresh lookup) */
     void *connect_failed_arg;
-    _Atomic uint64_t results[GW_RES_N]; /* forwarded requests by enum gw_result */
-    http_server *_Atomic srv;           /* for the connection counts in /metrics; may be NULL */
+    _Atomic uint64_t results[GW_RES_N];    /* forwarded requests by enum gw_result */
+    _Atomic int64_t upstream_waiting;      /* requests queued for a connection now (all loops) */
+    _Atomic uint64_t bodies_streamed;      /* requests whose body streamed through */
+    _Atomic uint64_t streamed_not_retried; /* failures of those a retry would have followed */
+    _Atomic uint64_t upstream_queue_full;  /* requests answered 503: their node's queue was full */
+    http_server *_Atomic srv;              /* for the connection counts in /metrics; may be NULL */
+    /* may be NULL: more families for /metrics (main: the gRPC side's, gw_grpc_metrics) */
+    void (*more_metrics)(struct prom_writer *w, void *arg);
+    void *more_metrics_arg;
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */
@@ -56,6 +66,8 @@ void gw_proxy_stop(gw_proxy *p, int64_t timeout_ms);
 void gw_proxy_destroy(gw_proxy *p);
 /* The http_handler (ctx = the gw_proxy). */
 void gw_proxy_handle(http_exchange *ex, void *ctx);
+/* For http_options.stream_body (ctx = the gw_proxy): 1 for a body above body_buffer_bytes. */
+int gw_proxy_stream_body(http_exchange *ex, void *ctx);
 /* Hooks for http_options.hooks: close each loop's idle upstream connections once stopping is
  * set, so the loops can end. */
 http_loop_hooks gw_proxy_hooks(gw_proxy *p);

@@ -27,6 +27,8 @@ void gw_upstream_limits_default(gw_upstream_limits *l)
     l->max_response_bytes = ((size_t)64 << 20) + ((size_t)1 << 20);
     l->max_header_bytes = 64 << 10;
     l->max_idle_per_node = 64;
+    l->max_conns_per_node = 256;
+    l->max_queue_per_node = 1024;
 }
 
 void gw_upstream_result_free(gw_upstream_result *r)
@@ -44,6 +46,8 @@ static void on_handle_closed(uv_handle_t *h)
     if (--c->handles_open > 0) return;
     gw_pool *p = c->pool;
     free(c->head);
+    free(c->pend);
+    free(c->out);
     http_buf_free(&c->hdrs);
     http_buf_free(&c->body);
     http_buf_free(&c->field);
@@ -59,6 +63,7 @@ void gw_uconn_close(gw_uconn *c)
     c->closing = 1;
     c->cb = NULL;
     gw_pool_unlink(c);
+    gw_pool_mark_free(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -78,6 +83,7 @@ static void finish(gw_uconn *c, int err)
     c->cb = NULL;
     gw_upstream_result res = c->res;
     memset(&c->res, 0, sizeof c->res);
+    c->res.content_length = -1;
     res.err = err;
     res.got_bytes = c->got_bytes;
     res.reused = c->reused;
@@ -92,7 +98,16 @@ static void finish(gw_uconn *c, int err)
     }
     http_buf_free(&c->hdrs);
     http_buf_free(&c->body);
-    if (err == GW_UP_OK && c->keep_alive && !c->writing) gw_pool_put(c);
+    int body_done = !c->streaming || (!c->body_left && !c->pend_len && !c->out_len);
+    if (c->streaming && body_done) { /* pooled: give the buffers back */
+        free(c->pend);
+        free(c->out);
+        c->pend = c->out = NULL;
+        c->pend_cap = c->out_cap = 0;
+        c->streaming = 0;
+    }
+    c->drain = NULL;
+    if (err == GW_UP_OK && c->keep_alive && !c->writing && body_done) gw_pool_put(c);
     else gw_uconn_close(c);
     cb(arg, &res);
 }
@@ -158,6 +173,9 @@ static int on_headers_complete(http_parser *hp)
     gw_uconn *c = hp->data;
     if (c->in_value && commit_header(c)) return -1;
     c->in_value = 0;
+    c->res.content_length = hp->content_length != (uint64_t)-1 && hp->content_length <= INT64_MAX
+                                ? (int64_t)hp->content_length
+                                : -1;
     if (c->head_only) return 1; /* a HEAD response has no body, whatever it says */
     /* a response may announce its size: refuse a too-large one before reading it */
     if (hp->content_length != (uint64_t)-1 &&
@@ -233,16 +251,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static void flush_stream(gw_uconn *c);
+
 static void on_written(uv_write_t *w, int status)
 {
     gw_uconn *c = w->data;
     c->writing = 0;
     free(c->head);
     c->head = NULL;
+    c->out_len = 0;
     if (status < 0 && c->cb && !c->closing) {
         c->keep_alive = 0;
         finish(c, c->got_bytes && c->complete ? GW_UP_OK : GW_UP_RESET);
+        return;
     }
+    if (!c->streaming || c->closing) return;
+    flush_stream(c);
+    if (c->drain && c->cb) c->drain(c->arg); /* last: it may give more, or cancel c */
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -250,6 +275,79 @@ static void on_timeout(uv_timer_t *t)
     gw_uconn *c = t->data;
     if (c->fail_err) finish(c, c->fail_err); /* a failure noticed inside gw_upstream_send */
     else finish(c, c->connected ? GW_UP_TIMEOUT : GW_UP_CONNECT);
+}
+
+/* A write failed inside start_exchange: told from the loop, never from inside
+ * gw_upstream_send. */
+static void fail_soon(gw_uconn *c)
+{
+    c->keep_alive = 0;
+    c->fail_err = GW_UP_RESET;
+    uv_timer_start(&c->timer, on_timeout, 0, 0);
+}
+
+/* ---- a streamed body -------------------------------------------------------------------- */
+/* Starts writing what pend holds, when connected and no write is in flight. */
+static void flush_stream(gw_uconn *c)
+{
+    if (!c->connected || c->writing || c->closing || !c->pend_len) return;
+    char *b = c->out; /* swap: pend's bytes go out, out's buffer collects the next ones */
+    size_t cap = c->out_cap;
+    c->out = c->pend;
+    c->out_cap = c->pend_cap;
+    c->out_len = c->pend_len;
+    c->pend = b;
+    c->pend_cap = cap;
+    c->pend_len = 0;
+    uv_buf_t buf = uv_buf_init(c->out, (unsigned)c->out_len);
+    c->write_req.data = c;
+    c->writing = 1;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
+        c->writing = 0;
+        fail_soon(c);
+    }
+}
+
+int gw_upstream_body(gw_uconn *c, const char *data, size_t len)
+{
+    if (!c->streaming || c->closing || !c->cb || len > c->body_left) return -1;
+    c->body_left -= len;
+    if (c->connected && !c->writing && !c->pend_len && len) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        } else if (n < 0 && n != UV_EAGAIN) {
+            fail_soon(c);
+            return 0;
+        }
+    }
+    if (!len) return 0;
+    if (c->pend_len + len > c->pend_cap) {
+        size_t cap = c->pend_len + len;
+        char *nb = realloc(c->pend, cap);
+        if (!nb) {
+            fail_soon(c);
+            return 0;
+        }
+        c->pend = nb;
+        c->pend_cap = cap;
+    }
+    memcpy(c->pend + c->pend_len, data, len);
+    c->pend_len += len;
+    flush_stream(c);
+    return 0;
+}
+
+size_t gw_upstream_unsent(const gw_uconn *c)
+{
+    return c->pend_len + c->out_len;
+}
+
+void gw_upstream_on_drain(gw_uconn *c, void (*fn)(void *arg))
+{
+    c->drain = fn;
 }
 
 /* Writes the request on a connected c and arms the exchange's timeout. */
@@ -263,14 +361,36 @@ static void start_exchange(gw_uconn *c)
     if (c->timeout_ms > 0) uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0);
     uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)c->head_len),
                         uv_buf_init((char *)c->body_ptr, (unsigned)c->body_len)};
+    unsigned nb = c->body_len ? 2 : 1;
+    /* One writev now, before queuing: libuv's uv_write re-arms the socket's epoll interest
+     * (an epoll_ctl per request) even when everything is written at once. */
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (n >= 0) {
+        size_t done = (size_t)n;
+        while (nb && done >= bufs[0].len) { /* drop what went out */
+            done -= bufs[0].len;
+            bufs[0] = bufs[1];
+            nb--;
+        }
+        if (nb) {
+            bufs[0].base += done;
+            bufs[0].len -= done;
+        }
+        if (nb == 0) {
+            free(c->head);
+            c->head = NULL;
+            flush_stream(c); /* what a streamed body gave while connecting */
+            return;
+        }
+    } else if (n != UV_EAGAIN) {
+        fail_soon(c);
+        return;
+    }
     c->write_req.data = c;
     c->writing = 1;
-    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, c->body_len ? 2 : 1, on_written);
-    if (rc < 0) { /* told from the loop, never from inside gw_upstream_send */
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, nb, on_written) < 0) {
         c->writing = 0;
-        c->keep_alive = 0;
-        c->fail_err = GW_UP_RESET;
-        uv_timer_start(&c->timer, on_timeout, 0, 0);
+        fail_soon(c);
     }
 }
 
@@ -309,6 +429,7 @@ static gw_uconn *uconn_connect(gw_pool *p, int node, const struct sockaddr *addr
     c->tcp.data = c->timer.data = c->connect_req.data = c;
     c->handles_open = 2;
     gw_pool_conn_made(p);
+    gw_pool_mark_busy(c);
     if (uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connected) < 0) {
         gw_uconn_close(c);
         return NULL;
@@ -337,12 +458,17 @@ gw_uconn *gw_upstream_send(gw_pool *p, int node, const struct sockaddr *addr, ch
     c->arg = arg;
     c->head = head;
     c->head_len = head_len;
-    c->body_ptr = body;
-    c->body_len = body_len;
+    c->streaming = (flags & GW_UP_STREAM) != 0;
+    c->body_ptr = c->streaming ? NULL : body;
+    c->body_len = c->streaming ? 0 : body_len;
+    c->body_left = c->streaming ? body_len : 0;
+    c->pend_len = c->out_len = 0;
+    c->drain = NULL;
     c->head_only = (flags & GW_UP_HEAD_ONLY) != 0;
     c->timeout_ms = timeout_ms;
     c->reused = reused;
     memset(&c->res, 0, sizeof c->res);
+    c->res.content_length = -1;
     if (reused) start_exchange(c); /* a new connection starts once connected */
     return c;
 }

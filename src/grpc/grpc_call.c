@@ -23,11 +23,7 @@ static void call_unref(grpc_call *call)
 {
     if (--call->refs > 0) return;
     drop_in(call);
-    for (grpc_chunk *ch = call->out_head, *next; ch; ch = next) {
-        next = ch->next;
-        free(ch->buf);
-        free(ch);
-    }
+    grpc_outq_free(&call->out);
     free(call);
 }
 
@@ -55,6 +51,18 @@ void *grpc_call_user(const grpc_call *call)
 {
     return call->user;
 }
+const char *grpc_call_kept_header(const grpc_call *call)
+{
+    return call->has_kept ? call->kept : NULL;
+}
+int grpc_call_loop_index(const grpc_call *call)
+{
+    return call->srv->index;
+}
+void *grpc_call_uv_loop(const grpc_call *call)
+{
+    return &call->srv->loop;
+}
 
 /* ---- response side ------------------------------------------------------------------- */
 
@@ -78,21 +86,8 @@ static ssize_t read_out(nghttp2_session *s, int32_t stream_id, uint8_t *buf, siz
     (void)stream_id;
     (void)user;
     grpc_call *call = source->ptr;
-    size_t n = 0;
-    while (n < length && call->out_head) {
-        grpc_chunk *ch = call->out_head;
-        size_t take = ch->len - ch->pos < length - n ? ch->len - ch->pos : length - n;
-        memcpy(buf + n, ch->buf + ch->pos, take);
-        ch->pos += take;
-        n += take;
-        if (ch->pos == ch->len) {
-            call->out_head = ch->next;
-            if (!call->out_head) call->out_tail = NULL;
-            free(ch->buf);
-            free(ch);
-        }
-    }
-    if (!call->out_head && call->finished) {
+    size_t n = grpc_outq_pull(&call->out, buf, length);
+    if (!call->out.head && call->finished) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         submit_trailers(call);
     } else if (n == 0) {
@@ -113,23 +108,18 @@ static void kick(grpc_call *call)
     } else {
         nghttp2_session_resume_data(c->session, call->stream_id); /* fails if not deferred */
     }
-    grpc_conn_flush(c);
+    grpc_conn_flush_soon(c);
 }
 
 void grpc_call_send(grpc_call *call, uint8_t *buf, size_t len)
 {
-    grpc_chunk *ch = NULL;
     if (!call->conn || call->finished || len < GRPC_PREFIX_LEN ||
-        len - GRPC_PREFIX_LEN > UINT32_MAX || !(ch = calloc(1, sizeof *ch))) {
+        len - GRPC_PREFIX_LEN > UINT32_MAX) {
         free(buf);
         return;
     }
     grpc_prefix_write(buf, (uint32_t)(len - GRPC_PREFIX_LEN));
-    ch->buf = buf;
-    ch->len = len;
-    if (call->out_tail) call->out_tail->next = ch;
-    else call->out_head = ch;
-    call->out_tail = ch;
+    if (grpc_outq_push(&call->out, buf, len) != 0) return;
     kick(call);
 }
 
@@ -156,7 +146,7 @@ static void end_call(grpc_call *call, int code, const char *message)
     nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
                        NV("grpc-status", cs), NV("grpc-message", call->message)};
     nghttp2_submit_response(c->session, call->stream_id, nv, call->message[0] ? 4 : 3, NULL);
-    grpc_conn_flush(c);
+    grpc_conn_flush_soon(c);
 }
 
 void grpc_call_finish(grpc_call *call, int code, const char *message)
@@ -251,6 +241,10 @@ int grpc_call_on_header(nghttp2_session *s, const nghttp2_frame *frame, const ui
     } else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
         if (grpc_timeout_parse((const char *)value, valuelen, &call->timeout_ns) != 0)
             call->bad_timeout = 1;
+    } else if (call->srv->opts.keep_header && namelen == strlen(call->srv->opts.keep_header) &&
+               memcmp(name, call->srv->opts.keep_header, namelen) == 0) {
+        copy_value(call->kept, sizeof call->kept, value, valuelen);
+        call->has_kept = 1;
     }
     return 0;
 }

@@ -139,6 +139,12 @@ void grpc_conn_close(grpc_conn *c)
     if (c->closed) return;
     c->closed = 1;
     grpc_loop *srv = c->srv;
+    if (c->dirty) { /* off the flush list: its memory goes before the list is run */
+        grpc_conn **pp = &srv->dirty;
+        while (*pp && *pp != c) pp = &(*pp)->next_dirty;
+        if (*pp) *pp = c->next_dirty;
+        c->dirty = 0;
+    }
     while (c->calls) grpc_call_stream_gone(c->calls); /* cancels what the service still has */
     nghttp2_session_del(c->session);
     c->session = NULL;

@@ -1,6 +1,8 @@
 /* gRPC over HTTP/2 framing details that need no session: the 5-byte message prefix, the
- * grpc-timeout header and the percent-encoding of grpc-message (PROTOCOL-HTTP2.md). */
+ * grpc-timeout header, the percent-encoding of grpc-message (PROTOCOL-HTTP2.md), and the
+ * queue of framed messages a data provider pulls from. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inferd/grpc_server.h"
@@ -83,4 +85,54 @@ const char *grpc_status_name(int code)
                                   "DATA_LOSS",
                                   "UNAUTHENTICATED"};
     return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "UNKNOWN";
+}
+
+struct grpc_outq_chunk {
+    struct grpc_outq_chunk *next;
+    uint8_t *buf;
+    size_t len, pos;
+};
+
+int grpc_outq_push(grpc_outq *q, uint8_t *buf, size_t len)
+{
+    struct grpc_outq_chunk *ch = calloc(1, sizeof *ch);
+    if (!ch) {
+        free(buf);
+        return -1;
+    }
+    ch->buf = buf;
+    ch->len = len;
+    if (q->tail) q->tail->next = ch;
+    else q->head = ch;
+    q->tail = ch;
+    return 0;
+}
+
+size_t grpc_outq_pull(grpc_outq *q, uint8_t *out, size_t len)
+{
+    size_t n = 0;
+    while (n < len && q->head) {
+        struct grpc_outq_chunk *ch = q->head;
+        size_t take = ch->len - ch->pos < len - n ? ch->len - ch->pos : len - n;
+        memcpy(out + n, ch->buf + ch->pos, take);
+        ch->pos += take;
+        n += take;
+        if (ch->pos == ch->len) {
+            q->head = ch->next;
+            if (!q->head) q->tail = NULL;
+            free(ch->buf);
+            free(ch);
+        }
+    }
+    return n;
+}
+
+void grpc_outq_free(grpc_outq *q)
+{
+    for (struct grpc_outq_chunk *ch = q->head, *next; ch; ch = next) {
+        next = ch->next;
+        free(ch->buf);
+        free(ch);
+    }
+    q->head = q->tail = NULL;
 }

@@ -14,12 +14,6 @@
 typedef struct grpc_conn grpc_conn;
 typedef struct grpc_loop grpc_loop;
 
-typedef struct grpc_chunk { /* one queued response message, prefix included */
-    struct grpc_chunk *next;
-    uint8_t *buf;
-    size_t len, pos;
-} grpc_chunk;
-
 struct grpc_call {
     grpc_loop *srv;
     grpc_conn *conn; /* NULL once the stream is gone */
@@ -28,6 +22,8 @@ struct grpc_call {
     grpc_call *prev, *next; /* in conn->calls while the stream lives */
     char method[256];
     char content_type[64];
+    char kept[256]; /* grpc_options.keep_header's value */
+    unsigned has_kept : 1;
     int64_t arrival_ns, timeout_ns;
     int bad_timeout;
     unsigned started : 1, half_closed : 1, finished : 1, cancelled : 1, response_sent : 1,
@@ -39,7 +35,7 @@ struct grpc_call {
     size_t prefix_len;
     uint8_t *in;
     size_t in_len, in_cap, in_want;
-    grpc_chunk *out_head, *out_tail;
+    grpc_outq out; /* response messages, prefixes included */
     void *user;
 };
 
@@ -53,7 +49,8 @@ struct grpc_conn {
     int again;  /* a flush was asked while busy */
     int closed; /* conn_close ran: waiting for the handle's close */
     int reading;
-    int dirty; /* on srv->dirty: flush once the current batch of posts has run */
+    int dirty; /* on srv->dirty: flush once the current batch of posts has run, or at the
+                  loop's next idle phase (grpc_conn_flush_soon) */
     grpc_conn *next_dirty;
     size_t write_pending; /* bytes handed to uv_write, not yet written */
     uint8_t *wbuf;        /* frames gathered for the next uv_write */
@@ -76,6 +73,7 @@ typedef struct grpc_post {
 
 struct grpc_loop {
     grpc_options opts; /* this loop's share of the limits */
+    int index;         /* in grpc_server.loops */
     grpc_handler h;
     void *ctx;
     char host[64];
@@ -97,6 +95,7 @@ struct grpc_loop {
     size_t inflight_bytes;     /* sum of every call's in_cap (partial request messages) */
     int deferring;             /* running posts: flushes wait for the end of the batch */
     grpc_conn *dirty;          /* connections to flush then */
+    uv_idle_t idle;            /* flushes dirty connections (grpc_conn_flush_soon) */
     atomic_int n_conns_shared; /* for the shutdown wait and metrics */
     _Atomic uint64_t accepted; /* connections taken on since start (metrics) */
 };
@@ -110,6 +109,9 @@ struct grpc_server {
 /* grpc_conn.c */
 void grpc_conn_accept(grpc_loop *srv);
 void grpc_conn_flush(grpc_conn *c);
+/* As flush, but for answers sent from the service's own I/O callbacks (not posts): frames
+ * of many calls gathered into one write, at the loop's next idle phase (grpc_server.c). */
+void grpc_conn_flush_soon(grpc_conn *c);
 void grpc_conn_close(grpc_conn *c);
 void grpc_conn_goaway(grpc_conn *c, uint32_t error_code);
 void grpc_conn_tick(grpc_conn *c, int64_t now_ns);

@@ -43,6 +43,8 @@ void grpc_server_connections(grpc_server *srv, int *open, uint64_t *accepted)
     }
 }
 
+static void flush_dirty(grpc_loop *srv);
+
 static void run_posts(grpc_loop *srv)
 {
     pthread_mutex_lock(&srv->post_lock);
@@ -57,7 +59,34 @@ static void run_posts(grpc_loop *srv)
         p = next;
     }
     srv->deferring = 0;
-    /* a closed connection's memory lives until its close callback, a later loop turn */
+    flush_dirty(srv);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    flush_dirty(h->data);
+}
+
+void grpc_conn_flush_soon(grpc_conn *c)
+{
+    grpc_loop *srv = c->srv;
+    if (c->closed) return;
+    if (srv->deferring) { /* run_posts flushes it */
+        grpc_conn_flush(c);
+        return;
+    }
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = srv->dirty;
+        srv->dirty = c;
+    }
+    uv_idle_start(&srv->idle, on_idle);
+}
+
+static void flush_dirty(grpc_loop *srv)
+{
+    /* a closed connection is taken off the list (grpc_conn_close) */
     grpc_conn *c = srv->dirty;
     srv->dirty = NULL;
     while (c) {
@@ -89,8 +118,10 @@ static void maybe_finish(grpc_loop *srv)
     }
     srv->post_closed = 1;
     pthread_mutex_unlock(&srv->post_lock);
+    if (srv->h.on_loop_end) srv->h.on_loop_end(srv->index, srv->ctx);
     uv_close((uv_handle_t *)&srv->async, NULL);
     uv_close((uv_handle_t *)&srv->tick, NULL);
+    uv_close((uv_handle_t *)&srv->idle, NULL);
 }
 
 static void on_async(uv_async_t *a)
@@ -190,7 +221,7 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static int loop_start(const grpc_options *opts, const grpc_handler *handler, void *ctx,
+static int loop_start(const grpc_options *opts, int index, const grpc_handler *handler, void *ctx,
                       grpc_loop **out, char *err, size_t err_len)
 {
     grpc_loop *srv = calloc(1, sizeof *srv);
@@ -199,6 +230,7 @@ static int loop_start(const grpc_options *opts, const grpc_handler *handler, voi
         return -1;
     }
     srv->opts = *opts;
+    srv->index = index;
     if (!srv->opts.max_message_bytes) srv->opts.max_message_bytes = 64u << 20;
     if (srv->opts.max_connections <= 0) srv->opts.max_connections = 1000;
     if (!srv->opts.max_streams) srv->opts.max_streams = 1024;
@@ -212,6 +244,8 @@ static int loop_start(const grpc_options *opts, const grpc_handler *handler, voi
     srv->async.data = srv;
     uv_timer_init(&srv->loop, &srv->tick);
     srv->tick.data = srv;
+    uv_idle_init(&srv->loop, &srv->idle);
+    srv->idle.data = srv;
     if (listen_on(srv, err, err_len) != 0) goto fail;
     uv_timer_start(&srv->tick, on_tick, 1000, 1000);
     if (pthread_create(&srv->thread, NULL, loop_thread, srv) != 0) {
@@ -288,7 +322,7 @@ int grpc_server_start(const grpc_options *opts, const grpc_handler *handler, voi
     if (share.max_inflight_bytes) share.max_inflight_bytes /= (size_t)n;
     for (int i = 0; i < n; i++) {
         if (i > 0) share.port = gs->port; /* 0 asked any port: the others join the first's */
-        if (loop_start(&share, handler, ctx, &gs->loops[i], err, err_len) != 0) {
+        if (loop_start(&share, i, handler, ctx, &gs->loops[i], err, err_len) != 0) {
             grpc_server_shutdown(gs, 0);
             return -1;
         }

@@ -6,7 +6,11 @@
  * Closing is always deferred: conn_close sets `closing` and the memory goes in the handles'
  * close callback. The parser never runs on a closing connection: conn_execute checks after
  * every http_parser_execute, and on_message_complete pauses the parser when the handler's
- * answer closed the connection (a failed write), so no later pipelined request is parsed. */
+ * answer closed the connection (a failed write), so no later pipelined request is parsed.
+ *
+ * Streamed bodies (opts.stream_body): at the headers the exchange is queued and handed to the
+ * handler, c->cur lets go of it and c->stream_ex points at it (not owning it: freeing it
+ * clears the pointer) while c->streaming says the body being parsed goes to its reader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,8 @@ struct http_conn {
     char *in; /* unparsed input kept while parsing is paused */
     size_t in_len, in_cap;
     http_exchange *cur;          /* request being parsed */
+    http_exchange *stream_ex;    /* whose body is being streamed (queued, not owned; or NULL) */
+    int streaming;               /* the body being parsed is streamed */
     int in_headers, header_last; /* header_last: 0 none, 1 field, 2 value */
     size_t header_bytes;
     int err_status; /* set by a callback that rejects the request */
@@ -90,6 +96,29 @@ static void queue_push(http_conn *c, http_exchange *ex)
     else c->q_head = ex;
     c->q_tail = ex;
     c->n_pending++;
+}
+
+static void conn_free_ex(http_conn *c, http_exchange *ex)
+{
+    if (c->stream_ex == ex) c->stream_ex = NULL;
+    http_exchange_free(ex);
+}
+
+/* Gives a piece of a streamed body to its reader (while its exchange and reader are there). */
+static void stream_give(http_conn *c, const char *data, size_t len, int end)
+{
+    http_exchange *ex = c->stream_ex;
+    if (end) {
+        c->streaming = 0;
+        c->stream_ex = NULL;
+    }
+    if (ex && ex->body_fn) ex->body_fn(ex, ex->body_arg, data, len, end);
+}
+
+/* A streamed body will not be complete: its reader hears so. */
+static void stream_cut(http_conn *c)
+{
+    if (c->streaming) stream_give(c, NULL, 0, -1);
 }
 
 /* ---- parser callbacks ----------------------------------------------------------------- */
@@ -209,11 +238,27 @@ static int on_headers_complete(http_parser *p)
                  (unsigned long long)p->content_length, c->srv->opts.max_body_bytes);
         return reject(c, 413, msg);
     }
-    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > 0 &&
-        http_exchange_reserve(c->cur, (size_t)p->content_length) != 0)
+    int sized = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > 0;
+    http_exchange *ex = c->cur;
+    if (sized && c->srv->opts.stream_body) { /* the path and query, for the decision */
+        ex->method = p->method;
+        ex->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+        ex->http10 = p->http_major == 1 && p->http_minor == 0;
+        http_exchange_split_target(ex); /* again at the message's end: no change then */
+        ex->body_streamed = c->srv->opts.stream_body(ex, c->srv->ctx) == 1;
+    }
+    if (sized && !ex->body_streamed && http_exchange_reserve(ex, (size_t)p->content_length) != 0)
         return reject_busy(c);
-    const char *expect = http_ex_header(c->cur, "expect");
+    const char *expect = http_ex_header(ex, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 && !c->q_head) write_continue(c);
+    if (!ex->body_streamed) return 0;
+    c->cur = NULL;
+    c->streaming = 1;
+    c->stream_ex = ex;
+    c->last_activity_ms = uv_now(&c->lp->loop);
+    queue_push(c, ex);
+    c->srv->handler(ex, c->srv->ctx); /* may answer at once */
+    if (c->closing || (c->stream_ex && c->stream_ex->body_paused)) http_parser_pause(p, 1);
     return 0;
 }
 
@@ -222,6 +267,11 @@ static int on_body(http_parser *p, const char *at, size_t n)
     http_conn *c = p->data;
     http_exchange *ex = c->cur;
     c->last_read_ms = uv_now(&c->lp->loop);
+    if (c->streaming) {
+        stream_give(c, at, n, 0);
+        if (c->closing || (c->stream_ex && c->stream_ex->body_paused)) http_parser_pause(p, 1);
+        return 0;
+    }
     /* a body without Content-Length is charged as it grows */
     if (n > ex->reserved - ex->body_len && ex->body_len + n <= c->srv->opts.max_body_bytes &&
         http_exchange_reserve(ex, ex->body_len + n - ex->reserved) != 0)
@@ -238,9 +288,25 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* Pauses the parser after a request when nothing more should be parsed now. */
+static void pause_if_full(http_conn *c, http_parser *p)
+{
+    if (c->closing || c->no_more || c->n_pending >= c->srv->opts.max_pipeline ||
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
+        http_parser_pause(p, 1);
+}
+
 static int on_message_complete(http_parser *p)
 {
     http_conn *c = p->data;
+    if (c->streaming) { /* the handler has it already: its reader hears the end */
+        int keep = http_should_keep_alive(p) && !p->upgrade;
+        c->last_activity_ms = uv_now(&c->lp->loop);
+        stream_give(c, NULL, 0, 1);
+        if (!keep) c->no_more = 1;
+        pause_if_full(c, p);
+        return 0;
+    }
     http_exchange *ex = c->cur;
     c->cur = NULL;
     if (!ex) return reject(c, 400, "malformed request");
@@ -256,13 +322,7 @@ static int on_message_complete(http_parser *p)
     queue_push(c, ex);
     if (!ex->keep_alive) c->no_more = 1;
     c->srv->handler(ex, c->srv->ctx); /* may answer at once */
-    if (c->closing) {                 /* the answer's write failed: parse nothing more */
-        http_parser_pause(p, 1);
-        return 0;
-    }
-    if (c->no_more || c->n_pending >= c->srv->opts.max_pipeline ||
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
-        http_parser_pause(p, 1);
+    pause_if_full(c, p); /* also when the answer's write failed (closing): parse no more */
     return 0;
 }
 
@@ -283,6 +343,7 @@ static void protocol_error(http_conn *c, enum http_errno e)
     char msg[256];
     if (c->err_status) snprintf(msg, sizeof msg, "%s", c->err_msg);
     else snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+    stream_cut(c);
     /* HEAD gets no body, also in an error answer: the method counts once it was read */
     int method = c->cur && c->cur->method >= 0 ? c->cur->method : HTTP_GET;
     http_exchange_free(c->cur);
@@ -351,6 +412,7 @@ static void conn_feed(http_conn *c, const char *data, size_t len)
 static void drain_check(http_conn *c)
 {
     if (!c->draining || c->no_more || c->closing || c->in_len) return;
+    stream_cut(c); /* a body still coming will not be read */
     c->no_more = 1;
     c->close_when_flushed = 1;
     http_exchange_free(c->cur);
@@ -360,6 +422,7 @@ static void drain_check(http_conn *c)
 static void resume_parsing(http_conn *c)
 {
     if (c->closing || c->in_execute || !c->paused || c->no_more) return;
+    if (c->stream_ex && c->stream_ex->body_paused) return; /* its reader holds the body */
     if (c->n_pending >= c->srv->opts.max_pipeline ||
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_write_queue)
         return;
@@ -396,6 +459,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         c->peer_eof = 1;
         c->no_more = 1;
+        stream_cut(c);
         http_exchange_free(c->cur);
         c->cur = NULL;
         c->in_len = 0;
@@ -454,7 +518,9 @@ static int conn_deadline(http_conn *c, uint64_t *deadline)
     const http_options *o = &c->srv->opts;
     if (c->discarding) *deadline = c->linger_deadline_ms;
     else if (c->cur && c->in_headers) *deadline = c->msg_begin_ms + (uint64_t)o->header_timeout_ms;
-    else if (c->cur) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
+    else if (c->streaming && c->stream_ex && c->stream_ex->body_paused)
+        return 0; /* held back by its reader, which bounds it */
+    else if (c->cur || c->streaming) *deadline = c->last_read_ms + (uint64_t)o->header_timeout_ms;
     else if (c->writes_in_flight)
         *deadline = c->last_write_ms + (uint64_t)o->idle_timeout_ms; /* stall */
     else if (c->q_head) return 0; /* waiting for answers; the scheduler bounds those */
@@ -531,7 +597,7 @@ static void on_write(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
     http_conn *c = w->conn;
-    for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+    for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
     free(w);
     c->writes_in_flight--;
     if (c->closing) return;
@@ -555,7 +621,7 @@ static const char *connection_line(http_conn *c, http_exchange *ex)
     static char keep_line[] = "Connection: keep-alive\r\n\r\n";
     static char end_line[] = "\r\n";
     int ending = c->no_more || c->draining || atomic_load(&c->srv->phase) >= 1;
-    if (ex->close_after || (ending && !c->q_head && !c->cur && !c->in_len)) {
+    if (ex->close_after || (ending && !c->q_head && !c->cur && !c->streaming && !c->in_len)) {
         ex->close_after = 1;
         return close_line;
     }
@@ -615,7 +681,7 @@ static void conn_flush(http_conn *c)
         }
         int now = nb && !c->writes_in_flight ? write_now(c, bufs, &nb) : 0;
         if (now < 0) {
-            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
             free(w);
             conn_close(c);
             return;
@@ -623,7 +689,7 @@ static void conn_flush(http_conn *c)
         if (now || nb == 0) {
             /* all of it went out (or nothing to send): no write request */
             c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
-            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
             free(w);
             if (c->close_when_flushed && c->no_more) break;
             continue;
@@ -635,7 +701,7 @@ static void conn_flush(http_conn *c)
         c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
         if (rc != 0) {
             c->writes_in_flight--;
-            for (int i = 0; i < w->n; i++) http_exchange_free(w->exs[i]);
+            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
             free(w);
             conn_close(c);
             return;
@@ -660,6 +726,8 @@ void http_conn_respond(http_exchange *ex)
     }
     if (!ex->keep_alive) ex->close_after = 1;
     ex->ready = 1;
+    ex->body_fn = NULL; /* a streamed body's rest is read and dropped */
+    ex->body_paused = 0;
     /* inside the parser: flush from there is fine; it does not re-enter the parser, and if
      * it closes the connection, on_message_complete stops the parser */
     conn_flush(c);
@@ -680,6 +748,7 @@ static void conn_close(http_conn *c)
 {
     if (c->closing) return;
     c->closing = 1;
+    stream_cut(c); /* its reader may answer: nothing is written any more */
     /* answered exchanges go; unanswered ones are orphaned and freed when answered */
     http_exchange *ex = c->q_head;
     while (ex) {
@@ -751,6 +820,12 @@ void http_conn_accept(http_loop *lp, int fd)
     c->parser.data = c;
     c->last_activity_ms = c->last_read_ms = uv_now(&lp->loop);
     conn_update(c);
+}
+
+void http_conn_body_resume(http_exchange *ex)
+{
+    http_conn *c = ex->conn;
+    if (c && !c->closing && !c->in_execute) conn_update(c);
 }
 
 void http_conn_drain(http_conn *c)

@@ -67,7 +67,7 @@ void http_exchange_set_response(http_exchange *ex, int status, const char *conte
     ex->status = status;
     ex->resp_body = body;
     ex->resp_body_len = body ? len : 0;
-    size_t total = ex->resp_body_len + ex->spans_len;
+    size_t total = ex->has_head_length ? ex->head_length : ex->resp_body_len + ex->spans_len;
     http_buf b;
     http_buf_init(&b);
     /* HEAD: the same headers as GET, Content-Length included (RFC 9110 9.3.2); the body is

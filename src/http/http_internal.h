@@ -35,7 +35,11 @@ struct http_exchange {
     size_t headers_len, headers_cap;
     char *body;
     size_t body_len, body_cap;
-    size_t reserved; /* bytes of srv->inflight_bytes this request holds */
+    size_t reserved;   /* bytes of srv->inflight_bytes this request holds */
+    int body_streamed; /* the body goes to body_fn as it is read */
+    int body_paused;   /* the reader asked to stop reading */
+    http_body_fn body_fn;
+    void *body_arg;
     void (*orphan_fn)(http_exchange *, void *); /* called when conn goes away unanswered */
     void *orphan_arg;
     /* response */
@@ -49,7 +53,9 @@ struct http_exchange {
     size_t resp_body_len;
     http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
     int n_spans;
-    size_t spans_len;             /* their total length */
+    size_t spans_len;    /* their total length */
+    int has_head_length; /* HEAD answered with the length a GET would have */
+    size_t head_length;
     void (*resp_done)(void *arg); /* called once when ex is freed (written or dropped) */
     void *resp_done_arg;
 };
@@ -131,5 +137,7 @@ void http_conn_force_close(http_conn *c); /* phase 3 */
 http_conn *http_conn_next(http_conn *c);
 /* Queues ex's filled-in response for writing, or frees ex if its client is gone. */
 void http_conn_respond(http_exchange *ex);
+/* A streamed body's reader paused or resumed (ex->body_paused changed). */
+void http_conn_body_resume(http_exchange *ex);
 
 #endif

@@ -17,6 +17,38 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
     http_conn_respond(ex);
 }
 
+int http_ex_body_streamed(const http_exchange *ex)
+{
+    return ex->body_streamed;
+}
+
+void http_ex_body_reader(http_exchange *ex, http_body_fn fn, void *arg)
+{
+    ex->body_fn = fn;
+    ex->body_arg = arg;
+}
+
+void http_ex_body_pause(http_exchange *ex, int pause)
+{
+    if (ex->body_paused == (pause != 0)) return;
+    ex->body_paused = pause != 0;
+    if (!pause) http_conn_body_resume(ex);
+}
+
+void http_ex_respond_head(http_exchange *ex, int status, const char *content_type, size_t length,
+                          const char *extra_headers)
+{
+    if (!ex) return;
+    if (ex->method != HTTP_HEAD) {
+        http_ex_error(ex, 500, "", "internal error: a HEAD answer to a %s request",
+                      http_ex_method_name(ex));
+        return;
+    }
+    ex->has_head_length = 1;
+    ex->head_length = length;
+    http_ex_respond(ex, status, content_type, NULL, 0, extra_headers);
+}
+
 void http_ex_respond_spans(http_exchange *ex, int status, const char *content_type, char *head,
                            size_t head_len, const http_span *spans, int n,
                            const char *extra_headers, void (*done)(void *arg), void *arg)

@@ -77,6 +77,12 @@ int64_t onnx_model_batch_slice(const onnx_model *m)
     return m->batch_slice;
 }
 
+int onnx_model_concat_groups(const onnx_model *m, int *concats)
+{
+    if (concats) *concats = m->n_place_groups ? m->place_cat_start[m->n_place_groups] : 0;
+    return m->n_place_groups;
+}
+
 size_t onnx_model_weight_bytes(const onnx_model *m)
 {
     return onnx_graph_weight_bytes(m);

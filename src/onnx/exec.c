@@ -1,6 +1,7 @@
 /* The buffer pool and onnx_ctx: how an operator receives inputs, allocates outputs and scratch,
  * and reports errors. */
 #include "exec.h"
+#include "place.h"
 #include "registry.h"
 #include "seq.h"
 
@@ -91,7 +92,9 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
     x->m = m;
     x->threads = threads > 0 ? threads : 1;
     x->n_values = m->n_values;
-    size_t n = (size_t)m->n_values + 1;
+    /* past the values: one slot per Concat group owning its buffer (place.c) */
+    x->n_slots = m->n_values + m->n_place_groups;
+    size_t n = (size_t)x->n_slots + 1;
     x->vals = calloc(n, sizeof *x->vals);
     x->bufs = calloc(n, sizeof *x->bufs);
     x->caps = calloc(n, sizeof *x->caps);
@@ -109,6 +112,7 @@ int onnx_exec_init(onnx_exec *x, const onnx_model *m, int threads)
         onnx_exec_destroy(x);
         return -1;
     }
+    for (int v = x->n_values; v < x->n_slots; v++) x->alias_root[v] = -1;
     for (int v = 0; v < m->n_values; v++) {
         x->alias_root[v] = -1;
         if (m->values[v].kind == ONNX_VALUE_CONST) x->vals[v] = m->values[v].t;
@@ -195,7 +199,8 @@ int onnx_op_is_control(const onnx_op *op)
 void onnx_exec_destroy(onnx_exec *x)
 {
     if (x->bufs)
-        for (int v = 0; v < x->n_values; v++) free(x->bufs[v]);
+        for (int v = 0; v < x->n_slots; v++) free(x->bufs[v]);
+    onnx_place_run_free(x);
     if (x->seqs)
         for (int v = 0; v < x->n_values; v++) onnx_seq_unref(x->seqs[v]);
     free(x->seqs);
@@ -343,7 +348,10 @@ static onnx_tensor *output_alloc(onnx_ctx *ctx, int i, inferd_dtype dtype, int n
     int v = ctx->node->outputs[i];
     onnx_exec_release(x, v);
     void *data = NULL;
-    if (nbytes) {
+    if (nbytes && dtype != INFERD_DTYPE_BYTES &&
+        (data = onnx_place_output(x, v, dtype, ndim, dims))) {
+        /* a slot of its Concat group's buffer (a view of it) */
+    } else if (nbytes) {
         data = onnx_pool_get(&x->pool, nbytes, &x->caps[v]);
         if (!data) {
             onnx_ctx_fail_code(ctx, ONNX_E_NOMEM, "output %d: out of memory (%zu bytes)", i,

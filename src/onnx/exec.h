@@ -38,6 +38,7 @@ typedef struct onnx_node_time {
 typedef struct onnx_exec {
     const onnx_model *m;
     int n_values;
+    int n_slots;       /* n_values, then one buffer owner per Concat group (place.c) */
     onnx_tensor *vals; /* current tensor of each value */
     void **bufs;       /* pool buffer owned for the value, or NULL */
     size_t *caps;
@@ -48,8 +49,9 @@ typedef struct onnx_exec {
     char *none;             /* per value: 1 if it is an optional without a value */
     onnx_pool pool;
     int threads;
-    onnx_tpool *tpool;    /* threads > 1: the operators' compute threads (threadpool.h) */
-    onnx_node_time *prof; /* per node of m while profiling (profile.c), else NULL */
+    onnx_tpool *tpool;            /* threads > 1: the operators' compute threads (threadpool.h) */
+    onnx_node_time *prof;         /* per node of m while profiling (profile.c), else NULL */
+    struct onnx_place_run *place; /* sessions only: Concat group layouts (place.h), or NULL */
 } onnx_exec;
 
 /* Sets up vals for every value of m (constants point at the model's data) and, for

@@ -16,12 +16,10 @@ static int is_random(const char *op_type)
 
 static int foldable(const onnx_model *m, const onnx_node *n)
 {
-    /* random draws differ per run; control ops may hold sequences, which are not constants.
-     * Identity from opset 14 is a control op too (it passes sequences on), but over a constant
-     * it passes a tensor: PyTorch's exports put one before many initializers (ConvNeXt: 108),
-     * which would hide those weights and biases from the fusions. */
-    if (is_random(n->op_type)) return 0;
-    if (onnx_op_is_control(n->op) && strcmp(n->op_type, "Identity") != 0) return 0;
+    /* random draws differ per run; control ops may hold sequences, which are not constants,
+     * except Identity of a constant (a tensor): PyTorch routes shared weights through one */
+    if (is_random(n->op_type) || (onnx_op_is_control(n->op) && strcmp(n->op_type, "Identity") != 0))
+        return 0;
     for (int k = 0; k < n->n_inputs; k++) {
         int v = n->inputs[k];
         if (v >= 0 && m->values[v].kind != ONNX_VALUE_CONST) return 0;

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "onnx.pb-c.h"
 #include "pbtensor.h"
+#include "place.h"
 #include "rawsplit.h"
 #include "registry.h"
 #include "wirecheck.h"
@@ -598,6 +599,7 @@ void onnx_model_free(onnx_model *m)
     free(m->free_after);
     free(m->free_start);
     free(m->prefetch);
+    onnx_place_plan_free(m);
     onnx_arena_free(&m->arena);
     free(m);
 }
@@ -637,7 +639,7 @@ static int build(Onnx__ModelProto *mp, const char *base_dir, onnx_model **out, o
     if (rc == 0) rc = load_graph(m, mp->graph, base_dir, NULL, NULL, e);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (rc == 0) rc = finish_graph(m, e);
-    if (rc == 0 && onnx_graph_batch_plan(m) < 0)
+    if (rc == 0 && (onnx_graph_batch_plan(m) < 0 || onnx_graph_place_plan(m) < 0))
         rc = onnx_load_fail(e, ONNX_E_NOMEM, "out of memory");
     if (rc < 0) {
         onnx_model_free(m);

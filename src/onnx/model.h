@@ -65,6 +65,16 @@ struct onnx_model {
     int64_t batch_slice; /* > 0: run batches at most this many samples at a time
                                   (batch.c); 0: whole batches only */
 
+    /* Concat placement (place.c; main graph only; all malloc'd, NULL when no group): per value
+     * its group or -1, its index among all groups' members, 1 if a group Concat produces it;
+     * group g's members are place_members[place_member_start[g] .. [g + 1]) and its Concat
+     * nodes place_cats[place_cat_start[g] .. [g + 1]). */
+    int n_place_groups;
+    int *place_group, *place_member;
+    char *place_is_cat;
+    int *place_members, *place_member_start;
+    int *place_cats, *place_cat_start;
+
     struct onnx_model **children; /* subgraphs of this graph's nodes (malloc'd, owned) */
     int n_children, cap_children;
     int depth; /* 0 for the main graph, 1 for its subgraphs, ... */

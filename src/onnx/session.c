@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "place.h"
 #include "seq.h"
 
 /* Batches with fewer input bytes than this run whole even when the model could be sliced. */
@@ -38,6 +39,10 @@ int onnx_session_create(const onnx_model *model, int threads, onnx_session **out
     onnx_session *s = calloc(1, sizeof *s);
     if (!s || onnx_exec_init(&s->x, model, threads) < 0) {
         free(s);
+        return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
+    }
+    if (onnx_place_run_init(&s->x) < 0) {
+        onnx_session_free(s);
         return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
     }
     *out = s;
@@ -178,6 +183,7 @@ static int run_nodes(onnx_session *s, char *err, size_t err_len)
         for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++)
             onnx_exec_release(&s->x, m->free_after[f]);
     }
+    onnx_place_update(&s->x); /* the next run writes Concat inputs in place */
     return 0;
 }
 

@@ -10,7 +10,11 @@
 #include "inferd/log.h"
 #include "scheduler_internal.h"
 
-#define BATCHER_POLL_NS 500000LL /* ring full of queued batches: look again soon */
+#define BATCHER_POLL_NS 500000LL /* ring full, nothing in flight: look again soon */
+/* Ring full with batches in flight: their completion dispatches what waits (whoever drains
+ * it calls sched_dispatch_ready), so the batcher only looks again as a backstop. Looking
+ * every 500 us here cost a thread wake-up and lock contention with the loops under load. */
+#define BATCHER_BACKSTOP_NS 20000000LL
 
 /* Rows that may wait in the ring beyond the workers: one batch per idle worker, plus one.
  * A worker is idle when the model has fewer batches in flight than live workers. */
@@ -34,7 +38,8 @@ static int64_t dispatch_loop(scheduler *s, int m, int64_t now, infer_request **e
         int64_t depth = (int64_t)shm_model_ring_size(ms->region, (uint32_t)ms->slot);
         if (!batcher_should_dispatch(ms->queue.rows, max_rows, head->enqueue_ns, now,
                                      ms->cfg.max_queue_delay_us, idle, depth)) {
-            if (depth >= (int64_t)idle + 1) return BATCHER_POLL_NS;
+            if (depth >= (int64_t)idle + 1)
+                return ms->batches_in_flight > 0 ? BATCHER_BACKSTOP_NS : BATCHER_POLL_NS;
             int64_t due = head->enqueue_ns + ms->cfg.max_queue_delay_us * 1000 - now;
             return due > 0 ? due : BATCHER_POLL_NS;
         }

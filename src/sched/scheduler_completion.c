@@ -201,18 +201,40 @@ static int drain_all(scheduler *s)
     return any;
 }
 
+#define POLL_ROUNDS 4 /* looks one poller makes for the others before it hands back -1 */
+
+/* One loop's look, pool lock held: drains every worker's ring. mu_poller says so meanwhile. */
+static void poll_locked(scheduler *s, infer_request **done_list)
+{
+    atomic_store(&s->mu_poller, 1);
+    atomic_store(&s->poll_wanted, 0);
+    atomic_thread_fence(memory_order_seq_cst); /* the clear, then the look at the rings */
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
+            sched_drain_completions(s, w, done_list);
+    atomic_store(&s->mu_poller, 0);
+}
+
+/* Two loops look before they wait, so they often meet on the pool lock. The one that finds
+ * it taken by the other leaves a note (poll_wanted) and may sleep; the holder reads the note
+ * after it unlocks and looks once more for it (docs/scheduler.md "Completions"). When the
+ * holder is not a loop (supervisor, backstop), nobody reads the note: the caller must look
+ * again itself (-1). */
 int sched_poll_completions(scheduler *s)
 {
     /* seq_cst: read after the caller's arm of its doorbell */
     if (atomic_load_explicit(&s->pending, memory_order_seq_cst) <= 0) return 0;
-    if (pthread_mutex_trylock(&s->mu) != 0) return -1;
-    infer_request *done_list = NULL;
-    for (uint32_t w = 0; w < s->n_workers; w++)
-        if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
-            sched_drain_completions(s, w, &done_list);
-    pthread_mutex_unlock(&s->mu);
-    sched_finish_list(s, done_list);
-    return 0;
+    atomic_store(&s->poll_wanted, 1);
+    for (int round = 0; round < POLL_ROUNDS; round++) {
+        if (pthread_mutex_trylock(&s->mu) != 0) return atomic_load(&s->mu_poller) ? 0 : -1;
+        infer_request *done_list = NULL;
+        poll_locked(s, &done_list);
+        pthread_mutex_unlock(&s->mu);
+        sched_finish_list(s, done_list);
+        atomic_thread_fence(memory_order_seq_cst); /* the unlock, then the look at the note */
+        if (!atomic_load(&s->poll_wanted)) return 0;
+    }
+    return -1; /* notes keep coming: look again rather than sleep on one */
 }
 
 /* With a doorbell the loops answer; this thread only catches what a missed ring (a worker

@@ -134,6 +134,9 @@ struct scheduler {
     atomic_int draining, stopping, threads_stop;
     atomic_int workers_stop; /* the supervisor stops spawning and stops every worker */
 
+    /* sched_poll_completions (lock-free): a loop holds mu in its look / a loop found mu
+     * taken by such a look and left it to that loop to look once more. */
+    atomic_int mu_poller, poll_wanted;
     _Atomic int64_t progress_ns; /* supervisor tick heartbeat (CLOCK_MONOTONIC), lock-free */
     uint64_t instance;           /* unique per scheduler in the process: the response cache's key */
     pthread_t batcher_thread, completion_thread, supervisor_thread;

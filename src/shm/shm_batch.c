@@ -9,6 +9,25 @@
 #include <string.h>
 #include <time.h>
 
+/* 1 if a worker of the region has promised to poll its ring past now (docs/protocol.md 5.2):
+ * it will find the batch just pushed without a futex wake. Called after the push. A promise
+ * further than SHM_SPIN_MAX_NS ahead is not believed, a stale one (a worker that died while
+ * polling) has expired: a worker can make the node skip a wake, nothing more. */
+static int worker_polling(shm_region *region)
+{
+    /* The push, then the look (the worker: clear its promise, fence, look at the ring). */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t now = 0;
+    for (uint32_t w = 0; w < region->max_workers; w++) {
+        uint64_t until =
+            atomic_load_explicit(&region->workers[w].spin_until_ns, memory_order_relaxed);
+        if (until == 0) continue;
+        if (now == 0) now = (uint64_t)clock_now_ns();
+        if (until > now && until - now <= SHM_SPIN_MAX_NS) return 1;
+    }
+    return 0;
+}
+
 int shm_submit(shm_region *region, uint32_t slot)
 {
     if (slot >= region->batch_slots) return -EINVAL;
@@ -22,7 +41,7 @@ int shm_submit(shm_region *region, uint32_t slot)
         atomic_store_explicit(&b->state, SHM_BATCH_FREE, memory_order_relaxed);
         return rc;
     }
-    shm_waiter_wake(&region->models[model].work, 1);
+    if (!worker_polling(region)) shm_waiter_wake(&region->models[model].work, 1);
     return 0;
 }
 

@@ -317,6 +317,7 @@ int shm_worker_slot_reset(shm_region *r, uint32_t worker, uint32_t model)
     atomic_store(&w->heartbeat_ns, 0);
     atomic_store(&w->claim_pos, 0);
     atomic_store(&w->in_hand, 0);
+    atomic_store(&w->spin_until_ns, 0);
     atomic_store(&w->batches_done, 0);
     atomic_store(&w->requests_done, 0);
     w->completion_off =

@@ -12,7 +12,11 @@
 
 #include "inferd/log.h"
 
-#define SPIN_NS      5000        /* poll this long for work before sleeping */
+/* Poll this long for work before sleeping. While it polls, the worker says so in its
+ * control block (spin_until_ns) and the node skips the futex wake for a batch it pushes:
+ * back-to-back batches then cost neither side a syscall or a context switch. Within
+ * SHM_SPIN_MAX_NS, or the node does not believe it. */
+#define SPIN_NS      50000
 #define HEARTBEAT_NS 20000000ll  /* publish heartbeat (and check the parent) this often */
 #define MAX_SLEEP_NS 100000000ll /* never sleep longer: heartbeats every <= 100 ms */
 
@@ -133,6 +137,12 @@ static void update_state(loop_state *ls)
         atomic_store_explicit(&ls->self->state, want, memory_order_release);
 }
 
+/* Publishes (until > 0) or withdraws (0) the promise to poll the ring until `until`. */
+static void set_polling(loop_state *ls, int64_t until)
+{
+    atomic_store_explicit(&ls->self->spin_until_ns, (uint64_t)until, memory_order_relaxed);
+}
+
 static int should_stop(loop_state *ls)
 {
     worker_ctx *c = ls->ctx;
@@ -176,6 +186,7 @@ int worker_loop_run(worker_ctx *c)
         }
         uint32_t slot;
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {
+            if (spin_until) set_polling(&ls, 0); /* busy: the node wakes another worker */
             update_state(&ls);
             process(&ls, slot);
             progress = 1;
@@ -186,7 +197,10 @@ int worker_loop_run(worker_ctx *c)
             spin_until = 0;
             continue;
         }
-        if (spin_until == 0) spin_until = now + SPIN_NS;
+        if (spin_until == 0) {
+            spin_until = now + SPIN_NS;
+            if (!ls.stopping) set_polling(&ls, spin_until);
+        }
         if (now < spin_until) {
             cpu_relax();
             continue;
@@ -196,6 +210,11 @@ int worker_loop_run(worker_ctx *c)
         if (ls.n_unpublished) timeout = 1000000; /* node's completion ring was full */
         if (timeout < 0) timeout = 0;
         uint32_t seq = shm_waiter_prepare(work);
+        /* Withdraw the promise, then look once more: a batch pushed while the node still
+         * believed it is seen here (docs/protocol.md 5.2; the node fences between its push
+         * and its look at the promise). */
+        set_polling(&ls, 0);
+        atomic_thread_fence(memory_order_seq_cst);
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {
             shm_waiter_cancel(work);
             update_state(&ls);

@@ -172,6 +172,9 @@ class FakeNode:
             def answer(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
+                if len(body) < n:  # the peer left mid-body: a real server never sees a request
+                    self.close_connection = True
+                    return
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
                 with fake.lock:
                     fake.requests.append((self.command, self.path, hdrs, body))
@@ -191,7 +194,8 @@ class FakeNode:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
-                self.wfile.write(out)
+                if self.command != "HEAD":  # HEAD: the GET's length, no body
+                    self.wfile.write(out)
 
             do_GET = do_POST = do_HEAD = answer
 

@@ -32,6 +32,7 @@ typedef struct gemm_job {
     int fused;         /* epi applies: a bias, Relu or Clip */
     int other_act;     /* an activation the kernels do not fuse: applied per tile after */
     int direct_b;      /* full B panels read in place (kd->ub_fn), only a last partial one packed */
+    int direct_a;      /* full A panels read in place (kd->ua_fn), only a last partial one packed */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
@@ -84,8 +85,14 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
             for (int64_t ic = i0; ic < i1; ic += jb->mc) {
                 const int64_t mc = i1 - ic < jb->mc ? i1 - ic : jb->mc;
                 const float *ap;
+                const int64_t mfull = jb->direct_a ? mc / mr * mr : 0; /* rows read in place */
                 if (g->pa) {
                     ap = g->pa->data + pc * g->pa->padded + ic * kc;
+                } else if (jb->direct_a) { /* only the last partial panel is packed */
+                    if (mfull < mc)
+                        onnx_gemm_pack_block(g->a, g->lda, 0, 1, ic + mfull, mc - mfull, pc, kc, mr,
+                                             abuf);
+                    ap = abuf; /* the panel of row ir >= mfull at ap + (ir - mfull) * kc */
                 } else {
                     onnx_gemm_pack_block(g->a, g->lda, g->trans_a, 1, ic, mc, pc, kc, mr, abuf);
                     ap = abuf;
@@ -99,24 +106,35 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         const int64_t rows = mc - ir < mr ? mc - ir : mr;
                         float *ct = g->c + (ic + ir) * g->ldc + jc + jr;
+                        /* A's rows in place (direct_a, a full panel), else its packed panel */
+                        const float *ad = ir < mfull ? g->a + (ic + ir) * g->lda + pc : NULL;
+                        const int64_t ldb_t = bd ? g->ldb : nr;
                         if (rows == mr && cols == nr) {
                             /* a full tile: bias and Relu/Clip in the kernel's store */
                             onnx_gemm_epi epi = jb->epi;
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
                             const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
-                            if (bd)
-                                jb->kd->ub_fn(kc, ap + ir * kc, bd, g->ldb, ct, g->ldc, g->alpha,
-                                              acc, e);
-                            else kern(kc, ap + ir * kc, bpan, ct, g->ldc, g->alpha, acc, e);
+                            if (ad)
+                                jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, ct, g->ldc,
+                                              g->alpha, acc, e);
+                            else if (bd)
+                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, ct, g->ldc,
+                                              g->alpha, acc, e);
+                            else
+                                kern(kc, ap + (ir - mfull) * kc, bpan, ct, g->ldc, g->alpha, acc,
+                                     e);
                             if (last && jb->other_act)
                                 for (int64_t r = 0; r < rows; r++)
                                     onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
                         } else {
-                            if (bd)
-                                jb->kd->ub_fn(kc, ap + ir * kc, bd, g->ldb, tmp, nr, g->alpha, 0,
-                                              NULL);
-                            else kern(kc, ap + ir * kc, bpan, tmp, nr, g->alpha, 0, NULL);
+                            if (ad)
+                                jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, tmp, nr,
+                                              g->alpha, 0, NULL);
+                            else if (bd)
+                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, tmp, nr,
+                                              g->alpha, 0, NULL);
+                            else kern(kc, ap + (ir - mfull) * kc, bpan, tmp, nr, g->alpha, 0, NULL);
                             for (int64_t r = 0; r < rows; r++) {
                                 float *cr = ct + r * g->ldc;
                                 const float *tr = tmp + r * nr;
@@ -237,6 +255,7 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP &&
                    jb.epi.act == ONNX_GEMM_EPI_NONE;
     jb.direct_b = jb.kd->ub_fn && !g->pb && !g->trans_b && g->m <= GEMM_DIRECT_B_MAX_M;
+    jb.direct_a = jb.kd->ua_fn && !g->pa && !g->trans_a;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
     int tasks = onnx_tpool_threads(pool);

@@ -67,6 +67,9 @@ const void *onnx_gemm_packed_data(const onnx_gemm_packed *p, size_t *bytes);
  * for the paths that read plain weights once the model has dropped them. Returns 0, or -1
  * if p is a packed B. */
 int onnx_gemm_unpack_a(const onnx_gemm_packed *p, float *a);
+/* Writes a packed B (k x n) back as B^T, the n x k matrix, row by row (bt[j * k + p]): a Conv's
+ * W packed as W^T (conv_tgemm.h). Returns 0, or -1 if p is a packed A. */
+int onnx_gemm_unpack_bt(const onnx_gemm_packed *p, float *bt);
 
 typedef struct onnx_gemm_args {
     int64_t m, n, k;

@@ -12,7 +12,7 @@
 
 #define ROW_FMA(I)                                      \
     do {                                                \
-        const __m512 av = _mm512_set1_ps(a[I]);         \
+        const __m512 av = _mm512_set1_ps(a[(I)*ars]);   \
         acc##I##0 = _mm512_fmadd_ps(av, b0, acc##I##0); \
         acc##I##1 = _mm512_fmadd_ps(av, b1, acc##I##1); \
     } while (0)
@@ -42,16 +42,17 @@
         _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                            \
     } while (0)
 
-/* the tile from A's packed panel and B's rows ldb floats apart (a packed panel: ldb = 32) */
+/* the tile from A (element (i, p) at a[i * ars + p * aps]: a packed panel has ars 1, aps 8;
+ * rows in place ars lda, aps 1) and B's rows ldb floats apart (a packed panel: ldb = 32) */
 static inline __attribute__((always_inline)) void
-kernel_tile(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
-            float alpha, int accumulate, const onnx_gemm_epi *epi)
+kernel_tile(int64_t kc, const float *a, int64_t ars, int64_t aps, const float *b, int64_t ldb,
+            float *c, int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
     __m512 acc00 = _mm512_setzero_ps(), acc01 = acc00, acc10 = acc00, acc11 = acc00;
     __m512 acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00, acc40 = acc00;
     __m512 acc41 = acc00, acc50 = acc00, acc51 = acc00, acc60 = acc00, acc61 = acc00;
     __m512 acc70 = acc00, acc71 = acc00;
-    for (int64_t p = 0; p < kc; p++, a += 8, b += ldb) {
+    for (int64_t p = 0; p < kc; p++, a += aps, b += ldb) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         ROW_FMA(0);
         ROW_FMA(1);
@@ -83,13 +84,20 @@ kernel_tile(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, i
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
-    kernel_tile(kc, a, b, 32, c, ldc, alpha, accumulate, epi);
+    kernel_tile(kc, a, 1, 8, b, 32, c, ldc, alpha, accumulate, epi);
 }
 
 void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                                 int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
-    kernel_tile(kc, a, b, ldb, c, ldc, alpha, accumulate, epi);
+    kernel_tile(kc, a, 1, 8, b, ldb, c, ldc, alpha, accumulate, epi);
+}
+
+void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
+                                const onnx_gemm_epi *epi)
+{
+    kernel_tile(kc, a, lda, 1, b, ldb, c, ldc, alpha, accumulate, epi);
 }
 
 void onnx_gemm_epilogue_avx512(float *c, int64_t ldc, int64_t rows, int64_t cols,
@@ -127,5 +135,13 @@ void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int6
 {
     (void)kc, (void)a, (void)b, (void)ldb, (void)c, (void)ldc, (void)alpha, (void)accumulate;
     (void)epi;
+}
+
+void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
+                                const onnx_gemm_epi *epi)
+{
+    (void)kc, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)alpha;
+    (void)accumulate, (void)epi;
 }
 #endif

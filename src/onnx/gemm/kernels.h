@@ -43,6 +43,12 @@ typedef void (*onnx_gemm_epilogue_fn)(float *c, int64_t ldc, int64_t rows, int64
                                       const float *row_bias, const float *col_bias, float lo,
                                       float hi);
 
+/* The same tile with A's MR rows read in place (element (i, p) at a[i * lda + p], A not
+ * transposed, no packing) and B's rows ldb floats apart (a packed panel: ldb = NR). */
+typedef void (*onnx_gemm_kernel_ua_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                       int64_t ldb, float *c, int64_t ldc, float alpha,
+                                       int accumulate, const onnx_gemm_epi *epi);
+
 typedef struct onnx_gemm_kernel_desc {
     const char *name;
     int mr, nr;
@@ -50,6 +56,7 @@ typedef struct onnx_gemm_kernel_desc {
     onnx_gemm_epilogue_fn epilogue;
     int acts;                     /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
     onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
+    onnx_gemm_kernel_ua_fn ua_fn; /* A in place, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -63,6 +70,10 @@ void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *
                              float alpha, int accumulate, const onnx_gemm_epi *epi);
 void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                                 int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi);
+
+void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
+                                const onnx_gemm_epi *epi);
 
 void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
                                 const float *row_bias, const float *col_bias, float lo, float hi);

@@ -151,6 +151,21 @@ int onnx_gemm_unpack_a(const onnx_gemm_packed *p, float *a)
     return 0;
 }
 
+int onnx_gemm_unpack_bt(const onnx_gemm_packed *p, float *bt)
+{
+    if (p->is_a) return -1;
+    /* B's panels of r columns are laid out as A's of r rows: column j of B comes out as row j */
+    const onnx_gemm_packed a = {.kernel = p->kernel,
+                                .is_a = 1,
+                                .dim = p->dim,
+                                .k = p->k,
+                                .r = p->r,
+                                .padded = p->padded,
+                                .data = p->data,
+                                .bytes = p->bytes};
+    return onnx_gemm_unpack_a(&a, bt);
+}
+
 int onnx_gemm_packed_fits(const onnx_gemm_packed *p, int is_a, int64_t k, int64_t dim)
 {
     return p && p->is_a == is_a && p->k == k && p->dim == dim;

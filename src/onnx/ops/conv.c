@@ -15,6 +15,7 @@
 
 #include "conv_depth.h"
 #include "conv_phase.h"
+#include "conv_tgemm.h"
 #include "conv_winograd.h"
 #include "ew_engine.h"
 #include "nn_common.h"
@@ -141,6 +142,7 @@ typedef struct conv_state {
     int64_t m, c;                          /* W's dims 0 and 1 */
     onnx_gemm_packed *wino[NN_WINO_FREQS]; /* or all NULL */
     onnx_gemm_packed *expand;              /* a fused 1x1 Conv's weights (input 4), or NULL */
+    onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
     int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
     onnx_gemm_packed *w[]; /* per group (x depth_taps), or NULL */
@@ -157,6 +159,7 @@ typedef struct conv_job {
     const nn_geom *g;
     const onnx_activation *act;
     onnx_gemm_packed *const *wp; /* per group W packed at load, or NULL */
+    const onnx_gemm_packed *wt;  /* or W^T packed as B (group 1; conv_tgemm.h) */
     /* the GEMM plan */
     int pointwise; /* 1x1 kernel, stride 1, no pads: B is X in place */
     int phases;    /* pp is made: im2col reads phase planes (1-D/2-D windows) */
@@ -222,6 +225,16 @@ static const float *conv_plain_w(const conv_job *j)
     if (j->w) return j->w;
     size_t n;
     float *w;
+    if (j->wt) {
+        if (nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
+            !(w = nn_scratch_floats(j->ctx, n)))
+            return NULL;
+        if (onnx_gemm_unpack_bt(j->wt, w) != 0) {
+            onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
+            return NULL;
+        }
+        return w;
+    }
     if (!j->wp || nn_mul_size((size_t)j->m, (size_t)j->kdim, &n) != 0 ||
         !(w = nn_scratch_floats(j->ctx, n))) {
         if (!j->wp) onnx_ctx_fail(j->ctx, "weights dropped without a packed copy");
@@ -338,11 +351,22 @@ static float *conv_phase_scratch(const conv_job *j)
     return ph;
 }
 
-/* Gathers the phase planes of one group's cg input channels (xg) into ph. */
-static void conv_gather_phases(const conv_job *j, const float *xg, float *ph)
+/* Gathers the phase planes of one group's cg input channels (xg, may be NULL: none) into ph,
+ * then (col not NULL) writes their im2col rows for output rows r0 .. r0 + nr into col (ld
+ * apart); split over channels on the session's pool. */
+static void conv_phase_unfold(const conv_job *j, const float *xg, float *ph, int64_t r0, int64_t nr,
+                              float *col, int64_t ld)
 {
-    for (int64_t ci = 0; ci < j->cg; ci++)
-        nn_phase_gather(&j->pp, xg + ci * j->in_size, ph + (size_t)ci * j->pp.total, 0, 0, 0);
+    const nn_phase_unfold_args a = {.x = xg,
+                                    .x_plane = j->in_size,
+                                    .ph = ph,
+                                    .ph_stride = j->pp.total,
+                                    .c_n = j->cg,
+                                    .r0 = r0,
+                                    .nr = nr,
+                                    .col = col,
+                                    .ld = ld};
+    nn_phase_unfold(j->ctx, &j->pp, &a);
 }
 
 /* See conv_taps_pay: per image and group, gather the padded planes and run conv_taps. */
@@ -361,7 +385,7 @@ static int conv_by_taps(const conv_job *j)
     for (int64_t i = 0; i < j->n; i++)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const int64_t at0 = (i * j->m + gi * j->mg) * j->out_size; /* group's first output */
-            conv_gather_phases(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph);
+            conv_phase_unfold(j, j->x + (i * j->c + gi * j->cg) * j->in_size, ph, 0, 0, NULL, 0);
             if (conv_taps(j->ctx, pp, w + gi * j->mg * j->kdim, wtap, ph, ygrid, grid, j->mg, j->cg,
                           j->bias ? j->bias + gi * j->mg : NULL, j->res ? j->res + at0 : NULL,
                           j->y + at0, j->act) != 0)
@@ -398,13 +422,13 @@ static int conv_by_blocks(const conv_job *j)
         for (int64_t gi = 0; gi < j->group; gi++) {
             const float *xg = j->x + (i * j->c + gi * j->cg) * in_size;
             const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
-            if (!j->pointwise) conv_gather_phases(j, xg, ph);
+            if (!j->pointwise) conv_phase_unfold(j, xg, ph, 0, 0, NULL, 0);
             for (int64_t off = 0; off < out_size; off += step) {
                 const int64_t cols = out_size - off < step ? out_size - off : step;
                 const float *bmat = xg + off;
                 int64_t ldb = in_size;
                 if (!j->pointwise) {
-                    nn_phase_im2col(ph, pp, j->cg, off / pp->ow, cols / pp->ow, col, cols);
+                    conv_phase_unfold(j, NULL, ph, off / pp->ow, cols / pp->ow, col, cols);
                     bmat = col;
                     ldb = cols;
                 }
@@ -424,12 +448,12 @@ static int conv_by_blocks(const conv_job *j)
 static void conv_unfold(const conv_job *j, const float *xg, float *ph, float *cb)
 {
     const int64_t ld = j->ld, in_size = j->in_size;
-    if (j->direct) {
-        for (int64_t ci = 0; ci < j->cg; ci++)
-            nn_phase_gather(&j->pp, xg + ci * in_size, cb + ci * ld, 0, 0, 0);
+    if (j->direct) { /* the only phase plane is the im2col row */
+        const nn_phase_unfold_args a = {
+            .x = xg, .x_plane = in_size, .ph = cb, .ph_stride = (size_t)ld, .c_n = j->cg};
+        nn_phase_unfold(j->ctx, &j->pp, &a);
     } else if (j->phases) {
-        conv_gather_phases(j, xg, ph);
-        nn_phase_im2col(ph, &j->pp, j->cg, 0, j->pp.oh, cb, ld);
+        conv_phase_unfold(j, xg, ph, 0, j->pp.oh, cb, ld);
     } else if (!j->pointwise) {
         conv_im2col(xg, j->cg, j->g, cb, ld);
     } else {
@@ -477,6 +501,33 @@ static int conv_by_images(const conv_job *j)
     return 0;
 }
 
+/* As conv_by_images, with the GEMM the other way round (group 1, W^T packed at load:
+ * conv_tgemm.h); any window: the im2col as conv_unfold makes it. */
+static int conv_by_images_t(const conv_job *j)
+{
+    const int64_t out_size = j->out_size, m = j->m, ld = j->ld, chunk = j->chunk;
+    size_t col_n, ct_n;
+    if (nn_mul_size((size_t)j->kdim, (size_t)ld, &col_n) != 0 ||
+        nn_mul_size((size_t)ld, (size_t)m, &ct_n) != 0)
+        return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
+    float *col = nn_scratch_floats(j->ctx, col_n), *ct = nn_scratch_floats(j->ctx, ct_n),
+          *ph = NULL;
+    if (!col || !ct) return -1;
+    if (j->direct && (j->pp.blk[0].rows != j->pp.rows || j->pp.blk[0].cols != j->pp.ld))
+        memset(col, 0, col_n * sizeof(float));
+    if (j->phases && !j->direct && !(ph = conv_phase_scratch(j))) return -1;
+    for (int64_t i0 = 0; i0 < j->n; i0 += chunk) {
+        const int64_t nb = j->n - i0 < chunk ? j->n - i0 : chunk;
+        for (int64_t b = 0; b < nb; b++)
+            conv_unfold(j, j->x + (i0 + b) * j->c * j->in_size, ph, col + b * out_size);
+        const int64_t at0 = i0 * m * out_size;
+        if (nn_conv_tgemm(j->ctx, col, ld, nb, out_size, j->wt, m, j->kdim, j->bias,
+                          j->res ? j->res + at0 : NULL, j->y + at0, j->act, ct) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* y (n x m x out_size) = conv(x) + bias + res (each optional), then act; st: what prepare
  * made for wd (packed weights, see conv_state), or NULL. Chooses the strategy, in this order: bias only
  * (nothing to convolve), depthwise (conv_depthwise.c; it may decline), Winograd, and the sgemm
@@ -504,7 +555,10 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
     j.out_size = nn_geom_out_size(g);
     j.kdim = j.cg * nn_geom_k_size(g);
     onnx_gemm_packed *const *wino = st && st->wino[0] ? st->wino : NULL;
-    if (st && st->groups == group && !st->depth_taps) j.wp = st->w;
+    if (st && st->groups == group && !st->depth_taps) {
+        j.wp = st->w;
+        j.wt = st->wt;
+    }
 
     if (j.kdim == 0 || j.in_size == 0) return conv_bias_only(&j);
     if (group > 1 && group == c) {
@@ -543,6 +597,7 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
         !(j.w = conv_plain_w_depth(&j, st)))
         return -1;
     if (conv_taps_pay(&j)) return conv_by_taps(&j);
+    if (j.wt) return conv_by_images_t(&j);
     if (j.chunk == 1 && (j.pointwise || (j.phases && !j.direct))) return conv_by_blocks(&j);
     return conv_by_images(&j);
 }
@@ -629,11 +684,16 @@ int nn_conv_run(onnx_ctx *ctx)
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
     }
-    if (we && onnx_tensor_numel(x) > 0 &&
-        !(xe.data =
-              nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2], x->dims[3],
-                                   we->data, st ? st->expand : NULL, be ? be->data : NULL, c)))
-        return -1;
+    if (we && onnx_tensor_numel(x) > 0) {
+        /* the expansion applies a Clip of its output itself: then the Conv reads it as is */
+        const onnx_activation none = {.kind = ONNX_ACT_NONE};
+        const int takes = nn_expand_takes_act(&act_in);
+        if (!(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],
+                                             x->dims[3], we->data, st ? st->expand : NULL,
+                                             be ? be->data : NULL, c, takes ? &act_in : &none)))
+            return -1;
+        if (takes) act_in = none;
+    }
     if (yt)
         return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
                             group, &g, &act_in, &act);
@@ -700,10 +760,11 @@ static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
      * those of rank over 5 keep their plain weights */
     const int64_t packs = st->groups * (st->depth_taps > 1 ? st->depth_taps : 1);
     int all = st->groups > 0 && (w_ndim == 4 || w_ndim == 5);
-    for (int64_t p = 0; p < packs && all; p++) all &= st->w[p] != NULL;
+    for (int64_t p = 0; p < packs && all; p++) all &= st->w[p] != NULL || st->wt != NULL;
     if (all) {
         node->plain_unused |= 1u << 1;
-        if (st->groups == 1) node->stream = onnx_gemm_packed_data(st->w[0], &node->stream_bytes);
+        if (st->groups == 1)
+            node->stream = onnx_gemm_packed_data(st->wt ? st->wt : st->w[0], &node->stream_bytes);
     }
     if (st->expand) {
         node->plain_unused |= 1u << 4;
@@ -737,8 +798,11 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     st->m = m;
     st->c = c;
     st->groups = group;
-    /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel) */
-    if (!(group > 1 && c == 1) && taps == 1)
+    /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel); or
+     * W^T as B for a long, narrow GEMM (conv_tgemm.h) */
+    if (group == 1 && taps == 1 && w->ndim == 4 && nn_conv_tgemm_fits(m, kdim))
+        st->wt = onnx_gemm_pack_b(w->data, 1, kdim, m, kdim);
+    if (!(group > 1 && c == 1) && taps == 1 && !st->wt)
         for (int64_t gi = 0; gi < group; gi++)
             st->w[gi] =
                 onnx_gemm_pack_a((const float *)w->data + gi * mg * kdim, 0, mg, kdim, kdim);
@@ -776,6 +840,7 @@ void nn_conv_release(onnx_node *node)
     const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
     for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
     onnx_gemm_packed_free(st->expand);
+    onnx_gemm_packed_free(st->wt);
     free(st);
     node->state = NULL;
 }

@@ -1,7 +1,8 @@
 /* 3-D convolution as 2-D slices (see conv_depth.h): per image and group, Y is prefilled with
  * the bias and residual, then for each input depth slice its 2-D im2col (phase planes) is
  * made once and one GEMM per depth tap reading it accumulates onto that tap's output slice;
- * taps that would read only depth padding are skipped; the activation runs last. */
+ * taps that would read only depth padding are skipped; the activation runs last. The gathers,
+ * prefill and activation split over output or input channels on the session's pool. */
 #include "conv_depth.h"
 
 #include <limits.h>
@@ -50,6 +51,31 @@ static int depth_scratch_get(onnx_ctx *ctx, const nn_phase_plan *pp, int64_t kdi
     return 0;
 }
 
+/* One group's output channels [r0, r1) (rows of out_size floats at yg): prefilled with the
+ * bias and the residual, or the activation applied; split over the session's pool. */
+typedef struct depth_rows_job {
+    const nn_conv_depth_args *a;
+    float *yg;
+    int64_t at0, b0, out_size;
+} depth_rows_job;
+
+static void depth_prefill_rows(void *arg, int64_t r0, int64_t r1)
+{
+    const depth_rows_job *j = arg;
+    const int64_t os = j->out_size;
+    for (int64_t mo = r0; mo < r1; mo++) {
+        const float bv = j->a->bias ? j->a->bias[j->b0 + mo] : 0.0f;
+        if (j->a->res) nn_k_shift(j->yg + mo * os, j->a->res + j->at0 + mo * os, bv, os);
+        else nn_k_fill(j->yg + mo * os, bv, os);
+    }
+}
+
+static void depth_act_rows(void *arg, int64_t r0, int64_t r1)
+{
+    const depth_rows_job *j = arg;
+    nn_activation_run(j->a->act, j->yg + r0 * j->out_size, (r1 - r0) * j->out_size);
+}
+
 int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
 {
     const nn_geom *g = a->g;
@@ -73,12 +99,8 @@ int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
             const int64_t at0 = (i * a->m + gi * mg) * out_size; /* the group's first output */
             const float *xg = a->x + (i * a->c + gi * cg) * in_size;
             float *yg = a->y + at0;
-            for (int64_t mo = 0; mo < mg; mo++) {
-                const float bv = a->bias ? a->bias[gi * mg + mo] : 0.0f;
-                if (a->res)
-                    nn_k_shift(yg + mo * out_size, a->res + at0 + mo * out_size, bv, out_size);
-                else nn_k_fill(yg + mo * out_size, bv, out_size);
-            }
+            depth_rows_job rj = {.a = a, .yg = yg, .at0 = at0, .b0 = gi * mg, .out_size = out_size};
+            nn_parallel_rows(ctx, mg, mg * out_size, depth_prefill_rows, &rj);
             if (s.wk)
                 for (int64_t kd = 0; kd < kd_n; kd++)
                     nn_conv_depth_weights(a->w + gi * mg * cg * kd_n * khw, mg, cg, kd_n, khw, kd,
@@ -90,10 +112,16 @@ int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
                     const int64_t t = id + g->pb[0] - kd * g->d[0];
                     if (t < 0 || t % g->s[0] != 0 || t / g->s[0] >= g->out[0]) continue;
                     if (!built) {
-                        for (int64_t ci = 0; ci < cg; ci++)
-                            nn_phase_gather(&pp, xg + ci * in_size + id * plane_in,
-                                            s.ph + (size_t)ci * pp.total, 0, 0, 0);
-                        nn_phase_im2col(s.ph, &pp, cg, 0, pp.oh, s.col, plane_out);
+                        const nn_phase_unfold_args ua = {.x = xg + id * plane_in,
+                                                         .x_plane = in_size,
+                                                         .ph = s.ph,
+                                                         .ph_stride = pp.total,
+                                                         .c_n = cg,
+                                                         .r0 = 0,
+                                                         .nr = pp.oh,
+                                                         .col = s.col,
+                                                         .ld = plane_out};
+                        nn_phase_unfold(ctx, &pp, &ua);
                         built = 1;
                     }
                     onnx_gemm_args ga = {.m = mg,
@@ -113,7 +141,8 @@ int nn_conv_depth(onnx_ctx *ctx, const nn_conv_depth_args *a)
                     if (nn_gemm_f32(ctx, &ga) != 0) return -1;
                 }
             }
-            nn_activation_run(a->act, yg, mg * out_size);
+            if (a->act->kind != ONNX_ACT_NONE)
+                nn_parallel_rows(ctx, mg, mg * out_size, depth_act_rows, &rj);
         }
     }
     return 0;

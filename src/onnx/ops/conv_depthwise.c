@@ -47,10 +47,37 @@ typedef struct dw_job {
     const onnx_activation *act_in, *act;
 } dw_job;
 
+/* Task i's channels [c0, c1) straight from the input planes (nn_dw_direct_plane). */
+static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
+{
+    const nn_dw_io *io = j->io;
+    const int64_t oh = j->p->oh, ow = j->p->ow, out_size = oh * ow;
+    for (int64_t ci = c0; ci < c1; ci++) {
+        onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
+        for (int64_t mk = 0; mk < j->mult; mk++) {
+            const int64_t mo = ci * j->mult + mk;
+            float *yp = io->y + mo * io->y_plane;
+            nn_dw_direct_plane(io->direct, io->x + ci * io->x_plane, yp, oh, ow,
+                               j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
+                               j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
+                               j->act->beta);
+            if (j->out_mode) continue; /* Relu/Clip applied in the store */
+            if (io->res) nn_k_add_vec(yp, io->res + mo * io->y_plane, out_size);
+            nn_activation_run(j->act, yp, out_size);
+        }
+    }
+}
+
 /* Task i: its share of the input channels, in its own copy of the scratch. */
 static void dw_task(void *arg, int64_t i)
 {
     const dw_job *j = arg;
+    if (j->io->direct) {
+        int64_t c0, c1;
+        onnx_tpool_range(j->c, j->s->tasks, i, &c0, &c1);
+        dw_task_direct(j, c0, c1);
+        return;
+    }
     const nn_phase_plan *p = j->p;
     const nn_dw_io *io = j->io;
     const int64_t oh = p->oh, ow = p->ow, ld = p->ld, out_size = oh * ow;
@@ -124,6 +151,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     if (nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode) != 0) return 0;
     nn_dw_scratch s;
     if (nn_dw_scratch_make(ctx, &p, c, m / c, &s) != 0) return -1;
+    nn_dw_direct dd;
+    const int direct = nn_dw_direct_fits(g, &dd);
 
     const int64_t in_size = g->in[1] * g->in[2], out_size = p.oh * p.ow;
     for (int64_t b = 0; b < n; b++) {
@@ -133,7 +162,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                              .y_plane = out_size,
                              .res = res ? res + b * m * out_size : NULL,
                              .part0 = b * c,
-                             .parts = n * c};
+                             .parts = n * c,
+                             .direct = direct ? &dd : NULL};
         nn_dw_planes(ctx, &p, &s, &io, c, m / c, w, bias, in_mode, out_mode, act_in, act);
     }
     return 1;

@@ -20,11 +20,11 @@
  * share are expanded twice. The caller then expands whole (nn_conv_expand_whole). */
 #define EXPAND_MIN_FLOATS (256 * 1024)
 
-/* buf (e_ch x (r1 - r0) * in_w) = we (e_ch x c; or wep, packed) * rows r0 .. r1 of xb (c
- * planes of in_size floats) + be (if not NULL). Returns 0 or -1 (error set). */
+/* buf (e_ch x (r1 - r0) * in_w) = act(we (e_ch x c; or wep, packed) * rows r0 .. r1 of xb (c
+ * planes of in_size floats) + be (if not NULL)). Returns 0 or -1 (error set). */
 static int expand_rows(onnx_ctx *ctx, const float *xb, int64_t c, int64_t in_size, int64_t in_w,
                        int64_t r0, int64_t r1, const float *we, const onnx_gemm_packed *wep,
-                       const float *be, int64_t e_ch, float *buf)
+                       const float *be, int64_t e_ch, const onnx_activation *act, float *buf)
 {
     const int64_t cols = (r1 - r0) * in_w;
     if (cols <= 0) return 0;
@@ -38,7 +38,8 @@ static int expand_rows(onnx_ctx *ctx, const float *xb, int64_t c, int64_t in_siz
                         .alpha = 1.0f,
                         .c = buf,
                         .ldc = cols,
-                        .row_bias = be};
+                        .row_bias = be,
+                        .act = *act};
     if (onnx_gemm_packed_fits(wep, 1, c, e_ch)) g.pa = wep;
     return nn_gemm_f32(ctx, &g);
 }
@@ -50,9 +51,14 @@ static int dims_fit_blas(onnx_ctx *ctx, int64_t c, int64_t e_ch, int64_t in_size
     return 0;
 }
 
+int nn_expand_takes_act(const onnx_activation *act_in)
+{
+    return act_in->kind == ONNX_ACT_CLIP;
+}
+
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
                             int64_t in_w, const float *we, const onnx_gemm_packed *wep,
-                            const float *be, int64_t e_ch)
+                            const float *be, int64_t e_ch, const onnx_activation *act)
 {
     const int64_t in_size = in_h * in_w;
     size_t total;
@@ -64,7 +70,7 @@ float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c,
     float *out = nn_scratch_floats(ctx, total);
     if (!out) return NULL;
     for (int64_t b = 0; b < n; b++)
-        if (expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, 0, in_h, we, wep, be, e_ch,
+        if (expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, 0, in_h, we, wep, be, e_ch, act,
                         out + b * e_ch * in_size) != 0)
             return NULL;
     return out;
@@ -79,6 +85,15 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
     int in_mode, out_mode;
     if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
         return 0;
+    /* a Clip of the expansion is applied in the GEMM's store, once per value (the same
+     * arithmetic as the gather's), instead of at every tap that reads it */
+    const onnx_activation none = {.kind = ONNX_ACT_NONE};
+    const onnx_activation *act_e = &none;
+    if (nn_expand_takes_act(act_in)) {
+        act_e = act_in;
+        act_in = &none;
+        in_mode = 0;
+    }
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t s = g->s[1], ext = (g->k[1] - 1) * g->d[1] + 1, pt = g->pb[1];
     const int64_t in_size = in_h * in_w, out_size = oh * ow;
@@ -119,16 +134,19 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             gb.pe[1] = hi - (e > a ? e : a);
             if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
             if (e > a && expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, a, e, we, wep, be,
-                                     e_ch, buf) != 0)
+                                     e_ch, act_e, buf) != 0)
                 return -1;
             const int64_t at = b * m * out_size + r0 * ow;
+            nn_dw_direct dd;
+            const int direct = nn_dw_direct_fits(&gb, &dd);
             const nn_dw_io io = {.x = buf,
                                  .x_plane = (e > a ? e - a : 0) * in_w,
                                  .y = y + at,
                                  .y_plane = out_size,
                                  .res = res ? res + at : NULL,
                                  .part0 = (b * bands + k) * e_ch,
-                                 .parts = n * bands * e_ch};
+                                 .parts = n * bands * e_ch,
+                                 .direct = direct ? &dd : NULL};
             /* (nn_dw_planes zeroes the phases: this band's padding, where others had input) */
             nn_dw_planes(ctx, &p, &sc, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode, act_in,
                          act);

@@ -1,5 +1,6 @@
 /* Phase planes of a sliding window (see conv_phase.h): the plan (which phases the taps read,
- * where each tap starts) and the gather of one input plane into them. */
+ * where each tap starts), the gather of one input plane into them, and the im2col from them
+ * (split over channels on the session's pool). */
 #include "conv_phase.h"
 
 #include <string.h>
@@ -81,4 +82,33 @@ void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64
             else nn_k_gather_block(col, p->ow, src, p->ld, nr, p->ow, 1);
         }
     }
+}
+
+typedef struct phase_unfold_job {
+    const nn_phase_plan *p;
+    const nn_phase_unfold_args *a;
+} phase_unfold_job;
+
+static void phase_unfold_range(void *arg, int64_t c0, int64_t c1)
+{
+    const phase_unfold_job *j = arg;
+    const nn_phase_unfold_args *a = j->a;
+    if (a->x)
+        for (int64_t ci = c0; ci < c1; ci++)
+            nn_phase_gather(j->p, a->x + ci * a->x_plane, a->ph + (size_t)ci * a->ph_stride, 0, 0,
+                            0);
+    if (a->col)
+        nn_phase_im2col(a->ph + (size_t)c0 * j->p->total, j->p, c1 - c0, a->r0, a->nr,
+                        a->col + c0 * j->p->ntaps * a->ld, a->ld);
+}
+
+void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfold_args *a)
+{
+    /* floats written per channel: its phase set and its im2col rows */
+    int64_t per = 0;
+    if (a->x) per += (int64_t)p->total;
+    if (a->col) per += p->ntaps * a->nr * p->ow;
+    const double work = (double)per * (double)a->c_n;
+    phase_unfold_job j = {.p = p, .a = a};
+    nn_parallel_rows(ctx, a->c_n, work > 1e15 ? INT64_MAX : (int64_t)work, phase_unfold_range, &j);
 }

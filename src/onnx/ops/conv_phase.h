@@ -53,6 +53,24 @@ void nn_phase_gather(const nn_phase_plan *p, const float *x, float *ph, int mode
 void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64_t r0, int64_t nr,
                      float *col, int64_t ld);
 
+/* What nn_phase_unfold does for c_n channels: with x, gathers channel ci's plane
+ * (x + ci * x_plane) into ph + ci * ph_stride (nn_phase_gather, no activation); with col,
+ * writes the im2col rows of output rows r0 .. r0 + nr of each channel's phase set (ph_stride
+ * must then be p->total) into col, ld floats apart (nn_phase_im2col). */
+typedef struct nn_phase_unfold_args {
+    const float *x;
+    int64_t x_plane;
+    float *ph;
+    size_t ph_stride;
+    int64_t c_n, r0, nr;
+    float *col;
+    int64_t ld;
+} nn_phase_unfold_args;
+
+/* The gathers and im2col of a, split over channels on the session's pool when the copies are
+ * large enough (nn_parallel_rows); each task gathers then unfolds its own channels. */
+void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfold_args *a);
+
 /* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */
 
 /* Gather modes (as nn_phase_gather) for a depthwise Conv's fused input activation, and for its
@@ -61,9 +79,27 @@ void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64
 int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int has_res,
                 int *in_mode, int *out_mode);
 
+/* A depthwise window computed straight from the input plane (conv_dw_direct.c): K x K with
+ * K 3 or 5, stride 1, dilation 1, on a CPU with AVX-512; the input plane in_h x in_w, pads
+ * pt on top and pl on the left (0 <= pad < K). */
+typedef struct nn_dw_direct {
+    int k;
+    int64_t in_h, in_w, pt, pl;
+} nn_dw_direct;
+
+/* Whether geometry g is one nn_dw_direct_plane computes (then *d describes it). */
+int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
+
+/* y (oh x ow) = act(bias + the K x K taps w of act_in(x)), modes as nn_phase_gather's
+ * (in_mode with [ilo, ihi], out_mode with [lo, hi]); the taps summed in order. */
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi);
+
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts
- * part0 + ci of parts (onnx_ctx_prefetch_next). */
+ * part0 + ci of parts (onnx_ctx_prefetch_next). With `direct` (not NULL) the planes are
+ * computed by nn_dw_direct_plane instead of through phase planes (same plan p otherwise). */
 typedef struct nn_dw_io {
     const float *x;
     int64_t x_plane;
@@ -71,6 +107,7 @@ typedef struct nn_dw_io {
     int64_t y_plane;
     const float *res;
     int64_t part0, parts;
+    const nn_dw_direct *direct;
 } nn_dw_io;
 
 /* Per-task scratch of nn_dw_planes: `tasks` copies `stride` floats apart, each the phase

@@ -1,7 +1,8 @@
 /* Winograd F(2x2, 3x3) convolution (see conv_winograd.h): the weight transform, the size
  * rule, and the driver: blocks of tile rows (across images at batch > 1) go through the
- * input transform, 16 GEMMs (on the session's threads) and the output transform, which also adds the bias and
- * the residual and applies the activation while the output rows are in cache. */
+ * input transform (split over input channels), 16 GEMMs and the output transform (split over
+ * output channels; it also adds the bias and the residual and applies the activation while
+ * the output rows are in cache), each on the session's threads. */
 #include "conv_winograd.h"
 
 #include <limits.h>
@@ -11,6 +12,7 @@
 
 #include "nn_gemm.h"
 #include "nn_kernels.h"
+#include "../threadpool.h"
 
 /* The size rule, measured on ResNet-18 (one thread, AVX-512 OpenBLAS):
  *
@@ -128,7 +130,7 @@ typedef struct wino_gemms {
     onnx_gemm_packed *const *up;
     const float *v;
     float *o;
-    int64_t m, c, ncols, cols;
+    int64_t m, c, ncols, cols, ldv; /* V's rows are ldv apart, O's cols */
     size_t vfs, ofs;
     _Atomic int failed;
 } wino_gemms;
@@ -141,7 +143,7 @@ static void wino_gemm_one(void *arg, int64_t f)
                         .k = w->c,
                         .lda = w->c,
                         .b = w->v + (size_t)f * w->vfs,
-                        .ldb = w->cols,
+                        .ldb = w->ldv,
                         .alpha = 1.0f,
                         .c = w->o + (size_t)f * w->ofs,
                         .ldc = w->cols};
@@ -150,83 +152,172 @@ static void wino_gemm_one(void *arg, int64_t f)
     if (nn_gemm_f32_serial(&g) != 0) atomic_store(&w->failed, 1);
 }
 
+/* One block's input transform, split over input channels (each task pads into its own
+ * rows of `pad`), and output transform, split over output channels (each task its own pair of
+ * rows of `ytmp`): every value is computed as on one thread. */
+typedef struct wino_xform {
+    const float *x, *bias, *res;
+    float *y, *v, *o, *pad, *ytmp, *tt;
+    const nn_geom *g;
+    const onnx_activation *act;
+    int64_t c, m, n_tasks, th, tw, twv, wp, cols, ldv, gr0, nr, pad_n;
+    size_t vfs, ofs;
+} wino_xform;
+
+static void wino_in_task(void *arg, int64_t t)
+{
+    const wino_xform *w = arg;
+    const nn_geom *g = w->g;
+    const int64_t in_h = g->in[1], in_w = g->in[2], th = w->th, tw = w->tw, wp = w->wp;
+    float *pad = w->pad + t * w->pad_n;
+    int64_t c0, c1;
+    onnx_tpool_range(w->c, w->n_tasks, t, &c0, &c1);
+    /* one image's run of tile rows [tr0, tr1) at a time */
+    for (int64_t gr = w->gr0; gr < w->gr0 + w->nr;) {
+        const int64_t img = gr / th, tr0 = gr % th;
+        const int64_t tr1 = th < tr0 + (w->gr0 + w->nr - gr) ? th : tr0 + (w->gr0 + w->nr - gr);
+        const int64_t col0 = (gr - w->gr0) * tw;
+        for (int64_t ci = c0; ci < c1; ci++) {
+            wino_pad_rows(w->x + (img * w->c + ci) * in_h * in_w, in_h, in_w, g->pb[1], g->pb[2],
+                          2 * tr0, 2 * (tr1 - tr0) + 2, pad, wp);
+            for (int64_t tr = tr0; tr < tr1; tr++) {
+                const float *p = pad + 2 * (tr - tr0) * wp;
+                const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
+                nn_k_wino2_in_row(w->v + ci * w->ldv + col0 + (tr - tr0) * tw, (int64_t)w->vfs,
+                                  rows, w->twv);
+            }
+        }
+        gr += tr1 - tr0;
+    }
+}
+
+static void wino_out_task(void *arg, int64_t t)
+{
+    const wino_xform *w = arg;
+    const onnx_activation *act = w->act;
+    const int64_t oh = w->g->out[1], ow = w->g->out[2], out_size = oh * ow, wp = w->wp;
+    const int64_t cols = w->cols, tw = w->tw;
+    float *ytmp = w->ytmp + t * 2 * wp, *tt = w->tt + t * 4 * cols;
+    int64_t m0, m1;
+    onnx_tpool_range(w->m, w->n_tasks, t, &m0, &m1);
+    /* per output channel, all the block's tiles at once into tt[0..3], then row pair by row
+     * pair into Y with the residual and Relu/Clip in the same pass (others per row after); a
+     * last odd row's second row goes to ytmp */
+    const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
+                     : act->kind == ONNX_ACT_CLIP ? NN_WINO_CLIP
+                                                  : NN_WINO_NONE;
+    const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
+    for (int64_t mo = m0; mo < m1; mo++) {
+        nn_k_wino2_out_tiles(tt, tt + cols, tt + 2 * cols, tt + 3 * cols, w->o + mo * cols,
+                             (int64_t)w->ofs, w->bias ? w->bias[mo] : 0.0f, w->nr * tw);
+        for (int64_t gr = w->gr0; gr < w->gr0 + w->nr; gr++) {
+            const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * tw;
+            const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
+            const int64_t at = (img * w->m + mo) * out_size + 2 * tr * ow;
+            float *y0 = w->y + at, *y1 = rows_out == 2 ? y0 + ow : ytmp;
+            const float *r0 = w->res ? w->res + at : NULL;
+            const float *r1 = w->res ? (rows_out == 2 ? r0 + ow : r0) : NULL;
+            const float *const t4[4] = {tt + col0, tt + cols + col0, tt + 2 * cols + col0,
+                                        tt + 3 * cols + col0};
+            nn_k_wino2_out_store(y0, y1, r0, r1, t4, wact, act->alpha, act->beta, tw, ow);
+            if (other_act)
+                for (int64_t r = 0; r < rows_out; r++) nn_activation_run(act, y0 + r * ow, ow);
+        }
+    }
+}
+
+/* Runs fn over x->n_tasks tasks: inline when one. */
+static void wino_split(onnx_tpool *pool, wino_xform *x, onnx_tpool_fn fn)
+{
+    if (x->n_tasks <= 1) fn(x, 0);
+    else onnx_tpool_parallel_for(pool, x->n_tasks, fn, x);
+}
+
 int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_packed *const *up,
                      const float *bias, const float *res, float *y, int64_t n, int64_t c, int64_t m,
                      const nn_geom *g, const onnx_activation *act)
 {
-    const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
-    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, wp = 2 * tw + 2;
-    const int64_t in_size = in_h * in_w, out_size = oh * ow;
+    const int64_t oh = g->out[1], ow = g->out[2];
+    /* The input transform runs over rows of twv >= tw tiles, a multiple of 8: a row of 7-28
+     * tiles left AVX-512 mostly in the scalar remainder loop. The tiles past tw read zeros
+     * and land in the next tile row's columns (written after) or, for the last, in the
+     * ldv - cols columns of slack each row of V has (the GEMMs read ncols of them). */
+    const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, twv = (tw + 7) / 8 * 8;
+    const int64_t wp = 2 * twv + 2;
     /* block: `rb` tile rows (of any images), at least one */
     const int64_t cm = c > m ? c : m;
     int64_t rb = WINO_BLOCK_FLOATS / (NN_WINO_FREQS * cm * tw);
     if (rb < 1) rb = 1;
     if (rb > n * th) rb = n * th;
     const int64_t rb_img = rb < th ? rb : th; /* tile rows of one image in a block, at most */
-    const int64_t cols = rb * tw;
-    if (cols > INT_MAX || c > INT_MAX || m > INT_MAX)
+    const int64_t cols = rb * tw, ldv = cols + (twv - tw);
+    if (ldv > INT_MAX || c > INT_MAX || m > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
     /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
-    const size_t vfs = wino_freq_stride((size_t)c * (size_t)cols);
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)ldv);
     const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
-    size_t v_n, o_n, pad_n;
+    onnx_tpool *pool = onnx_ctx_tpool(ctx);
+    /* the transforms touch 16 floats per tile and channel: one task per thread when a block's
+     * work is large enough, never more tasks than channels */
+    const int tasks = onnx_tpool_tasks(pool, c < m ? c : m, NN_WINO_FREQS * cm * cols);
+    size_t v_n, o_n, pad_n, pads_n, ytmp_n;
     if (vfs == 0 || ofs == 0 || nn_mul_size(NN_WINO_FREQS, vfs, &v_n) != 0 ||
         nn_mul_size(NN_WINO_FREQS, ofs, &o_n) != 0 ||
-        nn_mul_size((size_t)(2 * rb_img + 2), (size_t)wp, &pad_n) != 0)
+        nn_mul_size((size_t)(2 * rb_img + 2), (size_t)wp, &pad_n) != 0 ||
+        nn_mul_size(pad_n, (size_t)tasks, &pads_n) != 0 ||
+        nn_mul3_size(2, (size_t)wp, (size_t)tasks, &ytmp_n) != 0)
         return onnx_ctx_fail(ctx, "Winograd buffers overflow");
     float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
-    float *pad = nn_scratch_floats(ctx, pad_n);
-    float *ytmp = nn_scratch_floats(ctx, (size_t)(2 * wp));
-    if (!v || !o || !pad || !ytmp) return -1;
+    float *pad = nn_scratch_floats(ctx, pads_n);
+    float *ytmp = nn_scratch_floats(ctx, ytmp_n);
+    size_t tt_n;
+    if (nn_mul3_size(4, (size_t)cols, (size_t)tasks, &tt_n) != 0)
+        return onnx_ctx_fail(ctx, "Winograd buffers overflow");
+    float *tt = nn_scratch_floats(ctx, tt_n);
+    if (!v || !o || !pad || !ytmp || !tt) return -1;
 
+    wino_xform xf = {.x = x,
+                     .bias = bias,
+                     .res = res,
+                     .y = y,
+                     .v = v,
+                     .o = o,
+                     .pad = pad,
+                     .ytmp = ytmp,
+                     .tt = tt,
+                     .g = g,
+                     .act = act,
+                     .c = c,
+                     .m = m,
+                     .n_tasks = tasks,
+                     .th = th,
+                     .tw = tw,
+                     .twv = twv,
+                     .wp = wp,
+                     .cols = cols,
+                     .ldv = ldv,
+                     .pad_n = (int64_t)pad_n,
+                     .vfs = vfs,
+                     .ofs = ofs};
     for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
         const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;
-        /* input transform, one image's run of tile rows [tr0, tr1) at a time */
-        for (int64_t gr = gr0; gr < gr0 + nr;) {
-            const int64_t img = gr / th, tr0 = gr % th;
-            const int64_t tr1 = th < tr0 + (gr0 + nr - gr) ? th : tr0 + (gr0 + nr - gr);
-            const int64_t col0 = (gr - gr0) * tw;
-            for (int64_t ci = 0; ci < c; ci++) {
-                wino_pad_rows(x + (img * c + ci) * in_size, in_h, in_w, g->pb[1], g->pb[2], 2 * tr0,
-                              2 * (tr1 - tr0) + 2, pad, wp);
-                for (int64_t tr = tr0; tr < tr1; tr++) {
-                    const float *p = pad + 2 * (tr - tr0) * wp;
-                    const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
-                    nn_k_wino2_in_row(v + ci * cols + col0 + (tr - tr0) * tw, (int64_t)vfs, rows,
-                                      tw);
-                }
-            }
-            gr += tr1 - tr0;
-        }
-        const int64_t ncols = nr * tw;
+        xf.gr0 = gr0;
+        xf.nr = nr;
+        wino_split(pool, &xf, wino_in_task);
         wino_gemms wg = {.u = u,
                          .up = up,
                          .v = v,
                          .o = o,
                          .m = m,
                          .c = c,
-                         .ncols = ncols,
+                         .ncols = nr * tw,
                          .cols = cols,
+                         .ldv = ldv,
                          .vfs = vfs,
                          .ofs = ofs};
-        onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), NN_WINO_FREQS, wino_gemm_one, &wg);
+        onnx_tpool_parallel_for(pool, NN_WINO_FREQS, wino_gemm_one, &wg);
         if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
-        /* output transform with bias, residual and activation, row pair by row pair */
-        for (int64_t gr = gr0; gr < gr0 + nr; gr++) {
-            const int64_t img = gr / th, tr = gr % th, col0 = (gr - gr0) * tw;
-            const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
-            for (int64_t mo = 0; mo < m; mo++) {
-                nn_k_wino2_out_row(ytmp, ytmp + wp, o + mo * cols + col0, (int64_t)ofs,
-                                   bias ? bias[mo] : 0.0f, tw);
-                const int64_t at = (img * m + mo) * out_size + 2 * tr * ow;
-                for (int64_t r = 0; r < rows_out; r++) {
-                    float *yr = y + at + r * ow;
-                    if (res) nn_k_add2(yr, ytmp + r * wp, res + at + r * ow, ow);
-                    else memcpy(yr, ytmp + r * wp, (size_t)ow * sizeof(float));
-                    nn_activation_run(act, yr, ow);
-                }
-            }
-        }
+        wino_split(pool, &xf, wino_out_task);
     }
     return 0;
 }

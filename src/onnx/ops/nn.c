@@ -28,9 +28,9 @@ static const onnx_op nn_ops[] = {
     {"NegativeLogLikelihoodLoss", 12, NULL, nn_nll_loss_run, NULL},
     {"SoftmaxCrossEntropyLoss", 12, NULL, nn_softmax_cross_entropy_run, NULL},
     /* recurrent: versions before 7 had other attributes (output_sequence), not implemented */
-    {"RNN", 7, NULL, nn_rnn_run, NULL},
-    {"GRU", 7, NULL, nn_gru_run, NULL},
-    {"LSTM", 7, NULL, nn_lstm_run, NULL},
+    {"RNN", 7, nn_rnn_prepare, nn_rnn_run, nn_rnn_release},
+    {"GRU", 7, nn_rnn_prepare, nn_gru_run, nn_rnn_release},
+    {"LSTM", 7, nn_rnn_prepare, nn_lstm_run, nn_rnn_release},
     {"Det", 11, NULL, nn_det_run, NULL},
     {"MaxUnpool", 9, NULL, nn_maxunpool_run, NULL},
     {"MaxRoiPool", 1, NULL, nn_max_roi_pool_run, NULL},

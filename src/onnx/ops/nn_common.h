@@ -114,7 +114,10 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
  * depthwise Conv (as nn_conv_depthwise, geometry g over the e_ch expanded channels) of
  * we * x + be in bands of rows; returns 1 when done, 0 when it does not apply, or
  * onnx_ctx_fail(...). nn_conv_expand_whole returns the whole expansion (N x e_ch x in) in
- * scratch, or NULL with the error set. */
+ * scratch, act applied (see nn_expand_takes_act), or NULL with the error set.
+ * nn_expand_takes_act: whether the depthwise Conv's input activation act_in is one the
+ * expansion's GEMM store applies as the depthwise gather would (Clip: NaN passes in both;
+ * not Relu, which the gather maps NaN to 0 for and the store does not). */
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
                              const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch,
                              const float *w, const float *bias, const float *res, float *y,
@@ -122,7 +125,8 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
                              const onnx_activation *act);
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
                             int64_t in_w, const float *we, const struct onnx_gemm_packed *wep,
-                            const float *be, int64_t e_ch);
+                            const float *be, int64_t e_ch, const onnx_activation *act);
+int nn_expand_takes_act(const onnx_activation *act_in);
 
 /* Normalizes axis (may be negative) against rank; returns -1 if out of range. */
 int nn_axis(int64_t axis, int rank);

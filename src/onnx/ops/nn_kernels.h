@@ -116,6 +116,11 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
  * the greater value, so NaNs are skipped (MaxPool's rule in pool.c). */
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n);
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s);
+/* y[o] = the mean of a[2o], a[2o+1], b[2o], b[2o+1] for o < n (AveragePool 2x2 stride 2). */
+void nn_k_avg_2x2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
+/* m[i] = the maximum of a[i], b[i] and, unless c is NULL, c[i] (NaN as nn_k_max_into). */
+void nn_k_max_rows(float *restrict m, const float *restrict a, const float *restrict b,
+                   const float *restrict c, int64_t n);
 
 /* ---- nn_kernels_wino.c: Winograd F(2x2, 3x3) tile transforms (conv_winograd.c) ---- */
 
@@ -123,9 +128,18 @@ void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int6
  * input rows rows[0..3] (2 * tw + 2 floats each); its frequency f (0..15) goes to
  * v[f * fs + j]. v must not overlap the rows. */
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw);
-/* Output transform of one row of tw tiles, frequency f of tile j at m[f * fs + j]: writes
- * columns 2j and 2j + 1 of the two output rows y0 and y1 (2 * tw floats each), plus bias. */
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
-                        float bias, int64_t tw);
+/* Output transform of n tiles, frequency f of tile j at m[f * fs + j]: the tile's outputs
+ * (0,0), (0,1), (1,0), (1,1) plus bias go to y00[j], y01[j], y10[j], y11[j]. Then, for one row
+ * of tw tiles (t[0..3] those four arrays at the row's first tile), columns 2j and 2j + 1 below
+ * ow (ow >= 2 tw - 1) of the output rows y0 and y1, plus the residual rows r0 and r1 when r0 is
+ * not NULL, then `act`: NN_WINO_RELU as nn_k_bias_relu, NN_WINO_CLIP to [lo, hi] as
+ * nn_k_bias_clip, NN_WINO_NONE. Outputs must not overlap each other or the inputs. */
+enum { NN_WINO_NONE = 0, NN_WINO_RELU, NN_WINO_CLIP };
+void nn_k_wino2_out_tiles(float *restrict y00, float *restrict y01, float *restrict y10,
+                          float *restrict y11, const float *restrict m, int64_t fs, float bias,
+                          int64_t n);
+void nn_k_wino2_out_store(float *restrict y0, float *restrict y1, const float *r0, const float *r1,
+                          const float *const t[4], int act, float lo, float hi, int64_t tw,
+                          int64_t ow);
 
 #endif

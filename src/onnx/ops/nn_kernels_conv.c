@@ -157,6 +157,30 @@ static NN_HOT NN_CLONES void k_max_into(float *restrict m, const float *restrict
     for (int64_t i = 0; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
 }
 
+/* m = the maximum of rows a, b and (if not NULL) c, in the order memcpy + k_max_into would
+ * take them: one pass instead of three. */
+static NN_HOT NN_CLONES void k_max_rows(float *restrict m, const float *restrict a,
+                                        const float *restrict b, const float *restrict c, int64_t n)
+{
+    if (!c) {
+        for (int64_t i = 0; i < n; i++) m[i] = b[i] > a[i] ? b[i] : a[i];
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const float v = b[i] > a[i] ? b[i] : a[i];
+        m[i] = c[i] > v ? c[i] : v;
+    }
+}
+
+/* y[o] = the mean of the 2x2 window at columns 2o, 2o+1 of rows a and b, summed in the order
+ * of pool.c's generic loop (from 0, row by row) and divided by the count. */
+static NN_HOT NN_CLONES void k_avg_2x2(float *restrict y, const float *restrict a,
+                                       const float *restrict b, int64_t n)
+{
+    for (int64_t o = 0; o < n; o++)
+        y[o] = (0.0f + a[2 * o] + a[2 * o + 1] + b[2 * o] + b[2 * o + 1]) / 4.0f;
+}
+
 static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restrict t, int64_t n,
                                           int64_t k, int64_t s)
 {
@@ -165,6 +189,23 @@ static NN_HOT NN_CLONES void k_max_window(float *restrict y, const float *restri
             float a = t[2 * o], b = t[2 * o + 1], c = t[2 * o + 2];
             float m = b > a ? b : a;
             y[o] = c > m ? c : m;
+        }
+        return;
+    }
+    /* the generic loop below, with k and s known: vectorized (GoogLeNet's 3x3 stride-1 pools
+     * in every Inception module, its 2x2 stride-2 one) */
+    if (k == 3 && s == 1) {
+        for (int64_t o = 0; o < n; o++) {
+            float m = t[o];
+            m = t[o + 1] > m ? t[o + 1] : m;
+            y[o] = t[o + 2] > m ? t[o + 2] : m;
+        }
+        return;
+    }
+    if (k == 2 && s == 2) {
+        for (int64_t o = 0; o < n; o++) {
+            const float m = t[2 * o];
+            y[o] = t[2 * o + 1] > m ? t[2 * o + 1] : m;
         }
         return;
     }
@@ -222,6 +263,15 @@ void nn_k_gather_block_act(float *restrict dst, int64_t ld_dst, const float *res
 void nn_k_max_into(float *restrict m, const float *restrict x, int64_t n)
 {
     k_max_into(m, x, n);
+}
+void nn_k_max_rows(float *restrict m, const float *restrict a, const float *restrict b,
+                   const float *restrict c, int64_t n)
+{
+    k_max_rows(m, a, b, c, n);
+}
+void nn_k_avg_2x2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
+{
+    k_avg_2x2(y, a, b, n);
 }
 void nn_k_max_window(float *restrict y, const float *restrict t, int64_t n, int64_t k, int64_t s)
 {

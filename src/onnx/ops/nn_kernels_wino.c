@@ -4,6 +4,8 @@
  * contiguous row, so the loops below store unit-stride runs. */
 #include "nn_kernels.h"
 
+#include <stddef.h>
+
 /* The 16 frequency rows a call writes never overlap (they are fs >= tw floats apart), which
  * GCC cannot see: it would need more run-time alias checks than it is willing to emit, and
  * leave the loops scalar. NN_IVDEP says so. */
@@ -47,25 +49,88 @@ static NN_HOT NN_CLONES void k_wino2_in_row(float *v, int64_t fs, const float *r
     }
 }
 
-/* Y = A^T m A + bias, A^T = [1 1 1 0; 0 1 -1 -1], for tiles j < tw whose frequency f is
- * m[f * fs + j]: output rows y0, y1 get columns 2j, 2j+1. */
-static NN_HOT NN_CLONES void k_wino2_out_row(float *restrict y0, float *restrict y1,
-                                             const float *restrict m, int64_t fs, float bias,
-                                             int64_t tw)
+/* Y = A^T m A + bias, A^T = [1 1 1 0; 0 1 -1 -1], for tiles j < n whose frequency f is
+ * m[f * fs + j]: the tile's outputs (0,0), (0,1), (1,0), (1,1) go to y00[j], y01[j], y10[j],
+ * y11[j]. Vectorized over all the tiles of a block (rows of tiles back to back), not one row of
+ * 7-28 tiles, which left AVX-512 mostly scalar. */
+static NN_HOT NN_CLONES void k_wino2_out_tiles(float *restrict y00, float *restrict y01,
+                                               float *restrict y10, float *restrict y11,
+                                               const float *restrict m, int64_t fs, float bias,
+                                               int64_t n)
 {
-    for (int64_t j = 0; j < tw; j++) {
-        float s0[4], s1[4];
-        for (int b = 0; b < 4; b++) {
-            const float m0 = m[b * fs + j], m1 = m[(4 + b) * fs + j];
-            const float m2 = m[(8 + b) * fs + j], m3 = m[(12 + b) * fs + j];
-            s0[b] = m0 + m1 + m2;
-            s1[b] = m1 - m2 - m3;
-        }
-        y0[2 * j] = bias + s0[0] + s0[1] + s0[2];
-        y0[2 * j + 1] = bias + s0[1] - s0[2] - s0[3];
-        y1[2 * j] = bias + s1[0] + s1[1] + s1[2];
-        y1[2 * j + 1] = bias + s1[1] - s1[2] - s1[3];
+    const float *const m0 = m, *const m1 = m + fs, *const m2 = m + 2 * fs, *const m3 = m + 3 * fs;
+    const float *const m4 = m + 4 * fs, *const m5 = m + 5 * fs, *const m6 = m + 6 * fs;
+    const float *const m7 = m + 7 * fs, *const m8 = m + 8 * fs, *const m9 = m + 9 * fs;
+    const float *const m10 = m + 10 * fs, *const m11 = m + 11 * fs, *const m12 = m + 12 * fs;
+    const float *const m13 = m + 13 * fs, *const m14 = m + 14 * fs, *const m15 = m + 15 * fs;
+    NN_IVDEP
+    for (int64_t j = 0; j < n; j++) {
+        /* s0[b] = m[b] + m[4 + b] + m[8 + b], s1[b] = m[4 + b] - m[8 + b] - m[12 + b] */
+        const float s00 = m0[j] + m4[j] + m8[j], s01 = m1[j] + m5[j] + m9[j];
+        const float s02 = m2[j] + m6[j] + m10[j], s03 = m3[j] + m7[j] + m11[j];
+        const float s10 = m4[j] - m8[j] - m12[j], s11 = m5[j] - m9[j] - m13[j];
+        const float s12 = m6[j] - m10[j] - m14[j], s13 = m7[j] - m11[j] - m15[j];
+        y00[j] = bias + s00 + s01 + s02;
+        y01[j] = bias + s01 - s02 - s03;
+        y10[j] = bias + s10 + s11 + s12;
+        y11[j] = bias + s11 - s12 - s13;
     }
+}
+
+/* The tiles' outputs into two output rows (columns 2j, 2j+1 below ow), plus the residual rows
+ * r0/r1 when r0 is not NULL, then `act` (NN_WINO_RELU as nn_k_bias_relu, NN_WINO_CLIP to
+ * [lo, hi] as nn_k_bias_clip): the order the unfused passes used, so the same bits. `act` and
+ * `res` are constants where the clone below inlines this, one loop per combination. */
+static inline __attribute__((always_inline)) float wino_out_act(float v, int act, float lo,
+                                                                float hi)
+{
+    if (act == NN_WINO_RELU) return v > 0 ? v : 0.0f;
+    if (act == NN_WINO_CLIP) {
+        v = v + 0.0f; /* as nn_k_bias_clip's zero bias: -0 becomes +0 */
+        v = v < lo ? lo : v;
+        return v > hi ? hi : v;
+    }
+    return v;
+}
+
+static inline __attribute__((always_inline)) void
+wino_out_store(float *restrict y0, float *restrict y1, const float *restrict r0,
+               const float *restrict r1, const float *restrict t00, const float *restrict t01,
+               const float *restrict t10, const float *restrict t11, int act, float lo, float hi,
+               int res, int64_t tw, int64_t ow)
+{
+    const int64_t full = ow / 2 < tw ? ow / 2 : tw;
+    for (int64_t j = 0; j < full; j++) {
+        float a = t00[j], b = t01[j], c = t10[j], d = t11[j];
+        if (res) {
+            a = a + r0[2 * j], b = b + r0[2 * j + 1];
+            c = c + r1[2 * j], d = d + r1[2 * j + 1];
+        }
+        y0[2 * j] = wino_out_act(a, act, lo, hi), y0[2 * j + 1] = wino_out_act(b, act, lo, hi);
+        y1[2 * j] = wino_out_act(c, act, lo, hi), y1[2 * j + 1] = wino_out_act(d, act, lo, hi);
+    }
+    if (full < tw && 2 * full < ow) { /* odd width: the last tile's first column */
+        float a = t00[full], c = t10[full];
+        if (res) a = a + r0[2 * full], c = c + r1[2 * full];
+        y0[2 * full] = wino_out_act(a, act, lo, hi), y1[2 * full] = wino_out_act(c, act, lo, hi);
+    }
+}
+
+static NN_HOT NN_CLONES void k_wino2_out_store(float *restrict y0, float *restrict y1,
+                                               const float *restrict r0, const float *restrict r1,
+                                               const float *restrict t00, const float *restrict t01,
+                                               const float *restrict t10, const float *restrict t11,
+                                               int act, float lo, float hi, int64_t tw, int64_t ow)
+{
+#define WINO_STORE(A, R) wino_out_store(y0, y1, r0, r1, t00, t01, t10, t11, A, lo, hi, R, tw, ow)
+    const int res = r0 != NULL;
+    if (act == NN_WINO_RELU && res) WINO_STORE(NN_WINO_RELU, 1);
+    else if (act == NN_WINO_RELU) WINO_STORE(NN_WINO_RELU, 0);
+    else if (act == NN_WINO_CLIP && res) WINO_STORE(NN_WINO_CLIP, 1);
+    else if (act == NN_WINO_CLIP) WINO_STORE(NN_WINO_CLIP, 0);
+    else if (res) WINO_STORE(NN_WINO_NONE, 1);
+    else WINO_STORE(NN_WINO_NONE, 0);
+#undef WINO_STORE
 }
 
 void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, int64_t tw)
@@ -74,8 +139,16 @@ void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, 
                    rows[3] + 2, tw);
 }
 
-void nn_k_wino2_out_row(float *restrict y0, float *restrict y1, const float *restrict m, int64_t fs,
-                        float bias, int64_t tw)
+void nn_k_wino2_out_tiles(float *restrict y00, float *restrict y01, float *restrict y10,
+                          float *restrict y11, const float *restrict m, int64_t fs, float bias,
+                          int64_t n)
 {
-    k_wino2_out_row(y0, y1, m, fs, bias, tw);
+    k_wino2_out_tiles(y00, y01, y10, y11, m, fs, bias, n);
+}
+
+void nn_k_wino2_out_store(float *restrict y0, float *restrict y1, const float *r0, const float *r1,
+                          const float *const t[4], int act, float lo, float hi, int64_t tw,
+                          int64_t ow)
+{
+    k_wino2_out_store(y0, y1, r0, r1, t[0], t[1], t[2], t[3], act, lo, hi, tw, ow);
 }

@@ -36,6 +36,8 @@ int nn_dropout_run(onnx_ctx *ctx);  /* nn_dropout.c */
 int nn_nll_loss_run(onnx_ctx *ctx); /* nn_loss.c */
 int nn_softmax_cross_entropy_run(onnx_ctx *ctx);
 int nn_rnn_run(onnx_ctx *ctx); /* rnn.c */
+int nn_rnn_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len);
+void nn_rnn_release(onnx_node *node);
 int nn_gru_run(onnx_ctx *ctx);
 int nn_lstm_run(onnx_ctx *ctx);
 int nn_det_run(onnx_ctx *ctx);          /* nn_det.c */

@@ -141,9 +141,16 @@ static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t plane
             if (ncols > 0 && hih <= loh) { /* the window lies in the top or bottom padding */
                 for (int64_t q = pl; q < q1; q++) row[q] = -INFINITY;
             } else if (ncols > 0) {
-                memcpy(row + pl, xp + (sh + loh) * iw, (size_t)ncols * sizeof(float));
-                for (int64_t kh = loh + 1; kh < hih; kh++)
-                    nn_k_max_into(row + pl, xp + (sh + kh) * iw, ncols);
+                /* the first two or three rows in one pass, any others after */
+                const float *r = xp + (sh + loh) * iw;
+                int64_t kh = loh + 1;
+                if (hih - loh >= 2) {
+                    nn_k_max_rows(row + pl, r, r + iw, hih - loh >= 3 ? r + 2 * iw : NULL, ncols);
+                    kh = hih - loh >= 3 ? loh + 3 : loh + 2;
+                } else {
+                    memcpy(row + pl, r, (size_t)ncols * sizeof(float));
+                }
+                for (; kh < hih; kh++) nn_k_max_into(row + pl, xp + (sh + kh) * iw, ncols);
             }
             nn_k_max_window(y, row, ow, kw, sw);
         }
@@ -152,7 +159,12 @@ static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t plane
 
 /* The float32 pools without Indices, over the session's pool: tasks take ranges of planes
  * (each plane's outputs are computed as on one thread). */
-typedef enum pool_kernel { POOL_K_MAX_ROWS, POOL_K_MAX_VALUES, POOL_K_WINDOW } pool_kernel;
+typedef enum pool_kernel {
+    POOL_K_MAX_ROWS,
+    POOL_K_MAX_VALUES,
+    POOL_K_WINDOW,
+    POOL_K_AVG_2X2 /* AveragePool 2x2 stride 2, no padding (DenseNet's transitions) */
+} pool_kernel;
 
 typedef struct pool_job {
     pool_kernel kernel;
@@ -184,6 +196,14 @@ static void pool_task(void *arg, int64_t i)
         break;
     case POOL_K_MAX_VALUES: maxpool_f32_values(x, y, p1 - p0, j->g, j->pt); break;
     case POOL_K_WINDOW: pool_f32(x, y, p1 - p0, j->g, j->pt, j->mode, j->include_pad, j->p); break;
+    case POOL_K_AVG_2X2:
+        for (int64_t p = 0; p < p1 - p0; p++) {
+            const float *xp = x + p * nn_geom_in_size(j->g);
+            for (int64_t oh = 0; oh < j->g->out[1]; oh++, y += j->g->out[2])
+                nn_k_avg_2x2(y, xp + 2 * oh * j->g->in[2], xp + (2 * oh + 1) * j->g->in[2],
+                             j->g->out[2]);
+        }
+        break;
     }
 }
 
@@ -336,7 +356,11 @@ static int pool_float_run(onnx_ctx *ctx, pool_mode mode)
     }
     pool_tabs pt;
     if (pool_tabs_make(ctx, &g, &pt) != 0) return -1;
-    pool_job j = {.kernel = POOL_K_WINDOW,
+    /* every window whole and 2x2 apart: a vectorized row kernel, the same sums */
+    const int avg_2x2 = mode == POOL_AVG && g.nsp == 2 && g.k[1] == 2 && g.k[2] == 2 &&
+                        g.s[1] == 2 && g.s[2] == 2 && g.d[1] == 1 && g.d[2] == 1 && g.pb[1] == 0 &&
+                        g.pb[2] == 0 && 2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
+    pool_job j = {.kernel = avg_2x2 ? POOL_K_AVG_2X2 : POOL_K_WINDOW,
                   .x = x->data,
                   .y = y->data,
                   .planes = x->dims[0] * x->dims[1],

@@ -6,6 +6,7 @@
  * (and Y_c). Activations are named in `activations` (per direction, f g h as the operator
  * uses them); activation_alpha/beta are consumed in that order by the functions that take
  * them, with each function's usual default once the lists run out. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -213,12 +214,67 @@ static int rnn_run(onnx_ctx *ctx, int kind)
     if ((ty && !p.y) || !p.yh || (kind == RNN_LSTM && !p.yc)) return -1;
     if (p.y) memset(p.y, 0, ny * sizeof(float));
 
+    const rnn_packed *pk = node->state;
+    if (pk && pk->w[0] && onnx_gemm_packed_fits(pk->w[0], 0, p.input, gh) &&
+        onnx_gemm_packed_fits(pk->r[0], 0, hid,
+                              p.linear_before_reset || kind != RNN_GRU ? gh : 2 * hid))
+        p.pk = pk;
     if (rnn_compute(ctx, &p) < 0) return -1;
 
     if (layout) { /* Y [seq][dir][batch][h] -> [batch][seq][dir][h]; states [dir][batch] -> [batch][dir] */
         if (ty && ny > 0) swap01(ty->data, p.y, p.seq * nd, p.batch, hid);
         if (ts[0] && ns > 0) swap01(ts[0]->data, p.yh, nd, p.batch, hid);
         if (ts[1] && ns > 0) swap01(ts[1]->data, p.yc, nd, p.batch, hid);
+    }
+    return 0;
+}
+
+void nn_rnn_release(onnx_node *node)
+{
+    rnn_packed *pk = node->state;
+    if (!pk) return;
+    for (int d = 0; d < 2; d++) {
+        onnx_gemm_packed_free(pk->w[d]);
+        onnx_gemm_packed_free(pk->r[d]);
+        onnx_gemm_packed_free(pk->rh[d]);
+    }
+    free(pk);
+    node->state = NULL;
+}
+
+/* Packs constant float32 W and R (rnn.h: rnn_packed) when their shapes agree with each other;
+ * otherwise, or on ENOMEM, leaves no state and run multiplies the plain weights. The plain
+ * weights stay: run validates against them and falls back to them. */
+int nn_rnn_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
+{
+    (void)err, (void)err_len;
+    const onnx_tensor *w = node->n_inputs > 2 ? consts[1] : NULL;
+    const onnx_tensor *r = node->n_inputs > 2 ? consts[2] : NULL;
+    if (!w || !r || w->dtype != INFERD_DTYPE_FP32 || r->dtype != INFERD_DTYPE_FP32 ||
+        w->ndim != 3 || r->ndim != 3 || !w->data || !r->data)
+        return 0;
+    const int gates = strcmp(node->op_type, "LSTM") == 0  ? 4
+                      : strcmp(node->op_type, "GRU") == 0 ? 3
+                                                          : 1;
+    const int64_t nd = r->dims[0], hid = r->dims[2], gh = r->dims[1], in = w->dims[2];
+    if ((nd != 1 && nd != 2) || hid <= 0 || hid > ((int64_t)1 << 24) || gh != gates * hid ||
+        in <= 0 || w->dims[0] != nd || w->dims[1] != gh ||
+        onnx_attr_int(node, "hidden_size", hid) != hid)
+        return 0;
+    const int split = gates == 3 && onnx_attr_int(node, "linear_before_reset", 0) == 0;
+    rnn_packed *pk = calloc(1, sizeof *pk);
+    if (!pk) return 0;
+    node->state = pk;
+    const float *wd = w->data, *rd = r->data;
+    for (int64_t d = 0; d < nd; d++) {
+        const float *rdir = rd + d * gh * hid;
+        pk->w[d] = onnx_gemm_pack_b(wd + d * gh * in, 1, in, gh, in);
+        pk->r[d] = onnx_gemm_pack_b(rdir, 1, hid, split ? 2 * hid : gh, hid);
+        if (split) pk->rh[d] = onnx_gemm_pack_b(rdir + 2 * hid * hid, 1, hid, hid, hid);
+        if (!pk->w[d] || !pk->r[d] || (split && !pk->rh[d])) {
+            nn_rnn_release(node);
+            return 0;
+        }
     }
     return 0;
 }

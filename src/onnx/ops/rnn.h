@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "../gemm/gemm.h"
 #include "../op.h"
 
 enum { RNN_SIMPLE, RNN_GRU, RNN_LSTM };
@@ -29,6 +30,13 @@ typedef struct rnn_act {
     float alpha, beta;
 } rnn_act;
 
+/* The node's constant weights packed at load (nn_rnn_prepare) for our GEMM, per direction d:
+ * w[d] = W[d]^T (input x gates*hidden), r[d] = R[d]^T (hidden x gates*hidden; for GRU without
+ * linear_before_reset only the z and r blocks, rh[d] the h block). Owned by the node. */
+typedef struct rnn_packed {
+    onnx_gemm_packed *w[2], *r[2], *rh[2];
+} rnn_packed;
+
 /* One node's problem in the internal layout (layout 0 of the spec): X is [seq][batch][input],
  * Y [seq][ndir][batch][hidden], states [ndir][batch][hidden]. */
 typedef struct rnn_problem {
@@ -46,6 +54,7 @@ typedef struct rnn_problem {
     const float *p;          /* LSTM peepholes [ndir][3*hidden] (i, o, f) or NULL */
     const float *h0, *c0;    /* [ndir][batch][hidden] or NULL */
     const int64_t *lens;     /* [batch], each in [0, seq] */
+    const rnn_packed *pk;    /* packed W and R matching w and r, or NULL */
     float *y;                /* NULL if Y is not wanted; zeroed by the caller */
     float *yh, *yc;          /* final states, always written (yc for LSTM only) */
 } rnn_problem;

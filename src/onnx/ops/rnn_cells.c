@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn_common.h"
+#include "nn_gemm.h"
 #include "nn_kernels.h"
 #include "rnn.h"
 
@@ -78,29 +79,69 @@ static void lstm_cell(const rnn_problem *p, const rnn_act *act, const float *pee
     for (int64_t j = 0; j < hid; j++) hb[j] = qo[j] * t[j];
 }
 
-/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T, both row-major with row length k. One row
- * (a step at batch 1) goes through sgemv: OpenBLAS 0.3.21's sgemm would pack all of b (the
- * recurrent weights, 1 MiB for a 256-wide LSTM) again at every step. */
-static void gemm_bt(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *out,
-                    int64_t ldo)
+/* One GRU step of batch row b: g its input projection, q its H R^T (3 * hid, gate blocks
+ * z r h, overwritten; with split, the h block already holds (r (.) H) Rh^T), rb the biases
+ * (for Rbh). Pre-activations block by block, then each activation as one vector pass. */
+static void gru_cell(const rnn_problem *p, const rnn_act *act, const float *rb, int split,
+                     const float *g, float *q, float *hb)
 {
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-        for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
-        return;
+    const int64_t hid = p->hidden;
+    float *qz = q, *qr = q + hid, *qh = q + 2 * hid;
+    for (int64_t j = 0; j < hid; j++) qz[j] = clipv(p, g[j] + qz[j]);
+    act_apply_vec(&act[0], qz, hid);
+    if (split) {
+        for (int64_t j = 0; j < hid; j++) qh[j] = clipv(p, g[2 * hid + j] + qh[j]);
+    } else {
+        for (int64_t j = 0; j < hid; j++) qr[j] = clipv(p, g[hid + j] + qr[j]);
+        act_apply_vec(&act[0], qr, hid);
+        for (int64_t j = 0; j < hid; j++)
+            qh[j] = clipv(p, g[2 * hid + j] + qr[j] * (qh[j] + (rb ? rb[2 * hid + j] : 0.0f)));
     }
-    if (m == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, out,
-                    1);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
-                (int)k, 0.0f, out, (int)ldo);
+    act_apply_vec(&act[1], qh, hid);
+    for (int64_t j = 0; j < hid; j++) hb[j] = (1.0f - qz[j]) * qh[j] + qz[j] * hb[j];
 }
 
-/* One direction d. xw: [seq*batch][G*hid] scratch, hr: [batch][G*hid], rh: [batch][hid]. */
-static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, float *rh, float *h,
-                          float *c)
+/* out[m][n] (row stride ldo) = a[m][k] * b[n][k]^T (+ bias[n] on every row if bias), both
+ * row-major with row length k. With pb (b packed at load, rnn.h) our GEMM runs it, on the
+ * session's threads: at one row a matrix-vector product streaming the panels, with the bias in
+ * its store. Otherwise one row goes through sgemv: OpenBLAS 0.3.21's sgemm would pack all of b
+ * (the recurrent weights, 1 MiB for a 256-wide LSTM) again at every step. */
+static int gemm_bt(onnx_ctx *ctx, const onnx_gemm_packed *pb, int64_t m, int64_t n, int64_t k,
+                   const float *a, const float *b, float *out, int64_t ldo, const float *bias)
+{
+    if (m == 0 || n == 0) return 0;
+    if (pb) {
+        const onnx_gemm_args g = {.m = m,
+                                  .n = n,
+                                  .k = k,
+                                  .a = a,
+                                  .lda = k,
+                                  .pb = pb,
+                                  .alpha = 1.0f,
+                                  .c = out,
+                                  .ldc = ldo,
+                                  .col_bias = bias};
+        return nn_gemm_f32(ctx, &g);
+    }
+    if (k == 0) {
+        for (int64_t i = 0; i < m; i++) memset(out + i * ldo, 0, (size_t)n * sizeof(float));
+    } else if (m == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, out,
+                    1);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                    (int)k, b, (int)k, 0.0f, out, (int)ldo);
+    }
+    if (bias)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) out[i * ldo + j] += bias[j];
+    return 0;
+}
+
+/* One direction d. xw: [seq*batch][G*hid] scratch, hr: [batch][G*hid], rh: [batch][hid],
+ * bsum: [G*hid]. Returns 0, or -1 with the error set (our GEMM's pack buffers). */
+static int run_direction(onnx_ctx *ctx, const rnn_problem *p, int d, float *xw, float *hr,
+                         float *rh, float *h, float *c, float *bsum)
 {
     const int64_t hid = p->hidden, gh = p->gates * hid, batch = p->batch;
     const float *w = p->w + d * gh * p->input, *r = p->r + d * gh * hid;
@@ -110,17 +151,17 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
     const int reverse = p->ndir == 2 ? d == 1 : p->reverse;
     const int gru_split = p->kind == RNN_GRU && !p->linear_before_reset;
 
-    gemm_bt(p->seq * batch, gh, p->input, p->x, w, xw, gh);
+    const onnx_gemm_packed *pw = p->pk ? p->pk->w[d] : NULL, *pr = p->pk ? p->pk->r[d] : NULL;
+    const onnx_gemm_packed *prh = p->pk ? p->pk->rh[d] : NULL;
     if (wb) {
-        for (int64_t row = 0; row < p->seq * batch; row++) {
-            float *o = xw + row * gh;
-            for (int64_t j = 0; j < gh; j++) {
-                /* GRU with linear_before_reset keeps Rbh inside r * (H Rh^T + Rbh) */
-                int rb_inside = p->kind == RNN_GRU && p->linear_before_reset && j >= 2 * hid;
-                o[j] += wb[j] + (rb_inside ? 0.0f : rb[j]);
-            }
+        for (int64_t j = 0; j < gh; j++) {
+            /* GRU with linear_before_reset keeps Rbh inside r * (H Rh^T + Rbh) */
+            int rb_inside = p->kind == RNN_GRU && p->linear_before_reset && j >= 2 * hid;
+            bsum[j] = wb[j] + (rb_inside ? 0.0f : rb[j]);
         }
     }
+    if (gemm_bt(ctx, pw, p->seq * batch, gh, p->input, p->x, w, xw, gh, wb ? bsum : NULL) < 0)
+        return -1;
     if (p->h0) memcpy(h, p->h0 + d * batch * hid, (size_t)(batch * hid) * sizeof(float));
     else memset(h, 0, (size_t)(batch * hid) * sizeof(float));
     if (p->kind == RNN_LSTM) {
@@ -130,20 +171,24 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
 
     for (int64_t s = 0; s < p->seq; s++) {
         /* H R^T for every row (rows already finished are computed and ignored) */
-        gemm_bt(batch, gru_split ? 2 * hid : gh, hid, h, r, hr, gh);
+        if (gemm_bt(ctx, pr, batch, gru_split ? 2 * hid : gh, hid, h, r, hr, gh, NULL) < 0)
+            return -1;
         if (gru_split) { /* rh = r (.) H, then its product with Rh goes into the h block */
             for (int64_t b = 0; b < batch; b++) {
                 if (s >= p->lens[b]) continue;
                 int64_t t = reverse ? p->lens[b] - 1 - s : s;
                 const float *g = xw + (t * batch + b) * gh, *q = hr + b * gh;
-                for (int64_t j = 0; j < hid; j++)
-                    rh[b * hid + j] =
-                        act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j])) * h[b * hid + j];
+                float *rb_ = rh + b * hid;
+                for (int64_t j = 0; j < hid; j++) rb_[j] = clipv(p, g[hid + j] + q[hid + j]);
+                act_apply_vec(&act[0], rb_, hid);
+                for (int64_t j = 0; j < hid; j++) rb_[j] *= h[b * hid + j];
             }
             for (int64_t b = 0; b < batch; b++)
                 if (s >= p->lens[b]) memset(rh + b * hid, 0, (size_t)hid * sizeof(float));
             /* hr's h block = rh * Rh^T, with hr's row stride gh */
-            gemm_bt(batch, hid, hid, rh, r + 2 * hid * hid, hr + 2 * hid, gh);
+            if (gemm_bt(ctx, prh, batch, hid, hid, rh, r + 2 * hid * hid, hr + 2 * hid, gh, NULL) <
+                0)
+                return -1;
         }
         for (int64_t b = 0; b < batch; b++) {
             if (s >= p->lens[b]) continue;
@@ -152,21 +197,11 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
             float *hb = h + b * hid, *cb = c ? c + b * hid : NULL;
             if (p->kind == RNN_LSTM) /* rh is free: GRU's only */
                 lstm_cell(p, act, peep, g, hr + b * gh, hb, cb, rh + b * hid);
-            for (int64_t j = 0; j < hid && p->kind != RNN_LSTM; j++) {
-                if (p->kind == RNN_SIMPLE) {
-                    hb[j] = act_apply(&act[0], clipv(p, g[j] + q[j]));
-                } else { /* GRU */
-                    float z = act_apply(&act[0], clipv(p, g[j] + q[j]));
-                    float hh;
-                    if (gru_split) {
-                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + q[2 * hid + j]));
-                    } else {
-                        float rr = act_apply(&act[0], clipv(p, g[hid + j] + q[hid + j]));
-                        float rec = q[2 * hid + j] + (rb ? rb[2 * hid + j] : 0.0f);
-                        hh = act_apply(&act[1], clipv(p, g[2 * hid + j] + rr * rec));
-                    }
-                    hb[j] = (1.0f - z) * hh + z * hb[j];
-                }
+            else if (p->kind == RNN_GRU) gru_cell(p, act, rb, gru_split, g, hr + b * gh, hb);
+            else { /* RNN */ float *qs = hr + b * gh;
+                for (int64_t j = 0; j < hid; j++) qs[j] = clipv(p, g[j] + q[j]);
+                act_apply_vec(&act[0], qs, hid);
+                memcpy(hb, qs, (size_t)hid * sizeof(float));
             }
             if (p->y)
                 memcpy(p->y + ((t * p->ndir + d) * batch + b) * hid, hb,
@@ -176,6 +211,7 @@ static void run_direction(const rnn_problem *p, int d, float *xw, float *hr, flo
     memcpy(p->yh + d * batch * hid, h, (size_t)(batch * hid) * sizeof(float));
     if (p->kind == RNN_LSTM)
         memcpy(p->yc + d * batch * hid, c, (size_t)(batch * hid) * sizeof(float));
+    return 0;
 }
 
 int rnn_compute(onnx_ctx *ctx, const rnn_problem *p)
@@ -191,7 +227,9 @@ int rnn_compute(onnx_ctx *ctx, const rnn_problem *p)
     float *xw = nn_scratch_floats(ctx, n_xw + 1), *hr = nn_scratch_floats(ctx, n_hr + 1);
     float *rh = nn_scratch_floats(ctx, n_h + 1), *h = nn_scratch_floats(ctx, n_h + 1);
     float *c = p->kind == RNN_LSTM ? nn_scratch_floats(ctx, n_h + 1) : NULL;
-    if (!xw || !hr || !rh || !h || (p->kind == RNN_LSTM && !c)) return -1;
-    for (int d = 0; d < p->ndir; d++) run_direction(p, d, xw, hr, rh, h, c);
+    float *bsum = nn_scratch_floats(ctx, (size_t)gh + 1);
+    if (!xw || !hr || !rh || !h || !bsum || (p->kind == RNN_LSTM && !c)) return -1;
+    for (int d = 0; d < p->ndir; d++)
+        if (run_direction(ctx, p, d, xw, hr, rh, h, c, bsum) < 0) return -1;
     return 0;
 }

@@ -59,6 +59,8 @@ int tool_info(int argc, char **argv)
         printf("batch slice: %lld (larger batches run this many samples at a time)\n",
                (long long)slice);
     else printf("batch slice: none (batches run whole)\n");
+    int cats = 0, groups = onnx_model_concat_groups(m, &cats);
+    printf("concat groups: %d (%d Concats written in place at batch 1)\n", groups, cats);
     onnx_model_free(m);
     return 0;
 }

@@ -13,8 +13,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: inferd-onnx run MODEL --input NAME=FILE.npy [--input ...] [--output-dir DIR]\n"
-            "                         [--threads T]\n"
-            "Runs the model once. Every model input must be given. Each output is written to\n"
+            "                         [--threads T] [--runs N]\n"
+            "Runs the model N times (default 1; the runs after the first take the steady-state\n"
+            "paths, e.g. Concat inputs written in place) and writes the last run's outputs.\n"
+            "Every model input must be given. Each output is written to\n"
             "DIR/<output name>.npy (DIR defaults to '.'; '/' in names becomes '_').\n"
             ".npy types: float32, float64, int64, int32, uint8, bool (little-endian, C order).\n");
 }
@@ -24,7 +26,7 @@ int tool_run(int argc, char **argv)
     const char *path = NULL, *out_dir = ".";
     const char *specs[MAX_INPUTS];
     int n_specs = 0;
-    long threads = 1;
+    long threads = 1, runs = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -41,6 +43,12 @@ int tool_run(int argc, char **argv)
             threads = tool_parse_long(argv[++i], 1, 256);
             if (threads < 0) {
                 fprintf(stderr, "inferd-onnx run: --threads needs a number 1..256\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            runs = tool_parse_long(argv[++i], 1, 100);
+            if (runs < 0) {
+                fprintf(stderr, "inferd-onnx run: --runs needs a number 1..100\n");
                 return 2;
             }
         } else if (argv[i][0] != '-' && !path) {
@@ -95,10 +103,12 @@ int tool_run(int argc, char **argv)
         fprintf(stderr, "inferd-onnx run: %s\n", err);
         goto out;
     }
-    if (onnx_run(s, inputs, n_specs, err, sizeof err) < 0) {
-        fprintf(stderr, "inferd-onnx run: %s\n", err);
-        onnx_session_free(s);
-        goto out;
+    for (long r = 0; r < runs; r++) {
+        if (onnx_run(s, inputs, n_specs, err, sizeof err) < 0) {
+            fprintf(stderr, "inferd-onnx run: %s\n", err);
+            onnx_session_free(s);
+            goto out;
+        }
     }
     rc = 0;
     for (int i = 0; i < onnx_session_num_outputs(s); i++) {

@@ -169,13 +169,38 @@ static void test_route_model_and_key(void **state)
     assert_true(gw_route_key(NULL, "a", "x", 1) != gw_route_key(NULL, "a", "y", 1));
 }
 
+static void test_grpc_flags(void **state)
+{
+    (void)state;
+    gw_cli o;
+    char err[256];
+    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1", NULL),
+                     0);
+    assert_int_equal(o.grpc_port, -1);
+    gw_cli_free(&o);
+    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
+                           "--grpc-port", "0", "--node-grpc-port", "8001", NULL),
+                     0);
+    assert_int_equal(o.grpc_port, 0);
+    assert_int_equal(o.node_grpc_port, 8001);
+    gw_cli_free(&o);
+    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
+                           "--grpc-port", "9", NULL),
+                     -1);
+    assert_non_null(strstr(err, "--node-grpc-port"));
+    gw_cli_free(&o);
+    assert_int_equal(parse(&o, err, sizeof err, "--http-port", "0", "--node", "127.0.0.1:1",
+                           "--grpc-port", "9", "--node-grpc-port", "0", NULL),
+                     -1);
+    gw_cli_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_addresses),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_bad_flags),
-        cmocka_unit_test(test_route_model_and_key),
+        cmocka_unit_test(test_node_addresses), cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_route_model_and_key),
+        cmocka_unit_test(test_grpc_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* gw_upstream and gw_pool against a scripted loopback server: responses with a length,
 #define _GNU_SOURCE
  * chunked, ended by close, too large, malformed, none at all (reset, timeout), a refused
- * connect, keep-alive reuse from the pool and Connection: close honoured, and cancel. */
+ * connect, keep-alive reuse from the pool and Connection: close honoured, and cancel; the cap
+ * on active connections per node and its queue; a HEAD answer's Content-Length. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +196,83 @@ static void test_keep_alive_and_reuse(void **state)
     assert_int_equal(atomic_load(&srv.requests), 2);
 }
 
+static void on_wake(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void test_cap_and_waiters_in_order(void **state)
+{
+    (void)state;
+    gw_pool_free(pool);
+    gw_upstream_limits l;
+    gw_upstream_limits_default(&l);
+    l.max_conns_per_node = 1;
+    l.max_queue_per_node = 2;
+    pool = gw_pool_new(&loop, &l);
+    srv.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    static got g;
+    memset(&g, 0, sizeof g);
+    struct sockaddr_in a = server_addr(srv.port);
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_int_equal(gw_pool_has_room(pool, 0), 1);
+    assert_non_null(gw_upstream_send(pool, 0, (struct sockaddr *)&a, strdup(req), sizeof req - 1,
+                                     NULL, 0, 0, 0, on_done, &g));
+    assert_int_equal(gw_pool_busy_count(pool, 0), 1);
+    assert_int_equal(gw_pool_has_room(pool, 0), 0);
+    assert_int_equal(gw_pool_has_room(pool, 1), 1); /* per node */
+    int woke[3] = {0, 0, 0};
+    gw_pool_waiter w[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].wake = on_wake;
+        w[i].arg = &woke[i];
+    }
+    assert_int_equal(gw_pool_wait(pool, 0, &w[0], 0), 0);
+    assert_int_equal(gw_pool_wait(pool, 0, &w[1], 0), 0);
+    assert_int_equal(gw_pool_wait(pool, 0, &w[2], 0), -1); /* the queue (2) is full */
+    assert_int_equal(gw_pool_waiting_count(pool, 0), 2);
+    wait_done(&loop, &g); /* the connection goes back to the pool: the first waiter wakes */
+    gw_upstream_result_free(&g.res);
+    assert_int_equal(woke[0], 1);
+    assert_int_equal(woke[1], 0);
+    assert_int_equal(w[0].linked, 0);
+    assert_int_equal(gw_pool_busy_count(pool, 0), 0);
+    assert_int_equal(gw_pool_has_room(pool, 0), 1);
+    /* the woken one gave up: the room passes to the next */
+    gw_pool_kick(pool, 0);
+    assert_int_equal(woke[1], 1);
+    assert_int_equal(gw_pool_waiting_count(pool, 0), 0);
+    /* one woken too late goes back first in line, past the queue's limit */
+    assert_int_equal(gw_pool_wait(pool, 0, &w[0], 0), 0);
+    assert_int_equal(gw_pool_wait(pool, 0, &w[1], 0), 0);
+    assert_int_equal(gw_pool_wait(pool, 0, &w[2], 1), 0);
+    assert_ptr_equal(w[2].next, &w[0]);
+    gw_pool_wait_cancel(pool, &w[2]);
+    gw_pool_wait_cancel(pool, &w[0]);
+    gw_pool_wait_cancel(pool, &w[1]);
+    gw_pool_wait_cancel(pool, &w[1]); /* twice: nothing */
+    assert_int_equal(gw_pool_waiting_count(pool, 0), 0);
+}
+
+static void test_head_answer_keeps_its_length(void **state)
+{
+    (void)state;
+    srv.reply = "HTTP/1.1 200 OK\r\nContent-Type: text/x\r\nContent-Length: 12345\r\n\r\n";
+    static got g;
+    memset(&g, 0, sizeof g);
+    struct sockaddr_in a = server_addr(srv.port);
+    static const char req[] = "HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_non_null(gw_upstream_send(pool, 0, (struct sockaddr *)&a, strdup(req), sizeof req - 1,
+                                     NULL, 0, GW_UP_HEAD_ONLY, 0, on_done, &g));
+    wait_done(&loop, &g);
+    assert_int_equal(g.res.err, GW_UP_OK);
+    assert_int_equal(g.res.content_length, 12345);
+    assert_int_equal(g.res.body_len, 0);
+    gw_upstream_result_free(&g.res);
+    assert_int_equal(gw_pool_idle_count(pool, 0), 1); /* no body to wait for: reusable */
+}
+
 static void test_connection_close_not_pooled(void **state)
 {
     (void)state;
@@ -279,6 +357,8 @@ int main(void)
     server_start();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_keep_alive_and_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_and_waiters_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_answer_keeps_its_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_close_not_pooled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_and_close_delimited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures, setup, teardown),

@@ -199,6 +199,18 @@ def layernorm_clast(with_bias=True, c=20):
     ]
     inits = [const("g", (c,))] + ([const("be", (c,))] if with_bias else [])
     return nodes, inits, ("x", [2, c, 15, 3]), ["t"]
+def identity_weights():
+    """MatMul + bias + Relu whose weight and bias come through Identity nodes (opset 14+, as
+    PyTorch exports weights shared between layers): the Identities fold into constants at load,
+    so the three fuse into one MatMul."""
+    nodes = [
+        helper.make_node("Identity", ["W"], ["wi"]),
+        helper.make_node("Identity", ["b"], ["bi"]),
+        helper.make_node("MatMul", ["x", "wi"], ["p"]),
+        helper.make_node("Add", ["bi", "p"], ["q"]),
+        helper.make_node("Relu", ["q"], ["y"]),
+    ]
+    return nodes, [const("W", (6, 5)), const("b", (5,))], ("x", [3, 6]), ["p", "q"]
 
 
 def act_dw(act, act_inputs=None, extra_inits=(), strides=(1, 1), kernel=(3, 3), nan=False):
@@ -249,12 +261,13 @@ CASES = {
     "channels_first_shared_w": channels_first_shared_w(),
     "layernorm_clast": layernorm_clast(),
     "layernorm_clast_no_bias": layernorm_clast(False, 7),
+    "identity_weights": identity_weights(),
 }
 OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17}
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs, opset=14):

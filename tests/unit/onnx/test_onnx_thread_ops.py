@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Operators that split their work over the session's thread pool (depthwise Conv, with and
-without the fused expansion; unary and broadcast elementwise passes; MaxPool, AveragePool,
-GlobalAveragePool; Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the
-channels-first MatMul) give bit for bit the outputs of one thread
+"""Operators that split their work over the session's thread pool (Conv's gathers, im2col,
+Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused
+expansion; unary and broadcast elementwise passes; MaxPool, AveragePool, GlobalAveragePool;
+Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the channels-first MatMul)
+give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
 enough to pass the pool's size threshold and odd, so ranges end inside rows and planes; a
 small case checks the inline path. A few are also checked against numpy.
@@ -129,7 +130,43 @@ def squeeze_excite():
     return nodes, inits, [2, 97, 27, 31], None
 
 
+def conv(n, c, m, hw, k, stride, pad, relu=True, res=False, dims=2):
+    """Conv (+ bias, Relu and a residual Add fused): by the shape, Winograd (3x3 stride 1, 16+
+    channels), by taps (few channels, wide output), im2col from phase planes in blocks or of
+    whole images side by side (batch > 1, small planes), a 1x1 strided gather, or 3-D by depth
+    slices; the gathers, im2col and transforms split over channels."""
+    ks, ss, ps = [k] * dims, [stride] * dims, [pad] * (2 * dims)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], kernel_shape=ks, strides=ss, pads=ps)]
+    inits = [const("W", [m, c] + ks), const("B", (m,))]
+    out = "c"
+    if res:
+        o = (hw + 2 * pad - k) // stride + 1
+        inits.append(const("R", [n, m] + [o] * dims))
+        nodes.append(helper.make_node("Add", ["c", "R"], ["ca"]))
+        out = "ca"
+    if relu:
+        nodes.append(helper.make_node("Relu", [out], ["cr"]))
+        out = "cr"
+    nodes.append(helper.make_node("Identity", [out], ["y"]))
+    return nodes, inits, [n, c] + [hw] * dims, None
+
+
+def transpose(shape, perm):
+    return ([helper.make_node("Transpose", ["x"], ["y"], perm=perm)], [], shape,
+            lambda x: np.transpose(x, perm))
+
+
 CASES = {
+    "transpose_2d": transpose([3, 131, 257], [0, 2, 1]),
+    "transpose_nd": transpose([5, 37, 7, 41], [2, 0, 3, 1]),
+    "transpose_small": transpose([7, 5], [1, 0]),
+    "conv_winograd": conv(1, 37, 41, 31, 3, 1, 1, res=True),
+    "conv_winograd_b3": conv(3, 19, 23, 15, 3, 1, 1),
+    "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
+    "conv_phase_s2": conv(1, 29, 33, 57, 3, 2, 1, res=True),
+    "conv_phase_b3": conv(3, 37, 33, 23, 3, 2, 1),
+    "conv_1x1_s2": conv(2, 45, 39, 81, 1, 2, 0),
+    "conv_3d": conv(1, 16, 11, 21, 3, 1, 1, res=True, dims=3),
     "dw3x3_s1": depthwise(67, 57, 3, 1),
     "dw3x3_s2": depthwise(67, 57, 3, 2),
     "dw5x5_s2": depthwise(45, 41, 5, 2),

@@ -54,6 +54,13 @@ for (c, m, g, hw, k, s, p, d, bias) in [
     (4, 8, 4, (14, 13), (5, 5), (2, 2), (2, 2, 2, 2), (1, 1), True),
     (6, 6, 6, (15, 16), (7, 7), (1, 1), (3, 3, 3, 3), (1, 1), True),
     (3, 3, 3, (5, 12), (1, 6), (1, 1), (0, 2, 0, 3), (1, 1), False),
+    # straight from the input (conv_dw_direct.c: 3x3 / 5x5 stride 1, rows >= 48 wide): full
+    # and masked vectors, pads 0 .. k-1 on either side, a multiplier, rows shorter than the
+    # window below the input
+    (4, 4, 4, (6, 50), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    (3, 6, 3, (9, 77), (3, 3), (1, 1), (2, 0, 0, 2), (1, 1), True),
+    (4, 4, 4, (7, 64), (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), False),
+    (3, 3, 3, (3, 61), (5, 5), (1, 1), (4, 0, 1, 4), (1, 1), True),
     ]:
     x = F(2, c, *hw); w = F(m, c // g, *k); b = F(m)
     xt = torch.from_numpy(x); xt = torch.nn.functional.pad(xt, (p[1], p[3], p[0], p[2]))
@@ -319,7 +326,9 @@ for (name, n, c, e, hw, k, s_, p, d, mult, clip, bias) in [
     ('s1_clip', 1, 16, 96, (56, 60), 3, 1, (1, 1, 1, 1), 1, 1, True, True),
     ('s2_odd_pads', 2, 8, 64, (65, 71), 3, 2, (0, 1, 1, 0), 1, 1, False, False),
     ('5x5_dil2', 1, 8, 64, (70, 70), 5, 1, (4, 4, 4, 4), 2, 1, True, True),
-    ('mult2_small', 2, 8, 32, (10, 10), 3, 1, (1, 1, 1, 1), 1, 2, True, True)]:
+    ('mult2_small', 2, 8, 32, (10, 10), 3, 1, (1, 1, 1, 1), 1, 2, True, True),
+    ('5x5_wide_clip', 1, 8, 48, (40, 100), 5, 1, (2, 2, 2, 2), 1, 1, True, True),
+    ('wide_noclip', 1, 8, 48, (30, 64), 3, 1, (1, 1, 1, 1), 1, 1, False, True)]:
     x = np.abs(F(n, c, *hw)); we = 0.2 * np.abs(F(e, c, 1, 1)); be = np.abs(F(e))
     wd = 0.3 * np.abs(F(e * mult, 1, k, k)); bd = np.abs(F(e * mult))
     t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(we), torch.from_numpy(be) if bias else None)
@@ -335,6 +344,23 @@ for (name, n, c, e, hw, k, s_, p, d, mult, clip, bias) in [
     if clip: nodes.append(helper.make_node('Clip', ['u', 'lo', 'hi'], ['y']))
     inits = [('we', we), ('wd', wd)] + ([('be', be), ('bd', bd)] if bias else []) + ([('lo', lo), ('hi', hi)] if clip else [])
     save(f'fuse_expand_dw_{name}', nodes, [('x', x)], [('y', z.numpy())], inits)
+# Long, narrow GEMMs run the other way round (conv_tgemm.c: M >= 256, K >= 2048): 3x3 at 7x7
+# with the residual and Relu, images sharing one GEMM, stride 2, a 1x1 without bias, one
+# output position; positive data (the sums are over thousands of terms)
+for (name, n, c, m, hw, k, s_, p_, bias, add) in [
+    ('3x3_add_relu', 1, 230, 256, (7, 7), 3, 1, 1, True, True),
+    ('3x3_batch3', 3, 230, 256, (7, 7), 3, 1, 1, True, False),
+    ('3x3_s2', 2, 240, 264, (9, 8), 3, 2, 1, True, False),
+    ('1x1_nobias', 1, 2048, 256, (3, 5), 1, 1, 0, False, False),
+    ('3x3_1pos', 1, 256, 256, (1, 1), 3, 1, 1, True, True)]:
+    x = np.abs(F(n, c, *hw)); w = np.abs(F(m, c, k, k)) / (c * k * k); b = F(m) if bias else None
+    z = conv(x, w, b, s_, p_, 1)
+    nodes = [helper.make_node('Conv', ['x', 'w'] + (['b'] if bias else []), ['t' if add else 'y'], kernel_shape=[k, k], strides=[s_, s_], pads=[p_] * 4)]
+    ins = [('x', x)]
+    if add:
+        r = F(*z.shape); z = np.maximum(z + r, 0); ins.append(('r', r))
+        nodes += [helper.make_node('Add', ['t', 'r'], ['u']), helper.make_node('Relu', ['u'], ['y'])]
+    save(f'conv_tgemm_{name}', nodes, ins, [('y', z.astype(np.float32))], [('w', w)] + ([('b', b)] if bias else []))
 # Two Convs into one Add: the Add fuses into the later one, whose residual then already exists
 x = F(1, 4, 6, 6); w = F(4, 4, 3, 3); w2 = F(4, 4, 1, 1)
 z = conv(x, w, None, 1, 1, 1) + conv(x, w2, None, 1, 0, 1)

@@ -59,7 +59,7 @@ static void conv_ref(const conv_case *k, const float *x, const float *w, const f
  * (inferd_activation) as fuse.c writes them, and weights fed at run instead of stored (no
  * prepare-time packing). */
 typedef struct conv_opts {
-    int residual, relu, weights_at_run;
+    int residual, relu, weights_at_run; /* relu: 1 Relu, 2 Clip to [-0.5, 0.7], 3 Sigmoid */
 } conv_opts;
 
 static void check_conv_opts(const conv_case *k, const conv_opts *o)
@@ -86,7 +86,9 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
     conv_ref(k, x, w, b, want, oh, ow);
     for (size_t i = 0; i < ny; i++) {
         if (o->residual) want[i] += res[i];
-        if (o->relu && !(want[i] > 0)) want[i] = 0;
+        if (o->relu == 1 && !(want[i] > 0)) want[i] = 0;
+        if (o->relu == 2) want[i] = want[i] < -0.5f ? -0.5f : want[i] > 0.7f ? 0.7f : want[i];
+        if (o->relu == 3) want[i] = 1.0f / (1.0f + expf(-want[i]));
     }
     nn_test_tensor in[4] = {
         {"x", 4, {k->n, k->c, k->h, k->w}, x, 0},
@@ -96,7 +98,7 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
     };
     int64_t strides[2] = {k->sh, k->sw}, dil[2] = {k->dh, k->dw};
     int64_t pads[4] = {k->pt, k->pl, k->pb, k->pr};
-    nn_test_attr at[6] = {
+    nn_test_attr at[8] = {
         {"strides", NN_ATTR_INTS, 0, 0, strides, 2, NULL},
         {"dilations", NN_ATTR_INTS, 0, 0, dil, 2, NULL},
         {"pads", NN_ATTR_INTS, 0, 0, pads, 4, NULL},
@@ -105,8 +107,14 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
     int n_at = 4;
     if (o->residual)
         at[n_at++] = (nn_test_attr){"inferd_residual", NN_ATTR_INT, 1, 0, NULL, 0, NULL};
+    static const char *const acts[] = {NULL, "Relu", "Clip", "Sigmoid"};
     if (o->relu)
-        at[n_at++] = (nn_test_attr){"inferd_activation", NN_ATTR_STRING, 0, 0, NULL, 0, "Relu"};
+        at[n_at++] =
+            (nn_test_attr){"inferd_activation", NN_ATTR_STRING, 0, 0, NULL, 0, acts[o->relu]};
+    if (o->relu == 2) {
+        at[n_at++] = (nn_test_attr){"inferd_alpha", NN_ATTR_FLOAT, 0, -0.5f, NULL, 0, NULL};
+        at[n_at++] = (nn_test_attr){"inferd_beta", NN_ATTR_FLOAT, 0, 0.7f, NULL, 0, NULL};
+    }
     nn_test_node node = {"Conv", 13, in, o->residual ? 4 : 3, at, n_at, 1};
     char err[256] = "";
     size_t n = 0;
@@ -172,9 +180,9 @@ static void test_conv_paths_match_reference(void **state)
 
 /* Winograd F(2x2, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16 channels each way and
  * enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
- * rows span images and blocks, with the fused residual and Relu, weights transformed at load
- * (up to 256 x 256 channels) and per run (weights fed at run, or larger kernels at a large
- * enough batch). */
+ * rows span images and blocks, with the fused residual and Relu, Clip or Sigmoid (the output
+ * transform applies the first two in its store), weights transformed at load (up to 256 x 256
+ * channels) and per run (weights fed at run, or larger kernels at a large enough batch). */
 static void test_conv_winograd_matches_reference(void **state)
 {
     (void)state;
@@ -187,7 +195,8 @@ static void test_conv_winograd_matches_reference(void **state)
         {3, 16, 13, 11, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* batch: tiles across images */
         {8, 160, 14, 14, 144, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* batch, wide channels */
     };
-    const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}};
+    const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0},
+                              {0, 2, 0}, {1, 2, 0}, {1, 3, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++)
             check_conv_opts(&cases[i], &opts[j]);

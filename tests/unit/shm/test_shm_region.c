@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "inferd/clock.h"
 #include "inferd/shm.h"
 #include "shm_internal.h"
 #include "shm_worker.h"
@@ -641,6 +642,52 @@ static void test_check_outputs_fuzz(void **st)
     shm_region_close(&r);
 }
 
+/* Pushes batch 0 of model 1 (after the promise was stored), takes it off the ring again and
+ * returns 1 if a sleeper registered on the model's wake-up word was woken (seq moved). Sets
+ * *in_time to whether the push happened before `promise` (a loaded machine may be late). */
+static int submit_woke(shm_region *r, uint64_t promise, int *in_time)
+{
+    shm_waiter *work = &r->models[1].work;
+    atomic_store(&r->workers[0].spin_until_ns, promise);
+    uint32_t seq = shm_waiter_prepare(work); /* a worker asleep on the model's ring */
+    assert_int_equal(shm_submit(r, 0), 0);
+    *in_time = (uint64_t)clock_now_ns() < promise;
+    int woke = atomic_load(&work->seq) != seq;
+    shm_waiter_cancel(work);
+    uint64_t val;
+    assert_int_equal(shm_model_ring_pop(r, 1, &val), 0);
+    assert_int_equal(val, 0);
+    return woke;
+}
+
+/* A worker's promise to poll (spin_until_ns, docs/protocol.md 5.2) makes the node skip the
+ * futex wake; a promise too far ahead (a lie), a stale one (a worker that died polling) or
+ * none wakes as before. */
+static void test_submit_skips_wake_for_polling_worker(void **st)
+{
+    (void)st;
+    shm_region r;
+    create_small(&r);
+    shm_arena *a = shm_arena_create(&r);
+    shm_batch snap;
+    build_batch(&r, a, &snap);
+    int in_time = 0, tries = 0, woke = 1;
+    while (!in_time && tries++ < 1000) /* bounded: retried only when the push came too late */
+        woke = submit_woke(&r, (uint64_t)clock_now_ns() + SHM_SPIN_MAX_NS, &in_time);
+    assert_true(in_time);
+    assert_false(woke);
+    assert_true(submit_woke(&r, (uint64_t)clock_now_ns() + 1000 * SHM_SPIN_MAX_NS, &in_time));
+    assert_true(submit_woke(&r, (uint64_t)clock_now_ns() - 1000, &in_time));
+    assert_true(submit_woke(&r, 0, &in_time));
+    /* No sleeper: no wake either way (the eventcount alone). */
+    atomic_store(&r.workers[0].spin_until_ns, 0);
+    uint32_t seq = atomic_load(&r.models[1].work.seq);
+    assert_int_equal(shm_submit(&r, 0), 0);
+    assert_int_equal(atomic_load(&r.models[1].work.seq), seq);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_attach_rejects),
         cmocka_unit_test(test_create_rejects_bad_config),
         cmocka_unit_test(test_submit_claim_complete),
+        cmocka_unit_test(test_submit_skips_wake_for_polling_worker),
         cmocka_unit_test(test_scribbled_rings_are_bounded),
         cmocka_unit_test(test_check_outputs_rejects),
         cmocka_unit_test(test_claim_repair_exactly_once),
