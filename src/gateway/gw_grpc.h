@@ -33,8 +33,6 @@ int gw_grpc_field1(const uint8_t *msg, size_t len, char *out, size_t cap);
 void gw_grpc_timeout_format(int64_t ns, char *out, size_t cap);
 /* Decodes a percent-encoded grpc-message into out (NUL-ended, cut to fit). */
 void gw_grpc_message_decode(const char *in, size_t len, char *out, size_t cap);
-/* The status name for a code 0..16 ("OK", "CANCELLED", ..., "UNAUTHENTICATED"). */
-const char *gw_grpc_code_name(int code);
 #define GW_GRPC_CODES     17
 #define GW_GRPC_MAX_LOOPS 16 /* grpc_options.threads is at most 16 */
 

@@ -364,7 +364,7 @@ void gw_grpc_metrics(struct prom_writer *w, void *arg)
     prom_family(w, "inferd_gateway_grpc_requests_total", PROM_COUNTER,
                 "gRPC calls by the status the gateway answered (CANCELLED: the client left).");
     for (int i = 0; i < GW_GRPC_CODES; i++) {
-        prom_label l = {"outcome", gw_grpc_code_name(i)};
+        prom_label l = {"outcome", grpc_status_name(i)};
         prom_sample(w, &l, 1, (double)atomic_load(&g->results[i]));
     }
 }

@@ -114,25 +114,3 @@ void gw_grpc_message_decode(const char *in, size_t len, char *out, size_t cap)
     }
     out[o] = '\0';
 }
-
-const char *gw_grpc_code_name(int code)
-{
-    static const char *const names[GW_GRPC_CODES] = {"OK",
-                                                     "CANCELLED",
-                                                     "UNKNOWN",
-                                                     "INVALID_ARGUMENT",
-                                                     "DEADLINE_EXCEEDED",
-                                                     "NOT_FOUND",
-                                                     "ALREADY_EXISTS",
-                                                     "PERMISSION_DENIED",
-                                                     "RESOURCE_EXHAUSTED",
-                                                     "FAILED_PRECONDITION",
-                                                     "ABORTED",
-                                                     "OUT_OF_RANGE",
-                                                     "UNIMPLEMENTED",
-                                                     "INTERNAL",
-                                                     "UNAVAILABLE",
-                                                     "DATA_LOSS",
-                                                     "UNAUTHENTICATED"};
-    return code >= 0 && code < GW_GRPC_CODES ? names[code] : "UNKNOWN";
-}

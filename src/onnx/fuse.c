@@ -3,6 +3,8 @@
  *   MatMul + Add of a constant 1-D bias over the last dim -> MatMul(A, B, bias), inferd_bias=1;
  *   x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu(x) (fuse_gelu.c);
  *   Mul(x, Sigmoid(x)) -> Silu(x) (fuse_silu.c);
+ *   MatMul -> Transpose back to channels-first -> per-channel Mul -> one MatMul, and Transpose
+ *   to channels-last -> LayerNormalization over the channels -> one LayerNorm (fuse_cfirst.c);
  *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
@@ -286,6 +288,8 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
                                                 fuse_matmul_bias,
                                                 onnx_fuse_gelu,
                                                 onnx_fuse_silu,
+                                                onnx_fuse_matmul_cfirst,
+                                                onnx_fuse_layernorm_clast,
                                                 onnx_fuse_matmul_transpose,
                                                 onnx_fuse_matmul_scale,
                                                 fuse_conv_add,

@@ -35,6 +35,13 @@ int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
 
+/* fuse_cfirst.c: MatMul -> Transpose back to channels-first [-> per-channel Mul] -> one MatMul
+ * (inferd_perm_y, the scale folded into B and the bias); runs before the transpose pass. */
+int onnx_fuse_matmul_cfirst(onnx_model *m, int i);
+/* fuse_cfirst.c: Transpose to channels-last -> LayerNormalization over the last axis -> one
+ * LayerNormalization reading the channels-first input (inferd_perm_x). */
+int onnx_fuse_layernorm_clast(onnx_model *m, int i);
+
 /* fuse_se.c: GlobalAveragePool -> 1x1 Conv -> 1x1 Conv -> Mul with the pool's input ->
  * SqueezeExcite, anchored at the pool. Runs after the activation pass. */
 int onnx_fuse_squeeze_excite(onnx_model *m, int i);

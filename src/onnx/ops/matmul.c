@@ -9,7 +9,8 @@
  *     the result's shape it is written in with the bias, else added by the elementwise engine;
  *   inferd_perm_a / inferd_perm_b: the operand is Transpose(input, perm), read in place
  *     through strides (BLAS's transpose flag and leading dimension, per-batch offsets);
- *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise.
+ *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise; the perm
+ *     [0, r-1, 1, ..., r-2] with a constant B runs as B^T X^T per image (matmul_cfirst.c).
  * An operand or result whose layout BLAS cannot take (the input's last dim moved out of the
  * last two) goes through a contiguous scratch copy, so every permutation gives the right
  * answer; the fusion pass only folds the ones that need no copy. */
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "ew_engine.h"
+#include "matmul_cfirst.h"
 #include "nn_common.h"
 #include "nn_gemm.h"
 #include "nn_kernels.h"
@@ -171,6 +173,11 @@ typedef struct mm_job {
     mm_mat am, bm;
     char *c;
     int64_t ldc;
+    /* float32 with our epilogue: the bias per column and the activation in the GEMM's store
+     * (accumulate 0: no prefill pass, no read of C); else C holds the bias before (accumulate) */
+    const float *col_bias;
+    onnx_activation act;
+    int accumulate;
 } mm_job;
 
 /* C (m x n, ldc) += alpha * A * B for one batch at element offsets ao, bo, co; C already
@@ -199,7 +206,9 @@ static int gemm_one(const mm_job *j, int64_t m, int64_t ao, int64_t bo, int64_t 
                             .alpha = j->alpha,
                             .c = (float *)(void *)c,
                             .ldc = j->ldc,
-                            .accumulate = 1};
+                            .accumulate = j->accumulate,
+                            .col_bias = j->col_bias,
+                            .act = j->act};
         return serial ? nn_gemm_f32_serial(&g) : nn_gemm_f32(j->ctx, &g);
     }
     case INFERD_DTYPE_FP64:
@@ -435,7 +444,7 @@ static int mm_blas_operands(onnx_ctx *ctx, mm_plan *p, mm_job *job)
 /* C = bias (+ residual) per row, then += A * B: one GEMM over all batches when B is one
  * matrix and the rows of A and of C each run on evenly across batches (as the GEMM and the
  * int loops step them), else one per batch; then the fused activation. */
-static int mm_multiply(const mm_plan *p, const mm_job *job)
+static int mm_multiply(const mm_plan *p, mm_job *job)
 {
     const mm_walk *w = &p->w;
     const int64_t m = p->m, n = p->n, c_row = p->c_row;
@@ -446,13 +455,26 @@ static int mm_multiply(const mm_plan *p, const mm_job *job)
                         rows_stack(w->astr, w, m, a_row) && c_stacks && w->nbatch * m <= INT_MAX;
     int64_t idx[ONNX_MAX_DIMS] = {0}, ao = 0, bo = 0, co = 0;
     const float *res_rows = p->res_inline && !p->scratch_y ? p->res->data : NULL; /* Z's layout */
-    do {
-        for (int64_t r = 0; r < m; r++) {
-            int64_t off = co + r * c_row;
-            fill_row(p->c + (size_t)off * p->esz, p->bias ? p->bias->data : NULL,
-                     res_rows ? res_rows + off : NULL, n, p->esz);
-        }
-    } while (walk_next(w, idx, &ao, &bo, &co));
+    /* float32 without residual rows: the bias in the GEMM's store, and the activations its
+     * kernels apply in registers; GELU, Tanh... would run per tile row (32 floats a call:
+     * slower than one pass over the result, measured on ConvNeXt and ViT) */
+    const int in_store = p->t == INFERD_DTYPE_FP32 && p->k > 0 && !res_rows;
+    const onnx_activation_kind ak = p->act.kind;
+    const int act_in_store = in_store && (ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
+                                          ak == ONNX_ACT_SILU || ak == ONNX_ACT_SIGMOID ||
+                                          ak == ONNX_ACT_HARD_SWISH || ak == ONNX_ACT_HARD_SIGMOID);
+    job->accumulate = !in_store;
+    job->col_bias = in_store && p->bias ? p->bias->data : NULL;
+    job->act = act_in_store ? p->act : (onnx_activation){.kind = ONNX_ACT_NONE};
+    if (!in_store) {
+        do {
+            for (int64_t r = 0; r < m; r++) {
+                int64_t off = co + r * c_row;
+                fill_row(p->c + (size_t)off * p->esz, p->bias ? p->bias->data : NULL,
+                         res_rows ? res_rows + off : NULL, n, p->esz);
+            }
+        } while (walk_next(w, idx, &ao, &bo, &co));
+    }
     onnx_tpool *pool = onnx_ctx_tpool(job->ctx);
     if (p->k > 0) {
         if (stack_b) {
@@ -474,7 +496,7 @@ static int mm_multiply(const mm_plan *p, const mm_job *job)
             } while (walk_next(w, idx, &ao, &bo, &co));
         }
     }
-    if (p->act.kind == ONNX_ACT_NONE) return 0;
+    if (p->act.kind == ONNX_ACT_NONE || act_in_store) return 0;
     if (c_stacks && c_row == n) { /* one contiguous block */
         nn_activation_run(&p->act, (float *)(void *)p->c, w->nbatch * m * n);
         return 0;
@@ -500,6 +522,31 @@ static void mm_scatter_y(const mm_plan *p)
     if (p->res_inline) nn_k_add_vec(p->z->data, p->res->data, onnx_tensor_numel(p->z));
 }
 
+/* The channels-first route: B^T packed at load (prepare saw the perm), a float32 A of Y's
+ * rank read as it is, and Z = Transpose(Y, [0, r-1, 1, ..., r-2]). */
+static int cfirst_applies(const onnx_node *node, const mm_plan *p)
+{
+    const onnx_gemm_packed *bt = node->state;
+    if (!bt || p->t != INFERD_DTYPE_FP32 || p->a1 || p->b1 || p->bv.rank != 2 ||
+        p->av.rank != p->yr || !onnx_gemm_packed_fits(bt, 1, p->k, p->n))
+        return 0;
+    int64_t perm[ONNX_MAX_DIMS];
+    for (int i = 0; i < p->yr; i++) perm[i] = p->py[i];
+    return nn_matmul_is_cfirst_perm(perm, p->yr);
+}
+
+/* Whether MatMul may pack B^T for the channels-first route: perm_y moves the last axis to 1,
+ * A is read as it is or channels-first through perm_a (*x_cfirst). */
+static int cfirst_attrs(const onnx_node *node, int *x_cfirst)
+{
+    const int64_t *py, *pa;
+    int ry = onnx_attr_ints(node, "inferd_perm_y", &py);
+    int ra = onnx_attr_ints(node, "inferd_perm_a", &pa);
+    *x_cfirst = ra > 0;
+    return ry > 0 && nn_matmul_is_cfirst_perm(py, ry) &&
+           (ra < 0 || (ra == ry && nn_matmul_is_clast_perm(pa, ra)));
+}
+
 int nn_matmul_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -507,7 +554,16 @@ int nn_matmul_run(onnx_ctx *ctx)
     if (mm_read_operands(ctx, node, &p) != 0 || mm_broadcast_batches(ctx, &p) != 0 ||
         mm_make_output(ctx, node, &p) != 0)
         return -1;
-    if (onnx_tensor_numel(p.z) > 0) {
+    int x_cfirst;
+    if (onnx_tensor_numel(p.z) > 0 && cfirst_attrs(node, &x_cfirst) && cfirst_applies(node, &p)) {
+        float *z = p.z->data;
+        if (p.res_inline) memcpy(z, p.res->data, onnx_tensor_nbytes(p.z));
+        if (nn_matmul_cfirst(ctx, node->state, p.n, onnx_ctx_input(ctx, 0), x_cfirst,
+                             p.bias ? p.bias->data : NULL,
+                             onnx_attr_float(node, "inferd_scale", 1.0f), &p.act, z,
+                             p.res_inline) != 0)
+            return -1;
+    } else if (onnx_tensor_numel(p.z) > 0) {
         if (p.m > INT_MAX || p.n > INT_MAX || p.k > INT_MAX)
             return onnx_ctx_fail(ctx, "matrix dims too large for BLAS");
         p.esz = inferd_dtype_size(p.t);
@@ -534,6 +590,8 @@ int nn_matmul_run(onnx_ctx *ctx)
         if (pb && p.t == INFERD_DTYPE_FP32 && bt && (const void *)p.bv.data == bt->data &&
             !job.bm.trans && job.bm.ld == p.n && onnx_gemm_packed_fits(pb, 0, p.k, p.n))
             job.pb = pb;
+        if (pb && !job.pb && !p.bv.data) /* kept only packed, in a form this run cannot read */
+            return onnx_ctx_fail(ctx, "B is packed for another layout");
         if (mm_multiply(&p, &job) != 0) return -1;
         if (p.scratch_y) mm_scatter_y(&p);
     }
@@ -552,7 +610,11 @@ int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *e
     if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0 ||
         onnx_node_attr(node, "inferd_perm_b"))
         return 0;
-    node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
+    int x_cfirst;
+    if (cfirst_attrs(node, &x_cfirst))
+        /* B^T as the GEMM's A (cfirst_applies); every float32 run of this rank takes it */
+        node->state = onnx_gemm_pack_a(b->data, 1, b->dims[1], b->dims[0], b->dims[1]);
+    else node->state = onnx_gemm_pack_b(b->data, 0, b->dims[0], b->dims[1], b->dims[1]);
     /* NULL state on ENOMEM: run multiplies the unpacked B; else every float32 run reads B as
      * the plain contiguous k x n matrix it packed (blas_layout: no transpose, ld n), so only
      * packed, and the model may free the plain one */

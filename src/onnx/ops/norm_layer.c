@@ -1,11 +1,13 @@
 /* LayerNormalization (opset 17: axis, epsilon, Scale/B broadcast over the normalized dims,
- * optional Mean and InvStdDev outputs) and MeanVarianceNormalization (axes), float32. */
+ * optional Mean and InvStdDev outputs; inferd_perm_x: a fused channels-last Transpose of X,
+ * norm_layer_cl.c) and MeanVarianceNormalization (axes), float32. */
 #include <math.h>
 #include <string.h>
 
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "norm_layer_cl.h"
 
 /* Scale/B of LayerNormalization must broadcast to dims[axis..rank). Returns 0 and sets *map
  * to NULL when p is laid out exactly like one normalized row, else fills a per-column offset
@@ -65,6 +67,8 @@ int nn_layernorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale) return onnx_ctx_fail(ctx, "needs inputs X and Scale");
+    if (onnx_node_attr(node, "inferd_perm_x")) /* fused Transpose, axis -1 (fuse_cfirst.c) */
+        return nn_layernorm_cfirst(ctx, x, scale, bias, onnx_attr_float(node, "epsilon", 1e-5f));
     if (x->dtype != INFERD_DTYPE_FP32)
         return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 1) return onnx_ctx_fail(ctx, "input must have rank >= 1");

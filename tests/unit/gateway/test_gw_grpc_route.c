@@ -87,8 +87,8 @@ static void test_message_decode(void **state)
     assert_string_equal(out, "no model: x%zz%4");
     gw_grpc_message_decode("abc", 3, out, 3); /* cut to fit */
     assert_string_equal(out, "ab");
-    assert_string_equal(gw_grpc_code_name(14), "UNAVAILABLE");
-    assert_string_equal(gw_grpc_code_name(99), "UNKNOWN");
+    assert_string_equal(grpc_status_name(14), "UNAVAILABLE");
+    assert_string_equal(grpc_status_name(99), "UNKNOWN");
 }
 
 int main(void)

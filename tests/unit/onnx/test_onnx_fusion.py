@@ -155,6 +155,50 @@ def matmul_add_residual():
     return nodes, [const("W", (6, 6)), const("b", (6,))], ("x", [3, 6]), ["p", "q"]
 
 
+def channels_first_tail(scale_shape=(6, 1, 1)):
+    """ConvNeXt's block: NCHW -> channels-last -> MatMul + bias (through an Identity, as torch
+    exports them) -> back to NCHW -> layer scale -> residual: one MatMul (the first transpose
+    read through perm_a: a 1x1 convolution)."""
+    nodes = [
+        helper.make_node("Identity", ["b0"], ["b"]),
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["t", "W"], ["p"]),
+        helper.make_node("Add", ["b", "p"], ["q"]),
+        helper.make_node("Transpose", ["q"], ["u"], perm=[0, 3, 1, 2]),
+        helper.make_node("Mul", ["s", "u"], ["m"]),
+        helper.make_node("Add", ["m", "x"], ["y"]),
+    ]
+    inits = [const("W", (6, 6)), const("b0", (6,)), const("s", scale_shape)]
+    return nodes, inits, ("x", [2, 6, 3, 5]), ["t", "p", "q", "u", "m"]
+
+
+def channels_first_shared_w():
+    """Two channels-first MatMuls reading one W: the scale cannot be folded into the shared W,
+    so its Mul stays; the answer must not change."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["t", "W"], ["p1"]),
+        helper.make_node("Transpose", ["p1"], ["u1"], perm=[0, 3, 1, 2]),
+        helper.make_node("Mul", ["u1", "s"], ["m1"]),
+        helper.make_node("MatMul", ["t", "W"], ["p2"]),
+        helper.make_node("Transpose", ["p2"], ["u2"], perm=[0, 3, 1, 2]),
+        helper.make_node("Add", ["m1", "u2"], ["y"]),
+    ]
+    inits = [const("W", (6, 4)), const("s", (1, 4, 1, 1))]
+    return nodes, inits, ("x", [1, 6, 7, 3]), ["p1", "u1", "p2", "u2"]
+
+
+def layernorm_clast(with_bias=True, c=20):
+    """ConvNeXt after its depthwise convolution: NCHW -> channels-last -> LayerNorm over the
+    channels (opset 17): one LayerNormalization reading NCHW (positions in blocks of 16, so
+    15 x 3 leaves a partial block)."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["t", "g"] + (["be"] if with_bias else []), ["y"],
+                         axis=-1, epsilon=1e-6),
+    ]
+    inits = [const("g", (c,))] + ([const("be", (c,))] if with_bias else [])
+    return nodes, inits, ("x", [2, c, 15, 3]), ["t"]
 def identity_weights():
     """MatMul + bias + Relu whose weight and bias come through Identity nodes (opset 14+, as
     PyTorch exports weights shared between layers): the Identities fold into constants at load,
@@ -212,19 +256,25 @@ CASES = {
     "squeeze_excite": squeeze_excite(False),
     "squeeze_excite_silu": squeeze_excite(True),
     "matmul_add_residual": matmul_add_residual(),
+    "channels_first_tail": channels_first_tail(),
+    "channels_first_tail_4d_scale": channels_first_tail((1, 6, 1, 1)),
+    "channels_first_shared_w": channels_first_shared_w(),
+    "layernorm_clast": layernorm_clast(),
+    "layernorm_clast_no_bias": layernorm_clast(False, 7),
     "identity_weights": identity_weights(),
 }
+OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17}
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"identity_weights": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
-def save(path, nodes, inits, inp, outputs):
+def save(path, nodes, inits, inp, outputs, opset=14):
     graph = helper.make_graph(
         nodes, "fusion", [helper.make_tensor_value_info(inp[0], TensorProto.FLOAT, inp[1])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     onnx.save(model, path)
 
 
@@ -244,8 +294,9 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name, (nodes, inits, inp, inner) in CASES.items():
             fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
-            save(fused, nodes, inits, inp, ["y"])
-            save(plain, nodes, inits, inp, ["y"] + inner)
+            opset = OPSET.get(name, 14)
+            save(fused, nodes, inits, inp, ["y"], opset)
+            save(plain, nodes, inits, inp, ["y"] + inner, opset)
             n_fused = exec_nodes(tool, fused)
             assert n_fused < exec_nodes(tool, plain), name
             assert n_fused == EXPECT_NODES.get(name, n_fused), (name, n_fused)

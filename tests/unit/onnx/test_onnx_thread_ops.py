@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Operators that split their work over the session's thread pool (Conv's gathers, im2col,
-Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused expansion; unary and broadcast elementwise passes; MaxPool, AveragePool,
-GlobalAveragePool; Softmax, LayerNorm; SqueezeExcite) give bit for bit the outputs of one thread
+Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused
+expansion; unary and broadcast elementwise passes; MaxPool, AveragePool, GlobalAveragePool;
+Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the channels-first MatMul)
+give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
 enough to pass the pool's size threshold and odd, so ranges end inside rows and planes; a
 small case checks the inline path. A few are also checked against numpy.
@@ -90,6 +92,33 @@ def layernorm():
             [const("s", (259,)), const("b", (259,))], [3, 101, 259], None)
 
 
+def layernorm_clast():
+    """Transpose to channels-last + LayerNorm (ConvNeXt): one LayerNorm reading NCHW, split
+    over blocks of 16 positions (57 x 23 ends in a partial block)."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("LayerNormalization", ["t", "s", "b"], ["y"], axis=-1)]
+
+    def ref(x):
+        t = x.transpose(0, 2, 3, 1).astype(np.float64)
+        mu = t.mean(-1, keepdims=True)
+        v = ((t - mu) ** 2).mean(-1, keepdims=True)
+        return (t - mu) / np.sqrt(v + 1e-5) * s + b
+    s, b = RNG.standard_normal(96).astype(np.float32), RNG.standard_normal(96).astype(np.float32)
+    inits = [numpy_helper.from_array(s, "s"), numpy_helper.from_array(b, "b")]
+    return nodes, inits, [2, 96, 57, 23], ref
+
+
+def channels_first_mlp():
+    """ConvNeXt's block tail: channels-last MatMul + bias, back to NCHW, layer scale, residual:
+    one MatMul writing B^T X^T per image (the GEMM split over the pool)."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("MatMul", ["t", "W"], ["p"]), helper.make_node("Add", ["p", "bias"], ["q"]),
+             helper.make_node("Transpose", ["q"], ["u"], perm=[0, 3, 1, 2]),
+             helper.make_node("Mul", ["u", "g"], ["m"]), helper.make_node("Add", ["m", "x"], ["y"])]
+    inits = [const("W", (72, 72)), const("bias", (72,)), const("g", (72, 1, 1))]
+    return nodes, inits, [2, 72, 29, 31], None
+
+
 def squeeze_excite():
     """EfficientNet's block (SiLU, Sigmoid, Mul(s, x)): one SqueezeExcite node."""
     nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"]),
@@ -156,6 +185,8 @@ CASES = {
     "global_avg": global_avg(),
     "softmax": softmax([5, 131, 257]),
     "layernorm": layernorm(),
+    "layernorm_clast": layernorm_clast(),
+    "channels_first_mlp": channels_first_mlp(),
     "squeeze_excite": squeeze_excite(),
 }
 
