@@ -107,6 +107,11 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
         if (r0 < 2 || !is_const(m, n, 1) || m->values[n->inputs[1]].t.ndim != 2) return -1;
         return absent_or_const(m, n, 2) && n->n_inputs <= 3 ? r0 : -1;
     }
+    if (is_op(n, "Concat")) { /* batched operands of one rank, joined along a dim other than 0 */
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] < 0 || rank[n->inputs[k]] != r0) return -1;
+        return r0 >= 2 && norm_axis(n, n->opset < 4 ? 1 : 0, r0) >= 1 ? r0 : -1;
+    }
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax"))
         return r0 >= 2 && n->n_inputs == 1 && norm_axis(n, n->opset < 13 ? 1 : -1, r0) >= 1 ? r0
                                                                                             : -1;

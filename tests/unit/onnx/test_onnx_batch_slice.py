@@ -83,6 +83,39 @@ def two_inputs():
     return nodes, dict(w=w, b=b), {"x": (2, 25, 25), "z": (4, 25, 25)}, ref, True
 
 
+def fire():
+    """SqueezeNet's Fire module: a 1x1 squeeze, 1x1 and 3x3 expands joined by a Concat along
+    the channels (placed without copies in slices of one), then a Conv: sliceable."""
+    ws, bs, w1, b1, w3, b3 = f32(3, 4, 1, 1), f32(3), f32(5, 3, 1, 1), f32(5), f32(6, 3, 3, 3), f32(6)
+    wo, bo = f32(2, 11, 1, 1), f32(2)
+    nodes = [helper.make_node("Conv", ["x", "ws", "bs"], ["s"]),
+             helper.make_node("Relu", ["s"], ["sr"]),
+             helper.make_node("Conv", ["sr", "w1", "b1"], ["e1"]),
+             helper.make_node("Conv", ["sr", "w3", "b3"], ["e3"], pads=[1] * 4),
+             helper.make_node("Concat", ["e1", "e3"], ["c"], axis=1),
+             helper.make_node("Conv", ["c", "wo", "bo"], ["y"])]
+
+    def ref(x):
+        sr = np.maximum(conv2d(x, ws, bs, 0), 0)
+        c = np.concatenate([conv2d(sr, w1, b1, 0), conv2d(sr, w3, b3, 1)], axis=1)
+        return conv2d(c, wo, bo, 0)
+    return nodes, dict(ws=ws, bs=bs, w1=w1, b1=b1, w3=w3, b3=b3, wo=wo, bo=bo), \
+        {"x": (4, 64, 64)}, ref, True
+
+
+def concat_batch_axis():
+    """A Concat along dim 0 joins samples: runs whole batches."""
+    nodes = [helper.make_node("Concat", ["x", "z"], ["y"], axis=0)]
+    return nodes, {}, {"x": (3, 4), "z": (3, 4)}, lambda x, z: np.concatenate([x, z]), False
+
+
+def concat_const():
+    """A Concat with a constant operand (its dim 0 fixed at the batch): runs whole batches."""
+    k = f32(N, 2, 4)
+    nodes = [helper.make_node("Concat", ["x", "k"], ["y"], axis=1)]
+    return nodes, dict(k=k), {"x": (3, 4)}, lambda x: np.concatenate([x, k], axis=1), False
+
+
 def with_reshape():
     """A Reshape (not whitelisted: its shape may name the batch): runs whole batches."""
     w, b = f32(4, 2, 1, 1), f32(4)
@@ -131,7 +164,8 @@ def infer(tool, d, model, feeds, tag):
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
-        for build in (cnn, two_inputs, with_reshape, batch_mixing_const):
+        for build in (cnn, two_inputs, fire, concat_batch_axis, concat_const, with_reshape,
+                      batch_mixing_const):
             name = build.__name__
             nodes, inits, inputs, ref, sliceable = build()
             model = os.path.join(d, name + ".onnx")
