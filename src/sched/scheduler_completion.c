@@ -3,6 +3,7 @@
  * worker that broke the protocol). Who drains: with a doorbell, the node's event loops before
  * they wait (woken by the doorbell), the completion thread only as a backstop; without one,
  * the completion thread, asleep on the regions' completion waiters. */
+#include "inferd/fence.h"
 #include "inferd/clock.h"
 #include <errno.h>
 #include <limits.h>
@@ -208,7 +209,7 @@ static void poll_locked(scheduler *s, infer_request **done_list)
 {
     atomic_store(&s->mu_poller, 1);
     atomic_store(&s->poll_wanted, 0);
-    atomic_thread_fence(memory_order_seq_cst); /* the clear, then the look at the rings */
+    inferd_full_fence(); /* the clear, then the look at the rings */
     for (uint32_t w = 0; w < s->n_workers; w++)
         if (s->workers[w].state != SCHED_WORKER_EMPTY && completions_waiting(s, w))
             sched_drain_completions(s, w, done_list);
@@ -231,7 +232,7 @@ int sched_poll_completions(scheduler *s)
         poll_locked(s, &done_list);
         pthread_mutex_unlock(&s->mu);
         sched_finish_list(s, done_list);
-        atomic_thread_fence(memory_order_seq_cst); /* the unlock, then the look at the note */
+        inferd_full_fence(); /* the unlock, then the look at the note */
         if (!atomic_load(&s->poll_wanted)) return 0;
     }
     return -1; /* notes keep coming: look again rather than sleep on one */

@@ -1,5 +1,6 @@
 /* The batch life cycle across processes: node submit / completion poll / output checks, and
  * the worker's claim / complete. */
+#include "inferd/fence.h"
 #include "inferd/clock.h"
 #include "shm_internal.h"
 #include "inferd/shm_doorbell.h"
@@ -16,7 +17,7 @@
 static int worker_polling(shm_region *region)
 {
     /* The push, then the look (the worker: clear its promise, fence, look at the ring). */
-    atomic_thread_fence(memory_order_seq_cst);
+    inferd_full_fence();
     uint64_t now = 0;
     for (uint32_t w = 0; w < region->max_workers; w++) {
         uint64_t until =

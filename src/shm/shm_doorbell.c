@@ -1,5 +1,6 @@
 /* The completion doorbell (include/inferd/shm_doorbell.h): a read-only-for-workers flag page
  * and one Unix datagram socket pair per node event loop. */
+#include "inferd/fence.h"
 #include "inferd/shm_doorbell.h"
 
 #include <errno.h>
@@ -139,7 +140,7 @@ void shm_doorbell_ring(const shm_doorbell_end *end)
     /* Orders the completion just published before the look at the flag (store then load:
      * without the fence the store could wait in the store buffer past the load). The loop
      * arms with a seq_cst store before it looks at the rings: one side sees the other. */
-    atomic_thread_fence(memory_order_seq_cst);
+    inferd_full_fence();
     if (!atomic_load_explicit(end->flag, memory_order_relaxed)) return;
     char one = 1;
     /* EAGAIN: the socket is full, so the loop has wake-ups waiting already. */

@@ -1,6 +1,7 @@
 /* The worker loop (see worker_loop.h). One thread: it claims batches, runs sync backends
  * inline, polls async ones, and publishes completions; it is the only producer of its
  * completion ring. */
+#include "inferd/fence.h"
 #include "inferd/clock.h"
 #include "worker_loop.h"
 
@@ -214,7 +215,7 @@ int worker_loop_run(worker_ctx *c)
          * believed it is seen here (docs/protocol.md 5.2; the node fences between its push
          * and its look at the promise). */
         set_polling(&ls, 0);
-        atomic_thread_fence(memory_order_seq_cst);
+        inferd_full_fence();
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {
             shm_waiter_cancel(work);
             update_state(&ls);
