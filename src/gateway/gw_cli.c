@@ -358,7 +358,7 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
             else o->upstream.max_conns_per_node = (int)v;
             break;
         case O_BODY_BUFFER:
-            if (parse_i64(optarg, 0, (int64_t)1 << 32, &v)) bad = "--body-buffer-bytes";
+            if (parse_i64(optarg, 0, UINT32_MAX, &v)) bad = "--body-buffer-bytes";
             else o->body_buffer_bytes = (size_t)v;
             break;
         case O_MAX_QUEUE:
@@ -366,11 +366,11 @@ int gw_cli_parse(int argc, char **argv, gw_cli *o, char *err, size_t err_len)
             else o->upstream.max_queue_per_node = (int)v;
             break;
         case O_BODY:
-            if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-body-bytes";
+            if (parse_i64(optarg, 1, UINT32_MAX, &v)) bad = "--max-body-bytes";
             else o->http.max_body_bytes = (size_t)v;
             break;
         case O_RESPONSE:
-            if (parse_i64(optarg, 1, (int64_t)1 << 32, &v)) bad = "--max-response-bytes";
+            if (parse_i64(optarg, 1, UINT32_MAX, &v)) bad = "--max-response-bytes";
             else o->upstream.max_response_bytes = (size_t)v;
             break;
         case O_DRAIN:
