@@ -54,6 +54,9 @@ typedef struct grpc_options {
     const char *keep_header;   /* a request header (lower case) whose value each call keeps
                                   (grpc_call_kept_header); NULL = none (the gateway keeps
                                   inferd-routing-key) */
+    int keep_metadata;         /* 1: each call keeps its request's custom metadata
+                                  (grpc_call_metadata; past the GRPC_MD_* bounds the call is
+                                  refused RESOURCE_EXHAUSTED). Default 0 (the node) */
 } grpc_options;
 
 void grpc_options_default(grpc_options *opts);
@@ -83,6 +86,32 @@ void grpc_server_stop_accepting(grpc_server *srv);
  * (their calls get on_cancel), joins the thread. Frees srv; no callback runs afterwards. */
 void grpc_server_shutdown(grpc_server *srv, int64_t timeout_ms);
 
+/* ---- custom metadata (grpc_md.c) ---- */
+/* One entry: name (lower case, NUL-ended) and value as on the wire ("-bin" values stay
+ * base64), both in one allocation owned by the list. */
+typedef struct grpc_md {
+    char *name, *value;
+    size_t name_len, value_len;
+} grpc_md;
+/* A bounded list of entries. Zero-initialised = empty. */
+typedef struct grpc_mdlist {
+    grpc_md *v;
+    size_t n, cap, bytes;
+} grpc_mdlist;
+#define GRPC_MD_MAX_ENTRIES 64
+#define GRPC_MD_MAX_BYTES   16384 /* names + values + 32 per entry (HTTP/2's list size) */
+/* Appends a copy. 0, -1 out of memory, -2 past GRPC_MD_MAX_ENTRIES / GRPC_MD_MAX_BYTES. */
+int grpc_mdlist_add(grpc_mdlist *l, const uint8_t *name, size_t nl, const uint8_t *value,
+                    size_t vl);
+/* Appends copies of every entry of src (may be NULL). As grpc_mdlist_add. */
+int grpc_mdlist_copy(grpc_mdlist *dst, const grpc_mdlist *src);
+void grpc_mdlist_free(grpc_mdlist *l);
+/* 1 if a header is custom metadata a proxy passes on: not a pseudo-header, hop-by-hop,
+ * te, host, content-type/-length, the message encoding headers, nor (request) grpc-timeout,
+ * which a proxy rewrites as the time left, nor (response) grpc-status / grpc-message. */
+int grpc_md_custom_request(const uint8_t *name, size_t len);
+int grpc_md_custom_response(const uint8_t *name, size_t len);
+
 /* ---- a call (valid from on_call until the service's grpc_call_finish) ---- */
 const char *
 grpc_call_method(const grpc_call *call); /* e.g. "/inference.GRPCInferenceService/ModelInfer" */
@@ -100,6 +129,13 @@ const char *grpc_call_kept_header(const grpc_call *call);
 int grpc_call_loop_index(const grpc_call *call);
 void *grpc_call_uv_loop(const grpc_call *call);
 void *grpc_call_user(const grpc_call *call);
+/* The request's custom metadata (grpc_options.keep_metadata; else empty), valid while the
+ * call is. */
+const grpc_mdlist *grpc_call_metadata(const grpc_call *call);
+/* Adds response metadata: trailing 0 to the response headers (before the first
+ * grpc_call_send), 1 to the trailers (before grpc_call_finish; in a trailers-only answer both
+ * go in its one HEADERS frame). 0, -1 out of memory, -2 past the bounds, -3 too late. */
+int grpc_call_add_metadata(grpc_call *call, int trailing, const grpc_md *md);
 
 /* Queues one response message. buf (malloc'd, taken) holds GRPC_PREFIX_LEN free bytes and then
  * the message: len counts both. Response headers go out with the first message. */

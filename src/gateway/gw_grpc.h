@@ -41,12 +41,16 @@ typedef struct gw_h2_loop gw_h2_loop;
 typedef struct gw_h2_stream gw_h2_stream;
 
 typedef struct gw_h2_cb {
-    /* a complete response message: buf (malloc'd, taken) = 5-byte prefix + message */
+    /* a complete response message: buf (malloc'd, taken) = 5-byte prefix + message. The
+     * node's response headers are gw_h2_headers(s) by then. */
     void (*on_message)(void *arg, uint8_t *buf, size_t len);
-    /* the stream ended: the node's status (transport 0), or the stream or its connection
-     * failed before a status came (transport 1: connect error, reset, GOAWAY, closed; code
-     * UNAVAILABLE). The stream is gone when this returns. */
-    void (*on_end)(void *arg, int code, const char *message, int transport);
+    /* the stream ended: the node's status and its trailers' custom metadata (transport 0;
+     * bad metadata or framing from the node: INTERNAL, the stream reset), or the stream or
+     * its connection failed before a status came (transport 1: connect error, reset,
+     * GOAWAY, closed; code UNAVAILABLE; trailers empty). The stream is gone when this
+     * returns. */
+    void (*on_end)(void *arg, int code, const char *message, int transport,
+                   const grpc_mdlist *trailers);
 } gw_h2_cb;
 
 /* One per gRPC loop, on that loop. NULL if out of memory. */
@@ -58,11 +62,11 @@ void gw_h2_loop_close(gw_h2_loop *L);
 void gw_h2_loop_free(gw_h2_loop *L);
 
 /* Opens a call to node (slot; addr its gRPC address) on the node's connection (made if
- * needed). timeout: a grpc-timeout value or NULL; key: inferd-routing-key or NULL. NULL if
- * out of memory. Callbacks run from the loop, never from inside gw_h2_open / send / close_send
- * / cancel, which may be called from inside a callback. */
+ * needed). timeout: a grpc-timeout value or NULL; md: the client's custom metadata (copied;
+ * may be NULL). NULL if out of memory. Callbacks run from the loop, never from inside
+ * gw_h2_open / send / close_send / cancel, which may be called from inside a callback. */
 gw_h2_stream *gw_h2_open(gw_h2_loop *L, int node, const struct sockaddr_storage *addr,
-                         const char *method, const char *timeout, const char *key,
+                         const char *method, const char *timeout, const grpc_mdlist *md,
                          const gw_h2_cb *cb, void *arg);
 /* Queues one request message (copied, its prefix added). 0, or -1 if out of memory. */
 int gw_h2_send(gw_h2_stream *s, const uint8_t *msg, size_t len);
@@ -70,6 +74,8 @@ int gw_h2_send(gw_h2_stream *s, const uint8_t *msg, size_t len);
 void gw_h2_close_send(gw_h2_stream *s);
 /* Resets the stream (RST_STREAM CANCEL); no callback runs for it afterwards. */
 void gw_h2_cancel(gw_h2_stream *s);
+/* The custom metadata of the node's response headers so far (empty before they came). */
+const grpc_mdlist *gw_h2_headers(const gw_h2_stream *s);
 
 /* ---- gw_grpc_proxy.c: the grpc_handler ---- */
 typedef struct gw_grpc {

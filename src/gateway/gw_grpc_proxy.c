@@ -13,6 +13,20 @@
 #include "inferd/log.h"
 #include "inferd/prom.h"
 
+enum { COPY_FIRST, COPY_RETRY, COPY_HEDGE };
+
+struct gcall;
+/* One copy of the call sent to a node; a unary call has at most two at once (the first
+ * and a hedge or rescue), a stream one. */
+typedef struct gattempt {
+    struct gcall *gc;
+    gw_h2_stream *up; /* NULL: not running */
+    int node;
+    int kind;         /* COPY_FIRST, COPY_RETRY (retries and rescues), COPY_HEDGE */
+    int64_t start_ns; /* when it was sent */
+    int64_t hedge_ms; /* hedge past this wait (gw_pick.hedge_ms when picked); 0: none */
+} gattempt;
+
 typedef struct gcall {
     gw_grpc *g;
     grpc_call *call; /* NULL once finished */
@@ -24,23 +38,22 @@ typedef struct gcall {
     int n_msgs, half_closed;
     char model[GW_MODEL_LEN];
     uint64_t key;
-    const char *routing_key; /* the call's, valid while call is */
-    gw_h2_stream *up;
-    int node;
-    int64_t sent_ns;
+    gattempt att[2];
+    int winner; /* the copy whose answer the client gets (its first message or final status
+                   came first), else -1; the other copy is reset then */
     gw_node_set tried;
-    int retries, retry_held, answered; /* answered: a response message went to the client */
+    int retries, retry_held, hedged;
     int last_code;
     char last_message[300];
     uv_timer_t timer; /* deadline, or the backoff before a retry */
-    uv_timer_t watch; /* unary: every GW_GRPC_WATCH_MS, is the node still usable? */
+    uv_timer_t watch; /* unary: the hedge time, and every GW_GRPC_WATCH_MS: node still up? */
     int in_backoff, handles;
 } gcall;
 
 #define GW_GRPC_WATCH_MS 250
 
-static void attempt(gcall *gc);
-static void up_end(void *arg, int code, const char *message, int transport);
+static void start_copy(gcall *gc, int kind);
+static void arm_watch(gcall *gc);
 
 static void on_timer_closed(uv_handle_t *h)
 {
@@ -50,16 +63,29 @@ static void on_timer_closed(uv_handle_t *h)
     free(gc);
 }
 
-/* The client's answer: the call is given back, the upstream stream (if any) reset. */
+static int running(const gcall *gc)
+{
+    return (gc->att[0].up != NULL) + (gc->att[1].up != NULL);
+}
+
+/* Resets a running copy the call no longer waits for (outcome: GW_OUT_CANCELLED, or
+ * GW_OUT_OUTRUN when the other copy answered first). */
+static void drop_copy(gcall *gc, gattempt *a, int outcome)
+{
+    if (!a->up) return;
+    gw_h2_cancel(a->up);
+    a->up = NULL;
+    int64_t now = clock_now_ns();
+    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, (now - a->start_ns) / 1000,
+                  now / 1000000);
+}
+
+/* The client's answer: the call is given back, the upstream streams (if any) reset. */
 static void finish(gcall *gc, int code, const char *message)
 {
     if (!gc->call) return;
-    if (gc->up) {
-        gw_h2_cancel(gc->up);
-        gc->up = NULL;
-        gw_nodes_done(gc->g->p->nodes, gc->node, gc->model, GW_OUT_CANCELLED, 0,
-                      clock_now_ns() / 1000000);
-    }
+    drop_copy(gc, &gc->att[0], GW_OUT_CANCELLED);
+    drop_copy(gc, &gc->att[1], GW_OUT_CANCELLED);
     if (gc->retry_held) gw_nodes_retry_release(gc->g->p->nodes);
     gc->retry_held = 0;
     gw_nodes_request_end(gc->g->p->nodes);
@@ -78,7 +104,7 @@ static void on_timer(uv_timer_t *t)
     if (!gc->call) return;
     if (gc->in_backoff) {
         gc->in_backoff = 0;
-        attempt(gc);
+        start_copy(gc, COPY_RETRY);
         return;
     }
     finish(gc, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded before a node answered");
@@ -91,45 +117,67 @@ static void arm_deadline(gcall *gc)
     uv_timer_start(&gc->timer, on_timer, left > 0 ? (uint64_t)(left + 999999) / 1000000 : 0, 0);
 }
 
+/* a's answer is the one the client gets: the other copy is reset (outrun), the response
+ * headers of a's stream up go to the client. */
+static void commit(gcall *gc, gattempt *a, gw_h2_stream *up)
+{
+    gc->winner = (int)(a - gc->att);
+    uv_timer_stop(&gc->watch);
+    drop_copy(gc, &gc->att[1 - gc->winner], GW_OUT_OUTRUN);
+    if (a->kind == COPY_HEDGE) gw_nodes_note(gc->g->p->nodes, a->node, GW_NOTE_HEDGE_WON);
+    const grpc_mdlist *h = gw_h2_headers(up);
+    for (size_t i = 0; i < h->n; i++) grpc_call_add_metadata(gc->call, 0, &h->v[i]);
+}
+
 /* ---- upstream callbacks ---- */
 
 static void up_message(void *arg, uint8_t *buf, size_t len)
 {
-    gcall *gc = arg;
+    gattempt *a = arg;
+    gcall *gc = a->gc;
     if (!gc->call) {
         free(buf);
         return;
     }
-    gc->answered = 1;
+    if (gc->winner < 0) commit(gc, a, a->up);
     grpc_call_send(gc->call, buf, len);
 }
 
 static int retryable(const gcall *gc, int code, int transport)
 {
-    if (gc->answered || gc->kind == GW_GRPC_STREAM) return 0; /* messages went both ways */
+    if (gc->winner >= 0 || gc->kind == GW_GRPC_STREAM) return 0; /* messages went both ways */
     return transport || code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_RESOURCE_EXHAUSTED;
 }
 
-static void up_end(void *arg, int code, const char *message, int transport)
+static void up_end(void *arg, int code, const char *message, int transport,
+                   const grpc_mdlist *trailers)
 {
-    gcall *gc = arg;
-    gc->up = NULL;
+    gattempt *a = arg;
+    gcall *gc = a->gc;
+    gw_h2_stream *up = a->up; /* valid until this returns */
+    a->up = NULL;
     int64_t now = clock_now_ns();
     int outcome = transport ? GW_OUT_FAIL
                   : code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_RESOURCE_EXHAUSTED
                       ? GW_OUT_OVERLOADED
                   : code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ? GW_OUT_FAIL
                                                                                 : GW_OUT_OK;
-    gw_nodes_done(gc->g->p->nodes, gc->node, gc->model, outcome, (now - gc->sent_ns) / 1000,
+    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, (now - a->start_ns) / 1000,
                   now / 1000000);
     if (!gc->call) return;
     if (transport && gc->g->p->connect_failed)
         gc->g->p->connect_failed(gc->g->p->connect_failed_arg);
     gc->last_code = code;
     snprintf(gc->last_message, sizeof gc->last_message, "%s", message ? message : "");
+    if (!retryable(gc, code, transport)) { /* the answer: this node's status */
+        if (gc->winner < 0) commit(gc, a, up);
+        for (size_t i = 0; i < trailers->n; i++) grpc_call_add_metadata(gc->call, 1, &trailers->v[i]);
+        finish(gc, code, message);
+        return;
+    }
+    if (running(gc)) return; /* the other copy may still answer */
     gw_proxy *p = gc->g->p;
-    if (retryable(gc, code, transport) && gc->retries < p->max_retries &&
-        (gc->retry_held || gw_nodes_retry_acquire(p->nodes))) {
+    if (gc->retries < p->max_retries && (gc->retry_held || gw_nodes_retry_acquire(p->nodes))) {
         gc->retry_held = 1;
         uint64_t seed = atomic_fetch_add(&p->seed, 0x9e3779b97f4a7c15ull);
         uint64_t wait_ms = gw_backoff_ms((uint64_t)p->backoff_base_ms, 1000, (uint32_t)gc->retries,
@@ -137,6 +185,7 @@ static void up_end(void *arg, int code, const char *message, int transport)
         if (!gc->deadline_ns || now + (int64_t)wait_ms * 1000000 < gc->deadline_ns) {
             gc->retries++;
             gc->in_backoff = 1;
+            uv_timer_stop(&gc->watch);
             uv_timer_start(&gc->timer, on_timer, wait_ms, 0);
             return;
         }
@@ -146,20 +195,45 @@ static void up_end(void *arg, int code, const char *message, int transport)
 
 static const gw_h2_cb up_cb = {up_message, up_end};
 
-/* A unary call waiting on a node that went down (failed checks, ejected; a hung node) moves
- * to the next node: the stream is reset and the call retried as after a transport failure
- * (its one message is kept), within the same retry limits. */
+/* The one running copy of a unary call, looked at every GW_GRPC_WATCH_MS and at its hedge
+ * time: its node went down (failed checks, ejected: a hung node) ──> a rescue copy on the next
+ * node (a retry, within the retry limits); past the hedge time (the lowest p95 for the
+ * model among the nodes) ──> one hedge copy if a token is free. The first answer wins. */
 static void on_watch(uv_timer_t *t)
 {
     gcall *gc = t->data;
-    if (!gc->call || !gc->up || gc->answered) return;
-    if (gw_nodes_usable(gc->g->p->nodes, gc->node, clock_now_ns() / 1000000)) return;
-    gw_h2_cancel(gc->up);
-    up_end(gc, GRPC_STATUS_UNAVAILABLE, "node unreachable: it went down while the call waited", 1);
+    if (!gc->call || gc->winner >= 0 || running(gc) != 1) return;
+    gattempt *a = gc->att[0].up ? &gc->att[0] : &gc->att[1];
+    int64_t now = clock_now_ns();
+    gw_proxy *p = gc->g->p;
+    if (!gw_nodes_usable(p->nodes, a->node, now / 1000000)) {
+        if (gc->retries < p->max_retries && (gc->retry_held || gw_nodes_retry_acquire(p->nodes))) {
+            gc->retry_held = 1;
+            gc->retries++;
+            start_copy(gc, COPY_RETRY);
+        }
+    } else if (!gc->hedged && a->hedge_ms > 0 && now - a->start_ns >= a->hedge_ms * 1000000) {
+        gc->hedged = 1; /* one try: no token now, no hedge */
+        if (gw_nodes_hedge_acquire(p->nodes)) start_copy(gc, COPY_HEDGE);
+    }
+    if (gc->call && gc->winner < 0 && running(gc) == 1) arm_watch(gc);
 }
 
-/* PICK and SEND (docs/gateway.md, gRPC). */
-static void attempt(gcall *gc)
+static void arm_watch(gcall *gc)
+{
+    if (gc->kind == GW_GRPC_STREAM) return; /* no second copy: its messages went once */
+    gattempt *a = gc->att[0].up ? &gc->att[0] : &gc->att[1];
+    int64_t in_ms = GW_GRPC_WATCH_MS;
+    if (!gc->hedged && a->hedge_ms > 0) {
+        int64_t to_hedge =
+            (a->start_ns + a->hedge_ms * 1000000 - clock_now_ns() + 999999) / 1000000;
+        if (to_hedge < in_ms) in_ms = to_hedge > 0 ? to_hedge : 0;
+    }
+    uv_timer_start(&gc->watch, on_watch, (uint64_t)in_ms, 0);
+}
+
+/* PICK and SEND a copy into the free slot (docs/gateway.md, gRPC). */
+static void start_copy(gcall *gc, int kind)
 {
     gw_proxy *p = gc->g->p;
     int64_t now = clock_now_ns();
@@ -172,41 +246,47 @@ static void attempt(gcall *gc)
     gw_pick pick;
     if (gw_nodes_pick(p->nodes, gc->model[0] ? gc->model : NULL, keyed, gc->key,
                       gw_rand_next(&seed), &gc->tried, now / 1000000, &pick) != 0) {
+        if (running(gc)) return; /* no second copy; the first may still answer */
         if (gc->last_code > 0) finish(gc, gc->last_code, gc->last_message);
         else finish(gc, GRPC_STATUS_UNAVAILABLE, "no node available");
         return;
     }
     gw_node_set_add(&gc->tried, pick.node);
-    if (gc->retries) gw_nodes_note(p->nodes, pick.node, GW_NOTE_RETRY);
+    if (kind != COPY_FIRST)
+        gw_nodes_note(p->nodes, pick.node, kind == COPY_HEDGE ? GW_NOTE_HEDGE : GW_NOTE_RETRY);
     struct sockaddr_storage addr = pick.addr;
     if (addr.ss_family == AF_INET6)
         ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)gc->g->node_port);
     else ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)gc->g->node_port);
     char timeout[32];
     if (gc->deadline_ns) gw_grpc_timeout_format(gc->deadline_ns - now, timeout, sizeof timeout);
-    gc->node = pick.node;
-    gc->sent_ns = now;
-    gc->up = gw_h2_open(gc->L, pick.node, &addr, grpc_call_method(gc->call),
-                        gc->deadline_ns ? timeout : NULL, gc->routing_key, &up_cb, gc);
-    int bad = !gc->up;
+    gattempt *a = gc->att[0].up ? &gc->att[1] : &gc->att[0];
+    a->gc = gc;
+    a->node = pick.node;
+    a->kind = kind;
+    a->start_ns = now;
+    a->hedge_ms = pick.hedge_ms;
+    a->up = gw_h2_open(gc->L, pick.node, &addr, grpc_call_method(gc->call),
+                       gc->deadline_ns ? timeout : NULL, grpc_call_metadata(gc->call), &up_cb, a);
+    int bad = !a->up;
     if (!bad && gc->first) {
-        bad = gw_h2_send(gc->up, gc->first, gc->first_len) != 0;
+        bad = gw_h2_send(a->up, gc->first, gc->first_len) != 0;
         if (gc->kind == GW_GRPC_STREAM) { /* sent once: a stream is not retried */
             free(gc->first);
             gc->first = NULL;
         }
     }
     if (bad) {
-        if (gc->up) gw_h2_cancel(gc->up);
-        gc->up = NULL;
+        if (a->up) gw_h2_cancel(a->up);
+        a->up = NULL;
         gw_nodes_done(p->nodes, pick.node, gc->model, GW_OUT_CANCELLED, 0, now / 1000000);
+        if (running(gc)) return; /* the other copy goes on */
         finish(gc, GRPC_STATUS_RESOURCE_EXHAUSTED, "the gateway is out of memory");
         return;
     }
-    if (gc->half_closed) gw_h2_close_send(gc->up);
+    if (gc->half_closed) gw_h2_close_send(a->up);
     arm_deadline(gc);
-    if (gc->kind != GW_GRPC_STREAM)
-        uv_timer_start(&gc->watch, on_watch, GW_GRPC_WATCH_MS, GW_GRPC_WATCH_MS);
+    if (running(gc) == 1) arm_watch(gc);
 }
 
 /* ---- the grpc_handler ---- */
@@ -235,9 +315,8 @@ static void on_call(grpc_call *call, void *ctx)
     gc->g = g;
     gc->call = call;
     gc->L = L;
-    gc->node = -1;
+    gc->winner = -1;
     gc->kind = gw_grpc_kind(grpc_call_method(call));
-    gc->routing_key = grpc_call_kept_header(call);
     uv_timer_init(grpc_call_uv_loop(call), &gc->timer);
     uv_timer_init(grpc_call_uv_loop(call), &gc->watch);
     gc->timer.data = gc->watch.data = gc;
@@ -263,7 +342,7 @@ static void route_from(gcall *gc, const uint8_t *msg, size_t len)
 {
     if (gc->kind == GW_GRPC_INFER || gc->kind == GW_GRPC_STREAM || gc->kind == GW_GRPC_MODEL)
         if (gw_grpc_field1(msg, len, gc->model, sizeof gc->model) != 0) gc->model[0] = '\0';
-    gc->key = gw_route_key(gc->routing_key, gc->model, (const char *)msg, len);
+    gc->key = gw_route_key(grpc_call_kept_header(gc->call), gc->model, (const char *)msg, len);
 }
 
 static void on_message(grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
@@ -272,8 +351,9 @@ static void on_message(grpc_call *call, const uint8_t *msg, size_t len, void *ct
     gcall *gc = grpc_call_user(call);
     if (!gc) return;
     gc->n_msgs++;
+    gw_h2_stream *up = gc->att[0].up ? gc->att[0].up : gc->att[1].up;
     if (gc->kind == GW_GRPC_STREAM && gc->n_msgs > 1) {
-        if (gc->up && gw_h2_send(gc->up, msg, len) != 0)
+        if (up && gw_h2_send(up, msg, len) != 0)
             finish(gc, GRPC_STATUS_RESOURCE_EXHAUSTED, "the gateway is out of memory");
         return; /* the node answered already: later messages have nowhere to go */
     }
@@ -286,7 +366,7 @@ static void on_message(grpc_call *call, const uint8_t *msg, size_t len, void *ct
     if (len) memcpy(gc->first, msg, len);
     gc->first_len = len;
     route_from(gc, msg, len);
-    if (gc->kind == GW_GRPC_STREAM) attempt(gc);
+    if (gc->kind == GW_GRPC_STREAM) start_copy(gc, COPY_FIRST);
 }
 
 static void on_half_close(grpc_call *call, void *ctx)
@@ -296,7 +376,8 @@ static void on_half_close(grpc_call *call, void *ctx)
     if (!gc) return;
     gc->half_closed = 1;
     if (gc->kind == GW_GRPC_STREAM) {
-        if (gc->up) gw_h2_close_send(gc->up);
+        gw_h2_stream *up = gc->att[0].up ? gc->att[0].up : gc->att[1].up;
+        if (up) gw_h2_close_send(up);
         else if (!gc->n_msgs) finish(gc, GRPC_STATUS_OK, NULL); /* an empty stream */
         return;
     }
@@ -317,7 +398,7 @@ static void on_half_close(grpc_call *call, void *ctx)
         finish(gc, GRPC_STATUS_INVALID_ARGUMENT, "a unary call takes exactly one message");
         return;
     }
-    attempt(gc);
+    start_copy(gc, COPY_FIRST);
 }
 
 static void on_cancel(grpc_call *call, void *ctx)

@@ -24,8 +24,11 @@ struct gw_h2_stream {
     int32_t id;                /* 0 until submitted (the connection may still be connecting) */
     const gw_h2_cb *cb;        /* NULL once cancelled */
     void *arg;
-    char method[256], timeout[32], key[256];
-    int has_timeout, has_key;
+    char method[256], timeout[32];
+    int has_timeout;
+    grpc_mdlist md;                /* request custom metadata */
+    grpc_mdlist md_head, md_trail; /* the node's response custom metadata */
+    int md_err;                    /* grpc_mdlist_add's error on the node's metadata */
     grpc_outq out; /* request messages, prefixes included */
     int eof, deferred;
     /* the response message being assembled */
@@ -124,6 +127,9 @@ void gw_h2_loop_free(gw_h2_loop *L)
 static void stream_free(gw_h2_stream *s)
 {
     grpc_outq_free(&s->out);
+    grpc_mdlist_free(&s->md);
+    grpc_mdlist_free(&s->md_head);
+    grpc_mdlist_free(&s->md_trail);
     free(s->in);
     free(s);
 }
@@ -148,11 +154,12 @@ static void stream_end(gw_h2_stream *s, int transport, const char *why)
     s->cb = NULL;
     if (cb) {
         if (!transport && s->code >= 0) {
-            cb->on_end(s->arg, s->code, s->message, 0);
+            cb->on_end(s->arg, s->code, s->message, 0, &s->md_trail);
         } else {
             char msg[300];
+            grpc_mdlist none = {0};
             snprintf(msg, sizeof msg, "node unreachable: %s", why);
-            cb->on_end(s->arg, GRPC_STATUS_UNAVAILABLE, msg, 1);
+            cb->on_end(s->arg, GRPC_STATUS_UNAVAILABLE, msg, 1, &none);
         }
     }
     stream_free(s);
@@ -317,7 +324,7 @@ static int stream_submit(h2_conn *c, gw_h2_stream *s)
 {
     char authority[64];
     snprintf(authority, sizeof authority, "node%d", c->node);
-    nghttp2_nv nv[8] = {
+    nghttp2_nv nv[7 + GRPC_MD_MAX_ENTRIES] = {
         NV(":method", "POST", 4),
         NV(":scheme", "http", 4),
         NV(":path", s->method, strlen(s->method)),
@@ -327,7 +334,9 @@ static int stream_submit(h2_conn *c, gw_h2_stream *s)
     };
     size_t n = 6;
     if (s->has_timeout) nv[n++] = (nghttp2_nv)NV("grpc-timeout", s->timeout, strlen(s->timeout));
-    if (s->has_key) nv[n++] = (nghttp2_nv)NV("inferd-routing-key", s->key, strlen(s->key));
+    for (size_t i = 0; i < s->md.n; i++)
+        nv[n++] = (nghttp2_nv){(uint8_t *)s->md.v[i].name, (uint8_t *)s->md.v[i].value,
+                               s->md.v[i].name_len, s->md.v[i].value_len, NGHTTP2_NV_FLAG_NONE};
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_out};
     int32_t id = nghttp2_submit_request(c->session, NULL, nv, n, &prd, s);
     if (id < 0) return -1;
@@ -377,7 +386,23 @@ void gw_h2_cancel(gw_h2_stream *s)
     stream_free(s);
 }
 
+const grpc_mdlist *gw_h2_headers(const gw_h2_stream *s)
+{
+    return &s->md_head;
+}
+
 /* ---- the response side ------------------------------------------------------------- */
+
+/* The node sent something the gateway will not pass on: the stream is reset and ends with
+ * code (no callback for it afterwards). */
+static void stream_fail(nghttp2_session *sess, gw_h2_stream *s, int code, const char *message)
+{
+    nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+    const gw_h2_cb *cb = s->cb;
+    s->cb = NULL;
+    grpc_mdlist none = {0};
+    cb->on_end(s->arg, code, message, 0, &none);
+}
 
 static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -403,6 +428,12 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
         s->code = code < GW_GRPC_CODES ? code : GRPC_STATUS_UNKNOWN;
     } else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
         gw_grpc_message_decode((const char *)value, valuelen, s->message, sizeof s->message);
+    } else if (!s->md_err && grpc_md_custom_response(name, namelen)) {
+        /* a trailers-only answer's metadata is trailing metadata, as a client reads it */
+        int trailing = frame->headers.cat == NGHTTP2_HCAT_HEADERS ||
+                       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+        s->md_err = grpc_mdlist_add(trailing ? &s->md_trail : &s->md_head, name, namelen, value,
+                                    valuelen);
     }
     return 0;
 }
@@ -426,13 +457,9 @@ static int on_data(nghttp2_session *sess, uint8_t flags, int32_t stream_id, cons
             uint32_t mlen;
             grpc_prefix_read(s->prefix, &compressed, &mlen);
             if (compressed || mlen > c->L->max_message || !(s->in = malloc((size_t)mlen + 5))) {
-                nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-                const gw_h2_cb *cb = s->cb;
-                s->cb = NULL;
-                cb->on_end(s->arg, GRPC_STATUS_INTERNAL,
-                           compressed ? "the node sent a compressed message"
-                                      : "the node's response message is too large",
-                           0);
+                stream_fail(sess, s, GRPC_STATUS_INTERNAL,
+                            compressed ? "the node sent a compressed message"
+                                       : "the node's response message is too large");
                 return 0;
             }
             memcpy(s->in, s->prefix, 5);
@@ -475,8 +502,19 @@ static int on_stream_close(nghttp2_session *sess, int32_t stream_id, uint32_t er
 
 static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
 {
-    (void)sess;
     h2_conn *c = user;
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+        gw_h2_stream *s = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+        if (s && s->cb && s->md_err) {
+            char msg[160] = "the gateway is out of memory for the node's metadata";
+            if (s->md_err != -1)
+                snprintf(msg, sizeof msg,
+                         "the node's response metadata exceeds %d entries or %d bytes (names + "
+                         "values + 32 each)",
+                         GRPC_MD_MAX_ENTRIES, GRPC_MD_MAX_BYTES);
+            stream_fail(sess, s, GRPC_STATUS_INTERNAL, msg);
+        }
+    }
     if (frame->hd.type == NGHTTP2_GOAWAY) {
         c->goaway = 1; /* streams above its last id are closed REFUSED_STREAM by nghttp2 */
         if (c->L->cur[c->node] == c) c->L->cur[c->node] = NULL;
@@ -590,7 +628,7 @@ static h2_conn *conn_new(gw_h2_loop *L, int node, const struct sockaddr_storage 
 }
 
 gw_h2_stream *gw_h2_open(gw_h2_loop *L, int node, const struct sockaddr_storage *addr,
-                         const char *method, const char *timeout, const char *key,
+                         const char *method, const char *timeout, const grpc_mdlist *md,
                          const gw_h2_cb *cb, void *arg)
 {
     if (L->closing || node < 0 || node >= GW_MAX_NODES) return NULL;
@@ -604,9 +642,9 @@ gw_h2_stream *gw_h2_open(gw_h2_loop *L, int node, const struct sockaddr_storage 
         s->has_timeout = 1;
         snprintf(s->timeout, sizeof s->timeout, "%s", timeout);
     }
-    if (key) {
-        s->has_key = 1;
-        snprintf(s->key, sizeof s->key, "%s", key);
+    if (grpc_mdlist_copy(&s->md, md) != 0) { /* within the bounds: it came through them */
+        stream_free(s);
+        return NULL;
     }
     h2_conn *c = L->cur[node];
     if (c && (c->goaway || !nghttp2_session_check_request_allowed(c->session))) {
@@ -614,7 +652,7 @@ gw_h2_stream *gw_h2_open(gw_h2_loop *L, int node, const struct sockaddr_storage 
         c = NULL;
     }
     if (!c && !(c = L->cur[node] = conn_new(L, node, addr))) {
-        free(s);
+        stream_free(s);
         return NULL;
     }
     s->conn = c;

@@ -89,6 +89,7 @@ int main(int argc, char **argv)
         go.port = o.grpc_port;
         go.threads = o.http.threads;
         go.keep_header = "inferd-routing-key";
+        go.keep_metadata = 1; /* forwarded to the node */
         if (o.http.max_body_bytes) go.max_message_bytes = o.http.max_body_bytes;
         grpc_handler gh = gw_grpc_handler();
         if (grpc_server_start(&go, &gh, &grpc, &gsrv, err, sizeof err) != 0) {

@@ -24,6 +24,9 @@ static void call_unref(grpc_call *call)
     if (--call->refs > 0) return;
     drop_in(call);
     grpc_outq_free(&call->out);
+    grpc_mdlist_free(&call->md_in);
+    grpc_mdlist_free(&call->md_head);
+    grpc_mdlist_free(&call->md_trail);
     free(call);
 }
 
@@ -63,6 +66,17 @@ void *grpc_call_uv_loop(const grpc_call *call)
 {
     return &call->srv->loop;
 }
+const grpc_mdlist *grpc_call_metadata(const grpc_call *call)
+{
+    return &call->md_in;
+}
+
+int grpc_call_add_metadata(grpc_call *call, int trailing, const grpc_md *md)
+{
+    if (call->finished || (!trailing && call->response_sent)) return -3;
+    return grpc_mdlist_add(trailing ? &call->md_trail : &call->md_head, (const uint8_t *)md->name,
+                           md->name_len, (const uint8_t *)md->value, md->value_len);
+}
 
 /* ---- response side ------------------------------------------------------------------- */
 
@@ -71,12 +85,23 @@ void *grpc_call_uv_loop(const grpc_call *call)
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME \
     }
 
+/* Appends l's entries to nv (room for GRPC_MD_MAX_ENTRIES more); returns the new count. */
+static size_t add_md(nghttp2_nv *nv, size_t n, const grpc_mdlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        nv[n++] = (nghttp2_nv){(uint8_t *)l->v[i].name, (uint8_t *)l->v[i].value, l->v[i].name_len,
+                               l->v[i].value_len, NGHTTP2_NV_FLAG_NONE};
+    return n;
+}
+
 static void submit_trailers(grpc_call *call)
 {
     char code[16];
     snprintf(code, sizeof code, "%d", call->code);
-    nghttp2_nv nv[] = {NV("grpc-status", code), NV("grpc-message", call->message)};
-    nghttp2_submit_trailer(call->conn->session, call->stream_id, nv, call->message[0] ? 2 : 1);
+    nghttp2_nv nv[2 + GRPC_MD_MAX_ENTRIES] = {NV("grpc-status", code),
+                                              NV("grpc-message", call->message)};
+    size_t n = add_md(nv, call->message[0] ? 2 : 1, &call->md_trail);
+    nghttp2_submit_trailer(call->conn->session, call->stream_id, nv, n);
 }
 
 static ssize_t read_out(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t length,
@@ -102,9 +127,11 @@ static void kick(grpc_call *call)
     grpc_conn *c = call->conn;
     if (!call->response_sent) {
         call->response_sent = 1;
-        nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+        nghttp2_nv nv[2 + GRPC_MD_MAX_ENTRIES] = {NV(":status", "200"),
+                                                  NV("content-type", "application/grpc")};
+        size_t n = add_md(nv, 2, &call->md_head);
         nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read_out};
-        nghttp2_submit_response(c->session, call->stream_id, nv, 2, &prd);
+        nghttp2_submit_response(c->session, call->stream_id, nv, n, &prd);
     } else {
         nghttp2_session_resume_data(c->session, call->stream_id); /* fails if not deferred */
     }
@@ -143,9 +170,12 @@ static void end_call(grpc_call *call, int code, const char *message)
     call->response_sent = 1;
     char cs[16];
     snprintf(cs, sizeof cs, "%d", code);
-    nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
-                       NV("grpc-status", cs), NV("grpc-message", call->message)};
-    nghttp2_submit_response(c->session, call->stream_id, nv, call->message[0] ? 4 : 3, NULL);
+    nghttp2_nv nv[4 + 2 * GRPC_MD_MAX_ENTRIES] = {
+        NV(":status", "200"), NV("content-type", "application/grpc"), NV("grpc-status", cs),
+        NV("grpc-message", call->message)};
+    size_t n = add_md(nv, call->message[0] ? 4 : 3, &call->md_head);
+    n = add_md(nv, n, &call->md_trail);
+    nghttp2_submit_response(c->session, call->stream_id, nv, n, NULL);
     grpc_conn_flush_soon(c);
 }
 
@@ -246,6 +276,8 @@ int grpc_call_on_header(nghttp2_session *s, const nghttp2_frame *frame, const ui
         copy_value(call->kept, sizeof call->kept, value, valuelen);
         call->has_kept = 1;
     }
+    if (call->srv->opts.keep_metadata && !call->md_err && grpc_md_custom_request(name, namelen))
+        call->md_err = grpc_mdlist_add(&call->md_in, name, namelen, value, valuelen);
     return 0;
 }
 
@@ -263,6 +295,16 @@ static void start_call(grpc_call *call)
     if (call->bad_timeout) {
         refuse(call, GRPC_STATUS_INVALID_ARGUMENT,
                "malformed grpc-timeout header (1 to 8 digits and a unit of H M S m u n)");
+        return;
+    }
+    if (call->md_err) {
+        char msg[160];
+        if (call->md_err == -1) snprintf(msg, sizeof msg, "out of memory for the request metadata");
+        else
+            snprintf(msg, sizeof msg,
+                     "request metadata exceeds %d entries or %d bytes (names + values + 32 each)",
+                     GRPC_MD_MAX_ENTRIES, GRPC_MD_MAX_BYTES);
+        refuse(call, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
         return;
     }
     call->started = 1;

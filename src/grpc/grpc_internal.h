@@ -24,6 +24,9 @@ struct grpc_call {
     char content_type[64];
     char kept[256]; /* grpc_options.keep_header's value */
     unsigned has_kept : 1;
+    grpc_mdlist md_in;             /* request custom metadata (opts.keep_metadata) */
+    int md_err;                    /* grpc_mdlist_add's error while keeping it, else 0 */
+    grpc_mdlist md_head, md_trail; /* response metadata (grpc_call_add_metadata) */
     int64_t arrival_ns, timeout_ns;
     int bad_timeout;
     unsigned started : 1, half_closed : 1, finished : 1, cancelled : 1, response_sent : 1,
