@@ -91,8 +91,10 @@ void gw_grpc_init(gw_grpc *g, gw_proxy *p, int node_port);
 grpc_handler gw_grpc_handler(void);
 /* After grpc_server_shutdown: frees the loops' client state. */
 void gw_grpc_destroy(gw_grpc *g);
-/* /metrics: inferd_gateway_grpc_requests_total and the gRPC connection gauges. */
+/* /metrics: inferd_gateway_grpc_requests_total; the gRPC connections (open, accepted; 0
+ * before the server started or after it stopped) for inferd_connections{protocol="grpc"}. */
 struct prom_writer;
 void gw_grpc_metrics(struct prom_writer *w, void *g);
+void gw_grpc_connections(void *g, int *open, uint64_t *accepted);
 
 #endif

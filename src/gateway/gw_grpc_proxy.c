@@ -439,6 +439,15 @@ void gw_grpc_destroy(gw_grpc *g)
     }
 }
 
+void gw_grpc_connections(void *arg, int *open, uint64_t *accepted)
+{
+    gw_grpc *g = arg;
+    grpc_server *srv = atomic_load(&g->srv);
+    *open = 0;
+    *accepted = 0;
+    if (srv) grpc_server_connections(srv, open, accepted);
+}
+
 void gw_grpc_metrics(struct prom_writer *w, void *arg)
 {
     gw_grpc *g = arg;

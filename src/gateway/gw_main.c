@@ -97,7 +97,9 @@ int main(int argc, char **argv)
             gw_health_stop(health);
             return 1;
         }
+        atomic_store(&grpc.srv, gsrv);
         proxy.more_metrics = gw_grpc_metrics;
+        proxy.more_connections = gw_grpc_connections;
         proxy.more_metrics_arg = &grpc;
         log_info("listening on grpc port %d (nodes' grpc port %d)", grpc_server_port(gsrv),
                  o.node_grpc_port);
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
     http_server_stop_accepting(srv);
     grpc_server_stop_accepting(gsrv);
     gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
+    atomic_store(&grpc.srv, NULL);
     atomic_store(&proxy.srv, NULL);
     http_server_shutdown(srv, o.drain_timeout_ms);
     grpc_server_shutdown(gsrv, o.drain_timeout_ms);

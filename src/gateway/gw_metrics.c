@@ -45,12 +45,17 @@ char *gw_metrics_text(gw_proxy *p, size_t *len)
     uint64_t accepted = 0;
     http_server *srv = atomic_load(&p->srv);
     if (srv) http_server_connections(srv, &open, &accepted);
-    prom_label http = {"protocol", "http"};
+    int gopen = 0;
+    uint64_t gaccepted = 0;
+    if (p->more_connections) p->more_connections(p->more_metrics_arg, &gopen, &gaccepted);
+    prom_label http = {"protocol", "http"}, grpc = {"protocol", "grpc"};
     prom_family(&w, "inferd_connections", PROM_GAUGE, "Client connections open now.");
     prom_sample(&w, &http, 1, open);
+    if (p->more_connections) prom_sample(&w, &grpc, 1, gopen);
     prom_family(&w, "inferd_connections_accepted_total", PROM_COUNTER,
                 "Client connections accepted since start.");
     prom_sample(&w, &http, 1, (double)accepted);
+    if (p->more_connections) prom_sample(&w, &grpc, 1, (double)gaccepted);
     prom_process_metrics(&w);
     char *text = prom_take(&w, len);
     prom_free(&w);

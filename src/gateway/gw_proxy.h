@@ -54,6 +54,9 @@ typedef struct gw_proxy {
     /* may be NULL: more families for /metrics (main: the gRPC side's, gw_grpc_metrics) */
     void (*more_metrics)(struct prom_writer *w, void *arg);
     void *more_metrics_arg;
+    /* may be NULL: the gRPC side's connections (open, accepted), with more_metrics_arg, for
+     * inferd_connections{protocol="grpc"} (gw_grpc_connections) */
+    void (*more_connections)(void *arg, int *open, uint64_t *accepted);
 } gw_proxy;
 
 /* 0, or -1 if out of memory. n_loops = the HTTP server's threads. */

@@ -181,3 +181,26 @@ def test_hung_node_answered_by_hedges_before_it_is_marked_down(cluster):
     finally:
         if stopped:
             os.kill(nodes[0].proc.pid, signal.SIGCONT)
+
+
+def test_grpc_connections_in_metrics(fakes):
+    gw, fs = fakes(lambda context: None)
+
+    def conns():
+        text = promtext.scrape(gw)
+        promtext.promtool_check(text)
+        fam = promtext.parse(text)
+        return (promtext.value(fam, "inferd_connections", protocol="grpc"),
+                promtext.value(fam, "inferd_connections_accepted_total", protocol="grpc"),
+                promtext.value(fam, "inferd_connections", protocol="http"))
+
+    assert conns()[:2] == (0, 0)
+    ch, s = stub_of(gw.grpc_target)
+    with ch:
+        assert s.ModelInfer(identity_request(), timeout=10).model_name == "identity"
+        open_, accepted, http = conns()
+        assert open_ == 1 and accepted == 1 and http >= 1
+    deadline = time.monotonic() + 10  # the channel closed: the gateway sees the connection go
+    while time.monotonic() < deadline and conns()[0] != 0:
+        time.sleep(0.02)
+    assert conns()[:2] == (0, 1)
