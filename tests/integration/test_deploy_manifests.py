@@ -13,17 +13,21 @@ import shlex
 import subprocess
 import sys
 
+import grpc
 import pytest
 import yaml
 
-from conftest import SOURCE_DIR, bin_path
+import grpcstubs
+
+from conftest import SOURCE_DIR, bin_path, free_port
 from gwharness import Gateway
 
 DEPLOY = os.path.join(SOURCE_DIR, "deploy")
 KUBE = os.path.join(DEPLOY, "kubernetes")
 # the flags a test harness sets itself (address, ports, repository, node list)
-HARNESS_FLAGS = {"--host", "--http-port", "--grpc-port", "--model-repository", "--node",
-                 "--node-dns", "--dns-server", "--dns-srv", "--dns-interval-ms"}
+HARNESS_FLAGS = {"--host", "--http-port", "--grpc-port", "--node-grpc-port",
+                 "--model-repository", "--node", "--node-dns", "--dns-server", "--dns-srv",
+                 "--dns-interval-ms"}
 
 
 def help_flags(binary):
@@ -197,7 +201,16 @@ def test_gateway_deployment_and_service(objs):
     assert spec["terminationGracePeriodSeconds"] > prestop_seconds(c) + drain_s
     svc = objs[("Service", "inferd-gateway")]
     check_selects(svc["spec"]["selector"], labels)
-    assert [port_named(c, p["targetPort"]) for p in svc["spec"]["ports"]] == [http]
+    # gRPC: its own port, named grpc, in the Service too; the nodes' gRPC port is the one the
+    # node container and the headless Service give as grpc
+    grpc_port = int(flag(pairs, "--grpc-port"))
+    assert port_named(c, "grpc") == grpc_port
+    assert {p["name"]: port_named(c, p["targetPort"]) for p in svc["spec"]["ports"]} == \
+        {"http": http, "grpc": grpc_port}
+    node_c = container(objs[("Deployment", "inferd-node")])
+    node_grpc = int(flag(pairs, "--node-grpc-port"))
+    assert port_named(node_c, "grpc") == node_grpc
+    assert [p["port"] for p in nodes["spec"]["ports"] if p["name"] == "grpc"] == [node_grpc]
 
 
 def test_servingruntime(objs):
@@ -253,7 +266,9 @@ def test_node_and_gateway_run_as_deployed(objs, node, tmp_path):
     dep = objs[("Deployment", "inferd-node")]
     repo = materialize(configmap_files(objs, dep), tmp_path / "models")
     c = container(dep)
-    n = node(repo=repo, args=without_harness(parse_args(c["args"], help_flags("inferd"))))
+    n_grpc = free_port()
+    n = node(repo=repo, args=without_harness(parse_args(c["args"], help_flags("inferd"))) +
+             ["--grpc-port", str(n_grpc)])
     for probe in ("readinessProbe", "livenessProbe"):
         assert n.request("GET", c[probe]["httpGet"]["path"])[0] == 200
     status, _, body = n.request("POST", "/v2/repository/index", body=b"{}")
@@ -263,6 +278,7 @@ def test_node_and_gateway_run_as_deployed(objs, node, tmp_path):
 
     g = container(objs[("Deployment", "inferd-gateway")])
     gw_args = without_harness(parse_args(g["args"], help_flags("inferd-gateway")))
+    gw_args += ["--grpc-port", "0", "--node-grpc-port", str(n_grpc)]
     gw = Gateway(["127.0.0.1:%d" % n.port], str(tmp_path / "gateway.log"), args=gw_args)
     try:
         gw.start()
@@ -270,6 +286,13 @@ def test_node_and_gateway_run_as_deployed(objs, node, tmp_path):
             assert gw.request("GET", g[probe]["httpGet"]["path"])[0] == 200
         status, _, body = gw.request("POST", "/process", body=b'{"message": "deployed"}')
         assert status == 200, body
+        # and a gRPC call through the gateway's gRPC port to the node's
+        m = re.search(r"listening on grpc port (\d+)", gw.log_text())
+        assert m, gw.log_text()[-2000:]
+        pb, rpc = grpcstubs.load()
+        with grpc.insecure_channel("127.0.0.1:%s" % m.group(1)) as ch:
+            stub = rpc.GRPCInferenceServiceStub(ch)
+            assert stub.ModelReady(pb.ModelReadyRequest(name="digits"), timeout=10).ready
     finally:
         gw.stop()
 
@@ -312,6 +335,11 @@ def test_systemd_units(name, binary, node, tmp_path):
         n = node(args=without_harness(pairs))
         assert n.request("GET", "/v2/health/ready")[0] == 200
     else:
+        # the gateway's gRPC side talks to the nodes' gRPC port of inferd.service
+        node_argv = shlex.split(unit("inferd.service")["Service"]["ExecStart"])
+        node_pairs = parse_args(node_argv[1:], help_flags("inferd"))
+        assert flag(pairs, "--node-grpc-port") == flag(node_pairs, "--grpc-port")
+        assert flag(pairs, "--grpc-port") != flag(pairs, "--http-port")
         n = node()
         gw = Gateway(["127.0.0.1:%d" % n.port], str(tmp_path / "gateway.log"),
                      args=without_harness(pairs))
