@@ -140,6 +140,18 @@ int grpc_call_add_metadata(grpc_call *call, int trailing, const grpc_md *md);
 /* Queues one response message. buf (malloc'd, taken) holds GRPC_PREFIX_LEN free bytes and then
  * the message: len counts both. Response headers go out with the first message. */
 void grpc_call_send(grpc_call *call, uint8_t *buf, size_t len);
+/* Queues bytes that are already gRPC framing (prefixes and messages, cut anywhere: a proxy
+ * passing a node's DATA on as it comes). buf (malloc'd, taken) holds len bytes. Response
+ * headers go out with the first bytes. */
+void grpc_call_send_raw(grpc_call *call, uint8_t *buf, size_t len);
+/* Response bytes queued for the call and not yet taken by HTTP/2 (the client's flow-control
+ * window lets them go). */
+size_t grpc_call_out_pending(const grpc_call *call);
+/* One shot: fn(call, arg) runs on the loop once the queued response bytes have fallen to low
+ * or below (from inside the server's writing: fn must not send on this call; it may do other
+ * I/O). Replaces an earlier one; cleared by grpc_call_finish and when the call is cancelled. */
+void grpc_call_notify_drain(grpc_call *call, size_t low, void (*fn)(grpc_call *call, void *arg),
+                            void *arg);
 /* Ends the call with a status (GRPC_STATUS_OK or an error) and a message (may be NULL; sent
  * percent-encoded in grpc-message). The call must not be used afterwards. */
 void grpc_call_finish(grpc_call *call, int code, const char *message);
@@ -163,6 +175,7 @@ void grpc_prefix_write(uint8_t *p, uint32_t len);
  * answers here, the gateway's requests to its nodes). Zero-initialised = empty. */
 typedef struct grpc_outq {
     struct grpc_outq_chunk *head, *tail;
+    size_t bytes; /* queued, not yet pulled */
 } grpc_outq;
 /* Appends buf[0..len) (malloc'd, taken; freed on failure). 0, or -1 if out of memory. */
 int grpc_outq_push(grpc_outq *q, uint8_t *buf, size_t len);

@@ -41,9 +41,11 @@ typedef struct gw_h2_loop gw_h2_loop;
 typedef struct gw_h2_stream gw_h2_stream;
 
 typedef struct gw_h2_cb {
-    /* a complete response message: buf (malloc'd, taken) = 5-byte prefix + message. The
-     * node's response headers are gw_h2_headers(s) by then. */
-    void (*on_message)(void *arg, uint8_t *buf, size_t len);
+    /* response bytes as they came in DATA (gRPC framing, cut anywhere; checked: no
+     * compressed message), borrowed for the call. The node's response headers are
+     * gw_h2_headers(s) by then. The node may send more only once they are consumed
+     * (gw_h2_consume): flow control stops it at its stream window (1 MiB) otherwise. */
+    void (*on_data)(void *arg, const uint8_t *data, size_t len);
     /* the stream ended: the node's status and its trailers' custom metadata (transport 0;
      * bad metadata or framing from the node: INTERNAL, the stream reset), or the stream or
      * its connection failed before a status came (transport 1: connect error, reset,
@@ -54,7 +56,7 @@ typedef struct gw_h2_cb {
 } gw_h2_cb;
 
 /* One per gRPC loop, on that loop. NULL if out of memory. */
-gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms, size_t max_message);
+gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms);
 /* Closes every connection (their streams end, transport 1: the one call that runs callbacks
  * itself; meant for the loop's end, when no call is left); the handles close on the loop.
  * The loop object stays valid (freed by gw_h2_loop_free after the loop thread ended). */
@@ -76,6 +78,8 @@ void gw_h2_close_send(gw_h2_stream *s);
 void gw_h2_cancel(gw_h2_stream *s);
 /* The custom metadata of the node's response headers so far (empty before they came). */
 const grpc_mdlist *gw_h2_headers(const gw_h2_stream *s);
+/* n bytes passed to on_data are done with: the node may send as many more (WINDOW_UPDATE). */
+void gw_h2_consume(gw_h2_stream *s, size_t n);
 
 /* ---- gw_grpc_proxy.c: the grpc_handler ---- */
 typedef struct gw_grpc {

@@ -48,9 +48,12 @@ typedef struct gcall {
     uv_timer_t timer; /* deadline, or the backoff before a retry */
     uv_timer_t watch; /* unary: the hedge time, and every GW_GRPC_WATCH_MS: node still up? */
     int in_backoff, handles;
+    size_t held_back; /* response bytes not yet given back to the node (client behind) */
+    int drain_armed;  /* grpc_call_notify_drain set */
 } gcall;
 
-#define GW_GRPC_WATCH_MS 250
+#define GW_GRPC_WATCH_MS   250
+#define GW_GRPC_CALL_QUEUE (1u << 20) /* answer bytes queued for a client before the node waits */
 
 static void start_copy(gcall *gc, int kind);
 static void arm_watch(gcall *gc);
@@ -131,16 +134,43 @@ static void commit(gcall *gc, gattempt *a, gw_h2_stream *up)
 
 /* ---- upstream callbacks ---- */
 
-static void up_message(void *arg, uint8_t *buf, size_t len)
+/* The client took enough of the queued answer: the node may send what it held back. */
+static void on_client_drain(grpc_call *call, void *arg)
+{
+    (void)call;
+    gcall *gc = arg;
+    gc->drain_armed = 0;
+    gw_h2_stream *up = gc->winner >= 0 ? gc->att[gc->winner].up : NULL;
+    if (up) gw_h2_consume(up, gc->held_back);
+    gc->held_back = 0;
+}
+
+/* Response bytes go on to the client as they come; the node's window is given back while
+ * the client keeps up (at most GW_GRPC_CALL_QUEUE bytes queued for it), else once it has
+ * caught up: a slow client holds at most that plus the node's stream window in the
+ * gateway. */
+static void up_data(void *arg, const uint8_t *data, size_t len)
 {
     gattempt *a = arg;
     gcall *gc = a->gc;
-    if (!gc->call) {
-        free(buf);
+    if (!gc->call) return;
+    if (gc->winner < 0) commit(gc, a, a->up);
+    uint8_t *buf = malloc(len);
+    if (!buf) {
+        finish(gc, GRPC_STATUS_RESOURCE_EXHAUSTED, "the gateway is out of memory");
         return;
     }
-    if (gc->winner < 0) commit(gc, a, a->up);
-    grpc_call_send(gc->call, buf, len);
+    memcpy(buf, data, len);
+    grpc_call_send_raw(gc->call, buf, len);
+    if (!gc->drain_armed && grpc_call_out_pending(gc->call) <= GW_GRPC_CALL_QUEUE) {
+        gw_h2_consume(a->up, len);
+        return;
+    }
+    gc->held_back += len;
+    if (!gc->drain_armed) {
+        gc->drain_armed = 1;
+        grpc_call_notify_drain(gc->call, GW_GRPC_CALL_QUEUE / 2, on_client_drain, gc);
+    }
 }
 
 static int retryable(const gcall *gc, int code, int transport)
@@ -193,7 +223,7 @@ static void up_end(void *arg, int code, const char *message, int transport,
     finish(gc, code, message);
 }
 
-static const gw_h2_cb up_cb = {up_message, up_end};
+static const gw_h2_cb up_cb = {up_data, up_end};
 
 /* The one running copy of a unary call, looked at every GW_GRPC_WATCH_MS and at its hedge
  * time: its node went down (failed checks, ejected: a hung node) ──> a rescue copy on the next
@@ -296,8 +326,7 @@ static gw_h2_loop *loop_of(gw_grpc *g, grpc_call *call)
     int i = grpc_call_loop_index(call);
     if (i < 0 || i >= GW_GRPC_MAX_LOOPS) return NULL;
     if (!g->loops[i])
-        g->loops[i] = gw_h2_loop_new(grpc_call_uv_loop(call), g->p->limits.connect_timeout_ms,
-                                     g->p->limits.max_response_bytes);
+        g->loops[i] = gw_h2_loop_new(grpc_call_uv_loop(call), g->p->limits.connect_timeout_ms);
     return g->loops[i];
 }
 

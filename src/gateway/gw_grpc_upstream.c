@@ -2,7 +2,8 @@
  * node (an nghttp2 client session on a libuv TCP handle) carrying many streams; a connection
  * that got GOAWAY takes no new streams (the next call makes a new one) and closes once its
  * streams are done. Request messages are queued per stream and pulled by a data provider;
- * response messages are cut out of DATA by their 5-byte prefix and handed on whole. */
+ * response DATA is handed on as it comes (its message prefixes followed, not buffered), and
+ * the node's window is given back only as the caller consumes (no automatic WINDOW_UPDATE). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "inferd/log.h"
 
 #define H2_WRITE_HIGH    (1u << 20)
-#define H2_STREAM_WINDOW (4u << 20)
+#define H2_STREAM_WINDOW (1u << 20) /* also what a call may hold unconsumed */
 #define H2_CONN_WINDOW   (32u << 20)
 
 typedef struct h2_conn h2_conn;
@@ -31,11 +32,11 @@ struct gw_h2_stream {
     int md_err;                    /* grpc_mdlist_add's error on the node's metadata */
     grpc_outq out; /* request messages, prefixes included */
     int eof, deferred;
-    /* the response message being assembled */
+    /* the response message being passed on: its prefix, then in_want bytes, in_len seen */
     uint8_t prefix[5];
     size_t prefix_len;
-    uint8_t *in;
     size_t in_len, in_want;
+    size_t unconsumed; /* handed to on_data, not yet gw_h2_consume'd */
     int code; /* grpc-status seen, else -1 */
     char message[512];
     int http_status;
@@ -60,7 +61,6 @@ struct h2_conn {
 struct gw_h2_loop {
     uv_loop_t *loop;
     int64_t connect_timeout_ms;
-    size_t max_message;
     h2_conn *cur[GW_MAX_NODES]; /* the connection new streams go on */
     h2_conn *conns;
     h2_conn *dirty; /* connections with frames to write: one write each per loop turn */
@@ -98,7 +98,7 @@ static void conn_flush_soon(h2_conn *c)
     uv_idle_start(&c->L->idle, on_idle);
 }
 
-gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms, size_t max_message)
+gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms)
 {
     gw_h2_loop *L = calloc(1, sizeof *L);
     if (!L) return NULL;
@@ -106,7 +106,6 @@ gw_h2_loop *gw_h2_loop_new(void *uv_loop, int64_t connect_timeout_ms, size_t max
     uv_idle_init(uv_loop, &L->idle);
     L->idle.data = L;
     L->connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 1000;
-    L->max_message = max_message ? max_message : (64u << 20);
     return L;
 }
 
@@ -130,7 +129,6 @@ static void stream_free(gw_h2_stream *s)
     grpc_mdlist_free(&s->md);
     grpc_mdlist_free(&s->md_head);
     grpc_mdlist_free(&s->md_trail);
-    free(s->in);
     free(s);
 }
 
@@ -138,6 +136,9 @@ static void stream_unlink(gw_h2_stream *s)
 {
     h2_conn *c = s->conn;
     if (!c) return;
+    if (c->session && s->unconsumed) /* the connection's window back: the bytes are dropped */
+        nghttp2_session_consume_connection(c->session, s->unconsumed);
+    s->unconsumed = 0;
     if (s->prev) s->prev->next = s->next;
     else c->streams = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -377,6 +378,8 @@ void gw_h2_cancel(gw_h2_stream *s)
     s->cb = NULL;
     h2_conn *c = s->conn;
     if (c && s->id > 0 && c->session) {
+        if (s->unconsumed) nghttp2_session_consume_connection(c->session, s->unconsumed);
+        s->unconsumed = 0;
         /* freed when nghttp2 closes the stream (on_stream_close) */
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
         conn_flush_soon(c);
@@ -389,6 +392,16 @@ void gw_h2_cancel(gw_h2_stream *s)
 const grpc_mdlist *gw_h2_headers(const gw_h2_stream *s)
 {
     return &s->md_head;
+}
+
+void gw_h2_consume(gw_h2_stream *s, size_t n)
+{
+    h2_conn *c = s->conn;
+    if (n > s->unconsumed) n = s->unconsumed;
+    if (!n || !c || !c->session || s->id <= 0) return;
+    s->unconsumed -= n;
+    nghttp2_session_consume(c->session, s->id, n);
+    conn_flush_soon(c);
 }
 
 /* ---- the response side ------------------------------------------------------------- */
@@ -441,45 +454,39 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 static int on_data(nghttp2_session *sess, uint8_t flags, int32_t stream_id, const uint8_t *data,
                    size_t len, void *user)
 {
-    (void)flags;
-    h2_conn *c = user;
+    (void)flags, (void)user;
     gw_h2_stream *s = nghttp2_session_get_stream_user_data(sess, stream_id);
-    while (s && s->cb && len) {
+    if (!s || !s->cb) { /* nobody waits for these bytes: the windows back at once */
+        nghttp2_session_consume(sess, stream_id, len);
+        return 0;
+    }
+    /* follow the message prefixes through the chunk: a compressed message is refused */
+    for (size_t i = 0; i < len;) {
         if (s->prefix_len < 5) {
             size_t take = 5 - s->prefix_len;
-            if (take > len) take = len;
-            memcpy(s->prefix + s->prefix_len, data, take);
+            if (take > len - i) take = len - i;
+            memcpy(s->prefix + s->prefix_len, data + i, take);
             s->prefix_len += take;
-            data += take;
-            len -= take;
+            i += take;
             if (s->prefix_len < 5) break;
             int compressed;
             uint32_t mlen;
             grpc_prefix_read(s->prefix, &compressed, &mlen);
-            if (compressed || mlen > c->L->max_message || !(s->in = malloc((size_t)mlen + 5))) {
-                stream_fail(sess, s, GRPC_STATUS_INTERNAL,
-                            compressed ? "the node sent a compressed message"
-                                       : "the node's response message is too large");
+            if (compressed) {
+                nghttp2_session_consume(sess, stream_id, len);
+                stream_fail(sess, s, GRPC_STATUS_INTERNAL, "the node sent a compressed message");
                 return 0;
             }
-            memcpy(s->in, s->prefix, 5);
             s->in_want = mlen;
             s->in_len = 0;
         }
-        size_t take = s->in_want - s->in_len < len ? s->in_want - s->in_len : len;
-        memcpy(s->in + 5 + s->in_len, data, take);
+        size_t take = s->in_want - s->in_len < len - i ? s->in_want - s->in_len : len - i;
         s->in_len += take;
-        data += take;
-        len -= take;
-        if (s->in_len == s->in_want) {
-            uint8_t *msg = s->in;
-            size_t mlen = s->in_len + 5;
-            s->in = NULL;
-            s->prefix_len = 0;
-            s->in_len = s->in_want = 0;
-            s->cb->on_message(s->arg, msg, mlen); /* may cancel s: s->cb checked again */
-        }
+        i += take;
+        if (s->in_len == s->in_want) s->prefix_len = s->in_len = s->in_want = 0;
     }
+    s->unconsumed += len;
+    s->cb->on_data(s->arg, data, len);
     return 0;
 }
 
@@ -490,7 +497,7 @@ static int on_stream_close(nghttp2_session *sess, int32_t stream_id, uint32_t er
     gw_h2_stream *s = nghttp2_session_get_stream_user_data(sess, stream_id);
     if (!s) return 0;
     int transport = s->code < 0 || (s->http_status && s->http_status != 200);
-    if (s->cb && !transport && (s->prefix_len || s->in_len)) {
+    if (s->cb && !transport && s->prefix_len) {
         s->code = GRPC_STATUS_INTERNAL;
         snprintf(s->message, sizeof s->message, "the node's answer ended inside a message");
     }
@@ -597,7 +604,13 @@ static h2_conn *conn_new(gw_h2_loop *L, int node, const struct sockaddr_storage 
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    int rc = nghttp2_session_client_new(&c->session, cb, c);
+    nghttp2_option *opt = NULL;
+    int rc = nghttp2_option_new(&opt);
+    if (rc == 0) {
+        nghttp2_option_set_no_auto_window_update(opt, 1); /* gw_h2_consume gives it back */
+        rc = nghttp2_session_client_new2(&c->session, cb, c, opt);
+        nghttp2_option_del(opt);
+    }
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
         free(c);

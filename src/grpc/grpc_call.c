@@ -112,6 +112,11 @@ static ssize_t read_out(nghttp2_session *s, int32_t stream_id, uint8_t *buf, siz
     (void)user;
     grpc_call *call = source->ptr;
     size_t n = grpc_outq_pull(&call->out, buf, length);
+    if (call->drain_fn && call->out.bytes <= call->drain_low) {
+        void (*fn)(grpc_call *, void *) = call->drain_fn;
+        call->drain_fn = NULL;
+        fn(call, call->drain_arg);
+    }
     if (!call->out.head && call->finished) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         submit_trailers(call);
@@ -150,11 +155,35 @@ void grpc_call_send(grpc_call *call, uint8_t *buf, size_t len)
     kick(call);
 }
 
+void grpc_call_send_raw(grpc_call *call, uint8_t *buf, size_t len)
+{
+    if (!call->conn || call->finished || !len) {
+        free(buf);
+        return;
+    }
+    if (grpc_outq_push(&call->out, buf, len) != 0) return;
+    kick(call);
+}
+
+size_t grpc_call_out_pending(const grpc_call *call)
+{
+    return call->out.bytes;
+}
+
+void grpc_call_notify_drain(grpc_call *call, size_t low, void (*fn)(grpc_call *call, void *arg),
+                            void *arg)
+{
+    call->drain_fn = fn;
+    call->drain_arg = arg;
+    call->drain_low = low;
+}
+
 /* Ends the stream with the status; used for the service's finish and for calls the server
  * refuses itself. */
 static void end_call(grpc_call *call, int code, const char *message)
 {
     call->finished = 1;
+    call->drain_fn = NULL;
     call->code = code;
     grpc_message_encode(message ? message : "", call->message, sizeof call->message);
     grpc_conn *c = call->conn;
@@ -430,6 +459,7 @@ void grpc_call_stream_gone(grpc_call *call)
     call->prev = call->next = NULL;
     call->conn = NULL;
     if (c->session) nghttp2_session_set_stream_user_data(c->session, call->stream_id, NULL);
+    call->drain_fn = NULL;
     if (call->started && !call->finished) {
         call->cancelled = 1;
         if (call->srv->h.on_cancel) call->srv->h.on_cancel(call, call->srv->ctx);

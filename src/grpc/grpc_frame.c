@@ -102,6 +102,7 @@ int grpc_outq_push(grpc_outq *q, uint8_t *buf, size_t len)
     }
     ch->buf = buf;
     ch->len = len;
+    q->bytes += len;
     if (q->tail) q->tail->next = ch;
     else q->head = ch;
     q->tail = ch;
@@ -117,6 +118,7 @@ size_t grpc_outq_pull(grpc_outq *q, uint8_t *out, size_t len)
         memcpy(out + n, ch->buf + ch->pos, take);
         ch->pos += take;
         n += take;
+        q->bytes -= take;
         if (ch->pos == ch->len) {
             q->head = ch->next;
             if (!q->head) q->tail = NULL;
@@ -135,4 +137,5 @@ void grpc_outq_free(grpc_outq *q)
         free(ch);
     }
     q->head = q->tail = NULL;
+    q->bytes = 0;
 }

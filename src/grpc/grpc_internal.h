@@ -40,6 +40,9 @@ struct grpc_call {
     size_t in_len, in_cap, in_want;
     grpc_outq out; /* response messages, prefixes included */
     void *user;
+    void (*drain_fn)(grpc_call *call, void *arg); /* grpc_call_notify_drain */
+    void *drain_arg;
+    size_t drain_low;
 };
 
 struct grpc_conn {

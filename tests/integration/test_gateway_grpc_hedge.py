@@ -204,3 +204,22 @@ def test_grpc_connections_in_metrics(fakes):
     while time.monotonic() < deadline and conns()[0] != 0:
         time.sleep(0.02)
     assert conns()[:2] == (0, 1)
+
+
+def test_large_response_streams_through(cluster):
+    """A 12 MiB answer passes through a gateway whose --max-response-bytes is 1 MiB: gRPC
+    response DATA is passed on as it comes, never buffered whole; a stream of large answers
+    too, in order."""
+    gw, nodes = cluster(gw_args=["--max-response-bytes", "1048576"])
+    opts = [("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.max_send_message_length", 64 << 20), ("grpc.enable_retries", 0)]
+    with grpc.insecure_channel(gw.grpc_target, options=opts) as ch:
+        s = rpc.GRPCInferenceServiceStub(ch)
+        x = np.arange(3 << 20, dtype=np.float32).reshape(1, 3 << 20)
+        r = s.ModelInfer(grpcstubs.infer_request(pb, "identity", [x]), timeout=60)
+        assert np.array_equal(grpcstubs.output_array(r, 0), x)
+        xs = [np.full((1, 1 << 19), k, np.float32) for k in range(4)]
+        got = [grpcstubs.output_array(m.infer_response, 0) for m in s.ModelStreamInfer(
+            iter([grpcstubs.infer_request(pb, "identity", [v], rid="s%d" % k)
+                  for k, v in enumerate(xs)]), timeout=60)]
+        assert len(got) == 4 and all(np.array_equal(g, v) for g, v in zip(got, xs))
