@@ -9,6 +9,7 @@
  * broadcasting constants from batched operands). One node outside it and the model always
  * runs whole batches, and so does a model whose weights take more than half of the last-level
  * cache. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,24 @@ static int norm_axis(const onnx_node *n, int64_t def, int rank)
     return a >= 0 && a < rank ? (int)a : -1;
 }
 
+/* A transpose fused into the node (fuse_matmul.c, fuse_cfirst.c: it reads a batched input or
+ * writes its output through perm) keeps the samples on dim 0 only when perm[0] = 0:
+ * Transpose(x, [1, 0, 2]) -> MatMul puts the batch on dim 1. */
+static int perm_keeps_dim0(const onnx_node *n)
+{
+    static const char *const names[] = {"inferd_perm_a", "inferd_perm_x", "inferd_perm_y"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const onnx_attr *a = onnx_node_attr(n, names[i]);
+        if (a && (a->type != ONNX_ATTR_INTS || a->n < 1 || a->ints[0] != 0)) return 0;
+    }
+    return 1;
+}
+
 /* Rank of node n's output 0 when it maps samples to samples, else -1. rank[v] is the rank of
  * each batched value (-1 for the others). */
 static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
 {
+    if (!perm_keeps_dim0(n)) return -1;
     for (int k = 1; k < n->n_outputs; k++)
         if (n->outputs[k] >= 0) return -1; /* MaxPool's Indices count across the batch */
     if (n->n_outputs < 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->inputs[0] < 0) return -1;
@@ -121,31 +136,49 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
 int onnx_graph_batch_plan(onnx_model *m)
 {
     m->batch_slice = 0;
-    if (m->n_inputs < 1) return 0;
+    m->batch_why[0] = 0;
+    if (m->n_inputs < 1) {
+        snprintf(m->batch_why, sizeof m->batch_why, "no inputs");
+        return 0;
+    }
     int *rank = malloc((size_t)m->n_values * sizeof *rank);
     if (!rank) return -1;
     for (int v = 0; v < m->n_values; v++) rank[v] = -1;
     int ok = 1;
     for (int i = 0; i < m->n_inputs && ok; i++) { /* inputs: dim 0 symbolic or unknown */
         const onnx_value_info *info = &m->input_info[i];
-        if (info->ndim < 1 || info->dims[0] >= 0) ok = 0;
-        else rank[m->input_values[i]] = info->ndim;
+        if (info->ndim < 1 || info->dims[0] >= 0) {
+            snprintf(m->batch_why, sizeof m->batch_why, "input '%s' has no symbolic dim 0",
+                     info->name);
+            ok = 0;
+        } else rank[m->input_values[i]] = info->ndim;
     }
     for (int k = 0; k < m->n_nodes && ok; k++) {
         const onnx_node *n = &m->nodes[k];
         int r = sample_rank(m, n, rank);
-        if (r < 1) ok = 0;
-        else rank[n->outputs[0]] = r;
+        if (r < 1) {
+            snprintf(m->batch_why, sizeof m->batch_why, "node %d '%s' (%s)", k,
+                     n->name ? n->name : "", n->op_type);
+            ok = 0;
+        } else rank[n->outputs[0]] = r;
     }
     for (int i = 0; i < m->n_outputs && ok; i++)
-        if (rank[m->output_values[i]] < 1) ok = 0;
+        if (rank[m->output_values[i]] < 1) {
+            snprintf(m->batch_why, sizeof m->batch_why, "output '%s' not batched",
+                     m->output_info[i].name);
+            ok = 0;
+        }
     free(rank);
     if (!ok) return 0;
     size_t weights = onnx_graph_weight_bytes(m);
     /* Weights that do not stay in the last-level cache from one slice to the next would be
      * read from DRAM once per slice instead of once per batch: ResNet-18 (45 MB) ran 4%
      * slower in slices of 11 than whole at batch 32 on a 32 MB L3. */
-    if (weights > BATCH_LLC_BYTES / 2) return 0;
+    if (weights > BATCH_LLC_BYTES / 2) {
+        snprintf(m->batch_why, sizeof m->batch_why, "weights %zu MiB above %zu MiB",
+                 weights >> 20, (BATCH_LLC_BYTES / 2) >> 20);
+        return 0;
+    }
     size_t slice = weights / BATCH_WEIGHT_BYTES_PER_SAMPLE;
     m->batch_slice = slice < 1 ? 1 : (int64_t)slice;
     return 0;

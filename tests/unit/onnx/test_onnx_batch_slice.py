@@ -135,6 +135,27 @@ def batch_mixing_const():
     return nodes, dict(k=k), {"x": (3,)}, lambda x: x + k, False
 
 
+def transpose_matmul(perm, sliceable):
+    """Transpose(x, perm) -> MatMul by a constant, fused into one MatMul reading x through
+    perm (inferd_perm_a): sliceable only when perm keeps the batch on dim 0. x is [N, 1, 4096]
+    so that with [1, 0, 2] each slice's output still has dim 0 = 1 = the slice."""
+    w = f32(4096, 2)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=perm),
+             helper.make_node("MatMul", ["t", "w"], ["y"])]
+    shape = (1, 4096) if perm[1] == 0 else (4096, 1)
+    return nodes, dict(w=w), {"x": shape}, lambda x: np.transpose(x, perm) @ w, sliceable
+
+
+def matmul_transpose_batch():
+    """MatMul by a constant -> Transpose([1, 0, 2]), fused into one MatMul writing its output
+    through the perm (inferd_perm_y): the batch lands on dim 1, runs whole batches."""
+    w = f32(4096, 2)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Transpose", ["m"], ["y"], perm=[1, 0, 2])]
+    return nodes, dict(w=w), {"x": (1, 4096)}, \
+        lambda x: np.transpose(x @ w, (1, 0, 2)), False
+
+
 def save(path, nodes, inits, inputs):
     graph = helper.make_graph(
         nodes, "slice",
@@ -164,9 +185,12 @@ def infer(tool, d, model, feeds, tag):
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
-        for build in (cnn, two_inputs, fire, concat_batch_axis, concat_const, with_reshape,
-                      batch_mixing_const):
-            name = build.__name__
+        builds = [cnn, two_inputs, fire, concat_batch_axis, concat_const, with_reshape,
+                  batch_mixing_const, matmul_transpose_batch,
+                  ("transpose_matmul_batch", lambda: transpose_matmul([1, 0, 2], False)),
+                  ("transpose_matmul_rows", lambda: transpose_matmul([0, 2, 1], True))]
+        for build in builds:
+            name, build = build if isinstance(build, tuple) else (build.__name__, build)
             nodes, inits, inputs, ref, sliceable = build()
             model = os.path.join(d, name + ".onnx")
             save(model, nodes, inits, inputs)
