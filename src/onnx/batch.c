@@ -7,8 +7,7 @@
  * The check is conservative: a whitelist of operators, with their weights constant and the
  * batch dim at axis 0 of every value derived from a graph input (ranks are tracked to tell
  * broadcasting constants from batched operands). One node outside it and the model always
- * runs whole batches, and so does a model whose weights take more than half of the last-level
- * cache. */
+ * runs whole batches, and so does a model whose weights do not fit the last-level cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
