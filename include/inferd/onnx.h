@@ -108,6 +108,9 @@ size_t onnx_model_weight_bytes(const onnx_model *model);
  * inputs as independent samples, so such a batch runs through the graph a slice at a time
  * (same results, activations that stay in cache). 0: batches always run whole. */
 int64_t onnx_model_batch_slice(const onnx_model *model);
+/* Why batches run whole (batch slice 0), e.g. "node 12 'name' (Transpose)"; "" when they
+ * slice. A string owned by the model. */
+const char *onnx_model_batch_why(const onnx_model *model);
 
 /* Groups of Concats (axis 1) whose inputs are written in place into one buffer at batch 1,
  * from a session's second run of a shape (docs/onnx-runtime.md); *concats (may be NULL)

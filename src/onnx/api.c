@@ -77,6 +77,11 @@ int64_t onnx_model_batch_slice(const onnx_model *m)
     return m->batch_slice;
 }
 
+const char *onnx_model_batch_why(const onnx_model *m)
+{
+    return m->batch_why;
+}
+
 int onnx_model_concat_groups(const onnx_model *m, int *concats)
 {
     if (concats) *concats = m->n_place_groups ? m->place_cat_start[m->n_place_groups] : 0;

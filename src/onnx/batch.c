@@ -7,8 +7,8 @@
  * The check is conservative: a whitelist of operators, with their weights constant and the
  * batch dim at axis 0 of every value derived from a graph input (ranks are tracked to tell
  * broadcasting constants from batched operands). One node outside it and the model always
- * runs whole batches, and so does a model whose weights take more than half of the last-level
- * cache. */
+ * runs whole batches, and so does a model whose weights do not fit the last-level cache. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +44,109 @@ static int norm_axis(const onnx_node *n, int64_t def, int rank)
     return a >= 0 && a < rank ? (int)a : -1;
 }
 
+/* A transpose fused into the node (fuse_matmul.c, fuse_cfirst.c: it reads a batched input or
+ * writes its output through perm) keeps the samples on dim 0 only when perm[0] = 0:
+ * Transpose(x, [1, 0, 2]) -> MatMul puts the batch on dim 1. */
+static int perm_keeps_dim0(const onnx_node *n)
+{
+    static const char *const names[] = {"inferd_perm_a", "inferd_perm_x", "inferd_perm_y"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const onnx_attr *a = onnx_node_attr(n, names[i]);
+        if (a && (a->type != ONNX_ATTR_INTS || a->n < 1 || a->ints[0] != 0)) return 0;
+    }
+    return 1;
+}
+
+/* Constant int64 input k of n (a shape, pads or axes): its values and count, or NULL. */
+static const int64_t *const_ints(const onnx_model *m, const onnx_node *n, int k, int64_t *count)
+{
+    if (!is_const(m, n, k)) return NULL;
+    const onnx_tensor *t = &m->values[n->inputs[k]].t;
+    if (t->dtype != INFERD_DTYPE_INT64 || t->ndim != 1 || (!t->data && t->dims[0] > 0))
+        return NULL;
+    *count = t->dims[0];
+    return t->data;
+}
+
+/* Axes of a node: attribute "axes" before opset `input_from`, else constant input 1. Returns
+ * the count (-1: none given or not constant); each axis normalized against rank, and 0 when
+ * any is out of range or is dim 0 (the batch). */
+static int64_t axes_off_batch(const onnx_model *m, const onnx_node *n, int input_from, int rank,
+                              int *off_batch)
+{
+    const int64_t *ax = NULL;
+    int64_t c = -1;
+    if (n->opset < input_from) {
+        int k = onnx_attr_ints(n, "axes", &ax);
+        c = ax ? k : -1;
+    } else if (n->n_inputs > 1 && n->inputs[1] >= 0) ax = const_ints(m, n, 1, &c);
+    if (!ax) return -1;
+    *off_batch = 1;
+    for (int64_t i = 0; i < c; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + rank : ax[i];
+        if (a < 1 || a >= rank) *off_batch = 0;
+    }
+    return c;
+}
+
+/* Shape operators and reductions that keep samples on dim 0: their output rank, else -1.
+ * r0: the rank of input 0. Every other input must be constant. */
+static int shape_rank(const onnx_model *m, const onnx_node *n, int r0)
+{
+    for (int k = 1; k < n->n_inputs; k++)
+        if (!absent_or_const(m, n, k)) return -1;
+    int off = 0;
+    if (is_op(n, "Transpose")) { /* no perm reverses the dims: dim 0 moves */
+        const int64_t *perm = NULL;
+        int c = onnx_attr_ints(n, "perm", &perm);
+        return perm && c == r0 && perm[0] == 0 ? r0 : -1;
+    }
+    if (is_op(n, "Reshape")) { /* a constant shape that copies dim 0 (a 0 there) */
+        int64_t c = 0;
+        const int64_t *shape = const_ints(m, n, 1, &c);
+        if (!shape || c < 1 || c > ONNX_MAX_DIMS || onnx_attr_int(n, "allowzero", 0) != 0)
+            return -1;
+        return shape[0] == 0 ? (int)c : -1;
+    }
+    if (is_op(n, "Squeeze") || is_op(n, "Unsqueeze")) {
+        const int sq = is_op(n, "Squeeze");
+        const int64_t c0 = axes_off_batch(m, n, 13, r0 + (sq ? 0 : 1), &off);
+        if (c0 < 1 || !off) return -1; /* Squeeze without axes may drop a batch of 1 */
+        const int64_t r = sq ? r0 - c0 : r0 + c0;
+        if (!sq && c0 > 1) { /* Unsqueeze's axes count against the output's rank */
+            axes_off_batch(m, n, 13, (int)r, &off);
+            if (!off) return -1;
+        }
+        return r >= 1 && r <= ONNX_MAX_DIMS ? (int)r : -1;
+    }
+    if (is_op(n, "Pad")) { /* nothing added before or after dim 0 */
+        const int64_t *pads = NULL;
+        int64_t c = -1;
+        if (n->opset < 11) {
+            int k = onnx_attr_ints(n, "pads", &pads);
+            c = k;
+        } else {
+            if (n->n_inputs > 3 && n->inputs[3] >= 0) return -1; /* axes */
+            pads = const_ints(m, n, 1, &c);
+        }
+        return pads && c == 2 * (int64_t)r0 && pads[0] == 0 && pads[r0] == 0 ? r0 : -1;
+    }
+    if (strncmp(n->op_type, "Reduce", 6) == 0) {
+        const int64_t c = axes_off_batch(m, n, is_op(n, "ReduceSum") ? 13 : 18, r0, &off);
+        if (c < 1 || !off) return -1; /* no axes: every dim, the batch too */
+        const int64_t r = onnx_attr_int(n, "keepdims", 1) ? r0 : r0 - c;
+        return r >= 1 ? (int)r : -1;
+    }
+    if (is_op(n, "LayerNormalization"))
+        return r0 >= 2 && norm_axis(n, -1, r0) >= 1 ? r0 : -1;
+    return -1;
+}
+
 /* Rank of node n's output 0 when it maps samples to samples, else -1. rank[v] is the rank of
  * each batched value (-1 for the others). */
 static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
 {
+    if (!perm_keeps_dim0(n)) return -1;
     for (int k = 1; k < n->n_outputs; k++)
         if (n->outputs[k] >= 0) return -1; /* MaxPool's Indices count across the batch */
     if (n->n_outputs < 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->inputs[0] < 0) return -1;
@@ -55,7 +154,8 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     static const char *const unary[] = {
         "Relu",          "LeakyRelu", "Sigmoid",      "Tanh",    "HardSigmoid", "HardSwish",
         "Elu",           "Clip",      "Identity",     "MaxPool", "AveragePool", "GlobalAveragePool",
-        "GlobalMaxPool", "Silu",      "SqueezeExcite"};
+        "GlobalMaxPool", "Silu",      "SqueezeExcite", "Gelu",        "Erf",       "Sqrt",
+        "Exp",           "Neg",       "Abs",          "Softplus"};
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (!is_op(n, unary[i])) continue;
         for (int k = 1; k < n->n_inputs; k++)
@@ -105,12 +205,18 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     }
     if (is_op(n, "MatMul")) {
         if (r0 < 2 || !is_const(m, n, 1) || m->values[n->inputs[1]].t.ndim != 2) return -1;
-        return absent_or_const(m, n, 2) && n->n_inputs <= 3 ? r0 : -1;
+        /* input 3: a residual added to the output (fuse_matmul.c), batched like it */
+        if (n->n_inputs > 3 && n->inputs[3] >= 0 && rank[n->inputs[3]] != r0) return -1;
+        return absent_or_const(m, n, 2) && n->n_inputs <= 4 ? r0 : -1;
     }
     if (is_op(n, "Concat")) { /* batched operands of one rank, joined along a dim other than 0 */
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] < 0 || rank[n->inputs[k]] != r0) return -1;
         return r0 >= 2 && norm_axis(n, n->opset < 4 ? 1 : 0, r0) >= 1 ? r0 : -1;
+    }
+    if (r0 >= 1) {
+        int r = shape_rank(m, n, r0);
+        if (r >= 1) return r;
     }
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax"))
         return r0 >= 2 && n->n_inputs == 1 && norm_axis(n, n->opset < 13 ? 1 : -1, r0) >= 1 ? r0
@@ -121,32 +227,54 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
 int onnx_graph_batch_plan(onnx_model *m)
 {
     m->batch_slice = 0;
-    if (m->n_inputs < 1) return 0;
+    m->batch_why[0] = 0;
+    if (m->n_inputs < 1) {
+        snprintf(m->batch_why, sizeof m->batch_why, "no inputs");
+        return 0;
+    }
     int *rank = malloc((size_t)m->n_values * sizeof *rank);
     if (!rank) return -1;
     for (int v = 0; v < m->n_values; v++) rank[v] = -1;
     int ok = 1;
     for (int i = 0; i < m->n_inputs && ok; i++) { /* inputs: dim 0 symbolic or unknown */
         const onnx_value_info *info = &m->input_info[i];
-        if (info->ndim < 1 || info->dims[0] >= 0) ok = 0;
-        else rank[m->input_values[i]] = info->ndim;
+        if (info->ndim < 1 || info->dims[0] >= 0) {
+            snprintf(m->batch_why, sizeof m->batch_why, "input '%s' has no symbolic dim 0",
+                     info->name);
+            ok = 0;
+        } else rank[m->input_values[i]] = info->ndim;
     }
+    int has_concat = 0; /* Concat without copies (place.c) needs dim 0 = 1: slices of one */
     for (int k = 0; k < m->n_nodes && ok; k++) {
         const onnx_node *n = &m->nodes[k];
+        has_concat |= is_op(n, "Concat");
         int r = sample_rank(m, n, rank);
-        if (r < 1) ok = 0;
-        else rank[n->outputs[0]] = r;
+        if (r < 1) {
+            snprintf(m->batch_why, sizeof m->batch_why, "node %d '%s' (%s)", k,
+                     n->name ? n->name : "", n->op_type);
+            ok = 0;
+        } else rank[n->outputs[0]] = r;
     }
     for (int i = 0; i < m->n_outputs && ok; i++)
-        if (rank[m->output_values[i]] < 1) ok = 0;
+        if (rank[m->output_values[i]] < 1) {
+            snprintf(m->batch_why, sizeof m->batch_why, "output '%s' not batched",
+                     m->output_info[i].name);
+            ok = 0;
+        }
     free(rank);
     if (!ok) return 0;
     size_t weights = onnx_graph_weight_bytes(m);
     /* Weights that do not stay in the last-level cache from one slice to the next would be
      * read from DRAM once per slice instead of once per batch: ResNet-18 (45 MB) ran 4%
-     * slower in slices of 11 than whole at batch 32 on a 32 MB L3. */
-    if (weights > BATCH_LLC_BYTES / 2) return 0;
+     * slower in slices of 11 than whole at batch 32 on a 32 MB L3, 10 % slower in slices of
+     * 2 or 4 at batch 8. Below the L3 they pay: EfficientNet-B0 (20 MB) at batch 8 in slices
+     * of 4 took 0.78x the CPU time of the whole batch. */
+    if (weights > BATCH_LLC_BYTES) {
+        snprintf(m->batch_why, sizeof m->batch_why, "weights %zu MiB above %zu MiB",
+                 weights >> 20, BATCH_LLC_BYTES >> 20);
+        return 0;
+    }
     size_t slice = weights / BATCH_WEIGHT_BYTES_PER_SAMPLE;
-    m->batch_slice = slice < 1 ? 1 : (int64_t)slice;
+    m->batch_slice = slice < 1 || has_concat ? 1 : (int64_t)slice;
     return 0;
 }

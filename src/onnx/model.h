@@ -64,6 +64,7 @@ struct onnx_model {
 
     int64_t batch_slice; /* > 0: run batches at most this many samples at a time
                                   (batch.c); 0: whole batches only */
+    char batch_why[128]; /* batch.c: why batches run whole (the first node off the list) */
 
     /* Concat placement (place.c; main graph only; all malloc'd, NULL when no group): per value
      * its group or -1, its index among all groups' members, 1 if a group Concat produces it;

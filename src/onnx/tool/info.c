@@ -58,7 +58,7 @@ int tool_info(int argc, char **argv)
     if (slice > 0)
         printf("batch slice: %lld (larger batches run this many samples at a time)\n",
                (long long)slice);
-    else printf("batch slice: none (batches run whole)\n");
+    else printf("batch slice: none (batches run whole: %s)\n", onnx_model_batch_why(m));
     int cats = 0, groups = onnx_model_concat_groups(m, &cats);
     printf("concat groups: %d (%d Concats written in place at batch 1)\n", groups, cats);
     onnx_model_free(m);

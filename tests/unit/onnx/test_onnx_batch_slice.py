@@ -117,7 +117,7 @@ def concat_const():
 
 
 def with_reshape():
-    """A Reshape (not whitelisted: its shape may name the batch): runs whole batches."""
+    """A Reshape whose constant shape copies dim 0 ([0, -1]): sliceable."""
     w, b = f32(4, 2, 1, 1), f32(4)
     shape = np.array([0, -1], np.int64)
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"]),
@@ -125,7 +125,7 @@ def with_reshape():
 
     def ref(x):
         return conv2d(x, w, b, 0).reshape(x.shape[0], -1)
-    return nodes, dict(w=w, b=b, shape=shape), {"x": (2, 3, 3)}, ref, False
+    return nodes, dict(w=w, b=b, shape=shape), {"x": (2, 3, 3)}, ref, True
 
 
 def batch_mixing_const():
@@ -135,13 +135,93 @@ def batch_mixing_const():
     return nodes, dict(k=k), {"x": (3,)}, lambda x: x + k, False
 
 
-def save(path, nodes, inits, inputs):
+def transpose_matmul(perm, sliceable):
+    """Transpose(x, perm) -> MatMul by a constant, fused into one MatMul reading x through
+    perm (inferd_perm_a): sliceable only when perm keeps the batch on dim 0. x is [N, 1, 4096]
+    so that with [1, 0, 2] each slice's output still has dim 0 = 1 = the slice."""
+    w = f32(4096, 2)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=perm),
+             helper.make_node("MatMul", ["t", "w"], ["y"])]
+    shape = (1, 4096) if perm[1] == 0 else (4096, 1)
+    return nodes, dict(w=w), {"x": shape}, lambda x: np.transpose(x, perm) @ w, sliceable
+
+
+def matmul_transpose_batch():
+    """MatMul by a constant -> Transpose([1, 0, 2]), fused into one MatMul writing its output
+    through the perm (inferd_perm_y): the batch lands on dim 1, runs whole batches."""
+    w = f32(4096, 2)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Transpose", ["m"], ["y"], perm=[1, 0, 2])]
+    return nodes, dict(w=w), {"x": (1, 4096)}, \
+        lambda x: np.transpose(x @ w, (1, 0, 2)), False
+
+
+def shapes():
+    """Shape operators and reductions that keep the batch on dim 0 (opset 17): Pad of the
+    spatial dims, Conv, ReduceMean over a spatial axis, Transpose([0, 2, 1]),
+    LayerNormalization over the last axis, Gelu-free Erf, Reshape([0, -1]), Unsqueeze and
+    Squeeze of axis 1: sliceable."""
+    w, b, sc, bb = f32(6, 4, 3, 3), f32(6), f32(6), f32(6)
+    i64 = lambda *v: np.array(v, np.int64)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"]),
+             helper.make_node("Conv", ["p", "w", "b"], ["c"]),
+             helper.make_node("ReduceMean", ["c"], ["r"], axes=[3], keepdims=0),
+             helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1]),
+             helper.make_node("LayerNormalization", ["t", "sc", "bb"], ["l"], axis=-1),
+             helper.make_node("Erf", ["l"], ["e"]),
+             helper.make_node("Reshape", ["e", "shape"], ["f"]),
+             helper.make_node("Unsqueeze", ["f", "one"], ["u"]),
+             helper.make_node("Squeeze", ["u", "one"], ["y"])]
+    inits = dict(w=w, b=b, sc=sc, bb=bb, pads=i64(0, 0, 1, 1, 0, 0, 1, 1), shape=i64(0, -1),
+                 one=i64(1))
+
+    def ref(x):
+        from math import erf
+        t = conv2d(x, w, b, 1).mean(axis=3).transpose(0, 2, 1)
+        mu, var = t.mean(axis=-1, keepdims=True), t.var(axis=-1, keepdims=True)
+        e = np.vectorize(erf)((t - mu) / np.sqrt(var + 1e-5) * sc + bb)
+        return e.reshape(x.shape[0], -1).astype(np.float32)
+    return nodes, inits, {"x": (4, 40, 40)}, ref, True
+
+
+def matmul_residual():
+    """MatMul by a constant + the input (fused as the MatMul's residual, input 3): sliceable."""
+    w = (f32(256, 256) / 16).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Add", ["m", "x"], ["y"])]
+    return nodes, dict(w=w), {"x": (64, 256)}, lambda x: x @ w + x, True
+
+
+def pad_batch():
+    """A Pad that adds samples (pads on dim 0): runs whole batches."""
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"])]
+    pads = np.array([1, 0, 0, 0], np.int64)
+    return nodes, dict(pads=pads), {"x": (3,)}, lambda x: np.pad(x, ((1, 0), (0, 0))), False
+
+
+def reduce_batch():
+    """A ReduceMean over the batch dim: runs whole batches."""
+    nodes = [helper.make_node("ReduceMean", ["x"], ["y"], axes=[0, 1], keepdims=1)]
+    return nodes, {}, {"x": (3,)}, lambda x: x.mean(axis=(0, 1), keepdims=True), False
+
+
+def reshape_batch():
+    """A Reshape whose constant shape does not copy dim 0 ([-1, 2]): runs whole batches."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    shape = np.array([-1, 2], np.int64)
+    return nodes, dict(shape=shape), {"x": (4,)}, lambda x: x.reshape(-1, 2), False
+
+
+OPSET = {"shapes": 17, "reduce_batch": 17}
+
+
+def save(path, nodes, inits, inputs, opset=14):
     graph = helper.make_graph(
         nodes, "slice",
         [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["batch", *v]) for k, v in inputs.items()],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
 
 
 def run(tool, args):
@@ -164,12 +244,16 @@ def infer(tool, d, model, feeds, tag):
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
-        for build in (cnn, two_inputs, fire, concat_batch_axis, concat_const, with_reshape,
-                      batch_mixing_const):
-            name = build.__name__
+        builds = [cnn, two_inputs, fire, concat_batch_axis, concat_const, with_reshape,
+                  batch_mixing_const, matmul_transpose_batch,
+                  ("transpose_matmul_batch", lambda: transpose_matmul([1, 0, 2], False)),
+                  ("transpose_matmul_rows", lambda: transpose_matmul([0, 2, 1], True)),
+                  shapes, matmul_residual, pad_batch, reduce_batch, reshape_batch]
+        for build in builds:
+            name, build = build if isinstance(build, tuple) else (build.__name__, build)
             nodes, inits, inputs, ref, sliceable = build()
             model = os.path.join(d, name + ".onnx")
-            save(model, nodes, inits, inputs)
+            save(model, nodes, inits, inputs, OPSET.get(name, 14))
             m = re.search(r"batch slice: (\d+|none)", run(tool, ["info", model]))
             assert m, name
             assert (m.group(1) != "none") == sliceable, (name, m.group(1))
