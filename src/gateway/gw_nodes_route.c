@@ -45,10 +45,10 @@ void gw_route_rebuild(gw_nodes *t)
  * third of the traffic at its own pace. Its speed: the larger of its p50 over a 1 s
  * half-life and its peak EWMA (gw_peak: one slow answer shows at once, where the p50 needs
  * as many slow answers as fast ones, and a node turned slow gives few), and how long its
- * oldest unanswered copy has waited (busy_since_ms). An idle node keeps its keys, slow or
- * not (load 0): at low load cache affinity wins, and a slow node holds about one copy at a
- * time, which hedging covers. (Counting the request being placed at the node's scale moved
- * half the keys of an idle cluster on a busy machine, where one answer in a few is 2x slow.) */
+ * oldest unanswered copy has waited (busy_since_ms). A slow node's load
+ * counts the request being placed at its scale too: (in flight + 1) x scale - 1, since the
+ * ring's test load < capacity means "in flight + 1 fits"; an idle slow node is not an empty
+ * one, so it takes keys only when the fast nodes are as loaded as its slowness. */
 static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
 {
     size_t n = gw_ring_members(t->ring);
@@ -77,7 +77,7 @@ static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
         uint64_t l = v > 0 ? (uint64_t)v : 0;
         if (best != UINT64_MAX && nd->speed_us > 2 * best) {
             uint64_t scale = nd->speed_us / best;
-            l *= scale < GW_SLOW_FACTOR_MAX ? scale : GW_SLOW_FACTOR_MAX;
+            l = (l + 1) * (scale < GW_SLOW_FACTOR_MAX ? scale : GW_SLOW_FACTOR_MAX) - 1;
         }
         load[i] = l > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)l;
     }
