@@ -68,29 +68,3 @@ uint64_t gw_latency_quantile(gw_latency *l, uint64_t now_ms, double q)
     }
     return (uint64_t)bucket_lower(GW_LATENCY_BUCKETS);
 }
-
-/* ---- peak EWMA ---- */
-static double peak_now(const gw_peak *p, uint64_t now_ms, uint64_t half_life_ms)
-{
-    if (p->us <= 0 || now_ms <= p->at_ms || half_life_ms == 0) return p->us;
-    return p->us * exp2(-(double)(now_ms - p->at_ms) / (double)half_life_ms);
-}
-
-void gw_peak_add(gw_peak *p, uint64_t now_ms, uint64_t latency_us, uint64_t half_life_ms)
-{
-    double v = peak_now(p, now_ms, half_life_ms), x = (double)latency_us;
-    p->us = x > v ? x : v + (x - v) / 8;
-    if (now_ms > p->at_ms) p->at_ms = now_ms;
-}
-
-void gw_peak_raise(gw_peak *p, uint64_t now_ms, uint64_t latency_us, uint64_t half_life_ms)
-{
-    double v = peak_now(p, now_ms, half_life_ms), x = (double)latency_us;
-    p->us = x > v ? x : v;
-    if (now_ms > p->at_ms) p->at_ms = now_ms;
-}
-
-uint64_t gw_peak_read(const gw_peak *p, uint64_t now_ms, uint64_t half_life_ms)
-{
-    return (uint64_t)(peak_now(p, now_ms, half_life_ms) + 0.5);
-}

@@ -31,18 +31,4 @@ void gw_latency_add(gw_latency *l, uint64_t now_ms, uint64_t latency_us);
  * than min_samples (decayed) observations. */
 uint64_t gw_latency_quantile(gw_latency *l, uint64_t now_ms, double q);
 
-/* Peak EWMA (Finagle's and Linkerd's "peak EWMA" load metric): an answer slower than the
- * estimate sets it at once (one slow answer is enough to see a node turn slow, however few
- * answers it now gives), a faster one pulls it down by 1/8 of the gap, and with no answers
- * it decays by half every half_life_ms (a node that gets no traffic looks fast again in a
- * few half-lives, and is tried). 0: nothing seen. Plain struct, zeroed = empty; one owner. */
-typedef struct gw_peak {
-    double us;
-    uint64_t at_ms;
-} gw_peak;
-void gw_peak_add(gw_peak *p, uint64_t now_ms, uint64_t latency_us, uint64_t half_life_ms);
-/* A lower bound on a latency (a copy given up on after latency_us): raises, never lowers. */
-void gw_peak_raise(gw_peak *p, uint64_t now_ms, uint64_t latency_us, uint64_t half_life_ms);
-uint64_t gw_peak_read(const gw_peak *p, uint64_t now_ms, uint64_t half_life_ms);
-
 #endif

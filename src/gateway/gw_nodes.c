@@ -123,7 +123,7 @@ int gw_nodes_pick(gw_nodes *t, const char *model, int keyed, uint64_t key, uint6
     if (i >= 0) {
         gw_node *nd = &t->slot[i];
         gw_node_admitted(t, nd, now_ms);
-        if (atomic_fetch_add(&nd->in_flight, 1) <= 0) nd->busy_since_ms = now_ms;
+        atomic_fetch_add(&nd->in_flight, 1);
         nd->requests++;
         out->node = i;
         out->addr = nd->spec.addr;
@@ -139,7 +139,7 @@ void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_
     if (node < 0 || node >= GW_MAX_NODES) return;
     pthread_mutex_lock(&t->lock);
     gw_node *nd = &t->slot[node];
-    if (atomic_fetch_sub(&nd->in_flight, 1) > 1) nd->busy_since_ms = now_ms;
+    atomic_fetch_sub(&nd->in_flight, 1);
     if (outcome == GW_OUT_FAIL) nd->failures++;
     gw_node_outcome(t, nd, model, outcome, latency_us, now_ms);
     pthread_mutex_unlock(&t->lock);

@@ -72,12 +72,6 @@ void gw_node_outcome(gw_nodes *t, gw_node *nd, const char *model, int outcome, i
     if ((outcome == GW_OUT_OK || outcome == GW_OUT_OUTRUN) && latency_us >= 0) {
         gw_latency_add(&nd->lat, (uint64_t)now_ms, (uint64_t)latency_us);
         gw_latency_add(&nd->recent, (uint64_t)now_ms, (uint64_t)latency_us);
-        /* an outrun copy's wait is a lower bound (its answer never came): it may raise the
-         * peak, never pull it down */
-        if (outcome == GW_OUT_OUTRUN)
-            gw_peak_raise(&nd->peak, (uint64_t)now_ms, (uint64_t)latency_us, GW_PEAK_HALF_LIFE_MS);
-        else
-            gw_peak_add(&nd->peak, (uint64_t)now_ms, (uint64_t)latency_us, GW_PEAK_HALF_LIFE_MS);
         gw_model_latency *ml = model_latency(nd, model, now_ms, 1);
         if (ml) gw_latency_add(&ml->lat, (uint64_t)now_ms, (uint64_t)latency_us);
     }

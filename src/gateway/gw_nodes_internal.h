@@ -24,10 +24,6 @@ typedef struct gw_model_latency {
 /* Routing's latency memory: a node that turns slow must lose its keys within about a second,
  * not after the 10 s half-life of the estimates /gateway/nodes shows. */
 #define GW_ROUTE_HALF_LIFE_MS 1000
-/* The peak EWMA's decay with no answers: a node that turned slow is tried again after a few
- * of these (and re-peaks at its first slow answer); one slow answer of a healthy node (a
- * stall) costs it its keys for about as long. */
-#define GW_PEAK_HALF_LIFE_MS 250
 
 typedef struct gw_node {
     gw_node_spec spec;
@@ -41,16 +37,11 @@ typedef struct gw_node {
     int models_known;            /* the index was read at least once (until then: serves all) */
     gw_latency lat;              /* all its requests, for /gateway/nodes */
     gw_latency recent;           /* the same with a short half-life: routing's p50 */
-    gw_peak peak;                /* routing's fast signal (GW_PEAK_HALF_LIFE_MS) */
     gw_model_latency *per_model; /* malloc'd [n_per_model], for hedging */
     int n_per_model;
     _Atomic int in_flight;
-    int64_t busy_since_ms; /* while in_flight > 0, its oldest copy has waited at least since
-                              then: set when it went 0 -> 1 and at every answer that left
-                              some in flight (those were sent before it) */
     uint64_t requests, failures;
     uint64_t p50_us;   /* of recent, cached for routing (0: not known yet) */
-    uint64_t speed_us; /* routing's latency now: max(p50_us, peak, wait of its oldest copy) */
     int64_t p50_at_ms; /* when p50_us was read */
     int p50_read;
     uint64_t retries, hedges, hedges_won; /* copies of each kind sent to it (enum gw_note) */

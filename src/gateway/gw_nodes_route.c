@@ -40,15 +40,9 @@ void gw_route_rebuild(gw_nodes *t)
 #define GW_SLOW_FACTOR_MAX 64
 
 /* Each ring member's load for the bounded-load walk: its requests in flight, scaled by how
- * many times slower than the fastest node it answers (when over 2x), so a slow node (added
- * latency, a struggling machine) passes its keys on along the ring instead of holding a
- * third of the traffic at its own pace. Its speed: the larger of its p50 over a 1 s
- * half-life and its peak EWMA (gw_peak: one slow answer shows at once, where the p50 needs
- * as many slow answers as fast ones, and a node turned slow gives few), and how long its
- * oldest unanswered copy has waited (busy_since_ms). A slow node's load
- * counts the request being placed at its scale too: (in flight + 1) x scale - 1, since the
- * ring's test load < capacity means "in flight + 1 fits"; an idle slow node is not an empty
- * one, so it takes keys only when the fast nodes are as loaded as its slowness. */
+ * many times slower than the fastest node it answers (p50, when over 2x), so a slow node
+ * (added latency, a struggling machine) passes its keys on along the ring instead of
+ * holding a third of the traffic at its own pace. */
 static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
 {
     size_t n = gw_ring_members(t->ring);
@@ -60,24 +54,15 @@ static void fill_loads(gw_nodes *t, uint32_t *load, int64_t now_ms)
             nd->p50_at_ms = now_ms;
             nd->p50_read = 1;
         }
-        uint64_t pk = gw_peak_read(&nd->peak, (uint64_t)now_ms, GW_PEAK_HALF_LIFE_MS);
-        nd->speed_us = pk > nd->p50_us ? pk : nd->p50_us;
-        /* a copy unanswered for so long says the node is at least that slow now: a node
-         * tried again after its peak decayed stops taking keys once its first copy is late,
-         * not when that copy's answer finally comes */
-        if (atomic_load(&nd->in_flight) > 0 && now_ms > nd->busy_since_ms) {
-            uint64_t waited = (uint64_t)(now_ms - nd->busy_since_ms) * 1000;
-            if (waited > nd->speed_us) nd->speed_us = waited;
-        }
-        if (nd->present && nd->speed_us && nd->speed_us < best) best = nd->speed_us;
+        if (nd->present && nd->p50_us && nd->p50_us < best) best = nd->p50_us;
     }
     for (size_t i = 0; i < n && i < GW_MAX_NODES; i++) {
         gw_node *nd = &t->slot[gw_ring_member_id(t->ring, i)];
         int v = atomic_load(&nd->in_flight);
         uint64_t l = v > 0 ? (uint64_t)v : 0;
-        if (best != UINT64_MAX && nd->speed_us > 2 * best) {
-            uint64_t scale = nd->speed_us / best;
-            l = (l + 1) * (scale < GW_SLOW_FACTOR_MAX ? scale : GW_SLOW_FACTOR_MAX) - 1;
+        if (best != UINT64_MAX && nd->p50_us > 2 * best) {
+            uint64_t scale = nd->p50_us / best;
+            l *= scale < GW_SLOW_FACTOR_MAX ? scale : GW_SLOW_FACTOR_MAX;
         }
         load[i] = l > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)l;
     }

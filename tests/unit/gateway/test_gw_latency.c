@@ -76,35 +76,6 @@ static void test_decay_follows_change(void **state)
     assert_near(gw_latency_quantile(&l, 10000, 0.5), 1000, 0.2);
 }
 
-static void test_peak_ewma(void **state)
-{
-    (void)state;
-    gw_peak p = {0};
-    assert_int_equal(gw_peak_read(&p, 0, 250), 0); /* nothing seen */
-    for (int i = 0; i < 100; i++) gw_peak_add(&p, 0, 1000, 250);
-    assert_int_equal(gw_peak_read(&p, 0, 250), 1000);
-    /* one slow answer shows at once, whatever came before */
-    gw_peak_add(&p, 10, 50000, 250);
-    assert_int_equal(gw_peak_read(&p, 10, 250), 50000);
-    /* fast answers pull it down by 1/8 of the gap each: 20 of them, to under 10% of it */
-    for (int i = 0; i < 20; i++) gw_peak_add(&p, 10, 1000, 250);
-    assert_true(gw_peak_read(&p, 10, 250) < 5000 && gw_peak_read(&p, 10, 250) > 1000);
-    /* no answers: half every half-life */
-    gw_peak q = {0};
-    gw_peak_add(&q, 100, 40000, 250);
-    assert_int_equal(gw_peak_read(&q, 350, 250), 20000);
-    assert_int_equal(gw_peak_read(&q, 1100, 250), 2500);
-    /* a read never moves it; an answer after a silence mixes into the decayed value */
-    assert_int_equal(gw_peak_read(&q, 100, 250), 40000);
-    gw_peak_add(&q, 350, 4000, 250);
-    assert_int_equal(gw_peak_read(&q, 350, 250), 20000 - 16000 / 8);
-    /* a lower bound (a copy given up on) raises it, and never pulls it down */
-    gw_peak_raise(&q, 350, 1000, 250);
-    assert_int_equal(gw_peak_read(&q, 350, 250), 18000);
-    gw_peak_raise(&q, 350, 30000, 250);
-    assert_int_equal(gw_peak_read(&q, 350, 250), 30000);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,7 +83,6 @@ int main(void)
         cmocka_unit_test(test_wide_range),
         cmocka_unit_test(test_min_samples),
         cmocka_unit_test(test_decay_follows_change),
-        cmocka_unit_test(test_peak_ewma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -288,78 +288,6 @@ static void test_node_turning_slow_loses_keys_within_seconds(void **state)
     gw_nodes_free(t);
 }
 
-/* Node 0's share of 60 keyed requests placed one at a time, each ended before the next: the
- * cluster idle between them. */
-static int node0_share_idle_at(gw_nodes *t, int64_t now)
-{
-    gw_node_set none;
-    memset(&none, 0, sizeof none);
-    int count = 0;
-    for (int i = 0; i < 60; i++) {
-        gw_pick p;
-        assert_int_equal(
-            gw_nodes_pick(t, "m", 1, (uint64_t)i * 0x9e3779b97f4a7c15ULL, 0, &none, now, &p), 0);
-        count += p.node == 0;
-        gw_nodes_done(t, p.node, "m", GW_OUT_CANCELLED, 0, now);
-    }
-    return count;
-}
-
-static void test_idle_slow_node_takes_no_keys(void **state)
-{
-    (void)state;
-    gw_nodes *t = table(3);
-    for (int i = 0; i < 40; i++)
-        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, k == 0 ? 50000 : 1000, NOW);
-    /* nothing in flight anywhere: an idle slow node is not an empty one (before, in-flight 0
-     * times its slowness was 0, and it took its third of the keys at low load) */
-    assert_int_equal(node0_share_idle_at(t, NOW + 200), 0);
-    gw_nodes_free(t);
-}
-
-static void test_first_slow_answers_move_keys_at_once(void **state)
-{
-    (void)state;
-    gw_nodes *t = table(3);
-    for (int i = 0; i < 300; i++)
-        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW);
-    assert_true(node0_share_at(t, NOW + 200) >= 10);
-    /* node 0 turns slow and, being slow, answers few: 3 answers of 50 ms (its p50 still
-     * reads 1 ms from 300 fast ones) are enough for its keys to move */
-    for (int i = 0; i < 3; i++) observe(t, 0, "m", GW_OUT_OK, 50000, NOW + 300);
-    for (int i = 0; i < 20; i++)
-        for (int k = 1; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW + 300);
-    assert_true(node0_share_at(t, NOW + 310) <= 3);
-    /* with no answers for a while it looks fast again and gets keys (it is tried again) */
-    for (int i = 0; i < 300; i++)
-        for (int k = 1; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW + 6000);
-    assert_true(node0_share_at(t, NOW + 6000) >= 10);
-    gw_nodes_free(t);
-}
-
-static void test_a_late_copy_makes_its_node_slow(void **state)
-{
-    (void)state;
-    gw_nodes *t = table(3);
-    for (int i = 0; i < 300; i++)
-        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW);
-    /* one copy on node 0, unanswered */
-    gw_node_set others;
-    memset(&others, 0, sizeof others);
-    gw_node_set_add(&others, 1);
-    gw_node_set_add(&others, 2);
-    gw_pick held;
-    assert_int_equal(gw_nodes_pick(t, "m", 1, 7, 0, &others, NOW + 100, &held), 0);
-    assert_int_equal(held.node, 0);
-    assert_true(node0_share_at(t, NOW + 101) >= 10); /* 1 ms: as fast as the others */
-    /* 50 ms without its answer: at least 50x slower than the others now */
-    assert_true(node0_share_at(t, NOW + 150) <= 3);
-    /* it ends (cancelled: no latency learnt): nothing in flight, a node like the others */
-    gw_nodes_done(t, 0, "m", GW_OUT_CANCELLED, 0, NOW + 150);
-    assert_true(node0_share_at(t, NOW + 150) >= 10);
-    gw_nodes_free(t);
-}
-
 static void test_outrun_copies_count_as_latency(void **state)
 {
     (void)state;
@@ -478,9 +406,6 @@ int main(void)
         cmocka_unit_test(test_hedge_time_is_the_fastest_nodes_p95),
         cmocka_unit_test(test_outrun_copies_count_as_latency),
         cmocka_unit_test(test_node_turning_slow_loses_keys_within_seconds),
-        cmocka_unit_test(test_idle_slow_node_takes_no_keys),
-        cmocka_unit_test(test_first_slow_answers_move_keys_at_once),
-        cmocka_unit_test(test_a_late_copy_makes_its_node_slow),
         cmocka_unit_test(test_keyless_by_weight),
         cmocka_unit_test(test_metrics_count_copies_and_budget),
     };
