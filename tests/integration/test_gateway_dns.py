@@ -88,6 +88,23 @@ def dns(tmp_path):
             os.rename(tmp, hosts)  # never half a file
             proc.send_signal(signal.SIGHUP)
 
+        def wait_answer(self, ip, timeout=10.0):
+            """Waits (bounded) until dnsmasq answers nodes.test with ip (it rereads the file
+            on SIGHUP, asynchronously)."""
+            want = socket.inet_aton(ip)
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(0.2)
+                    s.sendto(query, ("127.0.0.1", port))
+                    try:
+                        if want in s.recv(512)[12:]:
+                            return
+                    except OSError:
+                        pass
+                time.sleep(0.02)
+            raise AssertionError("dnsmasq never answered %s" % ip)
+
     yield Dns()
     proc.kill()
     proc.wait(timeout=10)
@@ -149,6 +166,7 @@ def test_a_refused_connect_resolves_again_early(dns, tmp_path, via):
         a.stop()  # (no request went to a: no pooled connection outlives its listener)  # the old address refuses from now on
         b = FakeNode(host=ips[1], port=port, body=b'{"from": "b"}').start()
         dns.set(["%s nodes.test" % ips[1]])
+        dns.wait_answer(ips[1])  # else the early lookup may still get the old answer
         new = "%s:%d" % (ips[1], port)
         if via == "request":
             # refused by a (then perhaps retried on b, if the lookup was quick enough)
