@@ -96,6 +96,8 @@ static void on_check_done(void *arg, gw_upstream_result *res)
     if (k->stage == 0) {
         int ready = res->err == GW_UP_OK && res->status == 200;
         gw_nodes_check_result(k->h->nodes, k->slot, ready, now_ms());
+        /* a refused or timed-out connect: the node may have moved; the resolver paces these */
+        if (res->err == GW_UP_CONNECT && k->h->dns) gw_dns_refresh_now(k->h->dns);
         if (ready && !uv_is_closing((uv_handle_t *)&k->h->stop)) {
             k->stage = 1;
             send_stage(k);

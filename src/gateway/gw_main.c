@@ -121,13 +121,16 @@ int main(int argc, char **argv)
     int sig = signals_wait(-1);
     log_info("shutdown: signal %d, stopping intake, draining for up to %lld ms", (int)sig,
              (long long)o.drain_timeout_ms);
+    /* one drain for both fronts: the gRPC one gets what the HTTP one left of the deadline */
+    int64_t drain_end_ms = clock_now_ns() / 1000000 + o.drain_timeout_ms;
     http_server_stop_accepting(srv);
     grpc_server_stop_accepting(gsrv);
     gw_proxy_stop(&proxy, 2000); /* readiness false, idle upstream connections close */
     atomic_store(&grpc.srv, NULL);
     atomic_store(&proxy.srv, NULL);
-    http_server_shutdown(srv, o.drain_timeout_ms);
-    grpc_server_shutdown(gsrv, o.drain_timeout_ms);
+    http_server_shutdown(srv, drain_end_ms - clock_now_ns() / 1000000);
+    int64_t left_ms = drain_end_ms - clock_now_ns() / 1000000;
+    grpc_server_shutdown(gsrv, left_ms > 0 ? left_ms : 0);
     gw_grpc_destroy(&grpc);
     gw_health_stop(health);
     gw_proxy_destroy(&proxy);

@@ -545,8 +545,11 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
     a->c = NULL;
     int64_t now = clock_now_ns();
     int outcome = outcome_of(res);
-    /* a pooled connection the node had closed: once more on a new one, free of charge */
-    if (res->err == GW_UP_RESET && res->reused && !res->got_bytes && !a->fresh_tried && r->ex &&
+    /* a pooled connection the node had closed, or that carried bytes from before our request
+     * (a stray byte after a HEAD answer parses as a bad response): once more on a new one,
+     * free of charge */
+    if (res->reused && !a->fresh_tried && r->ex &&
+        ((res->err == GW_UP_RESET && !res->got_bytes) || res->err == GW_UP_PROTOCOL) &&
         resend_fresh(r, a) == 0) {
         gw_upstream_result_free(res);
         return;

@@ -344,6 +344,10 @@ void grpc_server_shutdown(grpc_server *gs, int64_t timeout_ms)
     if (!gs) return;
     /* every loop winds down at once; the wait is shared */
     for (int i = 0; i < gs->n_loops; i++) set_phase(gs->loops[i], 2);
-    for (int i = 0; i < gs->n_loops; i++) loop_shutdown(gs->loops[i], timeout_ms);
+    int64_t end_ms = clock_now_ns() / 1000000 + timeout_ms;
+    for (int i = 0; i < gs->n_loops; i++) { /* one deadline for all, not one per loop */
+        int64_t left = end_ms - clock_now_ns() / 1000000;
+        loop_shutdown(gs->loops[i], left > 0 ? left : 0);
+    }
     free(gs);
 }

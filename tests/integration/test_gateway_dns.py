@@ -88,6 +88,23 @@ def dns(tmp_path):
             os.rename(tmp, hosts)  # never half a file
             proc.send_signal(signal.SIGHUP)
 
+        def wait_answer(self, ip, timeout=10.0):
+            """Waits (bounded) until dnsmasq answers nodes.test with ip (it rereads the file
+            on SIGHUP, asynchronously)."""
+            want = socket.inet_aton(ip)
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(0.2)
+                    s.sendto(query, ("127.0.0.1", port))
+                    try:
+                        if want in s.recv(512)[12:]:
+                            return
+                    except OSError:
+                        pass
+                time.sleep(0.02)
+            raise AssertionError("dnsmasq never answered %s" % ip)
+
     yield Dns()
     proc.kill()
     proc.wait(timeout=10)
@@ -124,3 +141,52 @@ def test_nodes_follow_the_dns_name(dns, tmp_path):
             gw.stop()
         a.stop()
         b.stop()
+
+
+@pytest.mark.parametrize("via", ["request", "health_check"])
+def test_a_refused_connect_resolves_again_early(dns, tmp_path, via):
+    """A node moves (its old address refuses, the name now gives a new one): a refused
+    connect, of a client's request or of an active check, makes the gateway look the name up
+    again at once, so it finds the new address long before --dns-interval-ms (60 s here)."""
+    ips = ["127.0.0.2", "127.0.0.3"]
+    port = free_port_on(ips)
+    a = FakeNode(host=ips[0], port=port, body=b'{"from": "a"}').start()
+    b = None
+    gw = None
+    # "request": checks too rare to notice (60 s), so only the request's connect failure
+    # can ask for the lookup; "health_check": no requests at all until the move is seen
+    health_ms = "60000" if via == "request" else "200"
+    try:
+        dns.set(["%s nodes.test" % ips[0]])
+        gw = Gateway([], str(tmp_path / "gw.log"),
+                     ["--node-dns", "nodes.test:%d" % port, "--dns-server", dns.server,
+                      "--dns-interval-ms", "60000", "--health-interval-ms", health_ms]).start()
+        old = "%s:%d" % (ips[0], port)
+        gw.wait_nodes(lambda ns: any(x["address"] == old and x["ready"] for x in ns))
+        a.stop()  # (no request went to a: no pooled connection outlives its listener)  # the old address refuses from now on
+        b = FakeNode(host=ips[1], port=port, body=b'{"from": "b"}').start()
+        dns.set(["%s nodes.test" % ips[1]])
+        dns.wait_answer(ips[1])  # else the early lookup may still get the old answer
+        new = "%s:%d" % (ips[1], port)
+        if via == "request":
+            # refused by a (then perhaps retried on b, if the lookup was quick enough)
+            gw.request("POST", "/process", body=b"moved")
+            # bounded far below the 60 s interval: only the early lookup can pass this
+            gw.wait_nodes(lambda ns: any(x["address"] == new and x["present"] for x in ns),
+                          timeout=10.0)
+            deadline = time.monotonic() + 10
+            answer = None
+            while answer != b'{"from": "b"}' and time.monotonic() < deadline:
+                answer = gw.request("POST", "/process", body=b"again")[2]
+            assert answer == b'{"from": "b"}'
+        else:
+            gw.wait_nodes(lambda ns: any(x["address"] == new and x["present"] and x["ready"]
+                                         for x in ns), timeout=10.0)
+            assert gw.request("POST", "/process", body=b"moved")[2] == b'{"from": "b"}'
+        assert "resolves to 1 nodes" in gw.log_text()
+    finally:
+        if gw:
+            gw.stop()
+        a.stop()
+        if b:
+            b.stop()

@@ -9,6 +9,9 @@ import os
 import socket
 import subprocess
 import threading
+import time
+
+import pytest
 
 import promtext
 from conftest import bin_path
@@ -267,3 +270,99 @@ def test_streamed_body_cut_short_and_small_threshold(gateway, fakes):
              what="no request in flight")
     assert len(got) == 5
     assert gw.request("POST", "/process", body=b'{"message": "after"}')[0] == 200
+
+
+class StrayByteNode:
+    """A node on a raw socket that answers a HEAD with its head (Content-Length: 5, no body)
+    and then one stray byte, in the same write (`later` False) or in a write of its own after
+    the gateway has had the answer (`later` True). Every other request gets a proper answer."""
+
+    def __init__(self, later):
+        self.later = later
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.conns = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf = b""
+        c.settimeout(20)
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    more = c.recv(65536)
+                    if not more:
+                        return
+                    buf += more
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode().split("\r\n")
+                method, path = lines[0].split()[:2]
+                n = 0
+                for line in lines[1:]:
+                    k, v = line.split(":", 1)
+                    if k.strip().lower() == "content-length":
+                        n = int(v)
+                while len(buf) < n:
+                    buf += c.recv(65536)
+                buf = buf[n:]
+                if path == "/v2/repository/index":
+                    out = b'[{"name": "reverse", "state": "READY"}]'
+                elif path == "/v2/health/ready":
+                    out = b""
+                else:
+                    out = b"hello"
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out)
+                if method == "HEAD":
+                    if self.later:
+                        c.sendall(head)
+                        time.sleep(0.05)
+                        c.sendall(b"X")
+                    else:
+                        c.sendall(head + b"X")
+                else:
+                    c.sendall(head + out)
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_stray_byte_after_a_head_answer_fails_nothing(gateway, later):
+    """A node that sends a byte after its HEAD answer: the HEAD is answered 200 with the
+    node's length, and the requests after it on the gateway (which may reuse that node
+    connection) are answered 200 too, never 502."""
+    node = StrayByteNode(later)
+    try:
+        gw = known(gateway(["127.0.0.1:%d" % node.port]))
+        for i in range(5):
+            status, headers, _ = gw.request("HEAD", "/v2/models/reverse")
+            assert (status, headers.get("content-length")) == (200, "5"), i
+            if later:
+                time.sleep(0.01)  # the next request may take the connection before the byte
+            status, _, body = gw.request("GET", "/v2/models/reverse")
+            assert (status, body) == (200, b"hello"), i
+    finally:
+        node.close()
