@@ -153,9 +153,9 @@ void onnx_gemm_epilogue_avx512(float *c, int64_t ldc, int64_t rows, int64_t cols
 #else
 /* not an x86-64 build: dispatch.c never picks this kernel */
 void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                             float alpha, int accumulate)
+                             float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
-    (void)kc, (void)a, (void)b, (void)c, (void)ldc, (void)alpha, (void)accumulate;
+    (void)kc, (void)a, (void)b, (void)c, (void)ldc, (void)alpha, (void)accumulate, (void)epi;
 }
 
 void onnx_gemm_epilogue_avx512(float *c, int64_t ldc, int64_t rows, int64_t cols,
