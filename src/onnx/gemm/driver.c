@@ -64,6 +64,32 @@ static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *
             onnx_activation_apply(&g->act, c + r * g->ldc, (size_t)cols);
 }
 
+/* An edge tile (rows < MR or cols < NR) into tmp by the kernel, then added or copied into C
+ * at ct; a last panel of at most NR/2 columns by the half-width kernel when there is one. Kept
+ * out of gemm_range's loop. A's panel in place at ad (rows lda apart) or packed at ap; B's in
+ * place at bd (rows ldb_t apart) or packed at bpan. */
+static __attribute__((noinline)) void
+gemm_edge_tile(const gemm_job *jb, int64_t kc, const float *ad, const float *ap, const float *bd,
+               const float *bpan, int64_t ldb_t, float *ct, int64_t rows, int64_t cols, int acc,
+               float *tmp)
+{
+    const onnx_gemm_args *g = jb->g;
+    const int mr = jb->kd->mr, nr = jb->kd->nr;
+    if (jb->kd->half_fn && cols <= nr / 2)
+        jb->kd->half_fn(kc, ad ? ad : ap, ad ? g->lda : 1, ad ? 1 : mr, bd ? bd : bpan, ldb_t, tmp,
+                        nr, g->alpha);
+    else if (ad) jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, tmp, nr, g->alpha, 0, NULL);
+    else if (bd) jb->kd->ub_fn(kc, ap, bd, g->ldb, tmp, nr, g->alpha, 0, NULL);
+    else jb->kd->fn(kc, ap, bpan, tmp, nr, g->alpha, 0, NULL);
+    for (int64_t r = 0; r < rows; r++) {
+        float *cr = ct + r * g->ldc;
+        const float *tr = tmp + r * nr;
+        if (!acc) memcpy(cr, tr, (size_t)cols * sizeof(float));
+        else
+            for (int64_t j = 0; j < cols; j++) cr[j] += tr[j];
+    }
+}
+
 /* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
  * A block and one B block. */
 static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
@@ -137,20 +163,8 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                                 for (int64_t r = 0; r < rows; r++)
                                     onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
                         } else {
-                            if (ad)
-                                jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, tmp, nr,
-                                              g->alpha, 0, NULL);
-                            else if (bd)
-                                jb->kd->ub_fn(kc, ap + (ir - mfull) * kc, bd, g->ldb, tmp, nr,
-                                              g->alpha, 0, NULL);
-                            else kern(kc, ap + (ir - mfull) * kc, bpan, tmp, nr, g->alpha, 0, NULL);
-                            for (int64_t r = 0; r < rows; r++) {
-                                float *cr = ct + r * g->ldc;
-                                const float *tr = tmp + r * nr;
-                                if (!acc) memcpy(cr, tr, (size_t)cols * sizeof(float));
-                                else
-                                    for (int64_t j = 0; j < cols; j++) cr[j] += tr[j];
-                            }
+                            gemm_edge_tile(jb, kc, ad, ad ? NULL : ap + (ir - mfull) * kc, bd,
+                                           bpan, ldb_t, ct, rows, cols, acc, tmp);
                             if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
                         }
                     }

@@ -49,6 +49,14 @@ typedef void (*onnx_gemm_kernel_ua_fn)(int64_t kc, const float *a, int64_t lda, 
                                        int64_t ldb, float *c, int64_t ldc, float alpha,
                                        int accumulate, const onnx_gemm_epi *epi);
 
+/* An edge tile of MR x NR/2: C = alpha * A * B over the first NR/2 columns of B only (a last
+ * panel of at most NR/2 columns: half the multiply-adds of a full tile), no accumulate and no
+ * epilogue (the driver's edge path adds those). A's element (i, p) at a[i * ars + p * aps] (a
+ * packed panel: ars 1, aps MR; rows in place: ars lda, aps 1), B's rows ldb floats apart. */
+typedef void (*onnx_gemm_kernel_half_fn)(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         float alpha);
+
 typedef struct onnx_gemm_kernel_desc {
     const char *name;
     int mr, nr;
@@ -57,6 +65,7 @@ typedef struct onnx_gemm_kernel_desc {
     int acts;                     /* the kernel applies epi->act (ONNX_GEMM_EPI_*) in its store */
     onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
     onnx_gemm_kernel_ua_fn ua_fn; /* A in place, or NULL */
+    onnx_gemm_kernel_half_fn half_fn; /* MR x NR/2 edge tiles, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -74,6 +83,9 @@ void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int6
 void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const float *b,
                                 int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
                                 const onnx_gemm_epi *epi);
+
+void onnx_gemm_kernel_avx512_half(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                  const float *b, int64_t ldb, float *c, int64_t ldc, float alpha);
 
 void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
                                 const float *row_bias, const float *col_bias, float lo, float hi);
