@@ -5,7 +5,10 @@
  * constant of the model; INFERD_GEMM_TRACE=FILE makes the runtime write such lines). Each
  * variant's fastest single call is kept, calls alternating: the machines are shared and noisy.
  *
- *   gemm_bench [--shapes FILE] [--threads N] [--kernel generic|avx2|avx512] [--ms T]
+ *   gemm_bench [--shapes FILE] [--threads N] [--blas-threads N] [--kernel generic|avx2|avx512]
+ *              [--ms T]
+ * (--blas-threads: OpenBLAS's threads, default --threads; 1 keeps its idle threads, which spin
+ * and sched_yield between calls, from taking the cores our pool's calls run on.)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -146,11 +149,13 @@ static int load_shapes(const char *path, shape **out)
 int main(int argc, char **argv)
 {
     const char *shapes_path = NULL;
-    int threads = 1;
+    int threads = 1, blas_threads = 0;
     double ms = 300;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_path = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc)
+            blas_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
             const char *k = argv[++i];
@@ -162,7 +167,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--shapes FILE] [--threads N] [--kernel K] [--ms T]\n",
+            fprintf(stderr, "usage: %s [--shapes FILE] [--threads N] [--blas-threads N] [--kernel K] [--ms T]\n",
                     argv[0]);
             return 2;
         }
@@ -188,11 +193,12 @@ int main(int argc, char **argv)
                 s->konst = builtin[i].konst;
             }
     }
-    openblas_set_num_threads(threads);
+    if (blas_threads <= 0) blas_threads = threads;
+    openblas_set_num_threads(blas_threads);
     onnx_tpool *pool = threads > 1 ? onnx_tpool_create(threads) : NULL;
     printf("gemm_bench: %ld cores online, %d thread(s), kernel %s, OpenBLAS %s (%d threads)\n",
            sysconf(_SC_NPROCESSORS_ONLN), threads, onnx_gemm_kernel_name(ONNX_GEMM_AUTO),
-           openblas_get_corename(), threads);
+           openblas_get_corename(), blas_threads);
     printf("| shape | M | N | K | const | OpenBLAS GFLOP/s | ours packed | ours unpacked | "
            "packed/BLAS | unpacked/BLAS |\n|---|---|---|---|---|---|---|---|---|---|\n");
     double log_sum_p = 0, log_sum_u = 0;

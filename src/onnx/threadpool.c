@@ -1,32 +1,50 @@
 /* The compute thread pool (threadpool.h): a job is (fn, arg, n) published under a mutex with
- * a generation bump; workers and the caller take indices from one atomic counter; the caller
- * waits for the count of finished indices. Spin, then futex, on both sides. */
+ * a generation bump. The indices are cut into one contiguous home range per thread (the caller
+ * is thread 0); each thread takes its own range front to back, then takes what is left of the
+ * others' (one atomic counter per range, so every index is taken once). The caller waits for
+ * the count of finished indices. Spin, then futex, on both sides. */
 #include "threadpool.h"
 
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define TPOOL_SPINS 4000
+#define TPOOL_LINE  64
+
+/* One thread's home range of the current job: indices [next, end) not yet taken. On its own
+ * cache line: the owner and a thief are the only writers. */
+typedef struct tpool_range {
+    _Alignas(TPOOL_LINE) _Atomic int64_t next;
+    int64_t end;
+} tpool_range;
+
+typedef struct tpool_worker_arg {
+    struct onnx_tpool *p;
+    int id; /* 1..n_workers: the home range it takes first */
+} tpool_worker_arg;
 
 struct onnx_tpool {
     int n_workers;
     pthread_t *th;
+    tpool_worker_arg *wa;
+    tpool_range *ranges; /* n_workers + 1, ranges[0] the caller's */
     pthread_mutex_t lock; /* the job fields below and workers' registration for a job */
     onnx_tpool_fn fn;
     void *arg;
     int64_t n;
-    _Atomic uint32_t gen; /* futex word: bumped per job and at stop */
     _Atomic int stop;
-    _Atomic int sleepers;      /* workers in futex_wait on gen */
-    _Atomic int active;        /* workers registered for the current job */
-    _Atomic int busy;          /* a parallel_for is running */
-    _Atomic int64_t next;      /* next index to take */
-    _Atomic int64_t done;      /* indices finished */
-    _Atomic uint32_t finished; /* futex word: 1 when done == n */
+    _Atomic int busy; /* a parallel_for is running */
+    /* read by spinning workers: kept off the lines the job's counters change on */
+    _Alignas(TPOOL_LINE) _Atomic uint32_t gen; /* futex word: bumped per job and at stop */
+    _Atomic int sleepers;                      /* workers in futex_wait on gen */
+    _Alignas(TPOOL_LINE) _Atomic int active;   /* workers registered for the current job */
+    _Atomic int64_t done;                      /* indices finished */
+    _Atomic uint32_t finished;                 /* futex word: 1 when done == n */
     _Atomic int caller_sleeps;
 };
 
@@ -47,22 +65,30 @@ static inline void tpool_relax(void)
 #endif
 }
 
-/* Takes and runs indices of the job until none is left. */
-static void tpool_take(onnx_tpool *p, onnx_tpool_fn fn, void *arg, int64_t n)
+/* Takes and runs indices of the job until none is left: thread `self`'s home range first, then
+ * the others' in turn. A thread keeps to the same part of every job, so consecutive operators
+ * split the same way find their inputs in its own cache rather than the other core's. */
+static void tpool_take(onnx_tpool *p, int self, onnx_tpool_fn fn, void *arg, int64_t n)
 {
-    int64_t i;
-    while ((i = atomic_fetch_add(&p->next, 1)) < n) {
-        fn(arg, i);
-        if (atomic_fetch_add(&p->done, 1) + 1 == n) {
-            atomic_store(&p->finished, 1);
-            if (atomic_load(&p->caller_sleeps)) tpool_futex_wake(&p->finished, 1);
+    const int threads = p->n_workers + 1;
+    for (int k = 0; k < threads; k++) {
+        tpool_range *r = &p->ranges[(self + k) % threads];
+        int64_t i;
+        while (atomic_load_explicit(&r->next, memory_order_relaxed) < r->end &&
+               (i = atomic_fetch_add(&r->next, 1)) < r->end) {
+            fn(arg, i);
+            if (atomic_fetch_add(&p->done, 1) + 1 == n) {
+                atomic_store(&p->finished, 1);
+                if (atomic_load(&p->caller_sleeps)) tpool_futex_wake(&p->finished, 1);
+            }
         }
     }
 }
 
 static void *tpool_worker(void *vp)
 {
-    onnx_tpool *p = vp;
+    const tpool_worker_arg *wa = vp;
+    onnx_tpool *p = wa->p;
     uint32_t seen = 0;
     for (;;) {
         int spins = 0;
@@ -86,23 +112,29 @@ static void *tpool_worker(void *vp)
         int64_t n = p->n;
         atomic_fetch_add(&p->active, 1);
         pthread_mutex_unlock(&p->lock);
-        tpool_take(p, fn, arg, n);
+        tpool_take(p, wa->id, fn, arg, n);
         atomic_fetch_sub(&p->active, 1);
     }
 }
 
 onnx_tpool *onnx_tpool_create(int threads)
 {
-    onnx_tpool *p = calloc(1, sizeof *p);
+    const size_t size = (sizeof(onnx_tpool) + TPOOL_LINE - 1) / TPOOL_LINE * TPOOL_LINE;
+    onnx_tpool *p = aligned_alloc(TPOOL_LINE, size);
     if (!p) return NULL;
+    memset(p, 0, size);
     pthread_mutex_init(&p->lock, NULL);
     if (threads <= 1) return p;
-    if (!(p->th = calloc((size_t)threads - 1, sizeof *p->th))) {
+    if (!(p->th = calloc((size_t)threads - 1, sizeof *p->th)) ||
+        !(p->wa = calloc((size_t)threads - 1, sizeof *p->wa)) ||
+        !(p->ranges = aligned_alloc(TPOOL_LINE, (size_t)threads * sizeof *p->ranges))) {
         onnx_tpool_free(p);
         return NULL;
     }
+    memset(p->ranges, 0, (size_t)threads * sizeof *p->ranges);
     for (int i = 0; i < threads - 1; i++) {
-        if (pthread_create(&p->th[i], NULL, tpool_worker, p) != 0) {
+        p->wa[i] = (tpool_worker_arg){.p = p, .id = i + 1};
+        if (pthread_create(&p->th[i], NULL, tpool_worker, &p->wa[i]) != 0) {
             onnx_tpool_free(p);
             return NULL;
         }
@@ -122,6 +154,8 @@ void onnx_tpool_free(onnx_tpool *p)
     for (int i = 0; i < p->n_workers; i++) pthread_join(p->th[i], NULL);
     pthread_mutex_destroy(&p->lock);
     free(p->th);
+    free(p->wa);
+    free(p->ranges);
     free(p);
 }
 
@@ -144,13 +178,19 @@ void onnx_tpool_parallel_for(onnx_tpool *p, int64_t n, onnx_tpool_fn fn, void *a
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    atomic_store(&p->next, 0);
+    const int threads = p->n_workers + 1;
+    for (int t = 0; t < threads; t++) {
+        int64_t lo, hi;
+        onnx_tpool_range(n, threads, t, &lo, &hi);
+        atomic_store(&p->ranges[t].next, lo);
+        p->ranges[t].end = hi;
+    }
     atomic_store(&p->done, 0);
     atomic_store(&p->finished, 0);
     atomic_fetch_add(&p->gen, 1);
     pthread_mutex_unlock(&p->lock);
     if (atomic_load(&p->sleepers) > 0) tpool_futex_wake(&p->gen, p->n_workers);
-    tpool_take(p, fn, arg, n);
+    tpool_take(p, 0, fn, arg, n);
     int spins = 0;
     while (atomic_load(&p->done) < n) {
         if (++spins < TPOOL_SPINS) {

@@ -2,8 +2,10 @@
  * onnx_session_create): operators split their work with onnx_tpool_parallel_for.
  *
  * Threading rule: one parallel_for at a time per pool; a call made while one runs (from a
- * task, i.e. nested, or from another thread) runs its indices inline in the caller. Workers
- * spin briefly on the job counter, then sleep on a futex; a job wakes them only if some sleep. */
+ * task, i.e. nested, or from another thread) runs its indices inline in the caller. Each
+ * thread takes its own contiguous home range of a job's indices first (the caller the first),
+ * then what is left of the others'. Workers spin briefly on the job generation, then sleep on a
+ * futex; a job wakes them only if some sleep. */
 #ifndef ONNX_THREADPOOL_H
 #define ONNX_THREADPOOL_H
 
