@@ -44,9 +44,16 @@ int onnx_fuse_pointwise_depthwise(onnx_model *m, int di)
     const onnx_node *pw = &m->nodes[pi];
     if (strcmp(pw->op_type, "Conv") != 0 || pw->n_inputs < 2 || pw->n_inputs > 3 ||
         !onnx_fuse_only_first_output(pw) || pw->inputs[0] < 0 ||
-        onnx_node_attr(pw, "inferd_activation") || onnx_node_attr(pw, "inferd_residual") ||
-        onnx_node_attr(pw, "inferd_input_activation"))
+        onnx_node_attr(pw, "inferd_residual") || onnx_node_attr(pw, "inferd_input_activation"))
         return 0;
+    /* the 1x1's own activation (EfficientNet's SiLU, MobileNetV3's HardSwish) becomes the
+     * depthwise Conv's input activation, which the expansion's GEMM store applies; only when
+     * the depthwise Conv has none of its own, and not Relu (nn_expand_takes_act) */
+    const char *pact = onnx_attr_string(pw, "inferd_activation", NULL);
+    if (pact) {
+        const onnx_activation a = {.kind = onnx_activation_kind_from_op(pact)};
+        if (onnx_node_attr(dw, "inferd_input_activation") || !nn_expand_takes_act(&a)) return 0;
+    }
     const onnx_tensor *wp = onnx_fuse_const_input(m, pw, 1);
     if (!wp || wp->dtype != INFERD_DTYPE_FP32 || wp->ndim != 4 || wp->dims[2] != 1 ||
         wp->dims[3] != 1 || !bias_ok(m, pw, 2, wp->dims[0]))
@@ -63,6 +70,18 @@ int onnx_fuse_pointwise_depthwise(onnx_model *m, int di)
     if (onnx_fuse_set_input(m, dw, 4, wpv) < 0 || onnx_fuse_set_input(m, dw, 5, bpv) < 0) return -1;
     onnx_attr a = {.name = "inferd_expand", .type = ONNX_ATTR_INT, .i = 1};
     if (onnx_fuse_add_attr(m, dw, &a) < 0) return -1;
+    if (pact) {
+        onnx_attr attrs[3] = {
+            {.name = "inferd_input_activation", .type = ONNX_ATTR_STRING, .s = pact,
+             .s_len = strlen(pact)},
+            {.name = "inferd_input_alpha", .type = ONNX_ATTR_FLOAT,
+             .f = onnx_attr_float(pw, "inferd_alpha", 0)},
+            {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT,
+             .f = onnx_attr_float(pw, "inferd_beta", 0)},
+        };
+        for (int i = 0; i < 3; i++)
+            if (onnx_fuse_add_attr(m, dw, &attrs[i]) < 0) return -1;
+    }
     dw->inputs[0] = x;
     m->nodes[pi].op = NULL;
     return 1;

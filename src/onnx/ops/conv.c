@@ -659,7 +659,8 @@ int nn_conv_run(onnx_ctx *ctx)
         act_in.kind = onnx_activation_kind_from_op(in_act);
         act_in.alpha = onnx_attr_float(node, "inferd_input_alpha", 0);
         act_in.beta = onnx_attr_float(node, "inferd_input_beta", 0);
-        if (act_in.kind != ONNX_ACT_RELU && act_in.kind != ONNX_ACT_CLIP)
+        if (act_in.kind != ONNX_ACT_RELU && act_in.kind != ONNX_ACT_CLIP &&
+            !(we && nn_expand_takes_act(&act_in))) /* a fused 1x1's own, fuse_conv_dw.c */
             return onnx_ctx_fail(ctx, "unknown input activation '%s'", in_act);
     }
 
@@ -685,7 +686,7 @@ int nn_conv_run(onnx_ctx *ctx)
         }
     }
     if (we && onnx_tensor_numel(x) > 0) {
-        /* the expansion applies a Clip of its output itself: then the Conv reads it as is */
+        /* the expansion applies a Clip (or its SiLU...) itself: then the Conv reads it as is */
         const onnx_activation none = {.kind = ONNX_ACT_NONE};
         const int takes = nn_expand_takes_act(&act_in);
         if (!(xe.data = nn_conv_expand_whole(ctx, x_in->data, n, x_in->dims[1], x->dims[2],

@@ -23,12 +23,13 @@ int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int h
 }
 
 int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t mult,
-                       nn_dw_scratch *s)
+                       size_t min_floats, nn_dw_scratch *s)
 {
     /* work: every output is ntaps multiply-adds (saturating: a huge plan is surely big) */
     const double work = (double)c * (double)mult * (double)(p->oh * p->ow) * (double)p->ntaps;
     s->tasks = onnx_tpool_tasks(onnx_ctx_tpool(ctx), c, work > 1e15 ? INT64_MAX : (int64_t)work);
     s->stride = p->total + p->plane;
+    if (s->stride < min_floats) s->stride = min_floats;
     size_t n;
     if (nn_mul_size((size_t)s->tasks, s->stride, &n) != 0)
         return onnx_ctx_fail(ctx, "depthwise scratch overflows");
@@ -44,6 +45,7 @@ typedef struct dw_job {
     int64_t c, mult;
     const float *w, *bias;
     int in_mode, out_mode;
+    int tasks; /* how many run (the cblock path splits blocks of 16 channels by it) */
     const onnx_activation *act_in, *act;
 } dw_job;
 
@@ -72,6 +74,15 @@ static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
 static void dw_task(void *arg, int64_t i)
 {
     const dw_job *j = arg;
+    if (j->io->cblock) { /* blocks of 16 channels: task i's share of them */
+        const int64_t blocks = (j->c + 15) / 16;
+        int64_t b0, b1;
+        onnx_tpool_range(blocks, j->tasks, i, &b0, &b1);
+        nn_dw_cblock_run(j->ctx, j->io->cblock, j->io, b0 * 16, b1 * 16 < j->c ? b1 * 16 : j->c,
+                         j->w, j->bias, j->in_mode, j->act_in->alpha, j->act_in->beta, j->act,
+                         j->s->buf + (size_t)i * j->s->stride);
+        return;
+    }
     if (j->io->direct) {
         int64_t c0, c1;
         onnx_tpool_range(j->c, j->s->tasks, i, &c0, &c1);
@@ -131,7 +142,9 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s,
                 .out_mode = out_mode,
                 .act_in = act_in,
                 .act = act};
-    const int tasks = c < s->tasks ? (int)c : s->tasks;
+    const int64_t units = io->cblock ? (c + 15) / 16 : c;
+    const int tasks = units < s->tasks ? (int)units : s->tasks;
+    j.tasks = tasks > 1 ? tasks : 1;
     if (tasks <= 1) {
         if (c > 0) dw_task(&j, 0);
         return;
@@ -149,10 +162,12 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
     if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
     int in_mode, out_mode;
     if (nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode) != 0) return 0;
+    nn_dw_cblock cb;
+    const int cblock = nn_dw_cblock_fits(g, m / c, &cb);
     nn_dw_scratch s;
-    if (nn_dw_scratch_make(ctx, &p, c, m / c, &s) != 0) return -1;
+    if (nn_dw_scratch_make(ctx, &p, c, m / c, cblock ? cb.floats : 0, &s) != 0) return -1;
     nn_dw_direct dd;
-    const int direct = nn_dw_direct_fits(g, &dd);
+    const int direct = !cblock && nn_dw_direct_fits(g, &dd);
 
     const int64_t in_size = g->in[1] * g->in[2], out_size = p.oh * p.ow;
     for (int64_t b = 0; b < n; b++) {
@@ -163,7 +178,8 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
                              .res = res ? res + b * m * out_size : NULL,
                              .part0 = b * c,
                              .parts = n * c,
-                             .direct = direct ? &dd : NULL};
+                             .direct = direct ? &dd : NULL,
+                             .cblock = cblock ? &cb : NULL};
         nn_dw_planes(ctx, &p, &s, &io, c, m / c, w, bias, in_mode, out_mode, act_in, act);
     }
     return 1;

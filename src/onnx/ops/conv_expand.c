@@ -53,7 +53,7 @@ static int dims_fit_blas(onnx_ctx *ctx, int64_t c, int64_t e_ch, int64_t in_size
 
 int nn_expand_takes_act(const onnx_activation *act_in)
 {
-    return act_in->kind == ONNX_ACT_CLIP;
+    return act_in->kind != ONNX_ACT_NONE && act_in->kind != ONNX_ACT_RELU;
 }
 
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
@@ -82,18 +82,18 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
                              int64_t n, int64_t m, const nn_geom *g, const onnx_activation *act_in,
                              const onnx_activation *act)
 {
-    int in_mode, out_mode;
-    if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
-        return 0;
-    /* a Clip of the expansion is applied in the GEMM's store, once per value (the same
-     * arithmetic as the gather's), instead of at every tap that reads it */
+    /* a Clip of the expansion (or the 1x1's SiLU, HardSwish...) is applied in the GEMM's
+     * store, once per value (a Clip: the same arithmetic as the gather's), instead of at every
+     * tap that reads it */
     const onnx_activation none = {.kind = ONNX_ACT_NONE};
     const onnx_activation *act_e = &none;
     if (nn_expand_takes_act(act_in)) {
         act_e = act_in;
         act_in = &none;
-        in_mode = 0;
     }
+    int in_mode, out_mode;
+    if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
+        return 0;
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t s = g->s[1], ext = (g->k[1] - 1) * g->d[1] + 1, pt = g->pb[1];
     const int64_t in_size = in_h * in_w, out_size = oh * ow;
@@ -121,7 +121,7 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
         return onnx_ctx_fail(ctx, "expansion band overflows");
     float *buf = nn_scratch_floats(ctx, buf_n);
     nn_dw_scratch sc;
-    if (!buf || nn_dw_scratch_make(ctx, &p, e_ch, m / e_ch, &sc) != 0) return -1;
+    if (!buf || nn_dw_scratch_make(ctx, &p, e_ch, m / e_ch, 0, &sc) != 0) return -1;
 
     for (int64_t b = 0; b < n; b++) {
         for (int64_t k = 0; k < bands; k++) {

@@ -96,10 +96,38 @@ void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t
                         const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
                         float lo, float hi);
 
+/* A depthwise window computed 16 channels at a time (conv_dw_cblock.c): channel multiplier 1,
+ * kernels of 25 to 49 taps (5x5 to 7x7), strides and dilations 1 or 2, an output plane of at
+ * most 64 positions, on a CPU with AVX-512. The block's planes are gathered into one padded buffer of hp x wp
+ * positions, 16 channels each (a vector per position, zeros around), every output is bias +
+ * its taps (one multiply-add per tap for 16 channels, 8 outputs of a row at a time, in tap
+ * order), and the results are scattered back to the planes; then the residual and the output
+ * activation over the block's 16 planes, contiguous in Y, in one call each. The 7x7 planes
+ * that the per-plane paths ran in short loops with their per-plane costs (gather, compaction,
+ * activation calls) then cost what they compute plus the transposes. */
+typedef struct nn_dw_cblock {
+    int kh, kw, sh, sw, dh, dw;
+    int64_t in_h, in_w, pt, pl, oh, ow;
+    int64_t hp, wp; /* the padded input the outputs read */
+    size_t floats;  /* scratch per task */
+} nn_dw_cblock;
+
+/* Whether geometry g with channel multiplier mult is one nn_dw_cblock_run computes (then *cb
+ * describes it). */
+int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb);
+
+struct nn_dw_io;
+/* Input channels [c0, c1) of io (planes oh x ow in Y, io->y_plane == oh * ow), in blocks of
+ * 16: y = act(conv(act_in(x)) + bias + res), in_mode as nn_phase_gather's; buf: cb->floats. */
+void nn_dw_cblock_run(onnx_ctx *ctx, const nn_dw_cblock *cb, const struct nn_dw_io *io,
+                      int64_t c0, int64_t c1, const float *w, const float *bias, int in_mode,
+                      float ilo, float ihi, const onnx_activation *act, float *buf);
+
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts
  * part0 + ci of parts (onnx_ctx_prefetch_next). With `direct` (not NULL) the planes are
- * computed by nn_dw_direct_plane instead of through phase planes (same plan p otherwise). */
+ * computed by nn_dw_direct_plane instead of through phase planes (same plan p otherwise); with
+ * `cblock` (multiplier 1, y_plane = oh * ow) by nn_dw_cblock_run, 16 channels at a time. */
 typedef struct nn_dw_io {
     const float *x;
     int64_t x_plane;
@@ -108,6 +136,7 @@ typedef struct nn_dw_io {
     const float *res;
     int64_t part0, parts;
     const nn_dw_direct *direct;
+    const nn_dw_cblock *cblock;
 } nn_dw_io;
 
 /* Per-task scratch of nn_dw_planes: `tasks` copies `stride` floats apart, each the phase
@@ -120,10 +149,10 @@ typedef struct nn_dw_scratch {
 } nn_dw_scratch;
 
 /* Sizes and allocates s for plan p (the largest of the calls to come) and c input channels of
- * `mult` outputs each: one copy per task (onnx_tpool_tasks on the depthwise work). Returns 0,
- * or -1 with the error set. */
+ * `mult` outputs each: one copy per task (onnx_tpool_tasks on the depthwise work), at least
+ * min_floats each (nn_dw_cblock's). Returns 0, or -1 with the error set. */
 int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t mult,
-                       nn_dw_scratch *s);
+                       size_t min_floats, nn_dw_scratch *s);
 
 /* The depthwise convolution of c input planes of one image (channel multiplier mult, weights
  * w with p->ntaps per output channel) planned by p: y = act(conv(act_in(x)) + bias + res).

@@ -116,8 +116,9 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
  * onnx_ctx_fail(...). nn_conv_expand_whole returns the whole expansion (N x e_ch x in) in
  * scratch, act applied (see nn_expand_takes_act), or NULL with the error set.
  * nn_expand_takes_act: whether the depthwise Conv's input activation act_in is one the
- * expansion's GEMM store applies as the depthwise gather would (Clip: NaN passes in both;
- * not Relu, which the gather maps NaN to 0 for and the store does not). */
+ * expansion's GEMM store applies (Clip, as the depthwise gather would: NaN passes in both;
+ * the 1x1's own activation moved here by fuse_conv_dw.c, SiLU or HardSwish, which only the
+ * store applies; not Relu, which the gather maps NaN to 0 for and the store does not). */
 int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const float *we,
                              const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch,
                              const float *w, const float *bias, const float *res, float *y,

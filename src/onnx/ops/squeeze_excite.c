@@ -21,14 +21,20 @@ static int se_weight_ok(const onnx_tensor *w, const onnx_tensor *b, int64_t rows
     return !b || (b->dtype == INFERD_DTYPE_FP32 && b->ndim == 1 && b->dims[0] == rows);
 }
 
-/* out (rows x m) = in (rows x k) W^T + b, then act; W is m x k */
+/* out (rows x m) = in (rows x k) W^T + b, then act; W is m x k. One row (batch 1) by sgemv:
+ * sgemm packed both operands first, which was most of its time on these small products
+ * (EfficientNet-B0's 16 blocks: 2.5% of the model in OpenBLAS's copy routines). */
 static void se_dense(float *out, const float *in, const float *w, const float *b, int64_t rows,
                      int64_t m, int64_t k, const onnx_activation *act)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < m; j++) out[r * m + j] = b ? b[j] : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)k, 1.0f, in,
-                (int)k, w, (int)k, 1.0f, out, (int)m);
+    if (rows == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, 1.0f, w, (int)k, in, 1, 1.0f,
+                    out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)k, 1.0f,
+                    in, (int)k, w, (int)k, 1.0f, out, (int)m);
     onnx_activation_apply(act, out, (size_t)(rows * m));
 }
 
