@@ -11,14 +11,14 @@
 #define WORKER_SPIN_MAX_NS 50000
 
 typedef struct worker_spin {
-    int64_t avg_gap_ns; /* moving average (1/8 weight) of gaps, each capped at 2 * max */
+    int64_t avg_gap_ns; /* moving average (1/8 weight) of gaps, each capped at 800 µs */
 } worker_spin;
 
 /* Starts with the full budget (a fresh worker polls as before). */
 void worker_spin_init(worker_spin *s);
 
 /* The poll to do after the batch that just finished: 0 (sleep at once) when the recent gaps
- * were longer than a poll could cover, else about twice the average gap, at most
+ * averaged over 200 µs (a mostly idle worker), else about twice the average gap, at most
  * WORKER_SPIN_MAX_NS. */
 int64_t worker_spin_budget(const worker_spin *s);
 

@@ -1,6 +1,6 @@
 /* The worker's adaptive poll budget: a fresh worker polls, short gaps keep it polling (about
- * twice the gap), gaps longer than a poll can cover turn polling off, and short gaps turn it
- * back on. */
+ * twice the gap), gaps of a loaded worker keep the full poll, the long gaps of a mostly idle
+ * worker turn polling off, and short gaps turn it back on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +35,17 @@ static void test_short_gaps_poll_about_twice_the_gap(void **st)
     assert_true(b < 20000);
 }
 
+static void test_loaded_gaps_keep_the_full_poll(void **st)
+{
+    (void)st;
+    worker_spin s;
+    worker_spin_init(&s);
+    record_n(&s, 60000, 64); /* batches every ~60 µs: some polls catch the next one */
+    assert_int_equal(worker_spin_budget(&s), WORKER_SPIN_MAX_NS);
+    record_n(&s, 300000, 64); /* a batch every 300 µs: the poll would never catch it */
+    assert_int_equal(worker_spin_budget(&s), 0);
+}
+
 static void test_long_gaps_stop_polling_and_short_ones_resume_it(void **st)
 {
     (void)st;
@@ -66,6 +77,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_worker_polls),
         cmocka_unit_test(test_short_gaps_poll_about_twice_the_gap),
+        cmocka_unit_test(test_loaded_gaps_keep_the_full_poll),
         cmocka_unit_test(test_long_gaps_stop_polling_and_short_ones_resume_it),
         cmocka_unit_test(test_budget_never_exceeds_max_and_negative_gaps_count_as_zero),
     };
