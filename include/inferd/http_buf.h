@@ -19,6 +19,10 @@ int http_buf_reserve(http_buf *b, size_t n);
 void http_buf_append(http_buf *b, const void *p, size_t n);
 void http_buf_puts(http_buf *b, const char *s);
 void http_buf_printf(http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append v in decimal, as printf's %lld / %llu would, without printf (the hot path prints a
+ * number per tensor element). */
+void http_buf_put_i64(http_buf *b, long long v);
+void http_buf_put_u64(http_buf *b, unsigned long long v);
 /* Appends s[0..n) as a quoted JSON string. Control characters are escaped; bytes that are not
  * valid UTF-8 become U+FFFD, so the output is always valid JSON. */
 void http_buf_json_string(http_buf *b, const char *s, size_t n);

@@ -72,6 +72,27 @@ void http_buf_printf(http_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void http_buf_put_u64(http_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    http_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+void http_buf_put_i64(http_buf *b, long long v)
+{
+    if (v < 0) {
+        http_buf_append(b, "-", 1);
+        http_buf_put_u64(b, 0ull - (unsigned long long)v); /* no overflow at LLONG_MIN */
+        return;
+    }
+    http_buf_put_u64(b, (unsigned long long)v);
+}
+
 size_t http_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];

@@ -329,6 +329,10 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
             break;
         }
         lp->thread_started = 1;
+        char name[32]; /* for profiles; best effort (the kernel keeps 15 bytes) */
+        snprintf(name, sizeof name, "http-loop%d", i);
+        name[15] = '\0';
+        pthread_setname_np(lp->thread, name);
     }
     if (rc != 0) {
         /* tear down: running threads exit once their handles are closed */

@@ -1,8 +1,8 @@
 /* KServe v2 infer response from a finished request's output tensors in the arena: JSON data,
  * binary data (pointed at, never copied) or a copy into the client's shared memory.
- * Numbers are printed exactly: FP32 with %.9g, FP64 with %.17g (round-trip precision);
+ * Numbers are printed exactly: FP32 with %.9g, FP64 with %.17g (round-trip precision),
+ * integers and integral floats by http_buf_put_i64/u64 (the same text, without printf);
  * non-finite values, which JSON cannot express, as the strings "NaN", "Inf", "-Inf". */
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,11 +12,24 @@
 #include "kserve.h"
 #include "kserve_binary.h"
 
+/* 10^digits for the precisions below: %.*g prints an integral value under it without an
+ * exponent or a fraction, exactly as its integer digits. */
+static double integral_limit(int digits)
+{
+    double l = 1;
+    for (int i = 0; i < digits; i++) l *= 10;
+    return l;
+}
+
 static void put_double(http_buf *b, double v, int digits)
 {
     if (isnan(v)) http_buf_puts(b, "\"NaN\"");
     else if (isinf(v)) http_buf_puts(b, v > 0 ? "\"Inf\"" : "\"-Inf\"");
-    else http_buf_printf(b, "%.*g", digits, v);
+    else if (fabs(v) < integral_limit(digits) && v == (double)(long long)v) {
+        /* integral: the same text as %.*g, without printf ("-0" for negative zero) */
+        if (v == 0 && signbit(v)) http_buf_puts(b, "-0");
+        else http_buf_put_i64(b, (long long)v);
+    } else http_buf_printf(b, "%.*g", digits, v);
 }
 
 int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *b, char *err,
@@ -51,14 +64,14 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
         if (i) http_buf_append(b, ",", 1);
         switch (dt) {
         case INFERD_DTYPE_BOOL: http_buf_puts(b, p[i] ? "true" : "false"); break;
-        case INFERD_DTYPE_INT8: http_buf_printf(b, "%d", (int)(int8_t)p[i]); break;
-        case INFERD_DTYPE_UINT8: http_buf_printf(b, "%u", (unsigned)p[i]); break;
-        case INFERD_DTYPE_INT16: http_buf_printf(b, "%d", inferd_load_i16(p, i)); break;
-        case INFERD_DTYPE_UINT16: http_buf_printf(b, "%u", inferd_load_u16(p, i)); break;
-        case INFERD_DTYPE_INT32: http_buf_printf(b, "%" PRId32, inferd_load_i32(p, i)); break;
-        case INFERD_DTYPE_UINT32: http_buf_printf(b, "%" PRIu32, inferd_load_u32(p, i)); break;
-        case INFERD_DTYPE_INT64: http_buf_printf(b, "%" PRId64, inferd_load_i64(p, i)); break;
-        case INFERD_DTYPE_UINT64: http_buf_printf(b, "%" PRIu64, inferd_load_u64(p, i)); break;
+        case INFERD_DTYPE_INT8: http_buf_put_i64(b, (int8_t)p[i]); break;
+        case INFERD_DTYPE_UINT8: http_buf_put_u64(b, p[i]); break;
+        case INFERD_DTYPE_INT16: http_buf_put_i64(b, inferd_load_i16(p, i)); break;
+        case INFERD_DTYPE_UINT16: http_buf_put_u64(b, inferd_load_u16(p, i)); break;
+        case INFERD_DTYPE_INT32: http_buf_put_i64(b, inferd_load_i32(p, i)); break;
+        case INFERD_DTYPE_UINT32: http_buf_put_u64(b, inferd_load_u32(p, i)); break;
+        case INFERD_DTYPE_INT64: http_buf_put_i64(b, inferd_load_i64(p, i)); break;
+        case INFERD_DTYPE_UINT64: http_buf_put_u64(b, inferd_load_u64(p, i)); break;
         case INFERD_DTYPE_FP32: put_double(b, inferd_load_f32(p, i), 9); break;
         case INFERD_DTYPE_FP64: put_double(b, inferd_load_f64(p, i), 17); break;
         case INFERD_DTYPE_FP16:
@@ -159,8 +172,10 @@ int kserve_encode_infer(const infer_request *req, const model_config *m, const s
         http_buf_puts(b, ", \"datatype\": \"");
         http_buf_puts(b, inferd_dtype_name((inferd_dtype)t->dtype));
         http_buf_puts(b, "\", \"shape\": [");
-        for (uint32_t d = 0; d < t->ndim && d < SHM_MAX_DIMS; d++)
-            http_buf_printf(b, d ? ", %lld" : "%lld", (long long)t->dims[d]);
+        for (uint32_t d = 0; d < t->ndim && d < SHM_MAX_DIMS; d++) {
+            if (d) http_buf_append(b, ", ", 2);
+            http_buf_put_i64(b, (long long)t->dims[d]);
+        }
         http_buf_puts(b, "]");
         if (params->shm.outputs & (1u << i)) {
             int rc = kserve_shm_write_output(&params->shm, (int)i, m->outputs[i].name, region, t,

@@ -171,6 +171,11 @@ int sched_create(const sched_options *opts, const model_config *models, int n,
         rc = pthread_create(&s->batcher_thread, NULL, sched_batcher_main, s);
     }
     if (rc == 0) s->batcher_started = 1;
+    if (rc == 0) { /* names for profiles (perf, /proc/<pid>/task/<tid>/comm); best effort */
+        pthread_setname_np(s->supervisor_thread, "sched-super");
+        pthread_setname_np(s->completion_thread, "sched-complete");
+        pthread_setname_np(s->batcher_thread, "sched-batcher");
+    }
     if (rc != 0) {
         snprintf(err, err_len, "scheduler: cannot start threads: %s", strerror(rc));
         sched_destroy(s);

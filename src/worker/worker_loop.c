@@ -4,6 +4,7 @@
 #include "inferd/fence.h"
 #include "inferd/clock.h"
 #include "worker_loop.h"
+#include "worker_spin.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,11 +14,11 @@
 
 #include "inferd/log.h"
 
-/* Poll this long for work before sleeping. While it polls, the worker says so in its
- * control block (spin_until_ns) and the node skips the futex wake for a batch it pushes:
- * back-to-back batches then cost neither side a syscall or a context switch. Within
- * SHM_SPIN_MAX_NS, or the node does not believe it. */
-#define SPIN_NS      50000
+/* After a batch the worker polls for the next one for an adaptive time (worker_spin.h).
+ * While it polls, it says so in its control block (spin_until_ns) and the node skips the
+ * futex wake for a batch it pushes: back-to-back batches then cost neither side a syscall
+ * or a context switch. When the gaps between batches are longer than a poll can cover, it
+ * sleeps at once and leaves the core to the threads that make the next batch. */
 #define HEARTBEAT_NS 20000000ll  /* publish heartbeat (and check the parent) this often */
 #define MAX_SLEEP_NS 100000000ll /* never sleep longer: heartbeats every <= 100 ms */
 
@@ -158,6 +159,9 @@ int worker_loop_run(worker_ctx *c)
     loop_state ls = {.ctx = c, .self = &c->region->workers[c->worker]};
     shm_waiter *work = &c->region->models[c->model].work;
     int64_t last_beat = 0, spin_until = 0;
+    int64_t idle_since = 0; /* when the worker last ran out of work (0: busy or unknown) */
+    worker_spin spin;
+    worker_spin_init(&spin);
     for (;;) {
         int64_t now = clock_now_ns();
         if (now - last_beat >= HEARTBEAT_NS) {
@@ -188,6 +192,8 @@ int worker_loop_run(worker_ctx *c)
         uint32_t slot;
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {
             if (spin_until) set_polling(&ls, 0); /* busy: the node wakes another worker */
+            if (idle_since) worker_spin_record(&spin, now - idle_since);
+            idle_since = 0;
             update_state(&ls);
             process(&ls, slot);
             progress = 1;
@@ -199,8 +205,11 @@ int worker_loop_run(worker_ctx *c)
             continue;
         }
         if (spin_until == 0) {
-            spin_until = now + SPIN_NS;
-            if (!ls.stopping) set_polling(&ls, spin_until);
+            /* One poll per idle spell: after a sleep that found nothing, sleep again. */
+            int64_t budget = idle_since ? 0 : worker_spin_budget(&spin);
+            if (idle_since == 0) idle_since = now;
+            spin_until = now + budget;
+            if (!ls.stopping && budget > 0) set_polling(&ls, spin_until);
         }
         if (now < spin_until) {
             cpu_relax();
@@ -218,6 +227,8 @@ int worker_loop_run(worker_ctx *c)
         inferd_full_fence();
         if (!ls.stopping && shm_worker_claim(c->region, c->worker, c->model, &slot) == 0) {
             shm_waiter_cancel(work);
+            if (idle_since) worker_spin_record(&spin, clock_now_ns() - idle_since);
+            idle_since = 0;
             update_state(&ls);
             process(&ls, slot);
             spin_until = 0;

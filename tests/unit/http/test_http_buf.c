@@ -1,4 +1,5 @@
 /* http_buf: growth, printf, and JSON string escaping that always yields valid JSON. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,11 +65,36 @@ static void test_growth_and_printf(void **state)
     free(s);
 }
 
+static void test_put_integers_match_printf(void **state)
+{
+    (void)state;
+    long long sv[] = {0, 1, -1, 9, 10, -10, 123456789, LLONG_MAX, LLONG_MIN, LLONG_MIN + 1};
+    unsigned long long uv[] = {0, 1, 10, 18446744073709551615ull, 4294967296ull};
+    http_buf b, want;
+    http_buf_init(&b);
+    http_buf_init(&want);
+    for (size_t i = 0; i < sizeof sv / sizeof sv[0]; i++) {
+        http_buf_put_i64(&b, sv[i]);
+        http_buf_append(&b, " ", 1);
+        http_buf_printf(&want, "%lld ", sv[i]);
+    }
+    for (size_t i = 0; i < sizeof uv / sizeof uv[0]; i++) {
+        http_buf_put_u64(&b, uv[i]);
+        http_buf_append(&b, " ", 1);
+        http_buf_printf(&want, "%llu ", uv[i]);
+    }
+    assert_string_equal(b.data, want.data);
+    assert_int_equal(b.len, want.len);
+    http_buf_free(&b);
+    http_buf_free(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_growth_and_printf),
+        cmocka_unit_test(test_put_integers_match_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

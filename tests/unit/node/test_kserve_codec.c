@@ -386,6 +386,51 @@ static void test_encode_fp64_and_ints(void **state)
     shm_arena_free(f->arena, off);
 }
 
+/* Integers and integral floats are printed without printf: the text must be what %.9g /
+ * %.17g / %lld print, at and around the limits where %g turns to exponents. */
+static void test_encode_integral_floats_match_printf(void **state)
+{
+    fixture *f = *state;
+    double fp64[] = {0,   -0.0,    1,      -1,      123456789, 1e9 - 1,  1e9,   -1e9,
+                     1e16, 1e17 - 16, 1e17, 2.5e17, 9.5e18,   -9.5e18, 1e19,  0.5,
+                     -2.5, 4503599627370497.0, 99999999999999984.0, 1e300};
+    float fp32[] = {0, -0.0f, 7, -7, 16777216, 999999936, 1e9f, 1e10f, -3e9f, 0.25f, 65504};
+    enum { N64 = sizeof fp64 / sizeof fp64[0], N32 = sizeof fp32 / sizeof fp32[0] };
+    uint64_t off;
+    assert_int_equal(shm_arena_alloc(f->arena, sizeof fp64, &off), 0);
+    shm_tensor t;
+    memset(&t, 0, sizeof t);
+    t.ndim = 1;
+    t.offset = off;
+    http_buf b, want;
+    char err[256];
+    for (int pass = 0; pass < 2; pass++) {
+        http_buf_init(&want);
+        http_buf_puts(&want, "[");
+        if (pass == 0) {
+            memcpy(shm_arena_ptr(&f->region, off), fp64, sizeof fp64);
+            t.dtype = INFERD_DTYPE_FP64;
+            t.dims[0] = N64;
+            t.nbytes = sizeof fp64;
+            for (int i = 0; i < N64; i++) http_buf_printf(&want, i ? ",%.17g" : "%.17g", fp64[i]);
+        } else {
+            memcpy(shm_arena_ptr(&f->region, off), fp32, sizeof fp32);
+            t.dtype = INFERD_DTYPE_FP32;
+            t.dims[0] = N32;
+            t.nbytes = sizeof fp32;
+            for (int i = 0; i < N32; i++)
+                http_buf_printf(&want, i ? ",%.9g" : "%.9g", (double)fp32[i]);
+        }
+        http_buf_puts(&want, "]");
+        http_buf_init(&b);
+        assert_int_equal(kserve_encode_data(&f->region, &t, &b, err, sizeof err), 0);
+        assert_string_equal(b.data, want.data);
+        http_buf_free(&b);
+        http_buf_free(&want);
+    }
+    shm_arena_free(f->arena, off);
+}
+
 /* A body of a JSON header and binary parts, for model "bin" below. */
 typedef struct bin_body {
     char data[512];
@@ -658,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_rejections_free_everything),
         cmocka_unit_test(test_encode_exact_numbers),
         cmocka_unit_test(test_encode_fp64_and_ints),
+        cmocka_unit_test(test_encode_integral_floats_match_printf),
         cmocka_unit_test(test_decode_binary_inputs),
         cmocka_unit_test(test_binary_rejections),
         cmocka_unit_test(test_decode_raw_form),
