@@ -154,8 +154,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_path = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc)
-            blas_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc) blas_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
             const char *k = argv[++i];
@@ -167,7 +166,9 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--shapes FILE] [--threads N] [--blas-threads N] [--kernel K] [--ms T]\n",
+            fprintf(stderr,
+                    "usage: %s [--shapes FILE] [--threads N] [--blas-threads N] [--kernel K] [--ms "
+                    "T]\n",
                     argv[0]);
             return 2;
         }

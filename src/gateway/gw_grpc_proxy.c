@@ -201,7 +201,8 @@ static void up_end(void *arg, int code, const char *message, int transport,
     snprintf(gc->last_message, sizeof gc->last_message, "%s", message ? message : "");
     if (!retryable(gc, code, transport)) { /* the answer: this node's status */
         if (gc->winner < 0) commit(gc, a, up);
-        for (size_t i = 0; i < trailers->n; i++) grpc_call_add_metadata(gc->call, 1, &trailers->v[i]);
+        for (size_t i = 0; i < trailers->n; i++)
+            grpc_call_add_metadata(gc->call, 1, &trailers->v[i]);
         finish(gc, code, message);
         return;
     }

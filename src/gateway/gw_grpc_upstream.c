@@ -30,14 +30,14 @@ struct gw_h2_stream {
     grpc_mdlist md;                /* request custom metadata */
     grpc_mdlist md_head, md_trail; /* the node's response custom metadata */
     int md_err;                    /* grpc_mdlist_add's error on the node's metadata */
-    grpc_outq out; /* request messages, prefixes included */
+    grpc_outq out;                 /* request messages, prefixes included */
     int eof, deferred;
     /* the response message being passed on: its prefix, then in_want bytes, in_len seen */
     uint8_t prefix[5];
     size_t prefix_len;
     size_t in_len, in_want;
     size_t unconsumed; /* handed to on_data, not yet gw_h2_consume'd */
-    int code; /* grpc-status seen, else -1 */
+    int code;          /* grpc-status seen, else -1 */
     char message[512];
     int http_status;
 };
@@ -445,8 +445,8 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
         /* a trailers-only answer's metadata is trailing metadata, as a client reads it */
         int trailing = frame->headers.cat == NGHTTP2_HCAT_HEADERS ||
                        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
-        s->md_err = grpc_mdlist_add(trailing ? &s->md_trail : &s->md_head, name, namelen, value,
-                                    valuelen);
+        s->md_err =
+            grpc_mdlist_add(trailing ? &s->md_trail : &s->md_head, name, namelen, value, valuelen);
     }
     return 0;
 }

@@ -5,8 +5,7 @@
 
 #include "inferd/grpc_server.h"
 
-int grpc_mdlist_add(grpc_mdlist *l, const uint8_t *name, size_t nl, const uint8_t *value,
-                    size_t vl)
+int grpc_mdlist_add(grpc_mdlist *l, const uint8_t *name, size_t nl, const uint8_t *value, size_t vl)
 {
     if (nl > GRPC_MD_MAX_BYTES || vl > GRPC_MD_MAX_BYTES) return -2;
     size_t cost = nl + vl + 32; /* as HTTP/2 counts a header list's size */
@@ -56,10 +55,19 @@ static int is_in(const uint8_t *name, size_t len, const char *const *set)
 
 /* Headers of the transport: hop-by-hop (RFC 9113 8.2.2), framing, and the message encoding
  * (the gateway forwards identity messages only). */
-static const char *const transport_headers[] = {
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
-    "content-type", "content-length", "grpc-encoding", "grpc-accept-encoding", "accept-encoding",
-    NULL};
+static const char *const transport_headers[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-connection",
+                                                "transfer-encoding",
+                                                "upgrade",
+                                                "te",
+                                                "host",
+                                                "content-type",
+                                                "content-length",
+                                                "grpc-encoding",
+                                                "grpc-accept-encoding",
+                                                "accept-encoding",
+                                                NULL};
 
 int grpc_md_custom_request(const uint8_t *name, size_t len)
 {

@@ -62,8 +62,7 @@ static const int64_t *const_ints(const onnx_model *m, const onnx_node *n, int k,
 {
     if (!is_const(m, n, k)) return NULL;
     const onnx_tensor *t = &m->values[n->inputs[k]].t;
-    if (t->dtype != INFERD_DTYPE_INT64 || t->ndim != 1 || (!t->data && t->dims[0] > 0))
-        return NULL;
+    if (t->dtype != INFERD_DTYPE_INT64 || t->ndim != 1 || (!t->data && t->dims[0] > 0)) return NULL;
     *count = t->dims[0];
     return t->data;
 }
@@ -137,8 +136,7 @@ static int shape_rank(const onnx_model *m, const onnx_node *n, int r0)
         const int64_t r = onnx_attr_int(n, "keepdims", 1) ? r0 : r0 - c;
         return r >= 1 ? (int)r : -1;
     }
-    if (is_op(n, "LayerNormalization"))
-        return r0 >= 2 && norm_axis(n, -1, r0) >= 1 ? r0 : -1;
+    if (is_op(n, "LayerNormalization")) return r0 >= 2 && norm_axis(n, -1, r0) >= 1 ? r0 : -1;
     return -1;
 }
 
@@ -152,10 +150,12 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     if (n->n_outputs < 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->inputs[0] < 0) return -1;
     const int r0 = rank[n->inputs[0]];
     static const char *const unary[] = {
-        "Relu",          "LeakyRelu", "Sigmoid",      "Tanh",    "HardSigmoid", "HardSwish",
-        "Elu",           "Clip",      "Identity",     "MaxPool", "AveragePool", "GlobalAveragePool",
-        "GlobalMaxPool", "Silu",      "SqueezeExcite", "Gelu",        "Erf",       "Sqrt",
-        "Exp",           "Neg",       "Abs",          "Softplus"};
+        "Relu",          "LeakyRelu", "Sigmoid",       "Tanh",
+        "HardSigmoid",   "HardSwish", "Elu",           "Clip",
+        "Identity",      "MaxPool",   "AveragePool",   "GlobalAveragePool",
+        "GlobalMaxPool", "Silu",      "SqueezeExcite", "Gelu",
+        "Erf",           "Sqrt",      "Exp",           "Neg",
+        "Abs",           "Softplus"};
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (!is_op(n, unary[i])) continue;
         for (int k = 1; k < n->n_inputs; k++)
@@ -270,8 +270,8 @@ int onnx_graph_batch_plan(onnx_model *m)
      * 2 or 4 at batch 8. Below the L3 they pay: EfficientNet-B0 (20 MB) at batch 8 in slices
      * of 4 took 0.78x the CPU time of the whole batch. */
     if (weights > BATCH_LLC_BYTES) {
-        snprintf(m->batch_why, sizeof m->batch_why, "weights %zu MiB above %zu MiB",
-                 weights >> 20, BATCH_LLC_BYTES >> 20);
+        snprintf(m->batch_why, sizeof m->batch_why, "weights %zu MiB above %zu MiB", weights >> 20,
+                 BATCH_LLC_BYTES >> 20);
         return 0;
     }
     size_t slice = weights / BATCH_WEIGHT_BYTES_PER_SAMPLE;

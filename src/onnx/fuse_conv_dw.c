@@ -72,11 +72,15 @@ int onnx_fuse_pointwise_depthwise(onnx_model *m, int di)
     if (onnx_fuse_add_attr(m, dw, &a) < 0) return -1;
     if (pact) {
         onnx_attr attrs[3] = {
-            {.name = "inferd_input_activation", .type = ONNX_ATTR_STRING, .s = pact,
+            {.name = "inferd_input_activation",
+             .type = ONNX_ATTR_STRING,
+             .s = pact,
              .s_len = strlen(pact)},
-            {.name = "inferd_input_alpha", .type = ONNX_ATTR_FLOAT,
+            {.name = "inferd_input_alpha",
+             .type = ONNX_ATTR_FLOAT,
              .f = onnx_attr_float(pw, "inferd_alpha", 0)},
-            {.name = "inferd_input_beta", .type = ONNX_ATTR_FLOAT,
+            {.name = "inferd_input_beta",
+             .type = ONNX_ATTR_FLOAT,
              .f = onnx_attr_float(pw, "inferd_beta", 0)},
         };
         for (int i = 0; i < 3; i++)

@@ -32,7 +32,7 @@ struct onnx_tpool {
     int n_workers;
     pthread_t *th;
     tpool_worker_arg *wa;
-    tpool_range *ranges; /* n_workers + 1, ranges[0] the caller's */
+    tpool_range *ranges;  /* n_workers + 1, ranges[0] the caller's */
     pthread_mutex_t lock; /* the job fields below and workers' registration for a job */
     onnx_tpool_fn fn;
     void *arg;

@@ -4,7 +4,7 @@
 
 #define IDLE_GAP_NS 200000 /* average gap above which the worker does not poll at all */
 #define GAP_CAP_NS  (4 * (int64_t)IDLE_GAP_NS) /* one long sleep moves the average this far */
-#define SLACK_NS    2000 /* a poll a little longer than the gap it expects */
+#define SLACK_NS    2000                       /* a poll a little longer than the gap it expects */
 
 void worker_spin_init(worker_spin *s)
 {

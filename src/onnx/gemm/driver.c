@@ -68,10 +68,11 @@ static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *
  * at ct; a last panel of at most NR/2 columns by the half-width kernel when there is one. Kept
  * out of gemm_range's loop. A's panel in place at ad (rows lda apart) or packed at ap; B's in
  * place at bd (rows ldb_t apart) or packed at bpan. */
-static __attribute__((noinline)) void
-gemm_edge_tile(const gemm_job *jb, int64_t kc, const float *ad, const float *ap, const float *bd,
-               const float *bpan, int64_t ldb_t, float *ct, int64_t rows, int64_t cols, int acc,
-               float *tmp)
+static __attribute__((noinline)) void gemm_edge_tile(const gemm_job *jb, int64_t kc,
+                                                     const float *ad, const float *ap,
+                                                     const float *bd, const float *bpan,
+                                                     int64_t ldb_t, float *ct, int64_t rows,
+                                                     int64_t cols, int acc, float *tmp)
 {
     const onnx_gemm_args *g = jb->g;
     const int mr = jb->kd->mr, nr = jb->kd->nr;
@@ -163,8 +164,8 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                                 for (int64_t r = 0; r < rows; r++)
                                     onnx_activation_apply(&g->act, ct + r * g->ldc, (size_t)cols);
                         } else {
-                            gemm_edge_tile(jb, kc, ad, ad ? NULL : ap + (ir - mfull) * kc, bd,
-                                           bpan, ldb_t, ct, rows, cols, acc, tmp);
+                            gemm_edge_tile(jb, kc, ad, ad ? NULL : ap + (ir - mfull) * kc, bd, bpan,
+                                           ldb_t, ct, rows, cols, acc, tmp);
                             if (last) gemm_epilogue(g, jb->kd, ic + ir, jc + jr, rows, cols);
                         }
                     }

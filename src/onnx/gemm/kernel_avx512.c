@@ -85,21 +85,23 @@ kernel_tile(int64_t kc, const float *a, int64_t ars, int64_t aps, const float *b
     ROW_STORE(7);
 }
 
-KERNEL_ALIGN void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                             float alpha, int accumulate, const onnx_gemm_epi *epi)
+KERNEL_ALIGN void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
+                                          int64_t ldc, float alpha, int accumulate,
+                                          const onnx_gemm_epi *epi)
 {
     kernel_tile(kc, a, 1, 8, b, 32, c, ldc, alpha, accumulate, epi);
 }
 
-KERNEL_ALIGN void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
-                                int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi)
+KERNEL_ALIGN void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b,
+                                             int64_t ldb, float *c, int64_t ldc, float alpha,
+                                             int accumulate, const onnx_gemm_epi *epi)
 {
     kernel_tile(kc, a, 1, 8, b, ldb, c, ldc, alpha, accumulate, epi);
 }
 
-KERNEL_ALIGN void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const float *b,
-                                int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
-                                const onnx_gemm_epi *epi)
+KERNEL_ALIGN void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda,
+                                             const float *b, int64_t ldb, float *c, int64_t ldc,
+                                             float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
     kernel_tile(kc, a, lda, 1, b, ldb, c, ldc, alpha, accumulate, epi);
 }
@@ -107,7 +109,8 @@ KERNEL_ALIGN void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t
 /* an 8 x 16 edge tile (kernels.h, onnx_gemm_kernel_half_fn): a last panel of at most 16
  * columns costs half a full tile */
 KERNEL_ALIGN void onnx_gemm_kernel_avx512_half(int64_t kc, const float *a, int64_t ars, int64_t aps,
-                                  const float *b, int64_t ldb, float *c, int64_t ldc, float alpha)
+                                               const float *b, int64_t ldb, float *c, int64_t ldc,
+                                               float alpha)
 {
     /* named accumulators, as in kernel_tile: an array of them stayed in memory at -O2 */
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0;

@@ -16,9 +16,9 @@
  * per node, alternating with the per-plane paths): 5x5 on 7x7 planes 16% faster, 3x3 on 7x7
  * even, 5x5 on 14x14 even, 3x3 on 14x14 23% slower. So: at least 25 taps, at most 64 outputs
  * per plane; the rest stays on the per-plane paths. */
-#define DW_CBLOCK_MAX_OUT 64
+#define DW_CBLOCK_MAX_OUT  64
 #define DW_CBLOCK_MIN_TAPS 25
-#define DW_CBLOCK_MAX_K 7
+#define DW_CBLOCK_MAX_K    7
 
 int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb)
 {
@@ -26,9 +26,8 @@ int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb)
     if (!__builtin_cpu_supports("avx512f")) return 0;
     if (mult != 1 || g->nsp != 2 || g->k[0] != 1) return 0;
     for (int a = 1; a <= 2; a++) {
-        if (g->k[a] < 1 || g->k[a] > DW_CBLOCK_MAX_K || g->s[a] < 1 || g->s[a] > 2 ||
-            g->d[a] < 1 || g->d[a] > 2 || g->pb[a] < 0 || g->pe[a] < 0 || g->in[a] < 1 ||
-            g->out[a] < 1)
+        if (g->k[a] < 1 || g->k[a] > DW_CBLOCK_MAX_K || g->s[a] < 1 || g->s[a] > 2 || g->d[a] < 1 ||
+            g->d[a] > 2 || g->pb[a] < 0 || g->pe[a] < 0 || g->in[a] < 1 || g->out[a] < 1)
             return 0;
     }
     if (g->out[1] * g->out[2] > DW_CBLOCK_MAX_OUT || g->k[1] * g->k[2] < DW_CBLOCK_MIN_TAPS)
@@ -83,10 +82,8 @@ cb_chunk(const int n, const nn_dw_cblock *cb, const float *q, const float *ws, _
     for (int k = 0; k < n; k++) _mm512_storeu_ps(t + k * 16, a[k]);
 }
 
-#define CB_CHUNK(n)                                                                              \
-    case n:                                                                                      \
-        cb_chunk(n, cb, q, ws, b, tc);                                                           \
-        break;
+#define CB_CHUNK(n) \
+    case n: cb_chunk(n, cb, q, ws, b, tc); break;
 
 /* r[i] = column i of the 16 x 16 matrix whose row l is r[l] (4 shuffle stages) */
 __attribute__((target("avx512f"), always_inline)) static inline void cb_transpose(__m512 r[16])
@@ -187,8 +184,7 @@ cb_block(const nn_dw_cblock *cb, const float *x, int64_t x_plane, float *y, cons
                 CB_CHUNK(6)
                 CB_CHUNK(7)
                 CB_CHUNK(8)
-            default:
-                break;
+            default: break;
             }
         }
     }

@@ -119,9 +119,9 @@ int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb);
 struct nn_dw_io;
 /* Input channels [c0, c1) of io (planes oh x ow in Y, io->y_plane == oh * ow), in blocks of
  * 16: y = act(conv(act_in(x)) + bias + res), in_mode as nn_phase_gather's; buf: cb->floats. */
-void nn_dw_cblock_run(onnx_ctx *ctx, const nn_dw_cblock *cb, const struct nn_dw_io *io,
-                      int64_t c0, int64_t c1, const float *w, const float *bias, int in_mode,
-                      float ilo, float ihi, const onnx_activation *act, float *buf);
+void nn_dw_cblock_run(onnx_ctx *ctx, const nn_dw_cblock *cb, const struct nn_dw_io *io, int64_t c0,
+                      int64_t c1, const float *w, const float *bias, int in_mode, float ilo,
+                      float ihi, const onnx_activation *act, float *buf);
 
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts

@@ -30,11 +30,11 @@ static void se_dense(float *out, const float *in, const float *w, const float *b
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < m; j++) out[r * m + j] = b ? b[j] : 0.0f;
     if (rows == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, 1.0f, w, (int)k, in, 1, 1.0f,
-                    out, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, 1.0f, w, (int)k, in, 1, 1.0f, out,
+                    1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)k, 1.0f,
-                    in, (int)k, w, (int)k, 1.0f, out, (int)m);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)k, 1.0f, in,
+                    (int)k, w, (int)k, 1.0f, out, (int)m);
     onnx_activation_apply(act, out, (size_t)(rows * m));
 }
 

@@ -68,15 +68,22 @@ static void test_custom(void **state)
     assert_true(grpc_md_custom_request(S("inferd-routing-key")));
     assert_true(grpc_md_custom_request(S("user-agent")));
     assert_true(grpc_md_custom_request(S("grpc-trace-bin")));
-    const char *never[] = {":path",        ":authority",   "te",          "content-type",
-                           "connection",   "grpc-encoding", "host",       "transfer-encoding",
-                           "grpc-accept-encoding", ""};
+    const char *never[] = {":path",
+                           ":authority",
+                           "te",
+                           "content-type",
+                           "connection",
+                           "grpc-encoding",
+                           "host",
+                           "transfer-encoding",
+                           "grpc-accept-encoding",
+                           ""};
     for (size_t i = 0; i < sizeof never / sizeof *never; i++) {
         assert_false(grpc_md_custom_request(S(never[i])));
         assert_false(grpc_md_custom_response(S(never[i])));
     }
-    assert_false(grpc_md_custom_request(S("grpc-timeout")));  /* rewritten by the proxy */
-    assert_true(grpc_md_custom_response(S("grpc-timeout")));   /* no meaning in a response */
+    assert_false(grpc_md_custom_request(S("grpc-timeout"))); /* rewritten by the proxy */
+    assert_true(grpc_md_custom_response(S("grpc-timeout"))); /* no meaning in a response */
     assert_false(grpc_md_custom_response(S("grpc-status")));
     assert_false(grpc_md_custom_response(S("grpc-message")));
     assert_true(grpc_md_custom_response(S("grpc-status-details-bin")));

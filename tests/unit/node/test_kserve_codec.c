@@ -391,9 +391,26 @@ static void test_encode_fp64_and_ints(void **state)
 static void test_encode_integral_floats_match_printf(void **state)
 {
     fixture *f = *state;
-    double fp64[] = {0,   -0.0,    1,      -1,      123456789, 1e9 - 1,  1e9,   -1e9,
-                     1e16, 1e17 - 16, 1e17, 2.5e17, 9.5e18,   -9.5e18, 1e19,  0.5,
-                     -2.5, 4503599627370497.0, 99999999999999984.0, 1e300};
+    double fp64[] = {0,
+                     -0.0,
+                     1,
+                     -1,
+                     123456789,
+                     1e9 - 1,
+                     1e9,
+                     -1e9,
+                     1e16,
+                     1e17 - 16,
+                     1e17,
+                     2.5e17,
+                     9.5e18,
+                     -9.5e18,
+                     1e19,
+                     0.5,
+                     -2.5,
+                     4503599627370497.0,
+                     99999999999999984.0,
+                     1e300};
     float fp32[] = {0, -0.0f, 7, -7, 16777216, 999999936, 1e9f, 1e10f, -3e9f, 0.25f, 65504};
     enum { N64 = sizeof fp64 / sizeof fp64[0], N32 = sizeof fp32 / sizeof fp32[0] };
     uint64_t off;
