@@ -15,6 +15,15 @@ static inline int64_t clock_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CPU time the calling thread has used, in nanoseconds (CLOCK_THREAD_CPUTIME_ID): for
+ * profiles that must not count time the thread waited for a core. */
+static inline int64_t clock_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Seconds, for tools that print durations. */
 static inline double clock_now_s(void)
 {

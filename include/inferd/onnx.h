@@ -188,8 +188,14 @@ size_t onnx_session_peak_bytes(const onnx_session *session);
 
 /* ---- Profiling --------------------------------------------------------------------------- */
 
-/* Per-node run time, off by default (then it costs one branch per node). Switching it on (on
- * != 0) starts every node's count from zero; off frees the counts. Returns 0 or ONNX_E_NOMEM. */
+/* Per-node run time, off by default (then it costs one branch per node). Switching it on
+ * starts every node's count from zero; off (0) frees the counts. ONNX_PROFILE_WALL counts
+ * wall time; ONNX_PROFILE_CPU counts the CPU time of the thread that runs the session (with
+ * 1 thread, a profile that time spent waiting for a core on a loaded machine does not
+ * inflate; with more threads it leaves out the pool workers' share). Returns 0 or
+ * ONNX_E_NOMEM. */
+#define ONNX_PROFILE_WALL 1
+#define ONNX_PROFILE_CPU  2
 int onnx_session_set_profiling(onnx_session *session, int on);
 
 /* One executed node (after folding and fusion, in execution order) over the runs profiled. */

@@ -463,6 +463,12 @@ void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes)
     return p;
 }
 
+/* The clock of the per-node profile: wall time, or the running thread's CPU time. */
+static int64_t prof_clock_ns(const onnx_exec *x)
+{
+    return x->prof_cpu ? clock_thread_cpu_ns() : clock_now_ns();
+}
+
 int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_len)
 {
     onnx_ctx ctx = {.x = x, .node = node, .err = err, .err_len = err_len};
@@ -495,11 +501,11 @@ int onnx_exec_node(onnx_exec *x, const onnx_node *node, char *err, size_t err_le
         }
     }
     /* profiling costs one branch per node when off */
-    const int64_t t0 = x->prof ? clock_now_ns() : 0;
+    const int64_t t0 = x->prof ? prof_clock_ns(x) : 0;
     int rc = node->op->run(&ctx);
     if (x->prof && node >= x->m->nodes && node < x->m->nodes + x->m->n_nodes) {
         onnx_node_time *t = &x->prof[node - x->m->nodes];
-        t->ns += clock_now_ns() - t0;
+        t->ns += prof_clock_ns(x) - t0;
         t->calls++;
     }
     for (int s = 0; s < ctx.n_scratch; s++)

@@ -51,6 +51,7 @@ typedef struct onnx_exec {
     int threads;
     onnx_tpool *tpool;            /* threads > 1: the operators' compute threads (threadpool.h) */
     onnx_node_time *prof;         /* per node of m while profiling (profile.c), else NULL */
+    int prof_cpu;                 /* profile counts thread CPU time, not wall time */
     struct onnx_place_run *place; /* sessions only: Concat group layouts (place.h), or NULL */
 } onnx_exec;
 

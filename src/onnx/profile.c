@@ -10,6 +10,7 @@ int onnx_exec_profile_enable(onnx_exec *x, int on)
 {
     free(x->prof);
     x->prof = NULL;
+    x->prof_cpu = on == ONNX_PROFILE_CPU;
     if (!on) return 0;
     x->prof = calloc((size_t)x->m->n_nodes + 1, sizeof *x->prof);
     return x->prof ? 0 : ONNX_E_NOMEM;

@@ -26,7 +26,8 @@ static int cmp_node(const void *a, const void *b)
     return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
 }
 
-int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed)
+int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed,
+                       int cpu)
 {
     const int n = onnx_model_num_exec_nodes(m);
     onnx_node_profile *p = calloc((size_t)n + 1, sizeof *p);
@@ -48,9 +49,10 @@ int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, 
         t[j].nodes++;
     }
     const double per_run = runs ? 1.0 / (double)runs : 0, all = total > 0 ? (double)total : 1;
-    printf("profile: %zu runs; %.3f ms per run in %d nodes (%.1f%% of the wall time)\n", runs,
+    printf("profile: %zu runs; %.3f ms per run in %d nodes (%.1f%% of the wall time)%s\n", runs,
            (double)total / 1e6 * per_run, n,
-           elapsed > 0 ? 100.0 * (double)total / 1e9 / elapsed : 0.0);
+           elapsed > 0 ? 100.0 * (double)total / 1e9 / elapsed : 0.0,
+           cpu ? "; by the running thread's CPU clock" : "");
     printf("time by op type:\n  share   ms/run  nodes  op type\n");
     qsort(t, (size_t)n_types, sizeof *t, cmp_total);
     for (int j = 0; j < n_types; j++)

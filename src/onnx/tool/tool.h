@@ -17,6 +17,8 @@ long tool_parse_long(const char *s, long min, long max);
 
 /* bench --profile (profile.c): the per-op-type and top-node table of a profiled session after
  * runs runs in elapsed seconds. Returns 0, or 1 on ENOMEM. */
-int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed);
+/* cpu: the profile counted thread CPU time (--profile-cpu), else wall time. */
+int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed,
+                       int cpu);
 
 #endif

@@ -60,11 +60,23 @@ def build_profile_model(path):
 def check_profile(tool, d):
     model = os.path.join(d, "profiled.onnx")
     build_profile_model(model)
-    r = subprocess.run([tool, "bench", model, "--batch", "5", "--seconds", "1", "--profile"],
+    for flag in ("--profile", "--profile-cpu"):
+        check_profile_flag(tool, model, flag)
+    # without --profile: no profile
+    r = subprocess.run([tool, "bench", model, "--seconds", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "profile:" not in r.stdout, (r.stdout, r.stderr)
+
+
+def check_profile_flag(tool, model, flag):
+    r = subprocess.run([tool, "bench", model, "--batch", "5", "--seconds", "1", flag],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert re.search(r"^profile: \d+ runs; [\d.]+ ms per run in 4 nodes", out, re.M), out
+    head = re.search(r"^profile: \d+ runs; [\d.]+ ms per run in 4 nodes .*$", out, re.M)
+    assert head, out
+    # --profile-cpu says it counted the thread's CPU clock; --profile counts wall time
+    assert ("CPU clock" in head.group(0)) == (flag == "--profile-cpu"), head.group(0)
     table = out.split("time by op type:")[1].split("top ")[0]
     rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)\s+(\d+)\s+(\S+)$", table, re.M)
     assert sorted(r[3] for r in rows) == ["Abs", "MatMul", "Softmax", "Transpose"], out
@@ -74,10 +86,6 @@ def check_profile(tool, d):
     nodes = out.split("top 4 nodes:")[1]
     assert "MatMul [Relu] 'mm': 5x4, 4x3, 3 -> 5x3" in nodes, out
     assert "Transpose 'tr': 5x3 -> 3x5" in nodes and "Abs 'abs': 5x4 -> 5x4" in nodes, out
-    # without --profile: no profile
-    r = subprocess.run([tool, "bench", model, "--seconds", "1"], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0 and "profile:" not in r.stdout, (r.stdout, r.stderr)
 
 
 def main():
