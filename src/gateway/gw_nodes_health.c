@@ -89,12 +89,16 @@ void gw_node_check(gw_nodes *t, gw_node *nd, int ready, int64_t now_ms)
 }
 
 #define GW_P95_REFRESH_MS 100 /* how stale a cached p95 may be for hedging */
+#define GW_P95_UNKNOWN_MS \
+    5 /* how long "not known yet" is believed: a burst that starts
+                               * before the first samples must not go unhedged for 100 ms */
 
 int64_t gw_node_p95_ms(gw_node *nd, const char *model, int64_t now_ms)
 {
     gw_model_latency *ml = model_latency(nd, model, now_ms, 0);
     if (!ml) return 0;
-    if (!ml->p95_read || now_ms - ml->p95_at_ms >= GW_P95_REFRESH_MS) {
+    const int64_t max_age = ml->p95_us ? GW_P95_REFRESH_MS : GW_P95_UNKNOWN_MS;
+    if (!ml->p95_read || now_ms - ml->p95_at_ms >= max_age) {
         ml->p95_us = gw_latency_quantile(&ml->lat, (uint64_t)now_ms, 0.95);
         ml->p95_at_ms = now_ms;
         ml->p95_read = 1;

@@ -260,6 +260,20 @@ static void test_hedge_time_is_the_fastest_nodes_p95(void **state)
     gw_nodes_free(t);
 }
 
+/* "no p95 yet" is re-read within a few ms, not kept for the 100 ms a known p95 is: a burst
+ * that starts before the first samples must not go unhedged for 100 ms */
+static void test_unknown_p95_is_read_again_soon(void **state)
+{
+    (void)state;
+    gw_nodes *t = table(3);
+    assert_int_equal(hedge_on_node0(t, "m", NOW), 0); /* nothing observed: not known */
+    for (int i = 0; i < 40; i++)
+        for (int k = 0; k < 3; k++) observe(t, k, "m", GW_OUT_OK, 1000, NOW);
+    int64_t h = hedge_on_node0(t, "m", NOW + 10); /* well inside the 100 ms refresh */
+    assert_true(h >= 1 && h <= 2);
+    gw_nodes_free(t);
+}
+
 static void test_slow_node_passes_keys_on(void **state)
 {
     (void)state;
@@ -404,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_in_flight_and_bounded_load),
         cmocka_unit_test(test_slow_node_passes_keys_on),
         cmocka_unit_test(test_hedge_time_is_the_fastest_nodes_p95),
+        cmocka_unit_test(test_unknown_p95_is_read_again_soon),
         cmocka_unit_test(test_outrun_copies_count_as_latency),
         cmocka_unit_test(test_node_turning_slow_loses_keys_within_seconds),
         cmocka_unit_test(test_keyless_by_weight),
