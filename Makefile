@@ -79,7 +79,7 @@ fuzz: build-fuzz
 
 test-fuzz: build-fuzz
 	cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz
-	tests/fuzz/run-fuzz build-fuzz 15
+	FUZZ_SEED=1 tests/fuzz/run-fuzz build-fuzz 15
 
 conformance: build
 	$(BUILD)/bin/inferd-conformance /usr/share/libonnx-testdata/data

@@ -125,6 +125,9 @@ static int typed_check(const Inference__InferTensorContents *c, inferd_dtype dt,
 static void typed_write(const Inference__InferTensorContents *c, inferd_dtype dt, uint8_t *dst)
 {
     size_t i;
+    /* An empty tensor (a 0 in its shape) has no contents array to copy: protobuf-c leaves the
+     * pointer NULL, and memcpy from NULL is undefined even for 0 bytes. */
+    if (typed_count(c, dt) == 0) return;
     switch (dt) {
     case INFERD_DTYPE_BOOL:
         for (i = 0; i < c->n_bool_contents; i++) dst[i] = c->bool_contents[i] ? 1 : 0;
