@@ -69,7 +69,8 @@ coverage:
 
 # libFuzzer targets (tests/fuzz, clang only) in build-fuzz. `make fuzz` fuzzes each target
 # for FUZZ_SECONDS; `make test-fuzz` (part of `make test`) replays every seed through ctest,
-# then fuzzes each target briefly, so a regression that crashes on the corpus fails.
+# then runs the same 500,000 inputs per target on every machine (fixed seed, fresh work
+# corpus), so a regression that crashes on the corpus fails and CI tries what a run here tried.
 build-fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERD_WERROR=ON -DINFERD_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
@@ -79,7 +80,7 @@ fuzz: build-fuzz
 
 test-fuzz: build-fuzz
 	cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz
-	FUZZ_SEED=1 tests/fuzz/run-fuzz build-fuzz 15
+	FUZZ_SEED=1 FUZZ_RUNS=500000 tests/fuzz/run-fuzz build-fuzz 120
 
 conformance: build
 	$(BUILD)/bin/inferd-conformance /usr/share/libonnx-testdata/data

@@ -12,20 +12,16 @@
 #include "kserve.h"
 #include "kserve_binary.h"
 
-/* 10^digits for the precisions below: %.*g prints an integral value under it without an
- * exponent or a fraction, exactly as its integer digits. */
-static double integral_limit(int digits)
-{
-    double l = 1;
-    for (int i = 0; i < digits; i++) l *= 10;
-    return l;
-}
+/* 10^digits for the precisions below (digits 0..17, each exact in a double): %.*g prints an
+ * integral value under it without an exponent or a fraction, exactly as its integer digits. */
+static const double integral_limit[18] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                          1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
 
 static void put_double(http_buf *b, double v, int digits)
 {
     if (isnan(v)) http_buf_puts(b, "\"NaN\"");
     else if (isinf(v)) http_buf_puts(b, v > 0 ? "\"Inf\"" : "\"-Inf\"");
-    else if (fabs(v) < integral_limit(digits) && v == (double)(long long)v) {
+    else if (fabs(v) < integral_limit[digits] && v == (double)(long long)v) {
         /* integral: the same text as %.*g, without printf ("-0" for negative zero) */
         if (v == 0 && signbit(v)) http_buf_puts(b, "-0");
         else http_buf_put_i64(b, (long long)v);
