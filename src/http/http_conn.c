@@ -23,6 +23,7 @@
 
 #define LINGER_MS   2000
 #define FLUSH_BATCH 32
+#define HTTP_INLINE_BODY 2048 /* bodies up to this are copied behind their head */
 
 struct http_conn {
     uv_tcp_t tcp;
@@ -167,9 +168,8 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
     if (count_header_bytes(c, n)) return -1;
-    if (!c->cur->url) c->cur->method = p->method; /* known once the target starts */
-    size_t cap = c->cur->url ? c->cur->url_len + 1 : 0;
-    if (grow_append(&c->cur->url, &c->cur->url_len, &cap, at, n, (size_t)-2))
+    if (!c->cur->url_len) c->cur->method = p->method; /* known once the target starts */
+    if (grow_append(&c->cur->url, &c->cur->url_len, &c->cur->url_cap, at, n, (size_t)-2))
         return reject(c, 500, "out of memory");
     return 0;
 }
@@ -229,7 +229,7 @@ static int on_headers_complete(http_parser *p)
     c->in_headers = 0;
     c->cur->method = p->method;
     c->last_read_ms = uv_now(&c->lp->loop);
-    if (!c->cur->url) return reject(c, 400, "empty request target");
+    if (!c->cur->url_len) return reject(c, 400, "empty request target");
     if (p->http_major != 1) return reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
         p->content_length > c->srv->opts.max_body_bytes) {
@@ -640,39 +640,50 @@ static int write_now(http_conn *c, uv_buf_t *bufs, int *nb)
     return *nb == 0;
 }
 
+/* Adds ex's response to bufs[*nb..]: the head ends with the Connection line and, when the
+ * body is small, a copy of it (one iovec for the common response: the kernel copies it
+ * once either way). -1 when the head could not be built (out of memory). */
+static int add_response(http_conn *c, http_exchange *ex, uv_buf_t *bufs, int *nb)
+{
+    http_buf *head = &ex->resp_head;
+    if (head->oom || !head->data) return -1;
+    http_buf_puts(head, connection_line(c, ex));
+    int with_body = ex->method != HTTP_HEAD;
+    if (with_body && ex->resp_body_len && ex->resp_body_len <= HTTP_INLINE_BODY) {
+        http_buf_append(head, ex->resp_body, ex->resp_body_len);
+        with_body = 0;
+    }
+    if (head->oom) return -1;
+    bufs[(*nb)++] = http_buf_span(head->data, head->len);
+    if (with_body && ex->resp_body_len)
+        bufs[(*nb)++] = http_buf_span(ex->resp_body, ex->resp_body_len);
+    for (int i = 0; i < ex->n_spans && ex->method != HTTP_HEAD; i++)
+        if (ex->resp_spans[i].len)
+            bufs[(*nb)++] = http_buf_span((char *)ex->resp_spans[i].base, ex->resp_spans[i].len);
+    return 0;
+}
+
 static void conn_flush(http_conn *c)
 {
     while (!c->closing && c->q_head && c->q_head->ready) {
-        write_req *w = calloc(1, sizeof *w);
-        if (!w) {
-            conn_close(c);
-            return;
-        }
-        w->conn = c;
-        uv_buf_t bufs[FLUSH_BATCH * 3 + HTTP_MAX_SPANS];
+        /* the ready responses at the head of the queue, in one writev */
+        http_exchange *exs[FLUSH_BATCH];
+        int n = 0;
+        uv_buf_t bufs[FLUSH_BATCH * 2 + HTTP_MAX_SPANS];
         const int cap = (int)(sizeof bufs / sizeof bufs[0]);
         int nb = 0;
-        while (c->q_head && c->q_head->ready && w->n < FLUSH_BATCH &&
-               nb + 3 + c->q_head->n_spans <= cap) {
+        while (c->q_head && c->q_head->ready && n < FLUSH_BATCH &&
+               nb + 2 + c->q_head->n_spans <= cap) {
             http_exchange *ex = c->q_head;
             c->q_head = ex->next;
             if (!c->q_head) c->q_tail = NULL;
             c->n_pending--;
-            w->exs[w->n++] = ex;
-            if (!ex->resp_head) { /* out of memory building it */
+            exs[n++] = ex;
+            if (add_response(c, ex, bufs, &nb) != 0) { /* out of memory building it */
                 c->no_more = 1;
                 c->close_when_flushed = 1;
                 break;
             }
-            bufs[nb++] = http_buf_span(ex->resp_head, ex->resp_head_len);
-            const char *line = connection_line(c, ex);
-            bufs[nb++] = http_buf_span((char *)line, strlen(line));
-            if (ex->resp_body_len && ex->method != HTTP_HEAD)
-                bufs[nb++] = http_buf_span(ex->resp_body, ex->resp_body_len);
-            for (int i = 0; i < ex->n_spans && ex->method != HTTP_HEAD; i++)
-                if (ex->resp_spans[i].len)
-                    bufs[nb++] =
-                        http_buf_span((char *)ex->resp_spans[i].base, ex->resp_spans[i].len);
             if (ex->close_after) {
                 c->no_more = 1;
                 c->close_when_flushed = 1;
@@ -681,19 +692,27 @@ static void conn_flush(http_conn *c)
         }
         int now = nb && !c->writes_in_flight ? write_now(c, bufs, &nb) : 0;
         if (now < 0) {
-            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
-            free(w);
+            for (int i = 0; i < n; i++) conn_free_ex(c, exs[i]);
             conn_close(c);
             return;
         }
         if (now || nb == 0) {
             /* all of it went out (or nothing to send): no write request */
             c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
-            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
-            free(w);
+            for (int i = 0; i < n; i++) conn_free_ex(c, exs[i]);
             if (c->close_when_flushed && c->no_more) break;
             continue;
         }
+        /* the rest goes out with uv_write, which holds the exchanges until it is done */
+        write_req *w = malloc(sizeof *w);
+        if (!w) {
+            for (int i = 0; i < n; i++) conn_free_ex(c, exs[i]);
+            conn_close(c);
+            return;
+        }
+        w->conn = c;
+        w->n = n;
+        memcpy(w->exs, exs, (size_t)n * sizeof exs[0]);
         /* the stall clock for a client that does not read starts with its oldest write */
         if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
         c->writes_in_flight++;
@@ -701,7 +720,7 @@ static void conn_flush(http_conn *c)
         c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
         if (rc != 0) {
             c->writes_in_flight--;
-            for (int i = 0; i < w->n; i++) conn_free_ex(c, w->exs[i]);
+            for (int i = 0; i < n; i++) conn_free_ex(c, exs[i]);
             free(w);
             conn_close(c);
             return;

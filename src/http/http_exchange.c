@@ -22,10 +22,41 @@ int http_exchange_reserve(http_exchange *ex, size_t n)
     return 0;
 }
 
+/* A buffer a reused exchange keeps: small ones only, emptied (NUL-ended, as the parser
+ * leaves them). Large ones are freed, so the cache holds at most HTTP_EX_KEEP_BYTES each. */
+static void keep_small(char **buf, size_t *len, size_t *cap)
+{
+    if (*buf && *cap <= HTTP_EX_KEEP_BYTES) {
+        (*buf)[0] = '\0';
+    } else {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+    *len = 0;
+}
+
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
 {
-    http_exchange *ex = calloc(1, sizeof *ex);
-    if (!ex) return NULL;
+    http_exchange *ex = lp->ex_cache;
+    if (ex) {
+        lp->ex_cache = ex->next;
+        lp->ex_cached--;
+        /* zero all but the kept buffers */
+        http_exchange kept = *ex;
+        memset(ex, 0, sizeof *ex);
+        ex->url = kept.url;
+        ex->url_cap = kept.url_cap;
+        ex->headers = kept.headers;
+        ex->headers_cap = kept.headers_cap;
+        ex->body = kept.body;
+        ex->body_cap = kept.body_cap;
+        ex->resp_head.data = kept.resp_head.data;
+        ex->resp_head.cap = kept.resp_head.cap;
+    } else {
+        ex = calloc(1, sizeof *ex);
+        if (!ex) return NULL;
+    }
     ex->lp = lp;
     ex->conn = c;
     ex->method = -1;
@@ -33,18 +64,46 @@ http_exchange *http_exchange_new(http_loop *lp, http_conn *c)
     return ex;
 }
 
+static void exchange_destroy(http_exchange *ex)
+{
+    free(ex->url);
+    free(ex->headers);
+    free(ex->body);
+    http_buf_free(&ex->resp_head);
+    free(ex);
+}
+
 void http_exchange_free(http_exchange *ex)
 {
     if (!ex) return;
     if (ex->resp_done) ex->resp_done(ex->resp_done_arg);
     free(ex->resp_spans);
+    ex->resp_spans = NULL;
     if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
-    free(ex->url);
-    free(ex->headers);
-    free(ex->body);
-    free(ex->resp_head);
     free(ex->resp_body);
-    free(ex);
+    http_loop *lp = ex->lp;
+    if (lp->ex_cached >= HTTP_EX_CACHE) {
+        exchange_destroy(ex);
+        return;
+    }
+    keep_small(&ex->url, &ex->url_len, &ex->url_cap);
+    keep_small(&ex->headers, &ex->headers_len, &ex->headers_cap);
+    keep_small(&ex->body, &ex->body_len, &ex->body_cap);
+    if (ex->resp_head.oom || ex->resp_head.cap > HTTP_EX_KEEP_BYTES) http_buf_free(&ex->resp_head);
+    ex->resp_head.len = 0;
+    ex->next = lp->ex_cache;
+    lp->ex_cache = ex;
+    lp->ex_cached++;
+}
+
+void http_exchange_cache_drop(http_loop *lp)
+{
+    while (lp->ex_cache) {
+        http_exchange *ex = lp->ex_cache;
+        lp->ex_cache = ex->next;
+        exchange_destroy(ex);
+    }
+    lp->ex_cached = 0;
 }
 
 void http_exchange_split_target(http_exchange *ex)
@@ -68,16 +127,20 @@ void http_exchange_set_response(http_exchange *ex, int status, const char *conte
     ex->resp_body = body;
     ex->resp_body_len = body ? len : 0;
     size_t total = ex->has_head_length ? ex->head_length : ex->resp_body_len + ex->spans_len;
-    http_buf b;
-    http_buf_init(&b);
     /* HEAD: the same headers as GET, Content-Length included (RFC 9110 9.3.2); the body is
-     * left out when written. */
-    http_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
-                    http_status_text(status), content_type ? content_type : "application/json",
-                    total);
-    if (extra_headers) http_buf_puts(&b, extra_headers);
-    free(ex->resp_head);
-    ex->resp_head = http_buf_take(&b, &ex->resp_head_len);
+     * left out when written. No printf: this runs once per response. */
+    http_buf *b = &ex->resp_head;
+    b->len = 0;
+    http_buf_puts(b, "HTTP/1.1 ");
+    http_buf_put_i64(b, status);
+    http_buf_puts(b, " ");
+    http_buf_puts(b, http_status_text(status));
+    http_buf_puts(b, "\r\nContent-Type: ");
+    http_buf_puts(b, content_type ? content_type : "application/json");
+    http_buf_puts(b, "\r\nContent-Length: ");
+    http_buf_put_u64(b, total);
+    http_buf_puts(b, "\r\n");
+    if (extra_headers) http_buf_puts(b, extra_headers);
 }
 
 char *http_error_json(const char *msg, size_t *len)

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include "inferd/http_buf.h"
 #include "inferd/http_server.h"
 
 typedef struct http_loop http_loop;
@@ -29,7 +30,8 @@ struct http_exchange {
     int http10;         /* HTTP/1.0: keep-alive must be said explicitly */
     int64_t arrival_ns; /* clock_now_ns() of the read that brought the first byte */
     char *url;          /* malloc'd request target; split at message end into the */
-    size_t url_len;     /* path (url, NUL-ended at '?' or '#') and the query */
+    size_t url_len;     /* path (url, NUL-ended at '?' or '#') and the query; */
+    size_t url_cap;     /* url, headers and body buffers outlive a reused exchange */
     const char *query;  /* inside url: after '?', NUL-ended; "" when none */
     char *headers;      /* "name\0value\0" pairs, malloc'd */
     size_t headers_len, headers_cap;
@@ -46,9 +48,8 @@ struct http_exchange {
     int ready; /* response filled in */
     int status;
     int close_after; /* close the connection after writing this one */
-    char *resp_head; /* malloc'd status line + headers, without the Connection
-                                  * header and the blank line (added when written) */
-    size_t resp_head_len;
+    http_buf resp_head; /* status line + headers, without the Connection header and the
+                         * blank line (added when written, with a small body: one iovec) */
     char *resp_body;
     size_t resp_body_len;
     http_span *resp_spans; /* malloc'd list of borrowed body pieces after resp_body */
@@ -87,6 +88,8 @@ struct http_loop {
     http_conn *conns; /* live connections (doubly linked) */
     int phase_seen;
     void (*conn_gone)(http_loop *lp); /* set by http_server.c: a connection was freed */
+    http_exchange *ex_cache; /* freed exchanges kept for reuse (via next), this thread only */
+    int ex_cached;           /* how many: at most HTTP_EX_CACHE */
     char read_scratch[65536];
 };
 
@@ -112,15 +115,24 @@ const char *http_status_text(int status);
 uv_buf_t http_buf_span(char *base, size_t len);
 int http_bufs_consume(uv_buf_t *bufs, int nb, size_t written);
 
-/* http_exchange.c */
+/* http_exchange.c. Exchanges are recycled per loop (lp->ex_cache, at most HTTP_EX_CACHE,
+ * each keeping request and head buffers of at most HTTP_EX_KEEP_BYTES): on the loop's
+ * thread, a request costs no malloc here once the loop is warm. */
+#define HTTP_EX_CACHE      128
+#define HTTP_EX_KEEP_BYTES 4096
+/* A zeroed exchange of lp (from the cache when it has one), or NULL. */
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c);
-void http_exchange_free(http_exchange *ex); /* also gives back ex->reserved */
+/* Calls resp_done, gives back ex->reserved, frees the response body, and puts ex in its loop's
+ * cache (or frees it). On ex's loop thread, or after that thread has ended. */
+void http_exchange_free(http_exchange *ex);
+/* Frees every cached exchange of lp (its thread has ended). */
+void http_exchange_cache_drop(http_loop *lp);
 /* Charges n more body bytes to ex against opts.max_inflight_bytes. 0, or -1 (nothing
  * charged) when the node-wide budget has no room. */
 int http_exchange_reserve(http_exchange *ex, size_t n);
 /* Splits url into the path and the query (once the whole target is in). */
 void http_exchange_split_target(http_exchange *ex);
-/* Fills in the response: takes body; builds resp_head (NULL if out of memory). */
+/* Fills in the response: takes body; builds resp_head (resp_head.oom if out of memory). */
 void http_exchange_set_response(http_exchange *ex, int status, const char *content_type, char *body,
                                 size_t len, const char *extra_headers);
 /* {"error": "<msg>"} as a malloc'd body, or NULL if out of memory. */

@@ -244,6 +244,7 @@ void http_server_shutdown(http_server *srv, int64_t timeout_ms)
         }
         int rc = uv_loop_close(&lp->loop);
         if (rc) log_warn("http: loop %d still had handles at close: %s", i, uv_strerror(rc));
+        http_exchange_cache_drop(lp);
         pthread_mutex_destroy(&lp->post_lock);
     }
     if (leak) {
