@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Operators that split their work over the session's thread pool (Conv's gathers, im2col,
 Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused
-expansion; unary and broadcast elementwise passes; MaxPool, AveragePool, GlobalAveragePool;
+expansion; unary and broadcast elementwise passes; MaxPool, AveragePool (by output rows, or
+planes for 3-D windows), GlobalAveragePool;
 Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the channels-first MatMul)
 give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
@@ -73,6 +74,20 @@ def maxpool(k, stride, pad, dilation=1):
 def avgpool():
     return ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
                               pads=[1, 1, 1, 1])], [], [2, 37, 41, 39], None)
+
+
+def pool_b1(op, k, stride):
+    """One image, no pads: the split over output rows of every plane, checked against numpy."""
+    def ref(x):
+        w = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+        return w.max(axis=(-2, -1)) if op == "MaxPool" else w.mean(axis=(-2, -1), dtype=np.float64)
+    return ([helper.make_node(op, ["x"], ["y"], kernel_shape=[k, k], strides=[stride] * 2)], [],
+            [1, 64, 57, 41], ref)
+
+
+def maxpool_3d():
+    return ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2])], [],
+            [1, 9, 9, 20, 22], None)
 
 
 def global_avg():
@@ -182,6 +197,9 @@ CASES = {
     "maxpool_rows": maxpool(3, 2, 1),
     "maxpool_values": maxpool(3, 1, 1, dilation=2),
     "avgpool": avgpool(),
+    "maxpool_b1_rows": pool_b1("MaxPool", 3, 2),
+    "avgpool_b1_2x2": pool_b1("AveragePool", 2, 2),
+    "maxpool_3d": maxpool_3d(),
     "global_avg": global_avg(),
     "softmax": softmax([5, 131, 257]),
     "layernorm": layernorm(),
