@@ -2,7 +2,7 @@
 """Operators that split their work over the session's thread pool (Conv's gathers, im2col,
 Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused
 expansion; unary and broadcast elementwise passes; MaxPool, AveragePool (by output rows, or
-planes for 3-D windows), GlobalAveragePool;
+planes for 3-D windows), GlobalAveragePool; BatchNormalization (by positions or planes);
 Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the channels-first MatMul)
 give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
@@ -88,6 +88,24 @@ def pool_b1(op, k, stride):
 def maxpool_3d():
     return ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2])], [],
             [1, 9, 9, 20, 22], None)
+
+
+def batchnorm(shape, relu):
+    """BatchNormalization (+ Relu fused): split by positions of every plane, or by planes."""
+    c = shape[1]
+    sc, b, m = (RNG.standard_normal(c).astype(np.float32) for _ in range(3))
+    v = (RNG.random(c) + 0.5).astype(np.float32)
+    inits = [numpy_helper.from_array(t, n) for t, n in ((sc, "sc"), (b, "bb"), (m, "m"), (v, "v"))]
+    nodes = [helper.make_node("BatchNormalization", ["x", "sc", "bb", "m", "v"],
+                              ["n" if relu else "y"])]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["n"], ["y"]))
+    r = lambda t: t.reshape(1, c, 1, 1).astype(np.float64)
+
+    def ref(x):
+        y = (x - r(m)) / np.sqrt(r(v) + 1e-5) * r(sc) + r(b)
+        return np.maximum(y, 0) if relu else y
+    return nodes, inits, shape, ref
 
 
 def global_avg():
@@ -201,6 +219,8 @@ CASES = {
     "avgpool_b1_2x2": pool_b1("AveragePool", 2, 2),
     "maxpool_3d": maxpool_3d(),
     "global_avg": global_avg(),
+    "bn_relu_positions": batchnorm([1, 96, 37, 41], True),
+    "bn_planes": batchnorm([4, 131, 13, 13], False),
     "softmax": softmax([5, 131, 257]),
     "layernorm": layernorm(),
     "layernorm_clast": layernorm_clast(),
