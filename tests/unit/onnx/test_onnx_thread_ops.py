@@ -167,7 +167,8 @@ def conv(n, c, m, hw, k, stride, pad, relu=True, res=False, dims=2):
     """Conv (+ bias, Relu and a residual Add fused): by the shape, Winograd (3x3 stride 1, 16+
     channels), by taps (few channels, wide output), im2col from phase planes in blocks or of
     whole images side by side (batch > 1, small planes), a 1x1 strided gather, or 3-D by depth
-    slices; the gathers, im2col and transforms split over channels."""
+    slices; the gathers, im2col and transforms split over rows or channels, blocks of output
+    rows (one image, 2+ blocks per thread) over tasks that each unfold and multiply theirs."""
     ks, ss, ps = [k] * dims, [stride] * dims, [pad] * (2 * dims)
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], kernel_shape=ks, strides=ss, pads=ps)]
     inits = [const("W", [m, c] + ks), const("B", (m,))]
@@ -198,6 +199,7 @@ CASES = {
     "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
     "conv_phase_s2": conv(1, 29, 33, 57, 3, 2, 1, res=True),
     "conv_phase_b3": conv(3, 37, 33, 23, 3, 2, 1),
+    "conv_blocks_s2": conv(1, 8, 32, 191, 3, 2, 1, res=True),  # 6 blocks of rows as tasks
     "conv_1x1_s2": conv(2, 45, 39, 81, 1, 2, 0),
     "conv_3d": conv(1, 16, 11, 21, 3, 1, 1, res=True, dims=3),
     "dw3x3_s1": depthwise(67, 57, 3, 1),
