@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define TPOOL_SPINS 4000
+#define TPOOL_SPINS 4000 /* the caller's wait for the job's end; a worker's longest spin */
 #define TPOOL_LINE  64
 
 /* One thread's home range of the current job: indices [next, end) not yet taken. On its own
@@ -85,22 +85,40 @@ static void tpool_take(onnx_tpool *p, int self, onnx_tpool_fn fn, void *arg, int
     }
 }
 
+int onnx_tpool_spin_budget(int hit)
+{
+    if (hit < 0) hit = 0;
+    if (hit > ONNX_TPOOL_HIT_ONE) hit = ONNX_TPOOL_HIT_ONE;
+    return ONNX_TPOOL_SPIN_MIN +
+           (int)((int64_t)(ONNX_TPOOL_SPIN_MAX - ONNX_TPOOL_SPIN_MIN) * hit / ONNX_TPOOL_HIT_ONE);
+}
+
+int onnx_tpool_spin_update(int hit, int caught)
+{
+    /* an average over about the last 16 waits; the +15 rounds a decay to 0 all the way */
+    return caught ? hit + (ONNX_TPOOL_HIT_ONE - hit + 15) / 16 : hit - (hit + 15) / 16;
+}
+
 static void *tpool_worker(void *vp)
 {
     const tpool_worker_arg *wa = vp;
     onnx_tpool *p = wa->p;
     uint32_t seen = 0;
+    int hit = ONNX_TPOOL_HIT_ONE; /* how often this worker's recent spins caught a job */
     for (;;) {
-        int spins = 0;
+        const int budget = onnx_tpool_spin_budget(hit);
+        int spins = 0, slept = 0;
         while (atomic_load(&p->gen) == seen) {
-            if (++spins < TPOOL_SPINS) {
+            if (++spins < budget) {
                 tpool_relax();
                 continue;
             }
+            slept = 1;
             atomic_fetch_add(&p->sleepers, 1);
             if (atomic_load(&p->gen) == seen) tpool_futex_wait(&p->gen, seen);
             atomic_fetch_sub(&p->sleepers, 1);
         }
+        hit = onnx_tpool_spin_update(hit, !slept);
         pthread_mutex_lock(&p->lock);
         if (atomic_load(&p->stop)) {
             pthread_mutex_unlock(&p->lock);

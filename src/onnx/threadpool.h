@@ -44,4 +44,20 @@ int onnx_tpool_tasks(const onnx_tpool *p, int64_t items, int64_t work);
 /* Items [*lo, *hi) of task i of `tasks` over n items (contiguous, sizes differ by <= 1). */
 void onnx_tpool_range(int64_t n, int64_t tasks, int64_t i, int64_t *lo, int64_t *hi);
 
+/* A worker's spin before it sleeps, adapted to whether spinning pays: `hit` (0 ..
+ * ONNX_TPOOL_HIT_ONE) is the share of its recent waits that a job ended while it spun. With
+ * every wait caught (a quiet machine, an operator chain) it spins ONNX_TPOOL_SPIN_MAX pauses
+ * (~80 us) so the next job finds it awake; when the jobs come rarer than that (long serial
+ * stretches, or a loaded machine where it is descheduled) the spin is CPU taken from
+ * everything else for nothing, and it shrinks towards ONNX_TPOOL_SPIN_MIN (~4 us). */
+#define ONNX_TPOOL_SPIN_MAX 4000
+#define ONNX_TPOOL_SPIN_MIN 200
+#define ONNX_TPOOL_HIT_ONE  1024
+/* The spin, in pauses, for share `hit` (clamped to 0 .. ONNX_TPOOL_HIT_ONE). */
+int onnx_tpool_spin_budget(int hit);
+/* `hit` after one more wait, caught while spinning or not: a moving average over ~16 waits
+ * that reaches 0 after about 100 waits in a row not caught and ONNX_TPOOL_HIT_ONE after as
+ * many caught. */
+int onnx_tpool_spin_update(int hit, int caught);
+
 #endif

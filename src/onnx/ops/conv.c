@@ -8,6 +8,7 @@
  * the fused activation are applied in the GEMM's store, a fused residual is copied into the
  * output first and accumulated onto. */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "nn_gemm.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "../threadpool.h"
 
 /* GEMMs narrower than this many columns batch several images (see conv_plan_gemm). */
 #define CONV_MIN_GEMM_COLS 512
@@ -394,6 +396,63 @@ static int conv_by_taps(const conv_job *j)
     return 0;
 }
 
+/* conv_by_blocks's blocks of one image and group on the pool: each task takes a contiguous
+ * range of blocks (output rows) and makes them whole on its thread, im2col, prefill and GEMM
+ * (nn_gemm_f32_serial), into its own im2col buffer. So the thread that unfolds a block's rows
+ * also multiplies and stores them, rows next to each other stay with one thread as in the
+ * ops around (home ranges), and a Conv is one job instead of two per block. */
+typedef struct conv_blocks_job {
+    const conv_job *j;
+    const float *ph;  /* the group's phase sets */
+    float *col;       /* tasks x col_n floats */
+    size_t col_n;     /* kdim x step */
+    int64_t step, at0, gi, blocks, tasks;
+    _Atomic int failed;
+} conv_blocks_job;
+
+static void conv_blocks_task(void *arg, int64_t t)
+{
+    conv_blocks_job *b = arg;
+    const conv_job *j = b->j;
+    const int64_t out_size = j->out_size, ow = j->pp.ow;
+    float *col = b->col + (size_t)t * b->col_n;
+    int64_t b0, b1;
+    onnx_tpool_range(b->blocks, b->tasks, t, &b0, &b1);
+    for (int64_t k = b0; k < b1; k++) {
+        const int64_t off = k * b->step;
+        const int64_t cols = out_size - off < b->step ? out_size - off : b->step;
+        nn_phase_im2col(b->ph, &j->pp, j->cg, off / ow, cols / ow, col, cols);
+        float *yb = j->y + b->at0 + off;
+        if (j->res) conv_prefill(yb, out_size, j->res + b->at0 + off, out_size, NULL, 0, j->mg, cols);
+        onnx_gemm_args g = {.m = j->mg,
+                            .n = cols,
+                            .k = j->kdim,
+                            .a = j->w ? j->w + b->gi * j->mg * j->kdim : NULL,
+                            .lda = j->kdim,
+                            .b = col,
+                            .ldb = cols,
+                            .alpha = 1.0f,
+                            .c = yb,
+                            .ldc = out_size,
+                            .accumulate = j->res != NULL,
+                            .row_bias = j->bias ? j->bias + b->gi * j->mg : NULL,
+                            .act = *j->act};
+        if (j->wp && j->wp[b->gi]) g.pa = j->wp[b->gi];
+        if (nn_gemm_f32_serial(&g) != 0) atomic_store(&b->failed, 1);
+    }
+}
+
+/* How many tasks conv_by_blocks's `blocks` blocks of step columns take on the pool: at least
+ * two blocks per thread (else 1: the blocks one after another, each split over the pool). */
+static int conv_blocks_tasks(const conv_job *j, int64_t blocks)
+{
+    onnx_tpool *pool = onnx_ctx_tpool(j->ctx);
+    const int threads = onnx_tpool_threads(pool);
+    if (j->pointwise || threads <= 1 || blocks < 2 * (int64_t)threads) return 1;
+    const double macs = (double)j->mg * (double)j->kdim * (double)j->out_size;
+    return onnx_tpool_tasks(pool, blocks, macs > 1e15 ? INT64_MAX : (int64_t)macs);
+}
+
 /* One image at a time, the output made in blocks of `step` columns, each from prefill through
  * sgemm to the activation: for 1x1 convolutions B is X in place; for im2col from phases with
  * few channels and a short kernel (a network's stem), blocks of output rows whose im2col holds
@@ -411,18 +470,28 @@ static int conv_by_blocks(const conv_job *j)
         step = rows * pp->ow;
     }
     if (step > out_size) step = out_size;
+    const int64_t blocks = (out_size + step - 1) / step;
+    const int tasks = conv_blocks_tasks(j, blocks);
     float *col = NULL, *ph = NULL;
+    size_t col_n = 0, all_n;
     if (!j->pointwise) {
-        size_t col_n;
-        if (nn_mul_size((size_t)kdim, (size_t)step, &col_n) != 0)
+        if (nn_mul_size((size_t)kdim, (size_t)step, &col_n) != 0 ||
+            nn_mul_size(col_n, (size_t)tasks, &all_n) != 0)
             return onnx_ctx_fail(j->ctx, "im2col buffer size overflows");
-        if (!(col = nn_scratch_floats(j->ctx, col_n)) || !(ph = conv_phase_scratch(j))) return -1;
+        if (!(col = nn_scratch_floats(j->ctx, all_n)) || !(ph = conv_phase_scratch(j))) return -1;
     }
     for (int64_t i = 0; i < j->n; i++) {
         for (int64_t gi = 0; gi < j->group; gi++) {
             const float *xg = j->x + (i * j->c + gi * j->cg) * in_size;
             const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
             if (!j->pointwise) conv_phase_unfold(j, xg, ph, 0, 0, NULL, 0);
+            if (tasks > 1) {
+                conv_blocks_job b = {.j = j, .ph = ph, .col = col, .col_n = col_n, .step = step,
+                                     .at0 = at0, .gi = gi, .blocks = blocks, .tasks = tasks};
+                onnx_tpool_parallel_for(onnx_ctx_tpool(j->ctx), tasks, conv_blocks_task, &b);
+                if (atomic_load(&b.failed)) return onnx_ctx_fail(j->ctx, "GEMM: out of memory");
+                continue;
+            }
             for (int64_t off = 0; off < out_size; off += step) {
                 const int64_t cols = out_size - off < step ? out_size - off : step;
                 const float *bmat = xg + off;

@@ -1,6 +1,6 @@
 /* Phase planes of a sliding window (see conv_phase.h): the plan (which phases the taps read,
  * where each tap starts), the gather of one input plane into them, and the im2col from them
- * (split over channels on the session's pool). */
+ * (split over rows or channels on the session's pool). */
 #include "conv_phase.h"
 
 #include <string.h>
@@ -84,10 +84,44 @@ void nn_phase_im2col(const float *ph, const nn_phase_plan *p, int64_t c_n, int64
     }
 }
 
+/* Rows [q0, q1) of every phase plane of one input plane x (no activation): the part of
+ * nn_phase_gather one row range holds. */
+static void phase_gather_rows(const nn_phase_plan *p, const float *x, float *ph, int64_t q0,
+                              int64_t q1)
+{
+    for (int k = 0; k < p->n_phases; k++, ph += p->plane) {
+        const nn_phase_blk *b = &p->blk[k];
+        const int64_t lo = b->a0 > q0 ? b->a0 : q0;
+        const int64_t hi = b->a0 + b->rows < q1 ? b->a0 + b->rows : q1;
+        if (b->rows > 0 && hi > lo)
+            nn_k_gather_block_act(ph + lo * p->ld + b->b0, p->ld,
+                                  x + b->src + (lo - b->a0) * p->src_row, p->src_row, hi - lo,
+                                  b->cols, p->src_col, 0, 0, 0);
+    }
+}
+
 typedef struct phase_unfold_job {
     const nn_phase_plan *p;
     const nn_phase_unfold_args *a;
 } phase_unfold_job;
+
+/* Gathers only: rows [q0, q1) of the phase planes of every channel. */
+static void phase_gather_row_range(void *arg, int64_t q0, int64_t q1)
+{
+    const phase_unfold_job *j = arg;
+    const nn_phase_unfold_args *a = j->a;
+    for (int64_t ci = 0; ci < a->c_n; ci++)
+        phase_gather_rows(j->p, a->x + ci * a->x_plane, a->ph + (size_t)ci * a->ph_stride, q0, q1);
+}
+
+/* im2col only: output rows [a->r0 + q0, a->r0 + q1) of every channel, i.e. columns
+ * [q0 * ow, q1 * ow) of every row of col. */
+static void phase_im2col_row_range(void *arg, int64_t q0, int64_t q1)
+{
+    const phase_unfold_job *j = arg;
+    const nn_phase_unfold_args *a = j->a;
+    nn_phase_im2col(a->ph, j->p, a->c_n, a->r0 + q0, q1 - q0, a->col + q0 * j->p->ow, a->ld);
+}
 
 static void phase_unfold_range(void *arg, int64_t c0, int64_t c1)
 {
@@ -109,6 +143,16 @@ void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfol
     if (a->x) per += (int64_t)p->total;
     if (a->col) per += p->ntaps * a->nr * p->ow;
     const double work = (double)per * (double)a->c_n;
+    const int64_t w = work > 1e15 ? INT64_MAX : (int64_t)work;
     phase_unfold_job j = {.p = p, .a = a};
-    nn_parallel_rows(ctx, a->c_n, work > 1e15 ? INT64_MAX : (int64_t)work, phase_unfold_range, &j);
+    /* A gather alone, or an im2col alone (a Conv in blocks of output rows, one image): split
+     * by rows, the positions the GEMMs before and after split by (their output columns), so
+     * a thread reads the rows it wrote (and a halo of (k - 1) rows) and writes the columns
+     * its GEMM share will read. Both at once: by channels (each gathers what it unfolds). */
+    if (a->x && !a->col && a->ph_stride >= p->total)
+        nn_parallel_rows(ctx, p->rows, w, phase_gather_row_range, &j);
+    else if (!a->x && a->col)
+        nn_parallel_rows(ctx, a->nr, w, phase_im2col_row_range, &j);
+    else
+        nn_parallel_rows(ctx, a->c_n, w, phase_unfold_range, &j);
 }

@@ -67,8 +67,10 @@ typedef struct nn_phase_unfold_args {
     int64_t ld;
 } nn_phase_unfold_args;
 
-/* The gathers and im2col of a, split over channels on the session's pool when the copies are
- * large enough (nn_parallel_rows); each task gathers then unfolds its own channels. */
+/* The gathers and im2col of a on the session's pool when the copies are large enough
+ * (nn_parallel_rows): gathers alone split by rows of the phase planes, an im2col alone by its
+ * output rows (the positions the Conv's GEMMs split by), both at once by channels (each task
+ * gathers then unfolds its own). */
 void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfold_args *a);
 
 /* ---- depthwise convolution over phase planes (conv_depthwise.c) ---- */

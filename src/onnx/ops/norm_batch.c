@@ -7,6 +7,57 @@
 #include "nn_common.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "../threadpool.h"
+
+/* y = act(x * a + b) per channel (pn == c) or per element (pn == c * s) over n x c planes of
+ * s positions; split over the session's pool by ranges of positions of every plane (the
+ * split of the GEMMs that wrote x and will read y: docs/onnx-runtime.md, "Threads"), in
+ * blocks of BN_BLOCK so a range starts where one thread's vectors would, or by planes when
+ * the planes are too short for that. Every element as on one thread. */
+#define BN_BLOCK 64
+
+typedef struct bn_apply_job {
+    const float *x, *a, *b;
+    float *y;
+    int64_t n, c, s, pn;
+    const onnx_activation *act;
+    int by_pos; /* ranges of BN_BLOCK positions, else of planes */
+} bn_apply_job;
+
+static void bn_apply_planes(const bn_apply_job *j, int64_t p0, int64_t p1, int64_t j0, int64_t j1)
+{
+    const int64_t len = j1 - j0;
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t ci = p % j->c;
+        const float *xp = j->x + p * j->s + j0;
+        float *yp = j->y + p * j->s + j0;
+        if (j->pn == j->c && xp != yp) { /* vectorized, with a Relu in the same pass */
+            const int relu = j->act->kind == ONNX_ACT_RELU;
+            nn_k_affine(yp, xp, j->a[ci], j->b[ci], relu, len);
+            if (!relu) nn_activation_run(j->act, yp, len);
+            continue;
+        }
+        if (j->pn == j->c) {
+            const float av = j->a[ci], bb = j->b[ci];
+            for (int64_t k = 0; k < len; k++) yp[k] = xp[k] * av + bb;
+        } else {
+            const float *ap = j->a + ci * j->s + j0, *bp = j->b + ci * j->s + j0;
+            for (int64_t k = 0; k < len; k++) yp[k] = xp[k] * ap[k] + bp[k];
+        }
+        nn_activation_run(j->act, yp, len);
+    }
+}
+
+static void bn_apply_range(void *arg, int64_t r0, int64_t r1)
+{
+    const bn_apply_job *j = arg;
+    if (!j->by_pos) {
+        bn_apply_planes(j, r0, r1, 0, j->s);
+        return;
+    }
+    const int64_t j0 = r0 * BN_BLOCK, j1 = r1 * BN_BLOCK < j->s ? r1 * BN_BLOCK : j->s;
+    bn_apply_planes(j, 0, j->n * j->c, j0, j1);
+}
 
 static int bn_param_ok(const onnx_tensor *p, int64_t c, int64_t cs)
 {
@@ -108,26 +159,15 @@ int nn_batchnorm_run(onnx_ctx *ctx)
         a[i] = sc[i] / sqrtf(use_v[i] + eps);
         b[i] = bv[i] - use_m[i] * a[i];
     }
-    float *yd = y->data;
-    for (int64_t i = 0; i < (empty ? 0 : n); i++) {
-        for (int64_t ci = 0; ci < c; ci++) {
-            const float *xp = xd + (i * c + ci) * s;
-            float *yp = yd + (i * c + ci) * s;
-            if (pn == c && xp != yp) { /* vectorized, with a Relu in the same pass */
-                const int relu = act.kind == ONNX_ACT_RELU;
-                nn_k_affine(yp, xp, a[ci], b[ci], relu, s);
-                if (!relu) nn_activation_run(&act, yp, s);
-                continue;
-            }
-            if (pn == c) {
-                const float av = a[ci], bb = b[ci];
-                for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * av + bb;
-            } else {
-                const float *ap = a + ci * s, *bp = b + ci * s;
-                for (int64_t j = 0; j < s; j++) yp[j] = xp[j] * ap[j] + bp[j];
-            }
-            nn_activation_run(&act, yp, s);
-        }
+    if (!empty) {
+        bn_apply_job aj = {.x = xd, .a = a, .b = b, .y = y->data, .n = n, .c = c, .s = s,
+                           .pn = pn, .act = &act};
+        const int64_t blocks = (s + BN_BLOCK - 1) / BN_BLOCK;
+        /* positions when each thread gets a few blocks of them, else planes */
+        aj.by_pos = blocks >= 2 * (int64_t)onnx_tpool_threads(onnx_ctx_tpool(ctx));
+        const double work = (double)n * (double)c * (double)s;
+        nn_parallel_rows(ctx, aj.by_pos ? blocks : n * c, work > 1e15 ? INT64_MAX : (int64_t)work,
+                         bn_apply_range, &aj);
     }
     if (training) {
         const float mom = onnx_attr_float(node, "momentum", 0.9f);

@@ -92,16 +92,25 @@ NN_MAXPOOL_DEFINE(maxpool_f64, double, -INFINITY)
 NN_MAXPOOL_DEFINE(maxpool_u8, uint8_t, 0)
 NN_MAXPOOL_DEFINE(maxpool_i8, int8_t, -128)
 
+/* Output row oh of depth slice od of plane p in y (the task's planes from the first). The
+ * float32 kernels below compute output rows [oh0, oh1) of each depth slice of their planes:
+ * tasks split planes or (2-D, pool_f32_run) output rows. */
+static float *pool_out_row(float *y, const nn_geom *g, int64_t p, int64_t od, int64_t oh)
+{
+    return y + ((p * g->out[0] + od) * g->out[1] + oh) * g->out[2];
+}
+
 /* float32 without Indices: the max kept branch-free (maxss), no index bookkeeping. */
-static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes, const nn_geom *g,
-                                      const pool_tabs *pt)
+static NN_HOT void maxpool_f32_values(const float *x, float *yb, int64_t planes, int64_t oh0,
+                                      int64_t oh1, const nn_geom *g, const pool_tabs *pt)
 {
     const int64_t in_size = nn_geom_in_size(g);
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * in_size;
         for (int64_t od = 0; od < g->out[0]; od++) {
             POOL_TAPS(pt, 0, od, sd, lod, hid);
-            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+            float *y = pool_out_row(yb, g, p, od, oh0);
+            for (int64_t oh = oh0; oh < oh1; oh++) {
                 POOL_TAPS(pt, 1, oh, sh, loh, hih);
                 for (int64_t ow = 0; ow < g->out[2]; ow++) {
                     POOL_TAPS(pt, 2, ow, sw, low, hiw);
@@ -126,8 +135,8 @@ static NN_HOT void maxpool_f32_values(const float *x, float *y, int64_t planes, 
 /* float32, 1-2 spatial dims, no dilation, no Indices: per output row, the maximum over the
  * window's input rows (contiguous, vectorized) into a row with -inf in the padding, then the
  * maximum over each output's columns of that row. */
-static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t planes, const nn_geom *g,
-                             const pool_tabs *pt)
+static void maxpool_f32_rows(float *row, const float *x, float *yb, int64_t planes, int64_t oh0,
+                             int64_t oh1, const nn_geom *g, const pool_tabs *pt)
 {
     const int64_t iw = g->in[2], ow = g->out[2], kw = g->k[2], sw = g->s[2], pl = g->pb[2];
     const int64_t len = (ow - 1) * sw + kw; /* row[q] is input column q - pl */
@@ -136,7 +145,8 @@ static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t plane
     const int64_t in_size = nn_geom_in_size(g);
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * in_size;
-        for (int64_t oh = 0; oh < g->out[1]; oh++, y += ow) {
+        float *y = pool_out_row(yb, g, p, 0, oh0);
+        for (int64_t oh = oh0; oh < oh1; oh++, y += ow) {
             POOL_TAPS(pt, 1, oh, sh, loh, hih);
             if (ncols > 0 && hih <= loh) { /* the window lies in the top or bottom padding */
                 for (int64_t q = pl; q < q1; q++) row[q] = -INFINITY;
@@ -157,8 +167,11 @@ static void maxpool_f32_rows(float *row, const float *x, float *y, int64_t plane
     }
 }
 
-/* The float32 pools without Indices, over the session's pool: tasks take ranges of planes
- * (each plane's outputs are computed as on one thread). */
+/* The float32 pools without Indices, over the session's pool: tasks take ranges of output rows
+ * of every plane (2-D windows with at least two output rows), else ranges of planes; each
+ * output is computed as on one thread. Rows, because the GEMMs of the Convs around split their
+ * output columns, i.e. positions: a thread's rows are the part of every plane it wrote, or
+ * will read, itself (docs/onnx-runtime.md, "Threads"). */
 typedef enum pool_kernel {
     POOL_K_MAX_ROWS,
     POOL_K_MAX_VALUES,
@@ -171,6 +184,7 @@ typedef struct pool_job {
     const float *x;
     float *y;
     int64_t planes, tasks;
+    int by_rows; /* tasks split output rows (of every plane), else planes */
     const nn_geom *g;
     const pool_tabs *pt;
     float *rows; /* POOL_K_MAX_ROWS: one row of row_len floats per task */
@@ -180,27 +194,32 @@ typedef struct pool_job {
     float p;
 } pool_job;
 
-static void pool_f32(const float *x, float *y, int64_t planes, const nn_geom *g,
-                     const pool_tabs *pt, pool_mode mode, int include_pad, float p);
+static void pool_f32(const float *x, float *y, int64_t planes, int64_t oh0, int64_t oh1,
+                     const nn_geom *g, const pool_tabs *pt, pool_mode mode, int include_pad,
+                     float p);
 
 static void pool_task(void *arg, int64_t i)
 {
     const pool_job *j = arg;
-    int64_t p0, p1;
-    onnx_tpool_range(j->planes, j->tasks, i, &p0, &p1);
+    int64_t p0 = 0, p1 = j->planes, oh0 = 0, oh1 = j->g->out[1];
+    if (j->by_rows) onnx_tpool_range(oh1, j->tasks, i, &oh0, &oh1);
+    else onnx_tpool_range(j->planes, j->tasks, i, &p0, &p1);
     const float *x = j->x + p0 * nn_geom_in_size(j->g);
     float *y = j->y + p0 * nn_geom_out_size(j->g);
     switch (j->kernel) {
     case POOL_K_MAX_ROWS:
-        maxpool_f32_rows(j->rows + i * j->row_len, x, y, p1 - p0, j->g, j->pt);
+        maxpool_f32_rows(j->rows + i * j->row_len, x, y, p1 - p0, oh0, oh1, j->g, j->pt);
         break;
-    case POOL_K_MAX_VALUES: maxpool_f32_values(x, y, p1 - p0, j->g, j->pt); break;
-    case POOL_K_WINDOW: pool_f32(x, y, p1 - p0, j->g, j->pt, j->mode, j->include_pad, j->p); break;
+    case POOL_K_MAX_VALUES: maxpool_f32_values(x, y, p1 - p0, oh0, oh1, j->g, j->pt); break;
+    case POOL_K_WINDOW:
+        pool_f32(x, y, p1 - p0, oh0, oh1, j->g, j->pt, j->mode, j->include_pad, j->p);
+        break;
     case POOL_K_AVG_2X2:
         for (int64_t p = 0; p < p1 - p0; p++) {
             const float *xp = x + p * nn_geom_in_size(j->g);
-            for (int64_t oh = 0; oh < j->g->out[1]; oh++, y += j->g->out[2])
-                nn_k_avg_2x2(y, xp + 2 * oh * j->g->in[2], xp + (2 * oh + 1) * j->g->in[2],
+            float *yr = pool_out_row(y, j->g, p, 0, oh0);
+            for (int64_t oh = oh0; oh < oh1; oh++, yr += j->g->out[2])
+                nn_k_avg_2x2(yr, xp + 2 * oh * j->g->in[2], xp + (2 * oh + 1) * j->g->in[2],
                              j->g->out[2]);
         }
         break;
@@ -212,7 +231,9 @@ static int pool_f32_run(onnx_ctx *ctx, pool_job *j)
     onnx_tpool *pool = onnx_ctx_tpool(ctx);
     const double work =
         (double)j->planes * (double)nn_geom_out_size(j->g) * (double)nn_geom_k_size(j->g);
-    j->tasks = onnx_tpool_tasks(pool, j->planes, work > 1e15 ? INT64_MAX : (int64_t)work);
+    const int64_t w = work > 1e15 ? INT64_MAX : (int64_t)work;
+    j->by_rows = j->g->out[0] == 1 && j->g->out[1] >= 2;
+    j->tasks = onnx_tpool_tasks(pool, j->by_rows ? j->g->out[1] : j->planes, w);
     if (j->kernel == POOL_K_MAX_ROWS) {
         const nn_geom *g = j->g;
         size_t n;
@@ -284,15 +305,17 @@ static inline int64_t pool_padded_taps(const nn_geom *g, int i, int64_t start)
     return n < g->k[i] ? n : g->k[i];
 }
 
-static void pool_f32(const float *x, float *y, int64_t planes, const nn_geom *g,
-                     const pool_tabs *pt, pool_mode mode, int include_pad, float p)
+static void pool_f32(const float *x, float *yb, int64_t planes, int64_t oh0, int64_t oh1,
+                     const nn_geom *g, const pool_tabs *pt, pool_mode mode, int include_pad,
+                     float p)
 {
     const int64_t in_size = nn_geom_in_size(g);
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_size;
         for (int64_t od = 0; od < g->out[0]; od++) {
             POOL_TAPS(pt, 0, od, sd, lod, hid);
-            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+            float *y = pool_out_row(yb, g, pl, od, oh0);
+            for (int64_t oh = oh0; oh < oh1; oh++) {
                 POOL_TAPS(pt, 1, oh, sh, loh, hih);
                 for (int64_t ow = 0; ow < g->out[2]; ow++) {
                     POOL_TAPS(pt, 2, ow, sw, low, hiw);

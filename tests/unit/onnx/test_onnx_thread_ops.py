@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Operators that split their work over the session's thread pool (Conv's gathers, im2col,
 Winograd transforms and 3-D slices; Transpose; depthwise Conv, with and without the fused
-expansion; unary and broadcast elementwise passes; MaxPool, AveragePool, GlobalAveragePool;
+expansion; unary and broadcast elementwise passes; MaxPool, AveragePool (by output rows, or
+planes for 3-D windows), GlobalAveragePool; BatchNormalization (by positions or planes);
 Softmax, LayerNorm, also reading channels-first; SqueezeExcite; the channels-first MatMul)
 give bit for bit the outputs of one thread
 at 2 and 3 threads: each task computes whole outputs in the one-thread order. Shapes are big
@@ -75,6 +76,38 @@ def avgpool():
                               pads=[1, 1, 1, 1])], [], [2, 37, 41, 39], None)
 
 
+def pool_b1(op, k, stride):
+    """One image, no pads: the split over output rows of every plane, checked against numpy."""
+    def ref(x):
+        w = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+        return w.max(axis=(-2, -1)) if op == "MaxPool" else w.mean(axis=(-2, -1), dtype=np.float64)
+    return ([helper.make_node(op, ["x"], ["y"], kernel_shape=[k, k], strides=[stride] * 2)], [],
+            [1, 64, 57, 41], ref)
+
+
+def maxpool_3d():
+    return ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2])], [],
+            [1, 9, 9, 20, 22], None)
+
+
+def batchnorm(shape, relu):
+    """BatchNormalization (+ Relu fused): split by positions of every plane, or by planes."""
+    c = shape[1]
+    sc, b, m = (RNG.standard_normal(c).astype(np.float32) for _ in range(3))
+    v = (RNG.random(c) + 0.5).astype(np.float32)
+    inits = [numpy_helper.from_array(t, n) for t, n in ((sc, "sc"), (b, "bb"), (m, "m"), (v, "v"))]
+    nodes = [helper.make_node("BatchNormalization", ["x", "sc", "bb", "m", "v"],
+                              ["n" if relu else "y"])]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["n"], ["y"]))
+    r = lambda t: t.reshape(1, c, 1, 1).astype(np.float64)
+
+    def ref(x):
+        y = (x - r(m)) / np.sqrt(r(v) + 1e-5) * r(sc) + r(b)
+        return np.maximum(y, 0) if relu else y
+    return nodes, inits, shape, ref
+
+
 def global_avg():
     return ([helper.make_node("GlobalAveragePool", ["x"], ["y"])], [], [3, 131, 23, 29],
             lambda x: x.astype(np.float64).mean(axis=(2, 3), keepdims=True))
@@ -134,7 +167,8 @@ def conv(n, c, m, hw, k, stride, pad, relu=True, res=False, dims=2):
     """Conv (+ bias, Relu and a residual Add fused): by the shape, Winograd (3x3 stride 1, 16+
     channels), by taps (few channels, wide output), im2col from phase planes in blocks or of
     whole images side by side (batch > 1, small planes), a 1x1 strided gather, or 3-D by depth
-    slices; the gathers, im2col and transforms split over channels."""
+    slices; the gathers, im2col and transforms split over rows or channels, blocks of output
+    rows (one image, 2+ blocks per thread) over tasks that each unfold and multiply theirs."""
     ks, ss, ps = [k] * dims, [stride] * dims, [pad] * (2 * dims)
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], kernel_shape=ks, strides=ss, pads=ps)]
     inits = [const("W", [m, c] + ks), const("B", (m,))]
@@ -165,6 +199,7 @@ CASES = {
     "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
     "conv_phase_s2": conv(1, 29, 33, 57, 3, 2, 1, res=True),
     "conv_phase_b3": conv(3, 37, 33, 23, 3, 2, 1),
+    "conv_blocks_s2": conv(1, 8, 32, 191, 3, 2, 1, res=True),  # 6 blocks of rows as tasks
     "conv_1x1_s2": conv(2, 45, 39, 81, 1, 2, 0),
     "conv_3d": conv(1, 16, 11, 21, 3, 1, 1, res=True, dims=3),
     "dw3x3_s1": depthwise(67, 57, 3, 1),
@@ -182,7 +217,12 @@ CASES = {
     "maxpool_rows": maxpool(3, 2, 1),
     "maxpool_values": maxpool(3, 1, 1, dilation=2),
     "avgpool": avgpool(),
+    "maxpool_b1_rows": pool_b1("MaxPool", 3, 2),
+    "avgpool_b1_2x2": pool_b1("AveragePool", 2, 2),
+    "maxpool_3d": maxpool_3d(),
     "global_avg": global_avg(),
+    "bn_relu_positions": batchnorm([1, 96, 37, 41], True),
+    "bn_planes": batchnorm([4, 131, 13, 13], False),
     "softmax": softmax([5, 131, 257]),
     "layernorm": layernorm(),
     "layernorm_clast": layernorm_clast(),

@@ -1,12 +1,13 @@
 /* The compute thread pool (src/onnx/threadpool.c): every index runs exactly once, empty and
- * single jobs, nested calls, many jobs in a row, a pool of one thread, and how work is cut into
- * tasks. */
+ * single jobs, nested calls, many jobs in a row, a pool of one thread, how work is cut into
+ * tasks, and the workers' spin that adapts to how often it catches a job. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -125,6 +126,54 @@ static void test_tasks(void **state)
     onnx_tpool_free(p);
 }
 
+static void test_spin_budget(void **state)
+{
+    (void)state;
+    const int one = ONNX_TPOOL_HIT_ONE;
+    assert_int_equal(onnx_tpool_spin_budget(one), ONNX_TPOOL_SPIN_MAX);
+    assert_int_equal(onnx_tpool_spin_budget(0), ONNX_TPOOL_SPIN_MIN);
+    assert_int_equal(onnx_tpool_spin_budget(2 * one), ONNX_TPOOL_SPIN_MAX);
+    assert_int_equal(onnx_tpool_spin_budget(-5), ONNX_TPOOL_SPIN_MIN);
+    /* caught every time: stays at the full spin */
+    assert_int_equal(onnx_tpool_spin_update(one, 1), one);
+    /* one sleep per inference among ~100 caught waits (a quiet machine) keeps most of it */
+    int hit = one;
+    for (int r = 0; r < 1000; r++) hit = onnx_tpool_spin_update(hit, r % 100 != 0);
+    assert_true(onnx_tpool_spin_budget(hit) > ONNX_TPOOL_SPIN_MAX * 9 / 10);
+    /* never caught (jobs rarer than the spin): falls all the way, never below 0 */
+    int prev = one;
+    for (int r = 0; r < 200; r++) {
+        hit = onnx_tpool_spin_update(prev, 0);
+        assert_true(hit < prev || hit == 0);
+        prev = hit;
+    }
+    assert_int_equal(hit, 0);
+    assert_int_equal(onnx_tpool_spin_budget(hit), ONNX_TPOOL_SPIN_MIN);
+    /* caught again: climbs back all the way, never above one */
+    for (int r = 0; r < 200; r++) {
+        hit = onnx_tpool_spin_update(prev, 1);
+        assert_true(hit > prev || hit == one);
+        prev = hit;
+    }
+    assert_int_equal(hit, one);
+}
+
+/* Jobs further apart than the longest spin: the workers sleep between them, their spin shrinks
+ * to the shortest, and every job still runs each index once (the wake-up path each time). */
+static void test_sparse_jobs(void **state)
+{
+    (void)state;
+    onnx_tpool *p = onnx_tpool_create(3);
+    assert_non_null(p);
+    const struct timespec gap = {.tv_sec = 0, .tv_nsec = 300 * 1000}; /* > 4000 pauses */
+    for (int r = 0; r < 150; r++) {
+        check_once(p, 1 + r % 7);
+        nanosleep(&gap, NULL); /* a gap between jobs, not a synchronisation */
+    }
+    for (int r = 0; r < 500; r++) check_once(p, 1 + r % 5); /* back to back again */
+    onnx_tpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +181,8 @@ int main(void)
         cmocka_unit_test(test_zero_size),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_tasks),
+        cmocka_unit_test(test_spin_budget),
+        cmocka_unit_test(test_sparse_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
