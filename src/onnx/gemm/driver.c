@@ -282,6 +282,7 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
                      : ak == ONNX_ACT_SIGMOID      ? ONNX_GEMM_EPI_SIGMOID
                      : ak == ONNX_ACT_HARD_SWISH   ? ONNX_GEMM_EPI_HARD_SWISH
                      : ak == ONNX_ACT_HARD_SIGMOID ? ONNX_GEMM_EPI_HARD_SIGMOID
+                     : ak == ONNX_ACT_GELU         ? ONNX_GEMM_EPI_GELU
                                                    : ONNX_GEMM_EPI_NONE;
         jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
     }

@@ -14,7 +14,8 @@ enum {
     ONNX_GEMM_EPI_SILU,
     ONNX_GEMM_EPI_SIGMOID,
     ONNX_GEMM_EPI_HARD_SWISH,
-    ONNX_GEMM_EPI_HARD_SIGMOID /* clamp(alpha x + beta, 0, 1) */
+    ONNX_GEMM_EPI_HARD_SIGMOID, /* clamp(alpha x + beta, 0, 1) */
+    ONNX_GEMM_EPI_GELU          /* the exact GELU (erf) */
 };
 
 /* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
