@@ -65,7 +65,8 @@ static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *
 }
 
 /* An edge tile (rows < MR or cols < NR) into tmp by the kernel, then added or copied into C
- * at ct; a last panel of at most NR/2 columns by the half-width kernel when there is one. Kept
+ * at ct; the last rows of A by the few-rows kernel (unless a half-width one costs less), a last
+ * panel of at most NR/2 columns by the half-width kernel, when the kernel has them. Kept
  * out of gemm_range's loop. A's panel in place at ad (rows lda apart) or packed at ap; B's in
  * place at bd (rows ldb_t apart) or packed at bpan. */
 static __attribute__((noinline)) void gemm_edge_tile(const gemm_job *jb, int64_t kc,
@@ -76,7 +77,10 @@ static __attribute__((noinline)) void gemm_edge_tile(const gemm_job *jb, int64_t
 {
     const onnx_gemm_args *g = jb->g;
     const int mr = jb->kd->mr, nr = jb->kd->nr;
-    if (jb->kd->half_fn && cols <= nr / 2)
+    if (jb->kd->rows_fn && rows < mr && (cols > nr / 2 || 2 * rows < mr))
+        jb->kd->rows_fn(kc, ad ? ad : ap, ad ? g->lda : 1, ad ? 1 : mr, bd ? bd : bpan, ldb_t, tmp,
+                        nr, g->alpha, (int)rows);
+    else if (jb->kd->half_fn && cols <= nr / 2)
         jb->kd->half_fn(kc, ad ? ad : ap, ad ? g->lda : 1, ad ? 1 : mr, bd ? bd : bpan, ldb_t, tmp,
                         nr, g->alpha);
     else if (ad) jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, tmp, nr, g->alpha, 0, NULL);
@@ -282,6 +286,7 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
                      : ak == ONNX_ACT_SIGMOID      ? ONNX_GEMM_EPI_SIGMOID
                      : ak == ONNX_ACT_HARD_SWISH   ? ONNX_GEMM_EPI_HARD_SWISH
                      : ak == ONNX_ACT_HARD_SIGMOID ? ONNX_GEMM_EPI_HARD_SIGMOID
+                     : ak == ONNX_ACT_GELU         ? ONNX_GEMM_EPI_GELU
                                                    : ONNX_GEMM_EPI_NONE;
         jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
     }

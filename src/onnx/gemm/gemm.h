@@ -42,12 +42,13 @@ int onnx_gemm_set_kernel(onnx_gemm_kernel_id id);
 onnx_gemm_kernel_id onnx_gemm_kernel(void);
 const char *onnx_gemm_kernel_name(onnx_gemm_kernel_id id);
 
-/* SiLU / Sigmoid in place over n floats with AVX-512 (act_avx512.c, the same arithmetic as
- * the AVX-512 kernel's fused store); call only when onnx_gemm_act_avx512_ok() (the CPU has
+/* SiLU / Sigmoid in place, GELU (the exact one) from x to y (y may be x), over n floats with
+ * AVX-512 (act_avx512.c, the same arithmetic as the AVX-512 kernel's fused store); call only when onnx_gemm_act_avx512_ok() (the CPU has
  * AVX-512F, whichever kernel is forced). */
 int onnx_gemm_act_avx512_ok(void);
 void onnx_gemm_silu_avx512(float *y, int64_t n);
 void onnx_gemm_sigmoid_avx512(float *y, int64_t n);
+void onnx_gemm_gelu_avx512(float *y, const float *x, int64_t n);
 
 /* A constant operand packed into panels (layout above) for the kernel current at packing. */
 typedef struct onnx_gemm_packed onnx_gemm_packed;

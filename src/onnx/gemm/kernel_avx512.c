@@ -1,5 +1,5 @@
 /* The AVX-512 microkernel, 8 x 32, and its epilogue (the store adds the biases, clamps and
- * applies SiLU / Sigmoid / HardSwish / HardSigmoid in registers, act_avx512.h): 16 zmm accumulators, two B loads and
+ * applies SiLU / Sigmoid / GELU / HardSwish / HardSigmoid in registers, act_avx512.h): 16 zmm accumulators, two B loads and
  * eight broadcasts per k (8 rows: CNN channel counts are multiples of 8; 12 rows measured no faster and wasted up
  * to a third of a tile on 16- or 64-channel layers). Compiled with
  * -mavx512f -mfma (CMakeLists.txt); called only when the CPU has it. */
@@ -42,6 +42,7 @@
                 r0 = act512_hard_swish(r0), r1 = act512_hard_swish(r1);                     \
             else if (epi->act == ONNX_GEMM_EPI_HARD_SIGMOID)                                \
                 r0 = act512_hard_sigmoid(r0, va, vb), r1 = act512_hard_sigmoid(r1, va, vb); \
+            else if (epi->act) r0 = act512_gelu(r0), r1 = act512_gelu(r1); /* GELU */       \
         }                                                                                   \
         _mm512_storeu_ps(cr, r0), _mm512_storeu_ps(cr + 16, r1);                            \
     } while (0)

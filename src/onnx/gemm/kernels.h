@@ -14,7 +14,8 @@ enum {
     ONNX_GEMM_EPI_SILU,
     ONNX_GEMM_EPI_SIGMOID,
     ONNX_GEMM_EPI_HARD_SWISH,
-    ONNX_GEMM_EPI_HARD_SIGMOID /* clamp(alpha x + beta, 0, 1) */
+    ONNX_GEMM_EPI_HARD_SIGMOID, /* clamp(alpha x + beta, 0, 1) */
+    ONNX_GEMM_EPI_GELU          /* the exact GELU (erf) */
 };
 
 /* The store's bias and clamp for one tile, fused into the kernel (epi NULL: none); the
@@ -57,6 +58,13 @@ typedef void (*onnx_gemm_kernel_half_fn)(int64_t kc, const float *a, int64_t ars
                                          const float *b, int64_t ldb, float *c, int64_t ldc,
                                          float alpha);
 
+/* An edge tile of rows (1 .. MR - 1) x NR: C = alpha * A * B over A's first rows only (the
+ * last rows of A: rows / MR of a full tile's multiply-adds), no accumulate and no epilogue (the
+ * driver's edge path adds those); A and B as onnx_gemm_kernel_half_fn. */
+typedef void (*onnx_gemm_kernel_rows_fn)(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         float alpha, int rows);
+
 typedef struct onnx_gemm_kernel_desc {
     const char *name;
     int mr, nr;
@@ -66,6 +74,7 @@ typedef struct onnx_gemm_kernel_desc {
     onnx_gemm_kernel_ub_fn ub_fn; /* B in place, or NULL */
     onnx_gemm_kernel_ua_fn ua_fn; /* A in place, or NULL */
     onnx_gemm_kernel_half_fn half_fn; /* MR x NR/2 edge tiles, or NULL */
+    onnx_gemm_kernel_rows_fn rows_fn; /* (< MR) x NR edge tiles, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -86,6 +95,9 @@ void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const f
 
 void onnx_gemm_kernel_avx512_half(int64_t kc, const float *a, int64_t ars, int64_t aps,
                                   const float *b, int64_t ldb, float *c, int64_t ldc, float alpha);
+void onnx_gemm_kernel_avx512_rows(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                  const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
+                                  int rows);
 
 void onnx_gemm_epilogue_generic(float *c, int64_t ldc, int64_t rows, int64_t cols,
                                 const float *row_bias, const float *col_bias, float lo, float hi);

@@ -456,13 +456,15 @@ static int mm_multiply(const mm_plan *p, mm_job *job)
     int64_t idx[ONNX_MAX_DIMS] = {0}, ao = 0, bo = 0, co = 0;
     const float *res_rows = p->res_inline && !p->scratch_y ? p->res->data : NULL; /* Z's layout */
     /* float32 without residual rows: the bias in the GEMM's store, and the activations its
-     * kernels apply in registers; GELU, Tanh... would run per tile row (32 floats a call:
-     * slower than one pass over the result, measured on ConvNeXt and ViT) */
+     * kernels apply in registers (GELU only the AVX-512 kernel); Tanh... would run per tile row
+     * (32 floats a call: slower than one pass over the result, measured on ConvNeXt and ViT) */
     const int in_store = p->t == INFERD_DTYPE_FP32 && p->k > 0 && !res_rows;
     const onnx_activation_kind ak = p->act.kind;
-    const int act_in_store = in_store && (ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
-                                          ak == ONNX_ACT_SILU || ak == ONNX_ACT_SIGMOID ||
-                                          ak == ONNX_ACT_HARD_SWISH || ak == ONNX_ACT_HARD_SIGMOID);
+    const int act_in_store =
+        in_store &&
+        (ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP || ak == ONNX_ACT_SILU ||
+         ak == ONNX_ACT_SIGMOID || ak == ONNX_ACT_HARD_SWISH || ak == ONNX_ACT_HARD_SIGMOID ||
+         (ak == ONNX_ACT_GELU && onnx_gemm_kernel() == ONNX_GEMM_AVX512));
     job->accumulate = !in_store;
     job->col_bias = in_store && p->bias ? p->bias->data : NULL;
     job->act = act_in_store ? p->act : (onnx_activation){.kind = ONNX_ACT_NONE};

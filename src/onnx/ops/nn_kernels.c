@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../gemm/gemm.h"
 #include "nn_vmath.h"
 
 static NN_HOT NN_CLONES void k_add_scalar(float *y, float b, int64_t n)
@@ -211,7 +212,8 @@ void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict
 void nn_k_softmax_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
                        int log_out)
 {
-    k_softmax_rows(y, x, rows, n, log_out);
+    if (!log_out && onnx_gemm_act_avx512_ok()) nn_k_softmax_rows_avx512(y, x, rows, n);
+    else k_softmax_rows(y, x, rows, n, log_out);
 }
 void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, int64_t cols,
                      const float *restrict scale, const float *restrict bias, float eps,

@@ -74,6 +74,9 @@ void nn_k_bias_clip(float *y, float b, float lo, float hi, int64_t n);
  * (x and y distinct): exp through nn_expf (relative error ~1e-7). */
 void nn_k_softmax_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
                        int log_out);
+/* Softmax as nn_k_softmax_rows, with AVX-512 (softmax_avx512.c; nn_k_softmax_rows calls it
+ * when the CPU has AVX-512F); below -87.3 from the row's maximum the result is exactly 0. */
+void nn_k_softmax_rows_avx512(float *restrict y, const float *restrict x, int64_t rows, int64_t n);
 /* y[i] = erf(x[i]); y[i] = x[i] / 2 * (1 + erf(x[i] / sqrt 2)) (GELU). y may equal x (in place)
  * but must not overlap it otherwise. nn_kernels_erf.c; accuracy in nn_vmath.h. */
 void nn_k_erf(float *y, const float *x, int64_t n);

@@ -3,6 +3,7 @@
  * approximation and its accuracy). Compiled like nn_kernels.c (O3, target clones), with FMA
  * (NN_HOT_FMA); the accuracy bounds hold with and without it (the test runs the clone the machine
  * picks). */
+#include "../gemm/gemm.h"
 #include "nn_kernels.h"
 #include "nn_vmath.h"
 
@@ -25,7 +26,10 @@ void nn_k_erf(float *y, const float *x, int64_t n)
 {
     k_erf(y, x, n);
 }
+/* GELU: AVX-512's own instructions when the CPU has them (gemm/act_avx512.c, the arithmetic of
+ * the GEMM's fused store, so a tile and a whole plane round alike) */
 void nn_k_gelu(float *y, const float *x, int64_t n)
 {
-    k_gelu(y, x, n);
+    if (onnx_gemm_act_avx512_ok()) onnx_gemm_gelu_avx512(y, x, n);
+    else k_gelu(y, x, n);
 }

@@ -37,6 +37,7 @@ static float ref_act(onnx_activation_kind k, float v)
     case ONNX_ACT_SILU: return v / (1.0f + expf(-v));
     case ONNX_ACT_HARD_SWISH: return v * fminf(1.0f, fmaxf(0.0f, v / 6.0f + 0.5f));
     case ONNX_ACT_HARD_SIGMOID: return fminf(1.0f, fmaxf(0.0f, -0.5f * v + 0.75f));
+    case ONNX_ACT_GELU: return (float)(0.5 * v * erfc(-v / sqrt(2.0)));
     default: return v;
     }
 }
@@ -137,10 +138,10 @@ static void run_all(onnx_tpool *pool)
                                 .row_bias = (v % 5) == 1,
                                 .col_bias = (v % 7) == 2,
                                 .alpha = (v % 4) ? 1.0f : 0.5f,
-                                .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
-                                                                ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
-                                                                ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH,
-                                                                ONNX_ACT_HARD_SIGMOID}[v % 7]};
+                                .act = (onnx_activation_kind[]){
+                                    ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
+                                    ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH, ONNX_ACT_HARD_SIGMOID,
+                                    ONNX_ACT_GELU}[v % 8]};
                 check_case(&tc, pool);
             }
     /* larger than one block each way (MC <= 64 rows, NC = 512 columns, KC = 256), all
@@ -162,9 +163,10 @@ static void run_all(onnx_tpool *pool)
                             .row_bias = o == 3,
                             .col_bias = o == 8,
                             .alpha = 1.0f,
-                            /* SiLU, Sigmoid, HardSwish, HardSigmoid: in the AVX-512
+                            /* SiLU, Sigmoid, HardSwish, HardSigmoid, GELU: in the AVX-512
                              * kernel's store (full tiles) and on the edge tiles */
                             .act = o == 5    ? ONNX_ACT_RELU
+                                   : o == 11 ? ONNX_ACT_GELU
                                    : o == 7  ? ONNX_ACT_SILU
                                    : o == 10 ? ONNX_ACT_SIGMOID
                                    : o == 4  ? ONNX_ACT_HARD_SWISH

@@ -102,7 +102,7 @@ static float rnd(void)
     return (float)((rng >> 8) & 0xffff) / 8192.0f - 4.0f; /* [-4, 4) */
 }
 
-static const int64_t row_lengths[] = {1, 7, 31, 32, 33, 64, 100, 128, 1000};
+static const int64_t row_lengths[] = {1, 7, 15, 16, 17, 31, 32, 33, 49, 50, 64, 100, 128, 1000};
 
 static void test_softmax_rows_match_double(void **state)
 {
@@ -131,6 +131,24 @@ static void test_softmax_rows_match_double(void **state)
                              (long long)i, ly[r * n + i], lwant);
             }
         }
+    }
+}
+
+/* a NaN anywhere in a row makes the whole row NaN (through the sum), in the 16-wide vectors and
+ * in the masked last one; the other rows are untouched by it */
+static void test_softmax_rows_nan(void **state)
+{
+    (void)state;
+    enum { N = 49 };
+    static float x[2 * N], y[2 * N];
+    for (int at = 0; at < N; at += 7) {
+        for (int i = 0; i < 2 * N; i++) x[i] = rnd();
+        x[at] = NAN;
+        nn_k_softmax_rows(y, x, 2, N, 0);
+        float sum = 0;
+        for (int i = 0; i < N; i++) assert_true(isnan(y[i]));
+        for (int i = N; i < 2 * N; i++) sum += y[i];
+        assert_true(fabsf(sum - 1.0f) <= 1e-5f);
     }
 }
 
@@ -242,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_erf_gelu_match_double),
         cmocka_unit_test(test_erf_gelu_special_values),
         cmocka_unit_test(test_softmax_rows_match_double),
+        cmocka_unit_test(test_softmax_rows_nan),
         cmocka_unit_test(test_layer_norm_rows_match_double),
         cmocka_unit_test(test_activations_match_double),
         cmocka_unit_test(test_sum_rows_match_double),
