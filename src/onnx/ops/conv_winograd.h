@@ -6,7 +6,7 @@
  * transforms. The transformed weights U are 16/9 the size of the weights: computed once at load
  * (conv.c's prepare) up to 256 x 256 channels, else per run when the batch is large enough to
  * pay for it. F(4x4) likewise takes 4x4 tiles from 6x6 input tiles: 36 frequencies (GEMMs), 4x
- * fewer multiply-adds than direct, weights 4x their size, kept from load up to 128 x 128
+ * fewer multiply-adds than direct, weights 4x their size, kept from load up to 128 x 256
  * channels and only then used. Used by shape (conv_winograd.c has the rule and the
  * measurements behind it). */
 #ifndef ONNX_OPS_CONV_WINOGRAD_H

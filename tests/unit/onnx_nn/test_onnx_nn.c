@@ -190,7 +190,7 @@ static void test_conv_paths_match_reference(void **state)
 }
 
 /* Winograd F(2x2, 3x3) and, for planes its 4x4 tiles fit within 6/5 and kernels kept from load
- * (up to 128 x 128 channels), F(4x4, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16
+ * (up to 128 x 256 channels), F(4x4, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16
  * channels each way and enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
  * rows span images and blocks, with the fused residual and Relu, Clip or Sigmoid (the output
  * transform applies the first two in its store), weights transformed at load (up to 256 x 256
@@ -237,6 +237,7 @@ static void test_conv_winograd4_matches_reference(void **state)
         {2, 16, 6, 8, 16, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},     /* 4 x 6: one tile row */
         {1, 20, 12, 44, 18, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 2},   /* 10 x 45, uneven pads */
         {3, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* blocks across images */
+        {1, 128, 16, 16, 192, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 128 x 192: kept up to 128 x 256 */
     };
     const conv_opts opts[] = {{0, 0, 0}, {1, 1, 0}, {0, 2, 0}, {1, 3, 0}};
     conv_tol_of_max = 2e-5f;
