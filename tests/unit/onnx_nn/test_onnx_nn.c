@@ -225,25 +225,29 @@ static void test_conv_winograd_matches_reference(void **state)
 }
 
 /* F(4x4, 3x3) where it is chosen (4x4 tiles computing at most 6/5 of the plane, weights kept
- * from load): ragged last tile rows and columns (27 -> 28, 55 -> 56), rows of one or two
- * tiles, a 4-row output, blocks whose tile rows span images, every fused activation. */
+ * from load): ragged last tile rows and columns (27 -> 28, 55 -> 56), rows of one tile, a
+ * 4-row output, uneven pads, every fused activation; then blocks whose tile rows span images
+ * and blocks (8 images of 2 tile rows, 14 rows a block), and a 128 x 192 kernel. */
 static void test_conv_winograd4_matches_reference(void **state)
 {
     (void)state;
     static const conv_case cases[] = {
         /* n  c   h   w   m  grp kh kw sh sw dh dw pt pl pb pr */
-        {1, 16, 27, 27, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* 27x27: ragged by one */
-        {1, 16, 55, 55, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* SqueezeNet's Fire 2-3 */
-        {2, 16, 6, 8, 16, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},     /* 4 x 6: one tile row */
-        {1, 20, 12, 44, 18, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 2},   /* 10 x 45, uneven pads */
-        {3, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* blocks across images */
-        {1, 128, 16, 16, 192, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 128 x 192: kept up to 128 x 256 */
+        {1, 16, 27, 27, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 27x27: ragged by one */
+        {1, 16, 55, 55, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* SqueezeNet's Fire 2-3 */
+        {8, 16, 6, 10, 16, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},  /* 4 x 8: one tile row */
+        {1, 20, 14, 44, 18, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 2}, /* 12 x 45, uneven pads */
     };
     const conv_opts opts[] = {{0, 0, 0}, {1, 1, 0}, {0, 2, 0}, {1, 3, 0}};
     conv_tol_of_max = 2e-5f;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++)
             check_conv_opts(&cases[i], &opts[j]);
+    const conv_opts all = {1, 1, 0};
+    const conv_case blocks = {8, 16, 8, 496, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const conv_case wide = {1, 128, 16, 16, 192, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    check_conv_opts(&blocks, &all);
+    check_conv_opts(&wide, &all);
     conv_tol_of_max = 0;
 }
 
