@@ -143,6 +143,7 @@ static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, floa
 typedef struct conv_state {
     int64_t m, c;                          /* W's dims 0 and 1 */
     onnx_gemm_packed *wino[NN_WINO_FREQS]; /* or all NULL */
+    onnx_gemm_packed *wino4[NN_WINO4_FREQS]; /* F(4x4)'s (nn_wino4_precompute), or all NULL */
     onnx_gemm_packed *expand;              /* a fused 1x1 Conv's weights (input 4), or NULL */
     onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
@@ -276,9 +277,9 @@ static const float *conv_plain_w_depth(const conv_job *j, const conv_state *st)
     return w;
 }
 
-/* Winograd F(2x2, 3x3) (conv_winograd.c); wino: the transformed weights packed at load, or
- * NULL: then they are made here (a large batch pays for that per run). */
-static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
+/* Winograd F(tile x tile, 3x3) (conv_winograd.c); wino: the transformed weights packed at
+ * load, or NULL (F(2x2) only): then they are made here (a large batch pays for that per run). */
+static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino, int tile)
 {
     const float *u = NULL;
     if (!wino) {
@@ -293,7 +294,7 @@ static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino)
         u = uw;
     }
     return nn_conv_winograd(j->ctx, j->x, u, wino, j->bias, j->res, j->y, j->n, j->c, j->m, j->g,
-                            j->act);
+                            j->act, wino ? tile : 2);
 }
 
 /* Decides pointwise / phases / direct and the images per GEMM (see conv_job). */
@@ -624,6 +625,7 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
     j.out_size = nn_geom_out_size(g);
     j.kdim = j.cg * nn_geom_k_size(g);
     onnx_gemm_packed *const *wino = st && st->wino[0] ? st->wino : NULL;
+    onnx_gemm_packed *const *wino4 = st && st->wino4[0] ? st->wino4 : NULL;
     if (st && st->groups == group && !st->depth_taps) {
         j.wp = st->w;
         j.wt = st->wt;
@@ -635,8 +637,10 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
         if (rc != 0) return rc < 0 ? -1 : 0;
     }
     if (act_in->kind != ONNX_ACT_NONE && conv_activate_input(&j, act_in) != 0) return -1;
+    if (nn_wino_geometry_fits(g, group) && wino4 && nn_wino4_pays(g, n, c, m))
+        return conv_by_winograd(&j, wino4, 4);
     if (nn_wino_geometry_fits(g, group) && nn_wino_pays(g, n, c, m, wino != NULL))
-        return conv_by_winograd(&j, wino);
+        return conv_by_winograd(&j, wino, 2);
     if (j.mg > INT_MAX || j.out_size > INT_MAX || j.kdim > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
     if (conv_plan_gemm(&j) != 0) return -1;
@@ -888,7 +892,13 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
         if (nn_mul3_size(NN_WINO_FREQS, (size_t)m, (size_t)c, &u_n) == 0 &&
             (u = malloc(u_n * sizeof(float)))) {
             nn_wino_weights(w->data, m, c, u);
-            nn_wino_pack(u, m, c, st->wino);
+            nn_wino_pack(u, m, c, NN_WINO_FREQS, st->wino);
+            free(u);
+        }
+        if (nn_wino4_precompute(m, c) && nn_mul3_size(NN_WINO4_FREQS, (size_t)m, (size_t)c, &u_n) == 0 &&
+            (u = malloc(u_n * sizeof(float)))) {
+            nn_wino4_weights(w->data, m, c, u);
+            nn_wino_pack(u, m, c, NN_WINO4_FREQS, st->wino4);
             free(u);
         }
     }
@@ -907,6 +917,7 @@ void nn_conv_release(onnx_node *node)
     conv_state *st = node->state;
     if (!st) return;
     for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
+    for (int f = 0; f < NN_WINO4_FREQS; f++) onnx_gemm_packed_free(st->wino4[f]);
     const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
     for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
     onnx_gemm_packed_free(st->expand);

@@ -145,4 +145,22 @@ void nn_k_wino2_out_store(float *restrict y0, float *restrict y1, const float *r
                           const float *const t[4], int act, float lo, float hi, int64_t tw,
                           int64_t ow);
 
+/* ---- nn_kernels_wino4.c: Winograd F(4x4, 3x3) tile transforms (conv_winograd.c) ---- */
+
+/* Input transform of one row of tw tiles: tile j reads columns 4j .. 4j+5 of six padded input
+ * rows stored by phase (row r's columns 4i + q, i <= tw, at ph[(4r + q) * ps + i]; ps > tw);
+ * its frequency f (0..35) goes to v[f * fs + j]. tmp: 36 * tw floats of scratch. */
+/* A padded row src of 4 ps floats into its four phases: dst[q * ps + i] = src[4i + q]. */
+void nn_k_wino4_phases(float *restrict dst, const float *restrict src, int64_t ps);
+void nn_k_wino4_in_row(float *v, int64_t fs, const float *ph, int64_t ps, int64_t tw, float *tmp);
+/* Output transform of n tiles, frequency f of tile j at m[f * fs + j]: the tile's output
+ * (a, b) plus bias goes to y[(4a + b) * ys + j] (ys >= n). tmp: 24 * ys floats of scratch. */
+void nn_k_wino4_out_tiles(float *y, int64_t ys, const float *m, int64_t fs, float bias, int64_t n,
+                          float *tmp);
+/* One output row y (ow <= 4 tw columns) from the four arrays t + b * ts of a row of tw tiles
+ * (column 4j + b is element j of array b), plus the residual row r when not NULL, then act as
+ * nn_k_wino2_out_store. y must not overlap the inputs. */
+void nn_k_wino4_out_row(float *y, const float *r, const float *t, int64_t ts, int act, float lo,
+                        float hi, int64_t tw, int64_t ow);
+
 #endif

@@ -62,6 +62,12 @@ typedef struct conv_opts {
     int residual, relu, weights_at_run; /* relu: 1 Relu, 2 Clip to [-0.5, 0.7], 3 Sigmoid */
 } conv_opts;
 
+/* Extra tolerance as a fraction of the convolution's largest magnitude (before the residual
+ * and the activation): F(4x4, 3x3) Winograd rounds its transformed values, up to ~10x the
+ * inputs, so its error scales with the whole output's size (measured up to 1.1e-5 of it), not
+ * with each element's. 0 for the exact paths. */
+static float conv_tol_of_max;
+
 static void check_conv_opts(const conv_case *k, const conv_opts *o)
 {
     int64_t oh = (k->h + k->pt + k->pb - ((k->kh - 1) * k->dh + 1)) / k->sh + 1;
@@ -84,6 +90,8 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
     fill(b, (size_t)k->m);
     fill(res, ny);
     conv_ref(k, x, w, b, want, oh, ow);
+    float want_max = 0; /* of the convolution, before the residual and the activation */
+    for (size_t i = 0; i < ny; i++) want_max = fmaxf(want_max, fabsf(want[i]));
     for (size_t i = 0; i < ny; i++) {
         if (o->residual) want[i] += res[i];
         if (o->relu == 1 && !(want[i] > 0)) want[i] = 0;
@@ -126,8 +134,9 @@ static void check_conv_opts(const conv_case *k, const conv_opts *o)
     assert_int_equal(ndim, 4);
     assert_int_equal(dims[2], oh);
     assert_int_equal(dims[3], ow);
+    const float tol_abs = 1e-4f + conv_tol_of_max * want_max;
     for (size_t i = 0; i < ny; i++)
-        if (fabsf(got[i] - want[i]) > 1e-4f + 1e-4f * fabsf(want[i]))
+        if (fabsf(got[i] - want[i]) > tol_abs + 1e-4f * fabsf(want[i]))
             fail_msg("element %zu: got %g, want %g", i, got[i], want[i]);
     free(x);
     free(w);
@@ -180,8 +189,9 @@ static void test_conv_paths_match_reference(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
 }
 
-/* Winograd F(2x2, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16 channels each way and
- * enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
+/* Winograd F(2x2, 3x3) and, for planes its 4x4 tiles fit within 6/5 and kernels kept from load
+ * (up to 128 x 256 channels), F(4x4, 3x3) (conv_winograd.c): 3x3 stride 1 with at least 16
+ * channels each way and enough tiles; odd and even output sizes (partial tiles), every padding, batches whose tile
  * rows span images and blocks, with the fused residual and Relu, Clip or Sigmoid (the output
  * transform applies the first two in its store), weights transformed at load (up to 256 x 256
  * channels) and per run (weights fed at run, or larger kernels at a large enough batch). */
@@ -199,6 +209,7 @@ static void test_conv_winograd_matches_reference(void **state)
     };
     const conv_opts opts[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0},
                               {0, 2, 0}, {1, 2, 0}, {1, 3, 0}};
+    conv_tol_of_max = 2e-5f;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++)
             check_conv_opts(&cases[i], &opts[j]);
@@ -210,6 +221,34 @@ static void test_conv_winograd_matches_reference(void **state)
     /* 257 x 257 channels: too large to keep, transformed per run for 57 x 9 tiles */
     const conv_case wide = {57, 257, 6, 6, 257, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
     check_conv_opts(&wide, &all);
+    conv_tol_of_max = 0;
+}
+
+/* F(4x4, 3x3) where it is chosen (4x4 tiles computing at most 6/5 of the plane, weights kept
+ * from load): ragged last tile rows and columns (27 -> 28, 55 -> 56), rows of one tile, a
+ * 4-row output, uneven pads, every fused activation; then blocks whose tile rows span images
+ * and blocks (8 images of 2 tile rows, 14 rows a block), and a 128 x 192 kernel. */
+static void test_conv_winograd4_matches_reference(void **state)
+{
+    (void)state;
+    static const conv_case cases[] = {
+        /* n  c   h   w   m  grp kh kw sh sw dh dw pt pl pb pr */
+        {1, 16, 27, 27, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 27x27: ragged by one */
+        {1, 16, 55, 55, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* SqueezeNet's Fire 2-3 */
+        {8, 16, 6, 10, 16, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},  /* 4 x 8: one tile row */
+        {1, 20, 14, 44, 18, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 2}, /* 12 x 45, uneven pads */
+    };
+    const conv_opts opts[] = {{0, 0, 0}, {1, 1, 0}, {0, 2, 0}, {1, 3, 0}};
+    conv_tol_of_max = 2e-5f;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < sizeof opts / sizeof opts[0]; j++)
+            check_conv_opts(&cases[i], &opts[j]);
+    const conv_opts all = {1, 1, 0};
+    const conv_case blocks = {8, 16, 8, 496, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const conv_case wide = {1, 128, 16, 16, 192, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    check_conv_opts(&blocks, &all);
+    check_conv_opts(&wide, &all);
+    conv_tol_of_max = 0;
 }
 
 static void test_matmul_broadcast_matches_reference(void **state)
@@ -379,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_paths_match_reference),
         cmocka_unit_test(test_conv_winograd_matches_reference),
+        cmocka_unit_test(test_conv_winograd4_matches_reference),
         cmocka_unit_test(test_matmul_broadcast_matches_reference),
         cmocka_unit_test(test_bad_inputs_are_errors),
     };
