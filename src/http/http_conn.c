@@ -21,8 +21,8 @@
 #include "inferd/clock.h"
 #include "inferd/log.h"
 
-#define LINGER_MS   2000
-#define FLUSH_BATCH 32
+#define LINGER_MS        2000
+#define FLUSH_BATCH      32
 #define HTTP_INLINE_BODY 2048 /* bodies up to this are copied behind their head */
 
 struct http_conn {

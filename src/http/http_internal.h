@@ -47,7 +47,7 @@ struct http_exchange {
     /* response */
     int ready; /* response filled in */
     int status;
-    int close_after; /* close the connection after writing this one */
+    int close_after;    /* close the connection after writing this one */
     http_buf resp_head; /* status line + headers, without the Connection header and the
                          * blank line (added when written, with a small body: one iovec) */
     char *resp_body;

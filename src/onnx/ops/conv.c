@@ -141,10 +141,10 @@ static int conv_taps(onnx_ctx *ctx, const nn_phase_plan *p, const float *w, floa
  * one packed matrix per group (gemm.h), and for the Winograd path its 16 transformed weight
  * matrices, packed (when small enough to keep, see nn_wino_precompute). */
 typedef struct conv_state {
-    int64_t m, c;                          /* W's dims 0 and 1 */
-    onnx_gemm_packed *wino[NN_WINO_FREQS]; /* or all NULL */
+    int64_t m, c;                            /* W's dims 0 and 1 */
+    onnx_gemm_packed *wino[NN_WINO_FREQS];   /* or all NULL */
     onnx_gemm_packed *wino4[NN_WINO4_FREQS]; /* F(4x4)'s (nn_wino4_precompute), or all NULL */
-    onnx_gemm_packed *expand;              /* a fused 1x1 Conv's weights (input 4), or NULL */
+    onnx_gemm_packed *expand;                /* a fused 1x1 Conv's weights (input 4), or NULL */
     onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
     int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
@@ -404,9 +404,9 @@ static int conv_by_taps(const conv_job *j)
  * ops around (home ranges), and a Conv is one job instead of two per block. */
 typedef struct conv_blocks_job {
     const conv_job *j;
-    const float *ph;  /* the group's phase sets */
-    float *col;       /* tasks x col_n floats */
-    size_t col_n;     /* kdim x step */
+    const float *ph; /* the group's phase sets */
+    float *col;      /* tasks x col_n floats */
+    size_t col_n;    /* kdim x step */
     int64_t step, at0, gi, blocks, tasks;
     _Atomic int failed;
 } conv_blocks_job;
@@ -424,7 +424,8 @@ static void conv_blocks_task(void *arg, int64_t t)
         const int64_t cols = out_size - off < b->step ? out_size - off : b->step;
         nn_phase_im2col(b->ph, &j->pp, j->cg, off / ow, cols / ow, col, cols);
         float *yb = j->y + b->at0 + off;
-        if (j->res) conv_prefill(yb, out_size, j->res + b->at0 + off, out_size, NULL, 0, j->mg, cols);
+        if (j->res)
+            conv_prefill(yb, out_size, j->res + b->at0 + off, out_size, NULL, 0, j->mg, cols);
         onnx_gemm_args g = {.m = j->mg,
                             .n = cols,
                             .k = j->kdim,
@@ -487,8 +488,15 @@ static int conv_by_blocks(const conv_job *j)
             const int64_t at0 = (i * j->m + gi * mg) * out_size; /* this group's first output */
             if (!j->pointwise) conv_phase_unfold(j, xg, ph, 0, 0, NULL, 0);
             if (tasks > 1) {
-                conv_blocks_job b = {.j = j, .ph = ph, .col = col, .col_n = col_n, .step = step,
-                                     .at0 = at0, .gi = gi, .blocks = blocks, .tasks = tasks};
+                conv_blocks_job b = {.j = j,
+                                     .ph = ph,
+                                     .col = col,
+                                     .col_n = col_n,
+                                     .step = step,
+                                     .at0 = at0,
+                                     .gi = gi,
+                                     .blocks = blocks,
+                                     .tasks = tasks};
                 onnx_tpool_parallel_for(onnx_ctx_tpool(j->ctx), tasks, conv_blocks_task, &b);
                 if (atomic_load(&b.failed)) return onnx_ctx_fail(j->ctx, "GEMM: out of memory");
                 continue;
@@ -895,7 +903,8 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
             nn_wino_pack(u, m, c, NN_WINO_FREQS, st->wino);
             free(u);
         }
-        if (nn_wino4_precompute(m, c) && nn_mul3_size(NN_WINO4_FREQS, (size_t)m, (size_t)c, &u_n) == 0 &&
+        if (nn_wino4_precompute(m, c) &&
+            nn_mul3_size(NN_WINO4_FREQS, (size_t)m, (size_t)c, &u_n) == 0 &&
             (u = malloc(u_n * sizeof(float)))) {
             nn_wino4_weights(w->data, m, c, u);
             nn_wino_pack(u, m, c, NN_WINO4_FREQS, st->wino4);

@@ -151,8 +151,6 @@ void nn_phase_unfold(onnx_ctx *ctx, const nn_phase_plan *p, const nn_phase_unfol
      * its GEMM share will read. Both at once: by channels (each gathers what it unfolds). */
     if (a->x && !a->col && a->ph_stride >= p->total)
         nn_parallel_rows(ctx, p->rows, w, phase_gather_row_range, &j);
-    else if (!a->x && a->col)
-        nn_parallel_rows(ctx, a->nr, w, phase_im2col_row_range, &j);
-    else
-        nn_parallel_rows(ctx, a->c_n, w, phase_unfold_range, &j);
+    else if (!a->x && a->col) nn_parallel_rows(ctx, a->nr, w, phase_im2col_row_range, &j);
+    else nn_parallel_rows(ctx, a->c_n, w, phase_unfold_range, &j);
 }

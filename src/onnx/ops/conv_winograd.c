@@ -75,7 +75,8 @@ int nn_wino4_pays(const nn_geom *g, int64_t n, int64_t c, int64_t m)
 {
     if (c < WINO_MIN_CHANNELS || m < WINO_MIN_CHANNELS || g->out[1] < 4 || g->out[2] < 4) return 0;
     const int64_t plane_tiles = ((g->out[1] + 3) / 4) * ((g->out[2] + 3) / 4);
-    if (plane_tiles * 16 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM) return 0;
+    if (plane_tiles * 16 * WINO_MAX_WASTE_DEN > g->out[1] * g->out[2] * WINO_MAX_WASTE_NUM)
+        return 0;
     return n * plane_tiles >= WINO4_MIN_TILES;
 }
 
@@ -348,9 +349,8 @@ static void wino4_out_task(void *arg, int64_t t)
             const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * tw;
             for (int64_t a = 0; a < 4 && 4 * tr + a < oh; a++) {
                 const int64_t at = (img * w->m + mo) * out_size + (4 * tr + a) * ow;
-                nn_k_wino4_out_row(w->y + at, w->res ? w->res + at : NULL,
-                                   tt + 4 * a * cols + col0, cols, wact, act->alpha, act->beta, tw,
-                                   ow);
+                nn_k_wino4_out_row(w->y + at, w->res ? w->res + at : NULL, tt + 4 * a * cols + col0,
+                                   cols, wact, act->alpha, act->beta, tw, ow);
                 if (other_act) nn_activation_run(act, w->y + at, ow);
             }
         }

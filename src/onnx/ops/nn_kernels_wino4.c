@@ -15,8 +15,7 @@
 /* o_a = (B^T d)_a over six streams, B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
  * 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]: input stream k at i + k * is, output a at
  * o + a * os, n elements each. */
-static NN_HOT NN_CLONES void k_wino4_bt(float *o, int64_t os, const float *i, int64_t is,
-                                        int64_t n)
+static NN_HOT NN_CLONES void k_wino4_bt(float *o, int64_t os, const float *i, int64_t is, int64_t n)
 {
     const float *const i0 = i, *const i1 = i + is, *const i2 = i + 2 * is, *const i3 = i + 3 * is;
     const float *const i4 = i + 4 * is, *const i5 = i + 5 * is;

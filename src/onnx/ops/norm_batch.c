@@ -160,8 +160,8 @@ int nn_batchnorm_run(onnx_ctx *ctx)
         b[i] = bv[i] - use_m[i] * a[i];
     }
     if (!empty) {
-        bn_apply_job aj = {.x = xd, .a = a, .b = b, .y = y->data, .n = n, .c = c, .s = s,
-                           .pn = pn, .act = &act};
+        bn_apply_job aj = {
+            .x = xd, .a = a, .b = b, .y = y->data, .n = n, .c = c, .s = s, .pn = pn, .act = &act};
         const int64_t blocks = (s + BN_BLOCK - 1) / BN_BLOCK;
         /* positions when each thread gets a few blocks of them, else planes */
         aj.by_pos = blocks >= 2 * (int64_t)onnx_tpool_threads(onnx_ctx_tpool(ctx));

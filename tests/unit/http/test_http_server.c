@@ -366,8 +366,11 @@ static void test_reused_exchanges_start_clean(void **state)
              sizeof big - 1, big);
     send_all(fd, req);
     char *got = read_responses(fd, "1:z|-");
-    const char *want[] = {"\r\n\r\n10:first-body|first-host", "\r\n\r\n0:|-",
-                          "\r\n\r\n/echo|HTTP", "\r\n\r\n5000:xxxx", "x|big",
+    const char *want[] = {"\r\n\r\n10:first-body|first-host",
+                          "\r\n\r\n0:|-",
+                          "\r\n\r\n/echo|HTTP",
+                          "\r\n\r\n5000:xxxx",
+                          "x|big",
                           "Content-Length: 5\r\n\r\n1:z|-"};
     const char *at = got;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

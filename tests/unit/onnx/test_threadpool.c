@@ -177,12 +177,9 @@ static void test_sparse_jobs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_index_once),
-        cmocka_unit_test(test_zero_size),
-        cmocka_unit_test(test_nested),
-        cmocka_unit_test(test_tasks),
-        cmocka_unit_test(test_spin_budget),
-        cmocka_unit_test(test_sparse_jobs),
+        cmocka_unit_test(test_every_index_once), cmocka_unit_test(test_zero_size),
+        cmocka_unit_test(test_nested),           cmocka_unit_test(test_tasks),
+        cmocka_unit_test(test_spin_budget),      cmocka_unit_test(test_sparse_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
