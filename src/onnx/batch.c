@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_shape.h"
 #include "model.h"
 
 /* Per-sample activation traffic the weights are set against: a slice holds enough samples
@@ -233,8 +234,16 @@ int onnx_graph_batch_plan(onnx_model *m)
         return 0;
     }
     int *rank = malloc((size_t)m->n_values * sizeof *rank);
-    if (!rank) return -1;
-    for (int v = 0; v < m->n_values; v++) rank[v] = -1;
+    batch_sv *sv = malloc((size_t)m->n_values * sizeof *sv); /* shape values (batch_shape.c) */
+    if (!rank || !sv) {
+        free(rank);
+        free(sv);
+        return -1;
+    }
+    for (int v = 0; v < m->n_values; v++) {
+        rank[v] = -1;
+        sv[v].len = -1;
+    }
     int ok = 1;
     for (int i = 0; i < m->n_inputs && ok; i++) { /* inputs: dim 0 symbolic or unknown */
         const onnx_value_info *info = &m->input_info[i];
@@ -247,8 +256,10 @@ int onnx_graph_batch_plan(onnx_model *m)
     int has_concat = 0; /* Concat without copies (place.c) needs dim 0 = 1: slices of one */
     for (int k = 0; k < m->n_nodes && ok; k++) {
         const onnx_node *n = &m->nodes[k];
+        if (batch_shape_node(m, n, rank, sv)) continue; /* computes sizes, not samples */
+        int r = batch_shape_use(m, n, rank, sv);
+        if (r == 0) r = sample_rank(m, n, rank);
         has_concat |= is_op(n, "Concat");
-        int r = sample_rank(m, n, rank);
         if (r < 1) {
             snprintf(m->batch_why, sizeof m->batch_why, "node %d '%s' (%s)", k,
                      n->name ? n->name : "", n->op_type);
@@ -262,6 +273,7 @@ int onnx_graph_batch_plan(onnx_model *m)
             ok = 0;
         }
     free(rank);
+    free(sv);
     if (!ok) return 0;
     size_t weights = onnx_graph_weight_bytes(m);
     /* Weights that do not stay in the last-level cache from one slice to the next would be
