@@ -34,4 +34,10 @@ int batch_shape_node(const onnx_model *m, const onnx_node *n, const int *rank, b
  * (batch.c's own rules apply); -1 when it is one but mixes samples or is not understood. */
 int batch_shape_use(const onnx_model *m, const onnx_node *n, const int *rank, const batch_sv *sv);
 
+/* When the whole graph may not run in slices (batch.c: a node off the list at `cut`, or weights
+ * above the L3), lets its first nodes do: the longest prefix of nodes [0, cut) whose weights
+ * stay small and whose values read after it are all batched (rank[v] >= 1). Sets
+ * m->batch_slice, batch_cut, batch_cross (batch_prefix.c). Returns 0 or -1 (ENOMEM). */
+int batch_prefix_plan(onnx_model *m, const int *rank, int cut);
+
 #endif

@@ -314,6 +314,25 @@ def resize_batch_scale():
         lambda x: x.repeat(2, axis=0), False
 
 
+def prefix_convs():
+    """Ten 3x3 Convs, then Softsign (off the list): the Convs run in slices (batch_prefix.c),
+    Softsign on the whole batch; each sample equals its batch-1 run bit for bit."""
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(10)]
+    bs = [(f32(4) / 4).astype(np.float32) for _ in range(10)]
+    nodes, prev = [], "x"
+    for i in range(10):
+        nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], pads=[1] * 4))
+        prev = f"c{i}"
+    nodes.append(helper.make_node("Softsign", [prev], ["y"]))
+    inits = {**{f"w{i}": w for i, w in enumerate(ws)}, **{f"b{i}": b for i, b in enumerate(bs)}}
+
+    def ref(x):
+        for w, b in zip(ws, bs):
+            x = conv2d(x, w, b, 1)
+        return x / (1 + np.abs(x))
+    return nodes, inits, {"x": (4, 64, 64)}, ref, True
+
+
 OPSET = {"shapes": 17, "reduce_batch": 17}
 
 
@@ -352,7 +371,7 @@ def main():
                   ("transpose_matmul_rows", lambda: transpose_matmul([0, 2, 1], True)),
                   shapes, matmul_residual, pad_batch, reduce_batch, reshape_batch,
                   shape_shuffle, shape_resize, shape_reshape_double, shape_reshape_batch_second,
-                  shape_slice_to_batch, slice_batch_axis, resize_batch_scale]
+                  shape_slice_to_batch, slice_batch_axis, resize_batch_scale, prefix_convs]
         for build in builds:
             name, build = build if isinstance(build, tuple) else (build.__name__, build)
             nodes, inits, inputs, ref, sliceable = build()
