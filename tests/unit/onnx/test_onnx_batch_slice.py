@@ -216,10 +216,11 @@ def i64(*v):
     return np.array(v, np.int64)
 
 
-def shape_shuffle():
+def shape_shuffle(convs):
     """ShuffleNet's channel shuffle and split by sizes computed from Shape (Gather, Div,
     Unsqueeze, Concat: the batch first, then fixed sizes), Slice of the channels by bounds
-    computed from a Shape: sliceable."""
+    computed from a Shape, then `convs` 3x3 Convs: sliceable when the layers outnumber the 19
+    shape nodes (which run again in every slice), else run whole."""
     sh = lambda src, out, k, idx: [helper.make_node("Shape", [src], [out + "_s"]),
                                    helper.make_node("Gather", [out + "_s", idx], [out], axis=0)]
     nodes = sh("x", "n", 0, "k0") + sh("x", "c", 1, "k1") + sh("x", "h", 2, "k2") + sh("x", "w", 3, "k3") + [
@@ -237,21 +238,31 @@ def shape_shuffle():
         helper.make_node("Slice", ["r2", "zero1", "cut", "ax1"], ["lo"]),
         helper.make_node("Slice", ["r2", "cut", "end", "ax1"], ["hi"]),
         helper.make_node("Relu", ["hi"], ["hr"]),
-        helper.make_node("Add", ["lo", "hr"], ["y"])]
+        helper.make_node("Add", ["lo", "hr"], ["a0"])]
     inits = dict(k0=i64(0).reshape(()), k1=i64(1).reshape(()), k2=i64(2).reshape(()),
                  k3=i64(3).reshape(()), two=i64(2).reshape(()), ax0=i64(0), ax1=i64(1),
                  two1=i64(2), minus1=i64(-1), zero1=i64(0))
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(convs)]
+    for i, w in enumerate(ws):
+        inits[f"w{i}"], inits[f"b{i}"] = w, np.zeros(4, np.float32)
+        nodes.append(helper.make_node("Conv", [f"a{i}", f"w{i}", f"b{i}"],
+                                      ["y" if i == convs - 1 else f"a{i + 1}"], pads=[1] * 4))
+    if not convs:
+        nodes[-1].output[0] = "y"
 
     def ref(x):
         n, c, h, w = x.shape
         r2 = x.reshape(n, 2, c // 2, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
-        return r2[:, :c // 2] + np.maximum(r2[:, c // 2:], 0)
-    return nodes, inits, {"x": (8, 24, 24)}, ref, True
+        a = r2[:, :c // 2] + np.maximum(r2[:, c // 2:], 0)
+        for wc in ws:
+            a = conv2d(a, wc, np.zeros(4, np.float32), 1)
+        return a
+    return nodes, inits, {"x": (8, 24, 24)}, ref, convs > 0
 
 
 def shape_resize():
     """FPN's upsampling: Resize to sizes = Concat(Slice(Shape(x), 0, 2), the spatial sizes of
-    another batched value through Cast to float and back), then Add: sliceable."""
+    another batched value through Cast to float and back), then Add and 8 Convs: sliceable."""
     nodes = [helper.make_node("Shape", ["x"], ["sx"]),
              helper.make_node("Slice", ["sx", "zero1", "two1"], ["nc"]),
              helper.make_node("Shape", ["z"], ["sz"]),
@@ -260,10 +271,20 @@ def shape_resize():
              helper.make_node("Cast", ["hwf"], ["hwi"], to=TensorProto.INT64),
              helper.make_node("Concat", ["nc", "hwi"], ["sizes"], axis=0),
              helper.make_node("Resize", ["x", "", "", "sizes"], ["r"], mode="nearest"),
-             helper.make_node("Add", ["r", "z"], ["y"])]
+             helper.make_node("Add", ["r", "z"], ["a0"])]
     inits = dict(zero1=i64(0), two1=i64(2), four1=i64(4))
-    return nodes, inits, {"x": (4, 20, 20), "z": (4, 40, 40)}, \
-        lambda x, z: x.repeat(2, axis=2).repeat(2, axis=3) + z, True
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(8)]
+    for i, w in enumerate(ws):  # layers outnumbering the shape nodes
+        inits[f"w{i}"], inits[f"b{i}"] = w, np.zeros(4, np.float32)
+        nodes.append(helper.make_node("Conv", [f"a{i}", f"w{i}", f"b{i}"],
+                                      ["y" if i == len(ws) - 1 else f"a{i + 1}"], pads=[1] * 4))
+
+    def ref(x, z):
+        a = x.repeat(2, axis=2).repeat(2, axis=3) + z
+        for w in ws:
+            a = conv2d(a, w, np.zeros(4, np.float32), 1)
+        return a
+    return nodes, inits, {"x": (4, 20, 20), "z": (4, 40, 40)}, ref, True
 
 
 def batch_of(src, out):
@@ -370,7 +391,8 @@ def main():
                   ("transpose_matmul_batch", lambda: transpose_matmul([1, 0, 2], False)),
                   ("transpose_matmul_rows", lambda: transpose_matmul([0, 2, 1], True)),
                   shapes, matmul_residual, pad_batch, reduce_batch, reshape_batch,
-                  shape_shuffle, shape_resize, shape_reshape_double, shape_reshape_batch_second,
+                  ("shape_shuffle", lambda: shape_shuffle(16)),
+                  ("shape_heavy", lambda: shape_shuffle(0)), shape_resize, shape_reshape_double, shape_reshape_batch_second,
                   shape_slice_to_batch, slice_batch_axis, resize_batch_scale, prefix_convs]
         for build in builds:
             name, build = build if isinstance(build, tuple) else (build.__name__, build)
