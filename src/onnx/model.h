@@ -65,6 +65,10 @@ struct onnx_model {
     int64_t batch_slice; /* > 0: run batches at most this many samples at a time
                                   (batch.c); 0: whole batches only */
     char batch_why[128]; /* batch.c: why batches run whole (the first node off the list) */
+    int batch_cut;       /* batch_slice > 0: nodes [0, batch_cut) run in slices, the rest
+                            whole (n_nodes: the whole graph; batch_prefix.c) */
+    int n_batch_cross;   /* batch_cut < n_nodes: the values made before the cut and read */
+    int *batch_cross;    /* after it, gathered from each slice at full size (arena) */
 
     /* Concat placement (place.c; main graph only; all malloc'd, NULL when no group): per value
      * its group or -1, its index among all groups' members, 1 if a group Concat produces it;

@@ -171,10 +171,11 @@ static int bind_input(onnx_session *s, int idx, const onnx_input *in, char *err,
 }
 
 /* Runs every node once over the bound inputs; on error all buffers go back to the pool. */
-static int run_nodes(onnx_session *s, char *err, size_t err_len)
+/* Runs nodes [from, to), each releasing the values that die after it. */
+static int run_range(onnx_session *s, int from, int to, char *err, size_t err_len)
 {
     const onnx_model *m = s->x.m;
-    for (int k = 0; k < m->n_nodes; k++) {
+    for (int k = from; k < to; k++) {
         int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
         if (rc < 0) {
             release_all(s);
@@ -183,8 +184,14 @@ static int run_nodes(onnx_session *s, char *err, size_t err_len)
         for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++)
             onnx_exec_release(&s->x, m->free_after[f]);
     }
-    onnx_place_update(&s->x); /* the next run writes Concat inputs in place */
     return 0;
+}
+
+static int run_nodes(onnx_session *s, char *err, size_t err_len)
+{
+    int rc = run_range(s, 0, s->x.m->n_nodes, err, err_len);
+    if (rc == 0) onnx_place_update(&s->x); /* the next run writes Concat inputs in place */
+    return rc;
 }
 
 #define RUN_WHOLE 1 /* run_sliced: not sliced, run the whole batch */
@@ -212,9 +219,13 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
      * would only add per-run overhead. The inputs stand in for the activations, which are not
      * known before the run. */
     if (in_bytes < SLICE_MIN_INPUT_BYTES) return RUN_WHOLE;
+    /* the values gathered from each slice: the outputs, or those crossing the cut */
+    const int whole = m->batch_cut >= m->n_nodes;
+    const int ng = whole ? m->n_outputs : m->n_batch_cross;
+    const int *gv = whole ? m->output_values : m->batch_cross;
     onnx_tensor *in = calloc((size_t)m->n_inputs, sizeof *in);
-    onnx_tensor *out = calloc((size_t)m->n_outputs, sizeof *out);
-    size_t *cap = calloc((size_t)m->n_outputs, sizeof *cap);
+    onnx_tensor *out = calloc((size_t)ng + 1, sizeof *out);
+    size_t *cap = calloc((size_t)ng + 1, sizeof *cap);
     int rc = in && out && cap ? 0 : fail(err, err_len, ONNX_E_NOMEM, "out of memory");
     for (int i = 0; i < m->n_inputs && rc == 0; i++) in[i] = s->x.vals[m->input_values[i]];
     /* as few slices as the slice size allows, of even sizes: 8 in slices of 5 runs 4 + 4 */
@@ -227,9 +238,10 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
             t->dims[0] = nb;
             t->data = (char *)in[i].data + (size_t)i0 * (onnx_tensor_nbytes(&in[i]) / (size_t)n);
         }
-        if ((rc = run_nodes(s, err, err_len)) < 0) break;
-        for (int i = 0; i < m->n_outputs && rc == 0; i++) {
-            const onnx_tensor *t = &s->x.vals[m->output_values[i]];
+        rc = whole ? run_nodes(s, err, err_len) : run_range(s, 0, m->batch_cut, err, err_len);
+        if (rc < 0) break;
+        for (int i = 0; i < ng && rc == 0; i++) {
+            const onnx_tensor *t = &s->x.vals[gv[i]];
             int same = t->ndim >= 1 && t->dims[0] == nb && (i0 == 0 || t->dtype == out[i].dtype);
             for (int k = 1; k < t->ndim && same && i0 > 0; k++) same = t->dims[k] == out[i].dims[k];
             if (!same || (i0 > 0 && t->ndim != out[i].ndim)) {
@@ -249,8 +261,8 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
         release_all(s);
     }
     for (int i = 0; i < m->n_inputs && in; i++) s->x.vals[m->input_values[i]] = in[i];
-    for (int i = 0; i < m->n_outputs && out && cap; i++) {
-        const int v = m->output_values[i];
+    for (int i = 0; i < ng && out && cap; i++) {
+        const int v = gv[i];
         if (rc != 0 || s->x.bufs[v]) { /* failed, or a duplicate graph output: drop the copy */
             onnx_pool_put(&s->x.pool, out[i].data, cap[i]);
             continue;
@@ -262,6 +274,10 @@ static int run_sliced(onnx_session *s, char *err, size_t err_len)
     free(in);
     free(out);
     free(cap);
+    if (rc == 0 && !whole) { /* the rest of the graph on the whole batch */
+        rc = run_range(s, m->batch_cut, m->n_nodes, err, err_len);
+        if (rc == 0) onnx_place_update(&s->x);
+    }
     return rc;
 }
 

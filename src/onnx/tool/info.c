@@ -55,7 +55,10 @@ int tool_info(int argc, char **argv)
            onnx_model_num_exec_nodes(m));
     printf("weights: %zu bytes\n", onnx_model_weight_bytes(m));
     int64_t slice = onnx_model_batch_slice(m);
-    if (slice > 0)
+    if (slice > 0 && onnx_model_batch_why(m)[0])
+        printf("batch slice: %lld (the first layers run this many samples at a time; the rest "
+               "whole: %s)\n", (long long)slice, onnx_model_batch_why(m));
+    else if (slice > 0)
         printf("batch slice: %lld (larger batches run this many samples at a time)\n",
                (long long)slice);
     else printf("batch slice: none (batches run whole: %s)\n", onnx_model_batch_why(m));

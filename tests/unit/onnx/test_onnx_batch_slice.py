@@ -212,7 +212,153 @@ def reshape_batch():
     return nodes, dict(shape=shape), {"x": (4,)}, lambda x: x.reshape(-1, 2), False
 
 
+def i64(*v):
+    return np.array(v, np.int64)
+
+
+def shape_shuffle(convs):
+    """ShuffleNet's channel shuffle and split by sizes computed from Shape (Gather, Div,
+    Unsqueeze, Concat: the batch first, then fixed sizes), Slice of the channels by bounds
+    computed from a Shape, then `convs` 3x3 Convs: sliceable when the layers outnumber the 19
+    shape nodes (which run again in every slice), else run whole."""
+    sh = lambda src, out, k, idx: [helper.make_node("Shape", [src], [out + "_s"]),
+                                   helper.make_node("Gather", [out + "_s", idx], [out], axis=0)]
+    nodes = sh("x", "n", 0, "k0") + sh("x", "c", 1, "k1") + sh("x", "h", 2, "k2") + sh("x", "w", 3, "k3") + [
+        helper.make_node("Div", ["c", "two"], ["half"]),
+        *[helper.make_node("Unsqueeze", [a, "ax0"], ["u" + a]) for a in ("n", "half", "h", "w")],
+        helper.make_node("Concat", ["un", "two1", "uhalf", "uh", "uw"], ["shp1"], axis=0),
+        helper.make_node("Reshape", ["x", "shp1"], ["r1"]),
+        helper.make_node("Transpose", ["r1"], ["t"], perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Concat", ["un", "minus1", "uh", "uw"], ["shp2"], axis=0),
+        helper.make_node("Reshape", ["t", "shp2"], ["r2"]),
+        helper.make_node("Shape", ["r2"], ["s2"]),
+        helper.make_node("Gather", ["s2", "ax1"], ["c2"], axis=0),
+        helper.make_node("Div", ["c2", "two1"], ["cut"]),
+        helper.make_node("Mul", ["cut", "two1"], ["end"]),
+        helper.make_node("Slice", ["r2", "zero1", "cut", "ax1"], ["lo"]),
+        helper.make_node("Slice", ["r2", "cut", "end", "ax1"], ["hi"]),
+        helper.make_node("Relu", ["hi"], ["hr"]),
+        helper.make_node("Add", ["lo", "hr"], ["a0"])]
+    inits = dict(k0=i64(0).reshape(()), k1=i64(1).reshape(()), k2=i64(2).reshape(()),
+                 k3=i64(3).reshape(()), two=i64(2).reshape(()), ax0=i64(0), ax1=i64(1),
+                 two1=i64(2), minus1=i64(-1), zero1=i64(0))
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(convs)]
+    for i, w in enumerate(ws):
+        inits[f"w{i}"], inits[f"b{i}"] = w, np.zeros(4, np.float32)
+        nodes.append(helper.make_node("Conv", [f"a{i}", f"w{i}", f"b{i}"],
+                                      ["y" if i == convs - 1 else f"a{i + 1}"], pads=[1] * 4))
+    if not convs:
+        nodes[-1].output[0] = "y"
+
+    def ref(x):
+        n, c, h, w = x.shape
+        r2 = x.reshape(n, 2, c // 2, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
+        a = r2[:, :c // 2] + np.maximum(r2[:, c // 2:], 0)
+        for wc in ws:
+            a = conv2d(a, wc, np.zeros(4, np.float32), 1)
+        return a
+    return nodes, inits, {"x": (8, 24, 24)}, ref, convs > 0
+
+
+def shape_resize():
+    """FPN's upsampling: Resize to sizes = Concat(Slice(Shape(x), 0, 2), the spatial sizes of
+    another batched value through Cast to float and back), then Add and 8 Convs: sliceable."""
+    nodes = [helper.make_node("Shape", ["x"], ["sx"]),
+             helper.make_node("Slice", ["sx", "zero1", "two1"], ["nc"]),
+             helper.make_node("Shape", ["z"], ["sz"]),
+             helper.make_node("Slice", ["sz", "two1", "four1", "zero1"], ["hw"]),
+             helper.make_node("Cast", ["hw"], ["hwf"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["hwf"], ["hwi"], to=TensorProto.INT64),
+             helper.make_node("Concat", ["nc", "hwi"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["r"], mode="nearest"),
+             helper.make_node("Add", ["r", "z"], ["a0"])]
+    inits = dict(zero1=i64(0), two1=i64(2), four1=i64(4))
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(8)]
+    for i, w in enumerate(ws):  # layers outnumbering the shape nodes
+        inits[f"w{i}"], inits[f"b{i}"] = w, np.zeros(4, np.float32)
+        nodes.append(helper.make_node("Conv", [f"a{i}", f"w{i}", f"b{i}"],
+                                      ["y" if i == len(ws) - 1 else f"a{i + 1}"], pads=[1] * 4))
+
+    def ref(x, z):
+        a = x.repeat(2, axis=2).repeat(2, axis=3) + z
+        for w in ws:
+            a = conv2d(a, w, np.zeros(4, np.float32), 1)
+        return a
+    return nodes, inits, {"x": (4, 20, 20), "z": (4, 40, 40)}, ref, True
+
+
+def batch_of(src, out):
+    """Nodes computing out = [dim 0 of src] (1-D) through Shape, Gather, Unsqueeze."""
+    return [helper.make_node("Shape", [src], [out + "_s"]),
+            helper.make_node("Gather", [out + "_s", "k0"], [out + "_g"], axis=0),
+            helper.make_node("Unsqueeze", [out + "_g", "ax0"], [out])]
+
+
+NEG_INITS = dict(k0=i64(0).reshape(()), k1=i64(1).reshape(()), ax0=i64(0), ax1=i64(1),
+                 two1=i64(2), minus1=i64(-1), zero1=i64(0))
+
+
+def shape_reshape_double():
+    """Reshape to [2 * batch, -1], the size computed from Shape: runs whole batches."""
+    nodes = batch_of("x", "n") + [helper.make_node("Mul", ["n", "two1"], ["n2"]),
+                                  helper.make_node("Concat", ["n2", "minus1"], ["s"], axis=0),
+                                  helper.make_node("Reshape", ["x", "s"], ["y"])]
+    return nodes, NEG_INITS, {"x": (4,)}, lambda x: x.reshape(2 * x.shape[0], -1), False
+
+
+def shape_reshape_batch_second():
+    """Reshape to [dim 1, batch, -1] from Shape: the batch lands on dim 1, runs whole."""
+    nodes = batch_of("x", "n") + [
+        helper.make_node("Shape", ["x"], ["s1"]),
+        helper.make_node("Gather", ["s1", "ax1"], ["c"], axis=0),
+        helper.make_node("Concat", ["c", "n", "minus1"], ["s"], axis=0),
+        helper.make_node("Reshape", ["x", "s"], ["y"])]
+    return nodes, NEG_INITS, {"x": (3, 4)}, lambda x: x.reshape(3, x.shape[0], 4), False
+
+
+def shape_slice_to_batch():
+    """Slice of the features up to the batch size (x[:, :batch]): runs whole batches."""
+    nodes = batch_of("x", "n") + [helper.make_node("Slice", ["x", "zero1", "n", "ax1"], ["y"])]
+    return nodes, NEG_INITS, {"x": (8,)}, lambda x: x[:, :x.shape[0]], False
+
+
+def slice_batch_axis():
+    """Slice of dim 0 by constants: runs whole batches."""
+    nodes = [helper.make_node("Slice", ["x", "zero1", "two1", "zero1"], ["y"])]
+    return nodes, NEG_INITS, {"x": (3,)}, lambda x: x[:2], False
+
+
+def resize_batch_scale():
+    """Resize with scale 2 on dim 0: runs whole batches."""
+    nodes = [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")]
+    return nodes, dict(sc=np.array([2, 1, 1], np.float32)), {"x": (2, 3)}, \
+        lambda x: x.repeat(2, axis=0), False
+
+
+def prefix_convs():
+    """Ten 3x3 Convs, then Softsign (off the list): the Convs run in slices (batch_prefix.c),
+    Softsign on the whole batch; each sample equals its batch-1 run bit for bit."""
+    ws = [(f32(4, 4, 3, 3) / 8).astype(np.float32) for _ in range(10)]
+    bs = [(f32(4) / 4).astype(np.float32) for _ in range(10)]
+    nodes, prev = [], "x"
+    for i in range(10):
+        nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], pads=[1] * 4))
+        prev = f"c{i}"
+    nodes.append(helper.make_node("Softsign", [prev], ["y"]))
+    inits = {**{f"w{i}": w for i, w in enumerate(ws)}, **{f"b{i}": b for i, b in enumerate(bs)}}
+
+    def ref(x):
+        for w, b in zip(ws, bs):
+            x = conv2d(x, w, b, 1)
+        return x / (1 + np.abs(x))
+    return nodes, inits, {"x": (4, 64, 64)}, ref, True
+
+
 OPSET = {"shapes": 17, "reduce_batch": 17}
+# the node `inferd-onnx info` must name for running whole (not some other rule)
+WHY = {"shape_reshape_double": "(Reshape)", "shape_reshape_batch_second": "(Reshape)",
+       "shape_slice_to_batch": "(Slice)", "slice_batch_axis": "(Slice)",
+       "resize_batch_scale": "(Resize)", "shape_heavy": "nodes compute shapes"}
 
 
 def save(path, nodes, inits, inputs, opset=14):
@@ -248,14 +394,19 @@ def main():
                   batch_mixing_const, matmul_transpose_batch,
                   ("transpose_matmul_batch", lambda: transpose_matmul([1, 0, 2], False)),
                   ("transpose_matmul_rows", lambda: transpose_matmul([0, 2, 1], True)),
-                  shapes, matmul_residual, pad_batch, reduce_batch, reshape_batch]
+                  shapes, matmul_residual, pad_batch, reduce_batch, reshape_batch,
+                  ("shape_shuffle", lambda: shape_shuffle(16)),
+                  ("shape_heavy", lambda: shape_shuffle(0)), shape_resize, shape_reshape_double, shape_reshape_batch_second,
+                  shape_slice_to_batch, slice_batch_axis, resize_batch_scale, prefix_convs]
         for build in builds:
             name, build = build if isinstance(build, tuple) else (build.__name__, build)
             nodes, inits, inputs, ref, sliceable = build()
             model = os.path.join(d, name + ".onnx")
             save(model, nodes, inits, inputs, OPSET.get(name, 14))
-            m = re.search(r"batch slice: (\d+|none)", run(tool, ["info", model]))
+            info = run(tool, ["info", model])
+            m = re.search(r"batch slice: (\d+|none)", info)
             assert m, name
+            assert WHY.get(name, "") in info, (name, info)
             assert (m.group(1) != "none") == sliceable, (name, m.group(1))
             feeds = {k: f32(N, *v) for k, v in inputs.items()}
             whole = infer(tool, d, model, feeds, name + "_b5")
