@@ -17,11 +17,7 @@ int onnx_gemm_narrow_fits(const onnx_gemm_args *g)
         return 0;
     if (g->pa->kernel != ONNX_GEMM_AVX512 || g->pa->r != 8 || !onnx_gemm_act_avx512_ok())
         return 0;
-    if (g->n > ONNX_GEMM_NARROW_MAX_N) return 0;
-    /* the driver pads the last panel to 32 columns (16 when at most 16 are left): where that
-     * wastes little, its cache blocks and packed-B kernel are as fast */
-    const int64_t r = g->n % 32;
-    return r == 0 || r > 16 || g->n < 32;
+    return g->n <= ONNX_GEMM_NARROW_MAX_N;
 }
 
 typedef struct narrow_job {
