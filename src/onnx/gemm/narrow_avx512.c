@@ -92,36 +92,52 @@ NARROW_INLINE void narrow_strip(const narrow_panel *np, int V, int64_t j0, __mma
 }
 
 /* C rows of panel, columns j0 .. j0 + R (R < 8): one 8-row vector per column, A's panel row
- * (8 floats per k) times a broadcast of B's element */
+ * (8 floats per k) times a broadcast of B's element; with few columns each has U partial sums
+ * over alternate k (R * U >= 4 independent chains: one chain waits on every multiply-add) */
 NARROW_INLINE void narrow_cols(const narrow_panel *np, int R, int64_t j0)
 {
     const onnx_gemm_args *g = np->g;
+    const int U = R >= 4 ? 1 : R >= 2 ? 2 : 4;
     const int64_t k = g->k, ldb = g->ldb, ldc = g->ldc;
     float *c = g->c + np->p * 8 * ldc + j0;
     float t[16] __attribute__((aligned(64))) = {0};
-    __m256 acc[7];
+    __m256 acc[7][4];
 #pragma GCC unroll 7
     for (int j = 0; j < R; j++) {
         if (g->accumulate)
             for (int i = 0; i < np->rows; i++) t[i] = c[i * ldc + j];
-        acc[j] = _mm256_load_ps(t);
+        acc[j][0] = _mm256_load_ps(t);
+#pragma GCC unroll 4
+        for (int u = 1; u < U; u++) acc[j][u] = _mm256_setzero_ps();
     }
     for (int64_t kb = 0; kb < k; kb += ONNX_GEMM_KC) {
         const int64_t kc = k - kb < ONNX_GEMM_KC ? k - kb : ONNX_GEMM_KC;
         const float *a = np->pa + kb * np->padded + np->p * 8 * kc;
         const float *b = g->b + kb * ldb + j0;
-        for (int64_t q = 0; q < kc; q++, a += 8, b += ldb) {
+        int64_t q = 0;
+        for (; q + U <= kc; q += U, a += 8 * U, b += ldb * U)
+#pragma GCC unroll 4
+            for (int u = 0; u < U; u++) {
+                const __m256 av = _mm256_loadu_ps(a + 8 * u);
+#pragma GCC unroll 7
+                for (int j = 0; j < R; j++)
+                    acc[j][u] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[u * ldb + j]), acc[j][u]);
+            }
+        for (; q < kc; q++, a += 8, b += ldb) {
             const __m256 av = _mm256_loadu_ps(a);
 #pragma GCC unroll 7
-            for (int j = 0; j < R; j++) acc[j] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j]);
+            for (int j = 0; j < R; j++) acc[j][0] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j][0]);
         }
     }
     for (int i = 0; i < 16; i++) t[i] = i < np->rows && g->row_bias ? g->row_bias[np->p * 8 + i] : 0.0f;
     const __m512 rb = _mm512_load_ps(t);
 #pragma GCC unroll 7
     for (int j = 0; j < R; j++) {
+        __m256 sum = acc[j][0];
+#pragma GCC unroll 4
+        for (int u = 1; u < U; u++) sum = _mm256_add_ps(sum, acc[j][u]);
         const __m512 cb = _mm512_set1_ps(g->col_bias ? g->col_bias[j0 + j] : 0.0f);
-        const __m512 s = _mm512_zextps256_ps512(acc[j]);
+        const __m512 s = _mm512_zextps256_ps512(sum);
         _mm512_store_ps(t, narrow_act(_mm512_add_ps(_mm512_add_ps(s, rb), cb), np->e));
         for (int i = 0; i < np->rows; i++) c[i * ldc + j] = t[i];
     }
