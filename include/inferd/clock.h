@@ -24,6 +24,15 @@ static inline int64_t clock_thread_cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Wall-clock nanoseconds since the Unix epoch (CLOCK_REALTIME): only for timestamps shown to
+ * people or clients (it can jump), never for durations or deadlines. */
+static inline int64_t clock_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Seconds, for tools that print durations. */
 static inline double clock_now_s(void)
 {

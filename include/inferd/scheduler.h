@@ -161,6 +161,12 @@ typedef struct sched_counters {
     uint64_t queue_count;        /* requests that went into a batch ... */
     uint64_t queue_ns;           /* ... and their summed wait from submit to dispatch */
     uint64_t compute_ns;         /* summed dispatch-to-completion time of completed batches */
+    uint64_t cache_hits;         /* answered from the response cache, or by an identical request
+                                  * in flight (coalesced) ... */
+    uint64_t cache_hit_ns;       /* ... and their summed cache lookup time */
+    uint64_t cache_misses;       /* looked up, not found: computed, then stored ... */
+    uint64_t cache_miss_ns;      /* ... and their summed lookup plus insertion time */
+    uint64_t last_inference_ms;  /* wall clock (ms since the epoch) of the last answer; 0 = none */
     uint64_t outcomes[SCHED_OUTCOME_N]; /* every request counted once, by how it ended */
     sched_hist hist[SCHED_HIST_N];
 } sched_counters;

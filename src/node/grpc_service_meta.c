@@ -248,7 +248,7 @@ void grpc_rpc_model_statistics(grpc_call *call, routes_ctx *ctx, const uint8_t *
     if (n < 0) return;
     Inference__ModelStatistics st[REPO_MAX_MODELS], *stp[REPO_MAX_MODELS];
     Inference__InferStatistics is[REPO_MAX_MODELS];
-    Inference__StatisticDuration d[REPO_MAX_MODELS][4];
+    Inference__StatisticDuration d[REPO_MAX_MODELS][8];
     char versions[REPO_MAX_MODELS][16];
     for (int k = 0; k < n; k++) {
         const model_config *cfg = repo_model_config(ms[k]);
@@ -260,16 +260,27 @@ void grpc_rpc_model_statistics(grpc_call *call, routes_ctx *ctx, const uint8_t *
         kserve_model_version(cfg, versions[k], sizeof versions[k]);
         st[k].name = (char *)cfg->name;
         st[k].version = versions[k];
+        st[k].last_inference = c->last_inference_ms;
         st[k].inference_count = c->batch_rows;
         st[k].execution_count = c->batches;
+        /* as in GET .../stats (routes_stats.c): input and output preparation are inside
+         * compute_infer */
         duration(&d[k][0], c->requests_ok, c->ok_ns);
         duration(&d[k][1], c->requests_failed, c->failed_ns);
         duration(&d[k][2], c->queue_count, c->queue_ns);
-        duration(&d[k][3], c->batches, c->compute_ns);
+        duration(&d[k][3], c->batches, 0);
+        duration(&d[k][4], c->batches, c->compute_ns);
+        duration(&d[k][5], c->batches, 0);
+        duration(&d[k][6], c->cache_hits, c->cache_hit_ns);
+        duration(&d[k][7], c->cache_misses, c->cache_miss_ns);
         is[k].success = &d[k][0];
         is[k].fail = &d[k][1];
         is[k].queue = &d[k][2];
-        is[k].compute_infer = &d[k][3];
+        is[k].compute_input = &d[k][3];
+        is[k].compute_infer = &d[k][4];
+        is[k].compute_output = &d[k][5];
+        is[k].cache_hit = &d[k][6];
+        is[k].cache_miss = &d[k][7];
         st[k].inference_stats = &is[k];
         stp[k] = &st[k];
     }

@@ -44,13 +44,23 @@ static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
     http_buf_puts(b, "{\"name\": ");
     http_buf_json_string(b, cfg->name, strlen(cfg->name));
     http_buf_printf(b, ", \"version\": \"%d\"", cfg->version > 0 ? cfg->version : 1);
-    http_buf_printf(b, ", \"inference_count\": %llu, \"execution_count\": %llu",
-                    (unsigned long long)c->batch_rows, (unsigned long long)c->batches);
+    http_buf_printf(b,
+                    ", \"last_inference\": %llu, \"inference_count\": %llu, "
+                    "\"execution_count\": %llu",
+                    (unsigned long long)c->last_inference_ms, (unsigned long long)c->batch_rows,
+                    (unsigned long long)c->batches);
+    /* compute_infer is the whole dispatch-to-completion time of a batch: workers read inputs
+     * and write outputs in place in shared memory, so input and output preparation are not
+     * timed apart (their count is the batch count, their time 0). */
     http_buf_puts(b, ", \"inference_stats\": {");
     put_pair(b, "success", c->requests_ok, c->ok_ns, 0);
     put_pair(b, "fail", c->requests_failed, c->failed_ns, 1);
     put_pair(b, "queue", c->queue_count, c->queue_ns, 1);
+    put_pair(b, "compute_input", c->batches, 0, 1);
     put_pair(b, "compute_infer", c->batches, c->compute_ns, 1);
+    put_pair(b, "compute_output", c->batches, 0, 1);
+    put_pair(b, "cache_hit", c->cache_hits, c->cache_hit_ns, 1);
+    put_pair(b, "cache_miss", c->cache_misses, c->cache_miss_ns, 1);
     http_buf_puts(b, "}");
     double avg_batch = c->batches ? (double)c->batch_rows / (double)c->batches : 0.0;
     http_buf_printf(

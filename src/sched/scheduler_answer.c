@@ -11,6 +11,8 @@ void sched_count_answer(sched_counters *c, int status, int64_t took_ns)
 {
     uint64_t ns = took_ns > 0 ? (uint64_t)took_ns : 0;
     c->outcomes[sched_outcome_of_status(status)]++;
+    if (status != SCHED_STATUS_CANCELLED)
+        c->last_inference_ms = (uint64_t)(clock_wall_ns() / 1000000);
     if (status == 0) {
         c->requests_ok++;
         c->ok_ns += ns;

@@ -22,6 +22,24 @@ static void count_answer(scheduler *s, const infer_request *req)
     pthread_mutex_unlock(&ms->mu);
 }
 
+/* Adds n cache lookups (hit: answered from the cache or by an identical request in flight;
+ * miss: computed and stored) and the time they took, in the model's counters; n = 0 adds only
+ * the time (a miss's insertion). */
+static void count_lookup(scheduler *s, int model, int hit, uint64_t n, int64_t took)
+{
+    sched_model_state *ms = &s->models[model];
+    uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    pthread_mutex_lock(&ms->mu);
+    if (hit) {
+        ms->counters.cache_hits += n;
+        ms->counters.cache_hit_ns += ns;
+    } else {
+        ms->counters.cache_misses += n;
+        ms->counters.cache_miss_ns += ns;
+    }
+    pthread_mutex_unlock(&ms->mu);
+}
+
 /* A follower leaves the pending count (drain waits for it to reach zero). */
 static void pending_done(scheduler *s)
 {
@@ -94,6 +112,8 @@ int sched_cache_submit(scheduler *s, infer_request *req)
     hit_copy hc = {s, req};
     void *entry = NULL;
     int r = resp_cache_begin(c, &key, req, copy_hit, &hc, &entry);
+    if (r == RESP_CACHE_HIT || r == RESP_CACHE_FOLLOW || r == RESP_CACHE_LEAD)
+        count_lookup(s, req->model, r != RESP_CACHE_LEAD, 1, clock_now_ns() - req->enqueue_ns);
     if (r == RESP_CACHE_FOLLOW) return 1; /* answered with its leader */
     pending_done(s);
     if (r == RESP_CACHE_LEAD) req->cache_entry = entry;
@@ -122,7 +142,9 @@ void sched_cache_finish(scheduler *s, infer_request *req)
     int ok = req->status == 0;
     uint32_t n = ok && req->n_outputs <= MODEL_MAX_IO ? req->n_outputs : 0;
     for (uint32_t i = 0; i < n; i++) data[i] = shm_arena_ptr(ms->region, req->outputs[i].offset);
+    int64_t t0 = clock_now_ns();
     infer_request *f = resp_cache_finish(s->opts.cache, entry, ok, n, req->outputs, data);
+    if (ok) count_lookup(s, req->model, 0, 0, clock_now_ns() - t0); /* the insertion */
     int retry = req->status == SCHED_STATUS_CANCELLED || req->status == 504;
     sched_out_area *area = req->sched_out;
     while (f) {

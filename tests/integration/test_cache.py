@@ -58,6 +58,10 @@ def test_hit_is_byte_identical_and_never_reaches_a_worker(node, model_repo):
     c = st["inferd"]["cache"]
     assert c["enabled"] is True and c["hits"] == 4 and c["misses"] == 1
     assert st["inference_stats"]["success"]["count"] == 5
+    # Triton's statistics: the hits and the one miss (lookup + insertion), per model
+    s = st["inference_stats"]
+    assert s["cache_hit"]["count"] == 4 and s["cache_hit"]["ns"] > 0
+    assert s["cache_miss"]["count"] == 1 and s["cache_miss"]["ns"] > 0
     # another input is another key
     code, out = n.infer("identity", row([9.0, 2.5, 3.5]))
     assert code == 200 and out["outputs"][0]["data"] == [9.0, 2.5, 3.5]
@@ -123,6 +127,8 @@ def test_identical_requests_in_flight_run_once(node, model_repo):
     assert st["execution_count"] == 1 and st["inference_count"] == 1
     assert st["inferd"]["cache"]["misses"] == 1
     assert st["inference_stats"]["success"]["count"] == 8
+    assert st["inference_stats"]["cache_hit"]["count"] == 7      # coalesced count as hits
+    assert st["inference_stats"]["cache_miss"]["count"] == 1
 
 
 def test_off_by_default_and_warns_without_budget(node, model_repo):

@@ -186,6 +186,10 @@ def test_statistics(g):
     assert m.name == "identity" and m.version == "1"
     assert m.inference_stats.success.count >= 3 and m.inference_stats.success.ns > 0
     assert m.inference_count >= 6 and m.execution_count >= 1
+    assert m.inference_stats.compute_infer.count == m.execution_count
+    assert m.inference_stats.compute_input.count == m.execution_count
+    assert m.inference_stats.cache_hit.count == 0 and m.inference_stats.cache_miss.count == 0
+    assert abs(m.last_inference - time.time() * 1000) < 600000
     every = s.ModelStatistics(pb.ModelStatisticsRequest(), timeout=10)
     assert {"identity", "reverse"} <= {x.name for x in every.model_stats}
     assert code_of(s.ModelStatistics, pb.ModelStatisticsRequest(name="q"))[0] == SC.NOT_FOUND

@@ -39,6 +39,8 @@ def test_stats_count_what_happened(node, model_repo):
     st = model_stats(n, "identity")
     assert st["name"] == "identity" and st["version"] == "1"
     assert st["inference_count"] == 0 and st["execution_count"] == 0
+    assert st["last_inference"] == 0
+    before_ms = int(time.time() * 1000)
     for _ in range(5):
         assert n.infer("identity", ONE["inputs"])[0] == 200
     two_rows = [{"name": "INPUT0", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4]}]
@@ -54,6 +56,10 @@ def test_stats_count_what_happened(node, model_repo):
     assert st["inference_count"] == 7           # rows: 5 x 1 + 2
     assert 1 <= st["execution_count"] <= 6
     assert s["compute_infer"]["count"] == st["execution_count"]
+    # every field of Triton's statistics extension is there; no cache on this model
+    assert s["compute_input"]["count"] == s["compute_output"]["count"] == st["execution_count"]
+    assert s["cache_hit"] == {"count": 0, "ns": 0} and s["cache_miss"] == {"count": 0, "ns": 0}
+    assert before_ms <= st["last_inference"] <= int(time.time() * 1000) + 1
     x = st["inferd"]
     assert x["rejected"] == 1 and x["cancelled"] == 0
     assert x["queue_len"] == 0 and x["batches_in_flight"] == 0
