@@ -71,6 +71,14 @@ static int running(const gcall *gc)
     return (gc->att[0].up != NULL) + (gc->att[1].up != NULL);
 }
 
+/* The time a copy took, as the node's latency (routing weights, hedge p95s): unary inference
+ * calls only. A stream lives as long as its client keeps it (seconds to hours) and metadata
+ * calls take microseconds; either would skew the model's inference latency. -1: not a sample. */
+static int64_t latency_sample_us(const gcall *gc, const gattempt *a, int64_t now_ns)
+{
+    return gc->kind == GW_GRPC_INFER ? (now_ns - a->start_ns) / 1000 : -1;
+}
+
 /* Resets a running copy the call no longer waits for (outcome: GW_OUT_CANCELLED, or
  * GW_OUT_OUTRUN when the other copy answered first). */
 static void drop_copy(gcall *gc, gattempt *a, int outcome)
@@ -79,7 +87,7 @@ static void drop_copy(gcall *gc, gattempt *a, int outcome)
     gw_h2_cancel(a->up);
     a->up = NULL;
     int64_t now = clock_now_ns();
-    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, (now - a->start_ns) / 1000,
+    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, latency_sample_us(gc, a, now),
                   now / 1000000);
 }
 
@@ -192,7 +200,7 @@ static void up_end(void *arg, int code, const char *message, int transport,
                       ? GW_OUT_OVERLOADED
                   : code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ? GW_OUT_FAIL
                                                                                 : GW_OUT_OK;
-    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, (now - a->start_ns) / 1000,
+    gw_nodes_done(gc->g->p->nodes, a->node, gc->model, outcome, latency_sample_us(gc, a, now),
                   now / 1000000);
     if (!gc->call) return;
     if (transport && gc->g->p->connect_failed)

@@ -87,7 +87,8 @@ enum gw_outcome {
 /* The end of a request picked with gw_nodes_pick: in-flight load down, the breaker and the
  * latency estimate (for GW_OUT_OK and GW_OUT_OUTRUN) updated. Recording the outrun copies
  * keeps a slow node slow in its estimate: its requests mostly end as the losers of hedges,
- * and without them it would look as fast as the few answers it wins. */
+ * and without them it would look as fast as the few answers it wins. latency_us < 0: not a
+ * latency sample (a stream, a metadata call; see gw_proxy.c and gw_grpc_proxy.c). */
 void gw_nodes_done(gw_nodes *t, int node, const char *model, int outcome, int64_t latency_us,
                    int64_t now_ms);
 

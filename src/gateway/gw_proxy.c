@@ -554,8 +554,10 @@ static void on_upstream_done(void *arg, gw_upstream_result *res)
         gw_upstream_result_free(res);
         return;
     }
-    gw_nodes_done(r->p->nodes, a->node, r->model, outcome, (now - a->start_ns) / 1000,
-                  now / 1000000);
+    /* only inference calls are latency samples: metadata and health answers take microseconds
+     * and would pull the model's p95 (the hedge time) down */
+    gw_nodes_done(r->p->nodes, a->node, r->model, outcome,
+                  r->keyed ? (now - a->start_ns) / 1000 : -1, now / 1000000);
     if (res->err == GW_UP_CONNECT && r->p->connect_failed)
         r->p->connect_failed(r->p->connect_failed_arg);
     if (!r->ex) {

@@ -129,6 +129,36 @@ def test_infer_metadata_and_errors_through_the_gateway(cluster):
     assert gw.request("GET", "/v2/health/ready")[0] == 200
 
 
+def test_stream_and_metadata_calls_are_not_latency_samples(cluster):
+    """A ModelStreamInfer stream lives as long as its client keeps it: its duration is not the
+    node's inference latency (which sets routing weights and the hedge time), nor are the
+    microseconds of metadata calls."""
+    gw, nodes = cluster(n=1)
+    ch, s = stub_of(gw.grpc_target)
+    with ch:
+        for _ in range(30):
+            s.ModelMetadata(pb.ModelMetadataRequest(name="identity"), timeout=10)
+        assert gw.nodes_json()[0]["latency_ms"] == {"p50": 0, "p99": 0}   # no samples yet
+        for _ in range(30):     # a quantile needs 20 samples
+            s.ModelInfer(grpcstubs.infer_request(pb, "identity", [np.ones((1, 4), np.float32)]),
+                         timeout=10)
+        answered, hold = threading.Event(), 2.0
+
+        def messages():
+            yield grpcstubs.infer_request(pb, "identity", [np.ones((1, 4), np.float32)])
+            assert answered.wait(20)
+            time.sleep(hold)          # the client keeps its stream open, idle
+
+        t0 = time.monotonic()
+        for r in s.ModelStreamInfer(messages(), timeout=30):
+            assert not r.error_message, r.error_message
+            answered.set()
+        assert time.monotonic() - t0 >= hold
+    nd = gw.wait_nodes(lambda ns: ns[0]["in_flight"] == 0)[0]
+    assert nd["requests"] >= 61                 # every call went through the node ...
+    assert 0 < nd["latency_ms"]["p99"] < hold * 1000 / 2, nd   # ... the infers are the samples
+
+
 def test_same_key_same_node_and_killed_node(cluster):
     # no hedging: a copy of a slow call would land on the other node
     gw, nodes = cluster(gw_args=["--hedge-percent", "0"])

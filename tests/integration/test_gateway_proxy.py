@@ -231,6 +231,18 @@ def test_gateway_nodes_shows_the_table(node, gateway):
     assert gw.request("POST", "/gateway/nodes")[0] == 405
 
 
+def test_metadata_calls_are_not_latency_samples(node, gateway):
+    n = node()
+    gw = gateway([addr(n)])
+    for _ in range(30):
+        assert gw.request("GET", "/v2/models/identity")[0] == 200
+    nd = gw.wait_nodes(lambda ns: ns[0]["requests"] >= 30)[0]
+    assert nd["latency_ms"] == {"p50": 0, "p99": 0}, nd    # no inference call: no sample
+    for i in range(30):                                     # a quantile needs 20 samples
+        assert process(gw, "m%d" % i)[0] == 200
+    assert gw.nodes_json()[0]["latency_ms"]["p50"] > 0
+
+
 def test_ready_follows_the_nodes(gateway, fakes):
     f = fakes(ready=False)
     gw = gateway([f.address], ready=False)
