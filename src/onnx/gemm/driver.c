@@ -8,6 +8,7 @@
 #include "gemm.h"
 #include "gemv.h"
 #include "kernels.h"
+#include "narrow.h"
 #include "pack.h"
 
 /* A block of MC rows of A (MC x KC) stays in L2 while NC columns of B stream past; a B
@@ -272,6 +273,10 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         return -1;
     if (g->pb && !g->pa && g->m <= ONNX_GEMM_GEMV_MAX_M) {
         gemm_few_rows(g, pool);
+        return 0;
+    }
+    if (onnx_gemm_narrow_fits(g)) { /* a short B by a packed A: narrow.h */
+        onnx_gemm_narrow_run(g, pool);
         return 0;
     }
     gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};

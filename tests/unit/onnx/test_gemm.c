@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "gemm/gemm.h"
+#include "gemm/narrow.h"
 
 static float rnd(uint32_t *s)
 {
@@ -38,6 +39,7 @@ static float ref_act(onnx_activation_kind k, float v)
     case ONNX_ACT_HARD_SWISH: return v * fminf(1.0f, fmaxf(0.0f, v / 6.0f + 0.5f));
     case ONNX_ACT_HARD_SIGMOID: return fminf(1.0f, fmaxf(0.0f, -0.5f * v + 0.75f));
     case ONNX_ACT_GELU: return (float)(0.5 * v * erfc(-v / sqrt(2.0)));
+    case ONNX_ACT_TANH: return tanhf(v);
     default: return v;
     }
 }
@@ -176,6 +178,36 @@ static void run_all(onnx_tpool *pool)
         }
 }
 
+/* The narrow path (gemm/narrow.h: a packed A by a short plain B) on the column counts around
+ * its strips (48) and 8-row column vectors (< 8 left), partial row panels, K over one block,
+ * accumulate, biases, the fused activations and one it leaves to the caller (Tanh). */
+static void run_narrow(onnx_tpool *pool)
+{
+    static const int64_t ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 47, 48, 49, 50, 55,
+                                 56, 63, 64, 97, 112, 196, 200, 255, 256};
+    static const int64_t ms[] = {1, 7, 8, 13, 24};
+    static const int64_t nks[] = {1, 5, 257, 600};
+    int v = 0;
+    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+        for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+            for (size_t ki = 0; ki < sizeof nks / sizeof *nks; ki++, v++) {
+                gemm_case tc = {.m = ms[mi],
+                                .n = ns[ni],
+                                .k = nks[ki],
+                                .pack = 1,
+                                .accumulate = v & 1,
+                                .row_bias = (v % 3) != 0,
+                                .col_bias = (v % 5) == 2,
+                                .alpha = 1.0f,
+                                .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
+                                                                ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
+                                                                ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH,
+                                                                ONNX_ACT_HARD_SIGMOID,
+                                                                ONNX_ACT_TANH}[v % 8]};
+                check_case(&tc, pool);
+            }
+}
+
 static void each_kernel(int threads)
 {
     onnx_tpool *pool = threads > 1 ? onnx_tpool_create(threads) : NULL;
@@ -189,6 +221,7 @@ static void each_kernel(int threads)
         assert_int_equal(onnx_gemm_set_kernel((onnx_gemm_kernel_id)id), 0);
         assert_int_equal(onnx_gemm_kernel(), id);
         run_all(pool);
+        if (id == ONNX_GEMM_AVX512) run_narrow(pool); /* the only kernel it runs for */
         ran++;
     }
     assert_true(ran >= 1);
@@ -206,6 +239,33 @@ static void test_gemm_three_threads(void **state)
 {
     (void)state;
     each_kernel(3);
+}
+
+/* Which calls the narrow path takes: a packed A of the AVX-512 kernel by a plain B of at most
+ * ONNX_GEMM_NARROW_MAX_N columns, not transposed, alpha 1. */
+static void test_gemm_narrow_fits(void **state)
+{
+    (void)state;
+    if (!onnx_gemm_kernel_available(ONNX_GEMM_AVX512)) skip();
+    assert_int_equal(onnx_gemm_set_kernel(ONNX_GEMM_AVX512), 0);
+    float a[8 * 4] = {0}, b[4 * 300] = {0}, c[8 * 300];
+    onnx_gemm_packed *pa = onnx_gemm_pack_a(a, 0, 8, 4, 4);
+    assert_non_null(pa);
+    onnx_gemm_args g = {.m = 8, .n = 49, .k = 4, .pa = pa, .b = b, .ldb = 300, .alpha = 1,
+                        .c = c, .ldc = 300};
+    assert_true(onnx_gemm_narrow_fits(&g));
+    g.n = 196;
+    assert_true(onnx_gemm_narrow_fits(&g));
+    g.n = 257; /* over ONNX_GEMM_NARROW_MAX_N */
+    assert_false(onnx_gemm_narrow_fits(&g));
+    g.n = 49;
+    g.alpha = 0.5f;
+    assert_false(onnx_gemm_narrow_fits(&g));
+    g.alpha = 1;
+    g.trans_b = 1;
+    assert_false(onnx_gemm_narrow_fits(&g));
+    onnx_gemm_packed_free(pa);
+    assert_int_equal(onnx_gemm_set_kernel(ONNX_GEMM_AUTO), 0);
 }
 
 /* A packed operand that does not match the args is refused, and C left alone. */
@@ -233,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_gemm_one_thread),
         cmocka_unit_test(test_gemm_three_threads),
         cmocka_unit_test(test_gemm_packed_mismatch),
+        cmocka_unit_test(test_gemm_narrow_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
