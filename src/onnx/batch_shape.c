@@ -237,8 +237,8 @@ static int sv_node(const onnx_model *m, const onnx_node *n, const int *rank, con
         *o = a;
         return 0;
     }
-    static const char *const arith[] = {"Add", "Sub", "Mul", "Div", "Mod", "Max", "Min",
-                                        "Floor", "Ceil", "Neg", "Abs"};
+    static const char *const arith[] = {"Add", "Sub",   "Mul",  "Div", "Mod", "Max",
+                                        "Min", "Floor", "Ceil", "Neg", "Abs"};
     for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++)
         if (is_op(n, arith[i])) return sv_arith(m, n, sv, o);
     return -1;
@@ -272,9 +272,9 @@ static int resize_rank(const onnx_model *m, const onnx_node *n, int r0, const ba
     const int ks = n->opset < 11 ? 1 : 2, kz = 3;
     if (n->opset >= 11 && !absent(n, 1) && !is_const(m, n, 1)) return -1; /* roi */
     batch_sv s;
-    if (n->opset >= 11 && !absent(n, kz) && !(is_const(m, n, kz) &&
-                                               m->values[n->inputs[kz]].t.ndim == 1 &&
-                                               m->values[n->inputs[kz]].t.dims[0] == 0)) {
+    if (n->opset >= 11 && !absent(n, kz) &&
+        !(is_const(m, n, kz) && m->values[n->inputs[kz]].t.ndim == 1 &&
+          m->values[n->inputs[kz]].t.dims[0] == 0)) {
         /* sizes: the batch, then fixed sizes */
         if (sv_in(m, n, kz, sv, &s) < 0 || s.scalar || s.len != r0 || s.kind[0] != BATCH_SV_BATCH)
             return -1;

@@ -15,8 +15,7 @@ int onnx_gemm_narrow_fits(const onnx_gemm_args *g)
 {
     if (!g->pa || g->pb || !g->b || g->trans_b || g->alpha != 1.0f || g->n <= 0 || g->k <= 0)
         return 0;
-    if (g->pa->kernel != ONNX_GEMM_AVX512 || g->pa->r != 8 || !onnx_gemm_act_avx512_ok())
-        return 0;
+    if (g->pa->kernel != ONNX_GEMM_AVX512 || g->pa->r != 8 || !onnx_gemm_act_avx512_ok()) return 0;
     return g->n <= ONNX_GEMM_NARROW_MAX_N;
 }
 

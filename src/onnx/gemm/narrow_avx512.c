@@ -32,10 +32,10 @@ NARROW_INLINE __m512 narrow_act(__m512 r, const onnx_gemm_epi *e)
 typedef struct narrow_panel {
     const onnx_gemm_args *g;
     const onnx_gemm_epi *e;
-    const float *pa;  /* the packed A's data */
-    int64_t padded;   /* its rows rounded up to 8 */
-    int64_t p;        /* the panel */
-    int rows;         /* its rows inside C (1..8) */
+    const float *pa; /* the packed A's data */
+    int64_t padded;  /* its rows rounded up to 8 */
+    int64_t p;       /* the panel */
+    int rows;        /* its rows inside C (1..8) */
 } narrow_panel;
 
 /* C rows of panel, columns j0 .. j0 + 16 (V - 1) + lanes of `last`: V vectors per row */
@@ -50,8 +50,9 @@ NARROW_INLINE void narrow_strip(const narrow_panel *np, int V, int64_t j0, __mma
 #pragma GCC unroll 3
         for (int v = 0; v < V; v++) {
             const __mmask16 mk = v == V - 1 ? last : (__mmask16)0xffff;
-            acc[i][v] = g->accumulate && i < np->rows ? _mm512_maskz_loadu_ps(mk, c + i * ldc + 16 * v)
-                                                      : _mm512_setzero_ps();
+            acc[i][v] = g->accumulate && i < np->rows
+                            ? _mm512_maskz_loadu_ps(mk, c + i * ldc + 16 * v)
+                            : _mm512_setzero_ps();
         }
     for (int64_t kb = 0; kb < k; kb += ONNX_GEMM_KC) {
         const int64_t kc = k - kb < ONNX_GEMM_KC ? k - kb : ONNX_GEMM_KC;
@@ -63,7 +64,8 @@ NARROW_INLINE void narrow_strip(const narrow_panel *np, int V, int64_t j0, __mma
             __m512 bv[3];
 #pragma GCC unroll 3
             for (int v = 0; v < V; v++)
-                bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+                bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v)
+                                   : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) {
                 const __m512 av = _mm512_set1_ps(a[i]);
@@ -76,7 +78,8 @@ NARROW_INLINE void narrow_strip(const narrow_panel *np, int V, int64_t j0, __mma
 #pragma GCC unroll 3
     for (int v = 0; v < V; v++) {
         const __mmask16 mk = v == V - 1 ? last : (__mmask16)0xffff;
-        cb[v] = g->col_bias ? _mm512_maskz_loadu_ps(mk, g->col_bias + j0 + 16 * v) : _mm512_setzero_ps();
+        cb[v] = g->col_bias ? _mm512_maskz_loadu_ps(mk, g->col_bias + j0 + 16 * v)
+                            : _mm512_setzero_ps();
     }
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
@@ -126,10 +129,12 @@ NARROW_INLINE void narrow_cols(const narrow_panel *np, int R, int64_t j0)
         for (; q < kc; q++, a += 8, b += ldb) {
             const __m256 av = _mm256_loadu_ps(a);
 #pragma GCC unroll 7
-            for (int j = 0; j < R; j++) acc[j][0] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j][0]);
+            for (int j = 0; j < R; j++)
+                acc[j][0] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j][0]);
         }
     }
-    for (int i = 0; i < 16; i++) t[i] = i < np->rows && g->row_bias ? g->row_bias[np->p * 8 + i] : 0.0f;
+    for (int i = 0; i < 16; i++)
+        t[i] = i < np->rows && g->row_bias ? g->row_bias[np->p * 8 + i] : 0.0f;
     const __m512 rb = _mm512_load_ps(t);
 #pragma GCC unroll 7
     for (int j = 0; j < R; j++) {

@@ -57,7 +57,8 @@ int tool_info(int argc, char **argv)
     int64_t slice = onnx_model_batch_slice(m);
     if (slice > 0 && onnx_model_batch_why(m)[0])
         printf("batch slice: %lld (the first layers run this many samples at a time; the rest "
-               "whole: %s)\n", (long long)slice, onnx_model_batch_why(m));
+               "whole: %s)\n",
+               (long long)slice, onnx_model_batch_why(m));
     else if (slice > 0)
         printf("batch slice: %lld (larger batches run this many samples at a time)\n",
                (long long)slice);

@@ -183,8 +183,8 @@ static void run_all(onnx_tpool *pool)
  * accumulate, biases, the fused activations and one it leaves to the caller (Tanh). */
 static void run_narrow(onnx_tpool *pool)
 {
-    static const int64_t ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 47, 48, 49, 50, 55,
-                                 56, 63, 64, 97, 112, 196, 200, 255, 256};
+    static const int64_t ns[] = {1,  2,  7,  8,  9,  15, 16, 17,  31,  32,  47,  48,
+                                 49, 50, 55, 56, 63, 64, 97, 112, 196, 200, 255, 256};
     static const int64_t ms[] = {1, 7, 8, 13, 24};
     static const int64_t nks[] = {1, 5, 257, 600};
     int v = 0;
@@ -199,11 +199,10 @@ static void run_narrow(onnx_tpool *pool)
                                 .row_bias = (v % 3) != 0,
                                 .col_bias = (v % 5) == 2,
                                 .alpha = 1.0f,
-                                .act = (onnx_activation_kind[]){ONNX_ACT_NONE, ONNX_ACT_RELU,
-                                                                ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
-                                                                ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH,
-                                                                ONNX_ACT_HARD_SIGMOID,
-                                                                ONNX_ACT_TANH}[v % 8]};
+                                .act = (onnx_activation_kind[]){
+                                    ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
+                                    ONNX_ACT_SILU, ONNX_ACT_HARD_SWISH, ONNX_ACT_HARD_SIGMOID,
+                                    ONNX_ACT_TANH}[v % 8]};
                 check_case(&tc, pool);
             }
 }
@@ -251,8 +250,8 @@ static void test_gemm_narrow_fits(void **state)
     float a[8 * 4] = {0}, b[4 * 300] = {0}, c[8 * 300];
     onnx_gemm_packed *pa = onnx_gemm_pack_a(a, 0, 8, 4, 4);
     assert_non_null(pa);
-    onnx_gemm_args g = {.m = 8, .n = 49, .k = 4, .pa = pa, .b = b, .ldb = 300, .alpha = 1,
-                        .c = c, .ldc = 300};
+    onnx_gemm_args g = {
+        .m = 8, .n = 49, .k = 4, .pa = pa, .b = b, .ldb = 300, .alpha = 1, .c = c, .ldc = 300};
     assert_true(onnx_gemm_narrow_fits(&g));
     g.n = 196;
     assert_true(onnx_gemm_narrow_fits(&g));
