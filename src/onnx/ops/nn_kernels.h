@@ -138,6 +138,20 @@ void nn_k_wino2_in_row(float *restrict v, int64_t fs, const float *const *rows, 
  * not NULL, then `act`: NN_WINO_RELU as nn_k_bias_relu, NN_WINO_CLIP to [lo, hi] as
  * nn_k_bias_clip, NN_WINO_NONE. Outputs must not overlap each other or the inputs. */
 enum { NN_WINO_NONE = 0, NN_WINO_RELU, NN_WINO_CLIP };
+
+/* One Winograd output value's activation, as the unfused passes did it (so the same bits):
+ * NN_WINO_RELU as nn_k_bias_relu, NN_WINO_CLIP to [lo, hi] as nn_k_bias_clip (whose zero bias
+ * makes -0 +0). Inlined where act is a constant (F(2x2) and F(4x4) stores). */
+static inline __attribute__((always_inline)) float nn_wino_act(float v, int act, float lo, float hi)
+{
+    if (act == NN_WINO_RELU) return v > 0 ? v : 0.0f;
+    if (act == NN_WINO_CLIP) {
+        v = v + 0.0f;
+        v = v < lo ? lo : v;
+        return v > hi ? hi : v;
+    }
+    return v;
+}
 void nn_k_wino2_out_tiles(float *restrict y00, float *restrict y01, float *restrict y10,
                           float *restrict y11, const float *restrict m, int64_t fs, float bias,
                           int64_t n);

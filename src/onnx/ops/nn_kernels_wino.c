@@ -81,18 +81,6 @@ static NN_HOT NN_CLONES void k_wino2_out_tiles(float *restrict y00, float *restr
  * r0/r1 when r0 is not NULL, then `act` (NN_WINO_RELU as nn_k_bias_relu, NN_WINO_CLIP to
  * [lo, hi] as nn_k_bias_clip): the order the unfused passes used, so the same bits. `act` and
  * `res` are constants where the clone below inlines this, one loop per combination. */
-static inline __attribute__((always_inline)) float wino_out_act(float v, int act, float lo,
-                                                                float hi)
-{
-    if (act == NN_WINO_RELU) return v > 0 ? v : 0.0f;
-    if (act == NN_WINO_CLIP) {
-        v = v + 0.0f; /* as nn_k_bias_clip's zero bias: -0 becomes +0 */
-        v = v < lo ? lo : v;
-        return v > hi ? hi : v;
-    }
-    return v;
-}
-
 static inline __attribute__((always_inline)) void
 wino_out_store(float *restrict y0, float *restrict y1, const float *restrict r0,
                const float *restrict r1, const float *restrict t00, const float *restrict t01,
@@ -106,13 +94,13 @@ wino_out_store(float *restrict y0, float *restrict y1, const float *restrict r0,
             a = a + r0[2 * j], b = b + r0[2 * j + 1];
             c = c + r1[2 * j], d = d + r1[2 * j + 1];
         }
-        y0[2 * j] = wino_out_act(a, act, lo, hi), y0[2 * j + 1] = wino_out_act(b, act, lo, hi);
-        y1[2 * j] = wino_out_act(c, act, lo, hi), y1[2 * j + 1] = wino_out_act(d, act, lo, hi);
+        y0[2 * j] = nn_wino_act(a, act, lo, hi), y0[2 * j + 1] = nn_wino_act(b, act, lo, hi);
+        y1[2 * j] = nn_wino_act(c, act, lo, hi), y1[2 * j + 1] = nn_wino_act(d, act, lo, hi);
     }
     if (full < tw && 2 * full < ow) { /* odd width: the last tile's first column */
         float a = t00[full], c = t10[full];
         if (res) a = a + r0[2 * full], c = c + r1[2 * full];
-        y0[2 * full] = wino_out_act(a, act, lo, hi), y1[2 * full] = wino_out_act(c, act, lo, hi);
+        y0[2 * full] = nn_wino_act(a, act, lo, hi), y1[2 * full] = nn_wino_act(c, act, lo, hi);
     }
 }
 

@@ -91,17 +91,6 @@ void nn_k_wino4_out_tiles(float *y, int64_t ys, const float *m, int64_t fs, floa
 
 /* One output row from four arrays of a row of tiles: column 4j + b (< ow) is t_b[j], plus the
  * residual row r when res, then act (as nn_kernels_wino.c's F(2x2) store). */
-static inline __attribute__((always_inline)) float wino4_act(float v, int act, float lo, float hi)
-{
-    if (act == NN_WINO_RELU) return v > 0 ? v : 0.0f;
-    if (act == NN_WINO_CLIP) {
-        v = v + 0.0f; /* as nn_k_bias_clip's zero bias: -0 becomes +0 */
-        v = v < lo ? lo : v;
-        return v > hi ? hi : v;
-    }
-    return v;
-}
-
 static inline __attribute__((always_inline)) void
 wino4_out_row(float *restrict y, const float *restrict r, const float *restrict t0,
               const float *restrict t1, const float *restrict t2, const float *restrict t3, int act,
@@ -111,14 +100,14 @@ wino4_out_row(float *restrict y, const float *restrict r, const float *restrict 
     for (int64_t j = 0; j < full; j++) {
         float a = t0[j], b = t1[j], c = t2[j], d = t3[j];
         if (res) a = a + r[4 * j], b = b + r[4 * j + 1], c = c + r[4 * j + 2], d = d + r[4 * j + 3];
-        y[4 * j] = wino4_act(a, act, lo, hi), y[4 * j + 1] = wino4_act(b, act, lo, hi);
-        y[4 * j + 2] = wino4_act(c, act, lo, hi), y[4 * j + 3] = wino4_act(d, act, lo, hi);
+        y[4 * j] = nn_wino_act(a, act, lo, hi), y[4 * j + 1] = nn_wino_act(b, act, lo, hi);
+        y[4 * j + 2] = nn_wino_act(c, act, lo, hi), y[4 * j + 3] = nn_wino_act(d, act, lo, hi);
     }
     const float *const t[4] = {t0, t1, t2, t3};
     for (int64_t col = 4 * full; col < ow; col++) { /* the last tile's columns of a ragged row */
         float a = t[col % 4][full];
         if (res) a = a + r[col];
-        y[col] = wino4_act(a, act, lo, hi);
+        y[col] = nn_wino_act(a, act, lo, hi);
     }
 }
 
