@@ -46,6 +46,7 @@ struct infer_request {
     int64_t queue_seq;                /* FIFO order within its priority */
     uint32_t queue_pos, deadline_pos; /* its places in the queue's two heaps */
     void *cache_entry;                /* the response cache entry it leads, or NULL */
+    int64_t cache_lookup_ns;          /* its cache lookup's time, counted with its answer */
 };
 
 #endif

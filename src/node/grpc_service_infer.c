@@ -31,6 +31,13 @@ static void job_unlink(grpc_rpc *rpc, grpc_job *job)
     rpc->inflight--;
 }
 
+/* Drops the job's client shared-memory references. Done before the answer is sent: a client
+ * that has its answer may unregister the region at once, on another connection. */
+static void drop_client_shm(grpc_job *job)
+{
+    kserve_shm_refs_release(job->cshm, &job->params.shm);
+}
+
 static void job_free(grpc_job *job)
 {
     kserve_shm_refs_release(job->cshm, &job->params.shm);
@@ -80,6 +87,8 @@ static void finish_job(grpc_call *call, void *arg)
     const model_config *m = repo_model_config(job->rm);
     job_unlink(rpc, job);
     int ended = 0;
+    int encode = !rpc->cancelled && !grpc_call_cancelled(call) && req->status == 0;
+    if (!encode) drop_client_shm(job);
     if (rpc->cancelled || grpc_call_cancelled(call)) {
         ended = !rpc->streaming;
         if (ended) grpc_rpc_end(call, GRPC_STATUS_CANCELLED, "cancelled");
@@ -93,6 +102,7 @@ static void finish_job(grpc_call *call, void *arg)
         uint8_t *buf =
             grpc_infer_encode(req, m, repo_model_region(job->rm), &job->params.shm, job->id,
                               rpc->streaming, GRPC_PREFIX_LEN, &len, &code, err, sizeof err);
+        drop_client_shm(job);
         if (!buf) {
             ended = fail(call, rpc, code, m->name, job->id, err);
         } else {
@@ -187,6 +197,7 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
                             code == GRPC_STATUS_INVALID_ARGUMENT ? 400
                             : code == GRPC_STATUS_UNAVAILABLE    ? 503
                                                                  : 500);
+        drop_client_shm(job);
         fail(call, rpc, code, m->name, job->id, err);
         job_free(job);
         return;
@@ -200,6 +211,7 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     rpc->inflight++;
     if (sched_submit(s, &job->req) != 0) {
         job_unlink(rpc, job);
+        drop_client_shm(job);
         fail(call, rpc, grpc_status_from_http(job->req.status), m->name, job->id,
              job->req.error[0] ? job->req.error : "request refused");
         sched_release(s, &job->req);

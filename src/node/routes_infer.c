@@ -48,6 +48,13 @@ static void job_free(infer_job *job)
     free(job);
 }
 
+/* Drops the job's client shared-memory references. Done before the answer is written: a
+ * client that reads its answer may unregister the region at once, on another connection. */
+static void drop_client_shm(infer_job *job)
+{
+    kserve_shm_refs_release(job->ctx->cshm, &job->params.shm);
+}
+
 static void answer_error(http_exchange *ex, const infer_request *req)
 {
     char hdr[64] = "";
@@ -122,6 +129,7 @@ static void binary_written(void *arg)
 static void send_encoded(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
+    drop_client_shm(job); /* outputs are encoded: client shm is done with */
     if (http_ex_orphaned(ex)) {
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
     } else if (job->status == 0 && !job->json_only) {
@@ -161,6 +169,8 @@ static uint64_t output_bytes(const infer_job *job)
 static void finish_on_loop(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
+    int encode = !http_ex_orphaned(ex) && job->req.status == 0 && job->kind != JOB_PROCESS;
+    if (!encode) drop_client_shm(job);
     if (http_ex_orphaned(ex)) {
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
     } else if (job->req.status != 0) {
@@ -231,6 +241,7 @@ static void submit(http_exchange *ex, infer_job *job)
     job->req.user = job;
     job->req.n_outputs = 0;
     if (sched_submit(s, &job->req) != 0) {
+        drop_client_shm(job);
         answer_error(ex, &job->req);
         sched_release(s, &job->req);
         job_free(job);
@@ -282,6 +293,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
     }
     if (http_ex_orphaned(ex)) { /* the client left while its body was decoded */
         kserve_free_inputs(repo_model_arena(job->rm), &job->req);
+        drop_client_shm(job);
         http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
         job_free(job);
         return;
@@ -290,6 +302,7 @@ static void submit_decoded(http_exchange *ex, void *arg)
                      job->err, sizeof job->err)) {
         sched_note_rejected(s, job->req.model, 400);
         kserve_free_inputs(repo_model_arena(job->rm), &job->req);
+        drop_client_shm(job);
         http_ex_error(ex, 400, "", "%s", job->err);
         job_free(job);
         return;

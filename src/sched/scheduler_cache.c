@@ -12,31 +12,25 @@
 
 #define CACHE_ALIGN 64u
 
-/* Counts an answer given outside a batch (a hit or a follower) in the model's counters. */
-static void count_answer(scheduler *s, const infer_request *req)
+/* Adds one cache lookup to the model's counters (a hit: answered from the cache or by an
+ * identical request in flight; a miss: computed and stored), with the time it took (a miss's
+ * includes its insertion); with answered, also the answer it was given outside a batch (a hit
+ * or a follower). hit < 0: the answer alone. One lock per request. */
+static void count_cached(scheduler *s, const infer_request *req, int hit, int64_t took,
+                         int answered)
 {
     sched_model_state *ms = &s->models[req->model];
-    int64_t took = clock_now_ns() - req->enqueue_ns;
-    pthread_mutex_lock(&ms->mu);
-    sched_count_answer(&ms->counters, req->status, took);
-    pthread_mutex_unlock(&ms->mu);
-}
-
-/* Adds n cache lookups (hit: answered from the cache or by an identical request in flight;
- * miss: computed and stored) and the time they took, in the model's counters; n = 0 adds only
- * the time (a miss's insertion). */
-static void count_lookup(scheduler *s, int model, int hit, uint64_t n, int64_t took)
-{
-    sched_model_state *ms = &s->models[model];
     uint64_t ns = took > 0 ? (uint64_t)took : 0;
+    int64_t answer_ns = answered ? clock_now_ns() - req->enqueue_ns : 0;
     pthread_mutex_lock(&ms->mu);
-    if (hit) {
-        ms->counters.cache_hits += n;
+    if (hit > 0) {
+        ms->counters.cache_hits++;
         ms->counters.cache_hit_ns += ns;
-    } else {
-        ms->counters.cache_misses += n;
+    } else if (hit == 0) {
+        ms->counters.cache_misses++;
         ms->counters.cache_miss_ns += ns;
     }
+    if (answered) sched_count_answer(&ms->counters, req->status, answer_ns);
     pthread_mutex_unlock(&ms->mu);
 }
 
@@ -111,14 +105,16 @@ int sched_cache_submit(scheduler *s, infer_request *req)
     atomic_fetch_add(&s->pending, 1);
     hit_copy hc = {s, req};
     void *entry = NULL;
+    req->cache_lookup_ns = 0;
     int r = resp_cache_begin(c, &key, req, copy_hit, &hc, &entry);
-    if (r == RESP_CACHE_HIT || r == RESP_CACHE_FOLLOW || r == RESP_CACHE_LEAD)
-        count_lookup(s, req->model, r != RESP_CACHE_LEAD, 1, clock_now_ns() - req->enqueue_ns);
+    /* a follower's and a leader's lookups are counted when they are answered */
+    if (r == RESP_CACHE_FOLLOW || r == RESP_CACHE_LEAD)
+        req->cache_lookup_ns = clock_now_ns() - req->enqueue_ns;
     if (r == RESP_CACHE_FOLLOW) return 1; /* answered with its leader */
     pending_done(s);
     if (r == RESP_CACHE_LEAD) req->cache_entry = entry;
     if (r != RESP_CACHE_HIT) return 0;
-    count_answer(s, req);
+    count_cached(s, req, 1, clock_now_ns() - req->enqueue_ns, 1);
     req->done(req);
     return 1;
 }
@@ -127,8 +123,9 @@ int sched_cache_submit(scheduler *s, infer_request *req)
  * passed): submitted again, as if it had just come. */
 static void resubmit(scheduler *s, infer_request *f)
 {
+    /* its first lookup (a hit on the failed leader) is not counted: the new one is */
     if (sched_submit(s, f) != 0) {
-        count_answer(s, f);
+        count_cached(s, f, -1, 0, 1);
         f->done(f);
     }
 }
@@ -144,7 +141,8 @@ void sched_cache_finish(scheduler *s, infer_request *req)
     for (uint32_t i = 0; i < n; i++) data[i] = shm_arena_ptr(ms->region, req->outputs[i].offset);
     int64_t t0 = clock_now_ns();
     infer_request *f = resp_cache_finish(s->opts.cache, entry, ok, n, req->outputs, data);
-    if (ok) count_lookup(s, req->model, 0, 0, clock_now_ns() - t0); /* the insertion */
+    /* the leader's miss: its lookup and, when it stored, its insertion */
+    count_cached(s, req, 0, req->cache_lookup_ns + (ok ? clock_now_ns() - t0 : 0), 0);
     int retry = req->status == SCHED_STATUS_CANCELLED || req->status == 504;
     sched_out_area *area = req->sched_out;
     while (f) {
@@ -168,7 +166,7 @@ void sched_cache_finish(scheduler *s, infer_request *req)
             f->sched_out = NULL;
             memcpy(f->error, req->error, sizeof f->error);
         }
-        count_answer(s, f);
+        count_cached(s, f, 1, f->cache_lookup_ns, 1);
         f->done(f);
         f = next;
     }

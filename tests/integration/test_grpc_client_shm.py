@@ -243,3 +243,22 @@ def test_misuse(shm_node, regions):
         assert c == SC.INVALID_ARGUMENT and words in d, (req, c, d)
     # nothing is left holding a region: all unregister
     s.SystemSharedMemoryUnregister(pb.SystemSharedMemoryUnregisterRequest(), timeout=10)
+
+
+def test_answered_request_holds_no_region(shm_node, regions):
+    """Once ModelInfer has answered (OK or an error), the request holds no region: an HTTP
+    unregister sent at once (served by another loop thread) succeeds."""
+    n, s = shm_node()
+    m = regions(4096)
+    np.ndarray(4, np.float32, buffer=m.buf)[:] = [1, 2, 3, 4]
+    for i in range(60):
+        register(s, "a", key_of(m), 1024)
+        register(s, "b", key_of(m), 1024, offset=2048)
+        req = shm_request("ident", 4, "a", 16, "b", (16, 8)[i % 2])
+        if i % 2:
+            c, d = code_of(s.ModelInfer, req)
+            assert c == SC.INVALID_ARGUMENT and "shared_memory_byte_size" in d, (i, c, d)
+        else:
+            assert len(s.ModelInfer(req, timeout=10).raw_output_contents) == 0
+        status, res = n.post_json("/v2/systemsharedmemory/unregister", {})
+        assert status == 200, (i, status, res)

@@ -218,3 +218,22 @@ def test_status_lists_every_region_up_to_the_limit(node, model_repo, regions):
     assert status == 200
     assert [r["name"] for r in st] == ["r%d" % i for i in range(70)]
     assert n.post_json(SHM + "/unregister", {})[0] == 200
+
+
+def test_answered_request_holds_no_region(node, model_repo, regions):
+    """Once a client has its answer (success or error), the request holds no region: an
+    unregister sent at once, on a new connection that another loop thread may serve, succeeds.
+    The node drops its references before it writes the answer, not after."""
+    n = node(repo=model_repo({"ident": identity_cfg()}),
+             args=["--allow-client-shm"])
+    m = regions(4096)
+    np.ndarray(4, np.float32, buffer=m.buf)[:] = [1, 2, 3, 4]
+    bodies = [shm_infer_body("a", 16, "b", 16, 4),  # answered 200
+              shm_infer_body("a", 16, "b", 8, 4)]   # output too big for its region: 400
+    for i in range(60):
+        assert register(n, "a", key_of(m), 1024)[0] == 200
+        assert register(n, "b", key_of(m), 1024, offset=2048)[0] == 200
+        status, res = n.post_json("/v2/models/ident/infer", bodies[i % 2])
+        assert status == (200, 400)[i % 2], (i, status, res)
+        status, res = n.post_json(SHM + "/unregister", {})
+        assert status == 200, (i, status, res)
