@@ -49,28 +49,32 @@ typedef struct dw_job {
     const onnx_activation *act_in, *act;
 } dw_job;
 
-/* Task i's channels [c0, c1) straight from the input planes (nn_dw_direct_plane). */
-static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
+/* Task i's output rows [r0, r1) of every channel straight from the input planes
+ * (nn_dw_direct_rows): the rows the GEMMs around split by (their columns are positions), so
+ * each thread reads the input rows it wrote itself, plus a halo, and writes the rows it will
+ * read next. */
+static void dw_task_direct(const dw_job *j, int64_t r0, int64_t r1)
 {
     const nn_dw_io *io = j->io;
-    const int64_t oh = j->p->oh, ow = j->p->ow, out_size = oh * ow;
-    for (int64_t ci = c0; ci < c1; ci++) {
+    const int64_t ow = j->p->ow, at = r0 * ow, len = (r1 - r0) * ow;
+    for (int64_t ci = 0; ci < j->c; ci++) {
         onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
         for (int64_t mk = 0; mk < j->mult; mk++) {
             const int64_t mo = ci * j->mult + mk;
             float *yp = io->y + mo * io->y_plane;
-            nn_dw_direct_plane(io->direct, io->x + ci * io->x_plane, yp, oh, ow,
-                               j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
-                               j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
-                               j->act->beta);
+            nn_dw_direct_rows(io->direct, io->x + ci * io->x_plane, yp, r0, r1, ow,
+                              j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
+                              j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
+                              j->act->beta);
             if (j->out_mode) continue; /* Relu/Clip applied in the store */
-            if (io->res) nn_k_add_vec(yp, io->res + mo * io->y_plane, out_size);
-            nn_activation_run(j->act, yp, out_size);
+            if (io->res) nn_k_add_vec(yp + at, io->res + mo * io->y_plane + at, len);
+            nn_activation_run(j->act, yp + at, len);
         }
     }
 }
 
-/* Task i: its share of the input channels, in its own copy of the scratch. */
+/* Task i: its share of the input channels (direct: of the output rows), in its own copy of
+ * the scratch. */
 static void dw_task(void *arg, int64_t i)
 {
     const dw_job *j = arg;
@@ -84,9 +88,9 @@ static void dw_task(void *arg, int64_t i)
         return;
     }
     if (j->io->direct) {
-        int64_t c0, c1;
-        onnx_tpool_range(j->c, j->s->tasks, i, &c0, &c1);
-        dw_task_direct(j, c0, c1);
+        int64_t r0, r1;
+        onnx_tpool_range(j->p->oh, j->tasks, i, &r0, &r1);
+        dw_task_direct(j, r0, r1);
         return;
     }
     const nn_phase_plan *p = j->p;
@@ -142,11 +146,11 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s,
                 .out_mode = out_mode,
                 .act_in = act_in,
                 .act = act};
-    const int64_t units = io->cblock ? (c + 15) / 16 : c;
+    const int64_t units = io->cblock ? (c + 15) / 16 : io->direct ? p->oh : c;
     const int tasks = units < s->tasks ? (int)units : s->tasks;
     j.tasks = tasks > 1 ? tasks : 1;
     if (tasks <= 1) {
-        if (c > 0) dw_task(&j, 0);
+        if (c > 0 && units > 0) dw_task(&j, 0);
         return;
     }
     onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), tasks, dw_task, &j);
