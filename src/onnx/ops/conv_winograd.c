@@ -21,8 +21,6 @@
  * blocks that OpenBLAS, which packs U again for every call, packs it rarely (blocks of 0.5
  * and 1 MiB ran 4-10% slower at batch 32). */
 #define WINO_BLOCK_FLOATS (1024 * 1024)
-/* Tile rows per task for the transforms to split by tile rows (nn_conv_winograd). */
-#define WINO_ROWS_MIN 2
 /* Channel counts under this make the transforms cost more than the multiply-adds they save. */
 #define WINO_MIN_CHANNELS 16
 /* Columns (tiles, all images) the GEMMs need so that reading U, 16/9 the bytes of the weights,
@@ -228,42 +226,18 @@ static void wino_gemm_one(void *arg, int64_t f)
     if (nn_gemm_f32_serial(&g) != 0) atomic_store(&w->failed, 1);
 }
 
-/* One block's input transform and output transform, split over the block's tile rows (every
- * channel: `by_rows`) or else over input / output channels (all tile rows); each task pads into
- * its own rows of `pad` and stores through its own rows of `ytmp` / `tt`: every value is
- * computed as on one thread. */
+/* One block's input transform, split over input channels (each task pads into its own
+ * rows of `pad`), and output transform, split over output channels (each task its own pair of
+ * rows of `ytmp`): every value is computed as on one thread. */
 typedef struct wino_xform {
     const float *x, *bias, *res;
     float *y, *v, *o, *pad, *ytmp, *tt;
     const nn_geom *g;
     const onnx_activation *act;
     int64_t c, m, n_tasks, th, tw, twv, wp, cols, ldv, gr0, nr, pad_n;
-    int by_rows;
     int64_t tile, ps; /* 2 or 4; F(4x4): the phase length of a padded row (4 ps floats) */
     size_t vfs, ofs;
 } wino_xform;
-
-/* Task t's channels [*c0, *c1) of n and the block's tile rows [*g0, *g1) it transforms. */
-static void wino_task_range(const wino_xform *w, int64_t n, int64_t t, int64_t *c0, int64_t *c1,
-                            int64_t *g0, int64_t *g1)
-{
-    *c0 = 0, *c1 = n, *g0 = w->gr0, *g1 = w->gr0 + w->nr;
-    if (w->by_rows) {
-        onnx_tpool_range(w->nr, w->n_tasks, t, g0, g1);
-        *g0 += w->gr0, *g1 += w->gr0;
-    } else {
-        onnx_tpool_range(n, w->n_tasks, t, c0, c1);
-    }
-}
-
-/* Tiles the input transform computes for tile row gr of a task whose rows end at g1: twv, the
- * tiles past tw landing in the next row's columns, which are written after (by this task) or
- * in V's slack after the block's last row; but tw for a task's last row that another task's
- * row follows, which that task may have written already. */
-static int64_t wino_row_tiles(const wino_xform *w, int64_t gr, int64_t g1)
-{
-    return gr == g1 - 1 && g1 < w->gr0 + w->nr ? w->tw : w->twv;
-}
 
 static void wino_in_task(void *arg, int64_t t)
 {
@@ -271,12 +245,12 @@ static void wino_in_task(void *arg, int64_t t)
     const nn_geom *g = w->g;
     const int64_t in_h = g->in[1], in_w = g->in[2], th = w->th, tw = w->tw, wp = w->wp;
     float *pad = w->pad + t * w->pad_n;
-    int64_t c0, c1, g0, g1;
-    wino_task_range(w, w->c, t, &c0, &c1, &g0, &g1);
+    int64_t c0, c1;
+    onnx_tpool_range(w->c, w->n_tasks, t, &c0, &c1);
     /* one image's run of tile rows [tr0, tr1) at a time */
-    for (int64_t gr = g0; gr < g1;) {
+    for (int64_t gr = w->gr0; gr < w->gr0 + w->nr;) {
         const int64_t img = gr / th, tr0 = gr % th;
-        const int64_t tr1 = th < tr0 + (g1 - gr) ? th : tr0 + (g1 - gr);
+        const int64_t tr1 = th < tr0 + (w->gr0 + w->nr - gr) ? th : tr0 + (w->gr0 + w->nr - gr);
         const int64_t col0 = (gr - w->gr0) * tw;
         for (int64_t ci = c0; ci < c1; ci++) {
             wino_pad_rows(w->x + (img * w->c + ci) * in_h * in_w, in_h, in_w, g->pb[1], g->pb[2],
@@ -285,7 +259,7 @@ static void wino_in_task(void *arg, int64_t t)
                 const float *p = pad + 2 * (tr - tr0) * wp;
                 const float *rows[4] = {p, p + wp, p + 2 * wp, p + 3 * wp};
                 nn_k_wino2_in_row(w->v + ci * w->ldv + col0 + (tr - tr0) * tw, (int64_t)w->vfs,
-                                  rows, wino_row_tiles(w, gr + tr - tr0, g1));
+                                  rows, w->twv);
             }
         }
         gr += tr1 - tr0;
@@ -299,10 +273,9 @@ static void wino_out_task(void *arg, int64_t t)
     const int64_t oh = w->g->out[1], ow = w->g->out[2], out_size = oh * ow, wp = w->wp;
     const int64_t cols = w->cols, tw = w->tw;
     float *ytmp = w->ytmp + t * 2 * wp, *tt = w->tt + t * 4 * cols;
-    int64_t m0, m1, g0, g1;
-    wino_task_range(w, w->m, t, &m0, &m1, &g0, &g1);
-    const int64_t ca = (g0 - w->gr0) * tw, nt = (g1 - g0) * tw; /* the task's tiles */
-    /* per output channel, all the task's tiles at once into tt[0..3], then row pair by row
+    int64_t m0, m1;
+    onnx_tpool_range(w->m, w->n_tasks, t, &m0, &m1);
+    /* per output channel, all the block's tiles at once into tt[0..3], then row pair by row
      * pair into Y with the residual and Relu/Clip in the same pass (others per row after); a
      * last odd row's second row goes to ytmp */
     const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
@@ -310,10 +283,9 @@ static void wino_out_task(void *arg, int64_t t)
                                                   : NN_WINO_NONE;
     const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
     for (int64_t mo = m0; mo < m1; mo++) {
-        nn_k_wino2_out_tiles(tt + ca, tt + cols + ca, tt + 2 * cols + ca, tt + 3 * cols + ca,
-                             w->o + mo * cols + ca, (int64_t)w->ofs, w->bias ? w->bias[mo] : 0.0f,
-                             nt);
-        for (int64_t gr = g0; gr < g1; gr++) {
+        nn_k_wino2_out_tiles(tt, tt + cols, tt + 2 * cols, tt + 3 * cols, w->o + mo * cols,
+                             (int64_t)w->ofs, w->bias ? w->bias[mo] : 0.0f, w->nr * tw);
+        for (int64_t gr = w->gr0; gr < w->gr0 + w->nr; gr++) {
             const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * tw;
             const int64_t rows_out = oh - 2 * tr < 2 ? oh - 2 * tr : 2;
             const int64_t at = (img * w->m + mo) * out_size + 2 * tr * ow;
@@ -337,11 +309,11 @@ static void wino4_in_task(void *arg, int64_t t)
     const nn_geom *g = w->g;
     const int64_t in_h = g->in[1], in_w = g->in[2], th = w->th, tw = w->tw, ps = w->ps;
     float *pad = w->pad + t * w->pad_n;
-    int64_t c0, c1, g0, g1;
-    wino_task_range(w, w->c, t, &c0, &c1, &g0, &g1);
-    for (int64_t gr = g0; gr < g1;) {
+    int64_t c0, c1;
+    onnx_tpool_range(w->c, w->n_tasks, t, &c0, &c1);
+    for (int64_t gr = w->gr0; gr < w->gr0 + w->nr;) {
         const int64_t img = gr / th, tr0 = gr % th;
-        const int64_t tr1 = th < tr0 + (g1 - gr) ? th : tr0 + (g1 - gr);
+        const int64_t tr1 = th < tr0 + (w->gr0 + w->nr - gr) ? th : tr0 + (w->gr0 + w->nr - gr);
         const int64_t col0 = (gr - w->gr0) * tw, nrows = 4 * (tr1 - tr0) + 2;
         float *tmp = pad + nrows * 4 * ps, *row = tmp + 36 * w->twv;
         for (int64_t ci = c0; ci < c1; ci++) {
@@ -349,8 +321,7 @@ static void wino4_in_task(void *arg, int64_t t)
                            4 * tr0, nrows, pad, ps, row);
             for (int64_t tr = tr0; tr < tr1; tr++)
                 nn_k_wino4_in_row(w->v + ci * w->ldv + col0 + (tr - tr0) * tw, (int64_t)w->vfs,
-                                  pad + 16 * (tr - tr0) * ps, ps, wino_row_tiles(w, gr + tr - tr0, g1),
-                                  tmp);
+                                  pad + 16 * (tr - tr0) * ps, ps, w->twv, tmp);
         }
         gr += tr1 - tr0;
     }
@@ -365,17 +336,16 @@ static void wino4_out_task(void *arg, int64_t t)
     const int64_t oh = w->g->out[1], ow = w->g->out[2], out_size = oh * ow;
     const int64_t cols = w->cols, tw = w->tw;
     float *tt = w->tt + t * 40 * cols;
-    int64_t m0, m1, g0, g1;
-    wino_task_range(w, w->m, t, &m0, &m1, &g0, &g1);
-    const int64_t ca = (g0 - w->gr0) * tw, nt = (g1 - g0) * tw; /* the task's tiles */
+    int64_t m0, m1;
+    onnx_tpool_range(w->m, w->n_tasks, t, &m0, &m1);
     const int wact = act->kind == ONNX_ACT_RELU   ? NN_WINO_RELU
                      : act->kind == ONNX_ACT_CLIP ? NN_WINO_CLIP
                                                   : NN_WINO_NONE;
     const int other_act = act->kind != ONNX_ACT_NONE && wact == NN_WINO_NONE;
     for (int64_t mo = m0; mo < m1; mo++) {
-        nn_k_wino4_out_tiles(tt + ca, cols, w->o + mo * cols + ca, (int64_t)w->ofs,
-                             w->bias ? w->bias[mo] : 0.0f, nt, tt + 16 * cols);
-        for (int64_t gr = g0; gr < g1; gr++) {
+        nn_k_wino4_out_tiles(tt, cols, w->o + mo * cols, (int64_t)w->ofs,
+                             w->bias ? w->bias[mo] : 0.0f, w->nr * tw, tt + 16 * cols);
+        for (int64_t gr = w->gr0; gr < w->gr0 + w->nr; gr++) {
             const int64_t img = gr / w->th, tr = gr % w->th, col0 = (gr - w->gr0) * tw;
             for (int64_t a = 0; a < 4 && 4 * tr + a < oh; a++) {
                 const int64_t at = (img * w->m + mo) * out_size + (4 * tr + a) * ow;
@@ -467,17 +437,10 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
                      .ps = ps,
                      .vfs = vfs,
                      .ofs = ofs};
-    const int threads = onnx_tpool_threads(pool);
     for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
         const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;
         xf.gr0 = gr0;
         xf.nr = nr;
-        /* by tile rows (output rows, the GEMMs around split by positions) when every thread
-         * gets WINO_ROWS_MIN of them or more: a thread then reads the input rows it wrote
-         * (plus a 2-row halo) and writes the rows it will read next; else by channels */
-        const int64_t row_tasks = nr / WINO_ROWS_MIN < tasks ? nr / WINO_ROWS_MIN : tasks;
-        xf.by_rows = tasks > 1 && row_tasks >= threads;
-        xf.n_tasks = xf.by_rows ? row_tasks : tasks;
         wino_split(pool, &xf, t == 4 ? wino4_in_task : wino_in_task);
         wino_gemms wg = {.u = u,
                          .up = up,

@@ -207,10 +207,6 @@ CASES = {
     "transpose_small": transpose([7, 5], [1, 0]),
     "conv_winograd": conv(1, 37, 41, 31, 3, 1, 1, res=True),
     "conv_winograd_b3": conv(3, 19, 23, 15, 3, 1, 1),
-    # transforms by tile rows (every channel), ranges ending mid-plane: F(4x4) on 7 tile rows,
-    # F(2x2) on 15 (29 is too ragged for F(4x4))
-    "conv_wino_rows_f4": conv(1, 24, 40, 28, 3, 1, 1, res=True),
-    "conv_wino_rows_f2": conv(1, 24, 40, 29, 3, 1, 1, res=True),
     "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
     "conv_phase_s2": conv(1, 29, 33, 57, 3, 2, 1, res=True),
     "conv_phase_b3": conv(3, 37, 33, 23, 3, 2, 1),
