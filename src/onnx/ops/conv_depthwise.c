@@ -37,9 +37,6 @@ int nn_dw_scratch_make(onnx_ctx *ctx, const nn_phase_plan *p, int64_t c, int64_t
     return s->buf ? 0 : -1;
 }
 
-/* Output rows per thread for the direct kernel to split by rows (nn_dw_planes). */
-#define DW_ROWS_MIN 8
-
 typedef struct dw_job {
     onnx_ctx *ctx;
     const nn_phase_plan *p;
@@ -48,36 +45,32 @@ typedef struct dw_job {
     int64_t c, mult;
     const float *w, *bias;
     int in_mode, out_mode;
-    int tasks;   /* how many run (the cblock path splits blocks of 16 channels by it) */
-    int by_rows; /* direct: tasks are ranges of output rows of every channel */
+    int tasks; /* how many run (the cblock path splits blocks of 16 channels by it) */
     const onnx_activation *act_in, *act;
 } dw_job;
 
-/* Output rows [r0, r1) of channels [c0, c1) straight from the input planes
- * (nn_dw_direct_rows); first the prefetch of parts [p0, p1) of the next nodes' weights. */
-static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1, int64_t r0, int64_t r1,
-                           int64_t p0, int64_t p1)
+/* Task i's channels [c0, c1) straight from the input planes (nn_dw_direct_plane). */
+static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
 {
     const nn_dw_io *io = j->io;
-    const int64_t ow = j->p->ow, at = r0 * ow, len = (r1 - r0) * ow;
-    for (int64_t ci = p0; ci < p1; ci++) onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
+    const int64_t oh = j->p->oh, ow = j->p->ow, out_size = oh * ow;
     for (int64_t ci = c0; ci < c1; ci++) {
+        onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
         for (int64_t mk = 0; mk < j->mult; mk++) {
             const int64_t mo = ci * j->mult + mk;
             float *yp = io->y + mo * io->y_plane;
-            nn_dw_direct_rows(io->direct, io->x + ci * io->x_plane, yp, r0, r1, ow,
-                              j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
-                              j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
-                              j->act->beta);
+            nn_dw_direct_plane(io->direct, io->x + ci * io->x_plane, yp, oh, ow,
+                               j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
+                               j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
+                               j->act->beta);
             if (j->out_mode) continue; /* Relu/Clip applied in the store */
-            if (io->res) nn_k_add_vec(yp + at, io->res + mo * io->y_plane + at, len);
-            nn_activation_run(j->act, yp + at, len);
+            if (io->res) nn_k_add_vec(yp, io->res + mo * io->y_plane, out_size);
+            nn_activation_run(j->act, yp, out_size);
         }
     }
 }
 
-/* Task i: its share of the input channels (direct: of the output rows), in its own copy of
- * the scratch. */
+/* Task i: its share of the input channels, in its own copy of the scratch. */
 static void dw_task(void *arg, int64_t i)
 {
     const dw_job *j = arg;
@@ -91,15 +84,9 @@ static void dw_task(void *arg, int64_t i)
         return;
     }
     if (j->io->direct) {
-        int64_t lo, hi;
-        onnx_tpool_range(j->by_rows ? j->p->oh : j->c, j->tasks, i, &lo, &hi);
-        if (j->by_rows) { /* each task prefetches its share of the parts, as by channels */
-            int64_t p0, p1;
-            onnx_tpool_range(j->c, j->tasks, i, &p0, &p1);
-            dw_task_direct(j, 0, j->c, lo, hi, p0, p1);
-        } else {
-            dw_task_direct(j, lo, hi, 0, j->p->oh, lo, hi);
-        }
+        int64_t c0, c1;
+        onnx_tpool_range(j->c, j->s->tasks, i, &c0, &c1);
+        dw_task_direct(j, c0, c1);
         return;
     }
     const nn_phase_plan *p = j->p;
@@ -155,20 +142,11 @@ void nn_dw_planes(onnx_ctx *ctx, const nn_phase_plan *p, const nn_dw_scratch *s,
                 .out_mode = out_mode,
                 .act_in = act_in,
                 .act = act};
-    /* direct planes tall enough go by ranges of output rows: the rows the GEMMs around split
-     * by (their columns are positions), so a thread reads the input rows it wrote itself (plus
-     * a halo) and writes those it will read next. At least DW_ROWS_MIN rows per task, and a
-     * task per thread or more; else (a fused expansion's band) by channels: 1-2 row tasks over
-     * every channel cost more than they keep home (MobileNetV2's 56x56 expansion 0.43 -> 0.61
-     * ms at 2 threads). */
-    const int threads = onnx_tpool_threads(onnx_ctx_tpool(ctx));
-    const int64_t row_tasks = p->oh / DW_ROWS_MIN < s->tasks ? p->oh / DW_ROWS_MIN : s->tasks;
-    j.by_rows = io->direct && s->tasks > 1 && row_tasks >= threads;
-    const int64_t units = io->cblock ? (c + 15) / 16 : j.by_rows ? row_tasks : c;
+    const int64_t units = io->cblock ? (c + 15) / 16 : c;
     const int tasks = units < s->tasks ? (int)units : s->tasks;
     j.tasks = tasks > 1 ? tasks : 1;
     if (tasks <= 1) {
-        if (c > 0 && units > 0) dw_task(&j, 0);
+        if (c > 0) dw_task(&j, 0);
         return;
     }
     onnx_tpool_parallel_for(onnx_ctx_tpool(ctx), tasks, dw_task, &j);

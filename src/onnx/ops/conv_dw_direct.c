@@ -97,13 +97,12 @@ dw_vec(const int K, const float *x, int64_t in_w, int64_t r0, int64_t col, int i
     return _mm512_add_ps(a0, a1);
 }
 
-/* Rows [r_begin, r_end) of one output plane (ow wide, row r at y + r * ow) of a K x K kernel:
- * output (r, c) from input (r - pt + i, c - pl + j). Columns whose 16-wide window lies inside
- * the row load in full, the rest (the edges) masked. A row is computed the same whatever the
- * range it is part of. */
+/* One output plane (oh x ow) of a K x K kernel: output (r, c) from input
+ * (r - pt + i, c - pl + j). Columns whose 16-wide window lies inside the row load in full,
+ * the rest (the edges) masked. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 dw_plane(const nn_dw_direct *d, const int K, const int in_mode, const float *x, float *y,
-         int64_t r_begin, int64_t r_end, int64_t ow, const float *w, float bias, float ilo_, float ihi_, int out_mode,
+         int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_, int out_mode,
          float lo_, float hi_)
 {
     const int64_t in_h = d->in_h, in_w = d->in_w, pt = d->pt, pl = d->pl;
@@ -112,7 +111,7 @@ dw_plane(const nn_dw_direct *d, const int K, const int in_mode, const float *x, 
     const __mmask16 full[5] = {0xffff, 0xffff, 0xffff, 0xffff, 0xffff};
     /* full loads for c0 in [pl, c_end): c0 - pl + K - 1 + 16 <= in_w */
     const int64_t c_end = in_w - K - 15 + pl;
-    for (int64_t r = r_begin; r < r_end; r++) {
+    for (int64_t r = 0; r < oh; r++) {
         const int64_t r0 = r - pt;
         const int i0 = r0 < 0 ? (int)-r0 : 0;
         const int i1 = in_h - r0 < K ? (int)(in_h - r0) : K;
@@ -141,10 +140,10 @@ dw_plane(const nn_dw_direct *d, const int K, const int in_mode, const float *x, 
 /* The instantiations: K 3 or 5, input activation none / Relu / Clip. */
 #define DW_PLANE_FN(name, K, in_mode)                                                            \
     __attribute__((target("avx512f"))) static void name(                                         \
-        const nn_dw_direct *d, const float *x, float *y, int64_t r0, int64_t r1, int64_t ow,     \
-        const float *w, float bias, float ilo, float ihi, int out_mode, float lo, float hi)      \
+        const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow, const float *w, \
+        float bias, float ilo, float ihi, int out_mode, float lo, float hi)                      \
     {                                                                                            \
-        dw_plane(d, K, in_mode, x, y, r0, r1, ow, w, bias, ilo, ihi, out_mode, lo, hi);          \
+        dw_plane(d, K, in_mode, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);              \
     }
 DW_PLANE_FN(dw_plane3_0, 3, 0)
 DW_PLANE_FN(dw_plane3_1, 3, 1)
@@ -154,20 +153,20 @@ DW_PLANE_FN(dw_plane5_1, 5, 1)
 DW_PLANE_FN(dw_plane5_2, 5, 2)
 
 typedef void (*dw_plane_fn)(const nn_dw_direct *, const float *, float *, int64_t, int64_t,
-                            int64_t, const float *, float, float, float, int, float, float);
+                            const float *, float, float, float, int, float, float);
 #endif
 
-void nn_dw_direct_rows(const nn_dw_direct *d, const float *x, float *y, int64_t r0, int64_t r1,
-                       int64_t ow, const float *w, float bias, int in_mode, float ilo, float ihi,
-                       int out_mode, float lo, float hi)
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi)
 {
 #ifdef NN_HAVE_DW_DIRECT
     static const dw_plane_fn fns[2][3] = {{dw_plane3_0, dw_plane3_1, dw_plane3_2},
                                           {dw_plane5_0, dw_plane5_1, dw_plane5_2}};
     const int mode = in_mode == 1 || in_mode == 2 ? in_mode : 0;
-    fns[d->k == 5][mode](d, x, y, r0, r1, ow, w, bias, ilo, ihi, out_mode, lo, hi);
+    fns[d->k == 5][mode](d, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);
 #else
-    (void)d, (void)x, (void)y, (void)r0, (void)r1, (void)ow, (void)w, (void)bias, (void)in_mode;
+    (void)d, (void)x, (void)y, (void)oh, (void)ow, (void)w, (void)bias, (void)in_mode;
     (void)ilo, (void)ihi, (void)out_mode, (void)lo, (void)hi;
 #endif
 }

@@ -92,12 +92,11 @@ typedef struct nn_dw_direct {
 /* Whether geometry g is one nn_dw_direct_plane computes (then *d describes it). */
 int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
 
-/* Rows [r0, r1) of the output plane y (ow wide, row r at y + r * ow) = act(bias + the K x K
- * taps w of act_in(x)), modes as nn_phase_gather's (in_mode with [ilo, ihi], out_mode with
- * [lo, hi]); the taps summed in order, so a row does not depend on the range it is part of. */
-void nn_dw_direct_rows(const nn_dw_direct *d, const float *x, float *y, int64_t r0, int64_t r1,
-                       int64_t ow, const float *w, float bias, int in_mode, float ilo, float ihi,
-                       int out_mode, float lo, float hi);
+/* y (oh x ow) = act(bias + the K x K taps w of act_in(x)), modes as nn_phase_gather's
+ * (in_mode with [ilo, ihi], out_mode with [lo, hi]); the taps summed in order. */
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi);
 
 /* A depthwise window computed 16 channels at a time (conv_dw_cblock.c): channel multiplier 1,
  * kernels of 25 to 49 taps (5x5 to 7x7), strides and dilations 1 or 2, an output plane of at
@@ -129,7 +128,7 @@ void nn_dw_cblock_run(onnx_ctx *ctx, const nn_dw_cblock *cb, const struct nn_dw_
 /* Where nn_dw_planes reads and writes: input channel ci's plane at x + ci * x_plane, output
  * channel mo's at y + mo * y_plane (the residual, if not NULL, likewise); prefetch parts
  * part0 + ci of parts (onnx_ctx_prefetch_next). With `direct` (not NULL) the planes are
- * computed by nn_dw_direct_rows instead of through phase planes (same plan p otherwise); with
+ * computed by nn_dw_direct_plane instead of through phase planes (same plan p otherwise); with
  * `cblock` (multiplier 1, y_plane = oh * ow) by nn_dw_cblock_run, 16 channels at a time. */
 typedef struct nn_dw_io {
     const float *x;

@@ -38,8 +38,8 @@ def depthwise(c, hw, k, stride, act="Clip"):
 
 
 def depthwise_res(c, hw, k):
-    """Depthwise Conv, stride 1, on a plane wide enough for the direct kernel (split by output
-    rows), with a residual Add and a HardSwish applied after the rows, not in the store."""
+    """Depthwise Conv, stride 1, on a plane wide enough for the direct kernel, with a residual
+    Add and a HardSwish applied after the kernel, not in its store."""
     p = k // 2
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=c, kernel_shape=[k, k],
                               pads=[p, p, p, p]),
@@ -217,8 +217,8 @@ CASES = {
     "dw3x3_s2": depthwise(67, 57, 3, 2),
     "dw5x5_s2": depthwise(45, 41, 5, 2),
     "dw3x3_small": depthwise(8, 7, 3, 1),  # below the threshold: inline
-    "dw5x5_s1_rows": depthwise(13, 61, 5, 1, act="HardSwish"),  # direct: by output rows
-    "dw3x3_res_rows": depthwise_res(11, 67, 3),
+    "dw5x5_s1_direct": depthwise(13, 61, 5, 1, act="HardSwish"),
+    "dw3x3_res_direct": depthwise_res(11, 67, 3),
     "expand_dw_s1": expand_depthwise(1),
     "expand_dw_s2": expand_depthwise(2),
     "sigmoid": unary("Sigmoid", [3, 67, 1001]),
