@@ -71,17 +71,21 @@ static inline void tpool_relax(void)
 static void tpool_take(onnx_tpool *p, int self, onnx_tpool_fn fn, void *arg, int64_t n)
 {
     const int threads = p->n_workers + 1;
+    int64_t ran = 0;
     for (int k = 0; k < threads; k++) {
         tpool_range *r = &p->ranges[(self + k) % threads];
         int64_t i;
         while (atomic_load_explicit(&r->next, memory_order_relaxed) < r->end &&
                (i = atomic_fetch_add(&r->next, 1)) < r->end) {
             fn(arg, i);
-            if (atomic_fetch_add(&p->done, 1) + 1 == n) {
-                atomic_store(&p->finished, 1);
-                if (atomic_load(&p->caller_sleeps)) tpool_futex_wake(&p->finished, 1);
-            }
+            ran++;
         }
+    }
+    /* counted once per thread and job, not per index: `done` is shared by both cores, and
+     * each add moved its line across (~0.5 us here) */
+    if (ran > 0 && atomic_fetch_add(&p->done, ran) + ran == n) {
+        atomic_store(&p->finished, 1);
+        if (atomic_load(&p->caller_sleeps)) tpool_futex_wake(&p->finished, 1);
     }
 }
 

@@ -390,9 +390,17 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
     const size_t vfs = wino_freq_stride((size_t)c * (size_t)ldv);
     const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
     onnx_tpool *pool = onnx_ctx_tpool(ctx);
-    /* the transforms touch 16 (36) floats per tile and channel: one task per thread when a
-     * block's work is large enough, never more tasks than channels */
-    const int tasks = onnx_tpool_tasks(pool, c < m ? c : m, freqs * cm * cols);
+    /* the transforms touch 16 (36) floats per tile and channel: split when a block's work is
+     * large enough, then always into ONNX_TPOOL_TASKS_PER_THREAD tasks per thread (never more
+     * than channels), so that a thread starting late leaves its share to the other: with one
+     * task per thread (SqueezeNet's 16 -> 64 channel expansions) the caller waited for the
+     * worker's whole half, and the 3x3 expansions did not run faster at 2 threads than at 1 */
+    const int64_t chans = c < m ? c : m;
+    int tasks = onnx_tpool_tasks(pool, chans, freqs * cm * cols);
+    if (tasks > 1) {
+        const int64_t want = (int64_t)ONNX_TPOOL_TASKS_PER_THREAD * onnx_tpool_threads(pool);
+        tasks = (int)(chans < want ? chans : want);
+    }
     /* per task: padded rows (F(4x4): and 36 twv + 4 ps floats of scratch), F(2x2)'s two
      * spare output rows, and the output transform's arrays (F(4x4): 16 + 24 of scratch) */
     size_t v_n, o_n, pad_n, pads_n, ytmp_n, tt_n;

@@ -37,6 +37,17 @@ def depthwise(c, hw, k, stride, act="Clip"):
     return nodes, inits, [1, c, hw, hw], None
 
 
+def depthwise_res(c, hw, k):
+    """Depthwise Conv, stride 1, on a plane wide enough for the direct kernel, with a residual
+    Add and a HardSwish applied after the kernel, not in its store."""
+    p = k // 2
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=c, kernel_shape=[k, k],
+                              pads=[p, p, p, p]),
+             helper.make_node("Add", ["c", "x"], ["s"]),
+             helper.make_node("HardSwish", ["s"], ["y"])]
+    return nodes, [const("W", (c, 1, k, k)), const("B", (c,))], [1, c, hw, hw], None
+
+
 def expand_depthwise(stride):
     """MobileNet's expansion (1x1 Conv + Clip) fused into the depthwise Conv that reads it:
     an expansion larger than L2, so it runs in bands."""
@@ -206,6 +217,8 @@ CASES = {
     "dw3x3_s2": depthwise(67, 57, 3, 2),
     "dw5x5_s2": depthwise(45, 41, 5, 2),
     "dw3x3_small": depthwise(8, 7, 3, 1),  # below the threshold: inline
+    "dw5x5_s1_direct": depthwise(13, 61, 5, 1, act="HardSwish"),
+    "dw3x3_res_direct": depthwise_res(11, 67, 3),
     "expand_dw_s1": expand_depthwise(1),
     "expand_dw_s2": expand_depthwise(2),
     "sigmoid": unary("Sigmoid", [3, 67, 1001]),
