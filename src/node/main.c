@@ -25,11 +25,15 @@
 #include "client_shm.h"
 #include "node_loops.h"
 #include "routes.h"
+#include "routes_job_cache.h"
 #include "inferd/shm_doorbell.h"
 #include "inferd/parse_num.h"
 #include "inferd/signals.h"
 #include "inferd/live_stats.h"
 #include "live_publish.h"
+
+/* Free infer jobs each HTTP loop keeps for reuse (a job is about 4 KiB). */
+#define ROUTES_JOBS_KEPT_PER_LOOP 64
 
 #ifndef INFERD_VERSION
 #define INFERD_VERSION "0.1.0"
@@ -545,13 +549,17 @@ int main(int argc, char **argv)
                        .max_timeout_ms = o.max_timeout_ms,
                        .live_stale_ns = o.live_stale_ms * 1000000LL,
                        .cshm = cshm,
-                       .cache = cache};
+                       .cache = cache,
+                       /* NULL (out of memory): each job is calloc'ed instead */
+                       .jobs = routes_job_cache_create(o.http.threads, routes_infer_job_size(),
+                                                       ROUTES_JOBS_KEPT_PER_LOOP)};
     http_server *srv = NULL;
     /* Each event loop answers finished batches itself before it waits (no thread hop). */
     node_loops loops = {.repo = repo, .bell = &bell};
     if (ropts.sched.doorbell) o.http.hooks = node_loops_hooks(&loops);
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
+        routes_job_cache_destroy(rctx.jobs);
         client_shm_destroy(cshm);
         repository_close(repo);
         resp_cache_destroy(cache);
@@ -572,6 +580,7 @@ int main(int argc, char **argv)
         if (grpc_service_start(&rctx, &o.grpc, &gsrv, err, sizeof err) != 0) {
             log_error("%s", err);
             http_server_shutdown(srv, 1000);
+            routes_job_cache_destroy(rctx.jobs); /* the loops are stopped */
             repository_close(repo);
             client_shm_destroy(cshm);
             resp_cache_destroy(cache);
@@ -613,6 +622,7 @@ int main(int argc, char **argv)
     int left = repository_drain(repo, o.drain_timeout_ms);
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
+    routes_job_cache_destroy(rctx.jobs); /* the loops are stopped: no job comes back */
     /* after the drain, which answered every request (posted to the gRPC loop, which still
      * runs), and before the models go: a call holds its model until answered */
     grpc_server_shutdown(gsrv, 5000);

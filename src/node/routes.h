@@ -29,6 +29,8 @@ typedef struct routes_ctx {
      * (NULL before, or for a front end that is off); read by any loop thread. */
     _Atomic(struct http_server *) http;
     _Atomic(struct grpc_server *) grpc;
+    /* borrowed; the HTTP loops' recycled infer jobs (routes_job_cache.h), NULL: calloc each */
+    struct routes_job_cache *jobs;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);
@@ -56,7 +58,9 @@ void routes_metrics(http_exchange *ex, routes_ctx *ctx);
 void routes_repository_index(http_exchange *ex, routes_ctx *ctx);
 void routes_repository_load(http_exchange *ex, routes_ctx *ctx, const char *name, int load);
 
-/* routes_infer.c: takes over the reference to model (dropped once answered) */
+/* routes_infer.c: takes over the reference to model (dropped once answered). The size of the
+ * job each request holds, for routes_job_cache_create. */
+size_t routes_infer_job_size(void);
 void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model);
 void routes_process(http_exchange *ex, routes_ctx *ctx);
 

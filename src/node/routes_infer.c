@@ -13,6 +13,7 @@
 #include "kserve.h"
 #include "kserve_binary.h"
 #include "routes.h"
+#include "routes_job_cache.h"
 
 /* Bodies and answers above this many bytes are decoded / encoded off the loop thread: at
  * roughly 100 MB/s of JSON that is a few ms, the most one request may hold the loop. */
@@ -26,6 +27,7 @@ typedef struct infer_job {
     routes_ctx *ctx;
     repo_model *rm; /* a reference, dropped by job_free; NULL until /process finds its model */
     int kind;
+    int loop; /* the loop whose thread made the job and frees it (its job cache) */
     /* work done off the loop: the body to decode (owned by ex), or the answer encoded */
     const model_config *model;
     const char *body;
@@ -45,7 +47,13 @@ static void job_free(infer_job *job)
     kserve_params_free(job->ctx->cshm, &job->params);
     repository_release(job->rm);
     http_buf_free(&job->out);
-    free(job);
+    if (job->ctx->jobs) routes_job_cache_put(job->ctx->jobs, job->loop, job);
+    else free(job);
+}
+
+size_t routes_infer_job_size(void)
+{
+    return sizeof(infer_job);
 }
 
 /* Drops the job's client shared-memory references. Done before the answer is written: a
@@ -252,7 +260,8 @@ static void submit(http_exchange *ex, infer_job *job)
 /* Takes over the reference to rm (NULL: none yet), also when it fails. */
 static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, int kind)
 {
-    infer_job *job = calloc(1, sizeof *job);
+    int loop = http_ex_loop_index(ex);
+    infer_job *job = ctx->jobs ? routes_job_cache_get(ctx->jobs, loop) : calloc(1, sizeof *job);
     if (!job) {
         repository_release(rm);
         http_ex_error(ex, 500, "", "out of memory");
@@ -262,6 +271,7 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, in
     job->ctx = ctx;
     job->rm = rm;
     job->kind = kind;
+    job->loop = loop;
     job->req.model = 0; /* every model is model 0 of its own scheduler */
     job->req.delay_us = -1;
     http_buf_init(&job->out);

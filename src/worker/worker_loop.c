@@ -7,6 +7,7 @@
 #include "worker_spin.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,12 @@
  * While it polls, it says so in its control block (spin_until_ns) and the node skips the
  * futex wake for a batch it pushes: back-to-back batches then cost neither side a syscall
  * or a context switch. When the gaps between batches are longer than a poll can cover, it
- * sleeps at once and leaves the core to the threads that make the next batch. */
+ * sleeps at once and leaves the core to the threads that make the next batch. Between two
+ * looks it yields the CPU (sched_yield, not a pause instruction): where runnable threads
+ * outnumber cores (the node's loops, the load generator, other models' workers), the poll
+ * then runs only on CPU nobody else wants (bench/RESULTS.md, branch hot2). */
 #define HEARTBEAT_NS 20000000ll  /* publish heartbeat (and check the parent) this often */
 #define MAX_SLEEP_NS 100000000ll /* never sleep longer: heartbeats every <= 100 ms */
-
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
 
 typedef struct loop_state {
     worker_ctx *ctx;
@@ -212,7 +210,7 @@ int worker_loop_run(worker_ctx *c)
             if (!ls.stopping && budget > 0) set_polling(&ls, spin_until);
         }
         if (now < spin_until) {
-            cpu_relax();
+            sched_yield(); /* polling: let a runnable thread have this core first */
             continue;
         }
         int64_t timeout = MAX_SLEEP_NS;
