@@ -15,6 +15,8 @@ enum { MEMO_NONE = 0, MEMO_SHAPE, MEMO_KEEP };
 typedef struct memo_out {
     onnx_tensor t; /* kept copy; t.data malloc'd (NULL if empty) */
     int have;
+    int in_ndim; /* Shape nodes: the shape of the input it was made from */
+    int64_t in_dims[ONNX_MAX_DIMS];
 } memo_out;
 
 struct onnx_shape_memo {
@@ -135,11 +137,25 @@ void onnx_shape_memo_begin(onnx_shape_memo *sm)
     if (sm) sm->clean = 1;
 }
 
+/* 1 if Shape node n's input has the shape its kept output was made from */
+static int memo_shape_input_same(const memo_out *o, const onnx_exec *x, const onnx_node *n)
+{
+    if (n->n_inputs < 1 || n->inputs[0] < 0) return 0;
+    const int v = n->inputs[0];
+    const onnx_tensor *t = &x->vals[v];
+    if (x->seqs[v] || x->none[v] || t->ndim < 0 || t->ndim != o->in_ndim) return 0;
+    for (int d = 0; d < t->ndim; d++)
+        if (t->dims[d] != o->in_dims[d]) return 0;
+    return 1;
+}
+
 int onnx_shape_memo_skip(onnx_shape_memo *sm, onnx_exec *x, int k)
 {
-    if (!sm || !sm->clean || sm->kind[k] != MEMO_KEEP) return 0;
+    if (!sm || sm->kind[k] == MEMO_NONE) return 0;
     const onnx_node *n = &sm->m->nodes[k];
     const memo_out *o = &sm->outs[sm->out_start[k]];
+    /* a Shape node of an input shaped as last time would make the same output: not a change */
+    if (sm->kind[k] == MEMO_SHAPE ? !memo_shape_input_same(o, x, n) : !sm->clean) return 0;
     for (int i = 0; i < n->n_outputs; i++)
         if (n->outputs[i] >= 0 && !o[i].have) return 0;
     for (int i = 0; i < n->n_outputs; i++) {
@@ -189,5 +205,10 @@ void onnx_shape_memo_ran(onnx_shape_memo *sm, const onnx_exec *x, int k)
         if (sm->kind[k] == MEMO_SHAPE && memo_same(&o[i], &x->vals[v])) continue;
         if (sm->kind[k] == MEMO_SHAPE) sm->clean = 0;
         memo_keep(&o[i], x, v);
+    }
+    if (sm->kind[k] == MEMO_SHAPE && n->n_inputs >= 1 && n->inputs[0] >= 0) {
+        const onnx_tensor *t = &x->vals[n->inputs[0]];
+        o[0].in_ndim = t->ndim;
+        for (int d = 0; d < t->ndim && d < ONNX_MAX_DIMS; d++) o[0].in_dims[d] = t->dims[d];
     }
 }

@@ -527,8 +527,8 @@ static void test_views(void **state)
     free(buf);
 }
 
-/* Shape subgraphs are kept per session (shape_memo.h): the Concat of two Shape outputs runs
- * again only when an input shape changed, and every run's Reshape gets its own batch's shape:
+/* Shape subgraphs are kept per session (shape_memo.h): the Shape nodes and the Concat of their
+ * outputs run again only when the input's shape changed, and every run's Reshape gets its own batch's shape:
  * batches 2, 2, 3, 2, and a failed run (wrong rank) in between drops nothing it needs. */
 static void test_shape_memo(void **state)
 {
@@ -542,13 +542,14 @@ static void test_shape_memo(void **state)
     onnx_session *s;
     assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
     assert_int_equal(onnx_session_set_profiling(s, 1), 0);
-    int cat = -1;
+    int cat = -1, shape = -1;
     for (int k = 0; k < onnx_model_num_exec_nodes(m); k++) {
         onnx_node_profile p;
         assert_int_equal(onnx_session_node_profile(s, k, &p), 0);
         if (strcmp(p.op_type, "Concat") == 0) cat = k;
+        if (strcmp(p.op_type, "Shape") == 0) shape = k;
     }
-    assert_true(cat >= 0);
+    assert_true(cat >= 0 && shape >= 0);
     static const int64_t batches[] = {2, 2, 3, -1, 3, 2};
     static const int64_t concat_calls[] = {1, 1, 2, 2, 2, 3};
     float x[12];
@@ -565,6 +566,8 @@ static void test_shape_memo(void **state)
         rc = onnx_run(s, &in, 1, err, sizeof err);
         onnx_node_profile p;
         assert_int_equal(onnx_session_node_profile(s, cat, &p), 0);
+        assert_int_equal(p.calls, concat_calls[r]);
+        assert_int_equal(onnx_session_node_profile(s, shape, &p), 0);
         assert_int_equal(p.calls, concat_calls[r]);
         if (batches[r] < 0) {
             assert_int_not_equal(rc, 0);
