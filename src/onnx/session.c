@@ -10,12 +10,14 @@
 #include "exec.h"
 #include "place.h"
 #include "seq.h"
+#include "shape_memo.h"
 
 /* Batches with fewer input bytes than this run whole even when the model could be sliced. */
 #define SLICE_MIN_INPUT_BYTES ((size_t)64 << 10)
 
 struct onnx_session {
     onnx_exec x;
+    onnx_shape_memo *memo; /* or NULL: the model has no shape subgraph */
     int have_outputs;
 };
 
@@ -45,6 +47,7 @@ int onnx_session_create(const onnx_model *model, int threads, onnx_session **out
         onnx_session_free(s);
         return fail(err, err_len, ONNX_E_NOMEM, "out of memory");
     }
+    s->memo = onnx_shape_memo_new(model); /* NULL (out of memory too): every node runs */
     *out = s;
     return 0;
 }
@@ -53,6 +56,7 @@ void onnx_session_free(onnx_session *s)
 {
     if (!s) return;
     onnx_exec_destroy(&s->x);
+    onnx_shape_memo_free(s->memo);
     free(s);
 }
 
@@ -176,10 +180,14 @@ static int run_range(onnx_session *s, int from, int to, char *err, size_t err_le
 {
     const onnx_model *m = s->x.m;
     for (int k = from; k < to; k++) {
-        int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
-        if (rc < 0) {
-            release_all(s);
-            return rc;
+        if (!onnx_shape_memo_skip(s->memo, &s->x, k)) {
+            int rc = onnx_exec_node(&s->x, &m->nodes[k], err, err_len);
+            if (rc < 0) {
+                release_all(s);
+                onnx_shape_memo_reset(s->memo);
+                return rc;
+            }
+            onnx_shape_memo_ran(s->memo, &s->x, k);
         }
         for (int f = m->free_start[k]; f < m->free_start[k + 1]; f++)
             onnx_exec_release(&s->x, m->free_after[f]);
@@ -287,6 +295,7 @@ int onnx_run(onnx_session *s, const onnx_input *inputs, int n_inputs, char *err,
     if (err && err_len) err[0] = 0;
     s->have_outputs = 0;
     release_all(s);
+    onnx_shape_memo_begin(s->memo);
     if (n_inputs < 0 || (n_inputs > 0 && !inputs))
         return fail(err, err_len, ONNX_E_INVALID, "bad input list");
     if (n_inputs != m->n_inputs)

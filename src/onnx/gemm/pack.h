@@ -23,6 +23,11 @@ void onnx_gemm_pack_panel_a(const float *a, int64_t lda, int trans, int64_t i0, 
 void onnx_gemm_pack_panel_b(const float *b, int64_t ldb, int trans, int64_t j0, int64_t cols,
                             int64_t p0, int64_t kc, int nr, float *dst);
 
+/* The transposed case of onnx_gemm_pack_panel_b for a full panel of nr = 32 columns, through
+ * vector registers (pack_avx512.c; only where the CPU has AVX-512F). */
+void onnx_gemm_pack_panel_bt32_avx512(const float *b, int64_t ldb, int64_t j0, int64_t p0,
+                                      int64_t kc, float *dst);
+
 /* A whole block of panels: dst = the panels of `len` rows (A) or columns (B) from q0 on, K
  * columns/rows p0 .. p0 + kc, panel by panel r * kc floats apart. Reads the source row by
  * row where its layout allows (one pass over each row's run, not one per panel). */

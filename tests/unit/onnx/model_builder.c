@@ -268,3 +268,42 @@ uint8_t *test_model_views(size_t *len)
     uint8_t *buf = pack_model(&g, 13, NULL, len);
     return buf;
 }
+
+uint8_t *test_model_shape_chain(size_t *len)
+{
+    Onnx__AttributeProto at[3], *ab[1] = {&at[0]}, *ac[1] = {&at[1]}, *ax[1] = {&at[2]};
+    static const char *const names[3] = {"end", "start", "axis"};
+    for (int i = 0; i < 3; i++) {
+        onnx__attribute_proto__init(&at[i]);
+        at[i].name = (char *)names[i];
+        at[i].has_type = 1, at[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        at[i].has_i = 1, at[i].i = i == 2 ? 0 : 1;
+    }
+    char *in_x[1] = {"x"}, *out_b[1] = {"b"}, *out_c[1] = {"c"}, *in_cat[2] = {"c", "b"},
+         *out_t[1] = {"t"}, *in_r[2] = {"x", "t"}, *out_y[1] = {"y"};
+    Onnx__NodeProto nodes[4], *np[4];
+    for (int i = 0; i < 4; i++) {
+        onnx__node_proto__init(&nodes[i]);
+        np[i] = &nodes[i];
+    }
+    nodes[0].op_type = (char *)"Shape", nodes[0].n_input = 1, nodes[0].input = in_x;
+    nodes[0].n_output = 1, nodes[0].output = out_b, nodes[0].n_attribute = 1, nodes[0].attribute = ab;
+    nodes[1].op_type = (char *)"Shape", nodes[1].n_input = 1, nodes[1].input = in_x;
+    nodes[1].n_output = 1, nodes[1].output = out_c, nodes[1].n_attribute = 1, nodes[1].attribute = ac;
+    nodes[2].op_type = (char *)"Concat", nodes[2].n_input = 2, nodes[2].input = in_cat;
+    nodes[2].n_output = 1, nodes[2].output = out_t, nodes[2].n_attribute = 1, nodes[2].attribute = ax;
+    nodes[3].op_type = (char *)"Reshape", nodes[3].n_input = 2, nodes[3].input = in_r;
+    nodes[3].n_output = 1, nodes[3].output = out_y;
+    Onnx__GraphProto g;
+    onnx__graph_proto__init(&g);
+    g.name = (char *)"shape_chain";
+    g.n_node = 4;
+    g.node = np;
+    Onnx__ValueInfoProto *in = value_info("x"), *ins_vi[1] = {in};
+    Onnx__ValueInfoProto out, *outs_vi[1] = {&out};
+    onnx__value_info_proto__init(&out);
+    out.name = (char *)"y";
+    g.n_input = 1, g.input = ins_vi;
+    g.n_output = 1, g.output = outs_vi;
+    return pack_model(&g, 15, NULL, len);
+}

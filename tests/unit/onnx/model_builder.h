@@ -38,4 +38,8 @@ uint8_t *test_model_chain(int n_nodes, size_t *len);
  * d gets a buffer, so d would overwrite a if the views did not keep a's buffer alive. */
 uint8_t *test_model_views(size_t *len);
 
+/* A shape subgraph (opset 15): b = Shape(x, end = 1), c = Shape(x, start = 1), t = Concat(c, b),
+ * y = Reshape(x, t): x [batch, 4] comes out as [4, batch], same data order. */
+uint8_t *test_model_shape_chain(size_t *len);
+
 #endif

@@ -527,10 +527,69 @@ static void test_views(void **state)
     free(buf);
 }
 
+/* Shape subgraphs are kept per session (shape_memo.h): the Shape nodes and the Concat of their
+ * outputs run again only when the input's shape changed, and every run's Reshape gets its own batch's shape:
+ * batches 2, 2, 3, 2, and a failed run (wrong rank) in between drops nothing it needs. */
+static void test_shape_memo(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = test_model_shape_chain(&len);
+    onnx_model *m;
+    char err[256];
+    int rc = onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err);
+    if (rc) fail_msg("load: %s", err);
+    onnx_session *s;
+    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
+    assert_int_equal(onnx_session_set_profiling(s, 1), 0);
+    int cat = -1, shape = -1;
+    for (int k = 0; k < onnx_model_num_exec_nodes(m); k++) {
+        onnx_node_profile p;
+        assert_int_equal(onnx_session_node_profile(s, k, &p), 0);
+        if (strcmp(p.op_type, "Concat") == 0) cat = k;
+        if (strcmp(p.op_type, "Shape") == 0) shape = k;
+    }
+    assert_true(cat >= 0 && shape >= 0);
+    static const int64_t batches[] = {2, 2, 3, -1, 3, 2};
+    static const int64_t concat_calls[] = {1, 1, 2, 2, 2, 3};
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i - 5.5f;
+    for (size_t r = 0; r < sizeof batches / sizeof *batches; r++) {
+        const int64_t batch = batches[r] > 0 ? batches[r] : 3;
+        int64_t dims[3] = {batch, 4, 1};
+        onnx_input in = {.name = "x",
+                         .dtype = INFERD_DTYPE_FP32,
+                         .ndim = batches[r] > 0 ? 2 : 3,
+                         .dims = dims,
+                         .data = x,
+                         .nbytes = (size_t)batch * 4 * sizeof *x};
+        rc = onnx_run(s, &in, 1, err, sizeof err);
+        onnx_node_profile p;
+        assert_int_equal(onnx_session_node_profile(s, cat, &p), 0);
+        assert_int_equal(p.calls, concat_calls[r]);
+        assert_int_equal(onnx_session_node_profile(s, shape, &p), 0);
+        assert_int_equal(p.calls, concat_calls[r]);
+        if (batches[r] < 0) {
+            assert_int_not_equal(rc, 0);
+            continue;
+        }
+        if (rc) fail_msg("run %zu: %s", r, err);
+        onnx_output y;
+        assert_int_equal(onnx_session_output(s, 0, &y), 0);
+        assert_int_equal(y.ndim, 2);
+        assert_int_equal(y.dims[0], 4);
+        assert_int_equal(y.dims[1], batch);
+        assert_memory_equal(y.data, x, (size_t)batch * 4 * sizeof *x);
+    }
+    onnx_session_free(s);
+    onnx_model_free(m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_shape_memo),     cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_external_data),
         cmocka_unit_test(test_old_opset),      cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_fuzz_generated), cmocka_unit_test(test_fuzz_real_model),
