@@ -145,6 +145,34 @@ def attention():
     return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
 
 
+def attention_split(opset13=True):
+    """One projection's output split into Q, K and V (Split on the last axis, then Reshapes into
+    heads, one with 0 and one with -1 in its shape): the Split and Reshapes go, and the MatMuls
+    read their columns of the projection in place."""
+    split_in = ["x", "sizes"] if opset13 else ["x"]
+    split_attrs = {} if opset13 else {"split": [12, 12, 12]}
+    nodes = [
+        helper.make_node("Split", split_in, ["qs", "ks", "vs"], axis=-1, **split_attrs),
+        helper.make_node("Reshape", ["qs", "shp_q"], ["q4"]),
+        helper.make_node("Reshape", ["ks", "shp_k"], ["k4"]),
+        helper.make_node("Reshape", ["vs", "shp_v"], ["v4"]),
+        helper.make_node("Transpose", ["q4"], ["q"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["v4"], ["v"], perm=[0, 2, 1, 3]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "c"], ["ss"]),
+        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+        helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
+    ]
+    inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp_q"),
+             numpy_helper.from_array(np.array([0, 5, 3, 4], np.int64), "shp_k"),
+             numpy_helper.from_array(np.array([-1, 5, 3, 4], np.int64), "shp_v"), scalar("c", 0.5)]
+    if opset13:
+        inits.append(numpy_helper.from_array(np.array([12, 12, 12], np.int64), "sizes"))
+    return nodes, inits, ("x", [2, 5, 36]), ["qs", "ks", "vs", "s", "o"]
+
+
 def matmul_add_residual():
     """MatMul + bias + residual (the graph input itself): one MatMul node."""
     nodes = [
@@ -251,6 +279,8 @@ CASES = {
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
     "attention": attention(),
+    "attention_split": attention_split(),
+    "attention_split_opset11": attention_split(False),
     "conv_bn_silu": conv_bn_silu(),
     "silu_input": silu_input(),
     "squeeze_excite": squeeze_excite(False),
@@ -263,11 +293,11 @@ CASES = {
     "layernorm_clast_no_bias": layernorm_clast(False, 7),
     "identity_weights": identity_weights(),
 }
-OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17}
+OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17, "attention_split_opset11": 11}
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"attention_split": 3, "attention_split_opset11": 3, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs, opset=14):
