@@ -125,16 +125,17 @@ static int split_view(onnx_ctx *ctx, const onnx_tensor *x, const onnx_attr *at, 
     if (onnx_tu_mul(rows, w, &numel) < 0) return onnx_ctx_fail(ctx, "%s: too large", at->name);
     memcpy(v->dims, at->ints + 2, (size_t)r * sizeof v->dims[0]);
     if (onnx_tu_reshape_dims(ctx, cdims, x->ndim, numel, 0, v->dims, r) < 0) return -1;
-    if (v->dims[r - 2] * v->dims[r - 1] != w) /* both > 0: the product of all is rows * w > 0 */
+    int64_t hd, s = L; /* the leading dims regroup the rows, L elements apart */
+    if (onnx_tu_mul(v->dims[r - 2], v->dims[r - 1], &hd) < 0 || hd != w)
         return onnx_ctx_fail(ctx, "%s: shape does not split the %lld columns", at->name,
                              (long long)w);
     v->rank = r;
-    v->data = (char *)x->data + (size_t)off * esz;
+    v->data = x->data ? (char *)x->data + (size_t)off * esz : NULL; /* NULL: x is empty */
     v->str[r - 1] = 1, v->str[r - 2] = v->dims[r - 1];
-    int64_t s = L; /* the leading dims regroup the rows, L floats apart */
-    for (int i = r - 3; i >= 0; i--) {
+    for (int i = r - 3; i >= 0; i--) { /* overflow only with an empty x and absurd dims */
         v->str[i] = s;
-        s *= v->dims[i];
+        if (v->dims[i] && onnx_tu_mul(s, v->dims[i], &s) < 0)
+            return onnx_ctx_fail(ctx, "%s: shape too large", at->name);
     }
     return 0;
 }

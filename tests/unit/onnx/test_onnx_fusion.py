@@ -319,9 +319,29 @@ def exec_nodes(tool, model):
     return int(m.group(1))
 
 
+# inferd_split_a given by the model file itself, out of range or not a head split: an error, not
+# a crash or a read outside the input
+BAD_SPLITS = {"past_the_end": [30, 12, 2, 5, 3, 4], "negative": [-1, 12, 2, 5, 3, 4],
+              "not_heads": [0, 12, 2, 5, 4, 4], "no_shape": [0, 12], "huge_dims": [0, 12, 0, 2**62, 3, 4]}
+
+
+def check_bad_splits(tool, d):
+    for name, ints in BAD_SPLITS.items():
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], inferd_split_a=ints)]
+        path = os.path.join(d, "bad_" + name + ".onnx")
+        save(path, nodes, [const("W", (4, 2))], ("x", [2, 5, 36]), ["y"])
+        xin = os.path.join(d, "xbad.npy")
+        np.save(xin, RNG.standard_normal((2, 5, 36)).astype(np.float32))
+        r = subprocess.run([tool, "run", path, "--input", "x=" + xin, "--output-dir",
+                            os.path.join(d, "bad")], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "MatMul" in r.stderr, (name, r.returncode, r.stderr)
+        print("ok bad split", name)
+
+
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
+        check_bad_splits(tool, d)
         for name, (nodes, inits, inp, inner) in CASES.items():
             fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
             opset = OPSET.get(name, 14)
