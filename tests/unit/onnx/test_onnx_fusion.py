@@ -127,20 +127,24 @@ def squeeze_excite(silu):
     return nodes, inits, ("x", [2, 8, 5, 6]), inner
 
 
-def attention():
-    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
-    transposes fold into the MatMuls and the scale into the first one."""
-    nodes = [
-        helper.make_node("Reshape", ["x", "shp"], ["x4"]),
-        helper.make_node("Transpose", ["x4"], ["q"], perm=[0, 2, 1, 3]),
-        helper.make_node("Transpose", ["x4"], ["kt"], perm=[0, 2, 3, 1]),
-        helper.make_node("Transpose", ["x4"], ["v"], perm=[0, 2, 1, 3]),
+def attention_heads(q4, k4, v4):
+    """Heads [batch, seq, heads, d] of q4, k4, v4 into scaled scores, softmax, heads merged back."""
+    return [
+        helper.make_node("Transpose", [q4], ["q"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", [k4], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", [v4], ["v"], perm=[0, 2, 1, 3]),
         helper.make_node("MatMul", ["q", "kt"], ["s"]),
         helper.make_node("Mul", ["s", "c"], ["ss"]),
         helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
         helper.make_node("MatMul", ["p", "v"], ["o"]),
         helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
     ]
+
+
+def attention():
+    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
+    transposes fold into the MatMuls and the scale into the first one."""
+    nodes = [helper.make_node("Reshape", ["x", "shp"], ["x4"])] + attention_heads("x4", "x4", "x4")
     inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp"), scalar("c", 0.5)]
     return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
 
@@ -156,15 +160,7 @@ def attention_split(opset13=True):
         helper.make_node("Reshape", ["qs", "shp_q"], ["q4"]),
         helper.make_node("Reshape", ["ks", "shp_k"], ["k4"]),
         helper.make_node("Reshape", ["vs", "shp_v"], ["v4"]),
-        helper.make_node("Transpose", ["q4"], ["q"], perm=[0, 2, 1, 3]),
-        helper.make_node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
-        helper.make_node("Transpose", ["v4"], ["v"], perm=[0, 2, 1, 3]),
-        helper.make_node("MatMul", ["q", "kt"], ["s"]),
-        helper.make_node("Mul", ["s", "c"], ["ss"]),
-        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
-        helper.make_node("MatMul", ["p", "v"], ["o"]),
-        helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
-    ]
+    ] + attention_heads("q4", "k4", "v4")
     inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp_q"),
              numpy_helper.from_array(np.array([0, 5, 3, 4], np.int64), "shp_k"),
              numpy_helper.from_array(np.array([-1, 5, 3, 4], np.int64), "shp_v"), scalar("c", 0.5)]
