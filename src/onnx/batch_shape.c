@@ -316,6 +316,7 @@ static int slice_rank(const onnx_model *m, const onnx_node *n, int r0, const bat
 
 int batch_shape_use(const onnx_model *m, const onnx_node *n, const int *rank, const batch_sv *sv)
 {
+    if (n->n_inputs < 1 || n->inputs[0] < 0) return 0; /* an omitted first input (fuzz: Loop) */
     const int r0 = rank[n->inputs[0]];
     if (r0 < 1) return 0;
     if (is_op(n, "Resize")) return resize_rank(m, n, r0, sv);

@@ -6,6 +6,7 @@
  *   MatMul -> Transpose back to channels-first -> per-channel Mul -> one MatMul, and Transpose
  *   to channels-last -> LayerNormalization over the channels -> one LayerNorm (fuse_cfirst.c);
  *   Transposes into and out of MatMul, MatMul + Mul by a scalar (fuse_matmul.c);
+ *   Split into heads (Split -> Reshapes) read in place by the MatMuls (fuse_split.c);
  *   Conv + Add of another tensor (a residual connection) -> Conv(X, W, B, r), inferd_residual=1;
  *   Relu/Clip read only by a depthwise Conv -> applied by that Conv to its input;
  *   Conv/Gemm/MatMul/BatchNormalization + single-consumer activation -> attributes per
@@ -291,6 +292,7 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
                                                 onnx_fuse_matmul_cfirst,
                                                 onnx_fuse_layernorm_clast,
                                                 onnx_fuse_matmul_transpose,
+                                                onnx_fuse_matmul_split,
                                                 onnx_fuse_matmul_scale,
                                                 fuse_conv_add,
                                                 fuse_dw_input_activation,

@@ -16,7 +16,8 @@ int onnx_fuse_sole_consumer(const onnx_model *m, int v);
 const onnx_tensor *onnx_fuse_const_input(const onnx_model *m, const onnx_node *n, int k);
 /* Node n produces output 0 only (others omitted). */
 int onnx_fuse_only_first_output(const onnx_node *n);
-/* Appends attribute a to node n (arena copy of the array; a's strings must outlive m). */
+/* Appends attribute a to node n (the node's attribute list is copied into the arena; a's ints and
+ * strings must outlive m: arena or static). */
 int onnx_fuse_add_attr(onnx_model *m, onnx_node *n, const onnx_attr *a);
 /* Sets input k of node n to value v, growing the input list with omitted (-1) inputs. */
 int onnx_fuse_set_input(onnx_model *m, onnx_node *n, int k, int v);
@@ -34,6 +35,10 @@ int onnx_fuse_silu(onnx_model *m, int i);
 int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
+
+/* fuse_split.c: Split(X, axis -1) -> Reshapes into heads -> MatMul operands: each MatMul reads
+ * its columns of X in place (inferd_split_a / _b); runs after the transpose pass. */
+int onnx_fuse_matmul_split(onnx_model *m, int i);
 
 /* fuse_cfirst.c: MatMul -> Transpose back to channels-first [-> per-channel Mul] -> one MatMul
  * (inferd_perm_y, the scale folded into B and the bias); runs before the transpose pass. */

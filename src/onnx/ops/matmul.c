@@ -9,6 +9,9 @@
  *     the result's shape it is written in with the bias, else added by the elementwise engine;
  *   inferd_perm_a / inferd_perm_b: the operand is Transpose(input, perm), read in place
  *     through strides (BLAS's transpose flag and leading dimension, per-batch offsets);
+ *   inferd_split_a / inferd_split_b = [offset, width, shape...] (fuse_split.c): the operand is
+ *     Reshape(input[..., offset : offset + width], shape), the input's columns read in place
+ *     (attention's Q, K and V from the one projection's output; before perm_a / perm_b);
  *   inferd_perm_y: the result is Transpose(Y, perm), written in place likewise; the perm
  *     [0, r-1, 1, ..., r-2] with a constant B runs as B^T X^T per image (matmul_cfirst.c).
  * An operand or result whose layout BLAS cannot take (the input's last dim moved out of the
@@ -75,24 +78,66 @@ static int read_perm(onnx_ctx *ctx, const onnx_node *node, const char *name, int
     return 1;
 }
 
-/* t's data seen as Transpose(t, perm), with a 1-D t promoted to [1, k] (A) or [k, 1] (B). */
-static void view_of(const onnx_tensor *t, const int *perm, int is_b, mm_view *v)
+/* t's data seen as Transpose(t, perm), with a 1-D t promoted to [1, k] (A) or [k, 1] (B). v
+ * holds t's own dims and strides on entry (split_view) when `viewed`, else they come from t. */
+static void view_of(const onnx_tensor *t, const int *perm, int is_b, int viewed, mm_view *v)
 {
-    int64_t st[ONNX_MAX_DIMS];
-    onnx_tensor_strides(t, st);
-    v->data = t->data;
-    if (t->ndim == 1) {
-        const int64_t k = t->dims[0];
+    int64_t st[ONNX_MAX_DIMS], dims[ONNX_MAX_DIMS];
+    if (viewed) {
+        memcpy(st, v->str, (size_t)v->rank * sizeof st[0]);
+        memcpy(dims, v->dims, (size_t)v->rank * sizeof dims[0]);
+    } else {
+        onnx_tensor_strides(t, st);
+        memcpy(dims, t->dims, (size_t)t->ndim * sizeof dims[0]);
+        v->data = t->data;
+        v->rank = t->ndim;
+    }
+    if (v->rank == 1) {
+        const int64_t k = dims[0];
         v->rank = 2;
         v->dims[0] = is_b ? k : 1, v->dims[1] = is_b ? 1 : k;
         v->str[0] = is_b ? 1 : k, v->str[1] = 1;
         return;
     }
-    v->rank = t->ndim;
-    for (int i = 0; i < t->ndim; i++) {
-        v->dims[i] = t->dims[perm[i]];
+    for (int i = 0; i < v->rank; i++) {
+        v->dims[i] = dims[perm[i]];
         v->str[i] = st[perm[i]];
     }
+}
+
+/* The operand of attribute at = [offset, width, shape...] (inferd_split_a / _b): x's columns
+ * [offset, offset + width) of its last dim, reshaped to shape, where the reshape may only regroup
+ * the leading dims and split the width into shape's last two (a head split), so that every
+ * element has a stride: the view's dims and strides into v (rank = shape's), before any perm. */
+static int split_view(onnx_ctx *ctx, const onnx_tensor *x, const onnx_attr *at, size_t esz,
+                      mm_view *v)
+{
+    const int r = at->type == ONNX_ATTR_INTS ? (int)at->n - 2 : 0;
+    if (r < 2 || r > ONNX_MAX_DIMS || x->ndim < 1)
+        return onnx_ctx_fail(ctx, "bad %s for an input of rank %d", at->name, x->ndim);
+    const int64_t L = x->dims[x->ndim - 1], off = at->ints[0], w = at->ints[1];
+    if (off < 0 || w <= 0 || off > L || w > L - off)
+        return onnx_ctx_fail(ctx, "%s: columns [%lld, +%lld) outside %lld", at->name,
+                             (long long)off, (long long)w, (long long)L);
+    int64_t cdims[ONNX_MAX_DIMS], rows = onnx_tu_prod(x->dims, 0, x->ndim - 1), numel;
+    memcpy(cdims, x->dims, (size_t)x->ndim * sizeof cdims[0]);
+    cdims[x->ndim - 1] = w;
+    if (onnx_tu_mul(rows, w, &numel) < 0) return onnx_ctx_fail(ctx, "%s: too large", at->name);
+    memcpy(v->dims, at->ints + 2, (size_t)r * sizeof v->dims[0]);
+    if (onnx_tu_reshape_dims(ctx, cdims, x->ndim, numel, 0, v->dims, r) < 0) return -1;
+    int64_t hd, s = L; /* the leading dims regroup the rows, L elements apart */
+    if (onnx_tu_mul(v->dims[r - 2], v->dims[r - 1], &hd) < 0 || hd != w)
+        return onnx_ctx_fail(ctx, "%s: shape does not split the %lld columns", at->name,
+                             (long long)w);
+    v->rank = r;
+    v->data = x->data ? (char *)x->data + (size_t)off * esz : NULL; /* NULL: x is empty */
+    v->str[r - 1] = 1, v->str[r - 2] = v->dims[r - 1];
+    for (int i = r - 3; i >= 0; i--) { /* overflow only with an empty x and absurd dims */
+        v->str[i] = s;
+        if (v->dims[i] && onnx_tu_mul(s, v->dims[i], &s) < 0)
+            return onnx_ctx_fail(ctx, "%s: shape too large", at->name);
+    }
+    return 0;
 }
 
 /* How BLAS reads a rows x cols matrix with strides (sr, sc); -1 if it cannot. Strides of
@@ -306,14 +351,21 @@ static int mm_read_operands(onnx_ctx *ctx, const onnx_node *node, mm_plan *p)
     const int scaled = onnx_node_attr(node, "inferd_scale") != NULL;
     if ((p->act.kind != ONNX_ACT_NONE || scaled) && t != INFERD_DTYPE_FP32)
         return onnx_ctx_fail(ctx, "fused activation or scale needs float32");
-    int pa[ONNX_MAX_DIMS], pb[ONNX_MAX_DIMS];
-    if (read_perm(ctx, node, "inferd_perm_a", a->ndim, pa) < 0 ||
-        read_perm(ctx, node, "inferd_perm_b", b->ndim, pb) < 0)
+    const onnx_attr *sa = onnx_node_attr(node, "inferd_split_a");
+    const onnx_attr *sb = onnx_node_attr(node, "inferd_split_b");
+    const size_t esz = inferd_dtype_size(t);
+    if ((sa && split_view(ctx, a, sa, esz, &p->av) < 0) ||
+        (sb && split_view(ctx, b, sb, esz, &p->bv) < 0))
         return -1;
-    view_of(a, pa, 0, &p->av);
-    view_of(b, pb, 1, &p->bv);
+    const int ra = sa ? p->av.rank : a->ndim, rb = sb ? p->bv.rank : b->ndim;
+    int pa[ONNX_MAX_DIMS], pb[ONNX_MAX_DIMS];
+    if (read_perm(ctx, node, "inferd_perm_a", ra, pa) < 0 ||
+        read_perm(ctx, node, "inferd_perm_b", rb, pb) < 0)
+        return -1;
+    view_of(a, pa, 0, sa != NULL, &p->av);
+    view_of(b, pb, 1, sb != NULL, &p->bv);
 
-    p->a1 = a->ndim == 1, p->b1 = b->ndim == 1;
+    p->a1 = ra == 1, p->b1 = rb == 1;
     const mm_view *av = &p->av, *bv = &p->bv;
     p->m = av->dims[av->rank - 2], p->k = av->dims[av->rank - 1];
     const int64_t kb = bv->dims[bv->rank - 2];
@@ -545,7 +597,7 @@ static int cfirst_attrs(const onnx_node *node, int *x_cfirst)
     int ry = onnx_attr_ints(node, "inferd_perm_y", &py);
     int ra = onnx_attr_ints(node, "inferd_perm_a", &pa);
     *x_cfirst = ra > 0;
-    return ry > 0 && nn_matmul_is_cfirst_perm(py, ry) &&
+    return ry > 0 && !onnx_node_attr(node, "inferd_split_a") && nn_matmul_is_cfirst_perm(py, ry) &&
            (ra < 0 || (ra == ry && nn_matmul_is_clast_perm(pa, ra)));
 }
 
@@ -610,7 +662,7 @@ int nn_matmul_prepare(onnx_node *node, const onnx_tensor *const *consts, char *e
     const onnx_tensor *b = node->n_inputs > 1 ? consts[1] : NULL;
     /* a constant 2-D float32 B read as it is (no fused transpose of it) */
     if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 2 || onnx_tensor_numel(b) == 0 ||
-        onnx_node_attr(node, "inferd_perm_b"))
+        onnx_node_attr(node, "inferd_perm_b") || onnx_node_attr(node, "inferd_split_b"))
         return 0;
     int x_cfirst;
     if (cfirst_attrs(node, &x_cfirst))

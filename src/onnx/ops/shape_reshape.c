@@ -31,31 +31,8 @@ int onnx_run_reshape(onnx_ctx *ctx)
         memcpy(dims, a, (size_t)n * sizeof *dims);
     }
     int allowzero = (int)onnx_attr_int(onnx_ctx_node(ctx), "allowzero", 0);
-    int infer = -1;
-    int64_t known = 1;
-    for (int i = 0; i < n; i++) {
-        if (dims[i] == -1) {
-            if (infer >= 0) return onnx_ctx_fail(ctx, "more than one -1 in shape");
-            infer = i;
-            continue;
-        }
-        if (dims[i] == 0 && !allowzero) {
-            if (i >= x->ndim) return onnx_ctx_fail(ctx, "shape[%d] = 0 copies a missing dim", i);
-            dims[i] = x->dims[i];
-        }
-        if (dims[i] < 0) return onnx_ctx_fail(ctx, "negative dim %lld", (long long)dims[i]);
-        if (onnx_tu_mul(known, dims[i], &known) < 0) return onnx_ctx_fail(ctx, "shape too large");
-    }
-    int64_t numel = onnx_tensor_numel(x);
-    if (infer >= 0) {
-        if (known == 0 || numel % known != 0)
-            return onnx_ctx_fail(ctx, "cannot infer -1: %lld elements into blocks of %lld",
-                                 (long long)numel, (long long)known);
-        dims[infer] = numel / known;
-    } else if (known != numel) {
-        return onnx_ctx_fail(ctx, "shape has %lld elements, input has %lld", (long long)known,
-                             (long long)numel);
-    }
+    if (onnx_tu_reshape_dims(ctx, x->dims, x->ndim, onnx_tensor_numel(x), allowzero, dims, n) < 0)
+        return -1;
     return shape_view(ctx, x, n, dims);
 }
 

@@ -228,3 +228,33 @@ int onnx_tu_output_copy(onnx_ctx *ctx, const onnx_tensor *src, int ndim, const i
     if (onnx_tensor_numel(y) > 0) memcpy(y->data, src->data, onnx_tensor_nbytes(y));
     return 0;
 }
+
+int onnx_tu_reshape_dims(onnx_ctx *ctx, const int64_t *in_dims, int in_rank, int64_t numel,
+                         int allowzero, int64_t *dims, int n)
+{
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < n; i++) {
+        if (dims[i] == -1) {
+            if (infer >= 0) return onnx_ctx_fail(ctx, "more than one -1 in shape");
+            infer = i;
+            continue;
+        }
+        if (dims[i] == 0 && !allowzero) {
+            if (i >= in_rank) return onnx_ctx_fail(ctx, "shape[%d] = 0 copies a missing dim", i);
+            dims[i] = in_dims[i];
+        }
+        if (dims[i] < 0) return onnx_ctx_fail(ctx, "negative dim %lld", (long long)dims[i]);
+        if (onnx_tu_mul(known, dims[i], &known) < 0) return onnx_ctx_fail(ctx, "shape too large");
+    }
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0)
+            return onnx_ctx_fail(ctx, "cannot infer -1: %lld elements into blocks of %lld",
+                                 (long long)numel, (long long)known);
+        dims[infer] = numel / known;
+    } else if (known != numel) {
+        return onnx_ctx_fail(ctx, "shape has %lld elements, input has %lld", (long long)known,
+                             (long long)numel);
+    }
+    return 0;
+}

@@ -30,6 +30,12 @@ int onnx_tu_axes_input_or_attr(onnx_ctx *ctx, int input, int64_t *out, int max, 
 /* a * b into *out; returns -1 (no fail message) if it overflows int64 or either is < 0. */
 int onnx_tu_mul(int64_t a, int64_t b, int64_t *out);
 
+/* Reshape's target shape dims[0..n) resolved in place against an input of in_dims (in_rank
+ * dims, numel elements): 0 copies the input's dim (unless allowzero), one -1 is inferred.
+ * Returns 0, or -1 with the error set when the shape cannot hold numel elements. */
+int onnx_tu_reshape_dims(onnx_ctx *ctx, const int64_t *in_dims, int in_rank, int64_t numel,
+                         int allowzero, int64_t *dims, int n);
+
 /* Product of dims[lo..hi) (dims are already validated, so no overflow). */
 int64_t onnx_tu_prod(const int64_t *dims, int lo, int hi);
 

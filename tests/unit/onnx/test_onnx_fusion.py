@@ -127,22 +127,46 @@ def squeeze_excite(silu):
     return nodes, inits, ("x", [2, 8, 5, 6]), inner
 
 
-def attention():
-    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
-    transposes fold into the MatMuls and the scale into the first one."""
-    nodes = [
-        helper.make_node("Reshape", ["x", "shp"], ["x4"]),
-        helper.make_node("Transpose", ["x4"], ["q"], perm=[0, 2, 1, 3]),
-        helper.make_node("Transpose", ["x4"], ["kt"], perm=[0, 2, 3, 1]),
-        helper.make_node("Transpose", ["x4"], ["v"], perm=[0, 2, 1, 3]),
+def attention_heads(q4, k4, v4):
+    """Heads [batch, seq, heads, d] of q4, k4, v4 into scaled scores, softmax, heads merged back."""
+    return [
+        helper.make_node("Transpose", [q4], ["q"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", [k4], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", [v4], ["v"], perm=[0, 2, 1, 3]),
         helper.make_node("MatMul", ["q", "kt"], ["s"]),
         helper.make_node("Mul", ["s", "c"], ["ss"]),
         helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
         helper.make_node("MatMul", ["p", "v"], ["o"]),
         helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3]),
     ]
+
+
+def attention():
+    """Heads split by Reshape + Transpose, scaled scores, softmax, heads merged back: the
+    transposes fold into the MatMuls and the scale into the first one."""
+    nodes = [helper.make_node("Reshape", ["x", "shp"], ["x4"])] + attention_heads("x4", "x4", "x4")
     inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp"), scalar("c", 0.5)]
     return nodes, inits, ("x", [2, 5, 12]), ["q", "kt", "v", "s", "o"]
+
+
+def attention_split(opset13=True):
+    """One projection's output split into Q, K and V (Split on the last axis, then Reshapes into
+    heads, one with 0 and one with -1 in its shape): the Split and Reshapes go, and the MatMuls
+    read their columns of the projection in place."""
+    split_in = ["x", "sizes"] if opset13 else ["x"]
+    split_attrs = {} if opset13 else {"split": [12, 12, 12]}
+    nodes = [
+        helper.make_node("Split", split_in, ["qs", "ks", "vs"], axis=-1, **split_attrs),
+        helper.make_node("Reshape", ["qs", "shp_q"], ["q4"]),
+        helper.make_node("Reshape", ["ks", "shp_k"], ["k4"]),
+        helper.make_node("Reshape", ["vs", "shp_v"], ["v4"]),
+    ] + attention_heads("q4", "k4", "v4")
+    inits = [numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shp_q"),
+             numpy_helper.from_array(np.array([0, 5, 3, 4], np.int64), "shp_k"),
+             numpy_helper.from_array(np.array([-1, 5, 3, 4], np.int64), "shp_v"), scalar("c", 0.5)]
+    if opset13:
+        inits.append(numpy_helper.from_array(np.array([12, 12, 12], np.int64), "sizes"))
+    return nodes, inits, ("x", [2, 5, 36]), ["qs", "ks", "vs", "s", "o"]
 
 
 def matmul_add_residual():
@@ -251,6 +275,8 @@ CASES = {
     "matmul_add_gelu": matmul_add_gelu(),
     "gelu_half_first": gelu_half_first(),
     "attention": attention(),
+    "attention_split": attention_split(),
+    "attention_split_opset11": attention_split(False),
     "conv_bn_silu": conv_bn_silu(),
     "silu_input": silu_input(),
     "squeeze_excite": squeeze_excite(False),
@@ -263,11 +289,11 @@ CASES = {
     "layernorm_clast_no_bias": layernorm_clast(False, 7),
     "identity_weights": identity_weights(),
 }
-OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17}
+OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17, "attention_split_opset11": 11}
 
 
 # cases that must fuse into exactly this many nodes
-EXPECT_NODES = {"identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+EXPECT_NODES = {"attention_split": 3, "attention_split_opset11": 3, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
 
 
 def save(path, nodes, inits, inp, outputs, opset=14):
@@ -289,9 +315,29 @@ def exec_nodes(tool, model):
     return int(m.group(1))
 
 
+# inferd_split_a given by the model file itself, out of range or not a head split: an error, not
+# a crash or a read outside the input
+BAD_SPLITS = {"past_the_end": [30, 12, 2, 5, 3, 4], "negative": [-1, 12, 2, 5, 3, 4],
+              "not_heads": [0, 12, 2, 5, 4, 4], "no_shape": [0, 12], "huge_dims": [0, 12, 0, 2**62, 3, 4]}
+
+
+def check_bad_splits(tool, d):
+    for name, ints in BAD_SPLITS.items():
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], inferd_split_a=ints)]
+        path = os.path.join(d, "bad_" + name + ".onnx")
+        save(path, nodes, [const("W", (4, 2))], ("x", [2, 5, 36]), ["y"])
+        xin = os.path.join(d, "xbad.npy")
+        np.save(xin, RNG.standard_normal((2, 5, 36)).astype(np.float32))
+        r = subprocess.run([tool, "run", path, "--input", "x=" + xin, "--output-dir",
+                            os.path.join(d, "bad")], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "MatMul" in r.stderr, (name, r.returncode, r.stderr)
+        print("ok bad split", name)
+
+
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
+        check_bad_splits(tool, d)
         for name, (nodes, inits, inp, inner) in CASES.items():
             fused, plain = os.path.join(d, name + ".onnx"), os.path.join(d, name + "_plain.onnx")
             opset = OPSET.get(name, 14)
