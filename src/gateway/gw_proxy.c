@@ -111,12 +111,20 @@ static void on_req_timer_closed(uv_handle_t *h)
     free(r);
 }
 
-static void req_maybe_free(gw_req *r)
+/* The request is answered: it leaves the retry budget (its retry slot, its count of active
+ * requests). Done before the answer is written: a client that has its answer may at once scrape
+ * inferd_gateway_retries_in_flight or need a retry slot itself, on another loop thread. */
+static void end_request(gw_req *r)
 {
-    if (r->ex || active_attempts(r)) return;
     if (r->retry_held) gw_nodes_retry_release(r->p->nodes);
     r->retry_held = 0;
     gw_nodes_request_end(r->p->nodes);
+}
+
+/* Frees r once it is answered (end_request done) and nothing of it is left running. */
+static void req_maybe_free(gw_req *r)
+{
+    if (r->ex || active_attempts(r)) return;
     uv_close((uv_handle_t *)&r->timer, on_req_timer_closed);
 }
 
@@ -173,6 +181,7 @@ static void answer(gw_req *r, int status, const char *type, char *body, size_t l
     r->ex = NULL;
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    end_request(r);
     count_result(r->p, result_of_status(status));
     if (r->head_only && head_len >= 0) {
         free(body);
@@ -190,6 +199,7 @@ static void answer_error(gw_req *r, int status, const char *headers, const char 
     r->ex = NULL;
     uv_timer_stop(&r->timer);
     for (int i = 0; i < GW_ATTEMPTS; i++) cancel_attempt(r, &r->att[i]);
+    end_request(r);
     count_result(r->p, status == 504   ? GW_RES_DEADLINE
                        : status == 503 ? GW_RES_NO_NODE
                        : status == 502 ? GW_RES_UPSTREAM

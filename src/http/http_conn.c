@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "http_internal.h"
 #include "inferd/clock.h"
@@ -54,7 +57,7 @@ struct http_conn {
     int64_t read_ns;    /* clock_now_ns() of the read whose bytes are being parsed */
     int64_t in_read_ns; /* ... and of the oldest bytes kept in `in` */
     uint64_t msg_begin_ms, last_read_ms, last_write_ms, last_activity_ms, linger_deadline_ms;
-    size_t write_queue_mark; /* libuv's unsent bytes when last_write_ms was set */
+    size_t write_queue_mark; /* conn_unsent when last_write_ms was set */
 };
 
 typedef struct write_req {
@@ -528,12 +531,25 @@ static int conn_deadline(http_conn *c, uint64_t *deadline)
     return 1;
 }
 
+/* Answer bytes the client has not taken yet: libuv's queue plus the kernel's send queue
+ * (SIOCOUTQ: not yet acknowledged by the peer). The kernel holds megabytes on loopback, so
+ * libuv's queue alone can stand still for seconds while the client reads steadily. */
+static size_t conn_unsent(http_conn *c)
+{
+    size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    uv_os_fd_t fd;
+    int outq = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0)
+        n += (size_t)outq;
+    return n;
+}
+
 /* A client reading a large answer slowly but steadily is not stalled: when the stall clock runs
  * out while writes are in flight, fewer unsent bytes than at its start restart the clock. */
 static int conn_write_progressed(http_conn *c)
 {
     if (!c->writes_in_flight || c->cur || c->discarding) return 0;
-    size_t unsent = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    size_t unsent = conn_unsent(c);
     if (unsent >= c->write_queue_mark) return 0;
     c->write_queue_mark = unsent;
     c->last_write_ms = uv_now(&c->lp->loop);
@@ -606,7 +622,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->last_write_ms = c->last_activity_ms = uv_now(&c->lp->loop);
-    c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    c->write_queue_mark = conn_unsent(c);
     conn_flush(c);
 }
 
@@ -717,7 +733,7 @@ static void conn_flush(http_conn *c)
         if (!c->writes_in_flight) c->last_write_ms = uv_now(&c->lp->loop);
         c->writes_in_flight++;
         int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)nb, on_write);
-        c->write_queue_mark = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+        c->write_queue_mark = conn_unsent(c);
         if (rc != 0) {
             c->writes_in_flight--;
             for (int i = 0; i < n; i++) conn_free_ex(c, exs[i]);

@@ -79,6 +79,9 @@ def test_retries_counted_on_the_node_that_took_them(node, gateway, fakes):
     assert v("inferd_gateway_node_failures_total", busy.address) == 0
     assert v("inferd_gateway_node_hedges_total", addr(real)) == 0
     assert outcome(fam, "2xx") == 40
+    # every retry's slot of the budget was given back before its answer was written: a scrape
+    # right after the last answer (on any loop thread) sees none held
+    assert promtext.value(fam, "inferd_gateway_retries_in_flight") == 0
 
 
 def test_no_node_counted(gateway, fakes):
