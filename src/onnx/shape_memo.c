@@ -30,11 +30,10 @@ struct onnx_shape_memo {
 /* Small integer and shape-manipulation operators whose outputs depend on their inputs only. */
 static int memo_pure_op(const char *op)
 {
-    static const char *const ops[] = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice",
-                                      "Cast",   "Div",       "Mul",     "Add",    "Sub",
-                                      "Reshape", "Identity", "Floor",   "Ceil",   "Neg",
-                                      "Abs",    "Min",       "Max",     "Equal",  "Where",
-                                      "Sqrt",   "ReduceProd", "Mod",    "Flatten"};
+    static const char *const ops[] = {
+        "Gather", "Unsqueeze", "Squeeze", "Concat",   "Slice", "Cast",       "Div", "Mul",
+        "Add",    "Sub",       "Reshape", "Identity", "Floor", "Ceil",       "Neg", "Abs",
+        "Min",    "Max",       "Equal",   "Where",    "Sqrt",  "ReduceProd", "Mod", "Flatten"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (strcmp(op, ops[i]) == 0) return 1;
     return 0;

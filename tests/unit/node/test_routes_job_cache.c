@@ -42,7 +42,7 @@ static void test_reuse_is_zeroed_and_per_loop(void **state)
     routes_job_cache_put(c, 0, a2);
     routes_job_cache_put(c, 1, b);
     routes_job_cache_put(c, 1, NULL); /* nothing */
-    routes_job_cache_destroy(c); /* frees the kept a and b */
+    routes_job_cache_destroy(c);      /* frees the kept a and b */
 }
 
 static void test_keeps_at_most_keep(void **state)

@@ -287,11 +287,14 @@ uint8_t *test_model_shape_chain(size_t *len)
         np[i] = &nodes[i];
     }
     nodes[0].op_type = (char *)"Shape", nodes[0].n_input = 1, nodes[0].input = in_x;
-    nodes[0].n_output = 1, nodes[0].output = out_b, nodes[0].n_attribute = 1, nodes[0].attribute = ab;
+    nodes[0].n_output = 1, nodes[0].output = out_b, nodes[0].n_attribute = 1,
+    nodes[0].attribute = ab;
     nodes[1].op_type = (char *)"Shape", nodes[1].n_input = 1, nodes[1].input = in_x;
-    nodes[1].n_output = 1, nodes[1].output = out_c, nodes[1].n_attribute = 1, nodes[1].attribute = ac;
+    nodes[1].n_output = 1, nodes[1].output = out_c, nodes[1].n_attribute = 1,
+    nodes[1].attribute = ac;
     nodes[2].op_type = (char *)"Concat", nodes[2].n_input = 2, nodes[2].input = in_cat;
-    nodes[2].n_output = 1, nodes[2].output = out_t, nodes[2].n_attribute = 1, nodes[2].attribute = ax;
+    nodes[2].n_output = 1, nodes[2].output = out_t, nodes[2].n_attribute = 1,
+    nodes[2].attribute = ax;
     nodes[3].op_type = (char *)"Reshape", nodes[3].n_input = 2, nodes[3].input = in_r;
     nodes[3].n_output = 1, nodes[3].output = out_y;
     Onnx__GraphProto g;

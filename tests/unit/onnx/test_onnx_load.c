@@ -589,11 +589,12 @@ static void test_shape_memo(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_memo),     cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
-        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_external_data),
-        cmocka_unit_test(test_old_opset),      cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_fuzz_generated), cmocka_unit_test(test_fuzz_real_model),
-        cmocka_unit_test(test_memory_plan),    cmocka_unit_test(test_views),
+        cmocka_unit_test(test_shape_memo),      cmocka_unit_test(test_load_and_run),
+        cmocka_unit_test(test_bad_inputs),      cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_external_data),   cmocka_unit_test(test_old_opset),
+        cmocka_unit_test(test_deep_nesting),    cmocka_unit_test(test_fuzz_generated),
+        cmocka_unit_test(test_fuzz_real_model), cmocka_unit_test(test_memory_plan),
+        cmocka_unit_test(test_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
