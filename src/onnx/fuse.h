@@ -48,5 +48,8 @@ int onnx_fuse_squeeze_excite(onnx_model *m, int i);
 
 /* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
 int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);
+/* fuse_ir_project.c: a 1x1 Conv reading only a depthwise Conv -> computed by it (inputs 6, 7,
+ * 8, inferd_project), anchored at the 1x1. Runs after onnx_fuse_pointwise_depthwise. */
+int onnx_fuse_depthwise_project(onnx_model *m, int i);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conv_depth.h"
+#include "conv_ir_block.h"
 #include "conv_phase.h"
 #include "conv_tgemm.h"
 #include "conv_winograd.h"
@@ -145,6 +146,7 @@ typedef struct conv_state {
     onnx_gemm_packed *wino[NN_WINO_FREQS];   /* or all NULL */
     onnx_gemm_packed *wino4[NN_WINO4_FREQS]; /* F(4x4)'s (nn_wino4_precompute), or all NULL */
     onnx_gemm_packed *expand;                /* a fused 1x1 Conv's weights (input 4), or NULL */
+    onnx_gemm_packed *project; /* a fused project 1x1's weights (input 6), or NULL */
     onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
     int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
@@ -755,16 +757,39 @@ int nn_conv_run(onnx_ctx *ctx)
     int rank = nn_geom_out_dims(&g, n, m, dims);
     const float *bias = b ? b->data : NULL;
     onnx_tensor *yt = NULL;
+    /* a project 1x1 fused after a depthwise Conv (fuse_ir_project.c): the node's output is
+     * the projection's; the depthwise output goes to scratch, or only in bands */
+    nn_ir_project pj;
+    onnx_tensor yd;
+    const int proj = onnx_attr_int(node, "inferd_project", 0) != 0;
+    if (proj && (r || group != c ||
+                 nn_ir_project_read(ctx, node, st ? st->project : NULL, m, rank, dims, &pj) != 0))
+        return r || group != c ? onnx_ctx_fail(ctx, "fused project 1x1 Conv: not depthwise") : -1;
     if (!r || same_shape(r, rank, dims)) {
-        if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
+        if (proj) {
+            int64_t pdims[ONNX_MAX_DIMS];
+            memcpy(pdims, dims, (size_t)rank * sizeof dims[0]);
+            pdims[1] = pj.mp;
+            onnx_tensor *pt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, pdims);
+            if (!pt) return -1;
+            if (onnx_tensor_numel(pt) == 0) return 0;
+            pj.y = pt->data;
+            yd = (onnx_tensor){.dtype = INFERD_DTYPE_FP32, .ndim = rank};
+            memcpy(yd.dims, dims, (size_t)rank * sizeof dims[0]);
+            yt = &yd;
+        } else if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) {
+            return -1;
+        }
         if (onnx_tensor_numel(yt) == 0) return 0;
-        if (we && group == c) {
-            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
-                                              st ? st->expand : NULL, be ? be->data : NULL, c,
-                                              w->data, bias, r ? r->data : NULL, yt->data, n, m, &g,
-                                              &act_in, &act);
+        if ((we || proj) && group == c) {
+            int rc = nn_conv_expand_depthwise(
+                ctx, x_in->data, x_in->dims[1], we ? we->data : NULL,
+                we && st ? st->expand : NULL, be ? be->data : NULL, c, w->data, bias,
+                r ? r->data : NULL, proj ? NULL : yt->data, n, m, &g, &act_in, &act,
+                proj ? &pj : NULL);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
+        if (proj && !(yd.data = nn_scratch_floats(ctx, (size_t)onnx_tensor_numel(&yd)))) return -1;
     }
     if (we && onnx_tensor_numel(x) > 0) {
         /* the expansion applies a Clip (or its SiLU...) itself: then the Conv reads it as is */
@@ -776,9 +801,13 @@ int nn_conv_run(onnx_ctx *ctx)
             return -1;
         if (takes) act_in = none;
     }
-    if (yt)
-        return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
-                            group, &g, &act_in, &act);
+    if (yt) {
+        if (conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
+                         group, &g, &act_in, &act) != 0)
+            return -1;
+        return proj ? nn_ir_project_whole(ctx, &pj, yt->data, n, onnx_tensor_numel(yt) / (n * m))
+                    : 0;
+    }
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
@@ -848,6 +877,7 @@ static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
         if (st->groups == 1)
             node->stream = onnx_gemm_packed_data(st->wt ? st->wt : st->w[0], &node->stream_bytes);
     }
+    if (st->project) node->plain_unused |= 1u << 6;
     if (st->expand) {
         node->plain_unused |= 1u << 4;
         node->stream = onnx_gemm_packed_data(st->expand, &node->stream_bytes);
@@ -916,6 +946,11 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     if (we && onnx_attr_int(node, "inferd_expand", 0) && we->dtype == INFERD_DTYPE_FP32 &&
         we->ndim == 4 && onnx_tensor_numel(we) > 0)
         st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
+    /* a fused project 1x1's (fuse_ir_project.c): mp x m x 1 x 1 */
+    const onnx_tensor *wp = node->n_inputs > 6 ? consts[6] : NULL;
+    if (wp && onnx_attr_int(node, "inferd_project", 0) && wp->dtype == INFERD_DTYPE_FP32 &&
+        wp->ndim == 4 && onnx_tensor_numel(wp) > 0)
+        st->project = onnx_gemm_pack_a(wp->data, 0, wp->dims[0], wp->dims[1], wp->dims[1]);
     node->state = st;
     conv_mark_packed(node, st, w->ndim);
     return 0;
@@ -930,6 +965,7 @@ void nn_conv_release(onnx_node *node)
     const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
     for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
     onnx_gemm_packed_free(st->expand);
+    onnx_gemm_packed_free(st->project);
     onnx_gemm_packed_free(st->wt);
     free(st);
     node->state = NULL;

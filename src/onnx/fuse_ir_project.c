@@ -1,0 +1,101 @@
+/* Load-time fusion of the project 1x1 Conv that alone reads a depthwise Conv (the end of an
+ * inverted residual block) into that depthwise Conv: inputs 6, 7, 8 and inferd_project = 1
+ * (docs/onnx-runtime.md, "Fusions"; run by ops/conv_ir_block.c). */
+#include <string.h>
+
+#include "fuse.h"
+#include "ops/conv_phase.h"
+
+/* A ints attribute absent or all equal to v. */
+static int ints_all(const onnx_node *n, const char *name, int64_t v)
+{
+    const int64_t *a;
+    int k = onnx_attr_ints(n, name, &a);
+    for (int i = 0; i < k; i++)
+        if (a[i] != v) return 0;
+    return 1;
+}
+
+/* The depthwise Conv producing value v, read only by node pi: its index, or -1. */
+static int depthwise_producer(const onnx_model *m, int v, int pi)
+{
+    const int di = onnx_fuse_producer(m, v);
+    if (di < 0 || onnx_fuse_sole_consumer(m, v) != pi) return -1;
+    const onnx_node *dw = &m->nodes[di];
+    if (strcmp(dw->op_type, "Conv") != 0 || dw->n_inputs < 2 || dw->n_inputs > 6 ||
+        !onnx_fuse_only_first_output(dw) || onnx_node_attr(dw, "inferd_residual") ||
+        onnx_node_attr(dw, "inferd_project"))
+        return -1;
+    const onnx_tensor *wd = onnx_fuse_const_input(m, dw, 1);
+    if (!wd || wd->dtype != INFERD_DTYPE_FP32 || wd->ndim != 4 || wd->dims[1] != 1 ||
+        wd->dims[2] > NN_PHASE_MAX_K || wd->dims[3] > NN_PHASE_MAX_K ||
+        onnx_attr_int(dw, "group", 1) != wd->dims[0] || wd->dims[0] < 2)
+        return -1;
+    return di;
+}
+
+int onnx_fuse_depthwise_project(onnx_model *m, int pi)
+{
+    onnx_node *pc = &m->nodes[pi];
+    if (strcmp(pc->op_type, "Conv") != 0 || pc->n_inputs < 2 || pc->n_inputs > 4 ||
+        !onnx_fuse_only_first_output(pc) || pc->inputs[0] < 0 ||
+        onnx_node_attr(pc, "inferd_expand") || onnx_node_attr(pc, "inferd_input_activation"))
+        return 0;
+    const int v = pc->inputs[0];
+    for (int k = 1; k < pc->n_inputs; k++)
+        if (pc->inputs[k] == v) return 0;
+    const int res = onnx_attr_int(pc, "inferd_residual", 0);
+    if ((res && (pc->n_inputs < 4 || pc->inputs[3] < 0)) || (!res && pc->n_inputs > 3)) return 0;
+    const onnx_tensor *wp = onnx_fuse_const_input(m, pc, 1);
+    if (!wp || wp->dtype != INFERD_DTYPE_FP32 || wp->ndim != 4 || wp->dims[2] != 1 ||
+        wp->dims[3] != 1)
+        return 0;
+    if (pc->n_inputs > 2 && pc->inputs[2] >= 0) {
+        const onnx_tensor *b = onnx_fuse_const_input(m, pc, 2);
+        if (!b || b->dtype != INFERD_DTYPE_FP32 || b->ndim != 1 || b->dims[0] != wp->dims[0])
+            return 0;
+    }
+    const char *ap = onnx_attr_string(pc, "auto_pad", "NOTSET");
+    if (onnx_attr_int(pc, "group", 1) != 1 || !ints_all(pc, "strides", 1) ||
+        !ints_all(pc, "dilations", 1) || !ints_all(pc, "pads", 0) ||
+        (strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0))
+        return 0;
+    const int di = depthwise_producer(m, v, pi);
+    if (di < 0 || onnx_attr_int(&m->nodes[di], "group", 1) != wp->dims[1])
+        return 0;
+    /* the residual must exist when the depthwise Conv runs, at its place */
+    const int rv = res ? pc->inputs[3] : -1;
+    if (rv >= 0) {
+        const onnx_value *r = &m->values[rv];
+        if (rv == v || (r->kind == ONNX_VALUE_ACTIVATION && (r->producer < 0 || r->producer >= di)))
+            return 0;
+    }
+    onnx_node *dw = &m->nodes[di];
+    if (onnx_fuse_set_input(m, dw, 6, pc->inputs[1]) < 0 ||
+        onnx_fuse_set_input(m, dw, 7, pc->n_inputs > 2 ? pc->inputs[2] : -1) < 0 ||
+        onnx_fuse_set_input(m, dw, 8, rv) < 0)
+        return -1;
+    onnx_attr a = {.name = "inferd_project", .type = ONNX_ATTR_INT, .i = 1};
+    if (onnx_fuse_add_attr(m, dw, &a) < 0) return -1;
+    const char *pact = onnx_attr_string(pc, "inferd_activation", NULL);
+    if (pact) {
+        onnx_attr attrs[3] = {
+            {.name = "inferd_project_activation",
+             .type = ONNX_ATTR_STRING,
+             .s = pact,
+             .s_len = strlen(pact)},
+            {.name = "inferd_project_alpha",
+             .type = ONNX_ATTR_FLOAT,
+             .f = onnx_attr_float(pc, "inferd_alpha", 0)},
+            {.name = "inferd_project_beta",
+             .type = ONNX_ATTR_FLOAT,
+             .f = onnx_attr_float(pc, "inferd_beta", 0)},
+        };
+        for (int i = 0; i < 3; i++)
+            if (onnx_fuse_add_attr(m, dw, &attrs[i]) < 0) return -1;
+    }
+    dw->outputs[0] = pc->outputs[0];
+    m->values[dw->outputs[0]].producer = di;
+    pc->op = NULL;
+    return 1;
+}
