@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Inverted residual blocks (1x1 expand [+ act] -> depthwise k x k [+ act] -> 1x1 project
+[+ residual Add] [+ act]) against a float64 numpy reference, at 1 and 2 threads: the project
+1x1 fused into the depthwise Conv (fuse_ir_project.c, ops/conv_ir_block.c), run in bands of
+rows (depthwise output or expansion over 1 MiB) and whole; stride 2, k = 5, widths that are
+not a multiple of the band, batch 2, with and without expansion and residual.
+Usage: test_onnx_ir_block.py PATH/TO/inferd-onnx"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(17)
+
+
+def dw_ref(x, w, b, s, pad):
+    """x N x C x H x W (float64), w C x 1 x k x k, symmetric pads, stride s"""
+    n, c, h, wd = x.shape
+    k = w.shape[2]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - k) // s + 1
+    ow = (wd + 2 * pad - k) // s + 1
+    y = np.zeros((n, c, oh, ow))
+    for i in range(k):
+        for j in range(k):
+            win = xp[:, :, i:i + (oh - 1) * s + 1:s, j:j + (ow - 1) * s + 1:s]
+            y += win * w[:, 0, i, j].astype(np.float64)[None, :, None, None]
+    return y + b.astype(np.float64)[None, :, None, None]
+
+
+def pw_ref(x, w, b):
+    y = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x)
+    return y + b.astype(np.float64)[None, :, None, None]
+
+
+def hard_swish(v):
+    return v * np.clip(v / 6 + 0.5, 0, 1)
+
+
+ACTS = {None: lambda v: v, "Relu": lambda v: np.maximum(v, 0),
+        "Relu6": lambda v: np.clip(v, 0, 6), "HardSwish": hard_swish,
+        "Silu": lambda v: v / (1 + np.exp(-v))}
+
+
+def act_nodes(act, src, dst):
+    if act == "Relu6":
+        return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
+    if act == "Silu":
+        return [helper.make_node("Sigmoid", [src], [dst + "_g"]),
+                helper.make_node("Mul", [src, dst + "_g"], [dst])]
+    return [helper.make_node(act, [src], [dst])]
+
+
+def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", residual=False,
+          out_act=None, expand=True):
+    """the block's nodes, initializers, input shape and reference"""
+    arr = {}
+    if expand:
+        arr["W1"] = (RNG.standard_normal((e, c_in, 1, 1)) / np.sqrt(c_in)).astype(np.float32)
+        arr["B1"] = RNG.standard_normal(e).astype(np.float32)
+    else:
+        e = c_in
+    arr["Wd"] = (RNG.standard_normal((e, 1, k, k)) / k).astype(np.float32)
+    arr["Bd"] = RNG.standard_normal(e).astype(np.float32)
+    arr["Wp"] = (RNG.standard_normal((c_out, e, 1, 1)) / np.sqrt(e)).astype(np.float32)
+    arr["Bp"] = RNG.standard_normal(c_out).astype(np.float32)
+    arr["lo"] = np.array(0, np.float32)
+    arr["hi"] = np.array(6, np.float32)
+    pad = k // 2
+    nodes, last = [], "x"
+    if expand:
+        nodes.append(helper.make_node("Conv", ["x", "W1", "B1"], ["e"]))
+        last = "e"
+        if expand_act:
+            nodes += act_nodes(expand_act, "e", "ea")
+            last = "ea"
+    nodes.append(helper.make_node("Conv", [last, "Wd", "Bd"], ["d"], group=e, kernel_shape=[k, k],
+                                  strides=[s, s], pads=[pad] * 4))
+    last = "d"
+    if dw_act:
+        nodes += act_nodes(dw_act, "d", "da")
+        last = "da"
+    nodes.append(helper.make_node("Conv", [last, "Wp", "Bp"], ["p"]))
+    last = "p"
+    if residual:
+        nodes.append(helper.make_node("Add", ["x", "p"], ["r"]))
+        last = "r"
+    if out_act:
+        nodes += act_nodes(out_act, last, "o")
+        last = "o"
+    nodes.append(helper.make_node("Identity", [last], ["y"]))
+    inits = [numpy_helper.from_array(v, name) for name, v in arr.items()]
+
+    def ref(x):
+        v = x.astype(np.float64)
+        if expand:
+            v = ACTS[expand_act](pw_ref(v, arr["W1"], arr["B1"]))
+        v = ACTS[dw_act](dw_ref(v, arr["Wd"], arr["Bd"], s, pad))
+        v = pw_ref(v, arr["Wp"], arr["Bp"])
+        if residual:
+            v = v + x.astype(np.float64)
+        return ACTS[out_act](v)
+    return nodes, inits, [n, c_in] + list(hw), ref
+
+
+CASES = {
+    # bands by the depthwise output (144 x 56 x 56 > 1 MiB), residual: MobileNetV2's block 3
+    "bands_res_k3": block(1, 24, 144, 24, (56, 56), 3, 1, residual=True),
+    # bands by the expansion, stride 2, k = 5, odd widths; SiLU (EfficientNet), no residual
+    "bands_k5_s2_odd": block(1, 16, 96, 40, (57, 61), 5, 2, expand_act="Silu", dw_act="Silu"),
+    # no expansion (MobileNetV2's block 1): X's rows read in place, bands by the output
+    "bands_no_expand": block(1, 32, 0, 16, (112, 110), 3, 1, dw_act="Relu6", expand=False),
+    # two images, residual and an activation after the sum, HardSwish (MobileNetV3)
+    "bands_batch2_res_act": block(2, 20, 120, 20, (48, 50), 3, 1, expand_act="HardSwish",
+                                  dw_act="HardSwish", residual=True, out_act="Relu"),
+    # small blocks: the depthwise Conv whole, then the projection per image
+    "whole_res_k3": block(2, 8, 48, 8, (14, 13), 3, 1, residual=True),
+    "whole_k5_s2_no_dw_act": block(1, 12, 72, 20, (15, 9), 5, 2, dw_act=None),
+    "whole_no_expand_relu": block(1, 16, 0, 24, (7, 7), 3, 1, dw_act="Relu", expand=False),
+}
+
+
+def run(tool, args):
+    r = subprocess.run([tool] + args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+
+
+def main():
+    tool = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (nodes, inits, shape, ref) in CASES.items():
+            path = os.path.join(tmp, name + ".onnx")
+            graph = helper.make_graph(
+                nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+            # the whole block is one Conv (the Identity stays): the project 1x1 was fused
+            m = re.search(r"(\d+) after folding and fusion", run(tool, ["info", path]))
+            assert int(m.group(1)) == 2, (name, m.group(0))
+            x = RNG.standard_normal(shape).astype(np.float32)
+            xin = os.path.join(tmp, "x.npy")
+            np.save(xin, x)
+            want = ref(x)
+            for threads in ("1", "2"):
+                out = os.path.join(tmp, name + "_" + threads)
+                run(tool, ["run", path, "--input", "x=" + xin, "--output-dir", out,
+                           "--threads", threads])
+                y = np.load(os.path.join(out, "y.npy"))
+                assert y.shape == want.shape, (name, y.shape, want.shape)
+                np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4 * np.abs(want).max(),
+                                           err_msg=name + " threads " + threads)
+            print("ok", name)
+
+
+if __name__ == "__main__":
+    main()
