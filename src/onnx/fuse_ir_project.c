@@ -61,8 +61,7 @@ int onnx_fuse_depthwise_project(onnx_model *m, int pi)
         (strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0))
         return 0;
     const int di = depthwise_producer(m, v, pi);
-    if (di < 0 || onnx_attr_int(&m->nodes[di], "group", 1) != wp->dims[1])
-        return 0;
+    if (di < 0 || onnx_attr_int(&m->nodes[di], "group", 1) != wp->dims[1]) return 0;
     /* the residual must exist when the depthwise Conv runs, at its place */
     const int rv = res ? pc->inputs[3] : -1;
     if (rv >= 0) {

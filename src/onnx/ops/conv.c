@@ -146,8 +146,8 @@ typedef struct conv_state {
     onnx_gemm_packed *wino[NN_WINO_FREQS];   /* or all NULL */
     onnx_gemm_packed *wino4[NN_WINO4_FREQS]; /* F(4x4)'s (nn_wino4_precompute), or all NULL */
     onnx_gemm_packed *expand;                /* a fused 1x1 Conv's weights (input 4), or NULL */
-    onnx_gemm_packed *project; /* a fused project 1x1's weights (input 6), or NULL */
-    onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
+    struct conv_state *proj; /* a fused project 1x1's (input 6; conv_state_pointwise), or NULL */
+    onnx_gemm_packed *wt;    /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
     int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
     onnx_gemm_packed *w[]; /* per group (x depth_taps), or NULL */
@@ -693,6 +693,14 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
     return 1;
 }
 
+/* A fused projection's W (mp x m) in scratch, unpacked from sp's W^T. NULL: error set. */
+static float *project_plain_w(onnx_ctx *ctx, const conv_state *sp, int64_t mp, int64_t m)
+{
+    float *w = nn_scratch_floats(ctx, (size_t)(mp * m));
+    if (w && onnx_gemm_unpack_bt(sp->wt, w) != 0) return NULL;
+    return w;
+}
+
 int nn_conv_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -762,9 +770,13 @@ int nn_conv_run(onnx_ctx *ctx)
     nn_ir_project pj;
     onnx_tensor yd;
     const int proj = onnx_attr_int(node, "inferd_project", 0) != 0;
+    const conv_state *sp = st ? st->proj : NULL;
     if (proj && (r || group != c ||
-                 nn_ir_project_read(ctx, node, st ? st->project : NULL, m, rank, dims, &pj) != 0))
+                 nn_ir_project_read(ctx, node, sp ? sp->w[0] : NULL, m, rank, dims, &pj) != 0))
         return r || group != c ? onnx_ctx_fail(ctx, "fused project 1x1 Conv: not depthwise") : -1;
+    /* W dropped and packed as W^T only (conv_tgemm.h): the bands' GEMMs read it plain */
+    if (proj && !pj.w && !pj.wp && !(sp && sp->wt && (pj.w = project_plain_w(ctx, sp, pj.mp, m))))
+        return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
     if (!r || same_shape(r, rank, dims)) {
         if (proj) {
             int64_t pdims[ONNX_MAX_DIMS];
@@ -783,10 +795,9 @@ int nn_conv_run(onnx_ctx *ctx)
         if (onnx_tensor_numel(yt) == 0) return 0;
         if ((we || proj) && group == c) {
             int rc = nn_conv_expand_depthwise(
-                ctx, x_in->data, x_in->dims[1], we ? we->data : NULL,
-                we && st ? st->expand : NULL, be ? be->data : NULL, c, w->data, bias,
-                r ? r->data : NULL, proj ? NULL : yt->data, n, m, &g, &act_in, &act,
-                proj ? &pj : NULL);
+                ctx, x_in->data, x_in->dims[1], we ? we->data : NULL, we && st ? st->expand : NULL,
+                be ? be->data : NULL, c, w->data, bias, r ? r->data : NULL, proj ? NULL : yt->data,
+                n, m, &g, &act_in, &act, proj ? &pj : NULL);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
         if (proj && !(yd.data = nn_scratch_floats(ctx, (size_t)onnx_tensor_numel(&yd)))) return -1;
@@ -805,8 +816,17 @@ int nn_conv_run(onnx_ctx *ctx)
         if (conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
                          group, &g, &act_in, &act) != 0)
             return -1;
-        return proj ? nn_ir_project_whole(ctx, &pj, yt->data, n, onnx_tensor_numel(yt) / (n * m))
-                    : 0;
+        if (!proj) return 0;
+        /* the projection, a 1x1 Conv over the depthwise output, by the Conv's own strategies */
+        nn_geom g1 = g;
+        for (int i = 0; i < 3; i++) {
+            g1.in[i] = g.out[i];
+            g1.k[i] = g1.s[i] = g1.d[i] = 1;
+            g1.pb[i] = g1.pe[i] = 0;
+        }
+        const onnx_activation none = {.kind = ONNX_ACT_NONE};
+        return conv_compute(ctx, yt->data, pj.w, sp, pj.bias, pj.res, pj.y, n, m, pj.mp, 1, &g1,
+                            &none, &pj.act);
     }
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
@@ -877,11 +897,38 @@ static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
         if (st->groups == 1)
             node->stream = onnx_gemm_packed_data(st->wt ? st->wt : st->w[0], &node->stream_bytes);
     }
-    if (st->project) node->plain_unused |= 1u << 6;
+    if (st->proj && (st->proj->w[0] || st->proj->wt)) node->plain_unused |= 1u << 6;
     if (st->expand) {
         node->plain_unused |= 1u << 4;
         node->stream = onnx_gemm_packed_data(st->expand, &node->stream_bytes);
     }
+}
+
+/* The state prepare makes for a group-1 1x1 Conv of W (m x c): W^T packed as B for a long,
+ * narrow GEMM, else W packed as A. NULL on ENOMEM (run then packs per call). */
+static conv_state *conv_state_pointwise(const float *w, int64_t m, int64_t c)
+{
+    conv_state *st = calloc(1, sizeof *st + sizeof st->w[0]);
+    if (!st) return NULL;
+    st->m = m;
+    st->c = c;
+    st->groups = 1;
+    if (nn_conv_tgemm_fits(m, c)) st->wt = onnx_gemm_pack_b(w, 1, c, m, c);
+    if (!st->wt) st->w[0] = onnx_gemm_pack_a(w, 0, m, c, c);
+    return st;
+}
+
+static void conv_state_free(conv_state *st)
+{
+    if (!st) return;
+    for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
+    for (int f = 0; f < NN_WINO4_FREQS; f++) onnx_gemm_packed_free(st->wino4[f]);
+    const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
+    for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
+    onnx_gemm_packed_free(st->expand);
+    conv_state_free(st->proj);
+    onnx_gemm_packed_free(st->wt);
+    free(st);
 }
 
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
@@ -950,7 +997,7 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     const onnx_tensor *wp = node->n_inputs > 6 ? consts[6] : NULL;
     if (wp && onnx_attr_int(node, "inferd_project", 0) && wp->dtype == INFERD_DTYPE_FP32 &&
         wp->ndim == 4 && onnx_tensor_numel(wp) > 0)
-        st->project = onnx_gemm_pack_a(wp->data, 0, wp->dims[0], wp->dims[1], wp->dims[1]);
+        st->proj = conv_state_pointwise(wp->data, wp->dims[0], wp->dims[1]);
     node->state = st;
     conv_mark_packed(node, st, w->ndim);
     return 0;
@@ -958,15 +1005,6 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
 
 void nn_conv_release(onnx_node *node)
 {
-    conv_state *st = node->state;
-    if (!st) return;
-    for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
-    for (int f = 0; f < NN_WINO4_FREQS; f++) onnx_gemm_packed_free(st->wino4[f]);
-    const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
-    for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
-    onnx_gemm_packed_free(st->expand);
-    onnx_gemm_packed_free(st->project);
-    onnx_gemm_packed_free(st->wt);
-    free(st);
+    conv_state_free(node->state);
     node->state = NULL;
 }

@@ -6,13 +6,13 @@
 #include "nn_common.h"
 #include "nn_gemm.h"
 
-int nn_ir_project_read(onnx_ctx *ctx, const onnx_node *node, const onnx_gemm_packed *wp,
-                       int64_t m, int rank, const int64_t *dims, nn_ir_project *pj)
+int nn_ir_project_read(onnx_ctx *ctx, const onnx_node *node, const onnx_gemm_packed *wp, int64_t m,
+                       int rank, const int64_t *dims, nn_ir_project *pj)
 {
     const onnx_tensor *w = onnx_ctx_input(ctx, 6), *b = onnx_ctx_input(ctx, 7);
     const onnx_tensor *r = onnx_ctx_input(ctx, 8);
-    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[1] != m ||
-        w->dims[2] != 1 || w->dims[3] != 1 || rank < 2 || dims[1] != m ||
+    if (!w || w->dtype != INFERD_DTYPE_FP32 || w->ndim != 4 || w->dims[1] != m || w->dims[2] != 1 ||
+        w->dims[3] != 1 || rank < 2 || dims[1] != m ||
         (b && (b->dtype != INFERD_DTYPE_FP32 || b->ndim != 1 || b->dims[0] != w->dims[0])))
         return onnx_ctx_fail(ctx, "fused project 1x1 Conv: inputs do not fit");
     const int64_t mp = w->dims[0];
@@ -25,8 +25,7 @@ int nn_ir_project_read(onnx_ctx *ctx, const onnx_node *node, const onnx_gemm_pac
                                    "inferd_project_beta", &pj->act) != 0)
         return onnx_ctx_fail(ctx, "fused project 1x1 Conv: unknown activation");
     pj->wp = onnx_gemm_packed_fits(wp, 1, m, mp) ? wp : NULL;
-    pj->w = w->data;
-    if (!pj->wp && !pj->w) return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
+    pj->w = w->data; /* NULL when the model dropped it for a packed copy */
     pj->bias = b ? b->data : NULL;
     pj->res = r ? r->data : NULL;
     pj->y = NULL;
@@ -59,16 +58,4 @@ int nn_ir_project_rows(onnx_ctx *ctx, const nn_ir_project *pj, const float *d, i
                         .row_bias = pj->bias,
                         .act = pj->act};
     return nn_gemm_f32(ctx, &g);
-}
-
-int nn_ir_project_whole(onnx_ctx *ctx, const nn_ir_project *pj, const float *d, int64_t n,
-                        int64_t out_size)
-{
-    for (int64_t b = 0; b < n; b++) {
-        const int64_t at = b * pj->mp * out_size;
-        if (nn_ir_project_rows(ctx, pj, d + b * pj->m * out_size, out_size, pj->y + at, out_size,
-                               pj->res ? pj->res + at : NULL) != 0)
-            return -1;
-    }
-    return 0;
 }
