@@ -168,8 +168,10 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
         if (n->n_inputs > 3 && n->inputs[3] >= 0 && rank[n->inputs[3]] != r0) return -1;
         /* inputs 4, 5: the weights and bias of a 1x1 Conv fused in (inferd_expand); 6, 7:
          * those of the 1x1 after it (inferd_project), 8 its residual */
-        for (int k = 4; k < n->n_inputs && k < 8; k++)
-            if (!absent_or_const(m, n, k)) return -1;
+        for (int k = 4; k < n->n_inputs && k < 8; k++) /* 4: or the gates (inferd_input_scale) */
+            if (!absent_or_const(m, n, k) &&
+                !(k == 4 && onnx_attr_int(n, "inferd_input_scale", 0) && rank[n->inputs[k]] == r0))
+                return -1;
         if (n->n_inputs > 8 && n->inputs[8] >= 0 && rank[n->inputs[8]] != r0) return -1;
         return n->n_inputs <= 9 ? r0 : -1;
     }

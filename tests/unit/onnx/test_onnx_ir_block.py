@@ -57,8 +57,8 @@ def act_nodes(act, src, dst):
 
 
 def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", residual=False,
-          out_act=None, expand=True):
-    """the block's nodes, initializers, input shape and reference"""
+          out_act=None, expand=True, se=False):
+    """the block's nodes, initializers, input shape, reference and node count once fused"""
     arr = {}
     if expand:
         arr["W1"] = (RNG.standard_normal((e, c_in, 1, 1)) / np.sqrt(c_in)).astype(np.float32)
@@ -67,6 +67,11 @@ def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", resid
         e = c_in
     arr["Wd"] = (RNG.standard_normal((e, 1, k, k)) / k).astype(np.float32)
     arr["Bd"] = RNG.standard_normal(e).astype(np.float32)
+    if se:
+        arr["Ws1"] = (RNG.standard_normal((e // 4, e, 1, 1)) / np.sqrt(e)).astype(np.float32)
+        arr["Bs1"] = RNG.standard_normal(e // 4).astype(np.float32)
+        arr["Ws2"] = (RNG.standard_normal((e, e // 4, 1, 1)) / np.sqrt(e // 4)).astype(np.float32)
+        arr["Bs2"] = RNG.standard_normal(e).astype(np.float32)
     arr["Wp"] = (RNG.standard_normal((c_out, e, 1, 1)) / np.sqrt(e)).astype(np.float32)
     arr["Bp"] = RNG.standard_normal(c_out).astype(np.float32)
     arr["lo"] = np.array(0, np.float32)
@@ -85,6 +90,14 @@ def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", resid
     if dw_act:
         nodes += act_nodes(dw_act, "d", "da")
         last = "da"
+    if se:
+        nodes += [helper.make_node("GlobalAveragePool", [last], ["sp"]),
+                  helper.make_node("Conv", ["sp", "Ws1", "Bs1"], ["s1"]),
+                  helper.make_node("Relu", ["s1"], ["s1a"]),
+                  helper.make_node("Conv", ["s1a", "Ws2", "Bs2"], ["s2"]),
+                  helper.make_node("Sigmoid", ["s2"], ["s2a"]),
+                  helper.make_node("Mul", [last, "s2a"], ["sm"])]
+        last = "sm"
     nodes.append(helper.make_node("Conv", [last, "Wp", "Bp"], ["p"]))
     last = "p"
     if residual:
@@ -101,11 +114,17 @@ def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", resid
         if expand:
             v = ACTS[expand_act](pw_ref(v, arr["W1"], arr["B1"]))
         v = ACTS[dw_act](dw_ref(v, arr["Wd"], arr["Bd"], s, pad))
+        if se:
+            g = pw_ref(v.mean(axis=(2, 3), keepdims=True), arr["Ws1"], arr["Bs1"])
+            g = pw_ref(np.maximum(g, 0), arr["Ws2"], arr["Bs2"])
+            v = v / (1 + np.exp(-g))
         v = pw_ref(v, arr["Wp"], arr["Bp"])
         if residual:
             v = v + x.astype(np.float64)
         return ACTS[out_act](v)
-    return nodes, inits, [n, c_in] + list(hw), ref
+    # fused: one Conv (expansion, depthwise, projection) and the Identity; with SE, the
+    # expansion and depthwise Conv, SqueezeExcite (its gates only), the gated 1x1, Identity
+    return nodes, inits, [n, c_in] + list(hw), ref, 4 if se else 2
 
 
 CASES = {
@@ -122,6 +141,12 @@ CASES = {
     "whole_res_k3": block(2, 8, 48, 8, (14, 13), 3, 1, residual=True),
     "whole_k5_s2_no_dw_act": block(1, 12, 72, 20, (15, 9), 5, 2, dw_act=None),
     "whole_no_expand_relu": block(1, 16, 0, 24, (7, 7), 3, 1, dw_act="Relu", expand=False),
+    # SE between the depthwise Conv and the 1x1 (EfficientNet, MobileNetV3): the gates
+    # multiplied into the 1x1's weights (large planes) or into X (W larger than X)
+    "se_weights_res_batch2": block(2, 16, 96, 16, (28, 30), 3, 1, expand_act="Silu",
+                                   dw_act="Silu", residual=True, se=True),
+    "se_input_k5_s2": block(2, 24, 144, 40, (9, 11), 5, 2, expand_act="HardSwish",
+                            dw_act="HardSwish", se=True),
 }
 
 
@@ -134,15 +159,14 @@ def run(tool, args):
 def main():
     tool = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (nodes, inits, shape, ref) in CASES.items():
+        for name, (nodes, inits, shape, ref, fused_nodes) in CASES.items():
             path = os.path.join(tmp, name + ".onnx")
             graph = helper.make_graph(
                 nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
             onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
-            # the whole block is one Conv (the Identity stays): the project 1x1 was fused
             m = re.search(r"(\d+) after folding and fusion", run(tool, ["info", path]))
-            assert int(m.group(1)) == 2, (name, m.group(0))
+            assert int(m.group(1)) == fused_nodes, (name, m.group(0))
             x = RNG.standard_normal(shape).astype(np.float32)
             xin = os.path.join(tmp, "x.npy")
             np.save(xin, x)
