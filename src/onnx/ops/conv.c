@@ -715,7 +715,7 @@ static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
             return onnx_ctx_fail(ctx, "scaled input size overflows");
         float *xs = nn_scratch_floats(ctx, xn);
         if (!xs) return -1;
-        for (int64_t p = 0; p < n * c; p++)
+        for (int64_t p = 0; p < n * c && in_size > 0; p++)
             nn_k_scale(xs + p * in_size, (const float *)x->data + p * in_size,
                        ((const float *)s->data)[p], in_size);
         return conv_compute(ctx, xs, w->data, st, bias, res, y, n, c, m, 1, g, &none, act);
