@@ -695,8 +695,9 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
 
 /* A 1x1 Conv reading SqueezeExcite's input, its gates s (N x C x 1...; fuse_ir_project.c)
  * multiplied into W's columns per image: y_b = act(W diag(s_b) x_b + bias + res_b). W is the
- * plain copy, or unpacked from st's. When W is larger than X (m > X's plane size), X is
- * scaled instead, as SqueezeExcite would have (then W is read packed). */
+ * plain copy, or unpacked from st's. When W is not much smaller than X (m * GATED_W_MIN_RATIO
+ * > X's plane size), X is scaled instead, as SqueezeExcite would have (W then read packed). */
+#define GATED_W_MIN_RATIO 8
 static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
                       const conv_state *st, const onnx_tensor *s, const float *bias,
                       const float *res, float *y, const nn_geom *g, const onnx_activation *act)
@@ -708,8 +709,9 @@ static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
         return onnx_ctx_fail(ctx, "gated 1x1 Conv: inputs do not fit");
     const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
     const onnx_activation none = {.kind = ONNX_ACT_NONE};
-    if (m > in_size) {
-        /* W larger than X (late, small planes): X scaled instead, W read packed as usual */
+    if (m * GATED_W_MIN_RATIO > in_size) {
+        /* W not much smaller than X (late, small planes): X scaled instead, W read packed as
+         * usual (scaled W is packed per call: LR-ASPP's 160 x 960 at 14 x 14 took twice as long) */
         size_t xn;
         if (nn_mul3_size((size_t)n, (size_t)c, (size_t)in_size, &xn) != 0)
             return onnx_ctx_fail(ctx, "scaled input size overflows");
