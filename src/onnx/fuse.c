@@ -298,7 +298,6 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
                                                 onnx_fuse_squeeze_excite,
                                                 onnx_fuse_matmul_residual,
                                                 onnx_fuse_pointwise_depthwise,
-                                                onnx_fuse_depthwise_project,
                                                 onnx_fuse_se_project};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */

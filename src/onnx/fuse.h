@@ -48,10 +48,7 @@ int onnx_fuse_squeeze_excite(onnx_model *m, int i);
 
 /* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
 int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);
-/* fuse_ir_project.c: a 1x1 Conv reading only a depthwise Conv -> computed by it (inputs 6, 7,
- * 8, inferd_project), anchored at the 1x1. Runs after onnx_fuse_pointwise_depthwise. */
-int onnx_fuse_depthwise_project(onnx_model *m, int i);
-/* fuse_ir_project.c: SqueezeExcite read only by a 1x1 Conv -> it makes the gates only
+/* fuse_se_project.c: SqueezeExcite read only by a 1x1 Conv -> it makes the gates only
  * (inferd_gate_only), which the 1x1 multiplies into its weights' columns per image (input 4,
  * inferd_input_scale), reading SqueezeExcite's X: no pass to scale X. Anchored at the 1x1. */
 int onnx_fuse_se_project(onnx_model *m, int i);

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "conv_depth.h"
-#include "conv_ir_block.h"
 #include "conv_phase.h"
 #include "conv_tgemm.h"
 #include "conv_winograd.h"
@@ -146,8 +145,7 @@ typedef struct conv_state {
     onnx_gemm_packed *wino[NN_WINO_FREQS];   /* or all NULL */
     onnx_gemm_packed *wino4[NN_WINO4_FREQS]; /* F(4x4)'s (nn_wino4_precompute), or all NULL */
     onnx_gemm_packed *expand;                /* a fused 1x1 Conv's weights (input 4), or NULL */
-    struct conv_state *proj; /* a fused project 1x1's (input 6; conv_state_pointwise), or NULL */
-    onnx_gemm_packed *wt;    /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
+    onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
     int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
     onnx_gemm_packed *w[]; /* per group (x depth_taps), or NULL */
@@ -693,7 +691,7 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
     return 1;
 }
 
-/* A 1x1 Conv reading SqueezeExcite's input, its gates s (N x C x 1...; fuse_ir_project.c)
+/* A 1x1 Conv reading SqueezeExcite's input, its gates s (N x C x 1...; fuse_se_project.c)
  * multiplied into W's columns per image: y_b = act(W diag(s_b) x_b + bias + res_b). W is the
  * plain copy, or unpacked from st's. When W is not much smaller than X (m * GATED_W_MIN_RATIO
  * > X's plane size), X is scaled instead, as SqueezeExcite would have (W then read packed). */
@@ -745,14 +743,6 @@ static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
             return -1;
     }
     return 0;
-}
-
-/* A fused projection's W (mp x m) in scratch, unpacked from sp's W^T. NULL: error set. */
-static float *project_plain_w(onnx_ctx *ctx, const conv_state *sp, int64_t mp, int64_t m)
-{
-    float *w = nn_scratch_floats(ctx, (size_t)(mp * m));
-    if (w && onnx_gemm_unpack_bt(sp->wt, w) != 0) return NULL;
-    return w;
 }
 
 int nn_conv_run(onnx_ctx *ctx)
@@ -819,20 +809,8 @@ int nn_conv_run(onnx_ctx *ctx)
     int rank = nn_geom_out_dims(&g, n, m, dims);
     const float *bias = b ? b->data : NULL;
     onnx_tensor *yt = NULL;
-    /* a project 1x1 fused after a depthwise Conv (fuse_ir_project.c): the node's output is
-     * the projection's; the depthwise output goes to scratch, or only in bands */
-    nn_ir_project pj;
-    onnx_tensor yd;
-    const int proj = onnx_attr_int(node, "inferd_project", 0) != 0;
-    const conv_state *sp = st ? st->proj : NULL;
-    if (proj && (r || group != c ||
-                 nn_ir_project_read(ctx, node, sp ? sp->w[0] : NULL, m, rank, dims, &pj) != 0))
-        return r || group != c ? onnx_ctx_fail(ctx, "fused project 1x1 Conv: not depthwise") : -1;
-    /* W dropped and packed as W^T only (conv_tgemm.h): the bands' GEMMs read it plain */
-    if (proj && !pj.w && !pj.wp && !(sp && sp->wt && (pj.w = project_plain_w(ctx, sp, pj.mp, m))))
-        return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
     if (onnx_attr_int(node, "inferd_input_scale", 0)) {
-        if (group != 1 || we || proj || (r && !same_shape(r, rank, dims)))
+        if (group != 1 || we || (r && !same_shape(r, rank, dims)))
             return onnx_ctx_fail(ctx, "gated 1x1 Conv: only a plain 1x1 Conv with its residual");
         if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
@@ -840,29 +818,15 @@ int nn_conv_run(onnx_ctx *ctx)
                           &g, &act);
     }
     if (!r || same_shape(r, rank, dims)) {
-        if (proj) {
-            int64_t pdims[ONNX_MAX_DIMS];
-            memcpy(pdims, dims, (size_t)rank * sizeof dims[0]);
-            pdims[1] = pj.mp;
-            onnx_tensor *pt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, pdims);
-            if (!pt) return -1;
-            if (onnx_tensor_numel(pt) == 0) return 0;
-            pj.y = pt->data;
-            yd = (onnx_tensor){.dtype = INFERD_DTYPE_FP32, .ndim = rank};
-            memcpy(yd.dims, dims, (size_t)rank * sizeof dims[0]);
-            yt = &yd;
-        } else if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) {
-            return -1;
-        }
+        if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;
-        if ((we || proj) && group == c) {
-            int rc = nn_conv_expand_depthwise(
-                ctx, x_in->data, x_in->dims[1], we ? we->data : NULL, we && st ? st->expand : NULL,
-                be ? be->data : NULL, c, w->data, bias, r ? r->data : NULL, proj ? NULL : yt->data,
-                n, m, &g, &act_in, &act, proj ? &pj : NULL);
+        if (we && group == c) {
+            int rc = nn_conv_expand_depthwise(ctx, x_in->data, x_in->dims[1], we->data,
+                                              st ? st->expand : NULL, be ? be->data : NULL, c,
+                                              w->data, bias, r ? r->data : NULL, yt->data, n, m, &g,
+                                              &act_in, &act);
             if (rc != 0) return rc < 0 ? -1 : 0;
         }
-        if (proj && !(yd.data = nn_scratch_floats(ctx, (size_t)onnx_tensor_numel(&yd)))) return -1;
     }
     if (we && onnx_tensor_numel(x) > 0) {
         /* the expansion applies a Clip (or its SiLU...) itself: then the Conv reads it as is */
@@ -874,22 +838,9 @@ int nn_conv_run(onnx_ctx *ctx)
             return -1;
         if (takes) act_in = none;
     }
-    if (yt) {
-        if (conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
-                         group, &g, &act_in, &act) != 0)
-            return -1;
-        if (!proj) return 0;
-        /* the projection, a 1x1 Conv over the depthwise output, by the Conv's own strategies */
-        nn_geom g1 = g;
-        for (int i = 0; i < 3; i++) {
-            g1.in[i] = g.out[i];
-            g1.k[i] = g1.s[i] = g1.d[i] = 1;
-            g1.pb[i] = g1.pe[i] = 0;
-        }
-        const onnx_activation none = {.kind = ONNX_ACT_NONE};
-        return conv_compute(ctx, yt->data, pj.w, sp, pj.bias, pj.res, pj.y, n, m, pj.mp, 1, &g1,
-                            &none, &pj.act);
-    }
+    if (yt)
+        return conv_compute(ctx, x->data, w->data, st, bias, r ? r->data : NULL, yt->data, n, c, m,
+                            group, &g, &act_in, &act);
     /* the residual broadcasts: the Conv into scratch, then the Add's broadcast, then act */
     onnx_tensor t = {.dtype = INFERD_DTYPE_FP32, .ndim = rank};
     memcpy(t.dims, dims, (size_t)rank * sizeof dims[0]);
@@ -959,38 +910,10 @@ static void conv_mark_packed(onnx_node *node, const conv_state *st, int w_ndim)
         if (st->groups == 1)
             node->stream = onnx_gemm_packed_data(st->wt ? st->wt : st->w[0], &node->stream_bytes);
     }
-    if (st->proj && (st->proj->w[0] || st->proj->wt)) node->plain_unused |= 1u << 6;
     if (st->expand) {
         node->plain_unused |= 1u << 4;
         node->stream = onnx_gemm_packed_data(st->expand, &node->stream_bytes);
     }
-}
-
-/* The state prepare makes for a group-1 1x1 Conv of W (m x c): W^T packed as B for a long,
- * narrow GEMM, else W packed as A. NULL on ENOMEM (run then packs per call). */
-static conv_state *conv_state_pointwise(const float *w, int64_t m, int64_t c)
-{
-    conv_state *st = calloc(1, sizeof *st + sizeof st->w[0]);
-    if (!st) return NULL;
-    st->m = m;
-    st->c = c;
-    st->groups = 1;
-    if (nn_conv_tgemm_fits(m, c)) st->wt = onnx_gemm_pack_b(w, 1, c, m, c);
-    if (!st->wt) st->w[0] = onnx_gemm_pack_a(w, 0, m, c, c);
-    return st;
-}
-
-static void conv_state_free(conv_state *st)
-{
-    if (!st) return;
-    for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
-    for (int f = 0; f < NN_WINO4_FREQS; f++) onnx_gemm_packed_free(st->wino4[f]);
-    const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
-    for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
-    onnx_gemm_packed_free(st->expand);
-    conv_state_free(st->proj);
-    onnx_gemm_packed_free(st->wt);
-    free(st);
 }
 
 int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err, size_t err_len)
@@ -1055,11 +978,6 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     if (we && onnx_attr_int(node, "inferd_expand", 0) && we->dtype == INFERD_DTYPE_FP32 &&
         we->ndim == 4 && onnx_tensor_numel(we) > 0)
         st->expand = onnx_gemm_pack_a(we->data, 0, we->dims[0], we->dims[1], we->dims[1]);
-    /* a fused project 1x1's (fuse_ir_project.c): mp x m x 1 x 1 */
-    const onnx_tensor *wp = node->n_inputs > 6 ? consts[6] : NULL;
-    if (wp && onnx_attr_int(node, "inferd_project", 0) && wp->dtype == INFERD_DTYPE_FP32 &&
-        wp->ndim == 4 && onnx_tensor_numel(wp) > 0)
-        st->proj = conv_state_pointwise(wp->data, wp->dims[0], wp->dims[1]);
     node->state = st;
     conv_mark_packed(node, st, w->ndim);
     return 0;
@@ -1067,6 +985,14 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
 
 void nn_conv_release(onnx_node *node)
 {
-    conv_state_free(node->state);
+    conv_state *st = node->state;
+    if (!st) return;
+    for (int f = 0; f < NN_WINO_FREQS; f++) onnx_gemm_packed_free(st->wino[f]);
+    for (int f = 0; f < NN_WINO4_FREQS; f++) onnx_gemm_packed_free(st->wino4[f]);
+    const int64_t packs = st->groups * (st->depth_taps ? st->depth_taps : 1);
+    for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
+    onnx_gemm_packed_free(st->expand);
+    onnx_gemm_packed_free(st->wt);
+    free(st);
     node->state = NULL;
 }

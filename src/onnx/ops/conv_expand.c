@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "conv_ir_block.h"
 #include "conv_phase.h"
 #include "nn_common.h"
 #include "nn_gemm.h"
@@ -15,8 +14,7 @@
 
 /* Floats of a band of the expanded tensor (512 KiB, half of L2). */
 #define EXPAND_BAND_FLOATS (128 * 1024)
-/* Bands only when one image's expansion (or, with a project 1x1 fused, its depthwise output)
- * is larger than L2 (1 MiB; MobileNetV2's 112x112 and
+/* Bands only when one image's expansion is larger than L2 (1 MiB; MobileNetV2's 112x112 and
  * 56x56 blocks, +2-4% overall at batch 1): a smaller one stays in L2 between the two
  * convolutions anyway, and there bands measured no faster, since the rows their windows
  * share are expanded twice. The caller then expands whole (nn_conv_expand_whole). */
@@ -82,33 +80,26 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
                              const onnx_gemm_packed *wep, const float *be, int64_t e_ch,
                              const float *w, const float *bias, const float *res, float *y,
                              int64_t n, int64_t m, const nn_geom *g, const onnx_activation *act_in,
-                             const onnx_activation *act, const nn_ir_project *pj)
+                             const onnx_activation *act)
 {
-    const int expand = we != NULL || wep != NULL;
     /* a Clip of the expansion (or the 1x1's SiLU, HardSwish...) is applied in the GEMM's
      * store, once per value (a Clip: the same arithmetic as the gather's), instead of at every
      * tap that reads it */
     const onnx_activation none = {.kind = ONNX_ACT_NONE};
     const onnx_activation *act_e = &none;
-    if (expand && nn_expand_takes_act(act_in)) {
+    if (nn_expand_takes_act(act_in)) {
         act_e = act_in;
         act_in = &none;
     }
     int in_mode, out_mode;
-    if (g->nsp != 2 || m % e_ch != 0 || (pj && (res || pj->m != m)) ||
-        nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
+    if (g->nsp != 2 || m % e_ch != 0 || nn_dw_modes(act_in, act, res != NULL, &in_mode, &out_mode))
         return 0;
     const int64_t in_h = g->in[1], in_w = g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t s = g->s[1], ext = (g->k[1] - 1) * g->d[1] + 1, pt = g->pb[1];
     const int64_t in_size = in_h * in_w, out_size = oh * ow;
     if (dims_fit_blas(ctx, c, e_ch, in_size) != 0) return -1;
-    if (in_size <= 0 || out_size <= 0) return 0;
-    if (!(expand && e_ch * in_size > EXPAND_MIN_FLOATS) &&
-        !(pj && m > EXPAND_MIN_FLOATS / out_size))
-        return 0;
-    /* bo output rows per band: their input rows, (bo - 1) * s + ext, fill about a band (the
-     * same with a projection after it: half bands, both buffers in L2, measured slower on
-     * MobileNetV2, the rows their windows share being expanded twice as often) */
+    if (e_ch * in_size <= EXPAND_MIN_FLOATS) return 0;
+    /* bo output rows per band: their input rows, (bo - 1) * s + ext, fill about a band */
     int64_t rows_in = EXPAND_BAND_FLOATS / (e_ch * in_w);
     if (rows_in < ext) rows_in = ext;
     int64_t bo = (rows_in - ext) / s + 1;
@@ -125,16 +116,12 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
     int rc = nn_phase_plan_make(&gb, &p); /* the largest band's plan sizes the scratch */
     if (rc > 0) return 0;
     if (rc < 0) return onnx_ctx_fail(ctx, "depthwise phase planes overflow");
-    size_t buf_n, dbuf_n;
-    if (nn_mul3_size((size_t)e_ch, (size_t)max_in, (size_t)in_w, &buf_n) != 0 ||
-        nn_mul3_size((size_t)m, (size_t)bo, (size_t)ow, &dbuf_n) != 0)
+    size_t buf_n;
+    if (nn_mul3_size((size_t)e_ch, (size_t)max_in, (size_t)in_w, &buf_n) != 0)
         return onnx_ctx_fail(ctx, "expansion band overflows");
-    float *buf = expand ? nn_scratch_floats(ctx, buf_n) : NULL;
-    /* the band's depthwise rows, when a project 1x1 reads them: m x (rows x ow) */
-    float *dbuf = pj ? nn_scratch_floats(ctx, dbuf_n) : NULL;
+    float *buf = nn_scratch_floats(ctx, buf_n);
     nn_dw_scratch sc;
-    if ((expand && !buf) || (pj && !dbuf) || nn_dw_scratch_make(ctx, &p, e_ch, m / e_ch, 0, &sc))
-        return -1;
+    if (!buf || nn_dw_scratch_make(ctx, &p, e_ch, m / e_ch, 0, &sc) != 0) return -1;
 
     for (int64_t b = 0; b < n; b++) {
         for (int64_t k = 0; k < bands; k++) {
@@ -146,19 +133,16 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             gb.pb[1] = a - lo;
             gb.pe[1] = hi - (e > a ? e : a);
             if (nn_phase_plan_make(&gb, &p) != 0) return onnx_ctx_fail(ctx, "band plan failed");
-            if (expand && e > a &&
-                expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, a, e, we, wep, be, e_ch,
-                            act_e, buf) != 0)
+            if (e > a && expand_rows(ctx, x + b * c * in_size, c, in_size, in_w, a, e, we, wep, be,
+                                     e_ch, act_e, buf) != 0)
                 return -1;
-            /* nothing expanded: the band reads X's rows in place */
-            const float *xb = x + b * c * in_size + (e > a ? a * in_w : 0);
-            const int64_t at = b * m * out_size + r0 * ow, cols = (r1 - r0) * ow;
+            const int64_t at = b * m * out_size + r0 * ow;
             nn_dw_direct dd;
             const int direct = nn_dw_direct_fits(&gb, &dd);
-            const nn_dw_io io = {.x = expand ? buf : xb,
-                                 .x_plane = expand ? (e > a ? e - a : 0) * in_w : in_size,
-                                 .y = pj ? dbuf : y + at,
-                                 .y_plane = pj ? cols : out_size,
+            const nn_dw_io io = {.x = buf,
+                                 .x_plane = (e > a ? e - a : 0) * in_w,
+                                 .y = y + at,
+                                 .y_plane = out_size,
                                  .res = res ? res + at : NULL,
                                  .part0 = (b * bands + k) * e_ch,
                                  .parts = n * bands * e_ch,
@@ -166,14 +150,6 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
             /* (nn_dw_planes zeroes the phases: this band's padding, where others had input) */
             nn_dw_planes(ctx, &p, &sc, &io, e_ch, m / e_ch, w, bias, in_mode, out_mode, act_in,
                          act);
-            /* the band's projection while its depthwise rows are in L2: Y's columns
-             * r0 * ow .. r1 * ow of every output channel */
-            if (pj) {
-                const int64_t atp = b * pj->mp * out_size + r0 * ow;
-                if (nn_ir_project_rows(ctx, pj, dbuf, cols, pj->y + atp, out_size,
-                                       pj->res ? pj->res + atp : NULL) != 0)
-                    return -1;
-            }
         }
     }
     return 1;

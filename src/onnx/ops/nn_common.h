@@ -10,7 +10,6 @@
 #include "activation.h"
 
 struct onnx_gemm_packed; /* gemm/gemm.h */
-struct nn_ir_project;    /* conv_ir_block.h */
 
 /* Sliding-window operators handle 1, 2 or 3 spatial dims; geometry is kept in canonical 3-D
  * form with leading unit dims (kernel 1, stride 1, no pads), so kernels are plain triple loops. */
@@ -113,8 +112,7 @@ int nn_conv_depthwise(onnx_ctx *ctx, const float *x, const float *w, const float
  * (2-D), we e_ch x c (wep: the same packed at load as a GEMM's A, or NULL), be e_ch values
  * or NULL. nn_conv_expand_depthwise computes the
  * depthwise Conv (as nn_conv_depthwise, geometry g over the e_ch expanded channels) of
- * we * x + be in bands of rows (we and wep NULL: of x itself; pj not NULL: the project 1x1
- * after it too, into pj->y, conv_ir_block.h; then res must be NULL); returns 1 when done, 0 when it does not apply, or
+ * we * x + be in bands of rows; returns 1 when done, 0 when it does not apply, or
  * onnx_ctx_fail(...). nn_conv_expand_whole returns the whole expansion (N x e_ch x in) in
  * scratch, act applied (see nn_expand_takes_act), or NULL with the error set.
  * nn_expand_takes_act: whether the depthwise Conv's input activation act_in is one the
@@ -125,7 +123,7 @@ int nn_conv_expand_depthwise(onnx_ctx *ctx, const float *x, int64_t c, const flo
                              const struct onnx_gemm_packed *wep, const float *be, int64_t e_ch,
                              const float *w, const float *bias, const float *res, float *y,
                              int64_t n, int64_t m, const nn_geom *g, const onnx_activation *act_in,
-                             const onnx_activation *act, const struct nn_ir_project *pj);
+                             const onnx_activation *act);
 float *nn_conv_expand_whole(onnx_ctx *ctx, const float *x, int64_t n, int64_t c, int64_t in_h,
                             int64_t in_w, const float *we, const struct onnx_gemm_packed *wep,
                             const float *be, int64_t e_ch, const onnx_activation *act);

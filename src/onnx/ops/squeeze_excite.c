@@ -73,7 +73,7 @@ int nn_squeeze_excite_run(onnx_ctx *ctx)
         onnx_activation_from_attrs(node, "inferd_gate", "inferd_gate_alpha", "inferd_gate_beta",
                                    &gate) != 0)
         return onnx_ctx_fail(ctx, "unknown fused activation");
-    /* inferd_gate_only (fuse_ir_project.c): Y is the gates, N x C x 1..., which the 1x1 Conv
+    /* inferd_gate_only (fuse_se_project.c): Y is the gates, N x C x 1..., which the 1x1 Conv
      * reading X multiplies into its weights */
     const int gate_only = onnx_attr_int(node, "inferd_gate_only", 0) != 0;
     int64_t ydims[ONNX_MAX_DIMS];

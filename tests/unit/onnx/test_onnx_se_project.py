@@ -1,10 +1,9 @@
 #!/usr/bin/python3
-"""Inverted residual blocks (1x1 expand [+ act] -> depthwise k x k [+ act] -> 1x1 project
-[+ residual Add] [+ act]) against a float64 numpy reference, at 1 and 2 threads: the project
-1x1 fused into the depthwise Conv (fuse_ir_project.c, ops/conv_ir_block.c), run in bands of
-rows (depthwise output or expansion over 1 MiB) and whole; stride 2, k = 5, widths that are
-not a multiple of the band, batch 2, with and without expansion and residual.
-Usage: test_onnx_ir_block.py PATH/TO/inferd-onnx"""
+"""Inverted residual blocks with squeeze-and-excitation (1x1 expand + act -> depthwise k x k +
+act -> SE -> 1x1 project [+ residual Add]) against a float64 numpy reference, at 1 and 2
+threads: the SE's gates multiplied into the project 1x1's weights or its input
+(fuse_se_project.c, conv.c's conv_gated); batch 2, stride 2, k = 5, with and without residual.
+Usage: test_onnx_se_project.py PATH/TO/inferd-onnx"""
 import os
 import re
 import subprocess
@@ -122,25 +121,12 @@ def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", resid
         if residual:
             v = v + x.astype(np.float64)
         return ACTS[out_act](v)
-    # fused: one Conv (expansion, depthwise, projection) and the Identity; with SE, the
-    # expansion and depthwise Conv, SqueezeExcite (its gates only), the gated 1x1, Identity
-    return nodes, inits, [n, c_in] + list(hw), ref, 4 if se else 2
+    # fused: the expansion and depthwise Conv, SqueezeExcite (its gates only), the gated 1x1,
+    # and the Identity; without SE the projection stays a node of its own
+    return nodes, inits, [n, c_in] + list(hw), ref, 4 if se else 3
 
 
 CASES = {
-    # bands by the depthwise output (144 x 56 x 56 > 1 MiB), residual: MobileNetV2's block 3
-    "bands_res_k3": block(1, 24, 144, 24, (56, 56), 3, 1, residual=True),
-    # bands by the expansion, stride 2, k = 5, odd widths; SiLU (EfficientNet), no residual
-    "bands_k5_s2_odd": block(1, 16, 96, 40, (57, 61), 5, 2, expand_act="Silu", dw_act="Silu"),
-    # no expansion (MobileNetV2's block 1): X's rows read in place, bands by the output
-    "bands_no_expand": block(1, 32, 0, 16, (112, 110), 3, 1, dw_act="Relu6", expand=False),
-    # two images, residual and an activation after the sum, HardSwish (MobileNetV3)
-    "bands_batch2_res_act": block(2, 20, 120, 20, (48, 50), 3, 1, expand_act="HardSwish",
-                                  dw_act="HardSwish", residual=True, out_act="Relu"),
-    # small blocks: the depthwise Conv whole, then the projection per image
-    "whole_res_k3": block(2, 8, 48, 8, (14, 13), 3, 1, residual=True),
-    "whole_k5_s2_no_dw_act": block(1, 12, 72, 20, (15, 9), 5, 2, dw_act=None),
-    "whole_no_expand_relu": block(1, 16, 0, 24, (7, 7), 3, 1, dw_act="Relu", expand=False),
     # SE between the depthwise Conv and the 1x1 (EfficientNet, MobileNetV3): the gates
     # multiplied into the 1x1's weights (large planes) or into X (W larger than X)
     "se_weights_res_batch2": block(2, 16, 96, 16, (28, 30), 3, 1, expand_act="Silu",
