@@ -171,7 +171,9 @@ static void check_workers(scheduler *s, int64_t now, infer_request **done_list)
         int64_t hb = (int64_t)atomic_load(&sw->heartbeat_ns);
         if (!wk->killed) {
             /* What a live worker publishes must be plausible, or hang detection is blind. */
-            if (hb == 0 || hb > now + SUP_CLOCK_SLACK_NS) {
+            /* against the clock read after hb, not `now`: a supervisor held up since `now`
+             * (a starved machine) must not take a fresh heartbeat for one from the future */
+            if (hb == 0 || hb > clock_now_ns() + SUP_CLOCK_SLACK_NS) {
                 sched_worker_lied(s, w, hb ? "heartbeat in the future" : "heartbeat cleared");
                 continue;
             }
