@@ -694,7 +694,9 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
 /* A 1x1 Conv reading SqueezeExcite's input, its gates s (N x C x 1...; fuse_se_project.c)
  * multiplied into W's columns per image: y_b = act(W diag(s_b) x_b + bias + res_b). W is the
  * plain copy, or unpacked from st's. When W is not much smaller than X (m * GATED_W_MIN_RATIO
- * > X's plane size), X is scaled instead, as SqueezeExcite would have (W then read packed). */
+ * > X's plane size), or for more than one image (the 1x1 then runs them as one batch: per image
+ * with scaled W, EfficientNet-B0 at batch 8 lost in its Conv what it saved in SE), X is scaled
+ * instead, as SqueezeExcite would have (W then read packed). */
 #define GATED_W_MIN_RATIO 8
 static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
                       const conv_state *st, const onnx_tensor *s, const float *bias,
@@ -707,7 +709,7 @@ static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
         return onnx_ctx_fail(ctx, "gated 1x1 Conv: inputs do not fit");
     const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
     const onnx_activation none = {.kind = ONNX_ACT_NONE};
-    if (m * GATED_W_MIN_RATIO > in_size) {
+    if (n > 1 || m * GATED_W_MIN_RATIO > in_size) {
         /* W not much smaller than X (late, small planes): X scaled instead, W read packed as
          * usual (scaled W is packed per call: LR-ASPP's 160 x 960 at 14 x 14 took twice as long) */
         size_t xn;

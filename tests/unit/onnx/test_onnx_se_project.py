@@ -128,9 +128,13 @@ def block(n, c_in, e, c_out, hw, k, s, expand_act="Relu6", dw_act="Relu6", resid
 
 CASES = {
     # SE between the depthwise Conv and the 1x1 (EfficientNet, MobileNetV3): the gates
-    # multiplied into the 1x1's weights (large planes) or into X (W larger than X)
-    "se_weights_res_batch2": block(2, 16, 96, 16, (28, 30), 3, 1, expand_act="Silu",
-                                   dw_act="Silu", residual=True, se=True),
+    # multiplied into the 1x1's weights (one image, large planes) or into X (W not much
+    # smaller than X, or a batch)
+    "se_weights_res": block(1, 16, 96, 16, (28, 30), 3, 1, expand_act="Silu", dw_act="Silu",
+                            residual=True, se=True),
+    "se_weights_no_res": block(1, 24, 72, 16, (41, 45), 3, 2, se=True),
+    "se_input_res_batch2": block(2, 16, 96, 16, (28, 30), 3, 1, expand_act="Silu",
+                                 dw_act="Silu", residual=True, se=True),
     "se_input_k5_s2": block(2, 24, 144, 40, (9, 11), 5, 2, expand_act="HardSwish",
                             dw_act="HardSwish", se=True),
 }
