@@ -713,14 +713,20 @@ static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
         /* W not much smaller than X (late, small planes): X scaled instead, W read packed as
          * usual (scaled W is packed per call: LR-ASPP's 160 x 960 at 14 x 14 took twice as long) */
         size_t xn;
-        if (nn_mul3_size((size_t)n, (size_t)c, (size_t)in_size, &xn) != 0)
+        if (nn_mul_size((size_t)c, (size_t)in_size, &xn) != 0)
             return onnx_ctx_fail(ctx, "scaled input size overflows");
         float *xs = nn_scratch_floats(ctx, xn);
         if (!xs) return -1;
-        for (int64_t p = 0; p < n * c && in_size > 0; p++)
-            nn_k_scale(xs + p * in_size, (const float *)x->data + p * in_size,
-                       ((const float *)s->data)[p], in_size);
-        return conv_compute(ctx, xs, w->data, st, bias, res, y, n, c, m, 1, g, &none, act);
+        for (int64_t b = 0; b < n; b++) { /* one image at a time: xs stays in cache */
+            for (int64_t p = 0; p < c && in_size > 0; p++)
+                nn_k_scale(xs + p * in_size, (const float *)x->data + (b * c + p) * in_size,
+                           ((const float *)s->data)[b * c + p], in_size);
+            const int64_t at = b * m * out_size;
+            if (conv_compute(ctx, xs, w->data, st, bias, res ? res + at : NULL, y + at, 1, c, m, 1,
+                             g, &none, act) != 0)
+                return -1;
+        }
+        return 0;
     }
     size_t wn;
     if (nn_mul_size((size_t)m, (size_t)c, &wn) != 0 || wn > SIZE_MAX / 2)
