@@ -166,12 +166,9 @@ static int sample_rank(const onnx_model *m, const onnx_node *n, const int *rank)
     if (is_op(n, "Conv")) {
         if (r0 < 3 || !is_const(m, n, 1) || !absent_or_const(m, n, 2)) return -1;
         if (n->n_inputs > 3 && n->inputs[3] >= 0 && rank[n->inputs[3]] != r0) return -1;
-        /* inputs 4, 5: the weights and bias of a 1x1 Conv fused in (inferd_expand); or 4:
-         * the gates of a SqueezeExcite before a 1x1 (inferd_input_scale) */
+        /* inputs 4, 5: the weights and bias of a 1x1 Conv fused in (inferd_expand) */
         for (int k = 4; k < n->n_inputs; k++)
-            if (!absent_or_const(m, n, k) &&
-                !(k == 4 && onnx_attr_int(n, "inferd_input_scale", 0) && rank[n->inputs[k]] == r0))
-                return -1;
+            if (!absent_or_const(m, n, k)) return -1;
         return n->n_inputs <= 6 ? r0 : -1;
     }
     if (is_op(n, "BatchNormalization")) {

@@ -297,8 +297,7 @@ int onnx_graph_fuse(onnx_model *m, onnx_load_err *e)
                                                 fuse_activation,
                                                 onnx_fuse_squeeze_excite,
                                                 onnx_fuse_matmul_residual,
-                                                onnx_fuse_pointwise_depthwise,
-                                                onnx_fuse_se_project};
+                                                onnx_fuse_pointwise_depthwise};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         onnx_graph_count_uses(m); /* a pass may change a value's consumers (GELU drops x's) */
         for (int i = 0; i < m->n_nodes; i++) {

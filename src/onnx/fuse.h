@@ -48,9 +48,5 @@ int onnx_fuse_squeeze_excite(onnx_model *m, int i);
 
 /* fuse_conv_dw.c: 1x1 Conv read only by a depthwise Conv -> computed by it in bands of rows. */
 int onnx_fuse_pointwise_depthwise(onnx_model *m, int i);
-/* fuse_se_project.c: SqueezeExcite read only by a 1x1 Conv -> it makes the gates only
- * (inferd_gate_only), which the 1x1 multiplies into its weights' columns per image (input 4,
- * inferd_input_scale), reading SqueezeExcite's X: no pass to scale X. Anchored at the 1x1. */
-int onnx_fuse_se_project(onnx_model *m, int i);
 
 #endif

@@ -691,68 +691,6 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
     return 1;
 }
 
-/* A 1x1 Conv reading SqueezeExcite's input, its gates s (N x C x 1...; fuse_se_project.c)
- * multiplied into W's columns per image: y_b = act(W diag(s_b) x_b + bias + res_b). W is the
- * plain copy, or unpacked from st's. When W is not much smaller than X (m * GATED_W_MIN_RATIO
- * > X's plane size), or for more than one image (the 1x1 then runs them as one batch: per image
- * with scaled W, EfficientNet-B0 at batch 8 lost in its Conv what it saved in SE), X is scaled
- * instead, as SqueezeExcite would have (W then read packed). */
-#define GATED_W_MIN_RATIO 8
-static int conv_gated(onnx_ctx *ctx, const onnx_tensor *x, const onnx_tensor *w,
-                      const conv_state *st, const onnx_tensor *s, const float *bias,
-                      const float *res, float *y, const nn_geom *g, const onnx_activation *act)
-{
-    const int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
-    if (!s || s->dtype != INFERD_DTYPE_FP32 || s->ndim < 2 || s->dims[0] != n || s->dims[1] != c ||
-        onnx_tensor_numel(s) != n * c || w->ndim != 4 || w->dims[1] != c || w->dims[2] != 1 ||
-        w->dims[3] != 1)
-        return onnx_ctx_fail(ctx, "gated 1x1 Conv: inputs do not fit");
-    const int64_t in_size = nn_geom_in_size(g), out_size = nn_geom_out_size(g);
-    const onnx_activation none = {.kind = ONNX_ACT_NONE};
-    if (n > 1 || m * GATED_W_MIN_RATIO > in_size) {
-        /* W not much smaller than X (late, small planes): X scaled instead, W read packed as
-         * usual (scaled W is packed per call: LR-ASPP's 160 x 960 at 14 x 14 took twice as long) */
-        size_t xn;
-        if (nn_mul_size((size_t)c, (size_t)in_size, &xn) != 0)
-            return onnx_ctx_fail(ctx, "scaled input size overflows");
-        float *xs = nn_scratch_floats(ctx, xn);
-        if (!xs) return -1;
-        for (int64_t b = 0; b < n; b++) { /* one image at a time: xs stays in cache */
-            for (int64_t p = 0; p < c && in_size > 0; p++)
-                nn_k_scale(xs + p * in_size, (const float *)x->data + (b * c + p) * in_size,
-                           ((const float *)s->data)[b * c + p], in_size);
-            const int64_t at = b * m * out_size;
-            if (conv_compute(ctx, xs, w->data, st, bias, res ? res + at : NULL, y + at, 1, c, m, 1,
-                             g, &none, act) != 0)
-                return -1;
-        }
-        return 0;
-    }
-    size_t wn;
-    if (nn_mul_size((size_t)m, (size_t)c, &wn) != 0 || wn > SIZE_MAX / 2)
-        return onnx_ctx_fail(ctx, "weights size overflows");
-    float *ws = nn_scratch_floats(ctx, 2 * wn);
-    if (!ws) return -1;
-    const float *wd = w->data;
-    if (!wd) { /* dropped after packing (conv_mark_packed) */
-        float *plain = ws + wn;
-        if (!st || !((st->w[0] && onnx_gemm_unpack_a(st->w[0], plain) == 0) ||
-                     (st->wt && onnx_gemm_unpack_bt(st->wt, plain) == 0)))
-            return onnx_ctx_fail(ctx, "weights dropped without their packed copy");
-        wd = plain;
-    }
-    for (int64_t b = 0; b < n; b++) {
-        const float *sb = (const float *)s->data + b * c;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < c; j++) ws[i * c + j] = wd[i * c + j] * sb[j];
-        const int64_t at = b * m * out_size;
-        if (conv_compute(ctx, (const float *)x->data + b * c * in_size, ws, NULL, bias,
-                         res ? res + at : NULL, y + at, 1, c, m, 1, g, &none, act) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 int nn_conv_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
@@ -817,14 +755,6 @@ int nn_conv_run(onnx_ctx *ctx)
     int rank = nn_geom_out_dims(&g, n, m, dims);
     const float *bias = b ? b->data : NULL;
     onnx_tensor *yt = NULL;
-    if (onnx_attr_int(node, "inferd_input_scale", 0)) {
-        if (group != 1 || we || (r && !same_shape(r, rank, dims)))
-            return onnx_ctx_fail(ctx, "gated 1x1 Conv: only a plain 1x1 Conv with its residual");
-        if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
-        if (onnx_tensor_numel(yt) == 0) return 0;
-        return conv_gated(ctx, x, w, st, onnx_ctx_input(ctx, 4), bias, r ? r->data : NULL, yt->data,
-                          &g, &act);
-    }
     if (!r || same_shape(r, rank, dims)) {
         if (!(yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, rank, dims))) return -1;
         if (onnx_tensor_numel(yt) == 0) return 0;

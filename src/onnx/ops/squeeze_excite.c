@@ -3,8 +3,7 @@
  *   Y[n, c] = X[n, c] * gate(W2 act(W1 mean(X[n]) + B1) + B2)[c]
  * with W1 R x C x 1 x 1, W2 C x R x 1 x 1, biases optional, act and gate per ops/activation.h
  * (attributes inferd_activation..., inferd_gate...). One pass over X to pool, one sgemm per
- * product over the whole batch, one pass to scale; or, with inferd_gate_only = 1, Y = the gates
- * (N x C x 1...), for the 1x1 Conv reading X that scales its weights by them instead. */
+ * product over the whole batch, one pass to scale. */
 #include <cblas.h>
 #include <limits.h>
 
@@ -73,12 +72,7 @@ int nn_squeeze_excite_run(onnx_ctx *ctx)
         onnx_activation_from_attrs(node, "inferd_gate", "inferd_gate_alpha", "inferd_gate_beta",
                                    &gate) != 0)
         return onnx_ctx_fail(ctx, "unknown fused activation");
-    /* inferd_gate_only (fuse_se_project.c): Y is the gates, N x C x 1..., which the 1x1 Conv
-     * reading X multiplies into its weights */
-    const int gate_only = onnx_attr_int(node, "inferd_gate_only", 0) != 0;
-    int64_t ydims[ONNX_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) ydims[i] = gate_only && i >= 2 ? 1 : x->dims[i];
-    onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, ydims);
+    onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!yt) return -1;
     const int64_t planes = n * c, numel = onnx_tensor_numel(x);
     if (numel == 0) return 0;
@@ -88,11 +82,10 @@ int nn_squeeze_excite_run(onnx_ctx *ctx)
         return onnx_ctx_fail(ctx, "scratch size overflows");
     float *g = nn_scratch_floats(ctx, floats);
     if (!g) return -1;
-    float *a = g + planes, *s = gate_only ? yt->data : a + n * r;
+    float *a = g + planes, *s = a + n * r;
     nn_mean_rows(ctx, g, x->data, planes, hw);
     se_dense(a, g, w1->data, b1 ? b1->data : NULL, n, r, c, &act);
     se_dense(s, a, w2->data, b2 ? b2->data : NULL, n, c, r, &gate);
-    if (gate_only) return 0;
     se_scale_job j = {.y = yt->data, .x = x->data, .s = s, .hw = hw};
     nn_parallel_rows(ctx, planes, numel, se_scale_range, &j);
     return 0;
