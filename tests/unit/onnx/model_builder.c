@@ -195,6 +195,24 @@ uint8_t *test_model_build(const test_model_opts *o, size_t *len)
     return pack_model(&g, o->opset ? o->opset : 13, "inferd-test", len);
 }
 
+/* A graph of the given nodes from input "x" to output "y", packed as a model of the opset. */
+static uint8_t *pack_x_to_y(const char *name, Onnx__NodeProto **np, size_t n_nodes, int opset,
+                            size_t *len)
+{
+    Onnx__GraphProto g;
+    onnx__graph_proto__init(&g);
+    g.name = (char *)name;
+    g.n_node = n_nodes;
+    g.node = np;
+    Onnx__ValueInfoProto *in = value_info("x"), *ins_vi[1] = {in};
+    Onnx__ValueInfoProto out, *outs_vi[1] = {&out};
+    onnx__value_info_proto__init(&out);
+    out.name = (char *)"y";
+    g.n_input = 1, g.input = ins_vi;
+    g.n_output = 1, g.output = outs_vi;
+    return pack_model(&g, opset, NULL, len);
+}
+
 uint8_t *test_model_chain(int n_nodes, size_t *len)
 {
     Onnx__NodeProto *nodes = calloc((size_t)n_nodes, sizeof *nodes);
@@ -214,18 +232,7 @@ uint8_t *test_model_chain(int n_nodes, size_t *len)
         nodes[i].n_output = 1, nodes[i].output = &outs[i];
         np[i] = &nodes[i];
     }
-    Onnx__GraphProto g;
-    onnx__graph_proto__init(&g);
-    g.name = (char *)"chain";
-    g.n_node = (size_t)n_nodes;
-    g.node = np;
-    Onnx__ValueInfoProto *in = value_info("x"), *ins_vi[1] = {in};
-    Onnx__ValueInfoProto out, *outs_vi[1] = {&out};
-    onnx__value_info_proto__init(&out);
-    out.name = (char *)"y";
-    g.n_input = 1, g.input = ins_vi;
-    g.n_output = 1, g.output = outs_vi;
-    uint8_t *buf = pack_model(&g, 13, NULL, len);
+    uint8_t *buf = pack_x_to_y("chain", np, (size_t)n_nodes, 13, len);
     free(nodes), free(np), free(names), free(ins), free(outs);
     return buf;
 }
@@ -297,16 +304,5 @@ uint8_t *test_model_shape_chain(size_t *len)
     nodes[2].attribute = ax;
     nodes[3].op_type = (char *)"Reshape", nodes[3].n_input = 2, nodes[3].input = in_r;
     nodes[3].n_output = 1, nodes[3].output = out_y;
-    Onnx__GraphProto g;
-    onnx__graph_proto__init(&g);
-    g.name = (char *)"shape_chain";
-    g.n_node = 4;
-    g.node = np;
-    Onnx__ValueInfoProto *in = value_info("x"), *ins_vi[1] = {in};
-    Onnx__ValueInfoProto out, *outs_vi[1] = {&out};
-    onnx__value_info_proto__init(&out);
-    out.name = (char *)"y";
-    g.n_input = 1, g.input = ins_vi;
-    g.n_output = 1, g.output = outs_vi;
-    return pack_model(&g, 15, NULL, len);
+    return pack_x_to_y("shape_chain", np, 4, 15, len);
 }

@@ -26,6 +26,16 @@ static float expected(int row, int col)
     return (a > 0 ? a : 0) + TEST_C[col];
 }
 
+/* Loads buf as a model and makes a 1-thread session of it (the test fails if either fails). */
+static onnx_session *load_session(const uint8_t *buf, size_t len, onnx_model **m)
+{
+    char err[256];
+    if (onnx_model_load_buffer(buf, len, NULL, m, err, sizeof err)) fail_msg("load: %s", err);
+    onnx_session *s;
+    assert_int_equal(onnx_session_create(*m, 1, &s, err, sizeof err), 0);
+    return s;
+}
+
 /* Runs a model of the default shape on a [batch, 4] input and checks y. */
 static void check_run(onnx_model *m, int batch)
 {
@@ -439,11 +449,8 @@ static void test_memory_plan(void **state)
     size_t len;
     uint8_t *buf = test_model_chain(50, &len);
     onnx_model *m;
+    onnx_session *s = load_session(buf, len, &m);
     char err[256];
-    int rc = onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err);
-    if (rc) fail_msg("load: %s", err);
-    onnx_session *s;
-    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
     enum { BATCH = 4096 };
     float *x = malloc(BATCH * 4 * sizeof *x);
     for (int i = 0; i < BATCH * 4; i++) x[i] = (float)(i % 7) - 3.0f;
@@ -483,11 +490,8 @@ static void test_views(void **state)
     size_t len;
     uint8_t *buf = test_model_views(&len);
     onnx_model *m;
+    onnx_session *s = load_session(buf, len, &m);
     char err[256];
-    int rc = onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err);
-    if (rc) fail_msg("load: %s", err);
-    onnx_session *s;
-    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
     for (int rep = 0; rep < 4; rep++) {
         int64_t batch = rep == 2 ? 3 : 64;
         float *x = malloc((size_t)batch * 4 * sizeof *x);
@@ -536,11 +540,9 @@ static void test_shape_memo(void **state)
     size_t len;
     uint8_t *buf = test_model_shape_chain(&len);
     onnx_model *m;
+    onnx_session *s = load_session(buf, len, &m);
     char err[256];
-    int rc = onnx_model_load_buffer(buf, len, NULL, &m, err, sizeof err);
-    if (rc) fail_msg("load: %s", err);
-    onnx_session *s;
-    assert_int_equal(onnx_session_create(m, 1, &s, err, sizeof err), 0);
+    int rc;
     assert_int_equal(onnx_session_set_profiling(s, 1), 0);
     int cat = -1, shape = -1;
     for (int k = 0; k < onnx_model_num_exec_nodes(m); k++) {
