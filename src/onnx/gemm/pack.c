@@ -1,6 +1,5 @@
 /* Packing A and B into the kernels' panels (gemm.h): per panel for the per-call blocks, and
  * whole constant operands once at load. */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,20 +22,6 @@ void onnx_gemm_pack_panel_a(const float *a, int64_t lda, int trans, int64_t i0, 
     }
 }
 
-#if defined(__x86_64__)
-/* whether the vector transposing pack may run (pack_avx512.c: x86-64 only) */
-static int pack_bt32_vector(void)
-{
-    static _Atomic int has = -1;
-    int h = atomic_load_explicit(&has, memory_order_relaxed);
-    if (h < 0) {
-        h = __builtin_cpu_supports("avx512f") ? 1 : 0;
-        atomic_store_explicit(&has, h, memory_order_relaxed);
-    }
-    return h;
-}
-#endif
-
 void onnx_gemm_pack_panel_b(const float *b, int64_t ldb, int trans, int64_t j0, int64_t cols,
                             int64_t p0, int64_t kc, int nr, float *dst)
 {
@@ -46,7 +31,7 @@ void onnx_gemm_pack_panel_b(const float *b, int64_t ldb, int trans, int64_t j0, 
             memcpy(dst + p * nr, b + (p0 + p) * ldb + j0, (size_t)cols * sizeof(float));
     }
 #if defined(__x86_64__)
-    else if (cols == 32 && nr == 32 && pack_bt32_vector()) {
+    else if (cols == 32 && nr == 32 && onnx_gemm_act_avx512_ok() /* AVX-512 CPU, cached */) {
         onnx_gemm_pack_panel_bt32_avx512(b, ldb, j0, p0, kc, dst);
     }
 #endif
