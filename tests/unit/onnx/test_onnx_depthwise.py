@@ -49,13 +49,21 @@ def hard_swish(v):
 ACTS = {None: lambda v: v, "Relu": lambda v: np.maximum(v, 0), "HardSwish": hard_swish}
 
 
-def dw_case(c, hw, k, s=(1, 1), d=(1, 1), pads=None, bias=True, residual=False, act=None):
-    """Conv(group = c) [+ Add(x)] [+ act]: the fusions put residual and act into the Conv"""
+def dw_case(c, hw, k, s=(1, 1), d=(1, 1), pads=None, bias=True, residual=False, act=None,
+            pre=None):
+    """[pre: Relu or Clip(0, 6) of x, which the Conv applies as it reads x] Conv(group = c)
+    [+ Add(x)] [+ act]: the fusions put residual and act into the Conv"""
     pads = pads if pads is not None else [k[0] // 2 * d[0], k[1] // 2 * d[1]] * 2
     w = RNG.standard_normal((c, 1) + tuple(k)).astype(np.float32)
     b = RNG.standard_normal(c).astype(np.float32) if bias else None
     inits = [numpy_helper.from_array(w, "W")] + ([numpy_helper.from_array(b, "B")] if bias else [])
-    nodes = [helper.make_node("Conv", ["x", "W"] + (["B"] if bias else []), ["c"], group=c,
+    nodes, xin = [], "x"
+    if pre == "Relu":
+        nodes, xin = [helper.make_node("Relu", ["x"], ["p"])], "p"
+    elif pre == "Clip":
+        inits += [numpy_helper.from_array(np.float32(v), n) for v, n in ((0, "lo"), (6, "hi"))]
+        nodes, xin = [helper.make_node("Clip", ["x", "lo", "hi"], ["p"])], "p"
+    nodes += [helper.make_node("Conv", [xin, "W"] + (["B"] if bias else []), ["c"], group=c,
                               kernel_shape=list(k), strides=list(s), dilations=list(d), pads=pads)]
     last = "c"
     if residual:
@@ -68,7 +76,8 @@ def dw_case(c, hw, k, s=(1, 1), d=(1, 1), pads=None, bias=True, residual=False, 
     shape = [2, c] + list(hw)
 
     def ref(x):
-        y = dw_ref(x, w, b, s, d, pads)
+        xa = x if pre is None else np.maximum(x, 0) if pre == "Relu" else np.clip(x, 0, 6)
+        y = dw_ref(xa, w, b, s, d, pads)
         if residual:
             y = y + x
         return ACTS[act](y)
@@ -112,6 +121,18 @@ CASES = {
     "plane_k3_7x7": dw_case(20, (7, 7), (3, 3), act="Relu"),
     "plane_k5_14x14": dw_case(20, (14, 14), (5, 5), residual=True),
     "plane_k5_56_s2": dw_case(18, (56, 56), (5, 5), s=(2, 2), act="HardSwish"),
+    "plane_k3_d2": dw_case(6, (20, 20), (3, 3), d=(2, 2), pre="Relu"),
+    # straight from the input (conv_dw_direct.c, 3x3 / 5x5 stride 1): 4 output rows at a
+    # time and the last 1-3 alone, full and masked 16-column vectors, rows and planes narrower
+    # than a vector, pads 0 / uneven, the input activation in the loads, the output's in the store
+    "direct_k3_61x50": dw_case(5, (61, 50), (3, 3), act="Relu", pre="Clip"),
+    "direct_k3_7x7_res": dw_case(7, (7, 7), (3, 3), residual=True, act="Relu"),
+    "direct_k3_1x1": dw_case(3, (1, 1), (3, 3)),
+    "direct_k3_2x33_nopad": dw_case(4, (6, 33), (3, 3), pads=[0, 0, 0, 0]),
+    "direct_k3_uneven": dw_case(3, (13, 17), (3, 3), pads=[2, 0, 1, 2], bias=False),
+    "direct_k5_19x23": dw_case(6, (19, 23), (5, 5), act="HardSwish", pre="Relu"),
+    "direct_k3_30x112_clip_in": dw_case(3, (30, 112), (3, 3), pre="Clip", residual=True),
+    "direct_k5_14x14_pads": dw_case(5, (14, 14), (5, 5), pads=[4, 1, 0, 3], residual=True),
     # 1x1 + activation + depthwise: whole, and in bands (the expansion over 1 MiB)
     "expand_silu_small": expand_case(8, 24, (14, 14), 3, 1, "Silu"),
     "expand_silu_bands": expand_case(16, 96, (56, 56), 3, 2, "Silu"),
