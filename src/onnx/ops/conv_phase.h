@@ -82,10 +82,10 @@ int nn_dw_modes(const onnx_activation *act_in, const onnx_activation *act, int h
                 int *in_mode, int *out_mode);
 
 /* A depthwise window computed straight from the input plane (conv_dw_direct.c): K x K with
- * K 3 or 5, stride 1, dilation 1, on a CPU with AVX-512; the input plane in_h x in_w, pads
- * pt on top and pl on the left (0 <= pad < K). */
+ * K 3 or 5, stride s 1 or 2 (both dims), dilation 1, on a CPU with AVX-512; the input plane
+ * in_h x in_w, pads pt on top and pl on the left (0 <= pad < K). */
 typedef struct nn_dw_direct {
-    int k;
+    int k, s;
     int64_t in_h, in_w, pt, pl;
 } nn_dw_direct;
 

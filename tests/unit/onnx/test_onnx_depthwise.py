@@ -133,6 +133,12 @@ CASES = {
     "direct_k5_19x23": dw_case(6, (19, 23), (5, 5), act="HardSwish", pre="Relu"),
     "direct_k3_30x112_clip_in": dw_case(3, (30, 112), (3, 3), pre="Clip", residual=True),
     "direct_k5_14x14_pads": dw_case(5, (14, 14), (5, 5), pads=[4, 1, 0, 3], residual=True),
+    # stride 2: even / odd columns by permutes, the last taps from the next 16 columns
+    "direct_k3_s2_113x97": dw_case(4, (113, 97), (3, 3), s=(2, 2), act="Relu", pre="Clip"),
+    "direct_k3_s2_nopad": dw_case(3, (34, 66), (3, 3), s=(2, 2), pads=[0, 0, 0, 0]),
+    "direct_k3_s2_7x7": dw_case(5, (7, 7), (3, 3), s=(2, 2), pads=[0, 1, 1, 2], bias=False),
+    "direct_k5_s2_69x70": dw_case(3, (69, 70), (5, 5), s=(2, 2), pre="Relu", act="HardSwish"),
+    "direct_k5_s2_uneven": dw_case(4, (29, 37), (5, 5), s=(2, 2), pads=[4, 3, 0, 1]),
     # 1x1 + activation + depthwise: whole, and in bands (the expansion over 1 MiB)
     "expand_silu_small": expand_case(8, 24, (14, 14), 3, 1, "Silu"),
     "expand_silu_bands": expand_case(16, 96, (56, 56), 3, 2, "Silu"),
