@@ -54,6 +54,8 @@ static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
 {
     const nn_dw_io *io = j->io;
     const int64_t oh = j->p->oh, ow = j->p->ow, out_size = oh * ow;
+    /* SiLU / HardSwish in the store too when no residual comes first */
+    const int out_mode = j->out_mode || io->res ? j->out_mode : nn_dw_direct_store_mode(j->act);
     for (int64_t ci = c0; ci < c1; ci++) {
         onnx_ctx_prefetch_next(j->ctx, io->part0 + ci, io->parts);
         for (int64_t mk = 0; mk < j->mult; mk++) {
@@ -61,9 +63,9 @@ static void dw_task_direct(const dw_job *j, int64_t c0, int64_t c1)
             float *yp = io->y + mo * io->y_plane;
             nn_dw_direct_plane(io->direct, io->x + ci * io->x_plane, yp, oh, ow,
                                j->w + mo * j->p->ntaps, j->bias ? j->bias[mo] : 0.0f, j->in_mode,
-                               j->act_in->alpha, j->act_in->beta, j->out_mode, j->act->alpha,
+                               j->act_in->alpha, j->act_in->beta, out_mode, j->act->alpha,
                                j->act->beta);
-            if (j->out_mode) continue; /* Relu/Clip applied in the store */
+            if (out_mode) continue; /* the activation applied in the store */
             if (io->res) nn_k_add_vec(yp, io->res + mo * io->y_plane, out_size);
             nn_activation_run(j->act, yp, out_size);
         }

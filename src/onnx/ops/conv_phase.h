@@ -92,8 +92,17 @@ typedef struct nn_dw_direct {
 /* Whether geometry g is one nn_dw_direct_plane computes (then *d describes it). */
 int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
 
+/* Output modes of nn_dw_direct_plane beyond nn_phase_gather's 0-2: SiLU and HardSwish in the
+ * store (as the AVX-512 GEMM store rounds them). */
+#define NN_DW_STORE_SILU 3
+#define NN_DW_STORE_HARD_SWISH 4
+
+/* The store mode nn_dw_direct_plane applies act in (NN_DW_STORE_*), or 0. */
+int nn_dw_direct_store_mode(const onnx_activation *act);
+
 /* y (oh x ow) = act(bias + the K x K taps w of act_in(x)), modes as nn_phase_gather's
- * (in_mode with [ilo, ihi], out_mode with [lo, hi]); the taps summed in order. */
+ * (in_mode with [ilo, ihi], out_mode with [lo, hi]) or NN_DW_STORE_*; the taps summed in
+ * order. */
 void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
                         const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
                         float lo, float hi);

@@ -46,7 +46,8 @@ def hard_swish(v):
     return v * np.clip(v / 6 + 0.5, 0, 1)
 
 
-ACTS = {None: lambda v: v, "Relu": lambda v: np.maximum(v, 0), "HardSwish": hard_swish}
+ACTS = {None: lambda v: v, "Relu": lambda v: np.maximum(v, 0), "HardSwish": hard_swish,
+        "Silu": silu}
 
 
 def dw_case(c, hw, k, s=(1, 1), d=(1, 1), pads=None, bias=True, residual=False, act=None,
@@ -69,7 +70,11 @@ def dw_case(c, hw, k, s=(1, 1), d=(1, 1), pads=None, bias=True, residual=False, 
     if residual:
         nodes.append(helper.make_node("Add", ["c", "x"], ["r"]))
         last = "r"
-    if act:
+    if act == "Silu":  # Mul(x, Sigmoid(x)), fused into one Silu, then into the Conv
+        nodes += [helper.make_node("Sigmoid", [last], ["g"]),
+                  helper.make_node("Mul", [last, "g"], ["a"])]
+        last = "a"
+    elif act:
         nodes.append(helper.make_node(act, [last], ["a"]))
         last = "a"
     nodes.append(helper.make_node("Identity", [last], ["y"]))
@@ -128,14 +133,15 @@ CASES = {
     "direct_k3_61x50": dw_case(5, (61, 50), (3, 3), act="Relu", pre="Clip"),
     "direct_k3_7x7_res": dw_case(7, (7, 7), (3, 3), residual=True, act="Relu"),
     "direct_k3_1x1": dw_case(3, (1, 1), (3, 3)),
-    "direct_k3_2x33_nopad": dw_case(4, (6, 33), (3, 3), pads=[0, 0, 0, 0]),
+    "direct_k3_2x33_nopad": dw_case(4, (6, 33), (3, 3), pads=[0, 0, 0, 0], act="Silu"),
     "direct_k3_uneven": dw_case(3, (13, 17), (3, 3), pads=[2, 0, 1, 2], bias=False),
     "direct_k5_19x23": dw_case(6, (19, 23), (5, 5), act="HardSwish", pre="Relu"),
     "direct_k3_30x112_clip_in": dw_case(3, (30, 112), (3, 3), pre="Clip", residual=True),
     "direct_k5_14x14_pads": dw_case(5, (14, 14), (5, 5), pads=[4, 1, 0, 3], residual=True),
     # stride 2: even / odd columns by permutes, the last taps from the next 16 columns
     "direct_k3_s2_113x97": dw_case(4, (113, 97), (3, 3), s=(2, 2), act="Relu", pre="Clip"),
-    "direct_k3_s2_nopad": dw_case(3, (34, 66), (3, 3), s=(2, 2), pads=[0, 0, 0, 0]),
+    "direct_k3_s2_nopad": dw_case(3, (34, 66), (3, 3), s=(2, 2), pads=[0, 0, 0, 0], act="Silu"),
+    "direct_k3_silu_res": dw_case(3, (9, 40), (3, 3), residual=True, act="Silu"),
     "direct_k3_s2_7x7": dw_case(5, (7, 7), (3, 3), s=(2, 2), pads=[0, 1, 1, 2], bias=False),
     "direct_k5_s2_69x70": dw_case(3, (69, 70), (5, 5), s=(2, 2), pre="Relu", act="HardSwish"),
     "direct_k5_s2_uneven": dw_case(4, (29, 37), (5, 5), s=(2, 2), pads=[4, 3, 0, 1]),

@@ -1,0 +1,236 @@
+/* The AVX-512 kernels of the depthwise convolution straight from the input plane (see
+ * conv_dw_direct.c, which decides when they run): 3x3 and 5x5, stride 1 or 2, DW_ROWS output
+ * rows at a time. Compiled with -mavx512f -mfma (CMakeLists.txt), called only after
+ * nn_dw_direct_fits checked the CPU. */
+#include "conv_phase.h"
+
+#if defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+
+#include "../gemm/act_avx512.h"
+
+/* Lanes l of a 16-float load at input column base + l that fall inside [0, in_w). */
+static inline __mmask16 dw_col_mask(int64_t base, int64_t in_w)
+{
+    const int64_t l0 = base < 0 ? -base : 0;
+    int64_t l1 = in_w - base;
+    if (l1 > 16) l1 = 16;
+    if (l1 <= l0) return 0;
+    const uint32_t hi = (uint32_t)((1u << l1) - 1u), lo = (uint32_t)((1u << l0) - 1u);
+    return (__mmask16)(hi & ~lo);
+}
+
+/* mode as nn_k_gather_block_act: 0 none, 1 Relu (a NaN gives 0), 2 Clip to [lo, hi]; and in
+ * the store only (NN_DW_STORE_*): 3 SiLU, 4 HardSwish, rounded as the GEMM's store and
+ * nn_k_silu / nn_k_hard_swish on AVX-512 */
+static inline __m512 dw_act(__m512 v, int mode, __m512 lo, __m512 hi)
+{
+    if (mode == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (mode == 2) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+    if (mode == NN_DW_STORE_SILU) return act512_silu(v);
+    if (mode == NN_DW_STORE_HARD_SWISH) return act512_hard_swish(v);
+    return v;
+}
+
+/* Input value for tap column j: a full load, or masked (lanes outside the row are never read
+ * and are zero, also after the input activation). */
+__attribute__((always_inline)) static inline __m512
+dw_load(const float *p, __mmask16 m, const int masked, const int in_mode, __m512 ilo, __m512 ihi)
+{
+    __m512 v = masked ? _mm512_maskz_loadu_ps(m, p) : _mm512_loadu_ps(p);
+    if (in_mode) {
+        v = dw_act(v, in_mode, ilo, ihi);
+        if (masked) v = _mm512_maskz_mov_ps(m, v);
+    }
+    return v;
+}
+
+/* DW_ROWS output rows at a time: each input row's K loads serve every output row whose
+ * window covers it (up to K of them), the K x K weights stay in registers for the plane, and
+ * an edge vector's masks are made once per block of rows. One output row at a time took K x K
+ * loads and K x K weight broadcasts per 16 outputs (MobileNetV2's 112-wide 3x3 planes: about 24
+ * cycles per vector). */
+#define DW_ROWS 4
+
+/* Stride 2: the K taps' 16-lane vectors of input row p (tap j: columns p[j], p[j + 2], ...,
+ * p[j + 30]) from three loads: the even and odd columns of p[0 .. 31] (two permutes), the
+ * further taps shifted in from the next columns' even / odd lanes (p[32 .. 32 + K - 3]: one
+ * permute each and an align per tap). Lanes outside the row are zero (masks m: p[0..15],
+ * p[16..31], p[32..]). */
+__attribute__((always_inline)) static inline void
+dw_taps_s2(const int K, const float *p, const __mmask16 *m, const int masked, const int in_mode,
+           __m512 ilo, __m512 ihi, __m512 *v)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 lo = dw_load(p, m[0], masked, in_mode, ilo, ihi);
+    const __m512 hi = dw_load(p + 16, m[1], masked, in_mode, ilo, ihi);
+    /* only the first K - 2 lanes are read: always a masked load (the row may end there) */
+    const __m512 nx = dw_load(p + 32, m[2], 1, in_mode, ilo, ihi);
+    const __m512 e = _mm512_permutex2var_ps(lo, ev, hi), o = _mm512_permutex2var_ps(lo, od, hi);
+    const __m512i ne = _mm512_castps_si512(_mm512_permutexvar_ps(ev, nx));
+    v[0] = e;
+    v[1] = o;
+    v[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(ne, _mm512_castps_si512(e), 1));
+    if (K == 5) {
+        const __m512i no = _mm512_castps_si512(_mm512_permutexvar_ps(od, nx));
+        v[3] = _mm512_castsi512_ps(_mm512_alignr_epi32(no, _mm512_castps_si512(o), 1));
+        v[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(ne, _mm512_castps_si512(e), 2));
+    }
+}
+
+/* Rows r .. r + R - 1 (all inside the output), 16 outputs at columns c0.. each, into acc[]:
+ * bias + the taps of input rows S * r - pt + i (0 <= i < K, those inside the input), in tap
+ * order, rows alternating between two sums (two dependency chains) added at the end: per
+ * output the arithmetic of one row at a time, so R does not change a bit. col: the input
+ * column of tap 0 of the first output. K, S, R, masked and in_mode are constants at each call. */
+__attribute__((always_inline)) static inline void
+dw_rows(const int K, const int S, const int R, const float *x, int64_t in_h, int64_t in_w,
+        int64_t r0, int64_t col, const __m512 *wv, __m512 b, const int masked, const __mmask16 *m,
+        const int in_mode, __m512 ilo, __m512 ihi, __m512 *acc)
+{
+    __m512 a0[DW_ROWS], a1[DW_ROWS];
+#pragma GCC unroll 4
+    for (int rr = 0; rr < R; rr++) {
+        a0[rr] = b;
+        a1[rr] = _mm512_setzero_ps();
+    }
+    /* input row r0 + ii feeds output row rr with tap row i = ii - S * rr */
+#pragma GCC unroll 12
+    for (int ii = 0; ii < S * (R - 1) + K; ii++) {
+        const int64_t ir = r0 + ii;
+        if (ir < 0 || ir >= in_h) continue;
+        const float *p = x + ir * in_w + col;
+        __m512 v[5];
+        if (S == 2) {
+            dw_taps_s2(K, p, m, masked, in_mode, ilo, ihi, v);
+        } else {
+#pragma GCC unroll 5
+            for (int j = 0; j < K; j++) v[j] = dw_load(p + j, m[j], masked, in_mode, ilo, ihi);
+        }
+#pragma GCC unroll 4
+        for (int rr = 0; rr < R; rr++) {
+            const int i = ii - S * rr;
+            if (i < 0 || i >= K) continue;
+            __m512 t = (i & 1) ? a1[rr] : a0[rr];
+#pragma GCC unroll 5
+            for (int j = 0; j < K; j++) t = _mm512_fmadd_ps(wv[i * K + j], v[j], t);
+            if (i & 1) a1[rr] = t;
+            else a0[rr] = t;
+        }
+    }
+#pragma GCC unroll 4
+    for (int rr = 0; rr < R; rr++) acc[rr] = _mm512_add_ps(a0[rr], a1[rr]);
+}
+
+/* Output rows r .. r + R - 1 of the plane, every 16-column vector: columns whose loads lie
+ * inside the row load in full, the rest (the edges) masked. */
+__attribute__((always_inline)) static inline void
+dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const int in_mode,
+             const float *x, float *y, int64_t r, int64_t ow, const __m512 *wv, __m512 b,
+             __m512 ilo, __m512 ihi, int out_mode, __m512 lo, __m512 hi)
+{
+    const int64_t in_w = d->in_w, pl = d->pl;
+    /* masks of the row's loads: stride 1, tap j at col + j; stride 2, col, col + 16 (full)
+     * and the K - 2 lanes from col + 32 */
+    const __mmask16 tail = (__mmask16)((1u << (K - 2)) - 1u);
+    const __mmask16 full[5] = {0xffff, 0xffff, tail, 0xffff, 0xffff};
+    /* widest load: stride 1, col + K - 1 + 16 <= in_w; stride 2, col + 32 <= in_w */
+    const int64_t span = S == 1 ? K - 1 + 16 : 32;
+    __m512 acc[DW_ROWS];
+    for (int64_t c0 = 0; c0 < ow; c0 += 16) {
+        const int64_t left = ow - c0, col = S * c0 - pl;
+        __mmask16 om = (__mmask16)0xffff;
+        if (col >= 0 && col + span <= in_w && left >= 16) {
+            if (S == 2) {
+                __mmask16 m[5] = {0xffff, 0xffff, (__mmask16)(dw_col_mask(col + 32, in_w) & tail)};
+                dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 0, m, in_mode, ilo,
+                        ihi, acc);
+            } else {
+                dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 0, full, in_mode,
+                        ilo, ihi, acc);
+            }
+        } else {
+            __mmask16 m[5];
+            if (S == 2) {
+                m[0] = dw_col_mask(col, in_w);
+                m[1] = dw_col_mask(col + 16, in_w);
+                m[2] = (__mmask16)(dw_col_mask(col + 32, in_w) & tail);
+            } else {
+#pragma GCC unroll 5
+                for (int j = 0; j < K; j++) m[j] = dw_col_mask(col + j, in_w);
+            }
+            dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 1, m, in_mode, ilo, ihi,
+                    acc);
+            if (left < 16) om = (__mmask16)((1u << left) - 1u);
+        }
+#pragma GCC unroll 4
+        for (int rr = 0; rr < R; rr++)
+            _mm512_mask_storeu_ps(y + (r + rr) * ow + c0, om, dw_act(acc[rr], out_mode, lo, hi));
+    }
+}
+
+/* One output plane (oh x ow) of a K x K kernel: output (r, c) from input
+ * (S * r - pt + i, S * c - pl + j), DW_ROWS rows at a time, the last few one by one. */
+__attribute__((always_inline)) static inline void
+dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, const float *x,
+         float *y,
+         int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_, int out_mode,
+         float lo_, float hi_)
+{
+    const __m512 ilo = _mm512_set1_ps(ilo_), ihi = _mm512_set1_ps(ihi_);
+    const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_), b = _mm512_set1_ps(bias);
+    __m512 wv[25];
+#pragma GCC unroll 25
+    for (int t = 0; t < K * K; t++) wv[t] = _mm512_set1_ps(w[t]);
+    int64_t r = 0;
+    for (; r + DW_ROWS <= oh; r += DW_ROWS)
+        dw_row_block(d, K, S, DW_ROWS, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
+    for (; r < oh; r++)
+        dw_row_block(d, K, S, 1, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
+}
+
+/* The instantiations: K 3 or 5, stride 1 or 2, input activation none / Relu / Clip. */
+#define DW_PLANE_FN(name, K, S, in_mode)                                                         \
+    static void name(                                         \
+        const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow, const float *w, \
+        float bias, float ilo, float ihi, int out_mode, float lo, float hi)                      \
+    {                                                                                            \
+        dw_plane(d, K, S, in_mode, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);           \
+    }
+DW_PLANE_FN(dw_plane3_0, 3, 1, 0)
+DW_PLANE_FN(dw_plane3_1, 3, 1, 1)
+DW_PLANE_FN(dw_plane3_2, 3, 1, 2)
+DW_PLANE_FN(dw_plane5_0, 5, 1, 0)
+DW_PLANE_FN(dw_plane5_1, 5, 1, 1)
+DW_PLANE_FN(dw_plane5_2, 5, 1, 2)
+DW_PLANE_FN(dw_plane3s2_0, 3, 2, 0)
+DW_PLANE_FN(dw_plane3s2_1, 3, 2, 1)
+DW_PLANE_FN(dw_plane3s2_2, 3, 2, 2)
+DW_PLANE_FN(dw_plane5s2_0, 5, 2, 0)
+DW_PLANE_FN(dw_plane5s2_1, 5, 2, 1)
+DW_PLANE_FN(dw_plane5s2_2, 5, 2, 2)
+
+typedef void (*dw_plane_fn)(const nn_dw_direct *, const float *, float *, int64_t, int64_t,
+                            const float *, float, float, float, int, float, float);
+
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi)
+{
+    static const dw_plane_fn fns[2][2][3] = {
+        {{dw_plane3_0, dw_plane3_1, dw_plane3_2}, {dw_plane5_0, dw_plane5_1, dw_plane5_2}},
+        {{dw_plane3s2_0, dw_plane3s2_1, dw_plane3s2_2},
+         {dw_plane5s2_0, dw_plane5s2_1, dw_plane5s2_2}}};
+    const int mode = in_mode == 1 || in_mode == 2 ? in_mode : 0;
+    fns[d->s == 2][d->k == 5][mode](d, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);
+}
+#else
+void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow,
+                        const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
+                        float lo, float hi)
+{
+    (void)d, (void)x, (void)y, (void)oh, (void)ow, (void)w, (void)bias, (void)in_mode;
+    (void)ilo, (void)ihi, (void)out_mode, (void)lo, (void)hi;
+}
+#endif
