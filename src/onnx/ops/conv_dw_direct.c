@@ -1,4 +1,4 @@
-/* Depthwise 3x3 and 5x5 stride-1 convolution straight from the input plane (AVX-512; see
+/* Depthwise 3x3 and 5x5 convolution (stride 1 or 2) straight from the input plane (AVX-512; see
  * conv_phase.h, nn_dw_direct): no phase-plane gather and no row compaction, each output
  * vector sums its taps from masked loads of the unpadded input rows, so the padding is the
  * masked-off lanes and the rows outside the input are skipped; 4 output rows at a time. This
@@ -6,13 +6,14 @@
 #include "conv_phase.h"
 
 #include "../gemm/gemm.h"
+#include "nn_kernels.h" /* NN_NO_CLONES: TSan builds keep the phase planes */
 
 /* the kernels (conv_dw_direct_avx512.c) are built for x86-64 only */
 #if defined(__x86_64__) && !defined(NN_NO_CLONES) && (defined(__GNUC__) || defined(__clang__))
 #define NN_HAVE_DW_DIRECT 1
 #endif
 
-/* Every output width: with DW_ROWS rows at a time (below) even 7- and 14-wide planes (one
+/* Every output width: with DW_ROWS rows at a time (conv_dw_direct_avx512.c) even 7- and 14-wide planes (one
  * masked vector per row) measured faster than the phase path's gather, taps and compaction
  * (MobileNetV2's 14x14 blocks 5-10 % less CPU, 7x7 even; one row at a time they were slower,
  * hence a 48-column limit until 2026-12-07). */

@@ -191,25 +191,19 @@ dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, con
 }
 
 /* The instantiations: K 3 or 5, stride 1 or 2, input activation none / Relu / Clip. */
-#define DW_PLANE_FN(name, K, S, in_mode)                                                         \
-    static void name(                                         \
+#define DW_PLANE_FN(K, S, in_mode)                                                               \
+    static void dw_plane##K##s##S##_##in_mode(                                                   \
         const nn_dw_direct *d, const float *x, float *y, int64_t oh, int64_t ow, const float *w, \
         float bias, float ilo, float ihi, int out_mode, float lo, float hi)                      \
     {                                                                                            \
         dw_plane(d, K, S, in_mode, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);           \
     }
-DW_PLANE_FN(dw_plane3_0, 3, 1, 0)
-DW_PLANE_FN(dw_plane3_1, 3, 1, 1)
-DW_PLANE_FN(dw_plane3_2, 3, 1, 2)
-DW_PLANE_FN(dw_plane5_0, 5, 1, 0)
-DW_PLANE_FN(dw_plane5_1, 5, 1, 1)
-DW_PLANE_FN(dw_plane5_2, 5, 1, 2)
-DW_PLANE_FN(dw_plane3s2_0, 3, 2, 0)
-DW_PLANE_FN(dw_plane3s2_1, 3, 2, 1)
-DW_PLANE_FN(dw_plane3s2_2, 3, 2, 2)
-DW_PLANE_FN(dw_plane5s2_0, 5, 2, 0)
-DW_PLANE_FN(dw_plane5s2_1, 5, 2, 1)
-DW_PLANE_FN(dw_plane5s2_2, 5, 2, 2)
+#define DW_PLANE_FNS(K, S) DW_PLANE_FN(K, S, 0) DW_PLANE_FN(K, S, 1) DW_PLANE_FN(K, S, 2)
+DW_PLANE_FNS(3, 1)
+DW_PLANE_FNS(5, 1)
+DW_PLANE_FNS(3, 2)
+DW_PLANE_FNS(5, 2)
+#define DW_PLANE_MODES(K, S) {dw_plane##K##s##S##_0, dw_plane##K##s##S##_1, dw_plane##K##s##S##_2}
 
 typedef void (*dw_plane_fn)(const nn_dw_direct *, const float *, float *, int64_t, int64_t,
                             const float *, float, float, float, int, float, float);
@@ -218,10 +212,8 @@ void nn_dw_direct_plane(const nn_dw_direct *d, const float *x, float *y, int64_t
                         const float *w, float bias, int in_mode, float ilo, float ihi, int out_mode,
                         float lo, float hi)
 {
-    static const dw_plane_fn fns[2][2][3] = {
-        {{dw_plane3_0, dw_plane3_1, dw_plane3_2}, {dw_plane5_0, dw_plane5_1, dw_plane5_2}},
-        {{dw_plane3s2_0, dw_plane3s2_1, dw_plane3s2_2},
-         {dw_plane5s2_0, dw_plane5s2_1, dw_plane5s2_2}}};
+    static const dw_plane_fn fns[2][2][3] = {{DW_PLANE_MODES(3, 1), DW_PLANE_MODES(5, 1)},
+                                             {DW_PLANE_MODES(3, 2), DW_PLANE_MODES(5, 2)}};
     const int mode = in_mode == 1 || in_mode == 2 ? in_mode : 0;
     fns[d->s == 2][d->k == 5][mode](d, x, y, oh, ow, w, bias, ilo, ihi, out_mode, lo, hi);
 }
