@@ -39,7 +39,7 @@ static int static_rank(const onnx_model *m, int v, int *steps)
     if (strcmp(n->op_type, "Gemm") == 0) return 2;
     if (strcmp(n->op_type, "Reshape") == 0) {
         const onnx_tensor *t = onnx_fuse_const_input(m, n, 1);
-        return t && t->ndim == 1 ? (int)t->dims[0] : -1;
+        return t && t->ndim == 1 && t->dims[0] <= ONNX_MAX_DIMS ? (int)t->dims[0] : -1;
     }
     const int bcast = strcmp(n->op_type, "Add") == 0 || strcmp(n->op_type, "Mul") == 0 ||
                       strcmp(n->op_type, "Sub") == 0 || strcmp(n->op_type, "Div") == 0;
