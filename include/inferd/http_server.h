@@ -47,7 +47,9 @@ typedef struct http_options {
     size_t max_write_queue;    /* bytes queued to a client before we stop reading it, 4 MiB */
     size_t max_inflight_bytes; /* request bodies held at once, all connections together:
                                     from the headers (Content-Length reserved at once; chunked
-                                    bodies as they grow) until the response is written. Beyond:
+                                    bodies as they grow) until the request is answered
+                                    (http_ex_respond gives them back before the answer is
+                                    written, so a client that has it finds the room). Beyond:
                                     503, Retry-After: 1, Connection: close. Default 1 GiB;
                                     0 = no limit */
     http_loop_hooks hooks;     /* default: none */

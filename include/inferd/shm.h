@@ -337,7 +337,9 @@ int shm_batch_read_result(const shm_region *region, uint32_t slot, int32_t *stat
 /* Pops the next batch of `model` for worker w (recording claim_pos), marks it CLAIMED by w and
  * bumps in_hand. Returns 0 with the slot, or -EAGAIN if none is queued. */
 int shm_worker_claim(shm_region *region, uint32_t worker, uint32_t model, uint32_t *slot);
-/* Marks the batch DONE, pushes it on w's completion ring, drops in_hand, wakes the node if it
+/* Drops in_hand (a BUSY worker with none left turns IDLE), counts the batch in batches_done and
+ * requests_done, and only then marks the batch DONE and pushes it on w's completion ring (a
+ * client that has its answer sees none of it still in hand), and wakes the node if it
  * sleeps (rings region->doorbell when set, else wakes the header's completion waiter). Returns 0, or -EAGAIN if the completion ring is full (retry). */
 int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot);
 

@@ -441,9 +441,11 @@ int grpc_call_on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, cons
             call->in = NULL;
             call->in_len = call->in_cap = call->in_want = 0;
             call->prefix_len = 0;
+            /* Given back before the service has it, so before any answer it gives: the
+             * service runs on this loop, whose budget nothing else can take meanwhile. */
+            call->srv->inflight_bytes -= cap;
             call->srv->h.on_message(call, msg ? msg : (const uint8_t *)"", mlen, call->srv->ctx);
             free(msg);
-            call->srv->inflight_bytes -= cap; /* held until the service had it */
         }
     }
     return 0;

@@ -22,6 +22,12 @@ int http_exchange_reserve(http_exchange *ex, size_t n)
     return 0;
 }
 
+void http_exchange_unreserve(http_exchange *ex)
+{
+    if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
+    ex->reserved = 0;
+}
+
 /* A buffer a reused exchange keeps: small ones only, emptied (NUL-ended, as the parser
  * leaves them). Large ones are freed, so the cache holds at most HTTP_EX_KEEP_BYTES each. */
 static void keep_small(char **buf, size_t *len, size_t *cap)
@@ -79,7 +85,7 @@ void http_exchange_free(http_exchange *ex)
     if (ex->resp_done) ex->resp_done(ex->resp_done_arg);
     free(ex->resp_spans);
     ex->resp_spans = NULL;
-    if (ex->reserved) atomic_fetch_sub(&ex->lp->srv->inflight_bytes, ex->reserved);
+    http_exchange_unreserve(ex);
     free(ex->resp_body);
     http_loop *lp = ex->lp;
     if (lp->ex_cached >= HTTP_EX_CACHE) {

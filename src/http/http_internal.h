@@ -122,7 +122,7 @@ int http_bufs_consume(uv_buf_t *bufs, int nb, size_t written);
 #define HTTP_EX_KEEP_BYTES 4096
 /* A zeroed exchange of lp (from the cache when it has one), or NULL. */
 http_exchange *http_exchange_new(http_loop *lp, http_conn *c);
-/* Calls resp_done, gives back ex->reserved, frees the response body, and puts ex in its loop's
+/* Calls resp_done, gives back ex->reserved (if still held), frees the response body, and puts ex in its loop's
  * cache (or frees it). On ex's loop thread, or after that thread has ended. */
 void http_exchange_free(http_exchange *ex);
 /* Frees every cached exchange of lp (its thread has ended). */
@@ -130,6 +130,10 @@ void http_exchange_cache_drop(http_loop *lp);
 /* Charges n more body bytes to ex against opts.max_inflight_bytes. 0, or -1 (nothing
  * charged) when the node-wide budget has no room. */
 int http_exchange_reserve(http_exchange *ex, size_t n);
+/* Gives back every body byte ex holds in the budget. Done when ex is answered, before the
+ * answer is written: a client that has read it may send its next body at once, on another
+ * connection (another loop thread), and must find the room. */
+void http_exchange_unreserve(http_exchange *ex);
 /* Splits url into the path and the query (once the whole target is in). */
 void http_exchange_split_target(http_exchange *ex);
 /* Fills in the response: takes body; builds resp_head (resp_head.oom if out of memory). */

@@ -13,6 +13,7 @@ void http_ex_respond(http_exchange *ex, int status, const char *content_type, ch
         free(body);
         return;
     }
+    http_exchange_unreserve(ex); /* before the answer can be written (http_internal.h) */
     http_exchange_set_response(ex, status, content_type, body, len, extra_headers);
     http_conn_respond(ex);
 }

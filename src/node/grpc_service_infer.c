@@ -18,6 +18,7 @@ struct grpc_job {
     grpc_call *call;
     grpc_rpc *rpc;
     grpc_job *prev, *next;
+    int linked; /* in rpc->jobs and counted in rpc->inflight (until job_answer) */
     char *id;
     client_shm *cshm;         /* borrowed: the registry params.shm's references are in */
     grpc_infer_params params; /* its client shared-memory references, dropped by job_free */
@@ -28,14 +29,9 @@ static void job_unlink(grpc_rpc *rpc, grpc_job *job)
     if (job->prev) job->prev->next = job->next;
     else rpc->jobs = job->next;
     if (job->next) job->next->prev = job->prev;
+    job->prev = job->next = NULL;
+    job->linked = 0;
     rpc->inflight--;
-}
-
-/* Drops the job's client shared-memory references. Done before the answer is sent: a client
- * that has its answer may unregister the region at once, on another connection. */
-static void drop_client_shm(grpc_job *job)
-{
-    kserve_shm_refs_release(job->cshm, &job->params.shm);
 }
 
 static void job_free(grpc_job *job)
@@ -78,44 +74,58 @@ static int fail(grpc_call *call, grpc_rpc *rpc, int code, const char *model, con
     return 1;
 }
 
+/* The one way a job is answered, whatever the outcome (success, refusal, error, cancel,
+ * timeout, shutdown): first gives back everything the client can observe (its client
+ * shared-memory references, the request's arena slices, its place in rpc's in-flight count),
+ * then answers, then frees the job. A client that has its answer may at once, on another
+ * connection, unregister its region or send a request that needs the arena. The answer: buf
+ * (a packed response message, taken) when not NULL, else the error code and msg; nothing on
+ * a cancelled stream, CANCELLED on a cancelled unary call. The model reference goes last:
+ * the error names the model (an unload only waits for it). Returns 1 if the call ended. */
+static int job_answer(grpc_call *call, grpc_job *job, uint8_t *buf, size_t len, int code,
+                      const char *msg)
+{
+    grpc_rpc *rpc = job->rpc;
+    kserve_shm_refs_release(job->cshm, &job->params.shm);
+    sched_release(repo_model_sched(job->rm), &job->req);
+    if (job->linked) job_unlink(rpc, job);
+    int ended = 0;
+    if (rpc->cancelled || grpc_call_cancelled(call)) {
+        free(buf);
+        ended = !rpc->streaming;
+        if (ended) grpc_rpc_end(call, GRPC_STATUS_CANCELLED, "cancelled");
+    } else if (!buf) {
+        ended = fail(call, rpc, code, repo_model_config(job->rm)->name, job->id, msg);
+    } else {
+        grpc_call_send(call, buf, len);
+        if (!rpc->streaming) {
+            grpc_rpc_end(call, GRPC_STATUS_OK, NULL);
+            ended = 1;
+        }
+    }
+    job_free(job);
+    return ended;
+}
+
 /* On the loop thread, once the scheduler answered. */
 static void finish_job(grpc_call *call, void *arg)
 {
     grpc_job *job = arg;
     grpc_rpc *rpc = job->rpc;
     infer_request *req = &job->req;
-    const model_config *m = repo_model_config(job->rm);
-    job_unlink(rpc, job);
-    int ended = 0;
-    int encode = !rpc->cancelled && !grpc_call_cancelled(call) && req->status == 0;
-    if (!encode) drop_client_shm(job);
-    if (rpc->cancelled || grpc_call_cancelled(call)) {
-        ended = !rpc->streaming;
-        if (ended) grpc_rpc_end(call, GRPC_STATUS_CANCELLED, "cancelled");
-    } else if (req->status != 0) {
-        ended = fail(call, rpc, grpc_status_from_http(req->status), m->name, job->id,
-                     req->error[0] ? req->error : "request failed");
-    } else {
-        char err[256];
-        size_t len;
-        int code;
-        uint8_t *buf =
-            grpc_infer_encode(req, m, repo_model_region(job->rm), &job->params.shm, job->id,
-                              rpc->streaming, GRPC_PREFIX_LEN, &len, &code, err, sizeof err);
-        drop_client_shm(job);
-        if (!buf) {
-            ended = fail(call, rpc, code, m->name, job->id, err);
-        } else {
-            grpc_call_send(call, buf, len);
-            if (!rpc->streaming) {
-                grpc_rpc_end(call, GRPC_STATUS_OK, NULL);
-                ended = 1;
-            }
-        }
+    char err[256] = "";
+    size_t len = 0;
+    int code = GRPC_STATUS_OK;
+    uint8_t *buf = NULL;
+    if (req->status != 0) {
+        code = grpc_status_from_http(req->status);
+        snprintf(err, sizeof err, "%s", req->error[0] ? req->error : "request failed");
+    } else if (!rpc->cancelled && !grpc_call_cancelled(call)) {
+        buf = grpc_infer_encode(req, repo_model_config(job->rm), repo_model_region(job->rm),
+                                &job->params.shm, job->id, rpc->streaming, GRPC_PREFIX_LEN, &len,
+                                &code, err, sizeof err);
     }
-    sched_release(repo_model_sched(job->rm), req);
-    job_free(job);
-    if (!ended) grpc_infer_maybe_end(call, rpc);
+    if (!job_answer(call, job, buf, len, code, err)) grpc_infer_maybe_end(call, rpc);
 }
 
 /* Any thread (see infer_done_cb). */
@@ -162,9 +172,9 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
         else
             snprintf(err, sizeof err, "model '%s' has no version '%.32s' (available: %s)", m->name,
                      r->model_version, version);
+        repository_release(rm);
         fail(call, rpc, GRPC_STATUS_NOT_FOUND, r->model_name, r->id, err);
         inference__model_infer_request__free_unpacked(r, NULL);
-        repository_release(rm);
         return;
     }
     scheduler *s = repo_model_sched(rm);
@@ -173,9 +183,9 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     if (!job || (r->id[0] && !id)) {
         free(job);
         free(id);
-        fail(call, rpc, GRPC_STATUS_RESOURCE_EXHAUSTED, m->name, r->id, "out of memory");
-        inference__model_infer_request__free_unpacked(r, NULL);
         repository_release(rm);
+        fail(call, rpc, GRPC_STATUS_RESOURCE_EXHAUSTED, r->model_name, r->id, "out of memory");
+        inference__model_infer_request__free_unpacked(r, NULL);
         return;
     }
     job->rm = rm; /* the job's from here on */
@@ -188,18 +198,14 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
                                  &job->req, &job->params, err, sizeof err);
     inference__model_infer_request__free_unpacked(r, NULL);
     if (code == 0 &&
-        set_deadline(call, ctx, m, job->params.timeout_us, &job->req, err, sizeof err)) {
-        kserve_free_inputs(repo_model_arena(rm), &job->req);
-        code = GRPC_STATUS_INVALID_ARGUMENT;
-    }
+        set_deadline(call, ctx, m, job->params.timeout_us, &job->req, err, sizeof err))
+        code = GRPC_STATUS_INVALID_ARGUMENT; /* job_answer frees the inputs */
     if (code != 0) {
         sched_note_rejected(s, 0,
                             code == GRPC_STATUS_INVALID_ARGUMENT ? 400
                             : code == GRPC_STATUS_UNAVAILABLE    ? 503
                                                                  : 500);
-        drop_client_shm(job);
-        fail(call, rpc, code, m->name, job->id, err);
-        job_free(job);
+        job_answer(call, job, NULL, 0, code, err);
         return;
     }
     job->req.done = on_done;
@@ -209,13 +215,10 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     if (rpc->jobs) rpc->jobs->prev = job;
     rpc->jobs = job;
     rpc->inflight++;
+    job->linked = 1;
     if (sched_submit(s, &job->req) != 0) {
-        job_unlink(rpc, job);
-        drop_client_shm(job);
-        fail(call, rpc, grpc_status_from_http(job->req.status), m->name, job->id,
-             job->req.error[0] ? job->req.error : "request refused");
-        sched_release(s, &job->req);
-        job_free(job);
+        snprintf(err, sizeof err, "%s", job->req.error[0] ? job->req.error : "request refused");
+        job_answer(call, job, NULL, 0, grpc_status_from_http(job->req.status), err);
     }
     /* else: the job belongs to the scheduler until on_done */
 }

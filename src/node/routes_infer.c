@@ -5,6 +5,7 @@
  * not kept waiting; small ones stay inline. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ typedef struct infer_job {
     infer_request req; /* first: the scheduler sees only this */
     http_exchange *ex;
     routes_ctx *ctx;
-    repo_model *rm; /* a reference, dropped by job_free; NULL until /process finds its model */
+    repo_model *rm; /* a reference, dropped by job_answer or job_free; NULL until /process finds
+                     * its model */
     int kind;
     int loop; /* the loop whose thread made the job and frees it (its job cache) */
     /* work done off the loop: the body to decode (owned by ex), or the answer encoded */
@@ -56,53 +58,94 @@ size_t routes_infer_job_size(void)
     return sizeof(infer_job);
 }
 
-/* Drops the job's client shared-memory references. Done before the answer is written: a
- * client that reads its answer may unregister the region at once, on another connection. */
-static void drop_client_shm(infer_job *job)
+/* Sets the job's answer to an error: status (an HTTP status; anything else is 500) and the
+ * message (see job_answer). */
+__attribute__((format(printf, 3, 4))) static void job_fail(infer_job *job, int status,
+                                                            const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->err, sizeof job->err, fmt, ap);
+    va_end(ap);
+    job->status = status >= 400 && status <= 599 ? status : 500;
+}
+
+static void binary_written(void *arg);
+
+/* The one way an infer job is answered, whatever the outcome (success, refusal, error,
+ * cancel, timeout, shutdown, client gone): first gives back everything the client can
+ * observe, then writes the answer, then frees the job. A client that has read its answer may
+ * at once, on another connection, unregister its shared-memory region, unload the model or
+ * send a request that needs the arena or the body budget: none may still be held then.
+ * Given back first: the client shared-memory references; the request's arena slices and its
+ * model reference (kept only while a binary answer points into the arena: binary_written
+ * gives them back once it is written); the body's share of --max-inflight-bytes (given back
+ * by http_ex_respond before it writes). The answer is job->status: 0 answers job->out (as
+ * JSON, or as the JSON header of a binary answer followed by job->spans unless json_only),
+ * else the error job->err, with Retry-After on 429 and 503. */
+static void job_answer(infer_job *job)
+{
+    http_exchange *ex = job->ex;
+    int spans = !http_ex_orphaned(ex) && job->status == 0 && !job->json_only;
     kserve_shm_refs_release(job->ctx->cshm, &job->params.shm);
+    if (!spans && job->rm) {
+        sched_release(repo_model_sched(job->rm), &job->req);
+        repository_release(job->rm);
+        job->rm = NULL;
+    }
+    if (http_ex_orphaned(ex)) {
+        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
+    } else if (spans) {
+        /* JSON header + the arena slices, one scatter write; released once it is written */
+        char hdr[64];
+        snprintf(hdr, sizeof hdr, "Inference-Header-Content-Length: %zu\r\n", job->out.len);
+        size_t head_len;
+        char *head = http_buf_take(&job->out, &head_len);
+        if (head) {
+            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
+                                  job->n_spans, hdr, binary_written, job);
+            return; /* binary_written frees the job */
+        }
+        sched_release(repo_model_sched(job->rm), &job->req);
+        repository_release(job->rm);
+        job->rm = NULL;
+        http_ex_error(ex, 500, "", "out of memory");
+    } else if (job->status == 0) {
+        routes_send_buf(ex, 200, &job->out);
+    } else {
+        char hdr[64] = "";
+        int status = job->status >= 400 && job->status <= 599 ? job->status : 500;
+        if (status == 429 || status == 503)
+            snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n",
+                     job->req.retry_after_s > 0 ? job->req.retry_after_s : 1);
+        http_ex_error(ex, status, hdr, "%s", job->err[0] ? job->err : "request failed");
+    }
+    job_free(job);
 }
 
-static void answer_error(http_exchange *ex, const infer_request *req)
-{
-    char hdr[64] = "";
-    int status = req->status >= 400 && req->status <= 599 ? req->status : 500;
-    if (status == 429 || status == 503)
-        snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n",
-                 req->retry_after_s > 0 ? req->retry_after_s : 1);
-    http_ex_error(ex, status, hdr, "%s", req->error[0] ? req->error : "request failed");
-}
-
-static void answer_process(http_exchange *ex, infer_job *job)
+/* The /process answer from the reverse model's text output, into job->out (or an error). */
+static void encode_process(infer_job *job)
 {
     const infer_request *req = &job->req;
     const shm_region *region = repo_model_region(job->rm);
-    char err[256];
-    http_buf b;
-    http_buf_init(&b);
     const shm_tensor *t = &req->outputs[0];
-    const uint8_t *p;
     uint32_t len;
+    job->json_only = 1;
     if (req->n_outputs < 1 || t->dtype != INFERD_DTYPE_BYTES || t->nbytes < 4 ||
         !shm_arena_range_ok(region, t->offset, t->nbytes)) {
-        snprintf(err, sizeof err, "the reverse model returned no text output");
-        goto fail;
+        job_fail(job, 500, "the reverse model returned no text output");
+        return;
     }
-    p = shm_arena_ptr(region, t->offset);
+    const uint8_t *p = shm_arena_ptr(region, t->offset);
     memcpy(&len, p, 4);
     if (len > t->nbytes - 4) {
-        snprintf(err, sizeof err, "the reverse model returned a truncated text output");
-        goto fail;
+        job_fail(job, 500, "the reverse model returned a truncated text output");
+        return;
     }
     /* byte-exact with the prior server: {"result": "WORKER_PROCESSED: ..."} */
-    http_buf_puts(&b, "{\"result\": ");
-    http_buf_json_string(&b, (const char *)p + 4, len);
-    http_buf_puts(&b, "}");
-    routes_send_buf(ex, 200, &b);
-    return;
-fail:
-    http_buf_free(&b);
-    http_ex_error(ex, 500, "", "%s", err);
+    http_buf_puts(&job->out, "{\"result\": ");
+    http_buf_json_string(&job->out, (const char *)p + 4, len);
+    http_buf_puts(&job->out, "}");
 }
 
 /* Runs work(job) then done(ex, job): on the thread pool when size is over the threshold
@@ -125,7 +168,8 @@ static void encode_answer(void *arg)
                                       &job->n_spans, &job->json_only, job->err, sizeof job->err);
 }
 
-/* The binary answer is written: the arena slices it pointed at may go. On the loop thread. */
+/* The binary answer is written (or dropped): the arena slices it pointed at may go. On the
+ * loop thread. */
 static void binary_written(void *arg)
 {
     infer_job *job = arg;
@@ -133,33 +177,11 @@ static void binary_written(void *arg)
     job_free(job);
 }
 
-/* On the loop thread, once job->out holds the answer: sends it, frees the job. */
+/* On the loop thread, once job->out holds the answer (or job->status an error). */
 static void send_encoded(http_exchange *ex, void *arg)
 {
-    infer_job *job = arg;
-    drop_client_shm(job); /* outputs are encoded: client shm is done with */
-    if (http_ex_orphaned(ex)) {
-        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees ex */
-    } else if (job->status == 0 && !job->json_only) {
-        /* JSON header + the arena slices, one scatter write; release once it is written */
-        char hdr[64];
-        snprintf(hdr, sizeof hdr, "Inference-Header-Content-Length: %zu\r\n", job->out.len);
-        size_t head_len;
-        char *head = http_buf_take(&job->out, &head_len);
-        if (!head) {
-            http_ex_error(ex, 500, "", "out of memory");
-        } else {
-            http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
-                                  job->n_spans, hdr, binary_written, job);
-            return;
-        }
-    } else if (job->status == 0) {
-        routes_send_buf(ex, 200, &job->out);
-    } else {
-        http_ex_error(ex, job->status, "", "%s", job->err);
-    }
-    sched_release(repo_model_sched(job->rm), &job->req);
-    job_free(job);
+    (void)ex;
+    job_answer(arg);
 }
 
 /* Bytes the encoder will format as JSON (binary outputs are only pointed at) or copy into
@@ -177,20 +199,18 @@ static uint64_t output_bytes(const infer_job *job)
 static void finish_on_loop(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
-    int encode = !http_ex_orphaned(ex) && job->req.status == 0 && job->kind != JOB_PROCESS;
-    if (!encode) drop_client_shm(job);
-    if (http_ex_orphaned(ex)) {
-        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
-    } else if (job->req.status != 0) {
-        answer_error(ex, &job->req);
+    if (job->req.status != 0) {
+        job_fail(job, job->req.status, "%s",
+                 job->req.error[0] ? job->req.error : "request failed");
+    } else if (http_ex_orphaned(ex)) {
+        job->status = 0;
     } else if (job->kind == JOB_PROCESS) {
-        answer_process(ex, job);
+        encode_process(job);
     } else {
         run_sized(ex, output_bytes(job), encode_answer, send_encoded, job);
-        return; /* send_encoded releases and frees */
+        return; /* send_encoded answers */
     }
-    sched_release(repo_model_sched(job->rm), &job->req);
-    job_free(job);
+    job_answer(job);
 }
 
 /* On any thread (see infer_done_cb): hop to the exchange's loop. */
@@ -249,10 +269,9 @@ static void submit(http_exchange *ex, infer_job *job)
     job->req.user = job;
     job->req.n_outputs = 0;
     if (sched_submit(s, &job->req) != 0) {
-        drop_client_shm(job);
-        answer_error(ex, &job->req);
-        sched_release(s, &job->req);
-        job_free(job);
+        job_fail(job, job->req.status, "%s",
+                 job->req.error[0] ? job->req.error : "request failed");
+        job_answer(job);
     }
     /* else: job belongs to the scheduler until on_done */
 }
@@ -262,7 +281,7 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, in
 {
     int loop = http_ex_loop_index(ex);
     infer_job *job = ctx->jobs ? routes_job_cache_get(ctx->jobs, loop) : calloc(1, sizeof *job);
-    if (!job) {
+    if (!job) { /* no job to answer through: it held nothing but rm */
         repository_release(rm);
         http_ex_error(ex, 500, "", "out of memory");
         return NULL;
@@ -296,25 +315,18 @@ static void submit_decoded(http_exchange *ex, void *arg)
     scheduler *s = repo_model_sched(job->rm);
     if (job->status != 0) {
         sched_note_rejected(s, job->req.model, job->status);
-        http_ex_error(ex, job->status, job->status == 503 ? "Retry-After: 1\r\n" : "", "%s",
-                      job->err);
-        job_free(job);
+        job_answer(job);
         return;
     }
     if (http_ex_orphaned(ex)) { /* the client left while its body was decoded */
-        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
-        drop_client_shm(job);
-        http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* frees the exchange */
-        job_free(job);
+        job_answer(job);
         return;
     }
     if (set_deadline(ex, job->model, ctx->max_timeout_ms, job->params.timeout_us, &job->req,
                      job->err, sizeof job->err)) {
         sched_note_rejected(s, job->req.model, 400);
-        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
-        drop_client_shm(job);
-        http_ex_error(ex, 400, "", "%s", job->err);
-        job_free(job);
+        job->status = 400;
+        job_answer(job);
         return;
     }
     submit(ex, job);
@@ -329,8 +341,8 @@ void routes_infer(http_exchange *ex, routes_ctx *ctx, repo_model *model)
     if (kserve_binary_split(http_ex_header(ex, "inference-header-content-length"), job->body_len,
                             &job->json_len, job->err, sizeof job->err)) {
         sched_note_rejected(repo_model_sched(model), 0, 400);
-        http_ex_error(ex, 400, "", "%s", job->err);
-        job_free(job);
+        job->status = 400;
+        job_answer(job);
         return;
     }
     run_sized(ex, job->body_len, decode_request, submit_decoded, job);
@@ -347,40 +359,24 @@ static void parse_process(void *arg)
                  jerr.column, jerr.text);
 }
 
-/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
-static void process_parsed(http_exchange *ex, void *arg)
+/* Checks a parsed /process message and puts it in the arena as the reverse model's input.
+ * Returns 0, or -1 with the job's answer set (job_fail). */
+static int process_place(infer_job *job, json_t *root)
 {
-    infer_job *job = arg;
-    routes_ctx *ctx = job->ctx;
-    json_t *root = job->root;
-    job->root = NULL;
-    if (!root || http_ex_orphaned(ex)) {
-        if (root) http_ex_respond(ex, 0, NULL, NULL, 0, ""); /* client gone: frees ex */
-        else http_ex_error(ex, 400, "", "%s", job->err);
-        json_decref(root);
-        job_free(job);
-        return;
-    }
     json_t *msg = json_is_object(root) ? json_object_get(root, "message") : NULL;
     if (!json_is_string(msg)) {
-        http_ex_error(ex, 400, "", "expected a JSON object with a string field 'message'");
-        json_decref(root);
-        job_free(job);
-        return;
+        job_fail(job, 400, "expected a JSON object with a string field 'message'");
+        return -1;
     }
-    job->rm = repository_acquire(ctx->repo, "reverse");
+    job->rm = repository_acquire(job->ctx->repo, "reverse");
     const model_config *m = job->rm ? repo_model_config(job->rm) : NULL;
     if (!m) {
-        http_ex_error(ex, 503, "Retry-After: 1\r\n", "model 'reverse' is not loaded");
-        json_decref(root);
-        job_free(job);
-        return;
+        job_fail(job, 503, "model 'reverse' is not loaded");
+        return -1;
     }
     if (m->n_inputs != 1 || m->inputs[0].dtype != INFERD_DTYPE_BYTES) {
-        http_ex_error(ex, 500, "", "model 'reverse' does not take one BYTES input");
-        json_decref(root);
-        job_free(job);
-        return;
+        job_fail(job, 500, "model 'reverse' does not take one BYTES input");
+        return -1;
     }
     /* one string element: shape [1, 1, ...] (batch dim first when batched) */
     shm_tensor *t = &job->req.inputs[0];
@@ -391,41 +387,46 @@ static void process_parsed(http_exchange *ex, void *arg)
     for (uint32_t d = 0; d < t->ndim; d++) {
         int64_t md = batched && d == 0 ? 1 : io->dims[d - batched];
         if (md != -1 && md != 1) {
-            http_ex_error(ex, 500, "", "model 'reverse' input shape does not take one string");
-            json_decref(root);
-            job_free(job);
-            return;
+            job_fail(job, 500, "model 'reverse' input shape does not take one string");
+            return -1;
         }
         t->dims[d] = 1;
     }
     size_t n = json_string_length(msg);
     uint64_t off;
     if (n > UINT32_MAX || shm_arena_alloc(repo_model_arena(job->rm), 4 + (uint64_t)n, &off)) {
-        http_ex_error(ex, 503, "Retry-After: 1\r\n",
-                      "no room in the tensor arena; try again "
-                      "later");
-        json_decref(root);
-        job_free(job);
-        return;
+        job_fail(job, 503, "no room in the tensor arena; try again later");
+        return -1;
     }
     uint8_t *p = shm_arena_ptr(repo_model_region(job->rm), off);
     uint32_t l = (uint32_t)n;
     memcpy(p, &l, 4);
-    memcpy(p + 4, json_string_value(msg), n);
-    json_decref(root);
+    if (n) memcpy(p + 4, json_string_value(msg), n);
     t->offset = off;
     t->nbytes = 4 + (uint64_t)n;
     job->req.n_inputs = 1;
     job->req.batch_rows = 1;
     job->req.output_mask = 1;
-    char err[256];
-    if (set_deadline(ex, m, ctx->max_timeout_ms, -1, &job->req, err, sizeof err)) {
-        kserve_free_inputs(repo_model_arena(job->rm), &job->req);
-        http_ex_error(ex, 400, "", "%s", err);
-        job_free(job);
-        return;
+    return 0;
+}
+
+/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
+static void process_parsed(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    json_t *root = job->root;
+    job->root = NULL;
+    int rc = -1;
+    if (!root) job->status = 400; /* job->err says where the JSON is malformed */
+    else if (!http_ex_orphaned(ex)) rc = process_place(job, root);
+    json_decref(root);
+    if (rc == 0 && set_deadline(ex, repo_model_config(job->rm), job->ctx->max_timeout_ms, -1,
+                                &job->req, job->err, sizeof job->err)) {
+        job->status = 400;
+        rc = -1;
     }
-    submit(ex, job);
+    if (rc == 0) submit(ex, job);
+    else job_answer(job); /* a refusal, or the client is gone */
 }
 
 void routes_process(http_exchange *ex, routes_ctx *ctx)

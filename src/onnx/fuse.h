@@ -36,7 +36,7 @@ int onnx_fuse_matmul_transpose(onnx_model *m, int i);
 int onnx_fuse_matmul_scale(onnx_model *m, int i);
 int onnx_fuse_matmul_residual(onnx_model *m, int i);
 
-/* fuse_split.c: Split(X, axis -1) -> Reshapes into heads -> MatMul operands: each MatMul reads
+/* fuse_split.c: Split(X, last axis) -> Reshapes into heads -> MatMul operands: each MatMul reads
  * its columns of X in place (inferd_split_a / _b); runs after the transpose pass. */
 int onnx_fuse_matmul_split(onnx_model *m, int i);
 

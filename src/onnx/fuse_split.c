@@ -1,4 +1,4 @@
-/* Load-time fusion of attention's Q / K / V split: Split(X, axis -1, constant sizes) whose every
+/* Load-time fusion of attention's Q / K / V split: Split(X, last axis, constant sizes) whose every
  * output reaches one operand of a MatMul only through a Reshape that splits it into heads
  * (constant shape, its last two dims multiplying to the output's width) goes away with the
  * Reshapes; each MatMul reads its columns of X in place (inferd_split_a / inferd_split_b =
@@ -10,6 +10,63 @@
 #include "fuse.h"
 
 #define SPLIT_MAX_OUTPUTS 8
+/* Nodes static_rank may look at for one value: enough for a projection's chain, and bounded
+ * whatever the graph (a rank through two-input nodes would otherwise fan out). */
+#define RANK_STEPS 64
+
+/* The rank value v has whenever the model runs, as far as the load can tell, or -1: a graph
+ * input's declared rank (the session refuses inputs of another), a constant's, and through
+ * the few ops a projection is made of. *steps bounds the walk. */
+static int static_rank(const onnx_model *m, int v, int *steps)
+{
+    if (v < 0 || v >= m->n_values || --*steps < 0) return -1;
+    const onnx_value *val = &m->values[v];
+    if (val->kind == ONNX_VALUE_CONST) return val->t.ndim;
+    if (val->kind == ONNX_VALUE_INPUT) {
+        for (int i = 0; i < m->n_inputs; i++)
+            if (m->input_values[i] == v) return m->input_info[i].ndim;
+        return -1;
+    }
+    int p = onnx_fuse_producer(m, v);
+    if (p < 0) return -1;
+    const onnx_node *n = &m->nodes[p];
+    if (n->n_inputs < 1 || n->outputs[0] != v) return -1;
+    static const char *const same[] = {"Relu",    "Gelu",     "Erf",       "Sigmoid",
+                                       "Tanh",    "Identity", "Cast",      "Softmax",
+                                       "Silu",    "Dropout",  "Transpose", "LayerNormalization"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (strcmp(n->op_type, same[i]) == 0) return static_rank(m, n->inputs[0], steps);
+    if (strcmp(n->op_type, "Gemm") == 0) return 2;
+    if (strcmp(n->op_type, "Reshape") == 0) {
+        const onnx_tensor *t = onnx_fuse_const_input(m, n, 1);
+        return t && t->ndim == 1 && t->dims[0] <= ONNX_MAX_DIMS ? (int)t->dims[0] : -1;
+    }
+    const int bcast = strcmp(n->op_type, "Add") == 0 || strcmp(n->op_type, "Mul") == 0 ||
+                      strcmp(n->op_type, "Sub") == 0 || strcmp(n->op_type, "Div") == 0;
+    const int mm = strcmp(n->op_type, "MatMul") == 0 && !onnx_node_attr(n, "inferd_split_a") &&
+                   !onnx_node_attr(n, "inferd_split_b");
+    if ((!bcast && !mm) || n->n_inputs < 2) return -1;
+    const int ra = static_rank(m, n->inputs[0], steps);
+    const int rb = ra < 0 ? -1 : static_rank(m, n->inputs[1], steps);
+    if (ra < 0 || rb < 0) return -1;
+    if (bcast) return ra > rb ? ra : rb;
+    if (ra < 1 || rb < 1) return -1;
+    if (ra == 1 || rb == 1) return ra == 1 ? rb - 1 : ra - 1; /* a 1-D operand's dim goes */
+    return ra > rb ? ra : rb;
+}
+
+/* 1 if Split node sp cuts its input's last axis: axis -1, or the positive axis rank - 1 when
+ * the rank is known at load. Any other negative axis counts from the end, so it is never the
+ * last. */
+static int splits_last_axis(const onnx_model *m, const onnx_node *sp)
+{
+    const int64_t axis = onnx_attr_int(sp, "axis", 0);
+    if (axis == -1) return 1;
+    if (axis < 0) return 0;
+    int steps = RANK_STEPS;
+    const int r = static_rank(m, sp->inputs[0], &steps);
+    return r >= 1 && axis == r - 1;
+}
 
 /* The Split's sizes along its axis (constant input 1 from opset 13, attribute before), or -1. */
 static int split_sizes(const onnx_model *m, const onnx_node *sp, int64_t *sizes)
@@ -68,8 +125,7 @@ int onnx_fuse_matmul_split(onnx_model *m, int si)
 {
     const onnx_node *sp = &m->nodes[si];
     if (strcmp(sp->op_type, "Split") != 0 || sp->n_inputs < 1 || sp->inputs[0] < 0 ||
-        sp->n_outputs < 1 || sp->n_outputs > SPLIT_MAX_OUTPUTS ||
-        onnx_attr_int(sp, "axis", 0) != -1)
+        sp->n_outputs < 1 || sp->n_outputs > SPLIT_MAX_OUTPUTS || !splits_last_axis(m, sp))
         return 0;
     int64_t sizes[SPLIT_MAX_OUTPUTS];
     int reshape[SPLIT_MAX_OUTPUTS], mm[SPLIT_MAX_OUTPUTS], slot[SPLIT_MAX_OUTPUTS];

@@ -41,7 +41,9 @@ static int memo_pure_op(const char *op)
 
 onnx_shape_memo *onnx_shape_memo_new(const onnx_model *m)
 {
-    if (m->depth != 0 || m->n_nodes <= 0) return NULL;
+    if (m->depth != 0 || m->n_nodes <= 0 || m->n_values <= 0) return NULL;
+    onnx_shape_memo *sm = NULL;
+    memo_out *outs = NULL;
     char *derived = calloc((size_t)m->n_values, 1); /* value made by a Shape or kept node */
     char *kind = calloc((size_t)m->n_nodes, 1);
     int *start = calloc((size_t)m->n_nodes + 1, sizeof *start);
@@ -81,27 +83,19 @@ onnx_shape_memo *onnx_shape_memo_new(const onnx_model *m)
         n_outs += kind[k] != MEMO_NONE ? n->n_outputs : 0;
     }
     start[m->n_nodes] = n_outs;
+    if (n_keep == 0) goto fail; /* nothing to keep: no memo (not an error) */
+    sm = calloc(1, sizeof *sm);
+    outs = calloc((size_t)n_outs, sizeof *outs); /* n_outs >= n_keep > 0 */
+    if (!sm || !outs) goto fail;
     free(derived);
-    if (n_keep == 0) {
-        free(kind);
-        free(start);
-        return NULL;
-    }
-    onnx_shape_memo *sm = calloc(1, sizeof *sm);
-    memo_out *outs = calloc((size_t)n_outs, sizeof *outs);
-    if (!sm || !outs) {
-        free(sm);
-        free(outs);
-        free(kind);
-        free(start);
-        return NULL;
-    }
     sm->m = m;
     sm->kind = kind;
     sm->out_start = start;
     sm->outs = outs;
     return sm;
 fail:
+    free(outs);
+    free(sm);
     free(derived);
     free(kind);
     free(start);

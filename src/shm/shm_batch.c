@@ -225,11 +225,18 @@ int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)
         return -EAGAIN;
     shm_batch *b = &region->batches[slot];
     uint32_t n = b->n_requests;
-    atomic_store_explicit(&b->state, SHM_BATCH_DONE, memory_order_release);
-    if (shm_spsc_push_masked(ring, mask, slot) != 0) return -EAGAIN; /* cannot happen */
-    atomic_fetch_sub_explicit(&w->in_hand, 1, memory_order_relaxed);
+    /* What a client may read (stats, metrics) once it has its answer is updated before the
+     * node can see the completion: the releases below order these stores before it. The
+     * node only reports these, never trusts them (docs/protocol.md 2.1). */
+    if (atomic_fetch_sub_explicit(&w->in_hand, 1, memory_order_relaxed) == 1) {
+        uint32_t busy = SHM_WORKER_BUSY;
+        atomic_compare_exchange_strong_explicit(&w->state, &busy, SHM_WORKER_IDLE,
+                                                memory_order_relaxed, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&w->batches_done, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->requests_done, n, memory_order_relaxed);
+    atomic_store_explicit(&b->state, SHM_BATCH_DONE, memory_order_release);
+    if (shm_spsc_push_masked(ring, mask, slot) != 0) return -EAGAIN; /* cannot happen */
     if (region->doorbell) shm_doorbell_ring(region->doorbell);
     else shm_waiter_wake(&region->header->completion, 1);
     return 0;

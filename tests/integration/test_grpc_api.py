@@ -261,6 +261,24 @@ def test_resource_exhausted_inflight_bytes(node):
             assert s.ModelInfer(grpcstubs.infer_request(pb, "identity", [small]), timeout=10)
 
 
+def test_inflight_bytes_given_back_before_the_answer(node):
+    # A message of the whole budget, answered, then at once another on a new connection: its
+    # bytes were given back before the answer was sent, so each fits (one loop: the budget
+    # is split among the loops).
+    big = np.zeros((1, 65536), np.float32)  # 256 KiB
+    req = grpcstubs.infer_request(pb, "identity", [big])
+    size = req.ByteSize()
+    n = node(args=["--threads", "1", "--grpc-max-message-bytes", str(size),
+                   "--max-inflight-bytes", str(size)])
+    for i in range(50):
+        with grpcstubs.channel(n) as ch:
+            s = rpc.GRPCInferenceServiceStub(ch)
+            try:
+                assert s.ModelInfer(req, timeout=30).outputs
+            except grpc.RpcError as e:
+                pytest.fail("round %d: %s: %s" % (i, e.code(), e.details()))
+
+
 def test_deadline_exceeded(node, model_repo):
     # one batch in flight node-wide: a second request waits in the node's queue
     n = node(repo=delay_repo(model_repo), args=["--batch-slots", "1"])

@@ -32,6 +32,7 @@ static http_exchange *pending[BATCH];
 static int n_pending;
 static int stop_answerer;
 static int block_loop, first_seen; /* test_failed_write_stops_parsing */
+static int counted;                  /* test_budget_given_back_when_answered: /counted seen */
 
 static void respond_path(http_exchange *ex, void *arg)
 {
@@ -116,6 +117,14 @@ static void handler(http_exchange *ex, void *ctx)
         http_ex_respond(ex, 200, "text/plain", out, (size_t)n, "");
         return;
     }
+    if (strcmp(http_ex_path(ex), "/counted") == 0) {
+        respond_path(ex, NULL);
+        pthread_mutex_lock(&lock);
+        counted++;
+        pthread_cond_broadcast(&cond);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     if (strcmp(http_ex_path(ex), "/block") == 0) {
         hold_loop();
         respond_path(ex, NULL);
@@ -181,18 +190,24 @@ static char *read_responses(int fd, const char *last_body)
     return buf;
 }
 
-static http_server *start_n(int threads)
+static http_server *start_opts(int threads, size_t budget)
 {
     http_options o;
     http_options_default(&o);
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = threads;
+    if (budget) o.max_inflight_bytes = o.max_body_bytes = budget;
     http_server *srv = NULL;
     char err[256];
     assert_int_equal(http_server_start(&o, handler, NULL, &srv, err, sizeof err), 0);
     assert_true(http_server_port(srv) > 0);
     return srv;
+}
+
+static http_server *start_n(int threads)
+{
+    return start_opts(threads, 0);
 }
 
 static http_server *start(void)
@@ -384,6 +399,52 @@ static void test_reused_exchanges_start_clean(void **state)
     http_server_shutdown(srv, 2000);
 }
 
+/* A body's share of max_inflight_bytes is given back when its request is answered, not when
+ * the answer is written: here the answer waits behind an earlier pipelined request, and a
+ * body of the whole budget on another connection must fit meanwhile. */
+static void test_budget_given_back_when_answered(void **state)
+{
+    (void)state;
+    enum { BUDGET = 1000 };
+    http_server *srv = start_opts(1, BUDGET);
+    char body[BUDGET + 1];
+    memset(body, 'x', BUDGET);
+    body[BUDGET] = '\0';
+    char req[2 * BUDGET];
+    snprintf(req, sizeof req,
+             "GET /async/held HTTP/1.1\r\nHost: x\r\n\r\n"
+             "POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s",
+             BUDGET, body);
+    int a = connect_to(http_server_port(srv));
+    send_all(a, req);
+    pthread_mutex_lock(&lock);
+    counted = 0;
+    wait_locked(&counted, 1, 1); /* /counted answered; its answer waits behind /async/held */
+    int seen = counted;
+    pthread_mutex_unlock(&lock);
+    assert_int_equal(seen, 1);
+    int b = connect_to(http_server_port(srv));
+    snprintf(req, sizeof req,
+             "POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", BUDGET,
+             body);
+    send_all(b, req);
+    char *got = read_responses(b, "/counted");
+    if (strncmp(got, "HTTP/1.1 200", 12) != 0) fail_msg("second full-budget body refused:\n%s", got);
+    free(got);
+    int want = 1;
+    pthread_t t;
+    pthread_create(&t, NULL, answerer, &want);
+    got = read_responses(a, "/counted");
+    pthread_join(t, NULL);
+    const char *held = strstr(got, "/async/held");
+    assert_non_null(held);
+    assert_non_null(strstr(held, "/counted"));
+    free(got);
+    close(a);
+    close(b);
+    http_server_shutdown(srv, 2000);
+}
+
 static void test_spans_response(void **state)
 {
     (void)state;
@@ -424,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_request_without_headers),
         cmocka_unit_test(test_spans_response),
         cmocka_unit_test(test_reused_exchanges_start_clean),
+        cmocka_unit_test(test_budget_given_back_when_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

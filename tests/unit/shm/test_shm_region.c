@@ -688,6 +688,78 @@ static void test_submit_skips_wake_for_polling_worker(void **st)
     shm_region_close(&r);
 }
 
+/* test_complete_counts_before_publishing: the worker side, on its own thread. */
+typedef struct complete_worker {
+    shm_region *r;
+    int rounds;
+    _Atomic int stop; /* the test ends early */
+    int failed;       /* a claim did not come within the bound */
+} complete_worker;
+
+static void *complete_worker_run(void *arg)
+{
+    complete_worker *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        uint32_t slot;
+        int64_t until = clock_now_ns() + 10000000000ll;
+        while (shm_worker_claim(w->r, 1, 1, &slot) != 0)
+            if (atomic_load(&w->stop)) {
+                return NULL;
+            } else if (clock_now_ns() > until) {
+                w->failed = 1;
+                return NULL;
+            }
+        /* as the worker loop does once it holds a batch */
+        atomic_store_explicit(&w->r->workers[1].state, SHM_WORKER_BUSY, memory_order_release);
+        while (shm_worker_complete(w->r, 1, slot) != 0)
+            if (clock_now_ns() > until) {
+                w->failed = 1;
+                return NULL;
+            }
+    }
+    return NULL;
+}
+
+/* What a client can read about a worker once it has its answer (in_hand, the worker's state,
+ * the done counters) is updated before the completion is published: the node, the moment it
+ * pops a completion, sees the batch out of hand. The state part fails deterministically
+ * without the fix; the counters' part only when the worker thread is preempted between
+ * publishing and counting. */
+static void test_complete_counts_before_publishing(void **st)
+{
+    (void)st;
+    shm_region r;
+    create_small(&r);
+    shm_arena *a = shm_arena_create(&r);
+    shm_batch snap;
+    build_batch(&r, a, &snap);
+    complete_worker w = {.r = &r, .rounds = 2000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, complete_worker_run, &w), 0);
+    int bad = -1;
+    for (int i = 0; i < w.rounds && bad < 0; i++) {
+        assert_int_equal(shm_submit(&r, 0), 0);
+        uint32_t slot;
+        int64_t until = clock_now_ns() + 10000000000ll;
+        int rc;
+        while ((rc = shm_poll_completion(&r, 1, &slot)) == -EAGAIN && clock_now_ns() < until) {
+        }
+        if (rc != 0) break;
+        shm_worker *sw = &r.workers[1];
+        if (atomic_load(&sw->in_hand) != 0 || atomic_load(&sw->state) != SHM_WORKER_IDLE ||
+            atomic_load(&sw->batches_done) != (uint64_t)i + 1 ||
+            atomic_load(&sw->requests_done) != 2 * ((uint64_t)i + 1))
+            bad = i;
+        atomic_store(&r.batches[0].state, SHM_BATCH_FREE); /* the node read it */
+    }
+    atomic_store(&w.stop, 1); /* when it ended early, the worker waits for a batch */
+    pthread_join(t, NULL);
+    assert_int_equal(bad, -1);
+    assert_int_equal(w.failed, 0);
+    shm_arena_destroy(a);
+    shm_region_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_attach_rejects),
         cmocka_unit_test(test_create_rejects_bad_config),
         cmocka_unit_test(test_submit_claim_complete),
+        cmocka_unit_test(test_complete_counts_before_publishing),
         cmocka_unit_test(test_submit_skips_wake_for_polling_worker),
         cmocka_unit_test(test_scribbled_rings_are_bounded),
         cmocka_unit_test(test_check_outputs_rejects),
