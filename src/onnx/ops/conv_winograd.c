@@ -46,12 +46,6 @@
  * every run (U 2.25x F(2x2)'s), its first two stages 5.6-6.3 -> 4.5-5.2 ms. */
 #define WINO4_KEEP_MAX_WEIGHTS (128 * 256 * 9)
 #define WINO4_MIN_TILES        16
-/* The row split (nn_conv_winograd): up to WINO_ROW_BLOCKS blocks of tile rows of at least
- * WINO_ROW_MIN_TILES tiles (one GEMM panel) each, when the transformed weights (freqs m c
- * floats) are at most WINO_ROW_MAX_U (1 MiB, half this EPYC's L2). */
-#define WINO_ROW_BLOCKS    8
-#define WINO_ROW_MIN_TILES 32
-#define WINO_ROW_MAX_U     (256.0 * 1024)
 
 int nn_wino_geometry_fits(const nn_geom *g, int64_t group)
 {
@@ -370,107 +364,6 @@ static void wino_split(onnx_tpool *pool, wino_xform *x, onnx_tpool_fn fn)
     else onnx_tpool_parallel_for(pool, x->n_tasks, fn, x);
 }
 
-/* One block (x->gr0, x->nr) through its three steps: the transforms over x->n_tasks tasks, the
- * GEMMs one frequency per task (pool NULL: all on the calling thread). */
-static int wino_block(onnx_tpool *pool, wino_xform *x, const float *u, onnx_gemm_packed *const *up,
-                      int freqs)
-{
-    wino_split(pool, x, x->tile == 4 ? wino4_in_task : wino_in_task);
-    wino_gemms wg = {.u = u,
-                     .up = up,
-                     .v = x->v,
-                     .o = x->o,
-                     .m = x->m,
-                     .c = x->c,
-                     .ncols = x->nr * x->tw,
-                     .cols = x->cols,
-                     .ldv = x->ldv,
-                     .vfs = x->vfs,
-                     .ofs = x->ofs};
-    if (pool) onnx_tpool_parallel_for(pool, freqs, wino_gemm_one, &wg);
-    else
-        for (int f = 0; f < freqs; f++) wino_gemm_one(&wg, f);
-    if (atomic_load(&wg.failed)) return -1;
-    wino_split(pool, x, x->tile == 4 ? wino4_out_task : wino_out_task);
-    return 0;
-}
-
-/* Buffers for blocks of up to rb tile rows with `tasks` transform tasks, in floats: V and O
- * (freqs matrices each), and per task the padded rows, F(2x2)'s spare output rows and the
- * output transform's arrays. Fills x's layout fields (cols, ldv, vfs, ofs, pad_n). -1 on
- * overflow. */
-typedef struct wino_sizes {
-    size_t v_n, o_n, pad_n, ytmp_n, tt_n; /* pad_n, ytmp_n, tt_n: per task */
-} wino_sizes;
-
-static int wino_size(wino_xform *x, int freqs, int64_t rb, int64_t rb_img, wino_sizes *s)
-{
-    const int64_t t = x->tile, twv = x->twv, ps = x->ps, prs = t == 4 ? 4 * ps : x->wp;
-    x->cols = rb * x->tw;
-    x->ldv = x->cols + (twv - x->tw);
-    /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
-    x->vfs = wino_freq_stride((size_t)x->c * (size_t)x->ldv);
-    x->ofs = wino_freq_stride((size_t)x->m * (size_t)x->cols);
-    if (x->vfs == 0 || x->ofs == 0 || nn_mul_size((size_t)freqs, x->vfs, &s->v_n) != 0 ||
-        nn_mul_size((size_t)freqs, x->ofs, &s->o_n) != 0 ||
-        nn_mul_size((size_t)(t * rb_img + 2), (size_t)prs, &s->pad_n) != 0 ||
-        s->pad_n > SIZE_MAX / 2 - (size_t)(36 * twv + 4 * ps) ||
-        nn_mul_size(2, (size_t)x->wp, &s->ytmp_n) != 0 ||
-        nn_mul_size(t == 4 ? 40 : 4, (size_t)x->cols, &s->tt_n) != 0)
-        return -1;
-    if (t == 4) s->pad_n += (size_t)(36 * twv + 4 * ps);
-    x->pad_n = (int64_t)s->pad_n;
-    return 0;
-}
-
-/* Row split (see nn_conv_winograd): task t takes block t, tile rows [lo, hi) of all n x th,
- * through all three steps on one thread, with its own buffers at t * per floats of buf (V, O,
- * padded rows, spare rows, output arrays, each starting on a cache line). */
-typedef struct wino_rows {
-    wino_xform x; /* the layout; its buffers, gr0 and nr per task */
-    const float *u;
-    onnx_gemm_packed *const *up;
-    float *buf;
-    size_t per, v_n, o_n, pad_n, ytmp_n;
-    int64_t rows, tasks, rb; /* tile rows in all, blocks, rows per block (the last fewer) */
-    int freqs;
-    _Atomic int failed;
-} wino_rows;
-
-static size_t wino_line(size_t n)
-{
-    return (n + 15) / 16 * 16;
-}
-
-static void wino_rows_task(void *arg, int64_t t)
-{
-    wino_rows *r = arg;
-    wino_xform x = r->x;
-    x.v = r->buf + (size_t)t * r->per;
-    x.o = x.v + r->v_n;
-    x.pad = x.o + r->o_n;
-    x.ytmp = x.pad + r->pad_n;
-    x.tt = x.ytmp + r->ytmp_n;
-    x.n_tasks = 1;
-    x.gr0 = t * r->rb;
-    x.nr = r->rows - x.gr0 < r->rb ? r->rows - x.gr0 : r->rb;
-    if (wino_block(NULL, &x, r->u, r->up, r->freqs) != 0) atomic_store(&r->failed, 1);
-}
-
-/* Blocks of the row split for `rows` tile rows of `tiles` tiles in all, c -> m channels
- * (see nn_conv_winograd), or 1 when it does not apply: at least 2 blocks of at least
- * WINO_ROW_MIN_TILES tiles each, at most WINO_ROW_BLOCKS, and U small enough to be read again
- * per block from the core's own cache. Depends on the shape only, never on the threads, so the
- * results do not either. */
-static int64_t wino_row_blocks(int64_t rows, int64_t tiles, int64_t c, int64_t m, int freqs)
-{
-    if ((double)freqs * (double)m * (double)c > WINO_ROW_MAX_U) return 1;
-    int64_t b = tiles / WINO_ROW_MIN_TILES;
-    if (b > WINO_ROW_BLOCKS) b = WINO_ROW_BLOCKS;
-    if (b > rows) b = rows;
-    return b < 2 ? 1 : b;
-}
-
 int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_packed *const *up,
                      const float *bias, const float *res, float *y, int64_t n, int64_t c, int64_t m,
                      const nn_geom *g, const onnx_activation *act, int tile)
@@ -483,84 +376,94 @@ int nn_conv_winograd(onnx_ctx *ctx, const float *x, const float *u, onnx_gemm_pa
      * ldv - cols columns of slack each row of V has (the GEMMs read ncols of them). */
     const int64_t th = (oh + t - 1) / t, tw = (ow + t - 1) / t, twv = (tw + 7) / 8 * 8;
     /* F(2x2): padded rows of wp floats; F(4x4): of 4 phases of ps floats each */
-    const int64_t wp = 2 * twv + 2, ps = twv + 1;
+    const int64_t wp = 2 * twv + 2, ps = twv + 1, prs = t == 4 ? 4 * ps : wp;
     /* block: `rb` tile rows (of any images), at least one */
     const int64_t cm = c > m ? c : m;
     int64_t rb = WINO_BLOCK_FLOATS / (freqs * cm * tw);
     if (rb < 1) rb = 1;
     if (rb > n * th) rb = n * th;
-    if (rb * tw + (twv - tw) > INT_MAX || c > INT_MAX || m > INT_MAX)
+    const int64_t rb_img = rb < th ? rb : th; /* tile rows of one image in a block, at most */
+    const int64_t cols = rb * tw, ldv = cols + (twv - tw);
+    if (ldv > INT_MAX || c > INT_MAX || m > INT_MAX)
         return onnx_ctx_fail(ctx, "GEMM dims too large for BLAS");
+    /* frequency f's matrices start f * vfs (ofs) floats in: see wino_freq_stride */
+    const size_t vfs = wino_freq_stride((size_t)c * (size_t)ldv);
+    const size_t ofs = wino_freq_stride((size_t)m * (size_t)cols);
     onnx_tpool *pool = onnx_ctx_tpool(ctx);
-    wino_xform xf = {.x = x,
-                     .bias = bias,
-                     .res = res,
-                     .y = y,
-                     .g = g,
-                     .act = act,
-                     .c = c,
-                     .m = m,
-                     .th = th,
-                     .tw = tw,
-                     .twv = twv,
-                     .wp = wp,
-                     .tile = t,
-                     .ps = ps};
-    const int64_t work = freqs * cm * rb * tw;
-    wino_sizes sz;
-    /* Position split: where the weights are the small operand (wide planes, few channels),
-     * each thread takes whole tile rows through the input transform, the GEMMs and the output
-     * transform, so V and O stay in its own core's cache and only U and the input rows at its
-     * edges are read by both; the split by channels and frequencies below moves about half of
-     * the input, V and O between the cores at each step. */
-    /* only where all the rows fit one block (batch 1): the blocks' buffers together take the
-     * memory of that one block */
-    const int64_t row_blocks = rb == n * th ? wino_row_blocks(n * th, n * th * tw, c, m, freqs) : 1;
-    if (row_blocks > 1) {
-        wino_rows wr = {.u = u, .up = up, .rows = n * th, .freqs = freqs};
-        wr.rb = (n * th + row_blocks - 1) / row_blocks;
-        wr.tasks = (n * th + wr.rb - 1) / wr.rb;
-        if (wino_size(&xf, freqs, wr.rb, wr.rb < th ? wr.rb : th, &sz) != 0)
-            return onnx_ctx_fail(ctx, "Winograd buffers overflow");
-        wr.v_n = wino_line(sz.v_n), wr.o_n = wino_line(sz.o_n), wr.pad_n = wino_line(sz.pad_n);
-        wr.ytmp_n = wino_line(sz.ytmp_n);
-        wr.per = wr.v_n + wr.o_n + wr.pad_n + wr.ytmp_n + wino_line(sz.tt_n);
-        size_t all; /* one set per block: together about one block of all the rows */
-        if (wr.per < sz.v_n || nn_mul_size(wr.per, (size_t)wr.tasks, &all) != 0)
-            return onnx_ctx_fail(ctx, "Winograd buffers overflow");
-        if (!(wr.buf = nn_scratch_floats(ctx, all))) return -1;
-        wr.x = xf;
-        onnx_tpool_parallel_for(pool, wr.tasks, wino_rows_task, &wr);
-        return atomic_load(&wr.failed) ? onnx_ctx_fail(ctx, "Winograd GEMM failed") : 0;
-    }
     /* the transforms touch 16 (36) floats per tile and channel: split when a block's work is
      * large enough, then always into ONNX_TPOOL_TASKS_PER_THREAD tasks per thread (never more
      * than channels), so that a thread starting late leaves its share to the other: with one
      * task per thread (SqueezeNet's 16 -> 64 channel expansions) the caller waited for the
      * worker's whole half, and the 3x3 expansions did not run faster at 2 threads than at 1 */
     const int64_t chans = c < m ? c : m;
-    int tasks = onnx_tpool_tasks(pool, chans, work);
+    int tasks = onnx_tpool_tasks(pool, chans, freqs * cm * cols);
     if (tasks > 1) {
         const int64_t want = (int64_t)ONNX_TPOOL_TASKS_PER_THREAD * onnx_tpool_threads(pool);
         tasks = (int)(chans < want ? chans : want);
     }
-    xf.n_tasks = tasks;
-    size_t pads_n, ytmp_n, tt_n;
-    if (wino_size(&xf, freqs, rb, rb < th ? rb : th, &sz) != 0 ||
-        nn_mul_size(sz.pad_n, (size_t)tasks, &pads_n) != 0 ||
-        nn_mul_size(sz.ytmp_n, (size_t)tasks, &ytmp_n) != 0 ||
-        nn_mul_size(sz.tt_n, (size_t)tasks, &tt_n) != 0)
+    /* per task: padded rows (F(4x4): and 36 twv + 4 ps floats of scratch), F(2x2)'s two
+     * spare output rows, and the output transform's arrays (F(4x4): 16 + 24 of scratch) */
+    size_t v_n, o_n, pad_n, pads_n, ytmp_n, tt_n;
+    if (vfs == 0 || ofs == 0 || nn_mul_size((size_t)freqs, vfs, &v_n) != 0 ||
+        nn_mul_size((size_t)freqs, ofs, &o_n) != 0 ||
+        nn_mul_size((size_t)(t * rb_img + 2), (size_t)prs, &pad_n) != 0 ||
+        pad_n > SIZE_MAX - (size_t)(36 * twv + 4 * ps) ||
+        nn_mul_size(pad_n + (t == 4 ? (size_t)(36 * twv + 4 * ps) : 0), (size_t)tasks, &pads_n) !=
+            0 ||
+        nn_mul3_size(2, (size_t)wp, (size_t)tasks, &ytmp_n) != 0 ||
+        nn_mul3_size(t == 4 ? 40 : 4, (size_t)cols, (size_t)tasks, &tt_n) != 0)
         return onnx_ctx_fail(ctx, "Winograd buffers overflow");
-    xf.v = nn_scratch_floats(ctx, sz.v_n), xf.o = nn_scratch_floats(ctx, sz.o_n);
-    xf.pad = nn_scratch_floats(ctx, pads_n);
-    xf.ytmp = nn_scratch_floats(ctx, ytmp_n);
-    xf.tt = nn_scratch_floats(ctx, tt_n);
-    if (!xf.v || !xf.o || !xf.pad || !xf.ytmp || !xf.tt) return -1;
+    if (t == 4) pad_n += (size_t)(36 * twv + 4 * ps);
+    float *v = nn_scratch_floats(ctx, v_n), *o = nn_scratch_floats(ctx, o_n);
+    float *pad = nn_scratch_floats(ctx, pads_n);
+    float *ytmp = nn_scratch_floats(ctx, ytmp_n);
+    float *tt = nn_scratch_floats(ctx, tt_n);
+    if (!v || !o || !pad || !ytmp || !tt) return -1;
+
+    wino_xform xf = {.x = x,
+                     .bias = bias,
+                     .res = res,
+                     .y = y,
+                     .v = v,
+                     .o = o,
+                     .pad = pad,
+                     .ytmp = ytmp,
+                     .tt = tt,
+                     .g = g,
+                     .act = act,
+                     .c = c,
+                     .m = m,
+                     .n_tasks = tasks,
+                     .th = th,
+                     .tw = tw,
+                     .twv = twv,
+                     .wp = wp,
+                     .cols = cols,
+                     .ldv = ldv,
+                     .pad_n = (int64_t)pad_n,
+                     .tile = t,
+                     .ps = ps,
+                     .vfs = vfs,
+                     .ofs = ofs};
     for (int64_t gr0 = 0; gr0 < n * th; gr0 += rb) {
+        const int64_t nr = n * th - gr0 < rb ? n * th - gr0 : rb;
         xf.gr0 = gr0;
-        xf.nr = n * th - gr0 < rb ? n * th - gr0 : rb;
-        if (wino_block(pool, &xf, u, up, freqs) != 0)
-            return onnx_ctx_fail(ctx, "Winograd GEMM failed");
+        xf.nr = nr;
+        wino_split(pool, &xf, t == 4 ? wino4_in_task : wino_in_task);
+        wino_gemms wg = {.u = u,
+                         .up = up,
+                         .v = v,
+                         .o = o,
+                         .m = m,
+                         .c = c,
+                         .ncols = nr * tw,
+                         .cols = cols,
+                         .ldv = ldv,
+                         .vfs = vfs,
+                         .ofs = ofs};
+        onnx_tpool_parallel_for(pool, freqs, wino_gemm_one, &wg);
+        if (atomic_load(&wg.failed)) return onnx_ctx_fail(ctx, "Winograd GEMM failed");
+        wino_split(pool, &xf, t == 4 ? wino4_out_task : wino_out_task);
     }
     return 0;
 }
