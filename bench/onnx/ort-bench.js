@@ -9,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 
 const USAGE = `usage:
-  node ort-bench.js MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...
+  node ort-bench.js MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]... [--profile]
   node ort-bench.js MODEL --input NAME=FILE.npy... --dump-outputs DIR
 
 bench mode: random inputs (symbolic first dim = batch, other symbolic dims 1 or
@@ -18,6 +18,9 @@ bench mode: random inputs (symbolic first dim = batch, other symbolic dims 1 or
   latency p50: A ms p99: B ms     (per run, i.e. per batch)
   peak rss: M MB
   cpu: C ms per inference         (user + sys CPU time of the timed runs, all threads)
+--profile: ONNX Runtime's own profiler on (it costs time), then per node the median kernel
+time over the timed runs (the nodes of ORT's optimised graph, e.g. NCHWc Convs) and which CPUs
+its calling thread and pool threads ran on (its thread_scheduling_stats).
 dump mode: runs once on the given inputs (random for inputs not given) and
 writes DIR/<output>.npy (float32/float64/int64/int32/uint8/bool).
 Options: --batch 1, --seconds 5, --threads 1 (intra-op), --seed 1.`;
@@ -44,7 +47,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const a = { model: null, batch: 1, seconds: 5, threads: 1, seed: 1, dims: {}, inputs: {}, dump: null };
+  const a = { model: null, batch: 1, seconds: 5, threads: 1, seed: 1, dims: {}, inputs: {}, dump: null, profile: false };
   const need = (i) => {
     if (i + 1 >= argv.length) fail(`${argv[i]} needs a value`);
     return argv[i + 1];
@@ -77,6 +80,7 @@ function parseArgs(argv) {
       const [k, v] = keyVal(need(i++), '--input');
       a.inputs[k] = v;
     } else if (o === '--dump-outputs') a.dump = need(i++);
+    else if (o === '--profile') a.profile = true;
     else if (o.startsWith('-')) fail(`unknown option ${o}\n${USAGE}`);
     else if (a.model === null) a.model = o;
     else fail(`unexpected argument ${o}`);
@@ -186,20 +190,58 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
+function median(v) {
+  const s = [...v].sort((x, y) => x - y);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+// ORT's profile (a chrome-trace event list): the runs after the first `warm` ones, per node
+// the median of its kernel times, and the CPUs its threads were seen on.
+function printProfile(events, warm) {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  if (runs.length <= warm) fail('profile: no timed runs recorded');
+  const t0 = runs[warm].ts;
+  const nodes = new Map();
+  const cores = { main: new Map(), pool: new Map() };
+  const count = (m, k) => m.set(k, (m.get(k) || 0) + 1);
+  for (const e of events) {
+    if (e.cat !== 'Node' || e.ts < t0 || !e.name.endsWith('_kernel_time')) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    if (!nodes.has(name)) nodes.set(name, { op: (e.args && e.args.op_name) || '?', durs: [] });
+    nodes.get(name).durs.push(e.dur);
+    const st = e.args && e.args.thread_scheduling_stats;
+    if (st && st.main_thread) count(cores.main, st.main_thread.core);
+    if (st && st.sub_threads) for (const t of Object.values(st.sub_threads)) count(cores.pool, t.core);
+  }
+  const rows = [...nodes].map(([name, n]) => ({ name, op: n.op, us: median(n.durs) }));
+  rows.sort((a, b) => b.us - a.us);
+  const sum = rows.reduce((p, r) => p + r.us, 0);
+  const fmt = (m) => [...m].sort((a, b) => b[1] - a[1]).map(([c, n]) => `cpu ${c} x${n}`).join(', ') || '-';
+  process.stdout.write(`profile: ${runs.length - warm} runs, median run ${median(runs.slice(warm).map((r) => r.dur))} us, sum of node medians ${sum} us\n`);
+  process.stdout.write(`threads seen on (node events): caller ${fmt(cores.main)}; pool ${fmt(cores.pool)}\n`);
+  process.stdout.write('  share  median us  op  node\n');
+  for (const r of rows) {
+    process.stdout.write(`${((100 * r.us) / sum).toFixed(1).padStart(6)}% ${String(r.us).padStart(9)}  ${r.op}  ${r.name}\n`);
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const ort = loadOrt();
   if (!fs.existsSync(args.model)) fail(`${args.model}: no such file`);
   let session;
+  const profDir = args.profile ? fs.mkdtempSync(path.join(require('os').tmpdir(), 'ort-bench-')) : null;
   try {
-    session = await ort.InferenceSession.create(args.model, {
+    const opts = {
       executionProviders: ['cpu'],
       intraOpNumThreads: args.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
-    });
+    };
+    if (profDir) Object.assign(opts, { enableProfiling: true, profileFilePrefix: path.join(profDir, 'ort') });
+    session = await ort.InferenceSession.create(args.model, opts);
   } catch (e) {
     fail(`${args.model}: ${e.message}`);
   }
@@ -233,8 +275,10 @@ async function main() {
 
   // Warm-up: a few runs or up to ~10% of the time, whichever ends first.
   const warmEnd = process.hrtime.bigint() + BigInt(Math.round(args.seconds * 1e8));
+  let warm = 0;
   for (let i = 0; i < 3 || process.hrtime.bigint() < warmEnd; i++) {
     await session.run(feeds);
+    warm++;
     if (i >= 2 && process.hrtime.bigint() >= warmEnd) break;
   }
   const lat = [];
@@ -258,6 +302,14 @@ async function main() {
   process.stdout.write(`latency p50: ${percentile(lat, 50).toFixed(3)} ms p99: ${percentile(lat, 99).toFixed(3)} ms\n`);
   process.stdout.write(`peak rss: ${rssMb.toFixed(1)} MB\n`);
   process.stdout.write(`cpu: ${((cpu.user + cpu.system) / 1e3 / (lat.length * args.batch)).toFixed(3)} ms per inference (user + sys over the timed runs)\n`);
+  if (profDir) {
+    session.endProfiling();
+    await session.release();
+    const files = fs.readdirSync(profDir).filter((f) => f.endsWith('.json'));
+    if (files.length !== 1) fail(`profile: expected one file in ${profDir}, found ${files.length}`);
+    printProfile(JSON.parse(fs.readFileSync(path.join(profDir, files[0]), 'utf8')), warm);
+    fs.rmSync(profDir, { recursive: true, force: true });
+  }
 }
 
 main().catch((e) => fail(e.stack || String(e)));

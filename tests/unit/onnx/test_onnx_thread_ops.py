@@ -207,6 +207,9 @@ CASES = {
     "transpose_small": transpose([7, 5], [1, 0]),
     "conv_winograd": conv(1, 37, 41, 31, 3, 1, 1, res=True),
     "conv_winograd_b3": conv(3, 19, 23, 15, 3, 1, 1),
+    "conv_wino4_wide": conv(1, 16, 64, 55, 3, 1, 1, res=True),  # F(4x4), SqueezeNet's Fire 2
+    "conv_wino4_deep": conv(1, 300, 16, 36, 3, 1, 1),  # K = 300: two 256-long GEMM blocks
+    "conv_wino4_b2": conv(2, 16, 32, 27, 3, 1, 1),  # F(4x4) tile rows of two images in a block
     "conv_taps": conv(1, 3, 17, 67, 3, 1, 1),
     "conv_phase_s2": conv(1, 29, 33, 57, 3, 2, 1, res=True),
     "conv_phase_b3": conv(3, 37, 33, 23, 3, 2, 1),
