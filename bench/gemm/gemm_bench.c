@@ -180,8 +180,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             evict_bytes = (size_t)mib << 20;
-        }
-        else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
+        } else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
             const char *k = argv[++i];
             onnx_gemm_kernel_id id = !strcmp(k, "generic") ? ONNX_GEMM_GENERIC
                                      : !strcmp(k, "avx2")  ? ONNX_GEMM_AVX2

@@ -50,7 +50,7 @@ typedef struct gemm_job {
     int other_act;     /* an activation the kernels do not fuse: applied per tile after */
     int direct_b;      /* full B panels read in place (kd->ub_fn), only a last partial one packed */
     int direct_a;      /* full A panels read in place (kd->ua_fn), only a last partial one packed */
-    int pf;            /* full tiles prefetch a constant operand's next panel (kd->pf_fn) */
+    int pf;            /* full tiles prefetch the packed B's next panel (kd->pf_fn) */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
@@ -164,24 +164,17 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
                             const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
-                            /* a constant operand from DRAM: a slice of the next B panel, or
-                             * in the first column of tiles the next A panel, into L2 */
-                            const char *pf = NULL;
-                            int64_t pf_lines = 0;
-                            if (jb->pf && g->pb) {
-                                const int64_t tiles = (mc + mr - 1) / mr,
-                                              lines = (nr * kc * 4 / 64 + tiles - 1) / tiles;
-                                pf = (const char *)(bpan + nr * kc) + ir / mr * lines * 64;
-                                pf_lines = lines;
-                            } else if (jb->pf && g->pa && jr == 0) {
-                                pf = (const char *)(ap + (ir + mr) * kc);
-                                pf_lines = mr * kc * 4 / 64;
-                            }
-                            if (pf)
-                                jb->kd->pf_fn(kc, ad ? ad : ap + (ir - mfull) * kc,
-                                              ad ? g->lda : 1, ad ? 1 : mr, bd ? bd : bpan, ldb_t,
-                                              ct, g->ldc, g->alpha, acc, e, pf, pf_lines);
-                            else if (ad)
+                            if (jb->pf) { /* B from DRAM: a slice of its next panel into L2 */
+                                const int64_t tiles = mc / mr, /* full row tiles */
+                                    lines =
+                                        (nr * kc * (int64_t)sizeof(float) / 64 + tiles - 1) / tiles;
+                                /* a hint only: past the last panel it is never read */
+                                const void *pf = (const void *)((uintptr_t)(bpan + nr * kc) +
+                                                                (uintptr_t)(ir / mr * lines * 64));
+                                jb->kd->pf_fn(kc, ad ? ad : ap + (ir - mfull) * kc, ad ? g->lda : 1,
+                                              ad ? 1 : mr, bpan, nr, ct, g->ldc, g->alpha, acc, e,
+                                              pf, lines);
+                            } else if (ad)
                                 jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, ct, g->ldc,
                                               g->alpha, acc, e);
                             else if (bd)
@@ -332,7 +325,7 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
         jb.mc = (g->m + mr - 1) / mr * mr;
         jb.nc = (g->n + nr - 1) / nr * nr;
     }
-    jb.pf = jb.kd->pf_fn && (g->pa || g->pb);
+    jb.pf = jb.kd->pf_fn && g->pb;
     int tasks = onnx_tpool_threads(pool);
     if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
     const int64_t n_panels = (g->n + nr - 1) / nr, m_panels = (g->m + mr - 1) / mr;

@@ -49,17 +49,17 @@
 
 /* the tile from A (element (i, p) at a[i * ars + p * aps]: a packed panel has ars 1, aps 8;
  * rows in place ars lda, aps 1) and B's rows ldb floats apart (a packed panel: ldb = 32) */
-#define TILE_STEP()                                                       \
-    do {                                                                  \
+#define TILE_STEP()                                                         \
+    do {                                                                    \
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16); \
-        ROW_FMA(0);                                                       \
-        ROW_FMA(1);                                                       \
-        ROW_FMA(2);                                                       \
-        ROW_FMA(3);                                                       \
-        ROW_FMA(4);                                                       \
-        ROW_FMA(5);                                                       \
-        ROW_FMA(6);                                                       \
-        ROW_FMA(7);                                                       \
+        ROW_FMA(0);                                                         \
+        ROW_FMA(1);                                                         \
+        ROW_FMA(2);                                                         \
+        ROW_FMA(3);                                                         \
+        ROW_FMA(4);                                                         \
+        ROW_FMA(5);                                                         \
+        ROW_FMA(6);                                                         \
+        ROW_FMA(7);                                                         \
     } while (0)
 
 /* the tile, and meanwhile pf_lines 64-byte lines from pf prefetched into L2 (kernels.h,
@@ -77,11 +77,12 @@ kernel_tile(int64_t kc, const float *a, int64_t ars, int64_t aps, const float *b
     if (pf_lines > 0) {
         /* lines spread over the k steps: one every `every` steps */
         const int64_t every = pf_lines >= kc ? 1 : kc / pf_lines;
-        for (; p < kc && pf_lines > 0; p++, a += aps, b += ldb) {
-            if (p % every == 0) {
+        for (int64_t next = 0; p < kc && pf_lines > 0; p++, a += aps, b += ldb) {
+            if (p == next) { /* a compare, not a division per step */
                 _mm_prefetch(pf, _MM_HINT_T1);
                 pf += 64;
                 pf_lines--;
+                next += every;
             }
             TILE_STEP();
         }
