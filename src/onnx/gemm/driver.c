@@ -164,7 +164,9 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
                             const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
-                            if (jb->pf) { /* B from DRAM: a slice of its next panel into L2 */
+                            if (jb->pf && ic == i0) {
+                                /* the first pass over a packed B block, from DRAM: a slice of
+                                 * the next panel into L2 (later row blocks find it in L2) */
                                 const int64_t tiles = mc / mr, /* full row tiles */
                                     lines =
                                         (nr * kc * (int64_t)sizeof(float) / 64 + tiles - 1) / tiles;
