@@ -21,11 +21,11 @@
  * 128-row 1x1 ones 115-128 -> 134-185, SqueezeNet's squeezes; bench/gemm/gemm_bench). */
 #define GEMM_DIRECT_B_MAX_M 128
 /* A packed B (a constant: from DRAM when a model runs its layers one after another) against
- * at most this many rows of A is read once, in the order it is stored (one stream: all columns
- * per K block, all rows per panel), each panel serving every row tile from L1 while the next
- * one is prefetched into L2; A's rows (at most 256 x KC floats, 256 KiB) stay in L2. With
- * MC = 64 rows the 128-row encoder re-read its B panels per row block (encoder 5.7-6.0 ->
- * 5.0-5.2 ms CPU per inference, with the prefetch). */
+ * at most this many rows of A is read once (MC = all rows), each panel serving every row tile
+ * from L1 while the tiles prefetch the next panel into L2 (gemm_next_b_panel); A's rows (at
+ * most 256 x KC floats, 256 KiB) stay in L2. With MC = 64 rows the 128-row encoder re-read its
+ * B panels per row block. NC stays 512 columns: the C block stays in L2 over the K blocks
+ * (all of N at once, ViT's 50 x 3072 x 768 ran 10-15 % slower). */
 #define GEMM_ONE_PASS_MAX_M 256
 /* Below this many multiply-adds a GEMM runs on one thread. */
 #define GEMM_MIN_PARALLEL_FLOPS (1 << 17)
@@ -104,6 +104,27 @@ static __attribute__((noinline)) void gemm_edge_tile(const gemm_job *jb, int64_t
     }
 }
 
+/* The packed B's panel read after panel jr of block (jc, pc) on the first row block (jr + NR
+ * in the block, else the block's first panel in the next K block, else the next column
+ * block's first), and its size in 64-byte lines; NULL after the last. */
+static const float *gemm_next_b_panel(const onnx_gemm_args *g, int64_t jc, int64_t nc, int64_t j1,
+                                      int64_t pc, int64_t jr, int nr, int64_t *lines)
+{
+    const onnx_gemm_packed *pb = g->pb;
+    int64_t pn = pc, jn = jc + jr + nr;
+    if (jr + nr >= nc) {
+        jn = jc;
+        if ((pn = pc + ONNX_GEMM_KC) >= g->k) {
+            pn = 0;
+            jn = jc + nc;
+            if (jn >= j1) return NULL;
+        }
+    }
+    const int64_t kc = g->k - pn < ONNX_GEMM_KC ? g->k - pn : ONNX_GEMM_KC;
+    *lines = ((int64_t)nr * kc * (int64_t)sizeof(float) + 63) / 64;
+    return pb->data + pn * pb->padded + jn * kc;
+}
+
 /* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
  * A block and one B block. */
 static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
@@ -167,15 +188,19 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             if (jb->pf && ic == i0) {
                                 /* the first pass over a packed B block, from DRAM: a slice of
                                  * the next panel into L2 (later row blocks find it in L2) */
-                                const int64_t tiles = mc / mr, /* full row tiles */
-                                    lines =
-                                        (nr * kc * (int64_t)sizeof(float) / 64 + tiles - 1) / tiles;
-                                /* a hint only: past the last panel it is never read */
-                                const void *pf = (const void *)((uintptr_t)(bpan + nr * kc) +
-                                                                (uintptr_t)(ir / mr * lines * 64));
+                                int64_t lines = 0;
+                                const float *next =
+                                    gemm_next_b_panel(g, jc, nc, j1, pc, jr, nr, &lines);
+                                const int64_t tiles = mc / mr; /* full row tiles */
+                                lines = (lines + tiles - 1) / tiles;
+                                /* a hint only: the last slice may run past the buffer */
+                                const void *pf =
+                                    next ? (const void *)((uintptr_t)next +
+                                                          (uintptr_t)(ir / mr * lines * 64))
+                                         : NULL;
                                 jb->kd->pf_fn(kc, ad ? ad : ap + (ir - mfull) * kc, ad ? g->lda : 1,
                                               ad ? 1 : mr, bpan, nr, ct, g->ldc, g->alpha, acc, e,
-                                              pf, lines);
+                                              pf, next ? lines : 0);
                             } else if (ad)
                                 jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, ct, g->ldc,
                                               g->alpha, acc, e);
@@ -323,10 +348,8 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     jb.direct_a = jb.kd->ua_fn && !g->pa && !g->trans_a;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
-    if (g->pb && g->m <= GEMM_ONE_PASS_MAX_M) { /* B's panels once each, in memory order */
+    if (g->pb && g->m <= GEMM_ONE_PASS_MAX_M) /* B's panels once each */
         jb.mc = (g->m + mr - 1) / mr * mr;
-        jb.nc = (g->n + nr - 1) / nr * nr;
-    }
     jb.pf = jb.kd->pf_fn && g->pb;
     int tasks = onnx_tpool_threads(pool);
     if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
