@@ -7,8 +7,12 @@
  *
  *   gemm_bench [--shapes FILE] [--threads N] [--blas-threads N] [--kernel generic|avx2|avx512]
  *              [--ms T]
+ *              [--cold MIB]
  * (--blas-threads: OpenBLAS's threads, default --threads; 1 keeps its idle threads, which spin
- * and sched_yield between calls, from taking the cores our pool's calls run on.)
+ * and sched_yield between calls, from taking the cores our pool's calls run on.
+ * --cold: before every timed call, read MIB MiB of another buffer, so the operands (the packed
+ * weights above all) come from DRAM as they do in a model that runs its layers one after
+ * another; 0, the default, times warm calls.)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -105,9 +109,22 @@ static void run_ours(const bench_ops *o, int packed)
     }
 }
 
+/* --cold: the buffer read before each call to push the operands out of the caches */
+static unsigned char *evict_buf;
+static size_t evict_bytes;
+static volatile unsigned evict_sink;
+
+static void evict_caches(void)
+{
+    unsigned s = 0;
+    for (size_t i = 0; i < evict_bytes; i += 64) s += evict_buf[i];
+    evict_sink = s;
+}
+
 /* Runs variant `which` once (0 OpenBLAS, 1 ours unpacked, 2 ours packed); seconds. */
 static double time_call(const bench_ops *o, int which)
 {
+    if (evict_buf) evict_caches();
     const double t0 = now_s();
     if (which == 0) run_blas(o);
     else run_ours(o, which == 2);
@@ -156,7 +173,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc) blas_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--cold") && i + 1 < argc) {
+            const long mib = atol(argv[++i]);
+            if (mib < 0 || mib > 4096) {
+                fprintf(stderr, "--cold: 0 .. 4096 MiB\n");
+                return 2;
+            }
+            evict_bytes = (size_t)mib << 20;
+        } else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
             const char *k = argv[++i];
             onnx_gemm_kernel_id id = !strcmp(k, "generic") ? ONNX_GEMM_GENERIC
                                      : !strcmp(k, "avx2")  ? ONNX_GEMM_AVX2
@@ -168,7 +192,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--shapes FILE] [--threads N] [--blas-threads N] [--kernel K] [--ms "
-                    "T]\n",
+                    "T] [--cold MIB]\n",
                     argv[0]);
             return 2;
         }
@@ -194,12 +218,16 @@ int main(int argc, char **argv)
                 s->konst = builtin[i].konst;
             }
     }
+    if (evict_bytes) { /* written once: untouched pages would all read the zero page */
+        if (!(evict_buf = malloc(evict_bytes))) return 1;
+        memset(evict_buf, 1, evict_bytes);
+    }
     if (blas_threads <= 0) blas_threads = threads;
     openblas_set_num_threads(blas_threads);
     onnx_tpool *pool = threads > 1 ? onnx_tpool_create(threads) : NULL;
-    printf("gemm_bench: %ld cores online, %d thread(s), kernel %s, OpenBLAS %s (%d threads)\n",
+    printf("gemm_bench: %ld cores online, %d thread(s), kernel %s, OpenBLAS %s (%d threads), %s\n",
            sysconf(_SC_NPROCESSORS_ONLN), threads, onnx_gemm_kernel_name(ONNX_GEMM_AUTO),
-           openblas_get_corename(), blas_threads);
+           openblas_get_corename(), blas_threads, evict_buf ? "cold calls" : "warm calls");
     printf("| shape | M | N | K | const | OpenBLAS GFLOP/s | ours packed | ours unpacked | "
            "packed/BLAS | unpacked/BLAS |\n|---|---|---|---|---|---|---|---|---|---|\n");
     double log_sum_p = 0, log_sum_u = 0;
@@ -239,5 +267,6 @@ int main(int argc, char **argv)
                __builtin_exp(log_sum_p / n_shapes), __builtin_exp(log_sum_u / n_shapes));
     onnx_tpool_free(pool);
     free(shapes);
+    free(evict_buf);
     return 0;
 }

@@ -20,6 +20,13 @@
  * to repay its packing pass (DenseNet's 32-channel Winograd GEMMs 90 -> 175-200 GFLOP/s, its
  * 128-row 1x1 ones 115-128 -> 134-185, SqueezeNet's squeezes; bench/gemm/gemm_bench). */
 #define GEMM_DIRECT_B_MAX_M 128
+/* A packed B (a constant: from DRAM when a model runs its layers one after another) against
+ * at most this many rows of A is read once (MC = all rows), each panel serving every row tile
+ * from L1 while the tiles prefetch the next panel into L2 (gemm_next_b_panel); A's rows (at
+ * most 256 x KC floats, 256 KiB) stay in L2. With MC = 64 rows the 128-row encoder re-read its
+ * B panels per row block. NC stays 512 columns: the C block stays in L2 over the K blocks
+ * (all of N at once, ViT's 50 x 3072 x 768 ran 10-15 % slower). */
+#define GEMM_ONE_PASS_MAX_M 256
 /* Below this many multiply-adds a GEMM runs on one thread. */
 #define GEMM_MIN_PARALLEL_FLOPS (1 << 17)
 /* A parallel GEMM is cut into up to this many tasks per thread, each of at least
@@ -43,6 +50,7 @@ typedef struct gemm_job {
     int other_act;     /* an activation the kernels do not fuse: applied per tile after */
     int direct_b;      /* full B panels read in place (kd->ub_fn), only a last partial one packed */
     int direct_a;      /* full A panels read in place (kd->ua_fn), only a last partial one packed */
+    int pf;            /* full tiles prefetch the packed B's next panel (kd->pf_fn) */
     _Atomic int failed; /* a task could not allocate its buffers */
 } gemm_job;
 
@@ -94,6 +102,27 @@ static __attribute__((noinline)) void gemm_edge_tile(const gemm_job *jb, int64_t
         else
             for (int64_t j = 0; j < cols; j++) cr[j] += tr[j];
     }
+}
+
+/* The packed B's panel read after panel jr of block (jc, pc) on the first row block (jr + NR
+ * in the block, else the block's first panel in the next K block, else the next column
+ * block's first), and its size in 64-byte lines; NULL after the last. */
+static const float *gemm_next_b_panel(const onnx_gemm_args *g, int64_t jc, int64_t nc, int64_t j1,
+                                      int64_t pc, int64_t jr, int nr, int64_t *lines)
+{
+    const onnx_gemm_packed *pb = g->pb;
+    int64_t pn = pc, jn = jc + jr + nr;
+    if (jr + nr >= nc) {
+        jn = jc;
+        if ((pn = pc + ONNX_GEMM_KC) >= g->k) {
+            pn = 0;
+            jn = jc + nc;
+            if (jn >= j1) return NULL;
+        }
+    }
+    const int64_t kc = g->k - pn < ONNX_GEMM_KC ? g->k - pn : ONNX_GEMM_KC;
+    *lines = ((int64_t)nr * kc * (int64_t)sizeof(float) + 63) / 64;
+    return pb->data + pn * pb->padded + jn * kc;
 }
 
 /* C rows i0..i1, columns j0..j1 (i0 a multiple of MR, j0 of NR); abuf and bbuf hold one
@@ -156,7 +185,23 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
                             const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
-                            if (ad)
+                            if (jb->pf && ic == i0) {
+                                /* the first pass over a packed B block, from DRAM: a slice of
+                                 * the next panel into L2 (later row blocks find it in L2) */
+                                int64_t lines = 0;
+                                const float *next =
+                                    gemm_next_b_panel(g, jc, nc, j1, pc, jr, nr, &lines);
+                                const int64_t tiles = mc / mr; /* full row tiles */
+                                lines = (lines + tiles - 1) / tiles;
+                                /* a hint only: the last slice may run past the buffer */
+                                const void *pf =
+                                    next ? (const void *)((uintptr_t)next +
+                                                          (uintptr_t)(ir / mr * lines * 64))
+                                         : NULL;
+                                jb->kd->pf_fn(kc, ad ? ad : ap + (ir - mfull) * kc, ad ? g->lda : 1,
+                                              ad ? 1 : mr, bpan, nr, ct, g->ldc, g->alpha, acc, e,
+                                              pf, next ? lines : 0);
+                            } else if (ad)
                                 jb->kd->ua_fn(kc, ad, g->lda, bd ? bd : bpan, ldb_t, ct, g->ldc,
                                               g->alpha, acc, e);
                             else if (bd)
@@ -303,6 +348,9 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     jb.direct_a = jb.kd->ua_fn && !g->pa && !g->trans_a;
     jb.mc = (int64_t)mr * GEMM_MC_PANELS;
     jb.nc = GEMM_NC / nr * nr;
+    if (g->pb && g->m <= GEMM_ONE_PASS_MAX_M) /* B's panels once each */
+        jb.mc = (g->m + mr - 1) / mr * mr;
+    jb.pf = jb.kd->pf_fn && g->pb;
     int tasks = onnx_tpool_threads(pool);
     if ((double)g->m * (double)g->n * (double)g->k < GEMM_MIN_PARALLEL_FLOPS) tasks = 1;
     const int64_t n_panels = (g->n + nr - 1) / nr, m_panels = (g->m + mr - 1) / mr;

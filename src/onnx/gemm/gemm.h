@@ -12,7 +12,8 @@
  * Other operands are packed per call, block by block, into per-thread buffers.
  * Loops (BLIS order): N in blocks of NC (B block packed, L2/L3), M in blocks of MC (A block
  * packed, L2), then NR x MR tiles; the bias and the activation are applied to a tile right
- * after its last K block, while it is in L1. With a thread pool the tiles of C are split
+ * after its last K block, while it is in L1. A packed B against at most 256 rows: one row
+ * block (each B panel read once); the first row block's tiles prefetch B's next panel. With a thread pool the tiles of C are split
  * into column (or, when N is narrow, row) ranges, one per task. */
 #ifndef ONNX_GEMM_GEMM_H
 #define ONNX_GEMM_GEMM_H

@@ -49,25 +49,45 @@
 
 /* the tile from A (element (i, p) at a[i * ars + p * aps]: a packed panel has ars 1, aps 8;
  * rows in place ars lda, aps 1) and B's rows ldb floats apart (a packed panel: ldb = 32) */
+#define TILE_STEP()                                                         \
+    do {                                                                    \
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16); \
+        ROW_FMA(0);                                                         \
+        ROW_FMA(1);                                                         \
+        ROW_FMA(2);                                                         \
+        ROW_FMA(3);                                                         \
+        ROW_FMA(4);                                                         \
+        ROW_FMA(5);                                                         \
+        ROW_FMA(6);                                                         \
+        ROW_FMA(7);                                                         \
+    } while (0)
+
+/* the tile, and meanwhile pf_lines 64-byte lines from pf prefetched into L2 (kernels.h,
+ * onnx_gemm_kernel_pf_fn), one every pf_every k steps */
 static inline __attribute__((always_inline)) void
 kernel_tile(int64_t kc, const float *a, int64_t ars, int64_t aps, const float *b, int64_t ldb,
-            float *c, int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi)
+            float *c, int64_t ldc, float alpha, int accumulate, const onnx_gemm_epi *epi,
+            const char *pf, int64_t pf_lines)
 {
     __m512 acc00 = _mm512_setzero_ps(), acc01 = acc00, acc10 = acc00, acc11 = acc00;
     __m512 acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00, acc40 = acc00;
     __m512 acc41 = acc00, acc50 = acc00, acc51 = acc00, acc60 = acc00, acc61 = acc00;
     __m512 acc70 = acc00, acc71 = acc00;
-    for (int64_t p = 0; p < kc; p++, a += aps, b += ldb) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        ROW_FMA(0);
-        ROW_FMA(1);
-        ROW_FMA(2);
-        ROW_FMA(3);
-        ROW_FMA(4);
-        ROW_FMA(5);
-        ROW_FMA(6);
-        ROW_FMA(7);
+    int64_t p = 0;
+    if (pf_lines > 0) {
+        /* lines spread over the k steps: one every `every` steps */
+        const int64_t every = pf_lines >= kc ? 1 : kc / pf_lines;
+        for (int64_t next = 0; p < kc && pf_lines > 0; p++, a += aps, b += ldb) {
+            if (p == next) { /* a compare, not a division per step */
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+                pf_lines--;
+                next += every;
+            }
+            TILE_STEP();
+        }
     }
+    for (; p < kc; p++, a += aps, b += ldb) TILE_STEP();
     const __m512 al = _mm512_set1_ps(alpha);
     __m512 cb0 = _mm512_setzero_ps(), cb1 = cb0, vlo = cb0, vhi = cb0, va = cb0, vb = cb0;
     if (epi) {
@@ -90,21 +110,29 @@ KERNEL_ALIGN void onnx_gemm_kernel_avx512(int64_t kc, const float *a, const floa
                                           int64_t ldc, float alpha, int accumulate,
                                           const onnx_gemm_epi *epi)
 {
-    kernel_tile(kc, a, 1, 8, b, 32, c, ldc, alpha, accumulate, epi);
+    kernel_tile(kc, a, 1, 8, b, 32, c, ldc, alpha, accumulate, epi, NULL, 0);
 }
 
 KERNEL_ALIGN void onnx_gemm_kernel_avx512_ub(int64_t kc, const float *a, const float *b,
                                              int64_t ldb, float *c, int64_t ldc, float alpha,
                                              int accumulate, const onnx_gemm_epi *epi)
 {
-    kernel_tile(kc, a, 1, 8, b, ldb, c, ldc, alpha, accumulate, epi);
+    kernel_tile(kc, a, 1, 8, b, ldb, c, ldc, alpha, accumulate, epi, NULL, 0);
 }
 
 KERNEL_ALIGN void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda,
                                              const float *b, int64_t ldb, float *c, int64_t ldc,
                                              float alpha, int accumulate, const onnx_gemm_epi *epi)
 {
-    kernel_tile(kc, a, lda, 1, b, ldb, c, ldc, alpha, accumulate, epi);
+    kernel_tile(kc, a, lda, 1, b, ldb, c, ldc, alpha, accumulate, epi, NULL, 0);
+}
+
+KERNEL_ALIGN void onnx_gemm_kernel_avx512_pf(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                             const float *b, int64_t ldb, float *c, int64_t ldc,
+                                             float alpha, int accumulate, const onnx_gemm_epi *epi,
+                                             const void *pf, int64_t pf_lines)
+{
+    kernel_tile(kc, a, ars, aps, b, ldb, c, ldc, alpha, accumulate, epi, pf, pf_lines);
 }
 
 /* an 8 x 16 edge tile (kernels.h, onnx_gemm_kernel_half_fn): a last panel of at most 16
@@ -181,6 +209,15 @@ void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const f
 {
     (void)kc, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)alpha;
     (void)accumulate, (void)epi;
+}
+
+void onnx_gemm_kernel_avx512_pf(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
+                                int accumulate, const onnx_gemm_epi *epi, const void *pf,
+                                int64_t pf_lines)
+{
+    (void)kc, (void)a, (void)ars, (void)aps, (void)b, (void)ldb, (void)c, (void)ldc, (void)alpha;
+    (void)accumulate, (void)epi, (void)pf, (void)pf_lines;
 }
 
 void onnx_gemm_kernel_avx512_half(int64_t kc, const float *a, int64_t ars, int64_t aps,

@@ -65,6 +65,16 @@ typedef void (*onnx_gemm_kernel_rows_fn)(int64_t kc, const float *a, int64_t ars
                                          const float *b, int64_t ldb, float *c, int64_t ldc,
                                          float alpha, int rows);
 
+/* A full tile with A and B anywhere (A's element (i, p) at a[i * ars + p * aps], B's rows ldb
+ * floats apart: packed panels or in place, as the three above) that meanwhile prefetches
+ * pf_lines 64-byte lines from pf into L2, spread over its k steps: the driver passes a slice
+ * of the panel the next tiles read, so a constant operand streams from DRAM while the current
+ * panel computes from L1 (pf_lines 0: none; pf is only a hint, never dereferenced). */
+typedef void (*onnx_gemm_kernel_pf_fn)(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                       const float *b, int64_t ldb, float *c, int64_t ldc,
+                                       float alpha, int accumulate, const onnx_gemm_epi *epi,
+                                       const void *pf, int64_t pf_lines);
+
 typedef struct onnx_gemm_kernel_desc {
     const char *name;
     int mr, nr;
@@ -75,6 +85,7 @@ typedef struct onnx_gemm_kernel_desc {
     onnx_gemm_kernel_ua_fn ua_fn; /* A in place, or NULL */
     onnx_gemm_kernel_half_fn half_fn; /* MR x NR/2 edge tiles, or NULL */
     onnx_gemm_kernel_rows_fn rows_fn; /* (< MR) x NR edge tiles, or NULL */
+    onnx_gemm_kernel_pf_fn pf_fn;     /* full tiles with a prefetch, or NULL */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16
@@ -93,6 +104,10 @@ void onnx_gemm_kernel_avx512_ua(int64_t kc, const float *a, int64_t lda, const f
                                 int64_t ldb, float *c, int64_t ldc, float alpha, int accumulate,
                                 const onnx_gemm_epi *epi);
 
+void onnx_gemm_kernel_avx512_pf(int64_t kc, const float *a, int64_t ars, int64_t aps,
+                                const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
+                                int accumulate, const onnx_gemm_epi *epi, const void *pf,
+                                int64_t pf_lines);
 void onnx_gemm_kernel_avx512_half(int64_t kc, const float *a, int64_t ars, int64_t aps,
                                   const float *b, int64_t ldb, float *c, int64_t ldc, float alpha);
 void onnx_gemm_kernel_avx512_rows(int64_t kc, const float *a, int64_t ars, int64_t aps,

@@ -150,9 +150,11 @@ static void run_all(onnx_tpool *pool)
      * transposes and packings */
     /* last panels of 16 (48, 784) and 4 (196) columns run the AVX-512 half-width edge kernel,
      * 17 (49) the full one; with rows in place and packed, B in place and packed */
-    const int64_t big[][3] = {{100, 600, 300}, {17, 1031, 70}, {1, 700, 64},
-                              {530, 3, 70},    {3, 1031, 600}, {70, 48, 300},
-                              {130, 196, 257}, {200, 49, 64},  {64, 784, 70}};
+    /* a packed B against up to 256 rows runs in one pass over B (all rows per panel, all
+     * columns per K block: 250 x 600), more rows in MC blocks (300 x 100) */
+    const int64_t big[][3] = {{100, 600, 300}, {17, 1031, 70},  {1, 700, 64},    {530, 3, 70},
+                              {3, 1031, 600},  {70, 48, 300},   {130, 196, 257}, {200, 49, 64},
+                              {64, 784, 70},   {250, 600, 300}, {300, 100, 260}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         for (int o = 0; o < 12; o++) {
             gemm_case tc = {.m = big[i][0],
