@@ -8,6 +8,24 @@
 
 #include "inferd/log.h"
 
+/* Under ASan the block's free bytes are poisoned, so a value used after its window ends is
+ * reported as it would be with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_ASAN 1
+#endif
+#endif
+#ifdef SCRATCH_ASAN
+#include <sanitizer/asan_interface.h>
+#define SCRATCH_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define SCRATCH_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define SCRATCH_POISON(p, n)   ((void)(p), (void)(n))
+#define SCRATCH_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define SCRATCH_ALIGN ((size_t)16) /* what malloc gives: jansson stores doubles and int64s */
 
 typedef struct scratch {
@@ -33,6 +51,7 @@ static void *scratch_malloc(size_t size)
         size_t rounded = size ? (size + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1) : SCRATCH_ALIGN;
         if (rounded <= sizeof s->block - s->used) {
             void *p = s->block + s->used;
+            SCRATCH_UNPOISON(p, size);
             s->used += rounded;
             s->live++;
             return p;
@@ -73,7 +92,10 @@ void json_scratch_end(void)
                  "longer used",
                  s->live);
     }
-    if (!s->spoiled) s->used = 0;
+    if (!s->spoiled) {
+        SCRATCH_POISON(s->block, s->used);
+        s->used = 0;
+    }
 }
 
 size_t json_scratch_used(void)
