@@ -313,6 +313,14 @@ void shm_waiter_wake(shm_waiter *w, int n);
  * a worker of the region says it is polling the ring (spin_until_ns, docs/protocol.md 5.2).
  * Returns 0 or -EAGAIN if the ring is full (batch left FREE). */
 int shm_submit(shm_region *region, uint32_t slot);
+/* shm_submit in two halves, for a caller that pushes under a lock and wakes after releasing it
+ * (the fence, the look at the workers' promises and the futex wake then lengthen no critical
+ * section): shm_submit_push marks and pushes (returns as shm_submit, wakes nobody);
+ * shm_submit_wake(region, model, n), after n pushes to that model's ring, wakes up to n
+ * sleeping workers of it unless a worker says it is polling. Until the wake a sleeping worker
+ * may not see the batch: call it soon after, on every path. */
+int shm_submit_push(shm_region *region, uint32_t slot);
+void shm_submit_wake(shm_region *region, uint32_t model, int n);
 /* Pops one completed batch slot from worker w's completion ring. 0, -EAGAIN when empty, or
  * -EPROTO if the worker lied (head more than a ring ahead of tail, or a slot >= batch_slots):
  * stop reading that ring and kill the worker. */

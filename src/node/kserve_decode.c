@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scratch.h"
 #include "kserve.h"
 #include "kserve_json.h"
 #include "kserve_place.h"
@@ -688,10 +689,12 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
     size_t skeleton_len;
     if (kj_split(body, json_len, spans, &skeleton, &skeleton_len, err, err_len)) return 400;
     json_error_t jerr;
+    json_scratch_begin(); /* the tree is freed below, on this thread */
     json_t *root =
         json_loadb(skeleton, skeleton_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     free(skeleton);
     if (!root) {
+        json_scratch_end();
         snprintf(err, err_len, "malformed JSON: %s", jerr.text);
         return 400;
     }
@@ -752,6 +755,7 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
         memcpy(params->id, json_string_value(id), params->id_len + 1);
     }
     json_decref(root);
+    json_scratch_end();
     return 0;
 
 fail:
@@ -759,5 +763,6 @@ fail:
     kserve_params_free(cshm, params);
     params->binary_outputs = 0;
     json_decref(root);
+    json_scratch_end();
     return status;
 }

@@ -23,6 +23,7 @@
 #include "inferd/resp_cache.h"
 #include "inferd/shm.h"
 #include "client_shm.h"
+#include "json_scratch.h"
 #include "node_loops.h"
 #include "routes.h"
 #include "routes_job_cache.h"
@@ -461,6 +462,7 @@ static void default_worker_path(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
+    json_scratch_install(); /* process-wide: before any thread that may use jansson */
     node_options o;
     memset(&o, 0, sizeof o);
     http_options_default(&o.http);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "inferd/http_buf.h"
+#include "json_scratch.h"
 #include "kserve.h"
 #include "kserve_binary.h"
 #include "routes.h"
@@ -434,5 +435,12 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
     infer_job *job = job_new(ex, ctx, NULL, JOB_PROCESS);
     if (!job) return;
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
+    if (job->body_len <= ROUTES_OFFLOAD_BYTES) { /* parsed, read and freed here: tree in scratch */
+        json_scratch_begin();
+        parse_process(job);
+        process_parsed(ex, job);
+        json_scratch_end();
+        return;
+    }
     run_sized(ex, job->body_len, parse_process, process_parsed, job);
 }

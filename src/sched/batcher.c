@@ -89,6 +89,7 @@ static int64_t batcher_pass(scheduler *s)
         pthread_mutex_lock(&ms->mu);
         int64_t w = sched_dispatch_ready(s, m, clock_now_ns(), &done_list);
         pthread_mutex_unlock(&ms->mu);
+        sched_wake_workers(s, m);
         sched_finish_list(s, done_list);
         if (w >= 0 && (wait < 0 || w < wait)) wait = w;
     }

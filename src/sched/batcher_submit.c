@@ -15,8 +15,9 @@ static uint32_t batch_slot(const scheduler *s, const sched_batch *b)
 }
 
 /* Writes the request part of the table (statuses reset) and the batch descriptor, then
- * pushes it on the model's ring. Caller holds the model's lock. */
-static int write_and_submit(scheduler *s, sched_batch *b)
+ * pushes it on the model's ring; the worker wake-up is done at once, or, when defer, owed to
+ * sched_wake_workers after the lock. Caller holds the model's lock. */
+static int write_and_submit(scheduler *s, sched_batch *b, int defer)
 {
     uint32_t slot = batch_slot(s, b);
     shm_region *region = s->models[atomic_load_explicit(&b->model, memory_order_relaxed)].region;
@@ -30,7 +31,9 @@ static int write_and_submit(scheduler *s, sched_batch *b)
     b->snapshot.error[0] = '\0';
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
     memcpy(&region->batches[slot], &b->snapshot, sizeof(shm_batch));
-    int rc = shm_submit(region, slot);
+    int rc = defer ? shm_submit_push(region, slot) : shm_submit(region, slot);
+    if (rc == 0 && defer)
+        atomic_fetch_add_explicit(&s->models[b->model].wakes_owed, 1, memory_order_relaxed);
     if (rc == -EPROTO) /* the supervisor, holding the pool lock, kills and resets */
         atomic_store(&s->models[b->model].ring_suspect, 1);
     if (rc != 0) return -1;
@@ -121,7 +124,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     b->n = n;
     b->rows = rows;
     b->reqs = copy;
-    if (write_and_submit(s, b) != 0) {
+    if (write_and_submit(s, b, 1) != 0) {
         shm_arena_free(arena, table_off);
         shm_arena_free(arena, out_off);
         free(copy);
@@ -151,7 +154,15 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
 
 int sched_batch_resubmit(scheduler *s, sched_batch *b)
 {
-    return write_and_submit(s, b);
+    return write_and_submit(s, b, 0);
+}
+
+void sched_wake_workers(scheduler *s, int m)
+{
+    sched_model_state *ms = &s->models[m];
+    if (atomic_load_explicit(&ms->wakes_owed, memory_order_relaxed) == 0) return;
+    int n = atomic_exchange(&ms->wakes_owed, 0);
+    if (n > 0) shm_submit_wake(ms->region, (uint32_t)ms->slot, n);
 }
 
 void sched_batch_free(scheduler *s, sched_batch *b)

@@ -283,7 +283,9 @@ static int submit_queue(scheduler *s, infer_request *req, const char *bad)
         ((first && ms->cfg.max_queue_delay_us > 0) || ms->batches_in_flight == 0 ||
          (req->deadline_ns > 0 && req->queue_pos != SCHED_QUEUE_NONE &&
           req->deadline_ns < atomic_load_explicit(&s->batcher_wake_ns, memory_order_relaxed)));
+    int m = req->model; /* req may be answered by another thread once the lock is gone */
     pthread_mutex_unlock(&ms->mu);
+    sched_wake_workers(s, m);
     if (kick) sched_kick_batcher(s);
     sched_finish_list(s, done_list);
     return 0;

@@ -177,6 +177,7 @@ void sched_drain_completions(scheduler *s, uint32_t w, infer_request **done_list
     if (handled && ms->queue.len > 0 && !atomic_load(&s->workers_stop))
         sched_dispatch_ready(s, m, clock_now_ns(), done_list);
     pthread_mutex_unlock(&ms->mu);
+    sched_wake_workers(s, m);
 }
 
 /* 1 if worker w's completion ring looks non-empty: a hint read without the model's lock, so

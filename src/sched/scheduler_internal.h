@@ -101,6 +101,8 @@ typedef struct sched_model_state {
                                  * reset by the supervisor once none is left */
     atomic_int ring_suspect; /* a push found the ring inconsistent (any thread): the
                                  * supervisor's next tick declares it corrupt */
+    atomic_int wakes_owed;   /* batches pushed under the lock whose worker wake-up is still to
+                                 * be done, after the lock is released (sched_wake_workers) */
     /* Borrowed at create, constant: the model's own region (its workers map only this one;
      * the model is slot 0 in it) and the allocator over its arena. */
     shm_region *region;
@@ -154,13 +156,18 @@ void sched_free_state(scheduler *s);
 /* Builds and submits one batch of model m from reqs[0..n). Returns 0, or -1 if no batch
  * slot, arena space or ring room is available (reqs untouched). Caller holds models[m].mu. */
 int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n);
+/* Does the worker wake-ups that sched_dispatch owed model m (it pushes under the model's lock
+ * and leaves the fence, the look at the workers' polls and the futex wake to this). Call it
+ * after releasing models[m].mu wherever sched_dispatch_ready ran; any thread, no lock held. */
+void sched_wake_workers(scheduler *s, int m);
 /* Spawns one worker for model m (supervisor thread only). 0 or -1. Caller holds mu (and no
  * model's lock); mu is released around the fork. */
 int sched_spawn_worker(scheduler *s, int m, const char *why);
 
 /* Dispatches from model m's queue every batch the dispatch rule allows now (batcher.h) and
  * answers 504 (onto *done_list) every queued request whose deadline passed. Returns ns until
- * the queue should be looked at again (-1: it is empty). Caller holds models[m].mu. Called by the
+ * the queue should be looked at again (-1: it is empty). Caller holds models[m].mu and calls
+ * sched_wake_workers(s, m) once it has released it. Called by the
  * batcher, by submit (a request that finds an idle worker goes at once, no thread hop) and
  * by the completion thread (a worker that just finished takes the next batch at once). */
 int64_t sched_dispatch_ready(scheduler *s, int m, int64_t now, infer_request **done_list);

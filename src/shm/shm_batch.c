@@ -29,7 +29,7 @@ static int worker_polling(shm_region *region)
     return 0;
 }
 
-int shm_submit(shm_region *region, uint32_t slot)
+int shm_submit_push(shm_region *region, uint32_t slot)
 {
     if (slot >= region->batch_slots) return -EINVAL;
     shm_batch *b = &region->batches[slot];
@@ -38,12 +38,23 @@ int shm_submit(shm_region *region, uint32_t slot)
     atomic_store_explicit(&b->state, SHM_BATCH_QUEUED, memory_order_release);
     int rc = shm_ring_push_masked(shm_model_ring(region, model),
                                   (uint64_t)region->ring_capacity - 1, slot);
-    if (rc) {
-        atomic_store_explicit(&b->state, SHM_BATCH_FREE, memory_order_relaxed);
-        return rc;
-    }
-    if (!worker_polling(region)) shm_waiter_wake(&region->models[model].work, 1);
-    return 0;
+    if (rc) atomic_store_explicit(&b->state, SHM_BATCH_FREE, memory_order_relaxed);
+    return rc;
+}
+
+void shm_submit_wake(shm_region *region, uint32_t model, int n)
+{
+    if (n <= 0 || model >= region->max_models) return;
+    if (!worker_polling(region)) shm_waiter_wake(&region->models[model].work, n);
+}
+
+int shm_submit(shm_region *region, uint32_t slot)
+{
+    if (slot >= region->batch_slots) return -EINVAL;
+    uint32_t model = region->batches[slot].model; /* read before the push hands the slot over */
+    int rc = shm_submit_push(region, slot);
+    if (rc == 0) shm_submit_wake(region, model, 1);
+    return rc;
 }
 
 int shm_poll_completion(shm_region *region, uint32_t worker, uint32_t *slot)

@@ -1,14 +1,19 @@
 /* libFuzzer target: a KServe v2 JSON infer request body decoded (kserve_decode_infer) into a
  * real shared-memory arena for each of a few model configs covering every dtype, batched and
  * not, fixed and variable dims. Properties: success leaves tensors inside the arena that
- * match their dims; success or failure, freeing leaves the arena empty (nothing leaks in it). */
+ * match their dims; success or failure, freeing leaves the arena empty (nothing leaks in it)
+ * and the JSON scratch block given back. */
 #include <string.h>
 
 #include "fuzz_models.h"
+#include "json_scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!arena) fuzz_models_setup();
+    if (!arena) {
+        json_scratch_install(); /* as the node: the request's JSON tree in the scratch block */
+        fuzz_models_setup();
+    }
     shm_region *region = fuzz_region();
     for (size_t i = 0; i < N_CONFIGS; i++) {
         infer_request req;
@@ -30,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
         }
         FUZZ_CHECK(shm_arena_used(arena) == 0);
+        FUZZ_CHECK(json_scratch_live() == 0 && json_scratch_used() == 0);
     }
     return 0;
 }

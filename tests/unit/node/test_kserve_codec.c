@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scratch.h"
 #include "kserve.h"
 
 typedef struct fixture {
@@ -93,7 +94,13 @@ static void test_decode_fp32_nested_and_flat(void **state)
         " \"timeout\": 5000, \"delay_ms\": 20}}",
     };
     for (int k = 0; k < 2; k++) {
+        /* the skeleton's tree is made in this thread's scratch block and all given back (an
+         * outer window keeps the block's use visible after decode's own window) */
+        json_scratch_begin();
         assert_int_equal(decode(f, &m, jsons[k], &req, &p, err), 0);
+        assert_true(json_scratch_used() > 0);
+        assert_int_equal(json_scratch_live(), 0);
+        json_scratch_end();
         assert_int_equal(req.n_inputs, 1);
         assert_int_equal(req.batch_rows, 2);
         assert_int_equal(req.priority, 3);
@@ -713,6 +720,7 @@ static void test_encode_binary_outputs(void **state)
 
 int main(void)
 {
+    json_scratch_install(); /* as the node does: decode's JSON tree in the scratch block */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_fp32_nested_and_flat),
         cmocka_unit_test(test_decode_bytes_layout),
