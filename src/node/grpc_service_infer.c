@@ -197,8 +197,7 @@ void grpc_infer_submit(grpc_call *call, grpc_rpc *rpc, const uint8_t *msg, size_
     int code = grpc_infer_decode(r, ctx->cshm, m, repo_model_region(rm), repo_model_arena(rm),
                                  &job->req, &job->params, err, sizeof err);
     inference__model_infer_request__free_unpacked(r, NULL);
-    if (code == 0 &&
-        set_deadline(call, ctx, m, job->params.timeout_us, &job->req, err, sizeof err))
+    if (code == 0 && set_deadline(call, ctx, m, job->params.timeout_us, &job->req, err, sizeof err))
         code = GRPC_STATUS_INVALID_ARGUMENT; /* job_answer frees the inputs */
     if (code != 0) {
         sched_note_rejected(s, 0,

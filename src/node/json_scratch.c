@@ -30,10 +30,10 @@
 
 typedef struct scratch {
     _Alignas(16) unsigned char block[JSON_SCRATCH_BYTES];
-    size_t used;   /* bytes handed out since the outermost begin */
-    size_t live;   /* values in the block not yet freed */
+    size_t used;    /* bytes handed out since the outermost begin */
+    size_t live;    /* values in the block not yet freed */
     unsigned depth; /* open windows */
-    int spoiled;   /* a value outlived a window: the block is never handed out again */
+    int spoiled;    /* a value outlived a window: the block is never handed out again */
 } scratch;
 
 static _Thread_local scratch tls_scratch;

@@ -62,7 +62,7 @@ size_t routes_infer_job_size(void)
 /* Sets the job's answer to an error: status (an HTTP status; anything else is 500) and the
  * message (see job_answer). */
 __attribute__((format(printf, 3, 4))) static void job_fail(infer_job *job, int status,
-                                                            const char *fmt, ...)
+                                                           const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -201,8 +201,7 @@ static void finish_on_loop(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
     if (job->req.status != 0) {
-        job_fail(job, job->req.status, "%s",
-                 job->req.error[0] ? job->req.error : "request failed");
+        job_fail(job, job->req.status, "%s", job->req.error[0] ? job->req.error : "request failed");
     } else if (http_ex_orphaned(ex)) {
         job->status = 0;
     } else if (job->kind == JOB_PROCESS) {
@@ -270,8 +269,7 @@ static void submit(http_exchange *ex, infer_job *job)
     job->req.user = job;
     job->req.n_outputs = 0;
     if (sched_submit(s, &job->req) != 0) {
-        job_fail(job, job->req.status, "%s",
-                 job->req.error[0] ? job->req.error : "request failed");
+        job_fail(job, job->req.status, "%s", job->req.error[0] ? job->req.error : "request failed");
         job_answer(job);
     }
     /* else: job belongs to the scheduler until on_done */
@@ -435,7 +433,7 @@ void routes_process(http_exchange *ex, routes_ctx *ctx)
     infer_job *job = job_new(ex, ctx, NULL, JOB_PROCESS);
     if (!job) return;
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
-    if (job->body_len <= ROUTES_OFFLOAD_BYTES) { /* parsed, read and freed here: tree in scratch */
+    if (job->body_len <= ROUTES_OFFLOAD_BYTES) {  /* parsed, read and freed here: tree in scratch */
         json_scratch_begin();
         parse_process(job);
         process_parsed(ex, job);

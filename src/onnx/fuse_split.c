@@ -31,9 +31,9 @@ static int static_rank(const onnx_model *m, int v, int *steps)
     if (p < 0) return -1;
     const onnx_node *n = &m->nodes[p];
     if (n->n_inputs < 1 || n->outputs[0] != v) return -1;
-    static const char *const same[] = {"Relu",    "Gelu",     "Erf",       "Sigmoid",
-                                       "Tanh",    "Identity", "Cast",      "Softmax",
-                                       "Silu",    "Dropout",  "Transpose", "LayerNormalization"};
+    static const char *const same[] = {"Relu", "Gelu",     "Erf",       "Sigmoid",
+                                       "Tanh", "Identity", "Cast",      "Softmax",
+                                       "Silu", "Dropout",  "Transpose", "LayerNormalization"};
     for (size_t i = 0; i < sizeof same / sizeof *same; i++)
         if (strcmp(n->op_type, same[i]) == 0) return static_rank(m, n->inputs[0], steps);
     if (strcmp(n->op_type, "Gemm") == 0) return 2;

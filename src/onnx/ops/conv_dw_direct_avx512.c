@@ -57,9 +57,10 @@ dw_load(const float *p, __mmask16 m, const int masked, const int in_mode, __m512
  * further taps shifted in from the next columns' even / odd lanes (p[32 .. 32 + K - 3]: one
  * permute each and an align per tap). Lanes outside the row are zero (masks m: p[0..15],
  * p[16..31], p[32..]). */
-__attribute__((always_inline)) static inline void
-dw_taps_s2(const int K, const float *p, const __mmask16 *m, const int masked, const int in_mode,
-           __m512 ilo, __m512 ihi, __m512 *v)
+__attribute__((always_inline)) static inline void dw_taps_s2(const int K, const float *p,
+                                                             const __mmask16 *m, const int masked,
+                                                             const int in_mode, __m512 ilo,
+                                                             __m512 ihi, __m512 *v)
 {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
@@ -147,8 +148,8 @@ dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const
                 dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 0, m, in_mode, ilo,
                         ihi, acc);
             } else {
-                dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 0, full, in_mode,
-                        ilo, ihi, acc);
+                dw_rows(K, S, R, x, d->in_h, in_w, S * r - d->pt, col, wv, b, 0, full, in_mode, ilo,
+                        ihi, acc);
             }
         } else {
             __mmask16 m[5];
@@ -174,9 +175,8 @@ dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const
  * (S * r - pt + i, S * c - pl + j), DW_ROWS rows at a time, the last few one by one. */
 __attribute__((always_inline)) static inline void
 dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, const float *x,
-         float *y,
-         int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_, int out_mode,
-         float lo_, float hi_)
+         float *y, int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_,
+         int out_mode, float lo_, float hi_)
 {
     const __m512 ilo = _mm512_set1_ps(ilo_), ihi = _mm512_set1_ps(ihi_);
     const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_), b = _mm512_set1_ps(bias);
@@ -203,7 +203,10 @@ DW_PLANE_FNS(3, 1)
 DW_PLANE_FNS(5, 1)
 DW_PLANE_FNS(3, 2)
 DW_PLANE_FNS(5, 2)
-#define DW_PLANE_MODES(K, S) {dw_plane##K##s##S##_0, dw_plane##K##s##S##_1, dw_plane##K##s##S##_2}
+#define DW_PLANE_MODES(K, S)                                                \
+    {                                                                       \
+        dw_plane##K##s##S##_0, dw_plane##K##s##S##_1, dw_plane##K##s##S##_2 \
+    }
 
 typedef void (*dw_plane_fn)(const nn_dw_direct *, const float *, float *, int64_t, int64_t,
                             const float *, float, float, float, int, float, float);

@@ -94,7 +94,7 @@ int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d);
 
 /* Output modes of nn_dw_direct_plane beyond nn_phase_gather's 0-2: SiLU and HardSwish in the
  * store (as the AVX-512 GEMM store rounds them). */
-#define NN_DW_STORE_SILU 3
+#define NN_DW_STORE_SILU       3
 #define NN_DW_STORE_HARD_SWISH 4
 
 /* The store mode nn_dw_direct_plane applies act in (NN_DW_STORE_*), or 0. */

@@ -32,7 +32,7 @@ static http_exchange *pending[BATCH];
 static int n_pending;
 static int stop_answerer;
 static int block_loop, first_seen; /* test_failed_write_stops_parsing */
-static int counted;                  /* test_budget_given_back_when_answered: /counted seen */
+static int counted;                /* test_budget_given_back_when_answered: /counted seen */
 
 static void respond_path(http_exchange *ex, void *arg)
 {
@@ -424,12 +424,12 @@ static void test_budget_given_back_when_answered(void **state)
     pthread_mutex_unlock(&lock);
     assert_int_equal(seen, 1);
     int b = connect_to(http_server_port(srv));
-    snprintf(req, sizeof req,
-             "POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", BUDGET,
-             body);
+    snprintf(req, sizeof req, "POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s",
+             BUDGET, body);
     send_all(b, req);
     char *got = read_responses(b, "/counted");
-    if (strncmp(got, "HTTP/1.1 200", 12) != 0) fail_msg("second full-budget body refused:\n%s", got);
+    if (strncmp(got, "HTTP/1.1 200", 12) != 0)
+        fail_msg("second full-budget body refused:\n%s", got);
     free(got);
     int want = 1;
     pthread_t t;

@@ -18,7 +18,7 @@ void *__real_calloc(size_t n, size_t size);
 void __real_free(void *p);
 
 #define WATCH_MAX 16
-static int armed;         /* watching: count callocs, fail the fail_at-th */
+static int armed; /* watching: count callocs, fail the fail_at-th */
 static int calls, fail_at;
 static void *live[WATCH_MAX]; /* blocks handed out while armed and not yet freed */
 

@@ -742,8 +742,7 @@ static void test_complete_counts_before_publishing(void **st)
         uint32_t slot;
         int64_t until = clock_now_ns() + 10000000000ll;
         int rc;
-        while ((rc = shm_poll_completion(&r, 1, &slot)) == -EAGAIN && clock_now_ns() < until) {
-        }
+        while ((rc = shm_poll_completion(&r, 1, &slot)) == -EAGAIN && clock_now_ns() < until) {}
         if (rc != 0) break;
         shm_worker *sw = &r.workers[1];
         if (atomic_load(&sw->in_hand) != 0 || atomic_load(&sw->state) != SHM_WORKER_IDLE ||
