@@ -13,7 +13,7 @@ static const onnx_gemm_kernel_desc gemm_kernels[ONNX_GEMM_N_KERNELS] = {
     [ONNX_GEMM_AVX512] = {"avx512-8x32", 8, 32, onnx_gemm_kernel_avx512, onnx_gemm_epilogue_avx512,
                           1, onnx_gemm_kernel_avx512_ub, onnx_gemm_kernel_avx512_ua,
                           onnx_gemm_kernel_avx512_half, onnx_gemm_kernel_avx512_rows,
-                          onnx_gemm_kernel_avx512_pf},
+                          onnx_gemm_kernel_avx512_pf, 1},
 };
 
 static _Atomic int gemm_forced = ONNX_GEMM_AUTO;

@@ -2,6 +2,7 @@
  * split over the thread pool. */
 #include <stdatomic.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ static void gemm_epilogue(const onnx_gemm_args *g, const onnx_gemm_kernel_desc *
     if (ak == ONNX_ACT_RELU) lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) lo = g->act.alpha, hi = g->act.beta;
     float *c = g->c + i0 * g->ldc + j0;
+    if (g->res) /* the residual before the biases, as the kernel's store adds it */
+        for (int64_t r = 0; r < rows; r++) {
+            const float *rr = g->res + (i0 + r) * g->ldres + j0;
+            for (int64_t j = 0; j < cols; j++) c[r * g->ldc + j] += rr[j];
+        }
     if (g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP)
         kd->epilogue(c, g->ldc, rows, cols, g->row_bias ? g->row_bias + i0 : NULL,
                      g->col_bias ? g->col_bias + j0 : NULL, lo, hi);
@@ -184,6 +190,7 @@ static void gemm_range(const gemm_job *jb, int64_t i0, int64_t i1, int64_t j0, i
                             onnx_gemm_epi epi = jb->epi;
                             if (epi.row_bias) epi.row_bias += ic + ir;
                             if (epi.col_bias) epi.col_bias += jc + jr;
+                            if (epi.res) epi.res += (ic + ir) * epi.ldres + jc + jr;
                             const onnx_gemm_epi *e = last && jb->fused ? &epi : NULL;
                             if (jb->pf && ic == i0) {
                                 /* the first pass over a packed B block, from DRAM: a slice of
@@ -304,9 +311,50 @@ static void gemm_few_rows(const onnx_gemm_args *g, onnx_tpool *pool)
     onnx_tpool_parallel_for(pool, (jb.n_panels + jb.per_task - 1) / jb.per_task, gemv_task, &jb);
 }
 
+void onnx_gemm_res_into_c(onnx_gemm_args *g)
+{
+    for (int64_t i = 0; i < g->m && g->res; i++) {
+        float *cr = g->c + i * g->ldc;
+        const float *rr = g->res + i * g->ldres;
+        if (!g->accumulate) memmove(cr, rr, (size_t)g->n * sizeof(float));
+        else
+            for (int64_t j = 0; j < g->n; j++) cr[j] += rr[j];
+    }
+    g->res = NULL;
+    g->accumulate = 1;
+}
+
+/* Whether g->res's rows and C's share memory (then the store cannot read it: the first K block
+ * or an edge tile would overwrite it first). */
+static int gemm_res_overlaps(const onnx_gemm_args *g)
+{
+    const uintptr_t r0 = (uintptr_t)g->res, c0 = (uintptr_t)g->c;
+    const uintptr_t r1 = (uintptr_t)(g->res + (g->m - 1) * g->ldres + g->n);
+    const uintptr_t c1 = (uintptr_t)(g->c + (g->m - 1) * g->ldc + g->n);
+    return r0 < c1 && c0 < r1;
+}
+
+static int gemm_run(const onnx_gemm_args *g, onnx_tpool *pool);
+
 int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
 {
     if (g->m <= 0 || g->n <= 0) return 0;
+    if (!g->res) return gemm_run(g, pool);
+    /* the residual at the store: the blocked path's AVX-512 tiles; else copied in first */
+    const onnx_gemm_packed *pk = g->pa ? g->pa : g->pb;
+    const onnx_gemm_kernel_desc *kd =
+        onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel());
+    if (g->k <= 0 || !kd->store_res || (g->pb && !g->pa && g->m <= ONNX_GEMM_GEMV_MAX_M) ||
+        onnx_gemm_narrow_fits(g) || gemm_res_overlaps(g)) {
+        onnx_gemm_args f = *g;
+        onnx_gemm_res_into_c(&f);
+        return gemm_run(&f, pool);
+    }
+    return gemm_run(g, pool);
+}
+
+static int gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
+{
     if (g->k <= 0) {
         gemm_no_k(g);
         return 0;
@@ -328,7 +376,12 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     const int mr = jb.kd->mr, nr = jb.kd->nr;
     const onnx_activation_kind ak = g->act.kind;
     jb.epi = (onnx_gemm_epi){
-        .row_bias = g->row_bias, .col_bias = g->col_bias, .lo = -INFINITY, .hi = INFINITY};
+        .row_bias = g->row_bias,
+        .col_bias = g->col_bias,
+        .lo = -INFINITY,
+        .hi = INFINITY,
+        .res = g->res,
+        .ldres = g->ldres};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
     if (jb.kd->acts) {
@@ -340,7 +393,7 @@ int onnx_gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
                                                    : ONNX_GEMM_EPI_NONE;
         jb.epi.alpha = g->act.alpha, jb.epi.beta = g->act.beta;
     }
-    jb.fused = g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
+    jb.fused = g->res || g->row_bias || g->col_bias || ak == ONNX_ACT_RELU || ak == ONNX_ACT_CLIP ||
                jb.epi.act != ONNX_GEMM_EPI_NONE;
     jb.other_act = ak != ONNX_ACT_NONE && ak != ONNX_ACT_RELU && ak != ONNX_ACT_CLIP &&
                    jb.epi.act == ONNX_GEMM_EPI_NONE;

@@ -90,7 +90,15 @@ typedef struct onnx_gemm_args {
     int accumulate;                   /* 1: add onto C (beta 1), 0: overwrite (beta 0) */
     const float *row_bias, *col_bias; /* m and n floats, or NULL */
     onnx_activation act;              /* applied last (activation.h; NONE: nothing) */
+    /* a residual (m x n, ldres apart) added with the biases, or NULL: read by the AVX-512
+     * kernel's store, else copied into C first (onnx_gemm_res_into_c); may alias C */
+    const float *res;
+    int64_t ldres;
 } onnx_gemm_args;
+
+/* Folds g->res into C (C = res, or C += res when accumulating) and leaves g accumulating
+ * with no res: the paths that do not read res at the store. */
+void onnx_gemm_res_into_c(onnx_gemm_args *g);
 
 /* Runs the GEMM, on pool's threads if pool is not NULL. Returns 0, or -1 on ENOMEM (pack
  * buffers) or if a packed operand does not fit the args. C is untouched on failure. */

@@ -30,6 +30,11 @@
             r1 = _mm512_add_ps(r1, _mm512_loadu_ps(cr + 16));                               \
         }                                                                                   \
         if (epi) { /* bias and clamp in the store; max/min keep a NaN */                    \
+            if (epi->res) {                                                                 \
+                const float *rr = epi->res + (I)*epi->ldres;                                \
+                r0 = _mm512_add_ps(r0, _mm512_loadu_ps(rr));                                \
+                r1 = _mm512_add_ps(r1, _mm512_loadu_ps(rr + 16));                           \
+            }                                                                               \
             const __m512 rb = _mm512_set1_ps(epi->row_bias ? epi->row_bias[I] : 0.0f);      \
             r0 = _mm512_add_ps(_mm512_add_ps(r0, rb), cb0);                                 \
             r1 = _mm512_add_ps(_mm512_add_ps(r1, rb), cb1);                                 \

@@ -25,6 +25,8 @@ typedef struct onnx_gemm_epi {
     float lo, hi;                     /* clamp (Relu: 0, +inf; no activation: -inf, +inf) */
     int act;                          /* ONNX_GEMM_EPI_* (only for a kernel with acts) */
     float alpha, beta;                /* HardSigmoid's */
+    const float *res;                 /* added before the biases (kd->store_res), or NULL */
+    int64_t ldres;
 } onnx_gemm_epi;
 
 typedef void (*onnx_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
@@ -86,6 +88,7 @@ typedef struct onnx_gemm_kernel_desc {
     onnx_gemm_kernel_half_fn half_fn; /* MR x NR/2 edge tiles, or NULL */
     onnx_gemm_kernel_rows_fn rows_fn; /* (< MR) x NR edge tiles, or NULL */
     onnx_gemm_kernel_pf_fn pf_fn;     /* full tiles with a prefetch, or NULL */
+    int store_res;                    /* its full tiles add epi->res in the store */
 } onnx_gemm_kernel_desc;
 
 #define ONNX_GEMM_MAX_MR 16

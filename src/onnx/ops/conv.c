@@ -5,8 +5,8 @@
  * for small stride-1 convolutions with wide outputs, else on an im2col built from phase planes
  * (conv_phase.h; a direct unfold for 3-D windows and kernels over 16). The ONNX weight layout
  * M x (C/group * kernel) is the GEMM's A per group, packed at load (conv_state); the bias and
- * the fused activation are applied in the GEMM's store, a fused residual is copied into the
- * output first and accumulated onto. */
+ * the fused activation are applied in the GEMM's store, and a fused residual too where one
+ * image makes a GEMM (else it is copied into the output first and accumulated onto). */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -172,10 +172,12 @@ typedef struct conv_job {
     int64_t ld;
 } conv_job;
 
-/* y (mg x cols, ldy) = act(W_group gi * bmat (kdim x cols, ldb) + bias [+ y]): one group's
- * GEMM, from W packed at load when the node has it. */
+/* y (mg x cols, ldy) = act(W_group gi * bmat (kdim x cols, ldb) + [res (ldy apart) +] bias
+ * [+ y]): one group's GEMM, from W packed at load when the node has it; res (or NULL) is
+ * read at the GEMM's store. */
 static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t ldb, int64_t cols,
-                     float *y, int64_t ldy, int accumulate, const onnx_activation *act)
+                     float *y, int64_t ldy, int accumulate, const float *res,
+                     const onnx_activation *act)
 {
     onnx_gemm_args g = {.m = j->mg,
                         .n = cols,
@@ -189,7 +191,9 @@ static int conv_gemm(const conv_job *j, int64_t gi, const float *bmat, int64_t l
                         .ldc = ldy,
                         .accumulate = accumulate,
                         .row_bias = j->bias ? j->bias + gi * j->mg : NULL,
-                        .act = *act};
+                        .act = *act,
+                        .res = res,
+                        .ldres = ldy};
     if (j->wp && j->wp[gi]) g.pa = j->wp[gi];
     return nn_gemm_f32(j->ctx, &g);
 }
@@ -424,8 +428,6 @@ static void conv_blocks_task(void *arg, int64_t t)
         const int64_t cols = out_size - off < b->step ? out_size - off : b->step;
         nn_phase_im2col(b->ph, &j->pp, j->cg, off / ow, cols / ow, col, cols);
         float *yb = j->y + b->at0 + off;
-        if (j->res)
-            conv_prefill(yb, out_size, j->res + b->at0 + off, out_size, NULL, 0, j->mg, cols);
         onnx_gemm_args g = {.m = j->mg,
                             .n = cols,
                             .k = j->kdim,
@@ -436,9 +438,10 @@ static void conv_blocks_task(void *arg, int64_t t)
                             .alpha = 1.0f,
                             .c = yb,
                             .ldc = out_size,
-                            .accumulate = j->res != NULL,
                             .row_bias = j->bias ? j->bias + b->gi * j->mg : NULL,
-                            .act = *j->act};
+                            .act = *j->act,
+                            .res = j->res ? j->res + b->at0 + off : NULL, /* at the store */
+                            .ldres = out_size};
         if (j->wp && j->wp[b->gi]) g.pa = j->wp[b->gi];
         if (nn_gemm_f32_serial(&g) != 0) atomic_store(&b->failed, 1);
     }
@@ -511,9 +514,8 @@ static int conv_by_blocks(const conv_job *j)
                     ldb = cols;
                 }
                 float *yb = j->y + at0 + off;
-                if (j->res)
-                    conv_prefill(yb, out_size, j->res + at0 + off, out_size, NULL, 0, mg, cols);
-                if (conv_gemm(j, gi, bmat, ldb, cols, yb, out_size, j->res != NULL, j->act) != 0)
+                if (conv_gemm(j, gi, bmat, ldb, cols, yb, out_size, 0,
+                              j->res ? j->res + at0 + off : NULL, j->act) != 0)
                     return -1;
             }
         }
@@ -565,10 +567,14 @@ static int conv_by_images(const conv_job *j)
                 conv_unfold(j, j->x + ((i0 + b) * j->c + gi * j->cg) * j->in_size, ph,
                             col + b * out_size);
             float *dst = chunk > 1 ? ytmp : j->y + at0;
-            for (int64_t b = 0; b < nb && j->res; b++)
+            /* one image: its residual read at the GEMM's store; images side by side: their
+             * residuals copied in first */
+            const float *res = chunk == 1 && j->res ? j->res + at0 : NULL;
+            for (int64_t b = 0; b < nb && j->res && !res; b++)
                 conv_prefill(dst + b * out_size, ld, j->res + at0 + b * m * out_size, out_size,
                              NULL, 0, mg, out_size);
-            if (conv_gemm(j, gi, col, ld, nb * out_size, dst, ld, j->res != NULL, j->act) != 0)
+            if (conv_gemm(j, gi, col, ld, nb * out_size, dst, ld, j->res && !res, res, j->act) !=
+                0)
                 return -1;
             for (int64_t b = 0; b < nb && chunk > 1; b++)
                 for (int64_t mo = 0; mo < mg; mo++)

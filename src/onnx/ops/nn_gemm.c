@@ -30,11 +30,14 @@ static void nn_gemm_trace(const onnx_gemm_args *g)
                         : '-');
 }
 
-static int nn_gemm_blas(const onnx_gemm_args *g)
+static int nn_gemm_blas(const onnx_gemm_args *gin)
 {
+    onnx_gemm_args f = *gin; /* a residual copied into C first: sgemm accumulates onto it */
+    const onnx_gemm_args *g = &f;
     if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX ||
         g->ldb > INT_MAX || g->ldc > INT_MAX)
         return -1;
+    if (f.res) onnx_gemm_res_into_c(&f);
     if (g->k > 0)
         cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
                     g->trans_b ? CblasTrans : CblasNoTrans, (int)g->m, (int)g->n, (int)g->k,
