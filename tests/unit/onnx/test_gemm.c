@@ -1,5 +1,6 @@
 /* The packed GEMM (src/onnx/gemm) against a naive double-precision product, over edge and
- * odd shapes, every transpose, packed A or B, accumulate, biases, alpha and activations, on
+ * odd shapes, every transpose, packed A or B, accumulate, biases, a residual read at the store
+ * (apart from C or C itself), alpha and activations, on
  * every kernel this CPU has (forced with onnx_gemm_set_kernel) and on 1 and 3 threads. */
 #include <math.h>
 #include <setjmp.h>
@@ -25,6 +26,7 @@ typedef struct gemm_case {
     int ta, tb;
     int pack; /* 0 none, 1 A packed, 2 B packed */
     int accumulate, row_bias, col_bias;
+    int res; /* 0 none, 1 a residual of its own (ldc + 5 apart), 2 C itself as the residual */
     float alpha;
     onnx_activation_kind act;
 } gemm_case;
@@ -63,6 +65,10 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
     for (int64_t i = 0; i < m * ldc; i++) c[i] = c0[i] = rnd(&seed);
     for (int64_t i = 0; i < m; i++) rb[i] = rnd(&seed);
     for (int64_t i = 0; i < n; i++) cb[i] = rnd(&seed);
+    const int64_t ldr = ldc + 5;
+    float *r = malloc(sizeof(float) * (size_t)(m * ldr + 1));
+    assert_non_null(r);
+    for (int64_t i = 0; i < m * ldr; i++) r[i] = rnd(&seed);
     onnx_gemm_args g = {.m = m,
                         .n = n,
                         .k = k,
@@ -77,7 +83,9 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
                         .ldc = ldc,
                         .accumulate = tc->accumulate,
                         .row_bias = tc->row_bias ? rb : NULL,
-                        .col_bias = tc->col_bias ? cb : NULL};
+                        .col_bias = tc->col_bias ? cb : NULL,
+                        .res = tc->res == 1 ? r : tc->res == 2 ? c : NULL,
+                        .ldres = tc->res == 1 ? ldr : ldc};
     g.act.kind = tc->act;
     g.act.alpha = -0.5f;
     g.act.beta = 0.75f;
@@ -106,18 +114,20 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
                 mag += fabs(av * bv);
             }
             double want = tc->alpha * s + (tc->accumulate ? c0[i * ldc + j] : 0) +
-                          (tc->row_bias ? rb[i] : 0) + (tc->col_bias ? cb[j] : 0);
+                          (tc->row_bias ? rb[i] : 0) + (tc->col_bias ? cb[j] : 0) +
+                          (tc->res == 1 ? r[i * ldr + j] : tc->res == 2 ? c0[i * ldc + j] : 0);
             want = ref_act(tc->act, (float)want);
             const double tol = 1e-5 * (mag * fabs(tc->alpha) + 4);
             if (fabs(got - want) > tol)
-                fail_msg("%s m=%lld n=%lld k=%lld ta=%d tb=%d pack=%d acc=%d: C[%lld][%lld] = %g, "
-                         "want %g",
+                fail_msg("%s m=%lld n=%lld k=%lld ta=%d tb=%d pack=%d acc=%d res=%d: C[%lld][%lld] "
+                         "= %g, want %g",
                          onnx_gemm_kernel_name(onnx_gemm_kernel()), (long long)m, (long long)n,
-                         (long long)k, tc->ta, tc->tb, tc->pack, tc->accumulate, (long long)i,
+                         (long long)k, tc->ta, tc->tb, tc->pack, tc->accumulate, tc->res,
+                         (long long)i,
                          (long long)j, got, want);
         }
     onnx_gemm_packed_free(pk);
-    free(a), free(b), free(c), free(c0), free(rb), free(cb);
+    free(a), free(b), free(c), free(c0), free(rb), free(cb), free(r);
 }
 
 static const int64_t dims_small[] = {1, 3, 5, 8, 13, 33, 47};
@@ -139,6 +149,7 @@ static void run_all(onnx_tpool *pool)
                                 .accumulate = (v >> 2) & 1,
                                 .row_bias = (v % 5) == 1,
                                 .col_bias = (v % 7) == 2,
+                                .res = (v % 6) == 3 ? 1 : (v % 11) == 4 ? 2 : 0,
                                 .alpha = (v % 4) ? 1.0f : 0.5f,
                                 .act = (onnx_activation_kind[]){
                                     ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
@@ -166,6 +177,7 @@ static void run_all(onnx_tpool *pool)
                             .accumulate = o >= 6,
                             .row_bias = o == 3,
                             .col_bias = o == 8,
+                            .res = o == 2 || o == 7 || o == 8 ? 1 : o == 9 ? 2 : 0,
                             .alpha = 1.0f,
                             /* SiLU, Sigmoid, HardSwish, HardSigmoid, GELU: in the AVX-512
                              * kernel's store (full tiles) and on the edge tiles */
@@ -200,6 +212,7 @@ static void run_narrow(onnx_tpool *pool)
                                 .accumulate = v & 1,
                                 .row_bias = (v % 3) != 0,
                                 .col_bias = (v % 5) == 2,
+                                .res = (v % 7) == 3,
                                 .alpha = 1.0f,
                                 .act = (onnx_activation_kind[]){
                                     ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
