@@ -147,8 +147,16 @@ typedef struct conv_state {
     onnx_gemm_packed *expand;                /* a fused 1x1 Conv's weights (input 4), or NULL */
     onnx_gemm_packed *wt; /* W^T packed as B instead of w[0] (conv_tgemm.h), or NULL */
     int64_t groups;
-    int64_t depth_taps;    /* > 1: w is per group and depth tap (conv_depth.h) */
-    onnx_gemm_packed *w[]; /* per group (x depth_taps), or NULL */
+    int64_t depth_taps; /* > 1: w is per group and depth tap (conv_depth.h) */
+    /* the attributes run reads, resolved at load when all are valid (attrs_ok; else run reads
+     * them itself and reports what is wrong): no lookups by name per run */
+    int attrs_ok, residual, fused_expand;
+    int sp_nsp;                 /* W's rank - 2 */
+    nn_spatial_attrs sp;        /* for sp_nsp spatial dims */
+    onnx_activation act;        /* inferd_activation */
+    const char *in_act;         /* inferd_input_activation (the node's string), or NULL */
+    float in_alpha, in_beta;    /* inferd_input_alpha / beta */
+    onnx_gemm_packed *w[];      /* per group (x depth_taps), or NULL */
 } conv_state;
 
 /* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
@@ -697,20 +705,38 @@ static int same_shape(const onnx_tensor *t, int ndim, const int64_t *dims)
     return 1;
 }
 
+/* Fills st's attributes from the node (conv_state.attrs_ok), w_ndim: W's rank. */
+static void conv_read_attrs(conv_state *st, const onnx_node *node, int w_ndim)
+{
+    st->residual = onnx_attr_int(node, "inferd_residual", 0) != 0;
+    st->fused_expand = onnx_attr_int(node, "inferd_expand", 0) != 0;
+    st->in_act = onnx_attr_string(node, "inferd_input_activation", NULL);
+    st->in_alpha = onnx_attr_float(node, "inferd_input_alpha", 0);
+    st->in_beta = onnx_attr_float(node, "inferd_input_beta", 0);
+    st->sp_nsp = w_ndim - 2;
+    st->attrs_ok = onnx_attr_int(node, "group", 1) == st->groups &&
+                   nn_spatial_attrs_read(NULL, node, w_ndim - 2, &st->sp) == 0 &&
+                   onnx_activation_from_node(node, &st->act) == 0;
+}
+
 int nn_conv_run(onnx_ctx *ctx)
 {
     const onnx_node *node = onnx_ctx_node(ctx);
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *w = onnx_ctx_input(ctx, 1);
     const onnx_tensor *b = onnx_ctx_input(ctx, 2);
+    /* the attributes as prepare read them, when it could (conv_state.attrs_ok) */
+    const conv_state *sa = node->state;
+    if (sa && (!sa->attrs_ok || !w || w->ndim - 2 != sa->sp_nsp)) sa = NULL;
     /* input 3: the other operand of an Add fused into this Conv (fuse.c) */
-    const onnx_tensor *r =
-        onnx_attr_int(node, "inferd_residual", 0) ? onnx_ctx_input(ctx, 3) : NULL;
+    const onnx_tensor *r = (sa ? sa->residual : onnx_attr_int(node, "inferd_residual", 0))
+                               ? onnx_ctx_input(ctx, 3)
+                               : NULL;
     if (!x || !w) return onnx_ctx_fail(ctx, "needs inputs X and W");
     /* inputs 4 and 5: a 1x1 Conv fused in (fuse_conv_dw.c); x is then its input, and the
      * tensor this Conv convolves, the expansion, has the shape of xe */
     const onnx_tensor *we = NULL, *be = NULL, *x_in = x;
     onnx_tensor xe;
-    if (onnx_attr_int(node, "inferd_expand", 0)) {
+    if (sa ? sa->fused_expand : onnx_attr_int(node, "inferd_expand", 0)) {
         we = onnx_ctx_input(ctx, 4);
         be = onnx_ctx_input(ctx, 5);
         if (!we || we->dtype != INFERD_DTYPE_FP32 || x->dtype != INFERD_DTYPE_FP32 ||
@@ -729,7 +755,7 @@ int nn_conv_run(onnx_ctx *ctx)
     if (x->ndim < 3 || w->ndim != x->ndim)
         return onnx_ctx_fail(ctx, "X rank %d and W rank %d; expected equal ranks >= 3", x->ndim,
                              w->ndim);
-    const int64_t group = onnx_attr_int(node, "group", 1);
+    const int64_t group = sa ? sa->groups : onnx_attr_int(node, "group", 1);
     const int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
     if (!nn_conv_group_fits(group, c, m, w->dims[1]))
         return onnx_ctx_fail(ctx, "group %lld does not fit X channels %lld and W %lld x %lld",
@@ -737,15 +763,19 @@ int nn_conv_run(onnx_ctx *ctx)
     if (b && (b->ndim != 1 || b->dims[0] != m))
         return onnx_ctx_fail(ctx, "bias must be 1-D with %lld values", (long long)m);
     nn_geom g;
-    if (nn_geom_window(ctx, node, x, w->dims + 2, 0, &g) != 0) return -1;
+    if ((sa ? nn_geom_window_attrs(ctx, node, x, w->dims + 2, 0, &sa->sp, &g)
+            : nn_geom_window(ctx, node, x, w->dims + 2, 0, &g)) != 0)
+        return -1;
     onnx_activation act, act_in = {.kind = ONNX_ACT_NONE};
-    if (nn_activation_read(ctx, node, &act) != 0) return -1;
+    if (sa) act = sa->act;
+    else if (nn_activation_read(ctx, node, &act) != 0) return -1;
     /* an activation of the input moved here by fuse.c (Relu or Clip before a depthwise Conv) */
-    const char *in_act = onnx_attr_string(node, "inferd_input_activation", NULL);
+    const char *in_act =
+        sa ? sa->in_act : onnx_attr_string(node, "inferd_input_activation", NULL);
     if (in_act) {
         act_in.kind = onnx_activation_kind_from_op(in_act);
-        act_in.alpha = onnx_attr_float(node, "inferd_input_alpha", 0);
-        act_in.beta = onnx_attr_float(node, "inferd_input_beta", 0);
+        act_in.alpha = sa ? sa->in_alpha : onnx_attr_float(node, "inferd_input_alpha", 0);
+        act_in.beta = sa ? sa->in_beta : onnx_attr_float(node, "inferd_input_beta", 0);
         if (act_in.kind != ONNX_ACT_RELU && act_in.kind != ONNX_ACT_CLIP &&
             !(we && nn_expand_takes_act(&act_in))) /* a fused 1x1's own, fuse_conv_dw.c */
             return onnx_ctx_fail(ctx, "unknown input activation '%s'", in_act);
@@ -886,6 +916,7 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
     st->m = m;
     st->c = c;
     st->groups = group;
+    conv_read_attrs(st, node, w->ndim);
     /* W as the GEMM's A, per group; not for depthwise convolutions (their own kernel); or
      * W^T as B for a long, narrow GEMM (conv_tgemm.h) */
     if (group == 1 && taps == 1 && w->ndim == 4 && nn_conv_tgemm_fits(m, kdim))

@@ -107,6 +107,9 @@ int nn_axis(int64_t axis, int rank)
     return (int)(axis < 0 ? axis + rank : axis);
 }
 
+/* onnx_ctx_fail when there is a ctx; without one (read at load) just -1 */
+#define attrs_fail(ctx, ...) ((ctx) ? onnx_ctx_fail((ctx), __VA_ARGS__) : -1)
+
 /* Reads an INTS attribute of exactly want values (or absent) into out; values in [lo, hi]. */
 static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int want, int64_t lo,
                      int64_t hi, int64_t *out, int *present)
@@ -116,10 +119,10 @@ static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int
     *present = n >= 0;
     if (n < 0) return 0;
     if (n != want)
-        return onnx_ctx_fail(ctx, "attribute %s has %d values, expected %d", name, n, want);
+        return attrs_fail(ctx, "attribute %s has %d values, expected %d", name, n, want);
     for (int i = 0; i < n; i++) {
         if (v[i] < lo || v[i] > hi)
-            return onnx_ctx_fail(ctx, "attribute %s[%d] = %lld out of range", name, i,
+            return attrs_fail(ctx, "attribute %s[%d] = %lld out of range", name, i,
                                  (long long)v[i]);
         out[i] = v[i];
     }
@@ -131,7 +134,7 @@ int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spat
     int present;
     int64_t pads[2 * NN_MAX_SPATIAL];
     if (nsp < 1 || nsp > NN_MAX_SPATIAL)
-        return onnx_ctx_fail(ctx, "%d spatial dims; 1 to %d are supported", nsp, NN_MAX_SPATIAL);
+        return attrs_fail(ctx, "%d spatial dims; 1 to %d are supported", nsp, NN_MAX_SPATIAL);
     for (int i = 0; i < NN_MAX_SPATIAL; i++) {
         a->k[i] = 0;
         a->s[i] = a->d[i] = 1;
@@ -153,7 +156,7 @@ int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spat
     else if (strcmp(ap, "SAME_UPPER") == 0) a->auto_pad = NN_PAD_SAME_UPPER;
     else if (strcmp(ap, "SAME_LOWER") == 0) a->auto_pad = NN_PAD_SAME_LOWER;
     else if (strcmp(ap, "VALID") == 0) a->auto_pad = NN_PAD_VALID;
-    else return onnx_ctx_fail(ctx, "unknown auto_pad '%s'", ap);
+    else return attrs_fail(ctx, "unknown auto_pad '%s'", ap);
     return 0;
 }
 
@@ -161,10 +164,17 @@ int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x, c
                    int pool, nn_geom *g)
 {
     nn_spatial_attrs a;
-    int nsp = x->ndim - 2;
     if (x->ndim < 3)
         return onnx_ctx_fail(ctx, "input rank %d, expected N x C x spatial (>= 3)", x->ndim);
-    if (nn_spatial_attrs_read(ctx, node, nsp, &a) != 0) return -1;
+    if (nn_spatial_attrs_read(ctx, node, x->ndim - 2, &a) != 0) return -1;
+    return nn_geom_window_attrs(ctx, node, x, w_sp, pool, &a, g);
+}
+
+int nn_geom_window_attrs(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
+                         const int64_t *w_sp, int pool, const nn_spatial_attrs *attrs, nn_geom *g)
+{
+    nn_spatial_attrs a = *attrs;
+    int nsp = x->ndim - 2;
     if (w_sp) {
         for (int i = 0; i < nsp; i++) {
             if (w_sp[i] < 1) return onnx_ctx_fail(ctx, "weight has an empty spatial dim");

@@ -44,12 +44,17 @@ typedef struct nn_spatial_attrs {
     int has_kernel;
 } nn_spatial_attrs;
 int nn_spatial_attrs_read(onnx_ctx *ctx, const onnx_node *node, int nsp, nn_spatial_attrs *a);
+/* (ctx may be NULL: at load, -1 without a report.) */
 
 /* Geometry of Conv (kernel from the weight's spatial dims w_sp, which must match kernel_shape
  * if given) or of a pooling node (kernel_shape required; ceil_mode honoured when pool != 0).
  * x is the N x C x D1.. input. Returns 0, or onnx_ctx_fail(...). */
 int nn_geom_window(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x, const int64_t *w_sp,
                    int pool, nn_geom *g);
+/* As nn_geom_window with the node's spatial attributes a already read (nn_spatial_attrs_read
+ * for x->ndim - 2 spatial dims, e.g. once at load). */
+int nn_geom_window_attrs(onnx_ctx *ctx, const onnx_node *node, const onnx_tensor *x,
+                         const int64_t *w_sp, int pool, const nn_spatial_attrs *a, nn_geom *g);
 
 /* Output dims [N, channels, out spatial...] of geometry g into dims; returns the rank. */
 int nn_geom_out_dims(const nn_geom *g, int64_t n, int64_t channels, int64_t *dims);
