@@ -7,9 +7,9 @@
 
 static const onnx_gemm_kernel_desc gemm_kernels[ONNX_GEMM_N_KERNELS] = {
     [ONNX_GEMM_GENERIC] = {"generic-4x8", 4, 8, onnx_gemm_kernel_generic,
-                           onnx_gemm_epilogue_generic, 0, NULL, NULL, NULL, NULL, NULL},
+                           onnx_gemm_epilogue_generic, 0, NULL, NULL, NULL, NULL, NULL, 0},
     [ONNX_GEMM_AVX2] = {"avx2-6x16", 6, 16, onnx_gemm_kernel_avx2, onnx_gemm_epilogue_avx2, 0, NULL,
-                        NULL, NULL, NULL, NULL},
+                        NULL, NULL, NULL, NULL, 0},
     [ONNX_GEMM_AVX512] = {"avx512-8x32", 8, 32, onnx_gemm_kernel_avx512, onnx_gemm_epilogue_avx512,
                           1, onnx_gemm_kernel_avx512_ub, onnx_gemm_kernel_avx512_ua,
                           onnx_gemm_kernel_avx512_half, onnx_gemm_kernel_avx512_rows,

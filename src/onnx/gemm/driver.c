@@ -375,13 +375,12 @@ static int gemm_run(const onnx_gemm_args *g, onnx_tpool *pool)
     gemm_job jb = {.g = g, .kd = onnx_gemm_kernel_desc_of(pk ? pk->kernel : onnx_gemm_kernel())};
     const int mr = jb.kd->mr, nr = jb.kd->nr;
     const onnx_activation_kind ak = g->act.kind;
-    jb.epi = (onnx_gemm_epi){
-        .row_bias = g->row_bias,
-        .col_bias = g->col_bias,
-        .lo = -INFINITY,
-        .hi = INFINITY,
-        .res = g->res,
-        .ldres = g->ldres};
+    jb.epi = (onnx_gemm_epi){.row_bias = g->row_bias,
+                             .col_bias = g->col_bias,
+                             .lo = -INFINITY,
+                             .hi = INFINITY,
+                             .res = g->res,
+                             .ldres = g->ldres};
     if (ak == ONNX_ACT_RELU) jb.epi.lo = 0.0f;
     if (ak == ONNX_ACT_CLIP) jb.epi.lo = g->act.alpha, jb.epi.hi = g->act.beta;
     if (jb.kd->acts) {

@@ -151,12 +151,12 @@ typedef struct conv_state {
     /* the attributes run reads, resolved at load when all are valid (attrs_ok; else run reads
      * them itself and reports what is wrong): no lookups by name per run */
     int attrs_ok, residual, fused_expand;
-    int sp_nsp;                 /* W's rank - 2 */
-    nn_spatial_attrs sp;        /* for sp_nsp spatial dims */
-    onnx_activation act;        /* inferd_activation */
-    const char *in_act;         /* inferd_input_activation (the node's string), or NULL */
-    float in_alpha, in_beta;    /* inferd_input_alpha / beta */
-    onnx_gemm_packed *w[];      /* per group (x depth_taps), or NULL */
+    int sp_nsp;              /* W's rank - 2 */
+    nn_spatial_attrs sp;     /* for sp_nsp spatial dims */
+    onnx_activation act;     /* inferd_activation */
+    const char *in_act;      /* inferd_input_activation (the node's string), or NULL */
+    float in_alpha, in_beta; /* inferd_input_alpha / beta */
+    onnx_gemm_packed *w[];   /* per group (x depth_taps), or NULL */
 } conv_state;
 
 /* One Conv's operands and sizes, and the GEMM plan conv_plan_gemm makes for the sgemm
@@ -581,8 +581,7 @@ static int conv_by_images(const conv_job *j)
             for (int64_t b = 0; b < nb && j->res && !res; b++)
                 conv_prefill(dst + b * out_size, ld, j->res + at0 + b * m * out_size, out_size,
                              NULL, 0, mg, out_size);
-            if (conv_gemm(j, gi, col, ld, nb * out_size, dst, ld, j->res && !res, res, j->act) !=
-                0)
+            if (conv_gemm(j, gi, col, ld, nb * out_size, dst, ld, j->res && !res, res, j->act) != 0)
                 return -1;
             for (int64_t b = 0; b < nb && chunk > 1; b++)
                 for (int64_t mo = 0; mo < mg; mo++)
@@ -770,8 +769,7 @@ int nn_conv_run(onnx_ctx *ctx)
     if (sa) act = sa->act;
     else if (nn_activation_read(ctx, node, &act) != 0) return -1;
     /* an activation of the input moved here by fuse.c (Relu or Clip before a depthwise Conv) */
-    const char *in_act =
-        sa ? sa->in_act : onnx_attr_string(node, "inferd_input_activation", NULL);
+    const char *in_act = sa ? sa->in_act : onnx_attr_string(node, "inferd_input_activation", NULL);
     if (in_act) {
         act_in.kind = onnx_activation_kind_from_op(in_act);
         act_in.alpha = sa ? sa->in_alpha : onnx_attr_float(node, "inferd_input_alpha", 0);

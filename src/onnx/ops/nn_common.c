@@ -118,12 +118,11 @@ static int read_ints(onnx_ctx *ctx, const onnx_node *node, const char *name, int
     int n = onnx_attr_ints(node, name, &v);
     *present = n >= 0;
     if (n < 0) return 0;
-    if (n != want)
-        return attrs_fail(ctx, "attribute %s has %d values, expected %d", name, n, want);
+    if (n != want) return attrs_fail(ctx, "attribute %s has %d values, expected %d", name, n, want);
     for (int i = 0; i < n; i++) {
         if (v[i] < lo || v[i] > hi)
             return attrs_fail(ctx, "attribute %s[%d] = %lld out of range", name, i,
-                                 (long long)v[i]);
+                              (long long)v[i]);
         out[i] = v[i];
     }
     return 0;

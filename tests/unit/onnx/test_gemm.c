@@ -84,7 +84,9 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
                         .accumulate = tc->accumulate,
                         .row_bias = tc->row_bias ? rb : NULL,
                         .col_bias = tc->col_bias ? cb : NULL,
-                        .res = tc->res == 1 ? r : tc->res == 2 ? c : NULL,
+                        .res = tc->res == 1   ? r
+                               : tc->res == 2 ? c
+                                              : NULL,
                         .ldres = tc->res == 1 ? ldr : ldc};
     g.act.kind = tc->act;
     g.act.alpha = -0.5f;
@@ -115,7 +117,9 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
             }
             double want = tc->alpha * s + (tc->accumulate ? c0[i * ldc + j] : 0) +
                           (tc->row_bias ? rb[i] : 0) + (tc->col_bias ? cb[j] : 0) +
-                          (tc->res == 1 ? r[i * ldr + j] : tc->res == 2 ? c0[i * ldc + j] : 0);
+                          (tc->res == 1   ? r[i * ldr + j]
+                           : tc->res == 2 ? c0[i * ldc + j]
+                                          : 0);
             want = ref_act(tc->act, (float)want);
             const double tol = 1e-5 * (mag * fabs(tc->alpha) + 4);
             if (fabs(got - want) > tol)
@@ -123,8 +127,7 @@ static void check_case(const gemm_case *tc, onnx_tpool *pool)
                          "= %g, want %g",
                          onnx_gemm_kernel_name(onnx_gemm_kernel()), (long long)m, (long long)n,
                          (long long)k, tc->ta, tc->tb, tc->pack, tc->accumulate, tc->res,
-                         (long long)i,
-                         (long long)j, got, want);
+                         (long long)i, (long long)j, got, want);
         }
     onnx_gemm_packed_free(pk);
     free(a), free(b), free(c), free(c0), free(rb), free(cb), free(r);
@@ -149,7 +152,9 @@ static void run_all(onnx_tpool *pool)
                                 .accumulate = (v >> 2) & 1,
                                 .row_bias = (v % 5) == 1,
                                 .col_bias = (v % 7) == 2,
-                                .res = (v % 6) == 3 ? 1 : (v % 11) == 4 ? 2 : 0,
+                                .res = (v % 6) == 3    ? 1
+                                       : (v % 11) == 4 ? 2
+                                                       : 0,
                                 .alpha = (v % 4) ? 1.0f : 0.5f,
                                 .act = (onnx_activation_kind[]){
                                     ONNX_ACT_NONE, ONNX_ACT_RELU, ONNX_ACT_CLIP, ONNX_ACT_SIGMOID,
@@ -177,7 +182,9 @@ static void run_all(onnx_tpool *pool)
                             .accumulate = o >= 6,
                             .row_bias = o == 3,
                             .col_bias = o == 8,
-                            .res = o == 2 || o == 7 || o == 8 ? 1 : o == 9 ? 2 : 0,
+                            .res = o == 2 || o == 7 || o == 8 ? 1
+                                   : o == 9                   ? 2
+                                                              : 0,
                             .alpha = 1.0f,
                             /* SiLU, Sigmoid, HardSwish, HardSigmoid, GELU: in the AVX-512
                              * kernel's store (full tiles) and on the edge tiles */
