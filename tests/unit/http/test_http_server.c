@@ -415,10 +415,12 @@ static void test_budget_given_back_when_answered(void **state)
              "GET /async/held HTTP/1.1\r\nHost: x\r\n\r\n"
              "POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s",
              BUDGET, body);
+    pthread_mutex_lock(&lock);
+    counted = 0; /* before the request is sent: the loop may count it at once */
+    pthread_mutex_unlock(&lock);
     int a = connect_to(http_server_port(srv));
     send_all(a, req);
     pthread_mutex_lock(&lock);
-    counted = 0;
     wait_locked(&counted, 1, 1); /* /counted answered; its answer waits behind /async/held */
     int seen = counted;
     pthread_mutex_unlock(&lock);
