@@ -11,6 +11,21 @@
 #include "inferd/shm.h"
 
 typedef struct infer_request infer_request;
+
+/* The points of a request's trace (docs/metrics.md, "Request stages"): CLOCK_MONOTONIC ns, 0 =
+ * not reached. The worker's two are its own clock readings, clamped by the node between the
+ * dispatch and the completion it saw. */
+enum infer_trace_point {
+    INFER_TP_ARRIVED = 0, /* front end: the request's first byte read */
+    INFER_TP_SUBMITTED,   /* scheduler: decoded and queued (enqueue_ns) */
+    INFER_TP_DISPATCHED,  /* scheduler: its batch pushed to the model's ring (last attempt) */
+    INFER_TP_CLAIMED,     /* worker: claimed the batch */
+    INFER_TP_RAN,         /* worker: completed the batch */
+    INFER_TP_SEEN,        /* scheduler: the node handled the completion */
+    INFER_TP_ON_LOOP,     /* front end: back on the connection's loop thread */
+    INFER_TP_WRITTEN,     /* front end: the answer handed to the connection */
+    INFER_TP_N
+};
 /* Called once per submitted request, with no scheduler lock held, from any thread: a
  * scheduler thread, or a loop thread inside sched_submit / sched_cancel of this or another
  * request. Inside the sched_submit of the request itself only when the response cache
@@ -29,6 +44,9 @@ struct infer_request {
     int64_t delay_us;                /* `delay` backend; -1 = model default */
     infer_done_cb done;
     void *user; /* the front end's own pointer */
+    /* Stamped by the front end (ARRIVED, ON_LOOP, WRITTEN; the rest 0 before submit) and by
+     * the scheduler (the others, for requests a worker computed). */
+    int64_t trace_ns[INFER_TP_N];
 
     /* ---- result: set by the scheduler before done() ---- */
     int status;                       /* 0 = ok, else an HTTP status: 400/429/500/503/504 */

@@ -130,6 +130,8 @@ enum sched_hist_kind {
     SCHED_HIST_QUEUE,       /* submit to dispatch, per request */
     SCHED_HIST_COMPUTE,     /* dispatch to completion, per batch */
     SCHED_HIST_BATCH_ROWS,  /* rows per completed batch */
+    SCHED_HIST_STAGE,       /* finer times (10 us ..) for the node's request trace (req_trace.h);
+                             * unused in sched_counters */
     SCHED_HIST_N
 };
 #define SCHED_HIST_MAX_BOUNDS 20

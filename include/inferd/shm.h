@@ -144,7 +144,8 @@ typedef struct shm_batch {     /* 384 bytes */
     int32_t status;            /* worker: batch-level enum shm_status */
     uint32_t reserved;
     char error[SHM_ERROR_LEN]; /* worker: NUL-terminated reason when status != OK */
-    uint8_t pad[384 - 80 - SHM_ERROR_LEN];
+    int64_t done_ns;           /* worker: CLOCK_MONOTONIC time of completion (shown only) */
+    uint8_t pad[384 - 88 - SHM_ERROR_LEN];
 } shm_batch;
 
 /* ---- models and workers -------------------------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include "json_scratch.h"
 #include "node_loops.h"
 #include "routes.h"
+#include "req_trace.h"
 #include "routes_job_cache.h"
 #include "inferd/shm_doorbell.h"
 #include "inferd/parse_num.h"
@@ -52,6 +53,7 @@ typedef struct node_options {
     int64_t drain_timeout_ms;
     int64_t drain_delay_ms;
     int64_t max_timeout_ms;
+    int64_t trace_slow_ms; /* --trace-slow-ms: log requests slower than this; 0 = off */
     uint64_t arena_mb;
     uint32_t batch_slots;
     int64_t live_stale_ms;
@@ -99,6 +101,8 @@ static void usage(FILE *f)
         "                          (default: 1 GiB or a quarter of RAM if less; beyond => 503)\n"
         "  --max-timeout-ms N      largest request timeout a client may ask (default 600000; => "
         "400)\n"
+        "  --trace-slow-ms N       log one line per request slower than N ms, with the time of\n"
+        "                          each of its stages (default 0: off; rate-limited)\n"
         "  --max-pipeline N        requests in flight per connection (default 64)\n"
         "  --drain-timeout-ms N    on SIGTERM or an unload, wait this long for in-flight requests\n"
         "                          (default 10000)\n"
@@ -156,7 +160,8 @@ static int parse_args(int argc, char **argv, node_options *o)
         O_GRPC_STREAMS,
         O_GRPC_KEEPALIVE,
         O_DRAIN_DELAY,
-        O_BACKOFF
+        O_BACKOFF,
+        O_TRACE_SLOW
     };
     static const struct option longopts[] = {
         {"http-port", required_argument, 0, O_PORT},
@@ -180,6 +185,7 @@ static int parse_args(int argc, char **argv, node_options *o)
         {"max-pipeline", required_argument, 0, O_PIPE},
         {"max-inflight-bytes", required_argument, 0, O_INFLIGHT},
         {"max-timeout-ms", required_argument, 0, O_MAXTIMEOUT},
+        {"trace-slow-ms", required_argument, 0, O_TRACE_SLOW},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN},
         {"drain-delay-ms", required_argument, 0, O_DRAIN_DELAY},
         {"arena-mb", required_argument, 0, O_ARENA},
@@ -285,6 +291,10 @@ static int parse_args(int argc, char **argv, node_options *o)
         case O_MAXTIMEOUT:
             if (parse_i64(optarg, 1, 86400000LL * 7, &v)) bad = "--max-timeout-ms";
             else o->max_timeout_ms = v;
+            break;
+        case O_TRACE_SLOW:
+            if (parse_i64(optarg, 0, 86400000LL, &v)) bad = "--trace-slow-ms";
+            else o->trace_slow_ms = v;
             break;
         case O_DRAIN:
             if (parse_i64(optarg, 0, 86400000, &v)) bad = "--drain-timeout-ms";
@@ -554,7 +564,9 @@ int main(int argc, char **argv)
                        .cache = cache,
                        /* NULL (out of memory): each job is calloc'ed instead */
                        .jobs = routes_job_cache_create(o.http.threads, routes_infer_job_size(),
-                                                       ROUTES_JOBS_KEPT_PER_LOOP)};
+                                                       ROUTES_JOBS_KEPT_PER_LOOP),
+                       /* NULL (out of memory): requests are not traced */
+                       .trace = req_trace_create(o.http.threads, o.trace_slow_ms * 1000000LL)};
     http_server *srv = NULL;
     /* Each event loop answers finished batches itself before it waits (no thread hop). */
     node_loops loops = {.repo = repo, .bell = &bell};
@@ -562,6 +574,7 @@ int main(int argc, char **argv)
     if (http_server_start(&o.http, routes_handle, &rctx, &srv, err, sizeof err) != 0) {
         log_error("%s", err);
         routes_job_cache_destroy(rctx.jobs);
+        req_trace_destroy(rctx.trace);
         client_shm_destroy(cshm);
         repository_close(repo);
         resp_cache_destroy(cache);
@@ -583,6 +596,7 @@ int main(int argc, char **argv)
             log_error("%s", err);
             http_server_shutdown(srv, 1000);
             routes_job_cache_destroy(rctx.jobs); /* the loops are stopped */
+            req_trace_destroy(rctx.trace);
             repository_close(repo);
             client_shm_destroy(cshm);
             resp_cache_destroy(cache);
@@ -625,6 +639,7 @@ int main(int argc, char **argv)
     if (left > 0) log_warn("shutdown: %d requests still unanswered at the drain deadline", left);
     http_server_shutdown(srv, 5000);
     routes_job_cache_destroy(rctx.jobs); /* the loops are stopped: no job comes back */
+    req_trace_destroy(rctx.trace);
     /* after the drain, which answered every request (posted to the gRPC loop, which still
      * runs), and before the models go: a call holds its model until answered */
     grpc_server_shutdown(gsrv, 5000);

@@ -31,6 +31,9 @@ typedef struct routes_ctx {
     _Atomic(struct grpc_server *) grpc;
     /* borrowed; the HTTP loops' recycled infer jobs (routes_job_cache.h), NULL: calloc each */
     struct routes_job_cache *jobs;
+    /* borrowed; the per-stage request trace (req_trace.h), one shard per HTTP loop; NULL:
+     * requests are not traced */
+    struct req_trace *trace;
 } routes_ctx;
 
 void routes_handle(http_exchange *ex, void *ctx);

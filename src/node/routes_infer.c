@@ -13,7 +13,9 @@
 #include "inferd/http_buf.h"
 #include "json_scratch.h"
 #include "kserve.h"
+#include "inferd/clock.h"
 #include "kserve_binary.h"
+#include "req_trace.h"
 #include "routes.h"
 #include "routes_job_cache.h"
 
@@ -73,6 +75,16 @@ __attribute__((format(printf, 3, 4))) static void job_fail(infer_job *job, int s
 
 static void binary_written(void *arg);
 
+/* The answer is encoded and about to be written: the trace's last point, recorded before the
+ * write so that a client that has its answer finds it counted. name: the model's, copied
+ * before its reference was dropped. */
+static void trace_written(infer_job *job, const char *name)
+{
+    if (!job->ctx->trace) return;
+    job->req.trace_ns[INFER_TP_WRITTEN] = clock_now_ns();
+    req_trace_record(job->ctx->trace, job->loop, name, job->req.trace_ns);
+}
+
 /* The one way an infer job is answered, whatever the outcome (success, refusal, error,
  * cancel, timeout, shutdown, client gone): first gives back everything the client can
  * observe, then writes the answer, then frees the job. A client that has read its answer may
@@ -88,6 +100,9 @@ static void job_answer(infer_job *job)
 {
     http_exchange *ex = job->ex;
     int spans = !http_ex_orphaned(ex) && job->status == 0 && !job->json_only;
+    char name[SHM_NAME_LEN] = "";
+    if (job->ctx->trace && job->req.trace_ns[INFER_TP_SEEN] && job->rm)
+        snprintf(name, sizeof name, "%s", repo_model_config(job->rm)->name);
     kserve_shm_refs_release(job->ctx->cshm, &job->params.shm);
     if (!spans && job->rm) {
         sched_release(repo_model_sched(job->rm), &job->req);
@@ -103,6 +118,7 @@ static void job_answer(infer_job *job)
         size_t head_len;
         char *head = http_buf_take(&job->out, &head_len);
         if (head) {
+            trace_written(job, name);
             http_ex_respond_spans(ex, 200, "application/octet-stream", head, head_len, job->spans,
                                   job->n_spans, hdr, binary_written, job);
             return; /* binary_written frees the job */
@@ -112,6 +128,7 @@ static void job_answer(infer_job *job)
         job->rm = NULL;
         http_ex_error(ex, 500, "", "out of memory");
     } else if (job->status == 0) {
+        trace_written(job, name);
         routes_send_buf(ex, 200, &job->out);
     } else {
         char hdr[64] = "";
@@ -200,6 +217,7 @@ static uint64_t output_bytes(const infer_job *job)
 static void finish_on_loop(http_exchange *ex, void *arg)
 {
     infer_job *job = arg;
+    job->req.trace_ns[INFER_TP_ON_LOOP] = clock_now_ns();
     if (job->req.status != 0) {
         job_fail(job, job->req.status, "%s", job->req.error[0] ? job->req.error : "request failed");
     } else if (http_ex_orphaned(ex)) {
@@ -292,6 +310,7 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, in
     job->loop = loop;
     job->req.model = 0; /* every model is model 0 of its own scheduler */
     job->req.delay_us = -1;
+    job->req.trace_ns[INFER_TP_ARRIVED] = http_ex_arrival_ns(ex);
     http_buf_init(&job->out);
     return job;
 }

@@ -11,6 +11,7 @@
 #include "inferd/prom.h"
 #include "inferd/prom_process.h"
 #include "inferd/resp_cache.h"
+#include "req_trace.h"
 #include "routes.h"
 
 typedef struct model_snap {
@@ -137,6 +138,26 @@ static void put_cache(prom_writer *w, resp_cache *cache)
     }
 }
 
+/* The node-wide per-stage request trace (req_trace.h), one series per stage. */
+static void put_stages(prom_writer *w, req_trace *trace)
+{
+    if (!trace) return;
+    sched_hist h[REQ_STAGE_N];
+    req_trace_snapshot(trace, h);
+    const int64_t *b;
+    int nb = sched_hist_bounds(SCHED_HIST_STAGE, &b);
+    double bounds[SCHED_HIST_MAX_BOUNDS];
+    for (int i = 0; i < nb; i++) bounds[i] = (double)b[i] * 1e-9;
+    prom_family(w, "inferd_request_stage_duration_seconds", PROM_HISTOGRAM,
+                "Time HTTP infer requests computed by a worker spent in each stage, from the "
+                "first byte read (decode, queue, wake, run, complete, deliver, write) and in "
+                "all (total).");
+    for (int s = 0; s < REQ_STAGE_N; s++) {
+        prom_label l = {"stage", req_trace_stage_name(s)};
+        prom_histogram(w, &l, 1, bounds, h[s].counts, nb, (double)h[s].sum * 1e-9);
+    }
+}
+
 static void put_connections(prom_writer *w, routes_ctx *ctx)
 {
     int open[2] = {0, 0};
@@ -217,6 +238,7 @@ void routes_metrics(http_exchange *ex, routes_ctx *ctx)
     for (int i = 0; i < n; i++) repository_release(rm[i]);
     free(ms);
     put_cache(&w, ctx->cache);
+    put_stages(&w, ctx->trace);
     put_connections(&w, ctx);
     prom_process_metrics(&w);
     size_t len;

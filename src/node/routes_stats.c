@@ -8,6 +8,7 @@
 
 #include "inferd/http_buf.h"
 #include "inferd/resp_cache.h"
+#include "req_trace.h"
 #include "routes.h"
 
 /* Worker rows listed per model: beyond any pool a node runs (max_workers is 64 by default). */
@@ -112,6 +113,27 @@ static void put_model(http_buf *b, repo_model *m, resp_cache *cache)
     http_buf_puts(b, "}}");
 }
 
+/* The node-wide per-stage request trace: per stage its count, mean and percentiles in us. */
+static void put_stages(http_buf *b, req_trace *trace)
+{
+    if (!trace) return;
+    sched_hist h[REQ_STAGE_N];
+    req_trace_snapshot(trace, h);
+    http_buf_puts(b, ", \"request_stages_us\": {");
+    for (int s = 0; s < REQ_STAGE_N; s++) {
+        const sched_hist *x = &h[s];
+        http_buf_printf(b,
+                        "%s\"%s\": {\"count\": %llu, \"mean\": %.1f, \"p50\": %.1f, \"p90\": "
+                        "%.1f, \"p99\": %.1f}",
+                        s ? ", " : "", req_trace_stage_name(s), (unsigned long long)x->count,
+                        x->count ? (double)x->sum / (double)x->count / 1e3 : 0.0,
+                        sched_hist_quantile(x, SCHED_HIST_STAGE, 0.5) / 1e3,
+                        sched_hist_quantile(x, SCHED_HIST_STAGE, 0.9) / 1e3,
+                        sched_hist_quantile(x, SCHED_HIST_STAGE, 0.99) / 1e3);
+    }
+    http_buf_puts(b, "}");
+}
+
 void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
 {
     repo_model *ms[REPO_MAX_MODELS];
@@ -125,6 +147,8 @@ void routes_model_stats(http_exchange *ex, routes_ctx *ctx, repo_model *model)
         put_model(&b, ms[i], ctx->cache);
         if (!model) repository_release(ms[i]);
     }
-    http_buf_puts(&b, "]}");
+    http_buf_puts(&b, "]");
+    put_stages(&b, ctx->trace);
+    http_buf_puts(&b, "}");
     routes_send_buf(ex, 200, &b);
 }

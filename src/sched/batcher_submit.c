@@ -27,6 +27,7 @@ static int write_and_submit(scheduler *s, sched_batch *b, int defer)
     b->snapshot.worker = UINT32_MAX;
     b->snapshot.out_needed = 0;
     b->snapshot.claimed_ns = 0;
+    b->snapshot.done_ns = 0;
     b->snapshot.status = SHM_STATUS_OK;
     b->snapshot.error[0] = '\0';
     atomic_store_explicit(&b->snapshot.state, SHM_BATCH_FREE, memory_order_relaxed);
@@ -139,6 +140,7 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     atomic_store_explicit(&b->state, SCHED_BATCH_SUBMITTED, memory_order_release);
     b->dispatch_ns = clock_now_ns();
     for (int r = 0; r < n; r++) {
+        reqs[r]->trace_ns[INFER_TP_DISPATCHED] = b->dispatch_ns;
         int64_t waited = b->dispatch_ns - reqs[r]->enqueue_ns;
         ms->counters.queue_ns += waited > 0 ? (uint64_t)waited : 0;
         sched_hist_add(&ms->counters.hist[SCHED_HIST_QUEUE], SCHED_HIST_QUEUE, waited);

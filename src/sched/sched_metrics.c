@@ -9,10 +9,17 @@ static const int64_t time_bounds[] = {
     100000,  250000,   500000,   1 * MS,   2500000,   5 * MS,    10 * MS,   25 * MS,
     50 * MS, 100 * MS, 250 * MS, 500 * MS, 1000 * MS, 2500 * MS, 5000 * MS, 10000 * MS,
 };
+/* 10 us .. 10 s: a request's stages are often microseconds. */
+static const int64_t stage_bounds[] = {
+    10000,    25000,     50000,     100000,    250000,     500000,   1 * MS,
+    2500000,  5 * MS,    10 * MS,   25 * MS,   50 * MS,    100 * MS, 250 * MS,
+    500 * MS, 1000 * MS, 2500 * MS, 5000 * MS, 10000 * MS,
+};
 static const int64_t row_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 _Static_assert(N_OF(time_bounds) <= SCHED_HIST_MAX_BOUNDS, "time buckets fit sched_hist");
+_Static_assert(N_OF(stage_bounds) <= SCHED_HIST_MAX_BOUNDS, "stage buckets fit sched_hist");
 _Static_assert(N_OF(row_bounds) <= SCHED_HIST_MAX_BOUNDS, "row buckets fit sched_hist");
 
 int sched_outcome_of_status(int status)
@@ -47,6 +54,7 @@ int sched_hist_bounds(int kind, const int64_t **bounds)
     case SCHED_HIST_QUEUE:
     case SCHED_HIST_COMPUTE: *bounds = time_bounds; return N_OF(time_bounds);
     case SCHED_HIST_BATCH_ROWS: *bounds = row_bounds; return N_OF(row_bounds);
+    case SCHED_HIST_STAGE: *bounds = stage_bounds; return N_OF(stage_bounds);
     default: *bounds = NULL; return 0;
     }
 }

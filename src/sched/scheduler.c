@@ -254,6 +254,7 @@ static int submit_queue(scheduler *s, infer_request *req, const char *bad)
     int status = admission_decide(&in, &retry, msg, sizeof(msg));
     req->id = atomic_fetch_add(&s->next_id, 1);
     req->enqueue_ns = now;
+    req->trace_ns[INFER_TP_SUBMITTED] = now;
     req->attempts = 0;
     req->status = 0;
     req->error[0] = '\0';

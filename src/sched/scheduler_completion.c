@@ -39,6 +39,19 @@ static const char *status_text(int32_t st)
     }
 }
 
+/* The worker's claim and completion times of b (its own clock, only shown: clamped into
+ * [dispatch, seen] and in order, so that a request's stages always add up). */
+static void worker_times(const shm_region *region, uint32_t slot, int64_t dispatched, int64_t seen,
+                         int64_t *claimed, int64_t *ran)
+{
+    const volatile shm_batch *sb = &region->batches[slot];
+    int64_t c = sb->claimed_ns, r = sb->done_ns;
+    if (c < dispatched || c > seen) c = dispatched;
+    if (r < c || r > seen) r = seen; /* unstamped (an older worker): its wait counts as run */
+    *claimed = c;
+    *ran = r;
+}
+
 /* Handles one DONE batch returned by worker w. Caller holds mu and the batch's model's lock. */
 static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
 {
@@ -112,7 +125,9 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
         return;
     }
     admission_rate_add(&ms->rate, b->rows);
-    int64_t took = clock_now_ns() - b->dispatch_ns;
+    int64_t seen = clock_now_ns(), took = seen - b->dispatch_ns;
+    int64_t claimed, ran;
+    worker_times(ms->region, (uint32_t)(b - s->batches), b->dispatch_ns, seen, &claimed, &ran);
     ms->counters.batches++;
     ms->counters.batch_rows += (uint64_t)b->rows;
     ms->counters.compute_ns += took > 0 ? (uint64_t)took : 0;
@@ -130,6 +145,9 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
             sched_answer(s, req, http, msg, done_list);
             continue;
         }
+        req->trace_ns[INFER_TP_CLAIMED] = claimed;
+        req->trace_ns[INFER_TP_RAN] = ran;
+        req->trace_ns[INFER_TP_SEEN] = seen;
         req->n_outputs = n_out;
         for (uint32_t o = 0; o < n_out; o++) req->outputs[o] = outs[(size_t)r * n_out + o];
         req->sched_out = area;

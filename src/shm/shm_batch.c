@@ -246,6 +246,7 @@ int shm_worker_complete(shm_region *region, uint32_t worker, uint32_t slot)
     }
     atomic_fetch_add_explicit(&w->batches_done, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->requests_done, n, memory_order_relaxed);
+    b->done_ns = clock_now_ns();
     atomic_store_explicit(&b->state, SHM_BATCH_DONE, memory_order_release);
     if (shm_spsc_push_masked(ring, mask, slot) != 0) return -EAGAIN; /* cannot happen */
     if (region->doorbell) shm_doorbell_ring(region->doorbell);
