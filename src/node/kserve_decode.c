@@ -19,7 +19,16 @@
 
 void kserve_model_version(const model_config *m, char *buf, size_t len)
 {
-    snprintf(buf, len, "%d", m->version > 0 ? m->version : 1);
+    /* named in every infer answer: the digits without printf, cut to fit as snprintf does */
+    char digits[12];
+    size_t i = sizeof digits;
+    unsigned v = m->version > 0 ? (unsigned)m->version : 1;
+    do digits[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    if (!len) return;
+    size_t n = sizeof digits - i < len ? sizeof digits - i : len - 1;
+    memcpy(buf, digits + i, n);
+    buf[n] = '\0';
 }
 
 int64_t kserve_tensor_elements(const shm_tensor *t)
