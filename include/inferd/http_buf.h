@@ -5,6 +5,7 @@
 #define NODE_HTTP_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct http_buf {
     char *data;
@@ -17,7 +18,12 @@ void http_buf_free(http_buf *b);
 /* Makes room for n more bytes. 0 or -1 (and oom set). */
 int http_buf_reserve(http_buf *b, size_t n);
 void http_buf_append(http_buf *b, const void *p, size_t n);
-void http_buf_puts(http_buf *b, const char *s);
+/* Inline so that a literal's length is known when compiled (the response head and the
+ * encoders append dozens of literals per answer). */
+static inline void http_buf_puts(http_buf *b, const char *s)
+{
+    http_buf_append(b, s, strlen(s));
+}
 void http_buf_printf(http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append v in decimal, as printf's %lld / %llu would, without printf (the hot path prints a
  * number per tensor element). */

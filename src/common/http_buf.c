@@ -48,11 +48,6 @@ void http_buf_append(http_buf *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-void http_buf_puts(http_buf *b, const char *s)
-{
-    http_buf_append(b, s, strlen(s));
-}
-
 void http_buf_printf(http_buf *b, const char *fmt, ...)
 {
     char small[128];

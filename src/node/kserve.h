@@ -75,6 +75,26 @@ int kserve_encode_data(const shm_region *region, const shm_tensor *t, http_buf *
 int kserve_check_shape(const int64_t *dims, size_t nd, const model_io *io, int max_batch,
                        shm_tensor *t, char *err, size_t err_len);
 
+/* One input's JSON data, text[0..text_len) (the value of its "data"), decoded into a new
+ * arena block: t has its dtype and shape (kserve_check_shape), elements is their product and
+ * body_len the length of the JSON it came from (every element takes a byte of it). On success
+ * t->offset and t->nbytes are set, req->inputs[j] = *t and seen[j] = 1; so too once the block
+ * is allocated and the data then fails, for the caller's kserve_unwind_inputs. Returns 0, or
+ * -1 with err (and *status = 503 when the arena has no room). */
+int kserve_decode_json_data(const char *text, size_t text_len, size_t body_len, const model_io *io,
+                            shm_tensor *t, int64_t elements, const shm_region *region,
+                            shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                            size_t err_len, int *status);
+
+/* kserve_decode_infer's fast path for the common request, a body of exactly
+ * {"inputs": [{"name", "datatype", "shape", "data"}, ...]} (any key order, no other key),
+ * read in one pass without a JSON tree. Returns 1 with req decoded exactly as
+ * kserve_decode_infer would (the caller sets what it sets before: params, priority,
+ * delay_us), or 0 with req's inputs zeroed and nothing held in the arena, for anything else
+ * or any error: the full decoder then answers it. */
+int kserve_decode_fast(const char *body, size_t len, const model_config *m,
+                       const shm_region *region, shm_arena *arena, infer_request *req);
+
 /* The model's input (outputs = 0) or output (outputs = 1) called name, named by entry idx of
  * the request's list; bit i of `taken` set = that one was given already. Returns its index, or
  * -1 with err ("inputs[1]: model 'm' has no input 'x'", "... given twice"). Both front ends

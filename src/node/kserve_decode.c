@@ -1,5 +1,6 @@
-/* KServe v2 infer request -> infer_request, checked against the model config. The request
- * minus its tensor data is parsed with jansson; each tensor's JSON data is decoded from the
+/* KServe v2 infer request -> infer_request, checked against the model config. The common
+ * request is read in one pass by kserve_decode_fast.c; any other, minus its tensor data, is
+ * parsed with jansson; each tensor's JSON data is decoded from the
  * request text straight into its arena buffer (no JSON tree, no intermediate copy); binary
  * and shared-memory inputs are copied in once (kserve_place.c). */
 #include <float.h>
@@ -18,7 +19,16 @@
 
 void kserve_model_version(const model_config *m, char *buf, size_t len)
 {
-    snprintf(buf, len, "%d", m->version > 0 ? m->version : 1);
+    /* named in every infer answer: the digits without printf, cut to fit as snprintf does */
+    char digits[12];
+    size_t i = sizeof digits;
+    unsigned v = m->version > 0 ? (unsigned)m->version : 1;
+    do digits[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    if (!len) return;
+    size_t n = sizeof digits - i < len ? sizeof digits - i : len - 1;
+    memcpy(buf, digits + i, n);
+    buf[n] = '\0';
 }
 
 int64_t kserve_tensor_elements(const shm_tensor *t)
@@ -411,6 +421,50 @@ static int decode_whole(decode_env *e, const json_t *params, const kserve_shm_sp
                               e->arena, e->req, j, e->seen, err, err_len, e->status);
 }
 
+int kserve_decode_json_data(const char *text, size_t text_len, size_t body_len, const model_io *io,
+                            shm_tensor *t, int64_t elements, const shm_region *region,
+                            shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                            size_t err_len, int *status)
+{
+    /* every element takes at least one byte of the body: refuse before sizing anything */
+    if ((uint64_t)elements > body_len) {
+        snprintf(err, err_len,
+                 "input '%s': shape holds %lld elements but data has fewer "
+                 "(the body is %zu bytes)",
+                 io->name, (long long)elements, body_len);
+        return -1;
+    }
+    inferd_dtype dtype = (inferd_dtype)t->dtype;
+    decoder d = {.tname = io->name, .dtype = dtype, .t = t, .err = err, .err_len = err_len};
+    uint64_t nbytes;
+    if (dtype == INFERD_DTYPE_BYTES) {
+        if (stream_data(&d, text, text_len, elements)) return -1; /* measure */
+        nbytes = d.bytes_total;
+    } else {
+        /* a JSON element takes at least 2 bytes, so this bounds elements before sizing */
+        if (elements > (int64_t)(SIZE_MAX / 16)) {
+            snprintf(err, err_len, "input '%s': shape is too large", io->name);
+            return -1;
+        }
+        nbytes = (uint64_t)elements * inferd_dtype_size(dtype);
+    }
+    uint64_t off = 0;
+    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try "
+                 "again later",
+                 io->name, (unsigned long long)nbytes);
+        *status = 503;
+        return -1;
+    }
+    t->offset = off;
+    t->nbytes = nbytes;
+    req->inputs[j] = *t;
+    seen[j] = 1;
+    d.dst = shm_arena_ptr(region, off);
+    return stream_data(&d, text, text_len, elements); /* the caller frees the buffer */
+}
+
 static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_span *span)
 {
     const model_config *m = e->m;
@@ -491,49 +545,14 @@ static int decode_input(decode_env *e, const json_t *in, size_t idx, const kj_sp
         if (decode_whole(e, params, &shm, io, j, &t, elements)) return -1;
         goto batch;
     }
-    /* every element takes at least one byte of the body: refuse before sizing anything */
-    if ((uint64_t)elements > body_len) {
-        snprintf(err, err_len,
-                 "input '%s': shape holds %lld elements but data has fewer "
-                 "(the body is %zu bytes)",
-                 io->name, (long long)elements, body_len);
-        return -1;
-    }
     /* kj_split cut every inputs[i].data out of the skeleton (null there); read the text */
     if (!json_is_null(data) || !span || !span->len) {
         snprintf(err, err_len, "input '%s': data could not be located", io->name);
         return -1;
     }
-    const char *text = body + span->off;
-    size_t text_len = span->len;
-    decoder d = {.tname = io->name, .dtype = dtype, .t = &t, .err = err, .err_len = err_len};
-    uint64_t nbytes;
-    if (dtype == INFERD_DTYPE_BYTES) {
-        if (stream_data(&d, text, text_len, elements)) return -1; /* measure */
-        nbytes = d.bytes_total;
-    } else {
-        /* a JSON element takes at least 2 bytes, so this bounds elements before sizing */
-        if (elements > (int64_t)(SIZE_MAX / 16)) {
-            snprintf(err, err_len, "input '%s': shape is too large", io->name);
-            return -1;
-        }
-        nbytes = (uint64_t)elements * inferd_dtype_size(dtype);
-    }
-    uint64_t off = 0;
-    if (shm_arena_alloc(e->arena, nbytes ? nbytes : 8, &off) != 0) {
-        snprintf(err, err_len,
-                 "no room in the tensor arena for input '%s' (%llu bytes); try "
-                 "again later",
-                 io->name, (unsigned long long)nbytes);
-        *e->status = 503;
+    if (kserve_decode_json_data(body + span->off, span->len, body_len, io, &t, elements, region,
+                                e->arena, req, j, seen, err, err_len, e->status))
         return -1;
-    }
-    t.offset = off;
-    t.nbytes = nbytes;
-    req->inputs[j] = t;
-    seen[j] = 1;
-    d.dst = shm_arena_ptr(region, off);
-    if (stream_data(&d, text, text_len, elements)) return -1; /* the caller frees the buffer */
 batch:
     if (m->max_batch_size > 0) {
         if (req->batch_rows && req->batch_rows != t.dims[0]) {
@@ -684,6 +703,7 @@ int kserve_decode_infer(const char *body, size_t len, size_t json_len, client_sh
         snprintf(err, err_len, "empty request body: expected a JSON object with 'inputs'");
         return 400;
     }
+    if (json_len == len && kserve_decode_fast(body, len, m, region, arena, req)) return 0;
     kj_span spans[KJ_MAX_SPANS];
     char *skeleton;
     size_t skeleton_len;

@@ -72,7 +72,7 @@ int kj_array_next(kj_cursor *c, int *first)
 {
     return seq_next(c, first, ']');
 }
-static int object_next(kj_cursor *c, int *first)
+int kj_object_next(kj_cursor *c, int *first)
 {
     return seq_next(c, first, '}');
 }
@@ -121,10 +121,15 @@ int kj_number(kj_cursor *c, int *is_int, int64_t *ival, int *overflow, double *d
     size_t n = (size_t)(p - s);
     char buf[400];
     if (n >= sizeof buf) return -1; /* no sane number is this long */
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    errno = 0;
-    *dval = strtod(buf, NULL); /* ±HUGE_VAL on overflow: callers range-check */
+    if (integer && !over && mag <= ((uint64_t)1 << 53)) {
+        /* exact in a double: what strtod would give, without its cost ("-0" is -0.0) */
+        *dval = neg ? -(double)mag : (double)mag;
+    } else {
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        errno = 0;
+        *dval = strtod(buf, NULL); /* ±HUGE_VAL on overflow: callers range-check */
+    }
     *is_int = integer;
     *overflow = 0;
     *ival = 0;
@@ -274,7 +279,7 @@ int kj_skip(kj_cursor *c, int depth)
         return more;
     case KJ_OBJECT:
         c->p++;
-        while ((more = object_next(c, &first)) == 1) {
+        while ((more = kj_object_next(c, &first)) == 1) {
             if (kj_string(c, NULL, &len) || kj_expect(c, ':') || kj_skip(c, depth + 1)) return -1;
         }
         return more;
@@ -282,8 +287,7 @@ int kj_skip(kj_cursor *c, int depth)
     }
 }
 
-/* Reads an object key into buf (unescaped); a key too long for buf reads as "". */
-static int read_key(kj_cursor *c, char *buf, size_t buf_len)
+int kj_read_key(kj_cursor *c, char *buf, size_t buf_len)
 {
     kj_cursor probe = *c;
     size_t n;
@@ -313,8 +317,8 @@ static int split_inputs(kj_cursor *c, const char *body, kj_span *spans, http_buf
         }
         c->p++;
         int f = 1, m;
-        while ((m = object_next(c, &f)) == 1) {
-            if (read_key(c, key, sizeof key)) return -1;
+        while ((m = kj_object_next(c, &f)) == 1) {
+            if (kj_read_key(c, key, sizeof key)) return -1;
             if (strcmp(key, "data") != 0) {
                 if (kj_skip(c, 3)) return -1;
                 continue;
@@ -354,8 +358,8 @@ int kj_split(const char *body, size_t len, kj_span spans[KJ_MAX_SPANS], char **s
     size_t copied = 0;
     int first = 1, more;
     char key[16];
-    while ((more = object_next(&c, &first)) == 1) {
-        if (read_key(&c, key, sizeof key)) goto bad;
+    while ((more = kj_object_next(&c, &first)) == 1) {
+        if (kj_read_key(&c, key, sizeof key)) goto bad;
         if (strcmp(key, "inputs") == 0 && kj_peek(&c) == KJ_ARRAY) {
             if (split_inputs(&c, body, spans, &skel, &copied)) goto bad;
         } else if (kj_skip(&c, 1)) {

@@ -46,6 +46,11 @@ int kj_number(kj_cursor *c, int *is_int, int64_t *ival, int *overflow, double *d
 int kj_string(kj_cursor *c, uint8_t *dst, size_t *len);
 /* true / false / null (kind from kj_peek). 0 or -1. */
 int kj_literal(kj_cursor *c, int kind);
+/* Object iteration after kj_expect(c, '{'): as kj_array_next, for members. */
+int kj_object_next(kj_cursor *c, int *first);
+/* An object member's key, unescaped into buf, and its ':'. A key too long for buf, or with
+ * an embedded NUL, reads as "" (it matches no name). 0 or -1 (malformed). */
+int kj_read_key(kj_cursor *c, char *buf, size_t buf_len);
 /* Skips one value of any kind (validating its syntax). 0 or -1. */
 int kj_skip(kj_cursor *c, int depth);
 

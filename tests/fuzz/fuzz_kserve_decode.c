@@ -2,11 +2,56 @@
  * real shared-memory arena for each of a few model configs covering every dtype, batched and
  * not, fixed and variable dims. Properties: success leaves tensors inside the arena that
  * match their dims; success or failure, freeing leaves the arena empty (nothing leaks in it)
- * and the JSON scratch block given back. */
+ * and the JSON scratch block given back; a body the fast path (kserve_decode_fast) accepts
+ * decodes to the same tensors through the full path once an "id" makes it decline. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_models.h"
 #include "json_scratch.h"
+
+/* When the fast path accepts data: the full path, given data with "id" as its first member,
+ * accepts too, with the same tensors. */
+static void check_fast_path(const uint8_t *data, size_t size, const model_config *m,
+                            shm_region *region)
+{
+    infer_request fast;
+    memset(&fast, 0, sizeof fast);
+    if (!kserve_decode_fast((const char *)data, size, m, region, arena, &fast)) {
+        FUZZ_CHECK(fast.n_inputs == 0 && shm_arena_used(arena) == 0);
+        return;
+    }
+    const uint8_t *brace = memchr(data, '{', size);
+    FUZZ_CHECK(brace != NULL);
+    static const char id[] = "\"id\": \"x\", ";
+    size_t head = (size_t)(brace - data) + 1;
+    char *body = malloc(size + sizeof id);
+    FUZZ_CHECK(body != NULL);
+    memcpy(body, data, head);
+    memcpy(body + head, id, sizeof id - 1);
+    memcpy(body + head + sizeof id - 1, data + head, size - head);
+    size_t len = size + sizeof id - 1;
+    infer_request full;
+    kserve_params params;
+    memset(&full, 0, sizeof full);
+    memset(&params, 0, sizeof params);
+    char err[512];
+    int status = kserve_decode_infer(body, len, len, NULL, m, region, arena, &full, &params, err,
+                                     sizeof err);
+    free(body);
+    FUZZ_CHECK(status == 0);
+    FUZZ_CHECK(full.n_inputs == fast.n_inputs && full.batch_rows == fast.batch_rows);
+    for (uint32_t k = 0; k < full.n_inputs; k++) {
+        const shm_tensor *a = &fast.inputs[k], *b = &full.inputs[k];
+        FUZZ_CHECK(a->dtype == b->dtype && a->ndim == b->ndim && a->nbytes == b->nbytes);
+        FUZZ_CHECK(memcmp(a->dims, b->dims, sizeof a->dims) == 0);
+        FUZZ_CHECK(memcmp(shm_arena_ptr(region, a->offset), shm_arena_ptr(region, b->offset),
+                          a->nbytes) == 0);
+    }
+    kserve_free_inputs(arena, &fast);
+    kserve_free_inputs(arena, &full);
+    free(params.id);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FUZZ_CHECK(shm_arena_used(arena) == 0);
         FUZZ_CHECK(json_scratch_live() == 0 && json_scratch_used() == 0);
+        check_fast_path(data, size, &models[i], region);
+        FUZZ_CHECK(shm_arena_used(arena) == 0);
     }
     return 0;
 }
