@@ -64,6 +64,10 @@ void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n);
  * (GlobalAveragePool: scale 1 / n) */
 void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
                    double scale);
+/* The same with AVX-512 (sum_rows_avx512.c; nn_mean_rows calls it when the CPU has AVX-512F):
+ * floats added in pairs of pairs, then carried in double, so within ~1e-7 of the double sum. */
+void nn_k_sum_rows_avx512(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                          double scale);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
 /* y = x * a + b (no FMA), then max(y, 0) when relu (BatchNormalization per channel plane); x
