@@ -58,8 +58,8 @@ void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
 void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
 /* y[i] = a[i] + b[i] */
 void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
-/* y[i] = x[i] * c */
-void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n);
+/* y[i] = x[i] * c; y may equal x (in place) but must not overlap it otherwise */
+void nn_k_scale(float *y, const float *x, float c, int64_t n);
 /* y[r] = scale * sum of x[r * n .. r * n + n) for r < rows, summed in double and rounded once
  * (GlobalAveragePool: scale 1 / n) */
 void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
