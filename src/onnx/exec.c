@@ -441,6 +441,33 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
     return t;
 }
 
+onnx_tensor *onnx_ctx_output_over_input(onnx_ctx *ctx, int i, int in)
+{
+    onnx_exec *x = ctx->x;
+    const onnx_model *m = x->m;
+    if (!onnx_ctx_output_wanted(ctx, i) || in < 0 || in >= ctx->node->n_inputs) return NULL;
+    if (ctx->node < m->nodes || ctx->node >= m->nodes + m->n_nodes) return NULL;
+    const int k = (int)(ctx->node - m->nodes), u = ctx->node->inputs[in], v = ctx->node->outputs[i];
+    if (u < 0 || u >= m->n_values || v < 0 || v >= m->n_values || u == v) return NULL;
+    const onnx_value *val = &m->values[u];
+    /* an activation no later node (nor the caller) reads, owning a whole buffer no view
+     * shares; and an output no Concat group places */
+    if (val->kind != ONNX_VALUE_ACTIVATION || val->graph_output || val->last_use != k) return NULL;
+    for (int j = 0; j < ctx->node->n_inputs; j++)
+        if (j != in && ctx->node->inputs[j] == u) return NULL;
+    if (!x->bufs[u] || x->vals[u].data != x->bufs[u] || x->alias_root[u] >= 0 ||
+        x->alias_refs[u] > 0 || x->seqs[u])
+        return NULL;
+    if (m->place_group && m->place_group[v] >= 0) return NULL;
+    onnx_exec_release(x, v);
+    x->bufs[v] = x->bufs[u];
+    x->caps[v] = x->caps[u];
+    x->bufs[u] = NULL; /* still readable through vals[u] until this node returns */
+    x->caps[u] = 0;
+    x->vals[v] = x->vals[u];
+    return &x->vals[v];
+}
+
 void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes)
 {
     if (ctx->n_scratch == CTX_MAX_SCRATCH) {

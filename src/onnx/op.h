@@ -100,6 +100,13 @@ onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64
  * if the counts differ (or NULL without error if output i is not requested). */
 onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims);
 
+/* Makes output i take input `in`'s buffer, with its dtype and shape, when this node is the
+ * input's last reader and the buffer is the input's own (an activation no view shares, not a
+ * graph input, output or constant), so an elementwise operator writes its result over its
+ * input: no new buffer, no write to lines not already in the cache. Returns the output, or NULL
+ * (no error) when the input's buffer cannot be taken: then call onnx_ctx_output. */
+onnx_tensor *onnx_ctx_output_over_input(onnx_ctx *ctx, int i, int in);
+
 /* Temporary memory valid until run returns; NULL (with the error set) on failure. */
 void *onnx_ctx_scratch(onnx_ctx *ctx, size_t nbytes);
 

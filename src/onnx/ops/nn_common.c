@@ -2,6 +2,7 @@
  * checked sizes, bias + fused activation. */
 #include "nn_common.h"
 #include "nn_kernels.h"
+#include "../gemm/gemm.h"
 #include "../threadpool.h"
 
 #include <string.h>
@@ -72,7 +73,10 @@ typedef struct mean_rows_job {
 static void mean_rows_range(void *arg, int64_t r0, int64_t r1)
 {
     const mean_rows_job *j = arg;
-    nn_k_sum_rows(j->y + r0, j->x + r0 * j->size, r1 - r0, j->size, 1.0 / (double)j->size);
+    if (onnx_gemm_act_avx512_ok())
+        nn_k_sum_rows_avx512(j->y + r0, j->x + r0 * j->size, r1 - r0, j->size,
+                             1.0 / (double)j->size);
+    else nn_k_sum_rows(j->y + r0, j->x + r0 * j->size, r1 - r0, j->size, 1.0 / (double)j->size);
 }
 
 void nn_mean_rows(onnx_ctx *ctx, float *y, const float *x, int64_t rows, int64_t size)

@@ -90,8 +90,9 @@ typedef void (*nn_rows_fn)(void *arg, int64_t r0, int64_t r1);
  * one call on this thread. Rows must be independent: results do not depend on the split. */
 void nn_parallel_rows(onnx_ctx *ctx, int64_t rows, int64_t work, nn_rows_fn fn, void *arg);
 
-/* y[r] = the mean of row r of x (rows of `size` floats), r < rows: nn_k_sum_rows (16 double
- * partial sums per row) split over the session's pool. GlobalAveragePool and SqueezeExcite. */
+/* y[r] = the mean of row r of x (rows of `size` floats), r < rows: nn_k_sum_rows_avx512 on
+ * AVX-512 CPUs, else nn_k_sum_rows (16 double partial sums per row), split over the session's
+ * pool. GlobalAveragePool and SqueezeExcite. */
 void nn_mean_rows(onnx_ctx *ctx, float *y, const float *x, int64_t rows, int64_t size);
 
 /* onnx_activation_apply with an int64_t count (the nn operators' sizes). */

@@ -47,7 +47,8 @@ NN_VMATH float max_partials(float *m)
     return m[0];
 }
 
-static NN_HOT NN_CLONES void k_scale(float *restrict y, const float *restrict x, float c, int64_t n)
+/* y may equal x: no restrict (GCC checks the overlap once and runs the vector loop) */
+static NN_HOT NN_CLONES void k_scale(float *y, const float *x, float c, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * c;
 }
@@ -221,7 +222,7 @@ void nn_k_layer_norm(float *restrict y, const float *restrict x, int64_t rows, i
 {
     k_layer_norm(y, x, rows, cols, scale, bias, eps, mean, inv_std);
 }
-void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n)
+void nn_k_scale(float *y, const float *x, float c, int64_t n)
 {
     k_scale(y, x, c, n);
 }

@@ -58,12 +58,16 @@ void nn_k_add_vec(float *restrict y, const float *restrict b, int64_t n);
 void nn_k_shift(float *restrict y, const float *restrict x, float c, int64_t n);
 /* y[i] = a[i] + b[i] */
 void nn_k_add2(float *restrict y, const float *restrict a, const float *restrict b, int64_t n);
-/* y[i] = x[i] * c */
-void nn_k_scale(float *restrict y, const float *restrict x, float c, int64_t n);
+/* y[i] = x[i] * c; y may equal x (in place) but must not overlap it otherwise */
+void nn_k_scale(float *y, const float *x, float c, int64_t n);
 /* y[r] = scale * sum of x[r * n .. r * n + n) for r < rows, summed in double and rounded once
  * (GlobalAveragePool: scale 1 / n) */
 void nn_k_sum_rows(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
                    double scale);
+/* The same with AVX-512 (sum_rows_avx512.c; nn_mean_rows calls it when the CPU has AVX-512F):
+ * floats added in pairs of pairs, then carried in double, so within ~1e-7 of the double sum. */
+void nn_k_sum_rows_avx512(float *restrict y, const float *restrict x, int64_t rows, int64_t n,
+                          double scale);
 /* y[i] = relu(y[i] + b); y[i] = clip(y[i] + b, lo, hi) (NaN as in activation.c) */
 void nn_k_bias_relu(float *y, float b, int64_t n);
 /* y = x * a + b (no FMA), then max(y, 0) when relu (BatchNormalization per channel plane); x

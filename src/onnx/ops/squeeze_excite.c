@@ -41,13 +41,13 @@ static void se_dense(float *out, const float *in, const float *w, const float *b
 /* The gate: plane p of Y = s[p] * plane p of X, for planes [p0, p1). */
 typedef struct se_scale_job {
     float *y;
-    const float *x, *s;
+    const float *x, *s; /* y may equal x (in place) */
     int64_t hw;
 } se_scale_job;
 
 static void se_scale_range(void *arg, int64_t p0, int64_t p1)
 {
-    const se_scale_job *j = arg;
+    const se_scale_job *j = arg; /* y may be x */
     for (int64_t p = p0; p < p1; p++)
         nn_k_scale(j->y + p * j->hw, j->x + p * j->hw, j->s[p], j->hw);
 }
@@ -72,7 +72,9 @@ int nn_squeeze_excite_run(onnx_ctx *ctx)
         onnx_activation_from_attrs(node, "inferd_gate", "inferd_gate_alpha", "inferd_gate_beta",
                                    &gate) != 0)
         return onnx_ctx_fail(ctx, "unknown fused activation");
-    onnx_tensor *yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
+    /* over X when nothing else reads it (every plane is scaled in place) */
+    onnx_tensor *yt = onnx_ctx_output_over_input(ctx, 0, 0);
+    if (!yt) yt = onnx_ctx_output(ctx, 0, INFERD_DTYPE_FP32, x->ndim, x->dims);
     if (!yt) return -1;
     const int64_t planes = n * c, numel = onnx_tensor_numel(x);
     if (numel == 0) return 0;

@@ -127,6 +127,18 @@ def squeeze_excite(silu):
     return nodes, inits, ("x", [2, 8, 5, 6]), inner
 
 
+def squeeze_excite_over(read_after):
+    """SqueezeExcite of a node's output: it writes Y over X, its only reader (read_after 0); with
+    X read again after it by an Add (read_after 1) it must write a buffer of its own."""
+    nodes, inits, (_, shape), inner = squeeze_excite(True)
+    nodes = [helper.make_node("Relu", ["x0"], ["x"])] + nodes
+    if read_after:
+        nodes[-1] = helper.make_node("Mul", ["s", "x"], ["ys"])
+        nodes.append(helper.make_node("Add", ["ys", "x"], ["y"]))
+        inner = inner + ["ys"]
+    return nodes, inits, ("x0", shape), inner
+
+
 def attention_heads(q4, k4, v4):
     """Heads [batch, seq, heads, d] of q4, k4, v4 into scaled scores, softmax, heads merged back."""
     return [
@@ -294,6 +306,8 @@ CASES = {
     "silu_input": silu_input(),
     "squeeze_excite": squeeze_excite(False),
     "squeeze_excite_silu": squeeze_excite(True),
+    "squeeze_excite_over_x": squeeze_excite_over(0),
+    "squeeze_excite_x_read_after": squeeze_excite_over(1),
     "matmul_add_residual": matmul_add_residual(),
     "channels_first_tail": channels_first_tail(),
     "channels_first_tail_4d_scale": channels_first_tail((1, 6, 1, 1)),
@@ -308,7 +322,7 @@ OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17, "attention_split_
 
 # cases that must fuse into exactly this many nodes
 EXPECT_NODES = {"attention_split": 3, "attention_split_opset11": 3, "attention_split_axis2": 3,
-                "attention_split_opset11_axis2": 3, "attention_split_proj_axis2": 4, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1}
+                "attention_split_opset11_axis2": 3, "attention_split_proj_axis2": 4, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1, "squeeze_excite_over_x": 2, "squeeze_excite_x_read_after": 3}
 
 
 def save(path, nodes, inits, inp, outputs, opset=14):
@@ -374,7 +388,7 @@ def main():
             outs = []
             for model, sub in ((fused, "f"), (plain, "p")):
                 out = os.path.join(d, name + sub)
-                run(tool, ["run", model, "--input", "x=" + xin, "--output-dir", out])
+                run(tool, ["run", model, "--input", inp[0] + "=" + xin, "--output-dir", out])
                 outs.append(np.load(os.path.join(out, "y.npy")))
             np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5, err_msg=name)
             print("ok", name)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include "gemm/gemm.h"
 #include "ops/nn_kernels.h"
 
 static float from_bits(uint32_t b)
@@ -235,21 +236,28 @@ static void test_tanh_matches_double(void **state)
     }
 }
 
+/* Both kernels (the AVX-512 one where the CPU has it) over the shared row lengths, the lengths
+ * around the AVX-512 kernel's 64-float steps and a 112x112 plane. */
 static void test_sum_rows_match_double(void **state)
 {
     (void)state;
-    enum { ROWS = 3, MAXN = 1000 };
+    enum { ROWS = 3, MAXN = 112 * 112 };
+    static const int64_t steps[] = {48, 63, 65, 79, 127, 129, 196, 784, 3136, 112 * 112};
     static float x[ROWS * MAXN], y[ROWS];
-    for (size_t c = 0; c < sizeof row_lengths / sizeof row_lengths[0]; c++) {
-        int64_t n = row_lengths[c];
+    const size_t n_lengths = sizeof row_lengths / sizeof row_lengths[0];
+    for (size_t c = 0; c < n_lengths + sizeof steps / sizeof steps[0]; c++) {
+        int64_t n = c < n_lengths ? row_lengths[c] : steps[c - n_lengths];
         for (int64_t i = 0; i < ROWS * n; i++) x[i] = rnd() + 1000.0f; /* float sums would drift */
-        nn_k_sum_rows(y, x, ROWS, n, 1.0 / (double)n);
-        for (int r = 0; r < ROWS; r++) {
-            double want = 0;
-            for (int64_t i = 0; i < n; i++) want += x[r * n + i];
-            want /= (double)n;
-            if (!(fabs(y[r] - want) <= 1e-7 * fabs(want)))
-                fail_msg("mean n=%lld row %d = %.9g, want %.9g", (long long)n, r, y[r], want);
+        for (int avx512 = 0; avx512 <= onnx_gemm_act_avx512_ok(); avx512++) {
+            (avx512 ? nn_k_sum_rows_avx512 : nn_k_sum_rows)(y, x, ROWS, n, 1.0 / (double)n);
+            for (int r = 0; r < ROWS; r++) {
+                double want = 0;
+                for (int64_t i = 0; i < n; i++) want += x[r * n + i];
+                want /= (double)n;
+                if (!(fabs(y[r] - want) <= 1e-7 * fabs(want)))
+                    fail_msg("mean (avx512 %d) n=%lld row %d = %.9g, want %.9g", avx512,
+                             (long long)n, r, y[r], want);
+            }
         }
     }
 }
