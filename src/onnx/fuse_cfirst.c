@@ -95,7 +95,8 @@ int onnx_fuse_matmul_cfirst(onnx_model *m, int mi)
 
 /* Transpose(X, [0, 2, ..., r-1, 1]) read only by LayerNormalization over the last axis, with
  * constant Scale / B of one value per channel and no Mean / InvStdDev outputs: the LayerNorm
- * reads X channels-first (inferd_perm_x) and writes the channels-last result in one pass. */
+ * reads X channels-first (inferd_perm_x) and writes the channels-last result in one pass, or
+ * the channels-first one when a Transpose back is its only reader (inferd_perm_y). */
 int onnx_fuse_layernorm_clast(onnx_model *m, int ti)
 {
     onnx_node *tr = &m->nodes[ti];
@@ -122,7 +123,24 @@ int onnx_fuse_layernorm_clast(onnx_model *m, int ti)
     onnx_attr a = {
         .name = "inferd_perm_x", .type = ONNX_ATTR_INTS, .ints = perm->ints, .n = perm->n};
     if (onnx_fuse_add_attr(m, ln, &a) < 0) return -1;
+    ln = &m->nodes[li];
     ln->inputs[0] = tr->inputs[0];
-    tr->op = NULL;
+    m->nodes[ti].op = NULL;
+    /* and back: the result read only by Transpose([0, r-1, 1, ..., r-2]) (ConvNeXt before each
+     * downsampling Conv): the LayerNorm writes it channels-first (inferd_perm_y) */
+    int bi = onnx_fuse_sole_consumer(m, ln->outputs[0]);
+    if (bi < 0) return 1;
+    const onnx_node *back = &m->nodes[bi];
+    const onnx_attr *bp = onnx_node_attr(back, "perm");
+    if (strcmp(back->op_type, "Transpose") != 0 || back->n_inputs != 1 ||
+        back->inputs[0] != ln->outputs[0] || !onnx_fuse_only_first_output(back) || !bp ||
+        bp->type != ONNX_ATTR_INTS || bp->n != (size_t)r || !nn_matmul_is_cfirst_perm(bp->ints, r))
+        return 1;
+    onnx_attr y = {.name = "inferd_perm_y", .type = ONNX_ATTR_INTS, .ints = bp->ints, .n = bp->n};
+    if (onnx_fuse_add_attr(m, &m->nodes[li], &y) < 0) return -1;
+    ln = &m->nodes[li];
+    ln->outputs[0] = m->nodes[bi].outputs[0];
+    m->values[ln->outputs[0]].producer = li;
+    m->nodes[bi].op = NULL;
     return 1;
 }

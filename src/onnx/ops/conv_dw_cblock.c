@@ -15,10 +15,14 @@
 /* Where the block pays for its transposes in and out (measured on EfficientNet-B0, CPU time
  * per node, alternating with the per-plane paths): 5x5 on 7x7 planes 16% faster, 3x3 on 7x7
  * even, 5x5 on 14x14 even, 3x3 on 14x14 23% slower. So: at least 25 taps, at most 64 outputs
- * per plane; the rest stays on the per-plane paths. */
-#define DW_CBLOCK_MAX_OUT  64
-#define DW_CBLOCK_MIN_TAPS 25
-#define DW_CBLOCK_MAX_K    7
+ * per plane; the rest stays on the per-plane paths. Windows over 25 taps (7x7: ConvNeXt) have
+ * no direct kernel, and their per-plane path takes 14 passes over each output; there the
+ * block pays on planes up to 64x64 (4 chained 7x7 nodes, CPU time: 56x56 -25 to -35%, 28x28
+ * and 14x14 -50%), its buffer then 0.5 MB at most. */
+#define DW_CBLOCK_MAX_OUT      64
+#define DW_CBLOCK_MAX_OUT_WIDE 4096
+#define DW_CBLOCK_MIN_TAPS     25
+#define DW_CBLOCK_MAX_K        7
 
 int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb)
 {
@@ -30,7 +34,10 @@ int nn_dw_cblock_fits(const nn_geom *g, int64_t mult, nn_dw_cblock *cb)
             g->d[a] > 2 || g->pb[a] < 0 || g->pe[a] < 0 || g->in[a] < 1 || g->out[a] < 1)
             return 0;
     }
-    if (g->out[1] * g->out[2] > DW_CBLOCK_MAX_OUT || g->k[1] * g->k[2] < DW_CBLOCK_MIN_TAPS)
+    const int64_t taps = g->k[1] * g->k[2];
+    if (taps < DW_CBLOCK_MIN_TAPS ||
+        g->out[1] * g->out[2] >
+            (taps > DW_CBLOCK_MIN_TAPS ? DW_CBLOCK_MAX_OUT_WIDE : DW_CBLOCK_MAX_OUT))
         return 0;
     if (g->in[1] * g->in[2] > (int64_t)(INT32_MAX / 16)) return 0; /* gather indices */
     cb->kh = (int)g->k[1];

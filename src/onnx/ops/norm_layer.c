@@ -1,11 +1,12 @@
 /* LayerNormalization (opset 17: axis, epsilon, Scale/B broadcast over the normalized dims,
  * optional Mean and InvStdDev outputs; inferd_perm_x: a fused channels-last Transpose of X,
- * norm_layer_cl.c) and MeanVarianceNormalization (axes), float32. */
+ * inferd_perm_y: with it, the Transpose back, norm_layer_cl.c) and MeanVarianceNormalization (axes), float32. */
 #include <math.h>
 #include <string.h>
 
 #include "nn_common.h"
 #include "nn_kernels.h"
+#include "matmul_cfirst.h"
 #include "nn_ops.h"
 #include "norm_layer_cl.h"
 
@@ -67,8 +68,14 @@ int nn_layernorm_run(onnx_ctx *ctx)
     const onnx_tensor *x = onnx_ctx_input(ctx, 0), *scale = onnx_ctx_input(ctx, 1);
     const onnx_tensor *bias = onnx_ctx_input(ctx, 2);
     if (!x || !scale) return onnx_ctx_fail(ctx, "needs inputs X and Scale");
+    const onnx_attr *perm_y = onnx_node_attr(node, "inferd_perm_y"); /* the Transpose back */
+    if (perm_y &&
+        (!onnx_node_attr(node, "inferd_perm_x") || perm_y->type != ONNX_ATTR_INTS ||
+         perm_y->n != (size_t)x->ndim || !nn_matmul_is_cfirst_perm(perm_y->ints, x->ndim)))
+        return onnx_ctx_fail(ctx, "inferd_perm_y must undo inferd_perm_x");
     if (onnx_node_attr(node, "inferd_perm_x")) /* fused Transpose, axis -1 (fuse_cfirst.c) */
-        return nn_layernorm_cfirst(ctx, x, scale, bias, onnx_attr_float(node, "epsilon", 1e-5f));
+        return nn_layernorm_cfirst(ctx, x, scale, bias, onnx_attr_float(node, "epsilon", 1e-5f),
+                                   perm_y != NULL);
     if (x->dtype != INFERD_DTYPE_FP32)
         return onnx_ctx_unsupported(ctx, "only float32 is supported");
     if (x->ndim < 1) return onnx_ctx_fail(ctx, "input must have rank >= 1");

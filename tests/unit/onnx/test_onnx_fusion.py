@@ -243,6 +243,21 @@ def layernorm_clast(with_bias=True, c=20):
     ]
     inits = [const("g", (c,))] + ([const("be", (c,))] if with_bias else [])
     return nodes, inits, ("x", [2, c, 15, 3]), ["t"]
+def layernorm_cfirst(with_bias=True, c=20, shape=(15, 3)):
+    """ConvNeXt before a downsampling Conv: NCHW -> channels-last -> LayerNorm -> back to NCHW:
+    one LayerNormalization reading and writing channels-first (a partial block of positions;
+    rank 3 as well)."""
+    r = 2 + len(shape)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0] + list(range(2, r)) + [1]),
+        helper.make_node("LayerNormalization", ["t", "g"] + (["be"] if with_bias else []), ["n"],
+                         axis=-1, epsilon=1e-6),
+        helper.make_node("Transpose", ["n"], ["y"], perm=[0, r - 1] + list(range(1, r - 1))),
+    ]
+    inits = [const("g", (c,))] + ([const("be", (c,))] if with_bias else [])
+    return nodes, inits, ("x", [2, c] + list(shape)), ["t", "n"]
+
+
 def identity_weights():
     """MatMul + bias + Relu whose weight and bias come through Identity nodes (opset 14+, as
     PyTorch exports weights shared between layers): the Identities fold into constants at load,
@@ -314,15 +329,18 @@ CASES = {
     "channels_first_shared_w": channels_first_shared_w(),
     "layernorm_clast": layernorm_clast(),
     "layernorm_clast_no_bias": layernorm_clast(False, 7),
+    "layernorm_cfirst": layernorm_cfirst(),
+    "layernorm_cfirst_no_bias_3d": layernorm_cfirst(False, 7, (37,)),
     "identity_weights": identity_weights(),
 }
-OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17, "attention_split_opset11": 11,
+OPSET = {"layernorm_clast": 17, "layernorm_clast_no_bias": 17, "layernorm_cfirst": 17,
+         "layernorm_cfirst_no_bias_3d": 17, "attention_split_opset11": 11,
          "attention_split_opset11_axis2": 11}
 
 
 # cases that must fuse into exactly this many nodes
 EXPECT_NODES = {"attention_split": 3, "attention_split_opset11": 3, "attention_split_axis2": 3,
-                "attention_split_opset11_axis2": 3, "attention_split_proj_axis2": 4, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1, "squeeze_excite_over_x": 2, "squeeze_excite_x_read_after": 3}
+                "attention_split_opset11_axis2": 3, "attention_split_proj_axis2": 4, "identity_weights": 1, "layernorm_clast": 1, "layernorm_clast_no_bias": 1, "layernorm_cfirst": 1, "layernorm_cfirst_no_bias_3d": 1, "channels_first_tail": 1, "channels_first_tail_4d_scale": 1, "bn_relu": 1, "bn_leaky": 1, "conv_bn_silu": 1, "silu_input": 1, "squeeze_excite": 1, "squeeze_excite_silu": 1, "squeeze_excite_over_x": 2, "squeeze_excite_x_read_after": 3}
 
 
 def save(path, nodes, inits, inp, outputs, opset=14):

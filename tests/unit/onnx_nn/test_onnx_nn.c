@@ -163,6 +163,8 @@ static void test_conv_paths_match_reference(void **state)
         {1, 4, 11, 12, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1, 1},    /* depthwise, generic kernel */
         {2, 20, 7, 7, 20, 20, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},   /* depthwise 16-channel blocks */
         {1, 33, 13, 14, 33, 33, 5, 5, 2, 2, 1, 1, 2, 1, 2, 2}, /* the same, s2, 16+16+1 */
+        {1, 33, 19, 23, 33, 33, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3}, /* 7x7 blocks, wide plane */
+        {2, 17, 21, 18, 17, 17, 7, 6, 2, 1, 1, 2, 2, 3, 4, 1}, /* the same, s2, d2, odd pads */
         {1, 4, 2, 3, 4, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},      /* depthwise, tiny input */
         {2, 4, 20, 40, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* depthwise, row by row */
         {1, 4, 33, 66, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    /* depthwise s2, row by row */
