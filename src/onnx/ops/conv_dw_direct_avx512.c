@@ -49,17 +49,20 @@ dw_load(const float *p, __mmask16 m, const int masked, const int in_mode, __m512
  * it (up to K of them), the K x K weights stay in registers for the plane, and an edge vector's
  * masks are made once per block of rows. One output row at a time took K x K loads and K x K
  * weight broadcasts per 16 outputs (MobileNetV2's 112-wide 3x3 planes: about 24 cycles per
- * vector). 3x3 stride 1: DW_ROWS_3S1 rows (16 sums and 9 weights in zmm registers), else
- * DW_ROWS (5x5: 25 weights; 3x3 stride 2 with 8 rows: 112x112 planes 10 % slower); a plane's
- * last rows are one shorter block, not row by row (a lone row's two sums are two dependency
- * chains of K * K / 2 multiply-adds: 3 of a 7x7 plane's 7 rows waited on them). Against 4 rows
- * and single last rows (the planes of one node, best of 400 calls, 2026-12-07, loaded):
- * 3x3 stride 1 7x7 x 960 channels 44 -> 21 us, 14x14 x 576 39 -> 28, 28x28 x 192 -11 %,
- * 56x56 x 144 -9 %, 112x112 even; stride 2 (4 rows, last rows one block) 14x14 x 576 -20 %,
- * others even. */
-#define DW_ROWS     4
-#define DW_ROWS_3S1 8
-#define DW_ROWS_MAX 8
+ * vector). 3x3 stride 1 on planes up to DW_ROWS_3S1_MAX_W wide (two vectors a row):
+ * DW_ROWS_3S1 rows (16 sums and 9 weights in zmm registers), else DW_ROWS (5x5: 25 weights;
+ * with 8 rows, 3x3 stride 2 on 112x112 planes was 10 % slower, stride 1 on 56x56 and 112x112
+ * with the input's Clip in the loads 5-14 %: wide rows keep the load ports busy, not the
+ * sums' chains); a plane's last rows are one shorter block, not row by row (a lone row's two
+ * sums are two dependency chains of K * K / 2 multiply-adds: 3 of a 7x7 plane's 7 rows waited
+ * on them). Against 4 rows and single last rows (the planes of one node, best of 400 calls,
+ * 2026-12-07, loaded): 3x3 stride 1 7x7 x 960 channels 44 -> 21 us, 14x14 x 576 39 -> 28,
+ * 28x28 x 192 -11 to -15 %; stride 2 (4 rows, last rows one block) 14x14 x 576 -20 %; wider
+ * planes even. */
+#define DW_ROWS           4
+#define DW_ROWS_3S1       8
+#define DW_ROWS_3S1_MAX_W 32
+#define DW_ROWS_MAX       8
 
 /* Stride 2: the K taps' 16-lane vectors of input row p (tap j: columns p[j], p[j + 2], ...,
  * p[j + 30]) from three loads: the even and odd columns of p[0 .. 31] (two permutes), the
@@ -180,24 +183,16 @@ dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const
     }
 }
 
-/* One output plane (oh x ow) of a K x K kernel: output (r, c) from input
- * (S * r - pt + i, S * c - pl + j), `rows` rows at a time, the rest as one block. */
+/* The rows of a plane, `rows` (a constant) at a time, the rest as one block. */
 __attribute__((always_inline)) static inline void
-dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, const float *x,
-         float *y, int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_,
-         int out_mode, float lo_, float hi_)
+dw_plane_rows(const nn_dw_direct *d, const int K, const int S, const int rows, const int in_mode,
+              const float *x, float *y, int64_t oh, int64_t ow, const __m512 *wv, __m512 b,
+              __m512 ilo, __m512 ihi, int out_mode, __m512 lo, __m512 hi)
 {
-    const __m512 ilo = _mm512_set1_ps(ilo_), ihi = _mm512_set1_ps(ihi_);
-    const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_), b = _mm512_set1_ps(bias);
-    __m512 wv[25];
-#pragma GCC unroll 25
-    for (int t = 0; t < K * K; t++) wv[t] = _mm512_set1_ps(w[t]);
-    const int rows = K == 3 && S == 1 ? DW_ROWS_3S1 : DW_ROWS;
     int64_t r = 0;
     for (; r + rows <= oh; r += rows)
         dw_row_block(d, K, S, rows, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
-/* the last oh - r < rows rows (K and S are constants here: blocks of `rows` or more rows are
- * never made) */
+/* the last oh - r < rows rows (blocks of `rows` or more rows are never made) */
 #define DW_LAST_ROWS(R)                                                                        \
     case R:                                                                                    \
         if (R < rows)                                                                          \
@@ -214,6 +209,24 @@ dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, con
     default: break;
     }
 #undef DW_LAST_ROWS
+}
+
+/* One output plane (oh x ow) of a K x K kernel: output (r, c) from input
+ * (S * r - pt + i, S * c - pl + j). */
+__attribute__((always_inline)) static inline void
+dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, const float *x,
+         float *y, int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_,
+         int out_mode, float lo_, float hi_)
+{
+    const __m512 ilo = _mm512_set1_ps(ilo_), ihi = _mm512_set1_ps(ihi_);
+    const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_), b = _mm512_set1_ps(bias);
+    __m512 wv[25];
+#pragma GCC unroll 25
+    for (int t = 0; t < K * K; t++) wv[t] = _mm512_set1_ps(w[t]);
+    if (K == 3 && S == 1 && ow <= DW_ROWS_3S1_MAX_W)
+        dw_plane_rows(d, K, S, DW_ROWS_3S1, in_mode, x, y, oh, ow, wv, b, ilo, ihi, out_mode, lo,
+                      hi);
+    else dw_plane_rows(d, K, S, DW_ROWS, in_mode, x, y, oh, ow, wv, b, ilo, ihi, out_mode, lo, hi);
 }
 
 /* The instantiations: K 3 or 5, stride 1 or 2, input activation none / Relu / Clip. */
