@@ -13,10 +13,10 @@
 #define NN_HAVE_DW_DIRECT 1
 #endif
 
-/* Every output width: with DW_ROWS rows at a time (conv_dw_direct_avx512.c) even 7- and 14-wide planes (one
- * masked vector per row) measured faster than the phase path's gather, taps and compaction
- * (MobileNetV2's 14x14 blocks 5-10 % less CPU, 7x7 even; one row at a time they were slower,
- * hence a 48-column limit until 2026-12-07). */
+/* Every output width: with blocks of rows (DW_ROWS, DW_ROWS_3S1 in conv_dw_direct_avx512.c)
+ * even 7- and 14-wide planes (one masked vector per row) measured faster than the phase path's
+ * gather, taps and compaction (MobileNetV2's 14x14 blocks 5-10 % less CPU, 7x7 even with 4
+ * rows; one row at a time they were slower, hence a 48-column limit until 2026-12-07). */
 int nn_dw_direct_fits(const nn_geom *g, nn_dw_direct *d)
 {
 #ifdef NN_HAVE_DW_DIRECT

@@ -1,5 +1,5 @@
 /* The AVX-512 kernels of the depthwise convolution straight from the input plane (see
- * conv_dw_direct.c, which decides when they run): 3x3 and 5x5, stride 1 or 2, DW_ROWS output
+ * conv_dw_direct.c, which decides when they run): 3x3 and 5x5, stride 1 or 2, blocks of output
  * rows at a time. Compiled with -mavx512f -mfma (CMakeLists.txt), called only after
  * nn_dw_direct_fits checked the CPU. */
 #include "conv_phase.h"
@@ -45,12 +45,24 @@ dw_load(const float *p, __mmask16 m, const int masked, const int in_mode, __m512
     return v;
 }
 
-/* DW_ROWS output rows at a time: each input row's K loads serve every output row whose
- * window covers it (up to K of them), the K x K weights stay in registers for the plane, and
- * an edge vector's masks are made once per block of rows. One output row at a time took K x K
- * loads and K x K weight broadcasts per 16 outputs (MobileNetV2's 112-wide 3x3 planes: about 24
- * cycles per vector). */
-#define DW_ROWS 4
+/* Blocks of output rows: each input row's K loads serve every output row whose window covers
+ * it (up to K of them), the K x K weights stay in registers for the plane, and an edge vector's
+ * masks are made once per block of rows. One output row at a time took K x K loads and K x K
+ * weight broadcasts per 16 outputs (MobileNetV2's 112-wide 3x3 planes: about 24 cycles per
+ * vector). 3x3 stride 1 on planes up to DW_ROWS_3S1_MAX_W wide (two vectors a row):
+ * DW_ROWS_3S1 rows (16 sums and 9 weights in zmm registers), else DW_ROWS (5x5: 25 weights;
+ * with 8 rows, 3x3 stride 2 on 112x112 planes was 10 % slower, stride 1 on 56x56 and 112x112
+ * with the input's Clip in the loads 5-14 %: wide rows keep the load ports busy, not the
+ * sums' chains); a plane's last rows are one shorter block, not row by row (a lone row's two
+ * sums are two dependency chains of K * K / 2 multiply-adds: 3 of a 7x7 plane's 7 rows waited
+ * on them). Against 4 rows and single last rows (the planes of one node, best of 400 calls,
+ * 2026-12-07, loaded): 3x3 stride 1 7x7 x 960 channels 44 -> 21 us, 14x14 x 576 39 -> 28,
+ * 28x28 x 192 -11 to -15 %; stride 2 (4 rows, last rows one block) 14x14 x 576 -20 %; wider
+ * planes even. */
+#define DW_ROWS           4
+#define DW_ROWS_3S1       8
+#define DW_ROWS_3S1_MAX_W 32
+#define DW_ROWS_MAX       8
 
 /* Stride 2: the K taps' 16-lane vectors of input row p (tap j: columns p[j], p[j + 2], ...,
  * p[j + 30]) from three loads: the even and odd columns of p[0 .. 31] (two permutes), the
@@ -90,14 +102,14 @@ dw_rows(const int K, const int S, const int R, const float *x, int64_t in_h, int
         int64_t r0, int64_t col, const __m512 *wv, __m512 b, const int masked, const __mmask16 *m,
         const int in_mode, __m512 ilo, __m512 ihi, __m512 *acc)
 {
-    __m512 a0[DW_ROWS], a1[DW_ROWS];
-#pragma GCC unroll 4
+    __m512 a0[DW_ROWS_MAX], a1[DW_ROWS_MAX];
+#pragma GCC unroll 8
     for (int rr = 0; rr < R; rr++) {
         a0[rr] = b;
         a1[rr] = _mm512_setzero_ps();
     }
     /* input row r0 + ii feeds output row rr with tap row i = ii - S * rr */
-#pragma GCC unroll 12
+#pragma GCC unroll 20
     for (int ii = 0; ii < S * (R - 1) + K; ii++) {
         const int64_t ir = r0 + ii;
         if (ir < 0 || ir >= in_h) continue;
@@ -109,7 +121,7 @@ dw_rows(const int K, const int S, const int R, const float *x, int64_t in_h, int
 #pragma GCC unroll 5
             for (int j = 0; j < K; j++) v[j] = dw_load(p + j, m[j], masked, in_mode, ilo, ihi);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int rr = 0; rr < R; rr++) {
             const int i = ii - S * rr;
             if (i < 0 || i >= K) continue;
@@ -120,7 +132,7 @@ dw_rows(const int K, const int S, const int R, const float *x, int64_t in_h, int
             else a0[rr] = t;
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int rr = 0; rr < R; rr++) acc[rr] = _mm512_add_ps(a0[rr], a1[rr]);
 }
 
@@ -138,7 +150,7 @@ dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const
     const __mmask16 full[5] = {0xffff, 0xffff, tail, 0xffff, 0xffff};
     /* widest load: stride 1, col + K - 1 + 16 <= in_w; stride 2, col + 32 <= in_w */
     const int64_t span = S == 1 ? K - 1 + 16 : 32;
-    __m512 acc[DW_ROWS];
+    __m512 acc[DW_ROWS_MAX];
     for (int64_t c0 = 0; c0 < ow; c0 += 16) {
         const int64_t left = ow - c0, col = S * c0 - pl;
         __mmask16 om = (__mmask16)0xffff;
@@ -165,14 +177,42 @@ dw_row_block(const nn_dw_direct *d, const int K, const int S, const int R, const
                     acc);
             if (left < 16) om = (__mmask16)((1u << left) - 1u);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int rr = 0; rr < R; rr++)
             _mm512_mask_storeu_ps(y + (r + rr) * ow + c0, om, dw_act(acc[rr], out_mode, lo, hi));
     }
 }
 
+/* The rows of a plane, `rows` (a constant) at a time, the rest as one block. */
+__attribute__((always_inline)) static inline void
+dw_plane_rows(const nn_dw_direct *d, const int K, const int S, const int rows, const int in_mode,
+              const float *x, float *y, int64_t oh, int64_t ow, const __m512 *wv, __m512 b,
+              __m512 ilo, __m512 ihi, int out_mode, __m512 lo, __m512 hi)
+{
+    int64_t r = 0;
+    for (; r + rows <= oh; r += rows)
+        dw_row_block(d, K, S, rows, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
+/* the last oh - r < rows rows (blocks of `rows` or more rows are never made) */
+#define DW_LAST_ROWS(R)                                                                        \
+    case R:                                                                                    \
+        if (R < rows)                                                                          \
+            dw_row_block(d, K, S, R, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi); \
+        break;
+    switch (oh - r) {
+        DW_LAST_ROWS(7)
+        DW_LAST_ROWS(6)
+        DW_LAST_ROWS(5)
+        DW_LAST_ROWS(4)
+        DW_LAST_ROWS(3)
+        DW_LAST_ROWS(2)
+        DW_LAST_ROWS(1)
+    default: break;
+    }
+#undef DW_LAST_ROWS
+}
+
 /* One output plane (oh x ow) of a K x K kernel: output (r, c) from input
- * (S * r - pt + i, S * c - pl + j), DW_ROWS rows at a time, the last few one by one. */
+ * (S * r - pt + i, S * c - pl + j). */
 __attribute__((always_inline)) static inline void
 dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, const float *x,
          float *y, int64_t oh, int64_t ow, const float *w, float bias, float ilo_, float ihi_,
@@ -183,11 +223,10 @@ dw_plane(const nn_dw_direct *d, const int K, const int S, const int in_mode, con
     __m512 wv[25];
 #pragma GCC unroll 25
     for (int t = 0; t < K * K; t++) wv[t] = _mm512_set1_ps(w[t]);
-    int64_t r = 0;
-    for (; r + DW_ROWS <= oh; r += DW_ROWS)
-        dw_row_block(d, K, S, DW_ROWS, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
-    for (; r < oh; r++)
-        dw_row_block(d, K, S, 1, in_mode, x, y, r, ow, wv, b, ilo, ihi, out_mode, lo, hi);
+    if (K == 3 && S == 1 && ow <= DW_ROWS_3S1_MAX_W)
+        dw_plane_rows(d, K, S, DW_ROWS_3S1, in_mode, x, y, oh, ow, wv, b, ilo, ihi, out_mode, lo,
+                      hi);
+    else dw_plane_rows(d, K, S, DW_ROWS, in_mode, x, y, oh, ow, wv, b, ilo, ihi, out_mode, lo, hi);
 }
 
 /* The instantiations: K 3 or 5, stride 1 or 2, input activation none / Relu / Clip. */

@@ -127,9 +127,10 @@ CASES = {
     "plane_k5_14x14": dw_case(20, (14, 14), (5, 5), residual=True),
     "plane_k5_56_s2": dw_case(18, (56, 56), (5, 5), s=(2, 2), act="HardSwish"),
     "plane_k3_d2": dw_case(6, (20, 20), (3, 3), d=(2, 2), pre="Relu"),
-    # straight from the input (conv_dw_direct.c, 3x3 / 5x5 stride 1): 4 output rows at a
-    # time and the last 1-3 alone, full and masked 16-column vectors, rows and planes narrower
-    # than a vector, pads 0 / uneven, the input activation in the loads, the output's in the store
+    # straight from the input (conv_dw_direct.c, 3x3 / 5x5 stride 1): blocks of output rows
+    # (3x3 stride 1: 8, else 4) and the last 1-7 / 1-3 as one shorter block, full and masked
+    # 16-column vectors, rows and planes narrower than a vector, pads 0 / uneven, the input
+    # activation in the loads, the output's in the store
     "direct_k3_61x50": dw_case(5, (61, 50), (3, 3), act="Relu", pre="Clip"),
     "direct_k3_7x7_res": dw_case(7, (7, 7), (3, 3), residual=True, act="Relu"),
     "direct_k3_1x1": dw_case(3, (1, 1), (3, 3)),
@@ -138,6 +139,16 @@ CASES = {
     "direct_k5_19x23": dw_case(6, (19, 23), (5, 5), act="HardSwish", pre="Relu"),
     "direct_k3_30x112_clip_in": dw_case(3, (30, 112), (3, 3), pre="Clip", residual=True),
     "direct_k5_14x14_pads": dw_case(5, (14, 14), (5, 5), pads=[4, 1, 0, 3], residual=True),
+    # 3x3 stride 1 output heights 8 .. 23: every remainder of the 8-row blocks
+    "direct_k3_rows8": dw_case(2, (8, 37), (3, 3), act="Relu"),
+    "direct_k3_rows9": dw_case(2, (9, 21), (3, 3), pre="Clip"),
+    "direct_k3_rows11": dw_case(2, (11, 16), (3, 3), residual=True),
+    "direct_k3_rows12_nopad": dw_case(2, (14, 20), (3, 3), pads=[0, 0, 0, 0]),
+    "direct_k3_rows18": dw_case(2, (18, 5), (3, 3), act="Silu"),
+    "direct_k3_rows21": dw_case(2, (21, 33), (3, 3), act="HardSwish"),
+    "direct_k3_rows23": dw_case(2, (23, 48), (3, 3), pre="Relu", residual=True),
+    "direct_k5_rows6": dw_case(2, (6, 30), (5, 5), act="Relu"),
+    "direct_k3_s2_rows6": dw_case(2, (12, 40), (3, 3), s=(2, 2)),
     # stride 2: even / odd columns by permutes, the last taps from the next 16 columns
     "direct_k3_s2_113x97": dw_case(4, (113, 97), (3, 3), s=(2, 2), act="Relu", pre="Clip"),
     "direct_k3_s2_nopad": dw_case(3, (34, 66), (3, 3), s=(2, 2), pads=[0, 0, 0, 0], act="Silu"),
