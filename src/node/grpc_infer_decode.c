@@ -203,19 +203,10 @@ static int decode_typed(const Inference__InferTensorContents *c, const model_io 
             nbytes += 4 + (uint64_t)c->bytes_contents[i].len;
         }
     }
-    uint64_t off = 0;
-    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
-        snprintf(err, err_len,
-                 "no room in the tensor arena for input '%s' (%llu bytes); try again later",
-                 io->name, (unsigned long long)nbytes);
-        *status = 503;
-        return -1;
-    }
-    t->offset = off;
-    t->nbytes = nbytes;
-    req->inputs[j] = *t;
-    seen[j] = 1;
-    typed_write(c, dt, shm_arena_ptr(region, off));
+    uint8_t *dst =
+        kserve_place_alloc(io->name, t, nbytes, region, arena, req, j, seen, err, err_len, status);
+    if (!dst) return -1;
+    typed_write(c, dt, dst);
     return 0;
 }
 

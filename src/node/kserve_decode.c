@@ -448,20 +448,9 @@ int kserve_decode_json_data(const char *text, size_t text_len, size_t body_len, 
         }
         nbytes = (uint64_t)elements * inferd_dtype_size(dtype);
     }
-    uint64_t off = 0;
-    if (shm_arena_alloc(arena, nbytes ? nbytes : 8, &off) != 0) {
-        snprintf(err, err_len,
-                 "no room in the tensor arena for input '%s' (%llu bytes); try "
-                 "again later",
-                 io->name, (unsigned long long)nbytes);
-        *status = 503;
-        return -1;
-    }
-    t->offset = off;
-    t->nbytes = nbytes;
-    req->inputs[j] = *t;
-    seen[j] = 1;
-    d.dst = shm_arena_ptr(region, off);
+    d.dst =
+        kserve_place_alloc(io->name, t, nbytes, region, arena, req, j, seen, err, err_len, status);
+    if (!d.dst) return -1;
     return stream_data(&d, text, text_len, elements); /* the caller frees the buffer */
 }
 

@@ -39,6 +39,25 @@ int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s
     return 0;
 }
 
+uint8_t *kserve_place_alloc(const char *tname, shm_tensor *t, uint64_t n, const shm_region *region,
+                            shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                            size_t err_len, int *status)
+{
+    uint64_t off;
+    if (shm_arena_alloc(arena, n ? n : 8, &off) != 0) {
+        snprintf(err, err_len,
+                 "no room in the tensor arena for input '%s' (%llu bytes); try again later", tname,
+                 (unsigned long long)n);
+        *status = 503;
+        return NULL;
+    }
+    t->offset = off;
+    t->nbytes = n;
+    req->inputs[j] = *t;
+    seen[j] = 1;
+    return shm_arena_ptr(region, off);
+}
+
 int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64_t elements,
                        const uint8_t *src, uint64_t n, int from_client, const shm_region *region,
                        shm_arena *arena, infer_request *req, int j, int *seen, char *err,
@@ -59,20 +78,9 @@ int kserve_place_bytes(const char *tname, const char *what, shm_tensor *t, int64
                  tname, what, (unsigned long long)n, (long long)elements);
         return -1;
     }
-    uint64_t off;
-    if (shm_arena_alloc(arena, n ? n : 8, &off) != 0) {
-        snprintf(err, err_len,
-                 "no room in the tensor arena for input '%s' (%llu bytes); try "
-                 "again later",
-                 tname, (unsigned long long)n);
-        *status = 503;
-        return -1;
-    }
-    t->offset = off;
-    t->nbytes = n;
-    req->inputs[j] = *t;
-    seen[j] = 1;
-    uint8_t *dst = shm_arena_ptr(region, off);
+    uint8_t *dst =
+        kserve_place_alloc(tname, t, n, region, arena, req, j, seen, err, err_len, status);
+    if (!dst) return -1;
     if (!from_client) {
         if (n) memcpy(dst, src, n);
     } else if (client_shm_copy(dst, src, n) != 0) {

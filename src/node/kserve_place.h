@@ -13,6 +13,14 @@
 int kserve_shm_params(const json_t *params, const char *what, kserve_shm_spec *s, char *err,
                       size_t err_len);
 
+/* Allocates n bytes (8 when n is 0) in the arena for input j of shape t (dtype, dims set)
+ * and records them: t->offset, t->nbytes = n, req->inputs[j] = *t, seen[j] = 1 (the caller
+ * frees what seen[] marks). Returns the block, or NULL with err and *status = 503 when the
+ * arena has no room. tname: the input's name, for the message. */
+uint8_t *kserve_place_alloc(const char *tname, shm_tensor *t, uint64_t n, const shm_region *region,
+                            shm_arena *arena, infer_request *req, int j, int *seen, char *err,
+                            size_t err_len, int *status);
+
 /* Copies n bytes from src into a new arena buffer for input j of shape t (dtype, dims set),
  * then checks the copy: n must be elements x datatype size, or for BYTES a walk of exactly
  * `elements` elements. On success req->inputs[j] = the tensor and seen[j] = 1; on a failed

@@ -13,38 +13,19 @@
 
 #include "grpc_infer.h"
 #include "inferd/grpc_server.h"
+#include "../node/arena_fixture.h"
 #include "kserve.h"
 
-typedef struct fixture {
-    shm_region region;
-    shm_arena *arena;
-} fixture;
+typedef arena_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    shm_config cfg;
-    shm_config_default(&cfg);
-    cfg.max_models = 1;
-    cfg.max_workers = 1;
-    cfg.batch_slots = 4;
-    cfg.ring_capacity = 4;
-    cfg.completion_capacity = 4;
-    cfg.arena_size = 1 << 20;
-    char err[256];
-    if (shm_region_create(&cfg, &f->region, err, sizeof err) != 0) return -1;
-    f->arena = shm_arena_create(&f->region);
-    *state = f;
-    return f->arena ? 0 : -1;
+    return arena_fixture_setup(state, 1 << 20);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    shm_arena_destroy(f->arena);
-    shm_region_close(&f->region);
-    free(f);
-    return 0;
+    return arena_fixture_teardown(state);
 }
 
 static model_config model(const char *dtype, int mbs, int64_t dim)

@@ -14,41 +14,19 @@
 #include <string.h>
 
 #include "json_scratch.h"
+#include "arena_fixture.h"
 #include "kserve.h"
 
-typedef struct fixture {
-    shm_region region;
-    shm_arena *arena;
-} fixture;
+typedef arena_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    shm_config cfg;
-    shm_config_default(&cfg);
-    cfg.max_models = 2;
-    cfg.max_workers = 2;
-    cfg.batch_slots = 8;
-    cfg.ring_capacity = 8;
-    cfg.completion_capacity = 8;
-    cfg.arena_size = 1 << 20;
-    char err[256];
-    if (shm_region_create(&cfg, &f->region, err, sizeof err) != 0) {
-        fprintf(stderr, "region: %s\n", err);
-        return -1;
-    }
-    f->arena = shm_arena_create(&f->region);
-    *state = f;
-    return f->arena ? 0 : -1;
+    return arena_fixture_setup(state, 1 << 20);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    shm_arena_destroy(f->arena);
-    shm_region_close(&f->region);
-    free(f);
-    return 0;
+    return arena_fixture_teardown(state);
 }
 
 /* Model "m": inputs IN (dtype, ndim dims) and, when two, B (INT32, [2]), batched when mbs. */
