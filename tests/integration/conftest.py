@@ -39,11 +39,22 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 
 
+_HANDED_OUT = set()  # ports free_port already gave to this test process
+
+
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free on 127.0.0.1 a moment ago, never one this process was given
+    before: a port handed out, then bound by a node on another loopback address (127.0.0.2..),
+    still looks free on 127.0.0.1, and giving it out again made a node's HTTP port equal the
+    cluster's gRPC port (test_gateway_grpc, a clean-clone ASan run)."""
+    for _attempt in range(256):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("free_port: no port this process was not given before")
 
 
 def gone(pid):
