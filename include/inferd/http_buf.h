@@ -28,6 +28,9 @@ void http_buf_printf(http_buf *b, const char *fmt, ...) __attribute__((format(pr
 /* Append v in decimal, as printf's %lld / %llu would, without printf (the hot path prints a
  * number per tensor element). */
 void http_buf_put_i64(http_buf *b, long long v);
+/* v's decimal digits into dst (at most HTTP_DEC_U64_MAX bytes, no NUL); returns their count. */
+#define HTTP_DEC_U64_MAX 20
+size_t http_dec_u64(char *dst, unsigned long long v);
 void http_buf_put_u64(http_buf *b, unsigned long long v);
 /* Appends s[0..n) as a quoted JSON string. Control characters are escaped; bytes that are not
  * valid UTF-8 become U+FFFD, so the output is always valid JSON. */

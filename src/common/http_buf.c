@@ -67,15 +67,22 @@ void http_buf_printf(http_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void http_buf_put_u64(http_buf *b, unsigned long long v)
+size_t http_dec_u64(char *dst, unsigned long long v)
 {
-    char tmp[24];
+    char tmp[HTTP_DEC_U64_MAX];
     size_t i = sizeof tmp;
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    http_buf_append(b, tmp + i, sizeof tmp - i);
+    memcpy(dst, tmp + i, sizeof tmp - i);
+    return sizeof tmp - i;
+}
+
+void http_buf_put_u64(http_buf *b, unsigned long long v)
+{
+    char tmp[HTTP_DEC_U64_MAX];
+    http_buf_append(b, tmp, http_dec_u64(tmp, v));
 }
 
 void http_buf_put_i64(http_buf *b, long long v)

@@ -20,14 +20,11 @@
 void kserve_model_version(const model_config *m, char *buf, size_t len)
 {
     /* named in every infer answer: the digits without printf, cut to fit as snprintf does */
-    char digits[12];
-    size_t i = sizeof digits;
-    unsigned v = m->version > 0 ? (unsigned)m->version : 1;
-    do digits[--i] = (char)('0' + v % 10);
-    while (v /= 10);
+    char digits[HTTP_DEC_U64_MAX];
+    size_t n = http_dec_u64(digits, m->version > 0 ? (unsigned)m->version : 1);
     if (!len) return;
-    size_t n = sizeof digits - i < len ? sizeof digits - i : len - 1;
-    memcpy(buf, digits + i, n);
+    if (n > len - 1) n = len - 1;
+    memcpy(buf, digits, n);
     buf[n] = '\0';
 }
 

@@ -58,10 +58,10 @@ static int read_input(kj_cursor *c, const model_config *m, uint32_t *taken, fast
         if (kj_read_key(c, key, sizeof key)) return -1;
         if (strcmp(key, "name") == 0 && !(have & HAS_NAME)) {
             have |= HAS_NAME;
-            if (read_name(c, name, sizeof name)) return -1;
-            for (int k = 0; k < m->n_inputs; k++)
-                if (strcmp(m->inputs[k].name, name) == 0) in->j = k;
-            if (in->j < 0 || (*taken & (1u << in->j))) return -1;
+            char err[8]; /* the full path words the error */
+            if (read_name(c, name, sizeof name) ||
+                (in->j = kserve_find_io(m, 0, 0, name, *taken, err, sizeof err)) < 0)
+                return -1;
             *taken |= 1u << in->j;
         } else if (strcmp(key, "datatype") == 0 && !(have & HAS_DTYPE)) {
             have |= HAS_DTYPE;

@@ -12,7 +12,7 @@
 
 typedef struct shard_hist {
     _Atomic uint64_t counts[SCHED_HIST_MAX_BOUNDS + 1];
-    _Atomic uint64_t count, sum_ns;
+    _Atomic uint64_t sum_ns; /* the count is the buckets' sum (req_trace_snapshot) */
 } shard_hist;
 
 /* One recording thread's histograms, on cache lines of its own. */
@@ -40,7 +40,6 @@ req_trace *req_trace_create(int n_shards, int64_t slow_ns)
         for (int s = 0; s < REQ_STAGE_N; s++) {
             shard_hist *h = &t->shards[i].hist[s];
             for (int b = 0; b <= SCHED_HIST_MAX_BOUNDS; b++) atomic_init(&h->counts[b], 0);
-            atomic_init(&h->count, 0);
             atomic_init(&h->sum_ns, 0);
         }
     t->n_shards = n_shards;
@@ -69,8 +68,12 @@ static void hist_add(shard_hist *h, int64_t v)
     int i = 0;
     while (i < n && v > bounds[i]) i++;
     bump(&h->counts[i], 1);
-    bump(&h->count, 1);
     bump(&h->sum_ns, (uint64_t)v);
+}
+
+int req_trace_logs_slow(const req_trace *t)
+{
+    return t && t->slow_ns > 0;
 }
 
 void req_trace_record(req_trace *t, int shard, const char *model, const int64_t stamps[INFER_TP_N])

@@ -36,6 +36,10 @@ void req_trace_destroy(req_trace *t);
  * time (the connection's loop); shard is taken modulo n_shards. model names it in the log. */
 void req_trace_record(req_trace *t, int shard, const char *model, const int64_t stamps[INFER_TP_N]);
 
+/* True when t logs slow requests (--trace-slow-ms): only then does req_trace_record read
+ * its model name, so a caller need not copy one otherwise. */
+int req_trace_logs_slow(const req_trace *t);
+
 /* Sums every shard into out[REQ_STAGE_N], histograms of kind SCHED_HIST_STAGE (so
  * sched_hist_bounds and sched_hist_quantile read them). Any thread; a request being recorded
  * may show in some stages and not yet in others. */

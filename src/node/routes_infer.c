@@ -101,7 +101,7 @@ static void job_answer(infer_job *job)
     http_exchange *ex = job->ex;
     int spans = !http_ex_orphaned(ex) && job->status == 0 && !job->json_only;
     char name[SHM_NAME_LEN] = "";
-    if (job->ctx->trace && job->req.trace_ns[INFER_TP_SEEN] && job->rm)
+    if (job->req.trace_ns[INFER_TP_SEEN] && job->rm && req_trace_logs_slow(job->ctx->trace))
         snprintf(name, sizeof name, "%s", repo_model_config(job->rm)->name);
     kserve_shm_refs_release(job->ctx->cshm, &job->params.shm);
     if (!spans && job->rm) {
