@@ -139,6 +139,7 @@ typedef struct live_stats_writer {
     size_t size;
     uint64_t model_slots, worker_slots;
     uint64_t dev, ino; /* the file's identity: close unlinks the path only while it is ours */
+    int fd;            /* the file, open until close */
     char path[256];
 } live_stats_writer;
 

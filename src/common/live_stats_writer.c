@@ -57,7 +57,9 @@ int live_stats_writer_create(const char *path, int64_t pid, int port, int64_t pe
         out->dev = (uint64_t)st.st_dev;
         out->ino = (uint64_t)st.st_ino;
     }
-    close(fd);
+    /* kept open until live_stats_writer_close: a node creates its region while its event loops
+     * accept, and a descriptor closed here would be reused by their accept4 at once */
+    out->fd = fd;
     live_stats_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, LIVE_STATS_MAGIC, sizeof h.magic);
@@ -124,7 +126,10 @@ void live_stats_write_header(live_stats_writer *w, const live_stats_header *h)
 
 void live_stats_writer_close(live_stats_writer *w, int unlink_file)
 {
-    if (w->words) munmap((void *)w->words, w->size);
+    if (w->words) {
+        munmap((void *)w->words, w->size);
+        close(w->fd);
+    }
     struct stat st;
     if (w->words && unlink_file && stat(w->path, &st) == 0 && (uint64_t)st.st_dev == w->dev &&
         (uint64_t)st.st_ino == w->ino)

@@ -136,6 +136,12 @@ static void *publish_main(void *arg)
     return NULL;
 }
 
+void live_publish_sweep(void)
+{
+    int swept = live_stats_sweep(LIVE_STATS_DIR);
+    if (swept > 0) log_info("live stats: removed %d region(s) of nodes that are gone", swept);
+}
+
 live_publish *live_publish_start(repository *repo, int port, int64_t period_ms, char *err,
                                  size_t err_len)
 {
@@ -147,8 +153,6 @@ live_publish *live_publish_start(repository *repo, int port, int64_t period_ms, 
     p->repo = repo;
     p->period_ms = period_ms;
     atomic_init(&p->state, LIVE_NODE_STARTING);
-    int swept = live_stats_sweep(LIVE_STATS_DIR);
-    if (swept > 0) log_info("live stats: removed %d region(s) of nodes that are gone", swept);
     char path[256];
     pthread_condattr_t ca;
     if (live_stats_path(port, path, sizeof path) != 0 ||

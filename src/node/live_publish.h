@@ -14,6 +14,10 @@
 
 typedef struct live_publish live_publish;
 
+/* Removes the regions of nodes on this host that are gone (live_stats_sweep) and logs how
+ * many. Call before the event loops start: it opens and closes descriptors, which a loop's
+ * accept4 would otherwise reuse at once. */
+void live_publish_sweep(void);
 /* Creates /dev/shm/inferd-live-<port>-<netns> (live_stats_path) and starts publishing repo's models (repo borrowed: it
  * must outlive live_publish_stop). Returns the publisher, or NULL with err filled (the node
  * runs on without live stats). */

@@ -567,6 +567,7 @@ int main(int argc, char **argv)
                                                        ROUTES_JOBS_KEPT_PER_LOOP),
                        /* NULL (out of memory): requests are not traced */
                        .trace = req_trace_create(o.http.threads, o.trace_slow_ms * 1000000LL)};
+    live_publish_sweep(); /* before the loops accept (it closes descriptors) */
     http_server *srv = NULL;
     /* Each event loop answers finished batches itself before it waits (no thread hop). */
     node_loops loops = {.repo = repo, .bell = &bell};
