@@ -19,7 +19,8 @@
 typedef struct http_loop_hooks {
     /* Once per loop iteration, just before the loop waits for I/O. http_ex_post calls it
      * makes for exchanges of this loop run right after it returns, on this thread, with no
-     * wake-up at all. Returns nonzero when it could not finish its look (a lock was busy):
+     * wake-up at all; those for other loops are handed over when it returns, one list and one
+     * wake-up per loop. Returns nonzero when it could not finish its look (a lock was busy):
      * the loop then does not wait this time round, and calls it again at once. */
     int (*before_wait)(void *arg, int loop);
     /* Once per loop iteration, just after the wait. */

@@ -454,6 +454,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     http_conn *c = s->data;
     if (c->closing) return;
+    /* Answers posted from another thread go first, as if their wake-up had come before this
+     * read: they need not wait for the rest of this round's reads (a batch's answers come
+     * all at once, and a round can hold a read on every connection). */
+    if (c->lp->run_posts && atomic_load_explicit(&c->lp->posts_waiting, memory_order_relaxed)) {
+        c->lp->run_posts(c->lp);
+        if (c->closing) return;
+    }
     uint64_t now = uv_now(&c->lp->loop);
     if (nread < 0) {
         if (nread != UV_EOF || c->discarding) {

@@ -78,14 +78,22 @@ struct http_loop {
     int hooks_open;        /* before and after are initialised (and wake when wake_open) */
     int wake_open;
     int tick_posted; /* this loop's thread only: before_wait posted to this loop */
+    /* this loop's thread only: what its before_wait posted to other loops, in post order,
+     * handed over when it returns (one lock and one wake-up per loop, not per post) */
+    http_exchange *staged_head, *staged_tail;
     int asyncs_open;
     pthread_t thread;
     int thread_started;
     http_server *srv;
     pthread_mutex_t post_lock;
     http_exchange *post_head, *post_tail;
-    int post_closed;  /* under post_lock: the loop is gone, drop posts */
-    http_conn *conns; /* live connections (doubly linked) */
+    int post_closed; /* under post_lock: the loop is gone, drop posts */
+    /* set with post_lock when posts are queued, cleared when they are taken: a hint read
+     * without the lock between reads, so that answers do not wait for the loop's whole
+     * round of reads to reach the wake-up */
+    atomic_int posts_waiting;
+    void (*run_posts)(http_loop *lp); /* set by http_server.c: runs the queued posts */
+    http_conn *conns;                 /* live connections (doubly linked) */
     int phase_seen;
     void (*conn_gone)(http_loop *lp); /* set by http_server.c: a connection was freed */
     http_exchange *ex_cache; /* freed exchanges kept for reuse (via next), this thread only */

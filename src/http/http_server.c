@@ -31,6 +31,7 @@ static void run_posts(http_loop *lp)
     pthread_mutex_lock(&lp->post_lock);
     http_exchange *ex = lp->post_head;
     lp->post_head = lp->post_tail = NULL;
+    atomic_store_explicit(&lp->posts_waiting, 0, memory_order_relaxed);
     pthread_mutex_unlock(&lp->post_lock);
     while (ex) {
         http_exchange *next = ex->post_next;
@@ -55,6 +56,46 @@ static void on_again(uv_idle_t *i)
     (void)i; /* only there to keep the wait for I/O from blocking */
 }
 
+/* Appends the list first..last (linked by post_next) to to's posts; wakes to when `wake` (not
+ * needed from to's own tick: on_before_wait runs the list when the tick returns). */
+static void post_list(http_loop *to, http_exchange *first, http_exchange *last, int wake)
+{
+    pthread_mutex_lock(&to->post_lock);
+    if (!to->post_closed) { /* else the loop is gone: dropped */
+        if (to->post_tail) to->post_tail->post_next = first;
+        else to->post_head = first;
+        to->post_tail = last;
+        atomic_store_explicit(&to->posts_waiting, 1, memory_order_relaxed);
+        /* under the lock: the handle cannot be closed between the check and the send */
+        if (wake) uv_async_send(&to->post_async);
+    }
+    pthread_mutex_unlock(&to->post_lock);
+}
+
+/* Hands what lp's tick posted to other loops over, one list per loop, in post order. A
+ * completion answers a whole batch at once: posted one by one, the other loop would wake for
+ * the first answer and again for the ones posted while it ran that one. */
+static void hand_over_staged(http_loop *lp)
+{
+    http_exchange *rest = lp->staged_head;
+    lp->staged_head = lp->staged_tail = NULL;
+    while (rest) {
+        http_loop *to = rest->lp;
+        http_exchange *first = NULL, *last = NULL, *keep = NULL, *keep_tail = NULL;
+        for (http_exchange *ex = rest, *next; ex; ex = next) {
+            next = ex->post_next;
+            ex->post_next = NULL;
+            http_exchange **head = ex->lp == to ? &first : &keep;
+            http_exchange **tail = ex->lp == to ? &last : &keep_tail;
+            if (*tail) (*tail)->post_next = ex;
+            else *head = ex;
+            *tail = ex;
+        }
+        post_list(to, first, last, 1);
+        rest = keep;
+    }
+}
+
 static void on_before_wait(uv_prepare_t *p)
 {
     http_loop *lp = p->data;
@@ -67,6 +108,7 @@ static void on_before_wait(uv_prepare_t *p)
     /* An active idle handle makes this iteration's wait for I/O return at once. */
     if (again) uv_idle_start(&lp->again, on_again);
     else uv_idle_stop(&lp->again);
+    if (lp->staged_head) hand_over_staged(lp); /* first: the other loops answer meanwhile */
     if (lp->tick_posted) run_posts(lp);
 }
 
@@ -124,19 +166,15 @@ void http_ex_post(http_exchange *ex, void (*fn)(http_exchange *ex, void *arg), v
     ex->post_fn = fn;
     ex->post_arg = arg;
     ex->post_next = NULL;
-    pthread_mutex_lock(&lp->post_lock);
-    if (lp->post_closed) {
-        pthread_mutex_unlock(&lp->post_lock);
+    http_loop *from = ticking;
+    if (from && from != lp) { /* another loop's tick: handed over when it returns */
+        if (from->staged_tail) from->staged_tail->post_next = ex;
+        else from->staged_head = ex;
+        from->staged_tail = ex;
         return;
     }
-    if (lp->post_tail) lp->post_tail->post_next = ex;
-    else lp->post_head = ex;
-    lp->post_tail = ex;
-    /* under the lock: the handle cannot be closed between the check and the send; from
-     * this loop's own tick, on_tick runs the list when the tick returns */
-    if (ticking == lp) lp->tick_posted = 1;
-    else uv_async_send(&lp->post_async);
-    pthread_mutex_unlock(&lp->post_lock);
+    if (from == lp) lp->tick_posted = 1;
+    post_list(lp, ex, ex, from != lp);
 }
 
 /* ---- shutdown phases ------------------------------------------------------------------ */
@@ -299,6 +337,7 @@ int http_server_start(const http_options *opts, http_handler handler, void *ctx,
         }
         pthread_mutex_init(&lp->post_lock, NULL);
         lp->conn_gone = http_loop_maybe_finish;
+        lp->run_posts = run_posts;
         /* uv_async_init fails only without file descriptors: then nothing of lp is open */
         int arc = uv_async_init(&lp->loop, &lp->post_async, on_post);
         if (arc == 0) {

@@ -47,6 +47,16 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
 
 void sched_finish_list(scheduler *s, infer_request *list)
 {
+    /* sched_answer pushes in front: turned round, the first answered is the first told (the
+     * requests of a batch in its order, the oldest first) */
+    infer_request *fifo = NULL;
+    while (list) {
+        infer_request *next = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = next;
+    }
+    list = fifo;
     while (list) {
         infer_request *next = list->next;
         list->next = NULL;

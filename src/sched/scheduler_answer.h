@@ -17,7 +17,7 @@ void sched_answer(scheduler *s, infer_request *req, int status, const char *erro
  * holds the lock of c's model. The one place every answer is counted (batches, drain, the
  * response cache's hits and followers). */
 void sched_count_answer(sched_counters *c, int status, int64_t took_ns);
-/* Calls done() of every request on the list; a response cache leader's followers are
+/* Calls done() of every request on the list, in the order sched_answer saw them; a response cache leader's followers are
  * answered first (sched_cache_finish). Call with no scheduler lock held. */
 void sched_finish_list(scheduler *s, infer_request *list);
 

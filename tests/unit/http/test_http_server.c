@@ -2,7 +2,8 @@
  * http_ex_post) still reach the client in request order; an answer for a client that went
  * away is dropped cleanly; shutdown with work in flight is clean; a failed write stops the
  * parser (no request after it reaches the handler); the path and the query are apart; a
- * response of a head and borrowed spans arrives whole and its done callback runs once. */
+ * response of a head and borrowed spans arrives whole and its done callback runs once; answers
+ * one loop's before_wait hook posts to another loop's exchanges all arrive. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "inferd/http_server.h"
@@ -33,6 +35,9 @@ static int n_pending;
 static int stop_answerer;
 static int block_loop, first_seen; /* test_failed_write_stops_parsing */
 static int counted;                /* test_budget_given_back_when_answered: /counted seen */
+/* test_hook_posts_to_other_loops: /async/c* requests seen; answers loop 0 posted to loop 1 */
+static int hook_arrived, hook_foreign;
+static int hook_pipe[2] = {-1, -1}; /* written by the test to make loop 0 look */
 
 static void respond_path(http_exchange *ex, void *arg)
 {
@@ -142,6 +147,7 @@ static void handler(http_exchange *ex, void *ctx)
     }
     pthread_mutex_lock(&lock);
     pending[n_pending++] = ex;
+    if (strncmp(http_ex_path(ex), "/async/c", 8) == 0) hook_arrived++;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
 }
@@ -477,6 +483,83 @@ static void test_spans_response(void **state)
     assert_int_equal(spans_done, 1); /* not again at shutdown */
 }
 
+/* test_hook_posts_to_other_loops: loop 0's before_wait answers every waiting exchange, also
+ * those of loop 1 (a completion drained by one loop answers requests of both). */
+
+static int hook_before_wait(void *arg, int loop)
+{
+    (void)arg;
+    if (loop != 0) return 0;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_pending; i++) {
+        if (http_ex_loop_index(pending[i]) != loop) hook_foreign++;
+        http_ex_post(pending[i], respond_path, NULL);
+    }
+    n_pending = 0;
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+static int hook_wake_fd(void *arg, int loop)
+{
+    (void)arg;
+    return loop == 0 ? hook_pipe[0] : -1;
+}
+
+static void hook_woken(void *arg, int loop)
+{
+    (void)arg, (void)loop;
+    char buf[64];
+    while (read(hook_pipe[0], buf, sizeof buf) > 0) continue;
+}
+
+static void test_hook_posts_to_other_loops(void **state)
+{
+    (void)state;
+    enum { N = BATCH };
+    assert_int_equal(pipe2(hook_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    http_options o;
+    http_options_default(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    o.hooks = (http_loop_hooks){
+        .before_wait = hook_before_wait, .wake_fd = hook_wake_fd, .woken = hook_woken};
+    http_server *srv = NULL;
+    char err[256];
+    assert_int_equal(http_server_start(&o, handler, NULL, &srv, err, sizeof err), 0);
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_to(http_server_port(srv));
+        char req[128];
+        snprintf(req, sizeof req, "GET /async/c%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+        send_all(fds[i], req);
+    }
+    /* every request reached the handler (loop 0's own ones are answered at once) */
+    pthread_mutex_lock(&lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (hook_arrived < N)
+        if (pthread_cond_timedwait(&cond, &lock, &until) != 0) break;
+    assert_int_equal(hook_arrived, N);
+    pthread_mutex_unlock(&lock);
+    assert_int_equal(write(hook_pipe[1], "x", 1), 1); /* loop 0 looks: loop 1's go over */
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "/async/c%d", i);
+        char *got = read_responses(fds[i], want);
+        if (!strstr(got, "HTTP/1.1 200")) fail_msg("connection %d got no answer: %s", i, got);
+        free(got);
+        close(fds[i]);
+    }
+    http_server_shutdown(srv, 2000);
+    close(hook_pipe[0]);
+    close(hook_pipe[1]);
+    /* hook_foreign is 0 only if the kernel put all N connections on loop 0 (1 in 2^N) */
+    print_message("answers posted from loop 0 to loop 1: %d of %d\n", hook_foreign, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_spans_response),
         cmocka_unit_test(test_reused_exchanges_start_clean),
         cmocka_unit_test(test_budget_given_back_when_answered),
+        cmocka_unit_test(test_hook_posts_to_other_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
