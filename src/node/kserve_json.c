@@ -303,6 +303,22 @@ int kj_read_key(kj_cursor *c, char *buf, size_t buf_len)
     return kj_expect(c, ':');
 }
 
+int kj_sole_string(const char *body, size_t body_len, const char *key, kj_cursor *value,
+                   size_t *len)
+{
+    kj_cursor c = {body, body + body_len};
+    size_t key_len = strlen(key);
+    if (kj_expect(&c, '{') || kj_peek(&c) != KJ_STRING) return -1;
+    if ((size_t)(c.end - c.p) < key_len + 2 || c.p[key_len + 1] != '"' ||
+        memcmp(c.p + 1, key, key_len) != 0)
+        return -1;
+    c.p += key_len + 2;
+    if (kj_expect(&c, ':') || kj_peek(&c) != KJ_STRING) return -1;
+    *value = c;
+    if (kj_string(&c, NULL, len) || kj_expect(&c, '}') || kj_peek(&c) != KJ_END) return -1;
+    return 0;
+}
+
 static int split_inputs(kj_cursor *c, const char *body, kj_span *spans, http_buf *skel,
                         size_t *copied)
 {

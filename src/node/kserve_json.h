@@ -53,6 +53,12 @@ int kj_object_next(kj_cursor *c, int *first);
 int kj_read_key(kj_cursor *c, char *buf, size_t buf_len);
 /* Skips one value of any kind (validating its syntax). 0 or -1. */
 int kj_skip(kj_cursor *c, int depth);
+/* A body that is a JSON object with one member, a string under key (matched as written, no
+ * escapes), and nothing else: 0 with *value at that string (for kj_string) and *len its
+ * unescaped length; -1 for anything else, malformed or not (the caller's full parser then
+ * decides). */
+int kj_sole_string(const char *body, size_t body_len, const char *key, kj_cursor *value,
+                   size_t *len);
 
 /* Finds the value of every inputs[i].data in a request body and returns a malloc'd copy of
  * the body with each of them replaced by null (the skeleton; caller frees). spans[i] (i <

@@ -4,6 +4,7 @@
  * answer encoded, on the thread pool (http_ex_offload) so the loop's other connections are
  * not kept waiting; small ones stay inline. */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "kserve.h"
 #include "inferd/clock.h"
 #include "kserve_binary.h"
+#include "kserve_json.h"
 #include "req_trace.h"
 #include "routes.h"
 #include "routes_job_cache.h"
@@ -46,6 +48,40 @@ typedef struct infer_job {
     int n_spans, json_only;
     char err[512];
 } infer_job;
+
+/* The end of field f of type t: where the next field starts when nothing pads between them. */
+#define FIELD_END(t, f) (offsetof(t, f) + sizeof(((t *)0)->f))
+
+/* job_reset skips these arrays (each is written before it is read: outputs up to n_outputs,
+ * error with a status, out_region with its bit in params.shm.outputs, spans up to n_spans, err
+ * by job_fail); the fields on both sides of each gap are zeroed, nothing lies in between. */
+_Static_assert(FIELD_END(infer_request, error) == offsetof(infer_request, n_outputs), "gap");
+_Static_assert(FIELD_END(infer_request, outputs) == offsetof(infer_request, id), "gap");
+_Static_assert(FIELD_END(kserve_shm_refs, out_region) == offsetof(kserve_shm_refs, in), "gap");
+_Static_assert(FIELD_END(infer_job, spans) == offsetof(infer_job, n_spans), "gap");
+_Static_assert(FIELD_END(kserve_shm_refs, in) == sizeof(kserve_shm_refs), "in is last");
+_Static_assert(FIELD_END(kserve_params, shm) == sizeof(kserve_params), "shm is last");
+_Static_assert(FIELD_END(infer_job, params) == offsetof(infer_job, root), "gap");
+_Static_assert(FIELD_END(infer_job, err) == sizeof(infer_job), "err is last");
+
+/* A recycled job as a new one (the job cache does not zero): every field zeroed but the
+ * arrays above, which are 4.5 KiB of the job's 7. */
+static void job_reset(infer_job *job)
+{
+    infer_request *r = &job->req;
+    memset(r, 0, offsetof(infer_request, error));
+    r->error[0] = '\0';
+    memset(&r->n_outputs, 0, offsetof(infer_request, outputs) - offsetof(infer_request, n_outputs));
+    memset(&r->id, 0, sizeof *r - offsetof(infer_request, id));
+    memset(&job->ex, 0, offsetof(infer_job, params) - offsetof(infer_job, ex));
+    kserve_params *p = &job->params;
+    memset(p, 0, offsetof(kserve_params, shm) + offsetof(kserve_shm_refs, out_region));
+    memset(p->shm.in, 0, sizeof p->shm.in);
+    memset(&job->root, 0, offsetof(infer_job, spans) - offsetof(infer_job, root));
+    job->n_spans = 0;
+    job->json_only = 0;
+    job->err[0] = '\0';
+}
 
 static void job_free(infer_job *job)
 {
@@ -303,6 +339,7 @@ static infer_job *job_new(http_exchange *ex, routes_ctx *ctx, repo_model *rm, in
         http_ex_error(ex, 500, "", "out of memory");
         return NULL;
     }
+    job_reset(job);
     job->ex = ex;
     job->ctx = ctx;
     job->rm = rm;
@@ -377,15 +414,11 @@ static void parse_process(void *arg)
                  jerr.column, jerr.text);
 }
 
-/* Checks a parsed /process message and puts it in the arena as the reverse model's input.
- * Returns 0, or -1 with the job's answer set (job_fail). */
-static int process_place(infer_job *job, json_t *root)
+/* Puts a /process message of n bytes in the arena as the reverse model's input: text, or
+ * when NULL the JSON string at *escaped (kj_sole_string's), unescaped straight into the
+ * arena. Returns 0, or -1 with the job's answer set (job_fail). */
+static int process_place(infer_job *job, const char *text, size_t n, const kj_cursor *escaped)
 {
-    json_t *msg = json_is_object(root) ? json_object_get(root, "message") : NULL;
-    if (!json_is_string(msg)) {
-        job_fail(job, 400, "expected a JSON object with a string field 'message'");
-        return -1;
-    }
     job->rm = repository_acquire(job->ctx->repo, "reverse");
     const model_config *m = job->rm ? repo_model_config(job->rm) : NULL;
     if (!m) {
@@ -410,7 +443,6 @@ static int process_place(infer_job *job, json_t *root)
         }
         t->dims[d] = 1;
     }
-    size_t n = json_string_length(msg);
     uint64_t off;
     if (n > UINT32_MAX || shm_arena_alloc(repo_model_arena(job->rm), 4 + (uint64_t)n, &off)) {
         job_fail(job, 503, "no room in the tensor arena; try again later");
@@ -419,7 +451,17 @@ static int process_place(infer_job *job, json_t *root)
     uint8_t *p = shm_arena_ptr(repo_model_region(job->rm), off);
     uint32_t l = (uint32_t)n;
     memcpy(p, &l, 4);
-    if (n) memcpy(p + 4, json_string_value(msg), n);
+    if (text) {
+        if (n) memcpy(p + 4, text, n);
+    } else {
+        kj_cursor c = *escaped;
+        size_t unescaped;
+        if (kj_string(&c, p + 4, &unescaped) || unescaped != n) { /* measured: cannot happen */
+            shm_arena_free(repo_model_arena(job->rm), off);
+            job_fail(job, 500, "the message changed while it was read");
+            return -1;
+        }
+    }
     t->offset = off;
     t->nbytes = 4 + (uint64_t)n;
     job->req.n_inputs = 1;
@@ -428,16 +470,10 @@ static int process_place(infer_job *job, json_t *root)
     return 0;
 }
 
-/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
-static void process_parsed(http_exchange *ex, void *arg)
+/* On the loop thread, once the message is placed (rc 0) or refused (rc -1): submits, or
+ * answers. */
+static void process_submit(http_exchange *ex, infer_job *job, int rc)
 {
-    infer_job *job = arg;
-    json_t *root = job->root;
-    job->root = NULL;
-    int rc = -1;
-    if (!root) job->status = 400; /* job->err says where the JSON is malformed */
-    else if (!http_ex_orphaned(ex)) rc = process_place(job, root);
-    json_decref(root);
     if (rc == 0 && set_deadline(ex, repo_model_config(job->rm), job->ctx->max_timeout_ms, -1,
                                 &job->req, job->err, sizeof job->err)) {
         job->status = 400;
@@ -447,12 +483,38 @@ static void process_parsed(http_exchange *ex, void *arg)
     else job_answer(job); /* a refusal, or the client is gone */
 }
 
+/* On the loop thread, once parsed: checks the message, puts it in the arena, submits. */
+static void process_parsed(http_exchange *ex, void *arg)
+{
+    infer_job *job = arg;
+    json_t *root = job->root;
+    job->root = NULL;
+    int rc = -1;
+    json_t *msg = json_is_object(root) ? json_object_get(root, "message") : NULL;
+    if (!root) job->status = 400; /* job->err says where the JSON is malformed */
+    else if (http_ex_orphaned(ex)) rc = -1;
+    else if (!json_is_string(msg))
+        job_fail(job, 400, "expected a JSON object with a string field 'message'");
+    else rc = process_place(job, json_string_value(msg), json_string_length(msg), NULL);
+    json_decref(root);
+    process_submit(ex, job, rc);
+}
+
 void routes_process(http_exchange *ex, routes_ctx *ctx)
 {
     infer_job *job = job_new(ex, ctx, NULL, JOB_PROCESS);
     if (!job) return;
     job->body = http_ex_body(ex, &job->body_len); /* owned by ex, valid until answered */
-    if (job->body_len <= ROUTES_OFFLOAD_BYTES) {  /* parsed, read and freed here: tree in scratch */
+    kj_cursor msg;
+    size_t n;
+    if (job->body_len <= ROUTES_OFFLOAD_BYTES &&
+        kj_sole_string(job->body, job->body_len, "message", &msg, &n) == 0) {
+        /* {"message": "..."} and nothing else, the request clients send: one pass, no tree
+         * (anything else, and every error, goes through jansson below) */
+        process_submit(ex, job, http_ex_orphaned(ex) ? -1 : process_place(job, NULL, n, &msg));
+        return;
+    }
+    if (job->body_len <= ROUTES_OFFLOAD_BYTES) { /* parsed, read and freed here: tree in scratch */
         json_scratch_begin();
         parse_process(job);
         process_parsed(ex, job);

@@ -56,7 +56,8 @@ void *routes_job_cache_get(routes_job_cache *c, int loop)
     if (!b) return calloc(1, c->block_size);
     l->free = b->next;
     l->n_free--;
-    memset(b, 0, c->block_size);
+    b->next = NULL; /* the rest is the caller's to set: a 7 KiB memset per request was 17 % of
+                     * the node's instructions on identity infer */
     return b;
 }
 

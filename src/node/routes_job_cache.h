@@ -1,5 +1,6 @@
 /* Per-loop recycled request jobs: fixed-size blocks that a loop thread allocates for a request
- * and gives back once it is answered, so a warm loop serves infer without malloc. */
+ * and gives back once it is answered, so a warm loop serves infer without malloc. A block
+ * comes back as it was given back (not zeroed): the caller sets what it reads. */
 #ifndef INFERD_ROUTES_JOB_CACHE_H
 #define INFERD_ROUTES_JOB_CACHE_H
 
@@ -14,8 +15,10 @@ typedef struct routes_job_cache routes_job_cache;
 routes_job_cache *routes_job_cache_create(int n_loops, size_t block_size, int keep_per_loop);
 void routes_job_cache_destroy(routes_job_cache *c); /* frees the kept blocks; NULL is fine */
 
-/* A zeroed block for loop `loop` (c not NULL), or NULL when out of memory. Only loop's own
- * thread calls this for a given loop (no lock); a loop out of range gets a plain calloc. The
+/* A block for loop `loop` (c not NULL), or NULL when out of memory: a new one is zeroed, a
+ * reused one holds what it held when put back, but for its first sizeof(void *) bytes (zeroed).
+ * Only loop's own thread calls this for a given loop (no lock); a loop out of range gets a
+ * plain calloc. The
  * caller owns the block until it gives it back with routes_job_cache_put, with the same loop. */
 void *routes_job_cache_get(routes_job_cache *c, int loop);
 

@@ -42,6 +42,30 @@ static int write_and_submit(scheduler *s, sched_batch *b, int defer)
     return 0;
 }
 
+/* Makes b->reqs hold at least n requests. The array stays with the slot from one batch to
+ * the next (freed with the scheduler), so a warm slot dispatches without malloc. */
+static int batch_reserve(sched_batch *b, int n)
+{
+    if (n <= b->reqs_cap) return 0;
+    int cap = b->reqs_cap > 0 ? b->reqs_cap : 16;
+    while (cap < n) cap *= 2;
+    infer_request **r = realloc(b->reqs, (size_t)cap * sizeof(*r));
+    if (!r) return -1;
+    b->reqs = r;
+    b->reqs_cap = cap;
+    return 0;
+}
+
+/* Puts slot b, taken by sched_dispatch for model m and not submitted, back on the free list. */
+static void give_back(scheduler *s, sched_batch *b, int m)
+{
+    pthread_mutex_lock(&s->batch_mu);
+    b->next_free = s->free_batches;
+    s->free_batches = b;
+    slot_share_give(&s->share, m);
+    pthread_mutex_unlock(&s->batch_mu);
+}
+
 int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
 {
     sched_model_state *ms = &s->models[m];
@@ -72,13 +96,6 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         shm_arena_free(arena, table_off);
         return -1;
     }
-    infer_request **copy = malloc((size_t)n * sizeof(*copy));
-    if (!copy) {
-        shm_arena_free(arena, table_off);
-        shm_arena_free(arena, out_off);
-        return -1;
-    }
-    memcpy(copy, reqs, (size_t)n * sizeof(*copy));
     pthread_mutex_lock(&s->batch_mu);
     sched_batch *b = slot_share_may_take(&s->share, m) ? s->free_batches : NULL;
     if (b) {
@@ -86,13 +103,14 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
         slot_share_take(&s->share, m);
     }
     pthread_mutex_unlock(&s->batch_mu);
-    if (!b) {
+    if (!b || batch_reserve(b, n) != 0) {
+        if (b) give_back(s, b, m);
         shm_arena_free(arena, table_off);
         shm_arena_free(arena, out_off);
-        free(copy);
         return -1;
     }
     b->next_free = NULL;
+    memcpy(b->reqs, reqs, (size_t)n * sizeof(*b->reqs));
 
     uint8_t *base = shm_arena_ptr(region, table_off);
     shm_request *sreq = (shm_request *)base;
@@ -124,17 +142,11 @@ int sched_dispatch(scheduler *s, int m, infer_request **reqs, int n)
     b->collected = 0;
     b->n = n;
     b->rows = rows;
-    b->reqs = copy;
     if (write_and_submit(s, b, 1) != 0) {
         shm_arena_free(arena, table_off);
         shm_arena_free(arena, out_off);
-        free(copy);
-        b->reqs = NULL;
-        pthread_mutex_lock(&s->batch_mu);
-        b->next_free = s->free_batches;
-        s->free_batches = b;
-        slot_share_give(&s->share, m);
-        pthread_mutex_unlock(&s->batch_mu);
+        b->n = 0;
+        give_back(s, b, m);
         return -1;
     }
     atomic_store_explicit(&b->state, SCHED_BATCH_SUBMITTED, memory_order_release);
@@ -178,9 +190,7 @@ void sched_batch_free(scheduler *s, sched_batch *b)
     if (!b->out_handed) shm_arena_free(arena, b->snapshot.out_off);
     ms->batches_in_flight--;
     ms->rows_in_flight -= b->rows;
-    free(b->reqs);
-    b->reqs = NULL;
-    b->n = 0;
+    b->n = 0; /* b->reqs stays with the slot */
     atomic_store_explicit(&b->state, SCHED_BATCH_FREE, memory_order_release);
     atomic_store(&region->batches[batch_slot(s, b)].state, SHM_BATCH_FREE);
     pthread_mutex_lock(&s->batch_mu);

@@ -73,6 +73,8 @@ void sched_free_state(scheduler *s)
     if (s->batches)
         for (uint32_t i = 0; i < s->n_batches; i++) free(s->batches[i].reqs);
     free(s->batches);
+    free(s->done_outs);
+    free(s->done_statuses);
     free(s->workers);
     slot_share_destroy(&s->share);
     if (s->models)

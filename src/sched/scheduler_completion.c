@@ -52,6 +52,25 @@ static void worker_times(const shm_region *region, uint32_t slot, int64_t dispat
     *ran = r;
 }
 
+/* Makes the scheduler's scratch for checked outputs hold n_desc tensors and n statuses (grown,
+ * never shrunk: a warm scheduler answers a batch without malloc). Caller holds mu. */
+static int done_scratch_reserve(scheduler *s, size_t n_desc, size_t n)
+{
+    if (n_desc > s->done_outs_cap) {
+        shm_tensor *o = realloc(s->done_outs, n_desc * sizeof(*o));
+        if (!o) return -1;
+        s->done_outs = o;
+        s->done_outs_cap = n_desc;
+    }
+    if (n > s->done_statuses_cap) {
+        int32_t *st = realloc(s->done_statuses, n * sizeof(*st));
+        if (!st) return -1;
+        s->done_statuses = st;
+        s->done_statuses_cap = n;
+    }
+    return 0;
+}
+
 /* Handles one DONE batch returned by worker w. Caller holds mu and the batch's model's lock. */
 static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request **done_list)
 {
@@ -105,20 +124,16 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
 
     uint32_t n_out = b->snapshot.n_outputs;
     size_t n_desc = (size_t)b->n * (n_out ? n_out : 1);
-    shm_tensor *outs = malloc(n_desc * sizeof(*outs));
-    int32_t *statuses = malloc((size_t)b->n * sizeof(*statuses));
     sched_out_area *area = malloc(sizeof(*area));
     char err[256];
-    if (!outs || !statuses || !area) {
-        free(outs);
-        free(statuses);
+    if (!area || done_scratch_reserve(s, n_desc, (size_t)b->n) != 0) {
         free(area);
         sched_batch_fail(s, b, 500, "out of memory", done_list);
         return;
     }
+    shm_tensor *outs = s->done_outs;
+    int32_t *statuses = s->done_statuses;
     if (shm_batch_check_outputs(ms->region, &b->snapshot, outs, statuses, err, sizeof(err)) != 0) {
-        free(outs);
-        free(statuses);
         free(area);
         sched_batch_fail(s, b, 500, "the worker returned invalid outputs", done_list);
         sched_worker_lied(s, w, err);
@@ -158,8 +173,6 @@ static void batch_done(scheduler *s, sched_batch *b, uint32_t w, infer_request *
     atomic_init(&area->refs, refs);
     if (refs > 0) b->out_handed = 1;
     else free(area);
-    free(outs);
-    free(statuses);
     sched_batch_free(s, b);
 }
 

@@ -45,7 +45,8 @@ typedef struct sched_batch {
     int n;              /* requests */
     int64_t rows;
     int64_t dispatch_ns;  /* when it was (last) submitted to the ring */
-    infer_request **reqs; /* n, malloc'd */
+    infer_request **reqs; /* n of reqs_cap, malloc'd, kept with the slot across batches */
+    int reqs_cap;
     struct sched_batch *next_free;
 } sched_batch;
 
@@ -128,6 +129,11 @@ struct scheduler {
     sched_batch *batches;
     sched_batch *free_batches;
     slot_share share; /* how many slots each model may hold (slot_share.h) */
+    /* With mu: batch_done's scratch for a batch's checked outputs and statuses. */
+    shm_tensor *done_outs;
+    size_t done_outs_cap;
+    int32_t *done_statuses;
+    size_t done_statuses_cap;
     uint32_t n_workers;
     sched_worker *workers;
 

@@ -53,3 +53,22 @@ def test_process_without_reverse_model(node, model_repo):
     status, headers, data = n.request("POST", "/process", body=b'{"message": "x"}')
     assert status == 503
     assert "reverse" in json.loads(data)["error"]
+
+
+def test_process_one_pass_and_full_parser_agree(node, model_repo):
+    # {"message": "..."} alone is read in one pass; with another key it goes through jansson:
+    # both unescape the same, and what either refuses is a 400
+    n = node(repo=model_repo({"reverse": MOCK_REVERSE}))
+    msg = b'"a\\u00fc\\"\\\\\\/\\n\\ud83d\\ude00 \xc3\xa9z"'
+    answers = []
+    for body in [b'{"message": ' + msg + b'}', b' {"message":' + msg + b' }\r\n',
+                 b'{"message": ' + msg + b', "other": 1}', b'{"other": [], "message": ' + msg + b'}']:
+        status, _, data = n.request("POST", "/process", body=body)
+        assert status == 200, body
+        answers.append(json.loads(data)["result"])
+    assert answers == ['WORKER_PROCESSED: Z\u00e9 \U0001F600\n/\\"\u00fcA'] * 4, answers
+    for body in [b'{"message": "x"} y', b'{"message": "\xff"}', b'{"message": "a\\ud800"}',
+                 b'{"message": "a\x01"}', b'{"message": "x"', b'{"message": "x}']:
+        status, _, data = n.request("POST", "/process", body=body)
+        assert status == 400, body
+        assert json.loads(data)["error"]

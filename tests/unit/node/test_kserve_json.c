@@ -1,5 +1,6 @@
 /* kserve_json: the tokenizer used to decode tensor data straight from the request text, and
- * kj_split, which cuts the data arrays out of a request. */
+ * kj_split, which cuts the data arrays out of a request, and kj_sole_string, the /process
+ * body's one-pass reader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +52,55 @@ static void test_strings(void **state)
         kj_cursor c = cur(bad[i]);
         size_t n;
         if (kj_string(&c, NULL, &n) != -1) fail_msg("accepted bad string %s", bad[i]);
+    }
+}
+
+static void test_sole_string(void **state)
+{
+    (void)state;
+    struct {
+        const char *in;
+        const char *out;
+        size_t n;
+    } ok[] = {
+        {"{\"message\": \"hello world\"}", "hello world", 11},
+        {" \n{ \"message\" :\"a\\\"b\\u00fc\" } \r\n", "a\"b\xc3\xbc", 5},
+        {"{\"message\":\"\"}", "", 0},
+        {"{\"message\":\"\\u0000\"}", "\0", 1},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        kj_cursor v;
+        size_t n = 99;
+        assert_int_equal(kj_sole_string(ok[i].in, strlen(ok[i].in), "message", &v, &n), 0);
+        assert_int_equal(n, ok[i].n);
+        uint8_t buf[32];
+        size_t m;
+        assert_int_equal(kj_string(&v, buf, &m), 0);
+        assert_int_equal(m, n);
+        assert_memory_equal(buf, ok[i].out, n);
+    }
+    /* anything else is left to the full parser: other keys, a duplicate, another type, an
+     * escaped key, trailing bytes, malformed or cut short */
+    const char *other[] = {"{\"message\": \"a\", \"x\": 1}",
+                           "{\"x\": 1, \"message\": \"a\"}",
+                           "{\"message\": \"a\", \"message\": \"b\"}",
+                           "{\"message\": 1}",
+                           "{\"messag\\u0065\": \"a\"}",
+                           "{\"message\": \"a\"} x",
+                           "{\"message\": \"a\"",
+                           "{\"message\": \"a",
+                           "{\"messages\": \"a\"}",
+                           "{\"messag\": \"a\"}",
+                           "{\"message\"",
+                           "[\"message\"]",
+                           "{\"message\": \"\xff\"}",
+                           "",
+                           "{}"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        kj_cursor v;
+        size_t n;
+        if (kj_sole_string(other[i], strlen(other[i]), "message", &v, &n) != -1)
+            fail_msg("took %s", other[i]);
     }
 }
 
@@ -148,9 +198,8 @@ static void test_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_skip),
+        cmocka_unit_test(test_strings), cmocka_unit_test(test_sole_string),
+        cmocka_unit_test(test_numbers), cmocka_unit_test(test_skip),
         cmocka_unit_test(test_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
