@@ -5,28 +5,13 @@
 
 #include <string.h>
 
-#include "conv_phase.h" /* NN_DW_STORE_* */
-
 #if defined(__AVX512F__) && defined(__FMA__)
-#include <immintrin.h>
-
-#include "../gemm/act_avx512.h"
+#include "conv_avx512.h"
 
 /* Output channels and 16-column vectors per block of sums: 16 sums in zmm registers, per tap
  * 4 loads of the im2col row and 4 weight broadcasts for 16 multiply-adds. */
 #define STEM_MB 4
 #define STEM_NV 4
-
-/* Lanes l of a 16-float load at input column base + l that fall inside [0, in_w). */
-static inline __mmask16 stem_col_mask(int64_t base, int64_t in_w)
-{
-    const int64_t l0 = base < 0 ? -base : 0;
-    int64_t l1 = in_w - base;
-    if (l1 > 16) l1 = 16;
-    if (l1 <= l0) return 0;
-    const uint32_t hi = (uint32_t)((1u << l1) - 1u), lo = (uint32_t)((1u << l0) - 1u);
-    return (__mmask16)(hi & ~lo);
-}
 
 /* Output row oy's im2col: row (ci * 3 + ky) * 3 + kx, owp columns, holds input
  * (ci, 2 oy - pt + ky, 2 ox - pl + kx) for ox < owp, zero outside the input. Per input row and
@@ -54,11 +39,10 @@ static void stem_col_row(const nn_stem_args *a, const float *x, int64_t oy, int6
                     lo = _mm512_loadu_ps(p);
                     hi = _mm512_loadu_ps(p + 16);
                 } else {
-                    lo = _mm512_maskz_loadu_ps(stem_col_mask(base, in_w), p);
-                    hi = _mm512_maskz_loadu_ps(stem_col_mask(base + 16, in_w), p + 16);
+                    lo = _mm512_maskz_loadu_ps(dw_col_mask(base, in_w), p);
+                    hi = _mm512_maskz_loadu_ps(dw_col_mask(base + 16, in_w), p + 16);
                 }
-                const __m512 nx =
-                    _mm512_maskz_loadu_ps(stem_col_mask(base + 32, in_w) & 1u, p + 32);
+                const __m512 nx = _mm512_maskz_loadu_ps(dw_col_mask(base + 32, in_w) & 1u, p + 32);
                 const __m512 e = _mm512_permutex2var_ps(lo, ev, hi);
                 const __m512 o = _mm512_permutex2var_ps(lo, od, hi);
                 const __m512 e2 = _mm512_castsi512_ps(
@@ -68,15 +52,6 @@ static void stem_col_row(const nn_stem_args *a, const float *x, int64_t oy, int6
                 _mm512_storeu_ps(d + 2 * owp + ox0, e2);
             }
         }
-}
-
-static inline __m512 stem_act(__m512 v, int mode, __m512 lo, __m512 hi)
-{
-    if (mode == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
-    if (mode == 2) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-    if (mode == NN_DW_STORE_SILU) return act512_silu(v);
-    if (mode == NN_DW_STORE_HARD_SWISH) return act512_hard_swish(v);
-    return v;
 }
 
 /* Output channels m0 .. m0 + MB - 1, columns ox0 .. ox0 + 16 NV - 1 (the last vector masked to
@@ -116,7 +91,7 @@ stem_block(const int MB, const int NV, const nn_stem_args *a, const float *col, 
             const __mmask16 k = v == NV - 1 ? tail : (__mmask16)0xffff;
             __m512 s = acc[mm][v];
             if (rp) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(k, rp + 16 * v));
-            _mm512_mask_storeu_ps(yp + 16 * v, k, stem_act(s, a->mode, lo, hi));
+            _mm512_mask_storeu_ps(yp + 16 * v, k, dw_act(s, a->mode, lo, hi));
         }
     }
 }
