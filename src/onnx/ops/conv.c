@@ -16,6 +16,7 @@
 
 #include "conv_depth.h"
 #include "conv_phase.h"
+#include "conv_stem.h"
 #include "conv_tgemm.h"
 #include "conv_winograd.h"
 #include "ew_engine.h"
@@ -156,6 +157,7 @@ typedef struct conv_state {
     onnx_activation act;     /* inferd_activation */
     const char *in_act;      /* inferd_input_activation (the node's string), or NULL */
     float in_alpha, in_beta; /* inferd_input_alpha / beta */
+    float *stem_w;           /* a copy of plain W for the stem kernel (conv_stem.h), or NULL */
     onnx_gemm_packed *w[];   /* per group (x depth_taps), or NULL */
 } conv_state;
 
@@ -658,6 +660,10 @@ static int conv_compute(onnx_ctx *ctx, const float *xd, const float *wd, const c
         if (rc != 0) return rc < 0 ? -1 : 0;
     }
     if (act_in->kind != ONNX_ACT_NONE && conv_activate_input(&j, act_in) != 0) return -1;
+    /* a stem (3x3 stride 2 on 1-4 channels): directly, from the plain weights */
+    const float *stem_w = st && st->stem_w ? st->stem_w : wd;
+    if (stem_w && nn_conv_stem_fits(g, group, c, act))
+        return nn_conv_stem(ctx, j.x, stem_w, bias, res, y, n, c, m, g, act);
     if (nn_wino_geometry_fits(g, group) && wino4 && nn_wino4_pays(g, n, c, m))
         return conv_by_winograd(&j, wino4, 4);
     if (nn_wino_geometry_fits(g, group) && nn_wino_pays(g, n, c, m, wino != NULL))
@@ -946,6 +952,11 @@ int nn_conv_prepare(onnx_node *node, const onnx_tensor *const *consts, char *err
             free(u);
         }
     }
+    /* a stem's weights (m x 1-4 x 3 x 3, a few KiB) stay plain for its kernel: run decides
+     * from the strides and the CPU (nn_conv_stem_fits) */
+    if (group == 1 && w->ndim == 4 && c <= NN_STEM_MAX_C && w->dims[2] == 3 && w->dims[3] == 3 &&
+        (st->stem_w = malloc((size_t)onnx_tensor_numel(w) * sizeof(float))))
+        memcpy(st->stem_w, w->data, (size_t)onnx_tensor_numel(w) * sizeof(float));
     /* a fused 1x1 Conv's weights (fuse_conv_dw.c): e_ch x c x 1 x 1 */
     const onnx_tensor *we = node->n_inputs > 4 ? consts[4] : NULL;
     if (we && onnx_attr_int(node, "inferd_expand", 0) && we->dtype == INFERD_DTYPE_FP32 &&
@@ -966,6 +977,7 @@ void nn_conv_release(onnx_node *node)
     for (int64_t gi = 0; gi < packs; gi++) onnx_gemm_packed_free(st->w[gi]);
     onnx_gemm_packed_free(st->expand);
     onnx_gemm_packed_free(st->wt);
+    free(st->stem_w);
     free(st);
     node->state = NULL;
 }
