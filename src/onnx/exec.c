@@ -397,7 +397,9 @@ onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64
     return output_alloc(ctx, i, INFERD_DTYPE_BYTES, ndim, dims, nbytes);
 }
 
-onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims)
+/* Output i as a view of input in's elements first .. first + numel(dims) (all of them if whole) */
+static onnx_tensor *alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims,
+                                 int64_t first, int whole)
 {
     if (!onnx_ctx_output_wanted(ctx, i)) return NULL;
     const onnx_tensor *src = onnx_ctx_input(ctx, in);
@@ -417,9 +419,9 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
         }
         n *= dims[k];
     }
-    if (n != onnx_tensor_numel(src)) {
-        onnx_ctx_fail(ctx, "output %d: %lld elements cannot view input %d's %lld", i, (long long)n,
-                      in, (long long)onnx_tensor_numel(src));
+    if (whole ? n != onnx_tensor_numel(src) : first < 0 || first > onnx_tensor_numel(src) - n) {
+        onnx_ctx_fail(ctx, "output %d: %lld elements from %lld cannot view input %d's %lld", i,
+                      (long long)n, (long long)first, in, (long long)onnx_tensor_numel(src));
         return NULL;
     }
     onnx_exec *x = ctx->x;
@@ -432,13 +434,25 @@ onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const
         x->alias_refs[root]++;
     }
     onnx_tensor *t = &x->vals[v];
-    void *data = src->data;
+    void *data =
+        first ? (char *)src->data + (size_t)first * inferd_dtype_size(src->dtype) : src->data;
     memset(t, 0, sizeof *t);
     t->dtype = src->dtype;
     t->ndim = ndim;
     for (int k = 0; k < ndim; k++) t->dims[k] = dims[k];
     t->data = data;
     return t;
+}
+
+onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims)
+{
+    return alias_output(ctx, i, in, ndim, dims, 0, 1);
+}
+
+onnx_tensor *onnx_ctx_alias_output_at(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims,
+                                      int64_t first)
+{
+    return alias_output(ctx, i, in, ndim, dims, first, 0);
 }
 
 onnx_tensor *onnx_ctx_output_over_input(onnx_ctx *ctx, int i, int in)

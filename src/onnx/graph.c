@@ -214,8 +214,28 @@ void onnx_graph_release_nodes(onnx_model *m)
 /* Smaller weights are likely still cached from the last run. */
 #define PLAN_PREFETCH_MIN_BYTES ((size_t)64 << 10)
 
+/* The optional outputs nobody reads of the operators whose kernels make them only when wanted
+ * (onnx_ctx_output_wanted): Dropout's mask (Swin-T's 24 Dropouts each filled a mask as large as
+ * their input), LayerNormalization's mean and inverse deviation. Exporters name them anyway. */
+static void drop_unread_outputs(onnx_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        onnx_node *n = &m->nodes[i];
+        if (strcmp(n->op_type, "Dropout") != 0 && strcmp(n->op_type, "LayerNormalization") != 0)
+            continue;
+        for (int k = 1; k < n->n_outputs; k++) {
+            const int v = n->outputs[k];
+            if (v >= 0 && m->values[v].kind == ONNX_VALUE_ACTIVATION &&
+                m->values[v].n_consumers == 0 && !m->values[v].graph_output)
+                n->outputs[k] = -1;
+        }
+    }
+}
+
 int onnx_graph_plan(onnx_model *m, onnx_load_err *e)
 {
+    onnx_graph_count_uses(m);
+    drop_unread_outputs(m);
     onnx_graph_count_uses(m);
     free(m->free_after);
     free(m->free_start);

@@ -99,6 +99,11 @@ onnx_tensor *onnx_ctx_output_strings(onnx_ctx *ctx, int i, int ndim, const int64
  * the input's buffer alive while the view is. Returns the output, or NULL with the error set
  * if the counts differ (or NULL without error if output i is not requested). */
 onnx_tensor *onnx_ctx_alias_output(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims);
+/* The same over a contiguous run of the input's elements, from element `first` (Gather of one
+ * index and Slice when their output is contiguous in the input): NULL with the error set if it
+ * does not fit in the input. */
+onnx_tensor *onnx_ctx_alias_output_at(onnx_ctx *ctx, int i, int in, int ndim, const int64_t *dims,
+                                      int64_t first);
 
 /* Makes output i take input `in`'s buffer, with its dtype and shape, when this node is the
  * input's last reader and the buffer is the input's own (an activation no view shares, not a

@@ -7,8 +7,11 @@
 #include "model.h"
 #include "shape_memo.h"
 
-/* Outputs larger than this are not kept (shape tensors are a few int64s). */
-#define MEMO_MAX_BYTES 4096
+/* An output larger than this is not kept, nor one that would take the session's copies past
+ * MEMO_BUDGET: shape tensors are a few int64s, but the masks made from shapes (Swin's shifted
+ * window attention mask, 64 x 49 x 49 floats at 224x224; a causal mask) are larger. */
+#define MEMO_MAX_BYTES ((size_t)1 << 20)
+#define MEMO_BUDGET    ((size_t)8 << 20)
 
 enum { MEMO_NONE = 0, MEMO_SHAPE, MEMO_KEEP };
 
@@ -24,18 +27,24 @@ struct onnx_shape_memo {
     char *kind;     /* per node: MEMO_* */
     int *out_start; /* per node: its outputs' slots in outs (n_nodes + 1) */
     memo_out *outs;
-    int clean; /* no Shape node differed in this run */
+    size_t kept; /* bytes of the kept copies, at most MEMO_BUDGET */
+    int clean;   /* no Shape node differed in this run */
 };
 
-/* Small integer and shape-manipulation operators whose outputs depend on their inputs only. */
+/* Operators whose outputs depend on their inputs (and attributes) only: the integer arithmetic
+ * and shape manipulation of shape chains, and what builds masks and index tensors from shapes
+ * (ConstantOfShape, Range, Expand, ScatterND, Transpose, comparisons, Where). */
 static int memo_pure_op(const char *op)
 {
-    static const char *const ops[] = {
-        "Gather", "Unsqueeze", "Squeeze", "Concat",   "Slice", "Cast",       "Div", "Mul",
-        "Add",    "Sub",       "Reshape", "Identity", "Floor", "Ceil",       "Neg", "Abs",
-        "Min",    "Max",       "Equal",   "Where",    "Sqrt",  "ReduceProd", "Mod", "Flatten"};
-    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
-        if (strcmp(op, ops[i]) == 0) return 1;
+    static const char ops[] =
+        " Gather Unsqueeze Squeeze Concat Slice Cast Div Mul Add Sub Reshape Identity Floor Ceil"
+        " Neg Abs Min Max Equal Where Sqrt ReduceProd Mod Flatten ConstantOfShape Range Expand"
+        " Tile Transpose ScatterND ScatterElements GatherElements Not And Or Xor Less Greater"
+        " LessOrEqual GreaterOrEqual Pow Sign ReduceSum ReduceMax ReduceMin Sum Size Trilu CumSum"
+        " Pad ";
+    const size_t n = strlen(op);
+    for (const char *p = strstr(ops, op); n && p; p = strstr(p + 1, op))
+        if (p[-1] == ' ' && p[n] == ' ') return 1;
     return 0;
 }
 
@@ -102,8 +111,9 @@ fail:
     return NULL;
 }
 
-static void memo_drop(memo_out *o)
+static void memo_drop(onnx_shape_memo *sm, memo_out *o)
 {
+    if (o->have) sm->kept -= onnx_tensor_nbytes(&o->t);
     free(o->t.data);
     memset(o, 0, sizeof *o);
 }
@@ -111,7 +121,7 @@ static void memo_drop(memo_out *o)
 void onnx_shape_memo_reset(onnx_shape_memo *sm)
 {
     if (!sm) return;
-    for (int i = 0; i < sm->out_start[sm->m->n_nodes]; i++) memo_drop(&sm->outs[i]);
+    for (int i = 0; i < sm->out_start[sm->m->n_nodes]; i++) memo_drop(sm, &sm->outs[i]);
     sm->clean = 0;
 }
 
@@ -171,13 +181,13 @@ static int memo_same(const memo_out *o, const onnx_tensor *t)
 }
 
 /* Keeps a copy of t (or nothing, when it is not a small plain tensor). */
-static void memo_keep(memo_out *o, const onnx_exec *x, int v)
+static void memo_keep(onnx_shape_memo *sm, memo_out *o, const onnx_exec *x, int v)
 {
-    memo_drop(o);
+    memo_drop(sm, o);
     const onnx_tensor *t = &x->vals[v];
     if (x->seqs[v] || x->none[v] || t->ndim < 0 || t->dtype == INFERD_DTYPE_BYTES) return;
     const size_t nb = onnx_tensor_nbytes(t);
-    if (nb > MEMO_MAX_BYTES || (nb && !t->data)) return;
+    if (nb > MEMO_MAX_BYTES || nb > MEMO_BUDGET - sm->kept || (nb && !t->data)) return;
     o->t = *t;
     o->t.data = NULL;
     if (nb) {
@@ -185,6 +195,7 @@ static void memo_keep(memo_out *o, const onnx_exec *x, int v)
         memcpy(o->t.data, t->data, nb);
     }
     o->have = 1;
+    sm->kept += nb;
 }
 
 void onnx_shape_memo_ran(onnx_shape_memo *sm, const onnx_exec *x, int k)
@@ -197,7 +208,7 @@ void onnx_shape_memo_ran(onnx_shape_memo *sm, const onnx_exec *x, int k)
         if (v < 0) continue;
         if (sm->kind[k] == MEMO_SHAPE && memo_same(&o[i], &x->vals[v])) continue;
         if (sm->kind[k] == MEMO_SHAPE) sm->clean = 0;
-        memo_keep(&o[i], x, v);
+        memo_keep(sm, &o[i], x, v);
     }
     if (sm->kind[k] == MEMO_SHAPE && n->n_inputs >= 1 && n->inputs[0] >= 0) {
         const onnx_tensor *t = &x->vals[n->inputs[0]];

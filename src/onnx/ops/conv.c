@@ -312,6 +312,22 @@ static int conv_by_winograd(const conv_job *j, onnx_gemm_packed *const *wino, in
 }
 
 /* Decides pointwise / phases / direct and the images per GEMM (see conv_job). */
+/* 1 if the phase planes of plan pp are the im2col rows themselves: one phase per tap, tap k
+ * reading all of phase k, which is exactly the output's size. A 1x1 window (padding included:
+ * its zeros are written once), or a window as large as its stride over an input it covers
+ * (patches that do not overlap: ConvNeXt's 2x2 stride-2 downsampling, the 4x4 and 32x32 patch
+ * embeddings of Swin and ViT), where every phase is written whole. */
+static int conv_phases_are_im2col(const nn_phase_plan *pp, int64_t out_size)
+{
+    if (pp->plane != (size_t)out_size || pp->n_phases != pp->ntaps) return 0;
+    for (int64_t k = 0; k < pp->ntaps; k++)
+        if (pp->tap_off[k] != k * (int64_t)pp->plane ||
+            (pp->ntaps > 1 && (pp->blk[k].a0 != 0 || pp->blk[k].rows != pp->rows ||
+                               pp->blk[k].b0 != 0 || pp->blk[k].cols != pp->ld)))
+            return 0;
+    return 1;
+}
+
 static int conv_plan_gemm(conv_job *j)
 {
     const nn_geom *g = j->g;
@@ -327,8 +343,7 @@ static int conv_plan_gemm(conv_job *j)
         j->phases = rc == 0;
     }
     const nn_phase_plan *pp = &j->pp;
-    j->direct = j->phases && pp->ntaps == 1 && pp->n_phases == 1 && pp->tap_off[0] == 0 &&
-                pp->plane == (size_t)j->out_size;
+    j->direct = j->phases && conv_phases_are_im2col(pp, j->out_size);
     /* Small output planes make thin GEMMs: then `chunk` images share one GEMM, their columns
      * side by side (ld apart), and the product is copied out per image. */
     j->chunk = 1;
@@ -338,6 +353,11 @@ static int conv_plan_gemm(conv_job *j)
     }
     j->ld = j->chunk * j->out_size;
     if (j->ld > INT_MAX) return onnx_ctx_fail(j->ctx, "GEMM dims too large for BLAS");
+    /* direct: the gathers write each phase as an im2col row, ld apart (tap_off is unused) */
+    if (j->direct) {
+        j->pp.plane = (size_t)j->ld;
+        j->pp.total = (size_t)(pp->ntaps * j->ld);
+    }
     return 0;
 }
 
@@ -538,9 +558,9 @@ static int conv_by_blocks(const conv_job *j)
 static void conv_unfold(const conv_job *j, const float *xg, float *ph, float *cb)
 {
     const int64_t ld = j->ld, in_size = j->in_size;
-    if (j->direct) { /* the only phase plane is the im2col row */
+    if (j->direct) { /* the phase planes are the im2col rows */
         const nn_phase_unfold_args a = {
-            .x = xg, .x_plane = in_size, .ph = cb, .ph_stride = (size_t)ld, .c_n = j->cg};
+            .x = xg, .x_plane = in_size, .ph = cb, .ph_stride = j->pp.total, .c_n = j->cg};
         nn_phase_unfold(j->ctx, &j->pp, &a);
     } else if (j->phases) {
         conv_phase_unfold(j, xg, ph, 0, j->pp.oh, cb, ld);

@@ -47,6 +47,11 @@ int onnx_run_gather(onnx_ctx *ctx)
     if (!idx) return -1;
     for (int64_t i = 0; i < nind; i++)
         if (read_index(ctx, ind, i, d, &idx[i]) < 0) return -1;
+    /* one index over leading dims of 1 (q, k, v = qkv[0], qkv[1], qkv[2]): a view of its run */
+    if (outer == 1 && nind == 1 && inner > 0) {
+        if (!onnx_ctx_output_wanted(ctx, 0)) return 0;
+        return onnx_ctx_alias_output_at(ctx, 0, 0, r, dims, idx[0] * inner) ? 0 : -1;
+    }
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, r, dims);
     if (!y) return -1;
     if (onnx_tensor_numel(y) == 0) return 0;

@@ -81,6 +81,18 @@ int onnx_run_slice(onnx_ctx *ctx)
         if (len > 0) offset += s * xs[k];
         strides[k] = len > 1 ? xs[k] * st : 0;
     }
+    /* a contiguous run of X (the leading dims 1 or whole, the rest step 1; Swin's roll along
+     * its rows at batch 1): a view of it */
+    int64_t run = 1, numel = 1;
+    for (int k = r - 1; k >= 0 && run; k--) {
+        if (dims[k] > 1 && strides[k] != run) run = 0;
+        run *= dims[k];
+        numel *= dims[k];
+    }
+    if (run && numel > 0) {
+        if (!onnx_ctx_output_wanted(ctx, 0)) return 0;
+        return onnx_ctx_alias_output_at(ctx, 0, 0, r, dims, offset) ? 0 : -1;
+    }
     onnx_tensor *y = onnx_ctx_output(ctx, 0, x->dtype, r, dims);
     if (!y) return -1;
     if (onnx_tensor_numel(y) == 0) return 0;

@@ -138,17 +138,36 @@ void onnx_tu_copy_strided(void *dst, const void *src, int ndim, const int64_t *d
     }
     for (int k = 0; k < ndim; k++)
         if (dims[k] == 0) return;
+    /* dims of 1 dropped, and a dim whose stride spans the next one whole merged with it: fewer,
+     * longer rows (a Slice of a row's columns copies each row's run in one call, not one call
+     * per innermost vector) */
+    int64_t md[ONNX_MAX_DIMS], ms[ONNX_MAX_DIMS];
+    int r = 0;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] == 1) continue;
+        if (r > 0 && ms[r - 1] == strides[k] * dims[k]) {
+            md[r - 1] *= dims[k];
+            ms[r - 1] = strides[k];
+            continue;
+        }
+        md[r] = dims[k];
+        ms[r++] = strides[k];
+    }
+    if (r == 0) {
+        md[0] = ms[0] = 1;
+        r = 1;
+    }
     int64_t idx[ONNX_MAX_DIMS] = {0};
     int64_t pos = offset;
-    int64_t n = dims[ndim - 1], st = strides[ndim - 1];
+    int64_t n = md[r - 1], st = ms[r - 1];
     for (;;) {
         copy_row(d, s + pos * (int64_t)es, n, st, es);
         d += (size_t)n * es;
-        int k = ndim - 2;
+        int k = r - 2;
         for (; k >= 0; k--) {
-            pos += strides[k];
-            if (++idx[k] < dims[k]) break;
-            pos -= strides[k] * dims[k];
+            pos += ms[k];
+            if (++idx[k] < md[k]) break;
+            pos -= ms[k] * md[k];
             idx[k] = 0;
         }
         if (k < 0) return;

@@ -19,14 +19,15 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: inferd-onnx bench MODEL [--batch N] [--seconds S] [--threads T] [--dim NAME=V]...\n"
-        "                         [--profile | --profile-cpu]\n"
+        "                         [--profile | --profile-cpu] [--top N]\n"
         "Feeds random inputs of the model's shapes: a symbolic or unknown dim is V if named by\n"
         "--dim, else N (default 1) for the first dim, else 1. Runs for S seconds (default 5)\n"
         "after one warm-up run and prints throughput (batch items per second), latency\n"
         "p50/p99 per run, the process's peak RSS and its CPU time per inference (user + sys\n"
         "of all threads over the timed runs). --profile then prints where the time\n"
-        "went: each op type's share of the time in nodes and the nodes taking the most, with\n"
-        "their shapes (nodes after folding and fusion; a fused activation in brackets).\n"
+        "went: each op type's share of the time in nodes and its nodes run per run (a shape\n"
+        "subgraph's memo skips the others), and the N nodes (default 15) taking the most, with\n"
+        "their shapes and runs (nodes after folding and fusion; a fused activation in brackets).\n"
         "--profile-cpu counts each node's CPU time of the running thread instead of wall time:\n"
         "at --threads 1 on a loaded machine it leaves out time spent waiting for a core (with\n"
         "more threads it leaves out the pool workers' share).\n");
@@ -54,7 +55,7 @@ static void fill_random(void *data, inferd_dtype dt, size_t n, unsigned *seed)
 int tool_bench(int argc, char **argv)
 {
     const char *path = NULL;
-    long batch = 1, seconds = 5, threads = 1;
+    long batch = 1, seconds = 5, threads = 1, top = 15;
     const char *dim_names[MAX_DIM_OVERRIDES];
     long dim_values[MAX_DIM_OVERRIDES];
     int n_dims = 0, profile = 0;
@@ -77,6 +78,8 @@ int tool_bench(int argc, char **argv)
             target = &seconds, max = 86400;
         } else if (!strcmp(a, "--threads")) {
             target = &threads, max = 256;
+        } else if (!strcmp(a, "--top")) {
+            target = &top, max = 1 << 30;
         } else if (!strcmp(a, "--dim") && i + 1 < argc) {
             const char *spec = argv[++i], *eq = strchr(spec, '=');
             long v = eq ? tool_parse_long(eq + 1, 1, 1 << 20) : -1;
@@ -216,7 +219,8 @@ int tool_bench(int argc, char **argv)
                (double)onnx_model_weight_bytes(m) / (1 << 20));
         printf("cpu: %.3f ms per inference (user + sys over the timed runs)\n",
                cpu_s * 1e3 / ((double)total_runs * (double)items));
-        rc = profile ? tool_print_profile(s, m, total_runs, elapsed, profile == ONNX_PROFILE_CPU)
+        rc = profile ? tool_print_profile(s, m, total_runs, elapsed, profile == ONNX_PROFILE_CPU,
+                                          (int)top)
                      : 0;
     }
     free(lat);

@@ -6,11 +6,9 @@
 
 #include "tool.h"
 
-#define TOP_NODES 15
-
 typedef struct {
     const char *op_type;
-    int64_t ns;
+    int64_t ns, calls;
     int nodes;
 } op_total;
 
@@ -27,7 +25,7 @@ static int cmp_node(const void *a, const void *b)
 }
 
 int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed,
-                       int cpu)
+                       int cpu, int top)
 {
     const int n = onnx_model_num_exec_nodes(m);
     onnx_node_profile *p = calloc((size_t)n + 1, sizeof *p);
@@ -44,8 +42,9 @@ int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, 
         total += p[k].ns;
         int j = 0;
         while (j < n_types && strcmp(t[j].op_type, p[k].op_type) != 0) j++;
-        if (j == n_types) t[n_types++] = (op_total){p[k].op_type, 0, 0};
+        if (j == n_types) t[n_types++] = (op_total){p[k].op_type, 0, 0, 0};
         t[j].ns += p[k].ns;
+        t[j].calls += p[k].calls;
         t[j].nodes++;
     }
     const double per_run = runs ? 1.0 / (double)runs : 0, all = total > 0 ? (double)total : 1;
@@ -53,19 +52,21 @@ int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, 
            (double)total / 1e6 * per_run, n,
            elapsed > 0 ? 100.0 * (double)total / 1e9 / elapsed : 0.0,
            cpu ? "; by the running thread's CPU clock" : "");
-    printf("time by op type:\n  share   ms/run  nodes  op type\n");
+    printf(
+        "time by op type (runs: nodes run per run):\n  share   ms/run  nodes    runs  op type\n");
     qsort(t, (size_t)n_types, sizeof *t, cmp_total);
     for (int j = 0; j < n_types; j++)
-        printf("  %5.1f%% %8.3f %6d  %s\n", 100.0 * (double)t[j].ns / all,
-               (double)t[j].ns / 1e6 * per_run, t[j].nodes, t[j].op_type);
+        printf("  %5.1f%% %8.3f %6d %7.1f  %s\n", 100.0 * (double)t[j].ns / all,
+               (double)t[j].ns / 1e6 * per_run, t[j].nodes, (double)t[j].calls * per_run,
+               t[j].op_type);
     qsort(p, (size_t)n, sizeof *p, cmp_node);
-    const int top = n < TOP_NODES ? n : TOP_NODES;
-    printf("top %d nodes:\n  share   ms/run  node: inputs -> outputs\n", top);
+    if (top > n) top = n;
+    printf("top %d nodes:\n  share   ms/run    runs  node: inputs -> outputs\n", top);
     for (int k = 0; k < top; k++)
-        printf("  %5.1f%% %8.3f  %s%s%s%s '%s': %s\n", 100.0 * (double)p[k].ns / all,
-               (double)p[k].ns / 1e6 * per_run, p[k].op_type, p[k].activation ? " [" : "",
-               p[k].activation ? p[k].activation : "", p[k].activation ? "]" : "",
-               p[k].name ? p[k].name : "", p[k].shapes);
+        printf("  %5.1f%% %8.3f %7.1f  %s%s%s%s '%s': %s\n", 100.0 * (double)p[k].ns / all,
+               (double)p[k].ns / 1e6 * per_run, (double)p[k].calls * per_run, p[k].op_type,
+               p[k].activation ? " [" : "", p[k].activation ? p[k].activation : "",
+               p[k].activation ? "]" : "", p[k].name ? p[k].name : "", p[k].shapes);
     free(p);
     free(t);
     return 0;

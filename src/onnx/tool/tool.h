@@ -17,8 +17,9 @@ long tool_parse_long(const char *s, long min, long max);
 
 /* bench --profile (profile.c): the per-op-type and top-node table of a profiled session after
  * runs runs in elapsed seconds. Returns 0, or 1 on ENOMEM. */
-/* cpu: the profile counted thread CPU time (--profile-cpu), else wall time. */
+/* cpu: the profile counted thread CPU time (--profile-cpu), else wall time; top: how many of
+ * the slowest nodes to list. */
 int tool_print_profile(const onnx_session *s, const onnx_model *m, size_t runs, double elapsed,
-                       int cpu);
+                       int cpu, int top);
 
 #endif

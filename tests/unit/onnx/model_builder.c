@@ -306,3 +306,29 @@ uint8_t *test_model_shape_chain(size_t *len)
     nodes[3].n_output = 1, nodes[3].output = out_y;
     return pack_x_to_y("shape_chain", np, 4, 15, len);
 }
+
+uint8_t *test_model_shape_mask(size_t *len)
+{
+    static const struct {
+        const char *op, *in[3], *out[2];
+    } spec[] = {
+        {"Shape", {"x"}, {"s"}},           {"ConstantOfShape", {"s"}, {"z"}},
+        {"Expand", {"z", "s"}, {"e"}},     {"Equal", {"z", "e"}, {"c"}},
+        {"Where", {"c", "e", "z"}, {"w"}}, {"Dropout", {"w"}, {"d", "dmask"}},
+        {"Add", {"x", "d"}, {"y"}},
+    };
+    enum { N = sizeof spec / sizeof spec[0] };
+    Onnx__NodeProto nodes[N], *np[N];
+    char *ins[N][3], *outs[N][2];
+    for (int i = 0; i < N; i++) {
+        onnx__node_proto__init(&nodes[i]);
+        nodes[i].op_type = (char *)spec[i].op;
+        size_t ni = 0, no = 0;
+        while (ni < 3 && spec[i].in[ni]) ins[i][ni] = (char *)spec[i].in[ni], ni++;
+        while (no < 2 && spec[i].out[no]) outs[i][no] = (char *)spec[i].out[no], no++;
+        nodes[i].n_input = ni, nodes[i].input = ins[i];
+        nodes[i].n_output = no, nodes[i].output = outs[i];
+        np[i] = &nodes[i];
+    }
+    return pack_x_to_y("shape_mask", np, N, 15, len);
+}

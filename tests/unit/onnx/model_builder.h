@@ -42,4 +42,9 @@ uint8_t *test_model_views(size_t *len);
  * y = Reshape(x, t): x [batch, 4] comes out as [4, batch], same data order. */
 uint8_t *test_model_shape_chain(size_t *len);
 
+/* A mask made from a shape (opset 15): s = Shape(x), z = ConstantOfShape(s) (zeros),
+ * e = Expand(z, s), w = Where(Equal(z, e), e, z), (d, dmask) = Dropout(w) with dmask read by
+ * nobody, y = Add(x, d): y = x, through a chain the shape memo keeps (as large as x). */
+uint8_t *test_model_shape_mask(size_t *len);
+
 #endif

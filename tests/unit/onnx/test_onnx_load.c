@@ -588,15 +588,74 @@ static void test_shape_memo(void **state)
     free(buf);
 }
 
+/* The mask chain of test_model_shape_mask is kept by the shape memo whatever its size (up to
+ * MEMO_MAX_BYTES): its nodes run once per distinct input shape, batches 2, 2, 300 (4800-byte
+ * copies), 300, 2, 2, and y = x each time. The Dropout's unread mask is not made. */
+static void test_shape_memo_mask(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = test_model_shape_mask(&len);
+    onnx_model *m;
+    onnx_session *s = load_session(buf, len, &m);
+    char err[256];
+    assert_int_equal(onnx_session_set_profiling(s, 1), 0);
+    const int n = onnx_model_num_exec_nodes(m);
+    int add = -1, dropout = -1; /* they run every time: Dropout (random in training) is not kept */
+    for (int k = 0; k < n; k++) {
+        onnx_node_profile p;
+        assert_int_equal(onnx_session_node_profile(s, k, &p), 0);
+        if (strcmp(p.op_type, "Add") == 0) add = k;
+        if (strcmp(p.op_type, "Dropout") == 0) dropout = k;
+    }
+    assert_true(add >= 0 && dropout >= 0);
+    static const int64_t batches[] = {2, 2, 300, 300, 2, 2};
+    static const int64_t chain_calls[] = {1, 1, 2, 2, 3, 3};
+    enum { MAX_BATCH = 300 };
+    float *x = malloc(MAX_BATCH * 4 * sizeof *x);
+    assert_non_null(x);
+    for (int i = 0; i < MAX_BATCH * 4; i++) x[i] = (float)i * 0.25f - 7.0f;
+    for (size_t r = 0; r < sizeof batches / sizeof *batches; r++) {
+        int64_t dims[2] = {batches[r], 4};
+        onnx_input in = {.name = "x",
+                         .dtype = INFERD_DTYPE_FP32,
+                         .ndim = 2,
+                         .dims = dims,
+                         .data = x,
+                         .nbytes = (size_t)batches[r] * 4 * sizeof *x};
+        if (onnx_run(s, &in, 1, err, sizeof err) != 0) fail_msg("run %zu: %s", r, err);
+        for (int k = 0; k < n; k++) {
+            onnx_node_profile p;
+            assert_int_equal(onnx_session_node_profile(s, k, &p), 0);
+            const int64_t want = k >= dropout ? (int64_t)r + 1 : chain_calls[r];
+            if (p.calls != want)
+                fail_msg("run %zu: %s ran %lld times, want %lld", r, p.op_type, (long long)p.calls,
+                         (long long)want);
+            const size_t sl = strlen(p.shapes); /* the mask output shows as "-" */
+            if (k == dropout && (sl < 3 || strcmp(p.shapes + sl - 3, ", -") != 0))
+                fail_msg("run %zu: the Dropout's mask was made: %s", r, p.shapes);
+        }
+        onnx_output y;
+        assert_int_equal(onnx_session_output(s, 0, &y), 0);
+        assert_int_equal(y.ndim, 2);
+        assert_int_equal(y.dims[0], batches[r]);
+        assert_memory_equal(y.data, x, (size_t)batches[r] * 4 * sizeof *x);
+    }
+    free(x);
+    onnx_session_free(s);
+    onnx_model_free(m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_memo),      cmocka_unit_test(test_load_and_run),
-        cmocka_unit_test(test_bad_inputs),      cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_external_data),   cmocka_unit_test(test_old_opset),
-        cmocka_unit_test(test_deep_nesting),    cmocka_unit_test(test_fuzz_generated),
-        cmocka_unit_test(test_fuzz_real_model), cmocka_unit_test(test_memory_plan),
-        cmocka_unit_test(test_views),
+        cmocka_unit_test(test_shape_memo),     cmocka_unit_test(test_shape_memo_mask),
+        cmocka_unit_test(test_load_and_run),   cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_external_data),
+        cmocka_unit_test(test_old_opset),      cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_fuzz_generated), cmocka_unit_test(test_fuzz_real_model),
+        cmocka_unit_test(test_memory_plan),    cmocka_unit_test(test_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,15 +77,21 @@ def check_profile_flag(tool, model, flag):
     assert head, out
     # --profile-cpu says it counted the thread's CPU clock; --profile counts wall time
     assert ("CPU clock" in head.group(0)) == (flag == "--profile-cpu"), head.group(0)
-    table = out.split("time by op type:")[1].split("top ")[0]
-    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)\s+(\d+)\s+(\S+)$", table, re.M)
-    assert sorted(r[3] for r in rows) == ["Abs", "MatMul", "Softmax", "Transpose"], out
-    assert all(int(r[2]) == 1 for r in rows), out
+    table = out.split("time by op type (runs: nodes run per run):")[1].split("top ")[0]
+    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+(\S+)$", table, re.M)
+    assert sorted(r[4] for r in rows) == ["Abs", "MatMul", "Softmax", "Transpose"], out
+    assert all(int(r[2]) == 1 and float(r[3]) == 1.0 for r in rows), out
     total = sum(float(r[0]) for r in rows)
     assert 99.0 <= total <= 101.0, (total, out)  # each share is rounded to 0.1%
     nodes = out.split("top 4 nodes:")[1]
     assert "MatMul [Relu] 'mm': 5x4, 4x3, 3 -> 5x3" in nodes, out
     assert "Transpose 'tr': 5x3 -> 3x5" in nodes and "Abs 'abs': 5x4 -> 5x4" in nodes, out
+    assert re.search(r"^\s+[\d.]+%\s+[\d.]+\s+1\.0  MatMul \[Relu\] 'mm'", nodes, re.M), out
+    # --top N lists N nodes
+    r = subprocess.run([tool, "bench", model, "--seconds", "1", flag, "--top", "2"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "top 2 nodes:" in r.stdout, (r.stdout, r.stderr)
+    assert len(r.stdout.split("top 2 nodes:")[1].strip().splitlines()) == 3, r.stdout
 
 
 def main():

@@ -187,8 +187,22 @@ static void test_conv_paths_match_reference(void **state)
         {1, 4, 70, 70, 6, 1, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},    /* by taps, dilation 2 */
         {1, 3, 33, 64, 5, 1, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1},    /* by taps, uneven pads */
         {5, 16, 7, 7, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     /* shared GEMMs, 1x1 */
+        {1, 5, 8, 10, 7, 1, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},     /* kernel = stride: patches */
+        {2, 3, 9, 11, 5, 1, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},     /* last row, col not read */
+        {1, 4, 12, 10, 6, 1, 3, 2, 3, 2, 1, 1, 0, 0, 0, 0},    /* 3x2 patches */
+        {3, 6, 12, 12, 4, 2, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0},    /* grouped 4x4, shared GEMMs */
+        {2, 4, 6, 6, 5, 1, 2, 2, 2, 2, 1, 1, 1, 0, 1, 0},      /* padded: phase planes */
+        {1, 3, 20, 20, 4, 1, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0},    /* stride over kernel: gaps */
+        {2, 130, 8, 8, 256, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0},  /* GEMM the other way round */
+        {1, 3, 35, 9, 4, 1, 17, 2, 17, 2, 1, 1, 0, 0, 0, 0},   /* over 16: direct unfold */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+    /* the patch cases (from index 30) with a residual and Relu / Clip at the GEMM's store,
+     * and with W fed at run */
+    static const conv_opts fused[] = {{1, 1, 0}, {1, 2, 1}};
+    for (size_t i = 30; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t f = 0; f < sizeof fused / sizeof fused[0]; f++)
+            check_conv_opts(&cases[i], &fused[f]);
 }
 
 /* Winograd F(2x2, 3x3) and, for planes its 4x4 tiles fit within 6/5 and kernels kept from load

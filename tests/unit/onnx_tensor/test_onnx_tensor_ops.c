@@ -186,6 +186,66 @@ static void test_slice_steps(void **state)
     assert_true(run1("Slice", 13, NULL, 0, in, 5, &r) < 0);
 }
 
+/* Slice and Gather outputs that are a contiguous run of the input are views at an offset
+ * (onnx_ctx_alias_output_at); the others copy. Both against a plain loop over x [1, 5, 4, 3]. */
+static void test_contiguous_views(void **state)
+{
+    (void)state;
+    float x[60];
+    for (int i = 0; i < 60; i++) x[i] = (float)i;
+    static const struct {
+        int n;
+        int64_t ax[2], st[2], en[2];
+    } sl[] = {
+        {1, {1}, {1}, {4}},          /* rows 1..3 under a leading 1: a view */
+        {2, {0, 1}, {0, 2}, {1, 3}}, /* one row: a view */
+        {2, {1, 2}, {2, 1}, {3, 3}}, /* part of one row: a view */
+        {1, {3}, {0}, {3}},          /* everything: a view */
+        {1, {2}, {1}, {3}},          /* columns of every row: a copy */
+        {2, {1, 3}, {4, 1}, {5, 2}}, /* strided: a copy */
+    };
+    for (size_t c = 0; c < sizeof sl / sizeof *sl; c++) {
+        int64_t lo[4] = {0, 0, 0, 0}, hi[4] = {1, 5, 4, 3};
+        for (int i = 0; i < sl[c].n; i++)
+            lo[sl[c].ax[i]] = sl[c].st[i], hi[sl[c].ax[i]] = sl[c].en[i];
+        opm_tensor in[4] = {tens(F32, x, 4, (int64_t)1, (int64_t)5, (int64_t)4, (int64_t)3),
+                            tens(I64, sl[c].st, 1, (int64_t)sl[c].n),
+                            tens(I64, sl[c].en, 1, (int64_t)sl[c].n),
+                            tens(I64, sl[c].ax, 1, (int64_t)sl[c].n)};
+        opm_result r;
+        if (run1("Slice", 13, NULL, 0, in, 4, &r) != 0) fail_msg("slice %zu: %s", c, err);
+        expect_shape(&r, 4, (int64_t[]){1, hi[1] - lo[1], hi[2] - lo[2], hi[3] - lo[3]});
+        const float *y = r.data;
+        size_t k = 0;
+        for (int64_t a = lo[1]; a < hi[1]; a++)
+            for (int64_t b = lo[2]; b < hi[2]; b++)
+                for (int64_t d = lo[3]; d < hi[3]; d++, k++)
+                    if (y[k] != x[(a * 4 + b) * 3 + d]) fail_msg("slice %zu: element %zu", c, k);
+        opm_result_free(&r, 1);
+    }
+    /* Gather of one index: over a leading 1 or on axis 0 a view, else a copy */
+    static const struct {
+        int64_t d0, d1, axis, idx;
+    } ga[] = {{1, 5, 1, 3}, {5, 1, 0, 4}, {5, 1, 0, -2}, {2, 5, 1, 1}};
+    for (size_t c = 0; c < sizeof ga / sizeof *ga; c++) {
+        opm_tensor in[2] = {tens(F32, x, 3, ga[c].d0, ga[c].d1, (int64_t)12),
+                            tens(I64, &ga[c].idx, 0)};
+        opm_attr axis = {"axis", OPM_INT, .i = ga[c].axis};
+        opm_result r;
+        if (run1("Gather", 13, &axis, 1, in, 2, &r) != 0) fail_msg("gather %zu: %s", c, err);
+        const int64_t n_ax = ga[c].axis ? ga[c].d1 : ga[c].d0, i = (ga[c].idx + n_ax) % n_ax;
+        const float *y = r.data;
+        for (int64_t a = 0; a < (ga[c].axis ? ga[c].d0 : 1); a++)
+            for (int64_t e = 0; e < (ga[c].axis ? 1 : ga[c].d1) * 12; e++) {
+                const float want =
+                    ga[c].axis ? x[(a * ga[c].d1 + i) * 12 + e] : x[i * ga[c].d1 * 12 + e];
+                if (y[a * (ga[c].axis ? 12 : ga[c].d1 * 12) + e] != want)
+                    fail_msg("gather %zu: element %lld", c, (long long)(a * 12 + e));
+            }
+        opm_result_free(&r, 1);
+    }
+}
+
 static void test_size_overflow(void **state)
 {
     (void)state;
@@ -634,15 +694,25 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reshape),        cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_gather_bounds),  cmocka_unit_test(test_scatter_bounds),
-        cmocka_unit_test(test_slice_steps),    cmocka_unit_test(test_size_overflow),
-        cmocka_unit_test(test_pad_modes),      cmocka_unit_test(test_reduce_axes),
-        cmocka_unit_test(test_topk_ties),      cmocka_unit_test(test_split_and_concat),
-        cmocka_unit_test(test_resize_nearest), cmocka_unit_test(test_depth_space_roundtrip),
-        cmocka_unit_test(test_small_ops),      cmocka_unit_test(test_einsum),
-        cmocka_unit_test(test_unique),         cmocka_unit_test(test_reverse_sequence),
-        cmocka_unit_test(test_tfidf),          cmocka_unit_test(test_random),
+        cmocka_unit_test(test_reshape),
+        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_gather_bounds),
+        cmocka_unit_test(test_scatter_bounds),
+        cmocka_unit_test(test_slice_steps),
+        cmocka_unit_test(test_contiguous_views),
+        cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_pad_modes),
+        cmocka_unit_test(test_reduce_axes),
+        cmocka_unit_test(test_topk_ties),
+        cmocka_unit_test(test_split_and_concat),
+        cmocka_unit_test(test_resize_nearest),
+        cmocka_unit_test(test_depth_space_roundtrip),
+        cmocka_unit_test(test_small_ops),
+        cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_unique),
+        cmocka_unit_test(test_reverse_sequence),
+        cmocka_unit_test(test_tfidf),
+        cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
