@@ -191,8 +191,8 @@ static void test_slice_steps(void **state)
 static void test_contiguous_views(void **state)
 {
     (void)state;
-    float x[60];
-    for (int i = 0; i < 60; i++) x[i] = (float)i;
+    float x[120]; /* the widest Gather case below reads 2 x 5 x 12 */
+    for (int i = 0; i < 120; i++) x[i] = (float)i;
     static const struct {
         int n;
         int64_t ax[2], st[2], en[2];
